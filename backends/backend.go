@@ -1,0 +1,91 @@
+// Package backends stores the repository's bytes: named objects in a local
+// folder, in memory or (later) in S3-compatible storage, plus filters that wrap
+// any backend. It knows nothing of packs, blobs or encryption.
+//
+// # Names
+//
+// Object names are slash-separated relative paths such as "config",
+// "keys/<hex>", "data/ab/<hex>". A backend stores them as given; it never
+// invents or rewrites names. CheckName defines which names are valid; every
+// method rejects others with ErrInvalidName. No path element may begin with
+// ".", which leaves such names free for a backend's own temporary files.
+//
+// # Contract
+//
+// Every method is safe for concurrent use. Save is atomic: a reader sees the
+// whole object or nothing, never a prefix, even if the process dies during
+// the call. Errors for a missing object wrap ErrNotFound. A method called with
+// a context that is already done fails with an error wrapping ctx.Err() and
+// changes nothing.
+package backends
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors, checked with errors.Is.
+var (
+	// ErrNotFound: the named object does not exist.
+	ErrNotFound = errors.New("object not found")
+	// ErrExists: Create found the object already there.
+	ErrExists = errors.New("object already exists")
+	// ErrRange: Load asked for bytes past the end of the object, or at a
+	// negative offset.
+	ErrRange = errors.New("range outside object")
+	// ErrInvalidName: the name is not one CheckName accepts.
+	ErrInvalidName = errors.New("invalid object name")
+)
+
+// Info describes a stored object.
+type Info struct {
+	Name    string
+	Size    int64
+	ModTime time.Time
+}
+
+// Backend is where the repository's objects live.
+type Backend interface {
+	// Location names the backend for messages, e.g. "local:/srv/backup".
+	Location() string
+
+	// Save stores data under name, atomically and durably (when Save
+	// returns nil the object survives a crash). Saving a name that exists
+	// replaces it atomically; for content-addressed names that makes a
+	// retried upload idempotent.
+	Save(ctx context.Context, name string, data []byte) error
+
+	// Create is Save that fails with ErrExists when name already exists. It
+	// is used for objects that must never be replaced, like "config".
+	Create(ctx context.Context, name string, data []byte) error
+
+	// Load returns length bytes of name starting at offset. length < 0
+	// means to the end of the object. Asking for bytes past the end is
+	// ErrRange; a missing object is ErrNotFound.
+	Load(ctx context.Context, name string, offset, length int64) ([]byte, error)
+
+	// Stat describes one object, or ErrNotFound.
+	Stat(ctx context.Context, name string) (Info, error)
+
+	// List calls fn for every object whose name starts with prefix, in no
+	// particular order. A prefix ending in "/" lists a folder recursively;
+	// "keys/ab" lists the objects in "keys/" whose names begin with "ab".
+	// Objects still being saved are never listed. An object saved or
+	// removed during the listing may or may not be reported. An error from
+	// fn stops the listing and is returned.
+	List(ctx context.Context, prefix string, fn func(Info) error) error
+
+	// Remove deletes name. Removing a missing object is ErrNotFound.
+	Remove(ctx context.Context, name string) error
+
+	// Close releases resources. The backend is unusable afterwards; calling
+	// Close again is harmless.
+	Close() error
+}
+
+// Unwrapper is implemented by filters that wrap another backend, so callers
+// can find a layer beneath.
+type Unwrapper interface {
+	Unwrap() Backend
+}

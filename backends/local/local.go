@@ -1,0 +1,145 @@
+// Package local keeps a repository in a folder of the local file system.
+//
+// Object "data/ab/abcd" is the file DIR/data/ab/abcd, written 0600 in folders
+// made 0700. Saves go through a temporary file named ".tmp-*" in the target's
+// folder, which List never reports: it is fsynced, renamed (or, for Create,
+// hard-linked) into place, and the folder is fsynced, so an object is either
+// complete and durable or absent. A crash can leave a stray temporary file;
+// it is harmless and may be deleted.
+//
+// Create needs hard links (link(2)); the file systems a repository lives on
+// (ext4, xfs, btrfs, zfs, tmpfs, NFS) have them.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/cairn-backup/cairn/backends"
+)
+
+var _ backends.Backend = (*Local)(nil)
+
+// tempPrefix begins the names of temporary files. Valid object names never
+// have an element starting with ".", so these never collide with objects.
+const tempPrefix = ".tmp-"
+
+// Local is a repository in a local folder. It is safe for concurrent use,
+// also by several processes sharing the folder.
+type Local struct {
+	root     string // symbolic links resolved, so List can walk it
+	location string
+
+	// dirs holds folders (absolute paths) known to exist with their entry
+	// fsynced in the parent, so Save creates and syncs each one once.
+	dirs sync.Map
+}
+
+// Open opens the existing repository folder dir.
+func Open(dir string) (*Local, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open local repository %s: %w", dir, err)
+	}
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("open local repository: %w", err)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, fmt.Errorf("open local repository: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("open local repository %s: not a directory", root)
+	}
+	l := &Local{root: real, location: "local:" + root}
+	l.dirs.Store(real, struct{}{})
+	return l, nil
+}
+
+// Create opens the repository folder dir, first creating it (mode 0700) and
+// any missing parents if needed. An existing folder is used as it is.
+func Create(dir string) (*Local, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("create local repository %s: %w", dir, err)
+	}
+	if err := mkdirAll(root); err != nil {
+		return nil, fmt.Errorf("create local repository: %w", err)
+	}
+	return Open(root)
+}
+
+// Location returns "local:" and the folder's absolute path as given.
+func (l *Local) Location() string { return l.location }
+
+// Close does nothing: a Local holds no resources between calls.
+func (l *Local) Close() error { return nil }
+
+// path maps a valid object name to its file.
+func (l *Local) path(name string) string {
+	return filepath.Join(l.root, filepath.FromSlash(name))
+}
+
+// missing reports whether err means the file is not there, including a
+// file standing where a folder on the path should be.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// check validates ctx and name before an operation called op.
+func check(ctx context.Context, op, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, name, err)
+	}
+	if err := backends.CheckName(name); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// Stat describes name. Folders and other non-regular files are not objects.
+func (l *Local) Stat(ctx context.Context, name string) (backends.Info, error) {
+	if err := check(ctx, "stat", name); err != nil {
+		return backends.Info{}, err
+	}
+	fi, err := os.Stat(l.path(name))
+	if missing(err) || err == nil && !fi.Mode().IsRegular() {
+		return backends.Info{}, fmt.Errorf("stat %s: %w", name, backends.ErrNotFound)
+	}
+	if err != nil {
+		return backends.Info{}, fmt.Errorf("stat %s: %w", name, err)
+	}
+	return backends.Info{Name: name, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Remove deletes name and fsyncs its folder. Empty folders are kept.
+func (l *Local) Remove(ctx context.Context, name string) error {
+	if err := check(ctx, "remove", name); err != nil {
+		return err
+	}
+	p := l.path(name)
+	fi, err := os.Lstat(p)
+	if missing(err) || err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("remove %s: %w", name, backends.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	if err := os.Remove(p); err != nil {
+		if missing(err) {
+			return fmt.Errorf("remove %s: %w", name, backends.ErrNotFound)
+		}
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/cairn-backup/cairn/backends"
+)
+
+// Save writes data to a temporary file beside the object, fsyncs it, renames
+// it over the object and fsyncs the folder. On failure the temporary file is
+// removed and the object is unchanged.
+func (l *Local) Save(ctx context.Context, name string, data []byte) error {
+	if err := check(ctx, "save", name); err != nil {
+		return err
+	}
+	if err := l.write(name, data, os.Rename); err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	return nil
+}
+
+// Create is Save with a hard link in place of the rename: link(2) fails if
+// the object exists, so of several concurrent creators exactly one wins, and
+// the loser's error wraps ErrExists.
+func (l *Local) Create(ctx context.Context, name string, data []byte) error {
+	if err := check(ctx, "create", name); err != nil {
+		return err
+	}
+	err := l.write(name, data, func(tmp, target string) error {
+		err := os.Link(tmp, target)
+		if errors.Is(err, fs.ErrExist) {
+			return backends.ErrExists
+		}
+		if err == nil {
+			_ = os.Remove(tmp) // a stray temporary file is harmless
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	return nil
+}
+
+// write puts data in a synced temporary file in the object's folder, calls
+// place to move it to the object's path, and fsyncs the folder. The
+// temporary file is removed if anything up to and including place fails.
+func (l *Local) write(name string, data []byte, place func(tmp, target string) error) error {
+	target := l.path(name)
+	dir := filepath.Dir(target)
+	f, err := l.tempFile(dir)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = place(f.Name(), target)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return err
+	}
+	return syncDir(dir)
+}
+
+// tempFile creates an empty temporary file (mode 0600) in dir, creating dir
+// first if needed.
+func (l *Local) tempFile(dir string) (*os.File, error) {
+	if err := l.ensureDir(dir); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// A folder was deleted since we last made sure of it.
+		l.forgetDirs(dir)
+		if err := l.ensureDir(dir); err != nil {
+			return nil, err
+		}
+		f, err = os.CreateTemp(dir, tempPrefix+"*")
+	}
+	return f, err
+}

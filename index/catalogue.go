@@ -1,0 +1,52 @@
+package index
+
+import (
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// Snapshots returns every catalogued snapshot's stored plaintext by ID.
+func (d *DB) Snapshots() (map[id.ID][]byte, error) {
+	out := map[id.ID][]byte{}
+	err := d.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bSnapshots).ForEach(func(k, v []byte) error {
+			var s id.ID
+			copy(s[:], k)
+			out[s] = append([]byte(nil), v...)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SyncSnapshots makes the catalogue hold exactly the given IDs: entries not
+// in keep are removed, and add's entries are stored.
+func (d *DB) SyncSnapshots(keep map[id.ID]bool, add map[id.ID][]byte) error {
+	return d.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSnapshots)
+		var drop [][]byte
+		err := b.ForEach(func(k, _ []byte) error {
+			var s id.ID
+			copy(s[:], k)
+			if !keep[s] {
+				drop = append(drop, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range drop {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		for s, v := range add {
+			if err := b.Put(s[:], v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,235 @@
+// Package index is cairn's local cache of repository metadata, kept in a
+// bbolt file per repository: where every blob lives, which index segments
+// have been read, the snapshot catalogue and the file-change cache.
+//
+// It is only a cache. The index segments in the repository are the truth;
+// the repository library rebuilds this file from them whenever it is
+// missing, stale or damaged, so nothing here is ever the only copy.
+//
+// # Buckets
+//
+//	meta       "repo" -> repository ID; "format" -> cache format
+//	segments   segment ID -> nothing: segments whose entries are loaded
+//	packs      pack ID -> type(1) blob count(uvarint)
+//	blobs      blob ID -> pack ID(32) type(1) offset(4) length(4) raw length(4)
+//	snapshots  snapshot ID -> the snapshot object's plaintext JSON
+//	files      source key -> bucket of path -> file-change cache entry
+package index
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// cacheFormat changes whenever the layout above changes; an old cache is
+// then dropped and rebuilt.
+const cacheFormat = "1"
+
+var (
+	bMeta      = []byte("meta")
+	bSegments  = []byte("segments")
+	bPacks     = []byte("packs")
+	bBlobs     = []byte("blobs")
+	bSnapshots = []byte("snapshots")
+	bFiles     = []byte("files")
+)
+
+// ErrBusy means another process holds the cache file.
+var ErrBusy = errors.New("local index is in use by another cairn process")
+
+// Blob locates one blob.
+type Blob struct {
+	ID        id.ID
+	Type      id.BlobType
+	Pack      id.ID
+	Offset    uint32
+	Length    uint32
+	RawLength uint32
+}
+
+// Pack lists the blobs of one pack, as an index segment records them.
+type Pack struct {
+	ID    id.ID
+	Type  id.BlobType
+	Blobs []Blob
+}
+
+// DB is an open cache file.
+type DB struct {
+	bolt *bolt.DB
+	path string
+}
+
+// Open opens or creates the cache at path for repository repoID. A cache of
+// another repository or an older layout is emptied. When another process
+// holds the file for longer than wait, Open fails with ErrBusy.
+func Open(path string, repoID string, wait time.Duration) (*DB, error) {
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait, NoFreelistSync: true})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("%s: %w", path, ErrBusy)
+		}
+		return nil, fmt.Errorf("open local index %s: %w", path, err)
+	}
+	d := &DB{bolt: b, path: path}
+	err = b.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		if m != nil && string(m.Get([]byte("repo"))) == repoID && string(m.Get([]byte("format"))) == cacheFormat {
+			return nil
+		}
+		for _, name := range [][]byte{bMeta, bSegments, bPacks, bBlobs, bSnapshots, bFiles} {
+			if tx.Bucket(name) != nil {
+				if err := tx.DeleteBucket(name); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		m = tx.Bucket(bMeta)
+		if err := m.Put([]byte("repo"), []byte(repoID)); err != nil {
+			return err
+		}
+		return m.Put([]byte("format"), []byte(cacheFormat))
+	})
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("initialise local index %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Path is the cache file's location.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the cache file.
+func (d *DB) Close() error { return d.bolt.Close() }
+
+// Segments returns the IDs of the index segments already loaded.
+func (d *DB) Segments() (map[id.ID]bool, error) {
+	out := map[id.ID]bool{}
+	err := d.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bSegments).ForEach(func(k, _ []byte) error {
+			var s id.ID
+			copy(s[:], k)
+			out[s] = true
+			return nil
+		})
+	})
+	return out, err
+}
+
+// AddSegment records the packs of one index segment, in one transaction.
+// A blob already located elsewhere keeps its first location.
+func (d *DB) AddSegment(seg id.ID, packs []Pack) error {
+	return d.bolt.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bSegments).Put(seg[:], nil); err != nil {
+			return err
+		}
+		return putPacks(tx, packs)
+	})
+}
+
+// AddPacks records packs that no segment names yet (this process's own
+// uploads, before its next index checkpoint).
+func (d *DB) AddPacks(packs []Pack) error {
+	return d.bolt.Update(func(tx *bolt.Tx) error { return putPacks(tx, packs) })
+}
+
+func putPacks(tx *bolt.Tx, packs []Pack) error {
+	pb, bb := tx.Bucket(bPacks), tx.Bucket(bBlobs)
+	for _, p := range packs {
+		pv := binary.AppendUvarint([]byte{byte(p.Type)}, uint64(len(p.Blobs)))
+		if err := pb.Put(p.ID[:], pv); err != nil {
+			return err
+		}
+		for _, b := range p.Blobs {
+			if bb.Get(b.ID[:]) != nil {
+				continue
+			}
+			// bbolt keeps the slice until commit: one allocation per entry.
+			v := make([]byte, 45)
+			copy(v[:32], p.ID[:])
+			v[32] = byte(b.Type)
+			binary.LittleEndian.PutUint32(v[33:], b.Offset)
+			binary.LittleEndian.PutUint32(v[37:], b.Length)
+			binary.LittleEndian.PutUint32(v[41:], b.RawLength)
+			if err := bb.Put(b.ID[:], v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ResetBlobs forgets every segment, pack and blob location, before a
+// rebuild from the repository's segments.
+func (d *DB) ResetBlobs() error {
+	return d.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bSegments, bPacks, bBlobs} {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Lookup finds a blob's location.
+func (d *DB) Lookup(bid id.ID) (Blob, bool, error) {
+	var out Blob
+	found := false
+	err := d.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bBlobs).Get(bid[:])
+		if v == nil {
+			return nil
+		}
+		if len(v) != 45 {
+			return fmt.Errorf("local index: blob %s: entry of %d bytes", bid.Short(), len(v))
+		}
+		found = true
+		out = decodeBlob(bid, v)
+		return nil
+	})
+	return out, found, err
+}
+
+func decodeBlob(bid id.ID, v []byte) Blob {
+	b := Blob{ID: bid, Type: id.BlobType(v[32])}
+	copy(b.Pack[:], v[:32])
+	b.Offset = binary.LittleEndian.Uint32(v[33:])
+	b.Length = binary.LittleEndian.Uint32(v[37:])
+	b.RawLength = binary.LittleEndian.Uint32(v[41:])
+	return b
+}
+
+// ForEachBlob calls fn for every located blob.
+func (d *DB) ForEachBlob(fn func(Blob) error) error {
+	return d.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bBlobs).ForEach(func(k, v []byte) error {
+			var bid id.ID
+			copy(bid[:], k)
+			return fn(decodeBlob(bid, v))
+		})
+	})
+}
+
+// Counts returns the number of packs and blobs located.
+func (d *DB) Counts() (packs, blobs int, err error) {
+	err = d.bolt.View(func(tx *bolt.Tx) error {
+		packs = tx.Bucket(bPacks).Stats().KeyN
+		blobs = tx.Bucket(bBlobs).Stats().KeyN
+		return nil
+	})
+	return
+}

@@ -1,0 +1,157 @@
+// Package crypto holds cairn's keys and its one way of sealing bytes.
+//
+// # Keys
+//
+// A repository has one random 32-byte master secret. Every key used for data
+// is derived from it with BLAKE3's key derivation under a fixed context
+// string, so the master secret itself never touches data:
+//
+//	encryption   XChaCha20-Poly1305 key for every blob and object
+//	blob id      key of the keyed BLAKE3-256 that names blobs
+//	chunker      seed of the secret content-defined-chunking polynomial
+//	config mac   key of the MAC that authenticates the plaintext config
+//
+// The master secret is stored only inside key files, each wrapping it with a
+// key derived from one password by argon2id (see keyfile.go).
+//
+// # Sealing
+//
+// Seal prepends a random 24-byte nonce to the XChaCha20-Poly1305 ciphertext
+// and tag; the caller binds context (blob ID and type, object kind) as
+// additional data so sealed bytes cannot be moved or retyped.
+package crypto
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/restic/chunker"
+	"github.com/zeebo/blake3"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Sizes of the sealed format.
+const (
+	NonceSize = chacha20poly1305.NonceSizeX // 24
+	TagSize   = chacha20poly1305.Overhead   // 16
+	Overhead  = NonceSize + TagSize
+)
+
+// ErrAuth means sealed bytes failed authentication: they are damaged, were
+// moved, or were sealed with another key.
+var ErrAuth = errors.New("authentication failed")
+
+// Derivation contexts. Changing one makes every repository unreadable.
+const (
+	ctxEncryption = "cairn 2026-11 encryption key"
+	ctxBlobID     = "cairn 2026-11 blob id key"
+	ctxChunker    = "cairn 2026-11 chunker polynomial"
+	ctxConfigMAC  = "cairn 2026-11 config mac key"
+)
+
+// Key is an opened repository key: the master secret and what derives from it.
+type Key struct {
+	master      [32]byte
+	aead        aeadCipher
+	idKey       [32]byte
+	macKey      [32]byte
+	chunkerSeed [32]byte
+}
+
+type aeadCipher interface {
+	Seal(dst, nonce, plaintext, additionalData []byte) []byte
+	Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
+}
+
+// NewMasterKey makes a fresh random master secret, for `init`.
+func NewMasterKey() (*Key, error) {
+	var m [32]byte
+	if _, err := rand.Read(m[:]); err != nil {
+		return nil, fmt.Errorf("read random master key: %w", err)
+	}
+	return KeyFromMaster(m[:])
+}
+
+// KeyFromMaster derives every working key from a 32-byte master secret.
+func KeyFromMaster(master []byte) (*Key, error) {
+	if len(master) != 32 {
+		return nil, fmt.Errorf("master key is %d bytes, want 32", len(master))
+	}
+	k := &Key{}
+	copy(k.master[:], master)
+	var enc [32]byte
+	blake3.DeriveKey(ctxEncryption, master, enc[:])
+	blake3.DeriveKey(ctxBlobID, master, k.idKey[:])
+	blake3.DeriveKey(ctxConfigMAC, master, k.macKey[:])
+	blake3.DeriveKey(ctxChunker, master, k.chunkerSeed[:])
+	a, err := chacha20poly1305.NewX(enc[:])
+	if err != nil {
+		return nil, err
+	}
+	k.aead = a
+	return k, nil
+}
+
+// Master returns the master secret, for wrapping into a key file.
+func (k *Key) Master() []byte { return append([]byte(nil), k.master[:]...) }
+
+// Seal appends nonce || ciphertext || tag of plaintext to dst.
+func (k *Key) Seal(dst, plaintext, ad []byte) []byte {
+	off := len(dst)
+	dst = append(dst, make([]byte, NonceSize)...)
+	if _, err := rand.Read(dst[off:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return k.aead.Seal(dst, dst[off:off+NonceSize], plaintext, ad)
+}
+
+// Open authenticates and decrypts sealed (nonce || ciphertext || tag),
+// appending the plaintext to dst. It fails with ErrAuth.
+func (k *Key) Open(dst, sealed, ad []byte) ([]byte, error) {
+	if len(sealed) < Overhead {
+		return nil, fmt.Errorf("sealed data is %d bytes, shorter than %d: %w", len(sealed), Overhead, ErrAuth)
+	}
+	out, err := k.aead.Open(dst, sealed[:NonceSize], sealed[NonceSize:], ad)
+	if err != nil {
+		return nil, ErrAuth
+	}
+	return out, nil
+}
+
+// BlobHasher returns a keyed BLAKE3-256 hasher for blob IDs. Hashers are not
+// safe for concurrent use; each goroutine takes its own.
+func (k *Key) BlobHasher() *blake3.Hasher {
+	h, err := blake3.NewKeyed(k.idKey[:])
+	if err != nil {
+		panic(err) // the key is always 32 bytes
+	}
+	return h
+}
+
+// BlobID is the keyed BLAKE3-256 of plaintext.
+func (k *Key) BlobID(plaintext []byte) [32]byte {
+	h := k.BlobHasher()
+	h.Write(plaintext)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// MAC is the keyed BLAKE3-256 of b under the config MAC key.
+func (k *Key) MAC(b []byte) [32]byte {
+	h, _ := blake3.NewKeyed(k.macKey[:])
+	h.Write(b)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// ChunkerPolynomial derives the repository's secret chunking polynomial.
+// The same master key always gives the same polynomial, so every host of a
+// repository cuts identical data identically.
+func (k *Key) ChunkerPolynomial() (chunker.Pol, error) {
+	x := blake3.NewDeriveKey(ctxChunker)
+	x.Write(k.chunkerSeed[:])
+	return chunker.DerivePolynomial(x.Digest())
+}

@@ -1,0 +1,209 @@
+// Package filter matches paths against exclude and include patterns with
+// restic's semantics, so patterns people already use keep working:
+//
+//   - A pattern is split at "/" and matched component by component with
+//     shell globbing (*, ?, [...]); "**" matches any number of components.
+//   - A pattern starting with "/" is anchored at the root; any other pattern
+//     may match starting at any depth ("*.tmp" matches every .tmp file,
+//     "cache/x" matches every x inside a folder named cache).
+//   - A pattern starting with "!" re-includes what an earlier pattern
+//     excluded; the last pattern that matches decides.
+//   - A pattern matches a path when it matches the whole path or a leading
+//     part of it, so excluding a folder excludes everything inside.
+package filter
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+)
+
+// Pattern is one parsed pattern.
+type Pattern struct {
+	raw      string
+	parts    []string
+	anchored bool
+	negate   bool
+}
+
+// Parse checks and parses patterns.
+func Parse(patterns []string) ([]Pattern, error) {
+	var out []Pattern
+	for _, p := range patterns {
+		raw := p
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		pt := Pattern{raw: raw}
+		if strings.HasPrefix(p, "!") {
+			pt.negate = true
+			p = p[1:]
+		}
+		if strings.HasPrefix(p, "/") {
+			pt.anchored = true
+		}
+		p = strings.Trim(path.Clean("/"+p), "/")
+		if p == "" {
+			return nil, fmt.Errorf("pattern %q matches everything", raw)
+		}
+		pt.parts = strings.Split(p, "/")
+		for _, c := range pt.parts {
+			if _, err := path.Match(c, ""); err != nil {
+				return nil, fmt.Errorf("bad pattern %q: %v", raw, err)
+			}
+		}
+		out = append(out, pt)
+	}
+	return out, nil
+}
+
+// ReadFile reads patterns from a file, one a line; blank lines and lines
+// starting with # are skipped.
+func ReadFile(name string) ([]string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		l := strings.TrimSpace(s.Text())
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, s.Err()
+}
+
+// Excluded reports whether p (an absolute, clean path) is excluded by the
+// patterns: the last matching pattern decides.
+func Excluded(patterns []Pattern, p string) bool {
+	comps := split(p)
+	ex := false
+	for _, pt := range patterns {
+		if pt.matchPrefix(comps) {
+			ex = !pt.negate
+		}
+	}
+	return ex
+}
+
+func split(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+// matchPrefix: the pattern matches comps or a leading part of comps.
+func (pt Pattern) matchPrefix(comps []string) bool {
+	if pt.anchored {
+		return matchFrom(pt.parts, comps, true)
+	}
+	for i := 0; i <= len(comps); i++ {
+		if matchFrom(pt.parts, comps[i:], true) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchFrom matches pattern parts against the start of comps; with prefix,
+// trailing path components beyond the pattern are allowed.
+func matchFrom(parts, comps []string, prefix bool) bool {
+	if len(parts) == 0 {
+		return prefix || len(comps) == 0
+	}
+	if parts[0] == "**" {
+		for i := 0; i <= len(comps); i++ {
+			if matchFrom(parts[1:], comps[i:], prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(comps) == 0 {
+		return false
+	}
+	if ok, _ := path.Match(parts[0], comps[0]); !ok {
+		return false
+	}
+	return matchFrom(parts[1:], comps[1:], prefix)
+}
+
+// Includer decides what a restore with --include patterns takes: a path is
+// taken when a pattern matches it or a parent of it, and a directory is
+// entered when some pattern could match below it.
+type Includer struct {
+	patterns []Pattern
+}
+
+// NewIncluder parses include patterns; none means everything is included.
+func NewIncluder(patterns []string) (*Includer, error) {
+	ps, err := Parse(patterns)
+	if err != nil {
+		return nil, err
+	}
+	return &Includer{patterns: ps}, nil
+}
+
+// Includes reports whether path p (relative to the snapshot root) is taken
+// whole.
+func (in *Includer) Includes(p string) bool {
+	if in == nil || len(in.patterns) == 0 {
+		return true
+	}
+	comps := split(p)
+	for _, pt := range in.patterns {
+		if !pt.negate && matchFrom(pt.parts, comps, true) {
+			return true
+		}
+		if !pt.anchored && !pt.negate && pt.matchPrefix(comps) {
+			return true
+		}
+	}
+	return false
+}
+
+// MayContain reports whether directory p could hold an included path.
+func (in *Includer) MayContain(p string) bool {
+	if in == nil || len(in.patterns) == 0 {
+		return true
+	}
+	comps := split(p)
+	for _, pt := range in.patterns {
+		if pt.negate {
+			continue
+		}
+		if !pt.anchored {
+			return true
+		}
+		if couldExtend(pt.parts, comps) {
+			return true
+		}
+	}
+	return false
+}
+
+// couldExtend: comps is a possible leading part of a path the pattern matches.
+func couldExtend(parts, comps []string) bool {
+	if len(comps) == 0 {
+		return true
+	}
+	if len(parts) == 0 {
+		return true // the pattern matched a parent: everything below is in
+	}
+	if parts[0] == "**" {
+		return true
+	}
+	if ok, _ := path.Match(parts[0], comps[0]); !ok {
+		return false
+	}
+	return couldExtend(parts[1:], comps[1:])
+}

@@ -1,0 +1,111 @@
+package fsmeta
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// SkipOwner leaves the owner alone: for restores by a user who cannot
+	// chown, whose files then belong to that user. Without it a failed
+	// lchown (EPERM when not root) is reported in Apply's error but the
+	// other attributes are still set.
+	SkipOwner bool
+	// PruneXattrs removes the extended attributes the target has and n
+	// does not. Set it when restoring over a path that existed before;
+	// a freshly created target has none worth the extra llistxattr.
+	PruneXattrs bool
+}
+
+// Apply sets n's metadata on the existing path, never following a symlink
+// at path: owner, then extended attributes, then mode (not for symlinks),
+// then atime and mtime to the nanosecond. The package doc explains that
+// order. Call it after the content is written and, for a directory, after
+// all of its entries exist.
+//
+// Apply does not stop at the first failure: every step is attempted, and
+// the failures are returned joined (errors.Join), each an *Error naming
+// the system call, path and attribute. The caller decides which ones are
+// fatal; errors.Is(err, unix.EPERM) finds a permission failure.
+func Apply(path string, n *tree.Node, opt ApplyOptions) error {
+	var errs []error
+	fail := func(op, attr string, err error) {
+		errs = append(errs, &Error{Op: op, Path: path, Attr: attr, Err: err})
+	}
+	if !opt.SkipOwner {
+		if err := unix.Lchown(path, int(n.UID), int(n.GID)); err != nil {
+			fail("lchown", fmt.Sprintf("owner %d:%d", n.UID, n.GID), err)
+		}
+	}
+	if opt.PruneXattrs {
+		if err := pruneXattrs(path, n.Xattrs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, x := range n.Xattrs {
+		if err := unix.Lsetxattr(path, x.Name, x.Value, 0); err != nil {
+			fail("lsetxattr", x.Name, err)
+		}
+	}
+	if n.Kind != tree.KindSymlink {
+		if err := chmodNoFollow(path, n.Mode&0o7777); err != nil {
+			fail("chmod", fmt.Sprintf("mode %#o", n.Mode&0o7777), err)
+		}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(n.ATime), unix.NsecToTimespec(n.MTime)}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		fail("utimensat", "times", err)
+	}
+	return errors.Join(errs...)
+}
+
+// pruneXattrs removes the attributes of path that are not in keep.
+func pruneXattrs(path string, keep []tree.Xattr) error {
+	names, err := listXattrs(path)
+	if err != nil {
+		return &Error{Op: "llistxattr", Path: path, Attr: "xattrs", Err: errors.Unwrap(err)}
+	}
+	var errs []error
+	for _, name := range names {
+		if hasXattr(keep, name) {
+			continue
+		}
+		err := unix.Lremovexattr(path, name)
+		if err != nil && !errors.Is(err, unix.ENODATA) {
+			errs = append(errs, &Error{Op: "lremovexattr", Path: path, Attr: name, Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hasXattr(xs []tree.Xattr, name string) bool {
+	for _, x := range xs {
+		if x.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// chmodNoFollow changes the mode of path itself. fchmodat2 (Linux 6.6)
+// refuses to follow a symlink; on older kernels it is emulated by checking
+// that path is not a symlink before a plain chmod.
+func chmodNoFollow(path string, mode uint32) error {
+	err := unix.Fchmodat(unix.AT_FDCWD, path, mode, unix.AT_SYMLINK_NOFOLLOW)
+	if !errors.Is(err, unix.EOPNOTSUPP) {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return unix.EOPNOTSUPP
+	}
+	return unix.Chmod(path, mode)
+}

@@ -1,0 +1,143 @@
+package fsmeta
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
+
+// OpenRead opens the regular file at path for reading. It does not follow a
+// symlink (ELOOP), and it opens with O_NOATIME so backing a file up leaves
+// its atime alone, falling back to a plain open where the kernel refuses
+// O_NOATIME (EPERM: the caller neither owns the file nor has CAP_FOWNER).
+//
+// Anything but a regular file is closed again and reported as
+// ErrNotRegular; the open is non-blocking so a fifo swapped in after Stat
+// cannot hang the caller. The returned file is in blocking mode.
+func OpenRead(path string) (*os.File, error) {
+	fd, err := openNoatime(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("fstat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, fmt.Errorf("open %s: %w", path, ErrNotRegular)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("fcntl %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// ReadDirNames returns the names in the directory at path, sorted bytewise,
+// without "." and "..". Like OpenRead it does not follow a symlink and
+// leaves the directory's atime alone where permitted.
+func ReadDirNames(path string) ([]string, error) {
+	fd, err := openNoatime(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("readdir %s: %w", path, err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// openNoatime opens path with flags|O_CLOEXEC|O_NOATIME, retrying without
+// O_NOATIME on EPERM.
+func openNoatime(path string, flags int) (int, error) {
+	flags |= unix.O_CLOEXEC
+	fd, err := unix.Open(path, flags|unix.O_NOATIME, 0)
+	if errors.Is(err, unix.EPERM) {
+		fd, err = unix.Open(path, flags, 0)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", path, err)
+	}
+	return fd, nil
+}
+
+// Extent is a region of a file that holds data, as opposed to a hole.
+type Extent struct {
+	Off, Len int64
+}
+
+// DataExtents returns the data regions of f within [0, size), in order,
+// found with SEEK_DATA and SEEK_HOLE; everything between them is a hole
+// that reads as zeros. A file that is all hole, or size 0, yields none. A
+// filesystem without hole support yields one extent covering [0, size)
+// (the kernel's generic fallback does the same). Extents are clamped to
+// size, so a file growing meanwhile does not extend the result.
+//
+// DataExtents leaves f's offset where it found it.
+func DataExtents(f *os.File, size int64) ([]Extent, error) {
+	if size <= 0 {
+		return nil, nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("extents %s: %w", f.Name(), err)
+	}
+	var out []Extent
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		out, serr = dataExtents(int(fd), size)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("extents %s: %w", f.Name(), err)
+	}
+	return out, nil
+}
+
+func dataExtents(fd int, size int64) (out []Extent, err error) {
+	saved, err := unix.Seek(fd, 0, io.SeekCurrent)
+	if err != nil {
+		return nil, fmt.Errorf("lseek: %w", err)
+	}
+	defer func() {
+		if _, serr := unix.Seek(fd, saved, io.SeekStart); serr != nil && err == nil {
+			err = fmt.Errorf("lseek: %w", serr)
+		}
+	}()
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		switch {
+		case errors.Is(err, unix.ENXIO):
+			return out, nil // no data at or after off
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EOPNOTSUPP):
+			return append(out, Extent{off, size - off}), nil // no hole support
+		case err != nil:
+			return nil, fmt.Errorf("lseek SEEK_DATA %d: %w", off, err)
+		}
+		if data >= size {
+			return out, nil
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if errors.Is(err, unix.ENXIO) {
+			hole = size // the file shrank under us: the reader will see it
+		} else if err != nil {
+			return nil, fmt.Errorf("lseek SEEK_HOLE %d: %w", data, err)
+		}
+		hole = min(hole, size)
+		out = append(out, Extent{data, hole - data})
+		off = hole
+	}
+	return out, nil
+}

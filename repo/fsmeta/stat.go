@@ -1,0 +1,107 @@
+package fsmeta
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Stat lstats path, never following a symlink, and returns its Node with
+// every attribute filled in except Content and Subtree, which the caller
+// computes from the data. Name is the last element of path as raw bytes.
+//
+// User and Group are the names of UID and GID, or empty when an id has no
+// name. Size is set for regular files only; DevMajor and DevMinor for
+// device nodes only; LinkTarget for symlinks only. Links is st_nlink for
+// every kind. Xattrs holds every extended attribute in every namespace,
+// sorted by name; an attribute removed while being read is left out.
+func Stat(path string) (*tree.Node, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return nil, fmt.Errorf("lstat %s: %w", path, err)
+	}
+	return FromStat(path, &st)
+}
+
+// FromStat is Stat for a caller that already holds the lstat of path (for
+// instance from fstatat while walking a directory): it reads only the
+// symlink target and the extended attributes from path.
+func FromStat(path string, st *unix.Stat_t) (*tree.Node, error) {
+	kind, err := kindOf(st.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: mode %#o: %w", path, st.Mode, err)
+	}
+	n := &tree.Node{
+		Name:  filepath.Base(path),
+		Kind:  kind,
+		Mode:  st.Mode & 0o7777,
+		UID:   st.Uid,
+		GID:   st.Gid,
+		User:  userName(st.Uid),
+		Group: groupName(st.Gid),
+		MTime: st.Mtim.Nano(),
+		ATime: st.Atim.Nano(),
+		CTime: st.Ctim.Nano(),
+		Dev:   uint64(st.Dev),
+		Inode: st.Ino,
+		Links: uint32(st.Nlink),
+	}
+	switch kind {
+	case tree.KindFile:
+		n.Size = uint64(st.Size)
+	case tree.KindCharDev, tree.KindBlockDev:
+		n.DevMajor = unix.Major(uint64(st.Rdev))
+		n.DevMinor = unix.Minor(uint64(st.Rdev))
+	case tree.KindSymlink:
+		if n.LinkTarget, err = readlink(path, st.Size); err != nil {
+			return nil, err
+		}
+	}
+	if n.Xattrs, err = Xattrs(path); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// kindOf maps the S_IFMT bits of a stat mode to a Kind.
+func kindOf(mode uint32) (tree.Kind, error) {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return tree.KindFile, nil
+	case unix.S_IFDIR:
+		return tree.KindDir, nil
+	case unix.S_IFLNK:
+		return tree.KindSymlink, nil
+	case unix.S_IFCHR:
+		return tree.KindCharDev, nil
+	case unix.S_IFBLK:
+		return tree.KindBlockDev, nil
+	case unix.S_IFIFO:
+		return tree.KindFIFO, nil
+	case unix.S_IFSOCK:
+		return tree.KindSocket, nil
+	}
+	return 0, ErrKind
+}
+
+// readlink returns the raw target of the symlink at path. sizeHint is the
+// symlink's st_size, its target length on most filesystems; the buffer
+// grows if the target turns out longer (a racing replacement, or a
+// filesystem that reports 0).
+func readlink(path string, sizeHint int64) (string, error) {
+	size := max(int(sizeHint)+1, 128)
+	for {
+		buf := make([]byte, size)
+		n, err := unix.Readlink(path, buf)
+		if err != nil {
+			return "", fmt.Errorf("readlink %s: %w", path, err)
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		size *= 2
+	}
+}

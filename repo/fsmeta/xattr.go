@@ -1,0 +1,88 @@
+package fsmeta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Xattrs returns every extended attribute of path itself (not of a
+// symlink's target), in every namespace the caller may read, sorted by
+// name. A filesystem without xattr support yields none; an attribute
+// removed between listing and reading is left out. Empty values are
+// returned as empty, non-nil slices.
+func Xattrs(path string) ([]tree.Xattr, error) {
+	names, err := listXattrs(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []tree.Xattr
+	for _, name := range names {
+		v, err := getXattr(path, name)
+		if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lgetxattr %s %s: %w", path, name, err)
+		}
+		out = append(out, tree.Xattr{Name: name, Value: v})
+	}
+	slices.SortFunc(out, func(a, b tree.Xattr) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// listXattrs returns the attribute names of path, unsorted.
+func listXattrs(path string) ([]string, error) {
+	buf := make([]byte, 1024)
+	for {
+		n, err := unix.Llistxattr(path, buf)
+		switch {
+		case errors.Is(err, unix.ENOTSUP):
+			return nil, nil
+		case errors.Is(err, unix.ERANGE):
+			// The list grew since the last call: ask for its size.
+			size, err := unix.Llistxattr(path, nil)
+			if err != nil {
+				return nil, fmt.Errorf("llistxattr %s: %w", path, err)
+			}
+			buf = make([]byte, max(size, 2*len(buf)))
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("llistxattr %s: %w", path, err)
+		}
+		var names []string
+		for name := range bytes.SplitSeq(buf[:n], []byte{0}) {
+			if len(name) > 0 {
+				names = append(names, string(name))
+			}
+		}
+		return names, nil
+	}
+}
+
+// getXattr returns the value of one attribute, retrying if it grows
+// between the size query and the read. Errors are returned unwrapped.
+func getXattr(path, name string) ([]byte, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Lgetxattr(path, name, buf)
+		if errors.Is(err, unix.ERANGE) {
+			size, err := unix.Lgetxattr(path, name, nil)
+			if err != nil {
+				return nil, err
+			}
+			buf = make([]byte, max(size, 2*len(buf)))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return bytes.Clone(buf[:n:n]), nil
+	}
+}

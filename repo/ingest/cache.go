@@ -1,0 +1,87 @@
+package ingest
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// fileCache is the ingest's view of the file-change cache of one host and
+// source: what the last ingest saw (read per directory, on demand) and what
+// this one sees (written at the end, replacing the old).
+type fileCache struct {
+	db       *index.DB
+	key      string
+	disabled bool
+	parent   *repo.Snapshot
+
+	mu   sync.Mutex
+	dirs map[string]map[string][]byte
+	out  map[string][]byte
+}
+
+func newFileCache(ctx context.Context, r *repo.Repository, host, source string, disabled bool) *fileCache {
+	c := &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, dirs: map[string]map[string][]byte{}, out: map[string][]byte{}}
+	if sn, err := r.FindSnapshot(ctx, "latest", repo.Filter{Host: host, Source: source}); err == nil {
+		c.parent = sn
+	}
+	return c
+}
+
+// lookup returns what the last ingest recorded for path, or nil.
+func (c *fileCache) lookup(path string) *tree.Node {
+	if c.disabled {
+		return nil
+	}
+	dir, name := filepath.Split(path)
+	dir = filepath.Clean(dir)
+	c.mu.Lock()
+	entries, ok := c.dirs[dir]
+	if !ok {
+		entries, _ = c.db.DirFiles(c.key, dir)
+		c.dirs[dir] = entries
+	}
+	b := entries[name]
+	c.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	n, err := tree.DecodeNode(b)
+	if err != nil {
+		return nil // a damaged cache entry only costs a re-read
+	}
+	return n
+}
+
+// forgetDir drops a finished directory's old entries from memory.
+func (c *fileCache) forgetDir(dir string) {
+	c.mu.Lock()
+	delete(c.dirs, dir)
+	c.mu.Unlock()
+}
+
+// record notes what this ingest saw at path.
+func (c *fileCache) record(path string, n *tree.Node) {
+	if c.disabled {
+		return
+	}
+	dir, name := filepath.Split(path)
+	k := string(index.FileKey(filepath.Clean(dir), name))
+	v := tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree})
+	c.mu.Lock()
+	c.out[k] = v
+	c.mu.Unlock()
+}
+
+// save replaces the stored cache with this ingest's view. Called only after
+// the blobs it names are indexed.
+func (c *fileCache) save() error {
+	if c.disabled {
+		return nil
+	}
+	return c.db.ReplaceFiles(c.key, c.out)
+}

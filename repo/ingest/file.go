@@ -1,0 +1,259 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/restic/chunker"
+
+	"github.com/cairn-backup/cairn/repo/fsmeta"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// fileJob is one regular file on its way through the file workers.
+type fileJob struct {
+	path    string
+	node    *tree.Node
+	dir     *dirState
+	slot    int
+	linkOf  *fileJob      // an earlier link of the same inode, whose content we take
+	done    chan struct{} // closed when node.Content is final (or failed)
+	failed  bool
+	counter *atomic.Int64 // new, changed or unchanged: links count like their first
+}
+
+// chunkJob is one chunk on its way through the blob workers.
+type chunkJob struct {
+	data []byte
+	res  *chunkResult
+}
+
+type chunkResult struct {
+	id  id.ID
+	err error
+	wg  *sync.WaitGroup
+}
+
+func (g *ingester) blobWorker() {
+	defer g.blobWG.Done()
+	codec := g.r.Codec()
+	for j := range g.chunks {
+		bid := codec.ID(j.data)
+		_, err := g.saver.Save(id.DataBlob, bid, j.data)
+		j.res.id, j.res.err = bid, err
+		j.res.wg.Done()
+	}
+}
+
+type fileWorker struct {
+	g   *ingester
+	chk *chunker.Chunker
+	buf []byte
+}
+
+func (g *ingester) fileWorker() {
+	defer g.fileWG.Done()
+	w := &fileWorker{g: g}
+	for fj := range g.files {
+		if g.ctx.Err() != nil || g.failed() != nil {
+			fj.failed = true
+			close(fj.done)
+			continue // drain: the snapshot will not be written
+		}
+		w.process(fj)
+	}
+}
+
+func (w *fileWorker) process(fj *fileJob) {
+	g := w.g
+	defer close(fj.done)
+	g.prog.current.Store(fj.path)
+	n := fj.node
+	if fj.linkOf != nil {
+		<-fj.linkOf.done
+		if fj.linkOf.failed {
+			fj.failed = true
+			fj.dir.done(fj.slot, nil)
+			return
+		}
+		n.Content, n.Size = fj.linkOf.node.Content, fj.linkOf.node.Size
+		fj.linkOf.counter.Add(1)
+		g.progressFile(int64(n.Size))
+		fj.dir.done(fj.slot, n)
+		return
+	}
+	old := g.cache.lookup(fj.path)
+	if old != nil && old.Kind == tree.KindFile && old.Size == n.Size && old.MTime == n.MTime &&
+		old.CTime == n.CTime && old.Inode == n.Inode && g.blobsKnown(old.Content) {
+		n.Content = old.Content
+		fj.counter = &g.counts.filesUnchanged
+		fj.counter.Add(1)
+		g.cache.record(fj.path, n)
+		g.progressFile(int64(n.Size))
+		fj.dir.done(fj.slot, n)
+		return
+	}
+	content, size, err := w.readFile(fj)
+	if err != nil {
+		if errors.Is(err, errFatal) {
+			g.fail(err)
+		} else {
+			g.warn(fj.path, err)
+		}
+		fj.failed = true
+		fj.dir.done(fj.slot, nil)
+		return
+	}
+	n.Content, n.Size = content, uint64(size)
+	fj.counter = &g.counts.filesChanged
+	if old == nil {
+		fj.counter = &g.counts.filesNew
+	}
+	fj.counter.Add(1)
+	g.cache.record(fj.path, n)
+	g.prog.filesDone.Add(1)
+	fj.dir.done(fj.slot, n)
+}
+
+func (g *ingester) progressFile(size int64) {
+	g.prog.filesDone.Add(1)
+	g.prog.bytesDone.Add(size)
+}
+
+func (g *ingester) blobsKnown(cs []tree.Chunk) bool {
+	for _, c := range cs {
+		if c.Hole {
+			continue
+		}
+		if ok, err := g.saver.Known(c.ID); err != nil || !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// errFatal marks errors that stop the whole ingest (the repository failed),
+// as opposed to one unreadable file.
+var errFatal = errors.New("fatal")
+
+type fatalError struct{ err error }
+
+func (e fatalError) Error() string   { return e.err.Error() }
+func (e fatalError) Unwrap() []error { return []error{e.err, errFatal} }
+func fatal(err error) error          { return fatalError{err} }
+
+// readFile reads a file's data regions (holes found with SEEK_DATA and
+// SEEK_HOLE stay holes) and returns its chunk list and length.
+func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
+	f, err := fsmeta.OpenRead(fj.path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	size := int64(fj.node.Size)
+	extents, err := fsmeta.DataExtents(f, size)
+	if err != nil {
+		return nil, 0, err
+	}
+	var content []tree.Chunk
+	var pos int64
+	for _, e := range extents {
+		if e.Off > pos {
+			content = append(content, tree.Chunk{Hole: true, Size: uint64(e.Off - pos)})
+			pos = e.Off
+		}
+		cs, n, err := w.g.chunkStream(w, fj.path, io.NewSectionReader(f, e.Off, e.Len), e.Len)
+		content = append(content, cs...)
+		pos += n
+		if err != nil {
+			return nil, 0, err
+		}
+		if n < e.Len {
+			break // the file shrank while we read it: keep what we read
+		}
+	}
+	if len(extents) == 0 || pos < size {
+		if st, err := f.Stat(); err == nil && st.Size() >= size && pos < size {
+			content = append(content, tree.Chunk{Hole: true, Size: uint64(size - pos)})
+			pos = size
+		}
+	}
+	return content, pos, nil
+}
+
+// readStream chunks a stream of unknown length (stdin).
+func (g *ingester) readStream(fj *fileJob, r io.Reader) ([]tree.Chunk, int64, error) {
+	w := &fileWorker{g: g}
+	cs, n, err := g.chunkStream(w, fj.path, r, -1)
+	g.prog.filesDone.Add(1)
+	return cs, n, err
+}
+
+// chunkStream cuts r into content-defined chunks, hands them to the blob
+// workers and waits for their IDs. sizeHint < 0 means unknown.
+func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint int64) ([]tree.Chunk, int64, error) {
+	cp := g.r.Config().Chunker
+	var wg sync.WaitGroup
+	var results []*chunkResult
+	var sizes []uint64
+	var total int64
+	submit := func(data []byte) {
+		res := &chunkResult{wg: &wg}
+		wg.Add(1)
+		results = append(results, res)
+		sizes = append(sizes, uint64(len(data)))
+		g.chunks <- &chunkJob{data: data, res: res}
+		total += int64(len(data))
+		g.prog.bytesDone.Add(int64(len(data)))
+	}
+	var readErr error
+	if sizeHint >= 0 && sizeHint < int64(cp.MinSize) {
+		// A small region is one chunk: no chunker needed.
+		buf := make([]byte, sizeHint)
+		n, err := io.ReadFull(r, buf)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			readErr = err
+		} else if n > 0 {
+			submit(buf[:n])
+		}
+	} else {
+		if w.chk == nil {
+			w.chk = chunker.NewWithBoundaries(r, g.r.Polynomial(), cp.MinSize, cp.MaxSize)
+			w.buf = make([]byte, cp.MaxSize)
+		} else {
+			w.chk.ResetWithBoundaries(r, g.r.Polynomial(), cp.MinSize, cp.MaxSize)
+		}
+		w.chk.SetAverageBits(cp.AverageBits)
+		for {
+			c, err := w.chk.Next(w.buf)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				readErr = err
+				break
+			}
+			submit(append([]byte(nil), c.Data...))
+			if g.ctx.Err() != nil {
+				readErr = fatal(ErrInterrupted)
+				break
+			}
+		}
+	}
+	wg.Wait()
+	if readErr != nil {
+		return nil, total, fmt.Errorf("read %s: %w", path, readErr)
+	}
+	content := make([]tree.Chunk, len(results))
+	for i, res := range results {
+		if res.err != nil {
+			return nil, total, fatal(res.err)
+		}
+		content[i] = tree.Chunk{ID: res.id, Size: sizes[i]}
+	}
+	return content, total, nil
+}

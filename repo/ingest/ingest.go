@@ -1,0 +1,343 @@
+// Package ingest turns directories and streams into a snapshot.
+//
+// # Pipeline
+//
+// One walker goroutine lists directories in name order and hands each file
+// to the file workers; those read and cut the file into chunks and hand the
+// chunks to the blob workers, which hash, deduplicate, compress and seal
+// them into packs (repo.Saver), while finished packs are verified and
+// uploaded in the background. A directory's tree blob is written by
+// whichever goroutine finishes its last entry, so no stage waits on a
+// directory boundary and both cores stay busy.
+//
+// A file whose size, mtime, ctime and inode match the file-change cache of
+// the same host and source is neither read nor hashed: its chunk list is
+// reused, after checking the chunks are still indexed.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Options describe one ingest.
+type Options struct {
+	Paths         []string // absolute or relative; made absolute
+	Host          string   // default: the hostname
+	Source        string   // default: "default"
+	Tags          []string
+	Excludes      []string // restic-style patterns
+	ExcludeCaches bool     // skip the contents of folders holding a valid CACHEDIR.TAG
+	OneFileSystem bool
+
+	// Stdin, when set, is ingested as one file named StdinName instead of
+	// Paths.
+	Stdin     io.Reader
+	StdinName string
+
+	Time    time.Time // snapshot time; default now
+	Workers int       // blob workers; default GOMAXPROCS
+
+	// Warn is called for each path that could not be read. The snapshot
+	// leaves it out; Result.Unreadable counts them.
+	Warn func(path string, err error)
+	// Progress, when set, is called about every Interval with the counters.
+	Progress func(Progress)
+	Interval time.Duration
+	// Version is recorded in the snapshot.
+	Version string
+}
+
+// Progress is a snapshot of the counters while an ingest runs.
+type Progress struct {
+	Elapsed    time.Duration
+	FilesDone  int64
+	BytesDone  int64
+	TotalFiles int64 // from the concurrent scan; final when ScanDone
+	TotalBytes int64
+	ScanDone   bool
+	Errors     int64
+	Current    string
+}
+
+// Result is what an ingest produced.
+type Result struct {
+	Snapshot   *repo.Snapshot
+	Unreadable int64
+}
+
+// ErrInterrupted: the context was cancelled; no snapshot was written.
+var ErrInterrupted = errors.New("interrupted")
+
+type ingester struct {
+	ctx      context.Context
+	r        *repo.Repository
+	opt      Options
+	saver    *repo.Saver
+	excludes []filter.Pattern
+	cache    *fileCache
+
+	chunks chan *chunkJob
+	files  chan *fileJob
+	blobWG sync.WaitGroup
+	fileWG sync.WaitGroup
+
+	// hardlinks: (dev, inode) -> the first link's job; walker only
+	links map[[2]uint64]*fileJob
+
+	counts struct {
+		filesNew, filesChanged, filesUnchanged atomic.Int64
+		dirsNew, dirsChanged, dirsUnchanged    atomic.Int64
+		unreadable, files, bytes, entries      atomic.Int64
+	}
+	prog struct {
+		filesDone, bytesDone, totalFiles, totalBytes atomic.Int64
+		scanDone                                     atomic.Bool
+		current                                      atomic.Value
+	}
+	errMu sync.Mutex
+	err   error
+}
+
+func (g *ingester) fail(err error) {
+	g.errMu.Lock()
+	if g.err == nil {
+		g.err = err
+	}
+	g.errMu.Unlock()
+}
+
+func (g *ingester) failed() error {
+	g.errMu.Lock()
+	defer g.errMu.Unlock()
+	if g.err != nil {
+		return g.err
+	}
+	if g.ctx.Err() != nil {
+		return ErrInterrupted
+	}
+	return nil
+}
+
+func (g *ingester) warn(path string, err error) {
+	g.counts.unreadable.Add(1)
+	if g.opt.Warn != nil {
+		g.opt.Warn(path, err)
+	}
+}
+
+// Run ingests opt.Paths (or opt.Stdin) into r and writes the snapshot.
+// The caller holds a shared lock on r.
+func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) {
+	start := time.Now()
+	if opt.Host == "" {
+		opt.Host, _ = os.Hostname()
+	}
+	if opt.Source == "" {
+		opt.Source = "default"
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.Time.IsZero() {
+		opt.Time = start
+	}
+	ex, err := filter.Parse(opt.Excludes)
+	if err != nil {
+		return nil, err
+	}
+	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, links: map[[2]uint64]*fileJob{}}
+	// Uploads outlive a cancel: Flush then indexes what was stored, so the
+	// next ingest reuses it.
+	g.saver = r.NewSaver(context.WithoutCancel(ctx), 2)
+	g.cache = newFileCache(ctx, r, opt.Host, opt.Source, opt.Stdin != nil)
+	g.prog.current.Store("")
+
+	g.chunks = make(chan *chunkJob, 2*opt.Workers)
+	g.files = make(chan *fileJob, 64)
+	for i := 0; i < opt.Workers; i++ {
+		g.blobWG.Add(1)
+		go g.blobWorker()
+	}
+	for i := 0; i < opt.Workers; i++ {
+		g.fileWG.Add(1)
+		go g.fileWorker()
+	}
+	stopProgress := g.startProgress(start)
+
+	var root *tree.Node
+	var rootc <-chan *tree.Node
+	var paths []string
+	if opt.Stdin != nil {
+		root, err = g.ingestStdin()
+		paths = []string{opt.StdinName}
+	} else {
+		paths, err = absPaths(opt.Paths)
+		if err == nil {
+			if opt.Progress != nil {
+				go g.scan(paths)
+			}
+			rootc, err = g.ingestPaths(paths)
+		}
+	}
+	close(g.files)
+	g.fileWG.Wait()
+	close(g.chunks)
+	g.blobWG.Wait()
+	stopProgress()
+	if err == nil {
+		err = g.failed()
+	}
+	if err == nil && rootc != nil {
+		select {
+		case root = <-rootc:
+		default:
+			err = errors.New("internal error: the walk ended with directories unfinished")
+		}
+	}
+	flushErr := g.saver.Flush()
+	if err == nil {
+		err = flushErr
+	}
+	if err != nil {
+		// Whatever was uploaded is indexed by Flush, so a later ingest
+		// reuses it; no snapshot is written.
+		return nil, err
+	}
+	if err := g.cache.save(); err != nil {
+		return nil, fmt.Errorf("save file-change cache: %w", err)
+	}
+	sn := g.snapshot(root.Subtree, paths, start)
+	if err := r.SaveSnapshot(ctx, sn); err != nil {
+		return nil, fmt.Errorf("save snapshot: %w", err)
+	}
+	return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load()}, nil
+}
+
+func absPaths(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return nil, errors.New("nothing to ingest: give paths or --stdin")
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range in {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (g *ingester) snapshot(tid id.ID, paths []string, start time.Time) *repo.Snapshot {
+	st := g.saver.Stats()
+	sn := &repo.Snapshot{
+		Time: g.opt.Time, Tree: tid, Paths: paths, Host: g.opt.Host, Source: g.opt.Source,
+		Tags: append([]string{}, g.opt.Tags...), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Excludes: g.opt.Excludes, ProgramVersion: g.opt.Version,
+	}
+	if u, err := user.Current(); err == nil {
+		sn.Username = u.Username
+	}
+	if p := g.cache.parent; p != nil {
+		pid := p.ID
+		sn.Parent = &pid
+	}
+	c := &g.counts
+	sn.Summary = &repo.Summary{
+		Start: start, End: time.Now(),
+		FilesNew: c.filesNew.Load(), FilesChanged: c.filesChanged.Load(), FilesUnchanged: c.filesUnchanged.Load(),
+		DirsNew: c.dirsNew.Load(), DirsChanged: c.dirsChanged.Load(), DirsUnchanged: c.dirsUnchanged.Load(),
+		FilesUnreadable: c.unreadable.Load(),
+		DataBlobs:       int64(st.DataBlobs), TreeBlobs: int64(st.TreeBlobs), DataAdded: st.DataAdded, DataAddedStored: st.StoredAdded,
+		TotalFiles: c.files.Load(), TotalBytes: c.bytes.Load(), TotalEntries: c.entries.Load(),
+	}
+	return sn
+}
+
+// ingestStdin stores the stream as one file in a root directory.
+func (g *ingester) ingestStdin() (*tree.Node, error) {
+	name := g.opt.StdinName
+	if name == "" {
+		name = "stdin"
+	}
+	if !tree.ValidName(name) {
+		return nil, fmt.Errorf("--stdin-name %q is not a valid file name", name)
+	}
+	now := g.opt.Time.UnixNano()
+	n := &tree.Node{Name: name, Kind: tree.KindFile, Mode: 0o644, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), MTime: now, ATime: now, CTime: now, Links: 1}
+	if u, err := user.Current(); err == nil {
+		n.User = u.Username
+	}
+	fj := &fileJob{path: name, node: n}
+	content, size, err := g.readStream(fj, g.opt.Stdin)
+	if err != nil {
+		return nil, fmt.Errorf("read stdin: %w", err)
+	}
+	n.Content, n.Size = content, uint64(size)
+	g.counts.filesNew.Add(1)
+	g.counts.files.Add(1)
+	g.counts.bytes.Add(size)
+	g.counts.entries.Add(1)
+	tid, err := g.saver.SaveTree([]*tree.Node{n})
+	if err != nil {
+		return nil, err
+	}
+	return &tree.Node{Kind: tree.KindDir, Subtree: tid}, nil
+}
+
+func (g *ingester) startProgress(start time.Time) func() {
+	if g.opt.Progress == nil {
+		return func() {}
+	}
+	iv := g.opt.Interval
+	if iv <= 0 {
+		iv = time.Second
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				g.opt.Progress(g.progress(start))
+				return
+			case <-t.C:
+				g.opt.Progress(g.progress(start))
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (g *ingester) progress(start time.Time) Progress {
+	return Progress{
+		Elapsed: time.Since(start), FilesDone: g.prog.filesDone.Load(), BytesDone: g.prog.bytesDone.Load(),
+		TotalFiles: g.prog.totalFiles.Load(), TotalBytes: g.prog.totalBytes.Load(), ScanDone: g.prog.scanDone.Load(),
+		Errors: g.counts.unreadable.Load(), Current: g.prog.current.Load().(string),
+	}
+}

@@ -1,0 +1,37 @@
+package ingest
+
+import (
+	"io/fs"
+	"path/filepath"
+
+	"github.com/cairn-backup/cairn/repo/filter"
+)
+
+// scan counts the files and bytes to ingest, concurrently with the ingest,
+// so progress can show a percentage and an ETA once it is done.
+func (g *ingester) scan(paths []string) {
+	for _, p := range paths {
+		filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if g.ctx.Err() != nil {
+				return filepath.SkipAll
+			}
+			if err != nil {
+				return nil
+			}
+			if path != p && filter.Excluded(g.excludes, path) {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil {
+					g.prog.totalFiles.Add(1)
+					g.prog.totalBytes.Add(fi.Size())
+				}
+			}
+			return nil
+		})
+	}
+	g.prog.scanDone.Store(true)
+}

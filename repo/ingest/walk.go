@@ -1,0 +1,219 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// vdir is the part of the filesystem above and at the ingested paths: the
+// snapshot's root mirrors absolute paths, and folders above a given path
+// hold only the way down to it (with their real metadata).
+type vdir struct {
+	children map[string]*vdir
+	target   bool // a path given on the command line: taken whole
+}
+
+func buildVirtual(paths []string) *vdir {
+	root := &vdir{children: map[string]*vdir{}}
+	for _, p := range paths {
+		v := root
+		for _, c := range strings.Split(strings.Trim(p, "/"), "/") {
+			if c == "" {
+				continue
+			}
+			if v.children[c] == nil {
+				v.children[c] = &vdir{children: map[string]*vdir{}}
+			}
+			v = v.children[c]
+		}
+		v.target = true
+	}
+	return root
+}
+
+// dirState collects one directory's nodes. pending counts entries not yet
+// done plus one for the listing itself; whoever takes it to zero writes the
+// tree blob and reports the directory to its parent.
+type dirState struct {
+	g       *ingester
+	path    string
+	node    *tree.Node
+	nodes   []*tree.Node
+	pending atomic.Int64
+	parent  *dirState
+	slot    int
+	onDone  func(*tree.Node) // the root's sink
+}
+
+// done records entry slot's node (nil: left out); slot -1 ends the listing.
+func (d *dirState) done(slot int, n *tree.Node) {
+	if slot >= 0 {
+		d.nodes[slot] = n
+	}
+	if d.pending.Add(-1) == 0 {
+		d.finish()
+	}
+}
+
+func (d *dirState) finish() {
+	g := d.g
+	nodes := d.nodes[:0]
+	for _, n := range d.nodes {
+		if n != nil {
+			nodes = append(nodes, n)
+		}
+	}
+	tid, err := g.saver.SaveTree(nodes)
+	if err != nil {
+		g.fail(fmt.Errorf("save tree of %s: %w", d.path, err))
+	}
+	d.node.Subtree = tid
+	d.nodes = nil
+	if d.parent != nil {
+		old := g.cache.lookup(d.path)
+		switch {
+		case old == nil:
+			g.counts.dirsNew.Add(1)
+		case old.Subtree == tid:
+			g.counts.dirsUnchanged.Add(1)
+		default:
+			g.counts.dirsChanged.Add(1)
+		}
+		g.cache.record(d.path, d.node)
+		g.cache.forgetDir(d.path)
+		d.parent.done(d.slot, d.node)
+	} else {
+		d.onDone(d.node)
+	}
+}
+
+// ingestPaths walks paths, handing out all the work. The returned channel
+// yields the root directory node once every entry is done, which is after
+// the workers drain.
+func (g *ingester) ingestPaths(paths []string) (<-chan *tree.Node, error) {
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err != nil {
+			return nil, fmt.Errorf("cannot ingest %s: %w", p, err)
+		}
+	}
+	v := buildVirtual(paths)
+	rootNode, err := fsmeta.Stat("/")
+	if err != nil {
+		return nil, err
+	}
+	result := make(chan *tree.Node, 1)
+	root := &dirState{g: g, path: "/", node: rootNode, onDone: func(n *tree.Node) { result <- n }}
+	g.walkDir(root, v, rootNode.Dev)
+	return result, nil
+}
+
+// walkDir lists d (all of it, or only the virtual children of v) and hands
+// out its entries.
+func (g *ingester) walkDir(d *dirState, v *vdir, dev uint64) {
+	var names []string
+	full := v == nil || v.target
+	if !full {
+		for n := range v.children {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+	} else {
+		names = g.listDir(d.path, d.node, dev, v != nil)
+	}
+	d.nodes = make([]*tree.Node, len(names))
+	d.pending.Store(int64(len(names)) + 1)
+	for i, name := range names {
+		if g.ctx.Err() != nil || g.failed() != nil {
+			// Stop handing out work; the directory never completes.
+			return
+		}
+		var cv *vdir
+		if !full {
+			cv = v.children[name]
+		}
+		g.walkEntry(filepath.Join(d.path, name), cv, d, i)
+	}
+	d.done(-1, nil)
+}
+
+// listDir returns the names to descend into, applying --one-file-system and
+// --exclude-caches (never to a path given on the command line).
+func (g *ingester) listDir(path string, n *tree.Node, parentDev uint64, given bool) []string {
+	if g.opt.OneFileSystem && !given && n.Dev != parentDev {
+		return nil
+	}
+	names, err := fsmeta.ReadDirNames(path) // sorted, and leaves atime alone
+	if err != nil {
+		g.warn(path, err)
+		return nil
+	}
+	if g.opt.ExcludeCaches && !given && isCacheDir(path) {
+		return []string{"CACHEDIR.TAG"}
+	}
+	return names
+}
+
+var cacheTagSignature = []byte("Signature: 8a477f597d28d172789f06886806bc55")
+
+func isCacheDir(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, "CACHEDIR.TAG"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, len(cacheTagSignature))
+	n, _ := f.Read(buf)
+	return bytes.Equal(buf[:n], cacheTagSignature)
+}
+
+// walkEntry handles one entry of d at slot: a directory is walked now, a
+// file goes to the file workers, anything else is done at once.
+func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int) {
+	given := v != nil && v.target
+	if v == nil && filter.Excluded(g.excludes, path) {
+		d.done(slot, nil)
+		return
+	}
+	n, err := fsmeta.Stat(path)
+	if err != nil {
+		g.warn(path, err)
+		d.done(slot, nil)
+		return
+	}
+	g.counts.entries.Add(1)
+	switch n.Kind {
+	case tree.KindDir:
+		child := &dirState{g: g, path: path, node: n, parent: d, slot: slot}
+		if given {
+			g.walkDir(child, v, n.Dev)
+		} else if v != nil {
+			g.walkDir(child, v, d.node.Dev)
+		} else {
+			g.walkDir(child, nil, d.node.Dev)
+		}
+	case tree.KindFile:
+		g.counts.files.Add(1)
+		g.counts.bytes.Add(int64(n.Size))
+		fj := &fileJob{path: path, node: n, dir: d, slot: slot, done: make(chan struct{})}
+		if n.Links > 1 {
+			key := [2]uint64{n.Dev, n.Inode}
+			if first := g.links[key]; first != nil {
+				fj.linkOf = first
+			} else {
+				g.links[key] = fj
+			}
+		}
+		g.files <- fj
+	default:
+		d.done(slot, n)
+	}
+}

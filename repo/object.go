@@ -1,0 +1,86 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// Stored objects other than packs (snapshots, index segments, locks) are
+// one sealed envelope: format byte (1), flags (bit 0: zstd), then nonce,
+// ciphertext and tag. The additional data is "cairn object v1 " + kind +
+// the flags byte, so a snapshot cannot be passed off as a lock.
+const objectFormat = 1
+
+// Object kinds and the folders they live in.
+const (
+	kindSnapshot = "snapshot"
+	kindIndex    = "index"
+	kindLock     = "lock"
+)
+
+var kindFolder = map[string]string{kindSnapshot: "snapshots/", kindIndex: "index/", kindLock: "locks/"}
+
+func objectAD(kind string, flags byte) []byte {
+	return append([]byte("cairn object v1 "+kind), flags)
+}
+
+func (r *Repository) sealObject(kind string, plain []byte) []byte {
+	flags := byte(0)
+	body := plain
+	if z := r.codec.Compress(plain); z != nil {
+		flags, body = 1, z
+	}
+	out := []byte{objectFormat, flags}
+	return r.key.Seal(out, body, objectAD(kind, flags))
+}
+
+func (r *Repository) openObject(kind, name string, b []byte) ([]byte, error) {
+	if len(b) < 2 || b[0] != objectFormat || b[1]&^1 != 0 {
+		return nil, fmt.Errorf("%s: unknown object format: %w", name, ErrDamaged)
+	}
+	body, err := r.key.Open(nil, b[2:], objectAD(kind, b[1]))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v: %w", name, err, ErrDamaged)
+	}
+	if b[1]&1 != 0 {
+		body, err = r.codec.Decompress(body)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v: %w", name, err, ErrDamaged)
+		}
+	}
+	return body, nil
+}
+
+// saveObject seals plain and stores it under its content address, returning
+// the ID (BLAKE3-256 of the stored bytes).
+func (r *Repository) saveObject(ctx context.Context, kind string, plain []byte) (id.ID, error) {
+	b := r.sealObject(kind, plain)
+	oid := id.ID(blake3.Sum256(b))
+	name := kindFolder[kind] + oid.String()
+	if err := r.be.Save(ctx, name, b); err != nil {
+		return oid, fmt.Errorf("save %s: %w", name, err)
+	}
+	return oid, nil
+}
+
+// loadObject reads and opens a content-addressed object, checking its name.
+func (r *Repository) loadObject(ctx context.Context, kind string, oid id.ID) ([]byte, error) {
+	name := kindFolder[kind] + oid.String()
+	b, err := r.be.Load(ctx, name, 0, -1)
+	if err != nil {
+		if errors.Is(err, backends.ErrNotFound) {
+			return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
+		}
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	if id.ID(blake3.Sum256(b)) != oid {
+		return nil, fmt.Errorf("%s: content does not match its name: %w", name, ErrDamaged)
+	}
+	return r.openObject(kind, name, b)
+}

@@ -1,0 +1,156 @@
+// Package pack encodes blobs and packs.
+//
+// A stored blob is flags(1) || nonce(24) || XChaCha20-Poly1305 ciphertext ||
+// tag(16). Flags bit 0 says the plaintext was zstd-compressed before sealing.
+// The additional data binds the blob to its type, flags and ID, so a blob
+// cannot be moved under another ID or retyped. A pack is a run of stored
+// blobs followed by a sealed header listing them and an 8-byte trailer; see
+// docs/FORMAT.md for the byte layout.
+package pack
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/cairn-backup/cairn/repo/crypto"
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// Blob flags.
+const (
+	FlagZstd   byte = 1 << 0
+	knownFlags      = FlagZstd
+)
+
+// BlobOverhead is what sealing adds to a blob: flags, nonce and tag.
+const BlobOverhead = 1 + crypto.Overhead
+
+// MaxBlobSize bounds a blob's plaintext, so a damaged length cannot make a
+// reader allocate without limit. Data blobs are at most 8 MiB; tree blobs of
+// huge directories are larger.
+const MaxBlobSize = 256 << 20
+
+// Errors of blob and pack decoding.
+var (
+	ErrCorrupt  = errors.New("corrupt data")
+	ErrMismatch = errors.New("content does not match its ID")
+)
+
+// Codec compresses, seals, opens and verifies blobs with one repository key.
+// It is safe for concurrent use.
+type Codec struct {
+	Key *crypto.Key
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+// ZstdLevel is pinned: the same plaintext must compress the same way on
+// every host and version, and the level is part of what verify-before-write
+// has been tested against.
+const ZstdLevel = zstd.SpeedDefault
+
+// NewCodec builds a codec for key k.
+func NewCodec(k *crypto.Key) *Codec {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(ZstdLevel),
+		zstd.WithEncoderCRC(false), // the AEAD tag authenticates
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithZeroFrames(true),
+	)
+	if err != nil {
+		panic(err)
+	}
+	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithDecoderMaxMemory(MaxBlobSize),
+		zstd.IgnoreChecksum(true),
+	)
+	if err != nil {
+		panic(err)
+	}
+	return &Codec{Key: k, enc: enc, dec: dec}
+}
+
+func blobAD(t id.BlobType, flags byte, bid id.ID) []byte {
+	ad := make([]byte, 0, 2+32)
+	ad = append(ad, byte(t), flags)
+	return append(ad, bid[:]...)
+}
+
+// ID computes the keyed ID of plaintext.
+func (c *Codec) ID(plain []byte) id.ID { return c.Key.BlobID(plain) }
+
+// Seal appends the stored form of a blob to dst. When compression saves less
+// than 1/32 of the size the plaintext is sealed as it is.
+func (c *Codec) Seal(dst []byte, t id.BlobType, bid id.ID, plain []byte) []byte {
+	flags := byte(0)
+	body := plain
+	if z := c.Compress(plain); z != nil {
+		flags, body = FlagZstd, z
+	}
+	dst = append(dst, flags)
+	return c.Key.Seal(dst, body, blobAD(t, flags, bid))
+}
+
+// Open authenticates a stored blob, decompresses it and checks that its
+// plaintext hashes to bid. rawLen, when not negative, is the plaintext
+// length the index promised. The plaintext is appended to dst[:0] when dst
+// has room, so callers can reuse buffers.
+func (c *Codec) Open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int) ([]byte, error) {
+	if len(stored) < BlobOverhead {
+		return nil, fmt.Errorf("blob %s: %d bytes is too short: %w", bid.Short(), len(stored), ErrCorrupt)
+	}
+	if rawLen > MaxBlobSize {
+		return nil, fmt.Errorf("blob %s: length %d too large: %w", bid.Short(), rawLen, ErrCorrupt)
+	}
+	flags := stored[0]
+	if flags&^knownFlags != 0 {
+		return nil, fmt.Errorf("blob %s: unknown flags %#x: %w", bid.Short(), flags, ErrCorrupt)
+	}
+	ad := blobAD(t, flags, bid)
+	var plain []byte
+	var err error
+	if flags&FlagZstd == 0 {
+		plain, err = c.Key.Open(dst[:0], stored[1:], ad)
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: %w", bid.Short(), err)
+		}
+	} else {
+		body, err := c.Key.Open(nil, stored[1:], ad)
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: %w", bid.Short(), err)
+		}
+		plain, err = c.dec.DecodeAll(body, dst[:0])
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: decompress: %v: %w", bid.Short(), err, ErrCorrupt)
+		}
+	}
+	if rawLen >= 0 && len(plain) != rawLen {
+		return nil, fmt.Errorf("blob %s: plaintext is %d bytes, index says %d: %w", bid.Short(), len(plain), rawLen, ErrCorrupt)
+	}
+	if c.Key.BlobID(plain) != bid {
+		return nil, fmt.Errorf("blob %s: %w", bid.Short(), ErrMismatch)
+	}
+	return plain, nil
+}
+
+// Compress returns the zstd form of b, or nil when it would not save at
+// least 1/32 of the size.
+func (c *Codec) Compress(b []byte) []byte {
+	if len(b) < 64 {
+		return nil
+	}
+	z := c.enc.EncodeAll(b, make([]byte, 0, len(b)))
+	if len(z) >= len(b)-len(b)/32 {
+		return nil
+	}
+	return z
+}
+
+// Decompress undoes Compress, refusing output past MaxBlobSize.
+func (c *Codec) Decompress(z []byte) ([]byte, error) {
+	return c.dec.DecodeAll(z, nil)
+}

@@ -1,0 +1,310 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/restic/chunker"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/repo/crypto"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/pack"
+)
+
+// Repository is an opened repository. Its methods are safe for concurrent
+// use.
+type Repository struct {
+	be    backends.Backend
+	cfg   *Config
+	key   *crypto.Key
+	codec *pack.Codec
+	idx   *index.DB
+	pol   chunker.Pol
+
+	tmpCache string // a private cache folder to remove on Close, if any
+	syncMu   sync.Mutex
+}
+
+// Options say how to open a repository.
+type Options struct {
+	Password []byte
+	// CacheDir holds one local index per repository ID. Empty means the
+	// user's cache dir (XDG) + "/cairn".
+	CacheDir string
+	// KDF overrides the argon2id cost for Init (tests use a cheap one).
+	KDF *crypto.KDFParams
+	// Log receives one-line notices (cache rebuilt, waiting for a lock).
+	Log func(format string, args ...any)
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+// DefaultCacheDir is $XDG_CACHE_HOME/cairn (or ~/.cache/cairn).
+func DefaultCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "cairn")
+}
+
+// Init creates a repository on be with one key for opt.Password.
+func Init(ctx context.Context, be backends.Backend, opt Options) error {
+	if _, err := be.Stat(ctx, "config"); err == nil {
+		return fmt.Errorf("%s: %w", be.Location(), ErrExists)
+	} else if !errors.Is(err, backends.ErrNotFound) {
+		return fmt.Errorf("%s: %w", be.Location(), err)
+	}
+	k, err := crypto.NewMasterKey()
+	if err != nil {
+		return err
+	}
+	cfg := newConfig()
+	cfg.seal(k)
+	if err := addKey(ctx, be, k, opt); err != nil {
+		return err
+	}
+	b, err := jsonIndent(cfg)
+	if err != nil {
+		return err
+	}
+	if err := be.Create(ctx, "config", b); err != nil {
+		if errors.Is(err, backends.ErrExists) {
+			return fmt.Errorf("%s: %w", be.Location(), ErrExists)
+		}
+		return fmt.Errorf("save config: %w", err)
+	}
+	return nil
+}
+
+func addKey(ctx context.Context, be backends.Backend, k *crypto.Key, opt Options) error {
+	p := crypto.DefaultKDF
+	if opt.KDF != nil {
+		p = *opt.KDF
+	}
+	host, _ := os.Hostname()
+	uname := ""
+	if u, err := user.Current(); err == nil {
+		uname = u.Username
+	}
+	kf, err := crypto.NewKeyFile(k, opt.Password, p, host, uname)
+	if err != nil {
+		return err
+	}
+	b, err := kf.Marshal()
+	if err != nil {
+		return err
+	}
+	name := "keys/" + randomID().String()
+	if err := be.Save(ctx, name, b); err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	return nil
+}
+
+// ReadConfig reads and checks the plaintext config, without a password.
+func ReadConfig(ctx context.Context, be backends.Backend) (*Config, error) {
+	b, err := be.Load(ctx, "config", 0, -1)
+	if errors.Is(err, backends.ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w", be.Location(), ErrNoRepository)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read config of %s: %w", be.Location(), err)
+	}
+	return parseConfig(b)
+}
+
+// Open opens the repository on be and brings the local index up to date.
+func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, error) {
+	cfg, err := ReadConfig(ctx, be)
+	if err != nil {
+		return nil, err
+	}
+	k, err := unlock(ctx, be, opt.Password)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.verify(k); err != nil {
+		return nil, err
+	}
+	pol, err := k.ChunkerPolynomial()
+	if err != nil {
+		return nil, fmt.Errorf("derive chunker polynomial: %w", err)
+	}
+	r := &Repository{be: be, cfg: cfg, key: k, codec: pack.NewCodec(k), pol: pol}
+	if err := r.openCache(opt); err != nil {
+		return nil, err
+	}
+	if err := r.SyncIndex(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.Key, error) {
+	var names []string
+	err := be.List(ctx, "keys/", func(fi backends.Info) error {
+		names = append(names, fi.Name)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s has no key files: %w", be.Location(), ErrWrongPassword)
+	}
+	var firstErr error
+	for _, n := range names {
+		b, err := be.Load(ctx, n, 0, -1)
+		if err != nil {
+			firstErr = errors.Join(firstErr, fmt.Errorf("read %s: %w", n, err))
+			continue
+		}
+		kf, err := crypto.ParseKeyFile(b)
+		if err != nil {
+			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
+			continue
+		}
+		k, err := kf.Unlock(password)
+		if err == nil {
+			return k, nil
+		}
+		if !errors.Is(err, crypto.ErrWrongPassword) {
+			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
+		}
+	}
+	if firstErr != nil {
+		return nil, fmt.Errorf("%w (also: %v)", ErrWrongPassword, firstErr)
+	}
+	return nil, ErrWrongPassword
+}
+
+// openCache opens the local index. When another process holds it, a private
+// cache is built in a temporary folder instead: slower, never wrong.
+func (r *Repository) openCache(opt Options) error {
+	dir := opt.CacheDir
+	if dir == "" {
+		dir = DefaultCacheDir()
+	}
+	dir = filepath.Join(dir, r.cfg.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create cache dir: %w", err)
+	}
+	db, err := index.Open(filepath.Join(dir, "index.db"), r.cfg.ID, 2*time.Second)
+	if errors.Is(err, index.ErrBusy) {
+		opt.logf("local index %s is busy; using a private one for this run", dir)
+		tmp, terr := os.MkdirTemp("", "cairn-cache-")
+		if terr != nil {
+			return terr
+		}
+		r.tmpCache = tmp
+		db, err = index.Open(filepath.Join(tmp, "index.db"), r.cfg.ID, time.Second)
+	} else if err != nil && !errors.Is(err, index.ErrBusy) {
+		// A damaged cache is only a cache: start it again.
+		opt.logf("local index %s is unusable (%v); rebuilding it", dir, err)
+		os.Remove(filepath.Join(dir, "index.db"))
+		db, err = index.Open(filepath.Join(dir, "index.db"), r.cfg.ID, 2*time.Second)
+	}
+	if err != nil {
+		return err
+	}
+	r.idx = db
+	return nil
+}
+
+// Close releases the local index and the backend.
+func (r *Repository) Close() error {
+	var err error
+	if r.idx != nil {
+		err = r.idx.Close()
+	}
+	if r.tmpCache != "" {
+		os.RemoveAll(r.tmpCache)
+	}
+	return errors.Join(err, r.be.Close())
+}
+
+// Config returns the repository's config.
+func (r *Repository) Config() *Config { return r.cfg }
+
+// Backend returns the backend the repository lives on.
+func (r *Repository) Backend() backends.Backend { return r.be }
+
+// Codec returns the blob codec bound to the repository key.
+func (r *Repository) Codec() *pack.Codec { return r.codec }
+
+// Index returns the local index.
+func (r *Repository) Index() *index.DB { return r.idx }
+
+// Polynomial is the repository's secret chunking polynomial.
+func (r *Repository) Polynomial() chunker.Pol { return r.pol }
+
+// SyncIndex loads index segments the local index has not seen and rebuilds
+// it from scratch when a segment it knew has disappeared (after a prune).
+func (r *Repository) SyncIndex(ctx context.Context) error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	stored := map[id.ID]bool{}
+	err := r.be.List(ctx, "index/", func(fi backends.Info) error {
+		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "index/"))
+		if err != nil {
+			return nil // not ours; check reports it
+		}
+		stored[sid] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list index segments: %w", err)
+	}
+	known, err := r.idx.Segments()
+	if err != nil {
+		return fmt.Errorf("local index: %w", err)
+	}
+	for sid := range known {
+		if !stored[sid] {
+			if err := r.idx.ResetBlobs(); err != nil {
+				return err
+			}
+			known = map[id.ID]bool{}
+			break
+		}
+	}
+	for sid := range stored {
+		if known[sid] {
+			continue
+		}
+		s, err := r.LoadSegment(ctx, sid)
+		if err != nil {
+			return err
+		}
+		if err := r.idx.AddSegment(sid, s.Packs); err != nil {
+			return fmt.Errorf("local index: %w", err)
+		}
+	}
+	return nil
+}
+
+// LookupBlob finds where a blob is stored.
+func (r *Repository) LookupBlob(bid id.ID) (index.Blob, bool, error) {
+	return r.idx.Lookup(bid)
+}
+
+// PackName is the object name of a pack of type t.
+func PackName(t id.BlobType, pid id.ID) string {
+	s := pid.String()
+	return t.String() + "/" + s[:2] + "/" + s
+}

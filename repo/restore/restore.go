@@ -1,0 +1,362 @@
+// Package restore rebuilds files from a snapshot onto a local filesystem.
+//
+// The walk creates directories, links and special files and opens regular
+// files at their final size (so holes stay holes); workers then fetch,
+// verify and write each chunk at its offset. A file's metadata is set when
+// its last chunk lands, and directories get theirs last, deepest first, so
+// their mtimes are the stored ones.
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Overwrite says what to do with a path that already exists in the target.
+type Overwrite int
+
+const (
+	// IfChanged (the default) replaces an existing file only when it
+	// differs in size or mtime from the snapshot's, and never replaces one
+	// that is newer than the snapshot's copy: that is reported instead.
+	IfChanged Overwrite = iota
+	// Always replaces whatever is there.
+	Always
+	// Never keeps every existing file.
+	Never
+)
+
+// ParseOverwrite reads the --overwrite flag.
+func ParseOverwrite(s string) (Overwrite, error) {
+	switch s {
+	case "", "if-changed":
+		return IfChanged, nil
+	case "always":
+		return Always, nil
+	case "never":
+		return Never, nil
+	}
+	return 0, fmt.Errorf("--overwrite %q: want always, if-changed or never", s)
+}
+
+// Options describe one restore.
+type Options struct {
+	Target    string
+	Include   []string // restic-style patterns, relative to the snapshot root
+	Overwrite Overwrite
+	Workers   int
+	// SkipOwner leaves ownership to the restoring user (set it when not
+	// root: chown would fail for every file).
+	SkipOwner bool
+	Warn      func(path string, err error)
+	Progress  func(Progress)
+	Interval  time.Duration
+}
+
+// Progress is a snapshot of the counters.
+type Progress struct {
+	Elapsed    time.Duration
+	FilesDone  int64
+	BytesDone  int64
+	TotalBytes int64 // grows while the walk runs
+	WalkDone   bool
+}
+
+// Stats summarise a finished restore.
+type Stats struct {
+	Files, Dirs, Others, Links int64
+	Bytes                      int64
+	Skipped                    int64 // existing paths kept by the overwrite policy
+	Errors                     int64
+}
+
+// ErrIncomplete: some paths could not be restored; each was reported
+// through Warn and the rest was restored.
+var ErrIncomplete = errors.New("some paths could not be restored")
+
+type restorer struct {
+	ctx   context.Context
+	r     *repo.Repository
+	opt   Options
+	incl  *filter.Includer
+	jobs  chan chunkJob
+	wg    sync.WaitGroup
+	links map[[2]uint64]string
+	dirs  []dirMeta
+	stats struct {
+		files, dirs, others, links, bytes, skipped, errors, filesDone, totalBytes atomic.Int64
+		walkDone                                                                  atomic.Bool
+	}
+	fatalMu sync.Mutex
+	fatal   error
+}
+
+type dirMeta struct {
+	path string
+	node *tree.Node
+}
+
+// openFile is a regular file being written by the workers.
+type openFile struct {
+	path      string
+	f         *os.File
+	node      *tree.Node
+	remaining atomic.Int64
+	failed    atomic.Bool
+}
+
+type chunkJob struct {
+	file *openFile
+	off  int64
+	id   id.ID
+	size uint64
+}
+
+// Run restores the subtree at subpath ("/" for all) of sn into opt.Target.
+func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath string, opt Options) (*Stats, error) {
+	if opt.Target == "" {
+		return nil, errors.New("no --target given")
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	incl, err := filter.NewIncluder(opt.Include)
+	if err != nil {
+		return nil, err
+	}
+	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]string{}}
+	root, rel, err := Find(ctx, r, sn, subpath)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opt.Target, 0o700); err != nil {
+		return nil, fmt.Errorf("create target: %w", err)
+	}
+	for i := 0; i < opt.Workers; i++ {
+		rs.wg.Add(1)
+		go rs.worker()
+	}
+	start := time.Now()
+	stop := rs.startProgress(start)
+	if root.Kind == tree.KindDir {
+		rs.restoreDir(root.Subtree, opt.Target, rel, false)
+		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root})
+	} else {
+		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true)
+	}
+	rs.stats.walkDone.Store(true)
+	close(rs.jobs)
+	rs.wg.Wait()
+	stop()
+	// Directory metadata last, deepest first: entries were appended after
+	// their contents.
+	for _, d := range rs.dirs {
+		if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner}); err != nil {
+			rs.warn(d.path, err)
+		}
+	}
+	st := &Stats{Files: rs.stats.files.Load(), Dirs: rs.stats.dirs.Load(), Others: rs.stats.others.Load(), Links: rs.stats.links.Load(),
+		Bytes: rs.stats.bytes.Load(), Skipped: rs.stats.skipped.Load(), Errors: rs.stats.errors.Load()}
+	if rs.fatal != nil {
+		return st, rs.fatal
+	}
+	if ctx.Err() != nil {
+		return st, ctx.Err()
+	}
+	if st.Errors > 0 {
+		return st, fmt.Errorf("%d errors: %w", st.Errors, ErrIncomplete)
+	}
+	return st, nil
+}
+
+// Find resolves subpath inside sn to its node. The root is a directory node
+// for the snapshot's root tree.
+func Find(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath string) (*tree.Node, string, error) {
+	n := &tree.Node{Name: "/", Kind: tree.KindDir, Mode: 0o755, Subtree: sn.Tree}
+	clean := path.Clean("/" + subpath)
+	if clean == "/" {
+		return n, "", nil
+	}
+	rel := ""
+	for _, c := range strings.Split(strings.TrimPrefix(clean, "/"), "/") {
+		if n.Kind != tree.KindDir {
+			return nil, "", fmt.Errorf("%s: %s is not a directory: %w", clean, rel, repo.ErrNotFound)
+		}
+		nodes, err := r.LoadTree(ctx, n.Subtree)
+		if err != nil {
+			return nil, "", err
+		}
+		var next *tree.Node
+		for _, x := range nodes {
+			if x.Name == c {
+				next = x
+				break
+			}
+		}
+		if next == nil {
+			return nil, "", fmt.Errorf("%s in snapshot %s: %w", clean, sn.ID.Short(), repo.ErrNotFound)
+		}
+		n = next
+		rel = path.Join(rel, c)
+	}
+	return n, rel, nil
+}
+
+func (rs *restorer) warn(p string, err error) {
+	rs.stats.errors.Add(1)
+	if rs.opt.Warn != nil {
+		rs.opt.Warn(p, err)
+	}
+}
+
+func (rs *restorer) restoreDir(tid id.ID, dst, rel string, all bool) {
+	if rs.ctx.Err() != nil {
+		return
+	}
+	nodes, err := rs.r.LoadTree(rs.ctx, tid)
+	if err != nil {
+		rs.warn(dst, fmt.Errorf("directory contents lost: %w", err))
+		return
+	}
+	for _, n := range nodes {
+		if rs.ctx.Err() != nil {
+			return
+		}
+		crel := path.Join(rel, n.Name)
+		take := all || rs.incl.Includes(crel)
+		if !take && !(n.Kind == tree.KindDir && rs.incl.MayContain(crel)) {
+			continue
+		}
+		rs.restoreNode(n, filepath.Join(dst, n.Name), crel, take)
+	}
+}
+
+func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, all bool) {
+	switch n.Kind {
+	case tree.KindDir:
+		if err := rs.prepareDir(dst); err != nil {
+			rs.warn(dst, err)
+			return
+		}
+		rs.stats.dirs.Add(1)
+		rs.restoreDir(n.Subtree, dst, rel, all)
+		rs.dirs = append(rs.dirs, dirMeta{dst, n})
+	case tree.KindFile:
+		rs.restoreFile(n, dst)
+	default:
+		if rs.hardlink(n, dst) {
+			return
+		}
+		keep, err := rs.clearWay(dst, n)
+		if err != nil {
+			rs.warn(dst, err)
+			return
+		}
+		if keep {
+			return
+		}
+		if err := fsmeta.Create(dst, n); err != nil {
+			rs.warn(dst, err)
+			return
+		}
+		rs.stats.others.Add(1)
+		if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner}); err != nil {
+			rs.warn(dst, err)
+		}
+	}
+}
+
+// hardlink links dst to an earlier restored link of the same inode.
+func (rs *restorer) hardlink(n *tree.Node, dst string) bool {
+	if n.Links < 2 {
+		return false
+	}
+	key := [2]uint64{n.Dev, n.Inode}
+	first, ok := rs.links[key]
+	if !ok {
+		rs.links[key] = dst
+		return false
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		if rs.opt.Overwrite == Never {
+			rs.stats.skipped.Add(1)
+			return true
+		}
+		if err := os.Remove(dst); err != nil {
+			rs.warn(dst, err)
+			return true
+		}
+	}
+	if err := os.Link(first, dst); err != nil {
+		rs.warn(dst, fmt.Errorf("hardlink to %s: %w", first, err))
+		return true
+	}
+	rs.stats.links.Add(1)
+	return true
+}
+
+func (rs *restorer) prepareDir(dst string) error {
+	fi, err := os.Lstat(dst)
+	if err == nil {
+		if fi.IsDir() {
+			return nil
+		}
+		if rs.opt.Overwrite == Never {
+			return fmt.Errorf("exists and is not a directory (kept: --overwrite never)")
+		}
+		if err := os.Remove(dst); err != nil {
+			return err
+		}
+	}
+	return os.Mkdir(dst, 0o700)
+}
+
+// clearWay applies the overwrite policy to an existing dst. keep means
+// leave it as it is.
+func (rs *restorer) clearWay(dst string, n *tree.Node) (keep bool, err error) {
+	fi, err := os.Lstat(dst)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if fi.IsDir() {
+		if rs.opt.Overwrite != Always {
+			return false, fmt.Errorf("a directory is in the way (use --overwrite always to replace it)")
+		}
+		return false, os.RemoveAll(dst)
+	}
+	switch rs.opt.Overwrite {
+	case Never:
+		rs.stats.skipped.Add(1)
+		return true, nil
+	case IfChanged:
+		mt := fi.ModTime().UnixNano()
+		if n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && mt == n.MTime {
+			rs.stats.skipped.Add(1)
+			return true, nil
+		}
+		if mt > n.MTime {
+			rs.stats.skipped.Add(1)
+			rs.warn(dst, fmt.Errorf("existing file is newer than the snapshot's copy; kept (use --overwrite always to replace it)"))
+			return true, nil
+		}
+	}
+	return false, os.Remove(dst)
+}

@@ -1,0 +1,263 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/pack"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Checkpoint thresholds: uploaded packs are written into an index segment
+// at least this often, so a killed ingest leaves reusable data behind.
+const (
+	CheckpointBytes    = 256 << 20
+	CheckpointInterval = 3 * time.Minute
+	treePackSize       = 4 << 20
+)
+
+// SaverStats counts what a Saver added to the repository.
+type SaverStats struct {
+	BlobsAdded  int   // new blobs stored
+	DataBlobs   int   // of which data blobs
+	TreeBlobs   int   // of which tree blobs
+	DataAdded   int64 // their plaintext bytes
+	StoredAdded int64 // their stored (compressed, sealed) bytes
+	Packs       int
+}
+
+// Saver stores blobs into packs and packs into the repository, in order:
+// packs first (each verified before it is written), then index segments
+// naming them. A blob is never stored twice: one already indexed, or
+// already taken by this Saver, is skipped. Save may be called from several
+// goroutines; uploads run in the background.
+type Saver struct {
+	r         *Repository
+	ctx       context.Context
+	uploaders int
+
+	mu        sync.Mutex
+	open      map[id.BlobType]*pack.Writer
+	pending   map[id.ID]bool // taken by this saver, not yet in a written segment
+	uploaded  []index.Pack   // stored, not yet in a written segment
+	sinceCkpt int64
+	lastCkpt  time.Time
+	stats     SaverStats
+	err       error
+
+	sem chan struct{} // bounds packs being verified and uploaded
+	wg  sync.WaitGroup
+	// segMu serialises segment writes.
+	segMu sync.Mutex
+}
+
+// NewSaver starts a saver that runs up to uploaders pack uploads at once.
+func (r *Repository) NewSaver(ctx context.Context, uploaders int) *Saver {
+	if uploaders < 1 {
+		uploaders = 1
+	}
+	return &Saver{
+		r: r, ctx: ctx, uploaders: uploaders,
+		open:     map[id.BlobType]*pack.Writer{},
+		pending:  map[id.ID]bool{},
+		lastCkpt: time.Now(),
+		sem:      make(chan struct{}, uploaders),
+	}
+}
+
+// Known reports whether bid is already stored or taken by this saver.
+func (s *Saver) Known(bid id.ID) (bool, error) {
+	s.mu.Lock()
+	p := s.pending[bid]
+	s.mu.Unlock()
+	if p {
+		return true, nil
+	}
+	_, ok, err := s.r.idx.Lookup(bid)
+	return ok, err
+}
+
+// Save stores plaintext blob plain with ID bid (the caller computed it with
+// the codec) unless the repository already has it. It reports whether the
+// blob was new.
+func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
+	known, err := s.Known(bid)
+	if err != nil || known {
+		return false, err
+	}
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.err
+		s.mu.Unlock()
+		return false, err
+	}
+	if s.pending[bid] {
+		s.mu.Unlock()
+		return false, nil
+	}
+	s.pending[bid] = true
+	s.mu.Unlock()
+
+	// Compress and seal outside the lock: this is where the CPU goes.
+	sealed := s.r.codec.Seal(make([]byte, 0, len(plain)+pack.BlobOverhead), t, bid, plain)
+
+	s.mu.Lock()
+	w := s.open[t]
+	if w == nil {
+		w = pack.NewWriter(t, s.packSize(t)+s.packSize(t)/8)
+		s.open[t] = w
+	}
+	w.AddSealed(bid, sealed, len(plain))
+	s.stats.BlobsAdded++
+	if t == id.DataBlob {
+		s.stats.DataBlobs++
+	} else {
+		s.stats.TreeBlobs++
+	}
+	s.stats.DataAdded += int64(len(plain))
+	s.stats.StoredAdded += int64(len(sealed))
+	var full *pack.Writer
+	if w.Size() >= s.packSize(t) {
+		full = w
+		delete(s.open, t)
+	}
+	s.mu.Unlock()
+	if full != nil {
+		s.upload(full)
+	}
+	return true, nil
+}
+
+// SaveTree encodes and saves a directory's nodes, returning the tree's ID.
+func (s *Saver) SaveTree(nodes []*tree.Node) (id.ID, error) {
+	b, err := tree.Encode(nodes)
+	if err != nil {
+		return id.Zero, err
+	}
+	tid := s.r.codec.ID(b)
+	_, err = s.Save(id.TreeBlob, tid, b)
+	return tid, err
+}
+
+func (s *Saver) packSize(t id.BlobType) int {
+	if t == id.TreeBlob {
+		return treePackSize
+	}
+	return s.r.cfg.PackSize
+}
+
+// upload verifies and stores a full pack in the background. It blocks while
+// as many uploads as allowed are running, which bounds memory.
+func (s *Saver) upload(w *pack.Writer) {
+	s.sem <- struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer func() { <-s.sem; s.wg.Done() }()
+		if err := s.store(w); err != nil {
+			s.mu.Lock()
+			if s.err == nil {
+				s.err = err
+			}
+			s.mu.Unlock()
+		}
+	}()
+}
+
+func (s *Saver) store(w *pack.Writer) error {
+	data, pid := w.Finish(s.r.key)
+	entries, err := pack.Verify(s.r.codec, data)
+	if err != nil {
+		return fmt.Errorf("verify pack before writing: %w (this is a bug or failing memory; nothing was written)", err)
+	}
+	name := PackName(w.Type, pid)
+	if err := s.r.be.Save(s.ctx, name, data); err != nil {
+		return fmt.Errorf("save pack %s: %w", name, err)
+	}
+	p := index.Pack{ID: pid, Type: w.Type, Blobs: make([]index.Blob, len(entries))}
+	for i, e := range entries {
+		p.Blobs[i] = index.Blob{ID: e.ID, Type: e.Type, Pack: pid, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}
+	}
+	s.mu.Lock()
+	s.uploaded = append(s.uploaded, p)
+	s.stats.Packs++
+	s.sinceCkpt += int64(len(data))
+	due := s.sinceCkpt >= CheckpointBytes || time.Since(s.lastCkpt) >= CheckpointInterval
+	s.mu.Unlock()
+	if due {
+		return s.checkpoint()
+	}
+	return nil
+}
+
+// checkpoint writes the uploaded packs not yet named by a segment into one.
+func (s *Saver) checkpoint() error {
+	s.segMu.Lock()
+	defer s.segMu.Unlock()
+	s.mu.Lock()
+	packs := s.uploaded
+	s.uploaded = nil
+	s.sinceCkpt = 0
+	s.lastCkpt = time.Now()
+	s.mu.Unlock()
+	if len(packs) == 0 {
+		return nil
+	}
+	if _, err := s.r.SaveSegment(s.ctx, &Segment{Packs: packs}); err != nil {
+		s.mu.Lock()
+		s.uploaded = append(packs, s.uploaded...)
+		s.mu.Unlock()
+		return fmt.Errorf("write index segment: %w", err)
+	}
+	s.mu.Lock()
+	for _, p := range packs {
+		for _, b := range p.Blobs {
+			delete(s.pending, b.ID)
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Flush closes the open packs, waits for every upload and writes the index
+// segment naming them. After Flush returns nil every blob saved so far is
+// durable and indexed: a snapshot may refer to it.
+func (s *Saver) Flush() error {
+	s.mu.Lock()
+	var ws []*pack.Writer
+	for t, w := range s.open {
+		if w.Count() > 0 {
+			ws = append(ws, w)
+		}
+		delete(s.open, t)
+	}
+	s.mu.Unlock()
+	for _, w := range ws {
+		s.upload(w)
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := s.checkpoint(); err != nil {
+		return err
+	}
+	if s.ctx.Err() != nil {
+		return errors.Join(s.ctx.Err())
+	}
+	return nil
+}
+
+// Stats returns what the saver has added so far.
+func (s *Saver) Stats() SaverStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}

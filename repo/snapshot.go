@@ -1,0 +1,231 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// Summary holds a snapshot's figures, written by ingest.
+type Summary struct {
+	Start           time.Time `json:"start"`
+	End             time.Time `json:"end"`
+	FilesNew        int64     `json:"files_new"`
+	FilesChanged    int64     `json:"files_changed"`
+	FilesUnchanged  int64     `json:"files_unchanged"`
+	DirsNew         int64     `json:"dirs_new"`
+	DirsChanged     int64     `json:"dirs_changed"`
+	DirsUnchanged   int64     `json:"dirs_unchanged"`
+	FilesUnreadable int64     `json:"files_unreadable"`
+	DataBlobs       int64     `json:"data_blobs"`
+	TreeBlobs       int64     `json:"tree_blobs"`
+	DataAdded       int64     `json:"data_added"`
+	DataAddedStored int64     `json:"data_added_stored"`
+	TotalFiles      int64     `json:"total_files"`
+	TotalBytes      int64     `json:"total_bytes"`
+	TotalEntries    int64     `json:"total_entries"`
+}
+
+// Snapshot is the commit point of an ingest: writing it makes a backup
+// visible; nothing else refers to it.
+type Snapshot struct {
+	Time           time.Time `json:"time"`
+	Tree           id.ID     `json:"tree"`
+	Paths          []string  `json:"paths"`
+	Host           string    `json:"host"`
+	Source         string    `json:"source"`
+	Tags           []string  `json:"tags"`
+	Username       string    `json:"username,omitempty"`
+	UID            uint32    `json:"uid"`
+	GID            uint32    `json:"gid"`
+	Parent         *id.ID    `json:"parent,omitempty"`
+	Excludes       []string  `json:"excludes,omitempty"`
+	ProgramVersion string    `json:"program_version,omitempty"`
+	Summary        *Summary  `json:"summary,omitempty"`
+
+	ID id.ID `json:"-"` // set when saved or loaded
+}
+
+// HasTag reports whether the snapshot carries tag t.
+func (s *Snapshot) HasTag(t string) bool {
+	for _, x := range s.Tags {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// SaveSnapshot stores sn and sets its ID. This is the commit point: call it
+// only after the Saver that stored its blobs has flushed.
+func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) error {
+	if sn.Tags == nil {
+		sn.Tags = []string{}
+	}
+	b, err := json.Marshal(sn)
+	if err != nil {
+		return err
+	}
+	sid, err := r.saveObject(ctx, kindSnapshot, b)
+	if err != nil {
+		return err
+	}
+	sn.ID = sid
+	return r.idx.SyncSnapshots(nil, map[id.ID][]byte{sid: b})
+}
+
+// LoadSnapshot reads one snapshot object.
+func (r *Repository) LoadSnapshot(ctx context.Context, sid id.ID) (*Snapshot, error) {
+	b, err := r.loadObject(ctx, kindSnapshot, sid)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSnapshot(sid, b)
+}
+
+func decodeSnapshot(sid id.ID, b []byte) (*Snapshot, error) {
+	var sn Snapshot
+	if err := json.Unmarshal(b, &sn); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %v: %w", sid.Short(), err, ErrDamaged)
+	}
+	sn.ID = sid
+	return &sn, nil
+}
+
+// Snapshots lists every snapshot, oldest first. The catalogue in the local
+// index is brought up to date with the stored snapshot objects; only new
+// ones are downloaded. A damaged snapshot is reported through warn and left
+// out, so the rest stay usable.
+func (r *Repository) Snapshots(ctx context.Context, warn func(error)) ([]*Snapshot, error) {
+	stored := map[id.ID]bool{}
+	err := r.be.List(ctx, "snapshots/", func(fi backends.Info) error {
+		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "snapshots/"))
+		if err == nil {
+			stored[sid] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	cat, err := r.idx.Snapshots()
+	if err != nil {
+		return nil, err
+	}
+	add := map[id.ID][]byte{}
+	var out []*Snapshot
+	for sid := range stored {
+		b, ok := cat[sid]
+		if !ok {
+			b, err = r.loadObject(ctx, kindSnapshot, sid)
+			if err != nil {
+				if warn != nil && (errors.Is(err, ErrDamaged) || errors.Is(err, ErrNotFound)) {
+					warn(err)
+					continue
+				}
+				return nil, err
+			}
+			add[sid] = b
+		}
+		sn, err := decodeSnapshot(sid, b)
+		if err != nil {
+			if warn != nil {
+				warn(err)
+				continue
+			}
+			return nil, err
+		}
+		out = append(out, sn)
+	}
+	if len(add) > 0 || len(cat) != len(stored) {
+		if err := r.idx.SyncSnapshots(stored, add); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Time.Equal(out[j].Time) {
+			return out[i].Time.Before(out[j].Time)
+		}
+		return out[i].ID.String() < out[j].ID.String()
+	})
+	return out, nil
+}
+
+// Filter narrows snapshots by host, source and tags (all must match; an
+// empty field matches everything).
+type Filter struct {
+	Host   string
+	Source string
+	Tags   []string
+}
+
+// Match reports whether sn passes the filter.
+func (f Filter) Match(sn *Snapshot) bool {
+	if f.Host != "" && sn.Host != f.Host {
+		return false
+	}
+	if f.Source != "" && sn.Source != f.Source {
+		return false
+	}
+	for _, t := range f.Tags {
+		if !sn.HasTag(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// FindSnapshot resolves a selector: "latest" (narrowed by f) or a unique
+// prefix of a snapshot ID.
+func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (*Snapshot, error) {
+	all, err := r.Snapshots(ctx, func(error) {})
+	if err != nil {
+		return nil, err
+	}
+	if sel == "latest" {
+		for i := len(all) - 1; i >= 0; i-- {
+			if f.Match(all[i]) {
+				return all[i], nil
+			}
+		}
+		return nil, fmt.Errorf("no snapshot matches latest%s: %w", f.describe(), ErrNotFound)
+	}
+	sel = strings.ToLower(sel)
+	var found *Snapshot
+	for _, sn := range all {
+		if strings.HasPrefix(sn.ID.String(), sel) {
+			if found != nil {
+				return nil, fmt.Errorf("snapshot prefix %q is ambiguous: %s and %s", sel, found.ID.Short(), sn.ID.Short())
+			}
+			found = sn
+		}
+	}
+	if found == nil || sel == "" {
+		return nil, fmt.Errorf("snapshot %q: %w", sel, ErrNotFound)
+	}
+	return found, nil
+}
+
+func (f Filter) describe() string {
+	var p []string
+	if f.Host != "" {
+		p = append(p, "host "+f.Host)
+	}
+	if f.Source != "" {
+		p = append(p, "source "+f.Source)
+	}
+	for _, t := range f.Tags {
+		p = append(p, "tag "+t)
+	}
+	if len(p) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(p, ", ") + ")"
+}

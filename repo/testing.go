@@ -1,0 +1,39 @@
+package repo
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/mem"
+	"github.com/cairn-backup/cairn/repo/crypto"
+)
+
+// TestKDF is a cheap argon2id setting for tests; never for real keys.
+var TestKDF = crypto.KDFParams{Name: "argon2id", Time: 1, MemoryKiB: 64, Threads: 1}
+
+// TestPassword opens repositories made by TestRepository.
+const TestPassword = "correct horse battery staple"
+
+// TestRepository makes a fresh repository in memory, opened, with its cache
+// in a temporary folder. It is closed when the test ends.
+func TestRepository(tb testing.TB) *Repository {
+	tb.Helper()
+	return TestRepositoryOn(tb, mem.New())
+}
+
+// TestRepositoryOn initialises and opens a repository on be.
+func TestRepositoryOn(tb testing.TB, be backends.Backend) *Repository {
+	tb.Helper()
+	ctx := context.Background()
+	opt := Options{Password: []byte(TestPassword), CacheDir: tb.TempDir(), KDF: &TestKDF}
+	if err := Init(ctx, be, opt); err != nil {
+		tb.Fatalf("init: %v", err)
+	}
+	r, err := Open(ctx, be, opt)
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	return r
+}
