@@ -61,6 +61,10 @@ type Options struct {
 	Interval time.Duration
 	// Version is recorded in the snapshot.
 	Version string
+	// BeforeCommit, when set, runs after every blob is stored and indexed
+	// and before the snapshot is written; an error means no snapshot (the
+	// stdin command failed, say).
+	BeforeCommit func() error
 }
 
 // Progress is a snapshot of the counters while an ingest runs.
@@ -218,6 +222,11 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		// Whatever was uploaded is indexed by Flush, so a later ingest
 		// reuses it; no snapshot is written.
 		return nil, err
+	}
+	if opt.BeforeCommit != nil {
+		if err := opt.BeforeCommit(); err != nil {
+			return nil, err
+		}
 	}
 	if err := g.cache.save(); err != nil {
 		return nil, fmt.Errorf("save file-change cache: %w", err)

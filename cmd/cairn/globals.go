@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/cairn-backup/cairn/backends/registry"
+	"github.com/cairn-backup/cairn/repo"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	repo            string
+	passwordFile    string
+	passwordCommand string
+	cacheDir        string
+	json            bool
+	quiet           bool
+	noLock          bool
+}
+
+func (g *globals) register(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVarP(&g.repo, "repo", "r", os.Getenv("CAIRN_REPOSITORY"), "repository `location` (env CAIRN_REPOSITORY)")
+	f.StringVar(&g.passwordFile, "password-file", os.Getenv("CAIRN_PASSWORD_FILE"), "read the password from `file` (env CAIRN_PASSWORD_FILE)")
+	f.StringVar(&g.passwordCommand, "password-command", os.Getenv("CAIRN_PASSWORD_COMMAND"), "run `command` (no shell) for the password (env CAIRN_PASSWORD_COMMAND)")
+	f.StringVar(&g.cacheDir, "cache-dir", os.Getenv("CAIRN_CACHE_DIR"), "local index `dir` (env CAIRN_CACHE_DIR)")
+	f.BoolVar(&g.json, "json", false, "print JSON lines instead of text")
+	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
+}
+
+// password finds the password: file, command, variable, then a prompt on
+// the terminal (twice when confirm is set).
+func (g *globals) password(confirm bool) ([]byte, error) {
+	switch {
+	case g.passwordFile != "":
+		b, err := os.ReadFile(g.passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("read password file: %w", err)
+		}
+		return firstLine(b), nil
+	case g.passwordCommand != "":
+		args, err := splitCommand(g.passwordCommand)
+		if err != nil {
+			return nil, fmt.Errorf("password command: %w", err)
+		}
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
+		}
+		return firstLine(out), nil
+	case os.Getenv("CAIRN_PASSWORD") != "":
+		return []byte(os.Getenv("CAIRN_PASSWORD")), nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		return nil, errors.New("no password: set CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD, or run on a terminal")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, "enter password for repository: ")
+	p, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, err
+	}
+	if confirm {
+		fmt.Fprint(tty, "enter password again: ")
+		p2, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(p, p2) {
+			return nil, errors.New("passwords do not match")
+		}
+	}
+	if len(p) == 0 {
+		return nil, errors.New("empty password")
+	}
+	return p, nil
+}
+
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	return bytes.TrimSuffix(b, []byte("\r"))
+}
+
+// splitCommand splits a command line on blanks, honouring single and double
+// quotes and backslashes, without any shell.
+func splitCommand(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	inWord, quote, esc := false, rune(0), false
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case r == '\\' && quote != '\'':
+			esc, inWord = true, true
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 || esc {
+		return nil, errors.New("unterminated quote or escape")
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty command")
+	}
+	return out, nil
+}
+
+func (g *globals) location() (string, error) {
+	if g.repo == "" {
+		return "", fmt.Errorf("no repository given: use -r or set CAIRN_REPOSITORY: %w", repo.ErrNoRepository)
+	}
+	return g.repo, nil
+}
+
+// open opens the repository for a command.
+func (g *globals) open(ctx context.Context) (*repo.Repository, error) {
+	loc, err := g.location()
+	if err != nil {
+		return nil, err
+	}
+	be, err := registry.Open(loc)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, repo.ErrNoRepository)
+	}
+	if _, err := repo.ReadConfig(ctx, be); err != nil {
+		be.Close()
+		return nil, err
+	}
+	pw, err := g.password(false)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	r, err := repo.Open(ctx, be, repo.Options{Password: pw, CacheDir: g.cacheDir, Log: g.notice})
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (g *globals) notice(format string, args ...any) {
+	if !g.quiet && !g.json {
+		fmt.Fprintf(os.Stderr, format+"\n", args...)
+	}
+}
+
+// printJSON writes one JSON object as a line on stdout.
+func printJSON(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	w := bufio.NewWriter(os.Stdout)
+	w.Write(b)
+	w.WriteByte('\n')
+	w.Flush()
+}
+
+// printJSONError writes a restic-shaped error message to stderr.
+func printJSONError(err error) {
+	b, _ := json.Marshal(map[string]any{"message_type": "exit_error", "code": exitCode(err), "message": err.Error()})
+	os.Stderr.Write(append(b, '\n'))
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+func newLsCommand(g *globals) *cobra.Command {
+	var f filterFlags
+	var long, noRecurse bool
+	cmd := &cobra.Command{
+		Use:   "ls SNAPSHOT[:PATH]",
+		Short: "List the files in a snapshot",
+		Long: `List the files in a snapshot, recursively, below PATH (default: all).
+SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, err := g.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			lock, err := r.Lock(ctx, false, "ls")
+			if err != nil {
+				return err
+			}
+			defer lock.Unlock()
+			sel, sub := splitSelector(args[0])
+			sn, err := findSnapshot(ctx, r, sel, f)
+			if err != nil {
+				return err
+			}
+			n, rel, err := restore.Find(ctx, r, sn, sub)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(os.Stdout)
+			defer w.Flush()
+			if g.json {
+				j := toJSON(sn)
+				printJSONTo(w, struct {
+					snapshotJSON
+					StructType string `json:"struct_type"`
+				}{j, "snapshot"})
+			}
+			l := &lister{r: r, w: w, json: g.json, long: long, recurse: !noRecurse}
+			base := "/" + rel
+			if rel != "" {
+				l.print(n, base)
+			}
+			if n.Kind == tree.KindDir {
+				return l.walk(ctx, n.Subtree, base)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&long, "long", "l", false, "long listing: mode, owner, size, mtime")
+	cmd.Flags().BoolVar(&noRecurse, "no-recurse", false, "list only the entries of PATH itself")
+	return cmd
+}
+
+type lister struct {
+	r       *repo.Repository
+	w       *bufio.Writer
+	json    bool
+	long    bool
+	recurse bool
+}
+
+func (l *lister) walk(ctx context.Context, tid [32]byte, dir string) error {
+	nodes, err := l.r.LoadTree(ctx, tid)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		p := path.Join(dir, n.Name)
+		l.print(n, p)
+		if n.Kind == tree.KindDir && l.recurse {
+			if err := l.walk(ctx, n.Subtree, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nodeJSON is one line of `ls --json`.
+type nodeJSON struct {
+	StructType  string    `json:"struct_type"`
+	Name        string    `json:"name"`
+	NameBytes   string    `json:"name_bytes,omitempty"` // base64 when the name is not UTF-8
+	Type        string    `json:"type"`
+	Path        string    `json:"path"`
+	PathBytes   string    `json:"path_bytes,omitempty"`
+	UID         uint32    `json:"uid"`
+	GID         uint32    `json:"gid"`
+	User        string    `json:"user,omitempty"`
+	Group       string    `json:"group,omitempty"`
+	Size        uint64    `json:"size"`
+	Mode        uint32    `json:"mode"`
+	Permissions string    `json:"permissions"`
+	MTime       time.Time `json:"mtime"`
+	ATime       time.Time `json:"atime"`
+	CTime       time.Time `json:"ctime"`
+	Inode       uint64    `json:"inode"`
+	Links       uint32    `json:"links"`
+	LinkTarget  string    `json:"linktarget,omitempty"`
+	DevMajor    uint32    `json:"device_major,omitempty"`
+	DevMinor    uint32    `json:"device_minor,omitempty"`
+}
+
+func (l *lister) print(n *tree.Node, p string) {
+	if l.json {
+		j := nodeJSON{StructType: "node", Name: n.Name, Type: n.Kind.String(), Path: p, UID: n.UID, GID: n.GID, User: n.User, Group: n.Group,
+			Size: n.Size, Mode: uint32(nodeMode(n)), Permissions: nodeMode(n).String(), MTime: time.Unix(0, n.MTime), ATime: time.Unix(0, n.ATime),
+			CTime: time.Unix(0, n.CTime), Inode: n.Inode, Links: n.Links, LinkTarget: n.LinkTarget, DevMajor: n.DevMajor, DevMinor: n.DevMinor}
+		if !utf8.ValidString(n.Name) {
+			j.NameBytes = base64.StdEncoding.EncodeToString([]byte(n.Name))
+		}
+		if !utf8.ValidString(p) {
+			j.PathBytes = base64.StdEncoding.EncodeToString([]byte(p))
+		}
+		printJSONTo(l.w, j)
+		return
+	}
+	if !l.long {
+		fmt.Fprintln(l.w, p)
+		return
+	}
+	owner := fmt.Sprint(n.UID)
+	if n.User != "" {
+		owner = n.User
+	}
+	group := fmt.Sprint(n.GID)
+	if n.Group != "" {
+		group = n.Group
+	}
+	size := fmt.Sprint(n.Size)
+	if n.Kind == tree.KindCharDev || n.Kind == tree.KindBlockDev {
+		size = fmt.Sprintf("%d, %d", n.DevMajor, n.DevMinor)
+	}
+	line := fmt.Sprintf("%s %8s %8s %12s %s %s", nodeMode(n), owner, group, size, time.Unix(0, n.MTime).Local().Format("2006-01-02 15:04:05"), p)
+	if n.Kind == tree.KindSymlink {
+		line += " -> " + n.LinkTarget
+	}
+	fmt.Fprintln(l.w, line)
+}
+
+// nodeMode is the node's type and permission bits as an fs.FileMode.
+func nodeMode(n *tree.Node) fs.FileMode {
+	m := fs.FileMode(n.Mode & 0o777)
+	if n.Mode&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n.Mode&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n.Mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	switch n.Kind {
+	case tree.KindDir:
+		m |= fs.ModeDir
+	case tree.KindSymlink:
+		m |= fs.ModeSymlink
+	case tree.KindCharDev:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case tree.KindBlockDev:
+		m |= fs.ModeDevice
+	case tree.KindFIFO:
+		m |= fs.ModeNamedPipe
+	case tree.KindSocket:
+		m |= fs.ModeSocket
+	}
+	return m
+}

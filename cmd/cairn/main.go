@@ -1,0 +1,115 @@
+// Command cairn is the one binary: a file per subcommand.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Exit codes, as restic uses them.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitPartial     = 3 // snapshot saved, but some sources were unreadable
+	exitNoRepo      = 10
+	exitLocked      = 11
+	exitWrongPass   = 12
+	exitInterrupted = 130
+)
+
+// exitError carries an exit code other than the one derived from the error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.Is(err, repo.ErrNoRepository):
+		return exitNoRepo
+	case errors.Is(err, repo.ErrLocked):
+		return exitLocked
+	case errors.Is(err, repo.ErrWrongPassword):
+		return exitWrongPass
+	}
+	return exitFailure
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{}
+	root := newRootCommand(g)
+	err := root.ExecuteContext(ctx)
+	code := exitCode(err)
+	if ctx.Err() != nil && code == exitFailure {
+		code = exitInterrupted
+	}
+	if err != nil {
+		var ee *exitError
+		if !(errors.As(err, &ee) && ee.err == errSilent) {
+			if g.json {
+				printJSONError(err)
+			} else {
+				fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+// errSilent marks an exitError whose story was already told.
+var errSilent = errors.New("")
+
+func newRootCommand(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cairn",
+		Short: "Deduplicated, compressed, encrypted backups you can mount",
+		Long: `cairn keeps backups in a deduplicated, compressed, encrypted repository
+(a local folder) and restores them exactly.
+
+Environment:
+  CAIRN_REPOSITORY        repository location (or -r)
+  CAIRN_PASSWORD_FILE     file holding the password
+  CAIRN_PASSWORD_COMMAND  command printing the password (run without a shell)
+  CAIRN_PASSWORD          the password itself
+  CAIRN_CACHE_DIR         where the local index lives (default: XDG cache dir)
+
+Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
+10 no repository, 11 lock failed, 12 wrong password, 130 interrupted.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	g.register(root)
+	root.AddCommand(
+		newInitCommand(g),
+		newIngestCommand(g),
+		newSnapshotsCommand(g),
+		newLsCommand(g),
+		newRestoreCommand(g),
+		newCatCommand(g),
+	)
+	return root
+}

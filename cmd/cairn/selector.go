@@ -1,0 +1,26 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/cairn-backup/cairn/repo"
+)
+
+// splitSelector splits "SNAP:PATH" into the snapshot selector and the path
+// inside it ("/" when absent).
+func splitSelector(s string) (string, string) {
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		p := s[i+1:]
+		if p == "" {
+			p = "/"
+		}
+		return s[:i], p
+	}
+	return s, "/"
+}
+
+// findSnapshot resolves a selector with the --host/--source/--tag filter.
+func findSnapshot(ctx context.Context, r *repo.Repository, sel string, f filterFlags) (*repo.Snapshot, error) {
+	return r.FindSnapshot(ctx, sel, f.filter())
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+)
+
+type filterFlags struct {
+	host, source string
+	tags         []string
+}
+
+func (f *filterFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.host, "host", "", "only snapshots of `host`")
+	cmd.Flags().StringVar(&f.source, "source", "", "only snapshots of `source`")
+	cmd.Flags().StringSliceVar(&f.tags, "tag", nil, "only snapshots with `tag` (repeatable: all must match)")
+}
+
+func (f *filterFlags) filter() repo.Filter {
+	return repo.Filter{Host: f.host, Source: f.source, Tags: f.tags}
+}
+
+// snapshotJSON is the shape scripts read from `snapshots --json`.
+type snapshotJSON struct {
+	ID       string        `json:"id"`
+	ShortID  string        `json:"short_id"`
+	Time     time.Time     `json:"time"`
+	Host     string        `json:"host"`
+	Source   string        `json:"source"`
+	Paths    []string      `json:"paths"`
+	Tags     []string      `json:"tags"`
+	Tree     string        `json:"tree"`
+	Parent   string        `json:"parent,omitempty"`
+	Username string        `json:"username,omitempty"`
+	Summary  *repo.Summary `json:"summary,omitempty"`
+}
+
+func toJSON(sn *repo.Snapshot) snapshotJSON {
+	j := snapshotJSON{ID: sn.ID.String(), ShortID: sn.ID.Short(), Time: sn.Time, Host: sn.Host, Source: sn.Source,
+		Paths: sn.Paths, Tags: sn.Tags, Tree: sn.Tree.String(), Username: sn.Username, Summary: sn.Summary}
+	if sn.Parent != nil {
+		j.Parent = sn.Parent.String()
+	}
+	if j.Tags == nil {
+		j.Tags = []string{}
+	}
+	if j.Paths == nil {
+		j.Paths = []string{}
+	}
+	return j
+}
+
+func newSnapshotsCommand(g *globals) *cobra.Command {
+	var f filterFlags
+	cmd := &cobra.Command{
+		Use:   "snapshots",
+		Short: "List snapshots, oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, err := g.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			lock, err := r.Lock(ctx, false, "snapshots")
+			if err != nil {
+				return err
+			}
+			defer lock.Unlock()
+			all, err := r.Snapshots(ctx, func(err error) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %v\n", err) })
+			if err != nil {
+				return err
+			}
+			flt := f.filter()
+			var list []*repo.Snapshot
+			for _, sn := range all {
+				if flt.Match(sn) {
+					list = append(list, sn)
+				}
+			}
+			if g.json {
+				out := make([]snapshotJSON, 0, len(list))
+				for _, sn := range list {
+					out = append(out, toJSON(sn))
+				}
+				b, err := json.Marshal(out)
+				if err != nil {
+					return err
+				}
+				fmt.Println(string(b))
+				return nil
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTime\tHost\tSource\tTags\tSize\tPaths")
+			for _, sn := range list {
+				size := ""
+				if sn.Summary != nil {
+					size = formatBytes(sn.Summary.TotalBytes)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source,
+					strings.Join(sn.Tags, ","), size, strings.Join(sn.Paths, " "))
+			}
+			tw.Flush()
+			if !g.quiet {
+				fmt.Printf("%d snapshots\n", len(list))
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
