@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -38,6 +39,8 @@ type Config struct {
 		Optional  []string `json:"optional"`
 	} `json:"features"`
 	MAC string `json:"mac,omitempty"`
+
+	raw []byte // the stored bytes, for the MAC check
 }
 
 // DefaultChunker: 512 KiB to 8 MiB chunks, 1 MiB on average.
@@ -57,21 +60,46 @@ func newConfig() *Config {
 	return c
 }
 
-func (c *Config) macInput() []byte {
+// The config's MAC covers its exact stored bytes, not a re-encoding: the
+// writer encodes the config without "mac" (compact JSON ending in "}"),
+// computes the MAC over those bytes, and stores them with ,"mac":"<hex>"
+// spliced in before the final "}". A reader takes everything before the
+// last `,"mac":"`, appends "}", and checks the MAC over that. Fields a newer
+// writer adds are covered too.
+const macMarker = `,"mac":"`
+
+// marshalSealed encodes c with its MAC under k.
+func (c *Config) marshalSealed(k *crypto.Key) ([]byte, error) {
 	cp := *c
 	cp.MAC = ""
-	b, _ := json.Marshal(&cp)
-	return b
+	body, err := json.Marshal(&cp)
+	if err != nil {
+		return nil, err
+	}
+	m := k.MAC(body)
+	c.MAC = hex.EncodeToString(m[:])
+	out := append([]byte(nil), body[:len(body)-1]...)
+	out = append(out, macMarker...)
+	out = append(out, c.MAC...)
+	return append(out, `"}`...), nil
 }
 
-func (c *Config) seal(k *crypto.Key) {
-	m := k.MAC(c.macInput())
-	c.MAC = hex.EncodeToString(m[:])
+// macInput recovers the bytes the MAC covers from the stored config.
+func macInput(stored []byte) ([]byte, bool) {
+	i := bytes.LastIndex(stored, []byte(macMarker))
+	if i < 0 {
+		return nil, false
+	}
+	return append(append([]byte(nil), stored[:i]...), '}'), true
 }
 
 func (c *Config) verify(k *crypto.Key) error {
-	m := k.MAC(c.macInput())
-	if hex.EncodeToString(m[:]) != c.MAC {
+	in, ok := macInput(c.raw)
+	if ok {
+		m := k.MAC(in)
+		ok = hex.EncodeToString(m[:]) == c.MAC
+	}
+	if !ok {
 		return fmt.Errorf("config: MAC does not match the key: the config was altered or belongs to another repository: %w", ErrDamaged)
 	}
 	return nil
@@ -80,7 +108,7 @@ func (c *Config) verify(k *crypto.Key) error {
 // parseConfig decodes and checks the config before any password is asked,
 // so an unsupported repository is refused with a clear message.
 func parseConfig(b []byte) (*Config, error) {
-	var c Config
+	c := Config{raw: b}
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("config: %v: %w", err, ErrDamaged)
 	}

@@ -33,6 +33,10 @@ type LockInfo struct {
 	PID       int       `json:"pid"`
 	User      string    `json:"user,omitempty"`
 	Operation string    `json:"operation,omitempty"`
+
+	// Unreadable marks a lock object that could not be opened (another
+	// key, damage, a newer format). Refreshed is then the object's mtime.
+	Unreadable bool `json:"-"`
 }
 
 // Stale reports whether the lock is abandoned: not refreshed for StaleAfter,
@@ -40,6 +44,9 @@ type LockInfo struct {
 func (l *LockInfo) Stale(now time.Time) bool {
 	if now.Sub(l.Refreshed) > StaleAfter {
 		return true
+	}
+	if l.Unreadable {
+		return false
 	}
 	if h, _ := os.Hostname(); h == l.Host && l.PID > 0 {
 		if err := syscall.Kill(l.PID, 0); errors.Is(err, syscall.ESRCH) {
@@ -50,6 +57,9 @@ func (l *LockInfo) Stale(now time.Time) bool {
 }
 
 func (l *LockInfo) String() string {
+	if l.Unreadable {
+		return fmt.Sprintf("unreadable lock object last written %s", l.Refreshed.Local().Format(time.RFC3339))
+	}
 	kind := "shared"
 	if l.Exclusive {
 		kind = "exclusive"
@@ -143,12 +153,14 @@ func (l *Lock) Unlock() error {
 	return err
 }
 
-// Locks lists the lock objects with their plaintext. A lock that cannot be
-// read is reported through its error; it may be mid-write or removed.
+// Locks lists the lock objects with their plaintext. One that cannot be
+// opened is listed as Unreadable, so that exclusive locking fails closed.
 func (r *Repository) Locks(ctx context.Context) (map[string]*LockInfo, error) {
 	var names []string
+	mtimes := map[string]time.Time{}
 	err := r.be.List(ctx, "locks/", func(fi backends.Info) error {
 		names = append(names, fi.Name)
+		mtimes[fi.Name] = fi.ModTime
 		return nil
 	})
 	if err != nil {
@@ -163,14 +175,12 @@ func (r *Repository) Locks(ctx context.Context) (map[string]*LockInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", n, err)
 		}
-		p, err := r.openObject(kindLock, n, b)
-		if err != nil {
-			continue // not ours to judge; `cairn unlock` will remove it
-		}
 		var li LockInfo
-		if json.Unmarshal(p, &li) == nil {
-			out[n] = &li
+		p, err := r.openObject(kindLock, n, b)
+		if err != nil || json.Unmarshal(p, &li) != nil {
+			li = LockInfo{Unreadable: true, Refreshed: mtimes[n]}
 		}
+		out[n] = &li
 	}
 	return out, nil
 }
@@ -186,7 +196,9 @@ func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own string)
 		if n == own || li.Stale(now) {
 			continue
 		}
-		if exclusive || li.Exclusive {
+		// An unreadable lock might be anything: it stops an exclusive
+		// locker, never a shared one.
+		if exclusive || (li.Exclusive && !li.Unreadable) {
 			held = append(held, li.String())
 		}
 	}

@@ -30,8 +30,9 @@ type Repository struct {
 	idx   *index.DB
 	pol   chunker.Pol
 
-	tmpCache string // a private cache folder to remove on Close, if any
-	syncMu   sync.Mutex
+	tmpCache  string // a private cache folder to remove on Close, if any
+	ckptBytes int64
+	syncMu    sync.Mutex
 }
 
 // Options say how to open a repository.
@@ -44,6 +45,9 @@ type Options struct {
 	KDF *crypto.KDFParams
 	// Log receives one-line notices (cache rebuilt, waiting for a lock).
 	Log func(format string, args ...any)
+	// CheckpointBytes overrides how many uploaded bytes trigger an index
+	// checkpoint during ingest (default CheckpointBytes).
+	CheckpointBytes int64
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -73,12 +77,11 @@ func Init(ctx context.Context, be backends.Backend, opt Options) error {
 		return err
 	}
 	cfg := newConfig()
-	cfg.seal(k)
-	if err := addKey(ctx, be, k, opt); err != nil {
+	b, err := cfg.marshalSealed(k)
+	if err != nil {
 		return err
 	}
-	b, err := jsonIndent(cfg)
-	if err != nil {
+	if err := addKey(ctx, be, k, opt); err != nil {
 		return err
 	}
 	if err := be.Create(ctx, "config", b); err != nil {
@@ -144,7 +147,10 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	if err != nil {
 		return nil, fmt.Errorf("derive chunker polynomial: %w", err)
 	}
-	r := &Repository{be: be, cfg: cfg, key: k, codec: pack.NewCodec(k), pol: pol}
+	r := &Repository{be: be, cfg: cfg, key: k, codec: pack.NewCodec(k), pol: pol, ckptBytes: opt.CheckpointBytes}
+	if r.ckptBytes <= 0 {
+		r.ckptBytes = CheckpointBytes
+	}
 	if err := r.openCache(opt); err != nil {
 		return nil, err
 	}

@@ -186,7 +186,7 @@ func (s *Saver) store(w *pack.Writer) error {
 	s.uploaded = append(s.uploaded, p)
 	s.stats.Packs++
 	s.sinceCkpt += int64(len(data))
-	due := s.sinceCkpt >= CheckpointBytes || time.Since(s.lastCkpt) >= CheckpointInterval
+	due := s.sinceCkpt >= s.r.ckptBytes || time.Since(s.lastCkpt) >= CheckpointInterval
 	s.mu.Unlock()
 	if due {
 		return s.checkpoint()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 // Summary holds a snapshot's figures, written by ingest.
@@ -36,21 +37,36 @@ type Summary struct {
 // Snapshot is the commit point of an ingest: writing it makes a backup
 // visible; nothing else refers to it.
 type Snapshot struct {
-	Time           time.Time `json:"time"`
-	Tree           id.ID     `json:"tree"`
-	Paths          []string  `json:"paths"`
-	Host           string    `json:"host"`
-	Source         string    `json:"source"`
-	Tags           []string  `json:"tags"`
-	Username       string    `json:"username,omitempty"`
-	UID            uint32    `json:"uid"`
-	GID            uint32    `json:"gid"`
-	Parent         *id.ID    `json:"parent,omitempty"`
-	Excludes       []string  `json:"excludes,omitempty"`
-	ProgramVersion string    `json:"program_version,omitempty"`
-	Summary        *Summary  `json:"summary,omitempty"`
+	Time time.Time `json:"time"`
+	Tree id.ID     `json:"tree"`
+	// Root holds the root directory's own metadata (mode, owner, times,
+	// xattrs), encoded as one tree node (tree.EncodeNode); Tree is its
+	// contents. Absent in snapshots of streams.
+	Root           []byte   `json:"root,omitempty"`
+	Paths          []string `json:"paths"`
+	Host           string   `json:"host"`
+	Source         string   `json:"source"`
+	Tags           []string `json:"tags"`
+	Username       string   `json:"username,omitempty"`
+	UID            uint32   `json:"uid"`
+	GID            uint32   `json:"gid"`
+	Parent         *id.ID   `json:"parent,omitempty"`
+	Excludes       []string `json:"excludes,omitempty"`
+	ProgramVersion string   `json:"program_version,omitempty"`
+	Summary        *Summary `json:"summary,omitempty"`
 
 	ID id.ID `json:"-"` // set when saved or loaded
+}
+
+// RootNode decodes Root, or returns a plain 0755 directory when absent.
+func (s *Snapshot) RootNode() *tree.Node {
+	if len(s.Root) > 0 {
+		if n, err := tree.DecodeNode(s.Root); err == nil && n.Kind == tree.KindDir {
+			n.Subtree = s.Tree
+			return n
+		}
+	}
+	return &tree.Node{Name: "root", Kind: tree.KindDir, Mode: 0o755, MTime: s.Time.UnixNano(), ATime: s.Time.UnixNano(), Subtree: s.Tree}
 }
 
 // HasTag reports whether the snapshot carries tag t.

@@ -2,7 +2,6 @@ package repo
 
 import (
 	"crypto/rand"
-	"encoding/json"
 
 	"github.com/cairn-backup/cairn/repo/id"
 )
@@ -14,5 +13,3 @@ func randomID() id.ID {
 	}
 	return i
 }
-
-func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

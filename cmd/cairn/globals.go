@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -169,7 +170,13 @@ func (g *globals) open(ctx context.Context) (*repo.Repository, error) {
 		be.Close()
 		return nil, err
 	}
-	r, err := repo.Open(ctx, be, repo.Options{Password: pw, CacheDir: g.cacheDir, Log: g.notice})
+	opt := repo.Options{Password: pw, CacheDir: g.cacheDir, Log: g.notice}
+	// CAIRN_CHECKPOINT_MIB: write an index checkpoint after this many MiB
+	// of new packs (default 256).
+	if v, err := strconv.Atoi(os.Getenv("CAIRN_CHECKPOINT_MIB")); err == nil && v > 0 {
+		opt.CheckpointBytes = int64(v) << 20
+	}
+	r, err := repo.Open(ctx, be, opt)
 	if err != nil {
 		be.Close()
 		return nil, err

@@ -188,6 +188,10 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	var rootc <-chan *tree.Node
 	var paths []string
 	if opt.Stdin != nil {
+		if opt.StdinName == "" {
+			opt.StdinName = "stdin"
+			g.opt.StdinName = "stdin"
+		}
 		root, err = g.ingestStdin()
 		paths = []string{opt.StdinName}
 	} else {
@@ -232,6 +236,11 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		return nil, fmt.Errorf("save file-change cache: %w", err)
 	}
 	sn := g.snapshot(root.Subtree, paths, start)
+	if root.Name != "" {
+		rn := *root
+		rn.Name = "root" // a node needs a valid name; the root's is not used
+		sn.Root = tree.EncodeNode(&rn)
+	}
 	if err := r.SaveSnapshot(ctx, sn); err != nil {
 		return nil, fmt.Errorf("save snapshot: %w", err)
 	}

@@ -187,7 +187,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 // Find resolves subpath inside sn to its node. The root is a directory node
 // for the snapshot's root tree.
 func Find(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath string) (*tree.Node, string, error) {
-	n := &tree.Node{Name: "/", Kind: tree.KindDir, Mode: 0o755, Subtree: sn.Tree}
+	n := sn.RootNode()
 	clean := path.Clean("/" + subpath)
 	if clean == "/" {
 		return n, "", nil

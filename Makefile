@@ -1,0 +1,71 @@
+# cairn: build, demo, tests.
+#
+#   make demo    build cairn, back up a sample source into ./.demo/repo, list
+#                it and restore it to show the round trip
+#   make test    install what the tests need, then vet, layering, unit,
+#                integration, CLI-script and fuzz-seed tests
+#   make bench   compare cairn with restic and borg (bench/README.md)
+#   make fuzz    run every fuzz target for a while (FUZZTIME, default 30s)
+
+GO        ?= go
+BIN       := bin/cairn
+DEMO      := $(CURDIR)/.demo
+GOTESTFLAGS ?= -count=1 -timeout 30m
+
+.PHONY: all build demo test deps vet unit fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/cairn
+
+# Debian packages the tests drive for real: rsync, ACL and xattr tools,
+# FUSE. Installed once; later runs only check.
+TEST_PACKAGES := rsync acl attr fuse3 util-linux
+deps:
+	@missing=""; for p in $(TEST_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test $(GOTESTFLAGS) ./...
+
+fuzz:
+	bash fuzz/run.sh
+
+bench: build
+	bash bench/run.sh
+
+demo: build
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)/source/docs $(DEMO)/source/code
+	@head -c 32 /dev/urandom | base64 > $(DEMO)/password && chmod 600 $(DEMO)/password
+	@cp -r cmd repo index backends $(DEMO)/source/code/ && cp README.md $(DEMO)/source/docs/
+	@ln -s docs/README.md $(DEMO)/source/readme-link
+	@ln $(DEMO)/source/docs/README.md $(DEMO)/source/docs/README.hardlink
+	@truncate -s 64M $(DEMO)/source/sparse.img && echo data | dd of=$(DEMO)/source/sparse.img bs=1 seek=1M conv=notrunc status=none
+	@mkfifo $(DEMO)/source/fifo
+	@mkdir $(DEMO)/source/empty-dir
+	@export CAIRN_REPOSITORY=$(DEMO)/repo CAIRN_PASSWORD_FILE=$(DEMO)/password CAIRN_CACHE_DIR=$(DEMO)/cache; \
+	set -e; \
+	echo "== cairn init"; $(BIN) init; \
+	echo "== cairn ingest $(DEMO)/source"; $(BIN) ingest $(DEMO)/source --host demo --source sample --tag demo; \
+	echo "== cairn ingest again (nothing changed: nothing is read)"; $(BIN) ingest $(DEMO)/source --host demo --source sample; \
+	echo "== cairn snapshots"; $(BIN) snapshots; \
+	echo "== cairn ls -l latest:$(DEMO)/source --no-recurse"; $(BIN) ls -l latest:$(DEMO)/source --no-recurse; \
+	echo "== cairn restore latest:$(DEMO)/source --target $(DEMO)/restored"; $(BIN) restore latest:$(DEMO)/source --target $(DEMO)/restored; \
+	echo "== diff -r source restored"; diff -r -x fifo $(DEMO)/source $(DEMO)/restored && echo "restored tree is identical to the source"; \
+	if command -v rsync >/dev/null; then out=$$(rsync -aHAXn -i --numeric-ids --delete $(DEMO)/source/ $(DEMO)/restored/); \
+	  if [ -z "$$out" ]; then echo "rsync -aHAX finds no difference in any attribute"; else echo "$$out"; exit 1; fi; fi; \
+	echo "== sparse file kept its holes: $$(du -k $(DEMO)/restored/sparse.img | cut -f1) KiB on disk for 64 MiB"
+
+clean:
+	rm -rf bin $(DEMO)
