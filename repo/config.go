@@ -90,6 +90,13 @@ func macInput(stored []byte) ([]byte, bool) {
 	if i < 0 {
 		return nil, false
 	}
+	// Only the MAC string and the closing brace may follow the marker:
+	// anything else would be decoded as fields (JSON keeps the last of
+	// duplicate keys) that the MAC does not cover.
+	tail := bytes.TrimRight(stored[i+len(macMarker):], " \t\r\n")
+	if !bytes.HasSuffix(tail, []byte(`"}`)) || bytes.ContainsAny(tail[:len(tail)-2], `"\`) {
+		return nil, false
+	}
 	return append(append([]byte(nil), stored[:i]...), '}'), true
 }
 
@@ -108,6 +115,25 @@ func (c *Config) verify(k *crypto.Key) error {
 // parseConfig decodes and checks the config before any password is asked,
 // so an unsupported repository is refused with a clear message.
 func parseConfig(b []byte) (*Config, error) {
+	// A newer format or feature may change the layout: check version and
+	// features before decoding the rest, so such a repository is refused
+	// as unsupported, not as damaged.
+	var head struct {
+		Version  *int `json:"version"`
+		Features struct {
+			Mandatory []string `json:"mandatory"`
+		} `json:"features"`
+	}
+	if json.Unmarshal(b, &head) == nil {
+		if head.Version != nil && *head.Version != FormatVersion {
+			return nil, fmt.Errorf("repository format version %d, this cairn reads version %d: %w", *head.Version, FormatVersion, ErrUnsupported)
+		}
+		for _, f := range head.Features.Mandatory {
+			if !knownFeatures[f] {
+				return nil, fmt.Errorf("repository needs feature %q, which this cairn does not know; upgrade cairn: %w", f, ErrUnsupported)
+			}
+		}
+	}
 	c := Config{raw: b}
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("config: %v: %w", err, ErrDamaged)
@@ -127,7 +153,8 @@ func parseConfig(b []byte) (*Config, error) {
 	if c.PackSize < 1<<20 || c.PackSize > 1<<30 {
 		return nil, fmt.Errorf("config: implausible pack size %d: %w", c.PackSize, ErrDamaged)
 	}
-	if len(c.ID) != 64 {
+	// The ID names the local cache folder: hex only, never a path.
+	if _, err := hex.DecodeString(c.ID); len(c.ID) != 64 || err != nil {
 		return nil, fmt.Errorf("config: bad repository ID: %w", ErrDamaged)
 	}
 	return &c, nil

@@ -28,7 +28,7 @@ type Summary struct {
 	DataBlobs       int64     `json:"data_blobs"`
 	TreeBlobs       int64     `json:"tree_blobs"`
 	DataAdded       int64     `json:"data_added"`
-	DataAddedStored int64     `json:"data_added_stored"`
+	DataAddedStored int64     `json:"data_added_packed"`
 	TotalFiles      int64     `json:"total_files"`
 	TotalBytes      int64     `json:"total_bytes"`
 	TotalEntries    int64     `json:"total_entries"`

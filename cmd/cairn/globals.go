@@ -203,8 +203,8 @@ func printJSON(v any) {
 }
 
 // printJSONError writes a restic-shaped error message to stderr.
-func printJSONError(err error) {
-	b, _ := json.Marshal(map[string]any{"message_type": "exit_error", "code": exitCode(err), "message": err.Error()})
+func printJSONError(err error, code int) {
+	b, _ := json.Marshal(map[string]any{"message_type": "exit_error", "code": code, "message": err.Error()})
 	os.Stderr.Write(append(b, '\n'))
 }
 

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,7 +94,11 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) er
 		if dash > 0 {
 			return errors.New("--stdin-from-command takes no paths")
 		}
-		child = exec.Command(args[0], args[1:]...)
+		// The command runs in its own process group so an interrupt ends it
+		// and whatever it started (which may hold the pipe open).
+		child = exec.CommandContext(ctx, args[0], args[1:]...)
+		child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		child.Cancel = func() error { return syscall.Kill(-child.Process.Pid, syscall.SIGKILL) }
 		child.Stderr = os.Stderr
 		out, err := child.StdoutPipe()
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -61,7 +62,9 @@ func main() {
 	defer stop()
 	g := &globals{}
 	root := newRootCommand(g)
+	stopProfile := startProfile()
 	err := root.ExecuteContext(ctx)
+	stopProfile()
 	code := exitCode(err)
 	if ctx.Err() != nil && code == exitFailure {
 		code = exitInterrupted
@@ -69,8 +72,11 @@ func main() {
 	if err != nil {
 		var ee *exitError
 		if !(errors.As(err, &ee) && ee.err == errSilent) {
+			if code == exitInterrupted {
+				err = errors.New("interrupted")
+			}
 			if g.json {
-				printJSONError(err)
+				printJSONError(err, code)
 			} else {
 				fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
 			}
@@ -112,4 +118,22 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newCatCommand(g),
 	)
 	return root
+}
+
+// startProfile writes a CPU profile to $CAIRN_CPUPROFILE, for the
+// benchmarks in bench/.
+func startProfile() func() {
+	path := os.Getenv("CAIRN_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }

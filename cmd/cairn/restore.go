@@ -54,6 +54,15 @@ hardlinks, device nodes and sparse files.
 			}
 			var mu sync.Mutex
 			opt := restore.Options{Target: target, Include: includes, Overwrite: ow, SkipOwner: os.Geteuid() != 0,
+				Notice: func(p, msg string) {
+					mu.Lock()
+					defer mu.Unlock()
+					if g.json {
+						printJSONTo(os.Stderr, map[string]any{"message_type": "notice", "message": msg, "item": p})
+					} else if !g.quiet {
+						fmt.Fprintf(os.Stderr, "cairn: %s: %s\n", p, msg)
+					}
+				},
 				Warn: func(p string, err error) {
 					mu.Lock()
 					defer mu.Unlock()

@@ -83,10 +83,18 @@ func ReadFile(name string) ([]string, error) {
 // Excluded reports whether p (an absolute, clean path) is excluded by the
 // patterns: the last matching pattern decides.
 func Excluded(patterns []Pattern, p string) bool {
+	return ExcludedBelow(patterns, p, 0)
+}
+
+// ExcludedBelow is Excluded for a path inside a folder given on the command
+// line, root components deep (/home/alice is 2). A match must reach below
+// that folder: the given folder is taken whole, so a pattern that matches
+// only it or its parents ("tmp" while ingesting /tmp/x) excludes nothing.
+func ExcludedBelow(patterns []Pattern, p string, root int) bool {
 	comps := split(p)
 	ex := false
 	for _, pt := range patterns {
-		if pt.matchPrefix(comps) {
+		if pt.matchesBelow(comps, root) {
 			ex = !pt.negate
 		}
 	}
@@ -101,40 +109,41 @@ func split(p string) []string {
 	return strings.Split(p, "/")
 }
 
-// matchPrefix: the pattern matches comps or a leading part of comps.
-func (pt Pattern) matchPrefix(comps []string) bool {
+// matchesBelow: the pattern matches comps[i:j] for a start i (0 when
+// anchored) and an end j > minEnd; trailing components may follow.
+func (pt Pattern) matchesBelow(comps []string, minEnd int) bool {
 	if pt.anchored {
-		return matchFrom(pt.parts, comps, true)
+		return matchAt(pt.parts, comps, 0, minEnd)
 	}
 	for i := 0; i <= len(comps); i++ {
-		if matchFrom(pt.parts, comps[i:], true) {
+		if matchAt(pt.parts, comps, i, minEnd) {
 			return true
 		}
 	}
 	return false
 }
 
-// matchFrom matches pattern parts against the start of comps; with prefix,
-// trailing path components beyond the pattern are allowed.
-func matchFrom(parts, comps []string, prefix bool) bool {
+// matchAt matches parts against comps from index pos; the match must end
+// after index minEnd.
+func matchAt(parts, comps []string, pos, minEnd int) bool {
 	if len(parts) == 0 {
-		return prefix || len(comps) == 0
+		return pos > minEnd
 	}
 	if parts[0] == "**" {
-		for i := 0; i <= len(comps); i++ {
-			if matchFrom(parts[1:], comps[i:], prefix) {
+		for j := pos; j <= len(comps); j++ {
+			if matchAt(parts[1:], comps, j, minEnd) {
 				return true
 			}
 		}
 		return false
 	}
-	if len(comps) == 0 {
+	if pos >= len(comps) {
 		return false
 	}
-	if ok, _ := path.Match(parts[0], comps[0]); !ok {
+	if ok, _ := path.Match(parts[0], comps[pos]); !ok {
 		return false
 	}
-	return matchFrom(parts[1:], comps[1:], prefix)
+	return matchAt(parts[1:], comps, pos+1, minEnd)
 }
 
 // Includer decides what a restore with --include patterns takes: a path is
@@ -160,15 +169,13 @@ func (in *Includer) Includes(p string) bool {
 		return true
 	}
 	comps := split(p)
+	in2 := false
 	for _, pt := range in.patterns {
-		if !pt.negate && matchFrom(pt.parts, comps, true) {
-			return true
-		}
-		if !pt.anchored && !pt.negate && pt.matchPrefix(comps) {
-			return true
+		if pt.matchesBelow(comps, 0) {
+			in2 = !pt.negate
 		}
 	}
-	return false
+	return in2
 }
 
 // MayContain reports whether directory p could hold an included path.

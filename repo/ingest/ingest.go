@@ -306,6 +306,9 @@ func (g *ingester) ingestStdin() (*tree.Node, error) {
 	n := &tree.Node{Name: name, Kind: tree.KindFile, Mode: 0o644, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), MTime: now, ATime: now, CTime: now, Links: 1}
 	if u, err := user.Current(); err == nil {
 		n.User = u.Username
+		if g, err := user.LookupGroupId(u.Gid); err == nil {
+			n.Group = g.Name
+		}
 	}
 	fj := &fileJob{path: name, node: n}
 	content, size, err := g.readStream(fj, g.opt.Stdin)

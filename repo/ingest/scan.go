@@ -18,7 +18,7 @@ func (g *ingester) scan(paths []string) {
 			if err != nil {
 				return nil
 			}
-			if path != p && filter.Excluded(g.excludes, path) {
+			if path != p && filter.ExcludedBelow(g.excludes, path, depth(p)) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}

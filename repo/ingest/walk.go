@@ -51,6 +51,7 @@ type dirState struct {
 	pending atomic.Int64
 	parent  *dirState
 	slot    int
+	root    int              // depth of the given path this folder is in: excludes match below it
 	onDone  func(*tree.Node) // the root's sink
 }
 
@@ -179,7 +180,7 @@ func isCacheDir(dir string) bool {
 // file goes to the file workers, anything else is done at once.
 func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int) {
 	given := v != nil && v.target
-	if v == nil && filter.Excluded(g.excludes, path) {
+	if v == nil && filter.ExcludedBelow(g.excludes, path, d.root) {
 		d.done(slot, nil)
 		return
 	}
@@ -192,7 +193,10 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int) {
 	g.counts.entries.Add(1)
 	switch n.Kind {
 	case tree.KindDir:
-		child := &dirState{g: g, path: path, node: n, parent: d, slot: slot}
+		child := &dirState{g: g, path: path, node: n, parent: d, slot: slot, root: d.root}
+		if given {
+			child.root = depth(path)
+		}
 		if given {
 			g.walkDir(child, v, n.Dev)
 		} else if v != nil {
@@ -216,4 +220,9 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int) {
 	default:
 		d.done(slot, n)
 	}
+}
+
+// depth counts the components of an absolute path ("/" is 0).
+func depth(p string) int {
+	return len(strings.FieldsFunc(p, func(r rune) bool { return r == '/' }))
 }

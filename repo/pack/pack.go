@@ -3,6 +3,7 @@ package pack
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/zeebo/blake3"
 
@@ -127,7 +128,8 @@ func DecodeHeader(b []byte, dataLen int64) ([]Entry, error) {
 			return nil, fmt.Errorf("pack header: entry %d raw length: %w", i, ErrCorrupt)
 		}
 		b = b[k2:]
-		if l < BlobOverhead || l > MaxBlobSize+BlobOverhead || r > MaxBlobSize || off+l > uint64(dataLen) {
+		// Offsets are 32-bit: a blob ending past 4 GiB cannot be described.
+		if l < BlobOverhead || l > MaxBlobSize+BlobOverhead || r > MaxBlobSize || off+l > uint64(dataLen) || off+l > math.MaxUint32 {
 			return nil, fmt.Errorf("pack header: entry %d: length %d raw %d at offset %d does not fit %d data bytes: %w", i, l, r, off, dataLen, ErrCorrupt)
 		}
 		e.Offset, e.Length, e.RawLength = uint32(off), uint32(l), uint32(r)

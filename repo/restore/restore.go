@@ -64,8 +64,11 @@ type Options struct {
 	// root: chown would fail for every file).
 	SkipOwner bool
 	Warn      func(path string, err error)
-	Progress  func(Progress)
-	Interval  time.Duration
+	// Notice hears about paths deliberately left alone (a newer existing
+	// file under the default policy). They are not errors.
+	Notice   func(path, msg string)
+	Progress func(Progress)
+	Interval time.Duration
 }
 
 // Progress is a snapshot of the counters.
@@ -238,7 +241,7 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, all bool) {
 			return
 		}
 		crel := path.Join(rel, n.Name)
-		take := all || rs.incl.Includes(crel)
+		take := rs.incl.Includes(crel)
 		if !take && !(n.Kind == tree.KindDir && rs.incl.MayContain(crel)) {
 			continue
 		}
@@ -354,7 +357,9 @@ func (rs *restorer) clearWay(dst string, n *tree.Node) (keep bool, err error) {
 		}
 		if mt > n.MTime {
 			rs.stats.skipped.Add(1)
-			rs.warn(dst, fmt.Errorf("existing file is newer than the snapshot's copy; kept (use --overwrite always to replace it)"))
+			if rs.opt.Notice != nil {
+				rs.opt.Notice(dst, "existing file is newer than the snapshot's copy; kept (use --overwrite always to replace it)")
+			}
 			return true, nil
 		}
 	}
