@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/pack"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -104,7 +105,8 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 	s.mu.Unlock()
 
 	// Compress and seal outside the lock: this is where the CPU goes.
-	sealed := s.r.codec.Seal(make([]byte, 0, len(plain)+pack.BlobOverhead), t, bid, plain)
+	sealed := s.r.codec.Seal(bufpool.Get(len(plain)+pack.BlobOverhead), t, bid, plain)
+	defer bufpool.Put(sealed)
 
 	s.mu.Lock()
 	w := s.open[t]

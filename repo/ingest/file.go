@@ -9,6 +9,7 @@ import (
 
 	"github.com/restic/chunker"
 
+	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -44,6 +45,7 @@ func (g *ingester) blobWorker() {
 	for j := range g.chunks {
 		bid := codec.ID(j.data)
 		_, err := g.saver.Save(id.DataBlob, bid, j.data)
+		bufpool.Put(j.data)
 		j.res.id, j.res.err = bid, err
 		j.res.wg.Done()
 	}
@@ -213,12 +215,15 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 	var readErr error
 	if sizeHint >= 0 && sizeHint < int64(cp.MinSize) {
 		// A small region is one chunk: no chunker needed.
-		buf := make([]byte, sizeHint)
+		buf := bufpool.Get(int(sizeHint))[:sizeHint]
 		n, err := io.ReadFull(r, buf)
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 			readErr = err
+			bufpool.Put(buf)
 		} else if n > 0 {
 			submit(buf[:n])
+		} else {
+			bufpool.Put(buf)
 		}
 	} else {
 		if w.chk == nil {
@@ -237,7 +242,7 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 				readErr = err
 				break
 			}
-			submit(append([]byte(nil), c.Data...))
+			submit(append(bufpool.Get(len(c.Data)), c.Data...))
 			if g.ctx.Err() != nil {
 				readErr = fatal(ErrInterrupted)
 				break

@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
 )
@@ -56,6 +57,7 @@ const ZstdLevel = zstd.SpeedDefault
 func NewCodec(k *crypto.Key) *Codec {
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(ZstdLevel),
+		zstd.WithLowerEncoderMem(true),
 		zstd.WithEncoderCRC(false), // the AEAD tag authenticates
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
 		zstd.WithZeroFrames(true),
@@ -66,6 +68,7 @@ func NewCodec(k *crypto.Key) *Codec {
 	dec, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
 		zstd.WithDecoderMaxMemory(MaxBlobSize),
+		zstd.WithDecoderLowmem(true),
 		zstd.IgnoreChecksum(true),
 	)
 	if err != nil {
@@ -83,16 +86,19 @@ func blobAD(t id.BlobType, flags byte, bid id.ID) []byte {
 // ID computes the keyed ID of plaintext.
 func (c *Codec) ID(plain []byte) id.ID { return c.Key.BlobID(plain) }
 
-// Seal appends the stored form of a blob to dst. When compression saves less
-// than 1/32 of the size the plaintext is sealed as it is.
+// Seal appends the stored form of a blob to dst. Compressed data is kept
+// only when it is smaller than the plaintext.
 func (c *Codec) Seal(dst []byte, t id.BlobType, bid id.ID, plain []byte) []byte {
 	flags := byte(0)
 	body := plain
-	if z := c.Compress(plain); z != nil {
-		flags, body = FlagZstd, z
+	zb := bufpool.Get(len(plain))
+	if z := c.compressInto(zb, plain); z != nil {
+		flags, body, zb = FlagZstd, z, z
 	}
 	dst = append(dst, flags)
-	return c.Key.Seal(dst, body, blobAD(t, flags, bid))
+	dst = c.Key.Seal(dst, body, blobAD(t, flags, bid))
+	bufpool.Put(zb)
+	return dst
 }
 
 // Open authenticates a stored blob, decompresses it and checks that its
@@ -119,11 +125,12 @@ func (c *Codec) Open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen
 			return nil, fmt.Errorf("blob %s: %w", bid.Short(), err)
 		}
 	} else {
-		body, err := c.Key.Open(nil, stored[1:], ad)
+		body, err := c.Key.Open(bufpool.Get(len(stored)), stored[1:], ad)
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: %w", bid.Short(), err)
 		}
 		plain, err = c.dec.DecodeAll(body, dst[:0])
+		bufpool.Put(body)
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: decompress: %v: %w", bid.Short(), err, ErrCorrupt)
 		}
@@ -137,17 +144,34 @@ func (c *Codec) Open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen
 	return plain, nil
 }
 
-// Compress returns the zstd form of b, or nil when it would not save at
-// least 1/32 of the size.
-func (c *Codec) Compress(b []byte) []byte {
+// sampleSize is how much of a large plaintext is test-compressed first:
+// random or already-compressed data is recognised at that cost and stored
+// as it is, instead of paying for compressing all of it.
+const sampleSize = 32 << 10
+
+// compressInto compresses b into buf (reusing its capacity) and returns the
+// result, or nil when compression would not make b smaller.
+func (c *Codec) compressInto(buf, b []byte) []byte {
 	if len(b) < 64 {
 		return nil
 	}
-	z := c.enc.EncodeAll(b, make([]byte, 0, len(b)))
-	if len(z) >= len(b)-len(b)/32 {
+	if len(b) >= 4*sampleSize {
+		s := c.enc.EncodeAll(b[:sampleSize], buf[:0])
+		if len(s) >= sampleSize-sampleSize/64 {
+			return nil
+		}
+	}
+	z := c.enc.EncodeAll(b, buf[:0])
+	if len(z) >= len(b) {
 		return nil
 	}
 	return z
+}
+
+// Compress returns the zstd form of b, or nil when it would not make b
+// smaller.
+func (c *Codec) Compress(b []byte) []byte {
+	return c.compressInto(make([]byte, 0, len(b)), b)
 }
 
 // Decompress undoes Compress, refusing output past MaxBlobSize.

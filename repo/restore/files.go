@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -80,8 +81,6 @@ func (rs *restorer) chunkDone(of *openFile) {
 	}
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
-
 func (rs *restorer) worker() {
 	defer rs.wg.Done()
 	for j := range rs.jobs {
@@ -89,8 +88,8 @@ func (rs *restorer) worker() {
 			rs.chunkDone(j.file)
 			continue
 		}
-		bp := bufPool.Get().(*[]byte)
-		plain, err := rs.r.LoadBlob(rs.ctx, id.DataBlob, j.id, (*bp)[:0])
+		buf := bufpool.Get(int(j.size))
+		plain, err := rs.r.LoadBlob(rs.ctx, id.DataBlob, j.id, buf)
 		if err == nil && uint64(len(plain)) != j.size {
 			err = fmt.Errorf("chunk %s is %d bytes, the tree says %d", j.id.Short(), len(plain), j.size)
 		}
@@ -100,10 +99,7 @@ func (rs *restorer) worker() {
 				rs.stats.bytes.Add(int64(len(plain)))
 			}
 		}
-		if cap(plain) <= 16<<20 {
-			*bp = plain[:0]
-		}
-		bufPool.Put(bp)
+		bufpool.Put(plain)
 		if err != nil {
 			if j.file.failed.CompareAndSwap(false, true) {
 				rs.warn(j.file.path, fmt.Errorf("at offset %d: %w", j.off, err))

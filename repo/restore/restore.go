@@ -157,10 +157,10 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	start := time.Now()
 	stop := rs.startProgress(start)
 	if root.Kind == tree.KindDir {
-		rs.restoreDir(root.Subtree, opt.Target, rel, false)
+		rs.restoreDir(root.Subtree, opt.Target, rel, &lazyDir{made: true})
 		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root})
 	} else {
-		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true)
+		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true, &lazyDir{made: true})
 	}
 	rs.stats.walkDone.Store(true)
 	close(rs.jobs)
@@ -227,7 +227,35 @@ func (rs *restorer) warn(p string, err error) {
 	}
 }
 
-func (rs *restorer) restoreDir(tid id.ID, dst, rel string, all bool) {
+// lazyDir is a directory on the way to included paths: it is created only
+// when something inside it is restored, so an --include restore leaves no
+// empty folders behind.
+type lazyDir struct {
+	parent *lazyDir
+	path   string
+	made   bool
+	failed bool
+}
+
+// ensure creates d and its parents if they are not there yet.
+func (rs *restorer) ensure(d *lazyDir) bool {
+	if d.made {
+		return true
+	}
+	if d.failed || !rs.ensure(d.parent) {
+		return false
+	}
+	if err := rs.prepareDir(d.path); err != nil {
+		d.failed = true
+		rs.warn(d.path, err)
+		return false
+	}
+	d.made = true
+	rs.stats.dirs.Add(1)
+	return true
+}
+
+func (rs *restorer) restoreDir(tid id.ID, dst, rel string, here *lazyDir) {
 	if rs.ctx.Err() != nil {
 		return
 	}
@@ -245,20 +273,30 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, all bool) {
 		if !take && !(n.Kind == tree.KindDir && rs.incl.MayContain(crel)) {
 			continue
 		}
-		rs.restoreNode(n, filepath.Join(dst, n.Name), crel, take)
+		rs.restoreNode(n, filepath.Join(dst, n.Name), crel, take, here)
 	}
 }
 
-func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, all bool) {
-	switch n.Kind {
-	case tree.KindDir:
-		if err := rs.prepareDir(dst); err != nil {
-			rs.warn(dst, err)
+// restoreNode restores n at dst inside parent. take says n itself is
+// included (not merely on the way to something included).
+func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent *lazyDir) {
+	if n.Kind == tree.KindDir {
+		d := &lazyDir{parent: parent, path: dst}
+		if take && !rs.ensure(d) {
 			return
 		}
-		rs.stats.dirs.Add(1)
-		rs.restoreDir(n.Subtree, dst, rel, all)
-		rs.dirs = append(rs.dirs, dirMeta{dst, n})
+		rs.restoreDir(n.Subtree, dst, rel, d)
+		if d.made {
+			// After its contents: the slice is applied in order, so
+			// children's metadata is set before their parent's.
+			rs.dirs = append(rs.dirs, dirMeta{dst, n})
+		}
+		return
+	}
+	if !rs.ensure(parent) {
+		return
+	}
+	switch n.Kind {
 	case tree.KindFile:
 		rs.restoreFile(n, dst)
 	default:

@@ -1,0 +1,82 @@
+package filter
+
+import "testing"
+
+func TestExcluded(t *testing.T) {
+	for _, c := range []struct {
+		patterns []string
+		path     string
+		root     int
+		want     bool
+	}{
+		{[]string{"*.tmp"}, "/home/a/x.tmp", 0, true},
+		{[]string{"*.tmp"}, "/home/a/x.txt", 0, false},
+		{[]string{"*.tmp"}, "/home/a.tmp/inside", 0, true}, // a folder excludes its contents
+		{[]string{"/home/a"}, "/home/a/x", 0, true},
+		{[]string{"/home/a"}, "/srv/home/a/x", 0, false}, // anchored
+		{[]string{"home/a"}, "/srv/home/a/x", 0, true},   // unanchored: any depth
+		{[]string{"cache/x"}, "/p/cache/x", 0, true},
+		{[]string{"/home/**/y"}, "/home/a/b/c/y", 0, true},
+		{[]string{"/home/**/y"}, "/home/y", 0, true},
+		{[]string{"**/node_modules"}, "/src/app/node_modules/m/i.js", 0, true},
+		{[]string{"*.log", "!keep.log"}, "/var/keep.log", 0, false}, // last match decides
+		{[]string{"!keep.log", "*.log"}, "/var/keep.log", 0, true},
+		{[]string{"d?ta"}, "/data/f", 0, true},
+		{[]string{"[ab].txt"}, "/x/b.txt", 0, true},
+		// Paths given on the command line: a match confined to the given
+		// path or its parents excludes nothing below it.
+		{[]string{"tmp"}, "/tmp/x/d/file", 3, false},
+		{[]string{"logs"}, "/w/data/logs/x.log", 3, false},
+		{[]string{"logs"}, "/w/data/logs/logs/x.log", 3, true},
+		{[]string{"*.log"}, "/w/data/logs/x.log", 3, true},
+		{[]string{"/w/data"}, "/w/data/f", 2, false},
+	} {
+		ps, err := Parse(c.patterns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ExcludedBelow(ps, c.path, c.root); got != c.want {
+			t.Errorf("%v on %s (root %d) = %v, want %v", c.patterns, c.path, c.root, got, c.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, p := range []string{"/", "[", "!"} {
+		if _, err := Parse([]string{p}); err == nil {
+			t.Errorf("Parse(%q) accepted", p)
+		}
+	}
+}
+
+func TestIncluder(t *testing.T) {
+	in, err := NewIncluder([]string{"home/alice/**", "!**/cache/**"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path       string
+		inc, enter bool
+	}{
+		{"home", false, true},
+		{"home/alice", true, true},
+		{"home/alice/docs/a.txt", true, true},
+		{"home/alice/cache/x", false, true},
+		{"home/bob/x", false, true}, // unanchored patterns may match anywhere
+	} {
+		if got := in.Includes(c.path); got != c.inc {
+			t.Errorf("Includes(%s) = %v, want %v", c.path, got, c.inc)
+		}
+		if got := in.MayContain(c.path); got != c.enter {
+			t.Errorf("MayContain(%s) = %v, want %v", c.path, got, c.enter)
+		}
+	}
+	anchored, _ := NewIncluder([]string{"/etc/ssh"})
+	if anchored.MayContain("home") || !anchored.MayContain("etc") || !anchored.Includes("etc/ssh/sshd_config") || anchored.Includes("etc/passwd") {
+		t.Error("anchored include wrong")
+	}
+	var none *Includer
+	if !none.Includes("x") || !none.MayContain("x") {
+		t.Error("no patterns must include everything")
+	}
+}
