@@ -47,7 +47,7 @@ func wrappingKey(password []byte, p KDFParams) ([]byte, error) {
 	if p.Name != "argon2id" {
 		return nil, fmt.Errorf("unknown key derivation %q", p.Name)
 	}
-	if p.Time == 0 || p.Threads == 0 || p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > 4<<20 || p.Time > 64 || len(p.Salt) < 16 {
+	if p.Time == 0 || p.Threads == 0 || p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > 1<<20 || p.Time > 16 || len(p.Salt) < 16 {
 		return nil, fmt.Errorf("implausible argon2id parameters (time %d, memory %d KiB, threads %d, salt %d bytes)",
 			p.Time, p.MemoryKiB, p.Threads, len(p.Salt))
 	}
