@@ -109,7 +109,12 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 	defer bufpool.Put(sealed)
 
 	s.mu.Lock()
+	var full *pack.Writer
 	w := s.open[t]
+	if w != nil && w.Size()+len(sealed) > w.Cap() {
+		// Close the pack rather than let it grow past its buffer.
+		full, w = w, nil
+	}
 	if w == nil {
 		w = pack.NewWriter(t, s.packSize(t)+s.packSize(t)/8)
 		s.open[t] = w
@@ -123,14 +128,17 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 	}
 	s.stats.DataAdded += int64(len(plain))
 	s.stats.StoredAdded += int64(len(sealed))
-	var full *pack.Writer
+	var ready *pack.Writer
 	if w.Size() >= s.packSize(t) {
-		full = w
+		ready = w
 		delete(s.open, t)
 	}
 	s.mu.Unlock()
 	if full != nil {
 		s.upload(full)
+	}
+	if ready != nil {
+		s.upload(ready)
 	}
 	return true, nil
 }

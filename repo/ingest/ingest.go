@@ -178,7 +178,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		g.blobWG.Add(1)
 		go g.blobWorker()
 	}
-	for i := 0; i < opt.Workers; i++ {
+	// Twice as many file workers as blob workers: reading cold files
+	// waits on the disk, and the blob workers must not starve meanwhile.
+	for i := 0; i < 2*opt.Workers; i++ {
 		g.fileWG.Add(1)
 		go g.fileWorker()
 	}

@@ -9,9 +9,11 @@
 package pack
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -144,28 +146,65 @@ func (c *Codec) Open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen
 	return plain, nil
 }
 
-// sampleSize is how much of a large plaintext is test-compressed first:
-// random or already-compressed data is recognised at that cost and stored
-// as it is, instead of paying for compressing all of it.
-const sampleSize = 32 << 10
-
 // compressInto compresses b into buf (reusing its capacity) and returns the
 // result, or nil when compression would not make b smaller.
 func (c *Codec) compressInto(buf, b []byte) []byte {
 	if len(b) < 64 {
 		return nil
 	}
-	if len(b) >= 4*sampleSize {
-		s := c.enc.EncodeAll(b[:sampleSize], buf[:0])
-		if len(s) >= sampleSize-sampleSize/64 {
-			return nil
-		}
+	if len(b) >= 64<<10 && c.looksIncompressible(buf, b) {
+		return nil
 	}
 	z := c.enc.EncodeAll(b, buf[:0])
 	if len(z) >= len(b) {
 		return nil
 	}
 	return z
+}
+
+// seenSlots holds a window every 512 bytes of an 8 MiB chunk, half full.
+const seenSlots = 1 << 15
+
+var seenPool = sync.Pool{New: func() any { return new([seenSlots]uint64) }}
+
+// looksIncompressible recognises random or already-compressed chunks
+// cheaply, so their compression is skipped. Sampling alone is not enough:
+// disk images repeat random blocks within one chunk, which zstd compresses
+// well. So a chunk counts as incompressible only when no 32-byte window at
+// a multiple of 512 bytes repeats (repeated blocks and zero runs show up
+// there, whatever the chunk's alignment) and samples from its start,
+// middle and end do not compress.
+func (c *Codec) looksIncompressible(buf, b []byte) bool {
+	const window = 32
+	// Every 512 bytes up to the largest data chunk; beyond that (big tree
+	// or index objects) a coarser multiple of 512, so the table stays at
+	// most half full.
+	stride := 512 * (1 + len(b)/(512*seenSlots/2))
+	seen := seenPool.Get().(*[seenSlots]uint64)
+	defer seenPool.Put(seen)
+	clear(seen[:])
+	for o := 0; o+window <= len(b); o += stride {
+		w := b[o : o+window]
+		h := binary.LittleEndian.Uint64(w)*0x9E3779B97F4A7C15 ^ binary.LittleEndian.Uint64(w[8:])*0xC2B2AE3D27D4EB4F ^
+			binary.LittleEndian.Uint64(w[16:])*0x165667B19E3779F9 ^ binary.LittleEndian.Uint64(w[24:])
+		h |= 1 // never zero, which marks an empty slot
+		for i := h & (seenSlots - 1); ; i = (i + 1) & (seenSlots - 1) {
+			if seen[i] == 0 {
+				seen[i] = h
+				break
+			}
+			if seen[i] == h {
+				return false
+			}
+		}
+	}
+	const sample = 4 << 10
+	for _, off := range []int{0, len(b)/2 - sample/2, len(b) - sample} {
+		if s := c.enc.EncodeAll(b[off:off+sample], buf[:0]); len(s) < sample-sample/64 {
+			return false
+		}
+	}
+	return true
 }
 
 // Compress returns the zstd form of b, or nil when it would not make b

@@ -47,6 +47,10 @@ func NewWriter(t id.BlobType, sizeHint int) *Writer {
 // Size is the number of blob bytes written so far.
 func (w *Writer) Size() int { return len(w.buf) }
 
+// Cap is the room the writer's buffer has for blob bytes before it must
+// grow (the sealed header and trailer need a little more).
+func (w *Writer) Cap() int { return cap(w.buf) - 4096 }
+
 // Count is the number of blobs written so far.
 func (w *Writer) Count() int { return len(w.entries) }
 
