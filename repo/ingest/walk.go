@@ -113,22 +113,21 @@ func (g *ingester) ingestPaths(paths []string) (<-chan *tree.Node, error) {
 	}
 	result := make(chan *tree.Node, 1)
 	root := &dirState{g: g, path: "/", node: rootNode, onDone: func(n *tree.Node) { result <- n }}
-	g.walkDir(root, v, rootNode.Dev)
+	g.walkDir(root, v, v.target, rootNode.Dev)
 	return result, nil
 }
 
 // walkDir lists d (all of it, or only the virtual children of v) and hands
 // out its entries.
-func (g *ingester) walkDir(d *dirState, v *vdir, dev uint64) {
+func (g *ingester) walkDir(d *dirState, v *vdir, full bool, dev uint64) {
 	var names []string
-	full := v == nil || v.target
-	if !full {
+	if full {
+		names = g.listDir(d.path, d.node, dev, v != nil && v.target)
+	} else {
 		for n := range v.children {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-	} else {
-		names = g.listDir(d.path, d.node, dev, v != nil)
 	}
 	d.nodes = make([]*tree.Node, len(names))
 	d.pending.Store(int64(len(names)) + 1)
@@ -137,11 +136,14 @@ func (g *ingester) walkDir(d *dirState, v *vdir, dev uint64) {
 			// Stop handing out work; the directory never completes.
 			return
 		}
+		// Inside a given folder everything is walked, but a path given on
+		// the command line below it keeps its standing (never excluded,
+		// crossed into with --one-file-system).
 		var cv *vdir
-		if !full {
+		if v != nil {
 			cv = v.children[name]
 		}
-		g.walkEntry(filepath.Join(d.path, name), cv, d, i)
+		g.walkEntry(filepath.Join(d.path, name), cv, d, i, full)
 	}
 	d.done(-1, nil)
 }
@@ -178,9 +180,9 @@ func isCacheDir(dir string) bool {
 
 // walkEntry handles one entry of d at slot: a directory is walked now, a
 // file goes to the file workers, anything else is done at once.
-func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int) {
+func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull bool) {
 	given := v != nil && v.target
-	if v == nil && filter.ExcludedBelow(g.excludes, path, d.root) {
+	if inFull && !given && filter.ExcludedBelow(g.excludes, path, d.root) {
 		d.done(slot, nil)
 		return
 	}
@@ -194,15 +196,14 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int) {
 	switch n.Kind {
 	case tree.KindDir:
 		child := &dirState{g: g, path: path, node: n, parent: d, slot: slot, root: d.root}
-		if given {
+		switch {
+		case given:
 			child.root = depth(path)
-		}
-		if given {
-			g.walkDir(child, v, n.Dev)
-		} else if v != nil {
-			g.walkDir(child, v, d.node.Dev)
-		} else {
-			g.walkDir(child, nil, d.node.Dev)
+			g.walkDir(child, v, true, n.Dev)
+		case inFull:
+			g.walkDir(child, v, true, d.node.Dev)
+		default: // a folder on the way down to a given path
+			g.walkDir(child, v, false, d.node.Dev)
 		}
 	case tree.KindFile:
 		g.counts.files.Add(1)

@@ -1,0 +1,175 @@
+package ingest_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+func write(t *testing.T, p, s string) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func names(t *testing.T, r *repo.Repository, sn *repo.Snapshot, dir string) []string {
+	t.Helper()
+	n, _, err := restore.Find(context.Background(), r, sn, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := r.LoadTree(context.Background(), n.Subtree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, x := range nodes {
+		out = append(out, x.Name)
+	}
+	return out
+}
+
+// A file rewritten in place with its old size and mtime is still seen as
+// changed (its ctime moved), read again, and restored with the new bytes.
+func TestChangedFileSameSizeAndMtime(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	f := filepath.Join(src, "f")
+	write(t, f, "version one")
+	mt := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
+	os.Chtimes(f, mt, mt)
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
+	if _, err := ingest.Run(ctx, r, opt); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // ctime granularity
+	write(t, f, "version two")
+	os.Chtimes(f, mt, mt)
+	res, err := ingest.Run(ctx, r, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Snapshot.Summary; s.FilesChanged != 1 || s.FilesUnchanged != 0 {
+		t.Fatalf("summary %+v: the rewritten file must count as changed", s)
+	}
+	dst := t.TempDir()
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "f")); string(b) != "version two" {
+		t.Fatalf("restored %q", b)
+	}
+}
+
+// Without its file-change cache (a new machine, a lost cache folder) an
+// ingest reads everything again, and the data deduplicates.
+func TestFreshCacheReadsAgain(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), strings.Repeat("data ", 1000))
+	cache := t.TempDir()
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
+	r1 := repo.TestRepository(t)
+	if _, err := ingest.Run(ctx, r1, opt); err != nil {
+		t.Fatal(err)
+	}
+	be := r1.Backend()
+	r2, err := repo.Open(ctx, be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	res, err := ingest.Run(ctx, r2, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Snapshot.Summary; s.FilesNew != 1 || s.DataBlobs != 0 {
+		t.Fatalf("summary %+v: with a fresh cache the file is read again (new) but its data deduplicates", s)
+	}
+}
+
+// --one-file-system keeps a mount point as an empty folder and does not
+// descend into it; a path given on the command line is always taken.
+func TestOneFileSystem(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	ctx := context.Background()
+	src := t.TempDir()
+	write(t, filepath.Join(src, "here"), "x")
+	mnt := filepath.Join(src, "mnt")
+	os.Mkdir(mnt, 0o755)
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount tmpfs: %v", err)
+		}
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
+	write(t, filepath.Join(mnt, "other-fs"), "y")
+
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, OneFileSystem: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, r, res.Snapshot, src); strings.Join(got, ",") != "here,mnt" {
+		t.Fatalf("entries %v", got)
+	}
+	if got := names(t, r, res.Snapshot, mnt); len(got) != 0 {
+		t.Fatalf("mount point contents were ingested: %v", got)
+	}
+	res, err = ingest.Run(ctx, r, ingest.Options{Paths: []string{src, mnt}, OneFileSystem: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, r, res.Snapshot, mnt); strings.Join(got, ",") != "other-fs" {
+		t.Fatalf("a mount point given on the command line must be taken: %v", got)
+	}
+	res, err = ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, r, res.Snapshot, mnt); strings.Join(got, ",") != "other-fs" {
+		t.Fatalf("without --one-file-system the mount is crossed: %v", got)
+	}
+}
+
+// Hardlinked files are read once and restored as one inode.
+func TestHardlinksReadOnce(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), strings.Repeat("z", 5000))
+	os.Link(filepath.Join(src, "a"), filepath.Join(src, "b"))
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0}); err != nil {
+		t.Fatal(err)
+	}
+	var sa, sb syscall.Stat_t
+	syscall.Stat(filepath.Join(dst, "a"), &sa)
+	syscall.Stat(filepath.Join(dst, "b"), &sb)
+	if sa.Ino != sb.Ino || sa.Nlink != 2 {
+		t.Fatalf("restored links: inodes %d %d, nlink %d", sa.Ino, sb.Ino, sa.Nlink)
+	}
+	n, _, _ := restore.Find(ctx, r, res.Snapshot, filepath.Join(src, "b"))
+	if n.Kind != tree.KindFile || n.Links != 2 {
+		t.Fatalf("node %+v", n)
+	}
+}
