@@ -84,6 +84,13 @@ type Backend interface {
 	Close() error
 }
 
+// LoaderInto is an optional ability: Load into a buffer the caller owns
+// (len(buf) bytes at offset), so hot read paths need not allocate. Errors
+// are Load's.
+type LoaderInto interface {
+	LoadInto(ctx context.Context, name string, offset int64, buf []byte) error
+}
+
 // Unwrapper is implemented by filters that wrap another backend, so callers
 // can find a layer beneath.
 type Unwrapper interface {

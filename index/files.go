@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"sort"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -37,42 +38,41 @@ func (d *DB) DirFiles(source, dir string) (map[string][]byte, error) {
 	return out, err
 }
 
-// ReplaceFiles replaces the whole cache of source with entries (key from
-// FileKey). Files that vanished from the source vanish from the cache.
-func (d *DB) ReplaceFiles(source string, entries map[string][]byte) error {
-	return d.bolt.Update(func(tx *bolt.Tx) error {
-		fb := tx.Bucket(bFiles)
-		if fb.Bucket([]byte(source)) != nil {
-			if err := fb.DeleteBucket([]byte(source)); err != nil {
-				return err
-			}
-		}
-		sb, err := fb.CreateBucket([]byte(source))
-		if err != nil {
+// putSorted writes entries in key order, which bbolt inserts fastest.
+func putSorted(b *bolt.Bucket, entries map[string][]byte) error {
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := b.Put([]byte(k), entries[k]); err != nil {
 			return err
 		}
-		sb.FillPercent = 0.9
-		return putSorted(sb, entries)
-	})
+	}
+	return nil
 }
 
-// MergeFiles adds or replaces entries of source without dropping others (an
-// interrupted ingest's checkpoint).
-func (d *DB) MergeFiles(source string, entries map[string][]byte) error {
+// UpdateFiles brings the cache of source up to date: entries in changed are
+// written, and entries not in seen (files that vanished) are dropped.
+func (d *DB) UpdateFiles(source string, changed map[string][]byte, seen map[string]struct{}) error {
 	return d.bolt.Update(func(tx *bolt.Tx) error {
 		sb, err := tx.Bucket(bFiles).CreateBucketIfNotExists([]byte(source))
 		if err != nil {
 			return err
 		}
-		return putSorted(sb, entries)
-	})
-}
-
-func putSorted(b *bolt.Bucket, entries map[string][]byte) error {
-	for k, v := range entries {
-		if err := b.Put([]byte(k), v); err != nil {
-			return err
+		var gone [][]byte
+		c := sb.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if _, ok := seen[string(k)]; !ok {
+				gone = append(gone, append([]byte(nil), k...))
+			}
 		}
-	}
-	return nil
+		for _, k := range gone {
+			if err := sb.Delete(k); err != nil {
+				return err
+			}
+		}
+		return putSorted(sb, changed)
+	})
 }

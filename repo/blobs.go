@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -25,7 +26,14 @@ func (r *Repository) LoadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 		return nil, fmt.Errorf("blob %s is a %s blob, not %s: %w", bid, loc.Type, t, ErrDamaged)
 	}
 	name := PackName(loc.Type, loc.Pack)
-	stored, err := r.be.Load(ctx, name, int64(loc.Offset), int64(loc.Length))
+	var stored []byte
+	if li, ok := r.be.(backends.LoaderInto); ok {
+		stored = bufpool.Get(int(loc.Length))[:loc.Length]
+		defer bufpool.Put(stored)
+		err = li.LoadInto(ctx, name, int64(loc.Offset), stored)
+	} else {
+		stored, err = r.be.Load(ctx, name, int64(loc.Offset), int64(loc.Length))
+	}
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrRange) {
 			return nil, fmt.Errorf("pack %s (holding %s blob %s): %v: %w", name, t, bid.Short(), err, ErrDamaged)

@@ -105,7 +105,7 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 	s.mu.Unlock()
 
 	// Compress and seal outside the lock: this is where the CPU goes.
-	sealed := s.r.codec.Seal(bufpool.Get(len(plain)+pack.BlobOverhead), t, bid, plain)
+	sealed := s.r.codec.SealPooled(t, bid, plain)
 	defer bufpool.Put(sealed)
 
 	s.mu.Lock()
@@ -179,6 +179,7 @@ func (s *Saver) upload(w *pack.Writer) {
 }
 
 func (s *Saver) store(w *pack.Writer) error {
+	defer w.Release()
 	data, pid := w.Finish(s.r.key)
 	entries, err := pack.Verify(s.r.codec, data)
 	if err != nil {

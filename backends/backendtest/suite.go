@@ -44,6 +44,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backends.Backend) {
 		{"ListDuringSaves", testListDuringSaves},
 		{"Concurrent", testConcurrent},
 		{"Large", testLarge},
+		{"LoadInto", testLoadInto},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

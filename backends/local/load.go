@@ -12,40 +12,58 @@ import (
 // Load reads the range with one pread. A file shorter than its size said a
 // moment before (truncated meanwhile) is reported as ErrRange.
 func (l *Local) Load(ctx context.Context, name string, offset, length int64) ([]byte, error) {
+	var out []byte
+	err := l.load(ctx, name, offset, length, func(n int64) []byte {
+		out = make([]byte, n)
+		return out
+	})
+	return out, err
+}
+
+// LoadInto reads len(buf) bytes at offset into buf, with Load's errors.
+func (l *Local) LoadInto(ctx context.Context, name string, offset int64, buf []byte) error {
+	return l.load(ctx, name, offset, int64(len(buf)), func(int64) []byte { return buf })
+}
+
+// load checks the range against the file and preads it into the buffer
+// that alloc returns for the range's length.
+func (l *Local) load(ctx context.Context, name string, offset, length int64, alloc func(int64) []byte) error {
 	if err := check(ctx, "load", name); err != nil {
-		return nil, err
+		return err
 	}
 	f, err := os.Open(l.path(name))
 	if missing(err) {
-		return nil, fmt.Errorf("load %s: %w", name, backends.ErrNotFound)
+		return fmt.Errorf("load %s: %w", name, backends.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", name, err)
+		return fmt.Errorf("load %s: %w", name, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", name, err)
+		return fmt.Errorf("load %s: %w", name, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("load %s: %w", name, backends.ErrNotFound)
+		return fmt.Errorf("load %s: %w", name, backends.ErrNotFound)
 	}
 	size := fi.Size()
 	if offset < 0 || offset > size || length > size-offset {
-		return nil, fmt.Errorf("load %s: %w: offset %d, length %d, size %d",
+		return fmt.Errorf("load %s: %w: offset %d, length %d, size %d",
 			name, backends.ErrRange, offset, length, size)
 	}
 	if length < 0 {
 		length = size - offset
 	}
-	buf := make([]byte, length)
+	buf := alloc(length)
 	n, err := f.ReadAt(buf, offset)
 	if n < len(buf) {
 		if err == nil || err == io.EOF {
-			return nil, fmt.Errorf("load %s: %w: wanted %d bytes at offset %d, got %d (file truncated)",
+			return fmt.Errorf("load %s: %w: wanted %d bytes at offset %d, got %d (file truncated)",
 				name, backends.ErrRange, length, offset, n)
 		}
-		return nil, fmt.Errorf("load %s: %w", name, err)
+		return fmt.Errorf("load %s: %w", name, err)
 	}
-	return buf, nil
+	return nil
 }
+
+var _ backends.LoaderInto = (*Local)(nil)

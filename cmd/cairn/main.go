@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -63,6 +64,11 @@ func main() {
 	// need not scan: collecting sooner keeps the peak RSS low for little CPU.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(25)
+	}
+	// A soft limit: the collector works harder near it, and the pipelines'
+	// pooled buffers are dropped first. Set GOMEMLIMIT to change it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(120 << 20)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -129,6 +135,18 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 // startProfile writes a CPU profile to $CAIRN_CPUPROFILE, for the
 // benchmarks in bench/.
 func startProfile() func() {
+	if mp := os.Getenv("CAIRN_MEMPROFILE"); mp != "" {
+		// A heap profile every second, numbered, to find the peak.
+		go func() {
+			for i := 0; ; i++ {
+				time.Sleep(time.Second)
+				if f, err := os.Create(fmt.Sprintf("%s.%02d", mp, i)); err == nil {
+					pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+		}()
+	}
 	path := os.Getenv("CAIRN_CPUPROFILE")
 	if path == "" {
 		return func() {}

@@ -1,6 +1,10 @@
 // Package bufpool recycles the large byte buffers of the ingest and restore
 // pipelines (chunks of up to 8 MiB, compressed and sealed copies), so that
 // steady state allocates, zeroes and collects almost nothing.
+//
+// Sizes are rounded up to one of four classes per power of two (1 MiB,
+// 1.25 MiB, 1.5 MiB, 1.75 MiB, 2 MiB, ...), so a pooled buffer wastes at
+// most a fifth of its size.
 package bufpool
 
 import (
@@ -11,35 +15,41 @@ import (
 const (
 	minShift = 12 // 4 KiB
 	maxShift = 26 // 64 MiB
+	steps    = 4  // classes per power of two
 )
 
-var pools [maxShift + 1]sync.Pool
+var pools [(maxShift + 1) * steps]sync.Pool
 
-func class(n int) int {
+// classOf returns the pool index and capacity for a buffer of n bytes.
+func classOf(n int) (int, int) {
 	if n <= 1<<minShift {
-		return minShift
+		return minShift*steps - 1, 1 << minShift // the last class below 4 KiB's range
 	}
-	return bits.Len(uint(n - 1))
+	shift := bits.Len(uint(n-1)) - 1 // 1<<shift < n <= 1<<(shift+1)
+	step := 1 << (shift - 2)         // a quarter of the power below
+	k := (n - (1 << shift) + step - 1) / step
+	return shift*steps + k - 1, 1<<shift + k*step
 }
 
 // Get returns a buffer of length 0 and capacity at least n.
 func Get(n int) []byte {
-	c := class(n)
-	if c > maxShift {
+	i, size := classOf(n)
+	if i >= len(pools) {
 		return make([]byte, 0, n)
 	}
-	if p, ok := pools[c].Get().(*[]byte); ok {
+	if p, ok := pools[i].Get().(*[]byte); ok {
 		return (*p)[:0]
 	}
-	return make([]byte, 0, 1<<c)
+	return make([]byte, 0, size)
 }
 
-// Put hands a buffer back. The caller must not use it afterwards.
+// Put hands a buffer back. The caller must not use it afterwards. Buffers
+// that Get did not make (other capacities) are left to the collector.
 func Put(b []byte) {
-	c := cap(b)
-	if c < 1<<minShift || c&(c-1) != 0 || bits.Len(uint(c))-1 > maxShift {
-		return // not one of ours
+	i, size := classOf(cap(b))
+	if i >= len(pools) || size != cap(b) {
+		return
 	}
 	b = b[:0]
-	pools[bits.Len(uint(c))-1].Put(&b)
+	pools[i].Put(&b)
 }

@@ -16,3 +16,25 @@ func TestGetPut(t *testing.T) {
 	}
 	Put(make([]byte, 0, 1000)) // not a pool size: ignored, no panic
 }
+
+func TestClasses(t *testing.T) {
+	prev := 0
+	sizeOf := map[int]int{} // each class has exactly one size
+	for n := 1; n <= 64<<20; n += 1 + n/97 {
+		i, size := classOf(n)
+		if s, ok := sizeOf[i]; ok && s != size {
+			t.Fatalf("class %d has sizes %d and %d", i, s, size)
+		}
+		sizeOf[i] = size
+		if size < n || (n > 4096 && size > n+n/4+1) {
+			t.Fatalf("classOf(%d) = %d bytes", n, size)
+		}
+		if i < prev {
+			t.Fatalf("class index went down at %d", n)
+		}
+		prev = i
+		if j, s2 := classOf(size); j != i || s2 != size {
+			t.Fatalf("a class size %d maps to class %d/%d, not itself %d", size, j, s2, i)
+		}
+	}
+}

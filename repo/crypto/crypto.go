@@ -106,6 +106,17 @@ func (k *Key) Seal(dst, plaintext, ad []byte) []byte {
 	return k.aead.Seal(dst, dst[off:off+NonceSize], plaintext, ad)
 }
 
+// SealInPlace seals b[NonceSize:] where it lies: it writes a fresh nonce
+// into b[:NonceSize] and returns b with the plaintext encrypted and the tag
+// appended, reusing b's capacity when it has TagSize bytes to spare.
+func (k *Key) SealInPlace(b, ad []byte) []byte {
+	nonce := b[:NonceSize]
+	if _, err := rand.Read(nonce); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return k.aead.Seal(b[:NonceSize], nonce, b[NonceSize:], ad)
+}
+
 // Open authenticates and decrypts sealed (nonce || ciphertext || tag),
 // appending the plaintext to dst. It fails with ErrAuth.
 func (k *Key) Open(dst, sealed, ad []byte) ([]byte, error) {

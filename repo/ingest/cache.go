@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"sync"
@@ -21,11 +22,12 @@ type fileCache struct {
 
 	mu   sync.Mutex
 	dirs map[string]map[string][]byte
-	out  map[string][]byte
+	out  map[string][]byte   // entries that differ from the stored cache
+	seen map[string]struct{} // every key this ingest recorded
 }
 
 func newFileCache(ctx context.Context, r *repo.Repository, host, source string, disabled bool) *fileCache {
-	c := &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, dirs: map[string]map[string][]byte{}, out: map[string][]byte{}}
+	c := &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, dirs: map[string]map[string][]byte{}, out: map[string][]byte{}, seen: map[string]struct{}{}}
 	if sn, err := r.FindSnapshot(ctx, "latest", repo.Filter{Host: host, Source: source}); err == nil {
 		c.parent = sn
 	}
@@ -70,10 +72,15 @@ func (c *fileCache) record(path string, n *tree.Node) {
 		return
 	}
 	dir, name := filepath.Split(path)
-	k := string(index.FileKey(filepath.Clean(dir), name))
+	dir = filepath.Clean(dir)
+	k := string(index.FileKey(dir, name))
 	v := tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree})
 	c.mu.Lock()
-	c.out[k] = v
+	c.seen[k] = struct{}{}
+	// Only what changed is written back: an unchanged tree costs no writes.
+	if old, ok := c.dirs[dir]; !ok || !bytes.Equal(old[name], v) {
+		c.out[k] = v
+	}
 	c.mu.Unlock()
 }
 
@@ -83,5 +90,5 @@ func (c *fileCache) save() error {
 	if c.disabled {
 		return nil
 	}
-	return c.db.ReplaceFiles(c.key, c.out)
+	return c.db.UpdateFiles(c.key, c.out, c.seen)
 }

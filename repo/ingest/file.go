@@ -228,10 +228,14 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 	} else {
 		if w.chk == nil {
 			w.chk = chunker.NewWithBoundaries(r, g.r.Polynomial(), cp.MinSize, cp.MaxSize)
-			w.buf = make([]byte, cp.MaxSize)
 		} else {
 			w.chk.ResetWithBoundaries(r, g.r.Polynomial(), cp.MinSize, cp.MaxSize)
 		}
+		// The chunker's output buffer is borrowed per file, so only the
+		// workers reading large files at this moment hold one, and sized
+		// for a typical chunk: Next grows it for the rare large one.
+		w.buf = bufpool.Get(2 << 20)
+		defer func() { bufpool.Put(w.buf); w.buf = nil }()
 		w.chk.SetAverageBits(cp.AverageBits)
 		for {
 			c, err := w.chk.Next(w.buf)
@@ -241,6 +245,9 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 			if err != nil {
 				readErr = err
 				break
+			}
+			if cap(c.Data) > cap(w.buf) {
+				w.buf = c.Data[:0] // Next grew it: keep the larger one
 			}
 			submit(append(bufpool.Get(len(c.Data)), c.Data...))
 			if g.ctx.Err() != nil {

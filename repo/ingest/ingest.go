@@ -101,8 +101,12 @@ type ingester struct {
 	blobWG sync.WaitGroup
 	fileWG sync.WaitGroup
 
-	// hardlinks: (dev, inode) -> the first link's job; walker only
-	links map[[2]uint64]*fileJob
+	// hardlinks: (dev, inode) -> the first link's job
+	linkMu sync.Mutex
+	links  map[[2]uint64]*fileJob
+
+	walkers chan struct{} // slots for extra folder walkers
+	walkWG  sync.WaitGroup
 
 	counts struct {
 		filesNew, filesChanged, filesUnchanged atomic.Int64
@@ -165,7 +169,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, links: map[[2]uint64]*fileJob{}}
+	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, links: map[[2]uint64]*fileJob{}, walkers: make(chan struct{}, 3)}
 	// Uploads outlive a cancel: Flush then indexes what was stored, so the
 	// next ingest reuses it.
 	g.saver = r.NewSaver(context.WithoutCancel(ctx), 2)

@@ -114,6 +114,7 @@ func (g *ingester) ingestPaths(paths []string) (<-chan *tree.Node, error) {
 	result := make(chan *tree.Node, 1)
 	root := &dirState{g: g, path: "/", node: rootNode, onDone: func(n *tree.Node) { result <- n }}
 	g.walkDir(root, v, v.target, rootNode.Dev)
+	g.walkWG.Wait()
 	return result, nil
 }
 
@@ -196,20 +197,33 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 	switch n.Kind {
 	case tree.KindDir:
 		child := &dirState{g: g, path: path, node: n, parent: d, slot: slot, root: d.root}
-		switch {
-		case given:
+		full, dev := inFull, d.node.Dev
+		if given {
 			child.root = depth(path)
-			g.walkDir(child, v, true, n.Dev)
-		case inFull:
-			g.walkDir(child, v, true, d.node.Dev)
-		default: // a folder on the way down to a given path
-			g.walkDir(child, v, false, d.node.Dev)
+			full, dev = true, n.Dev
+		}
+		// Folders are walked by a few goroutines at once (lstat and
+		// xattr calls dominate an unchanged ingest); when none is free
+		// the walker goes on by itself.
+		select {
+		case g.walkers <- struct{}{}:
+			g.walkWG.Add(1)
+			go func() {
+				defer func() { <-g.walkers; g.walkWG.Done() }()
+				g.walkDir(child, v, full, dev)
+			}()
+		default:
+			g.walkDir(child, v, full, dev)
 		}
 	case tree.KindFile:
 		g.counts.files.Add(1)
 		g.counts.bytes.Add(int64(n.Size))
 		fj := &fileJob{path: path, node: n, dir: d, slot: slot, done: make(chan struct{})}
 		if n.Links > 1 {
+			// Registered and queued under one lock, so the first link is
+			// always queued before the others that wait for it.
+			g.linkMu.Lock()
+			defer g.linkMu.Unlock()
 			key := [2]uint64{n.Dev, n.Inode}
 			if first := g.links[key]; first != nil {
 				fj.linkOf = first

@@ -91,16 +91,45 @@ func (c *Codec) ID(plain []byte) id.ID { return c.Key.BlobID(plain) }
 // Seal appends the stored form of a blob to dst. Compressed data is kept
 // only when it is smaller than the plaintext.
 func (c *Codec) Seal(dst []byte, t id.BlobType, bid id.ID, plain []byte) []byte {
-	flags := byte(0)
-	body := plain
-	zb := bufpool.Get(len(plain))
-	if z := c.compressInto(zb, plain); z != nil {
-		flags, body, zb = FlagZstd, z, z
-	}
-	dst = append(dst, flags)
-	dst = c.Key.Seal(dst, body, blobAD(t, flags, bid))
-	bufpool.Put(zb)
+	b := c.SealPooled(t, bid, plain)
+	dst = append(dst, b...)
+	bufpool.Put(b)
 	return dst
+}
+
+// SealPooled returns the stored form of a blob in a buffer from bufpool,
+// which the caller hands back with bufpool.Put. Compression writes straight
+// into that buffer and encryption happens in place, so a blob costs one
+// buffer and no copies beyond compression.
+func (c *Codec) SealPooled(t id.BlobType, bid id.ID, plain []byte) []byte {
+	const head = 1 + crypto.NonceSize
+	// zstd may expand incompressible input slightly before we notice.
+	buf := bufpool.Get(head + len(plain) + len(plain)/128 + 512 + crypto.TagSize)[:head]
+	flags := byte(0)
+	compressed := false
+	if len(plain) >= 64 && !(len(plain) >= 64<<10 && c.looksIncompressible(nil, plain)) {
+		z := c.enc.EncodeAll(plain, buf[head:head])
+		if len(z) < len(plain) {
+			flags, compressed = FlagZstd, true
+			if len(z) > 0 && &z[0] != &buf[:head+1][head] {
+				buf = append(buf, z...) // EncodeAll outgrew the buffer
+			} else {
+				buf = buf[:head+len(z)]
+			}
+		}
+	}
+	if !compressed {
+		buf = append(buf, plain...)
+	}
+	buf[0] = flags
+	sealed := c.Key.SealInPlace(buf[1:], blobAD(t, flags, bid))
+	if len(sealed) > 0 && &sealed[0] != &buf[1] {
+		// The tag did not fit (never, with the room reserved above).
+		out := append(bufpool.Get(1+len(sealed)), flags)
+		bufpool.Put(buf)
+		return append(out, sealed...)
+	}
+	return buf[:1+len(sealed)]
 }
 
 // Open authenticates a stored blob, decompresses it and checks that its

@@ -7,6 +7,7 @@ import (
 
 	"github.com/zeebo/blake3"
 
+	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
 )
@@ -39,9 +40,17 @@ type Writer struct {
 	entries []Entry
 }
 
-// NewWriter starts a pack for blobs of type t, with room for sizeHint bytes.
+// NewWriter starts a pack for blobs of type t, with room for sizeHint bytes
+// in a buffer from bufpool (see Release).
 func NewWriter(t id.BlobType, sizeHint int) *Writer {
-	return &Writer{Type: t, buf: make([]byte, 0, sizeHint)}
+	return &Writer{Type: t, buf: bufpool.Get(sizeHint)}
+}
+
+// Release hands the writer's buffer back to bufpool once the finished
+// pack's bytes are no longer needed.
+func (w *Writer) Release() {
+	bufpool.Put(w.buf)
+	w.buf = nil
 }
 
 // Size is the number of blob bytes written so far.
