@@ -70,7 +70,7 @@ type DB struct {
 // another repository or an older layout is emptied. When another process
 // holds the file for longer than wait, Open fails with ErrBusy.
 func Open(path string, repoID string, wait time.Duration) (*DB, error) {
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait, NoFreelistSync: true})
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("%s: %w", path, ErrBusy)

@@ -111,12 +111,12 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 	s.mu.Lock()
 	var full *pack.Writer
 	w := s.open[t]
-	if w != nil && w.Size()+len(sealed) > w.Cap() {
+	if w != nil && !w.Fits(len(sealed)) {
 		// Close the pack rather than let it grow past its buffer.
 		full, w = w, nil
 	}
 	if w == nil {
-		w = pack.NewWriter(t, s.packSize(t)+s.packSize(t)/8)
+		w = pack.NewWriter(t, s.packSize(t))
 		s.open[t] = w
 	}
 	w.AddSealed(bid, sealed, len(plain))

@@ -84,6 +84,9 @@ func (w *fileWorker) process(fj *fileJob) {
 		}
 		n.Content, n.Size = fj.linkOf.node.Content, fj.linkOf.node.Size
 		fj.linkOf.counter.Add(1)
+		// Recorded too: with folders walked in parallel, another link of
+		// the group may come first next time and look itself up.
+		g.cache.record(fj.path, n)
 		g.progressFile(int64(n.Size))
 		fj.dir.done(fj.slot, n)
 		return

@@ -172,11 +172,11 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, links: map[[2]uint64]*fileJob{}, walkers: make(chan struct{}, 3)}
 	// Uploads outlive a cancel: Flush then indexes what was stored, so the
 	// next ingest reuses it.
-	g.saver = r.NewSaver(context.WithoutCancel(ctx), 2)
+	g.saver = r.NewSaver(context.WithoutCancel(ctx), 1)
 	g.cache = newFileCache(ctx, r, opt.Host, opt.Source, opt.Stdin != nil)
 	g.prog.current.Store("")
 
-	g.chunks = make(chan *chunkJob, 2*opt.Workers)
+	g.chunks = make(chan *chunkJob, opt.Workers)
 	g.files = make(chan *fileJob, 64)
 	for i := 0; i < opt.Workers; i++ {
 		g.blobWG.Add(1)

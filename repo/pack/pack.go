@@ -56,9 +56,13 @@ func (w *Writer) Release() {
 // Size is the number of blob bytes written so far.
 func (w *Writer) Size() int { return len(w.buf) }
 
-// Cap is the room the writer's buffer has for blob bytes before it must
-// grow (the sealed header and trailer need a little more).
-func (w *Writer) Cap() int { return cap(w.buf) - 4096 }
+// Fits reports whether a stored blob of n bytes still fits the writer's
+// buffer together with the sealed header and trailer Finish will add, so
+// the buffer never has to grow.
+func (w *Writer) Fits(n int) bool {
+	header := 1 + binary.MaxVarintLen64 + (len(w.entries)+1)*entryMaxSize + crypto.Overhead + TrailerSize
+	return len(w.buf)+n+header <= cap(w.buf)
+}
 
 // Count is the number of blobs written so far.
 func (w *Writer) Count() int { return len(w.entries) }

@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,7 +53,6 @@ func TestRoundTrip(t *testing.T) {
 	if diffs := testtree.Compare(t, src, dst, testtree.CompareOptions{ATime: true, Sparse: true}); len(diffs) > 0 {
 		t.Fatalf("restored tree differs:\n%s", strings.Join(diffs, "\n"))
 	}
-
 	// Unchanged re-ingest reads nothing and stores nothing new.
 	res2, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
 	if err != nil {
@@ -66,4 +66,18 @@ func TestRoundTrip(t *testing.T) {
 	if res2.Snapshot.Parent == nil || *res2.Snapshot.Parent != res.Snapshot.ID {
 		t.Fatalf("parent of second snapshot = %v, want %s", res2.Snapshot.Parent, res.Snapshot.ID)
 	}
+	// The real rsync, as a user would check it: every attribute it carries,
+	// nanosecond mtimes included (--modify-window=-1), hardlinks, ACLs,
+	// xattrs, devices.
+	if _, err := exec.LookPath("rsync"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("rsync is not installed (make deps installs it)")
+		}
+		t.Skip("rsync not installed")
+	}
+	out, err := exec.Command("rsync", "-aHAXn", "-i", "--numeric-ids", "--delete", "--modify-window=-1", src+"/", dst+"/").CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("rsync -aHAXn finds differences (%v):\n%s", err, out)
+	}
+
 }
