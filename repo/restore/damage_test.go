@@ -1,0 +1,146 @@
+package restore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/cairn-backup/cairn/backends/local"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// A damaged pack costs exactly the files that need it: restore names each
+// of them and the pack, restores every other file, and fails overall.
+func TestRestoreAroundDamagedPack(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	be, err := local.Create(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := repo.TestRepositoryOn(t, be)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	// Two files far apart in content, so they land in separate packs when
+	// packs are small; use distinct big random files and find the pack of
+	// the first.
+	for i, name := range []string{"victim.bin", "survivor.bin"} {
+		b := bytes.Repeat([]byte{byte(i + 1)}, 1) // marker
+		b = append(b, make([]byte, 600<<10)...)
+		for j := range b {
+			b[j] ^= byte(j*7 + i*13)
+		}
+		os.WriteFile(filepath.Join(src, name), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(src, "small.txt"), []byte("small"), 0o644)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := restore.Find(ctx, r, res.Snapshot, filepath.Join(src, "victim.bin"))
+	if err != nil || n.Kind != tree.KindFile || len(n.Content) == 0 {
+		t.Fatalf("find victim: %v %+v", err, n)
+	}
+	loc, ok, err := r.LookupBlob(n.Content[0].ID)
+	if err != nil || !ok {
+		t.Fatalf("lookup: %v %v", ok, err)
+	}
+	packFile := filepath.Join(dir, "repo", filepath.FromSlash(repo.PackName(id.DataBlob, loc.Pack)))
+	b, err := os.ReadFile(packFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[loc.Offset+40] ^= 0x55 // inside the victim's first blob
+	if err := os.WriteFile(packFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var warned []string
+	dst := t.TempDir()
+	_, err = restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0,
+		Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }})
+	if !errors.Is(err, restore.ErrIncomplete) {
+		t.Fatalf("restore over a damaged pack: %v, want ErrIncomplete", err)
+	}
+	all := strings.Join(warned, "\n")
+	if !strings.Contains(all, "victim.bin") || !strings.Contains(all, loc.Pack.String()) {
+		t.Fatalf("warnings must name the file and the pack %s:\n%s", loc.Pack, all)
+	}
+	for _, name := range []string{"small.txt"} {
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		got, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s was not restored intact: %v", name, err)
+		}
+	}
+	// survivor.bin shares the pack only if packs are larger than both
+	// files; then it is reported too, otherwise it must be intact.
+	if !strings.Contains(all, "survivor.bin") {
+		want, _ := os.ReadFile(filepath.Join(src, "survivor.bin"))
+		got, _ := os.ReadFile(filepath.Join(dst, "survivor.bin"))
+		if !bytes.Equal(got, want) {
+			t.Fatal("survivor.bin was not reported, yet it is not intact")
+		}
+	}
+}
+
+// A full disk under the repository fails the ingest with an error that
+// says so, writes no snapshot, and leaves earlier snapshots restorable.
+func TestIngestFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "small")
+	os.Mkdir(mnt, 0o755)
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=4m"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount tmpfs: %v", err)
+		}
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
+	be, err := local.Create(filepath.Join(mnt, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := repo.TestRepositoryOn(t, be)
+	small := filepath.Join(dir, "small-src")
+	os.MkdirAll(small, 0o755)
+	os.WriteFile(filepath.Join(small, "a"), []byte("fits"), 0o644)
+	first, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{small}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big-src")
+	os.MkdirAll(big, 0o755)
+	rnd := make([]byte, 8<<20) // incompressible: more than the disk holds
+	rand.NewChaCha8([32]byte{9}).Read(rnd)
+	os.WriteFile(filepath.Join(big, "big"), rnd, 0o644)
+	_, err = ingest.Run(ctx, r, ingest.Options{Paths: []string{big}})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("ingest onto a full disk: %v, want an error wrapping ENOSPC", err)
+	}
+	all, err := r.Snapshots(ctx, nil)
+	if err != nil || len(all) != 1 || all[0].ID != first.Snapshot.ID {
+		t.Fatalf("snapshots after the failed ingest: %v %v", all, err)
+	}
+	dst := t.TempDir()
+	if _, err := restore.Run(ctx, r, first.Snapshot, small, restore.Options{Target: dst}); err != nil {
+		t.Fatalf("restore of the earlier snapshot: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "a")); string(b) != "fits" {
+		t.Fatalf("restored %q", b)
+	}
+}
