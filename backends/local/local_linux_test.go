@@ -16,11 +16,14 @@ import (
 func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root: mounting a tmpfs must work")
+		}
 		t.Skip("mounting a tmpfs needs root")
 	}
 	dir := t.TempDir()
 	err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700")
-	if errors.Is(err, syscall.EPERM) {
+	if errors.Is(err, syscall.EPERM) && os.Getenv("CI") != "true" {
 		t.Skipf("mount tmpfs: %v", err)
 	}
 	if err != nil {

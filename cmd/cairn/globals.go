@@ -184,6 +184,22 @@ func (g *globals) open(ctx context.Context) (*repo.Repository, error) {
 	return r, nil
 }
 
+// openLocked opens the repository and takes a shared lock for operation.
+// The returned release unlocks and closes; the lock's context is cancelled
+// if its lease is lost.
+func (g *globals) openLocked(ctx context.Context, operation string) (*repo.Repository, *repo.Lock, func(), error) {
+	r, err := g.open(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lock, err := r.Lock(ctx, false, operation)
+	if err != nil {
+		r.Close()
+		return nil, nil, nil, err
+	}
+	return r, lock, func() { lock.Unlock(); r.Close() }, nil
+}
+
 func (g *globals) notice(format string, args ...any) {
 	if !g.quiet && !g.json {
 		fmt.Fprintf(os.Stderr, format+"\n", args...)

@@ -117,16 +117,11 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) er
 		opt.Paths = args
 	}
 
-	r, err := g.open(ctx)
+	r, lock, release, err := g.openLocked(ctx, "ingest")
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	lock, err := r.Lock(ctx, false, "ingest")
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
+	defer release()
 
 	if child != nil {
 		if err := child.Start(); err != nil {

@@ -29,18 +29,12 @@ SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := g.open(ctx)
+			r, _, release, err := g.openLocked(ctx, "ls")
 			if err != nil {
 				return err
 			}
-			defer r.Close()
-			lock, err := r.Lock(ctx, false, "ls")
-			if err != nil {
-				return err
-			}
-			defer lock.Unlock()
-			sel, sub := splitSelector(args[0])
-			sn, err := findSnapshot(ctx, r, sel, f)
+			defer release()
+			sn, sub, err := findSnapshot(ctx, r, args[0], f)
 			if err != nil {
 				return err
 			}

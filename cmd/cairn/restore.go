@@ -37,18 +37,12 @@ hardlinks, device nodes and sparse files.
 			if target == "" {
 				return errors.New("--target is required")
 			}
-			r, err := g.open(ctx)
+			r, lock, release, err := g.openLocked(ctx, "restore")
 			if err != nil {
 				return err
 			}
-			defer r.Close()
-			lock, err := r.Lock(ctx, false, "restore")
-			if err != nil {
-				return err
-			}
-			defer lock.Unlock()
-			sel, sub := splitSelector(args[0])
-			sn, err := findSnapshot(ctx, r, sel, f)
+			defer release()
+			sn, sub, err := findSnapshot(ctx, r, args[0], f)
 			if err != nil {
 				return err
 			}

@@ -20,7 +20,10 @@ func splitSelector(s string) (string, string) {
 	return s, "/"
 }
 
-// findSnapshot resolves a selector with the --host/--source/--tag filter.
-func findSnapshot(ctx context.Context, r *repo.Repository, sel string, f filterFlags) (*repo.Snapshot, error) {
-	return r.FindSnapshot(ctx, sel, f.filter())
+// findSnapshot resolves "SNAP[:PATH]" with the --host/--source/--tag
+// filter, returning the snapshot and the path inside it.
+func findSnapshot(ctx context.Context, r *repo.Repository, arg string, f filterFlags) (*repo.Snapshot, string, error) {
+	sel, sub := splitSelector(arg)
+	sn, err := r.FindSnapshot(ctx, sel, f.filter())
+	return sn, sub, err
 }

@@ -66,16 +66,11 @@ func newSnapshotsCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := g.open(ctx)
+			r, _, release, err := g.openLocked(ctx, "snapshots")
 			if err != nil {
 				return err
 			}
-			defer r.Close()
-			lock, err := r.Lock(ctx, false, "snapshots")
-			if err != nil {
-				return err
-			}
-			defer lock.Unlock()
+			defer release()
 			all, err := r.Snapshots(ctx, func(err error) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %v\n", err) })
 			if err != nil {
 				return err
