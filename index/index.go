@@ -137,12 +137,6 @@ func (d *DB) AddSegment(seg id.ID, packs []Pack) error {
 	})
 }
 
-// AddPacks records packs that no segment names yet (this process's own
-// uploads, before its next index checkpoint).
-func (d *DB) AddPacks(packs []Pack) error {
-	return d.bolt.Update(func(tx *bolt.Tx) error { return putPacks(tx, packs) })
-}
-
 func putPacks(tx *bolt.Tx, packs []Pack) error {
 	pb, bb := tx.Bucket(bPacks), tx.Bucket(bBlobs)
 	for _, p := range packs {

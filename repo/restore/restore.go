@@ -105,8 +105,6 @@ type restorer struct {
 		files, dirs, others, links, bytes, skipped, errors, filesDone, totalBytes atomic.Int64
 		walkDone                                                                  atomic.Bool
 	}
-	fatalMu sync.Mutex
-	fatal   error
 }
 
 type dirMeta struct {
@@ -175,9 +173,6 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	}
 	st := &Stats{Files: rs.stats.files.Load(), Dirs: rs.stats.dirs.Load(), Others: rs.stats.others.Load(), Links: rs.stats.links.Load(),
 		Bytes: rs.stats.bytes.Load(), Skipped: rs.stats.skipped.Load(), Errors: rs.stats.errors.Load()}
-	if rs.fatal != nil {
-		return st, rs.fatal
-	}
 	if ctx.Err() != nil {
 		return st, ctx.Err()
 	}
