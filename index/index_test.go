@@ -1,0 +1,114 @@
+package index
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+func blobID(b byte) id.ID { var i id.ID; i[0], i[31] = b, b; return i }
+
+func TestSegmentsAndLookup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	d, err := Open(path, "repo-a", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Pack{ID: blobID(9), Type: id.DataBlob, Blobs: []Blob{
+		{ID: blobID(1), Type: id.DataBlob, Offset: 0, Length: 100, RawLength: 200},
+		{ID: blobID(2), Type: id.DataBlob, Offset: 100, Length: 50, RawLength: 50},
+	}}
+	if err := d.AddSegment(blobID(7), []Pack{p}); err != nil {
+		t.Fatal(err)
+	}
+	// A later segment naming blob 1 in another pack does not move it.
+	if err := d.AddSegment(blobID(8), []Pack{{ID: blobID(10), Type: id.DataBlob, Blobs: []Blob{{ID: blobID(1), Type: id.DataBlob, Length: 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	b, ok, err := d.Lookup(blobID(2))
+	if err != nil || !ok || b.Pack != blobID(9) || b.Offset != 100 || b.Length != 50 || b.RawLength != 50 || b.Type != id.DataBlob {
+		t.Fatalf("lookup: %+v %v %v", b, ok, err)
+	}
+	if b, _, _ := d.Lookup(blobID(1)); b.Pack != blobID(9) {
+		t.Fatalf("blob 1 moved to %s", b.Pack.Short())
+	}
+	if _, ok, _ := d.Lookup(blobID(3)); ok {
+		t.Fatal("unknown blob found")
+	}
+	segs, _ := d.Segments()
+	if len(segs) != 2 || !segs[blobID(7)] {
+		t.Fatalf("segments %v", segs)
+	}
+	if packs, blobs, _ := d.Counts(); packs != 2 || blobs != 2 {
+		t.Fatalf("counts %d packs %d blobs", packs, blobs)
+	}
+	if err := d.ResetBlobs(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := d.Lookup(blobID(2)); ok {
+		t.Fatal("blob survives ResetBlobs")
+	}
+	d.Close()
+
+	// Another repository's ID empties the cache rather than mixing them.
+	d2, err := Open(path, "repo-a", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2.AddSegment(blobID(7), []Pack{p})
+	d2.Close()
+	d3, err := Open(path, "repo-b", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d3.Close()
+	if segs, _ := d3.Segments(); len(segs) != 0 {
+		t.Fatalf("cache of repo-a seen as repo-b's: %v", segs)
+	}
+}
+
+func TestBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	d, err := Open(path, "r", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := Open(path, "r", 50*time.Millisecond); err == nil {
+		t.Fatal("a second open of a held cache succeeded")
+	}
+}
+
+func TestFileCache(t *testing.T) {
+	d, err := Open(filepath.Join(t.TempDir(), "index.db"), "r", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	k := func(dir, name string) string { return string(FileKey(dir, name)) }
+	seen := map[string]struct{}{k("/a", "x"): {}, k("/a", "y"): {}, k("/a/b", "z"): {}}
+	if err := d.UpdateFiles("h\x00s", map[string][]byte{k("/a", "x"): []byte("1"), k("/a", "y"): []byte("2"), k("/a/b", "z"): []byte("3")}, seen); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := d.DirFiles("h\x00s", "/a")
+	if len(got) != 2 || string(got["x"]) != "1" || string(got["y"]) != "2" {
+		t.Fatalf("dir /a: %q", got)
+	}
+	// y vanished, x changed; z untouched stays.
+	delete(seen, k("/a", "y"))
+	if err := d.UpdateFiles("h\x00s", map[string][]byte{k("/a", "x"): []byte("1b")}, seen); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = d.DirFiles("h\x00s", "/a")
+	if len(got) != 1 || string(got["x"]) != "1b" {
+		t.Fatalf("after update: %q", got)
+	}
+	if got, _ := d.DirFiles("h\x00s", "/a/b"); string(got["z"]) != "3" {
+		t.Fatalf("untouched entry lost: %q", got)
+	}
+	if got, _ := d.DirFiles("other", "/a"); len(got) != 0 {
+		t.Fatalf("another source sees %q", got)
+	}
+}
