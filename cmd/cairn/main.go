@@ -68,7 +68,7 @@ func main() {
 	// A soft limit: the collector works harder near it, and the pipelines'
 	// pooled buffers are dropped first. Set GOMEMLIMIT to change it.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(144 << 20)
+		debug.SetMemoryLimit(112 << 20)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
