@@ -22,6 +22,7 @@ package backends
 import (
 	"context"
 	"errors"
+	"os"
 	"time"
 )
 
@@ -95,4 +96,15 @@ type LoaderInto interface {
 // can find a layer beneath.
 type Unwrapper interface {
 	Unwrap() Backend
+}
+
+// FileSaver is an optional ability: build an object in a local file and
+// store it without holding it in memory. TempFile returns a new empty file
+// in a place SaveFile can move from; SaveFile stores the file's whole
+// content under name with Save's guarantees (atomic, durable) and closes
+// f, moving it rather than copying where it can. After SaveFile, f is gone
+// either way. An abandoned temporary file is never listed.
+type FileSaver interface {
+	TempFile() (*os.File, error)
+	SaveFile(ctx context.Context, name string, f *os.File) error
 }

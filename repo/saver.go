@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -43,7 +46,7 @@ type Saver struct {
 	uploaders int
 
 	mu        sync.Mutex
-	open      map[id.BlobType]*pack.Writer
+	open      map[id.BlobType]*pack.FileWriter
 	pending   map[id.ID]bool // taken by this saver, not yet in a written segment
 	uploaded  []index.Pack   // stored, not yet in a written segment
 	sinceCkpt int64
@@ -64,7 +67,7 @@ func (r *Repository) NewSaver(ctx context.Context, uploaders int) *Saver {
 	}
 	return &Saver{
 		r: r, ctx: ctx, uploaders: uploaders,
-		open:     map[id.BlobType]*pack.Writer{},
+		open:     map[id.BlobType]*pack.FileWriter{},
 		pending:  map[id.ID]bool{},
 		lastCkpt: time.Now(),
 		sem:      make(chan struct{}, uploaders),
@@ -109,17 +112,23 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 	defer bufpool.Put(sealed)
 
 	s.mu.Lock()
-	var full *pack.Writer
 	w := s.open[t]
-	if w != nil && !w.Fits(len(sealed)) {
-		// Close the pack rather than let it grow past its buffer.
-		full, w = w, nil
-	}
 	if w == nil {
-		w = pack.NewWriter(t, s.packSize(t))
+		f, err := s.tempFile()
+		if err != nil {
+			s.fail(err)
+			s.mu.Unlock()
+			return false, err
+		}
+		w = pack.NewFileWriter(t, f)
 		s.open[t] = w
 	}
-	w.AddSealed(bid, sealed, len(plain))
+	if err := w.AddSealed(bid, sealed, len(plain)); err != nil {
+		err = fmt.Errorf("write pack: %w", err)
+		s.fail(err)
+		s.mu.Unlock()
+		return false, err
+	}
 	s.stats.BlobsAdded++
 	if t == id.DataBlob {
 		s.stats.DataBlobs++
@@ -128,19 +137,39 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 	}
 	s.stats.DataAdded += int64(len(plain))
 	s.stats.StoredAdded += int64(len(sealed))
-	var ready *pack.Writer
-	if w.Size() >= s.packSize(t) {
+	var ready *pack.FileWriter
+	if w.Size() >= int64(s.packSize(t)) {
 		ready = w
 		delete(s.open, t)
 	}
 	s.mu.Unlock()
-	if full != nil {
-		s.upload(full)
-	}
 	if ready != nil {
 		s.upload(ready)
 	}
 	return true, nil
+}
+
+// fail records the first error; the caller holds s.mu.
+func (s *Saver) fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// tempFile makes the file a new pack is written to: in the repository
+// itself when the backend can move files into place, else in the system's
+// temporary folder.
+func (s *Saver) tempFile() (*os.File, error) {
+	if fs, ok := s.r.be.(backends.FileSaver); ok {
+		return fs.TempFile()
+	}
+	return os.CreateTemp("", "cairn-pack-*")
+}
+
+// discard closes and removes a pack file that will not be stored.
+func discard(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
 }
 
 // SaveTree encodes and saves a directory's nodes, returning the tree's ID.
@@ -162,31 +191,46 @@ func (s *Saver) packSize(t id.BlobType) int {
 }
 
 // upload verifies and stores a full pack in the background. It blocks while
-// as many uploads as allowed are running, which bounds memory.
-func (s *Saver) upload(w *pack.Writer) {
+// as many uploads as allowed are running, which bounds the work in flight.
+func (s *Saver) upload(w *pack.FileWriter) {
 	s.sem <- struct{}{}
 	s.wg.Add(1)
 	go func() {
 		defer func() { <-s.sem; s.wg.Done() }()
 		if err := s.store(w); err != nil {
 			s.mu.Lock()
-			if s.err == nil {
-				s.err = err
-			}
+			s.fail(err)
 			s.mu.Unlock()
 		}
 	}()
 }
 
-func (s *Saver) store(w *pack.Writer) error {
-	defer w.Release()
-	data, pid := w.Finish(s.r.key)
-	entries, err := pack.Verify(s.r.codec, data)
+// store finishes a pack file, re-reads and verifies every blob in it, and
+// only then stores it.
+func (s *Saver) store(w *pack.FileWriter) error {
+	f := w.File()
+	pid, size, err := w.Finish(s.r.key)
 	if err != nil {
-		return fmt.Errorf("verify pack before writing: %w (this is a bug or failing memory; nothing was written)", err)
+		discard(f)
+		return fmt.Errorf("write pack: %w", err)
+	}
+	entries, err := pack.VerifyFile(s.r.codec, f, size)
+	if err != nil {
+		discard(f)
+		return fmt.Errorf("verify pack before writing: %w (this is a bug or failing memory or disk; nothing was stored)", err)
 	}
 	name := PackName(w.Type, pid)
-	if err := s.r.be.Save(s.ctx, name, data); err != nil {
+	if fs, ok := s.r.be.(backends.FileSaver); ok {
+		err = fs.SaveFile(s.ctx, name, f)
+	} else {
+		var data []byte
+		data, err = io.ReadAll(io.NewSectionReader(f, 0, size))
+		discard(f)
+		if err == nil {
+			err = s.r.be.Save(s.ctx, name, data)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("save pack %s: %w", name, err)
 	}
 	p := index.Pack{ID: pid, Type: w.Type, Blobs: make([]index.Blob, len(entries))}
@@ -196,7 +240,7 @@ func (s *Saver) store(w *pack.Writer) error {
 	s.mu.Lock()
 	s.uploaded = append(s.uploaded, p)
 	s.stats.Packs++
-	s.sinceCkpt += int64(len(data))
+	s.sinceCkpt += size
 	due := s.sinceCkpt >= s.r.ckptBytes || time.Since(s.lastCkpt) >= CheckpointInterval
 	s.mu.Unlock()
 	if due {
@@ -239,10 +283,12 @@ func (s *Saver) checkpoint() error {
 // durable and indexed: a snapshot may refer to it.
 func (s *Saver) Flush() error {
 	s.mu.Lock()
-	var ws []*pack.Writer
+	var ws []*pack.FileWriter
 	for t, w := range s.open {
 		if w.Count() > 0 {
 			ws = append(ws, w)
+		} else {
+			discard(w.File())
 		}
 		delete(s.open, t)
 	}

@@ -45,6 +45,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backends.Backend) {
 		{"Concurrent", testConcurrent},
 		{"Large", testLarge},
 		{"LoadInto", testLoadInto},
+		{"FileSaver", testFileSaver},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,67 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/cairn-backup/cairn/backends"
+)
+
+var _ backends.FileSaver = (*Local)(nil)
+
+// TempFile creates a temporary file at the top of the repository folder,
+// on the same filesystem as every object, so SaveFile can rename it.
+func (l *Local) TempFile() (*os.File, error) {
+	return l.tempFile(l.root)
+}
+
+// SaveFile fsyncs f, renames it to the object's path and fsyncs the
+// folder. A file on another filesystem is copied instead.
+func (l *Local) SaveFile(ctx context.Context, name string, f *os.File) error {
+	defer os.Remove(f.Name()) // a no-op once renamed
+	if err := check(ctx, "save", name); err != nil {
+		f.Close()
+		return err
+	}
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	target := l.path(name)
+	dir := filepath.Dir(target)
+	if err := l.ensureDir(dir); err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	err = os.Rename(f.Name(), target)
+	if errors.Is(err, syscall.EXDEV) {
+		return l.copyFile(ctx, name, f.Name())
+	}
+	if err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	return nil
+}
+
+func (l *Local) copyFile(ctx context.Context, name, path string) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	defer src.Close()
+	data, err := io.ReadAll(src)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	return l.Save(ctx, name, data)
+}
