@@ -92,6 +92,13 @@ type LoaderInto interface {
 	LoadInto(ctx context.Context, name string, offset int64, buf []byte) error
 }
 
+// TempCleaner is an optional ability of backends that keep temporary
+// files (FileSaver's): remove those untouched for longer than age, left by
+// a process that was killed. It returns how many it removed.
+type TempCleaner interface {
+	RemoveStaleTemp(age time.Duration) (int, error)
+}
+
 // Unwrapper is implemented by filters that wrap another backend, so callers
 // can find a layer beneath.
 type Unwrapper interface {

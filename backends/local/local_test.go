@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/backends/backendtest"
@@ -219,5 +220,27 @@ func TestSymlinkedFolder(t *testing.T) {
 		if got := listNames(t, l, prefix); len(got) != 1 {
 			t.Errorf("list %q = %v, want data/ab/abcd", prefix, got)
 		}
+	}
+}
+
+func TestRemoveStaleTemp(t *testing.T) {
+	l, err := local.Create(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := l.TempFile()
+	old.Close()
+	fresh, _ := l.TempFile()
+	fresh.Close()
+	long := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(old.Name(), long, long)
+	if n, err := l.RemoveStaleTemp(24 * time.Hour); err != nil || n != 1 {
+		t.Fatalf("removed %d, %v; want the one stale file", n, err)
+	}
+	if _, err := os.Stat(old.Name()); !os.IsNotExist(err) {
+		t.Fatal("stale temporary file survived")
+	}
+	if _, err := os.Stat(fresh.Name()); err != nil {
+		t.Fatalf("a fresh temporary file was removed: %v", err)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cairn-backup/cairn/backends"
 )
@@ -64,4 +66,29 @@ func (l *Local) copyFile(ctx context.Context, name, path string) error {
 		return fmt.Errorf("save %s: %w", name, err)
 	}
 	return l.Save(ctx, name, data)
+}
+
+// RemoveStaleTemp deletes the temporary pack files at the top of the
+// repository that nobody has written to for longer than age: what a killed
+// ingest leaves behind. A live writer touches its file at least every few
+// seconds, so a generous age never removes one in use.
+func (l *Local) RemoveStaleTemp(age time.Duration) (int, error) {
+	entries, err := os.ReadDir(l.root)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tempPrefix) || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < age {
+			continue
+		}
+		if os.Remove(filepath.Join(l.root, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -168,6 +169,11 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	ex, err := filter.Parse(opt.Excludes)
 	if err != nil {
 		return nil, err
+	}
+	// Pack files a killed ingest left behind; a day is far longer than any
+	// live writer leaves its pack file untouched.
+	if tc, ok := r.Backend().(backends.TempCleaner); ok {
+		tc.RemoveStaleTemp(24 * time.Hour)
 	}
 	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, links: map[[2]uint64]*fileJob{}, walkers: make(chan struct{}, 3)}
 	// Uploads outlive a cancel: Flush then indexes what was stored, so the
