@@ -207,17 +207,6 @@ func decodeBlob(bid id.ID, v []byte) Blob {
 	return b
 }
 
-// ForEachBlob calls fn for every located blob.
-func (d *DB) ForEachBlob(fn func(Blob) error) error {
-	return d.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bBlobs).ForEach(func(k, v []byte) error {
-			var bid id.ID
-			copy(bid[:], k)
-			return fn(decodeBlob(bid, v))
-		})
-	})
-}
-
 // Counts returns the number of packs and blobs located.
 func (d *DB) Counts() (packs, blobs int, err error) {
 	err = d.bolt.View(func(tx *bolt.Tx) error {

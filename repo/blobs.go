@@ -59,9 +59,3 @@ func (r *Repository) LoadTree(ctx context.Context, tid id.ID) ([]*tree.Node, err
 	}
 	return nodes, nil
 }
-
-// HasBlob reports whether a blob is in the index.
-func (r *Repository) HasBlob(bid id.ID) (bool, error) {
-	_, ok, err := r.idx.Lookup(bid)
-	return ok, err
-}

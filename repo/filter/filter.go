@@ -80,16 +80,12 @@ func ReadFile(name string) ([]string, error) {
 	return out, s.Err()
 }
 
-// Excluded reports whether p (an absolute, clean path) is excluded by the
-// patterns: the last matching pattern decides.
-func Excluded(patterns []Pattern, p string) bool {
-	return ExcludedBelow(patterns, p, 0)
-}
-
-// ExcludedBelow is Excluded for a path inside a folder given on the command
-// line, root components deep (/home/alice is 2). A match must reach below
-// that folder: the given folder is taken whole, so a pattern that matches
-// only it or its parents ("tmp" while ingesting /tmp/x) excludes nothing.
+// ExcludedBelow reports whether p (an absolute, clean path) inside a folder
+// given on the command line, root components deep (/home/alice is 2), is
+// excluded by the patterns; the last matching pattern decides. A match must
+// reach below that folder: the given folder is taken whole, so a pattern
+// that matches only it or its parents ("tmp" while ingesting /tmp/x)
+// excludes nothing.
 func ExcludedBelow(patterns []Pattern, p string, root int) bool {
 	comps := split(p)
 	ex := false

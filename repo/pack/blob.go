@@ -106,20 +106,15 @@ func (c *Codec) SealPooled(t id.BlobType, bid id.ID, plain []byte) []byte {
 	// zstd may expand incompressible input slightly before we notice.
 	buf := bufpool.Get(head + len(plain) + len(plain)/128 + 512 + crypto.TagSize)[:head]
 	flags := byte(0)
-	compressed := false
-	if len(plain) >= 64 && !(len(plain) >= 64<<10 && c.looksIncompressible(nil, plain)) {
-		z := c.enc.EncodeAll(plain, buf[head:head])
-		if len(z) < len(plain) {
-			flags, compressed = FlagZstd, true
-			if len(z) > 0 && &z[0] != &buf[:head+1][head] {
-				buf = append(buf, z...) // EncodeAll outgrew the buffer
-			} else {
-				buf = buf[:head+len(z)]
-			}
-		}
-	}
-	if !compressed {
+	if z := c.compressInto(buf[head:head], plain); z == nil {
 		buf = append(buf, plain...)
+	} else {
+		flags = FlagZstd
+		if &z[0] != &buf[:head+1][head] {
+			buf = append(buf, z...) // compression outgrew the buffer
+		} else {
+			buf = buf[:head+len(z)]
+		}
 	}
 	buf[0] = flags
 	sealed := c.Key.SealInPlace(buf[1:], blobAD(t, flags, bid))

@@ -7,7 +7,6 @@ import (
 
 	"github.com/zeebo/blake3"
 
-	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
 )
@@ -40,29 +39,15 @@ type Writer struct {
 	entries []Entry
 }
 
-// NewWriter starts a pack for blobs of type t, with room for sizeHint bytes
-// in a buffer from bufpool (see Release).
+// NewWriter starts a pack for blobs of type t, with room for sizeHint bytes.
+// Ingest builds packs in files (FileWriter); this one serves tests and
+// tools that want a pack in memory.
 func NewWriter(t id.BlobType, sizeHint int) *Writer {
-	return &Writer{Type: t, buf: bufpool.Get(sizeHint)}
-}
-
-// Release hands the writer's buffer back to bufpool once the finished
-// pack's bytes are no longer needed.
-func (w *Writer) Release() {
-	bufpool.Put(w.buf)
-	w.buf = nil
+	return &Writer{Type: t, buf: make([]byte, 0, sizeHint)}
 }
 
 // Size is the number of blob bytes written so far.
 func (w *Writer) Size() int { return len(w.buf) }
-
-// Fits reports whether a stored blob of n bytes still fits the writer's
-// buffer together with the sealed header and trailer Finish will add, so
-// the buffer never has to grow.
-func (w *Writer) Fits(n int) bool {
-	header := 1 + binary.MaxVarintLen64 + (len(w.entries)+1)*entryMaxSize + crypto.Overhead + TrailerSize
-	return len(w.buf)+n+header <= cap(w.buf)
-}
 
 // Count is the number of blobs written so far.
 func (w *Writer) Count() int { return len(w.entries) }
