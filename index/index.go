@@ -216,3 +216,11 @@ func (d *DB) Counts() (packs, blobs int, err error) {
 	})
 	return
 }
+
+// CopyTo writes a consistent copy of the cache to path (which must not
+// exist), for a long-running reader that should not hold the shared file.
+func (d *DB) CopyTo(path string) error {
+	return d.bolt.View(func(tx *bolt.Tx) error {
+		return tx.CopyFile(path, 0o600)
+	})
+}

@@ -48,6 +48,10 @@ type Options struct {
 	// CheckpointBytes overrides how many uploaded bytes trigger an index
 	// checkpoint during ingest (default CheckpointBytes).
 	CheckpointBytes int64
+	// PrivateIndex makes a long-running reader (a mount) work on its own
+	// copy of the local index, taken after bringing the shared one up to
+	// date, so that ingests on this host keep using the shared file.
+	PrivateIndex bool
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -158,7 +162,35 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		r.Close()
 		return nil, err
 	}
+	if opt.PrivateIndex && r.tmpCache == "" {
+		if err := r.privateIndex(); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// privateIndex swaps the shared local index for a copy of it in a
+// temporary folder.
+func (r *Repository) privateIndex() error {
+	tmp, err := os.MkdirTemp("", "cairn-cache-")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(tmp, "index.db")
+	if err := r.idx.CopyTo(path); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("copy local index: %w", err)
+	}
+	db, err := index.Open(path, r.cfg.ID, time.Second)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	r.idx.Close()
+	r.idx, r.tmpCache = db, tmp
+	return nil
 }
 
 func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.Key, error) {

@@ -54,8 +54,20 @@ type Snapshot struct {
 	Excludes       []string `json:"excludes,omitempty"`
 	ProgramVersion string   `json:"program_version,omitempty"`
 	Summary        *Summary `json:"summary,omitempty"`
+	// Links lists the hardlink groups that have fewer links in the
+	// snapshot than their nodes' Links say (the others were outside the
+	// ingested paths or excluded), with the count inside it: what a mount
+	// reports as nlink. Groups wholly inside are not listed.
+	Links []LinkCount `json:"links,omitempty"`
 
 	ID id.ID `json:"-"` // set when saved or loaded
+}
+
+// LinkCount is one hardlink group's number of links inside a snapshot.
+type LinkCount struct {
+	Dev   uint64 `json:"dev"`
+	Inode uint64 `json:"inode"`
+	Count uint32 `json:"count"`
 }
 
 // RootNode decodes Root, or returns a plain 0755 directory when absent.

@@ -151,8 +151,8 @@ func (g *globals) location() (string, error) {
 	return g.repo, nil
 }
 
-// open opens the repository for a command.
-func (g *globals) open(ctx context.Context) (*repo.Repository, error) {
+// open opens the repository for a command; mods adjust the options.
+func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.Repository, error) {
 	loc, err := g.location()
 	if err != nil {
 		return nil, err
@@ -175,6 +175,9 @@ func (g *globals) open(ctx context.Context) (*repo.Repository, error) {
 	// of new packs (default 256).
 	if v, err := strconv.Atoi(os.Getenv("CAIRN_CHECKPOINT_MIB")); err == nil && v > 0 {
 		opt.CheckpointBytes = int64(v) << 20
+	}
+	for _, m := range mods {
+		m(&opt)
 	}
 	r, err := repo.Open(ctx, be, opt)
 	if err != nil {

@@ -128,6 +128,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newLsCommand(g),
 		newRestoreCommand(g),
 		newCatCommand(g),
+		newMountCommand(g),
 	)
 	return root
 }

@@ -105,6 +105,9 @@ type ingester struct {
 	// hardlinks: (dev, inode) -> the first link's job
 	linkMu sync.Mutex
 	links  map[[2]uint64]*fileJob
+	// every non-directory with Links > 1: its Links and how many of its
+	// links this snapshot holds
+	linkSeen map[[2]uint64][2]uint32
 
 	walkers chan struct{} // slots for extra folder walkers
 	walkWG  sync.WaitGroup
@@ -175,7 +178,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if tc, ok := r.Backend().(backends.TempCleaner); ok {
 		tc.RemoveStaleTemp(24 * time.Hour)
 	}
-	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, links: map[[2]uint64]*fileJob{}, walkers: make(chan struct{}, 3)}
+	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, links: map[[2]uint64]*fileJob{}, linkSeen: map[[2]uint64][2]uint32{}, walkers: make(chan struct{}, 3)}
 	// Uploads outlive a cancel: Flush then indexes what was stored, so the
 	// next ingest reuses it.
 	g.saver = r.NewSaver(context.WithoutCancel(ctx), 1)
@@ -289,6 +292,15 @@ func (g *ingester) snapshot(tid id.ID, paths []string, start time.Time) *repo.Sn
 	if u, err := user.Current(); err == nil {
 		sn.Username = u.Username
 	}
+	for k, c := range g.linkSeen {
+		if c[1] < c[0] {
+			sn.Links = append(sn.Links, repo.LinkCount{Dev: k[0], Inode: k[1], Count: c[1]})
+		}
+	}
+	sort.Slice(sn.Links, func(i, j int) bool {
+		a, b := sn.Links[i], sn.Links[j]
+		return a.Dev < b.Dev || a.Dev == b.Dev && a.Inode < b.Inode
+	})
 	if p := g.cache.parent; p != nil {
 		pid := p.ID
 		sn.Parent = &pid

@@ -194,6 +194,13 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		return
 	}
 	g.counts.entries.Add(1)
+	if n.Kind != tree.KindDir && n.Links > 1 {
+		key := [2]uint64{n.Dev, n.Inode}
+		g.linkMu.Lock()
+		c := g.linkSeen[key]
+		g.linkSeen[key] = [2]uint32{n.Links, c[1] + 1}
+		g.linkMu.Unlock()
+	}
 	switch n.Kind {
 	case tree.KindDir:
 		child := &dirState{g: g, path: path, node: n, parent: d, slot: slot, root: d.root}

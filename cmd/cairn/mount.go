@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	cfs "github.com/cairn-backup/cairn/fs"
+	"github.com/cairn-backup/cairn/repo"
+)
+
+func newMountCommand(g *globals) *cobra.Command {
+	var opt cfs.Options
+	var cacheMiB int
+	cmd := &cobra.Command{
+		Use:   "mount MOUNTPOINT",
+		Short: "Show every snapshot as a read-only folder tree (FUSE)",
+		Long: `Mount the repository's snapshots at MOUNTPOINT and stay in the foreground
+until Ctrl-C, SIGTERM or umount:
+
+  snapshots/<time>/...               every snapshot, by local time ("-2", "-3"
+                                     after a time shared by several)
+  hosts/<host>/<source>/<time>/...
+  tags/<tag>/<time>/...
+  ids/<short id>/...
+  latest -> snapshots/<time>         (also in every host, source and tag folder)
+
+A snapshot's folder shows the deepest folder holding all its paths. Every
+attribute is kept, so "rsync -aHAX --numeric-ids MOUNTPOINT/latest/ /target/"
+rebuilds the source exactly. New snapshots appear within a few seconds.
+
+Without --allow-other only the mounting user sees the tree. With it, every
+user does, and the kernel enforces the stored owners, modes and ACLs.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			dir := args[0]
+			// The mount's heap is its chunk cache and the nodes the kernel
+			// holds: allow for them above the default limit.
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(int64(cacheMiB)<<20 + 128<<20)
+			}
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(50)
+			}
+			if fi, err := os.Stat(dir); err != nil {
+				return fmt.Errorf("mount point: %w", err)
+			} else if !fi.IsDir() {
+				return fmt.Errorf("mount point %s is not a folder", dir)
+			}
+			r, err := g.open(ctx, func(o *repo.Options) { o.PrivateIndex = true })
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			opt.CacheBytes = int64(cacheMiB) << 20
+			opt.Log = func(format string, args ...any) {
+				fmt.Fprintf(os.Stderr, "cairn: "+format+"\n", args...)
+			}
+			m, err := cfs.Mount(ctx, r, dir, opt)
+			if err != nil {
+				return err
+			}
+			g.notice("mounted %s at %s; Ctrl-C or umount to unmount", r.Backend().Location(), dir)
+			done := make(chan struct{})
+			go func() { m.Wait(); close(done) }()
+			select {
+			case <-done:
+				return nil // unmounted from outside
+			case <-ctx.Done():
+			}
+			if err := m.Unmount(); err != nil {
+				// Busy: detach it now; the kernel lets go when the last
+				// user does.
+				fmt.Fprintf(os.Stderr, "cairn: %v; detaching it lazily\n", err)
+				if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+					return fmt.Errorf("unmount %s: %w", dir, err)
+				}
+				select {
+				case <-done:
+				case <-time.After(time.Second):
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opt.AllowOther, "allow-other", false, "let other users in; the kernel enforces the stored permissions")
+	f.DurationVar(&opt.Refresh, "refresh", 3*time.Second, "look for new snapshots this often")
+	f.IntVar(&cacheMiB, "cache-mib", 64, "decrypted chunks kept in memory, in MiB")
+	f.DurationVar(&opt.ReadTimeout, "read-timeout", 2*time.Minute, "a read waiting longer than this for the repository fails with EIO")
+	f.BoolVar(&opt.Debug, "debug", false, "log every FUSE request")
+	f.MarkHidden("debug")
+	return cmd
+}

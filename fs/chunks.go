@@ -1,0 +1,157 @@
+package fs
+
+import (
+	"container/list"
+	"context"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/bufpool"
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// chunkCache keeps decrypted data chunks in memory, at most max bytes of
+// them, least recently used first out. A chunk is fetched once however many
+// readers (and read-ahead) want it at the same time.
+type chunkCache struct {
+	r       *repo.Repository
+	max     int64
+	timeout time.Duration
+	fetch   chan struct{} // read-ahead slots
+
+	mu    sync.Mutex
+	m     map[id.ID]*chunk
+	lru   list.List // loaded chunks, most recent first
+	bytes int64
+}
+
+type chunk struct {
+	id    id.ID
+	data  []byte
+	err   error
+	ready chan struct{} // closed when data or err is set
+	refs  int           // holders: each reader, and the cache while listed
+	elem  *list.Element
+}
+
+func newChunkCache(r *repo.Repository, max int64, timeout time.Duration) *chunkCache {
+	return &chunkCache{
+		r: r, max: max, timeout: timeout,
+		fetch: make(chan struct{}, runtime.GOMAXPROCS(0)+1),
+		m:     map[id.ID]*chunk{},
+	}
+}
+
+// get returns the chunk with its data; the caller must release it.
+func (c *chunkCache) get(ctx context.Context, bid id.ID, size int) (*chunk, error) {
+	ch, loader := c.acquire(bid)
+	if loader {
+		c.load(ch, size)
+	}
+	select {
+	case <-ch.ready:
+	case <-ctx.Done():
+		c.release(ch)
+		return nil, ctx.Err()
+	}
+	if ch.err != nil {
+		c.release(ch)
+		return nil, ch.err
+	}
+	return ch, nil
+}
+
+// prefetch starts loading a chunk in the background unless it is cached
+// or on its way. When every read-ahead slot is busy it does nothing: the
+// reader will fetch the chunk itself.
+func (c *chunkCache) prefetch(bid id.ID, size int) {
+	c.mu.Lock()
+	_, known := c.m[bid]
+	c.mu.Unlock()
+	if known {
+		return
+	}
+	select {
+	case c.fetch <- struct{}{}:
+	default:
+		return
+	}
+	ch, loader := c.acquire(bid)
+	go func() {
+		defer func() { <-c.fetch }()
+		if loader {
+			c.load(ch, size)
+		}
+		c.release(ch)
+	}()
+}
+
+// acquire finds or registers the chunk bid and takes a reference; loader
+// says the caller registered it and must load it.
+func (c *chunkCache) acquire(bid id.ID) (*chunk, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch := c.m[bid]; ch != nil {
+		ch.refs++
+		if ch.elem != nil {
+			c.lru.MoveToFront(ch.elem)
+		}
+		return ch, false
+	}
+	ch := &chunk{id: bid, ready: make(chan struct{}), refs: 2}
+	c.m[bid] = ch
+	return ch, true
+}
+
+// load fetches ch. It runs with its own deadline, not a reader's, so a
+// reader that gives up does not fail the others waiting for the chunk.
+func (c *chunkCache) load(ch *chunk, size int) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	buf := bufpool.Get(size)
+	data, err := c.r.LoadBlob(ctx, id.DataBlob, ch.id, buf)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		bufpool.Put(buf)
+		ch.err = err
+		ch.refs-- // the cache lets go of a failed chunk: the next read tries again
+		delete(c.m, ch.id)
+		close(ch.ready)
+		return
+	}
+	if !sameArray(data, buf) {
+		bufpool.Put(buf)
+	}
+	ch.data = data
+	close(ch.ready)
+	ch.elem = c.lru.PushFront(ch)
+	c.bytes += int64(cap(data))
+	for c.bytes > c.max && c.lru.Len() > 1 {
+		old := c.lru.Remove(c.lru.Back()).(*chunk)
+		old.elem = nil
+		delete(c.m, old.id)
+		c.bytes -= int64(cap(old.data))
+		c.unref(old)
+	}
+}
+
+func (c *chunkCache) release(ch *chunk) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unref(ch)
+}
+
+func (c *chunkCache) unref(ch *chunk) {
+	ch.refs--
+	if ch.refs == 0 && ch.data != nil {
+		bufpool.Put(ch.data)
+		ch.data = nil
+	}
+}
+
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
+}

@@ -1,0 +1,223 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// dirNode is a folder inside a snapshot. Its tree is loaded when it is
+// first entered.
+type dirNode struct {
+	gofs.Inode
+	readOnly
+	f    *fsys
+	snap *snapState
+	node *tree.Node
+
+	mu     sync.Mutex
+	loaded bool
+	kids   []*tree.Node
+	base   uint64 // kids[i] not in a hardlink group is inode base+i
+}
+
+var (
+	_ gofs.NodeLookuper    = (*dirNode)(nil)
+	_ gofs.NodeReaddirer   = (*dirNode)(nil)
+	_ gofs.NodeGetattrer   = (*dirNode)(nil)
+	_ gofs.NodeGetxattrer  = (*dirNode)(nil)
+	_ gofs.NodeListxattrer = (*dirNode)(nil)
+)
+
+func (d *dirNode) load(ctx context.Context) ([]*tree.Node, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.loaded {
+		return d.kids, nil
+	}
+	if !d.node.Subtree.IsZero() {
+		ctx, cancel := context.WithTimeout(ctx, d.f.opt.ReadTimeout)
+		defer cancel()
+		kids, err := d.f.r.LoadTree(ctx, d.node.Subtree)
+		if err != nil {
+			d.f.warnOnce("tree "+d.node.Subtree.String(), "%s (snapshot %s): %v",
+				d.Path(nil), d.snap.sn.ID.Short(), err)
+			return nil, err // not kept: the next look may succeed
+		}
+		d.kids = kids
+	}
+	d.base = d.f.newIno(len(d.kids))
+	d.loaded = true
+	return d.kids, nil
+}
+
+func (d *dirNode) kidIno(i int) uint64 {
+	if k := d.kids[i]; inHardlinkGroup(k) {
+		return d.snap.linkIno(d.f, k)
+	}
+	return d.base + uint64(i)
+}
+
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	kids, err := d.load(ctx)
+	if err != nil {
+		return nil, readErrno(ctx, err)
+	}
+	out.SetEntryTimeout(stableTimeout)
+	out.SetAttrTimeout(stableTimeout)
+	i := findNode(kids, name)
+	if i < 0 {
+		return nil, syscall.ENOENT
+	}
+	k := kids[i]
+	if ch := d.GetChild(name); ch != nil {
+		ch.Operations().(attrFiller).fill(&out.Attr, ch.StableAttr().Ino)
+		return ch, 0
+	}
+	ino := d.kidIno(i)
+	var ch attrFiller
+	if k.Kind == tree.KindDir {
+		ch = &dirNode{f: d.f, snap: d.snap, node: k}
+	} else {
+		ch = &leafNode{f: d.f, snap: d.snap, node: k}
+	}
+	ch.fill(&out.Attr, ino)
+	return d.NewInode(ctx, ch.(gofs.InodeEmbedder), gofs.StableAttr{Mode: kindMode(k.Kind), Ino: ino}), 0
+}
+
+func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	kids, err := d.load(ctx)
+	if err != nil {
+		return nil, readErrno(ctx, err)
+	}
+	list := make([]fuse.DirEntry, 0, len(kids)+2)
+	list = append(list, dotEntries(&d.Inode)...)
+	for i, k := range kids {
+		list = append(list, fuse.DirEntry{Name: k.Name, Mode: kindMode(k.Kind), Ino: d.kidIno(i)})
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.fill(&out.Attr, d.StableAttr().Ino)
+	out.SetTimeout(stableTimeout)
+	return 0
+}
+
+func (d *dirNode) fill(a *fuse.Attr, ino uint64) { fillAttr(a, d.node, ino, d.snap.nlink(d.node)) }
+
+func (d *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return getxattr(d.node, attr, dest)
+}
+
+func (d *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return listxattr(d.node, dest)
+}
+
+func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	return d.f.root.Statfs(ctx, out)
+}
+
+// attrFiller is a snapshot node that can describe itself.
+type attrFiller interface {
+	fill(a *fuse.Attr, ino uint64)
+}
+
+func kindMode(k tree.Kind) uint32 {
+	switch k {
+	case tree.KindDir:
+		return syscall.S_IFDIR
+	case tree.KindSymlink:
+		return syscall.S_IFLNK
+	case tree.KindCharDev:
+		return syscall.S_IFCHR
+	case tree.KindBlockDev:
+		return syscall.S_IFBLK
+	case tree.KindFIFO:
+		return syscall.S_IFIFO
+	case tree.KindSocket:
+		return syscall.S_IFSOCK
+	}
+	return syscall.S_IFREG
+}
+
+// fillAttr describes n as stat(2) would have on the source.
+func fillAttr(a *fuse.Attr, n *tree.Node, ino uint64, nlink uint32) {
+	a.Ino = ino
+	a.Mode = kindMode(n.Kind) | n.Mode&0o7777
+	a.Nlink = nlink
+	a.Owner = fuse.Owner{Uid: n.UID, Gid: n.GID}
+	a.Blksize = 4096
+	switch n.Kind {
+	case tree.KindFile:
+		a.Size = n.Size
+		var data uint64
+		for _, c := range n.Content {
+			if !c.Hole {
+				data += c.Size
+			}
+		}
+		a.Blocks = (data + 4095) / 4096 * 8
+	case tree.KindSymlink:
+		a.Size = uint64(len(n.LinkTarget))
+	case tree.KindDir:
+		a.Size = 4096
+		a.Blocks = 8
+	case tree.KindCharDev, tree.KindBlockDev:
+		a.Rdev = uint32(unix.Mkdev(n.DevMajor, n.DevMinor))
+	}
+	a.Atime, a.Atimensec = splitNanos(n.ATime)
+	a.Mtime, a.Mtimensec = splitNanos(n.MTime)
+	a.Ctime, a.Ctimensec = splitNanos(n.CTime)
+}
+
+// splitNanos splits nanoseconds since the epoch into seconds and the
+// nanoseconds within that second. The protocol's seconds are unsigned, but
+// the kernel reads them as signed: times before 1970 are two's complement.
+func splitNanos(ns int64) (uint64, uint32) {
+	sec, nsec := ns/1e9, ns%1e9
+	if nsec < 0 {
+		sec, nsec = sec-1, nsec+1e9
+	}
+	return uint64(sec), uint32(nsec)
+}
+
+func getxattr(n *tree.Node, attr string, dest []byte) (uint32, syscall.Errno) {
+	for _, x := range n.Xattrs {
+		if x.Name != attr {
+			continue
+		}
+		if len(dest) == 0 {
+			return uint32(len(x.Value)), 0
+		}
+		if len(dest) < len(x.Value) {
+			return uint32(len(x.Value)), syscall.ERANGE
+		}
+		return uint32(copy(dest, x.Value)), 0
+	}
+	return 0, syscall.ENODATA
+}
+
+func listxattr(n *tree.Node, dest []byte) (uint32, syscall.Errno) {
+	size := 0
+	for _, x := range n.Xattrs {
+		size += len(x.Name) + 1
+	}
+	if len(dest) == 0 {
+		return uint32(size), 0
+	}
+	if len(dest) < size {
+		return uint32(size), syscall.ERANGE
+	}
+	b := dest[:0]
+	for _, x := range n.Xattrs {
+		b = append(append(b, x.Name...), 0)
+	}
+	return uint32(size), 0
+}

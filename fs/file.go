@@ -1,0 +1,198 @@
+package fs
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// leafNode is anything in a snapshot but a folder: a file, symlink,
+// device, fifo or socket.
+type leafNode struct {
+	gofs.Inode
+	readOnly
+	f    *fsys
+	snap *snapState
+	node *tree.Node
+}
+
+var (
+	_ gofs.NodeGetattrer   = (*leafNode)(nil)
+	_ gofs.NodeOpener      = (*leafNode)(nil)
+	_ gofs.NodeReadlinker  = (*leafNode)(nil)
+	_ gofs.NodeGetxattrer  = (*leafNode)(nil)
+	_ gofs.NodeListxattrer = (*leafNode)(nil)
+	_ gofs.FileReader      = (*fileHandle)(nil)
+	_ gofs.FileLseeker     = (*fileHandle)(nil)
+)
+
+func (n *leafNode) fill(a *fuse.Attr, ino uint64) {
+	fillAttr(a, n.node, ino, n.snap.nlink(n.node))
+}
+
+func (n *leafNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fill(&out.Attr, n.StableAttr().Ino)
+	out.SetTimeout(stableTimeout)
+	return 0
+}
+
+func (n *leafNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	if n.node.Kind != tree.KindSymlink {
+		return nil, syscall.EINVAL
+	}
+	return []byte(n.node.LinkTarget), 0
+}
+
+func (n *leafNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return getxattr(n.node, attr, dest)
+}
+
+func (n *leafNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return listxattr(n.node, dest)
+}
+
+func (n *leafNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	if n.node.Kind != tree.KindFile {
+		return nil, 0, syscall.EINVAL
+	}
+	h := &fileHandle{n: n, offs: make([]int64, len(n.node.Content)+1)}
+	for i, c := range n.node.Content {
+		h.offs[i+1] = h.offs[i] + int64(c.Size)
+	}
+	// The content never changes: keep the kernel's page cache across
+	// opens.
+	return h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// fileHandle is one open file. It knows where each chunk starts and
+// whether its reader goes forward, to fetch the next chunks early.
+type fileHandle struct {
+	n    *leafNode
+	offs []int64 // offs[i] is where chunk i starts; the last is the size
+
+	mu    sync.Mutex
+	next  int64 // where the last read ended
+	ahead int64 // chunks before this are fetched or on their way
+}
+
+func (h *fileHandle) size() int64 { return h.offs[len(h.offs)-1] }
+
+// chunkAt returns the chunk holding byte off (< size).
+func (h *fileHandle) chunkAt(off int64) int {
+	return sort.Search(len(h.offs)-1, func(i int) bool { return h.offs[i+1] > off })
+}
+
+func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	size := h.size()
+	if off >= size || len(dest) == 0 {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := min(off+int64(len(dest)), size)
+	content := h.n.node.Content
+	f := h.n.f
+	ctx, cancel := context.WithTimeout(ctx, f.opt.ReadTimeout)
+	defer cancel()
+	h.readAhead(off, end)
+	for i, pos := h.chunkAt(off), off; pos < end; i++ {
+		c := content[i]
+		lo, hi := pos-h.offs[i], min(end, h.offs[i+1])-h.offs[i]
+		dst := dest[pos-off : pos-off+hi-lo]
+		if c.Hole {
+			clear(dst)
+		} else {
+			ch, err := f.chunks.get(ctx, c.ID, int(c.Size))
+			if err != nil {
+				f.readFailed(h.n, i, err)
+				return nil, readErrno(ctx, err)
+			}
+			copy(dst, ch.data[lo:hi])
+			f.chunks.release(ch)
+		}
+		pos += hi - lo
+	}
+	return fuse.ReadResultData(dest[:end-off]), 0
+}
+
+// readAhead notes a read of [off, end) and, when the reader goes forward,
+// starts fetching the chunks of the next opt.ReadAhead bytes.
+func (h *fileHandle) readAhead(off, end int64) {
+	const slack = 4 << 20 // the kernel reads ahead too, a little out of order
+	h.mu.Lock()
+	forward := off >= h.next-slack && off <= h.next+slack
+	h.next = max(h.next, end)
+	if !forward {
+		h.next = end
+		h.ahead = end
+		h.mu.Unlock()
+		return
+	}
+	from := max(h.ahead, end)
+	to := min(end+h.n.f.opt.ReadAhead, h.size())
+	if from >= to {
+		h.mu.Unlock()
+		return
+	}
+	h.ahead = to
+	h.mu.Unlock()
+	content := h.n.node.Content
+	for i := h.chunkAt(from); i < len(content) && h.offs[i] < to; i++ {
+		if !content[i].Hole {
+			h.n.f.chunks.prefetch(content[i].ID, int(content[i].Size))
+		}
+	}
+}
+
+// Lseek finds data and holes (SEEK_DATA, SEEK_HOLE); the kernel handles
+// the other kinds of seek itself.
+func (h *fileHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	size := h.size()
+	o := int64(off)
+	if o >= size || o < 0 {
+		return 0, syscall.ENXIO
+	}
+	content := h.n.node.Content
+	switch whence {
+	case unixSeekData:
+		for i := h.chunkAt(o); i < len(content); i++ {
+			if !content[i].Hole {
+				return uint64(max(o, h.offs[i])), 0
+			}
+		}
+		return 0, syscall.ENXIO
+	case unixSeekHole:
+		for i := h.chunkAt(o); i < len(content); i++ {
+			if content[i].Hole {
+				return uint64(max(o, h.offs[i])), 0
+			}
+		}
+		return uint64(size), 0 // the end of a file counts as a hole
+	}
+	return 0, syscall.EINVAL
+}
+
+const (
+	unixSeekData = 3
+	unixSeekHole = 4
+)
+
+// readFailed logs an unreadable chunk once per file and chunk, naming the
+// file, the snapshot and (in err) the pack.
+func (f *fsys) readFailed(n *leafNode, chunk int, err error) {
+	key := [2]uint64{n.StableAttr().Ino, uint64(chunk)}
+	f.mu.Lock()
+	logged := f.seen[key]
+	f.seen[key] = true
+	f.mu.Unlock()
+	if !logged {
+		f.opt.Log("read %s (snapshot %s), chunk %d: %v", n.Path(nil), n.snap.sn.ID.Short(), chunk, err)
+	}
+}

@@ -1,0 +1,305 @@
+// Package fs shows a repository's snapshots as a read-only directory tree
+// through the kernel's FUSE (hanwen/go-fuse/v2):
+//
+//	snapshots/<time>/...            every snapshot, oldest first, by local time
+//	hosts/<host>/<source>/<time>/...
+//	tags/<tag>/<time>/...
+//	ids/<short id>/...
+//	latest -> snapshots/<time>      (and a latest link in every host, source and tag folder)
+//
+// A snapshot's folder shows the deepest folder holding all its paths: a
+// snapshot of /srv/www shows the content of www, one of /etc and /home
+// shows etc and home. Inside it every entry is what ingest recorded, with
+// every attribute rsync -aHAX carries: hardlink groups share one inode
+// number (never shared with another snapshot), nlink counts the links in
+// the snapshot, devices keep their numbers, and sparse files keep their
+// holes (st_blocks and SEEK_DATA/SEEK_HOLE).
+//
+// The package is a thin view over repo: it never writes (every modifying
+// call answers EROFS) and looks for new snapshots every few seconds.
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// Options configure a mount. The zero value is usable.
+type Options struct {
+	// AllowOther lets other users see the tree; the kernel then enforces
+	// the stored owners, modes and ACLs (default_permissions).
+	AllowOther bool
+	// Refresh is how often the repository is checked for new snapshots
+	// (default 3s).
+	Refresh time.Duration
+	// CacheBytes bounds the decrypted chunks kept in memory (default 64 MiB).
+	CacheBytes int64
+	// ReadAhead is how far ahead of a sequential reader chunks are fetched
+	// (default 16 MiB).
+	ReadAhead int64
+	// ReadTimeout is how long one read waits for the backend before it
+	// fails with EIO (default 2 minutes).
+	ReadTimeout time.Duration
+	// Log receives one line per problem (a damaged blob, a failed refresh).
+	Log func(format string, args ...any)
+	// Debug logs every FUSE request.
+	Debug bool
+}
+
+func (o *Options) defaults() {
+	if o.Refresh <= 0 {
+		o.Refresh = 3 * time.Second
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.ReadAhead <= 0 {
+		o.ReadAhead = 16 << 20
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 2 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = func(string, ...any) {}
+	}
+}
+
+// Timeouts the kernel may cache what it learns for. A snapshot never
+// changes, so its entries and attributes are kept for long; the folders
+// listing snapshots change when snapshots come and go.
+const (
+	stableTimeout  = 24 * time.Hour
+	virtualTimeout = time.Second
+)
+
+// Mounted is a mounted tree.
+type Mounted struct {
+	server *fuse.Server
+	fsys   *fsys
+	stop   context.CancelFunc
+	loop   sync.WaitGroup
+	dir    string
+}
+
+// Mount shows r's snapshots at dir until Unmount is called or the tree is
+// unmounted from outside (umount, fusermount -u). The repository must stay
+// open while mounted.
+func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*Mounted, error) {
+	opt.defaults()
+	f, err := newFS(ctx, r, opt)
+	if err != nil {
+		return nil, err
+	}
+	zero := time.Duration(0)
+	mo := fuse.MountOptions{
+		FsName:       "cairn:" + r.Backend().Location(),
+		Name:         "cairn",
+		Options:      []string{"ro"},
+		MaxReadAhead: 1 << 20,
+		MaxWrite:     1 << 20,
+		// Not inside the test binary's sandbox of fusermount: mount
+		// directly when root, through fusermount otherwise.
+		DirectMount: os.Geteuid() == 0,
+		// Extended attributes are part of what a snapshot holds.
+		DisableXAttrs: false,
+		Debug:         opt.Debug,
+	}
+	if opt.AllowOther {
+		mo.AllowOther = true
+		mo.Options = append(mo.Options, "default_permissions")
+		mo.EnableAcl = true
+	}
+	gopt := &gofs.Options{
+		MountOptions:    mo,
+		EntryTimeout:    &zero, // set per entry below
+		AttrTimeout:     &zero,
+		NegativeTimeout: &zero,
+		NullPermissions: true, // mode 000 is a mode like any other
+		RootStableAttr:  &gofs.StableAttr{Ino: rootIno},
+	}
+	server, err := gofs.Mount(dir, f.root, gopt)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	m := &Mounted{server: server, fsys: f, stop: stop, dir: dir}
+	m.loop.Add(1)
+	go func() {
+		defer m.loop.Done()
+		f.refreshLoop(lctx)
+	}()
+	return m, nil
+}
+
+// Wait returns when the tree has been unmounted.
+func (m *Mounted) Wait() {
+	m.server.Wait()
+	m.stop()
+	m.loop.Wait()
+}
+
+// Unmount detaches the tree. It fails with EBUSY while a process has a
+// file open or its working directory inside.
+func (m *Mounted) Unmount() error {
+	err := m.server.Unmount()
+	if err != nil {
+		return fmt.Errorf("unmount %s: %w", m.dir, err)
+	}
+	m.Wait()
+	return nil
+}
+
+// rootIno is the mount root's inode number; every other number comes from
+// one counter that only grows, so no number is ever used twice.
+const rootIno = 1
+
+// fsys is the state one mount shares between its nodes.
+type fsys struct {
+	r      *repo.Repository
+	opt    Options
+	chunks *chunkCache
+	root   *vdirNode
+	uid    uint32
+	gid    uint32
+	start  time.Time
+
+	nextIno atomic.Uint64
+
+	mu    sync.Mutex
+	cat   *catalogue
+	vino  map[string]uint64    // inode numbers of the virtual entries, by key
+	snaps map[id.ID]*snapState // per snapshot: its root and hardlink groups
+	seen  map[[2]uint64]bool   // (inode, chunk) pairs already logged as unreadable
+	warns map[string]bool      // refresh problems already logged
+}
+
+func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) {
+	f := &fsys{
+		r: r, opt: opt,
+		chunks: newChunkCache(r, opt.CacheBytes, opt.ReadTimeout),
+		uid:    uint32(os.Getuid()), gid: uint32(os.Getgid()),
+		start: time.Now(),
+		vino:  map[string]uint64{},
+		snaps: map[id.ID]*snapState{},
+		seen:  map[[2]uint64]bool{},
+		warns: map[string]bool{},
+	}
+	f.nextIno.Store(rootIno)
+	f.root = &vdirNode{f: f, path: ""}
+	snaps, err := r.Snapshots(ctx, func(err error) { opt.Log("%v", err) })
+	if err != nil {
+		return nil, err
+	}
+	f.cat = buildCatalogue(snaps)
+	return f, nil
+}
+
+// newIno hands out n consecutive inode numbers and returns the first.
+func (f *fsys) newIno(n int) uint64 {
+	return f.nextIno.Add(uint64(n)) - uint64(n) + 1
+}
+
+// virtualIno returns the inode number of the virtual entry with key,
+// allocating it the first time.
+func (f *fsys) virtualIno(key string) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ino, ok := f.vino[key]
+	if !ok {
+		ino = f.newIno(1)
+		f.vino[key] = ino
+	}
+	return ino
+}
+
+func (f *fsys) catalogue() *catalogue {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cat
+}
+
+func (f *fsys) snapState(sn *repo.Snapshot) *snapState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.snaps[sn.ID]
+	if s == nil {
+		s = newSnapState(sn)
+		f.snaps[sn.ID] = s
+	}
+	return s
+}
+
+// refreshLoop looks for new and removed snapshots until ctx ends.
+func (f *fsys) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(f.opt.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := f.refresh(ctx); err != nil && ctx.Err() == nil {
+			f.warnOnce("refresh", "looking for new snapshots: %v", err)
+		} else {
+			f.mu.Lock()
+			delete(f.warns, "refresh")
+			f.mu.Unlock()
+		}
+	}
+}
+
+// refresh lists the snapshots and, when they changed, reads the index
+// segments written with them and shows the new set.
+func (f *fsys) refresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, f.opt.ReadTimeout)
+	defer cancel()
+	snaps, err := f.r.Snapshots(ctx, func(err error) { f.warnOnce(err.Error(), "%v", err) })
+	if err != nil {
+		return err
+	}
+	if f.catalogue().same(snaps) {
+		return nil
+	}
+	// Index segments are written before the snapshot that needs them, so
+	// after listing the snapshot they are there to be read.
+	if err := f.r.SyncIndex(ctx); err != nil {
+		return err
+	}
+	cat := buildCatalogue(snaps)
+	f.mu.Lock()
+	f.cat = cat
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fsys) warnOnce(key, format string, args ...any) {
+	f.mu.Lock()
+	done := f.warns[key]
+	f.warns[key] = true
+	f.mu.Unlock()
+	if !done {
+		f.opt.Log(format, args...)
+	}
+}
+
+// readErrno turns a repository error into what a reader sees: EIO for
+// damage and outages alike, EINTR when the reader gave up.
+func readErrno(ctx context.Context, err error) syscall.Errno {
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return syscall.EINTR
+	}
+	return syscall.EIO
+}

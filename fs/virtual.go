@@ -1,0 +1,194 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// vdirNode is a folder of the virtual part: the root, snapshots/, hosts/...
+// Its entries come from the current catalogue at every call.
+type vdirNode struct {
+	gofs.Inode
+	readOnly
+	f    *fsys
+	path string
+}
+
+var (
+	_ gofs.NodeLookuper  = (*vdirNode)(nil)
+	_ gofs.NodeReaddirer = (*vdirNode)(nil)
+	_ gofs.NodeGetattrer = (*vdirNode)(nil)
+	_ gofs.NodeStatfser  = (*vdirNode)(nil)
+)
+
+func (n *vdirNode) entries() *vdir {
+	if d := n.f.catalogue().dirs[n.path]; d != nil {
+		return d
+	}
+	return &vdir{} // a folder whose snapshots were all removed
+}
+
+func (n *vdirNode) childPath(name string) string {
+	if n.path == "" {
+		return name
+	}
+	return n.path + "/" + name
+}
+
+func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	e, ok := n.entries().find(name)
+	if !ok {
+		out.SetEntryTimeout(virtualTimeout)
+		return nil, syscall.ENOENT
+	}
+	p := n.childPath(name)
+	switch e.kind {
+	case vDir:
+		ino := n.f.virtualIno("d:" + p)
+		n.f.virtualAttr(&out.Attr, ino, syscall.S_IFDIR|0o555)
+		out.SetEntryTimeout(virtualTimeout)
+		out.SetAttrTimeout(virtualTimeout)
+		return n.NewInode(ctx, &vdirNode{f: n.f, path: p}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
+	case vLink:
+		// A new target is a new inode, so the kernel drops its cached
+		// link within the entry timeout.
+		ino := n.f.virtualIno("l:" + p + "\x00" + e.target)
+		ch := &vlinkNode{f: n.f, target: e.target}
+		ch.attr(&out.Attr, ino)
+		out.SetEntryTimeout(virtualTimeout)
+		out.SetAttrTimeout(virtualTimeout)
+		return n.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: ino}), 0
+	default:
+		s := n.f.snapState(e.snap)
+		tctx, cancel := context.WithTimeout(ctx, n.f.opt.ReadTimeout)
+		defer cancel()
+		root, err := s.rootNode(tctx, n.f.r)
+		if err != nil {
+			n.f.warnOnce("root "+e.snap.ID.String(), "snapshot %s (%s): %v", e.snap.ID.Short(), p, err)
+			return nil, readErrno(ctx, err)
+		}
+		ino := n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())
+		ch := &dirNode{f: n.f, snap: s, node: root}
+		ch.fill(&out.Attr, ino)
+		out.SetEntryTimeout(virtualTimeout)
+		out.SetAttrTimeout(stableTimeout)
+		return n.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
+	}
+}
+
+func (n *vdirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	d := n.entries()
+	list := make([]fuse.DirEntry, 0, len(d.entries)+2)
+	list = append(list, dotEntries(&n.Inode)...)
+	for _, e := range d.entries {
+		p := n.childPath(e.name)
+		var de fuse.DirEntry
+		switch e.kind {
+		case vDir:
+			de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("d:" + p)}
+		case vLink:
+			de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFLNK, Ino: n.f.virtualIno("l:" + p + "\x00" + e.target)}
+		default:
+			de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())}
+		}
+		list = append(list, de)
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+func (n *vdirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.f.virtualAttr(&out.Attr, n.StableAttr().Ino, syscall.S_IFDIR|0o555)
+	out.SetTimeout(virtualTimeout)
+	return 0
+}
+
+func (n *vdirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	out.Bsize = 4096
+	out.Frsize = 4096
+	out.NameLen = 255
+	return 0
+}
+
+// virtualAttr describes a virtual entry: owned by the mounting user, with
+// the time of the newest snapshot (or of the mount, before any).
+func (f *fsys) virtualAttr(a *fuse.Attr, ino uint64, mode uint32) {
+	t := f.catalogue().newest
+	if t.IsZero() {
+		t = f.start
+	}
+	a.Ino = ino
+	a.Mode = mode
+	a.Nlink = 1
+	a.Owner = fuse.Owner{Uid: f.uid, Gid: f.gid}
+	a.Blksize = 4096
+	a.SetTimes(&t, &t, &t)
+}
+
+// vlinkNode is a latest link.
+type vlinkNode struct {
+	gofs.Inode
+	readOnly
+	f      *fsys
+	target string
+}
+
+func (n *vlinkNode) attr(a *fuse.Attr, ino uint64) {
+	n.f.virtualAttr(a, ino, syscall.S_IFLNK|0o777)
+	a.Size = uint64(len(n.target))
+}
+
+func (n *vlinkNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.attr(&out.Attr, n.StableAttr().Ino)
+	out.SetTimeout(virtualTimeout)
+	return 0
+}
+
+func (n *vlinkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	return []byte(n.target), 0
+}
+
+// dotEntries are "." and ".." for a folder's listing.
+func dotEntries(n *gofs.Inode) []fuse.DirEntry {
+	parent := n.StableAttr().Ino
+	if _, p := n.Parent(); p != nil {
+		parent = p.StableAttr().Ino
+	}
+	return []fuse.DirEntry{
+		{Name: ".", Mode: syscall.S_IFDIR, Ino: n.StableAttr().Ino},
+		{Name: "..", Mode: syscall.S_IFDIR, Ino: parent},
+	}
+}
+
+// readOnly answers EROFS to every call that would change the tree.
+type readOnly struct{}
+
+func (readOnly) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+func (readOnly) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (readOnly) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (readOnly) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (readOnly) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (readOnly) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EROFS
+}
+func (readOnly) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+func (readOnly) Rmdir(ctx context.Context, name string) syscall.Errno  { return syscall.EROFS }
+func (readOnly) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	return syscall.EROFS
+}
+func (readOnly) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return syscall.EROFS
+}
+func (readOnly) Removexattr(ctx context.Context, attr string) syscall.Errno { return syscall.EROFS }
