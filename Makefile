@@ -1,7 +1,7 @@
 # cairn: build, demo, tests.
 #
 #   make demo    build cairn, back up a sample source into ./.demo/repo, list
-#                it and restore it to show the round trip
+#                it, restore it, and leave it mounted at ./.demo/mnt
 #   make test    install what the tests need, then vet, layering, unit,
 #                integration, CLI-script and fuzz-seed tests
 #   make bench   compare cairn with restic and borg (bench/README.md)
@@ -46,7 +46,8 @@ bench: build
 	bash bench/run.sh
 
 demo: build
-	@rm -rf $(DEMO) && mkdir -p $(DEMO)/source/docs $(DEMO)/source/code
+	@-umount $(DEMO)/mnt 2>/dev/null || umount -l $(DEMO)/mnt 2>/dev/null; true
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)/source/docs $(DEMO)/source/code $(DEMO)/mnt
 	@head -c 32 /dev/urandom | base64 > $(DEMO)/password && chmod 600 $(DEMO)/password
 	@cp -r cmd repo index backends $(DEMO)/source/code/ && cp README.md $(DEMO)/source/docs/
 	@ln -s docs/README.md $(DEMO)/source/readme-link
@@ -65,7 +66,16 @@ demo: build
 	echo "== diff -r source restored"; diff -r -x fifo $(DEMO)/source $(DEMO)/restored && echo "restored tree is identical to the source"; \
 	if command -v rsync >/dev/null; then out=$$(rsync -aHAXn -i --numeric-ids --delete $(DEMO)/source/ $(DEMO)/restored/); \
 	  if [ -z "$$out" ]; then echo "rsync -aHAX finds no difference in any attribute"; else echo "$$out"; exit 1; fi; fi; \
-	echo "== sparse file kept its holes: $$(du -k $(DEMO)/restored/sparse.img | cut -f1) KiB on disk for 64 MiB"
+	echo "== sparse file kept its holes: $$(du -k $(DEMO)/restored/sparse.img | cut -f1) KiB on disk for 64 MiB"; \
+	echo "== cairn mount $(DEMO)/mnt (in the background; log in $(DEMO)/mount.log)"; \
+	nohup $(BIN) mount $(DEMO)/mnt >$(DEMO)/mount.log 2>&1 & \
+	for i in $$(seq 100); do mountpoint -q $(DEMO)/mnt && break; sleep 0.1; done; \
+	mountpoint -q $(DEMO)/mnt || { cat $(DEMO)/mount.log; exit 1; }; \
+	ls -l $(DEMO)/mnt $(DEMO)/mnt/latest/; \
+	if command -v rsync >/dev/null; then out=$$(rsync -aHAXn -i --numeric-ids --delete $(DEMO)/source/ $(DEMO)/mnt/latest/); \
+	  if [ -z "$$out" ]; then echo "rsync -aHAX finds no difference between the source and the mounted snapshot"; else echo "$$out"; exit 1; fi; fi; \
+	echo "== mounted at $(DEMO)/mnt; unmount with: umount $(DEMO)/mnt"
 
 clean:
+	-umount $(DEMO)/mnt 2>/dev/null || umount -l $(DEMO)/mnt 2>/dev/null; true
 	rm -rf bin $(DEMO)

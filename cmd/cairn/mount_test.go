@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err == nil {
+		f.Close()
+	}
+	if os.Geteuid() != 0 || err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("this test needs root and a usable /dev/fuse (%v)", err)
+		}
+		t.Skip("needs root and /dev/fuse")
+	}
+}
+
+func mounted(dir string) bool {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// startMount runs cairn mount in the background and waits for the tree.
+func (c *cli) startMount(mnt string) (*exec.Cmd, *bytes.Buffer) {
+	c.t.Helper()
+	var stderr bytes.Buffer
+	cmd := c.cmd("mount", mnt)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() {
+		if mounted(mnt) {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+		cmd.Process.Kill()
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !mounted(mnt) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("cairn mount did not mount within 20 s: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cmd, &stderr
+}
+
+func exitCodeOf(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(within):
+		t.Fatalf("cairn mount still running %v later", within)
+		return -1
+	}
+}
+
+// TestMountCommand runs cairn mount as a user would: the tree equals the
+// source, an ingest by another process meanwhile works with the shared
+// local index and shows up, SIGTERM and umount both end it with exit 0.
+func TestMountCommand(t *testing.T) {
+	requireFUSE(t)
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 100_000, 1)
+	c.ok("ingest", src, "--host", "h", "--source", "s")
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.Mkdir(mnt, 0o755)
+
+	cmd, stderr := c.startMount(mnt)
+	sameFiles(t, src, filepath.Join(mnt, "latest"))
+
+	// Another process ingests while the tree is mounted.
+	os.WriteFile(filepath.Join(src, "new"), []byte("new file"), 0o644)
+	ing := c.cmd("ingest", src, "--host", "h", "--source", "s")
+	var ingErr bytes.Buffer
+	ing.Stderr = &ingErr
+	if err := ing.Run(); err != nil {
+		t.Fatalf("ingest while mounted: %v\n%s", err, ingErr.String())
+	}
+	if strings.Contains(ingErr.String(), "busy") {
+		t.Errorf("the mount kept the shared local index from ingest: %s", ingErr.String())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if b, err := os.ReadFile(filepath.Join(mnt, "latest", "new")); err == nil && string(b) == "new file" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new snapshot did not appear within 5 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitCodeOf(t, cmd, 10*time.Second); code != 0 {
+		t.Fatalf("cairn mount after SIGTERM: exit %d: %s", code, stderr.String())
+	}
+	if mounted(mnt) {
+		t.Fatal("still mounted after SIGTERM")
+	}
+
+	cmd, stderr = c.startMount(mnt)
+	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+	if code := exitCodeOf(t, cmd, 10*time.Second); code != 0 {
+		t.Fatalf("cairn mount after umount: exit %d: %s", code, stderr.String())
+	}
+
+	if _, code := c.run("mount", filepath.Join(mnt, "missing")); code != exitFailure {
+		t.Fatalf("mount on a missing folder: exit %d, want %d", code, exitFailure)
+	}
+}
