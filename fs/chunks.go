@@ -19,7 +19,7 @@ type chunkCache struct {
 	r       *repo.Repository
 	max     int64
 	timeout time.Duration
-	fetch   chan struct{} // read-ahead slots
+	queue   chan prefetchReq // chunks wanted soon
 
 	mu    sync.Mutex
 	m     map[id.ID]*chunk
@@ -37,12 +37,21 @@ type chunk struct {
 }
 
 func newChunkCache(r *repo.Repository, max int64, timeout time.Duration) *chunkCache {
-	return &chunkCache{
+	c := &chunkCache{
 		r: r, max: max, timeout: timeout,
-		fetch: make(chan struct{}, runtime.GOMAXPROCS(0)+1),
+		queue: make(chan prefetchReq, 1024),
 		m:     map[id.ID]*chunk{},
 	}
+	// One loader per core and one more, so that one waiting on storage
+	// does not leave a core idle.
+	for range runtime.GOMAXPROCS(0) + 1 {
+		go c.prefetcher()
+	}
+	return c
 }
+
+// close stops the background loaders.
+func (c *chunkCache) close() { close(c.queue) }
 
 // get returns the chunk with its data; the caller must release it.
 func (c *chunkCache) get(ctx context.Context, bid id.ID, size int) (*chunk, error) {
@@ -63,9 +72,9 @@ func (c *chunkCache) get(ctx context.Context, bid id.ID, size int) (*chunk, erro
 	return ch, nil
 }
 
-// prefetch starts loading a chunk in the background unless it is cached
-// or on its way. When every read-ahead slot is busy it does nothing: the
-// reader will fetch the chunk itself.
+// prefetch asks for a chunk to be loaded in the background unless it is
+// cached or on its way. When the queue is full it does nothing: a reader
+// will fetch the chunk itself.
 func (c *chunkCache) prefetch(bid id.ID, size int) {
 	c.mu.Lock()
 	_, known := c.m[bid]
@@ -74,18 +83,31 @@ func (c *chunkCache) prefetch(bid id.ID, size int) {
 		return
 	}
 	select {
-	case c.fetch <- struct{}{}:
+	case c.queue <- prefetchReq{bid, size}:
 	default:
-		return
 	}
-	ch, loader := c.acquire(bid)
-	go func() {
-		defer func() { <-c.fetch }()
+}
+
+type prefetchReq struct {
+	id   id.ID
+	size int
+}
+
+// prefetcher loads queued chunks until the queue is closed.
+func (c *chunkCache) prefetcher() {
+	for req := range c.queue {
+		c.mu.Lock()
+		_, known := c.m[req.id]
+		c.mu.Unlock()
+		if known {
+			continue
+		}
+		ch, loader := c.acquire(req.id)
 		if loader {
-			c.load(ch, size)
+			c.load(ch, req.size)
 		}
 		c.release(ch)
-	}()
+	}
 }
 
 // acquire finds or registers the chunk bid and takes a reference; loader

@@ -25,6 +25,7 @@ type dirNode struct {
 	loaded bool
 	kids   []*tree.Node
 	base   uint64 // kids[i] not in a hardlink group is inode base+i
+	pfNext int    // kids before this have had their content queued
 }
 
 var (
@@ -55,6 +56,51 @@ func (d *dirNode) load(ctx context.Context) ([]*tree.Node, error) {
 	d.base = d.f.newIno(len(d.kids))
 	d.loaded = true
 	return d.kids, nil
+}
+
+// How far prefetchAfter looks ahead of an opened file.
+const (
+	siblingBytes = 8 << 20
+	siblingFiles = 64
+)
+
+// prefetchAfter queues the content of the files that follow name in the
+// folder, up to siblingBytes or siblingFiles ahead: a program copying a
+// folder (cp, rsync, tar) opens them next, in this order, and fetching
+// them meanwhile keeps the other cores busy.
+func (d *dirNode) prefetchAfter(name string) {
+	d.mu.Lock()
+	i := -1
+	if d.loaded {
+		i = findNode(d.kids, name)
+	}
+	if i < 0 {
+		d.mu.Unlock()
+		return
+	}
+	var want []tree.Chunk
+	budget := uint64(siblingBytes)
+	j := i + 1
+	for ; j < len(d.kids) && j <= i+siblingFiles; j++ {
+		k := d.kids[j]
+		if k.Kind != tree.KindFile {
+			continue
+		}
+		if k.Size > budget {
+			break // a large file gets read-ahead of its own once opened
+		}
+		budget -= k.Size
+		if j >= d.pfNext {
+			want = append(want, k.Content...)
+		}
+	}
+	d.pfNext = max(d.pfNext, j)
+	d.mu.Unlock()
+	for _, c := range want {
+		if !c.Hole {
+			d.f.chunks.prefetch(c.ID, int(c.Size))
+		}
+	}
 }
 
 func (d *dirNode) kidIno(i int) uint64 {

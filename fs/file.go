@@ -64,6 +64,11 @@ func (n *leafNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if n.node.Kind != tree.KindFile {
 		return nil, 0, syscall.EINVAL
 	}
+	if name, p := n.Parent(); p != nil {
+		if d, ok := p.Operations().(*dirNode); ok {
+			d.prefetchAfter(name)
+		}
+	}
 	h := &fileHandle{n: n, offs: make([]int64, len(n.node.Content)+1)}
 	for i, c := range n.node.Content {
 		h.offs[i+1] = h.offs[i] + int64(c.Size)
@@ -196,3 +201,7 @@ func (f *fsys) readFailed(n *leafNode, chunk int, err error) {
 		f.opt.Log("read %s (snapshot %s), chunk %d: %v", n.Path(nil), n.snap.sn.ID.Short(), chunk, err)
 	}
 }
+
+// Flush answers ENOSYS: there is nothing to flush, and the kernel then
+// stops sending a FLUSH at every close.
+func (h *fileHandle) Flush(ctx context.Context) syscall.Errno { return syscall.ENOSYS }

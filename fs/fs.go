@@ -91,6 +91,7 @@ type Mounted struct {
 	stop   context.CancelFunc
 	loop   sync.WaitGroup
 	dir    string
+	down   sync.Once
 }
 
 // Mount shows r's snapshots at dir until Unmount is called or the tree is
@@ -146,8 +147,11 @@ func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*M
 // Wait returns when the tree has been unmounted.
 func (m *Mounted) Wait() {
 	m.server.Wait()
-	m.stop()
-	m.loop.Wait()
+	m.down.Do(func() {
+		m.stop()
+		m.loop.Wait()
+		m.fsys.chunks.close()
+	})
 }
 
 // Unmount detaches the tree. It fails with EBUSY while a process has a

@@ -42,7 +42,7 @@ user does, and the kernel enforces the stored owners, modes and ACLs.`,
 			// The mount's heap is its chunk cache and the nodes the kernel
 			// holds: allow for them above the default limit.
 			if os.Getenv("GOMEMLIMIT") == "" {
-				debug.SetMemoryLimit(int64(cacheMiB)<<20 + 128<<20)
+				debug.SetMemoryLimit(int64(cacheMiB)<<20 + 96<<20)
 			}
 			if os.Getenv("GOGC") == "" {
 				debug.SetGCPercent(50)
