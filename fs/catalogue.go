@@ -12,9 +12,9 @@ import (
 // catalogue is the virtual part of the tree, built from one listing of the
 // snapshots and replaced whole when they change.
 type catalogue struct {
-	snaps  []*repo.Snapshot // oldest first
-	dirs   map[string]*vdir // by path: "", "snapshots", "hosts/web1", ...
-	newest time.Time
+	snaps []*repo.Snapshot // oldest first
+	dirs  map[string]*vdir // by path: "", "snapshots", "hosts/web1", ...
+	built time.Time
 }
 
 type ventryKind uint8
@@ -65,7 +65,7 @@ func dirName(s string) string {
 }
 
 func buildCatalogue(snaps []*repo.Snapshot) *catalogue {
-	c := &catalogue{snaps: snaps, dirs: map[string]*vdir{}}
+	c := &catalogue{snaps: snaps, dirs: map[string]*vdir{}, built: time.Now()}
 	add := func(dir string, e ventry) {
 		d := c.dirs[dir]
 		if d == nil {
@@ -103,7 +103,6 @@ func buildCatalogue(snaps []*repo.Snapshot) *catalogue {
 	tagDirs := map[string]bool{}
 	for i, sn := range snaps {
 		name := names[i]
-		c.newest = sn.Time
 		host, source := dirName(sn.Host), dirName(sn.Source)
 		add("snapshots", ventry{name: name, kind: vSnap, snap: sn})
 		latest[""] = "snapshots/" + name

@@ -129,7 +129,9 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	ino := d.kidIno(i)
 	var ch attrFiller
 	if k.Kind == tree.KindDir {
-		ch = &dirNode{f: d.f, snap: d.snap, node: k}
+		dn := &dirNode{f: d.f, snap: d.snap, node: k}
+		d.f.rememberDir(ino, dn)
+		ch = dn
 	} else {
 		ch = &leafNode{f: d.f, snap: d.snap, node: k}
 	}
@@ -138,6 +140,11 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	list, errno := d.listing(ctx)
+	return gofs.NewListDirStream(list), errno
+}
+
+func (d *dirNode) listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 	kids, err := d.load(ctx)
 	if err != nil {
 		return nil, readErrno(ctx, err)
@@ -147,8 +154,10 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	for i, k := range kids {
 		list = append(list, fuse.DirEntry{Name: k.Name, Mode: kindMode(k.Kind), Ino: d.kidIno(i)})
 	}
-	return gofs.NewListDirStream(list), 0
+	return list, 0
 }
+
+func (d *dirNode) OnForget() { d.f.forgetDir(d.StableAttr().Ino, d) }
 
 func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	d.fill(&out.Attr, d.StableAttr().Ino)

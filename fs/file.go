@@ -20,6 +20,9 @@ type leafNode struct {
 	f    *fsys
 	snap *snapState
 	node *tree.Node
+
+	once sync.Once
+	rd   *reading
 }
 
 var (
@@ -28,8 +31,9 @@ var (
 	_ gofs.NodeReadlinker  = (*leafNode)(nil)
 	_ gofs.NodeGetxattrer  = (*leafNode)(nil)
 	_ gofs.NodeListxattrer = (*leafNode)(nil)
-	_ gofs.FileReader      = (*fileHandle)(nil)
-	_ gofs.FileLseeker     = (*fileHandle)(nil)
+	_ gofs.NodeReader      = (*leafNode)(nil)
+	_ gofs.NodeLseeker     = (*leafNode)(nil)
+	_ gofs.NodeFlusher     = (*leafNode)(nil)
 )
 
 func (n *leafNode) fill(a *fuse.Attr, ino uint64) {
@@ -57,31 +61,25 @@ func (n *leafNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 	return listxattr(n.node, dest)
 }
 
+// Open is only called if the kernel still sends OPEN (see rawFS, which
+// answers ENOSYS so that it stops): reads are served by the node.
 func (n *leafNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	if n.node.Kind != tree.KindFile {
-		return nil, 0, syscall.EINVAL
-	}
-	if name, p := n.Parent(); p != nil {
-		if d, ok := p.Operations().(*dirNode); ok {
-			d.prefetchAfter(name)
-		}
-	}
-	h := &fileHandle{n: n, offs: make([]int64, len(n.node.Content)+1)}
-	for i, c := range n.node.Content {
-		h.offs[i+1] = h.offs[i] + int64(c.Size)
-	}
-	// The content never changes: keep the kernel's page cache across
-	// opens.
-	return h, fuse.FOPEN_KEEP_CACHE, 0
+	return nil, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-// fileHandle is one open file. It knows where each chunk starts and
-// whether its reader goes forward, to fetch the next chunks early.
-type fileHandle struct {
-	n    *leafNode
+// Flush answers ENOSYS: there is nothing to flush, and the kernel then
+// stops sending a FLUSH at every close.
+func (n *leafNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// reading is a file's read state, made on its first read: where each
+// chunk starts, and whether its reader goes forward, to fetch the next
+// chunks early. Several readers of one file share it.
+type reading struct {
 	offs []int64 // offs[i] is where chunk i starts; the last is the size
 
 	mu    sync.Mutex
@@ -89,24 +87,46 @@ type fileHandle struct {
 	ahead int64 // chunks before this are fetched or on their way
 }
 
-func (h *fileHandle) size() int64 { return h.offs[len(h.offs)-1] }
+func (n *leafNode) reading() *reading {
+	n.once.Do(func() {
+		h := &reading{offs: make([]int64, len(n.node.Content)+1)}
+		for i, c := range n.node.Content {
+			h.offs[i+1] = h.offs[i] + int64(c.Size)
+		}
+		n.rd = h
+		// A program that reads this file is likely to read the ones
+		// after it in the folder next.
+		if name, p := n.Parent(); p != nil {
+			if d, ok := p.Operations().(*dirNode); ok {
+				d.prefetchAfter(name)
+			}
+		}
+	})
+	return n.rd
+}
+
+func (h *reading) size() int64 { return h.offs[len(h.offs)-1] }
 
 // chunkAt returns the chunk holding byte off (< size).
-func (h *fileHandle) chunkAt(off int64) int {
+func (h *reading) chunkAt(off int64) int {
 	return sort.Search(len(h.offs)-1, func(i int) bool { return h.offs[i+1] > off })
 }
 
-func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if n.node.Kind != tree.KindFile {
+		return nil, syscall.EINVAL
+	}
+	h := n.reading()
 	size := h.size()
 	if off >= size || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
 	end := min(off+int64(len(dest)), size)
-	content := h.n.node.Content
-	f := h.n.f
+	content := n.node.Content
+	f := n.f
 	ctx, cancel := context.WithTimeout(ctx, f.opt.ReadTimeout)
 	defer cancel()
-	h.readAhead(off, end)
+	h.readAhead(f, content, off, end)
 	for i, pos := h.chunkAt(off), off; pos < end; i++ {
 		c := content[i]
 		lo, hi := pos-h.offs[i], min(end, h.offs[i+1])-h.offs[i]
@@ -116,7 +136,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		} else {
 			ch, err := f.chunks.get(ctx, c.ID, int(c.Size))
 			if err != nil {
-				f.readFailed(h.n, i, err)
+				f.readFailed(n, i, err)
 				return nil, readErrno(ctx, err)
 			}
 			copy(dst, ch.data[lo:hi])
@@ -129,7 +149,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 
 // readAhead notes a read of [off, end) and, when the reader goes forward,
 // starts fetching the chunks of the next opt.ReadAhead bytes.
-func (h *fileHandle) readAhead(off, end int64) {
+func (h *reading) readAhead(f *fsys, content []tree.Chunk, off, end int64) {
 	const slack = 4 << 20 // the kernel reads ahead too, a little out of order
 	h.mu.Lock()
 	forward := off >= h.next-slack && off <= h.next+slack
@@ -141,30 +161,33 @@ func (h *fileHandle) readAhead(off, end int64) {
 		return
 	}
 	from := max(h.ahead, end)
-	to := min(end+h.n.f.opt.ReadAhead, h.size())
+	to := min(end+f.opt.ReadAhead, h.size())
 	if from >= to {
 		h.mu.Unlock()
 		return
 	}
 	h.ahead = to
 	h.mu.Unlock()
-	content := h.n.node.Content
 	for i := h.chunkAt(from); i < len(content) && h.offs[i] < to; i++ {
 		if !content[i].Hole {
-			h.n.f.chunks.prefetch(content[i].ID, int(content[i].Size))
+			f.chunks.prefetch(content[i].ID, int(content[i].Size))
 		}
 	}
 }
 
 // Lseek finds data and holes (SEEK_DATA, SEEK_HOLE); the kernel handles
 // the other kinds of seek itself.
-func (h *fileHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+func (n *leafNode) Lseek(ctx context.Context, fh gofs.FileHandle, off uint64, whence uint32) (uint64, syscall.Errno) {
+	if n.node.Kind != tree.KindFile {
+		return 0, syscall.EINVAL
+	}
+	h := n.reading()
 	size := h.size()
 	o := int64(off)
 	if o >= size || o < 0 {
 		return 0, syscall.ENXIO
 	}
-	content := h.n.node.Content
+	content := n.node.Content
 	switch whence {
 	case unixSeekData:
 		for i := h.chunkAt(o); i < len(content); i++ {
@@ -201,7 +224,3 @@ func (f *fsys) readFailed(n *leafNode, chunk int, err error) {
 		f.opt.Log("read %s (snapshot %s), chunk %d: %v", n.Path(nil), n.snap.sn.ID.Short(), chunk, err)
 	}
 }
-
-// Flush answers ENOSYS: there is nothing to flush, and the kernel then
-// stops sending a FLUSH at every close.
-func (h *fileHandle) Flush(ctx context.Context) syscall.Errno { return syscall.ENOSYS }

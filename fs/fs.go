@@ -31,6 +31,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -115,7 +116,12 @@ func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*M
 		DirectMount: os.Geteuid() == 0,
 		// Extended attributes are part of what a snapshot holds.
 		DisableXAttrs: false,
-		Debug:         opt.Debug,
+		// Replies come from memory; splicing them through a pipe only
+		// adds a copy (and fails for 1 MiB replies).
+		DisableSplice: true,
+		// Symlink targets never change (a new latest is a new inode).
+		EnableSymlinkCaching: true,
+		Debug:                opt.Debug,
 	}
 	if opt.AllowOther {
 		mo.AllowOther = true
@@ -130,10 +136,19 @@ func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*M
 		NullPermissions: true, // mode 000 is a mode like any other
 		RootStableAttr:  &gofs.StableAttr{Ino: rootIno},
 	}
-	server, err := gofs.Mount(dir, f.root, gopt)
+	// Listings are served by rawFS, by node ID: make node IDs the inode
+	// numbers, which are never reused.
+	gopt.ExternalNodeID = true
+	raw := &rawFS{RawFileSystem: gofs.NewNodeFS(f.root, gopt), f: f}
+	server, err := fuse.NewServer(raw, dir, &gopt.MountOptions)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	raiseReadAhead(dir)
 	lctx, stop := context.WithCancel(context.Background())
 	m := &Mounted{server: server, fsys: f, stop: stop, dir: dir}
 	m.loop.Add(1)
@@ -187,6 +202,8 @@ type fsys struct {
 	snaps map[id.ID]*snapState // per snapshot: its root and hardlink groups
 	seen  map[[2]uint64]bool   // (inode, chunk) pairs already logged as unreadable
 	warns map[string]bool      // refresh problems already logged
+
+	dirs sync.Map // inode number -> lister, for rawFS.ReadDir
 }
 
 func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) {
@@ -202,6 +219,7 @@ func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) 
 	}
 	f.nextIno.Store(rootIno)
 	f.root = &vdirNode{f: f, path: ""}
+	f.rememberDir(rootIno, f.root)
 	snaps, err := r.Snapshots(ctx, func(err error) { opt.Log("%v", err) })
 	if err != nil {
 		return nil, err
@@ -306,4 +324,16 @@ func readErrno(ctx context.Context, err error) syscall.Errno {
 		return syscall.EINTR
 	}
 	return syscall.EIO
+}
+
+// raiseReadAhead lets the kernel read ahead 4 MiB on the mount instead of
+// its default 128 KiB for FUSE, so that a sequential reader keeps several
+// requests in flight. Only root may; for others the default stays.
+func raiseReadAhead(dir string) {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil {
+		return
+	}
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	_ = os.WriteFile(p, []byte("4096"), 0)
 }

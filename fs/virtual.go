@@ -51,7 +51,9 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		n.f.virtualAttr(&out.Attr, ino, syscall.S_IFDIR|0o555)
 		out.SetEntryTimeout(virtualTimeout)
 		out.SetAttrTimeout(virtualTimeout)
-		return n.NewInode(ctx, &vdirNode{f: n.f, path: p}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
+		ch := &vdirNode{f: n.f, path: p}
+		n.f.rememberDir(ino, ch)
+		return n.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
 	case vLink:
 		// A new target is a new inode, so the kernel drops its cached
 		// link within the entry timeout.
@@ -72,6 +74,7 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		}
 		ino := n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())
 		ch := &dirNode{f: n.f, snap: s, node: root}
+		n.f.rememberDir(ino, ch)
 		ch.fill(&out.Attr, ino)
 		out.SetEntryTimeout(virtualTimeout)
 		out.SetAttrTimeout(stableTimeout)
@@ -80,6 +83,11 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 }
 
 func (n *vdirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	list, errno := n.listing(ctx)
+	return gofs.NewListDirStream(list), errno
+}
+
+func (n *vdirNode) listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 	d := n.entries()
 	list := make([]fuse.DirEntry, 0, len(d.entries)+2)
 	list = append(list, dotEntries(&n.Inode)...)
@@ -96,8 +104,10 @@ func (n *vdirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 		}
 		list = append(list, de)
 	}
-	return gofs.NewListDirStream(list), 0
+	return list, 0
 }
+
+func (n *vdirNode) OnForget() { n.f.forgetDir(n.StableAttr().Ino, n) }
 
 func (n *vdirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.f.virtualAttr(&out.Attr, n.StableAttr().Ino, syscall.S_IFDIR|0o555)
@@ -113,12 +123,11 @@ func (n *vdirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errn
 }
 
 // virtualAttr describes a virtual entry: owned by the mounting user, with
-// the time of the newest snapshot (or of the mount, before any).
+// the time the set of snapshots was last seen to change.
 func (f *fsys) virtualAttr(a *fuse.Attr, ino uint64, mode uint32) {
-	t := f.catalogue().newest
-	if t.IsZero() {
-		t = f.start
-	}
+	// The time the catalogue last changed: a new mtime tells the kernel
+	// to drop its cached listings of these folders.
+	t := f.catalogue().built
 	a.Ino = ino
 	a.Mode = mode
 	a.Nlink = 1

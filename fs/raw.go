@@ -1,0 +1,109 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// rawFS sits between the kernel and go-fuse's node bridge to spare the
+// round trips that a read-only tree does not need. Each FUSE request costs
+// tens of microseconds on a virtual machine, and copying tools open every
+// folder on a file's path again for every file (rsync does, to resolve
+// paths safely): answering ENOSYS to OPEN and OPENDIR makes the kernel stop
+// sending them and keep the page cache of files and listings of folders
+// (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR, the kernel's default without them).
+// Folders are then listed here, by inode number, without a handle.
+type rawFS struct {
+	fuse.RawFileSystem
+	f *fsys
+}
+
+// lister is a folder that can list itself.
+type lister interface {
+	listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno)
+}
+
+func (w *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	if in.Flags&syscall.O_ACCMODE != syscall.O_RDONLY || in.Flags&syscall.O_TRUNC != 0 {
+		return fuse.Status(syscall.EROFS)
+	}
+	return fuse.ENOSYS
+}
+
+func (w *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {}
+
+func (w *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	return fuse.ENOSYS
+}
+
+func (w *rawFS) ReleaseDir(in *fuse.ReleaseIn) {}
+
+func (w *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	d := w.f.dir(in.NodeId)
+	if d == nil {
+		return fuse.Status(syscall.ENOTDIR)
+	}
+	list, errno := d.listing(&fuse.Context{Caller: in.Caller, Cancel: cancel})
+	if errno != 0 {
+		return fuse.Status(errno)
+	}
+	// The offset of an entry is its position plus one: listings never
+	// change, so a seek back finds the same entries.
+	for i := int(in.Offset); i < len(list); i++ {
+		e := list[i]
+		e.Off = uint64(i + 1)
+		if !out.AddDirEntry(e) {
+			break
+		}
+	}
+	return fuse.OK
+}
+
+// ReadDirPlus lists like ReadDir and looks every entry up through the
+// node bridge, as its own READDIRPLUS would: one request gives the kernel
+// the attributes of a whole folder, instead of a LOOKUP for each entry.
+func (w *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	d := w.f.dir(in.NodeId)
+	if d == nil {
+		return fuse.Status(syscall.ENOTDIR)
+	}
+	list, errno := d.listing(&fuse.Context{Caller: in.Caller, Cancel: cancel})
+	if errno != 0 {
+		return fuse.Status(errno)
+	}
+	for i := int(in.Offset); i < len(list); i++ {
+		e := list[i]
+		e.Off = uint64(i + 1)
+		entry := out.AddDirLookupEntry(e)
+		if entry == nil {
+			break
+		}
+		if e.Name == "." || e.Name == ".." {
+			continue // the kernel does not look these up
+		}
+		if st := w.RawFileSystem.Lookup(cancel, &in.InHeader, e.Name, entry); st != fuse.OK {
+			*entry = fuse.EntryOut{} // no entry: the kernel looks it up itself
+		}
+	}
+	return fuse.OK
+}
+
+// rememberDir records the folder with inode number ino (which, with
+// ExternalNodeID, is also its FUSE node ID) for ReadDir.
+func (f *fsys) rememberDir(ino uint64, d lister) {
+	f.dirs.LoadOrStore(ino, d)
+}
+
+// forgetDir drops it once the kernel has forgotten it.
+func (f *fsys) forgetDir(ino uint64, d lister) {
+	f.dirs.CompareAndDelete(ino, d)
+}
+
+func (f *fsys) dir(ino uint64) lister {
+	if v, ok := f.dirs.Load(ino); ok {
+		return v.(lister)
+	}
+	return nil
+}
