@@ -20,7 +20,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/cairn
 
 # Debian packages the tests drive for real: rsync, ACL and xattr tools,
-# FUSE. Installed once; later runs only check.
+# FUSE; and the S3 server. Installed once; later runs only check.
 TEST_PACKAGES := rsync acl attr fuse3 util-linux
 deps:
 	@missing=""; for p in $(TEST_PACKAGES); do \
@@ -31,6 +31,8 @@ deps:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# The S3 server the tests talk to (versitygw, pinned), built once into .tools/.
+	@sh backends/s3/s3test/install.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

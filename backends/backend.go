@@ -1,6 +1,7 @@
 // Package backends stores the repository's bytes: named objects in a local
-// folder, in memory or (later) in S3-compatible storage, plus filters that wrap
-// any backend. It knows nothing of packs, blobs or encryption.
+// folder, in memory or in S3-compatible storage, plus filters that wrap any
+// backend (package filter's subpackages). It knows nothing of packs, blobs
+// or encryption.
 //
 // # Names
 //
@@ -37,7 +38,27 @@ var (
 	ErrRange = errors.New("range outside object")
 	// ErrInvalidName: the name is not one CheckName accepts.
 	ErrInvalidName = errors.New("invalid object name")
+	// ErrAccessDenied: the storage refused the credentials or the
+	// operation (wrong key, missing permission). Asking again cannot help.
+	ErrAccessDenied = errors.New("access denied")
+	// ErrPermanent: the storage rejected the request in a way that
+	// repeating it cannot change (a missing bucket, a malformed request).
+	ErrPermanent = errors.New("permanent storage error")
 )
+
+// Permanent reports whether err is one that repeating the same call cannot
+// cure: every sentinel above, a context's end, or the file system's
+// permission error. Retry filters give up at once on these; everything else
+// may be transient.
+func Permanent(err error) bool {
+	for _, p := range []error{ErrNotFound, ErrExists, ErrRange, ErrInvalidName,
+		ErrAccessDenied, ErrPermanent, context.Canceled, context.DeadlineExceeded, os.ErrPermission} {
+		if errors.Is(err, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // Info describes a stored object.
 type Info struct {
@@ -92,11 +113,28 @@ type LoaderInto interface {
 	LoadInto(ctx context.Context, name string, offset int64, buf []byte) error
 }
 
+// Checksummer is an optional ability: tell the checksum the storage keeps
+// for a stored object, so a writer can confirm what was stored without
+// reading it back. Sum returns the checksum that saving data through this
+// backend gives; StatSum is Stat that also returns the stored object's
+// checksum, or "" when the storage cannot tell for that object.
+type Checksummer interface {
+	Sum(data []byte) string
+	StatSum(ctx context.Context, name string) (Info, string, error)
+}
+
 // TempCleaner is an optional ability of backends that keep temporary
-// files (FileSaver's): remove those untouched for longer than age, left by
-// a process that was killed. It returns how many it removed.
+// files (FileSaver's) or unfinished uploads (S3's multipart uploads):
+// remove those untouched for longer than age, left by a process that was
+// killed. It returns how many it removed.
 type TempCleaner interface {
 	RemoveStaleTemp(age time.Duration) (int, error)
+}
+
+// Parallel is an optional ability of backends that reach remote storage:
+// how many uploads a writer should keep on their way at once.
+type Parallel interface {
+	Connections() int
 }
 
 // Unwrapper is implemented by filters that wrap another backend, so callers
@@ -114,4 +152,22 @@ type Unwrapper interface {
 type FileSaver interface {
 	TempFile() (*os.File, error)
 	SaveFile(ctx context.Context, name string, f *os.File) error
+}
+
+// As returns the first of b and the backends it wraps (through Unwrapper)
+// that has the ability T, such as TempCleaner. Use it for abilities that
+// may bypass the filters above the layer that has them.
+func As[T any](b Backend) (T, bool) {
+	for b != nil {
+		if t, ok := b.(T); ok {
+			return t, true
+		}
+		u, ok := b.(Unwrapper)
+		if !ok {
+			break
+		}
+		b = u.Unwrap()
+	}
+	var zero T
+	return zero, false
 }

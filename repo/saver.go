@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
@@ -223,12 +222,13 @@ func (s *Saver) store(w *pack.FileWriter) error {
 	if fs, ok := s.r.be.(backends.FileSaver); ok {
 		err = fs.SaveFile(s.ctx, name, f)
 	} else {
-		var data []byte
-		data, err = io.ReadAll(io.NewSectionReader(f, 0, size))
+		data := bufpool.Get(int(size))[:size]
+		_, err = f.ReadAt(data, 0)
 		discard(f)
 		if err == nil {
 			err = s.r.be.Save(s.ctx, name, data)
 		}
+		bufpool.Put(data)
 	}
 	if err != nil {
 		return fmt.Errorf("save pack %s: %w", name, err)

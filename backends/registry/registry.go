@@ -1,53 +1,108 @@
 // Package registry opens a backend from a location string such as
-// "/srv/backup" or "local:/srv/backup". The schemes it knows are listed in
-// one table in this file; adding a backend means adding a row.
+// "/srv/backup", "local:/srv/backup" or "s3:https://host/bucket/prefix",
+// and wraps it in the filters the caller asks for. The schemes it knows are
+// listed in one table in this file; adding a backend means adding a row.
 //
 // It is a package of its own because it imports every backend, and the
 // backends import package backends.
 package registry
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/backends/local"
+	"github.com/cairn-backup/cairn/backends/s3"
 )
+
+// Options tune the backend a location opens and the filters wrapped around
+// it. The zero value opens the bare backend with its defaults.
+type Options struct {
+	// S3 is for "s3:" locations: connections, addressing style,
+	// credentials (default: the AWS_* variables).
+	S3 s3.Options
+	// Filters are wrapped around the backend, whatever its scheme.
+	Filters Filters
+}
 
 // scheme opens or creates a backend from the location without "scheme:".
 type scheme struct {
 	name   string
-	open   func(rest string) (backends.Backend, error)
-	create func(rest string) (backends.Backend, error)
+	open   func(ctx context.Context, rest string, opts Options) (backends.Backend, error)
+	create func(ctx context.Context, rest string, opts Options) (backends.Backend, error)
 }
 
 // schemes is the table of backends. A location without a scheme is local.
 var schemes = []scheme{
 	{
-		name:   "local",
-		open:   func(dir string) (backends.Backend, error) { return local.Open(dir) },
-		create: func(dir string) (backends.Backend, error) { return local.Create(dir) },
+		name: "local",
+		open: func(_ context.Context, dir string, _ Options) (backends.Backend, error) {
+			return local.Open(dir)
+		},
+		create: func(_ context.Context, dir string, _ Options) (backends.Backend, error) {
+			return local.Create(dir)
+		},
+	},
+	{
+		// s3:http(s)://host[:port]/bucket[/prefix]; Create makes the bucket.
+		name: "s3",
+		open: func(ctx context.Context, url string, opts Options) (backends.Backend, error) {
+			return s3.Open(ctx, url, opts.S3)
+		},
+		create: func(ctx context.Context, url string, opts Options) (backends.Backend, error) {
+			return s3.Create(ctx, url, opts.S3)
+		},
 	},
 }
 
-// Open opens the backend of an existing repository at location.
+// Open opens the backend of an existing repository at location, with the
+// default options.
 func Open(location string) (backends.Backend, error) {
-	s, rest, err := parse(location)
-	if err != nil {
-		return nil, err
-	}
-	return s.open(rest)
+	return OpenWith(context.Background(), location, Options{})
 }
 
 // Create opens the backend at location, first creating its storage (a
-// folder, say) when the scheme has a notion of that and it is missing.
+// folder, a bucket) when the scheme has a notion of that and it is missing.
 func Create(location string) (backends.Backend, error) {
+	return CreateWith(context.Background(), location, Options{})
+}
+
+// OpenWith is Open with options; ctx bounds the connection's checks.
+func OpenWith(ctx context.Context, location string, opts Options) (backends.Backend, error) {
 	s, rest, err := parse(location)
 	if err != nil {
 		return nil, err
 	}
-	return s.create(rest)
+	b, err := s.open(ctx, rest, opts)
+	if err != nil {
+		return nil, err
+	}
+	return wrapOrClose(b, opts.Filters)
+}
+
+// CreateWith is Create with options.
+func CreateWith(ctx context.Context, location string, opts Options) (backends.Backend, error) {
+	s, rest, err := parse(location)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.create(ctx, rest, opts)
+	if err != nil {
+		return nil, err
+	}
+	return wrapOrClose(b, opts.Filters)
+}
+
+func wrapOrClose(b backends.Backend, f Filters) (backends.Backend, error) {
+	w, err := Wrap(b, f)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return w, nil
 }
 
 // Schemes returns the names of the known schemes.

@@ -1,12 +1,21 @@
 package registry_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/filter/cache"
+	"github.com/cairn-backup/cairn/backends/filter/ratelimit"
+	"github.com/cairn-backup/cairn/backends/filter/retry"
+	"github.com/cairn-backup/cairn/backends/filter/verify"
 	"github.com/cairn-backup/cairn/backends/registry"
+	"github.com/cairn-backup/cairn/backends/s3"
+	"github.com/cairn-backup/cairn/backends/s3/s3test"
 )
 
 func TestLocal(t *testing.T) {
@@ -54,7 +63,8 @@ func TestRelativePath(t *testing.T) {
 func TestBadLocations(t *testing.T) {
 	for loc, want := range map[string]string{
 		"":             "empty",
-		"ftp:host/x":   `unknown scheme "ftp" (known: local;`,
+		"ftp:host/x":   `unknown scheme "ftp" (known: local, s3;`,
+		"s3:bucket/p":  `want s3:http(s)://host[:port]/bucket[/prefix]`,
 		"local:":       "nothing after",
 		"S3x:bucket/p": `unknown scheme "S3x"`,
 	} {
@@ -62,5 +72,56 @@ func TestBadLocations(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("open %q: %v, want an error containing %q", loc, err, want)
 		}
+	}
+}
+
+func TestS3(t *testing.T) {
+	srv := s3test.New(t)
+	opts := registry.Options{S3: s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region}}
+	loc := srv.Endpoint + "/registry-bucket/repo"
+	if _, err := registry.OpenWith(t.Context(), "s3:"+loc, opts); !errors.Is(err, backends.ErrNotFound) {
+		t.Errorf("open before create: %v, want ErrNotFound", err)
+	}
+	b, err := registry.CreateWith(t.Context(), "s3:"+loc, opts)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if b.Location() != "s3:"+loc {
+		t.Errorf("location %q", b.Location())
+	}
+	if err := b.Create(t.Context(), "config", []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	b, err = registry.OpenWith(t.Context(), "s3:"+loc, opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if got, err := b.Load(t.Context(), "config", 0, -1); err != nil || string(got) != "c" {
+		t.Errorf("load: %q, %v", got, err)
+	}
+}
+
+func TestFilters(t *testing.T) {
+	b, err := registry.CreateWith(t.Context(), t.TempDir(), registry.Options{Filters: registry.Filters{
+		Retry:    &retry.Options{},
+		Verify:   true,
+		Limit:    ratelimit.Options{Requests: 1000},
+		CacheDir: t.TempDir(),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layers []string
+	for {
+		layers = append(layers, fmt.Sprintf("%T", b))
+		u, ok := b.(backends.Unwrapper)
+		if !ok {
+			break
+		}
+		b = u.Unwrap()
+	}
+	want := fmt.Sprintf("%T %T %T %T *local.Local", &cache.Backend{}, &retry.Backend{}, &ratelimit.Backend{}, &verify.Backend{})
+	if got := strings.Join(layers, " "); got != want {
+		t.Errorf("layers %s, want %s", got, want)
 	}
 }

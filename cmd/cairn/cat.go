@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-backup/cairn/backends/registry"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -29,7 +28,7 @@ func newCatCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				be, err := registry.Open(loc)
+				be, err := g.openBackend(cmd.Context(), loc, false)
 				if err != nil {
 					return fmt.Errorf("%v: %w", err, repo.ErrNoRepository)
 				}

@@ -53,13 +53,19 @@ type cli struct {
 }
 
 func newCLI(t *testing.T) *cli {
+	c := newCLIAt(t, filepath.Join(t.TempDir(), "repo"))
+	c.ok("init", "--insecure-kdf")
+	return c
+}
+
+// newCLIAt runs cairn on the repository at location with its own cache
+// folder (as another host would have) and the extra environment env.
+func newCLIAt(t *testing.T, location string, env ...string) *cli {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "password")
 	os.WriteFile(pw, []byte("crash test password\n"), 0o600)
-	c := &cli{t: t, bin: cairnBinary(t), env: append(os.Environ(),
-		"CAIRN_REPOSITORY="+filepath.Join(dir, "repo"), "CAIRN_PASSWORD_FILE="+pw, "CAIRN_CACHE_DIR="+filepath.Join(dir, "cache"))}
-	c.ok("init", "--insecure-kdf")
-	return c
+	return &cli{t: t, bin: cairnBinary(t), env: append(append(os.Environ(),
+		"CAIRN_REPOSITORY="+location, "CAIRN_PASSWORD_FILE="+pw, "CAIRN_CACHE_DIR="+filepath.Join(dir, "cache")), env...)}
 }
 
 func (c *cli) cmd(args ...string) *exec.Cmd {

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/cairn-backup/cairn/backends/registry"
 	"github.com/cairn-backup/cairn/repo"
 )
 
@@ -28,6 +27,7 @@ type globals struct {
 	json            bool
 	quiet           bool
 	noLock          bool
+	storage         storageFlags
 }
 
 func (g *globals) register(root *cobra.Command) {
@@ -38,6 +38,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.cacheDir, "cache-dir", os.Getenv("CAIRN_CACHE_DIR"), "local index `dir` (env CAIRN_CACHE_DIR)")
 	f.BoolVar(&g.json, "json", false, "print JSON lines instead of text")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
+	g.storage.register(root)
 }
 
 // password finds the password: file, command, variable, then a prompt on
@@ -157,7 +158,7 @@ func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.
 	if err != nil {
 		return nil, err
 	}
-	be, err := registry.Open(loc)
+	be, err := g.openBackend(ctx, loc, false)
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", err, repo.ErrNoRepository)
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-backup/cairn/backends/registry"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/crypto"
 )
@@ -22,7 +21,7 @@ func newInitCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			be, err := registry.Create(loc)
+			be, err := g.openBackend(cmd.Context(), loc, true)
 			if err != nil {
 				return err
 			}

@@ -105,7 +105,11 @@ func newRootCommand(g *globals) *cobra.Command {
 		Use:   "cairn",
 		Short: "Deduplicated, compressed, encrypted backups you can mount",
 		Long: `cairn keeps backups in a deduplicated, compressed, encrypted repository
-(a local folder) and restores them exactly.
+(a local folder, or S3-compatible object storage) and restores them exactly.
+
+Repository locations: a folder ("/srv/backup", "local:/srv/backup") or
+"s3:http(s)://host[:port]/bucket[/prefix]" (credentials from AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; region from AWS_DEFAULT_REGION).
 
 Environment:
   CAIRN_REPOSITORY        repository location (or -r)

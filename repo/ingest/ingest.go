@@ -175,13 +175,19 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	}
 	// Pack files a killed ingest left behind; a day is far longer than any
 	// live writer leaves its pack file untouched.
-	if tc, ok := r.Backend().(backends.TempCleaner); ok {
+	if tc, ok := backends.As[backends.TempCleaner](r.Backend()); ok {
 		tc.RemoveStaleTemp(24 * time.Hour)
 	}
 	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, links: map[[2]uint64]*fileJob{}, linkSeen: map[[2]uint64][2]uint32{}, walkers: make(chan struct{}, 3)}
 	// Uploads outlive a cancel: Flush then indexes what was stored, so the
 	// next ingest reuses it.
-	g.saver = r.NewSaver(context.WithoutCancel(ctx), 1)
+	// One uploader keeps a local disk busy; remote storage wants several
+	// uploads on their way.
+	uploaders := 1
+	if p, ok := backends.As[backends.Parallel](r.Backend()); ok {
+		uploaders = p.Connections()
+	}
+	g.saver = r.NewSaver(context.WithoutCancel(ctx), uploaders)
 	g.cache = newFileCache(ctx, r, opt.Host, opt.Source, opt.Stdin != nil)
 	g.prog.current.Store("")
 

@@ -1,0 +1,88 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/cairn-backup/cairn/backends"
+)
+
+// errorCode returns the S3 error code in err, or "".
+func errorCode(err error) string {
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.Code
+	}
+	return ""
+}
+
+// denied are the codes of refused credentials or permissions.
+var denied = map[string]bool{
+	"AccessDenied":          true,
+	"AllAccessDisabled":     true,
+	"AccountProblem":        true,
+	"InvalidAccessKeyId":    true,
+	"SignatureDoesNotMatch": true,
+	"InvalidToken":          true,
+	"ExpiredToken":          true,
+	"TokenRefreshRequired":  true,
+	"InvalidSecurity":       true,
+}
+
+// transient4xx are client-error codes that another try may cure: a body
+// damaged or cut short on the way, a conflict with a concurrent request.
+// (RequestTimeTooSkewed is not one: it asks for a clock to be fixed.)
+var transient4xx = map[string]bool{
+	"BadDigest":                  true,
+	"XAmzContentSHA256Mismatch":  true,
+	"IncompleteBody":             true,
+	"RequestTimeout":             true,
+	"ConditionalRequestConflict": true,
+	"OperationAborted":           true,
+	"SlowDown":                   true,
+	"TooManyRequests":            true,
+}
+
+// mapErr wraps err from an operation op on object name (may be "") in the
+// vocabulary of package backends.
+func mapErr(op, name string, err error) error {
+	if name != "" {
+		op += " " + name
+	}
+	return fmt.Errorf("%s: %w", op, classify(err))
+}
+
+// classify returns err wrapped with the backends sentinel its S3 error code
+// means, if any.
+func classify(err error) error {
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) {
+		return err
+	}
+	switch {
+	case resp.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket":
+		return backends.ErrNotFound
+	case resp.Code == "InvalidRange":
+		return backends.ErrRange
+	case denied[resp.Code] || resp.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("%w: %s: %s (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket's policy)",
+			backends.ErrAccessDenied, resp.Code, resp.Error())
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && !transient4xx[resp.Code] &&
+		resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
+		return fmt.Errorf("%w: %s: %s", backends.ErrPermanent, resp.Code, resp.Error())
+	}
+	return fmt.Errorf("%s: %w", resp.Code, err)
+}
+
+// ctxErr returns ctx's error wrapped for op when ctx is done, so a request
+// cut by cancellation reports that rather than a network error.
+func ctxErr(ctx context.Context, op, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, name, err)
+	}
+	return nil
+}

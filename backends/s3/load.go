@@ -1,0 +1,163 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/cairn-backup/cairn/backends"
+)
+
+// Load reads the range with one GET (a Range request unless it is the whole
+// object).
+func (s *S3) Load(ctx context.Context, name string, offset, length int64) ([]byte, error) {
+	var out []byte
+	err := s.load(ctx, name, offset, length, func(n int64) []byte {
+		out = make([]byte, n)
+		return out
+	})
+	return out, err
+}
+
+// LoadInto reads len(buf) bytes at offset into buf, with Load's errors.
+func (s *S3) LoadInto(ctx context.Context, name string, offset int64, buf []byte) error {
+	return s.load(ctx, name, offset, int64(len(buf)), func(int64) []byte { return buf })
+}
+
+// load fetches the range and reads it into the buffer that alloc returns for
+// the range's length. S3 answers a range that starts past the end with
+// InvalidRange and one that runs past the end with fewer bytes; both are
+// ErrRange here, except a read of nothing at the very end.
+func (s *S3) load(ctx context.Context, name string, offset, length int64, alloc func(int64) []byte) error {
+	if err := check(ctx, "load", name); err != nil {
+		return err
+	}
+	rangeErr := func(size int64) error {
+		return fmt.Errorf("load %s: %w: offset %d, length %d, size %d", name, backends.ErrRange, offset, length, size)
+	}
+	if offset < 0 || length > 0 && offset > math.MaxInt64-length {
+		return rangeErr(-1)
+	}
+	// At the end of the object: only its size can tell an empty read
+	// from one past the end.
+	atEnd := func() error {
+		fi, err := s.stat(ctx, name)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", name, err)
+		}
+		if length < 0 && offset != fi.Size || length == 0 && offset > fi.Size || length > 0 {
+			return rangeErr(fi.Size)
+		}
+		alloc(0)
+		return nil
+	}
+	if length == 0 {
+		return atEnd()
+	}
+	var opts minio.GetObjectOptions
+	switch {
+	case length > 0:
+		opts.SetRange(offset, offset+length-1)
+	case offset > 0:
+		opts.SetRange(offset, 0)
+	}
+	body, info, header, err := s.core.GetObject(ctx, s.bucket, s.key(name), opts)
+	if err != nil {
+		if cerr := ctxErr(ctx, "load", name); cerr != nil {
+			return cerr
+		}
+		if errorCode(err) == "InvalidRange" {
+			return atEnd()
+		}
+		return mapErr("load", name, err)
+	}
+	defer body.Close()
+	size, ok := totalSize(header)
+	if !ok {
+		size = info.Size // a whole object
+	}
+	if length < 0 {
+		length = size - offset
+	} else if offset+length > size {
+		return rangeErr(size)
+	}
+	if info.Size != length {
+		return fmt.Errorf("load %s: server sent %d bytes for a range of %d", name, info.Size, length)
+	}
+	if _, err := io.ReadFull(body, alloc(length)); err != nil {
+		if cerr := ctxErr(ctx, "load", name); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("load %s: %w", name, err)
+	}
+	return nil
+}
+
+// totalSize returns the object size in a ranged answer's Content-Range
+// ("bytes 10-29/1000"), if there is one.
+func totalSize(h http.Header) (int64, bool) {
+	cr := h.Get("Content-Range")
+	_, total, ok := strings.Cut(cr, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	return n, err == nil
+}
+
+// Stat asks for the object's head.
+func (s *S3) Stat(ctx context.Context, name string) (backends.Info, error) {
+	if err := check(ctx, "stat", name); err != nil {
+		return backends.Info{}, err
+	}
+	fi, err := s.stat(ctx, name)
+	if err != nil {
+		return backends.Info{}, fmt.Errorf("stat %s: %w", name, err)
+	}
+	return fi, nil
+}
+
+// StatSum is Stat with the object's ETag as its checksum, when the ETag is
+// the content's MD5 (see Sum): not for objects encrypted with KMS or a
+// customer key, whose ETags are not.
+func (s *S3) StatSum(ctx context.Context, name string) (backends.Info, string, error) {
+	if err := check(ctx, "stat", name); err != nil {
+		return backends.Info{}, "", err
+	}
+	oi, err := s.statObject(ctx, name)
+	if err != nil {
+		return backends.Info{}, "", fmt.Errorf("stat %s: %w", name, err)
+	}
+	fi := backends.Info{Name: name, Size: oi.Size, ModTime: oi.LastModified}
+	sse := oi.Metadata.Get("X-Amz-Server-Side-Encryption")
+	if sse == "aws:kms" || sse == "aws:kms:dsse" || oi.Metadata.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "" {
+		return fi, "", nil
+	}
+	return fi, strings.ToLower(strings.Trim(oi.ETag, `"`)), nil
+}
+
+// stat describes a valid name, with errors not yet naming the operation.
+func (s *S3) stat(ctx context.Context, name string) (backends.Info, error) {
+	oi, err := s.statObject(ctx, name)
+	if err != nil {
+		return backends.Info{}, err
+	}
+	return backends.Info{Name: name, Size: oi.Size, ModTime: oi.LastModified}, nil
+}
+
+func (s *S3) statObject(ctx context.Context, name string) (minio.ObjectInfo, error) {
+	oi, err := s.client.StatObject(ctx, s.bucket, s.key(name), minio.StatObjectOptions{})
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return minio.ObjectInfo{}, cerr
+		}
+		return minio.ObjectInfo{}, classify(err)
+	}
+	return oi, nil
+}

@@ -1,0 +1,296 @@
+// Package s3 keeps a repository in S3-compatible object storage (AWS S3,
+// MinIO, Ceph RGW, Garage, versitygw), through minio-go.
+//
+// # Location
+//
+//	s3:http(s)://host[:port]/bucket[/prefix]
+//
+// Object "data/ab/abcd" is the key "prefix/data/ab/abcd" in the bucket.
+// Credentials come from Options or else from AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; the region from Options,
+// AWS_DEFAULT_REGION or AWS_REGION, else us-east-1. Buckets are addressed
+// path-style (host/bucket/key) unless Options.VirtualHost asks for
+// bucket.host/key.
+//
+// # Uploads
+//
+// An S3 PUT is atomic: readers see the old object or the new one. Every
+// upload carries Content-MD5, which the server checks before it stores
+// anything, so bytes damaged on the way are refused rather than kept.
+// Objects above Options.MultipartThreshold (64 MiB) go up in parts of
+// Options.PartSize (16 MiB), each with its own Content-MD5; packs are
+// smaller, so most uploads are one PUT. At most Options.Connections uploads
+// run at once; reads are not limited here (their callers bound them).
+//
+// # Create and Remove
+//
+// Create first asks whether the object exists, then PUTs it with
+// "If-None-Match: *", which servers that support conditional writes (AWS
+// since 2024, MinIO, versitygw) refuse atomically when another creator got
+// there first. A server that answers NotImplemented is remembered and then
+// gets the plain Stat-then-PUT; so does one that ignores the header. On
+// those, two creators racing within the moment between the Stat and the PUT
+// may both succeed, the later one's data winning.
+//
+// S3 deletes a missing key without complaint, so Remove asks first to report
+// ErrNotFound; two concurrent Removes of one object may both succeed.
+//
+// # Errors
+//
+// Missing keys are ErrNotFound, refused credentials or permissions
+// ErrAccessDenied, other client errors that repeating cannot fix (a missing
+// bucket, a malformed request) ErrPermanent. Everything else — network
+// failures, 5xx answers, throttling, a damaged upload — is left for a retry
+// filter; minio-go also retries such requests a few times itself.
+package s3
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/cairn-backup/cairn/backends"
+)
+
+var (
+	_ backends.Backend     = (*S3)(nil)
+	_ backends.LoaderInto  = (*S3)(nil)
+	_ backends.Checksummer = (*S3)(nil)
+)
+
+// Defaults for Options' zero fields.
+const (
+	DefaultConnections        = 5
+	DefaultPartSize           = 16 << 20
+	DefaultMultipartThreshold = 64 << 20
+	DefaultRegion             = "us-east-1"
+)
+
+// Options tune the connection. The zero value takes credentials and region
+// from the environment and the defaults above.
+type Options struct {
+	// AccessKey, SecretKey and SessionToken default to AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN when AccessKey is empty.
+	AccessKey, SecretKey, SessionToken string
+	// Region defaults to AWS_DEFAULT_REGION, AWS_REGION, then us-east-1.
+	Region string
+	// VirtualHost addresses the bucket as a host name (bucket.host/key)
+	// instead of in the path (host/bucket/key).
+	VirtualHost bool
+	// Connections limits the uploads running at once.
+	Connections int
+	// Objects larger than MultipartThreshold are uploaded in parts of
+	// PartSize bytes (at least 5 MiB, S3's smallest part).
+	PartSize, MultipartThreshold int64
+	// Transport carries the requests; nil means minio-go's default.
+	Transport http.RoundTripper
+}
+
+// withDefaults fills the zero fields of o.
+func (o Options) withDefaults() Options {
+	if o.AccessKey == "" {
+		o.AccessKey = os.Getenv("AWS_ACCESS_KEY_ID")
+		o.SecretKey = os.Getenv("AWS_SECRET_ACCESS_KEY")
+		o.SessionToken = os.Getenv("AWS_SESSION_TOKEN")
+	}
+	for _, r := range []string{o.Region, os.Getenv("AWS_DEFAULT_REGION"), os.Getenv("AWS_REGION"), DefaultRegion} {
+		if r != "" {
+			o.Region = r
+			break
+		}
+	}
+	if o.Connections <= 0 {
+		o.Connections = DefaultConnections
+	}
+	if o.PartSize <= 0 {
+		o.PartSize = DefaultPartSize
+	}
+	if o.MultipartThreshold <= 0 {
+		o.MultipartThreshold = DefaultMultipartThreshold
+	}
+	return o
+}
+
+// S3 is a repository under a prefix of a bucket. It is safe for concurrent
+// use, also by several processes and hosts sharing the bucket.
+type S3 struct {
+	client   *minio.Client
+	core     minio.Core
+	bucket   string
+	prefix   string // "" or ending in "/"
+	location string
+	opts     Options
+	uploads  chan struct{} // one token per running upload
+	// closeIdle drops the idle connections of a transport we made.
+	closeIdle func()
+
+	// noConditional is set once the server has refused If-None-Match.
+	noConditional atomic.Bool
+}
+
+// Open connects to the repository at location, "http(s)://host/bucket/prefix"
+// with or without "s3:" in front, and checks that the bucket exists.
+func Open(ctx context.Context, location string, opts Options) (*S3, error) {
+	s, err := connect(location, opts)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err == nil && !ok {
+		err = fmt.Errorf("open %s: bucket %q: %w (init creates it)", s.location, s.bucket, backends.ErrNotFound)
+	} else if err != nil {
+		err = mapErr("open "+s.location, "", err)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Create connects like Open, first creating the bucket (in the region) when
+// it is missing.
+func Create(ctx context.Context, location string, opts Options) (*S3, error) {
+	s, err := connect(location, opts)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		err = mapErr("create "+s.location, "", err)
+	} else if !ok {
+		err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.opts.Region})
+		if errorCode(err) == "BucketAlreadyOwnedByYou" {
+			err = nil // made by someone else meanwhile
+		} else if err != nil {
+			err = mapErr("create bucket "+s.bucket+" at "+s.location, "", err)
+		}
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect parses location and makes the client; it sends nothing.
+func connect(location string, opts Options) (*S3, error) {
+	endpoint, bucket, prefix, err := ParseLocation(location)
+	if err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	if opts.AccessKey == "" || opts.SecretKey == "" {
+		return nil, fmt.Errorf("s3 %s: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", location)
+	}
+	if opts.PartSize < 5<<20 {
+		return nil, fmt.Errorf("s3 %s: part size %d is below S3's minimum of 5 MiB", location, opts.PartSize)
+	}
+	closeIdle := func() {}
+	if opts.Transport == nil {
+		// Our own, so that Close can drop its idle connections.
+		t, err := minio.DefaultTransport(endpoint.Scheme == "https")
+		if err != nil {
+			return nil, fmt.Errorf("s3 %s: %w", location, err)
+		}
+		opts.Transport, closeIdle = t, t.CloseIdleConnections
+	}
+	lookup := minio.BucketLookupPath
+	if opts.VirtualHost {
+		lookup = minio.BucketLookupDNS
+	}
+	client, err := minio.New(endpoint.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(opts.AccessKey, opts.SecretKey, opts.SessionToken),
+		Secure:       endpoint.Scheme == "https",
+		Transport:    opts.Transport,
+		Region:       opts.Region,
+		BucketLookup: lookup,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 %s: %w", location, err)
+	}
+	loc := "s3:" + endpoint.Scheme + "://" + endpoint.Host + "/" + bucket
+	if prefix != "" {
+		loc += "/" + strings.TrimSuffix(prefix, "/")
+	}
+	return &S3{
+		client:    client,
+		core:      minio.Core{Client: client},
+		bucket:    bucket,
+		prefix:    prefix,
+		location:  loc,
+		opts:      opts,
+		uploads:   make(chan struct{}, opts.Connections),
+		closeIdle: closeIdle,
+	}, nil
+}
+
+// ParseLocation splits "[s3:]http(s)://host[:port]/bucket[/prefix]" into
+// the endpoint, the bucket and the key prefix ("" or ending in "/").
+func ParseLocation(location string) (endpoint *url.URL, bucket, prefix string, err error) {
+	bad := func(why string) (*url.URL, string, string, error) {
+		return nil, "", "", fmt.Errorf("s3 location %q: %s (want s3:http(s)://host[:port]/bucket[/prefix])", location, why)
+	}
+	u, err := url.Parse(strings.TrimPrefix(location, "s3:"))
+	if err != nil {
+		return bad(err.Error())
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return bad("the endpoint must start with http:// or https://")
+	}
+	if u.Host == "" {
+		return bad("no host")
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return bad("credentials, queries and fragments do not belong in it")
+	}
+	bucket, prefix, _ = strings.Cut(strings.Trim(u.Path, "/"), "/")
+	if bucket == "" {
+		return bad("no bucket")
+	}
+	if err := s3utils.CheckValidBucketName(bucket); err != nil {
+		return bad(fmt.Sprintf("bucket %q: %v", bucket, err))
+	}
+	if prefix != "" {
+		if err := backends.CheckName(prefix); err != nil {
+			return bad("bad prefix: " + err.Error())
+		}
+		prefix += "/"
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, bucket, prefix, nil
+}
+
+// Location returns "s3:", the endpoint, the bucket and the prefix.
+func (s *S3) Location() string { return s.location }
+
+// Close drops idle connections; minio-go holds nothing else.
+func (s *S3) Close() error {
+	s.closeIdle()
+	return nil
+}
+
+// key maps a valid object name to its key in the bucket.
+func (s *S3) key(name string) string { return s.prefix + name }
+
+// check validates ctx and name before an operation called op.
+func check(ctx context.Context, op, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, name, err)
+	}
+	if err := backends.CheckName(name); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// Connections is how many uploads may run at once: writers keep that many
+// on their way (backends.Parallel).
+func (s *S3) Connections() int { return cap(s.uploads) }

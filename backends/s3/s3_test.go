@@ -1,0 +1,310 @@
+package s3_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/backendtest"
+	"github.com/cairn-backup/cairn/backends/filter/fault"
+	"github.com/cairn-backup/cairn/backends/filter/retry"
+	"github.com/cairn-backup/cairn/backends/filter/verify"
+	"github.com/cairn-backup/cairn/backends/s3"
+	"github.com/cairn-backup/cairn/backends/s3/s3test"
+)
+
+// prefixes numbers the repositories the tests make in the server's bucket.
+var prefixes atomic.Int64
+
+// open returns a backend on a new, empty prefix of srv's bucket.
+func open(t *testing.T, srv *s3test.Server, opts s3.Options) *s3.S3 {
+	t.Helper()
+	opts.AccessKey, opts.SecretKey, opts.Region = srv.AccessKey, srv.SecretKey, srv.Region
+	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
+	loc := srv.Location(fmt.Sprintf("%s-%d", name, prefixes.Add(1)))
+	b, err := s3.Open(t.Context(), loc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	srv := s3test.New(t)
+	backendtest.Run(t, func(t *testing.T) backends.Backend { return open(t, srv, s3.Options{}) })
+}
+
+func TestConformanceRetryVerify(t *testing.T) {
+	srv := s3test.New(t)
+	backendtest.Run(t, func(t *testing.T) backends.Backend {
+		return retry.New(verify.New(open(t, srv, s3.Options{}), verify.Options{}), retry.Options{MinDelay: 10 * time.Millisecond})
+	})
+}
+
+// TestConformanceThroughFaults: with 5% of calls failing and 5% of saves
+// lost, retry and verify still give a backend that keeps the contract.
+func TestConformanceThroughFaults(t *testing.T) {
+	srv := s3test.New(t)
+	var seed atomic.Uint64
+	backendtest.Run(t, func(t *testing.T) backends.Backend {
+		f := fault.New(open(t, srv, s3.Options{}), fault.Options{Seed: seed.Add(1), ErrorRate: 0.05, LostWriteRate: 0.05})
+		v := verify.New(f, verify.Options{Attempts: 10, Delay: time.Millisecond})
+		return retry.New(v, retry.Options{Attempts: 10, MinDelay: time.Millisecond})
+	})
+}
+
+func TestParseLocation(t *testing.T) {
+	for loc, want := range map[string]string{
+		"s3:http://127.0.0.1:7070/bucket":          "http://127.0.0.1:7070 bucket ",
+		"s3:https://s3.example.com/bkt/p/q":        "https://s3.example.com bkt p/q/",
+		"https://s3.example.com/bkt/p/":            "https://s3.example.com bkt p/",
+		"s3:http://[::1]:9000/bkt/repo":            "http://[::1]:9000 bkt repo/",
+		"s3:ftp://host/bkt":                        "error",
+		"s3:http:///bkt":                           "error",
+		"s3:http://host":                           "error",
+		"s3:http://host/":                          "error",
+		"s3:http://host/bkt/../x":                  "error",
+		"s3:http://host/bkt/.hidden":               "error",
+		"s3:http://key:secret@host/bkt":            "error",
+		"s3:http://host/bkt?x=1":                   "error",
+		"s3:bucket/prefix":                         "error",
+		"s3:http://host/b/p":                       "error",
+		"s3:https://s3.example.com/bkt/a//bkt":     "error",
+		"s3:https://s3.example.com/bkt/data/ab/cd": "https://s3.example.com bkt data/ab/cd/",
+	} {
+		endpoint, bucket, prefix, err := s3.ParseLocation(loc)
+		got := "error"
+		if err == nil {
+			got = fmt.Sprintf("%s %s %s", endpoint, bucket, prefix)
+		}
+		if got != want {
+			t.Errorf("ParseLocation(%q) = %s (%v), want %s", loc, got, err, want)
+		}
+	}
+}
+
+func TestNoCredentials(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	_, err := s3.Open(t.Context(), "s3:http://127.0.0.1:1/bkt", s3.Options{})
+	if err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+		t.Errorf("open without credentials: %v", err)
+	}
+}
+
+func TestCredentialsFromEnvironment(t *testing.T) {
+	srv := s3test.New(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_DEFAULT_REGION", srv.Region)
+	b, err := s3.Open(t.Context(), srv.Location("env"), s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(t.Context(), "config", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAccessDenied(t *testing.T) {
+	srv := s3test.New(t)
+	start := time.Now()
+	_, err := s3.Open(t.Context(), srv.Location("x"), s3.Options{AccessKey: srv.AccessKey, SecretKey: "wrong", Region: srv.Region})
+	if !errors.Is(err, backends.ErrAccessDenied) || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
+		t.Errorf("open with a wrong secret: %v, want access denied naming the variables", err)
+	}
+	if !backends.Permanent(err) {
+		t.Errorf("access denied would be retried")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("refusal took %v: was it retried?", d)
+	}
+}
+
+func TestBucketCreation(t *testing.T) {
+	srv := s3test.New(t)
+	opts := s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region}
+	loc := srv.Endpoint + "/new-bucket/repo"
+	if _, err := s3.Open(t.Context(), loc, opts); !errors.Is(err, backends.ErrNotFound) || !strings.Contains(err.Error(), "new-bucket") {
+		t.Fatalf("open in a missing bucket: %v", err)
+	}
+	for range 2 { // the second finds it there
+		b, err := s3.Create(t.Context(), loc, opts)
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		if b.Location() != "s3:"+loc {
+			t.Errorf("location %q", b.Location())
+		}
+	}
+	if _, err := s3.Open(t.Context(), loc, opts); err != nil {
+		t.Fatalf("open after create: %v", err)
+	}
+}
+
+func TestMultipartAndChecksums(t *testing.T) {
+	srv := s3test.New(t)
+	rec := &recorder{base: http.DefaultTransport}
+	b := open(t, srv, s3.Options{PartSize: 5 << 20, MultipartThreshold: 6 << 20, Transport: rec})
+	ctx := t.Context()
+	for _, size := range []int{0, 1000, 6 << 20, 12<<20 + 1} {
+		data := make([]byte, size)
+		rand.NewChaCha8([32]byte{byte(size), byte(size >> 8), byte(size >> 16)}).Read(data)
+		name := fmt.Sprintf("data/ab/size-%d", size)
+		if err := b.Save(ctx, name, data); err != nil {
+			t.Fatalf("save %d bytes: %v", size, err)
+		}
+		got, err := b.Load(ctx, name, 0, -1)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("load %d bytes: %d bytes, %v", size, len(got), err)
+		}
+		fi, sum, err := b.StatSum(ctx, name)
+		if err != nil || fi.Size != int64(size) || sum != b.Sum(data) {
+			t.Errorf("%d bytes: stat %+v, checksum %q, %v; want checksum %q", size, fi, sum, err, b.Sum(data))
+		}
+		if want := size > 6<<20; strings.HasSuffix(sum, "-3") != want {
+			t.Errorf("%d bytes: checksum %q, multipart %v", size, sum, want)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.parts != 3 {
+		t.Errorf("%d part uploads, want 3", rec.parts)
+	}
+	if rec.puts == 0 || rec.withoutMD5 != 0 {
+		t.Errorf("%d of %d uploads without Content-MD5", rec.withoutMD5, rec.puts)
+	}
+}
+
+func TestConnectionsLimitUploads(t *testing.T) {
+	srv := s3test.New(t)
+	rec := &recorder{base: http.DefaultTransport}
+	b := open(t, srv, s3.Options{Connections: 2, Transport: rec})
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			if err := b.Save(t.Context(), fmt.Sprintf("data/ab/%d", i), make([]byte, 256<<10)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.maxPuts > 2 {
+		t.Errorf("%d uploads at once, want at most 2", rec.maxPuts)
+	}
+}
+
+func TestCreateWithoutConditionalWrites(t *testing.T) {
+	srv := s3test.New(t)
+	rec := &recorder{base: http.DefaultTransport, refuseConditional: true}
+	b := open(t, srv, s3.Options{Transport: rec})
+	ctx := t.Context()
+	if err := b.Create(ctx, "config", []byte("a")); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := b.Create(ctx, "config", []byte("b")); !errors.Is(err, backends.ErrExists) {
+		t.Errorf("second create: %v, want ErrExists", err)
+	}
+	if err := b.Create(ctx, "keys/k", []byte("k")); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.conditional != 1 {
+		t.Errorf("%d conditional PUTs, want 1 (then the server is known to refuse them)", rec.conditional)
+	}
+}
+
+// recorder watches the requests minio-go sends.
+type recorder struct {
+	base http.RoundTripper
+	// refuseConditional answers conditional PUTs NotImplemented.
+	refuseConditional bool
+
+	mu                      sync.Mutex
+	puts, parts, withoutMD5 int
+	running, maxPuts        int
+	conditional             int
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodPut {
+		return r.base.RoundTrip(req)
+	}
+	r.mu.Lock()
+	r.puts++
+	if req.URL.Query().Has("partNumber") {
+		r.parts++
+	}
+	if req.Header.Get("Content-Md5") == "" {
+		r.withoutMD5++
+	}
+	conditional := req.Header.Get("If-None-Match") != ""
+	if conditional {
+		r.conditional++
+	}
+	r.running++
+	r.maxPuts = max(r.maxPuts, r.running)
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.running--
+		r.mu.Unlock()
+	}()
+	if conditional && r.refuseConditional {
+		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented.</Message></Error>`
+		return &http.Response{
+			StatusCode: http.StatusNotImplemented,
+			Status:     "501 Not Implemented",
+			Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header:        http.Header{"Content-Type": {"application/xml"}},
+			Body:          io.NopCloser(strings.NewReader(body)),
+			ContentLength: int64(len(body)),
+			Request:       req,
+		}, nil
+	}
+	resp, err := r.base.RoundTrip(req)
+	if err == nil {
+		// Hold the slot until the answer is read, as the upload does.
+		time.Sleep(time.Millisecond)
+	}
+	return resp, err
+}
+
+func TestRemoveStaleUploads(t *testing.T) {
+	srv := s3test.New(t)
+	b := open(t, srv, s3.Options{})
+	client, err := minio.New(strings.TrimPrefix(srv.Endpoint, "http://"), &minio.Options{
+		Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""), Region: srv.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An upload begun and abandoned, as by a process killed mid-way.
+	prefix := strings.TrimPrefix(b.Location(), srv.Location("")+"/")
+	if _, err := (minio.Core{Client: client}).NewMultipartUpload(t.Context(), srv.Bucket, prefix+"/data/ab/big", minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.RemoveStaleTemp(time.Hour); err != nil || n != 0 {
+		t.Errorf("remove uploads older than an hour: %d, %v; want none", n, err)
+	}
+	if n, err := b.RemoveStaleTemp(-time.Minute); err != nil || n != 1 {
+		t.Errorf("remove all uploads: %d, %v; want 1", n, err)
+	}
+	if n, err := b.RemoveStaleTemp(-time.Minute); err != nil || n != 0 {
+		t.Errorf("remove again: %d, %v; want none left", n, err)
+	}
+}

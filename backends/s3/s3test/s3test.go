@@ -1,0 +1,276 @@
+// Package s3test runs a real S3 server for tests: versitygw with its POSIX
+// backend over a temporary folder, listening on a free loopback port.
+//
+//	srv := s3test.New(t) // installs versitygw once, starts it, makes a bucket
+//	b, err := s3.Open(ctx, srv.Location("repo"), s3.Options{
+//		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region})
+//
+// The binary is built once into the module's .tools folder by install.sh
+// (which make test also runs), under a file lock so that test packages
+// running in parallel do not build it twice. When the server cannot be
+// installed or started, New fails the test if CI=true and skips it
+// otherwise.
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Server is a running versitygw.
+type Server struct {
+	Endpoint  string // "http://127.0.0.1:PORT"
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	Region    string
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *syncBuffer
+}
+
+// New installs (once) and starts a server with a bucket "cairn-test" for
+// the duration of t, stopping it in t's cleanup. It fails t when the server
+// cannot be had and CI=true, and skips t otherwise.
+func New(t testing.TB) *Server {
+	t.Helper()
+	srv, err := Start(context.Background(), t.TempDir())
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("S3 test server: %v", err)
+		}
+		t.Skipf("no S3 test server (%v); under CI=true this fails", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("versitygw output:\n%s", srv.log.String())
+		}
+		srv.Stop()
+	})
+	return srv
+}
+
+// Start installs the server if needed, runs it over the folder dir and
+// makes the bucket "cairn-test". Stop it with Stop.
+func Start(ctx context.Context, dir string) (*Server, error) {
+	bin, err := Install()
+	if err != nil {
+		return nil, err
+	}
+	var srv *Server
+	for range 3 { // a free port may be taken again before the server binds it
+		srv, err = run(bin, dir)
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.makeBucket(ctx); err != nil {
+		srv.Stop()
+		return nil, err
+	}
+	return srv, nil
+}
+
+// Location returns the repository location of prefix in the bucket, or of
+// the bucket's root when prefix is "".
+func (s *Server) Location(prefix string) string {
+	loc := "s3:" + s.Endpoint + "/" + s.Bucket
+	if prefix != "" {
+		loc += "/" + prefix
+	}
+	return loc
+}
+
+// Stop kills the server and waits for it to exit.
+func (s *Server) Stop() {
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+}
+
+// run starts bin on a free port and waits until it answers HTTP.
+func run(bin, dir string) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Endpoint:  fmt.Sprintf("http://127.0.0.1:%d", port),
+		Bucket:    "cairn-test",
+		AccessKey: "cairntest",
+		SecretKey: "cairntest-secret-key",
+		Region:    "us-east-1",
+		exited:    make(chan struct{}),
+		log:       &syncBuffer{},
+	}
+	s.cmd = exec.Command(bin,
+		"--port", fmt.Sprintf("127.0.0.1:%d", port),
+		"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region,
+		"--quiet", "posix", dir)
+	s.cmd.Env = cleanEnv()
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	// The server dies with the test binary, even one killed by a timeout.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start versitygw: %w", err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-s.exited:
+			return nil, fmt.Errorf("versitygw exited at start: %s", strings.TrimSpace(s.log.String()))
+		default:
+		}
+		if resp, err := client.Get(s.Endpoint); err == nil {
+			resp.Body.Close()
+			return s, nil // any answer, even 403, means it serves
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("versitygw did not answer on %s within 30s: %s", s.Endpoint, s.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *Server) makeBucket(ctx context.Context) error {
+	client, err := minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{
+		Creds:  credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+		Region: s.Region,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := client.MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{Region: s.Region}); err != nil {
+		return fmt.Errorf("make bucket %s: %w", s.Bucket, err)
+	}
+	return nil
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// cleanEnv is the environment without the variables versitygw reads its
+// settings from, so a developer's shell cannot change the test server.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VGW_") && !strings.HasPrefix(kv, "ROOT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+var install struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// Install makes sure the pinned versitygw is in the module's .tools
+// folder, running install.sh under a file lock, once per process, and
+// returns the binary's path.
+func Install() (string, error) {
+	install.once.Do(func() {
+		install.bin, install.err = doInstall()
+	})
+	return install.bin, install.err
+}
+
+func doInstall() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	tools := filepath.Join(root, ".tools")
+	if err := os.MkdirAll(tools, 0o755); err != nil {
+		return "", err
+	}
+	lock, err := os.OpenFile(filepath.Join(tools, ".s3test.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close() // releases the lock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	script := filepath.Join(root, "backends", "s3", "s3test", "install.sh")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", script)
+	cmd.Env = append(os.Environ(), "TOOLS_DIR="+tools)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("install versitygw (%s): %w: %s", script, err, bytes.TrimSpace(out))
+	}
+	return filepath.Join(tools, "versitygw"), nil
+}
+
+// moduleRoot walks up from the working folder (a test's package folder) to
+// the folder holding go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working folder")
+		}
+		dir = parent
+	}
+}
+
+// syncBuffer collects the server's output from its two pipes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/filter/ratelimit"
+	"github.com/cairn-backup/cairn/backends/filter/retry"
+	"github.com/cairn-backup/cairn/backends/registry"
+	"github.com/cairn-backup/cairn/repo"
+)
+
+// storageFlags tune how the repository's storage is reached: S3 options
+// and the filters wrapped around any backend.
+type storageFlags struct {
+	connections  int
+	virtualHost  bool
+	retries      int
+	verifyWrites bool
+	limitRPS     float64
+	limitBytes   string
+	metaCache    bool
+}
+
+func (s *storageFlags) register(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.IntVar(&s.connections, "connections", 5, "uploads to S3 running at once")
+	f.BoolVar(&s.virtualHost, "s3-virtual-host", false, "address the S3 bucket as a host name (bucket.host) instead of in the path")
+	f.IntVar(&s.retries, "retries", 6, "tries in all for a storage call that fails for a passing reason, with backoff (S3; 1: no retry)")
+	f.BoolVar(&s.verifyWrites, "verify-writes", true, "after each upload to S3, check the stored size and checksum, and upload again on a mismatch")
+	f.Float64Var(&s.limitRPS, "limit-requests", 0, "at most this many storage requests per second (0: no limit)")
+	f.StringVar(&s.limitBytes, "limit-bytes", "", "at most this many bytes per second to and from storage, e.g. 20MiB (empty: no limit)")
+	f.BoolVar(&s.metaCache, "metadata-cache", true, "keep local copies of index segments, snapshots and tree packs of S3 repositories")
+}
+
+// options builds the registry options for location.
+func (g *globals) storageOptions(location string) (registry.Options, error) {
+	s := &g.storage
+	var o registry.Options
+	o.S3.Connections = s.connections
+	o.S3.VirtualHost = s.virtualHost
+	remote := strings.HasPrefix(location, "s3:")
+	if remote && s.retries > 1 {
+		o.Filters.Retry = &retry.Options{Attempts: s.retries,
+			OnRetry: func(op, name string, attempt int, err error, wait time.Duration) {
+				g.notice("cairn: %s %s failed (%v); try %d in %v", op, name, err, attempt+1, wait.Round(time.Millisecond))
+			}}
+	}
+	o.Filters.Verify = remote && s.verifyWrites
+	if s.limitRPS > 0 || s.limitBytes != "" {
+		b, err := parseBytes(s.limitBytes)
+		if err != nil {
+			return o, fmt.Errorf("--limit-bytes: %w", err)
+		}
+		o.Filters.Limit = ratelimit.Options{Requests: s.limitRPS, Bytes: float64(b)}
+	}
+	if remote && s.metaCache {
+		dir := g.cacheDir
+		if dir == "" {
+			dir = repo.DefaultCacheDir()
+		}
+		sum := sha256.Sum256([]byte(location))
+		o.Filters.CacheDir = filepath.Join(dir, "objects", hex.EncodeToString(sum[:8]))
+		if err := os.MkdirAll(o.Filters.CacheDir, 0o700); err != nil {
+			return o, fmt.Errorf("metadata cache: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// openBackend opens (or with create, creates) the storage at location.
+func (g *globals) openBackend(ctx context.Context, location string, create bool) (backends.Backend, error) {
+	o, err := g.storageOptions(location)
+	if err != nil {
+		return nil, err
+	}
+	if create {
+		return registry.CreateWith(ctx, location, o)
+	}
+	return registry.OpenWith(ctx, location, o)
+}
+
+// parseBytes reads "20MiB", "512KiB", "1G" or plain bytes ("" is 0).
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	num := strings.TrimRight(s, "KMGTiBkmgtb")
+	unit := strings.ToLower(strings.TrimSpace(s[len(num):]))
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	mult := map[string]float64{"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1e3, "m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
+		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9, "t": 1 << 40, "tib": 1 << 40, "tb": 1e12}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("%q: unknown unit %q", s, unit)
+	}
+	return int64(v * mult), nil
+}
