@@ -5,6 +5,7 @@
 #   make test    install what the tests need, then vet, layering, unit,
 #                integration, CLI-script and fuzz-seed tests
 #   make bench   compare cairn with restic and borg (bench/README.md)
+#   make bench-mount  reading through cairn, restic and borg mounts (after make bench)
 #   make fuzz    run every fuzz target for a while (FUZZTIME, default 30s)
 
 GO        ?= go
@@ -12,7 +13,7 @@ BIN       := bin/cairn
 DEMO      := $(CURDIR)/.demo
 GOTESTFLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all build demo test deps vet unit fuzz bench clean
+.PHONY: all build demo test deps vet unit fuzz bench bench-mount clean
 
 all: build
 
@@ -46,6 +47,9 @@ fuzz:
 
 bench: build
 	bash bench/run.sh
+
+bench-mount: build
+	bash bench/mount.sh
 
 demo: build
 	@-umount $(DEMO)/mnt 2>/dev/null || umount -l $(DEMO)/mnt 2>/dev/null; true

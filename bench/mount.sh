@@ -14,13 +14,18 @@
 # and the mount process's peak RSS over all of it. Baselines: cairn restore of
 # the same 300 MiB file, and the same rsync from the corpus itself.
 #
-# Environment: BENCH_DIR, BENCH_TOOLS (as bench/run.sh), BENCH_CAIRN_BIN.
+# Every step runs BENCH_REPEAT times (default 3) and the median counts: on
+# a small VM, writing 2 GiB to the target disk alone varies by half.
+#
+# Environment: BENCH_DIR, BENCH_TOOLS (as bench/run.sh), BENCH_CAIRN_BIN,
+# BENCH_REPEAT.
 # Results: a markdown table on stdout and $BENCH_DIR/mount-results.tsv.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/var/tmp/cairn-bench}
 BENCH_TOOLS=${BENCH_TOOLS:-cairn restic borg}
+BENCH_REPEAT=${BENCH_REPEAT:-3}
 CORPUS=$BENCH_DIR/corpus
 PASSFILE=$BENCH_DIR/password
 LOGS=$BENCH_DIR/logs
@@ -53,17 +58,23 @@ drop_caches() {
 printf 'tool\tstep\twall_s\tmaxrss_kib\n' >"$RESULTS"
 record() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
 
-# timed TOOL STEP CMD...: run CMD with caches dropped and record its wall time.
+# timed TOOL STEP CMD...: run CMD BENCH_REPEAT times, each with caches
+# dropped (and, for rsync, an empty target), and record the median wall time.
 timed() {
 	local tool=$1 step=$2
 	shift 2
-	drop_caches
-	say "$tool $step: $*"
-	local t0 t1
-	t0=$(date +%s.%N)
-	"$@" >"$LOGS/mount-$tool-$step.log" 2>&1 || { say "$tool $step failed: $(tail -n 3 "$LOGS/mount-$tool-$step.log")"; record "$tool" "$step" FAIL -; return 1; }
-	t1=$(date +%s.%N)
-	record "$tool" "$step" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')" -
+	local times=() t0 t1
+	for _ in $(seq "$BENCH_REPEAT"); do
+		[[ $step == rsync || $step == restore-random ]] && { rm -rf "$OUT" && mkdir -p "$OUT"; }
+		drop_caches
+		say "$tool $step: $*"
+		t0=$(date +%s.%N)
+		"$@" >"$LOGS/mount-$tool-$step.log" 2>&1 || { say "$tool $step failed: $(tail -n 3 "$LOGS/mount-$tool-$step.log")"; record "$tool" "$step" FAIL -; return 1; }
+		t1=$(date +%s.%N)
+		times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')")
+	done
+	say "$tool $step: ${times[*]}"
+	record "$tool" "$step" "$(printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" -
 }
 
 # peak RSS of a process and its children, in KiB
@@ -81,9 +92,7 @@ wait_mounted() {
 }
 
 # Baselines, without any mount.
-rm -rf "$OUT" && mkdir -p "$OUT"
 timed source rsync rsync -aHAX --numeric-ids "$CORPUS/" "$OUT/"
-rm -rf "$OUT" && mkdir -p "$OUT"
 timed cairn restore-random "$CAIRN" restore "latest:$CORPUS/blobs/random.bin" --target "$OUT"
 rm -rf "$OUT"
 
@@ -117,7 +126,6 @@ for tool in $BENCH_TOOLS; do
 	for _ in $(seq 100); do [[ -e $MNT/$root/blobs ]] && break; sleep 0.2; done
 	timed "$tool" read-random dd if="$MNT/$root/blobs/random.bin" of=/dev/null bs=1M
 	timed "$tool" read-image dd if="$MNT/$root/images/disk.img" of=/dev/null bs=1M
-	rm -rf "$OUT" && mkdir -p "$OUT"
 	timed "$tool" rsync rsync -aHAX --numeric-ids "$MNT/$root/" "$OUT/"
 	if [[ $tool == cairn ]]; then
 		# the copy must equal the corpus
