@@ -1,0 +1,56 @@
+package repo
+
+import (
+	"context"
+	"path"
+
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Visit is called by Walk for every node below a snapshot's root, parents
+// before their children, with the node's slash-separated path from the
+// root ("etc/passwd"). For a folder, returning descend=false skips what is
+// inside it (for a caller that has seen that tree already). A non-nil
+// error stops the walk and is returned.
+type Visit func(p string, n *tree.Node) (descend bool, err error)
+
+// TreeError is called by Walk when the tree of the folder at p cannot be
+// loaded. Returning nil goes on with the rest of the snapshot; returning
+// an error stops the walk with it.
+type TreeError func(p string, tid id.ID, err error) error
+
+// Walk visits every node of sn's tree. onErr decides what a tree that
+// cannot be loaded does to the walk; nil stops it with the error.
+func (r *Repository) Walk(ctx context.Context, sn *Snapshot, visit Visit, onErr TreeError) error {
+	if onErr == nil {
+		onErr = func(_ string, _ id.ID, err error) error { return err }
+	}
+	var walk func(p string, tid id.ID) error
+	walk = func(p string, tid id.ID) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		nodes, err := r.LoadTree(ctx, tid)
+		if err != nil {
+			return onErr(p, tid, err)
+		}
+		for _, n := range nodes {
+			cp := path.Join(p, n.Name)
+			descend, err := visit(cp, n)
+			if err != nil {
+				return err
+			}
+			if descend && n.Kind == tree.KindDir && !n.Subtree.IsZero() {
+				if err := walk(cp, n.Subtree); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if sn.Tree.IsZero() {
+		return nil
+	}
+	return walk("", sn.Tree)
+}
