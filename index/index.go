@@ -224,3 +224,15 @@ func (d *DB) CopyTo(path string) error {
 		return tx.CopyFile(path, 0o600)
 	})
 }
+
+// PackedBytes is the stored size of every located blob.
+func (d *DB) PackedBytes() (int64, error) {
+	var n int64
+	err := d.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bBlobs).ForEach(func(_, v []byte) error {
+			n += int64(binary.LittleEndian.Uint32(v[37:]))
+			return nil
+		})
+	})
+	return n, err
+}

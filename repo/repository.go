@@ -23,12 +23,14 @@ import (
 // Repository is an opened repository. Its methods are safe for concurrent
 // use.
 type Repository struct {
-	be    backends.Backend
-	cfg   *Config
-	key   *crypto.Key
-	codec *pack.Codec
-	idx   *index.DB
-	pol   chunker.Pol
+	be  backends.Backend
+	cfg *Config
+	key *crypto.Key
+	// keyName is the key file the password opened ("keys/<hex>").
+	keyName string
+	codec   *pack.Codec
+	idx     *index.DB
+	pol     chunker.Pol
 
 	tmpCache  string // a private cache folder to remove on Close, if any
 	ckptBytes int64
@@ -85,7 +87,7 @@ func Init(ctx context.Context, be backends.Backend, opt Options) error {
 	if err != nil {
 		return err
 	}
-	if err := addKey(ctx, be, k, opt); err != nil {
+	if _, err := addKey(ctx, be, k, opt); err != nil {
 		return err
 	}
 	if err := be.Create(ctx, "config", b); err != nil {
@@ -97,7 +99,7 @@ func Init(ctx context.Context, be backends.Backend, opt Options) error {
 	return nil
 }
 
-func addKey(ctx context.Context, be backends.Backend, k *crypto.Key, opt Options) error {
+func addKey(ctx context.Context, be backends.Backend, k *crypto.Key, opt Options) (string, error) {
 	p := crypto.DefaultKDF
 	if opt.KDF != nil {
 		p = *opt.KDF
@@ -109,17 +111,17 @@ func addKey(ctx context.Context, be backends.Backend, k *crypto.Key, opt Options
 	}
 	kf, err := crypto.NewKeyFile(k, opt.Password, p, host, uname)
 	if err != nil {
-		return err
+		return "", err
 	}
 	b, err := kf.Marshal()
 	if err != nil {
-		return err
+		return "", err
 	}
 	name := "keys/" + randomID().String()
 	if err := be.Save(ctx, name, b); err != nil {
-		return fmt.Errorf("save %s: %w", name, err)
+		return "", fmt.Errorf("save %s: %w", name, err)
 	}
-	return nil
+	return name, nil
 }
 
 // ReadConfig reads and checks the plaintext config, without a password.
@@ -140,7 +142,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	if err != nil {
 		return nil, err
 	}
-	k, err := unlock(ctx, be, opt.Password)
+	k, keyName, err := unlock(ctx, be, opt.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +153,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	if err != nil {
 		return nil, fmt.Errorf("derive chunker polynomial: %w", err)
 	}
-	r := &Repository{be: be, cfg: cfg, key: k, codec: pack.NewCodec(k), pol: pol, ckptBytes: opt.CheckpointBytes}
+	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: pack.NewCodec(k), pol: pol, ckptBytes: opt.CheckpointBytes}
 	if r.ckptBytes <= 0 {
 		r.ckptBytes = CheckpointBytes
 	}
@@ -193,17 +195,17 @@ func (r *Repository) privateIndex() error {
 	return nil
 }
 
-func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.Key, error) {
+func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.Key, string, error) {
 	var names []string
 	err := be.List(ctx, "keys/", func(fi backends.Info) error {
 		names = append(names, fi.Name)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list keys: %w", err)
+		return nil, "", fmt.Errorf("list keys: %w", err)
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("%s has no key files: %w", be.Location(), ErrWrongPassword)
+		return nil, "", fmt.Errorf("%s has no key files: %w", be.Location(), ErrWrongPassword)
 	}
 	var firstErr error
 	for _, n := range names {
@@ -219,16 +221,16 @@ func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.
 		}
 		k, err := kf.Unlock(password)
 		if err == nil {
-			return k, nil
+			return k, n, nil
 		}
 		if !errors.Is(err, crypto.ErrWrongPassword) {
 			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
 		}
 	}
 	if firstErr != nil {
-		return nil, fmt.Errorf("%w (also: %v)", ErrWrongPassword, firstErr)
+		return nil, "", fmt.Errorf("%w (also: %v)", ErrWrongPassword, firstErr)
 	}
-	return nil, ErrWrongPassword
+	return nil, "", ErrWrongPassword
 }
 
 // openCache opens the local index. When another process holds it, a private

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/crypto"
+)
+
+func newKeyCommand(g *globals) *cobra.Command {
+	var newPasswordFile string
+	var cheapKDF bool
+	kdf := func() *crypto.KDFParams {
+		k := crypto.DefaultKDF
+		if cheapKDF {
+			k = repo.TestKDF
+		}
+		return &k
+	}
+	newPassword := func() ([]byte, error) {
+		if newPasswordFile != "" {
+			b, err := os.ReadFile(newPasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("read new password file: %w", err)
+			}
+			if p := firstLine(b); len(p) > 0 {
+				return p, nil
+			}
+			return nil, errors.New("the new password file is empty")
+		}
+		return promptNewPassword()
+	}
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "List, add and remove the passwords that open the repository",
+		Long: `Each password is a key file wrapping the repository's master key: several
+passwords open one repository, and changing one rewrites only its key file.
+
+  cairn key list                 the key files; * marks the one in use
+  cairn key add                  a new password (--new-password-file, or asked twice)
+  cairn key remove ID            a key file, by ID prefix; never the last one, nor
+                                 the one this command was opened with
+  cairn key passwd               change the password in use`,
+	}
+	cmd.PersistentFlags().StringVar(&newPasswordFile, "new-password-file", os.Getenv("CAIRN_NEW_PASSWORD_FILE"), "read the new password from `file` (env CAIRN_NEW_PASSWORD_FILE)")
+	cmd.PersistentFlags().BoolVar(&cheapKDF, "insecure-kdf", false, "use a cheap key derivation (tests only)")
+	cmd.PersistentFlags().MarkHidden("insecure-kdf")
+
+	cmd.AddCommand(&cobra.Command{
+		Use: "list", Short: "List the key files", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			keys, err := r.Keys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.json {
+				printJSON(keys)
+				return nil
+			}
+			fmt.Printf(" %-10s  %-20s  %-16s  %s\n", "ID", "created", "user", "host")
+			for _, k := range keys {
+				mark := " "
+				if k.Current {
+					mark = "*"
+				}
+				if k.Err != "" {
+					fmt.Printf("%s%-10s  unreadable: %s\n", mark, k.ID[:min(10, len(k.ID))], k.Err)
+					continue
+				}
+				fmt.Printf("%s%-10s  %-20s  %-16s  %s\n", mark, k.ID[:min(10, len(k.ID))], k.Created.Local().Format(time.DateTime), k.Username, k.Host)
+			}
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "add", Short: "Add a password", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, _, release, err := g.openLocked(cmd.Context(), "key add")
+			if err != nil {
+				return err
+			}
+			defer release()
+			pw, err := newPassword()
+			if err != nil {
+				return err
+			}
+			id, err := r.AddKey(cmd.Context(), pw, kdf())
+			if err != nil {
+				return err
+			}
+			g.report(map[string]any{"message_type": "key_added", "id": id}, "added key %s", id[:10])
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "remove ID", Short: "Remove a password's key file", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, lock, release, err := g.openLocked(cmd.Context(), "key remove")
+			if err != nil {
+				return err
+			}
+			defer release()
+			if err := r.RemoveKey(lock.Context(), args[0]); err != nil {
+				return err
+			}
+			g.report(map[string]any{"message_type": "key_removed", "id": args[0]}, "removed key %s", args[0])
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "passwd", Short: "Change the password in use", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, lock, release, err := g.openLocked(cmd.Context(), "key passwd")
+			if err != nil {
+				return err
+			}
+			defer release()
+			pw, err := newPassword()
+			if err != nil {
+				return err
+			}
+			id, err := r.ChangePassword(lock.Context(), pw, kdf())
+			if err != nil {
+				return err
+			}
+			g.report(map[string]any{"message_type": "password_changed", "id": id}, "password changed: new key %s", id[:10])
+			return nil
+		},
+	})
+	return cmd
+}
+
+// report prints a one-line result: JSON, or text unless --quiet.
+func (g *globals) report(j map[string]any, format string, args ...any) {
+	if g.json {
+		printJSON(j)
+	} else if !g.quiet {
+		fmt.Printf(format+"\n", args...)
+	}
+}
+
+// promptNewPassword asks for a new password twice on the terminal.
+func promptNewPassword() ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		return nil, errors.New("no new password: use --new-password-file, or run on a terminal")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, "enter new password: ")
+	p, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprint(tty, "enter new password again: ")
+	p2, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, err
+	}
+	if string(p) != string(p2) {
+		return nil, errors.New("passwords do not match")
+	}
+	if len(p) == 0 {
+		return nil, errors.New("empty password")
+	}
+	return p, nil
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+)
+
+func newStatsCommand(g *globals) *cobra.Command {
+	var f filterFlags
+	cmd := &cobra.Command{
+		Use:   "stats [SNAPSHOT...]",
+		Short: "Sizes of snapshots and of the repository: original, compressed, deduplicated",
+		Long: `For each snapshot (all of them, or those given, narrowed by --host,
+--source and --tag) and for the whole repository:
+
+  original      the size of the files backed up (hardlinks counted once)
+  stored        what the snapshot's distinct blobs take compressed and
+                encrypted in the repository
+  unique        what only this snapshot uses: forgetting it alone, then
+                pruning, frees that much
+
+and for the repository the stored size of all used data, the data no
+snapshot uses (what prune frees), and every object's total.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, _, release, err := g.openLocked(ctx, "stats")
+			if err != nil {
+				return err
+			}
+			defer release()
+			all, err := r.Snapshots(ctx, func(err error) { g.notice("cairn: %v", err) })
+			if err != nil {
+				return err
+			}
+			var want []*repo.Snapshot
+			if len(args) == 0 {
+				for _, sn := range all {
+					if f.filter().Match(sn) {
+						want = append(want, sn)
+					}
+				}
+			}
+			for _, a := range args {
+				sn, err := r.FindSnapshot(ctx, a, f.filter())
+				if err != nil {
+					return err
+				}
+				want = append(want, sn)
+			}
+			per, total, err := r.Stats(ctx, want, all)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				printJSON(map[string]any{"snapshots": per, "repository": total})
+				return nil
+			}
+			byID := map[string]*repo.Snapshot{}
+			for _, sn := range want {
+				byID[sn.ID.String()] = sn
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "ID\tTime\tFiles\tOriginal\tStored\tUnique\tRatio\t")
+			for _, s := range per {
+				sn := byID[s.ID.String()]
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", s.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"),
+					s.Files, formatBytes(s.OriginalBytes), formatBytes(s.StoredBytes), formatBytes(s.UniqueBytes), ratio(s.OriginalBytes, s.StoredBytes))
+			}
+			tw.Flush()
+			fmt.Printf("\nrepository: %d snapshots of %s in all; %s stored in %d blobs (original/stored %s: compression and deduplication)\n",
+				total.Snapshots, formatBytes(total.OriginalBytes), formatBytes(total.StoredBytes), total.Blobs, ratio(total.OriginalBytes, total.StoredBytes))
+			fmt.Printf("compression alone: %s; unused by any snapshot: %s; %d packs, %s on storage\n",
+				ratio(total.RawBytes, total.StoredBytes), formatBytes(total.UnusedBytes), total.Packs, formatBytes(total.TotalBytes))
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// ratio prints a/b as "3.21x", or "-" when b is 0.
+func ratio(a, b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", float64(a)/float64(b))
+}
