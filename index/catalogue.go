@@ -21,7 +21,7 @@ func (d *DB) Snapshots() (map[id.ID][]byte, error) {
 }
 
 // SyncSnapshots makes the catalogue hold exactly the given IDs: entries not
-// in keep are removed, and add's entries are stored.
+// in keep are removed (keep nil removes none), and add's entries are stored.
 func (d *DB) SyncSnapshots(keep map[id.ID]bool, add map[id.ID][]byte) error {
 	return d.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSnapshots)
@@ -29,7 +29,7 @@ func (d *DB) SyncSnapshots(keep map[id.ID]bool, add map[id.ID][]byte) error {
 		err := b.ForEach(func(k, _ []byte) error {
 			var s id.ID
 			copy(s[:], k)
-			if !keep[s] {
+			if keep != nil && !keep[s] {
 				drop = append(drop, append([]byte(nil), k...))
 			}
 			return nil

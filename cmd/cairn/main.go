@@ -133,6 +133,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newRestoreCommand(g),
 		newCatCommand(g),
 		newMountCommand(g),
+		newForgetCommand(g),
 		newKeyCommand(g),
 		newStatsCommand(g),
 	)

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/forget"
+)
+
+// countFlag is a --keep-* count: a number, or -1 or "unlimited" for every
+// bucket.
+type countFlag struct{ n *int }
+
+func (c countFlag) Set(s string) error {
+	if s == "unlimited" {
+		*c.n = forget.Unlimited
+		return nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a count (a number, or unlimited)", s)
+	}
+	if v < forget.Unlimited {
+		return errors.New("negative counts are not allowed (use -1 or unlimited to keep every bucket)")
+	}
+	*c.n = v
+	return nil
+}
+
+func (c countFlag) String() string {
+	switch {
+	case c.n == nil:
+		return "0"
+	case *c.n == forget.Unlimited:
+		return "unlimited"
+	}
+	return strconv.Itoa(*c.n)
+}
+
+func (c countFlag) Type() string { return "n" }
+
+// forgetGroupJSON is one line of `forget --json`, shaped like restic's:
+// the group's key (only the fields grouped by), the kept and removed
+// snapshots, and why each kept one is kept. Lists are newest first.
+type forgetGroupJSON struct {
+	Host    *string            `json:"host,omitempty"`
+	Source  *string            `json:"source,omitempty"`
+	Tags    *[]string          `json:"tags,omitempty"`
+	Paths   *[]string          `json:"paths,omitempty"`
+	Keep    []snapshotJSON     `json:"keep"`
+	Remove  []snapshotJSON     `json:"remove"`
+	Reasons []forgetReasonJSON `json:"reasons"`
+}
+
+type forgetReasonJSON struct {
+	Snapshot snapshotJSON    `json:"snapshot"`
+	Matches  []string        `json:"matches"`
+	Counters forget.Counters `json:"counters"`
+}
+
+type forgetOptions struct {
+	policy         forget.Policy
+	keepTags       []string
+	groupBy        string
+	filter         filterFlags
+	dryRun         bool
+	allowRemoveAll bool
+}
+
+func newForgetCommand(g *globals) *cobra.Command {
+	var o forgetOptions
+	cmd := &cobra.Command{
+		Use:   "forget",
+		Short: "Remove snapshots according to a retention policy",
+		Long: `forget removes the snapshots a policy does not keep, with restic's rules.
+
+Snapshots are split into groups (by host and source unless --group-by says
+otherwise) and the policy judges each group on its own. A snapshot is kept
+when any rule keeps it, and one snapshot may count for several rules:
+
+  --keep-last N            the N newest snapshots
+  --keep-hourly N          the newest snapshot of each of the N newest hours
+  --keep-daily/weekly/monthly/yearly N
+                           likewise for days, ISO weeks (Monday to Sunday),
+                           months and years, in local time; only periods
+                           that have a snapshot count. -1 or unlimited: all.
+  --keep-within D          every snapshot less than D before the group's
+                           newest, with D like 1y5m7d2h (no week unit: 7d)
+  --keep-within-hourly/daily/weekly/monthly/yearly D
+                           the newest snapshot of each period within D
+  --keep-tag a[,b]         every snapshot with all of these tags
+                           (repeatable: any list keeps; '' keeps untagged)
+
+When a counted rule has periods left at the oldest snapshot of a group, the
+oldest is kept as well ("oldest daily snapshot").
+
+forget only removes snapshot objects, under a shared lock: the data they
+referenced stays in the repository until prune frees it. Without any
+--keep-* option it removes nothing. A policy that keeps no snapshot of a
+group refuses to run unless --unsafe-allow-remove-all is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, s := range o.keepTags {
+				o.policy.Tags = append(o.policy.Tags, forget.ParseTagList(s))
+			}
+			if err := o.policy.Validate(); err != nil {
+				return err
+			}
+			by, err := forget.ParseGroupBy(o.groupBy)
+			if err != nil {
+				return err
+			}
+			return runForget(cmd.Context(), g, &o, by)
+		},
+	}
+	fl := cmd.Flags()
+	p := &o.policy
+	for _, c := range []struct {
+		n                 *int
+		name, short, what string
+	}{
+		{&p.Last, "keep-last", "l", "snapshots"},
+		{&p.Hourly, "keep-hourly", "H", "hourly snapshots"},
+		{&p.Daily, "keep-daily", "d", "daily snapshots"},
+		{&p.Weekly, "keep-weekly", "w", "weekly snapshots"},
+		{&p.Monthly, "keep-monthly", "m", "monthly snapshots"},
+		{&p.Yearly, "keep-yearly", "y", "yearly snapshots"},
+	} {
+		fl.VarP(countFlag{c.n}, c.name, c.short, "keep the last `n` "+c.what+" (-1 or unlimited: all)")
+	}
+	fl.Var(&p.Within, "keep-within", "keep snapshots less than `duration` (e.g. 1y5m7d2h) before the newest")
+	for _, w := range []struct {
+		d      *forget.Duration
+		period string
+	}{{&p.WithinHourly, "hourly"}, {&p.WithinDaily, "daily"}, {&p.WithinWeekly, "weekly"}, {&p.WithinMonthly, "monthly"}, {&p.WithinYearly, "yearly"}} {
+		fl.Var(w.d, "keep-within-"+w.period, "keep "+w.period+" snapshots less than `duration` before the newest")
+	}
+	fl.StringArrayVar(&o.keepTags, "keep-tag", nil, "keep snapshots with all tags of `taglist` (a,b; repeatable; '' keeps untagged)")
+	fl.StringVarP(&o.groupBy, "group-by", "g", forget.DefaultGroupBy.String(), "judge snapshots in groups by `fields` (host,source,tags,paths; '' for one group)")
+	fl.BoolVarP(&o.dryRun, "dry-run", "n", false, "only print what would be removed")
+	fl.BoolVar(&o.allowRemoveAll, "unsafe-allow-remove-all", false, "allow a policy to remove every snapshot of a group")
+	o.filter.register(cmd)
+	return cmd
+}
+
+// forgetPlan is the policy's verdict on one group.
+type forgetPlan struct {
+	key    forget.Key
+	result forget.Result
+}
+
+func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.GroupBy) error {
+	r, lock, release, err := g.openLocked(ctx, "forget")
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx = lock.Context()
+	text := !g.json && !g.quiet
+
+	if o.policy.Empty() {
+		if text {
+			fmt.Println("no policy given (--keep-*): no snapshots will be removed")
+		}
+		return nil
+	}
+
+	all, err := r.Snapshots(ctx, func(err error) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %v\n", err) })
+	if err != nil {
+		return err
+	}
+	flt := o.filter.filter()
+	var list []*repo.Snapshot
+	for _, sn := range all {
+		if flt.Match(sn) {
+			list = append(list, sn)
+		}
+	}
+
+	now := time.Now()
+	var plans []forgetPlan
+	var refused []string
+	var remove []*repo.Snapshot
+	for _, grp := range forget.GroupSnapshots(list, by) {
+		res := forget.Apply(grp.Snapshots, o.policy, time.Local, now)
+		plans = append(plans, forgetPlan{key: grp.Key, result: res})
+		if len(res.Keep) == 0 && len(res.Remove) > 0 && !o.allowRemoveAll {
+			refused = append(refused, fmt.Sprintf("%s (%s)", grp.Key, plural(len(res.Remove), "snapshot")))
+		}
+		remove = append(remove, res.Remove...)
+	}
+
+	if text {
+		fmt.Printf("applying policy: %s\n", o.policy)
+		if len(plans) == 0 {
+			fmt.Println("no snapshots to consider")
+		}
+		for _, pl := range plans {
+			printForgetPlan(os.Stdout, pl)
+		}
+	}
+	if g.json {
+		for _, pl := range plans {
+			printJSON(forgetJSON(pl))
+		}
+	}
+
+	if len(refused) > 0 {
+		return fmt.Errorf("refusing to remove every snapshot of %s: the policy keeps none of them; nothing was removed (give --unsafe-allow-remove-all to allow it)",
+			strings.Join(refused, "; "))
+	}
+	if len(remove) == 0 {
+		if text {
+			fmt.Println("no snapshots to remove")
+		}
+		return nil
+	}
+	if o.dryRun {
+		if text {
+			fmt.Printf("would remove %s (dry run: nothing removed)\n", plural(len(remove), "snapshot"))
+		}
+		return nil
+	}
+	for i, sn := range remove {
+		if err := r.RemoveSnapshot(ctx, sn.ID); err != nil {
+			return fmt.Errorf("removed %d of %s, then: %w", i, plural(len(remove), "snapshot"), err)
+		}
+	}
+	if text {
+		fmt.Printf("removed %s; the data only they used stays until prune\n", plural(len(remove), "snapshot"))
+	}
+	return nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// printForgetPlan lists a group's kept snapshots with their reasons, then
+// the removed ones, oldest first as `snapshots` lists them.
+func printForgetPlan(w io.Writer, pl forgetPlan) {
+	fmt.Fprintf(w, "\nsnapshots of %s:\n", pl.key)
+	row := func(tw io.Writer, sn *repo.Snapshot, reasons []string) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"),
+			sn.Host, sn.Source, strings.Join(sn.Tags, ","))
+		if reasons != nil {
+			fmt.Fprintf(tw, "\t%s", strings.Join(reasons, ", "))
+		}
+		fmt.Fprintln(tw)
+	}
+	keep, remove := pl.result.Keep, pl.result.Remove
+	if len(keep) > 0 {
+		fmt.Fprintf(w, "keep %s:\n", plural(len(keep), "snapshot"))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTime\tHost\tSource\tTags\tReasons")
+		for i := len(keep) - 1; i >= 0; i-- {
+			row(tw, keep[i].Snapshot, keep[i].Reasons)
+		}
+		tw.Flush()
+	}
+	if len(remove) > 0 {
+		fmt.Fprintf(w, "remove %s:\n", plural(len(remove), "snapshot"))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTime\tHost\tSource\tTags")
+		for i := len(remove) - 1; i >= 0; i-- {
+			row(tw, remove[i], nil)
+		}
+		tw.Flush()
+	}
+}
+
+func forgetJSON(pl forgetPlan) forgetGroupJSON {
+	k := pl.key
+	j := forgetGroupJSON{Keep: []snapshotJSON{}, Remove: []snapshotJSON{}, Reasons: []forgetReasonJSON{}}
+	if k.By.Host {
+		j.Host = &k.Host
+	}
+	if k.By.Source {
+		j.Source = &k.Source
+	}
+	if k.By.Tags {
+		j.Tags = &k.Tags
+	}
+	if k.By.Paths {
+		j.Paths = &k.Paths
+	}
+	for _, kept := range pl.result.Keep {
+		sj := toJSON(kept.Snapshot)
+		j.Keep = append(j.Keep, sj)
+		j.Reasons = append(j.Reasons, forgetReasonJSON{Snapshot: sj, Matches: kept.Reasons, Counters: kept.Counters})
+	}
+	for _, sn := range pl.result.Remove {
+		j.Remove = append(j.Remove, toJSON(sn))
+	}
+	return j
+}

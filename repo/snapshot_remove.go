@@ -1,0 +1,36 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// RemoveSnapshot deletes the snapshot object sid and drops it from the
+// local catalogue. Only the snapshot goes: the trees and data it refers to
+// stay until prune finds them unreferenced, so a shared lock is enough.
+// Removing a snapshot that is already gone is not an error, so that two
+// forget runs that overlap both succeed.
+func (r *Repository) RemoveSnapshot(ctx context.Context, sid id.ID) error {
+	name := kindFolder[kindSnapshot] + sid.String()
+	if err := r.be.Remove(ctx, name); err != nil && !errors.Is(err, backends.ErrNotFound) {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	// Should this fail, the catalogue is only stale: Snapshots drops the
+	// entry the next time it compares the catalogue with the listing.
+	cat, err := r.idx.Snapshots()
+	if err != nil {
+		return err
+	}
+	if _, ok := cat[sid]; !ok {
+		return nil
+	}
+	keep := make(map[id.ID]bool, len(cat))
+	for s := range cat {
+		keep[s] = s != sid
+	}
+	return r.idx.SyncSnapshots(keep, nil)
+}
