@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -58,4 +59,51 @@ func (r *Repository) LoadTree(ctx context.Context, tid id.ID) ([]*tree.Node, err
 		return nil, fmt.Errorf("tree %s: %v: %w", tid.Short(), err, ErrDamaged)
 	}
 	return nodes, nil
+}
+
+// LoadBlobs reads the blobs bs, all of one pack and sorted by offset, with
+// one read of the pack's bytes from the first to the end of the last, and
+// calls fn for each with its plaintext (valid only during the call) or the
+// error that blob alone had. The error returned is the read's: then fn is
+// not called. For remote storage, where every request costs a round trip
+// and often money, this reads packs, not blobs.
+func (r *Repository) LoadBlobs(ctx context.Context, bs []index.Blob, fn func(b index.Blob, plain []byte, err error)) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	first, last := bs[0], bs[len(bs)-1]
+	name := PackName(first.Type, first.Pack)
+	start, end := int64(first.Offset), int64(last.Offset)+int64(last.Length)
+	stored := bufpool.Get(int(end - start))[:end-start]
+	defer bufpool.Put(stored)
+	var err error
+	if li, ok := r.be.(backends.LoaderInto); ok {
+		err = li.LoadInto(ctx, name, start, stored)
+	} else {
+		var b []byte
+		if b, err = r.be.Load(ctx, name, start, end-start); err == nil {
+			copy(stored, b)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrRange) {
+			return fmt.Errorf("pack %s: %v: %w", name, err, ErrDamaged)
+		}
+		return fmt.Errorf("read pack %s: %w", name, err)
+	}
+	for _, b := range bs {
+		if b.Pack != first.Pack || int64(b.Offset) < start || int64(b.Offset)+int64(b.Length) > end {
+			fn(b, nil, fmt.Errorf("blob %s is not in the range read from pack %s", b.ID.Short(), name))
+			continue
+		}
+		lo := int64(b.Offset) - start
+		buf := bufpool.Get(int(b.RawLength))
+		plain, err := r.codec.Open(buf, b.Type, b.ID, stored[lo:lo+int64(b.Length)], int(b.RawLength))
+		if err != nil {
+			err = fmt.Errorf("pack %s: %v: %w", name, err, ErrDamaged)
+		}
+		fn(b, plain, err)
+		bufpool.Put(buf) // plain is buf, or a buffer of its own for the collector
+	}
+	return nil
 }

@@ -65,31 +65,34 @@ func TestRestoreAroundDamagedPack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var warned []string
-	dst := t.TempDir()
-	_, err = restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0,
-		Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }})
-	if !errors.Is(err, restore.ErrIncomplete) {
-		t.Fatalf("restore over a damaged pack: %v, want ErrIncomplete", err)
-	}
-	all := strings.Join(warned, "\n")
-	if !strings.Contains(all, "victim.bin") || !strings.Contains(all, loc.Pack.String()) {
-		t.Fatalf("warnings must name the file and the pack %s:\n%s", loc.Pack, all)
-	}
-	for _, name := range []string{"small.txt"} {
-		want, _ := os.ReadFile(filepath.Join(src, name))
-		got, err := os.ReadFile(filepath.Join(dst, name))
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("%s was not restored intact: %v", name, err)
+	// Read blob by blob (local storage) and pack by pack (remote).
+	for _, readPacks := range []bool{false, true} {
+		var warned []string
+		dst := t.TempDir()
+		_, err = restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0, ReadPacks: readPacks,
+			Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }})
+		if !errors.Is(err, restore.ErrIncomplete) {
+			t.Fatalf("restore over a damaged pack: %v, want ErrIncomplete", err)
 		}
-	}
-	// survivor.bin shares the pack only if packs are larger than both
-	// files; then it is reported too, otherwise it must be intact.
-	if !strings.Contains(all, "survivor.bin") {
-		want, _ := os.ReadFile(filepath.Join(src, "survivor.bin"))
-		got, _ := os.ReadFile(filepath.Join(dst, "survivor.bin"))
-		if !bytes.Equal(got, want) {
-			t.Fatal("survivor.bin was not reported, yet it is not intact")
+		all := strings.Join(warned, "\n")
+		if !strings.Contains(all, "victim.bin") || !strings.Contains(all, loc.Pack.String()) {
+			t.Fatalf("warnings must name the file and the pack %s:\n%s", loc.Pack, all)
+		}
+		for _, name := range []string{"small.txt"} {
+			want, _ := os.ReadFile(filepath.Join(src, name))
+			got, err := os.ReadFile(filepath.Join(dst, name))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s was not restored intact: %v", name, err)
+			}
+		}
+		// survivor.bin shares the pack only if packs are larger than both
+		// files; then it is reported too, otherwise it must be intact.
+		if !strings.Contains(all, "survivor.bin") {
+			want, _ := os.ReadFile(filepath.Join(src, "survivor.bin"))
+			got, _ := os.ReadFile(filepath.Join(dst, "survivor.bin"))
+			if !bytes.Equal(got, want) {
+				t.Fatal("survivor.bin was not reported, yet it is not intact")
+			}
 		}
 	}
 }

@@ -1,11 +1,14 @@
 package restore
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
+	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -90,22 +93,138 @@ func (rs *restorer) worker() {
 		}
 		buf := bufpool.Get(int(j.size))
 		plain, err := rs.r.LoadBlob(rs.ctx, id.DataBlob, j.id, buf)
-		if err == nil && uint64(len(plain)) != j.size {
-			err = fmt.Errorf("chunk %s is %d bytes, the tree says %d", j.id.Short(), len(plain), j.size)
-		}
+		rs.write(j, plain, err)
+		bufpool.Put(buf)
+	}
+}
+
+// write puts one chunk's plaintext (or its error) into its file.
+func (rs *restorer) write(j chunkJob, plain []byte, err error) {
+	if err == nil && uint64(len(plain)) != j.size {
+		err = fmt.Errorf("chunk %s is %d bytes, the tree says %d", j.id.Short(), len(plain), j.size)
+	}
+	if err == nil {
+		_, err = j.file.f.WriteAt(plain, j.off)
 		if err == nil {
-			_, err = j.file.f.WriteAt(plain, j.off)
-			if err == nil {
-				rs.stats.bytes.Add(int64(len(plain)))
+			rs.stats.bytes.Add(int64(len(plain)))
+		}
+	}
+	if err != nil {
+		if j.file.failed.CompareAndSwap(false, true) {
+			rs.warn(j.file.path, fmt.Errorf("at offset %d: %w", j.off, err))
+		}
+	}
+	rs.chunkDone(j.file)
+}
+
+// Reading packs, not blobs: for remote storage, where each request is a
+// round trip (and often billed), chunks queued together are grouped by
+// pack and read with one request per run of nearby blobs.
+const (
+	batchJobs = 256      // chunks looked at together
+	runGap    = 1 << 20  // bytes between two blobs that are read through
+	runSpan   = 16 << 20 // at most this much in one read
+)
+
+// located is a chunk job with the blob's place in the repository.
+type located struct {
+	chunkJob
+	loc index.Blob
+	ok  bool // found in the index
+}
+
+// coalescer turns jobs into runs of blobs of one pack, for runWorker.
+func (rs *restorer) coalescer() {
+	defer close(rs.runs)
+	var batch []located
+	for {
+		var j chunkJob
+		var open bool
+		if len(batch) == 0 {
+			j, open = <-rs.jobs
+		} else {
+			select {
+			case j, open = <-rs.jobs:
+			default: // nothing more queued right now: read what we have
+				rs.sendRuns(batch)
+				batch = nil
+				continue
 			}
 		}
-		bufpool.Put(plain)
+		if !open {
+			rs.sendRuns(batch)
+			return
+		}
+		loc, ok, err := rs.r.LookupBlob(j.id)
+		batch = append(batch, located{chunkJob: j, loc: loc, ok: ok && err == nil})
+		if len(batch) >= batchJobs {
+			rs.sendRuns(batch)
+			batch = nil
+		}
+	}
+}
+
+func (rs *restorer) sendRuns(batch []located) {
+	sort.Slice(batch, func(a, b int) bool {
+		x, y := batch[a], batch[b]
+		if x.loc.Pack != y.loc.Pack {
+			return bytes.Compare(x.loc.Pack[:], y.loc.Pack[:]) < 0
+		}
+		return x.loc.Offset < y.loc.Offset
+	})
+	for i := 0; i < len(batch); {
+		j := i + 1
+		if batch[i].ok {
+			start := int64(batch[i].loc.Offset)
+			end := start + int64(batch[i].loc.Length)
+			for j < len(batch) && batch[j].ok && batch[j].loc.Pack == batch[i].loc.Pack {
+				o := int64(batch[j].loc.Offset)
+				e := max(end, o+int64(batch[j].loc.Length))
+				if o-end > runGap || e-start > runSpan {
+					break
+				}
+				end = e
+				j++
+			}
+		}
+		rs.runs <- batch[i:j:j]
+		i = j
+	}
+}
+
+func (rs *restorer) runWorker() {
+	defer rs.wg.Done()
+	for run := range rs.runs {
+		if rs.ctx.Err() != nil || !run[0].ok {
+			// Cancelled, or a blob in no index: LoadBlob says why.
+			for _, l := range run {
+				if l.file.failed.Load() || rs.ctx.Err() != nil {
+					rs.chunkDone(l.file)
+					continue
+				}
+				plain, err := rs.r.LoadBlob(rs.ctx, id.DataBlob, l.id, nil)
+				rs.write(l.chunkJob, plain, err)
+			}
+			continue
+		}
+		blobs := make([]index.Blob, len(run))
+		for i, l := range run {
+			blobs[i] = l.loc
+		}
+		i := 0
+		err := rs.r.LoadBlobs(rs.ctx, blobs, func(_ index.Blob, plain []byte, err error) {
+			if l := run[i]; l.file.failed.Load() {
+				rs.chunkDone(l.file)
+			} else {
+				rs.write(l.chunkJob, plain, err)
+			}
+			i++
+		})
 		if err != nil {
-			if j.file.failed.CompareAndSwap(false, true) {
-				rs.warn(j.file.path, fmt.Errorf("at offset %d: %w", j.off, err))
+			for _, l := range run {
+				rs.write(l.chunkJob, nil, err)
 			}
 		}
-		rs.chunkDone(j.file)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
@@ -60,6 +61,10 @@ type Options struct {
 	Include   []string // restic-style patterns, relative to the snapshot root
 	Overwrite Overwrite
 	Workers   int
+	// ReadPacks reads runs of nearby blobs of a pack with one request
+	// each, instead of one request per blob. It is on by itself for
+	// remote storage (backends.Parallel).
+	ReadPacks bool
 	// SkipOwner leaves ownership to the restoring user (set it when not
 	// root: chown would fail for every file).
 	SkipOwner bool
@@ -98,6 +103,7 @@ type restorer struct {
 	opt   Options
 	incl  *filter.Includer
 	jobs  chan chunkJob
+	runs  chan []located // when reading packs, not blobs
 	wg    sync.WaitGroup
 	links map[[2]uint64]string
 	dirs  []dirMeta
@@ -135,6 +141,11 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = 2 * runtime.GOMAXPROCS(0)
+		// Remote storage answers each read after a round trip: keep
+		// enough reads on their way to hide it.
+		if p, ok := backends.As[backends.Parallel](r.Backend()); ok {
+			opt.Workers = max(opt.Workers, 4*p.Connections())
+		}
 	}
 	incl, err := filter.NewIncluder(opt.Include)
 	if err != nil {
@@ -148,9 +159,21 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if err := os.MkdirAll(opt.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("create target: %w", err)
 	}
+	coalesce := opt.ReadPacks
+	if p, ok := backends.As[backends.Parallel](r.Backend()); ok && p.Connections() > 0 {
+		coalesce = true
+	}
+	if coalesce {
+		rs.runs = make(chan []located, opt.Workers)
+		go rs.coalescer()
+	}
 	for i := 0; i < opt.Workers; i++ {
 		rs.wg.Add(1)
-		go rs.worker()
+		if coalesce {
+			go rs.runWorker()
+		} else {
+			go rs.worker()
+		}
 	}
 	start := time.Now()
 	stop := rs.startProgress(start)

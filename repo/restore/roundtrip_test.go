@@ -25,7 +25,13 @@ func requireRoot(t *testing.T) {
 
 // TestRoundTrip ingests a tree holding every kind of entry and attribute
 // and restores it: every byte and attribute must come back.
-func TestRoundTrip(t *testing.T) {
+func TestRoundTrip(t *testing.T) { roundTrip(t, false) }
+
+// TestRoundTripReadPacks restores the same way remote storage does:
+// runs of blobs read from a pack with one request each.
+func TestRoundTripReadPacks(t *testing.T) { roundTrip(t, true) }
+
+func roundTrip(t *testing.T, readPacks bool) {
 	requireRoot(t)
 	ctx := context.Background()
 	src := filepath.Join(t.TempDir(), "src")
@@ -42,7 +48,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("ingest warnings: %v", warnings)
 	}
 	dst := t.TempDir()
-	st, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst,
+	st, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, ReadPacks: readPacks,
 		Warn: func(p string, err error) { t.Errorf("restore %s: %v", p, err) }})
 	if err != nil {
 		t.Fatalf("restore: %v", err)
