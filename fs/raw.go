@@ -40,17 +40,26 @@ func (w *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenO
 
 func (w *rawFS) ReleaseDir(in *fuse.ReleaseIn) {}
 
-func (w *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+// listing is the folder's entries from the read's offset on. The offset
+// of an entry is its position plus one: listings never change, so a seek
+// back finds the same entries.
+func (w *rawFS) listing(cancel <-chan struct{}, in *fuse.ReadIn) ([]fuse.DirEntry, fuse.Status) {
 	d := w.f.dir(in.NodeId)
 	if d == nil {
-		return fuse.Status(syscall.ENOTDIR)
+		return nil, fuse.Status(syscall.ENOTDIR)
 	}
 	list, errno := d.listing(&fuse.Context{Caller: in.Caller, Cancel: cancel})
 	if errno != 0 {
-		return fuse.Status(errno)
+		return nil, fuse.Status(errno)
 	}
-	// The offset of an entry is its position plus one: listings never
-	// change, so a seek back finds the same entries.
+	return list, fuse.OK
+}
+
+func (w *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	list, st := w.listing(cancel, in)
+	if st != fuse.OK {
+		return st
+	}
 	for i := int(in.Offset); i < len(list); i++ {
 		e := list[i]
 		e.Off = uint64(i + 1)
@@ -65,13 +74,9 @@ func (w *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEn
 // node bridge, as its own READDIRPLUS would: one request gives the kernel
 // the attributes of a whole folder, instead of a LOOKUP for each entry.
 func (w *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	d := w.f.dir(in.NodeId)
-	if d == nil {
-		return fuse.Status(syscall.ENOTDIR)
-	}
-	list, errno := d.listing(&fuse.Context{Caller: in.Caller, Cancel: cancel})
-	if errno != 0 {
-		return fuse.Status(errno)
+	list, st := w.listing(cancel, in)
+	if st != fuse.OK {
+		return st
 	}
 	for i := int(in.Offset); i < len(list); i++ {
 		e := list[i]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -83,26 +84,34 @@ passwords open one repository, and changing one rewrites only its key file.
 			return nil
 		},
 	})
-	cmd.AddCommand(&cobra.Command{
-		Use: "add", Short: "Add a password", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, _, release, err := g.openLocked(cmd.Context(), "key add")
-			if err != nil {
-				return err
-			}
-			defer release()
-			pw, err := newPassword()
-			if err != nil {
-				return err
-			}
-			id, err := r.AddKey(cmd.Context(), pw, kdf())
-			if err != nil {
-				return err
-			}
-			g.report(map[string]any{"message_type": "key_added", "id": id}, "added key %s", id[:10])
-			return nil
-		},
-	})
+	// withNewPassword runs change under a lock with the new password and
+	// reports the key file it wrote.
+	withNewPassword := func(use, short, op, done, msg string, change func(*repo.Repository, context.Context, []byte) (string, error)) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				r, lock, release, err := g.openLocked(cmd.Context(), op)
+				if err != nil {
+					return err
+				}
+				defer release()
+				pw, err := newPassword()
+				if err != nil {
+					return err
+				}
+				id, err := change(r, lock.Context(), pw)
+				if err != nil {
+					return err
+				}
+				g.report(map[string]any{"message_type": done, "id": id}, msg, id[:10])
+				return nil
+			},
+		}
+	}
+	cmd.AddCommand(withNewPassword("add", "Add a password", "key add", "key_added", "added key %s",
+		func(r *repo.Repository, ctx context.Context, pw []byte) (string, error) {
+			return r.AddKey(ctx, pw, kdf())
+		}))
 	cmd.AddCommand(&cobra.Command{
 		Use: "remove ID", Short: "Remove a password's key file", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -118,26 +127,10 @@ passwords open one repository, and changing one rewrites only its key file.
 			return nil
 		},
 	})
-	cmd.AddCommand(&cobra.Command{
-		Use: "passwd", Short: "Change the password in use", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, lock, release, err := g.openLocked(cmd.Context(), "key passwd")
-			if err != nil {
-				return err
-			}
-			defer release()
-			pw, err := newPassword()
-			if err != nil {
-				return err
-			}
-			id, err := r.ChangePassword(lock.Context(), pw, kdf())
-			if err != nil {
-				return err
-			}
-			g.report(map[string]any{"message_type": "password_changed", "id": id}, "password changed: new key %s", id[:10])
-			return nil
-		},
-	})
+	cmd.AddCommand(withNewPassword("passwd", "Change the password in use", "key passwd", "password_changed", "password changed: new key %s",
+		func(r *repo.Repository, ctx context.Context, pw []byte) (string, error) {
+			return r.ChangePassword(ctx, pw, kdf())
+		}))
 	return cmd
 }
 
