@@ -9,7 +9,7 @@
 // # Buckets
 //
 //	meta       "repo" -> repository ID; "format" -> cache format
-//	segments   segment ID -> nothing: segments whose entries are loaded
+//	segments   segment ID -> empty (loaded), or flags(1) + superseded IDs (segments.go)
 //	packs      pack ID -> type(1) blob count(uvarint)
 //	blobs      blob ID -> pack ID(32) type(1) offset(4) length(4) raw length(4)
 //	snapshots  snapshot ID -> the snapshot object's plaintext JSON
@@ -112,29 +112,27 @@ func (d *DB) Path() string { return d.path }
 // Close closes the cache file.
 func (d *DB) Close() error { return d.bolt.Close() }
 
-// Segments returns the IDs of the index segments already loaded.
+// Segments returns the IDs of the index segments already loaded (not
+// those remembered as superseded and ignored).
 func (d *DB) Segments() (map[id.ID]bool, error) {
+	infos, err := d.SegmentInfos()
+	if err != nil {
+		return nil, err
+	}
 	out := map[id.ID]bool{}
-	err := d.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bSegments).ForEach(func(k, _ []byte) error {
-			var s id.ID
-			copy(s[:], k)
-			out[s] = true
-			return nil
-		})
-	})
-	return out, err
+	for sid, s := range infos {
+		if s.Loaded {
+			out[sid] = true
+		}
+	}
+	return out, nil
 }
 
-// AddSegment records the packs of one index segment, in one transaction.
-// A blob already located elsewhere keeps its first location.
+// AddSegment records the packs of one index segment that supersedes
+// nothing, in one transaction. A blob already located elsewhere keeps its
+// first location.
 func (d *DB) AddSegment(seg id.ID, packs []Pack) error {
-	return d.bolt.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bSegments).Put(seg[:], nil); err != nil {
-			return err
-		}
-		return putPacks(tx, packs)
-	})
+	return d.AddSegmentInfo(seg, SegmentInfo{Loaded: true}, packs)
 }
 
 func putPacks(tx *bolt.Tx, packs []Pack) error {

@@ -27,4 +27,7 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrDamaged: stored bytes failed authentication or decoding.
 	ErrDamaged = errors.New("damaged data")
+	// ErrLeaseLost: a held lock went unrefreshed for too long, so others
+	// may have treated it as stale; the operation must stop (Lock).
+	ErrLeaseLost = errors.New("lock lease lost")
 )

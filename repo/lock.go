@@ -70,14 +70,31 @@ func (l *LockInfo) String() string {
 
 // Lock is a held lock. Its context is cancelled when the lease can no
 // longer be refreshed, so the operation stops before it could be unsafe.
+//
+// # Lease
+//
+// The lease is held while the lock object has been rewritten successfully
+// within the last LeaseGiveUp, measured on the wall clock (Options.Now):
+// then no other host can have called it stale (StaleAfter). Once that
+// fails the lease is lost for good, even if a later refresh succeeds: an
+// exclusive locker (prune) may have run in the gap, so whatever the holder
+// learnt about the repository before may be wrong. This covers a process
+// that was stopped or a machine that slept, which no timer notices in
+// time. SaveSnapshot refuses to commit while a lock of its Repository has
+// lost its lease.
 type Lock struct {
 	r      *Repository
 	name   string
-	info   LockInfo
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+
+	refreshMu sync.Mutex // one rewrite of the object at a time
+	mu        sync.Mutex
+	info      LockInfo
+	lastOK    time.Time // Refreshed of the last successful write
+	lost      bool
 }
 
 // Lock takes a shared (writers, readers) or exclusive (prune) lock. It fails
@@ -91,9 +108,9 @@ func (r *Repository) Lock(ctx context.Context, exclusive bool, operation string)
 	if u, err := user.Current(); err == nil {
 		uname = u.Username
 	}
-	now := time.Now().UTC()
-	l := &Lock{r: r, name: "locks/" + randomID().String(), info: LockInfo{Time: now, Refreshed: now, Exclusive: exclusive, Host: host, PID: os.Getpid(), User: uname, Operation: operation}}
-	if err := l.write(ctx); err != nil {
+	now := r.now().UTC()
+	l := &Lock{r: r, name: "locks/" + randomID().String(), lastOK: now, info: LockInfo{Time: now, Refreshed: now, Exclusive: exclusive, Host: host, PID: os.Getpid(), User: uname, Operation: operation}}
+	if err := l.write(ctx, l.info); err != nil {
 		return nil, err
 	}
 	// Another process may have locked between our check and our write:
@@ -104,12 +121,25 @@ func (r *Repository) Lock(ctx context.Context, exclusive bool, operation string)
 	}
 	l.ctx, l.cancel = context.WithCancel(ctx)
 	l.done = make(chan struct{})
+	r.locksMu.Lock()
+	if r.locks == nil {
+		r.locks = map[*Lock]bool{}
+	}
+	r.locks[l] = true
+	r.locksMu.Unlock()
 	go l.refresh()
+	// Whatever a prune that finished before our lock changed, the local
+	// index must know before this holder trusts it (to deduplicate
+	// against it, say).
+	if err := r.SyncIndex(l.ctx); err != nil {
+		l.Unlock()
+		return nil, err
+	}
 	return l, nil
 }
 
-func (l *Lock) write(ctx context.Context) error {
-	b, _ := json.Marshal(&l.info)
+func (l *Lock) write(ctx context.Context, info LockInfo) error {
+	b, _ := json.Marshal(&info)
 	if err := l.r.be.Save(ctx, l.name, l.r.sealObject(kindLock, b)); err != nil {
 		return fmt.Errorf("write lock %s: %w", l.name, err)
 	}
@@ -119,25 +149,85 @@ func (l *Lock) write(ctx context.Context) error {
 func (l *Lock) refresh() {
 	t := time.NewTicker(LockRefresh)
 	defer t.Stop()
-	last := time.Now()
 	for {
 		select {
 		case <-l.done:
 			return
 		case <-t.C:
-			l.info.Refreshed = time.Now().UTC()
-			if err := l.write(l.ctx); err == nil {
-				last = time.Now()
-			} else if time.Since(last) > LeaseGiveUp {
-				l.cancel()
+			if err := l.Refresh(l.ctx); errors.Is(err, ErrLeaseLost) {
 				return
 			}
 		}
 	}
 }
 
+// Refresh rewrites the lock object with a new refresh time, as a
+// background loop does every LockRefresh. It fails with ErrLeaseLost, and
+// cancels Context, once the lease is lost (see Lock).
+func (l *Lock) Refresh(ctx context.Context) error {
+	l.refreshMu.Lock()
+	defer l.refreshMu.Unlock()
+	if err := l.Check(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	info := l.info
+	l.mu.Unlock()
+	info.Refreshed = l.r.now().UTC()
+	if err := l.write(ctx, info); err != nil {
+		if lerr := l.Check(); lerr != nil {
+			return lerr
+		}
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.lost {
+		l.info, l.lastOK = info, info.Refreshed
+	}
+	return nil
+}
+
+// Check reports whether the lease is still held: nil, or an error
+// wrapping ErrLeaseLost. It reads only the clock. Call it right before
+// an action that is safe only under the lock (committing a snapshot,
+// deleting data).
+func (l *Lock) Check() error {
+	now := l.r.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.lost && now.Sub(l.lastOK) <= LeaseGiveUp {
+		return nil
+	}
+	if !l.lost {
+		l.lost = true
+		l.cancel()
+	}
+	return fmt.Errorf("%w: %s was last refreshed at %s, more than %s before %s", ErrLeaseLost, l.name,
+		l.lastOK.Local().Format(time.RFC3339), LeaseGiveUp, now.Local().Format(time.RFC3339))
+}
+
+// Exclusive reports whether the lock is an exclusive one.
+func (l *Lock) Exclusive() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.info.Exclusive
+}
+
 // Context is cancelled when the lock's lease is lost.
 func (l *Lock) Context() context.Context { return l.ctx }
+
+// checkLeases fails when a lock held through r has lost its lease.
+func (r *Repository) checkLeases() error {
+	r.locksMu.Lock()
+	defer r.locksMu.Unlock()
+	for l := range r.locks {
+		if err := l.Check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Unlock removes the lock.
 func (l *Lock) Unlock() error {
@@ -145,6 +235,9 @@ func (l *Lock) Unlock() error {
 	l.once.Do(func() {
 		close(l.done)
 		l.cancel()
+		l.r.locksMu.Lock()
+		delete(l.r.locks, l)
+		l.r.locksMu.Unlock()
 		err = l.r.be.Remove(context.Background(), l.name)
 		if errors.Is(err, backends.ErrNotFound) {
 			err = nil
@@ -190,7 +283,7 @@ func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own string)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := r.now()
 	var held []string
 	for n, li := range locks {
 		if n == own || li.Stale(now) {

@@ -35,6 +35,10 @@ type Repository struct {
 	tmpCache  string // a private cache folder to remove on Close, if any
 	ckptBytes int64
 	syncMu    sync.Mutex
+	now       func() time.Time
+
+	locksMu sync.Mutex
+	locks   map[*Lock]bool // held through this Repository
 }
 
 // Options say how to open a repository.
@@ -50,10 +54,16 @@ type Options struct {
 	// CheckpointBytes overrides how many uploaded bytes trigger an index
 	// checkpoint during ingest (default CheckpointBytes).
 	CheckpointBytes int64
+	// PackSize, when set, is the data pack size Init writes into the
+	// config (1 MiB to 1 GiB); tests use small packs to get many of them.
+	PackSize int
 	// PrivateIndex makes a long-running reader (a mount) work on its own
 	// copy of the local index, taken after bringing the shared one up to
 	// date, so that ingests on this host keep using the shared file.
 	PrivateIndex bool
+	// Now is the clock for locks and prune's grace period (default the
+	// wall clock). Tests pass a fake one.
+	Now func() time.Time
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -83,6 +93,12 @@ func Init(ctx context.Context, be backends.Backend, opt Options) error {
 		return err
 	}
 	cfg := newConfig()
+	if opt.PackSize != 0 {
+		if opt.PackSize < 1<<20 || opt.PackSize > 1<<30 {
+			return fmt.Errorf("pack size %d is outside 1 MiB..1 GiB", opt.PackSize)
+		}
+		cfg.PackSize = opt.PackSize
+	}
 	b, err := cfg.marshalSealed(k)
 	if err != nil {
 		return err
@@ -156,6 +172,13 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: pack.NewCodec(k), pol: pol, ckptBytes: opt.CheckpointBytes}
 	if r.ckptBytes <= 0 {
 		r.ckptBytes = CheckpointBytes
+	}
+	r.now = opt.Now
+	if r.now == nil {
+		// Wall-clock readings only: other hosts judge our locks by
+		// wall time, and a monotonic reading stops while a machine
+		// sleeps.
+		r.now = func() time.Time { return time.Now().Round(0) }
 	}
 	if err := r.openCache(opt); err != nil {
 		return nil, err
@@ -290,11 +313,18 @@ func (r *Repository) Codec() *pack.Codec { return r.codec }
 // Index returns the local index.
 func (r *Repository) Index() *index.DB { return r.idx }
 
+// Now reads the repository's clock (Options.Now).
+func (r *Repository) Now() time.Time { return r.now() }
+
 // Polynomial is the repository's secret chunking polynomial.
 func (r *Repository) Polynomial() chunker.Pol { return r.pol }
 
-// SyncIndex loads index segments the local index has not seen and rebuilds
-// it from scratch when a segment it knew has disappeared (after a prune).
+// SyncIndex brings the local index in step with the stored index
+// segments. A segment that any stored segment lists in its Supersedes is
+// ignored: its replacement holds what is still needed, and a writer may
+// have crashed between storing the replacement and removing the old ones.
+// New segments are loaded; when a loaded segment has disappeared or become
+// superseded, the blob locations are rebuilt from scratch.
 func (r *Repository) SyncIndex(ctx context.Context) error {
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
@@ -310,28 +340,59 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list index segments: %w", err)
 	}
-	known, err := r.idx.Segments()
+	known, err := r.idx.SegmentInfos()
 	if err != nil {
 		return fmt.Errorf("local index: %w", err)
 	}
-	for sid := range known {
-		if !stored[sid] {
-			if err := r.idx.ResetBlobs(); err != nil {
+	// Every stored segment's Supersedes counts, even one itself
+	// superseded: what it replaced stays replaced.
+	superseded := map[id.ID]bool{}
+	loaded := map[id.ID]*Segment{}
+	for sid := range stored {
+		info, ok := known[sid]
+		if !ok {
+			s, err := r.LoadSegment(ctx, sid)
+			if err != nil {
 				return err
 			}
-			known = map[id.ID]bool{}
-			break
+			loaded[sid] = s
+			info.Supersedes = s.Supersedes
+		}
+		for _, x := range info.Supersedes {
+			superseded[x] = true
 		}
 	}
-	for sid := range stored {
-		if known[sid] {
-			continue
+	live := func(sid id.ID) bool { return stored[sid] && !superseded[sid] }
+	rebuild := false
+	for sid, info := range known {
+		switch {
+		case info.Loaded && !live(sid):
+			rebuild = true
+		case !info.Loaded && !stored[sid]:
+			if err := r.idx.ForgetSegment(sid); err != nil {
+				return fmt.Errorf("local index: %w", err)
+			}
 		}
-		s, err := r.LoadSegment(ctx, sid)
-		if err != nil {
+	}
+	if rebuild {
+		if err := r.idx.ResetBlobs(); err != nil {
 			return err
 		}
-		if err := r.idx.AddSegment(sid, s.Packs); err != nil {
+		known = map[id.ID]index.SegmentInfo{}
+	}
+	for sid := range stored {
+		info, ok := known[sid]
+		if ok && info.Loaded == live(sid) {
+			continue
+		}
+		s := loaded[sid]
+		if s == nil {
+			if s, err = r.LoadSegment(ctx, sid); err != nil {
+				return err
+			}
+		}
+		info = index.SegmentInfo{Loaded: live(sid), Supersedes: s.Supersedes}
+		if err := r.idx.AddSegmentInfo(sid, info, s.Packs); err != nil {
 			return fmt.Errorf("local index: %w", err)
 		}
 	}

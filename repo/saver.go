@@ -43,6 +43,7 @@ type Saver struct {
 	r         *Repository
 	ctx       context.Context
 	uploaders int
+	copyAll   bool // store blobs the index already has (NewRepackSaver)
 
 	mu        sync.Mutex
 	open      map[id.BlobType]*pack.FileWriter
@@ -73,13 +74,22 @@ func (r *Repository) NewSaver(ctx context.Context, uploaders int) *Saver {
 	}
 }
 
+// NewRepackSaver is NewSaver for prune, which copies blobs out of packs
+// it is about to delete: it stores every blob once, even one the index
+// already locates.
+func (r *Repository) NewRepackSaver(ctx context.Context, uploaders int) *Saver {
+	s := r.NewSaver(ctx, uploaders)
+	s.copyAll = true
+	return s
+}
+
 // Known reports whether bid is already stored or taken by this saver.
 func (s *Saver) Known(bid id.ID) (bool, error) {
 	s.mu.Lock()
 	p := s.pending[bid]
 	s.mu.Unlock()
-	if p {
-		return true, nil
+	if p || s.copyAll {
+		return p, nil
 	}
 	_, ok, err := s.r.idx.Lookup(bid)
 	return ok, err

@@ -131,13 +131,18 @@ func DecodeSegment(b []byte) (*Segment, error) {
 	return s, nil
 }
 
-// SaveSegment stores a segment and records it in the local index.
+// SaveSegment stores a segment and records it in the local index. Like
+// SaveSnapshot it refuses (ErrLeaseLost) while a lock taken through r has
+// lost its lease: a prune may have deleted the packs the segment names.
 func (r *Repository) SaveSegment(ctx context.Context, s *Segment) (id.ID, error) {
+	if err := r.checkLeases(); err != nil {
+		return id.Zero, fmt.Errorf("index segment not saved: %w", err)
+	}
 	sid, err := r.saveObject(ctx, kindIndex, EncodeSegment(s))
 	if err != nil {
 		return sid, err
 	}
-	if err := r.idx.AddSegment(sid, s.Packs); err != nil {
+	if err := r.idx.AddSegmentInfo(sid, index.SegmentInfo{Loaded: true, Supersedes: s.Supersedes}, s.Packs); err != nil {
 		return sid, fmt.Errorf("local index: %w", err)
 	}
 	return sid, nil
@@ -154,4 +159,29 @@ func (r *Repository) LoadSegment(ctx context.Context, sid id.ID) (*Segment, erro
 		return nil, fmt.Errorf("index/%s: %w", sid, err)
 	}
 	return s, nil
+}
+
+// ActiveSegments returns the segments of stored that no other stored
+// segment supersedes: the ones a reader should load. supersedes holds the
+// Supersedes list of each segment read so far; a segment missing from it
+// supersedes nothing as far as this call knows. Only a stored segment
+// supersedes: prune lists in its newest segment every segment it read,
+// superseded ones included, so an old segment stays hidden until it is
+// deleted, whichever of them a crash leaves behind.
+func ActiveSegments(stored map[id.ID]bool, supersedes map[id.ID][]id.ID) map[id.ID]bool {
+	out := make(map[id.ID]bool, len(stored))
+	for sid := range stored {
+		out[sid] = true
+	}
+	for sid, olds := range supersedes {
+		if !stored[sid] {
+			continue
+		}
+		for _, old := range olds {
+			if old != sid {
+				delete(out, old)
+			}
+		}
+	}
+	return out
 }

@@ -59,6 +59,9 @@ type Snapshot struct {
 	// ingested paths or excluded), with the count inside it: what a mount
 	// reports as nlink. Groups wholly inside are not listed.
 	Links []LinkCount `json:"links,omitempty"`
+	// Original names the snapshot this one was rewritten from (by
+	// repair snapshots), which is kept until it is forgotten.
+	Original *id.ID `json:"original,omitempty"`
 
 	ID id.ID `json:"-"` // set when saved or loaded
 }
@@ -92,8 +95,13 @@ func (s *Snapshot) HasTag(t string) bool {
 }
 
 // SaveSnapshot stores sn and sets its ID. This is the commit point: call it
-// only after the Saver that stored its blobs has flushed.
+// only after the Saver that stored its blobs has flushed. It refuses
+// (ErrLeaseLost) while a lock taken through r has lost its lease: a prune
+// may have run meanwhile and removed blobs the snapshot needs.
 func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) error {
+	if err := r.checkLeases(); err != nil {
+		return fmt.Errorf("snapshot not saved: %w", err)
+	}
 	if sn.Tags == nil {
 		sn.Tags = []string{}
 	}

@@ -25,11 +25,18 @@ type object struct {
 type Mem struct {
 	mu      sync.RWMutex
 	objects map[string]object
+	now     func() time.Time
 }
 
 // New returns an empty backend.
 func New() *Mem {
-	return &Mem{objects: make(map[string]object)}
+	return NewWithClock(time.Now)
+}
+
+// NewWithClock returns an empty backend that stamps objects with the
+// modification times now returns: a test's fake clock.
+func NewWithClock(now func() time.Time) *Mem {
+	return &Mem{objects: make(map[string]object), now: now}
 }
 
 // Location is "mem:" and an address that tells instances apart.
@@ -52,7 +59,7 @@ func (m *Mem) Save(ctx context.Context, name string, data []byte) error {
 	if err := check(ctx, "save", name); err != nil {
 		return err
 	}
-	obj := object{data: append([]byte{}, data...), modTime: time.Now()}
+	obj := object{data: append([]byte{}, data...), modTime: m.now()}
 	m.mu.Lock()
 	m.objects[name] = obj
 	m.mu.Unlock()
@@ -63,7 +70,7 @@ func (m *Mem) Create(ctx context.Context, name string, data []byte) error {
 	if err := check(ctx, "create", name); err != nil {
 		return err
 	}
-	obj := object{data: append([]byte{}, data...), modTime: time.Now()}
+	obj := object{data: append([]byte{}, data...), modTime: m.now()}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.objects[name]; ok {

@@ -75,6 +75,8 @@ type forgetOptions struct {
 	filter         filterFlags
 	dryRun         bool
 	allowRemoveAll bool
+	prune          bool
+	pruneFlags     pruneFlags
 }
 
 func newForgetCommand(g *globals) *cobra.Command {
@@ -120,7 +122,10 @@ group refuses to run unless --unsafe-allow-remove-all is given.`,
 			if err != nil {
 				return err
 			}
-			return runForget(cmd.Context(), g, &o, by)
+			if err := runForget(cmd.Context(), g, &o, by); err != nil || !o.prune {
+				return err
+			}
+			return pruneAfterForget(cmd.Context(), g, &o)
 		},
 	}
 	fl := cmd.Flags()
@@ -149,6 +154,8 @@ group refuses to run unless --unsafe-allow-remove-all is given.`,
 	fl.StringVarP(&o.groupBy, "group-by", "g", forget.DefaultGroupBy.String(), "judge snapshots in groups by `fields` (host,source,tags,paths; '' for one group)")
 	fl.BoolVarP(&o.dryRun, "dry-run", "n", false, "only print what would be removed")
 	fl.BoolVar(&o.allowRemoveAll, "unsafe-allow-remove-all", false, "allow a policy to remove every snapshot of a group")
+	fl.BoolVar(&o.prune, "prune", false, "then prune, under the exclusive lock (with --dry-run: show what prune would free)")
+	o.pruneFlags.register(fl)
 	o.filter.register(cmd)
 	return cmd
 }
@@ -240,6 +247,27 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 		fmt.Printf("removed %s; the data only they used stays until prune\n", plural(len(remove), "snapshot"))
 	}
 	return nil
+}
+
+// pruneAfterForget runs prune once forget has let go of its shared lock.
+func pruneAfterForget(ctx context.Context, g *globals, o *forgetOptions) error {
+	opt, err := o.pruneFlags.options()
+	if err != nil {
+		return err
+	}
+	opt.DryRun = o.dryRun
+	r, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	lock, err := r.Lock(ctx, !o.dryRun, "prune")
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	_, err = runPrune(lock.Context(), g, r, lock, opt)
+	return err
 }
 
 func plural(n int, what string) string {

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/prune"
+)
+
+// pruneFlags are the flags of prune that `forget --prune` shares.
+type pruneFlags struct {
+	maxUnused        string
+	grace            time.Duration
+	allowNoSnapshots bool
+}
+
+func (f *pruneFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.maxUnused, "max-unused", fmt.Sprintf("%g%%", prune.DefaultMaxUnused),
+		"repack the least used packs until at most `percent` of the stored blob bytes are unused (0%: every partly used pack, 100%: none)")
+	fs.DurationVar(&f.grace, "grace-period", prune.DefaultGracePeriod,
+		"leave unreferenced and unused data younger than `duration` for a later prune: it may belong to an ingest still running (more than 30m)")
+	fs.BoolVar(&f.allowNoSnapshots, "unsafe-allow-no-snapshots", false,
+		"prune a repository that has no snapshot at all, deleting all its data")
+}
+
+func (f *pruneFlags) options() (prune.Options, error) {
+	opt := prune.DefaultOptions()
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(f.maxUnused), "%"), 64)
+	if err != nil || v < 0 || v > 100 {
+		return opt, fmt.Errorf("--max-unused %q: want a percentage from 0%% to 100%%", f.maxUnused)
+	}
+	opt.MaxUnused = v
+	if f.grace <= repo.StaleAfter {
+		return opt, fmt.Errorf("--grace-period %s: must be longer than a stale lock's %s", f.grace, repo.StaleAfter)
+	}
+	opt.GracePeriod = f.grace
+	opt.AllowNoSnapshots = f.allowNoSnapshots
+	return opt, nil
+}
+
+func newPruneCommand(g *globals) *cobra.Command {
+	f := &pruneFlags{}
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Delete data no snapshot uses and repack mostly unused packs",
+		Long: `Delete the data that no snapshot uses any more, and rewrite the packs
+that are mostly unused.
+
+Prune takes the exclusive lock (a dry run only a shared one). Data younger
+than the grace period (default 24h) is left for a later prune, since it may
+belong to an ingest still running. New copies of repacked blobs and their
+index are stored before anything is deleted.
+
+Prune refuses, deleting nothing, when the repository looks damaged or
+incomplete: a listing or read fails, a snapshot or tree cannot be read, data
+a snapshot uses is missing from the index, or there are packs but no index
+or no snapshot. The message says what to run (usually cairn check, then
+cairn repair index).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opt, err := f.options()
+			if err != nil {
+				return err
+			}
+			opt.DryRun = dryRun
+			ctx := cmd.Context()
+			r, err := g.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			lock, err := r.Lock(ctx, !dryRun, "prune")
+			if err != nil {
+				return err
+			}
+			defer lock.Unlock()
+			_, err = runPrune(lock.Context(), g, r, lock, opt)
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "only show what would be deleted and repacked")
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// runPrune prunes r under lock and prints what was (or would be) freed.
+func runPrune(ctx context.Context, g *globals, r *repo.Repository, lock *repo.Lock, opt prune.Options) (prune.Stats, error) {
+	if !opt.DryRun {
+		opt.Lock = lock
+	}
+	opt.Log = g.notice
+	st, err := prune.Run(ctx, r, opt)
+	if err != nil {
+		return st, err
+	}
+	printPruneStats(g, st, opt)
+	return st, nil
+}
+
+func printPruneStats(g *globals, st prune.Stats, opt prune.Options) {
+	if g.json {
+		printJSON(struct {
+			MessageType string `json:"message_type"`
+			prune.Stats
+		}{"summary", st})
+		return
+	}
+	if g.quiet {
+		return
+	}
+	fmt.Printf("repository:  %s, %s (%s), %s\n", nOf(st.Snapshots, "snapshot"), nOf(st.Packs, "pack"), formatBytes(st.PackBytes), nOf(st.IndexSegments, "index segment"))
+	fmt.Printf("used:        %s (%s); unused in indexed packs: %s\n", nOf(st.UsedBlobs, "blob"), formatBytes(st.UsedBytes), formatBytes(st.UnusedBytes))
+	del, rep, cp, freed := "deleted:", "repacked:", "copied", "freed:"
+	if st.DryRun {
+		del, rep, cp, freed = "to delete:", "to repack:", "to copy", "would free:"
+	}
+	fmt.Printf("%-12s %s (%s), %s (%s)\n", del, nOf(st.UnreferencedPacks, "unreferenced pack"), formatBytes(st.UnreferencedBytes),
+		nOf(st.UnusedPacks, "unused pack"), formatBytes(st.UnusedPackBytes))
+	fmt.Printf("%-12s %s (%s), %s (%s) %s\n", rep, nOf(st.RepackPacks, "pack"), formatBytes(st.RepackPackBytes), nOf(st.RepackBlobs, "used blob"), formatBytes(st.RepackBlobBytes), cp)
+	if st.GracePacks > 0 {
+		fmt.Printf("kept:        %s (%s) younger than the grace period (%s), for a later prune\n", nOf(st.GracePacks, "pack"), formatBytes(st.GraceBytes), opt.GracePeriod)
+	}
+	fmt.Printf("%-12s %s: %s deleted, %s written\n", freed, formatBytes(st.BytesFreed), nOf(st.PacksDeleted, "pack"), formatBytes(st.BytesWritten))
+	fmt.Printf("unused left: %s\n", formatBytes(st.UnusedAfter))
+}
+
+// nOf is "1 pack", "2 packs".
+func nOf(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/repair"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+func newRepairCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "repair",
+		Short: "Repair a damaged repository: index, snapshots",
+		Long: `Repair what cairn check reports, in the order it says:
+
+  cairn repair index       rebuild the index from the packs themselves
+  cairn repair snapshots   rewrite snapshots that lost data without it
+
+Between the two, an ingest of the same paths stores again every lost file
+that is still on disk, and the old snapshots that need it become whole.
+Both take the exclusive lock.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newRepairIndexCommand(g), newRepairSnapshotsCommand(g))
+	return cmd
+}
+
+// openForRepair opens the repository under the exclusive lock.
+func (g *globals) openForRepair(ctx context.Context, operation string) (*repo.Repository, *repo.Lock, func(), error) {
+	r, err := g.open(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lock, err := r.Lock(ctx, true, operation)
+	if err != nil {
+		r.Close()
+		return nil, nil, nil, err
+	}
+	return r, lock, func() { lock.Unlock(); r.Close() }, nil
+}
+
+func newRepairIndexCommand(g *globals) *cobra.Command {
+	var readData bool
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Rebuild the index segments from the packs",
+		Long: `Rebuild the index from the stored packs: every pack's header is read (with
+--read-data, the whole pack, and every blob verified), and new index segments
+name every intact pack, including packs no segment named. The old segments
+are removed once the new ones supersede them, so an interruption at any
+point leaves a valid index.
+
+Packs that the index named but that are not stored are dropped. A damaged
+pack is left out and left in place for prune to remove; its blobs that still
+verify are copied into new packs first. The blobs that are lost are counted:
+an ingest stores again those still on disk, and cairn repair snapshots
+drops the rest from the snapshots.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, lock, release, err := g.openForRepair(ctx, "repair index")
+			if err != nil {
+				return err
+			}
+			defer release()
+			opt := repair.IndexOptions{ReadData: readData}
+			var line liveLine
+			if !g.json && !g.quiet && isTerminal(os.Stderr) {
+				start := time.Now()
+				opt.Progress = func(done, total int) {
+					line.show(fmt.Sprintf("[%s] examined %d of %d packs", formatDuration(time.Since(start)), done, total))
+				}
+			}
+			res, err := repair.Index(lock.Context(), r, opt)
+			line.done()
+			if res != nil {
+				printRepairIndex(g, res)
+			}
+			if err != nil && cmd.Context().Err() != nil {
+				return cmd.Context().Err()
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&readData, "read-data", false, "read every pack whole and leave out blobs that do not verify")
+	return cmd
+}
+
+func printRepairIndex(g *globals, res *repair.IndexResult) {
+	if g.json {
+		for _, p := range res.Missing {
+			printJSON(map[string]any{"message_type": "pack", "action": "dropped", "pack": p.Name, "reason": "missing", "blobs": p.Blobs})
+		}
+		for _, p := range res.Damaged {
+			printJSON(map[string]any{"message_type": "pack", "action": "left for prune", "pack": p.Name, "reason": p.Err.Error(), "blobs": p.Blobs, "salvaged": p.Salvaged})
+		}
+		for _, name := range res.Adopted {
+			printJSON(map[string]any{"message_type": "pack", "action": "adopted", "pack": name})
+		}
+		for _, name := range res.Salvage {
+			printJSON(map[string]any{"message_type": "pack", "action": "written", "pack": name})
+		}
+		printJSON(map[string]any{"message_type": "summary", "packs": res.Packs, "blobs": res.Blobs, "segments_written": len(res.Written),
+			"segments_removed": len(res.Removed), "segments_unreadable": res.Unreadable, "lost_blobs": len(res.Lost)})
+		return
+	}
+	for _, p := range res.Missing {
+		fmt.Printf("pack %s: missing; dropped from the index (%s)\n", p.Name, countNoun(p.Blobs, "blob"))
+	}
+	for _, p := range res.Damaged {
+		fmt.Printf("pack %s: damaged (%v); left out, for prune to remove; %d of %s copied into new packs\n", p.Name, p.Err, p.Salvaged, countNoun(p.Blobs, "blob"))
+	}
+	if g.quiet {
+		return
+	}
+	for _, name := range res.Unreadable {
+		fmt.Printf("index segment %s: unreadable; replaced\n", name)
+	}
+	for _, name := range res.Adopted {
+		fmt.Printf("pack %s: named by no index segment; now indexed\n", name)
+	}
+	for _, name := range res.Salvage {
+		fmt.Printf("pack %s: new, holding blobs copied out of damaged packs\n", name)
+	}
+	fmt.Printf("wrote %s (%s, %s) and removed %d old\n", countNoun(len(res.Written), "index segment"), countNoun(res.Packs, "pack"), countNoun(res.Blobs, "blob"), len(res.Removed))
+	if n := len(res.Lost); n > 0 {
+		fmt.Printf("%s lost: `cairn ingest` of the same paths stores again those still on disk; then run `cairn check` and `cairn repair snapshots`\n", countNoun(n, "blob"))
+	} else {
+		fmt.Println("no blob was lost")
+	}
+}
+
+func newRepairSnapshotsCommand(g *globals) *cobra.Command {
+	var readData, forget bool
+	cmd := &cobra.Command{
+		Use:   "snapshots",
+		Short: "Rewrite snapshots that lost data, listing what they lose",
+		Long: `Rewrite every snapshot that lost data into a new snapshot without it: a
+file whose data cannot all be read is dropped, and so is a folder whose tree
+cannot be read; each is listed. The new snapshot keeps the original's time,
+host, source and paths, and carries the tag "repaired" and the original's
+ID. The originals are kept until they are forgotten; --forget removes them
+at once, together with snapshot objects nothing can be read from.
+
+Without --read-data a file is lost when the index lacks one of its blobs or
+the pack holding it is missing or too short; --read-data also reads every
+blob the snapshots need. Run cairn repair index first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, lock, release, err := g.openForRepair(ctx, "repair snapshots")
+			if err != nil {
+				return err
+			}
+			defer release()
+			res, err := repair.Snapshots(lock.Context(), r, repair.SnapshotsOptions{ReadData: readData, Forget: forget})
+			if res != nil {
+				printRepairSnapshots(g, res, forget)
+			}
+			if err != nil && cmd.Context().Err() != nil {
+				return cmd.Context().Err()
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&readData, "read-data", false, "read every data blob the snapshots need")
+	cmd.Flags().BoolVar(&forget, "forget", false, "remove the originals of repaired snapshots, and snapshots nothing can be read from")
+	return cmd
+}
+
+func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) {
+	repaired, pending := 0, 0
+	for _, rep := range res.Reports {
+		if rep.Repaired != nil {
+			repaired++
+		}
+		if !rep.Forgotten {
+			pending++
+		}
+		if g.json {
+			m := map[string]any{"message_type": "snapshot", "snapshot_id": rep.ID.String(), "forgotten": rep.Forgotten}
+			if rep.Err != nil {
+				m["error"] = rep.Err.Error()
+			}
+			var lost []map[string]any
+			for _, l := range rep.Lost {
+				lost = append(lost, map[string]any{"path": l.Path, "kind": l.Kind.String(), "reason": l.Reason})
+			}
+			if lost != nil {
+				m["lost"] = lost
+			}
+			if rep.Repaired != nil {
+				m["repaired_id"] = rep.Repaired.ID.String()
+			}
+			if !rep.RepairedBefore.IsZero() {
+				m["repaired_before_id"] = rep.RepairedBefore.String()
+			}
+			printJSON(m)
+			continue
+		}
+		head := "snapshot " + rep.ID.Short()
+		if sn := rep.Original; sn != nil {
+			head += fmt.Sprintf(" of %s (%s, %s)", sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source)
+		}
+		switch {
+		case rep.Err != nil:
+			fmt.Printf("%s: cannot be read (%v); nothing to repair\n", head, rep.Err)
+		case !rep.RepairedBefore.IsZero():
+			fmt.Printf("%s: already repaired as snapshot %s\n", head, rep.RepairedBefore.Short())
+		default:
+			fmt.Printf("%s loses %s:\n", head, countNoun(len(rep.Lost), "path"))
+			for _, l := range rep.Lost {
+				kind := "file"
+				if l.Kind == tree.KindDir {
+					kind = "folder"
+				}
+				fmt.Printf("  %s (%s: %s)\n", printablePath(l.Path), kind, l.Reason)
+			}
+			if rep.Repaired != nil {
+				fmt.Printf("  saved as snapshot %s, tagged %s\n", rep.Repaired.ID.Short(), repair.RepairedTag)
+			} else {
+				fmt.Println("  nothing of it can be read; no repaired snapshot")
+			}
+		}
+		if rep.Forgotten {
+			fmt.Printf("  snapshot %s forgotten\n", rep.ID.Short())
+		}
+	}
+	if g.json {
+		printJSON(map[string]any{"message_type": "summary", "snapshots": res.Checked, "repaired": repaired, "originals_kept": pending})
+		return
+	}
+	forgotten := len(res.Reports) - pending
+	switch {
+	case len(res.Reports) == 0:
+		fmt.Printf("all %s intact\n", countNoun(res.Checked, "snapshot")+map[bool]string{true: " is", false: " are"}[res.Checked == 1])
+	case forget:
+		fmt.Printf("repaired %s of %d; forgot %d\n", countNoun(repaired, "snapshot"), res.Checked, forgotten)
+	case pending > 0:
+		fmt.Printf("repaired %s of %d; the originals are kept until forgotten: `cairn repair snapshots --forget` removes them, and the snapshots nothing can be read from\n",
+			countNoun(repaired, "snapshot"), res.Checked)
+	default:
+		fmt.Printf("repaired %s of %d\n", countNoun(repaired, "snapshot"), res.Checked)
+	}
+}

@@ -1,0 +1,96 @@
+package index
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// A segments entry's value says what the cache knows of that stored
+// segment: empty for a loaded segment that supersedes nothing (as every
+// entry was before segments could supersede others), otherwise a flags
+// byte (bit 0: ignored, its packs are not loaded) followed by the 32-byte
+// IDs of the segments it supersedes.
+const segIgnored = 1
+
+// SegmentInfo is what the cache remembers of one stored index segment.
+type SegmentInfo struct {
+	// Loaded: the segment's packs are in the blob index. A segment that
+	// another stored segment supersedes is remembered but not loaded.
+	Loaded bool
+	// Supersedes lists the segments this one replaces.
+	Supersedes []id.ID
+}
+
+func (s SegmentInfo) encode() []byte {
+	if s.Loaded && len(s.Supersedes) == 0 {
+		return nil
+	}
+	v := make([]byte, 1, 1+32*len(s.Supersedes))
+	if !s.Loaded {
+		v[0] = segIgnored
+	}
+	for _, x := range s.Supersedes {
+		v = append(v, x[:]...)
+	}
+	return v
+}
+
+func decodeSegmentInfo(v []byte) (SegmentInfo, error) {
+	if len(v) == 0 {
+		return SegmentInfo{Loaded: true}, nil
+	}
+	if (len(v)-1)%32 != 0 {
+		return SegmentInfo{}, fmt.Errorf("local index: segment entry of %d bytes", len(v))
+	}
+	s := SegmentInfo{Loaded: v[0]&segIgnored == 0}
+	for b := v[1:]; len(b) > 0; b = b[32:] {
+		var x id.ID
+		copy(x[:], b)
+		s.Supersedes = append(s.Supersedes, x)
+	}
+	return s, nil
+}
+
+// SegmentInfos returns every segment the cache knows, loaded or ignored.
+func (d *DB) SegmentInfos() (map[id.ID]SegmentInfo, error) {
+	out := map[id.ID]SegmentInfo{}
+	err := d.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bSegments).ForEach(func(k, v []byte) error {
+			s, err := decodeSegmentInfo(v)
+			if err != nil {
+				return err
+			}
+			var sid id.ID
+			copy(sid[:], k)
+			out[sid] = s
+			return nil
+		})
+	})
+	return out, err
+}
+
+// AddSegmentInfo records one segment in one transaction: with its packs
+// when info.Loaded, else only as known and ignored (packs is then unused).
+func (d *DB) AddSegmentInfo(seg id.ID, info SegmentInfo, packs []Pack) error {
+	return d.bolt.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bSegments).Put(seg[:], info.encode()); err != nil {
+			return err
+		}
+		if !info.Loaded {
+			return nil
+		}
+		return putPacks(tx, packs)
+	})
+}
+
+// ForgetSegment drops the record of an ignored segment that is no longer
+// stored. (A loaded one cannot be dropped alone: its blobs would stay;
+// rebuild with ResetBlobs instead.)
+func (d *DB) ForgetSegment(seg id.ID) error {
+	return d.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bSegments).Delete(seg[:])
+	})
+}

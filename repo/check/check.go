@@ -1,0 +1,262 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/pack"
+)
+
+// Options say how much to check.
+type Options struct {
+	// ReadData reads every indexed pack whole.
+	ReadData bool
+	// Subset, when not nil, reads only these packs whole.
+	Subset *Subset
+	// Workers bounds the pack reads in flight (default 4).
+	Workers int
+	// Progress, when set, hears about packs read whole: done of total.
+	Progress func(done, total int)
+}
+
+// checker holds what a check has learnt so far.
+type checker struct {
+	r   *repo.Repository
+	opt Options
+	res *Result
+
+	mu       sync.Mutex
+	problems map[string]*Problem // by object name, or by blob ID for a blob stored nowhere
+
+	packs      map[id.ID]*packState   // indexed packs
+	blobs      map[id.ID][]*packState // indexed blob -> packs holding it
+	stored     map[id.ID]repo.StoredPack
+	unref      map[id.ID]*unrefPack // stored packs no segment names
+	unrefBlobs map[id.ID]*unrefPack
+	missing    map[id.ID]id.BlobType // needed blobs stored nowhere
+	snapshots  []*repo.Snapshot
+}
+
+// packState is one indexed pack and what is wrong with it.
+type packState struct {
+	pack    index.Pack
+	segment id.ID    // the (first) segment naming it
+	problem *Problem // nil while nothing is wrong
+	allBad  bool     // none of its blobs can be read
+	bad     map[id.ID]bool
+	blob    map[id.ID]index.Blob
+}
+
+func (p *packState) name() string { return repo.PackName(p.pack.Type, p.pack.ID) }
+
+// readable reports whether bid can be read from this pack, as far as
+// is known.
+func (p *packState) readable(bid id.ID) bool { return !p.allBad && !p.bad[bid] }
+
+// unrefPack is a stored pack that no index segment names.
+type unrefPack struct {
+	sp      repo.StoredPack
+	entries []pack.Entry
+	err     error // reading its header
+}
+
+// Run checks the repository. Its error is for a check that could not run
+// (a listing failed, the context ended); what is wrong with the repository
+// is in the Result.
+func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) {
+	if opt.Workers <= 0 {
+		opt.Workers = 4
+	}
+	c := &checker{r: r, opt: opt, res: &Result{}, problems: map[string]*Problem{},
+		packs: map[id.ID]*packState{}, blobs: map[id.ID][]*packState{},
+		unref: map[id.ID]*unrefPack{}, unrefBlobs: map[id.ID]*unrefPack{}, missing: map[id.ID]id.BlobType{}}
+	steps := []func(context.Context) error{c.loadIndex, c.checkPacks, c.readData, c.loadSnapshots, c.checkTrees}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	c.finish()
+	return c.res, nil
+}
+
+// problem returns the problem recorded under key, making it if needed,
+// and adds msg to its messages unless it is empty.
+func (c *checker) problem(key string, k Kind, object, msg string) *Problem {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.problems[key]
+	if p == nil {
+		p = &Problem{Kind: k, Object: object}
+		c.problems[key] = p
+	}
+	if msg != "" {
+		p.addMessage(msg)
+	}
+	return p
+}
+
+// packProblem records a problem with an indexed pack; the first kind
+// found stays, messages accumulate.
+func (c *checker) packProblem(ps *packState, k Kind, msg string) {
+	p := c.problem(ps.name(), k, ps.name(), msg)
+	c.mu.Lock()
+	ps.problem = p
+	c.mu.Unlock()
+}
+
+func (c *checker) notice(k Kind, object, msg string) {
+	c.problem(string(k)+" "+object, k, object, msg)
+}
+
+// loadIndex reads every stored index segment and builds the index that
+// the live (not superseded) ones make.
+func (c *checker) loadIndex(ctx context.Context) error {
+	var sids []id.ID
+	err := c.r.Backend().List(ctx, "index/", func(fi backends.Info) error {
+		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "index/"))
+		if err != nil || "index/"+sid.String() != fi.Name {
+			c.notice(StrayObject, fi.Name, "not an index segment name; cairn ignores it")
+			return nil
+		}
+		sids = append(sids, sid)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list index segments: %w", err)
+	}
+	sortIDs(sids)
+	c.res.Segments = len(sids)
+	segs := map[id.ID]*repo.Segment{}
+	supersededBy := map[id.ID]id.ID{}
+	for _, sid := range sids {
+		s, err := c.r.LoadSegment(ctx, sid)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.problem("index/"+sid.String(), SegmentDamaged, "index/"+sid.String(), trimErr(err, "index/"+sid.String()))
+			continue
+		}
+		segs[sid] = s
+		for _, x := range s.Supersedes {
+			supersededBy[x] = sid
+		}
+	}
+	for _, sid := range sids {
+		s := segs[sid]
+		if s == nil {
+			continue
+		}
+		if by, ok := supersededBy[sid]; ok {
+			c.notice(SegmentSuperseded, "index/"+sid.String(), fmt.Sprintf("superseded by index/%s and ignored; left by an interrupted repair or prune, removed by the next one", by))
+			continue
+		}
+		for _, p := range s.Packs {
+			if old, ok := c.packs[p.ID]; ok {
+				if !samePack(old.pack, p) {
+					c.packProblem(old, PackMismatch, fmt.Sprintf("index segments index/%s and index/%s disagree about it", old.segment, sid))
+					old.pack.Blobs = mergeBlobs(old.pack.Blobs, p.Blobs)
+				}
+				continue
+			}
+			ps := &packState{pack: p, segment: sid, blob: map[id.ID]index.Blob{}}
+			c.packs[p.ID] = ps
+			for _, b := range p.Blobs {
+				if _, dup := ps.blob[b.ID]; dup {
+					continue
+				}
+				ps.blob[b.ID] = b
+				c.blobs[b.ID] = append(c.blobs[b.ID], ps)
+			}
+		}
+	}
+	c.res.Packs = len(c.packs)
+	c.res.Blobs = len(c.blobs)
+	c.duplicates()
+	return nil
+}
+
+func samePack(a, b index.Pack) bool {
+	if a.Type != b.Type || len(a.Blobs) != len(b.Blobs) {
+		return false
+	}
+	for i := range a.Blobs {
+		if a.Blobs[i] != b.Blobs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func mergeBlobs(a, b []index.Blob) []index.Blob {
+	seen := map[index.Blob]bool{}
+	for _, x := range a {
+		seen[x] = true
+	}
+	for _, x := range b {
+		if !seen[x] {
+			a = append(a, x)
+		}
+	}
+	return a
+}
+
+// duplicates notes blobs held by several indexed packs, once per set of
+// packs.
+func (c *checker) duplicates() {
+	groups := map[string][]id.ID{}
+	names := map[string][]string{}
+	for bid, ps := range c.blobs {
+		if len(ps) < 2 {
+			continue
+		}
+		var ns []string
+		for _, p := range ps {
+			ns = append(ns, p.name())
+		}
+		sort.Strings(ns)
+		k := strings.Join(ns, " ")
+		groups[k] = append(groups[k], bid)
+		names[k] = ns
+	}
+	for k, bids := range groups {
+		ns := names[k]
+		c.notice(BlobDuplicate, ns[0], fmt.Sprintf("%s also stored in %s; prune removes the extra copies", count(len(bids), "blob"), strings.Join(ns[1:], ", ")))
+	}
+}
+
+// trimErr is err's message without the object name it starts with and
+// the sentinel it ends with: the report names the object already.
+func trimErr(err error, object string) string {
+	m := strings.TrimPrefix(err.Error(), object+": ")
+	for _, s := range []error{repo.ErrDamaged, repo.ErrNotFound} {
+		if errors.Is(err, s) {
+			m = strings.TrimSuffix(m, ": "+s.Error())
+		}
+	}
+	return m
+}
+
+// count is "1 blob", "2 blobs".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func sortIDs(ids []id.ID) {
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+}

@@ -1,0 +1,33 @@
+// Package check verifies a repository and says what is wrong, where, and
+// what depends on it.
+//
+// # What is checked
+//
+// Structure, always: every index segment opens and decodes; every pack an
+// index segment names exists with the size its entries imply, and its
+// header, read from storage, lists exactly those entries; every snapshot
+// object opens; every tree of every snapshot loads and decodes; every blob
+// a tree needs is indexed in a pack that is not known to be damaged.
+//
+// Data, with Options.ReadData or a Subset: each selected pack is read
+// whole, its BLAKE3 hash compared with its name, and every blob in it
+// decrypted, decompressed and hashed again to its ID.
+//
+// Check reads the repository itself, never the local caches: index
+// segments, pack headers and snapshot objects are loaded from storage.
+//
+// # Problems
+//
+// Every problem is reported once, as one Problem naming the object at
+// fault: a pack, an index segment, a snapshot; blobs stored nowhere at
+// all make one problem between them.
+// A problem that makes data unreadable lists every snapshot and path that
+// depends on that data (Affected): files that need a lost data blob, and
+// folders whose tree is lost. Problems carry the Fix that repairs them;
+// Result.Hint puts those in order.
+//
+// Notices are findings that need no repair: packs no index segment names
+// (left by an interrupted ingest, or one still running), blobs stored
+// twice, superseded index segments still stored. An interrupted ingest
+// leaves a repository that checks without errors.
+package check

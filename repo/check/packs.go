@@ -1,0 +1,174 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/repo/crypto"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/pack"
+)
+
+// expectedSize is the size of a pack holding the blobs, as its writer
+// made it: the blobs, the sealed header listing them, the trailer.
+func expectedSize(blobs []index.Blob) int64 {
+	entries := sortedEntries(blobs)
+	var end int64
+	for _, e := range entries {
+		end = max(end, int64(e.Offset)+int64(e.Length))
+	}
+	return end + int64(len(pack.EncodeHeader(entries))) + crypto.Overhead + pack.TrailerSize
+}
+
+func sortedEntries(blobs []index.Blob) []pack.Entry {
+	entries := make([]pack.Entry, len(blobs))
+	for i, b := range blobs {
+		entries[i] = pack.Entry{Type: b.Type, ID: b.ID, Offset: b.Offset, Length: b.Length, RawLength: b.RawLength}
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Offset < entries[j].Offset })
+	return entries
+}
+
+// checkPacks lists the stored packs and checks every indexed one: there,
+// of the right size, with a header that agrees with the index. The
+// headers of packs no segment names are read too, to know what they hold.
+func (c *checker) checkPacks(ctx context.Context) error {
+	stored, err := c.r.ListPacks(ctx, func(name string) {
+		c.notice(StrayObject, name, "not a pack name; cairn ignores it")
+	})
+	if err != nil {
+		return err
+	}
+	c.stored = stored
+	var indexed []*packState
+	for _, ps := range c.packs {
+		indexed = append(indexed, ps)
+	}
+	sort.Slice(indexed, func(i, j int) bool { return indexed[i].pack.ID.String() < indexed[j].pack.ID.String() })
+	parallel(ctx, c.opt.Workers, len(indexed), func(i int) { c.checkPack(ctx, indexed[i]) })
+
+	var unref []*unrefPack
+	for pid, sp := range stored {
+		if _, ok := c.packs[pid]; !ok {
+			u := &unrefPack{sp: sp}
+			c.unref[pid] = u
+			unref = append(unref, u)
+		}
+	}
+	parallel(ctx, c.opt.Workers, len(unref), func(i int) {
+		unref[i].entries, unref[i].err = c.r.ReadPackHeader(ctx, unref[i].sp)
+	})
+	for _, u := range unref {
+		for _, e := range u.entries {
+			c.unrefBlobs[e.ID] = u
+		}
+	}
+	return ctx.Err()
+}
+
+// parallel runs fn(0..n-1) on up to workers goroutines.
+func parallel(ctx context.Context, workers, n int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+func (c *checker) checkPack(ctx context.Context, ps *packState) {
+	p := ps.pack
+	sp, ok := c.stored[p.ID]
+	if !ok || sp.Type != p.Type {
+		c.mu.Lock()
+		ps.allBad = true
+		c.mu.Unlock()
+		c.packProblem(ps, PackMissing, fmt.Sprintf("missing (%s, listed in index/%s)", count(len(p.Blobs), "blob"), ps.segment))
+		return
+	}
+	if want := expectedSize(p.Blobs); sp.Size != want {
+		beyond := 0
+		c.mu.Lock()
+		for _, b := range p.Blobs {
+			if int64(b.Offset)+int64(b.Length) > sp.Size {
+				if ps.bad == nil {
+					ps.bad = map[id.ID]bool{}
+				}
+				ps.bad[b.ID] = true
+				beyond++
+			}
+		}
+		c.mu.Unlock()
+		what := "size differs"
+		if sp.Size < want {
+			what = "truncated"
+		}
+		c.packProblem(ps, PackDamaged, fmt.Sprintf("%s: %d bytes stored, the index implies %d; %d of %s lie beyond the end", what, sp.Size, want, beyond, count(len(p.Blobs), "blob")))
+	}
+	entries, err := c.r.ReadPackHeader(ctx, sp)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		c.packProblem(ps, PackDamaged, "header: "+trimErr(err, "pack "+ps.name()))
+		return
+	}
+	c.compareHeader(ps, entries)
+}
+
+// compareHeader checks that the header lists exactly the indexed blobs,
+// where the index says they are. An indexed blob the header places
+// elsewhere cannot be read through the index.
+func (c *checker) compareHeader(ps *packState, entries []pack.Entry) {
+	hdr := map[id.ID]pack.Entry{}
+	for _, e := range entries {
+		hdr[e.ID] = e
+	}
+	var wrong, unlisted []string
+	c.mu.Lock()
+	for _, b := range ps.pack.Blobs {
+		e, ok := hdr[b.ID]
+		if ok && e.Type == b.Type && e.Offset == b.Offset && e.Length == b.Length && e.RawLength == b.RawLength {
+			delete(hdr, b.ID)
+			continue
+		}
+		if ps.bad == nil {
+			ps.bad = map[id.ID]bool{}
+		}
+		ps.bad[b.ID] = true
+		if ok {
+			wrong = append(wrong, b.ID.Short())
+			delete(hdr, b.ID)
+		} else {
+			unlisted = append(unlisted, b.ID.Short())
+		}
+	}
+	c.mu.Unlock()
+	var msgs []string
+	if len(wrong) > 0 {
+		msgs = append(msgs, fmt.Sprintf("the header places blobs %s elsewhere than the index", strings.Join(wrong, ", ")))
+	}
+	if len(unlisted) > 0 {
+		msgs = append(msgs, fmt.Sprintf("the header does not list indexed blobs %s", strings.Join(unlisted, ", ")))
+	}
+	if len(hdr) > 0 {
+		msgs = append(msgs, fmt.Sprintf("the header lists %d blobs the index lacks", len(hdr)))
+	}
+	if len(msgs) > 0 {
+		c.packProblem(ps, PackMismatch, "index and header disagree: "+strings.Join(msgs, "; "))
+	}
+}

@@ -1,0 +1,303 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// loadSnapshots reads every snapshot object from storage (not the local
+// catalogue, which would hide a damaged one).
+func (c *checker) loadSnapshots(ctx context.Context) error {
+	var sids []id.ID
+	err := c.r.Backend().List(ctx, "snapshots/", func(fi backends.Info) error {
+		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "snapshots/"))
+		if err != nil || "snapshots/"+sid.String() != fi.Name {
+			c.notice(StrayObject, fi.Name, "not a snapshot name; cairn ignores it")
+			return nil
+		}
+		sids = append(sids, sid)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list snapshots: %w", err)
+	}
+	c.res.Snapshots = len(sids)
+	parallel(ctx, c.opt.Workers, len(sids), func(i int) {
+		name := "snapshots/" + sids[i].String()
+		sn, err := c.r.LoadSnapshot(ctx, sids[i])
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.problem(name, SnapshotDamaged, name, "cannot be read: "+trimErr(err, name))
+			return
+		}
+		c.mu.Lock()
+		c.snapshots = append(c.snapshots, sn)
+		c.mu.Unlock()
+	})
+	sort.Slice(c.snapshots, func(i, j int) bool {
+		a, b := c.snapshots[i], c.snapshots[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		return a.ID.String() < b.ID.String()
+	})
+	return ctx.Err()
+}
+
+// treeState is what the walk learnt about one tree.
+type treeState struct {
+	dirty bool         // it, or something below it, lost data
+	lost  []*Problem   // the tree itself cannot be loaded, because of these
+	nodes []*tree.Node // kept for dirty trees, to name what they lose
+}
+
+// checkTrees walks every snapshot: each tree once, across all of them,
+// to find lost data; then only the trees that lost something again, per
+// snapshot, to name every path that depends on it.
+func (c *checker) checkTrees(ctx context.Context) error {
+	trees := map[id.ID]*treeState{}
+	data := map[id.ID][]*Problem{} // data blob -> why it is lost; nil: readable
+	var visit func(tid id.ID) *treeState
+	visit = func(tid id.ID) *treeState {
+		if st := trees[tid]; st != nil {
+			return st
+		}
+		st := &treeState{}
+		trees[tid] = st
+		if ctx.Err() != nil {
+			return st
+		}
+		nodes, lost := c.loadTree(ctx, tid)
+		if nodes == nil {
+			st.lost = lost
+			st.dirty = lost != nil
+			return st
+		}
+		for _, n := range nodes {
+			switch n.Kind {
+			case tree.KindFile:
+				for _, ch := range n.Content {
+					if ch.Hole {
+						continue
+					}
+					probs, seen := data[ch.ID]
+					if !seen {
+						probs = c.unavailable(ch.ID, id.DataBlob)
+						data[ch.ID] = probs
+					}
+					st.dirty = st.dirty || probs != nil
+				}
+			case tree.KindDir:
+				if !n.Subtree.IsZero() && visit(n.Subtree).dirty {
+					st.dirty = true
+				}
+			}
+		}
+		if st.dirty {
+			st.nodes = nodes
+		}
+		return st
+	}
+	var attribute func(sn *repo.Snapshot, tid id.ID, p string)
+	attribute = func(sn *repo.Snapshot, tid id.ID, p string) {
+		st := trees[tid]
+		if st == nil || !st.dirty {
+			return
+		}
+		for _, pr := range st.lost {
+			pr.addPath(sn, p)
+		}
+		for _, n := range st.nodes {
+			cp := path.Join(p, n.Name)
+			switch n.Kind {
+			case tree.KindFile:
+				for _, ch := range n.Content {
+					for _, pr := range data[ch.ID] {
+						pr.addPath(sn, cp)
+					}
+				}
+			case tree.KindDir:
+				attribute(sn, n.Subtree, cp)
+			}
+		}
+	}
+	for _, sn := range c.snapshots {
+		if !sn.Tree.IsZero() {
+			visit(sn.Tree)
+		}
+	}
+	for _, sn := range c.snapshots {
+		attribute(sn, sn.Tree, "/")
+	}
+	return ctx.Err()
+}
+
+// loadTree loads a tree from the first indexed copy that reads. A copy
+// that fails is damage in its pack; a tree that opens but does not
+// decode is a damaged tree. Without nodes, the problems say why.
+func (c *checker) loadTree(ctx context.Context, tid id.ID) ([]*tree.Node, []*Problem) {
+	for _, ps := range c.blobs[tid] {
+		if ps.pack.Type != id.TreeBlob || !ps.readable(tid) {
+			continue
+		}
+		b := ps.blob[tid]
+		stored, err := c.r.Backend().Load(ctx, ps.name(), int64(b.Offset), int64(b.Length))
+		var plain []byte
+		if err == nil {
+			plain, err = c.r.Codec().Open(nil, id.TreeBlob, tid, stored, int(b.RawLength))
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil
+			}
+			c.mu.Lock()
+			if ps.bad == nil {
+				ps.bad = map[id.ID]bool{}
+			}
+			ps.bad[tid] = true
+			c.mu.Unlock()
+			c.packProblem(ps, PackData, fmt.Sprintf("tree blob %s: %v", tid.Short(), err))
+			continue
+		}
+		nodes, err := tree.Decode(plain)
+		if err != nil {
+			p := c.problem("tree "+tid.String(), TreeDamaged, ps.name(), fmt.Sprintf("tree blob %s is intact but does not decode: %v", tid, err))
+			p.Blob = tid
+			p.addLost(tid)
+			return nil, []*Problem{p}
+		}
+		return nodes, nil
+	}
+	return nil, c.unavailable(tid, id.TreeBlob)
+}
+
+// unavailable returns nil when a blob of type t can be read from some
+// indexed pack, else the problems that make it unreadable, each of which
+// then counts it as lost.
+func (c *checker) unavailable(bid id.ID, t id.BlobType) []*Problem {
+	var probs []*Problem
+	for _, ps := range c.blobs[bid] {
+		if ps.pack.Type != t {
+			continue
+		}
+		if ps.readable(bid) || ps.problem == nil {
+			return nil
+		}
+		probs = append(probs, ps.problem)
+	}
+	if probs == nil {
+		if u := c.unrefBlobs[bid]; u != nil && u.sp.Type == t {
+			probs = append(probs, c.problem(u.sp.Name(), PackNotIndexed, u.sp.Name(), ""))
+		} else {
+			// One problem for all of them: its message is made at the end.
+			c.missing[bid] = t
+			probs = append(probs, c.problem("missing blobs", BlobMissing, "", ""))
+		}
+	}
+	for _, p := range probs {
+		p.addLost(bid)
+	}
+	return probs
+}
+
+// finish settles messages and fixes and sorts the report.
+func (c *checker) finish() {
+	for _, u := range c.unref {
+		name := u.sp.Name()
+		if p := c.problems[name]; p != nil {
+			p.addMessage(fmt.Sprintf("in no index segment, yet snapshots need %s of it", count(len(p.lost), "blob")))
+			continue
+		}
+		msg := "in no index segment: left by an interrupted ingest, or one still running; prune removes it"
+		if u.err != nil {
+			msg += "; its header cannot be read: " + trimErr(u.err, "pack "+name)
+		} else {
+			msg += " (" + count(len(u.entries), "blob") + ")"
+		}
+		c.notice(PackUnreferenced, name, msg)
+	}
+	if p := c.problems["missing blobs"]; p != nil {
+		p.addMessage(missingMessage(c.missing))
+		if len(c.missing) == 1 {
+			for bid := range c.missing {
+				p.Blob = bid
+			}
+		}
+	}
+	losing := map[Kind]bool{PackMissing: true, PackDamaged: true, PackData: true, BlobMissing: true, TreeDamaged: true}
+	for _, p := range c.problems {
+		switch p.Kind {
+		case SegmentDamaged, PackMissing, PackDamaged, PackMismatch, PackNotIndexed:
+			p.Fix |= FixIndex
+		case PackData:
+			p.Fix |= FixIndexReadData
+		case BlobMissing, TreeDamaged:
+			p.Fix |= FixSnapshots
+		case SnapshotDamaged:
+			p.Fix |= FixForget
+		}
+		if losing[p.Kind] && len(p.affected) > 0 {
+			p.Fix |= FixSnapshots
+		}
+		p.finish()
+		if p.Kind.IsError() {
+			c.res.Problems = append(c.res.Problems, p)
+		} else {
+			c.res.Notices = append(c.res.Notices, p)
+		}
+	}
+	for _, list := range [][]*Problem{c.res.Problems, c.res.Notices} {
+		sort.Slice(list, func(i, j int) bool {
+			a, b := list[i], list[j]
+			if rank[a.Kind] != rank[b.Kind] {
+				return rank[a.Kind] < rank[b.Kind]
+			}
+			if a.Object != b.Object {
+				return a.Object < b.Object
+			}
+			return a.Blob.String() < b.Blob.String()
+		})
+	}
+}
+
+// missingMessage describes the blobs stored nowhere: the one, or how many
+// of each type and the first few.
+func missingMessage(missing map[id.ID]id.BlobType) string {
+	if len(missing) == 1 {
+		for bid, t := range missing {
+			return fmt.Sprintf("%s blob %s is in no index segment and in no pack", t, bid)
+		}
+	}
+	var ids []id.ID
+	n := map[id.BlobType]int{}
+	for bid, t := range missing {
+		ids = append(ids, bid)
+		n[t]++
+	}
+	sortIDs(ids)
+	var what []string
+	for _, t := range []id.BlobType{id.DataBlob, id.TreeBlob} {
+		if n[t] > 0 {
+			what = append(what, count(n[t], t.String()+" blob"))
+		}
+	}
+	var short []string
+	for i, bid := range ids {
+		if i == 8 {
+			short = append(short, "…")
+			break
+		}
+		short = append(short, bid.Short())
+	}
+	return fmt.Sprintf("%s are in no index segment and in no pack: %s", strings.Join(what, " and "), strings.Join(short, ", "))
+}

@@ -1,0 +1,317 @@
+package repair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/pack"
+)
+
+// maxSegmentBlobs bounds one new index segment (about 2 MiB of plaintext).
+const maxSegmentBlobs = 50_000
+
+// treePackSize is the writers' target for tree packs.
+const treePackSize = 4 << 20
+
+// IndexOptions say how to rebuild the index.
+type IndexOptions struct {
+	// ReadData reads every pack whole: a pack whose bytes do not hash to
+	// its name, or with a blob that does not verify, counts as damaged.
+	ReadData bool
+	// Workers bounds the pack reads in flight (default 4).
+	Workers int
+	// Progress, when set, hears about packs examined: done of total.
+	Progress func(done, total int)
+}
+
+// PackReport is a pack the new index leaves out.
+type PackReport struct {
+	Name     string
+	Err      error // why it is left out
+	Blobs    int   // blobs known to be in it (from its header, or the old index)
+	Salvaged int   // of those, copied into new packs
+}
+
+// IndexResult says what Index did.
+type IndexResult struct {
+	Packs, Blobs int          // in the new index
+	Adopted      []string     // packs no old segment named, now indexed
+	Missing      []PackReport // packs old segments named that are not stored
+	Damaged      []PackReport // stored packs left out, for prune to remove
+	Salvage      []string     // new packs holding blobs copied from damaged ones
+	// Lost are the blobs the old index or a damaged pack held that the
+	// new index lacks.
+	Lost    []id.ID
+	Written []id.ID // new segments
+	Removed []id.ID // old segments removed
+	// Unreadable are old segments that could not be read (removed too).
+	Unreadable []string
+}
+
+// examined is what reading one stored pack found.
+type examined struct {
+	sp      repo.StoredPack
+	entries []pack.Entry // the header's, when the pack is intact
+	err     error        // the damage, when it is not
+	known   int          // blobs known to be in a damaged pack
+	good    []salvaged   // a damaged pack's blobs that verify
+}
+
+type salvaged struct {
+	e      pack.Entry
+	stored []byte
+}
+
+// Index rebuilds the index segments from the stored packs. Its error is
+// for a repair that could not finish; what it changed is in the result
+// when that is not nil.
+func Index(ctx context.Context, r *repo.Repository, opt IndexOptions) (*IndexResult, error) {
+	if opt.Workers <= 0 {
+		opt.Workers = 4
+	}
+	stored, err := r.ListPacks(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &IndexResult{}
+	oldSegs, oldPacks, err := loadSegments(ctx, r, res)
+	if err != nil {
+		return nil, err
+	}
+
+	var list []repo.StoredPack
+	for _, sp := range stored {
+		list = append(list, sp)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID.String() < list[j].ID.String() })
+	found := make([]*examined, len(list))
+	var mu sync.Mutex
+	var firstErr error
+	done := 0
+	parallel(ctx, opt.Workers, len(list), func(i int) {
+		ex, err := examine(ctx, r, list[i], oldPacks[list[i].ID], opt.ReadData)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		found[i] = ex
+		done++
+		if opt.Progress != nil {
+			opt.Progress(done, len(list))
+		}
+	})
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return nil, fmt.Errorf("nothing was changed: %w", firstErr)
+	}
+
+	var packs []index.Pack
+	have := map[id.ID]bool{}
+	for _, ex := range found {
+		if ex.err != nil {
+			continue
+		}
+		p := index.Pack{ID: ex.sp.ID, Type: ex.sp.Type}
+		for _, e := range ex.entries {
+			p.Blobs = append(p.Blobs, index.Blob{ID: e.ID, Type: e.Type, Pack: p.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength})
+			have[e.ID] = true
+		}
+		packs = append(packs, p)
+		if _, ok := oldPacks[p.ID]; !ok {
+			res.Adopted = append(res.Adopted, ex.sp.Name())
+		}
+	}
+	salvage, err := writeSalvage(ctx, r, found, have, res)
+	if err != nil {
+		return nil, fmt.Errorf("copy blobs out of damaged packs (the index is unchanged): %w", err)
+	}
+	packs = append(packs, salvage...)
+
+	lost := map[id.ID]bool{}
+	for pid, p := range oldPacks {
+		if _, ok := stored[pid]; !ok {
+			res.Missing = append(res.Missing, PackReport{Name: repo.PackName(p.Type, pid), Err: repo.ErrNotFound, Blobs: len(p.Blobs)})
+		}
+		for _, b := range p.Blobs {
+			lost[b.ID] = true
+		}
+	}
+	for _, ex := range found {
+		if ex.err != nil {
+			for _, g := range ex.entries {
+				lost[g.ID] = true
+			}
+		}
+	}
+	for bid := range lost {
+		if !have[bid] {
+			res.Lost = append(res.Lost, bid)
+		}
+	}
+	sortIDs(res.Lost)
+	sort.Slice(res.Missing, func(i, j int) bool { return res.Missing[i].Name < res.Missing[j].Name })
+
+	if err := writeSegments(ctx, r, packs, oldSegs, res); err != nil {
+		return res, err
+	}
+	var rmErr error
+	for _, sid := range oldSegs {
+		err := r.Backend().Remove(ctx, "index/"+sid.String())
+		if err != nil && !errors.Is(err, backends.ErrNotFound) {
+			// Harmless: the new segments supersede it.
+			rmErr = errors.Join(rmErr, fmt.Errorf("remove superseded index/%s: %w", sid, err))
+			continue
+		}
+		res.Removed = append(res.Removed, sid)
+	}
+	if err := r.SyncIndex(ctx); err != nil {
+		return res, err
+	}
+	return res, rmErr
+}
+
+// loadSegments lists the stored segments and merges the readable ones
+// into one view of the old index.
+func loadSegments(ctx context.Context, r *repo.Repository, res *IndexResult) ([]id.ID, map[id.ID]index.Pack, error) {
+	var sids []id.ID
+	err := r.Backend().List(ctx, "index/", func(fi backends.Info) error {
+		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "index/"))
+		if err == nil && "index/"+sid.String() == fi.Name {
+			sids = append(sids, sid)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list index segments: %w", err)
+	}
+	sortIDs(sids)
+	packs := map[id.ID]index.Pack{}
+	for _, sid := range sids {
+		s, err := r.LoadSegment(ctx, sid)
+		if err != nil {
+			// A newer format is not damage: a newer cairn must repair.
+			if !errors.Is(err, repo.ErrDamaged) {
+				return nil, nil, fmt.Errorf("nothing was changed: %w", err)
+			}
+			res.Unreadable = append(res.Unreadable, "index/"+sid.String())
+			continue
+		}
+		for _, p := range s.Packs {
+			if _, ok := packs[p.ID]; !ok {
+				packs[p.ID] = p
+			}
+		}
+	}
+	return sids, packs, nil
+}
+
+// examine reads one stored pack. A damaged pack gets err set and, in
+// good, the blobs (from its header, else from the old index) that still
+// verify. The returned error is for a read that failed otherwise.
+func examine(ctx context.Context, r *repo.Repository, sp repo.StoredPack, old index.Pack, readData bool) (*examined, error) {
+	ex := &examined{sp: sp}
+	entries, herr := r.ReadPackHeader(ctx, sp)
+	if herr != nil && !isDamage(herr) {
+		return nil, herr
+	}
+	var whole []byte
+	if readData {
+		var err error
+		whole, err = r.Backend().Load(ctx, sp.Name(), 0, -1)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", sp.Name(), err)
+		}
+		if id.ID(blake3.Sum256(whole)) != sp.ID {
+			ex.err = fmt.Errorf("content does not match its name")
+		}
+	}
+	if herr != nil {
+		ex.err = herr
+		// Without a header the old index says where the blobs were.
+		entries = entries[:0]
+		for _, b := range old.Blobs {
+			entries = append(entries, pack.Entry{Type: b.Type, ID: b.ID, Offset: b.Offset, Length: b.Length, RawLength: b.RawLength})
+		}
+	}
+	if ex.err == nil && !readData {
+		ex.entries = entries
+		return ex, nil
+	}
+	ex.known = len(entries)
+	var bad []string
+	for _, e := range entries {
+		var stored []byte
+		if whole != nil {
+			if int64(e.Offset)+int64(e.Length) <= int64(len(whole)) {
+				stored = whole[e.Offset : e.Offset+e.Length]
+			}
+		} else {
+			b, err := r.Backend().Load(ctx, sp.Name(), int64(e.Offset), int64(e.Length))
+			switch {
+			case err == nil:
+				stored = b
+			case !errors.Is(err, backends.ErrRange):
+				return nil, fmt.Errorf("read %s: %w", sp.Name(), err)
+			}
+		}
+		if stored == nil {
+			bad = append(bad, e.ID.Short()+": beyond the end")
+			continue
+		}
+		if _, err := r.Codec().Open(nil, e.Type, e.ID, stored, int(e.RawLength)); err != nil || e.Type != sp.Type {
+			bad = append(bad, fmt.Sprintf("%s: %v", e.ID.Short(), err))
+			continue
+		}
+		ex.good = append(ex.good, salvaged{e: e, stored: stored})
+	}
+	if ex.err == nil && len(bad) == 0 {
+		ex.entries, ex.good = entries, nil
+		return ex, nil
+	}
+	if len(bad) > 0 {
+		ex.err = errors.Join(ex.err, fmt.Errorf("%d of %d blobs damaged (%s)", len(bad), len(entries), strings.Join(bad, "; ")))
+	}
+	ex.entries = entries // kept to count what is lost
+	return ex, nil
+}
+
+func isDamage(err error) bool {
+	return errors.Is(err, repo.ErrDamaged)
+}
+
+// parallel runs fn(0..n-1) on up to workers goroutines.
+func parallel(ctx context.Context, workers, n int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+func sortIDs(ids []id.ID) {
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+}

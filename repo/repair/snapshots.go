@@ -1,0 +1,327 @@
+package repair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// RepairedTag marks the snapshots Snapshots writes.
+const RepairedTag = "repaired"
+
+// SnapshotsOptions say how to repair snapshots.
+type SnapshotsOptions struct {
+	// ReadData loads every data blob the snapshots need, to find damage
+	// in packs whose index entries look right. Without it a data blob is
+	// lost when the index lacks it or its pack is missing or too short.
+	ReadData bool
+	// Forget removes each original once its repaired snapshot is stored,
+	// and snapshot objects nothing can be read from.
+	Forget bool
+}
+
+// Lost is one path a repaired snapshot leaves out.
+type Lost struct {
+	Path   string // absolute, as in the snapshot
+	Kind   tree.Kind
+	Reason string
+}
+
+// SnapshotReport is one snapshot that lost data or cannot be read.
+type SnapshotReport struct {
+	ID       id.ID          // the original's
+	Original *repo.Snapshot // nil when it cannot be read
+	Err      error          // why it cannot be read
+	Lost     []Lost         // what the repaired snapshot leaves out
+	// Repaired is the new snapshot, or nil: nothing of the original
+	// could be read, or it had been repaired before (RepairedBefore).
+	Repaired       *repo.Snapshot
+	RepairedBefore id.ID
+	Forgotten      bool // the original was removed
+}
+
+// SnapshotsResult says what Snapshots did.
+type SnapshotsResult struct {
+	Checked int               // snapshot objects
+	Reports []*SnapshotReport // those that lost data or cannot be read, oldest first
+}
+
+// rewritten is a tree without what it lost.
+type rewritten struct {
+	tid   id.ID
+	lost  []Lost // paths relative to the tree
+	files int64  // files, bytes and entries left out
+	bytes int64
+	nodes int64
+}
+
+// treeLost is a tree that cannot be read.
+type treeLost struct{ reason string }
+
+func (e *treeLost) Error() string { return e.reason }
+
+type rewriter struct {
+	ctx    context.Context
+	r      *repo.Repository
+	opt    SnapshotsOptions
+	saver  *repo.Saver
+	stored map[id.ID]repo.StoredPack
+	data   map[id.ID]string // data blob -> why it is lost ("" when readable)
+	trees  map[id.ID]*rewritten
+}
+
+// Snapshots repairs every snapshot that lost data. Its error is for a
+// repair that could not finish (a read failing for a reason other than
+// damage stops it before anything is written).
+func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*SnapshotsResult, error) {
+	stored, err := r.ListPacks(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var sids []id.ID
+	err = r.Backend().List(ctx, "snapshots/", func(fi backends.Info) error {
+		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "snapshots/"))
+		if err == nil && "snapshots/"+sid.String() == fi.Name {
+			sids = append(sids, sid)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	res := &SnapshotsResult{Checked: len(sids)}
+	var snaps []*repo.Snapshot
+	repairedAs := map[id.ID]id.ID{}
+	for _, sid := range sids {
+		sn, err := r.LoadSnapshot(ctx, sid)
+		if err != nil {
+			if !errors.Is(err, repo.ErrDamaged) {
+				return nil, err
+			}
+			res.Reports = append(res.Reports, &SnapshotReport{ID: sid, Err: err})
+			continue
+		}
+		snaps = append(snaps, sn)
+		if sn.Original != nil {
+			repairedAs[*sn.Original] = sn.ID
+		}
+	}
+	sort.Slice(snaps, func(i, j int) bool {
+		if !snaps[i].Time.Equal(snaps[j].Time) {
+			return snaps[i].Time.Before(snaps[j].Time)
+		}
+		return snaps[i].ID.String() < snaps[j].ID.String()
+	})
+
+	w := &rewriter{ctx: ctx, r: r, opt: opt, saver: r.NewSaver(ctx, 1), stored: stored, data: map[id.ID]string{}, trees: map[id.ID]*rewritten{}}
+	var todo []*SnapshotReport
+	for _, sn := range snaps {
+		if by, ok := repairedAs[sn.ID]; ok {
+			res.Reports = append(res.Reports, &SnapshotReport{ID: sn.ID, Original: sn, RepairedBefore: by})
+			continue
+		}
+		rw, err := w.tree(sn.Tree)
+		var tl *treeLost
+		switch {
+		case errors.As(err, &tl):
+			res.Reports = append(res.Reports, &SnapshotReport{ID: sn.ID, Original: sn, Lost: []Lost{{Path: "/", Kind: tree.KindDir, Reason: tl.reason}}})
+			continue
+		case err != nil:
+			return nil, err
+		case len(rw.lost) == 0:
+			continue
+		}
+		rep := &SnapshotReport{ID: sn.ID, Original: sn, Repaired: repairedSnapshot(sn, rw)}
+		for _, l := range rw.lost {
+			l.Path = path.Join("/", l.Path)
+			rep.Lost = append(rep.Lost, l)
+		}
+		res.Reports = append(res.Reports, rep)
+		todo = append(todo, rep)
+	}
+	// The new trees are durable before any snapshot names them.
+	if err := w.saver.Flush(); err != nil {
+		return nil, fmt.Errorf("store repaired trees: %w", err)
+	}
+	for _, rep := range todo {
+		if err := r.SaveSnapshot(ctx, rep.Repaired); err != nil {
+			return res, fmt.Errorf("save the repair of snapshot %s: %w", rep.ID.Short(), err)
+		}
+	}
+	if opt.Forget {
+		for _, rep := range res.Reports {
+			if rep.Repaired != nil || !rep.RepairedBefore.IsZero() || rep.Err != nil || len(rep.Lost) > 0 {
+				err := r.Backend().Remove(ctx, "snapshots/"+rep.ID.String())
+				if err != nil && !errors.Is(err, backends.ErrNotFound) {
+					return res, fmt.Errorf("forget snapshot %s: %w", rep.ID.Short(), err)
+				}
+				rep.Forgotten = true
+			}
+		}
+	}
+	// Bring the local catalogue in step with what is stored now.
+	if _, err := r.Snapshots(ctx, func(error) {}); err != nil {
+		return res, err
+	}
+	sort.SliceStable(res.Reports, func(i, j int) bool {
+		a, b := res.Reports[i].Original, res.Reports[j].Original
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case !a.Time.Equal(b.Time):
+			return a.Time.Before(b.Time)
+		}
+		return a.ID.String() < b.ID.String()
+	})
+	return res, nil
+}
+
+// repairedSnapshot is sn with the rewritten tree, tagged and naming sn.
+func repairedSnapshot(sn *repo.Snapshot, rw *rewritten) *repo.Snapshot {
+	ns := *sn
+	ns.ID = id.ID{}
+	ns.Tree = rw.tid
+	ns.Tags = append([]string{}, sn.Tags...)
+	if !sn.HasTag(RepairedTag) {
+		ns.Tags = append(ns.Tags, RepairedTag)
+	}
+	orig := sn.ID
+	ns.Original = &orig
+	if sn.Summary != nil {
+		s := *sn.Summary
+		s.TotalFiles = max(0, s.TotalFiles-rw.files)
+		s.TotalBytes = max(0, s.TotalBytes-rw.bytes)
+		s.TotalEntries = max(0, s.TotalEntries-rw.nodes)
+		ns.Summary = &s
+	}
+	return &ns
+}
+
+// tree rewrites one tree without what it lost; a tree that lost nothing
+// keeps its ID. A tree that cannot be read is a *treeLost error.
+func (w *rewriter) tree(tid id.ID) (*rewritten, error) {
+	if rw := w.trees[tid]; rw != nil {
+		return rw, nil
+	}
+	nodes, err := w.r.LoadTree(w.ctx, tid)
+	if err != nil {
+		if !isLoss(err) || w.ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, &treeLost{reason: err.Error()}
+	}
+	rw := &rewritten{tid: tid}
+	kept := nodes[:0:0]
+	for _, n := range nodes {
+		switch n.Kind {
+		case tree.KindFile:
+			reason, err := w.fileLost(n)
+			if err != nil {
+				return nil, err
+			}
+			if reason != "" {
+				rw.lost = append(rw.lost, Lost{Path: n.Name, Kind: n.Kind, Reason: reason})
+				rw.files++
+				rw.bytes += int64(n.Size)
+				rw.nodes++
+				continue
+			}
+		case tree.KindDir:
+			if n.Subtree.IsZero() {
+				break
+			}
+			sub, err := w.tree(n.Subtree)
+			var tl *treeLost
+			if errors.As(err, &tl) {
+				rw.lost = append(rw.lost, Lost{Path: n.Name, Kind: n.Kind, Reason: tl.reason})
+				rw.nodes++
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if sub.tid != n.Subtree {
+				c := *n
+				c.Subtree = sub.tid
+				n = &c
+				for _, l := range sub.lost {
+					l.Path = n.Name + "/" + l.Path
+					rw.lost = append(rw.lost, l)
+				}
+				rw.files += sub.files
+				rw.bytes += sub.bytes
+				rw.nodes += sub.nodes
+			}
+		}
+		kept = append(kept, n)
+	}
+	if len(rw.lost) > 0 {
+		if rw.tid, err = w.saver.SaveTree(kept); err != nil {
+			return nil, err
+		}
+	}
+	w.trees[tid] = rw
+	return rw, nil
+}
+
+// fileLost says why a file's data cannot be read, or "" when it can.
+func (w *rewriter) fileLost(n *tree.Node) (string, error) {
+	for _, c := range n.Content {
+		if c.Hole {
+			continue
+		}
+		reason, seen := w.data[c.ID]
+		if !seen {
+			var err error
+			if reason, err = w.blobLost(c.ID); err != nil {
+				return "", err
+			}
+			w.data[c.ID] = reason
+		}
+		if reason != "" {
+			return reason, nil
+		}
+	}
+	return "", nil
+}
+
+func (w *rewriter) blobLost(bid id.ID) (string, error) {
+	loc, ok, err := w.r.LookupBlob(bid)
+	if err != nil {
+		return "", err
+	}
+	if !ok || loc.Type != id.DataBlob {
+		return fmt.Sprintf("data blob %s is in no index segment", bid.Short()), nil
+	}
+	name := repo.PackName(loc.Type, loc.Pack)
+	sp, ok := w.stored[loc.Pack]
+	switch {
+	case !ok || sp.Type != loc.Type:
+		return fmt.Sprintf("data blob %s: pack %s is missing", bid.Short(), name), nil
+	case int64(loc.Offset)+int64(loc.Length) > sp.Size:
+		return fmt.Sprintf("data blob %s: pack %s is truncated", bid.Short(), name), nil
+	}
+	if w.opt.ReadData {
+		if _, err := w.r.LoadBlob(w.ctx, id.DataBlob, bid, nil); err != nil {
+			if !isLoss(err) || w.ctx.Err() != nil {
+				return "", err
+			}
+			return err.Error(), nil
+		}
+	}
+	return "", nil
+}
+
+// isLoss tells damage and absence, which repair works around, from
+// failures to read, which stop it.
+func isLoss(err error) bool {
+	return errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrNotFound)
+}
