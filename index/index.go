@@ -146,14 +146,7 @@ func putPacks(tx *bolt.Tx, packs []Pack) error {
 			if bb.Get(b.ID[:]) != nil {
 				continue
 			}
-			// bbolt keeps the slice until commit: one allocation per entry.
-			v := make([]byte, 45)
-			copy(v[:32], p.ID[:])
-			v[32] = byte(b.Type)
-			binary.LittleEndian.PutUint32(v[33:], b.Offset)
-			binary.LittleEndian.PutUint32(v[37:], b.Length)
-			binary.LittleEndian.PutUint32(v[41:], b.RawLength)
-			if err := bb.Put(b.ID[:], v); err != nil {
+			if err := bb.Put(b.ID[:], encodeBlob(p.ID, b)); err != nil {
 				return err
 			}
 		}
@@ -196,6 +189,18 @@ func (d *DB) Lookup(bid id.ID) (Blob, bool, error) {
 	return out, found, err
 }
 
+// encodeBlob is a blob's location as stored. bbolt keeps the slice until
+// commit: one allocation per entry.
+func encodeBlob(pack id.ID, b Blob) []byte {
+	v := make([]byte, 45)
+	copy(v[:32], pack[:])
+	v[32] = byte(b.Type)
+	binary.LittleEndian.PutUint32(v[33:], b.Offset)
+	binary.LittleEndian.PutUint32(v[37:], b.Length)
+	binary.LittleEndian.PutUint32(v[41:], b.RawLength)
+	return v
+}
+
 func decodeBlob(bid id.ID, v []byte) Blob {
 	b := Blob{ID: bid, Type: id.BlobType(v[32])}
 	copy(b.Pack[:], v[:32])
@@ -233,4 +238,21 @@ func (d *DB) PackedBytes() (int64, error) {
 		})
 	})
 	return n, err
+}
+
+// Relocate points the blobs of packs at those packs even where the index
+// already locates them elsewhere: a writer that stored blobs again because
+// their old pack was lost makes its new copies the ones read.
+func (d *DB) Relocate(packs []Pack) error {
+	return d.bolt.Update(func(tx *bolt.Tx) error {
+		bb := tx.Bucket(bBlobs)
+		for _, p := range packs {
+			for _, b := range p.Blobs {
+				if err := bb.Put(b.ID[:], encodeBlob(p.ID, b)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }

@@ -48,6 +48,11 @@ type Saver struct {
 	mu        sync.Mutex
 	open      map[id.BlobType]*pack.FileWriter
 	pending   map[id.ID]bool // taken by this saver, not yet in a written segment
+	// stored, when set, holds every pack known to exist in storage: a
+	// blob the index places in another pack counts as missing and is
+	// stored again (self-healing after a pack was lost).
+	stored map[id.ID]bool
+	healed map[id.ID]bool // blobs stored again because their pack was lost
 	uploaded  []index.Pack   // stored, not yet in a written segment
 	sinceCkpt int64
 	lastCkpt  time.Time
@@ -91,8 +96,28 @@ func (s *Saver) Known(bid id.ID) (bool, error) {
 	if p || s.copyAll {
 		return p, nil
 	}
-	_, ok, err := s.r.idx.Lookup(bid)
-	return ok, err
+	loc, ok, err := s.r.idx.Lookup(bid)
+	if err != nil || !ok {
+		return ok, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stored != nil && !s.stored[loc.Pack] {
+		if s.healed == nil {
+			s.healed = map[id.ID]bool{}
+		}
+		s.healed[bid] = true
+		return false, nil
+	}
+	return true, nil
+}
+
+// CheckPacks makes the saver treat blobs in packs missing from stored as
+// unknown, so that they are stored again. Packs it uploads are added.
+func (s *Saver) CheckPacks(stored map[id.ID]bool) {
+	s.mu.Lock()
+	s.stored = stored
+	s.mu.Unlock()
 }
 
 // Save stores plaintext blob plain with ID bid (the caller computed it with
@@ -248,6 +273,9 @@ func (s *Saver) store(w *pack.FileWriter) error {
 		p.Blobs[i] = index.Blob{ID: e.ID, Type: e.Type, Pack: pid, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}
 	}
 	s.mu.Lock()
+	if s.stored != nil {
+		s.stored[pid] = true
+	}
 	s.uploaded = append(s.uploaded, p)
 	s.stats.Packs++
 	s.sinceCkpt += size
@@ -277,6 +305,28 @@ func (s *Saver) checkpoint() error {
 		s.uploaded = append(packs, s.uploaded...)
 		s.mu.Unlock()
 		return fmt.Errorf("write index segment: %w", err)
+	}
+	// Blobs stored again in place of a lost pack's: their new copies are
+	// the ones to read from now on.
+	s.mu.Lock()
+	var moved []index.Pack
+	for _, p := range packs {
+		var bs []index.Blob
+		for _, b := range p.Blobs {
+			if s.healed[b.ID] {
+				bs = append(bs, b)
+				delete(s.healed, b.ID)
+			}
+		}
+		if len(bs) > 0 {
+			moved = append(moved, index.Pack{ID: p.ID, Type: p.Type, Blobs: bs})
+		}
+	}
+	s.mu.Unlock()
+	if len(moved) > 0 {
+		if err := s.r.idx.Relocate(moved); err != nil {
+			return fmt.Errorf("local index: %w", err)
+		}
 	}
 	s.mu.Lock()
 	for _, p := range packs {

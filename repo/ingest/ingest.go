@@ -188,6 +188,17 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		uploaders = p.Connections()
 	}
 	g.saver = r.NewSaver(context.WithoutCancel(ctx), uploaders)
+	// Data the index lists in a pack that storage has lost is stored again
+	// when the source still has it: the ingest heals the repository.
+	packs, err := r.ListPacks(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	stored := make(map[id.ID]bool, len(packs))
+	for pid := range packs {
+		stored[pid] = true
+	}
+	g.saver.CheckPacks(stored)
 	g.cache = newFileCache(ctx, r, opt.Host, opt.Source, opt.Stdin != nil)
 	g.prog.current.Store("")
 
