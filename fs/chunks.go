@@ -43,8 +43,9 @@ func newChunkCache(r *repo.Repository, max int64, timeout time.Duration) *chunkC
 		m:     map[id.ID]*chunk{},
 	}
 	// One loader per core and one more, so that one waiting on storage
-	// does not leave a core idle.
-	for range runtime.GOMAXPROCS(0) + 1 {
+	// does not leave a core idle; at most 4, since each holds up to three
+	// chunk-sized buffers beyond the cache.
+	for range min(runtime.GOMAXPROCS(0)+1, 4) {
 		go c.prefetcher()
 	}
 	return c

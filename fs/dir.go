@@ -17,15 +17,15 @@ import (
 type dirNode struct {
 	gofs.Inode
 	readOnly
-	f    *fsys
-	snap *snapState
-	node *tree.Node
+	f      *fsys
+	snap   *snapState
+	node   *tree.Node
+	parent uint64 // inode number of the folder it is in
 
 	mu     sync.Mutex
 	loaded bool
 	kids   []*tree.Node
-	base   uint64 // kids[i] not in a hardlink group is inode base+i
-	pfNext int    // kids before this have had their content queued
+	pfNext int // kids before this have had their content queued
 }
 
 var (
@@ -53,7 +53,6 @@ func (d *dirNode) load(ctx context.Context) ([]*tree.Node, error) {
 		}
 		d.kids = kids
 	}
-	d.base = d.f.newIno(len(d.kids))
 	d.loaded = true
 	return d.kids, nil
 }
@@ -103,11 +102,20 @@ func (d *dirNode) prefetchAfter(name string) {
 	}
 }
 
-func (d *dirNode) kidIno(i int) uint64 {
-	if k := d.kids[i]; inHardlinkGroup(k) {
+// unload drops the loaded entries; the next listing loads them again
+// (their inode numbers stay: kidBase keeps them per folder).
+func (d *dirNode) unload() {
+	d.mu.Lock()
+	d.kids, d.loaded, d.pfNext = nil, false, 0
+	d.mu.Unlock()
+}
+
+// kidIno is the inode number of kids[i], kids being what load returned.
+func (d *dirNode) kidIno(kids []*tree.Node, i int) uint64 {
+	if k := kids[i]; inHardlinkGroup(k) {
 		return d.snap.linkIno(d.f, k)
 	}
-	return d.base + uint64(i)
+	return d.f.kidBase(d.StableAttr().Ino, len(kids)) + uint64(i)
 }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -126,10 +134,10 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		ch.Operations().(attrFiller).fill(&out.Attr, ch.StableAttr().Ino)
 		return ch, 0
 	}
-	ino := d.kidIno(i)
+	ino := d.kidIno(kids, i)
 	var ch attrFiller
 	if k.Kind == tree.KindDir {
-		dn := &dirNode{f: d.f, snap: d.snap, node: k}
+		dn := &dirNode{f: d.f, snap: d.snap, node: k, parent: d.StableAttr().Ino}
 		d.f.rememberDir(ino, dn)
 		ch = dn
 	} else {
@@ -150,14 +158,16 @@ func (d *dirNode) listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) 
 		return nil, readErrno(ctx, err)
 	}
 	list := make([]fuse.DirEntry, 0, len(kids)+2)
-	list = append(list, dotEntries(&d.Inode)...)
+	list = append(list, dotEntries(d.StableAttr().Ino, d.parent)...)
 	for i, k := range kids {
-		list = append(list, fuse.DirEntry{Name: k.Name, Mode: kindMode(k.Kind), Ino: d.kidIno(i)})
+		list = append(list, fuse.DirEntry{Name: k.Name, Mode: kindMode(k.Kind), Ino: d.kidIno(kids, i)})
 	}
 	return list, 0
 }
 
 func (d *dirNode) OnForget() { d.f.forgetDir(d.StableAttr().Ino, d) }
+
+func (d *dirNode) plusLookups() bool { return true }
 
 func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	d.fill(&out.Attr, d.StableAttr().Ino)

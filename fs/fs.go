@@ -203,7 +203,8 @@ type fsys struct {
 	seen  map[[2]uint64]bool   // (inode, chunk) pairs already logged as unreadable
 	warns map[string]bool      // refresh problems already logged
 
-	dirs sync.Map // inode number -> lister, for rawFS.ReadDir
+	dirs  sync.Map // inode number -> lister, for rawFS.ReadDir
+	bases sync.Map // folder's inode number -> first inode number of its entries
 }
 
 func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) {
@@ -218,7 +219,7 @@ func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) 
 		warns: map[string]bool{},
 	}
 	f.nextIno.Store(rootIno)
-	f.root = &vdirNode{f: f, path: ""}
+	f.root = &vdirNode{f: f, path: "", parent: rootIno}
 	f.rememberDir(rootIno, f.root)
 	snaps, err := r.Snapshots(ctx, func(err error) { opt.Log("%v", err) })
 	if err != nil {
@@ -231,6 +232,17 @@ func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) 
 // newIno hands out n consecutive inode numbers and returns the first.
 func (f *fsys) newIno(n int) uint64 {
 	return f.nextIno.Add(uint64(n)) - uint64(n) + 1
+}
+
+// kidBase returns the first of n inode numbers for the entries of the
+// folder with inode number dir, the same for the folder's lifetime in the
+// mount, however many node objects the kernel's lookups make for it.
+func (f *fsys) kidBase(dir uint64, n int) uint64 {
+	if v, ok := f.bases.Load(dir); ok {
+		return v.(uint64)
+	}
+	v, _ := f.bases.LoadOrStore(dir, f.newIno(n))
+	return v.(uint64)
 }
 
 // virtualIno returns the inode number of the virtual entry with key,

@@ -17,46 +17,78 @@ import (
 // Folders are then listed here, by inode number, without a handle.
 type rawFS struct {
 	fuse.RawFileSystem
-	f *fsys
+	f      *fsys
+	server *fuse.Server
+}
+
+func (w *rawFS) Init(s *fuse.Server) {
+	w.server = s
+	w.RawFileSystem.Init(s)
+}
+
+// kernelCan reports whether the kernel announced capability c (kernels
+// before 5.1 cannot do without OPENDIR, before 4.20 without OPEN).
+func (w *rawFS) kernelCan(c uint64) bool {
+	return w.server != nil && w.server.KernelSettings().Flags64()&c != 0
 }
 
 // lister is a folder that can list itself.
 type lister interface {
 	listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno)
+	// plusLookups says whether READDIRPLUS should describe its entries
+	// (cheap), or leave that to the kernel's own lookups.
+	plusLookups() bool
 }
 
 func (w *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	if in.Flags&syscall.O_ACCMODE != syscall.O_RDONLY || in.Flags&syscall.O_TRUNC != 0 {
 		return fuse.Status(syscall.EROFS)
 	}
+	if !w.kernelCan(fuse.CAP_NO_OPEN_SUPPORT) {
+		return w.RawFileSystem.Open(cancel, in, out)
+	}
 	return fuse.ENOSYS
 }
 
-func (w *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {}
+func (w *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
+	if in.Fh != 0 {
+		w.RawFileSystem.Release(cancel, in)
+	}
+}
 
 func (w *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	if !w.kernelCan(fuse.CAP_NO_OPENDIR_SUPPORT) {
+		return w.RawFileSystem.OpenDir(cancel, in, out)
+	}
 	return fuse.ENOSYS
 }
 
-func (w *rawFS) ReleaseDir(in *fuse.ReleaseIn) {}
+func (w *rawFS) ReleaseDir(in *fuse.ReleaseIn) {
+	if in.Fh != 0 {
+		w.RawFileSystem.ReleaseDir(in)
+	}
+}
 
 // listing is the folder's entries from the read's offset on. The offset
 // of an entry is its position plus one: listings never change, so a seek
 // back finds the same entries.
-func (w *rawFS) listing(cancel <-chan struct{}, in *fuse.ReadIn) ([]fuse.DirEntry, fuse.Status) {
+func (w *rawFS) listing(cancel <-chan struct{}, in *fuse.ReadIn) ([]fuse.DirEntry, bool, fuse.Status) {
 	d := w.f.dir(in.NodeId)
 	if d == nil {
-		return nil, fuse.Status(syscall.ENOTDIR)
+		return nil, false, fuse.Status(syscall.ENOTDIR)
 	}
 	list, errno := d.listing(&fuse.Context{Caller: in.Caller, Cancel: cancel})
 	if errno != 0 {
-		return nil, fuse.Status(errno)
+		return nil, false, fuse.Status(errno)
 	}
-	return list, fuse.OK
+	return list, d.plusLookups(), fuse.OK
 }
 
 func (w *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	list, st := w.listing(cancel, in)
+	if in.Fh != 0 { // an old kernel that opened the folder
+		return w.RawFileSystem.ReadDir(cancel, in, out)
+	}
+	list, _, st := w.listing(cancel, in)
 	if st != fuse.OK {
 		return st
 	}
@@ -74,7 +106,10 @@ func (w *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEn
 // node bridge, as its own READDIRPLUS would: one request gives the kernel
 // the attributes of a whole folder, instead of a LOOKUP for each entry.
 func (w *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	list, st := w.listing(cancel, in)
+	if in.Fh != 0 {
+		return w.RawFileSystem.ReadDirPlus(cancel, in, out)
+	}
+	list, lookups, st := w.listing(cancel, in)
 	if st != fuse.OK {
 		return st
 	}
@@ -85,8 +120,8 @@ func (w *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		if entry == nil {
 			break
 		}
-		if e.Name == "." || e.Name == ".." {
-			continue // the kernel does not look these up
+		if e.Name == "." || e.Name == ".." || !lookups {
+			continue // no entry: the kernel looks it up itself when asked
 		}
 		if st := w.RawFileSystem.Lookup(cancel, &in.InHeader, e.Name, entry); st != fuse.OK {
 			*entry = fuse.EntryOut{} // no entry: the kernel looks it up itself
@@ -101,9 +136,17 @@ func (f *fsys) rememberDir(ino uint64, d lister) {
 	f.dirs.LoadOrStore(ino, d)
 }
 
-// forgetDir drops it once the kernel has forgotten it.
+// forgetDir is called when the kernel has forgotten a folder's node. The
+// registration stays (a lookup racing the forget may already have handed
+// the kernel the same inode again, and any node of that inode lists the
+// same entries); what the folder holds is dropped to free memory and is
+// loaded again when listed.
 func (f *fsys) forgetDir(ino uint64, d lister) {
-	f.dirs.CompareAndDelete(ino, d)
+	if v, ok := f.dirs.Load(ino); ok {
+		if dn, ok := v.(*dirNode); ok {
+			dn.unload()
+		}
+	}
 }
 
 func (f *fsys) dir(ino uint64) lister {

@@ -13,8 +13,9 @@ import (
 type vdirNode struct {
 	gofs.Inode
 	readOnly
-	f    *fsys
-	path string
+	f      *fsys
+	path   string
+	parent uint64 // inode number of the folder it is in
 }
 
 var (
@@ -51,7 +52,7 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		n.f.virtualAttr(&out.Attr, ino, syscall.S_IFDIR|0o555)
 		out.SetEntryTimeout(virtualTimeout)
 		out.SetAttrTimeout(virtualTimeout)
-		ch := &vdirNode{f: n.f, path: p}
+		ch := &vdirNode{f: n.f, path: p, parent: n.StableAttr().Ino}
 		n.f.rememberDir(ino, ch)
 		return n.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
 	case vLink:
@@ -73,7 +74,7 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 			return nil, readErrno(ctx, err)
 		}
 		ino := n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())
-		ch := &dirNode{f: n.f, snap: s, node: root}
+		ch := &dirNode{f: n.f, snap: s, node: root, parent: n.StableAttr().Ino}
 		n.f.rememberDir(ino, ch)
 		ch.fill(&out.Attr, ino)
 		out.SetEntryTimeout(virtualTimeout)
@@ -90,7 +91,7 @@ func (n *vdirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 func (n *vdirNode) listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 	d := n.entries()
 	list := make([]fuse.DirEntry, 0, len(d.entries)+2)
-	list = append(list, dotEntries(&n.Inode)...)
+	list = append(list, dotEntries(n.StableAttr().Ino, n.parent)...)
 	for _, e := range d.entries {
 		p := n.childPath(e.name)
 		var de fuse.DirEntry
@@ -108,6 +109,10 @@ func (n *vdirNode) listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno)
 }
 
 func (n *vdirNode) OnForget() { n.f.forgetDir(n.StableAttr().Ino, n) }
+
+// plusLookups is false: a READDIRPLUS of snapshots/ must not load the
+// trees of every snapshot to describe its root (ls -l will look them up).
+func (n *vdirNode) plusLookups() bool { return false }
 
 func (n *vdirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.f.virtualAttr(&out.Attr, n.StableAttr().Ino, syscall.S_IFDIR|0o555)
@@ -160,13 +165,9 @@ func (n *vlinkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 }
 
 // dotEntries are "." and ".." for a folder's listing.
-func dotEntries(n *gofs.Inode) []fuse.DirEntry {
-	parent := n.StableAttr().Ino
-	if _, p := n.Parent(); p != nil {
-		parent = p.StableAttr().Ino
-	}
+func dotEntries(self, parent uint64) []fuse.DirEntry {
 	return []fuse.DirEntry{
-		{Name: ".", Mode: syscall.S_IFDIR, Ino: n.StableAttr().Ino},
+		{Name: ".", Mode: syscall.S_IFDIR, Ino: self},
 		{Name: "..", Mode: syscall.S_IFDIR, Ino: parent},
 	}
 }

@@ -17,6 +17,7 @@
 package index
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,7 +30,7 @@ import (
 
 // cacheFormat changes whenever the layout above changes; an old cache is
 // then dropped and rebuilt.
-const cacheFormat = "1"
+const cacheFormat = "2"
 
 var (
 	bMeta      = []byte("meta")
@@ -38,6 +39,7 @@ var (
 	bBlobs     = []byte("blobs")
 	bSnapshots = []byte("snapshots")
 	bFiles     = []byte("files")
+	bAlts      = []byte("alts")
 )
 
 // ErrBusy means another process holds the cache file.
@@ -83,7 +85,7 @@ func Open(path string, repoID string, wait time.Duration) (*DB, error) {
 		if m != nil && string(m.Get([]byte("repo"))) == repoID && string(m.Get([]byte("format"))) == cacheFormat {
 			return nil
 		}
-		for _, name := range [][]byte{bMeta, bSegments, bPacks, bBlobs, bSnapshots, bFiles} {
+		for _, name := range [][]byte{bMeta, bSegments, bPacks, bBlobs, bSnapshots, bFiles, bAlts} {
 			if tx.Bucket(name) != nil {
 				if err := tx.DeleteBucket(name); err != nil {
 					return err
@@ -143,7 +145,14 @@ func putPacks(tx *bolt.Tx, packs []Pack) error {
 			return err
 		}
 		for _, b := range p.Blobs {
-			if bb.Get(b.ID[:]) != nil {
+			if old := bb.Get(b.ID[:]); old != nil {
+				// Another copy: kept as an alternative, read when the
+				// first pack turns out to be lost.
+				if !bytes.Equal(old[:32], p.ID[:]) {
+					if err := tx.Bucket(bAlts).Put(append(b.ID[:32:32], p.ID[:]...), encodeBlob(p.ID, b)); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			if err := bb.Put(b.ID[:], encodeBlob(p.ID, b)); err != nil {
@@ -158,7 +167,7 @@ func putPacks(tx *bolt.Tx, packs []Pack) error {
 // rebuild from the repository's segments.
 func (d *DB) ResetBlobs() error {
 	return d.bolt.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bSegments, bPacks, bBlobs} {
+		for _, name := range [][]byte{bSegments, bPacks, bBlobs, bAlts} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
@@ -255,4 +264,18 @@ func (d *DB) Relocate(packs []Pack) error {
 		}
 		return nil
 	})
+}
+
+// Alternatives returns the other stored copies of blob bid that index
+// segments name, besides the one Lookup gives.
+func (d *DB) Alternatives(bid id.ID) ([]Blob, error) {
+	var out []Blob
+	err := d.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bAlts).Cursor()
+		for k, v := c.Seek(bid[:]); k != nil && bytes.HasPrefix(k, bid[:]); k, v = c.Next() {
+			out = append(out, decodeBlob(bid, v))
+		}
+		return nil
+	})
+	return out, err
 }

@@ -26,8 +26,33 @@ func (r *Repository) LoadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 	if loc.Type != t {
 		return nil, fmt.Errorf("blob %s is a %s blob, not %s: %w", bid, loc.Type, t, ErrDamaged)
 	}
+	plain, err := r.loadAt(ctx, loc, buf)
+	if err == nil || !errors.Is(err, ErrDamaged) {
+		return plain, err
+	}
+	// The pack is lost or the copy damaged: another index segment may
+	// name another copy (stored again by an ingest that found it lost).
+	alts, aerr := r.idx.Alternatives(bid)
+	if aerr != nil {
+		return nil, errors.Join(err, aerr)
+	}
+	for _, alt := range alts {
+		if alt.Type != t || alt.Pack == loc.Pack {
+			continue
+		}
+		if plain, aerr := r.loadAt(ctx, alt, buf); aerr == nil {
+			return plain, nil
+		}
+	}
+	return nil, err
+}
+
+// loadAt reads, authenticates and decompresses the blob stored at loc.
+func (r *Repository) loadAt(ctx context.Context, loc index.Blob, buf []byte) ([]byte, error) {
+	t, bid := loc.Type, loc.ID
 	name := PackName(loc.Type, loc.Pack)
 	var stored []byte
+	var err error
 	if li, ok := r.be.(backends.LoaderInto); ok {
 		stored = bufpool.Get(int(loc.Length))[:loc.Length]
 		defer bufpool.Put(stored)

@@ -16,7 +16,22 @@ const FormatVersion = 1
 
 // knownFeatures are the feature flags this cairn understands. A repository
 // whose config lists a mandatory feature not here is refused.
-var knownFeatures = map[string]bool{}
+var knownFeatures = map[string]bool{FeatureTypedBlobIDs: true}
+
+// FeatureTypedBlobIDs: tree blobs' IDs are hashed under a key of their own
+// (docs/FORMAT.md §5), so no file's content can take a tree's ID. Every
+// repository made since it exists has it, as a mandatory feature.
+const FeatureTypedBlobIDs = "typed-blob-ids"
+
+// HasFeature reports whether the config lists feature f.
+func (c *Config) HasFeature(f string) bool {
+	for _, x := range c.Features.Mandatory {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
 
 // ChunkerParams bound content-defined chunk sizes.
 type ChunkerParams struct {
@@ -55,7 +70,7 @@ func newConfig() *Config {
 		panic(err)
 	}
 	c := &Config{Version: FormatVersion, ID: hex.EncodeToString(rid[:]), Created: time.Now().UTC().Truncate(time.Second), Chunker: DefaultChunker, PackSize: DefaultPackSize}
-	c.Features.Mandatory = []string{}
+	c.Features.Mandatory = []string{FeatureTypedBlobIDs}
 	c.Features.Optional = []string{}
 	return c
 }

@@ -169,7 +169,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	if err != nil {
 		return nil, fmt.Errorf("derive chunker polynomial: %w", err)
 	}
-	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: pack.NewCodec(k), pol: pol, ckptBytes: opt.CheckpointBytes}
+	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: newCodec(k, cfg), pol: pol, ckptBytes: opt.CheckpointBytes}
 	if r.ckptBytes <= 0 {
 		r.ckptBytes = CheckpointBytes
 	}
@@ -408,4 +408,11 @@ func (r *Repository) LookupBlob(bid id.ID) (index.Blob, bool, error) {
 func PackName(t id.BlobType, pid id.ID) string {
 	s := pid.String()
 	return t.String() + "/" + s[:2] + "/" + s
+}
+
+// newCodec is the blob codec for a repository with config cfg.
+func newCodec(k *crypto.Key, cfg *Config) *pack.Codec {
+	c := pack.NewCodec(k)
+	c.TypedIDs = cfg.HasFeature(FeatureTypedBlobIDs)
+	return c
 }

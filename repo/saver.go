@@ -212,7 +212,7 @@ func (s *Saver) SaveTree(nodes []*tree.Node) (id.ID, error) {
 	if err != nil {
 		return id.Zero, err
 	}
-	tid := s.r.codec.ID(b)
+	tid := s.r.codec.IDFor(id.TreeBlob, b)
 	_, err = s.Save(id.TreeBlob, tid, b)
 	return tid, err
 }

@@ -74,9 +74,9 @@ user does, and the kernel enforces the stored owners, modes and ACLs.`,
 			case <-ctx.Done():
 			}
 			if err := m.Unmount(); err != nil {
-				// Busy: detach it now; the kernel lets go when the last
-				// user does.
-				fmt.Fprintf(os.Stderr, "cairn: %v; detaching it lazily\n", err)
+				// Busy: detach it from the folder tree now. Processes
+				// still inside lose access when cairn exits.
+				fmt.Fprintf(os.Stderr, "cairn: %v; detaching it: processes still inside it lose access\n", err)
 				if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
 					return fmt.Errorf("unmount %s: %w", dir, err)
 				}

@@ -46,6 +46,7 @@ var ErrAuth = errors.New("authentication failed")
 const (
 	ctxEncryption = "cairn 2026-11 encryption key"
 	ctxBlobID     = "cairn 2026-11 blob id key"
+	ctxTreeID     = "cairn 2026-11 tree blob id key"
 	ctxChunker    = "cairn 2026-11 chunker polynomial"
 	ctxConfigMAC  = "cairn 2026-11 config mac key"
 )
@@ -55,6 +56,7 @@ type Key struct {
 	master      [32]byte
 	aead        aeadCipher
 	idKey       [32]byte
+	treeIDKey   [32]byte
 	macKey      [32]byte
 	chunkerSeed [32]byte
 }
@@ -83,6 +85,7 @@ func KeyFromMaster(master []byte) (*Key, error) {
 	var enc [32]byte
 	blake3.DeriveKey(ctxEncryption, master, enc[:])
 	blake3.DeriveKey(ctxBlobID, master, k.idKey[:])
+	blake3.DeriveKey(ctxTreeID, master, k.treeIDKey[:])
 	blake3.DeriveKey(ctxConfigMAC, master, k.macKey[:])
 	blake3.DeriveKey(ctxChunker, master, k.chunkerSeed[:])
 	a, err := chacha20poly1305.NewX(enc[:])
@@ -143,6 +146,20 @@ func (k *Key) BlobHasher() *blake3.Hasher {
 // BlobID is the keyed BLAKE3-256 of plaintext.
 func (k *Key) BlobID(plaintext []byte) [32]byte {
 	h := k.BlobHasher()
+	h.Write(plaintext)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// TreeID is the keyed BLAKE3-256 of a tree blob's plaintext under a key of
+// its own, so that no file's content can share a tree's ID (repositories
+// with the "typed-blob-ids" feature).
+func (k *Key) TreeID(plaintext []byte) [32]byte {
+	h, err := blake3.NewKeyed(k.treeIDKey[:])
+	if err != nil {
+		panic(err)
+	}
 	h.Write(plaintext)
 	var out [32]byte
 	h.Sum(out[:0])

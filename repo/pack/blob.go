@@ -46,7 +46,10 @@ var (
 // It is safe for concurrent use.
 type Codec struct {
 	Key *crypto.Key
-	enc *zstd.Encoder
+	// TypedIDs: tree blob IDs use the tree ID key (see IDFor). Set once,
+	// from the repository's config, before use.
+	TypedIDs bool
+	enc      *zstd.Encoder
 	dec *zstd.Decoder
 }
 
@@ -87,6 +90,17 @@ func blobAD(t id.BlobType, flags byte, bid id.ID) []byte {
 
 // ID computes the keyed ID of plaintext.
 func (c *Codec) ID(plain []byte) id.ID { return c.Key.BlobID(plain) }
+
+// IDFor is the ID of a blob of type t. With TypedIDs (the repository's
+// "typed-blob-ids" feature) tree blobs are hashed under a key of their
+// own, so a file holding a tree's bytes is a different blob; without it
+// every blob's ID is ID.
+func (c *Codec) IDFor(t id.BlobType, plain []byte) id.ID {
+	if c.TypedIDs && t == id.TreeBlob {
+		return c.Key.TreeID(plain)
+	}
+	return c.Key.BlobID(plain)
+}
 
 // Seal appends the stored form of a blob to dst. Compressed data is kept
 // only when it is smaller than the plaintext.
@@ -164,7 +178,7 @@ func (c *Codec) Open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen
 	if rawLen >= 0 && len(plain) != rawLen {
 		return nil, fmt.Errorf("blob %s: plaintext is %d bytes, index says %d: %w", bid.Short(), len(plain), rawLen, ErrCorrupt)
 	}
-	if c.Key.BlobID(plain) != bid {
+	if c.IDFor(t, plain) != bid {
 		return nil, fmt.Errorf("blob %s: %w", bid.Short(), ErrMismatch)
 	}
 	return plain, nil

@@ -414,7 +414,7 @@ func (wr *writer) refresh() {
 // save stores one blob unless the index or this writer has it already.
 func (wr *writer) save(t id.BlobType, plain []byte) id.ID {
 	c := wr.r.Codec()
-	bid := c.ID(plain)
+	bid := c.IDFor(t, plain)
 	if wr.pending[bid] {
 		return bid
 	}
