@@ -31,8 +31,12 @@ type LockInfo struct {
 	Exclusive bool      `json:"exclusive"`
 	Host      string    `json:"host"`
 	PID       int       `json:"pid"`
-	User      string    `json:"user,omitempty"`
-	Operation string    `json:"operation,omitempty"`
+	// PIDNS names the holder's PID namespace: containers sharing a host
+	// name do not share process IDs, so only a holder in our namespace is
+	// judged by whether its PID still runs.
+	PIDNS     string `json:"pidns,omitempty"`
+	User      string `json:"user,omitempty"`
+	Operation string `json:"operation,omitempty"`
 
 	// Unreadable marks a lock object that could not be opened (another
 	// key, damage, a newer format). Refreshed is then the object's mtime.
@@ -48,12 +52,19 @@ func (l *LockInfo) Stale(now time.Time) bool {
 	if l.Unreadable {
 		return false
 	}
-	if h, _ := os.Hostname(); h == l.Host && l.PID > 0 {
+	if h, _ := os.Hostname(); h == l.Host && l.PID > 0 && l.PIDNS == pidNamespace() {
 		if err := syscall.Kill(l.PID, 0); errors.Is(err, syscall.ESRCH) {
 			return true
 		}
 	}
 	return false
+}
+
+// pidNamespace names this process's PID namespace ("pid:[4026531836]"),
+// or "" where that cannot be read.
+func pidNamespace() string {
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	return ns
 }
 
 func (l *LockInfo) String() string {
@@ -109,7 +120,7 @@ func (r *Repository) Lock(ctx context.Context, exclusive bool, operation string)
 		uname = u.Username
 	}
 	now := r.now().UTC()
-	l := &Lock{r: r, name: "locks/" + randomID().String(), lastOK: now, info: LockInfo{Time: now, Refreshed: now, Exclusive: exclusive, Host: host, PID: os.Getpid(), User: uname, Operation: operation}}
+	l := &Lock{r: r, name: "locks/" + randomID().String(), lastOK: now, info: LockInfo{Time: now, Refreshed: now, Exclusive: exclusive, Host: host, PID: os.Getpid(), PIDNS: pidNamespace(), User: uname, Operation: operation}}
 	if err := l.write(ctx, l.info); err != nil {
 		return nil, err
 	}

@@ -170,7 +170,10 @@ func (p *plan) execute(ctx context.Context, r *repo.Repository, opt *Options, st
 	if err := lease(); err != nil {
 		// The lost lease cancelled ctx; the undo must still happen.
 		uctx := context.WithoutCancel(ctx)
-		for _, sid := range written {
+		// Newest first: the last one carries the Supersedes list, and must
+		// not outlive the others.
+		for i := len(written) - 1; i >= 0; i-- {
+			sid := written[i]
 			if rerr := be.Remove(uctx, "index/"+sid.String()); rerr != nil && !errors.Is(rerr, backends.ErrNotFound) {
 				return fmt.Errorf("%w; removing the new index segment %s failed too (%v): run `cairn check`", err, sid.Short(), rerr)
 			}

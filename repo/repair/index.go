@@ -79,12 +79,14 @@ func Index(ctx context.Context, r *repo.Repository, opt IndexOptions) (*IndexRes
 	if opt.Workers <= 0 {
 		opt.Workers = 4
 	}
-	stored, err := r.ListPacks(ctx, nil)
+	// Segments before packs, the reverse of the order writers store them:
+	// a pack a late writer stores meanwhile is then listed, not dropped.
+	res := &IndexResult{}
+	oldSegs, oldPacks, err := loadSegments(ctx, r, res)
 	if err != nil {
 		return nil, err
 	}
-	res := &IndexResult{}
-	oldSegs, oldPacks, err := loadSegments(ctx, r, res)
+	stored, err := r.ListPacks(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
