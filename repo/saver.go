@@ -45,14 +45,14 @@ type Saver struct {
 	uploaders int
 	copyAll   bool // store blobs the index already has (NewRepackSaver)
 
-	mu        sync.Mutex
-	open      map[id.BlobType]*pack.FileWriter
-	pending   map[id.ID]bool // taken by this saver, not yet in a written segment
+	mu      sync.Mutex
+	open    map[id.BlobType]*pack.FileWriter
+	pending map[id.ID]bool // taken by this saver, not yet in a written segment
 	// stored, when set, holds every pack known to exist in storage: a
 	// blob the index places in another pack counts as missing and is
 	// stored again (self-healing after a pack was lost).
-	stored map[id.ID]bool
-	healed map[id.ID]bool // blobs stored again because their pack was lost
+	stored    map[id.ID]bool
+	healed    map[id.ID]bool // blobs stored again because their pack was lost
 	uploaded  []index.Pack   // stored, not yet in a written segment
 	sinceCkpt int64
 	lastCkpt  time.Time

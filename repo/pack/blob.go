@@ -50,7 +50,7 @@ type Codec struct {
 	// from the repository's config, before use.
 	TypedIDs bool
 	enc      *zstd.Encoder
-	dec *zstd.Decoder
+	dec      *zstd.Decoder
 }
 
 // ZstdLevel is pinned: the same plaintext must compress the same way on
