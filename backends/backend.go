@@ -123,6 +123,15 @@ type Checksummer interface {
 	StatSum(ctx context.Context, name string) (Info, string, error)
 }
 
+// SumSaver is an optional ability of a Checksummer: Save that returns the
+// checksum the storage computed for the object it stored, in StatSum's
+// terms, after it verified the bytes it received (S3 checks each upload's
+// Content-MD5). A writer can then confirm what was stored without hashing
+// the data a second time.
+type SumSaver interface {
+	SaveSum(ctx context.Context, name string, data []byte) (string, error)
+}
+
 // TempCleaner is an optional ability of backends that keep temporary
 // files (FileSaver's) or unfinished uploads (S3's multipart uploads):
 // remove those untouched for longer than age, left by a process that was

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/minio/minio-go/v7"
 
@@ -17,13 +18,23 @@ import (
 // than the multipart threshold; either way the object appears whole or not
 // at all.
 func (s *S3) Save(ctx context.Context, name string, data []byte) error {
+	_, err := s.SaveSum(ctx, name, data)
+	return err
+}
+
+// SaveSum is Save returning the ETag the server gave the object: the MD5
+// of the data it received and checked against Content-MD5 (for a multipart
+// upload, the MD5 of the parts' MD5s and their count), as StatSum reports
+// it (backends.SumSaver).
+func (s *S3) SaveSum(ctx context.Context, name string, data []byte) (string, error) {
 	if err := check(ctx, "save", name); err != nil {
-		return err
+		return "", err
 	}
-	if err := s.put(ctx, name, data, false, false); err != nil {
-		return s.putErr(ctx, "save", name, err)
+	etag, err := s.put(ctx, name, data, false, false)
+	if err != nil {
+		return "", s.putErr(ctx, "save", name, err)
 	}
-	return nil
+	return etag, nil
 }
 
 // Create is Save that fails with ErrExists when name exists: a Stat, then a
@@ -43,7 +54,7 @@ func (s *S3) Create(ctx context.Context, name string, data []byte) error {
 			return fmt.Errorf("create %s: %w", name, err)
 		}
 		conditional := !s.noConditional.Load()
-		err = s.put(ctx, name, data, true, conditional)
+		_, err = s.put(ctx, name, data, true, conditional)
 		switch code := errorCode(err); {
 		case err == nil:
 			return nil
@@ -63,12 +74,12 @@ func (s *S3) Create(ctx context.Context, name string, data []byte) error {
 
 // put uploads data, in one PUT if single, only if no object has the name
 // if ifAbsent, holding one of the connection tokens meanwhile.
-func (s *S3) put(ctx context.Context, name string, data []byte, single, ifAbsent bool) error {
+func (s *S3) put(ctx context.Context, name string, data []byte, single, ifAbsent bool) (string, error) {
 	select {
 	case s.uploads <- struct{}{}:
 		defer func() { <-s.uploads }()
 	case <-ctx.Done():
-		return ctx.Err()
+		return "", ctx.Err()
 	}
 	opts := minio.PutObjectOptions{
 		ContentType:    "application/octet-stream",
@@ -82,8 +93,8 @@ func (s *S3) put(ctx context.Context, name string, data []byte, single, ifAbsent
 	if ifAbsent {
 		opts.SetMatchETagExcept("*")
 	}
-	_, err := s.client.PutObject(ctx, s.bucket, s.key(name), bytes.NewReader(data), int64(len(data)), opts)
-	return err
+	info, err := s.client.PutObject(ctx, s.bucket, s.key(name), bytes.NewReader(data), int64(len(data)), opts)
+	return strings.ToLower(strings.Trim(info.ETag, `"`)), err
 }
 
 // putErr maps an upload's error, preferring the context's when it is done.

@@ -70,6 +70,17 @@ func (v *Backend) Save(ctx context.Context, name string, data []byte) error {
 	return v.write(ctx, "save", name, data, v.Backend.Save)
 }
 
+// saveSum is the save that reports the stored object's checksum, when the
+// backend has one (backends.SumSaver): the check then compares what the
+// storage says it holds with what it said it received, instead of hashing
+// the data again.
+func (v *Backend) saveSum(ctx context.Context, name string, data []byte) (string, error) {
+	if ss, ok := v.Backend.(backends.SumSaver); ok {
+		return ss.SaveSum(ctx, name, data)
+	}
+	return "", v.Backend.Save(ctx, name, data)
+}
+
 // Create verifies like Save. A Create that succeeded owns the object, so
 // when it is then found different it is repaired with Save; when it is
 // found missing, with Create again.
@@ -80,7 +91,7 @@ func (v *Backend) Create(ctx context.Context, name string, data []byte) error {
 // write calls first, then checks, and on a mismatch writes again.
 func (v *Backend) write(ctx context.Context, op, name string, data []byte,
 	first func(context.Context, string, []byte) error) error {
-	write := first
+	useFirst := true // Create (or Save) as asked; after a mismatch, Save
 	var why string
 	for attempt := 1; attempt <= v.opts.Attempts; attempt++ {
 		if attempt > 1 {
@@ -92,29 +103,32 @@ func (v *Backend) write(ctx context.Context, op, name string, data []byte,
 			case <-t.C:
 			}
 		}
-		if err := write(ctx, name, data); err != nil {
+		var saved string // the checksum the storage gave what it received, if it told
+		var err error
+		if useFirst && op == "create" {
+			err = first(ctx, name, data)
+		} else {
+			saved, err = v.saveSum(ctx, name, data)
+		}
+		if err != nil {
 			return err
 		}
 		var missing bool
-		var err error
-		why, missing, err = v.check(ctx, name, data)
+		why, missing, err = v.check(ctx, name, data, saved)
 		if err != nil {
 			return fmt.Errorf("%s %s: verify: %w", op, name, err)
 		}
 		if why == "" {
 			return nil
 		}
-		write = v.Backend.Save
-		if missing {
-			write = first
-		}
+		useFirst = missing
 	}
 	return fmt.Errorf("%s %s: %w after %d writes: %s", op, name, ErrMismatch, v.opts.Attempts, why)
 }
 
 // check compares the stored object with data, returning why they differ
 // ("" if they do not) and whether the object is missing.
-func (v *Backend) check(ctx context.Context, name string, data []byte) (why string, missing bool, err error) {
+func (v *Backend) check(ctx context.Context, name string, data []byte, saved string) (why string, missing bool, err error) {
 	var fi backends.Info
 	var sum string
 	cs, hasSum := v.Backend.(backends.Checksummer)
@@ -131,7 +145,11 @@ func (v *Backend) check(ctx context.Context, name string, data []byte) (why stri
 	case fi.Size != int64(len(data)):
 		return fmt.Sprintf("stored size %d, written %d", fi.Size, len(data)), false, nil
 	case hasSum && sum != "":
-		if want := cs.Sum(data); sum != want {
+		want := saved
+		if want == "" {
+			want = cs.Sum(data)
+		}
+		if sum != want {
 			return fmt.Sprintf("stored checksum %s, written %s", sum, want), false, nil
 		}
 	}
