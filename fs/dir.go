@@ -102,14 +102,6 @@ func (d *dirNode) prefetchAfter(name string) {
 	}
 }
 
-// unload drops the loaded entries; the next listing loads them again
-// (their inode numbers stay: kidBase keeps them per folder).
-func (d *dirNode) unload() {
-	d.mu.Lock()
-	d.kids, d.loaded, d.pfNext = nil, false, 0
-	d.mu.Unlock()
-}
-
 // kidIno is the inode number of kids[i], kids being what load returned.
 func (d *dirNode) kidIno(kids []*tree.Node, i int) uint64 {
 	if k := kids[i]; inHardlinkGroup(k) {

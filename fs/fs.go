@@ -235,8 +235,8 @@ func (f *fsys) newIno(n int) uint64 {
 }
 
 // kidBase returns the first of n inode numbers for the entries of the
-// folder with inode number dir, the same for the folder's lifetime in the
-// mount, however many node objects the kernel's lookups make for it.
+// folder with inode number dir, the same for as long as the kernel holds
+// the folder, however many node objects its lookups make for it.
 func (f *fsys) kidBase(dir uint64, n int) uint64 {
 	if v, ok := f.bases.Load(dir); ok {
 		return v.(uint64)

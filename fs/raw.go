@@ -131,21 +131,21 @@ func (w *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 }
 
 // rememberDir records the folder with inode number ino (which, with
-// ExternalNodeID, is also its FUSE node ID) for ReadDir.
+// ExternalNodeID, is also its FUSE node ID) for ReadDir. The newest node
+// object wins: any node of an inode lists the same entries (their inode
+// numbers come from kidBase, by folder inode), and a lookup that races the
+// kernel's forget of the previous one must not be left unregistered.
 func (f *fsys) rememberDir(ino uint64, d lister) {
-	f.dirs.LoadOrStore(ino, d)
+	f.dirs.Store(ino, d)
 }
 
-// forgetDir is called when the kernel has forgotten a folder's node. The
-// registration stays (a lookup racing the forget may already have handed
-// the kernel the same inode again, and any node of that inode lists the
-// same entries); what the folder holds is dropped to free memory and is
-// loaded again when listed.
+// forgetDir drops a folder once the kernel has forgotten its node, with
+// the inode numbers of its entries: the kernel holds none of them any
+// more (entries pin their folder). When another node object of the same
+// inode has registered since, that one stays.
 func (f *fsys) forgetDir(ino uint64, d lister) {
-	if v, ok := f.dirs.Load(ino); ok {
-		if dn, ok := v.(*dirNode); ok {
-			dn.unload()
-		}
+	if f.dirs.CompareAndDelete(ino, d) {
+		f.bases.Delete(ino)
 	}
 }
 
