@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/par"
 )
 
 // readWindow is how much of a pack one read fetches: packs are read in
@@ -37,7 +38,7 @@ func (c *checker) readData(ctx context.Context) error {
 		ids = c.opt.Subset.Select(ids)
 	}
 	var done atomic.Int64
-	parallel(ctx, c.opt.Workers, len(ids), func(i int) {
+	par.Each(ctx, c.opt.Workers, len(ids), func(i int) {
 		ps := c.packs[ids[i]]
 		n, err := c.readPack(ctx, ps)
 		if err != nil && ctx.Err() == nil {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/pack"
 )
 
@@ -49,7 +49,7 @@ func (c *checker) checkPacks(ctx context.Context) error {
 		indexed = append(indexed, ps)
 	}
 	sort.Slice(indexed, func(i, j int) bool { return indexed[i].pack.ID.String() < indexed[j].pack.ID.String() })
-	parallel(ctx, c.opt.Workers, len(indexed), func(i int) { c.checkPack(ctx, indexed[i]) })
+	par.Each(ctx, c.opt.Workers, len(indexed), func(i int) { c.checkPack(ctx, indexed[i]) })
 
 	var unref []*unrefPack
 	for pid, sp := range stored {
@@ -59,7 +59,7 @@ func (c *checker) checkPacks(ctx context.Context) error {
 			unref = append(unref, u)
 		}
 	}
-	parallel(ctx, c.opt.Workers, len(unref), func(i int) {
+	par.Each(ctx, c.opt.Workers, len(unref), func(i int) {
 		unref[i].entries, unref[i].err = c.r.ReadPackHeader(ctx, unref[i].sp)
 	})
 	for _, u := range unref {
@@ -68,26 +68,6 @@ func (c *checker) checkPacks(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
-}
-
-// parallel runs fn(0..n-1) on up to workers goroutines.
-func parallel(ctx context.Context, workers, n int, fn func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(workers, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
-			}
-		}()
-	}
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 func (c *checker) checkPack(ctx context.Context, ps *packState) {

@@ -10,6 +10,7 @@ import (
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
@@ -30,7 +31,7 @@ func (c *checker) loadSnapshots(ctx context.Context) error {
 		return fmt.Errorf("list snapshots: %w", err)
 	}
 	c.res.Snapshots = len(sids)
-	parallel(ctx, c.opt.Workers, len(sids), func(i int) {
+	par.Each(ctx, c.opt.Workers, len(sids), func(i int) {
 		name := "snapshots/" + sids[i].String()
 		sn, err := c.r.LoadSnapshot(ctx, sids[i])
 		if err != nil {

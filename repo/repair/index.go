@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/pack"
 )
 
@@ -100,7 +101,7 @@ func Index(ctx context.Context, r *repo.Repository, opt IndexOptions) (*IndexRes
 	var mu sync.Mutex
 	var firstErr error
 	done := 0
-	parallel(ctx, opt.Workers, len(list), func(i int) {
+	par.Each(ctx, opt.Workers, len(list), func(i int) {
 		ex, err := examine(ctx, r, list[i], oldPacks[list[i].ID], opt.ReadData)
 		mu.Lock()
 		defer mu.Unlock()
@@ -292,26 +293,6 @@ func examine(ctx context.Context, r *repo.Repository, sp repo.StoredPack, old in
 
 func isDamage(err error) bool {
 	return errors.Is(err, repo.ErrDamaged)
-}
-
-// parallel runs fn(0..n-1) on up to workers goroutines.
-func parallel(ctx context.Context, workers, n int, fn func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(workers, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
-			}
-		}()
-	}
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 func sortIDs(ids []id.ID) {
