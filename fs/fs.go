@@ -192,7 +192,6 @@ type fsys struct {
 	root   *vdirNode
 	uid    uint32
 	gid    uint32
-	start  time.Time
 
 	nextIno atomic.Uint64
 
@@ -212,7 +211,6 @@ func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) 
 		r: r, opt: opt,
 		chunks: newChunkCache(r, opt.CacheBytes, opt.ReadTimeout),
 		uid:    uint32(os.Getuid()), gid: uint32(os.Getgid()),
-		start: time.Now(),
 		vino:  map[string]uint64{},
 		snaps: map[id.ID]*snapState{},
 		seen:  map[[2]uint64]bool{},

@@ -51,26 +51,26 @@ func (r *Repository) LoadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 func (r *Repository) loadAt(ctx context.Context, loc index.Blob, buf []byte) ([]byte, error) {
 	t, bid := loc.Type, loc.ID
 	name := PackName(loc.Type, loc.Pack)
-	var stored []byte
-	var err error
-	if li, ok := r.be.(backends.LoaderInto); ok {
-		stored = bufpool.Get(int(loc.Length))[:loc.Length]
-		defer bufpool.Put(stored)
-		err = li.LoadInto(ctx, name, int64(loc.Offset), stored)
-	} else {
-		stored, err = r.be.Load(ctx, name, int64(loc.Offset), int64(loc.Length))
-	}
-	if err != nil {
-		if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrRange) {
-			return nil, fmt.Errorf("pack %s (holding %s blob %s): %v: %w", name, t, bid.Short(), err, ErrDamaged)
-		}
-		return nil, fmt.Errorf("read pack %s: %w", name, err)
+	stored := bufpool.Get(int(loc.Length))[:loc.Length]
+	defer bufpool.Put(stored)
+	if err := backends.LoadInto(ctx, r.be, name, int64(loc.Offset), stored); err != nil {
+		return nil, packReadError(fmt.Sprintf("%s (holding %s blob %s)", name, t, bid.Short()), name, err)
 	}
 	plain, err := r.codec.Open(buf, t, bid, stored, int(loc.RawLength))
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %v: %w", name, err, ErrDamaged)
 	}
 	return plain, nil
+}
+
+// packReadError describes a failed read of pack name (called what in the
+// message): a missing pack or a range past its end is ErrDamaged, other
+// errors (an outage) are not.
+func packReadError(what, name string, err error) error {
+	if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrRange) {
+		return fmt.Errorf("pack %s: %v: %w", what, err, ErrDamaged)
+	}
+	return fmt.Errorf("read pack %s: %w", name, err)
 }
 
 // LoadTree reads and decodes a tree blob.
@@ -101,20 +101,8 @@ func (r *Repository) LoadBlobs(ctx context.Context, bs []index.Blob, fn func(b i
 	start, end := int64(first.Offset), int64(last.Offset)+int64(last.Length)
 	stored := bufpool.Get(int(end - start))[:end-start]
 	defer bufpool.Put(stored)
-	var err error
-	if li, ok := r.be.(backends.LoaderInto); ok {
-		err = li.LoadInto(ctx, name, start, stored)
-	} else {
-		var b []byte
-		if b, err = r.be.Load(ctx, name, start, end-start); err == nil {
-			copy(stored, b)
-		}
-	}
-	if err != nil {
-		if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrRange) {
-			return fmt.Errorf("pack %s: %v: %w", name, err, ErrDamaged)
-		}
-		return fmt.Errorf("read pack %s: %w", name, err)
+	if err := backends.LoadInto(ctx, r.be, name, start, stored); err != nil {
+		return packReadError(name, name, err)
 	}
 	for _, b := range bs {
 		if b.Pack != first.Pack || int64(b.Offset) < start || int64(b.Offset)+int64(b.Length) > end {

@@ -256,18 +256,7 @@ func pruneAfterForget(ctx context.Context, g *globals, o *forgetOptions) error {
 		return err
 	}
 	opt.DryRun = o.dryRun
-	r, err := g.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	lock, err := r.Lock(ctx, !o.dryRun, "prune")
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	_, err = runPrune(lock.Context(), g, r, lock, opt)
-	return err
+	return openAndPrune(ctx, g, opt)
 }
 
 func plural(n int, what string) string {

@@ -66,12 +66,19 @@ func (g *globals) password(confirm bool) ([]byte, error) {
 	case os.Getenv("CAIRN_PASSWORD") != "":
 		return []byte(os.Getenv("CAIRN_PASSWORD")), nil
 	}
+	return promptPassword("enter password for repository: ", confirm,
+		"no password: set CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD, or run on a terminal")
+}
+
+// promptPassword asks on the terminal (twice when confirm is set); without
+// one it fails with noTTY.
+func promptPassword(prompt string, confirm bool, noTTY string) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil || !term.IsTerminal(int(tty.Fd())) {
-		return nil, errors.New("no password: set CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD, or run on a terminal")
+		return nil, errors.New(noTTY)
 	}
 	defer tty.Close()
-	fmt.Fprint(tty, "enter password for repository: ")
+	fmt.Fprint(tty, prompt)
 	p, err := term.ReadPassword(int(tty.Fd()))
 	fmt.Fprintln(tty)
 	if err != nil {

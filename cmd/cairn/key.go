@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/crypto"
@@ -35,7 +34,7 @@ func newKeyCommand(g *globals) *cobra.Command {
 			}
 			return nil, errors.New("the new password file is empty")
 		}
-		return promptNewPassword()
+		return promptPassword("enter new password: ", true, "no new password: use --new-password-file, or run on a terminal")
 	}
 	cmd := &cobra.Command{
 		Use:   "key",
@@ -141,32 +140,4 @@ func (g *globals) report(j map[string]any, format string, args ...any) {
 	} else if !g.quiet {
 		fmt.Printf(format+"\n", args...)
 	}
-}
-
-// promptNewPassword asks for a new password twice on the terminal.
-func promptNewPassword() ([]byte, error) {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil || !term.IsTerminal(int(tty.Fd())) {
-		return nil, errors.New("no new password: use --new-password-file, or run on a terminal")
-	}
-	defer tty.Close()
-	fmt.Fprint(tty, "enter new password: ")
-	p, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprint(tty, "enter new password again: ")
-	p2, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
-	if err != nil {
-		return nil, err
-	}
-	if string(p) != string(p2) {
-		return nil, errors.New("passwords do not match")
-	}
-	if len(p) == 0 {
-		return nil, errors.New("empty password")
-	}
-	return p, nil
 }

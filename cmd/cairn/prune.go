@@ -71,24 +71,29 @@ cairn repair index).`,
 				return err
 			}
 			opt.DryRun = dryRun
-			ctx := cmd.Context()
-			r, err := g.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			lock, err := r.Lock(ctx, !dryRun, "prune")
-			if err != nil {
-				return err
-			}
-			defer lock.Unlock()
-			_, err = runPrune(lock.Context(), g, r, lock, opt)
-			return err
+			return openAndPrune(cmd.Context(), g, opt)
 		},
 	}
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "only show what would be deleted and repacked")
 	f.register(cmd.Flags())
 	return cmd
+}
+
+// openAndPrune opens the repository, takes the exclusive lock (a shared
+// one for a dry run) and prunes.
+func openAndPrune(ctx context.Context, g *globals, opt prune.Options) error {
+	r, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	lock, err := r.Lock(ctx, !opt.DryRun, "prune")
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	_, err = runPrune(lock.Context(), g, r, lock, opt)
+	return err
 }
 
 // runPrune prunes r under lock and prints what was (or would be) freed.
