@@ -6,6 +6,7 @@
 #                integration, CLI-script and fuzz-seed tests
 #   make bench   compare cairn with restic and borg (bench/README.md)
 #   make bench-mount  reading through cairn, restic and borg mounts (after make bench)
+#   make bench-browse snapshots, listing, find over 1,000 snapshots (bench/browse.sh)
 #   make fuzz    run every fuzz target for a while (FUZZTIME, default 30s)
 
 GO        ?= go
@@ -13,7 +14,7 @@ BIN       := bin/cairn
 DEMO      := $(CURDIR)/.demo
 GOTESTFLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all build demo test deps vet unit fuzz bench bench-mount clean
+.PHONY: all build demo test deps vet unit fuzz bench bench-mount bench-browse clean
 
 all: build
 
@@ -22,7 +23,7 @@ build:
 
 # Debian packages the tests drive for real: rsync, ACL and xattr tools,
 # FUSE; and the S3 server. Installed once; later runs only check.
-TEST_PACKAGES := rsync acl attr fuse3 util-linux
+TEST_PACKAGES := rsync acl attr fuse3 util-linux tmux
 deps:
 	@missing=""; for p in $(TEST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -50,6 +51,9 @@ bench: build
 
 bench-mount: build
 	bash bench/mount.sh
+
+bench-browse: build
+	bash bench/browse.sh
 
 demo: build
 	@-umount $(DEMO)/mnt 2>/dev/null || umount -l $(DEMO)/mnt 2>/dev/null; true

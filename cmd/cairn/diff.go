@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo/diff"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+func newDiffCommand(g *globals) *cobra.Command {
+	var f filterFlags
+	var metadata bool
+	var live string
+	cmd := &cobra.Command{
+		Use:   "diff SNAPSHOT1[:PATH] SNAPSHOT2[:PATH] | diff SNAPSHOT[:PATH] --live DIR",
+		Short: "Show what changed between two snapshots, or a snapshot and the live files",
+		Long: `Show what changed between two snapshots (or folders in them), one line per
+path as restic prints it, then a summary:
+
+  +    added            -    removed
+  M    content changed  T    type changed (a file became a folder, ...)
+  U    metadata only: mode, owner, mtime, xattrs (with --metadata)
+
+Folders end in "/". Paths are relative to the compared folders. Folders that
+are identical in both snapshots are skipped without being read.
+
+With --live DIR the snapshot (at PATH, by default at DIR's absolute path) is
+compared with the files in DIR. Their content is not read: a file counts as
+changed when its size or mtime differs.
+
+SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if live != "" {
+				return cobra.ExactArgs(1)(cmd, args)
+			}
+			return cobra.ExactArgs(2)(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, _, release, err := g.openLocked(ctx, "diff")
+			if err != nil {
+				return err
+			}
+			defer release()
+			a, pathA, err := findSnapshot(ctx, r, args[0], f)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(os.Stdout)
+			defer w.Flush()
+			opt := diff.Options{Metadata: metadata}
+			emit := func(c diff.Change) error {
+				n := c.New
+				if n == nil {
+					n = c.Old
+				}
+				if g.json {
+					printJSONTo(w, changeJSON{MessageType: "change", Path: c.Path, Modifier: c.Kind.Marker(), Kind: c.Kind.String(),
+						Type: n.Kind.String(), SizeDelta: c.SizeDelta, MetaChanged: c.MetaChanged})
+					return nil
+				}
+				p := c.Path
+				if n.Kind == tree.KindDir {
+					p += "/"
+				}
+				_, err := fmt.Fprintf(w, "%-5s%s\n", c.Kind.Marker(), p)
+				return err
+			}
+			stats := statsJSON{MessageType: "statistics", SourceSnapshot: a.ID.String()}
+			var sum diff.Summary
+			unreadable := 0
+			if live != "" {
+				dir, err := filepath.Abs(live)
+				if err != nil {
+					return err
+				}
+				if !strings.Contains(args[0], ":") {
+					pathA = dir
+				}
+				if !g.json && !g.quiet {
+					fmt.Fprintf(w, "comparing snapshot %s:%s to the live %s:\n\n", a.ID.Short(), pathA, dir)
+				}
+				opt.Warn = func(p string, err error) {
+					unreadable++
+					if g.json {
+						printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": err.Error()}, "during": "diff", "item": p})
+					} else {
+						fmt.Fprintf(os.Stderr, "cairn: cannot read %s: %v\n", p, err)
+					}
+				}
+				stats.TargetPath = dir
+				sum, err = diff.Live(ctx, r, a, pathA, dir, opt, emit)
+				if err != nil {
+					return err
+				}
+			} else {
+				b, pathB, err := findSnapshot(ctx, r, args[1], f)
+				if err != nil {
+					return err
+				}
+				if !g.json && !g.quiet {
+					fmt.Fprintf(w, "comparing snapshot %s to %s:\n\n", describeSide(a.ID.Short(), args[0], pathA), describeSide(b.ID.Short(), args[1], pathB))
+				}
+				stats.TargetSnapshot = b.ID.String()
+				if sum, err = diff.Snapshots(ctx, r, a, b, pathA, pathB, opt, emit); err != nil {
+					return err
+				}
+			}
+			if g.json {
+				stats.fill(sum)
+				printJSONTo(w, stats)
+			} else if !g.quiet {
+				printDiffSummary(w, sum, metadata)
+			}
+			if unreadable > 0 {
+				return fmt.Errorf("%d live paths could not be read: the comparison is incomplete", unreadable)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&metadata, "metadata", false, "also show entries whose metadata alone changed (U)")
+	cmd.Flags().StringVar(&live, "live", "", "compare the snapshot with the live folder `dir`")
+	return cmd
+}
+
+func describeSide(short, arg, p string) string {
+	if strings.Contains(arg, ":") {
+		return short + ":" + p
+	}
+	return short
+}
+
+func printDiffSummary(w *bufio.Writer, s diff.Summary, metadata bool) {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Files:       %5d new, %5d removed, %5d changed\n", s.FilesAdded, s.FilesRemoved, s.FilesChanged)
+	fmt.Fprintf(w, "Dirs:        %5d new, %5d removed\n", s.DirsAdded, s.DirsRemoved)
+	fmt.Fprintf(w, "Others:      %5d new, %5d removed\n", s.OthersAdded, s.OthersRemoved)
+	if s.TypeChanged > 0 {
+		fmt.Fprintf(w, "Type changed: %4d\n", s.TypeChanged)
+	}
+	if metadata {
+		fmt.Fprintf(w, "Metadata:    %5d changed\n", s.MetadataOnly)
+	}
+	fmt.Fprintf(w, "  Added:   %s\n", formatBytes(s.AddedBytes))
+	fmt.Fprintf(w, "  Removed: %s\n", formatBytes(s.RemovedBytes))
+}
+
+// changeJSON is one line of `diff --json`, as restic writes it (but
+// without a "/" after folders' paths) plus the kind of change, the entry's
+// type, size change and metadata fields.
+type changeJSON struct {
+	MessageType string   `json:"message_type"`
+	Path        string   `json:"path"`
+	Modifier    string   `json:"modifier"`
+	Kind        string   `json:"kind"`
+	Type        string   `json:"type"` // the new entry's (the old one's when removed)
+	SizeDelta   int64    `json:"size_delta"`
+	MetaChanged []string `json:"meta_changed,omitempty"`
+}
+
+type diffCountsJSON struct {
+	Files  int   `json:"files"`
+	Dirs   int   `json:"dirs"`
+	Others int   `json:"others"`
+	Bytes  int64 `json:"bytes"`
+}
+
+// statsJSON is the last line of `diff --json`.
+type statsJSON struct {
+	MessageType     string         `json:"message_type"`
+	SourceSnapshot  string         `json:"source_snapshot"`
+	TargetSnapshot  string         `json:"target_snapshot,omitempty"`
+	TargetPath      string         `json:"target_path,omitempty"`
+	ChangedFiles    int            `json:"changed_files"`
+	Modified        int            `json:"modified"`
+	TypeChanged     int            `json:"type_changed"`
+	MetadataChanged int            `json:"metadata_changed"`
+	Added           diffCountsJSON `json:"added"`
+	Removed         diffCountsJSON `json:"removed"`
+}
+
+func (j *statsJSON) fill(s diff.Summary) {
+	j.ChangedFiles, j.Modified, j.TypeChanged, j.MetadataChanged = s.FilesChanged, s.Modified, s.TypeChanged, s.MetadataOnly
+	j.Added = diffCountsJSON{s.FilesAdded, s.DirsAdded, s.OthersAdded, s.AddedBytes}
+	j.Removed = diffCountsJSON{s.FilesRemoved, s.DirsRemoved, s.OthersRemoved, s.RemovedBytes}
+}

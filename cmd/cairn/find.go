@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/search"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+func newFindCommand(g *globals) *cobra.Command {
+	var f filterFlags
+	var sels []string
+	var ignoreCase bool
+	var under string
+	cmd := &cobra.Command{
+		Use:   "find PATTERN",
+		Short: "Find files by name across snapshots",
+		Long: `Find the entries whose name matches PATTERN (a glob: *, ?, [...]) in every
+snapshot (or those chosen with --snapshot, --host, --source, --tag). A pattern
+holding "/" is matched against the whole path instead, "**" standing for any
+number of folders; it matches at any depth unless it starts with "/".
+
+Each matching path is printed once, as "cairn ls" prints it, followed by the
+snapshots that hold it, oldest first, with the entry's size and mtime there.
+The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
+"cairn diff SNAP:PATH".`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, _, release, err := g.openLocked(ctx, "find")
+			if err != nil {
+				return err
+			}
+			defer release()
+			snaps, err := selectSnapshots(ctx, r, sels, f)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(os.Stdout)
+			defer w.Flush()
+			opt := search.FindOptions{IgnoreCase: ignoreCase, Path: under}
+			return search.Find(ctx, r, snaps, args[0], opt, func(res search.Result) error {
+				if g.json {
+					j := matchJSON{MessageType: "match", Path: res.Path, Snapshots: make([]hitJSON, len(res.Hits))}
+					for i, h := range res.Hits {
+						j.Snapshots[i] = hitJSON{ID: h.Snapshot.ID.String(), ShortID: h.Snapshot.ID.Short(), Time: h.Snapshot.Time,
+							Type: h.Node.Kind.String(), Size: h.Node.Size, MTime: time.Unix(0, h.Node.MTime)}
+					}
+					printJSONTo(w, j)
+					return nil
+				}
+				fmt.Fprintf(w, "%s\n", res.Path)
+				for _, h := range res.Hits {
+					fmt.Fprintf(w, "  %s  %s  %s\n", h.Snapshot.ID.Short(), h.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), entrySize(h.Node))
+				}
+				return nil
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringArrayVar(&sels, "snapshot", nil, "search only `snapshot` (ID prefix or latest; repeatable)")
+	cmd.Flags().BoolVarP(&ignoreCase, "ignore-case", "i", false, "match names regardless of case")
+	cmd.Flags().StringVar(&under, "path", "", "search only below `folder` (a path as cairn ls prints it)")
+	return cmd
+}
+
+// matchJSON is one line of `find --json`: a path and the snapshots that
+// hold it.
+type matchJSON struct {
+	MessageType string    `json:"message_type"`
+	Path        string    `json:"path"`
+	Snapshots   []hitJSON `json:"snapshots"`
+}
+
+type hitJSON struct {
+	ID      string    `json:"id"`
+	ShortID string    `json:"short_id"`
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Size    uint64    `json:"size"`
+	MTime   time.Time `json:"mtime"`
+}
+
+// entrySize is a file's size in text output, or its kind for the others.
+func entrySize(n *tree.Node) string {
+	if n.Kind == tree.KindFile {
+		return formatBytes(int64(n.Size))
+	}
+	return n.Kind.String()
+}
+
+// selectSnapshots picks the snapshots the --snapshot selectors name (all
+// when none), narrowed by the filter, oldest first.
+func selectSnapshots(ctx context.Context, r *repo.Repository, sels []string, f filterFlags) ([]*repo.Snapshot, error) {
+	flt := f.filter()
+	if len(sels) == 0 {
+		all, err := r.Snapshots(ctx, func(err error) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %v\n", err) })
+		if err != nil {
+			return nil, err
+		}
+		var out []*repo.Snapshot
+		for _, sn := range all {
+			if flt.Match(sn) {
+				out = append(out, sn)
+			}
+		}
+		return out, nil
+	}
+	seen := map[*repo.Snapshot]bool{}
+	var out []*repo.Snapshot
+	for _, sel := range sels {
+		sn, err := r.FindSnapshot(ctx, sel, flt)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[sn] && flt.Match(sn) {
+			seen[sn] = true
+			out = append(out, sn)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out, nil
+}

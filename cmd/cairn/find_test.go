@@ -1,0 +1,5 @@
+package main
+
+import "testing"
+
+func TestFindScript(t *testing.T) { runBrowseScript(t, "find.txtar") }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/search"
+)
+
+func newVersionsCommand(g *globals) *cobra.Command {
+	var f filterFlags
+	cmd := &cobra.Command{
+		Use:   "versions PATH",
+		Short: "List the distinct versions of a file across snapshots",
+		Long: `List the distinct versions of the entry at PATH (as "cairn ls" and
+"cairn find" print it) through the snapshots (narrowed by --host, --source,
+--tag), oldest first. Snapshots holding the same content as the version
+before them are folded into it: SNAPSHOTS counts them. A change of metadata
+alone makes no new version.
+
+Exits 1 when no snapshot holds PATH.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, _, release, err := g.openLocked(ctx, "versions")
+			if err != nil {
+				return err
+			}
+			defer release()
+			snaps, err := selectSnapshots(ctx, r, nil, f)
+			if err != nil {
+				return err
+			}
+			p := path.Clean("/" + args[0])
+			vs, err := search.Versions(ctx, r, snaps, p)
+			if err != nil {
+				return err
+			}
+			if len(vs) == 0 {
+				return fmt.Errorf("%s is in none of %d snapshots: %w", p, len(snaps), repo.ErrNotFound)
+			}
+			if g.json {
+				for _, v := range vs {
+					printJSON(versionJSON{MessageType: "version", Path: p, ID: v.Snapshot.ID.String(), ShortID: v.Snapshot.ID.Short(), Time: v.Snapshot.Time,
+						Type: v.Node.Kind.String(), Size: v.Node.Size, MTime: time.Unix(0, v.Node.MTime), Change: v.Change,
+						Snapshots: v.Count, LastID: v.Last.ID.String()})
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "Time\tID\tSize\tChange\tSnapshots")
+			for _, v := range vs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", v.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), v.Snapshot.ID.Short(),
+					entrySize(v.Node), v.Change, v.Count)
+			}
+			return tw.Flush()
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// versionJSON is one line of `versions --json`.
+type versionJSON struct {
+	MessageType string    `json:"message_type"`
+	Path        string    `json:"path"`
+	ID          string    `json:"id"`
+	ShortID     string    `json:"short_id"`
+	Time        time.Time `json:"time"`
+	Type        string    `json:"type"`
+	Size        uint64    `json:"size"`
+	MTime       time.Time `json:"mtime"`
+	Change      string    `json:"change"`
+	Snapshots   int       `json:"snapshots"`
+	LastID      string    `json:"last_id"`
+}

@@ -1,0 +1,5 @@
+package main
+
+import "testing"
+
+func TestVersionsScript(t *testing.T) { runBrowseScript(t, "versions.txtar") }

@@ -1,0 +1,241 @@
+package diff
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Live compares folder snapPath of sn (old) with livePath on the live
+// filesystem (new). File content is not read: a file is Modified when
+// its size or mtime differs from the snapshot's. Extended attributes are
+// read and compared, like the other metadata, only with opt.Metadata.
+// Live entries that sn's exclude patterns leave out are skipped.
+func Live(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, snapPath, livePath string, opt Options, emit Emit) (Summary, error) {
+	o, _, err := restore.Find(ctx, r, sn, snapPath)
+	if err != nil {
+		return Summary{}, err
+	}
+	lv := &liveDiffer{differ: newDiffer(ctx, r, opt, emit), snapRoot: path.Clean("/" + snapPath)}
+	if lv.excludes, err = filter.Parse(sn.Excludes); err != nil {
+		return Summary{}, err
+	}
+	for _, p := range sn.Paths {
+		if inside(lv.snapRoot, p) {
+			lv.given = depth(p)
+		}
+	}
+	n, err := lv.stat(livePath)
+	if err != nil {
+		return Summary{}, err
+	}
+	if o.Kind == tree.KindDir && n.Kind == tree.KindDir {
+		err = lv.dirs("/", livePath, o.Subtree)
+	} else {
+		err = lv.pair("/"+n.Name, livePath, o, n)
+	}
+	if err != nil {
+		return lv.sum, err
+	}
+	return lv.sum, nil
+}
+
+type liveDiffer struct {
+	*differ
+	snapRoot string // the compared folder's path inside the snapshot
+	excludes []filter.Pattern
+	given    int // depth of the ingested path holding snapRoot
+}
+
+func inside(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+func depth(p string) int {
+	p = strings.Trim(path.Clean(p), "/")
+	if p == "" {
+		return 0
+	}
+	return strings.Count(p, "/") + 1
+}
+
+func (lv *liveDiffer) stat(p string) (*tree.Node, error) {
+	n, err := fsmeta.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !lv.opt.Metadata {
+		n.Xattrs = nil
+	}
+	return n, nil
+}
+
+// warn reports an unreadable live path, or stops without opt.Warn.
+func (lv *liveDiffer) warn(p string, err error) error {
+	if lv.opt.Warn == nil {
+		return err
+	}
+	lv.opt.Warn(p, err)
+	return nil
+}
+
+// list reads the live folder at lp, leaving out what the snapshot's
+// excludes leave out; rel is its path relative to the compared folders.
+func (lv *liveDiffer) list(rel, lp string) ([]*tree.Node, error) {
+	if err := lv.ctx.Err(); err != nil {
+		return nil, err
+	}
+	names, err := fsmeta.ReadDirNames(lp)
+	if err != nil {
+		return nil, lv.warn(lp, err)
+	}
+	out := make([]*tree.Node, 0, len(names))
+	for _, name := range names {
+		if len(lv.excludes) > 0 && filter.ExcludedBelow(lv.excludes, path.Join(lv.snapRoot, rel, name), lv.given) {
+			continue
+		}
+		n, err := lv.stat(filepath.Join(lp, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // gone while we looked
+		}
+		if err != nil {
+			if err := lv.warn(filepath.Join(lp, name), err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		n.Name = name
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// dirs compares the stored folder tid with the live folder lp.
+func (lv *liveDiffer) dirs(rel, lp string, tid id.ID) error {
+	olds, err := lv.load(rel, tid)
+	if err != nil {
+		return err
+	}
+	news, err := lv.list(rel, lp)
+	if err != nil {
+		return err
+	}
+	if !lv.opt.Metadata {
+		for _, o := range olds {
+			o.Xattrs = nil
+		}
+	}
+	return mergeNames(olds, news, func(a, b *tree.Node) error {
+		switch {
+		case b == nil:
+			return lv.removed(path.Join(rel, a.Name), a)
+		case a == nil:
+			return lv.added(path.Join(rel, b.Name), filepath.Join(lp, b.Name), b)
+		}
+		return lv.pair(path.Join(rel, a.Name), filepath.Join(lp, b.Name), a, b)
+	})
+}
+
+func (lv *liveDiffer) removed(rel string, o *tree.Node) error {
+	lv.sum.RemovedBytes += int64(o.Size)
+	lv.countRemoved(o)
+	if err := lv.emit(Change{Path: rel, Kind: Removed, Old: o, SizeDelta: -int64(o.Size), ContentChanged: true}); err != nil {
+		return err
+	}
+	if o.Kind == tree.KindDir {
+		return lv.below(rel, o.Subtree, lv.removed)
+	}
+	return nil
+}
+
+func (lv *liveDiffer) added(rel, lp string, n *tree.Node) error {
+	lv.sum.AddedBytes += int64(n.Size)
+	lv.countAdded(n)
+	if err := lv.emit(Change{Path: rel, Kind: Added, New: n, SizeDelta: int64(n.Size), ContentChanged: true}); err != nil {
+		return err
+	}
+	if n.Kind != tree.KindDir {
+		return nil
+	}
+	news, err := lv.list(rel, lp)
+	if err != nil {
+		return err
+	}
+	for _, c := range news {
+		if err := lv.added(path.Join(rel, c.Name), filepath.Join(lp, c.Name), c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pair compares a stored entry o with the live entry n at lp.
+func (lv *liveDiffer) pair(rel, lp string, o, n *tree.Node) error {
+	delta := int64(n.Size) - int64(o.Size)
+	if o.Kind != n.Kind {
+		lv.sum.TypeChanged++
+		lv.sum.RemovedBytes += int64(o.Size)
+		lv.sum.AddedBytes += int64(n.Size)
+		if err := lv.emit(Change{Path: rel, Kind: TypeChanged, Old: o, New: n, SizeDelta: delta, ContentChanged: true}); err != nil {
+			return err
+		}
+		if o.Kind == tree.KindDir {
+			if err := lv.below(rel, o.Subtree, lv.removed); err != nil {
+				return err
+			}
+		}
+		if n.Kind == tree.KindDir {
+			news, err := lv.list(rel, lp)
+			if err != nil {
+				return err
+			}
+			for _, c := range news {
+				if err := lv.added(path.Join(rel, c.Name), filepath.Join(lp, c.Name), c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	meta := metaChanged(o, n)
+	if o.Kind == tree.KindDir {
+		if lv.opt.Metadata && len(meta) > 0 {
+			lv.sum.MetadataOnly++
+			if err := lv.emit(Change{Path: rel, Kind: MetadataOnly, Old: o, New: n, MetaChanged: meta}); err != nil {
+				return err
+			}
+		}
+		return lv.dirs(rel, lp, o.Subtree)
+	}
+	changed := o.MTime != n.MTime || o.Size != n.Size
+	if o.Kind != tree.KindFile {
+		changed = contentChanged(o, n)
+	}
+	if changed {
+		lv.sum.Modified++
+		if o.Kind == tree.KindFile {
+			lv.sum.FilesChanged++
+		}
+		if delta > 0 {
+			lv.sum.AddedBytes += delta
+		} else {
+			lv.sum.RemovedBytes -= delta
+		}
+		return lv.emit(Change{Path: rel, Kind: Modified, Old: o, New: n, SizeDelta: delta, ContentChanged: true, MetaChanged: meta})
+	}
+	if lv.opt.Metadata && len(meta) > 0 {
+		lv.sum.MetadataOnly++
+		return lv.emit(Change{Path: rel, Kind: MetadataOnly, Old: o, New: n, MetaChanged: meta})
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package search
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// matcher runs a pattern over a path one component at a time, as a small
+// NFA whose state is a bitset of positions in the pattern's parts: the
+// states after a folder are all that its entries' matching depends on, so
+// the matches inside a tree are the same wherever the tree appears with
+// the same states, and can be remembered per (tree ID, states).
+type matcher struct {
+	parts    []string
+	anchored bool
+	fold     bool
+}
+
+// states is a set of positions in matcher.parts; bit len(parts) is the
+// accepting state.
+type states uint64
+
+func newMatcher(pattern string, ignoreCase bool) (*matcher, error) {
+	if ignoreCase {
+		pattern = strings.ToLower(pattern)
+	}
+	m := &matcher{fold: ignoreCase}
+	if strings.Contains(pattern, "/") {
+		m.anchored = strings.HasPrefix(pattern, "/")
+		p := strings.Trim(path.Clean("/"+pattern), "/")
+		if p == "" {
+			return nil, fmt.Errorf("pattern %q matches no name", pattern)
+		}
+		m.parts = strings.Split(p, "/")
+	} else {
+		if pattern == "" {
+			return nil, fmt.Errorf("empty pattern")
+		}
+		m.parts = []string{pattern}
+	}
+	if len(m.parts) > 62 {
+		return nil, fmt.Errorf("pattern %q has too many components", pattern)
+	}
+	for _, c := range m.parts {
+		if _, err := path.Match(c, ""); err != nil {
+			return nil, fmt.Errorf("bad pattern %q: %v", pattern, err)
+		}
+	}
+	return m, nil
+}
+
+// start is the states at the snapshot's root folder.
+func (m *matcher) start() states { return m.closure(1) }
+
+// closure adds the positions reachable past "**" without a component.
+func (m *matcher) closure(s states) states {
+	for i, p := range m.parts {
+		if p == "**" && s&(1<<i) != 0 {
+			s |= 1 << (i + 1)
+		}
+	}
+	return s
+}
+
+// step moves the states of a folder over one entry's name.
+func (m *matcher) step(s states, name string) states {
+	if !m.anchored {
+		s |= m.start()
+	}
+	if m.fold {
+		name = strings.ToLower(name)
+	}
+	var next states
+	for i, p := range m.parts {
+		if s&(1<<i) == 0 {
+			continue
+		}
+		if p == "**" {
+			next |= 1 << i
+			continue
+		}
+		if ok, _ := path.Match(p, name); ok {
+			next |= 1 << (i + 1)
+		}
+	}
+	return m.closure(next)
+}
+
+// accepts reports whether an entry with states s matches the pattern.
+func (m *matcher) accepts(s states) bool { return s&(1<<len(m.parts)) != 0 }
+
+// alive reports whether anything below a folder with states s can match.
+func (m *matcher) alive(s states) bool {
+	return !m.anchored || s&^(1<<len(m.parts)) != 0
+}
+
+// inside is the part of a folder's states that its entries depend on:
+// the memo key for the folder's tree.
+func (m *matcher) inside(s states) states {
+	s &^= 1 << len(m.parts)
+	if !m.anchored {
+		s |= m.start()
+	}
+	return s
+}

@@ -1,0 +1,189 @@
+package search_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/search"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+func write(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// history ingests six snapshots of one source in which a/notes.txt
+// changes, is touched, disappears and comes back.
+func history(t *testing.T) (*repo.Repository, string, []*repo.Snapshot) {
+	t.Helper()
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	notes := filepath.Join(src, "a", "notes.txt")
+	write(t, notes, "v1")
+	write(t, filepath.Join(src, "b", "Notes.TXT"), "shouting")
+	write(t, filepath.Join(src, "c", "deep", "notes.txt"), "deep")
+	write(t, filepath.Join(src, "other.txt"), "other")
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	steps := []func(){
+		func() {},
+		func() { write(t, notes, "v2") },
+		func() { // metadata only
+			mt := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+			os.Chtimes(notes, mt, mt)
+		},
+		func() { os.Remove(notes) },
+		func() { write(t, notes, "v2") },
+		func() { write(t, notes, "v3") },
+	}
+	for i, step := range steps {
+		step()
+		opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s", Time: t0.Add(time.Duration(i) * time.Hour)}
+		if _, err := ingest.Run(ctx, r, opt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snaps, err := r.Snapshots(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != len(steps) {
+		t.Fatalf("%d snapshots", len(snaps))
+	}
+	return r, filepath.ToSlash(src), snaps
+}
+
+// found runs Find and renders each result as "PATH 0,1,2" (snapshot
+// indices).
+func found(t *testing.T, r *repo.Repository, snaps []*repo.Snapshot, pattern string, opt search.FindOptions) []string {
+	t.Helper()
+	index := map[*repo.Snapshot]int{}
+	for i, sn := range snaps {
+		index[sn] = i
+	}
+	var out []string
+	err := search.Find(context.Background(), r, snaps, pattern, opt, func(res search.Result) error {
+		var idx []string
+		for _, h := range res.Hits {
+			if h.Node == nil || h.Node.Name != res.Path[strings.LastIndexByte(res.Path, '/')+1:] {
+				t.Errorf("%s: hit node %+v", res.Path, h.Node)
+			}
+			idx = append(idx, string(rune('0'+index[h.Snapshot])))
+		}
+		out = append(out, res.Path+" "+strings.Join(idx, ","))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestFind(t *testing.T) {
+	r, src, snaps := history(t)
+	for _, c := range []struct {
+		pattern string
+		opt     search.FindOptions
+		want    []string
+	}{
+		{"notes.txt", search.FindOptions{}, []string{src + "/a/notes.txt 0,1,2,4,5", src + "/c/deep/notes.txt 0,1,2,3,4,5"}},
+		{"notes.*", search.FindOptions{IgnoreCase: true}, []string{src + "/a/notes.txt 0,1,2,4,5", src + "/b/Notes.TXT 0,1,2,3,4,5", src + "/c/deep/notes.txt 0,1,2,3,4,5"}},
+		{"NOTES.TXT", search.FindOptions{}, nil},
+		{"notes.txt", search.FindOptions{Path: src + "/c"}, []string{src + "/c/deep/notes.txt 0,1,2,3,4,5"}},
+		{"notes.txt", search.FindOptions{Path: src + "/nowhere"}, nil},
+		{"deep", search.FindOptions{}, []string{src + "/c/deep 0,1,2,3,4,5"}},
+		{"deep/*.txt", search.FindOptions{}, []string{src + "/c/deep/notes.txt 0,1,2,3,4,5"}},
+		{src + "/*/notes.txt", search.FindOptions{}, []string{src + "/a/notes.txt 0,1,2,4,5"}},
+		{src + "/**/notes.txt", search.FindOptions{}, []string{src + "/a/notes.txt 0,1,2,4,5", src + "/c/deep/notes.txt 0,1,2,3,4,5"}},
+		{"/c/**", search.FindOptions{}, nil}, // anchored at the snapshot root
+		{"?ther.txt", search.FindOptions{}, []string{src + "/other.txt 0,1,2,3,4,5"}},
+	} {
+		got := found(t, r, snaps, c.pattern, c.opt)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("find %q %+v:\n got %q\nwant %q", c.pattern, c.opt, got, c.want)
+		}
+	}
+	if err := search.Find(context.Background(), r, snaps, "[", search.FindOptions{}, nil); err == nil {
+		t.Errorf("bad pattern accepted")
+	}
+}
+
+// Each distinct tree is loaded once, however many snapshots share it.
+func TestFindLoadsEachTreeOnce(t *testing.T) {
+	r, _, snaps := history(t)
+	ctx := context.Background()
+	distinct := map[id.ID]bool{}
+	total := 0
+	for _, sn := range snaps {
+		distinct[sn.Tree] = true
+		total++
+		err := r.Walk(ctx, sn, func(_ string, n *tree.Node) (bool, error) {
+			if n.Kind == tree.KindDir {
+				distinct[n.Subtree] = true
+				total++
+			}
+			return true, nil
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var loads atomic.Int64
+	if err := search.Find(ctx, r, snaps, "*", search.FindOptions{TreesLoaded: &loads}, func(search.Result) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if int(loads.Load()) != len(distinct) {
+		t.Errorf("loaded %d trees; the snapshots hold %d distinct ones (%d in all)", loads.Load(), len(distinct), total)
+	}
+}
+
+func TestVersions(t *testing.T) {
+	r, src, snaps := history(t)
+	ctx := context.Background()
+	vs, err := search.Versions(ctx, r, snaps, src+"/a/notes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type v struct {
+		first, last, count int
+		change             string
+		size               uint64
+	}
+	index := map[*repo.Snapshot]int{}
+	for i, sn := range snaps {
+		index[sn] = i
+	}
+	var got []v
+	for _, x := range vs {
+		got = append(got, v{index[x.Snapshot], index[x.Last], x.Count, x.Change, x.Node.Size})
+	}
+	// v1; v2 (touched in 2, gone in 3, back unchanged in 4); v3
+	want := []v{{0, 0, 1, "new", 2}, {1, 4, 3, "modified", 2}, {5, 5, 1, "modified", 2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("versions %+v, want %+v", got, want)
+	}
+
+	vs, err = search.Versions(ctx, r, snaps, src+"/nothing")
+	if err != nil || len(vs) != 0 {
+		t.Errorf("missing path: %v %v", vs, err)
+	}
+	vs, err = search.Versions(ctx, r, snaps, src+"/c/")
+	if err != nil || len(vs) != 1 || vs[0].Count != 6 || vs[0].Node.Kind != tree.KindDir {
+		t.Errorf("unchanged folder: %+v %v", vs, err)
+	}
+}

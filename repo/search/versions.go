@@ -1,0 +1,113 @@
+package search
+
+import (
+	"context"
+	"runtime"
+	"sync"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// What a Version is to the one before it.
+const (
+	ChangeNew      = "new"      // the first snapshot holding the path
+	ChangeModified = "modified" // different content from the version before
+)
+
+// Version is one distinct content of a path.
+type Version struct {
+	// Snapshot is the first snapshot holding this content, Node the entry
+	// there.
+	Snapshot *repo.Snapshot
+	Node     *tree.Node
+	Change   string // ChangeNew or ChangeModified
+	// Last is the last snapshot holding this content before the next
+	// version; Count the snapshots from Snapshot to Last that hold it.
+	Last  *repo.Snapshot
+	Count int
+}
+
+// Versions lists the distinct contents of the entry at p ("/etc/hosts",
+// as `cairn ls` prints it) through snaps, in their order (oldest first, as
+// Repository.Snapshots gives them). Snapshots that hold the same content
+// as the version before are folded into it, also across snapshots that
+// lack the path; metadata alone (mode, owner, mtime) makes no new
+// version. Content is a file's chunks, a folder's tree, a symlink's
+// target, a device's numbers.
+func Versions(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, p string) ([]Version, error) {
+	comps := components(p)
+	tc := newTreeCache(r)
+	nodes := make([]*tree.Node, len(snaps))
+	errs := make([]error, len(snaps))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				nodes[i], errs[i] = tc.resolve(ctx, snaps[i], comps)
+			}
+		}()
+	}
+	for i := range snaps {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []Version
+	for i, n := range nodes {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if n == nil {
+			continue
+		}
+		if len(out) > 0 {
+			last := &out[len(out)-1]
+			if SameContent(last.Node, n) {
+				last.Last = snaps[i]
+				last.Count++
+				continue
+			}
+		}
+		change := ChangeModified
+		if len(out) == 0 {
+			change = ChangeNew
+		}
+		out = append(out, Version{Snapshot: snaps[i], Node: n, Change: change, Last: snaps[i], Count: 1})
+	}
+	return out, nil
+}
+
+// SameContent reports whether two entries have the same kind and content.
+func SameContent(a, b *tree.Node) bool {
+	if a.Kind != b.Kind {
+		return false
+	}
+	switch a.Kind {
+	case tree.KindFile:
+		if a.Size != b.Size || len(a.Content) != len(b.Content) {
+			return false
+		}
+		for i := range a.Content {
+			if a.Content[i] != b.Content[i] {
+				return false
+			}
+		}
+	case tree.KindDir:
+		return a.Subtree == b.Subtree
+	case tree.KindSymlink:
+		return a.LinkTarget == b.LinkTarget
+	case tree.KindCharDev, tree.KindBlockDev:
+		return a.DevMajor == b.DevMajor && a.DevMinor == b.DevMinor
+	}
+	return true
+}
