@@ -1,0 +1,41 @@
+package main
+
+import (
+	"errors"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/tui"
+)
+
+func newTUICommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tui [SNAPSHOT[:PATH]]",
+		Short: "Browse snapshots, search, diff and restore in a terminal UI",
+		Long: `Browse the repository in a terminal UI: every snapshot grouped by host and
+source, their trees with previews, the versions of a file, search across
+snapshots, diffs between snapshots or against the live filesystem, and
+restores of marked files with a progress bar. Press ? for the keys.
+
+SNAPSHOT ("latest" or an ID prefix, optionally with :PATH) opens that
+snapshot's tree at once.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !isTerminal(os.Stdin) || !isTerminal(os.Stdout) {
+				return errors.New("cairn tui needs a terminal")
+			}
+			ctx := cmd.Context()
+			r, err := g.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			opt := tui.Options{}
+			if len(args) == 1 {
+				opt.Snapshot = args[0]
+			}
+			return tui.Run(ctx, r, opt)
+		},
+	}
+}

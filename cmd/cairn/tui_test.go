@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmuxSession runs a command in a detached tmux session of its own, on a
+// fixed-size terminal, and reads the screen back.
+type tmuxSession struct {
+	t    *testing.T
+	sock string
+}
+
+func startTmux(t *testing.T, w, h int, command string) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tmux is not installed (make deps installs it)")
+		}
+		t.Skip("needs tmux")
+	}
+	s := &tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+	s.tmux("new-session", "-d", "-x", itoa(w), "-y", itoa(h), command)
+	t.Cleanup(func() { exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
+	return s
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func (s *tmuxSession) tmux(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", s.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p") }
+
+// keys sends tmux key names ("Enter", "Space", "C-u") one at a time: keys
+// that arrive together read as one message ("qq").
+func (s *tmuxSession) keys(keys ...string) {
+	for _, k := range keys {
+		s.tmux("send-keys", k)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// text types s literally.
+func (s *tmuxSession) text(str string) { s.tmux("send-keys", "-l", str) }
+
+// wait polls the screen until it holds want.
+func (s *tmuxSession) wait(want string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		scr := s.screen()
+		if strings.Contains(scr, want) {
+			return scr
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("screen never showed %q:\n%s", want, scr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTUIEndToEnd drives the real binary in tmux: it opens a repository,
+// finds a file, marks two files and a folder, restores them into a folder
+// and checks the restored bytes, modes and mtimes.
+func TestTUIEndToEnd(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	mtime := time.Date(2025, 6, 1, 12, 30, 0, 123456789, time.UTC)
+	files := map[string]struct {
+		data string
+		mode os.FileMode
+	}{
+		"docs/a.txt":    {"alpha\n", 0o640},
+		"docs/b.txt":    {"bravo bravo\n", 0o600},
+		"docs/skip.txt": {"not marked\n", 0o644},
+		"dir/x":         {"x-ray\n", 0o755},
+		"dir/sub/y":     {strings.Repeat("yankee ", 5000), 0o644},
+		"other.txt":     {"other\n", 0o644},
+	}
+	for rel, f := range files {
+		p := filepath.Join(src, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(f.data), f.mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, f.mode)
+		os.Chtimes(p, mtime, mtime)
+	}
+	c.ok("ingest", "-q", src)
+	dst := filepath.Join(t.TempDir(), "restored")
+
+	var env []string
+	for _, e := range c.env {
+		if strings.HasPrefix(e, "CAIRN_") {
+			env = append(env, "'"+e+"'")
+		}
+	}
+	cmd := "env TERM=xterm-256color TZ=UTC " + strings.Join(env, " ") + " " + c.bin + " tui; echo cairn-exited-$?; sleep 60"
+	s := startTmux(t, 120, 35, cmd)
+	s.wait("1 snapshot ")
+
+	s.keys("f")
+	s.wait("Find in all snapshots")
+	s.text("b.txt")
+	s.keys("Enter")
+	s.wait("1 path")
+	s.keys("j")
+	s.keys("Enter") // the one result is expanded: open its snapshot there
+	s.wait(src + "/docs")
+	s.keys("Space") // b.txt
+	s.keys("g", "Space")
+	s.keys("h") // up to src, cursor on docs
+	s.wait("other.txt")
+	s.keys("k", "Space") // dir/
+	scr := s.wait("3 marked")
+	if strings.Count(scr, "*") < 1 {
+		t.Fatalf("no mark shown:\n%s", scr)
+	}
+	s.keys("R")
+	s.wait("Restore 3 marked entries")
+	s.keys("t", "C-u")
+	s.text(dst)
+	s.keys("Enter")
+	scr = s.wait("esc closes")
+	if !strings.Contains(scr, "Restore finished") {
+		t.Fatalf("restore report:\n%s", scr)
+	}
+	for _, want := range []string{"restored     " + src + "/docs/b.txt", "restored     " + src + "/dir"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("report lacks %q:\n%s", want, scr)
+		}
+	}
+	// An escape followed at once by q reads as alt+q: wait in between.
+	s.keys("Escape")
+	s.wait("MTIME")
+	s.keys("q", "q", "q")
+	s.wait("cairn-exited-0")
+
+	for rel, f := range files {
+		p := filepath.Join(dst, rel)
+		marked := !strings.HasPrefix(rel, "other") && rel != "docs/skip.txt"
+		got, err := os.ReadFile(p)
+		if !marked {
+			if err == nil {
+				t.Errorf("%s was not marked but was restored", rel)
+			}
+			continue
+		}
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if !bytes.Equal(got, []byte(f.data)) {
+			t.Errorf("%s: restored bytes differ", rel)
+		}
+		fi, _ := os.Stat(p)
+		if fi.Mode().Perm() != f.mode {
+			t.Errorf("%s: mode %v, want %v", rel, fi.Mode().Perm(), f.mode)
+		}
+		if !fi.ModTime().Equal(mtime) {
+			t.Errorf("%s: mtime %v, want %v", rel, fi.ModTime(), mtime)
+		}
+	}
+}

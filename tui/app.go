@@ -1,0 +1,363 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/spinner"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Options say how the browser starts.
+type Options struct {
+	// Snapshot, when set, opens that snapshot's tree at once: "latest" or
+	// an ID prefix, optionally followed by ":/path".
+	Snapshot string
+	// Location is the time zone times are shown in (default time.Local).
+	Location *time.Location
+}
+
+// Run shows the browser on the terminal until the user quits or ctx ends.
+func Run(ctx context.Context, r *repo.Repository, opt Options) error {
+	a := New(ctx, r, opt)
+	defer a.cancelRestore()
+	p := tea.NewProgram(a, tea.WithAltScreen(), tea.WithContext(ctx))
+	_, err := p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// page is one screen of the stack. Pages are pointers; an answer to a load
+// is delivered to the page that asked, if it is still on the stack.
+type page interface {
+	title() string
+	// update handles keys and the page's own messages.
+	update(a *App, msg tea.Msg) tea.Cmd
+	// view draws the page into w×h cells.
+	view(a *App, w, h int) string
+	help() []binding
+	// typing reports that a text field has the keyboard: global keys are
+	// off and every key goes to the page.
+	typing() bool
+	// back handles q/esc itself (clearing a filter, say) and reports
+	// whether it did; otherwise the page is closed.
+	back(a *App) bool
+}
+
+// pageMsg carries the result of a page's command back to it.
+type pageMsg struct {
+	to   page
+	body any
+	load bool // counted in App.busy
+}
+
+// App is the root model: a stack of pages, the marks, the help overlay,
+// the spinner and the status line.
+type App struct {
+	ctx   context.Context
+	r     *repo.Repository
+	opt   Options
+	loc   *time.Location
+	w, h  int
+	stack []page
+
+	showHelp bool
+	spin     spinner.Model
+	busy     int
+	status   string
+	statusOK bool
+
+	marks  marks
+	sizes  *sizeCache
+	static bool // tests: no spinner ticks
+	// restoreCancel stops a running restore (quit, ctrl+c).
+	restoreCancel context.CancelFunc
+}
+
+// New builds the root model; its Init loads the snapshot list.
+func New(ctx context.Context, r *repo.Repository, opt Options) *App {
+	loc := opt.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	a := &App{ctx: ctx, r: r, opt: opt, loc: loc, w: 80, h: 24, sizes: newSizeCache()}
+	a.spin = spinner.New(spinner.WithSpinner(spinner.Dot))
+	a.stack = []page{newSnapshotsPage()}
+	return a
+}
+
+// Init starts the first load.
+func (a *App) Init() tea.Cmd {
+	return a.stack[0].(*snapshotsPage).reload(a)
+}
+
+func (a *App) top() page { return a.stack[len(a.stack)-1] }
+
+// push opens p on top; start is its first command.
+func (a *App) push(p page, start tea.Cmd) tea.Cmd {
+	a.stack = append(a.stack, p)
+	a.showHelp = false
+	return start
+}
+
+func (a *App) pop() {
+	if len(a.stack) > 1 {
+		a.stack = a.stack[:len(a.stack)-1]
+	}
+}
+
+func (a *App) alive(p page) bool {
+	for _, x := range a.stack {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// load runs fn in a command and delivers its result to p, with the
+// spinner turning meanwhile.
+func (a *App) load(p page, fn func(ctx context.Context) any) tea.Cmd {
+	a.busy++
+	ctx := a.ctx
+	cmd := func() tea.Msg { return pageMsg{to: p, body: fn(ctx), load: true} }
+	if a.busy == 1 && !a.static {
+		return tea.Batch(cmd, a.spin.Tick)
+	}
+	return cmd
+}
+
+// fail shows err on the status line.
+func (a *App) fail(err error) {
+	a.status, a.statusOK = err.Error(), false
+}
+
+// note shows a notice on the status line.
+func (a *App) note(format string, args ...any) {
+	a.status, a.statusOK = fmt.Sprintf(format, args...), true
+}
+
+func (a *App) cancelRestore() {
+	if a.restoreCancel != nil {
+		a.restoreCancel()
+	}
+}
+
+// Update routes messages: keys to the help overlay, global keys or the top
+// page; results to the page that asked.
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		a.w, a.h = msg.Width, msg.Height
+		return a, nil
+	case spinner.TickMsg:
+		if a.busy == 0 {
+			return a, nil
+		}
+		var cmd tea.Cmd
+		a.spin, cmd = a.spin.Update(msg)
+		return a, cmd
+	case pageMsg:
+		if msg.load {
+			a.busy--
+		}
+		c, isChain := msg.body.(chained)
+		if !a.alive(msg.to) {
+			if isChain {
+				return a, c.next // keep draining a stream nobody shows
+			}
+			return a, nil
+		}
+		if isChain {
+			return a, tea.Batch(msg.to.update(a, c.msg), c.next)
+		}
+		return a, msg.to.update(a, msg.body)
+	case tea.KeyMsg:
+		return a, a.key(msg)
+	}
+	return a, nil
+}
+
+func (a *App) key(msg tea.KeyMsg) tea.Cmd {
+	k := msg.String()
+	if k == "ctrl+c" {
+		a.cancelRestore()
+		return tea.Quit
+	}
+	if a.showHelp {
+		if k == "?" || k == "esc" || k == "q" {
+			a.showHelp = false
+		}
+		return nil
+	}
+	top := a.top()
+	if !top.typing() {
+		switch k {
+		case "?":
+			a.showHelp = true
+			return nil
+		case "q", "esc":
+			a.status = ""
+			if top.back(a) {
+				return nil
+			}
+			if len(a.stack) == 1 {
+				if k == "q" {
+					return tea.Quit
+				}
+				return nil
+			}
+			a.pop()
+			return nil
+		case "R":
+			if _, ok := top.(*restorePage); !ok {
+				return a.openRestore(a.marks.list())
+			}
+		case "M":
+			a.marks.clear()
+			a.note("marks cleared")
+			return nil
+		}
+	}
+	return top.update(a, msg)
+}
+
+// View draws the title line, the top page (or the help) and the status
+// line, in exactly a.h lines.
+func (a *App) View() string {
+	w, h := max(a.w, 20), max(a.h, 5)
+	var crumbs []string
+	for _, p := range a.stack {
+		if t := p.title(); t != "" {
+			crumbs = append(crumbs, t)
+		}
+	}
+	right := ""
+	if n := a.marks.count(); n > 0 {
+		right = fmt.Sprintf(" %d marked ", n)
+	}
+	title := styleTitle.Render(fitLeft("cairn › "+strings.Join(crumbs, " › "), w-len(right))) + styleMark.Render(right)
+	bodyH := h - 2
+	var body string
+	if a.showHelp {
+		body = lipgloss.Place(w, bodyH, lipgloss.Center, lipgloss.Center, a.helpView(w, bodyH))
+	} else {
+		body = a.top().view(a, w, bodyH)
+	}
+	return title + "\n" + block(body, w, bodyH) + "\n" + a.statusLine(w)
+}
+
+func (a *App) statusLine(w int) string {
+	left := ""
+	switch {
+	case a.busy > 0:
+		left = a.spin.View() + " loading…"
+	case a.status != "" && a.statusOK:
+		left = a.status
+	case a.status != "":
+		left = styleError.Render(fit(a.status, w-10))
+	}
+	hint := "? help"
+	return fit(left, w-len(hint)) + styleDim.Render(hint)
+}
+
+func (a *App) helpView(w, h int) string {
+	var b strings.Builder
+	section := func(name string, bs []binding) {
+		b.WriteString(styleHeader.Render(name) + "\n")
+		for _, x := range bs {
+			fmt.Fprintf(&b, "  %-24s %s\n", x.keys, x.help)
+		}
+	}
+	section(a.top().title()+" keys", a.top().help())
+	section("everywhere", globalKeys)
+	return styleBox.Render(strings.TrimSuffix(b.String(), "\n"))
+}
+
+// block cuts or pads s to exactly h lines of w cells.
+func block(s string, w, h int) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		lines[i] = fit(l, w)
+	}
+	for len(lines) < h {
+		lines = append(lines, strings.Repeat(" ", w))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fmtTime shows a snapshot or file time in the App's zone.
+func (a *App) fmtTime(t time.Time) string {
+	return t.In(a.loc).Format("2006-01-02 15:04:05")
+}
+
+func (a *App) fmtNano(ns int64) string { return a.fmtTime(time.Unix(0, ns)) }
+
+// markKey names one marked path of one snapshot.
+type markKey struct {
+	snap string
+	path string
+}
+
+// mark is a file or folder chosen for restore.
+type mark struct {
+	sn   *repo.Snapshot
+	path string // absolute inside the snapshot: "/home/alice/notes"
+	node *tree.Node
+}
+
+// marks keeps the marked paths in the order they were marked.
+type marks struct {
+	set   map[markKey]*mark
+	order []markKey
+}
+
+func (m *marks) toggle(sn *repo.Snapshot, p string, n *tree.Node) bool {
+	if m.set == nil {
+		m.set = map[markKey]*mark{}
+	}
+	k := markKey{sn.ID.String(), p}
+	if _, ok := m.set[k]; ok {
+		delete(m.set, k)
+		for i, x := range m.order {
+			if x == k {
+				m.order = append(m.order[:i], m.order[i+1:]...)
+				break
+			}
+		}
+		return false
+	}
+	m.set[k] = &mark{sn: sn, path: path.Clean(p), node: n}
+	m.order = append(m.order, k)
+	return true
+}
+
+func (m *marks) has(sn *repo.Snapshot, p string) bool {
+	_, ok := m.set[markKey{sn.ID.String(), p}]
+	return ok
+}
+
+func (m *marks) count() int { return len(m.order) }
+
+func (m *marks) list() []*mark {
+	out := make([]*mark, 0, len(m.order))
+	for _, k := range m.order {
+		out = append(out, m.set[k])
+	}
+	return out
+}
+
+func (m *marks) clear() { m.set, m.order = nil, nil }

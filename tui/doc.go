@@ -1,0 +1,25 @@
+// Package tui is cairn's terminal browser, built on bubbletea: snapshots,
+// their trees, file versions, search, diffs and restores.
+//
+// # Pages
+//
+// The App keeps a stack of pages. The snapshot list is the bottom; enter
+// opens a snapshot's tree on top of it, and the tree opens previews and
+// version lists; search, diff and the restore dialog are pushed the same
+// way. q or esc pops the top page; ? shows every key of the page on top.
+//
+// # Loading
+//
+// Every read of the repository runs in a tea.Cmd that returns a typed
+// message naming the page that asked for it, so a slow load never freezes
+// the screen and a page that was closed meanwhile simply drops its answer.
+// A spinner turns while anything is loading. Listings come from the
+// repository library (the local index and tree blobs), never from a
+// process per folder.
+//
+// # Marks and restore
+//
+// Space marks a file or folder of any snapshot, in the tree, search
+// results, versions or a diff; R opens the restore dialog for every mark,
+// which runs repo/restore with one anchored Include pattern per mark.
+package tui

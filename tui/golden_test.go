@@ -1,0 +1,37 @@
+package tui
+
+import "testing"
+
+// One golden screen per page, at 120×30 in UTC with plain-text styles.
+func TestGoldenScreens(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		name string
+		keys []string
+	}{
+		{"snapshots", nil},
+		{"snapshots-filtered", []string{"/", "s", "e", "r", "v", "enter"}},
+		{"snapshots-sorted", []string{"o"}},
+		{"help", []string{"?"}},
+		{"tree-root", []string{"enter"}},
+		{"tree-alice", []string{"enter", "enter", "enter"}},
+		{"tree-docs", []string{"enter", "enter", "enter", "down", "enter", "down"}},
+		{"tree-symlink", []string{"enter", "enter", "enter", "down", "space"}},
+		{"preview-text", []string{"enter", "enter", "enter", "down", "enter", "enter"}},
+		{"preview-hex", []string{"down", "down", "enter", "enter", "enter", "down", "enter", "down", "enter"}},
+		{"versions", []string{"enter", "enter", "enter", "down", "enter", "v"}},
+		{"search", []string{"f", "j", "p", "g", "enter"}},
+		{"search-expanded", []string{"f", "n", "o", "t", "e", "s", "enter"}},
+		{"diff", []string{"down", "down", "space", "home", "d"}},
+		{"diff-added", []string{"down", "down", "space", "home", "d", "tab"}},
+		{"diff-collapsed", []string{"down", "down", "space", "home", "d", "down", "down", "left"}},
+		{"restore-dialog", []string{"enter", "enter", "enter", "space", "space", "R"}},
+		{"restore-folder", []string{"enter", "enter", "enter", "space", "R", "t"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, f, 120, 30)
+			h.keys(c.keys...)
+			h.golden(c.name)
+		})
+	}
+}

@@ -1,0 +1,237 @@
+package tui
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestQuitAndBack(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 100, 20)
+	h.keys("enter")
+	if _, ok := h.a.top().(*treePage); !ok {
+		t.Fatalf("enter did not open the tree: %T", h.a.top())
+	}
+	h.keys("esc")
+	if len(h.a.stack) != 1 || h.quit {
+		t.Fatalf("esc: stack %d, quit %v", len(h.a.stack), h.quit)
+	}
+	h.keys("esc")
+	if h.quit {
+		t.Fatal("esc on the first page quit")
+	}
+	h.keys("q")
+	if !h.quit {
+		t.Fatal("q on the first page did not quit")
+	}
+}
+
+func TestHelpOverlay(t *testing.T) {
+	h := newHarness(t, newFixture(t), 100, 30)
+	h.keys("enter", "?")
+	h.contains("versions of the file in every snapshot", "everywhere")
+	h.keys("j") // ignored while the help shows
+	h.keys("?")
+	if h.a.showHelp {
+		t.Fatal("? did not close the help")
+	}
+	h.keys("?", "q")
+	if h.a.showHelp || len(h.a.stack) != 2 {
+		t.Fatal("q should close the help, not the page")
+	}
+}
+
+func TestFilterTakesKeys(t *testing.T) {
+	h := newHarness(t, newFixture(t), 100, 20)
+	h.keys("/")
+	h.typeText("q?etc")
+	if h.quit || h.a.showHelp {
+		t.Fatal("keys typed into the filter acted as commands")
+	}
+	h.keys("backspace", "backspace", "backspace", "backspace", "backspace")
+	h.typeText("etc")
+	h.keys("enter")
+	p := h.a.top().(*snapshotsPage)
+	if len(p.items) != 1 || p.items[0].Host != "server" {
+		t.Fatalf("filter etc: %d items", len(p.items))
+	}
+	h.keys("esc") // clears the filter first
+	if len(p.items) != 4 || h.quit {
+		t.Fatalf("esc did not clear the filter: %d items", len(p.items))
+	}
+}
+
+func TestSortAndReverse(t *testing.T) {
+	h := newHarness(t, newFixture(t), 100, 20)
+	p := h.a.top().(*snapshotsPage)
+	if p.items[0].ID != h.f.snaps[3].ID {
+		t.Fatal("newest laptop snapshot is not first")
+	}
+	h.keys("r")
+	if p.items[0].ID != h.f.snaps[0].ID {
+		t.Fatal("r did not put the oldest first")
+	}
+	h.keys("o", "o", "r") // added, largest first
+	if p.items[0].ID != h.f.snaps[0].ID {
+		t.Fatal("sort by data added")
+	}
+}
+
+func TestTreeNavigation(t *testing.T) {
+	h := newHarness(t, newFixture(t), 100, 20)
+	h.keys("enter", "enter", "enter", "down", "down", "down", "enter")
+	p := h.a.top().(*treePage)
+	if p.dir != "/home/alice/photos" {
+		t.Fatalf("dir %q", p.dir)
+	}
+	h.keys("h")
+	if p.dir != "/home/alice" || p.selected().Name != "photos" {
+		t.Fatalf("back up: dir %q, cursor on %q", p.dir, p.selected().Name)
+	}
+	h.keys("G")
+	if p.selected().Name != "photos" {
+		t.Fatal("G")
+	}
+	h.keys("g", "/")
+	h.typeText("do")
+	h.keys("enter", "enter")
+	if p.dir != "/home/alice/docs" {
+		t.Fatalf("filtered enter: dir %q", p.dir)
+	}
+	h.keys("left", "tab")
+	if !p.noPane {
+		t.Fatal("tab did not hide the pane")
+	}
+}
+
+func TestOpenSnapshotOption(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 100, 20)
+	h.a.opt.Snapshot = f.snaps[0].ID.Short() + ":/home/alice/docs"
+	h.send(snapshotsLoaded{snaps: f.snaps}) // as the first load delivers
+	h.a.stack[0].(*snapshotsPage).update(h.a, snapshotsLoaded{snaps: f.snaps})
+	p, ok := h.a.top().(*treePage)
+	if !ok {
+		t.Fatalf("top page %T", h.a.top())
+	}
+	h.run(p.enter(h.a, "/home/alice/docs", ""))
+	if p.sn.ID != f.snaps[0].ID || len(p.nodes) != 2 {
+		t.Fatalf("opened %s with %d entries", p.dir, len(p.nodes))
+	}
+}
+
+func TestSearchOpensTree(t *testing.T) {
+	h := newHarness(t, newFixture(t), 100, 20)
+	h.keys("f")
+	h.typeText("*.conf")
+	h.keys("enter")
+	h.contains("/etc/nginx/nginx.conf")
+	h.keys("down", "enter") // the only result is expanded: open its snapshot
+	p, ok := h.a.top().(*treePage)
+	if !ok || p.dir != "/etc/nginx" || p.selected().Name != "nginx.conf" {
+		t.Fatalf("search enter: %T", h.a.top())
+	}
+}
+
+func TestVersionsPage(t *testing.T) {
+	h := newHarness(t, newFixture(t), 100, 20)
+	h.keys("enter", "enter", "enter", "down", "enter", "v")
+	p := h.a.top().(*versionsPage)
+	if len(p.versions) != 2 || p.selected().Snapshot.ID != h.f.snaps[1].ID {
+		t.Fatalf("%d versions", len(p.versions))
+	}
+	h.keys("k", "enter")
+	pv := h.a.top().(*previewPage)
+	if string(pv.data) != "Shopping list\n\t- bread\n\t- milk\n" {
+		t.Fatalf("first version reads %q", pv.data)
+	}
+}
+
+func TestDiffKindFilterAndMark(t *testing.T) {
+	h := newHarness(t, newFixture(t), 100, 24)
+	h.keys("down", "down", "space", "home", "d")
+	p := h.a.top().(*diffPage)
+	h.keys("tab", "tab") // removed only
+	if len(p.rows) == 0 || p.rows[len(p.rows)-1].name != "report.bin" {
+		t.Fatalf("removed filter rows: %d", len(p.rows))
+	}
+	h.keys("G", "space")
+	if !h.a.marks.has(h.f.snaps[0], "/home/alice/docs/report.bin") {
+		t.Fatal("space in the diff did not mark the removed file in the old snapshot")
+	}
+}
+
+// TestMarkAndRestore marks two files and a folder in two places of the
+// tree, restores them into a folder and checks bytes and modes.
+func TestMarkAndRestore(t *testing.T) {
+	h := newHarness(t, newFixture(t), 120, 30)
+	dst := filepath.Join(t.TempDir(), "out")
+	h.keys("enter", "enter", "enter") // /home/alice of the newest
+	h.keys("space")                   // .profile
+	h.keys("enter", "space", "h")     // docs/notes.txt
+	h.keys("G", "space")              // photos/
+	if h.a.marks.count() != 3 {
+		t.Fatalf("%d marks", h.a.marks.count())
+	}
+	h.keys("R", "t", "ctrl+u")
+	h.typeText(dst)
+	h.keys("enter")
+	h.contains("Restore finished in", "restored     /home/alice/docs/notes.txt", "5 files, 2 folders", "esc closes")
+	check := func(rel string, want []byte, mode os.FileMode) {
+		t.Helper()
+		got, err := os.ReadFile(filepath.Join(dst, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: %q", rel, got)
+		}
+		fi, _ := os.Stat(filepath.Join(dst, rel))
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v", rel, fi.Mode())
+		}
+	}
+	check(".profile", []byte("export EDITOR=vi\n"), 0o600)
+	check("docs/notes.txt", []byte("Shopping list\n\t- bread\n\t- milk\n\t- coffee\n"), 0o644)
+	if _, err := os.Stat(filepath.Join(dst, "docs", "report.bin")); err == nil {
+		t.Error("an unmarked file was restored")
+	}
+	for _, n := range []string{"a.jpg", "b.jpg", "c.jpg"} {
+		if _, err := os.Stat(filepath.Join(dst, "photos", n)); err != nil {
+			t.Error(err)
+		}
+	}
+	if h.a.marks.count() != 0 {
+		t.Error("marks were not cleared after a clean restore")
+	}
+	h.keys("esc")
+	if _, ok := h.a.top().(*treePage); !ok {
+		t.Fatalf("esc after the report: %T", h.a.top())
+	}
+}
+
+func TestRestorePlanHelpers(t *testing.T) {
+	if got := commonDir("/home/alice/docs", "/home/alice/photos"); got != "/home/alice" {
+		t.Error(got)
+	}
+	if got := commonDir("/a", "/b/c"); got != "/" {
+		t.Error(got)
+	}
+	if got := anchoredPattern("/x/we[i]rd*name?"); got != `/x/we\[i\]rd\*name\?` {
+		t.Error(got)
+	}
+}
+
+func TestContentRendering(t *testing.T) {
+	if !isText([]byte("héllo\tworld\n")) || isText([]byte{0, 1, 2}) || isText([]byte("a\x1bb")) {
+		t.Error("isText")
+	}
+	if !isText([]byte("h\xc3")) { // cut inside a character
+		t.Error("isText at a cut")
+	}
+	if got := hexDump([]byte("AB\x00")); got != "00000000: 4142 00                                  AB.\n" {
+		t.Errorf("%q", got)
+	}
+}

@@ -1,0 +1,68 @@
+package tui
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/cairn-backup/cairn/repo/repotest"
+)
+
+// TestLiveDiffRestoreOriginal changes a file of an ingested folder, finds
+// it in the diff against the live filesystem, marks it there and restores
+// it to its original location.
+func TestLiveDiffRestoreOriginal(t *testing.T) {
+	f := repotest.New(t)
+	lipgloss.SetColorProfile(termenv.Ascii)
+	file := filepath.Join(f.Source, "docs", "a.txt")
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("changed since\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := New(context.Background(), f.Repo, Options{Location: time.UTC})
+	a.static = true
+	h := &harness{t: t, a: a}
+	h.keys() // no size yet: the default 80×24
+	h.run(a.Init())
+	h.keys("L")
+	p, ok := a.top().(*diffPage)
+	if !ok {
+		t.Fatalf("L opened %T (status %q)", a.top(), a.status)
+	}
+	if p.err != nil {
+		t.Fatal(p.err)
+	}
+	h.keys("tab", "tab", "tab") // modified only
+	var row int = -1
+	for i, n := range p.rows {
+		if n.name == "a.txt" {
+			row = i
+		}
+	}
+	if row < 0 {
+		t.Fatalf("a.txt is not among the modified:\n%s", a.View())
+	}
+	p.cur.pos = row
+	h.keys("space", "R")
+	h.keys("down", "right") // overwrite: always
+	if !strings.Contains(a.View(), "(•) always") {
+		t.Fatalf("overwrite choice:\n%s", a.View())
+	}
+	h.keys("enter")
+	if !strings.Contains(a.View(), "Restore finished") {
+		t.Fatalf("report:\n%s", a.View())
+	}
+	got, _ := os.ReadFile(file)
+	if string(got) != string(want) {
+		t.Fatalf("a.txt was not restored in place: %q", got)
+	}
+}

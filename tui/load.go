@@ -1,0 +1,179 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sync"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// The results of the loads, one type each.
+type (
+	snapshotsLoaded struct {
+		snaps    []*repo.Snapshot
+		warnings int
+		err      error
+	}
+	dirLoaded struct {
+		dir   string
+		node  *tree.Node // the folder itself
+		nodes []*tree.Node
+		err   error
+	}
+	headLoaded struct {
+		node *tree.Node
+		data []byte
+		err  error
+	}
+	sizeLoaded struct {
+		tid  id.ID
+		size int64
+		err  error
+	}
+)
+
+func loadSnapshots(ctx context.Context, r *repo.Repository) snapshotsLoaded {
+	var res snapshotsLoaded
+	res.snaps, res.err = r.Snapshots(ctx, func(error) { res.warnings++ })
+	return res
+}
+
+// loadDir reads the entries of the folder at dir ("/" or "/a/b") of sn.
+func loadDir(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, dir string) dirLoaded {
+	res := dirLoaded{dir: dir}
+	n, _, err := restore.Find(ctx, r, sn, dir)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	if n.Kind != tree.KindDir {
+		res.err = fmt.Errorf("%s is not a folder", dir)
+		return res
+	}
+	res.node = n
+	if !n.Subtree.IsZero() {
+		res.nodes, res.err = r.LoadTree(ctx, n.Subtree)
+	}
+	return res
+}
+
+// readHead reads up to limit bytes from the start of file n.
+func readHead(ctx context.Context, r *repo.Repository, n *tree.Node, limit int) ([]byte, error) {
+	var out []byte
+	for _, c := range n.Content {
+		if len(out) >= limit {
+			break
+		}
+		if c.Hole {
+			out = append(out, make([]byte, min(int(c.Size), limit-len(out)))...)
+			continue
+		}
+		b, err := r.LoadBlob(ctx, id.DataBlob, c.ID, nil)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, b...)
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// sizeCache holds the total size of folder trees, by tree ID: the same
+// folder in many snapshots is summed once.
+type sizeCache struct {
+	mu      sync.Mutex
+	sizes   map[id.ID]int64
+	pending map[id.ID]bool
+}
+
+func newSizeCache() *sizeCache {
+	return &sizeCache{sizes: map[id.ID]int64{}, pending: map[id.ID]bool{}}
+}
+
+func (c *sizeCache) get(tid id.ID) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.sizes[tid]
+	return s, ok
+}
+
+// claim reports whether the caller should compute tid (nobody has yet).
+func (c *sizeCache) claim(tid id.ID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.sizes[tid]; ok || c.pending[tid] {
+		return false
+	}
+	c.pending[tid] = true
+	return true
+}
+
+// total sums the file sizes below tree tid, using and filling the cache.
+func (c *sizeCache) total(ctx context.Context, r *repo.Repository, tid id.ID) (int64, error) {
+	if s, ok := c.get(tid); ok {
+		return s, nil
+	}
+	nodes, err := r.LoadTree(ctx, tid)
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, n := range nodes {
+		switch {
+		case n.Kind == tree.KindFile:
+			sum += int64(n.Size)
+		case n.Kind == tree.KindDir && !n.Subtree.IsZero():
+			s, err := c.total(ctx, r, n.Subtree)
+			if err != nil {
+				return 0, err
+			}
+			sum += s
+		}
+	}
+	c.mu.Lock()
+	c.sizes[tid] = sum
+	delete(c.pending, tid)
+	c.mu.Unlock()
+	return sum, nil
+}
+
+// dirSize is the known total size of folder n.
+func (a *App) dirSize(n *tree.Node) (int64, bool) {
+	if n == nil || n.Kind != tree.KindDir {
+		return 0, false
+	}
+	if n.Subtree.IsZero() {
+		return 0, true
+	}
+	return a.sizes.get(n.Subtree)
+}
+
+// startSize computes folder n's total size for p, unless it is known or
+// already being computed.
+func (a *App) startSize(p page, n *tree.Node) tea.Cmd {
+	if n == nil || n.Kind != tree.KindDir || n.Subtree.IsZero() || !a.sizes.claim(n.Subtree) {
+		return nil
+	}
+	tid, r, c := n.Subtree, a.r, a.sizes
+	return a.load(p, func(ctx context.Context) any {
+		s, err := c.total(ctx, r, tid)
+		if err != nil {
+			c.mu.Lock()
+			delete(c.pending, tid)
+			c.mu.Unlock()
+		}
+		return sizeLoaded{tid: tid, size: s, err: err}
+	})
+}
+
+// joinPath joins a folder path inside a snapshot and an entry name.
+func joinPath(dir, name string) string { return path.Join("/", dir, name) }

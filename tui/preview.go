@@ -1,0 +1,189 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Preview limits: text is shown up to textLimit bytes, binary files as a
+// hex dump of their first hexLimit bytes.
+const (
+	textLimit = 1 << 20
+	hexLimit  = 64 << 10
+)
+
+// previewPage shows one file (or symlink, or special file) in full: its
+// metadata and its content in a scrollable viewport.
+type previewPage struct {
+	sn      *repo.Snapshot
+	path    string
+	node    *tree.Node
+	vp      viewport.Model
+	loading bool
+	data    []byte
+	err     error
+	ready   bool
+}
+
+// openPreview pushes the preview of node n at p in sn.
+func (a *App) openPreview(sn *repo.Snapshot, p string, n *tree.Node) tea.Cmd {
+	pg := &previewPage{sn: sn, path: p, node: n, vp: viewport.New(a.w, max(1, a.h-4))}
+	var cmd tea.Cmd
+	if n.Kind == tree.KindFile && n.Size > 0 {
+		pg.loading = true
+		r := a.r
+		cmd = a.load(pg, func(ctx context.Context) any {
+			b, err := readHead(ctx, r, n, textLimit)
+			return headLoaded{node: n, data: b, err: err}
+		})
+	}
+	pg.setContent(a)
+	return a.push(pg, cmd)
+}
+
+func (p *previewPage) title() string    { return "preview " + printable(p.path) }
+func (p *previewPage) typing() bool     { return false }
+func (p *previewPage) back(a *App) bool { return false }
+
+func (p *previewPage) help() []binding {
+	return []binding{
+		{"↑/k ↓/j", "scroll a line"},
+		{"pgup/b pgdn/f/space", "scroll a page"},
+		{"u d", "scroll half a page"},
+		{"g G", "top / bottom"},
+		{"v", "versions of this file"},
+		{"m", "mark (or unmark) this file for restore"},
+	}
+}
+
+func (p *previewPage) setContent(a *App) {
+	var b strings.Builder
+	b.WriteString(nodeDetails(a, p.node))
+	b.WriteString("\n")
+	switch {
+	case p.err != nil:
+		b.WriteString(styleError.Render(p.err.Error()) + "\n")
+	case p.loading:
+		b.WriteString(styleDim.Render("loading…") + "\n")
+	case p.node.Kind == tree.KindFile && p.node.Size > 0:
+		b.WriteString(renderContent(p.data, p.vp.Width, true))
+		if int64(len(p.data)) < int64(p.node.Size) && isText(p.data) {
+			b.WriteString(styleDim.Render(fmt.Sprintf("… first %s of %s shown", formatBytes(int64(len(p.data))), formatBytes(int64(p.node.Size)))) + "\n")
+		}
+	}
+	p.vp.SetContent(strings.TrimSuffix(b.String(), "\n"))
+}
+
+func (p *previewPage) update(a *App, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case headLoaded:
+		p.loading, p.data, p.err = false, msg.data, msg.err
+		p.setContent(a)
+	case tea.KeyMsg:
+		switch msg.String() {
+		case "g", "home":
+			p.vp.GotoTop()
+			return nil
+		case "G", "end":
+			p.vp.GotoBottom()
+			return nil
+		case "v":
+			return a.openVersions(p.sn, p.path)
+		case "m":
+			a.marks.toggle(p.sn, p.path, p.node)
+			return nil
+		}
+		var cmd tea.Cmd
+		p.vp, cmd = p.vp.Update(msg)
+		return cmd
+	}
+	return nil
+}
+
+func (p *previewPage) view(a *App, w, h int) string {
+	if p.vp.Width != w || p.vp.Height != h-1 {
+		p.vp.Width, p.vp.Height = w, h-1
+		p.setContent(a)
+	}
+	head := fmt.Sprintf("%s  in %s %s", printable(p.path), p.sn.ID.Short(), a.fmtTime(p.sn.Time))
+	if p.vp.TotalLineCount() > p.vp.Height {
+		head += fmt.Sprintf("  %3.0f%%", p.vp.ScrollPercent()*100)
+	}
+	return styleHeader.Render(fitLeft(head, w)) + "\n" + p.vp.View()
+}
+
+// isText reports whether b looks like text: valid UTF-8 without NULs or
+// other control bytes than tab, newline, carriage return and form feed. A
+// multi-byte character cut at the end of b does not count against it.
+func isText(b []byte) bool {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return false
+	}
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size <= 1 {
+			return len(b) < utf8.UTFMax && !utf8.FullRune(b)
+		}
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' || r == 0x7f {
+			return false
+		}
+		b = b[size:]
+	}
+	return true
+}
+
+// renderContent shows data as text lines, or as a hex dump when it is not
+// text. full is the preview page (more hex); the side pane shows less.
+func renderContent(data []byte, width int, full bool) string {
+	if isText(data) {
+		var b strings.Builder
+		for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			l = strings.TrimSuffix(l, "\r")
+			b.WriteString(strings.ReplaceAll(l, "\t", "    ") + "\n")
+		}
+		return b.String()
+	}
+	limit := 256
+	if full {
+		limit = hexLimit
+	}
+	return hexDump(data[:min(len(data), limit)])
+}
+
+// hexDump is xxd's layout: offset, 16 bytes in pairs, and the printable
+// characters.
+func hexDump(data []byte) string {
+	var b strings.Builder
+	for off := 0; off < len(data); off += 16 {
+		row := data[off:min(off+16, len(data))]
+		fmt.Fprintf(&b, "%08x: ", off)
+		for i := 0; i < 16; i++ {
+			if i < len(row) {
+				fmt.Fprintf(&b, "%02x", row[i])
+			} else {
+				b.WriteString("  ")
+			}
+			if i%2 == 1 {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteByte(' ')
+		for _, c := range row {
+			if c < 0x20 || c > 0x7e {
+				c = '.'
+			}
+			b.WriteByte(c)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

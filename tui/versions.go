@@ -1,0 +1,140 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/search"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// versionsPage lists the distinct versions of one path across every
+// snapshot.
+type versionsPage struct {
+	path     string
+	versions []search.Version
+	loading  bool
+	err      error
+	cur      cursor
+}
+
+type versionsLoaded struct {
+	versions []search.Version
+	err      error
+}
+
+// allSnapshots is the loaded snapshot list, oldest first.
+func (a *App) allSnapshots() []*repo.Snapshot { return a.stack[0].(*snapshotsPage).all }
+
+// openVersions pushes the versions of path p (sn is where the user was).
+func (a *App) openVersions(sn *repo.Snapshot, p string) tea.Cmd {
+	pg := &versionsPage{path: p, loading: true}
+	r, snaps := a.r, a.allSnapshots()
+	return a.push(pg, a.load(pg, func(ctx context.Context) any {
+		vs, err := search.Versions(ctx, r, snaps, p)
+		return versionsLoaded{vs, err}
+	}))
+}
+
+func (p *versionsPage) title() string    { return "versions " + printable(path.Base(p.path)) }
+func (p *versionsPage) typing() bool     { return false }
+func (p *versionsPage) back(a *App) bool { return false }
+
+func (p *versionsPage) help() []binding {
+	return append([]binding{
+		{"enter", "preview this version"},
+		{"o", "open the snapshot's tree at this file"},
+		{"space", "mark this version for restore"},
+		{"r", "restore this version now"},
+	}, listKeys...)
+}
+
+func (p *versionsPage) selected() *search.Version {
+	if p.cur.pos < 0 || p.cur.pos >= len(p.versions) {
+		return nil
+	}
+	return &p.versions[p.cur.pos]
+}
+
+func (p *versionsPage) update(a *App, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case versionsLoaded:
+		p.loading, p.versions, p.err = false, msg.versions, msg.err
+		p.cur.pos = len(p.versions) - 1
+		p.cur.clamp(len(p.versions), a.h-5)
+	case tea.KeyMsg:
+		k := msg.String()
+		if p.cur.move(k, len(p.versions), a.h-5) {
+			return nil
+		}
+		v := p.selected()
+		if v == nil {
+			return nil
+		}
+		switch k {
+		case "enter", "l", "right":
+			return a.openPreview(v.Snapshot, p.path, v.Node)
+		case "o":
+			return a.openTree(v.Snapshot, path.Dir(p.path), path.Base(p.path))
+		case " ":
+			a.marks.toggle(v.Snapshot, p.path, v.Node)
+		case "r":
+			return a.openRestore([]*mark{{sn: v.Snapshot, path: p.path, node: v.Node}})
+		}
+	}
+	return nil
+}
+
+func (p *versionsPage) view(a *App, w, h int) string {
+	var b strings.Builder
+	head := printable(p.path)
+	if !p.loading {
+		head += fmt.Sprintf("  %d versions", len(p.versions))
+	}
+	b.WriteString(styleHeader.Render(fitLeft(head, w)) + "\n")
+	switch {
+	case p.err != nil:
+		return b.String() + styleError.Render(p.err.Error())
+	case p.loading:
+		return b.String()
+	case len(p.versions) == 0:
+		return b.String() + styleDim.Render("  in no snapshot")
+	}
+	b.WriteString(styleDim.Render(fmt.Sprintf("    %-8s %-19s %9s %10s  %-8s  %s", "ID", "TIME", "SIZE", "CHANGE", "", "KEPT IN")) + "\n")
+	listH := h - 2
+	p.cur.clamp(len(p.versions), listH)
+	for i := p.cur.top; i < len(p.versions) && i < p.cur.top+listH; i++ {
+		v := p.versions[i]
+		gutter := "  "
+		if i == p.cur.pos {
+			gutter = "> "
+		}
+		m := " "
+		if a.marks.has(v.Snapshot, p.path) {
+			m = styleMark.Render("*")
+		}
+		delta := ""
+		if i > 0 {
+			delta = formatDelta(int64(v.Node.Size) - int64(p.versions[i-1].Node.Size))
+		}
+		size := nodeSize(v.Node)
+		if v.Node.Kind != tree.KindFile {
+			size = v.Node.Kind.String()
+		}
+		kept := fmt.Sprintf("%d snapshot(s)", v.Count)
+		if v.Last != nil && v.Last != v.Snapshot {
+			kept += " until " + a.fmtTime(v.Last.Time)
+		}
+		line := fmt.Sprintf("%s%s %-8s %-19s %9s %10s  %-8s  %s", gutter, m, v.Snapshot.ID.Short(), a.fmtTime(v.Snapshot.Time), size, delta, v.Change, kept)
+		if i == p.cur.pos {
+			line = styleSelected.Render(fit(line, w))
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
