@@ -202,6 +202,8 @@ type fsys struct {
 	seen  map[[2]uint64]bool   // (inode, chunk) pairs already logged as unreadable
 	warns map[string]bool      // refresh problems already logged
 
+	refreshMu sync.Mutex // one refresh at a time, so an older listing never replaces a newer one
+
 	dirs  sync.Map // inode number -> lister, for rawFS.ReadDir
 	bases sync.Map // folder's inode number -> first inode number of its entries
 }
@@ -293,9 +295,18 @@ func (f *fsys) refreshLoop(ctx context.Context) {
 	}
 }
 
+// Refresh looks for new and removed snapshots now, without waiting for
+// the periodic refresh: a process that has just written a snapshot calls
+// it to show the snapshot at once.
+func (m *Mounted) Refresh(ctx context.Context) error {
+	return m.fsys.refresh(ctx)
+}
+
 // refresh lists the snapshots and, when they changed, reads the index
 // segments written with them and shows the new set.
 func (f *fsys) refresh(ctx context.Context) error {
+	f.refreshMu.Lock()
+	defer f.refreshMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, f.opt.ReadTimeout)
 	defer cancel()
 	snaps, err := f.r.Snapshots(ctx, func(err error) { f.warnOnce(err.Error(), "%v", err) })

@@ -28,6 +28,7 @@ type globals struct {
 	quiet           bool
 	noLock          bool
 	storage         storageFlags
+	daemon          daemonFlags
 }
 
 func (g *globals) register(root *cobra.Command) {
@@ -39,6 +40,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.BoolVar(&g.json, "json", false, "print JSON lines instead of text")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	g.storage.register(root)
+	g.daemon.register(root)
 }
 
 // password finds the password: file, command, variable, then a prompt on

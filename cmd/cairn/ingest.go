@@ -1,19 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/ingest"
 )
 
@@ -28,6 +31,7 @@ type ingestFlags struct {
 	stdinName        string
 	stdinFromCommand bool
 	timeFlag         string
+	metricsFile      string
 }
 
 func newIngestCommand(g *globals) *cobra.Command {
@@ -40,7 +44,13 @@ func newIngestCommand(g *globals) *cobra.Command {
 Unchanged files (same size, mtime, ctime and inode as in the last ingest of
 the same host and source) are not read again. Paths given on the command line
 are never excluded. Exit code 3 means the snapshot was saved but some files
-could not be read; each one is reported.`,
+could not be read; each one is reported.
+
+When a daemon (cairn daemon) serves the repository, the ingest runs in it:
+the output, --json lines and exit codes are the same; --stdin streams
+standard input to it, and --stdin-from-command runs the command here and
+streams its output. The daemon reads the paths with its own rights. See
+--no-daemon, --socket and -v.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runIngest(cmd, g, f, args)
 		},
@@ -57,10 +67,11 @@ could not be read; each one is reported.`,
 	fl.StringVar(&f.stdinName, "stdin-name", "stdin", "file `name` for --stdin and --stdin-from-command")
 	fl.BoolVar(&f.stdinFromCommand, "stdin-from-command", false, "ingest the standard output of the command after --; no snapshot if it fails")
 	fl.StringVar(&f.timeFlag, "time", "", "snapshot `time` (RFC 3339) instead of now")
+	fl.StringVar(&f.metricsFile, "metrics-file", "", "write Prometheus metrics of this run to `file` (for node_exporter's textfile collector), on success and on failure")
 	return cmd
 }
 
-func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) error {
+func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (err error) {
 	ctx := cmd.Context()
 	opt := ingest.Options{Host: f.host, Source: f.source, Tags: f.tags, ExcludeCaches: f.excludeCaches, OneFileSystem: f.oneFileSystem, Version: version}
 	opt.Excludes = append(opt.Excludes, f.excludes...)
@@ -82,7 +93,7 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) er
 		opt.Time = t
 	}
 
-	var child *exec.Cmd
+	var command []string
 	switch {
 	case f.stdin && f.stdinFromCommand:
 		return errors.New("--stdin and --stdin-from-command exclude each other")
@@ -94,17 +105,8 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) er
 		if dash > 0 {
 			return errors.New("--stdin-from-command takes no paths")
 		}
-		// The command runs in its own process group so an interrupt ends it
-		// and whatever it started (which may hold the pipe open).
-		child = exec.CommandContext(ctx, args[0], args[1:]...)
-		child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		child.Cancel = func() error { return syscall.Kill(-child.Process.Pid, syscall.SIGKILL) }
-		child.Stderr = os.Stderr
-		out, err := child.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		opt.Stdin, opt.StdinName = out, f.stdinName
+		command = args
+		opt.StdinName = f.stdinName
 	case f.stdin:
 		if len(args) > 0 {
 			return errors.New("--stdin takes no paths")
@@ -117,6 +119,34 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) er
 		opt.Paths = args
 	}
 
+	out := newIngestOutput(g)
+	if f.metricsFile != "" {
+		start := time.Now()
+		defer func() {
+			if merr := writeIngestMetrics(f.metricsFile, opt, start, out, err); merr != nil && err == nil {
+				err = merr
+			}
+		}()
+	}
+	if c := g.daemonClient(ctx); c != nil {
+		return ingestViaDaemon(ctx, c, opt, command, out)
+	}
+	return ingestDirect(cmd, g, opt, command, out)
+}
+
+// ingestDirect ingests on the repository itself.
+func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []string, out *ingestOutput) error {
+	ctx := cmd.Context()
+	var child *exec.Cmd
+	if command != nil {
+		child = commandForStdin(ctx, command)
+		pipe, err := child.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		opt.Stdin = pipe
+	}
+
 	r, lock, release, err := g.openLocked(ctx, "ingest")
 	if err != nil {
 		return err
@@ -125,66 +155,17 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) er
 
 	if child != nil {
 		if err := child.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", args[0], err)
+			return fmt.Errorf("start %s: %w", command[0], err)
 		}
-		opt.BeforeCommit = func() error {
-			if err := child.Wait(); err != nil {
-				return &exitError{exitFailure, fmt.Errorf("command %s failed (%v): no snapshot written", strings.Join(args, " "), err)}
-			}
-			return nil
-		}
+		opt.BeforeCommit = func() error { return waitStdinCommand(child, command) }
+	}
+	opt.Warn = func(path string, err error) { out.warn(path, err.Error()) }
+	if out.wantProgress() {
+		opt.Progress = out.progress
 	}
 
-	var unreadable []string
-	var warnMu sync.Mutex
-	opt.Warn = func(path string, err error) {
-		warnMu.Lock()
-		defer warnMu.Unlock()
-		unreadable = append(unreadable, path)
-		if g.json {
-			printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": err.Error()}, "during": "archival", "item": path})
-		} else {
-			fmt.Fprintf(os.Stderr, "cairn: cannot read %s: %v\n", path, err)
-		}
-	}
-	var line liveLine
-	switch {
-	case g.json:
-		opt.Progress = func(p ingest.Progress) {
-			m := map[string]any{"message_type": "status", "seconds_elapsed": int(p.Elapsed.Seconds()), "files_done": p.FilesDone, "bytes_done": p.BytesDone, "error_count": p.Errors}
-			if p.ScanDone {
-				m["total_files"], m["total_bytes"] = p.TotalFiles, p.TotalBytes
-				if p.TotalBytes > 0 {
-					m["percent_done"] = float64(p.BytesDone) / float64(p.TotalBytes)
-				}
-				if e := eta(p.BytesDone, p.TotalBytes, p.Elapsed); e >= 0 {
-					m["seconds_remaining"] = int(e.Seconds())
-				}
-			}
-			if p.Current != "" {
-				m["current_files"] = []string{p.Current}
-			}
-			printJSON(m)
-		}
-	case !g.quiet && isTerminal(os.Stderr):
-		opt.Progress = func(p ingest.Progress) {
-			s := fmt.Sprintf("[%s] %d files %s, %s/s", formatDuration(p.Elapsed), p.FilesDone, formatBytes(p.BytesDone), formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
-			if p.ScanDone {
-				s = fmt.Sprintf("[%s] %d/%d files %s/%s, %s/s", formatDuration(p.Elapsed), p.FilesDone, p.TotalFiles, formatBytes(p.BytesDone), formatBytes(p.TotalBytes), formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
-				if e := eta(p.BytesDone, p.TotalBytes, p.Elapsed); e >= 0 {
-					s += " ETA " + formatDuration(e)
-				}
-			}
-			if p.Current != "" {
-				s += "  " + p.Current
-			}
-			line.show(s)
-		}
-	}
-
-	ctx = lock.Context()
-	res, err := ingest.Run(ctx, r, opt)
-	line.done()
+	res, err := ingest.Run(lock.Context(), r, opt)
+	out.done()
 	if child != nil && err != nil && child.ProcessState == nil {
 		if child.Process != nil {
 			child.Process.Kill()
@@ -197,26 +178,81 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) er
 		}
 		return err
 	}
-	sn := res.Snapshot
-	s := sn.Summary
-	if g.json {
-		printJSON(map[string]any{
-			"message_type": "summary", "snapshot_id": sn.ID.String(), "short_id": sn.ID.Short(),
-			"files_new": s.FilesNew, "files_changed": s.FilesChanged, "files_unchanged": s.FilesUnchanged,
-			"dirs_new": s.DirsNew, "dirs_changed": s.DirsChanged, "dirs_unchanged": s.DirsUnchanged,
-			"data_blobs": s.DataBlobs, "tree_blobs": s.TreeBlobs, "data_added": s.DataAdded, "data_added_packed": s.DataAddedStored,
-			"total_files_processed": s.TotalFiles, "total_bytes_processed": s.TotalBytes,
-			"total_duration": s.End.Sub(s.Start).Seconds(), "files_unreadable": s.FilesUnreadable,
-		})
-	} else if !g.quiet {
-		fmt.Printf("Files:       %d new, %d changed, %d unchanged\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged)
-		fmt.Printf("Dirs:        %d new, %d changed, %d unchanged\n", s.DirsNew, s.DirsChanged, s.DirsUnchanged)
-		fmt.Printf("Added:       %s (%s stored)\n", formatBytes(s.DataAdded), formatBytes(s.DataAddedStored))
-		fmt.Printf("Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), formatDuration(s.End.Sub(s.Start)))
-		fmt.Printf("snapshot %s saved\n", sn.ID.Short())
+	return out.summary(res.Snapshot.ID, res.Snapshot.Summary)
+}
+
+// ingestViaDaemon has the daemon ingest, with the same output. A
+// --stdin-from-command command runs here, in the caller's environment, and
+// its output is streamed like --stdin; when it fails the daemon writes no
+// snapshot, as a direct ingest would not.
+func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, command []string, out *ingestOutput) error {
+	req := daemon.IngestRequest{Excludes: opt.Excludes, ExcludeCaches: opt.ExcludeCaches, OneFileSystem: opt.OneFileSystem,
+		Host: opt.Host, Source: opt.Source, Tags: opt.Tags, Time: opt.Time, StdinName: opt.StdinName, Progress: out.wantProgress()}
+	for _, p := range opt.Paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		req.Paths = append(req.Paths, abs)
 	}
-	if len(unreadable) > 0 {
-		return &exitError{exitPartial, fmt.Errorf("snapshot %s saved, but %d paths could not be read", sn.ID.Short(), len(unreadable))}
+	stdin := opt.Stdin
+	var verdict func() error
+	if command != nil {
+		child := commandForStdin(ctx, command)
+		pipe, err := child.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := child.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", command[0], err)
+		}
+		defer func() {
+			if child.ProcessState == nil {
+				child.Process.Kill()
+				child.Wait()
+			}
+		}()
+		stdin, verdict = pipe, func() error { return waitStdinCommand(child, command) }
+	}
+	req.Stdin = stdin != nil
+	ev, err := c.Ingest(ctx, req, stdin, verdict, func(ev daemon.IngestEvent) {
+		switch {
+		case ev.Type == daemon.EventProgress && ev.Progress != nil:
+			out.progress(*ev.Progress)
+		case ev.Type == daemon.EventWarn:
+			out.warn(ev.Path, ev.Message)
+		}
+	})
+	out.done()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return daemonError(err)
+	}
+	sid, err := id.Parse(ev.SnapshotID)
+	if err != nil || ev.Summary == nil {
+		return fmt.Errorf("daemon at %s: bad summary", c.Path())
+	}
+	return out.summary(sid, ev.Summary)
+}
+
+// commandForStdin makes the --stdin-from-command command. It runs in its
+// own process group so an interrupt ends it and whatever it started (which
+// may hold the pipe open).
+func commandForStdin(ctx context.Context, command []string) *exec.Cmd {
+	child := exec.CommandContext(ctx, command[0], command[1:]...)
+	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	child.Cancel = func() error { return syscall.Kill(-child.Process.Pid, syscall.SIGKILL) }
+	child.Stderr = os.Stderr
+	return child
+}
+
+// waitStdinCommand waits for the command once its output has been read;
+// its failure means no snapshot.
+func waitStdinCommand(child *exec.Cmd, command []string) error {
+	if err := child.Wait(); err != nil {
+		return &exitError{exitFailure, fmt.Errorf("command %s failed (%v): no snapshot written", strings.Join(command, " "), err)}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -65,13 +66,7 @@ func newSnapshotsCommand(g *globals) *cobra.Command {
 		Short: "List snapshots, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			r, _, release, err := g.openLocked(ctx, "snapshots")
-			if err != nil {
-				return err
-			}
-			defer release()
-			all, err := r.Snapshots(ctx, func(err error) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %v\n", err) })
+			all, err := listSnapshots(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
@@ -113,4 +108,27 @@ func newSnapshotsCommand(g *globals) *cobra.Command {
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// listSnapshots lists every snapshot, oldest first, through the daemon
+// when one serves the repository, else from the repository itself;
+// either way a snapshot that cannot be read is skipped with a message.
+func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
+	skip := func(msg string) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %s\n", msg) }
+	if c := g.daemonClient(ctx); c != nil {
+		all, warnings, err := c.Snapshots(ctx)
+		if err != nil {
+			return nil, daemonError(err)
+		}
+		for _, w := range warnings {
+			skip(w)
+		}
+		return all, nil
+	}
+	r, _, release, err := g.openLocked(ctx, "snapshots")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return r.Snapshots(ctx, func(err error) { skip(err.Error()) })
 }

@@ -1,0 +1,232 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+)
+
+// SocketPath is the socket a client talks to: the --socket flag, else
+// $CAIRN_SOCKET, else DefaultSocket.
+func SocketPath(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if s := os.Getenv("CAIRN_SOCKET"); s != "" {
+		return s
+	}
+	return DefaultSocket
+}
+
+// SameRepository reports whether two repository locations name the same
+// repository: local folders (with or without "local:") after making them
+// absolute and clean, anything else (s3:...) as the exact string.
+func SameRepository(a, b string) bool {
+	return normalLocation(a) == normalLocation(b)
+}
+
+func normalLocation(s string) string {
+	if strings.HasPrefix(s, "s3:") {
+		return s
+	}
+	s = strings.TrimPrefix(s, "local:")
+	if abs, err := filepath.Abs(s); err == nil {
+		s = abs
+	}
+	return filepath.Clean(s)
+}
+
+// Client calls a daemon's control socket.
+type Client struct {
+	path string
+	hc   *http.Client
+}
+
+// NewClient makes a client for the socket at path; nothing is dialled
+// until a call.
+func NewClient(path string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		DisableCompression: true,
+		MaxIdleConns:       1,
+	}
+	return &Client{path: path, hc: &http.Client{Transport: tr}}
+}
+
+// Path is the socket's path.
+func (c *Client) Path() string { return c.path }
+
+// Error returns the API error a failed call answered; a refused
+// connection or a non-daemon answer is another error.
+func (e *APIError) Error() string { return e.Message }
+
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://cairn"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		var e APIError
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &e) != nil || e.Message == "" {
+			return nil, fmt.Errorf("daemon at %s answered %s", c.path, resp.Status)
+		}
+		if e.Code == 0 {
+			e.Code = exitFailure
+		}
+		return nil, &e
+	}
+	return resp, nil
+}
+
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Info asks which repository the daemon serves, within timeout.
+func (c *Client) Info(ctx context.Context, timeout time.Duration) (*Info, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var i Info
+	if err := c.get(ctx, pathInfo, &i); err != nil {
+		return nil, err
+	}
+	return &i, nil
+}
+
+// Status returns every source's state.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var s Status
+	if err := c.get(ctx, pathStatus, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Run runs a configured source now. Without wait it returns once queued,
+// with a nil result.
+func (c *Client) Run(ctx context.Context, source string, wait bool) (*RunResult, error) {
+	b, _ := json.Marshal(RunRequest{Source: source, Wait: wait})
+	resp, err := c.do(ctx, http.MethodPost, pathRun, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if !wait {
+		return nil, nil
+	}
+	var r RunResult
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, fmt.Errorf("daemon at %s: %w", c.path, err)
+	}
+	return &r, nil
+}
+
+// Snapshots lists the repository's snapshots, oldest first, and the
+// warnings about those that could not be read.
+func (c *Client) Snapshots(ctx context.Context) ([]*repo.Snapshot, []string, error) {
+	var l SnapshotList
+	if err := c.get(ctx, pathSnapshots, &l); err != nil {
+		return nil, nil, err
+	}
+	out := make([]*repo.Snapshot, 0, len(l.Snapshots))
+	for _, it := range l.Snapshots {
+		sid, err := id.Parse(it.ID)
+		if err != nil || it.Snapshot == nil {
+			return nil, nil, fmt.Errorf("daemon at %s: bad snapshot %q", c.path, it.ID)
+		}
+		it.Snapshot.ID = sid
+		out = append(out, it.Snapshot)
+	}
+	return out, l.Warnings, nil
+}
+
+// Ingest runs an ingest in the daemon. With req.Stdin, stdin is streamed
+// to it; once stdin ends, verdict (when set) says whether the stream is
+// good (an error means no snapshot). Every event but the last goes to on;
+// the last is the summary (returned) or an error (an *APIError).
+func (c *Client) Ingest(ctx context.Context, req IngestRequest, stdin io.Reader, verdict func() error, on func(IngestEvent)) (*IngestEvent, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		head, _ := json.Marshal(req)
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		_, err := bw.Write(append(head, '\n'))
+		if err == nil && req.Stdin {
+			fw := &frameWriter{w: bw}
+			if _, err = io.Copy(fw, stdin); err == nil {
+				var end StreamEnd
+				if verdict != nil {
+					if verr := verdict(); verr != nil {
+						end.Error = verr.Error()
+					}
+				}
+				err = fw.end(end)
+			}
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
+	resp, err := c.do(ctx, http.MethodPost, pathIngest, pr)
+	if err != nil {
+		pr.CloseWithError(err)
+		return nil, err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var ev IngestEvent
+		if err := dec.Decode(&ev); err != nil {
+			pr.CloseWithError(err)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("daemon at %s stopped answering: %w", c.path, err)
+		}
+		switch ev.Type {
+		case EventSummary:
+			return &ev, nil
+		case EventError:
+			if ev.Code == 0 {
+				ev.Code = exitFailure
+			}
+			return nil, &APIError{Message: ev.Message, Code: ev.Code}
+		default:
+			on(ev)
+		}
+	}
+}
+
+// IsAPIError reports whether err is the daemon's answer (and not a
+// failure to reach it).
+func IsAPIError(err error) bool {
+	var e *APIError
+	return errors.As(err, &e)
+}

@@ -1,0 +1,138 @@
+// Package daemon is cairn's long-running process: it runs the configured
+// sources on their schedules with hooks and retention, keeps every snapshot
+// mounted, serves a control socket for scripts and exports metrics.
+package daemon
+
+import "time"
+
+// Config is the daemon's configuration file (YAML). Keys follow the long
+// flag names of the CLI, with dashes as underscores. The JSON Schema in
+// cairn.schema.json describes the same keys, and a test keeps both in step.
+type Config struct {
+	Repository      string `yaml:"repository"`
+	PasswordFile    string `yaml:"password_file"`
+	PasswordCommand string `yaml:"password_command"`
+	CacheDir        string `yaml:"cache_dir"`
+	// Host is recorded in snapshots (default: the machine's host name).
+	Host string `yaml:"host"`
+
+	// Storage options, as the global CLI flags of the same names.
+	Connections   int     `yaml:"connections"`
+	S3VirtualHost bool    `yaml:"s3_virtual_host"`
+	Retries       int     `yaml:"retries"`
+	VerifyWrites  *bool   `yaml:"verify_writes"`
+	MetadataCache *bool   `yaml:"metadata_cache"`
+	LimitRequests float64 `yaml:"limit_requests"`
+	LimitBytes    string  `yaml:"limit_bytes"`
+
+	// Socket is the control socket (default /run/cairn/cairn.sock).
+	Socket string `yaml:"socket"`
+	// SocketGroup, when set, makes the socket mode 0660 with that group,
+	// and lets members of the group call it; otherwise it is 0600.
+	SocketGroup string `yaml:"socket_group"`
+	// AllowUIDs may call the socket besides root and the daemon's own uid.
+	AllowUIDs []int `yaml:"allow_uids"`
+
+	// Concurrency bounds the sources running at once (default 1).
+	Concurrency int `yaml:"concurrency"`
+	// StopTimeout is how long SIGTERM waits for running ingests before
+	// aborting them (default 1m).
+	StopTimeout Duration `yaml:"stop_timeout"`
+
+	Sources []Source `yaml:"sources"`
+	Check   *Check   `yaml:"check"`
+	Prune   *Prune   `yaml:"prune"`
+	Mount   *Mount   `yaml:"mount"`
+	Metrics *Metrics `yaml:"metrics"`
+}
+
+// Source is one thing the daemon backs up: paths, or the standard output
+// of a command.
+type Source struct {
+	Name string `yaml:"name"`
+
+	Paths         []string `yaml:"paths"`
+	Exclude       []string `yaml:"exclude"`
+	ExcludeFile   []string `yaml:"exclude_file"`
+	ExcludeCaches bool     `yaml:"exclude_caches"`
+	OneFileSystem bool     `yaml:"one_file_system"`
+
+	// Command's standard output is ingested as one file named StdinName
+	// (default: the source name). A command that fails writes no snapshot.
+	// Like a hook's, it is argv, or a string run with /bin/sh -c.
+	Command   Command `yaml:"command"`
+	StdinName string  `yaml:"stdin_name"`
+
+	// Schedule is a cron expression ("0 3 * * *", "@daily") or an
+	// interval ("6h", "1d"). Empty: only run when asked.
+	Schedule    string   `yaml:"schedule"`
+	RandomDelay Duration `yaml:"random_delay"`
+
+	Tags   []string `yaml:"tags"`
+	Before []Hook   `yaml:"before"`
+	After  []Hook   `yaml:"after"`
+
+	Retention *Retention `yaml:"retention"`
+	// PingURL overrides Metrics.PingURL for this source.
+	PingURL string `yaml:"ping_url"`
+}
+
+// Hook is a command run before or after a source. A string runs with
+// /bin/sh -c; a list runs without a shell.
+type Hook struct {
+	Command Command  `yaml:"command"`
+	Timeout Duration `yaml:"timeout"` // default 10m
+}
+
+// Command is argv, or a shell line kept as ["/bin/sh", "-c", line].
+type Command []string
+
+// Retention is a forget policy applied after each successful ingest of
+// its source, to that source's snapshots of this host.
+type Retention struct {
+	KeepLast          int      `yaml:"keep_last"`
+	KeepHourly        int      `yaml:"keep_hourly"`
+	KeepDaily         int      `yaml:"keep_daily"`
+	KeepWeekly        int      `yaml:"keep_weekly"`
+	KeepMonthly       int      `yaml:"keep_monthly"`
+	KeepYearly        int      `yaml:"keep_yearly"`
+	KeepWithin        string   `yaml:"keep_within"`
+	KeepWithinHourly  string   `yaml:"keep_within_hourly"`
+	KeepWithinDaily   string   `yaml:"keep_within_daily"`
+	KeepWithinWeekly  string   `yaml:"keep_within_weekly"`
+	KeepWithinMonthly string   `yaml:"keep_within_monthly"`
+	KeepWithinYearly  string   `yaml:"keep_within_yearly"`
+	KeepTag           []string `yaml:"keep_tag"`
+}
+
+// Check runs cairn check on a schedule.
+type Check struct {
+	Schedule string `yaml:"schedule"`
+	// ReadDataSubset reads this part of the packs whole, as cairn check
+	// --read-data-subset: "5%" (a random share) or "1/7" (part 1 of 7).
+	// Empty: structure only.
+	ReadDataSubset string `yaml:"read_data_subset"`
+}
+
+// Prune runs cairn prune on a schedule.
+type Prune struct {
+	Schedule string `yaml:"schedule"`
+}
+
+// Mount keeps every snapshot mounted at Path.
+type Mount struct {
+	Path       string `yaml:"path"`
+	AllowOther bool   `yaml:"allow_other"`
+}
+
+// Metrics serves Prometheus text at Listen (a loopback address) and pings
+// PingURL healthchecks-style: PingURL+"/start" when a source starts,
+// PingURL on success, PingURL+"/fail" on failure.
+type Metrics struct {
+	Listen  string `yaml:"listen"`
+	PingURL string `yaml:"ping_url"`
+}
+
+// Duration is a span written as "90s", "6h" or "1d" ("d" and "w" are
+// accepted besides Go's units).
+type Duration time.Duration

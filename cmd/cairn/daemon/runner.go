@@ -1,0 +1,406 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// The runner runs sources (and the scheduled check and prune) when their
+// schedule says or when asked. The same job never runs twice at once: a
+// request while it is queued joins that run, a request while it runs
+// queues one more run after it. Different jobs run at once up to the
+// configured concurrency. Prune takes the repository's exclusive lock, so
+// it waits for every other job to end and they wait for it.
+
+type jobKind int
+
+const (
+	kindSource jobKind = iota
+	kindCheck
+	kindPrune
+)
+
+type runState int
+
+const (
+	idle runState = iota
+	queued
+	running
+)
+
+type job struct {
+	name  string
+	kind  jobKind
+	src   Source // kindSource: as configured now
+	sched Schedule
+	next  time.Time // zero: not scheduled
+
+	state    runState
+	pending  bool             // one more run after the running one
+	waiters  []chan RunResult // answered by the queued or running run
+	later    []chan RunResult // answered by the pending run
+	last     *RunResult
+	failures int
+	dropped  bool // a reload removed it; forget it once idle
+}
+
+type runner struct {
+	d *Daemon
+
+	mu      sync.Mutex
+	cond    *sync.Cond // busy or stopped changed
+	jobs    map[string]*job
+	limit   int
+	busy    int
+	stopped bool
+	wake    chan struct{}
+	quit    chan struct{}
+	wg      sync.WaitGroup
+
+	// runFn runs one job (runOne; tests replace it).
+	runFn func(kind jobKind, name string, src Source) RunResult
+
+	// excl lets prune (exclusive) and the others (shared) take turns:
+	// prune's repository lock would fail while an ingest holds a shared
+	// one.
+	excl sync.RWMutex
+}
+
+var errUnknownSource = errors.New("no such source")
+
+func jobKey(kind jobKind, name string) string {
+	switch kind {
+	case kindCheck:
+		return "\x00check"
+	case kindPrune:
+		return "\x00prune"
+	}
+	return name
+}
+
+func newRunner(d *Daemon, cfg *Config) *runner {
+	r := &runner{d: d, jobs: map[string]*job{}, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+	r.cond = sync.NewCond(&r.mu)
+	r.runFn = r.runOne
+	r.plan(cfg)
+	return r
+}
+
+// plan brings the jobs in line with cfg (under mu, or before start).
+func (r *runner) plan(cfg *Config) {
+	r.limit = max(cfg.Concurrency, 1)
+	now := time.Now().Round(0)
+	newest := r.newestSnapshots(cfg)
+	want := map[string]bool{}
+	add := func(kind jobKind, name, schedule string, src Source) {
+		key := jobKey(kind, name)
+		want[key] = true
+		j := r.jobs[key]
+		if j == nil {
+			j = &job{name: name, kind: kind}
+			r.jobs[key] = j
+		}
+		j.src, j.dropped = src, false
+		if schedule == "" {
+			j.sched, j.next = nil, time.Time{}
+			return
+		}
+		if j.sched != nil && j.sched.String() == schedule {
+			return // keep its next run
+		}
+		s, err := ParseSchedule(schedule)
+		if err != nil { // Load checked it; never here
+			r.d.logf("%s: %v", name, err)
+			j.sched, j.next = nil, time.Time{}
+			return
+		}
+		j.sched = s
+		if kind == kindSource {
+			j.next = firstRun(s, now, newest[name], src.RandomDelay)
+		} else {
+			j.next = s.Next(now).Round(0)
+		}
+	}
+	for _, s := range cfg.Sources {
+		add(kindSource, s.Name, s.Schedule, s)
+	}
+	if cfg.Check != nil {
+		add(kindCheck, "check", cfg.Check.Schedule, Source{})
+	}
+	if cfg.Prune != nil {
+		add(kindPrune, "prune", cfg.Prune.Schedule, Source{})
+	}
+	for key, j := range r.jobs {
+		if !want[key] {
+			j.dropped, j.sched, j.next = true, nil, time.Time{}
+			if j.state == idle {
+				delete(r.jobs, key)
+			}
+		}
+	}
+	r.cond.Broadcast()
+}
+
+// firstRun is when a newly planned job first runs: a cron schedule at its
+// next time; an interval one an interval after the source's newest
+// snapshot of this host, or now when that is overdue (or there is none).
+func firstRun(s Schedule, now, newest time.Time, delay Duration) time.Time {
+	next := s.Next(now)
+	if iv, ok := s.Interval(); ok && !newest.IsZero() {
+		next = newest.Add(iv)
+		if next.Before(now) {
+			next = now
+		}
+	} else if ok {
+		next = now
+	}
+	return next.Add(Jitter(delay, nil)).Round(0)
+}
+
+// newestSnapshots returns the time of the newest snapshot of each source
+// of this host, for sources on an interval.
+func (r *runner) newestSnapshots(cfg *Config) map[string]time.Time {
+	out := map[string]time.Time{}
+	if r.d.r == nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	snaps, err := r.d.r.Snapshots(ctx, func(error) {})
+	if err != nil {
+		r.d.logf("listing snapshots to plan the schedules: %v", err)
+		return out
+	}
+	for _, sn := range snaps {
+		if sn.Host == cfg.Host && sn.Time.After(out[sn.Source]) {
+			out[sn.Source] = sn.Time
+		}
+	}
+	return out
+}
+
+func (r *runner) start() {
+	r.wg.Add(1)
+	go r.loop()
+}
+
+// replan applies a reloaded config.
+func (r *runner) replan(cfg *Config) {
+	r.mu.Lock()
+	r.plan(cfg)
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *runner) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop starts the jobs whose time has come.
+func (r *runner) loop() {
+	defer r.wg.Done()
+	for {
+		r.mu.Lock()
+		now := time.Now().Round(0)
+		wait := time.Minute // look again at least this often: wall clock jumps
+		for _, j := range r.jobs {
+			if j.sched == nil || j.next.IsZero() {
+				continue
+			}
+			if !j.next.After(now) {
+				r.requestLocked(j, nil)
+				delay := Duration(0)
+				if j.kind == kindSource {
+					delay = j.src.RandomDelay
+				}
+				j.next = j.sched.Next(now).Add(Jitter(delay, nil)).Round(0)
+			}
+			wait = min(wait, j.next.Sub(now))
+		}
+		r.mu.Unlock()
+		t := time.NewTimer(max(wait, 10*time.Millisecond))
+		select {
+		case <-r.quit:
+			t.Stop()
+			return
+		case <-r.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// request runs a source now; the channel hears how the run ended.
+func (r *runner) request(name string) (<-chan RunResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	j := r.jobs[jobKey(kindSource, name)]
+	if j == nil || j.dropped {
+		return nil, fmt.Errorf("%w %q in the daemon's config", errUnknownSource, name)
+	}
+	if r.stopped {
+		return nil, errStopping
+	}
+	ch := make(chan RunResult, 1)
+	r.requestLocked(j, ch)
+	return ch, nil
+}
+
+func (r *runner) requestLocked(j *job, ch chan RunResult) {
+	if r.stopped {
+		return
+	}
+	add := func(l *[]chan RunResult) {
+		if ch != nil {
+			*l = append(*l, ch)
+		}
+	}
+	switch j.state {
+	case idle:
+		j.state = queued
+		add(&j.waiters)
+		r.wg.Add(1)
+		go r.exec(j)
+	case queued:
+		add(&j.waiters)
+	case running:
+		j.pending = true
+		add(&j.later)
+	}
+}
+
+// exec runs j, and again while runs were requested meanwhile.
+func (r *runner) exec(j *job) {
+	defer r.wg.Done()
+	for {
+		r.mu.Lock()
+		for r.busy >= r.limit && !r.stopped {
+			r.cond.Wait()
+		}
+		if r.stopped {
+			r.finishLocked(j, RunResult{Source: j.name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: errStopping.Error()})
+			r.mu.Unlock()
+			return
+		}
+		r.busy++
+		j.state = running
+		kind, src := j.kind, j.src
+		r.mu.Unlock()
+
+		res := r.runFn(kind, j.name, src)
+
+		r.mu.Lock()
+		r.busy--
+		r.cond.Broadcast()
+		j.last = &res
+		if res.Outcome == OutcomeFailure {
+			j.failures++
+		}
+		again := j.pending && !r.stopped
+		r.answer(j.waiters, res)
+		j.waiters, j.pending = nil, false
+		if again {
+			j.waiters, j.later = j.later, nil
+			j.state = queued
+			r.mu.Unlock()
+			continue
+		}
+		r.finishLocked(j, RunResult{Source: j.name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: errStopping.Error()})
+		r.mu.Unlock()
+		return
+	}
+}
+
+// finishLocked makes j idle, answering whoever still waits with res.
+func (r *runner) finishLocked(j *job, res RunResult) {
+	r.answer(j.waiters, res)
+	r.answer(j.later, res)
+	j.waiters, j.later, j.pending = nil, nil, false
+	j.state = idle
+	if j.dropped {
+		delete(r.jobs, jobKey(j.kind, j.name))
+	}
+}
+
+func (r *runner) answer(chs []chan RunResult, res RunResult) {
+	for _, ch := range chs {
+		ch <- res
+	}
+}
+
+func (r *runner) runOne(kind jobKind, name string, src Source) RunResult {
+	if err := r.d.begin(); err != nil {
+		return RunResult{Source: name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: err.Error()}
+	}
+	defer r.d.active.Done()
+	ctx, cancel := r.d.workContext(context.Background())
+	defer cancel()
+	switch kind {
+	case kindCheck:
+		r.excl.RLock()
+		defer r.excl.RUnlock()
+		return r.d.runCheck(ctx)
+	case kindPrune:
+		r.excl.Lock()
+		defer r.excl.Unlock()
+		return r.d.runPrune(ctx)
+	}
+	r.excl.RLock()
+	defer r.excl.RUnlock()
+	return r.d.runSource(ctx, src)
+}
+
+// stop takes no more work: queued runs are answered as failed, running
+// ones go on (the daemon cancels them after stop_timeout).
+func (r *runner) stop() {
+	r.mu.Lock()
+	if !r.stopped {
+		r.stopped = true
+		close(r.quit)
+	}
+	r.cond.Broadcast()
+	r.mu.Unlock()
+}
+
+// wait returns when every run has ended.
+func (r *runner) wait() { r.wg.Wait() }
+
+// status describes every job, sources in config order.
+func (r *runner) status(cfg *Config) (sources, jobs []SourceStatus) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	one := func(j *job) SourceStatus {
+		s := SourceStatus{Name: j.name, Running: j.state == running, Queued: j.state == queued || j.pending, Failures: j.failures}
+		if j.sched != nil {
+			s.Schedule = j.sched.String()
+			if !j.next.IsZero() {
+				t := j.next
+				s.NextRun = &t
+			}
+		}
+		if j.last != nil {
+			l := *j.last
+			s.LastRun = &l
+		}
+		return s
+	}
+	for _, src := range cfg.Sources {
+		if j := r.jobs[jobKey(kindSource, src.Name)]; j != nil {
+			sources = append(sources, one(j))
+		}
+	}
+	for _, k := range []jobKind{kindCheck, kindPrune} {
+		if j := r.jobs[jobKey(k, "")]; j != nil {
+			jobs = append(jobs, one(j))
+		}
+	}
+	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].Name < jobs[b].Name })
+	return sources, jobs
+}

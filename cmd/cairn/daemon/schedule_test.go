@@ -1,0 +1,103 @@
+package daemon
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func TestParseScheduleCron(t *testing.T) {
+	loc := time.FixedZone("X", 2*3600)
+	at := time.Date(2025, 3, 14, 10, 20, 30, 0, loc) // a Friday
+	for _, tc := range []struct {
+		spec string
+		want time.Time
+	}{
+		{"0 3 * * *", time.Date(2025, 3, 15, 3, 0, 0, 0, loc)},
+		{"30 10 * * *", time.Date(2025, 3, 14, 10, 30, 0, 0, loc)},
+		{"*/15 * * * *", time.Date(2025, 3, 14, 10, 30, 0, 0, loc)},
+		{"0 5 * * 0", time.Date(2025, 3, 16, 5, 0, 0, 0, loc)},
+		{"0 0 1 JAN *", time.Date(2026, 1, 1, 0, 0, 0, 0, loc)},
+		{"@hourly", time.Date(2025, 3, 14, 11, 0, 0, 0, loc)},
+		{"@daily", time.Date(2025, 3, 15, 0, 0, 0, 0, loc)},
+		{"@midnight", time.Date(2025, 3, 15, 0, 0, 0, 0, loc)},
+		{"@weekly", time.Date(2025, 3, 16, 0, 0, 0, 0, loc)},
+		{"@monthly", time.Date(2025, 4, 1, 0, 0, 0, 0, loc)},
+		{"@yearly", time.Date(2026, 1, 1, 0, 0, 0, 0, loc)},
+		{"@annually", time.Date(2026, 1, 1, 0, 0, 0, 0, loc)},
+		{"CRON_TZ=UTC 0 9 * * *", time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)},
+	} {
+		s, err := ParseSchedule(tc.spec)
+		if err != nil {
+			t.Errorf("%s: %v", tc.spec, err)
+			continue
+		}
+		if got := s.Next(at); !got.Equal(tc.want) {
+			t.Errorf("%s: Next(%v) = %v, want %v", tc.spec, at, got, tc.want)
+		}
+		if _, ok := s.Interval(); ok {
+			t.Errorf("%s: Interval says interval", tc.spec)
+		}
+		if s.String() != tc.spec {
+			t.Errorf("String() = %q", s.String())
+		}
+	}
+	// Next is strictly after: at a firing time, the next one.
+	s, _ := ParseSchedule("0 3 * * *")
+	three := time.Date(2025, 3, 15, 3, 0, 0, 0, loc)
+	if got := s.Next(three); !got.Equal(three.AddDate(0, 0, 1)) {
+		t.Errorf("Next at a firing time = %v", got)
+	}
+}
+
+func TestParseScheduleInterval(t *testing.T) {
+	at := time.Date(2025, 3, 14, 10, 20, 30, 0, time.UTC)
+	for spec, d := range map[string]time.Duration{
+		"6h": 6 * time.Hour, "30m": 30 * time.Minute, "1d": 24 * time.Hour, "1w": 7 * 24 * time.Hour,
+		"1h30m": 90 * time.Minute, "90s": 90 * time.Second,
+	} {
+		s, err := ParseSchedule(spec)
+		if err != nil {
+			t.Errorf("%s: %v", spec, err)
+			continue
+		}
+		if got, ok := s.Interval(); !ok || got != d {
+			t.Errorf("%s: Interval() = %v, %v", spec, got, ok)
+		}
+		if got := s.Next(at); !got.Equal(at.Add(d)) {
+			t.Errorf("%s: Next = %v", spec, got)
+		}
+	}
+}
+
+func TestParseScheduleErrors(t *testing.T) {
+	for _, spec := range []string{
+		"", "  ", "0", "0s", "6x", "-1h", "every day", "61 * * * *", "0 3 * *", "0 3 * * * *",
+		"@every 1h", "@often", "0 0 30 2 *", "CRON_TZ=Nowhere/Land 0 3 * * *",
+	} {
+		if s, err := ParseSchedule(spec); err == nil {
+			t.Errorf("ParseSchedule(%q) = %v, want an error", spec, s)
+		}
+	}
+}
+
+func TestJitter(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	if Jitter(0, rnd) != 0 || Jitter(0, nil) != 0 {
+		t.Error("jitter without a maximum")
+	}
+	max := Duration(time.Minute)
+	seen := map[time.Duration]bool{}
+	for range 1000 {
+		for _, r := range []*rand.Rand{rnd, nil} {
+			j := Jitter(max, r)
+			if j < 0 || j >= time.Minute {
+				t.Fatalf("Jitter = %v, out of [0, 1m)", j)
+			}
+			seen[j/time.Second] = true
+		}
+	}
+	if len(seen) < 50 {
+		t.Errorf("jitter spans only %d of 60 seconds", len(seen))
+	}
+}

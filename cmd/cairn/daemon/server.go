@@ -1,0 +1,214 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/ingest"
+)
+
+// routes serves the control socket's API (see api.go).
+func (d *Daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+pathInfo, d.handleInfo)
+	mux.HandleFunc("GET "+pathStatus, d.handleStatus)
+	mux.HandleFunc("POST "+pathRun, d.handleRun)
+	mux.HandleFunc("POST "+pathIngest, d.handleIngest)
+	mux.HandleFunc("GET "+pathSnapshots, d.handleSnapshots)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if d.stopping.Load() {
+			writeError(w, http.StatusServiceUnavailable, exitFailure, errStopping.Error())
+			return
+		}
+		mux.ServeHTTP(w, req)
+	})
+}
+
+func (d *Daemon) info() Info {
+	cfg := d.config()
+	return Info{Repository: d.loc, RepositoryID: d.r.Config().ID, Host: cfg.Host, Version: d.deps.Version, PID: os.Getpid()}
+}
+
+func (d *Daemon) handleInfo(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, d.info())
+}
+
+func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
+	st := Status{Info: d.info()}
+	st.Sources, st.Jobs = d.runner.status(d.config())
+	if st.Sources == nil {
+		st.Sources = []SourceStatus{}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (d *Daemon) handleRun(w http.ResponseWriter, req *http.Request) {
+	var rr RunRequest
+	if err := json.NewDecoder(req.Body).Decode(&rr); err != nil {
+		writeError(w, http.StatusBadRequest, exitFailure, "bad run request: "+err.Error())
+		return
+	}
+	ch, err := d.runner.request(rr.Source)
+	switch {
+	case errors.Is(err, errUnknownSource):
+		writeError(w, http.StatusNotFound, exitFailure, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, exitFailure, err.Error())
+		return
+	}
+	d.logf("source %s: run requested over the socket", rr.Source)
+	if !rr.Wait {
+		writeJSON(w, http.StatusAccepted, struct {
+			Queued bool `json:"queued"`
+		}{true})
+		return
+	}
+	select {
+	case res := <-ch:
+		writeJSON(w, http.StatusOK, res)
+	case <-req.Context().Done():
+		// The client left; the run goes on.
+	}
+}
+
+func (d *Daemon) handleSnapshots(w http.ResponseWriter, req *http.Request) {
+	var warnings []string
+	snaps, err := d.r.Snapshots(req.Context(), func(err error) { warnings = append(warnings, err.Error()) })
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, d.deps.ExitCode(err), err.Error())
+		return
+	}
+	l := SnapshotList{Snapshots: make([]SnapshotItem, 0, len(snaps)), Warnings: warnings}
+	for _, sn := range snaps {
+		l.Snapshots = append(l.Snapshots, SnapshotItem{ID: sn.ID.String(), Snapshot: sn})
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+// handleIngest runs an ingest a client asked for, streaming its events
+// back as JSON lines while (with stdin) reading the client's stream.
+func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
+	body := bufio.NewReaderSize(req.Body, 256<<10)
+	line, err := body.ReadBytes('\n')
+	var ir IngestRequest
+	if err == nil {
+		err = json.Unmarshal(line, &ir)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, exitFailure, "bad ingest request: "+err.Error())
+		return
+	}
+	if err := d.begin(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, exitFailure, err.Error())
+		return
+	}
+	defer d.active.Done()
+	// Events go out while the stream still comes in.
+	rc := http.NewResponseController(w)
+	rc.EnableFullDuplex()
+	// One ingest per connection: the stream may be left unread after a
+	// failure, so the connection cannot carry another request.
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc.Flush()
+
+	var mu sync.Mutex
+	send := func(ev IngestEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		b, _ := json.Marshal(ev)
+		w.Write(append(b, '\n'))
+		rc.Flush()
+	}
+	ctx, cancel := d.workContext(req.Context())
+	defer cancel()
+	sn, err := d.clientIngest(ctx, ir, body, send)
+	// Read what is left of a stream the ingest stopped reading, so that
+	// the server's own read of the connection does not race ours.
+	if ir.Stdin {
+		io.Copy(io.Discard, io.LimitReader(body, 1<<20))
+	}
+	if err != nil {
+		code := d.deps.ExitCode(err)
+		if errors.Is(err, ingest.ErrInterrupted) && d.work.Err() != nil {
+			err = errors.New("aborted: the daemon is stopping; no snapshot written")
+			code = exitFailure
+		}
+		send(IngestEvent{Type: EventError, Message: err.Error(), Code: code})
+		return
+	}
+	send(IngestEvent{Type: EventSummary, SnapshotID: sn.ID.String(), Summary: sn.Summary})
+}
+
+// clientIngest is one ingest asked for over the socket.
+func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio.Reader, send func(IngestEvent)) (*repo.Snapshot, error) {
+	opt := ingest.Options{Paths: ir.Paths, Excludes: ir.Excludes, ExcludeCaches: ir.ExcludeCaches, OneFileSystem: ir.OneFileSystem,
+		Host: ir.Host, Source: ir.Source, Tags: ir.Tags, Time: ir.Time, Version: d.deps.Version}
+	opt.Warn = func(path string, err error) {
+		send(IngestEvent{Type: EventWarn, Path: path, Message: err.Error()})
+	}
+	if ir.Progress {
+		opt.Progress = func(p ingest.Progress) { send(IngestEvent{Type: EventProgress, Progress: &p}) }
+	}
+	var stream *frameReader
+	if ir.Stdin {
+		stream = &frameReader{r: body}
+		opt.Stdin, opt.StdinName = stream, ir.StdinName
+		opt.BeforeCommit = func() error {
+			if stream.end == nil {
+				return errCutOff
+			}
+			if stream.end.Error != "" {
+				return errors.New(stream.end.Error)
+			}
+			return nil
+		}
+	}
+	what := fmt.Sprintf("%d paths", len(ir.Paths))
+	if ir.Stdin {
+		what = "a stream as " + ir.StdinName
+	}
+	d.logf("client ingest of %s (source %q) over the socket", what, ir.Source)
+	start := time.Now()
+
+	d.runner.excl.RLock()
+	defer d.runner.excl.RUnlock()
+	lock, err := d.r.Lock(ctx, false, "ingest")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	res, err := ingest.Run(lock.Context(), d.r, opt)
+	if err != nil {
+		if errors.Is(err, ingest.ErrInterrupted) && ctx.Err() == nil && lock.Context().Err() != nil {
+			return nil, fmt.Errorf("lock lost: %w", lock.Check())
+		}
+		d.logf("client ingest failed after %.1fs: %v", time.Since(start).Seconds(), err)
+		return nil, err
+	}
+	sn := res.Snapshot
+	d.logf("client ingest: snapshot %s saved in %.1fs", sn.ID.Short(), time.Since(start).Seconds())
+	d.committed()
+	host := sn.Host
+	rr := RunResult{Source: sn.Source, Start: start.Round(0), End: time.Now().Round(0), SnapshotID: sn.ID.String(), SnapshotTime: sn.Time, Outcome: OutcomeSuccess}
+	if res.Unreadable > 0 {
+		rr.Outcome, rr.ExitCode = OutcomePartial, exitPartial
+	}
+	if s := sn.Summary; s != nil {
+		rr.AddedBytes, rr.Files, rr.Bytes = s.DataAdded, s.TotalFiles, s.TotalBytes
+	}
+	rr.Duration = rr.End.Sub(rr.Start).Seconds()
+	d.metrics.backup(host, rr)
+	return sn, nil
+}

@@ -1,0 +1,266 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/check"
+	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/forget"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/prune"
+)
+
+// runSource runs one source: ping start, before hooks in order (the first
+// that fails skips the ingest), the ingest under a shared lock, retention
+// (only when a snapshot was written), after hooks with the outcome in
+// their environment, ping success or failure, metrics.
+func (d *Daemon) runSource(ctx context.Context, src Source) RunResult {
+	cfg := d.config()
+	res := RunResult{Source: src.Name, Start: time.Now().Round(0)}
+	pingURL := src.PingURL
+	if pingURL == "" && cfg.Metrics != nil {
+		pingURL = cfg.Metrics.PingURL
+	}
+	d.ping(pingURL, "/start")
+	d.logf("source %s: starting", src.Name)
+
+	var err error
+	for i, h := range src.Before {
+		if err = runHook(ctx, h, []string{"CAIRN_SOURCE=" + src.Name}, d.logf, fmt.Sprintf("source %s: before hook %d", src.Name, i+1)); err != nil {
+			err = fmt.Errorf("before hook %d failed, ingest skipped: %w", i+1, err)
+			break
+		}
+	}
+	var sn *repo.Snapshot
+	var unreadable int64
+	if err == nil {
+		sn, unreadable, err = d.ingestSource(ctx, cfg, src)
+	}
+	if sn != nil {
+		res.SnapshotID, res.SnapshotTime = sn.ID.String(), sn.Time
+		if s := sn.Summary; s != nil {
+			res.AddedBytes, res.Files, res.Bytes = s.DataAdded, s.TotalFiles, s.TotalBytes
+		}
+		res.Unreadable = unreadable
+		d.committed()
+		if src.Retention != nil {
+			n, rerr := d.applyRetention(ctx, cfg.Host, src)
+			res.Removed = n
+			if rerr != nil {
+				err = fmt.Errorf("snapshot %s saved, but retention failed: %w", sn.ID.Short(), rerr)
+			} else if n > 0 {
+				d.committed()
+			}
+		}
+	}
+	res.End = time.Now().Round(0)
+	res.Duration = res.End.Sub(res.Start).Seconds()
+	switch {
+	case err != nil:
+		res.Outcome, res.ExitCode, res.Error = OutcomeFailure, d.deps.ExitCode(err), err.Error()
+		if res.ExitCode == exitOK || res.ExitCode == exitPartial {
+			res.ExitCode = exitFailure
+		}
+	case unreadable > 0:
+		res.Outcome, res.ExitCode = OutcomePartial, exitPartial
+		res.Error = fmt.Sprintf("snapshot %s saved, but %d paths could not be read", sn.ID.Short(), unreadable)
+	default:
+		res.Outcome, res.ExitCode = OutcomeSuccess, exitOK
+	}
+
+	env := []string{
+		"CAIRN_SOURCE=" + src.Name,
+		"CAIRN_OUTCOME=" + res.Outcome,
+		"CAIRN_EXIT_CODE=" + strconv.Itoa(res.ExitCode),
+		"CAIRN_ERROR=" + res.Error,
+		"CAIRN_SNAPSHOT_ID=" + res.SnapshotID,
+		"CAIRN_DURATION_SECONDS=" + strconv.FormatFloat(res.Duration, 'f', 3, 64),
+		"CAIRN_ADDED_BYTES=" + strconv.FormatInt(res.AddedBytes, 10),
+	}
+	// After hooks run even when the daemon is aborting the run: they
+	// are how the outside world learns of the failure.
+	hookCtx := context.WithoutCancel(ctx)
+	for i, h := range src.After {
+		if herr := runHook(hookCtx, h, env, d.logf, fmt.Sprintf("source %s: after hook %d", src.Name, i+1)); herr != nil {
+			d.logf("source %s: after hook %d failed: %v", src.Name, i+1, herr)
+		}
+	}
+	if res.Outcome == OutcomeFailure {
+		d.ping(pingURL, "/fail")
+		d.logf("source %s: failure after %.1fs: %s", src.Name, res.Duration, res.Error)
+	} else {
+		d.ping(pingURL, "")
+		d.logf("source %s: %s after %.1fs: snapshot %s, %d bytes added", src.Name, res.Outcome, res.Duration, sn.ID.Short(), res.AddedBytes)
+	}
+	d.metrics.backup(cfg.Host, res)
+	return res
+}
+
+// ingestSource ingests a source's paths, or its command's output, under a
+// shared lock. A command that fails writes no snapshot.
+func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source) (*repo.Snapshot, int64, error) {
+	opt := ingest.Options{Host: cfg.Host, Source: src.Name, Tags: src.Tags, ExcludeCaches: src.ExcludeCaches,
+		OneFileSystem: src.OneFileSystem, Version: d.deps.Version}
+	opt.Excludes = append(opt.Excludes, src.Exclude...)
+	for _, ef := range src.ExcludeFile {
+		ps, err := filter.ReadFile(ef)
+		if err != nil {
+			return nil, 0, fmt.Errorf("exclude_file: %w", err)
+		}
+		opt.Excludes = append(opt.Excludes, ps...)
+	}
+	var unreadable atomic.Int64
+	opt.Warn = func(path string, err error) {
+		unreadable.Add(1)
+		d.logf("source %s: cannot read %s: %v", src.Name, path, err)
+	}
+
+	lock, err := d.r.Lock(ctx, false, "ingest "+src.Name)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer lock.Unlock()
+
+	var child *exec.Cmd
+	if len(src.Command) > 0 {
+		child = groupCommand(lock.Context(), src.Command)
+		child.Stderr = &lineLogger{logf: d.logf, prefix: "source " + src.Name + ": command: "}
+		out, err := child.StdoutPipe()
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := child.Start(); err != nil {
+			return nil, 0, fmt.Errorf("start %s: %w", src.Command[0], err)
+		}
+		opt.Stdin, opt.StdinName = out, src.StdinName
+		opt.BeforeCommit = func() error {
+			if err := child.Wait(); err != nil {
+				return fmt.Errorf("command %s failed (%v): no snapshot written", strings.Join(src.Command, " "), err)
+			}
+			return nil
+		}
+	} else {
+		opt.Paths = src.Paths
+	}
+	res, err := ingest.Run(lock.Context(), d.r, opt)
+	if child != nil && child.ProcessState == nil {
+		syscallKillGroup(child)
+		child.Wait()
+	}
+	if err != nil {
+		if errors.Is(err, ingest.ErrInterrupted) && d.work.Err() != nil {
+			return nil, 0, errors.New("aborted: the daemon is stopping")
+		}
+		return nil, 0, err
+	}
+	return res.Snapshot, res.Unreadable, nil
+}
+
+// applyRetention forgets the snapshots of this host and source that the
+// source's retention policy does not keep.
+func (d *Daemon) applyRetention(ctx context.Context, host string, src Source) (int, error) {
+	policy, err := src.Retention.Policy()
+	if err != nil {
+		return 0, err
+	}
+	lock, err := d.r.Lock(ctx, false, "forget "+src.Name)
+	if err != nil {
+		return 0, err
+	}
+	defer lock.Unlock()
+	ctx = lock.Context()
+	all, err := d.r.Snapshots(ctx, func(err error) { d.logf("source %s: retention: skipping snapshot: %v", src.Name, err) })
+	if err != nil {
+		return 0, err
+	}
+	var group []*repo.Snapshot
+	for _, sn := range all {
+		if sn.Host == host && sn.Source == src.Name {
+			group = append(group, sn)
+		}
+	}
+	res := forget.Apply(group, policy, time.Local, time.Now())
+	if len(res.Keep) == 0 {
+		return 0, errors.New("the policy keeps none of the snapshots: nothing removed")
+	}
+	for i, sn := range res.Remove {
+		if err := d.r.RemoveSnapshot(ctx, sn.ID); err != nil {
+			return i, fmt.Errorf("removing snapshot %s: %w", sn.ID.Short(), err)
+		}
+	}
+	if len(res.Remove) > 0 {
+		d.logf("source %s: retention removed %d snapshots, kept %d", src.Name, len(res.Remove), len(res.Keep))
+	}
+	return len(res.Remove), nil
+}
+
+// runCheck checks the repository's structure, and reads the configured
+// part of the packs.
+func (d *Daemon) runCheck(ctx context.Context) RunResult {
+	res := RunResult{Source: "check", Start: time.Now().Round(0)}
+	err := func() error {
+		subset, err := d.config().Check.Subset()
+		if err != nil {
+			return err
+		}
+		lock, err := d.r.Lock(ctx, false, "check")
+		if err != nil {
+			return err
+		}
+		defer lock.Unlock()
+		cr, err := check.Run(lock.Context(), d.r, check.Options{Subset: subset})
+		if err != nil {
+			return err
+		}
+		for _, p := range cr.Problems {
+			d.logf("check: error: %s %s", p.Object, p.Message)
+		}
+		if !cr.OK() {
+			return fmt.Errorf("%d errors found: %s", len(cr.Problems), cr.Hint())
+		}
+		return nil
+	}()
+	return d.finishJob(res, err)
+}
+
+// runPrune prunes under the exclusive lock, with the default options.
+func (d *Daemon) runPrune(ctx context.Context) RunResult {
+	res := RunResult{Source: "prune", Start: time.Now().Round(0)}
+	err := func() error {
+		lock, err := d.r.Lock(ctx, true, "prune")
+		if err != nil {
+			return err
+		}
+		defer lock.Unlock()
+		opt := prune.DefaultOptions()
+		opt.Lock = lock
+		opt.Log = func(format string, args ...any) { d.logf("prune: "+format, args...) }
+		st, err := prune.Run(lock.Context(), d.r, opt)
+		if err == nil {
+			d.logf("prune: freed %d bytes, deleted %d packs", st.BytesFreed, st.PacksDeleted)
+		}
+		return err
+	}()
+	return d.finishJob(res, err)
+}
+
+func (d *Daemon) finishJob(res RunResult, err error) RunResult {
+	res.End = time.Now().Round(0)
+	res.Duration = res.End.Sub(res.Start).Seconds()
+	if err != nil {
+		res.Outcome, res.ExitCode, res.Error = OutcomeFailure, exitFailure, err.Error()
+		d.logf("%s: failed: %v", res.Source, err)
+	} else {
+		res.Outcome = OutcomeSuccess
+		d.logf("%s: done in %.1fs", res.Source, res.Duration)
+	}
+	return res
+}

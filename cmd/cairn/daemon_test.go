@@ -1,0 +1,680 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon/metrics"
+)
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// daemonProc is a `cairn daemon` started by a test.
+type daemonProc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	sock string
+	done chan struct{}
+	err  error
+}
+
+// startDaemon runs cairn daemon with the config at cfgPath and waits for
+// its socket to answer.
+func startDaemon(t *testing.T, c *cli, cfgPath, sock string, env ...string) *daemonProc {
+	t.Helper()
+	cmd := c.cmd("daemon", "--config", cfgPath)
+	cmd.Env = append(cmd.Env, env...)
+	return launchDaemon(t, cmd, sock)
+}
+
+func launchDaemon(t *testing.T, cmd *exec.Cmd, sock string) *daemonProc {
+	t.Helper()
+	d := &daemonProc{t: t, cmd: cmd, log: &syncBuffer{}, sock: sock, done: make(chan struct{})}
+	d.cmd.Stderr, d.cmd.Stdout = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.err = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-d.done:
+		default:
+			d.cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() || strings.Contains(d.log.String(), "panic") {
+			t.Errorf("daemon log:\n%s", d.log.String())
+		}
+	})
+	cl := daemon.NewClient(sock)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := cl.Info(context.Background(), time.Second); err == nil {
+			break
+		}
+		select {
+		case <-d.done:
+			t.Fatalf("cairn daemon exited at start (%v):\n%s", d.err, d.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cairn daemon did not answer on %s within 20 s:\n%s", sock, d.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d
+}
+
+// waitLog waits for the daemon's log to match re.
+func (d *daemonProc) waitLog(re string, within time.Duration) string {
+	d.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(within)
+	for {
+		if m := rx.FindString(d.log.String()); m != "" {
+			return m
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("the daemon's log did not show %q within %v:\n%s", re, within, d.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop sends sig and returns the exit code.
+func (d *daemonProc) stop(sig syscall.Signal, within time.Duration) int {
+	d.t.Helper()
+	d.cmd.Process.Signal(sig)
+	select {
+	case <-d.done:
+	case <-time.After(within):
+		d.t.Fatalf("cairn daemon still running %v after %v:\n%s", within, sig, d.log.String())
+	}
+	if ee, ok := d.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return 0
+}
+
+func envValue(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// socketDir makes a folder for a control socket that every user may
+// reach (t.TempDir's are root-only), so that the refusal of another uid
+// is the daemon's doing.
+func socketDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "cairn-sock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func writeRandomFile(t *testing.T, path string, size int64, seed byte) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rng := rand.NewChaCha8([32]byte{seed})
+	buf := make([]byte, 1<<20)
+	for size > 0 {
+		n := min(size, int64(len(buf)))
+		rng.Read(buf[:n])
+		if _, err := f.Write(buf[:n]); err != nil {
+			t.Fatal(err)
+		}
+		size -= n
+	}
+}
+
+// snapshotsOf lists the snapshots (through whichever way c goes).
+func snapshotsOf(t *testing.T, c *cli, source string) []snapshotJSON {
+	t.Helper()
+	var list []snapshotJSON
+	out := c.ok("snapshots", "--json", "--source", source)
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("snapshots --json: %v: %s", err, out)
+	}
+	return list
+}
+
+// notifyListener is a NOTIFY_SOCKET as systemd offers it.
+func notifyListener(t *testing.T) (string, *syncBuffer) {
+	path := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	got := &syncBuffer{}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			got.Write(append(buf[:n:n], '|'))
+		}
+	}()
+	return path, got
+}
+
+func waitFor(t *testing.T, what string, within time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDaemon starts a real daemon with a config that uses every feature,
+// and drives it as scripts and operators would.
+func TestDaemon(t *testing.T) {
+	requireFUSE(t)
+	c := newCLI(t)
+	work := t.TempDir()
+	src := filepath.Join(work, "src")
+	writeRandomFiles(t, src, 3, 50_000, 7)
+	mnt := filepath.Join(work, "mnt")
+	os.Mkdir(mnt, 0o755)
+	hooks := filepath.Join(work, "hooks.log")
+	sock := filepath.Join(socketDir(t), "cairn.sock")
+	port := freePort(t)
+	cfgPath := filepath.Join(work, "cairn.yaml")
+	config := fmt.Sprintf(`repository: %s
+password_file: %s
+cache_dir: %s
+host: testhost
+socket: %s
+concurrency: 2
+stop_timeout: 5s
+sources:
+  - name: files
+    paths: [%s]
+    schedule: 2s
+    before:
+      - command: "echo before1 $CAIRN_SOURCE >> %[6]s"
+      - command: [/bin/sh, -c, "echo before2 $CAIRN_SOURCE >> %[6]s"]
+    after:
+      - command: 'echo "after $CAIRN_SOURCE $CAIRN_OUTCOME $CAIRN_EXIT_CODE $CAIRN_SNAPSHOT_ID $CAIRN_ADDED_BYTES $CAIRN_DURATION_SECONDS" >> %[6]s'
+    retention:
+      keep_last: 2
+  - name: broken
+    paths: [%[5]s]
+    before:
+      - command: "echo broken-before >> %[6]s; exit 7"
+      - command: "echo never >> %[6]s"
+    after:
+      - command: 'echo "after $CAIRN_SOURCE $CAIRN_OUTCOME $CAIRN_EXIT_CODE [$CAIRN_ERROR] [$CAIRN_SNAPSHOT_ID]" >> %[6]s'
+  - name: db
+    command: "printf 'dump of the database'"
+    stdin_name: db.sql
+    tags: [db]
+check:
+  schedule: 1h
+prune:
+  schedule: 1d
+mount:
+  path: %[7]s
+metrics:
+  listen: 127.0.0.1:%[8]d
+`, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, src, hooks, mnt, port)
+	os.WriteFile(cfgPath, []byte(config), 0o600)
+
+	notify, notes := notifyListener(t)
+	d := startDaemon(t, c, cfgPath, sock, "NOTIFY_SOCKET="+notify)
+	c.env = append(c.env, "CAIRN_SOCKET="+sock)
+	t.Cleanup(func() {
+		if mounted(mnt) {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+	})
+
+	// sd_notify: ready once the socket and the mount are up.
+	waitFor(t, "READY=1 on NOTIFY_SOCKET", 5*time.Second, func() bool { return strings.Contains(notes.String(), "READY=1") })
+	if !mounted(mnt) {
+		t.Fatal("READY=1 before the mount was up")
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("control socket: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+
+	t.Run("scheduled runs, hooks in order, retention", func(t *testing.T) {
+		re := regexp.MustCompile(`(?m)^after files success 0 ([0-9a-f]{64}) (\d+) ([0-9.]+)$`)
+		waitFor(t, "three scheduled runs of files", 20*time.Second, func() bool {
+			b, _ := os.ReadFile(hooks)
+			return len(re.FindAllString(string(b), -1)) >= 3
+		})
+		b, _ := os.ReadFile(hooks)
+		var filesLines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasSuffix(l, " files") || strings.HasPrefix(l, "after files") {
+				filesLines = append(filesLines, l)
+			}
+		}
+		if len(filesLines) < 3 || filesLines[0] != "before1 files" || filesLines[1] != "before2 files" || !re.MatchString(filesLines[2]) {
+			t.Fatalf("hooks ran out of order or without their environment:\n%s", b)
+		}
+		// Retention keeps 2 of files' snapshots (a run may be between
+		// its ingest and its retention: wait for that to end).
+		waitFor(t, "retention to keep 2 snapshots of files", 10*time.Second, func() bool {
+			return len(snapshotsOf(t, c, "files")) == 2
+		})
+	})
+
+	t.Run("triggered run of a command source", func(t *testing.T) {
+		out := c.ok("run", "db")
+		if !regexp.MustCompile(`^source db: success in \S+, .* added, snapshot [0-9a-f]{8} saved\n$`).MatchString(out) {
+			t.Fatalf("cairn run db printed %q", out)
+		}
+		list := snapshotsOf(t, c, "db")
+		if len(list) != 1 || list[0].Host != "testhost" || len(list[0].Tags) != 1 || list[0].Tags[0] != "db" {
+			t.Fatalf("snapshots of db: %+v", list)
+		}
+		// Committed by the daemon: in its mount at once.
+		waitFor(t, "db's snapshot in the mount", 1500*time.Millisecond, func() bool {
+			b, err := os.ReadFile(filepath.Join(mnt, "hosts", "testhost", "db", "latest", "db.sql"))
+			return err == nil && string(b) == "dump of the database"
+		})
+	})
+
+	t.Run("failing before hook", func(t *testing.T) {
+		out, code := c.run("run", "broken")
+		if code != exitFailure {
+			t.Fatalf("cairn run broken: exit %d, want 1 (%s)", code, out)
+		}
+		b, _ := os.ReadFile(hooks)
+		if strings.Contains(string(b), "never") {
+			t.Fatal("the before hook after the failing one ran")
+		}
+		if !regexp.MustCompile(`(?m)^broken-before$`).Match(b) ||
+			!regexp.MustCompile(`(?m)^after broken failure 1 \[before hook 1 failed, ingest skipped: .*exit status 7\] \[\]$`).Match(b) {
+			t.Fatalf("hooks of broken:\n%s", b)
+		}
+		if n := len(snapshotsOf(t, c, "broken")); n != 0 {
+			t.Fatalf("broken wrote %d snapshots", n)
+		}
+		var st daemon.Status
+		json.Unmarshal([]byte(c.ok("status", "--json")), &st)
+		got := map[string]daemon.SourceStatus{}
+		for _, s := range st.Sources {
+			got[s.Name] = s
+		}
+		if s := got["broken"]; s.LastRun == nil || s.LastRun.Outcome != "failure" || s.Failures != 1 || !strings.Contains(s.LastRun.Error, "before hook 1") {
+			t.Fatalf("status of broken: %+v", s)
+		}
+		if s := got["files"]; s.LastRun == nil || s.NextRun == nil || s.Failures != 0 {
+			t.Fatalf("status of files (unaffected by broken): %+v %+v", s, s.LastRun)
+		}
+		text := c.ok("status")
+		for _, want := range []string{`(?m)^files +\S+ \S+ +(success|running)`, `(?m)^broken +\S+ \S+ +failure `, `(?m)^db +.* on request$`} {
+			if !regexp.MustCompile(want).MatchString(text) {
+				t.Fatalf("cairn status does not match %s:\n%s", want, text)
+			}
+		}
+	})
+
+	t.Run("100 MiB on stdin through the socket", func(t *testing.T) {
+		big := filepath.Join(work, "big.bin")
+		writeRandomFile(t, big, 100<<20, 3)
+		f, _ := os.Open(big)
+		defer f.Close()
+		cmd := c.cmd("ingest", "--json", "--stdin", "--stdin-name", "big.bin", "--source", "big")
+		cmd.Stdin = f
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("ingest --stdin: %v\n%s", err, stderr.String())
+		}
+		d.waitLog(`client ingest of a stream as big\.bin \(source "big"\) over the socket`, time.Second)
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		var sum map[string]any
+		json.Unmarshal([]byte(lines[len(lines)-1]), &sum)
+		if sum["message_type"] != "summary" || sum["total_bytes_processed"] != float64(100<<20) {
+			t.Fatalf("last line of ingest --json: %s", lines[len(lines)-1])
+		}
+		// In the mount at once, and equal. Like a direct ingest, one
+		// through the daemon records this machine's name unless --host
+		// says otherwise (the config's host is for its sources).
+		hostname, _ := os.Hostname()
+		latest := filepath.Join(mnt, "hosts", hostname, "big", "latest", "big.bin")
+		waitFor(t, "the new snapshot in the mount", 1500*time.Millisecond, func() bool { _, err := os.Stat(latest); return err == nil })
+		if out, err := exec.Command("cmp", big, latest).CombinedOutput(); err != nil {
+			t.Fatalf("cmp with the mount: %v %s", err, out)
+		}
+		// And restored by the CLI itself.
+		target := filepath.Join(work, "restored")
+		c.ok("restore", sum["snapshot_id"].(string), "--target", target)
+		if out, err := exec.Command("cmp", big, filepath.Join(target, "big.bin")).CombinedOutput(); err != nil {
+			t.Fatalf("cmp after restore: %v %s", err, out)
+		}
+		os.Remove(big)
+		os.RemoveAll(target)
+	})
+
+	t.Run("same output through the daemon and directly", func(t *testing.T) {
+		via, viaCode := c.run("--json", "ingest", src, "--source", "cmp")
+		direct, directCode := c.run("--json", "--no-daemon", "ingest", src, "--source", "cmp")
+		if viaCode != 0 || directCode != 0 {
+			t.Fatalf("exit codes: %d through the daemon, %d directly", viaCode, directCode)
+		}
+		if a, b := jsonShape(t, via), jsonShape(t, direct); a != b {
+			t.Fatalf("--json lines differ in shape:\nthrough the daemon: %s\ndirectly: %s", a, b)
+		}
+		// A failing --stdin-from-command: exit 1, the same message, no snapshot.
+		for _, extra := range [][]string{nil, {"--no-daemon"}} {
+			cmd := c.cmd(append(extra, "ingest", "--source", "failing", "--stdin-from-command", "--", "sh", "-c", "echo data; exit 4")...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
+				t.Fatalf("%v: failing command: %v", extra, err)
+			}
+			if !strings.Contains(stderr.String(), "cairn: command sh -c echo data; exit 4 failed (exit status 4): no snapshot written") {
+				t.Fatalf("%v: stderr %q", extra, stderr.String())
+			}
+		}
+		if n := len(snapshotsOf(t, c, "failing")); n != 0 {
+			t.Fatalf("a failing command wrote %d snapshots", n)
+		}
+	})
+
+	t.Run("another uid is refused", func(t *testing.T) {
+		// Even with the socket opened to everyone, SO_PEERCRED decides.
+		os.Chmod(sock, 0o666)
+		defer os.Chmod(sock, 0o600)
+		os.Chmod(filepath.Dir(c.bin), 0o755)
+		cmd := exec.Command(c.bin, "status", "--socket", sock)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
+			t.Fatalf("status as uid 65534: %v: %s", err, out)
+		}
+		if !strings.Contains(string(out), "uid 65534 may not use the cairn daemon") {
+			t.Fatalf("status as uid 65534 said: %s", out)
+		}
+		// Root may.
+		cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+		resp, err := cl.Get("http://cairn/v1/info")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("root is refused: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		hostname, _ := os.Hostname()
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		sample := regexp.MustCompile(`^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+$`)
+		for _, l := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+			if !strings.HasPrefix(l, "# HELP ") && !strings.HasPrefix(l, "# TYPE ") && !sample.MatchString(l) {
+				t.Fatalf("not Prometheus text: %q", l)
+			}
+		}
+		if strings.Contains(string(body), "snapshot_id") {
+			t.Fatal("metrics labelled by snapshot ID")
+		}
+		var set metrics.Set
+		if err := set.ReadText(bytes.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			family, source string
+			ok             func(float64) bool
+		}{
+			{metrics.LastSnapshot, "files", func(v float64) bool { return v > 1e9 }},
+			{metrics.LastSuccess, "db", func(v float64) bool { return v > 1e9 }},
+			{metrics.AddedBytes, "", func(v float64) bool { return v >= 100<<20 }},
+			{metrics.Files, "files", func(v float64) bool { return v == 3 }},
+			{metrics.Duration, "files", func(v float64) bool { return v > 0 }},
+			{metrics.Failures, "broken", func(v float64) bool { return v == 1 }},
+			{metrics.Snapshots, "files", func(v float64) bool { return v == 2 }},
+		} {
+			host, source := "testhost", c.source
+			if source == "" {
+				host, source = hostname, "big"
+			}
+			v, ok := set.Value(c.family, host, source)
+			if !ok || !c.ok(v) {
+				t.Errorf("%s{host=testhost,source=%s} = %v (present: %v)", c.family, c.source, v, ok)
+			}
+		}
+		if v, ok := set.Value(metrics.RepositorySize, "", ""); !ok || v < 100<<20 {
+			t.Errorf("%s = %v", metrics.RepositorySize, v)
+		}
+	})
+
+	t.Run("SIGHUP", func(t *testing.T) {
+		os.WriteFile(cfgPath, []byte(config+"sources: [\n"), 0o600)
+		d.cmd.Process.Signal(syscall.SIGHUP)
+		d.waitLog(`reload refused, keeping the running config: `+regexp.QuoteMeta(cfgPath)+`:\d+`, 5*time.Second)
+		c.ok("run", "db") // the old config still works
+		waitFor(t, "RELOADING=1 then READY=1", 5*time.Second, func() bool {
+			return strings.Contains(notes.String(), "RELOADING=1")
+		})
+
+		// A good config with another source: planned at once.
+		extra := strings.Replace(config, "  - name: db\n", "  - name: extra\n    paths: ["+src+"]\n  - name: db\n", 1)
+		os.WriteFile(cfgPath, []byte(extra), 0o600)
+		d.cmd.Process.Signal(syscall.SIGHUP)
+		d.waitLog(`reloaded .*: 4 sources`, 5*time.Second)
+		c.ok("run", "extra")
+	})
+
+	if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
+	}
+	if !strings.Contains(notes.String(), "STOPPING=1") {
+		t.Errorf("no STOPPING=1 on NOTIFY_SOCKET: %s", notes.String())
+	}
+	if mounted(mnt) {
+		t.Error("still mounted after SIGTERM")
+	}
+	if _, err := os.Stat(sock); err == nil {
+		t.Error("socket left behind after SIGTERM")
+	}
+	c.ok("check")
+}
+
+// jsonShape describes --json output without its values: the message types
+// in order (progress lines folded) and each one's keys.
+func jsonShape(t *testing.T, out string) string {
+	t.Helper()
+	var shape []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not a JSON line: %q", l)
+		}
+		if m["message_type"] == "status" {
+			continue // how many depends on timing
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		shape = append(shape, fmt.Sprint(m["message_type"], keys))
+	}
+	return strings.Join(shape, "\n")
+}
+
+// TestDaemonUnreadable compares an ingest with unreadable files through a
+// daemon and directly: same exit code 3, same stderr lines, same --json.
+// Root reads every file, so both run without CAP_DAC_OVERRIDE (setpriv).
+func TestDaemonUnreadable(t *testing.T) {
+	if !canMakeUnreadable() {
+		t.Skip("cannot make a file unreadable here (needs setpriv as root)")
+	}
+	c := newCLI(t)
+	work := t.TempDir()
+	src := filepath.Join(work, "src")
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	os.WriteFile(filepath.Join(src, "readable"), []byte("fine"), 0o644)
+	os.WriteFile(filepath.Join(src, "secret"), []byte("top secret"), 0o000)
+	os.WriteFile(filepath.Join(src, "sub", "hidden"), []byte("hidden"), 0o000)
+	sock := filepath.Join(socketDir(t), "cairn.sock")
+	cfgPath := filepath.Join(work, "cairn.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nsocket: %s\n",
+		c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock)), 0o600)
+	c.env = append(c.env, "CAIRN_SOCKET="+sock)
+	setpriv := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("setpriv", append(append(append([]string{}, dropCaps...), c.bin), args...)...)
+		cmd.Env = c.env
+		return cmd
+	}
+	d := launchDaemon(t, setpriv("daemon", "--config", cfgPath), sock)
+	run := func(args ...string) (string, string, int) {
+		cmd := setpriv(args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return stdout.String(), stderr.String(), code
+	}
+	// Values (IDs, counts, times) may differ; lines, keys and messages not.
+	values := regexp.MustCompile(`[0-9a-f]{64}|\b[0-9a-f]{8}\b|[0-9]+(\.[0-9]+)?(e-?[0-9]+)?`)
+	norm := func(s string) string {
+		var keep []string
+		for _, l := range strings.Split(s, "\n") {
+			// Progress lines depend on timing; a direct ingest beside a
+			// daemon uses a private local index and says so.
+			if !strings.Contains(l, `"message_type":"status"`) && !strings.Contains(l, "local index") {
+				keep = append(keep, values.ReplaceAllString(l, "N"))
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	for i, mode := range [][]string{{"ingest", src}, {"--json", "ingest", src}} {
+		viaOut, viaErr, viaCode := run(append(append([]string{"-v"}, mode...), "--source", fmt.Sprint("via", i))...)
+		first, rest, _ := strings.Cut(viaErr, "\n")
+		if first != "cairn: using the daemon at "+sock+fmt.Sprintf(" (pid %d)", d.cmd.Process.Pid) {
+			t.Fatalf("%v did not go through the daemon: %s", mode, viaErr)
+		}
+		dirOut, dirErr, dirCode := run(append(append([]string{"--no-daemon"}, mode...), "--source", fmt.Sprint("direct", i))...)
+		if viaCode != exitPartial || dirCode != exitPartial {
+			t.Fatalf("%v: exit %d through the daemon, %d directly; want 3", mode, viaCode, dirCode)
+		}
+		if norm(viaOut) != norm(dirOut) {
+			t.Errorf("%v: stdout differs:\nthrough the daemon:\n%s\ndirectly:\n%s", mode, viaOut, dirOut)
+		}
+		if norm(rest) != norm(dirErr) {
+			t.Errorf("%v: stderr differs:\nthrough the daemon:\n%s\ndirectly:\n%s", mode, rest, dirErr)
+		}
+		if !strings.Contains(rest, src+"/secret") {
+			t.Errorf("%v: the unreadable file is not named: %s", mode, rest)
+		}
+	}
+}
+
+// TestDaemonStop stops a daemon in the middle of an ingest, with SIGTERM
+// (exit 0 once stop_timeout has passed and the ingest is aborted) and with
+// SIGKILL; either way the repository stays valid and holds no snapshot of
+// the interrupted source.
+func TestDaemonStop(t *testing.T) {
+	c := newCLI(t)
+	work := t.TempDir()
+	sock := filepath.Join(socketDir(t), "cairn.sock")
+	cfgPath := filepath.Join(work, "cairn.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`repository: %s
+password_file: %s
+cache_dir: %s
+socket: %s
+stop_timeout: 1s
+sources:
+  - name: slow
+    command: "head -c 30000000 /dev/urandom; sleep 60"
+`, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock)), 0o600)
+	c.env = append(c.env, "CAIRN_SOCKET="+sock)
+
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		d := startDaemon(t, c, cfgPath, sock)
+		c.ok("run", "--no-wait", "slow")
+		d.waitLog(`source slow: starting`, 5*time.Second)
+		time.Sleep(1500 * time.Millisecond) // into the stream
+		code := d.stop(sig, 20*time.Second)
+		if sig == syscall.SIGTERM {
+			if code != 0 {
+				t.Fatalf("exit %d after SIGTERM during an ingest", code)
+			}
+			d.waitLog(`aborting it`, 0)
+			if _, err := os.Stat(sock); err == nil {
+				t.Fatal("socket left behind")
+			}
+		} else {
+			os.Remove(sock) // as systemd's RuntimeDirectory would be emptied
+		}
+		c.ok("--no-daemon", "check")
+		if n := len(snapshotsOf(t, c, "slow")); n != 0 {
+			t.Fatalf("after %v: %d snapshots of the interrupted source", sig, n)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon/metrics"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/ingest"
+)
+
+// ingestOutput shows an ingest's events the one way, whether the ingest
+// runs here or in a daemon: progress (JSON lines on stdout, or a live line
+// on a terminal's stderr), one message per unreadable path on stderr, and
+// the summary.
+type ingestOutput struct {
+	g    *globals
+	line liveLine
+
+	mu         sync.Mutex
+	unreadable int
+	snapshot   id.ID         // set by summary
+	sum        *repo.Summary // set by summary
+}
+
+func newIngestOutput(g *globals) *ingestOutput { return &ingestOutput{g: g} }
+
+// wantProgress reports whether progress is shown at all.
+func (o *ingestOutput) wantProgress() bool {
+	return o.g.json || (!o.g.quiet && isTerminal(os.Stderr))
+}
+
+func (o *ingestOutput) progress(p ingest.Progress) {
+	if o.g.json {
+		m := map[string]any{"message_type": "status", "seconds_elapsed": int(p.Elapsed.Seconds()), "files_done": p.FilesDone, "bytes_done": p.BytesDone, "error_count": p.Errors}
+		if p.ScanDone {
+			m["total_files"], m["total_bytes"] = p.TotalFiles, p.TotalBytes
+			if p.TotalBytes > 0 {
+				m["percent_done"] = float64(p.BytesDone) / float64(p.TotalBytes)
+			}
+			if e := eta(p.BytesDone, p.TotalBytes, p.Elapsed); e >= 0 {
+				m["seconds_remaining"] = int(e.Seconds())
+			}
+		}
+		if p.Current != "" {
+			m["current_files"] = []string{p.Current}
+		}
+		printJSON(m)
+		return
+	}
+	s := fmt.Sprintf("[%s] %d files %s, %s/s", formatDuration(p.Elapsed), p.FilesDone, formatBytes(p.BytesDone), formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
+	if p.ScanDone {
+		s = fmt.Sprintf("[%s] %d/%d files %s/%s, %s/s", formatDuration(p.Elapsed), p.FilesDone, p.TotalFiles, formatBytes(p.BytesDone), formatBytes(p.TotalBytes), formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
+		if e := eta(p.BytesDone, p.TotalBytes, p.Elapsed); e >= 0 {
+			s += " ETA " + formatDuration(e)
+		}
+	}
+	if p.Current != "" {
+		s += "  " + p.Current
+	}
+	o.line.show(s)
+}
+
+// warn reports a path that could not be read.
+func (o *ingestOutput) warn(path, msg string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.unreadable++
+	if o.g.json {
+		printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": msg}, "during": "archival", "item": path})
+	} else {
+		fmt.Fprintf(os.Stderr, "cairn: cannot read %s: %s\n", path, msg)
+	}
+}
+
+// done clears the live line.
+func (o *ingestOutput) done() { o.line.done() }
+
+// summary prints the snapshot written; with unreadable paths the result
+// is exit code 3.
+func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
+	o.snapshot, o.sum = sid, s
+	if s == nil {
+		s = &repo.Summary{}
+	}
+	if o.g.json {
+		printJSON(map[string]any{
+			"message_type": "summary", "snapshot_id": sid.String(), "short_id": sid.Short(),
+			"files_new": s.FilesNew, "files_changed": s.FilesChanged, "files_unchanged": s.FilesUnchanged,
+			"dirs_new": s.DirsNew, "dirs_changed": s.DirsChanged, "dirs_unchanged": s.DirsUnchanged,
+			"data_blobs": s.DataBlobs, "tree_blobs": s.TreeBlobs, "data_added": s.DataAdded, "data_added_packed": s.DataAddedStored,
+			"total_files_processed": s.TotalFiles, "total_bytes_processed": s.TotalBytes,
+			"total_duration": s.End.Sub(s.Start).Seconds(), "files_unreadable": s.FilesUnreadable,
+		})
+	} else if !o.g.quiet {
+		fmt.Printf("Files:       %d new, %d changed, %d unchanged\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged)
+		fmt.Printf("Dirs:        %d new, %d changed, %d unchanged\n", s.DirsNew, s.DirsChanged, s.DirsUnchanged)
+		fmt.Printf("Added:       %s (%s stored)\n", formatBytes(s.DataAdded), formatBytes(s.DataAddedStored))
+		fmt.Printf("Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), formatDuration(s.End.Sub(s.Start)))
+		fmt.Printf("snapshot %s saved\n", sid.Short())
+	}
+	if o.unreadable > 0 {
+		return &exitError{exitPartial, fmt.Errorf("snapshot %s saved, but %d paths could not be read", sid.Short(), o.unreadable)}
+	}
+	return nil
+}
+
+// writeIngestMetrics writes --metrics-file after an ingest that ended with
+// err: the file's previous counters carry on.
+func writeIngestMetrics(path string, opt ingest.Options, start time.Time, out *ingestOutput, err error) error {
+	set, lerr := metrics.LoadFile(path)
+	if lerr != nil {
+		set = &metrics.Set{}
+	}
+	host := opt.Host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	source := opt.Source
+	if source == "" {
+		source = "default"
+	}
+	res := metrics.BackupResult{Start: start, End: time.Now(), Success: err == nil || exitCode(err) == exitPartial}
+	if s := out.sum; s != nil {
+		res.AddedBytes, res.Files = s.DataAdded, s.TotalFiles
+		res.SnapshotTime = opt.Time
+		if res.SnapshotTime.IsZero() {
+			res.SnapshotTime = s.Start // ingest dates a snapshot by its start
+		}
+	}
+	set.Backup(host, source, res)
+	if werr := set.WriteFile(path); werr != nil {
+		return fmt.Errorf("--metrics-file: %w", errors.Join(werr, lerr))
+	}
+	return nil
+}

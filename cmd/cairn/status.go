@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
+)
+
+func newStatusCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the daemon's sources: last run, outcome, duration, added bytes, next run",
+		Long: `Ask the running daemon (cairn daemon) how each configured source last ran
+and when it runs next. Without a daemon it says so and exits 1.
+
+--json prints the daemon's whole status as one JSON object.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			c, _, err := g.requireDaemon(ctx)
+			if err != nil {
+				return err
+			}
+			st, err := c.Status(ctx)
+			if err != nil {
+				return daemonError(err)
+			}
+			if g.json {
+				printJSON(st)
+				return nil
+			}
+			printStatus(st)
+			return nil
+		},
+	}
+}
+
+func printStatus(st *daemon.Status) {
+	fmt.Printf("daemon %s (pid %d), host %s, repository %s\n", st.Version, st.PID, st.Host, st.Repository)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Source\tLast run\tOutcome\tDuration\tAdded\tSnapshot\tNext run")
+	for _, s := range append(st.Sources, st.Jobs...) {
+		last, outcome, dur, added, snap := "never", "-", "-", "-", "-"
+		if r := s.LastRun; r != nil {
+			last = r.Start.Local().Format("2006-01-02 15:04:05")
+			outcome, dur = r.Outcome, formatDuration(time.Duration(r.Duration*float64(time.Second)))
+			if r.SnapshotID != "" {
+				added, snap = formatBytes(r.AddedBytes), r.SnapshotID[:8]
+			}
+		}
+		switch {
+		case s.Running:
+			outcome = "running"
+		case s.Queued:
+			outcome += " (queued)"
+		}
+		next := "on request"
+		if s.NextRun != nil {
+			next = s.NextRun.Local().Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, last, outcome, dur, added, snap, next)
+	}
+	tw.Flush()
+	for _, s := range append(st.Sources, st.Jobs...) {
+		if r := s.LastRun; r != nil && r.Error != "" {
+			fmt.Printf("%s: %s\n", s.Name, r.Error)
+		}
+	}
+}
