@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -61,7 +63,7 @@ SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
 					n = c.Old
 				}
 				if g.json {
-					printJSONTo(w, changeJSON{MessageType: "change", Path: c.Path, Modifier: c.Kind.Marker(), Kind: c.Kind.String(),
+					printJSONTo(w, changeJSON{MessageType: "change", Path: c.Path, PathBytes: pathBytes(c.Path), Modifier: c.Kind.Marker(), Kind: c.Kind.String(),
 						Type: n.Kind.String(), SizeDelta: c.SizeDelta, MetaChanged: c.MetaChanged})
 					return nil
 				}
@@ -158,6 +160,7 @@ func printDiffSummary(w *bufio.Writer, s diff.Summary, metadata bool) {
 type changeJSON struct {
 	MessageType string   `json:"message_type"`
 	Path        string   `json:"path"`
+	PathBytes   string   `json:"path_bytes,omitempty"` // as ls --json gives it
 	Modifier    string   `json:"modifier"`
 	Kind        string   `json:"kind"`
 	Type        string   `json:"type"` // the new entry's (the old one's when removed)
@@ -190,4 +193,14 @@ func (j *statsJSON) fill(s diff.Summary) {
 	j.ChangedFiles, j.Modified, j.TypeChanged, j.MetadataChanged = s.FilesChanged, s.Modified, s.TypeChanged, s.MetadataOnly
 	j.Added = diffCountsJSON{s.FilesAdded, s.DirsAdded, s.OthersAdded, s.AddedBytes}
 	j.Removed = diffCountsJSON{s.FilesRemoved, s.DirsRemoved, s.OthersRemoved, s.RemovedBytes}
+}
+
+// pathBytes is p in base64 when p is not UTF-8 (which JSON strings cannot
+// hold: encoding/json replaces such bytes), as `ls --json` gives it; ""
+// otherwise.
+func pathBytes(p string) string {
+	if utf8.ValidString(p) {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString([]byte(p))
 }

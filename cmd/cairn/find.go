@@ -49,7 +49,7 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 			opt := search.FindOptions{IgnoreCase: ignoreCase, Path: under}
 			return search.Find(ctx, r, snaps, args[0], opt, func(res search.Result) error {
 				if g.json {
-					j := matchJSON{MessageType: "match", Path: res.Path, Snapshots: make([]hitJSON, len(res.Hits))}
+					j := matchJSON{MessageType: "match", Path: res.Path, PathBytes: pathBytes(res.Path), Snapshots: make([]hitJSON, len(res.Hits))}
 					for i, h := range res.Hits {
 						j.Snapshots[i] = hitJSON{ID: h.Snapshot.ID.String(), ShortID: h.Snapshot.ID.Short(), Time: h.Snapshot.Time,
 							Type: h.Node.Kind.String(), Size: h.Node.Size, MTime: time.Unix(0, h.Node.MTime)}
@@ -77,6 +77,7 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 type matchJSON struct {
 	MessageType string    `json:"message_type"`
 	Path        string    `json:"path"`
+	PathBytes   string    `json:"path_bytes,omitempty"` // as ls --json gives it
 	Snapshots   []hitJSON `json:"snapshots"`
 }
 

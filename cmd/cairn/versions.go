@@ -47,7 +47,7 @@ Exits 1 when no snapshot holds PATH.`,
 			}
 			if g.json {
 				for _, v := range vs {
-					printJSON(versionJSON{MessageType: "version", Path: p, ID: v.Snapshot.ID.String(), ShortID: v.Snapshot.ID.Short(), Time: v.Snapshot.Time,
+					printJSON(versionJSON{MessageType: "version", Path: p, PathBytes: pathBytes(p), ID: v.Snapshot.ID.String(), ShortID: v.Snapshot.ID.Short(), Time: v.Snapshot.Time,
 						Type: v.Node.Kind.String(), Size: v.Node.Size, MTime: time.Unix(0, v.Node.MTime), Change: v.Change,
 						Snapshots: v.Count, LastID: v.Last.ID.String()})
 				}
@@ -70,6 +70,7 @@ Exits 1 when no snapshot holds PATH.`,
 type versionJSON struct {
 	MessageType string    `json:"message_type"`
 	Path        string    `json:"path"`
+	PathBytes   string    `json:"path_bytes,omitempty"` // as ls --json gives it
 	ID          string    `json:"id"`
 	ShortID     string    `json:"short_id"`
 	Time        time.Time `json:"time"`

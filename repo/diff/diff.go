@@ -2,6 +2,7 @@ package diff
 
 import (
 	"context"
+	"fmt"
 	"path"
 
 	"github.com/cairn-backup/cairn/repo"
@@ -200,7 +201,10 @@ func (d *differ) load(p string, tid id.ID) ([]*tree.Node, error) {
 	}
 	nodes, err := d.r.LoadTree(d.ctx, tid)
 	if err != nil {
-		return nil, err
+		if d.ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("folder %s: %w", p, err)
 	}
 	d.sum.TreesLoaded++
 	if d.opt.Progress != nil {

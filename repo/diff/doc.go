@@ -34,6 +34,9 @@
 // Live reads the live side with the same code ingest uses (fsmeta), so
 // both sides hold the same fields. File content is not read or hashed: a
 // file is Modified when its size or mtime differs, which is how ingest
-// decides to read a file again. Paths the snapshot's exclude patterns
-// leave out are not reported as added.
+// decides to read a file again. Live paths ingest would not have taken are
+// not reported as added: those the snapshot's exclude patterns leave out,
+// and, in folders above the ingested paths, all but the way down to them.
+// A live path that cannot be read is warned about and reported neither
+// added nor removed.
 package diff

@@ -20,7 +20,9 @@ import (
 // filesystem (new). File content is not read: a file is Modified when
 // its size or mtime differs from the snapshot's. Extended attributes are
 // read and compared, like the other metadata, only with opt.Metadata.
-// Live entries that sn's exclude patterns leave out are skipped.
+// Live entries that ingest would not have taken (excluded, or beside the
+// ingested paths in a folder above them) are skipped; so are those that
+// cannot be read, after opt.Warn.
 func Live(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, snapPath, livePath string, opt Options, emit Emit) (Summary, error) {
 	o, _, err := restore.Find(ctx, r, sn, snapPath)
 	if err != nil {
@@ -31,9 +33,7 @@ func Live(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, snapPath, 
 		return Summary{}, err
 	}
 	for _, p := range sn.Paths {
-		if inside(lv.snapRoot, p) {
-			lv.given = depth(p)
-		}
+		lv.paths = append(lv.paths, path.Clean("/"+p))
 	}
 	n, err := lv.stat(livePath)
 	if err != nil {
@@ -54,7 +54,7 @@ type liveDiffer struct {
 	*differ
 	snapRoot string // the compared folder's path inside the snapshot
 	excludes []filter.Pattern
-	given    int // depth of the ingested path holding snapRoot
+	paths    []string // the snapshot's ingested paths
 }
 
 func inside(p, dir string) bool {
@@ -89,9 +89,42 @@ func (lv *liveDiffer) warn(p string, err error) error {
 	return nil
 }
 
-// list reads the live folder at lp, leaving out what the snapshot's
-// excludes leave out; rel is its path relative to the compared folders.
-func (lv *liveDiffer) list(rel, lp string) ([]*tree.Node, error) {
+// taken reports whether a live entry at sp (its path in the snapshot)
+// is one ingest would have taken: an ingested path, or inside one and
+// not excluded below it, or a folder on the way down to one.
+func (lv *liveDiffer) taken(sp string) bool {
+	if len(lv.paths) == 0 {
+		return len(lv.excludes) == 0 || !filter.ExcludedBelow(lv.excludes, sp, 0)
+	}
+	given, above := -1, false
+	for _, p := range lv.paths {
+		switch {
+		case sp == p:
+			return true // given on the command line: never excluded
+		case inside(sp, p):
+			given = max(given, depth(p))
+		case inside(p, sp):
+			above = true
+		}
+	}
+	if given >= 0 {
+		return len(lv.excludes) == 0 || !filter.ExcludedBelow(lv.excludes, sp, given)
+	}
+	return above
+}
+
+// listing is a live folder's entries that ingest would take.
+type listing struct {
+	nodes []*tree.Node
+	// unreadable names the entries that could not be read (and were
+	// warned about): they are neither added nor removed.
+	unreadable map[string]bool
+}
+
+// list reads the live folder at lp; rel is its path relative to the
+// compared folders. A nil listing (with a nil error) is a folder that
+// could not be read and was warned about: nothing in it is reported.
+func (lv *liveDiffer) list(rel, lp string) (*listing, error) {
 	if err := lv.ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -99,9 +132,9 @@ func (lv *liveDiffer) list(rel, lp string) ([]*tree.Node, error) {
 	if err != nil {
 		return nil, lv.warn(lp, err)
 	}
-	out := make([]*tree.Node, 0, len(names))
+	ls := &listing{nodes: make([]*tree.Node, 0, len(names))}
 	for _, name := range names {
-		if len(lv.excludes) > 0 && filter.ExcludedBelow(lv.excludes, path.Join(lv.snapRoot, rel, name), lv.given) {
+		if !lv.taken(path.Join(lv.snapRoot, rel, name)) {
 			continue
 		}
 		n, err := lv.stat(filepath.Join(lp, name))
@@ -112,12 +145,30 @@ func (lv *liveDiffer) list(rel, lp string) ([]*tree.Node, error) {
 			if err := lv.warn(filepath.Join(lp, name), err); err != nil {
 				return nil, err
 			}
+			if ls.unreadable == nil {
+				ls.unreadable = map[string]bool{}
+			}
+			ls.unreadable[name] = true
 			continue
 		}
 		n.Name = name
-		out = append(out, n)
+		ls.nodes = append(ls.nodes, n)
 	}
-	return out, nil
+	return ls, nil
+}
+
+// addedIn reports every entry of the live folder lp at rel as added.
+func (lv *liveDiffer) addedIn(rel, lp string) error {
+	ls, err := lv.list(rel, lp)
+	if err != nil || ls == nil {
+		return err
+	}
+	for _, c := range ls.nodes {
+		if err := lv.added(path.Join(rel, c.Name), filepath.Join(lp, c.Name), c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dirs compares the stored folder tid with the live folder lp.
@@ -126,8 +177,8 @@ func (lv *liveDiffer) dirs(rel, lp string, tid id.ID) error {
 	if err != nil {
 		return err
 	}
-	news, err := lv.list(rel, lp)
-	if err != nil {
+	ls, err := lv.list(rel, lp)
+	if err != nil || ls == nil {
 		return err
 	}
 	if !lv.opt.Metadata {
@@ -135,9 +186,12 @@ func (lv *liveDiffer) dirs(rel, lp string, tid id.ID) error {
 			o.Xattrs = nil
 		}
 	}
-	return mergeNames(olds, news, func(a, b *tree.Node) error {
+	return mergeNames(olds, ls.nodes, func(a, b *tree.Node) error {
 		switch {
 		case b == nil:
+			if ls.unreadable[a.Name] {
+				return nil
+			}
 			return lv.removed(path.Join(rel, a.Name), a)
 		case a == nil:
 			return lv.added(path.Join(rel, b.Name), filepath.Join(lp, b.Name), b)
@@ -167,16 +221,7 @@ func (lv *liveDiffer) added(rel, lp string, n *tree.Node) error {
 	if n.Kind != tree.KindDir {
 		return nil
 	}
-	news, err := lv.list(rel, lp)
-	if err != nil {
-		return err
-	}
-	for _, c := range news {
-		if err := lv.added(path.Join(rel, c.Name), filepath.Join(lp, c.Name), c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return lv.addedIn(rel, lp)
 }
 
 // pair compares a stored entry o with the live entry n at lp.
@@ -195,15 +240,7 @@ func (lv *liveDiffer) pair(rel, lp string, o, n *tree.Node) error {
 			}
 		}
 		if n.Kind == tree.KindDir {
-			news, err := lv.list(rel, lp)
-			if err != nil {
-				return err
-			}
-			for _, c := range news {
-				if err := lv.added(path.Join(rel, c.Name), filepath.Join(lp, c.Name), c); err != nil {
-					return err
-				}
-			}
+			return lv.addedIn(rel, lp)
 		}
 		return nil
 	}

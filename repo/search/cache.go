@@ -11,38 +11,57 @@ import (
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
-// treeCache loads each tree once, for resolving paths in many snapshots
-// that share their ancestors. Concurrent loads of one tree wait for the
-// first.
+// treeCache looks names up in trees, loading each tree once per name for
+// resolving a path in many snapshots that share their ancestors. It keeps
+// the entry found, not the tree: a path through a wide folder that changes
+// in every snapshot costs one node per snapshot. Concurrent lookups of
+// one name in one tree wait for the first.
 type treeCache struct {
 	r  *repo.Repository
 	mu sync.Mutex
-	m  map[id.ID]*treeEntry
+	m  map[lookupKey]*lookup
 }
 
-type treeEntry struct {
-	done  chan struct{}
-	nodes []*tree.Node
-	err   error
+// lookupKey is a name in a tree: one tree may be met at several depths of
+// a path, each time for another name.
+type lookupKey struct {
+	tid  id.ID
+	name string
+}
+
+type lookup struct {
+	done chan struct{}
+	node *tree.Node // nil: no such entry
+	err  error
 }
 
 func newTreeCache(r *repo.Repository) *treeCache {
-	return &treeCache{r: r, m: map[id.ID]*treeEntry{}}
+	return &treeCache{r: r, m: map[lookupKey]*lookup{}}
 }
 
-func (c *treeCache) load(ctx context.Context, tid id.ID) ([]*tree.Node, error) {
+// child returns the entry name of tree tid, or nil when there is none.
+func (c *treeCache) child(ctx context.Context, tid id.ID, name string) (*tree.Node, error) {
+	k := lookupKey{tid, name}
 	c.mu.Lock()
-	if e, ok := c.m[tid]; ok {
+	if e, ok := c.m[k]; ok {
 		c.mu.Unlock()
 		<-e.done
-		return e.nodes, e.err
+		return e.node, e.err
 	}
-	e := &treeEntry{done: make(chan struct{})}
-	c.m[tid] = e
+	e := &lookup{done: make(chan struct{})}
+	c.m[k] = e
 	c.mu.Unlock()
-	e.nodes, e.err = c.r.LoadTree(ctx, tid)
-	close(e.done)
-	return e.nodes, e.err
+	defer close(e.done)
+	nodes, err := c.r.LoadTree(ctx, tid)
+	if err != nil {
+		e.err = err
+		return nil, err
+	}
+	i := sort.Search(len(nodes), func(i int) bool { return nodes[i].Name >= name })
+	if i < len(nodes) && nodes[i].Name == name {
+		e.node = nodes[i]
+	}
+	return e.node, nil
 }
 
 // resolve finds the entry at path comps in sn, or nil when there is none.
@@ -52,15 +71,11 @@ func (c *treeCache) resolve(ctx context.Context, sn *repo.Snapshot, comps []stri
 		if n.Kind != tree.KindDir || n.Subtree.IsZero() {
 			return nil, nil
 		}
-		nodes, err := c.load(ctx, n.Subtree)
-		if err != nil {
+		next, err := c.child(ctx, n.Subtree, name)
+		if err != nil || next == nil {
 			return nil, err
 		}
-		i := sort.Search(len(nodes), func(i int) bool { return nodes[i].Name >= name })
-		if i == len(nodes) || nodes[i].Name != name {
-			return nil, nil
-		}
-		n = nodes[i]
+		n = next
 	}
 	return n, nil
 }

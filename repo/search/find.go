@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sort"
 	"sync"
@@ -75,7 +76,7 @@ func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, patte
 		for i, sn := range snaps {
 			n, err := tc.resolve(ctx, sn, comps)
 			if err != nil {
-				return err
+				return inSnapshot(ctx, sn, err)
 			}
 			if n != nil && n.Kind == tree.KindDir {
 				roots[i] = n.Subtree
@@ -92,13 +93,22 @@ func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, patte
 	groups := make([]group, 0, len(snaps))
 	for i := range snaps {
 		if errs[i] != nil {
-			return errs[i]
+			return inSnapshot(ctx, snaps[i], errs[i])
 		}
 		if sets[i] != nil {
 			groups = append(groups, group{set: sets[i], snaps: []int{i}})
 		}
 	}
 	return emitGroups(prefix, groups, snaps, emit)
+}
+
+// inSnapshot says which snapshot a tree could not be loaded from (a
+// cancelled search needs no such detail).
+func inSnapshot(ctx context.Context, sn *repo.Snapshot, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	return fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
 }
 
 // set is what matched inside one tree: its own matching entries and the

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // matcher runs a pattern over a path one component at a time, as a small
@@ -23,7 +25,7 @@ type states uint64
 
 func newMatcher(pattern string, ignoreCase bool) (*matcher, error) {
 	if ignoreCase {
-		pattern = strings.ToLower(pattern)
+		pattern = fold(pattern)
 	}
 	m := &matcher{fold: ignoreCase}
 	if strings.Contains(pattern, "/") {
@@ -69,7 +71,7 @@ func (m *matcher) step(s states, name string) states {
 		s |= m.start()
 	}
 	if m.fold {
-		name = strings.ToLower(name)
+		name = fold(name)
 	}
 	var next states
 	for i, p := range m.parts {
@@ -103,4 +105,33 @@ func (m *matcher) inside(s states) states {
 		s |= m.start()
 	}
 	return s
+}
+
+// fold maps s to one case for IgnoreCase: each rune to the lower case of
+// its upper case, so that letters with two lower forms (σ and ς) meet.
+// Bytes that are not UTF-8 are kept as they are: strings.ToLower would
+// make them all one replacement character, and names that differ equal.
+func fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteByte(s[i])
+		} else {
+			b.WriteRune(unicode.ToLower(unicode.ToUpper(r)))
+		}
+		i += size
+	}
+	return b.String()
 }

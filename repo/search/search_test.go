@@ -2,6 +2,7 @@ package search_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -185,5 +186,35 @@ func TestVersions(t *testing.T) {
 	vs, err = search.Versions(ctx, r, snaps, src+"/c/")
 	if err != nil || len(vs) != 1 || vs[0].Count != 6 || vs[0].Node.Kind != tree.KindDir {
 		t.Errorf("unchanged folder: %+v %v", vs, err)
+	}
+}
+
+// A tree that cannot be loaded stops Find and Versions with an error that
+// names the snapshot.
+func TestMissingTreeSaysWhere(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	s := r.NewSaver(ctx, 1)
+	var lost id.ID
+	lost[0] = 1
+	root, err := s.SaveTree([]*tree.Node{{Name: "docs", Kind: tree.KindDir, Mode: 0o755, Subtree: lost}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sn := &repo.Snapshot{Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Tree: root, Paths: []string{"/docs"}, Host: "h", Source: "s"}
+	if err := r.SaveSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	snaps := []*repo.Snapshot{sn}
+	err = search.Find(ctx, r, snaps, "*", search.FindOptions{}, func(search.Result) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), sn.ID.Short()) || !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("Find: %v: want an error naming snapshot %s", err, sn.ID.Short())
+	}
+	_, err = search.Versions(ctx, r, snaps, "/docs/x")
+	if err == nil || !strings.Contains(err.Error(), sn.ID.Short()) || !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("Versions: %v: want an error naming snapshot %s", err, sn.ID.Short())
 	}
 }

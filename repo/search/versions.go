@@ -65,7 +65,7 @@ func Versions(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, p
 	var out []Version
 	for i, n := range nodes {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return nil, inSnapshot(ctx, snaps[i], errs[i])
 		}
 		if n == nil {
 			continue
