@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -188,7 +189,25 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return a, nil
 }
 
+// typingNow reports that keys go to a text field as text.
+func (a *App) typingNow() bool { return !a.showHelp && a.top().typing() }
+
 func (a *App) key(msg tea.KeyMsg) tea.Cmd {
+	// bubbletea reports runes read together as one message ("jjj" when
+	// j is held down over a slow link, or keys typed ahead while the
+	// screen is busy): unless a field takes them as text, they are keys,
+	// one at a time.
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !a.typingNow() {
+		var cmds []tea.Cmd
+		for i, r := range msg.Runes {
+			if a.typingNow() { // a key opened a field: the rest is text
+				cmds = append(cmds, a.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: msg.Runes[i:]}))
+				break
+			}
+			cmds = append(cmds, a.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+		}
+		return tea.Batch(cmds...)
+	}
 	k := msg.String()
 	if k == "ctrl+c" {
 		a.cancelRestore()
@@ -273,10 +292,19 @@ func (a *App) statusLine(w int) string {
 
 func (a *App) helpView(w, h int) string {
 	var b strings.Builder
+	// The box's border and padding take 4 cells, the keys column 27: the
+	// help wraps in what is left, so a narrow screen shows all of it.
+	helpW := max(16, w-4-27)
 	section := func(name string, bs []binding) {
-		b.WriteString(styleHeader.Render(name) + "\n")
+		b.WriteString(styleHeader.Render(ansi.Truncate(name, helpW+27, "…")) + "\n")
 		for _, x := range bs {
-			fmt.Fprintf(&b, "  %-24s %s\n", x.keys, x.help)
+			for i, l := range wrapWords(x.help, helpW) {
+				keys := ""
+				if i == 0 {
+					keys = x.keys
+				}
+				fmt.Fprintf(&b, "  %-24s %s\n", keys, l)
+			}
 		}
 	}
 	section(a.top().title()+" keys", a.top().help())
@@ -361,3 +389,21 @@ func (m *marks) list() []*mark {
 }
 
 func (m *marks) clear() { m.set, m.order = nil, nil }
+
+// wrapWords breaks s into lines of at most width cells, at spaces.
+func wrapWords(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case ansi.StringWidth(line)+1+ansi.StringWidth(word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	return append(lines, line)
+}

@@ -35,3 +35,24 @@ func TestGoldenScreens(t *testing.T) {
 		})
 	}
 }
+
+// The same pages on the smallest usual terminal: names stay readable
+// and the help shows every key.
+func TestGoldenScreensSmall(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		name string
+		keys []string
+	}{
+		{"small-snapshots", nil},
+		{"small-tree", []string{"enter", "enter", "enter", "down"}},
+		{"small-tree-help", []string{"enter", "enter", "enter", "?"}},
+		{"small-diff-help", []string{"down", "down", "space", "home", "d", "?"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, f, 80, 24)
+			h.keys(c.keys...)
+			h.golden(c.name)
+		})
+	}
+}

@@ -79,10 +79,9 @@ func readHead(ctx context.Context, r *repo.Repository, n *tree.Node, limit int) 
 		if err != nil {
 			return out, err
 		}
-		out = append(out, b...)
-	}
-	if len(out) > limit {
-		out = out[:limit]
+		// Copy only what is wanted: the side pane keeps the heads of
+		// every file it showed, and a chunk may be megabytes.
+		out = append(out, b[:min(len(b), limit-len(out))]...)
 	}
 	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 // The restore dialog's stages.
@@ -46,28 +47,34 @@ type restorePage struct {
 	folder    lineEdit
 	overwrite restore.Overwrite
 
-	jobs     []restoreJob
-	job      int
-	prog     restore.Progress
-	started  time.Time
-	cancel   context.CancelFunc
-	canceled bool
+	jobs      []restoreJob
+	job       int
+	prog      restore.Progress // of the running job
+	doneBytes int64            // of the finished jobs
+	doneFiles int64
+	total     int64 // every job's bytes, when totalOK
+	totalOK   bool
+	started   time.Time
+	cancel    context.CancelFunc
+	canceled  bool
+	startErr  error
 
 	report restoreReport
 	cur    cursor
 }
 
-// restoreJob is one call of restore.Run: the marks of one snapshot below
-// their common folder.
+// restoreJob is one call of restore.Run: one marked entry restored on
+// its own, so that nothing but the marks is touched (not the folders
+// above them, whose mode and mtime stay as they are).
 type restoreJob struct {
-	sn       *repo.Snapshot
-	sub      string   // the common folder inside the snapshot
-	target   string   // where sub's contents go
-	include  []string // one anchored pattern per mark
-	paths    []string
-	stats    *restore.Stats
-	err      error
-	finished bool
+	sn     *repo.Snapshot
+	path   string     // the marked entry inside the snapshot
+	node   *tree.Node // its node (kind), when known
+	target string     // restore.Options.Target: where path's contents go, or its parent for a file
+	dst    string     // where the entry itself lands
+	stats  *restore.Stats
+	err    error
+	done   bool
 }
 
 type restoreReport struct {
@@ -78,6 +85,10 @@ type restoreReport struct {
 
 // Restore events, sent from the restore goroutine.
 type (
+	restoreTotal struct {
+		bytes int64
+		ok    bool
+	}
 	restoreProgress struct {
 		job int
 		p   restore.Progress
@@ -89,6 +100,7 @@ type (
 	}
 	restoreFinished struct {
 		failures, notices []string
+		err               error // before any job ran (the lock, say)
 	}
 )
 
@@ -143,24 +155,32 @@ func (p *restorePage) help() []binding {
 
 func (p *restorePage) update(a *App, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case restoreTotal:
+		p.total, p.totalOK = msg.bytes, msg.ok
 	case restoreProgress:
 		p.job, p.prog = msg.job, msg.p
 	case restoreJobDone:
 		j := &p.jobs[msg.job]
-		j.stats, j.err, j.finished = msg.stats, msg.err, true
+		j.stats, j.err, j.done = msg.stats, msg.err, true
+		if st := msg.stats; st != nil {
+			p.doneBytes += st.Bytes
+			p.doneFiles += st.Files
+		}
+		p.prog = restore.Progress{}
 	case restoreFinished:
 		p.report.failures, p.report.notices = msg.failures, msg.notices
 		p.report.elapsed = time.Since(p.started)
+		p.startErr = msg.err
 		p.stage = stageDone
 		a.restoreCancel = nil
 		if p.cancel != nil {
 			p.cancel()
 		}
-		if p.ok() {
-			for _, m := range p.items {
-				if a.marks.has(m.sn, m.path) {
-					a.marks.toggle(m.sn, m.path, nil)
-				}
+		// Unmark what was restored; what was kept, failed or never
+		// reached stays marked, to try again.
+		for _, j := range p.jobs {
+			if p.state(j) == "restored" && a.marks.has(j.sn, j.path) {
+				a.marks.toggle(j.sn, j.path, nil)
 			}
 		}
 		return nil
@@ -173,11 +193,32 @@ func (p *restorePage) update(a *App, msg tea.Msg) tea.Cmd {
 // ok reports a finished restore with no failures.
 func (p *restorePage) ok() bool {
 	for _, j := range p.jobs {
-		if !j.finished || j.err != nil {
+		if !j.done || j.err != nil {
 			return false
 		}
 	}
-	return len(p.report.failures) == 0 && !p.canceled
+	return len(p.report.failures) == 0 && !p.canceled && p.startErr == nil
+}
+
+// state says what became of job j's entry: restored, kept (the overwrite
+// policy left what was there), failed, incomplete (stopped half way) or
+// not restored (never reached).
+func (p *restorePage) state(j restoreJob) string {
+	for _, f := range p.report.failures {
+		if strings.HasPrefix(f, j.dst+": ") || strings.HasPrefix(f, j.dst+"/") {
+			if p.canceled && strings.Contains(f, context.Canceled.Error()) {
+				return "incomplete"
+			}
+			return "failed"
+		}
+	}
+	switch st := j.stats; {
+	case !j.done || st == nil || j.err != nil && !errors.Is(j.err, restore.ErrIncomplete):
+		return "not restored"
+	case st.Files+st.Dirs+st.Links+st.Others == 0 && st.Skipped > 0:
+		return "kept"
+	}
+	return "restored"
 }
 
 func (p *restorePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
@@ -237,30 +278,35 @@ func (p *restorePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// plan groups the marks into jobs: one per snapshot, restoring the common
-// folder of its marks with an Include pattern per mark.
+// plan makes one job per mark, each restoring only the marked entry (a
+// mark inside a marked folder of the same snapshot is restored with it).
+// In the original location an entry goes back to its own path; into a
+// folder, the marks of a snapshot keep their paths below their common
+// folder (in a subfolder per snapshot when there are several).
 func (p *restorePage) plan() ([]restoreJob, error) {
-	var jobs []restoreJob
-	idx := map[*repo.Snapshot]int{}
+	var items []*mark
 	for _, m := range p.items {
-		i, ok := idx[m.sn]
-		if !ok {
-			i = len(jobs)
-			idx[m.sn] = i
-			jobs = append(jobs, restoreJob{sn: m.sn, sub: path.Dir(m.path)})
+		inside := false
+		for _, o := range p.items {
+			if o != m && o.sn == m.sn && o.path != m.path && strings.HasPrefix(m.path, strings.TrimSuffix(o.path, "/")+"/") {
+				inside = true
+			}
 		}
-		j := &jobs[i]
-		j.sub = commonDir(j.sub, path.Dir(m.path))
-		j.include = append(j.include, anchoredPattern(m.path))
-		j.paths = append(j.paths, m.path)
+		if !inside {
+			items = append(items, m)
+		}
 	}
-	for i := range jobs {
-		j := &jobs[i]
-		if p.original {
-			j.target = filepath.FromSlash(j.sub)
-			continue
+	base := map[*repo.Snapshot]string{}
+	for _, m := range items {
+		if b, ok := base[m.sn]; ok {
+			base[m.sn] = commonDir(b, path.Dir(m.path))
+		} else {
+			base[m.sn] = path.Dir(m.path)
 		}
-		dir := strings.TrimSpace(p.folder.value)
+	}
+	dir := ""
+	if !p.original {
+		dir = strings.TrimSpace(p.folder.value)
 		if dir == "" {
 			return nil, errors.New("choose a folder to restore into")
 		}
@@ -273,11 +319,25 @@ func (p *restorePage) plan() ([]restoreJob, error) {
 		if err != nil {
 			return nil, err
 		}
-		j.target = abs
-		if len(jobs) > 1 {
-			// Several snapshots: one subfolder each, named by ID.
-			j.target = filepath.Join(abs, j.sn.ID.Short())
+		dir = abs
+	}
+	var jobs []restoreJob
+	for _, m := range items {
+		j := restoreJob{sn: m.sn, path: m.path, node: m.node}
+		if p.original {
+			j.dst = filepath.FromSlash(m.path)
+		} else {
+			root := dir
+			if len(base) > 1 {
+				root = filepath.Join(dir, m.sn.ID.Short())
+			}
+			j.dst = filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(m.path, base[m.sn])))
 		}
+		j.target = filepath.Dir(j.dst)
+		if m.node != nil && m.node.Kind == tree.KindDir {
+			j.target = j.dst
+		}
+		jobs = append(jobs, j)
 	}
 	return jobs, nil
 }
@@ -292,7 +352,7 @@ func (p *restorePage) start(a *App) tea.Cmd {
 	ctx, cancel := context.WithCancel(a.ctx)
 	p.cancel, a.restoreCancel = cancel, cancel
 	events := make(chan any, 64)
-	go runRestore(ctx, a.r, jobs, p.overwrite, events)
+	go runRestore(ctx, a.r, a.sizes, jobs, p.overwrite, events)
 	return p.wait(events)
 }
 
@@ -313,23 +373,44 @@ type chained struct {
 	next tea.Cmd
 }
 
-// runRestore runs the jobs one after the other, each under a shared lock,
-// and reports through events, which it closes at the end.
-func runRestore(ctx context.Context, r *repo.Repository, jobs []restoreJob, ow restore.Overwrite, events chan<- any) {
+// runRestore sums the jobs' sizes, then runs them one after the other
+// under one shared lock, and reports through events, which it closes at
+// the end.
+func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs []restoreJob, ow restore.Overwrite, events chan<- any) {
 	defer close(events)
 	var mu sync.Mutex
 	var failures, notices []string
-	for i, j := range jobs {
-		if ctx.Err() != nil {
-			events <- restoreJobDone{job: i, err: ctx.Err()}
-			continue
+	finish := func(err error) {
+		mu.Lock()
+		events <- restoreFinished{failures: failures, notices: notices, err: err}
+		mu.Unlock()
+	}
+	total, ok := int64(0), true
+	for _, j := range jobs {
+		switch {
+		case j.node == nil:
+			ok = false
+		case j.node.Kind == tree.KindFile:
+			total += int64(j.node.Size)
+		case j.node.Kind == tree.KindDir && !j.node.Subtree.IsZero():
+			s, err := sizes.total(ctx, r, j.node.Subtree)
+			ok = ok && err == nil
+			total += s
 		}
-		lock, err := r.Lock(ctx, false, "tui restore")
-		if err != nil {
+	}
+	events <- restoreTotal{bytes: total, ok: ok}
+	lock, err := r.Lock(ctx, false, "tui restore")
+	if err != nil {
+		finish(err)
+		return
+	}
+	defer lock.Unlock()
+	for i, j := range jobs {
+		if err := lock.Context().Err(); err != nil {
 			events <- restoreJobDone{job: i, err: err}
 			continue
 		}
-		opt := restore.Options{Target: j.target, Include: j.include, Overwrite: ow, SkipOwner: os.Geteuid() != 0,
+		opt := restore.Options{Target: j.target, Overwrite: ow, SkipOwner: os.Geteuid() != 0,
 			Interval: 100 * time.Millisecond,
 			Warn: func(p string, err error) {
 				mu.Lock()
@@ -347,16 +428,10 @@ func runRestore(ctx context.Context, r *repo.Repository, jobs []restoreJob, ow r
 				default: // the screen is behind: skip a frame
 				}
 			}}
-		st, err := restore.Run(lock.Context(), r, j.sn, j.sub, opt)
-		lock.Unlock()
-		if st != nil {
-			events <- restoreProgress{job: i, p: restore.Progress{FilesDone: st.Files, BytesDone: st.Bytes, TotalBytes: st.Bytes, WalkDone: true}}
-		}
+		st, err := restore.Run(lock.Context(), r, j.sn, j.path, opt)
 		events <- restoreJobDone{job: i, stats: st, err: err}
 	}
-	mu.Lock()
-	events <- restoreFinished{failures: failures, notices: notices}
-	mu.Unlock()
+	finish(nil)
 }
 
 // commonDir is the deepest folder holding both x and y.
@@ -369,19 +444,6 @@ func commonDir(x, y string) string {
 		}
 	}
 	return x
-}
-
-// anchoredPattern is an Include pattern matching exactly path p (and what
-// is below it), with glob characters in names escaped.
-func anchoredPattern(p string) string {
-	var b strings.Builder
-	for _, c := range p {
-		if strings.ContainsRune(`*?[]\`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 func (p *restorePage) view(a *App, w, h int) string {
@@ -445,26 +507,36 @@ func (p *restorePage) view(a *App, w, h int) string {
 func (p *restorePage) progressView(a *App, w int) string {
 	var b strings.Builder
 	j := p.jobs[min(p.job, len(p.jobs)-1)]
-	fmt.Fprintf(&b, "%s\n\n", styleHeader.Render(fmt.Sprintf("Restoring %s of snapshot %s into %s (%d/%d)", j.sub, j.sn.ID.Short(), j.target, p.job+1, len(p.jobs))))
+	fmt.Fprintf(&b, "%s\n\n", styleHeader.Render(fit(fmt.Sprintf("Restoring %s of snapshot %s to %s (%d/%d)",
+		printable(j.path), j.sn.ID.Short(), printable(j.dst), p.job+1, len(p.jobs)), w)))
+	done, files := p.doneBytes+p.prog.BytesDone, p.doneFiles+p.prog.FilesDone
+	total, known := p.total, p.totalOK
+	if !known || total < done {
+		total, known = p.doneBytes+p.prog.TotalBytes, p.job == len(p.jobs)-1 && p.prog.WalkDone
+	}
 	frac := 0.0
-	if p.prog.TotalBytes > 0 {
-		frac = float64(p.prog.BytesDone) / float64(p.prog.TotalBytes)
+	if total > 0 {
+		frac = min(1, float64(done)/float64(total))
 	}
 	fmt.Fprintf(&b, "%s %3.0f%%\n\n", progressBar(frac, max(10, w-10)), frac*100)
+	elapsed := time.Since(p.started)
+	if a.static {
+		elapsed = 0
+	}
 	rate := 0.0
-	if s := p.prog.Elapsed.Seconds(); s > 0 {
-		rate = float64(p.prog.BytesDone) / s
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(done) / s
 	}
-	total := formatBytes(p.prog.TotalBytes)
-	if !p.prog.WalkDone {
-		total += "+"
+	totalS := formatBytes(total)
+	if !known {
+		totalS += "+"
 	}
-	fmt.Fprintf(&b, "%d files  %s of %s  %s/s", p.prog.FilesDone, formatBytes(p.prog.BytesDone), total, formatBytes(int64(rate)))
-	if p.prog.WalkDone && p.prog.BytesDone > 0 && p.prog.BytesDone < p.prog.TotalBytes {
-		eta := time.Duration(float64(p.prog.Elapsed) * float64(p.prog.TotalBytes-p.prog.BytesDone) / float64(p.prog.BytesDone))
+	fmt.Fprintf(&b, "%d files  %s of %s  %s/s", files, formatBytes(done), totalS, formatBytes(int64(rate)))
+	if known && done > 0 && done < total {
+		eta := time.Duration(float64(elapsed) * float64(total-done) / float64(done))
 		fmt.Fprintf(&b, "  ETA %s", formatDuration(eta))
 	}
-	fmt.Fprintf(&b, "  elapsed %s\n\n", formatDuration(p.prog.Elapsed))
+	fmt.Fprintf(&b, "  elapsed %s\n\n", formatDuration(elapsed))
 	if p.canceled {
 		b.WriteString("stopping…")
 	} else {
@@ -473,40 +545,56 @@ func (p *restorePage) progressView(a *App, w int) string {
 	return b.String()
 }
 
-// reportLines is the final report: per job what was restored where, then
-// every failure and notice.
+// reportLines is the final report: totals, what became of each marked
+// entry and where it went, then every failure and notice.
 func (p *restorePage) reportLines(a *App) []string {
 	var out []string
+	var sum restore.Stats
+	counts := map[string]int{}
+	for _, j := range p.jobs {
+		counts[p.state(j)]++
+		if st := j.stats; st != nil {
+			sum.Files += st.Files
+			sum.Dirs += st.Dirs
+			if j.node != nil && j.node.Kind == tree.KindDir && j.err == nil {
+				sum.Dirs++ // the marked folder itself, restore's target
+			}
+			sum.Links += st.Links
+			sum.Others += st.Others
+			sum.Bytes += st.Bytes
+			sum.Skipped += st.Skipped
+		}
+	}
 	switch {
 	case p.canceled:
-		out = append(out, styleError.Render("Restore stopped before the end."))
+		out = append(out, styleError.Render(fmt.Sprintf("Restore stopped after %s.", formatDuration(p.report.elapsed))))
+		if n := counts["incomplete"]; n > 0 {
+			out = append(out, styleError.Render(fmt.Sprintf("%s left incomplete: the files named below have the right size but not all their data.",
+				plural(n, "entry was", "entries were"))))
+		}
 	case p.ok():
 		out = append(out, styleHeader.Render(fmt.Sprintf("Restore finished in %s.", formatDuration(p.report.elapsed))))
 	default:
 		out = append(out, styleError.Render("Restore finished with failures."))
 	}
-	out = append(out, "")
+	if p.startErr != nil {
+		out = append(out, styleError.Render(p.startErr.Error()))
+	}
+	out = append(out, "", fmt.Sprintf("%d files, %d folders, %d links, %d others, %s written; %d existing kept",
+		sum.Files, sum.Dirs, sum.Links, sum.Others, formatBytes(sum.Bytes), sum.Skipped), "")
+	var last *repo.Snapshot
 	for _, j := range p.jobs {
-		out = append(out, fmt.Sprintf("snapshot %s %s → %s", j.sn.ID.Short(), a.fmtTime(j.sn.Time), j.target))
-		if st := j.stats; st != nil {
-			out = append(out, fmt.Sprintf("  %d files, %d folders, %d links, %d others, %s; %d kept, %d errors",
-				st.Files, st.Dirs, st.Links, st.Others, formatBytes(st.Bytes), st.Skipped, st.Errors))
+		if j.sn != last {
+			out = append(out, fmt.Sprintf("from snapshot %s %s:", j.sn.ID.Short(), a.fmtTime(j.sn.Time)))
+			last = j.sn
 		}
-		if j.err != nil && !errors.Is(j.err, restore.ErrIncomplete) {
-			out = append(out, styleError.Render("  "+j.err.Error()))
+		line := fmt.Sprintf("  %-12s %s", p.state(j), printable(j.path))
+		if j.dst != filepath.FromSlash(j.path) {
+			line += " → " + printable(j.dst)
 		}
-		for _, m := range j.paths {
-			state := "restored"
-			if !j.finished || j.err != nil && !errors.Is(j.err, restore.ErrIncomplete) {
-				state = "not restored"
-			}
-			dst := filepath.Join(j.target, filepath.FromSlash(strings.TrimPrefix(m, j.sub)))
-			for _, f := range p.report.failures {
-				if f == dst || strings.HasPrefix(f, dst+"/") || strings.HasPrefix(f, dst+":") {
-					state = "failed"
-				}
-			}
-			out = append(out, fmt.Sprintf("  %-12s %s", state, printable(m)))
+		out = append(out, line)
+		if j.err != nil && !errors.Is(j.err, restore.ErrIncomplete) && !errors.Is(j.err, context.Canceled) {
+			out = append(out, styleError.Render("    "+j.err.Error()))
 		}
 	}
 	if len(p.report.failures) > 0 {

@@ -299,7 +299,7 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 	}
 	listH := h - 2
 	p.scroll(listH)
-	pathW := max(8, w-4-9-20-16-10-10-6)
+	pathW := max(8, w-70) // what the columns before it leave
 	b.WriteString(styleDim.Render(fmt.Sprintf("    %-8s %-19s %-15s %9s %9s  %s", "ID", "TIME", "TAGS", "SIZE", "ADDED", "PATHS")) + "\n")
 	for i := p.cur.top; i < len(p.rows) && i < p.cur.top+listH; i++ {
 		row := p.rows[i]
@@ -317,7 +317,7 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 			gutter = "> "
 		}
 		line := fmt.Sprintf("%s%s %-8s %-19s %s %9s %9s  %s", gutter, p.pickLabel(sn), sn.ID.Short(), a.fmtTime(sn.Time),
-			fit(strings.Join(sn.Tags, ","), 15), size, added, fit(strings.Join(sn.Paths, " "), pathW))
+			fit(strings.Join(sn.Tags, ","), 15), size, added, fitLeft(strings.Join(sn.Paths, " "), pathW))
 		if row.item == p.cur.pos {
 			line = styleSelected.Render(fit(line, w))
 		}

@@ -248,9 +248,34 @@ func (p *treePage) listView(a *App, w, h int) string {
 		b.WriteString(styleDim.Render("  (empty)"))
 		return b.String()
 	}
-	const fixed = 4 + 9 + 1 + 10 + 1 + 13 + 1 + 16 + 1
-	nameW := max(8, w-fixed)
-	b.WriteString(styleDim.Render(fmt.Sprintf("    %s %9s %-10s %-13s %-16s", fit("NAME", nameW), "SIZE", "MODE", "OWNER", "MTIME")) + "\n")
+	// The name comes first: on a narrow screen the owner, then the
+	// mtime, then the mode make room for it (the side pane shows them).
+	showMode, showOwner, showTime := true, true, true
+	nameW := w - (4 + 10 + 11 + 14 + 17)
+	if nameW < 20 {
+		showOwner, nameW = false, nameW+14
+	}
+	if nameW < 20 {
+		showTime, nameW = false, nameW+17
+	}
+	if nameW < 20 {
+		showMode, nameW = false, nameW+11
+	}
+	nameW = max(8, nameW)
+	cols := func(size, mode, own, mtime string) string {
+		s := fmt.Sprintf(" %9s", size)
+		if showMode {
+			s += " " + fit(mode, 10)
+		}
+		if showOwner {
+			s += " " + fit(own, 13)
+		}
+		if showTime {
+			s += " " + fit(mtime, 16)
+		}
+		return s
+	}
+	b.WriteString(styleDim.Render("    "+fit("NAME", nameW)+cols("SIZE", "MODE", "OWNER", "MTIME")) + "\n")
 	listH := h - 2
 	p.cur.clamp(len(p.vis), listH)
 	for i := p.cur.top; i < len(p.vis) && i < p.cur.top+listH; i++ {
@@ -274,7 +299,7 @@ func (p *treePage) listView(a *App, w, h int) string {
 		if s, ok := a.dirSize(n); ok && n.Kind == tree.KindDir {
 			size = formatBytes(s)
 		}
-		line := fmt.Sprintf("%s%s %s %9s %s %-13s %s", gutter, m, fit(name, nameW), size, modeString(n), fit(owner(n), 13), a.fmtNano(n.MTime)[:16])
+		line := gutter + m + " " + fit(name, nameW) + cols(size, modeString(n), owner(n), a.fmtNano(n.MTime)[:16])
 		if i == p.cur.pos {
 			line = styleSelected.Render(fit(line, w))
 		}
