@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/restic/chunker"
@@ -33,6 +35,7 @@ type Repository struct {
 	pol     chunker.Pol
 
 	tmpCache  string // a private cache folder to remove on Close, if any
+	resident  string // the resident note to remove on Close, if any
 	ckptBytes int64
 	syncMu    sync.Mutex
 	now       func() time.Time
@@ -64,6 +67,11 @@ type Options struct {
 	// Now is the clock for locks and prune's grace period (default the
 	// wall clock). Tests pass a fake one.
 	Now func() time.Time
+	// Resident says this process keeps the local index for long (the
+	// daemon). It leaves a note beside the file, so that other processes
+	// finding the index busy use a private one at once instead of
+	// waiting for it.
+	Resident bool
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -267,9 +275,17 @@ func (r *Repository) openCache(opt Options) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create cache dir: %w", err)
 	}
-	db, err := index.Open(filepath.Join(dir, "index.db"), r.cfg.ID, 2*time.Second)
+	wait, holder := 2*time.Second, residentHolder(dir)
+	if holder != 0 {
+		wait = time.Millisecond // held for long: waiting is no use
+	}
+	db, err := index.Open(filepath.Join(dir, "index.db"), r.cfg.ID, wait)
 	if errors.Is(err, index.ErrBusy) {
-		opt.logf("local index %s is busy; using a private one for this run", dir)
+		if holder != 0 {
+			opt.logf("local index %s is held by the cairn daemon (pid %d); using a private one for this run", dir, holder)
+		} else {
+			opt.logf("local index %s is busy; using a private one for this run", dir)
+		}
 		tmp, terr := os.MkdirTemp("", "cairn-cache-")
 		if terr != nil {
 			return terr
@@ -286,12 +302,44 @@ func (r *Repository) openCache(opt Options) error {
 		return err
 	}
 	r.idx = db
+	if opt.Resident && r.tmpCache == "" {
+		r.resident = filepath.Join(dir, residentNote)
+		if err := os.WriteFile(r.resident, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+			opt.logf("local index %s: %v", dir, err)
+			r.resident = ""
+		}
+	}
 	return nil
+}
+
+// residentNote, beside a local index, holds the pid of the resident
+// process that keeps it open.
+const residentNote = "index.db.resident"
+
+// residentHolder returns the pid the resident note in dir names, when that
+// process lives; 0 otherwise. A note left by a process that died is
+// harmless: its index is free again.
+func residentHolder(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, residentNote))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return 0
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return 0
+	}
+	return pid
 }
 
 // Close releases the local index and the backend.
 func (r *Repository) Close() error {
 	var err error
+	if r.resident != "" {
+		os.Remove(r.resident)
+	}
 	if r.idx != nil {
 		err = r.idx.Close()
 	}

@@ -41,7 +41,14 @@ socket that cairn ingest, snapshots, status and run use, and export metrics.
 
 The socket is --socket, else the config's socket, else ` + daemon.DefaultSocket + `.
 Only root, the daemon's own user, the config's allow_uids and members of its
-socket_group may call it (checked with SO_PEERCRED).
+socket_group may call it (checked with SO_PEERCRED); it is mode 0600, 0660
+with socket_group, 0666 with allow_uids. The daemon reads paths with its own
+rights, so it only ingests paths for root and its own user: for other
+callers cairn ingest reads them directly, with the caller's rights.
+
+A socket file left by a daemon that died is replaced; a second daemon on a
+live daemon's socket refuses to start. While the daemon holds the local
+index, direct commands (ls, restore, mount...) use a private index at once.
 
 Signals: SIGHUP reads the config again (a config with a mistake is refused,
 naming FILE:LINE, and the running one stays; changing the repository, storage,
@@ -74,7 +81,7 @@ are up, and pings the watchdog when WatchdogSec is set.`,
 				ConfigPath: configPath,
 				Socket:     g.daemon.socket,
 				Open: func(ctx context.Context, cfg *daemon.Config) (*repo.Repository, error) {
-					return g.forDaemon(cfg).open(ctx)
+					return g.forDaemon(cfg).open(ctx, func(o *repo.Options) { o.Resident = true })
 				},
 				ExitCode: exitCode,
 				Version:  version,
@@ -131,8 +138,11 @@ func (g *globals) verbosef(format string, args ...any) {
 // daemonClient returns a client for a daemon serving the repository this
 // command names (any daemon when it names none), or nil to work on the
 // repository directly: with --no-daemon, without a socket, or when the
-// daemon is down, refuses this user or serves another repository.
-func (g *globals) daemonClient(ctx context.Context) *daemon.Client {
+// daemon is down, refuses this user or serves another repository. With
+// readsPaths (an ingest of paths) it is also nil when the daemon runs as
+// another user and this one is not root: paths are always read with the
+// caller's rights.
+func (g *globals) daemonClient(ctx context.Context, readsPaths bool) *daemon.Client {
 	if g.daemon.off {
 		return nil
 	}
@@ -148,6 +158,10 @@ func (g *globals) daemonClient(ctx context.Context) *daemon.Client {
 	}
 	if g.repo != "" && !daemon.SameRepository(g.repo, info.Repository) {
 		g.verbosef("daemon at %s serves %s, not %s; working on the repository directly", path, info.Repository, g.repo)
+		return nil
+	}
+	if uid := os.Getuid(); readsPaths && uid != 0 && uid != info.UID {
+		g.verbosef("daemon at %s runs as uid %d, and would read the paths with its rights, not those of uid %d; working on the repository directly", path, info.UID, uid)
 		return nil
 	}
 	g.verbosef("using the daemon at %s (pid %d)", path, info.PID)

@@ -279,7 +279,7 @@ metrics:
 	os.WriteFile(cfgPath, []byte(config), 0o600)
 
 	notify, notes := notifyListener(t)
-	d := startDaemon(t, c, cfgPath, sock, "NOTIFY_SOCKET="+notify)
+	d := startDaemon(t, c, cfgPath, sock, "NOTIFY_SOCKET="+notify, "WATCHDOG_USEC=400000")
 	c.env = append(c.env, "CAIRN_SOCKET="+sock)
 	t.Cleanup(func() {
 		if mounted(mnt) {
@@ -529,6 +529,10 @@ metrics:
 	if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM", code)
 	}
+	// WatchdogSec=0.4s: WATCHDOG=1 every 0.2 s.
+	if n := strings.Count(notes.String(), "WATCHDOG=1"); n < 5 {
+		t.Errorf("%d WATCHDOG=1 on NOTIFY_SOCKET", n)
+	}
 	if !strings.Contains(notes.String(), "STOPPING=1") {
 		t.Errorf("no STOPPING=1 on NOTIFY_SOCKET: %s", notes.String())
 	}
@@ -626,7 +630,14 @@ func TestDaemonUnreadable(t *testing.T) {
 		if norm(viaOut) != norm(dirOut) {
 			t.Errorf("%v: stdout differs:\nthrough the daemon:\n%s\ndirectly:\n%s", mode, viaOut, dirOut)
 		}
-		if norm(rest) != norm(dirErr) {
+		// File workers read in parallel: the unreadable paths come in
+		// any order, through the daemon or not.
+		sorted := func(s string) string {
+			l := strings.Split(norm(s), "\n")
+			sort.Strings(l)
+			return strings.Join(l, "\n")
+		}
+		if sorted(rest) != sorted(dirErr) {
 			t.Errorf("%v: stderr differs:\nthrough the daemon:\n%s\ndirectly:\n%s", mode, rest, dirErr)
 		}
 		if !strings.Contains(rest, src+"/secret") {
@@ -669,12 +680,202 @@ sources:
 			if _, err := os.Stat(sock); err == nil {
 				t.Fatal("socket left behind")
 			}
-		} else {
-			os.Remove(sock) // as systemd's RuntimeDirectory would be emptied
+		} else if _, err := os.Stat(sock); err != nil {
+			t.Fatalf("after SIGKILL the socket file should still be there: %v", err)
 		}
 		c.ok("--no-daemon", "check")
 		if n := len(snapshotsOf(t, c, "slow")); n != 0 {
 			t.Fatalf("after %v: %d snapshots of the interrupted source", sig, n)
 		}
+	}
+	// The socket the killed daemon left is replaced at the next start.
+	d := startDaemon(t, c, cfgPath, sock)
+	c.ok("status")
+	if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
+	}
+}
+
+// TestDaemonRun drives `cairn run`, `status` and `ingest --stdin` against
+// a daemon without a mount: --no-wait, an unknown source, two runs of the
+// same source at once, the concurrency limit, SIGINT on a waiting client,
+// and a second daemon on a live socket.
+func TestDaemonRun(t *testing.T) {
+	c := newCLI(t)
+	work := t.TempDir()
+	sock := filepath.Join(socketDir(t), "cairn.sock")
+	runs := filepath.Join(work, "runs.log")
+	cfgPath := filepath.Join(work, "cairn.yaml")
+	// Each run logs "+NAME" when it starts and "-NAME" when it ends.
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`repository: %s
+password_file: %s
+cache_dir: %s
+socket: %s
+concurrency: 1
+stop_timeout: 5s
+sources:
+  - name: a
+    command: "echo +a >> %[5]s; sleep 1; echo -a >> %[5]s; echo data a"
+  - name: b
+    command: "echo +b >> %[5]s; sleep 1; echo -b >> %[5]s; echo data b"
+`, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, runs)), 0o600)
+	c.env = append(c.env, "CAIRN_SOCKET="+sock)
+	d := startDaemon(t, c, cfgPath, sock)
+
+	t.Run("a second daemon on a live socket", func(t *testing.T) {
+		cmd := c.cmd("daemon", "--config", cfgPath)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
+			t.Fatalf("second daemon: %v: %s", err, out)
+		}
+		if !strings.Contains(string(out), "another daemon is listening on it") || strings.Contains(string(out), "local index") {
+			t.Fatalf("second daemon said (it must not open the repository first): %s", out)
+		}
+		c.ok("status") // the first one still answers
+	})
+
+	t.Run("unknown source", func(t *testing.T) {
+		cmd := c.cmd("run", "nosuch")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
+			t.Fatalf("run nosuch: %v", err)
+		}
+		if !strings.Contains(stderr.String(), `no such source "nosuch" in the daemon's config`) {
+			t.Fatalf("run nosuch said: %s", stderr.String())
+		}
+	})
+
+	t.Run("same source twice at once, and the concurrency limit", func(t *testing.T) {
+		os.Remove(runs)
+		var wg sync.WaitGroup
+		codes := make([]int, 4)
+		for i, s := range []string{"a", "a", "b", "a"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, codes[i] = c.run("run", s)
+			}()
+			time.Sleep(100 * time.Millisecond)
+		}
+		wg.Wait()
+		b, _ := os.ReadFile(runs)
+		lines := strings.Fields(string(b))
+		depth, starts := 0, map[string]int{}
+		for _, l := range lines {
+			if l[0] == '+' {
+				depth++
+				starts[l[1:]]++
+			} else {
+				depth--
+			}
+			if depth > 1 {
+				t.Fatalf("more than concurrency 1 at once: %q", lines)
+			}
+		}
+		// The first a runs; the second and fourth join one queued run.
+		if starts["a"] != 2 || starts["b"] != 1 || fmt.Sprint(codes) != "[0 0 0 0]" {
+			t.Fatalf("runs %v, exit codes %v: %q", starts, codes, lines)
+		}
+	})
+
+	t.Run("--no-wait and status --json", func(t *testing.T) {
+		if out := c.ok("run", "--no-wait", "b"); out != "source b queued\n" {
+			t.Fatalf("run --no-wait printed %q", out)
+		}
+		var st daemon.Status
+		waitFor(t, "b running", 5*time.Second, func() bool {
+			json.Unmarshal([]byte(c.ok("status", "--json")), &st)
+			return len(st.Sources) == 2 && st.Sources[1].Running
+		})
+		var raw map[string]any
+		out := c.ok("status", "--json")
+		if err := json.Unmarshal([]byte(out), &raw); err != nil || strings.Count(out, "\n") != 1 {
+			t.Fatalf("status --json is not one JSON object: %v %q", err, out)
+		}
+		keys := func(m map[string]any) string {
+			var k []string
+			for key := range m {
+				k = append(k, key)
+			}
+			sort.Strings(k)
+			return strings.Join(k, " ")
+		}
+		if got := keys(raw); got != "host pid repository repository_id sources uid version" {
+			t.Errorf("status keys: %s", got)
+		}
+		srcs := raw["sources"].([]any)
+		if got := keys(srcs[0].(map[string]any)); got != "failures last_run name queued running" {
+			t.Errorf("source keys: %s", got)
+		}
+		if got := keys(srcs[0].(map[string]any)["last_run"].(map[string]any)); got != "added_bytes bytes duration_seconds end exit_code files files_unreadable outcome snapshot_id snapshot_time snapshots_removed source start" {
+			t.Errorf("last_run keys: %s", got)
+		}
+		waitFor(t, "the queued run of b to end", 10*time.Second, func() bool {
+			json.Unmarshal([]byte(c.ok("status", "--json")), &st)
+			s := st.Sources[1]
+			return !s.Running && !s.Queued && s.LastRun != nil && s.LastRun.Outcome == "success"
+		})
+	})
+
+	t.Run("SIGINT on a waiting cairn run", func(t *testing.T) {
+		n := len(snapshotsOf(t, c, "a"))
+		cmd := c.cmd("run", "a")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGINT)
+		err := cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+			t.Fatalf("cairn run after SIGINT: %v, want exit 130", err)
+		}
+		// The run it asked for goes on in the daemon.
+		waitFor(t, "the run to end in the daemon", 10*time.Second, func() bool { return len(snapshotsOf(t, c, "a")) == n+1 })
+	})
+
+	t.Run("SIGINT on ingest --stdin", func(t *testing.T) {
+		cmd := c.cmd("ingest", "--stdin", "--source", "cut")
+		in, _ := cmd.StdinPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		in.Write(bytes.Repeat([]byte("x"), 1<<20)) // stdin stays open
+		d.waitLog(`client ingest of a stream as stdin \(source "cut"\)`, 5*time.Second)
+		cmd.Process.Signal(syscall.SIGINT)
+		err := cmd.Wait()
+		in.Close()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+			t.Fatalf("ingest --stdin after SIGINT: %v, want exit 130 (%s)", err, stderr.String())
+		}
+		// The daemon drops the cut stream: no snapshot, and it goes on.
+		d.waitLog(`client ingest failed after .*stream ended early`, 5*time.Second)
+		if n := len(snapshotsOf(t, c, "cut")); n != 0 {
+			t.Fatalf("%d snapshots of an interrupted stream", n)
+		}
+	})
+
+	t.Run("a daemon on another repository", func(t *testing.T) {
+		other := newCLI(t)
+		other.env = append(other.env, "CAIRN_SOCKET="+sock)
+		cmd := other.cmd("-v", "snapshots", "--json")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != "[]" {
+			t.Fatalf("snapshots of another repository: %v %q %s", err, out, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "serves "+c.repoDir()+", not "+other.repoDir()+"; working on the repository directly") {
+			t.Fatalf("-v said: %s", stderr.String())
+		}
+		if _, code := other.run("status"); code != exitFailure {
+			t.Fatalf("status for another repository: exit %d", code)
+		}
+	})
+
+	if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
 	}
 }

@@ -49,8 +49,9 @@ could not be read; each one is reported.
 When a daemon (cairn daemon) serves the repository, the ingest runs in it:
 the output, --json lines and exit codes are the same; --stdin streams
 standard input to it, and --stdin-from-command runs the command here and
-streams its output. The daemon reads the paths with its own rights. See
---no-daemon, --socket and -v.`,
+streams its output. The daemon reads paths with its own rights, so a
+caller that is neither root nor the daemon's user ingests paths directly,
+with its own rights, as without a daemon. See --no-daemon, --socket and -v.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runIngest(cmd, g, f, args)
 		},
@@ -128,7 +129,7 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 			}
 		}()
 	}
-	if c := g.daemonClient(ctx); c != nil {
+	if c := g.daemonClient(ctx, len(opt.Paths) > 0); c != nil {
 		return ingestViaDaemon(ctx, c, opt, command, out)
 	}
 	return ingestDirect(cmd, g, opt, command, out)

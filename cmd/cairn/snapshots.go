@@ -115,7 +115,7 @@ func newSnapshotsCommand(g *globals) *cobra.Command {
 // either way a snapshot that cannot be read is skipped with a message.
 func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
 	skip := func(msg string) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %s\n", msg) }
-	if c := g.daemonClient(ctx); c != nil {
+	if c := g.daemonClient(ctx, false); c != nil {
 		all, warnings, err := c.Snapshots(ctx)
 		if err != nil {
 			return nil, daemonError(err)

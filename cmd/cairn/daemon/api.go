@@ -61,6 +61,9 @@ type Info struct {
 	Host         string `json:"host"`
 	Version      string `json:"version"`
 	PID          int    `json:"pid"`
+	// UID is the user the daemon runs as, whose rights it reads paths
+	// with.
+	UID int `json:"uid"`
 }
 
 // Status is every source's state, and the scheduled check and prune.

@@ -30,7 +30,8 @@ type Config struct {
 	// SocketGroup, when set, makes the socket mode 0660 with that group,
 	// and lets members of the group call it; otherwise it is 0600.
 	SocketGroup string `yaml:"socket_group"`
-	// AllowUIDs may call the socket besides root and the daemon's own uid.
+	// AllowUIDs may call the socket besides root and the daemon's own uid;
+	// with them the socket is 0666 and SO_PEERCRED decides.
 	AllowUIDs []int `yaml:"allow_uids"`
 
 	// Concurrency bounds the sources running at once (default 1).

@@ -87,6 +87,16 @@ func Run(ctx context.Context, cfg *Config, deps Deps) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	socket := cfg.Socket
+	if deps.Socket != "" {
+		socket = deps.Socket
+	}
+	// Before opening anything: a second daemon must not wait for the
+	// local index or stack a mount on the first one's, only to fail.
+	if err := socketFree(socket); err != nil {
+		return err
+	}
+
 	r, err := deps.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -111,12 +121,8 @@ func Run(ctx context.Context, cfg *Config, deps Deps) error {
 		defer m.stop()
 	}
 
-	socket := cfg.Socket
-	if deps.Socket != "" {
-		socket = deps.Socket
-	}
 	d.access.Store(newAccess(cfg))
-	ln, err := listenSocket(socket, cfg.SocketGroup)
+	ln, err := listenSocket(socket, cfg)
 	if err != nil {
 		return err
 	}
@@ -125,10 +131,10 @@ func Run(ctx context.Context, cfg *Config, deps Deps) error {
 		ConnContext: peerContext,
 		ErrorLog:    nil,
 	}
+	// The handlers use the runner: make it before the first request.
+	d.runner = newRunner(d, cfg)
 	go srv.Serve(ln)
 	defer srv.Close() // closes ln, which removes the socket file
-
-	d.runner = newRunner(d, cfg)
 	d.runner.start()
 
 	d.logf("cairn daemon %s serving %s on %s (pid %d)", deps.Version, cfg.Repository, socket, os.Getpid())
@@ -214,7 +220,7 @@ func needsRestart(a, b *Config) string {
 		!sameBoolPtr(a.VerifyWrites, b.VerifyWrites) || !sameBoolPtr(a.MetadataCache, b.MetadataCache) ||
 		a.LimitRequests != b.LimitRequests || a.LimitBytes != b.LimitBytes:
 		return "a storage option"
-	case a.Socket != b.Socket || a.SocketGroup != b.SocketGroup:
+	case a.Socket != b.Socket || a.SocketGroup != b.SocketGroup || socketMode(a) != socketMode(b):
 		return "the socket"
 	case (a.Mount == nil) != (b.Mount == nil) || (a.Mount != nil && *a.Mount != *b.Mount):
 		return "mount"

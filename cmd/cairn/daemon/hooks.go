@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,12 @@ func runHook(ctx context.Context, h Hook, env []string, logf func(string, ...any
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, exec.ErrWaitDelay):
+		// The hook exited 0 but left a process holding its output:
+		// that process may go on (a helper it started); we stop
+		// reading it.
+		logf("%sexited, leaving a process that holds its output; no longer logging it", what+": ")
+		return nil
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("%s timed out after %s", strings.Join(h.Command, " "), timeout)
 	}
@@ -49,16 +56,26 @@ func groupCommand(ctx context.Context, argv []string) *exec.Cmd {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// Output pipes held by a surviving grandchild must not hang Wait.
-	cmd.WaitDelay = 5 * time.Second
+	cmd.WaitDelay = hookWaitDelay
 	return cmd
 }
 
+// hookWaitDelay is how long a command's output is still read after it
+// exited (tests shorten it).
+var hookWaitDelay = 5 * time.Second
+
+// maxLogged bounds what one child may write to the log: a hook that
+// prints without end must not flood the journal.
+const maxLogged = 1 << 20
+
 // lineLogger sends what a child writes to the log, one line per entry.
 type lineLogger struct {
-	mu     sync.Mutex
-	logf   func(string, ...any)
-	prefix string
-	buf    []byte
+	mu      sync.Mutex
+	logf    func(string, ...any)
+	prefix  string
+	buf     []byte
+	logged  int   // bytes sent to the log
+	dropped int64 // bytes past maxLogged, not logged
 }
 
 var _ io.Writer = (*lineLogger)(nil)
@@ -66,28 +83,45 @@ var _ io.Writer = (*lineLogger)(nil)
 func (l *lineLogger) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.logged >= maxLogged {
+		l.dropped += int64(len(p))
+		return len(p), nil
+	}
 	l.buf = append(l.buf, p...)
-	for {
-		i := strings.IndexByte(string(l.buf), '\n')
+	for l.logged < maxLogged {
+		i := bytes.IndexByte(l.buf, '\n')
 		if i < 0 {
 			break
 		}
-		l.logf("%s%s", l.prefix, l.buf[:i])
+		l.emit(l.buf[:i])
 		l.buf = l.buf[i+1:]
 	}
-	if len(l.buf) > 64<<10 {
-		l.logf("%s%s", l.prefix, l.buf)
+	if len(l.buf) > 64<<10 && l.logged < maxLogged {
+		l.emit(l.buf)
+		l.buf = nil
+	}
+	if l.logged >= maxLogged {
+		l.dropped += int64(len(l.buf))
 		l.buf = nil
 	}
 	return len(p), nil
+}
+
+func (l *lineLogger) emit(line []byte) {
+	l.logf("%s%s", l.prefix, line)
+	l.logged += len(line) + 1
 }
 
 func (l *lineLogger) flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.buf) > 0 {
-		l.logf("%s%s", l.prefix, l.buf)
+		l.emit(l.buf)
 		l.buf = nil
+	}
+	if l.dropped > 0 {
+		l.logf("%s%d more bytes of output not logged", l.prefix, l.dropped)
+		l.dropped = 0
 	}
 }
 

@@ -86,15 +86,15 @@ func newRunner(d *Daemon, cfg *Config) *runner {
 	r := &runner{d: d, jobs: map[string]*job{}, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	r.cond = sync.NewCond(&r.mu)
 	r.runFn = r.runOne
-	r.plan(cfg)
+	r.plan(cfg, r.newestSnapshots(cfg))
 	return r
 }
 
-// plan brings the jobs in line with cfg (under mu, or before start).
-func (r *runner) plan(cfg *Config) {
+// plan brings the jobs in line with cfg (under mu, or before start);
+// newest is the time of each source's newest snapshot.
+func (r *runner) plan(cfg *Config, newest map[string]time.Time) {
 	r.limit = max(cfg.Concurrency, 1)
 	now := time.Now().Round(0)
-	newest := r.newestSnapshots(cfg)
 	want := map[string]bool{}
 	add := func(kind jobKind, name, schedule string, src Source) {
 		key := jobKey(kind, name)
@@ -190,8 +190,11 @@ func (r *runner) start() {
 
 // replan applies a reloaded config.
 func (r *runner) replan(cfg *Config) {
+	// Listing snapshots may take a while on remote storage: not while
+	// holding mu, which status and run requests need.
+	newest := r.newestSnapshots(cfg)
 	r.mu.Lock()
-	r.plan(cfg)
+	r.plan(cfg, newest)
 	r.mu.Unlock()
 	r.poke()
 }

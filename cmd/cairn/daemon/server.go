@@ -35,7 +35,7 @@ func (d *Daemon) routes() http.Handler {
 
 func (d *Daemon) info() Info {
 	cfg := d.config()
-	return Info{Repository: d.loc, RepositoryID: d.r.Config().ID, Host: cfg.Host, Version: d.deps.Version, PID: os.Getpid()}
+	return Info{Repository: d.loc, RepositoryID: d.r.Config().ID, Host: cfg.Host, Version: d.deps.Version, PID: os.Getpid(), UID: os.Getuid()}
 }
 
 func (d *Daemon) handleInfo(w http.ResponseWriter, _ *http.Request) {
@@ -106,6 +106,14 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, exitFailure, "bad ingest request: "+err.Error())
+		return
+	}
+	// The daemon reads paths with its own rights: only a caller with
+	// those rights (root, or the daemon's own user) may name them.
+	// Anyone allowed on the socket may send a stream.
+	if p, _ := req.Context().Value(peerKey{}).(peer); len(ir.Paths) > 0 && p.uid != 0 && p.uid != os.Getuid() {
+		writeError(w, http.StatusForbidden, exitFailure, fmt.Sprintf("uid %d may not have the daemon read paths with its rights (uid %d): "+
+			"ingest them with --no-daemon, or send a stream with --stdin", p.uid, os.Getuid()))
 		return
 	}
 	if err := d.begin(); err != nil {

@@ -21,20 +21,19 @@ import (
 // --socket nor CAIRN_SOCKET says otherwise.
 const DefaultSocket = "/run/cairn/cairn.sock"
 
-// listenSocket creates the control socket at path: owner-only (0600), or
-// 0660 with group when group is set. A socket file left by a daemon that
-// died is replaced; one a live daemon answers on is an error.
-func listenSocket(path, group string) (net.Listener, error) {
+// listenSocket creates the control socket at path: owner-only (0600),
+// 0660 with cfg's socket_group, or 0666 with allow_uids (the uids are not
+// in one group; SO_PEERCRED decides, see access). A socket file left by a
+// daemon that died is replaced; one a live daemon answers on is an error.
+func listenSocket(path string, cfg *Config) (net.Listener, error) {
+	group := cfg.SocketGroup
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if _, err := os.Lstat(path); err == nil {
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("control socket %s: another daemon is listening on it", path)
-		}
-		os.Remove(path)
+	if err := socketFree(path); err != nil {
+		return nil, err
 	}
+	os.Remove(path) // a stale socket, if any
 	// Created owner-only from the start: no moment where others may
 	// connect before the chmod.
 	old := syscall.Umask(0o177)
@@ -49,15 +48,47 @@ func listenSocket(path, group string) (net.Listener, error) {
 		if err == nil {
 			err = os.Chown(path, -1, gid)
 		}
-		if err == nil {
-			err = os.Chmod(path, 0o660)
-		}
 		if err != nil {
 			l.Close()
 			return nil, fmt.Errorf("control socket group %s: %w", group, err)
 		}
 	}
+	if mode := socketMode(cfg); mode != 0o600 {
+		if err := os.Chmod(path, mode); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
+	}
 	return l, nil
+}
+
+// socketMode is the control socket's mode for cfg.
+func socketMode(cfg *Config) os.FileMode {
+	switch {
+	case len(cfg.AllowUIDs) > 0:
+		return 0o666
+	case cfg.SocketGroup != "":
+		return 0o660
+	}
+	return 0o600
+}
+
+// socketFree reports whether a daemon may listen at path: nothing is
+// there, or a socket nobody answers on (left by a daemon that died). A
+// live daemon's socket, or a file that is not a socket, is an error.
+func socketFree(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("control socket %s: the path exists and is not a socket; not removing it", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s: another daemon is listening on it", path)
+	}
+	return nil
 }
 
 func lookupGroup(name string) (int, error) {

@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// Healthchecks-style pings: URL/start when a source starts, URL on
+// success, URL/fail on failure; a source's ping_url overrides
+// metrics.ping_url.
+func TestPingURL(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		got = append(got, req.Method+" "+req.URL.Path)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("data"), 0o644)
+	good := Source{Name: "good", Paths: []string{dir}, PingURL: srv.URL + "/own"}
+	bad := Source{Name: "bad", Paths: []string{dir}, Before: []Hook{{Command: Command{"/bin/sh", "-c", "exit 3"}}}}
+	quiet := Source{Name: "quiet", Paths: []string{dir}}
+	cfg := &Config{Host: "h", Sources: []Source{good, bad}, Metrics: &Metrics{PingURL: srv.URL + "/default"}}
+	d, _ := newTestDaemon(t, cfg)
+	ctx := context.Background()
+	if res := d.runSource(ctx, good); res.Outcome != OutcomeSuccess {
+		t.Fatalf("good: %+v", res)
+	}
+	if res := d.runSource(ctx, bad); res.Outcome != OutcomeFailure {
+		t.Fatalf("bad: %+v", res)
+	}
+	want := []string{"GET /default/fail", "GET /default/start", "GET /own", "GET /own/start"}
+	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= len(want) })
+	d.cfgMu.Lock()
+	d.cfg = &Config{Host: "h", Sources: []Source{quiet}}
+	d.cfgMu.Unlock()
+	d.runSource(ctx, quiet) // no ping_url anywhere: no ping
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("pings %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Different sources run at once up to the concurrency limit, never more.
+func TestRunnerConcurrencyLimit(t *testing.T) {
+	d, _ := newTestDaemon(t, &Config{Concurrency: 2, Sources: []Source{{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}}})
+	r := d.runner
+	var mu sync.Mutex
+	running, most := 0, 0
+	release := make(chan struct{})
+	r.runFn = func(kind jobKind, name string, src Source) RunResult {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return RunResult{Source: name, Outcome: OutcomeSuccess}
+	}
+	var chs []<-chan RunResult
+	for _, n := range []string{"a", "b", "c", "d"} {
+		ch, err := r.request(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chs = append(chs, ch)
+	}
+	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return running == 2 })
+	time.Sleep(50 * time.Millisecond) // a third would have started by now
+	sources, _ := r.status(d.config())
+	queued := 0
+	for _, s := range sources {
+		if s.Queued {
+			queued++
+		}
+	}
+	if queued != 2 {
+		t.Errorf("status shows %d queued, want 2: %+v", queued, sources)
+	}
+	close(release)
+	for _, ch := range chs {
+		<-ch
+	}
+	if most != 2 {
+		t.Fatalf("at most %d ran at once, want 2", most)
+	}
+}
+
+// The scheduled check (reading a part of the packs) and prune run on
+// their intervals, one at a time with the sources.
+func TestScheduledCheckAndPrune(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte(strings.Repeat("data ", 1000)), 0o644)
+	src := Source{Name: "s", Paths: []string{dir}, Retention: &Retention{KeepLast: 1}}
+	cfg := &Config{Host: "h", Sources: []Source{src},
+		Check: &Check{Schedule: "300ms", ReadDataSubset: "100%"}, Prune: &Prune{Schedule: "400ms"}}
+	d, log := newTestDaemon(t, cfg)
+	d.runner.start()
+	ch, err := d.runner.request("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := <-ch; res.Outcome != OutcomeSuccess {
+		t.Fatalf("run: %+v", res)
+	}
+	ch, _ = d.runner.request("s")
+	<-ch // retention forgets the first snapshot: prune has work
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, jobs := d.runner.status(d.config())
+		ok := 0
+		for _, j := range jobs {
+			if j.LastRun != nil && j.LastRun.Outcome == OutcomeSuccess && j.NextRun != nil && j.Schedule != "" {
+				ok++
+			}
+			if j.LastRun != nil && j.LastRun.Outcome == OutcomeFailure {
+				t.Fatalf("%s failed: %s", j.Name, j.LastRun.Error)
+			}
+		}
+		if ok == 2 && strings.Contains(log.String(), "prune: freed") && strings.Contains(log.String(), "check: done") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("check and prune did not both run: %+v", jobs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,180 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A socket file left by a daemon that died is replaced; a live daemon's
+// is not taken over.
+func TestListenSocketStaleAndLive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cairn.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if _, err := listenSocket(path, &Config{}); err == nil || !strings.Contains(err.Error(), "another daemon is listening") {
+		t.Fatalf("listen on a live socket: %v", err)
+	}
+	l.Close() // the file stays, as after a crash
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := listenSocket(path, &Config{})
+	if err != nil {
+		t.Fatalf("listen on a stale socket: %v", err)
+	}
+	defer l2.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("socket %v %v, want a 0600 socket", fi.Mode(), err)
+	}
+}
+
+// A path that is not a socket (a mistyped socket: setting) is never
+// removed.
+func TestListenSocketKeepsOtherFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "important")
+	os.WriteFile(path, []byte("keep me"), 0o644)
+	if l, err := listenSocket(path, &Config{}); err == nil {
+		l.Close()
+		t.Fatal("listened over a regular file")
+	} else if !strings.Contains(err.Error(), "not a socket") {
+		t.Fatalf("error %q does not say why", err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "keep me" {
+		t.Fatalf("the file was removed or changed: %q %v", b, err)
+	}
+}
+
+// socket_group: the socket is 0660 with the group, members get in (by
+// primary or supplementary group), others are refused with 403.
+func TestSocketGroup(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to create a group and call as other uids")
+	}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("needs curl to call the socket as another uid")
+	}
+	group := fmt.Sprintf("cairnt%d", os.Getpid()%100000)
+	if out, err := exec.Command("groupadd", group).CombinedOutput(); err != nil {
+		t.Skipf("groupadd: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("groupdel", group).Run() })
+	// nobody (65534) becomes a supplementary member.
+	if out, err := exec.Command("gpasswd", "-a", "nobody", group).CombinedOutput(); err != nil {
+		t.Skipf("gpasswd: %v %s", err, out)
+	}
+	gid, err := lookupGroup(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := os.MkdirTemp("", "cairn-sock-")
+	os.Chmod(dir, 0o755)
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "cairn.sock")
+	ln, err := listenSocket(path, &Config{SocketGroup: group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil || st.Mode&0o777 != 0o660 || int(st.Gid) != gid {
+		t.Fatalf("socket mode %o gid %d (%v), want 0660 and %d", st.Mode&0o777, st.Gid, err, gid)
+	}
+	d := &Daemon{logf: t.Logf}
+	d.access.Store(newAccess(&Config{SocketGroup: group}))
+	srv := &http.Server{Handler: d.guard(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("welcome")) })), ConnContext: peerContext}
+	go srv.Serve(ln)
+	defer srv.Close()
+	call := func(uid, gid int, groups ...uint32) string {
+		cmd := exec.Command(curl, "-sS", "--unix-socket", path, "http://cairn/v1/info")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}}
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	for _, c := range []struct {
+		uid, gid int
+		groups   []uint32
+		want     string
+	}{
+		{65534, 65534, []uint32{uint32(gid)}, "welcome"}, // a member, as after login
+		{65533, gid, nil, "welcome"},                     // by its primary group
+		{65533, 65533, nil, "Couldn't connect"},          // the file mode keeps others out
+	} {
+		if got := call(c.uid, c.gid, c.groups...); !strings.Contains(got, c.want) {
+			t.Errorf("uid %d gid %d: %q, want %q", c.uid, c.gid, got, c.want)
+		}
+	}
+	// And SO_PEERCRED does even when the mode would let them in.
+	os.Chmod(path, 0o666)
+	if got := call(65533, 65533); !strings.Contains(got, "uid 65533 may not use the cairn daemon: only root, uid 0, and members of group "+group+" may") {
+		t.Errorf("non-member through a 0666 socket: %q", got)
+	}
+}
+
+// A caller other than root and the daemon's own user may not have the
+// daemon read paths with the daemon's rights: only streams.
+func TestIngestPathsNeedTheDaemonsRights(t *testing.T) {
+	d := &Daemon{logf: t.Logf}
+	for _, c := range []struct {
+		p    peer
+		body string
+		code int
+	}{
+		{peer{uid: 4321, gid: 4321}, `{"paths":["/etc/shadow"]}`, http.StatusForbidden},
+		{peer{uid: 4321, gid: 4321}, "{\"paths\":[\"/etc\"]}\n", http.StatusForbidden},
+	} {
+		req := httptest.NewRequest(http.MethodPost, pathIngest, bytes.NewReader([]byte(c.body+"\n")))
+		req = req.WithContext(context.WithValue(req.Context(), peerKey{}, c.p))
+		w := httptest.NewRecorder()
+		d.handleIngest(w, req)
+		if w.Code != c.code || !strings.Contains(w.Body.String(), "uid "+strconv.Itoa(c.p.uid)) {
+			t.Errorf("%s from uid %d: %d %s, want %d", c.body, c.p.uid, w.Code, w.Body.String(), c.code)
+		}
+	}
+}
+
+// allow_uids work without socket_group: the socket is then 0666, and
+// SO_PEERCRED decides who gets in.
+func TestSocketAllowUIDs(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to call as other uids")
+	}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("needs curl to call the socket as another uid")
+	}
+	dir, _ := os.MkdirTemp("", "cairn-sock-")
+	os.Chmod(dir, 0o755)
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "cairn.sock")
+	cfg := &Config{AllowUIDs: []int{65534}}
+	ln, err := listenSocket(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{logf: t.Logf}
+	d.access.Store(newAccess(cfg))
+	srv := &http.Server{Handler: d.guard(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("welcome")) })), ConnContext: peerContext}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for uid, want := range map[int]string{65534: "welcome", 65533: "uid 65533 may not use the cairn daemon"} {
+		cmd := exec.Command(curl, "-sS", "--unix-socket", path, "http://cairn/v1/info")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		if out, _ := cmd.CombinedOutput(); !strings.Contains(string(out), want) {
+			t.Errorf("uid %d: %q, want %q", uid, out, want)
+		}
+	}
+}
