@@ -253,6 +253,11 @@ func (l *Lock) Unlock() error {
 		if errors.Is(err, backends.ErrNotFound) {
 			err = nil
 		}
+		// What the operation added to the local index is now worth
+		// sharing with the other processes of this host.
+		if perr := l.r.PublishIndex(); perr != nil {
+			l.r.logf("%v", perr)
+		}
 	})
 	return err
 }

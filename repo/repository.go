@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -34,11 +35,16 @@ type Repository struct {
 	idx     *index.DB
 	pol     chunker.Pol
 
-	tmpCache  string // a private cache folder to remove on Close, if any
-	resident  string // the resident note to remove on Close, if any
-	ckptBytes int64
-	syncMu    sync.Mutex
-	now       func() time.Time
+	tmpCache string // a private cache folder to remove on Close, if any
+	resident string // the resident note to remove on Close, if any
+	cacheDir string // the shared local index's folder, when resident
+	logf     func(format string, args ...any)
+
+	pubMu                sync.Mutex
+	pubRunning, pubAgain bool
+	ckptBytes            int64
+	syncMu               sync.Mutex
+	now                  func() time.Time
 
 	locksMu sync.Mutex
 	locks   map[*Lock]bool // held through this Repository
@@ -70,7 +76,8 @@ type Options struct {
 	// Resident says this process keeps the local index for long (the
 	// daemon). It leaves a note beside the file, so that other processes
 	// finding the index busy use a private one at once instead of
-	// waiting for it.
+	// waiting for it, and publishes a copy of the index (refreshed as
+	// each lock is released) for them to start from.
 	Resident bool
 }
 
@@ -195,6 +202,9 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		r.Close()
 		return nil, err
 	}
+	if err := r.PublishIndex(); err != nil {
+		opt.logf("%v", err)
+	}
 	if opt.PrivateIndex && r.tmpCache == "" {
 		if err := r.privateIndex(); err != nil {
 			r.Close()
@@ -291,7 +301,17 @@ func (r *Repository) openCache(opt Options) error {
 			return terr
 		}
 		r.tmpCache = tmp
+		// Start from the copy the holder published, when there is one:
+		// the sync that follows then reads only what is newer.
+		if cerr := copyFile(filepath.Join(dir, publishedIndex), filepath.Join(tmp, "index.db")); cerr != nil && !errors.Is(cerr, os.ErrNotExist) {
+			opt.logf("local index %s: published copy unusable (%v); starting empty", dir, cerr)
+		}
 		db, err = index.Open(filepath.Join(tmp, "index.db"), r.cfg.ID, time.Second)
+		if err != nil && !errors.Is(err, index.ErrBusy) {
+			// A damaged copy is only a cache: start empty.
+			os.Remove(filepath.Join(tmp, "index.db"))
+			db, err = index.Open(filepath.Join(tmp, "index.db"), r.cfg.ID, time.Second)
+		}
 	} else if err != nil && !errors.Is(err, index.ErrBusy) {
 		// A damaged cache is only a cache: start it again.
 		opt.logf("local index %s is unusable (%v); rebuilding it", dir, err)
@@ -302,7 +322,9 @@ func (r *Repository) openCache(opt Options) error {
 		return err
 	}
 	r.idx = db
+	r.logf = opt.logf
 	if opt.Resident && r.tmpCache == "" {
+		r.cacheDir = dir
 		r.resident = filepath.Join(dir, residentNote)
 		if err := os.WriteFile(r.resident, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 			opt.logf("local index %s: %v", dir, err)
@@ -310,6 +332,74 @@ func (r *Repository) openCache(opt Options) error {
 		}
 	}
 	return nil
+}
+
+// publishedIndex, beside a local index, is a consistent copy of it that
+// the resident process refreshes, for others to start their private index
+// from instead of reading every index segment of the repository again.
+const publishedIndex = "index.db.published"
+
+// PublishIndex refreshes the published copy of the local index, when this
+// process is the resident one (Options.Resident); otherwise it does
+// nothing. Calls that overlap a running one are folded into one more copy
+// after it, so the copy is never older than the last call.
+func (r *Repository) PublishIndex() error {
+	if r.resident == "" {
+		return nil
+	}
+	r.pubMu.Lock()
+	if r.pubRunning {
+		r.pubAgain = true
+		r.pubMu.Unlock()
+		return nil
+	}
+	r.pubRunning = true
+	r.pubMu.Unlock()
+	var err error
+	for {
+		err = r.publishOnce()
+		r.pubMu.Lock()
+		if !r.pubAgain {
+			r.pubRunning = false
+			r.pubMu.Unlock()
+			return err
+		}
+		r.pubAgain = false
+		r.pubMu.Unlock()
+	}
+}
+
+func (r *Repository) publishOnce() error {
+	tmp := filepath.Join(r.cacheDir, publishedIndex+".tmp")
+	os.Remove(tmp)
+	if err := r.idx.CopyTo(tmp); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("publish local index: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(r.cacheDir, publishedIndex)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("publish local index: %w", err)
+	}
+	return nil
+}
+
+// copyFile copies src to dst (which must not exist) and syncs it.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	return out.Close()
 }
 
 // residentNote, beside a local index, holds the pid of the resident
@@ -339,6 +429,7 @@ func (r *Repository) Close() error {
 	var err error
 	if r.resident != "" {
 		os.Remove(r.resident)
+		os.Remove(filepath.Join(r.cacheDir, publishedIndex))
 	}
 	if r.idx != nil {
 		err = r.idx.Close()
