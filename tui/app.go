@@ -83,6 +83,15 @@ type App struct {
 	static bool // tests: no spinner ticks
 	// restoreCancel stops a running restore (quit, ctrl+c).
 	restoreCancel context.CancelFunc
+	// asking is a yes/no question on the status line: the next key
+	// answers it (y runs it), whatever the page.
+	asking *question
+}
+
+// question waits for y or n before doing something that cannot be undone.
+type question struct {
+	prompt string
+	yes    func(a *App)
 }
 
 // New builds the root model; its Init loads the snapshot list.
@@ -148,6 +157,32 @@ func (a *App) note(format string, args ...any) {
 	a.status, a.statusOK = fmt.Sprintf(format, args...), true
 }
 
+// clearMarks clears the marks, asking first when there are several.
+func (a *App) clearMarks() {
+	clear := func(a *App) {
+		a.marks.clear()
+		a.note("marks cleared")
+	}
+	switch n := a.marks.count(); {
+	case n == 0:
+		a.note("nothing marked")
+	case n == 1:
+		clear(a)
+	default:
+		a.asking = &question{prompt: fmt.Sprintf("clear %d marks? y/n", n), yes: clear}
+	}
+}
+
+// runningRestore is the restore page whose restore is running, if any.
+func (a *App) runningRestore() *restorePage {
+	for _, p := range a.stack {
+		if rp, ok := p.(*restorePage); ok && rp.stage == stageRunning {
+			return rp
+		}
+	}
+	return nil
+}
+
 func (a *App) cancelRestore() {
 	if a.restoreCancel != nil {
 		a.restoreCancel()
@@ -210,8 +245,22 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 	}
 	k := msg.String()
 	if k == "ctrl+c" {
+		// A running restore is stopped first, so that its report names
+		// what it left half written; a second ctrl+c quits at once.
+		if p := a.runningRestore(); p != nil && !p.canceled {
+			a.showHelp, a.asking = false, nil
+			p.stop() // the progress says it is stopping
+			return nil
+		}
 		a.cancelRestore()
 		return tea.Quit
+	}
+	if q := a.asking; q != nil {
+		a.asking, a.status = nil, ""
+		if k == "y" || k == "Y" {
+			q.yes(a)
+		}
+		return nil
 	}
 	if a.showHelp {
 		if k == "?" || k == "esc" || k == "q" {
@@ -243,8 +292,7 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 				return a.openRestore(a.marks.list())
 			}
 		case "M":
-			a.marks.clear()
-			a.note("marks cleared")
+			a.clearMarks()
 			return nil
 		}
 	}
@@ -279,6 +327,8 @@ func (a *App) View() string {
 func (a *App) statusLine(w int) string {
 	left := ""
 	switch {
+	case a.asking != nil:
+		left = a.asking.prompt
 	case a.busy > 0:
 		left = a.spin.View() + " loading…"
 	case a.status != "" && a.statusOK:

@@ -96,7 +96,7 @@ func (a *App) openLiveDiff(sn *repo.Snapshot, dir string) tea.Cmd {
 
 func (p *diffPage) title() string {
 	if p.new == nil {
-		return "diff " + p.old.ID.Short() + " ↔ live " + p.livePath
+		return "diff " + p.old.ID.Short() + " ↔ live " + printable(p.livePath)
 	}
 	return "diff " + p.old.ID.Short() + " → " + p.new.ID.Short()
 }
@@ -108,7 +108,7 @@ func (p *diffPage) help() []binding {
 		{"enter", "expand or collapse a folder; preview a file"},
 		{"l/→ h/←", "expand / collapse"},
 		{"E C", "expand all / collapse all"},
-		{"tab", "show only one kind: + added, - removed, M modified, U metadata, T type"},
+		{"tab shift+tab", "show only one kind, next / previous: + added, - removed, M modified, U metadata, T type"},
 		{"space", "mark for restore (the old version; an added entry from the new side)"},
 	}, listKeys...)
 }

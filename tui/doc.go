@@ -21,5 +21,10 @@
 //
 // Space marks a file or folder of any snapshot, in the tree, search
 // results, versions or a diff; R opens the restore dialog for every mark,
-// which runs repo/restore with one anchored Include pattern per mark.
+// which runs repo/restore once per mark, under one lock. Folders it makes
+// above the marks get the snapshot's metadata after the contents. Each
+// run links the hardlinks it restores; names of one file in two separate
+// marks become two copies, and the report says so. Esc, q or ctrl+c stop
+// a running restore and wait for it, so that the report names the files
+// left incomplete; a second ctrl+c quits at once.
 package tui

@@ -14,6 +14,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/mem"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -77,8 +79,14 @@ func (b *builder) root(top ...*tree.Node) id.ID {
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
+	return newFixtureOn(tb, mem.New())
+}
+
+// newFixtureOn builds the fixture's repository on be.
+func newFixtureOn(tb testing.TB, be backends.Backend) *fixture {
+	tb.Helper()
 	ctx := context.Background()
-	r := repo.TestRepository(tb)
+	r := repo.TestRepositoryOn(tb, be)
 	b := &builder{tb: tb, r: r, s: r.NewSaver(ctx, 1)}
 	notes1 := []byte("Shopping list\n\t- bread\n\t- milk\n")
 	notes2 := []byte("Shopping list\n\t- bread\n\t- milk\n\t- coffee\n")

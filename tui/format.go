@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -137,12 +138,13 @@ func padLeft(s string, width int) string {
 	return fit(s, width)
 }
 
-// printable makes a raw name safe to draw: control bytes and invalid UTF-8
-// are shown escaped.
+// printable makes a raw name safe to draw: control characters (C0, DEL,
+// C1), the bidirectional controls that would reorder the screen, and
+// invalid UTF-8 are shown escaped.
 func printable(s string) string {
 	clean := true
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == '\uFFFD' {
+		if unsafeRune(r) {
 			clean = false
 			break
 		}
@@ -152,6 +154,20 @@ func printable(s string) string {
 	}
 	q := fmt.Sprintf("%q", s)
 	return q[1 : len(q)-1]
+}
+
+// unsafeRune reports a rune that printable escapes (%q escapes each of
+// them, since none is printable to strconv).
+func unsafeRune(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f, r == utf8.RuneError:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069: // embeddings, overrides, isolates
+		return true
+	case r == 0x200e, r == 0x200f, r == 0x061c: // direction marks
+		return true
+	}
+	return false
 }
 
 // plural is "1 entry" or "2 entries": n and the right form.

@@ -18,6 +18,7 @@ func TestGoldenScreens(t *testing.T) {
 		{"tree-docs", []string{"enter", "enter", "enter", "down", "enter", "down"}},
 		{"tree-symlink", []string{"enter", "enter", "enter", "down", "space"}},
 		{"preview-text", []string{"enter", "enter", "enter", "down", "enter", "enter"}},
+		{"tree-hex", []string{"down", "down", "enter", "enter", "enter", "down", "enter", "down"}},
 		{"preview-hex", []string{"down", "down", "enter", "enter", "enter", "down", "enter", "down", "enter"}},
 		{"versions", []string{"enter", "enter", "enter", "down", "enter", "v"}},
 		{"search", []string{"f", "j", "p", "g", "enter"}},

@@ -9,9 +9,9 @@ type binding struct{ keys, help string }
 var globalKeys = []binding{
 	{"?", "show or hide this help"},
 	{"q / esc", "back (q on the first page quits)"},
-	{"ctrl+c", "quit"},
+	{"ctrl+c", "quit (a running restore is stopped first)"},
 	{"R", "restore the marked files"},
-	{"M", "clear all marks"},
+	{"M", "clear all marks (asks first if several)"},
 }
 
 // listKeys move a cursor in any list.

@@ -5,11 +5,15 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/search"
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 func TestQuitAndBack(t *testing.T) {
@@ -183,7 +187,7 @@ func TestMarkAndRestore(t *testing.T) {
 	h.keys("R", "t", "ctrl+u")
 	h.typeText(dst)
 	h.keys("enter")
-	h.contains("Restore finished in", "restored     /home/alice/docs/notes.txt", "5 files, 1 folders", "esc closes")
+	h.contains("Restore finished in", "restored     /home/alice/docs/notes.txt", "5 files, 2 folders", "esc closes") // photos/ and docs/ above notes.txt
 	check := func(rel string, want []byte, mode os.FileMode) {
 		t.Helper()
 		got, err := os.ReadFile(filepath.Join(dst, rel))
@@ -233,7 +237,7 @@ func TestContentRendering(t *testing.T) {
 	if !isText([]byte("h\xc3")) { // cut inside a character
 		t.Error("isText at a cut")
 	}
-	if got := hexDump([]byte("AB\x00")); got != "00000000: 4142 00                                  AB.\n" {
+	if got := hexDump([]byte("AB\x00"), 16, 8); got != "00000000: 4142 00                                  AB.\n" {
 		t.Errorf("%q", got)
 	}
 }
@@ -270,5 +274,75 @@ func TestBundledRunesAreKeys(t *testing.T) {
 	h.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("g/doc")})
 	if !p.filter.active || p.filter.value != "doc" {
 		t.Fatalf("g/doc: filter %+v", p.filter)
+	}
+}
+
+// M clears one mark at once, but asks before clearing several.
+func TestClearMarksAsks(t *testing.T) {
+	h := newHarness(t, newFixture(t), 120, 30)
+	h.keys("enter", "enter", "enter", "space", "space")
+	h.keys("M")
+	if h.a.marks.count() != 2 {
+		t.Fatal("M cleared several marks without asking")
+	}
+	h.contains("clear 2 marks? y/n")
+	h.keys("n")
+	if h.a.marks.count() != 2 {
+		t.Fatal("n cleared the marks")
+	}
+	if _, ok := h.a.top().(*treePage); !ok || h.quit {
+		t.Fatal("the answer acted as a key")
+	}
+	h.keys("M", "y")
+	if h.a.marks.count() != 0 {
+		t.Fatal("y did not clear the marks")
+	}
+	h.keys("space", "M")
+	if h.a.marks.count() != 0 {
+		t.Fatal("M did not clear a single mark at once")
+	}
+}
+
+// Versions opens on the version of the snapshot the user came from.
+func TestVersionsOpenOnTheSnapshotFrom(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 120, 30)
+	h.run(h.a.openTree(f.snaps[0], "/home/alice/docs", "notes.txt"))
+	h.keys("v")
+	p := h.a.top().(*versionsPage)
+	if v := p.selected(); v == nil || v.Snapshot.ID != f.snaps[0].ID {
+		t.Fatalf("versions opened on %v, want the first version", v)
+	}
+}
+
+// Without a version of its own snapshot, the list opens on the newest of
+// the same host and source, not another host's.
+func TestVersionsPreferSameHostAndSource(t *testing.T) {
+	h := newHarness(t, newFixture(t), 120, 30)
+	snap := func(host string, day int) *repo.Snapshot {
+		return &repo.Snapshot{Host: host, Source: "home", Time: at(day, 1)}
+	}
+	a, b, from := snap("laptop", 1), snap("server", 2), snap("laptop", 3)
+	vs := []search.Version{{Snapshot: a, Last: a, Node: &tree.Node{}}, {Snapshot: b, Last: b, Node: &tree.Node{}}}
+	for _, c := range []struct {
+		from *repo.Snapshot
+		want int
+	}{{from, 0}, {a, 0}, {b, 1}, {snap("desk", 4), 1}, {nil, 1}} {
+		p := &versionsPage{path: "/x", from: c.from, loading: true}
+		p.update(h.a, versionsLoaded{versions: vs})
+		if p.cur.pos != c.want {
+			t.Errorf("from %v: on version %d, want %d", c.from, p.cur.pos, c.want)
+		}
+	}
+}
+
+// The diff's help names every key it takes.
+func TestDiffHelpNamesShiftTab(t *testing.T) {
+	var keys []string
+	for _, b := range (&diffPage{}).help() {
+		keys = append(keys, b.keys)
+	}
+	if !strings.Contains(strings.Join(keys, " "), "shift+tab") {
+		t.Errorf("diff help keys: %q", keys)
 	}
 }

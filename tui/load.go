@@ -86,23 +86,69 @@ func readHead(ctx context.Context, r *repo.Repository, n *tree.Node, limit int) 
 	return out, nil
 }
 
-// sizeCache holds the total size of folder trees, by tree ID: the same
+// sizeCache holds the totals of folder trees, by tree ID: the same
 // folder in many snapshots is summed once.
 type sizeCache struct {
 	mu      sync.Mutex
-	sizes   map[id.ID]int64
+	sizes   map[id.ID]dirTotal
 	pending map[id.ID]bool
 }
 
-func newSizeCache() *sizeCache {
-	return &sizeCache{sizes: map[id.ID]int64{}, pending: map[id.ID]bool{}}
+// dirTotal is what a folder holds, counted as du does: a file with
+// several names (a hardlink group) once.
+type dirTotal struct {
+	bytes, files int64
+	// open are the hardlink groups with names here and maybe others
+	// outside (fewer names seen than their link count): a folder above
+	// holding both counts them once. Nil when there are none.
+	open map[[2]uint64]linkGroup
 }
 
+type linkGroup struct {
+	size         int64
+	names, links uint32 // names seen, names in all
+}
+
+// fileTotal is the total of one file.
+func fileTotal(n *tree.Node) dirTotal {
+	t := dirTotal{bytes: int64(n.Size), files: 1}
+	if n.Links > 1 {
+		t.open = map[[2]uint64]linkGroup{{n.Dev, n.Inode}: {size: int64(n.Size), names: 1, links: n.Links}}
+	}
+	return t
+}
+
+// add counts c into t; c is not changed (it may be cached).
+func (t *dirTotal) add(c dirTotal) {
+	t.bytes += c.bytes
+	t.files += c.files
+	for k, g := range c.open {
+		if have, ok := t.open[k]; ok {
+			t.bytes -= g.size // counted in t already
+			t.files--
+			g.names += have.names
+		}
+		if g.names >= g.links { // every name is here: none can be above
+			delete(t.open, k)
+			continue
+		}
+		if t.open == nil {
+			t.open = map[[2]uint64]linkGroup{}
+		}
+		t.open[k] = g
+	}
+}
+
+func newSizeCache() *sizeCache {
+	return &sizeCache{sizes: map[id.ID]dirTotal{}, pending: map[id.ID]bool{}}
+}
+
+// get is the total size of tree tid, when known.
 func (c *sizeCache) get(tid id.ID) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.sizes[tid]
-	return s, ok
+	t, ok := c.sizes[tid]
+	return t.bytes, ok
 }
 
 // claim reports whether the caller should compute tid (nobody has yet).
@@ -116,26 +162,29 @@ func (c *sizeCache) claim(tid id.ID) bool {
 	return true
 }
 
-// total sums the file sizes below tree tid, using and filling the cache.
-func (c *sizeCache) total(ctx context.Context, r *repo.Repository, tid id.ID) (int64, error) {
-	if s, ok := c.get(tid); ok {
-		return s, nil
+// total sums the files below tree tid, using and filling the cache.
+func (c *sizeCache) total(ctx context.Context, r *repo.Repository, tid id.ID) (dirTotal, error) {
+	c.mu.Lock()
+	t, ok := c.sizes[tid]
+	c.mu.Unlock()
+	if ok {
+		return t, nil
 	}
 	nodes, err := r.LoadTree(ctx, tid)
 	if err != nil {
-		return 0, err
+		return dirTotal{}, err
 	}
-	var sum int64
+	var sum dirTotal
 	for _, n := range nodes {
 		switch {
 		case n.Kind == tree.KindFile:
-			sum += int64(n.Size)
+			sum.add(fileTotal(n))
 		case n.Kind == tree.KindDir && !n.Subtree.IsZero():
 			s, err := c.total(ctx, r, n.Subtree)
 			if err != nil {
-				return 0, err
+				return dirTotal{}, err
 			}
-			sum += s
+			sum.add(s)
 		}
 	}
 	c.mu.Lock()
@@ -164,13 +213,13 @@ func (a *App) startSize(p page, n *tree.Node) tea.Cmd {
 	}
 	tid, r, c := n.Subtree, a.r, a.sizes
 	return a.load(p, func(ctx context.Context) any {
-		s, err := c.total(ctx, r, tid)
+		t, err := c.total(ctx, r, tid)
 		if err != nil {
 			c.mu.Lock()
 			delete(c.pending, tid)
 			c.mu.Unlock()
 		}
-		return sizeLoaded{tid: tid, size: s, err: err}
+		return sizeLoaded{tid: tid, size: t.bytes, err: err}
 	})
 }
 

@@ -152,21 +152,31 @@ func renderContent(data []byte, width int, full bool) string {
 		}
 		return b.String()
 	}
-	limit := 256
+	limit, digits := 256, 4
 	if full {
-		limit = hexLimit
+		limit, digits = hexLimit, 8
 	}
-	return hexDump(data[:min(len(data), limit)])
+	perRow := 4
+	for _, n := range []int{16, 8} {
+		if hexRowWidth(n, digits) <= width {
+			perRow = n
+			break
+		}
+	}
+	return hexDump(data[:min(len(data), limit)], perRow, digits)
 }
 
-// hexDump is xxd's layout: offset, 16 bytes in pairs, and the printable
-// characters.
-func hexDump(data []byte) string {
+// hexRowWidth is the cells a hexDump row of perRow bytes takes.
+func hexRowWidth(perRow, digits int) int { return digits + 2 + perRow/2*5 + 1 + perRow }
+
+// hexDump is xxd's layout: an offset of digits hex digits, perRow bytes
+// (even) in pairs, and the printable characters.
+func hexDump(data []byte, perRow, digits int) string {
 	var b strings.Builder
-	for off := 0; off < len(data); off += 16 {
-		row := data[off:min(off+16, len(data))]
-		fmt.Fprintf(&b, "%08x: ", off)
-		for i := 0; i < 16; i++ {
+	for off := 0; off < len(data); off += perRow {
+		row := data[off:min(off+perRow, len(data))]
+		fmt.Fprintf(&b, "%0*x: ", digits, off)
+		for i := 0; i < perRow; i++ {
 			if i < len(row) {
 				fmt.Fprintf(&b, "%02x", row[i])
 			} else {

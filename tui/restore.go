@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/restore"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -47,17 +49,15 @@ type restorePage struct {
 	folder    lineEdit
 	overwrite restore.Overwrite
 
-	jobs      []restoreJob
-	job       int
-	prog      restore.Progress // of the running job
-	doneBytes int64            // of the finished jobs
-	doneFiles int64
-	total     int64 // every job's bytes, when totalOK
-	totalOK   bool
-	started   time.Time
-	cancel    context.CancelFunc
-	canceled  bool
-	startErr  error
+	jobs     []restoreJob
+	job      int
+	prog     restore.Progress // of the running job
+	sizes    []workSize       // of each job, when totalOK
+	totalOK  bool
+	started  time.Time
+	cancel   context.CancelFunc
+	canceled bool
+	startErr error
 
 	report restoreReport
 	cur    cursor
@@ -72,21 +72,27 @@ type restoreJob struct {
 	node   *tree.Node // its node (kind), when known
 	target string     // restore.Options.Target: where path's contents go, or its parent for a file
 	dst    string     // where the entry itself lands
+	root   string     // the folder dst is placed in ("/" in the original location)
 	stats  *restore.Stats
 	err    error
 	done   bool
 }
 
+// workSize is what a restore job has to write: bytes and files (each
+// hardlink group once).
+type workSize struct{ bytes, files int64 }
+
 type restoreReport struct {
 	failures []string
 	notices  []string
+	parents  int
 	elapsed  time.Duration
 }
 
 // Restore events, sent from the restore goroutine.
 type (
 	restoreTotal struct {
-		bytes int64
+		sizes []workSize // one per job
 		ok    bool
 	}
 	restoreProgress struct {
@@ -100,6 +106,7 @@ type (
 	}
 	restoreFinished struct {
 		failures, notices []string
+		parents           int   // folders made above the marks
 		err               error // before any job ran (the lock, say)
 	}
 )
@@ -148,27 +155,29 @@ func (p *restorePage) help() []binding {
 		{"←/→/space", "change the choice"},
 		{"(type)", "edit the folder when it is selected"},
 		{"enter", "start the restore"},
-		{"esc", "cancel the dialog, or stop a running restore"},
+		{"esc", "cancel the dialog"},
+		{"esc/q/ctrl+c", "stop a running restore (it winds down, then reports); ctrl+c again quits at once"},
 		{"↑/↓ pgup/pgdn", "scroll the final report"},
+		{"(hardlinks)", "names of one file in separate marks are restored as separate copies: mark a folder holding all of them to keep them linked"},
 	}
 }
 
 func (p *restorePage) update(a *App, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case restoreTotal:
-		p.total, p.totalOK = msg.bytes, msg.ok
+		p.sizes, p.totalOK = msg.sizes, msg.ok && len(msg.sizes) == len(p.jobs)
 	case restoreProgress:
 		p.job, p.prog = msg.job, msg.p
 	case restoreJobDone:
 		j := &p.jobs[msg.job]
 		j.stats, j.err, j.done = msg.stats, msg.err, true
-		if st := msg.stats; st != nil {
-			p.doneBytes += st.Bytes
-			p.doneFiles += st.Files
-		}
 		p.prog = restore.Progress{}
+		if msg.job+1 < len(p.jobs) {
+			p.job = msg.job + 1
+		}
 	case restoreFinished:
 		p.report.failures, p.report.notices = msg.failures, msg.notices
+		p.report.parents = msg.parents
 		p.report.elapsed = time.Since(p.started)
 		p.startErr = msg.err
 		p.stage = stageDone
@@ -322,16 +331,21 @@ func (p *restorePage) plan() ([]restoreJob, error) {
 		dir = abs
 	}
 	var jobs []restoreJob
+	var root string
 	for _, m := range items {
 		j := restoreJob{sn: m.sn, path: m.path, node: m.node}
 		if p.original {
 			j.dst = filepath.FromSlash(m.path)
 		} else {
-			root := dir
+			root = dir
 			if len(base) > 1 {
 				root = filepath.Join(dir, m.sn.ID.Short())
 			}
 			j.dst = filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(m.path, base[m.sn])))
+		}
+		j.root = string(filepath.Separator)
+		if !p.original {
+			j.root = root
 		}
 		j.target = filepath.Dir(j.dst)
 		if m.node != nil && m.node.Kind == tree.KindDir {
@@ -380,43 +394,40 @@ func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs 
 	defer close(events)
 	var mu sync.Mutex
 	var failures, notices []string
-	finish := func(err error) {
+	warn := func(p string, err error) {
 		mu.Lock()
-		events <- restoreFinished{failures: failures, notices: notices, err: err}
+		failures = append(failures, p+": "+err.Error())
 		mu.Unlock()
 	}
-	total, ok := int64(0), true
-	for _, j := range jobs {
-		switch {
-		case j.node == nil:
-			ok = false
-		case j.node.Kind == tree.KindFile:
-			total += int64(j.node.Size)
-		case j.node.Kind == tree.KindDir && !j.node.Subtree.IsZero():
-			s, err := sizes.total(ctx, r, j.node.Subtree)
-			ok = ok && err == nil
-			total += s
-		}
+	parents := 0
+	finish := func(err error) {
+		mu.Lock()
+		events <- restoreFinished{failures: failures, notices: notices, parents: parents, err: err}
+		mu.Unlock()
 	}
-	events <- restoreTotal{bytes: total, ok: ok}
+	work, ok, split := jobSizes(ctx, r, sizes, jobs)
+	events <- restoreTotal{sizes: work, ok: ok}
+	if split > 0 {
+		notices = append(notices, fmt.Sprintf("%s in separate marks: restored as separate copies, not linked (mark a folder holding all the names to keep them linked)",
+			plural(split, "file has hardlinks", "files have hardlinks")))
+	}
 	lock, err := r.Lock(ctx, false, "tui restore")
 	if err != nil {
 		finish(err)
 		return
 	}
 	defer lock.Unlock()
+	skipOwner := os.Geteuid() != 0
+	made := makeParents(lock.Context(), r, jobs, warn)
+	parents = len(made)
 	for i, j := range jobs {
 		if err := lock.Context().Err(); err != nil {
 			events <- restoreJobDone{job: i, err: err}
 			continue
 		}
-		opt := restore.Options{Target: j.target, Overwrite: ow, SkipOwner: os.Geteuid() != 0,
+		opt := restore.Options{Target: j.target, Overwrite: ow, SkipOwner: skipOwner,
 			Interval: 100 * time.Millisecond,
-			Warn: func(p string, err error) {
-				mu.Lock()
-				failures = append(failures, p+": "+err.Error())
-				mu.Unlock()
-			},
+			Warn:     warn,
 			Notice: func(p, msg string) {
 				mu.Lock()
 				notices = append(notices, p+": "+msg)
@@ -431,7 +442,109 @@ func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs 
 		st, err := restore.Run(lock.Context(), r, j.sn, j.path, opt)
 		events <- restoreJobDone{job: i, stats: st, err: err}
 	}
+	// The folders above the marks get their metadata last, deepest
+	// first, as restore does for the folders it makes.
+	for _, d := range made {
+		if d.node == nil {
+			continue
+		}
+		if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: skipOwner}); err != nil {
+			warn(d.path, err)
+		}
+	}
 	finish(nil)
+}
+
+// jobSizes is what each job has to write (ok when every size is known),
+// and how many hardlink groups have names in two jobs of one snapshot:
+// each restore.Run links the names it restores, not those of another.
+func jobSizes(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs []restoreJob) ([]workSize, bool, int) {
+	out := make([]workSize, len(jobs))
+	ok := true
+	type group struct {
+		sn  *repo.Snapshot
+		key [2]uint64
+	}
+	seen := map[group]int{} // the first job holding a name of the group
+	split := map[group]bool{}
+	for i, j := range jobs {
+		var t dirTotal
+		switch {
+		case j.node == nil:
+			ok = false
+		case j.node.Kind == tree.KindFile:
+			t = fileTotal(j.node)
+		case j.node.Kind == tree.KindDir && !j.node.Subtree.IsZero():
+			var err error
+			t, err = sizes.total(ctx, r, j.node.Subtree)
+			ok = ok && err == nil
+		}
+		out[i] = workSize{bytes: t.bytes, files: t.files}
+		for k := range t.open {
+			g := group{j.sn, k}
+			if first, dup := seen[g]; !dup {
+				seen[g] = i
+			} else if first != i {
+				split[g] = true
+			}
+		}
+	}
+	return out, ok, len(split)
+}
+
+// madeDir is a folder made above a mark, with its node in the snapshot.
+type madeDir struct {
+	path string
+	node *tree.Node // nil when it could not be read
+}
+
+// makeParents makes the missing folders between each job's root and its
+// entry, private until the end (as restore makes folders), and returns
+// them deepest first with their snapshot nodes.
+func makeParents(ctx context.Context, r *repo.Repository, jobs []restoreJob, warn func(string, error)) []madeDir {
+	var out []madeDir
+	done := map[string]bool{}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		if j.root != string(filepath.Separator) {
+			if err := os.MkdirAll(j.root, 0o700); err != nil {
+				warn(j.root, err)
+				continue
+			}
+		}
+		// The missing folders above dst, nearest first.
+		var missing []madeDir
+		d, sp := filepath.Dir(j.dst), path.Dir(j.path)
+		for d != j.root && !done[d] && strings.HasPrefix(d, j.root) && sp != "/" {
+			if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			n, _, err := restore.Find(ctx, r, j.sn, sp)
+			if err != nil {
+				warn(d, err)
+				n = nil
+			} else if n.Kind != tree.KindDir {
+				n = nil
+			}
+			missing = append(missing, madeDir{path: d, node: n})
+			d, sp = filepath.Dir(d), path.Dir(sp)
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			m := missing[i]
+			if err := os.Mkdir(m.path, 0o700); err != nil {
+				warn(m.path, err)
+				break
+			}
+			done[m.path] = true
+			out = append(out, m)
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		return strings.Count(out[a].path, string(filepath.Separator)) > strings.Count(out[b].path, string(filepath.Separator))
+	})
+	return out
 }
 
 // commonDir is the deepest folder holding both x and y.
@@ -504,43 +617,90 @@ func (p *restorePage) view(a *App, w, h int) string {
 	return b.String()
 }
 
+// perFileCost is what a file weighs beyond its bytes in the bar and the
+// ETA: creating it, opening its chunks and setting its metadata take
+// about as long as writing this much, so thousands of small files left
+// keep the bar short of full.
+const perFileCost = 32 << 10
+
+// progress sums the finished jobs and the running one: bytes and files
+// done, and their totals. known says the totals are final (else they are
+// what the running job's walk found so far, and files has no total).
+func (p *restorePage) progress() (done, total workSize, known bool) {
+	known = p.totalOK
+	for i, j := range p.jobs {
+		var plan workSize
+		if known {
+			plan = p.sizes[i]
+			total.bytes += plan.bytes
+			total.files += plan.files
+		}
+		switch {
+		case j.done && known && j.err == nil:
+			// At its planned size: files kept or linked count as done.
+			done.bytes += plan.bytes
+			done.files += plan.files
+		case j.done && j.stats != nil:
+			done.bytes += j.stats.Bytes
+			done.files += j.stats.Files
+		case i == p.job:
+			d := workSize{bytes: p.prog.BytesDone, files: p.prog.FilesDone}
+			if known {
+				d = workSize{bytes: min(d.bytes, plan.bytes), files: min(d.files, plan.files)}
+			}
+			done.bytes += d.bytes
+			done.files += d.files
+		}
+	}
+	if !known {
+		total = workSize{bytes: done.bytes - min(p.prog.BytesDone, done.bytes) + p.prog.TotalBytes, files: done.files}
+		known = p.job == len(p.jobs)-1 && p.prog.WalkDone
+		total.bytes = max(total.bytes, done.bytes)
+	}
+	return done, total, known
+}
+
+func (w workSize) cost() float64 { return float64(w.bytes) + float64(w.files)*perFileCost }
+
 func (p *restorePage) progressView(a *App, w int) string {
 	var b strings.Builder
 	j := p.jobs[min(p.job, len(p.jobs)-1)]
 	fmt.Fprintf(&b, "%s\n\n", styleHeader.Render(fit(fmt.Sprintf("Restoring %s of snapshot %s to %s (%d/%d)",
 		printable(j.path), j.sn.ID.Short(), printable(j.dst), p.job+1, len(p.jobs)), w)))
-	done, files := p.doneBytes+p.prog.BytesDone, p.doneFiles+p.prog.FilesDone
-	total, known := p.total, p.totalOK
-	if !known || total < done {
-		total, known = p.doneBytes+p.prog.TotalBytes, p.job == len(p.jobs)-1 && p.prog.WalkDone
-	}
+	done, total, known := p.progress()
 	frac := 0.0
-	if total > 0 {
-		frac = min(1, float64(done)/float64(total))
+	if total.cost() > 0 {
+		frac = min(1, done.cost()/total.cost())
 	}
-	fmt.Fprintf(&b, "%s %3.0f%%\n\n", progressBar(frac, max(10, w-10)), frac*100)
+	fmt.Fprintf(&b, "%s %3.0f%%\n\n", progressBar(frac, max(10, w-10)), math.Floor(frac*100))
 	elapsed := time.Since(p.started)
 	if a.static {
 		elapsed = 0
 	}
 	rate := 0.0
 	if s := elapsed.Seconds(); s > 0 {
-		rate = float64(done) / s
+		rate = float64(done.bytes) / s
 	}
-	totalS := formatBytes(total)
+	files := fmt.Sprintf("%d files", done.files)
+	totalS := formatBytes(total.bytes)
+	if p.totalOK {
+		files = fmt.Sprintf("%d/%d files", done.files, total.files)
+	}
 	if !known {
 		totalS += "+"
 	}
-	fmt.Fprintf(&b, "%d files  %s of %s  %s/s", files, formatBytes(done), totalS, formatBytes(int64(rate)))
-	if known && done > 0 && done < total {
-		eta := time.Duration(float64(elapsed) * float64(total-done) / float64(done))
+	fmt.Fprintf(&b, "%s  %s of %s  %s/s", files, formatBytes(done.bytes), totalS, formatBytes(int64(rate)))
+	if left := total.cost() - done.cost(); known && elapsed > 0 && done.cost() > 0 && left > 0 {
+		// Whole seconds, rounded up: never 0:00 while work is left.
+		eta := time.Duration(float64(elapsed) * left / done.cost())
+		eta = max(time.Second, (eta + time.Second - 1).Truncate(time.Second))
 		fmt.Fprintf(&b, "  ETA %s", formatDuration(eta))
 	}
 	fmt.Fprintf(&b, "  elapsed %s\n\n", formatDuration(elapsed))
 	if p.canceled {
-		b.WriteString("stopping…")
+		b.WriteString("stopping… ctrl+c again quits at once")
 	} else {
-		b.WriteString(styleDim.Render("esc stops the restore"))
+		b.WriteString(styleDim.Render("esc, q or ctrl+c stops the restore"))
 	}
 	return b.String()
 }
@@ -565,6 +725,7 @@ func (p *restorePage) reportLines(a *App) []string {
 			sum.Skipped += st.Skipped
 		}
 	}
+	sum.Dirs += int64(p.report.parents)
 	switch {
 	case p.canceled:
 		out = append(out, styleError.Render(fmt.Sprintf("Restore stopped after %s.", formatDuration(p.report.elapsed))))
@@ -616,6 +777,6 @@ func (p *restorePage) reportLines(a *App) []string {
 // progressBar draws frac (0..1) as a bar of width cells. (bubbles'
 // progress needs harmonica, which the module does not require.)
 func progressBar(frac float64, width int) string {
-	full := int(math.Round(min(max(frac, 0), 1) * float64(width)))
+	full := int(math.Floor(min(max(frac, 0), 1) * float64(width))) // full only when done
 	return styleMark.Render(strings.Repeat("█", full)) + styleDim.Render(strings.Repeat("░", width-full))
 }

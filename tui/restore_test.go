@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,8 +13,13 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/mem"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/repotest"
 	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 // liveHarness is an App over a repository of a real ingested folder.
@@ -174,3 +180,171 @@ func TestRestoreReportAfterCancel(t *testing.T) {
 }
 
 func teaSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
+
+// gate holds every read of a data pack, once closed, until the reader's
+// context ends: a restore started then runs until it is stopped.
+type gate struct {
+	backends.Backend
+	closed atomic.Bool
+	hit    chan struct{} // told when a read waits
+}
+
+func (g *gate) Load(ctx context.Context, name string, off, length int64) ([]byte, error) {
+	if g.closed.Load() && strings.HasPrefix(name, id.DataBlob.String()+"/") {
+		select {
+		case g.hit <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return g.Backend.Load(ctx, name, off, length)
+}
+
+// ctrl+c during a restore stops it, waits for it to wind down and shows
+// the report with the files left incomplete; a second ctrl+c quits.
+func TestCtrlCStopsRestore(t *testing.T) {
+	ctx := context.Background()
+	g := &gate{Backend: mem.New(), hit: make(chan struct{}, 1)}
+	f := newFixtureOn(t, g)
+	// A fresh handle: no data cached from building the fixture.
+	r, err := repo.Open(ctx, g, repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir(), KDF: &repo.TestKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	f.r = r
+	h := newHarness(t, f, 120, 30)
+	sn := f.snaps[3]
+	n, _, err := restore.Find(ctx, r, sn, "/home/alice/photos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.a.marks.toggle(sn, "/home/alice/photos", n)
+	h.keys("R", "t", "ctrl+u")
+	h.typeText(filepath.Join(t.TempDir(), "out"))
+	g.closed.Store(true)
+	_, events := h.a.Update(keyMsg("enter")) // the restore runs; its events wait
+	select {
+	case <-g.hit:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the restore never read data")
+	}
+	h.keys("ctrl+c")
+	if h.quit {
+		t.Fatal("ctrl+c during a restore quit at once")
+	}
+	h.contains("stopping")
+	h.run(events)
+	h.contains("Restore stopped", "incomplete   /home/alice/photos", "left incomplete")
+	h.keys("ctrl+c")
+	if !h.quit {
+		t.Fatal("ctrl+c after the report did not quit")
+	}
+}
+
+// q and esc stop a running restore too, and leave the report on screen.
+func TestQuitKeysStopRestore(t *testing.T) {
+	for _, k := range []string{"q", "esc"} {
+		h := newHarness(t, newFixture(t), 120, 30)
+		canceled := false
+		p := &restorePage{stage: stageRunning, started: time.Now(), cancel: func() { canceled = true },
+			jobs: []restoreJob{{sn: h.f.snaps[3], path: "/home/alice", dst: "/tmp/x"}}}
+		h.a.stack = append(h.a.stack, p)
+		h.keys(k)
+		if !canceled || h.a.top() != p || h.quit {
+			t.Errorf("%s: canceled %v, top %T, quit %v", k, canceled, h.a.top(), h.quit)
+		}
+	}
+}
+
+// The progress counts files as well as bytes: the bar stays short of
+// full while small files remain, and the ETA never reads 0:00 while
+// anything is left.
+func TestRestoreProgressCountsFiles(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 120, 30)
+	h.a.static = false // a real clock, for the rate and ETA
+	p := &restorePage{stage: stageRunning, started: time.Now().Add(-10 * time.Second),
+		jobs: []restoreJob{{sn: f.snaps[3], path: "/home/alice", dst: "/tmp/x"}}}
+	p.update(h.a, restoreTotal{sizes: []workSize{{bytes: 1 << 20, files: 1000}}, ok: true})
+	for _, c := range []struct {
+		files int64
+		want  string
+	}{{5, "5/1000 files"}, {999, "999/1000 files"}} {
+		p.update(h.a, restoreProgress{job: 0, p: restore.Progress{FilesDone: c.files, BytesDone: 1 << 20, TotalBytes: 1 << 20}})
+		s := p.progressView(h.a, 120)
+		if !strings.Contains(s, c.want) || !strings.Contains(s, "1.0 MiB of 1.0 MiB") {
+			t.Errorf("progress lacks %q:\n%s", c.want, s)
+		}
+		if strings.Contains(s, "100%") || !strings.Contains(s, "ETA ") || strings.Contains(s, "ETA 0:00") {
+			t.Errorf("%d of 1000 files done, all bytes:\n%s", c.files, s)
+		}
+	}
+}
+
+// Folders created above the marks in a chosen folder get the snapshot's
+// mode and times, as the marks themselves do.
+func TestRestoreIntoFolderGivesParentsTheirMetadata(t *testing.T) {
+	f, h := liveHarness(t)
+	dst := filepath.Join(t.TempDir(), "out")
+	markLive(t, f, h, "docs/notes/todo.txt")
+	markLive(t, f, h, "media/big.bin")
+	h.keys("R", "t", "ctrl+u")
+	h.typeText(dst)
+	h.keys("enter")
+	h.contains("Restore finished in")
+	sn := f.Snapshots[len(f.Snapshots)-1]
+	for _, rel := range []string{"docs", "docs/notes", "media"} {
+		n, _, err := restore.Find(context.Background(), f.Repo, sn, filepath.Join(f.Source, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(dst, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != os.FileMode(n.Mode).Perm() || fi.ModTime().UnixNano() != n.MTime {
+			t.Errorf("%s: mode %v mtime %v, want %v %v", rel, fi.Mode().Perm(), fi.ModTime(), os.FileMode(n.Mode).Perm(), time.Unix(0, n.MTime))
+		}
+	}
+}
+
+// Names of one file marked separately are restored as copies (each run
+// of restore links only its own names), and the report says so.
+func TestRestoreReportsHardlinksSplitAcrossMarks(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	b := &builder{tb: t, r: r, s: r.NewSaver(ctx, 1)}
+	link := func(name string) *tree.Node {
+		n := b.file(name, []byte("linked\n"), 0o644, at(1, 1))
+		n.Dev, n.Inode, n.Links = 1, 42, 2
+		return n
+	}
+	root := b.root(b.dir("x", at(1, 1), link("one")), b.dir("y", at(1, 1), link("two")))
+	if err := b.s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sn := &repo.Snapshot{Time: at(1, 2), Tree: root, Paths: []string{"/"}, Host: "h", Source: "s"}
+	if err := r.SaveSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, &fixture{r: r, snaps: []*repo.Snapshot{sn}}, 120, 30)
+	for _, p := range []string{"/x", "/y/two"} {
+		n, _, err := restore.Find(ctx, r, sn, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.a.marks.toggle(sn, p, n)
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	h.keys("R", "t", "ctrl+u")
+	h.typeText(dst)
+	h.keys("enter")
+	h.contains("Restore finished in", "1 file has hardlinks in separate marks")
+	for _, p := range []string{"x/one", "y/two"} {
+		if got, err := os.ReadFile(filepath.Join(dst, p)); err != nil || string(got) != "linked\n" {
+			t.Errorf("%s: %q, %v", p, got, err)
+		}
+	}
+}

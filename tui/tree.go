@@ -39,7 +39,7 @@ func (a *App) openTree(sn *repo.Snapshot, dir, name string) tea.Cmd {
 }
 
 func (p *treePage) title() string {
-	return p.sn.ID.Short() + " " + p.dir
+	return p.sn.ID.Short() + " " + printable(p.dir)
 }
 func (p *treePage) typing() bool { return p.filter.active }
 
@@ -223,7 +223,7 @@ func (p *treePage) view(a *App, w, h int) string {
 
 func (p *treePage) listView(a *App, w, h int) string {
 	var b strings.Builder
-	head := p.dir
+	head := printable(p.dir)
 	if p.node != nil {
 		if s, ok := a.dirSize(p.node); ok {
 			head += fmt.Sprintf("  %s, %s", plural(len(p.nodes), "entry", "entries"), formatBytes(s))
@@ -316,7 +316,7 @@ func (p *treePage) paneView(a *App, w, h int) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString(styleHeader.Render(fitLeft(joinPath(p.dir, printable(n.Name)), w)) + "\n")
+	b.WriteString(styleHeader.Render(fitLeft(printable(joinPath(p.dir, n.Name)), w)) + "\n")
 	b.WriteString(nodeDetails(a, n))
 	switch n.Kind {
 	case tree.KindDir:

@@ -17,6 +17,7 @@ import (
 // snapshot.
 type versionsPage struct {
 	path     string
+	from     *repo.Snapshot // where the user came from
 	versions []search.Version
 	loading  bool
 	err      error
@@ -33,7 +34,7 @@ func (a *App) allSnapshots() []*repo.Snapshot { return a.stack[0].(*snapshotsPag
 
 // openVersions pushes the versions of path p (sn is where the user was).
 func (a *App) openVersions(sn *repo.Snapshot, p string) tea.Cmd {
-	pg := &versionsPage{path: p, loading: true}
+	pg := &versionsPage{path: p, from: sn, loading: true}
 	r, snaps := a.r, a.allSnapshots()
 	return a.push(pg, a.load(pg, func(ctx context.Context) any {
 		vs, err := search.Versions(ctx, r, snaps, p)
@@ -54,6 +55,30 @@ func (p *versionsPage) help() []binding {
 	}, listKeys...)
 }
 
+// start is the version to open on: the one the user's snapshot holds,
+// else the newest of the same host and source, else the newest.
+func (p *versionsPage) start() int {
+	sn := p.from
+	if sn == nil {
+		return len(p.versions) - 1
+	}
+	same := func(x *repo.Snapshot) bool { return x == sn || !x.ID.IsZero() && x.ID == sn.ID }
+	for i := len(p.versions) - 1; i >= 0; i-- {
+		// A version runs from its Snapshot to its Last, in time order.
+		v := p.versions[i]
+		if same(v.Snapshot) || same(v.Last) || !sn.Time.Before(v.Snapshot.Time) && !sn.Time.After(v.Last.Time) {
+			return i
+		}
+	}
+	for i := len(p.versions) - 1; i >= 0; i-- {
+		v := p.versions[i]
+		if v.Snapshot.Host == sn.Host && v.Snapshot.Source == sn.Source || v.Last.Host == sn.Host && v.Last.Source == sn.Source {
+			return i
+		}
+	}
+	return len(p.versions) - 1
+}
+
 func (p *versionsPage) selected() *search.Version {
 	if p.cur.pos < 0 || p.cur.pos >= len(p.versions) {
 		return nil
@@ -65,7 +90,8 @@ func (p *versionsPage) update(a *App, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case versionsLoaded:
 		p.loading, p.versions, p.err = false, msg.versions, msg.err
-		p.cur.pos = len(p.versions) - 1
+		p.cur.pos = p.start()
+		p.cur.top = p.cur.pos - (a.h-5)/2
 		p.cur.clamp(len(p.versions), a.h-5)
 	case tea.KeyMsg:
 		k := msg.String()

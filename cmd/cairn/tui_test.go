@@ -75,7 +75,8 @@ func (s *tmuxSession) wait(want string) string {
 
 // TestTUIEndToEnd drives the real binary in tmux: it opens a repository,
 // finds a file, marks two files and a folder, restores them into a folder
-// and checks the restored bytes, modes and mtimes.
+// and checks the restored bytes, modes and mtimes, also of the folder made
+// above two of the marks.
 func TestTUIEndToEnd(t *testing.T) {
 	c := newCLI(t)
 	src := filepath.Join(t.TempDir(), "src")
@@ -100,6 +101,10 @@ func TestTUIEndToEnd(t *testing.T) {
 		os.Chmod(p, f.mode)
 		os.Chtimes(p, mtime, mtime)
 	}
+	// docs is above the marks: the restore makes it with these.
+	docsMode, docsTime := os.FileMode(0o751), time.Date(2024, 2, 3, 4, 5, 6, 0, time.UTC)
+	os.Chmod(filepath.Join(src, "docs"), docsMode)
+	os.Chtimes(filepath.Join(src, "docs"), docsTime, docsTime)
 	c.ok("ingest", "-q", src)
 	dst := filepath.Join(t.TempDir(), "restored")
 
@@ -150,6 +155,11 @@ func TestTUIEndToEnd(t *testing.T) {
 	s.keys("q", "q", "q")
 	s.wait("cairn-exited-0")
 
+	if fi, err := os.Stat(filepath.Join(dst, "docs")); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != docsMode || !fi.ModTime().Equal(docsTime) {
+		t.Errorf("docs above the marks: %v %v, want %v %v", fi.Mode().Perm(), fi.ModTime(), docsMode, docsTime)
+	}
 	for rel, f := range files {
 		p := filepath.Join(dst, rel)
 		marked := !strings.HasPrefix(rel, "other") && rel != "docs/skip.txt"
