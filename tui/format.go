@@ -50,43 +50,6 @@ func formatDuration(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", m, s)
 }
 
-// modeString renders type and permissions as ls -l does.
-func modeString(n *tree.Node) string {
-	b := []byte("-rwxrwxrwx")
-	switch n.Kind {
-	case tree.KindDir:
-		b[0] = 'd'
-	case tree.KindSymlink:
-		b[0] = 'l'
-	case tree.KindCharDev:
-		b[0] = 'c'
-	case tree.KindBlockDev:
-		b[0] = 'b'
-	case tree.KindFIFO:
-		b[0] = 'p'
-	case tree.KindSocket:
-		b[0] = 's'
-	}
-	for i := 0; i < 9; i++ {
-		if n.Mode&(1<<(8-i)) == 0 {
-			b[i+1] = '-'
-		}
-	}
-	special := func(bit uint32, pos int, set, unset byte) {
-		if n.Mode&bit != 0 {
-			if b[pos] == 'x' {
-				b[pos] = set
-			} else {
-				b[pos] = unset
-			}
-		}
-	}
-	special(0o4000, 3, 's', 'S')
-	special(0o2000, 6, 's', 'S')
-	special(0o1000, 9, 't', 'T')
-	return string(b)
-}
-
 func owner(n *tree.Node) string {
 	u, g := n.User, n.Group
 	if u == "" {

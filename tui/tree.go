@@ -299,7 +299,7 @@ func (p *treePage) listView(a *App, w, h int) string {
 		if s, ok := a.dirSize(n); ok && n.Kind == tree.KindDir {
 			size = formatBytes(s)
 		}
-		line := gutter + m + " " + fit(name, nameW) + cols(size, modeString(n), owner(n), a.fmtNano(n.MTime)[:16])
+		line := gutter + m + " " + fit(name, nameW) + cols(size, n.LsMode(), owner(n), a.fmtNano(n.MTime)[:16])
 		if i == p.cur.pos {
 			line = styleSelected.Render(fit(line, w))
 		}
@@ -343,7 +343,7 @@ func (p *treePage) paneView(a *App, w, h int) string {
 // nodeDetails is the metadata block of the side pane and the preview.
 func nodeDetails(a *App, n *tree.Node) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-7s %s %s\n", n.Kind, modeString(n), owner(n))
+	fmt.Fprintf(&b, "%-7s %s %s\n", n.Kind, n.LsMode(), owner(n))
 	if n.Kind == tree.KindFile {
 		fmt.Fprintf(&b, "size    %s (%d bytes)\n", formatBytes(int64(n.Size)), n.Size)
 	}

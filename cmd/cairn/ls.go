@@ -148,7 +148,7 @@ func (l *lister) print(n *tree.Node, p string) {
 	if n.Kind == tree.KindCharDev || n.Kind == tree.KindBlockDev {
 		size = fmt.Sprintf("%d, %d", n.DevMajor, n.DevMinor)
 	}
-	line := fmt.Sprintf("%s %8s %8s %12s %s %s", lsMode(n), owner, group, size, time.Unix(0, n.MTime).Local().Format("2006-01-02 15:04:05"), p)
+	line := fmt.Sprintf("%s %8s %8s %12s %s %s", n.LsMode(), owner, group, size, time.Unix(0, n.MTime).Local().Format("2006-01-02 15:04:05"), p)
 	if n.Kind == tree.KindSymlink {
 		line += " -> " + n.LinkTarget
 	}
@@ -182,41 +182,4 @@ func nodeMode(n *tree.Node) fs.FileMode {
 		m |= fs.ModeSocket
 	}
 	return m
-}
-
-// lsMode renders type and permissions as ls -l does (drwxr-sr-t, crw-...).
-func lsMode(n *tree.Node) string {
-	b := []byte("-rwxrwxrwx")
-	switch n.Kind {
-	case tree.KindDir:
-		b[0] = 'd'
-	case tree.KindSymlink:
-		b[0] = 'l'
-	case tree.KindCharDev:
-		b[0] = 'c'
-	case tree.KindBlockDev:
-		b[0] = 'b'
-	case tree.KindFIFO:
-		b[0] = 'p'
-	case tree.KindSocket:
-		b[0] = 's'
-	}
-	for i := 0; i < 9; i++ {
-		if n.Mode&(1<<(8-i)) == 0 {
-			b[i+1] = '-'
-		}
-	}
-	special := func(bit uint32, pos int, set, unset byte) {
-		if n.Mode&bit != 0 {
-			if b[pos] == 'x' {
-				b[pos] = set
-			} else {
-				b[pos] = unset
-			}
-		}
-	}
-	special(0o4000, 3, 's', 'S')
-	special(0o2000, 6, 's', 'S')
-	special(0o1000, 9, 't', 'T')
-	return string(b)
 }

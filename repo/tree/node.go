@@ -88,3 +88,41 @@ type Node struct {
 	Content    []Chunk // files only
 	Subtree    id.ID   // directories only: the tree blob of its entries
 }
+
+// LsMode renders the node's type and permissions as ls -l does
+// (drwxr-sr-t, crw-r-----, lrwxrwxrwx).
+func (n *Node) LsMode() string {
+	b := []byte("-rwxrwxrwx")
+	switch n.Kind {
+	case KindDir:
+		b[0] = 'd'
+	case KindSymlink:
+		b[0] = 'l'
+	case KindCharDev:
+		b[0] = 'c'
+	case KindBlockDev:
+		b[0] = 'b'
+	case KindFIFO:
+		b[0] = 'p'
+	case KindSocket:
+		b[0] = 's'
+	}
+	for i := 0; i < 9; i++ {
+		if n.Mode&(1<<(8-i)) == 0 {
+			b[i+1] = '-'
+		}
+	}
+	special := func(bit uint32, pos int, set, unset byte) {
+		if n.Mode&bit != 0 {
+			if b[pos] == 'x' {
+				b[pos] = set
+			} else {
+				b[pos] = unset
+			}
+		}
+	}
+	special(0o4000, 3, 's', 'S')
+	special(0o2000, 6, 's', 'S')
+	special(0o1000, 9, 't', 'T')
+	return string(b)
+}
