@@ -125,9 +125,9 @@ type Checksummer interface {
 
 // SumSaver is an optional ability of a Checksummer: Save that returns the
 // checksum the storage computed for the object it stored, in StatSum's
-// terms, after it verified the bytes it received (S3 checks each upload's
-// Content-MD5). A writer can then confirm what was stored without hashing
-// the data a second time.
+// terms, after it verified the bytes it received (S3 checks the checksum
+// each upload carries). A writer can then confirm what was stored without
+// hashing the data a second time.
 type SumSaver interface {
 	SaveSum(ctx context.Context, name string, data []byte) (string, error)
 }

@@ -6,7 +6,9 @@
 #
 # Starts the S3 server the tests use (versitygw with its POSIX backend,
 # installed by backends/s3/s3test/install.sh into .tools/) on loopback, with
-# its data on the same disk as the local repository, and times for each
+# its data on the same disk as the local repository and connections kept
+# alive between requests as S3 services keep them (versitygw closes each
+# after one answer unless given --keep-alive), and times for each
 # target, alternating, BENCH_REPEAT times (median counts):
 #   ingest    cairn ingest of the corpus into an empty repository
 #   restore   cairn restore of that snapshot into an empty folder
@@ -39,7 +41,7 @@ VGW=$ROOT/.tools/versitygw
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export AWS_ACCESS_KEY_ID=cairnbench AWS_SECRET_ACCESS_KEY=cairnbench-secret AWS_DEFAULT_REGION=us-east-1
 "$VGW" --port "127.0.0.1:$PORT" --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" \
-	--region us-east-1 --quiet posix "$W/s3data" >"$LOGS/versitygw.log" 2>&1 &
+	--region us-east-1 --quiet --keep-alive posix "$W/s3data" >"$LOGS/versitygw.log" 2>&1 &
 VGW_PID=$!
 trap 'kill $VGW_PID 2>/dev/null' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT" && break; sleep 0.1; done

@@ -123,18 +123,26 @@ func (s *S3) Stat(ctx context.Context, name string) (backends.Info, error) {
 	return fi, nil
 }
 
-// StatSum is Stat with the object's ETag as its checksum, when the ETag is
-// the content's MD5 (see Sum): not for objects encrypted with KMS or a
-// customer key, whose ETags are not.
+// StatSum is Stat with the object's checksum in Sum's terms: the CRC32C
+// the server keeps for objects uploaded with one, else the ETag when it is
+// the content's MD5 (not for objects encrypted with KMS or a customer key,
+// whose ETags are not); "" when the server tells neither.
 func (s *S3) StatSum(ctx context.Context, name string) (backends.Info, string, error) {
 	if err := check(ctx, "stat", name); err != nil {
 		return backends.Info{}, "", err
 	}
-	oi, err := s.statObject(ctx, name)
+	oi, err := s.statObject(ctx, name, true)
 	if err != nil {
 		return backends.Info{}, "", fmt.Errorf("stat %s: %w", name, err)
 	}
 	fi := backends.Info{Name: name, Size: oi.Size, ModTime: oi.LastModified}
+	if s.sumsCRC32C(oi.Size) {
+		// A composite checksum ("...-3") is of parts, not of the data.
+		if oi.ChecksumCRC32C == "" || strings.Contains(oi.ChecksumCRC32C, "-") {
+			return fi, "", nil
+		}
+		return fi, "crc32c:" + oi.ChecksumCRC32C, nil
+	}
 	sse := oi.Metadata.Get("X-Amz-Server-Side-Encryption")
 	if sse == "aws:kms" || sse == "aws:kms:dsse" || oi.Metadata.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "" {
 		return fi, "", nil
@@ -144,15 +152,17 @@ func (s *S3) StatSum(ctx context.Context, name string) (backends.Info, string, e
 
 // stat describes a valid name, with errors not yet naming the operation.
 func (s *S3) stat(ctx context.Context, name string) (backends.Info, error) {
-	oi, err := s.statObject(ctx, name)
+	oi, err := s.statObject(ctx, name, false)
 	if err != nil {
 		return backends.Info{}, err
 	}
 	return backends.Info{Name: name, Size: oi.Size, ModTime: oi.LastModified}, nil
 }
 
-func (s *S3) statObject(ctx context.Context, name string) (minio.ObjectInfo, error) {
-	oi, err := s.client.StatObject(ctx, s.bucket, s.key(name), minio.StatObjectOptions{})
+// statObject asks for the object's head, with the checksums the server keeps
+// if sums.
+func (s *S3) statObject(ctx context.Context, name string, sums bool) (minio.ObjectInfo, error) {
+	oi, err := s.client.StatObject(ctx, s.bucket, s.key(name), minio.StatObjectOptions{Checksum: sums})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return minio.ObjectInfo{}, cerr

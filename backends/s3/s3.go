@@ -15,12 +15,17 @@
 // # Uploads
 //
 // An S3 PUT is atomic: readers see the old object or the new one. Every
-// upload carries Content-MD5, which the server checks before it stores
-// anything, so bytes damaged on the way are refused rather than kept.
-// Objects above Options.MultipartThreshold (64 MiB) go up in parts of
-// Options.PartSize (16 MiB), each with its own Content-MD5; packs are
-// smaller, so most uploads are one PUT. At most Options.Connections uploads
-// run at once; reads are not limited here (their callers bound them).
+// upload carries a checksum that the server checks before it stores
+// anything, so bytes damaged on the way are refused rather than kept: an
+// x-amz-checksum-crc32c header (CRC32C costs next to nothing, where MD5
+// costs a second pass over every byte), which S3 then keeps with the
+// object. A server that refuses that header, or stores the object without
+// confirming the checksum, gets Content-MD5 instead from then on, as do
+// all uploads when Options.ContentMD5 is set. Objects above
+// Options.MultipartThreshold (64 MiB) go up in parts of Options.PartSize
+// (16 MiB), each with its own Content-MD5; packs are smaller, so most
+// uploads are one PUT. At most Options.Connections uploads run at once;
+// reads are not limited here (their callers bound them).
 //
 // # Create and Remove
 //
@@ -72,6 +77,10 @@ const (
 	DefaultPartSize           = 16 << 20
 	DefaultMultipartThreshold = 64 << 20
 	DefaultRegion             = "us-east-1"
+
+	// idleConnsPerConnection is how many idle connections our transport
+	// keeps per upload connection (Options.Connections).
+	idleConnsPerConnection = 8
 )
 
 // Options tune the connection. The zero value takes credentials and region
@@ -90,7 +99,12 @@ type Options struct {
 	// Objects larger than MultipartThreshold are uploaded in parts of
 	// PartSize bytes (at least 5 MiB, S3's smallest part).
 	PartSize, MultipartThreshold int64
-	// Transport carries the requests; nil means minio-go's default.
+	// ContentMD5 checks uploads with Content-MD5 rather than with a
+	// CRC32C header, for servers that accept that header but ignore it
+	// without saying so (those that say so are noticed by themselves).
+	ContentMD5 bool
+	// Transport carries the requests; nil means minio-go's default, with
+	// enough idle connections kept for the reads and uploads in flight.
 	Transport http.RoundTripper
 }
 
@@ -134,6 +148,8 @@ type S3 struct {
 
 	// noConditional is set once the server has refused If-None-Match.
 	noConditional atomic.Bool
+	// md5Only is set when uploads are checked by Content-MD5, not CRC32C.
+	md5Only atomic.Bool
 }
 
 // Open connects to the repository at location, "http(s)://host/bucket/prefix"
@@ -201,6 +217,12 @@ func connect(location string, opts Options) (*S3, error) {
 		if err != nil {
 			return nil, fmt.Errorf("s3 %s: %w", location, err)
 		}
+		// Readers keep several requests per upload connection on their
+		// way (restore: four per connection): keep that many idle
+		// connections, not minio-go's 16, or every request beyond them
+		// costs a new connection.
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, idleConnsPerConnection*opts.Connections)
+		t.MaxIdleConns = max(t.MaxIdleConns, t.MaxIdleConnsPerHost)
 		opts.Transport, closeIdle = t, t.CloseIdleConnections
 	}
 	lookup := minio.BucketLookupPath
@@ -221,7 +243,7 @@ func connect(location string, opts Options) (*S3, error) {
 	if prefix != "" {
 		loc += "/" + strings.TrimSuffix(prefix, "/")
 	}
-	return &S3{
+	s := &S3{
 		client:    client,
 		core:      minio.Core{Client: client},
 		bucket:    bucket,
@@ -230,7 +252,9 @@ func connect(location string, opts Options) (*S3, error) {
 		opts:      opts,
 		uploads:   make(chan struct{}, opts.Connections),
 		closeIdle: closeIdle,
-	}, nil
+	}
+	s.md5Only.Store(opts.ContentMD5)
+	return s, nil
 }
 
 // ParseLocation splits "[s3:]http(s)://host[:port]/bucket[/prefix]" into

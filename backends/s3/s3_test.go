@@ -174,8 +174,8 @@ func TestMultipartAndChecksums(t *testing.T) {
 		if err != nil || fi.Size != int64(size) || sum != b.Sum(data) {
 			t.Errorf("%d bytes: stat %+v, checksum %q, %v; want checksum %q", size, fi, sum, err, b.Sum(data))
 		}
-		if want := size > 6<<20; strings.HasSuffix(sum, "-3") != want {
-			t.Errorf("%d bytes: checksum %q, multipart %v", size, sum, want)
+		if multi := size > 6<<20; strings.HasSuffix(sum, "-3") != multi || strings.HasPrefix(sum, "crc32c:") == multi {
+			t.Errorf("%d bytes: checksum %q, multipart %v", size, sum, multi)
 		}
 	}
 	rec.mu.Lock()
@@ -183,8 +183,76 @@ func TestMultipartAndChecksums(t *testing.T) {
 	if rec.parts != 3 {
 		t.Errorf("%d part uploads, want 3", rec.parts)
 	}
-	if rec.puts == 0 || rec.withoutMD5 != 0 {
-		t.Errorf("%d of %d uploads without Content-MD5", rec.withoutMD5, rec.puts)
+	// One PUTs carry the CRC32C, parts Content-MD5.
+	if rec.puts == 0 || rec.unchecked != 0 || rec.withCRC32C != rec.puts-rec.parts {
+		t.Errorf("%d uploads: %d with neither checksum, %d with CRC32C, %d parts", rec.puts, rec.unchecked, rec.withCRC32C, rec.parts)
+	}
+}
+
+// TestChecksumFallback: the server refuses the CRC32C header, stores the
+// object without confirming it, or is not to be trusted with it: uploads
+// then carry Content-MD5, and verify-after-write still agrees.
+func TestChecksumFallback(t *testing.T) {
+	srv := s3test.New(t)
+	for _, tc := range []struct {
+		name string
+		rec  *recorder
+		opts s3.Options
+	}{
+		{"refused", &recorder{refuseCRC32C: true}, s3.Options{}},
+		{"ignored", &recorder{hideCRC32C: true}, s3.Options{}},
+		{"option", &recorder{}, s3.Options{ContentMD5: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.rec.base = http.DefaultTransport
+			tc.opts.Transport = tc.rec
+			b := open(t, srv, tc.opts)
+			v := verify.New(b, verify.Options{Attempts: 1})
+			ctx := t.Context()
+			for i := range 3 {
+				data := []byte(fmt.Sprintf("object %d", i))
+				if err := v.Save(ctx, fmt.Sprintf("data/ab/%d", i), data); err != nil {
+					t.Fatalf("save %d: %v", i, err)
+				}
+				if _, sum, err := b.StatSum(ctx, fmt.Sprintf("data/ab/%d", i)); err != nil || sum != b.Sum(data) || strings.HasPrefix(sum, "crc32c:") {
+					t.Errorf("object %d: checksum %q (%v), want the MD5 %q", i, sum, err, b.Sum(data))
+				}
+			}
+			if err := v.Create(ctx, "config", []byte("c")); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if got, err := b.Load(ctx, "config", 0, -1); err != nil || string(got) != "c" {
+				t.Errorf("config: %q, %v", got, err)
+			}
+			tc.rec.mu.Lock()
+			defer tc.rec.mu.Unlock()
+			// At most the first upload tries the CRC32C (and is sent again).
+			want := 1
+			if tc.opts.ContentMD5 {
+				want = 0
+			}
+			if tc.rec.withCRC32C != want || tc.rec.puts != tc.rec.withMD5+want {
+				t.Errorf("%d uploads: %d with CRC32C (want %d), %d with Content-MD5", tc.rec.puts, tc.rec.withCRC32C, want, tc.rec.withMD5)
+			}
+		})
+	}
+}
+
+// TestChecksumChecked: the server refuses a body that does not match its
+// CRC32C, and the error is one a retry may cure.
+func TestChecksumChecked(t *testing.T) {
+	srv := s3test.New(t)
+	rec := &recorder{base: http.DefaultTransport, damage: 1}
+	b := open(t, srv, s3.Options{Transport: rec})
+	err := b.Save(t.Context(), "data/ab/x", []byte("some bytes to damage"))
+	if err == nil || backends.Permanent(err) || !strings.Contains(err.Error(), "BadDigest") {
+		t.Fatalf("damaged upload: %v, want a transient BadDigest", err)
+	}
+	if _, err := b.Stat(t.Context(), "data/ab/x"); !errors.Is(err, backends.ErrNotFound) {
+		t.Errorf("the damaged upload was stored: %v", err)
+	}
+	if err := b.Save(t.Context(), "data/ab/x", []byte("some bytes to damage")); err != nil {
+		t.Errorf("save again: %v", err)
 	}
 }
 
@@ -234,11 +302,31 @@ type recorder struct {
 	base http.RoundTripper
 	// refuseConditional answers conditional PUTs NotImplemented.
 	refuseConditional bool
+	// refuseCRC32C answers PUTs with a CRC32C header InvalidArgument;
+	// hideCRC32C drops the CRC32C from the answers, as from a server that
+	// ignores the header.
+	refuseCRC32C, hideCRC32C bool
+	// damage flips a bit of the body of this many uploads.
+	damage int
 
-	mu                      sync.Mutex
-	puts, parts, withoutMD5 int
-	running, maxPuts        int
-	conditional             int
+	mu                               sync.Mutex
+	puts, parts, withMD5, withCRC32C int
+	unchecked, running, maxPuts      int
+	conditional                      int
+}
+
+// refuse answers req with an S3 error.
+func refuse(req *http.Request, status int, code string) *http.Response {
+	body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>refused by the test</Message></Error>`
+	return &http.Response{
+		StatusCode: status,
+		Status:     fmt.Sprintf("%d %s", status, http.StatusText(status)),
+		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": {"application/xml"}},
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -250,12 +338,32 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Query().Has("partNumber") {
 		r.parts++
 	}
-	if req.Header.Get("Content-Md5") == "" {
-		r.withoutMD5++
+	md5, crc := req.Header.Get("Content-Md5") != "", req.Header.Get("X-Amz-Checksum-Crc32c") != ""
+	switch {
+	case md5 && crc:
+		r.unchecked++ // one or the other
+	case md5:
+		r.withMD5++
+	case crc:
+		r.withCRC32C++
+	default:
+		r.unchecked++
 	}
 	conditional := req.Header.Get("If-None-Match") != ""
 	if conditional {
 		r.conditional++
+	}
+	damage := r.damage > 0 && req.ContentLength > 0
+	if damage {
+		r.damage--
+		data, err := io.ReadAll(req.Body)
+		if err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+		data[0] ^= 1
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(data))
 	}
 	r.running++
 	r.maxPuts = max(r.maxPuts, r.running)
@@ -266,19 +374,16 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.mu.Unlock()
 	}()
 	if conditional && r.refuseConditional {
-		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented.</Message></Error>`
-		return &http.Response{
-			StatusCode: http.StatusNotImplemented,
-			Status:     "501 Not Implemented",
-			Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header:        http.Header{"Content-Type": {"application/xml"}},
-			Body:          io.NopCloser(strings.NewReader(body)),
-			ContentLength: int64(len(body)),
-			Request:       req,
-		}, nil
+		return refuse(req, http.StatusNotImplemented, "NotImplemented"), nil
+	}
+	if crc && r.refuseCRC32C {
+		return refuse(req, http.StatusBadRequest, "InvalidArgument"), nil
 	}
 	resp, err := r.base.RoundTrip(req)
 	if err == nil {
+		if r.hideCRC32C {
+			resp.Header.Del("X-Amz-Checksum-Crc32c")
+		}
 		// Hold the slot until the answer is read, as the upload does.
 		time.Sleep(time.Millisecond)
 	}

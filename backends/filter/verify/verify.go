@@ -1,7 +1,7 @@
 // Package verify is a filter that checks every write: after Save or Create
 // it asks the backend for the object and compares its size, and its
-// checksum where the backend keeps one (backends.Checksummer, such as S3's
-// MD5 ETags). A missing or different object is written again, after a short
+// checksum where the backend keeps one (backends.Checksummer, such as the
+// CRC32C or MD5 ETag S3 keeps). A missing or different object is written again, after a short
 // wait, up to Options.Attempts times. This guards against storage that
 // loses or mangles a write it acknowledged, and against eventually
 // consistent listings and reads right after a write. Two writers saving

@@ -1,5 +1,7 @@
 // Package s3test runs a real S3 server for tests: versitygw with its POSIX
-// backend over a temporary folder, listening on a free loopback port.
+// backend over a temporary folder, listening on a free loopback port, and
+// keeping connections alive between requests as S3 services do (versitygw
+// closes each one after its answer unless told otherwise).
 //
 //	srv := s3test.New(t) // installs versitygw once, starts it, makes a bucket
 //	b, err := s3.Open(ctx, srv.Location("repo"), s3.Options{
@@ -124,7 +126,7 @@ func run(bin, dir string) (*Server, error) {
 	s.cmd = exec.Command(bin,
 		"--port", fmt.Sprintf("127.0.0.1:%d", port),
 		"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region,
-		"--quiet", "posix", dir)
+		"--quiet", "--keep-alive", "posix", dir)
 	s.cmd.Env = cleanEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	// The server dies with the test binary, even one killed by a timeout.
