@@ -56,7 +56,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 			select {
 			case rs.jobs <- chunkJob{file: of, off: off, id: c.ID, size: c.Size}:
 			case <-rs.ctx.Done():
-				of.failed.Store(true)
+				rs.stopped(of, off)
 				rs.chunkDone(of)
 				return
 			}
@@ -84,10 +84,24 @@ func (rs *restorer) chunkDone(of *openFile) {
 	}
 }
 
+// stopped marks of failed when the restore was cancelled before its chunk
+// at off was written, and reports it once: it is left incomplete (at its
+// final size, with zeros where chunks are missing) and must not get the
+// snapshot's metadata, which would make it look restored.
+func (rs *restorer) stopped(of *openFile, off int64) {
+	if rs.ctx.Err() == nil {
+		return
+	}
+	if of.failed.CompareAndSwap(false, true) {
+		rs.warn(of.path, fmt.Errorf("left incomplete from offset %d: %w", off, rs.ctx.Err()))
+	}
+}
+
 func (rs *restorer) worker() {
 	defer rs.wg.Done()
 	for j := range rs.jobs {
 		if j.file.failed.Load() || rs.ctx.Err() != nil {
+			rs.stopped(j.file, j.off)
 			rs.chunkDone(j.file)
 			continue
 		}
@@ -133,7 +147,10 @@ type located struct {
 	ok  bool // found in the index
 }
 
-// coalescer turns jobs into runs of blobs of one pack, for runWorker.
+// coalescer turns jobs into runs of blobs of one pack, for runWorker. It
+// gathers jobs while the workers are busy and hands over what it has when
+// one of them runs out of work (or the batch is full), so that a walk
+// that queues chunks slowly (many small files) still gives long runs.
 func (rs *restorer) coalescer() {
 	defer close(rs.runs)
 	var batch []located
@@ -145,7 +162,7 @@ func (rs *restorer) coalescer() {
 		} else {
 			select {
 			case j, open = <-rs.jobs:
-			default: // nothing more queued right now: read what we have
+			case <-rs.hungry: // a worker waits: read what we have
 				rs.sendRuns(batch)
 				batch = nil
 				continue
@@ -192,13 +209,34 @@ func (rs *restorer) sendRuns(batch []located) {
 	}
 }
 
+// nextRun returns the next run to read, telling the coalescer first when
+// there is none waiting.
+func (rs *restorer) nextRun() ([]located, bool) {
+	select {
+	case run, ok := <-rs.runs:
+		return run, ok
+	default:
+	}
+	select {
+	case rs.hungry <- struct{}{}:
+	default: // the coalescer has been told already
+	}
+	run, ok := <-rs.runs
+	return run, ok
+}
+
 func (rs *restorer) runWorker() {
 	defer rs.wg.Done()
-	for run := range rs.runs {
+	for {
+		run, ok := rs.nextRun()
+		if !ok {
+			return
+		}
 		if rs.ctx.Err() != nil || !run[0].ok {
 			// Cancelled, or a blob in no index: LoadBlob says why.
 			for _, l := range run {
 				if l.file.failed.Load() || rs.ctx.Err() != nil {
+					rs.stopped(l.file, l.off)
 					rs.chunkDone(l.file)
 					continue
 				}
@@ -212,15 +250,15 @@ func (rs *restorer) runWorker() {
 			blobs[i] = l.loc
 		}
 		i := 0
-		err := rs.r.LoadBlobs(rs.ctx, blobs, func(_ index.Blob, plain []byte, err error) {
+		fn := func(_ index.Blob, plain []byte, err error) {
 			if l := run[i]; l.file.failed.Load() {
 				rs.chunkDone(l.file)
 			} else {
 				rs.write(l.chunkJob, plain, err)
 			}
 			i++
-		})
-		if err != nil {
+		}
+		if err := rs.r.LoadBlobs(rs.ctx, blobs, fn); err != nil {
 			for _, l := range run {
 				rs.write(l.chunkJob, nil, err)
 			}

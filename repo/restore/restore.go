@@ -98,16 +98,17 @@ type Stats struct {
 var ErrIncomplete = errors.New("some paths could not be restored")
 
 type restorer struct {
-	ctx   context.Context
-	r     *repo.Repository
-	opt   Options
-	incl  *filter.Includer
-	jobs  chan chunkJob
-	runs  chan []located // when reading packs, not blobs
-	wg    sync.WaitGroup
-	links map[[2]uint64]string
-	dirs  []dirMeta
-	stats struct {
+	ctx    context.Context
+	r      *repo.Repository
+	opt    Options
+	incl   *filter.Includer
+	jobs   chan chunkJob
+	runs   chan []located // when reading packs, not blobs
+	hungry chan struct{}  // a run worker found no run waiting
+	wg     sync.WaitGroup
+	links  map[[2]uint64]string
+	dirs   []dirMeta
+	stats  struct {
 		files, dirs, others, links, bytes, skipped, errors, filesDone, totalBytes atomic.Int64
 		walkDone                                                                  atomic.Bool
 	}
@@ -165,6 +166,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	}
 	if coalesce {
 		rs.runs = make(chan []located, opt.Workers)
+		rs.hungry = make(chan struct{}, 1)
 		go rs.coalescer()
 	}
 	for i := 0; i < opt.Workers; i++ {
