@@ -69,7 +69,7 @@ demo: build
 	set -e; \
 	echo "== cairn init"; $(BIN) init; \
 	echo "== cairn ingest $(DEMO)/source"; $(BIN) ingest $(DEMO)/source --host demo --source sample --tag demo; \
-	echo "== cairn ingest again (nothing changed: nothing is read)"; $(BIN) ingest $(DEMO)/source --host demo --source sample; \
+	echo "== cairn ingest again (no file changed, so none is read again)"; $(BIN) ingest $(DEMO)/source --host demo --source sample; \
 	echo "== cairn snapshots"; $(BIN) snapshots; \
 	echo "== cairn ls -l latest:$(DEMO)/source --no-recurse"; $(BIN) ls -l latest:$(DEMO)/source --no-recurse; \
 	echo "== cairn restore latest:$(DEMO)/source --target $(DEMO)/restored"; $(BIN) restore latest:$(DEMO)/source --target $(DEMO)/restored; \
