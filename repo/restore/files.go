@@ -1,7 +1,7 @@
 package restore
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -38,6 +39,16 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		rs.warn(dst, err)
 		return
 	}
+	if rs.runs != nil {
+		// Reading packs: chunks may wait until the end of the walk
+		// for the rest of their pack, so the file is opened again
+		// for each write rather than held open meanwhile.
+		if err := f.Close(); err != nil {
+			rs.warn(dst, err)
+			return
+		}
+		f = nil
+	}
 	rs.stats.files.Add(1)
 	rs.stats.totalBytes.Add(int64(n.Size))
 	of := &openFile{path: dst, f: f, node: n}
@@ -66,11 +77,29 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	rs.chunkDone(of)
 }
 
+// writeAt writes b at off, opening the file for the write if it is not
+// held open.
+func (of *openFile) writeAt(b []byte, off int64) error {
+	if of.f != nil {
+		_, err := of.f.WriteAt(b, off)
+		return err
+	}
+	f, err := os.OpenFile(of.path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(b, off)
+	return errors.Join(err, f.Close())
+}
+
 func (rs *restorer) chunkDone(of *openFile) {
 	if of.remaining.Add(-1) != 0 {
 		return
 	}
-	err := of.f.Close()
+	var err error
+	if of.f != nil {
+		err = of.f.Close()
+	}
 	if of.failed.Load() {
 		return
 	}
@@ -118,7 +147,7 @@ func (rs *restorer) write(j chunkJob, plain []byte, err error) {
 		err = fmt.Errorf("chunk %s is %d bytes, the tree says %d", j.id.Short(), len(plain), j.size)
 	}
 	if err == nil {
-		_, err = j.file.f.WriteAt(plain, j.off)
+		err = j.file.writeAt(plain, j.off)
 		if err == nil {
 			rs.stats.bytes.Add(int64(len(plain)))
 		}
@@ -132,12 +161,29 @@ func (rs *restorer) write(j chunkJob, plain []byte, err error) {
 }
 
 // Reading packs, not blobs: for remote storage, where each request is a
-// round trip (and often billed), chunks queued together are grouped by
-// pack and read with one request per run of nearby blobs.
+// round trip (often billed) and costs the server far more than its bytes,
+// chunks are held back by pack until the pack's needed blobs can be read
+// with one request per span (a whole pack at the default pack size), each
+// blob decrypted out of that one buffer and written where it belongs.
 const (
-	batchJobs = 256      // chunks looked at together
-	runGap    = 1 << 20  // bytes between two blobs that are read through
-	runSpan   = 16 << 20 // at most this much in one read
+	runGap = 1 << 20 // bytes between two needed blobs that are read through
+	// runSpan is the most read at once: a default pack (16 MiB) and its
+	// last blob.
+	runSpan = 24 << 20
+	// A pack's chunks are read once the walk has queued packNeed bytes
+	// of its blobs (a default pack's worth), or, for a worker waiting
+	// with nothing to do, hungryNeed bytes. The blobs of small files
+	// are spread over few packs that the walk comes back to until its
+	// end: read as the walk queues them, each such pack costs hundreds
+	// of requests.
+	packNeed   = 16 << 20
+	hungryNeed = 8 << 20
+	// maxPending chunks are held back at most; then the pack with the
+	// most bytes queued is read. Held-back files are not kept open.
+	maxPending = 16384
+	// readBudget bounds the pack bytes read and not yet written, over
+	// all workers.
+	readBudget = 64 << 20
 )
 
 // located is a chunk job with the blob's place in the repository.
@@ -147,64 +193,109 @@ type located struct {
 	ok  bool // found in the index
 }
 
+// pendingPack is the chunks of one pack held back by the coalescer.
+type pendingPack struct {
+	jobs []located
+	need int64 // bytes of their blobs
+}
+
 // coalescer turns jobs into runs of blobs of one pack, for runWorker. It
-// gathers jobs while the workers are busy and hands over what it has when
-// one of them runs out of work (or the batch is full), so that a walk
-// that queues chunks slowly (many small files) still gives long runs.
+// collects jobs by pack and hands a pack's over once they are (about) a
+// whole pack, when a waiting worker can be given a good part of one, when
+// too many jobs are held back, and at the end of the walk.
 func (rs *restorer) coalescer() {
 	defer close(rs.runs)
-	var batch []located
+	pend := map[id.ID]*pendingPack{}
+	n := 0
+	flush := func(p id.ID) {
+		pp := pend[p]
+		delete(pend, p)
+		n -= len(pp.jobs)
+		rs.sendRuns(pp.jobs)
+	}
+	largest := func() (id.ID, int64) {
+		var lp id.ID
+		var ln int64 = -1
+		for p, pp := range pend {
+			if pp.need > ln {
+				lp, ln = p, pp.need
+			}
+		}
+		return lp, ln
+	}
+	// feed hands a waiting worker a pack worth a request, if there is one.
+	feed := func() {
+		if n == 0 || rs.idle.Load() == 0 || len(rs.runs) > 0 {
+			return
+		}
+		if p, need := largest(); need >= hungryNeed {
+			flush(p)
+		}
+	}
 	for {
 		var j chunkJob
 		var open bool
-		if len(batch) == 0 {
+		if n == 0 {
 			j, open = <-rs.jobs
 		} else {
 			select {
 			case j, open = <-rs.jobs:
-			case <-rs.hungry: // a worker waits: read what we have
-				rs.sendRuns(batch)
-				batch = nil
+			case <-rs.hungry:
+				feed()
 				continue
 			}
 		}
 		if !open {
-			rs.sendRuns(batch)
+			for n > 0 {
+				p, _ := largest()
+				flush(p)
+			}
 			return
 		}
 		loc, ok, err := rs.r.LookupBlob(j.id)
-		batch = append(batch, located{chunkJob: j, loc: loc, ok: ok && err == nil})
-		if len(batch) >= batchJobs {
-			rs.sendRuns(batch)
-			batch = nil
+		l := located{chunkJob: j, loc: loc, ok: ok && err == nil}
+		if !l.ok {
+			rs.runs <- []located{l} // LoadBlob says what is wrong
+			continue
+		}
+		pp := pend[loc.Pack]
+		if pp == nil {
+			pp = &pendingPack{}
+			pend[loc.Pack] = pp
+		}
+		pp.jobs = append(pp.jobs, l)
+		pp.need += int64(loc.Length)
+		n++
+		switch {
+		case pp.need >= packNeed:
+			flush(loc.Pack)
+		case n >= maxPending:
+			p, _ := largest()
+			flush(p)
+		default:
+			feed()
 		}
 	}
 }
 
-func (rs *restorer) sendRuns(batch []located) {
-	sort.Slice(batch, func(a, b int) bool {
-		x, y := batch[a], batch[b]
-		if x.loc.Pack != y.loc.Pack {
-			return bytes.Compare(x.loc.Pack[:], y.loc.Pack[:]) < 0
-		}
-		return x.loc.Offset < y.loc.Offset
-	})
-	for i := 0; i < len(batch); {
+// sendRuns sends the jobs of one pack as runs: sorted by offset, split
+// where the gap between needed blobs is large or the span too long.
+func (rs *restorer) sendRuns(jobs []located) {
+	sort.Slice(jobs, func(a, b int) bool { return jobs[a].loc.Offset < jobs[b].loc.Offset })
+	for i := 0; i < len(jobs); {
+		start := int64(jobs[i].loc.Offset)
+		end := start + int64(jobs[i].loc.Length)
 		j := i + 1
-		if batch[i].ok {
-			start := int64(batch[i].loc.Offset)
-			end := start + int64(batch[i].loc.Length)
-			for j < len(batch) && batch[j].ok && batch[j].loc.Pack == batch[i].loc.Pack {
-				o := int64(batch[j].loc.Offset)
-				e := max(end, o+int64(batch[j].loc.Length))
-				if o-end > runGap || e-start > runSpan {
-					break
-				}
-				end = e
-				j++
+		for j < len(jobs) {
+			o := int64(jobs[j].loc.Offset)
+			e := max(end, o+int64(jobs[j].loc.Length))
+			if o-end > runGap || e-start > runSpan {
+				break
 			}
+			end = e
+			j++
 		}
-		rs.runs <- batch[i:j:j]
+		rs.runs <- jobs[i:j:j]
 		i = j
 	}
 }
@@ -217,6 +308,8 @@ func (rs *restorer) nextRun() ([]located, bool) {
 		return run, ok
 	default:
 	}
+	rs.idle.Add(1)
+	defer rs.idle.Add(-1)
 	select {
 	case rs.hungry <- struct{}{}:
 	default: // the coalescer has been told already
@@ -235,13 +328,7 @@ func (rs *restorer) runWorker() {
 		if rs.ctx.Err() != nil || !run[0].ok {
 			// Cancelled, or a blob in no index: LoadBlob says why.
 			for _, l := range run {
-				if l.file.failed.Load() || rs.ctx.Err() != nil {
-					rs.stopped(l.file, l.off)
-					rs.chunkDone(l.file)
-					continue
-				}
-				plain, err := rs.r.LoadBlob(rs.ctx, id.DataBlob, l.id, nil)
-				rs.write(l.chunkJob, plain, err)
+				rs.loadOne(l.chunkJob)
 			}
 			continue
 		}
@@ -249,21 +336,78 @@ func (rs *restorer) runWorker() {
 		for i, l := range run {
 			blobs[i] = l.loc
 		}
+		last := blobs[len(blobs)-1]
+		span := int64(last.Offset) + int64(last.Length) - int64(blobs[0].Offset)
+		rs.budget.acquire(span)
 		i := 0
 		fn := func(_ index.Blob, plain []byte, err error) {
-			if l := run[i]; l.file.failed.Load() {
+			l := run[i]
+			i++
+			switch {
+			case l.file.failed.Load():
 				rs.chunkDone(l.file)
-			} else {
+			case errors.Is(err, repo.ErrDamaged):
+				// This copy is damaged: LoadBlob reads it again
+				// and tries any other copy an index names.
+				rs.loadOne(l.chunkJob)
+			default:
 				rs.write(l.chunkJob, plain, err)
 			}
-			i++
 		}
-		if err := rs.r.LoadBlobs(rs.ctx, blobs, fn); err != nil {
+		err := rs.r.LoadBlobs(rs.ctx, blobs, fn)
+		rs.budget.release(span)
+		if err != nil {
 			for _, l := range run {
 				rs.write(l.chunkJob, nil, err)
 			}
 		}
 	}
+}
+
+// loadOne reads one chunk on its own and writes it.
+func (rs *restorer) loadOne(j chunkJob) {
+	if j.file.failed.Load() || rs.ctx.Err() != nil {
+		rs.stopped(j.file, j.off)
+		rs.chunkDone(j.file)
+		return
+	}
+	buf := bufpool.Get(int(j.size))
+	plain, err := rs.r.LoadBlob(rs.ctx, id.DataBlob, j.id, buf)
+	rs.write(j, plain, err)
+	bufpool.Put(buf)
+}
+
+// byteBudget is a counting semaphore of bytes.
+type byteBudget struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	avail int64
+	max   int64
+}
+
+func newByteBudget(n int64) *byteBudget {
+	b := &byteBudget{avail: n, max: n}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire waits for n bytes (all of the budget if n is more).
+func (b *byteBudget) acquire(n int64) {
+	n = min(n, b.max)
+	b.mu.Lock()
+	for b.avail < n {
+		b.cond.Wait()
+	}
+	b.avail -= n
+	b.mu.Unlock()
+}
+
+func (b *byteBudget) release(n int64) {
+	n = min(n, b.max)
+	b.mu.Lock()
+	b.avail += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
 }
 
 func (rs *restorer) startProgress(start time.Time) func() {

@@ -105,6 +105,8 @@ type restorer struct {
 	jobs   chan chunkJob
 	runs   chan []located // when reading packs, not blobs
 	hungry chan struct{}  // a run worker found no run waiting
+	idle   atomic.Int64   // run workers waiting for a run
+	budget *byteBudget    // pack bytes being read, over all run workers
 	wg     sync.WaitGroup
 	links  map[[2]uint64]string
 	dirs   []dirMeta
@@ -122,7 +124,7 @@ type dirMeta struct {
 // openFile is a regular file being written by the workers.
 type openFile struct {
 	path      string
-	f         *os.File
+	f         *os.File // nil when opened for each write
 	node      *tree.Node
 	remaining atomic.Int64
 	failed    atomic.Bool
@@ -167,6 +169,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if coalesce {
 		rs.runs = make(chan []located, opt.Workers)
 		rs.hungry = make(chan struct{}, 1)
+		rs.budget = newByteBudget(readBudget)
 		go rs.coalescer()
 	}
 	for i := 0; i < opt.Workers; i++ {
