@@ -34,7 +34,9 @@ on the days of a month to read everything once a month).
 
 Every problem is reported once, naming the pack (or segment, or snapshot),
 with every snapshot and path that depends on it. Packs no index segment
-names, left by an interrupted ingest, are notices, not errors. The exit
+names, left by an interrupted ingest, are notices, not errors; one that
+snapshots need is read whole, to tell an interrupted ingest's pack from
+one cairn repair index --read-data left out as damaged. The exit
 code is 1 when an error was found, and the last line says what to run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -131,7 +133,11 @@ func printProblem(level string, p *check.Problem) {
 	}
 	for _, a := range p.Affected {
 		sn := a.Snapshot
-		fmt.Printf("  snapshot %s of %s (%s, %s) loses %s:\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source, countNoun(len(a.Paths), "path"))
+		repaired := ""
+		if !a.RepairedAs.IsZero() {
+			repaired = fmt.Sprintf(" (repaired as snapshot %s)", a.RepairedAs.Short())
+		}
+		fmt.Printf("  snapshot %s of %s (%s, %s) loses %s%s:\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source, countNoun(len(a.Paths), "path"), repaired)
 		for _, path := range a.Paths {
 			fmt.Printf("    %s\n", printablePath(path))
 		}
@@ -162,8 +168,12 @@ func printCheckJSON(res *check.Result) {
 		}
 		var aff []map[string]any
 		for _, a := range p.Affected {
-			aff = append(aff, map[string]any{"snapshot_id": a.Snapshot.ID.String(), "time": a.Snapshot.Time, "host": a.Snapshot.Host,
-				"source": a.Snapshot.Source, "paths": a.Paths})
+			m := map[string]any{"snapshot_id": a.Snapshot.ID.String(), "time": a.Snapshot.Time, "host": a.Snapshot.Host,
+				"source": a.Snapshot.Source, "paths": a.Paths}
+			if !a.RepairedAs.IsZero() {
+				m["repaired_as_id"] = a.RepairedAs.String()
+			}
+			aff = append(aff, m)
 		}
 		if aff != nil {
 			m["affected"] = aff

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,7 +53,9 @@ func newRepairIndexCommand(g *globals) *cobra.Command {
 		Short: "Rebuild the index segments from the packs",
 		Long: `Rebuild the index from the stored packs: every pack's header is read (with
 --read-data, the whole pack, and every blob verified), and new index segments
-name every intact pack, including packs no segment named. The old segments
+name every intact pack, including packs no segment named: those are read
+whole and verified first, like every pack with --read-data, since a pack
+an earlier repair left out as damaged is one of them. The old segments
 are removed once the new ones supersede them, so an interruption at any
 point leaves a valid index.
 
@@ -98,7 +101,7 @@ func printRepairIndex(g *globals, res *repair.IndexResult) {
 			printJSON(map[string]any{"message_type": "pack", "action": "dropped", "pack": p.Name, "reason": "missing", "blobs": p.Blobs})
 		}
 		for _, p := range res.Damaged {
-			printJSON(map[string]any{"message_type": "pack", "action": "left for prune", "pack": p.Name, "reason": p.Err.Error(), "blobs": p.Blobs, "salvaged": p.Salvaged})
+			printJSON(map[string]any{"message_type": "pack", "action": "left for prune", "pack": p.Name, "reason": p.Err.Error(), "blobs": p.Blobs, "salvaged": p.Salvaged, "indexed_before": !p.Unindexed})
 		}
 		for _, name := range res.Adopted {
 			printJSON(map[string]any{"message_type": "pack", "action": "adopted", "pack": name})
@@ -114,7 +117,11 @@ func printRepairIndex(g *globals, res *repair.IndexResult) {
 		fmt.Printf("pack %s: missing; dropped from the index (%s)\n", p.Name, countNoun(p.Blobs, "blob"))
 	}
 	for _, p := range res.Damaged {
-		fmt.Printf("pack %s: damaged (%v); left out, for prune to remove; %d of %s copied into new packs\n", p.Name, p.Err, p.Salvaged, countNoun(p.Blobs, "blob"))
+		what := "damaged"
+		if p.Unindexed {
+			what = "named by no index segment, and damaged"
+		}
+		fmt.Printf("pack %s: %s (%v); left out, for prune to remove; %d of %s copied into new packs\n", p.Name, what, p.Err, p.Salvaged, countNoun(p.Blobs, "blob"))
 	}
 	if g.quiet {
 		return
@@ -146,7 +153,10 @@ file whose data cannot all be read is dropped, and so is a folder whose tree
 cannot be read; each is listed. The new snapshot keeps the original's time,
 host, source and paths, and carries the tag "repaired" and the original's
 ID. The originals are kept until they are forgotten; --forget removes them
-at once, together with snapshot objects nothing can be read from.
+at once, together with snapshot objects nothing can be read from. A snapshot
+repaired before is checked again: when an ingest has since stored again
+what it lost, it is whole, and --forget keeps it and removes its repaired
+copies instead.
 
 Without --read-data a file is lost when the index lacks one of its blobs or
 the pack holding it is missing or too short; --read-data also reads every
@@ -175,12 +185,19 @@ blob the snapshots need. Run cairn repair index first.`,
 }
 
 func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) {
-	repaired, pending := 0, 0
+	repaired, pending, forgotten, stale := 0, 0, 0, 0
 	for _, rep := range res.Reports {
 		if rep.Repaired != nil {
 			repaired++
 		}
-		if !rep.Forgotten {
+		switch {
+		case rep.Whole && rep.StaleForgotten:
+			forgotten += len(rep.Stale)
+		case rep.Whole:
+			stale += len(rep.Stale)
+		case rep.Forgotten:
+			forgotten++
+		default:
 			pending++
 		}
 		if g.json {
@@ -201,6 +218,15 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 			if !rep.RepairedBefore.IsZero() {
 				m["repaired_before_id"] = rep.RepairedBefore.String()
 			}
+			if rep.Whole {
+				m["whole_again"] = true
+				var ids []string
+				for _, sid := range rep.Stale {
+					ids = append(ids, sid.String())
+				}
+				m["stale_repaired_ids"] = ids
+				m["stale_forgotten"] = rep.StaleForgotten
+			}
 			printJSON(m)
 			continue
 		}
@@ -211,6 +237,21 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 		switch {
 		case rep.Err != nil:
 			fmt.Printf("%s: cannot be read (%v); nothing to repair\n", head, rep.Err)
+		case rep.Whole && rep.StaleForgotten:
+			fmt.Printf("%s: whole again; kept\n", head)
+			for _, sid := range rep.Stale {
+				fmt.Printf("  snapshot %s (its repaired copy) forgotten\n", sid.Short())
+			}
+		case rep.Whole:
+			var ids []string
+			for _, sid := range rep.Stale {
+				ids = append(ids, "snapshot "+sid.Short())
+			}
+			what := "its repaired copy " + ids[0] + " is"
+			if len(ids) > 1 {
+				what = "its repaired copies " + strings.Join(ids, ", ") + " are"
+			}
+			fmt.Printf("%s: whole again; %s no longer needed\n", head, what)
 		case !rep.RepairedBefore.IsZero():
 			fmt.Printf("%s: already repaired as snapshot %s\n", head, rep.RepairedBefore.Short())
 		default:
@@ -233,19 +274,32 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 		}
 	}
 	if g.json {
-		printJSON(map[string]any{"message_type": "summary", "snapshots": res.Checked, "repaired": repaired, "originals_kept": pending})
+		printJSON(map[string]any{"message_type": "summary", "snapshots": res.Checked, "repaired": repaired, "originals_kept": pending,
+			"stale_copies_kept": stale, "forgotten": forgotten})
 		return
 	}
-	forgotten := len(res.Reports) - pending
 	switch {
 	case len(res.Reports) == 0:
 		fmt.Printf("all %s intact\n", countNoun(res.Checked, "snapshot")+map[bool]string{true: " is", false: " are"}[res.Checked == 1])
 	case forget:
 		fmt.Printf("repaired %s of %d; forgot %d\n", countNoun(repaired, "snapshot"), res.Checked, forgotten)
+	case pending > 0 && stale > 0:
+		fmt.Printf("repaired %s of %d; the originals are kept until forgotten, and so are %s no longer needed: `cairn repair snapshots --forget` removes them, and the snapshots nothing can be read from\n",
+			countNoun(repaired, "snapshot"), res.Checked, repairedCopies(stale))
 	case pending > 0:
 		fmt.Printf("repaired %s of %d; the originals are kept until forgotten: `cairn repair snapshots --forget` removes them, and the snapshots nothing can be read from\n",
 			countNoun(repaired, "snapshot"), res.Checked)
+	case stale > 0:
+		fmt.Printf("repaired %s of %d; %s no longer needed: `cairn repair snapshots --forget` removes them and keeps the snapshots that are whole again\n",
+			countNoun(repaired, "snapshot"), res.Checked, repairedCopies(stale))
 	default:
 		fmt.Printf("repaired %s of %d\n", countNoun(repaired, "snapshot"), res.Checked)
 	}
+}
+
+func repairedCopies(n int) string {
+	if n == 1 {
+		return "1 repaired copy"
+	}
+	return fmt.Sprintf("%d repaired copies", n)
 }

@@ -65,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"sharedprefix": cmdSharedPrefix,
 			"mtime":        cmdMtime,
 			"waitfile":     cmdWaitfile,
+			"flipbyte":     cmdFlipByte,
 		},
 	})
 }

@@ -40,7 +40,7 @@ type checker struct {
 	blobs      map[id.ID][]*packState // indexed blob -> packs holding it
 	stored     map[id.ID]repo.StoredPack
 	unref      map[id.ID]*unrefPack // stored packs no segment names
-	unrefBlobs map[id.ID]*unrefPack
+	unrefBlobs map[id.ID][]*unrefPack
 	missing    map[id.ID]id.BlobType // needed blobs stored nowhere
 	snapshots  []*repo.Snapshot
 }
@@ -66,6 +66,15 @@ type unrefPack struct {
 	sp      repo.StoredPack
 	entries []pack.Entry
 	err     error // reading its header
+
+	// Set once snapshots need a blob of it, which reads it whole: an
+	// interrupted ingest's pack is intact, one `cairn repair index` left
+	// out as damaged is not, and only reading it tells them apart.
+	read    *packState // its blobs, those that do not verify marked bad
+	damage  string     // what is wrong with it; "" when intact
+	readErr error      // reading it failed for another reason
+	good    int        // needed blobs in it that verify
+	bad     int        // needed blobs in it that do not
 }
 
 // Run checks the repository. Its error is for a check that could not run
@@ -77,7 +86,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	}
 	c := &checker{r: r, opt: opt, res: &Result{}, problems: map[string]*Problem{},
 		packs: map[id.ID]*packState{}, blobs: map[id.ID][]*packState{},
-		unref: map[id.ID]*unrefPack{}, unrefBlobs: map[id.ID]*unrefPack{}, missing: map[id.ID]id.BlobType{}}
+		unref: map[id.ID]*unrefPack{}, unrefBlobs: map[id.ID][]*unrefPack{}, missing: map[id.ID]id.BlobType{}}
 	steps := []func(context.Context) error{c.loadIndex, c.checkPacks, c.readData, c.loadSnapshots, c.checkTrees}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {

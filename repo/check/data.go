@@ -40,9 +40,12 @@ func (c *checker) readData(ctx context.Context) error {
 	var done atomic.Int64
 	par.Each(ctx, c.opt.Workers, len(ids), func(i int) {
 		ps := c.packs[ids[i]]
-		n, err := c.readPack(ctx, ps)
-		if err != nil && ctx.Err() == nil {
+		n, damage, err := c.readPack(ctx, ps)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			c.packProblem(ps, PackData, "read: "+err.Error())
+		case damage != "":
+			c.packProblem(ps, PackData, damage)
 		}
 		c.mu.Lock()
 		c.res.PacksRead++
@@ -56,9 +59,10 @@ func (c *checker) readData(ctx context.Context) error {
 }
 
 // readPack reads one pack in windows, hashing every byte and opening
-// every indexed blob. Damage is recorded on the pack; the error is for a
+// every indexed blob. The blobs that do not open are marked bad on ps, and
+// damage says what is wrong ("" for an intact pack); the error is for a
 // pack that could not be read to its end.
-func (c *checker) readPack(ctx context.Context, ps *packState) (int64, error) {
+func (c *checker) readPack(ctx context.Context, ps *packState) (n int64, damage string, err error) {
 	sp := c.stored[ps.pack.ID]
 	name := ps.name()
 	blobs := append([]index.Blob(nil), ps.pack.Blobs...)
@@ -95,7 +99,7 @@ func (c *checker) readPack(ctx context.Context, ps *packState) (int64, error) {
 			bufOff += drop
 		}
 		if err := fill(to); err != nil {
-			return end, err
+			return end, "", err
 		}
 		stored := buf[from-bufOff : to-bufOff]
 		if _, err := c.r.Codec().Open(nil, b.Type, b.ID, stored, int(b.RawLength)); err != nil {
@@ -110,7 +114,7 @@ func (c *checker) readPack(ctx context.Context, ps *packState) (int64, error) {
 	}
 	buf = nil
 	if err := fill(sp.Size); err != nil {
-		return end, err
+		return end, "", err
 	}
 	var sum id.ID
 	h.Sum(sum[:0])
@@ -121,8 +125,5 @@ func (c *checker) readPack(ctx context.Context, ps *packState) (int64, error) {
 	if len(damaged) > 0 {
 		msgs = append(msgs, fmt.Sprintf("%d of %s damaged (%s)", len(damaged), count(len(blobs), "blob"), strings.Join(damaged, "; ")))
 	}
-	if len(msgs) > 0 {
-		c.packProblem(ps, PackData, strings.Join(msgs, "; "))
-	}
-	return end, nil
+	return end, strings.Join(msgs, "; "), nil
 }

@@ -13,6 +13,13 @@
 // whole, its BLAKE3 hash compared with its name, and every blob in it
 // decrypted, decompressed and hashed again to its ID.
 //
+// A pack no index segment names that snapshots need a blob of is read
+// whole too, whatever the options: it is an interrupted ingest's pack
+// (intact: repair index indexes it) or one repair index --read-data left
+// out as damaged (its lost blobs make the snapshots that need them lose
+// data: repair snapshots, then forgetting the originals). Such packs are
+// rare, and only reading them tells the two apart.
+//
 // Check reads the repository itself, never the local caches: index
 // segments, pack headers and snapshot objects are loaded from storage.
 //
@@ -23,11 +30,14 @@
 // all make one problem between them.
 // A problem that makes data unreadable lists every snapshot and path that
 // depends on that data (Affected): files that need a lost data blob, and
-// folders whose tree is lost. Problems carry the Fix that repairs them;
-// Result.Hint puts those in order.
+// folders whose tree is lost, and, for a snapshot repair snapshots has
+// rewritten already, the copy it wrote (Affected.RepairedAs): the original
+// is only kept until forgotten, so the fix for it is --forget. Problems
+// carry the Fix that repairs them; Result.Hint puts those in order.
 //
 // Notices are findings that need no repair: packs no index segment names
 // (left by an interrupted ingest, or one still running), blobs stored
-// twice, superseded index segments still stored. An interrupted ingest
-// leaves a repository that checks without errors.
+// twice, superseded index segments still stored, repaired copies of
+// snapshots that are whole again. An interrupted ingest leaves a
+// repository that checks without errors.
 package check

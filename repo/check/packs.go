@@ -62,9 +62,10 @@ func (c *checker) checkPacks(ctx context.Context) error {
 	par.Each(ctx, c.opt.Workers, len(unref), func(i int) {
 		unref[i].entries, unref[i].err = c.r.ReadPackHeader(ctx, unref[i].sp)
 	})
+	sort.Slice(unref, func(i, j int) bool { return unref[i].sp.ID.String() < unref[j].sp.ID.String() })
 	for _, u := range unref {
 		for _, e := range u.entries {
-			c.unrefBlobs[e.ID] = u
+			c.unrefBlobs[e.ID] = append(c.unrefBlobs[e.ID], u)
 		}
 	}
 	return ctx.Err()

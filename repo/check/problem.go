@@ -27,6 +27,11 @@ const (
 	// PackNotIndexed: snapshots need blobs that only a pack no index
 	// segment names holds.
 	PackNotIndexed Kind = "pack-not-indexed"
+	// PackNotIndexedDamaged: snapshots need blobs that only a pack no
+	// index segment names holds, and that pack is damaged (as one
+	// `cairn repair index --read-data` left out): its blobs that still
+	// verify `cairn repair index` copies out, the rest are lost.
+	PackNotIndexedDamaged Kind = "pack-not-indexed-damaged"
 	// BlobMissing: snapshots need blobs that no index segment and no
 	// pack holds (one problem for all of them).
 	BlobMissing Kind = "blob-missing"
@@ -48,14 +53,17 @@ const (
 	SegmentSuperseded Kind = "segment-superseded"
 	// StrayObject: an object whose name is not one cairn writes.
 	StrayObject Kind = "stray-object"
+	// SnapshotRepairStale: a snapshot `cairn repair snapshots` wrote
+	// whose original is whole again (an ingest stored what it lost).
+	SnapshotRepairStale Kind = "snapshot-repair-stale"
 )
 
 // rank orders problems in reports: the index first, then packs, then
 // what snapshots need, then snapshots.
 var rank = map[Kind]int{
-	SegmentDamaged: 1, PackMissing: 2, PackDamaged: 3, PackMismatch: 4, PackData: 5, PackNotIndexed: 6,
+	SegmentDamaged: 1, PackMissing: 2, PackDamaged: 3, PackMismatch: 4, PackData: 5, PackNotIndexed: 6, PackNotIndexedDamaged: 6,
 	BlobMissing: 7, TreeDamaged: 8, SnapshotDamaged: 9,
-	StrayObject: 20, SegmentSuperseded: 21, PackUnreferenced: 22, BlobDuplicate: 23,
+	StrayObject: 20, SegmentSuperseded: 21, PackUnreferenced: 22, BlobDuplicate: 23, SnapshotRepairStale: 24,
 }
 
 // IsError reports whether the kind is an error, not a notice.
@@ -74,7 +82,8 @@ const (
 	// lost data without what was lost.
 	FixSnapshots
 	// FixForget: `cairn repair snapshots --forget` also removes
-	// snapshot objects that cannot be read.
+	// snapshot objects that cannot be read, and the originals of
+	// snapshots repaired before.
 	FixForget
 )
 
@@ -126,6 +135,9 @@ type Affected struct {
 	// Paths are absolute, as in the snapshot, sorted: files that need a
 	// lost data blob, and folders whose tree is lost ("/" for the root).
 	Paths []string
+	// RepairedAs is the snapshot `cairn repair snapshots` wrote for this
+	// one, which is kept until forgotten; zero when it was not repaired.
+	RepairedAs id.ID
 }
 
 func (p *Problem) addMessage(m string) {

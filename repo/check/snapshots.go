@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/internal/par"
@@ -93,7 +94,7 @@ func (c *checker) checkTrees(ctx context.Context) error {
 					}
 					probs, seen := data[ch.ID]
 					if !seen {
-						probs = c.unavailable(ch.ID, id.DataBlob)
+						probs = c.unavailable(ctx, ch.ID, id.DataBlob)
 						data[ch.ID] = probs
 					}
 					st.dirty = st.dirty || probs != nil
@@ -179,13 +180,13 @@ func (c *checker) loadTree(ctx context.Context, tid id.ID) ([]*tree.Node, []*Pro
 		}
 		return nodes, nil
 	}
-	return nil, c.unavailable(tid, id.TreeBlob)
+	return nil, c.unavailable(ctx, tid, id.TreeBlob)
 }
 
 // unavailable returns nil when a blob of type t can be read from some
 // indexed pack, else the problems that make it unreadable, each of which
 // then counts it as lost.
-func (c *checker) unavailable(bid id.ID, t id.BlobType) []*Problem {
+func (c *checker) unavailable(ctx context.Context, bid id.ID, t id.BlobType) []*Problem {
 	var probs []*Problem
 	for _, ps := range c.blobs[bid] {
 		if ps.pack.Type != t {
@@ -197,8 +198,12 @@ func (c *checker) unavailable(bid id.ID, t id.BlobType) []*Problem {
 		probs = append(probs, ps.problem)
 	}
 	if probs == nil {
-		if u := c.unrefBlobs[bid]; u != nil && u.sp.Type == t {
-			probs = append(probs, c.problem(u.sp.Name(), PackNotIndexed, u.sp.Name(), ""))
+		if u := c.unindexedCopy(ctx, bid, t); u != nil {
+			k := PackNotIndexed
+			if u.damage != "" {
+				k = PackNotIndexedDamaged
+			}
+			probs = append(probs, c.problem(u.sp.Name(), k, u.sp.Name(), ""))
 		} else {
 			// One problem for all of them: its message is made at the end.
 			c.missing[bid] = t
@@ -211,12 +216,121 @@ func (c *checker) unavailable(bid id.ID, t id.BlobType) []*Problem {
 	return probs
 }
 
+// unindexedCopy returns the pack no index segment names that best holds
+// bid, a blob of type t, or nil when none does: an intact one, else a
+// damaged one in which bid still verifies, else a damaged one. Such a pack
+// is read whole the first time (they are rare: an interrupted ingest's, or
+// one `cairn repair index --read-data` left out as damaged, which a plain
+// repair index would leave out again), and what is needed of it counted.
+func (c *checker) unindexedCopy(ctx context.Context, bid id.ID, t id.BlobType) *unrefPack {
+	var best *unrefPack
+	rank := 0
+	for _, u := range c.unrefBlobs[bid] {
+		if u.sp.Type != t {
+			continue
+		}
+		c.readUnref(ctx, u)
+		r := 1
+		switch {
+		case u.damage == "":
+			r = 3
+		case u.read.readable(bid):
+			r = 2
+		}
+		if r > rank {
+			best, rank = u, r
+		}
+	}
+	if best != nil && best.damage != "" {
+		if rank == 2 {
+			best.good++
+		} else {
+			best.bad++
+		}
+	}
+	return best
+}
+
+// readUnref reads a pack no index segment names whole, once, like an
+// indexed pack with ReadData. A read that fails for a reason other than
+// damage leaves it counted as intact, with readErr set: repair index,
+// reading it too, then reports that failure.
+func (c *checker) readUnref(ctx context.Context, u *unrefPack) {
+	if u.read != nil {
+		return
+	}
+	p := index.Pack{ID: u.sp.ID, Type: u.sp.Type}
+	ps := &packState{pack: p, blob: map[id.ID]index.Blob{}}
+	var msgs []string
+	for _, e := range u.entries {
+		b := index.Blob{ID: e.ID, Type: e.Type, Pack: p.ID, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength}
+		ps.pack.Blobs = append(ps.pack.Blobs, b)
+		ps.blob[b.ID] = b
+		if e.Type != u.sp.Type || int64(e.Offset)+int64(e.Length) > u.sp.Size {
+			if ps.bad == nil {
+				ps.bad = map[id.ID]bool{}
+			}
+			ps.bad[e.ID] = true
+			msgs = append(msgs, fmt.Sprintf("its header misplaces blob %s", e.ID.Short()))
+		}
+	}
+	u.read = ps
+	n, damage, err := c.readPack(ctx, ps)
+	c.mu.Lock()
+	c.res.PacksRead++
+	c.res.BytesRead += n
+	c.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil {
+			u.readErr = err
+		}
+		return
+	}
+	if damage != "" {
+		msgs = append([]string{damage}, msgs...)
+	}
+	u.damage = strings.Join(msgs, "; ")
+}
+
+// snapshotsFix is the repair for snapshots that lose data: rewriting
+// them, or, when every one of them was rewritten before and is only kept
+// until forgotten, forgetting them.
+func snapshotsFix(p *Problem, repairedAs map[id.ID]id.ID) Fix {
+	if len(p.affected) == 0 {
+		return 0
+	}
+	for sid := range p.affected {
+		if _, ok := repairedAs[sid]; !ok {
+			return FixSnapshots
+		}
+	}
+	return FixForget
+}
+
 // finish settles messages and fixes and sorts the report.
 func (c *checker) finish() {
 	for _, u := range c.unref {
 		name := u.sp.Name()
 		if p := c.problems[name]; p != nil {
-			p.addMessage(fmt.Sprintf("in no index segment, yet snapshots need %s of it", count(len(p.lost), "blob")))
+			switch {
+			case u.damage != "":
+				msg := fmt.Sprintf("in no index segment, and damaged (%s); snapshots need %s of it", u.damage, count(len(p.lost), "blob"))
+				var what []string
+				if u.bad > 0 {
+					what = append(what, fmt.Sprintf("%d lost", u.bad))
+				}
+				if u.good > 0 {
+					what = append(what, fmt.Sprintf("%d intact, which `cairn repair index` copies out", u.good))
+				}
+				if len(what) > 0 {
+					msg += ": " + strings.Join(what, ", ")
+				}
+				p.addMessage(msg + "; prune removes the pack once no snapshot needs it")
+			case u.readErr != nil:
+				p.addMessage(fmt.Sprintf("in no index segment, yet snapshots need %s of it; reading it whole failed: %v", count(len(p.lost), "blob"), u.readErr))
+			default:
+				p.addMessage(fmt.Sprintf("in no index segment, yet snapshots need %s of it; it reads intact (left by an interrupted ingest)", count(len(p.lost), "blob")))
+			}
 			continue
 		}
 		msg := "in no index segment: left by an interrupted ingest, or one still running; prune removes it"
@@ -235,6 +349,35 @@ func (c *checker) finish() {
 			}
 		}
 	}
+	// Snapshots repair snapshots wrote name their originals, which are
+	// kept until forgotten.
+	repairedAs := map[id.ID]id.ID{}
+	loaded := map[id.ID]bool{}
+	for _, sn := range c.snapshots {
+		loaded[sn.ID] = true
+		if sn.Original != nil {
+			repairedAs[*sn.Original] = sn.ID
+		}
+	}
+	losesData := map[id.ID]bool{}
+	for _, p := range c.problems {
+		if p.Kind.IsError() {
+			for sid := range p.affected {
+				losesData[sid] = true
+			}
+		}
+	}
+	for _, sn := range c.snapshots {
+		if o := sn.Original; o != nil && loaded[*o] && !losesData[*o] {
+			c.notice(SnapshotRepairStale, "snapshots/"+sn.ID.String(),
+				fmt.Sprintf("a repaired copy of snapshot %s, which is whole again; `cairn repair snapshots --forget` removes this copy", o.Short()))
+		}
+	}
+
+	unrefByName := map[string]*unrefPack{}
+	for _, u := range c.unref {
+		unrefByName[u.sp.Name()] = u
+	}
 	losing := map[Kind]bool{PackMissing: true, PackDamaged: true, PackData: true, BlobMissing: true, TreeDamaged: true}
 	for _, p := range c.problems {
 		switch p.Kind {
@@ -243,14 +386,28 @@ func (c *checker) finish() {
 		case PackData:
 			p.Fix |= FixIndexReadData
 		case BlobMissing, TreeDamaged:
-			p.Fix |= FixSnapshots
+			if len(p.affected) == 0 {
+				p.Fix |= FixSnapshots
+			}
+		case PackNotIndexedDamaged:
+			if u := unrefByName[p.Object]; u != nil {
+				if u.good > 0 {
+					p.Fix |= FixIndex
+				}
+				if u.bad > 0 {
+					p.Fix |= snapshotsFix(p, repairedAs)
+				}
+			}
 		case SnapshotDamaged:
 			p.Fix |= FixForget
 		}
 		if losing[p.Kind] && len(p.affected) > 0 {
-			p.Fix |= FixSnapshots
+			p.Fix |= snapshotsFix(p, repairedAs)
 		}
 		p.finish()
+		for i := range p.Affected {
+			p.Affected[i].RepairedAs = repairedAs[p.Affected[i].Snapshot.ID]
+		}
 		if p.Kind.IsError() {
 			c.res.Problems = append(c.res.Problems, p)
 		} else {

@@ -28,6 +28,9 @@ const treePackSize = 4 << 20
 type IndexOptions struct {
 	// ReadData reads every pack whole: a pack whose bytes do not hash to
 	// its name, or with a blob that does not verify, counts as damaged.
+	// Without it only the headers of indexed packs are read; a pack no
+	// segment names is read whole all the same, since it may be one an
+	// earlier repair left out as damaged (such packs are rare).
 	ReadData bool
 	// Workers bounds the pack reads in flight (default 4).
 	Workers int
@@ -41,6 +44,9 @@ type PackReport struct {
 	Err      error // why it is left out
 	Blobs    int   // blobs known to be in it (from its header, or the old index)
 	Salvaged int   // of those, copied into new packs
+	// Unindexed: no old segment named it (an interrupted ingest's pack, or
+	// one an earlier repair left out as damaged).
+	Unindexed bool
 }
 
 // IndexResult says what Index did.
@@ -66,6 +72,8 @@ type examined struct {
 	err     error        // the damage, when it is not
 	known   int          // blobs known to be in a damaged pack
 	good    []salvaged   // a damaged pack's blobs that verify
+	// unindexed: no old segment names the pack
+	unindexed bool
 }
 
 type salvaged struct {
@@ -102,7 +110,11 @@ func Index(ctx context.Context, r *repo.Repository, opt IndexOptions) (*IndexRes
 	var firstErr error
 	done := 0
 	par.Each(ctx, opt.Workers, len(list), func(i int) {
-		ex, err := examine(ctx, r, list[i], oldPacks[list[i].ID], opt.ReadData)
+		old, named := oldPacks[list[i].ID]
+		ex, err := examine(ctx, r, list[i], old, opt.ReadData || !named)
+		if ex != nil {
+			ex.unindexed = !named
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil && firstErr == nil {
@@ -285,10 +297,23 @@ func examine(ctx context.Context, r *repo.Repository, sp repo.StoredPack, old in
 		return ex, nil
 	}
 	if len(bad) > 0 {
-		ex.err = errors.Join(ex.err, fmt.Errorf("%d of %d blobs damaged (%s)", len(bad), len(entries), strings.Join(bad, "; ")))
+		msg := fmt.Sprintf("%d of %s damaged (%s)", len(bad), count(len(entries), "blob"), strings.Join(bad, "; "))
+		if ex.err != nil {
+			ex.err = fmt.Errorf("%w; %s", ex.err, msg)
+		} else {
+			ex.err = errors.New(msg)
+		}
 	}
 	ex.entries = entries // kept to count what is lost
 	return ex, nil
+}
+
+// count is "1 blob", "2 blobs".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func isDamage(err error) bool {

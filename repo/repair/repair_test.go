@@ -458,3 +458,149 @@ func TestIngestHealsTrees(t *testing.T) {
 		}
 	}
 }
+
+// A pack repair index --read-data left out stays out: a plain repair
+// index reads a pack no segment names whole before indexing it, and
+// leaves a damaged one out again. Check then points at the snapshots,
+// and once they are repaired, at forgetting the originals; after that
+// the repository is clean.
+func TestDamagedPackStaysOut(t *testing.T) {
+	f := repotest.New(t)
+	d := f.FlipBit(f.BlobOf("media/big.bin"))
+	repairIndex(t, f, true)
+	for _, readData := range []bool{false, true} {
+		ri := repairIndex(t, f, false)
+		if len(ri.Adopted) != 0 || len(ri.Damaged) != 1 || ri.Damaged[0].Name != d.Object || !ri.Damaged[0].Unindexed ||
+			!reflect.DeepEqual(ri.Lost, d.Lost) {
+			t.Fatalf("plain repair index after --read-data: %+v", ri)
+		}
+		res := checkRepo(t, f, readData)
+		if got := checkAffected(res); !reflect.DeepEqual(got, d.Affected) {
+			t.Fatalf("check after repair index:\n got %v\nwant %v\n%s", got, d.Affected, report(res))
+		}
+		if len(res.Problems) != 1 || res.Problems[0].Kind != check.PackNotIndexedDamaged || res.Problems[0].Object != d.Object {
+			t.Fatalf("check after repair index:\n%s", report(res))
+		}
+		if res.Hint() != "run `cairn repair snapshots`" {
+			t.Fatalf("hint %q", res.Hint())
+		}
+	}
+	rs := repairSnapshots(t, f, repair.SnapshotsOptions{})
+	if got := lostPaths(rs); !reflect.DeepEqual(got, d.Affected) {
+		t.Fatalf("repair snapshots lost:\n got %v\nwant %v", got, d.Affected)
+	}
+	res := checkRepo(t, f, false)
+	if res.Hint() != "run `cairn repair snapshots --forget`" {
+		t.Fatalf("hint after repair snapshots %q:\n%s", res.Hint(), report(res))
+	}
+	for _, a := range res.Problems[0].Affected {
+		if a.RepairedAs.IsZero() {
+			t.Fatalf("snapshot %s is repaired, check does not say so", a.Snapshot.ID.Short())
+		}
+	}
+	repairSnapshots(t, f, repair.SnapshotsOptions{Forget: true})
+	clean(t, f, false)
+	clean(t, f, true)
+	for _, sn := range f.Snapshots {
+		if _, err := f.Repo.LoadSnapshot(ctx, sn.ID); err == nil {
+			t.Fatalf("original %s was not forgotten", sn.ID.Short())
+		}
+	}
+}
+
+// An ingest after the repairs stores the lost data again and makes the
+// originals whole: --forget keeps them and forgets their repaired copies.
+func TestForgetKeepsHealedOriginals(t *testing.T) {
+	f := repotest.New(t)
+	f.FlipBit(f.BlobOf("media/big.bin"))
+	repairIndex(t, f, true)
+	rs := repairSnapshots(t, f, repair.SnapshotsOptions{})
+	copies := map[id.ID]id.ID{}
+	for _, rep := range rs.Reports {
+		if rep.Repaired == nil {
+			t.Fatalf("not repaired: %+v", rep)
+		}
+		copies[rep.ID] = rep.Repaired.ID
+	}
+	originals := append([]*repo.Snapshot(nil), f.Snapshots...)
+	f.Ingest()
+	res := checkRepo(t, f, true)
+	if !res.OK() {
+		t.Fatalf("after the ingest:\n%s", report(res))
+	}
+	stale := 0
+	for _, n := range res.Notices {
+		if n.Kind == check.SnapshotRepairStale {
+			stale++
+		}
+	}
+	if stale != len(copies) {
+		t.Fatalf("want %d stale-copy notices:\n%s", len(copies), report(res))
+	}
+
+	// Without --forget nothing goes.
+	rs = repairSnapshots(t, f, repair.SnapshotsOptions{})
+	for _, rep := range rs.Reports {
+		if !rep.Whole || rep.Forgotten || len(rep.Stale) != 1 || rep.Stale[0] != copies[rep.ID] || rep.StaleForgotten {
+			t.Fatalf("repair snapshots after the ingest: %+v", rep)
+		}
+	}
+	rs = repairSnapshots(t, f, repair.SnapshotsOptions{Forget: true})
+	if len(rs.Reports) != len(copies) {
+		t.Fatalf("%d reports, want %d", len(rs.Reports), len(copies))
+	}
+	for _, rep := range rs.Reports {
+		if !rep.Whole || rep.Forgotten || !rep.StaleForgotten || rep.Repaired != nil {
+			t.Fatalf("repair snapshots --forget after the ingest: %+v", rep)
+		}
+	}
+	for _, sn := range originals {
+		if _, err := f.Repo.LoadSnapshot(ctx, sn.ID); err != nil {
+			t.Fatalf("the whole original %s was forgotten: %v", sn.ID.Short(), err)
+		}
+		if _, err := f.Repo.LoadSnapshot(ctx, copies[sn.ID]); err == nil {
+			t.Fatalf("the stale copy %s was kept", copies[sn.ID].Short())
+		}
+	}
+	restoreEquals(t, f, originals[len(originals)-1], nil)
+	res = checkRepo(t, f, true)
+	if !res.OK() || len(res.Notices) != 1 || res.Notices[0].Kind != check.PackUnreferenced {
+		t.Fatalf("after --forget:\n%s", report(res))
+	}
+}
+
+// A damaged pack that no segment names, some of whose needed blobs still
+// verify: check reads it whole and says to repair the index (which copies
+// those out) and then the snapshots (which drop the rest); a plain repair
+// index does just that.
+func TestUnindexedDamagedPackSalvaged(t *testing.T) {
+	f := repotest.New(t)
+	pid := f.PackOf("small/s0")
+	d := f.FlipBit(f.BlobOf("small/s0"))
+	f.RemoveSegmentOf(pid)
+	res := checkRepo(t, f, false)
+	var damaged *check.Problem
+	for _, p := range res.Problems {
+		if p.Object == d.Object {
+			damaged = p
+		}
+	}
+	if damaged == nil || damaged.Kind != check.PackNotIndexedDamaged || !strings.Contains(damaged.Message, "which `cairn repair index` copies out") {
+		t.Fatalf("check:\n%s", report(res))
+	}
+	if res.Hint() != "run `cairn repair index`, then `cairn repair snapshots`" {
+		t.Fatalf("hint %q:\n%s", res.Hint(), report(res))
+	}
+	ri := repairIndex(t, f, false)
+	if len(ri.Damaged) != 1 || ri.Damaged[0].Name != d.Object || !ri.Damaged[0].Unindexed || ri.Damaged[0].Salvaged == 0 ||
+		!reflect.DeepEqual(ri.Lost, d.Lost) {
+		t.Fatalf("repair index: %+v", ri)
+	}
+	res = checkRepo(t, f, true)
+	if got := checkAffected(res); !reflect.DeepEqual(got, d.Affected) {
+		t.Fatalf("check after repair index:\n got %v\nwant %v\n%s", got, d.Affected, report(res))
+	}
+	if res.Hint() != "run `cairn repair snapshots`" {
+		t.Fatalf("hint %q:\n%s", res.Hint(), report(res))
+	}
+}

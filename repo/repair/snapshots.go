@@ -24,7 +24,10 @@ type SnapshotsOptions struct {
 	// lost when the index lacks it or its pack is missing or too short.
 	ReadData bool
 	// Forget removes each original once its repaired snapshot is stored,
-	// and snapshot objects nothing can be read from.
+	// and snapshot objects nothing can be read from. An original repaired
+	// before is checked again first: when it is whole again (an ingest
+	// stored what it lost), it is kept and its repaired copies are removed
+	// instead.
 	Forget bool
 }
 
@@ -46,6 +49,13 @@ type SnapshotReport struct {
 	Repaired       *repo.Snapshot
 	RepairedBefore id.ID
 	Forgotten      bool // the original was removed
+	// Whole: the snapshot was repaired before and is whole again, every
+	// blob it needs indexed and, as far as the index knows (with ReadData,
+	// as read), readable. It is kept; its repaired copies, in Stale (with
+	// their own repaired copies), are no longer needed.
+	Whole          bool
+	Stale          []id.ID
+	StaleForgotten bool // the Stale copies were removed
 }
 
 // SnapshotsResult says what Snapshots did.
@@ -76,6 +86,7 @@ type rewriter struct {
 	stored map[id.ID]repo.StoredPack
 	data   map[id.ID]string // data blob -> why it is lost ("" when readable)
 	trees  map[id.ID]*rewritten
+	whole  map[id.ID]bool // tree -> whether it and all below it can be read
 }
 
 // Snapshots repairs every snapshot that lost data. Its error is for a
@@ -99,7 +110,7 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 	}
 	res := &SnapshotsResult{Checked: len(sids)}
 	var snaps []*repo.Snapshot
-	repairedAs := map[id.ID]id.ID{}
+	repairedAs := map[id.ID][]id.ID{} // original -> its repaired copies
 	for _, sid := range sids {
 		sn, err := r.LoadSnapshot(ctx, sid)
 		if err != nil {
@@ -111,7 +122,7 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 		}
 		snaps = append(snaps, sn)
 		if sn.Original != nil {
-			repairedAs[*sn.Original] = sn.ID
+			repairedAs[*sn.Original] = append(repairedAs[*sn.Original], sn.ID)
 		}
 	}
 	sort.Slice(snaps, func(i, j int) bool {
@@ -121,11 +132,58 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 		return snaps[i].ID.String() < snaps[j].ID.String()
 	})
 
-	w := &rewriter{ctx: ctx, r: r, opt: opt, saver: r.NewSaver(ctx, 1), stored: stored, data: map[id.ID]string{}, trees: map[id.ID]*rewritten{}}
+	w := &rewriter{ctx: ctx, r: r, opt: opt, saver: r.NewSaver(ctx, 1), stored: stored, data: map[id.ID]string{},
+		trees: map[id.ID]*rewritten{}, whole: map[id.ID]bool{}}
+	// A snapshot repaired before is checked again: an ingest may have
+	// stored again what it lost. When it is whole, its repaired copies
+	// (and theirs) are stale: it is kept and they are not repaired.
+	whole := map[id.ID]bool{}
+	for _, sn := range snaps {
+		if _, ok := repairedAs[sn.ID]; ok {
+			ok, err := w.wholeTree(sn.Tree)
+			if err != nil {
+				return nil, err
+			}
+			whole[sn.ID] = ok
+		}
+	}
+	copiesOf := func(sid id.ID) []id.ID {
+		var out []id.ID
+		seen := map[id.ID]bool{sid: true}
+		next := []id.ID{sid}
+		for len(next) > 0 {
+			x := next[0]
+			next = next[1:]
+			for _, c := range repairedAs[x] {
+				if !seen[c] {
+					seen[c] = true
+					out = append(out, c)
+					next = append(next, c)
+				}
+			}
+		}
+		sortIDs(out)
+		return out
+	}
+	stale := map[id.ID]bool{}
+	for sid, ok := range whole {
+		if ok {
+			for _, c := range copiesOf(sid) {
+				stale[c] = true
+			}
+		}
+	}
 	var todo []*SnapshotReport
 	for _, sn := range snaps {
-		if by, ok := repairedAs[sn.ID]; ok {
-			res.Reports = append(res.Reports, &SnapshotReport{ID: sn.ID, Original: sn, RepairedBefore: by})
+		if stale[sn.ID] {
+			continue // reported with the whole snapshot it is a copy of
+		}
+		if copies, ok := repairedAs[sn.ID]; ok {
+			if whole[sn.ID] {
+				res.Reports = append(res.Reports, &SnapshotReport{ID: sn.ID, Original: sn, Whole: true, Stale: copiesOf(sn.ID)})
+			} else {
+				res.Reports = append(res.Reports, &SnapshotReport{ID: sn.ID, Original: sn, RepairedBefore: copies[len(copies)-1]})
+			}
 			continue
 		}
 		rw, err := w.tree(sn.Tree)
@@ -158,6 +216,16 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 	}
 	if opt.Forget {
 		for _, rep := range res.Reports {
+			if rep.Whole {
+				for _, sid := range rep.Stale {
+					err := r.Backend().Remove(ctx, "snapshots/"+sid.String())
+					if err != nil && !errors.Is(err, backends.ErrNotFound) {
+						return res, fmt.Errorf("forget snapshot %s, a stale repaired copy: %w", sid.Short(), err)
+					}
+				}
+				rep.StaleForgotten = true
+				continue
+			}
 			if rep.Repaired != nil || !rep.RepairedBefore.IsZero() || rep.Err != nil || len(rep.Lost) > 0 {
 				err := r.Backend().Remove(ctx, "snapshots/"+rep.ID.String())
 				if err != nil && !errors.Is(err, backends.ErrNotFound) {
@@ -270,6 +338,47 @@ func (w *rewriter) tree(tid id.ID) (*rewritten, error) {
 	}
 	w.trees[tid] = rw
 	return rw, nil
+}
+
+// wholeTree reports whether the tree and everything below it can be read,
+// as blobLost judges data. Unlike tree it writes nothing.
+func (w *rewriter) wholeTree(tid id.ID) (bool, error) {
+	if rw := w.trees[tid]; rw != nil {
+		return len(rw.lost) == 0, nil
+	}
+	if ok, seen := w.whole[tid]; seen {
+		return ok, nil
+	}
+	nodes, err := w.r.LoadTree(w.ctx, tid)
+	if err != nil {
+		if !isLoss(err) || w.ctx.Err() != nil {
+			return false, err
+		}
+		w.whole[tid] = false
+		return false, nil
+	}
+	ok := true
+	for _, n := range nodes {
+		switch n.Kind {
+		case tree.KindFile:
+			reason, err := w.fileLost(n)
+			if err != nil {
+				return false, err
+			}
+			ok = reason == ""
+		case tree.KindDir:
+			if !n.Subtree.IsZero() {
+				if ok, err = w.wholeTree(n.Subtree); err != nil {
+					return false, err
+				}
+			}
+		}
+		if !ok {
+			break
+		}
+	}
+	w.whole[tid] = ok
+	return ok, nil
 }
 
 // fileLost says why a file's data cannot be read, or "" when it can.

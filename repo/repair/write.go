@@ -43,7 +43,7 @@ func writeSalvage(ctx context.Context, r *repo.Repository, found []*examined, ha
 		if ex.err == nil {
 			continue
 		}
-		rep := PackReport{Name: ex.sp.Name(), Err: ex.err, Blobs: ex.known}
+		rep := PackReport{Name: ex.sp.Name(), Err: ex.err, Blobs: ex.known, Unindexed: ex.unindexed}
 		for _, g := range ex.good {
 			if have[g.e.ID] {
 				rep.Salvaged++
