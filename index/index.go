@@ -19,6 +19,7 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -278,4 +279,39 @@ func (d *DB) Alternatives(bid id.ID) ([]Blob, error) {
 		return nil
 	})
 	return out, err
+}
+
+// BlobsWithPrefix returns the blobs whose hex ID starts with prefix (any
+// length, lower-case hex), at most limit of them (all when limit <= 0).
+func (d *DB) BlobsWithPrefix(prefix string, limit int) ([]Blob, error) {
+	var out []Blob
+	err := d.bolt.View(func(tx *bolt.Tx) error {
+		return prefixScan(tx.Bucket(bBlobs), prefix, func(k, v []byte) bool {
+			if len(v) != 45 || len(k) != len(id.ID{}) {
+				return true
+			}
+			out = append(out, decodeBlob(id.ID(k), v))
+			return limit <= 0 || len(out) < limit
+		})
+	})
+	return out, err
+}
+
+// prefixScan calls fn with the keys of b whose hex form starts with prefix,
+// in order, until fn returns false.
+func prefixScan(b *bolt.Bucket, prefix string, fn func(k, v []byte) bool) error {
+	whole, err := hex.DecodeString(prefix[:len(prefix)&^1])
+	if err != nil {
+		return fmt.Errorf("%q is not a hex ID prefix", prefix)
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(whole); k != nil && bytes.HasPrefix(k, whole); k, v = c.Next() {
+		if len(prefix)%2 == 1 && (len(k) <= len(whole) || hex.EncodeToString(k[len(whole) : len(whole)+1])[0] != prefix[len(prefix)-1]) {
+			continue
+		}
+		if !fn(k, v) {
+			return nil
+		}
+	}
+	return nil
 }

@@ -169,7 +169,7 @@ func (a *App) clearMarks() {
 	case n == 1:
 		clear(a)
 	default:
-		a.asking = &question{prompt: fmt.Sprintf("clear %d marks? y/n", n), yes: clear}
+		a.asking = &question{prompt: "clear " + plural(n, "mark", "marks") + "? y/n", yes: clear}
 	}
 }
 

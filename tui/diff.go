@@ -118,7 +118,7 @@ func (p *diffPage) update(a *App, msg tea.Msg) tea.Cmd {
 	case diffLoaded:
 		p.loading, p.err, p.sum = false, msg.err, msg.sum
 		if msg.warns > 0 {
-			a.note("%d live paths could not be read", msg.warns)
+			a.note("%s could not be read", plural(msg.warns, "live path", "live paths"))
 		}
 		p.build(msg.changes)
 	case tea.KeyMsg:

@@ -681,7 +681,7 @@ func (p *restorePage) progressView(a *App, w int) string {
 	if s := elapsed.Seconds(); s > 0 {
 		rate = float64(done.bytes) / s
 	}
-	files := fmt.Sprintf("%d files", done.files)
+	files := plural(int(done.files), "file", "files")
 	totalS := formatBytes(total.bytes)
 	if p.totalOK {
 		files = fmt.Sprintf("%d/%d files", done.files, total.files)
@@ -741,8 +741,9 @@ func (p *restorePage) reportLines(a *App) []string {
 	if p.startErr != nil {
 		out = append(out, styleError.Render(p.startErr.Error()))
 	}
-	out = append(out, "", fmt.Sprintf("%d files, %d folders, %d links, %d others, %s written; %d existing kept",
-		sum.Files, sum.Dirs, sum.Links, sum.Others, formatBytes(sum.Bytes), sum.Skipped), "")
+	out = append(out, "", fmt.Sprintf("%s, %s, %s, %s, %s written; %d existing kept",
+		plural(int(sum.Files), "file", "files"), plural(int(sum.Dirs), "folder", "folders"), plural(int(sum.Links), "link", "links"),
+		plural(int(sum.Others), "other", "others"), formatBytes(sum.Bytes), sum.Skipped), "")
 	var last *repo.Snapshot
 	for _, j := range p.jobs {
 		if j.sn != last {
@@ -759,13 +760,13 @@ func (p *restorePage) reportLines(a *App) []string {
 		}
 	}
 	if len(p.report.failures) > 0 {
-		out = append(out, "", styleError.Render(fmt.Sprintf("%d failures:", len(p.report.failures))))
+		out = append(out, "", styleError.Render(plural(len(p.report.failures), "failure", "failures")+":"))
 		for _, f := range p.report.failures {
 			out = append(out, "  "+printable(f))
 		}
 	}
 	if len(p.report.notices) > 0 {
-		out = append(out, "", fmt.Sprintf("%d notices:", len(p.report.notices)))
+		out = append(out, "", plural(len(p.report.notices), "notice", "notices")+":")
 		for _, n := range p.report.notices {
 			out = append(out, "  "+printable(n))
 		}

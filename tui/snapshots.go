@@ -76,7 +76,7 @@ func (p *snapshotsPage) update(a *App, msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		if msg.warnings > 0 {
-			a.note("%d damaged snapshots left out (run cairn check)", msg.warnings)
+			a.note("%s left out (run cairn check)", plural(msg.warnings, "damaged snapshot", "damaged snapshots"))
 		}
 		p.all, p.loaded = msg.snaps, true
 		p.rebuild()
@@ -274,7 +274,7 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 	var b strings.Builder
 	head := plural(len(p.all), "snapshot", "snapshots")
 	if len(p.items) != len(p.all) {
-		head = fmt.Sprintf("%d of %d snapshots", len(p.items), len(p.all))
+		head = fmt.Sprintf("%d of %s", len(p.items), plural(len(p.all), "snapshot", "snapshots"))
 	}
 	order := sortKeys[p.sortKey]
 	if p.reverse {

@@ -120,7 +120,7 @@ func (p *versionsPage) view(a *App, w, h int) string {
 	var b strings.Builder
 	head := printable(p.path)
 	if !p.loading {
-		head += fmt.Sprintf("  %d versions", len(p.versions))
+		head += "  " + plural(len(p.versions), "version", "versions")
 	}
 	b.WriteString(styleHeader.Render(fitLeft(head, w)) + "\n")
 	switch {

@@ -47,7 +47,8 @@ var schemes = []scheme{
 		},
 	},
 	{
-		// s3:http(s)://host[:port]/bucket[/prefix]; Create makes the bucket.
+		// s3:http(s)://host[:port]/bucket[/prefix], or restic's
+		// s3:host[:port]/bucket[/prefix] for https; Create makes the bucket.
 		name: "s3",
 		open: func(ctx context.Context, url string, opts Options) (backends.Backend, error) {
 			return s3.Open(ctx, url, opts.S3)

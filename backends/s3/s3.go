@@ -258,12 +258,30 @@ func connect(location string, opts Options) (*S3, error) {
 }
 
 // ParseLocation splits "[s3:]http(s)://host[:port]/bucket[/prefix]" into
-// the endpoint, the bucket and the key prefix ("" or ending in "/").
+// the endpoint, the bucket and the key prefix ("" or ending in "/"). As in
+// restic, "s3:host[:port]/bucket[/prefix]" (no "http(s)://") means https;
+// its host must then look like one (hold a "." or a port, or be
+// "localhost"), so that "s3:bucket/prefix" is not read as host "bucket".
 func ParseLocation(location string) (endpoint *url.URL, bucket, prefix string, err error) {
 	bad := func(why string) (*url.URL, string, string, error) {
-		return nil, "", "", fmt.Errorf("s3 location %q: %s (want s3:http(s)://host[:port]/bucket[/prefix])", location, why)
+		return nil, "", "", fmt.Errorf("s3 location %q: %s (want s3:http(s)://host[:port]/bucket[/prefix], or s3:host[:port]/bucket[/prefix] for https)", location, why)
 	}
-	u, err := url.Parse(strings.TrimPrefix(location, "s3:"))
+	rest := strings.TrimPrefix(location, "s3:")
+	if !strings.Contains(rest, "://") {
+		lower := strings.ToLower(rest)
+		if strings.HasPrefix(lower, "http:") || strings.HasPrefix(lower, "https:") {
+			return bad("the endpoint must start with http:// or https://")
+		}
+		host, _, _ := strings.Cut(rest, "/")
+		if host == "" {
+			return bad("no host")
+		}
+		if !strings.ContainsAny(host, ".:[") && !strings.EqualFold(host, "localhost") {
+			return bad(fmt.Sprintf("%q is not a host name: write s3:https://%s for a host without a dot", host, rest))
+		}
+		rest = "https://" + rest
+	}
+	u, err := url.Parse(rest)
 	if err != nil {
 		return bad(err.Error())
 	}

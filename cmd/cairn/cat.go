@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -15,11 +17,57 @@ import (
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
+// catTypes are the object types cat prints, and what each needs.
+var catTypes = []struct{ name, arg, what string }{
+	{"config", "", "the repository's config (no password needed)"},
+	{"snapshot", "ID", "a snapshot, by ID prefix or latest"},
+	{"tree", "ID", "a tree blob's nodes, by ID prefix"},
+	{"index", "ID", "an index segment's packs and blobs, by ID prefix"},
+	{"pack", "ID", "a pack's header: the blobs in it, by ID prefix"},
+}
+
+func catTypeList() string {
+	var b strings.Builder
+	for _, t := range catTypes {
+		fmt.Fprintf(&b, "\n  %-18s %s", strings.TrimSpace(t.name+" "+t.arg), t.what)
+	}
+	return b.String()
+}
+
+func catTypeNames() string {
+	names := make([]string, len(catTypes))
+	for i, t := range catTypes {
+		names[i] = t.name
+	}
+	return strings.Join(names, ", ")
+}
+
 func newCatCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "cat config | snapshot SNAPSHOT | tree ID | index ID",
+		Use:   "cat TYPE [ID]",
 		Short: "Print a decoded repository object as JSON (for debugging)",
-		Args:  cobra.RangeArgs(1, 2),
+		Long: `Print a decoded repository object as JSON, for debugging. TYPE is one of:
+` + catTypeList() + `
+
+An ID may be any unique prefix of the object's hex ID.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("cat needs an object type, one of:%s", catTypeList())
+			}
+			for _, t := range catTypes {
+				if t.name != args[0] {
+					continue
+				}
+				switch {
+				case t.arg == "" && len(args) > 1:
+					return fmt.Errorf("cat %s takes no ID", t.name)
+				case t.arg != "" && len(args) != 2:
+					return fmt.Errorf("cat %s needs one %s: %s", t.name, t.arg, t.what)
+				}
+				return nil
+			}
+			return fmt.Errorf("unknown object type %s: one of %s", args[0], catTypeNames())
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if args[0] == "config" {
@@ -30,7 +78,7 @@ func newCatCommand(g *globals) *cobra.Command {
 				}
 				be, err := g.openBackend(cmd.Context(), loc, false)
 				if err != nil {
-					return fmt.Errorf("%v: %w", err, repo.ErrNoRepository)
+					return err
 				}
 				defer be.Close()
 				cfg, err := repo.ReadConfig(ctx, be)
@@ -38,9 +86,6 @@ func newCatCommand(g *globals) *cobra.Command {
 					return err
 				}
 				return writeIndented(cfg)
-			}
-			if len(args) != 2 {
-				return fmt.Errorf("cat %s needs an ID", args[0])
 			}
 			r, err := g.open(ctx)
 			if err != nil {
@@ -55,7 +100,7 @@ func newCatCommand(g *globals) *cobra.Command {
 				}
 				return writeIndented(toJSON(sn))
 			case "tree":
-				tid, err := id.Parse(args[1])
+				tid, err := findTree(r, args[1])
 				if err != nil {
 					return err
 				}
@@ -69,7 +114,7 @@ func newCatCommand(g *globals) *cobra.Command {
 				}
 				return writeIndented(out)
 			case "index":
-				sid, err := id.Parse(args[1])
+				sid, err := findSegment(r, args[1])
 				if err != nil {
 					return err
 				}
@@ -77,12 +122,134 @@ func newCatCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return writeIndented(seg)
+				return writeIndented(segmentJSON(seg))
+			case "pack":
+				packs, err := r.ListPacks(ctx, nil)
+				if err != nil {
+					return err
+				}
+				var ids []id.ID
+				for pid := range packs {
+					ids = append(ids, pid)
+				}
+				pid, err := uniquePrefix("pack", args[1], ids)
+				if err != nil {
+					return err
+				}
+				p := packs[pid]
+				entries, err := r.ReadPackHeader(ctx, p)
+				if err != nil {
+					return err
+				}
+				blobs := make([]blobJSON, 0, len(entries))
+				for _, e := range entries {
+					blobs = append(blobs, blobJSON{ID: e.ID.String(), Type: e.Type.String(), Offset: e.Offset, Length: e.Length, RawLength: e.RawLength})
+				}
+				return writeIndented(packJSON{ID: pid.String(), Type: p.Type.String(), Size: p.Size, Blobs: blobs})
 			}
-			return fmt.Errorf("cat: unknown object type %q (config, snapshot, tree, index)", args[0])
+			return fmt.Errorf("unknown object type %s: one of %s", args[0], catTypeNames())
 		},
 	}
 	return cmd
+}
+
+// packJSON is a pack in `cat index` and `cat pack`.
+type packJSON struct {
+	ID    string     `json:"id"`
+	Type  string     `json:"type"`
+	Size  int64      `json:"size,omitempty"`
+	Blobs []blobJSON `json:"blobs"`
+}
+
+type blobJSON struct {
+	ID        string `json:"id"`
+	Type      string `json:"type,omitempty"`
+	Offset    uint32 `json:"offset"`
+	Length    uint32 `json:"length"`
+	RawLength uint32 `json:"raw_length"`
+}
+
+// segmentJSON is `cat index`: the stored segment is binary (docs/FORMAT.md
+// §11), so this shape is cat's own, in the style of the other objects.
+func segmentJSON(seg *repo.Segment) any {
+	packs := make([]packJSON, 0, len(seg.Packs))
+	for _, p := range seg.Packs {
+		blobs := make([]blobJSON, 0, len(p.Blobs))
+		for _, b := range p.Blobs {
+			blobs = append(blobs, blobJSON{ID: b.ID.String(), Offset: b.Offset, Length: b.Length, RawLength: b.RawLength})
+		}
+		packs = append(packs, packJSON{ID: p.ID.String(), Type: p.Type.String(), Blobs: blobs})
+	}
+	sup := make([]string, 0, len(seg.Supersedes))
+	for _, s := range seg.Supersedes {
+		sup = append(sup, s.String())
+	}
+	return struct {
+		Packs      []packJSON `json:"packs"`
+		Supersedes []string   `json:"supersedes"`
+	}{packs, sup}
+}
+
+// findTree resolves a unique prefix of a tree blob's ID from the index.
+func findTree(r *repo.Repository, prefix string) (id.ID, error) {
+	p := strings.ToLower(prefix)
+	if err := checkHexPrefix("tree", p); err != nil {
+		return id.ID{}, err
+	}
+	blobs, err := r.Index().BlobsWithPrefix(p, 0)
+	if err != nil {
+		return id.ID{}, err
+	}
+	var ids []id.ID
+	for _, b := range blobs {
+		if b.Type == id.TreeBlob {
+			ids = append(ids, b.ID)
+		}
+	}
+	return uniquePrefix("tree", p, ids)
+}
+
+// findSegment resolves a unique prefix of an index segment's ID among
+// those the local index has read.
+func findSegment(r *repo.Repository, prefix string) (id.ID, error) {
+	infos, err := r.Index().SegmentInfos()
+	if err != nil {
+		return id.ID{}, err
+	}
+	var ids []id.ID
+	for sid := range infos {
+		ids = append(ids, sid)
+	}
+	return uniquePrefix("index segment", prefix, ids)
+}
+
+func checkHexPrefix(what, p string) error {
+	if p == "" || len(p) > 64 || strings.Trim(p, "0123456789abcdef") != "" {
+		return fmt.Errorf("%s ID %q: not a hex ID or prefix", what, p)
+	}
+	return nil
+}
+
+// uniquePrefix finds the one ID among ids starting with prefix.
+func uniquePrefix(what, prefix string, ids []id.ID) (id.ID, error) {
+	p := strings.ToLower(prefix)
+	if err := checkHexPrefix(what, p); err != nil {
+		return id.ID{}, err
+	}
+	var found []id.ID
+	for _, x := range ids {
+		if strings.HasPrefix(x.String(), p) {
+			found = append(found, x)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return id.ID{}, fmt.Errorf("%s %q: %w", what, prefix, repo.ErrNotFound)
+	case 1:
+		return found[0], nil
+	}
+	slices.SortFunc(found, func(a, b id.ID) int { return strings.Compare(a.String(), b.String()) })
+	return id.ID{}, fmt.Errorf("%s prefix %q is ambiguous: %s and %s", what, prefix, found[0].Short(), found[1].Short())
 }
 
 func treeNodeJSON(n *tree.Node) map[string]any {

@@ -215,7 +215,9 @@ func TestFlippedBitCLI(t *testing.T) {
 		t.Fatalf("summary: %s (%v)", lines[1], err)
 	}
 	out = c.ok("repair", "index", "--read-data")
-	hasLines(t, out, "pack "+d.Object+": damaged (content does not match its name")
+	if !strings.Contains(out, "pack "+d.Object+": damaged (content does not match its name; ") {
+		t.Fatalf("repair index does not name the damage on one line:\n%s", out)
+	}
 }
 
 // Interrupted ingests leave packs no segment names: a notice, exit 0; a

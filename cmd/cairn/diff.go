@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,12 +37,25 @@ With --live DIR the snapshot (at PATH, by default at DIR's absolute path) is
 compared with the files in DIR. Their content is not read: a file counts as
 changed when its size or mtime differs.
 
-SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
+SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag;
+with a PATH or --live DIR, the latest snapshot holding it). A relative PATH
+is taken from the current folder, as ingest takes it.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if live != "" {
-				return cobra.ExactArgs(1)(cmd, args)
+				if len(args) != 1 {
+					return fmt.Errorf("diff --live DIR takes one SNAPSHOT[:PATH], not %d", len(args))
+				}
+				return nil
 			}
-			return cobra.ExactArgs(2)(cmd, args)
+			switch len(args) {
+			case 0:
+				return errors.New("diff needs two snapshots (SNAPSHOT1[:PATH] SNAPSHOT2[:PATH]), or one and --live DIR")
+			case 1:
+				return fmt.Errorf("diff %s: compare it with what? give --live DIR, or two snapshots", args[0])
+			case 2:
+				return nil
+			}
+			return fmt.Errorf("diff takes two snapshots, not %d arguments", len(args))
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -50,7 +64,13 @@ SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
 				return err
 			}
 			defer release()
-			a, pathA, err := findSnapshot(ctx, r, args[0], f)
+			var dir string
+			if live != "" {
+				if dir, err = filepath.Abs(live); err != nil {
+					return err
+				}
+			}
+			a, pathA, err := g.findSnapshot(ctx, r, args[0], f, dir)
 			if err != nil {
 				return err
 			}
@@ -78,13 +98,6 @@ SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
 			var sum diff.Summary
 			unreadable := 0
 			if live != "" {
-				dir, err := filepath.Abs(live)
-				if err != nil {
-					return err
-				}
-				if !strings.Contains(args[0], ":") {
-					pathA = dir
-				}
 				if !g.json && !g.quiet {
 					fmt.Fprintf(w, "comparing snapshot %s:%s to the live %s:\n\n", a.ID.Short(), pathA, dir)
 				}
@@ -102,7 +115,7 @@ SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
 					return err
 				}
 			} else {
-				b, pathB, err := findSnapshot(ctx, r, args[1], f)
+				b, pathB, err := g.findSnapshot(ctx, r, args[1], f, "")
 				if err != nil {
 					return err
 				}
@@ -121,7 +134,7 @@ SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
 				printDiffSummary(w, sum, metadata)
 			}
 			if unreadable > 0 {
-				return fmt.Errorf("%d live paths could not be read: the comparison is incomplete", unreadable)
+				return fmt.Errorf("%s could not be read: the comparison is incomplete", plural(unreadable, "live path"))
 			}
 			return nil
 		},

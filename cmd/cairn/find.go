@@ -46,8 +46,15 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 			}
 			w := bufio.NewWriter(os.Stdout)
 			defer w.Flush()
+			if under != "" {
+				if under, err = pathInSnapshots(under, snaps); err != nil {
+					return err
+				}
+			}
 			opt := search.FindOptions{IgnoreCase: ignoreCase, Path: under}
-			return search.Find(ctx, r, snaps, args[0], opt, func(res search.Result) error {
+			matches := 0
+			err = search.Find(ctx, r, snaps, args[0], opt, func(res search.Result) error {
+				matches++
 				if g.json {
 					j := matchJSON{MessageType: "match", Path: res.Path, PathBytes: pathBytes(res.Path), Snapshots: make([]hitJSON, len(res.Hits))}
 					for i, h := range res.Hits {
@@ -63,12 +70,20 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 				}
 				return nil
 			})
+			if err == nil && matches == 0 {
+				where := ""
+				if under != "" {
+					where = " below " + under
+				}
+				g.notice("cairn: no match for %s%s in %s", args[0], where, plural(len(snaps), "snapshot"))
+			}
+			return err
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringArrayVar(&sels, "snapshot", nil, "search only `snapshot` (ID prefix or latest; repeatable)")
 	cmd.Flags().BoolVarP(&ignoreCase, "ignore-case", "i", false, "match names regardless of case")
-	cmd.Flags().StringVar(&under, "path", "", "search only below `folder` (a path as cairn ls prints it)")
+	cmd.Flags().StringVar(&under, "path", "", "search only below `folder` (a path as cairn ls prints it; a relative one is taken from the current folder)")
 	return cmd
 }
 

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/forget"
@@ -82,9 +84,12 @@ type forgetOptions struct {
 func newForgetCommand(g *globals) *cobra.Command {
 	var o forgetOptions
 	cmd := &cobra.Command{
-		Use:   "forget",
-		Short: "Remove snapshots according to a retention policy",
-		Long: `forget removes the snapshots a policy does not keep, with restic's rules.
+		Use:   "forget [SNAPSHOT...]",
+		Short: "Remove snapshots according to a retention policy, or by ID",
+		Long: `forget removes the snapshots a policy does not keep, with restic's rules,
+or (like restic forget ID...) exactly the snapshots named by ID prefix;
+--dry-run and --prune apply to both, but IDs and a policy exclude each
+other.
 
 Snapshots are split into groups (by host and source unless --group-by says
 otherwise) and the policy judges each group on its own. A snapshot is kept
@@ -110,8 +115,25 @@ forget only removes snapshot objects, under a shared lock: the data they
 referenced stays in the repository until prune frees it. Without any
 --keep-* option it removes nothing. A policy that keeps no snapshot of a
 group refuses to run unless --unsafe-allow-remove-all is given.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				var mixed []string
+				cmd.Flags().Visit(func(fl *pflag.Flag) {
+					if strings.HasPrefix(fl.Name, "keep-") || fl.Name == "group-by" || fl.Name == "unsafe-allow-remove-all" ||
+						fl.Name == "host" || fl.Name == "source" || fl.Name == "tag" {
+						mixed = append(mixed, "--"+fl.Name)
+					}
+				})
+				if len(mixed) > 0 {
+					return fmt.Errorf("snapshot IDs and %s exclude each other: forget either the snapshots named or those a policy removes",
+						strings.Join(mixed, ", "))
+				}
+				if err := forgetByID(cmd.Context(), g, &o, args); err != nil || !o.prune {
+					return err
+				}
+				return pruneAfterForget(cmd.Context(), g, &o)
+			}
 			for _, s := range o.keepTags {
 				o.policy.Tags = append(o.policy.Tags, forget.ParseTagList(s))
 			}
@@ -213,7 +235,7 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 			fmt.Println("no snapshots to consider")
 		}
 		for _, pl := range plans {
-			printForgetPlan(os.Stdout, pl)
+			printForgetPlan(os.Stdout, pl, "snapshots of "+pl.key.String())
 		}
 	}
 	if g.json {
@@ -249,6 +271,53 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 	return nil
 }
 
+// forgetByID removes exactly the snapshots sels name (ID prefixes, or
+// latest), all or none: every selector is resolved before anything goes.
+func forgetByID(ctx context.Context, g *globals, o *forgetOptions, sels []string) error {
+	r, lock, release, err := g.openLocked(ctx, "forget")
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx = lock.Context()
+	seen := map[*repo.Snapshot]bool{}
+	var remove []*repo.Snapshot
+	for _, sel := range sels {
+		sn, err := r.FindSnapshot(ctx, sel, repo.Filter{})
+		if err != nil {
+			return fmt.Errorf("%w; nothing was removed", err)
+		}
+		if !seen[sn] {
+			seen[sn] = true
+			remove = append(remove, sn)
+		}
+	}
+	// Newest first, as the policy's lists are.
+	sort.SliceStable(remove, func(i, j int) bool { return remove[i].Time.After(remove[j].Time) })
+	text := !g.json && !g.quiet
+	if text {
+		printForgetPlan(os.Stdout, forgetPlan{key: forget.Key{}, result: forget.Result{Remove: remove}}, "snapshots named")
+	}
+	if g.json {
+		printJSON(forgetJSON(forgetPlan{result: forget.Result{Remove: remove}}))
+	}
+	if o.dryRun {
+		if text {
+			fmt.Printf("would remove %s (dry run: nothing removed)\n", plural(len(remove), "snapshot"))
+		}
+		return nil
+	}
+	for i, sn := range remove {
+		if err := r.RemoveSnapshot(ctx, sn.ID); err != nil {
+			return fmt.Errorf("removed %d of %s, then: %w", i, plural(len(remove), "snapshot"), err)
+		}
+	}
+	if text {
+		fmt.Printf("removed %s; the data only they used stays until prune\n", plural(len(remove), "snapshot"))
+	}
+	return nil
+}
+
 // pruneAfterForget runs prune once forget has let go of its shared lock.
 func pruneAfterForget(ctx context.Context, g *globals, o *forgetOptions) error {
 	opt, err := o.pruneFlags.options()
@@ -259,7 +328,9 @@ func pruneAfterForget(ctx context.Context, g *globals, o *forgetOptions) error {
 	return openAndPrune(ctx, g, opt)
 }
 
-func plural(n int, what string) string {
+// plural is "1 snapshot" or "2 snapshots": n and the noun in the right
+// form (an "s" added).
+func plural[N ~int | ~int32 | ~int64 | ~uint32 | ~uint64](n N, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}
@@ -268,8 +339,8 @@ func plural(n int, what string) string {
 
 // printForgetPlan lists a group's kept snapshots with their reasons, then
 // the removed ones, oldest first as `snapshots` lists them.
-func printForgetPlan(w io.Writer, pl forgetPlan) {
-	fmt.Fprintf(w, "\nsnapshots of %s:\n", pl.key)
+func printForgetPlan(w io.Writer, pl forgetPlan, title string) {
+	fmt.Fprintf(w, "\n%s:\n", title)
 	row := func(tw io.Writer, sn *repo.Snapshot, reasons []string) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"),
 			sn.Host, sn.Source, strings.Join(sn.Tags, ","))

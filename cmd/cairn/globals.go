@@ -44,32 +44,56 @@ func (g *globals) register(root *cobra.Command) {
 }
 
 // password finds the password: file, command, variable, then a prompt on
-// the terminal (twice when confirm is set).
+// the terminal (twice when confirm is set). confirm is for a password that
+// is about to be set (init): there an empty one is refused, whatever its
+// source. To open a repository an empty password is tried like any other,
+// and fails as a wrong one does, since no repository can have one.
 func (g *globals) password(confirm bool) ([]byte, error) {
+	pw, source, err := g.readPassword(confirm)
+	if err != nil {
+		return nil, err
+	}
+	if confirm && len(pw) == 0 {
+		return nil, emptyPasswordError(source)
+	}
+	return pw, nil
+}
+
+// emptyPasswordError refuses an empty new password read from source.
+func emptyPasswordError(source string) error {
+	return fmt.Errorf("the password from %s is empty: a repository password cannot be empty", source)
+}
+
+// readPassword is password without the check, also returning where the
+// password came from.
+func (g *globals) readPassword(confirm bool) ([]byte, string, error) {
 	switch {
 	case g.passwordFile != "":
+		source := "--password-file " + g.passwordFile
 		b, err := os.ReadFile(g.passwordFile)
 		if err != nil {
-			return nil, fmt.Errorf("read password file: %w", err)
+			return nil, source, fmt.Errorf("read password file: %w", err)
 		}
-		return firstLine(b), nil
+		return firstLine(b), source, nil
 	case g.passwordCommand != "":
+		source := fmt.Sprintf("--password-command %q", g.passwordCommand)
 		args, err := splitCommand(g.passwordCommand)
 		if err != nil {
-			return nil, fmt.Errorf("password command: %w", err)
+			return nil, source, fmt.Errorf("password command: %w", err)
 		}
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {
-			return nil, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
+			return nil, source, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
 		}
-		return firstLine(out), nil
+		return firstLine(out), source, nil
 	case os.Getenv("CAIRN_PASSWORD") != "":
-		return []byte(os.Getenv("CAIRN_PASSWORD")), nil
+		return []byte(os.Getenv("CAIRN_PASSWORD")), "CAIRN_PASSWORD", nil
 	}
-	return promptPassword("enter password for repository: ", confirm,
+	pw, err := promptPassword("enter password for repository: ", confirm,
 		"no password: set CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD, or run on a terminal")
+	return pw, "the terminal", err
 }
 
 // promptPassword asks on the terminal (twice when confirm is set); without
@@ -169,7 +193,7 @@ func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.
 	}
 	be, err := g.openBackend(ctx, loc, false)
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", err, repo.ErrNoRepository)
+		return nil, err
 	}
 	if _, err := repo.ReadConfig(ctx, be); err != nil {
 		be.Close()

@@ -21,15 +21,16 @@ func newInitCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The password first: a refused one creates nothing.
+			pw, err := g.password(true)
+			if err != nil {
+				return err
+			}
 			be, err := g.openBackend(cmd.Context(), loc, true)
 			if err != nil {
 				return err
 			}
 			defer be.Close()
-			pw, err := g.password(true)
-			if err != nil {
-				return err
-			}
 			opt := repo.Options{Password: pw}
 			if cheapKDF {
 				k := repo.TestKDF

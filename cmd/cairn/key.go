@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -32,7 +31,7 @@ func newKeyCommand(g *globals) *cobra.Command {
 			if p := firstLine(b); len(p) > 0 {
 				return p, nil
 			}
-			return nil, errors.New("the new password file is empty")
+			return nil, emptyPasswordError("--new-password-file " + newPasswordFile)
 		}
 		return promptPassword("enter new password: ", true, "no new password: use --new-password-file, or run on a terminal")
 	}
@@ -48,7 +47,6 @@ passwords open one repository, and changing one rewrites only its key file.
                                  the one this command was opened with
   cairn key passwd               change the password in use`,
 	}
-	cmd.PersistentFlags().StringVar(&newPasswordFile, "new-password-file", os.Getenv("CAIRN_NEW_PASSWORD_FILE"), "read the new password from `file` (env CAIRN_NEW_PASSWORD_FILE)")
 	cmd.PersistentFlags().BoolVar(&cheapKDF, "insecure-kdf", false, "use a cheap key derivation (tests only)")
 	cmd.PersistentFlags().MarkHidden("insecure-kdf")
 
@@ -85,9 +83,15 @@ passwords open one repository, and changing one rewrites only its key file.
 	})
 	// withNewPassword runs change under a lock with the new password and
 	// reports the key file it wrote.
-	withNewPassword := func(use, short, op, done, msg string, change func(*repo.Repository, context.Context, []byte) (string, error)) *cobra.Command {
-		return &cobra.Command{
-			Use: use, Short: short, Args: cobra.NoArgs,
+	withNewPassword := func(use, short, long, op, done, msg string, change func(*repo.Repository, context.Context, []byte) (string, error)) *cobra.Command {
+		c := &cobra.Command{
+			Use: use, Short: short, Long: long + `
+
+The new password is read from --new-password-file (or the file that
+CAIRN_NEW_PASSWORD_FILE names), or asked twice on the terminal; it cannot
+be empty. The repository is opened with the current password as usual
+(--password-file, --password-command, CAIRN_PASSWORD or a prompt).`,
+			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				r, lock, release, err := g.openLocked(cmd.Context(), op)
 				if err != nil {
@@ -106,8 +110,11 @@ passwords open one repository, and changing one rewrites only its key file.
 				return nil
 			},
 		}
+		c.Flags().StringVar(&newPasswordFile, "new-password-file", os.Getenv("CAIRN_NEW_PASSWORD_FILE"), "read the new password from `file` (env CAIRN_NEW_PASSWORD_FILE)")
+		return c
 	}
-	cmd.AddCommand(withNewPassword("add", "Add a password", "key add", "key_added", "added key %s",
+	cmd.AddCommand(withNewPassword("add", "Add a password",
+		"Add a password: a new key file wrapping the master key. The passwords\nalready there keep working.", "key add", "key_added", "added key %s",
 		func(r *repo.Repository, ctx context.Context, pw []byte) (string, error) {
 			return r.AddKey(ctx, pw, kdf())
 		}))
@@ -126,7 +133,8 @@ passwords open one repository, and changing one rewrites only its key file.
 			return nil
 		},
 	})
-	cmd.AddCommand(withNewPassword("passwd", "Change the password in use", "key passwd", "password_changed", "password changed: new key %s",
+	cmd.AddCommand(withNewPassword("passwd", "Change the password in use",
+		"Change the password this command was opened with: a new key file is\nwritten, then the old one removed.", "key passwd", "password_changed", "password changed: new key %s",
 		func(r *repo.Repository, ctx context.Context, pw []byte) (string, error) {
 			return r.ChangePassword(ctx, pw, kdf())
 		}))

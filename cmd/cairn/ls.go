@@ -25,8 +25,10 @@ func newLsCommand(g *globals) *cobra.Command {
 		Use:   "ls SNAPSHOT[:PATH]",
 		Short: "List the files in a snapshot",
 		Long: `List the files in a snapshot, recursively, below PATH (default: all).
-SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
-		Args: cobra.ExactArgs(1),
+SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag;
+with a PATH, the latest snapshot holding it). A relative PATH is taken from
+the current folder, as ingest takes it.`,
+		Args: oneSelector(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			r, _, release, err := g.openLocked(ctx, "ls")
@@ -34,7 +36,7 @@ SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag).`,
 				return err
 			}
 			defer release()
-			sn, sub, err := findSnapshot(ctx, r, args[0], f)
+			sn, sub, err := g.findSnapshot(ctx, r, args[0], f, "")
 			if err != nil {
 				return err
 			}

@@ -108,7 +108,8 @@ func newRootCommand(g *globals) *cobra.Command {
 (a local folder, or S3-compatible object storage) and restores them exactly.
 
 Repository locations: a folder ("/srv/backup", "local:/srv/backup") or
-"s3:http(s)://host[:port]/bucket[/prefix]" (credentials from AWS_ACCESS_KEY_ID,
+"s3:http(s)://host[:port]/bucket[/prefix]", or as restic writes it
+"s3:host[:port]/bucket[/prefix]" for https (credentials from AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; region from AWS_DEFAULT_REGION).
 
 Environment:
@@ -119,7 +120,8 @@ Environment:
   CAIRN_CACHE_DIR         where the local index lives (default: XDG cache dir)
 
 Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
-10 no repository, 11 lock failed, 12 wrong password, 130 interrupted.`,
+10 no repository (the storage says none is there, or no location was given),
+11 lock failed, 12 wrong password (an empty one included), 130 interrupted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,

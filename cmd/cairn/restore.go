@@ -1,15 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"runtime/debug"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 func newRestoreCommand(g *globals) *cobra.Command {
@@ -28,7 +35,7 @@ hardlinks, device nodes and sparse files.
                         one newer than the snapshot's copy (that is reported)
   always                replace everything
   never                 keep every existing file`,
-		Args: cobra.ExactArgs(1),
+		Args: oneSelector(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			// Restore's live heap is small and its chunk buffers are pooled:
@@ -49,9 +56,24 @@ hardlinks, device nodes and sparse files.
 				return err
 			}
 			defer release()
-			sn, sub, err := findSnapshot(ctx, r, args[0], f)
+			sn, sub, err := g.findSnapshot(ctx, r, args[0], f, "")
 			if err != nil {
 				return err
+			}
+			var unmatched []string
+			if len(includes) > 0 {
+				positive := 0
+				for _, p := range includes {
+					if !strings.HasPrefix(p, "!") {
+						positive++
+					}
+				}
+				if unmatched, err = unmatchedIncludes(ctx, r, sn, sub, includes); err != nil {
+					return err
+				}
+				if len(unmatched) > 0 && len(unmatched) == positive {
+					return fmt.Errorf("nothing in snapshot %s:%s matches --include %s: nothing restored", sn.ID.Short(), sub, quoteList(unmatched))
+				}
 			}
 			var mu sync.Mutex
 			opt := restore.Options{Target: target, Include: includes, Overwrite: ow, SkipOwner: os.Geteuid() != 0,
@@ -85,7 +107,7 @@ hardlinks, device nodes and sparse files.
 				}
 			case !g.quiet && isTerminal(os.Stderr):
 				opt.Progress = func(p restore.Progress) {
-					s := fmt.Sprintf("[%s] %d files %s of %s, %s/s", formatDuration(p.Elapsed), p.FilesDone, formatBytes(p.BytesDone), formatBytes(p.TotalBytes),
+					s := fmt.Sprintf("[%s] %s %s of %s, %s/s", formatDuration(p.Elapsed), plural(int(p.FilesDone), "file"), formatBytes(p.BytesDone), formatBytes(p.TotalBytes),
 						formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
 					if p.WalkDone {
 						if e := eta(p.BytesDone, p.TotalBytes, p.Elapsed); e >= 0 {
@@ -102,12 +124,16 @@ hardlinks, device nodes and sparse files.
 					printJSON(map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "files_restored": st.Files, "dirs_restored": st.Dirs,
 						"links_restored": st.Links, "others_restored": st.Others, "bytes_restored": st.Bytes, "files_skipped": st.Skipped, "errors": st.Errors})
 				} else if !g.quiet {
-					fmt.Printf("restored snapshot %s to %s: %d files, %d dirs, %d links, %d others, %s; %d kept, %d errors\n",
-						sn.ID.Short(), target, st.Files, st.Dirs, st.Links, st.Others, formatBytes(st.Bytes), st.Skipped, st.Errors)
+					fmt.Printf("restored snapshot %s to %s: %s, %s, %s, %s, %s; %d kept, %s\n",
+						sn.ID.Short(), target, plural(int(st.Files), "file"), plural(int(st.Dirs), "dir"), plural(int(st.Links), "link"),
+						plural(int(st.Others), "other"), formatBytes(st.Bytes), st.Skipped, plural(int(st.Errors), "error"))
 				}
 			}
 			if err != nil && cmd.Context().Err() != nil {
 				return cmd.Context().Err()
+			}
+			if err == nil && len(unmatched) > 0 {
+				return fmt.Errorf("nothing in snapshot %s:%s matches --include %s", sn.ID.Short(), sub, quoteList(unmatched))
 			}
 			return err
 		},
@@ -117,4 +143,62 @@ hardlinks, device nodes and sparse files.
 	cmd.Flags().StringArrayVarP(&includes, "include", "i", nil, "restore only paths matching `pattern` (repeatable)")
 	cmd.Flags().StringVar(&overwrite, "overwrite", "if-changed", "existing files: always, if-changed or never")
 	return cmd
+}
+
+// unmatchedIncludes returns the include patterns (not the "!" ones) that
+// match nothing below sub in sn, matching as restore does.
+func unmatchedIncludes(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sub string, patterns []string) ([]string, error) {
+	root, rel, err := restore.Find(ctx, r, sn, sub)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range patterns {
+		if strings.HasPrefix(p, "!") {
+			continue
+		}
+		in, err := filter.NewIncluder([]string{p})
+		if err != nil {
+			return nil, err
+		}
+		found := true // restore takes a single file whatever the patterns
+		if root.Kind == tree.KindDir {
+			found, err = anyIncluded(ctx, r, in, root.Subtree, rel)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// anyIncluded walks the tree tid (at rel) until in includes an entry.
+func anyIncluded(ctx context.Context, r *repo.Repository, in *filter.Includer, tid id.ID, rel string) (bool, error) {
+	nodes, err := r.LoadTree(ctx, tid)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range nodes {
+		crel := path.Join(rel, n.Name)
+		if in.Includes(crel) {
+			return true, nil
+		}
+		if n.Kind == tree.KindDir && in.MayContain(crel) {
+			if ok, err := anyIncluded(ctx, r, in, n.Subtree, crel); ok || err != nil {
+				return ok, err
+			}
+		}
+	}
+	return false, nil
+}
+
+func quoteList(ps []string) string {
+	q := make([]string, len(ps))
+	for i, p := range ps {
+		q[i] = fmt.Sprintf("%q", p)
+	}
+	return strings.Join(q, ", ")
 }

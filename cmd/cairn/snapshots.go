@@ -101,7 +101,7 @@ func newSnapshotsCommand(g *globals) *cobra.Command {
 			}
 			tw.Flush()
 			if !g.quiet {
-				fmt.Printf("%d snapshots\n", len(list))
+				fmt.Println(plural(len(list), "snapshot"))
 			}
 			return nil
 		},

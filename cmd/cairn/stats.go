@@ -72,10 +72,11 @@ snapshot uses (what prune frees), and every object's total.`,
 					s.Files, formatBytes(s.OriginalBytes), formatBytes(s.StoredBytes), formatBytes(s.UniqueBytes), ratio(s.OriginalBytes, s.StoredBytes))
 			}
 			tw.Flush()
-			fmt.Printf("\nrepository: %d snapshots of %s in all; %s stored in %d blobs (original/stored %s: compression and deduplication)\n",
-				total.Snapshots, formatBytes(total.OriginalBytes), formatBytes(total.StoredBytes), total.Blobs, ratio(total.OriginalBytes, total.StoredBytes))
-			fmt.Printf("compression alone: %s; unused by any snapshot: %s; %d packs, %s on storage\n",
-				ratio(total.RawBytes, total.StoredBytes), formatBytes(total.UnusedBytes), total.Packs, formatBytes(total.TotalBytes))
+			fmt.Printf("\nrepository: %s of %s in all; %s stored in %s (original/stored %s: compression and deduplication)\n",
+				plural(total.Snapshots, "snapshot"), formatBytes(total.OriginalBytes), formatBytes(total.StoredBytes), plural(total.Blobs, "blob"),
+				ratio(total.OriginalBytes, total.StoredBytes))
+			fmt.Printf("compression alone: %s; unused by any snapshot: %s; %s, %s on storage\n",
+				ratio(total.RawBytes, total.StoredBytes), formatBytes(total.UnusedBytes), plural(total.Packs, "pack"), formatBytes(total.TotalBytes))
 			return nil
 		},
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,6 +50,9 @@ func (s *storageFlags) register(root *cobra.Command) {
 func (g *globals) storageOptions(location string) (registry.Options, error) {
 	s := &g.storage
 	var o registry.Options
+	if err := s.check(); err != nil {
+		return o, err
+	}
 	o.S3.Connections = s.connections
 	o.S3.VirtualHost = s.virtualHost
 	remote := strings.HasPrefix(location, "s3:")
@@ -79,6 +85,10 @@ func (g *globals) storageOptions(location string) (registry.Options, error) {
 }
 
 // openBackend opens (or with create, creates) the storage at location.
+// Opening storage that answers that it is not there (a missing folder or
+// bucket) fails with repo.ErrNoRepository (exit 10); every other failure
+// (a bad location or flag, a refused connection, denied access) is returned
+// as it is (exit 1).
 func (g *globals) openBackend(ctx context.Context, location string, create bool) (backends.Backend, error) {
 	o, err := g.storageOptions(location)
 	if err != nil {
@@ -87,7 +97,28 @@ func (g *globals) openBackend(ctx context.Context, location string, create bool)
 	if create {
 		return registry.CreateWith(ctx, location, o)
 	}
-	return registry.OpenWith(ctx, location, o)
+	be, err := registry.OpenWith(ctx, location, o)
+	if err != nil && (errors.Is(err, backends.ErrNotFound) || errors.Is(err, fs.ErrNotExist)) {
+		return nil, fmt.Errorf("%v: %w", err, repo.ErrNoRepository)
+	}
+	return be, err
+}
+
+// checkStorageFlags refuses flag values that mean nothing.
+func (s *storageFlags) check() error {
+	if s.retries < 1 {
+		return fmt.Errorf("--retries %d: give at least 1 (1: no retry)", s.retries)
+	}
+	if s.connections < 1 {
+		return fmt.Errorf("--connections %d: give at least 1", s.connections)
+	}
+	if s.limitRPS < 0 || math.IsNaN(s.limitRPS) || math.IsInf(s.limitRPS, 0) {
+		return fmt.Errorf("--limit-requests %v: give a number of requests per second, or 0 for no limit", s.limitRPS)
+	}
+	if _, err := parseBytes(s.limitBytes); err != nil {
+		return fmt.Errorf("--limit-bytes: %w", err)
+	}
+	return nil
 }
 
 // parseBytes reads "20MiB", "512KiB", "1G" or plain bytes ("" is 0).

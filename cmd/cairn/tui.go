@@ -20,7 +20,7 @@ restores of marked files with a progress bar. Press ? for the keys.
 
 SNAPSHOT ("latest" or an ID prefix, optionally with :PATH) opens that
 snapshot's tree at once.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: oneSelector(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !isTerminal(os.Stdin) || !isTerminal(os.Stdout) {
 				return errors.New("cairn tui needs a terminal")
@@ -33,7 +33,13 @@ snapshot's tree at once.`,
 			defer r.Close()
 			opt := tui.Options{}
 			if len(args) == 1 {
-				opt.Snapshot = args[0]
+				// Resolved here as every command resolves it (latest with
+				// a path is the latest holding it).
+				sn, p, err := g.findSnapshot(ctx, r, args[0], filterFlags{}, "")
+				if err != nil {
+					return err
+				}
+				opt.Snapshot = sn.ID.String() + ":" + p
 			}
 			return tui.Run(ctx, r, opt)
 		},

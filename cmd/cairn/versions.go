@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path"
 	"text/tabwriter"
 	"time"
 
@@ -19,7 +18,8 @@ func newVersionsCommand(g *globals) *cobra.Command {
 		Use:   "versions PATH",
 		Short: "List the distinct versions of a file across snapshots",
 		Long: `List the distinct versions of the entry at PATH (as "cairn ls" and
-"cairn find" print it) through the snapshots (narrowed by --host, --source,
+"cairn find" print it; a relative PATH is taken from the current folder,
+as ingest takes it) through the snapshots (narrowed by --host, --source,
 --tag), oldest first. Snapshots holding the same content as the version
 before them are folded into it: SNAPSHOTS counts them. A change of metadata
 alone makes no new version.
@@ -37,13 +37,16 @@ Exits 1 when no snapshot holds PATH.`,
 			if err != nil {
 				return err
 			}
-			p := path.Clean("/" + args[0])
+			p, err := pathInSnapshots(args[0], snaps)
+			if err != nil {
+				return err
+			}
 			vs, err := search.Versions(ctx, r, snaps, p)
 			if err != nil {
 				return err
 			}
 			if len(vs) == 0 {
-				return fmt.Errorf("%s is in none of %d snapshots: %w", p, len(snaps), repo.ErrNotFound)
+				return fmt.Errorf("%s is in none of %s: %w", p, plural(len(snaps), "snapshot"), repo.ErrNotFound)
 			}
 			if g.json {
 				for _, v := range vs {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sync"
 	"sync/atomic"
 
@@ -261,6 +262,10 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 	}
 	wg.Wait()
 	if readErr != nil {
+		var pe *fs.PathError
+		if errors.As(readErr, &pe) && pe.Path == path {
+			return nil, total, readErr // it names the path already
+		}
 		return nil, total, fmt.Errorf("read %s: %w", path, readErr)
 	}
 	content := make([]tree.Chunk, len(results))

@@ -23,8 +23,10 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,9 +151,47 @@ func (g *ingester) failed() error {
 func (g *ingester) warn(path string, err error) {
 	g.counts.unreadable.Add(1)
 	if g.opt.Warn != nil {
-		g.opt.Warn(path, err)
+		g.opt.Warn(path, warnError(path, err))
 	}
 }
+
+// warnError is err for Warn, which is given the path as well: the path
+// is taken out of the message ("open P: permission denied" becomes
+// "open: permission denied", "read P: read P: input/output error" becomes
+// "read: input/output error"), so that "cannot read P: ..." names it once.
+// The error still unwraps to err.
+func warnError(path string, err error) error {
+	msg := err.Error()
+	if path == "" || !strings.Contains(msg, path) {
+		return err
+	}
+	// "OP PATH: " at the start of a part, OP one word, loses PATH.
+	re := regexp.MustCompile(`(^|: )([a-z]+) ` + regexp.QuoteMeta(path) + `: `)
+	for {
+		m := re.ReplaceAllString(msg, "$1$2: ")
+		if m == msg {
+			break
+		}
+		msg = m
+	}
+	parts := strings.Split(msg, ": ")
+	out := parts[:1]
+	for _, p := range parts[1:] {
+		if p != out[len(out)-1] {
+			out = append(out, p)
+		}
+	}
+	return pathlessError{strings.Join(out, ": "), err}
+}
+
+// pathlessError is an error printed without the path it was about.
+type pathlessError struct {
+	msg string
+	err error
+}
+
+func (e pathlessError) Error() string { return e.msg }
+func (e pathlessError) Unwrap() error { return e.err }
 
 // Run ingests opt.Paths (or opt.Stdin) into r and writes the snapshot.
 // The caller holds a shared lock on r.
