@@ -162,3 +162,40 @@ func (c *catalogue) same(snaps []*repo.Snapshot) bool {
 	}
 	return true
 }
+
+// changes lists, for every virtual folder whose entries differ between
+// old and c, the names that appeared, went or now name something else.
+func (c *catalogue) changes(old *catalogue) map[string][]string {
+	out := map[string][]string{}
+	same := func(a, b ventry) bool {
+		return a.kind == b.kind && a.target == b.target && (a.snap == nil) == (b.snap == nil) &&
+			(a.snap == nil || a.snap.ID == b.snap.ID)
+	}
+	diff := func(dir string, a, b *vdir) {
+		if a == nil {
+			a = &vdir{}
+		}
+		if b == nil {
+			b = &vdir{}
+		}
+		for _, e := range a.entries {
+			if f, ok := b.find(e.name); !ok || !same(e, f) {
+				out[dir] = append(out[dir], e.name)
+			}
+		}
+		for _, e := range b.entries {
+			if _, ok := a.find(e.name); !ok {
+				out[dir] = append(out[dir], e.name)
+			}
+		}
+	}
+	for dir, d := range old.dirs {
+		diff(dir, d, c.dirs[dir])
+	}
+	for dir, d := range c.dirs {
+		if _, ok := old.dirs[dir]; !ok {
+			diff(dir, nil, d)
+		}
+	}
+	return out
+}

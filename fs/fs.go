@@ -24,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -100,6 +102,9 @@ type Mounted struct {
 // open while mounted.
 func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*Mounted, error) {
 	opt.defaults()
+	if err := ClearStale(dir, opt.Log); err != nil {
+		return nil, err
+	}
 	f, err := newFS(ctx, r, opt)
 	if err != nil {
 		return nil, err
@@ -159,6 +164,52 @@ func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*M
 	return m, nil
 }
 
+// ClearStale detaches the mount a process that died while serving it left
+// at dir (the kernel answers ENOTCONN for it), so that dir can be mounted
+// again: a lazy unmount (umount2 MNT_DETACH, or fusermount -uz for a user
+// who may not unmount), logged in one line. Anything else at dir is left
+// alone. When the stale mount cannot be detached it says how to do it.
+func ClearStale(dir string, log func(format string, args ...any)) error {
+	if !stale(dir) {
+		return nil
+	}
+	err := unix.Unmount(dir, unix.MNT_DETACH)
+	if err != nil {
+		for _, bin := range []string{"fusermount3", "fusermount"} {
+			if path, lerr := exec.LookPath(bin); lerr == nil {
+				if out, ferr := exec.Command(path, "-u", "-z", dir).CombinedOutput(); ferr != nil {
+					err = fmt.Errorf("%w; %s -uz: %v %s", err, bin, ferr, strings.TrimSpace(string(out)))
+				} else {
+					err = nil
+				}
+				break
+			}
+		}
+	}
+	if stale(dir) {
+		if err == nil {
+			err = syscall.ENOTCONN
+		}
+		return fmt.Errorf("mount point %s: stale mount left by a dead process (%v): run umount -l %s", dir, err, dir)
+	}
+	if log != nil {
+		log("mount point %s: detached the stale mount a dead process left there", dir)
+	}
+	return nil
+}
+
+// stale reports whether dir is a FUSE mount whose server is gone. Statfs
+// always asks the server, where stat may answer from attributes the kernel
+// still holds for a second.
+func stale(dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); errors.Is(err, syscall.ENOTCONN) {
+		return true
+	}
+	_, err := os.Stat(dir)
+	return errors.Is(err, syscall.ENOTCONN)
+}
+
 // Wait returns when the tree has been unmounted.
 func (m *Mounted) Wait() {
 	m.server.Wait()
@@ -203,6 +254,8 @@ type fsys struct {
 	warns map[string]bool      // refresh problems already logged
 
 	refreshMu sync.Mutex // one refresh at a time, so an older listing never replaces a newer one
+
+	server atomic.Pointer[fuse.Server] // set once the kernel has sent INIT, for notifications
 
 	dirs  sync.Map // inode number -> lister, for rawFS.ReadDir
 	bases sync.Map // folder's inode number -> first inode number of its entries
@@ -323,9 +376,40 @@ func (f *fsys) refresh(ctx context.Context) error {
 	}
 	cat := buildCatalogue(snaps)
 	f.mu.Lock()
+	old := f.cat
 	f.cat = cat
 	f.mu.Unlock()
+	f.invalidate(cat.changes(old))
 	return nil
+}
+
+// invalidate tells the kernel to forget what it cached of the virtual
+// folders that changed: their listings and attributes, and the entries
+// that appeared, went or changed (a new latest link), so that a process
+// sees the new set at once rather than when the kernel's timeouts end.
+// Folders the kernel never looked up hold nothing to forget. It must not
+// run inside a FUSE request (the kernel may wait for that request).
+func (f *fsys) invalidate(changed map[string][]string) {
+	srv := f.server.Load()
+	if srv == nil {
+		return
+	}
+	for dir, names := range changed {
+		ino := uint64(rootIno)
+		if dir != "" {
+			f.mu.Lock()
+			i, ok := f.vino["d:"+dir]
+			f.mu.Unlock()
+			if !ok {
+				continue
+			}
+			ino = i
+		}
+		for _, name := range names {
+			srv.EntryNotify(ino, name) // ENOENT: nothing cached
+		}
+		srv.InodeNotify(ino, 0, 0) // attributes and the cached listing
+	}
 }
 
 func (f *fsys) warnOnce(key, format string, args ...any) {

@@ -96,6 +96,13 @@ func (l *logBuf) String() string {
 // mount mounts r in a fresh folder for the rest of the test.
 func mount(t *testing.T, r *repo.Repository, opt cfs.Options) (string, *logBuf) {
 	t.Helper()
+	mnt, logs, _ := mountM(t, r, opt)
+	return mnt, logs
+}
+
+// mountM is mount, with the mounted tree.
+func mountM(t *testing.T, r *repo.Repository, opt cfs.Options) (string, *logBuf, *cfs.Mounted) {
+	t.Helper()
 	requireFUSE(t)
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
@@ -129,7 +136,7 @@ func mount(t *testing.T, r *repo.Repository, opt cfs.Options) (string, *logBuf) 
 			syscall.Unmount(mnt, syscall.MNT_DETACH)
 		}
 	})
-	return mnt, logs
+	return mnt, logs, m
 }
 
 // abortFUSE aborts the FUSE connection with device minor number minor.
@@ -377,6 +384,66 @@ func TestNewSnapshotsAppear(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Join(mnt, "hosts", "h", "s"))
 	if len(ents) != 3 { // two snapshots and latest
 		t.Fatalf("hosts/h/s holds %v", ents)
+	}
+}
+
+// TestRefreshShowsAtOnce: after Refresh, which the daemon calls once it
+// has written a snapshot, every virtual folder the kernel has seen shows
+// the new snapshot at once, though the kernel had cached its listings,
+// entries and attributes (no polling: the kernel must have been told).
+func TestRefreshShowsAtOnce(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("one"), 0o644)
+	r, _ := localRepo(t)
+	ingestPath(t, r, src, "first")
+	mnt, _, m := mountM(t, r, cfs.Options{Refresh: time.Hour})
+	list := func(dir string) []string {
+		ents, err := os.ReadDir(filepath.Join(mnt, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	// Fill the kernel's caches: listings, attributes, the latest links
+	// and a negative entry.
+	before := list("snapshots")
+	list("hosts/h/s")
+	list("tags")
+	list("")
+	if b, err := os.ReadFile(filepath.Join(mnt, "latest", "f")); err != nil || string(b) != "one" {
+		t.Fatalf("latest/f = %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "tags", "second")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("tags/second before it exists: %v", err)
+	}
+
+	os.WriteFile(filepath.Join(src, "f"), []byte("two"), 0o644)
+	sn := ingestPath(t, r, src, "second")
+	if err := m.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if after := list("snapshots"); len(after) != len(before)+1 {
+		t.Errorf("snapshots/ right after Refresh: %v (before: %v)", after, before)
+	}
+	if got := list("hosts/h/s"); len(got) != 3 {
+		t.Errorf("hosts/h/s right after Refresh: %v", got)
+	}
+	if got := list("tags"); len(got) != 2 {
+		t.Errorf("tags/ right after Refresh: %v", got)
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt, "latest", "f")); err != nil || string(b) != "two" {
+		t.Errorf("latest/f right after Refresh = %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "tags", "second", "latest", "f")); err != nil {
+		t.Errorf("tags/second right after Refresh: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "ids", sn.ID.Short(), "f")); err != nil {
+		t.Errorf("ids/%s right after Refresh: %v", sn.ID.Short(), err)
 	}
 }
 

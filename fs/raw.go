@@ -23,6 +23,7 @@ type rawFS struct {
 
 func (w *rawFS) Init(s *fuse.Server) {
 	w.server = s
+	w.f.server.Store(s)
 	w.RawFileSystem.Init(s)
 }
 

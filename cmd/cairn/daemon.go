@@ -53,8 +53,13 @@ index, direct commands (ls, restore, mount...) use a private index at once.
 Signals: SIGHUP reads the config again (a config with a mistake is refused,
 naming FILE:LINE, and the running one stays; changing the repository, storage,
 socket, mount or metrics address needs a restart). SIGTERM and SIGINT stop
-taking work, let running ingests finish for up to stop_timeout, then abort
-them (no snapshot is written for an aborted ingest), unmount and exit 0.
+taking work, let running ingests finish for up to stop_timeout (an ingest
+through the socket counts from its first byte, however slowly its --stdin
+stream comes), then abort them (no snapshot is written for an aborted
+ingest), unmount and exit 0.
+
+A dead FUSE mount left at the mount path by a daemon that crashed is
+detached (lazily) before mounting again.
 
 Under systemd (Type=notify) it reports READY=1 once the socket and the mount
 are up, and pings the watchdog when WatchdogSec is set.`,

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -320,6 +321,10 @@ metrics:
 	})
 
 	t.Run("triggered run of a command source", func(t *testing.T) {
+		// The kernel has cached the listing of the host's folder.
+		if _, err := os.ReadDir(filepath.Join(mnt, "hosts", "testhost")); err != nil {
+			t.Fatal(err)
+		}
 		out := c.ok("run", "db")
 		if !regexp.MustCompile(`^source db: success in \S+, .* added, snapshot [0-9a-f]{8} saved\n$`).MatchString(out) {
 			t.Fatalf("cairn run db printed %q", out)
@@ -328,11 +333,11 @@ metrics:
 		if len(list) != 1 || list[0].Host != "testhost" || len(list[0].Tags) != 1 || list[0].Tags[0] != "db" {
 			t.Fatalf("snapshots of db: %+v", list)
 		}
-		// Committed by the daemon: in its mount at once.
-		waitFor(t, "db's snapshot in the mount", 1500*time.Millisecond, func() bool {
-			b, err := os.ReadFile(filepath.Join(mnt, "hosts", "testhost", "db", "latest", "db.sql"))
-			return err == nil && string(b) == "dump of the database"
-		})
+		// Committed by the daemon: in its mount by the time cairn run
+		// returns, without polling.
+		if b, err := os.ReadFile(filepath.Join(mnt, "hosts", "testhost", "db", "latest", "db.sql")); err != nil || string(b) != "dump of the database" {
+			t.Fatalf("db's snapshot in the mount right after cairn run: %q, %v", b, err)
+		}
 	})
 
 	t.Run("failing before hook", func(t *testing.T) {
@@ -376,6 +381,10 @@ metrics:
 		writeRandomFile(t, big, 100<<20, 3)
 		f, _ := os.Open(big)
 		defer f.Close()
+		// The kernel has cached the listing of ids/.
+		if _, err := os.ReadDir(filepath.Join(mnt, "ids")); err != nil {
+			t.Fatal(err)
+		}
 		cmd := c.cmd("ingest", "--json", "--stdin", "--stdin-name", "big.bin", "--source", "big")
 		cmd.Stdin = f
 		var stdout, stderr bytes.Buffer
@@ -395,7 +404,14 @@ metrics:
 		// says otherwise (the config's host is for its sources).
 		hostname, _ := os.Hostname()
 		latest := filepath.Join(mnt, "hosts", hostname, "big", "latest", "big.bin")
-		waitFor(t, "the new snapshot in the mount", 1500*time.Millisecond, func() bool { _, err := os.Stat(latest); return err == nil })
+		// By the time the ingest returns, without polling.
+		ids, err := os.ReadDir(filepath.Join(mnt, "ids"))
+		if err != nil || !slices.ContainsFunc(ids, func(e os.DirEntry) bool { return strings.HasPrefix(sum["snapshot_id"].(string), e.Name()) }) {
+			t.Fatalf("ids/ right after the ingest lacks %v: %v %v", sum["snapshot_id"], ids, err)
+		}
+		if _, err := os.Stat(latest); err != nil {
+			t.Fatalf("the new snapshot in the mount right after the ingest: %v", err)
+		}
 		if out, err := exec.Command("cmp", big, latest).CombinedOutput(); err != nil {
 			t.Fatalf("cmp with the mount: %v %s", err, out)
 		}
@@ -584,8 +600,10 @@ func TestDaemonUnreadable(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "sub", "hidden"), []byte("hidden"), 0o000)
 	sock := filepath.Join(socketDir(t), "cairn.sock")
 	cfgPath := filepath.Join(work, "cairn.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nsocket: %s\n",
-		c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock)), 0o600)
+	port := freePort(t)
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nsocket: %s\nhost: h\n"+
+		"sources:\n  - {name: eio, paths: [%s]}\nmetrics: {listen: '127.0.0.1:%d'}\n",
+		c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, src, port)), 0o600)
 	c.env = append(c.env, "CAIRN_SOCKET="+sock)
 	setpriv := func(args ...string) *exec.Cmd {
 		cmd := exec.Command("setpriv", append(append(append([]string{}, dropCaps...), c.bin), args...)...)
@@ -642,6 +660,59 @@ func TestDaemonUnreadable(t *testing.T) {
 		}
 		if !strings.Contains(rest, src+"/secret") {
 			t.Errorf("%v: the unreadable file is not named: %s", mode, rest)
+		}
+	}
+
+	// cairn run names each unreadable file too, as the run goes, and
+	// --json gives the same error objects as ingest.
+	_, stderr, code := run("run", "eio")
+	if code != exitPartial {
+		t.Fatalf("run eio: exit %d, want 3: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	sort.Strings(lines[:len(lines)-1])
+	want := regexp.MustCompile(`^cairn: cannot read ` + regexp.QuoteMeta(src) + `/secret: .*permission denied\n` +
+		`cairn: cannot read ` + regexp.QuoteMeta(src) + `/sub/hidden: .*permission denied\n` +
+		`cairn: source eio: snapshot [0-9a-f]{8} saved, but 2 paths could not be read$`)
+	if got := strings.Join(lines, "\n"); !want.MatchString(got) {
+		t.Errorf("run eio said:\n%s", got)
+	}
+	_, stderr, code = run("--json", "run", "eio")
+	if code != exitPartial {
+		t.Fatalf("run --json eio: exit %d, want 3: %s", code, stderr)
+	}
+	items := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil {
+			t.Errorf("run --json: not JSON: %s", l)
+		}
+		if m["message_type"] == "exit_error" {
+			continue // the final error
+		}
+		if m["message_type"] != "error" || m["during"] != "archival" {
+			t.Errorf("run --json: %s", l)
+		}
+		items[fmt.Sprint(m["item"])] = true
+	}
+	if !items[src+"/secret"] || !items[src+"/sub/hidden"] || len(items) != 2 {
+		t.Errorf("run --json named %v", items)
+	}
+
+	// A partial run is a success, with its unreadable files counted.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set metrics.Set
+	err = set.ReadText(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for fam, want := range map[string]float64{metrics.LastOK: 1, metrics.Unreadable: 2, metrics.Failures: 0} {
+		if v, ok := set.Value(fam, "h", "eio"); !ok || v != want {
+			t.Errorf("%s{host=h,source=eio} = %v (present: %v), want %v", fam, v, ok, want)
 		}
 	}
 }
@@ -877,5 +948,121 @@ sources:
 
 	if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM", code)
+	}
+}
+
+// slowIngest starts cairn ingest --stdin through the daemon with a
+// producer writing a line every 100 ms, n lines in all; wait returns its
+// exit code, stdout and stderr once it ends.
+func slowIngest(t *testing.T, c *cli, name string, n int) (wait func() (int, string, string), want string) {
+	t.Helper()
+	cmd := c.cmd("ingest", "--stdin", "--stdin-name", name, "--source", "manual")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&all, "line %d\n", i)
+	}
+	go func() {
+		defer in.Close()
+		for i := 1; i <= n; i++ {
+			if _, err := fmt.Fprintf(in, "line %d\n", i); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	return func() (int, string, string) {
+		code := exitCodeOf(t, cmd, 30*time.Second)
+		return code, stdout.String(), stderr.String()
+	}, all.String()
+}
+
+// TestDaemonStopDuringStream: a SIGTERM while a slow producer streams
+// into cairn ingest --stdin lets the ingest finish (stop_timeout allowing),
+// since it counts as running work from its first byte; aborted after
+// stop_timeout, or killed with the daemon, the client says so plainly,
+// never with a Go transport error.
+func TestDaemonStopDuringStream(t *testing.T) {
+	c := newCLI(t)
+	work := t.TempDir()
+	sock := filepath.Join(socketDir(t), "cairn.sock")
+	config := func(stopTimeout string) string {
+		p := filepath.Join(work, "cairn-"+stopTimeout+".yaml")
+		os.WriteFile(p, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nsocket: %s\nstop_timeout: %s\n",
+			c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, stopTimeout)), 0o600)
+		return p
+	}
+	c.env = append(c.env, "CAIRN_SOCKET="+sock)
+	goError := regexp.MustCompile(`Post |unix|closed network connection|EOF|broken pipe`)
+
+	t.Run("finishes within stop_timeout", func(t *testing.T) {
+		d := startDaemon(t, c, config("20s"), sock)
+		wait, want := slowIngest(t, c, "late", 30)
+		// Seen by the daemon and by status from its first line.
+		d.waitLog(`client ingest of a stream as late \(source "manual"\) over the socket`, 2*time.Second)
+		var st daemon.Status
+		json.Unmarshal([]byte(c.ok("status", "--json")), &st)
+		if len(st.Ingests) != 1 || st.Ingests[0].What != "a stream as late" || st.Ingests[0].Source != "manual" {
+			t.Fatalf("status while the stream comes: %+v", st.Ingests)
+		}
+		if out := c.ok("status"); !strings.Contains(out, "ingest of a stream as late (source manual) over the socket: running since") {
+			t.Fatalf("cairn status does not show the ingest:\n%s", out)
+		}
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		code, stdout, stderr := wait()
+		if code != 0 || !strings.Contains(stdout, "snapshot ") {
+			t.Fatalf("ingest across SIGTERM: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
+			t.Fatalf("daemon: exit %d", code)
+		}
+		d.waitLog(`stopping: waiting up to 20s for 1 running`, 0)
+		d.waitLog(`client ingest: snapshot [0-9a-f]{8} saved`, 0)
+		list := snapshotsOf(t, c, "manual")
+		if len(list) != 1 {
+			t.Fatalf("snapshots of manual: %+v", list)
+		}
+		target := filepath.Join(work, "restored")
+		c.ok("restore", list[0].ID, "--target", target)
+		if b, _ := os.ReadFile(filepath.Join(target, "late")); string(b) != want {
+			t.Fatalf("restored stream: %q", b)
+		}
+	})
+
+	t.Run("aborted after stop_timeout", func(t *testing.T) {
+		d := startDaemon(t, c, config("1s"), sock)
+		wait, _ := slowIngest(t, c, "aborted", 60)
+		d.waitLog(`client ingest of a stream as aborted`, 2*time.Second)
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		code, stdout, stderr := wait()
+		if code != exitFailure || stderr != "cairn: aborted: the daemon is stopping; no snapshot written\n" {
+			t.Fatalf("ingest aborted by the daemon: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
+			t.Fatalf("daemon: exit %d", code)
+		}
+	})
+
+	t.Run("daemon killed", func(t *testing.T) {
+		d := startDaemon(t, c, config("1s"), sock)
+		wait, _ := slowIngest(t, c, "killed", 60)
+		d.waitLog(`client ingest of a stream as killed`, 2*time.Second)
+		time.Sleep(300 * time.Millisecond)
+		d.stop(syscall.SIGKILL, 10*time.Second)
+		code, stdout, stderr := wait()
+		if code != exitFailure || stderr != "cairn: the daemon stopped during the ingest; no snapshot written\n" || goError.MatchString(stderr) {
+			t.Fatalf("ingest when the daemon died: exit %d\n%s%s", code, stdout, stderr)
+		}
+	})
+	if n := len(snapshotsOf(t, c, "manual")); n != 1 {
+		t.Fatalf("%d snapshots of manual; want only the finished one", n)
 	}
 }

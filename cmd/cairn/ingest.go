@@ -112,7 +112,8 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 		if len(args) > 0 {
 			return errors.New("--stdin takes no paths")
 		}
-		opt.Stdin, opt.StdinName = os.Stdin, f.stdinName
+		// Ctrl-C ends a read waiting for input that has not come.
+		opt.Stdin, opt.StdinName = cancelableStdin(ctx, os.Stdin), f.stdinName
 	default:
 		if len(args) == 0 {
 			return errors.New("nothing to ingest: give paths, --stdin or --stdin-from-command")
@@ -228,6 +229,10 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		var gone interface{ Detail() string }
+		if errors.As(err, &gone) {
+			out.g.verbosef("%s", gone.Detail())
 		}
 		return daemonError(err)
 	}

@@ -104,7 +104,7 @@ func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
 		fmt.Printf("snapshot %s saved\n", sid.Short())
 	}
 	if o.unreadable > 0 {
-		return &exitError{exitPartial, fmt.Errorf("snapshot %s saved, but %d paths could not be read", sid.Short(), o.unreadable)}
+		return &exitError{exitPartial, fmt.Errorf("snapshot %s saved, but %s could not be read", sid.Short(), plural(o.unreadable, "path"))}
 	}
 	return nil
 }
@@ -126,7 +126,7 @@ func writeIngestMetrics(path string, opt ingest.Options, start time.Time, out *i
 	}
 	res := metrics.BackupResult{Start: start, End: time.Now(), Success: err == nil || exitCode(err) == exitPartial}
 	if s := out.sum; s != nil {
-		res.AddedBytes, res.Files = s.DataAdded, s.TotalFiles
+		res.AddedBytes, res.Files, res.Unreadable = s.DataAdded, s.TotalFiles, int64(out.unreadable)
 		res.SnapshotTime = opt.Time
 		if res.SnapshotTime.IsZero() {
 			res.SnapshotTime = s.Start // ingest dates a snapshot by its start

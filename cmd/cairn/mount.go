@@ -47,6 +47,12 @@ user does, and the kernel enforces the stored owners, modes and ACLs.`,
 			if os.Getenv("GOGC") == "" {
 				debug.SetGCPercent(50)
 			}
+			// A mount left by a cairn mount or daemon that died.
+			if err := cfs.ClearStale(dir, func(format string, args ...any) {
+				fmt.Fprintf(os.Stderr, "cairn: "+format+"\n", args...)
+			}); err != nil {
+				return err
+			}
 			if fi, err := os.Stat(dir); err != nil {
 				return fmt.Errorf("mount point: %w", err)
 			} else if !fi.IsDir() {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,4 +137,81 @@ func TestMountCommand(t *testing.T) {
 	if _, code := c.run("mount", filepath.Join(mnt, "missing")); code != exitFailure {
 		t.Fatalf("mount on a missing folder: exit %d, want %d", code, exitFailure)
 	}
+}
+
+// TestStaleMount: a cairn mount or daemon killed while mounted leaves a
+// dead FUSE mount (ENOTCONN) behind; the next mount on the same folder
+// detaches it, says so in one line, and mounts.
+func TestStaleMount(t *testing.T) {
+	requireFUSE(t)
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 2, 10_000, 4)
+	c.ok("ingest", src, "--host", "h", "--source", "s")
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.Mkdir(mnt, 0o755)
+	stale := func(who string) {
+		t.Helper()
+		// The kernel may answer stat from the root's cached attributes
+		// for a second; then ENOTCONN, as for a user after a crash.
+		var err error
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if _, err = os.Stat(mnt); errors.Is(err, syscall.ENOTCONN) {
+				return
+			}
+		}
+		t.Fatalf("after SIGKILL of %s: stat of the mount point: %v; want ENOTCONN", who, err)
+	}
+
+	t.Run("cairn mount", func(t *testing.T) {
+		cmd, _ := c.startMount(mnt)
+		cmd.Process.Kill()
+		cmd.Wait()
+		stale("cairn mount")
+		// The stale mount is still listed: wait for cairn to say it
+		// mounted, not for the listing.
+		stderr := &syncBuffer{}
+		cmd = c.cmd("mount", mnt)
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill() })
+		waitFor(t, "cairn mount on the stale mount point", 20*time.Second, func() bool {
+			return strings.Contains(stderr.String(), "Ctrl-C or umount to unmount")
+		})
+		sameFiles(t, src, filepath.Join(mnt, "latest"))
+		if n := strings.Count(stderr.String(), "detached the stale mount"); n != 1 {
+			t.Errorf("cairn mount said %d times that it detached the stale mount: %s", n, stderr.String())
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		if code := exitCodeOf(t, cmd, 10*time.Second); code != 0 {
+			t.Fatalf("cairn mount after SIGTERM: exit %d: %s", code, stderr.String())
+		}
+	})
+
+	t.Run("daemon", func(t *testing.T) {
+		work := t.TempDir()
+		sock := filepath.Join(socketDir(t), "cairn.sock")
+		cfgPath := filepath.Join(work, "cairn.yaml")
+		os.WriteFile(cfgPath, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nsocket: %s\nmount:\n  path: %s\n",
+			c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, mnt)), 0o600)
+		t.Cleanup(func() {
+			if mounted(mnt) {
+				syscall.Unmount(mnt, syscall.MNT_DETACH)
+			}
+		})
+		d := startDaemon(t, c, cfgPath, sock)
+		d.stop(syscall.SIGKILL, 10*time.Second)
+		stale("the daemon")
+		d = startDaemon(t, c, cfgPath, sock)
+		d.waitLog(`mount: mount point \S+: detached the stale mount a dead process left there`, 0)
+		sameFiles(t, src, filepath.Join(mnt, "latest"))
+		if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
+			t.Fatalf("exit %d after SIGTERM", code)
+		}
+		if mounted(mnt) {
+			t.Fatal("still mounted after SIGTERM")
+		}
+	})
 }

@@ -15,7 +15,9 @@ func newRunCommand(g *globals) *cobra.Command {
 		Short: "Run a source of the daemon's config now",
 		Long: `Ask the running daemon to run one of its configured sources now, with its
 hooks and retention, and wait for it. The exit code is the run's, as ingest's:
-0 success, 3 snapshot saved but some files unreadable, 1 failure.
+0 success, 3 snapshot saved but some files unreadable, 1 failure. Each file
+the run cannot read is reported on stderr as it goes ("cannot read PATH: why";
+with --json, an error object per file), as cairn ingest reports them.
 
 A run asked for while the source is running is queued once and starts when
 the running one ends. --no-wait only queues the run.`,
@@ -26,7 +28,10 @@ the running one ends. --no-wait only queues the run.`,
 			if err != nil {
 				return err
 			}
-			res, err := c.Run(ctx, args[0], !noWait)
+			// Each path the run cannot read, as it goes: the same
+			// lines (or --json objects) on stderr as cairn ingest's.
+			out := newIngestOutput(g)
+			res, err := c.Run(ctx, args[0], !noWait, out.warn)
 			if err != nil {
 				return daemonError(err)
 			}

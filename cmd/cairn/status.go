@@ -66,6 +66,13 @@ func printStatus(st *daemon.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, last, outcome, dur, added, snap, next)
 	}
 	tw.Flush()
+	for _, in := range st.Ingests {
+		what := "ingest of " + in.What
+		if in.Source != "" {
+			what += " (source " + in.Source + ")"
+		}
+		fmt.Printf("%s over the socket: running since %s (uid %d)\n", what, in.Start.Local().Format("2006-01-02 15:04:05"), in.UID)
+	}
 	for _, s := range append(st.Sources, st.Jobs...) {
 		if r := s.LastRun; r != nil && r.Error != "" {
 			fmt.Printf("%s: %s\n", s.Name, r.Error)

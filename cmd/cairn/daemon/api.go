@@ -20,7 +20,8 @@ import (
 //
 //	GET  /v1/info       Info
 //	GET  /v1/status     Status
-//	POST /v1/run        RunRequest -> RunResult (202 Accepted when not waiting)
+//	POST /v1/run        RunRequest -> RunResult (202 Accepted when not waiting;
+//	                    RunEvent lines when streaming)
 //	POST /v1/ingest     IngestRequest line + framed stdin -> IngestEvent lines
 //	GET  /v1/snapshots  SnapshotList
 const (
@@ -66,11 +67,22 @@ type Info struct {
 	UID int `json:"uid"`
 }
 
-// Status is every source's state, and the scheduled check and prune.
+// Status is every source's state, the scheduled check and prune, and the
+// ingests clients asked for that are running.
 type Status struct {
 	Info
 	Sources []SourceStatus `json:"sources"`
 	Jobs    []SourceStatus `json:"jobs,omitempty"`
+	Ingests []IngestStatus `json:"ingests,omitempty"`
+}
+
+// IngestStatus is an ingest a client asked for over the socket (cairn
+// ingest through the daemon), from the moment its request arrived.
+type IngestStatus struct {
+	What   string    `json:"what"` // "a stream as NAME", "N paths"
+	Source string    `json:"source,omitempty"`
+	Start  time.Time `json:"start"`
+	UID    int       `json:"uid"` // the caller's
 }
 
 // SourceStatus is one source (or job) as the daemon sees it now.
@@ -110,6 +122,18 @@ type RunRequest struct {
 	// Wait holds the answer until the run ends; otherwise the run is
 	// queued (merged with one already queued) and the call returns.
 	Wait bool `json:"wait"`
+	// Stream (with Wait) answers with RunEvent lines: a warn line for
+	// each path the run cannot read, as it goes, then the result line.
+	Stream bool `json:"stream,omitempty"`
+}
+
+// RunEvent is one line of a streamed run's answer: warn lines, then one
+// result line.
+type RunEvent struct {
+	Type    string     `json:"type"` // warn, result
+	Path    string     `json:"path,omitempty"`
+	Message string     `json:"message,omitempty"`
+	Result  *RunResult `json:"result,omitempty"`
 }
 
 // IngestRequest is the first line of an ingest call's body: what the CLI's
@@ -151,6 +175,7 @@ const (
 	EventWarn     = "warn"
 	EventSummary  = "summary"
 	EventError    = "error"
+	EventResult   = "result" // the end of a streamed run
 )
 
 // SnapshotList is every snapshot, oldest first, as repo.Snapshots lists

@@ -1,9 +1,9 @@
 package daemon
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-backup/cairn/repo"
@@ -130,9 +131,11 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 }
 
 // Run runs a configured source now. Without wait it returns once queued,
-// with a nil result.
-func (c *Client) Run(ctx context.Context, source string, wait bool) (*RunResult, error) {
-	b, _ := json.Marshal(RunRequest{Source: source, Wait: wait})
+// with a nil result. With wait and warn, warn hears of each path the run
+// cannot read, as the run goes.
+func (c *Client) Run(ctx context.Context, source string, wait bool, warn func(path, msg string)) (*RunResult, error) {
+	rq := RunRequest{Source: source, Wait: wait, Stream: wait && warn != nil}
+	b, _ := json.Marshal(rq)
 	resp, err := c.do(ctx, http.MethodPost, pathRun, bytes.NewReader(b))
 	if err != nil {
 		return nil, err
@@ -141,11 +144,38 @@ func (c *Client) Run(ctx context.Context, source string, wait bool) (*RunResult,
 	if !wait {
 		return nil, nil
 	}
-	var r RunResult
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return nil, fmt.Errorf("daemon at %s: %w", c.path, err)
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var line json.RawMessage
+		if err := dec.Decode(&line); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("the daemon stopped during the run of %s; see cairn status or cairn snapshots once it is back (%v)", source, err)
+		}
+		var ev RunEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return nil, fmt.Errorf("daemon at %s: %w", c.path, err)
+		}
+		switch ev.Type {
+		case EventWarn:
+			if warn != nil {
+				warn(ev.Path, ev.Message)
+			}
+			continue
+		case EventResult:
+			if ev.Result == nil {
+				return nil, fmt.Errorf("daemon at %s: a result without a result", c.path)
+			}
+			return ev.Result, nil
+		}
+		// Not streamed (or a daemon that does not stream): the result.
+		var r RunResult
+		if err := json.Unmarshal(line, &r); err != nil {
+			return nil, fmt.Errorf("daemon at %s: %w", c.path, err)
+		}
+		return &r, nil
 	}
-	return &r, nil
 }
 
 // Snapshots lists the repository's snapshots, oldest first, and the
@@ -170,56 +200,124 @@ func (c *Client) Snapshots(ctx context.Context) ([]*repo.Snapshot, []string, err
 // Ingest runs an ingest in the daemon. With req.Stdin, stdin is streamed
 // to it; once stdin ends, verdict (when set) says whether the stream is
 // good (an error means no snapshot). Every event but the last goes to on;
-// the last is the summary (returned) or an error (an *APIError).
+// the last is the summary (returned) or an error (an *APIError). A daemon
+// that goes away meanwhile (stopped, killed) is an ErrDaemonGone.
+//
+// The request line goes out at once, and so does every piece of the
+// stream as stdin yields it: the daemon counts the ingest as running
+// work (which a SIGTERM waits for) from the moment it arrives, however
+// slowly the stream comes.
 func (c *Client) Ingest(ctx context.Context, req IngestRequest, stdin io.Reader, verdict func() error, on func(IngestEvent)) (*IngestEvent, error) {
 	pr, pw := io.Pipe()
+	var ended atomic.Bool // the whole stream and its verdict were sent
+	var readErr atomic.Pointer[error]
 	go func() {
 		head, _ := json.Marshal(req)
-		bw := bufio.NewWriterSize(pw, 256<<10)
-		_, err := bw.Write(append(head, '\n'))
+		_, err := pw.Write(append(head, '\n'))
 		if err == nil && req.Stdin {
-			fw := &frameWriter{w: bw}
-			if _, err = io.Copy(fw, stdin); err == nil {
+			var rerr error
+			if err, rerr = sendFrames(pw, stdin); rerr != nil {
+				readErr.Store(&rerr)
+				err = rerr
+			} else if err == nil {
 				var end StreamEnd
 				if verdict != nil {
 					if verr := verdict(); verr != nil {
 						end.Error = verr.Error()
 					}
 				}
-				err = fw.end(end)
+				fw := &frameWriter{w: pw}
+				if err = fw.end(end); err == nil {
+					ended.Store(true)
+				}
 			}
-		}
-		if err == nil {
-			err = bw.Flush()
 		}
 		pw.CloseWithError(err)
 	}()
+	gone := func(err error) error {
+		pr.CloseWithError(err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if rerr := readErr.Load(); rerr != nil {
+			return fmt.Errorf("reading standard input: %w; no snapshot written", *rerr)
+		}
+		if req.Stdin && !ended.Load() {
+			// The daemon commits only after the verdict: none was.
+			return &daemonGoneError{path: c.path, written: "no snapshot written", err: err}
+		}
+		return &daemonGoneError{path: c.path, written: "whether it wrote the snapshot is unknown: see cairn snapshots", err: err}
+	}
 	resp, err := c.do(ctx, http.MethodPost, pathIngest, pr)
 	if err != nil {
-		pr.CloseWithError(err)
-		return nil, err
+		if IsAPIError(err) {
+			pr.CloseWithError(err)
+			return nil, err
+		}
+		return nil, gone(err)
 	}
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
 	for {
 		var ev IngestEvent
 		if err := dec.Decode(&ev); err != nil {
-			pr.CloseWithError(err)
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("daemon at %s stopped answering: %w", c.path, err)
+			return nil, gone(err)
 		}
 		switch ev.Type {
 		case EventSummary:
 			return &ev, nil
 		case EventError:
+			if rerr := readErr.Load(); rerr != nil {
+				// The daemon saw the stream cut short: say why.
+				return nil, fmt.Errorf("reading standard input: %w; no snapshot written", *rerr)
+			}
 			if ev.Code == 0 {
 				ev.Code = exitFailure
 			}
 			return nil, &APIError{Message: ev.Message, Code: ev.Code}
 		default:
 			on(ev)
+		}
+	}
+}
+
+// ErrDaemonGone is what a call returns when the daemon went away in the
+// middle of it (errors.Is).
+var ErrDaemonGone = errors.New("the daemon stopped")
+
+type daemonGoneError struct {
+	path, written string
+	err           error // the transport's, for -v and debugging only
+}
+
+func (e *daemonGoneError) Error() string {
+	return "the daemon stopped during the ingest; " + e.written
+}
+
+func (e *daemonGoneError) Is(target error) bool { return target == ErrDaemonGone }
+
+// Detail is the underlying transport error.
+func (e *daemonGoneError) Detail() string { return fmt.Sprintf("daemon at %s: %v", e.path, e.err) }
+
+// sendFrames frames stdin onto w: each read is sent as one frame at once,
+// so a slow producer's lines reach the daemon as they come, and a fast one
+// fills frames of up to 256 KiB. It returns an error writing to w, or one
+// reading stdin.
+func sendFrames(w io.Writer, stdin io.Reader) (werr, rerr error) {
+	buf := make([]byte, 4+256<<10)
+	for {
+		n, err := stdin.Read(buf[4:])
+		if n > 0 {
+			binary.BigEndian.PutUint32(buf[:4], uint32(n))
+			if _, werr := w.Write(buf[:4+n]); werr != nil {
+				return werr, nil
+			}
+		}
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 }

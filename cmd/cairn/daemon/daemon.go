@@ -58,6 +58,10 @@ type Daemon struct {
 	stopMu     sync.Mutex // orders begin's Add before shutdown's Wait
 	stopping   atomic.Bool
 	active     sync.WaitGroup // runs and socket ingests in progress
+	running    atomic.Int32   // how many, for the log
+
+	ingestsMu sync.Mutex
+	ingests   map[*IngestStatus]bool // socket ingests, for status
 }
 
 // Run runs the daemon with cfg until ctx ends (SIGTERM, SIGINT), then
@@ -250,6 +254,9 @@ func (d *Daemon) shutdown(srv *http.Server) {
 	d.notify.send("STOPPING=1", "STATUS=stopping")
 	d.runner.stop()
 	timeout := time.Duration(d.config().StopTimeout)
+	if n := d.running.Load(); n > 0 {
+		d.logf("stopping: waiting up to %s for %d running ingests and jobs", timeout, n)
+	}
 	done := make(chan struct{})
 	go func() { d.active.Wait(); d.runner.wait(); close(done) }()
 	select {
@@ -278,7 +285,14 @@ func (d *Daemon) begin() error {
 		return errStopping
 	}
 	d.active.Add(1)
+	d.running.Add(1)
 	return nil
+}
+
+// end unregisters a piece of work begin registered.
+func (d *Daemon) end() {
+	d.running.Add(-1)
+	d.active.Done()
 }
 
 var errStopping = errors.New("the daemon is stopping")

@@ -48,7 +48,7 @@ func (m *metricsState) serve(cfg *Config) (stop func(), err error) {
 func (m *metricsState) backup(host string, res RunResult) {
 	m.set.Backup(host, res.Source, metrics.BackupResult{
 		Start: res.Start, End: res.End, Success: res.Outcome != OutcomeFailure,
-		SnapshotTime: res.SnapshotTime, AddedBytes: res.AddedBytes, Files: res.Files,
+		SnapshotTime: res.SnapshotTime, AddedBytes: res.AddedBytes, Files: res.Files, Unreadable: res.Unreadable,
 	})
 	m.repository()
 }

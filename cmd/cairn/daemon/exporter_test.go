@@ -31,10 +31,10 @@ func TestPingURL(t *testing.T) {
 	cfg := &Config{Host: "h", Sources: []Source{good, bad}, Metrics: &Metrics{PingURL: srv.URL + "/default"}}
 	d, _ := newTestDaemon(t, cfg)
 	ctx := context.Background()
-	if res := d.runSource(ctx, good); res.Outcome != OutcomeSuccess {
+	if res := d.runSource(ctx, good, nil); res.Outcome != OutcomeSuccess {
 		t.Fatalf("good: %+v", res)
 	}
-	if res := d.runSource(ctx, bad); res.Outcome != OutcomeFailure {
+	if res := d.runSource(ctx, bad, nil); res.Outcome != OutcomeFailure {
 		t.Fatalf("bad: %+v", res)
 	}
 	want := []string{"GET /default/fail", "GET /default/start", "GET /own", "GET /own/start"}
@@ -42,7 +42,7 @@ func TestPingURL(t *testing.T) {
 	d.cfgMu.Lock()
 	d.cfg = &Config{Host: "h", Sources: []Source{quiet}}
 	d.cfgMu.Unlock()
-	d.runSource(ctx, quiet) // no ping_url anywhere: no ping
+	d.runSource(ctx, quiet, nil) // no ping_url anywhere: no ping
 	mu.Lock()
 	defer mu.Unlock()
 	slices.Sort(got)

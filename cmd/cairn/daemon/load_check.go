@@ -170,6 +170,9 @@ func (l *loader) retention(p string, r *Retention) {
 		if _, err := forget.ParseDuration(v); err != nil {
 			l.report(p+"."+k, "%v", err)
 			ok = false
+		} else if err := withinMonths(v); err != nil {
+			l.report(p+"."+k, "%v", err)
+			ok = false
 		}
 	}
 	if !ok {
@@ -272,6 +275,29 @@ func (c *Config) applyDefaults() error {
 		}
 	}
 	return nil
+}
+
+// withinMonths refuses a keep_within* span that has months (m) without
+// years (y). In these keys m is restic's month, while everywhere else in
+// the file (stop_timeout, schedules, timeouts) m is minutes: "30m" or
+// "12h30m" would silently keep 30 months. So months are only written next
+// to years, which no span of minutes has: 0y6m is six calendar months,
+// 1y6m a year and a half; or write the span in days (30d).
+func withinMonths(v string) error {
+	if !strings.ContainsRune(v, 'm') || strings.ContainsRune(v, 'y') {
+		return nil
+	}
+	d, _ := forget.ParseDuration(v)
+	hint := "0y6m for six calendar months, or 180d"
+	switch {
+	case d.Days != 0 || d.Hours != 0:
+	case d.Months == 1:
+		hint = "0y1m for a calendar month, or 30d"
+	default:
+		hint = fmt.Sprintf("0y%dm for %d calendar months, or %dd", d.Months, d.Months, 30*d.Months)
+	}
+	return fmt.Errorf("%q: m is months in keep_within, as in restic, not minutes as elsewhere in this file; "+
+		"to keep the two apart, months go with years: write %s", v, hint)
 }
 
 func (r *Retention) withins() map[string]string {

@@ -34,8 +34,9 @@ metrics:
 // validConfigs are accepted by Parse; schema_test checks that the schema
 // accepts them too.
 var validConfigs = map[string]string{
-	"issue":   issueExample,
-	"minimal": "repository: s3:minio.local/bucket/prefix\n",
+	"issue":             issueExample,
+	"minimal":           "repository: s3:minio.local/bucket/prefix\n",
+	"months with years": "repository: /r\nsources:\n- {name: a, paths: [/a], retention: {keep_within: 0y6m, keep_within_daily: 1y, keep_within_hourly: 2d12h, keep_within_monthly: 6m1y}}\n",
 	"hooks": `repository: /srv/backup
 password_command: pass show cairn
 host: beta

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -40,12 +41,19 @@ type job struct {
 	next  time.Time // zero: not scheduled
 
 	state    runState
-	pending  bool             // one more run after the running one
-	waiters  []chan RunResult // answered by the queued or running run
-	later    []chan RunResult // answered by the pending run
+	pending  bool     // one more run after the running one
+	waiters  []waiter // answered by the queued or running run
+	later    []waiter // answered by the pending run
 	last     *RunResult
 	failures int
 	dropped  bool // a reload removed it; forget it once idle
+}
+
+// waiter is a caller waiting for a run's end, and hearing of the paths it
+// cannot read meanwhile (warn may be nil).
+type waiter struct {
+	ch   chan RunResult
+	warn func(path, msg string)
 }
 
 type runner struct {
@@ -61,8 +69,9 @@ type runner struct {
 	quit    chan struct{}
 	wg      sync.WaitGroup
 
-	// runFn runs one job (runOne; tests replace it).
-	runFn func(kind jobKind, name string, src Source) RunResult
+	// runFn runs one job (runOne; tests replace it). warn hears of each
+	// path the run cannot read.
+	runFn func(kind jobKind, name string, src Source, warn func(path, msg string)) RunResult
 
 	// excl lets prune (exclusive) and the others (shared) take turns:
 	// prune's repository lock would fail while an ingest holds a shared
@@ -242,6 +251,12 @@ func (r *runner) loop() {
 
 // request runs a source now; the channel hears how the run ended.
 func (r *runner) request(name string) (<-chan RunResult, error) {
+	return r.requestWatch(name, nil)
+}
+
+// requestWatch is request, with warn (when not nil) hearing of each path
+// the run that answers cannot read, as the run goes.
+func (r *runner) requestWatch(name string, warn func(path, msg string)) (<-chan RunResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	j := r.jobs[jobKey(kindSource, name)]
@@ -252,17 +267,17 @@ func (r *runner) request(name string) (<-chan RunResult, error) {
 		return nil, errStopping
 	}
 	ch := make(chan RunResult, 1)
-	r.requestLocked(j, ch)
+	r.requestLocked(j, &waiter{ch: ch, warn: warn})
 	return ch, nil
 }
 
-func (r *runner) requestLocked(j *job, ch chan RunResult) {
+func (r *runner) requestLocked(j *job, w *waiter) {
 	if r.stopped {
 		return
 	}
-	add := func(l *[]chan RunResult) {
-		if ch != nil {
-			*l = append(*l, ch)
+	add := func(l *[]waiter) {
+		if w != nil {
+			*l = append(*l, *w)
 		}
 	}
 	switch j.state {
@@ -297,7 +312,19 @@ func (r *runner) exec(j *job) {
 		kind, src := j.kind, j.src
 		r.mu.Unlock()
 
-		res := r.runFn(kind, j.name, src)
+		// The waiters of a running run do not change: later requests
+		// wait for the next run.
+		warn := func(path, msg string) {
+			r.mu.Lock()
+			ws := slices.Clone(j.waiters)
+			r.mu.Unlock()
+			for _, w := range ws {
+				if w.warn != nil {
+					w.warn(path, msg)
+				}
+			}
+		}
+		res := r.runFn(kind, j.name, src, warn)
 
 		r.mu.Lock()
 		r.busy--
@@ -332,17 +359,17 @@ func (r *runner) finishLocked(j *job, res RunResult) {
 	}
 }
 
-func (r *runner) answer(chs []chan RunResult, res RunResult) {
-	for _, ch := range chs {
-		ch <- res
+func (r *runner) answer(ws []waiter, res RunResult) {
+	for _, w := range ws {
+		w.ch <- res
 	}
 }
 
-func (r *runner) runOne(kind jobKind, name string, src Source) RunResult {
+func (r *runner) runOne(kind jobKind, name string, src Source, warn func(path, msg string)) RunResult {
 	if err := r.d.begin(); err != nil {
 		return RunResult{Source: name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: err.Error()}
 	}
-	defer r.d.active.Done()
+	defer r.d.end()
 	ctx, cancel := r.d.workContext(context.Background())
 	defer cancel()
 	switch kind {
@@ -357,7 +384,7 @@ func (r *runner) runOne(kind jobKind, name string, src Source) RunResult {
 	}
 	r.excl.RLock()
 	defer r.excl.RUnlock()
-	return r.d.runSource(ctx, src)
+	return r.d.runSource(ctx, src, warn)
 }
 
 // stop takes no more work: queued runs are answered as failed, running

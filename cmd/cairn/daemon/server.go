@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -48,6 +49,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	if st.Sources == nil {
 		st.Sources = []SourceStatus{}
 	}
+	st.Ingests = d.runningIngests()
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -57,7 +59,37 @@ func (d *Daemon) handleRun(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusBadRequest, exitFailure, "bad run request: "+err.Error())
 		return
 	}
-	ch, err := d.runner.request(rr.Source)
+	stream := rr.Wait && rr.Stream
+	// A streamed answer: its header goes out with the first line, once
+	// the run was accepted; nothing is written after the handler returns.
+	rc := http.NewResponseController(w)
+	var mu sync.Mutex
+	started, finished := false, false
+	send := func(ev RunEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		if finished {
+			return
+		}
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+		}
+		b, _ := json.Marshal(ev)
+		w.Write(append(b, '\n'))
+		rc.Flush()
+	}
+	defer func() {
+		mu.Lock()
+		finished = true
+		mu.Unlock()
+	}()
+	var warn func(path, msg string)
+	if stream {
+		warn = func(path, msg string) { send(RunEvent{Type: EventWarn, Path: path, Message: msg}) }
+	}
+	ch, err := d.runner.requestWatch(rr.Source, warn)
 	switch {
 	case errors.Is(err, errUnknownSource):
 		writeError(w, http.StatusNotFound, exitFailure, err.Error())
@@ -75,7 +107,11 @@ func (d *Daemon) handleRun(w http.ResponseWriter, req *http.Request) {
 	}
 	select {
 	case res := <-ch:
-		writeJSON(w, http.StatusOK, res)
+		if stream {
+			send(RunEvent{Type: EventResult, Result: &res})
+		} else {
+			writeJSON(w, http.StatusOK, res)
+		}
 	case <-req.Context().Done():
 		// The client left; the run goes on.
 	}
@@ -96,13 +132,31 @@ func (d *Daemon) handleSnapshots(w http.ResponseWriter, req *http.Request) {
 }
 
 // handleIngest runs an ingest a client asked for, streaming its events
-// back as JSON lines while (with stdin) reading the client's stream.
+// back as JSON lines while (with stdin) reading the client's stream. It
+// counts as running work from the moment the request arrives: a SIGTERM
+// lets it finish, however slowly its stream comes, for up to
+// stop_timeout.
 func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
+	if err := d.begin(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, exitFailure, err.Error())
+		return
+	}
+	defer d.end()
+	rc := http.NewResponseController(w)
+	// Once the daemon aborts its work, a read waiting for the client's
+	// stream ends at once instead of when the client sends more.
+	stopRead := context.AfterFunc(d.work, func() { rc.SetReadDeadline(time.Now()) })
+	defer stopRead()
+
 	body := bufio.NewReaderSize(req.Body, 256<<10)
 	line, err := body.ReadBytes('\n')
 	var ir IngestRequest
 	if err == nil {
 		err = json.Unmarshal(line, &ir)
+	}
+	if err != nil && d.work.Err() != nil {
+		writeError(w, http.StatusServiceUnavailable, exitFailure, "aborted: the daemon is stopping; no snapshot written")
+		return
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, exitFailure, "bad ingest request: "+err.Error())
@@ -111,18 +165,14 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 	// The daemon reads paths with its own rights: only a caller with
 	// those rights (root, or the daemon's own user) may name them.
 	// Anyone allowed on the socket may send a stream.
-	if p, _ := req.Context().Value(peerKey{}).(peer); len(ir.Paths) > 0 && p.uid != 0 && p.uid != os.Getuid() {
+	p, _ := req.Context().Value(peerKey{}).(peer)
+	if len(ir.Paths) > 0 && p.uid != 0 && p.uid != os.Getuid() {
 		writeError(w, http.StatusForbidden, exitFailure, fmt.Sprintf("uid %d may not have the daemon read paths with its rights (uid %d): "+
 			"ingest them with --no-daemon, or send a stream with --stdin", p.uid, os.Getuid()))
 		return
 	}
-	if err := d.begin(); err != nil {
-		writeError(w, http.StatusServiceUnavailable, exitFailure, err.Error())
-		return
-	}
-	defer d.active.Done()
+	defer d.trackIngest(IngestStatus{What: ingestWhat(ir), Source: ir.Source, Start: time.Now().Round(0), UID: p.uid})()
 	// Events go out while the stream still comes in.
-	rc := http.NewResponseController(w)
 	rc.EnableFullDuplex()
 	// One ingest per connection: the stream may be left unread after a
 	// failure, so the connection cannot carry another request.
@@ -142,21 +192,63 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := d.workContext(req.Context())
 	defer cancel()
 	sn, err := d.clientIngest(ctx, ir, body, send)
-	// Read what is left of a stream the ingest stopped reading, so that
-	// the server's own read of the connection does not race ours.
-	if ir.Stdin {
-		io.Copy(io.Discard, io.LimitReader(body, 1<<20))
-	}
 	if err != nil {
 		code := d.deps.ExitCode(err)
-		if errors.Is(err, ingest.ErrInterrupted) && d.work.Err() != nil {
+		if d.work.Err() != nil {
+			// However the abort showed (an interrupted ingest, a read
+			// of the stream cut short).
 			err = errors.New("aborted: the daemon is stopping; no snapshot written")
 			code = exitFailure
 		}
 		send(IngestEvent{Type: EventError, Message: err.Error(), Code: code})
-		return
+	} else {
+		send(IngestEvent{Type: EventSummary, SnapshotID: sn.ID.String(), Summary: sn.Summary})
 	}
-	send(IngestEvent{Type: EventSummary, SnapshotID: sn.ID.String(), Summary: sn.Summary})
+	// Read what is left of a stream the ingest stopped reading (for a
+	// while), so that the connection is not reset under the answer
+	// before the client has read it. Not once the daemon aborts its
+	// work: it is stopping.
+	if ir.Stdin && d.work.Err() == nil {
+		rc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, io.LimitReader(body, 1<<20))
+	}
+}
+
+// ingestWhat describes a client ingest for the log and status.
+func ingestWhat(ir IngestRequest) string {
+	if ir.Stdin {
+		return "a stream as " + ir.StdinName
+	}
+	return fmt.Sprintf("%d paths", len(ir.Paths))
+}
+
+// trackIngest lists a client ingest in the status until the returned
+// function is called.
+func (d *Daemon) trackIngest(st IngestStatus) func() {
+	d.ingestsMu.Lock()
+	defer d.ingestsMu.Unlock()
+	if d.ingests == nil {
+		d.ingests = map[*IngestStatus]bool{}
+	}
+	p := &st
+	d.ingests[p] = true
+	return func() {
+		d.ingestsMu.Lock()
+		defer d.ingestsMu.Unlock()
+		delete(d.ingests, p)
+	}
+}
+
+// runningIngests lists the client ingests in progress, oldest first.
+func (d *Daemon) runningIngests() []IngestStatus {
+	d.ingestsMu.Lock()
+	defer d.ingestsMu.Unlock()
+	out := make([]IngestStatus, 0, len(d.ingests))
+	for p := range d.ingests {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Start.Before(out[b].Start) })
+	return out
 }
 
 // clientIngest is one ingest asked for over the socket.
@@ -183,11 +275,7 @@ func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio
 			return nil
 		}
 	}
-	what := fmt.Sprintf("%d paths", len(ir.Paths))
-	if ir.Stdin {
-		what = "a stream as " + ir.StdinName
-	}
-	d.logf("client ingest of %s (source %q) over the socket", what, ir.Source)
+	d.logf("client ingest of %s (source %q) over the socket", ingestWhat(ir), ir.Source)
 	start := time.Now()
 
 	d.runner.excl.RLock()
@@ -211,7 +299,7 @@ func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio
 	host := sn.Host
 	rr := RunResult{Source: sn.Source, Start: start.Round(0), End: time.Now().Round(0), SnapshotID: sn.ID.String(), SnapshotTime: sn.Time, Outcome: OutcomeSuccess}
 	if res.Unreadable > 0 {
-		rr.Outcome, rr.ExitCode = OutcomePartial, exitPartial
+		rr.Outcome, rr.ExitCode, rr.Unreadable = OutcomePartial, exitPartial, res.Unreadable
 	}
 	if s := sn.Summary; s != nil {
 		rr.AddedBytes, rr.Files, rr.Bytes = s.DataAdded, s.TotalFiles, s.TotalBytes

@@ -127,7 +127,7 @@ func TestSocketGroup(t *testing.T) {
 // A caller other than root and the daemon's own user may not have the
 // daemon read paths with the daemon's rights: only streams.
 func TestIngestPathsNeedTheDaemonsRights(t *testing.T) {
-	d := &Daemon{logf: t.Logf}
+	d := &Daemon{logf: t.Logf, work: context.Background()}
 	for _, c := range []struct {
 		p    peer
 		body string

@@ -21,8 +21,9 @@ import (
 // runSource runs one source: ping start, before hooks in order (the first
 // that fails skips the ingest), the ingest under a shared lock, retention
 // (only when a snapshot was written), after hooks with the outcome in
-// their environment, ping success or failure, metrics.
-func (d *Daemon) runSource(ctx context.Context, src Source) RunResult {
+// their environment, ping success or failure, metrics. warn (when not nil)
+// hears of each path the ingest cannot read.
+func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg string)) RunResult {
 	cfg := d.config()
 	res := RunResult{Source: src.Name, Start: time.Now().Round(0)}
 	pingURL := src.PingURL
@@ -42,7 +43,7 @@ func (d *Daemon) runSource(ctx context.Context, src Source) RunResult {
 	var sn *repo.Snapshot
 	var unreadable int64
 	if err == nil {
-		sn, unreadable, err = d.ingestSource(ctx, cfg, src)
+		sn, unreadable, err = d.ingestSource(ctx, cfg, src, warn)
 	}
 	if sn != nil {
 		res.SnapshotID, res.SnapshotTime = sn.ID.String(), sn.Time
@@ -71,7 +72,11 @@ func (d *Daemon) runSource(ctx context.Context, src Source) RunResult {
 		}
 	case unreadable > 0:
 		res.Outcome, res.ExitCode = OutcomePartial, exitPartial
-		res.Error = fmt.Sprintf("snapshot %s saved, but %d paths could not be read", sn.ID.Short(), unreadable)
+		paths := "paths"
+		if unreadable == 1 {
+			paths = "path"
+		}
+		res.Error = fmt.Sprintf("snapshot %s saved, but %d %s could not be read", sn.ID.Short(), unreadable, paths)
 	default:
 		res.Outcome, res.ExitCode = OutcomeSuccess, exitOK
 	}
@@ -106,7 +111,7 @@ func (d *Daemon) runSource(ctx context.Context, src Source) RunResult {
 
 // ingestSource ingests a source's paths, or its command's output, under a
 // shared lock. A command that fails writes no snapshot.
-func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source) (*repo.Snapshot, int64, error) {
+func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn func(path, msg string)) (*repo.Snapshot, int64, error) {
 	opt := ingest.Options{Host: cfg.Host, Source: src.Name, Tags: src.Tags, ExcludeCaches: src.ExcludeCaches,
 		OneFileSystem: src.OneFileSystem, Version: d.deps.Version}
 	opt.Excludes = append(opt.Excludes, src.Exclude...)
@@ -121,6 +126,9 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source) (*re
 	opt.Warn = func(path string, err error) {
 		unreadable.Add(1)
 		d.logf("source %s: cannot read %s: %v", src.Name, path, err)
+		if warn != nil {
+			warn(path, err.Error())
+		}
 	}
 
 	lock, err := d.r.Lock(ctx, false, "ingest "+src.Name)

@@ -14,8 +14,15 @@
 //	cairn_backup_duration_seconds          length of the last run
 //	cairn_backup_added_bytes               bytes the last snapshot added
 //	cairn_backup_files                     files in the last snapshot
+//	cairn_backup_unreadable_files          files the last snapshot could not read
 //	cairn_source_failures_total            failed runs (counter)
 //	cairn_snapshots                        snapshots in the repository
+//
+// A partial run (exit code 3: the snapshot was saved, but some files could
+// not be read) is a success: cairn_last_backup_success is 1 and the last
+// success time moves on, while cairn_backup_unreadable_files says how many
+// files it missed (0 after a complete run). Alert on it being above 0 to
+// hear of partial runs.
 //
 // For the whole repository, unlabelled: cairn_repository_size_bytes.
 //
@@ -47,6 +54,7 @@ const (
 	Duration       = "cairn_backup_duration_seconds"
 	AddedBytes     = "cairn_backup_added_bytes"
 	Files          = "cairn_backup_files"
+	Unreadable     = "cairn_backup_unreadable_files"
 	Failures       = "cairn_source_failures_total"
 	Snapshots      = "cairn_snapshots"
 	RepositorySize = "cairn_repository_size_bytes"
@@ -60,11 +68,12 @@ type family struct {
 // families are written in this order.
 var families = []family{
 	{LastSnapshot, "Time of the newest snapshot a source wrote, in seconds since the epoch.", "gauge", true},
-	{LastSuccess, "End of the last successful run of a source, in seconds since the epoch.", "gauge", true},
-	{LastOK, "Whether the last run of a source succeeded (1) or failed (0).", "gauge", true},
+	{LastSuccess, "End of the last successful run of a source (partial runs included), in seconds since the epoch.", "gauge", true},
+	{LastOK, "Whether the last run of a source succeeded (1) or failed (0); a partial run, which saved a snapshot without some unreadable files, succeeded: see cairn_backup_unreadable_files.", "gauge", true},
 	{Duration, "How long the last run of a source took, in seconds.", "gauge", true},
 	{AddedBytes, "Bytes the last snapshot of a source added to the repository.", "gauge", true},
 	{Files, "Files in the last snapshot of a source.", "gauge", true},
+	{Unreadable, "Files the last snapshot of a source could not read (above 0: a partial run, exit code 3).", "gauge", true},
 	{Failures, "Runs of a source that failed.", "counter", true},
 	{Snapshots, "Snapshots of a host and source in the repository.", "gauge", true},
 	{RepositorySize, "Bytes stored in the repository.", "gauge", false},
@@ -98,6 +107,8 @@ type BackupResult struct {
 	SnapshotTime time.Time
 	AddedBytes   int64
 	Files        int64
+	// Unreadable counts the files the snapshot could not read.
+	Unreadable int64
 }
 
 // Set holds the current value of every series. It is safe for concurrent
@@ -124,6 +135,7 @@ func (s *Set) Backup(host, source string, r BackupResult) {
 		s.set(key{LastSnapshot, hs}, unixSeconds(r.SnapshotTime))
 		s.set(key{AddedBytes, hs}, float64(r.AddedBytes))
 		s.set(key{Files, hs}, float64(r.Files))
+		s.set(key{Unreadable, hs}, float64(r.Unreadable))
 	}
 	fails := s.values[key{Failures, hs}] // creates the series at 0
 	if r.Success {

@@ -81,13 +81,16 @@ func TestBackupAndRepository(t *testing.T) {
 	var s Set
 	s.Backup("alpha", "system", BackupResult{Start: start, End: start.Add(90 * time.Second), Success: true,
 		SnapshotTime: start.Add(time.Second), AddedBytes: 123456789012, Files: 4242})
+	// A partial run: a success, with the files it could not read.
+	s.Backup("alpha", "home", BackupResult{Start: start, End: start.Add(time.Minute), Success: true,
+		SnapshotTime: start, Files: 10, Unreadable: 2})
 	s.Backup("alpha", "db", BackupResult{Start: start, End: start.Add(1500 * time.Millisecond)})
 	s.Backup("alpha", "db", BackupResult{Start: start, End: start.Add(2 * time.Second)})
 	s.Repository(9876543210, map[HostSource]int{{"alpha", "system"}: 12, {"beta", "system"}: 3})
 
 	types, got := parse(t, text(t, &s))
 	for fam, typ := range map[string]string{LastSnapshot: "gauge", LastSuccess: "gauge", LastOK: "gauge", Duration: "gauge",
-		AddedBytes: "gauge", Files: "gauge", Failures: "counter", Snapshots: "gauge", RepositorySize: "gauge"} {
+		AddedBytes: "gauge", Files: "gauge", Unreadable: "gauge", Failures: "counter", Snapshots: "gauge", RepositorySize: "gauge"} {
 		if types[fam] != typ {
 			t.Errorf("%s: type %q, want %q", fam, types[fam], typ)
 		}
@@ -102,6 +105,11 @@ func TestBackupAndRepository(t *testing.T) {
 		{Duration, "system", 90},
 		{AddedBytes, "system", 123456789012},
 		{Files, "system", 4242},
+		{Unreadable, "system", 0},
+		{LastOK, "home", 1},
+		{LastSuccess, "home", float64(start.Unix() + 60)},
+		{Unreadable, "home", 2},
+		{Failures, "home", 0},
 		{Failures, "system", 0},
 		{Snapshots, "system", 12},
 		{LastOK, "db", 0},
@@ -119,7 +127,7 @@ func TestBackupAndRepository(t *testing.T) {
 		t.Errorf("repository size: %+v", got[RepositorySize])
 	}
 	// A failed run without a snapshot leaves no snapshot series behind.
-	for _, fam := range []string{LastSnapshot, LastSuccess, AddedBytes, Files} {
+	for _, fam := range []string{LastSnapshot, LastSuccess, AddedBytes, Files, Unreadable} {
 		for _, smp := range got[fam] {
 			if smp.labels["source"] == "db" {
 				t.Errorf("%s has a db series", fam)
@@ -140,6 +148,7 @@ func TestBackupAndRepository(t *testing.T) {
 	// Repository replaces the counts; Drop forgets a source.
 	s.Repository(1, map[HostSource]int{{"alpha", "db"}: 1})
 	s.Drop("alpha", "system")
+	s.Drop("alpha", "home")
 	_, got = parse(t, text(t, &s))
 	if len(got[Snapshots]) != 1 || got[Snapshots][0].labels["source"] != "db" {
 		t.Errorf("snapshots after replace: %+v", got[Snapshots])
