@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -118,7 +119,8 @@ func (p *snapshotsPage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 		return p.reload(a)
 	case "enter", "l", "right":
 		if sel != nil {
-			return a.openTree(sel, "/", "")
+			dir, name := startAt(sel)
+			return a.openTree(sel, dir, name)
 		}
 	case " ":
 		if sel != nil {
@@ -349,4 +351,34 @@ func (a *App) openSelector(sel string) tea.Cmd {
 		return nil
 	}
 	return a.openTree(found, sub, "")
+}
+
+// startAt is where a snapshot's tree opens: in the deepest folder holding
+// all its paths, or, for a snapshot of one path (a folder or a file), in
+// the folder above it with the cursor on it.
+func startAt(sn *repo.Snapshot) (dir, name string) {
+	var common []string
+	for i, p := range sn.Paths {
+		if !strings.HasPrefix(p, "/") {
+			return "/", ""
+		}
+		elems := strings.Split(strings.Trim(path.Clean(p), "/"), "/")
+		if i == 0 {
+			common = elems
+			continue
+		}
+		k := 0
+		for k < len(common) && k < len(elems) && common[k] == elems[k] {
+			k++
+		}
+		common = common[:k]
+	}
+	if len(common) == 0 || common[0] == "" {
+		return "/", ""
+	}
+	full := "/" + strings.Join(common, "/")
+	if len(sn.Paths) == 1 {
+		return path.Dir(full), path.Base(full)
+	}
+	return full, ""
 }
