@@ -306,8 +306,11 @@ func (p *diffPage) fullPath(n *diffNode) string { return path.Join(p.snapPath, n
 func (p *diffPage) view(a *App, w, h int) string {
 	var b strings.Builder
 	s := p.sum
-	head := fmt.Sprintf("+%d -%d M%d U%d T%d   added %s, removed %s", s.Added, s.Removed, s.Modified, s.MetadataOnly, s.TypeChanged,
-		formatBytes(s.AddedBytes), formatBytes(s.RemovedBytes))
+	// The byte counts mean what `cairn diff` prints: the sizes of the
+	// files added and removed entirely, what the changed ones grew and
+	// shrank by.
+	head := fmt.Sprintf("+%d -%d M%d U%d T%d   added %s, removed %s, changed +%s / -%s", s.Added, s.Removed, s.Modified, s.MetadataOnly, s.TypeChanged,
+		formatBytes(s.AddedBytes), formatBytes(s.RemovedBytes), formatBytes(s.GrownBytes), formatBytes(s.ShrunkBytes))
 	if want := diffKinds[p.kind]; want != 0 {
 		head += "   showing " + want.Marker() + " only"
 	}
@@ -323,7 +326,15 @@ func (p *diffPage) view(a *App, w, h int) string {
 	case len(p.rows) == 0:
 		return b.String() + styleDim.Render("  no changes")
 	}
-	b.WriteString(styleDim.Render(fmt.Sprintf("    %s %10s  %s", fit("PATH", max(10, w-40)), "DELTA", "CHANGED")) + "\n")
+	// Paths are relative to the compared folders, as `cairn diff`
+	// prints them: the snapshots' roots, or the folder compared with the
+	// live filesystem, which the column names.
+	colW := max(10, w-40)
+	col := "PATH"
+	if p.snapPath != "/" {
+		col += " in " + fitLeft(printable(p.snapPath), max(1, colW-len(col)-4))
+	}
+	b.WriteString(styleDim.Render(fmt.Sprintf("    %s %10s  %s", fit(col, colW), "DELTA", "CHANGED")) + "\n")
 	listH := h - 2
 	p.cur.clamp(len(p.rows), listH)
 	for i := p.cur.top; i < len(p.rows) && i < p.cur.top+listH; i++ {

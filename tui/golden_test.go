@@ -14,20 +14,20 @@ func TestGoldenScreens(t *testing.T) {
 		{"snapshots-sorted", []string{"o"}},
 		{"help", []string{"?"}},
 		{"tree-start", []string{"enter"}},
-		{"tree-alice", []string{"enter", "enter"}},
-		{"tree-docs", []string{"enter", "enter", "down", "enter", "down"}},
-		{"tree-symlink", []string{"enter", "enter", "down", "space"}},
-		{"preview-text", []string{"enter", "enter", "down", "enter", "enter"}},
-		{"tree-hex", []string{"down", "down", "enter", "enter", "down", "enter", "down"}},
-		{"preview-hex", []string{"down", "down", "enter", "enter", "down", "enter", "down", "enter"}},
-		{"versions", []string{"enter", "enter", "down", "enter", "v"}},
+		{"tree-up", []string{"enter", "h"}},
+		{"tree-docs", []string{"enter", "down", "enter", "down"}},
+		{"tree-symlink", []string{"enter", "down", "space"}},
+		{"preview-text", []string{"enter", "down", "enter", "enter"}},
+		{"tree-hex", []string{"down", "down", "enter", "down", "enter", "down"}},
+		{"preview-hex", []string{"down", "down", "enter", "down", "enter", "down", "enter"}},
+		{"versions", []string{"enter", "down", "enter", "v"}},
 		{"search", []string{"f", "j", "p", "g", "enter"}},
 		{"search-expanded", []string{"f", "n", "o", "t", "e", "s", "enter"}},
 		{"diff", []string{"down", "down", "space", "home", "d"}},
 		{"diff-added", []string{"down", "down", "space", "home", "d", "tab"}},
 		{"diff-collapsed", []string{"down", "down", "space", "home", "d", "down", "down", "left"}},
-		{"restore-dialog", []string{"enter", "enter", "space", "space", "R"}},
-		{"restore-folder", []string{"enter", "enter", "space", "R", "t"}},
+		{"restore-dialog", []string{"enter", "space", "space", "R"}},
+		{"restore-folder", []string{"enter", "space", "R", "t"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, f, 120, 30)
@@ -46,8 +46,8 @@ func TestGoldenScreensSmall(t *testing.T) {
 		keys []string
 	}{
 		{"small-snapshots", nil},
-		{"small-tree", []string{"enter", "enter", "down"}},
-		{"small-tree-help", []string{"enter", "enter", "?"}},
+		{"small-tree", []string{"enter", "down"}},
+		{"small-tree-help", []string{"enter", "?"}},
 		{"small-diff-help", []string{"down", "down", "space", "home", "d", "?"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

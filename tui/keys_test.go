@@ -90,7 +90,7 @@ func TestSortAndReverse(t *testing.T) {
 
 func TestTreeNavigation(t *testing.T) {
 	h := newHarness(t, newFixture(t), 100, 20)
-	h.keys("enter", "enter", "down", "down", "down", "enter")
+	h.keys("enter", "down", "down", "down", "enter")
 	p := h.a.top().(*treePage)
 	if p.dir != "/home/alice/photos" {
 		t.Fatalf("dir %q", p.dir)
@@ -146,7 +146,7 @@ func TestSearchOpensTree(t *testing.T) {
 
 func TestVersionsPage(t *testing.T) {
 	h := newHarness(t, newFixture(t), 100, 20)
-	h.keys("enter", "enter", "down", "enter", "v")
+	h.keys("enter", "down", "enter", "v")
 	p := h.a.top().(*versionsPage)
 	if len(p.versions) != 2 || p.selected().Snapshot.ID != h.f.snaps[1].ID {
 		t.Fatalf("%d versions", len(p.versions))
@@ -177,10 +177,10 @@ func TestDiffKindFilterAndMark(t *testing.T) {
 func TestMarkAndRestore(t *testing.T) {
 	h := newHarness(t, newFixture(t), 120, 30)
 	dst := filepath.Join(t.TempDir(), "out")
-	h.keys("enter", "enter") // /home/alice of the newest
-	h.keys("space")                   // .profile
-	h.keys("enter", "space", "h")     // docs/notes.txt
-	h.keys("G", "space")              // photos/
+	h.keys("enter")               // /home/alice of the newest
+	h.keys("space")               // .profile
+	h.keys("enter", "space", "h") // docs/notes.txt
+	h.keys("G", "space")          // photos/
 	if h.a.marks.count() != 3 {
 		t.Fatalf("%d marks", h.a.marks.count())
 	}
@@ -265,7 +265,7 @@ func TestReadHeadKeepsOnlyTheHead(t *testing.T) {
 func TestBundledRunesAreKeys(t *testing.T) {
 	f := newFixture(t)
 	h := newHarness(t, f, 120, 30)
-	h.keys("enter", "enter") // /home/alice: .profile docs link photos
+	h.keys("enter") // /home/alice: .profile docs link photos
 	h.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jj")})
 	p := h.a.top().(*treePage)
 	if n := p.selected(); n == nil || n.Name != "link" {
@@ -280,7 +280,7 @@ func TestBundledRunesAreKeys(t *testing.T) {
 // M clears one mark at once, but asks before clearing several.
 func TestClearMarksAsks(t *testing.T) {
 	h := newHarness(t, newFixture(t), 120, 30)
-	h.keys("enter", "enter", "space", "space")
+	h.keys("enter", "space", "space")
 	h.keys("M")
 	if h.a.marks.count() != 2 {
 		t.Fatal("M cleared several marks without asking")

@@ -41,6 +41,11 @@ func TestLiveDiffRestoreOriginal(t *testing.T) {
 	if p.err != nil {
 		t.Fatal(p.err)
 	}
+	// Paths are relative to the compared folder, which the column names;
+	// the byte counts mean what cairn diff prints.
+	if v := a.View(); !strings.Contains(v, "PATH in ") || !strings.Contains(v, "/src ") || !strings.Contains(v, "changed +") {
+		t.Errorf("live diff header:\n%s", v)
+	}
 	h.keys("tab", "tab", "tab") // modified only
 	var row int = -1
 	for i, n := range p.rows {

@@ -240,7 +240,7 @@ func (p *searchPage) view(a *App, w, h int) string {
 			if first != last {
 				span += " … " + a.fmtTime(last.Time)
 			}
-			right := fmt.Sprintf("  %d snapshot(s)  %s", len(res.Hits), span)
+			right := fmt.Sprintf("  %s  %s", plural(len(res.Hits), "snapshot", "snapshots"), span)
 			line = gutter + sign + " " + fit(printable(res.Path), max(10, w-4-len([]rune(right)))) + right
 		} else {
 			hit := res.Hits[row.hit]

@@ -8,8 +8,10 @@ import (
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 // sortKeys are the orders of the snapshot list, cycled with o.
@@ -52,7 +54,7 @@ func (p *snapshotsPage) back(a *App) bool {
 
 func (p *snapshotsPage) help() []binding {
 	return append([]binding{
-		{"enter", "open the snapshot's tree"},
+		{"enter", "open the snapshot's tree, in the folder it holds"},
 		{"/", "filter by typing (id, host, source, tag, path, time)"},
 		{"o", "sort by time, size or data added"},
 		{"r", "reverse the order"},
@@ -119,8 +121,7 @@ func (p *snapshotsPage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 		return p.reload(a)
 	case "enter", "l", "right":
 		if sel != nil {
-			dir, name := startAt(sel)
-			return a.openTree(sel, dir, name)
+			return a.openSnapshot(sel)
 		}
 	case " ":
 		if sel != nil {
@@ -301,8 +302,18 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 	}
 	listH := h - 2
 	p.scroll(listH)
-	pathW := max(8, w-70) // what the columns before it leave
-	b.WriteString(styleDim.Render(fmt.Sprintf("    %-8s %-19s %-15s %9s %9s  %s", "ID", "TIME", "TAGS", "SIZE", "ADDED", "PATHS")) + "\n")
+	// TAGS is as wide as the widest tags, up to 15 cells, or 8 on a
+	// narrow terminal, where PATHS needs the room more.
+	tagsW := len("TAGS")
+	for _, sn := range p.all {
+		tagsW = max(tagsW, ansi.StringWidth(strings.Join(sn.Tags, ",")))
+	}
+	tagsW = min(tagsW, 15)
+	if w < 100 {
+		tagsW = min(tagsW, 8)
+	}
+	pathW := max(8, w-55-tagsW) // what the columns before it leave
+	b.WriteString(styleDim.Render(fmt.Sprintf("    %-8s %-19s %s %9s %9s  %s", "ID", "TIME", fit("TAGS", tagsW), "SIZE", "ADDED", "PATHS")) + "\n")
 	for i := p.cur.top; i < len(p.rows) && i < p.cur.top+listH; i++ {
 		row := p.rows[i]
 		if row.sn == nil {
@@ -319,7 +330,7 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 			gutter = "> "
 		}
 		line := fmt.Sprintf("%s%s %-8s %-19s %s %9s %9s  %s", gutter, p.pickLabel(sn), sn.ID.Short(), a.fmtTime(sn.Time),
-			fit(strings.Join(sn.Tags, ","), 15), size, added, fitLeft(strings.Join(sn.Paths, " "), pathW))
+			fit(strings.Join(sn.Tags, ","), tagsW), size, added, fitLeft(strings.Join(sn.Paths, " "), pathW))
 		if row.item == p.cur.pos {
 			line = styleSelected.Render(fit(line, w))
 		}
@@ -353,14 +364,27 @@ func (a *App) openSelector(sel string) tea.Cmd {
 	return a.openTree(found, sub, "")
 }
 
+// openSnapshot pushes sn's tree where startAt says: in its one path when
+// that is a folder, else in the folder above it with the cursor on it; in
+// the deepest folder holding all its paths when it has several.
+func (a *App) openSnapshot(sn *repo.Snapshot) tea.Cmd {
+	dir, name, single := startAt(sn)
+	if !single {
+		return a.openTree(sn, dir, name)
+	}
+	p := &treePage{sn: sn, heads: map[*tree.Node]headLoaded{}, fallback: &treeSpot{dir: dir, name: name}}
+	return a.push(p, p.enter(a, joinPath(dir, name), ""))
+}
+
 // startAt is where a snapshot's tree opens: in the deepest folder holding
-// all its paths, or, for a snapshot of one path (a folder or a file), in
-// the folder above it with the cursor on it.
-func startAt(sn *repo.Snapshot) (dir, name string) {
+// all its paths (name ""), or, for a snapshot of one path (single), dir
+// and name are the folder above it and its name there, to be tried as a
+// folder first.
+func startAt(sn *repo.Snapshot) (dir, name string, single bool) {
 	var common []string
 	for i, p := range sn.Paths {
 		if !strings.HasPrefix(p, "/") {
-			return "/", ""
+			return "/", "", false
 		}
 		elems := strings.Split(strings.Trim(path.Clean(p), "/"), "/")
 		if i == 0 {
@@ -374,11 +398,11 @@ func startAt(sn *repo.Snapshot) (dir, name string) {
 		common = common[:k]
 	}
 	if len(common) == 0 || common[0] == "" {
-		return "/", ""
+		return "/", "", false
 	}
 	full := "/" + strings.Join(common, "/")
 	if len(sn.Paths) == 1 {
-		return path.Dir(full), path.Base(full)
+		return path.Dir(full), path.Base(full), true
 	}
-	return full, ""
+	return full, "", false
 }

@@ -30,7 +30,13 @@ type treePage struct {
 	cur     cursor
 	noPane  bool
 	heads   map[*tree.Node]headLoaded
+	// fallback is where to go when the first folder loaded turns out
+	// not to be one (a file, or missing): its parent, cursor on it.
+	fallback *treeSpot
 }
+
+// treeSpot is a folder and a name in it.
+type treeSpot struct{ dir, name string }
 
 // openTree pushes the tree of sn at folder dir, with the cursor on name.
 func (a *App) openTree(sn *repo.Snapshot, dir, name string) tea.Cmd {
@@ -106,6 +112,12 @@ func (p *treePage) update(a *App, msg tea.Msg) tea.Cmd {
 	case dirLoaded:
 		if msg.dir != p.dir {
 			return nil
+		}
+		if fb := p.fallback; fb != nil {
+			p.fallback = nil
+			if msg.err != nil {
+				return p.enter(a, fb.dir, fb.name)
+			}
 		}
 		p.loading, p.err, p.node, p.nodes = false, msg.err, msg.node, msg.nodes
 		if p.nodes == nil {

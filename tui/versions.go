@@ -131,7 +131,14 @@ func (p *versionsPage) view(a *App, w, h int) string {
 	case len(p.versions) == 0:
 		return b.String() + styleDim.Render("  in no snapshot")
 	}
-	b.WriteString(styleDim.Render(fmt.Sprintf("    %-8s %-19s %9s %10s  %-8s  %s", "ID", "TIME", "SIZE", "CHANGE", "", "KEPT IN")) + "\n")
+	// Versions of several hosts and sources interleave in time: each
+	// line says whose it is, and compares with that one's version before.
+	whoW := len([]rune("HOST · SOURCE"))
+	for _, v := range p.versions {
+		whoW = max(whoW, len([]rune(groupOf(v.Snapshot))))
+	}
+	whoW = min(whoW, max(13, w/5))
+	b.WriteString(styleDim.Render(fmt.Sprintf("    %-8s %-19s %s %9s %10s  %-8s  %s", "ID", "TIME", fit("HOST · SOURCE", whoW), "SIZE", "CHANGE", "", "KEPT IN")) + "\n")
 	listH := h - 2
 	p.cur.clamp(len(p.versions), listH)
 	for i := p.cur.top; i < len(p.versions) && i < p.cur.top+listH; i++ {
@@ -145,18 +152,19 @@ func (p *versionsPage) view(a *App, w, h int) string {
 			m = styleMark.Render("*")
 		}
 		delta := ""
-		if i > 0 {
-			delta = formatDelta(int64(v.Node.Size) - int64(p.versions[i-1].Node.Size))
+		if v.Previous != nil {
+			delta = formatDelta(int64(v.Node.Size) - int64(v.Previous.Node.Size))
 		}
 		size := nodeSize(v.Node)
 		if v.Node.Kind != tree.KindFile {
 			size = v.Node.Kind.String()
 		}
-		kept := fmt.Sprintf("%d snapshot(s)", v.Count)
+		kept := plural(v.Count, "snapshot", "snapshots")
 		if v.Last != nil && v.Last != v.Snapshot {
 			kept += " until " + a.fmtTime(v.Last.Time)
 		}
-		line := fmt.Sprintf("%s%s %-8s %-19s %9s %10s  %-8s  %s", gutter, m, v.Snapshot.ID.Short(), a.fmtTime(v.Snapshot.Time), size, delta, v.Change, kept)
+		line := fmt.Sprintf("%s%s %-8s %-19s %s %9s %10s  %-8s  %s", gutter, m, v.Snapshot.ID.Short(), a.fmtTime(v.Snapshot.Time),
+			fit(groupOf(v.Snapshot), whoW), size, delta, v.Change, kept)
 		if i == p.cur.pos {
 			line = styleSelected.Render(fit(line, w))
 		}

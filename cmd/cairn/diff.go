@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -30,12 +29,27 @@ path as restic prints it, then a summary:
   M    content changed  T    type changed (a file became a folder, ...)
   U    metadata only: mode, owner, mtime, xattrs (with --metadata)
 
-Folders end in "/". Paths are relative to the compared folders. Folders that
-are identical in both snapshots are skipped without being read.
+Folders end in "/". Folders that are identical in both snapshots are skipped
+without being read.
+
+Paths are always relative to the compared folders, which the first line
+names (--json: "source_path" and "target_path" in the statistics). For a
+whole snapshot the compared folder is its root, so its paths are as
+"cairn ls" prints them; for SNAPSHOT:PATH and --live DIR they start at PATH
+and DIR ("/app/app.conf" when comparing /etc). When a side is a file, the
+path is the new side's name.
 
 With --live DIR the snapshot (at PATH, by default at DIR's absolute path) is
 compared with the files in DIR. Their content is not read: a file counts as
 changed when its size or mtime differs.
+
+The byte counts mean the same in both modes and are file sizes, not stored
+data:
+  Added     the sizes of the files added entirely (also inside added folders)
+  Removed   the sizes of the files removed entirely
+  Changed   what the changed files grew by / shrank by, added up
+A file that turned into something else counts as removed, and one that
+appeared in place of something else as added.
 
 SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag;
 with a PATH or --live DIR, the latest snapshot holding it). A relative PATH
@@ -94,7 +108,7 @@ is taken from the current folder, as ingest takes it.`,
 				_, err := fmt.Fprintf(w, "%-5s%s\n", c.Kind.Marker(), p)
 				return err
 			}
-			stats := statsJSON{MessageType: "statistics", SourceSnapshot: a.ID.String()}
+			stats := statsJSON{MessageType: "statistics", SourceSnapshot: a.ID.String(), SourcePath: pathA}
 			var sum diff.Summary
 			unreadable := 0
 			if live != "" {
@@ -120,9 +134,9 @@ is taken from the current folder, as ingest takes it.`,
 					return err
 				}
 				if !g.json && !g.quiet {
-					fmt.Fprintf(w, "comparing snapshot %s to %s:\n\n", describeSide(a.ID.Short(), args[0], pathA), describeSide(b.ID.Short(), args[1], pathB))
+					fmt.Fprintf(w, "comparing snapshot %s:%s to %s:%s:\n\n", a.ID.Short(), pathA, b.ID.Short(), pathB)
 				}
-				stats.TargetSnapshot = b.ID.String()
+				stats.TargetSnapshot, stats.TargetPath = b.ID.String(), pathB
 				if sum, err = diff.Snapshots(ctx, r, a, b, pathA, pathB, opt, emit); err != nil {
 					return err
 				}
@@ -145,13 +159,6 @@ is taken from the current folder, as ingest takes it.`,
 	return cmd
 }
 
-func describeSide(short, arg, p string) string {
-	if strings.Contains(arg, ":") {
-		return short + ":" + p
-	}
-	return short
-}
-
 func printDiffSummary(w *bufio.Writer, s diff.Summary, metadata bool) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Files:       %5d new, %5d removed, %5d changed\n", s.FilesAdded, s.FilesRemoved, s.FilesChanged)
@@ -165,6 +172,7 @@ func printDiffSummary(w *bufio.Writer, s diff.Summary, metadata bool) {
 	}
 	fmt.Fprintf(w, "  Added:   %s\n", formatBytes(s.AddedBytes))
 	fmt.Fprintf(w, "  Removed: %s\n", formatBytes(s.RemovedBytes))
+	fmt.Fprintf(w, "  Changed: +%s / -%s\n", formatBytes(s.GrownBytes), formatBytes(s.ShrunkBytes))
 }
 
 // changeJSON is one line of `diff --json`, as restic writes it (but
@@ -181,6 +189,8 @@ type changeJSON struct {
 	MetaChanged []string `json:"meta_changed,omitempty"`
 }
 
+// diffCountsJSON counts the entries added or removed entirely; Bytes is
+// the sizes of the files among them.
 type diffCountsJSON struct {
 	Files  int   `json:"files"`
 	Dirs   int   `json:"dirs"`
@@ -188,24 +198,37 @@ type diffCountsJSON struct {
 	Bytes  int64 `json:"bytes"`
 }
 
-// statsJSON is the last line of `diff --json`.
+// changedJSON is the changed files and what they grew and shrank by.
+type changedJSON struct {
+	Files        int   `json:"files"`
+	BytesAdded   int64 `json:"bytes_added"`
+	BytesRemoved int64 `json:"bytes_removed"`
+}
+
+// statsJSON is the last line of `diff --json`. SourcePath and TargetPath
+// are the compared folders the changes' paths are relative to: in the
+// snapshots ("/" for a whole one), TargetPath on the live filesystem with
+// --live.
 type statsJSON struct {
 	MessageType     string         `json:"message_type"`
 	SourceSnapshot  string         `json:"source_snapshot"`
+	SourcePath      string         `json:"source_path"`
 	TargetSnapshot  string         `json:"target_snapshot,omitempty"`
-	TargetPath      string         `json:"target_path,omitempty"`
+	TargetPath      string         `json:"target_path"`
 	ChangedFiles    int            `json:"changed_files"`
 	Modified        int            `json:"modified"`
 	TypeChanged     int            `json:"type_changed"`
 	MetadataChanged int            `json:"metadata_changed"`
 	Added           diffCountsJSON `json:"added"`
 	Removed         diffCountsJSON `json:"removed"`
+	Changed         changedJSON    `json:"changed"`
 }
 
 func (j *statsJSON) fill(s diff.Summary) {
 	j.ChangedFiles, j.Modified, j.TypeChanged, j.MetadataChanged = s.FilesChanged, s.Modified, s.TypeChanged, s.MetadataOnly
 	j.Added = diffCountsJSON{s.FilesAdded, s.DirsAdded, s.OthersAdded, s.AddedBytes}
 	j.Removed = diffCountsJSON{s.FilesRemoved, s.DirsRemoved, s.OthersRemoved, s.RemovedBytes}
+	j.Changed = changedJSON{s.FilesChanged, s.GrownBytes, s.ShrunkBytes}
 }
 
 // pathBytes is p in base64 when p is not UTF-8 (which JSON strings cannot

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,7 +30,8 @@ holding "/" is matched against the whole path instead, "**" standing for any
 number of folders; it matches at any depth unless it starts with "/".
 
 Each matching path is printed once, as "cairn ls" prints it, followed by the
-snapshots that hold it, oldest first, with the entry's size and mtime there.
+snapshots that hold it, oldest first: ID, time, host · source, and the
+entry's size there (--json adds its type and mtime).
 The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 "cairn diff SNAP:PATH".`,
 		Args: cobra.ExactArgs(1),
@@ -54,21 +56,26 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 			opt := search.FindOptions{IgnoreCase: ignoreCase, Path: under}
 			matches := 0
 			err = search.Find(ctx, r, snaps, args[0], opt, func(res search.Result) error {
+				if err := ctx.Err(); err != nil {
+					return err // interrupted, or stdout closed
+				}
 				matches++
 				if g.json {
 					j := matchJSON{MessageType: "match", Path: res.Path, PathBytes: pathBytes(res.Path), Snapshots: make([]hitJSON, len(res.Hits))}
 					for i, h := range res.Hits {
 						j.Snapshots[i] = hitJSON{ID: h.Snapshot.ID.String(), ShortID: h.Snapshot.ID.Short(), Time: h.Snapshot.Time,
-							Type: h.Node.Kind.String(), Size: h.Node.Size, MTime: time.Unix(0, h.Node.MTime)}
+							Host: h.Snapshot.Host, Source: h.Snapshot.Source, Type: h.Node.Kind.String(), Size: h.Node.Size, MTime: time.Unix(0, h.Node.MTime)}
 					}
 					printJSONTo(w, j)
 					return nil
 				}
 				fmt.Fprintf(w, "%s\n", res.Path)
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				for _, h := range res.Hits {
-					fmt.Fprintf(w, "  %s  %s  %s\n", h.Snapshot.ID.Short(), h.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), entrySize(h.Node))
+					fmt.Fprintf(tw, "  %s\t%s\t%s · %s\t%s\n", h.Snapshot.ID.Short(), h.Snapshot.Time.Local().Format("2006-01-02 15:04:05"),
+						h.Snapshot.Host, h.Snapshot.Source, entrySize(h.Node))
 				}
-				return nil
+				return tw.Flush()
 			})
 			if err == nil && matches == 0 {
 				where := ""
@@ -100,6 +107,8 @@ type hitJSON struct {
 	ID      string    `json:"id"`
 	ShortID string    `json:"short_id"`
 	Time    time.Time `json:"time"`
+	Host    string    `json:"host"`
+	Source  string    `json:"source"`
 	Type    string    `json:"type"`
 	Size    uint64    `json:"size"`
 	MTime   time.Time `json:"mtime"`

@@ -20,9 +20,15 @@ func newVersionsCommand(g *globals) *cobra.Command {
 		Long: `List the distinct versions of the entry at PATH (as "cairn ls" and
 "cairn find" print it; a relative PATH is taken from the current folder,
 as ingest takes it) through the snapshots (narrowed by --host, --source,
---tag), oldest first. Snapshots holding the same content as the version
-before them are folded into it: SNAPSHOTS counts them. A change of metadata
-alone makes no new version.
+--tag), oldest first.
+
+Each host and source is followed on its own, as its own history: Host and
+Source say whose version a line is, "new" is the first time that host and
+source holds PATH, "modified" a change from its version before. Snapshots
+holding the same content as the version before them (of the same host and
+source) are folded into it: Snapshots counts them. A change of metadata
+alone makes no new version. The histories of several hosts or sources come
+interleaved in time order; narrow them with --host and --source.
 
 Exits 1 when no snapshot holds PATH.`,
 		Args: cobra.ExactArgs(1),
@@ -51,16 +57,16 @@ Exits 1 when no snapshot holds PATH.`,
 			if g.json {
 				for _, v := range vs {
 					printJSON(versionJSON{MessageType: "version", Path: p, PathBytes: pathBytes(p), ID: v.Snapshot.ID.String(), ShortID: v.Snapshot.ID.Short(), Time: v.Snapshot.Time,
-						Type: v.Node.Kind.String(), Size: v.Node.Size, MTime: time.Unix(0, v.Node.MTime), Change: v.Change,
+						Host: v.Snapshot.Host, Source: v.Snapshot.Source, Type: v.Node.Kind.String(), Size: v.Node.Size, MTime: time.Unix(0, v.Node.MTime), Change: v.Change,
 						Snapshots: v.Count, LastID: v.Last.ID.String()})
 				}
 				return nil
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "Time\tID\tSize\tChange\tSnapshots")
+			fmt.Fprintln(tw, "Time\tID\tHost\tSource\tSize\tChange\tSnapshots")
 			for _, v := range vs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", v.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), v.Snapshot.ID.Short(),
-					entrySize(v.Node), v.Change, v.Count)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", v.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), v.Snapshot.ID.Short(),
+					v.Snapshot.Host, v.Snapshot.Source, entrySize(v.Node), v.Change, v.Count)
 			}
 			return tw.Flush()
 		},
@@ -77,6 +83,8 @@ type versionJSON struct {
 	ID          string    `json:"id"`
 	ShortID     string    `json:"short_id"`
 	Time        time.Time `json:"time"`
+	Host        string    `json:"host"`
+	Source      string    `json:"source"`
 	Type        string    `json:"type"`
 	Size        uint64    `json:"size"`
 	MTime       time.Time `json:"mtime"`

@@ -83,13 +83,16 @@ type Summary struct {
 	DirsAdded, DirsRemoved                 int
 	OthersAdded, OthersRemoved             int
 
-	// AddedBytes and RemovedBytes: between snapshots, the bytes of the
-	// data chunks that changed entries hold on one side and no changed
-	// entry holds on the other (each chunk once: a file moved elsewhere
-	// adds nothing). Against the live filesystem, where content is not
-	// read, the sizes of added and removed files plus the growth or
-	// shrinkage of modified ones.
+	// AddedBytes and RemovedBytes are the sizes of the regular files
+	// added or removed entirely: those reported Added or Removed (inside
+	// added or removed folders too) and the file side of a TypeChanged
+	// entry. GrownBytes and ShrunkBytes add up the size changes of the
+	// Modified files: what the growing ones gained and the shrinking ones
+	// lost. They mean the same between snapshots and against the live
+	// filesystem: file sizes, not stored data (a file moved elsewhere is
+	// counted removed and added).
 	AddedBytes, RemovedBytes int64
+	GrownBytes, ShrunkBytes  int64
 
 	// TreesLoaded counts the tree blobs read; TreesSkipped the folders
 	// not read because both sides had the same tree.
@@ -129,10 +132,8 @@ func Trees(ctx context.Context, r *repo.Repository, oldTree, newTree id.ID, emit
 // CompareTrees is Trees with options.
 func CompareTrees(ctx context.Context, r *repo.Repository, oldTree, newTree id.ID, opt Options, emit Emit) (Summary, error) {
 	d := newDiffer(ctx, r, opt, emit)
-	if err := d.trees("/", oldTree, newTree); err != nil {
-		return d.sum, err
-	}
-	return d.finish(), nil
+	err := d.trees("/", oldTree, newTree)
+	return d.sum, err
 }
 
 // Snapshots compares folder pathA of a with folder pathB of b ("" or "/"
@@ -154,10 +155,7 @@ func Snapshots(ctx context.Context, r *repo.Repository, a, b *repo.Snapshot, pat
 	} else {
 		err = d.pair("/"+path.Base(path.Clean("/"+pathB)), na, nb)
 	}
-	if err != nil {
-		return d.sum, err
-	}
-	return d.finish(), nil
+	return d.sum, err
 }
 
 type differ struct {
@@ -166,29 +164,13 @@ type differ struct {
 	opt  Options
 	emit Emit
 	sum  Summary
-	// chunks of changed entries: ID -> size, for AddedBytes/RemovedBytes
-	addedChunks, removedChunks map[id.ID]uint64
 }
 
 func newDiffer(ctx context.Context, r *repo.Repository, opt Options, emit Emit) *differ {
 	if emit == nil {
 		emit = func(Change) error { return nil }
 	}
-	return &differ{ctx: ctx, r: r, opt: opt, emit: emit, addedChunks: map[id.ID]uint64{}, removedChunks: map[id.ID]uint64{}}
-}
-
-func (d *differ) finish() Summary {
-	for c, size := range d.addedChunks {
-		if _, ok := d.removedChunks[c]; !ok {
-			d.sum.AddedBytes += int64(size)
-		}
-	}
-	for c, size := range d.removedChunks {
-		if _, ok := d.addedChunks[c]; !ok {
-			d.sum.RemovedBytes += int64(size)
-		}
-	}
-	return d.sum
+	return &differ{ctx: ctx, r: r, opt: opt, emit: emit}
 }
 
 // load reads a tree blob; the zero ID is an empty folder.
@@ -306,7 +288,7 @@ func (d *differ) countAdded(n *tree.Node) {
 	switch n.Kind {
 	case tree.KindFile:
 		d.sum.FilesAdded++
-		addChunks(d.addedChunks, n.Content, nil)
+		d.sum.AddedBytes += int64(n.Size)
 	case tree.KindDir:
 		d.sum.DirsAdded++
 	default:
@@ -319,7 +301,7 @@ func (d *differ) countRemoved(o *tree.Node) {
 	switch o.Kind {
 	case tree.KindFile:
 		d.sum.FilesRemoved++
-		addChunks(d.removedChunks, o.Content, nil)
+		d.sum.RemovedBytes += int64(o.Size)
 	case tree.KindDir:
 		d.sum.DirsRemoved++
 	default:
@@ -327,19 +309,29 @@ func (d *differ) countRemoved(o *tree.Node) {
 	}
 }
 
-// addChunks records the data chunks of cs that are not in except.
-func addChunks(m map[id.ID]uint64, cs, except []tree.Chunk) {
-	var skip map[id.ID]bool
-	if len(except) > 0 {
-		skip = make(map[id.ID]bool, len(except))
-		for _, c := range except {
-			skip[c.ID] = true
-		}
+// typeChanged counts a TypeChanged entry: a file on either side counts
+// as removed or added entirely.
+func (d *differ) typeChanged(o, n *tree.Node) {
+	d.sum.TypeChanged++
+	if o.Kind == tree.KindFile {
+		d.sum.RemovedBytes += int64(o.Size)
 	}
-	for _, c := range cs {
-		if !c.Hole && !skip[c.ID] {
-			m[c.ID] = c.Size
-		}
+	if n.Kind == tree.KindFile {
+		d.sum.AddedBytes += int64(n.Size)
+	}
+}
+
+// modified counts a Modified entry whose size changed by delta.
+func (d *differ) modified(o *tree.Node, delta int64) {
+	d.sum.Modified++
+	if o.Kind != tree.KindFile {
+		return
+	}
+	d.sum.FilesChanged++
+	if delta > 0 {
+		d.sum.GrownBytes += delta
+	} else {
+		d.sum.ShrunkBytes -= delta
 	}
 }
 
@@ -347,9 +339,7 @@ func addChunks(m map[id.ID]uint64, cs, except []tree.Chunk) {
 func (d *differ) pair(p string, o, n *tree.Node) error {
 	delta := int64(n.Size) - int64(o.Size)
 	if o.Kind != n.Kind {
-		d.sum.TypeChanged++
-		addChunks(d.removedChunks, o.Content, nil)
-		addChunks(d.addedChunks, n.Content, nil)
+		d.typeChanged(o, n)
 		if err := d.emit(Change{Path: p, Kind: TypeChanged, Old: o, New: n, SizeDelta: delta, ContentChanged: true}); err != nil {
 			return err
 		}
@@ -374,12 +364,7 @@ func (d *differ) pair(p string, o, n *tree.Node) error {
 		return d.trees(p, o.Subtree, n.Subtree)
 	}
 	if contentChanged(o, n) {
-		d.sum.Modified++
-		if o.Kind == tree.KindFile {
-			d.sum.FilesChanged++
-			addChunks(d.addedChunks, n.Content, o.Content)
-			addChunks(d.removedChunks, o.Content, n.Content)
-		}
+		d.modified(o, delta)
 		return d.emit(Change{Path: p, Kind: Modified, Old: o, New: n, SizeDelta: delta, ContentChanged: true, MetaChanged: meta})
 	}
 	if d.opt.Metadata && len(meta) > 0 {

@@ -29,6 +29,19 @@
 // inode numbers and link counts are not compared: they change without
 // anyone changing the file.
 //
+// # Paths and sizes
+//
+// Change.Path is relative to the compared folders, with a leading "/":
+// comparing two snapshots' roots it is the path `cairn ls` prints,
+// comparing folders (SNAP:PATH, or a folder against the live filesystem)
+// it starts below them. When a side is not a folder, the two entries are
+// compared under "/" and the new entry's name.
+//
+// The Summary's byte counts are file sizes and mean the same between
+// snapshots and against the live filesystem: AddedBytes and RemovedBytes
+// the regular files added or removed entirely, GrownBytes and ShrunkBytes
+// the size changes of the modified files.
+//
 // # Against the live filesystem
 //
 // Live reads the live side with the same code ingest uses (fsmeta), so

@@ -44,10 +44,7 @@ func Live(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, snapPath, 
 	} else {
 		err = lv.pair("/"+n.Name, livePath, o, n)
 	}
-	if err != nil {
-		return lv.sum, err
-	}
-	return lv.sum, nil
+	return lv.sum, err
 }
 
 type liveDiffer struct {
@@ -201,7 +198,6 @@ func (lv *liveDiffer) dirs(rel, lp string, tid id.ID) error {
 }
 
 func (lv *liveDiffer) removed(rel string, o *tree.Node) error {
-	lv.sum.RemovedBytes += int64(o.Size)
 	lv.countRemoved(o)
 	if err := lv.emit(Change{Path: rel, Kind: Removed, Old: o, SizeDelta: -int64(o.Size), ContentChanged: true}); err != nil {
 		return err
@@ -213,7 +209,6 @@ func (lv *liveDiffer) removed(rel string, o *tree.Node) error {
 }
 
 func (lv *liveDiffer) added(rel, lp string, n *tree.Node) error {
-	lv.sum.AddedBytes += int64(n.Size)
 	lv.countAdded(n)
 	if err := lv.emit(Change{Path: rel, Kind: Added, New: n, SizeDelta: int64(n.Size), ContentChanged: true}); err != nil {
 		return err
@@ -228,9 +223,7 @@ func (lv *liveDiffer) added(rel, lp string, n *tree.Node) error {
 func (lv *liveDiffer) pair(rel, lp string, o, n *tree.Node) error {
 	delta := int64(n.Size) - int64(o.Size)
 	if o.Kind != n.Kind {
-		lv.sum.TypeChanged++
-		lv.sum.RemovedBytes += int64(o.Size)
-		lv.sum.AddedBytes += int64(n.Size)
+		lv.typeChanged(o, n)
 		if err := lv.emit(Change{Path: rel, Kind: TypeChanged, Old: o, New: n, SizeDelta: delta, ContentChanged: true}); err != nil {
 			return err
 		}
@@ -259,15 +252,7 @@ func (lv *liveDiffer) pair(rel, lp string, o, n *tree.Node) error {
 		changed = contentChanged(o, n)
 	}
 	if changed {
-		lv.sum.Modified++
-		if o.Kind == tree.KindFile {
-			lv.sum.FilesChanged++
-		}
-		if delta > 0 {
-			lv.sum.AddedBytes += delta
-		} else {
-			lv.sum.RemovedBytes -= delta
-		}
+		lv.modified(o, delta)
 		return lv.emit(Change{Path: rel, Kind: Modified, Old: o, New: n, SizeDelta: delta, ContentChanged: true, MetaChanged: meta})
 	}
 	if lv.opt.Metadata && len(meta) > 0 {

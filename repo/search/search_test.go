@@ -218,3 +218,70 @@ func TestMissingTreeSaysWhere(t *testing.T) {
 		t.Errorf("Versions: %v: want an error naming snapshot %s", err, sn.ID.Short())
 	}
 }
+
+// Versions follows each host and source on its own: a version belongs to
+// one of them, is "new" the first time that one holds the path, and is
+// never folded into another's; versions come in the order of their first
+// snapshot.
+func TestVersionsPerHostAndSource(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	notes := filepath.Join(src, "notes.txt")
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	steps := []struct{ host, content string }{
+		{"alpha", "one"},
+		{"beta", "one"},   // same content as alpha's: still beta's first version
+		{"alpha", "two"},  // alpha changed
+		{"beta", "one"},   // beta did not: folded into beta's first version
+		{"beta", "three"}, // beta changed
+		{"alpha", "two"},
+	}
+	for i, s := range steps {
+		write(t, notes, s.content)
+		opt := ingest.Options{Paths: []string{src}, Host: s.host, Source: "s", Time: t0.Add(time.Duration(i) * time.Hour)}
+		if _, err := ingest.Run(ctx, r, opt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snaps, err := r.Snapshots(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := search.Versions(ctx, r, snaps, filepath.ToSlash(notes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := map[*repo.Snapshot]int{}
+	for i, sn := range snaps {
+		index[sn] = i
+	}
+	type v struct {
+		host          string
+		first, last   int
+		count         int
+		change        string
+		size          uint64
+		previousFirst int // -1: none
+	}
+	var got []v
+	for _, x := range vs {
+		if x.Last.Host != x.Snapshot.Host || x.Last.Source != x.Snapshot.Source {
+			t.Errorf("version from %s · %s runs until a snapshot of %s · %s", x.Snapshot.Host, x.Snapshot.Source, x.Last.Host, x.Last.Source)
+		}
+		prev := -1
+		if x.Previous != nil {
+			prev = index[x.Previous.Snapshot]
+		}
+		got = append(got, v{x.Snapshot.Host, index[x.Snapshot], index[x.Last], x.Count, x.Change, x.Node.Size, prev})
+	}
+	want := []v{
+		{"alpha", 0, 0, 1, "new", 3, -1},
+		{"beta", 1, 3, 2, "new", 3, -1},
+		{"alpha", 2, 5, 2, "modified", 3, 0},
+		{"beta", 4, 4, 1, "modified", 5, 1},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("versions\n%+v\nwant\n%+v", got, want)
+	}
+}

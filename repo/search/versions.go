@@ -15,26 +15,35 @@ const (
 	ChangeModified = "modified" // different content from the version before
 )
 
-// Version is one distinct content of a path.
+// Version is one distinct content of a path in the snapshots of one host
+// and source (Snapshot.Host and Snapshot.Source).
 type Version struct {
 	// Snapshot is the first snapshot holding this content, Node the entry
 	// there.
 	Snapshot *repo.Snapshot
 	Node     *tree.Node
 	Change   string // ChangeNew or ChangeModified
-	// Last is the last snapshot holding this content before the next
-	// version; Count the snapshots from Snapshot to Last that hold it.
+	// Last is the last snapshot (of the same host and source) holding
+	// this content before the next version; Count the snapshots from
+	// Snapshot to Last that hold it.
 	Last  *repo.Snapshot
 	Count int
+	// Previous is the version of the same host and source before this
+	// one, nil for a ChangeNew one. It points into the same slice.
+	Previous *Version
 }
 
 // Versions lists the distinct contents of the entry at p ("/etc/hosts",
-// as `cairn ls` prints it) through snaps, in their order (oldest first, as
-// Repository.Snapshots gives them). Snapshots that hold the same content
-// as the version before are folded into it, also across snapshots that
-// lack the path; metadata alone (mode, owner, mtime) makes no new
-// version. Content is a file's chunks, a folder's tree, a symlink's
-// target, a device's numbers.
+// as `cairn ls` prints it) through snaps (oldest first, as
+// Repository.Snapshots gives them). Each host and source is followed on
+// its own, as its own history: snapshots that hold the same content as
+// the version before of the same host and source are folded into it, also
+// across snapshots that lack the path; a version is ChangeNew the first
+// time a host and source holds the path. Versions come in the order of
+// their first snapshot, so the histories of several hosts and sources
+// interleave: tell them apart by Snapshot.Host and Snapshot.Source.
+// Metadata alone (mode, owner, mtime) makes no new version. Content is a
+// file's chunks, a folder's tree, a symlink's target, a device's numbers.
 func Versions(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, p string) ([]Version, error) {
 	comps := components(p)
 	tc := newTreeCache(r)
@@ -62,7 +71,10 @@ func Versions(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, p
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	type series struct{ host, source string }
+	latest := map[series]int{} // index in out of each series' last version
 	var out []Version
+	prev := []int{} // index in out of each version's previous one, or -1
 	for i, n := range nodes {
 		if errs[i] != nil {
 			return nil, inSnapshot(ctx, snaps[i], errs[i])
@@ -70,19 +82,25 @@ func Versions(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, p
 		if n == nil {
 			continue
 		}
-		if len(out) > 0 {
-			last := &out[len(out)-1]
-			if SameContent(last.Node, n) {
-				last.Last = snaps[i]
-				last.Count++
-				continue
-			}
+		key := series{snaps[i].Host, snaps[i].Source}
+		before, seen := latest[key]
+		if seen && SameContent(out[before].Node, n) {
+			out[before].Last = snaps[i]
+			out[before].Count++
+			continue
 		}
 		change := ChangeModified
-		if len(out) == 0 {
-			change = ChangeNew
+		if !seen {
+			change, before = ChangeNew, -1
 		}
+		latest[key] = len(out)
+		prev = append(prev, before)
 		out = append(out, Version{Snapshot: snaps[i], Node: n, Change: change, Last: snaps[i], Count: 1})
+	}
+	for i, j := range prev {
+		if j >= 0 {
+			out[i].Previous = &out[j]
+		}
 	}
 	return out, nil
 }

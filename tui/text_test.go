@@ -1,0 +1,52 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+)
+
+// Counts read as English: "1 snapshot", "3 snapshots", never "(s)".
+func TestPlurals(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 120, 30)
+	h.keys("enter", "down", "enter", "v") // versions of /home/alice/docs/notes.txt
+	h.contains("1 snapshot\n", "2 snapshots until")
+	noS := func() {
+		t.Helper()
+		if s := h.screen(); strings.Contains(s, "(s)") {
+			t.Errorf("a count with (s):\n%s", s)
+		}
+	}
+	noS()
+	h.keys("esc", "esc", "esc", "f")
+	h.typeText("*.conf")
+	h.keys("enter")
+	h.contains("1 snapshot ")
+	noS()
+	h.keys("esc", "f")
+	h.typeText("jpg")
+	h.keys("enter")
+	h.contains("3 snapshots ")
+	noS()
+}
+
+// The versions page says whose version each line is: versions of one
+// path from several hosts or sources interleave in time.
+func TestVersionsShowHostAndSource(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 120, 30)
+	h.keys("enter", "down", "enter", "v")
+	h.contains("HOST · SOURCE", "laptop · home")
+}
+
+// On a narrow terminal the snapshot list keeps the paths readable: the
+// tags column gives way.
+func TestNarrowSnapshotListKeepsPaths(t *testing.T) {
+	h := newHarness(t, newFixture(t), 80, 24)
+	h.contains(" /home/alice", " /etc")
+	for _, l := range strings.Split(h.screen(), "\n") {
+		if len([]rune(l)) > 80 {
+			t.Errorf("line wider than 80: %q", l)
+		}
+	}
+}
