@@ -111,7 +111,19 @@ type (
 	}
 )
 
-// openRestore pushes the restore dialog for items.
+// restoreChoice is what the dialog was last started with, offered again
+// the next time in the same session.
+type restoreChoice struct {
+	original  bool
+	folder    string
+	overwrite restore.Overwrite
+}
+
+// lastRestore holds each App's restoreChoice (*App → restoreChoice).
+var lastRestore sync.Map
+
+// openRestore pushes the restore dialog for items, set as the last
+// restore of the session was started.
 func (a *App) openRestore(items []*mark) tea.Cmd {
 	if len(items) == 0 {
 		a.note("nothing marked: mark files and folders with space first")
@@ -120,6 +132,13 @@ func (a *App) openRestore(items []*mark) tea.Cmd {
 	p := &restorePage{items: items, original: true}
 	if wd, err := os.Getwd(); err == nil {
 		p.folder.value = filepath.Join(wd, "restored")
+	}
+	if v, ok := lastRestore.Load(a); ok {
+		c := v.(restoreChoice)
+		p.original, p.overwrite = c.original, c.overwrite
+		if c.folder != "" {
+			p.folder.value = c.folder
+		}
 	}
 	return a.push(p, nil)
 }
@@ -210,24 +229,61 @@ func (p *restorePage) ok() bool {
 }
 
 // state says what became of job j's entry: restored, kept (the overwrite
-// policy left what was there), failed, incomplete (stopped half way) or
-// not restored (never reached).
+// policy left what was there), failed, partly restored (a folder stopped
+// half way) or not restored (stopped before it was complete, or never
+// reached). A stopped restore leaves no file partial: a file not complete
+// was removed, and what it was to replace is still there.
 func (p *restorePage) state(j restoreJob) string {
 	for _, f := range p.report.failures {
 		if strings.HasPrefix(f, j.dst+": ") || strings.HasPrefix(f, j.dst+"/") {
-			if p.canceled && strings.Contains(f, context.Canceled.Error()) {
-				return "incomplete"
-			}
 			return "failed"
 		}
 	}
-	switch st := j.stats; {
-	case !j.done || st == nil || j.err != nil && !errors.Is(j.err, restore.ErrIncomplete):
+	st := j.stats
+	stopped := errors.Is(j.err, context.Canceled)
+	switch {
+	case !j.done || st == nil || j.err != nil && !errors.Is(j.err, restore.ErrIncomplete) && !stopped:
 		return "not restored"
-	case st.Files+st.Dirs+st.Links+st.Others == 0 && st.Skipped > 0:
+	case st.Files+st.Dirs+st.Links+st.Others == 0 && st.Skipped > 0 && st.Stopped == 0:
 		return "kept"
+	case !stopped:
+		return "restored"
+	case st.Files+st.Dirs+st.Links+st.Others == 0:
+		return "not restored"
+	case j.node != nil && j.node.Kind == tree.KindDir:
+		return "partly restored"
+	case st.Stopped > 0:
+		return "not restored"
 	}
 	return "restored"
+}
+
+// notRestored counts the files a stopped restore did not restore; exact
+// says the count includes those of entries it never reached (their
+// number is known).
+func (p *restorePage) notRestored() (n int64, exact bool) {
+	exact = p.totalOK
+	for i, j := range p.jobs {
+		st := j.stats
+		if j.done && j.err == nil {
+			continue
+		}
+		var missing int64
+		if st != nil {
+			missing = st.Stopped
+		}
+		if exact {
+			left := p.sizes[i].files
+			if st != nil {
+				left -= st.Files + st.Skipped
+			}
+			missing = max(missing, left)
+		} else if st == nil || !j.done || j.node == nil || j.node.Kind == tree.KindDir {
+			exact = false
+		}
+		n += max(0, missing)
+	}
+	return n, exact
 }
 
 func (p *restorePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
@@ -363,6 +419,7 @@ func (p *restorePage) start(a *App) tea.Cmd {
 		return nil
 	}
 	p.jobs, p.stage, p.started = jobs, stageRunning, time.Now()
+	lastRestore.Store(a, restoreChoice{original: p.original, folder: p.folder.value, overwrite: p.overwrite})
 	ctx, cancel := context.WithCancel(a.ctx)
 	p.cancel, a.restoreCancel = cancel, cancel
 	events := make(chan any, 64)
@@ -396,7 +453,7 @@ func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs 
 	var failures, notices []string
 	warn := func(p string, err error) {
 		mu.Lock()
-		failures = append(failures, p+": "+err.Error())
+		failures = append(failures, p+": "+dialogWording(err.Error()))
 		mu.Unlock()
 	}
 	parents := 0
@@ -430,7 +487,7 @@ func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs 
 			Warn:     warn,
 			Notice: func(p, msg string) {
 				mu.Lock()
-				notices = append(notices, p+": "+msg)
+				notices = append(notices, p+": "+dialogWording(msg))
 				mu.Unlock()
 			},
 			Progress: func(pr restore.Progress) {
@@ -711,6 +768,7 @@ func (p *restorePage) reportLines(a *App) []string {
 	var out []string
 	var sum restore.Stats
 	counts := map[string]int{}
+	width := max(20, a.w-2)
 	for _, j := range p.jobs {
 		counts[p.state(j)]++
 		if st := j.stats; st != nil {
@@ -728,10 +786,20 @@ func (p *restorePage) reportLines(a *App) []string {
 	sum.Dirs += int64(p.report.parents)
 	switch {
 	case p.canceled:
-		out = append(out, styleError.Render(fmt.Sprintf("Restore stopped after %s.", formatDuration(p.report.elapsed))))
-		if n := counts["incomplete"]; n > 0 {
-			out = append(out, styleError.Render(fmt.Sprintf("%s left incomplete: the files named below have the right size but not all their data.",
-				plural(n, "entry was", "entries were"))))
+		head := fmt.Sprintf("Restore stopped after %s", formatDuration(p.report.elapsed))
+		n, exact := p.notRestored()
+		switch {
+		case n > 0 && exact:
+			head += fmt.Sprintf(": %s not restored (nothing partial left).", plural(int(n), "file", "files"))
+		case n > 0:
+			head += fmt.Sprintf(": at least %s not restored (nothing partial left).", plural(int(n), "file", "files"))
+		case counts["restored"]+counts["kept"] < len(p.jobs):
+			head += ": the rest not restored (nothing partial left)."
+		default:
+			head += " (nothing partial left)."
+		}
+		for _, l := range wrapReport(head, width, "") {
+			out = append(out, styleError.Render(l))
 		}
 	case p.ok():
 		out = append(out, styleHeader.Render(fmt.Sprintf("Restore finished in %s.", formatDuration(p.report.elapsed))))
@@ -741,9 +809,11 @@ func (p *restorePage) reportLines(a *App) []string {
 	if p.startErr != nil {
 		out = append(out, styleError.Render(p.startErr.Error()))
 	}
-	out = append(out, "", fmt.Sprintf("%s, %s, %s, %s, %s written; %d existing kept",
+	out = append(out, "")
+	out = append(out, wrapReport(fmt.Sprintf("%s, %s, %s, %s, %s written; %d existing kept",
 		plural(int(sum.Files), "file", "files"), plural(int(sum.Dirs), "folder", "folders"), plural(int(sum.Links), "link", "links"),
-		plural(int(sum.Others), "other", "others"), formatBytes(sum.Bytes), sum.Skipped), "")
+		plural(int(sum.Others), "other", "others"), formatBytes(sum.Bytes), sum.Skipped), width, "")...)
+	out = append(out, "")
 	var last *repo.Snapshot
 	for _, j := range p.jobs {
 		if j.sn != last {
@@ -754,21 +824,23 @@ func (p *restorePage) reportLines(a *App) []string {
 		if j.dst != filepath.FromSlash(j.path) {
 			line += " → " + printable(j.dst)
 		}
-		out = append(out, line)
+		out = append(out, cutLines(line, width, strings.Repeat(" ", 15))...)
 		if j.err != nil && !errors.Is(j.err, restore.ErrIncomplete) && !errors.Is(j.err, context.Canceled) {
-			out = append(out, styleError.Render("    "+j.err.Error()))
+			for _, l := range wrapReport(j.err.Error(), width, "    ") {
+				out = append(out, styleError.Render(l))
+			}
 		}
 	}
 	if len(p.report.failures) > 0 {
 		out = append(out, "", styleError.Render(plural(len(p.report.failures), "failure", "failures")+":"))
 		for _, f := range p.report.failures {
-			out = append(out, "  "+printable(f))
+			out = append(out, wrapReport(printable(f), width, "  ")...)
 		}
 	}
 	if len(p.report.notices) > 0 {
 		out = append(out, "", plural(len(p.report.notices), "notice", "notices")+":")
 		for _, n := range p.report.notices {
-			out = append(out, "  "+printable(n))
+			out = append(out, wrapReport(printable(n), width, "  ")...)
 		}
 	}
 	out = append(out, "", styleDim.Render("esc closes"))
@@ -780,4 +852,60 @@ func (p *restorePage) reportLines(a *App) []string {
 func progressBar(frac float64, width int) string {
 	full := int(math.Floor(min(max(frac, 0), 1) * float64(width))) // full only when done
 	return styleMark.Render(strings.Repeat("█", full)) + styleDim.Render(strings.Repeat("░", width-full))
+}
+
+// dialogWording says the CLI's --overwrite hints in the dialog's terms.
+var dialogWording = strings.NewReplacer(
+	"use --overwrite always to replace it", "choose 'always' to replace it",
+	"kept: --overwrite never", "kept: 'never' chosen",
+).Replace
+
+// wrapReport breaks s into lines of at most width cells at spaces, the
+// first indented by indent and the others by two more spaces; a word
+// longer than a line (a path) is cut where the line ends.
+func wrapReport(s string, width int, indent string) []string {
+	var out []string
+	pre := indent
+	line := []rune{}
+	room := func() int { return max(10, width-len(pre)) }
+	flush := func() {
+		out = append(out, pre+string(line))
+		pre, line = indent+"  ", line[:0]
+	}
+	for _, w := range strings.Fields(s) {
+		word := []rune(w)
+		if len(line) > 0 && len(line)+1+len(word) > room() {
+			if len(word) <= room() {
+				flush()
+			}
+		}
+		if len(line) > 0 {
+			line = append(line, ' ')
+		}
+		for len(line)+len(word) > room() {
+			n := room() - len(line)
+			line = append(line, word[:n]...)
+			word = word[n:]
+			flush()
+		}
+		line = append(line, word...)
+	}
+	if len(line) > 0 || len(out) == 0 {
+		flush()
+	}
+	return out
+}
+
+// cutLines breaks s, spaces and all, into lines of at most width runes,
+// the ones after the first indented by indent.
+func cutLines(s string, width int, indent string) []string {
+	r := []rune(s)
+	room := max(10, width)
+	var out []string
+	for len(r) > room {
+		out = append(out, string(r[:room]))
+		r = append([]rune(indent), r[room:]...)
+		room = max(len(indent)+10, width)
+	}
+	return append(out, string(r))
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,22 +162,84 @@ func TestRestoreReportsKept(t *testing.T) {
 	}
 }
 
-// A stopped restore names the files it left incomplete.
+// A stopped restore says how many files it did not restore and that
+// nothing partial is left; the failure list holds real failures only, and
+// a file stopped half way is "not restored", not restored or incomplete.
 func TestRestoreReportAfterCancel(t *testing.T) {
 	f := newFixture(t)
 	h := newHarness(t, f, 120, 30)
 	sn := f.snaps[3]
-	p := &restorePage{stage: stageDone, canceled: true, jobs: []restoreJob{
-		{sn: sn, path: "/home/alice/big", dst: "/tmp/x/big", done: true, err: context.Canceled, stats: &restore.Stats{Files: 1}},
+	file := &tree.Node{Kind: tree.KindFile}
+	p := &restorePage{stage: stageDone, canceled: true, totalOK: true, sizes: []workSize{{bytes: 1 << 20, files: 1}, {bytes: 3 << 10, files: 3}}, jobs: []restoreJob{
+		{sn: sn, path: "/home/alice/big", node: file, dst: "/tmp/x/big", done: true, err: context.Canceled, stats: &restore.Stats{Stopped: 1}},
 		{sn: sn, path: "/home/alice/later", dst: "/tmp/x/later"},
 	}}
-	p.report.failures = []string{"/tmp/x/big: left incomplete from offset 4096: context canceled"}
 	s := strings.Join(p.reportLines(h.a), "\n")
-	for _, want := range []string{"Restore stopped", "1 entry was left incomplete", "incomplete   /home/alice/big", "not restored /home/alice/later"} {
+	for _, want := range []string{"Restore stopped after 0:00: 4 files not restored (nothing partial left).", "not restored /home/alice/big", "not restored /home/alice/later",
+		"0 files, 0 folders"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q:\n%s", want, s)
 		}
 	}
+	for _, bad := range []string{"incomplete", "failure", "restored     "} {
+		if strings.Contains(s, bad) {
+			t.Errorf("report says %q:\n%s", bad, s)
+		}
+	}
+
+	// A folder stopped half way is partly restored; a real failure is
+	// listed as one.
+	dir := &tree.Node{Kind: tree.KindDir}
+	p = &restorePage{stage: stageDone, canceled: true, jobs: []restoreJob{
+		{sn: sn, path: "/home/alice/docs", node: dir, dst: "/tmp/x/docs", done: true, err: context.Canceled, stats: &restore.Stats{Files: 2, Stopped: 1}},
+		{sn: sn, path: "/home/alice/bad", node: file, dst: "/tmp/x/bad", done: true, err: restore.ErrIncomplete, stats: &restore.Stats{Errors: 1}},
+	}}
+	p.report.failures = []string{"/tmp/x/bad: at offset 0: pack data/00/00: damaged"}
+	s = strings.Join(p.reportLines(h.a), "\n")
+	for _, want := range []string{"Restore stopped after 0:00: at least 1 file not restored (nothing partial left).", "partly restored /home/alice/docs",
+		"failed       /home/alice/bad", "1 failure:", "/tmp/x/bad: at offset 0"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// The notice for a kept newer file speaks of the dialog's choices, not of
+// a CLI flag, and long report lines wrap instead of being cut off.
+func TestRestoreNoticeWordingWraps(t *testing.T) {
+	f, h := liveHarness(t)
+	h.send(teaSize(60, 30))
+	p := filepath.Join(f.Source, "docs", "a.txt")
+	os.WriteFile(p, []byte("newer\n"), 0o644)
+	markLive(t, f, h, "docs/a.txt")
+	h.keys("R", "enter") // original location, if-changed
+	scr := h.screen()
+	flat := strings.Join(strings.Fields(scr), " ")
+	if !strings.Contains(flat, "choose 'always' to replace it") || strings.Contains(scr, "--overwrite") {
+		t.Errorf("the kept notice does not say to choose 'always':\n%s", scr)
+	}
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.Contains(l, "…") {
+			t.Errorf("a report line is cut off: %q", l)
+		}
+	}
+}
+
+// The dialog offers the folder and overwrite choice of the last restore
+// started in the session.
+func TestRestoreRemembersChoices(t *testing.T) {
+	f, h := liveHarness(t)
+	dst := filepath.Join(t.TempDir(), "chosen")
+	markLive(t, f, h, "docs/a.txt")
+	h.keys("R", "t", "ctrl+u")
+	h.typeText(dst)
+	h.keys("tab", "right") // overwrite: always
+	h.keys("enter")
+	h.contains("Restore finished in")
+	h.keys("esc")
+	markLive(t, f, h, "docs/b.txt")
+	h.keys("R")
+	h.contains("(•) folder", "Folder:    "+dst, "(•) always")
 }
 
 func teaSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
@@ -202,7 +265,8 @@ func (g *gate) Load(ctx context.Context, name string, off, length int64) ([]byte
 }
 
 // ctrl+c during a restore stops it, waits for it to wind down and shows
-// the report with the files left incomplete; a second ctrl+c quits.
+// the report: the files not restored, none of them left partial; a second
+// ctrl+c quits.
 func TestCtrlCStopsRestore(t *testing.T) {
 	ctx := context.Background()
 	g := &gate{Backend: mem.New(), hit: make(chan struct{}, 1)}
@@ -222,7 +286,8 @@ func TestCtrlCStopsRestore(t *testing.T) {
 	}
 	h.a.marks.toggle(sn, "/home/alice/photos", n)
 	h.keys("R", "t", "ctrl+u")
-	h.typeText(filepath.Join(t.TempDir(), "out"))
+	out := filepath.Join(t.TempDir(), "out")
+	h.typeText(out)
 	g.closed.Store(true)
 	_, events := h.a.Update(keyMsg("enter")) // the restore runs; its events wait
 	select {
@@ -236,7 +301,16 @@ func TestCtrlCStopsRestore(t *testing.T) {
 	}
 	h.contains("stopping")
 	h.run(events)
-	h.contains("Restore stopped", "incomplete   /home/alice/photos", "left incomplete")
+	h.contains("Restore stopped after", "files not restored (nothing partial left)", "not restored /home/alice/photos")
+	if scr := h.screen(); strings.Contains(scr, "failure") || strings.Contains(scr, "incomplete") {
+		t.Errorf("a stopped restore reports failures:\n%s", scr)
+	}
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("%s is left behind by a restore stopped before any data was read", p)
+		}
+		return nil
+	})
 	h.keys("ctrl+c")
 	if !h.quit {
 		t.Fatal("ctrl+c after the report did not quit")

@@ -34,7 +34,11 @@ hardlinks, device nodes and sparse files.
   if-changed (default)  replace a file that differs in size or mtime, but never
                         one newer than the snapshot's copy (that is reported)
   always                replace everything
-  never                 keep every existing file`,
+  never                 keep every existing file
+
+Each file is written under a temporary name in its folder (.NAME.cairn-partial-…)
+and renamed into place when complete: a restore that is interrupted or fails
+leaves no partial file, and a file it was to replace stays as it was.`,
 		Args: oneSelector(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -119,10 +123,25 @@ hardlinks, device nodes and sparse files.
 			}
 			st, err := restore.Run(lock.Context(), r, sn, sub, opt)
 			line.done()
+			// Stopped (Ctrl-C, SIGTERM, a lost lock): the files not complete
+			// were removed, so what is there is whole.
+			stopped := err != nil && lock.Context().Err() != nil
 			if st != nil {
 				if g.json {
 					printJSON(map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "files_restored": st.Files, "dirs_restored": st.Dirs,
-						"links_restored": st.Links, "others_restored": st.Others, "bytes_restored": st.Bytes, "files_skipped": st.Skipped, "errors": st.Errors})
+						"links_restored": st.Links, "others_restored": st.Others, "bytes_restored": st.Bytes, "files_skipped": st.Skipped, "errors": st.Errors,
+						"files_stopped": st.Stopped, "interrupted": stopped})
+				} else if !g.quiet && stopped {
+					left := "nothing partial left"
+					switch {
+					case st.Stopped == 1:
+						left = "1 file not finished was removed: " + left
+					case st.Stopped > 1:
+						left = fmt.Sprintf("%d files not finished were removed: %s", st.Stopped, left)
+					}
+					fmt.Printf("restore of snapshot %s to %s stopped: %s, %s, %s, %s, %s restored; %d kept, %s; %s\n",
+						sn.ID.Short(), target, plural(int(st.Files), "file"), plural(int(st.Dirs), "dir"), plural(int(st.Links), "link"),
+						plural(int(st.Others), "other"), formatBytes(st.Bytes), st.Skipped, plural(int(st.Errors), "error"), left)
 				} else if !g.quiet {
 					fmt.Printf("restored snapshot %s to %s: %s, %s, %s, %s, %s; %d kept, %s\n",
 						sn.ID.Short(), target, plural(int(st.Files), "file"), plural(int(st.Dirs), "dir"), plural(int(st.Links), "link"),

@@ -78,6 +78,24 @@ func TestRestoreAroundDamagedPack(t *testing.T) {
 		if !strings.Contains(all, "victim.bin") || !strings.Contains(all, loc.Pack.String()) {
 			t.Fatalf("warnings must name the file and the pack %s:\n%s", loc.Pack, all)
 		}
+		// What can be restored is: the victim is in place, at its size,
+		// with zeros where its damaged chunk belongs and every other
+		// byte right.
+		want, _ := os.ReadFile(filepath.Join(src, "victim.bin"))
+		got, err := os.ReadFile(filepath.Join(dst, "victim.bin"))
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("readPacks %v: victim.bin not restored around its damage: %d bytes, %v", readPacks, len(got), err)
+		}
+		c0 := int(n.Content[0].Size)
+		if !bytes.Equal(got[:c0], make([]byte, c0)) || !bytes.Equal(got[c0:], want[c0:]) {
+			t.Fatalf("readPacks %v: victim.bin: want zeros for its damaged first %d bytes and the source after", readPacks, c0)
+		}
+		if !strings.Contains(all, "left as zeros") {
+			t.Fatalf("the warning must say the range is left as zeros:\n%s", all)
+		}
+		if left, _ := filepath.Glob(filepath.Join(dst, ".*"+restore.PartialSuffix+"*")); len(left) > 0 {
+			t.Fatalf("temporaries left: %v", left)
+		}
 		for _, name := range []string{"small.txt"} {
 			want, _ := os.ReadFile(filepath.Join(src, name))
 			got, err := os.ReadFile(filepath.Join(dst, name))

@@ -1,9 +1,13 @@
 package restore
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -16,27 +20,37 @@ import (
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
-// restoreFile creates dst at its final size and queues its chunks.
+// PartialSuffix marks the temporary name a file is written under until
+// its last chunk lands: ".NAME" + PartialSuffix + random, in the file's
+// folder. Only a process killed outright leaves one behind.
+const PartialSuffix = ".cairn-partial-"
+
+// restoreFile creates dst's temporary at dst's final size and queues its
+// chunks; the last one to land renames it into place.
 func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	if rs.hardlink(n, dst) {
 		return
 	}
-	keep, err := rs.clearWay(dst, n)
+	keep, err := rs.decide(dst, n)
 	if err != nil {
 		rs.warn(dst, err)
+		rs.firstFailed(n)
 		return
 	}
 	if keep {
 		return
 	}
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, tmp, err := createTemp(dst)
 	if err != nil {
 		rs.warn(dst, err)
+		rs.firstFailed(n)
 		return
 	}
 	if err := f.Truncate(int64(n.Size)); err != nil {
 		f.Close()
+		os.Remove(tmp)
 		rs.warn(dst, err)
+		rs.firstFailed(n)
 		return
 	}
 	if rs.runs != nil {
@@ -44,14 +58,18 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		// for the rest of their pack, so the file is opened again
 		// for each write rather than held open meanwhile.
 		if err := f.Close(); err != nil {
+			os.Remove(tmp)
 			rs.warn(dst, err)
+			rs.firstFailed(n)
 			return
 		}
 		f = nil
 	}
-	rs.stats.files.Add(1)
 	rs.stats.totalBytes.Add(int64(n.Size))
-	of := &openFile{path: dst, f: f, node: n}
+	of := &openFile{path: dst, tmp: tmp, f: f, node: n}
+	if n.Links > 1 {
+		rs.links[[2]uint64{n.Dev, n.Inode}].file = of // its first name
+	}
 	var data int64
 	for _, c := range n.Content {
 		if !c.Hole {
@@ -61,13 +79,16 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	// One extra count for the queueing itself, released below, so the
 	// file cannot be finished while chunks are still being queued.
 	of.remaining.Store(data + 1)
-	var off int64
+	var off, queued int64
 	for _, c := range n.Content {
 		if !c.Hole {
 			select {
 			case rs.jobs <- chunkJob{file: of, off: off, id: c.ID, size: c.Size}:
+				queued++
 			case <-rs.ctx.Done():
-				rs.stopped(of, off)
+				rs.stopped(of)
+				// The chunks never queued will not be done.
+				of.remaining.Add(queued - data)
 				rs.chunkDone(of)
 				return
 			}
@@ -77,14 +98,48 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	rs.chunkDone(of)
 }
 
-// writeAt writes b at off, opening the file for the write if it is not
-// held open.
+// createTemp creates a new file for dst under a temporary name in dst's
+// folder, so that nothing but a complete file ever has dst's name.
+func createTemp(dst string) (*os.File, string, error) {
+	var f *os.File
+	tmp, err := withTempName(dst, func(tmp string) (err error) {
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return err
+	})
+	return f, tmp, err
+}
+
+// withTempName calls create with temporary names for dst, in its folder,
+// until one is free (create fails with os.ErrExist for a taken one).
+func withTempName(dst string, create func(tmp string) error) (string, error) {
+	dir, base := filepath.Split(dst)
+	// Within a name's 255 bytes: the leading dot, the suffix and 8
+	// random bytes in hex.
+	if limit := 255 - 1 - len(PartialSuffix) - 16; len(base) > limit {
+		base = base[:limit]
+	}
+	var rnd [8]byte
+	for try := 0; ; try++ {
+		rand.Read(rnd[:])
+		tmp := filepath.Join(dir, "."+base+PartialSuffix+hex.EncodeToString(rnd[:]))
+		err := create(tmp)
+		if err == nil {
+			return tmp, nil
+		}
+		if !errors.Is(err, os.ErrExist) || try == 10 {
+			return "", err
+		}
+	}
+}
+
+// writeAt writes b at off into the temporary, opening it for the write if
+// it is not held open.
 func (of *openFile) writeAt(b []byte, off int64) error {
 	if of.f != nil {
 		_, err := of.f.WriteAt(b, off)
 		return err
 	}
-	f, err := os.OpenFile(of.path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(of.tmp, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -92,6 +147,8 @@ func (of *openFile) writeAt(b []byte, off int64) error {
 	return errors.Join(err, f.Close())
 }
 
+// chunkDone counts one chunk of of as written, failed or dropped; after
+// the last, the file is finished.
 func (rs *restorer) chunkDone(of *openFile) {
 	if of.remaining.Add(-1) != 0 {
 		return
@@ -100,37 +157,94 @@ func (rs *restorer) chunkDone(of *openFile) {
 	if of.f != nil {
 		err = of.f.Close()
 	}
-	if of.failed.Load() {
-		return
-	}
-	if err != nil {
+	if err != nil && of.failed.CompareAndSwap(false, true) {
 		rs.warn(of.path, err)
+	}
+	if !of.failed.Load() {
+		err = rs.replace(of.tmp, of.path)
+		if err != nil {
+			rs.warn(of.path, err)
+			of.failed.Store(true)
+		}
+	}
+	if of.failed.Load() {
+		os.Remove(of.tmp)
+		// Bytes count what was restored: not what was removed.
+		rs.stats.bytes.Add(-of.written.Load())
+		if of.stop.Load() {
+			rs.stats.stopped.Add(1)
+		}
+		rs.finish(of, false)
 		return
 	}
+	rs.stats.files.Add(1)
 	rs.stats.filesDone.Add(1)
+	if of.damaged.Load() {
+		// In place with its damage reported, but without the
+		// snapshot's times and mode, so that nothing (a later restore
+		// comparing size and mtime, a glance at ls) takes it for whole.
+		rs.finish(of, true)
+		return
+	}
 	if err := fsmeta.Apply(of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner}); err != nil {
 		rs.warn(of.path, err)
 	}
+	rs.finish(of, true)
 }
 
-// stopped marks of failed when the restore was cancelled before its chunk
-// at off was written, and reports it once: it is left incomplete (at its
-// final size, with zeros where chunks are missing) and must not get the
-// snapshot's metadata, which would make it look restored.
-func (rs *restorer) stopped(of *openFile, off int64) {
+// replace renames the complete tmp to dst, in place of whatever is there
+// (a folder in the way was allowed away by decide).
+func (rs *restorer) replace(tmp, dst string) error {
+	err := os.Rename(tmp, dst)
+	if err == nil {
+		return nil
+	}
+	if fi, lerr := os.Lstat(dst); lerr == nil && fi.IsDir() && rs.opt.Overwrite == Always {
+		if err := os.RemoveAll(dst); err != nil {
+			return err
+		}
+		return os.Rename(tmp, dst)
+	}
+	return err
+}
+
+// finish records that of is done with (in place when ok) and makes the
+// hardlinks to it that waited for it.
+func (rs *restorer) finish(of *openFile, ok bool) {
+	of.mu.Lock()
+	of.finished, of.ok = true, ok
+	links := of.links
+	of.links = nil
+	of.mu.Unlock()
+	for _, l := range links {
+		rs.linkTo(of, l)
+	}
+}
+
+// stopped marks of failed because the restore was cancelled before it
+// was complete. It is not a failure: its temporary is removed and it is
+// counted in Stats.Stopped, not reported through Warn.
+func (rs *restorer) stopped(of *openFile) {
 	if rs.ctx.Err() == nil {
 		return
 	}
 	if of.failed.CompareAndSwap(false, true) {
-		rs.warn(of.path, fmt.Errorf("left incomplete from offset %d: %w", off, rs.ctx.Err()))
+		of.stop.Store(true)
 	}
+}
+
+// cancelled says err is a read that failed because the restore was
+// stopped (the context's error, or a storage call cut short by it).
+func (rs *restorer) cancelled(err error) bool {
+	return rs.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, rs.ctx.Err()) ||
+		!errors.Is(err, repo.ErrDamaged) && !errors.Is(err, repo.ErrNotFound))
 }
 
 func (rs *restorer) worker() {
 	defer rs.wg.Done()
 	for j := range rs.jobs {
 		if j.file.failed.Load() || rs.ctx.Err() != nil {
-			rs.stopped(j.file, j.off)
+			rs.stopped(j.file)
 			rs.chunkDone(j.file)
 			continue
 		}
@@ -141,15 +255,30 @@ func (rs *restorer) worker() {
 	}
 }
 
-// write puts one chunk's plaintext (or its error) into its file.
+// write puts one chunk's plaintext (or the error reading it) into its
+// file.
 func (rs *restorer) write(j chunkJob, plain []byte, err error) {
+	if err != nil && rs.cancelled(err) {
+		rs.stopped(j.file)
+		rs.chunkDone(j.file)
+		return
+	}
 	if err == nil && uint64(len(plain)) != j.size {
 		err = fmt.Errorf("chunk %s is %d bytes, the tree says %d", j.id.Short(), len(plain), j.size)
 	}
-	if err == nil {
+	if err != nil {
+		// The repository lacks this chunk: say where, leave zeros, and
+		// restore the rest of the file.
+		j.file.damaged.Store(true)
+		rs.warn(j.file.path, fmt.Errorf("at offset %d, %d bytes left as zeros: %w", j.off, j.size, err))
+		rs.chunkDone(j.file)
+		return
+	}
+	if !j.file.failed.Load() {
 		err = j.file.writeAt(plain, j.off)
 		if err == nil {
 			rs.stats.bytes.Add(int64(len(plain)))
+			j.file.written.Add(int64(len(plain)))
 		}
 	}
 	if err != nil {
@@ -367,7 +496,7 @@ func (rs *restorer) runWorker() {
 // loadOne reads one chunk on its own and writes it.
 func (rs *restorer) loadOne(j chunkJob) {
 	if j.file.failed.Load() || rs.ctx.Err() != nil {
-		rs.stopped(j.file, j.off)
+		rs.stopped(j.file)
 		rs.chunkDone(j.file)
 		return
 	}

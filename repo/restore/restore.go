@@ -1,10 +1,15 @@
 // Package restore rebuilds files from a snapshot onto a local filesystem.
 //
-// The walk creates directories, links and special files and opens regular
-// files at their final size (so holes stay holes); workers then fetch,
-// verify and write each chunk at its offset. A file's metadata is set when
-// its last chunk lands, and directories get theirs last, deepest first, so
-// their mtimes are the stored ones.
+// The walk creates directories, links and special files and creates each
+// regular file under a temporary name in its folder (".NAME" +
+// PartialSuffix + random), at its final size so holes stay holes; workers
+// then fetch, verify and write each chunk at its offset. When the last
+// chunk lands the file is renamed into place (over an existing file the
+// overwrite policy replaces, which stays untouched until then), gets its
+// metadata, and its other hardlinked names are linked to it. A file that
+// fails or is stopped half way is removed: nothing incomplete ever has a
+// restored file's name. Directories get their metadata last, deepest
+// first, so their mtimes are the stored ones.
 package restore
 
 import (
@@ -87,10 +92,14 @@ type Progress struct {
 
 // Stats summarise a finished restore.
 type Stats struct {
-	Files, Dirs, Others, Links int64
-	Bytes                      int64
+	Files, Dirs, Others, Links int64 // Files: complete and in place
+	Bytes                      int64 // of the files in place
 	Skipped                    int64 // existing paths kept by the overwrite policy
 	Errors                     int64
+	// Stopped counts the files begun but not complete when the restore
+	// was stopped: they were removed (an existing file they were to
+	// replace is kept), and are not errors.
+	Stopped int64
 }
 
 // ErrIncomplete: some paths could not be restored; each was reported
@@ -108,11 +117,11 @@ type restorer struct {
 	idle   atomic.Int64   // run workers waiting for a run
 	budget *byteBudget    // pack bytes being read, over all run workers
 	wg     sync.WaitGroup
-	links  map[[2]uint64]string
+	links  map[[2]uint64]*firstName // hardlink groups, by device and inode
 	dirs   []dirMeta
 	stats  struct {
-		files, dirs, others, links, bytes, skipped, errors, filesDone, totalBytes atomic.Int64
-		walkDone                                                                  atomic.Bool
+		files, dirs, others, links, bytes, skipped, errors, stopped, filesDone, totalBytes atomic.Int64
+		walkDone                                                                           atomic.Bool
 	}
 }
 
@@ -123,11 +132,32 @@ type dirMeta struct {
 
 // openFile is a regular file being written by the workers.
 type openFile struct {
-	path      string
-	f         *os.File // nil when opened for each write
+	path      string   // its final name
+	tmp       string   // the name it is written under until complete
+	f         *os.File // tmp; nil when opened for each write
 	node      *tree.Node
 	remaining atomic.Int64
 	failed    atomic.Bool
+	stop      atomic.Bool // failed because the restore was stopped
+	// damaged: some chunks could not be read (damaged or missing in
+	// the repository). The rest is still written, and the file is put in
+	// place with zeros where those chunks belong, without the snapshot's
+	// metadata, so that what can be restored is.
+	damaged atomic.Bool
+	written atomic.Int64 // bytes written into tmp
+
+	mu       sync.Mutex
+	finished bool     // in place (ok) or removed
+	ok       bool     // in place
+	links    []string // other names of its hardlink group, linked when it is in place
+}
+
+// firstName is the first name restored of a hardlink group: the others
+// are linked to it.
+type firstName struct {
+	path   string
+	file   *openFile // while it is written; nil when it was kept or made at once
+	failed bool      // it could not be begun: the next name is restored instead
 }
 
 type chunkJob struct {
@@ -154,7 +184,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if err != nil {
 		return nil, err
 	}
-	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]string{}}
+	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}}
 	root, rel, err := Find(ctx, r, sn, subpath)
 	if err != nil {
 		return nil, err
@@ -200,7 +230,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		}
 	}
 	st := &Stats{Files: rs.stats.files.Load(), Dirs: rs.stats.dirs.Load(), Others: rs.stats.others.Load(), Links: rs.stats.links.Load(),
-		Bytes: rs.stats.bytes.Load(), Skipped: rs.stats.skipped.Load(), Errors: rs.stats.errors.Load()}
+		Bytes: rs.stats.bytes.Load(), Skipped: rs.stats.skipped.Load(), Errors: rs.stats.errors.Load(), Stopped: rs.stats.stopped.Load()}
 	if ctx.Err() != nil {
 		return st, ctx.Err()
 	}
@@ -345,33 +375,83 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 	}
 }
 
-// hardlink links dst to an earlier restored link of the same inode.
+// hardlink links dst to an earlier restored name of the same inode, at
+// once or, while that one is being written, when it is in place.
 func (rs *restorer) hardlink(n *tree.Node, dst string) bool {
 	if n.Links < 2 {
 		return false
 	}
 	key := [2]uint64{n.Dev, n.Inode}
 	first, ok := rs.links[key]
-	if !ok {
-		rs.links[key] = dst
+	if !ok || first.failed {
+		rs.links[key] = &firstName{path: dst}
 		return false
 	}
-	if _, err := os.Lstat(dst); err == nil {
-		if rs.opt.Overwrite == Never {
-			rs.stats.skipped.Add(1)
-			return true
-		}
-		if err := os.Remove(dst); err != nil {
-			rs.warn(dst, err)
-			return true
-		}
-	}
-	if err := os.Link(first, dst); err != nil {
-		rs.warn(dst, fmt.Errorf("hardlink to %s: %w", first, err))
+	if _, err := os.Lstat(dst); err == nil && rs.opt.Overwrite == Never {
+		rs.stats.skipped.Add(1)
 		return true
 	}
-	rs.stats.links.Add(1)
+	if of := first.file; of != nil {
+		of.mu.Lock()
+		if !of.finished {
+			of.links = append(of.links, dst)
+			of.mu.Unlock()
+			return true
+		}
+		of.mu.Unlock()
+		rs.linkTo(of, dst)
+		return true
+	}
+	rs.link(first.path, dst)
 	return true
+}
+
+// firstFailed records that n, the first name of its hardlink group, could
+// not be begun: the group's next name is restored in its place.
+func (rs *restorer) firstFailed(n *tree.Node) {
+	if n.Links < 2 {
+		return
+	}
+	if first := rs.links[[2]uint64{n.Dev, n.Inode}]; first != nil {
+		first.failed = true
+	}
+}
+
+// linkTo links dst to the finished of: when of is in place; not when it
+// was stopped (dst is not restored either) or failed (dst fails with it).
+func (rs *restorer) linkTo(of *openFile, dst string) {
+	switch {
+	case of.ok:
+		rs.link(of.path, dst)
+	case !of.stop.Load():
+		rs.warn(dst, fmt.Errorf("hardlink to %s: that file could not be restored", of.path))
+	}
+}
+
+// link makes dst a hardlink of first. Something already at dst (the
+// overwrite policy let it go) is replaced by renaming a new link over it,
+// so it stays until the link is there.
+func (rs *restorer) link(first, dst string) {
+	err := os.Link(first, dst)
+	if errors.Is(err, os.ErrExist) {
+		if a, aerr := os.Lstat(first); aerr == nil {
+			if b, berr := os.Lstat(dst); berr == nil && os.SameFile(a, b) {
+				rs.stats.links.Add(1) // linked already
+				return
+			}
+		}
+		var tmp string
+		tmp, err = withTempName(dst, func(tmp string) error { return os.Link(first, tmp) })
+		if err == nil {
+			err = rs.replace(tmp, dst)
+			os.Remove(tmp) // when dst was a link of first already, rename left it
+		}
+	}
+	if err != nil {
+		rs.warn(dst, fmt.Errorf("hardlink to %s: %w", first, err))
+		return
+	}
+	rs.stats.links.Add(1)
 }
 
 func (rs *restorer) prepareDir(dst string) error {
@@ -390,9 +470,32 @@ func (rs *restorer) prepareDir(dst string) error {
 	return os.Mkdir(dst, 0o700)
 }
 
-// clearWay applies the overwrite policy to an existing dst. keep means
-// leave it as it is.
+// clearWay applies the overwrite policy to an existing dst and removes
+// it unless it is kept. keep means leave it as it is.
 func (rs *restorer) clearWay(dst string, n *tree.Node) (keep bool, err error) {
+	if keep, err := rs.decide(dst, n); keep || err != nil {
+		return keep, err
+	}
+	fi, err := os.Lstat(dst)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case fi.IsDir():
+		return false, os.RemoveAll(dst)
+	}
+	return false, os.Remove(dst)
+}
+
+// NewerKept is the notice for an existing file newer than the snapshot's
+// copy, kept by the default policy (followed by a hint in parentheses).
+const NewerKept = "existing file is newer than the snapshot's copy; kept"
+
+// decide applies the overwrite policy to an existing dst without touching
+// it: keep means leave it as it is; else it may be replaced (a folder in
+// the way only with Always).
+func (rs *restorer) decide(dst string, n *tree.Node) (keep bool, err error) {
 	fi, err := os.Lstat(dst)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -404,7 +507,7 @@ func (rs *restorer) clearWay(dst string, n *tree.Node) (keep bool, err error) {
 		if rs.opt.Overwrite != Always {
 			return false, fmt.Errorf("a directory is in the way (use --overwrite always to replace it)")
 		}
-		return false, os.RemoveAll(dst)
+		return false, nil
 	}
 	switch rs.opt.Overwrite {
 	case Never:
@@ -419,10 +522,10 @@ func (rs *restorer) clearWay(dst string, n *tree.Node) (keep bool, err error) {
 		if mt > n.MTime {
 			rs.stats.skipped.Add(1)
 			if rs.opt.Notice != nil {
-				rs.opt.Notice(dst, "existing file is newer than the snapshot's copy; kept (use --overwrite always to replace it)")
+				rs.opt.Notice(dst, NewerKept+" (use --overwrite always to replace it)")
 			}
 			return true, nil
 		}
 	}
-	return false, os.Remove(dst)
+	return false, nil
 }
