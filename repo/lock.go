@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,20 +46,27 @@ type LockInfo struct {
 
 // Stale reports whether the lock is abandoned: not refreshed for StaleAfter,
 // or held by a process of this host that no longer exists.
-func (l *LockInfo) Stale(now time.Time) bool {
+func (l *LockInfo) Stale(now time.Time) bool { return l.StaleReason(now) != "" }
+
+// StaleReason says why the lock is stale, or "" when it is not (see Stale).
+func (l *LockInfo) StaleReason(now time.Time) string {
 	if now.Sub(l.Refreshed) > StaleAfter {
-		return true
+		return fmt.Sprintf("lease expired: not refreshed since %s", l.Refreshed.UTC().Format(time.RFC3339))
 	}
 	if l.Unreadable {
-		return false
+		return ""
 	}
 	if h, _ := os.Hostname(); h == l.Host && l.PID > 0 && l.PIDNS == pidNamespace() {
 		if err := syscall.Kill(l.PID, 0); errors.Is(err, syscall.ESRCH) {
-			return true
+			return fmt.Sprintf("its process %d on this host is gone", l.PID)
 		}
 	}
-	return false
+	return ""
 }
+
+// StaleAt is when the lock becomes stale unless its holder refreshes it
+// (or sooner, if its holder on this host dies).
+func (l *LockInfo) StaleAt() time.Time { return l.Refreshed.Add(StaleAfter) }
 
 // pidNamespace names this process's PID namespace ("pid:[4026531836]"),
 // or "" where that cannot be read.
@@ -294,25 +302,132 @@ func (r *Repository) Locks(ctx context.Context) (map[string]*LockInfo, error) {
 	return out, nil
 }
 
+// LockedError is ErrLocked naming the locks in the way, each with its
+// holder and when it becomes stale.
+type LockedError struct {
+	Now   time.Time
+	Locks []*LockInfo // oldest first
+}
+
+func (e *LockedError) Error() string {
+	parts := make([]string, len(e.Locks))
+	for i, li := range e.Locks {
+		at := li.StaleAt().UTC()
+		when := at.Format("15:04 UTC")
+		if y, m, d := at.Date(); y != e.Now.UTC().Year() || m != e.Now.UTC().Month() || d != e.Now.UTC().Day() {
+			when = at.Format("2006-01-02 15:04 UTC")
+		}
+		parts[i] = fmt.Sprintf("%s, stale after %s unless refreshed", li, when)
+	}
+	return fmt.Sprintf("%v: %s", ErrLocked, strings.Join(parts, "; "))
+}
+
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// LockEntry is one lock object: its name, its content, and why it is
+// stale ("" for a live one).
+type LockEntry struct {
+	Name  string
+	Info  *LockInfo
+	Stale string
+}
+
+// removeLock deletes a lock object; one already gone (another process
+// removed it first) is no error.
+func (r *Repository) removeLock(ctx context.Context, name string) error {
+	if err := r.be.Remove(ctx, name); err != nil && !errors.Is(err, backends.ErrNotFound) {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	return nil
+}
+
+// ownLock reports whether name is a lock held through r.
+func (r *Repository) ownLock(name string) bool {
+	r.locksMu.Lock()
+	defer r.locksMu.Unlock()
+	for l := range r.locks {
+		if l.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// RemoveLocks removes the stale lock objects (see LockInfo.Stale), or
+// with all every one but those held through r, and returns those it
+// removed and those it kept, oldest first. Removing a live lock does not
+// stop its holder, whose next refresh writes it again: all is for an
+// operator who knows that nothing runs.
+func (r *Repository) RemoveLocks(ctx context.Context, all bool) (removed, kept []LockEntry, err error) {
+	locks, err := r.Locks(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := r.now()
+	names := sortedLockNames(locks)
+	for _, n := range names {
+		e := LockEntry{Name: n, Info: locks[n], Stale: locks[n].StaleReason(now)}
+		if r.ownLock(n) || (e.Stale == "" && !all) {
+			kept = append(kept, e)
+			continue
+		}
+		if err := r.removeLock(context.WithoutCancel(ctx), n); err != nil {
+			return removed, kept, err
+		}
+		removed = append(removed, e)
+	}
+	return removed, kept, nil
+}
+
+// sortedLockNames orders lock names by the locks' age, oldest first.
+func sortedLockNames(locks map[string]*LockInfo) []string {
+	names := make([]string, 0, len(locks))
+	for n := range locks {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := locks[names[i]], locks[names[j]]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+// checkLocks fails with a LockedError when a live lock conflicts with
+// taking one (exclusive or not), own aside. Stale lock objects it finds
+// are removed, so that they do not pile up.
 func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own string) error {
 	locks, err := r.Locks(ctx)
 	if err != nil {
 		return err
 	}
 	now := r.now()
-	var held []string
-	for n, li := range locks {
-		if n == own || li.Stale(now) {
+	var held []*LockInfo
+	for _, n := range sortedLockNames(locks) {
+		li := locks[n]
+		if n == own {
+			continue
+		}
+		if why := li.StaleReason(now); why != "" {
+			if own == "" {
+				if err := r.removeLock(context.WithoutCancel(ctx), n); err != nil {
+					r.logf("cannot remove stale lock: %v", err)
+				} else {
+					r.logf("removed stale lock %s: %s (%s)", n, li, why)
+				}
+			}
 			continue
 		}
 		// An unreadable lock might be anything: it stops an exclusive
 		// locker, never a shared one.
 		if exclusive || (li.Exclusive && !li.Unreadable) {
-			held = append(held, li.String())
+			held = append(held, li)
 		}
 	}
 	if len(held) > 0 {
-		return fmt.Errorf("%w: %s", ErrLocked, strings.Join(held, "; "))
+		return &LockedError{Now: now, Locks: held}
 	}
 	return nil
 }

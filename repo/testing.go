@@ -37,3 +37,15 @@ func TestRepositoryOn(tb testing.TB, be backends.Backend) *Repository {
 	tb.Cleanup(func() { r.Close() })
 	return r
 }
+
+// TestWriteLock stores a lock object holding info, as another process
+// (on another host, with another clock) would have left it, and returns
+// its name.
+func (r *Repository) TestWriteLock(tb testing.TB, info LockInfo) string {
+	tb.Helper()
+	l := &Lock{r: r, name: "locks/" + randomID().String()}
+	if err := l.write(context.Background(), info); err != nil {
+		tb.Fatalf("write lock: %v", err)
+	}
+	return l.name
+}

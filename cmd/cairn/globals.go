@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -27,6 +28,7 @@ type globals struct {
 	json            bool
 	quiet           bool
 	noLock          bool
+	retryLock       time.Duration
 	storage         storageFlags
 	daemon          daemonFlags
 }
@@ -39,6 +41,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.cacheDir, "cache-dir", os.Getenv("CAIRN_CACHE_DIR"), "local index `dir` (env CAIRN_CACHE_DIR)")
 	f.BoolVar(&g.json, "json", false, "print JSON lines instead of text")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
+	f.DurationVar(&g.retryLock, "retry-lock", 0, "wait up to `duration` (1m, 30s) for a conflicting lock to go instead of failing (exit 11) at once")
 	g.storage.register(root)
 	g.daemon.register(root)
 }
@@ -229,12 +232,50 @@ func (g *globals) openLocked(ctx context.Context, operation string) (*repo.Repos
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	lock, err := r.Lock(ctx, false, operation)
+	lock, err := g.lock(ctx, r, false, operation)
 	if err != nil {
 		r.Close()
 		return nil, nil, nil, err
 	}
 	return r, lock, func() { lock.Unlock(); r.Close() }, nil
+}
+
+// Waiting for a lock (--retry-lock): the first pause, and the longest.
+var (
+	retryLockFirst = 500 * time.Millisecond
+	retryLockMax   = 30 * time.Second
+)
+
+// lock takes a lock on r for operation, shared or exclusive, waiting up to
+// --retry-lock for conflicting locks to go, with growing pauses. When it
+// still cannot, the error says what to do about it.
+func (g *globals) lock(ctx context.Context, r *repo.Repository, exclusive bool, operation string) (*repo.Lock, error) {
+	deadline := time.Now().Add(g.retryLock)
+	pause := retryLockFirst
+	for waited := false; ; waited = true {
+		l, err := r.Lock(ctx, exclusive, operation)
+		if err == nil || !errors.Is(err, repo.ErrLocked) {
+			return l, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			if waited {
+				err = fmt.Errorf("%w (still locked after waiting %s)", err, g.retryLock)
+			}
+			return nil, fmt.Errorf("%w\n`cairn unlock` removes stale locks; `cairn unlock --remove-all` removes every lock, if you know their holders are dead; --retry-lock DURATION waits for them", err)
+		}
+		if !waited {
+			g.notice("cairn: repository is locked, waiting up to %s: %v", g.retryLock, err)
+		}
+		t := time.NewTimer(min(pause, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		pause = min(2*pause, retryLockMax)
+	}
 }
 
 func (g *globals) notice(format string, args ...any) {

@@ -84,6 +84,11 @@ func (l *lister) walk(ctx context.Context, tid [32]byte, dir string) error {
 		return err
 	}
 	for _, n := range nodes {
+		// A cancelled command (interrupted, or its stdout closed by a
+		// reader such as head) stops here, even on cached trees.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		p := path.Join(dir, n.Name)
 		l.print(n, p)
 		if n.Kind == tree.KindDir && l.recurse {

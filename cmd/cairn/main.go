@@ -72,11 +72,15 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, pipe := watchBrokenPipe(ctx)
 	g := &globals{}
 	root := newRootCommand(g)
 	stopProfile := startProfile()
 	err := root.ExecuteContext(ctx)
 	stopProfile()
+	if pipe.Broken(err) {
+		os.Exit(exitBrokenPipe) // as a SIGPIPE death, silently
+	}
 	code := exitCode(err)
 	if ctx.Err() != nil && code == exitFailure {
 		code = exitInterrupted
@@ -121,7 +125,8 @@ Environment:
 
 Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 10 no repository (the storage says none is there, or no location was given),
-11 lock failed, 12 wrong password (an empty one included), 130 interrupted.`,
+11 lock failed, 12 wrong password (an empty one included), 130 interrupted,
+141 stdout or stderr closed by its reader (cairn ls | head), as for SIGPIPE.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
@@ -135,6 +140,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newRestoreCommand(g),
 		newCatCommand(g),
 		newMountCommand(g),
+		newUnlockCommand(g),
 		newDaemonCommand(g),
 		newStatusCommand(g),
 		newRunCommand(g),

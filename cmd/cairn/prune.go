@@ -87,7 +87,7 @@ func openAndPrune(ctx context.Context, g *globals, opt prune.Options) error {
 		return err
 	}
 	defer r.Close()
-	lock, err := r.Lock(ctx, !opt.DryRun, "prune")
+	lock, err := g.lock(ctx, r, !opt.DryRun, "prune")
 	if err != nil {
 		return err
 	}

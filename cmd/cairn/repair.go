@@ -38,7 +38,7 @@ func (g *globals) openForRepair(ctx context.Context, operation string) (*repo.Re
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	lock, err := r.Lock(ctx, true, operation)
+	lock, err := g.lock(ctx, r, true, operation)
 	if err != nil {
 		r.Close()
 		return nil, nil, nil, err

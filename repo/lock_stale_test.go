@@ -1,0 +1,118 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A lock of another host whose holder died is stale once its lease
+// expires: RemoveLocks removes it then, not before; with all it removes
+// live ones too, never those held through the repository itself.
+func TestRemoveLocks(t *testing.T) {
+	ctx := context.Background()
+	clk, r, other := openTwo(t)
+	t0 := clk.now()
+	dead := other.TestWriteLock(t, LockInfo{Time: t0, Refreshed: t0, Host: "otherhost", PID: 4242, User: "u", Operation: "ingest"})
+	removed, kept, err := r.RemoveLocks(ctx, false)
+	if err != nil || len(removed) != 0 || len(kept) != 1 || kept[0].Name != dead || kept[0].Stale != "" {
+		t.Fatalf("a live foreign lock: removed %v, kept %v, %v", removed, kept, err)
+	}
+	clk.advance(StaleAfter + time.Second)
+	own, err := r.Lock(ctx, false, "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Unlock()
+	live := other.TestWriteLock(t, LockInfo{Time: clk.now(), Refreshed: clk.now(), Exclusive: true, Host: "otherhost", PID: 4343, Operation: "prune"})
+	// r's own Lock already removed the stale one (see TestLockRemovesStale):
+	// write it again.
+	dead = other.TestWriteLock(t, LockInfo{Time: t0, Refreshed: t0, Host: "otherhost", PID: 4242, User: "u", Operation: "ingest"})
+	removed, kept, err = other.RemoveLocks(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0].Name != dead || !strings.Contains(removed[0].Stale, "lease expired") {
+		t.Fatalf("removed %+v, want only the expired %s", removed, dead)
+	}
+	if len(kept) != 2 {
+		t.Fatalf("kept %+v, want the live two", kept)
+	}
+	// all: every lock but r's own.
+	removed, kept, err = r.RemoveLocks(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0].Name != live || removed[0].Stale != "" {
+		t.Fatalf("all removed %+v, want %s", removed, live)
+	}
+	if len(kept) != 1 || kept[0].Name != own.name {
+		t.Fatalf("all kept %+v, want r's own lock", kept)
+	}
+	if err := own.Check(); err != nil {
+		t.Fatal(err)
+	}
+	// Removers racing: a lock already gone is no error.
+	if err := r.removeLock(ctx, dead); err != nil {
+		t.Fatalf("removing a removed lock: %v", err)
+	}
+}
+
+// A lock attempt removes the stale lock objects it finds, the live ones
+// stay, and ErrLocked names each lock in the way with when it becomes
+// stale.
+func TestLockRemovesStale(t *testing.T) {
+	ctx := context.Background()
+	clk, r, other := openTwo(t)
+	t0 := clk.now()
+	old := other.TestWriteLock(t, LockInfo{Time: t0, Refreshed: t0, Host: "otherhost", PID: 4242, Operation: "ingest"})
+	clk.advance(StaleAfter + time.Minute)
+	now := clk.now()
+	live := other.TestWriteLock(t, LockInfo{Time: now, Refreshed: now, Host: "otherhost2", PID: 12310, User: "root", Operation: "ls"})
+	// A dead process of this host, in this PID namespace: stale at once.
+	host, _ := os.Hostname()
+	gone := other.TestWriteLock(t, LockInfo{Time: now, Refreshed: now, Host: host, PID: deadPID(t), PIDNS: pidNamespace(), Operation: "ls"})
+
+	_, err := r.Lock(ctx, true, "prune")
+	var le *LockedError
+	if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
+		t.Fatalf("exclusive lock beside a live shared one: %v", err)
+	}
+	if len(le.Locks) != 1 || le.Locks[0].Host != "otherhost2" {
+		t.Fatalf("locks in the way: %+v", le.Locks)
+	}
+	msg := err.Error()
+	stale := now.Add(StaleAfter).UTC().Format("15:04")
+	for _, want := range []string{"repository is locked: shared lock by root on otherhost2 (pid 12310, ls)", ", stale after " + stale + " UTC unless refreshed"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	locks, err := r.Locks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := locks[old]; ok {
+		t.Errorf("the expired lock %s is still there", old)
+	}
+	if _, ok := locks[gone]; ok {
+		t.Errorf("the lock %s of a dead local process is still there", gone)
+	}
+	if _, ok := locks[live]; !ok || len(locks) != 1 {
+		t.Errorf("locks left: %v, want only %s", locks, live)
+	}
+}
+
+// deadPID is the ID of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	p, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
+	if err != nil {
+		t.Skipf("cannot start a process: %v", err)
+	}
+	p.Wait()
+	return p.Pid
+}
