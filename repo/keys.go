@@ -128,3 +128,16 @@ func findKey(keys []KeyInfo, prefix string) (KeyInfo, error) {
 	}
 	return found[0], nil
 }
+
+// CheckPassword checks password as Open does: it must open one of the key
+// files, and the key it opens must be this repository's (the config's MAC
+// matches). The error wraps ErrWrongPassword when no key file opens.
+// Each key file tried costs a key derivation: callers that check often
+// should remember what passed.
+func (r *Repository) CheckPassword(ctx context.Context, password []byte) error {
+	k, _, err := unlock(ctx, r.be, password)
+	if err != nil {
+		return err
+	}
+	return r.cfg.verify(k)
+}

@@ -20,6 +20,12 @@ type daemonFlags struct {
 	socket  string
 	off     bool
 	verbose bool
+	// declined says why a daemon serving the repository did not take
+	// this command, and what to do about it, when it then ran directly.
+	declined string
+	// host is the host the daemon in use records (its config's), for
+	// what an ingest through it writes to --metrics-file.
+	host string
 }
 
 func (d *daemonFlags) register(root *cobra.Command) {
@@ -42,9 +48,22 @@ socket that cairn ingest, snapshots, status and run use, and export metrics.
 The socket is --socket, else the config's socket, else ` + daemon.DefaultSocket + `.
 Only root, the daemon's own user, the config's allow_uids and members of its
 socket_group may call it (checked with SO_PEERCRED); it is mode 0600, 0660
-with socket_group, 0666 with allow_uids. The daemon reads paths with its own
-rights, so it only ingests paths for root and its own user: for other
-callers cairn ingest reads them directly, with the caller's rights.
+with socket_group, 0666 with allow_uids. The socket's owner needs no
+password: root and the daemon's own user may call it without one. Every
+other caller must give the repository password for every call but status
+(snapshots, ingest, run): cairn sends the one from CAIRN_PASSWORD_FILE,
+CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD with the request (never a prompt;
+without one, snapshots and ingest work directly). A password that is given
+is always checked against the repository's key files, whoever gives it: a
+wrong one is refused as a direct command refuses it (exit 12). The daemon
+never logs passwords; it remembers a keyed hash of those that passed until
+it stops or reloads (so after cairn key remove or passwd, send SIGHUP), and
+after a few wrong ones from a uid makes it wait, longer each time.
+
+The daemon reads paths with its own rights, so it only ingests paths for
+root and its own user: for other callers cairn ingest reads them directly,
+with the caller's rights. An ingest through the socket without --host
+records the config's host, as the daemon's own sources do.
 
 A socket file left by a daemon that died is replaced; a second daemon on a
 live daemon's socket refuses to start. While the daemon holds the local
@@ -146,32 +165,95 @@ func (g *globals) verbosef(format string, args ...any) {
 // daemon is down, refuses this user or serves another repository. With
 // readsPaths (an ingest of paths) it is also nil when the daemon runs as
 // another user and this one is not root: paths are always read with the
-// caller's rights.
-func (g *globals) daemonClient(ctx context.Context, readsPaths bool) *daemon.Client {
+// caller's rights. It is nil too for a caller other than the daemon's
+// owner without a password to give it (see daemonPassword): working
+// directly, it may ask for one on the terminal. The client gives the
+// password when there is one; an error is one reading it.
+func (g *globals) daemonClient(ctx context.Context, readsPaths bool) (*daemon.Client, error) {
 	if g.daemon.off {
-		return nil
+		return nil, nil
 	}
 	path := daemon.SocketPath(g.daemon.socket)
 	if _, err := os.Stat(path); err != nil {
-		return nil
+		return nil, nil
 	}
 	c := daemon.NewClient(path)
 	info, err := c.Info(ctx, 5*time.Second)
 	if err != nil {
 		g.verbosef("daemon at %s not usable (%v); working on the repository directly", path, err)
-		return nil
+		return nil, nil
 	}
 	if g.repo != "" && !daemon.SameRepository(g.repo, info.Repository) {
 		g.verbosef("daemon at %s serves %s, not %s; working on the repository directly", path, info.Repository, g.repo)
-		return nil
+		return nil, nil
 	}
-	if uid := os.Getuid(); readsPaths && uid != 0 && uid != info.UID {
-		g.verbosef("daemon at %s runs as uid %d, and would read the paths with its rights, not those of uid %d; working on the repository directly", path, info.UID, uid)
-		return nil
+	uid := os.Getuid()
+	owner := uid == 0 || uid == info.UID
+	if readsPaths && !owner {
+		g.declinedBy(path, fmt.Sprintf("does not ingest paths for uid %d, since it would read them with its own rights (uid %d's)", uid, info.UID),
+			"stream it with --stdin, or ask the administrator to add a source")
+		return nil, nil
 	}
+	pw, err := g.daemonPassword()
+	if err != nil {
+		return nil, err
+	}
+	if pw == nil && !owner {
+		g.declinedBy(path, fmt.Sprintf("needs the repository password from uid %d (none is set)", uid),
+			"set CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD")
+		return nil, nil
+	}
+	c.SetPassword(pw)
+	g.daemon.host = info.Host
 	g.verbosef("using the daemon at %s (pid %d)", path, info.PID)
-	return c
+	return c, nil
 }
+
+// daemonPassword reads the password to give a daemon, from the password
+// file, command or CAIRN_PASSWORD; nil when none is set. It never asks on
+// the terminal: the socket's owner needs none, and another caller without
+// one works directly.
+func (g *globals) daemonPassword() ([]byte, error) {
+	if g.passwordFile == "" && g.passwordCommand == "" && os.Getenv("CAIRN_PASSWORD") == "" {
+		return nil, nil
+	}
+	pw, _, err := g.readPassword(false)
+	if err != nil {
+		return nil, err
+	}
+	if pw == nil {
+		pw = []byte{} // given, and empty: as wrong as any other
+	}
+	return pw, nil
+}
+
+// declinedBy records that the daemon at path serving the repository did
+// not take this command, why and what to do: said with -v, and with the
+// error should the command then fail working directly.
+func (g *globals) declinedBy(path, why, hint string) {
+	g.verbosef("daemon at %s %s; working on the repository directly", path, why)
+	g.daemon.declined = fmt.Sprintf("the daemon at %s serves this repository but %s, and working on the repository directly failed: %s", path, why, hint)
+}
+
+// explainFallback adds to the error of a command that worked directly
+// because the daemon declined it why it did.
+func (g *globals) explainFallback(err error) error {
+	var ee *exitError
+	if err == nil || g.daemon.declined == "" || errors.Is(err, context.Canceled) || errors.As(err, &ee) && ee.err == errSilent {
+		return err
+	}
+	return &fallbackError{err: err, why: g.daemon.declined}
+}
+
+// fallbackError is an error of a command that worked directly, with why
+// the daemon did not take it. The exit code is the error's.
+type fallbackError struct {
+	err error
+	why string
+}
+
+func (e *fallbackError) Error() string { return e.err.Error() + "\n" + e.why }
+func (e *fallbackError) Unwrap() error { return e.err }
 
 // requireDaemon is daemonClient for the commands that only work through
 // a daemon (status, run): its absence is an error.
@@ -188,6 +270,11 @@ func (g *globals) requireDaemon(ctx context.Context) (*daemon.Client, *daemon.In
 	if g.repo != "" && !daemon.SameRepository(g.repo, info.Repository) {
 		return nil, nil, fmt.Errorf("the daemon at %s serves %s, not %s", path, info.Repository, g.repo)
 	}
+	pw, err := g.daemonPassword()
+	if err != nil {
+		return nil, nil, err
+	}
+	c.SetPassword(pw)
 	return c, info, nil
 }
 

@@ -399,11 +399,9 @@ metrics:
 		if sum["message_type"] != "summary" || sum["total_bytes_processed"] != float64(100<<20) {
 			t.Fatalf("last line of ingest --json: %s", lines[len(lines)-1])
 		}
-		// In the mount at once, and equal. Like a direct ingest, one
-		// through the daemon records this machine's name unless --host
-		// says otherwise (the config's host is for its sources).
-		hostname, _ := os.Hostname()
-		latest := filepath.Join(mnt, "hosts", hostname, "big", "latest", "big.bin")
+		// In the mount at once, and equal. Without --host, an ingest
+		// through the daemon records the config's host, as its sources.
+		latest := filepath.Join(mnt, "hosts", "testhost", "big", "latest", "big.bin")
 		// By the time the ingest returns, without polling.
 		ids, err := os.ReadDir(filepath.Join(mnt, "ids"))
 		if err != nil || !slices.ContainsFunc(ids, func(e os.DirEntry) bool { return strings.HasPrefix(sum["snapshot_id"].(string), e.Name()) }) {
@@ -479,7 +477,6 @@ metrics:
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		hostname, _ := os.Hostname()
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 		if err != nil {
 			t.Fatal(err)
@@ -513,7 +510,7 @@ metrics:
 		} {
 			host, source := "testhost", c.source
 			if source == "" {
-				host, source = hostname, "big"
+				source = "big"
 			}
 			v, ok := set.Value(c.family, host, source)
 			if !ok || !c.ok(v) {

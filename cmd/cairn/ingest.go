@@ -51,13 +51,18 @@ the output, --json lines and exit codes are the same; --stdin streams
 standard input to it, and --stdin-from-command runs the command here and
 streams its output. The daemon reads paths with its own rights, so a
 caller that is neither root nor the daemon's user ingests paths directly,
-with its own rights, as without a daemon. See --no-daemon, --socket and -v.`,
+with its own rights, as without a daemon. Such a caller also needs the
+repository password (CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or
+CAIRN_PASSWORD, sent to the daemon) to go through it. Without --host, an
+ingest through the daemon records the host of the daemon's config (the
+machine's name when the config sets none), so that the machine's snapshots
+are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runIngest(cmd, g, f, args)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.host, "host", "", "host name to record (default: this machine's)")
+	fl.StringVar(&f.host, "host", "", "host name to record (default: this machine's, or through a daemon its config's host)")
 	fl.StringVar(&f.source, "source", "", "source name, e.g. system or db (default: \"default\")")
 	fl.StringSliceVar(&f.tags, "tag", nil, "add a `tag` (repeatable, or comma-separated)")
 	fl.StringArrayVarP(&f.excludes, "exclude", "e", nil, "exclude paths matching `pattern` (repeatable)")
@@ -130,10 +135,19 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 			}
 		}()
 	}
-	if c := g.daemonClient(ctx, len(opt.Paths) > 0); c != nil {
+	c, err := g.daemonClient(ctx, len(opt.Paths) > 0)
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		if opt.Host == "" {
+			// The daemon records its config's host: so do the
+			// metrics.
+			opt.Host = g.daemon.host
+		}
 		return ingestViaDaemon(ctx, c, opt, command, out)
 	}
-	return ingestDirect(cmd, g, opt, command, out)
+	return g.explainFallback(ingestDirect(cmd, g, opt, command, out))
 }
 
 // ingestDirect ingests on the repository itself.
@@ -200,6 +214,11 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 	stdin := opt.Stdin
 	var verdict func() error
 	if command != nil {
+		// Refused (a wrong password) before the command runs, as a
+		// direct ingest opens the repository first.
+		if err := c.Auth(ctx); err != nil {
+			return daemonError(err)
+		}
 		child := commandForStdin(ctx, command)
 		pipe, err := child.StdoutPipe()
 		if err != nil {

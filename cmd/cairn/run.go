@@ -20,7 +20,12 @@ the run cannot read is reported on stderr as it goes ("cannot read PATH: why";
 with --json, an error object per file), as cairn ingest reports them.
 
 A run asked for while the source is running is queued once and starts when
-the running one ends. --no-wait only queues the run.`,
+the running one ends. --no-wait only queues the run.
+
+A caller other than root and the daemon's own user must give the repository
+password (CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD); a
+wrong one exits 12. Text output adds ", retention removed N snapshots" when
+the source's retention removed some.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -46,8 +51,12 @@ the running one ends. --no-wait only queues the run.`,
 			if g.json {
 				printJSON(res)
 			} else if !g.quiet && res.SnapshotID != "" {
-				fmt.Printf("source %s: %s in %s, %s added, snapshot %s saved\n", res.Source, res.Outcome,
-					formatDuration(time.Duration(res.Duration*float64(time.Second))), formatBytes(res.AddedBytes), res.SnapshotID[:8])
+				retention := ""
+				if res.Removed > 0 {
+					retention = ", retention removed " + plural(res.Removed, "snapshot")
+				}
+				fmt.Printf("source %s: %s in %s, %s added, snapshot %s saved%s\n", res.Source, res.Outcome,
+					formatDuration(time.Duration(res.Duration*float64(time.Second))), formatBytes(res.AddedBytes), res.SnapshotID[:8], retention)
 			}
 			if res.ExitCode != exitOK {
 				return &exitError{res.ExitCode, fmt.Errorf("source %s: %w", res.Source, errors.New(res.Error))}

@@ -115,7 +115,11 @@ func newSnapshotsCommand(g *globals) *cobra.Command {
 // either way a snapshot that cannot be read is skipped with a message.
 func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
 	skip := func(msg string) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %s\n", msg) }
-	if c := g.daemonClient(ctx, false); c != nil {
+	c, err := g.daemonClient(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
 		all, warnings, err := c.Snapshots(ctx)
 		if err != nil {
 			return nil, daemonError(err)
@@ -127,7 +131,7 @@ func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
 	}
 	r, _, release, err := g.openLocked(ctx, "snapshots")
 	if err != nil {
-		return nil, err
+		return nil, g.explainFallback(err)
 	}
 	defer release()
 	return r.Snapshots(ctx, func(err error) { skip(err.Error()) })

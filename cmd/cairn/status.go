@@ -16,7 +16,8 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Use:   "status",
 		Short: "Show the daemon's sources: last run, outcome, duration, added bytes, next run",
 		Long: `Ask the running daemon (cairn daemon) how each configured source last ran
-and when it runs next. Without a daemon it says so and exits 1.
+and when it runs next. Without a daemon it says so and exits 1. It needs no
+password; one that is set (CAIRN_PASSWORD_FILE...) is checked all the same.
 
 --json prints the daemon's whole status as one JSON object.`,
 		Args: cobra.NoArgs,

@@ -24,12 +24,18 @@ import (
 //	                    RunEvent lines when streaming)
 //	POST /v1/ingest     IngestRequest line + framed stdin -> IngestEvent lines
 //	GET  /v1/snapshots  SnapshotList
+//	GET  /v1/auth       204 when the caller may use the daemon
+//
+// Every call but info and status needs the repository's password in the
+// Cairn-Password header from callers other than root and the daemon's
+// own uid; a password given is always checked (see PasswordHeader).
 const (
 	pathInfo      = "/v1/info"
 	pathStatus    = "/v1/status"
 	pathRun       = "/v1/run"
 	pathIngest    = "/v1/ingest"
 	pathSnapshots = "/v1/snapshots"
+	pathAuth      = "/v1/auth"
 )
 
 // Exit codes as the CLI uses them (cmd/cairn/main.go), for run outcomes.
@@ -37,6 +43,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitPartial = 3
+	// exitWrongPassword answers a wrong password, as a direct command
+	// exits.
+	exitWrongPassword = 12
 )
 
 // Outcomes of a run, as status, metrics and after hooks name them.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -52,8 +53,9 @@ func normalLocation(s string) string {
 
 // Client calls a daemon's control socket.
 type Client struct {
-	path string
-	hc   *http.Client
+	path     string
+	hc       *http.Client
+	password []byte // nil: none given
 }
 
 // NewClient makes a client for the socket at path; nothing is dialled
@@ -70,6 +72,10 @@ func NewClient(path string) *Client {
 	return &Client{path: path, hc: &http.Client{Transport: tr}}
 }
 
+// SetPassword has every call but Info give the repository password
+// (see PasswordHeader); nil gives none.
+func (c *Client) SetPassword(pw []byte) { c.password = pw }
+
 // Path is the socket's path.
 func (c *Client) Path() string { return c.path }
 
@@ -81,6 +87,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader) (*
 	req, err := http.NewRequestWithContext(ctx, method, "http://cairn"+path, body)
 	if err != nil {
 		return nil, err
+	}
+	if c.password != nil && path != pathInfo {
+		req.Header.Set(PasswordHeader, base64.StdEncoding.EncodeToString(c.password))
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -128,6 +137,17 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// Auth checks that the daemon takes this client's calls (its password,
+// when it needs one) without doing anything.
+func (c *Client) Auth(ctx context.Context) error {
+	resp, err := c.do(ctx, http.MethodGet, pathAuth, nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
 }
 
 // Run runs a configured source now. Without wait it returns once queued,

@@ -50,6 +50,9 @@ type Daemon struct {
 	metrics *metricsState
 	notify  *notifier
 	access  atomic.Pointer[access] // replaced on reload
+	// passwords checks the passwords callers give, and remembers those
+	// that passed.
+	passwords passwords
 
 	// work is the context of every run and ingest: cancelled when a
 	// SIGTERM's stop_timeout has passed.
@@ -172,7 +175,7 @@ func (d *Daemon) config() *Config {
 
 func (d *Daemon) statusLine() string {
 	cfg := d.config()
-	s := fmt.Sprintf("serving %s: %d sources", cfg.Repository, len(cfg.Sources))
+	s := fmt.Sprintf("serving %s: %s", cfg.Repository, plural(len(cfg.Sources), "source"))
 	if d.mount != nil {
 		s += ", mounted at " + d.mount.dir
 	}
@@ -186,13 +189,19 @@ func (d *Daemon) statusLine() string {
 func (d *Daemon) reload() {
 	d.notify.send("RELOADING=1", fmt.Sprintf("MONOTONIC_USEC=%d", monotonicUsec()))
 	defer d.notify.send("READY=1", "STATUS="+d.statusLine())
+	// Passwords are checked again: one removed (cairn key remove) or
+	// changed (cairn passwd) since stops working through the socket.
+	d.passwords.forget()
 	if d.deps.ConfigPath == "" {
 		d.logf("reload: no config file to read")
 		return
 	}
 	cfg, err := Load(d.deps.ConfigPath)
 	if err != nil {
-		d.logf("reload refused, keeping the running config: %v", err)
+		// Every problem, one per line, as at startup.
+		for _, e := range problems(err) {
+			d.logf("reload refused, keeping the running config: %v", e)
+		}
 		return
 	}
 	old := d.config()
@@ -205,7 +214,7 @@ func (d *Daemon) reload() {
 	d.cfgMu.Unlock()
 	d.access.Store(newAccess(cfg))
 	d.runner.replan(cfg)
-	d.logf("reloaded %s: %d sources", d.deps.ConfigPath, len(cfg.Sources))
+	d.logf("reloaded %s: %s", d.deps.ConfigPath, plural(len(cfg.Sources), "source"))
 }
 
 // needsRestart names the first setting that differs between a and b and
@@ -255,7 +264,7 @@ func (d *Daemon) shutdown(srv *http.Server) {
 	d.runner.stop()
 	timeout := time.Duration(d.config().StopTimeout)
 	if n := d.running.Load(); n > 0 {
-		d.logf("stopping: waiting up to %s for %d running ingests and jobs", timeout, n)
+		d.logf("stopping: waiting up to %s for %d %s", timeout, n, pluralWord(n, "running ingest or job", "running ingests and jobs"))
 	}
 	done := make(chan struct{})
 	go func() { d.active.Wait(); d.runner.wait(); close(done) }()
@@ -334,4 +343,25 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// plural is "1 snapshot", "2 snapshots" for the log and messages.
+func plural[N ~int | ~int32 | ~int64](n N, what string) string {
+	return fmt.Sprintf("%d %s", n, pluralWord(n, what, what+"s"))
+}
+
+// pluralWord is one or many as n says.
+func pluralWord[N ~int | ~int32 | ~int64](n N, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// problems splits the problems Load joined, one per line.
+func problems(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -120,7 +120,7 @@ func (l *lineLogger) flush() {
 		l.buf = nil
 	}
 	if l.dropped > 0 {
-		l.logf("%s%d more bytes of output not logged", l.prefix, l.dropped)
+		l.logf("%s%d more %s of output not logged", l.prefix, l.dropped, pluralWord(l.dropped, "byte", "bytes"))
 		l.dropped = 0
 	}
 }

@@ -66,6 +66,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	cfg := &Config{}
 	l.pos[""] = root
+	l.sourceNames = sourceNames(root)
 	l.decode(root, reflect.ValueOf(cfg).Elem(), "")
 	l.validate(cfg)
 	if len(l.errs) > 0 {
@@ -87,9 +88,68 @@ type loader struct {
 	// bad holds the paths whose value could not be decoded: checks after
 	// decoding say nothing more about them.
 	bad map[string]bool
+	// sourceNames are the names the sources give themselves (by index),
+	// to name them in problems: "sources[2] (db).schedule".
+	sourceNames map[int]string
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// sourceNames reads each source's name from the document, before
+// decoding, so that every problem about a source can name it.
+func sourceNames(root *yaml.Node) map[int]string {
+	names := map[int]string{}
+	if root.Kind != yaml.MappingNode {
+		return names
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k, v := root.Content[i], root.Content[i+1]; k.Value == "sources" && v.Kind == yaml.SequenceNode {
+			for j, s := range v.Content {
+				if s.Kind != yaml.MappingNode {
+					continue
+				}
+				for m := 0; m+1 < len(s.Content); m += 2 {
+					if k, n := s.Content[m], s.Content[m+1]; k.Value == "name" && n.Kind == yaml.ScalarNode && n.Tag == "!!str" && sourceName.MatchString(n.Value) {
+						names[j] = n.Value
+					}
+				}
+			}
+		}
+	}
+	return names
+}
+
+// sourceIndex matches the start of a path about a source.
+var sourceIndex = regexp.MustCompile(`^sources\[(\d+)\]`)
+
+// display is path as problems show it: with the source's name after its
+// index, when the source has one.
+func (l *loader) display(path string) string {
+	m := sourceIndex.FindStringSubmatch(path)
+	if m == nil {
+		return path
+	}
+	i, _ := strconv.Atoi(m[1])
+	name, ok := l.sourceNames[i]
+	if !ok {
+		return path
+	}
+	return m[0] + " (" + name + ")" + path[len(m[0]):]
+}
+
+// yamlPos finds the position in a YAML syntax error: yaml.v3 names the
+// line ("yaml: line 3: ..."); a column, when given ("line 3, column 7"),
+// is kept too.
+var yamlPos = regexp.MustCompile(`^yaml: line (\d+)(?:, column (\d+))?: (.*)$`)
+
+// syntaxError makes a YAML syntax error an *Error at its position.
+func (l *loader) syntaxError(err error) error {
+	m := yamlPos.FindStringSubmatch(err.Error())
+	if m == nil {
+		return l.errAt(0, 0, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	line, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2]) // 0 when absent
+	return l.errAt(line, col, m[3])
+}
 
 // document parses data into the root mapping node. A syntax error is
 // returned at once: nothing after it can be trusted.
@@ -100,11 +160,7 @@ func (l *loader) document(data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, l.errAt(1, 1, "empty config: want at least a repository")
 		}
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			return nil, l.errAt(line, 0, m[2])
-		}
-		return nil, l.errAt(0, 0, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, l.syntaxError(err)
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
@@ -129,7 +185,7 @@ func (l *loader) errf(n *yaml.Node, path, format string, args ...any) {
 	l.bad[path] = true
 	msg := fmt.Sprintf(format, args...)
 	if path != "" {
-		msg = path + ": " + msg
+		msg = l.display(path) + ": " + msg
 	}
 	l.errs = append(l.errs, &Error{File: l.file, Line: n.Line, Col: n.Column, Msg: msg})
 }

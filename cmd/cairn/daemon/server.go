@@ -21,10 +21,14 @@ import (
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathInfo, d.handleInfo)
-	mux.HandleFunc("GET "+pathStatus, d.handleStatus)
-	mux.HandleFunc("POST "+pathRun, d.handleRun)
-	mux.HandleFunc("POST "+pathIngest, d.handleIngest)
-	mux.HandleFunc("GET "+pathSnapshots, d.handleSnapshots)
+	// Status tells how the sources ran, not what they hold: any caller
+	// allowed on the socket may ask without a password (one given is
+	// checked all the same).
+	mux.HandleFunc("GET "+pathStatus, d.authorized(true, d.handleStatus))
+	mux.HandleFunc("POST "+pathRun, d.authorized(false, d.handleRun))
+	mux.HandleFunc("POST "+pathIngest, d.authorized(false, d.handleIngest))
+	mux.HandleFunc("GET "+pathSnapshots, d.authorized(false, d.handleSnapshots))
+	mux.HandleFunc("GET "+pathAuth, d.authorized(false, d.handleAuth))
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if d.stopping.Load() {
 			writeError(w, http.StatusServiceUnavailable, exitFailure, errStopping.Error())
@@ -219,7 +223,7 @@ func ingestWhat(ir IngestRequest) string {
 	if ir.Stdin {
 		return "a stream as " + ir.StdinName
 	}
-	return fmt.Sprintf("%d paths", len(ir.Paths))
+	return plural(len(ir.Paths), "path")
 }
 
 // trackIngest lists a client ingest in the status until the returned
@@ -255,6 +259,11 @@ func (d *Daemon) runningIngests() []IngestStatus {
 func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio.Reader, send func(IngestEvent)) (*repo.Snapshot, error) {
 	opt := ingest.Options{Paths: ir.Paths, Excludes: ir.Excludes, ExcludeCaches: ir.ExcludeCaches, OneFileSystem: ir.OneFileSystem,
 		Host: ir.Host, Source: ir.Source, Tags: ir.Tags, Time: ir.Time, Version: d.deps.Version}
+	if opt.Host == "" {
+		// Without --host, the host the daemon's sources record (the
+		// config's host): one machine, one host in the repository.
+		opt.Host = d.config().Host
+	}
 	opt.Warn = func(path string, err error) {
 		send(IngestEvent{Type: EventWarn, Path: path, Message: err.Error()})
 	}

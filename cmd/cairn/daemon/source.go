@@ -103,7 +103,7 @@ func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg 
 		d.logf("source %s: failure after %.1fs: %s", src.Name, res.Duration, res.Error)
 	} else {
 		d.ping(pingURL, "")
-		d.logf("source %s: %s after %.1fs: snapshot %s, %d bytes added", src.Name, res.Outcome, res.Duration, sn.ID.Short(), res.AddedBytes)
+		d.logf("source %s: %s after %.1fs: snapshot %s, %s added", src.Name, res.Outcome, res.Duration, sn.ID.Short(), plural(res.AddedBytes, "byte"))
 	}
 	d.metrics.backup(cfg.Host, res)
 	return res
@@ -205,7 +205,7 @@ func (d *Daemon) applyRetention(ctx context.Context, host string, src Source) (i
 		}
 	}
 	if len(res.Remove) > 0 {
-		d.logf("source %s: retention removed %d snapshots, kept %d", src.Name, len(res.Remove), len(res.Keep))
+		d.logf("source %s: retention removed %s, kept %d", src.Name, plural(len(res.Remove), "snapshot"), len(res.Keep))
 	}
 	return len(res.Remove), nil
 }
@@ -232,7 +232,7 @@ func (d *Daemon) runCheck(ctx context.Context) RunResult {
 			d.logf("check: error: %s %s", p.Object, p.Message)
 		}
 		if !cr.OK() {
-			return fmt.Errorf("%d errors found: %s", len(cr.Problems), cr.Hint())
+			return fmt.Errorf("%s found: %s", plural(len(cr.Problems), "error"), cr.Hint())
 		}
 		return nil
 	}()
@@ -253,7 +253,7 @@ func (d *Daemon) runPrune(ctx context.Context) RunResult {
 		opt.Log = func(format string, args ...any) { d.logf("prune: "+format, args...) }
 		st, err := prune.Run(lock.Context(), d.r, opt)
 		if err == nil {
-			d.logf("prune: freed %d bytes, deleted %d packs", st.BytesFreed, st.PacksDeleted)
+			d.logf("prune: freed %s, deleted %s", plural(st.BytesFreed, "byte"), plural(st.PacksDeleted, "pack"))
 		}
 		return err
 	}()
