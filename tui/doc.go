@@ -25,6 +25,6 @@
 // above the marks get the snapshot's metadata after the contents. Each
 // run links the hardlinks it restores; names of one file in two separate
 // marks become two copies, and the report says so. Esc, q or ctrl+c stop
-// a running restore and wait for it, so that the report names the files
-// left incomplete; a second ctrl+c quits at once.
+// a running restore and wait for it, so that the report says what was
+// not restored (nothing partial is left); a second ctrl+c quits at once.
 package tui
