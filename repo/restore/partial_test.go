@@ -71,7 +71,7 @@ func newPartialFixture(t *testing.T) *partialFixture {
 	src := filepath.Join(t.TempDir(), "src")
 	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
 	want := map[string][]byte{}
-	big := make([]byte, 6<<20)
+	big := make([]byte, 24<<20) // at least three chunks (8 MiB at most each), whatever the polynomial
 	rand.NewChaCha8([32]byte{7}).Read(big)
 	want["big.dat"], want["sub/big-link.dat"] = big, big
 	os.WriteFile(filepath.Join(src, "big.dat"), big, 0o640)
@@ -148,7 +148,7 @@ func TestStopLeavesNothingPartial(t *testing.T) {
 			dst := t.TempDir()
 			st, err, warned := f.run(t, dst, readPacks, restore.IfChanged, 2)
 			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("restore: %v, want canceled", err)
+				t.Fatalf("restore: %v, want canceled (loads %d, stats %+v)", err, f.be.n.Load(), st)
 			}
 			if len(warned) > 0 {
 				t.Errorf("a stopped restore reported failures:\n%s", strings.Join(warned, "\n"))
