@@ -36,9 +36,12 @@ hardlinks, device nodes and sparse files.
   always                replace everything
   never                 keep every existing file
 
-Each file is written under a temporary name in its folder (.NAME.cairn-partial-…)
-and renamed into place when complete: a restore that is interrupted or fails
-leaves no partial file, and a file it was to replace stays as it was.`,
+A restore that is interrupted leaves no partial file: a new file not yet
+complete is removed, and a file that replaces an existing one is written under
+a temporary name in its folder (.NAME.cairn-partial-…) and renamed into place
+when complete, so the existing one stays as it was until then. A chunk the
+repository lacks (damaged or missing) is left as zeros, named in a warning,
+and the rest of the file is restored, without the snapshot's metadata.`,
 		Args: oneSelector(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -20,13 +20,19 @@ import (
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
-// PartialSuffix marks the temporary name a file is written under until
-// its last chunk lands: ".NAME" + PartialSuffix + random, in the file's
-// folder. Only a process killed outright leaves one behind.
+// PartialSuffix marks the temporary name a file that replaces an
+// existing one is written under until its last chunk lands: ".NAME" +
+// PartialSuffix + random, in the file's folder, so the existing file stays
+// whole until then. A new file is written at its final name (a rename per
+// file would cost a restore of many small files a tenth of its time) and
+// removed if the restore stops before it is complete. Only a process
+// killed outright leaves a temporary, or a new file without its data and
+// metadata, behind.
 const PartialSuffix = ".cairn-partial-"
 
-// restoreFile creates dst's temporary at dst's final size and queues its
-// chunks; the last one to land renames it into place.
+// restoreFile creates dst (or, when something is there, a temporary for
+// it) at its final size and queues its chunks; the last one to land puts
+// it in place.
 func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	if rs.hardlink(n, dst) {
 		return
@@ -40,7 +46,11 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	if keep {
 		return
 	}
-	f, tmp, err := createTemp(dst)
+	tmp := dst
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		f, tmp, err = createTemp(dst)
+	}
 	if err != nil {
 		rs.warn(dst, err)
 		rs.firstFailed(n)
@@ -160,7 +170,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 	if err != nil && of.failed.CompareAndSwap(false, true) {
 		rs.warn(of.path, err)
 	}
-	if !of.failed.Load() {
+	if !of.failed.Load() && of.tmp != of.path {
 		err = rs.replace(of.tmp, of.path)
 		if err != nil {
 			rs.warn(of.path, err)
