@@ -277,10 +277,12 @@ func (rs *restorer) write(j chunkJob, plain []byte, err error) {
 		err = fmt.Errorf("chunk %s is %d bytes, the tree says %d", j.id.Short(), len(plain), j.size)
 	}
 	if err != nil {
-		// The repository lacks this chunk: say where, leave zeros, and
-		// restore the rest of the file.
-		j.file.damaged.Store(true)
-		rs.warn(j.file.path, fmt.Errorf("at offset %d, %d bytes left as zeros: %w", j.off, j.size, err))
+		// The repository lacks this chunk: say where (for the file's
+		// first such chunk), leave zeros, and restore the rest of the
+		// file.
+		if j.file.damaged.CompareAndSwap(false, true) {
+			rs.warn(j.file.path, fmt.Errorf("at offset %d, %d bytes left as zeros: %w", j.off, j.size, err))
+		}
 		rs.chunkDone(j.file)
 		return
 	}
