@@ -35,7 +35,12 @@ type LockInfo struct {
 	// PIDNS names the holder's PID namespace: containers sharing a host
 	// name do not share process IDs, so only a holder in our namespace is
 	// judged by whether its PID still runs.
-	PIDNS     string `json:"pidns,omitempty"`
+	PIDNS string `json:"pidns,omitempty"`
+	// Boot is the holder's kernel boot ID: host names repeat across
+	// machines (localhost, cloned VMs) and the initial PID namespace has
+	// the same name on every Linux machine, so a PID is judged only for
+	// a holder of this very boot.
+	Boot      string `json:"boot,omitempty"`
 	User      string `json:"user,omitempty"`
 	Operation string `json:"operation,omitempty"`
 
@@ -45,7 +50,8 @@ type LockInfo struct {
 }
 
 // Stale reports whether the lock is abandoned: not refreshed for StaleAfter,
-// or held by a process of this host that no longer exists.
+// or held by a process of this host (this boot, this PID namespace) that
+// no longer exists.
 func (l *LockInfo) Stale(now time.Time) bool { return l.StaleReason(now) != "" }
 
 // StaleReason says why the lock is stale, or "" when it is not (see Stale).
@@ -56,7 +62,7 @@ func (l *LockInfo) StaleReason(now time.Time) string {
 	if l.Unreadable {
 		return ""
 	}
-	if h, _ := os.Hostname(); h == l.Host && l.PID > 0 && l.PIDNS == pidNamespace() {
+	if h, _ := os.Hostname(); h == l.Host && l.PID > 0 && l.Boot != "" && l.Boot == bootID() && l.PIDNS == pidNamespace() {
 		if err := syscall.Kill(l.PID, 0); errors.Is(err, syscall.ESRCH) {
 			return fmt.Sprintf("its process %d on this host is gone", l.PID)
 		}
@@ -73,6 +79,13 @@ func (l *LockInfo) StaleAt() time.Time { return l.Refreshed.Add(StaleAfter) }
 func pidNamespace() string {
 	ns, _ := os.Readlink("/proc/self/ns/pid")
 	return ns
+}
+
+// bootID names this boot of this machine (Linux's random boot_id), or ""
+// where that cannot be read: then no lock is judged by its PID.
+func bootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
 }
 
 func (l *LockInfo) String() string {
@@ -128,7 +141,7 @@ func (r *Repository) Lock(ctx context.Context, exclusive bool, operation string)
 		uname = u.Username
 	}
 	now := r.now().UTC()
-	l := &Lock{r: r, name: "locks/" + randomID().String(), lastOK: now, info: LockInfo{Time: now, Refreshed: now, Exclusive: exclusive, Host: host, PID: os.Getpid(), PIDNS: pidNamespace(), User: uname, Operation: operation}}
+	l := &Lock{r: r, name: "locks/" + randomID().String(), lastOK: now, info: LockInfo{Time: now, Refreshed: now, Exclusive: exclusive, Host: host, PID: os.Getpid(), PIDNS: pidNamespace(), Boot: bootID(), User: uname, Operation: operation}}
 	if err := l.write(ctx, l.info); err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func TestLockRemovesStale(t *testing.T) {
 	live := other.TestWriteLock(t, LockInfo{Time: now, Refreshed: now, Host: "otherhost2", PID: 12310, User: "root", Operation: "ls"})
 	// A dead process of this host, in this PID namespace: stale at once.
 	host, _ := os.Hostname()
-	gone := other.TestWriteLock(t, LockInfo{Time: now, Refreshed: now, Host: host, PID: deadPID(t), PIDNS: pidNamespace(), Operation: "ls"})
+	gone := other.TestWriteLock(t, LockInfo{Time: now, Refreshed: now, Host: host, PID: deadPID(t), PIDNS: pidNamespace(), Boot: bootID(), Operation: "ls"})
 
 	_, err := r.Lock(ctx, true, "prune")
 	var le *LockedError

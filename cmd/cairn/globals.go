@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -267,7 +268,8 @@ func (g *globals) lock(ctx context.Context, r *repo.Repository, exclusive bool, 
 		if !waited {
 			g.notice("cairn: repository is locked, waiting up to %s: %v", g.retryLock, err)
 		}
-		t := time.NewTimer(min(pause, left))
+		// Jitter, so that two waiters that keep meeting fall out of step.
+		t := time.NewTimer(min(pause/2+rand.N(pause/2+1), left))
 		select {
 		case <-ctx.Done():
 			t.Stop()
