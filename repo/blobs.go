@@ -9,6 +9,7 @@ import (
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/pack"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
@@ -93,30 +94,78 @@ func (r *Repository) LoadTree(ctx context.Context, tid id.ID) ([]*tree.Node, err
 // not called. For remote storage, where every request costs a round trip
 // and often money, this reads packs, not blobs.
 func (r *Repository) LoadBlobs(ctx context.Context, bs []index.Blob, fn func(b index.Blob, plain []byte, err error)) error {
+	return r.LoadBlobsInto(ctx, bs, nil, nil, fn)
+}
+
+// SpanLength is how many bytes of their pack LoadBlobs reads for bs.
+func SpanLength(bs []index.Blob) int64 {
+	if len(bs) == 0 {
+		return 0
+	}
+	last := bs[len(bs)-1]
+	return int64(last.Offset) + int64(last.Length) - int64(bs[0].Offset)
+}
+
+// LoadBlobsInto is LoadBlobs reading the pack's bytes into span when it is
+// long enough (see SpanLength), and decompressing into buffers from free
+// when that is not nil, so that a caller that owns its buffers allocates
+// nothing. Blobs are decrypted in place in span: fn's plaintext may be a
+// part of it, and is shared by the calls for a blob listed more than once:
+// fn must not modify it.
+func (r *Repository) LoadBlobsInto(ctx context.Context, bs []index.Blob, span []byte, free *bufpool.List, fn func(b index.Blob, plain []byte, err error)) error {
 	if len(bs) == 0 {
 		return nil
 	}
-	first, last := bs[0], bs[len(bs)-1]
+	first := bs[0]
 	name := PackName(first.Type, first.Pack)
-	start, end := int64(first.Offset), int64(last.Offset)+int64(last.Length)
-	stored := bufpool.Get(int(end - start))[:end-start]
-	defer bufpool.Put(stored)
+	start := int64(first.Offset)
+	end := start + SpanLength(bs)
+	var stored []byte
+	if int64(len(span)) >= end-start {
+		stored = span[:end-start]
+	} else {
+		stored = bufpool.Get(int(end - start))[:end-start]
+		defer bufpool.Put(stored)
+	}
 	if err := backends.LoadInto(ctx, r.be, name, start, stored); err != nil {
 		return packReadError(name, name, err)
 	}
-	for _, b := range bs {
+	get, put := bufpool.Get, bufpool.Put
+	if free != nil {
+		get, put = free.Get, free.Put
+	}
+	// A blob decrypted in place is gone from stored: the same blob listed
+	// again (a chunk two files share) gets the same plaintext.
+	var prev *index.Blob
+	var buf, plain []byte
+	var err error
+	for i, b := range bs {
 		if b.Pack != first.Pack || int64(b.Offset) < start || int64(b.Offset)+int64(b.Length) > end {
 			fn(b, nil, fmt.Errorf("blob %s is not in the range read from pack %s", b.ID.Short(), name))
 			continue
 		}
-		lo := int64(b.Offset) - start
-		buf := bufpool.Get(int(b.RawLength))
-		plain, err := r.codec.Open(buf, b.Type, b.ID, stored[lo:lo+int64(b.Length)], int(b.RawLength))
-		if err != nil {
-			err = fmt.Errorf("pack %s: %v: %w", name, err, ErrDamaged)
+		if prev == nil || b.Offset != prev.Offset || b.Length != prev.Length || b.ID != prev.ID || b.Type != prev.Type || b.RawLength != prev.RawLength {
+			if buf != nil {
+				put(buf) // plain is buf, or a buffer of its own for the collector
+				buf = nil
+			}
+			prev = &bs[i]
+			lo := int64(b.Offset) - start
+			blob := stored[lo : lo+int64(b.Length)]
+			// Only a compressed blob needs a buffer: decryption is in
+			// place.
+			if len(blob) > 0 && blob[0]&pack.FlagZstd != 0 {
+				buf = get(int(b.RawLength))
+			}
+			plain, err = r.codec.OpenInPlace(buf, b.Type, b.ID, blob, int(b.RawLength))
+			if err != nil {
+				plain, err = nil, fmt.Errorf("pack %s: %v: %w", name, err, ErrDamaged)
+			}
 		}
 		fn(b, plain, err)
-		bufpool.Put(buf) // plain is buf, or a buffer of its own for the collector
+	}
+	if buf != nil {
+		put(buf)
 	}
 	return nil
 }

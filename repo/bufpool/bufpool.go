@@ -53,3 +53,78 @@ func Put(b []byte) {
 	b = b[:0]
 	pools[i].Put(&b)
 }
+
+// List is a free list of buffers for one user (a restore), kept whatever
+// the collector does: sync.Pool is emptied by every other collection, and a
+// program that collects often then allocates, zeroes and faults in every
+// buffer again. It keeps at most max bytes of buffers, of Get's sizes. Its
+// methods are safe for concurrent use.
+type List struct {
+	mu   sync.Mutex
+	free [][]byte
+	held int // bytes in free
+	max  int
+}
+
+// NewList returns a List keeping at most max bytes of free buffers.
+func NewList(max int) *List { return &List{max: max} }
+
+// Get returns a buffer of length 0 and capacity at least n: the smallest
+// free one that is large enough, or a new one of a pool size.
+func (l *List) Get(n int) []byte {
+	l.mu.Lock()
+	best := -1
+	for i, b := range l.free {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(l.free[best])) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		b := l.free[best]
+		last := len(l.free) - 1
+		l.free[best], l.free[last] = l.free[last], nil
+		l.free = l.free[:last]
+		l.held -= cap(b)
+		l.mu.Unlock()
+		return b[:0]
+	}
+	l.mu.Unlock()
+	return Get(n)
+}
+
+// Put hands a buffer back. The caller must not use it afterwards. When the
+// list is full, the smallest buffers make way for a larger one, and what
+// does not fit goes to the shared pools.
+func (l *List) Put(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	l.mu.Lock()
+	if cap(b) > l.max {
+		l.mu.Unlock()
+		Put(b)
+		return
+	}
+	for l.held+cap(b) > l.max {
+		small := 0
+		for i, f := range l.free {
+			if cap(f) < cap(l.free[small]) {
+				small = i
+			}
+		}
+		if cap(l.free[small]) >= cap(b) {
+			l.mu.Unlock()
+			Put(b)
+			return
+		}
+		drop := l.free[small]
+		last := len(l.free) - 1
+		l.free[small], l.free[last] = l.free[last], nil
+		l.free = l.free[:last]
+		l.held -= cap(drop)
+		Put(drop)
+	}
+	l.free = append(l.free, b[:0])
+	l.held += cap(b)
+	l.mu.Unlock()
+}

@@ -38,3 +38,27 @@ func TestClasses(t *testing.T) {
 		}
 	}
 }
+
+func TestList(t *testing.T) {
+	l := NewList(4 << 20)
+	b := l.Get(1 << 20)
+	if len(b) != 0 || cap(b) < 1<<20 {
+		t.Fatalf("Get: len %d cap %d", len(b), cap(b))
+	}
+	l.Put(b)
+	if b2 := l.Get(1000); &b2[:1][0] != &b[:1][0] {
+		t.Fatal("Get did not reuse the free buffer")
+	} else {
+		l.Put(b2)
+	}
+	for range 10 {
+		l.Put(Get(1 << 20))
+	}
+	if l.held > 4<<20 {
+		t.Fatalf("list keeps %d bytes, more than its 4 MiB", l.held)
+	}
+	l.Put(Get(8 << 20)) // larger than the list: not kept
+	if l.held > 4<<20 {
+		t.Fatalf("list keeps %d bytes", l.held)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/restic/chunker"
 	"github.com/zeebo/blake3"
@@ -59,6 +60,9 @@ type Key struct {
 	treeIDKey   [32]byte
 	macKey      [32]byte
 	chunkerSeed [32]byte
+	// idHashers recycles BlobID's hashers: a keyed hasher is several KiB,
+	// and a restore hashes every blob it writes.
+	idHashers sync.Pool
 }
 
 type aeadCipher interface {
@@ -145,10 +149,16 @@ func (k *Key) BlobHasher() *blake3.Hasher {
 
 // BlobID is the keyed BLAKE3-256 of plaintext.
 func (k *Key) BlobID(plaintext []byte) [32]byte {
-	h := k.BlobHasher()
+	h, ok := k.idHashers.Get().(*blake3.Hasher)
+	if ok {
+		h.Reset()
+	} else {
+		h = k.BlobHasher()
+	}
 	h.Write(plaintext)
 	var out [32]byte
 	h.Sum(out[:0])
+	k.idHashers.Put(h)
 	return out
 }
 

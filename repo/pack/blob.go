@@ -146,6 +146,18 @@ func (c *Codec) SealPooled(t id.BlobType, bid id.ID, plain []byte) []byte {
 // length the index promised. The plaintext is appended to dst[:0] when dst
 // has room, so callers can reuse buffers.
 func (c *Codec) Open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int) ([]byte, error) {
+	return c.open(dst, t, bid, stored, rawLen, false)
+}
+
+// OpenInPlace is Open decrypting within stored, which it overwrites: a
+// blob stored uncompressed needs no other buffer, and its plaintext is a
+// part of stored (dst is not used); a compressed one is decompressed into
+// dst as with Open.
+func (c *Codec) OpenInPlace(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int) ([]byte, error) {
+	return c.open(dst, t, bid, stored, rawLen, true)
+}
+
+func (c *Codec) open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int, inPlace bool) ([]byte, error) {
 	if len(stored) < BlobOverhead {
 		return nil, fmt.Errorf("blob %s: %d bytes is too short: %w", bid.Short(), len(stored), ErrCorrupt)
 	}
@@ -159,18 +171,30 @@ func (c *Codec) Open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen
 	ad := blobAD(t, flags, bid)
 	var plain []byte
 	var err error
-	if flags&FlagZstd == 0 {
+	// Decrypting in place: the plaintext takes the ciphertext's storage.
+	inside := stored[1+crypto.NonceSize:][:0]
+	switch {
+	case flags&FlagZstd == 0:
+		if inPlace {
+			dst = inside
+		}
 		plain, err = c.Key.Open(dst[:0], stored[1:], ad)
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: %w", bid.Short(), err)
 		}
-	} else {
-		body, err := c.Key.Open(bufpool.Get(len(stored)), stored[1:], ad)
+	default:
+		buf := inside
+		if !inPlace {
+			buf = bufpool.Get(len(stored))
+		}
+		body, err := c.Key.Open(buf, stored[1:], ad)
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: %w", bid.Short(), err)
 		}
 		plain, err = c.dec.DecodeAll(body, dst[:0])
-		bufpool.Put(body)
+		if !inPlace {
+			bufpool.Put(body)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: decompress: %v: %w", bid.Short(), err, ErrCorrupt)
 		}

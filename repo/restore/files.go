@@ -274,19 +274,21 @@ func (rs *restorer) write(j chunkJob, plain []byte, err error) {
 		return
 	}
 	if err == nil && uint64(len(plain)) != j.size {
-		err = fmt.Errorf("chunk %s is %d bytes, the tree says %d", j.id.Short(), len(plain), j.size)
+		err = fmt.Errorf("chunk %s is %d bytes, the tree says %d: %w", j.id.Short(), len(plain), j.size, repo.ErrDamaged)
 	}
-	if err != nil {
+	if err != nil && (errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrNotFound)) {
 		// The repository lacks this chunk: say where (for the file's
 		// first such chunk), leave zeros, and restore the rest of the
-		// file.
+		// file. Any other read error (storage unreachable, a network
+		// error after the retries) is no verdict on the repository: the
+		// file fails below, removed, and an existing one stays.
 		if j.file.damaged.CompareAndSwap(false, true) {
 			rs.warn(j.file.path, fmt.Errorf("at offset %d, %d bytes left as zeros: %w", j.off, j.size, err))
 		}
 		rs.chunkDone(j.file)
 		return
 	}
-	if !j.file.failed.Load() {
+	if err == nil && !j.file.failed.Load() {
 		err = j.file.writeAt(plain, j.off)
 		if err == nil {
 			rs.stats.bytes.Add(int64(len(plain)))
@@ -477,9 +479,7 @@ func (rs *restorer) runWorker() {
 		for i, l := range run {
 			blobs[i] = l.loc
 		}
-		last := blobs[len(blobs)-1]
-		span := int64(last.Offset) + int64(last.Length) - int64(blobs[0].Offset)
-		rs.budget.acquire(span)
+		span, off := rs.arena.acquire(int(repo.SpanLength(blobs)))
 		i := 0
 		fn := func(_ index.Blob, plain []byte, err error) {
 			l := run[i]
@@ -495,8 +495,8 @@ func (rs *restorer) runWorker() {
 				rs.write(l.chunkJob, plain, err)
 			}
 		}
-		err := rs.r.LoadBlobs(rs.ctx, blobs, fn)
-		rs.budget.release(span)
+		err := rs.r.LoadBlobsInto(rs.ctx, blobs, span, rs.plain, fn)
+		rs.arena.release(span, off)
 		if err != nil {
 			for _, l := range run {
 				rs.write(l.chunkJob, nil, err)
@@ -516,39 +516,6 @@ func (rs *restorer) loadOne(j chunkJob) {
 	plain, err := rs.r.LoadBlob(rs.ctx, id.DataBlob, j.id, buf)
 	rs.write(j, plain, err)
 	bufpool.Put(buf)
-}
-
-// byteBudget is a counting semaphore of bytes.
-type byteBudget struct {
-	mu    sync.Mutex
-	cond  *sync.Cond
-	avail int64
-	max   int64
-}
-
-func newByteBudget(n int64) *byteBudget {
-	b := &byteBudget{avail: n, max: n}
-	b.cond = sync.NewCond(&b.mu)
-	return b
-}
-
-// acquire waits for n bytes (all of the budget if n is more).
-func (b *byteBudget) acquire(n int64) {
-	n = min(n, b.max)
-	b.mu.Lock()
-	for b.avail < n {
-		b.cond.Wait()
-	}
-	b.avail -= n
-	b.mu.Unlock()
-}
-
-func (b *byteBudget) release(n int64) {
-	n = min(n, b.max)
-	b.mu.Lock()
-	b.avail += n
-	b.mu.Unlock()
-	b.cond.Broadcast()
 }
 
 func (rs *restorer) startProgress(start time.Time) func() {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -115,7 +116,8 @@ type restorer struct {
 	runs   chan []located // when reading packs, not blobs
 	hungry chan struct{}  // a run worker found no run waiting
 	idle   atomic.Int64   // run workers waiting for a run
-	budget *byteBudget    // pack bytes being read, over all run workers
+	arena  *spanArena     // pack bytes being read, over all run workers
+	plain  *bufpool.List  // the run workers' buffers for plaintext
 	wg     sync.WaitGroup
 	links  map[[2]uint64]*firstName // hardlink groups, by device and inode
 	dirs   []dirMeta
@@ -199,7 +201,8 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if coalesce {
 		rs.runs = make(chan []located, opt.Workers)
 		rs.hungry = make(chan struct{}, 1)
-		rs.budget = newByteBudget(readBudget)
+		rs.arena = newSpanArena(readBudget)
+		rs.plain = bufpool.NewList(plainKept)
 		go rs.coalescer()
 	}
 	for i := 0; i < opt.Workers; i++ {
