@@ -1,0 +1,202 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Running a restore of marks: one repo/restore run per mark, under one
+// lock, with the folders above the marks made and given their metadata.
+
+// chained is a message followed by the command that waits for the next.
+type chained struct {
+	msg  any
+	next tea.Cmd
+}
+
+// runRestore sums the jobs' sizes, then runs them one after the other
+// under one shared lock, and reports through events, which it closes at
+// the end.
+func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs []restoreJob, ow restore.Overwrite, events chan<- any) {
+	defer close(events)
+	var mu sync.Mutex
+	var failures, notices []string
+	warn := func(p string, err error) {
+		mu.Lock()
+		failures = append(failures, p+": "+dialogWording(err.Error()))
+		mu.Unlock()
+	}
+	parents := 0
+	finish := func(err error) {
+		mu.Lock()
+		events <- restoreFinished{failures: failures, notices: notices, parents: parents, err: err}
+		mu.Unlock()
+	}
+	work, ok, split := jobSizes(ctx, r, sizes, jobs)
+	events <- restoreTotal{sizes: work, ok: ok}
+	if split > 0 {
+		notices = append(notices, fmt.Sprintf("%s in separate marks: restored as separate copies, not linked (mark a folder holding all the names to keep them linked)",
+			plural(split, "file has hardlinks", "files have hardlinks")))
+	}
+	lock, err := r.Lock(ctx, false, "tui restore")
+	if err != nil {
+		finish(err)
+		return
+	}
+	defer lock.Unlock()
+	skipOwner := os.Geteuid() != 0
+	made := makeParents(lock.Context(), r, jobs, warn)
+	parents = len(made)
+	for i, j := range jobs {
+		if err := lock.Context().Err(); err != nil {
+			events <- restoreJobDone{job: i, err: err}
+			continue
+		}
+		opt := restore.Options{Target: j.target, Overwrite: ow, SkipOwner: skipOwner,
+			Interval: 100 * time.Millisecond,
+			Warn:     warn,
+			Notice: func(p, msg string) {
+				mu.Lock()
+				notices = append(notices, p+": "+dialogWording(msg))
+				mu.Unlock()
+			},
+			Progress: func(pr restore.Progress) {
+				select {
+				case events <- restoreProgress{job: i, p: pr}:
+				default: // the screen is behind: skip a frame
+				}
+			}}
+		st, err := restore.Run(lock.Context(), r, j.sn, j.path, opt)
+		events <- restoreJobDone{job: i, stats: st, err: err}
+	}
+	// The folders above the marks get their metadata last, deepest
+	// first, as restore does for the folders it makes.
+	for _, d := range made {
+		if d.node == nil {
+			continue
+		}
+		if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: skipOwner}); err != nil {
+			warn(d.path, err)
+		}
+	}
+	finish(nil)
+}
+
+// jobSizes is what each job has to write (ok when every size is known),
+// and how many hardlink groups have names in two jobs of one snapshot:
+// each restore.Run links the names it restores, not those of another.
+func jobSizes(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs []restoreJob) ([]workSize, bool, int) {
+	out := make([]workSize, len(jobs))
+	ok := true
+	type group struct {
+		sn  *repo.Snapshot
+		key [2]uint64
+	}
+	seen := map[group]int{} // the first job holding a name of the group
+	split := map[group]bool{}
+	for i, j := range jobs {
+		var t dirTotal
+		switch {
+		case j.node == nil:
+			ok = false
+		case j.node.Kind == tree.KindFile:
+			t = fileTotal(j.node)
+		case j.node.Kind == tree.KindDir && !j.node.Subtree.IsZero():
+			var err error
+			t, err = sizes.total(ctx, r, j.node.Subtree)
+			ok = ok && err == nil
+		}
+		out[i] = workSize{bytes: t.bytes, files: t.files}
+		for k := range t.open {
+			g := group{j.sn, k}
+			if first, dup := seen[g]; !dup {
+				seen[g] = i
+			} else if first != i {
+				split[g] = true
+			}
+		}
+	}
+	return out, ok, len(split)
+}
+
+// madeDir is a folder made above a mark, with its node in the snapshot.
+type madeDir struct {
+	path string
+	node *tree.Node // nil when it could not be read
+}
+
+// makeParents makes the missing folders between each job's root and its
+// entry, private until the end (as restore makes folders), and returns
+// them deepest first with their snapshot nodes.
+func makeParents(ctx context.Context, r *repo.Repository, jobs []restoreJob, warn func(string, error)) []madeDir {
+	var out []madeDir
+	done := map[string]bool{}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		if j.root != string(filepath.Separator) {
+			if err := os.MkdirAll(j.root, 0o700); err != nil {
+				warn(j.root, err)
+				continue
+			}
+		}
+		// The missing folders above dst, nearest first.
+		var missing []madeDir
+		d, sp := filepath.Dir(j.dst), path.Dir(j.path)
+		for d != j.root && !done[d] && strings.HasPrefix(d, j.root) && sp != "/" {
+			if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			n, _, err := restore.Find(ctx, r, j.sn, sp)
+			if err != nil {
+				warn(d, err)
+				n = nil
+			} else if n.Kind != tree.KindDir {
+				n = nil
+			}
+			missing = append(missing, madeDir{path: d, node: n})
+			d, sp = filepath.Dir(d), path.Dir(sp)
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			m := missing[i]
+			if err := os.Mkdir(m.path, 0o700); err != nil {
+				warn(m.path, err)
+				break
+			}
+			done[m.path] = true
+			out = append(out, m)
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		return strings.Count(out[a].path, string(filepath.Separator)) > strings.Count(out[b].path, string(filepath.Separator))
+	})
+	return out
+}
+
+// commonDir is the deepest folder holding both x and y.
+func commonDir(x, y string) string {
+	for x != y {
+		if len(x) > len(y) {
+			x = path.Dir(x)
+		} else {
+			y = path.Dir(y)
+		}
+	}
+	return x
+}

@@ -1,0 +1,311 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Drawing the restore page: the dialog, the progress bar and the report.
+
+func (p *restorePage) view(a *App, w, h int) string {
+	switch p.stage {
+	case stageRunning:
+		return p.progressView(a, w)
+	case stageDone:
+		lines := p.reportLines(a)
+		p.cur.clamp(len(lines), h)
+		return strings.Join(lines[p.cur.top:min(len(lines), p.cur.top+h)], "\n")
+	}
+	var b strings.Builder
+	snaps := map[*repo.Snapshot]bool{}
+	for _, m := range p.items {
+		snaps[m.sn] = true
+	}
+	fmt.Fprintf(&b, "%s\n\n", styleHeader.Render(fmt.Sprintf("Restore %s from %s", plural(len(p.items), "marked entry", "marked entries"), plural(len(snaps), "snapshot", "snapshots"))))
+	shown := max(1, h-10)
+	for i, m := range p.items {
+		if i == shown && len(p.items) > shown+1 {
+			fmt.Fprintf(&b, "  … and %d more\n", len(p.items)-shown)
+			break
+		}
+		kind := ""
+		if m.node != nil && m.node.Kind.String() == "dir" {
+			kind = "/"
+		}
+		fmt.Fprintf(&b, "  %s %s  %s%s\n", m.sn.ID.Short(), a.fmtTime(m.sn.Time), printable(m.path), kind)
+	}
+	b.WriteString("\n")
+	sel := func(f int) string {
+		if p.field == f {
+			return "> "
+		}
+		return "  "
+	}
+	radio := func(on bool) string {
+		if on {
+			return "(•)"
+		}
+		return "( )"
+	}
+	fmt.Fprintf(&b, "%sWhere:     %s original location   %s folder\n", sel(fieldWhere), radio(p.original), radio(!p.original))
+	if !p.original {
+		cursor := ""
+		if p.typing() {
+			cursor = "▏"
+		}
+		fmt.Fprintf(&b, "%sFolder:    %s%s\n", sel(fieldFolder), p.folder.value, cursor)
+	}
+	var ow []string
+	for i, n := range overwriteNames {
+		ow = append(ow, radio(int(p.overwrite) == i)+" "+n)
+	}
+	fmt.Fprintf(&b, "%sExisting:  %s\n", sel(fieldOverwrite), strings.Join(ow, "   "))
+	fmt.Fprintf(&b, "%s[ Start restore ]\n\n", sel(fieldStart))
+	b.WriteString(styleDim.Render("enter starts · tab moves · ←/→ changes · esc cancels"))
+	return b.String()
+}
+
+// perFileCost is what a file weighs beyond its bytes in the bar and the
+// ETA: creating it, opening its chunks and setting its metadata take
+// about as long as writing this much, so thousands of small files left
+// keep the bar short of full.
+const perFileCost = 32 << 10
+
+// progress sums the finished jobs and the running one: bytes and files
+// done, and their totals. known says the totals are final (else they are
+// what the running job's walk found so far, and files has no total).
+func (p *restorePage) progress() (done, total workSize, known bool) {
+	known = p.totalOK
+	for i, j := range p.jobs {
+		var plan workSize
+		if known {
+			plan = p.sizes[i]
+			total.bytes += plan.bytes
+			total.files += plan.files
+		}
+		switch {
+		case j.done && known && j.err == nil:
+			// At its planned size: files kept or linked count as done.
+			done.bytes += plan.bytes
+			done.files += plan.files
+		case j.done && j.stats != nil:
+			done.bytes += j.stats.Bytes
+			done.files += j.stats.Files
+		case i == p.job:
+			d := workSize{bytes: p.prog.BytesDone, files: p.prog.FilesDone}
+			if known {
+				d = workSize{bytes: min(d.bytes, plan.bytes), files: min(d.files, plan.files)}
+			}
+			done.bytes += d.bytes
+			done.files += d.files
+		}
+	}
+	if !known {
+		total = workSize{bytes: done.bytes - min(p.prog.BytesDone, done.bytes) + p.prog.TotalBytes, files: done.files}
+		known = p.job == len(p.jobs)-1 && p.prog.WalkDone
+		total.bytes = max(total.bytes, done.bytes)
+	}
+	return done, total, known
+}
+
+func (w workSize) cost() float64 { return float64(w.bytes) + float64(w.files)*perFileCost }
+
+func (p *restorePage) progressView(a *App, w int) string {
+	var b strings.Builder
+	j := p.jobs[min(p.job, len(p.jobs)-1)]
+	fmt.Fprintf(&b, "%s\n\n", styleHeader.Render(fit(fmt.Sprintf("Restoring %s of snapshot %s to %s (%d/%d)",
+		printable(j.path), j.sn.ID.Short(), printable(j.dst), p.job+1, len(p.jobs)), w)))
+	done, total, known := p.progress()
+	frac := 0.0
+	if total.cost() > 0 {
+		frac = min(1, done.cost()/total.cost())
+	}
+	fmt.Fprintf(&b, "%s %3.0f%%\n\n", progressBar(frac, max(10, w-10)), math.Floor(frac*100))
+	elapsed := time.Since(p.started)
+	if a.static {
+		elapsed = 0
+	}
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(done.bytes) / s
+	}
+	files := plural(int(done.files), "file", "files")
+	totalS := formatBytes(total.bytes)
+	if p.totalOK {
+		files = fmt.Sprintf("%d/%d files", done.files, total.files)
+	}
+	if !known {
+		totalS += "+"
+	}
+	fmt.Fprintf(&b, "%s  %s of %s  %s/s", files, formatBytes(done.bytes), totalS, formatBytes(int64(rate)))
+	if left := total.cost() - done.cost(); known && elapsed > 0 && done.cost() > 0 && left > 0 {
+		// Whole seconds, rounded up: never 0:00 while work is left.
+		eta := time.Duration(float64(elapsed) * left / done.cost())
+		eta = max(time.Second, (eta + time.Second - 1).Truncate(time.Second))
+		fmt.Fprintf(&b, "  ETA %s", formatDuration(eta))
+	}
+	fmt.Fprintf(&b, "  elapsed %s\n\n", formatDuration(elapsed))
+	if p.canceled {
+		b.WriteString("stopping… ctrl+c again quits at once")
+	} else {
+		b.WriteString(styleDim.Render("esc, q or ctrl+c stops the restore"))
+	}
+	return b.String()
+}
+
+// reportLines is the final report: totals, what became of each marked
+// entry and where it went, then every failure and notice.
+func (p *restorePage) reportLines(a *App) []string {
+	var out []string
+	var sum restore.Stats
+	counts := map[string]int{}
+	width := max(20, a.w-2)
+	for _, j := range p.jobs {
+		counts[p.state(j)]++
+		if st := j.stats; st != nil {
+			sum.Files += st.Files
+			sum.Dirs += st.Dirs
+			if j.node != nil && j.node.Kind == tree.KindDir && j.err == nil {
+				sum.Dirs++ // the marked folder itself, restore's target
+			}
+			sum.Links += st.Links
+			sum.Others += st.Others
+			sum.Bytes += st.Bytes
+			sum.Skipped += st.Skipped
+		}
+	}
+	sum.Dirs += int64(p.report.parents)
+	switch {
+	case p.canceled:
+		head := fmt.Sprintf("Restore stopped after %s", formatDuration(p.report.elapsed))
+		n, exact := p.notRestored()
+		switch {
+		case n > 0 && exact:
+			head += fmt.Sprintf(": %s not restored (nothing partial left).", plural(int(n), "file", "files"))
+		case n > 0:
+			head += fmt.Sprintf(": at least %s not restored (nothing partial left).", plural(int(n), "file", "files"))
+		case counts["restored"]+counts["kept"] < len(p.jobs):
+			head += ": the rest not restored (nothing partial left)."
+		default:
+			head += " (nothing partial left)."
+		}
+		for _, l := range wrapReport(head, width, "") {
+			out = append(out, styleError.Render(l))
+		}
+	case p.ok():
+		out = append(out, styleHeader.Render(fmt.Sprintf("Restore finished in %s.", formatDuration(p.report.elapsed))))
+	default:
+		out = append(out, styleError.Render("Restore finished with failures."))
+	}
+	if p.startErr != nil {
+		out = append(out, styleError.Render(p.startErr.Error()))
+	}
+	out = append(out, "")
+	out = append(out, wrapReport(fmt.Sprintf("%s, %s, %s, %s, %s written; %d existing kept",
+		plural(int(sum.Files), "file", "files"), plural(int(sum.Dirs), "folder", "folders"), plural(int(sum.Links), "link", "links"),
+		plural(int(sum.Others), "other", "others"), formatBytes(sum.Bytes), sum.Skipped), width, "")...)
+	out = append(out, "")
+	var last *repo.Snapshot
+	for _, j := range p.jobs {
+		if j.sn != last {
+			out = append(out, fmt.Sprintf("from snapshot %s %s:", j.sn.ID.Short(), a.fmtTime(j.sn.Time)))
+			last = j.sn
+		}
+		line := fmt.Sprintf("  %-12s %s", p.state(j), printable(j.path))
+		if j.dst != filepath.FromSlash(j.path) {
+			line += " → " + printable(j.dst)
+		}
+		out = append(out, cutLines(line, width, strings.Repeat(" ", 15))...)
+		if j.err != nil && !errors.Is(j.err, restore.ErrIncomplete) && !errors.Is(j.err, context.Canceled) {
+			for _, l := range wrapReport(j.err.Error(), width, "    ") {
+				out = append(out, styleError.Render(l))
+			}
+		}
+	}
+	if len(p.report.failures) > 0 {
+		out = append(out, "", styleError.Render(plural(len(p.report.failures), "failure", "failures")+":"))
+		for _, f := range p.report.failures {
+			out = append(out, wrapReport(printable(f), width, "  ")...)
+		}
+	}
+	if len(p.report.notices) > 0 {
+		out = append(out, "", plural(len(p.report.notices), "notice", "notices")+":")
+		for _, n := range p.report.notices {
+			out = append(out, wrapReport(printable(n), width, "  ")...)
+		}
+	}
+	out = append(out, "", styleDim.Render("esc closes"))
+	return out
+}
+
+// progressBar draws frac (0..1) as a bar of width cells. (bubbles'
+// progress needs harmonica, which the module does not require.)
+func progressBar(frac float64, width int) string {
+	full := int(math.Floor(min(max(frac, 0), 1) * float64(width))) // full only when done
+	return styleMark.Render(strings.Repeat("█", full)) + styleDim.Render(strings.Repeat("░", width-full))
+}
+
+// dialogWording says the CLI's --overwrite hints in the dialog's terms.
+var dialogWording = strings.NewReplacer(
+	"use --overwrite always to replace it", "choose 'always' to replace it",
+	"kept: --overwrite never", "kept: 'never' chosen",
+).Replace
+
+// wrapReport breaks s into lines of at most width cells at spaces, the
+// first indented by indent and the others by two more spaces; a word
+// longer than a line (a path) is cut where the line ends.
+func wrapReport(s string, width int, indent string) []string {
+	var out []string
+	pre := indent
+	line := []rune{}
+	room := func() int { return max(10, width-len(pre)) }
+	flush := func() {
+		out = append(out, pre+string(line))
+		pre, line = indent+"  ", line[:0]
+	}
+	for _, w := range strings.Fields(s) {
+		word := []rune(w)
+		if len(line) > 0 && len(line)+1+len(word) > room() {
+			if len(word) <= room() {
+				flush()
+			}
+		}
+		if len(line) > 0 {
+			line = append(line, ' ')
+		}
+		for len(line)+len(word) > room() {
+			n := room() - len(line)
+			line = append(line, word[:n]...)
+			word = word[n:]
+			flush()
+		}
+		line = append(line, word...)
+	}
+	if len(line) > 0 || len(out) == 0 {
+		flush()
+	}
+	return out
+}
+
+// cutLines breaks s, spaces and all, into lines of at most width runes,
+// the ones after the first indented by indent.
+func cutLines(s string, width int, indent string) []string {
+	r := []rune(s)
+	room := max(10, width)
+	var out []string
+	for len(r) > room {
+		out = append(out, string(r[:room]))
+		r = append([]rune(indent), r[room:]...)
+		room = max(len(indent)+10, width)
+	}
+	return append(out, string(r))
+}
