@@ -2,9 +2,7 @@ package fs
 
 import (
 	"context"
-	"path"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/cairn-backup/cairn/repo"
@@ -41,7 +39,7 @@ func (s *snapState) rootNode(ctx context.Context, r *repo.Repository) (*tree.Nod
 		return s.root, nil
 	}
 	n := s.sn.RootNode()
-	for _, name := range commonDir(s.sn.Paths) {
+	for _, name := range s.sn.CommonDir() {
 		nodes, err := r.LoadTree(ctx, n.Subtree)
 		if err != nil {
 			return nil, err
@@ -54,31 +52,6 @@ func (s *snapState) rootNode(ctx context.Context, r *repo.Repository) (*tree.Nod
 	}
 	s.root = n
 	return n, nil
-}
-
-// commonDir returns the path elements shared by every absolute path in
-// paths (none for a stream's name or for paths with nothing in common).
-func commonDir(paths []string) []string {
-	var common []string
-	for i, p := range paths {
-		if !strings.HasPrefix(p, "/") {
-			return nil
-		}
-		elems := strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
-		if len(elems) == 1 && elems[0] == "" {
-			return nil // "/"
-		}
-		if i == 0 {
-			common = elems
-			continue
-		}
-		k := 0
-		for k < len(common) && k < len(elems) && common[k] == elems[k] {
-			k++
-		}
-		common = common[:k]
-	}
-	return common
 }
 
 func findNode(nodes []*tree.Node, name string) int {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -71,6 +72,32 @@ type LinkCount struct {
 	Dev   uint64 `json:"dev"`
 	Inode uint64 `json:"inode"`
 	Count uint32 `json:"count"`
+}
+
+// CommonDir returns the path elements shared by every absolute path the
+// snapshot records (none for a stream's name or for paths with nothing in
+// common): the deepest folder holding all of them, or one path itself.
+func (s *Snapshot) CommonDir() []string {
+	var common []string
+	for i, p := range s.Paths {
+		if !strings.HasPrefix(p, "/") {
+			return nil
+		}
+		elems := strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
+		if len(elems) == 1 && elems[0] == "" {
+			return nil // "/"
+		}
+		if i == 0 {
+			common = elems
+			continue
+		}
+		k := 0
+		for k < len(common) && k < len(elems) && common[k] == elems[k] {
+			k++
+		}
+		common = common[:k]
+	}
+	return common
 }
 
 // RootNode decodes Root, or returns a plain 0755 directory when absent.

@@ -381,23 +381,8 @@ func (a *App) openSnapshot(sn *repo.Snapshot) tea.Cmd {
 // and name are the folder above it and its name there, to be tried as a
 // folder first.
 func startAt(sn *repo.Snapshot) (dir, name string, single bool) {
-	var common []string
-	for i, p := range sn.Paths {
-		if !strings.HasPrefix(p, "/") {
-			return "/", "", false
-		}
-		elems := strings.Split(strings.Trim(path.Clean(p), "/"), "/")
-		if i == 0 {
-			common = elems
-			continue
-		}
-		k := 0
-		for k < len(common) && k < len(elems) && common[k] == elems[k] {
-			k++
-		}
-		common = common[:k]
-	}
-	if len(common) == 0 || common[0] == "" {
+	common := sn.CommonDir()
+	if len(common) == 0 {
 		return "/", "", false
 	}
 	full := "/" + strings.Join(common, "/")

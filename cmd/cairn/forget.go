@@ -254,7 +254,13 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 		}
 		return nil
 	}
-	if o.dryRun {
+	return removeSnapshots(ctx, r, remove, o.dryRun, text)
+}
+
+// removeSnapshots removes the snapshots in remove, or with dryRun only
+// says it would; text prints what it did.
+func removeSnapshots(ctx context.Context, r *repo.Repository, remove []*repo.Snapshot, dryRun, text bool) error {
+	if dryRun {
 		if text {
 			fmt.Printf("would remove %s (dry run: nothing removed)\n", plural(len(remove), "snapshot"))
 		}
@@ -301,21 +307,7 @@ func forgetByID(ctx context.Context, g *globals, o *forgetOptions, sels []string
 	if g.json {
 		printJSON(forgetJSON(forgetPlan{result: forget.Result{Remove: remove}}))
 	}
-	if o.dryRun {
-		if text {
-			fmt.Printf("would remove %s (dry run: nothing removed)\n", plural(len(remove), "snapshot"))
-		}
-		return nil
-	}
-	for i, sn := range remove {
-		if err := r.RemoveSnapshot(ctx, sn.ID); err != nil {
-			return fmt.Errorf("removed %d of %s, then: %w", i, plural(len(remove), "snapshot"), err)
-		}
-	}
-	if text {
-		fmt.Printf("removed %s; the data only they used stays until prune\n", plural(len(remove), "snapshot"))
-	}
-	return nil
+	return removeSnapshots(ctx, r, remove, o.dryRun, text)
 }
 
 // pruneAfterForget runs prune once forget has let go of its shared lock.
