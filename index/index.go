@@ -238,6 +238,16 @@ func (d *DB) CopyTo(path string) error {
 	})
 }
 
+// Generation identifies the cache's content: it changes with every write.
+func (d *DB) Generation() int {
+	var g int
+	d.bolt.View(func(tx *bolt.Tx) error {
+		g = tx.ID()
+		return nil
+	})
+	return g
+}
+
 // PackedBytes is the stored size of every located blob.
 func (d *DB) PackedBytes() (int64, error) {
 	var n int64

@@ -42,6 +42,8 @@ type Repository struct {
 
 	pubMu                sync.Mutex
 	pubRunning, pubAgain bool
+	pubDone              bool // a copy was published, of generation pubGen
+	pubGen               int
 	ckptBytes            int64
 	syncMu               sync.Mutex
 	now                  func() time.Time
@@ -370,6 +372,11 @@ func (r *Repository) PublishIndex() error {
 }
 
 func (r *Repository) publishOnce() error {
+	// A lock that changed nothing (a listing) copies nothing.
+	gen := r.idx.Generation()
+	if r.pubDone && gen == r.pubGen {
+		return nil
+	}
 	tmp := filepath.Join(r.cacheDir, publishedIndex+".tmp")
 	os.Remove(tmp)
 	if err := r.idx.CopyTo(tmp); err != nil {
@@ -380,6 +387,7 @@ func (r *Repository) publishOnce() error {
 		os.Remove(tmp)
 		return fmt.Errorf("publish local index: %w", err)
 	}
+	r.pubGen, r.pubDone = gen, true
 	return nil
 }
 
