@@ -158,10 +158,19 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 	return root
 }
 
-// startProfile writes a CPU profile to $CAIRN_CPUPROFILE, for the
-// benchmarks in bench/.
+// startProfile writes a CPU profile to $CAIRN_CPUPROFILE, and heap
+// profiles to $CAIRN_MEMPROFILE.NN every second and $CAIRN_MEMPROFILE.end
+// at the end (its alloc_space is everything the command allocated), for
+// the benchmarks in bench/.
 func startProfile() func() {
+	stopMem := func() {}
 	if mp := os.Getenv("CAIRN_MEMPROFILE"); mp != "" {
+		stopMem = func() {
+			if f, err := os.Create(mp + ".end"); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
 		// A heap profile every second, numbered, to find the peak.
 		go func() {
 			for i := 0; ; i++ {
@@ -175,15 +184,15 @@ func startProfile() func() {
 	}
 	path := os.Getenv("CAIRN_CPUPROFILE")
 	if path == "" {
-		return func() {}
+		return stopMem
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return func() {}
+		return stopMem
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		return func() {}
+		return stopMem
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	return func() { pprof.StopCPUProfile(); f.Close(); stopMem() }
 }

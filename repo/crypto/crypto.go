@@ -60,9 +60,10 @@ type Key struct {
 	treeIDKey   [32]byte
 	macKey      [32]byte
 	chunkerSeed [32]byte
-	// idHashers recycles BlobID's hashers: a keyed hasher is several KiB,
-	// and a restore hashes every blob it writes.
-	idHashers sync.Pool
+	// idHashers and treeHashers recycle BlobID's and TreeID's hashers: a
+	// keyed hasher is several KiB, a restore hashes every blob it writes
+	// and an ingest every folder it walks.
+	idHashers, treeHashers sync.Pool
 }
 
 type aeadCipher interface {
@@ -166,13 +167,19 @@ func (k *Key) BlobID(plaintext []byte) [32]byte {
 // its own, so that no file's content can share a tree's ID (repositories
 // with the "typed-blob-ids" feature).
 func (k *Key) TreeID(plaintext []byte) [32]byte {
-	h, err := blake3.NewKeyed(k.treeIDKey[:])
-	if err != nil {
-		panic(err)
+	h, ok := k.treeHashers.Get().(*blake3.Hasher)
+	if ok {
+		h.Reset()
+	} else {
+		var err error
+		if h, err = blake3.NewKeyed(k.treeIDKey[:]); err != nil {
+			panic(err)
+		}
 	}
 	h.Write(plaintext)
 	var out [32]byte
 	h.Sum(out[:0])
+	k.treeHashers.Put(h)
 	return out
 }
 

@@ -23,10 +23,14 @@ type KDFParams struct {
 	Salt      []byte `json:"salt"`
 }
 
-// DefaultKDF is argon2id with 46 MiB and one pass (OWASP's recommended
-// setting), in two lanes: well under 0.1 s on two cores, paid by every
-// command that opens the repository, and little memory for a quick command.
-var DefaultKDF = KDFParams{Name: "argon2id", Time: 1, MemoryKiB: 46 * 1024, Threads: 2}
+// DefaultKDF is argon2id with 19 MiB, two passes and one lane, one of the
+// settings OWASP recommends as equally strong (46 MiB with one pass is
+// another). Every command that opens the repository pays it, so the
+// cheaper one in memory is taken: measured here, 46 MiB in two lanes
+// costs 0.11 s and 0.2 s of CPU, mostly the kernel faulting in the
+// memory, against 0.05 s and 0.04 s for this, and a quick command's peak
+// memory is 27 MiB smaller. Existing key files keep their own parameters.
+var DefaultKDF = KDFParams{Name: "argon2id", Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
 
 // KeyFile is the stored form of one password's key: the master secret sealed
 // under an argon2id-derived key. Kind leaves room for other wrappings (a

@@ -26,10 +26,25 @@ func Stat(path string) (*tree.Node, error) {
 	return FromStat(path, &st)
 }
 
+// StatNoXattrs is Stat without the extended attributes, for a caller that
+// may know them already: setting or removing one changes the ctime, so a
+// file whose ctime (and inode) did not change has the attributes it had.
+func StatNoXattrs(path string) (*tree.Node, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return nil, fmt.Errorf("lstat %s: %w", path, err)
+	}
+	return fromStat(path, &st, false)
+}
+
 // FromStat is Stat for a caller that already holds the lstat of path (for
 // instance from fstatat while walking a directory): it reads only the
 // symlink target and the extended attributes from path.
 func FromStat(path string, st *unix.Stat_t) (*tree.Node, error) {
+	return fromStat(path, st, true)
+}
+
+func fromStat(path string, st *unix.Stat_t, xattrs bool) (*tree.Node, error) {
 	kind, err := kindOf(st.Mode)
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: mode %#o: %w", path, st.Mode, err)
@@ -60,8 +75,10 @@ func FromStat(path string, st *unix.Stat_t) (*tree.Node, error) {
 			return nil, err
 		}
 	}
-	if n.Xattrs, err = Xattrs(path); err != nil {
-		return nil, err
+	if xattrs {
+		if n.Xattrs, err = Xattrs(path); err != nil {
+			return nil, err
+		}
 	}
 	return n, nil
 }

@@ -39,7 +39,10 @@ func Xattrs(path string) ([]tree.Xattr, error) {
 
 // listXattrs returns the attribute names of path, unsorted.
 func listXattrs(path string) ([]string, error) {
-	buf := make([]byte, 1024)
+	// Most files have no attributes or a few short names: a buffer on
+	// the stack costs the walk of a big tree no garbage.
+	var small [512]byte
+	buf := small[:]
 	for {
 		n, err := unix.Llistxattr(path, buf)
 		switch {
@@ -57,10 +60,15 @@ func listXattrs(path string) ([]string, error) {
 			return nil, fmt.Errorf("llistxattr %s: %w", path, err)
 		}
 		var names []string
-		for name := range bytes.SplitSeq(buf[:n], []byte{0}) {
-			if len(name) > 0 {
-				names = append(names, string(name))
+		for b := buf[:n]; len(b) > 0; {
+			i := bytes.IndexByte(b, 0)
+			if i < 0 {
+				i = len(b)
 			}
+			if i > 0 {
+				names = append(names, string(b[:i]))
+			}
+			b = b[min(i+1, len(b)):]
 		}
 		return names, nil
 	}

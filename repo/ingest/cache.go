@@ -34,10 +34,16 @@ func newFileCache(ctx context.Context, r *repo.Repository, host, source string, 
 	return c
 }
 
-// lookup returns what the last ingest recorded for path, or nil.
-func (c *fileCache) lookup(path string) *tree.Node {
+// An entry is an encoded node. Entries written since the cache keeps
+// extended attributes start with withXattrs, a field tag no node uses, and
+// hold the node's attributes; older ones hold none, which says nothing.
+const withXattrs = 0x00
+
+// lookup returns what the last ingest recorded for path, or nil, and
+// whether the entry holds the path's extended attributes.
+func (c *fileCache) lookup(path string) (*tree.Node, bool) {
 	if c.disabled {
-		return nil
+		return nil, false
 	}
 	dir, name := filepath.Split(path)
 	dir = filepath.Clean(dir)
@@ -50,13 +56,17 @@ func (c *fileCache) lookup(path string) *tree.Node {
 	b := entries[name]
 	c.mu.Unlock()
 	if b == nil {
-		return nil
+		return nil, false
+	}
+	xattrs := b[0] == withXattrs
+	if xattrs {
+		b = b[1:]
 	}
 	n, err := tree.DecodeNode(b)
 	if err != nil {
-		return nil // a damaged cache entry only costs a re-read
+		return nil, false // a damaged cache entry only costs a re-read
 	}
-	return n
+	return n, xattrs
 }
 
 // forgetDir drops a finished directory's old entries from memory.
@@ -74,7 +84,7 @@ func (c *fileCache) record(path string, n *tree.Node) {
 	dir, name := filepath.Split(path)
 	dir = filepath.Clean(dir)
 	k := string(index.FileKey(dir, name))
-	v := tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree})
+	v := append([]byte{withXattrs}, tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree, Xattrs: n.Xattrs})...)
 	c.mu.Lock()
 	c.seen[k] = struct{}{}
 	// Only what changed is written back: an unchanged tree costs no writes.

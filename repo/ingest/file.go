@@ -83,7 +83,7 @@ func (w *fileWorker) process(fj *fileJob) {
 			fj.dir.done(fj.slot, nil)
 			return
 		}
-		n.Content, n.Size = fj.linkOf.node.Content, fj.linkOf.node.Size
+		n.Content, n.Size, n.Xattrs = fj.linkOf.node.Content, fj.linkOf.node.Size, fj.linkOf.node.Xattrs
 		fj.linkOf.counter.Add(1)
 		// Recorded too: with folders walked in parallel, another link of
 		// the group may come first next time and look itself up.
@@ -92,9 +92,22 @@ func (w *fileWorker) process(fj *fileJob) {
 		fj.dir.done(fj.slot, n)
 		return
 	}
-	old := g.cache.lookup(fj.path)
-	if old != nil && old.Kind == tree.KindFile && old.Size == n.Size && old.MTime == n.MTime &&
-		old.CTime == n.CTime && old.Inode == n.Inode && g.blobsKnown(old.Content) {
+	old, xattrsKnown := g.cache.lookup(fj.path)
+	unchanged := old != nil && old.Kind == tree.KindFile && old.Size == n.Size && old.MTime == n.MTime &&
+		old.CTime == n.CTime && old.Inode == n.Inode
+	if unchanged && xattrsKnown {
+		n.Xattrs = old.Xattrs
+	} else {
+		xs, err := fsmeta.Xattrs(fj.path)
+		if err != nil {
+			g.warn(fj.path, err)
+			fj.failed = true
+			fj.dir.done(fj.slot, nil)
+			return
+		}
+		n.Xattrs = xs
+	}
+	if unchanged && g.blobsKnown(old.Content) {
 		n.Content = old.Content
 		fj.counter = &g.counts.filesUnchanged
 		fj.counter.Add(1)

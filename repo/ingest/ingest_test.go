@@ -176,3 +176,49 @@ func TestHardlinksReadOnce(t *testing.T) {
 		t.Fatalf("node %+v", n)
 	}
 }
+
+// An unchanged file's extended attributes come from the file-change cache
+// (an unchanged ctime vouches for them); setting one moves the ctime, and
+// the next snapshot has the new value.
+func TestUnchangedFileKeepsXattrs(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	f := filepath.Join(src, "f")
+	write(t, f, "data")
+	if err := syscall.Setxattr(f, "user.color", []byte("red"), 0); err != nil {
+		t.Skipf("no user xattrs here: %v", err)
+	}
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
+	xattrOf := func(sn *repo.Snapshot) string {
+		t.Helper()
+		n, _, err := restore.Find(ctx, r, sn, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range n.Xattrs {
+			if x.Name == "user.color" {
+				return string(x.Value)
+			}
+		}
+		return ""
+	}
+	for i, want := range []string{"red", "red", "blue"} {
+		if i == 2 {
+			time.Sleep(10 * time.Millisecond) // ctime granularity
+			if err := syscall.Setxattr(f, "user.color", []byte("blue"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := ingest.Run(ctx, r, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := xattrOf(res.Snapshot); got != want {
+			t.Fatalf("ingest %d: user.color = %q, want %q", i+1, got, want)
+		}
+		if s := res.Snapshot.Summary; i == 1 && s.FilesUnchanged != 1 {
+			t.Fatalf("ingest 2: summary %+v: the file must count as unchanged", s)
+		}
+	}
+}

@@ -80,7 +80,7 @@ func (d *dirState) finish() {
 	d.node.Subtree = tid
 	d.nodes = nil
 	if d.parent != nil {
-		old := g.cache.lookup(d.path)
+		old, _ := g.cache.lookup(d.path)
 		switch {
 		case old == nil:
 			g.counts.dirsNew.Add(1)
@@ -187,7 +187,12 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		d.done(slot, nil)
 		return
 	}
-	n, err := fsmeta.Stat(path)
+	n, err := fsmeta.StatNoXattrs(path)
+	if err == nil && n.Kind != tree.KindFile {
+		// A file's attributes are read by the file worker, unless the
+		// file-change cache vouches for them.
+		n.Xattrs, err = fsmeta.Xattrs(path)
+	}
 	if err != nil {
 		g.warn(path, err)
 		d.done(slot, nil)
