@@ -33,11 +33,34 @@ func (c *Config) HasFeature(f string) bool {
 	return false
 }
 
-// ChunkerParams bound content-defined chunk sizes.
+// ChunkerParams say how new data is cut into content-defined chunks.
 type ChunkerParams struct {
-	MinSize     uint `json:"min_size"`
-	MaxSize     uint `json:"max_size"`
-	AverageBits int  `json:"average_bits"`
+	// Algorithm is ChunkerGear or ChunkerRabin ("" in configs written
+	// before there was a choice).
+	Algorithm   string `json:"algorithm,omitempty"`
+	MinSize     uint   `json:"min_size"`
+	MaxSize     uint   `json:"max_size"`
+	AverageBits int    `json:"average_bits"`
+}
+
+// Chunkers (docs/FORMAT.md §3). Reading never depends on them; writers of
+// one repository must use the same to deduplicate against each other.
+const (
+	// ChunkerGear: a gear hash over a 64-byte window, keyed by a table
+	// derived from the master key (repo/chunker). Three times the speed
+	// of the Rabin fingerprint; the default since 2026-11-26.
+	ChunkerGear = "gear"
+	// ChunkerRabin: restic/chunker's Rabin fingerprint with a polynomial
+	// derived from the master key.
+	ChunkerRabin = "rabin"
+)
+
+// ChunkerAlgorithm is the config's chunker, "" read as ChunkerRabin.
+func (c ChunkerParams) ChunkerAlgorithm() string {
+	if c.Algorithm == "" {
+		return ChunkerRabin
+	}
+	return c.Algorithm
 }
 
 // Config is the repository's one plaintext object, "config". It holds no
@@ -58,8 +81,9 @@ type Config struct {
 	raw []byte // the stored bytes, for the MAC check
 }
 
-// DefaultChunker: 512 KiB to 8 MiB chunks, 1 MiB on average.
-var DefaultChunker = ChunkerParams{MinSize: 512 << 10, MaxSize: 8 << 20, AverageBits: 20}
+// DefaultChunker: gear, 512 KiB to 8 MiB chunks, a cut 1 MiB past the
+// minimum on average.
+var DefaultChunker = ChunkerParams{Algorithm: ChunkerGear, MinSize: 512 << 10, MaxSize: 8 << 20, AverageBits: 20}
 
 // DefaultPackSize is the size at which a data pack is closed.
 const DefaultPackSize = 16 << 20

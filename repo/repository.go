@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/index"
+	gear "github.com/cairn-backup/cairn/repo/chunker"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/pack"
@@ -33,7 +34,8 @@ type Repository struct {
 	keyName string
 	codec   *pack.Codec
 	idx     *index.DB
-	pol     chunker.Pol
+	pol     chunker.Pol // with ChunkerRabin
+	gear    *gear.Table // with ChunkerGear
 
 	tmpCache string // a private cache folder to remove on Close, if any
 	resident string // the resident note to remove on Close, if any
@@ -68,6 +70,9 @@ type Options struct {
 	// PackSize, when set, is the data pack size Init writes into the
 	// config (1 MiB to 1 GiB); tests use small packs to get many of them.
 	PackSize int
+	// Chunker, when set, is the chunker algorithm Init writes into the
+	// config (ChunkerGear or ChunkerRabin; default ChunkerGear).
+	Chunker string
 	// PrivateIndex makes a long-running reader (a mount) work on its own
 	// copy of the local index, taken after bringing the shared one up to
 	// date, so that ingests on this host keep using the shared file.
@@ -110,6 +115,13 @@ func Init(ctx context.Context, be backends.Backend, opt Options) error {
 		return err
 	}
 	cfg := newConfig()
+	switch opt.Chunker {
+	case "":
+	case ChunkerGear, ChunkerRabin:
+		cfg.Chunker.Algorithm = opt.Chunker
+	default:
+		return fmt.Errorf("unknown chunker %q (known: %s, %s)", opt.Chunker, ChunkerGear, ChunkerRabin)
+	}
 	if opt.PackSize != 0 {
 		if opt.PackSize < 1<<20 || opt.PackSize > 1<<30 {
 			return fmt.Errorf("pack size %d is outside 1 MiB..1 GiB", opt.PackSize)
@@ -182,11 +194,16 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	if err := cfg.verify(k); err != nil {
 		return nil, err
 	}
-	pol, err := k.ChunkerPolynomial()
-	if err != nil {
-		return nil, fmt.Errorf("derive chunker polynomial: %w", err)
+	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: newCodec(k, cfg), ckptBytes: opt.CheckpointBytes}
+	switch cfg.Chunker.ChunkerAlgorithm() {
+	case ChunkerRabin:
+		if r.pol, err = k.ChunkerPolynomial(); err != nil {
+			return nil, fmt.Errorf("derive chunker polynomial: %w", err)
+		}
+	case ChunkerGear:
+		t := gear.Table(k.GearTable())
+		r.gear = &t
 	}
-	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: newCodec(k, cfg), pol: pol, ckptBytes: opt.CheckpointBytes}
 	if r.ckptBytes <= 0 {
 		r.ckptBytes = CheckpointBytes
 	}
@@ -463,8 +480,12 @@ func (r *Repository) Index() *index.DB { return r.idx }
 // Now reads the repository's clock (Options.Now).
 func (r *Repository) Now() time.Time { return r.now() }
 
-// Polynomial is the repository's secret chunking polynomial.
+// Polynomial is the repository's secret chunking polynomial, with
+// ChunkerRabin.
 func (r *Repository) Polynomial() chunker.Pol { return r.pol }
+
+// GearTable is the repository's secret gear hash table, with ChunkerGear.
+func (r *Repository) GearTable() *gear.Table { return r.gear }
 
 // SyncIndex brings the local index in step with the stored index
 // segments. A segment that any stored segment lists in its Supersedes is

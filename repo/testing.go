@@ -38,6 +38,26 @@ func TestRepositoryOn(tb testing.TB, be backends.Backend) *Repository {
 	return r
 }
 
+// TestSetChunker rewrites the stored config of r (and r's copy) with
+// another chunker algorithm, as a newer cairn might have written it.
+func (r *Repository) TestSetChunker(tb testing.TB, algorithm string) {
+	tb.Helper()
+	ctx := context.Background()
+	cfg := *r.cfg
+	cfg.Chunker.Algorithm = algorithm
+	b, err := cfg.marshalSealed(r.key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := r.be.Remove(ctx, "config"); err != nil {
+		tb.Fatal(err)
+	}
+	if err := r.be.Create(ctx, "config", b); err != nil {
+		tb.Fatal(err)
+	}
+	r.cfg = &cfg
+}
+
 // TestWriteLock stores a lock object holding info, as another process
 // (on another host, with another clock) would have left it, and returns
 // its name.

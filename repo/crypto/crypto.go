@@ -8,7 +8,8 @@
 //
 //	encryption   XChaCha20-Poly1305 key for every blob and object
 //	blob id      key of the keyed BLAKE3-256 that names blobs
-//	chunker      seed of the secret content-defined-chunking polynomial
+//	chunker      seed of the secret gear table and Rabin polynomial of the
+//	             content-defined chunkers
 //	config mac   key of the MAC that authenticates the plaintext config
 //
 // The master secret is stored only inside key files, each wrapping it with a
@@ -23,8 +24,10 @@ package crypto
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/restic/chunker"
@@ -50,6 +53,7 @@ const (
 	ctxTreeID     = "cairn 2026-11 tree blob id key"
 	ctxChunker    = "cairn 2026-11 chunker polynomial"
 	ctxConfigMAC  = "cairn 2026-11 config mac key"
+	ctxGearTable  = "cairn 2026-11 gear chunker table"
 )
 
 // Key is an opened repository key: the master secret and what derives from it.
@@ -190,6 +194,23 @@ func (k *Key) MAC(b []byte) [32]byte {
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// GearTable derives the repository's secret table for the gear chunker:
+// 256 words of the BLAKE3 key-derivation stream of the chunker seed under
+// its own context, read as little-endian uint64s.
+func (k *Key) GearTable() [256]uint64 {
+	x := blake3.NewDeriveKey(ctxGearTable)
+	x.Write(k.chunkerSeed[:])
+	var b [256 * 8]byte
+	if _, err := io.ReadFull(x.Digest(), b[:]); err != nil {
+		panic(err) // an XOF does not run dry
+	}
+	var t [256]uint64
+	for i := range t {
+		t[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	return t
 }
 
 // ChunkerPolynomial derives the repository's secret chunking polynomial.

@@ -10,7 +10,9 @@ import (
 
 	"github.com/restic/chunker"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/bufpool"
+	gear "github.com/cairn-backup/cairn/repo/chunker"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -53,9 +55,10 @@ func (g *ingester) blobWorker() {
 }
 
 type fileWorker struct {
-	g   *ingester
-	chk *chunker.Chunker
-	buf []byte
+	g     *ingester
+	gear  *gear.Chunker    // with repo.ChunkerGear
+	rabin *chunker.Chunker // with repo.ChunkerRabin
+	buf   []byte           // the Rabin chunker's output
 }
 
 func (g *ingester) fileWorker() {
@@ -212,6 +215,41 @@ func (g *ingester) readStream(fj *fileJob, r io.Reader) ([]tree.Chunk, int64, er
 	return cs, n, err
 }
 
+// chunks returns the repository's chunker over r: next yields each chunk
+// in a buffer from bufpool that the caller owns, release ends the use.
+func (w *fileWorker) chunks(r io.Reader, cp repo.ChunkerParams) (next func() ([]byte, error), release func()) {
+	if t := w.g.r.GearTable(); t != nil {
+		if w.gear == nil {
+			w.gear = gear.New(r, t, gear.Params{Min: int(cp.MinSize), Max: int(cp.MaxSize), Bits: cp.AverageBits})
+		} else {
+			w.gear.Reset(r)
+		}
+		return w.gear.Next, func() { w.gear.Reset(nil) }
+	}
+	if w.rabin == nil {
+		w.rabin = chunker.NewWithBoundaries(r, w.g.r.Polynomial(), cp.MinSize, cp.MaxSize)
+	} else {
+		w.rabin.ResetWithBoundaries(r, w.g.r.Polynomial(), cp.MinSize, cp.MaxSize)
+	}
+	w.rabin.SetAverageBits(cp.AverageBits)
+	// The Rabin chunker's output buffer is borrowed per file, so only
+	// the workers reading large files at this moment hold one, and sized
+	// for a typical chunk: Next grows it for the rare large one. Each
+	// chunk is copied out of it.
+	w.buf = bufpool.Get(2 << 20)
+	next = func() ([]byte, error) {
+		c, err := w.rabin.Next(w.buf)
+		if err != nil {
+			return nil, err
+		}
+		if cap(c.Data) > cap(w.buf) {
+			w.buf = c.Data[:0] // Next grew it: keep the larger one
+		}
+		return append(bufpool.Get(len(c.Data)), c.Data...), nil
+	}
+	return next, func() { bufpool.Put(w.buf); w.buf = nil }
+}
+
 // chunkStream cuts r into content-defined chunks, hands them to the blob
 // workers and waits for their IDs. sizeHint < 0 means unknown.
 func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint int64) ([]tree.Chunk, int64, error) {
@@ -243,19 +281,10 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 			bufpool.Put(buf)
 		}
 	} else {
-		if w.chk == nil {
-			w.chk = chunker.NewWithBoundaries(r, g.r.Polynomial(), cp.MinSize, cp.MaxSize)
-		} else {
-			w.chk.ResetWithBoundaries(r, g.r.Polynomial(), cp.MinSize, cp.MaxSize)
-		}
-		// The chunker's output buffer is borrowed per file, so only the
-		// workers reading large files at this moment hold one, and sized
-		// for a typical chunk: Next grows it for the rare large one.
-		w.buf = bufpool.Get(2 << 20)
-		defer func() { bufpool.Put(w.buf); w.buf = nil }()
-		w.chk.SetAverageBits(cp.AverageBits)
+		next, release := w.chunks(r, cp)
+		defer release()
 		for {
-			c, err := w.chk.Next(w.buf)
+			data, err := next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -263,10 +292,7 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 				readErr = err
 				break
 			}
-			if cap(c.Data) > cap(w.buf) {
-				w.buf = c.Data[:0] // Next grew it: keep the larger one
-			}
-			submit(append(bufpool.Get(len(c.Data)), c.Data...))
+			submit(data)
 			if g.ctx.Err() != nil {
 				readErr = fatal(ErrInterrupted)
 				break

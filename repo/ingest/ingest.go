@@ -213,6 +213,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	if a := r.Config().Chunker.ChunkerAlgorithm(); a != repo.ChunkerGear && a != repo.ChunkerRabin {
+		return nil, fmt.Errorf("the repository cuts data with chunker %q, which this cairn does not know; upgrade cairn to write to it: %w", a, repo.ErrUnsupported)
+	}
 	// Pack files a killed ingest left behind; a day is far longer than any
 	// live writer leaves its pack file untouched.
 	if tc, ok := backends.As[backends.TempCleaner](r.Backend()); ok {

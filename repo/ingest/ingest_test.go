@@ -1,7 +1,10 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/backends/mem"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/ingest"
 	"github.com/cairn-backup/cairn/repo/restore"
@@ -220,5 +224,62 @@ func TestUnchangedFileKeepsXattrs(t *testing.T) {
 		if s := res.Snapshot.Summary; i == 1 && s.FilesUnchanged != 1 {
 			t.Fatalf("ingest 2: summary %+v: the file must count as unchanged", s)
 		}
+	}
+}
+
+// Both chunkers cut a file the same way every time: the same data under
+// another name adds nothing, in a repository of each kind (Rabin ones
+// were made before 2026-11-26 and keep their chunker). A chunker this
+// cairn does not know stops an ingest before it writes anything, and the
+// repository still reads.
+func TestChunkers(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	big := make([]byte, 5<<20)
+	rand.NewChaCha8([32]byte{1}).Read(big)
+	os.WriteFile(filepath.Join(src, "a.bin"), big, 0o644)
+	for _, algo := range []string{repo.ChunkerGear, repo.ChunkerRabin} {
+		t.Run(algo, func(t *testing.T) {
+			be := mem.New()
+			opt := repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir(), KDF: &repo.TestKDF, Chunker: algo}
+			if err := repo.Init(ctx, be, opt); err != nil {
+				t.Fatal(err)
+			}
+			r, err := repo.Open(ctx, be, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if got := r.Config().Chunker.ChunkerAlgorithm(); got != algo {
+				t.Fatalf("config chunker %q, want %q", got, algo)
+			}
+			first, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "a"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := first.Snapshot.Summary.DataBlobs; n < 2 {
+				t.Fatalf("5 MiB in %d chunks", n)
+			}
+			other := t.TempDir()
+			os.WriteFile(filepath.Join(other, "copy.bin"), big, 0o644)
+			res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{other}, Host: "h", Source: "b"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := res.Snapshot.Summary; s.DataBlobs != 0 {
+				t.Fatalf("the same data under another name added %d data blobs", s.DataBlobs)
+			}
+			r.TestSetChunker(t, "zigzag")
+			if _, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{other}, Host: "h", Source: "c"}); !errors.Is(err, repo.ErrUnsupported) {
+				t.Fatalf("ingest with an unknown chunker: %v, want ErrUnsupported", err)
+			}
+			dst := t.TempDir()
+			if _, err := restore.Run(ctx, r, res.Snapshot, other, restore.Options{Target: dst}); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dst, "copy.bin")); !bytes.Equal(b, big) {
+				t.Fatal("restored data differs")
+			}
+		})
 	}
 }

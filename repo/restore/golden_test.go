@@ -170,6 +170,20 @@ func TestGoldenRepository(t *testing.T) {
 	if string(gb) != string(b) {
 		t.Fatalf("golden restore differs.\nwant:\n%s\ngot:\n%s", b, gb)
 	}
+	// It was made before the gear chunker, and new data is still cut as
+	// it was: the same source again adds no data blob.
+	if a := r.Config().Chunker.ChunkerAlgorithm(); a != repo.ChunkerRabin {
+		t.Fatalf("golden repository chunker %q, want %q", a, repo.ChunkerRabin)
+	}
+	again := filepath.Join(t.TempDir(), "golden-source")
+	goldenSource(t, again)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{again}, Host: "golden", Source: "again"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := res.Snapshot.Summary.DataBlobs; n != 0 {
+		t.Fatalf("ingesting the golden source again stored %d new data blobs: its chunks are no longer cut alike", n)
+	}
 	if _, err := repo.Open(ctx, be, repo.Options{Password: []byte("wrong"), CacheDir: t.TempDir()}); err == nil {
 		t.Fatal("golden repository opened with a wrong password")
 	}

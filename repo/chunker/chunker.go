@@ -1,0 +1,172 @@
+// Package chunker cuts streams into content-defined chunks with a gear
+// hash keyed by the repository: the "gear" chunker of docs/FORMAT.md §3.
+//
+// A chunk ends after byte L-1 (its length is L) at the first L with
+// Min <= L <= Max at which the top Bits bits of
+//
+//	h(L) = sum over j in 0..63 of T[b(L-1-j)] << j   (mod 2^64)
+//
+// are all zero, where T is the repository's table of 256 random 64-bit
+// words and b(i) the chunk's i-th byte; at Max when there is no such L. A
+// cut depends only on the 64 bytes before it, so an insertion moves the
+// cuts near it and no others, and nothing before Min-64 is hashed at all.
+// On random data a chunk is Min + 2^Bits bytes long on average.
+package chunker
+
+import (
+	"io"
+
+	"github.com/cairn-backup/cairn/repo/bufpool"
+)
+
+// Table is the 256 random words of a repository's gear hash.
+type Table [256]uint64
+
+// Params bound the chunks.
+type Params struct {
+	Min, Max int // at least Window, Min <= Max
+	Bits     int // 1..63: a cut's probability is 2^-Bits per byte past Min
+}
+
+// Window is how many bytes before a cut decide it.
+const Window = 64
+
+// cutter finds the end of one chunk, incrementally: it keeps the hash and
+// the position over calls that see the chunk grow.
+type cutter struct {
+	t    *Table
+	p    Params
+	mask uint64
+	h    uint64
+	pos  int // bytes of the current chunk already hashed or skipped
+}
+
+func newCutter(t *Table, p Params) cutter {
+	return cutter{t: t, p: p, mask: ^uint64(0) << (64 - p.Bits)}
+}
+
+// scan goes on over buf, which holds the current chunk from its first
+// byte, and returns the chunk's length once buf holds its end, or 0. It
+// never looks past Max; at Max it cuts.
+func (c *cutter) scan(buf []byte) int {
+	n := min(len(buf), c.p.Max)
+	pos, h, t := c.pos, c.h, c.t
+	if skip := c.p.Min - Window; pos < skip {
+		pos = min(skip, n)
+	}
+	// Up to Min-1 the hash only fills its window.
+	if end := min(n, c.p.Min-1); pos < end {
+		for _, b := range buf[pos:end] {
+			h = h<<1 + t[b]
+		}
+		pos = end
+	}
+	if pos < n {
+		mask := c.mask
+		for i, b := range buf[pos:n] {
+			h = h<<1 + t[b]
+			if h&mask == 0 {
+				c.h, c.pos = 0, 0
+				return pos + i + 1
+			}
+		}
+		pos = n
+	}
+	if n == c.p.Max {
+		c.h, c.pos = 0, 0
+		return n
+	}
+	c.h, c.pos = h, pos
+	return 0
+}
+
+// Cuts returns the chunk lengths of data, taken whole (for tests and
+// tools; a stream goes through a Chunker).
+func Cuts(data []byte, t *Table, p Params) []int {
+	c := newCutter(t, p)
+	var out []int
+	for len(data) > 0 {
+		n := c.scan(data)
+		if n == 0 {
+			n = len(data)
+		}
+		out = append(out, n)
+		data = data[n:]
+	}
+	return out
+}
+
+// readSize is how much a Chunker asks its reader for at once. What a read
+// brings past a cut is copied to the next chunk's buffer, a readSize/2 on
+// average: small against a chunk.
+const readSize = 256 << 10
+
+// startSize is the capacity a chunk's buffer starts with: most chunks
+// fit (on random data with Min 512 KiB and 1 MiB on average, 92%), the
+// others grow it once or twice.
+const startSize = 3 << 20
+
+// Chunker cuts what a reader yields into chunks.
+type Chunker struct {
+	r    io.Reader
+	c    cutter
+	next []byte // read past the last cut: the next chunk's start
+	err  error  // the reader's error (io.EOF at the end), once seen
+}
+
+// New returns a chunker of r.
+func New(r io.Reader, t *Table, p Params) *Chunker {
+	return &Chunker{r: r, c: newCutter(t, p)}
+}
+
+// Reset makes ch cut r from its start, as New would.
+func (ch *Chunker) Reset(r io.Reader) {
+	if ch.next != nil {
+		bufpool.Put(ch.next)
+	}
+	*ch = Chunker{r: r, c: newCutter(ch.c.t, ch.c.p)}
+}
+
+// Next returns the next chunk, in a buffer from bufpool that the caller
+// owns (and may hand back with bufpool.Put), or io.EOF after the last. A
+// read error other than io.EOF is returned as it is, and the bytes of the
+// chunk it interrupted are dropped.
+func (ch *Chunker) Next() ([]byte, error) {
+	buf := ch.next
+	ch.next = nil
+	for {
+		if len(buf) > 0 {
+			if n := ch.c.scan(buf); n > 0 {
+				if n < len(buf) {
+					ch.next = append(bufpool.Get(startSize), buf[n:]...)
+				}
+				return buf[:n], nil
+			}
+		}
+		if ch.err != nil {
+			if len(buf) > 0 && ch.err == io.EOF {
+				ch.c.h, ch.c.pos = 0, 0
+				return buf, nil // the last chunk, shorter than a cut
+			}
+			if buf != nil {
+				bufpool.Put(buf)
+			}
+			return nil, ch.err
+		}
+		if buf == nil {
+			buf = bufpool.Get(startSize)
+		}
+		want := min(readSize, ch.c.p.Max-len(buf))
+		if cap(buf)-len(buf) < want {
+			grown := bufpool.Get(min(max(2*cap(buf), len(buf)+want), ch.c.p.Max))
+			grown = append(grown, buf...)
+			bufpool.Put(buf)
+			buf = grown
+		}
+		n, err := ch.r.Read(buf[len(buf) : len(buf)+want])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			ch.err = err
+		}
+	}
+}
