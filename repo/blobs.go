@@ -17,6 +17,32 @@ import (
 // it hashes to bid. buf, if it has room, receives the plaintext. Errors name
 // the pack so a damaged one can be found.
 func (r *Repository) LoadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf []byte) ([]byte, error) {
+	return r.loadBlob(ctx, t, bid, buf, nil)
+}
+
+// BlobBuffers are a reader's own buffers for LoadBlobWith: each grows to
+// the largest blob it has held and stays, so a reader that loads many
+// blobs of many sizes holds two buffers, not one of every size.
+type BlobBuffers struct {
+	plain, stored []byte
+}
+
+// LoadBlobWith is LoadBlob reading, decrypting and decompressing into
+// bufs. The plaintext is valid until the next call with bufs.
+func (r *Repository) LoadBlobWith(ctx context.Context, t id.BlobType, bid id.ID, bufs *BlobBuffers) ([]byte, error) {
+	return r.loadBlob(ctx, t, bid, nil, bufs)
+}
+
+// grow returns b's storage if it holds n bytes, else a new buffer of at
+// least twice its capacity.
+func grow(b []byte, n int) []byte {
+	if cap(b) >= n {
+		return b[:0]
+	}
+	return make([]byte, 0, max(n, min(2*cap(b), pack.MaxBlobSize+pack.BlobOverhead)))
+}
+
+func (r *Repository) loadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf []byte, bufs *BlobBuffers) ([]byte, error) {
 	loc, ok, err := r.idx.Lookup(bid)
 	if err != nil {
 		return nil, err
@@ -27,7 +53,7 @@ func (r *Repository) LoadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 	if loc.Type != t {
 		return nil, fmt.Errorf("blob %s is a %s blob, not %s: %w", bid, loc.Type, t, ErrDamaged)
 	}
-	plain, err := r.loadAt(ctx, loc, buf)
+	plain, err := r.loadAt(ctx, loc, buf, bufs)
 	if err == nil || !errors.Is(err, ErrDamaged) {
 		return plain, err
 	}
@@ -41,23 +67,40 @@ func (r *Repository) LoadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 		if alt.Type != t || alt.Pack == loc.Pack {
 			continue
 		}
-		if plain, aerr := r.loadAt(ctx, alt, buf); aerr == nil {
+		if plain, aerr := r.loadAt(ctx, alt, buf, bufs); aerr == nil {
 			return plain, nil
 		}
 	}
 	return nil, err
 }
 
-// loadAt reads, authenticates and decompresses the blob stored at loc.
-func (r *Repository) loadAt(ctx context.Context, loc index.Blob, buf []byte) ([]byte, error) {
+// loadAt reads the blob at loc, authenticates and decompresses it: into bufs when given (an
+// uncompressed blob is decrypted where it was read), else from a buffer of
+// bufpool into buf.
+func (r *Repository) loadAt(ctx context.Context, loc index.Blob, buf []byte, bufs *BlobBuffers) ([]byte, error) {
 	t, bid := loc.Type, loc.ID
 	name := PackName(loc.Type, loc.Pack)
-	stored := bufpool.Get(int(loc.Length))[:loc.Length]
-	defer bufpool.Put(stored)
+	var stored []byte
+	if bufs != nil {
+		bufs.stored = grow(bufs.stored, int(loc.Length))
+		stored = bufs.stored[:loc.Length]
+	} else {
+		stored = bufpool.Get(int(loc.Length))[:loc.Length]
+		defer bufpool.Put(stored)
+	}
 	if err := backends.LoadInto(ctx, r.be, name, int64(loc.Offset), stored); err != nil {
 		return nil, packReadError(fmt.Sprintf("%s (holding %s blob %s)", name, t, bid.Short()), name, err)
 	}
-	plain, err := r.codec.Open(buf, t, bid, stored, int(loc.RawLength))
+	var plain []byte
+	var err error
+	if bufs != nil {
+		if len(stored) > 0 && stored[0]&pack.FlagZstd != 0 {
+			bufs.plain = grow(bufs.plain, int(loc.RawLength))
+		}
+		plain, err = r.codec.OpenInPlace(bufs.plain, t, bid, stored, int(loc.RawLength))
+	} else {
+		plain, err = r.codec.OpenOwned(buf, t, bid, stored, int(loc.RawLength))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %v: %w", name, err, ErrDamaged)
 	}

@@ -195,6 +195,11 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		return nil, err
 	}
 	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: newCodec(k, cfg), ckptBytes: opt.CheckpointBytes}
+	// Packs are named by their contents and never rewritten: a local
+	// folder may keep them open between reads.
+	if ko, ok := backends.As[interface{ KeepOpen(...string) }](be); ok {
+		ko.KeepOpen(id.DataBlob.String()+"/", id.TreeBlob.String()+"/")
+	}
 	switch cfg.Chunker.ChunkerAlgorithm() {
 	case ChunkerRabin:
 		if r.pol, err = k.ChunkerPolynomial(); err != nil {

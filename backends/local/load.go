@@ -31,22 +31,11 @@ func (l *Local) load(ctx context.Context, name string, offset, length int64, all
 	if err := check(ctx, "load", name); err != nil {
 		return err
 	}
-	f, err := os.Open(l.path(name))
-	if missing(err) {
-		return fmt.Errorf("load %s: %w", name, backends.ErrNotFound)
-	}
+	f, size, done, err := l.openForLoad(name)
 	if err != nil {
-		return fmt.Errorf("load %s: %w", name, err)
+		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("load %s: %w", name, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("load %s: %w", name, backends.ErrNotFound)
-	}
-	size := fi.Size()
+	defer done()
 	if offset < 0 || offset > size || length > size-offset {
 		return fmt.Errorf("load %s: %w: offset %d, length %d, size %d",
 			name, backends.ErrRange, offset, length, size)
@@ -64,6 +53,34 @@ func (l *Local) load(ctx context.Context, name string, offset, length int64, all
 		return fmt.Errorf("load %s: %w", name, err)
 	}
 	return nil
+}
+
+// openForLoad opens name's file, or takes the one kept open, and returns
+// it with its size and what to call when done with it.
+func (l *Local) openForLoad(name string) (*os.File, int64, func(), error) {
+	if of := l.open.get(name); of != nil {
+		return of.f, of.size, func() { l.open.put(of) }, nil
+	}
+	f, err := os.Open(l.path(name))
+	if missing(err) {
+		return nil, 0, nil, fmt.Errorf("load %s: %w", name, backends.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, nil, fmt.Errorf("load %s: %w", name, backends.ErrNotFound)
+	}
+	if of := l.open.add(name, f, fi.Size()); of != nil {
+		return of.f, of.size, func() { l.open.put(of) }, nil
+	}
+	return f, fi.Size(), func() { f.Close() }, nil
 }
 
 var _ backends.LoaderInto = (*Local)(nil)

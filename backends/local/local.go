@@ -39,6 +39,7 @@ type Local struct {
 	// dirs holds folders (absolute paths) known to exist with their entry
 	// fsynced in the parent, so Save creates and syncs each one once.
 	dirs sync.Map
+	open openFiles // see KeepOpen
 }
 
 // Open opens the existing repository folder dir.
@@ -80,7 +81,10 @@ func Create(dir string) (*Local, error) {
 func (l *Local) Location() string { return l.location }
 
 // Close does nothing: a Local holds no resources between calls.
-func (l *Local) Close() error { return nil }
+func (l *Local) Close() error {
+	l.open.closeAll()
+	return nil
+}
 
 // path maps a valid object name to its file.
 func (l *Local) path(name string) string {
@@ -124,6 +128,7 @@ func (l *Local) Remove(ctx context.Context, name string) error {
 	if err := check(ctx, "remove", name); err != nil {
 		return err
 	}
+	l.open.forget(name)
 	p := l.path(name)
 	fi, err := os.Lstat(p)
 	if missing(err) || err == nil && !fi.Mode().IsRegular() {

@@ -16,6 +16,13 @@ import (
 
 func TestConformance(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backends.Backend { return newLocal(t, t.TempDir()) })
+	t.Run("KeepOpen", func(t *testing.T) {
+		backendtest.Run(t, func(t *testing.T) backends.Backend {
+			l := newLocal(t, t.TempDir())
+			l.KeepOpen("")
+			return l
+		})
+	})
 }
 
 func newLocal(t *testing.T, dir string) *local.Local {
@@ -242,5 +249,76 @@ func TestRemoveStaleTemp(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh.Name()); err != nil {
 		t.Fatalf("a fresh temporary file was removed: %v", err)
+	}
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(es)
+}
+
+// With KeepOpen, loads of a kept object share one open file; a removed
+// object is forgotten (and reads as missing), Close lets every file go,
+// and objects outside the prefixes are opened for each load, so another
+// process rewriting one is seen at once. The conformance suite runs with
+// KeepOpen as well.
+func TestKeepOpen(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	l := newLocal(t, dir)
+	l.KeepOpen("data/")
+	if err := l.Create(ctx, "data/ab/pack", []byte("pack bytes")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Create(ctx, "locks/x", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	before := openFDs(t)
+	for range 20 {
+		b, err := l.Load(ctx, "data/ab/pack", 5, 5)
+		if err != nil || string(b) != "bytes" {
+			t.Fatalf("load: %q, %v", b, err)
+		}
+	}
+	if n := openFDs(t) - before; n != 1 {
+		t.Fatalf("20 loads of one kept object left %d files open, want 1", n)
+	}
+	// Another process replaces an object that is not kept.
+	if err := os.WriteFile(filepath.Join(dir, "locks", "x"), []byte("second"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := l.Load(ctx, "locks/x", 0, -1); err != nil || string(b) != "second" {
+		t.Fatalf("load after rewrite: %q, %v", b, err)
+	}
+	// Replaced through this backend: the next load reads the new object.
+	if err := l.Save(ctx, "data/ab/pack", []byte("PACK BYTES")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := l.Load(ctx, "data/ab/pack", 5, 5); err != nil || string(b) != "BYTES" {
+		t.Fatalf("load after Save: %q, %v", b, err)
+	}
+	if err := l.Remove(ctx, "data/ab/pack"); err != nil {
+		t.Fatal(err)
+	}
+	if n := openFDs(t) - before; n != 0 {
+		t.Fatalf("a removed object still holds %d open files", n)
+	}
+	if _, err := l.Load(ctx, "data/ab/pack", 0, -1); !errors.Is(err, backends.ErrNotFound) {
+		t.Fatalf("load of a removed kept object: %v, want ErrNotFound", err)
+	}
+	if err := l.Create(ctx, "data/cd/pack", []byte("other")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Load(ctx, "data/cd/pack", 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if n := openFDs(t) - before; n != 0 {
+		t.Fatalf("Close left %d files open", n)
 	}
 }

@@ -51,6 +51,7 @@ func (l *Local) Create(ctx context.Context, name string, data []byte) error {
 // place to move it to the object's path, and fsyncs the folder. The
 // temporary file is removed if anything up to and including place fails.
 func (l *Local) write(name string, data []byte, place func(tmp, target string) error) error {
+	defer l.open.forget(name) // a kept file of the old object
 	target := l.path(name)
 	dir := filepath.Dir(target)
 	f, err := l.tempFile(dir)

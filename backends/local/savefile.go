@@ -42,6 +42,7 @@ func (l *Local) SaveFile(ctx context.Context, name string, f *os.File) error {
 	if err := l.ensureDir(dir); err != nil {
 		return fmt.Errorf("save %s: %w", name, err)
 	}
+	defer l.open.forget(name) // a kept file of the old object
 	err = os.Rename(f.Name(), target)
 	if errors.Is(err, syscall.EXDEV) {
 		return l.copyFile(ctx, name, f.Name())

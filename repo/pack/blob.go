@@ -157,6 +157,17 @@ func (c *Codec) OpenInPlace(dst []byte, t id.BlobType, bid id.ID, stored []byte,
 	return c.open(dst, t, bid, stored, rawLen, true)
 }
 
+// OpenOwned is Open for a caller that no longer needs stored, which it
+// may overwrite: a compressed blob is decrypted within it, so no buffer is
+// taken for that. The plaintext is always in dst's storage (or new), never
+// a part of stored.
+func (c *Codec) OpenOwned(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int) ([]byte, error) {
+	if len(stored) > 0 && stored[0]&FlagZstd != 0 {
+		return c.open(dst, t, bid, stored, rawLen, true)
+	}
+	return c.open(dst, t, bid, stored, rawLen, false)
+}
+
 func (c *Codec) open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int, inPlace bool) ([]byte, error) {
 	if len(stored) < BlobOverhead {
 		return nil, fmt.Errorf("blob %s: %d bytes is too short: %w", bid.Short(), len(stored), ErrCorrupt)

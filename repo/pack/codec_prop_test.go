@@ -121,6 +121,19 @@ func TestCodecRoundTrip(t *testing.T) {
 				if err != nil || !bytes.Equal(got, p.b) {
 					t.Fatalf("open into buffer: %v", err)
 				}
+				// OpenOwned may scribble over its copy of the stored
+				// blob, but its plaintext is never a part of it.
+				scratch := append([]byte(nil), stored...)
+				got, err = c.OpenOwned(nil, typ, bid, scratch, len(p.b))
+				if err != nil || !bytes.Equal(got, p.b) {
+					t.Fatalf("open owned: %v", err)
+				}
+				for i := range scratch {
+					scratch[i] = 0xee
+				}
+				if !bytes.Equal(got, p.b) {
+					t.Fatal("open owned: the plaintext shares the stored blob's storage")
+				}
 				// Seal appends after what dst holds.
 				pre := c.Seal([]byte("prefix"), typ, bid, p.b)
 				if string(pre[:6]) != "prefix" {

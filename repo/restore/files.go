@@ -252,16 +252,18 @@ func (rs *restorer) cancelled(err error) bool {
 
 func (rs *restorer) worker() {
 	defer rs.wg.Done()
+	// Buffers of its own, kept at the largest chunk's size: pooled by
+	// size, the chunks of every size between the smallest and the
+	// largest would each keep one (20 MiB more at the peak).
+	var bufs repo.BlobBuffers
 	for j := range rs.jobs {
 		if j.file.failed.Load() || rs.ctx.Err() != nil {
 			rs.stopped(j.file)
 			rs.chunkDone(j.file)
 			continue
 		}
-		buf := bufpool.Get(int(j.size))
-		plain, err := rs.r.LoadBlob(rs.ctx, id.DataBlob, j.id, buf)
+		plain, err := rs.r.LoadBlobWith(rs.ctx, id.DataBlob, j.id, &bufs)
 		rs.write(j, plain, err)
-		bufpool.Put(buf)
 	}
 }
 
