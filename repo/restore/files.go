@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/bufpool"
@@ -37,18 +39,20 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	if rs.hardlink(n, dst) {
 		return
 	}
-	keep, err := rs.decide(dst, n)
-	if err != nil {
-		rs.warn(dst, err)
-		rs.firstFailed(n)
-		return
-	}
-	if keep {
-		return
-	}
+	// Nothing there, the common case, needs no decision: the file is
+	// created at once.
 	tmp := dst
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := openWrite(dst, unix.O_CREAT|unix.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
+		keep, derr := rs.decide(dst, n)
+		if derr != nil {
+			rs.warn(dst, derr)
+			rs.firstFailed(n)
+			return
+		}
+		if keep {
+			return
+		}
 		f, tmp, err = createTemp(dst)
 	}
 	if err != nil {
@@ -56,7 +60,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		rs.firstFailed(n)
 		return
 	}
-	if err := f.Truncate(int64(n.Size)); err != nil {
+	if err := truncate(f, n.Size); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		rs.warn(dst, err)
@@ -108,12 +112,37 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	rs.chunkDone(of)
 }
 
+// openWrite opens path for writing with flags (O_WRONLY and O_CLOEXEC
+// added): with open(2) and os.NewFile, not os.OpenFile, which for every
+// file tries the poller (four fcntl calls and an epoll_ctl that fails for
+// a regular file) — a tenth of the system calls of a restore of many
+// small files.
+func openWrite(path string, flags int, perm uint32) (*os.File, error) {
+	for {
+		fd, err := unix.Open(path, flags|unix.O_WRONLY|unix.O_CLOEXEC, perm)
+		if err == nil {
+			return os.NewFile(uintptr(fd), path), nil
+		}
+		if err != unix.EINTR {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
+}
+
+// truncate sets a new file's size (one that is empty needs nothing).
+func truncate(f *os.File, size uint64) error {
+	if size == 0 {
+		return nil
+	}
+	return f.Truncate(int64(size))
+}
+
 // createTemp creates a new file for dst under a temporary name in dst's
 // folder, so that nothing but a complete file ever has dst's name.
 func createTemp(dst string) (*os.File, string, error) {
 	var f *os.File
 	tmp, err := withTempName(dst, func(tmp string) (err error) {
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = openWrite(tmp, unix.O_CREAT|unix.O_EXCL, 0o600)
 		return err
 	})
 	return f, tmp, err
@@ -149,7 +178,7 @@ func (of *openFile) writeAt(b []byte, off int64) error {
 		_, err := of.f.WriteAt(b, off)
 		return err
 	}
-	f, err := os.OpenFile(of.tmp, os.O_WRONLY, 0)
+	f, err := openWrite(of.tmp, 0, 0)
 	if err != nil {
 		return err
 	}
