@@ -3,6 +3,7 @@ package chunker
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -30,10 +31,10 @@ func randomBytes(seed uint64, n int) []byte {
 // small parameters keep the tests quick while exercising every rule.
 var small = Params{Min: 4 << 10, Max: 64 << 10, Bits: 13}
 
-// chunkAll reads every chunk of r.
-func chunkAll(t *testing.T, r io.Reader, tab *Table, p Params) [][]byte {
+// chunkAll reads every chunk of r, said to yield size bytes.
+func chunkAll(t *testing.T, r io.Reader, size int64, tab *Table, p Params) [][]byte {
 	t.Helper()
-	ch := New(r, tab, p)
+	ch := New(r, size, tab, p)
 	var out [][]byte
 	for {
 		c, err := ch.Next()
@@ -57,30 +58,35 @@ func lengths(cs [][]byte) []int {
 }
 
 // The chunks put back together are the input; every chunk but the last
-// is within [Min, Max]; and how the reader splits its reads changes
-// nothing, so two hosts (or a file and a pipe) cut the same data alike.
+// is within [Min, Max]; and how the reader splits its reads, or what size
+// it was said to have, changes nothing, so two hosts (or a file and a
+// pipe) cut the same data alike.
 func TestChunksAreTheInputWhateverTheReads(t *testing.T) {
 	tab := testTable(1)
 	for _, n := range []int{0, 1, small.Min - 1, small.Min, small.Min + 1, small.Max, small.Max + 1, 3 * small.Max, 1 << 20} {
 		data := randomBytes(uint64(n), n)
 		want := Cuts(data, tab, small)
-		readers := map[string]io.Reader{
-			"whole":    bytes.NewReader(data),
-			"one byte": iotest.OneByteReader(bytes.NewReader(data)),
-			"half":     iotest.HalfReader(bytes.NewReader(data)),
-			"data+EOF": iotest.DataErrReader(bytes.NewReader(data)),
+		readers := map[string]func() io.Reader{
+			"whole":    func() io.Reader { return bytes.NewReader(data) },
+			"one byte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(data)) },
+			"half":     func() io.Reader { return iotest.HalfReader(bytes.NewReader(data)) },
+			"data+EOF": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(data)) },
+			"section":  func() io.Reader { return io.NewSectionReader(bytes.NewReader(data), 0, int64(n)) },
 		}
-		for name, r := range readers {
-			cs := chunkAll(t, r, tab, small)
-			if !bytes.Equal(bytes.Join(cs, nil), data) {
-				t.Fatalf("%d bytes, %s reads: chunks do not put back together", n, name)
-			}
-			if got := lengths(cs); !equalInts(got, want) {
-				t.Fatalf("%d bytes, %s reads: cuts %v, whole %v", n, name, got, want)
-			}
-			for i, c := range cs {
-				if len(c) > small.Max || len(c) < small.Min && i != len(cs)-1 {
-					t.Fatalf("%d bytes, %s reads: chunk %d is %d bytes, outside [%d, %d]", n, name, i, len(c), small.Min, small.Max)
+		for kind, mk := range readers {
+			for _, size := range []int64{-1, int64(n), int64(n / 2), int64(2*n + 1)} {
+				name := fmt.Sprintf("%s reads, said to be %d bytes", kind, size)
+				cs := chunkAll(t, mk(), size, tab, small)
+				if !bytes.Equal(bytes.Join(cs, nil), data) {
+					t.Fatalf("%d bytes, %s reads: chunks do not put back together", n, name)
+				}
+				if got := lengths(cs); !equalInts(got, want) {
+					t.Fatalf("%d bytes, %s reads: cuts %v, whole %v", n, name, got, want)
+				}
+				for i, c := range cs {
+					if len(c) > small.Max || len(c) < small.Min && i != len(cs)-1 {
+						t.Fatalf("%d bytes, %s reads: chunk %d is %d bytes, outside [%d, %d]", n, name, i, len(c), small.Min, small.Max)
+					}
 				}
 			}
 		}
@@ -162,7 +168,7 @@ func TestZerosAreCutAtMax(t *testing.T) {
 func TestReadErrorIsReturned(t *testing.T) {
 	boom := errors.New("boom")
 	r := io.MultiReader(bytes.NewReader(randomBytes(8, 3*small.Max)), iotest.ErrReader(boom))
-	ch := New(r, testTable(7), small)
+	ch := New(r, -1, testTable(7), small)
 	for {
 		c, err := ch.Next()
 		if errors.Is(err, boom) {
@@ -180,9 +186,9 @@ func BenchmarkChunker(b *testing.B) {
 	tab := testTable(8)
 	p := Params{Min: 512 << 10, Max: 8 << 20, Bits: 20}
 	b.SetBytes(int64(len(data)))
-	ch := New(nil, tab, p)
+	ch := New(nil, -1, tab, p)
 	for b.Loop() {
-		ch.Reset(bytes.NewReader(data))
+		ch.Reset(bytes.NewReader(data), int64(len(data)))
 		for {
 			c, err := ch.Next()
 			if err != nil {
@@ -221,5 +227,25 @@ func TestCutsFollowTheDefinition(t *testing.T) {
 	}
 	if len(want) < 10 {
 		t.Fatalf("only %d chunks: the test exercises too little", len(want))
+	}
+}
+
+// With T[0] = 0, as in every repository's table, a run of zeros hashes to
+// zero and is cut every Min bytes: zero runs deduplicate wherever they are.
+func TestZerosAreCutAtMinWithZeroWord(t *testing.T) {
+	tab := testTable(11)
+	tab[0] = 0
+	data := append(randomBytes(12, 100<<10), make([]byte, 5*small.Min)...)
+	cuts := Cuts(data, tab, small)
+	zeroChunks := 0
+	off := 0
+	for _, n := range cuts {
+		if n == small.Min && bytes.Count(data[off:off+n], []byte{0}) == n {
+			zeroChunks++
+		}
+		off += n
+	}
+	if zeroChunks < 3 {
+		t.Fatalf("cuts %v: want the zero run cut into Min-sized chunks", cuts)
 	}
 }

@@ -198,7 +198,11 @@ func (k *Key) MAC(b []byte) [32]byte {
 
 // GearTable derives the repository's secret table for the gear chunker:
 // 256 words of the BLAKE3 key-derivation stream of the chunker seed under
-// its own context, read as little-endian uint64s.
+// its own context, read as little-endian uint64s, with the word of byte 0
+// set to 0: a run of zeros then hashes to 0 and is cut every min_size
+// bytes, so zero runs deduplicate across files and images (like the Rabin
+// chunker, whose fingerprint of zeros is 0). On the benchmark corpus a
+// random word for 0 left 108 MiB more unique data.
 func (k *Key) GearTable() [256]uint64 {
 	x := blake3.NewDeriveKey(ctxGearTable)
 	x.Write(k.chunkerSeed[:])
@@ -207,7 +211,7 @@ func (k *Key) GearTable() [256]uint64 {
 		panic(err) // an XOF does not run dry
 	}
 	var t [256]uint64
-	for i := range t {
+	for i := 1; i < len(t); i++ {
 		t[i] = binary.LittleEndian.Uint64(b[8*i:])
 	}
 	return t

@@ -215,16 +215,17 @@ func (g *ingester) readStream(fj *fileJob, r io.Reader) ([]tree.Chunk, int64, er
 	return cs, n, err
 }
 
-// chunks returns the repository's chunker over r: next yields each chunk
-// in a buffer from bufpool that the caller owns, release ends the use.
-func (w *fileWorker) chunks(r io.Reader, cp repo.ChunkerParams) (next func() ([]byte, error), release func()) {
+// chunks returns the repository's chunker over r, which yields size bytes
+// (< 0: unknown): next yields each chunk in a buffer from bufpool that the
+// caller owns, release ends the use.
+func (w *fileWorker) chunks(r io.Reader, size int64, cp repo.ChunkerParams) (next func() ([]byte, error), release func()) {
 	if t := w.g.r.GearTable(); t != nil {
 		if w.gear == nil {
-			w.gear = gear.New(r, t, gear.Params{Min: int(cp.MinSize), Max: int(cp.MaxSize), Bits: cp.AverageBits})
+			w.gear = gear.New(r, size, t, gear.Params{Min: int(cp.MinSize), Max: int(cp.MaxSize), Bits: cp.AverageBits})
 		} else {
-			w.gear.Reset(r)
+			w.gear.Reset(r, size)
 		}
-		return w.gear.Next, func() { w.gear.Reset(nil) }
+		return w.gear.Next, func() { w.gear.Reset(nil, -1) }
 	}
 	if w.rabin == nil {
 		w.rabin = chunker.NewWithBoundaries(r, w.g.r.Polynomial(), cp.MinSize, cp.MaxSize)
@@ -281,7 +282,7 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 			bufpool.Put(buf)
 		}
 	} else {
-		next, release := w.chunks(r, cp)
+		next, release := w.chunks(r, sizeHint, cp)
 		defer release()
 		for {
 			data, err := next()

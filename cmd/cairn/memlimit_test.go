@@ -1,0 +1,45 @@
+package main
+
+import (
+	"math"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+// The soft memory limit starts at the floor, and follows a live heap that
+// outgrows it (1.5 times the live heap and more), so a command holding a
+// huge tree never collects without end; when the heap shrinks, it comes
+// back down to the floor.
+func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	stop := tuneMemory()
+	defer func() {
+		stop()
+		debug.SetMemoryLimit(math.MaxInt64)
+	}()
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	if got := limit(); got != memoryFloor {
+		t.Fatalf("limit %d, want the floor %d", got, memoryFloor)
+	}
+	// A live heap of 256 MiB.
+	live := make([][]byte, 256)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	waitUntil(t, func() bool { runtime.GC(); return limit() >= 384<<20 }, "the limit to rise above 1.5 times a 256 MiB live heap")
+	runtime.KeepAlive(live)
+	live = nil
+	waitUntil(t, func() bool { runtime.GC(); return limit() == memoryFloor }, "the limit to come back to the floor")
+}
+
+func waitUntil(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s (limit now %d)", what, debug.SetMemoryLimit(-1))
+}
