@@ -65,11 +65,9 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(25)
 	}
-	// A soft limit: the collector works harder near it, and the pipelines'
-	// pooled buffers are dropped first. Set GOMEMLIMIT to change it.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(112 << 20)
-	}
+	// A soft limit that follows what the command needs (memlimit.go).
+	// Set GOMEMLIMIT to choose one.
+	tuneMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, pipe := watchBrokenPipe(ctx)

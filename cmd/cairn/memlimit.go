@@ -8,30 +8,42 @@ import (
 	"sync/atomic"
 )
 
-// memoryFloor is the soft memory limit cairn keeps while its live heap is
-// small. The collector keeps freed pages a while and the pipelines' pools
-// hold buffers of many sizes: near the limit the runtime returns freed
-// pages and drops pooled buffers. Measured on the benchmark corpus against
-// a fixed 112 MiB limit, peak memory falls (an ingest after a 1% change
-// 116 -> 90 MiB, a first ingest 122 -> 108 MiB, a restore 106 -> 98 MiB)
-// in the same time.
-const memoryFloor = 96 << 20
+// memoryFloor is the soft memory limit cairn keeps while the collector
+// keeps up with it easily. The collector keeps freed pages a while and the
+// pipelines' pools hold buffers of many sizes: near the limit the runtime
+// returns freed pages and drops pooled buffers. Measured on the benchmark
+// corpus against a fixed 112 MiB limit, peak memory falls (a first ingest
+// 121 -> 93 MiB, an ingest after a 1% change 116 -> 90 MiB) in the same
+// time.
+const memoryFloor = 80 << 20
 
-// tuneMemory sets the soft memory limit to memoryFloor, and after every
-// collection to 1.5 times the live heap plus room for the runtime when
-// that is more. main's GOGC of 25 collects at 1.25 times the live heap:
-// the limit mostly makes the runtime return freed pages sooner, and once
-// the live heap is large (a huge folder tree) it stays above the
-// collector's own goal, so it can never keep the collector running
-// without end, as a fixed limit below the live heap would. GOMEMLIMIT in
-// the environment leaves the limit as it sets it.
-// The returned stop ends the tuning (for tests).
+// Past gcShareHigh of the CPU spent collecting, the limit is too tight
+// for what the command holds (a huge folder tree) and grows by half;
+// under gcShareLow it shrinks back towards the floor by a fifth.
+const (
+	gcShareHigh = 0.20
+	gcShareLow  = 0.05
+)
+
+// tuneMemory sets the soft memory limit to memoryFloor and adjusts it
+// after collections, judged over at least a tenth of a CPU-second each
+// time: a limit below what a command needs would keep the collector
+// running without end (a fixed one cannot know), so it grows while the
+// collector takes more than gcShareHigh of the CPU, and never sits less
+// than 16 MiB above the live heap. GOMEMLIMIT in the environment leaves
+// the limit as it sets it. The returned stop ends the tuning (for tests).
 func tuneMemory() (stop func()) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	debug.SetMemoryLimit(memoryFloor)
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	limit := int64(memoryFloor)
+	debug.SetMemoryLimit(limit)
+	samples := []metrics.Sample{
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/cpu/classes/total:cpu-seconds"},
+		{Name: "/gc/heap/live:bytes"},
+	}
+	var lastGC, lastAll float64
 	var stopped atomic.Bool
 	var arm func()
 	arm = func() {
@@ -41,11 +53,24 @@ func tuneMemory() (stop func()) {
 			if stopped.Load() {
 				return
 			}
-			metrics.Read(sample)
-			if sample[0].Value.Kind() == metrics.KindUint64 {
-				live := int64(sample[0].Value.Uint64())
-				debug.SetMemoryLimit(max(memoryFloor, live+live/2+16<<20))
+			metrics.Read(samples)
+			if samples[0].Value.Kind() == metrics.KindFloat64 && samples[1].Value.Kind() == metrics.KindFloat64 {
+				gc, all := samples[0].Value.Float64(), samples[1].Value.Float64()
+				if all-lastAll >= 0.1 {
+					share := (gc - lastGC) / (all - lastAll)
+					switch {
+					case share > gcShareHigh:
+						limit += limit / 2
+					case share < gcShareLow:
+						limit = max(memoryFloor, limit-limit/5)
+					}
+					lastGC, lastAll = gc, all
+				}
 			}
+			if samples[2].Value.Kind() == metrics.KindUint64 {
+				limit = max(limit, int64(samples[2].Value.Uint64())+16<<20)
+			}
+			debug.SetMemoryLimit(limit)
 			arm()
 		})
 	}
