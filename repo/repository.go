@@ -200,14 +200,8 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	if ko, ok := backends.As[interface{ KeepOpen(...string) }](be); ok {
 		ko.KeepOpen(id.DataBlob.String()+"/", id.TreeBlob.String()+"/")
 	}
-	switch cfg.Chunker.ChunkerAlgorithm() {
-	case ChunkerRabin:
-		if r.pol, err = k.ChunkerPolynomial(); err != nil {
-			return nil, fmt.Errorf("derive chunker polynomial: %w", err)
-		}
-	case ChunkerGear:
-		t := gear.Table(k.GearTable())
-		r.gear = &t
+	if err := r.deriveChunker(); err != nil {
+		return nil, err
 	}
 	if r.ckptBytes <= 0 {
 		r.ckptBytes = CheckpointBytes
@@ -491,6 +485,24 @@ func (r *Repository) Polynomial() chunker.Pol { return r.pol }
 
 // GearTable is the repository's secret gear hash table, with ChunkerGear.
 func (r *Repository) GearTable() *gear.Table { return r.gear }
+
+// deriveChunker derives the secret of the config's chunker: the Rabin
+// polynomial or the gear table (neither for one this cairn does not know).
+func (r *Repository) deriveChunker() error {
+	r.pol, r.gear = 0, nil
+	switch r.cfg.Chunker.ChunkerAlgorithm() {
+	case ChunkerRabin:
+		pol, err := r.key.ChunkerPolynomial()
+		if err != nil {
+			return fmt.Errorf("derive chunker polynomial: %w", err)
+		}
+		r.pol = pol
+	case ChunkerGear:
+		t := gear.Table(r.key.GearTable())
+		r.gear = &t
+	}
+	return nil
+}
 
 // SyncIndex brings the local index in step with the stored index
 // segments. A segment that any stored segment lists in its Supersedes is

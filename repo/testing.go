@@ -56,6 +56,9 @@ func (r *Repository) TestSetChunker(tb testing.TB, algorithm string) {
 		tb.Fatal(err)
 	}
 	r.cfg = &cfg
+	if err := r.deriveChunker(); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // TestWriteLock stores a lock object holding info, as another process

@@ -111,11 +111,12 @@ const startSize = 2 << 20
 
 // Chunker cuts what a reader yields into chunks.
 type Chunker struct {
-	r    io.Reader
-	c    cutter
-	next []byte // read past the last cut: the next chunk's start
-	err  error  // the reader's error (io.EOF at the end), once seen
-	left int64  // bytes the reader is expected to yield still; < 0: unknown
+	r     io.Reader
+	c     cutter
+	next  []byte // read past the last cut: the next chunk's start
+	err   error  // the reader's error (io.EOF at the end), once seen
+	left  int64  // bytes the reader is expected to yield still; < 0: unknown
+	empty int    // reads in a row that returned nothing and no error
 }
 
 // New returns a chunker of r, which yields size bytes (< 0: unknown).
@@ -174,10 +175,9 @@ func (ch *Chunker) Next() ([]byte, error) {
 			buf = bufpool.Get(ch.bufSize(0))
 		}
 		want := min(readSize, ch.c.p.Max-len(buf))
-		if room := cap(buf) - len(buf); ch.left == 0 && room > 0 {
-			// All that was expected is here: look for the end in the
-			// room left, without growing the buffer for it.
-			want = min(want, room)
+		if ch.left >= 0 && int64(want) > ch.left+1 {
+			// The rest and the end fit in the room bufSize made.
+			want = int(ch.left + 1)
 		}
 		if cap(buf)-len(buf) < want {
 			grown := bufpool.Get(min(max(2*cap(buf), len(buf)+want), ch.c.p.Max))
@@ -187,6 +187,13 @@ func (ch *Chunker) Next() ([]byte, error) {
 		}
 		n, err := ch.r.Read(buf[len(buf) : len(buf)+want])
 		buf = buf[:len(buf)+n]
+		if n == 0 && err == nil {
+			if ch.empty++; ch.empty >= 100 {
+				err = io.ErrNoProgress // as bufio: a reader that never moves
+			}
+		} else {
+			ch.empty = 0
+		}
 		if ch.left -= int64(n); ch.left < 0 {
 			ch.left = -1 // more than was said: read on as unknown
 		}

@@ -199,37 +199,6 @@ func BenchmarkChunker(b *testing.B) {
 	}
 }
 
-// The cuts are the ones docs/FORMAT.md §3 defines, computed here from the
-// definition: h(L) over the 64 bytes before L, the first L in [Min, Max]
-// whose top Bits bits are zero.
-func TestCutsFollowTheDefinition(t *testing.T) {
-	tab := testTable(9)
-	data := randomBytes(10, 1<<20)
-	var want []int
-	for s := 0; s < len(data); {
-		rest := data[s:]
-		n := len(rest)
-		for L := small.Min; L <= min(small.Max, len(rest)); L++ {
-			var h uint64
-			for j := 0; j < Window; j++ {
-				h += tab[rest[L-1-j]] << j
-			}
-			if h>>(64-small.Bits) == 0 || L == small.Max {
-				n = L
-				break
-			}
-		}
-		want = append(want, n)
-		s += n
-	}
-	if got := Cuts(data, tab, small); !equalInts(got, want) {
-		t.Fatalf("cuts %v, by the definition %v", got, want)
-	}
-	if len(want) < 10 {
-		t.Fatalf("only %d chunks: the test exercises too little", len(want))
-	}
-}
-
 // With T[0] = 0, as in every repository's table, a run of zeros hashes to
 // zero and is cut every Min bytes: zero runs deduplicate wherever they are.
 func TestZerosAreCutAtMinWithZeroWord(t *testing.T) {

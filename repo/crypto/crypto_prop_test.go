@@ -217,7 +217,7 @@ func TestKeyFileWrongSecretLength(t *testing.T) {
 
 // The gear table is part of every gear repository's chunking: a change
 // to its derivation would make new data stop deduplicating against old.
-// Known answers for the master key of all ones, computed with another
+// Known answers for the master key of 32 bytes 0x01, computed with another
 // BLAKE3 implementation (lukechampine.com/blake3's DeriveKey, an XOF of
 // 2048 bytes) from docs/FORMAT.md §3; T[0] is 0 by definition.
 func TestGearTableKnownAnswer(t *testing.T) {

@@ -219,7 +219,7 @@ func (g *ingester) readStream(fj *fileJob, r io.Reader) ([]tree.Chunk, int64, er
 // (< 0: unknown): next yields each chunk in a buffer from bufpool that the
 // caller owns, release ends the use.
 func (w *fileWorker) chunks(r io.Reader, size int64, cp repo.ChunkerParams) (next func() ([]byte, error), release func()) {
-	if t := w.g.r.GearTable(); t != nil {
+	if t := w.g.r.GearTable(); cp.ChunkerAlgorithm() == repo.ChunkerGear && t != nil {
 		if w.gear == nil {
 			w.gear = gear.New(r, size, t, gear.Params{Min: int(cp.MinSize), Max: int(cp.MaxSize), Bits: cp.AverageBits})
 		} else {
@@ -286,7 +286,10 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 		defer release()
 		for {
 			data, err := next()
-			if errors.Is(err, io.EOF) {
+			if err == io.EOF {
+				// Only a bare io.EOF is the end; a wrapped one is an
+				// error of the reader and fails the file, rather
+				// than cut it short without a word.
 				break
 			}
 			if err != nil {
