@@ -75,7 +75,6 @@ type DB struct {
 // another repository or an older layout is emptied. When another process
 // holds the file for longer than wait, Open fails with ErrBusy.
 func Open(path string, repoID string, wait time.Duration) (*DB, error) {
-	go readAhead(path)
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -83,6 +82,7 @@ func Open(path string, repoID string, wait time.Duration) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open local index %s: %w", path, err)
 	}
+	go readAhead(path) // not for a busy one: that run uses a private copy
 	d := &DB{bolt: b, path: path}
 	err = b.Update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bMeta)

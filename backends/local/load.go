@@ -58,7 +58,8 @@ func (l *Local) load(ctx context.Context, name string, offset, length int64, all
 // openForLoad opens name's file, or takes the one kept open, and returns
 // it with its size and what to call when done with it.
 func (l *Local) openForLoad(name string) (*os.File, int64, func(), error) {
-	if of := l.open.get(name); of != nil {
+	of, gen := l.open.get(name)
+	if of != nil {
 		return of.f, of.size, func() { l.open.put(of) }, nil
 	}
 	f, err := os.Open(l.path(name))
@@ -77,7 +78,7 @@ func (l *Local) openForLoad(name string) (*os.File, int64, func(), error) {
 		f.Close()
 		return nil, 0, nil, fmt.Errorf("load %s: %w", name, backends.ErrNotFound)
 	}
-	if of := l.open.add(name, f, fi.Size()); of != nil {
+	if of := l.open.add(name, f, fi.Size(), gen); of != nil {
 		return of.f, of.size, func() { l.open.put(of) }, nil
 	}
 	return f, fi.Size(), func() { f.Close() }, nil

@@ -128,7 +128,9 @@ func (l *Local) Remove(ctx context.Context, name string) error {
 	if err := check(ctx, "remove", name); err != nil {
 		return err
 	}
-	l.open.forget(name)
+	// After the unlink: a load that opened the file before it must not
+	// keep it (see openFiles.gen).
+	defer l.open.forget(name)
 	p := l.path(name)
 	fi, err := os.Lstat(p)
 	if missing(err) || err == nil && !fi.Mode().IsRegular() {

@@ -3,6 +3,7 @@ package local
 import (
 	"container/list"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,10 @@ type openFiles struct {
 	byName   map[string]*list.Element // of *openFile
 	lru      list.List                // front: most recently used
 	sweeping bool                     // a sweep is scheduled
+	// gen counts forgets: a load that opened a file before one and
+	// offers it after does not get it kept (it may be of a removed or
+	// replaced object).
+	gen uint64
 }
 
 type openFile struct {
@@ -46,7 +51,11 @@ type openFile struct {
 func (l *Local) KeepOpen(prefixes ...string) {
 	l.open.mu.Lock()
 	defer l.open.mu.Unlock()
-	l.open.prefixes = append(l.open.prefixes, prefixes...)
+	for _, p := range prefixes {
+		if !slices.Contains(l.open.prefixes, p) {
+			l.open.prefixes = append(l.open.prefixes, p)
+		}
+	}
 	if l.open.byName == nil {
 		l.open.byName = map[string]*list.Element{}
 	}
@@ -61,29 +70,30 @@ func (o *openFiles) keeps(name string) bool {
 	return false
 }
 
-// get returns the open file of name, or nil when none is kept. The caller
-// hands it back with put.
-func (o *openFiles) get(name string) *openFile {
+// get returns the open file of name, or nil when none is kept, and the
+// generation to offer a file opened meanwhile with (add). The caller hands
+// a file it got back with put.
+func (o *openFiles) get(name string) (*openFile, uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	e := o.byName[name]
 	if e == nil {
-		return nil
+		return nil, o.gen
 	}
 	o.lru.MoveToFront(e)
 	of := e.Value.(*openFile)
 	of.refs++
 	of.used = time.Now()
-	return of
+	return of, o.gen
 }
 
-// add keeps f, just opened and checked, for name and returns it in use,
-// or the one another load kept meanwhile (closing f), or nil if name is
-// not to be kept.
-func (o *openFiles) add(name string, f *os.File, size int64) *openFile {
+// add keeps f, opened and checked since get returned gen, for name and
+// returns it in use, or the one another load kept meanwhile (closing f),
+// or nil if name is not to be kept or something was forgotten since gen.
+func (o *openFiles) add(name string, f *os.File, size int64, gen uint64) *openFile {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.keeps(name) {
+	if !o.keeps(name) || gen != o.gen {
 		return nil
 	}
 	if e := o.byName[name]; e != nil {
@@ -133,6 +143,7 @@ func (o *openFiles) put(of *openFile) {
 func (o *openFiles) forget(name string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.gen++
 	if e := o.byName[name]; e != nil {
 		o.evict(e)
 	}
@@ -143,6 +154,7 @@ func (o *openFiles) forget(name string) {
 func (o *openFiles) closeAll() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.gen++
 	for o.lru.Len() > 0 {
 		o.evict(o.lru.Back())
 	}

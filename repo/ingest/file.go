@@ -86,7 +86,13 @@ func (w *fileWorker) process(fj *fileJob) {
 			fj.dir.done(fj.slot, nil)
 			return
 		}
-		n.Content, n.Size, n.Xattrs = fj.linkOf.node.Content, fj.linkOf.node.Size, fj.linkOf.node.Xattrs
+		// The inode's state as the first link's worker read it: its
+		// content and attributes with the times that vouch for them
+		// (a change between the two lstats must not pair this link's
+		// newer ctime with the older attributes in the cache).
+		first := fj.linkOf.node
+		n.Content, n.Size, n.Xattrs = first.Content, first.Size, first.Xattrs
+		n.MTime, n.CTime = first.MTime, first.CTime
 		fj.linkOf.counter.Add(1)
 		// Recorded too: with folders walked in parallel, another link of
 		// the group may come first next time and look itself up.

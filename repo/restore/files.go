@@ -43,7 +43,14 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	// created at once.
 	tmp := dst
 	f, err := openWrite(dst, unix.O_CREAT|unix.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
+	exists := errors.Is(err, os.ErrExist)
+	if err != nil && !exists {
+		// Some filesystems (NFS, FUSE) report EACCES or EROFS before
+		// EEXIST: what is there is still for the policy to judge.
+		_, lerr := os.Lstat(dst)
+		exists = lerr == nil
+	}
+	if exists {
 		keep, derr := rs.decide(dst, n)
 		if derr != nil {
 			rs.warn(dst, derr)
