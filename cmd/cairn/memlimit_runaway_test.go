@@ -26,13 +26,18 @@ func TestMemoryLimitDoesNotRunAway(t *testing.T) {
 	for i := range live {
 		live[i] = make([]byte, 1<<20)
 	}
-	var peak, collapsed int64
+	// Other tests of this binary may run meanwhile: the ceiling is
+	// judged against the largest live heap seen, not this test's own.
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak, collapsed, maxLive int64
 	start := time.Now()
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		for i := 0; i < 2000; i++ {
 			churn = make([]byte, 4<<10)
 		}
+		metrics.Read(s)
+		maxLive = max(maxLive, int64(s[0].Value.Uint64()))
 		l := debug.SetMemoryLimit(-1)
 		if l > peak {
 			peak = l
@@ -43,14 +48,14 @@ func TestMemoryLimitDoesNotRunAway(t *testing.T) {
 		}
 	}
 	runtime.KeepAlive(live)
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	t.Logf("live heap %d MiB, limit reached %d MiB", s[0].Value.Uint64()>>20, peak>>20)
+	t.Logf("live heap at most %d MiB, limit reached %d MiB", maxLive>>20, peak>>20)
 	if collapsed != 0 {
 		t.Errorf("after %v the limit overflowed and collapsed to %d MiB (below the floor)", time.Since(start).Round(time.Millisecond), collapsed>>20)
 	}
-	if ceiling := max(memoryFloor, 2*int64(s[0].Value.Uint64())+48<<20); peak > ceiling {
-		t.Errorf("limit grew to %d MiB for a %d MiB live heap (ceiling about %d MiB)", peak>>20, s[0].Value.Uint64()>>20, ceiling>>20)
+	// (16 MiB of slack: a collection between two samples may have seen
+	// a little more.)
+	if ceiling := max(memoryFloor, 2*maxLive+48<<20); peak > ceiling {
+		t.Errorf("limit grew to %d MiB for a live heap of at most %d MiB (ceiling %d MiB)", peak>>20, maxLive>>20, ceiling>>20)
 	}
 }
 

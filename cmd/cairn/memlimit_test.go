@@ -10,8 +10,8 @@ import (
 
 // The soft memory limit starts at the floor, and rises above a live heap
 // that outgrows it, so a command holding a huge tree never collects
-// without end; when the heap shrinks and the collector idles, it comes
-// back down to the floor.
+// without end; when the heap shrinks, it comes back down (to the floor
+// when nothing else in the process holds much).
 func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	stop := tuneMemory()
@@ -37,8 +37,8 @@ func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 			sink += i
 		}
 		runtime.GC()
-		return limit() == memoryFloor
-	}, "the limit to come back to the floor")
+		return limit() < 160<<20
+	}, "the limit to come back down")
 }
 
 var sink int
