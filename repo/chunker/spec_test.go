@@ -2,7 +2,6 @@ package chunker
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/zeebo/blake3"
 
-	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/crypto"
 )
 
@@ -96,21 +94,8 @@ func TestChunkerFollowsTheDefinition(t *testing.T) {
 				t.Fatalf("params %+v n %d: Cuts %v, definition %v", p, n, got, want)
 			}
 			for _, size := range []int64{-1, int64(n), int64(n / 3), int64(n*2 + 5), 0} {
-				ch := New(&randReader{data: data, rng: rand.New(rand.NewPCG(uint64(trial), uint64(size+9)))}, size, tab, p)
-				var got []int
-				var all []byte
-				for {
-					c, err := ch.Next()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					got = append(got, len(c))
-					all = append(all, c...)
-					bufpool.Put(c)
-				}
+				cs := chunkAll(t, &randReader{data: data, rng: rand.New(rand.NewPCG(uint64(trial), uint64(size+9)))}, size, tab, p)
+				got, all := lengths(cs), bytes.Join(cs, nil)
 				if !bytes.Equal(all, data) || fmt.Sprint(got) != fmt.Sprint(want) && !(len(want) == 0 && len(got) == 0) {
 					t.Fatalf("params %+v n %d size %d: stream cuts %v, definition %v (equal data %v)", p, n, size, got, want, bytes.Equal(all, data))
 				}
