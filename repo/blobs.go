@@ -74,9 +74,9 @@ func (r *Repository) loadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 	return nil, err
 }
 
-// loadAt reads the blob at loc, authenticates and decompresses it: into bufs when given (an
-// uncompressed blob is decrypted where it was read), else from a buffer of
-// bufpool into buf.
+// loadAt reads the blob at loc, authenticates and decompresses it: into
+// bufs when given (an uncompressed blob is decrypted where it was read),
+// else from a buffer of bufpool into buf.
 func (r *Repository) loadAt(ctx context.Context, loc index.Blob, buf []byte, bufs *BlobBuffers) ([]byte, error) {
 	t, bid := loc.Type, loc.ID
 	name := PackName(loc.Type, loc.Pack)

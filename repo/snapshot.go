@@ -258,7 +258,7 @@ func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (*S
 				return all[i], nil
 			}
 		}
-		return nil, fmt.Errorf("no snapshot matches latest%s: %w", f.describe(), ErrNotFound)
+		return nil, fmt.Errorf("no snapshot matches latest%s: %w", f.Describe(), ErrNotFound)
 	}
 	sel = strings.ToLower(sel)
 	var found *Snapshot
@@ -276,7 +276,8 @@ func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (*S
 	return found, nil
 }
 
-func (f Filter) describe() string {
+// Describe is the filter as " (host H, source S, tag T)", or "" for none.
+func (f Filter) Describe() string {
 	var p []string
 	if f.Host != "" {
 		p = append(p, "host "+f.Host)

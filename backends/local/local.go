@@ -80,7 +80,8 @@ func Create(dir string) (*Local, error) {
 // Location returns "local:" and the folder's absolute path as given.
 func (l *Local) Location() string { return l.location }
 
-// Close does nothing: a Local holds no resources between calls.
+// Close closes the files KeepOpen keeps (those in use close when their
+// loads end).
 func (l *Local) Close() error {
 	l.open.closeAll()
 	return nil

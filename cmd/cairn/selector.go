@@ -135,28 +135,11 @@ func (g *globals) findSnapshot(ctx context.Context, r *repo.Repository, arg stri
 		return sn, p, nil
 	}
 	return nil, "", fmt.Errorf("no snapshot%s holds %s (the newest, %s, holds %s): %w",
-		describeFilter(f), p, newest.ID.Short(), strings.Join(recordedPaths(newest), ", "), repo.ErrNotFound)
+		f.filter().Describe(), p, newest.ID.Short(), strings.Join(recordedPaths(newest), ", "), repo.ErrNotFound)
 }
 
 func describeSource(sn *repo.Snapshot) string {
 	return fmt.Sprintf("host %s, source %s", sn.Host, sn.Source)
-}
-
-func describeFilter(f filterFlags) string {
-	var p []string
-	if f.host != "" {
-		p = append(p, "host "+f.host)
-	}
-	if f.source != "" {
-		p = append(p, "source "+f.source)
-	}
-	for _, t := range f.tags {
-		p = append(p, "tag "+t)
-	}
-	if len(p) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(p, ", ") + ")"
 }
 
 // oneSelector checks that a command taking one SNAPSHOT[:PATH] got exactly

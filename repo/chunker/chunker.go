@@ -45,6 +45,9 @@ func newCutter(t *Table, p Params) cutter {
 	return cutter{t: t, p: p, mask: ^uint64(0) << (64 - p.Bits)}
 }
 
+// reset starts a new chunk.
+func (c *cutter) reset() { c.h, c.pos = 0, 0 }
+
 // scan goes on over buf, which holds the current chunk from its first
 // byte, and returns the chunk's length once buf holds its end, or 0. It
 // never looks past Max; at Max it cuts.
@@ -66,14 +69,14 @@ func (c *cutter) scan(buf []byte) int {
 		for i, b := range buf[pos:n] {
 			h = h<<1 + t[b]
 			if h&mask == 0 {
-				c.h, c.pos = 0, 0
+				c.reset()
 				return pos + i + 1
 			}
 		}
 		pos = n
 	}
 	if n == c.p.Max {
-		c.h, c.pos = 0, 0
+		c.reset()
 		return n
 	}
 	c.h, c.pos = h, pos
@@ -163,7 +166,7 @@ func (ch *Chunker) Next() ([]byte, error) {
 		}
 		if ch.err != nil {
 			if len(buf) > 0 && ch.err == io.EOF {
-				ch.c.h, ch.c.pos = 0, 0
+				ch.c.reset()
 				return buf, nil // the last chunk, shorter than a cut
 			}
 			if buf != nil {

@@ -142,28 +142,27 @@ func (k *Key) Open(dst, sealed, ad []byte) ([]byte, error) {
 	return out, nil
 }
 
-// BlobHasher returns a keyed BLAKE3-256 hasher for blob IDs. Hashers are not
-// safe for concurrent use; each goroutine takes its own.
-func (k *Key) BlobHasher() *blake3.Hasher {
-	h, err := blake3.NewKeyed(k.idKey[:])
-	if err != nil {
-		panic(err) // the key is always 32 bytes
-	}
-	return h
-}
-
 // BlobID is the keyed BLAKE3-256 of plaintext.
 func (k *Key) BlobID(plaintext []byte) [32]byte {
-	h, ok := k.idHashers.Get().(*blake3.Hasher)
+	return keyedSum(&k.idHashers, &k.idKey, plaintext)
+}
+
+// keyedSum is the BLAKE3-256 of b keyed with key, by a hasher from pool
+// (one made when the pool has none).
+func keyedSum(pool *sync.Pool, key *[32]byte, b []byte) [32]byte {
+	h, ok := pool.Get().(*blake3.Hasher)
 	if ok {
 		h.Reset()
 	} else {
-		h = k.BlobHasher()
+		var err error
+		if h, err = blake3.NewKeyed(key[:]); err != nil {
+			panic(err) // the key is always 32 bytes
+		}
 	}
-	h.Write(plaintext)
+	h.Write(b)
 	var out [32]byte
 	h.Sum(out[:0])
-	k.idHashers.Put(h)
+	pool.Put(h)
 	return out
 }
 
@@ -171,20 +170,7 @@ func (k *Key) BlobID(plaintext []byte) [32]byte {
 // its own, so that no file's content can share a tree's ID (repositories
 // with the "typed-blob-ids" feature).
 func (k *Key) TreeID(plaintext []byte) [32]byte {
-	h, ok := k.treeHashers.Get().(*blake3.Hasher)
-	if ok {
-		h.Reset()
-	} else {
-		var err error
-		if h, err = blake3.NewKeyed(k.treeIDKey[:]); err != nil {
-			panic(err)
-		}
-	}
-	h.Write(plaintext)
-	var out [32]byte
-	h.Sum(out[:0])
-	k.treeHashers.Put(h)
-	return out
+	return keyedSum(&k.treeHashers, &k.treeIDKey, plaintext)
 }
 
 // MAC is the keyed BLAKE3-256 of b under the config MAC key.

@@ -18,23 +18,19 @@ import (
 // device nodes only; LinkTarget for symlinks only. Links is st_nlink for
 // every kind. Xattrs holds every extended attribute in every namespace,
 // sorted by name; an attribute removed while being read is left out.
-func Stat(path string) (*tree.Node, error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return nil, fmt.Errorf("lstat %s: %w", path, err)
-	}
-	return FromStat(path, &st)
-}
+func Stat(path string) (*tree.Node, error) { return lstat(path, true) }
 
 // StatNoXattrs is Stat without the extended attributes, for a caller that
 // may know them already: setting or removing one changes the ctime, so a
 // file whose ctime (and inode) did not change has the attributes it had.
-func StatNoXattrs(path string) (*tree.Node, error) {
+func StatNoXattrs(path string) (*tree.Node, error) { return lstat(path, false) }
+
+func lstat(path string, xattrs bool) (*tree.Node, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
 		return nil, fmt.Errorf("lstat %s: %w", path, err)
 	}
-	return fromStat(path, &st, false)
+	return fromStat(path, &st, xattrs)
 }
 
 // FromStat is Stat for a caller that already holds the lstat of path (for

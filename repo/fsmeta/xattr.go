@@ -61,14 +61,11 @@ func listXattrs(path string) ([]string, error) {
 		}
 		var names []string
 		for b := buf[:n]; len(b) > 0; {
-			i := bytes.IndexByte(b, 0)
-			if i < 0 {
-				i = len(b)
+			var name []byte
+			name, b, _ = bytes.Cut(b, []byte{0})
+			if len(name) > 0 {
+				names = append(names, string(name))
 			}
-			if i > 0 {
-				names = append(names, string(b[:i]))
-			}
-			b = b[min(i+1, len(b)):]
 		}
 		return names, nil
 	}

@@ -225,7 +225,7 @@ func (g *ingester) readStream(fj *fileJob, r io.Reader) ([]tree.Chunk, int64, er
 // (< 0: unknown): next yields each chunk in a buffer from bufpool that the
 // caller owns, release ends the use.
 func (w *fileWorker) chunks(r io.Reader, size int64, cp repo.ChunkerParams) (next func() ([]byte, error), release func()) {
-	if t := w.g.r.GearTable(); cp.ChunkerAlgorithm() == repo.ChunkerGear && t != nil {
+	if t := w.g.r.GearTable(); t != nil { // exactly when the config says gear
 		if w.gear == nil {
 			w.gear = gear.New(r, size, t, gear.Params{Min: int(cp.MinSize), Max: int(cp.MaxSize), Bits: cp.AverageBits})
 		} else {
