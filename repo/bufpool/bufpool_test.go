@@ -1,6 +1,9 @@
 package bufpool
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 func TestGetPut(t *testing.T) {
 	for _, n := range []int{0, 1, 4096, 4097, 1 << 20, 3<<20 + 5, 8 << 20} {
@@ -60,5 +63,81 @@ func TestList(t *testing.T) {
 	l.Put(Get(8 << 20)) // larger than the list: not kept
 	if l.held > 4<<20 {
 		t.Fatalf("list keeps %d bytes", l.held)
+	}
+}
+
+// reset empties the shared cache, so a test starts from nothing.
+func reset() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	for i := range shared.free {
+		shared.free[i] = nil
+		shared.used[i] = 0
+	}
+	shared.held = 0
+}
+
+func same(a, b []byte) bool { return &a[:1][0] == &b[:1][0] }
+
+// A buffer handed back is handed out again after collections: the point
+// of the cache (a sync.Pool drops it by the second collection).
+func TestSurvivesCollections(t *testing.T) {
+	reset()
+	b := Get(3 << 20)
+	Put(b)
+	runtime.GC()
+	runtime.GC()
+	runtime.GC()
+	if got := Get(3 << 20); !same(got, b) {
+		t.Fatal("the buffer did not survive three collections")
+	}
+}
+
+// A Get takes a free buffer of its class or up to two above (at most half
+// again the class's size), never a smaller or a much larger one.
+func TestReach(t *testing.T) {
+	reset()
+	big := Get(1500 << 10) // the 1.5 MiB class
+	Put(big)
+	if got := Get(1 << 20); !same(got, big) { // 1 MiB: two classes below
+		t.Fatal("a 1 MiB Get did not take the free 1.5 MiB buffer")
+	}
+	Put(big)
+	if got := Get(700 << 10); same(got, big) || cap(got) > 1<<20 {
+		t.Fatalf("a 700 KiB Get took a buffer of %d bytes", cap(got))
+	}
+	reset()
+	small := Get(1 << 20)
+	Put(small)
+	if got := Get(1<<20 + 1); same(got, small) || cap(got) < 1<<20+1 {
+		t.Fatalf("a Get larger than the free buffer got %d bytes", cap(got))
+	}
+}
+
+// The cache never holds more than kept bytes, and makes room by dropping
+// the class used least recently.
+func TestBound(t *testing.T) {
+	reset()
+	old := Get(4 << 20)
+	Put(old)
+	var bs [][]byte
+	for range 2 * kept / (2 << 20) {
+		bs = append(bs, Get(2<<20))
+	}
+	for _, b := range bs {
+		Put(b)
+		if shared.held > kept {
+			t.Fatalf("the cache holds %d bytes, more than %d", shared.held, kept)
+		}
+	}
+	if got := Get(4 << 20); same(got, old) {
+		t.Fatal("the least recently used class was not the one dropped")
+	}
+	if got := Get(2 << 20); !same(got, bs[len(bs)-1]) {
+		t.Fatal("the buffer handed back last was not kept")
+	}
+	Put(make([]byte, 0, 2*kept)) // larger than the cache: not kept
+	if shared.held > kept {
+		t.Fatalf("the cache holds %d bytes", shared.held)
 	}
 }
