@@ -122,8 +122,9 @@ func Put(b []byte) {
 }
 
 // List is a free list of buffers for one user (a restore), kept for it
-// alone whatever the other users of the shared cache do. It keeps at most max bytes of buffers, of Get's sizes. Its
-// methods are safe for concurrent use.
+// alone whatever the other users of the shared cache do. It keeps at most
+// max bytes of buffers, of Get's sizes. Its methods are safe for
+// concurrent use.
 type List struct {
 	mu   sync.Mutex
 	free [][]byte
