@@ -116,20 +116,32 @@ func Open(path string, repoID string, wait time.Duration) (*DB, error) {
 // is used.
 const readAheadMax = 256 << 20
 
+// readAheadStep is how much one readAhead call asks for. The kernel reads
+// at most its readahead window (or the device's largest request) per
+// call, whatever the length asked: one call for the whole file read its
+// first 8 MiB here and left the rest to be faulted in page by page. The
+// window is rarely below 128 KiB.
+const readAheadStep = 128 << 10
+
 // readAhead asks the kernel to read the cache file in the background.
 // Lookups touch its pages in no particular order, each one a wait on the
 // disk when the file is not in memory (the first command after a boot, or
 // after a night of other work): read whole and ahead, it costs a fraction
-// of that (an unchanged ingest of 22k files: its walk from 0.67 s to 0.47
-// s).
+// of that.
 func readAhead(path string) {
 	f, err := os.Open(path)
 	if err != nil {
 		return
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil {
-		unix.Fadvise(int(f.Fd()), 0, min(fi.Size(), readAheadMax), unix.FADV_WILLNEED)
+	fi, err := f.Stat()
+	if err != nil {
+		return
+	}
+	for off := int64(0); off < min(fi.Size(), readAheadMax); off += readAheadStep {
+		if unix.Fadvise(int(f.Fd()), off, readAheadStep, unix.FADV_WILLNEED) != nil {
+			return
+		}
 	}
 }
 
