@@ -9,11 +9,11 @@ import (
 )
 
 // memoryFloor is the soft memory limit cairn keeps while the collector
-// keeps up with it easily. The collector keeps freed pages a while and the
-// pipelines' pools hold buffers of many sizes: near the limit the runtime
-// returns freed pages and drops pooled buffers. Measured on the benchmark
-// corpus against a fixed 112 MiB limit, peak memory falls (a first ingest
-// 121 -> 92 MiB, a restore 112 -> 81-97 MiB) in the same time. A limit
+// keeps up with it easily. The collector keeps freed pages a while: near
+// the limit the runtime returns them. Measured on the benchmark corpus
+// against a fixed 112 MiB limit (when the pipelines' buffers were in
+// sync.Pools, which the runtime also emptied), peak memory falls (a first
+// ingest 121 -> 92 MiB, a restore 112 -> 81-97 MiB) in the same time. A limit
 // that follows the live heap instead (1.25 or 1.5 times it) saves nothing:
 // pooled buffers count as live.
 const memoryFloor = 80 << 20

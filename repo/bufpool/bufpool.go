@@ -3,8 +3,9 @@
 // steady state allocates, zeroes and collects almost nothing.
 //
 // Sizes are rounded up to one of four classes per power of two (1 MiB,
-// 1.25 MiB, 1.5 MiB, 1.75 MiB, 2 MiB, ...), so a pooled buffer wastes at
-// most a fifth of its size.
+// 1.25 MiB, 1.5 MiB, 1.75 MiB, 2 MiB, ...), so a new buffer wastes at most
+// a fifth of its size; a free one lent to a smaller request (see reach), at
+// most half again its class's size.
 package bufpool
 
 import (
@@ -160,7 +161,7 @@ func (l *List) Get(n int) []byte {
 
 // Put hands a buffer back. The caller must not use it afterwards. When the
 // list is full, the smallest buffers make way for a larger one, and what
-// does not fit goes to the shared pools.
+// does not fit goes to the shared cache.
 func (l *List) Put(b []byte) {
 	if cap(b) == 0 {
 		return

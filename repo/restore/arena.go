@@ -8,10 +8,10 @@ import (
 
 // spanArena is the run workers' read buffers and their budget: readBudget
 // bytes of pack being read or decrypted at once, as parts of one buffer
-// made at the first read and reused for the whole restore. Buffers of the
-// shared pools would not do: a restore allocates fast and the collector,
-// run often to keep memory low, empties them, so that every pack read
-// would allocate, zero and fault in tens of MiB again.
+// made at the first read and reused for the whole restore. The shared
+// cache would not do: it keeps 32 MiB of buffers of all sizes for every
+// user, less than this budget, so pack reads would allocate, zero and
+// fault in tens of MiB again.
 type spanArena struct {
 	mu   sync.Mutex
 	cond *sync.Cond
