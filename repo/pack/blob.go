@@ -12,7 +12,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -49,41 +48,16 @@ type Codec struct {
 	// TypedIDs: tree blob IDs use the tree ID key (see IDFor). Set once,
 	// from the repository's config, before use.
 	TypedIDs bool
-	enc      *zstd.Encoder
-	dec      *zstd.Decoder
+	// The compressor's level is pinned: verify-before-write has been
+	// tested against it, and it cannot drift with a library's default.
+	enc compressor
+	dec *zstd.Decoder
 }
 
-// ZstdLevel is pinned: the same plaintext must compress the same way on
-// every host and version, and the level is part of what verify-before-write
-// has been tested against.
-const ZstdLevel = zstd.SpeedDefault
-
-// NewCodec builds a codec for key k.
+// NewCodec builds a codec for key k. It compresses with libzstd in builds
+// with cgo, else with the pure-Go encoder; it decodes in pure Go.
 func NewCodec(k *crypto.Key) *Codec {
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(ZstdLevel),
-		// Each encoder keeps a window of history: 4 MiB, not the
-		// default 8, compresses the benchmark corpus's chunks to the
-		// same size and spares 8 MiB of memory per ingest.
-		zstd.WithWindowSize(4<<20),
-		zstd.WithLowerEncoderMem(true),
-		zstd.WithEncoderCRC(false), // the AEAD tag authenticates
-		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-		zstd.WithZeroFrames(true),
-	)
-	if err != nil {
-		panic(err)
-	}
-	dec, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
-		zstd.WithDecoderMaxMemory(MaxBlobSize),
-		zstd.WithDecoderLowmem(true),
-		zstd.IgnoreChecksum(true),
-	)
-	if err != nil {
-		panic(err)
-	}
-	return &Codec{Key: k, enc: enc, dec: dec}
+	return &Codec{Key: k, enc: newCompressor(), dec: newDecoder()}
 }
 
 func blobAD(t id.BlobType, flags byte, bid id.ID) []byte {
@@ -232,7 +206,7 @@ func (c *Codec) compressInto(buf, b []byte) []byte {
 	if len(b) >= 64<<10 && c.looksIncompressible(buf, b) {
 		return nil
 	}
-	z := c.enc.EncodeAll(b, buf[:0])
+	z := c.enc.compress(buf, b)
 	if len(z) >= len(b) {
 		return nil
 	}
@@ -277,7 +251,7 @@ func (c *Codec) looksIncompressible(buf, b []byte) bool {
 	}
 	const sample = 4 << 10
 	for _, off := range []int{0, len(b)/2 - sample/2, len(b) - sample} {
-		if s := c.enc.EncodeAll(b[off:off+sample], buf[:0]); len(s) < sample-sample/64 {
+		if s := c.enc.compress(buf, b[off:off+sample]); len(s) < sample-sample/64 {
 			return false
 		}
 	}
