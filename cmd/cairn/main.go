@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 	"time"
 
@@ -162,8 +163,16 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 // the benchmarks in bench/.
 func startProfile() func() {
 	stopMem := func() {}
+	// An execution trace (go tool trace) shows where the pipelines wait.
+	if tp := os.Getenv("CAIRN_TRACE"); tp != "" {
+		if f, err := os.Create(tp); err == nil && trace.Start(f) == nil {
+			stopMem = func() { trace.Stop(); f.Close() }
+		}
+	}
 	if mp := os.Getenv("CAIRN_MEMPROFILE"); mp != "" {
+		stopTrace := stopMem
 		stopMem = func() {
+			stopTrace()
 			if f, err := os.Create(mp + ".end"); err == nil {
 				pprof.WriteHeapProfile(f)
 				f.Close()
