@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,9 +92,7 @@ are up, and pings the watchdog when WatchdogSec is set.`,
 			}
 			// The mount's chunk cache and the ingests' buffers live
 			// side by side.
-			if os.Getenv("GOMEMLIMIT") == "" {
-				debug.SetMemoryLimit(256 << 20)
-			}
+			setMemoryFloor(256 << 20)
 			flags := log.LstdFlags
 			if os.Getenv("JOURNAL_STREAM") != "" {
 				flags = 0 // journald stamps each line

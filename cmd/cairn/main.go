@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"syscall"
@@ -61,13 +60,8 @@ func exitCode(err error) int {
 }
 
 func main() {
-	// Most of cairn's heap is large pooled byte buffers that the collector
-	// need not scan: collecting sooner keeps the peak RSS low for little CPU.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
-	}
-	// A soft limit that follows what the command needs (memlimit.go).
-	// Set GOMEMLIMIT to choose one.
+	// GOGC and a soft memory limit that follow what the command needs
+	// (memlimit.go). Set GOGC or GOMEMLIMIT to choose them.
 	tuneMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

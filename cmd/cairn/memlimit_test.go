@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -20,8 +21,8 @@ func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 		debug.SetMemoryLimit(math.MaxInt64)
 	}()
 	limit := func() int64 { return debug.SetMemoryLimit(-1) }
-	if got := limit(); got != memoryFloor {
-		t.Fatalf("limit %d, want the floor %d", got, memoryFloor)
+	if got := limit(); got != memoryFloor.Load() {
+		t.Fatalf("limit %d, want the floor %d", got, memoryFloor.Load())
 	}
 	// A live heap of 256 MiB.
 	live := make([][]byte, 256)
@@ -42,6 +43,47 @@ func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 }
 
 var sink int
+
+// A small live heap may grow by minGCHeadroom before the next collection,
+// not by a quarter of itself, nor by much more: the percentage rises for
+// it, and falls back to the command's own for a large live heap.
+func TestGCPercentFollowsTheLiveHeap(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
+	stop := tuneMemory()
+	defer func() {
+		stop()
+		debug.SetGCPercent(defaultGCPercent)
+		debug.SetMemoryLimit(math.MaxInt64)
+	}()
+	percent := func() int {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return p
+	}
+	live := func() int64 {
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(s)
+		return int64(s[0].Value.Uint64())
+	}
+	waitUntil(t, func() bool {
+		runtime.GC()
+		l := live()
+		// The runtime's heap goal, with its minimum of 4 MiB at GOGC 100.
+		p := int64(percent())
+		goal := max(4<<20*p/100, l*(100+p)/100)
+		if goal-l > 2*minGCHeadroom {
+			t.Fatalf("live heap %d KiB, GOGC %d: the heap may grow by %d KiB, far more than %d", l>>10, p, (goal-l)>>10, minGCHeadroom>>10)
+		}
+		return l < 16<<20 && goal-l >= minGCHeadroom*9/10
+	}, "the percentage to give a small live heap room to grow")
+	big := make([][]byte, 256) // a live heap of 256 MiB
+	for i := range big {
+		big[i] = make([]byte, 1<<20)
+	}
+	waitUntil(t, func() bool { runtime.GC(); return percent() == defaultGCPercent }, "the percentage to fall back for a 256 MiB live heap")
+	runtime.KeepAlive(big)
+}
 
 func waitUntil(t *testing.T, cond func() bool, what string) {
 	t.Helper()

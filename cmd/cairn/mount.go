@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -41,12 +40,8 @@ user does, and the kernel enforces the stored owners, modes and ACLs.`,
 			dir := args[0]
 			// The mount's heap is its chunk cache and the nodes the kernel
 			// holds: allow for them above the default limit.
-			if os.Getenv("GOMEMLIMIT") == "" {
-				debug.SetMemoryLimit(int64(cacheMiB)<<20 + 96<<20)
-			}
-			if os.Getenv("GOGC") == "" {
-				debug.SetGCPercent(50)
-			}
+			setMemoryFloor(int64(cacheMiB)<<20 + 96<<20)
+			setGCPercent(50)
 			// A mount left by a cairn mount or daemon that died.
 			if err := cfs.ClearStale(dir, func(format string, args ...any) {
 				fmt.Fprintf(os.Stderr, "cairn: "+format+"\n", args...)

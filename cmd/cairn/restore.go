@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -48,9 +47,7 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 			// Restore's live heap is small: collecting as often as ingest
 			// does was a third slower when each collection emptied the
 			// buffer pools (before bufpool's cache; not measured since).
-			if os.Getenv("GOGC") == "" {
-				debug.SetGCPercent(50)
-			}
+			setGCPercent(50)
 			ow, err := restore.ParseOverwrite(overwrite)
 			if err != nil {
 				return err
