@@ -45,8 +45,26 @@ func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 var sink int
 
 // A small live heap may grow by minGCHeadroom before the next collection,
-// not by a quarter of itself, nor by much more: the percentage rises for
-// it, and falls back to the command's own for a large live heap.
+// not by a quarter of itself, nor by much more; a large one by the
+// command's percentage.
+func TestGCPercentFor(t *testing.T) {
+	for _, live := range []int64{0, 100 << 10, 1 << 20, 3 << 20, 8 << 20, 20 << 20, 31 << 20, 64 << 20, 1 << 30} {
+		p := int64(gcPercentFor(live))
+		// The runtime's heap goal, with its minimum of 4 MiB at GOGC 100.
+		growth := max(4<<20*p/100, live*(100+p)/100) - live
+		if live*defaultGCPercent/100 >= minGCHeadroom {
+			if p != defaultGCPercent {
+				t.Errorf("live heap %d KiB: GOGC %d, want %d", live>>10, p, defaultGCPercent)
+			}
+			continue
+		}
+		if growth < minGCHeadroom*9/10 || growth > 2*minGCHeadroom {
+			t.Errorf("live heap %d KiB: GOGC %d lets the heap grow by %d KiB, want about %d", live>>10, p, growth>>10, minGCHeadroom>>10)
+		}
+	}
+}
+
+// The tuner sets that percentage after each collection.
 func TestGCPercentFollowsTheLiveHeap(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	t.Setenv("GOGC", "")
@@ -66,17 +84,8 @@ func TestGCPercentFollowsTheLiveHeap(t *testing.T) {
 		metrics.Read(s)
 		return int64(s[0].Value.Uint64())
 	}
-	waitUntil(t, func() bool {
-		runtime.GC()
-		l := live()
-		// The runtime's heap goal, with its minimum of 4 MiB at GOGC 100.
-		p := int64(percent())
-		goal := max(4<<20*p/100, l*(100+p)/100)
-		if goal-l > 2*minGCHeadroom {
-			t.Fatalf("live heap %d KiB, GOGC %d: the heap may grow by %d KiB, far more than %d", l>>10, p, (goal-l)>>10, minGCHeadroom>>10)
-		}
-		return l < 16<<20 && goal-l >= minGCHeadroom*9/10
-	}, "the percentage to give a small live heap room to grow")
+	waitUntil(t, func() bool { runtime.GC(); return percent() == gcPercentFor(live()) && percent() > defaultGCPercent || live() >= 32<<20 },
+		"the percentage to follow a small live heap")
 	big := make([][]byte, 256) // a live heap of 256 MiB
 	for i := range big {
 		big[i] = make([]byte, 1<<20)
