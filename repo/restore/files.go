@@ -67,7 +67,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		rs.firstFailed(n)
 		return
 	}
-	if err := truncate(f, n.Size); err != nil {
+	if err := truncate(f, n); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		rs.warn(dst, err)
@@ -136,12 +136,27 @@ func openWrite(path string, flags int, perm uint32) (*os.File, error) {
 	}
 }
 
-// truncate sets a new file's size (one that is empty needs nothing).
-func truncate(f *os.File, size uint64) error {
-	if size == 0 {
+// truncate sets a new file's size, so that a hole at its end stays a
+// hole. A file whose last chunk is data gets its size from writing that
+// chunk, and needs no call (one system call fewer per file; a chunk that
+// cannot be read is made up for in chunkDone).
+func truncate(f *os.File, n *tree.Node) error {
+	if n.Size == 0 || endsInData(n) {
 		return nil
 	}
-	return f.Truncate(int64(size))
+	return f.Truncate(int64(n.Size))
+}
+
+// endsInData: n's chunks cover its size and the last one is data.
+func endsInData(n *tree.Node) bool {
+	if len(n.Content) == 0 || n.Content[len(n.Content)-1].Hole {
+		return false
+	}
+	var sum uint64
+	for _, c := range n.Content {
+		sum += c.Size
+	}
+	return sum == n.Size
 }
 
 // createTemp creates a new file for dst under a temporary name in dst's
@@ -200,6 +215,18 @@ func (rs *restorer) chunkDone(of *openFile) {
 		return
 	}
 	var err error
+	if of.damaged.Load() && !of.failed.Load() && endsInData(of.node) {
+		// The chunk that would have set the size may be one of those
+		// left as zeros.
+		if of.f != nil {
+			err = of.f.Truncate(int64(of.node.Size))
+		} else {
+			err = os.Truncate(of.tmp, int64(of.node.Size))
+		}
+		if err != nil && of.failed.CompareAndSwap(false, true) {
+			rs.warn(of.path, err)
+		}
+	}
 	if of.f != nil {
 		err = of.f.Close()
 	}
