@@ -102,7 +102,8 @@ func VerifyFile(c *Codec, r io.ReaderAt, size int64) ([]Entry, error) {
 			bufpool.Put(stored)
 			return nil, err
 		}
-		plain, err := c.Open(bufpool.Get(int(e.RawLength)), e.Type, e.ID, stored, int(e.RawLength))
+		// Decrypted in place: stored is not needed after.
+		plain, err := c.OpenOwned(bufpool.Get(int(e.RawLength)), e.Type, e.ID, stored, int(e.RawLength))
 		bufpool.Put(stored)
 		if err != nil {
 			return nil, err
