@@ -39,6 +39,19 @@ func OpenRead(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// Prefetch asks the kernel to read the first size bytes of the file at
+// path into the page cache, without waiting for them. It does not follow
+// a symlink, does not block on a fifo, leaves the atime alone where
+// permitted, and says nothing when it cannot: it is only a hint.
+func Prefetch(path string, size int64) {
+	fd, err := openNoatime(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	if err != nil {
+		return
+	}
+	unix.Fadvise(fd, 0, size, unix.FADV_WILLNEED)
+	unix.Close(fd)
+}
+
 // ReadDirNames returns the names in the directory at path, sorted bytewise,
 // without "." and "..". Like OpenRead it does not follow a symlink and
 // leaves the directory's atime alone where permitted.

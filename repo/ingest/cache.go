@@ -69,6 +69,24 @@ func (c *fileCache) lookup(path string) (*tree.Node, bool) {
 	return n, xattrs
 }
 
+// known reports whether the last ingest recorded path (without decoding
+// the entry). A file it did not is new, and will be read.
+func (c *fileCache) known(path string) bool {
+	if c.disabled {
+		return false
+	}
+	dir, name := filepath.Split(path)
+	dir = filepath.Clean(dir)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	entries, ok := c.dirs[dir]
+	if !ok {
+		entries, _ = c.db.DirFiles(c.key, dir)
+		c.dirs[dir] = entries
+	}
+	return entries[name] != nil
+}
+
 // forgetDir drops a finished directory's old entries from memory.
 func (c *fileCache) forgetDir(dir string) {
 	c.mu.Lock()

@@ -111,8 +111,9 @@ type ingester struct {
 	// links this snapshot holds
 	linkSeen map[[2]uint64][2]uint32
 
-	walkers chan struct{} // slots for extra folder walkers
-	walkWG  sync.WaitGroup
+	walkers  chan struct{}    // slots for extra folder walkers
+	prefetch chan prefetchJob // small new files to read ahead
+	walkWG   sync.WaitGroup
 
 	counts struct {
 		filesNew, filesChanged, filesUnchanged atomic.Int64
@@ -275,7 +276,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 			if opt.Progress != nil {
 				go g.scan(paths)
 			}
+			stopPrefetch := g.startPrefetch()
 			rootc, err = g.ingestPaths(paths)
+			stopPrefetch()
 		}
 	}
 	close(g.files)

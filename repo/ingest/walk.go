@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cairn-backup/cairn/repo/filter"
@@ -243,6 +244,7 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 				g.links[key] = fj
 			}
 		}
+		g.prefetchFile(path, n)
 		g.files <- fj
 	default:
 		d.done(slot, n)
@@ -252,4 +254,50 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 // depth counts the components of an absolute path ("/" is 0).
 func depth(p string) int {
 	return len(strings.FieldsFunc(p, func(r rune) bool { return r == '/' }))
+}
+
+// Small new files are read ahead: a file worker reads one file at a time,
+// waiting on the disk for each, and the walk runs ahead of the workers by
+// the files queued. So as the walk queues a new file of up to
+// prefetchMax bytes, one of prefetchers goroutines asks the kernel to
+// read it (it does not wait for the data), and the worker finds it in
+// memory. A cold first ingest of the benchmark corpus's 21,000 small
+// files took 2.7-2.8 s instead of 3.9-4.4 s, and less CPU (fewer threads
+// sleeping on the disk and waking). Files the last ingest recorded are
+// left alone: most are unchanged and not read at all.
+const (
+	prefetchMax = 1 << 20
+	prefetchers = 16
+)
+
+func (g *ingester) startPrefetch() (stop func()) {
+	g.prefetch = make(chan prefetchJob, 256)
+	var wg sync.WaitGroup
+	for range prefetchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range g.prefetch {
+				fsmeta.Prefetch(j.path, j.size)
+			}
+		}()
+	}
+	return func() { close(g.prefetch); wg.Wait() }
+}
+
+type prefetchJob struct {
+	path string
+	size int64
+}
+
+// prefetchFile queues a small new file to be read ahead; when the
+// prefetchers are behind, it is not.
+func (g *ingester) prefetchFile(path string, n *tree.Node) {
+	if g.prefetch == nil || n.Size == 0 || n.Size > prefetchMax || g.cache.known(path) {
+		return
+	}
+	select {
+	case g.prefetch <- prefetchJob{path, int64(n.Size)}:
+	default:
+	}
 }
