@@ -84,7 +84,10 @@ func TestGCPercentFollowsTheLiveHeap(t *testing.T) {
 		metrics.Read(s)
 		return int64(s[0].Value.Uint64())
 	}
-	waitUntil(t, func() bool { runtime.GC(); return percent() == gcPercentFor(live()) && percent() > defaultGCPercent || live() >= 32<<20 },
+	waitUntil(t, func() bool {
+		runtime.GC()
+		return percent() == gcPercentFor(live()) && percent() > defaultGCPercent || live() >= 32<<20
+	},
 		"the percentage to follow a small live heap")
 	big := make([][]byte, 256) // a live heap of 256 MiB
 	for i := range big {
