@@ -207,7 +207,7 @@ func (c *Codec) compressInto(buf, b []byte) []byte {
 		return nil
 	}
 	z := c.enc.compress(buf, b)
-	if len(z) >= len(b) {
+	if z == nil || len(z) >= len(b) {
 		return nil
 	}
 	return z
@@ -251,7 +251,7 @@ func (c *Codec) looksIncompressible(buf, b []byte) bool {
 	}
 	const sample = 4 << 10
 	for _, off := range []int{0, len(b)/2 - sample/2, len(b) - sample} {
-		if s := c.enc.compress(buf, b[off:off+sample]); len(s) < sample-sample/64 {
+		if s := c.enc.compress(buf, b[off:off+sample]); s != nil && len(s) < sample-sample/64 {
 			return false
 		}
 	}

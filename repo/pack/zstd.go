@@ -11,7 +11,8 @@ import (
 // them all: which engine wrote a blob is not stored and never matters.
 type compressor interface {
 	// compress appends the frame of src to dst[:0], growing it only when
-	// its capacity is too small.
+	// its capacity is too small. It returns nil when it cannot compress
+	// (the blob is then stored uncompressed).
 	compress(dst, src []byte) []byte
 	name() string
 }

@@ -73,3 +73,31 @@ func TestCompressorsInterchange(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// failing is a compressor that cannot compress (libzstd out of C memory).
+type failing struct{}
+
+func (failing) compress(dst, src []byte) []byte { return nil }
+func (failing) name() string                    { return "failing" }
+
+// A compressor that fails leaves the blob stored as it is, not lost or
+// taken for an empty frame.
+func TestCompressorFailureStoresPlain(t *testing.T) {
+	k, err := crypto.KeyFromMaster(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Codec{Key: k, enc: failing{}, dec: newDecoder()}
+	for _, n := range []int{100, 1 << 20} {
+		plain := compressible(n, 9)
+		bid := w.ID(plain)
+		sealed := w.Seal(nil, id.DataBlob, bid, plain)
+		if sealed[0]&FlagZstd != 0 {
+			t.Fatalf("%d bytes: flagged compressed by a compressor that failed", n)
+		}
+		got, err := NewCodec(k).Open(nil, id.DataBlob, bid, sealed, n)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+	}
+}
