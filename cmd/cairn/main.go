@@ -159,8 +159,12 @@ func startProfile() func() {
 	stopMem := func() {}
 	// An execution trace (go tool trace) shows where the pipelines wait.
 	if tp := os.Getenv("CAIRN_TRACE"); tp != "" {
-		if f, err := os.Create(tp); err == nil && trace.Start(f) == nil {
-			stopMem = func() { trace.Stop(); f.Close() }
+		if f, err := os.Create(tp); err == nil {
+			if trace.Start(f) == nil {
+				stopMem = func() { trace.Stop(); f.Close() }
+			} else {
+				f.Close()
+			}
 		}
 	}
 	if mp := os.Getenv("CAIRN_MEMPROFILE"); mp != "" {

@@ -84,11 +84,18 @@ func TestGCPercentFollowsTheLiveHeap(t *testing.T) {
 		metrics.Read(s)
 		return int64(s[0].Value.Uint64())
 	}
-	waitUntil(t, func() bool {
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		runtime.GC()
-		return percent() == gcPercentFor(live()) && percent() > defaultGCPercent || live() >= 32<<20
-	},
-		"the percentage to follow a small live heap")
+		// The tuner runs in a finalizer, after the collection.
+		time.Sleep(5 * time.Millisecond)
+		p, l := percent(), live()
+		if p == gcPercentFor(l) && p > defaultGCPercent || l >= 32<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the percentage does not follow a small live heap: GOGC %d for a live heap of %d bytes, want %d", p, l, gcPercentFor(l))
+		}
+	}
 	big := make([][]byte, 256) // a live heap of 256 MiB
 	for i := range big {
 		big[i] = make([]byte, 1<<20)
@@ -104,5 +111,5 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 			return
 		}
 	}
-	t.Fatalf("timed out waiting for %s (limit now %d)", what, debug.SetMemoryLimit(-1))
+	t.Fatalf("timed out waiting for %s (limit now %d, GOGC %d)", what, debug.SetMemoryLimit(-1), debug.SetGCPercent(-1))
 }

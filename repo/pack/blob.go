@@ -261,7 +261,9 @@ func (c *Codec) looksIncompressible(buf, b []byte) bool {
 // Compress returns the zstd form of b, or nil when it would not make b
 // smaller.
 func (c *Codec) Compress(b []byte) []byte {
-	return c.compressInto(make([]byte, 0, len(b)), b)
+	// Room for what zstd may add, as in SealPooled: libzstd takes a
+	// smaller buffer for none.
+	return c.compressInto(make([]byte, 0, len(b)+len(b)/128+512), b)
 }
 
 // Decompress undoes Compress, refusing output past MaxBlobSize.

@@ -147,9 +147,13 @@ func truncate(f *os.File, n *tree.Node) error {
 	return f.Truncate(int64(n.Size))
 }
 
-// endsInData: n's chunks cover its size and the last one is data.
+// endsInData: n's chunks cover its size and the last one is data (of at
+// least a byte: a tree may hold an empty chunk, which writes nothing).
 func endsInData(n *tree.Node) bool {
-	if len(n.Content) == 0 || n.Content[len(n.Content)-1].Hole {
+	if len(n.Content) == 0 {
+		return false
+	}
+	if last := n.Content[len(n.Content)-1]; last.Hole || last.Size == 0 {
 		return false
 	}
 	var sum uint64

@@ -1,14 +1,15 @@
 // Package restore rebuilds files from a snapshot onto a local filesystem.
 //
-// The walk creates directories, links and special files and creates each
-// regular file under a temporary name in its folder (".NAME" +
-// PartialSuffix + random), at its final size so holes stay holes; workers
-// then fetch, verify and write each chunk at its offset. When the last
-// chunk lands the file is renamed into place (over an existing file the
-// overwrite policy replaces, which stays untouched until then), gets its
-// metadata, and its other hardlinked names are linked to it. A file that
-// fails or is stopped half way is removed: nothing incomplete ever has a
-// restored file's name. Directories get their metadata last, deepest
+// The walk creates directories, links and special files, and each regular
+// file: at its name when nothing is there, else under a temporary name in
+// its folder (".NAME" + PartialSuffix + random). A file that ends in a hole
+// gets its final size at once, so holes stay holes; workers then fetch,
+// verify and write each chunk at its offset. When the last chunk lands the
+// file is renamed into place if it has a temporary name (over an existing
+// file the overwrite policy replaces, which stays untouched until then),
+// gets its metadata, and its other hardlinked names are linked to it. A
+// file that fails or is stopped half way is removed: nothing incomplete is
+// left under a restored file's name. Directories get their metadata last, deepest
 // first, so their mtimes are the stored ones.
 package restore
 
