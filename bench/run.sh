@@ -24,6 +24,11 @@ BENCH_SEED=${BENCH_SEED:-1}
 BENCH_MUTATE_SEED=${BENCH_MUTATE_SEED:-2}
 BENCH_TOOLS=${BENCH_TOOLS:-cairn restic borg}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-7200}
+# The first ingest and the restore run this many rounds, the tools taking
+# turns in each, and each tool's median round is its result: this machine's
+# kernel time drifts by seconds from one minute to the next, and turns
+# spread the drift over the tools.
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 
 WORK=$BENCH_DIR/bin
 CORPUS=$BENCH_DIR/corpus
@@ -174,28 +179,63 @@ measure() {
 
 # ---------------------------------------------------------------- tools
 
-# init TOOL: create the repository (recorded as phase "init").
+# init TOOL [PHASE]: create the repository (recorded as phase PHASE, by
+# default "init").
 tool_init() {
+	local ph=${2:-init}
 	case $1 in
 	cairn)
 		if ((!CAIRN_BUILD_OK)); then
 			BROKEN[cairn]="build failed"
-			record cairn init "FAIL build" - - - - 0 -
+			record cairn "$ph" "FAIL build" - - - - 0 -
 			return
 		fi
-		measure cairn init "$BENCH_DIR" "$CAIRN" init || BROKEN[cairn]="init failed"
+		measure cairn "$ph" "$BENCH_DIR" "$CAIRN" init || BROKEN[cairn]="init failed"
 		;;
 	restic)
-		measure restic init "$BENCH_DIR" restic init --repository-version 2 || BROKEN[restic]="init failed"
+		measure restic "$ph" "$BENCH_DIR" restic init --repository-version 2 || BROKEN[restic]="init failed"
 		;;
 	borg)
 		if ((BORG_MAJOR >= 2)); then
-			measure borg init "$BENCH_DIR" borg repo-create --encryption=repokey-blake2-chacha20-poly1305 || BROKEN[borg]="init failed"
+			measure borg "$ph" "$BENCH_DIR" borg repo-create --encryption=repokey-blake2-chacha20-poly1305 || BROKEN[borg]="init failed"
 		else
-			measure borg init "$BENCH_DIR" borg init --encryption=repokey-blake2 || BROKEN[borg]="init failed"
+			measure borg "$ph" "$BENCH_DIR" borg init --encryption=repokey-blake2 || BROKEN[borg]="init failed"
 		fi
 		;;
 	esac
+}
+
+# fresh TOOL: remove the tool's repository, cache and restores.
+fresh() {
+	rm -rf "${BENCH_DIR:?}/$1" && mkdir -p "$BENCH_DIR/$1"
+}
+
+# median PHASE: for each tool, a row PHASE that repeats its median round
+# (rows PHASE#1, PHASE#2, ...) by wall time; a round that failed is the
+# result instead.
+median() {
+	awk -F'\t' -v OFS='\t' -v ph="$1" '
+	{ print }
+	index($2, ph "#") == 1 {
+		t = $1
+		if (!(t in seen)) { seen[t] = 1; order[++tools] = t }
+		if ($3 !~ /^ok/) { bad[t] = $0; next }
+		n[t]++; row[t, n[t]] = $0; w[t, n[t]] = $4 + 0
+	}
+	END {
+		for (t in n) {
+			# a simple sort of the rounds by wall time
+			for (i = 1; i <= n[t]; i++) for (j = i + 1; j <= n[t]; j++)
+				if (w[t, j] < w[t, i]) { x = w[t, i]; w[t, i] = w[t, j]; w[t, j] = x; x = row[t, i]; row[t, i] = row[t, j]; row[t, j] = x }
+		}
+		for (o = 1; o <= tools; o++) {
+			t = order[o]
+			r = (t in bad) ? bad[t] : row[t, int((n[t] + 1) / 2)]
+			split(r, f, "\t"); f[2] = ph; line = f[1]
+			for (k = 2; k <= 11; k++) line = line OFS f[k]
+			print line
+		}
+	}' "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 }
 
 # ingest TOOL PHASE N: snapshot number N of the corpus.
@@ -216,35 +256,38 @@ tool_ingest() {
 	esac
 }
 
-# restore TOOL: restore the latest snapshot into $BENCH_DIR/TOOL/restore and
-# print the directory that holds the corpus.
+# restore TOOL [ROUND]: restore the latest snapshot into
+# $BENCH_DIR/TOOL/restore (the round's own folder restore-ROUND when
+# given, recorded as phase restore#ROUND).
 tool_restore() {
-	local tool=$1 target=$BENCH_DIR/$1/restore
+	local tool=$1 target=$BENCH_DIR/$1/restore ph=restore
+	if [[ -n ${2:-} ]]; then target=$BENCH_DIR/$1/restore-$2 ph=restore#$2; fi
 	rm -rf "$target" && mkdir -p "$target"
 	case $tool in
-	cairn) measure cairn restore "$BENCH_DIR" "$CAIRN" restore latest --target "$target" ;;
+	cairn) measure cairn "$ph" "$BENCH_DIR" "$CAIRN" restore latest --target "$target" ;;
 	restic)
 		# --sparse exists from restic 0.15 on.
 		local sparse=()
 		restic restore --help 2>/dev/null | grep -q -- '--sparse' && sparse=(--sparse)
-		measure restic restore "$BENCH_DIR" restic restore latest "${sparse[@]}" --target "$target"
+		measure restic "$ph" "$BENCH_DIR" restic restore latest "${sparse[@]}" --target "$target"
 		;;
 	borg)
 		# borg extracts into the current directory.
 		if ((BORG_MAJOR >= 2)); then
-			measure borg restore "$target" borg extract --sparse corpus-3
+			measure borg "$ph" "$target" borg extract --sparse corpus-3
 		else
-			measure borg restore "$target" borg extract --sparse ::corpus-3
+			measure borg "$ph" "$target" borg extract --sparse ::corpus-3
 		fi
 		;;
 	esac
 }
 
-# verify TOOL: compare the restored tree with the corpus; sets the verify
-# column of the tool's restore row.
+# verify TOOL [DIR]: compare the tree restored into DIR (by default
+# $BENCH_DIR/TOOL/restore) with the corpus; sets the verify column of the
+# tool's restore row.
 FAILED_VERIFY=0
 verify() {
-	local tool=$1 target=$BENCH_DIR/$1/restore got result
+	local tool=$1 target=${2:-$BENCH_DIR/$1/restore} got result
 	# restic and borg restore the absolute path below the target; cairn
 	# may restore the snapshot root itself.
 	if [[ -d $target$CORPUS ]]; then got=$target$CORPUS; else got=$target; fi
@@ -278,7 +321,15 @@ if awk -v l="$LOAD_START" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
 fi
 
 for t in "${TOOLS[@]}"; do tool_init "$t"; done
-for t in "${TOOLS[@]}"; do tool_ingest "$t" first-ingest 1; done
+# First ingest: BENCH_ROUNDS rounds, each into a new repository (the last
+# round's is the one the later phases use).
+for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+	for t in "${TOOLS[@]}"; do
+		if ((r > 1)); then fresh "$t" && tool_init "$t" "init#$r"; fi
+		tool_ingest "$t" "first-ingest#$r" 1
+	done
+done
+median first-ingest
 for t in "${TOOLS[@]}"; do tool_ingest "$t" unchanged-reingest 2; done
 
 say "mutating the corpus"
@@ -287,9 +338,18 @@ echo "$GEN_ID mutated" >"$STAMP"
 	{ echo "bench: mutate failed" >&2; exit 2; }
 
 for t in "${TOOLS[@]}"; do tool_ingest "$t" ingest-after-mutate 3; done
+# Restore: BENCH_ROUNDS rounds, each into a folder of its own. The trees
+# stay until all rounds are done (BENCH_ROUNDS copies of the corpus per
+# tool): removing one just before the next restore would make the
+# filesystem pass over the freed inodes for every new file.
+for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+	for t in "${TOOLS[@]}"; do tool_restore "$t" "$r"; done
+done
+median restore
 for t in "${TOOLS[@]}"; do
-	if tool_restore "$t"; then
-		verify "$t"
+	for ((r = 1; r < BENCH_ROUNDS; r++)); do rm -rf "${BENCH_DIR:?}/$t/restore-$r"; done
+	if awk -F'\t' -v t="$t" '$1 == t && $2 == "restore" && $3 ~ /^ok/ { ok = 1 } END { exit !ok }' "$RESULTS"; then
+		verify "$t" "$BENCH_DIR/$t/restore-$BENCH_ROUNDS"
 	else
 		awk -F'\t' -v OFS='\t' -v t="$t" '$1 == t && $2 == "restore" { $11 = "not restored" } { print }' "$RESULTS" >"$RESULTS.tmp" &&
 			mv "$RESULTS.tmp" "$RESULTS"
@@ -304,7 +364,7 @@ echo
 awk -F'\t' '
 function num(x) { return x != "-" && x != "" }
 function ratio(p, c) { return (num(p) && num(c) && c > 0) ? sprintf("%.2f", p / c) : "n/a" }
-NR == 1 { next }
+NR == 1 || $2 ~ /#/ { next } # rounds: their medians are the rows
 {
 	n++; tool[n] = $1; phase[n] = $2; status[n] = $3; wall[n] = $4; cpu[n] = $7
 	rss[n] = $8; repo[n] = $9; corpus = $10; ver[n] = $11
@@ -326,7 +386,8 @@ END {
 }' "$RESULTS"
 echo
 echo "×cairn columns are peer/cairn: above 1 means the peer is slower, uses more memory or a bigger repository."
-echo "MiB/s is corpus size / wall time. Raw results: $RESULTS; logs: $LOGS"
+echo "MiB/s is corpus size / wall time. First ingest and restore: each tool's median of $BENCH_ROUNDS rounds, the tools taking turns."
+echo "Raw results (every round too): $RESULTS; logs: $LOGS"
 
 if ((FAILED_VERIFY)); then
 	loud "AT LEAST ONE RESTORE DID NOT MATCH THE CORPUS: see $LOGS/*-verify.log"
