@@ -46,14 +46,8 @@ func (c *fileCache) lookup(path string) (*tree.Node, bool) {
 		return nil, false
 	}
 	dir, name := filepath.Split(path)
-	dir = filepath.Clean(dir)
 	c.mu.Lock()
-	entries, ok := c.dirs[dir]
-	if !ok {
-		entries, _ = c.db.DirFiles(c.key, dir)
-		c.dirs[dir] = entries
-	}
-	b := entries[name]
+	b := c.entriesLocked(filepath.Clean(dir))[name]
 	c.mu.Unlock()
 	if b == nil {
 		return nil, false
@@ -76,15 +70,20 @@ func (c *fileCache) known(path string) bool {
 		return false
 	}
 	dir, name := filepath.Split(path)
-	dir = filepath.Clean(dir)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.entriesLocked(filepath.Clean(dir))[name] != nil
+}
+
+// entriesLocked returns what the last ingest recorded in dir, read from the
+// index the first time; the caller holds c.mu.
+func (c *fileCache) entriesLocked(dir string) map[string][]byte {
 	entries, ok := c.dirs[dir]
 	if !ok {
 		entries, _ = c.db.DirFiles(c.key, dir)
 		c.dirs[dir] = entries
 	}
-	return entries[name] != nil
+	return entries
 }
 
 // forgetDir drops a finished directory's old entries from memory.
