@@ -205,6 +205,14 @@ tool_init() {
 	esac
 }
 
+# turns ROUND: the tools in the order they take their turns in ROUND: each
+# goes first in one round (the first run after other work meets the
+# slowest kernel).
+turns() {
+	local n=${#TOOLS[@]} i
+	for ((i = 0; i < n; i++)); do printf '%s\n' "${TOOLS[(i + $1 - 1) % n]}"; done
+}
+
 # fresh TOOL: remove the tool's repository, cache and restores.
 fresh() {
 	rm -rf "${BENCH_DIR:?}/$1" && mkdir -p "$BENCH_DIR/$1"
@@ -324,7 +332,7 @@ for t in "${TOOLS[@]}"; do tool_init "$t"; done
 # First ingest: BENCH_ROUNDS rounds, each into a new repository (the last
 # round's is the one the later phases use).
 for ((r = 1; r <= BENCH_ROUNDS; r++)); do
-	for t in "${TOOLS[@]}"; do
+	for t in $(turns "$r"); do
 		if ((r > 1)); then fresh "$t" && tool_init "$t" "init#$r"; fi
 		tool_ingest "$t" "first-ingest#$r" 1
 	done
@@ -343,7 +351,7 @@ for t in "${TOOLS[@]}"; do tool_ingest "$t" ingest-after-mutate 3; done
 # tool): removing one just before the next restore would make the
 # filesystem pass over the freed inodes for every new file.
 for ((r = 1; r <= BENCH_ROUNDS; r++)); do
-	for t in "${TOOLS[@]}"; do tool_restore "$t" "$r"; done
+	for t in $(turns "$r"); do tool_restore "$t" "$r"; done
 done
 median restore
 for t in "${TOOLS[@]}"; do
