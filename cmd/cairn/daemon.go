@@ -91,8 +91,8 @@ are up, and pings the watchdog when WatchdogSec is set.`,
 				return err
 			}
 			// The mount's chunk cache and the ingests' buffers live
-			// side by side.
-			setMemoryFloor(256 << 20)
+			// side by side; the memory tuner's limit follows them (see
+			// the mount command).
 			flags := log.LstdFlags
 			if os.Getenv("JOURNAL_STREAM") != "" {
 				flags = 0 // journald stamps each line

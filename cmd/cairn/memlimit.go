@@ -16,9 +16,8 @@ import (
 // sync.Pools, which the runtime also emptied), peak memory falls (a first
 // ingest 121 -> 92 MiB, a restore 112 -> 81-97 MiB) in the same time. A limit
 // that follows the live heap instead (1.25 or 1.5 times it) saves nothing:
-// pooled buffers count as live. A command that holds more on purpose (the
-// mount's chunk cache) raises its floor with setMemoryFloor.
-const defaultMemoryFloor = 80 << 20
+// pooled buffers count as live.
+const memoryFloor = 80 << 20
 
 // defaultGCPercent is GOGC unless a command sets its own with setGCPercent:
 // most of cairn's heap is large pooled byte buffers that the collector need
@@ -40,25 +39,11 @@ const (
 	gcShareLow  = 0.05
 )
 
-// The floor and percentage commands set; GOMEMLIMIT and GOGC in the
-// environment override them.
-var memoryFloor, gcPercent atomic.Int64
+// gcPercent is the percentage commands set; GOGC in the environment
+// overrides it.
+var gcPercent atomic.Int64
 
-func init() {
-	memoryFloor.Store(defaultMemoryFloor)
-	gcPercent.Store(defaultGCPercent)
-}
-
-// setMemoryFloor sets the lowest soft memory limit, unless GOMEMLIMIT is set.
-func setMemoryFloor(n int64) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	memoryFloor.Store(n)
-	if debug.SetMemoryLimit(-1) < n {
-		debug.SetMemoryLimit(n)
-	}
-}
+func init() { gcPercent.Store(defaultGCPercent) }
 
 // setGCPercent sets the collection percentage, unless GOGC is set.
 func setGCPercent(p int) {
@@ -111,7 +96,7 @@ func tuneMemory() (stop func()) {
 	if fixedLimit && fixedPercent {
 		return func() {}
 	}
-	m := &memTuner{limit: memoryFloor.Load(), fixedLimit: fixedLimit, fixedPercent: fixedPercent, samples: []metrics.Sample{
+	m := &memTuner{limit: memoryFloor, fixedLimit: fixedLimit, fixedPercent: fixedPercent, samples: []metrics.Sample{
 		{Name: "/cpu/classes/gc/total:cpu-seconds"},
 		{Name: "/cpu/classes/gc/mark/idle:cpu-seconds"},
 		{Name: "/cpu/classes/total:cpu-seconds"},
@@ -164,9 +149,8 @@ func (m *memTuner) adjust() bool {
 		}
 		m.lastGC, m.lastAll = gc, all
 	}
-	floor := memoryFloor.Load()
-	m.limit = min(m.limit, max(floor, 2*live+32<<20))
-	m.limit = max(m.limit, floor, live+16<<20)
+	m.limit = min(m.limit, max(memoryFloor, 2*live+32<<20))
+	m.limit = max(m.limit, memoryFloor, live+16<<20)
 	if !m.fixedLimit {
 		debug.SetMemoryLimit(m.limit)
 	}

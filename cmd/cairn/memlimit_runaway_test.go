@@ -55,7 +55,7 @@ func TestMemoryLimitDoesNotRunAway(t *testing.T) {
 	}
 	// (16 MiB of slack: a collection between two samples may have seen
 	// a little more.)
-	if ceiling := max(memoryFloor.Load(), 2*maxLive+48<<20); peak > ceiling {
+	if ceiling := max(memoryFloor, 2*maxLive+48<<20); peak > ceiling {
 		t.Errorf("limit grew to %d MiB for a live heap of at most %d MiB (ceiling %d MiB)", peak>>20, maxLive>>20, ceiling>>20)
 	}
 }

@@ -21,8 +21,8 @@ func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
 		debug.SetMemoryLimit(math.MaxInt64)
 	}()
 	limit := func() int64 { return debug.SetMemoryLimit(-1) }
-	if got := limit(); got != memoryFloor.Load() {
-		t.Fatalf("limit %d, want the floor %d", got, memoryFloor.Load())
+	if got := limit(); got != memoryFloor {
+		t.Fatalf("limit %d, want the floor %d", got, memoryFloor)
 	}
 	// A live heap of 256 MiB.
 	live := make([][]byte, 256)
