@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 )
 
-// defaultMemoryFloor is the soft memory limit cairn keeps while the
+// memoryFloor is the soft memory limit cairn keeps while the
 // collector keeps up with it easily. The collector keeps freed pages a
 // while: near the limit the runtime returns them. Measured on the benchmark
 // corpus against a fixed 112 MiB limit (when the pipelines' buffers were in
@@ -83,8 +83,8 @@ type memTuner struct {
 	samples                  []metrics.Sample
 }
 
-// tuneMemory sets the default percentage and floor and starts the tuner,
-// after every collection. GOMEMLIMIT in the environment leaves the limit
+// tuneMemory sets the command's percentage and the floor and starts the
+// tuner, after every collection. GOMEMLIMIT in the environment leaves the limit
 // as it sets it, GOGC the percentage. The returned stop ends the tuning
 // (for tests).
 func tuneMemory() (stop func()) {

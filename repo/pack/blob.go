@@ -95,8 +95,7 @@ func (c *Codec) Seal(dst []byte, t id.BlobType, bid id.ID, plain []byte) []byte 
 // buffer and no copies beyond compression.
 func (c *Codec) SealPooled(t id.BlobType, bid id.ID, plain []byte) []byte {
 	const head = 1 + crypto.NonceSize
-	// zstd may expand incompressible input slightly before we notice.
-	buf := bufpool.Get(head + len(plain) + len(plain)/128 + 512 + crypto.TagSize)[:head]
+	buf := bufpool.Get(head + compressRoom(len(plain)) + crypto.TagSize)[:head]
 	flags := byte(0)
 	if z := c.compressInto(buf[head:head], plain); z == nil {
 		buf = append(buf, plain...)
@@ -197,6 +196,11 @@ func (c *Codec) open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen
 	return plain, nil
 }
 
+// compressRoom is the room to compress n bytes into: zstd may expand
+// incompressible input slightly before we notice, and libzstd takes a new
+// buffer when the one it is given lacks that room.
+func compressRoom(n int) int { return n + n/128 + 512 }
+
 // compressInto compresses b into buf (reusing its capacity) and returns the
 // result, or nil when compression would not make b smaller.
 func (c *Codec) compressInto(buf, b []byte) []byte {
@@ -261,9 +265,7 @@ func (c *Codec) looksIncompressible(buf, b []byte) bool {
 // Compress returns the zstd form of b, or nil when it would not make b
 // smaller.
 func (c *Codec) Compress(b []byte) []byte {
-	// Room for what zstd may add, as in SealPooled: libzstd takes a
-	// smaller buffer for none.
-	return c.compressInto(make([]byte, 0, len(b)+len(b)/128+512), b)
+	return c.compressInto(make([]byte, 0, compressRoom(len(b))), b)
 }
 
 // Decompress undoes Compress, refusing output past MaxBlobSize.
