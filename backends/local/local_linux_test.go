@@ -2,12 +2,18 @@ package local_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/backends/local"
 )
 
 // mountTmpfs mounts a tmpfs of the given size on a new temporary folder,
@@ -103,5 +109,43 @@ func TestSaveReadOnly(t *testing.T) {
 	t.Logf("error reads: %v", err)
 	if got, err := l.Load(ctx, "data/ab/abcd", 0, -1); err != nil || string(got) != "x" {
 		t.Errorf("existing object after a failed save: %q, %v", got, err)
+	}
+}
+
+// A pack saved from a file leaves no copy in the page cache: a backup
+// writes gigabytes that nothing reads back soon, and the machine's own
+// programs keep their cache.
+func TestSaveFileLeavesNoCache(t *testing.T) {
+	dir := t.TempDir()
+	l, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.TempFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("pack bytes "), 400_000)
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SaveFile(context.Background(), "data/ab/abcd", f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.Open(filepath.Join(dir, "data/ab/abcd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	var cs unix.Cachestat_t
+	if err := unix.Cachestat(uint(got.Fd()), &unix.CachestatRange{}, &cs, 0); err != nil {
+		t.Skipf("cachestat: %v", err)
+	}
+	if cs.Cache > 2 {
+		t.Fatalf("%d pages of the saved pack are in the page cache", cs.Cache)
+	}
+	b, err := io.ReadAll(got)
+	if err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("the saved pack reads back wrong (%d bytes, %v)", len(b), err)
 	}
 }

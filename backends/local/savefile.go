@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cairn-backup/cairn/backends"
 )
 
@@ -31,6 +33,13 @@ func (l *Local) SaveFile(ctx context.Context, name string, f *os.File) error {
 		return err
 	}
 	err := f.Sync()
+	if err == nil {
+		// The pack is on disk: its pages in the page cache are not
+		// wanted again soon (a restore or check reads it cold much
+		// later), and handed back now they take the next pack's
+		// writes instead of memory the kernel must find afresh.
+		unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -28,6 +28,9 @@ type fileJob struct {
 	done    chan struct{} // closed when node.Content is final (or failed)
 	failed  bool
 	counter *atomic.Int64 // new, changed or unchanged: links count like their first
+	// prefetched is the size read ahead for this file (prefetchFile),
+	// counted in ingester.prefetched until the file is done.
+	prefetched int64
 }
 
 // chunkJob is one chunk on its way through the blob workers.
@@ -64,7 +67,12 @@ type fileWorker struct {
 	gear  *gear.Chunker    // with repo.ChunkerGear
 	rabin *chunker.Chunker // with repo.ChunkerRabin
 	buf   []byte           // the Rabin chunker's output
+	dr    *fsmeta.DirectReader
 }
+
+// directBuf is how much a file worker reads at once from a file it reads
+// around the page cache.
+const directBuf = 1 << 20
 
 func (g *ingester) fileWorker() {
 	defer g.fileWG.Done()
@@ -82,6 +90,9 @@ func (g *ingester) fileWorker() {
 func (w *fileWorker) process(fj *fileJob) {
 	g := w.g
 	defer close(fj.done)
+	if fj.prefetched > 0 {
+		defer g.prefetched.Add(-fj.prefetched)
+	}
 	g.prog.current.Store(fj.path)
 	n := fj.node
 	if fj.linkOf != nil {
@@ -192,6 +203,15 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	// The small files were read ahead into the page cache (prefetchMax);
+	// a larger one that is not cached is read around it.
+	direct := size > prefetchMax && fsmeta.Direct(f, size)
+	if direct {
+		if w.dr == nil {
+			w.dr = fsmeta.NewDirectReader(directBuf)
+		}
+		defer w.dr.Wait() // before f is closed
+	}
 	var content []tree.Chunk
 	var pos int64
 	for _, e := range extents {
@@ -199,7 +219,11 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			content = append(content, tree.Chunk{Hole: true, Size: uint64(e.Off - pos)})
 			pos = e.Off
 		}
-		cs, n, err := w.g.chunkStream(w, fj.path, io.NewSectionReader(f, e.Off, e.Len), e.Len)
+		var r io.Reader = io.NewSectionReader(f, e.Off, e.Len)
+		if direct {
+			r = w.dr.Reset(f, e.Off, e.Len, true)
+		}
+		cs, n, err := w.g.chunkStream(w, fj.path, r, e.Len)
 		content = append(content, cs...)
 		pos += n
 		if err != nil {

@@ -111,9 +111,10 @@ type ingester struct {
 	// links this snapshot holds
 	linkSeen map[[2]uint64][2]uint32
 
-	walkers  chan struct{}    // slots for extra folder walkers
-	prefetch chan prefetchJob // small new files to read ahead
-	walkWG   sync.WaitGroup
+	walkers    chan struct{}    // slots for extra folder walkers
+	prefetch   chan prefetchJob // small new files to read ahead
+	prefetched atomic.Int64     // bytes read ahead, not yet read by a worker
+	walkWG     sync.WaitGroup
 
 	counts struct {
 		filesNew, filesChanged, filesUnchanged atomic.Int64
@@ -247,7 +248,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	g.prog.current.Store("")
 
 	g.chunks = make(chan *chunkJob, opt.Workers)
-	g.files = make(chan *fileJob, 64)
+	g.files = make(chan *fileJob, filesAhead)
 	for i := 0; i < opt.Workers; i++ {
 		g.blobWG.Add(1)
 		go g.blobWorker()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cairn-backup/cairn/backends/mem"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/ingest"
@@ -282,4 +284,76 @@ func TestChunkers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A large file nobody has read lately is read around the page cache: it is
+// stored exactly (holes and all), and the backup leaves the cache as it
+// found it, instead of filling it with data read once.
+func TestColdFileReadAroundPageCache(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	p := filepath.Join(src, "big")
+	rng := rand.New(rand.NewPCG(3, 4))
+	part := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 MiB and a bit of data, a 2 MiB hole, then a tail that does not
+	// end on a block.
+	head, tail := part(3<<20+123), part(700_001)
+	f.Write(head)
+	f.WriteAt(tail, int64(len(head))+2<<20+4096-123)
+	size, _ := f.Seek(0, 2)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	f.Close()
+
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cached := cachedBytes(t, p); cached > 64<<10 {
+		t.Errorf("after the ingest %d bytes of the cold file are in the page cache", cached)
+	}
+	dst := t.TempDir()
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(got)) != size || !bytes.Equal(got, want) {
+		t.Fatalf("restored %d bytes, not the %d of the file", len(got), size)
+	}
+}
+
+// cachedBytes is how much of the file at p the page cache holds.
+func cachedBytes(t *testing.T, p string) int64 {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var cs unix.Cachestat_t
+	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &cs, 0); err != nil {
+		t.Skipf("cachestat: %v", err)
+	}
+	return int64(cs.Cache) * int64(os.Getpagesize())
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,7 +28,7 @@ func TestPrefetchOnlyNewFiles(t *testing.T) {
 	g.prefetch = make(chan prefetchJob, 4)
 	fresh := filepath.Join(src, "new")
 	for _, p := range []string{old, fresh} {
-		g.prefetchFile(p, &tree.Node{Kind: tree.KindFile, Size: 8})
+		g.prefetchFile(&fileJob{path: p, node: &tree.Node{Kind: tree.KindFile, Size: 8}})
 	}
 	close(g.prefetch)
 	var got []string
@@ -40,5 +41,43 @@ func TestPrefetchOnlyNewFiles(t *testing.T) {
 	// Another source has recorded nothing: everything is new to it.
 	if newFileCache(ctx, r, "h", "other", false).known(old) {
 		t.Fatal("a file no ingest of this source recorded counts as known")
+	}
+}
+
+// What was read ahead and not yet read stays within its budget, and a
+// file's share is given back when its worker is done with it.
+func TestPrefetchBudget(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	g := &ingester{cache: newFileCache(ctx, r, "h", "s", false)}
+	g.prefetch = make(chan prefetchJob, 1000)
+	var jobs []*fileJob
+	for i := range 200 {
+		fj := &fileJob{path: fmt.Sprintf("/nowhere/%d", i), node: &tree.Node{Kind: tree.KindFile, Size: prefetchMax}}
+		g.prefetchFile(fj)
+		jobs = append(jobs, fj)
+	}
+	if got := len(g.prefetch); got != prefetchBudget/prefetchMax {
+		t.Fatalf("%d files of %d bytes read ahead, want the budget's %d", got, prefetchMax, prefetchBudget/prefetchMax)
+	}
+	if g.prefetched.Load() != prefetchBudget {
+		t.Fatalf("%d bytes counted as read ahead, want %d", g.prefetched.Load(), prefetchBudget)
+	}
+	// The workers take the files (here, files that cannot be opened:
+	// the share is given back all the same).
+	g.files = make(chan *fileJob, len(jobs))
+	g.ctx = ctx
+	d := &dirState{g: g, nodes: make([]*tree.Node, len(jobs))}
+	d.pending.Store(int64(len(jobs)) + 1) // the listing never ends here
+	for i, fj := range jobs {
+		fj.dir, fj.slot = d, i
+		fj.done = make(chan struct{})
+		g.files <- fj
+	}
+	close(g.files)
+	g.fileWG.Add(1)
+	g.fileWorker()
+	if n := g.prefetched.Load(); n != 0 {
+		t.Fatalf("%d bytes still counted as read ahead after every file was done", n)
 	}
 }

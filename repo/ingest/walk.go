@@ -244,7 +244,7 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 				g.links[key] = fj
 			}
 		}
-		g.prefetchFile(path, n)
+		g.prefetchFile(fj)
 		g.files <- fj
 	default:
 		d.done(slot, n)
@@ -265,13 +265,21 @@ func depth(p string) int {
 // files took 2.7-2.8 s instead of 3.9-4.4 s, and less CPU (fewer threads
 // sleeping on the disk and waking). Files the last ingest recorded are
 // left alone: most are unchanged and not read at all.
+//
+// The walk runs up to filesAhead files ahead of the workers, so that
+// while they are busy with large files, the small ones further on are
+// found and read ahead (a whole ingest of the corpus: 7.3-8.0 s against
+// 7.6-8.1 with 64); what was read ahead and not yet read is kept under
+// prefetchBudget bytes, so that the page cache holds it until it is used.
 const (
-	prefetchMax = 1 << 20
-	prefetchers = 16
+	prefetchMax    = 1 << 20
+	prefetchers    = 16
+	filesAhead     = 2048
+	prefetchBudget = 64 << 20
 )
 
 func (g *ingester) startPrefetch() (stop func()) {
-	g.prefetch = make(chan prefetchJob, 256)
+	g.prefetch = make(chan prefetchJob, filesAhead)
 	var wg sync.WaitGroup
 	for range prefetchers {
 		wg.Add(1)
@@ -290,14 +298,20 @@ type prefetchJob struct {
 	size int64
 }
 
-// prefetchFile queues a small new file to be read ahead; when the
-// prefetchers are behind, it is not.
-func (g *ingester) prefetchFile(path string, n *tree.Node) {
-	if g.prefetch == nil || n.Size == 0 || n.Size > prefetchMax || g.cache.known(path) {
+// prefetchFile queues a small new file to be read ahead, unless the
+// prefetchers are behind or what was read ahead is at its budget.
+func (g *ingester) prefetchFile(fj *fileJob) {
+	n := fj.node
+	if g.prefetch == nil || n.Size == 0 || n.Size > prefetchMax || g.cache.known(fj.path) {
+		return
+	}
+	if g.prefetched.Load()+int64(n.Size) > prefetchBudget {
 		return
 	}
 	select {
-	case g.prefetch <- prefetchJob{path, int64(n.Size)}:
+	case g.prefetch <- prefetchJob{fj.path, int64(n.Size)}:
+		fj.prefetched = int64(n.Size)
+		g.prefetched.Add(fj.prefetched)
 	default:
 	}
 }
