@@ -59,9 +59,8 @@ type Saver struct {
 	stats     SaverStats
 	err       error
 
-	sem        chan struct{}            // bounds packs being verified and uploaded
-	verifyBufs chan *pack.VerifyBuffers // one per upload
-	wg         sync.WaitGroup
+	sem chan struct{} // bounds packs being verified and uploaded
+	wg  sync.WaitGroup
 	// segMu serialises segment writes.
 	segMu sync.Mutex
 }
@@ -71,18 +70,13 @@ func (r *Repository) NewSaver(ctx context.Context, uploaders int) *Saver {
 	if uploaders < 1 {
 		uploaders = 1
 	}
-	s := &Saver{
+	return &Saver{
 		r: r, ctx: ctx, uploaders: uploaders,
-		open:       map[id.BlobType]*pack.FileWriter{},
-		pending:    map[id.ID]bool{},
-		lastCkpt:   time.Now(),
-		sem:        make(chan struct{}, uploaders),
-		verifyBufs: make(chan *pack.VerifyBuffers, uploaders),
+		open:     map[id.BlobType]*pack.FileWriter{},
+		pending:  map[id.ID]bool{},
+		lastCkpt: time.Now(),
+		sem:      make(chan struct{}, uploaders),
 	}
-	for range uploaders {
-		s.verifyBufs <- &pack.VerifyBuffers{}
-	}
-	return s
 }
 
 // NewRepackSaver is NewSaver for prune, which copies blobs out of packs
@@ -254,9 +248,7 @@ func (s *Saver) store(w *pack.FileWriter) error {
 		discard(f)
 		return fmt.Errorf("write pack: %w", err)
 	}
-	bufs := <-s.verifyBufs
-	entries, err := pack.VerifyFile(s.r.codec, f, size, bufs)
-	s.verifyBufs <- bufs
+	entries, err := pack.VerifyFile(s.r.codec, f, size)
 	if err != nil {
 		discard(f)
 		return fmt.Errorf("verify pack before writing: %w (this is a bug or failing memory or disk; nothing was stored)", err)

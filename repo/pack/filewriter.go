@@ -9,6 +9,7 @@ import (
 
 	"github.com/zeebo/blake3"
 
+	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
 )
@@ -72,24 +73,10 @@ func (w *FileWriter) Finish(k *crypto.Key) (id.ID, int64, error) {
 	return pid, w.size + int64(len(sealed)), nil
 }
 
-// VerifyBuffers are the two buffers VerifyFile reads and opens blobs in,
-// kept from pack to pack by a caller that verifies many: they grow to the
-// largest blob once, where buffers from bufpool came in every size a
-// blob has and were allocated and faulted in again and again.
-type VerifyBuffers struct{ stored, plain []byte }
-
-func grow(b []byte, n int) []byte {
-	if cap(b) < n {
-		return make([]byte, n)
-	}
-	return b[:n]
-}
-
 // VerifyFile re-reads a finished pack from r (size bytes) as a reader
 // would: trailer, header, and every blob opened and re-hashed, one blob in
-// memory at a time, in bufs. It is the verify-before-write step for file
-// packs.
-func VerifyFile(c *Codec, r io.ReaderAt, size int64, bufs *VerifyBuffers) ([]Entry, error) {
+// memory at a time. It is the verify-before-write step for file packs.
+func VerifyFile(c *Codec, r io.ReaderAt, size int64) ([]Entry, error) {
 	if size < TrailerSize {
 		return nil, fmt.Errorf("pack of %d bytes: %w", size, ErrCorrupt)
 	}
@@ -110,15 +97,18 @@ func VerifyFile(c *Codec, r io.ReaderAt, size int64, bufs *VerifyBuffers) ([]Ent
 		return nil, err
 	}
 	for _, e := range entries {
-		bufs.stored = grow(bufs.stored, int(e.Length))
-		if _, err := r.ReadAt(bufs.stored, int64(e.Offset)); err != nil {
+		stored := bufpool.Get(int(e.Length))[:e.Length]
+		if _, err := r.ReadAt(stored, int64(e.Offset)); err != nil {
+			bufpool.Put(stored)
 			return nil, err
 		}
 		// Decrypted in place: stored is not needed after.
-		bufs.plain = grow(bufs.plain, int(e.RawLength))
-		if _, err := c.OpenOwned(bufs.plain, e.Type, e.ID, bufs.stored, int(e.RawLength)); err != nil {
+		plain, err := c.OpenVerify(bufpool.Get(int(e.RawLength)), e.Type, e.ID, stored, int(e.RawLength))
+		bufpool.Put(stored)
+		if err != nil {
 			return nil, err
 		}
+		bufpool.Put(plain)
 	}
 	return entries, nil
 }
