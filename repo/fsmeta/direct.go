@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/bufpool"
 )
 
 // Reading around the page cache.
@@ -18,23 +20,25 @@ import (
 // reporting), allocating those pages is also the largest part of the
 // kernel's time: reading a 300 MiB file cold took 0.46-0.48 s of system
 // time buffered and 0.02 s with O_DIRECT, and less wall time too (dd,
-// this project's benchmark machine). So a file that is not in the cache
-// is read with O_DIRECT into a buffer of cairn's own; one that is (just
-// written, say) is read from the cache as before.
+// this project's benchmark machine). So a large file on a local disk that
+// is not in the cache is read with O_DIRECT into buffers of cairn's own;
+// one that is (just written, say) is read from the cache as before, and so
+// is every file on a network or FUSE filesystem, whose client's read-ahead
+// is worth more than the cache.
 
 // directAlign is the alignment O_DIRECT asks of offsets, lengths and
 // buffers: a page, which covers every logical block size in use.
 const directAlign = 4096
 
-// DirectReader reads regions of files, directly from the disk when Direct
-// said so. While its caller works on one block, it reads the next one in
-// the background (with O_DIRECT there is no kernel read-ahead). It keeps
-// two aligned buffers, so a caller holds one reader per goroutine and
-// reuses it from file to file; Wait must be called before the file is
-// closed.
+// DirectReader reads a region of a file, directly from the disk when
+// Direct said so. While its caller works on one block, it reads the next
+// one in the background (with O_DIRECT there is no kernel read-ahead),
+// into the second of its two aligned buffers, which come from bufpool and
+// go back with Close. Close must be called before the file is closed.
 type DirectReader struct {
-	bufs   [2][]byte
-	cur    int // the buffer have is in
+	raw    [2][]byte // from bufpool, as taken
+	bufs   [2][]byte // aligned parts of raw
+	cur    int       // the buffer have is in
 	fd     int
 	name   string
 	direct bool
@@ -52,29 +56,43 @@ type readResult struct {
 	err error
 }
 
-// NewDirectReader returns a reader whose reads from the disk are of up to
-// size bytes (rounded up to the alignment).
-func NewDirectReader(size int) *DirectReader {
+// NewDirectReader returns a reader of f, which Direct may have switched to
+// O_DIRECT (direct tells), whose reads from the disk are of up to size
+// bytes (rounded up to the alignment). Reset points it at a region.
+func NewDirectReader(f *os.File, direct bool, size int) *DirectReader {
 	size = (size + directAlign - 1) &^ (directAlign - 1)
-	r := &DirectReader{fd: -1}
+	r := &DirectReader{fd: int(f.Fd()), name: f.Name(), direct: direct}
 	for i := range r.bufs {
-		b := make([]byte, size+directAlign)
+		b := bufpool.Get(size + directAlign)[:size+directAlign]
 		skip := 0
 		if o := int(uintptr(unsafe.Pointer(&b[0])) & (directAlign - 1)); o != 0 {
 			skip = directAlign - o
 		}
-		r.bufs[i] = b[skip : skip+size : skip+size]
+		r.raw[i], r.bufs[i] = b, b[skip:skip+size:skip+size]
 	}
 	return r
 }
 
+// Close waits for the background read, if one is running, and hands the
+// buffers back. The reader is not used again.
+func (r *DirectReader) Close() {
+	r.wait()
+	for i := range r.raw {
+		if r.raw[i] != nil {
+			bufpool.Put(r.raw[i])
+			r.raw[i], r.bufs[i] = nil, nil
+		}
+	}
+}
+
 // Direct reports whether f, of size bytes, is better read around the page
-// cache, and if so switches it to O_DIRECT: when most of it is not cached
-// and none of it waits to be written. Where the kernel cannot tell (no
-// cachestat and no mincore) or refuses O_DIRECT, the file stays as it is.
+// cache, and if so switches it to O_DIRECT: a file on a local disk's
+// filesystem, most of which is not cached and none of which waits to be
+// written. Where the kernel cannot tell (no cachestat and no mincore) or
+// refuses O_DIRECT, the file stays as it is.
 func Direct(f *os.File, size int64) bool {
 	fd := int(f.Fd())
-	if !cold(fd, size) {
+	if !localDisk(fd) || !cold(fd, size) {
 		return false
 	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
@@ -85,13 +103,30 @@ func Direct(f *os.File, size int64) bool {
 	return err == nil
 }
 
+// localDisk reports whether fd's filesystem is one of the local disk
+// filesystems O_DIRECT is known to serve well. Network and FUSE
+// filesystems read ahead on their own and lose that with O_DIRECT; tmpfs
+// has no disk to go around.
+func localDisk(fd int) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(fd, &st) != nil {
+		return false
+	}
+	switch uint32(st.Type) {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC:
+		return true
+	}
+	return false
+}
+
 // cold reports whether less than a quarter of the file's first size bytes
 // is in the page cache and none is dirty.
 func cold(fd int, size int64) bool {
 	if size <= 0 {
 		return false
 	}
-	pages := uint64(size+directAlign-1) / directAlign
+	page := int64(os.Getpagesize())
+	pages := uint64((size + page - 1) / page)
 	var cs unix.Cachestat_t
 	err := unix.Cachestat(uint(fd), &unix.CachestatRange{Off: 0, Len: uint64(size)}, &cs, 0)
 	if err == nil {
@@ -108,7 +143,7 @@ func cold(fd int, size int64) bool {
 		return false
 	}
 	defer unix.Munmap(m)
-	vec := make([]byte, (n+int64(os.Getpagesize())-1)/int64(os.Getpagesize()))
+	vec := make([]byte, (n+page-1)/page)
 	if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
 		return false
 	}
@@ -119,17 +154,15 @@ func cold(fd int, size int64) bool {
 	return in*4 < len(vec)
 }
 
-// Reset makes r read [off, off+n) of f, which Direct may have switched to
-// O_DIRECT (direct tells), and returns r.
-func (r *DirectReader) Reset(f *os.File, off, n int64, direct bool) io.Reader {
-	r.Wait()
-	*r = DirectReader{bufs: r.bufs, fd: int(f.Fd()), name: f.Name(), direct: direct, pos: off, end: off + n}
+// Reset makes r read [off, off+n) of its file, and returns r.
+func (r *DirectReader) Reset(off, n int64) io.Reader {
+	r.wait()
+	r.cur, r.pos, r.end, r.have = 0, off, off+n, nil
 	return r
 }
 
-// Wait waits for the background read, if one is running: after it, the
-// file may be closed.
-func (r *DirectReader) Wait() {
+// wait waits for the background read, if one is running.
+func (r *DirectReader) wait() {
 	if r.ahead != nil {
 		<-r.ahead
 		r.ahead = nil
@@ -140,14 +173,15 @@ func (r *DirectReader) Wait() {
 // that is used up. It returns io.EOF at the region's end or where the file
 // ends before it.
 func (r *DirectReader) Read(p []byte) (int, error) {
-	if len(r.have) == 0 {
+	for len(r.have) == 0 {
 		if r.pos >= r.end {
 			return 0, io.EOF
 		}
-		if err := r.fill(); err != nil {
+		eof, err := r.fill()
+		if err != nil {
 			return 0, err
 		}
-		if len(r.have) == 0 {
+		if eof {
 			r.end = r.pos // the file ends here
 			return 0, io.EOF
 		}
@@ -166,28 +200,28 @@ func (r *DirectReader) span(pos int64) (start, want int64) {
 }
 
 // fill makes have the bytes from pos on: those the background read
-// brought when it read there, else read now. Then it starts the read of
-// the block after them.
-func (r *DirectReader) fill() error {
+// brought when it read there, else read now; then it starts the read of
+// the block after them. It reports the end of the file: a read that ends
+// at or before pos. On the local disk filesystems Direct chooses, a read
+// is short only at the end of the file.
+func (r *DirectReader) fill() (eof bool, err error) {
 	start, want := r.span(r.pos)
 	var n int
-	var err error
 	if r.ahead != nil && r.aheadOff == start {
 		res := <-r.ahead
 		r.ahead = nil
 		r.cur ^= 1
 		n, err = res.n, res.err
 	} else {
-		r.Wait()
+		r.wait()
 		n, err = r.read(r.bufs[r.cur][:want], start)
 	}
 	if err != nil {
-		return &os.PathError{Op: "read", Path: r.name, Err: err}
+		return false, &os.PathError{Op: "read", Path: r.name, Err: err}
 	}
 	skip := r.pos - start
 	if int64(n) <= skip {
-		r.have = nil
-		return nil
+		return true, nil
 	}
 	r.have = r.bufs[r.cur][skip:min(int64(n), r.end-start)]
 	if next := start + int64(n); int64(n) == want && next < r.end {
@@ -200,7 +234,7 @@ func (r *DirectReader) fill() error {
 			ch <- readResult{n, err}
 		}()
 	}
-	return nil
+	return false, nil
 }
 
 // read reads b at off, going on through the page cache when the

@@ -42,14 +42,19 @@ func cachedPages(t *testing.T, f *os.File, size int64) uint64 {
 	return cs.Cache
 }
 
-// isExt4 reports whether path is on ext4, which takes O_DIRECT: there
-// Direct must choose it for a cold file.
-func isExt4(t *testing.T, path string) bool {
+// onLocalDisk reports whether path is on a filesystem Direct reads around
+// the cache (ext4, xfs, btrfs): there it must for a cold file.
+func onLocalDisk(t *testing.T, path string) bool {
+	t.Helper()
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		t.Fatal(err)
 	}
-	return st.Type == unix.EXT4_SUPER_MAGIC
+	switch uint32(st.Type) {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC:
+		return true
+	}
+	return false
 }
 
 func TestDirectReaderRegions(t *testing.T) {
@@ -66,8 +71,8 @@ func TestDirectReaderRegions(t *testing.T) {
 	defer f.Close()
 	size := int64(len(data))
 	direct := Direct(f, size)
-	if !direct && isExt4(t, p) {
-		t.Fatal("a cold file on ext4 is not read with O_DIRECT")
+	if !direct && onLocalDisk(t, p) {
+		t.Fatal("a cold file on a local disk is not read with O_DIRECT")
 	}
 	fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
 	if err != nil {
@@ -78,7 +83,8 @@ func TestDirectReaderRegions(t *testing.T) {
 	}
 	// A small buffer, so that regions cross many blocks and the reads
 	// ahead run.
-	r := NewDirectReader(64 << 10)
+	r := NewDirectReader(f, direct, 64<<10)
+	defer r.Close()
 	type region struct{ off, n int64 }
 	regions := []region{{0, size}, {1, 3<<20 + 5}, {4095, 1}, {4096, 4096}, {size - 10, 10}, {0, 0}}
 	for range 40 {
@@ -86,7 +92,7 @@ func TestDirectReaderRegions(t *testing.T) {
 		regions = append(regions, region{off, rng.Int64N(size - off + 1)})
 	}
 	for _, rg := range regions {
-		got, err := io.ReadAll(r.Reset(f, rg.off, rg.n, direct))
+		got, err := io.ReadAll(r.Reset(rg.off, rg.n))
 		if err != nil {
 			t.Fatalf("region %+v: %v", rg, err)
 		}
@@ -96,19 +102,25 @@ func TestDirectReaderRegions(t *testing.T) {
 	}
 	// A region past the end (the file shrank since its size was taken)
 	// ends where the file does.
-	got, err := io.ReadAll(r.Reset(f, size-100, 1<<20, direct))
+	got, err := io.ReadAll(r.Reset(size-100, 1<<20))
 	if err != nil || !bytes.Equal(got, data[size-100:]) {
 		t.Fatalf("region past the end: %d bytes, %v", len(got), err)
 	}
 	// Reading half a region and moving on leaves no read behind that
 	// could outlive the file.
-	rd := r.Reset(f, 0, size, direct)
+	rd := r.Reset(0, size)
+	if _, err := io.ReadFull(rd, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if r.ahead == nil {
+		t.Fatal("no read ahead of the caller in a region of many blocks")
+	}
 	if _, err := io.ReadFull(rd, make([]byte, 100<<10)); err != nil {
 		t.Fatal(err)
 	}
-	r.Wait()
+	r.wait()
 	if r.ahead != nil {
-		t.Fatal("a read is still running after Wait")
+		t.Fatal("a read is still running after wait")
 	}
 	if direct {
 		if n := cachedPages(t, f, size); n > 2 {
@@ -138,5 +150,81 @@ func TestDirectLeavesCachedFiles(t *testing.T) {
 	}
 	if fl&unix.O_DIRECT != 0 {
 		t.Fatal("O_DIRECT set on a cached file")
+	}
+}
+
+// A file whose few cached pages are waiting to be written is read through
+// the cache: O_DIRECT would have to write them out first.
+func TestDirectLeavesDirtyFiles(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	p := coldFile(t, data)
+	if !onLocalDisk(t, p) {
+		t.Skip("not a local disk filesystem")
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("dirty"), 4096*10); err != nil {
+		t.Fatal(err)
+	}
+	if Direct(f, int64(len(data))) {
+		t.Fatal("a file with a dirty page was switched to O_DIRECT")
+	}
+}
+
+// Only files on local disk filesystems are read around the cache: tmpfs
+// has no disk, and network and FUSE filesystems read ahead on their own.
+// (A file on tmpfs is always all cached, so cold says no there as well.)
+func TestLocalDisk(t *testing.T) {
+	for dir, want := range map[string]bool{"/dev/shm": false, t.TempDir(): onLocalDisk(t, t.TempDir())} {
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		f, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := localDisk(int(f.Fd()))
+		f.Close()
+		if got != want {
+			t.Errorf("%s: localDisk %v, want %v", dir, got, want)
+		}
+	}
+}
+
+// A read the filesystem refuses with O_DIRECT (here: a buffer that is not
+// aligned) goes on through the page cache, with the right bytes.
+func TestDirectReaderFallsBack(t *testing.T) {
+	data := make([]byte, 300_000)
+	for i := range data {
+		data[i] = byte(i * 13)
+	}
+	p := coldFile(t, data)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !Direct(f, int64(len(data))) {
+		t.Skip("not read with O_DIRECT here")
+	}
+	r := NewDirectReader(f, true, 64<<10)
+	defer r.Close()
+	for i := range r.bufs {
+		r.bufs[i] = r.bufs[i][1 : len(r.bufs[i])-directAlign+1] // misaligned
+	}
+	got, err := io.ReadAll(r.Reset(5, int64(len(data))-5))
+	if err != nil || !bytes.Equal(got, data[5:]) {
+		t.Fatalf("after the fallback: %d bytes, %v", len(got), err)
+	}
+	fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl&unix.O_DIRECT != 0 {
+		t.Fatal("O_DIRECT still set after the filesystem refused it")
 	}
 }

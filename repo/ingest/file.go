@@ -67,13 +67,12 @@ type fileWorker struct {
 	gear  *gear.Chunker    // with repo.ChunkerGear
 	rabin *chunker.Chunker // with repo.ChunkerRabin
 	buf   []byte           // the Rabin chunker's output
-	dr    *fsmeta.DirectReader
 }
 
 // directBuf is how much a file worker reads at once from a file it reads
-// around the page cache (twice: one block is read ahead). With 1 MiB the
-// first ingest of the benchmark corpus peaked 5-8 MiB higher for no
-// measurable speed.
+// around the page cache (twice: one block is read ahead), in buffers from
+// bufpool while it reads the file. With 1 MiB the first ingest of the
+// benchmark corpus peaked 5-8 MiB higher for no measurable speed.
 const directBuf = 512 << 10
 
 func (g *ingester) fileWorker() {
@@ -82,6 +81,7 @@ func (g *ingester) fileWorker() {
 	for fj := range g.files {
 		if g.ctx.Err() != nil || g.failed() != nil {
 			fj.failed = true
+			g.prefetched.Add(-fj.prefetched)
 			close(fj.done)
 			continue // drain: the snapshot will not be written
 		}
@@ -207,12 +207,10 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 	}
 	// The small files were read ahead into the page cache (prefetchMax);
 	// a larger one that is not cached is read around it.
-	direct := size > prefetchMax && fsmeta.Direct(f, size)
-	if direct {
-		if w.dr == nil {
-			w.dr = fsmeta.NewDirectReader(directBuf)
-		}
-		defer w.dr.Wait() // before f is closed
+	var dr *fsmeta.DirectReader
+	if size > prefetchMax && fsmeta.Direct(f, size) {
+		dr = fsmeta.NewDirectReader(f, true, directBuf)
+		defer dr.Close() // before f is closed
 	}
 	var content []tree.Chunk
 	var pos int64
@@ -222,8 +220,8 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			pos = e.Off
 		}
 		var r io.Reader = io.NewSectionReader(f, e.Off, e.Len)
-		if direct {
-			r = w.dr.Reset(f, e.Off, e.Len, true)
+		if dr != nil {
+			r = dr.Reset(e.Off, e.Len)
 		}
 		cs, n, err := w.g.chunkStream(w, fj.path, r, e.Len)
 		content = append(content, cs...)

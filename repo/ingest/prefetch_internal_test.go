@@ -80,4 +80,20 @@ func TestPrefetchBudget(t *testing.T) {
 	if n := g.prefetched.Load(); n != 0 {
 		t.Fatalf("%d bytes still counted as read ahead after every file was done", n)
 	}
+	// Files drained unread when the ingest stops give theirs back too.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	g.ctx = cctx
+	g.files = make(chan *fileJob, 8)
+	for i := range 8 {
+		fj := &fileJob{path: fmt.Sprintf("/nowhere/drained-%d", i), node: &tree.Node{Kind: tree.KindFile, Size: 1000}, dir: d, done: make(chan struct{})}
+		g.prefetchFile(fj)
+		g.files <- fj
+	}
+	close(g.files)
+	g.fileWG.Add(1)
+	g.fileWorker()
+	if n := g.prefetched.Load(); n != 0 {
+		t.Fatalf("%d bytes still counted as read ahead after the drained files", n)
+	}
 }

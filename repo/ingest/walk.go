@@ -305,13 +305,15 @@ func (g *ingester) prefetchFile(fj *fileJob) {
 	if g.prefetch == nil || n.Size == 0 || n.Size > prefetchMax || g.cache.known(fj.path) {
 		return
 	}
-	if g.prefetched.Load()+int64(n.Size) > prefetchBudget {
+	size := int64(n.Size)
+	if g.prefetched.Add(size) > prefetchBudget {
+		g.prefetched.Add(-size)
 		return
 	}
 	select {
-	case g.prefetch <- prefetchJob{fj.path, int64(n.Size)}:
-		fj.prefetched = int64(n.Size)
-		g.prefetched.Add(fj.prefetched)
+	case g.prefetch <- prefetchJob{fj.path, size}:
+		fj.prefetched = size
 	default:
+		g.prefetched.Add(-size)
 	}
 }

@@ -123,7 +123,7 @@ func (c *Codec) SealPooled(t id.BlobType, bid id.ID, plain []byte) []byte {
 // length the index promised. The plaintext is appended to dst[:0] when dst
 // has room, so callers can reuse buffers.
 func (c *Codec) Open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int) ([]byte, error) {
-	return c.open(dst, t, bid, stored, rawLen, false, nil)
+	return c.open(dst, t, bid, stored, rawLen, false)
 }
 
 // OpenInPlace is Open decrypting within stored, which it overwrites: a
@@ -131,7 +131,7 @@ func (c *Codec) Open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen
 // part of stored (dst is not used); a compressed one is decompressed into
 // dst as with Open.
 func (c *Codec) OpenInPlace(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int) ([]byte, error) {
-	return c.open(dst, t, bid, stored, rawLen, true, nil)
+	return c.open(dst, t, bid, stored, rawLen, true)
 }
 
 // OpenOwned is Open for a caller that no longer needs stored, which it
@@ -139,28 +139,13 @@ func (c *Codec) OpenInPlace(dst []byte, t id.BlobType, bid id.ID, stored []byte,
 // taken for that. The plaintext is always in dst's storage (or new), never
 // a part of stored.
 func (c *Codec) OpenOwned(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int) ([]byte, error) {
-	inPlace := len(stored) > 0 && stored[0]&FlagZstd != 0
-	return c.open(dst, t, bid, stored, rawLen, inPlace, nil)
+	if len(stored) > 0 && stored[0]&FlagZstd != 0 {
+		return c.open(dst, t, bid, stored, rawLen, true)
+	}
+	return c.open(dst, t, bid, stored, rawLen, false)
 }
 
-// OpenVerify is OpenOwned for verify-before-write, which opens blobs this
-// process has just sealed: it decompresses with the library that
-// compressed them where that has a decoder (libzstd in cgo builds, a
-// quarter faster than the pure-Go decoder on the benchmark corpus's
-// chunks). What storage hands back later is always decoded in Go.
-func (c *Codec) OpenVerify(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int) ([]byte, error) {
-	inPlace := len(stored) > 0 && stored[0]&FlagZstd != 0
-	d, _ := c.enc.(decompressor)
-	return c.open(dst, t, bid, stored, rawLen, inPlace, d)
-}
-
-// A decompressor is a compressor that also decodes, into dst (reusing its
-// capacity), a frame whose content is n bytes.
-type decompressor interface {
-	decompress(dst, src []byte, n int) ([]byte, error)
-}
-
-func (c *Codec) open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int, inPlace bool, d decompressor) ([]byte, error) {
+func (c *Codec) open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen int, inPlace bool) ([]byte, error) {
 	if len(stored) < BlobOverhead {
 		return nil, fmt.Errorf("blob %s: %d bytes is too short: %w", bid.Short(), len(stored), ErrCorrupt)
 	}
@@ -194,11 +179,7 @@ func (c *Codec) open(dst []byte, t id.BlobType, bid id.ID, stored []byte, rawLen
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: %w", bid.Short(), err)
 		}
-		if d != nil && rawLen > 0 {
-			plain, err = d.decompress(dst, body, rawLen)
-		} else {
-			plain, err = c.dec.DecodeAll(body, dst[:0])
-		}
+		plain, err = c.dec.DecodeAll(body, dst[:0])
 		if !inPlace {
 			bufpool.Put(body)
 		}

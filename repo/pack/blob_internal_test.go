@@ -43,9 +43,10 @@ func TestLooksIncompressible(t *testing.T) {
 	}
 }
 
-// OpenVerify opens what Seal made as Open does, with either decoder, and
-// refuses a frame that does not decode to the promised length, or at all.
-func TestOpenVerify(t *testing.T) {
+// OpenOwned (verify-before-write's open) opens what Seal made, and refuses
+// a frame that does not decode to the promised length, or at all: what
+// compression gone wrong would look like.
+func TestOpenOwnedRefusesBadFrames(t *testing.T) {
 	k, err := crypto.KeyFromMaster(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +60,7 @@ func TestOpenVerify(t *testing.T) {
 		}
 		bid := c.ID(plain)
 		stored := c.Seal(nil, id.DataBlob, bid, plain)
-		got, err := c.OpenVerify(nil, id.DataBlob, bid, append([]byte(nil), stored...), size)
+		got, err := c.OpenOwned(nil, id.DataBlob, bid, append([]byte(nil), stored...), size)
 		if err != nil || string(got) != string(plain) {
 			t.Fatalf("%d bytes: %v", size, err)
 		}
@@ -82,7 +83,7 @@ func TestOpenVerify(t *testing.T) {
 		"not a frame":                    seal([]byte("this is not zstd at all, not even close")),
 		"a frame cut short":              seal(c.Compress(plain)[:8]),
 	} {
-		if _, err := c.OpenVerify(nil, id.DataBlob, bid, stored, len(plain)); !errors.Is(err, ErrCorrupt) {
+		if _, err := c.OpenOwned(nil, id.DataBlob, bid, stored, len(plain)); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
 		}
 	}

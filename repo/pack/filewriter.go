@@ -103,7 +103,7 @@ func VerifyFile(c *Codec, r io.ReaderAt, size int64) ([]Entry, error) {
 			return nil, err
 		}
 		// Decrypted in place: stored is not needed after.
-		plain, err := c.OpenVerify(bufpool.Get(int(e.RawLength)), e.Type, e.ID, stored, int(e.RawLength))
+		plain, err := c.OpenOwned(bufpool.Get(int(e.RawLength)), e.Type, e.ID, stored, int(e.RawLength))
 		bufpool.Put(stored)
 		if err != nil {
 			return nil, err

@@ -52,23 +52,3 @@ func (c *cZstd) compress(dst, src []byte) []byte {
 }
 
 func (c *cZstd) name() string { return "libzstd" }
-
-// decompress decodes src into dst, which it grows to n bytes when its
-// capacity is less; a frame whose content is not n bytes is an error.
-func (c *cZstd) decompress(dst, src []byte, n int) ([]byte, error) {
-	if cap(dst) < n {
-		dst = make([]byte, n)
-	}
-	dst = dst[:n]
-	x := <-c.pool
-	if x == nil {
-		x = libzstd.NewCtx()
-	}
-	got, err := x.DecompressInto(dst, src)
-	runtime.KeepAlive(x)
-	c.pool <- x
-	if err != nil {
-		return nil, err
-	}
-	return dst[:got], nil
-}
