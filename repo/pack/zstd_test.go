@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
 )
@@ -98,6 +100,31 @@ func TestCompressorFailureStoresPlain(t *testing.T) {
 		got, err := NewCodec(k).Open(nil, id.DataBlob, bid, sealed, n)
 		if err != nil || !bytes.Equal(got, plain) {
 			t.Fatalf("%d bytes: %v", n, err)
+		}
+	}
+}
+
+// Every engine writes frames that record their content size and carry no
+// checksum, as docs/FORMAT.md says (a reader sizes its buffer from the
+// first; the AEAD tag does the second's work).
+func TestFramesRecordTheirSize(t *testing.T) {
+	for _, e := range []compressor{newGoZstd(), newCompressor()} {
+		for _, n := range []int{4 << 10, 100 << 10, 1<<20 + 5} {
+			plain := compressible(n, byte(n))
+			z := e.compress(make([]byte, 0, compressRoom(n)), plain)
+			if z == nil || len(z) >= n {
+				t.Fatalf("%s: %d compressible bytes not compressed", e.name(), n)
+			}
+			var h zstd.Header
+			if err := h.Decode(z); err != nil {
+				t.Fatalf("%s: %d bytes: frame header: %v", e.name(), n, err)
+			}
+			if !h.HasFCS || h.FrameContentSize != uint64(n) {
+				t.Errorf("%s: %d bytes: frame records content size %v (%d)", e.name(), n, h.HasFCS, h.FrameContentSize)
+			}
+			if h.HasCheckSum {
+				t.Errorf("%s: %d bytes: frame carries a checksum", e.name(), n)
+			}
 		}
 	}
 }
