@@ -20,11 +20,11 @@ import (
 // reporting), allocating those pages is also the largest part of the
 // kernel's time: reading a 300 MiB file cold took 0.46-0.48 s of system
 // time buffered and 0.02 s with O_DIRECT, and less wall time too (dd,
-// this project's benchmark machine). So a large file on a local disk that
-// is not in the cache is read with O_DIRECT into buffers of cairn's own;
-// one that is (just written, say) is read from the cache as before, and so
-// is every file on a network or FUSE filesystem, whose client's read-ahead
-// is worth more than the cache.
+// this project's benchmark machine). So a large file on a local disk
+// (ext4, xfs) that is not in the cache is read with O_DIRECT into buffers
+// of cairn's own; one that is (just written, say) is read from the cache
+// as before, and so is every file on a network or FUSE filesystem, whose
+// client's read-ahead is worth more than the cache.
 
 // directAlign is the alignment O_DIRECT asks of offsets, lengths and
 // buffers: a page, which covers every logical block size in use.
@@ -86,9 +86,8 @@ func (r *DirectReader) Close() {
 }
 
 // Direct reports whether f, of size bytes, is better read around the page
-// cache, and if so switches it to O_DIRECT: a file on a local disk's
-// filesystem, most of which is not cached and none of which waits to be
-// written. Where the kernel cannot tell (no cachestat and no mincore) or
+// cache, and if so switches it to O_DIRECT: a file on ext4 or xfs, most
+// of which is not cached and none of which waits to be written. Where the kernel cannot tell (no cachestat and no mincore) or
 // refuses O_DIRECT, the file stays as it is.
 func Direct(f *os.File, size int64) bool {
 	fd := int(f.Fd())
@@ -104,16 +103,18 @@ func Direct(f *os.File, size int64) bool {
 }
 
 // localDisk reports whether fd's filesystem is one of the local disk
-// filesystems O_DIRECT is known to serve well. Network and FUSE
-// filesystems read ahead on their own and lose that with O_DIRECT; tmpfs
-// has no disk to go around.
+// filesystems O_DIRECT is known to serve well: ext4 and xfs. Network and
+// FUSE filesystems read ahead on their own and lose that with O_DIRECT;
+// tmpfs has no disk to go around; btrfs, tried on a loop device, read
+// part of a cold file through the page cache all the same (its own
+// fallback), so there O_DIRECT only added a copy.
 func localDisk(fd int) bool {
 	var st unix.Statfs_t
 	if unix.Fstatfs(fd, &st) != nil {
 		return false
 	}
 	switch uint32(st.Type) {
-	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC:
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC:
 		return true
 	}
 	return false

@@ -43,7 +43,7 @@ func cachedPages(t *testing.T, f *os.File, size int64) uint64 {
 }
 
 // onLocalDisk reports whether path is on a filesystem Direct reads around
-// the cache (ext4, xfs, btrfs): there it must for a cold file.
+// the cache (ext4, xfs): there it must for a cold file.
 func onLocalDisk(t *testing.T, path string) bool {
 	t.Helper()
 	var st unix.Statfs_t
@@ -51,7 +51,7 @@ func onLocalDisk(t *testing.T, path string) bool {
 		t.Fatal(err)
 	}
 	switch uint32(st.Type) {
-	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC:
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC:
 		return true
 	}
 	return false

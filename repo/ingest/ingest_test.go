@@ -297,9 +297,9 @@ func TestColdFileReadAroundPageCache(t *testing.T) {
 	if err := unix.Statfs(src, &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Type == unix.TMPFS_MAGIC {
-		t.Skip("the temporary folder is on tmpfs, which has no disk to read around its cache")
-	}
+	// Only ext4 and xfs are read around the cache (fsmeta.Direct);
+	// elsewhere the bytes are still checked.
+	aroundCache := st.Type == unix.EXT4_SUPER_MAGIC || st.Type == unix.XFS_SUPER_MAGIC
 	p := filepath.Join(src, "big")
 	rng := rand.New(rand.NewPCG(3, 4))
 	part := func(n int) []byte {
@@ -334,7 +334,7 @@ func TestColdFileReadAroundPageCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cached := cachedBytes(t, p); cached > 64<<10 {
+	if cached := cachedBytes(t, p); aroundCache && cached > 64<<10 {
 		t.Errorf("after the ingest %d bytes of the cold file are in the page cache", cached)
 	}
 	dst := t.TempDir()
