@@ -113,7 +113,21 @@ func localDisk(fd int) bool {
 	if unix.Fstatfs(fd, &st) != nil {
 		return false
 	}
-	switch uint32(st.Type) {
+	return directFS(st.Type)
+}
+
+// OnLocalDisk reports whether path is on a filesystem whose cold files
+// Direct reads around the page cache (ext4, xfs).
+func OnLocalDisk(path string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false, err
+	}
+	return directFS(st.Type), nil
+}
+
+func directFS(typ int64) bool {
+	switch uint32(typ) {
 	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC:
 		return true
 	}
@@ -138,21 +152,27 @@ func cold(fd int, size int64) bool {
 	}
 	// Kernels before 6.5: ask mincore about the first 256 MiB (it
 	// cannot see dirty pages; an O_DIRECT read writes those out first).
-	n := min(size, 256<<20)
+	in, all, err := residentPages(fd, min(size, 256<<20))
+	return err == nil && in*4 < all
+}
+
+// residentPages counts the pages of fd's first n bytes that are in the
+// page cache (mincore of a mapping that is never touched), of all.
+func residentPages(fd int, n int64) (in, all int, err error) {
 	m, err := unix.Mmap(fd, 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
-		return false
+		return 0, 0, err
 	}
 	defer unix.Munmap(m)
-	vec := make([]byte, (n+page-1)/page)
+	page := os.Getpagesize()
+	vec := make([]byte, (len(m)+page-1)/page)
 	if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
-		return false
+		return 0, 0, e
 	}
-	in := 0
 	for _, v := range vec {
 		in += int(v & 1)
 	}
-	return in*4 < len(vec)
+	return in, len(vec), nil
 }
 
 // Reset makes r read [off, off+n) of its file, and returns r.

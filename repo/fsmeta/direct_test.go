@@ -43,18 +43,14 @@ func cachedPages(t *testing.T, f *os.File, size int64) uint64 {
 }
 
 // onLocalDisk reports whether path is on a filesystem Direct reads around
-// the cache (ext4, xfs): there it must for a cold file.
+// the cache: there it must for a cold file.
 func onLocalDisk(t *testing.T, path string) bool {
 	t.Helper()
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
+	ok, err := OnLocalDisk(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	switch uint32(st.Type) {
-	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC:
-		return true
-	}
-	return false
+	return ok
 }
 
 func TestDirectReaderRegions(t *testing.T) {

@@ -63,36 +63,36 @@ func TestPrefetchBudget(t *testing.T) {
 	if g.prefetched.Load() != prefetchBudget {
 		t.Fatalf("%d bytes counted as read ahead, want %d", g.prefetched.Load(), prefetchBudget)
 	}
-	// The workers take the files (here, files that cannot be opened:
-	// the share is given back all the same).
-	g.files = make(chan *fileJob, len(jobs))
-	g.ctx = ctx
+	// A file worker takes the queued files and is done.
 	d := &dirState{g: g, nodes: make([]*tree.Node, len(jobs))}
 	d.pending.Store(int64(len(jobs)) + 1) // the listing never ends here
-	for i, fj := range jobs {
-		fj.dir, fj.slot = d, i
-		fj.done = make(chan struct{})
-		g.files <- fj
+	work := func(ctx context.Context, jobs []*fileJob) {
+		g.ctx = ctx
+		g.files = make(chan *fileJob, len(jobs))
+		for i, fj := range jobs {
+			fj.dir, fj.slot = d, i
+			fj.done = make(chan struct{})
+			g.files <- fj
+		}
+		close(g.files)
+		g.fileWG.Add(1)
+		g.fileWorker()
 	}
-	close(g.files)
-	g.fileWG.Add(1)
-	g.fileWorker()
+	// Files that cannot be opened: the share is given back all the same.
+	work(ctx, jobs)
 	if n := g.prefetched.Load(); n != 0 {
 		t.Fatalf("%d bytes still counted as read ahead after every file was done", n)
 	}
 	// Files drained unread when the ingest stops give theirs back too.
+	var drained []*fileJob
+	for i := range 8 {
+		fj := &fileJob{path: fmt.Sprintf("/nowhere/drained-%d", i), node: &tree.Node{Kind: tree.KindFile, Size: 1000}}
+		g.prefetchFile(fj)
+		drained = append(drained, fj)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	g.ctx = cctx
-	g.files = make(chan *fileJob, 8)
-	for i := range 8 {
-		fj := &fileJob{path: fmt.Sprintf("/nowhere/drained-%d", i), node: &tree.Node{Kind: tree.KindFile, Size: 1000}, dir: d, done: make(chan struct{})}
-		g.prefetchFile(fj)
-		g.files <- fj
-	}
-	close(g.files)
-	g.fileWG.Add(1)
-	g.fileWorker()
+	work(cctx, drained)
 	if n := g.prefetched.Load(); n != 0 {
 		t.Fatalf("%d bytes still counted as read ahead after the drained files", n)
 	}
