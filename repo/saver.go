@@ -243,12 +243,12 @@ func (s *Saver) upload(w *pack.FileWriter) {
 // only then stores it.
 func (s *Saver) store(w *pack.FileWriter) error {
 	f := w.File()
-	pid, size, err := w.Finish(s.r.key)
+	size, err := w.Finish(s.r.key)
 	if err != nil {
 		discard(f)
 		return fmt.Errorf("write pack: %w", err)
 	}
-	entries, err := pack.VerifyFile(s.r.codec, f, size)
+	pid, entries, err := pack.VerifyFile(s.r.codec, f, size)
 	if err != nil {
 		discard(f)
 		return fmt.Errorf("verify pack before writing: %w (this is a bug or failing memory or disk; nothing was stored)", err)

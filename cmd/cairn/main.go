@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"syscall"
@@ -151,7 +152,8 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 	return root
 }
 
-// startProfile writes a CPU profile to $CAIRN_CPUPROFILE, and heap
+// startProfile writes a CPU profile to $CAIRN_CPUPROFILE, a profile of
+// lock waits to $CAIRN_MUTEXPROFILE, and heap
 // profiles to $CAIRN_MEMPROFILE.NN every second and $CAIRN_MEMPROFILE.end
 // at the end (its alloc_space is everything the command allocated), for
 // the benchmarks in bench/.
@@ -186,6 +188,18 @@ func startProfile() func() {
 				}
 			}
 		}()
+	}
+	// Where goroutines wait for each other's locks.
+	if mp := os.Getenv("CAIRN_MUTEXPROFILE"); mp != "" {
+		runtime.SetMutexProfileFraction(1)
+		stopBefore := stopMem
+		stopMem = func() {
+			stopBefore()
+			if f, err := os.Create(mp); err == nil {
+				pprof.Lookup("mutex").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 	}
 	path := os.Getenv("CAIRN_CPUPROFILE")
 	if path == "" {

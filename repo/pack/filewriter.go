@@ -14,21 +14,21 @@ import (
 	"github.com/cairn-backup/cairn/repo/id"
 )
 
-// FileWriter builds a pack in a file instead of memory, hashing its bytes
-// as they go by so the pack's ID needs no second pass. The file is the
-// caller's: it is neither closed nor removed here.
+// FileWriter builds a pack in a file instead of memory. Its ID is the hash
+// VerifyFile computes as it reads the pack back: not hashed here, where
+// the caller (the Saver) holds its lock. The file is the caller's: it is
+// neither closed nor removed here.
 type FileWriter struct {
 	Type    id.BlobType
 	f       *os.File
 	bw      *bufio.Writer
-	hash    *blake3.Hasher
 	size    int64
 	entries []Entry
 }
 
 // NewFileWriter starts a pack of type t in the empty file f.
 func NewFileWriter(t id.BlobType, f *os.File) *FileWriter {
-	return &FileWriter{Type: t, f: f, bw: bufio.NewWriterSize(f, 1<<20), hash: blake3.New()}
+	return &FileWriter{Type: t, f: f, bw: bufio.NewWriterSize(f, 1<<20)}
 }
 
 // File is the file the pack is written to.
@@ -41,7 +41,6 @@ func (w *FileWriter) Size() int64 { return w.size }
 func (w *FileWriter) Count() int { return len(w.entries) }
 
 func (w *FileWriter) write(b []byte) error {
-	w.hash.Write(b)
 	_, err := w.bw.Write(b)
 	return err
 }
@@ -56,59 +55,65 @@ func (w *FileWriter) AddSealed(bid id.ID, stored []byte, rawLen int) error {
 	return w.write(stored)
 }
 
-// Finish writes the sealed header and trailer and returns the pack's ID and
-// total size. The file then holds exactly the pack.
-func (w *FileWriter) Finish(k *crypto.Key) (id.ID, int64, error) {
+// Finish writes the sealed header and trailer and returns the pack's total
+// size. The file then holds exactly the pack.
+func (w *FileWriter) Finish(k *crypto.Key) (int64, error) {
 	sealed := k.Seal(nil, EncodeHeader(w.entries), headerAD)
 	sealed = binary.LittleEndian.AppendUint32(sealed, uint32(len(sealed)))
 	sealed = append(sealed, trailerMagic...)
 	if err := w.write(sealed); err != nil {
-		return id.Zero, 0, err
+		return 0, err
 	}
 	if err := w.bw.Flush(); err != nil {
-		return id.Zero, 0, err
+		return 0, err
 	}
-	var pid id.ID
-	w.hash.Sum(pid[:0])
-	return pid, w.size + int64(len(sealed)), nil
+	return w.size + int64(len(sealed)), nil
 }
 
 // VerifyFile re-reads a finished pack from r (size bytes) as a reader
 // would: trailer, header, and every blob opened and re-hashed, one blob in
-// memory at a time. It is the verify-before-write step for file packs.
-func VerifyFile(c *Codec, r io.ReaderAt, size int64) ([]Entry, error) {
+// memory at a time. It is the verify-before-write step for file packs. It
+// returns the pack's ID, the hash of every byte it read: the header's
+// blobs lie end to end from the start (DecodeHeader checks), so reading
+// them in order and then the header and trailer reads the whole file.
+func VerifyFile(c *Codec, r io.ReaderAt, size int64) (id.ID, []Entry, error) {
 	if size < TrailerSize {
-		return nil, fmt.Errorf("pack of %d bytes: %w", size, ErrCorrupt)
+		return id.Zero, nil, fmt.Errorf("pack of %d bytes: %w", size, ErrCorrupt)
 	}
 	var trailer [TrailerSize]byte
 	if _, err := r.ReadAt(trailer[:], size-TrailerSize); err != nil {
-		return nil, err
+		return id.Zero, nil, err
 	}
 	hl, err := ParseTrailer(trailer[:], size)
 	if err != nil {
-		return nil, err
+		return id.Zero, nil, err
 	}
 	tail := make([]byte, hl+TrailerSize)
 	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil {
-		return nil, err
+		return id.Zero, nil, err
 	}
 	entries, err := ReadHeader(c.Key, tail, size)
 	if err != nil {
-		return nil, err
+		return id.Zero, nil, err
 	}
+	h := blake3.New()
 	for _, e := range entries {
 		stored := bufpool.Get(int(e.Length))[:e.Length]
 		if _, err := r.ReadAt(stored, int64(e.Offset)); err != nil {
 			bufpool.Put(stored)
-			return nil, err
+			return id.Zero, nil, err
 		}
+		h.Write(stored)
 		// Decrypted in place: stored is not needed after.
 		plain, err := c.OpenOwned(bufpool.Get(int(e.RawLength)), e.Type, e.ID, stored, int(e.RawLength))
 		bufpool.Put(stored)
 		if err != nil {
-			return nil, err
+			return id.Zero, nil, err
 		}
 		bufpool.Put(plain)
 	}
-	return entries, nil
+	h.Write(tail)
+	var pid id.ID
+	h.Sum(pid[:0])
+	return pid, entries, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"testing"
 
@@ -277,6 +278,67 @@ func TestParseTrailerRejects(t *testing.T) {
 	} {
 		if _, err := pack.ParseTrailer(tc.b, tc.size); !errors.Is(err, pack.ErrCorrupt) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// A pack built in a file reads back through VerifyFile with the entries
+// it was written with, and the ID VerifyFile returns is the hash of the
+// file's bytes, as a pack's name must be (it is computed while reading the
+// pack back, not while writing it). Any changed byte fails the check.
+func TestFileWriterVerifyFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	c := pack.NewCodec(testKey(t, 3))
+	f, err := os.CreateTemp(t.TempDir(), "pack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pack.NewFileWriter(id.DataBlob, f)
+	var want []pack.Entry
+	for i := range 40 {
+		b := make([]byte, rng.IntN(3<<20))
+		if i%3 == 0 {
+			for j := range b {
+				b[j] = byte(rng.IntN(4)) // compressible
+			}
+		} else {
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+		}
+		bid := c.ID(b)
+		sealed := c.Seal(nil, id.DataBlob, bid, b)
+		want = append(want, pack.Entry{Type: id.DataBlob, ID: bid, Offset: uint32(w.Size()), Length: uint32(len(sealed)), RawLength: uint32(len(b))})
+		if err := w.AddSealed(bid, sealed, len(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size, err := w.Finish(c.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(data)) != size {
+		t.Fatalf("Finish says %d bytes, the file has %d", size, len(data))
+	}
+	pid, entries, err := pack.VerifyFile(c, f, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, entries, want)
+	if sum := blake3.Sum256(data); pid != id.ID(sum) {
+		t.Fatalf("VerifyFile's ID %s is not the hash of the file, %x", pid.Short(), sum[:4])
+	}
+	for range 30 {
+		at := rng.IntN(len(data))
+		bad := bytes.Clone(data)
+		bad[at] ^= byte(1 + rng.IntN(255))
+		if _, _, err := pack.VerifyFile(c, bytes.NewReader(bad), size); err == nil {
+			t.Fatalf("byte %d of %d changed: VerifyFile took it", at, len(data))
 		}
 	}
 }
