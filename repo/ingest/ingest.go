@@ -297,7 +297,20 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 			err = errors.New("internal error: the walk ended with directories unfinished")
 		}
 	}
+	// The file-change cache is written while the last packs are verified
+	// and stored, not after: an entry naming a blob that then fails to be
+	// stored costs the next ingest a read, never a wrong snapshot, as an
+	// entry is used only when the index has every blob it names.
+	cacheErr := make(chan error, 1)
+	if err == nil {
+		go func() { cacheErr <- g.cache.save() }()
+	} else {
+		cacheErr <- nil
+	}
 	flushErr := g.saver.Flush()
+	if cerr := <-cacheErr; cerr != nil && err == nil {
+		err = fmt.Errorf("save file-change cache: %w", cerr)
+	}
 	if err == nil {
 		err = flushErr
 	}
@@ -310,9 +323,6 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		if err := opt.BeforeCommit(); err != nil {
 			return nil, err
 		}
-	}
-	if err := g.cache.save(); err != nil {
-		return nil, fmt.Errorf("save file-change cache: %w", err)
 	}
 	sn := g.snapshot(root.Subtree, paths, start)
 	if root.Name != "" {
