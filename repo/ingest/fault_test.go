@@ -111,3 +111,53 @@ func TestIngestThroughFaults(t *testing.T) {
 	}
 	restoreEquals(t, clean, res3.Snapshot, src2, src2)
 }
+
+// failData fails every data pack upload, as a full disk or a bucket that
+// refuses writes would.
+type failData struct{ backends.Backend }
+
+var errNoRoom = errors.New("no room for data packs")
+
+func (f failData) Save(ctx context.Context, name string, data []byte) error {
+	if strings.HasPrefix(name, "data/") {
+		return errNoRoom
+	}
+	return f.Backend.Save(ctx, name, data)
+}
+
+// The file-change cache is written while the last packs are stored, so an
+// ingest whose last packs fail still leaves entries naming blobs that were
+// never stored. The next ingest, with the same cache, must read those
+// files again rather than trust the entries, and its snapshot restore
+// whole.
+func TestCacheOfFailedIngestIsNotTrusted(t *testing.T) {
+	ctx := context.Background()
+	store := mem.New()
+	repo.TestRepositoryOn(t, store)
+	src := faultySource(t)
+	cache := t.TempDir()
+	open := func(be backends.Backend) *repo.Repository {
+		r, err := repo.Open(ctx, be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := open(failData{store})
+	_, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+	r.Close()
+	if !errors.Is(err, errNoRoom) {
+		t.Fatalf("ingest with no room for data packs: %v", err)
+	}
+	r = open(store)
+	defer r.Close()
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the empty file, which names no blob, may be taken as it was.
+	if n := res.Snapshot.Summary.FilesUnchanged; n > 1 {
+		t.Fatalf("%d files taken as unchanged from a failed ingest's cache", n)
+	}
+	restoreEquals(t, r, res.Snapshot, src, src)
+}
