@@ -363,6 +363,9 @@ func cachedBytes(t *testing.T, p string) int64 {
 	defer f.Close()
 	var cs unix.Cachestat_t
 	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &cs, 0); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI's machine has cachestat (Linux 6.5): %v", err)
+		}
 		t.Skipf("cachestat: %v", err)
 	}
 	return int64(cs.Cache) * int64(os.Getpagesize())
