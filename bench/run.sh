@@ -12,6 +12,8 @@
 #   BENCH_TOOLS     tools to run, among "cairn restic borg" (default: all)
 #   BENCH_TIMEOUT   seconds allowed per command (default 7200)
 #   BENCH_CAIRN_BIN use this cairn binary instead of building ./cmd/cairn
+#   BENCH_WARM      memory touched and freed before each measured command
+#                   (default 6GiB; 0 to skip; see bench/warmmem)
 #
 # See bench/README.md. Results: a markdown table on stdout and
 # $BENCH_DIR/results.tsv. Exit status 1 if a restore did not match.
@@ -29,6 +31,13 @@ BENCH_TIMEOUT=${BENCH_TIMEOUT:-7200}
 # kernel time drifts by seconds from one minute to the next, and turns
 # spread the drift over the tools.
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+# This virtual machine hands memory left free for a few seconds back to its
+# host, and the next program to use it waits while the host faults every
+# page in again: the first restore after a minute of light work spent twice
+# the system time of the next one. Before each measured command the script
+# touches this much memory and frees it (bench/warmmem), so that no tool
+# pays for the idle time before its turn.
+BENCH_WARM=${BENCH_WARM:-6GiB}
 
 WORK=$BENCH_DIR/bin
 CORPUS=$BENCH_DIR/corpus
@@ -56,7 +65,7 @@ CORPUS=$BENCH_DIR/corpus
 
 say "building bench tools"
 (cd "$ROOT" && go build -o "$WORK/corpusgen" ./bench/corpusgen && go build -o "$WORK/mutate" ./bench/mutate &&
-	go build -o "$WORK/treecmp" ./bench/treecmp) || { echo "bench: cannot build bench tools" >&2; exit 2; }
+	go build -o "$WORK/treecmp" ./bench/treecmp && go build -o "$WORK/warmmem" ./bench/warmmem) || { echo "bench: cannot build bench tools" >&2; exit 2; }
 
 CAIRN_BUILD_OK=0
 CAIRN=$WORK/cairn
@@ -150,8 +159,9 @@ record() { # tool phase status wall user sys rss repo verify
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$cpu" "$7" "$8" "$CORPUS_BYTES" "$9" >>"$RESULTS"
 }
 
-# measure TOOL PHASE DIR CMD...: run CMD in DIR with caches dropped, under
-# /usr/bin/time and a timeout, and record one row. Returns the command's status.
+# measure TOOL PHASE DIR CMD...: run CMD in DIR with caches dropped and
+# memory warmed, under /usr/bin/time and a timeout, and record one row.
+# Returns the command's status.
 measure() {
 	local tool=$1 phase=$2 dir=$3
 	shift 3
@@ -161,6 +171,7 @@ measure() {
 		return 1
 	fi
 	drop_caches
+	[[ $BENCH_WARM != 0 ]] && "$WORK/warmmem" -size "$BENCH_WARM"
 	say "$tool $phase: $*"
 	(cd "$dir" && exec /usr/bin/time -f '%e %U %S %M' -o "$tf" timeout -k 30 "$BENCH_TIMEOUT" "$@" </dev/null >"$log" 2>&1)
 	local rc=$?
