@@ -45,6 +45,11 @@ func main() {
 			fmt.Fprintf(os.Stderr, "warmmem: stopped after %d MiB: %v\n", done>>20, err)
 			break
 		}
+		// Write every page with something other than zeros, so that a
+		// host merging identical or zero pages has nothing to merge.
+		for i := 0; i < len(m); i += 4096 {
+			m[i] = byte(i>>12) | 1
+		}
 		maps = append(maps, m)
 	}
 	for _, m := range maps {
