@@ -22,9 +22,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/cairn-backup/cairn/bench/internal/size"
 )
 
 func main() {
@@ -66,31 +66,12 @@ func main() {
 	}
 }
 
-// parseSize understands plain bytes and the suffixes B, K/KB/KiB, M/MB/MiB,
-// G/GB/GiB, T/TB/TiB. The short and *iB forms are powers of 1024, the *B
-// forms powers of 1000.
+// parseSize reads -size: at least 1 MiB, in the units size.Parse knows.
 func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := len(t)
-	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') && t[i-1] != '.' {
-		i--
+	v, err := size.Parse(s)
+	if err != nil {
+		return 0, err
 	}
-	num, suf := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
-	mult := map[string]float64{
-		"": 1, "b": 1,
-		"k": 1 << 10, "kib": 1 << 10, "kb": 1e3,
-		"m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
-		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9,
-		"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
-	}[suf]
-	if mult == 0 {
-		return 0, fmt.Errorf("bad size %q: unknown unit %q", s, suf)
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	v := int64(f * mult)
 	if v < 1<<20 {
 		return 0, errors.New("size must be at least 1MiB")
 	}

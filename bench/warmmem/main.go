@@ -1,7 +1,7 @@
 // Command warmmem touches memory and gives it back, so that the next
 // measured run does not pay for the host's faulting it in:
 //
-//	warmmem [-size 4GiB]
+//	warmmem [-size 6GiB]
 //
 // On a virtual machine whose balloon reports free pages to the host (free
 // page reporting), memory left free for a few seconds is handed back to the
@@ -21,12 +21,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/cairn-backup/cairn/bench/internal/size"
 )
 
 func main() {
-	size := flag.String("size", "4GiB", "how much memory to touch (bytes, or with KiB, MiB or GiB)")
+	sizeFlag := flag.String("size", "6GiB", "how much memory to touch (bytes, or with a unit: KiB, MiB, GiB)")
 	flag.Parse()
-	n, err := parseSize(*size)
+	n, err := size.Parse(*sizeFlag)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "warmmem:", err)
 		os.Exit(2)
@@ -73,22 +75,4 @@ func memAvailable() int64 {
 		}
 	}
 	return 0
-}
-
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("size %q: want a positive number of bytes, KiB, MiB or GiB", s)
-	}
-	return v * mult, nil
 }
