@@ -20,14 +20,28 @@ type fileCache struct {
 	disabled bool
 	parent   *repo.Snapshot
 
-	mu   sync.Mutex
-	dirs map[string]map[string][]byte
+	// dirs maps a directory to its *dirEntries. A sync.Map, not a map
+	// under mu: the walkers ask about every file they find (prefetchFile)
+	// and the file workers about every file they take, and one mutex for
+	// all of them queued them up behind each other: each waiter, woken,
+	// waited for a free processor while the others waited for it.
+	dirs sync.Map
+
+	mu   sync.Mutex          // guards out and seen
 	out  map[string][]byte   // entries that differ from the stored cache
 	seen map[string]struct{} // every key this ingest recorded
 }
 
+// dirEntries is what the last ingest recorded in one directory. The first
+// to ask reads it from the index; whoever asks meanwhile waits for ready.
+// Once ready, m is only read.
+type dirEntries struct {
+	ready chan struct{}
+	m     map[string][]byte
+}
+
 func newFileCache(ctx context.Context, r *repo.Repository, host, source string, disabled bool) *fileCache {
-	c := &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, dirs: map[string]map[string][]byte{}, out: map[string][]byte{}, seen: map[string]struct{}{}}
+	c := &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, out: map[string][]byte{}, seen: map[string]struct{}{}}
 	if sn, err := r.FindSnapshot(ctx, "latest", repo.Filter{Host: host, Source: source}); err == nil {
 		c.parent = sn
 	}
@@ -46,9 +60,7 @@ func (c *fileCache) lookup(path string) (*tree.Node, bool) {
 		return nil, false
 	}
 	dir, name := filepath.Split(path)
-	c.mu.Lock()
-	b := c.entriesLocked(filepath.Clean(dir))[name]
-	c.mu.Unlock()
+	b := c.entries(filepath.Clean(dir))[name]
 	if b == nil {
 		return nil, false
 	}
@@ -70,27 +82,29 @@ func (c *fileCache) known(path string) bool {
 		return false
 	}
 	dir, name := filepath.Split(path)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.entriesLocked(filepath.Clean(dir))[name] != nil
+	return c.entries(filepath.Clean(dir))[name] != nil
 }
 
-// entriesLocked returns what the last ingest recorded in dir, read from the
-// index the first time; the caller holds c.mu.
-func (c *fileCache) entriesLocked(dir string) map[string][]byte {
-	entries, ok := c.dirs[dir]
+// entries returns what the last ingest recorded in dir, read from the index
+// the first time it is asked for.
+func (c *fileCache) entries(dir string) map[string][]byte {
+	v, ok := c.dirs.Load(dir)
 	if !ok {
-		entries, _ = c.db.DirFiles(c.key, dir)
-		c.dirs[dir] = entries
+		d := &dirEntries{ready: make(chan struct{})}
+		if v, ok = c.dirs.LoadOrStore(dir, d); !ok {
+			d.m, _ = c.db.DirFiles(c.key, dir)
+			close(d.ready)
+			return d.m
+		}
 	}
-	return entries
+	d := v.(*dirEntries)
+	<-d.ready
+	return d.m
 }
 
 // forgetDir drops a finished directory's old entries from memory.
 func (c *fileCache) forgetDir(dir string) {
-	c.mu.Lock()
-	delete(c.dirs, dir)
-	c.mu.Unlock()
+	c.dirs.Delete(dir)
 }
 
 // record notes what this ingest saw at path.
@@ -102,10 +116,18 @@ func (c *fileCache) record(path string, n *tree.Node) {
 	dir = filepath.Clean(dir)
 	k := string(index.FileKey(dir, name))
 	v := append([]byte{withXattrs}, tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree, Xattrs: n.Xattrs})...)
+	// Only what changed is written back: an unchanged tree costs no writes.
+	// (A path is looked up, which reads its directory's old entries,
+	// before it is recorded.)
+	same := false
+	if d, ok := c.dirs.Load(dir); ok {
+		d := d.(*dirEntries)
+		<-d.ready
+		same = bytes.Equal(d.m[name], v)
+	}
 	c.mu.Lock()
 	c.seen[k] = struct{}{}
-	// Only what changed is written back: an unchanged tree costs no writes.
-	if old, ok := c.dirs[dir]; !ok || !bytes.Equal(old[name], v) {
+	if !same {
 		c.out[k] = v
 	}
 	c.mu.Unlock()

@@ -181,7 +181,8 @@ func isCacheDir(dir string) bool {
 }
 
 // walkEntry handles one entry of d at slot: a directory is walked now, a
-// file goes to the file workers, anything else is done at once.
+// file goes to the file workers unless the file-change cache vouches for
+// it, anything else is done at once.
 func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull bool) {
 	given := v != nil && v.target
 	if inFull && !given && filter.ExcludedBelow(g.excludes, path, d.root) {
@@ -231,6 +232,9 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 	case tree.KindFile:
 		g.counts.files.Add(1)
 		g.counts.bytes.Add(int64(n.Size))
+		if g.unchangedAtWalk(path, n, d, slot) {
+			return
+		}
 		fj := &fileJob{path: path, node: n, dir: d, slot: slot, done: make(chan struct{})}
 		if n.Links > 1 {
 			// Registered and queued under one lock, so the first link is
