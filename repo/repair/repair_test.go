@@ -3,6 +3,7 @@ package repair_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -575,8 +576,19 @@ func TestForgetKeepsHealedOriginals(t *testing.T) {
 // index does just that.
 func TestUnindexedDamagedPackSalvaged(t *testing.T) {
 	f := repotest.New(t)
-	pid := f.PackOf("small/s0")
-	d := f.FlipBit(f.BlobOf("small/s0"))
+	// A small file whose pack holds other blobs too, for repair index to
+	// copy out (which blobs share a pack is up to the ingest's timing).
+	rel := ""
+	for i := 0; i < 5 && rel == ""; i++ {
+		if r := fmt.Sprintf("small/s%d", i); f.BlobsInPack(f.PackOf(r)) > 1 {
+			rel = r
+		}
+	}
+	if rel == "" {
+		t.Fatal("no small file of the fixture shares its pack")
+	}
+	pid := f.PackOf(rel)
+	d := f.FlipBit(f.BlobOf(rel))
 	f.RemoveSegmentOf(pid)
 	res := checkRepo(t, f, false)
 	var damaged *check.Problem

@@ -246,6 +246,14 @@ func (f *Fixture) PackOf(rel string) id.ID {
 	return ps[0]
 }
 
+// BlobsInPack returns how many blobs the index lists in pack pid. Which
+// blobs share a pack depends on the order the ingest's workers finished
+// them, so a test that needs company for a blob asks.
+func (f *Fixture) BlobsInPack(pid id.ID) int {
+	f.tb.Helper()
+	return len(f.view().packs[pid].Blobs)
+}
+
 // blobOf finds the first data blob of a file, or the tree of a folder.
 func (f *Fixture) blobOf(sn *repo.Snapshot, rel string) id.ID {
 	f.tb.Helper()
