@@ -9,9 +9,10 @@
 // every page, and the time shows as that program's system time. In a bench
 // the tool whose turn comes first after a pause would pay for all of it:
 // on this project's 2-core machine a restore after half a minute of light
-// work spent 4.5-5.5 s in the kernel, against 1.9-2.3 s right after this. Touching the memory just before
-// each measured run, and freeing it, puts recently used pages at the head of
-// the kernel's free lists, where the next run finds them.
+// work spent 4.5-5.5 s in the kernel, against 1.9-2.3 s right after this.
+// Touching the memory just before each measured run, and freeing it, puts
+// recently used pages at the head of the kernel's free lists, where the
+// next run finds them.
 package main
 
 import (

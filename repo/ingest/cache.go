@@ -117,8 +117,8 @@ func (c *fileCache) record(path string, n *tree.Node) {
 	k := string(index.FileKey(dir, name))
 	v := append([]byte{withXattrs}, tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree, Xattrs: n.Xattrs})...)
 	// Only what changed is written back: an unchanged tree costs no writes.
-	// (A path is looked up, which reads its directory's old entries,
-	// before it is recorded.)
+	// A directory whose old entries were never read (or already
+	// forgotten) has its entry written.
 	same := false
 	if d, ok := c.dirs.Load(dir); ok {
 		d := d.(*dirEntries)
