@@ -5,6 +5,8 @@ import (
 	"sort"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairn-backup/cairn/repo/id"
 )
 
 // The file-change cache maps, per source key, a file's path to an opaque
@@ -20,22 +22,32 @@ func FileKey(dir, name string) []byte {
 	return append(k, name...)
 }
 
-// DirFiles returns the cached entries of one directory, by entry name.
-func (d *DB) DirFiles(source, dir string) (map[string][]byte, error) {
-	out := map[string][]byte{}
+// DirFiles calls fn with each entry the file-change cache of source holds
+// in dir: its name and its bytes, which are valid only during the call. All
+// within one read transaction, in which locate finds a blob as Lookup
+// does: checking the blobs a whole folder's entries name costs one
+// transaction, not one per blob. A damaged blob entry is not found.
+func (d *DB) DirFiles(source, dir string, fn func(name string, v []byte, locate func(id.ID) (Blob, bool))) error {
 	prefix := FileKey(dir, "")
-	err := d.bolt.View(func(tx *bolt.Tx) error {
+	return d.bolt.View(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bFiles).Bucket([]byte(source))
 		if sb == nil {
 			return nil
 		}
+		blobs := tx.Bucket(bBlobs)
+		locate := func(bid id.ID) (Blob, bool) {
+			v := blobs.Get(bid[:])
+			if len(v) != blobEntrySize {
+				return Blob{}, false
+			}
+			return decodeBlob(bid, v), true
+		}
 		c := sb.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			out[string(k[len(prefix):])] = append([]byte(nil), v...)
+			fn(string(k[len(prefix):]), v, locate)
 		}
 		return nil
 	})
-	return out, err
 }
 
 // putSorted writes entries in key order, which bbolt inserts fastest.

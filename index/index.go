@@ -225,7 +225,7 @@ func (d *DB) Lookup(bid id.ID) (Blob, bool, error) {
 		if v == nil {
 			return nil
 		}
-		if len(v) != 45 {
+		if len(v) != blobEntrySize {
 			return fmt.Errorf("local index: blob %s: entry of %d bytes", bid.Short(), len(v))
 		}
 		found = true
@@ -235,10 +235,14 @@ func (d *DB) Lookup(bid id.ID) (Blob, bool, error) {
 	return out, found, err
 }
 
+// blobEntrySize is the length of a blob's stored location: pack ID, type,
+// offset, length and raw length.
+const blobEntrySize = 32 + 1 + 4 + 4 + 4
+
 // encodeBlob is a blob's location as stored. bbolt keeps the slice until
 // commit: one allocation per entry.
 func encodeBlob(pack id.ID, b Blob) []byte {
-	v := make([]byte, 45)
+	v := make([]byte, blobEntrySize)
 	copy(v[:32], pack[:])
 	v[32] = byte(b.Type)
 	binary.LittleEndian.PutUint32(v[33:], b.Offset)
@@ -333,7 +337,7 @@ func (d *DB) BlobsWithPrefix(prefix string, limit int) ([]Blob, error) {
 	var out []Blob
 	err := d.bolt.View(func(tx *bolt.Tx) error {
 		return prefixScan(tx.Bucket(bBlobs), prefix, func(k, v []byte) bool {
-			if len(v) != 45 || len(k) != len(id.ID{}) {
+			if len(v) != blobEntrySize || len(k) != len(id.ID{}) {
 				return true
 			}
 			out = append(out, decodeBlob(id.ID(k), v))

@@ -88,12 +88,19 @@ func TestFileCache(t *testing.T) {
 	}
 	defer d.Close()
 	k := func(dir, name string) string { return string(FileKey(dir, name)) }
+	dirFiles := func(source, dir string) map[string]string {
+		out := map[string]string{}
+		if err := d.DirFiles(source, dir, func(name string, v []byte, _ func(id.ID) (Blob, bool)) { out[name] = string(v) }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 	seen := map[string]struct{}{k("/a", "x"): {}, k("/a", "y"): {}, k("/a/b", "z"): {}}
 	if err := d.UpdateFiles("h\x00s", map[string][]byte{k("/a", "x"): []byte("1"), k("/a", "y"): []byte("2"), k("/a/b", "z"): []byte("3")}, seen); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := d.DirFiles("h\x00s", "/a")
-	if len(got) != 2 || string(got["x"]) != "1" || string(got["y"]) != "2" {
+	got := dirFiles("h\x00s", "/a")
+	if len(got) != 2 || got["x"] != "1" || got["y"] != "2" {
 		t.Fatalf("dir /a: %q", got)
 	}
 	// y vanished, x changed; z untouched stays.
@@ -101,14 +108,31 @@ func TestFileCache(t *testing.T) {
 	if err := d.UpdateFiles("h\x00s", map[string][]byte{k("/a", "x"): []byte("1b")}, seen); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = d.DirFiles("h\x00s", "/a")
-	if len(got) != 1 || string(got["x"]) != "1b" {
+	got = dirFiles("h\x00s", "/a")
+	if len(got) != 1 || got["x"] != "1b" {
 		t.Fatalf("after update: %q", got)
 	}
-	if got, _ := d.DirFiles("h\x00s", "/a/b"); string(got["z"]) != "3" {
+	if got := dirFiles("h\x00s", "/a/b"); got["z"] != "3" {
 		t.Fatalf("untouched entry lost: %q", got)
 	}
-	if got, _ := d.DirFiles("other", "/a"); len(got) != 0 {
+	if got := dirFiles("other", "/a"); len(got) != 0 {
 		t.Fatalf("another source sees %q", got)
+	}
+	// locate answers from the index within the folder's transaction.
+	if err := d.AddSegment(blobID(7), []Pack{{ID: blobID(9), Type: id.DataBlob, Blobs: []Blob{{ID: blobID(1), Type: id.DataBlob, Offset: 5, Length: 10, RawLength: 20}}}}); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	err = d.DirFiles("h\x00s", "/a", func(name string, v []byte, locate func(id.ID) (Blob, bool)) {
+		calls++
+		if b, ok := locate(blobID(1)); !ok || b.Pack != blobID(9) || b.Offset != 5 || b.RawLength != 20 {
+			t.Errorf("located blob 1 at %+v, %v", b, ok)
+		}
+		if _, ok := locate(blobID(2)); ok {
+			t.Error("located blob 2, which no pack holds")
+		}
+	})
+	if err != nil || calls != 1 {
+		t.Fatalf("DirFiles: %d calls, %v", calls, err)
 	}
 }

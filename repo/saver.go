@@ -112,6 +112,19 @@ func (s *Saver) Known(bid id.ID) (bool, error) {
 	return true, nil
 }
 
+// KnownIn reports whether a blob the index locates in pack counts as
+// known without asking Known: its pack is one storage has (CheckPacks) and
+// the saver does not store every blob anew. False means ask Known, which
+// also notes a blob to be stored again.
+func (s *Saver) KnownIn(pack id.ID) bool {
+	if s.copyAll {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stored == nil || s.stored[pack]
+}
+
 // CheckPacks makes the saver treat blobs in packs missing from stored as
 // unknown, so that they are stored again. Packs it uploads are added.
 func (s *Saver) CheckPacks(stored map[id.ID]bool) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
@@ -19,6 +20,9 @@ type fileCache struct {
 	key      string
 	disabled bool
 	parent   *repo.Snapshot
+	// knownIn says whether a blob the index locates in a pack is known
+	// (Saver.KnownIn); nil leaves every blob to be asked about.
+	knownIn func(pack id.ID) bool
 
 	// dirs maps a directory to its *dirEntries. A sync.Map, not a map
 	// under mu: the walkers ask about every file they find (prefetchFile)
@@ -37,11 +41,20 @@ type fileCache struct {
 // Once ready, m is only read.
 type dirEntries struct {
 	ready chan struct{}
-	m     map[string][]byte
+	m     map[string]entry
 }
 
-func newFileCache(ctx context.Context, r *repo.Repository, host, source string, disabled bool) *fileCache {
-	c := &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, out: map[string][]byte{}, seen: map[string]struct{}{}}
+// entry is one path's entry as stored, and whether every blob it names
+// was known when its folder was read: located by the index, in the same
+// transaction, in a pack the saver knows. An unchanged ingest then looks
+// no blob up one by one (a transaction each, a fifth of its CPU time).
+type entry struct {
+	raw        []byte
+	blobsKnown bool
+}
+
+func newFileCache(ctx context.Context, r *repo.Repository, host, source string, disabled bool, knownIn func(pack id.ID) bool) *fileCache {
+	c := &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, knownIn: knownIn, out: map[string][]byte{}, seen: map[string]struct{}{}}
 	if sn, err := r.FindSnapshot(ctx, "latest", repo.Filter{Host: host, Source: source}); err == nil {
 		c.parent = sn
 	}
@@ -53,15 +66,32 @@ func newFileCache(ctx context.Context, r *repo.Repository, host, source string, 
 // hold the node's attributes; older ones hold none, which says nothing.
 const withXattrs = 0x00
 
-// lookup returns what the last ingest recorded for path, or nil, and
-// whether the entry holds the path's extended attributes.
-func (c *fileCache) lookup(path string) (*tree.Node, bool) {
+// cached is what the last ingest recorded for a path: its node, whether
+// the entry holds the path's extended attributes, and whether every blob
+// the node names was known when the folder was read (when not, ask
+// blobsKnown).
+type cached struct {
+	node       *tree.Node
+	xattrs     bool
+	blobsKnown bool
+}
+
+// lookup returns what the last ingest recorded for path; a nil node when
+// it recorded nothing (or the entry is damaged: that only costs a re-read).
+func (c *fileCache) lookup(path string) cached {
 	if c.disabled {
-		return nil, false
+		return cached{}
 	}
 	dir, name := filepath.Split(path)
-	b := c.entries(filepath.Clean(dir))[name]
-	if b == nil {
+	e := c.entries(filepath.Clean(dir))[name]
+	n, xattrs := decodeEntry(e.raw)
+	return cached{node: n, xattrs: xattrs, blobsKnown: n != nil && e.blobsKnown}
+}
+
+// decodeEntry decodes a stored entry (nil when there is none or it is
+// damaged) and says whether it holds the extended attributes.
+func decodeEntry(b []byte) (*tree.Node, bool) {
+	if len(b) == 0 {
 		return nil, false
 	}
 	xattrs := b[0] == withXattrs
@@ -70,7 +100,7 @@ func (c *fileCache) lookup(path string) (*tree.Node, bool) {
 	}
 	n, err := tree.DecodeNode(b)
 	if err != nil {
-		return nil, false // a damaged cache entry only costs a re-read
+		return nil, false
 	}
 	return n, xattrs
 }
@@ -82,17 +112,22 @@ func (c *fileCache) known(path string) bool {
 		return false
 	}
 	dir, name := filepath.Split(path)
-	return c.entries(filepath.Clean(dir))[name] != nil
+	return c.entries(filepath.Clean(dir))[name].raw != nil
 }
 
 // entries returns what the last ingest recorded in dir, read from the index
 // the first time it is asked for.
-func (c *fileCache) entries(dir string) map[string][]byte {
+func (c *fileCache) entries(dir string) map[string]entry {
 	v, ok := c.dirs.Load(dir)
 	if !ok {
-		d := &dirEntries{ready: make(chan struct{})}
+		d := &dirEntries{ready: make(chan struct{}), m: map[string]entry{}}
 		if v, ok = c.dirs.LoadOrStore(dir, d); !ok {
-			d.m, _ = c.db.DirFiles(c.key, dir)
+			err := c.db.DirFiles(c.key, dir, func(name string, v []byte, locate func(id.ID) (index.Blob, bool)) {
+				d.m[name] = entry{raw: bytes.Clone(v), blobsKnown: c.blobsKnown(v, locate)}
+			})
+			if err != nil {
+				clear(d.m) // a cache it cannot read only costs re-reads
+			}
 			close(d.ready)
 			return d.m
 		}
@@ -100,6 +135,21 @@ func (c *fileCache) entries(dir string) map[string][]byte {
 	d := v.(*dirEntries)
 	<-d.ready
 	return d.m
+}
+
+// blobsKnown reports whether every blob the stored entry v names is in a
+// pack the index locates and the saver knows.
+func (c *fileCache) blobsKnown(v []byte, locate func(id.ID) (index.Blob, bool)) bool {
+	if c.knownIn == nil || len(v) == 0 {
+		return false
+	}
+	if v[0] == withXattrs {
+		v = v[1:]
+	}
+	return tree.EncodedBlobs(v, func(bid id.ID) bool {
+		b, ok := locate(bid)
+		return ok && c.knownIn(b.Pack)
+	})
 }
 
 // forgetDir drops a finished directory's old entries from memory.
@@ -123,13 +173,26 @@ func (c *fileCache) record(path string, n *tree.Node) {
 	if d, ok := c.dirs.Load(dir); ok {
 		d := d.(*dirEntries)
 		<-d.ready
-		same = bytes.Equal(d.m[name], v)
+		same = bytes.Equal(d.m[name].raw, v)
 	}
 	c.mu.Lock()
 	c.seen[k] = struct{}{}
 	if !same {
 		c.out[k] = v
 	}
+	c.mu.Unlock()
+}
+
+// keep notes that the entry of path stays as the last ingest recorded it:
+// the file is unchanged, and its node is the one the entry holds.
+func (c *fileCache) keep(path string) {
+	if c.disabled {
+		return
+	}
+	dir, name := filepath.Split(path)
+	k := string(index.FileKey(filepath.Clean(dir), name))
+	c.mu.Lock()
+	c.seen[k] = struct{}{}
 	c.mu.Unlock()
 }
 

@@ -119,9 +119,10 @@ func (w *fileWorker) process(fj *fileJob) {
 		fj.dir.done(fj.slot, n)
 		return
 	}
-	old, xattrsKnown := g.cache.lookup(fj.path)
+	c := g.cache.lookup(fj.path)
+	old := c.node
 	unchanged := sameFile(old, n)
-	if unchanged && xattrsKnown {
+	if unchanged && c.xattrs {
 		n.Xattrs = old.Xattrs
 	} else {
 		xs, err := fsmeta.Xattrs(fj.path)
@@ -133,9 +134,9 @@ func (w *fileWorker) process(fj *fileJob) {
 		}
 		n.Xattrs = xs
 	}
-	if unchanged && g.blobsKnown(old.Content) {
+	if unchanged && (c.blobsKnown || g.blobsKnown(old.Content)) {
 		fj.counter = &g.counts.filesUnchanged
-		g.keepUnchanged(fj.path, n, old, fj.dir, fj.slot)
+		g.keepUnchanged(fj.path, n, c, fj.dir, fj.slot)
 		return
 	}
 	content, size, err := w.readFile(fj)
@@ -168,11 +169,19 @@ func sameFile(old, n *tree.Node) bool {
 }
 
 // keepUnchanged completes the entry at slot of d with the unchanged file
-// n, whose content (and attributes) are old's.
-func (g *ingester) keepUnchanged(path string, n, old *tree.Node, d *dirState, slot int) {
+// n, whose content (and attributes, when the entry holds them) are those
+// of the entry c.
+func (g *ingester) keepUnchanged(path string, n *tree.Node, c cached, d *dirState, slot int) {
+	old := c.node
 	n.Content = old.Content
 	g.counts.filesUnchanged.Add(1)
-	g.cache.record(path, n)
+	if c.xattrs && n.Dev == old.Dev {
+		// Every field the entry holds is n's: sameFile compared the
+		// rest, and the content and attributes are the entry's own.
+		g.cache.keep(path)
+	} else {
+		g.cache.record(path, n)
+	}
 	g.progressFile(int64(n.Size))
 	d.done(slot, n)
 }
@@ -185,12 +194,12 @@ func (g *ingester) unchangedAtWalk(path string, n *tree.Node, d *dirState, slot 
 	if n.Links > 1 {
 		return false // the first link's worker speaks for the others
 	}
-	old, xattrsKnown := g.cache.lookup(path)
-	if !xattrsKnown || !sameFile(old, n) || !g.blobsKnown(old.Content) {
+	c := g.cache.lookup(path)
+	if !c.xattrs || !sameFile(c.node, n) || !(c.blobsKnown || g.blobsKnown(c.node.Content)) {
 		return false
 	}
-	n.Xattrs = old.Xattrs
-	g.keepUnchanged(path, n, old, d, slot)
+	n.Xattrs = c.node.Xattrs
+	g.keepUnchanged(path, n, c, d, slot)
 	return true
 }
 

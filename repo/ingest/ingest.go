@@ -249,7 +249,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		stored[pid] = true
 	}
 	g.saver.CheckPacks(stored)
-	g.cache = newFileCache(ctx, r, opt.Host, opt.Source, opt.Stdin != nil)
+	g.cache = newFileCache(ctx, r, opt.Host, opt.Source, opt.Stdin != nil, g.saver.KnownIn)
 	g.prog.current.Store("")
 
 	g.chunks = make(chan *chunkJob, opt.Workers)

@@ -81,7 +81,7 @@ func (d *dirState) finish() {
 	d.node.Subtree = tid
 	d.nodes = nil
 	if d.parent != nil {
-		old, _ := g.cache.lookup(d.path)
+		old := g.cache.lookup(d.path).node
 		switch {
 		case old == nil:
 			g.counts.dirsNew.Add(1)

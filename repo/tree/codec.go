@@ -383,6 +383,48 @@ func (n *Node) Blobs() []id.ID {
 	return ids
 }
 
+// EncodedBlobs calls fn with each data blob ID the content of an encoded
+// node (EncodeNode) names, in order, reading nothing else of it, and stops
+// when fn returns false. It returns false when fn did or b is malformed as
+// far as it read; DecodeNode checks the rest.
+func EncodedBlobs(b []byte, fn func(id.ID) bool) bool {
+	for len(b) > 0 {
+		tag, k := binary.Uvarint(b)
+		if k <= 0 {
+			return false
+		}
+		b = b[k:]
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return false
+		}
+		v := b[k : k+int(l)]
+		b = b[k+int(l):]
+		if tag != tagContent {
+			continue
+		}
+		for len(v) > 0 {
+			size, k := binary.Uvarint(v)
+			if k <= 0 || k >= len(v) || size > 1<<62 {
+				return false
+			}
+			kind := v[k]
+			v = v[k+1:]
+			switch {
+			case kind == 1:
+			case kind == 0 && len(v) >= 32:
+				if !fn(id.ID(v[:32])) {
+					return false
+				}
+				v = v[32:]
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // EncodeNode encodes one node on its own (the file-change cache keeps
 // nodes this way).
 func EncodeNode(n *Node) []byte { return encodeNode(nil, n) }

@@ -188,6 +188,38 @@ func TestTreeBlobs(t *testing.T) {
 	}
 }
 
+// EncodedBlobs reads from an encoded node the blobs Blobs lists of the
+// decoded one, and stops at the first one its callback refuses or at
+// damage.
+func TestEncodedBlobs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 500 {
+		n := randNode(rng, fmt.Sprintf("n%d", i))
+		b := tree.EncodeNode(n)
+		var got []id.ID
+		if !tree.EncodedBlobs(b, func(bid id.ID) bool { got = append(got, bid); return true }) {
+			t.Fatalf("node %d: well-formed node refused", i)
+		}
+		if want := n.Blobs(); !reflect.DeepEqual(got, want) && len(got)+len(want) > 0 {
+			t.Fatalf("node %d: blobs %v, want %v", i, got, want)
+		}
+		if len(got) > 0 {
+			calls := 0
+			if tree.EncodedBlobs(b, func(id.ID) bool { calls++; return false }) || calls != 1 {
+				t.Fatalf("node %d: a refused blob gave true after %d calls", i, calls)
+			}
+		}
+	}
+	a := id.ID{1}
+	n := tree.EncodeNode(&tree.Node{Name: "f", Kind: tree.KindFile, Content: []tree.Chunk{{ID: a, Size: 1}}, Size: 1})
+	at := bytes.Index(n, a[:])
+	for cut := at - 3; cut < at+len(a); cut++ {
+		if tree.EncodedBlobs(n[:cut], func(id.ID) bool { return true }) {
+			t.Fatalf("node cut to %d bytes, inside its content, read as whole", cut)
+		}
+	}
+}
+
 // treeOf assembles a tree blob from already encoded nodes, bypassing
 // Encode's checks.
 func treeOf(nodes ...[]byte) []byte {
