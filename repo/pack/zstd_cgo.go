@@ -76,14 +76,20 @@ const (
 )
 
 // cZstd is the reference zstd library. A libzstd context is not safe for
-// concurrent use: each call takes one of GOMAXPROCS from the pool, waiting
-// when all are busy. A goroutine in a C call holds no processor, so the
-// pool is also what keeps more compressions than cores from running at
-// once, and it bounds the C memory (about a megabyte a context), which the
-// Go runtime does not see.
+// concurrent use: each call takes one of cores from the pool, waiting when
+// all are busy. A C call runs on a thread of its own, whose processor the
+// runtime may hand on meanwhile, so the pool is also what keeps more
+// compressions than cores from running at once, and it bounds the C
+// memory (about a megabyte a context), which the Go runtime does not see.
 type cZstd struct {
 	pool chan *cctx // nil entries: contexts not made yet
 }
+
+// cores is how many processors the runtime found at start (GOMAXPROCS: the
+// CPUs this process may use, its cgroup's quota, or the variable), read
+// once: a command that adds a processor for its Go work (ingest) does not
+// add a compression at once too.
+var cores = runtime.GOMAXPROCS(0)
 
 // cctx owns one libzstd context, freed when the cctx is collected.
 type cctx struct{ c *C.ZSTD_CCtx }
@@ -103,9 +109,8 @@ func newCctx() *cctx {
 // MiB, libzstd at level 3 3.7-4.1 s to 382 MiB; a first ingest of the
 // corpus took 9.5-9.9 s instead of 12.4-12.6 s.
 func newCompressor() compressor {
-	n := runtime.GOMAXPROCS(0)
-	c := &cZstd{pool: make(chan *cctx, n)}
-	for range n {
+	c := &cZstd{pool: make(chan *cctx, cores)}
+	for range cores {
 		c.pool <- nil
 	}
 	return c
