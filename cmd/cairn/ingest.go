@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -181,18 +180,7 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 		opt.Progress = out.progress
 	}
 
-	// One processor more than the cores: a goroutine compressing in
-	// libzstd keeps its processor through the C call until the runtime's
-	// monitor hands it on, and with one processor per core the rest of the
-	// pipeline (reading, chunking, hashing, sealing, verifying) waited for
-	// one: both cores idled 10-15% of a first ingest of the benchmark
-	// corpus. With one more, it took 6.56-7.31 s instead of 7.31-7.88
-	// (four interleaved pairs) at the same peak memory. The workers, and
-	// the compressions at once, stay one per core.
-	opt.Workers = runtime.GOMAXPROCS(0)
-	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(opt.Workers + 1))
-	}
+	defer oneMoreProcessor()()
 	res, err := ingest.Run(lock.Context(), r, opt)
 	out.done()
 	if child != nil && err != nil && child.ProcessState == nil {

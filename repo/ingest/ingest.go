@@ -24,7 +24,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +34,7 @@ import (
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
@@ -54,7 +54,7 @@ type Options struct {
 	StdinName string
 
 	Time    time.Time // snapshot time; default now
-	Workers int       // blob workers; default GOMAXPROCS
+	Workers int       // blob workers; default one per core (par.Cores)
 
 	// Warn is called for each path that could not be read. The snapshot
 	// leaves it out; Result.Unreadable counts them.
@@ -206,7 +206,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		opt.Source = "default"
 	}
 	if opt.Workers <= 0 {
-		opt.Workers = runtime.GOMAXPROCS(0)
+		opt.Workers = par.Cores
 	}
 	if opt.Time.IsZero() {
 		opt.Time = start

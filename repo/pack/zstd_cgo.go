@@ -50,6 +50,8 @@ import (
 	"unsafe"
 
 	_ "github.com/DataDog/zstd" // links libzstd
+
+	"github.com/cairn-backup/cairn/repo/internal/par"
 )
 
 // The C engine's pinned parameters.
@@ -76,7 +78,7 @@ const (
 )
 
 // cZstd is the reference zstd library. A libzstd context is not safe for
-// concurrent use: each call takes one of cores from the pool, waiting when
+// concurrent use: each call takes one of par.Cores from the pool, waiting when
 // all are busy. A C call runs on a thread of its own, whose processor the
 // runtime may hand on meanwhile, so the pool is also what keeps more
 // compressions than cores from running at once, and it bounds the C
@@ -84,12 +86,6 @@ const (
 type cZstd struct {
 	pool chan *cctx // nil entries: contexts not made yet
 }
-
-// cores is how many processors the runtime found at start (GOMAXPROCS: the
-// CPUs this process may use, its cgroup's quota, or the variable), read
-// once: a command that adds a processor for its Go work (ingest) does not
-// add a compression at once too.
-var cores = runtime.GOMAXPROCS(0)
 
 // cctx owns one libzstd context, freed when the cctx is collected.
 type cctx struct{ c *C.ZSTD_CCtx }
@@ -109,8 +105,8 @@ func newCctx() *cctx {
 // MiB, libzstd at level 3 3.7-4.1 s to 382 MiB; a first ingest of the
 // corpus took 9.5-9.9 s instead of 12.4-12.6 s.
 func newCompressor() compressor {
-	c := &cZstd{pool: make(chan *cctx, cores)}
-	for range cores {
+	c := &cZstd{pool: make(chan *cctx, par.Cores)}
+	for range par.Cores {
 		c.pool <- nil
 	}
 	return c
