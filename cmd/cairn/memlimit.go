@@ -140,8 +140,12 @@ func (m *memTuner) adjust() bool {
 	gc := m.samples[0].Value.Float64() - m.samples[1].Value.Float64()
 	all := m.samples[2].Value.Float64()
 	live := int64(m.samples[3].Value.Uint64())
-	if all-m.lastAll >= 0.1*float64(runtime.GOMAXPROCS(0)) {
-		switch share := (gc - m.lastGC) / (all - m.lastAll); {
+	// The runtime counts GOMAXPROCS × wall time as the CPU there was; with
+	// a processor more than the cores (oneMoreProcessor) that overstates
+	// it, and the collector's share would look smaller than it is.
+	span := (all - m.lastAll) * float64(cores) / float64(runtime.GOMAXPROCS(0))
+	if span >= 0.1*float64(cores) {
+		switch share := (gc - m.lastGC) / span; {
 		case share > gcShareHigh:
 			m.limit += m.limit / 2
 		case share < gcShareLow:

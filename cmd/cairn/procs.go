@@ -5,6 +5,10 @@ import (
 	"runtime"
 )
 
+// cores is how many processors the runtime found at start, before any
+// oneMoreProcessor (par.Cores, for this package).
+var cores = runtime.GOMAXPROCS(0)
+
 // oneMoreProcessor gives the Go scheduler one processor more than the
 // cores, unless GOMAXPROCS is set, and returns what undoes it. It is for
 // the ingest, whose goroutines compress in libzstd: a goroutine in a C call

@@ -138,7 +138,10 @@ func (c *fileCache) entries(dir string) map[string]entry {
 }
 
 // blobsKnown reports whether every blob the stored entry v names is in a
-// pack the index locates and the saver knows.
+// pack the index locates and the saver knows. An entry naming more than
+// folderBlobs blobs is left to be asked about blob by blob, as the
+// ingest does only when the file is unchanged: the folder's transaction
+// stays short, and a large file that changed costs no lookups.
 func (c *fileCache) blobsKnown(v []byte, locate func(id.ID) (index.Blob, bool)) bool {
 	if c.knownIn == nil || len(v) == 0 {
 		return false
@@ -146,11 +149,20 @@ func (c *fileCache) blobsKnown(v []byte, locate func(id.ID) (index.Blob, bool)) 
 	if v[0] == withXattrs {
 		v = v[1:]
 	}
+	n := 0
 	return tree.EncodedBlobs(v, func(bid id.ID) bool {
+		n++
+		if n > folderBlobs {
+			return false
+		}
 		b, ok := locate(bid)
 		return ok && c.knownIn(b.Pack)
 	})
 }
+
+// folderBlobs is how many blobs of one entry blobsKnown looks up while
+// reading its folder.
+const folderBlobs = 16
 
 // forgetDir drops a finished directory's old entries from memory.
 func (c *fileCache) forgetDir(dir string) {
