@@ -180,7 +180,6 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 		opt.Progress = out.progress
 	}
 
-	defer oneMoreProcessor()()
 	res, err := ingest.Run(lock.Context(), r, opt)
 	out.done()
 	if child != nil && err != nil && child.ProcessState == nil {

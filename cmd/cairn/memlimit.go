@@ -65,6 +65,10 @@ func gcPercentFor(live int64) int {
 	return max(int(gcPercent.Load()), int(p))
 }
 
+// cores is how many processors the runtime found at start, before an
+// ingest took one more (par.OneMoreProcessor).
+var cores = runtime.GOMAXPROCS(0)
+
 // memTuner keeps the soft memory limit: the floor while the collector
 // keeps up, more while collecting takes much of the CPU (judged over at
 // least a tenth of a CPU-second per core each time), and always within
@@ -141,7 +145,7 @@ func (m *memTuner) adjust() bool {
 	all := m.samples[2].Value.Float64()
 	live := int64(m.samples[3].Value.Uint64())
 	// The runtime counts GOMAXPROCS × wall time as the CPU there was; with
-	// a processor more than the cores (oneMoreProcessor) that overstates
+	// a processor more than the cores (an ingest's) that overstates
 	// it, and the collector's share would look smaller than it is.
 	span := (all - m.lastAll) * float64(cores) / float64(runtime.GOMAXPROCS(0))
 	if span >= 0.1*float64(cores) {

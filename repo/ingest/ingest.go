@@ -196,7 +196,8 @@ func (e pathlessError) Error() string { return e.msg }
 func (e pathlessError) Unwrap() error { return e.err }
 
 // Run ingests opt.Paths (or opt.Stdin) into r and writes the snapshot.
-// The caller holds a shared lock on r.
+// The caller holds a shared lock on r. While it runs, the Go scheduler has
+// a processor more than the cores (par.OneMoreProcessor).
 func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) {
 	start := time.Now()
 	if opt.Host == "" {
@@ -208,6 +209,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if opt.Workers <= 0 {
 		opt.Workers = par.Cores
 	}
+	defer par.OneMoreProcessor()()
 	if opt.Time.IsZero() {
 		opt.Time = start
 	}
