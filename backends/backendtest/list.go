@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -64,5 +65,20 @@ func testListStops(t *testing.T, b backends.Backend) {
 	})
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("list returned %v after %d calls, want the callback's error after 1", err, calls)
+	}
+	// The same over many folders, which a backend may list at once.
+	for i := range 40 {
+		save(t, b, fmt.Sprintf("data/%02x/%02x-%d", i, i, i), []byte{byte(i)})
+	}
+	calls = 0
+	err = b.List(t.Context(), "data/", func(backends.Info) error {
+		calls++
+		if calls == 3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != 3 {
+		t.Errorf("list of 40 folders returned %v after %d calls, want the callback's error after 3", err, calls)
 	}
 }

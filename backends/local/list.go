@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/cairn-backup/cairn/backends"
 )
@@ -31,8 +32,26 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(backends.Info) 
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dir = prefix[:i]
 	}
-	return l.walk(ctx, dir, prefix, fn, 0)
+	// fn is called by one goroutine at a time, and never again once it
+	// has returned an error.
+	var mu sync.Mutex
+	var stop error
+	return l.walk(ctx, dir, prefix, func(fi backends.Info) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if stop == nil {
+			stop = fn(fi)
+		}
+		return stop
+	}, 0)
 }
+
+// listers is how many folders below the listed one List reads at once. A
+// repository's packs sit in 256 folders, and on a cold cache each pack's
+// size is a read of its inode. Listing 20,000 packs in 256 folders, cold,
+// took 0.28-0.30 s one folder at a time and 0.15-0.16 s eight at a time
+// (32 at a time: 0.14-0.18 s); their names alone, 0.08 s.
+const listers = 8
 
 // walk reports the objects under prefix in folder rel ("" is the root).
 // Errors from fn are returned as they are.
@@ -44,6 +63,10 @@ func (l *Local) walk(ctx context.Context, rel, prefix string, fn func(backends.I
 	if err != nil {
 		return fmt.Errorf("list %s: %w", prefix, err)
 	}
+	// The subfolders of the listed folder are walked by a few goroutines
+	// at once (see listers), after its files; deeper ones by the goroutine
+	// that found them.
+	var sub []string
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("list %s: %w", prefix, err)
@@ -68,6 +91,10 @@ func (l *Local) walk(ctx context.Context, rel, prefix string, fn func(backends.I
 			if depth >= maxDepth {
 				return fmt.Errorf("list %s: folder %s nested too deep (symbolic link loop?)", prefix, name)
 			}
+			if depth == 0 {
+				sub = append(sub, name)
+				continue
+			}
 			if err := l.walk(ctx, name, prefix, fn, depth+1); err != nil {
 				return err
 			}
@@ -84,5 +111,42 @@ func (l *Local) walk(ctx context.Context, rel, prefix string, fn func(backends.I
 			}
 		}
 	}
+	if len(sub) > 0 {
+		return l.walkAll(ctx, sub, prefix, fn, depth+1)
+	}
 	return nil
+}
+
+// walkAll walks the folders dirs with up to listers goroutines and
+// returns the first error; after one, no further folder is started.
+func (l *Local) walkAll(ctx context.Context, dirs []string, prefix string, fn func(backends.Info) error, depth int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var first error
+	var once sync.Once
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for range min(listers, len(dirs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range next {
+				if err := l.walk(ctx, d, prefix, fn, depth); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+	for _, d := range dirs {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- d
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = fmt.Errorf("list %s: %w", prefix, ctx.Err())
+	}
+	return first
 }
