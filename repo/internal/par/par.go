@@ -49,7 +49,9 @@ func OneMoreProcessor() (undo func()) {
 			extra.mu.Lock()
 			defer extra.mu.Unlock()
 			if extra.users--; extra.users == 0 {
-				runtime.GOMAXPROCS(Cores)
+				// Back to the runtime's own choice, which follows a
+				// changed CPU quota again (setting a number stops that).
+				runtime.SetDefaultGOMAXPROCS()
 			}
 		})
 	}
