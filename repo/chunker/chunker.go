@@ -65,13 +65,10 @@ func (c *cutter) scan(buf []byte) int {
 		pos = end
 	}
 	if pos < n {
-		mask := c.mask
-		for i, b := range buf[pos:n] {
-			h = h<<1 + t[b]
-			if h&mask == 0 {
-				c.reset()
-				return pos + i + 1
-			}
+		var l int
+		if l, h = scanGear(buf[pos:n], h, t, c.mask); l > 0 {
+			c.reset()
+			return pos + l
 		}
 		pos = n
 	}
@@ -81,6 +78,49 @@ func (c *cutter) scan(buf []byte) int {
 	}
 	c.h, c.pos = h, pos
 	return 0
+}
+
+// scanGear goes on hashing from h over b and returns the length of b's
+// prefix that ends at the first cut (the first hash with its mask bits
+// all zero), or 0 and the hash after all of b when b holds none.
+//
+// It takes four bytes a step. One step's hashes all derive from the hash
+// before it (h<<k plus the step's own bytes, summed off the chain), so
+// the chain that runs through the whole scan is one shift and one add per
+// four bytes, not per byte: hashing is about twice as fast.
+func scanGear(b []byte, h uint64, t *Table, mask uint64) (int, uint64) {
+	i := 0
+	for ; i+4 <= len(b); i += 4 {
+		q := b[i : i+4 : i+4]
+		x0, x1, x2, x3 := t[q[0]], t[q[1]], t[q[2]], t[q[3]]
+		s1 := x0<<1 + x1
+		s2 := s1<<1 + x2
+		s3 := s2<<1 + x3
+		h0 := h<<1 + x0
+		h1 := h<<2 + s1
+		h2 := h<<3 + s2
+		h = h<<4 + s3
+		if h0&mask != 0 && h1&mask != 0 && h2&mask != 0 && h&mask != 0 {
+			continue
+		}
+		switch {
+		case h0&mask == 0:
+			return i + 1, h0
+		case h1&mask == 0:
+			return i + 2, h1
+		case h2&mask == 0:
+			return i + 3, h2
+		default:
+			return i + 4, h
+		}
+	}
+	for ; i < len(b); i++ {
+		h = h<<1 + t[b[i]]
+		if h&mask == 0 {
+			return i + 1, h
+		}
+	}
+	return 0, h
 }
 
 // Cuts returns the chunk lengths of data, taken whole (for tests and

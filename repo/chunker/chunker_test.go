@@ -218,3 +218,14 @@ func TestZerosAreCutAtMinWithZeroWord(t *testing.T) {
 		t.Fatalf("cuts %v: want the zero run cut into Min-sized chunks", cuts)
 	}
 }
+
+// BenchmarkScan measures the gear hash alone: every byte is hashed.
+func BenchmarkScan(b *testing.B) {
+	data := randomBytes(9, 16<<20)
+	tab := testTable(8)
+	p := Params{Min: Window, Max: 8 << 20, Bits: 30}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		Cuts(data, tab, p)
+	}
+}
