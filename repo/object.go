@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/b3"
 )
 
 // Stored objects other than packs (snapshots, index segments, locks) are
@@ -61,7 +60,7 @@ func (r *Repository) openObject(kind, name string, b []byte) ([]byte, error) {
 // the ID (BLAKE3-256 of the stored bytes).
 func (r *Repository) saveObject(ctx context.Context, kind string, plain []byte) (id.ID, error) {
 	b := r.sealObject(kind, plain)
-	oid := id.ID(blake3.Sum256(b))
+	oid := id.ID(b3.Sum256(b))
 	name := kindFolder[kind] + oid.String()
 	if err := r.be.Save(ctx, name, b); err != nil {
 		return oid, fmt.Errorf("save %s: %w", name, err)
@@ -79,7 +78,7 @@ func (r *Repository) loadObject(ctx context.Context, kind string, oid id.ID) ([]
 		}
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
-	if id.ID(blake3.Sum256(b)) != oid {
+	if id.ID(b3.Sum256(b)) != oid {
 		return nil, fmt.Errorf("%s: content does not match its name: %w", name, ErrDamaged)
 	}
 	return r.openObject(kind, name, b)

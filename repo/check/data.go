@@ -8,11 +8,10 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/b3"
 	"github.com/cairn-backup/cairn/repo/internal/par"
 )
 
@@ -67,7 +66,7 @@ func (c *checker) readPack(ctx context.Context, ps *packState) (n int64, damage 
 	name := ps.name()
 	blobs := append([]index.Blob(nil), ps.pack.Blobs...)
 	sort.Slice(blobs, func(i, j int) bool { return blobs[i].Offset < blobs[j].Offset })
-	h := blake3.New()
+	h := b3.New()
 	var buf []byte
 	var bufOff, end int64 // buf holds [bufOff, end); end is how far we read
 	fill := func(upTo int64) error {

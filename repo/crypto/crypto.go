@@ -33,6 +33,8 @@ import (
 	"github.com/restic/chunker"
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/cairn-backup/cairn/repo/internal/b3"
 )
 
 // Sizes of the sealed format.
@@ -150,14 +152,11 @@ func (k *Key) BlobID(plaintext []byte) [32]byte {
 // keyedSum is the BLAKE3-256 of b keyed with key, by a hasher from pool
 // (one made when the pool has none).
 func keyedSum(pool *sync.Pool, key *[32]byte, b []byte) [32]byte {
-	h, ok := pool.Get().(*blake3.Hasher)
+	h, ok := pool.Get().(*b3.Hasher)
 	if ok {
 		h.Reset()
 	} else {
-		var err error
-		if h, err = blake3.NewKeyed(key[:]); err != nil {
-			panic(err) // the key is always 32 bytes
-		}
+		h = b3.NewKeyed(key)
 	}
 	h.Write(b)
 	var out [32]byte

@@ -7,11 +7,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/cairn-backup/cairn/repo/bufpool"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/b3"
 )
 
 // FileWriter builds a pack in a file instead of memory. Its ID is the hash
@@ -96,7 +95,7 @@ func VerifyFile(c *Codec, r io.ReaderAt, size int64) (id.ID, []Entry, error) {
 	if err != nil {
 		return id.Zero, nil, err
 	}
-	h := blake3.New()
+	h := b3.New()
 	for _, e := range entries {
 		stored := bufpool.Get(int(e.Length))[:e.Length]
 		if _, err := r.ReadAt(stored, int64(e.Offset)); err != nil {

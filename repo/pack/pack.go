@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/b3"
 )
 
 // Trailer layout: uint32 little-endian length of the sealed header, then
@@ -76,7 +75,7 @@ func (w *Writer) Finish(k *crypto.Key) ([]byte, id.ID) {
 	w.buf = k.Seal(w.buf, hdr, headerAD)
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(w.buf)-start))
 	w.buf = append(w.buf, trailerMagic...)
-	return w.buf, id.ID(blake3.Sum256(w.buf))
+	return w.buf, id.ID(b3.Sum256(w.buf))
 }
 
 // EncodeHeader is the plaintext header: version byte, uvarint count, then

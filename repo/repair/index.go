@@ -8,12 +8,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/b3"
 	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/pack"
 )
@@ -249,7 +248,7 @@ func examine(ctx context.Context, r *repo.Repository, sp repo.StoredPack, old in
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", sp.Name(), err)
 		}
-		if id.ID(blake3.Sum256(whole)) != sp.ID {
+		if id.ID(b3.Sum256(whole)) != sp.ID {
 			ex.err = fmt.Errorf("content does not match its name")
 		}
 	}

@@ -1,0 +1,220 @@
+//go:build ignore
+
+// This program writes hash16_amd64.s: go run gen_amd64.go > hash16_amd64.s
+//
+// The kernel compresses sixteen inputs at once, one in each 32-bit lane
+// of the AVX-512 registers: sixteen registers hold the state words (the
+// chaining value in Z0-Z7 from block to block), sixteen the message words.
+// Each block is loaded as sixteen rows, one per input, and transposed in
+// registers into the message words (gathers are much slower). The message
+// permutation between rounds is a renaming of registers, done here, so
+// the rounds are nothing but adds, xors and rotates.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+var out strings.Builder
+
+func emit(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+func label(l string)                  { fmt.Fprintf(&out, "%s:\n", l) }
+
+func z(r int) string { return fmt.Sprintf("Z%d", r) }
+
+// vreg and mreg are the registers of the state and message words in the
+// rounds; the transposition decides them.
+var vreg, mreg [16]int
+
+func v(i int) string { return z(vreg[i]) }
+func m(i int) string { return z(mreg[i]) }
+
+// free is the pool of registers not holding a live value.
+var free []int
+
+func take() int {
+	r := free[0]
+	free = free[1:]
+	return r
+}
+
+// pairOp emits lo and hi of the registers a and b into two registers: a
+// new one, and b's. a's register is freed.
+func pairOp(lo, hi string, imm string, a, b int) (int, int) {
+	d := take()
+	if imm != "" {
+		emit("%s %s, %s, %s, %s", lo, imm, z(b), z(a), z(d))
+		emit("%s %s, %s, %s, %s", hi, immHi, z(b), z(a), z(b))
+	} else {
+		emit("%s %s, %s, %s", lo, z(b), z(a), z(d))
+		emit("%s %s, %s, %s", hi, z(b), z(a), z(b))
+	}
+	free = append(free, a)
+	return d, b
+}
+
+// The VSHUFI32X4 selectors: 128-bit lanes 0 and 2 of each source, or 1
+// and 3.
+const immLo, immHi = "$0x88", "$0xDD"
+
+// transpose turns rows (rows[j] holds the sixteen words of input j) into
+// the message words: mreg[i] holds word i of every input.
+func transpose(rows [16]int) {
+	// 32-bit interleave of row pairs, then 64-bit: afterwards u[4q+c]
+	// holds, in its 128-bit lane L, word 4L+c of rows 4q to 4q+3.
+	var t, u [16]int
+	for p := 0; p < 8; p++ {
+		t[2*p], t[2*p+1] = pairOp("VPUNPCKLDQ", "VPUNPCKHDQ", "", rows[2*p], rows[2*p+1])
+	}
+	for q := 0; q < 4; q++ {
+		u[4*q], u[4*q+1] = pairOp("VPUNPCKLQDQ", "VPUNPCKHQDQ", "", t[4*q], t[4*q+2])
+		u[4*q+2], u[4*q+3] = pairOp("VPUNPCKLQDQ", "VPUNPCKHQDQ", "", t[4*q+1], t[4*q+3])
+	}
+	// A 4x4 transposition of 128-bit lanes for each c: word 4L+c of
+	// rows 4q.. is lane L of u[4q+c], and must become lane q of m[4L+c].
+	for c := 0; c < 4; c++ {
+		x, y := pairOp("VSHUFI32X4", "VSHUFI32X4", immLo, u[c], u[4+c])
+		zz, w := pairOp("VSHUFI32X4", "VSHUFI32X4", immLo, u[8+c], u[12+c])
+		mreg[c], mreg[8+c] = pairOp("VSHUFI32X4", "VSHUFI32X4", immLo, x, zz)
+		mreg[4+c], mreg[12+c] = pairOp("VSHUFI32X4", "VSHUFI32X4", immLo, y, w)
+	}
+}
+
+// The job's layout (type job in b3_amd64.go).
+const (
+	offIdx    = 0
+	offCtrLo  = 64
+	offCtrHi  = 128
+	offKey    = 192
+	offFlags  = 224
+	offStart  = 228
+	offEnd    = 232
+	offMask   = 236
+	offIn     = 240
+	offBlocks = 248
+	offOut    = 256
+)
+
+var iv = [8]uint32{0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19}
+var perm = [16]int{2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8}
+
+// g emits four G functions side by side, step by step, so that their
+// independent instructions sit together.
+func g(cols [4][4]int, ms [4][2]int) {
+	type step func(a, b, c, d, mx, my string)
+	steps := []step{
+		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", b, a, a) },
+		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", mx, a, a) },
+		func(a, b, c, d, mx, my string) { emit("VPXORD %s, %s, %s", a, d, d) },
+		func(a, b, c, d, mx, my string) { emit("VPRORD $16, %s, %s", d, d) },
+		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", d, c, c) },
+		func(a, b, c, d, mx, my string) { emit("VPXORD %s, %s, %s", c, b, b) },
+		func(a, b, c, d, mx, my string) { emit("VPRORD $12, %s, %s", b, b) },
+		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", b, a, a) },
+		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", my, a, a) },
+		func(a, b, c, d, mx, my string) { emit("VPXORD %s, %s, %s", a, d, d) },
+		func(a, b, c, d, mx, my string) { emit("VPRORD $8, %s, %s", d, d) },
+		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", d, c, c) },
+		func(a, b, c, d, mx, my string) { emit("VPXORD %s, %s, %s", c, b, b) },
+		func(a, b, c, d, mx, my string) { emit("VPRORD $7, %s, %s", b, b) },
+	}
+	for _, s := range steps {
+		for k := 0; k < 4; k++ {
+			c := cols[k]
+			s(v(c[0]), v(c[1]), v(c[2]), v(c[3]), m(ms[k][0]), m(ms[k][1]))
+		}
+	}
+}
+
+func main() {
+	for i := 0; i < 8; i++ {
+		vreg[i] = i // the chaining value, from block to block
+	}
+	fmt.Fprintln(&out, "// Code generated by gen_amd64.go; DO NOT EDIT.")
+	fmt.Fprintln(&out)
+	fmt.Fprintln(&out, "//go:build !purego")
+	fmt.Fprintln(&out)
+	fmt.Fprintln(&out, "#include \"textflag.h\"")
+	fmt.Fprintln(&out)
+	fmt.Fprintln(&out, "// func hash16(j *job)")
+	fmt.Fprintln(&out, "TEXT ·hash16(SB), NOSPLIT, $0-8")
+	emit("MOVQ j+0(FP), AX")
+	emit("MOVQ %d(AX), SI", offIn)
+	emit("MOVQ %d(AX), CX", offBlocks)
+	for i := 0; i < 8; i++ {
+		emit("VPBROADCASTD %d(AX), %s", offKey+4*i, v(i))
+	}
+	emit("XORQ DX, DX")
+	label("block")
+	// The message: each lane's block as a row, transposed.
+	free = nil
+	for r := 8; r < 32; r++ {
+		free = append(free, r)
+	}
+	var rows [16]int
+	for j := range rows {
+		rows[j] = free[len(free)-16+j]
+	}
+	free = free[:len(free)-16]
+	for j := 0; j < 16; j++ {
+		emit("MOVL %d(AX), R9", offIdx+4*j)
+		emit("VMOVDQU32 (SI)(R9*1), %s", z(rows[j]))
+	}
+	transpose(rows)
+	if len(free) != 8 {
+		panic("transposition leaks registers")
+	}
+	for i := 8; i < 16; i++ {
+		vreg[i] = free[i-8]
+	}
+	for i := 0; i < 4; i++ {
+		emit("MOVL $0x%08X, R8", iv[i])
+		emit("VPBROADCASTD R8, %s", v(8+i))
+	}
+	emit("VMOVDQU32 %d(AX), %s", offCtrLo, v(12))
+	emit("VMOVDQU32 %d(AX), %s", offCtrHi, v(13))
+	emit("MOVL $64, R8")
+	emit("VPBROADCASTD R8, %s", v(14))
+	emit("MOVL %d(AX), R8", offFlags)
+	emit("TESTQ DX, DX")
+	emit("JNE notfirst")
+	emit("ORL %d(AX), R8", offStart)
+	label("notfirst")
+	emit("LEAQ 1(DX), R9")
+	emit("CMPQ R9, CX")
+	emit("JNE notlast")
+	emit("ORL %d(AX), R8", offEnd)
+	label("notlast")
+	emit("VPBROADCASTD R8, %s", v(15))
+
+	var s [16]int
+	for k := range s {
+		s[k] = k
+	}
+	for r := 0; r < 7; r++ {
+		g([4][4]int{{0, 4, 8, 12}, {1, 5, 9, 13}, {2, 6, 10, 14}, {3, 7, 11, 15}},
+			[4][2]int{{s[0], s[1]}, {s[2], s[3]}, {s[4], s[5]}, {s[6], s[7]}})
+		g([4][4]int{{0, 5, 10, 15}, {1, 6, 11, 12}, {2, 7, 8, 13}, {3, 4, 9, 14}},
+			[4][2]int{{s[8], s[9]}, {s[10], s[11]}, {s[12], s[13]}, {s[14], s[15]}})
+		var next [16]int
+		for k := range next {
+			next[k] = s[perm[k]]
+		}
+		s = next
+	}
+	for i := 0; i < 8; i++ {
+		emit("VPXORD %s, %s, %s", v(8+i), v(i), v(i))
+	}
+	emit("ADDQ $64, SI")
+	emit("INCQ DX")
+	emit("CMPQ DX, CX")
+	emit("JB block")
+	for i := 0; i < 8; i++ {
+		emit("VMOVDQU32 %s, %d(AX)", v(i), offOut+64*i)
+	}
+	emit("VZEROUPPER")
+	emit("RET")
+	os.Stdout.WriteString(out.String())
+}
