@@ -67,8 +67,8 @@ type Key struct {
 	macKey      [32]byte
 	chunkerSeed [32]byte
 	// idHashers and treeHashers recycle BlobID's and TreeID's hashers: a
-	// keyed hasher is several KiB, a restore hashes every blob it writes
-	// and an ingest every folder it walks.
+	// keyed hasher holds about 40 KiB of buffers, a restore hashes every
+	// blob it writes and an ingest every folder it walks.
 	idHashers, treeHashers sync.Pool
 }
 

@@ -86,7 +86,8 @@ func Sum256(b []byte) [32]byte {
 }
 
 // Hasher computes BLAKE3-256, plain or keyed, over its writes. It is not
-// safe for concurrent use; take one from New or NewKeyed.
+// safe for concurrent use, Sum included (it works in the Hasher's own
+// buffers); take one from New or NewKeyed.
 type Hasher struct {
 	key     [8]uint32
 	flags   uint32
@@ -157,8 +158,12 @@ func (h *Hasher) Write(p []byte) (int, error) {
 		return h.z.Write(p)
 	}
 	n := len(p)
+	if cap(h.pend) < lanes*chunkLen {
+		// Made while own was off (tests switch it).
+		h.pend = append(make([]byte, 0, lanes*chunkLen), h.pend...)
+	}
 	if len(h.pend) > 0 {
-		k := copy(h.pend[len(h.pend):cap(h.pend)], p)
+		k := copy(h.pend[len(h.pend):lanes*chunkLen], p)
 		h.pend, p = h.pend[:len(h.pend)+k], p[k:]
 		if len(p) == 0 {
 			return n, nil
@@ -218,6 +223,7 @@ func (h *Hasher) run(cvs []byte, k int) []byte {
 	} else {
 		hash16Generic(&h.j)
 	}
+	h.j.in = nil // not to keep the caller's buffer alive
 	for i := 0; i < k; i++ {
 		for w := 0; w < 8; w++ {
 			cvs = binary.LittleEndian.AppendUint32(cvs, h.j.out[w][i])

@@ -158,3 +158,85 @@ func TestKernelIsGenerated(t *testing.T) {
 		t.Fatal("hash16_amd64.s is stale: go run gen_amd64.go > hash16_amd64.s")
 	}
 }
+
+// The assembly kernel and its Go model agree on random jobs: any key,
+// flags, block count, lane offsets and 64-bit counters.
+func TestKernelAgreesWithModel(t *testing.T) {
+	if !haveKernel {
+		t.Skip("no AVX-512 here: the model stands in for the kernel")
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	buf := make([]byte, 64<<10)
+	for i := range buf {
+		buf[i] = byte(rng.Uint32())
+	}
+	for trial := range 300 {
+		var a job
+		for i := range a.key {
+			a.key[i] = rng.Uint32()
+		}
+		a.flags, a.start, a.end = rng.Uint32()&31, rng.Uint32()&31, rng.Uint32()&31
+		a.blocks = uint64(1 + rng.IntN(16))
+		a.mask = 1<<lanes - 1
+		for i := range a.idx {
+			a.idx[i] = uint32(rng.IntN(len(buf) - int(a.blocks)*blockLen))
+			a.ctrLo[i], a.ctrHi[i] = rng.Uint32(), rng.Uint32()
+		}
+		a.in = &buf[0]
+		b := a
+		hash16(&a)
+		hash16Generic(&b)
+		if a.out != b.out {
+			t.Fatalf("trial %d: kernel %x, model %x", trial, a.out, b.out)
+		}
+	}
+}
+
+// Writes cut at every batch boundary and a byte either side of it, empty
+// writes, and Sum twice at each cut, plain and keyed, with short inputs
+// handed to zeebo and without.
+func TestStreamingAtBoundaries(t *testing.T) {
+	for _, sm := range []int{0, small} {
+		o, s := own, small
+		own, small = true, sm
+		key := [32]byte{9, 8, 7}
+		for _, h := range []*Hasher{New(), NewKeyed(&key)} {
+			var k *[32]byte
+			if h.keyword != nil {
+				k = &key
+			}
+			b := input(3*group*chunkLen + 5*lanes*chunkLen + 77)
+			var cuts []int
+			for c := lanes * chunkLen; c < len(b); c += lanes * chunkLen {
+				cuts = append(cuts, c-1, c, c+1)
+			}
+			cuts = append(cuts, len(b))
+			at := 0
+			for _, c := range cuts {
+				h.Write(b[at:c])
+				h.Write(nil)
+				at = c
+				first, second := h.Sum(nil), h.Sum(nil)
+				if want := zeeboSum(k, b[:c]); !bytes.Equal(first, want) || !bytes.Equal(second, want) {
+					t.Fatalf("small %d keyed %v: sums after %d bytes %x, %x; want %x", sm, k != nil, c, first, second, want)
+				}
+			}
+			h.Reset()
+			h.Write(b[:100])
+			if got, want := h.Sum(nil), zeeboSum(k, b[:100]); !bytes.Equal(got, want) {
+				t.Fatalf("after Reset: %x, want %x", got, want)
+			}
+		}
+		own, small = o, s
+	}
+}
+
+// Sixty-four groups and one byte: stack merges four levels deep.
+func TestManyGroups(t *testing.T) {
+	withOwn(t, func() {
+		b := input(64*group*chunkLen + 1)
+		if got, want := Sum256(b), zeeboSum(nil, b); !bytes.Equal(got[:], want) {
+			t.Fatalf("Sum256 of %d bytes: %x, want %x", len(b), got, want)
+		}
+	})
+}

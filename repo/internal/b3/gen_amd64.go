@@ -82,7 +82,7 @@ func transpose(rows [16]int) {
 	}
 }
 
-// The job's layout (type job in b3_amd64.go).
+// The job's layout (type job in b3.go).
 const (
 	offIdx    = 0
 	offCtrLo  = 64
