@@ -106,14 +106,11 @@ func TestReviewConcurrentListings(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		var vst unix.Stat_t
-		unix.Lstat(v, &vst)
+		vst := lstatRetry(v)
 		for i := range 300 {
 			sub := filepath.Join(v, fmt.Sprintf("d%03d", i))
 			ents := getdents(t, sub)
-			var st, fst unix.Stat_t
-			unix.Lstat(sub, &st)
-			unix.Lstat(filepath.Join(sub, "f"), &fst)
+			fst := lstatRetry(filepath.Join(sub, "f"))
 			if ents[".."] != vst.Ino || ents["f"] != fst.Ino {
 				bad++
 				if bad < 5 {
@@ -127,8 +124,22 @@ func TestReviewConcurrentListings(t *testing.T) {
 	}
 }
 
+// lstatRetry is unix.Lstat tried again on EINTR (see getdents).
+func lstatRetry(p string) unix.Stat_t {
+	var st unix.Stat_t
+	for unix.Lstat(p, &st) == unix.EINTR {
+	}
+	return st
+}
+
 func getdents(t *testing.T, dir string) map[string]uint64 {
+	// Raw system calls on a FUSE mount return EINTR when the runtime's
+	// preemption signal lands while the server answers: try again, as
+	// package os does.
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +148,9 @@ func getdents(t *testing.T, dir string) map[string]uint64 {
 	buf := make([]byte, 8192)
 	for {
 		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
