@@ -10,7 +10,8 @@ T=${FUZZTIME:-30s}
 only=${1:-}
 
 # package:target. Most targets live in ./fuzz; FuzzObjectPlaintext needs
-# package repo's unexported sealing.
+# package repo's unexported sealing, and FuzzAgainstReference (BLAKE3
+# against another implementation) is internal to the repository library.
 targets="
 ./fuzz:FuzzPackReadHeader
 ./fuzz:FuzzPackDecodeHeader
@@ -27,6 +28,7 @@ targets="
 ./fuzz:FuzzLockJSON
 ./fuzz:FuzzStoredObject
 ./repo:FuzzObjectPlaintext
+./repo/internal/b3:FuzzAgainstReference
 "
 
 # Every Fuzz function in ./fuzz must be listed above.
