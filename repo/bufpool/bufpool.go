@@ -5,7 +5,7 @@
 // Sizes are rounded up to one of four classes per power of two (1 MiB,
 // 1.25 MiB, 1.5 MiB, 1.75 MiB, 2 MiB, ...), so a new buffer wastes at most
 // a fifth of its size; a free one lent to a smaller request (see reach), at
-// most half again its class's size.
+// most its class's size again.
 package bufpool
 
 import (
@@ -56,7 +56,7 @@ func classOf(n int) (int, int) {
 }
 
 // SizeFor is the capacity of a new buffer for n bytes (its class's size).
-// A Get may also return a free buffer of up to half again that.
+// A Get may also return a free buffer of up to twice that.
 func SizeFor(n int) int {
 	if i, size := classOf(n); i < nClasses {
 		return size
@@ -65,11 +65,19 @@ func SizeFor(n int) int {
 }
 
 // reach is how many classes above its own a Get may take a free buffer
-// from: at most half again its class's size.
-const reach = 2
+// from: at most twice its class's size. Chunks grow their buffers (2 MiB
+// to start, then doubled) and compressed copies come in every size, so a
+// Get that finds nothing in the classes just above its own makes a new
+// buffer, which this virtual machine's host faults in page by page. On
+// cold first ingests of the benchmark corpus, reaching four classes up
+// rather than two cut the page faults from 184-258k to 139-180k, and the
+// ingests took 8.67 s instead of 9.39 s on average over ten interleaved
+// pairs (15.8 CPU-seconds instead of 17.1), with a median peak memory of
+// 111 MiB instead of 116.
+const reach = 4
 
 // Get returns a buffer of length 0 and capacity at least n: a free one of
-// n's class or up to two classes above, or a new one of n's class.
+// n's class or up to reach classes above, or a new one of n's class.
 func Get(n int) []byte {
 	i, size := classOf(n)
 	if i >= nClasses {

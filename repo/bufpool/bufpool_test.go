@@ -93,18 +93,18 @@ func TestSurvivesCollections(t *testing.T) {
 	}
 }
 
-// A Get takes a free buffer of its class or up to two above (at most half
-// again the class's size), never a smaller or a much larger one.
+// A Get takes a free buffer of its class or up to four above (at most
+// twice the class's size), never a smaller or a much larger one.
 func TestReach(t *testing.T) {
 	reset()
-	big := Get(1500 << 10) // the 1.5 MiB class
+	big := Get(2 << 20) // the 2 MiB class
 	Put(big)
-	if got := Get(1 << 20); !same(got, big) { // 1 MiB: two classes below
-		t.Fatal("a 1 MiB Get did not take the free 1.5 MiB buffer")
+	if got := Get(1 << 20); !same(got, big) { // 1 MiB: four classes below
+		t.Fatal("a 1 MiB Get did not take the free 2 MiB buffer")
 	}
 	Put(big)
-	if got := Get(700 << 10); same(got, big) || cap(got) > 1<<20 {
-		t.Fatalf("a 700 KiB Get took a buffer of %d bytes", cap(got))
+	if got := Get(800 << 10); same(got, big) || cap(got) > 1<<20 { // the 896 KiB class: five below
+		t.Fatalf("an 800 KiB Get took a buffer of %d bytes", cap(got))
 	}
 	reset()
 	small := Get(1 << 20)
