@@ -9,7 +9,7 @@ import (
 // spanArena is the run workers' read buffers and their budget: readBudget
 // bytes of pack being read or decrypted at once, as parts of one buffer
 // made at the first read and reused for the whole restore. The shared
-// cache would not do: it keeps 32 MiB of buffers of all sizes for every
+// cache would not do: it keeps 48 MiB of buffers of all sizes for every
 // user, less than this budget, so pack reads would allocate, zero and
 // fault in tens of MiB again.
 type spanArena struct {
