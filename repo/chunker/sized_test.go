@@ -29,23 +29,22 @@ func TestSizedBufferDoesNotGrow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if last != nil {
-				bufpool.Put(last)
-			}
+			// Not handed back: the cache would lend them to the
+			// next Gets, whose capacities say less then.
 			last = c
 		}
 		if len(last)+1 <= startSize {
-			// A buffer sized for the chunk holds up to half again
-			// its class's size (a free one of a larger class); a grown
-			// one at least twice it.
+			// A buffer sized for the chunk holds up to twice its
+			// class's size (a free one of a larger class); a grown one
+			// at least twice it, and more unless both sizes fall on
+			// class bounds.
 			want := bufpool.SizeFor(len(last) + 1)
-			if cap(last) < want || cap(last) > want+want/2 {
+			if cap(last) < want || cap(last) > 2*want {
 				bad++
 				t.Logf("stream %d KiB: last chunk %d KiB in a buffer of %d KiB, sized for it: %d KiB (grown and copied)",
 					size>>10, len(last)>>10, cap(last)>>10, want>>10)
 			}
 		}
-		bufpool.Put(last)
 	}
 	if bad > 0 {
 		t.Errorf("%d streams grew the buffer that was sized for their last chunk", bad)
