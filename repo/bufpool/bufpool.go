@@ -74,7 +74,7 @@ func SizeFor(n int) int {
 // Get that finds nothing in the classes just above its own makes a new
 // buffer, which this virtual machine's host faults in page by page. On
 // cold first ingests of the benchmark corpus, reaching four classes up
-// rather than two cut the page faults from 184-258k to 139-180k, and the
+// rather than two cut the page faults from 202-258k to 139-180k, and the
 // ingests took 8.67 s instead of 9.39 s on average over ten interleaved
 // pairs (15.8 CPU-seconds instead of 17.1), with a median peak memory of
 // 111 MiB instead of 116.
