@@ -202,7 +202,7 @@ func TestStreamingAtBoundaries(t *testing.T) {
 		key := [32]byte{9, 8, 7}
 		for _, h := range []*Hasher{New(), NewKeyed(&key)} {
 			var k *[32]byte
-			if h.keyword != nil {
+			if h.flags&flagKeyed != 0 {
 				k = &key
 			}
 			b := input(3*group*chunkLen + 5*lanes*chunkLen + 77)

@@ -100,30 +100,31 @@ const (
 var iv = [8]uint32{0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19}
 var perm = [16]int{2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8}
 
+// gSteps is BLAKE3's G as instructions on its operands a, b, c, d, mx, my
+// (indexes 0 to 5): "OP src, dst" computes dst = dst OP src, and a
+// rotate takes its count and rotates dst in place.
+var gSteps = []struct {
+	op       string
+	src, dst int
+}{
+	{"VPADDD", 1, 0}, {"VPADDD", 4, 0}, {"VPXORD", 0, 3}, {"VPRORD $16", 3, 3},
+	{"VPADDD", 3, 2}, {"VPXORD", 2, 1}, {"VPRORD $12", 1, 1},
+	{"VPADDD", 1, 0}, {"VPADDD", 5, 0}, {"VPXORD", 0, 3}, {"VPRORD $8", 3, 3},
+	{"VPADDD", 3, 2}, {"VPXORD", 2, 1}, {"VPRORD $7", 1, 1},
+}
+
 // g emits four G functions side by side, step by step, so that their
 // independent instructions sit together.
 func g(cols [4][4]int, ms [4][2]int) {
-	type step func(a, b, c, d, mx, my string)
-	steps := []step{
-		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", b, a, a) },
-		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", mx, a, a) },
-		func(a, b, c, d, mx, my string) { emit("VPXORD %s, %s, %s", a, d, d) },
-		func(a, b, c, d, mx, my string) { emit("VPRORD $16, %s, %s", d, d) },
-		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", d, c, c) },
-		func(a, b, c, d, mx, my string) { emit("VPXORD %s, %s, %s", c, b, b) },
-		func(a, b, c, d, mx, my string) { emit("VPRORD $12, %s, %s", b, b) },
-		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", b, a, a) },
-		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", my, a, a) },
-		func(a, b, c, d, mx, my string) { emit("VPXORD %s, %s, %s", a, d, d) },
-		func(a, b, c, d, mx, my string) { emit("VPRORD $8, %s, %s", d, d) },
-		func(a, b, c, d, mx, my string) { emit("VPADDD %s, %s, %s", d, c, c) },
-		func(a, b, c, d, mx, my string) { emit("VPXORD %s, %s, %s", c, b, b) },
-		func(a, b, c, d, mx, my string) { emit("VPRORD $7, %s, %s", b, b) },
-	}
-	for _, s := range steps {
+	for _, st := range gSteps {
 		for k := 0; k < 4; k++ {
 			c := cols[k]
-			s(v(c[0]), v(c[1]), v(c[2]), v(c[3]), m(ms[k][0]), m(ms[k][1]))
+			ops := [6]string{v(c[0]), v(c[1]), v(c[2]), v(c[3]), m(ms[k][0]), m(ms[k][1])}
+			if st.src == st.dst { // a rotate
+				emit("%s, %s, %s", st.op, ops[st.dst], ops[st.dst])
+			} else {
+				emit("%s %s, %s, %s", st.op, ops[st.src], ops[st.dst], ops[st.dst])
+			}
 		}
 	}
 }
