@@ -1,7 +1,6 @@
 package pack
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -20,14 +19,21 @@ import (
 type FileWriter struct {
 	Type    id.BlobType
 	f       *os.File
-	bw      *bufio.Writer
+	buf     []byte // small blobs gathered for one write; from bufpool
 	size    int64
 	entries []Entry
 }
 
+// gather is the size of a FileWriter's buffer. A blob of at least half of
+// it (most chunks of a file) is written as it is, not copied; smaller
+// ones are gathered. The buffer comes from bufpool and goes back there
+// when the pack is finished: a fresh megabyte for each of the sixty packs
+// of a 2 GiB ingest was a tenth of the memory it allocated.
+const gather = 1 << 20
+
 // NewFileWriter starts a pack of type t in the empty file f.
 func NewFileWriter(t id.BlobType, f *os.File) *FileWriter {
-	return &FileWriter{Type: t, f: f, bw: bufio.NewWriterSize(f, 1<<20)}
+	return &FileWriter{Type: t, f: f}
 }
 
 // File is the file the pack is written to.
@@ -40,7 +46,29 @@ func (w *FileWriter) Size() int64 { return w.size }
 func (w *FileWriter) Count() int { return len(w.entries) }
 
 func (w *FileWriter) write(b []byte) error {
-	_, err := w.bw.Write(b)
+	direct := len(b) >= gather/2
+	if direct || len(w.buf)+len(b) > gather {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if direct {
+		_, err := w.f.Write(b)
+		return err
+	}
+	if w.buf == nil {
+		w.buf = bufpool.Get(gather)[:0]
+	}
+	w.buf = append(w.buf, b...)
+	return nil
+}
+
+func (w *FileWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.f.Write(w.buf)
+	w.buf = w.buf[:0]
 	return err
 }
 
@@ -60,10 +88,15 @@ func (w *FileWriter) Finish(k *crypto.Key) (int64, error) {
 	sealed := k.Seal(nil, EncodeHeader(w.entries), headerAD)
 	sealed = binary.LittleEndian.AppendUint32(sealed, uint32(len(sealed)))
 	sealed = append(sealed, trailerMagic...)
-	if err := w.write(sealed); err != nil {
-		return 0, err
+	err := w.write(sealed)
+	if err == nil {
+		err = w.flush()
 	}
-	if err := w.bw.Flush(); err != nil {
+	if w.buf != nil {
+		bufpool.Put(w.buf)
+		w.buf = nil
+	}
+	if err != nil {
 		return 0, err
 	}
 	return w.size + int64(len(sealed)), nil
