@@ -37,3 +37,13 @@ func TestLibzstdParametersDoNotStick(t *testing.T) {
 		}
 	}
 }
+
+// The tuned parameters turn off the block pre-splitter through an
+// experimental parameter whose number holds for libzstd 1.5.7 only; for
+// any other version it is silently not set. A new version of the library
+// must come with that number checked again (and this test changed).
+func TestLibzstdVersionIsTheOneTuned(t *testing.T) {
+	if v := libzstdVersion(); v != 10507 {
+		t.Fatalf("libzstd is %d, the tuned parameters were checked against 10507 (1.5.7): check ZSTD_c_blockSplitterLevel's number in zstd.h", v)
+	}
+}
