@@ -20,6 +20,7 @@ type FileWriter struct {
 	Type    id.BlobType
 	f       *os.File
 	buf     []byte // small blobs gathered for one write; from bufpool
+	err     error  // the first failed write: every later one fails with it
 	size    int64
 	entries []Entry
 }
@@ -45,16 +46,20 @@ func (w *FileWriter) Size() int64 { return w.size }
 // Count is the number of blobs written so far.
 func (w *FileWriter) Count() int { return len(w.entries) }
 
+// write appends b to the file: at once when it is large, else through the
+// buffer. After a failed write the file no longer matches the entries, so
+// that error sticks.
 func (w *FileWriter) write(b []byte) error {
 	direct := len(b) >= gather/2
 	if direct || len(w.buf)+len(b) > gather {
-		if err := w.flush(); err != nil {
-			return err
-		}
+		w.flush()
+	}
+	if w.err != nil {
+		return w.err
 	}
 	if direct {
-		_, err := w.f.Write(b)
-		return err
+		_, w.err = w.f.Write(b)
+		return w.err
 	}
 	if w.buf == nil {
 		w.buf = bufpool.Get(gather)[:0]
@@ -64,12 +69,11 @@ func (w *FileWriter) write(b []byte) error {
 }
 
 func (w *FileWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
+	if w.err == nil && len(w.buf) > 0 {
+		_, w.err = w.f.Write(w.buf)
 	}
-	_, err := w.f.Write(w.buf)
 	w.buf = w.buf[:0]
-	return err
+	return w.err
 }
 
 // AddSealed appends a blob sealed by Codec.Seal or SealPooled.

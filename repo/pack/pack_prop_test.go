@@ -342,3 +342,37 @@ func TestFileWriterVerifyFile(t *testing.T) {
 		}
 	}
 }
+
+// A write that fails leaves the file out of step with the entries: every
+// later AddSealed and Finish fails too, even one that only gathers a small
+// blob, so that no pack is finished from such a file.
+func TestFileWriterErrorSticks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	c := pack.NewCodec(testKey(t, 4))
+	f, err := os.CreateTemp(t.TempDir(), "pack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pack.NewFileWriter(id.DataBlob, f)
+	add := func(n int) error {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		bid := c.ID(b)
+		return w.AddSealed(bid, c.Seal(nil, id.DataBlob, bid, b), n)
+	}
+	if err := add(1000); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := add(1 << 20); err == nil {
+		t.Fatal("a blob written to a closed file: no error")
+	}
+	if err := add(1000); err == nil {
+		t.Fatal("a small blob after a failed write: no error")
+	}
+	if _, err := w.Finish(c.Key); err == nil {
+		t.Fatal("Finish after a failed write: no error")
+	}
+}
