@@ -198,8 +198,10 @@ func withTempName(dst string, create func(tmp string) error) (string, error) {
 }
 
 // writeAt writes b at off into the temporary, opening it for the write if
-// it is not held open.
+// it is not held open. One worker writes into a file at a time (wmu).
 func (of *openFile) writeAt(b []byte, off int64) error {
+	of.wmu.Lock()
+	defer of.wmu.Unlock()
 	if of.f != nil {
 		_, err := of.f.WriteAt(b, off)
 		return err

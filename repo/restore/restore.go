@@ -148,6 +148,16 @@ type openFile struct {
 	// metadata, so that what can be restored is.
 	damaged atomic.Bool
 	written atomic.Int64 // bytes written into tmp
+	// wmu lets one worker at a time write into the file. The filesystem
+	// takes the file's lock for each buffered write anyway (ext4, xfs),
+	// and a worker waiting for it in the kernel spins, then sleeps, and
+	// keeps its Go processor meanwhile; waiting here, it hands that to
+	// another worker with a chunk to decrypt. Over twelve interleaved
+	// pairs of cold restores of the benchmark corpus (fresh targets), ten
+	// were faster with it: 3.61 s against 3.88 s and 3.69 s against
+	// 4.26 s on average in two batches of six, with 7% and 14% fewer
+	// busy CPU ticks.
+	wmu sync.Mutex
 
 	mu       sync.Mutex
 	finished bool     // in place (ok) or removed
