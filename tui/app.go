@@ -102,7 +102,7 @@ func New(ctx context.Context, r *repo.Repository, opt Options) *App {
 	}
 	a := &App{ctx: ctx, r: r, opt: opt, loc: loc, w: 80, h: 24, sizes: newSizeCache()}
 	a.spin = spinner.New(spinner.WithSpinner(spinner.Dot))
-	a.stack = []page{newSnapshotsPage()}
+	a.stack = []page{newSnapshotsPage(loc)}
 	return a
 }
 

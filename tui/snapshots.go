@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
@@ -20,6 +21,7 @@ var sortKeys = []string{"time", "size", "added"}
 // snapshotsPage lists every snapshot, grouped by host and source.
 type snapshotsPage struct {
 	all     []*repo.Snapshot
+	loc     *time.Location // the App's zone: the filter matches times as shown
 	loaded  bool
 	filter  lineEdit
 	sortKey int
@@ -38,7 +40,7 @@ type snapRow struct {
 	item  int
 }
 
-func newSnapshotsPage() *snapshotsPage { return &snapshotsPage{} }
+func newSnapshotsPage(loc *time.Location) *snapshotsPage { return &snapshotsPage{loc: loc} }
 
 func (p *snapshotsPage) title() string { return "snapshots" }
 func (p *snapshotsPage) typing() bool  { return p.filter.active }
@@ -191,7 +193,7 @@ func (p *snapshotsPage) rebuild() {
 	q := strings.ToLower(p.filter.value)
 	p.items = p.items[:0]
 	for _, sn := range p.all {
-		if q == "" || strings.Contains(searchText(sn), q) {
+		if q == "" || strings.Contains(searchText(sn, p.loc), q) {
 			p.items = append(p.items, sn)
 		}
 	}
@@ -268,9 +270,11 @@ func (p *snapshotsPage) scroll(h int) {
 
 func groupOf(sn *repo.Snapshot) string { return sn.Host + " · " + sn.Source }
 
-func searchText(sn *repo.Snapshot) string {
+// searchText is what the filter matches a snapshot against: its time as
+// the list shows it, in the zone loc.
+func searchText(sn *repo.Snapshot, loc *time.Location) string {
 	return strings.ToLower(strings.Join([]string{sn.ID.String(), sn.Host, sn.Source, strings.Join(sn.Tags, ","),
-		strings.Join(sn.Paths, " "), sn.Time.Format("2006-01-02 15:04:05")}, " "))
+		strings.Join(sn.Paths, " "), sn.Time.In(loc).Format("2006-01-02 15:04:05")}, " "))
 }
 
 func (p *snapshotsPage) view(a *App, w, h int) string {

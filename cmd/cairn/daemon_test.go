@@ -773,8 +773,11 @@ func TestDaemonRun(t *testing.T) {
 	work := t.TempDir()
 	sock := filepath.Join(socketDir(t), "cairn.sock")
 	runs := filepath.Join(work, "runs.log")
+	hold := filepath.Join(work, "hold")
 	cfgPath := filepath.Join(work, "cairn.yaml")
-	// Each run logs "+NAME" when it starts and "-NAME" when it ends.
+	// Each run logs "+NAME" when it starts and "-NAME" when it ends. While
+	// the file hold exists a run that has started waits: the test decides
+	// when it ends, not the speed of the machine.
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`repository: %s
 password_file: %s
 cache_dir: %s
@@ -783,12 +786,24 @@ concurrency: 1
 stop_timeout: 5s
 sources:
   - name: a
-    command: "echo +a >> %[5]s; sleep 1; echo -a >> %[5]s; echo data a"
+    command: "echo +a >> %[5]s; while [ -e %[6]s ]; do sleep 0.05; done; sleep 1; echo -a >> %[5]s; echo data a"
   - name: b
-    command: "echo +b >> %[5]s; sleep 1; echo -b >> %[5]s; echo data b"
-`, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, runs)), 0o600)
+    command: "echo +b >> %[5]s; while [ -e %[6]s ]; do sleep 0.05; done; sleep 1; echo -b >> %[5]s; echo data b"
+`, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, runs, hold)), 0o600)
 	c.env = append(c.env, "CAIRN_SOCKET="+sock)
 	d := startDaemon(t, c, cfgPath, sock)
+	holdRuns := func(t *testing.T) (release func()) {
+		t.Helper()
+		if err := os.WriteFile(hold, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(hold) })
+		return func() { os.Remove(hold) }
+	}
+	// requested counts the requests of cairn run the daemon has taken in:
+	// it logs each once the run is queued or joined, and the client is
+	// then waiting for it.
+	requested := func() int { return strings.Count(d.log.String(), ": run requested over the socket") }
 
 	t.Run("a second daemon on a live socket", func(t *testing.T) {
 		cmd := c.cmd("daemon", "--config", cfgPath)
@@ -817,16 +832,27 @@ sources:
 
 	t.Run("same source twice at once, and the concurrency limit", func(t *testing.T) {
 		os.Remove(runs)
+		// The first run of a holds until all four requests are in, in
+		// this order, however slowly the clients start.
+		release := holdRuns(t)
 		var wg sync.WaitGroup
 		codes := make([]int, 4)
 		for i, s := range []string{"a", "a", "b", "a"} {
+			n := requested()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				_, codes[i] = c.run("run", s)
 			}()
-			time.Sleep(100 * time.Millisecond)
+			waitFor(t, fmt.Sprintf("the daemon to take in request %d (%s)", i+1, s), 20*time.Second, func() bool { return requested() > n })
+			if i == 0 {
+				waitFor(t, "the first run of a to start", 20*time.Second, func() bool {
+					b, _ := os.ReadFile(runs)
+					return string(b) == "+a\n"
+				})
+			}
 		}
+		release()
 		wg.Wait()
 		b, _ := os.ReadFile(runs)
 		lines := strings.Fields(string(b))
@@ -849,6 +875,8 @@ sources:
 	})
 
 	t.Run("--no-wait and status --json", func(t *testing.T) {
+		// b stays running until the status checks are done.
+		release := holdRuns(t)
 		if out := c.ok("run", "--no-wait", "b"); out != "source b queued\n" {
 			t.Fatalf("run --no-wait printed %q", out)
 		}
@@ -880,6 +908,7 @@ sources:
 		if got := keys(srcs[0].(map[string]any)["last_run"].(map[string]any)); got != "added_bytes bytes duration_seconds end exit_code files files_unreadable outcome snapshot_id snapshot_time snapshots_removed source start" {
 			t.Errorf("last_run keys: %s", got)
 		}
+		release()
 		waitFor(t, "the queued run of b to end", 10*time.Second, func() bool {
 			json.Unmarshal([]byte(c.ok("status", "--json")), &st)
 			s := st.Sources[1]
@@ -889,16 +918,21 @@ sources:
 
 	t.Run("SIGINT on a waiting cairn run", func(t *testing.T) {
 		n := len(snapshotsOf(t, c, "a"))
+		// The run holds until the client is interrupted: the client is
+		// waiting for it, however slowly it started.
+		release := holdRuns(t)
+		asked := requested()
 		cmd := c.cmd("run", "a")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond)
+		waitFor(t, "the daemon to take in the request", 20*time.Second, func() bool { return requested() > asked })
 		cmd.Process.Signal(syscall.SIGINT)
 		err := cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
 			t.Fatalf("cairn run after SIGINT: %v, want exit 130", err)
 		}
+		release()
 		// The run it asked for goes on in the daemon.
 		waitFor(t, "the run to end in the daemon", 10*time.Second, func() bool { return len(snapshotsOf(t, c, "a")) == n+1 })
 	})

@@ -26,11 +26,23 @@ import (
 // TestMain lets the test binary act as cairn (and as the helpers below) when
 // a script runs it by that name.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(cleanupAfter{m}, map[string]func(){
 		"cairn":        main,
 		"unprivileged": unprivilegedMain,
 		"holdlock":     holdlockMain,
 	})
+}
+
+// cleanupAfter runs the tests, then removes the binary cairnBinary built
+// (22 MB in the temporary folder per run of the tests otherwise).
+type cleanupAfter struct{ m *testing.M }
+
+func (c cleanupAfter) Run() int {
+	code := c.m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	return code
 }
 
 // TestScripts runs the CLI behaviour scripts in testdata/script. Each starts
