@@ -69,12 +69,6 @@ type fileWorker struct {
 	buf   []byte           // the Rabin chunker's output
 }
 
-// directBuf is how much a file worker reads at once from a file it reads
-// around the page cache (twice: one block is read ahead), in buffers from
-// bufpool while it reads the file. With 1 MiB the first ingest of the
-// benchmark corpus peaked 5-8 MiB higher for no measurable speed.
-const directBuf = 512 << 10
-
 func (g *ingester) fileWorker() {
 	defer g.fileWG.Done()
 	w := &fileWorker{g: g}
@@ -244,11 +238,12 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 		return nil, 0, err
 	}
 	// The small files were read ahead into the page cache (prefetchMax);
-	// a larger one that is not cached is read around it.
-	var dr *fsmeta.DirectReader
-	if size > prefetchMax && fsmeta.Direct(f, size) {
-		dr = fsmeta.NewDirectReader(f, true, directBuf)
-		defer dr.Close() // before f is closed
+	// a larger one that is not cached is read once and dropped from it.
+	var once *fsmeta.ReadOnce
+	if size > prefetchMax {
+		if once = fsmeta.NewReadOnce(f, size); once != nil {
+			defer once.Close() // before f is closed
+		}
 	}
 	var content []tree.Chunk
 	var pos int64
@@ -258,8 +253,8 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			pos = e.Off
 		}
 		var r io.Reader = io.NewSectionReader(f, e.Off, e.Len)
-		if dr != nil {
-			r = dr.Reset(e.Off, e.Len)
+		if once != nil {
+			r = once.Region(e.Off, e.Len)
 		}
 		cs, n, err := w.g.chunkStream(w, fj.path, r, e.Len)
 		content = append(content, cs...)
