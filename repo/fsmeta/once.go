@@ -56,7 +56,7 @@ func NewReadOnce(f *os.File, size int64) *ReadOnce {
 
 // Region returns a reader of [off, off+n) of the file.
 func (o *ReadOnce) Region(off, n int64) io.Reader {
-	return &onceRegion{o: o, r: io.NewSectionReader(o.f, off, n), pos: off, dropped: off}
+	return &onceRegion{fd: o.fd, r: io.NewSectionReader(o.f, off, n), pos: off, dropped: off}
 }
 
 // Close drops the file's pages from the cache: those the last window
@@ -66,7 +66,7 @@ func (o *ReadOnce) Close() {
 }
 
 type onceRegion struct {
-	o            *ReadOnce
+	fd           int
 	r            *io.SectionReader
 	pos, dropped int64
 }
@@ -75,7 +75,7 @@ func (r *onceRegion) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	r.pos += int64(n)
 	if r.pos-r.dropped >= dropWindow {
-		unix.Fadvise(r.o.fd, r.dropped, r.pos-r.dropped, unix.FADV_DONTNEED)
+		unix.Fadvise(r.fd, r.dropped, r.pos-r.dropped, unix.FADV_DONTNEED)
 		r.dropped = r.pos
 	}
 	return n, err
