@@ -146,6 +146,30 @@ drop_caches() {
 	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 }
 
+# host_counters: this machine's free page reporting passes and KiB reported
+# (0 0 where the kernel has no such counters), and the CPU time spent idle
+# waiting for I/O and stolen by the host, in clock ticks.
+host_counters() {
+	local p=/sys/module/page_reporting/parameters passes=0 kib=0
+	[[ -r $p/passes ]] && passes=$(<"$p/passes")
+	[[ -r $p/reported_kib ]] && kib=$(<"$p/reported_kib")
+	echo "$passes $kib $(awk '/^cpu /{print $6, $9}' /proc/stat)"
+}
+
+# host_report BEFORE AFTER: what the host did during one measured command.
+# A free page reporting pass stalls this virtual machine's disk reads for
+# a few tenths of a second (bench/README.md), so the passes during a
+# command and its I/O wait explain much of the spread between rounds.
+host_report() {
+	local a b
+	read -ra a <<<"$1"
+	read -ra b <<<"$2"
+	local hz
+	hz=$(getconf CLK_TCK)
+	awk -v p=$((b[0] - a[0])) -v k=$((b[1] - a[1])) -v io=$((b[2] - a[2])) -v st=$((b[3] - a[3])) -v hz="$hz" \
+		'BEGIN { printf "page reporting passes %d, reported %d MiB; I/O wait %.2f s, steal %.2f s (CPU-seconds, both cores)\n", p, k / 1024, io / hz, st / hz }'
+}
+
 repo_size() {
 	local r=$BENCH_DIR/$1/repo
 	if [[ -e $r ]]; then du -sb "$r" | cut -f1; else echo 0; fi
@@ -173,8 +197,12 @@ measure() {
 	drop_caches
 	[[ $BENCH_WARM != 0 ]] && "$WORK/warmmem" -size "$BENCH_WARM"
 	say "$tool $phase: $*"
+	local host0 host1
+	host0=$(host_counters)
 	(cd "$dir" && exec /usr/bin/time -f '%e %U %S %M' -o "$tf" timeout -k 30 "$BENCH_TIMEOUT" "$@" </dev/null >"$log" 2>&1)
 	local rc=$?
+	host1=$(host_counters)
+	host_report "$host0" "$host1" >"$LOGS/$tool-$phase.host"
 	local wall=- user=- sys=- rss=-
 	if [[ -s $tf ]]; then read -r wall user sys rss < <(tail -n 1 "$tf"); fi
 	local status=ok
@@ -407,6 +435,13 @@ echo
 echo "×cairn columns are peer/cairn: above 1 means the peer is slower, uses more memory or a bigger repository."
 echo "MiB/s is corpus size / wall time. First ingest and restore: each tool's median of $BENCH_ROUNDS rounds, the tools taking turns."
 echo "Raw results (every round too): $RESULTS; logs: $LOGS"
+echo
+echo "The host during each measured round (free page reporting passes stall this machine's disk; bench/README.md):"
+for f in "$LOGS"/*.host; do
+	[[ -e $f ]] || continue
+	name=${f##*/}
+	echo "  ${name%.host}: $(<"$f")"
+done
 
 if ((FAILED_VERIFY)); then
 	loud "AT LEAST ONE RESTORE DID NOT MATCH THE CORPUS: see $LOGS/*-verify.log"
