@@ -51,13 +51,18 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		exists = lerr == nil
 	}
 	if exists {
-		keep, derr := rs.decide(dst, n)
+		keep, same, derr := rs.decide(dst, n, false)
 		if derr != nil {
 			rs.warn(dst, derr)
 			rs.firstFailed(n)
 			return
 		}
 		if keep {
+			if !same {
+				// Kept by the policy, not the snapshot's copy: the
+				// group's other names must not be linked to it.
+				rs.firstFailed(n)
+			}
 			return
 		}
 		f, tmp, err = createTemp(dst)

@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/bufpool"
@@ -131,6 +133,9 @@ type restorer struct {
 type dirMeta struct {
 	path string
 	node *tree.Node
+	// existed: the directory was there before the restore, so it may
+	// hold extended attributes (ACLs) the snapshot's does not.
+	existed bool
 }
 
 // openFile is a regular file being written by the workers.
@@ -205,6 +210,14 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if err := os.MkdirAll(opt.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("create target: %w", err)
 	}
+	if root.Kind == tree.KindDir {
+		// The target gets the root's metadata, and what is created in it
+		// must inherit nothing from an ACL it has (of its own, or from
+		// its parent when MkdirAll made it).
+		if err := dropDefaultACL(opt.Target); err != nil {
+			rs.warn(opt.Target, err)
+		}
+	}
 	coalesce := opt.ReadPacks
 	if p, ok := backends.As[backends.Parallel](r.Backend()); ok && p.Connections() > 0 {
 		coalesce = true
@@ -228,7 +241,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	stop := rs.startProgress(start)
 	if root.Kind == tree.KindDir {
 		rs.restoreDir(root.Subtree, opt.Target, rel, &lazyDir{made: true})
-		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root})
+		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true})
 	} else {
 		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true, &lazyDir{made: true})
 	}
@@ -239,7 +252,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	// Directory metadata last, deepest first: entries were appended after
 	// their contents.
 	for _, d := range rs.dirs {
-		if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner}); err != nil {
+		if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed}); err != nil {
 			rs.warn(d.path, err)
 		}
 	}
@@ -298,10 +311,11 @@ func (rs *restorer) warn(p string, err error) {
 // when something inside it is restored, so an --include restore leaves no
 // empty folders behind.
 type lazyDir struct {
-	parent *lazyDir
-	path   string
-	made   bool
-	failed bool
+	parent  *lazyDir
+	path    string
+	made    bool
+	failed  bool
+	existed bool // it was there before the restore
 }
 
 // ensure creates d and its parents if they are not there yet.
@@ -312,12 +326,13 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 	if d.failed || !rs.ensure(d.parent) {
 		return false
 	}
-	if err := rs.prepareDir(d.path); err != nil {
+	existed, err := rs.prepareDir(d.path)
+	if err != nil {
 		d.failed = true
 		rs.warn(d.path, err)
 		return false
 	}
-	d.made = true
+	d.made, d.existed = true, existed
 	rs.stats.dirs.Add(1)
 	return true
 }
@@ -356,7 +371,7 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		if d.made {
 			// After its contents: the slice is applied in order, so
 			// children's metadata is set before their parent's.
-			rs.dirs = append(rs.dirs, dirMeta{dst, n})
+			rs.dirs = append(rs.dirs, dirMeta{dst, n, d.existed})
 		}
 		return
 	}
@@ -373,9 +388,13 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		keep, err := rs.clearWay(dst, n)
 		if err != nil {
 			rs.warn(dst, err)
+			rs.firstFailed(n)
 			return
 		}
 		if keep {
+			// What is kept is not the snapshot's: the group's other
+			// names must not be linked to it.
+			rs.firstFailed(n)
 			return
 		}
 		if err := fsmeta.Create(dst, n); err != nil {
@@ -401,8 +420,14 @@ func (rs *restorer) hardlink(n *tree.Node, dst string) bool {
 		rs.links[key] = &firstName{path: dst}
 		return false
 	}
-	if _, err := os.Lstat(dst); err == nil && rs.opt.Overwrite == Never {
-		rs.stats.skipped.Add(1)
+	// Something at dst answers to the overwrite policy as any existing
+	// file does (never, or newer under if-changed: kept). A file equal
+	// in size and mtime is still replaced by the link, which writes no
+	// data and joins it to its group.
+	if keep, _, err := rs.decide(dst, n, true); err != nil {
+		rs.warn(dst, err)
+		return true
+	} else if keep {
 		return true
 	}
 	if of := first.file; of != nil {
@@ -468,26 +493,53 @@ func (rs *restorer) link(first, dst string) {
 	rs.stats.links.Add(1)
 }
 
-func (rs *restorer) prepareDir(dst string) error {
+// prepareDir makes sure a directory is at dst; existed says it was there.
+// An existing one loses its default ACL at once: the files and folders
+// restored into it would inherit it, and the snapshot's own attributes
+// are set when its contents are complete. When it cannot lose it (not
+// ours, when not root), its contents are restored all the same, and the
+// warning says why they may carry more ACL entries than the snapshot's.
+func (rs *restorer) prepareDir(dst string) (existed bool, err error) {
 	fi, err := os.Lstat(dst)
 	if err == nil {
 		if fi.IsDir() {
-			return nil
+			if err := dropDefaultACL(dst); err != nil {
+				rs.warn(dst, err)
+			}
+			return true, nil
 		}
 		if rs.opt.Overwrite == Never {
-			return fmt.Errorf("exists and is not a directory (kept: --overwrite never)")
+			return false, fmt.Errorf("exists and is not a directory (kept: --overwrite never)")
 		}
 		if err := os.Remove(dst); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return os.Mkdir(dst, 0o700)
+	return false, os.Mkdir(dst, 0o700)
+}
+
+// dropDefaultACL removes the default ACL of the directory at dir, if it
+// has one. It looks first: removing asks for ownership even when there is
+// nothing to remove.
+func dropDefaultACL(dir string) error {
+	const name = "system.posix_acl_default"
+	if _, err := unix.Lgetxattr(dir, name, nil); err != nil {
+		if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
+			return nil
+		}
+		return fmt.Errorf("read default ACL: %w", err)
+	}
+	err := unix.Lremovexattr(dir, name)
+	if err == nil || errors.Is(err, unix.ENODATA) {
+		return nil
+	}
+	return fmt.Errorf("remove default ACL (what is restored into it inherits it): %w", err)
 }
 
 // clearWay applies the overwrite policy to an existing dst and removes
 // it unless it is kept. keep means leave it as it is.
 func (rs *restorer) clearWay(dst string, n *tree.Node) (keep bool, err error) {
-	if keep, err := rs.decide(dst, n); keep || err != nil {
+	if keep, _, err := rs.decide(dst, n, false); keep || err != nil {
 		return keep, err
 	}
 	fi, err := os.Lstat(dst)
@@ -508,38 +560,41 @@ const NewerKept = "existing file is newer than the snapshot's copy; kept"
 
 // decide applies the overwrite policy to an existing dst without touching
 // it: keep means leave it as it is; else it may be replaced (a folder in
-// the way only with Always).
-func (rs *restorer) decide(dst string, n *tree.Node) (keep bool, err error) {
+// the way only with Always). same says dst was kept because it is a
+// regular file of the snapshot's size and mtime (if-changed), so taken
+// for the snapshot's copy. link: dst is to become a hardlink, which an
+// unchanged file does not prevent.
+func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool, err error) {
 	fi, err := os.Lstat(dst)
 	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+		return false, false, nil
 	}
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if fi.IsDir() {
 		if rs.opt.Overwrite != Always {
-			return false, fmt.Errorf("a directory is in the way (use --overwrite always to replace it)")
+			return false, false, fmt.Errorf("a directory is in the way (use --overwrite always to replace it)")
 		}
-		return false, nil
+		return false, false, nil
 	}
 	switch rs.opt.Overwrite {
 	case Never:
 		rs.stats.skipped.Add(1)
-		return true, nil
+		return true, false, nil
 	case IfChanged:
 		mt := fi.ModTime().UnixNano()
-		if n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && mt == n.MTime {
+		if !link && n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && mt == n.MTime {
 			rs.stats.skipped.Add(1)
-			return true, nil
+			return true, true, nil
 		}
 		if mt > n.MTime {
 			rs.stats.skipped.Add(1)
 			if rs.opt.Notice != nil {
 				rs.opt.Notice(dst, NewerKept+" (use --overwrite always to replace it)")
 			}
-			return true, nil
+			return true, false, nil
 		}
 	}
-	return false, nil
+	return false, false, nil
 }
