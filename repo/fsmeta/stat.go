@@ -2,6 +2,7 @@ package fsmeta
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
@@ -53,9 +54,9 @@ func fromStat(path string, st *unix.Stat_t, xattrs bool) (*tree.Node, error) {
 		GID:   st.Gid,
 		User:  userName(st.Uid),
 		Group: groupName(st.Gid),
-		MTime: st.Mtim.Nano(),
-		ATime: st.Atim.Nano(),
-		CTime: st.Ctim.Nano(),
+		MTime: nanos(st.Mtim),
+		ATime: nanos(st.Atim),
+		CTime: nanos(st.Ctim),
 		Dev:   uint64(st.Dev),
 		Inode: st.Ino,
 		Links: uint32(st.Nlink),
@@ -77,6 +78,22 @@ func fromStat(path string, st *unix.Stat_t, xattrs bool) (*tree.Node, error) {
 		}
 	}
 	return n, nil
+}
+
+// nanos is ts in nanoseconds since the epoch, as a snapshot records it.
+// Times beyond what that holds (before 1677-09-21 or after 2262-04-11;
+// ext4 and XFS keep times up to 2446) are recorded as the nearest one it
+// does hold, not wrapped around to a date centuries away.
+func nanos(ts unix.Timespec) int64 {
+	const second = 1_000_000_000
+	const maxSec, minSec = math.MaxInt64 / second, math.MinInt64/second - 1
+	switch {
+	case ts.Sec > maxSec || ts.Sec == maxSec && ts.Nsec > math.MaxInt64%second:
+		return math.MaxInt64
+	case ts.Sec < minSec || ts.Sec == minSec && ts.Nsec < second+math.MinInt64%second:
+		return math.MinInt64
+	}
+	return ts.Sec*second + ts.Nsec
 }
 
 // kindOf maps the S_IFMT bits of a stat mode to a Kind.
