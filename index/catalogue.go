@@ -9,7 +9,7 @@ import (
 // Snapshots returns every catalogued snapshot's stored plaintext by ID.
 func (d *DB) Snapshots() (map[id.ID][]byte, error) {
 	out := map[id.ID][]byte{}
-	err := d.bolt.View(func(tx *bolt.Tx) error {
+	err := d.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bSnapshots).ForEach(func(k, v []byte) error {
 			var s id.ID
 			copy(s[:], k)
@@ -23,7 +23,7 @@ func (d *DB) Snapshots() (map[id.ID][]byte, error) {
 // SyncSnapshots makes the catalogue hold exactly the given IDs: entries not
 // in keep are removed (keep nil removes none), and add's entries are stored.
 func (d *DB) SyncSnapshots(keep map[id.ID]bool, add map[id.ID][]byte) error {
-	return d.bolt.Update(func(tx *bolt.Tx) error {
+	return d.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSnapshots)
 		var drop [][]byte
 		err := b.ForEach(func(k, _ []byte) error {

@@ -29,7 +29,7 @@ func FileKey(dir, name string) []byte {
 // transaction, not one per blob. A damaged blob entry is not found.
 func (d *DB) DirFiles(source, dir string, fn func(name string, v []byte, locate func(id.ID) (Blob, bool))) error {
 	prefix := FileKey(dir, "")
-	return d.bolt.View(func(tx *bolt.Tx) error {
+	return d.view(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bFiles).Bucket([]byte(source))
 		if sb == nil {
 			return nil
@@ -68,7 +68,7 @@ func putSorted(b *bolt.Bucket, entries map[string][]byte) error {
 // UpdateFiles brings the cache of source up to date: entries in changed are
 // written, and entries not in seen (files that vanished) are dropped.
 func (d *DB) UpdateFiles(source string, changed map[string][]byte, seen map[string]struct{}) error {
-	return d.bolt.Update(func(tx *bolt.Tx) error {
+	return d.update(func(tx *bolt.Tx) error {
 		sb, err := tx.Bucket(bFiles).CreateBucketIfNotExists([]byte(source))
 		if err != nil {
 			return err

@@ -49,6 +49,38 @@ var (
 // ErrBusy means another process holds the cache file.
 var ErrBusy = errors.New("local index is in use by another cairn process")
 
+// ErrDamaged means the cache file's pages are inconsistent: bbolt keeps no
+// checksums of them, and follows a garbled offset until it panics. The
+// file is marked, and the next Open starts it again.
+var ErrDamaged = errors.New("local index damaged")
+
+// damagedSuffix names the mark, beside the cache file, that a damaged
+// one leaves for the next Open.
+const damagedSuffix = ".damaged"
+
+// guard turns a panic of bbolt over a damaged file into ErrDamaged, and
+// marks the file so that the next Open starts it again.
+func (d *DB) guard(err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	os.WriteFile(d.path+damagedSuffix, nil, 0o600)
+	*err = fmt.Errorf("local index %s: %v: %w; it is rebuilt from the repository at the next run", d.path, p, ErrDamaged)
+}
+
+// view is bolt's View, with a damaged file reported as ErrDamaged.
+func (d *DB) view(fn func(*bolt.Tx) error) (err error) {
+	defer d.guard(&err)
+	return d.bolt.View(fn)
+}
+
+// update is bolt's Update, with a damaged file reported as ErrDamaged.
+func (d *DB) update(fn func(*bolt.Tx) error) (err error) {
+	defer d.guard(&err)
+	return d.bolt.Update(fn)
+}
+
 // Blob locates one blob.
 type Blob struct {
 	ID        id.ID
@@ -84,6 +116,13 @@ const initialMmap = (strconv.IntSize / 64) << 30
 // another repository or an older layout is emptied. When another process
 // holds the file for longer than wait, Open fails with ErrBusy.
 func Open(path string, repoID string, wait time.Duration) (*DB, error) {
+	// A run that found the file damaged marked it: start it again.
+	if _, err := os.Stat(path + damagedSuffix); err == nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove damaged local index %s: %w", path, err)
+		}
+		os.Remove(path + damagedSuffix)
+	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait, InitialMmapSize: initialMmap})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -93,7 +132,7 @@ func Open(path string, repoID string, wait time.Duration) (*DB, error) {
 	}
 	go readAhead(path) // not for a busy one: that run uses a private copy
 	d := &DB{bolt: b, path: path}
-	err = b.Update(func(tx *bolt.Tx) error {
+	err = d.update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bMeta)
 		if m != nil && string(m.Get([]byte("repo"))) == repoID && string(m.Get([]byte("format"))) == cacheFormat {
 			return nil
@@ -212,7 +251,7 @@ func putPacks(tx *bolt.Tx, packs []Pack) error {
 // ResetBlobs forgets every segment, pack and blob location, before a
 // rebuild from the repository's segments.
 func (d *DB) ResetBlobs() error {
-	return d.bolt.Update(func(tx *bolt.Tx) error {
+	return d.update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bSegments, bPacks, bBlobs, bAlts} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
@@ -229,7 +268,7 @@ func (d *DB) ResetBlobs() error {
 func (d *DB) Lookup(bid id.ID) (Blob, bool, error) {
 	var out Blob
 	found := false
-	err := d.bolt.View(func(tx *bolt.Tx) error {
+	err := d.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bBlobs).Get(bid[:])
 		if v == nil {
 			return nil
@@ -271,7 +310,7 @@ func decodeBlob(bid id.ID, v []byte) Blob {
 
 // Counts returns the number of packs and blobs located.
 func (d *DB) Counts() (packs, blobs int, err error) {
-	err = d.bolt.View(func(tx *bolt.Tx) error {
+	err = d.view(func(tx *bolt.Tx) error {
 		packs = tx.Bucket(bPacks).Stats().KeyN
 		blobs = tx.Bucket(bBlobs).Stats().KeyN
 		return nil
@@ -282,7 +321,7 @@ func (d *DB) Counts() (packs, blobs int, err error) {
 // CopyTo writes a consistent copy of the cache to path (which must not
 // exist), for a long-running reader that should not hold the shared file.
 func (d *DB) CopyTo(path string) error {
-	return d.bolt.View(func(tx *bolt.Tx) error {
+	return d.view(func(tx *bolt.Tx) error {
 		return tx.CopyFile(path, 0o600)
 	})
 }
@@ -290,7 +329,7 @@ func (d *DB) CopyTo(path string) error {
 // Generation identifies the cache's content: it changes with every write.
 func (d *DB) Generation() int {
 	var g int
-	d.bolt.View(func(tx *bolt.Tx) error {
+	d.view(func(tx *bolt.Tx) error {
 		g = tx.ID()
 		return nil
 	})
@@ -300,7 +339,7 @@ func (d *DB) Generation() int {
 // PackedBytes is the stored size of every located blob.
 func (d *DB) PackedBytes() (int64, error) {
 	var n int64
-	err := d.bolt.View(func(tx *bolt.Tx) error {
+	err := d.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bBlobs).ForEach(func(_, v []byte) error {
 			n += int64(binary.LittleEndian.Uint32(v[37:]))
 			return nil
@@ -313,7 +352,7 @@ func (d *DB) PackedBytes() (int64, error) {
 // already locates them elsewhere: a writer that stored blobs again because
 // their old pack was lost makes its new copies the ones read.
 func (d *DB) Relocate(packs []Pack) error {
-	return d.bolt.Update(func(tx *bolt.Tx) error {
+	return d.update(func(tx *bolt.Tx) error {
 		bb := tx.Bucket(bBlobs)
 		for _, p := range packs {
 			for _, b := range p.Blobs {
@@ -330,7 +369,7 @@ func (d *DB) Relocate(packs []Pack) error {
 // segments name, besides the one Lookup gives.
 func (d *DB) Alternatives(bid id.ID) ([]Blob, error) {
 	var out []Blob
-	err := d.bolt.View(func(tx *bolt.Tx) error {
+	err := d.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bAlts).Cursor()
 		for k, v := c.Seek(bid[:]); k != nil && bytes.HasPrefix(k, bid[:]); k, v = c.Next() {
 			out = append(out, decodeBlob(bid, v))
@@ -344,7 +383,7 @@ func (d *DB) Alternatives(bid id.ID) ([]Blob, error) {
 // length, lower-case hex), at most limit of them (all when limit <= 0).
 func (d *DB) BlobsWithPrefix(prefix string, limit int) ([]Blob, error) {
 	var out []Blob
-	err := d.bolt.View(func(tx *bolt.Tx) error {
+	err := d.view(func(tx *bolt.Tx) error {
 		return prefixScan(tx.Bucket(bBlobs), prefix, func(k, v []byte) bool {
 			if len(v) != blobEntrySize || len(k) != len(id.ID{}) {
 				return true

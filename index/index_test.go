@@ -1,7 +1,12 @@
 package index
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,5 +139,77 @@ func TestFileCache(t *testing.T) {
 	})
 	if err != nil || calls != 1 {
 		t.Fatalf("DirFiles: %d calls, %v", calls, err)
+	}
+}
+
+// A cache file whose pages are garbled (bbolt keeps no checksums of them)
+// makes bbolt panic on a lookup. That is an error naming the file, never a
+// crash, and the next Open starts the cache again.
+func TestDamagedPagesAreAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index.db")
+	d, err := Open(path, "repo-a", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bids []id.ID
+	for s := 0; s < 20; s++ {
+		p := Pack{ID: id.ID{byte(s), 0xff}, Type: id.DataBlob}
+		for i := 0; i < 200; i++ {
+			bid := id.ID{byte(s), byte(i), 1}
+			bids = append(bids, bid)
+			p.Blobs = append(p.Blobs, Blob{ID: bid, Type: id.DataBlob, Offset: uint32(i) * 100, Length: 100, RawLength: 100})
+		}
+		if err := d.AddSegment(id.ID{byte(s), 0xee}, []Pack{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+
+	// Garble the element headers of the leaf pages holding more than a few entries
+	// (the blobs', not the few buckets' of the root).
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	junk := bytes.Repeat([]byte{0xa5, 0x5a, 0xff, 0x7f}, 16)
+	pg := int64(os.Getpagesize())
+	hdr := make([]byte, 16)
+	for off := 2 * pg; off < st.Size(); off += pg {
+		f.ReadAt(hdr, off)
+		flags, count := binary.LittleEndian.Uint16(hdr[8:]), binary.LittleEndian.Uint16(hdr[10:])
+		if flags == 0x02 && count > 10 {
+			f.WriteAt(junk, off+16)
+		}
+	}
+	f.Close()
+
+	d, err = Open(path, "repo-a", time.Second)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	damaged := 0
+	for _, bid := range bids {
+		if _, _, err := d.Lookup(bid); err != nil {
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("lookup in a damaged file: %v", err)
+			}
+			damaged++
+		}
+	}
+	d.Close()
+	if damaged == 0 {
+		t.Fatal("no lookup noticed the damage")
+	}
+	d, err = Open(path, "repo-a", time.Second)
+	if err != nil {
+		t.Fatalf("open after the damage was found: %v", err)
+	}
+	defer d.Close()
+	if segs, err := d.Segments(); err != nil || len(segs) != 0 {
+		t.Fatalf("the damaged cache was not started again: %d segments (%v)", len(segs), err)
+	}
+	if _, err := os.Stat(path + damagedSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the damage mark stays: %v", err)
 	}
 }

@@ -57,7 +57,7 @@ func decodeSegmentInfo(v []byte) (SegmentInfo, error) {
 // SegmentInfos returns every segment the cache knows, loaded or ignored.
 func (d *DB) SegmentInfos() (map[id.ID]SegmentInfo, error) {
 	out := map[id.ID]SegmentInfo{}
-	err := d.bolt.View(func(tx *bolt.Tx) error {
+	err := d.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bSegments).ForEach(func(k, v []byte) error {
 			s, err := decodeSegmentInfo(v)
 			if err != nil {
@@ -75,7 +75,7 @@ func (d *DB) SegmentInfos() (map[id.ID]SegmentInfo, error) {
 // AddSegmentInfo records one segment in one transaction: with its packs
 // when info.Loaded, else only as known and ignored (packs is then unused).
 func (d *DB) AddSegmentInfo(seg id.ID, info SegmentInfo, packs []Pack) error {
-	return d.bolt.Update(func(tx *bolt.Tx) error {
+	return d.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bSegments).Put(seg[:], info.encode()); err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (d *DB) AddSegmentInfo(seg id.ID, info SegmentInfo, packs []Pack) error {
 // stored. (A loaded one cannot be dropped alone: its blobs would stay;
 // rebuild with ResetBlobs instead.)
 func (d *DB) ForgetSegment(seg id.ID) error {
-	return d.bolt.Update(func(tx *bolt.Tx) error {
+	return d.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bSegments).Delete(seg[:])
 	})
 }
