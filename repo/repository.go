@@ -48,6 +48,7 @@ type Repository struct {
 	pubGen               int
 	ckptBytes            int64
 	syncMu               sync.Mutex
+	damagedSegs          map[id.ID]bool // segments SyncIndex left out as damaged, reported once
 	now                  func() time.Time
 
 	locksMu sync.Mutex
@@ -538,7 +539,16 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 		if !ok {
 			s, err := r.LoadSegment(ctx, sid)
 			if err != nil {
-				return err
+				if !errors.Is(err, ErrDamaged) {
+					return err
+				}
+				// A damaged segment must not stop every command, check
+				// and repair index among them: leave it out of the
+				// local index (it is tried again next time) and carry
+				// on with the others.
+				r.skipDamagedSegment(sid, err)
+				delete(stored, sid)
+				continue
 			}
 			loaded[sid] = s
 			info.Supersedes = s.Supersedes
@@ -573,7 +583,11 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 		s := loaded[sid]
 		if s == nil {
 			if s, err = r.LoadSegment(ctx, sid); err != nil {
-				return err
+				if !errors.Is(err, ErrDamaged) {
+					return err
+				}
+				r.skipDamagedSegment(sid, err)
+				continue
 			}
 		}
 		info = index.SegmentInfo{Loaded: live(sid), Supersedes: s.Supersedes}
@@ -582,6 +596,22 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// skipDamagedSegment says that SyncIndex left out a segment it could not
+// read: the blobs only it names are unknown until it is repaired. The
+// caller holds syncMu.
+func (r *Repository) skipDamagedSegment(sid id.ID, err error) {
+	if r.damagedSegs[sid] {
+		return
+	}
+	if r.damagedSegs == nil {
+		r.damagedSegs = map[id.ID]bool{}
+	}
+	r.damagedSegs[sid] = true
+	if r.logf != nil {
+		r.logf("%v; left out of the local index: run `cairn check`, then `cairn repair index`", err)
+	}
 }
 
 // LookupBlob finds where a blob is stored.

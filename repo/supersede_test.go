@@ -2,6 +2,8 @@ package repo
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cairn-backup/cairn/index"
@@ -99,5 +101,53 @@ func TestSyncIndexIgnoresSuperseded(t *testing.T) {
 		if loc, _, _ := h.LookupBlob(blob); loc.Pack != newPack {
 			t.Fatalf("after deletion: blob in %s", loc.Pack.Short())
 		}
+	}
+}
+
+// A damaged index segment does not stop a host that has not loaded it
+// from opening the repository (so that check and repair index can run):
+// it is left out of the local index, said once, and the intact segments
+// are loaded.
+func TestSyncIndexSkipsDamagedSegment(t *testing.T) {
+	ctx := context.Background()
+	_, r, _ := openTwo(t)
+	good, bad := id.ID{9}, id.ID{8}
+	if _, err := r.SaveSegment(ctx, &Segment{Packs: []index.Pack{onePack(id.ID{1}, good, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	sid, err := r.SaveSegment(ctx, &Segment{Packs: []index.Pack{onePack(id.ID{2}, bad, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "index/" + sid.String()
+	b, err := r.be.Load(ctx, name, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := r.be.Remove(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.be.Save(ctx, name, b); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	r2, err := Open(ctx, r.be, Options{Password: []byte(TestPassword), CacheDir: t.TempDir(), KDF: &TestKDF,
+		Log: func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }})
+	if err != nil {
+		t.Fatalf("open with a damaged index segment: %v", err)
+	}
+	defer r2.Close()
+	if err := r2.SyncIndex(ctx); err != nil {
+		t.Fatalf("sync with a damaged index segment: %v", err)
+	}
+	if _, ok, _ := r2.LookupBlob(good); !ok {
+		t.Fatal("the intact segment was not loaded")
+	}
+	if _, ok, _ := r2.LookupBlob(bad); ok {
+		t.Fatal("a blob of the damaged segment was loaded")
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], name) || !strings.Contains(notes[0], "repair index") {
+		t.Fatalf("notices: %q", notes)
 	}
 }
