@@ -374,6 +374,12 @@ func (s *Saver) Flush() error {
 	err := s.err
 	s.mu.Unlock()
 	if err != nil {
+		// The packs that were stored before the failure (a full disk, a
+		// refused upload) are indexed all the same, so that the next
+		// ingest reuses them instead of storing them again beside them.
+		if cerr := s.checkpoint(); cerr != nil {
+			return errors.Join(err, cerr)
+		}
 		return err
 	}
 	if err := s.checkpoint(); err != nil {

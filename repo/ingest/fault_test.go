@@ -1,11 +1,16 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +19,7 @@ import (
 	"github.com/cairn-backup/cairn/backends/filter/retry"
 	"github.com/cairn-backup/cairn/backends/mem"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/ingest"
 	"github.com/cairn-backup/cairn/repo/restore"
 )
@@ -160,4 +166,107 @@ func TestCacheOfFailedIngestIsNotTrusted(t *testing.T) {
 		t.Fatalf("%d files taken as unchanged from a failed ingest's cache", n)
 	}
 	restoreEquals(t, r, res.Snapshot, src, src)
+}
+
+// failDataAfter lets the first ok data pack uploads through and fails
+// every later one, as a disk that fills up during an ingest would.
+type failDataAfter struct {
+	backends.Backend
+	mu sync.Mutex
+	ok int
+}
+
+func (f *failDataAfter) Save(ctx context.Context, name string, data []byte) error {
+	if strings.HasPrefix(name, "data/") {
+		f.mu.Lock()
+		full := f.ok <= 0
+		f.ok--
+		f.mu.Unlock()
+		if full {
+			return errNoRoom
+		}
+	}
+	return f.Backend.Save(ctx, name, data)
+}
+
+// An ingest that fails part way (a full disk) still indexes the packs it
+// did store, as an interrupted one does: none is left an orphan, and the
+// next ingest reuses them instead of storing their data again.
+func TestFailedIngestIndexesStoredPacks(t *testing.T) {
+	ctx := context.Background()
+	store := mem.New()
+	repo.TestRepositoryOn(t, store)
+	src := t.TempDir()
+	rnd := rand.New(rand.NewChaCha8([32]byte{1}))
+	for i := 0; i < 4; i++ {
+		b := make([]byte, 12<<20)
+		for j := 0; j < len(b); j += 8 {
+			binary.LittleEndian.PutUint64(b[j:], rnd.Uint64())
+		}
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("r%d", i)), b, 0o644)
+	}
+	cache := t.TempDir()
+	open := func(be backends.Backend) *repo.Repository {
+		r, err := repo.Open(ctx, be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := open(&failDataAfter{Backend: store, ok: 1})
+	_, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+	r.Close()
+	if !errors.Is(err, errNoRoom) {
+		t.Fatalf("ingest with room for one data pack: %v", err)
+	}
+	r = open(store)
+	defer r.Close()
+	packs, err := r.ListPacks(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(packs) == 0 {
+		t.Fatal("the failed ingest stored no pack")
+	}
+	indexed := map[id.ID]bool{}
+	err = store.List(ctx, "index/", func(fi backends.Info) error {
+		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "index/"))
+		if err != nil {
+			return err
+		}
+		s, err := r.LoadSegment(ctx, sid)
+		if err != nil {
+			return err
+		}
+		for _, p := range s.Packs {
+			indexed[p.ID] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pid := range packs {
+		if !indexed[pid] {
+			t.Fatalf("pack %s stored by the failed ingest is in no index segment", pid.Short())
+		}
+	}
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total, added := res.Snapshot.Summary.TotalBytes, res.Snapshot.Summary.DataAdded; added >= total {
+		t.Fatalf("the next ingest added %d of %d bytes: it reused nothing the failed one stored", added, total)
+	}
+	dst := t.TempDir()
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	for i := 0; i < 4; i++ {
+		a, _ := os.ReadFile(filepath.Join(src, fmt.Sprintf("r%d", i)))
+		b, err := os.ReadFile(filepath.Join(dst, fmt.Sprintf("r%d", i)))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Fatalf("restored r%d differs (%v)", i, err)
+		}
+	}
 }
