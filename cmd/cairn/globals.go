@@ -58,8 +58,14 @@ func (g *globals) password(confirm bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if confirm && len(pw) == 0 {
-		return nil, emptyPasswordError(source)
+	if len(pw) == 0 {
+		if confirm {
+			return nil, emptyPasswordError(source)
+		}
+		// No repository has an empty password: say where the empty one
+		// came from (an unmounted secret, a command that printed
+		// nothing), with the wrong password's exit code.
+		return nil, fmt.Errorf("the password from %s is empty: %w", source, repo.ErrWrongPassword)
 	}
 	return pw, nil
 }
