@@ -147,6 +147,21 @@ func TestOneFileSystem(t *testing.T) {
 	if got := names(t, r, res.Snapshot, mnt); strings.Join(got, ",") != "other-fs" {
 		t.Fatalf("a mount point given on the command line must be taken: %v", got)
 	}
+	// A path given below the mount point is taken too (as restic does),
+	// with only the way down to it in the mount point.
+	inner := filepath.Join(mnt, "inner")
+	write(t, filepath.Join(inner, "deep"), "z")
+	res, err = ingest.Run(ctx, r, ingest.Options{Paths: []string{src, inner}, OneFileSystem: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, r, res.Snapshot, mnt); strings.Join(got, ",") != "inner" {
+		t.Fatalf("the mount point must hold only the way down to the given path: %v", got)
+	}
+	if got := names(t, r, res.Snapshot, inner); strings.Join(got, ",") != "deep" {
+		t.Fatalf("a path given below a mount point must be taken: %v", got)
+	}
+	os.RemoveAll(inner)
 	res, err = ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
 	if err != nil {
 		t.Fatal(err)

@@ -123,8 +123,30 @@ func (g *ingester) ingestPaths(paths []string) (<-chan *tree.Node, error) {
 // out its entries.
 func (g *ingester) walkDir(d *dirState, v *vdir, full bool, dev uint64) {
 	var names []string
+	var virtual map[string]bool // names walked only as the way down to a given path
 	if full {
 		names = g.listDir(d.path, d.node, dev, v != nil && v.target)
+		if v != nil && len(v.children) > 0 {
+			// A path given on the command line below this folder is
+			// taken even when --one-file-system or --exclude-caches
+			// leaves the folder's other contents out.
+			listed := make(map[string]bool, len(names))
+			for _, n := range names {
+				listed[n] = true
+			}
+			for n := range v.children {
+				if !listed[n] {
+					if virtual == nil {
+						virtual = map[string]bool{}
+					}
+					virtual[n] = true
+					names = append(names, n)
+				}
+			}
+			if virtual != nil {
+				sort.Strings(names)
+			}
+		}
 	} else {
 		for n := range v.children {
 			names = append(names, n)
@@ -145,7 +167,7 @@ func (g *ingester) walkDir(d *dirState, v *vdir, full bool, dev uint64) {
 		if v != nil {
 			cv = v.children[name]
 		}
-		g.walkEntry(filepath.Join(d.path, name), cv, d, i, full)
+		g.walkEntry(filepath.Join(d.path, name), cv, d, i, full && !virtual[name])
 	}
 	d.done(-1, nil)
 }
@@ -186,8 +208,13 @@ func isCacheDir(dir string) bool {
 func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull bool) {
 	given := v != nil && v.target
 	if inFull && !given && filter.ExcludedBelow(g.excludes, path, d.root) {
-		d.done(slot, nil)
-		return
+		if v == nil {
+			d.done(slot, nil)
+			return
+		}
+		// Excluded, but a path given on the command line is below it:
+		// keep only the way down to that path.
+		inFull = false
 	}
 	n, err := fsmeta.StatNoXattrs(path)
 	if err == nil && n.Kind != tree.KindFile {
