@@ -14,10 +14,13 @@ package filter
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path"
 	"strings"
+	"unicode/utf16"
 )
 
 // Pattern is one parsed pattern.
@@ -33,7 +36,8 @@ func Parse(patterns []string) ([]Pattern, error) {
 	var out []Pattern
 	for _, p := range patterns {
 		raw := p
-		p = strings.TrimSpace(p)
+		// Not trimmed: like restic, a pattern given as it is may start or
+		// end with spaces (ReadFile trims the lines of a file).
 		if p == "" {
 			continue
 		}
@@ -60,24 +64,55 @@ func Parse(patterns []string) ([]Pattern, error) {
 	return out, nil
 }
 
-// ReadFile reads patterns from a file, one a line; blank lines and lines
-// starting with # are skipped.
+// ReadFile reads patterns from a file as restic reads its exclude files:
+// one a line, each trimmed of spaces (and of a CR); blank lines and lines
+// starting with # are skipped; $VAR and ${VAR} are replaced by the
+// environment's values ($$ is a $); a UTF-8 byte order mark is dropped and
+// a file with a UTF-16 byte order mark is decoded.
 func ReadFile(name string) ([]string, error) {
-	f, err := os.Open(name)
+	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	data = decodeText(data)
 	var out []string
-	s := bufio.NewScanner(f)
+	s := bufio.NewScanner(bytes.NewReader(data))
 	for s.Scan() {
 		l := strings.TrimSpace(s.Text())
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
+		l = os.Expand(l, func(v string) string {
+			if v == "$" {
+				return "$"
+			}
+			return os.Getenv(v)
+		})
 		out = append(out, l)
 	}
 	return out, s.Err()
+}
+
+// decodeText drops a UTF-8 byte order mark and turns UTF-16 text with a
+// byte order mark into UTF-8.
+func decodeText(b []byte) []byte {
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(b, []byte{0xef, 0xbb, 0xbf}):
+		return b[3:]
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe}):
+		order = binary.LittleEndian
+	case bytes.HasPrefix(b, []byte{0xfe, 0xff}):
+		order = binary.BigEndian
+	default:
+		return b
+	}
+	b = b[2:]
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		u[i] = order.Uint16(b[2*i:])
+	}
+	return []byte(string(utf16.Decode(u)))
 }
 
 // ExcludedBelow reports whether p (an absolute, clean path) inside a folder

@@ -1,6 +1,11 @@
 package filter
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
 
 func TestExcluded(t *testing.T) {
 	for _, c := range []struct {
@@ -78,5 +83,42 @@ func TestIncluder(t *testing.T) {
 	var none *Includer
 	if !none.Includes("x") || !none.MayContain("x") {
 		t.Error("no patterns must include everything")
+	}
+}
+
+// Exclude files are read as restic reads them: trimmed lines, comments and
+// blank lines skipped, CRLF line ends, a UTF-8 byte order mark dropped,
+// UTF-16 decoded and environment variables expanded.
+func TestReadFile(t *testing.T) {
+	t.Setenv("FILTER_TEST_DIR", "/home/u")
+	want := []string{"*.tmp", "/home/u/cache", "/home/u/x", "a$b", "foo"}
+	text := "\ufeff*.tmp\r\n# comment\r\n\r\n  $FILTER_TEST_DIR/cache  \r\n${FILTER_TEST_DIR}/x\na$$b\n   # indented comment\nfoo"
+	utf16le := []byte{0xff, 0xfe}
+	for _, r := range text[3:] {
+		utf16le = append(utf16le, byte(r), byte(r>>8))
+	}
+	for name, data := range map[string][]byte{"utf-8": []byte(text), "utf-16le": utf16le} {
+		f := filepath.Join(t.TempDir(), "excludes")
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %q, want %q", name, got, want)
+		}
+	}
+}
+
+// A pattern given as it is keeps its spaces, as in restic.
+func TestPatternSpaces(t *testing.T) {
+	ps, err := Parse([]string{" x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ExcludedBelow(ps, "/d/x", 0) || !ExcludedBelow(ps, "/d/ x", 0) {
+		t.Error("pattern \" x\" must match \" x\" and not \"x\"")
 	}
 }
