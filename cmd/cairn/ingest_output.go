@@ -92,6 +92,8 @@ func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
 			"message_type": "summary", "snapshot_id": sid.String(), "short_id": sid.Short(),
 			"files_new": s.FilesNew, "files_changed": s.FilesChanged, "files_unchanged": s.FilesUnchanged,
 			"dirs_new": s.DirsNew, "dirs_changed": s.DirsChanged, "dirs_unchanged": s.DirsUnchanged,
+			// restic's names for the same counts, which scripts read
+			"files_unmodified": s.FilesUnchanged, "dirs_unmodified": s.DirsUnchanged,
 			"data_blobs": s.DataBlobs, "tree_blobs": s.TreeBlobs, "data_added": s.DataAdded, "data_added_packed": s.DataAddedStored,
 			"total_files_processed": s.TotalFiles, "total_bytes_processed": s.TotalBytes,
 			"total_duration": s.End.Sub(s.Start).Seconds(), "files_unreadable": s.FilesUnreadable,

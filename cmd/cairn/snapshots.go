@@ -35,6 +35,7 @@ type snapshotJSON struct {
 	ShortID  string        `json:"short_id"`
 	Time     time.Time     `json:"time"`
 	Host     string        `json:"host"`
+	Hostname string        `json:"hostname"` // the host under restic's name, which scripts read
 	Source   string        `json:"source"`
 	Paths    []string      `json:"paths"`
 	Tags     []string      `json:"tags"`
@@ -45,7 +46,7 @@ type snapshotJSON struct {
 }
 
 func toJSON(sn *repo.Snapshot) snapshotJSON {
-	j := snapshotJSON{ID: sn.ID.String(), ShortID: sn.ID.Short(), Time: sn.Time, Host: sn.Host, Source: sn.Source,
+	j := snapshotJSON{ID: sn.ID.String(), ShortID: sn.ID.Short(), Time: sn.Time, Host: sn.Host, Hostname: sn.Host, Source: sn.Source,
 		Paths: sn.Paths, Tags: sn.Tags, Tree: sn.Tree.String(), Username: sn.Username, Summary: sn.Summary}
 	if sn.Parent != nil {
 		j.Parent = sn.Parent.String()
