@@ -118,17 +118,39 @@ func TestIngestThroughFaults(t *testing.T) {
 	restoreEquals(t, clean, res3.Snapshot, src2, src2)
 }
 
-// failData fails every data pack upload, as a full disk or a bucket that
-// refuses writes would.
-type failData struct{ backends.Backend }
+// failData lets the first ok data pack uploads through and fails every
+// later one, as a disk that fills up or a bucket that starts refusing
+// writes would (ok 0: every one fails).
+type failData struct {
+	backends.Backend
+	mu sync.Mutex
+	ok int
+}
 
 var errNoRoom = errors.New("no room for data packs")
 
-func (f failData) Save(ctx context.Context, name string, data []byte) error {
+func (f *failData) Save(ctx context.Context, name string, data []byte) error {
 	if strings.HasPrefix(name, "data/") {
-		return errNoRoom
+		f.mu.Lock()
+		full := f.ok <= 0
+		f.ok--
+		f.mu.Unlock()
+		if full {
+			return errNoRoom
+		}
 	}
 	return f.Backend.Save(ctx, name, data)
+}
+
+// openWithCache opens the test repository on be with the file-change
+// cache in cache, as the next run on the same host would.
+func openWithCache(t *testing.T, be backends.Backend, cache string) *repo.Repository {
+	t.Helper()
+	r, err := repo.Open(context.Background(), be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // The file-change cache is written while the last packs are stored, so an
@@ -142,20 +164,13 @@ func TestCacheOfFailedIngestIsNotTrusted(t *testing.T) {
 	repo.TestRepositoryOn(t, store)
 	src := faultySource(t)
 	cache := t.TempDir()
-	open := func(be backends.Backend) *repo.Repository {
-		r, err := repo.Open(ctx, be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: cache})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	r := open(failData{store})
+	r := openWithCache(t, &failData{Backend: store}, cache)
 	_, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
 	r.Close()
 	if !errors.Is(err, errNoRoom) {
 		t.Fatalf("ingest with no room for data packs: %v", err)
 	}
-	r = open(store)
+	r = openWithCache(t, store, cache)
 	defer r.Close()
 	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
 	if err != nil {
@@ -166,27 +181,6 @@ func TestCacheOfFailedIngestIsNotTrusted(t *testing.T) {
 		t.Fatalf("%d files taken as unchanged from a failed ingest's cache", n)
 	}
 	restoreEquals(t, r, res.Snapshot, src, src)
-}
-
-// failDataAfter lets the first ok data pack uploads through and fails
-// every later one, as a disk that fills up during an ingest would.
-type failDataAfter struct {
-	backends.Backend
-	mu sync.Mutex
-	ok int
-}
-
-func (f *failDataAfter) Save(ctx context.Context, name string, data []byte) error {
-	if strings.HasPrefix(name, "data/") {
-		f.mu.Lock()
-		full := f.ok <= 0
-		f.ok--
-		f.mu.Unlock()
-		if full {
-			return errNoRoom
-		}
-	}
-	return f.Backend.Save(ctx, name, data)
 }
 
 // An ingest that fails part way (a full disk) still indexes the packs it
@@ -206,20 +200,13 @@ func TestFailedIngestIndexesStoredPacks(t *testing.T) {
 		os.WriteFile(filepath.Join(src, fmt.Sprintf("r%d", i)), b, 0o644)
 	}
 	cache := t.TempDir()
-	open := func(be backends.Backend) *repo.Repository {
-		r, err := repo.Open(ctx, be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: cache})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	r := open(&failDataAfter{Backend: store, ok: 1})
+	r := openWithCache(t, &failData{Backend: store, ok: 1}, cache)
 	_, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
 	r.Close()
 	if !errors.Is(err, errNoRoom) {
 		t.Fatalf("ingest with room for one data pack: %v", err)
 	}
-	r = open(store)
+	r = openWithCache(t, store, cache)
 	defer r.Close()
 	packs, err := r.ListPacks(ctx, nil)
 	if err != nil {
