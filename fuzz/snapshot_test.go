@@ -43,7 +43,7 @@ func FuzzSnapshotJSON(f *testing.F) {
 			return
 		}
 		sn.HasTag("daily")
-		repo.Filter{Host: "host", Tags: []string{"daily"}}.Match(&sn)
+		repo.Filter{Hosts: []string{"host"}, Tags: []repo.TagList{{"daily"}}}.Match(&sn)
 		m1, err := json.Marshal(&sn)
 		if err != nil {
 			return // times past year 9999 do not marshal

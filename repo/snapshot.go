@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -221,24 +222,67 @@ func (r *Repository) Snapshots(ctx context.Context, warn func(error)) ([]*Snapsh
 	return out, nil
 }
 
-// Filter narrows snapshots by host, source and tags (all must match; an
-// empty field matches everything).
+// Filter narrows snapshots as restic's --host, --tag and --path flags do,
+// with cairn's sources beside the hosts. A snapshot passes when its host is
+// one of Hosts, its source one of Sources, it carries every tag of at least
+// one of Tags, and it recorded every one of Paths. An empty field matches
+// everything.
 type Filter struct {
-	Host   string
-	Source string
-	Tags   []string
+	Hosts   []string
+	Sources []string
+	Tags    []TagList
+	Paths   []string
+}
+
+// TagList is a set of tags a snapshot must all carry; the empty list
+// matches snapshots without any tag.
+type TagList []string
+
+// ParseTagList reads a comma-separated list; "" is the empty list.
+func ParseTagList(s string) TagList {
+	l := TagList{}
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			l = append(l, t)
+		}
+	}
+	return l
+}
+
+// Match reports whether sn carries every tag of l (or none at all, for the
+// empty list).
+func (l TagList) Match(sn *Snapshot) bool {
+	if len(l) == 0 {
+		return len(sn.Tags) == 0
+	}
+	for _, t := range l {
+		if !sn.HasTag(t) {
+			return false
+		}
+	}
+	return true
+}
+
+func (l TagList) String() string {
+	if len(l) == 0 {
+		return "untagged"
+	}
+	return "tag " + strings.Join(l, ",")
 }
 
 // Match reports whether sn passes the filter.
 func (f Filter) Match(sn *Snapshot) bool {
-	if f.Host != "" && sn.Host != f.Host {
+	if len(f.Hosts) > 0 && !slices.Contains(f.Hosts, sn.Host) {
 		return false
 	}
-	if f.Source != "" && sn.Source != f.Source {
+	if len(f.Sources) > 0 && !slices.Contains(f.Sources, sn.Source) {
 		return false
 	}
-	for _, t := range f.Tags {
-		if !sn.HasTag(t) {
+	if len(f.Tags) > 0 && !slices.ContainsFunc(f.Tags, func(l TagList) bool { return l.Match(sn) }) {
+		return false
+	}
+	for _, p := range f.Paths {
+		if !slices.Contains(sn.Paths, p) {
 			return false
 		}
 	}
@@ -276,17 +320,25 @@ func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (*S
 	return found, nil
 }
 
-// Describe is the filter as " (host H, source S, tag T)", or "" for none.
+// Describe is the filter as " (host a or b, tag x,y or untagged, path
+// /p)", or "" for none.
 func (f Filter) Describe() string {
 	var p []string
-	if f.Host != "" {
-		p = append(p, "host "+f.Host)
+	if len(f.Hosts) > 0 {
+		p = append(p, "host "+strings.Join(f.Hosts, " or "))
 	}
-	if f.Source != "" {
-		p = append(p, "source "+f.Source)
+	if len(f.Sources) > 0 {
+		p = append(p, "source "+strings.Join(f.Sources, " or "))
 	}
-	for _, t := range f.Tags {
-		p = append(p, "tag "+t)
+	if len(f.Tags) > 0 {
+		var ls []string
+		for _, l := range f.Tags {
+			ls = append(ls, l.String())
+		}
+		p = append(p, strings.Join(ls, " or "))
+	}
+	for _, path := range f.Paths {
+		p = append(p, "path "+path)
 	}
 	if len(p) == 0 {
 		return ""

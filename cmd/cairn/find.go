@@ -87,10 +87,10 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 			return err
 		},
 	}
-	f.register(cmd)
 	cmd.Flags().StringArrayVar(&sels, "snapshot", nil, "search only `snapshot` (ID prefix or latest; repeatable)")
 	cmd.Flags().BoolVarP(&ignoreCase, "ignore-case", "i", false, "match names regardless of case")
 	cmd.Flags().StringVar(&under, "path", "", "search only below `folder` (a path as cairn ls prints it; a relative one is taken from the current folder)")
+	f.register(cmd) // after --path, which here is where to search
 	return cmd
 }
 

@@ -135,7 +135,7 @@ group refuses to run unless --unsafe-allow-remove-all is given.`,
 				return pruneAfterForget(cmd.Context(), g, &o)
 			}
 			for _, s := range o.keepTags {
-				o.policy.Tags = append(o.policy.Tags, forget.ParseTagList(s))
+				o.policy.Tags = append(o.policy.Tags, repo.ParseTagList(s))
 			}
 			if err := o.policy.Validate(); err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,19 +15,33 @@ import (
 	"github.com/cairn-backup/cairn/repo"
 )
 
+// filterFlags are restic's snapshot filters, with cairn's --source: each
+// flag is repeatable, a snapshot passes with any of the hosts (sources)
+// given, with all the tags of any one --tag (a comma-separated list, ""
+// for untagged snapshots), and with every --path among its paths.
 type filterFlags struct {
-	host, source string
-	tags         []string
+	hosts, sources, tags, paths []string
 }
 
 func (f *filterFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.host, "host", "", "only snapshots of `host`")
-	cmd.Flags().StringVar(&f.source, "source", "", "only snapshots of `source`")
-	cmd.Flags().StringSliceVar(&f.tags, "tag", nil, "only snapshots with `tag` (repeatable: all must match)")
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.hosts, "host", nil, "only snapshots of `host` (repeatable: any of them)")
+	fl.StringArrayVar(&f.sources, "source", nil, "only snapshots of `source` (repeatable: any of them)")
+	fl.StringArrayVar(&f.tags, "tag", nil, "only snapshots with every tag of the comma-separated `list`; '' for untagged ones (repeatable: any list)")
+	if fl.Lookup("path") == nil { // find's --path is where to search
+		fl.StringArrayVar(&f.paths, "path", nil, "only snapshots that recorded `path` (repeatable: all of them)")
+	}
 }
 
 func (f *filterFlags) filter() repo.Filter {
-	return repo.Filter{Host: f.host, Source: f.source, Tags: f.tags}
+	flt := repo.Filter{Hosts: f.hosts, Sources: f.sources}
+	for _, t := range f.tags {
+		flt.Tags = append(flt.Tags, repo.ParseTagList(t))
+	}
+	for _, p := range f.paths {
+		flt.Paths = append(flt.Paths, filepath.Clean(p))
+	}
+	return flt
 }
 
 // snapshotJSON is the shape scripts read from `snapshots --json`.

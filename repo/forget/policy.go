@@ -53,43 +53,7 @@ type Policy struct {
 	// newest snapshot of each bucket within it.
 	Within, WithinHourly, WithinDaily, WithinWeekly, WithinMonthly, WithinYearly Duration
 
-	Tags []TagList
-}
-
-// TagList is a set of tags a snapshot must all carry; the empty list
-// matches snapshots without any tag.
-type TagList []string
-
-// ParseTagList reads a comma-separated list; "" is the empty list.
-func ParseTagList(s string) TagList {
-	l := TagList{}
-	for _, t := range strings.Split(s, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			l = append(l, t)
-		}
-	}
-	return l
-}
-
-// Match reports whether sn carries every tag of l (or none at all, for the
-// empty list).
-func (l TagList) Match(sn *repo.Snapshot) bool {
-	if len(l) == 0 {
-		return len(sn.Tags) == 0
-	}
-	for _, t := range l {
-		if !sn.HasTag(t) {
-			return false
-		}
-	}
-	return true
-}
-
-func (l TagList) String() string {
-	if len(l) == 0 {
-		return "untagged"
-	}
-	return "tag " + strings.Join(l, ",")
+	Tags []repo.TagList
 }
 
 // Empty reports whether no rule is set.

@@ -291,7 +291,7 @@ func TestForgetApply(t *testing.T) {
 				"2024-01-06 00:00:00 [other]",
 			},
 			policy: func(testing.TB) Policy {
-				return Policy{Tags: []TagList{ParseTagList("nightly"), ParseTagList("foo, bar"), ParseTagList("")}}
+				return Policy{Tags: []repo.TagList{repo.ParseTagList("nightly"), repo.ParseTagList("foo, bar"), repo.ParseTagList("")}}
 			},
 			keep: []string{
 				"2024-01-05 00:00:00: untagged",
@@ -304,7 +304,7 @@ func TestForgetApply(t *testing.T) {
 			name:  "every rule at once, reasons in rule order",
 			snaps: []string{"2024-01-01 00:00:00 [nightly]", "2024-01-02 00:00:00 [nightly]"},
 			policy: func(t testing.TB) Policy {
-				return Policy{Tags: []TagList{{"nightly"}}, Within: dur(t, "1h"), Last: 1, WithinHourly: dur(t, "1d")}
+				return Policy{Tags: []repo.TagList{{"nightly"}}, Within: dur(t, "1h"), Last: 1, WithinHourly: dur(t, "1d")}
 			},
 			keep: []string{
 				"2024-01-02 00:00:00: tag nightly, within 1h, last snapshot, hourly within 1d",
@@ -356,7 +356,7 @@ func TestForgetApply(t *testing.T) {
 		{
 			name:   "tag policy that matches nothing removes all",
 			snaps:  sundays[:2],
-			policy: func(testing.TB) Policy { return Policy{Tags: []TagList{{"nightly"}}} },
+			policy: func(testing.TB) Policy { return Policy{Tags: []repo.TagList{{"nightly"}}} },
 			remove: []string{"2019-09-08 11:00:00", "2019-09-01 11:00:00"},
 		},
 	} {
@@ -449,7 +449,7 @@ func TestForgetPolicyValidateAndString(t *testing.T) {
 	if err := (Policy{Within: Duration{Days: -1}}).Validate(); err == nil {
 		t.Error("negative duration accepted")
 	}
-	p := Policy{Last: 3, Daily: 7, Weekly: Unlimited, Within: Duration{Days: 2}, WithinDaily: Duration{Days: 7}, Tags: []TagList{{"a", "b"}, {}}}
+	p := Policy{Last: 3, Daily: 7, Weekly: Unlimited, Within: Duration{Days: 2}, WithinDaily: Duration{Days: 7}, Tags: []repo.TagList{{"a", "b"}, {}}}
 	if err := p.Validate(); err != nil {
 		t.Error(err)
 	}
@@ -458,7 +458,7 @@ func TestForgetPolicyValidateAndString(t *testing.T) {
 	if got := p.String(); got != want {
 		t.Errorf("String:\n  %s\nwant\n  %s", got, want)
 	}
-	if !(Policy{Tags: nil}).Empty() || (Policy{Tags: []TagList{{}}}).Empty() || (Policy{Yearly: Unlimited}).Empty() {
+	if !(Policy{Tags: nil}).Empty() || (Policy{Tags: []repo.TagList{{}}}).Empty() || (Policy{Yearly: Unlimited}).Empty() {
 		t.Error("Empty is wrong")
 	}
 }

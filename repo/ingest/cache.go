@@ -55,7 +55,7 @@ type entry struct {
 
 func newFileCache(ctx context.Context, r *repo.Repository, host, source string, disabled bool, knownIn func(pack id.ID) bool) *fileCache {
 	c := &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, knownIn: knownIn, out: map[string][]byte{}, seen: map[string]struct{}{}}
-	if sn, err := r.FindSnapshot(ctx, "latest", repo.Filter{Host: host, Source: source}); err == nil {
+	if sn, err := r.FindSnapshot(ctx, "latest", repo.Filter{Hosts: []string{host}, Sources: []string{source}}); err == nil {
 		c.parent = sn
 	}
 	return c

@@ -157,7 +157,7 @@ func TestGoldenRepository(t *testing.T) {
 		t.Fatalf("open golden repository: %v", err)
 	}
 	defer r.Close()
-	sn, err := r.FindSnapshot(ctx, "latest", repo.Filter{Host: "golden", Source: "fixture", Tags: []string{"v1"}})
+	sn, err := r.FindSnapshot(ctx, "latest", repo.Filter{Hosts: []string{"golden"}, Sources: []string{"fixture"}, Tags: []repo.TagList{{"v1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

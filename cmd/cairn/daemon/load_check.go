@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/check"
 	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/forget"
@@ -330,7 +331,7 @@ func (r *Retention) Policy() (forget.Policy, error) {
 		*w.d = d
 	}
 	for _, t := range r.KeepTag {
-		p.Tags = append(p.Tags, forget.ParseTagList(t))
+		p.Tags = append(p.Tags, repo.ParseTagList(t))
 	}
 	if err := p.Validate(); err != nil {
 		return forget.Policy{}, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/forget"
 )
 
@@ -332,7 +333,7 @@ func TestRetentionPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := forget.Policy{Last: 2, Daily: forget.Unlimited, WithinWeekly: forget.Duration{Years: 1, Months: 2},
-		Tags: []forget.TagList{{"a", "b"}, {}}}
+		Tags: []repo.TagList{{"a", "b"}, {}}}
 	if p.String() != want.String() || len(p.Tags) != 2 {
 		t.Errorf("Policy = %v, want %v", p, want)
 	}
