@@ -172,8 +172,10 @@ func (g *ingester) walkDir(d *dirState, v *vdir, full bool, dev uint64) {
 	d.done(-1, nil)
 }
 
-// listDir returns the names to descend into, applying --one-file-system and
-// --exclude-caches (never to a path given on the command line).
+// listDir returns the names to descend into, applying --one-file-system
+// (never to a path given on the command line) and --exclude-caches: a cache
+// folder keeps only its CACHEDIR.TAG, even one given on the command line,
+// which is itself never left out (as in restic).
 func (g *ingester) listDir(path string, n *tree.Node, parentDev uint64, given bool) []string {
 	if g.opt.OneFileSystem && !given && n.Dev != parentDev {
 		return nil
@@ -183,7 +185,7 @@ func (g *ingester) listDir(path string, n *tree.Node, parentDev uint64, given bo
 		g.warn(path, err)
 		return nil
 	}
-	if g.opt.ExcludeCaches && !given && isCacheDir(path) {
+	if g.opt.ExcludeCaches && isCacheDir(path) {
 		return []string{"CACHEDIR.TAG"}
 	}
 	return names
