@@ -296,6 +296,12 @@ func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (*S
 	if err != nil {
 		return nil, err
 	}
+	return SelectSnapshot(all, sel, f)
+}
+
+// SelectSnapshot resolves a selector among all (oldest first), as
+// FindSnapshot does.
+func SelectSnapshot(all []*Snapshot, sel string, f Filter) (*Snapshot, error) {
 	if sel == "latest" {
 		for i := len(all) - 1; i >= 0; i-- {
 			if f.Match(all[i]) {

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
-	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/ingest"
 )
@@ -25,7 +24,15 @@ type ingestFlags struct {
 	tags             []string
 	excludes         []string
 	excludeFiles     []string
+	iexcludes        []string
+	iexcludeFiles    []string
 	excludeCaches    bool
+	excludeIfPresent []string
+	excludeLarger    string
+	filesFrom        []string
+	filesFromVerb    []string
+	filesFromRaw     []string
+	force            bool
 	oneFileSystem    bool
 	stdin            bool
 	stdinName        string
@@ -67,7 +74,15 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 	fl.StringSliceVar(&f.tags, "tag", nil, "add a `tag` (repeatable, or comma-separated)")
 	fl.StringArrayVarP(&f.excludes, "exclude", "e", nil, "exclude paths matching `pattern` (repeatable)")
 	fl.StringArrayVar(&f.excludeFiles, "exclude-file", nil, "read exclude patterns from `file` (repeatable)")
+	fl.StringArrayVar(&f.iexcludes, "iexclude", nil, "like --exclude, regardless of case")
+	fl.StringArrayVar(&f.iexcludeFiles, "iexclude-file", nil, "like --exclude-file, regardless of case")
 	fl.BoolVar(&f.excludeCaches, "exclude-caches", false, "skip the contents of folders holding a CACHEDIR.TAG")
+	fl.StringArrayVar(&f.excludeIfPresent, "exclude-if-present", nil, "skip the contents of folders holding a file `name[:header]` (starting with header), but that file (repeatable)")
+	fl.StringVar(&f.excludeLarger, "exclude-larger-than", "", "skip files larger than `size` (e.g. 2G, 500MiB)")
+	fl.StringArrayVar(&f.filesFrom, "files-from", nil, "also ingest the paths listed in `file`, one a line (# comments, blank lines skipped, globs expanded; - is standard input)")
+	fl.StringArrayVar(&f.filesFromVerb, "files-from-verbatim", nil, "also ingest the paths listed in `file`, one a line, taken as they are")
+	fl.StringArrayVar(&f.filesFromRaw, "files-from-raw", nil, "also ingest the paths listed in `file`, separated by NUL bytes (find -print0)")
+	fl.BoolVarP(&f.force, "force", "f", false, "read every file again, even those the file-change cache says are unchanged")
 	fl.BoolVarP(&f.oneFileSystem, "one-file-system", "x", false, "do not cross filesystem boundaries")
 	fl.BoolVar(&f.stdin, "stdin", false, "ingest standard input as one file")
 	fl.StringVar(&f.stdinName, "stdin-name", "stdin", "file `name` for --stdin and --stdin-from-command")
@@ -79,17 +94,23 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 
 func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (err error) {
 	ctx := cmd.Context()
-	opt := ingest.Options{Host: f.host, Source: f.source, Tags: f.tags, ExcludeCaches: f.excludeCaches, OneFileSystem: f.oneFileSystem, Version: version}
-	opt.Excludes = append(opt.Excludes, f.excludes...)
-	for _, ef := range f.excludeFiles {
-		ps, err := filter.ReadFile(ef)
-		if err != nil {
-			return fmt.Errorf("--exclude-file: %w", err)
-		}
-		opt.Excludes = append(opt.Excludes, ps...)
-	}
-	if _, err := filter.Parse(opt.Excludes); err != nil {
+	opt := ingest.Options{Host: f.host, Source: f.source, Tags: f.tags, ExcludeCaches: f.excludeCaches, ExcludeIfPresent: f.excludeIfPresent,
+		OneFileSystem: f.oneFileSystem, Force: f.force, Version: version}
+	if opt.Excludes, err = readPatterns("--exclude-file", f.excludes, f.excludeFiles); err != nil {
 		return err
+	}
+	if opt.IExcludes, err = readPatterns("--iexclude-file", f.iexcludes, f.iexcludeFiles); err != nil {
+		return err
+	}
+	if _, err := ingest.ParseTagFiles(opt.ExcludeIfPresent); err != nil {
+		return err
+	}
+	if f.excludeLarger != "" {
+		n, err := daemon.ParseBytes(f.excludeLarger)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("--exclude-larger-than %q: give a size, e.g. 2G or 500MiB", f.excludeLarger)
+		}
+		opt.ExcludeLargerThan = n
 	}
 	if f.timeFlag != "" {
 		t, err := time.Parse(time.RFC3339, f.timeFlag)
@@ -120,10 +141,20 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 		// Ctrl-C ends a read waiting for input that has not come.
 		opt.Stdin, opt.StdinName = cancelableStdin(ctx, os.Stdin), f.stdinName
 	default:
-		if len(args) == 0 {
+		listed, err := f.listedPaths()
+		if err != nil {
+			return err
+		}
+		opt.Paths = append(args, listed...)
+		if len(opt.Paths) == 0 {
+			if len(f.filesFrom)+len(f.filesFromVerb)+len(f.filesFromRaw) > 0 {
+				return errors.New("nothing to ingest: the --files-from lists name no path")
+			}
 			return errors.New("nothing to ingest: give paths, --stdin or --stdin-from-command")
 		}
-		opt.Paths = args
+	}
+	if (f.stdin || f.stdinFromCommand) && len(f.filesFrom)+len(f.filesFromVerb)+len(f.filesFromRaw) > 0 {
+		return errors.New("--files-from lists paths; --stdin and --stdin-from-command ingest a stream instead")
 	}
 
 	out := newIngestOutput(g)
@@ -202,7 +233,8 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 // its output is streamed like --stdin; when it fails the daemon writes no
 // snapshot, as a direct ingest would not.
 func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, command []string, out *ingestOutput) error {
-	req := daemon.IngestRequest{Excludes: opt.Excludes, ExcludeCaches: opt.ExcludeCaches, OneFileSystem: opt.OneFileSystem,
+	req := daemon.IngestRequest{Excludes: opt.Excludes, IExcludes: opt.IExcludes, ExcludeCaches: opt.ExcludeCaches,
+		ExcludeIfPresent: opt.ExcludeIfPresent, ExcludeLargerThan: opt.ExcludeLargerThan, Force: opt.Force, OneFileSystem: opt.OneFileSystem,
 		Host: opt.Host, Source: opt.Source, Tags: opt.Tags, Time: opt.Time, StdinName: opt.StdinName, Progress: out.wantProgress()}
 	for _, p := range opt.Paths {
 		abs, err := filepath.Abs(p)

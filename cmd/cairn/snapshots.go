@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -77,21 +78,42 @@ func toJSON(sn *repo.Snapshot) snapshotJSON {
 
 func newSnapshotsCommand(g *globals) *cobra.Command {
 	var f filterFlags
+	var latest int
 	cmd := &cobra.Command{
-		Use:   "snapshots",
+		Use:   "snapshots [SNAPSHOT...]",
 		Short: "List snapshots, oldest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Long: `List snapshots, oldest first: all of them, or those given (ID prefixes, or
+latest), narrowed by the filter flags.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if latest < 0 {
+				return fmt.Errorf("--latest %d: give a number of snapshots", latest)
+			}
 			all, err := listSnapshots(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
 			flt := f.filter()
 			var list []*repo.Snapshot
-			for _, sn := range all {
-				if flt.Match(sn) {
-					list = append(list, sn)
+			if len(args) == 0 {
+				for _, sn := range all {
+					if flt.Match(sn) {
+						list = append(list, sn)
+					}
 				}
+			} else {
+				for _, a := range args {
+					sn, err := repo.SelectSnapshot(all, a, flt)
+					if err != nil {
+						return err
+					}
+					if flt.Match(sn) && !slices.Contains(list, sn) {
+						list = append(list, sn)
+					}
+				}
+				slices.SortStableFunc(list, func(a, b *repo.Snapshot) int { return a.Time.Compare(b.Time) })
+			}
+			if latest > 0 {
+				list = newestOfEach(list, latest)
 			}
 			if g.json {
 				out := make([]snapshotJSON, 0, len(list))
@@ -123,7 +145,24 @@ func newSnapshotsCommand(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().IntVar(&latest, "latest", 0, "only the newest `n` snapshots of each host and source")
 	return cmd
+}
+
+// newestOfEach keeps the newest n snapshots of each host and source in
+// list (oldest first), in order.
+func newestOfEach(list []*repo.Snapshot, n int) []*repo.Snapshot {
+	kept := map[[2]string]int{}
+	var out []*repo.Snapshot
+	for i := len(list) - 1; i >= 0; i-- {
+		k := [2]string{list[i].Host, list[i].Source}
+		if kept[k] < n {
+			kept[k]++
+			out = append(out, list[i])
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // listSnapshots lists every snapshot, oldest first, through the daemon

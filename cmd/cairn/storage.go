@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/cairn-backup/cairn/backends/filter/ratelimit"
 	"github.com/cairn-backup/cairn/backends/filter/retry"
 	"github.com/cairn-backup/cairn/backends/registry"
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 	"github.com/cairn-backup/cairn/repo"
 )
 
@@ -64,7 +64,7 @@ func (g *globals) storageOptions(location string) (registry.Options, error) {
 	}
 	o.Filters.Verify = remote && s.verifyWrites
 	if s.limitRPS > 0 || s.limitBytes != "" {
-		b, err := parseBytes(s.limitBytes)
+		b, err := daemon.ParseBytes(s.limitBytes)
 		if err != nil {
 			return o, fmt.Errorf("--limit-bytes: %w", err)
 		}
@@ -115,27 +115,8 @@ func (s *storageFlags) check() error {
 	if s.limitRPS < 0 || math.IsNaN(s.limitRPS) || math.IsInf(s.limitRPS, 0) {
 		return fmt.Errorf("--limit-requests %v: give a number of requests per second, or 0 for no limit", s.limitRPS)
 	}
-	if _, err := parseBytes(s.limitBytes); err != nil {
+	if _, err := daemon.ParseBytes(s.limitBytes); err != nil {
 		return fmt.Errorf("--limit-bytes: %w", err)
 	}
 	return nil
-}
-
-// parseBytes reads "20MiB", "512KiB", "1G" or plain bytes ("" is 0).
-func parseBytes(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	num := strings.TrimRight(s, "KMGTiBkmgtb")
-	unit := strings.ToLower(strings.TrimSpace(s[len(num):]))
-	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q is not a size", s)
-	}
-	mult := map[string]float64{"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1e3, "m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
-		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9, "t": 1 << 40, "tib": 1 << 40, "tb": 1e12}[unit]
-	if mult == 0 {
-		return 0, fmt.Errorf("%q: unknown unit %q", s, unit)
-	}
-	return int64(v * mult), nil
 }

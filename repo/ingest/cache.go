@@ -19,7 +19,10 @@ type fileCache struct {
 	db       *index.DB
 	key      string
 	disabled bool
-	parent   *repo.Snapshot
+	// reread (--force) ignores what the last ingest recorded, but records
+	// what this one sees.
+	reread bool
+	parent *repo.Snapshot
 	// knownIn says whether a blob the index locates in a pack is known
 	// (Saver.KnownIn); nil leaves every blob to be asked about.
 	knownIn func(pack id.ID) bool
@@ -79,7 +82,7 @@ type cached struct {
 // lookup returns what the last ingest recorded for path; a nil node when
 // it recorded nothing (or the entry is damaged: that only costs a re-read).
 func (c *fileCache) lookup(path string) cached {
-	if c.disabled {
+	if c.disabled || c.reread {
 		return cached{}
 	}
 	dir, name := filepath.Split(path)
@@ -108,7 +111,7 @@ func decodeEntry(b []byte) (*tree.Node, bool) {
 // known reports whether the last ingest recorded path (without decoding
 // the entry). A file it did not is new, and will be read.
 func (c *fileCache) known(path string) bool {
-	if c.disabled {
+	if c.disabled || c.reread {
 		return false
 	}
 	dir, name := filepath.Split(path)

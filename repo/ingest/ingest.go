@@ -45,8 +45,18 @@ type Options struct {
 	Source        string   // default: "default"
 	Tags          []string
 	Excludes      []string // restic-style patterns
+	IExcludes     []string // the same, matched regardless of case
 	ExcludeCaches bool     // skip the contents of folders holding a valid CACHEDIR.TAG
-	OneFileSystem bool
+	// ExcludeIfPresent skips the contents of folders holding a file of
+	// one of these names ("name", or "name:header" for a file that starts
+	// with header), but for that file.
+	ExcludeIfPresent []string
+	// ExcludeLargerThan, when positive, leaves out files of more bytes.
+	ExcludeLargerThan int64
+	OneFileSystem     bool
+	// Force reads every file again, whatever the file-change cache says
+	// (which this ingest still records for the next).
+	Force bool
 
 	// Stdin, when set, is ingested as one file named StdinName instead of
 	// Paths.
@@ -97,7 +107,11 @@ type ingester struct {
 	opt      Options
 	saver    *repo.Saver
 	excludes []filter.Pattern
-	cache    *fileCache
+	// iexcludes are the --iexclude patterns, lower-cased, matched against
+	// lower-cased paths.
+	iexcludes []filter.Pattern
+	tagFiles  []TagFile // --exclude-if-present, and CACHEDIR.TAG
+	cache     *fileCache
 
 	chunks chan *chunkJob
 	files  chan *fileJob
@@ -217,6 +231,17 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	iex, err := filter.Parse(lowerAll(opt.IExcludes))
+	if err != nil {
+		return nil, err
+	}
+	tags, err := ParseTagFiles(opt.ExcludeIfPresent)
+	if err != nil {
+		return nil, err
+	}
+	if opt.ExcludeCaches {
+		tags = append(tags, cacheDirTag)
+	}
 	if a := r.Config().Chunker.ChunkerAlgorithm(); a != repo.ChunkerGear && a != repo.ChunkerRabin {
 		return nil, fmt.Errorf("the repository cuts data with chunker %q, which this cairn does not know; upgrade cairn to write to it: %w", a, repo.ErrUnsupported)
 	}
@@ -225,7 +250,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if tc, ok := backends.As[backends.TempCleaner](r.Backend()); ok {
 		tc.RemoveStaleTemp(24 * time.Hour)
 	}
-	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, links: map[[2]uint64]*fileJob{}, linkSeen: map[[2]uint64][2]uint32{}, walkers: make(chan struct{}, 3)}
+	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, iexcludes: iex, tagFiles: tags, links: map[[2]uint64]*fileJob{}, linkSeen: map[[2]uint64][2]uint32{}, walkers: make(chan struct{}, 3)}
 	// Uploads outlive a cancel: Flush then indexes what was stored, so the
 	// next ingest reuses it.
 	// Two uploaders for a local disk: an upload verifies its pack (about
@@ -252,6 +277,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	}
 	g.saver.CheckPacks(stored)
 	g.cache = newFileCache(ctx, r, opt.Host, opt.Source, opt.Stdin != nil, g.saver.KnownIn)
+	g.cache.reread = opt.Force
 	g.prog.current.Store("")
 
 	g.chunks = make(chan *chunkJob, opt.Workers)

@@ -3,8 +3,6 @@ package ingest
 import (
 	"io/fs"
 	"path/filepath"
-
-	"github.com/cairn-backup/cairn/repo/filter"
 )
 
 // scan counts the files and bytes to ingest, concurrently with the ingest,
@@ -18,14 +16,14 @@ func (g *ingester) scan(paths []string) {
 			if err != nil {
 				return nil
 			}
-			if path != p && filter.ExcludedBelow(g.excludes, path, depth(p)) {
+			if path != p && g.excluded(path, depth(p)) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
 				return nil
 			}
 			if d.Type().IsRegular() {
-				if fi, err := d.Info(); err == nil {
+				if fi, err := d.Info(); err == nil && (g.opt.ExcludeLargerThan <= 0 || fi.Size() <= g.opt.ExcludeLargerThan || path == p) {
 					g.prog.totalFiles.Add(1)
 					g.prog.totalBytes.Add(fi.Size())
 				}

@@ -1,10 +1,11 @@
 package ingest
 
 import (
-	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -173,9 +174,10 @@ func (g *ingester) walkDir(d *dirState, v *vdir, full bool, dev uint64) {
 }
 
 // listDir returns the names to descend into, applying --one-file-system
-// (never to a path given on the command line) and --exclude-caches: a cache
-// folder keeps only its CACHEDIR.TAG, even one given on the command line,
-// which is itself never left out (as in restic).
+// (never to a path given on the command line), --exclude-caches and
+// --exclude-if-present: a tagged folder keeps only its tag files, even one
+// given on the command line, which is itself never left out (as in
+// restic).
 func (g *ingester) listDir(path string, n *tree.Node, parentDev uint64, given bool) []string {
 	if g.opt.OneFileSystem && !given && n.Dev != parentDev {
 		return nil
@@ -185,23 +187,71 @@ func (g *ingester) listDir(path string, n *tree.Node, parentDev uint64, given bo
 		g.warn(path, err)
 		return nil
 	}
-	if g.opt.ExcludeCaches && isCacheDir(path) {
-		return []string{"CACHEDIR.TAG"}
+	var keep []string
+	for _, t := range g.tagFiles {
+		if !slices.Contains(keep, t.Name) && slices.Contains(names, t.Name) && t.in(path) {
+			keep = append(keep, t.Name)
+		}
+	}
+	if keep != nil {
+		slices.Sort(keep)
+		return keep
 	}
 	return names
 }
 
-var cacheTagSignature = []byte("Signature: 8a477f597d28d172789f06886806bc55")
+// excluded reports whether path, in a folder given on the command line
+// root components deep, is excluded by --exclude or --iexclude.
+func (g *ingester) excluded(path string, root int) bool {
+	return filter.ExcludedBelow(g.excludes, path, root) ||
+		len(g.iexcludes) > 0 && filter.ExcludedBelow(g.iexcludes, strings.ToLower(path), root)
+}
 
-func isCacheDir(dir string) bool {
-	f, err := os.Open(filepath.Join(dir, "CACHEDIR.TAG"))
+func lowerAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
+
+// TagFile is a file whose presence (starting with Header, when set) marks
+// its folder's other contents to be left out.
+type TagFile struct {
+	Name   string
+	Header string
+}
+
+// cacheDirTag marks a cache folder (bford.info/cachedir).
+var cacheDirTag = TagFile{Name: "CACHEDIR.TAG", Header: "Signature: 8a477f597d28d172789f06886806bc55"}
+
+// ParseTagFiles reads --exclude-if-present values: "name" or
+// "name:header".
+func ParseTagFiles(specs []string) ([]TagFile, error) {
+	var out []TagFile
+	for _, s := range specs {
+		name, header, _ := strings.Cut(s, ":")
+		if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+			return nil, fmt.Errorf("--exclude-if-present %q: give a file name, optionally followed by :header", s)
+		}
+		out = append(out, TagFile{Name: name, Header: header})
+	}
+	return out, nil
+}
+
+// in reports whether dir holds the tag file, with its header.
+func (t TagFile) in(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, t.Name))
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	buf := make([]byte, len(cacheTagSignature))
-	n, _ := f.Read(buf)
-	return bytes.Equal(buf[:n], cacheTagSignature)
+	if t.Header == "" {
+		return true
+	}
+	buf := make([]byte, len(t.Header))
+	n, _ := io.ReadFull(f, buf)
+	return string(buf[:n]) == t.Header
 }
 
 // walkEntry handles one entry of d at slot: a directory is walked now, a
@@ -209,7 +259,7 @@ func isCacheDir(dir string) bool {
 // it, anything else is done at once.
 func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull bool) {
 	given := v != nil && v.target
-	if inFull && !given && filter.ExcludedBelow(g.excludes, path, d.root) {
+	if inFull && !given && g.excluded(path, d.root) {
 		if v == nil {
 			d.done(slot, nil)
 			return
@@ -226,6 +276,10 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 	}
 	if err != nil {
 		g.warn(path, err)
+		d.done(slot, nil)
+		return
+	}
+	if inFull && !given && n.Kind == tree.KindFile && g.opt.ExcludeLargerThan > 0 && int64(n.Size) > g.opt.ExcludeLargerThan {
 		d.done(slot, nil)
 		return
 	}

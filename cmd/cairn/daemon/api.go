@@ -150,17 +150,21 @@ type RunEvent struct {
 // client. With Stdin the rest of the body is the stream, framed (see
 // writeFrame).
 type IngestRequest struct {
-	Paths         []string  `json:"paths,omitempty"`
-	Excludes      []string  `json:"excludes,omitempty"`
-	ExcludeCaches bool      `json:"exclude_caches,omitempty"`
-	OneFileSystem bool      `json:"one_file_system,omitempty"`
-	Host          string    `json:"host,omitempty"`
-	Source        string    `json:"source,omitempty"`
-	Tags          []string  `json:"tags,omitempty"`
-	Time          time.Time `json:"time,omitzero"`
-	Stdin         bool      `json:"stdin,omitempty"`
-	StdinName     string    `json:"stdin_name,omitempty"`
-	Progress      bool      `json:"progress,omitempty"` // send progress events
+	Paths             []string  `json:"paths,omitempty"`
+	Excludes          []string  `json:"excludes,omitempty"`
+	IExcludes         []string  `json:"iexcludes,omitempty"`
+	ExcludeCaches     bool      `json:"exclude_caches,omitempty"`
+	ExcludeIfPresent  []string  `json:"exclude_if_present,omitempty"`
+	ExcludeLargerThan int64     `json:"exclude_larger_than,omitempty"`
+	Force             bool      `json:"force,omitempty"`
+	OneFileSystem     bool      `json:"one_file_system,omitempty"`
+	Host              string    `json:"host,omitempty"`
+	Source            string    `json:"source,omitempty"`
+	Tags              []string  `json:"tags,omitempty"`
+	Time              time.Time `json:"time,omitzero"`
+	Stdin             bool      `json:"stdin,omitempty"`
+	StdinName         string    `json:"stdin_name,omitempty"`
+	Progress          bool      `json:"progress,omitempty"` // send progress events
 }
 
 // IngestEvent is one line of an ingest call's answer. The last line is a

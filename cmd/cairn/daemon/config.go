@@ -52,11 +52,15 @@ type Config struct {
 type Source struct {
 	Name string `yaml:"name"`
 
-	Paths         []string `yaml:"paths"`
-	Exclude       []string `yaml:"exclude"`
-	ExcludeFile   []string `yaml:"exclude_file"`
-	ExcludeCaches bool     `yaml:"exclude_caches"`
-	OneFileSystem bool     `yaml:"one_file_system"`
+	Paths             []string `yaml:"paths"`
+	Exclude           []string `yaml:"exclude"`
+	ExcludeFile       []string `yaml:"exclude_file"`
+	IExclude          []string `yaml:"iexclude"`
+	IExcludeFile      []string `yaml:"iexclude_file"`
+	ExcludeCaches     bool     `yaml:"exclude_caches"`
+	ExcludeIfPresent  []string `yaml:"exclude_if_present"`
+	ExcludeLargerThan string   `yaml:"exclude_larger_than"`
+	OneFileSystem     bool     `yaml:"one_file_system"`
 
 	// Command's standard output is ingested as one file named StdinName
 	// (default: the source name). A command that fails writes no snapshot.

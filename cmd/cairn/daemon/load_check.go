@@ -15,15 +15,12 @@ import (
 	"github.com/cairn-backup/cairn/repo/check"
 	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/forget"
+	"github.com/cairn-backup/cairn/repo/ingest"
 )
 
 // sourceName is what a source may be called: it names a folder of the
 // mounted tree (hosts/<host>/<source>) and a metrics label.
 var sourceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
-// sizeRe is what the CLI's --limit-bytes accepts: a number and an optional
-// unit (B, K, KiB, KB, M, ... T, any case).
-var sizeRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(?i:[kmgt](i?b)?|b)?$`)
 
 // validate checks what the types alone cannot, each problem at the node
 // of the key it is about.
@@ -44,7 +41,7 @@ func (l *loader) validate(c *Config) {
 	if c.LimitRequests < 0 {
 		l.report("limit_requests", "must not be negative")
 	}
-	if c.LimitBytes != "" && !sizeRe.MatchString(c.LimitBytes) {
+	if _, err := ParseBytes(c.LimitBytes); err != nil {
 		l.report("limit_bytes", "%q is not a size like 20MiB, 512KiB or 1G", c.LimitBytes)
 	}
 	for i, uid := range c.AllowUIDs {
@@ -112,16 +109,30 @@ func (l *loader) source(p string, s *Source) {
 		}
 		l.absolute(k, path)
 	}
-	for i, pat := range s.Exclude {
-		if _, err := filter.Parse([]string{pat}); err != nil {
-			l.report(fmt.Sprintf("%s.exclude[%d]", p, i), "%v", err)
+	for _, k := range []struct {
+		key  string
+		pats []string
+		file bool
+	}{{"exclude", s.Exclude, false}, {"exclude_file", s.ExcludeFile, true}, {"iexclude", s.IExclude, false}, {"iexclude_file", s.IExcludeFile, true}} {
+		for i, pat := range k.pats {
+			at := fmt.Sprintf("%s.%s[%d]", p, k.key, i)
+			if k.file {
+				l.absolute(at, pat)
+			} else if _, err := filter.Parse([]string{pat}); err != nil {
+				l.report(at, "%v", err)
+			}
 		}
 	}
-	for i, f := range s.ExcludeFile {
-		l.absolute(fmt.Sprintf("%s.exclude_file[%d]", p, i), f)
+	for i, t := range s.ExcludeIfPresent {
+		if _, err := ingest.ParseTagFiles([]string{t}); err != nil {
+			l.report(fmt.Sprintf("%s.exclude_if_present[%d]", p, i), "%q is not a file name, optionally followed by :header", t)
+		}
+	}
+	if n, err := ParseBytes(s.ExcludeLargerThan); err != nil || l.has(p+".exclude_larger_than") && n <= 0 {
+		l.report(p+".exclude_larger_than", "%q is not a size like 2G or 500MiB", s.ExcludeLargerThan)
 	}
 	if len(s.Command) > 0 {
-		for _, k := range []string{"exclude", "exclude_file", "exclude_caches", "one_file_system"} {
+		for _, k := range []string{"exclude", "exclude_file", "iexclude", "iexclude_file", "exclude_caches", "exclude_if_present", "exclude_larger_than", "one_file_system"} {
 			if l.has(p + "." + k) {
 				l.report(p+"."+k, "only applies to a source with paths, not to a command")
 			}

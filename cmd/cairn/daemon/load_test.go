@@ -235,6 +235,13 @@ sources:
 		"c.yaml:16:17: sources[5] (e).stdin_name: only applies to a source with a command",
 		`c.yaml:17:12: sources[5] (e).tags[0]: "x,y" is not a tag`,
 	}},
+	{"selection", "repository: /r\nsources:\n- {name: a, paths: [/a], iexclude: ['['], iexclude_file: [x], exclude_if_present: ['a/b'], exclude_larger_than: 2X}\n- {name: b, command: x, exclude_larger_than: 1G}\n", []string{
+		`c.yaml:3:37: sources[0] (a).iexclude[0]: bad pattern "["`,
+		`c.yaml:3:59: sources[0] (a).iexclude_file[0]: want an absolute path, not "x"`,
+		`c.yaml:3:84: sources[0] (a).exclude_if_present[0]: "a/b" is not a file name`,
+		`c.yaml:3:113: sources[0] (a).exclude_larger_than: "2X" is not a size`,
+		"c.yaml:4:46: sources[1] (b).exclude_larger_than: only applies to a source with paths",
+	}},
 	{"hooks", "repository: /r\nsources: [{name: a, paths: [/a], before: [{timeout: 1m}, {command: ''}, {command: []}, {command: [1]}]}]\n", []string{
 		"c.yaml:2:43: sources[0] (a).before[0]: a hook needs a command",
 		"c.yaml:2:68: sources[0] (a).before[1].command: empty command",

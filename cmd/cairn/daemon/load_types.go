@@ -161,3 +161,24 @@ func quoteHint(n *yaml.Node) string {
 	}
 	return ""
 }
+
+// ParseBytes reads a size as the CLI and the config take it: "20MiB",
+// "512KiB", "1G", "1.5 GB" or plain bytes (units of 1024, or of 1000 with
+// KB, MB, GB, TB; any case). "" is 0.
+func ParseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	num := strings.TrimRight(s, "KMGTiBkmgtb")
+	unit := strings.ToLower(strings.TrimSpace(s[len(num):]))
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	mult := map[string]float64{"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1e3, "m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
+		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9, "t": 1 << 40, "tib": 1 << 40, "tb": 1e12}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("%q: unknown unit %q", s, unit)
+	}
+	return int64(v * mult), nil
+}

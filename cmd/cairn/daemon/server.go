@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,7 +158,13 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 	line, err := body.ReadBytes('\n')
 	var ir IngestRequest
 	if err == nil {
-		err = json.Unmarshal(line, &ir)
+		// A field this daemon does not know is an option it would
+		// ignore (the client is newer): refused, not dropped.
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(&ir); err != nil && strings.Contains(err.Error(), "unknown field") {
+			err = fmt.Errorf("%w (the daemon runs an older cairn than this client: restart it, or ingest with --no-daemon)", err)
+		}
 	}
 	if err != nil && d.work.Err() != nil {
 		writeError(w, http.StatusServiceUnavailable, exitFailure, "aborted: the daemon is stopping; no snapshot written")
@@ -257,7 +265,8 @@ func (d *Daemon) runningIngests() []IngestStatus {
 
 // clientIngest is one ingest asked for over the socket.
 func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio.Reader, send func(IngestEvent)) (*repo.Snapshot, error) {
-	opt := ingest.Options{Paths: ir.Paths, Excludes: ir.Excludes, ExcludeCaches: ir.ExcludeCaches, OneFileSystem: ir.OneFileSystem,
+	opt := ingest.Options{Paths: ir.Paths, Excludes: ir.Excludes, IExcludes: ir.IExcludes, ExcludeCaches: ir.ExcludeCaches,
+		ExcludeIfPresent: ir.ExcludeIfPresent, ExcludeLargerThan: ir.ExcludeLargerThan, Force: ir.Force, OneFileSystem: ir.OneFileSystem,
 		Host: ir.Host, Source: ir.Source, Tags: ir.Tags, Time: ir.Time, Version: d.deps.Version}
 	if opt.Host == "" {
 		// Without --host, the host the daemon's sources record (the

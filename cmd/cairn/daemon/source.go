@@ -113,7 +113,8 @@ func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg 
 // shared lock. A command that fails writes no snapshot.
 func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn func(path, msg string)) (*repo.Snapshot, int64, error) {
 	opt := ingest.Options{Host: cfg.Host, Source: src.Name, Tags: src.Tags, ExcludeCaches: src.ExcludeCaches,
-		OneFileSystem: src.OneFileSystem, Version: d.deps.Version}
+		ExcludeIfPresent: src.ExcludeIfPresent, OneFileSystem: src.OneFileSystem, Version: d.deps.Version}
+	opt.ExcludeLargerThan, _ = ParseBytes(src.ExcludeLargerThan) // checked when the config was loaded
 	opt.Excludes = append(opt.Excludes, src.Exclude...)
 	for _, ef := range src.ExcludeFile {
 		ps, err := filter.ReadFile(ef)
@@ -121,6 +122,14 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn
 			return nil, 0, fmt.Errorf("exclude_file: %w", err)
 		}
 		opt.Excludes = append(opt.Excludes, ps...)
+	}
+	opt.IExcludes = append(opt.IExcludes, src.IExclude...)
+	for _, ef := range src.IExcludeFile {
+		ps, err := filter.ReadFile(ef)
+		if err != nil {
+			return nil, 0, fmt.Errorf("iexclude_file: %w", err)
+		}
+		opt.IExcludes = append(opt.IExcludes, ps...)
 	}
 	var unreadable atomic.Int64
 	opt.Warn = func(path string, err error) {

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cairn-backup/cairn/repo/filter"
+)
+
+// readPatterns returns the patterns given as flags, then those read from
+// the files named by flag (an exclude file of restic's form), checked.
+func readPatterns(flag string, given, files []string) ([]string, error) {
+	out := append([]string{}, given...)
+	for _, name := range files {
+		ps, err := filter.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		out = append(out, ps...)
+	}
+	if _, err := filter.Parse(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// listedPaths reads the --files-from lists, as restic does: --files-from
+// takes a line trimmed of spaces, skips blank lines and # comments, and
+// expands globs (a line that matches nothing is skipped with a warning);
+// --files-from-verbatim takes each non-empty line as it is;
+// --files-from-raw takes each name between NUL bytes. "-" is standard
+// input.
+func (f *ingestFlags) listedPaths() ([]string, error) {
+	var out []string
+	for _, name := range f.filesFrom {
+		b, err := readList(name)
+		if err != nil {
+			return nil, fmt.Errorf("--files-from: %w", err)
+		}
+		s := bufio.NewScanner(bytes.NewReader(b))
+		s.Buffer(nil, 1<<20)
+		for n := 1; s.Scan(); n++ {
+			l := strings.TrimSpace(s.Text())
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			m, err := filepath.Glob(l)
+			if err != nil {
+				return nil, fmt.Errorf("--files-from %s:%d: %q: %w", name, n, l, err)
+			}
+			if len(m) == 0 {
+				fmt.Fprintf(os.Stderr, "cairn: --files-from %s:%d: nothing matches %q, skipped\n", name, n, l)
+			}
+			out = append(out, m...)
+		}
+		if err := s.Err(); err != nil {
+			return nil, fmt.Errorf("--files-from %s: %w", name, err)
+		}
+	}
+	for _, name := range f.filesFromVerb {
+		b, err := readList(name)
+		if err != nil {
+			return nil, fmt.Errorf("--files-from-verbatim: %w", err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l != "" {
+				out = append(out, l)
+			}
+		}
+	}
+	for _, name := range f.filesFromRaw {
+		b, err := readList(name)
+		if err != nil {
+			return nil, fmt.Errorf("--files-from-raw: %w", err)
+		}
+		for _, l := range strings.Split(string(b), "\x00") {
+			if l != "" {
+				out = append(out, l)
+			}
+		}
+	}
+	return out, nil
+}
+
+func readList(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(name)
+}
