@@ -21,7 +21,7 @@ import (
 func newRestoreCommand(g *globals) *cobra.Command {
 	var f filterFlags
 	var target, overwrite string
-	var includes []string
+	var sel selectionFlags
 	cmd := &cobra.Command{
 		Use:   "restore SNAPSHOT[:PATH] --target DIR",
 		Short: "Restore a snapshot, or part of it, into a folder",
@@ -55,6 +55,10 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 			if target == "" {
 				return errors.New("--target is required")
 			}
+			pats, err := sel.read()
+			if err != nil {
+				return err
+			}
 			r, lock, release, err := g.openLocked(ctx, "restore")
 			if err != nil {
 				return err
@@ -65,14 +69,14 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 				return err
 			}
 			var unmatched []string
-			if len(includes) > 0 {
+			if len(pats.include)+len(pats.iinclude) > 0 {
 				positive := 0
-				for _, p := range includes {
+				for _, p := range append(pats.include, pats.iinclude...) {
 					if !strings.HasPrefix(p, "!") {
 						positive++
 					}
 				}
-				if unmatched, err = unmatchedIncludes(ctx, r, sn, sub, includes); err != nil {
+				if unmatched, err = unmatchedIncludes(ctx, r, sn, sub, pats.include, pats.iinclude); err != nil {
 					return err
 				}
 				if len(unmatched) > 0 && len(unmatched) == positive {
@@ -80,7 +84,8 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 				}
 			}
 			var mu sync.Mutex
-			opt := restore.Options{Target: target, Include: includes, Overwrite: ow, SkipOwner: os.Geteuid() != 0,
+			opt := restore.Options{Target: target, Include: pats.include, IInclude: pats.iinclude, Exclude: pats.exclude, IExclude: pats.iexclude,
+				Overwrite: ow, SkipOwner: os.Geteuid() != 0,
 				Notice: func(p, msg string) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -159,24 +164,69 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 	}
 	f.register(cmd)
 	cmd.Flags().StringVarP(&target, "target", "t", "", "restore into `dir`")
-	cmd.Flags().StringArrayVarP(&includes, "include", "i", nil, "restore only paths matching `pattern` (repeatable)")
+	sel.register(cmd)
 	cmd.Flags().StringVar(&overwrite, "overwrite", "if-changed", "existing files: always, if-changed or never")
 	return cmd
 }
 
-// unmatchedIncludes returns the include patterns (not the "!" ones) that
-// match nothing below sub in sn, matching as restore does.
-func unmatchedIncludes(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sub string, patterns []string) ([]string, error) {
+// selectionFlags are restore's restic-style --include and --exclude
+// flags, each also from files and regardless of case.
+type selectionFlags struct {
+	include, includeFile, iinclude, iincludeFile []string
+	exclude, excludeFile, iexclude, iexcludeFile []string
+}
+
+func (s *selectionFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&s.include, "include", "i", nil, "restore only paths matching `pattern` (repeatable)")
+	fl.StringArrayVar(&s.includeFile, "include-file", nil, "read --include patterns from `file` (repeatable)")
+	fl.StringArrayVar(&s.iinclude, "iinclude", nil, "like --include, regardless of case")
+	fl.StringArrayVar(&s.iincludeFile, "iinclude-file", nil, "like --include-file, regardless of case")
+	fl.StringArrayVarP(&s.exclude, "exclude", "e", nil, "do not restore paths matching `pattern` (repeatable)")
+	fl.StringArrayVar(&s.excludeFile, "exclude-file", nil, "read --exclude patterns from `file` (repeatable)")
+	fl.StringArrayVar(&s.iexclude, "iexclude", nil, "like --exclude, regardless of case")
+	fl.StringArrayVar(&s.iexcludeFile, "iexclude-file", nil, "like --exclude-file, regardless of case")
+}
+
+// selection is the patterns of selectionFlags, files read.
+type selection struct{ include, iinclude, exclude, iexclude []string }
+
+func (s *selectionFlags) read() (selection, error) {
+	var out selection
+	var err error
+	for _, l := range []struct {
+		dst         *[]string
+		flag        string
+		given, file []string
+	}{{&out.include, "--include-file", s.include, s.includeFile}, {&out.iinclude, "--iinclude-file", s.iinclude, s.iincludeFile},
+		{&out.exclude, "--exclude-file", s.exclude, s.excludeFile}, {&out.iexclude, "--iexclude-file", s.iexclude, s.iexcludeFile}} {
+		if *l.dst, err = readPatterns(l.flag, l.given, l.file); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// unmatchedIncludes returns the include patterns (not the "!" ones), those
+// matched as they are and those regardless of case, that match nothing
+// below sub in sn, matching as restore does.
+func unmatchedIncludes(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sub string, include, iinclude []string) ([]string, error) {
 	root, rel, err := restore.Find(ctx, r, sn, sub)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, p := range patterns {
+	for i, p := range append(append([]string{}, include...), iinclude...) {
 		if strings.HasPrefix(p, "!") {
 			continue
 		}
-		in, err := filter.NewIncluder([]string{p})
+		one := []string{p}
+		var in *filter.Includer
+		if i < len(include) {
+			in, err = filter.NewSelection(one, nil, nil, nil)
+		} else {
+			in, err = filter.NewSelection(nil, one, nil, nil)
+		}
 		if err != nil {
 			return nil, err
 		}

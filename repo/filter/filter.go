@@ -122,14 +122,7 @@ func decodeText(b []byte) []byte {
 // that matches only it or its parents ("tmp" while ingesting /tmp/x)
 // excludes nothing.
 func ExcludedBelow(patterns []Pattern, p string, root int) bool {
-	comps := split(p)
-	ex := false
-	for _, pt := range patterns {
-		if pt.matchesBelow(comps, root) {
-			ex = !pt.negate
-		}
-	}
-	return ex
+	return lastMatch(patterns, split(p), root)
 }
 
 func split(p string) []string {
@@ -177,45 +170,106 @@ func matchAt(parts, comps []string, pos, minEnd int) bool {
 	return matchAt(parts[1:], comps, pos+1, minEnd)
 }
 
-// Includer decides what a restore with --include patterns takes: a path is
-// taken when a pattern matches it or a parent of it, and a directory is
-// entered when some pattern could match below it.
+// Includer decides what a restore takes: with include patterns (matched
+// as they are, or regardless of case), a path when a pattern matches it or
+// a parent of it; without, everything; either way minus what the exclude
+// patterns (as they are, or regardless of case) match, with the last
+// matching pattern of a list deciding. A directory is entered when some
+// include pattern could match below it and no exclude pattern matches it.
 type Includer struct {
-	patterns []Pattern
+	incl, iincl, excl, iexcl []Pattern
 }
 
 // NewIncluder parses include patterns; none means everything is included.
 func NewIncluder(patterns []string) (*Includer, error) {
-	ps, err := Parse(patterns)
-	if err != nil {
-		return nil, err
+	return NewSelection(patterns, nil, nil, nil)
+}
+
+// NewSelection parses include and exclude patterns, those matched as they
+// are and those matched regardless of case.
+func NewSelection(include, iinclude, exclude, iexclude []string) (*Includer, error) {
+	var in Includer
+	for _, l := range []struct {
+		dst  *[]Pattern
+		pats []string
+		fold bool
+	}{{&in.incl, include, false}, {&in.iincl, iinclude, true}, {&in.excl, exclude, false}, {&in.iexcl, iexclude, true}} {
+		pats := l.pats
+		if l.fold {
+			pats = make([]string, len(l.pats))
+			for i, p := range l.pats {
+				pats[i] = strings.ToLower(p)
+			}
+		}
+		ps, err := Parse(pats)
+		if err != nil {
+			return nil, err
+		}
+		*l.dst = ps
 	}
-	return &Includer{patterns: ps}, nil
+	return &in, nil
 }
 
 // Includes reports whether path p (relative to the snapshot root) is taken
 // whole.
 func (in *Includer) Includes(p string) bool {
-	if in == nil || len(in.patterns) == 0 {
+	if in == nil {
 		return true
 	}
-	comps := split(p)
-	in2 := false
-	for _, pt := range in.patterns {
-		if pt.matchesBelow(comps, 0) {
-			in2 = !pt.negate
+	comps, lower := in.split(p)
+	if in.excluded(comps, lower) {
+		return false
+	}
+	if len(in.incl) == 0 && len(in.iincl) == 0 {
+		return true
+	}
+	return lastMatch(in.incl, comps, 0) || lastMatch(in.iincl, lower, 0)
+}
+
+// split returns p's components, and those of p lower-cased when a pattern
+// needs them.
+func (in *Includer) split(p string) (comps, lower []string) {
+	comps = split(p)
+	if len(in.iincl) > 0 || len(in.iexcl) > 0 {
+		lower = split(strings.ToLower(p))
+	}
+	return comps, lower
+}
+
+func (in *Includer) excluded(comps, lower []string) bool {
+	return lastMatch(in.excl, comps, 0) || lastMatch(in.iexcl, lower, 0)
+}
+
+// lastMatch reports whether the last pattern that matches comps (or a
+// leading part of them, ending after index minEnd) is not a "!" one.
+func lastMatch(patterns []Pattern, comps []string, minEnd int) bool {
+	m := false
+	for _, pt := range patterns {
+		if pt.matchesBelow(comps, minEnd) {
+			m = !pt.negate
 		}
 	}
-	return in2
+	return m
 }
 
 // MayContain reports whether directory p could hold an included path.
 func (in *Includer) MayContain(p string) bool {
-	if in == nil || len(in.patterns) == 0 {
+	if in == nil {
 		return true
 	}
-	comps := split(p)
-	for _, pt := range in.patterns {
+	comps, lower := in.split(p)
+	if in.excluded(comps, lower) {
+		return false
+	}
+	if len(in.incl) == 0 && len(in.iincl) == 0 {
+		return true
+	}
+	return mayExtend(in.incl, comps) || mayExtend(in.iincl, lower)
+}
+
+// mayExtend reports whether a pattern could match a path below comps.
+func mayExtend(patterns []Pattern, comps []string) bool {
+	for _, pt := range patterns {
 		if pt.negate {
 			continue
 		}

@@ -122,3 +122,37 @@ func TestPatternSpaces(t *testing.T) {
 		t.Error("pattern \" x\" must match \" x\" and not \"x\"")
 	}
 }
+
+// A restore's selection: includes (or everything), minus excludes, each
+// list also regardless of case; an excluded folder is not entered.
+func TestSelection(t *testing.T) {
+	sel, err := NewSelection([]string{"home/alice"}, []string{"ETC/ssh*"}, []string{"*.tmp", "!keep.tmp"}, []string{"CACHE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		p           string
+		take, enter bool
+	}{
+		{"home/alice/notes.txt", true, true},
+		{"home/alice/x.tmp", false, false},
+		{"home/alice/keep.tmp", true, true},
+		{"home/alice/Cache", false, false},
+		{"home/alice/cache/f", false, false},
+		{"home/bob/notes.txt", false, true}, // home/alice unanchored could match below
+		{"etc/sshd_config", true, true},
+		{"Etc/SSH_config", true, true},
+		{"etc/passwd", false, true},
+	} {
+		if got := sel.Includes(tc.p); got != tc.take {
+			t.Errorf("Includes(%q) = %v, want %v", tc.p, got, tc.take)
+		}
+		if got := sel.MayContain(tc.p); got != tc.enter {
+			t.Errorf("MayContain(%q) = %v, want %v", tc.p, got, tc.enter)
+		}
+	}
+	all, _ := NewSelection(nil, nil, []string{"/tmp"}, nil)
+	if !all.Includes("home/x") || all.Includes("tmp/x") || all.MayContain("tmp") || !all.Includes("var/tmp") {
+		t.Error("without includes, everything but the excluded is taken")
+	}
+}

@@ -68,6 +68,9 @@ func ParseOverwrite(s string) (Overwrite, error) {
 type Options struct {
 	Target    string
 	Include   []string // restic-style patterns, relative to the snapshot root
+	IInclude  []string // the same, matched regardless of case
+	Exclude   []string // what not to restore, of what is included
+	IExclude  []string // the same, matched regardless of case
 	Overwrite Overwrite
 	Workers   int
 	// ReadPacks reads runs of nearby blobs of a pack with one request
@@ -198,7 +201,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 			opt.Workers = max(opt.Workers, 4*p.Connections())
 		}
 	}
-	incl, err := filter.NewIncluder(opt.Include)
+	incl, err := filter.NewSelection(opt.Include, opt.IInclude, opt.Exclude, opt.IExclude)
 	if err != nil {
 		return nil, err
 	}
