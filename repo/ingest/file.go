@@ -94,8 +94,7 @@ func (w *fileWorker) process(fj *fileJob) {
 	if fj.linkOf != nil {
 		<-fj.linkOf.done
 		if fj.linkOf.failed {
-			fj.failed = true
-			fj.dir.done(fj.slot, nil)
+			g.leaveOut(fj)
 			return
 		}
 		// The inode's state as the first link's worker read it: its
@@ -122,8 +121,7 @@ func (w *fileWorker) process(fj *fileJob) {
 		xs, err := fsmeta.Xattrs(fj.path)
 		if err != nil {
 			g.warn(fj.path, err)
-			fj.failed = true
-			fj.dir.done(fj.slot, nil)
+			g.leaveOut(fj)
 			return
 		}
 		n.Xattrs = xs
@@ -140,8 +138,7 @@ func (w *fileWorker) process(fj *fileJob) {
 		} else {
 			g.warn(fj.path, err)
 		}
-		fj.failed = true
-		fj.dir.done(fj.slot, nil)
+		g.leaveOut(fj)
 		return
 	}
 	n.Content, n.Size = content, uint64(size)
@@ -153,6 +150,16 @@ func (w *fileWorker) process(fj *fileJob) {
 	g.cache.record(fj.path, n)
 	g.prog.filesDone.Add(1)
 	fj.dir.done(fj.slot, n)
+}
+
+// leaveOut completes a file that could not be read: the snapshot leaves
+// it out, and its totals do not count it (as restic's do not).
+func (g *ingester) leaveOut(fj *fileJob) {
+	fj.failed = true
+	g.counts.files.Add(-1)
+	g.counts.bytes.Add(-int64(fj.node.Size))
+	g.counts.entries.Add(-1)
+	fj.dir.done(fj.slot, nil)
 }
 
 // sameFile reports whether the file-change cache's entry old vouches for
