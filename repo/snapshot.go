@@ -163,6 +163,16 @@ func decodeSnapshot(sid id.ID, b []byte) (*Snapshot, error) {
 	return &sn, nil
 }
 
+// SnapshotError is a stored snapshot that could not be read (damaged, or
+// gone while listed): Snapshots reports one through warn.
+type SnapshotError struct {
+	ID  id.ID
+	Err error
+}
+
+func (e *SnapshotError) Error() string { return e.Err.Error() }
+func (e *SnapshotError) Unwrap() error { return e.Err }
+
 // Snapshots lists every snapshot, oldest first. The catalogue in the local
 // index is brought up to date with the stored snapshot objects; only new
 // ones are downloaded. A damaged snapshot is reported through warn and left
@@ -191,7 +201,7 @@ func (r *Repository) Snapshots(ctx context.Context, warn func(error)) ([]*Snapsh
 			b, err = r.loadObject(ctx, kindSnapshot, sid)
 			if err != nil {
 				if warn != nil && (errors.Is(err, ErrDamaged) || errors.Is(err, ErrNotFound)) {
-					warn(err)
+					warn(&SnapshotError{ID: sid, Err: err})
 					continue
 				}
 				return nil, err
@@ -201,7 +211,7 @@ func (r *Repository) Snapshots(ctx context.Context, warn func(error)) ([]*Snapsh
 		sn, err := decodeSnapshot(sid, b)
 		if err != nil {
 			if warn != nil {
-				warn(err)
+				warn(&SnapshotError{ID: sid, Err: err})
 				continue
 			}
 			return nil, err
@@ -291,12 +301,31 @@ func (f Filter) Match(sn *Snapshot) bool {
 
 // FindSnapshot resolves a selector: "latest" (narrowed by f) or a unique
 // prefix of a snapshot ID.
+//
+// An ID prefix that names only a snapshot that cannot be read is an error
+// saying so (ErrDamaged), not "not found".
 func (r *Repository) FindSnapshot(ctx context.Context, sel string, f Filter) (*Snapshot, error) {
-	all, err := r.Snapshots(ctx, func(error) {})
+	var unreadable []*SnapshotError
+	all, err := r.Snapshots(ctx, func(err error) {
+		var se *SnapshotError
+		if errors.As(err, &se) {
+			unreadable = append(unreadable, se)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	return SelectSnapshot(all, sel, f)
+	sn, err := SelectSnapshot(all, sel, f)
+	if errors.Is(err, ErrNotFound) && sel != "latest" && sel != "" {
+		for _, se := range unreadable {
+			if strings.HasPrefix(se.ID.String(), strings.ToLower(sel)) {
+				why := strings.TrimSuffix(strings.TrimSuffix(se.Err.Error(), ": "+ErrDamaged.Error()), ": "+ErrNotFound.Error())
+				return nil, fmt.Errorf("snapshot %s cannot be read: %s (cairn check tells what else is damaged; cairn repair snapshots --forget removes it): %w",
+					se.ID.Short(), why, ErrDamaged)
+			}
+		}
+	}
+	return sn, err
 }
 
 // SelectSnapshot resolves a selector among all (oldest first), as

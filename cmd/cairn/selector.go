@@ -100,7 +100,10 @@ func (g *globals) findSnapshot(ctx context.Context, r *repo.Repository, arg stri
 		p, err := pathInSnapshots(raw, []*repo.Snapshot{sn})
 		return sn, p, err
 	}
-	all, err := r.Snapshots(ctx, func(error) {})
+	// A snapshot that cannot be read might have been the latest.
+	all, err := r.Snapshots(ctx, func(err error) {
+		fmt.Fprintf(os.Stderr, "cairn: skipping a snapshot that cannot be read, so latest is chosen among the others: %v\n", err)
+	})
 	if err != nil {
 		return nil, "", err
 	}
