@@ -44,6 +44,7 @@ type Saver struct {
 	ctx       context.Context
 	uploaders int
 	copyAll   bool // store blobs the index already has (NewRepackSaver)
+	dryRun    bool // count what would be stored, store nothing (NewDryRunSaver)
 
 	mu      sync.Mutex
 	open    map[id.BlobType]*pack.FileWriter
@@ -85,6 +86,14 @@ func (r *Repository) NewSaver(ctx context.Context, uploaders int) *Saver {
 func (r *Repository) NewRepackSaver(ctx context.Context, uploaders int) *Saver {
 	s := r.NewSaver(ctx, uploaders)
 	s.copyAll = true
+	return s
+}
+
+// NewDryRunSaver is a saver that stores nothing: it compresses and seals
+// each new blob to count what storing it would add, and drops it.
+func (r *Repository) NewDryRunSaver(ctx context.Context) *Saver {
+	s := r.NewSaver(ctx, 1)
+	s.dryRun = true
 	return s
 }
 
@@ -159,6 +168,11 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 	defer bufpool.Put(sealed)
 
 	s.mu.Lock()
+	if s.dryRun {
+		s.count(t, len(plain), len(sealed))
+		s.mu.Unlock()
+		return true, nil
+	}
 	w := s.open[t]
 	if w == nil {
 		f, err := s.tempFile()
@@ -176,14 +190,7 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 		s.mu.Unlock()
 		return false, err
 	}
-	s.stats.BlobsAdded++
-	if t == id.DataBlob {
-		s.stats.DataBlobs++
-	} else {
-		s.stats.TreeBlobs++
-	}
-	s.stats.DataAdded += int64(len(plain))
-	s.stats.StoredAdded += int64(len(sealed))
+	s.count(t, len(plain), len(sealed))
 	var ready *pack.FileWriter
 	if w.Size() >= int64(s.packSize(t)) {
 		ready = w
@@ -194,6 +201,18 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 		s.upload(ready)
 	}
 	return true, nil
+}
+
+// count adds a new blob to the stats; the caller holds s.mu.
+func (s *Saver) count(t id.BlobType, plain, sealed int) {
+	s.stats.BlobsAdded++
+	if t == id.DataBlob {
+		s.stats.DataBlobs++
+	} else {
+		s.stats.TreeBlobs++
+	}
+	s.stats.DataAdded += int64(plain)
+	s.stats.StoredAdded += int64(sealed)
 }
 
 // fail records the first error; the caller holds s.mu.
@@ -355,6 +374,9 @@ func (s *Saver) checkpoint() error {
 // segment naming them. After Flush returns nil every blob saved so far is
 // durable and indexed: a snapshot may refer to it.
 func (s *Saver) Flush() error {
+	if s.dryRun {
+		return s.ctx.Err()
+	}
 	s.mu.Lock()
 	var ws []*pack.FileWriter
 	for t, w := range s.open {

@@ -33,6 +33,7 @@ type ingestFlags struct {
 	filesFromVerb    []string
 	filesFromRaw     []string
 	force            bool
+	dryRun           bool
 	oneFileSystem    bool
 	stdin            bool
 	stdinName        string
@@ -83,6 +84,7 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 	fl.StringArrayVar(&f.filesFromVerb, "files-from-verbatim", nil, "also ingest the paths listed in `file`, one a line, taken as they are")
 	fl.StringArrayVar(&f.filesFromRaw, "files-from-raw", nil, "also ingest the paths listed in `file`, separated by NUL bytes (find -print0)")
 	fl.BoolVarP(&f.force, "force", "f", false, "read every file again, even those the file-change cache says are unchanged")
+	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "do everything but store: report what would be added, write nothing to the repository")
 	fl.BoolVarP(&f.oneFileSystem, "one-file-system", "x", false, "do not cross filesystem boundaries")
 	fl.BoolVar(&f.stdin, "stdin", false, "ingest standard input as one file")
 	fl.StringVar(&f.stdinName, "stdin-name", "stdin", "file `name` for --stdin and --stdin-from-command")
@@ -95,7 +97,7 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (err error) {
 	ctx := cmd.Context()
 	opt := ingest.Options{Host: f.host, Source: f.source, Tags: f.tags, ExcludeCaches: f.excludeCaches, ExcludeIfPresent: f.excludeIfPresent,
-		OneFileSystem: f.oneFileSystem, Force: f.force, Version: version}
+		OneFileSystem: f.oneFileSystem, Force: f.force, DryRun: f.dryRun, Version: version}
 	if opt.Excludes, err = readPatterns("--exclude-file", f.excludes, f.excludeFiles); err != nil {
 		return err
 	}
@@ -158,6 +160,12 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 	}
 
 	out := newIngestOutput(g)
+	out.dryRun = f.dryRun
+	if f.dryRun {
+		// Nothing is stored: the repository is read here, without the
+		// daemon, and no metrics are written.
+		return ingestDirect(cmd, g, opt, command, out)
+	}
 	if f.metricsFile != "" {
 		start := time.Now()
 		defer func() {

@@ -23,6 +23,7 @@ type ingestOutput struct {
 
 	mu         sync.Mutex
 	unreadable int
+	dryRun     bool          // --dry-run: nothing was saved
 	snapshot   id.ID         // set by summary
 	sum        *repo.Summary // set by summary
 }
@@ -88,7 +89,7 @@ func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
 		s = &repo.Summary{}
 	}
 	if o.g.json {
-		printJSON(map[string]any{
+		m := map[string]any{
 			"message_type": "summary", "snapshot_id": sid.String(), "short_id": sid.Short(),
 			"files_new": s.FilesNew, "files_changed": s.FilesChanged, "files_unchanged": s.FilesUnchanged,
 			"dirs_new": s.DirsNew, "dirs_changed": s.DirsChanged, "dirs_unchanged": s.DirsUnchanged,
@@ -97,15 +98,32 @@ func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
 			"data_blobs": s.DataBlobs, "tree_blobs": s.TreeBlobs, "data_added": s.DataAdded, "data_added_packed": s.DataAddedStored,
 			"total_files_processed": s.TotalFiles, "total_bytes_processed": s.TotalBytes,
 			"total_duration": s.End.Sub(s.Start).Seconds(), "files_unreadable": s.FilesUnreadable,
-		})
+		}
+		if o.dryRun {
+			delete(m, "snapshot_id")
+			delete(m, "short_id")
+			m["dry_run"] = true
+		}
+		printJSON(m)
 	} else if !o.g.quiet {
+		added := "Added:      "
+		if o.dryRun {
+			added = "Would add:  "
+		}
 		fmt.Printf("Files:       %d new, %d changed, %d unchanged\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged)
 		fmt.Printf("Dirs:        %d new, %d changed, %d unchanged\n", s.DirsNew, s.DirsChanged, s.DirsUnchanged)
-		fmt.Printf("Added:       %s (%s stored)\n", formatBytes(s.DataAdded), formatBytes(s.DataAddedStored))
+		fmt.Printf("%s %s (%s stored)\n", added, formatBytes(s.DataAdded), formatBytes(s.DataAddedStored))
 		fmt.Printf("Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), formatDuration(s.End.Sub(s.Start)))
-		fmt.Printf("snapshot %s saved\n", sid.Short())
+		if o.dryRun {
+			fmt.Println("dry run: nothing was stored")
+		} else {
+			fmt.Printf("snapshot %s saved\n", sid.Short())
+		}
 	}
 	if o.unreadable > 0 {
+		if o.dryRun {
+			return &exitError{exitPartial, fmt.Errorf("dry run: %s could not be read", plural(o.unreadable, "path"))}
+		}
 		return &exitError{exitPartial, fmt.Errorf("snapshot %s saved, but %s could not be read", sid.Short(), plural(o.unreadable, "path"))}
 	}
 	return nil

@@ -57,6 +57,11 @@ type Options struct {
 	// Force reads every file again, whatever the file-change cache says
 	// (which this ingest still records for the next).
 	Force bool
+	// DryRun reads, cuts, compresses and seals as an ingest does, and
+	// counts what it would add, but stores nothing: no data, no
+	// snapshot, no file-change cache. Result.Snapshot is the snapshot
+	// that would have been written, without an ID.
+	DryRun bool
 
 	// Stdin, when set, is ingested as one file named StdinName instead of
 	// Paths.
@@ -264,7 +269,11 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if p, ok := backends.As[backends.Parallel](r.Backend()); ok {
 		uploaders = p.Connections()
 	}
-	g.saver = r.NewSaver(context.WithoutCancel(ctx), uploaders)
+	if opt.DryRun {
+		g.saver = r.NewDryRunSaver(ctx)
+	} else {
+		g.saver = r.NewSaver(context.WithoutCancel(ctx), uploaders)
+	}
 	// Data the index lists in a pack that storage has lost is stored again
 	// when the source still has it: the ingest heals the repository.
 	packs, err := r.ListPacks(ctx, nil)
@@ -335,7 +344,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	// stored costs the next ingest a read, never a wrong snapshot, as an
 	// entry is used only when the index has every blob it names.
 	cacheErr := make(chan error, 1)
-	if err == nil {
+	if err == nil && !opt.DryRun {
 		go func() { cacheErr <- g.cache.save() }()
 	} else {
 		cacheErr <- nil
@@ -362,6 +371,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		rn := *root
 		rn.Name = "root" // a node needs a valid name; the root's is not used
 		sn.Root = tree.EncodeNode(&rn)
+	}
+	if opt.DryRun {
+		return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load()}, nil
 	}
 	if err := r.SaveSnapshot(ctx, sn); err != nil {
 		return nil, fmt.Errorf("save snapshot: %w", err)
