@@ -1,0 +1,165 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo/dump"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+func newDumpCommand(g *globals) *cobra.Command {
+	var f filterFlags
+	var target, archive string
+	cmd := &cobra.Command{
+		Use:   "dump SNAPSHOT[:PATH] [PATH]",
+		Short: "Write a file of a snapshot, or a folder as a tar archive, to standard output",
+		Long: `Write what a snapshot holds at PATH to standard output (or --target): a
+file's content, or a folder (or the whole snapshot) as a tar archive whose
+entries are named below the folder's name, with owners, modes, nanosecond
+times, extended attributes and ACLs, hardlinks and device nodes. Holes are
+written as zeros, and sockets are left out.
+
+  cairn dump --source db latest:app.sql | psql app
+  cairn dump latest /etc > etc.tar
+
+A chunk that cannot be read ends a file's dump with an error (exit 1). In an
+archive it is written as zeros and named in a warning, the archive goes on,
+and the exit code is 1.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return fmt.Errorf("%s takes SNAPSHOT[:PATH], or SNAPSHOT PATH", cmd.CommandPath())
+			}
+			if len(args) == 2 && strings.Contains(args[0], ":") {
+				return fmt.Errorf("%s: give the path once, as %s or as a second argument", cmd.CommandPath(), args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			ctx := cmd.Context()
+			if archive != "tar" {
+				return fmt.Errorf("--archive %q: cairn writes tar", archive)
+			}
+			arg := args[0]
+			if len(args) == 2 {
+				arg += ":" + args[1]
+			}
+			r, _, release, err := g.openLocked(ctx, "dump")
+			if err != nil {
+				return err
+			}
+			defer release()
+			sn, p, err := g.findSnapshot(ctx, r, arg, f, "")
+			if err != nil {
+				return err
+			}
+			n, _, err := restore.Find(ctx, r, sn, p)
+			if err != nil {
+				return err
+			}
+			if n.Kind != tree.KindFile && n.Kind != tree.KindDir {
+				return fmt.Errorf("%s in snapshot %s is a %s: dump writes a file, or a folder as an archive", p, sn.ID.Short(), n.LsMode()[:1])
+			}
+
+			var w io.Writer = os.Stdout
+			if target != "" {
+				out, err := newAtomicFile(target)
+				if err != nil {
+					return err
+				}
+				defer func() { err = out.finish(err) }()
+				w = out
+			} else if n.Kind == tree.KindDir && isTerminal(os.Stdout) {
+				return errors.New("standard output is a terminal: redirect the archive to a file or a pipe, or give --target")
+			}
+			if n.Kind == tree.KindFile {
+				return dump.File(ctx, r, n, w)
+			}
+			name := ""
+			if p != "/" {
+				name = path.Base(p)
+			}
+			var mu sync.Mutex
+			lost := 0
+			err = dump.Tar(ctx, r, n, name, w, func(p string, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if errors.Is(err, dump.ErrNotInTar) {
+					g.notice("cairn: %s: %v", p, err)
+					return
+				}
+				lost++
+				g.warnf("%s: %v", p, err)
+			})
+			if err == nil && lost > 0 {
+				err = fmt.Errorf("the archive of %s:%s lacks what %s could not be read (named above)", sn.ID.Short(), p, plural(lost, "path"))
+			}
+			return err
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVarP(&target, "target", "t", "", "write to `file` instead of standard output (replaced only once complete)")
+	cmd.Flags().StringVarP(&archive, "archive", "a", "tar", "archive `format` for a folder (tar)")
+	return cmd
+}
+
+// atomicFile is a file written under a temporary name in its folder and
+// renamed into place only when complete, so that a failed dump leaves the
+// old file (or none), never a partial one.
+type atomicFile struct {
+	*os.File
+	name string
+}
+
+func newAtomicFile(name string) (*atomicFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".cairn-partial-*")
+	if err != nil {
+		return nil, err
+	}
+	return &atomicFile{File: f, name: name}, nil
+}
+
+// finish syncs and renames the file into place when err is nil, else
+// removes it; it returns err, or the error of finishing.
+func (a *atomicFile) finish(err error) error {
+	if err == nil {
+		err = a.Sync()
+	}
+	if cerr := a.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(a.Name(), 0o666&^umask())
+	}
+	if err == nil {
+		return os.Rename(a.Name(), a.name)
+	}
+	os.Remove(a.Name())
+	return err
+}
+
+// umask is the process's file mode creation mask, as the kernel reports
+// it (022 when it cannot be read).
+func umask() os.FileMode {
+	b, err := os.ReadFile("/proc/self/status")
+	if err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Umask:"); ok {
+				if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					return os.FileMode(m)
+				}
+			}
+		}
+	}
+	return 0o022
+}

@@ -1,0 +1,214 @@
+// Package dump writes what a snapshot holds as a stream: one file's
+// content, or a folder as a tar archive, for `cairn dump` and pipelines
+// such as `cairn dump latest:/app.sql | psql`.
+package dump
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// ahead is how many chunks are read ahead of the one being written, so
+// that remote storage's round trips overlap.
+const ahead = 8
+
+// File writes the content of the file node n to w: its chunks in order,
+// holes as zeros. A chunk that cannot be read ends it with an error that
+// names it; what was written before stays written.
+func File(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer) error {
+	if n.Kind != tree.KindFile {
+		return fmt.Errorf("%s is not a file", n.Name)
+	}
+	return content(ctx, r, n, w, func(err error) error { return err })
+}
+
+// content writes n's content to w. A chunk that cannot be read is passed
+// to lost: when it returns nil, the chunk is written as zeros and the rest
+// follows; else the write ends with its error.
+func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer, lost func(error) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type loaded struct {
+		data []byte
+		err  error
+	}
+	// The chunks' results in order; up to ahead of them are loading
+	// while the writer waits for the first.
+	order := make(chan chan loaded, ahead)
+	go func() {
+		defer close(order)
+		for _, c := range n.Content {
+			ch := make(chan loaded, 1)
+			select {
+			case order <- ch:
+			case <-ctx.Done():
+				return
+			}
+			if c.Hole {
+				ch <- loaded{}
+				continue
+			}
+			go func() {
+				data, err := r.LoadBlob(ctx, id.DataBlob, c.ID, nil)
+				ch <- loaded{data, err}
+			}()
+		}
+	}()
+	var zeros []byte
+	for i, c := range n.Content {
+		ch, ok := <-order
+		if !ok {
+			return ctx.Err()
+		}
+		res := <-ch
+		if res.err != nil {
+			if err := lost(fmt.Errorf("chunk %d (blob %s): %w", i, c.ID.Short(), res.err)); err != nil {
+				return err
+			}
+			c.Hole = true // zeros in its place
+		}
+		if c.Hole {
+			if zeros == nil {
+				zeros = make([]byte, 1<<20)
+			}
+			for left := c.Size; left > 0; {
+				k := min(left, uint64(len(zeros)))
+				if _, err := w.Write(zeros[:k]); err != nil {
+					return err
+				}
+				left -= k
+			}
+			continue
+		}
+		if _, err := w.Write(res.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrNotInTar is an entry a tar archive cannot hold (a socket), which Tar
+// leaves out and reports through warn.
+var ErrNotInTar = errors.New("tar cannot hold it: left out")
+
+// Tar writes n (a folder with everything below it, or a single entry) to w
+// as a POSIX tar archive (PAX): modes, numeric owners with their names,
+// nanosecond times, extended attributes, POSIX ACLs (as GNU tar writes
+// them with --acls), hardlinks, symlinks, devices and fifos. Entries are
+// named below name, n's own name in the archive ("" puts a folder's
+// entries at the top, as `tar -C dir -c .` does). Holes are written as
+// zeros; a socket, which tar cannot hold, is left out.
+//
+// What cannot be read is passed to warn (so is a socket, with
+// ErrNotInTar) and the archive goes on: a chunk
+// is written as zeros, a folder whose entries are lost is left empty.
+func Tar(ctx context.Context, r *repo.Repository, n *tree.Node, name string, w io.Writer, warn func(p string, err error)) error {
+	t := &tarWriter{ctx: ctx, r: r, tw: tar.NewWriter(w), warn: warn, links: map[[2]uint64]string{}}
+	if err := t.node(n, name); err != nil {
+		return err
+	}
+	return t.tw.Close()
+}
+
+type tarWriter struct {
+	ctx   context.Context
+	r     *repo.Repository
+	tw    *tar.Writer
+	warn  func(p string, err error)
+	links map[[2]uint64]string // (dev, inode) of a hardlink group -> its first name
+}
+
+func (t *tarWriter) node(n *tree.Node, name string) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	h := &tar.Header{
+		Name: name, Mode: int64(n.Mode & 0o7777), Uid: int(n.UID), Gid: int(n.GID), Uname: n.User, Gname: n.Group,
+		ModTime: time.Unix(0, n.MTime), AccessTime: time.Unix(0, n.ATime), ChangeTime: time.Unix(0, n.CTime),
+		Format: tar.FormatPAX,
+	}
+	for _, x := range n.Xattrs {
+		if h.PAXRecords == nil {
+			h.PAXRecords = map[string]string{}
+		}
+		rec, ok := aclRecords[x.Name]
+		if !ok {
+			h.PAXRecords["SCHILY.xattr."+x.Name] = string(x.Value)
+			continue
+		}
+		text, err := aclText(x.Value)
+		if err != nil {
+			t.warn(name, fmt.Errorf("%s: %w: left out", x.Name, err))
+			continue
+		}
+		h.PAXRecords[rec] = text
+	}
+	if n.Kind != tree.KindDir && n.Links > 1 {
+		key := [2]uint64{n.Dev, n.Inode}
+		if first, ok := t.links[key]; ok {
+			h.Typeflag, h.Linkname = tar.TypeLink, first
+			h.PAXRecords = nil // the first name carries them
+			return t.tw.WriteHeader(h)
+		}
+		t.links[key] = name
+	}
+	switch n.Kind {
+	case tree.KindDir:
+		if name != "" {
+			h.Typeflag, h.Name = tar.TypeDir, name+"/"
+			if err := t.tw.WriteHeader(h); err != nil {
+				return err
+			}
+		}
+		nodes, err := t.r.LoadTree(t.ctx, n.Subtree)
+		if err != nil {
+			t.warn(name, fmt.Errorf("folder contents lost: %w", err))
+			return nil
+		}
+		for _, c := range nodes {
+			if err := t.node(c, path.Join(name, c.Name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case tree.KindFile:
+		h.Typeflag, h.Size = tar.TypeReg, int64(n.Size)
+		if err := t.tw.WriteHeader(h); err != nil {
+			return err
+		}
+		return content(t.ctx, t.r, n, t.tw, func(err error) error {
+			t.warn(name, fmt.Errorf("%w: written as zeros", err))
+			return nil
+		})
+	case tree.KindSymlink:
+		h.Typeflag, h.Linkname = tar.TypeSymlink, n.LinkTarget
+	case tree.KindCharDev, tree.KindBlockDev:
+		h.Typeflag = tar.TypeChar
+		if n.Kind == tree.KindBlockDev {
+			h.Typeflag = tar.TypeBlock
+		}
+		h.Devmajor, h.Devminor = int64(n.DevMajor), int64(n.DevMinor)
+	case tree.KindFIFO:
+		h.Typeflag = tar.TypeFifo
+	default:
+		t.warn(name, fmt.Errorf("a %s: %w", kindName(n.Kind), ErrNotInTar))
+		return nil
+	}
+	return t.tw.WriteHeader(h)
+}
+
+func kindName(k tree.Kind) string {
+	if k == tree.KindSocket {
+		return "socket"
+	}
+	return fmt.Sprintf("node of kind %d", k)
+}
