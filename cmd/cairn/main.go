@@ -147,6 +147,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newCheckCommand(g),
 		newRepairCommand(g),
 		newForgetCommand(g),
+		newTagCommand(g),
 		newKeyCommand(g),
 		newStatsCommand(g),
 	)

@@ -57,6 +57,7 @@ type snapshotJSON struct {
 	Tags     []string      `json:"tags"`
 	Tree     string        `json:"tree"`
 	Parent   string        `json:"parent,omitempty"`
+	Original string        `json:"original,omitempty"` // the snapshot this one was rewritten from (tag, repair)
 	Username string        `json:"username,omitempty"`
 	Summary  *repo.Summary `json:"summary,omitempty"`
 }
@@ -66,6 +67,9 @@ func toJSON(sn *repo.Snapshot) snapshotJSON {
 		Paths: sn.Paths, Tags: sn.Tags, Tree: sn.Tree.String(), Username: sn.Username, Summary: sn.Summary}
 	if sn.Parent != nil {
 		j.Parent = sn.Parent.String()
+	}
+	if sn.Original != nil {
+		j.Original = sn.Original.String()
 	}
 	if j.Tags == nil {
 		j.Tags = []string{}
