@@ -45,8 +45,9 @@ type ingestFlags struct {
 func newIngestCommand(g *globals) *cobra.Command {
 	f := &ingestFlags{}
 	cmd := &cobra.Command{
-		Use:   "ingest [flags] PATH... | --stdin | --stdin-from-command -- COMMAND [ARG...]",
-		Short: "Back up paths or a stream into a new snapshot",
+		Use:     "ingest [flags] PATH... | --stdin | --stdin-from-command -- COMMAND [ARG...]",
+		Aliases: []string{"backup"}, // restic's name for it
+		Short:   "Back up paths or a stream into a new snapshot",
 		Long: `Ingest paths (or standard input, or a command's output) into a new snapshot.
 
 Unchanged files (same size, mtime, ctime and inode as in the last ingest of
