@@ -21,6 +21,7 @@ import (
 func newRestoreCommand(g *globals) *cobra.Command {
 	var f filterFlags
 	var target, overwrite string
+	var verify bool
 	var sel selectionFlags
 	cmd := &cobra.Command{
 		Use:   "restore SNAPSHOT[:PATH] --target DIR",
@@ -85,7 +86,7 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 			}
 			var mu sync.Mutex
 			opt := restore.Options{Target: target, Include: pats.include, IInclude: pats.iinclude, Exclude: pats.exclude, IExclude: pats.iexclude,
-				Overwrite: ow, SkipOwner: os.Geteuid() != 0,
+				Overwrite: ow, SkipOwner: os.Geteuid() != 0, Verify: verify,
 				Notice: func(p, msg string) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -135,7 +136,7 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 				if g.json {
 					printJSON(map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "files_restored": st.Files, "dirs_restored": st.Dirs,
 						"links_restored": st.Links, "others_restored": st.Others, "bytes_restored": st.Bytes, "files_skipped": st.Skipped, "errors": st.Errors,
-						"files_stopped": st.Stopped, "interrupted": stopped})
+						"files_stopped": st.Stopped, "interrupted": stopped, "files_verified": st.Verified})
 				} else if !g.quiet && stopped {
 					left := "nothing partial left"
 					switch {
@@ -151,6 +152,9 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 					fmt.Printf("restored snapshot %s to %s: %s, %s, %s, %s, %s; %d kept, %s\n",
 						sn.ID.Short(), target, plural(int(st.Files), "file"), plural(int(st.Dirs), "dir"), plural(int(st.Links), "link"),
 						plural(int(st.Others), "other"), formatBytes(st.Bytes), st.Skipped, plural(int(st.Errors), "error"))
+					if verify {
+						fmt.Printf("verified %s read back from the disk\n", plural(int(st.Verified), "file"))
+					}
 				}
 			}
 			if err != nil && cmd.Context().Err() != nil {
@@ -166,6 +170,7 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 	cmd.Flags().StringVarP(&target, "target", "t", "", "restore into `dir`")
 	sel.register(cmd)
 	cmd.Flags().StringVar(&overwrite, "overwrite", "if-changed", "existing files: always, if-changed or never")
+	cmd.Flags().BoolVar(&verify, "verify", false, "read every restored file back from the disk and check it against the snapshot")
 	return cmd
 }
 

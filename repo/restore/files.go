@@ -270,6 +270,11 @@ func (rs *restorer) chunkDone(of *openFile) {
 		rs.finish(of, true)
 		return
 	}
+	if rs.opt.Verify {
+		rs.writtenMu.Lock()
+		rs.written = append(rs.written, of)
+		rs.writtenMu.Unlock()
+	}
 	if err := fsmeta.Apply(of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner}); err != nil {
 		rs.warn(of.path, err)
 	}
