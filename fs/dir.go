@@ -140,21 +140,29 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	list, errno := d.listing(ctx)
-	return gofs.NewListDirStream(list), errno
+	return listAll(ctx, d)
 }
 
-func (d *dirNode) listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
+func (d *dirNode) list(ctx context.Context, from uint64, add func(fuse.DirEntry) bool) syscall.Errno {
 	kids, err := d.load(ctx)
 	if err != nil {
-		return nil, readErrno(ctx, err)
+		return readErrno(ctx, err)
 	}
-	list := make([]fuse.DirEntry, 0, len(kids)+2)
-	list = append(list, dotEntries(d.StableAttr().Ino, d.parent)...)
-	for i, k := range kids {
-		list = append(list, fuse.DirEntry{Name: k.Name, Mode: kindMode(k.Kind), Ino: d.kidIno(kids, i)})
+	dots := dotEntries(d.StableAttr().Ino, d.parent)
+	for i := from; i < uint64(len(dots)+len(kids)); i++ {
+		var e fuse.DirEntry
+		if i < uint64(len(dots)) {
+			e = dots[i]
+		} else {
+			k := i - uint64(len(dots))
+			e = fuse.DirEntry{Name: kids[k].Name, Mode: kindMode(kids[k].Kind), Ino: d.kidIno(kids, int(k))}
+		}
+		e.Off = i + 1
+		if !add(e) {
+			break
+		}
 	}
-	return list, 0
+	return 0
 }
 
 func (d *dirNode) OnForget() { d.f.forgetDir(d.StableAttr().Ino, d) }

@@ -259,6 +259,10 @@ type fsys struct {
 
 	dirs  sync.Map // inode number -> lister, for rawFS.ReadDir
 	bases sync.Map // folder's inode number -> first inode number of its entries
+
+	// listed counts the entries folders made for READDIR(PLUS), for the
+	// test that a listing costs its length, not its square.
+	listed atomic.Int64
 }
 
 func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"syscall"
 
+	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
@@ -35,7 +36,12 @@ func (w *rawFS) kernelCan(c uint64) bool {
 
 // lister is a folder that can list itself.
 type lister interface {
-	listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno)
+	// list hands add the folder's entries from position from on ("." is
+	// 0, ".." is 1), each with its Off (its position plus one), until
+	// add returns false. A request of the kernel costs the entries it
+	// gets, not the whole folder: a folder of a million entries takes
+	// tens of thousands of requests to list.
+	list(ctx context.Context, from uint64, add func(fuse.DirEntry) bool) syscall.Errno
 	// plusLookups says whether READDIRPLUS should describe its entries
 	// (cheap), or leave that to the kernel's own lookups.
 	plusLookups() bool
@@ -70,37 +76,27 @@ func (w *rawFS) ReleaseDir(in *fuse.ReleaseIn) {
 	}
 }
 
-// listing is the folder's entries from the read's offset on. The offset
-// of an entry is its position plus one: listings never change, so a seek
-// back finds the same entries.
-func (w *rawFS) listing(cancel <-chan struct{}, in *fuse.ReadIn) ([]fuse.DirEntry, bool, fuse.Status) {
+// list lists the folder of the request from its offset on: the offset
+// of an entry is its position plus one, and listings never change, so a
+// seek back finds the same entries.
+func (w *rawFS) list(cancel <-chan struct{}, in *fuse.ReadIn, add func(d lister, e fuse.DirEntry) bool) fuse.Status {
 	d := w.f.dir(in.NodeId)
 	if d == nil {
-		return nil, false, fuse.Status(syscall.ENOTDIR)
+		return fuse.Status(syscall.ENOTDIR)
 	}
-	list, errno := d.listing(&fuse.Context{Caller: in.Caller, Cancel: cancel})
-	if errno != 0 {
-		return nil, false, fuse.Status(errno)
-	}
-	return list, d.plusLookups(), fuse.OK
+	ctx := &fuse.Context{Caller: in.Caller, Cancel: cancel}
+	errno := d.list(ctx, in.Offset, func(e fuse.DirEntry) bool {
+		w.f.listed.Add(1)
+		return add(d, e)
+	})
+	return fuse.Status(errno)
 }
 
 func (w *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
 	if in.Fh != 0 { // an old kernel that opened the folder
 		return w.RawFileSystem.ReadDir(cancel, in, out)
 	}
-	list, _, st := w.listing(cancel, in)
-	if st != fuse.OK {
-		return st
-	}
-	for i := int(in.Offset); i < len(list); i++ {
-		e := list[i]
-		e.Off = uint64(i + 1)
-		if !out.AddDirEntry(e) {
-			break
-		}
-	}
-	return fuse.OK
+	return w.list(cancel, in, func(_ lister, e fuse.DirEntry) bool { return out.AddDirEntry(e) })
 }
 
 // ReadDirPlus lists like ReadDir and looks every entry up through the
@@ -110,25 +106,30 @@ func (w *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 	if in.Fh != 0 {
 		return w.RawFileSystem.ReadDirPlus(cancel, in, out)
 	}
-	list, lookups, st := w.listing(cancel, in)
-	if st != fuse.OK {
-		return st
-	}
-	for i := int(in.Offset); i < len(list); i++ {
-		e := list[i]
-		e.Off = uint64(i + 1)
+	return w.list(cancel, in, func(d lister, e fuse.DirEntry) bool {
 		entry := out.AddDirLookupEntry(e)
 		if entry == nil {
-			break
+			return false
 		}
-		if e.Name == "." || e.Name == ".." || !lookups {
-			continue // no entry: the kernel looks it up itself when asked
+		if e.Name == "." || e.Name == ".." || !d.plusLookups() {
+			return true // no entry: the kernel looks it up itself when asked
 		}
 		if st := w.RawFileSystem.Lookup(cancel, &in.InHeader, e.Name, entry); st != fuse.OK {
 			*entry = fuse.EntryOut{} // no entry: the kernel looks it up itself
 		}
-	}
-	return fuse.OK
+		return true
+	})
+}
+
+// listAll is a folder's whole listing, for go-fuse's own READDIR of an
+// old kernel that opened the folder.
+func listAll(ctx context.Context, d lister) (gofs.DirStream, syscall.Errno) {
+	var all []fuse.DirEntry
+	errno := d.list(ctx, 0, func(e fuse.DirEntry) bool {
+		all = append(all, e)
+		return true
+	})
+	return gofs.NewListDirStream(all), errno
 }
 
 // rememberDir records the folder with inode number ino (which, with

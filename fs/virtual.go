@@ -84,28 +84,34 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 }
 
 func (n *vdirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	list, errno := n.listing(ctx)
-	return gofs.NewListDirStream(list), errno
+	return listAll(ctx, n)
 }
 
-func (n *vdirNode) listing(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
+func (n *vdirNode) list(ctx context.Context, from uint64, add func(fuse.DirEntry) bool) syscall.Errno {
 	d := n.entries()
-	list := make([]fuse.DirEntry, 0, len(d.entries)+2)
-	list = append(list, dotEntries(n.StableAttr().Ino, n.parent)...)
-	for _, e := range d.entries {
-		p := n.childPath(e.name)
+	dots := dotEntries(n.StableAttr().Ino, n.parent)
+	for i := from; i < uint64(len(dots)+len(d.entries)); i++ {
 		var de fuse.DirEntry
-		switch e.kind {
-		case vDir:
-			de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("d:" + p)}
-		case vLink:
-			de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFLNK, Ino: n.f.virtualIno("l:" + p + "\x00" + e.target)}
-		default:
-			de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())}
+		if i < uint64(len(dots)) {
+			de = dots[i]
+		} else {
+			e := d.entries[i-uint64(len(dots))]
+			p := n.childPath(e.name)
+			switch e.kind {
+			case vDir:
+				de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("d:" + p)}
+			case vLink:
+				de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFLNK, Ino: n.f.virtualIno("l:" + p + "\x00" + e.target)}
+			default:
+				de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())}
+			}
 		}
-		list = append(list, de)
+		de.Off = i + 1
+		if !add(de) {
+			break
+		}
 	}
-	return list, 0
+	return 0
 }
 
 func (n *vdirNode) OnForget() { n.f.forgetDir(n.StableAttr().Ino, n) }
