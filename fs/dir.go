@@ -2,6 +2,10 @@ package fs
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -182,7 +186,7 @@ func (d *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint3
 }
 
 func (d *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return listxattr(d.node, dest)
+	return listxattr(ctx, d.node, dest)
 }
 
 func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
@@ -269,10 +273,23 @@ func getxattr(n *tree.Node, attr string, dest []byte) (uint32, syscall.Errno) {
 	return 0, syscall.ENODATA
 }
 
-func listxattr(n *tree.Node, dest []byte) (uint32, syscall.Errno) {
+// listxattr lists n's attribute names as a local file system would to
+// the caller: trusted. names only to a caller with CAP_SYS_ADMIN, since
+// only such a caller may read them (the kernel answers ENODATA to the
+// others' getxattr, which is all FUSE leaves to the kernel).
+func listxattr(ctx context.Context, n *tree.Node, dest []byte) (uint32, syscall.Errno) {
+	shown := func(name string) bool { return true }
+	for _, x := range n.Xattrs {
+		if strings.HasPrefix(x.Name, "trusted.") && !callerMayTrusted(ctx) {
+			shown = func(name string) bool { return !strings.HasPrefix(name, "trusted.") }
+			break
+		}
+	}
 	size := 0
 	for _, x := range n.Xattrs {
-		size += len(x.Name) + 1
+		if shown(x.Name) {
+			size += len(x.Name) + 1
+		}
 	}
 	if len(dest) == 0 {
 		return uint32(size), 0
@@ -282,7 +299,36 @@ func listxattr(n *tree.Node, dest []byte) (uint32, syscall.Errno) {
 	}
 	b := dest[:0]
 	for _, x := range n.Xattrs {
-		b = append(append(b, x.Name...), 0)
+		if shown(x.Name) {
+			b = append(append(b, x.Name...), 0)
+		}
 	}
 	return uint32(size), 0
+}
+
+// capSysAdmin is CAP_SYS_ADMIN's bit in /proc/PID/status's CapEff.
+const capSysAdmin = 21
+
+// callerMayTrusted reports whether the process making the request may
+// read trusted. attributes: it has CAP_SYS_ADMIN, or (when its status
+// cannot be read) it is root.
+func callerMayTrusted(ctx context.Context) bool {
+	c, ok := fuse.FromContext(ctx)
+	if !ok {
+		return true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Pid))
+	if err != nil || c.Pid == 0 {
+		return c.Uid == 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return c.Uid == 0
+			}
+			return caps&(1<<capSysAdmin) != 0
+		}
+	}
+	return c.Uid == 0
 }

@@ -58,7 +58,7 @@ func (n *leafNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 }
 
 func (n *leafNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return listxattr(n.node, dest)
+	return listxattr(ctx, n.node, dest)
 }
 
 // Open is only called on kernels that cannot do without OPEN (rawFS has
