@@ -115,6 +115,9 @@ func (d *dirNode) kidIno(kids []*tree.Node, i int) uint64 {
 }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if len(name) > nameMax {
+		return nil, syscall.ENAMETOOLONG
+	}
 	kids, err := d.load(ctx)
 	if err != nil {
 		return nil, readErrno(ctx, err)

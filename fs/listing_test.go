@@ -2,12 +2,14 @@ package fs_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -119,6 +121,35 @@ func TestHugeFolderListing(t *testing.T) {
 		if len(again) != len(ents)-i-1 || again[0] != ents[i+1] {
 			t.Fatalf("after seekdir to the position after %q: %d entries from %+v; want %d from %+v",
 				ents[i].name, len(again), again[0], len(ents)-i-1, ents[i+1])
+		}
+	}
+}
+
+// TestNameTooLong: a name longer than 255 bytes is ENAMETOOLONG, as on
+// the source (stat -L of a symlink whose target is one long name said
+// "No such file or directory" through the mount, "File name too long"
+// on the source), in a snapshot and in the folders above.
+func TestNameTooLong(t *testing.T) {
+	requireFUSE(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.Mkdir(src, 0o755)
+	long := strings.Repeat("x", 256)
+	os.Symlink(long, filepath.Join(src, "link"))
+	os.WriteFile(filepath.Join(src, strings.Repeat("y", 255)), nil, 0o644)
+	r, _ := localRepo(t)
+	ingestPath(t, r, src)
+	mnt, _ := mount(t, r, cfs.Options{})
+	for _, dir := range []string{src, filepath.Join(mnt, "latest")} {
+		if _, err := os.Stat(filepath.Join(dir, "link")); !errors.Is(err, syscall.ENAMETOOLONG) {
+			t.Errorf("stat -L %s/link: %v, want ENAMETOOLONG", dir, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, strings.Repeat("y", 255))); err != nil {
+			t.Errorf("a name of 255 bytes in %s: %v", dir, err)
+		}
+	}
+	for _, dir := range []string{mnt, filepath.Join(mnt, "snapshots")} {
+		if _, err := os.Stat(filepath.Join(dir, long)); !errors.Is(err, syscall.ENAMETOOLONG) {
+			t.Errorf("stat %s/<256 bytes>: %v, want ENAMETOOLONG", dir, err)
 		}
 	}
 }

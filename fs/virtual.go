@@ -40,6 +40,9 @@ func (n *vdirNode) childPath(name string) string {
 }
 
 func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if len(name) > nameMax {
+		return nil, syscall.ENAMETOOLONG
+	}
 	e, ok := n.entries().find(name)
 	if !ok {
 		out.SetEntryTimeout(virtualTimeout)
@@ -129,9 +132,14 @@ func (n *vdirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 func (n *vdirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.Bsize = 4096
 	out.Frsize = 4096
-	out.NameLen = 255
+	out.NameLen = nameMax
 	return 0
 }
+
+// nameMax is the longest name (in bytes) the tree holds, as on the
+// Linux file systems snapshots come from: a longer one is ENAMETOOLONG,
+// not ENOENT, as it was there.
+const nameMax = 255
 
 // virtualAttr describes a virtual entry: owned by the mounting user, with
 // the time the set of snapshots was last seen to change.
