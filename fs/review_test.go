@@ -1,6 +1,7 @@
 package fs_test
 
-// Review tests: each fails today and shows one defect.
+// Review tests: each shows one defect a review found, fixed since, and keeps
+// it fixed.
 
 import (
 	"context"
