@@ -5,7 +5,6 @@ package fs_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -146,27 +145,8 @@ func getdents(t *testing.T, dir string) map[string]uint64 {
 	}
 	defer unix.Close(fd)
 	out := map[string]uint64{}
-	buf := make([]byte, 8192)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return out
-		}
-		for b := buf[:n]; len(b) > 0; {
-			ino := binary.LittleEndian.Uint64(b[0:])
-			reclen := int(binary.LittleEndian.Uint16(b[16:]))
-			name := b[19:reclen]
-			if i := strings.IndexByte(string(name), 0); i >= 0 {
-				name = name[:i]
-			}
-			out[string(name)] = ino
-			b = b[reclen:]
-		}
+	for _, e := range readDirents(t, fd, 8192) {
+		out[e.name] = e.ino
 	}
+	return out
 }
