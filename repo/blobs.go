@@ -54,6 +54,13 @@ func (r *Repository) loadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 		return nil, fmt.Errorf("blob %s is a %s blob, not %s: %w", bid, loc.Type, t, ErrDamaged)
 	}
 	plain, err := r.loadAt(ctx, loc, buf, bufs)
+	if err != nil && errors.Is(err, ErrDamaged) && !backends.IsUncached(ctx) && ctx.Err() == nil {
+		// A local copy of the pack (the metadata cache keeps tree
+		// packs) may be what is damaged: ask the storage itself.
+		if p, uerr := r.loadAt(backends.Uncached(ctx), loc, buf, bufs); uerr == nil {
+			return p, nil
+		}
+	}
 	if err == nil || !errors.Is(err, ErrDamaged) {
 		return plain, err
 	}

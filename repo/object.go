@@ -69,7 +69,19 @@ func (r *Repository) saveObject(ctx context.Context, kind string, plain []byte) 
 }
 
 // loadObject reads and opens a content-addressed object, checking its name.
+// An object that does not verify is read again from the storage itself: a
+// local copy of it (the metadata cache) may be what is damaged.
 func (r *Repository) loadObject(ctx context.Context, kind string, oid id.ID) ([]byte, error) {
+	b, err := r.loadObjectOnce(ctx, kind, oid)
+	if err != nil && errors.Is(err, ErrDamaged) && !backends.IsUncached(ctx) && ctx.Err() == nil {
+		if b2, err2 := r.loadObjectOnce(backends.Uncached(ctx), kind, oid); err2 == nil {
+			return b2, nil
+		}
+	}
+	return b, err
+}
+
+func (r *Repository) loadObjectOnce(ctx context.Context, kind string, oid id.ID) ([]byte, error) {
 	name := kindFolder[kind] + oid.String()
 	b, err := r.be.Load(ctx, name, 0, -1)
 	if err != nil {

@@ -81,6 +81,10 @@ type unrefPack struct {
 // (a listing failed, the context ended); what is wrong with the repository
 // is in the Result.
 func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) {
+	// What the storage holds, not a local copy of it (the metadata cache
+	// of S3 repositories): a copy hides damage to the stored object, and
+	// damage to a copy is none in the repository.
+	ctx = backends.Uncached(ctx)
 	if opt.Workers <= 0 {
 		opt.Workers = 4
 	}

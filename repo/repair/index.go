@@ -84,6 +84,10 @@ type salvaged struct {
 // for a repair that could not finish; what it changed is in the result
 // when that is not nil.
 func Index(ctx context.Context, r *repo.Repository, opt IndexOptions) (*IndexResult, error) {
+	// Judge the stored objects, never a local copy of them (the metadata
+	// cache): a damaged copy must not get an intact segment removed or an
+	// intact pack left out, nor an intact copy hide a damaged pack.
+	ctx = backends.Uncached(ctx)
 	if opt.Workers <= 0 {
 		opt.Workers = 4
 	}

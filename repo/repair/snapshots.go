@@ -93,6 +93,10 @@ type rewriter struct {
 // repair that could not finish (a read failing for a reason other than
 // damage stops it before anything is written).
 func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*SnapshotsResult, error) {
+	// Judge the stored objects, never a local copy of them (the metadata
+	// cache): a damaged copy of an intact snapshot must not get it
+	// forgotten.
+	ctx = backends.Uncached(ctx)
 	stored, err := r.ListPacks(ctx, nil)
 	if err != nil {
 		return nil, err

@@ -8,7 +8,9 @@
 // Reads are read-through: the first Load of a cached name fetches the whole
 // object (once, however many readers ask at the same time), stores it, and
 // every range is then served from the copy. Saves and Creates store the copy
-// as they write; Remove drops it. Stat and List always ask the backend.
+// as they write; Remove drops it. Stat and List always ask the backend, and
+// so do reads under a context made by backends.Uncached (a check, a repair),
+// which leave the copy as it is.
 //
 // A copy outlives the object only when another process removes it (prune,
 // on another host); by then nothing refers to the object, so nothing reads
@@ -114,6 +116,12 @@ func (c *Backend) use(ctx context.Context, name string) bool {
 	return ctx.Err() == nil && backends.CheckName(name) == nil && c.cached(name)
 }
 
+// serve reports whether a read of name may be served from (and fill) the
+// copy: as use, unless ctx asks for the storage itself (backends.Uncached).
+func (c *Backend) serve(ctx context.Context, name string) bool {
+	return c.use(ctx, name) && !backends.IsUncached(ctx)
+}
+
 func (c *Backend) Save(ctx context.Context, name string, data []byte) error {
 	if !c.use(ctx, name) {
 		return c.Backend.Save(ctx, name, data)
@@ -145,7 +153,7 @@ func (c *Backend) Remove(ctx context.Context, name string) error {
 }
 
 func (c *Backend) Load(ctx context.Context, name string, offset, length int64) ([]byte, error) {
-	if !c.use(ctx, name) {
+	if !c.serve(ctx, name) {
 		return c.Backend.Load(ctx, name, offset, length)
 	}
 	var out []byte
@@ -157,7 +165,7 @@ func (c *Backend) Load(ctx context.Context, name string, offset, length int64) (
 }
 
 func (c *Backend) LoadInto(ctx context.Context, name string, offset int64, buf []byte) error {
-	if !c.use(ctx, name) {
+	if !c.serve(ctx, name) {
 		return backends.LoadInto(ctx, c.Backend, name, offset, buf)
 	}
 	return c.load(ctx, name, offset, int64(len(buf)), func(int64) []byte { return buf })

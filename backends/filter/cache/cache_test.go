@@ -182,3 +182,36 @@ func TestConcurrentReadersShareOneDownload(t *testing.T) {
 		t.Errorf("%d downloads, want 1", g.count())
 	}
 }
+
+// TestUncached: under backends.Uncached a read asks the backend and
+// neither uses nor replaces the copy; a removal still drops it.
+func TestUncached(t *testing.T) {
+	ctx := t.Context()
+	m := mem.New()
+	c := newCache(t, m, nil)
+	name := "snapshots/ab12"
+	if err := c.Save(ctx, name, []byte("copy")); err != nil {
+		t.Fatal(err)
+	}
+	m.Save(ctx, name, []byte("stored")) // behind the cache's back
+	if got, _ := c.Load(ctx, name, 0, -1); string(got) != "copy" {
+		t.Fatalf("cached read: %q", got)
+	}
+	un := backends.Uncached(ctx)
+	if got, err := c.Load(un, name, 0, -1); err != nil || string(got) != "stored" {
+		t.Fatalf("uncached read: %q, %v", got, err)
+	}
+	buf := make([]byte, 3)
+	if err := c.LoadInto(un, name, 1, buf); err != nil || string(buf) != "tor" {
+		t.Fatalf("uncached LoadInto: %q, %v", buf, err)
+	}
+	if got, _ := c.Load(ctx, name, 0, -1); string(got) != "copy" {
+		t.Fatalf("an uncached read replaced the copy: %q", got)
+	}
+	if err := c.Remove(un, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Load(ctx, name, 0, -1); !errors.Is(err, backends.ErrNotFound) {
+		t.Fatalf("after an uncached Remove the copy is still served: %v", err)
+	}
+}
