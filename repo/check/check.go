@@ -159,6 +159,10 @@ func (c *checker) loadIndex(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if readFailure(err) {
+				// Without the whole index nothing can be judged.
+				return fmt.Errorf("%w; the storage failed, nothing is known to be damaged: make sure it is reachable and run check again", err)
+			}
 			c.problem("index/"+sid.String(), SegmentDamaged, "index/"+sid.String(), trimErr(err, "index/"+sid.String()))
 			continue
 		}
@@ -248,6 +252,31 @@ func (c *checker) duplicates() {
 		ns := names[k]
 		c.notice(BlobDuplicate, ns[0], fmt.Sprintf("%s also stored in %s; prune removes the extra copies", count(len(bids), "blob"), strings.Join(ns[1:], ", ")))
 	}
+}
+
+// readFailure reports whether err, from reading a stored object, is a
+// failure of the storage (an outage, a refused or cut request, after the
+// retries) rather than something found wrong with the object: missing,
+// shorter than listed, damaged, of an unknown format. Such a failure is
+// reported as Unreadable: advising a repair for it would be wrong.
+func readFailure(err error) bool {
+	for _, s := range []error{repo.ErrDamaged, repo.ErrNotFound, repo.ErrUnsupported, backends.ErrNotFound, backends.ErrRange, errShort} {
+		if errors.Is(err, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// unreadable records that the storage failed to deliver object (what
+// says which part of it).
+func (c *checker) unreadable(object, what string, err error) {
+	// The layers of the error each name the object: the report does.
+	msg := err.Error()
+	for _, p := range []string{"read pack " + object + ": ", "load " + object + ": ", "pack " + object + ": "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	c.problem("unreadable "+object, Unreadable, object, fmt.Sprintf("%s could not be read from storage: %s", what, msg))
 }
 
 // trimErr is err's message without the object name it starts with and

@@ -2,11 +2,15 @@ package check_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/check"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/repotest"
@@ -276,5 +280,70 @@ func TestParseSubset(t *testing.T) {
 	sub, _ := check.ParseSubset("10%")
 	if got := len(sub.Select(ids)); got != 20 {
 		t.Fatalf("10%% of 200 packs: %d", got)
+	}
+}
+
+// outage fails every read of the objects whose names start with prefix,
+// as storage that is down does once the retries run out.
+type outage struct {
+	backends.Backend
+	prefix string
+}
+
+var errOutage = errors.New("503 Service Unavailable (injected)")
+
+func (o *outage) Load(ctx context.Context, name string, offset, length int64) ([]byte, error) {
+	if o.prefix != "" && strings.HasPrefix(name, o.prefix) {
+		return nil, fmt.Errorf("load %s: %w", name, errOutage)
+	}
+	return o.Backend.Load(ctx, name, offset, length)
+}
+
+func (o *outage) LoadInto(ctx context.Context, name string, offset int64, buf []byte) error {
+	if o.prefix != "" && strings.HasPrefix(name, o.prefix) {
+		return fmt.Errorf("load %s: %w", name, errOutage)
+	}
+	return backends.LoadInto(ctx, o.Backend, name, offset, buf)
+}
+
+// TestStorageOutage: a read the storage fails (not a missing, short or
+// damaged object) is no damage. Check said it was: "pack damaged", "pack
+// data", "snapshot damaged", with paths the snapshots "lose", and advised
+// `cairn repair index --read-data` and `repair snapshots --forget`. Now it
+// names each object it could not read, advises running it again, and
+// stops when it cannot read the index.
+func TestStorageOutage(t *testing.T) {
+	f := repotest.New(t)
+	be := &outage{Backend: f.Backend}
+	r, err := repo.Open(context.Background(), be, repo.Options{Password: []byte(repo.TestPassword), KDF: &repo.TestKDF, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, prefix := range []string{"data/", "tree/", "snapshots/"} {
+		be.prefix = prefix
+		res, err := check.Run(context.Background(), r, check.Options{ReadData: true})
+		if err != nil {
+			t.Fatalf("%s unreadable: check: %v", prefix, err)
+		}
+		if res.OK() {
+			t.Fatalf("%s unreadable: check found nothing wrong", prefix)
+		}
+		for _, p := range res.Problems {
+			if p.Kind != check.Unreadable || !strings.HasPrefix(p.Object, prefix) || len(p.Affected) != 0 || !strings.Contains(p.Message, errOutage.Error()) {
+				t.Fatalf("%s unreadable:\n%s", prefix, report(res))
+			}
+		}
+		if h := res.Hint(); strings.Contains(h, "repair") || !strings.Contains(h, "run `cairn check` again") {
+			t.Fatalf("%s unreadable: hint %q", prefix, h)
+		}
+	}
+	be.prefix = "index/"
+	if _, err := check.Run(context.Background(), r, check.Options{}); err == nil || !errors.Is(err, errOutage) || !strings.Contains(err.Error(), "index/") {
+		t.Fatalf("index unreadable: check: %v", err)
+	}
+	be.prefix = ""
+	if res := run(t, f, check.Options{ReadData: true}); !res.OK() {
+		t.Fatalf("after the outage:\n%s", report(res))
 	}
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/cairn-backup/cairn/repo/internal/par"
 )
 
+// errShort: a pack read whole ended before its listed size.
+var errShort = errors.New("shorter than listed")
+
 // readWindow is how much of a pack one read fetches: packs are read in
 // order, a window at a time, so a large pack is never held whole.
 const readWindow = 8 << 20
@@ -41,6 +44,8 @@ func (c *checker) readData(ctx context.Context) error {
 		ps := c.packs[ids[i]]
 		n, damage, err := c.readPack(ctx, ps)
 		switch {
+		case err != nil && ctx.Err() == nil && readFailure(err):
+			c.unreadable(ps.name(), "it", err)
 		case err != nil && ctx.Err() == nil:
 			c.packProblem(ps, PackData, "read: "+err.Error())
 		case damage != "":
@@ -76,7 +81,7 @@ func (c *checker) readPack(ctx context.Context, ps *packState) (n int64, damage 
 			b, err := c.r.Backend().Load(ctx, name, end, n)
 			if err != nil {
 				if errors.Is(err, backends.ErrRange) {
-					return fmt.Errorf("shorter than listed")
+					return errShort
 				}
 				return err
 			}

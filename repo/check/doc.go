@@ -35,6 +35,12 @@
 // is only kept until forgotten, so the fix for it is --forget. Problems
 // carry the Fix that repairs them; Result.Hint puts those in order.
 //
+// A read the storage fails (an outage, a refused or cut request, after the
+// retries) is no damage: the object is reported Unreadable, with no repair
+// and no paths lost, and the hint is to run check again. Without every
+// index segment nothing can be judged, so an unreadable one stops the
+// check with an error.
+//
 // Notices are findings that need no repair: packs no index segment names
 // (left by an interrupted ingest, or one still running), blobs stored
 // twice, superseded index segments still stored, repaired copies of

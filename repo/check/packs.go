@@ -64,6 +64,11 @@ func (c *checker) checkPacks(ctx context.Context) error {
 	})
 	sort.Slice(unref, func(i, j int) bool { return unref[i].sp.ID.String() < unref[j].sp.ID.String() })
 	for _, u := range unref {
+		if u.err != nil && ctx.Err() == nil && readFailure(u.err) {
+			// What it holds is unknown: blobs only it holds may be
+			// called missing below, for want of knowing better.
+			c.unreadable(u.sp.Name(), "its header", u.err)
+		}
 		for _, e := range u.entries {
 			c.unrefBlobs[e.ID] = append(c.unrefBlobs[e.ID], u)
 		}
@@ -103,6 +108,10 @@ func (c *checker) checkPack(ctx context.Context, ps *packState) {
 	entries, err := c.r.ReadPackHeader(ctx, sp)
 	if err != nil {
 		if ctx.Err() != nil {
+			return
+		}
+		if readFailure(err) {
+			c.unreadable(ps.name(), "its header", err)
 			return
 		}
 		c.packProblem(ps, PackDamaged, "header: "+trimErr(err, "pack "+ps.name()))

@@ -39,6 +39,11 @@ const (
 	TreeDamaged Kind = "tree-damaged"
 	// SnapshotDamaged: a snapshot object cannot be read.
 	SnapshotDamaged Kind = "snapshot-damaged"
+	// Unreadable: the storage failed to deliver an object (an outage, a
+	// refused or cut request, after the retries): nothing is known to be
+	// wrong with the object, and no repair is called for. What depends
+	// on it was not checked.
+	Unreadable Kind = "unreadable"
 )
 
 // Notices.
@@ -62,7 +67,7 @@ const (
 // what snapshots need, then snapshots.
 var rank = map[Kind]int{
 	SegmentDamaged: 1, PackMissing: 2, PackDamaged: 3, PackMismatch: 4, PackData: 5, PackNotIndexed: 6, PackNotIndexedDamaged: 6,
-	BlobMissing: 7, TreeDamaged: 8, SnapshotDamaged: 9,
+	BlobMissing: 7, TreeDamaged: 8, SnapshotDamaged: 9, Unreadable: 10,
 	StrayObject: 20, SegmentSuperseded: 21, PackUnreferenced: 22, BlobDuplicate: 23, SnapshotRepairStale: 24,
 }
 
@@ -240,11 +245,18 @@ func (r *Result) Fix() Fix {
 // Hint says what to run, in order, or "" when nothing is wrong.
 func (r *Result) Hint() string {
 	cmds := r.Fix().Commands()
-	if len(cmds) == 0 {
-		return ""
-	}
 	for i, c := range cmds {
 		cmds[i] = "`" + c + "`"
 	}
-	return "run " + strings.Join(cmds, ", then ")
+	var hint []string
+	if len(cmds) > 0 {
+		hint = append(hint, "run "+strings.Join(cmds, ", then "))
+	}
+	for _, p := range r.Problems {
+		if p.Kind == Unreadable {
+			hint = append(hint, "make sure the storage is reachable and run `cairn check` again: what it could not read is not known to be damaged")
+			break
+		}
+	}
+	return strings.Join(hint, "; ")
 }

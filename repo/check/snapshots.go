@@ -39,6 +39,10 @@ func (c *checker) loadSnapshots(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return
 			}
+			if readFailure(err) {
+				c.unreadable(name, "it", err)
+				return
+			}
 			c.problem(name, SnapshotDamaged, name, "cannot be read: "+trimErr(err, name))
 			return
 		}
@@ -154,6 +158,11 @@ func (c *checker) loadTree(ctx context.Context, tid id.ID) ([]*tree.Node, []*Pro
 		}
 		b := ps.blob[tid]
 		stored, err := c.r.Backend().Load(ctx, ps.name(), int64(b.Offset), int64(b.Length))
+		if err != nil && ctx.Err() == nil && readFailure(err) {
+			// Not known to be lost: what is below it goes unchecked.
+			c.unreadable(ps.name(), "tree blob "+tid.Short(), err)
+			continue
+		}
 		var plain []byte
 		if err == nil {
 			plain, err = c.r.Codec().Open(nil, id.TreeBlob, tid, stored, int(b.RawLength))
