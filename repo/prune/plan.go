@@ -203,7 +203,9 @@ func usedBlobs(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot) 
 			if path == "" {
 				path = "/"
 			}
-			what := "run `cairn check --read-data`, then `cairn repair index` or `cairn repair snapshots`"
+			// Damage calls for a repair; a storage that failed to
+			// answer, for trying again.
+			what := whatToRun(err, "`cairn check --read-data`, then `cairn repair index` or `cairn repair snapshots`")
 			if errors.Is(err, repo.ErrNotFound) {
 				what = "run `cairn check`, then `cairn repair index`"
 			}

@@ -292,6 +292,9 @@ func TestPruneFailsClosed(t *testing.T) {
 		{"unreadable index segment", func(*world, *repo.Snapshot) func(string, string) error {
 			return failOn("load", "index/")
 		}, "read index segment"},
+		{"unreadable tree pack", func(*world, *repo.Snapshot) func(string, string) error {
+			return failOn("load", "tree/")
+		}, "make sure the storage is reachable and run prune again"},
 		{"damaged tree", func(w *world, sn *repo.Snapshot) func(string, string) error {
 			w.damageTree(sn.Tree)
 			return nil
