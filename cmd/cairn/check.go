@@ -24,7 +24,9 @@ func newCheckCommand(g *globals) *cobra.Command {
 pack is stored with the size the index implies and a header that agrees with
 it, every snapshot opens, and every tree and blob the snapshots need is
 indexed and its tree decodes. Only the repository is read, never the local
-cache.
+cache (trees aside, which are read from the metadata cache of an S3
+repository when it holds a copy that verifies; --read-data reads every pack
+from the bucket).
 
 --read-data also reads every pack whole: its bytes must hash to its name, and
 every blob in it must decrypt, decompress and hash to its ID.

@@ -32,6 +32,9 @@ type checker struct {
 	r   *repo.Repository
 	opt Options
 	res *Result
+	// cached is Run's context before it was made backends.Uncached: tree
+	// blobs are read under it first.
+	cached context.Context
 
 	mu       sync.Mutex
 	problems map[string]*Problem // by object name, or by blob ID for a blob stored nowhere
@@ -83,12 +86,14 @@ type unrefPack struct {
 func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) {
 	// What the storage holds, not a local copy of it (the metadata cache
 	// of S3 repositories): a copy hides damage to the stored object, and
-	// damage to a copy is none in the repository.
+	// damage to a copy is none in the repository. Only tree blobs, one
+	// small read each, may come from a copy first (see loadTree).
+	cached := ctx
 	ctx = backends.Uncached(ctx)
 	if opt.Workers <= 0 {
 		opt.Workers = 4
 	}
-	c := &checker{r: r, opt: opt, res: &Result{}, problems: map[string]*Problem{},
+	c := &checker{r: r, opt: opt, res: &Result{}, cached: cached, problems: map[string]*Problem{},
 		packs: map[id.ID]*packState{}, blobs: map[id.ID][]*packState{},
 		unref: map[id.ID]*unrefPack{}, unrefBlobs: map[id.ID][]*unrefPack{}, missing: map[id.ID]id.BlobType{}}
 	steps := []func(context.Context) error{c.loadIndex, c.checkPacks, c.readData, c.loadSnapshots, c.checkTrees}

@@ -21,7 +21,12 @@
 // rare, and only reading them tells the two apart.
 //
 // Check reads the repository itself, never the local caches: index
-// segments, pack headers and snapshot objects are loaded from storage.
+// segments, pack headers and snapshot objects are loaded from storage
+// (under backends.Uncached, which the metadata cache of S3 repositories
+// passes through), and so is every pack read whole. Only the tree walk
+// reads each tree blob from a local copy of its pack first, when there is
+// one and the blob opens: a tree pack's stored bytes are checked with the
+// other packs, by ReadData.
 //
 // # Problems
 //

@@ -157,15 +157,25 @@ func (c *checker) loadTree(ctx context.Context, tid id.ID) ([]*tree.Node, []*Pro
 			continue
 		}
 		b := ps.blob[tid]
-		stored, err := c.r.Backend().Load(ctx, ps.name(), int64(b.Offset), int64(b.Length))
-		if err != nil && ctx.Err() == nil && readFailure(err) {
-			// Not known to be lost: what is below it goes unchecked.
-			c.unreadable(ps.name(), "tree blob "+tid.Short(), err)
-			continue
-		}
+		// A tree walk reads many small blobs: from the local copy of
+		// the pack (the metadata cache) when it has one that opens,
+		// else from storage. A pack's stored bytes are checked with
+		// ReadData, which reads every pack from storage.
 		var plain []byte
+		stored, err := c.r.Backend().Load(c.cached, ps.name(), int64(b.Offset), int64(b.Length))
 		if err == nil {
 			plain, err = c.r.Codec().Open(nil, id.TreeBlob, tid, stored, int(b.RawLength))
+		}
+		if err != nil {
+			stored, err = c.r.Backend().Load(ctx, ps.name(), int64(b.Offset), int64(b.Length))
+			if err != nil && ctx.Err() == nil && readFailure(err) {
+				// Not known to be lost: what is below it goes unchecked.
+				c.unreadable(ps.name(), "tree blob "+tid.Short(), err)
+				continue
+			}
+			if err == nil {
+				plain, err = c.r.Codec().Open(nil, id.TreeBlob, tid, stored, int(b.RawLength))
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
