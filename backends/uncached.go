@@ -21,3 +21,18 @@ func IsUncached(ctx context.Context) bool {
 	v, _ := ctx.Value(uncachedKey{}).(bool)
 	return v
 }
+
+// Copier is the ability of a filter that keeps local copies of objects
+// (filter/cache): KeepsCopy reports whether a read of name may be served
+// from such a copy instead of the storage.
+type Copier interface {
+	KeepsCopy(name string) bool
+}
+
+// MayServeCopy reports whether a read of name through b may come from a
+// local copy of it: only then is reading it again under Uncached worth
+// its cost.
+func MayServeCopy(b Backend, name string) bool {
+	c, ok := As[Copier](b)
+	return ok && c.KeepsCopy(name)
+}

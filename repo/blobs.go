@@ -54,7 +54,8 @@ func (r *Repository) loadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 		return nil, fmt.Errorf("blob %s is a %s blob, not %s: %w", bid, loc.Type, t, ErrDamaged)
 	}
 	plain, err := r.loadAt(ctx, loc, buf, bufs)
-	if err != nil && errors.Is(err, ErrDamaged) && !backends.IsUncached(ctx) && ctx.Err() == nil {
+	if err != nil && errors.Is(err, ErrDamaged) && !backends.IsUncached(ctx) && ctx.Err() == nil &&
+		backends.MayServeCopy(r.be, PackName(loc.Type, loc.Pack)) {
 		// A local copy of the pack (the metadata cache keeps tree
 		// packs) may be what is damaged: ask the storage itself.
 		if p, uerr := r.loadAt(backends.Uncached(ctx), loc, buf, bufs); uerr == nil {

@@ -73,7 +73,8 @@ func (r *Repository) saveObject(ctx context.Context, kind string, plain []byte) 
 // local copy of it (the metadata cache) may be what is damaged.
 func (r *Repository) loadObject(ctx context.Context, kind string, oid id.ID) ([]byte, error) {
 	b, err := r.loadObjectOnce(ctx, kind, oid)
-	if err != nil && errors.Is(err, ErrDamaged) && !backends.IsUncached(ctx) && ctx.Err() == nil {
+	if err != nil && errors.Is(err, ErrDamaged) && !backends.IsUncached(ctx) && ctx.Err() == nil &&
+		backends.MayServeCopy(r.be, kindFolder[kind]+oid.String()) {
 		if b2, err2 := r.loadObjectOnce(backends.Uncached(ctx), kind, oid); err2 == nil {
 			return b2, nil
 		}

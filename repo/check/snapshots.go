@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -162,11 +163,15 @@ func (c *checker) loadTree(ctx context.Context, tid id.ID) ([]*tree.Node, []*Pro
 		// else from storage. A pack's stored bytes are checked with
 		// ReadData, which reads every pack from storage.
 		var plain []byte
-		stored, err := c.r.Backend().Load(c.cached, ps.name(), int64(b.Offset), int64(b.Length))
-		if err == nil {
-			plain, err = c.r.Codec().Open(nil, id.TreeBlob, tid, stored, int(b.RawLength))
+		err := errors.New("no copy")
+		if backends.MayServeCopy(c.r.Backend(), ps.name()) {
+			var stored []byte
+			if stored, err = c.r.Backend().Load(c.cached, ps.name(), int64(b.Offset), int64(b.Length)); err == nil {
+				plain, err = c.r.Codec().Open(nil, id.TreeBlob, tid, stored, int(b.RawLength))
+			}
 		}
 		if err != nil {
+			var stored []byte
 			stored, err = c.r.Backend().Load(ctx, ps.name(), int64(b.Offset), int64(b.Length))
 			if err != nil && ctx.Err() == nil && readFailure(err) {
 				// Not known to be lost: what is below it goes unchecked.

@@ -37,6 +37,7 @@ var (
 	_ backends.Backend    = (*Backend)(nil)
 	_ backends.LoaderInto = (*Backend)(nil)
 	_ backends.Unwrapper  = (*Backend)(nil)
+	_ backends.Copier     = (*Backend)(nil)
 )
 
 // Metadata reports whether name is a metadata object this cache keeps by
@@ -105,6 +106,12 @@ func New(b backends.Backend, opts Options) (*Backend, error) {
 
 // Unwrap returns the wrapped backend.
 func (c *Backend) Unwrap() backends.Backend { return c.Backend }
+
+// KeepsCopy reports whether reads of name may be served from a copy
+// (backends.Copier).
+func (c *Backend) KeepsCopy(name string) bool {
+	return backends.CheckName(name) == nil && c.cached(name)
+}
 
 func (c *Backend) path(name string) string {
 	return filepath.Join(c.dir, filepath.FromSlash(name))

@@ -197,6 +197,9 @@ func TestUncached(t *testing.T) {
 	if got, _ := c.Load(ctx, name, 0, -1); string(got) != "copy" {
 		t.Fatalf("cached read: %q", got)
 	}
+	if !backends.MayServeCopy(c, name) || backends.MayServeCopy(c, "data/ab/ab12") || backends.MayServeCopy(m, name) {
+		t.Fatal("MayServeCopy is wrong")
+	}
 	un := backends.Uncached(ctx)
 	if got, err := c.Load(un, name, 0, -1); err != nil || string(got) != "stored" {
 		t.Fatalf("uncached read: %q, %v", got, err)
