@@ -99,7 +99,8 @@ when any rule keeps it, and one snapshot may count for several rules:
   --keep-hourly N          the newest snapshot of each of the N newest hours
   --keep-daily/weekly/monthly/yearly N
                            likewise for days, ISO weeks (Monday to Sunday),
-                           months and years, in local time; only periods
+                           months and years, in the time zone each snapshot
+                           was taken in (as restic); only periods
                            that have a snapshot count. -1 or unlimited: all.
   --keep-within D          every snapshot less than D before the group's
                            newest, with D like 1y5m7d2h (no week unit: 7d)
@@ -221,7 +222,7 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 	var refused []string
 	var remove []*repo.Snapshot
 	for _, grp := range forget.GroupSnapshots(list, by) {
-		res := forget.Apply(grp.Snapshots, o.policy, time.Local, now)
+		res := forget.Apply(grp.Snapshots, o.policy, nil, now)
 		plans = append(plans, forgetPlan{key: grp.Key, result: res})
 		if len(res.Keep) == 0 && len(res.Remove) > 0 && !o.allowRemoveAll {
 			refused = append(refused, fmt.Sprintf("%s (%s)", grp.Key, plural(len(res.Remove), "snapshot")))

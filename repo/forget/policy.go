@@ -14,7 +14,8 @@
 //   - Last N keeps the N newest snapshots.
 //   - Hourly, Daily, Weekly, Monthly and Yearly N keep the newest snapshot
 //     of each of the N newest calendar buckets that have a snapshot at all.
-//     Buckets are taken in the given time zone, on natural boundaries (an
+//     Buckets are taken in each snapshot's own recorded time zone (as
+//     restic takes them) or in a given one, on natural boundaries (an
 //     hour is :00 to :59, a week is an ISO week, Monday to Sunday), not
 //     relative to now. Unlimited (-1) keeps one snapshot in every bucket.
 //   - When a counted rule still has buckets left once it reaches the oldest
@@ -197,7 +198,8 @@ type Result struct {
 }
 
 // Apply decides which of list to keep under p, with calendar buckets in loc
-// and now telling snapshots dated in the future. The order of list does
+// (nil: each snapshot's own recorded UTC offset, as restic) and now
+// telling snapshots dated in the future. The order of list does
 // not matter, except among snapshots with the same time: the later in list
 // counts as the newer (as the last of repo.Snapshots is the latest). An
 // empty policy keeps everything.
@@ -226,7 +228,9 @@ func Apply(list []*repo.Snapshot, p Policy, loc *time.Location, now time.Time) R
 			latest = sn.Time
 		}
 	}
-	latest = latest.In(loc)
+	if loc != nil {
+		latest = latest.In(loc)
+	}
 
 	type countState struct {
 		count
@@ -250,7 +254,10 @@ func Apply(list []*repo.Snapshot, p Policy, loc *time.Location, now time.Time) R
 
 	oldest := len(sorted) - 1
 	for nr, sn := range sorted {
-		t := sn.Time.In(loc)
+		t := sn.Time
+		if loc != nil {
+			t = t.In(loc)
+		}
 		var reasons []string
 
 		for _, l := range p.Tags {

@@ -462,3 +462,32 @@ func TestForgetPolicyValidateAndString(t *testing.T) {
 		t.Error("Empty is wrong")
 	}
 }
+
+// Without a time zone, each snapshot falls into the calendar buckets of the
+// zone it was taken in (its recorded offset), as restic buckets them: two
+// machines' snapshots half an hour apart, each before its own midnight and
+// after it, are two days, whatever zone forget runs in.
+func TestApplyOwnTimeZone(t *testing.T) {
+	a, err := time.Parse(time.RFC3339, "2024-01-01T23:30:00+00:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := time.Parse(time.RFC3339, "2024-01-02T00:30:00+02:00") // 22:30 UTC on the 1st
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.Add(-36 * time.Hour) // a day before, in any zone
+	list := []*repo.Snapshot{{Time: c, ID: id.ID{3}}, {Time: b, ID: id.ID{1}}, {Time: a, ID: id.ID{2}}}
+	kept := func(loc *time.Location) (ids []byte) {
+		for _, k := range Apply(list, Policy{Daily: 2}, loc, a.Add(time.Hour)).Keep {
+			ids = append(ids, k.Snapshot.ID[0])
+		}
+		return ids
+	}
+	if got := kept(nil); !slices.Equal(got, []byte{2, 1}) {
+		t.Errorf("in their own zones, a and b are two days: kept %v", got)
+	}
+	if got := kept(time.UTC); !slices.Equal(got, []byte{2, 3}) {
+		t.Errorf("in UTC, a and b are one day: kept %v", got)
+	}
+}

@@ -204,7 +204,7 @@ func (d *Daemon) applyRetention(ctx context.Context, host string, src Source) (i
 			group = append(group, sn)
 		}
 	}
-	res := forget.Apply(group, policy, time.Local, time.Now())
+	res := forget.Apply(group, policy, nil, time.Now())
 	if len(res.Keep) == 0 {
 		return 0, errors.New("the policy keeps none of the snapshots: nothing removed")
 	}
