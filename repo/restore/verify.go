@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -49,8 +50,11 @@ func (rs *restorer) verify() int64 {
 	return ok.Load()
 }
 
+// verifyFile checks the file at path against n. It opens it as ingest
+// does: without following a symlink, and with O_NOATIME, so that reading
+// it back leaves the atime Apply set to the snapshot's.
 func (rs *restorer) verifyFile(path string, n *tree.Node, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := fsmeta.OpenRead(path)
 	if err != nil {
 		return buf, err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/ingest"
 )
@@ -43,6 +45,20 @@ func TestVerify(t *testing.T) {
 	}
 	if st.Verified != 3 || st.Files != 3 {
 		t.Errorf("verified %d of %d files, want all 3", st.Verified, st.Files)
+	}
+	// Reading the files back leaves them the snapshot's atimes.
+	for _, name := range []string{"random", "sparse"} {
+		n, _, err := Find(ctx, r, res.Snapshot, filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(dst, name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Atim.Nano() != n.ATime {
+			t.Errorf("%s: atime %d after verify, the snapshot's is %d", name, st.Atim.Nano(), n.ATime)
+		}
 	}
 
 	rs := &restorer{ctx: ctx, r: r}
