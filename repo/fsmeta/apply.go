@@ -37,36 +37,44 @@ func Apply(path string, n *tree.Node, opt ApplyOptions) error {
 	fail := func(op, attr string, err error) {
 		errs = append(errs, &Error{Op: op, Path: path, Attr: attr, Err: err})
 	}
+	p, err := shorten(path)
+	if err != nil {
+		fail("open", "parent directory", err)
+		return errors.Join(errs...)
+	}
+	defer p.close()
+	sys := p.name
 	if !opt.SkipOwner {
-		if err := unix.Lchown(path, int(n.UID), int(n.GID)); err != nil {
+		if err := unix.Lchown(sys, int(n.UID), int(n.GID)); err != nil {
 			fail("lchown", fmt.Sprintf("owner %d:%d", n.UID, n.GID), err)
 		}
 	}
 	if opt.PruneXattrs {
-		if err := pruneXattrs(path, n.Xattrs); err != nil {
+		if err := pruneXattrs(path, sys, n.Xattrs); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, x := range n.Xattrs {
-		if err := unix.Lsetxattr(path, x.Name, x.Value, 0); err != nil {
+		if err := unix.Lsetxattr(sys, x.Name, x.Value, 0); err != nil {
 			fail("lsetxattr", x.Name, err)
 		}
 	}
 	if n.Kind != tree.KindSymlink {
-		if err := chmodNoFollow(path, n.Mode&0o7777); err != nil {
+		if err := chmodNoFollow(sys, n.Mode&0o7777); err != nil {
 			fail("chmod", fmt.Sprintf("mode %#o", n.Mode&0o7777), err)
 		}
 	}
 	ts := []unix.Timespec{unix.NsecToTimespec(n.ATime), unix.NsecToTimespec(n.MTime)}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, sys, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		fail("utimensat", "times", err)
 	}
 	return errors.Join(errs...)
 }
 
-// pruneXattrs removes the attributes of path that are not in keep.
-func pruneXattrs(path string, keep []tree.Xattr) error {
-	names, err := listXattrs(path)
+// pruneXattrs removes the attributes of path (sys for the system calls)
+// that are not in keep.
+func pruneXattrs(path, sys string, keep []tree.Xattr) error {
+	names, err := listXattrs(path, sys)
 	if err != nil {
 		return &Error{Op: "llistxattr", Path: path, Attr: "xattrs", Err: errors.Unwrap(err)}
 	}
@@ -75,7 +83,7 @@ func pruneXattrs(path string, keep []tree.Xattr) error {
 		if hasXattr(keep, name) {
 			continue
 		}
-		err := unix.Lremovexattr(path, name)
+		err := unix.Lremovexattr(sys, name)
 		if err != nil && !errors.Is(err, unix.ENODATA) {
 			errs = append(errs, &Error{Op: "lremovexattr", Path: path, Attr: name, Err: err})
 		}
@@ -92,9 +100,9 @@ func hasXattr(xs []tree.Xattr, name string) bool {
 	return false
 }
 
-// chmodNoFollow changes the mode of path itself. fchmodat2 (Linux 6.6)
-// refuses to follow a symlink; on older kernels it is emulated by checking
-// that path is not a symlink before a plain chmod.
+// chmodNoFollow changes the mode of path (a name from shorten) itself.
+// fchmodat2 (Linux 6.6) refuses to follow a symlink; on older kernels it
+// is emulated by checking that path is not a symlink before a plain chmod.
 func chmodNoFollow(path string, mode uint32) error {
 	err := unix.Fchmodat(unix.AT_FDCWD, path, mode, unix.AT_SYMLINK_NOFOLLOW)
 	if !errors.Is(err, unix.EOPNOTSUPP) {

@@ -17,21 +17,25 @@ import (
 // start with mode 0600 minus the umask; call Apply afterwards to set owner,
 // xattrs, mode and times.
 func Create(path string, n *tree.Node) error {
-	var err error
+	p, err := shorten(path)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	defer p.close()
 	switch n.Kind {
 	case tree.KindSymlink:
-		if err = unix.Symlink(n.LinkTarget, path); err != nil {
+		if err = unix.Symlink(n.LinkTarget, p.name); err != nil {
 			return fmt.Errorf("symlink %s: %w", path, err)
 		}
 		return nil
 	case tree.KindCharDev:
-		err = mknod(path, unix.S_IFCHR, unix.Mkdev(n.DevMajor, n.DevMinor))
+		err = mknod(p.name, unix.S_IFCHR, unix.Mkdev(n.DevMajor, n.DevMinor))
 	case tree.KindBlockDev:
-		err = mknod(path, unix.S_IFBLK, unix.Mkdev(n.DevMajor, n.DevMinor))
+		err = mknod(p.name, unix.S_IFBLK, unix.Mkdev(n.DevMajor, n.DevMinor))
 	case tree.KindFIFO:
-		err = mknod(path, unix.S_IFIFO, 0)
+		err = mknod(p.name, unix.S_IFIFO, 0)
 	case tree.KindSocket:
-		err = mknod(path, unix.S_IFSOCK, 0)
+		err = mknod(p.name, unix.S_IFSOCK, 0)
 	default:
 		return fmt.Errorf("create %s: %s: %w", path, n.Kind, ErrKind)
 	}

@@ -36,6 +36,9 @@
 // those changes the directory's mtime, and a default ACL set early would be
 // inherited by entries created later.
 //
-// Paths are passed to the system calls as they are: they may be up to
-// PATH_MAX bytes long and need not be valid UTF-8.
+// Paths need not be valid UTF-8, and may be of any length: one of
+// PATH_MAX bytes or more, which no system call takes, is reached through
+// its parent directory, opened piece by piece (long.go). Lstat, Open,
+// Mkdir, Rename, Link and the other functions named after those of
+// package os do the same for ingest's and restore's own calls.
 package fsmeta

@@ -81,12 +81,17 @@ func openNoatime(path string, flags int) (int, error) {
 // openFlags is openNoatime that also returns O_NOATIME when the file was
 // opened with it, and 0 when the kernel refused it.
 func openFlags(path string, flags int) (int, int, error) {
+	p, err := shorten(path)
+	if err != nil {
+		return -1, 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer p.close()
 	flags |= unix.O_CLOEXEC
 	noatime := unix.O_NOATIME
-	fd, err := unix.Open(path, flags|noatime, 0)
+	fd, err := unix.Open(p.name, flags|noatime, 0)
 	if errors.Is(err, unix.EPERM) {
 		noatime = 0
-		fd, err = unix.Open(path, flags, 0)
+		fd, err = unix.Open(p.name, flags, 0)
 	}
 	if err != nil {
 		return -1, 0, fmt.Errorf("open %s: %w", path, err)

@@ -27,21 +27,33 @@ func Stat(path string) (*tree.Node, error) { return lstat(path, true) }
 func StatNoXattrs(path string) (*tree.Node, error) { return lstat(path, false) }
 
 func lstat(path string, xattrs bool) (*tree.Node, error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
+	p, err := shorten(path)
+	if err != nil {
 		return nil, fmt.Errorf("lstat %s: %w", path, err)
 	}
-	return fromStat(path, &st, xattrs)
+	defer p.close()
+	var st unix.Stat_t
+	if err := unix.Lstat(p.name, &st); err != nil {
+		return nil, fmt.Errorf("lstat %s: %w", path, err)
+	}
+	return fromStat(path, p.name, &st, xattrs)
 }
 
 // FromStat is Stat for a caller that already holds the lstat of path (for
 // instance from fstatat while walking a directory): it reads only the
 // symlink target and the extended attributes from path.
 func FromStat(path string, st *unix.Stat_t) (*tree.Node, error) {
-	return fromStat(path, st, true)
+	p, err := shorten(path)
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	defer p.close()
+	return fromStat(path, p.name, st, true)
 }
 
-func fromStat(path string, st *unix.Stat_t, xattrs bool) (*tree.Node, error) {
+// fromStat reads what st does not hold from sys, the name of path for the
+// system calls (see shorten).
+func fromStat(path, sys string, st *unix.Stat_t, xattrs bool) (*tree.Node, error) {
 	kind, err := kindOf(st.Mode)
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: mode %#o: %w", path, st.Mode, err)
@@ -68,12 +80,12 @@ func fromStat(path string, st *unix.Stat_t, xattrs bool) (*tree.Node, error) {
 		n.DevMajor = unix.Major(uint64(st.Rdev))
 		n.DevMinor = unix.Minor(uint64(st.Rdev))
 	case tree.KindSymlink:
-		if n.LinkTarget, err = readlink(path, st.Size); err != nil {
+		if n.LinkTarget, err = readlink(path, sys, st.Size); err != nil {
 			return nil, err
 		}
 	}
 	if xattrs {
-		if n.Xattrs, err = Xattrs(path); err != nil {
+		if n.Xattrs, err = readXattrs(path, sys); err != nil {
 			return nil, err
 		}
 	}
@@ -117,15 +129,15 @@ func kindOf(mode uint32) (tree.Kind, error) {
 	return 0, ErrKind
 }
 
-// readlink returns the raw target of the symlink at path. sizeHint is the
-// symlink's st_size, its target length on most filesystems; the buffer
-// grows if the target turns out longer (a racing replacement, or a
-// filesystem that reports 0).
-func readlink(path string, sizeHint int64) (string, error) {
+// readlink returns the raw target of the symlink at path (sys for the
+// system call). sizeHint is the symlink's st_size, its target length on
+// most filesystems; the buffer grows if the target turns out longer (a
+// racing replacement, or a filesystem that reports 0).
+func readlink(path, sys string, sizeHint int64) (string, error) {
 	size := max(int(sizeHint)+1, 128)
 	for {
 		buf := make([]byte, size)
-		n, err := unix.Readlink(path, buf)
+		n, err := unix.Readlink(sys, buf)
 		if err != nil {
 			return "", fmt.Errorf("readlink %s: %w", path, err)
 		}

@@ -18,13 +18,23 @@ import (
 // removed between listing and reading is left out. Empty values are
 // returned as empty, non-nil slices.
 func Xattrs(path string) ([]tree.Xattr, error) {
-	names, err := listXattrs(path)
+	p, err := shorten(path)
+	if err != nil {
+		return nil, fmt.Errorf("llistxattr %s: %w", path, err)
+	}
+	defer p.close()
+	return readXattrs(path, p.name)
+}
+
+// readXattrs is Xattrs with sys, the name of path for the system calls.
+func readXattrs(path, sys string) ([]tree.Xattr, error) {
+	names, err := listXattrs(path, sys)
 	if err != nil {
 		return nil, err
 	}
 	var out []tree.Xattr
 	for _, name := range names {
-		v, err := getXattr(path, name)
+		v, err := getXattr(sys, name)
 		if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
 			continue
 		}
@@ -37,20 +47,21 @@ func Xattrs(path string) ([]tree.Xattr, error) {
 	return out, nil
 }
 
-// listXattrs returns the attribute names of path, unsorted.
-func listXattrs(path string) ([]string, error) {
+// listXattrs returns the attribute names of path (sys for the system
+// call), unsorted.
+func listXattrs(path, sys string) ([]string, error) {
 	// Most files have no attributes or a few short names: a buffer on
 	// the stack costs the walk of a big tree no garbage.
 	var small [512]byte
 	buf := small[:]
 	for {
-		n, err := unix.Llistxattr(path, buf)
+		n, err := unix.Llistxattr(sys, buf)
 		switch {
 		case errors.Is(err, unix.ENOTSUP):
 			return nil, nil
 		case errors.Is(err, unix.ERANGE):
 			// The list grew since the last call: ask for its size.
-			size, err := unix.Llistxattr(path, nil)
+			size, err := unix.Llistxattr(sys, nil)
 			if err != nil {
 				return nil, fmt.Errorf("llistxattr %s: %w", path, err)
 			}
@@ -71,14 +82,15 @@ func listXattrs(path string) ([]string, error) {
 	}
 }
 
-// getXattr returns the value of one attribute, retrying if it grows
-// between the size query and the read. Errors are returned unwrapped.
-func getXattr(path, name string) ([]byte, error) {
+// getXattr returns the value of one attribute of the file sys names,
+// retrying if it grows between the size query and the read. Errors are
+// returned unwrapped.
+func getXattr(sys, name string) ([]byte, error) {
 	buf := make([]byte, 256)
 	for {
-		n, err := unix.Lgetxattr(path, name, buf)
+		n, err := unix.Lgetxattr(sys, name, buf)
 		if errors.Is(err, unix.ERANGE) {
-			size, err := unix.Lgetxattr(path, name, nil)
+			size, err := unix.Lgetxattr(sys, name, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -90,4 +102,27 @@ func getXattr(path, name string) ([]byte, error) {
 		}
 		return bytes.Clone(buf[:n:n]), nil
 	}
+}
+
+// DropDefaultACL removes the default ACL of the directory at dir, if it
+// has one. It looks first: removing asks for ownership even when there is
+// nothing to remove.
+func DropDefaultACL(dir string) error {
+	const name = "system.posix_acl_default"
+	p, err := shorten(dir)
+	if err != nil {
+		return fmt.Errorf("read default ACL: %w", err)
+	}
+	defer p.close()
+	if _, err := unix.Lgetxattr(p.name, name, nil); err != nil {
+		if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
+			return nil
+		}
+		return fmt.Errorf("read default ACL: %w", err)
+	}
+	err = unix.Lremovexattr(p.name, name)
+	if err == nil || errors.Is(err, unix.ENODATA) {
+		return nil
+	}
+	return fmt.Errorf("remove default ACL (what is restored into it inherits it): %w", err)
 }
