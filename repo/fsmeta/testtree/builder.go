@@ -2,6 +2,7 @@ package testtree
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -51,7 +52,27 @@ func newBuilder(tb testing.TB, root string, seed int64) *builder {
 	}
 }
 
-func (b *builder) path(rel string) string { return filepath.Join(b.root, rel) }
+// at opens the folder holding rel (O_PATH), one name at a time from
+// root, and returns it with rel's last name, so that rel may lie deeper
+// than PATH_MAX. The caller closes the folder.
+func (b *builder) at(rel string) (int, string) {
+	b.tb.Helper()
+	const flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Open(b.root, flags&^unix.O_NOFOLLOW, 0)
+	b.check("open", ".", err)
+	parts := strings.Split(filepath.Clean(rel), "/")
+	for _, name := range parts[:len(parts)-1] {
+		sub, err := unix.Openat(fd, name, flags, 0)
+		unix.Close(fd)
+		b.check("open", rel, err)
+		fd = sub
+	}
+	return fd, parts[len(parts)-1]
+}
+
+// proc names rel in its open folder dir, for the xattr calls that have no
+// *at form (before Linux 6.13).
+func proc(dir int, name string) string { return fmt.Sprintf("/proc/self/fd/%d/%s", dir, name) }
 
 // record adds rel's metadata with random nanosecond times between 2001 and
 // 2033, and returns it for the caller to adjust.
@@ -74,13 +95,18 @@ func (b *builder) check(op, rel string, err error) {
 }
 
 func (b *builder) dir(rel string) *meta {
-	b.check("mkdir", rel, unix.Mkdir(b.path(rel), 0o700))
+	dir, name := b.at(rel)
+	defer unix.Close(dir)
+	b.check("mkdir", rel, unix.Mkdirat(dir, name, 0o700))
 	return b.record(rel, 0o755)
 }
 
 // file creates rel holding content.
 func (b *builder) file(rel string, content []byte) *meta {
-	b.check("write", rel, os.WriteFile(b.path(rel), content, 0o600))
+	f := b.create(rel)
+	_, err := f.Write(content)
+	b.check("write", rel, err)
+	b.check("close", rel, f.Close())
 	return b.record(rel, 0o644)
 }
 
@@ -92,8 +118,7 @@ func (b *builder) randFile(rel string, size int64) *meta {
 // sparse creates rel with apparent size size, random data in the given
 // {offset, length} regions and holes everywhere else.
 func (b *builder) sparse(rel string, size int64, regions ...[2]int64) *meta {
-	f, err := os.OpenFile(b.path(rel), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	b.check("create", rel, err)
+	f := b.create(rel)
 	buf := make([]byte, 1<<20)
 	for _, r := range regions {
 		for off, end := r[0], r[0]+r[1]; off < end; {
@@ -109,8 +134,20 @@ func (b *builder) sparse(rel string, size int64, regions ...[2]int64) *meta {
 	return b.record(rel, 0o644)
 }
 
+// create makes the new regular file rel, for writing.
+func (b *builder) create(rel string) *os.File {
+	b.tb.Helper()
+	dir, name := b.at(rel)
+	defer unix.Close(dir)
+	fd, err := unix.Openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	b.check("create", rel, err)
+	return os.NewFile(uintptr(fd), filepath.Join(b.root, rel))
+}
+
 func (b *builder) symlink(rel, target string) *meta {
-	b.check("symlink", rel, unix.Symlink(target, b.path(rel)))
+	dir, name := b.at(rel)
+	defer unix.Close(dir)
+	b.check("symlink", rel, unix.Symlinkat(target, dir, name))
 	m := b.record(rel, 0o777)
 	m.symlink = true
 	return m
@@ -118,20 +155,28 @@ func (b *builder) symlink(rel, target string) *meta {
 
 func (b *builder) mknod(rel string, typ, major, minor uint32) *meta {
 	dev := int(unix.Mkdev(major, minor))
-	b.check("mknod", rel, unix.Mknod(b.path(rel), typ|0o600, dev))
+	dir, name := b.at(rel)
+	defer unix.Close(dir)
+	b.check("mknod", rel, unix.Mknodat(dir, name, typ|0o600, dev))
 	return b.record(rel, 0o644)
 }
 
 // link adds newRel as another name of the existing oldRel.
 func (b *builder) link(oldRel, newRel string) {
-	b.check("link", newRel, os.Link(b.path(oldRel), b.path(newRel)))
+	odir, oname := b.at(oldRel)
+	defer unix.Close(odir)
+	ndir, nname := b.at(newRel)
+	defer unix.Close(ndir)
+	b.check("link", newRel, unix.Linkat(odir, oname, ndir, nname, 0))
 }
 
 // setXattrNow sets an attribute at once, for the ones that must exist
 // before the rest of the tree (a default ACL that children inherit), and
 // records it so finish sets it again after chown.
 func (b *builder) setXattrNow(m *meta, name string, value []byte) {
-	b.check("lsetxattr "+name, m.rel, unix.Lsetxattr(b.path(m.rel), name, value, 0))
+	dir, base := b.at(m.rel)
+	defer unix.Close(dir)
+	b.check("lsetxattr "+name, m.rel, unix.Lsetxattr(proc(dir, base), name, value, 0))
 	m.xattrs = append(m.xattrs, xattr{name, value})
 }
 
@@ -146,15 +191,16 @@ func (b *builder) finish() {
 	}
 	slices.SortStableFunc(b.metas, func(x, y *meta) int { return depth(y) - depth(x) })
 	for _, m := range b.metas {
-		p := b.path(m.rel)
-		b.check("lchown", m.rel, unix.Lchown(p, int(m.uid), int(m.gid)))
+		dir, name := b.at(m.rel)
+		b.check("lchown", m.rel, unix.Fchownat(dir, name, int(m.uid), int(m.gid), unix.AT_SYMLINK_NOFOLLOW))
 		for _, x := range m.xattrs {
-			b.check("lsetxattr "+x.name, m.rel, unix.Lsetxattr(p, x.name, x.value, 0))
+			b.check("lsetxattr "+x.name, m.rel, unix.Lsetxattr(proc(dir, name), x.name, x.value, 0))
 		}
 		if !m.symlink {
-			b.check("chmod", m.rel, unix.Chmod(p, m.mode))
+			b.check("chmod", m.rel, unix.Fchmodat(dir, name, m.mode, 0))
 		}
 		ts := []unix.Timespec{unix.NsecToTimespec(m.atime), unix.NsecToTimespec(m.mtime)}
-		b.check("utimensat", m.rel, unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW))
+		b.check("utimensat", m.rel, unix.UtimesNanoAt(dir, name, ts, unix.AT_SYMLINK_NOFOLLOW))
+		unix.Close(dir)
 	}
 }

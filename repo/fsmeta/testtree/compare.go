@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -62,7 +61,7 @@ func Compare(tb testing.TB, src, dst string, opt CompareOptions) []string {
 			add(rel, "sparse: %d bytes allocated in src, %d in dst", sa.Blocks*512, sb.Blocks*512)
 		}
 		if isReg(sa) && isReg(sb) && sa.Size == sb.Size {
-			if off := firstDiff(tb, filepath.Join(src, rel), filepath.Join(dst, rel)); off >= 0 {
+			if off := firstDiff(tb, src, dst, rel); off >= 0 {
 				add(rel, "content differs at byte %d", off)
 			}
 		}
