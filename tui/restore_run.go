@@ -151,7 +151,7 @@ func makeParents(ctx context.Context, r *repo.Repository, jobs []restoreJob, war
 			break
 		}
 		if j.root != string(filepath.Separator) {
-			if err := os.MkdirAll(j.root, 0o700); err != nil {
+			if err := fsmeta.MkdirAll(j.root, 0o700); err != nil {
 				warn(j.root, err)
 				continue
 			}
@@ -160,7 +160,7 @@ func makeParents(ctx context.Context, r *repo.Repository, jobs []restoreJob, war
 		var missing []madeDir
 		d, sp := filepath.Dir(j.dst), path.Dir(j.path)
 		for d != j.root && !done[d] && strings.HasPrefix(d, j.root) && sp != "/" {
-			if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+			if _, err := fsmeta.Lstat(d); !errors.Is(err, os.ErrNotExist) {
 				break
 			}
 			n, _, err := restore.Find(ctx, r, j.sn, sp)
@@ -175,7 +175,7 @@ func makeParents(ctx context.Context, r *repo.Repository, jobs []restoreJob, war
 		}
 		for i := len(missing) - 1; i >= 0; i-- {
 			m := missing[i]
-			if err := os.Mkdir(m.path, 0o700); err != nil {
+			if err := fsmeta.Mkdir(m.path, 0o700); err != nil {
 				warn(m.path, err)
 				break
 			}

@@ -104,7 +104,7 @@ func (d *dirState) finish() {
 // the workers drain.
 func (g *ingester) ingestPaths(paths []string) (<-chan *tree.Node, error) {
 	for _, p := range paths {
-		if _, err := os.Lstat(p); err != nil {
+		if _, err := fsmeta.Lstat(p); err != nil {
 			return nil, fmt.Errorf("cannot ingest %s: %w", p, err)
 		}
 	}
@@ -241,7 +241,7 @@ func ParseTagFiles(specs []string) ([]TagFile, error) {
 
 // in reports whether dir holds the tag file, with its header.
 func (t TagFile) in(dir string) bool {
-	f, err := os.Open(filepath.Join(dir, t.Name))
+	f, err := fsmeta.OpenFile(filepath.Join(dir, t.Name), os.O_RDONLY, 0)
 	if err != nil {
 		return false
 	}

@@ -47,7 +47,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	if err != nil && !exists {
 		// Some filesystems (NFS, FUSE) report EACCES or EROFS before
 		// EEXIST: what is there is still for the policy to judge.
-		_, lerr := os.Lstat(dst)
+		_, lerr := fsmeta.Lstat(dst)
 		exists = lerr == nil
 	}
 	if exists {
@@ -74,7 +74,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	}
 	if err := truncate(f, n); err != nil {
 		f.Close()
-		os.Remove(tmp)
+		fsmeta.Remove(tmp)
 		rs.warn(dst, err)
 		rs.firstFailed(n)
 		return
@@ -84,7 +84,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		// for the rest of their pack, so the file is opened again
 		// for each write rather than held open meanwhile.
 		if err := f.Close(); err != nil {
-			os.Remove(tmp)
+			fsmeta.Remove(tmp)
 			rs.warn(dst, err)
 			rs.firstFailed(n)
 			return
@@ -131,7 +131,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 // small files.
 func openWrite(path string, flags int, perm uint32) (*os.File, error) {
 	for {
-		fd, err := unix.Open(path, flags|unix.O_WRONLY|unix.O_CLOEXEC, perm)
+		fd, err := fsmeta.Open(path, flags|unix.O_WRONLY|unix.O_CLOEXEC, perm)
 		if err == nil {
 			return os.NewFile(uintptr(fd), path), nil
 		}
@@ -232,7 +232,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 		if of.f != nil {
 			err = of.f.Truncate(int64(of.node.Size))
 		} else {
-			err = os.Truncate(of.tmp, int64(of.node.Size))
+			err = fsmeta.Truncate(of.tmp, int64(of.node.Size))
 		}
 		if err != nil && of.failed.CompareAndSwap(false, true) {
 			rs.warn(of.path, err)
@@ -252,7 +252,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 		}
 	}
 	if of.failed.Load() {
-		os.Remove(of.tmp)
+		fsmeta.Remove(of.tmp)
 		// Bytes count what was restored: not what was removed.
 		rs.stats.bytes.Add(-of.written.Load())
 		if of.stop.Load() {
@@ -284,15 +284,15 @@ func (rs *restorer) chunkDone(of *openFile) {
 // replace renames the complete tmp to dst, in place of whatever is there
 // (a folder in the way was allowed away by decide).
 func (rs *restorer) replace(tmp, dst string) error {
-	err := os.Rename(tmp, dst)
+	err := fsmeta.Rename(tmp, dst)
 	if err == nil {
 		return nil
 	}
-	if fi, lerr := os.Lstat(dst); lerr == nil && fi.IsDir() && rs.opt.Overwrite == Always {
-		if err := os.RemoveAll(dst); err != nil {
+	if fi, lerr := fsmeta.Lstat(dst); lerr == nil && fi.IsDir() && rs.opt.Overwrite == Always {
+		if err := fsmeta.RemoveAll(dst); err != nil {
 			return err
 		}
-		return os.Rename(tmp, dst)
+		return fsmeta.Rename(tmp, dst)
 	}
 	return err
 }

@@ -25,8 +25,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/bufpool"
@@ -220,14 +218,14 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opt.Target, 0o700); err != nil {
+	if err := fsmeta.MkdirAll(opt.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("create target: %w", err)
 	}
 	if root.Kind == tree.KindDir {
 		// The target gets the root's metadata, and what is created in it
 		// must inherit nothing from an ACL it has (of its own, or from
 		// its parent when MkdirAll made it).
-		if err := dropDefaultACL(opt.Target); err != nil {
+		if err := fsmeta.DropDefaultACL(opt.Target); err != nil {
 			rs.warn(opt.Target, err)
 		}
 	}
@@ -489,19 +487,19 @@ func (rs *restorer) linkTo(of *openFile, dst string) {
 // overwrite policy let it go) is replaced by renaming a new link over it,
 // so it stays until the link is there.
 func (rs *restorer) link(first, dst string) {
-	err := os.Link(first, dst)
+	err := fsmeta.Link(first, dst)
 	if errors.Is(err, os.ErrExist) {
-		if a, aerr := os.Lstat(first); aerr == nil {
-			if b, berr := os.Lstat(dst); berr == nil && os.SameFile(a, b) {
+		if a, aerr := fsmeta.Lstat(first); aerr == nil {
+			if b, berr := fsmeta.Lstat(dst); berr == nil && os.SameFile(a, b) {
 				rs.stats.links.Add(1) // linked already
 				return
 			}
 		}
 		var tmp string
-		tmp, err = withTempName(dst, func(tmp string) error { return os.Link(first, tmp) })
+		tmp, err = withTempName(dst, func(tmp string) error { return fsmeta.Link(first, tmp) })
 		if err == nil {
 			err = rs.replace(tmp, dst)
-			os.Remove(tmp) // when dst was a link of first already, rename left it
+			fsmeta.Remove(tmp) // when dst was a link of first already, rename left it
 		}
 	}
 	if err != nil {
@@ -518,10 +516,10 @@ func (rs *restorer) link(first, dst string) {
 // ours, when not root), its contents are restored all the same, and the
 // warning says why they may carry more ACL entries than the snapshot's.
 func (rs *restorer) prepareDir(dst string) (existed bool, err error) {
-	fi, err := os.Lstat(dst)
+	fi, err := fsmeta.Lstat(dst)
 	if err == nil {
 		if fi.IsDir() {
-			if err := dropDefaultACL(dst); err != nil {
+			if err := fsmeta.DropDefaultACL(dst); err != nil {
 				rs.warn(dst, err)
 			}
 			return true, nil
@@ -529,29 +527,11 @@ func (rs *restorer) prepareDir(dst string) (existed bool, err error) {
 		if rs.opt.Overwrite == Never {
 			return false, fmt.Errorf("exists and is not a directory (kept: --overwrite never)")
 		}
-		if err := os.Remove(dst); err != nil {
+		if err := fsmeta.Remove(dst); err != nil {
 			return false, err
 		}
 	}
-	return false, os.Mkdir(dst, 0o700)
-}
-
-// dropDefaultACL removes the default ACL of the directory at dir, if it
-// has one. It looks first: removing asks for ownership even when there is
-// nothing to remove.
-func dropDefaultACL(dir string) error {
-	const name = "system.posix_acl_default"
-	if _, err := unix.Lgetxattr(dir, name, nil); err != nil {
-		if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
-			return nil
-		}
-		return fmt.Errorf("read default ACL: %w", err)
-	}
-	err := unix.Lremovexattr(dir, name)
-	if err == nil || errors.Is(err, unix.ENODATA) {
-		return nil
-	}
-	return fmt.Errorf("remove default ACL (what is restored into it inherits it): %w", err)
+	return false, fsmeta.Mkdir(dst, 0o700)
 }
 
 // clearWay applies the overwrite policy to an existing dst and removes
@@ -560,16 +540,16 @@ func (rs *restorer) clearWay(dst string, n *tree.Node) (keep bool, err error) {
 	if keep, _, err := rs.decide(dst, n, false); keep || err != nil {
 		return keep, err
 	}
-	fi, err := os.Lstat(dst)
+	fi, err := fsmeta.Lstat(dst)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return false, nil
 	case err != nil:
 		return false, err
 	case fi.IsDir():
-		return false, os.RemoveAll(dst)
+		return false, fsmeta.RemoveAll(dst)
 	}
-	return false, os.Remove(dst)
+	return false, fsmeta.Remove(dst)
 }
 
 // NewerKept is the notice for an existing file newer than the snapshot's
@@ -583,7 +563,7 @@ const NewerKept = "existing file is newer than the snapshot's copy; kept"
 // for the snapshot's copy. link: dst is to become a hardlink, which an
 // unchanged file does not prevent.
 func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool, err error) {
-	fi, err := os.Lstat(dst)
+	fi, err := fsmeta.Lstat(dst)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, false, nil
 	}
