@@ -25,6 +25,21 @@ type dirent struct {
 	off  int64
 }
 
+// openDir opens dir for raw getdents calls. Raw system calls on a FUSE
+// mount return EINTR when the runtime's preemption signal lands while the
+// server answers: it tries again, as package os does.
+func openDir(t *testing.T, dir string) int {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
 // readDirents reads fd's entries from its current position to the end
 // with getdents64, bufSize bytes at a time, trying again on EINTR (see
 // getdents).
@@ -86,13 +101,7 @@ func TestHugeFolderListing(t *testing.T) {
 	}
 
 	before := cfs.Listed(m)
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	fd := openDir(t, dir)
 	defer unix.Close(fd)
 	ents := readDirents(t, fd, 32<<10)
 	made := cfs.Listed(m) - before

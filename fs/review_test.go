@@ -133,16 +133,7 @@ func lstatRetry(p string) unix.Stat_t {
 }
 
 func getdents(t *testing.T, dir string) map[string]uint64 {
-	// Raw system calls on a FUSE mount return EINTR when the runtime's
-	// preemption signal lands while the server answers: try again, as
-	// package os does.
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	fd := openDir(t, dir)
 	defer unix.Close(fd)
 	out := map[string]uint64{}
 	for _, e := range readDirents(t, fd, 8192) {
