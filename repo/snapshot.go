@@ -64,6 +64,11 @@ type Snapshot struct {
 	// Original names the snapshot this one was rewritten from (by
 	// repair snapshots), which is kept until it is forgotten.
 	Original *id.ID `json:"original,omitempty"`
+	// CopiedFrom names the snapshot of another repository this one is a
+	// copy of (cairn copy). Its trees are that snapshot's, translated:
+	// the same names, and each file the same chunks in the same order.
+	// A change of the tree must drop it.
+	CopiedFrom *id.ID `json:"copied_from,omitempty"`
 
 	ID id.ID `json:"-"` // set when saved or loaded
 }

@@ -103,13 +103,19 @@ func (c *cli) ok(args ...string) string {
 	return out
 }
 
-func (c *cli) repoDir() string {
+func (c *cli) repoDir() string { return c.getenv("CAIRN_REPOSITORY") }
+
+func (c *cli) passwordFile() string { return c.getenv("CAIRN_PASSWORD_FILE") }
+
+// getenv is the last value of variable v in the commands' environment.
+func (c *cli) getenv(v string) string {
+	out := ""
 	for _, e := range c.env {
-		if v, ok := strings.CutPrefix(e, "CAIRN_REPOSITORY="); ok {
-			return v
+		if val, ok := strings.CutPrefix(e, v+"="); ok {
+			out = val
 		}
 	}
-	return ""
+	return out
 }
 
 func writeRandomFiles(t *testing.T, dir string, n int, size int, seed uint64) {

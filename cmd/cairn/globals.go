@@ -33,6 +33,11 @@ type globals struct {
 	retryLock       time.Duration
 	storage         storageFlags
 	daemon          daemonFlags
+
+	// For a second repository (copy's source): the variable holding its
+	// password (default CAIRN_PASSWORD) and what the prompt calls it.
+	passwordEnv string
+	label       string
 }
 
 func (g *globals) register(root *cobra.Command) {
@@ -99,12 +104,24 @@ func (g *globals) readPassword(confirm bool) ([]byte, string, error) {
 			return nil, source, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
 		}
 		return firstLine(out), source, nil
-	case os.Getenv("CAIRN_PASSWORD") != "":
-		return []byte(os.Getenv("CAIRN_PASSWORD")), "CAIRN_PASSWORD", nil
+	case os.Getenv(g.passwordVar()) != "":
+		return []byte(os.Getenv(g.passwordVar())), g.passwordVar(), nil
 	}
-	pw, err := promptPassword("enter password for repository: ", confirm,
-		"no password: set CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD, or run on a terminal")
+	label, v := "repository", g.passwordVar()
+	if g.label != "" {
+		label = g.label
+	}
+	pw, err := promptPassword("enter password for "+label+": ", confirm,
+		fmt.Sprintf("no password for the %s: set %s_FILE, %s_COMMAND or %s, or run on a terminal", label, v, v, v))
 	return pw, "the terminal", err
+}
+
+// passwordVar is the environment variable that may hold the password.
+func (g *globals) passwordVar() string {
+	if g.passwordEnv != "" {
+		return g.passwordEnv
+	}
+	return "CAIRN_PASSWORD"
 }
 
 // promptPassword asks on the terminal (twice when confirm is set); without

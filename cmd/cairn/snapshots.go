@@ -47,19 +47,21 @@ func (f *filterFlags) filter() repo.Filter {
 
 // snapshotJSON is the shape scripts read from `snapshots --json`.
 type snapshotJSON struct {
-	ID       string        `json:"id"`
-	ShortID  string        `json:"short_id"`
-	Time     time.Time     `json:"time"`
-	Host     string        `json:"host"`
-	Hostname string        `json:"hostname"` // the host under restic's name, which scripts read
-	Source   string        `json:"source"`
-	Paths    []string      `json:"paths"`
-	Tags     []string      `json:"tags"`
-	Tree     string        `json:"tree"`
-	Parent   string        `json:"parent,omitempty"`
-	Original string        `json:"original,omitempty"` // the snapshot this one was rewritten from (tag, repair)
-	Username string        `json:"username,omitempty"`
-	Summary  *repo.Summary `json:"summary,omitempty"`
+	ID       string    `json:"id"`
+	ShortID  string    `json:"short_id"`
+	Time     time.Time `json:"time"`
+	Host     string    `json:"host"`
+	Hostname string    `json:"hostname"` // the host under restic's name, which scripts read
+	Source   string    `json:"source"`
+	Paths    []string  `json:"paths"`
+	Tags     []string  `json:"tags"`
+	Tree     string    `json:"tree"`
+	Parent   string    `json:"parent,omitempty"`
+	Original string    `json:"original,omitempty"` // the snapshot this one was rewritten from (tag, repair)
+	// CopiedFrom is the snapshot of another repository this one is a copy of.
+	CopiedFrom string        `json:"copied_from,omitempty"`
+	Username   string        `json:"username,omitempty"`
+	Summary    *repo.Summary `json:"summary,omitempty"`
 }
 
 func toJSON(sn *repo.Snapshot) snapshotJSON {
@@ -70,6 +72,9 @@ func toJSON(sn *repo.Snapshot) snapshotJSON {
 	}
 	if sn.Original != nil {
 		j.Original = sn.Original.String()
+	}
+	if sn.CopiedFrom != nil {
+		j.CopiedFrom = sn.CopiedFrom.String()
 	}
 	if j.Tags == nil {
 		j.Tags = []string{}

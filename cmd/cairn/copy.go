@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/transfer"
+)
+
+// fromFlags name copy's source repository.
+type fromFlags struct {
+	repo, passwordFile, passwordCommand string
+}
+
+func newCopyCommand(g *globals) *cobra.Command {
+	var from fromFlags
+	var f filterFlags
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "copy --from-repo SOURCE [SNAPSHOT...]",
+		Short: "Copy snapshots from another repository into this one",
+		Long: `Copy snapshots from the source repository (--from-repo) into the repository
+(-r), as restic's copy does: the snapshots given (ID prefixes, or latest), or,
+when none is given, every snapshot the filter flags select. A snapshot copied
+before (the destination has one recording it as copied_from) is skipped, so
+running the same copy again, from a timer, copies only what is new.
+
+The two repositories have their own keys: each data blob is read, decrypted,
+hashed under the destination's key and stored there unless the destination
+has it already. A snapshot copied after an earlier one of the same host and
+source reads only what changed since: the rest is taken from the earlier
+copy. Each copied snapshot is committed when its data is stored, so an
+interrupted copy keeps the snapshots it finished, and the data of the one it
+was on is reused by the next run.
+
+The source's password comes from --from-password-file, --from-password-command,
+CAIRN_FROM_PASSWORD_FILE, CAIRN_FROM_PASSWORD_COMMAND, CAIRN_FROM_PASSWORD, or
+the terminal. Both repositories are locked shared: copying runs beside
+ingests, not beside a prune of either.
+
+The copies keep their chunk boundaries, which come from the source's chunker:
+files ingested into the destination itself later do not share chunks with
+them.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCopy(cmd.Context(), g, from, f, dryRun, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&from.repo, "from-repo", os.Getenv("CAIRN_FROM_REPOSITORY"), "source repository `location` (env CAIRN_FROM_REPOSITORY)")
+	fl.StringVar(&from.passwordFile, "from-password-file", os.Getenv("CAIRN_FROM_PASSWORD_FILE"), "read the source's password from `file` (env CAIRN_FROM_PASSWORD_FILE)")
+	fl.StringVar(&from.passwordCommand, "from-password-command", os.Getenv("CAIRN_FROM_PASSWORD_COMMAND"), "run `command` (no shell) for the source's password (env CAIRN_FROM_PASSWORD_COMMAND)")
+	fl.BoolVarP(&dryRun, "dry-run", "n", false, "read what would be copied and say what it would add; store nothing")
+	f.register(cmd)
+	return cmd
+}
+
+// copyReport is what copy prints of one snapshot.
+type copyReport struct {
+	MessageType string `json:"message_type"` // "copied_snapshot", "skipped_snapshot"
+	Source      string `json:"source_snapshot_id"`
+	ID          string `json:"snapshot_id,omitempty"`
+	BlobsRead   int    `json:"blobs_read,omitempty"`
+	BytesRead   int64  `json:"bytes_read,omitempty"`
+	DataAdded   int64  `json:"data_added,omitempty"`
+	StoredAdded int64  `json:"data_added_packed,omitempty"`
+	DryRun      bool   `json:"dry_run,omitempty"`
+}
+
+func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dryRun bool, args []string) error {
+	if from.repo == "" {
+		return fmt.Errorf("no source repository: give --from-repo or set CAIRN_FROM_REPOSITORY: %w", repo.ErrNoRepository)
+	}
+	sg := *g
+	sg.repo, sg.passwordFile, sg.passwordCommand = from.repo, from.passwordFile, from.passwordCommand
+	sg.passwordEnv, sg.label = "CAIRN_FROM_PASSWORD", "source repository"
+
+	dst, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	src, err := sg.open(ctx)
+	if err != nil {
+		return fmt.Errorf("source repository %s: %w", from.repo, err)
+	}
+	defer src.Close()
+	if src.Config().ID == dst.Config().ID {
+		return fmt.Errorf("%s and %s are the same repository (ID %s): nothing to copy", from.repo, g.repo, src.Config().ID)
+	}
+	dlock, err := g.lock(ctx, dst, false, "copy")
+	if err != nil {
+		return err
+	}
+	defer dlock.Unlock()
+	slock, err := sg.lock(ctx, src, false, "copy from")
+	if err != nil {
+		return fmt.Errorf("source repository: %w", err)
+	}
+	defer slock.Unlock()
+	// Either lease lost stops the copy.
+	ctx, cancel := context.WithCancel(dlock.Context())
+	defer cancel()
+	stop := context.AfterFunc(slock.Context(), cancel)
+	defer stop()
+
+	snaps, err := selectSnapshots(ctx, src, args, f)
+	if err != nil {
+		return fmt.Errorf("source repository: %w", err)
+	}
+	all, err := src.Snapshots(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("source repository: %w", err)
+	}
+	bySrcID := map[id.ID]*repo.Snapshot{}
+	for _, sn := range all {
+		bySrcID[sn.ID] = sn
+	}
+	have, err := dst.Snapshots(ctx, func(err error) { g.warnf("skipping a snapshot of the destination that cannot be read: %v", err) })
+	if err != nil {
+		return err
+	}
+	// copies maps a source snapshot to its copy in the destination.
+	copies := map[id.ID]*repo.Snapshot{}
+	for _, d := range have {
+		if d.CopiedFrom != nil {
+			copies[*d.CopiedFrom] = d
+		}
+	}
+
+	saver := dst.NewSaver(ctx, 2)
+	if dryRun {
+		saver = dst.NewDryRunSaver(ctx)
+	}
+	cp := transfer.New(src, dst, saver)
+	var line liveLine
+	progress := isTerminal(os.Stderr) && !g.quiet && !g.json
+	var lastShow time.Time
+	var copied, skipped int
+	var failed []error
+	for _, sn := range snaps {
+		if d, ok := copies[sn.ID]; ok {
+			skipped++
+			if g.json {
+				printJSON(copyReport{MessageType: "skipped_snapshot", Source: sn.ID.String(), ID: d.ID.String()})
+			} else if !g.quiet {
+				fmt.Printf("snapshot %s of %s at %s: copied before, as %s\n", sn.ID.Short(), pathsText(sn), sn.Time.Local().Format("2006-01-02 15:04:05"), d.ID.Short())
+			}
+			continue
+		}
+		before := cp.Stats()
+		addedBefore := saver.Stats()
+		start := time.Now()
+		if progress {
+			cp.OnProgress = func(p transfer.Progress) {
+				if time.Since(lastShow) < 200*time.Millisecond {
+					return
+				}
+				lastShow = time.Now()
+				line.show(fmt.Sprintf("snapshot %s: %s of %s read, %s/s", sn.ID.Short(), formatBytes(p.Bytes), formatBytes(p.BytesTotal), formatBytes(int64(rate(p.Bytes, time.Since(start))))))
+			}
+		}
+		nsn, err := cp.Copy(ctx, sn, earlierPair(sn, copies, bySrcID))
+		line.done()
+		if err == nil {
+			err = saver.Flush()
+		}
+		if err == nil && nsn.Parent == nil && sn.Parent != nil {
+			if p, ok := copies[*sn.Parent]; ok {
+				pid := p.ID
+				nsn.Parent = &pid
+			}
+		}
+		if err == nil && !dryRun {
+			err = dst.SaveSnapshot(ctx, nsn)
+		}
+		if err != nil {
+			err = fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
+			if ctx.Err() != nil || errors.Is(err, repo.ErrLeaseLost) || saver.Flush() != nil {
+				// Storing into the destination failed, or the copy was
+				// stopped: the snapshots after this one would fail too.
+				return errors.Join(append(failed, err, fmt.Errorf("%d copied before it", copied))...)
+			}
+			failed = append(failed, err)
+			g.warnf("%v", err)
+			continue
+		}
+		copied++
+		if !dryRun {
+			copies[sn.ID] = nsn
+		}
+		st, added := cp.Stats(), saver.Stats()
+		rep := copyReport{MessageType: "copied_snapshot", Source: sn.ID.String(), ID: nsn.ID.String(),
+			BlobsRead: st.BlobsRead - before.BlobsRead, BytesRead: st.BytesRead - before.BytesRead,
+			DataAdded: added.DataAdded - addedBefore.DataAdded, StoredAdded: added.StoredAdded - addedBefore.StoredAdded, DryRun: dryRun}
+		if dryRun {
+			rep.ID = ""
+		}
+		switch {
+		case g.json:
+			printJSON(rep)
+		case g.quiet:
+		case dryRun:
+			fmt.Printf("snapshot %s of %s at %s: would read %s, add %s (%s stored)\n", sn.ID.Short(), pathsText(sn), sn.Time.Local().Format("2006-01-02 15:04:05"),
+				formatBytes(rep.BytesRead), formatBytes(rep.DataAdded), formatBytes(rep.StoredAdded))
+		default:
+			fmt.Printf("snapshot %s of %s at %s: copied as %s, read %s, added %s (%s stored)\n", sn.ID.Short(), pathsText(sn), sn.Time.Local().Format("2006-01-02 15:04:05"),
+				nsn.ID.Short(), formatBytes(rep.BytesRead), formatBytes(rep.DataAdded), formatBytes(rep.StoredAdded))
+		}
+	}
+	total := saver.Stats()
+	if g.json {
+		printJSON(map[string]any{"message_type": "summary", "snapshots_copied": copied, "snapshots_skipped": skipped,
+			"snapshots_failed": len(failed), "data_added": total.DataAdded, "data_added_packed": total.StoredAdded, "dry_run": dryRun})
+	} else if !g.quiet {
+		verb := "copied"
+		if dryRun {
+			verb = "would be copied"
+		}
+		fmt.Printf("%s %s, %d copied before, %s added (%s stored)\n", plural(copied, "snapshot"), verb, skipped, formatBytes(total.DataAdded), formatBytes(total.StoredAdded))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%s not copied: %w", plural(len(failed), "snapshot"), errors.Join(failed...))
+	}
+	return nil
+}
+
+// earlierPair picks the copied snapshot to take unchanged trees and
+// chunks from: of the same host and source, the nearest in time before
+// sn, else the nearest after it.
+func earlierPair(sn *repo.Snapshot, copies map[id.ID]*repo.Snapshot, src map[id.ID]*repo.Snapshot) *transfer.Pair {
+	var best *transfer.Pair
+	var bestGap time.Duration
+	for sid, d := range copies {
+		s, ok := src[sid]
+		if !ok || s.Host != sn.Host || s.Source != sn.Source {
+			continue
+		}
+		gap := sn.Time.Sub(s.Time)
+		if gap < 0 {
+			gap = -gap + 1<<62 // after sn: only when none is before
+		}
+		if best == nil || gap < bestGap {
+			best, bestGap = &transfer.Pair{Src: s, Dst: d}, gap
+		}
+	}
+	return best
+}
+
+// pathsText names what a snapshot holds, for a line about it.
+func pathsText(sn *repo.Snapshot) string {
+	if len(sn.Paths) == 0 {
+		return "(no paths)"
+	}
+	return strings.Join(sn.Paths, " ")
+}

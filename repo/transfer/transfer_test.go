@@ -1,0 +1,239 @@
+package transfer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/check"
+	"github.com/cairn-backup/cairn/repo/fsmeta/testtree"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/repotest"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/transfer"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// copySnapshot copies sn from src into dst with a copier of its own and
+// commits it.
+func copySnapshot(t *testing.T, cp *transfer.Copier, saver *repo.Saver, dst *repo.Repository, sn *repo.Snapshot, earlier *transfer.Pair) *repo.Snapshot {
+	t.Helper()
+	ctx := context.Background()
+	nsn, err := cp.Copy(ctx, sn, earlier)
+	if err != nil {
+		t.Fatalf("copy %s: %v", sn.ID.Short(), err)
+	}
+	if err := saver.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.SaveSnapshot(ctx, nsn); err != nil {
+		t.Fatal(err)
+	}
+	return nsn
+}
+
+func checkClean(t *testing.T, r *repo.Repository) {
+	t.Helper()
+	res, err := check.Run(context.Background(), r, check.Options{ReadData: true})
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	if !res.OK() {
+		t.Fatalf("check of the destination: %+v", res.Problems)
+	}
+}
+
+// TestCopyRoundTrip copies a snapshot of a tree holding every kind of
+// entry and attribute into a repository with other keys, and restores the
+// copy: every byte and attribute must come back.
+func TestCopyRoundTrip(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test needs root (devices, ownership, trusted xattrs)")
+		}
+		t.Skip("needs root")
+	}
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "src")
+	testtree.Build(t, src, 7)
+	a, b := repo.TestRepository(t), repo.TestRepository(t)
+	res, err := ingest.Run(ctx, a, ingest.Options{Paths: []string{src}, Host: "h", Source: "s",
+		Warn: func(p string, err error) { t.Errorf("ingest %s: %v", p, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saver := b.NewSaver(ctx, 2)
+	cp := transfer.New(a, b, saver)
+	nsn := copySnapshot(t, cp, saver, b, res.Snapshot, nil)
+
+	if nsn.Tree == res.Snapshot.Tree {
+		t.Fatal("the copy's tree has the source's ID: the destination's keys were not used")
+	}
+	if nsn.CopiedFrom == nil || *nsn.CopiedFrom != res.Snapshot.ID {
+		t.Fatalf("copied_from = %v, want %s", nsn.CopiedFrom, res.Snapshot.ID)
+	}
+	if nsn.Host != "h" || nsn.Source != "s" || !nsn.Time.Equal(res.Snapshot.Time) || !slicesEqual(nsn.Paths, res.Snapshot.Paths) || !bytes.Equal(nsn.Root, res.Snapshot.Root) {
+		t.Fatalf("copy's snapshot fields differ: %+v, source %+v", nsn, res.Snapshot)
+	}
+	if st := cp.Stats(); int64(st.BlobsRead) != res.Snapshot.Summary.DataBlobs || st.Snapshots != 1 {
+		t.Fatalf("stats %+v: want every one of the %d data blobs read once", st, res.Snapshot.Summary.DataBlobs)
+	}
+	checkClean(t, b)
+
+	// The copy read through a second handle, as another process would.
+	loaded, err := b.LoadSnapshot(ctx, nsn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := restore.Run(ctx, b, loaded, src, restore.Options{Target: dst,
+		Warn: func(p string, err error) { t.Errorf("restore %s: %v", p, err) }}); err != nil {
+		t.Fatal(err)
+	}
+	if diffs := testtree.Compare(t, src, dst, testtree.CompareOptions{ATime: true, Sparse: true}); len(diffs) > 0 {
+		t.Fatalf("the copy restores differently:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+func slicesEqual(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
+}
+
+// blobSet is every data blob of sn.
+func blobSet(t *testing.T, r *repo.Repository, sn *repo.Snapshot) map[id.ID]bool {
+	t.Helper()
+	out := map[id.ID]bool{}
+	err := r.Walk(context.Background(), sn, func(_ string, n *tree.Node) (bool, error) {
+		for _, b := range n.Blobs() {
+			out[b] = true
+		}
+		return true, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCopyIncremental copies two snapshots of a changing source. The
+// second copy, given the first pair, reads from the source only the blobs
+// the first snapshot did not have, and comes out exactly as a copy made
+// from nothing would.
+func TestCopyIncremental(t *testing.T) {
+	ctx := context.Background()
+	f := repotest.New(t)
+	s1, s2 := f.Snapshots[0], f.Snapshots[1]
+	b := repo.TestRepository(t)
+
+	saver := b.NewSaver(ctx, 2)
+	d1 := copySnapshot(t, transfer.New(f.Repo, b, saver), saver, b, s1, nil)
+
+	// A later run: a new copier knows nothing but the earlier pair.
+	saver = b.NewSaver(ctx, 2)
+	cp := transfer.New(f.Repo, b, saver)
+	d2 := copySnapshot(t, cp, saver, b, s2, &transfer.Pair{Src: s1, Dst: d1})
+	old, cur := blobSet(t, f.Repo, s1), blobSet(t, f.Repo, s2)
+	fresh := 0
+	for bid := range cur {
+		if !old[bid] {
+			fresh++
+		}
+	}
+	st := cp.Stats()
+	if fresh == 0 || st.BlobsRead != fresh {
+		t.Fatalf("second copy read %d blobs, want the %d the first snapshot did not have (stats %+v)", st.BlobsRead, fresh, st)
+	}
+	if st.TreesKept == 0 || st.BlobsTaken == 0 {
+		t.Fatalf("second copy kept no unchanged tree or took over no chunk: %+v", st)
+	}
+
+	// From nothing, the same snapshot makes the same trees.
+	saver = b.NewSaver(ctx, 2)
+	again, err := transfer.New(f.Repo, b, saver).Copy(ctx, s2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := saver.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if again.Tree != d2.Tree {
+		t.Fatalf("copy with the earlier pair made tree %s, from nothing %s", d2.Tree.Short(), again.Tree.Short())
+	}
+	checkClean(t, b)
+	sameFiles(t, f, b, d2, s2)
+}
+
+// sameFiles restores sn from the fixture's repository and its copy from b,
+// and compares the files' bytes.
+func sameFiles(t *testing.T, f *repotest.Fixture, b *repo.Repository, copied, sn *repo.Snapshot) {
+	t.Helper()
+	ctx := context.Background()
+	want, got := t.TempDir(), t.TempDir()
+	if _, err := f.Restore(sn, want); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restore.Run(ctx, b, copied, "/", restore.Options{Target: got, SkipOwner: os.Geteuid() != 0}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err := filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(want, p)
+		w, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		g, err := os.ReadFile(filepath.Join(got, rel))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(w, g) {
+			t.Errorf("%s differs in the copy", rel)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no files compared")
+	}
+}
+
+// TestCopyDamagedSource: a source blob that fails its check stops the
+// snapshot's copy with an error naming the file, and the destination gets
+// no snapshot; what was stored is indexed and the destination checks
+// clean.
+func TestCopyDamagedSource(t *testing.T) {
+	ctx := context.Background()
+	f := repotest.New(t)
+	dmg := f.FlipBit(f.BlobOf("media/big.bin"))
+	f.Sync()
+	b := repo.TestRepository(t)
+	saver := b.NewSaver(ctx, 2)
+	_, err := transfer.New(f.Repo, b, saver).Copy(ctx, f.Latest(), nil)
+	if err == nil {
+		t.Fatal("copy of a snapshot with a damaged blob succeeded")
+	}
+	if !errors.Is(err, repo.ErrDamaged) || !strings.Contains(err.Error(), f.Path("media/big.bin")) || !strings.Contains(err.Error(), dmg.Pack.Short()) {
+		t.Fatalf("error %q: want damage named with the file %s and pack %s", err, f.Path("media/big.bin"), dmg.Pack.Short())
+	}
+	if err := saver.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := b.Snapshots(ctx, nil)
+	if err != nil || len(snaps) != 0 {
+		t.Fatalf("destination snapshots %v, %v: want none", snaps, err)
+	}
+	checkClean(t, b)
+}
