@@ -92,7 +92,7 @@ func (c *Copier) Copy(ctx context.Context, sn *repo.Snapshot, earlier *Pair) (*r
 	if earlier != nil {
 		hint = &treePair{src: earlier.Src.Tree, dst: earlier.Dst.Tree}
 	}
-	if err := p.plan(sn.Tree, hint); err != nil {
+	if err := p.plan("/", sn.Tree, hint); err != nil {
 		return nil, err
 	}
 	if err := c.readBlobs(ctx, sn, p.need); err != nil {
@@ -130,9 +130,10 @@ type planner struct {
 	order []id.ID        // trees to write, children before parents
 }
 
-// plan finds what copying tree tid takes. hint, when not nil, is the tree
-// at the same place in an earlier snapshot with its copy.
-func (p *planner) plan(tid id.ID, hint *treePair) error {
+// plan finds what copying tree tid, the folder at dir, takes. hint, when
+// not nil, is the tree at the same place in an earlier snapshot with its
+// copy.
+func (p *planner) plan(dir string, tid id.ID, hint *treePair) error {
 	c := p.c
 	if _, ok := c.trees[tid]; ok || p.seen[tid] {
 		return nil
@@ -149,7 +150,7 @@ func (p *planner) plan(tid id.ID, hint *treePair) error {
 	p.seen[tid] = true
 	nodes, err := c.src.LoadTree(p.ctx, tid)
 	if err != nil {
-		return fmt.Errorf("source tree %s: %w", tid.Short(), err)
+		return fmt.Errorf("source tree %s of %s: %w", tid.Short(), dir, err)
 	}
 	var before, copied map[string]*tree.Node
 	if hint != nil {
@@ -165,7 +166,7 @@ func (p *planner) plan(tid id.ID, hint *treePair) error {
 			if b, d := before[n.Name], copied[n.Name]; b != nil && d != nil && b.Kind == tree.KindDir && d.Kind == tree.KindDir {
 				sub = &treePair{src: b.Subtree, dst: d.Subtree}
 			}
-			if err := p.plan(n.Subtree, sub); err != nil {
+			if err := p.plan(path.Join(dir, n.Name), n.Subtree, sub); err != nil {
 				return err
 			}
 		case tree.KindFile:

@@ -237,3 +237,17 @@ func TestCopyDamagedSource(t *testing.T) {
 	}
 	checkClean(t, b)
 }
+
+// TestCopyMissingSourceTree: a lost tree pack of the source fails the
+// copy with an error naming the folder and the pack.
+func TestCopyMissingSourceTree(t *testing.T) {
+	ctx := context.Background()
+	f := repotest.New(t)
+	dmg := f.RemovePack(f.PackOf("small")) // the fixture's trees share one pack
+	f.Sync()
+	b := repo.TestRepository(t)
+	_, err := transfer.New(f.Repo, b, b.NewSaver(ctx, 1)).Copy(ctx, f.Latest(), nil)
+	if err == nil || !strings.Contains(err.Error(), " of /:") || !strings.Contains(err.Error(), dmg.Pack.String()) {
+		t.Fatalf("copy with a lost tree pack: %v; want an error naming the root folder and pack %s", err, dmg.Pack)
+	}
+}
