@@ -34,6 +34,10 @@ type Summary struct {
 	TotalFiles      int64     `json:"total_files"`
 	TotalBytes      int64     `json:"total_bytes"`
 	TotalEntries    int64     `json:"total_entries"`
+	// Rewritten is when `cairn rewrite` last removed paths from the
+	// snapshot: the totals then count the rewritten tree, while the
+	// other figures still describe the ingest that made it.
+	Rewritten *time.Time `json:"rewritten,omitempty"`
 }
 
 // Snapshot is the commit point of an ingest: writing it makes a backup

@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/internal/par"
+	"github.com/cairn-backup/cairn/repo/repair"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
@@ -374,12 +375,13 @@ func (c *checker) finish() {
 		}
 	}
 	// Snapshots repair snapshots wrote name their originals, which are
-	// kept until forgotten.
+	// kept until forgotten. Tag and rewrite name theirs too: only the
+	// copies carrying repair's tag count.
 	repairedAs := map[id.ID]id.ID{}
 	loaded := map[id.ID]bool{}
 	for _, sn := range c.snapshots {
 		loaded[sn.ID] = true
-		if sn.Original != nil {
+		if sn.Original != nil && sn.HasTag(repair.RepairedTag) {
 			repairedAs[*sn.Original] = sn.ID
 		}
 	}
@@ -392,7 +394,7 @@ func (c *checker) finish() {
 		}
 	}
 	for _, sn := range c.snapshots {
-		if o := sn.Original; o != nil && loaded[*o] && !losesData[*o] {
+		if o := sn.Original; o != nil && sn.HasTag(repair.RepairedTag) && loaded[*o] && !losesData[*o] {
 			c.notice(SnapshotRepairStale, "snapshots/"+sn.ID.String(),
 				fmt.Sprintf("a repaired copy of snapshot %s, which is whole again; `cairn repair snapshots --forget` removes this copy", o.Short()))
 		}

@@ -125,7 +125,9 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 			continue
 		}
 		snaps = append(snaps, sn)
-		if sn.Original != nil {
+		// Only the copies a repair wrote: tag and rewrite name their
+		// originals too.
+		if sn.Original != nil && sn.HasTag(RepairedTag) {
 			repairedAs[*sn.Original] = append(repairedAs[*sn.Original], sn.ID)
 		}
 	}
