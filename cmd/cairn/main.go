@@ -149,6 +149,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newRepairCommand(g),
 		newForgetCommand(g),
 		newTagCommand(g),
+		newRewriteCommand(g),
 		newKeyCommand(g),
 		newStatsCommand(g),
 	)
