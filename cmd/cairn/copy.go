@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo"
-	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/transfer"
 )
 
@@ -115,38 +114,21 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 	if err != nil {
 		return fmt.Errorf("source repository: %w", err)
 	}
-	all, err := src.Snapshots(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("source repository: %w", err)
-	}
-	bySrcID := map[id.ID]*repo.Snapshot{}
-	for _, sn := range all {
-		bySrcID[sn.ID] = sn
-	}
-	have, err := dst.Snapshots(ctx, func(err error) { g.warnf("skipping a snapshot of the destination that cannot be read: %v", err) })
-	if err != nil {
-		return err
-	}
-	// copies maps a source snapshot to its copy in the destination.
-	copies := map[id.ID]*repo.Snapshot{}
-	for _, d := range have {
-		if d.CopiedFrom != nil {
-			copies[*d.CopiedFrom] = d
-		}
-	}
-
 	saver := dst.NewSaver(ctx, 2)
 	if dryRun {
 		saver = dst.NewDryRunSaver(ctx)
 	}
-	cp := transfer.New(src, dst, saver)
+	b, err := transfer.NewBatch(ctx, src, dst, saver, dryRun, func(err error) { g.warnf("skipping a snapshot of the destination that cannot be read: %v", err) })
+	if err != nil {
+		return err
+	}
 	var line liveLine
 	progress := isTerminal(os.Stderr) && !g.quiet && !g.json
 	var lastShow time.Time
 	var copied, skipped int
 	var failed []error
 	for _, sn := range snaps {
-		if d, ok := copies[sn.ID]; ok {
+		if d := b.CopyOf(sn.ID); d != nil {
 			skipped++
 			if g.json {
 				printJSON(copyReport{MessageType: "skipped_snapshot", Source: sn.ID.String(), ID: d.ID.String()})
@@ -155,11 +137,9 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 			}
 			continue
 		}
-		before := cp.Stats()
-		addedBefore := saver.Stats()
 		start := time.Now()
 		if progress {
-			cp.OnProgress = func(p transfer.Progress) {
+			b.Copier.OnProgress = func(p transfer.Progress) {
 				if time.Since(lastShow) < 200*time.Millisecond {
 					return
 				}
@@ -167,23 +147,10 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 				line.show(fmt.Sprintf("snapshot %s: %s of %s read, %s/s", sn.ID.Short(), formatBytes(p.Bytes), formatBytes(p.BytesTotal), formatBytes(int64(rate(p.Bytes, time.Since(start))))))
 			}
 		}
-		nsn, err := cp.Copy(ctx, sn, earlierPair(sn, copies, bySrcID))
+		c, err := b.Copy(ctx, sn)
 		line.done()
-		if err == nil {
-			err = saver.Flush()
-		}
-		if err == nil && nsn.Parent == nil && sn.Parent != nil {
-			if p, ok := copies[*sn.Parent]; ok {
-				pid := p.ID
-				nsn.Parent = &pid
-			}
-		}
-		if err == nil && !dryRun {
-			err = dst.SaveSnapshot(ctx, nsn)
-		}
 		if err != nil {
-			err = fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
-			if ctx.Err() != nil || errors.Is(err, repo.ErrLeaseLost) || saver.Flush() != nil {
+			if b.Fatal(ctx, err) {
 				// Storing into the destination failed, or the copy was
 				// stopped: the snapshots after this one would fail too.
 				return errors.Join(append(failed, err, fmt.Errorf("%d copied before it", copied))...)
@@ -193,13 +160,9 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 			continue
 		}
 		copied++
-		if !dryRun {
-			copies[sn.ID] = nsn
-		}
-		st, added := cp.Stats(), saver.Stats()
+		nsn := c.Snapshot
 		rep := copyReport{MessageType: "copied_snapshot", Source: sn.ID.String(), ID: nsn.ID.String(),
-			BlobsRead: st.BlobsRead - before.BlobsRead, BytesRead: st.BytesRead - before.BytesRead,
-			DataAdded: added.DataAdded - addedBefore.DataAdded, StoredAdded: added.StoredAdded - addedBefore.StoredAdded, DryRun: dryRun}
+			BlobsRead: c.BlobsRead, BytesRead: c.BytesRead, DataAdded: c.DataAdded, StoredAdded: c.StoredAdded, DryRun: dryRun}
 		if dryRun {
 			rep.ID = ""
 		}
@@ -230,28 +193,6 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 		return fmt.Errorf("%s not copied: %w", plural(len(failed), "snapshot"), errors.Join(failed...))
 	}
 	return nil
-}
-
-// earlierPair picks the copied snapshot to take unchanged trees and
-// chunks from: of the same host and source, the nearest in time before
-// sn, else the nearest after it.
-func earlierPair(sn *repo.Snapshot, copies map[id.ID]*repo.Snapshot, src map[id.ID]*repo.Snapshot) *transfer.Pair {
-	var best *transfer.Pair
-	var bestGap time.Duration
-	for sid, d := range copies {
-		s, ok := src[sid]
-		if !ok || s.Host != sn.Host || s.Source != sn.Source {
-			continue
-		}
-		gap := sn.Time.Sub(s.Time)
-		if gap < 0 {
-			gap = -gap + 1<<62 // after sn: only when none is before
-		}
-		if best == nil || gap < bestGap {
-			best, bestGap = &transfer.Pair{Src: s, Dst: d}, gap
-		}
-	}
-	return best
 }
 
 // pathsText names what a snapshot holds, for a line about it.

@@ -251,3 +251,76 @@ func TestCopyMissingSourceTree(t *testing.T) {
 		t.Fatalf("copy with a lost tree pack: %v; want an error naming the root folder and pack %s", err, dmg.Pack)
 	}
 }
+
+// TestBatch copies two snapshots of a source through a Batch: a second
+// batch finds their copies and has nothing left; the second copy's parent
+// is the first copy, and it read only what changed. A dry run reads and
+// counts, and saves nothing.
+func TestBatch(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "big"), bytes.Repeat([]byte("0123456789abcdef"), 1<<16), 0o644)
+	os.WriteFile(filepath.Join(src, "small"), []byte("small"), 0o644)
+	a, b := repo.TestRepository(t), repo.TestRepository(t)
+	var snaps []*repo.Snapshot
+	for i := range 2 {
+		if i == 1 {
+			os.WriteFile(filepath.Join(src, "small"), []byte("small, changed"), 0o644)
+		}
+		res, err := ingest.Run(ctx, a, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, res.Snapshot)
+	}
+
+	dry, err := transfer.NewBatch(ctx, a, b, b.NewDryRunSaver(ctx), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dry.Copy(ctx, snaps[0])
+	if err != nil || c.DataAdded <= 0 || c.Snapshot.ID != id.Zero || dry.CopyOf(snaps[0].ID) != nil {
+		t.Fatalf("dry run: %+v, %v", c, err)
+	}
+	if list, _ := b.Snapshots(ctx, nil); len(list) != 0 {
+		t.Fatalf("a dry run saved %d snapshots", len(list))
+	}
+
+	batch, err := transfer.NewBatch(ctx, a, b, b.NewSaver(ctx, 2), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batch.Source()) != 2 || len(batch.Destination()) != 0 {
+		t.Fatalf("source %d, destination %d snapshots", len(batch.Source()), len(batch.Destination()))
+	}
+	var copies []*transfer.Copied
+	for _, sn := range batch.Source() {
+		c, err := batch.Copy(ctx, sn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies = append(copies, c)
+	}
+	first, second := copies[0].Snapshot, copies[1].Snapshot
+	if second.Parent == nil || *second.Parent != first.ID {
+		t.Errorf("the second copy's parent is %v, want the first copy %s", second.Parent, first.ID.Short())
+	}
+	if copies[1].BytesRead != int64(len("small, changed")) {
+		t.Errorf("the second copy read %d bytes, want the changed file's", copies[1].BytesRead)
+	}
+	checkClean(t, b)
+
+	again, err := transfer.NewBatch(ctx, a, b, b.NewSaver(ctx, 2), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sn := range snaps {
+		if d := again.CopyOf(sn.ID); d == nil || d.ID != copies[i].Snapshot.ID {
+			t.Errorf("snapshot %d: copy %v, want %s", i, d, copies[i].Snapshot.ID.Short())
+		}
+	}
+	if len(again.Destination()) != 2 {
+		t.Errorf("destination lists %d snapshots", len(again.Destination()))
+	}
+}
