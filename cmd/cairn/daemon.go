@@ -41,8 +41,9 @@ func newDaemonCommand(g *globals) *cobra.Command {
 		Short: "Run the configured backups on schedule, keep the live mount, serve the control socket",
 		Long: `Run as the one long-lived cairn process of this machine: hold the repository
 open, run the sources of the config file on their schedules (with before and
-after hooks and retention), keep every snapshot mounted, serve the control
-socket that cairn ingest, snapshots, status and run use, and export metrics.
+after hooks and retention), copy their new snapshots into the repositories
+their copy_to names, keep every snapshot mounted, serve the control socket
+that cairn ingest, snapshots, status and run use, and export metrics.
 
 The socket is --socket, else the config's socket, else ` + daemon.DefaultSocket + `.
 Only root, the daemon's own user, the config's allow_uids and members of its
@@ -70,7 +71,8 @@ index, direct commands (ls, restore, mount...) use a private index at once.
 
 Signals: SIGHUP reads the config again (a config with a mistake is refused,
 naming FILE:LINE, and the running one stays; changing the repository, storage,
-socket, mount or metrics address needs a restart). SIGTERM and SIGINT stop
+socket, mount or metrics address needs a restart; copies change in place, as
+each copy opens its repository anew). SIGTERM and SIGINT stop
 taking work, let running ingests finish for up to stop_timeout (an ingest
 through the socket counts from its first byte, however slowly its --stdin
 stream comes), then abort them (no snapshot is written for an aborted
@@ -104,6 +106,9 @@ are up, and pings the watchdog when WatchdogSec is set.`,
 				Open: func(ctx context.Context, cfg *daemon.Config) (*repo.Repository, error) {
 					return g.forDaemon(cfg).open(ctx, func(o *repo.Options) { o.Resident = true })
 				},
+				OpenCopy: func(ctx context.Context, cfg *daemon.Config, c *daemon.Copy) (*repo.Repository, error) {
+					return g.forCopy(cfg, c).open(ctx)
+				},
 				ExitCode: exitCode,
 				Version:  version,
 				Logf:     logger.Printf,
@@ -126,27 +131,46 @@ func (g *globals) forDaemon(cfg *daemon.Config) *globals {
 	if cfg.CacheDir != "" {
 		d.cacheDir = cfg.CacheDir
 	}
-	s := &d.storage
-	if cfg.Connections > 0 {
-		s.connections = cfg.Connections
-	}
-	if cfg.Retries > 0 {
-		s.retries = cfg.Retries
-	}
-	s.virtualHost = s.virtualHost || cfg.S3VirtualHost
-	if cfg.VerifyWrites != nil {
-		s.verifyWrites = *cfg.VerifyWrites
-	}
-	if cfg.MetadataCache != nil {
-		s.metaCache = *cfg.MetadataCache
-	}
-	if cfg.LimitRequests > 0 {
-		s.limitRPS = cfg.LimitRequests
-	}
-	if cfg.LimitBytes != "" {
-		s.limitBytes = cfg.LimitBytes
-	}
+	d.storage.apply(cfg.Storage())
 	return &d
+}
+
+// forCopy returns the globals for one of a daemon config's copies: its
+// repository, password and storage options, on the flags' (and
+// environment's) storage settings, not the main repository's; the local
+// index lives beside the main repository's.
+func (g *globals) forCopy(cfg *daemon.Config, c *daemon.Copy) *globals {
+	d := *g
+	d.repo, d.passwordFile, d.passwordCommand = c.Repository, c.PasswordFile, c.PasswordCommand
+	d.label = "copy " + c.Name
+	if cfg.CacheDir != "" {
+		d.cacheDir = cfg.CacheDir
+	}
+	d.storage.apply(c.Storage())
+	return &d
+}
+
+// apply sets what a daemon config's storage options set.
+func (s *storageFlags) apply(o daemon.Storage) {
+	if o.Connections > 0 {
+		s.connections = o.Connections
+	}
+	if o.Retries > 0 {
+		s.retries = o.Retries
+	}
+	s.virtualHost = s.virtualHost || o.S3VirtualHost
+	if o.VerifyWrites != nil {
+		s.verifyWrites = *o.VerifyWrites
+	}
+	if o.MetadataCache != nil {
+		s.metaCache = *o.MetadataCache
+	}
+	if o.LimitRequests > 0 {
+		s.limitRPS = o.LimitRequests
+	}
+	if o.LimitBytes != "" {
+		s.limitBytes = o.LimitBytes
+	}
 }
 
 // verbosef says, with -v only, how a command reaches the repository.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 )
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -25,7 +27,12 @@ the running one ends. --no-wait only queues the run.
 A caller other than root and the daemon's own user must give the repository
 password (CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD); a
 wrong one exits 12. Text output adds ", retention removed N snapshots" when
-the source's retention removed some.`,
+the source's retention removed some.
+
+A source with copy_to is copied into those repositories after its run saved a
+snapshot, and cairn run waits for that too: a line per copy destination says
+what it copied, or, on stderr, why it failed. A failed copy does not change
+the exit code, which is the run's; the next run tries it again.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -57,6 +64,15 @@ the source's retention removed some.`,
 				}
 				fmt.Printf("source %s: %s in %s, %s added, snapshot %s saved%s\n", res.Source, res.Outcome,
 					formatDuration(time.Duration(res.Duration*float64(time.Second))), formatBytes(res.AddedBytes), res.SnapshotID[:8], retention)
+			}
+			for _, c := range res.Copies {
+				switch {
+				case c.Outcome != daemon.OutcomeSuccess:
+					g.warnf("source %s: copy to %s failed (%s copied; the next run tries again): %s", res.Source, c.Destination, plural(c.Copied, "snapshot"), c.Error)
+				case !g.json && !g.quiet:
+					fmt.Printf("source %s: copy to %s: %s copied in %s, %s added\n", res.Source, c.Destination, plural(c.Copied, "snapshot"),
+						formatDuration(time.Duration(c.Duration*float64(time.Second))), formatBytes(c.AddedBytes))
+				}
 			}
 			if res.ExitCode != exitOK {
 				return &exitError{res.ExitCode, fmt.Errorf("source %s: %w", res.Source, errors.New(res.Error))}

@@ -16,8 +16,11 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Use:   "status",
 		Short: "Show the daemon's sources: last run, outcome, duration, added bytes, next run",
 		Long: `Ask the running daemon (cairn daemon) how each configured source last ran
-and when it runs next. Without a daemon it says so and exits 1. It needs no
-password; one that is set (CAIRN_PASSWORD_FILE...) is checked all the same.
+and when it runs next, and how the last copy of each source into each of its
+copy_to destinations went: when, its outcome, the snapshots it copied, the
+data it added, and when one last succeeded. Without a daemon it says so and
+exits 1. It needs no password; one that is set (CAIRN_PASSWORD_FILE...) is
+checked all the same.
 
 --json prints the daemon's whole status as one JSON object.`,
 		Args: cobra.NoArgs,
@@ -67,6 +70,7 @@ func printStatus(st *daemon.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, last, outcome, dur, added, snap, next)
 	}
 	tw.Flush()
+	printCopies(st.Sources)
 	for _, in := range st.Ingests {
 		what := "ingest of " + in.What
 		if in.Source != "" {
@@ -78,5 +82,32 @@ func printStatus(st *daemon.Status) {
 		if r := s.LastRun; r != nil && r.Error != "" {
 			fmt.Printf("%s: %s\n", s.Name, r.Error)
 		}
+		for _, c := range s.Copies {
+			if c.Error != "" {
+				fmt.Printf("%s: copy to %s: %s\n", s.Name, c.Destination, c.Error)
+			}
+		}
 	}
+}
+
+// printCopies shows the last copy of each source into each of its copy
+// destinations, when there is one.
+func printCopies(sources []daemon.SourceStatus) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	head := false
+	for _, s := range sources {
+		for _, c := range s.Copies {
+			if !head {
+				fmt.Fprintln(tw, "Source\tCopy to\tLast copy\tOutcome\tSnapshots\tAdded\tLast success")
+				head = true
+			}
+			success := "never"
+			if c.LastSuccess != nil {
+				success = c.LastSuccess.Local().Format("2006-01-02 15:04:05")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, c.Destination, c.Start.Local().Format("2006-01-02 15:04:05"),
+				c.Outcome, c.Copied, formatBytes(c.AddedBytes), success)
+		}
+	}
+	tw.Flush()
 }

@@ -103,6 +103,40 @@ type SourceStatus struct {
 	NextRun  *time.Time `json:"next_run,omitempty"`
 	LastRun  *RunResult `json:"last_run,omitempty"`
 	Failures int        `json:"failures"` // failed runs since the daemon started
+	// Copies is the last copy into each of the source's copy_to, in
+	// copy_to order (those not tried yet are left out).
+	Copies []CopyStatus `json:"copies,omitempty"`
+}
+
+// CopyStatus is how the last copy of a source's snapshots into one copy
+// destination ended, when the last that succeeded did, and how many
+// failed since the daemon started.
+type CopyStatus struct {
+	CopyResult
+	LastSuccess *time.Time `json:"last_success,omitempty"`
+	Failures    int        `json:"failures"`
+}
+
+// CopyResult is how one copy of a source's snapshots into one copy
+// destination ended. A failed copy does not fail the source's run; the
+// next run tries again, and copies what this one did not.
+type CopyResult struct {
+	Destination string    `json:"destination"` // the copy's name
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Duration    float64   `json:"duration_seconds"`
+	Outcome     string    `json:"outcome"` // success or failure
+	Error       string    `json:"error,omitempty"`
+	// Copied counts the snapshots copied, Failed those that could not be.
+	Copied int `json:"snapshots_copied"`
+	Failed int `json:"snapshots_failed"`
+	// AddedBytes is the data the copies added to the destination
+	// (before compression), StoredBytes what that takes there.
+	AddedBytes  int64 `json:"added_bytes"`
+	StoredBytes int64 `json:"added_bytes_stored"`
+	// Removed counts the snapshots the source's retention forgot in the
+	// destination (with apply_retention).
+	Removed int `json:"snapshots_removed"`
 }
 
 // RunResult is how one run of a source ended.
@@ -123,6 +157,9 @@ type RunResult struct {
 	Unreadable   int64     `json:"files_unreadable"`
 	// Removed counts the snapshots retention forgot after the run.
 	Removed int `json:"snapshots_removed"`
+	// Copies says how copying into each of the source's copy_to went,
+	// after a run that saved a snapshot. They do not change Outcome.
+	Copies []CopyResult `json:"copies,omitempty"`
 }
 
 // RunRequest asks for a configured source to run now.

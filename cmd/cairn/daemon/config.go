@@ -41,6 +41,11 @@ type Config struct {
 	StopTimeout Duration `yaml:"stop_timeout"`
 
 	Sources []Source `yaml:"sources"`
+	// Copies are the repositories that sources keep copies of their
+	// snapshots in (copy_to names them).
+	Copies []Copy `yaml:"copies"`
+	// CopyTo is the copy_to of the sources that do not set their own.
+	CopyTo  []string `yaml:"copy_to"`
 	Check   *Check   `yaml:"check"`
 	Prune   *Prune   `yaml:"prune"`
 	Mount   *Mount   `yaml:"mount"`
@@ -78,8 +83,70 @@ type Source struct {
 	After  []Hook   `yaml:"after"`
 
 	Retention *Retention `yaml:"retention"`
+	// CopyTo names the copies (Config.Copies) that the source's new
+	// snapshots are copied into after each run that saved one. Left out:
+	// the config's copy_to; an empty list: none.
+	CopyTo []string `yaml:"copy_to"`
 	// PingURL overrides Metrics.PingURL for this source.
 	PingURL string `yaml:"ping_url"`
+}
+
+// Copy is a second repository, such as an offsite one, that the daemon
+// keeps copies of sources' snapshots in, as cairn copy does: after a run of
+// a source that names it in copy_to saved a snapshot, every snapshot of
+// that source (and this host) that the copy lacks is copied into it. Its
+// storage options are those of the main repository's keys of the same
+// names, for this repository; left out, they are the CLI's defaults.
+type Copy struct {
+	Name            string `yaml:"name"`
+	Repository      string `yaml:"repository"`
+	PasswordFile    string `yaml:"password_file"`
+	PasswordCommand string `yaml:"password_command"`
+
+	Connections   int     `yaml:"connections"`
+	S3VirtualHost bool    `yaml:"s3_virtual_host"`
+	Retries       int     `yaml:"retries"`
+	VerifyWrites  *bool   `yaml:"verify_writes"`
+	MetadataCache *bool   `yaml:"metadata_cache"`
+	LimitRequests float64 `yaml:"limit_requests"`
+	LimitBytes    string  `yaml:"limit_bytes"`
+
+	// ApplyRetention applies each source's retention policy in this
+	// repository too, to the source's snapshots of this host, after
+	// copying. Off: the copies stay until forgotten by hand.
+	ApplyRetention bool `yaml:"apply_retention"`
+}
+
+// Storage is how a repository's storage is reached: the storage options
+// of the config, or of a copy.
+type Storage struct {
+	Connections   int
+	S3VirtualHost bool
+	Retries       int
+	VerifyWrites  *bool
+	MetadataCache *bool
+	LimitRequests float64
+	LimitBytes    string
+}
+
+// Storage returns the main repository's storage options.
+func (c *Config) Storage() Storage {
+	return Storage{c.Connections, c.S3VirtualHost, c.Retries, c.VerifyWrites, c.MetadataCache, c.LimitRequests, c.LimitBytes}
+}
+
+// Storage returns the copy's storage options.
+func (c *Copy) Storage() Storage {
+	return Storage{c.Connections, c.S3VirtualHost, c.Retries, c.VerifyWrites, c.MetadataCache, c.LimitRequests, c.LimitBytes}
+}
+
+// Copy returns the copy named name, or nil.
+func (c *Config) Copy(name string) *Copy {
+	for i := range c.Copies {
+		if c.Copies[i].Name == name {
+			return &c.Copies[i]
+		}
+	}
+	return nil
 }
 
 // Hook is a command run before or after a source. A string runs with

@@ -27,6 +27,9 @@ type Deps struct {
 	Socket string
 	// Open opens the repository the config names.
 	Open func(ctx context.Context, cfg *Config) (*repo.Repository, error)
+	// OpenCopy opens the repository of one of the config's copies, with
+	// the copy's password and storage options.
+	OpenCopy func(ctx context.Context, cfg *Config, c *Copy) (*repo.Repository, error)
 	// ExitCode maps an error to the CLI's exit code, for clients.
 	ExitCode func(error) int
 	// Version is recorded in snapshots and reported by info.
@@ -65,6 +68,9 @@ type Daemon struct {
 
 	ingestsMu sync.Mutex
 	ingests   map[*IngestStatus]bool // socket ingests, for status
+
+	// copying serialises the copies into each copy destination, by name.
+	copying sync.Map // string -> *sync.Mutex
 }
 
 // Run runs the daemon with cfg until ctx ends (SIGTERM, SIGINT), then

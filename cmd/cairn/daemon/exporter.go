@@ -53,6 +53,14 @@ func (m *metricsState) backup(host string, res RunResult) {
 	m.repository()
 }
 
+// copied records a copy of a source's snapshots into a copy destination.
+func (m *metricsState) copied(host, source string, res CopyResult) {
+	m.set.Copy(host, source, res.Destination, metrics.CopyResult{
+		Start: res.Start, End: res.End, Success: res.Outcome == OutcomeSuccess,
+		AddedBytes: res.AddedBytes, Snapshots: res.Copied,
+	})
+}
+
 // repository records the repository's size (the packs the local index
 // knows) and its snapshots per host and source.
 func (m *metricsState) repository() {

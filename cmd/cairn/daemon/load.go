@@ -88,28 +88,34 @@ type loader struct {
 	// bad holds the paths whose value could not be decoded: checks after
 	// decoding say nothing more about them.
 	bad map[string]bool
-	// sourceNames are the names the sources give themselves (by index),
-	// to name them in problems: "sources[2] (db).schedule".
-	sourceNames map[int]string
+	// sourceNames are the names the sources and copies give themselves
+	// (by list, then index), to name them in problems: "sources[2]
+	// (db).schedule", "copies[0] (offsite).repository".
+	sourceNames map[string]map[int]string
 }
 
-// sourceNames reads each source's name from the document, before
-// decoding, so that every problem about a source can name it.
-func sourceNames(root *yaml.Node) map[int]string {
-	names := map[int]string{}
+// sourceNames reads the name of each source and copy from the document,
+// before decoding, so that every problem about one can name it. The
+// names are by list ("sources", "copies"), then index.
+func sourceNames(root *yaml.Node) map[string]map[int]string {
+	names := map[string]map[int]string{}
 	if root.Kind != yaml.MappingNode {
 		return names
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		if k, v := root.Content[i], root.Content[i+1]; k.Value == "sources" && v.Kind == yaml.SequenceNode {
-			for j, s := range v.Content {
-				if s.Kind != yaml.MappingNode {
-					continue
-				}
-				for m := 0; m+1 < len(s.Content); m += 2 {
-					if k, n := s.Content[m], s.Content[m+1]; k.Value == "name" && n.Kind == yaml.ScalarNode && n.Tag == "!!str" && sourceName.MatchString(n.Value) {
-						names[j] = n.Value
-					}
+		k, v := root.Content[i], root.Content[i+1]
+		if (k.Value != "sources" && k.Value != "copies") || v.Kind != yaml.SequenceNode {
+			continue
+		}
+		list := map[int]string{}
+		names[k.Value] = list
+		for j, s := range v.Content {
+			if s.Kind != yaml.MappingNode {
+				continue
+			}
+			for m := 0; m+1 < len(s.Content); m += 2 {
+				if k, n := s.Content[m], s.Content[m+1]; k.Value == "name" && n.Kind == yaml.ScalarNode && n.Tag == "!!str" && sourceName.MatchString(n.Value) {
+					list[j] = n.Value
 				}
 			}
 		}
@@ -117,18 +123,18 @@ func sourceNames(root *yaml.Node) map[int]string {
 	return names
 }
 
-// sourceIndex matches the start of a path about a source.
-var sourceIndex = regexp.MustCompile(`^sources\[(\d+)\]`)
+// sourceIndex matches the start of a path about a source or a copy.
+var sourceIndex = regexp.MustCompile(`^(sources|copies)\[(\d+)\]`)
 
-// display is path as problems show it: with the source's name after its
-// index, when the source has one.
+// display is path as problems show it: with the source's (or copy's)
+// name after its index, when it has one.
 func (l *loader) display(path string) string {
 	m := sourceIndex.FindStringSubmatch(path)
 	if m == nil {
 		return path
 	}
-	i, _ := strconv.Atoi(m[1])
-	name, ok := l.sourceNames[i]
+	i, _ := strconv.Atoi(m[2])
+	name, ok := l.sourceNames[m[1]][i]
 	if !ok {
 		return path
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,14 +37,7 @@ func (l *loader) validate(c *Config) {
 	l.absolute("password_file", c.PasswordFile)
 	l.absolute("cache_dir", c.CacheDir)
 	l.absolute("socket", c.Socket)
-	l.atLeast("connections", c.Connections, 0)
-	l.atLeast("retries", c.Retries, 0)
-	if c.LimitRequests < 0 {
-		l.report("limit_requests", "must not be negative")
-	}
-	if _, err := ParseBytes(c.LimitBytes); err != nil {
-		l.report("limit_bytes", "%q is not a size like 20MiB, 512KiB or 1G", c.LimitBytes)
-	}
+	l.storage("", c.Storage())
 	for i, uid := range c.AllowUIDs {
 		l.atLeast(fmt.Sprintf("allow_uids[%d]", i), uid, 0)
 	}
@@ -63,7 +57,27 @@ func (l *loader) validate(c *Config) {
 			names[s.Name] = p + ".name"
 		}
 		l.source(p, s)
+		l.copyTo(p+".copy_to", s.CopyTo, c)
 	}
+	copies := map[string]string{}
+	for i := range c.Copies {
+		p := fmt.Sprintf("copies[%d]", i)
+		cp := &c.Copies[i]
+		if cp.Name != "" {
+			if first, dup := copies[cp.Name]; dup {
+				l.report(p+".name", "copy name %q repeated (first at line %d)", cp.Name, l.at(first).Line)
+			}
+			copies[cp.Name] = p + ".name"
+		}
+		l.copy(p, cp, c)
+		for j := range i {
+			if cp.Repository != "" && SameRepository(cp.Repository, c.Copies[j].Repository) {
+				l.report(p+".repository", "the same repository as copies[%d]", j)
+				break
+			}
+		}
+	}
+	l.copyTo("copy_to", c.CopyTo, c)
 	if c.Check != nil {
 		l.schedule("check.schedule", c.Check.Schedule)
 		if _, err := c.Check.Subset(); err != nil {
@@ -167,6 +181,76 @@ func (l *loader) source(p string, s *Source) {
 		l.retention(p+".retention", s.Retention)
 	}
 	l.url(p+".ping_url", s.PingURL)
+}
+
+// storage checks the storage options of the main repository (p "") or
+// of a copy (p "copies[N].").
+func (l *loader) storage(p string, s Storage) {
+	l.atLeast(p+"connections", s.Connections, 0)
+	l.atLeast(p+"retries", s.Retries, 0)
+	if s.LimitRequests < 0 {
+		l.report(p+"limit_requests", "must not be negative")
+	}
+	if _, err := ParseBytes(s.LimitBytes); err != nil {
+		l.report(p+"limit_bytes", "%q is not a size like 20MiB, 512KiB or 1G", s.LimitBytes)
+	}
+}
+
+// copy checks a copy destination: a name, another repository than the
+// daemon's, and a password of its own.
+func (l *loader) copy(p string, cp *Copy, c *Config) {
+	switch {
+	case cp.Name == "":
+		l.report(p+".name", "a copy needs a name, for copy_to to name it")
+	case !sourceName.MatchString(cp.Name):
+		l.report(p+".name", "%q is not a copy name: use letters, digits, '.', '_' and '-', starting with a letter or digit", cp.Name)
+	}
+	switch {
+	case cp.Repository == "":
+		l.report(p+".repository", "is required")
+	case !strings.Contains(cp.Repository, ":") && !filepath.IsAbs(cp.Repository):
+		l.report(p+".repository", "a local repository must be an absolute path, not %q", cp.Repository)
+	case c.Repository != "" && SameRepository(cp.Repository, c.Repository):
+		l.report(p+".repository", "is the daemon's own repository: a copy goes to another one")
+	}
+	switch {
+	case cp.PasswordFile != "" && cp.PasswordCommand != "":
+		l.report(p+".password_command", "password_file and password_command exclude each other")
+	case cp.PasswordFile == "" && cp.PasswordCommand == "" && !l.bad[p+".password_file"] && !l.bad[p+".password_command"]:
+		l.report(p, "a copy needs password_file or password_command: the repository's own password is not used for another one")
+	}
+	l.absolute(p+".password_file", cp.PasswordFile)
+	l.storage(p+".", cp.Storage())
+}
+
+// copyTo checks a list of copy names: each must be a copy of the config,
+// once.
+func (l *loader) copyTo(p string, names []string, c *Config) {
+	seen := map[string]bool{}
+	for i, n := range names {
+		at := fmt.Sprintf("%s[%d]", p, i)
+		switch {
+		case seen[n]:
+			l.report(at, "copy %q named twice", n)
+		case c.Copy(n) == nil && len(c.Copies) == 0:
+			l.report(at, "no copy named %q: the config has no copies", n)
+		case c.Copy(n) == nil:
+			known := map[string]int{}
+			var names []string
+			for j, cp := range c.Copies {
+				if _, dup := known[cp.Name]; !dup && sourceName.MatchString(cp.Name) {
+					known[cp.Name] = j
+					names = append(names, cp.Name)
+				}
+			}
+			if hint := suggest(n, known); hint != "" {
+				l.report(at, "no copy named %q%s", n, hint)
+			} else {
+				l.report(at, "no copy named %q in copies (%s)", n, strings.Join(names, ", "))
+			}
+		}
+		seen[n] = true
+	}
 }
 
 func (l *loader) retention(p string, r *Retention) {
@@ -275,6 +359,11 @@ func (c *Config) applyDefaults() error {
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
+		// Left out (nil): the config's. An empty list, which the loader
+		// decodes as empty and not nil, copies nowhere.
+		if s.CopyTo == nil {
+			s.CopyTo = slices.Clone(c.CopyTo)
+		}
 		if len(s.Command) > 0 && s.StdinName == "" {
 			s.StdinName = s.Name
 		}

@@ -60,6 +60,34 @@ check: {schedule: 1w, read_data_subset: 1/7}
 prune: {}
 metrics: {listen: "[::1]:9100", ping_url: "http://hc.local/ping/abc"}
 `,
+	"copies": `repository: /srv/backup
+copies:
+  - name: offsite
+    repository: s3:https://s3.example.com/offsite/alpha
+    password_file: /etc/cairn/offsite.pass
+    connections: 2
+    retries: 10
+    verify_writes: false
+    metadata_cache: false
+    s3_virtual_host: true
+    limit_requests: 5
+    limit_bytes: 1MiB
+    apply_retention: true
+  - name: usb
+    repository: local:/media/usb/cairn
+    password_command: cat /etc/cairn/usb.pass
+copy_to: [offsite]
+sources:
+  - name: default
+    paths: [/a]
+    retention: {keep_last: 3}
+  - name: both
+    paths: [/b]
+    copy_to: [usb, offsite]
+  - name: none
+    paths: [/c]
+    copy_to: []
+`,
 	"anchors": `repository: /srv/backup
 x-hooks: &hooks
   before: [{command: "true"}]
@@ -130,8 +158,58 @@ func TestParseExample(t *testing.T) {
 			t.Errorf("%s: %v", s.Name, err)
 		}
 	}
+	if len(c.Copies) != 2 || !c.Copies[0].ApplyRetention || c.Copies[1].PasswordCommand == "" {
+		t.Errorf("copies: %+v", c.Copies)
+	}
+	for i, want := range [][]string{{"offsite", "usb"}, {"offsite"}, {}} {
+		if got := c.Sources[i].CopyTo; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: copy_to %q, want %q", c.Sources[i].Name, got, want)
+		}
+	}
 	if s, err := c.Check.Subset(); err != nil || s == nil || s.String() != "10%" {
 		t.Errorf("subset %v %v", s, err)
+	}
+}
+
+// copy_to: a source's own list wins; left out (or null) it is the
+// top-level one; an empty list copies nowhere.
+func TestParseCopies(t *testing.T) {
+	c, err := Parse("copies.yaml", []byte(validConfigs["copies"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]string{{"offsite"}, {"usb", "offsite"}, {}} {
+		if got := c.Sources[i].CopyTo; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: copy_to %q, want %q", c.Sources[i].Name, got, want)
+		}
+	}
+	off := c.Copy("offsite")
+	f := false
+	want := &Copy{Name: "offsite", Repository: "s3:https://s3.example.com/offsite/alpha", PasswordFile: "/etc/cairn/offsite.pass",
+		Connections: 2, Retries: 10, VerifyWrites: &f, MetadataCache: &f, S3VirtualHost: true, LimitRequests: 5, LimitBytes: "1MiB", ApplyRetention: true}
+	if !reflect.DeepEqual(off, want) {
+		t.Errorf("offsite = %+v\nwant %+v", off, want)
+	}
+	if st := off.Storage(); st.Connections != 2 || st.LimitBytes != "1MiB" || *st.VerifyWrites {
+		t.Errorf("storage of offsite: %+v", st)
+	}
+	if c.Copy("nope") != nil {
+		t.Error("Copy of an unknown name")
+	}
+	// null is left out, as everywhere in the file.
+	c, err = Parse("null.yaml", []byte(validConfigs["copies"]+"  - {name: null-list, paths: [/e], copy_to: null}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Sources[3].CopyTo; !reflect.DeepEqual(got, []string{"offsite"}) {
+		t.Errorf("copy_to: null gave %q", got)
+	}
+	// No copies at all: nothing to copy to.
+	c, _ = Parse("issue.yaml", []byte(issueExample))
+	for _, s := range c.Sources {
+		if len(s.CopyTo) != 0 {
+			t.Errorf("%s: copy_to %q without copies", s.Name, s.CopyTo)
+		}
 	}
 }
 
@@ -273,6 +351,57 @@ sources:
 		"c.yaml:2:65: sources[0] (a).before[0].timeout: duration 5: missing unit",
 	}},
 	{"two documents", "repository: /r\n---\nrepository: /s\n", []string{"c.yaml:2:1: a second YAML document"}},
+	{"copies", `repository: /r
+copies:
+  - name: offsite
+    password_file: /p
+  - name: usb
+    repository: /media/usb
+  - name: offsite
+    repository: /r/
+    password_file: /p
+    password_command: x
+  - name: 'a b'
+    repository: backup
+    password_file: p
+    pasword_command: x
+  - repository: /media/usb
+    password_command: x
+    connections: -1
+    limit_bytes: fast
+copy_to: [usb, offsite, usb]
+sources:
+  - name: a
+    paths: [/a]
+    copy_to: [ofsite]
+  - name: b
+    copy_to: [usb, disk]
+  - name: c
+    paths: [/c]
+    copy_to: offsite
+`, []string{
+		"c.yaml:3:5: copies[0] (offsite).repository: is required",
+		"c.yaml:5:5: copies[1] (usb): a copy needs password_file or password_command",
+		`c.yaml:7:11: copies[2] (offsite).name: copy name "offsite" repeated (first at line 3)`,
+		"c.yaml:8:17: copies[2] (offsite).repository: is the daemon's own repository",
+		"c.yaml:10:23: copies[2] (offsite).password_command: password_file and password_command exclude each other",
+		`c.yaml:11:11: copies[3].name: "a b" is not a copy name`,
+		`c.yaml:12:17: copies[3].repository: a local repository must be an absolute path, not "backup"`,
+		`c.yaml:13:20: copies[3].password_file: want an absolute path, not "p"`,
+		`c.yaml:14:5: copies[3]: unknown key "pasword_command"; did you mean "password_command"?`,
+		"c.yaml:15:5: copies[4].name: a copy needs a name",
+		"c.yaml:15:17: copies[4].repository: the same repository as copies[1]",
+		"c.yaml:17:18: copies[4].connections: must be at least 0, not -1",
+		`c.yaml:18:18: copies[4].limit_bytes: "fast" is not a size`,
+		`c.yaml:19:25: copy_to[2]: copy "usb" named twice`,
+		`c.yaml:23:15: sources[0] (a).copy_to[0]: no copy named "ofsite"; did you mean "offsite"?`,
+		`c.yaml:24:5: sources[1] (b): a source needs paths`,
+		`c.yaml:25:20: sources[1] (b).copy_to[1]: no copy named "disk" in copies (offsite, usb)`,
+		"c.yaml:28:14: sources[2] (c).copy_to: want a list, not a string",
+	}},
+	{"copy_to without copies", "repository: /r\nsources: [{name: a, paths: [/a], copy_to: [offsite]}]\n", []string{
+		`c.yaml:2:44: sources[0] (a).copy_to[0]: no copy named "offsite": the config has no copies`,
+	}},
 }
 
 func TestParseErrors(t *testing.T) {

@@ -47,6 +47,8 @@ type job struct {
 	last     *RunResult
 	failures int
 	dropped  bool // a reload removed it; forget it once idle
+	// copies is the last copy into each copy destination, by name.
+	copies map[string]*CopyStatus
 }
 
 // waiter is a caller waiting for a run's end, and hearing of the paths it
@@ -333,6 +335,7 @@ func (r *runner) exec(j *job) {
 		if res.Outcome == OutcomeFailure {
 			j.failures++
 		}
+		j.noteCopies(res.Copies)
 		again := j.pending && !r.stopped
 		r.answer(j.waiters, res)
 		j.waiters, j.pending = nil, false
@@ -345,6 +348,27 @@ func (r *runner) exec(j *job) {
 		r.finishLocked(j, RunResult{Source: j.name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: errStopping.Error()})
 		r.mu.Unlock()
 		return
+	}
+}
+
+// noteCopies keeps the outcome of each copy of a run (under mu).
+func (j *job) noteCopies(copies []CopyResult) {
+	for _, c := range copies {
+		if j.copies == nil {
+			j.copies = map[string]*CopyStatus{}
+		}
+		st := j.copies[c.Destination]
+		if st == nil {
+			st = &CopyStatus{}
+			j.copies[c.Destination] = st
+		}
+		st.CopyResult = c
+		if c.Outcome == OutcomeSuccess {
+			end := c.End
+			st.LastSuccess = &end
+		} else {
+			st.Failures++
+		}
 	}
 }
 
@@ -418,6 +442,11 @@ func (r *runner) status(cfg *Config) (sources, jobs []SourceStatus) {
 		if j.last != nil {
 			l := *j.last
 			s.LastRun = &l
+		}
+		for _, name := range j.src.CopyTo {
+			if c := j.copies[name]; c != nil {
+				s.Copies = append(s.Copies, *c)
+			}
 		}
 		return s
 	}

@@ -115,6 +115,19 @@ func TestSchemaAndParseReject(t *testing.T) {
 		{"relative mount", r + "mount: {path: mnt}\n", "absolute path"},
 		{"public metrics", r + "metrics: {listen: '0.0.0.0:9473'}\n", "loopback"},
 		{"metrics without port", r + "metrics: {listen: localhost}\n", "host:port"},
+		{"copy without repository", r + "copies: [{name: c, password_file: /p}]\n", "copies[0] (c).repository: is required"},
+		{"copy without password", r + "copies: [{name: c, repository: /c}]\n", "needs password_file or password_command"},
+		{"copy with both passwords", r + "copies: [{name: c, repository: /c, password_file: /p, password_command: x}]\n", "exclude each other"},
+		{"copy without name", r + "copies: [{repository: /c, password_file: /p}]\n", "a copy needs a name"},
+		{"bad copy name", r + "copies: [{name: 'a/b', repository: /c, password_file: /p}]\n", "not a copy name"},
+		{"relative copy repository", r + "copies: [{name: c, repository: c, password_file: /p}]\n", "absolute path"},
+		{"relative copy password file", r + "copies: [{name: c, repository: /c, password_file: p}]\n", "absolute path"},
+		{"unknown copy key", r + "copies: [{name: c, repository: /c, password_file: /p, retention: true}]\n", `unknown key "retention"`},
+		{"copy storage", r + "copies: [{name: c, repository: /c, password_file: /p, retries: -1}]\n", "must be at least 0"},
+		{"copy apply_retention not a bool", r + "copies: [{name: c, repository: /c, password_file: /p, apply_retention: yes please}]\n", "want true or false"},
+		{"copy_to not a list", r + "copies: [{name: c, repository: /c, password_file: /p}]\ncopy_to: c\n", "want a list"},
+		{"copy_to twice the same", r + "copies: [{name: c, repository: /c, password_file: /p}]\ncopy_to: [c, c]\n", "named twice"},
+		{"source copy_to not a list", r + "copies: [{name: c, repository: /c, password_file: /p}]\nsources: [{name: a, paths: [/a], copy_to: c}]\n", "want a list"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := s.Validate(yamlToJSON(t, tc.yaml)); err == nil {

@@ -21,7 +21,8 @@ import (
 // runSource runs one source: ping start, before hooks in order (the first
 // that fails skips the ingest), the ingest under a shared lock, retention
 // (only when a snapshot was written), after hooks with the outcome in
-// their environment, ping success or failure, metrics. warn (when not nil)
+// their environment, ping success or failure, metrics, and (when a
+// snapshot was written) the copies into copy_to. warn (when not nil)
 // hears of each path the ingest cannot read.
 func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg string)) RunResult {
 	cfg := d.config()
@@ -106,6 +107,12 @@ func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg 
 		d.logf("source %s: %s after %.1fs: snapshot %s, %s added", src.Name, res.Outcome, res.Duration, sn.ID.Short(), plural(res.AddedBytes, "byte"))
 	}
 	d.metrics.backup(cfg.Host, res)
+	// Copies last: after hooks (which may restart what before hooks
+	// stopped) and pings must not wait for a slow offsite copy, and
+	// whatever happens to them the run's outcome is the ingest's.
+	if sn != nil && len(src.CopyTo) > 0 {
+		res.Copies = d.copySource(ctx, cfg, src)
+	}
 	return res
 }
 
@@ -193,14 +200,20 @@ func (d *Daemon) applyRetention(ctx context.Context, host string, src Source) (i
 		return 0, err
 	}
 	defer lock.Unlock()
-	ctx = lock.Context()
-	all, err := d.r.Snapshots(ctx, func(err error) { d.logf("source %s: retention: skipping snapshot: %v", src.Name, err) })
+	return d.forget(lock.Context(), d.r, host, src.Name, policy, "source "+src.Name+": retention")
+}
+
+// forget removes the snapshots of host and source in r that policy does
+// not keep, under a lock the caller holds; what names the work in the
+// log.
+func (d *Daemon) forget(ctx context.Context, r *repo.Repository, host, source string, policy forget.Policy, what string) (int, error) {
+	all, err := r.Snapshots(ctx, func(err error) { d.logf("%s: skipping snapshot: %v", what, err) })
 	if err != nil {
 		return 0, err
 	}
 	var group []*repo.Snapshot
 	for _, sn := range all {
-		if sn.Host == host && sn.Source == src.Name {
+		if sn.Host == host && sn.Source == source {
 			group = append(group, sn)
 		}
 	}
@@ -209,12 +222,12 @@ func (d *Daemon) applyRetention(ctx context.Context, host string, src Source) (i
 		return 0, errors.New("the policy keeps none of the snapshots: nothing removed")
 	}
 	for i, sn := range res.Remove {
-		if err := d.r.RemoveSnapshot(ctx, sn.ID); err != nil {
+		if err := r.RemoveSnapshot(ctx, sn.ID); err != nil {
 			return i, fmt.Errorf("removing snapshot %s: %w", sn.ID.Short(), err)
 		}
 	}
 	if len(res.Remove) > 0 {
-		d.logf("source %s: retention removed %s, kept %d", src.Name, plural(len(res.Remove), "snapshot"), len(res.Keep))
+		d.logf("%s removed %s, kept %d", what, plural(len(res.Remove), "snapshot"), len(res.Keep))
 	}
 	return len(res.Remove), nil
 }

@@ -26,6 +26,19 @@
 //
 // For the whole repository, unlabelled: cairn_repository_size_bytes.
 //
+// Per source and copy destination (the daemon's copies), labelled host,
+// source and destination:
+//
+//	cairn_copy_last_success_timestamp_seconds  end of the last copy that succeeded
+//	cairn_last_copy_success                    1 if the last copy succeeded, else 0
+//	cairn_copy_duration_seconds                length of the last copy
+//	cairn_copy_added_bytes                     bytes the last copy added to the destination
+//	cairn_copy_snapshots                       snapshots the last copy copied
+//	cairn_copy_failures_total                  failed copies (counter)
+//
+// A copy that fails does not make its source's run fail: alert on
+// cairn_last_copy_success being 0, or on the last success growing old.
+//
 // A one-shot `cairn ingest` keeps counters and the last success across
 // runs by reading its previous file back (LoadFile) before writing it anew.
 package metrics
@@ -58,25 +71,45 @@ const (
 	Failures       = "cairn_source_failures_total"
 	Snapshots      = "cairn_snapshots"
 	RepositorySize = "cairn_repository_size_bytes"
+
+	CopyLastSuccess = "cairn_copy_last_success_timestamp_seconds"
+	CopyLastOK      = "cairn_last_copy_success"
+	CopyDuration    = "cairn_copy_duration_seconds"
+	CopyAddedBytes  = "cairn_copy_added_bytes"
+	CopySnapshots   = "cairn_copy_snapshots"
+	CopyFailures    = "cairn_copy_failures_total"
+)
+
+// Labels of a family.
+const (
+	unlabelled = iota
+	bySource   // host, source
+	byCopy     // host, source, destination
 )
 
 type family struct {
 	name, help, typ string
-	labelled        bool // by host and source
+	labels          int // unlabelled, bySource or byCopy
 }
 
 // families are written in this order.
 var families = []family{
-	{LastSnapshot, "Time of the newest snapshot a source wrote, in seconds since the epoch.", "gauge", true},
-	{LastSuccess, "End of the last successful run of a source (partial runs included), in seconds since the epoch.", "gauge", true},
-	{LastOK, "Whether the last run of a source succeeded (1) or failed (0); a partial run, which saved a snapshot without some unreadable files, succeeded: see cairn_backup_unreadable_files.", "gauge", true},
-	{Duration, "How long the last run of a source took, in seconds.", "gauge", true},
-	{AddedBytes, "Bytes the last snapshot of a source added to the repository.", "gauge", true},
-	{Files, "Files in the last snapshot of a source.", "gauge", true},
-	{Unreadable, "Files the last snapshot of a source could not read (above 0: a partial run, exit code 3).", "gauge", true},
-	{Failures, "Runs of a source that failed.", "counter", true},
-	{Snapshots, "Snapshots of a host and source in the repository.", "gauge", true},
-	{RepositorySize, "Bytes stored in the repository.", "gauge", false},
+	{LastSnapshot, "Time of the newest snapshot a source wrote, in seconds since the epoch.", "gauge", bySource},
+	{LastSuccess, "End of the last successful run of a source (partial runs included), in seconds since the epoch.", "gauge", bySource},
+	{LastOK, "Whether the last run of a source succeeded (1) or failed (0); a partial run, which saved a snapshot without some unreadable files, succeeded: see cairn_backup_unreadable_files.", "gauge", bySource},
+	{Duration, "How long the last run of a source took, in seconds.", "gauge", bySource},
+	{AddedBytes, "Bytes the last snapshot of a source added to the repository.", "gauge", bySource},
+	{Files, "Files in the last snapshot of a source.", "gauge", bySource},
+	{Unreadable, "Files the last snapshot of a source could not read (above 0: a partial run, exit code 3).", "gauge", bySource},
+	{Failures, "Runs of a source that failed.", "counter", bySource},
+	{Snapshots, "Snapshots of a host and source in the repository.", "gauge", bySource},
+	{RepositorySize, "Bytes stored in the repository.", "gauge", unlabelled},
+	{CopyLastSuccess, "End of the last successful copy of a source's snapshots into a copy destination, in seconds since the epoch.", "gauge", byCopy},
+	{CopyLastOK, "Whether the last copy of a source's snapshots into a copy destination succeeded (1) or failed (0); a failed copy does not fail the source's run.", "gauge", byCopy},
+	{CopyDuration, "How long the last copy of a source's snapshots into a copy destination took, in seconds.", "gauge", byCopy},
+	{CopyAddedBytes, "Bytes the last copy of a source's snapshots added to a copy destination.", "gauge", byCopy},
+	{CopySnapshots, "Snapshots the last copy of a source's snapshots copied into a copy destination.", "gauge", byCopy},
+	{CopyFailures, "Copies of a source's snapshots into a copy destination that failed.", "counter", byCopy},
 }
 
 func lookup(name string) (family, bool) {
@@ -94,6 +127,7 @@ type HostSource struct{ Host, Source string }
 type key struct {
 	family string
 	HostSource
+	dest string // the copy destination, for the copy families
 }
 
 // BackupResult is the outcome of one run of a source.
@@ -130,22 +164,53 @@ func (s *Set) Backup(host, source string, r BackupResult) {
 	hs := HostSource{host, source}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.set(key{Duration, hs}, r.End.Sub(r.Start).Seconds())
+	s.set(key{family: Duration, HostSource: hs}, r.End.Sub(r.Start).Seconds())
 	if !r.SnapshotTime.IsZero() {
-		s.set(key{LastSnapshot, hs}, unixSeconds(r.SnapshotTime))
-		s.set(key{AddedBytes, hs}, float64(r.AddedBytes))
-		s.set(key{Files, hs}, float64(r.Files))
-		s.set(key{Unreadable, hs}, float64(r.Unreadable))
+		s.set(key{family: LastSnapshot, HostSource: hs}, unixSeconds(r.SnapshotTime))
+		s.set(key{family: AddedBytes, HostSource: hs}, float64(r.AddedBytes))
+		s.set(key{family: Files, HostSource: hs}, float64(r.Files))
+		s.set(key{family: Unreadable, HostSource: hs}, float64(r.Unreadable))
 	}
-	fails := s.values[key{Failures, hs}] // creates the series at 0
+	fails := s.values[key{family: Failures, HostSource: hs}] // creates the series at 0
 	if r.Success {
-		s.set(key{LastSuccess, hs}, unixSeconds(r.End))
-		s.set(key{LastOK, hs}, 1)
+		s.set(key{family: LastSuccess, HostSource: hs}, unixSeconds(r.End))
+		s.set(key{family: LastOK, HostSource: hs}, 1)
 	} else {
 		fails++
-		s.set(key{LastOK, hs}, 0)
+		s.set(key{family: LastOK, HostSource: hs}, 0)
 	}
-	s.set(key{Failures, hs}, fails)
+	s.set(key{family: Failures, HostSource: hs}, fails)
+}
+
+// CopyResult is the outcome of one copy of a source's snapshots into a
+// copy destination.
+type CopyResult struct {
+	Start, End time.Time
+	Success    bool
+	// AddedBytes and Snapshots are what the copy added, even when it
+	// failed after adding some.
+	AddedBytes int64
+	Snapshots  int
+}
+
+// Copy records a copy of the snapshots of source on host into the copy
+// destination dest.
+func (s *Set) Copy(host, source, dest string, r CopyResult) {
+	k := func(family string) key { return key{family, HostSource{host, source}, dest} }
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.set(k(CopyDuration), r.End.Sub(r.Start).Seconds())
+	s.set(k(CopyAddedBytes), float64(r.AddedBytes))
+	s.set(k(CopySnapshots), float64(r.Snapshots))
+	fails := s.values[k(CopyFailures)] // creates the series at 0
+	if r.Success {
+		s.set(k(CopyLastSuccess), unixSeconds(r.End))
+		s.set(k(CopyLastOK), 1)
+	} else {
+		fails++
+		s.set(k(CopyLastOK), 0)
+	}
+	s.set(k(CopyFailures), fails)
 }
 
 // Repository records the size of the repository and how many snapshots
@@ -161,12 +226,12 @@ func (s *Set) Repository(sizeBytes int64, snapshots map[HostSource]int) {
 	}
 	s.set(key{family: RepositorySize}, float64(sizeBytes))
 	for hs, n := range snapshots {
-		s.set(key{Snapshots, hs}, float64(n))
+		s.set(key{family: Snapshots, HostSource: hs}, float64(n))
 	}
 }
 
-// Drop removes every series of source on host, such as when a source
-// leaves the config.
+// Drop removes every series of source on host, its copies' included,
+// such as when a source leaves the config.
 func (s *Set) Drop(host, source string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -182,14 +247,24 @@ func (s *Set) Drop(host, source string) {
 func (s *Set) Value(family, host, source string) (float64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.values[key{family, HostSource{host, source}}]
+	v, ok := s.values[key{family: family, HostSource: HostSource{host, source}}]
+	return v, ok
+}
+
+// CopyValue returns the value of a copy family's series for source on
+// host and the copy destination dest, and whether it exists.
+func (s *Set) CopyValue(family, host, source, dest string) (float64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.values[key{family, HostSource{host, source}, dest}]
 	return v, ok
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 // WriteText writes every series in the Prometheus text format (version
-// 0.0.4), families in a fixed order, series sorted by host and source.
+// 0.0.4), families in a fixed order, series sorted by host, source and
+// destination.
 func (s *Set) WriteText(w io.Writer) error {
 	s.mu.Lock()
 	byFamily := map[string][]key{}
@@ -207,13 +282,16 @@ func (s *Set) WriteText(w io.Writer) error {
 			continue
 		}
 		slices.SortFunc(keys, func(a, b key) int {
-			return strings.Compare(a.Host+"\x00"+a.Source, b.Host+"\x00"+b.Source)
+			return strings.Compare(a.Host+"\x00"+a.Source+"\x00"+a.dest, b.Host+"\x00"+b.Source+"\x00"+b.dest)
 		})
 		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.typ)
 		for _, k := range keys {
 			bw.WriteString(f.name)
-			if f.labelled {
+			switch f.labels {
+			case bySource:
 				fmt.Fprintf(bw, `{host="%s",source="%s"}`, escapeLabel(k.Host), escapeLabel(k.Source))
+			case byCopy:
+				fmt.Fprintf(bw, `{host="%s",source="%s",destination="%s"}`, escapeLabel(k.Host), escapeLabel(k.Source), escapeLabel(k.dest))
 			}
 			bw.WriteByte(' ')
 			bw.WriteString(formatValue(vals[k]))
@@ -341,6 +419,8 @@ func parseSample(line string) (key, float64, error) {
 				k.Host = val
 			case "source":
 				k.Source = val
+			case "destination":
+				k.dest = val
 			}
 			line = rest
 		}

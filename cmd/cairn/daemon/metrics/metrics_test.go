@@ -158,6 +158,78 @@ func TestBackupAndRepository(t *testing.T) {
 	}
 }
 
+// Copies are labelled host, source and destination; a failed copy counts
+// as one and keeps the last success's time.
+func TestCopy(t *testing.T) {
+	var s Set
+	s.Backup("alpha", "system", BackupResult{Start: start, End: start.Add(time.Minute), Success: true, SnapshotTime: start})
+	s.Copy("alpha", "system", "offsite", CopyResult{Start: start.Add(time.Minute), End: start.Add(3 * time.Minute), Success: true, AddedBytes: 4096, Snapshots: 2})
+	s.Copy("alpha", "system", "usb", CopyResult{Start: start.Add(time.Minute), End: start.Add(time.Minute + time.Second)})
+	s.Copy("alpha", "system", "offsite", CopyResult{Start: start.Add(time.Hour), End: start.Add(time.Hour + time.Second), AddedBytes: 10, Snapshots: 0})
+
+	types, got := parse(t, text(t, &s))
+	for fam, typ := range map[string]string{CopyLastSuccess: "gauge", CopyLastOK: "gauge", CopyDuration: "gauge",
+		CopyAddedBytes: "gauge", CopySnapshots: "gauge", CopyFailures: "counter"} {
+		if types[fam] != typ {
+			t.Errorf("%s: type %q, want %q", fam, types[fam], typ)
+		}
+	}
+	value := func(fam, dest string) float64 {
+		t.Helper()
+		for _, smp := range got[fam] {
+			if smp.labels["host"] == "alpha" && smp.labels["source"] == "system" && smp.labels["destination"] == dest {
+				if len(smp.labels) != 3 {
+					t.Errorf("%s: labels %v", fam, smp.labels)
+				}
+				return smp.value
+			}
+		}
+		t.Fatalf("%s{destination=%q} missing", fam, dest)
+		return 0
+	}
+	for _, c := range []struct {
+		fam, dest string
+		want      float64
+	}{
+		{CopyLastSuccess, "offsite", float64(start.Unix() + 180)},
+		{CopyLastOK, "offsite", 0},
+		{CopyDuration, "offsite", 1},
+		{CopyAddedBytes, "offsite", 10},
+		{CopySnapshots, "offsite", 0},
+		{CopyFailures, "offsite", 1},
+		{CopyLastOK, "usb", 0},
+		{CopyFailures, "usb", 1},
+	} {
+		if v := value(c.fam, c.dest); v != c.want {
+			t.Errorf("%s{destination=%q} = %v, want %v", c.fam, c.dest, v, c.want)
+		}
+	}
+	if _, ok := got[CopyLastSuccess]; ok && len(got[CopyLastSuccess]) != 1 {
+		t.Errorf("a last success for a destination that never succeeded: %+v", got[CopyLastSuccess])
+	}
+	// The source's own series keep two labels.
+	if v := find(t, got, LastOK, "alpha", "system"); v != 1 {
+		t.Errorf("backup series: %v", v)
+	}
+
+	// Read back, destination label included.
+	var back Set
+	if err := back.ReadText(strings.NewReader(text(t, &s))); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := back.CopyValue(CopyFailures, "alpha", "system", "usb"); !ok || v != 1 {
+		t.Errorf("read back: %v %v", v, ok)
+	}
+	if text(t, &back) != text(t, &s) {
+		t.Errorf("read back differs:\n%s\nwant\n%s", text(t, &back), text(t, &s))
+	}
+	// Dropping the source drops its copies' series.
+	s.Drop("alpha", "system")
+	if out := text(t, &s); strings.Contains(out, "copy") {
+		t.Errorf("copy series left after Drop:\n%s", out)
+	}
+}
+
 func TestEscaping(t *testing.T) {
 	var s Set
 	host, source := `we"ird\host`, "line\nbreak ünïcode"
