@@ -39,6 +39,10 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	if rs.hardlink(n, dst) {
 		return
 	}
+	if rs.opt.DryRun {
+		rs.planFile(n, dst)
+		return
+	}
 	// Nothing there, the common case, needs no decision: the file is
 	// created at once.
 	tmp := dst
@@ -267,6 +271,9 @@ func (rs *restorer) chunkDone(of *openFile) {
 		// In place with its damage reported, but without the
 		// snapshot's times and mode, so that nothing (a later restore
 		// comparing size and mtime, a glance at ls) takes it for whole.
+		if rs.opt.Item != nil {
+			rs.opt.Item(of.path, changed(of.tmp != of.path), of.node.Size)
+		}
 		rs.finish(of, true)
 		return
 	}
@@ -278,7 +285,44 @@ func (rs *restorer) chunkDone(of *openFile) {
 	if err := fsmeta.Apply(of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner}); err != nil {
 		rs.warn(of.path, err)
 	}
+	if rs.opt.Item != nil {
+		rs.opt.Item(of.path, changed(of.tmp != of.path), of.node.Size)
+	}
 	rs.finish(of, true)
+}
+
+// planFile counts and reports what restoreFile would do with n at dst
+// (Options.DryRun).
+func (rs *restorer) planFile(n *tree.Node, dst string) {
+	_, err := rs.lstat(dst)
+	existed := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		rs.warn(dst, err)
+		rs.firstFailed(n)
+		return
+	}
+	if existed {
+		keep, same, err := rs.decide(dst, n, false)
+		if err != nil {
+			rs.warn(dst, err)
+			rs.firstFailed(n)
+			return
+		}
+		if keep {
+			if !same {
+				rs.firstFailed(n)
+			}
+			return
+		}
+	}
+	if n.Links > 1 {
+		rs.links[[2]uint64{n.Dev, n.Inode}].planned = true // its first name
+	}
+	rs.stats.totalBytes.Add(int64(n.Size))
+	rs.stats.bytes.Add(int64(n.Size))
+	rs.stats.files.Add(1)
+	rs.stats.filesDone.Add(1)
+	rs.item(dst, changed(existed), n.Size)
 }
 
 // replace renames the complete tmp to dst, in place of whatever is there
@@ -288,7 +332,7 @@ func (rs *restorer) replace(tmp, dst string) error {
 	if err == nil {
 		return nil
 	}
-	if fi, lerr := fsmeta.Lstat(dst); lerr == nil && fi.IsDir() && rs.opt.Overwrite == Always {
+	if fi, lerr := fsmeta.Lstat(dst); lerr == nil && fi.IsDir() && rs.replacesDirs() {
 		if err := fsmeta.RemoveAll(dst); err != nil {
 			return err
 		}

@@ -10,7 +10,10 @@
 // gets its metadata, and its other hardlinked names are linked to it. A
 // file that fails or is stopped half way is removed: nothing incomplete is
 // left under a restored file's name. Directories get their metadata last, deepest
-// first, so their mtimes are the stored ones.
+// first, so their mtimes are the stored ones. Options.Delete adds a pass
+// before that, over the target, that removes what the snapshot lacks
+// (delete.go); Options.DryRun walks and decides as a restore does, and
+// changes nothing.
 package restore
 
 import (
@@ -24,6 +27,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
@@ -85,9 +90,60 @@ type Options struct {
 	// Verify reads back every file this restore wrote, from the disk
 	// (after fdatasync, the page cache dropped), and checks each chunk's
 	// hash against the snapshot; a file that differs is an error.
-	Verify   bool
+	Verify bool
+	// DryRun changes nothing in the target: the walk decides, as it
+	// would, what is restored, replaced, kept and (with Delete) deleted,
+	// and counts and reports it. Nothing is read from the data packs.
+	DryRun bool
+	// Delete removes from the target what the snapshot lacks, once the
+	// restore is complete: in each folder of the snapshot the restore
+	// goes into, every entry the target has there under a name the
+	// snapshot's folder does not hold, if the selection (Include,
+	// Exclude) covers it. An excluded path is never deleted, nor a
+	// folder holding one. A folder where something could not be
+	// restored, and every folder above it, keeps all it has; a restore
+	// that is stopped deletes nothing. Symlinks are removed, never
+	// followed. Delete also lets a folder in the way of a file be
+	// replaced, as Always does, unless the policy is Never or the
+	// folder holds an excluded path. A restore of a single file deletes
+	// nothing.
+	Delete bool
+	// Item hears about each path as it is done with (or, with DryRun,
+	// decided), from any goroutine: what was or would be done, and a
+	// regular file's size.
+	Item     func(path string, a Action, size uint64)
 	Progress func(Progress)
 	Interval time.Duration
+}
+
+// Action is what a restore did with a path, as Options.Item hears it.
+type Action int
+
+const (
+	// Restored: created (a directory: created or given the snapshot's
+	// metadata).
+	Restored Action = iota
+	// Updated: an existing path replaced.
+	Updated
+	// Unchanged: an existing path kept by the overwrite policy.
+	Unchanged
+	// Deleted: removed by Options.Delete.
+	Deleted
+)
+
+// String is the word restic prints for a.
+func (a Action) String() string {
+	switch a {
+	case Restored:
+		return "restored"
+	case Updated:
+		return "updated"
+	case Unchanged:
+		return "unchanged"
+	case Deleted:
+		return "deleted"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
 }
 
 // Progress is a snapshot of the counters.
@@ -104,7 +160,11 @@ type Stats struct {
 	Files, Dirs, Others, Links int64 // Files: complete and in place
 	Bytes                      int64 // of the files in place
 	Skipped                    int64 // existing paths kept by the overwrite policy
-	Errors                     int64
+	SkippedBytes               int64 // of the regular files among them
+	// Deleted counts the paths Options.Delete removed (or, with DryRun,
+	// would remove), files and folders each.
+	Deleted int64
+	Errors  int64
 	// Stopped counts the files begun but not complete when the restore
 	// was stopped: they were removed (an existing file they were to
 	// replace is kept), and are not errors.
@@ -135,9 +195,20 @@ type restorer struct {
 	// written are the files in place with all their chunks, for Verify.
 	writtenMu sync.Mutex
 	written   []*openFile
-	stats     struct {
-		files, dirs, others, links, bytes, skipped, errors, stopped, filesDone, totalBytes atomic.Int64
-		walkDone                                                                           atomic.Bool
+	// failed are the paths warned about, for Delete: no folder holding
+	// one (or above one) loses anything.
+	failedMu sync.Mutex
+	failed   []string
+	// base is where the restored node lands in the target, rel its path
+	// in the snapshot: for relOf.
+	base, baseRel string
+	// fresh: with DryRun, the folder the walk is in would be made new,
+	// so nothing in it is there (a symlink in its place may lead to
+	// things that are): see lstat.
+	fresh bool
+	stats struct {
+		files, dirs, others, links, bytes, skipped, skippedBytes, deleted, errors, stopped, filesDone, totalBytes atomic.Int64
+		walkDone                                                                                                  atomic.Bool
 	}
 }
 
@@ -187,6 +258,9 @@ type firstName struct {
 	path   string
 	file   *openFile // while it is written; nil when it was kept or made at once
 	failed bool      // it could not be begun: the next name is restored instead
+	// planned: with DryRun, it would be written anew, so no other name
+	// is a link of it yet.
+	planned bool
 }
 
 type chunkJob struct {
@@ -218,10 +292,19 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if err != nil {
 		return nil, err
 	}
-	if err := fsmeta.MkdirAll(opt.Target, 0o700); err != nil {
+	rs.base, rs.baseRel = filepath.Clean(opt.Target), rel
+	if root.Kind != tree.KindDir {
+		rs.base = filepath.Join(opt.Target, root.Name)
+	}
+	if opt.DryRun {
+		// What MkdirAll would refuse, refused.
+		if fi, err := os.Stat(opt.Target); err == nil && !fi.IsDir() {
+			return nil, fmt.Errorf("create target: %s: %w", opt.Target, unix.ENOTDIR)
+		}
+	} else if err := fsmeta.MkdirAll(opt.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("create target: %w", err)
 	}
-	if root.Kind == tree.KindDir {
+	if root.Kind == tree.KindDir && !opt.DryRun {
 		// The target gets the root's metadata, and what is created in it
 		// must inherit nothing from an ACL it has (of its own, or from
 		// its parent when MkdirAll made it).
@@ -233,14 +316,14 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if p, ok := backends.As[backends.Parallel](r.Backend()); ok && p.Connections() > 0 {
 		coalesce = true
 	}
-	if coalesce {
+	if coalesce && !opt.DryRun {
 		rs.runs = make(chan []located, opt.Workers)
 		rs.hungry = make(chan struct{}, 1)
 		rs.arena = newSpanArena(readBudget)
 		rs.plain = bufpool.NewList(plainKept)
 		go rs.coalescer()
 	}
-	for i := 0; i < opt.Workers; i++ {
+	for i := 0; i < opt.Workers && !opt.DryRun; i++ {
 		rs.wg.Add(1)
 		if coalesce {
 			go rs.runWorker()
@@ -261,19 +344,28 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	rs.wg.Wait()
 	stop()
 	var verified int64
-	if opt.Verify && ctx.Err() == nil {
+	if opt.Verify && !opt.DryRun && ctx.Err() == nil {
 		verified = rs.verify()
+	}
+	// Before the directories get their metadata: deleting changes their
+	// mtimes. Only after a complete restore, and only for a folder.
+	if opt.Delete && ctx.Err() == nil && root.Kind == tree.KindDir {
+		rs.deletePass(root, rel)
 	}
 	// Directory metadata last, deepest first: entries were appended after
 	// their contents.
 	for _, d := range rs.dirs {
-		if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed}); err != nil {
-			rs.warn(d.path, err)
+		if !opt.DryRun {
+			if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed}); err != nil {
+				rs.warn(d.path, err)
+				continue
+			}
 		}
+		rs.item(d.path, Restored, 0)
 	}
 	st := &Stats{Files: rs.stats.files.Load(), Dirs: rs.stats.dirs.Load(), Others: rs.stats.others.Load(), Links: rs.stats.links.Load(),
-		Bytes: rs.stats.bytes.Load(), Skipped: rs.stats.skipped.Load(), Errors: rs.stats.errors.Load(), Stopped: rs.stats.stopped.Load(),
-		Verified: verified}
+		Bytes: rs.stats.bytes.Load(), Skipped: rs.stats.skipped.Load(), SkippedBytes: rs.stats.skippedBytes.Load(), Deleted: rs.stats.deleted.Load(),
+		Errors: rs.stats.errors.Load(), Stopped: rs.stats.stopped.Load(), Verified: verified}
 	if ctx.Err() != nil {
 		return st, ctx.Err()
 	}
@@ -318,6 +410,11 @@ func Find(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath st
 
 func (rs *restorer) warn(p string, err error) {
 	rs.stats.errors.Add(1)
+	if rs.opt.Delete {
+		rs.failedMu.Lock()
+		rs.failed = append(rs.failed, p)
+		rs.failedMu.Unlock()
+	}
 	if rs.opt.Warn != nil {
 		rs.opt.Warn(p, err)
 	}
@@ -332,6 +429,7 @@ type lazyDir struct {
 	made    bool
 	failed  bool
 	existed bool // it was there before the restore
+	fresh   bool // with DryRun: it would be made, empty
 }
 
 // ensure creates d and its parents if they are not there yet.
@@ -342,13 +440,13 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 	if d.failed || !rs.ensure(d.parent) {
 		return false
 	}
-	existed, err := rs.prepareDir(d.path)
+	existed, err := rs.prepareDir(d.path, d.parent.fresh)
 	if err != nil {
 		d.failed = true
 		rs.warn(d.path, err)
 		return false
 	}
-	d.made, d.existed = true, existed
+	d.made, d.existed, d.fresh = true, existed, rs.opt.DryRun && !existed
 	rs.stats.dirs.Add(1)
 	return true
 }
@@ -394,6 +492,9 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 	if !rs.ensure(parent) {
 		return
 	}
+	if rs.opt.DryRun { // else never set: link reads it from the workers
+		rs.fresh = parent.fresh
+	}
 	switch n.Kind {
 	case tree.KindFile:
 		rs.restoreFile(n, dst)
@@ -401,7 +502,7 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		if rs.hardlink(n, dst) {
 			return
 		}
-		keep, err := rs.clearWay(dst, n)
+		keep, existed, err := rs.clearWay(dst, n)
 		if err != nil {
 			rs.warn(dst, err)
 			rs.firstFailed(n)
@@ -413,14 +514,19 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 			rs.firstFailed(n)
 			return
 		}
-		if err := fsmeta.Create(dst, n); err != nil {
-			rs.warn(dst, err)
-			return
+		if !rs.opt.DryRun {
+			if err := fsmeta.Create(dst, n); err != nil {
+				rs.warn(dst, err)
+				return
+			}
 		}
 		rs.stats.others.Add(1)
-		if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner}); err != nil {
-			rs.warn(dst, err)
+		if !rs.opt.DryRun {
+			if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner}); err != nil {
+				rs.warn(dst, err)
+			}
 		}
+		rs.item(dst, changed(existed), 0)
 	}
 }
 
@@ -457,6 +563,12 @@ func (rs *restorer) hardlink(n *tree.Node, dst string) bool {
 		rs.linkTo(of, dst)
 		return true
 	}
+	if first.planned {
+		_, err := rs.lstat(dst)
+		rs.stats.links.Add(1)
+		rs.item(dst, changed(err == nil), 0)
+		return true
+	}
 	rs.link(first.path, dst)
 	return true
 }
@@ -487,13 +599,27 @@ func (rs *restorer) linkTo(of *openFile, dst string) {
 // overwrite policy let it go) is replaced by renaming a new link over it,
 // so it stays until the link is there.
 func (rs *restorer) link(first, dst string) {
-	err := fsmeta.Link(first, dst)
-	if errors.Is(err, os.ErrExist) {
+	var err error
+	if rs.opt.DryRun {
+		if _, lerr := rs.lstat(dst); lerr == nil {
+			err = os.ErrExist
+		}
+	} else {
+		err = fsmeta.Link(first, dst)
+	}
+	existed := errors.Is(err, os.ErrExist)
+	if existed {
 		if a, aerr := fsmeta.Lstat(first); aerr == nil {
-			if b, berr := fsmeta.Lstat(dst); berr == nil && os.SameFile(a, b) {
+			if b, berr := rs.lstat(dst); berr == nil && os.SameFile(a, b) {
 				rs.stats.links.Add(1) // linked already
+				rs.item(dst, Unchanged, 0)
 				return
 			}
+		}
+		if rs.opt.DryRun {
+			rs.stats.links.Add(1)
+			rs.item(dst, Updated, 0)
+			return
 		}
 		var tmp string
 		tmp, err = withTempName(dst, func(tmp string) error { return fsmeta.Link(first, tmp) })
@@ -507,6 +633,7 @@ func (rs *restorer) link(first, dst string) {
 		return
 	}
 	rs.stats.links.Add(1)
+	rs.item(dst, changed(existed), 0)
 }
 
 // prepareDir makes sure a directory is at dst; existed says it was there.
@@ -515,10 +642,16 @@ func (rs *restorer) link(first, dst string) {
 // are set when its contents are complete. When it cannot lose it (not
 // ours, when not root), its contents are restored all the same, and the
 // warning says why they may carry more ACL entries than the snapshot's.
-func (rs *restorer) prepareDir(dst string) (existed bool, err error) {
+func (rs *restorer) prepareDir(dst string, fresh bool) (existed bool, err error) {
+	if rs.opt.DryRun && fresh {
+		return false, nil
+	}
 	fi, err := fsmeta.Lstat(dst)
 	if err == nil {
 		if fi.IsDir() {
+			if rs.opt.DryRun {
+				return true, nil
+			}
 			if err := fsmeta.DropDefaultACL(dst); err != nil {
 				rs.warn(dst, err)
 			}
@@ -527,29 +660,40 @@ func (rs *restorer) prepareDir(dst string) (existed bool, err error) {
 		if rs.opt.Overwrite == Never {
 			return false, fmt.Errorf("exists and is not a directory (kept: --overwrite never)")
 		}
+		if rs.opt.DryRun {
+			return false, nil
+		}
 		if err := fsmeta.Remove(dst); err != nil {
 			return false, err
 		}
+	} else if rs.opt.DryRun {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
 	}
 	return false, fsmeta.Mkdir(dst, 0o700)
 }
 
 // clearWay applies the overwrite policy to an existing dst and removes
-// it unless it is kept. keep means leave it as it is.
-func (rs *restorer) clearWay(dst string, n *tree.Node) (keep bool, err error) {
+// it unless it is kept (with DryRun, only decides). keep means leave it
+// as it is; existed, that something was there.
+func (rs *restorer) clearWay(dst string, n *tree.Node) (keep, existed bool, err error) {
 	if keep, _, err := rs.decide(dst, n, false); keep || err != nil {
-		return keep, err
+		return keep, keep, err
 	}
-	fi, err := fsmeta.Lstat(dst)
+	fi, err := rs.lstat(dst)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return false, nil
+		return false, false, nil
 	case err != nil:
-		return false, err
+		return false, false, err
+	case rs.opt.DryRun:
+		return false, true, nil
 	case fi.IsDir():
-		return false, fsmeta.RemoveAll(dst)
+		return false, true, fsmeta.RemoveAll(dst)
 	}
-	return false, fsmeta.Remove(dst)
+	return false, true, fsmeta.Remove(dst)
 }
 
 // NewerKept is the notice for an existing file newer than the snapshot's
@@ -558,12 +702,12 @@ const NewerKept = "existing file is newer than the snapshot's copy; kept"
 
 // decide applies the overwrite policy to an existing dst without touching
 // it: keep means leave it as it is; else it may be replaced (a folder in
-// the way only with Always). same says dst was kept because it is a
-// regular file of the snapshot's size and mtime (if-changed), so taken
-// for the snapshot's copy. link: dst is to become a hardlink, which an
-// unchanged file does not prevent.
+// the way only with Always, or Delete: see dirInWay). same says dst was
+// kept because it is a regular file of the snapshot's size and mtime
+// (if-changed), so taken for the snapshot's copy. link: dst is to become
+// a hardlink, which an unchanged file does not prevent.
 func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool, err error) {
-	fi, err := fsmeta.Lstat(dst)
+	fi, err := rs.lstat(dst)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, false, nil
 	}
@@ -571,23 +715,20 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		return false, false, err
 	}
 	if fi.IsDir() {
-		if rs.opt.Overwrite != Always {
-			return false, false, fmt.Errorf("a directory is in the way (use --overwrite always to replace it)")
-		}
-		return false, false, nil
+		return false, false, rs.dirInWay(dst)
 	}
 	switch rs.opt.Overwrite {
 	case Never:
-		rs.stats.skipped.Add(1)
+		rs.kept(dst, n)
 		return true, false, nil
 	case IfChanged:
 		mt := fi.ModTime().UnixNano()
 		if !link && n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && mt == n.MTime {
-			rs.stats.skipped.Add(1)
+			rs.kept(dst, n)
 			return true, true, nil
 		}
 		if mt > n.MTime {
-			rs.stats.skipped.Add(1)
+			rs.kept(dst, n)
 			if rs.opt.Notice != nil {
 				rs.opt.Notice(dst, NewerKept+" (use --overwrite always to replace it)")
 			}
@@ -595,4 +736,40 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		}
 	}
 	return false, false, nil
+}
+
+// lstat is fsmeta.Lstat, but for a path in a folder a dry run would make
+// new: nothing is there.
+func (rs *restorer) lstat(p string) (os.FileInfo, error) {
+	if rs.fresh {
+		return nil, &os.PathError{Op: "lstat", Path: p, Err: unix.ENOENT}
+	}
+	return fsmeta.Lstat(p)
+}
+
+// kept counts and reports dst, of the snapshot's n, left as it is.
+func (rs *restorer) kept(dst string, n *tree.Node) {
+	rs.stats.skipped.Add(1)
+	size := uint64(0)
+	if n.Kind == tree.KindFile {
+		size = n.Size
+		rs.stats.skippedBytes.Add(int64(size))
+	}
+	rs.item(dst, Unchanged, size)
+}
+
+// item reports what was done with p, when someone listens.
+func (rs *restorer) item(p string, a Action, size uint64) {
+	if rs.opt.Item != nil {
+		rs.opt.Item(p, a, size)
+	}
+}
+
+// changed is the Action for a path written where existed says something
+// was or was not before.
+func changed(existed bool) Action {
+	if existed {
+		return Updated
+	}
+	return Restored
 }

@@ -1,0 +1,281 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/fsmeta"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// Options.Delete: a pass over the target once the restore is complete,
+// walking the snapshot's folders as the restore did and, in each one the
+// target has, removing the entries the snapshot lacks that the selection
+// covers. Every step below the target goes through a descriptor of the
+// folder above it (openat with O_NOFOLLOW, fstatat and unlinkat), so a
+// symlink is removed as a link and never followed, and nothing outside
+// the target can be reached, even if the tree changes meanwhile.
+
+// NotDeleted is the notice for a folder whose extra entries are kept
+// because something in it (or below) could not be restored.
+const NotDeleted = "not deleting what the snapshot lacks here: something in this folder could not be restored"
+
+// deletePass removes (with DryRun, counts and reports) what the restored
+// folder root at rel holds in the target and the snapshot does not.
+func (rs *restorer) deletePass(root *tree.Node, rel string) {
+	// A folder where a path failed, and every folder above it, keeps
+	// what it has: what is missing may be what was to replace it.
+	rs.failedMu.Lock()
+	failed := rs.failed
+	rs.failedMu.Unlock()
+	spoilt := map[string]bool{}
+	for _, p := range failed {
+		for d := filepath.Clean(p); !spoilt[d]; {
+			spoilt[d] = true
+			up := filepath.Dir(d)
+			if up == d {
+				break
+			}
+			d = up
+		}
+	}
+	fd, err := fsmeta.Open(rs.base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if !(rs.opt.DryRun && errors.Is(err, unix.ENOENT)) {
+			rs.warn(rs.base, fmt.Errorf("delete what the snapshot lacks: %w", err))
+		}
+		return
+	}
+	defer unix.Close(fd)
+	rs.pruneTree(fd, root.Subtree, rs.base, rel, spoilt)
+}
+
+// pruneTree deletes the extra entries of the folder open at fd (dst in the
+// target, rel in the snapshot, where it is tree tid), then goes into its
+// subfolders that the restore went into.
+func (rs *restorer) pruneTree(fd int, tid id.ID, dst, rel string, spoilt map[string]bool) {
+	if rs.ctx.Err() != nil {
+		return
+	}
+	nodes, err := rs.r.LoadTree(rs.ctx, tid)
+	if err != nil {
+		if !spoilt[dst] && rs.ctx.Err() == nil { // else the restore said so
+			rs.warn(dst, fmt.Errorf("not deleting what the snapshot lacks: %w", err))
+		}
+		return
+	}
+	if spoilt[dst] {
+		if rs.opt.Notice != nil {
+			rs.opt.Notice(dst, NotDeleted)
+		}
+	} else if names, err := readNames(fd); err != nil {
+		rs.warn(dst, fmt.Errorf("not deleting what the snapshot lacks: %w", err))
+	} else {
+		in := make(map[string]struct{}, len(nodes))
+		for _, n := range nodes {
+			in[n.Name] = struct{}{}
+		}
+		for _, name := range names {
+			if rs.ctx.Err() != nil {
+				return
+			}
+			if _, ok := in[name]; !ok {
+				rs.deleteExtra(fd, name, filepath.Join(dst, name), path.Join(rel, name))
+			}
+		}
+	}
+	for _, n := range nodes {
+		if n.Kind != tree.KindDir {
+			continue
+		}
+		crel := path.Join(rel, n.Name)
+		if !rs.incl.Includes(crel) && !rs.incl.MayContain(crel) {
+			continue
+		}
+		cfd, err := openat(fd, n.Name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+		switch {
+		case err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP:
+			// Not made (nothing in it was selected, or with DryRun it
+			// is yet to be), or not a folder: kept as --overwrite never
+			// keeps it (reported), or, with DryRun, to be replaced.
+			continue
+		case err != nil:
+			rs.warn(filepath.Join(dst, n.Name), fmt.Errorf("not deleting what the snapshot lacks: %w", err))
+			continue
+		}
+		rs.pruneTree(cfd, n.Subtree, filepath.Join(dst, n.Name), crel, spoilt)
+		unix.Close(cfd)
+	}
+}
+
+// deleteExtra deletes name, in the folder open at fd (dst in the target,
+// rel as it would be in the snapshot), if the selection covers it: a
+// folder with what it holds, but for what the selection does not cover
+// (excluded), which stays, and the folders holding it. A folder the
+// selection does not cover but may reach into is gone through all the
+// same. removed says name is gone (with DryRun, would be).
+func (rs *restorer) deleteExtra(fd int, name, dst, rel string) (removed bool) {
+	if rs.ctx.Err() != nil {
+		return false
+	}
+	var st unix.Stat_t
+	if err := fstatat(fd, name, &st); err != nil {
+		if err == unix.ENOENT {
+			return true
+		}
+		rs.warn(dst, fmt.Errorf("delete: %w", err))
+		return false
+	}
+	take := rs.incl.Includes(rel)
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if !take {
+			return false
+		}
+		return rs.unlink(fd, name, dst, 0)
+	}
+	if !take && !rs.incl.MayContain(rel) {
+		return false
+	}
+	cfd, err := openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	if err != nil {
+		rs.warn(dst, fmt.Errorf("delete: %w", &os.PathError{Op: "open", Path: dst, Err: err}))
+		return false
+	}
+	names, err := readNames(cfd)
+	if err != nil {
+		unix.Close(cfd)
+		rs.warn(dst, fmt.Errorf("delete: %w", err))
+		return false
+	}
+	all := true
+	for _, c := range names {
+		if !rs.deleteExtra(cfd, c, filepath.Join(dst, c), path.Join(rel, c)) {
+			all = false
+		}
+	}
+	unix.Close(cfd)
+	if !take || !all {
+		return false
+	}
+	return rs.unlink(fd, name, dst, unix.AT_REMOVEDIR)
+}
+
+// unlink removes name from the folder open at fd (with DryRun, does not),
+// and counts and reports it.
+func (rs *restorer) unlink(fd int, name, dst string, flags int) bool {
+	if !rs.opt.DryRun {
+		var err error
+		for {
+			if err = unix.Unlinkat(fd, name, flags); err != unix.EINTR {
+				break
+			}
+		}
+		if err != nil && err != unix.ENOENT {
+			rs.warn(dst, fmt.Errorf("delete: %w", &os.PathError{Op: "unlink", Path: dst, Err: err}))
+			return false
+		}
+	}
+	rs.stats.deleted.Add(1)
+	rs.item(dst, Deleted, 0)
+	return true
+}
+
+func fstatat(fd int, name string, st *unix.Stat_t) error {
+	for {
+		if err := unix.Fstatat(fd, name, st, unix.AT_SYMLINK_NOFOLLOW); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// readNames lists the folder open at fd, but for "." and "..".
+func readNames(fd int) ([]string, error) {
+	buf := make([]byte, 16<<10)
+	var names []string
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// replacesDirs: a folder in the way of a node of the snapshot may be
+// replaced (with Delete, see dirInWay).
+func (rs *restorer) replacesDirs() bool {
+	return rs.opt.Overwrite == Always || rs.opt.Delete && rs.opt.Overwrite != Never
+}
+
+// dirInWay says whether the folder at dst, in the way of a node of the
+// snapshot that is no folder, may be replaced: with Always, whatever it
+// holds; with Delete (but Never), when the selection covers all of it,
+// since Delete deletes nothing excluded.
+func (rs *restorer) dirInWay(dst string) error {
+	switch {
+	case rs.opt.Overwrite == Always:
+		return nil
+	case rs.replacesDirs():
+		if !rs.coversAll(dst, rs.relOf(dst)) {
+			return errors.New("a directory is in the way, holding paths the selection excludes (kept; --overwrite always replaces it)")
+		}
+		return nil
+	}
+	return errors.New("a directory is in the way (use --overwrite always to replace it)")
+}
+
+// coversAll says whether the selection covers p (rel in the snapshot) and
+// all it holds. What cannot be read is taken as covered: removing it
+// fails and says why.
+func (rs *restorer) coversAll(p, rel string) bool {
+	if len(rs.opt.Include)+len(rs.opt.IInclude)+len(rs.opt.Exclude)+len(rs.opt.IExclude) == 0 {
+		return true
+	}
+	if !rs.incl.Includes(rel) {
+		return false
+	}
+	fi, err := fsmeta.Lstat(p)
+	if err != nil || !fi.IsDir() {
+		return true
+	}
+	names, err := fsmeta.ReadDirNames(p)
+	if err != nil {
+		return true
+	}
+	for _, n := range names {
+		if !rs.coversAll(filepath.Join(p, n), path.Join(rel, n)) {
+			return false
+		}
+	}
+	return true
+}
+
+// relOf is the path in the snapshot of dst, a path the restore writes.
+func (rs *restorer) relOf(dst string) string {
+	r, err := filepath.Rel(rs.base, dst)
+	if err != nil || r == "." {
+		return rs.baseRel
+	}
+	return path.Join(rs.baseRel, filepath.ToSlash(r))
+}
+
+func openat(dirfd int, name string, flags int) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}

@@ -1,0 +1,517 @@
+package restore_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/fsmeta/testtree"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/restore"
+)
+
+// smallTree is a snapshot of a small folder of every common kind of entry,
+// for the tests of Delete and DryRun.
+type smallTree struct {
+	r   *repo.Repository
+	sn  *repo.Snapshot
+	src string
+}
+
+var treeTime = time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
+
+func newSmallTree(t *testing.T) *smallTree {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	files := map[string]string{
+		"a.txt":     "alpha",
+		"b.txt":     "bravo",
+		"keep.log":  "a log the snapshot holds",
+		"d/c.txt":   "charlie",
+		"d/e/f.txt": "foxtrot",
+		"g/h.txt":   "hotel",
+		"s/t.txt":   "tango",
+		"h1":        "one inode, two names",
+	}
+	for name, body := range files {
+		p := filepath.Join(src, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(body), 0o644))
+	}
+	must(t, os.Mkdir(filepath.Join(src, "empty"), 0o755))
+	must(t, os.Link(filepath.Join(src, "h1"), filepath.Join(src, "d", "h2")))
+	must(t, os.Symlink("../a.txt", filepath.Join(src, "d", "ln")))
+	// Times last, folders after their contents.
+	var paths []string
+	filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		paths = append(paths, p)
+		return err
+	})
+	slices.Reverse(paths)
+	for _, p := range paths {
+		ts := []syscall.Timespec{syscall.NsecToTimespec(treeTime.UnixNano()), syscall.NsecToTimespec(treeTime.UnixNano())}
+		must(t, lutimes(p, ts))
+	}
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &smallTree{r: r, sn: res.Snapshot, src: src}
+}
+
+func lutimes(p string, ts []syscall.Timespec) error {
+	uts := []unix.Timespec{unix.Timespec(ts[0]), unix.Timespec(ts[1])}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, p, uts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// result is one restore's outcome, as the tests compare it.
+type result struct {
+	st     *restore.Stats
+	err    error
+	items  []string // "action path", sorted
+	warned []string
+	notes  []string
+}
+
+func (f *smallTree) restore(t *testing.T, sub string, opt restore.Options) result {
+	t.Helper()
+	var mu sync.Mutex
+	var res result
+	opt.Workers, opt.SkipOwner = 2, os.Geteuid() != 0
+	opt.Warn = func(p string, err error) { mu.Lock(); res.warned = append(res.warned, p+": "+err.Error()); mu.Unlock() }
+	opt.Notice = func(p, msg string) { mu.Lock(); res.notes = append(res.notes, p+": "+msg); mu.Unlock() }
+	opt.Item = func(p string, a restore.Action, size uint64) {
+		mu.Lock()
+		res.items = append(res.items, a.String()+" "+p)
+		mu.Unlock()
+	}
+	if sub == "" {
+		sub = f.src
+	}
+	res.st, res.err = restore.Run(context.Background(), f.r, f.sn, sub, opt)
+	slices.Sort(res.items)
+	slices.Sort(res.warned)
+	return res
+}
+
+// listing describes every entry under dir, dir included, without
+// following symlinks: kind and mode, size, mtime to the nanosecond,
+// content hash or link target, and the inode's link count.
+func listing(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		// A folder's link count is the file system's business.
+		nlink := fmt.Sprint(fi.Sys().(*syscall.Stat_t).Nlink)
+		what := ""
+		switch {
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			what = fmt.Sprintf("%x", sha256.Sum256(b))[:16]
+		case fi.Mode()&fs.ModeSymlink != 0:
+			what, _ = os.Readlink(p)
+		case fi.IsDir():
+			nlink = "-"
+		}
+		out = append(out, fmt.Sprintf("%s %v %d %d nlink=%s %s", rel, fi.Mode(), fi.Size(), fi.ModTime().UnixNano(), nlink, what))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// mess changes a restored copy of smallTree every way a folder drifts
+// from its snapshot, and returns how many paths Delete must remove.
+// outside is a folder beside the target, which symlinks in it point to.
+func mess(t *testing.T, dst, outside string) int {
+	t.Helper()
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	must(t, os.MkdirAll(outside, 0o755))
+	must(t, os.WriteFile(filepath.Join(outside, "precious"), []byte("not the target's"), 0o644))
+	must(t, os.WriteFile(filepath.Join(outside, "t.txt"), []byte("outside's own t.txt"), 0o644))
+	// changed, and older: if-changed replaces it
+	must(t, os.WriteFile(filepath.Join(dst, "a.txt"), []byte("a local edit, longer"), 0o644))
+	must(t, os.Chtimes(filepath.Join(dst, "a.txt"), old, old))
+	// a folder where the snapshot has a file
+	must(t, os.Remove(filepath.Join(dst, "b.txt")))
+	must(t, os.MkdirAll(filepath.Join(dst, "b.txt", "inner"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dst, "b.txt", "inner", "file"), nil, 0o644))
+	// a file where the snapshot has a folder
+	must(t, os.RemoveAll(filepath.Join(dst, "g")))
+	must(t, os.WriteFile(filepath.Join(dst, "g"), []byte("in the way"), 0o644))
+	// a symlink to a folder outside, where the snapshot has a folder
+	must(t, os.RemoveAll(filepath.Join(dst, "s")))
+	must(t, os.Symlink(outside, filepath.Join(dst, "s")))
+	// what the snapshot lacks: 11 paths
+	for _, name := range []string{"x.txt", "d/x.txt", "d/e/x.log", "xd/y/z.txt", "xd/keep.log", "empty/junk"} {
+		p := filepath.Join(dst, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte("extra "+name), 0o644))
+	}
+	must(t, os.Symlink(outside, filepath.Join(dst, "d", "out")))
+	must(t, os.Symlink(filepath.Join(outside, "precious"), filepath.Join(dst, "d", "outf")))
+	must(t, syscall.Mkfifo(filepath.Join(dst, "d", "fifo"), 0o600))
+	// the 11: x.txt, d/x.txt, d/e/x.log, xd/y/z.txt, xd/y, xd/keep.log,
+	// xd, empty/junk, d/out, d/outf, d/fifo
+	return 11
+}
+
+// Delete with if-changed rolls a drifted folder back to the snapshot:
+// what it lacks is gone (symlinks as links: what they point to outside
+// stays), what changed is replaced, folders and files in each other's
+// way are swapped, and the target ends equal to the source.
+func TestDeleteRollsBack(t *testing.T) {
+	f := newSmallTree(t)
+	base := t.TempDir()
+	dst, outside := filepath.Join(base, "out"), filepath.Join(base, "outside")
+	if res := f.restore(t, "", restore.Options{Target: dst}); res.err != nil {
+		t.Fatal(res.err, res.warned)
+	}
+	want := mess(t, dst, outside)
+	outsideBefore := listing(t, outside)
+
+	res := f.restore(t, "", restore.Options{Target: dst, Delete: true})
+	if res.err != nil || len(res.warned) > 0 {
+		t.Fatalf("restore: %v, warnings %v", res.err, res.warned)
+	}
+	if got, want := listing(t, dst), listing(t, f.src); !slices.Equal(got, want) {
+		t.Errorf("target differs from the source:\n got %q\nwant %q", got, want)
+	}
+	if got := listing(t, outside); !slices.Equal(got, outsideBefore) {
+		t.Errorf("the folder outside the target changed:\n got %q\nwant %q", got, outsideBefore)
+	}
+	if res.st.Deleted != int64(want) {
+		t.Errorf("deleted %d paths, want %d: %q", res.st.Deleted, want, res.items)
+	}
+	for _, p := range []string{"d/out", "d/outf", "xd/y", "xd", "d/fifo"} {
+		if !slices.Contains(res.items, "deleted "+filepath.Join(dst, p)) {
+			t.Errorf("%s not reported deleted: %q", p, res.items)
+		}
+	}
+	for _, p := range []string{"a.txt", "b.txt"} {
+		if !slices.Contains(res.items, "updated "+filepath.Join(dst, p)) {
+			t.Errorf("%s not reported updated: %q", p, res.items)
+		}
+	}
+	if !slices.Contains(res.items, "unchanged "+filepath.Join(dst, "d/c.txt")) {
+		t.Errorf("d/c.txt not reported unchanged: %q", res.items)
+	}
+	if _, err := exec.LookPath("rsync"); err == nil {
+		out, err := exec.Command("rsync", "-aHn", "-i", "--delete", "--modify-window=-1", f.src+"/", dst+"/").CombinedOutput()
+		if err != nil || len(out) > 0 {
+			t.Errorf("rsync -aHn finds differences (%v):\n%s", err, out)
+		}
+	}
+
+	// Without Delete a folder in the way of a file stays, as before.
+	must(t, os.Remove(filepath.Join(dst, "b.txt")))
+	must(t, os.Mkdir(filepath.Join(dst, "b.txt"), 0o755))
+	res = f.restore(t, "", restore.Options{Target: dst})
+	if !errors.Is(res.err, restore.ErrIncomplete) || len(res.warned) != 1 || !strings.Contains(res.warned[0], "a directory is in the way") {
+		t.Errorf("without Delete: %v, %q; want the folder in the way reported", res.err, res.warned)
+	}
+}
+
+// A dry run changes nothing, for any policy, with and without Delete, and
+// foretells the real restore: the same counts and the same paths, each
+// with the same action.
+func TestDryRunForetellsRestore(t *testing.T) {
+	f := newSmallTree(t)
+	for _, ow := range []restore.Overwrite{restore.IfChanged, restore.Always, restore.Never} {
+		for _, del := range []bool{false, true} {
+			t.Run(fmt.Sprintf("overwrite=%d,delete=%v", ow, del), func(t *testing.T) {
+				base := t.TempDir()
+				dst, outside := filepath.Join(base, "out"), filepath.Join(base, "outside")
+				if res := f.restore(t, "", restore.Options{Target: dst}); res.err != nil {
+					t.Fatal(res.err, res.warned)
+				}
+				mess(t, dst, outside)
+				before, outsideBefore := listing(t, dst), listing(t, outside)
+				opt := restore.Options{Target: dst, Overwrite: ow, Delete: del}
+				opt.DryRun = true
+				dry := f.restore(t, "", opt)
+				if got := listing(t, dst); !slices.Equal(got, before) {
+					t.Fatalf("the dry run changed the target:\n got %q\nwant %q", got, before)
+				}
+				if got := listing(t, outside); !slices.Equal(got, outsideBefore) {
+					t.Fatalf("the dry run changed the folder outside:\n got %q\nwant %q", got, outsideBefore)
+				}
+				opt.DryRun = false
+				real := f.restore(t, "", opt)
+				if *dry.st != *real.st || !slices.Equal(dry.items, real.items) || !slices.Equal(dry.warned, real.warned) ||
+					(dry.err == nil) != (real.err == nil) {
+					t.Errorf("the dry run foretold\n%+v %v\n%q\n%q\nthe restore did\n%+v %v\n%q\n%q",
+						*dry.st, dry.err, dry.items, dry.warned, *real.st, real.err, real.items, real.warned)
+				}
+				if del && ow != restore.Never && real.st.Deleted != 11 {
+					t.Errorf("deleted %d, want 11", real.st.Deleted)
+				}
+				if !del && real.st.Deleted != 0 {
+					t.Errorf("deleted %d without Delete", real.st.Deleted)
+				}
+				if got := listing(t, outside); !slices.Equal(got, outsideBefore) {
+					t.Errorf("the folder outside changed:\n got %q\nwant %q", got, outsideBefore)
+				}
+			})
+		}
+	}
+}
+
+// A dry run into a folder that is not there creates nothing, and counts
+// all of the snapshot as to be restored.
+func TestDryRunNewTarget(t *testing.T) {
+	f := newSmallTree(t)
+	dst := filepath.Join(t.TempDir(), "new", "out")
+	dry := f.restore(t, "", restore.Options{Target: dst, DryRun: true, Delete: true})
+	if dry.err != nil || len(dry.warned) > 0 {
+		t.Fatalf("dry run: %v %q", dry.err, dry.warned)
+	}
+	if _, err := os.Lstat(filepath.Dir(dst)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the dry run made the target's parent: %v", err)
+	}
+	real := f.restore(t, "", restore.Options{Target: dst, Delete: true})
+	if *dry.st != *real.st || !slices.Equal(dry.items, real.items) {
+		t.Errorf("dry %+v %q\nreal %+v %q", *dry.st, dry.items, *real.st, real.items)
+	}
+	if real.st.Files != 8 || real.st.Links != 1 || real.st.Others != 1 || real.st.Dirs != 5 || real.st.Bytes != 78 || real.st.Skipped != 0 {
+		t.Errorf("stats %+v: want 8 files of 78 bytes, 1 link, 1 other, 5 dirs", *real.st)
+	}
+	// A file where the target should be is refused by both.
+	file := filepath.Join(t.TempDir(), "file")
+	must(t, os.WriteFile(file, nil, 0o644))
+	if _, err := restore.Run(context.Background(), f.r, f.sn, f.src, restore.Options{Target: file, DryRun: true}); err == nil {
+		t.Error("a dry run into a file: no error")
+	}
+}
+
+// Delete never deletes what the selection leaves out: a path an exclude
+// pattern matches stays, and so do the folders holding one; with include
+// patterns, only paths they match are deleted.
+func TestDeleteKeepsWhatIsNotSelected(t *testing.T) {
+	f := newSmallTree(t)
+	base := t.TempDir()
+	dst, outside := filepath.Join(base, "out"), filepath.Join(base, "outside")
+	if res := f.restore(t, "", restore.Options{Target: dst}); res.err != nil {
+		t.Fatal(res.err, res.warned)
+	}
+	mess(t, dst, outside)
+	must(t, os.RemoveAll(filepath.Join(dst, "b.txt"))) // tested below
+	must(t, os.WriteFile(filepath.Join(dst, "x.log"), nil, 0o644))
+	res := f.restore(t, "", restore.Options{Target: dst, Delete: true, Exclude: []string{"*.log", "empty"}})
+	if res.err != nil || len(res.warned) > 0 {
+		t.Fatalf("restore: %v %q", res.err, res.warned)
+	}
+	for _, p := range []string{"x.log", "d/e/x.log", "xd/keep.log", "empty/junk"} {
+		if _, err := os.Lstat(filepath.Join(dst, p)); err != nil {
+			t.Errorf("excluded %s was deleted: %v", p, err)
+		}
+	}
+	for _, p := range []string{"x.txt", "d/x.txt", "xd/y", "d/out", "d/outf", "d/fifo"} {
+		if _, err := os.Lstat(filepath.Join(dst, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there: %v", p, err)
+		}
+	}
+	if res.st.Deleted != 7 {
+		t.Errorf("deleted %d, want 7: %q", res.st.Deleted, res.items)
+	}
+
+	// A folder in the way of a file, holding an excluded path, stays: an
+	// error, which keeps what its folder holds besides.
+	must(t, os.Remove(filepath.Join(dst, "b.txt")))
+	must(t, os.MkdirAll(filepath.Join(dst, "b.txt"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dst, "b.txt", "inner.log"), nil, 0o644))
+	must(t, os.WriteFile(filepath.Join(dst, "x.txt"), nil, 0o644))
+	must(t, os.WriteFile(filepath.Join(dst, "d", "x.txt"), nil, 0o644))
+	res = f.restore(t, "", restore.Options{Target: dst, Delete: true, Exclude: []string{"*.log"}})
+	if !errors.Is(res.err, restore.ErrIncomplete) || len(res.warned) != 1 || !strings.Contains(res.warned[0], "excludes") {
+		t.Fatalf("restore: %v %q, want the folder in the way reported", res.err, res.warned)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "b.txt", "inner.log")); err != nil {
+		t.Errorf("b.txt/inner.log: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "x.txt")); err != nil {
+		t.Errorf("x.txt, beside what failed, was deleted: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "d", "x.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("d/x.txt, in a folder restored whole, is still there: %v", err)
+	}
+	if !slices.Contains(res.notes, dst+": "+restore.NotDeleted) {
+		t.Errorf("notices %q: want one saying %s keeps what the snapshot lacks", res.notes, dst)
+	}
+
+	// Include patterns: only what they select goes.
+	must(t, os.Remove(filepath.Join(dst, "b.txt", "inner.log")))
+	must(t, os.WriteFile(filepath.Join(dst, "d", "x.txt"), nil, 0o644))
+	must(t, os.WriteFile(filepath.Join(dst, "d", "e", "y.txt"), nil, 0o644))
+	res = f.restore(t, "", restore.Options{Target: dst, Delete: true, Include: []string{"e"}})
+	if res.err != nil || len(res.warned) > 0 {
+		t.Fatalf("restore: %v %q", res.err, res.warned)
+	}
+	for p, gone := range map[string]bool{"x.txt": false, "d/x.txt": false, "d/e/y.txt": true} {
+		if _, err := os.Lstat(filepath.Join(dst, p)); errors.Is(err, os.ErrNotExist) != gone {
+			t.Errorf("%s: %v, want gone: %v", p, err, gone)
+		}
+	}
+}
+
+// Delete over the restore of one folder of the snapshot makes the target
+// that folder; a single file restored deletes nothing.
+func TestDeleteSubtree(t *testing.T) {
+	f := newSmallTree(t)
+	dst := t.TempDir()
+	for _, name := range []string{"x.txt", "c.txt", "e/extra"} {
+		must(t, os.MkdirAll(filepath.Dir(filepath.Join(dst, name)), 0o755))
+		must(t, os.WriteFile(filepath.Join(dst, name), []byte("drift"), 0o644))
+	}
+	must(t, os.Chtimes(filepath.Join(dst, "c.txt"), time.Unix(0, 0), time.Unix(0, 0)))
+	res := f.restore(t, filepath.Join(f.src, "d"), restore.Options{Target: dst, Delete: true})
+	if res.err != nil || len(res.warned) > 0 {
+		t.Fatalf("restore: %v %q", res.err, res.warned)
+	}
+	want := listing(t, filepath.Join(f.src, "d"))
+	// The hardlinked name's count differs: its other name is not here.
+	for i, l := range want {
+		want[i] = strings.Replace(l, "nlink=2", "nlink=1", 1)
+	}
+	if got := listing(t, dst); !slices.Equal(got, want) {
+		t.Errorf("target differs from the folder:\n got %q\nwant %q", got, want)
+	}
+	if res.st.Deleted != 2 {
+		t.Errorf("deleted %d, want 2", res.st.Deleted)
+	}
+	res = f.restore(t, filepath.Join(f.src, "a.txt"), restore.Options{Target: dst, Delete: true})
+	if res.err != nil || res.st.Deleted != 0 {
+		t.Errorf("a single file: %v, %d deleted", res.err, res.st.Deleted)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "c.txt")); err != nil {
+		t.Errorf("restoring a single file deleted what is beside it: %v", err)
+	}
+}
+
+// A restore that is stopped, or that fails, deletes nothing where it did
+// not complete: an interrupted one nothing at all, a failed one nothing
+// in the folder of a failure and above it.
+func TestDeleteOnlyAfterSuccess(t *testing.T) {
+	f := newPartialFixture(t)
+	for _, stop := range []bool{true, false} {
+		t.Run(fmt.Sprint("stop=", stop), func(t *testing.T) {
+			dst := t.TempDir()
+			extras := []string{"extra", "sub/extra"}
+			for _, name := range extras {
+				must(t, os.MkdirAll(filepath.Dir(filepath.Join(dst, name)), 0o755))
+				must(t, os.WriteFile(filepath.Join(dst, name), nil, 0o644))
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f.be.n.Store(0)
+			f.be.after = 2
+			cut := context.CancelFunc(func() {})
+			if stop {
+				cut = cancel
+			}
+			f.be.cancel.Store(&cut)
+			var mu sync.Mutex
+			var notes []string
+			st, err := restore.Run(ctx, f.r, f.sn, f.src, restore.Options{Target: dst, Workers: 2, SkipOwner: true, Delete: true,
+				Warn:   func(p string, err error) {},
+				Notice: func(p, msg string) { mu.Lock(); notes = append(notes, p+": "+msg); mu.Unlock() }})
+			if stop && !errors.Is(err, context.Canceled) || !stop && !errors.Is(err, restore.ErrIncomplete) {
+				t.Fatalf("restore: %v", err)
+			}
+			for _, name := range extras {
+				if _, err := os.Lstat(filepath.Join(dst, name)); err != nil {
+					t.Errorf("%s was deleted: %v", name, err)
+				}
+			}
+			if st.Deleted != 0 {
+				t.Errorf("%d deleted", st.Deleted)
+			}
+			if !stop && !slices.Contains(notes, dst+": "+restore.NotDeleted) {
+				t.Errorf("notices %q: want %s named", notes, dst)
+			}
+		})
+	}
+	f.be.after = 0
+}
+
+// Over the tree of every kind of entry and attribute, a drifted copy
+// restored with Delete is the source again, to the last attribute.
+func TestDeleteRollsBackEveryAttribute(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	base := t.TempDir()
+	src, dst, outside := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "outside")
+	testtree.Build(t, src, 3)
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warn := func(p string, err error) { t.Errorf("restore %s: %v", p, err) }
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, Warn: warn}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.MkdirAll(outside, 0o755))
+	must(t, os.WriteFile(filepath.Join(outside, "precious"), []byte("stays"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dst, testtree.FileSmall), []byte("drift"), 0o644))
+	must(t, os.Chtimes(filepath.Join(dst, testtree.FileSmall), time.Unix(1, 0), time.Unix(1, 0)))
+	must(t, os.MkdirAll(filepath.Join(dst, "links", "other", "new", "deeper"), 0o700))
+	must(t, os.WriteFile(filepath.Join(dst, "links", "other", "new", "deeper", "f"), nil, 0o600))
+	must(t, os.Link(filepath.Join(dst, testtree.LinkPairA), filepath.Join(dst, "links", "pair-c")))
+	must(t, syscall.Mkfifo(filepath.Join(dst, "special", "extra-fifo"), 0o600))
+	must(t, os.Symlink(outside, filepath.Join(dst, "files", "to-outside")))
+	st, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, Delete: true, Warn: warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Deleted != 6 {
+		t.Errorf("deleted %d, want 6", st.Deleted)
+	}
+	if diffs := testtree.Compare(t, src, dst, testtree.CompareOptions{}); len(diffs) > 0 {
+		t.Errorf("restored tree differs:\n%s", strings.Join(diffs, "\n"))
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "precious")); err != nil || string(b) != "stays" {
+		t.Errorf("outside the target: %q, %v", b, err)
+	}
+	if _, err := exec.LookPath("rsync"); err == nil {
+		out, err := exec.Command("rsync", "-aHAXn", "-i", "--numeric-ids", "--delete", "--modify-window=-1", src+"/", dst+"/").CombinedOutput()
+		if err != nil || len(out) > 0 {
+			t.Errorf("rsync -aHAXn finds differences (%v):\n%s", err, out)
+		}
+	}
+}
