@@ -18,7 +18,7 @@ import (
 type daemonFlags struct {
 	socket  string
 	off     bool
-	verbose bool
+	verbose int // -v given this many times (restic's -vv is 2)
 	// declined says why a daemon serving the repository did not take
 	// this command, and what to do about it, when it then ran directly.
 	declined string
@@ -31,7 +31,7 @@ func (d *daemonFlags) register(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.StringVar(&d.socket, "socket", "", "the daemon's control socket `path` (env CAIRN_SOCKET; default "+daemon.DefaultSocket+")")
 	f.BoolVar(&d.off, "no-daemon", false, "work on the repository directly even when a daemon serves it")
-	f.BoolVarP(&d.verbose, "verbose", "v", false, "say whether the daemon is used, and why not")
+	f.CountVarP(&d.verbose, "verbose", "v", "say whether the daemon is used, and why not; restore: list each path (-vv as restic)")
 }
 
 func newDaemonCommand(g *globals) *cobra.Command {
@@ -175,7 +175,7 @@ func (s *storageFlags) apply(o daemon.Storage) {
 
 // verbosef says, with -v only, how a command reaches the repository.
 func (g *globals) verbosef(format string, args ...any) {
-	if g.daemon.verbose {
+	if g.daemon.verbose > 0 {
 		fmt.Fprintf(os.Stderr, "cairn: "+format+"\n", args...)
 	}
 }

@@ -21,7 +21,7 @@ import (
 func newRestoreCommand(g *globals) *cobra.Command {
 	var f filterFlags
 	var target, overwrite string
-	var verify bool
+	var verify, dryRun, del bool
 	var sel selectionFlags
 	cmd := &cobra.Command{
 		Use:   "restore SNAPSHOT[:PATH] --target DIR",
@@ -41,7 +41,24 @@ complete is removed, and a file that replaces an existing one is written under
 a temporary name in its folder (.NAME.cairn-partial-…) and renamed into place
 when complete, so the existing one stays as it was until then. A chunk the
 repository lacks (damaged or missing) is left as zeros, named in a warning,
-and the rest of the file is restored, without the snapshot's metadata.`,
+and the rest of the file is restored, without the snapshot's metadata.
+
+--delete then removes from the target what the snapshot lacks: in each folder
+the restore went into, every entry the snapshot does not hold that the
+selection (--include, --exclude) covers. An excluded path is never deleted,
+nor the folder holding it. With --overwrite always this rolls a folder back
+to the snapshot, as rsync --delete would; with if-changed, a file newer than
+the snapshot's copy stays (reported), and all else goes back. Symlinks are
+removed, never followed, and nothing outside --target is touched. A folder where something
+could not be restored keeps what it has (and so does every folder above it);
+a restore that is interrupted deletes nothing. A folder where the snapshot
+has a file is replaced, unless --overwrite never keeps it or it holds
+excluded paths. A path that cannot be deleted is an error, as a file that
+cannot be restored is: the rest goes on, and cairn exits with 1.
+
+--dry-run (-n) changes nothing and reads no file data: it counts what would
+be restored, kept and deleted. With -v (or restic's -vv) every path is
+listed as it is, or would be, restored, updated, unchanged or deleted.`,
 		Args: oneSelector(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -55,6 +72,9 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 			}
 			if target == "" {
 				return errors.New("--target is required")
+			}
+			if dryRun {
+				verify = false // nothing is written to read back
 			}
 			pats, err := sel.read()
 			if err != nil {
@@ -86,7 +106,7 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 			}
 			var mu sync.Mutex
 			opt := restore.Options{Target: target, Include: pats.include, IInclude: pats.iinclude, Exclude: pats.exclude, IExclude: pats.iexclude,
-				Overwrite: ow, SkipOwner: os.Geteuid() != 0, Verify: verify,
+				Overwrite: ow, SkipOwner: os.Geteuid() != 0, Verify: verify, DryRun: dryRun, Delete: del,
 				Notice: func(p, msg string) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -105,6 +125,19 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 						fmt.Fprintf(os.Stderr, "cairn: %s: %v\n", p, err)
 					}
 				}}
+			if g.daemon.verbose > 0 && !g.quiet {
+				opt.Item = func(p string, a restore.Action, size uint64) {
+					mu.Lock()
+					defer mu.Unlock()
+					if g.json {
+						printJSON(map[string]any{"message_type": "verbose_status", "action": a.String(), "item": p, "size": size})
+					} else if size > 0 {
+						fmt.Printf("%-9s %s with size %s\n", a, p, formatBytes(int64(size)))
+					} else {
+						fmt.Printf("%-9s %s\n", a, p)
+					}
+				}
+			}
 			var line liveLine
 			switch {
 			case g.json:
@@ -113,9 +146,11 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 					if p.TotalBytes > 0 {
 						m["percent_done"] = float64(p.BytesDone) / float64(p.TotalBytes)
 					}
+					mu.Lock() // not amid a verbose_status line
+					defer mu.Unlock()
 					printJSON(m)
 				}
-			case !g.quiet && isTerminal(os.Stderr):
+			case !g.quiet && isTerminal(os.Stderr) && opt.Item == nil:
 				opt.Progress = func(p restore.Progress) {
 					s := fmt.Sprintf("[%s] %s %s of %s, %s/s", formatDuration(p.Elapsed), plural(int(p.FilesDone), "file"), formatBytes(p.BytesDone), formatBytes(p.TotalBytes),
 						formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
@@ -133,25 +168,46 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 			// were removed, so what is there is whole.
 			stopped := err != nil && lock.Context().Err() != nil
 			if st != nil {
+				// Kept, and with --delete deleted: "; 2 kept, 1 deleted".
+				kept := fmt.Sprintf("%d kept", st.Skipped)
+				if del {
+					kept += fmt.Sprintf(", %d deleted", st.Deleted)
+				}
+				verb := "restored" // of what was done when stopped
+				if dryRun {
+					verb = "to restore"
+				}
 				if g.json {
-					printJSON(map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "files_restored": st.Files, "dirs_restored": st.Dirs,
-						"links_restored": st.Links, "others_restored": st.Others, "bytes_restored": st.Bytes, "files_skipped": st.Skipped, "errors": st.Errors,
+					printJSON(map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "dry_run": dryRun,
+						"total_files": st.Files + st.Dirs + st.Links + st.Others + st.Skipped, "files_restored": st.Files, "dirs_restored": st.Dirs,
+						"links_restored": st.Links, "others_restored": st.Others, "files_skipped": st.Skipped, "files_deleted": st.Deleted,
+						"total_bytes": st.Bytes + st.SkippedBytes, "bytes_restored": st.Bytes, "bytes_skipped": st.SkippedBytes, "errors": st.Errors,
 						"files_stopped": st.Stopped, "interrupted": stopped, "files_verified": st.Verified})
 				} else if !g.quiet && stopped {
 					left := "nothing partial left"
+					if dryRun {
+						left = "nothing changed (dry run)"
+					}
 					switch {
 					case st.Stopped == 1:
 						left = "1 file not finished was removed: " + left
 					case st.Stopped > 1:
 						left = fmt.Sprintf("%d files not finished were removed: %s", st.Stopped, left)
 					}
-					fmt.Printf("restore of snapshot %s to %s stopped: %s, %s, %s, %s, %s restored; %d kept, %s; %s\n",
+					fmt.Printf("restore of snapshot %s to %s stopped: %s, %s, %s, %s, %s %s; %s, %s; %s\n",
 						sn.ID.Short(), target, plural(int(st.Files), "file"), plural(int(st.Dirs), "dir"), plural(int(st.Links), "link"),
-						plural(int(st.Others), "other"), formatBytes(st.Bytes), st.Skipped, plural(int(st.Errors), "error"), left)
+						plural(int(st.Others), "other"), formatBytes(st.Bytes), verb, kept, plural(int(st.Errors), "error"), left)
 				} else if !g.quiet {
-					fmt.Printf("restored snapshot %s to %s: %s, %s, %s, %s, %s; %d kept, %s\n",
+					done := "restored"
+					if dryRun {
+						done = "would restore"
+					}
+					fmt.Printf("%s snapshot %s to %s: %s, %s, %s, %s, %s; %s, %s\n", done,
 						sn.ID.Short(), target, plural(int(st.Files), "file"), plural(int(st.Dirs), "dir"), plural(int(st.Links), "link"),
-						plural(int(st.Others), "other"), formatBytes(st.Bytes), st.Skipped, plural(int(st.Errors), "error"))
+						plural(int(st.Others), "other"), formatBytes(st.Bytes), kept, plural(int(st.Errors), "error"))
+					if dryRun {
+						fmt.Println("dry run: nothing was changed")
+					}
 					if verify {
 						fmt.Printf("verified %s read back from the disk\n", plural(int(st.Verified), "file"))
 					}
@@ -171,6 +227,8 @@ and the rest of the file is restored, without the snapshot's metadata.`,
 	sel.register(cmd)
 	cmd.Flags().StringVar(&overwrite, "overwrite", "if-changed", "existing files: always, if-changed or never")
 	cmd.Flags().BoolVar(&verify, "verify", false, "read every restored file back from the disk and check it against the snapshot")
+	cmd.Flags().BoolVar(&del, "delete", false, "then delete what the target holds and the snapshot does not (not what --exclude leaves out); check first with --dry-run -v")
+	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "change nothing: say what would be restored, kept and deleted (-v: each path)")
 	return cmd
 }
 
