@@ -23,20 +23,37 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 // Reading the source: a run is the blobs read from a pack at once, split
 // where the gap between two needed blobs is larger than runGap or the run
-// would be longer than runSpan; readers read runs at once.
+// would be longer than runSpan; readers read runs at once, one per core
+// from local storage, and as many as the storage's connections (up to
+// maxReaders) from remote storage, where a read waits on the network.
+//
+// Copying the benchmark repository (3 snapshots, 1.85 GiB of data) between
+// two local repositories took 13.7-14.9 s and 123-128 MiB with two
+// readers of 8 MiB runs, 16.5-18.0 s and 185-189 MiB with four of 24 MiB.
 const (
-	runGap  = 1 << 20
-	runSpan = 24 << 20
-	readers = 4
+	runGap     = 1 << 20
+	runSpan    = 8 << 20
+	maxReaders = 8
 )
+
+// readers is how many runs of src to read at once.
+func readers(src *repo.Repository) int {
+	n := par.Cores
+	if p, ok := backends.As[backends.Parallel](src.Backend()); ok && p.Connections() > n {
+		n = min(p.Connections(), maxReaders)
+	}
+	return n
+}
 
 // Stats counts what a Copier did.
 type Stats struct {
@@ -307,7 +324,7 @@ func (c *Copier) readBlobs(ctx context.Context, sn *repo.Snapshot, need map[id.I
 		}
 	}
 	codec := c.dst.Codec()
-	for range readers {
+	for range readers(c.src) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
