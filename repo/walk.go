@@ -1,8 +1,10 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"path"
+	"slices"
 
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -53,4 +55,43 @@ func (r *Repository) Walk(ctx context.Context, sn *Snapshot, visit Visit, onErr 
 		return nil
 	}
 	return walk("", sn.Tree)
+}
+
+// LinkCounts is what Snapshot.Links says of a snapshot whose root tree is
+// tid: every hardlink group with fewer names in the tree than its nodes'
+// Links, with the number it has, sorted by Dev, then Inode. A writer that
+// drops names from a tree (repair, rewrite) recounts with it.
+func (r *Repository) LinkCounts(ctx context.Context, tid id.ID) ([]LinkCount, error) {
+	type group struct{ links, names uint32 }
+	groups := map[[2]uint64]*group{}
+	err := r.Walk(ctx, &Snapshot{Tree: tid}, func(_ string, n *tree.Node) (bool, error) {
+		if n.Kind == tree.KindDir || n.Links <= 1 {
+			return true, nil
+		}
+		k := [2]uint64{n.Dev, n.Inode}
+		g := groups[k]
+		if g == nil {
+			g = &group{}
+			groups[k] = g
+		}
+		g.links = max(g.links, n.Links)
+		g.names++
+		return true, nil
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []LinkCount
+	for k, g := range groups {
+		if g.names < g.links {
+			out = append(out, LinkCount{Dev: k[0], Inode: k[1], Count: g.names})
+		}
+	}
+	slices.SortFunc(out, func(a, b LinkCount) int {
+		if c := cmp.Compare(a.Dev, b.Dev); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Inode, b.Inode)
+	})
+	return out, nil
 }

@@ -216,6 +216,13 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 		return nil, fmt.Errorf("store repaired trees: %w", err)
 	}
 	for _, rep := range todo {
+		// A hardlink group that lost names has fewer links in the
+		// repaired snapshot: the mount's nlink counts what is there.
+		links, err := r.LinkCounts(ctx, rep.Repaired.Tree)
+		if err != nil {
+			return res, fmt.Errorf("count the hardlinks of the repair of snapshot %s: %w", rep.ID.Short(), err)
+		}
+		rep.Repaired.Links = links
 		if err := r.SaveSnapshot(ctx, rep.Repaired); err != nil {
 			return res, fmt.Errorf("save the repair of snapshot %s: %w", rep.ID.Short(), err)
 		}
