@@ -1,6 +1,7 @@
 // Package fuzz holds the fuzz targets over every parser of repository
 // bytes: pack trailers and headers, stored blobs, tree blobs and nodes,
-// index segments, the config, key files, snapshot and lock objects.
+// index segments, deletion marks, the config, key files, snapshot and lock
+// objects.
 //
 // # Running
 //

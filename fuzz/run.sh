@@ -22,6 +22,7 @@ targets="
 ./fuzz:FuzzTreeDecode
 ./fuzz:FuzzTreeDecodeNode
 ./fuzz:FuzzSegmentDecode
+./fuzz:FuzzMarkDecode
 ./fuzz:FuzzConfig
 ./fuzz:FuzzKeyFile
 ./fuzz:FuzzSnapshotJSON

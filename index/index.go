@@ -308,6 +308,21 @@ func decodeBlob(bid id.ID, v []byte) Blob {
 	return b
 }
 
+// Unindexed returns those of pids that no loaded segment names.
+func (d *DB) Unindexed(pids []id.ID) ([]id.ID, error) {
+	var out []id.ID
+	err := d.view(func(tx *bolt.Tx) error {
+		pb := tx.Bucket(bPacks)
+		for _, pid := range pids {
+			if pb.Get(pid[:]) == nil {
+				out = append(out, pid)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Counts returns the number of packs and blobs located.
 func (d *DB) Counts() (packs, blobs int, err error) {
 	err = d.view(func(tx *bolt.Tx) error {

@@ -10,10 +10,11 @@ import (
 	"github.com/cairn-backup/cairn/repo/internal/b3"
 )
 
-// Stored objects other than packs (snapshots, index segments, locks) are
-// one sealed envelope: format byte (1), flags (bit 0: zstd), then nonce,
-// ciphertext and tag. The additional data is "cairn object v1 " + kind +
-// the flags byte, so a snapshot cannot be passed off as a lock.
+// Stored objects other than packs (snapshots, index segments, deletion
+// marks, locks) are one sealed envelope: format byte (1), flags (bit 0:
+// zstd), then nonce, ciphertext and tag. The additional data is "cairn
+// object v1 " + kind + the flags byte, so a snapshot cannot be passed off
+// as a lock.
 const objectFormat = 1
 
 // Object kinds and the folders they live in.
@@ -21,9 +22,10 @@ const (
 	kindSnapshot = "snapshot"
 	kindIndex    = "index"
 	kindLock     = "lock"
+	kindMark     = "condemned"
 )
 
-var kindFolder = map[string]string{kindSnapshot: "snapshots/", kindIndex: "index/", kindLock: "locks/"}
+var kindFolder = map[string]string{kindSnapshot: "snapshots/", kindIndex: "index/", kindLock: "locks/", kindMark: "condemned/"}
 
 func objectAD(kind string, flags byte) []byte {
 	return append([]byte("cairn object v1 "+kind), flags)

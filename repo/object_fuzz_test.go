@@ -12,9 +12,10 @@ import (
 )
 
 // FuzzObjectPlaintext covers what only the key holder can store: fuzzed
-// plaintext sealed as a snapshot, index segment or lock object, opened
-// again and handed to that object's decoder. The targets in fuzz/ cannot
-// seal objects; this one lives in the package to reach sealObject.
+// plaintext sealed as a snapshot, index segment, deletion mark or lock
+// object, opened again and handed to that object's decoder. The targets in
+// fuzz/ cannot seal objects; this one lives in the package to reach
+// sealObject.
 func FuzzObjectPlaintext(f *testing.F) {
 	k, err := crypto.KeyFromMaster(bytes.Repeat([]byte{0x5a}, 32))
 	if err != nil {
@@ -27,7 +28,8 @@ func FuzzObjectPlaintext(f *testing.F) {
 	f.Add(EncodeSegment(&Segment{Supersedes: []id.ID{{2}}}), byte(1))
 	f.Add(lock, byte(2))
 	f.Add(bytes.Repeat([]byte("compressible "), 100), byte(0))
-	kinds := []string{kindSnapshot, kindIndex, kindLock}
+	f.Add(EncodeMark([]MarkedPack{{Type: id.DataBlob, ID: id.ID{3}}}), byte(3))
+	kinds := []string{kindSnapshot, kindIndex, kindLock, kindMark}
 	f.Fuzz(func(t *testing.T, plain []byte, kind byte) {
 		kd := kinds[int(kind)%len(kinds)]
 		sealed := r.sealObject(kd, plain)
@@ -54,6 +56,10 @@ func FuzzObjectPlaintext(f *testing.F) {
 			var li LockInfo
 			if json.Unmarshal(got, &li) == nil {
 				_ = li.String()
+			}
+		case kindMark:
+			if _, err := DecodeMark(got); err != nil && !errors.Is(err, ErrDamaged) && !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("deletion mark: %v", err)
 			}
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -49,11 +50,13 @@ type Saver struct {
 	mu      sync.Mutex
 	open    map[id.BlobType]*pack.FileWriter
 	pending map[id.ID]bool // taken by this saver, not yet in a written segment
-	// stored, when set, holds every pack known to exist in storage: a
-	// blob the index places in another pack counts as missing and is
-	// stored again (self-healing after a pack was lost).
+	// stored, when set, holds every pack known to exist in storage and
+	// not marked for deletion: a blob the index places only in other
+	// packs counts as missing and is stored again (self-healing after a
+	// pack was lost; no reliance on a pack a prune is about to delete).
 	stored    map[id.ID]bool
-	healed    map[id.ID]bool // blobs stored again because their pack was lost
+	healed    map[id.ID]bool // blobs stored again because their packs were lost or marked
+	relied    map[id.ID]bool // packs stored, or that Known or KnownIn counted a blob in
 	uploaded  []index.Pack   // stored, not yet in a written segment
 	sinceCkpt int64
 	lastCkpt  time.Time
@@ -109,16 +112,27 @@ func (s *Saver) Known(bid id.ID) (bool, error) {
 	if err != nil || !ok {
 		return ok, err
 	}
+	if s.KnownIn(loc.Pack) {
+		return true, nil
+	}
+	// Another copy the index names, in a pack that counts, will do.
+	alts, err := s.r.idx.Alternatives(bid)
+	if err != nil {
+		return false, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stored != nil && !s.stored[loc.Pack] {
-		if s.healed == nil {
-			s.healed = map[id.ID]bool{}
+	for _, alt := range alts {
+		if s.stored[alt.Pack] {
+			s.rely(alt.Pack)
+			return true, nil
 		}
-		s.healed[bid] = true
-		return false, nil
 	}
-	return true, nil
+	if s.healed == nil {
+		s.healed = map[id.ID]bool{}
+	}
+	s.healed[bid] = true
+	return false, nil
 }
 
 // KnownIn reports whether a blob the index locates in pack counts as
@@ -131,11 +145,39 @@ func (s *Saver) KnownIn(pack id.ID) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stored == nil || s.stored[pack]
+	if s.stored == nil || s.stored[pack] {
+		s.rely(pack)
+		return true
+	}
+	return false
+}
+
+// rely notes that a blob was counted as known in pack; the caller holds
+// s.mu.
+func (s *Saver) rely(pack id.ID) {
+	if s.relied == nil {
+		s.relied = map[id.ID]bool{}
+	}
+	s.relied[pack] = true
+}
+
+// Relied returns the packs the saver stored, or counted a blob in: those
+// a snapshot of what it saved may rely on, in ID order.
+func (s *Saver) Relied() []id.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]id.ID, 0, len(s.relied))
+	for pid := range s.relied {
+		out = append(out, pid)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
 }
 
 // CheckPacks makes the saver treat blobs in packs missing from stored as
-// unknown, so that they are stored again. Packs it uploads are added.
+// unknown, so that they are stored again, unless another copy is in a
+// pack of stored. Packs it uploads are added. Leave out of stored the
+// packs storage has lost and those deletion marks name (MarkedPacks).
 func (s *Saver) CheckPacks(stored map[id.ID]bool) {
 	s.mu.Lock()
 	s.stored = stored
@@ -308,6 +350,7 @@ func (s *Saver) store(w *pack.FileWriter) error {
 	if s.stored != nil {
 		s.stored[pid] = true
 	}
+	s.rely(pid)
 	s.uploaded = append(s.uploaded, p)
 	s.stats.Packs++
 	s.sinceCkpt += size

@@ -25,7 +25,7 @@ func (f *pruneFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.maxUnused, "max-unused", fmt.Sprintf("%g%%", prune.DefaultMaxUnused),
 		"repack the least used packs until at most `percent` of the stored blob bytes are unused (0%: every partly used pack, 100%: none)")
 	fs.DurationVar(&f.grace, "grace-period", prune.DefaultGracePeriod,
-		"leave unreferenced and unused data younger than `duration` for a later prune: it may belong to an ingest still running (more than 30m)")
+		"leave data younger than `duration`, and data marked for deletion less than that ago, for a later prune: an ingest still running may need it (more than 30m)")
 	fs.BoolVar(&f.allowNoSnapshots, "unsafe-allow-no-snapshots", false,
 		"prune a repository that has no snapshot at all, deleting all its data")
 }
@@ -54,10 +54,15 @@ func newPruneCommand(g *globals) *cobra.Command {
 		Long: `Delete the data that no snapshot uses any more, and rewrite the packs
 that are mostly unused.
 
-Prune takes the exclusive lock (a dry run only a shared one). Data younger
-than the grace period (default 24h) is left for a later prune, since it may
-belong to an ingest still running. New copies of repacked blobs and their
-index are stored before anything is deleted.
+Prune takes the exclusive lock (a dry run only a shared one). It deletes
+in two phases: data no snapshot uses is first marked for deletion (and
+what is still used in mostly unused packs copied out), and deleted by a
+prune at least the grace period (default 24h) later, if no snapshot
+committed meanwhile uses it. Ingests do not rely on marked data, so even
+an ingest whose lock failed (a stopped process, a clock that is off)
+loses nothing to prune. Data younger than the grace period is left alone.
+New copies of repacked blobs and their index are stored before anything
+is deleted.
 
 Prune refuses, deleting nothing, when the repository looks damaged or
 incomplete: a listing or read fails, a snapshot or tree cannot be read, data
@@ -123,18 +128,33 @@ func printPruneStats(g *globals, st prune.Stats, opt prune.Options) {
 	}
 	fmt.Printf("repository:  %s, %s (%s), %s\n", nOf(st.Snapshots, "snapshot"), nOf(st.Packs, "pack"), formatBytes(st.PackBytes), nOf(st.IndexSegments, "index segment"))
 	fmt.Printf("used:        %s (%s); unused in indexed packs: %s\n", nOf(st.UsedBlobs, "blob"), formatBytes(st.UsedBytes), formatBytes(st.UnusedBytes))
-	del, rep, cp, freed := "deleted:", "repacked:", "copied", "freed:"
+	del, rep, cp, mark, freed := "deleted:", "repacked:", "copied", "marked:", "freed:"
 	if st.DryRun {
-		del, rep, cp, freed = "to delete:", "to repack:", "to copy", "would free:"
+		del, rep, cp, mark, freed = "to delete:", "to repack:", "to copy", "to mark:", "would free:"
 	}
 	fmt.Printf("%-12s %s (%s), %s (%s)\n", del, nOf(st.UnreferencedPacks, "unreferenced pack"), formatBytes(st.UnreferencedBytes),
 		nOf(st.UnusedPacks, "unused pack"), formatBytes(st.UnusedPackBytes))
 	fmt.Printf("%-12s %s (%s), %s (%s) %s\n", rep, nOf(st.RepackPacks, "pack"), formatBytes(st.RepackPackBytes), nOf(st.RepackBlobs, "used blob"), formatBytes(st.RepackBlobBytes), cp)
+	if st.MarkedPacks > 0 {
+		fmt.Printf("%-12s %s (%s) for deletion by a prune from %s on\n", mark, nOf(st.MarkedPacks, "pack"), formatBytes(st.MarkedBytes),
+			time.Now().Add(opt.GracePeriod).Format("2006-01-02 15:04"))
+	}
+	if st.PendingPacks > 0 {
+		fmt.Printf("waiting:     %s (%s) marked for deletion less than the grace period (%s) ago, for a later prune\n", nOf(st.PendingPacks, "pack"), formatBytes(st.PendingBytes), opt.GracePeriod)
+	}
 	if st.GracePacks > 0 {
 		fmt.Printf("kept:        %s (%s) younger than the grace period (%s), for a later prune\n", nOf(st.GracePacks, "pack"), formatBytes(st.GraceBytes), opt.GracePeriod)
 	}
-	fmt.Printf("%-12s %s: %s deleted, %s written\n", freed, formatBytes(st.BytesFreed), nOf(st.PacksDeleted, "pack"), formatBytes(st.BytesWritten))
+	fmt.Printf("%-12s %s: %s deleted, %s written\n", freed, signedBytes(st.BytesFreed), nOf(st.PacksDeleted, "pack"), formatBytes(st.BytesWritten))
 	fmt.Printf("unused left: %s\n", formatBytes(st.UnusedAfter))
+}
+
+// signedBytes is formatBytes for a figure that may be negative.
+func signedBytes(n int64) string {
+	if n < 0 {
+		return "-" + formatBytes(-n)
+	}
+	return formatBytes(n)
 }
 
 // nOf is "1 pack", "2 packs".

@@ -113,8 +113,9 @@ func TestDamagedRepositories(t *testing.T) {
 	}
 }
 
-// An unreferenced pack stays while young and goes when old; duplicated
-// blobs keep one copy. Every snapshot still restores in full.
+// An unreferenced pack stays while young, is marked for deletion when old,
+// and goes when marked long enough; duplicated blobs keep one copy. Every
+// snapshot still restores in full.
 func TestDamagedRepositoriesFreed(t *testing.T) {
 	t.Run("unreferenced pack", func(t *testing.T) {
 		f := repotest.New(t)
@@ -125,8 +126,13 @@ func TestDamagedRepositoriesFreed(t *testing.T) {
 		}
 		age(t, f)
 		st, err = pruneFixture(t, f, 0)
-		if err != nil || st.UnreferencedPacks != 1 || st.PacksDeleted != 1 {
+		if err != nil || st.MarkedPacks != 1 || st.PacksDeleted != 0 {
 			t.Fatalf("old: %v, %+v", err, st)
+		}
+		age(t, f) // the mark too
+		st, err = pruneFixture(t, f, 0)
+		if err != nil || st.UnreferencedPacks != 1 || st.PacksDeleted != 1 {
+			t.Fatalf("marked long ago: %v, %+v", err, st)
 		}
 		if _, err := os.Stat(filepath.Join(f.Dir, d.Object)); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("%s: %v", d.Object, err)
@@ -138,6 +144,12 @@ func TestDamagedRepositoriesFreed(t *testing.T) {
 		f.DuplicatePack(f.PackOf("media/big.bin"))
 		age(t, f)
 		st, err := pruneFixture(t, f, 0)
+		if err != nil || st.MarkedPacks != 1 || st.PacksDeleted != 0 || st.RepackPacks != 0 {
+			t.Fatalf("%v, %+v", err, st)
+		}
+		restoreAll(t, f)
+		age(t, f)
+		st, err = pruneFixture(t, f, 0)
 		if err != nil || st.UnusedPacks != 1 || st.RepackPacks != 0 {
 			t.Fatalf("%v, %+v", err, st)
 		}

@@ -18,9 +18,11 @@ import (
 // checkpoints, commit) on a fake clock, while prunes run between any two
 // steps and, through a backend hook, in the middle of a prune's own calls.
 // Writers pause (their leases go stale), crash, and resume; snapshots are
-// forgotten; prunes crash at any call. After every prune, every committed
-// snapshot must restore exactly, read by a host with an empty cache, and a
-// writer may commit only while its lease holds.
+// forgotten; prunes crash at any call. Locks also fail: a prune runs while
+// a writer's snapshot upload is on its way after its lease check, or on a
+// host whose clock is ahead, which takes live locks for stale. After every
+// prune, every committed snapshot must restore exactly, read by a host
+// with an empty cache, and a writer may commit only while its lease holds.
 //
 // `go test` runs a sample that takes a few seconds. The long version,
 //
@@ -38,6 +40,7 @@ const (
 	actPrune
 	actForget
 	actCrash
+	actStalledCommit
 )
 
 // action is one move of the schedule.
@@ -46,6 +49,7 @@ type action struct {
 	w         int           // writer, for step, pause, crash
 	d         time.Duration // advance
 	maxUnused float64       // prune
+	skew      time.Duration // prune: how far the prune host's clock is ahead
 	crashAt   int           // prune: its calls from this one on fail (-1: never)
 	// prune: before its call number at, or its first call whose
 	// "op name" begins with atCall, run writer steps (a stale writer
@@ -62,7 +66,7 @@ type model struct {
 	writers []*writer
 	pruner  string // the prune host's cache
 	log     []string
-	prunes  struct{ ok, refused, crashed, locked, leaseLost int }
+	prunes  struct{ ok, refused, crashed, locked, leaseLost, skewed, duringCommit int }
 }
 
 func newModel(t testing.TB, seed uint64) *model {
@@ -119,6 +123,44 @@ func (m *model) run(a action) {
 		m.forget()
 	case actPrune:
 		m.prune(a)
+	case actStalledCommit:
+		m.stalledCommit(a)
+	}
+}
+
+// stalledCommit runs writer a.w up to its commit, whose snapshot upload,
+// after the lease check, stalls for longer than a stale lock while a
+// prune runs; then the upload lands.
+func (m *model) stalledCommit(a action) {
+	wr := m.writers[a.w]
+	for !wr.idle() && wr.pc != stCommit {
+		m.note(wr.step())
+	}
+	if wr.idle() {
+		return
+	}
+	stalled := false
+	wr.be.mu.Lock()
+	wr.be.before = func(_ int, op, name string) error {
+		if op != "save" || !strings.HasPrefix(name, "snapshots/") || stalled {
+			return nil
+		}
+		stalled = true
+		wr.paused = true
+		m.advance(repo.StaleAfter + time.Minute)
+		m.note("  (" + wr.name + " uploading its snapshot) stalled " + (repo.StaleAfter + time.Minute).String())
+		// Nothing else happens during this prune: the writer is busy.
+		p := action{kind: actPrune, maxUnused: a.maxUnused, skew: a.skew, crashAt: a.crashAt, at: -1}
+		m.prunes.duringCommit++
+		m.prune(p)
+		return nil
+	}
+	wr.be.mu.Unlock()
+	m.note(wr.step())
+	if wr.be != nil {
+		wr.be.mu.Lock()
+		wr.be.before = nil
+		wr.be.mu.Unlock()
 	}
 }
 
@@ -153,7 +195,18 @@ func (m *model) prune(a action) {
 	m.t.Helper()
 	w := m.w
 	hb := &hookBackend{Backend: w.be}
-	r := w.open(m.pruner, hb)
+	var r *repo.Repository
+	if a.skew != 0 {
+		o := w.options(m.pruner)
+		o.Now = func() time.Time { return w.clk.now().Add(a.skew) }
+		var err error
+		if r, err = repo.Open(w.ctx, hb, o); err != nil {
+			m.fail("prune: open: %v", err)
+		}
+		m.prunes.skewed++
+	} else {
+		r = w.open(m.pruner, hb)
+	}
 	l, err := r.Lock(w.ctx, true, "prune")
 	if err != nil {
 		if !errors.Is(err, repo.ErrLocked) {
@@ -187,11 +240,11 @@ func (m *model) prune(a action) {
 	hb.mu.Lock()
 	hb.before = nil
 	hb.mu.Unlock()
-	desc := fmt.Sprintf("prune(max %g%%, crash at %d, at %d%s)", a.maxUnused, a.crashAt, a.at, a.atCall)
+	desc := fmt.Sprintf("prune(max %g%%, crash at %d, at %d%s, clock ahead %s)", a.maxUnused, a.crashAt, a.at, a.atCall, a.skew)
 	switch {
 	case err == nil:
 		m.prunes.ok++
-		m.note(fmt.Sprintf("%s: deleted %d packs, repacked %d, kept %d young", desc, st.PacksDeleted, st.RepackPacks, st.GracePacks))
+		m.note(fmt.Sprintf("%s: deleted %d packs, repacked %d, marked %d, kept %d marked and %d young", desc, st.PacksDeleted, st.RepackPacks, st.MarkedPacks, st.PendingPacks, st.GracePacks))
 	case crashed:
 		m.prunes.crashed++
 		m.note(fmt.Sprintf("%s: crashed: %v", desc, err))
@@ -228,8 +281,9 @@ func (m *model) verifyAll(when string) {
 }
 
 // settle lets every writer finish, waits out stale locks and the grace
-// period, and prunes twice: the repository must then hold no unused data
-// and every committed snapshot.
+// period, and prunes: once to mark what is unneeded, and again, a grace
+// period later, to delete it; and once more. The repository must then
+// hold no unused data and every committed snapshot.
 func (m *model) settle() {
 	m.t.Helper()
 	for _, wr := range m.writers {
@@ -238,6 +292,8 @@ func (m *model) settle() {
 		}
 	}
 	m.advance(repo.StaleAfter + time.Minute)
+	m.advance(prune.DefaultGracePeriod + time.Minute)
+	m.prune(action{kind: actPrune, maxUnused: 0, crashAt: -1, at: -1})
 	m.advance(prune.DefaultGracePeriod + time.Minute)
 	m.prune(action{kind: actPrune, maxUnused: 0, crashAt: -1, at: -1})
 	m.prune(action{kind: actPrune, maxUnused: 0, crashAt: -1, at: -1})
@@ -250,7 +306,7 @@ func (m *model) settle() {
 		}
 		m.fail("settled dry run: %v", err)
 	}
-	if st.PacksDeleted != 0 || st.UnusedBytes != 0 || st.GracePacks != 0 {
+	if st.PacksDeleted != 0 || st.UnusedBytes != 0 || st.GracePacks != 0 || st.MarkedPacks != 0 || st.PendingPacks != 0 {
 		m.fail("after settling, prune would still free something: %+v", st)
 	}
 }
@@ -268,13 +324,23 @@ func randomSchedule(rng *rand.Rand, n int) []action {
 		case x < 72:
 			a.kind = actAdvance
 			a.d = []time.Duration{time.Minute, 7 * time.Minute, 35 * time.Minute, 25 * time.Hour}[rng.IntN(4)]
-		case x < 90:
-			if rng.IntN(2) == 0 {
+		case x < 90, x >= 95 && x < 98:
+			if x < 90 && rng.IntN(2) == 0 {
 				// Most prunes would find a live writer's lock: let
 				// a writer stall until its lock is stale first.
 				out = append(out, action{kind: actPause, w: a.w}, action{kind: actAdvance, d: repo.StaleAfter + time.Minute})
 			}
 			a.kind = actPrune
+			if x >= 95 {
+				// Or a writer's snapshot upload stalls and the
+				// prune runs meanwhile.
+				a.kind = actStalledCommit
+			}
+			if rng.IntN(5) == 0 {
+				// The prune host's clock is ahead: every lock looks
+				// stale to it.
+				a.skew = repo.StaleAfter + time.Minute
+			}
 			a.maxUnused = []float64{0, 5, 50, 100}[rng.IntN(4)]
 			if rng.IntN(3) == 0 {
 				a.crashAt = rng.IntN(40)
@@ -349,7 +415,7 @@ func modelRuns(short int) int {
 // crashes and clock jumps.
 func TestModelRandom(t *testing.T) {
 	runs := modelRuns(20)
-	total := struct{ ok, refused, crashed, locked, leaseLost, commits, commitRefused int }{}
+	total := struct{ ok, refused, crashed, locked, leaseLost, skewed, duringCommit, commits, commitRefused int }{}
 	for seed := uint64(1); seed <= uint64(runs); seed++ {
 		m := newModel(t, seed)
 		m.history()
@@ -370,14 +436,16 @@ func TestModelRandom(t *testing.T) {
 		total.crashed += p.crashed
 		total.locked += p.locked
 		total.leaseLost += p.leaseLost
+		total.skewed += p.skewed
+		total.duringCommit += p.duringCommit
 		for _, wr := range m.writers {
 			total.commits += wr.commits
 			total.commitRefused += wr.refused
 		}
 	}
-	t.Logf("%d schedules: prunes %d done, %d crashed, %d stopped by a lost lease, %d refused, %d locked out; %d commits, %d refused for a lost lease",
-		runs, total.ok, total.crashed, total.leaseLost, total.refused, total.locked, total.commits, total.commitRefused)
-	if runs >= 20 && (total.ok == 0 || total.crashed == 0 || total.leaseLost == 0 || total.commitRefused == 0) {
+	t.Logf("%d schedules: prunes %d done, %d crashed, %d stopped by a lost lease, %d refused, %d locked out, %d with the clock ahead, %d during a commit; %d commits, %d refused for a lost lease",
+		runs, total.ok, total.crashed, total.leaseLost, total.refused, total.locked, total.skewed, total.duringCommit, total.commits, total.commitRefused)
+	if runs >= 20 && (total.ok == 0 || total.crashed == 0 || total.leaseLost == 0 || total.commitRefused == 0 || total.skewed == 0 || total.duringCommit == 0) {
 		t.Errorf("the schedules missed a case: %+v", total)
 	}
 }

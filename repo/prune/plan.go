@@ -27,6 +27,11 @@ type packState struct {
 	young   bool  // younger than the grace period (or of unknown age)
 	used    int64 // bytes of blobs whose kept copy is here
 	unused  int64
+	// marked: named by a deletion mark, the oldest of them made at
+	// markedAt; due: that was longer than the grace period ago.
+	marked   bool
+	markedAt time.Time
+	due      bool
 }
 
 func (p *packState) ratio() float64 {
@@ -53,19 +58,25 @@ type plan struct {
 	packs    map[string]*packState
 	kept     map[id.ID]*packState // the pack each used blob is kept in
 	keep     []*packState         // listed, not deleted (indexed or not)
-	repack   []*packState
-	remove   []*packState // deleted at the end: orphans, unused, repacked
-	stats    Stats
+	repack   []*packState         // used blobs copied into new packs
+	mark     []*packState         // marked for deletion by this run
+	remove   []*packState         // deleted at the end: orphans, marked ones that are due
+	marks    []repo.Mark          // every deletion mark read
+	// dropMarks are the marks removed at the end: damaged ones, and those
+	// whose packs are all gone once remove is.
+	dropMarks []id.ID
+	stats     Stats
 }
 
 // idle reports that the repository is already as prune would leave it.
 func (p *plan) idle() bool {
-	return len(p.remove) == 0 && len(p.repack) == 0 && p.inactive == 0
+	return len(p.remove) == 0 && len(p.repack) == 0 && len(p.mark) == 0 && len(p.dropMarks) == 0 && p.inactive == 0
 }
 
 // makePlan lists and reads everything prune needs, in the order that makes
 // a concurrent writer's work look consistent: snapshots, then the index
-// (written before them), then packs (written before the index).
+// (written before them), then packs (written before the index). The
+// deletion marks, written by prune alone, are read with the index.
 func makePlan(ctx context.Context, r *repo.Repository, opt *Options) (*plan, error) {
 	now := r.Now()
 	p := &plan{packs: map[string]*packState{}, kept: map[id.ID]*packState{}}
@@ -77,6 +88,9 @@ func makePlan(ctx context.Context, r *repo.Repository, opt *Options) (*plan, err
 		return nil, refuse("update the local index: %v; %s", err, whatToRun(err, "`cairn check`, then `cairn repair index`"))
 	}
 	if err := p.readIndex(ctx, r); err != nil {
+		return nil, err
+	}
+	if err := p.readMarks(ctx, r, opt); err != nil {
 		return nil, err
 	}
 	if err := p.listPacks(ctx, r, now, opt.GracePeriod); err != nil {
@@ -140,6 +154,35 @@ func (p *plan) readIndex(ctx context.Context, r *repo.Repository) error {
 	return nil
 }
 
+// readMarks reads the deletion marks and records which packs they name,
+// since when. A damaged mark is left out, and removed by this run: the
+// packs it named are marked again if they are still unused, and wait the
+// grace period anew, so that dropping it only ever delays a deletion.
+func (p *plan) readMarks(ctx context.Context, r *repo.Repository, opt *Options) error {
+	marks, err := r.Marks(ctx)
+	if errors.Is(err, repo.ErrUnsupported) {
+		return refuse("%v; a newer cairn marked packs for deletion: upgrade cairn to prune", err)
+	}
+	if err != nil {
+		return refuse("read deletion marks: %v; make sure the storage is reachable and run prune again", err)
+	}
+	p.marks = marks
+	for _, m := range marks {
+		if m.Err != nil {
+			opt.logf("%v; removing it: the packs it named wait the grace period anew", m.Err)
+			continue
+		}
+		for _, mp := range m.Packs {
+			pk := p.pack(mp.Name(), mp.ID, mp.Type)
+			if !pk.marked || m.Time.Before(pk.markedAt) {
+				pk.markedAt = m.Time
+			}
+			pk.marked = true
+		}
+	}
+	return nil
+}
+
 func (p *plan) pack(name string, pid id.ID, t id.BlobType) *packState {
 	pk := p.packs[name]
 	if pk == nil {
@@ -160,8 +203,10 @@ func (p *plan) listPacks(ctx context.Context, r *repo.Repository, now time.Time,
 			}
 			pk := p.pack(fi.Name, pid, t)
 			pk.listed, pk.size, pk.mtime = true, fi.Size, fi.ModTime
-			// An unknown or future time counts as young.
+			// An unknown or future time counts as young, and a mark of
+			// unknown or future time as not due.
 			pk.young = fi.ModTime.IsZero() || now.Sub(fi.ModTime) < grace
+			pk.due = pk.marked && !pk.markedAt.IsZero() && now.Sub(pk.markedAt) >= grace
 			p.stats.Packs++
 			p.stats.PackBytes += fi.Size
 			return nil
@@ -222,8 +267,9 @@ func usedBlobs(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot) 
 }
 
 // placeUsed picks, for every used blob, the one pack whose copy is kept:
-// a young pack first (it stays anyway), then the pack with the most used
-// bytes, then the lowest name. It refuses when a used blob is in no pack.
+// a pack not marked for deletion first, then a young pack (it stays
+// anyway), then the pack with the most used bytes, then the lowest name.
+// It refuses when a used blob is in no pack.
 func (p *plan) placeUsed(used map[id.ID]bool) error {
 	where := map[id.ID][]*packState{}
 	usedAll := map[*packState]int64{}
@@ -274,6 +320,9 @@ func (p *plan) placeUsed(used map[id.ID]bool) error {
 }
 
 func better(a, b *packState, usedAll map[*packState]int64) bool {
+	if a.marked != b.marked {
+		return !a.marked
+	}
 	if a.young != b.young {
 		return a.young
 	}
@@ -283,7 +332,12 @@ func better(a, b *packState, usedAll map[*packState]int64) bool {
 	return a.name < b.name
 }
 
-// classify sorts the listed packs into kept, deleted and repacked.
+// classify sorts the listed packs into kept, marked, repacked and
+// deleted. A pack is deleted only once a mark has named it for the grace
+// period: the first prune to find it unneeded (or in no index segment)
+// marks it, and writers stop relying on it; a later one deletes it if it
+// is still unneeded, after copying out what a snapshot committed
+// meanwhile uses.
 func (p *plan) classify(maxUnused float64) {
 	names := make([]string, 0, len(p.packs))
 	for n := range p.packs {
@@ -291,34 +345,57 @@ func (p *plan) classify(maxUnused float64) {
 	}
 	sort.Strings(names)
 	var partly []*packState
-	var used, unused int64 // in packs that stay, young ones aside
+	var used, unused int64 // in packs that stay, young and marked ones aside
 	st := &p.stats
 	for _, n := range names {
 		pk := p.packs[n]
 		switch {
 		case !pk.listed:
-			// Indexed but missing: makePlan refused already.
+			// Indexed but missing: makePlan refused already. Or named
+			// by a mark only, and deleted already.
 		case pk.young:
 			p.keep = append(p.keep, pk)
 			if !pk.indexed || pk.unused > 0 {
 				st.GracePacks++
 				st.GraceBytes += pk.size
 			}
-		case !pk.indexed:
+		case !pk.indexed && !pk.marked:
+			// Likely left by a crash; or uploaded by a writer that
+			// has yet to index it, whose lock failed.
+			p.keep = append(p.keep, pk)
+			p.addMark(pk)
+		case !pk.indexed && pk.due:
 			p.remove = append(p.remove, pk)
 			st.UnreferencedPacks++
 			st.UnreferencedBytes += pk.size
+		case !pk.indexed:
+			p.keep = append(p.keep, pk)
+			st.PendingPacks++
+			st.PendingBytes += pk.size
+		case pk.marked:
+			if pk.used > 0 {
+				// A snapshot committed since the mark (by a writer
+				// whose lock failed) uses it: copy that out.
+				p.addRepack(pk)
+			}
+			if pk.due {
+				p.remove = append(p.remove, pk)
+				st.UnusedPacks++
+				st.UnusedPackBytes += pk.size
+			} else {
+				p.keep = append(p.keep, pk)
+				st.PendingPacks++
+				st.PendingBytes += pk.size
+			}
 		case pk.used == 0:
-			p.remove = append(p.remove, pk)
-			st.UnusedPacks++
-			st.UnusedPackBytes += pk.size
+			p.keep = append(p.keep, pk)
+			p.addMark(pk)
 		default:
 			used += pk.used
 			unused += pk.unused
+			p.keep = append(p.keep, pk)
 			if pk.unused > 0 {
 				partly = append(partly, pk)
-			} else {
-				p.keep = append(p.keep, pk)
 			}
 		}
 	}
@@ -327,24 +404,53 @@ func (p *plan) classify(maxUnused float64) {
 	sort.SliceStable(partly, func(i, j int) bool { return partly[i].ratio() < partly[j].ratio() })
 	for _, pk := range partly {
 		if float64(unused) <= maxUnused/100*float64(used+unused) {
-			p.keep = append(p.keep, pk)
-			continue
+			break
 		}
 		unused -= pk.unused
-		p.repack = append(p.repack, pk)
-		st.RepackPacks++
-		st.RepackPackBytes += pk.size
-		for bid := range pk.blobs {
-			if p.kept[bid] == pk {
-				st.RepackBlobs++
-				st.RepackBlobBytes += int64(pk.blobs[bid].Length)
+		p.addRepack(pk)
+		p.addMark(pk)
+	}
+	// Marks whose packs are all gone once this run is done.
+	removed := map[string]bool{}
+	for _, pk := range p.remove {
+		removed[pk.name] = true
+	}
+	for _, m := range p.marks {
+		drop := true
+		for _, mp := range m.Packs {
+			if pk := p.packs[mp.Name()]; pk != nil && pk.listed && !removed[pk.name] {
+				drop = false
+				break
 			}
 		}
+		if drop {
+			p.dropMarks = append(p.dropMarks, m.ID)
+		}
 	}
-	p.remove = append(p.remove, p.repack...)
 	st.UnusedAfter = unused
-	st.PacksDeleted = st.UnreferencedPacks + st.UnusedPacks + st.RepackPacks
-	st.BytesDeleted = st.UnreferencedBytes + st.UnusedPackBytes + st.RepackPackBytes
+	st.PacksDeleted = st.UnreferencedPacks + st.UnusedPacks
+	st.BytesDeleted = st.UnreferencedBytes + st.UnusedPackBytes
 	st.BytesWritten = st.RepackBlobBytes
 	st.BytesFreed = st.BytesDeleted - st.BytesWritten
+}
+
+// addRepack has the used blobs kept in pk copied into new packs.
+func (p *plan) addRepack(pk *packState) {
+	st := &p.stats
+	p.repack = append(p.repack, pk)
+	st.RepackPacks++
+	st.RepackPackBytes += pk.size
+	for bid := range pk.blobs {
+		if p.kept[bid] == pk {
+			st.RepackBlobs++
+			st.RepackBlobBytes += int64(pk.blobs[bid].Length)
+		}
+	}
+}
+
+// addMark has pk marked for deletion by this run.
+func (p *plan) addMark(pk *packState) {
+	p.mark = append(p.mark, pk)
+	p.stats.MarkedPacks++
+	p.stats.MarkedBytes += pk.size
 }

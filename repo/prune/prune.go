@@ -86,30 +86,45 @@ type Stats struct {
 	UsedBytes     int64 `json:"used_bytes"`
 	UnusedBytes   int64 `json:"unused_bytes"` // in indexed packs, before
 
-	// Deleted: packs in no index segment, and indexed packs with no
-	// used blob, older than the grace period.
+	// Deleted, once marked for deletion by an earlier prune more than
+	// the grace period ago: packs in no index segment, and indexed packs
+	// (what a snapshot committed since the mark uses in them copied out
+	// first).
 	UnreferencedPacks int   `json:"unreferenced_packs"`
 	UnreferencedBytes int64 `json:"unreferenced_bytes"`
 	UnusedPacks       int   `json:"unused_packs"`
 	UnusedPackBytes   int64 `json:"unused_pack_bytes"`
-	// Repacked: packs rewritten, and the used blobs copied out of them.
+	// Repacked: packs whose used blobs were copied into new packs (the
+	// mostly unused ones, and marked ones a snapshot uses), and those
+	// blobs.
 	RepackPacks     int   `json:"repack_packs"`
 	RepackPackBytes int64 `json:"repack_pack_bytes"`
 	RepackBlobs     int   `json:"repack_blobs"`
 	RepackBlobBytes int64 `json:"repack_blob_bytes"`
-	// Left for a later prune: packs younger than the grace period that
-	// are unreferenced or not fully used.
+	// Marked for deletion by this run, for a prune at least the grace
+	// period later to delete: packs older than the grace period in no
+	// index segment or with no used blob, and the packs repacked.
+	MarkedPacks int   `json:"marked_packs"`
+	MarkedBytes int64 `json:"marked_bytes"`
+	// Left for a later prune: packs marked for deletion less than the
+	// grace period ago,
+	PendingPacks int   `json:"pending_packs"`
+	PendingBytes int64 `json:"pending_bytes"`
+	// and packs younger than the grace period that are unreferenced or
+	// not fully used.
 	GracePacks int   `json:"grace_packs"`
 	GraceBytes int64 `json:"grace_bytes"`
 
-	PacksDeleted    int   `json:"packs_deleted"` // unreferenced + unused + repacked
+	PacksDeleted    int   `json:"packs_deleted"` // unreferenced + unused
 	BytesDeleted    int64 `json:"bytes_deleted"`
 	PacksWritten    int   `json:"packs_written"`
 	BytesWritten    int64 `json:"bytes_written"` // blob bytes in new packs
 	BytesFreed      int64 `json:"bytes_freed"`   // deleted - written
-	UnusedAfter     int64 `json:"unused_after"`  // unused bytes left in kept packs
+	UnusedAfter     int64 `json:"unused_after"`  // unused bytes left in kept packs not marked
 	SegmentsWritten int   `json:"segments_written"`
 	SegmentsDeleted int   `json:"segments_deleted"`
+	MarksWritten    int   `json:"marks_written"`
+	MarksDeleted    int   `json:"marks_deleted"`
 }
 
 // Run prunes r. Unless opt.DryRun, the caller holds the exclusive lock
@@ -144,6 +159,7 @@ func (p *plan) execute(ctx context.Context, r *repo.Repository, opt *Options, st
 	// From here Stats count what was done, not what was planned.
 	st.PacksDeleted, st.BytesDeleted = 0, 0
 	st.PacksWritten, st.BytesWritten, st.BytesFreed = 0, 0, 0
+	st.MarkedPacks, st.MarkedBytes = 0, 0
 	if len(p.repack) > 0 {
 		if err := lease(); err != nil {
 			return err
@@ -155,6 +171,23 @@ func (p *plan) execute(ctx context.Context, r *repo.Repository, opt *Options, st
 		}
 		st.PacksWritten, st.BytesWritten = ss.Packs, ss.StoredAdded
 		st.BytesFreed = -st.BytesWritten
+	}
+	if len(p.mark) > 0 {
+		if err := lease(); err != nil {
+			return err
+		}
+		mps := make([]repo.MarkedPack, len(p.mark))
+		var bytes int64
+		for i, pk := range p.mark {
+			mps[i] = repo.MarkedPack{Type: pk.typ, ID: pk.id}
+			bytes += pk.size
+		}
+		if _, err := r.SaveMark(ctx, mps); err != nil {
+			return fmt.Errorf("write deletion mark: %w (nothing was deleted)", err)
+		}
+		st.MarksWritten++
+		st.MarkedPacks, st.MarkedBytes = len(mps), bytes
+		opt.logf("marked %s for deletion by a prune after %s", packs(len(mps)), r.Now().Add(opt.GracePeriod).Local().Format(time.RFC3339))
 	}
 	if err := lease(); err != nil {
 		return err
@@ -202,6 +235,15 @@ func (p *plan) execute(ctx context.Context, r *repo.Repository, opt *Options, st
 		st.PacksDeleted++
 		st.BytesDeleted += pk.size
 		st.BytesFreed = st.BytesDeleted - st.BytesWritten
+	}
+	for _, mid := range p.dropMarks {
+		if err := lease(); err != nil {
+			return err
+		}
+		if err := r.RemoveMark(ctx, mid); err != nil {
+			return fmt.Errorf("%w (run prune again to finish)", err)
+		}
+		st.MarksDeleted++
 	}
 	return r.SyncIndex(ctx)
 }

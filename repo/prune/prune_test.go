@@ -110,26 +110,51 @@ func twoIngests(t *testing.T) (*world, *repo.Snapshot) {
 	return w, second
 }
 
+// Prune deletes in two phases: the first run marks the unused tree pack
+// and the mostly unused data pack for deletion (copying the used blob out
+// of the latter) and deletes nothing; a run within the grace period after
+// that leaves everything alone; a run after it deletes the two packs.
 func TestPruneFreesAndRepacks(t *testing.T) {
 	w, _ := twoIngests(t)
 	before := w.count("data/") + w.count("tree/")
 	st := w.mustPrune(prune.DefaultOptions())
-	if st.UnusedPacks != 1 || st.RepackPacks != 1 || st.RepackBlobs != 1 || st.UnreferencedPacks != 0 || st.GracePacks != 0 {
+	if st.MarkedPacks != 2 || st.RepackPacks != 1 || st.RepackBlobs != 1 || st.UnusedPacks != 0 || st.UnreferencedPacks != 0 || st.GracePacks != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	if st.PacksDeleted != 2 || st.PacksWritten != 1 || st.BytesFreed <= 60000 || st.UnusedAfter != 0 {
+	if st.PacksDeleted != 0 || st.PacksWritten != 1 || st.MarksWritten != 1 || st.UnusedAfter != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+	if after := w.count("data/") + w.count("tree/"); after != before+1 {
+		t.Fatalf("%d packs before, %d after", before, after)
+	}
+	if n := w.count("condemned/"); n != 1 {
+		t.Fatalf("%d deletion marks", n)
+	}
+	// Within the grace period a second prune leaves everything alone.
+	w.advance(prune.DefaultGracePeriod - time.Minute)
+	st = w.mustPrune(prune.DefaultOptions())
+	if st.PacksDeleted != 0 || st.RepackPacks != 0 || st.MarkedPacks != 0 || st.PendingPacks != 2 || st.SegmentsWritten != 0 {
+		t.Fatalf("second prune: %+v", st)
+	}
+	// After it, the marked packs go, and their mark with them.
+	w.advance(2 * time.Minute)
+	st = w.mustPrune(prune.DefaultOptions())
+	if st.UnusedPacks != 2 || st.PacksDeleted != 2 || st.BytesFreed <= 60000 || st.RepackPacks != 0 || st.MarkedPacks != 0 || st.MarksDeleted != 1 {
+		t.Fatalf("third prune: %+v", st)
 	}
 	if after := w.count("data/") + w.count("tree/"); after != before-1 {
 		t.Fatalf("%d packs before, %d after", before, after)
 	}
-	// The new pack is young: a second prune leaves everything alone.
-	st = w.mustPrune(prune.DefaultOptions())
-	if st.PacksDeleted != 0 || st.RepackPacks != 0 || st.UnusedBytes != 0 || st.SegmentsWritten != 0 {
-		t.Fatalf("second prune: %+v", st)
+	if n := w.count("condemned/"); n != 0 {
+		t.Fatalf("%d deletion marks left", n)
 	}
-	if n := w.count("index/"); n != 2 {
-		t.Fatalf("%d index segments: want the compacted one and the repacked one", n)
+	// The new pack is young: a fourth prune leaves everything alone.
+	st = w.mustPrune(prune.DefaultOptions())
+	if st.PacksDeleted != 0 || st.RepackPacks != 0 || st.UnusedBytes != 0 || st.SegmentsWritten != 0 || st.MarkedPacks != 0 {
+		t.Fatalf("fourth prune: %+v", st)
+	}
+	if n := w.count("index/"); n != 1 {
+		t.Fatalf("%d index segments: want the compacted one", n)
 	}
 }
 
@@ -142,11 +167,15 @@ func TestPruneMaxUnused(t *testing.T) {
 		opt := prune.DefaultOptions()
 		opt.MaxUnused = tc.max
 		st := w.mustPrune(opt)
-		if st.RepackPacks != tc.repack || st.UnusedPacks != 1 {
+		if st.RepackPacks != tc.repack || st.MarkedPacks != 1+tc.repack {
 			t.Fatalf("max unused %g%%: stats %+v", tc.max, st)
 		}
 		if tc.repack == 0 && st.UnusedAfter < 60000 {
 			t.Fatalf("max unused %g%%: %d bytes unused after, want the unused blob's", tc.max, st.UnusedAfter)
+		}
+		w.advance(prune.DefaultGracePeriod + time.Minute)
+		if st := w.mustPrune(opt); st.UnusedPacks != 1+tc.repack || st.RepackPacks != 0 {
+			t.Fatalf("max unused %g%%: second prune: stats %+v", tc.max, st)
 		}
 	}
 }
@@ -183,13 +212,24 @@ func TestPruneGracePeriod(t *testing.T) {
 		}
 	}
 
-	// A shorter grace period, still longer than a stale lock.
+	// A shorter grace period, still longer than a stale lock: what is
+	// unreferenced or unused is marked, and goes once marked for that
+	// long.
 	w.advance(2 * time.Hour)
 	opt := prune.DefaultOptions()
 	opt.GracePeriod = 2 * time.Hour
 	st = w.mustPrune(opt)
-	if st.UnreferencedPacks != 1 || st.UnusedPacks == 0 || st.GracePacks != 0 {
-		t.Fatalf("old data was kept: %+v", st)
+	if st.MarkedPacks < 2 || st.PacksDeleted != 0 || st.GracePacks != 0 {
+		t.Fatalf("old data was not marked: %+v", st)
+	}
+	marked := st.MarkedPacks
+	w.advance(time.Hour)
+	if st = w.mustPrune(opt); st.PacksDeleted != 0 || st.PendingPacks != marked {
+		t.Fatalf("marked data deleted within the grace period: %+v", st)
+	}
+	w.advance(time.Hour + time.Minute)
+	if st = w.mustPrune(opt); st.UnreferencedPacks != 1 || st.PacksDeleted != marked || st.PendingPacks != 0 {
+		t.Fatalf("marked data kept after the grace period: %+v", st)
 	}
 
 	opt.GracePeriod = repo.StaleAfter
@@ -222,34 +262,51 @@ func (w *world) storedBytes() map[string][]byte {
 	return out
 }
 
+// A dry run changes nothing and says what a real run then does: mark
+// (and repack), and a grace period later, delete.
 func TestPruneDryRun(t *testing.T) {
 	w, _ := twoIngests(t)
-	before := w.storedBytes()
-	r := w.open(w.cacheDir(), w.be)
-	defer r.Close()
-	opt := prune.DefaultOptions()
-	opt.DryRun = true
-	dry, err := prune.Run(w.ctx, r, opt)
-	if err != nil {
-		t.Fatal(err)
+	dryRun := func() prune.Stats {
+		t.Helper()
+		before := w.storedBytes()
+		r := w.open(w.cacheDir(), w.be)
+		defer r.Close()
+		opt := prune.DefaultOptions()
+		opt.DryRun = true
+		dry, err := prune.Run(w.ctx, r, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := w.storedBytes()
+		if len(after) != len(before) {
+			t.Fatalf("dry run: %d objects before, %d after", len(before), len(after))
+		}
+		for name, b := range before {
+			if !bytes.Equal(after[name], b) {
+				t.Fatalf("dry run changed %s", name)
+			}
+		}
+		return dry
 	}
-	after := w.storedBytes()
-	if len(after) != len(before) {
-		t.Fatalf("dry run: %d objects before, %d after", len(before), len(after))
-	}
-	for name, b := range before {
-		if !bytes.Equal(after[name], b) {
-			t.Fatalf("dry run changed %s", name)
+	same := func(dry, real prune.Stats) {
+		t.Helper()
+		if real.PacksDeleted != dry.PacksDeleted || real.BytesDeleted != dry.BytesDeleted || real.RepackBlobs != dry.RepackBlobs ||
+			real.BytesWritten != dry.BytesWritten || real.BytesFreed != dry.BytesFreed || real.MarkedPacks != dry.MarkedPacks ||
+			real.MarkedBytes != dry.MarkedBytes || real.PendingPacks != dry.PendingPacks {
+			t.Fatalf("the dry run said %+v, the real run did %+v", dry, real)
 		}
 	}
-	if !dry.DryRun || dry.PacksDeleted != 2 || dry.RepackPacks != 1 || dry.BytesFreed <= 0 {
+	dry := dryRun()
+	if !dry.DryRun || dry.PacksDeleted != 0 || dry.MarkedPacks != 2 || dry.RepackPacks != 1 || dry.BytesWritten <= 0 {
 		t.Fatalf("dry run stats %+v", dry)
 	}
-	real := w.mustPrune(prune.DefaultOptions())
-	if real.PacksDeleted != dry.PacksDeleted || real.BytesDeleted != dry.BytesDeleted || real.RepackBlobs != dry.RepackBlobs ||
-		real.BytesWritten != dry.BytesWritten || real.BytesFreed != dry.BytesFreed {
-		t.Fatalf("the dry run said %+v, the real run did %+v", dry, real)
+	same(dry, w.mustPrune(prune.DefaultOptions()))
+	w.advance(prune.DefaultGracePeriod + time.Minute)
+	dry = dryRun()
+	if dry.PacksDeleted != 2 || dry.RepackPacks != 0 || dry.BytesFreed <= 60000 {
+		t.Fatalf("dry run stats %+v", dry)
 	}
+	same(dry, w.mustPrune(prune.DefaultOptions()))
 }
 
 // Prune without the exclusive lock is refused before it looks at anything.
@@ -283,6 +340,9 @@ func TestPruneFailsClosed(t *testing.T) {
 		{"list error on packs", func(*world, *repo.Snapshot) func(string, string) error {
 			return failOn("list", "data/")
 		}, "list data packs"},
+		{"list error on deletion marks", func(*world, *repo.Snapshot) func(string, string) error {
+			return failOn("list", "condemned/")
+		}, "deletion marks"},
 		{"list error on the index", func(*world, *repo.Snapshot) func(string, string) error {
 			return failOn("list", "index/")
 		}, "index segments"},
@@ -433,7 +493,12 @@ func TestPruneAllowNoSnapshots(t *testing.T) {
 	opt := prune.DefaultOptions()
 	opt.AllowNoSnapshots = true
 	st := w.mustPrune(opt)
-	if st.PacksDeleted != st.Packs || w.count("data/")+w.count("tree/") != 0 {
+	if st.MarkedPacks != st.Packs || st.PacksDeleted != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	w.advance(prune.DefaultGracePeriod + time.Minute)
+	st = w.mustPrune(opt)
+	if st.PacksDeleted != st.Packs || w.count("data/")+w.count("tree/") != 0 || w.count("condemned/") != 0 {
 		t.Fatalf("stats %+v; %d packs left", st, w.count("data/")+w.count("tree/"))
 	}
 	// An empty segment records what the index replaced.
@@ -451,6 +516,8 @@ func TestPruneAllowNoSnapshots(t *testing.T) {
 // prune finishes the job.
 func TestPruneStopsAfterNewIndex(t *testing.T) {
 	w, _ := twoIngests(t)
+	w.mustPrune(prune.DefaultOptions()) // marks two packs
+	w.advance(prune.DefaultGracePeriod + time.Minute)
 	hb := &hookBackend{Backend: w.be}
 	r := w.open(w.cacheDir(), hb)
 	l, err := r.Lock(w.ctx, true, "prune")
@@ -469,13 +536,13 @@ func TestPruneStopsAfterNewIndex(t *testing.T) {
 	l.Unlock()
 	r.Close()
 	// The old segments are still there, superseded; the packs too.
-	if n := w.count("index/"); n < 3 {
+	if n := w.count("index/"); n < 2 {
 		t.Fatalf("%d index segments", n)
 	}
 	w.verify("after a prune stopped before deleting")
 	// What the new index left out is now in no segment, and old.
 	st = w.mustPrune(prune.DefaultOptions())
-	if st.PacksDeleted != 2 || st.UnreferencedPacks != 2 || st.RepackPacks != 0 {
+	if st.PacksDeleted != 2 || st.UnreferencedPacks != 2 || st.RepackPacks != 0 || st.MarksDeleted != 1 {
 		t.Fatalf("second prune: %+v", st)
 	}
 	if n := w.count("index/"); n != 1 {
@@ -492,6 +559,8 @@ func TestIngestWithLostLeaseDoesNotCommit(t *testing.T) {
 	first := w.ingestFiles(w.cacheDir(), "src", files)
 	w.ingestFiles(w.cacheDir(), "other", map[string][]byte{"x": random(6, 100)})
 	w.forget(first)
+	w.advance(prune.DefaultGracePeriod + time.Hour)
+	w.mustPrune(prune.DefaultOptions()) // marks the forgotten snapshot's packs
 	w.advance(prune.DefaultGracePeriod + time.Hour)
 
 	dir := filepath.Join(w.tmp, "src")
@@ -526,12 +595,16 @@ func TestIngestWithLostLeaseDoesNotCommit(t *testing.T) {
 
 func TestStatsAddUp(t *testing.T) {
 	w, _ := twoIngests(t)
-	st := w.mustPrune(prune.Options{MaxUnused: 0})
-	if st.BytesFreed != st.BytesDeleted-st.BytesWritten || st.BytesDeleted != st.UnreferencedBytes+st.UnusedPackBytes+st.RepackPackBytes {
-		t.Fatalf("stats do not add up: %+v", st)
-	}
-	if st.Snapshots != 1 || st.UsedBlobs == 0 || st.UsedBytes == 0 || st.IndexSegments != 2 {
-		t.Fatalf("stats %+v", st)
+	for i := 0; i < 2; i++ {
+		st := w.mustPrune(prune.Options{MaxUnused: 0})
+		if st.BytesFreed != st.BytesDeleted-st.BytesWritten || st.BytesDeleted != st.UnreferencedBytes+st.UnusedPackBytes ||
+			st.PacksDeleted != st.UnreferencedPacks+st.UnusedPacks {
+			t.Fatalf("stats do not add up: %+v", st)
+		}
+		if st.Snapshots != 1 || st.UsedBlobs == 0 || st.UsedBytes == 0 || st.MarkedPacks+st.PacksDeleted == 0 {
+			t.Fatalf("stats %+v", st)
+		}
+		w.advance(prune.DefaultGracePeriod + time.Minute)
 	}
 }
 
@@ -599,8 +672,9 @@ func TestPruneStalledTakesIndexBack(t *testing.T) {
 			t.Fatalf("%s changed or deleted", name)
 		}
 	}
-	// What is left: the old objects, the repacked pack and its segment.
-	if len(after) != len(before)+2 {
+	// What is left: the old objects, the repacked pack and its segment,
+	// and the deletion mark.
+	if len(after) != len(before)+3 || w.count("condemned/") != 1 {
 		t.Fatalf("%d objects before, %d after", len(before), len(after))
 	}
 	w.verify("after the stalled prune")

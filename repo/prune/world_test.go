@@ -243,9 +243,11 @@ func (h *hookBackend) Remove(ctx context.Context, name string) error {
 }
 
 // writer is a host running ingests step by step, the way repo/ingest and
-// repo.Saver do: blobs deduplicated against the local index and its own
+// repo.Saver do: blobs deduplicated against the local index (but for
+// copies in packs marked for deletion when the ingest began) and its own
 // pending ones, sealed into packs, packs uploaded, uploaded packs named by
-// an index segment at each checkpoint, the snapshot written last.
+// an index segment at each checkpoint, the snapshot written last, unless
+// a pack it deduplicated against was marked for deletion meanwhile.
 type writer struct {
 	w     *world
 	name  string
@@ -263,6 +265,8 @@ type writer struct {
 	lost        bool
 
 	pending  map[id.ID]bool
+	marked   map[id.ID]time.Time // packs not to rely on
+	relied   map[id.ID]bool      // packs it stored or deduplicated against
 	open     map[id.BlobType]*pack.Writer
 	uploaded []index.Pack
 	plan     []plannedFile
@@ -317,6 +321,10 @@ func (wr *writer) step() string {
 		}
 		wr.lock, wr.lastRefresh, wr.lost = l, w.clk.now(), false
 		wr.pending, wr.open, wr.uploaded = map[id.ID]bool{}, map[id.BlobType]*pack.Writer{}, nil
+		wr.relied = map[id.ID]bool{}
+		if wr.marked, err = wr.r.MarkedPacks(w.ctx); err != nil {
+			w.t.Fatalf("%s: deletion marks: %v", wr.name, err)
+		}
 		// Files: the common ones every ingest has, then a few drawn
 		// from the pool, some made of two chunks.
 		wr.plan = []plannedFile{{"common/a", []int{0}}, {"common/b", []int{1}}}
@@ -347,6 +355,11 @@ func (wr *writer) step() string {
 		wr.saveTrees()
 		wr.upload()
 	case stCommit:
+		if why := wr.pruned(); why != "" {
+			wr.refused++
+			wr.finish()
+			return wr.name + " commit refused: relies on a pack " + why
+		}
 		lost := wr.leaseLost()
 		sn := &repo.Snapshot{Time: w.clk.now(), Tree: wr.root, Paths: []string{"/src"}, Host: wr.name, Source: "default"}
 		err := wr.r.SaveSnapshot(w.ctx, sn)
@@ -418,10 +431,13 @@ func (wr *writer) save(t id.BlobType, plain []byte) id.ID {
 	if wr.pending[bid] {
 		return bid
 	}
-	if _, ok, err := wr.r.Index().Lookup(bid); err != nil {
+	if loc, ok, err := wr.r.Index().Lookup(bid); err != nil {
 		wr.w.t.Fatal(err)
 	} else if ok {
-		return bid
+		if p, ok := wr.usable(bid, loc.Pack); ok {
+			wr.relied[p] = true
+			return bid
+		}
 	}
 	wr.pending[bid] = true
 	if wr.open[t] == nil {
@@ -429,6 +445,53 @@ func (wr *writer) save(t id.BlobType, plain []byte) id.ID {
 	}
 	wr.open[t].Seal(c, bid, plain)
 	return bid
+}
+
+// pruned is repo/ingest's last look before it commits: it says why not
+// to, when a pack the ingest stored or deduplicated against was marked for
+// deletion, or taken out of the index, meanwhile.
+func (wr *writer) pruned() string {
+	w := wr.w
+	if err := wr.r.SyncIndex(w.ctx); err != nil {
+		w.t.Fatalf("%s: sync: %v", wr.name, err)
+	}
+	marked, err := wr.r.MarkedPacks(w.ctx)
+	if err != nil {
+		w.t.Fatalf("%s: deletion marks: %v", wr.name, err)
+	}
+	var relied []id.ID
+	for pid := range wr.relied {
+		if _, ok := marked[pid]; ok {
+			return "marked meanwhile"
+		}
+		relied = append(relied, pid)
+	}
+	gone, err := wr.r.Index().Unindexed(relied)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if len(gone) > 0 {
+		return "no longer indexed"
+	}
+	return ""
+}
+
+// usable returns a pack not marked for deletion where the index locates
+// bid: first, or among the other copies.
+func (wr *writer) usable(bid, first id.ID) (id.ID, bool) {
+	if _, ok := wr.marked[first]; !ok {
+		return first, true
+	}
+	alts, err := wr.r.Index().Alternatives(bid)
+	if err != nil {
+		wr.w.t.Fatal(err)
+	}
+	for _, a := range alts {
+		if _, ok := wr.marked[a.Pack]; !ok {
+			return a.Pack, true
+		}
+	}
+	return id.ID{}, false
 }
 
 // plannedFile is a file of an ingest: its path and the pool contents it
@@ -494,6 +557,7 @@ func (wr *writer) upload() {
 			ip.Blobs = append(ip.Blobs, index.Blob{ID: e.ID, Type: t, Pack: pid, Offset: e.Offset, Length: e.Length, RawLength: e.RawLength})
 		}
 		wr.uploaded = append(wr.uploaded, ip)
+		wr.relied[pid] = true
 		delete(wr.open, t)
 	}
 }

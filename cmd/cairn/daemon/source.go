@@ -275,7 +275,7 @@ func (d *Daemon) runPrune(ctx context.Context) RunResult {
 		opt.Log = func(format string, args ...any) { d.logf("prune: "+format, args...) }
 		st, err := prune.Run(lock.Context(), d.r, opt)
 		if err == nil {
-			d.logf("prune: freed %s, deleted %s", plural(st.BytesFreed, "byte"), plural(st.PacksDeleted, "pack"))
+			d.logf("prune: freed %s, deleted %s, marked %s for deletion", plural(st.BytesFreed, "byte"), plural(st.PacksDeleted, "pack"), plural(st.MarkedPacks, "pack"))
 		}
 		return err
 	}()
