@@ -246,6 +246,17 @@ func (l *Lock) Exclusive() bool {
 	return l.info.Exclusive
 }
 
+// StorageTime is the lock object's modification time as the storage
+// reports it: the storage's clock at the lock's last successful write,
+// which is at most LockRefresh ago unless the lease is lost.
+func (l *Lock) StorageTime(ctx context.Context) (time.Time, error) {
+	fi, err := l.r.be.Stat(ctx, l.name)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stat lock %s: %w", l.name, err)
+	}
+	return fi.ModTime, nil
+}
+
 // Context is cancelled when the lock's lease is lost.
 func (l *Lock) Context() context.Context { return l.ctx }
 

@@ -48,10 +48,11 @@
 // in it is copied out first. A snapshot lost to prune would have to be on
 // its way, past its writer's last look at the marks, for more than a grace
 // period. Data younger than the grace period (by the backend's ModTime) is
-// never marked, deleted or rewritten. The default, 24 hours, is far longer
-// than a lock's staleness, covers large clock differences and a laptop
-// that resumes the next day, and is what kopia uses for the same purpose.
-// Options.GracePeriod must be longer than repo.StaleAfter.
+// never marked, deleted or rewritten; ages are measured on the storage's
+// clock when this host's runs ahead of it. The default, 24 hours, is far
+// longer than a lock's staleness, covers large clock differences and a
+// laptop that resumes the next day, and is what kopia uses for the same
+// purpose. Options.GracePeriod must be longer than repo.StaleAfter.
 //
 // # Order of work
 //

@@ -78,7 +78,10 @@ func (p *plan) idle() bool {
 // (written before them), then packs (written before the index). The
 // deletion marks, written by prune alone, are read with the index.
 func makePlan(ctx context.Context, r *repo.Repository, opt *Options) (*plan, error) {
-	now := r.Now()
+	now, err := storageNow(ctx, r, opt)
+	if err != nil {
+		return nil, err
+	}
 	p := &plan{packs: map[string]*packState{}, kept: map[id.ID]*packState{}}
 	snaps, err := r.Snapshots(ctx, nil)
 	if err != nil {
@@ -110,6 +113,31 @@ func makePlan(ctx context.Context, r *repo.Repository, opt *Options) (*plan, err
 	}
 	p.classify(opt.MaxUnused)
 	return p, nil
+}
+
+// storageNow is the time prune measures ages against: this host's clock,
+// or the storage's when that is behind. Packs and marks are timed by the
+// storage's clock (their modification times); a host whose clock runs
+// ahead would take them for older than they are, and could delete a pack
+// marked minutes ago. The storage's clock is read from the modification
+// time of the exclusive lock, which is at most repo.LockRefresh old: a
+// few minutes' lag that only makes everything look younger.
+func storageNow(ctx context.Context, r *repo.Repository, opt *Options) (time.Time, error) {
+	now := r.Now()
+	if opt.Lock == nil {
+		return now, nil // a dry run: it deletes nothing
+	}
+	t, err := opt.Lock.StorageTime(ctx)
+	if err != nil {
+		return now, refuse("%v; make sure the storage is reachable and run prune again", err)
+	}
+	if !t.IsZero() && t.Before(now) {
+		if d := now.Sub(t); d > repo.LockRefresh+time.Minute {
+			opt.logf("this host's clock is %s ahead of the storage's: ages are measured on the storage's", d.Round(time.Second))
+		}
+		now = t
+	}
+	return now, nil
 }
 
 // readIndex reads every stored index segment and records the packs of the

@@ -2,6 +2,7 @@ package prune_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -270,4 +271,53 @@ func TestDamagedMark(t *testing.T) {
 		t.Fatalf("after it: %+v", st)
 	}
 	stored(false, "after the new mark's grace period")
+}
+
+// A prune host whose clock runs days ahead measures the ages of packs and
+// marks on the storage's clock: a pack it marked a moment ago is not yet
+// due, and a pack just written is young.
+func TestPruneHostClockDaysAhead(t *testing.T) {
+	w, _ := twoIngests(t)
+	var logged []string
+	ahead := func() prune.Stats {
+		t.Helper()
+		o := w.options(w.cacheDir())
+		o.Now = func() time.Time { return w.clk.now().Add(72 * time.Hour) }
+		r, err := repo.Open(w.ctx, w.be, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		l, err := r.Lock(w.ctx, true, "prune")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Unlock()
+		opt := prune.DefaultOptions()
+		opt.Lock = l
+		opt.Log = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+		st, err := prune.Run(l.Context(), r, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.verify("after a prune with its clock ahead")
+		return st
+	}
+	if st := ahead(); st.MarkedPacks != 2 || st.PacksDeleted != 0 {
+		t.Fatalf("first prune: %+v", st)
+	}
+	if st := ahead(); st.PacksDeleted != 0 || st.PendingPacks != 2 {
+		t.Fatalf("a prune right after: %+v, want the marked packs kept", st)
+	}
+	if !strings.Contains(strings.Join(logged, "\n"), "this host's clock is 72h0m0s ahead of the storage's") {
+		t.Errorf("no word of the clock: %q", logged)
+	}
+	w.forget(w.ingestFiles(w.cacheDir(), "new", map[string][]byte{"n": random(9, 4000)}))
+	if st := ahead(); st.MarkedPacks != 0 || st.GracePacks == 0 {
+		t.Fatalf("a prune after an ingest, forgotten: %+v, want its packs young, not marked", st)
+	}
+	w.advance(prune.DefaultGracePeriod + time.Minute)
+	if st := ahead(); st.UnusedPacks != 2 {
+		t.Fatalf("a grace period later: %+v", st)
+	}
 }
