@@ -116,3 +116,42 @@ func deadPID(t *testing.T) int {
 	p.Wait()
 	return p.Pid
 }
+
+// A lock of this host, boot and PID namespace is judged by whether its
+// PID names a process (kill(pid, 0)), never by anything that could call a
+// live holder gone: a running process keeps its lock live, and so does a
+// zombie (exited, not reaped) or another process that took the PID over,
+// until the lease expires. Only a PID that names no process at all makes
+// the lock stale at once.
+func TestLockOfLiveOrZombieHolder(t *testing.T) {
+	if bootID() == "" {
+		t.Skip("no boot ID on this system")
+	}
+	host, _ := os.Hostname()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lock := func(pid int) *LockInfo {
+		return &LockInfo{Time: now, Refreshed: now, Host: host, PID: pid, PIDNS: pidNamespace(), Boot: bootID()}
+	}
+	p, err := os.StartProcess("/bin/sleep", []string{"sleep", "60"}, &os.ProcAttr{})
+	if err != nil {
+		t.Skipf("cannot start a process: %v", err)
+	}
+	if why := lock(p.Pid).StaleReason(now); why != "" {
+		t.Errorf("a running holder's lock is stale: %s", why)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Not reaped yet: a zombie. Give the kernel a moment to make it one.
+	time.Sleep(100 * time.Millisecond)
+	if why := lock(p.Pid).StaleReason(now); why != "" {
+		t.Errorf("a zombie holder's lock is stale at once: %s", why)
+	}
+	if why := lock(p.Pid).StaleReason(now.Add(StaleAfter + time.Second)); !strings.Contains(why, "lease expired") {
+		t.Errorf("a zombie holder's lock after StaleAfter: %q", why)
+	}
+	p.Wait()
+	if why := lock(p.Pid).StaleReason(now); !strings.Contains(why, "is gone") {
+		t.Errorf("a reaped holder's lock: %q, want stale", why)
+	}
+}
