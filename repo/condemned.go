@@ -171,3 +171,63 @@ func (r *Repository) MarkedPacks(ctx context.Context) (map[id.ID]time.Time, erro
 	}
 	return out, nil
 }
+
+// ErrPrunedMeanwhile: while a writer ran, a prune marked for deletion, or
+// deleted, data the snapshot it was about to commit relies on; no snapshot
+// was written.
+var ErrPrunedMeanwhile = errors.New("a prune marked for deletion or removed data this snapshot relies on while it was being written")
+
+// AvoidLostAndMarked makes the saver store anew a blob the index places
+// only in packs that storage has lost or that a prune marked for deletion,
+// so that a snapshot never relies on them (see Mark), even if the
+// writer's lock fails. A writer that deduplicates against the repository
+// calls it before it saves anything, and CheckPruned before it commits.
+func (s *Saver) AvoidLostAndMarked(ctx context.Context) error {
+	packs, err := s.r.ListPacks(ctx, nil)
+	if err != nil {
+		return err
+	}
+	marked, err := s.r.MarkedPacks(ctx)
+	if err != nil {
+		return err
+	}
+	stored := make(map[id.ID]bool, len(packs))
+	for pid := range packs {
+		if _, ok := marked[pid]; !ok {
+			stored[pid] = true
+		}
+	}
+	s.CheckPacks(stored)
+	return nil
+}
+
+// CheckPruned refuses (ErrPrunedMeanwhile) to let a snapshot be committed
+// that relies on a pack a prune marked for deletion, or took out of the
+// index, while the saver ran (packs marked before AvoidLostAndMarked did
+// not count). A prune ran, so the writer's lock failed (the clocks of this
+// host and the pruning one differ, or the lock was removed), and a mark
+// may be older than it looks: the pack may be deleted at any time.
+func (s *Saver) CheckPruned(ctx context.Context) error {
+	if err := s.r.SyncIndex(ctx); err != nil {
+		return fmt.Errorf("snapshot not saved: %w", err)
+	}
+	marked, err := s.r.MarkedPacks(ctx)
+	if err != nil {
+		return fmt.Errorf("snapshot not saved: %w", err)
+	}
+	relied := s.Relied()
+	gone, err := s.r.Index().Unindexed(relied)
+	if err != nil {
+		return fmt.Errorf("snapshot not saved: local index: %w", err)
+	}
+	for _, pid := range relied {
+		if _, ok := marked[pid]; ok {
+			gone = append(gone, pid)
+		}
+	}
+	if len(gone) > 0 {
+		return fmt.Errorf("snapshot not saved: %w (%d packs, pack %s the first): a prune ran although this writer held its lock (are the clocks of the hosts far apart, or was the lock removed?); run it again, which stores that data anew",
+			ErrPrunedMeanwhile, len(gone), gone[0].Short())
+	}
+	return nil
+}

@@ -278,21 +278,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	// when the source still has it: the ingest heals the repository. So is
 	// data only in packs a prune marked for deletion: a snapshot must not
 	// rely on them (see repo.Mark), even if this ingest's lock fails.
-	packs, err := r.ListPacks(ctx, nil)
-	if err != nil {
+	if err := g.saver.AvoidLostAndMarked(ctx); err != nil {
 		return nil, err
 	}
-	marked, err := r.MarkedPacks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	stored := make(map[id.ID]bool, len(packs))
-	for pid := range packs {
-		if _, ok := marked[pid]; !ok {
-			stored[pid] = true
-		}
-	}
-	g.saver.CheckPacks(stored)
 	g.cache = newFileCache(ctx, r, opt.Host, opt.Source, opt.Stdin != nil, g.saver.KnownIn)
 	g.cache.reread = opt.Force
 	g.prog.current.Store("")
@@ -383,48 +371,13 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if opt.DryRun {
 		return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load()}, nil
 	}
-	if err := g.checkPruned(); err != nil {
+	if err := g.saver.CheckPruned(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.SaveSnapshot(ctx, sn); err != nil {
 		return nil, fmt.Errorf("save snapshot: %w", err)
 	}
 	return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load()}, nil
-}
-
-// ErrPrunedMeanwhile: while the ingest ran, a prune marked for deletion,
-// or deleted, data the snapshot relies on; no snapshot was written.
-var ErrPrunedMeanwhile = errors.New("a prune marked for deletion or removed data this snapshot relies on while the ingest ran")
-
-// checkPruned refuses to commit a snapshot that relies on a pack a prune
-// marked for deletion, or took out of the index, while the ingest ran
-// (packs marked before it began it did not count). A prune ran, so this
-// ingest's lock failed (the clocks of this host and the pruning one
-// differ, or the lock was removed), and a mark may be older than it looks:
-// the pack may be deleted at any time.
-func (g *ingester) checkPruned() error {
-	if err := g.r.SyncIndex(g.ctx); err != nil {
-		return fmt.Errorf("snapshot not saved: %w", err)
-	}
-	marked, err := g.r.MarkedPacks(g.ctx)
-	if err != nil {
-		return fmt.Errorf("snapshot not saved: %w", err)
-	}
-	relied := g.saver.Relied()
-	gone, err := g.r.Index().Unindexed(relied)
-	if err != nil {
-		return fmt.Errorf("snapshot not saved: local index: %w", err)
-	}
-	for _, pid := range relied {
-		if _, ok := marked[pid]; ok {
-			gone = append(gone, pid)
-		}
-	}
-	if len(gone) > 0 {
-		return fmt.Errorf("snapshot not saved: %w (%d packs, pack %s the first): a prune ran although this ingest held its lock (are the clocks of the hosts far apart, or was the lock removed?); run the ingest again, which stores that data anew",
-			ErrPrunedMeanwhile, len(gone), gone[0].Short())
-	}
-	return nil
 }
 
 func absPaths(in []string) ([]string, error) {

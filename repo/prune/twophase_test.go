@@ -174,8 +174,8 @@ func TestPruneHostClockAhead(t *testing.T) {
 		return err
 	}}
 	_, err = ingest.Run(l.Context(), r, opt)
-	if !errors.Is(err, ingest.ErrPrunedMeanwhile) {
-		t.Fatalf("ingest: %v, want %v", err, ingest.ErrPrunedMeanwhile)
+	if !errors.Is(err, repo.ErrPrunedMeanwhile) {
+		t.Fatalf("ingest: %v, want %v", err, repo.ErrPrunedMeanwhile)
 	}
 	if pst.MarkedPacks == 0 {
 		t.Fatalf("the prune marked nothing (%+v): the test does not test anything", pst)

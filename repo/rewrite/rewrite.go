@@ -111,6 +111,11 @@ func Run(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, opt Op
 		saver = r.NewDryRunSaver(ctx)
 	} else {
 		saver = r.NewSaver(ctx, 2)
+		// A rewritten tree that some other snapshot had is stored again
+		// if that copy is only in a pack a prune marked for deletion.
+		if err := saver.AvoidLostAndMarked(ctx); err != nil {
+			return nil, err
+		}
 	}
 	w := &walker{ctx: ctx, r: r, saver: saver, ex: ex, iex: iex, memo: map[memoKey]*memoized{}, counted: map[id.ID]*memoized{}}
 	when := r.Now()
@@ -131,6 +136,11 @@ func Run(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, opt Op
 	// The new trees are durable before any snapshot names them.
 	if err := saver.Flush(); err != nil {
 		return nil, fmt.Errorf("store the rewritten trees: %w", err)
+	}
+	if !opt.DryRun {
+		if err := saver.CheckPruned(ctx); err != nil {
+			return nil, err
+		}
 	}
 	for i, res := range out {
 		if res.New != nil && !opt.DryRun {

@@ -56,6 +56,13 @@ func NewBatch(ctx context.Context, src, dst *repo.Repository, saver *repo.Saver,
 	if err != nil {
 		return nil, err
 	}
+	// A copy never relies on data the destination has only in packs a
+	// prune marked for deletion (or lost): such blobs are copied again.
+	if !dryRun {
+		if err := saver.AvoidLostAndMarked(ctx); err != nil {
+			return nil, err
+		}
+	}
 	b := &Batch{Copier: New(src, dst, saver), src: src, dst: dst, saver: saver, dryRun: dryRun,
 		source: source, byID: map[id.ID]*repo.Snapshot{}, dest: dest, copies: map[id.ID]*repo.Snapshot{}}
 	for _, sn := range source {
@@ -99,6 +106,9 @@ func (b *Batch) Copy(ctx context.Context, sn *repo.Snapshot) (*Copied, error) {
 		}
 	}
 	if err == nil && !b.dryRun {
+		err = b.saver.CheckPruned(ctx)
+	}
+	if err == nil && !b.dryRun {
 		err = b.dst.SaveSnapshot(ctx, nsn)
 	}
 	if err != nil {
@@ -114,11 +124,11 @@ func (b *Batch) Copy(ctx context.Context, sn *repo.Snapshot) (*Copied, error) {
 }
 
 // Fatal reports whether err, returned by Copy, stops the batch: the copy
-// was cancelled, a lock's lease was lost, or storing into the destination
+// was cancelled, a lock's lease was lost, a prune ran meanwhile, or storing into the destination
 // failed, so that the snapshots after it would fail too. Otherwise (a
 // damaged source blob, say) only that snapshot failed.
 func (b *Batch) Fatal(ctx context.Context, err error) bool {
-	return ctx.Err() != nil || errors.Is(err, repo.ErrLeaseLost) || b.saver.Flush() != nil
+	return ctx.Err() != nil || errors.Is(err, repo.ErrLeaseLost) || errors.Is(err, repo.ErrPrunedMeanwhile) || b.saver.Flush() != nil
 }
 
 // earlierPair picks the copied snapshot to take unchanged trees and

@@ -324,3 +324,66 @@ func TestBatch(t *testing.T) {
 		t.Errorf("destination lists %d snapshots", len(again.Destination()))
 	}
 }
+
+// TestCopyAvoidsMarkedPacks: data the destination holds only in packs a
+// prune marked for deletion is not relied on: a batch copies it again
+// from the source, and the copy's blobs are all in unmarked packs.
+func TestCopyAvoidsMarkedPacks(t *testing.T) {
+	ctx := context.Background()
+	f := repotest.New(t)
+	s1, s2 := f.Snapshots[0], f.Snapshots[1]
+	b := repo.TestRepository(t)
+	saver := b.NewSaver(ctx, 2)
+	copySnapshot(t, transfer.New(f.Repo, b, saver), saver, b, s1, nil)
+
+	// A prune marks every pack the first copy wrote.
+	packs, err := b.ListPacks(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var marked []repo.MarkedPack
+	for pid, sp := range packs {
+		marked = append(marked, repo.MarkedPack{Type: sp.Type, ID: pid})
+	}
+	if _, err := b.SaveMark(ctx, marked); err != nil {
+		t.Fatal(err)
+	}
+
+	saver = b.NewSaver(ctx, 2)
+	batch, err := transfer.NewBatch(ctx, f.Repo, b, saver, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := batch.Copy(ctx, s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(blobSet(t, f.Repo, s2)); got.BlobsRead != want {
+		t.Fatalf("copy read %d source blobs, want all %d: the destination's are only in marked packs", got.BlobsRead, want)
+	}
+	inMarked := map[id.ID]bool{}
+	for _, p := range marked {
+		inMarked[p.ID] = true
+	}
+	for bid := range blobSet(t, b, got.Snapshot) {
+		loc, ok, err := b.LookupBlob(bid)
+		if err != nil || !ok {
+			t.Fatalf("blob %s of the copy: %v %v", bid.Short(), ok, err)
+		}
+		if !inMarked[loc.Pack] {
+			continue
+		}
+		alts, err := b.Index().Alternatives(bid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		safe := false
+		for _, a := range alts {
+			safe = safe || !inMarked[a.Pack]
+		}
+		if !safe {
+			t.Fatalf("blob %s of the copy is only in marked pack %s", bid.Short(), loc.Pack.Short())
+		}
+	}
+	sameFiles(t, f, b, got.Snapshot, s2)
+}
