@@ -1,11 +1,12 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -170,7 +171,7 @@ func (s *Saver) Relied() []id.ID {
 	for pid := range s.relied {
 		out = append(out, pid)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	slices.SortFunc(out, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
 	return out
 }
 

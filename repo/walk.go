@@ -87,11 +87,17 @@ func (r *Repository) LinkCounts(ctx context.Context, tid id.ID) ([]LinkCount, er
 			out = append(out, LinkCount{Dev: k[0], Inode: k[1], Count: g.names})
 		}
 	}
-	slices.SortFunc(out, func(a, b LinkCount) int {
+	SortLinkCounts(out)
+	return out, nil
+}
+
+// SortLinkCounts puts a snapshot's Links in their stored order: by Dev,
+// then Inode.
+func SortLinkCounts(ls []LinkCount) {
+	slices.SortFunc(ls, func(a, b LinkCount) int {
 		if c := cmp.Compare(a.Dev, b.Dev); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Inode, b.Inode)
 	})
-	return out, nil
 }

@@ -415,10 +415,7 @@ func (g *ingester) snapshot(tid id.ID, paths []string, start time.Time) *repo.Sn
 			sn.Links = append(sn.Links, repo.LinkCount{Dev: k[0], Inode: k[1], Count: c[1]})
 		}
 	}
-	sort.Slice(sn.Links, func(i, j int) bool {
-		a, b := sn.Links[i], sn.Links[j]
-		return a.Dev < b.Dev || a.Dev == b.Dev && a.Inode < b.Inode
-	})
+	repo.SortLinkCounts(sn.Links)
 	if p := g.cache.parent; p != nil {
 		pid := p.ID
 		sn.Parent = &pid

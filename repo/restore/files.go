@@ -55,18 +55,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		exists = lerr == nil
 	}
 	if exists {
-		keep, same, derr := rs.decide(dst, n, false)
-		if derr != nil {
-			rs.warn(dst, derr)
-			rs.firstFailed(n)
-			return
-		}
-		if keep {
-			if !same {
-				// Kept by the policy, not the snapshot's copy: the
-				// group's other names must not be linked to it.
-				rs.firstFailed(n)
-			}
+		if rs.keepExisting(dst, n) {
 			return
 		}
 		f, tmp, err = createTemp(dst)
@@ -291,6 +280,24 @@ func (rs *restorer) chunkDone(of *openFile) {
 	rs.finish(of, true)
 }
 
+// keepExisting applies the overwrite policy to the file at dst, in the
+// way of n: true when it stays (kept, or an error was warned about) and n
+// is not written.
+func (rs *restorer) keepExisting(dst string, n *tree.Node) bool {
+	keep, same, err := rs.decide(dst, n, false)
+	if err != nil {
+		rs.warn(dst, err)
+		rs.firstFailed(n)
+		return true
+	}
+	if keep && !same {
+		// Kept by the policy, not the snapshot's copy: the group's
+		// other names must not be linked to it.
+		rs.firstFailed(n)
+	}
+	return keep
+}
+
 // planFile counts and reports what restoreFile would do with n at dst
 // (Options.DryRun).
 func (rs *restorer) planFile(n *tree.Node, dst string) {
@@ -301,19 +308,8 @@ func (rs *restorer) planFile(n *tree.Node, dst string) {
 		rs.firstFailed(n)
 		return
 	}
-	if existed {
-		keep, same, err := rs.decide(dst, n, false)
-		if err != nil {
-			rs.warn(dst, err)
-			rs.firstFailed(n)
-			return
-		}
-		if keep {
-			if !same {
-				rs.firstFailed(n)
-			}
-			return
-		}
+	if existed && rs.keepExisting(dst, n) {
+		return
 	}
 	if n.Links > 1 {
 		rs.links[[2]uint64{n.Dev, n.Inode}].planned = true // its first name

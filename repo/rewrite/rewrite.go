@@ -23,7 +23,6 @@
 package rewrite
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"path"
@@ -362,15 +361,9 @@ func (w *walker) dir(p string, tid id.ID, v *vpath, full bool, root int, cut boo
 				n = &c
 				changed = true
 			}
-			out.entries += sub.entries
-			out.files += sub.files
-			out.bytes += sub.bytes
+			out.addBelow(sub)
 		}
-		out.entries++
-		if n.Kind == tree.KindFile {
-			out.files++
-			out.bytes += int64(n.Size)
-		}
+		out.addNode(n)
 		if hardlinked(n) {
 			w.linkNodes++
 			k := [2]uint64{n.Dev, n.Inode}
@@ -396,6 +389,22 @@ func (w *walker) dir(p string, tid id.ID, v *vpath, full bool, root int, cut boo
 	return out, nil
 }
 
+// addNode counts n itself: an entry, and a file with its bytes.
+func (m *memoized) addNode(n *tree.Node) {
+	m.entries++
+	if n.Kind == tree.KindFile {
+		m.files++
+		m.bytes += int64(n.Size)
+	}
+}
+
+// addBelow counts what a folder's tree holds, as sub tallied it.
+func (m *memoized) addBelow(sub *memoized) {
+	m.entries += sub.entries
+	m.files += sub.files
+	m.bytes += sub.bytes
+}
+
 // excluded reports whether the patterns exclude p, inside a recorded path
 // root components deep, as ingest judges it.
 func (w *walker) excluded(p string, root int) bool {
@@ -411,19 +420,16 @@ func (w *walker) matchesItself(p string) bool {
 
 // remove notes n, at p, as removed, with everything below it.
 func (w *walker) remove(p string, n *tree.Node) error {
-	rm := Removed{Path: p, Kind: n.Kind}
+	var c memoized
 	if n.Kind == tree.KindDir && !n.Subtree.IsZero() {
-		c, err := w.count(p, n.Subtree)
+		sub, err := w.count(p, n.Subtree)
 		if err != nil {
 			return err
 		}
-		rm.Entries, rm.Files, rm.Bytes = c.entries, c.files, c.bytes
+		c.addBelow(sub)
 	}
-	rm.Entries++
-	if n.Kind == tree.KindFile {
-		rm.Files++
-		rm.Bytes += int64(n.Size)
-	}
+	c.addNode(n)
+	rm := Removed{Path: p, Kind: n.Kind, Entries: c.entries, Files: c.files, Bytes: c.bytes}
 	if hardlinked(n) {
 		w.linkNodes++
 		w.cut[[2]uint64{n.Dev, n.Inode}] = true
@@ -453,15 +459,9 @@ func (w *walker) count(p string, tid id.ID) (*memoized, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.entries += sub.entries
-			c.files += sub.files
-			c.bytes += sub.bytes
+			c.addBelow(sub)
 		}
-		c.entries++
-		if n.Kind == tree.KindFile {
-			c.files++
-			c.bytes += int64(n.Size)
-		}
+		c.addNode(n)
 		if hardlinked(n) {
 			w.linkNodes++
 			w.cut[[2]uint64{n.Dev, n.Inode}] = true
@@ -488,11 +488,6 @@ func (w *walker) links(old []repo.LinkCount) []repo.LinkCount {
 			out = append(out, repo.LinkCount{Dev: k[0], Inode: k[1], Count: g.names})
 		}
 	}
-	slices.SortFunc(out, func(a, b repo.LinkCount) int {
-		if c := cmp.Compare(a.Dev, b.Dev); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Inode, b.Inode)
-	})
+	repo.SortLinkCounts(out)
 	return out
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/cairn-backup/cairn/backends"
@@ -395,25 +396,14 @@ func (c *Copier) blobError(ctx context.Context, sn *repo.Snapshot, bid id.ID, er
 	where := ""
 	switch {
 	case len(files) > most:
-		where = fmt.Sprintf(" (of %s and more)", joinPaths(files[:most]))
+		where = fmt.Sprintf(" (of %s and more)", strings.Join(files[:most], ", "))
 	case len(files) > 0:
-		where = fmt.Sprintf(" (of %s)", joinPaths(files))
+		where = fmt.Sprintf(" (of %s)", strings.Join(files, ", "))
 	}
 	return fmt.Errorf("source blob %s%s: %w", bid.Short(), where, err)
 }
 
 var errStop = errors.New("stop")
-
-func joinPaths(ps []string) string {
-	out := ""
-	for i, p := range ps {
-		if i > 0 {
-			out += ", "
-		}
-		out += path.Clean(p)
-	}
-	return out
-}
 
 // writeTree writes the copy of source tree tid, whose subtrees and blobs
 // are copied already.
