@@ -329,6 +329,17 @@ tool_restore() {
 	esac
 }
 
+# check TOOL ROUND: read the whole repository back and verify every blob
+# (recorded as phase check-read-data#ROUND).
+tool_check() {
+	local tool=$1 ph=check-read-data#$2
+	case $tool in
+	cairn) measure cairn "$ph" "$BENCH_DIR" "$CAIRN" check --read-data ;;
+	restic) measure restic "$ph" "$BENCH_DIR" restic check --read-data ;;
+	borg) measure borg "$ph" "$BENCH_DIR" borg check --verify-data ;;
+	esac
+}
+
 # verify TOOL [DIR]: compare the tree restored into DIR (by default
 # $BENCH_DIR/TOOL/restore) with the corpus; sets the verify column of the
 # tool's restore row.
@@ -402,6 +413,12 @@ for t in "${TOOLS[@]}"; do
 			mv "$RESULTS.tmp" "$RESULTS"
 	fi
 done
+
+# Reading everything back: BENCH_ROUNDS rounds, the tools taking turns.
+for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+	for t in $(turns "$r"); do tool_check "$t" "$r"; done
+done
+median check-read-data
 
 # ---------------------------------------------------------------- report
 

@@ -347,3 +347,26 @@ func TestStorageOutage(t *testing.T) {
 		t.Fatalf("after the outage:\n%s", report(res))
 	}
 }
+
+// Read-data fetches a pack a window at a time and opens each blob where it
+// was read: blobs cut by a window's end, blobs larger than a window and
+// windows smaller than a blob must all verify, and a flipped bit must still
+// be found in exactly its blob, whatever the window.
+func TestReadDataWindows(t *testing.T) {
+	f := repotest.New(t)
+	clean := run(t, f, check.Options{ReadData: true})
+	d := f.FlipBit(f.BlobOf("media/big.bin"))
+	for _, w := range []int64{1, 7, 1000, 4096, 1 << 16, 1 << 30} {
+		t.Run(fmt.Sprint(w), func(t *testing.T) {
+			defer check.SetReadWindow(w)()
+			res := run(t, f, check.Options{ReadData: true})
+			if res.PacksRead != clean.PacksRead || res.BytesRead != clean.BytesRead {
+				t.Fatalf("read %d packs, %d bytes; with the default window %d, %d", res.PacksRead, res.BytesRead, clean.PacksRead, clean.BytesRead)
+			}
+			p := one(t, res, check.PackData, d)
+			if !strings.Contains(p.Message, "1 of ") {
+				t.Fatalf("message %q", p.Message)
+			}
+		})
+	}
+}

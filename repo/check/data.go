@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/internal/b3"
 	"github.com/cairn-backup/cairn/repo/internal/par"
+	"github.com/cairn-backup/cairn/repo/pack"
 )
 
 // errShort: a pack read whole ended before its listed size.
@@ -20,7 +21,15 @@ var errShort = errors.New("shorter than listed")
 
 // readWindow is how much of a pack one read fetches: packs are read in
 // order, a window at a time, so a large pack is never held whole.
-const readWindow = 8 << 20
+var readWindow int64 = 4 << 20 // tests shrink it
+
+// window is one reader's buffers, reused from pack to pack: buf holds the
+// pack's bytes from base on, plain a decompressed blob.
+type window struct {
+	buf   []byte
+	base  int64
+	plain []byte
+}
 
 // readData reads the selected packs whole: the bytes must hash to the
 // pack's name, and every indexed blob must open and hash to its ID.
@@ -40,9 +49,15 @@ func (c *checker) readData(ctx context.Context) error {
 		ids = c.opt.Subset.Select(ids)
 	}
 	var done atomic.Int64
+	windows := make(chan *window, c.opt.Workers)
+	for range c.opt.Workers {
+		windows <- &window{}
+	}
 	par.Each(ctx, c.opt.Workers, len(ids), func(i int) {
 		ps := c.packs[ids[i]]
-		n, damage, err := c.readPack(ctx, ps)
+		w := <-windows
+		n, damage, err := c.readPack(ctx, ps, w)
+		windows <- w
 		switch {
 		case err != nil && ctx.Err() == nil && readFailure(err):
 			c.unreadable(ps.name(), "it", err)
@@ -66,47 +81,64 @@ func (c *checker) readData(ctx context.Context) error {
 // every indexed blob. The blobs that do not open are marked bad on ps, and
 // damage says what is wrong ("" for an intact pack); the error is for a
 // pack that could not be read to its end.
-func (c *checker) readPack(ctx context.Context, ps *packState) (n int64, damage string, err error) {
+//
+// Each blob is decrypted where it was read, after its bytes went into the
+// pack's hash, and decompressed into w.plain, so a pack costs no buffers
+// beyond w's; w.buf keeps only the part of a window that the next blob
+// starts in.
+func (c *checker) readPack(ctx context.Context, ps *packState, w *window) (n int64, damage string, err error) {
 	sp := c.stored[ps.pack.ID]
 	name := ps.name()
 	blobs := append([]index.Blob(nil), ps.pack.Blobs...)
 	sort.Slice(blobs, func(i, j int) bool { return blobs[i].Offset < blobs[j].Offset })
 	h := b3.New()
-	var buf []byte
-	var bufOff, end int64 // buf holds [bufOff, end); end is how far we read
-	fill := func(upTo int64) error {
+	w.buf, w.base = w.buf[:0], 0
+	var end int64 // how far we read: w.buf holds [w.base, end)
+	// fill reads on until upTo, dropping the bytes before keep.
+	fill := func(keep, upTo int64) error {
 		for end < upTo {
-			n := max(upTo-end, readWindow)
-			n = min(n, sp.Size-end)
-			b, err := c.r.Backend().Load(ctx, name, end, n)
-			if err != nil {
+			n := min(max(upTo-end, readWindow), sp.Size-end)
+			keep = min(keep, end)
+			kept := copy(w.buf, w.buf[keep-w.base:])
+			w.buf, w.base = w.buf[:kept], keep
+			if need := kept + int(n); cap(w.buf) < need {
+				grown := make([]byte, kept, (need+1<<20-1)&^(1<<20-1))
+				copy(grown, w.buf)
+				w.buf = grown
+			}
+			next := w.buf[kept : kept+int(n)]
+			if err := backends.LoadInto(ctx, c.r.Backend(), name, end, next); err != nil {
 				if errors.Is(err, backends.ErrRange) {
 					return errShort
 				}
 				return err
 			}
-			h.Write(b)
-			buf = append(buf, b...)
+			h.Write(next)
+			w.buf = w.buf[:kept+int(n)]
 			end += n
 		}
 		return nil
 	}
 	var damaged []string
-	for _, b := range blobs {
+	for i, b := range blobs {
 		from, to := int64(b.Offset), int64(b.Offset)+int64(b.Length)
 		if to > sp.Size {
 			continue // reported with the header
 		}
-		if from > bufOff {
-			drop := min(from, end) - bufOff
-			buf = buf[drop:]
-			bufOff += drop
-		}
-		if err := fill(to); err != nil {
+		if err := fill(from, to); err != nil {
 			return end, "", err
 		}
-		stored := buf[from-bufOff : to-bufOff]
-		if _, err := c.r.Codec().Open(nil, b.Type, b.ID, stored, int(b.RawLength)); err != nil {
+		stored := w.buf[from-w.base : to-w.base]
+		if raw := int(b.RawLength); cap(w.plain) < raw && raw <= pack.MaxBlobSize {
+			w.plain = make([]byte, 0, raw)
+		}
+		// In place, since the stored bytes are hashed already, unless a
+		// damaged header or index has the next blob start within this one.
+		open := c.r.Codec().OpenInPlace
+		if i+1 < len(blobs) && int64(blobs[i+1].Offset) < to {
+			open = c.r.Codec().Open
+		}
+		if _, err := open(w.plain, b.Type, b.ID, stored, int(b.RawLength)); err != nil {
 			c.mu.Lock()
 			if ps.bad == nil {
 				ps.bad = map[id.ID]bool{}
@@ -116,8 +148,7 @@ func (c *checker) readPack(ctx context.Context, ps *packState) (n int64, damage 
 			damaged = append(damaged, err.Error())
 		}
 	}
-	buf = nil
-	if err := fill(sp.Size); err != nil {
+	if err := fill(end, sp.Size); err != nil {
 		return end, "", err
 	}
 	var sum id.ID

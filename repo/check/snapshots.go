@@ -300,7 +300,7 @@ func (c *checker) readUnref(ctx context.Context, u *unrefPack) {
 		}
 	}
 	u.read = ps
-	n, damage, err := c.readPack(ctx, ps)
+	n, damage, err := c.readPack(ctx, ps, &window{})
 	c.mu.Lock()
 	c.res.PacksRead++
 	c.res.BytesRead += n
