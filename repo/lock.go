@@ -47,6 +47,13 @@ type LockInfo struct {
 	// Unreadable marks a lock object that could not be opened (another
 	// key, damage, a newer format). Refreshed is then the object's mtime.
 	Unreadable bool `json:"-"`
+	// Stored is the object's modification time as the storage lists it:
+	// its last write on the storage's clock (zero where the storage
+	// gives none).
+	Stored time.Time `json:"-"`
+	// behind is how far the storage's clock runs behind this host's,
+	// when that was read (see StaleReason).
+	behind time.Duration
 }
 
 // Stale reports whether the lock is abandoned: not refreshed for StaleAfter,
@@ -55,9 +62,22 @@ type LockInfo struct {
 func (l *LockInfo) Stale(now time.Time) bool { return l.StaleReason(now) != "" }
 
 // StaleReason says why the lock is stale, or "" when it is not (see Stale).
+//
+// A lease has expired only when both clocks say so: the holder's
+// (Refreshed, compared with now) and the storage's (Stored, compared with
+// the storage's own time when it was read, else with now). A holder whose
+// clock runs half an hour behind, or a host whose clock runs ahead, would
+// otherwise take a live lock for an abandoned one and remove it, and a
+// prune could then delete what a running ingest is writing. A dead holder
+// whose clock ran ahead keeps its lock that much longer: unlock
+// --remove-all is for that.
 func (l *LockInfo) StaleReason(now time.Time) string {
-	if now.Sub(l.Refreshed) > StaleAfter {
-		return fmt.Sprintf("lease expired: not refreshed since %s", l.Refreshed.UTC().Format(time.RFC3339))
+	if now.Sub(l.Refreshed) > StaleAfter && (l.Stored.IsZero() || now.Sub(l.Stored)-l.behind > StaleAfter) {
+		if l.Stored.IsZero() || l.Unreadable {
+			return fmt.Sprintf("lease expired: not refreshed since %s", l.Refreshed.UTC().Format(time.RFC3339))
+		}
+		return fmt.Sprintf("lease expired: not refreshed since %s (its holder's clock), last written %s (the storage's)",
+			l.Refreshed.UTC().Format(time.RFC3339), l.Stored.UTC().Format(time.RFC3339))
 	}
 	if l.Unreadable {
 		return ""
@@ -71,8 +91,16 @@ func (l *LockInfo) StaleReason(now time.Time) string {
 }
 
 // StaleAt is when the lock becomes stale unless its holder refreshes it
-// (or sooner, if its holder on this host dies).
-func (l *LockInfo) StaleAt() time.Time { return l.Refreshed.Add(StaleAfter) }
+// (or sooner, if its holder on this host dies), on this host's clock.
+func (l *LockInfo) StaleAt() time.Time {
+	at := l.Refreshed.Add(StaleAfter)
+	if !l.Stored.IsZero() {
+		if s := l.Stored.Add(l.behind + StaleAfter); s.After(at) {
+			at = s
+		}
+	}
+	return at
+}
 
 // pidNamespace names this process's PID namespace ("pid:[4026531836]"),
 // or "" where that cannot be read.
@@ -131,22 +159,17 @@ type Lock struct {
 
 // Lock takes a shared (writers, readers) or exclusive (prune) lock. It fails
 // with ErrLocked, naming the holder, when a live conflicting lock exists.
+//
+// The lock object is written first and the others are judged after: a
+// lock written at the same time is then seen by one of the two lockers at
+// least, and the modification time of our own object tells the storage's
+// clock, on which the others' leases are judged too (LockInfo.StaleReason).
 func (r *Repository) Lock(ctx context.Context, exclusive bool, operation string) (*Lock, error) {
-	if err := r.checkLocks(ctx, exclusive, ""); err != nil {
-		return nil, err
-	}
-	host, _ := os.Hostname()
-	uname := ""
-	if u, err := user.Current(); err == nil {
-		uname = u.Username
-	}
 	now := r.now().UTC()
-	l := &Lock{r: r, name: "locks/" + randomID().String(), lastOK: now, info: LockInfo{Time: now, Refreshed: now, Exclusive: exclusive, Host: host, PID: os.Getpid(), PIDNS: pidNamespace(), Boot: bootID(), User: uname, Operation: operation}}
+	l := &Lock{r: r, name: "locks/" + randomID().String(), lastOK: now, info: newLockInfo(now, exclusive, operation)}
 	if err := l.write(ctx, l.info); err != nil {
 		return nil, err
 	}
-	// Another process may have locked between our check and our write:
-	// look again now that ours is visible, and back off if we conflict.
 	if err := r.checkLocks(ctx, exclusive, l.name); err != nil {
 		r.be.Remove(context.WithoutCancel(ctx), l.name)
 		return nil, err
@@ -168,6 +191,16 @@ func (r *Repository) Lock(ctx context.Context, exclusive bool, operation string)
 		return nil, err
 	}
 	return l, nil
+}
+
+// newLockInfo describes a lock this process takes at now.
+func newLockInfo(now time.Time, exclusive bool, operation string) LockInfo {
+	host, _ := os.Hostname()
+	uname := ""
+	if u, err := user.Current(); err == nil {
+		uname = u.Username
+	}
+	return LockInfo{Time: now, Refreshed: now, Exclusive: exclusive, Host: host, PID: os.Getpid(), PIDNS: pidNamespace(), Boot: bootID(), User: uname, Operation: operation}
 }
 
 func (l *Lock) write(ctx context.Context, info LockInfo) error {
@@ -321,6 +354,7 @@ func (r *Repository) Locks(ctx context.Context) (map[string]*LockInfo, error) {
 		if err != nil || json.Unmarshal(p, &li) != nil {
 			li = LockInfo{Unreadable: true, Refreshed: mtimes[n]}
 		}
+		li.Stored = mtimes[n]
 		out[n] = &li
 	}
 	return out, nil
@@ -382,12 +416,22 @@ func (r *Repository) ownLock(name string) bool {
 // removed and those it kept, oldest first. Removing a live lock does not
 // stop its holder, whose next refresh writes it again: all is for an
 // operator who knows that nothing runs.
+//
+// To read the storage's clock it writes a shared lock object of its own
+// for the while (see Lock), removed again before it returns; where that
+// cannot be written, leases are judged on this host's clock alone.
 func (r *Repository) RemoveLocks(ctx context.Context, all bool) (removed, kept []LockEntry, err error) {
+	probe := &Lock{r: r, name: "locks/" + randomID().String()}
+	if perr := probe.write(ctx, newLockInfo(r.now().UTC(), false, "unlock (reading the storage's clock)")); perr == nil {
+		defer r.removeLock(context.WithoutCancel(ctx), probe.name)
+	}
 	locks, err := r.Locks(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	now := r.now()
+	storageClock(locks, probe.name, now)
+	delete(locks, probe.name)
 	names := sortedLockNames(locks)
 	for _, n := range names {
 		e := LockEntry{Name: n, Info: locks[n], Stale: locks[n].StaleReason(now)}
@@ -419,15 +463,33 @@ func sortedLockNames(locks map[string]*LockInfo) []string {
 	return names
 }
 
+// storageClock tells each lock how far the storage's clock runs behind
+// this host's, from the modification time of ref, an object this process
+// wrote just before listing them, compared with now, read after the
+// listing. The time between the write and now only makes every lock look
+// younger. Without ref's time, leases are judged on this host's clock.
+func storageClock(locks map[string]*LockInfo, ref string, now time.Time) {
+	li, ok := locks[ref]
+	if !ok || li.Stored.IsZero() {
+		return
+	}
+	behind := now.Sub(li.Stored)
+	for _, l := range locks {
+		l.behind = behind
+	}
+}
+
 // checkLocks fails with a LockedError when a live lock conflicts with
-// taking one (exclusive or not), own aside. Stale lock objects it finds
-// are removed, so that they do not pile up.
+// taking one (exclusive or not), own aside: own is the lock object just
+// written. Stale lock objects it finds are removed, so that they do not
+// pile up.
 func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own string) error {
 	locks, err := r.Locks(ctx)
 	if err != nil {
 		return err
 	}
 	now := r.now()
+	storageClock(locks, own, now)
 	var held []*LockInfo
 	for _, n := range sortedLockNames(locks) {
 		li := locks[n]
@@ -435,12 +497,10 @@ func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own string)
 			continue
 		}
 		if why := li.StaleReason(now); why != "" {
-			if own == "" {
-				if err := r.removeLock(context.WithoutCancel(ctx), n); err != nil {
-					r.logf("cannot remove stale lock: %v", err)
-				} else {
-					r.logf("removed stale lock %s: %s (%s)", n, li, why)
-				}
+			if err := r.removeLock(context.WithoutCancel(ctx), n); err != nil {
+				r.logf("cannot remove stale lock: %v", err)
+			} else {
+				r.logf("removed stale lock %s: %s (%s)", n, li, why)
 			}
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/backends/mem"
 )
 
 // A lock of another host whose holder died is stale once its lease
@@ -27,10 +29,18 @@ func TestRemoveLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer own.Unlock()
-	live := other.TestWriteLock(t, LockInfo{Time: clk.now(), Refreshed: clk.now(), Exclusive: true, Host: "otherhost", PID: 4343, Operation: "prune"})
 	// r's own Lock already removed the stale one (see TestLockRemovesStale):
-	// write it again.
-	dead = other.TestWriteLock(t, LockInfo{Time: t0, Refreshed: t0, Host: "otherhost", PID: 4242, User: "u", Operation: "ingest"})
+	// a holder writes one again and dies, and half an hour goes by while
+	// r refreshes its own.
+	t1 := clk.now()
+	dead = other.TestWriteLock(t, LockInfo{Time: t1, Refreshed: t1, Host: "otherhost", PID: 4242, User: "u", Operation: "ingest"})
+	for range 2 {
+		clk.advance(StaleAfter/2 + time.Second)
+		if err := own.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := other.TestWriteLock(t, LockInfo{Time: clk.now(), Refreshed: clk.now(), Exclusive: true, Host: "otherhost", PID: 4343, Operation: "prune"})
 	removed, kept, err = other.RemoveLocks(ctx, false)
 	if err != nil {
 		t.Fatal(err)
@@ -154,4 +164,72 @@ func TestLockOfLiveOrZombieHolder(t *testing.T) {
 	if why := lock(p.Pid).StaleReason(now); !strings.Contains(why, "is gone") {
 		t.Errorf("a reaped holder's lock: %q, want stale", why)
 	}
+}
+
+// A lease is judged on the storage's clock as well as on the holder's:
+// a holder whose clock runs an hour behind, seen from a host whose clock
+// runs an hour ahead, still holds its lock until the storage has not seen
+// it written for StaleAfter. Neither a locker nor unlock removes it
+// before; both do after, and unlock leaves no object of its own behind.
+func TestLockLeaseOnStorageClock(t *testing.T) {
+	ctx := context.Background()
+	storage := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	be := mem.NewWithClock(storage.now)
+	skewed := func(d time.Duration) Options {
+		return Options{Password: []byte(TestPassword), CacheDir: t.TempDir(), KDF: &TestKDF,
+			Now: func() time.Time { return storage.now().Add(d) }}
+	}
+	if err := Init(ctx, be, skewed(0)); err != nil {
+		t.Fatal(err)
+	}
+	open := func(d time.Duration) *Repository {
+		r, err := Open(ctx, be, skewed(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	behind, ahead := open(-time.Hour), open(time.Hour)
+	held, err := behind.Lock(ctx, false, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock()
+	storage.advance(StaleAfter / 2)
+
+	_, err = ahead.Lock(ctx, true, "prune")
+	var le *LockedError
+	if !errors.As(err, &le) || len(le.Locks) != 1 || le.Locks[0].Operation != "ingest" {
+		t.Fatalf("exclusive lock beside a live shared one an hour behind: %v", err)
+	}
+	// Stale, on the locker's clock, when the storage's half hour is up.
+	if want := storage.now().Add(time.Hour + StaleAfter/2); !le.Locks[0].StaleAt().Equal(want) {
+		t.Fatalf("stale at %s, want %s", le.Locks[0].StaleAt(), want)
+	}
+	removed, kept, err := ahead.RemoveLocks(ctx, false)
+	if err != nil || len(removed) != 0 || len(kept) != 1 || kept[0].Stale != "" {
+		t.Fatalf("unlock beside a live lock an hour behind: removed %v, kept %v, %v", removed, kept, err)
+	}
+	if err := held.Check(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The holder dies (its refreshes stop): once the storage has not
+	// seen its lock for StaleAfter, it is stale on every clock.
+	held.once.Do(func() { close(held.done); held.cancel() })
+	storage.advance(StaleAfter/2 + time.Second)
+	removed, kept, err = ahead.RemoveLocks(ctx, false)
+	if err != nil || len(removed) != 1 || len(kept) != 0 || !strings.Contains(removed[0].Stale, "the storage's") {
+		t.Fatalf("unlock after the lease: removed %+v, kept %+v, %v", removed, kept, err)
+	}
+	locks, err := ahead.Locks(ctx)
+	if err != nil || len(locks) != 0 {
+		t.Fatalf("locks left: %v, %v", locks, err)
+	}
+	l, err := ahead.Lock(ctx, true, "prune")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,18 @@ func openRepoOf(t *testing.T, c *cli, now func() time.Time) *repo.Repository {
 	return r
 }
 
+// writeAbandonedLock writes a lock last refreshed at info.Refreshed, and
+// sets its object's modification time back to then too: the storage last
+// saw it written at that time.
+func writeAbandonedLock(t *testing.T, c *cli, r *repo.Repository, info repo.LockInfo) string {
+	t.Helper()
+	name := r.TestWriteLock(t, info)
+	if err := os.Chtimes(filepath.Join(c.repoDir(), filepath.FromSlash(name)), info.Refreshed, info.Refreshed); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
 // TestUnlock: a lock left by a dead process of another host blocks prune
 // until its lease expires; the exit-11 message says when and what to do;
 // unlock removes it once stale, and --remove-all removes a live one.
@@ -57,7 +70,7 @@ func TestUnlock(t *testing.T) {
 	r := openRepoOf(t, c, nil)
 	now := time.Now().UTC()
 	old := now.Add(-repo.StaleAfter - time.Minute)
-	expired := r.TestWriteLock(t, repo.LockInfo{Time: old, Refreshed: old, Host: "otherhost", PID: 10639, User: "root", Operation: "ingest"})
+	expired := writeAbandonedLock(t, c, r, repo.LockInfo{Time: old, Refreshed: old, Host: "otherhost", PID: 10639, User: "root", Operation: "ingest"})
 	live := r.TestWriteLock(t, repo.LockInfo{Time: now, Refreshed: now, Host: "otherhost2", PID: 12310, User: "root", Operation: "ls"})
 
 	_, stderr, code := c.runErr("prune")
@@ -95,7 +108,7 @@ func TestUnlock(t *testing.T) {
 
 	// prune's lock attempt removed the expired lock already; write it
 	// again for unlock to find.
-	expired = r.TestWriteLock(t, repo.LockInfo{Time: old, Refreshed: old, Host: "otherhost", PID: 10639, User: "root", Operation: "ingest"})
+	expired = writeAbandonedLock(t, c, r, repo.LockInfo{Time: old, Refreshed: old, Host: "otherhost", PID: 10639, User: "root", Operation: "ingest"})
 	out, stderr, code := c.runErr("--json", "unlock")
 	if code != 0 {
 		t.Fatalf("unlock: exit %d: %s", code, stderr)
@@ -145,13 +158,13 @@ func TestLockRemovesStaleObjects(t *testing.T) {
 	r := openRepoOf(t, c, nil)
 	old := time.Now().UTC().Add(-2 * repo.StaleAfter)
 	for i := 0; i < 3; i++ {
-		r.TestWriteLock(t, repo.LockInfo{Time: old, Refreshed: old, Exclusive: i == 0, Host: "otherhost", PID: 100 + i, Operation: "ingest"})
+		writeAbandonedLock(t, c, r, repo.LockInfo{Time: old, Refreshed: old, Exclusive: i == 0, Host: "otherhost", PID: 100 + i, Operation: "ingest"})
 	}
 	c.ok("snapshots")
 	if n := countObjects(filepath.Join(c.repoDir(), "locks")); n != 0 {
 		t.Fatalf("%d lock objects left after a lock attempt, want 0", n)
 	}
-	r.TestWriteLock(t, repo.LockInfo{Time: old, Refreshed: old, Host: "otherhost", PID: 7, Operation: "ingest"})
+	writeAbandonedLock(t, c, r, repo.LockInfo{Time: old, Refreshed: old, Host: "otherhost", PID: 7, Operation: "ingest"})
 	c.ok("prune")
 	if n := countObjects(filepath.Join(c.repoDir(), "locks")); n != 0 {
 		t.Fatalf("%d lock objects left after prune, want 0", n)

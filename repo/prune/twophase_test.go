@@ -138,12 +138,15 @@ func TestIngestAvoidsMarkedPacks(t *testing.T) {
 	w.settleAll()
 }
 
-// The clock of the host that prunes runs 31 minutes ahead: it takes a
-// healthy writer's lock for stale, removes it and prunes while the writer
-// goes on, its lease intact by its own clock. Locks failed; the writer
-// finds that the packs it deduplicated against were marked for deletion
-// meanwhile, and commits nothing; run again, it stores their data anew
-// and commits a snapshot that later prunes keep whole.
+// The clock of the host that prunes runs 31 minutes ahead. Its lock
+// attempt still sees a healthy writer's lock as live, since the storage's
+// clock says it was written just now; but its operator, taking that lock
+// for a leftover, removes every lock (unlock --remove-all) and prunes
+// while the writer goes on, its lease intact by its own clock. Locks
+// failed; the writer finds that the packs it deduplicated against were
+// marked for deletion meanwhile, and commits nothing; run again, it
+// stores their data anew and commits a snapshot that later prunes keep
+// whole.
 func TestPruneHostClockAhead(t *testing.T) {
 	w, dir := oldForgotten(t)
 	r := w.open(w.cacheDir(), w.be)
@@ -163,6 +166,12 @@ func TestPruneHostClockAhead(t *testing.T) {
 			return err
 		}
 		defer pr.Close()
+		if _, err := pr.Lock(w.ctx, true, "prune"); !errors.Is(err, repo.ErrLocked) {
+			return fmt.Errorf("prune's lock beside the writer's: %v, want %v", err, repo.ErrLocked)
+		}
+		if _, _, err := pr.RemoveLocks(w.ctx, true); err != nil {
+			return err
+		}
 		pl, err := pr.Lock(w.ctx, true, "prune")
 		if err != nil {
 			return err
