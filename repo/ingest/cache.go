@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"context"
 	"path/filepath"
 	"sync"
 
@@ -15,6 +14,13 @@ import (
 // fileCache is the ingest's view of the file-change cache of one host and
 // source: what the last ingest saw (read per directory, on demand) and what
 // this one sees (written at the end, replacing the old).
+//
+// With a parent chosen by the caller (Options.Parent), what this ingest
+// compares files with is that snapshot's trees instead (trees): the
+// stored cache may describe another snapshot (a later one, or another
+// host's), and a file is unchanged only when it matches what the chosen
+// parent recorded. The stored cache is still replaced with what this
+// ingest sees.
 type fileCache struct {
 	db       *index.DB
 	key      string
@@ -22,7 +28,9 @@ type fileCache struct {
 	// reread (--force) ignores what the last ingest recorded, but records
 	// what this one sees.
 	reread bool
-	parent *repo.Snapshot
+	// trees, when set, is the chosen parent's: lookup and known ask it,
+	// not the stored cache.
+	trees *parentTrees
 	// knownIn says whether a blob the index locates in a pack is known
 	// (Saver.KnownIn); nil leaves every blob to be asked about.
 	knownIn func(pack id.ID) bool
@@ -56,12 +64,8 @@ type entry struct {
 	blobsKnown bool
 }
 
-func newFileCache(ctx context.Context, r *repo.Repository, host, source string, disabled bool, knownIn func(pack id.ID) bool) *fileCache {
-	c := &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, knownIn: knownIn, out: map[string][]byte{}, seen: map[string]struct{}{}}
-	if sn, err := r.FindSnapshot(ctx, "latest", repo.Filter{Hosts: []string{host}, Sources: []string{source}}); err == nil {
-		c.parent = sn
-	}
-	return c
+func newFileCache(r *repo.Repository, host, source string, disabled bool, knownIn func(pack id.ID) bool) *fileCache {
+	return &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, knownIn: knownIn, out: map[string][]byte{}, seen: map[string]struct{}{}}
 }
 
 // An entry is an encoded node. Entries written since the cache keeps
@@ -69,26 +73,34 @@ func newFileCache(ctx context.Context, r *repo.Repository, host, source string, 
 // hold the node's attributes; older ones hold none, which says nothing.
 const withXattrs = 0x00
 
-// cached is what the last ingest recorded for a path: its node, whether
-// the entry holds the path's extended attributes, and whether every blob
-// the node names was known when the folder was read (when not, ask
-// blobsKnown).
+// cached is what the last ingest (or the chosen parent) recorded for a
+// path: its node, whether the node holds the path's extended attributes,
+// whether every blob the node names was known when the folder was read
+// (when not, ask blobsKnown), and whether it is the stored cache's own
+// entry (which keep may then leave as it is).
 type cached struct {
 	node       *tree.Node
 	xattrs     bool
 	blobsKnown bool
+	stored     bool
 }
 
-// lookup returns what the last ingest recorded for path; a nil node when
-// it recorded nothing (or the entry is damaged: that only costs a re-read).
+// lookup returns what the last ingest, or the chosen parent, recorded for
+// path; a nil node when it recorded nothing (or the entry is damaged: that
+// only costs a re-read).
 func (c *fileCache) lookup(path string) cached {
 	if c.disabled || c.reread {
 		return cached{}
 	}
 	dir, name := filepath.Split(path)
-	e := c.entries(filepath.Clean(dir))[name]
+	dir = filepath.Clean(dir)
+	if c.trees != nil {
+		n := c.trees.entries(dir)[name]
+		return cached{node: n, xattrs: n != nil} // a tree node holds every attribute
+	}
+	e := c.entries(dir)[name]
 	n, xattrs := decodeEntry(e.raw)
-	return cached{node: n, xattrs: xattrs, blobsKnown: n != nil && e.blobsKnown}
+	return cached{node: n, xattrs: xattrs, blobsKnown: n != nil && e.blobsKnown, stored: n != nil}
 }
 
 // decodeEntry decodes a stored entry (nil when there is none or it is
@@ -108,13 +120,17 @@ func decodeEntry(b []byte) (*tree.Node, bool) {
 	return n, xattrs
 }
 
-// known reports whether the last ingest recorded path (without decoding
-// the entry). A file it did not is new, and will be read.
+// known reports whether the last ingest (or the chosen parent) recorded
+// path (without decoding the entry). A file it did not is new, and will
+// be read.
 func (c *fileCache) known(path string) bool {
 	if c.disabled || c.reread {
 		return false
 	}
 	dir, name := filepath.Split(path)
+	if c.trees != nil {
+		return c.trees.entries(filepath.Clean(dir))[name] != nil
+	}
 	return c.entries(filepath.Clean(dir))[name].raw != nil
 }
 
@@ -126,7 +142,9 @@ func (c *fileCache) entries(dir string) map[string]entry {
 		d := &dirEntries{ready: make(chan struct{}), m: map[string]entry{}}
 		if v, ok = c.dirs.LoadOrStore(dir, d); !ok {
 			err := c.db.DirFiles(c.key, dir, func(name string, v []byte, locate func(id.ID) (index.Blob, bool)) {
-				d.m[name] = entry{raw: bytes.Clone(v), blobsKnown: c.blobsKnown(v, locate)}
+				// With a chosen parent, the entries only tell what to
+				// write back: their blobs do not matter.
+				d.m[name] = entry{raw: bytes.Clone(v), blobsKnown: c.trees == nil && c.blobsKnown(v, locate)}
 			})
 			if err != nil {
 				clear(d.m) // a cache it cannot read only costs re-reads
@@ -170,6 +188,9 @@ const folderBlobs = 16
 // forgetDir drops a finished directory's old entries from memory.
 func (c *fileCache) forgetDir(dir string) {
 	c.dirs.Delete(dir)
+	if c.trees != nil {
+		c.trees.forget(dir)
+	}
 }
 
 // record notes what this ingest saw at path.
@@ -185,7 +206,11 @@ func (c *fileCache) record(path string, n *tree.Node) {
 	// A directory whose old entries were never read (or already
 	// forgotten) has its entry written.
 	same := false
-	if d, ok := c.dirs.Load(dir); ok {
+	if c.trees != nil {
+		// lookup read the parent's trees, not the stored entries:
+		// read them now, to write back only what differs.
+		same = bytes.Equal(c.entries(dir)[name].raw, v)
+	} else if d, ok := c.dirs.Load(dir); ok {
 		d := d.(*dirEntries)
 		<-d.ready
 		same = bytes.Equal(d.m[name].raw, v)

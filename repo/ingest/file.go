@@ -114,8 +114,8 @@ func (w *fileWorker) process(fj *fileJob) {
 	}
 	c := g.cache.lookup(fj.path)
 	old := c.node
-	unchanged := sameFile(old, n)
-	if unchanged && c.xattrs {
+	unchanged := g.sameFile(old, n)
+	if unchanged && c.xattrs && sameInode(old, n) {
 		n.Xattrs = old.Xattrs
 	} else {
 		xs, err := fsmeta.Xattrs(fj.path)
@@ -162,11 +162,19 @@ func (g *ingester) leaveOut(fj *fileJob) {
 	fj.dir.done(fj.slot, nil)
 }
 
-// sameFile reports whether the file-change cache's entry old vouches for
-// the file n: same kind, size, mtime, ctime and inode.
-func sameFile(old, n *tree.Node) bool {
+// sameFile reports whether old, what the file-change cache (or the
+// chosen parent) recorded, vouches for the content of the file n: same
+// kind, size, mtime, and ctime and inode unless IgnoreCtime or
+// IgnoreInode leave them out.
+func (g *ingester) sameFile(old, n *tree.Node) bool {
 	return old != nil && old.Kind == tree.KindFile && old.Size == n.Size && old.MTime == n.MTime &&
-		old.CTime == n.CTime && old.Inode == n.Inode
+		(g.opt.IgnoreCtime || g.opt.IgnoreInode || old.CTime == n.CTime) && (g.opt.IgnoreInode || old.Inode == n.Inode)
+}
+
+// sameInode reports whether old also vouches for the extended attributes
+// of n: a change of them moves the ctime, whatever the ingest ignores.
+func sameInode(old, n *tree.Node) bool {
+	return old.CTime == n.CTime && old.Inode == n.Inode
 }
 
 // keepUnchanged completes the entry at slot of d with the unchanged file
@@ -176,7 +184,7 @@ func (g *ingester) keepUnchanged(path string, n *tree.Node, c cached, d *dirStat
 	old := c.node
 	n.Content = old.Content
 	g.counts.filesUnchanged.Add(1)
-	if c.xattrs && n.Dev == old.Dev {
+	if c.stored && c.xattrs && n.Dev == old.Dev && sameInode(old, n) {
 		// Every field the entry holds is n's: sameFile compared the
 		// rest, and the content and attributes are the entry's own.
 		g.cache.keep(path)
@@ -196,7 +204,7 @@ func (g *ingester) unchangedAtWalk(path string, n *tree.Node, d *dirState, slot 
 		return false // the first link's worker speaks for the others
 	}
 	c := g.cache.lookup(path)
-	if !c.xattrs || !sameFile(c.node, n) || !(c.blobsKnown || g.blobsKnown(c.node.Content)) {
+	if !c.xattrs || !g.sameFile(c.node, n) || !sameInode(c.node, n) || !(c.blobsKnown || g.blobsKnown(c.node.Content)) {
 		return false
 	}
 	n.Xattrs = c.node.Xattrs

@@ -12,7 +12,10 @@
 //
 // A file whose size, mtime, ctime and inode match the file-change cache of
 // the same host and source is neither read nor hashed: its chunk list is
-// reused, after checking the chunks are still indexed.
+// reused, after checking the chunks are still indexed. With a parent
+// snapshot chosen by the caller (Options.Parent), the file must match what
+// that snapshot recorded instead. IgnoreInode and IgnoreCtime leave those
+// out of the comparison.
 package ingest
 
 import (
@@ -57,10 +60,31 @@ type Options struct {
 	// Force reads every file again, whatever the file-change cache says
 	// (which this ingest still records for the next).
 	Force bool
+	// Parent chooses the parent snapshot: "latest" (the newest of Host
+	// and Source) or an ID prefix of any snapshot, whatever its host and
+	// source. A file is then unchanged only when it matches what that
+	// snapshot recorded, read from its trees rather than the file-change
+	// cache. Empty: the newest snapshot of Host and Source, if any, with
+	// the file-change cache. A parent that cannot be found is an error
+	// (repo.ErrNotFound) before anything is read.
+	Parent string
+	// IgnoreInode takes a file as unchanged whatever its inode number
+	// and ctime (as restic's --ignore-inode), for filesystems without
+	// stable inode numbers and files copied anew; IgnoreCtime whatever its
+	// ctime. Size and mtime must still match; the extended attributes of
+	// a file whose ctime or inode moved are read again.
+	IgnoreInode bool
+	IgnoreCtime bool
+	// SkipIfUnchanged writes no snapshot when the new one would hold
+	// what the parent holds (the same tree of the same paths):
+	// Result.Skipped then says so, and Result.Snapshot is the snapshot
+	// that was not written, without an ID.
+	SkipIfUnchanged bool
 	// DryRun reads, cuts, compresses and seals as an ingest does, and
 	// counts what it would add, but stores nothing: no data, no
 	// snapshot, no file-change cache. Result.Snapshot is the snapshot
-	// that would have been written, without an ID.
+	// that would have been written, without an ID (and Result.Skipped
+	// says whether SkipIfUnchanged would have written none).
 	DryRun bool
 
 	// Stdin, when set, is ingested as one file named StdinName instead of
@@ -101,6 +125,9 @@ type Progress struct {
 type Result struct {
 	Snapshot   *repo.Snapshot
 	Unreadable int64
+	// Skipped: nothing changed since the parent (Snapshot.Parent), and
+	// with SkipIfUnchanged no snapshot was written.
+	Skipped bool
 }
 
 // ErrInterrupted: the context was cancelled; no snapshot was written.
@@ -117,6 +144,7 @@ type ingester struct {
 	iexcludes []filter.Pattern
 	tagFiles  []TagFile // --exclude-if-present, and CACHEDIR.TAG
 	cache     *fileCache
+	parent    *repo.Snapshot // nil: none
 
 	chunks chan *chunkJob
 	files  chan *fileJob
@@ -250,12 +278,16 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if a := r.Config().Chunker.ChunkerAlgorithm(); a != repo.ChunkerGear && a != repo.ChunkerRabin {
 		return nil, fmt.Errorf("the repository cuts data with chunker %q, which this cairn does not know; upgrade cairn to write to it: %w", a, repo.ErrUnsupported)
 	}
+	parent, err := findParent(ctx, r, opt)
+	if err != nil {
+		return nil, err
+	}
 	// Pack files a killed ingest left behind; a day is far longer than any
 	// live writer leaves its pack file untouched.
 	if tc, ok := backends.As[backends.TempCleaner](r.Backend()); ok {
 		tc.RemoveStaleTemp(24 * time.Hour)
 	}
-	g := &ingester{ctx: ctx, r: r, opt: opt, excludes: ex, iexcludes: iex, tagFiles: tags, links: map[[2]uint64]*fileJob{}, linkSeen: map[[2]uint64][2]uint32{}, walkers: make(chan struct{}, 3)}
+	g := &ingester{ctx: ctx, r: r, opt: opt, parent: parent, excludes: ex, iexcludes: iex, tagFiles: tags, links: map[[2]uint64]*fileJob{}, linkSeen: map[[2]uint64][2]uint32{}, walkers: make(chan struct{}, 3)}
 	// Uploads outlive a cancel: Flush then indexes what was stored, so the
 	// next ingest reuses it.
 	// Two uploaders for a local disk: an upload verifies its pack (about
@@ -281,8 +313,11 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if err := g.saver.AvoidLostAndMarked(ctx); err != nil {
 		return nil, err
 	}
-	g.cache = newFileCache(ctx, r, opt.Host, opt.Source, opt.Stdin != nil, g.saver.KnownIn)
+	g.cache = newFileCache(r, opt.Host, opt.Source, opt.Stdin != nil, g.saver.KnownIn)
 	g.cache.reread = opt.Force
+	if opt.Parent != "" {
+		g.cache.trees = newParentTrees(ctx, r, parent)
+	}
 	g.prog.current.Store("")
 
 	g.chunks = make(chan *chunkJob, opt.Workers)
@@ -368,8 +403,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		rn.Name = "root" // a node needs a valid name; the root's is not used
 		sn.Root = tree.EncodeNode(&rn)
 	}
-	if opt.DryRun {
-		return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load()}, nil
+	skipped := opt.SkipIfUnchanged && sameAsParent(sn, parent)
+	if opt.DryRun || skipped {
+		return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load(), Skipped: skipped}, nil
 	}
 	if err := g.saver.CheckPruned(ctx); err != nil {
 		return nil, err
@@ -416,7 +452,7 @@ func (g *ingester) snapshot(tid id.ID, paths []string, start time.Time) *repo.Sn
 		}
 	}
 	repo.SortLinkCounts(sn.Links)
-	if p := g.cache.parent; p != nil {
+	if p := g.parent; p != nil {
 		pid := p.ID
 		sn.Parent = &pid
 	}

@@ -24,7 +24,7 @@ func TestPrefetchOnlyNewFiles(t *testing.T) {
 	if _, err := Run(ctx, r, Options{Paths: []string{src}, Host: "h", Source: "s"}); err != nil {
 		t.Fatal(err)
 	}
-	g := &ingester{cache: newFileCache(ctx, r, "h", "s", false, nil)}
+	g := &ingester{cache: newFileCache(r, "h", "s", false, nil)}
 	g.prefetch = make(chan prefetchJob, 4)
 	fresh := filepath.Join(src, "new")
 	for _, p := range []string{old, fresh} {
@@ -39,7 +39,7 @@ func TestPrefetchOnlyNewFiles(t *testing.T) {
 		t.Fatalf("read ahead %q, want only the new file %q", got, fresh)
 	}
 	// Another source has recorded nothing: everything is new to it.
-	if newFileCache(ctx, r, "h", "other", false, nil).known(old) {
+	if newFileCache(r, "h", "other", false, nil).known(old) {
 		t.Fatal("a file no ingest of this source recorded counts as known")
 	}
 }
@@ -49,7 +49,7 @@ func TestPrefetchOnlyNewFiles(t *testing.T) {
 func TestPrefetchBudget(t *testing.T) {
 	ctx := context.Background()
 	r := repo.TestRepository(t)
-	g := &ingester{cache: newFileCache(ctx, r, "h", "s", false, nil)}
+	g := &ingester{cache: newFileCache(r, "h", "s", false, nil)}
 	g.prefetch = make(chan prefetchJob, 1000)
 	var jobs []*fileJob
 	for i := range 200 {

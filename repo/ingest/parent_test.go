@@ -1,0 +1,280 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/restore"
+)
+
+func run(t *testing.T, r *repo.Repository, opt ingest.Options) *ingest.Result {
+	t.Helper()
+	res, err := ingest.Run(context.Background(), r, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// contentOf restores path from sn and returns its bytes.
+func contentOf(t *testing.T, r *repo.Repository, sn *repo.Snapshot, path string) string {
+	t.Helper()
+	dst := t.TempDir()
+	if _, err := restore.Run(context.Background(), r, sn, path, restore.Options{Target: dst}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dst, filepath.Base(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// replace gives path new content as a new file (a new inode and ctime),
+// with mtime mt: what rsync or cp -a does when it restores a file.
+func replace(t *testing.T, path, content string, mt time.Time) {
+	t.Helper()
+	tmp := path + ".new"
+	write(t, tmp, content)
+	if err := os.Chtimes(tmp, mt, mt); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func snapshotCount(t *testing.T, r *repo.Repository) int {
+	t.Helper()
+	all, err := r.Snapshots(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(all)
+}
+
+// A chosen parent, not the file-change cache (which describes the last
+// ingest), says whether a file changed: a file the cache vouches for but
+// that differs from what the parent recorded is read again.
+func TestParentChosenOverCache(t *testing.T) {
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	f := filepath.Join(src, "f")
+	mt := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
+	write(t, f, "one")
+	os.Chtimes(f, mt, mt)
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
+	s1 := run(t, r, opt).Snapshot
+	time.Sleep(10 * time.Millisecond) // ctime granularity
+	write(t, f, "two")
+	os.Chtimes(f, mt, mt)
+	run(t, r, opt) // the cache now records f as it is
+
+	popt := opt
+	popt.Parent = s1.ID.String()[:8]
+	res := run(t, r, popt)
+	if s := res.Snapshot.Summary; s.FilesChanged != 1 || s.FilesUnchanged != 0 {
+		t.Fatalf("summary %+v: f differs from the chosen parent and must be read", s)
+	}
+	if p := res.Snapshot.Parent; p == nil || *p != s1.ID {
+		t.Fatalf("parent %v, want %s", p, s1.ID)
+	}
+	if got := contentOf(t, r, res.Snapshot, f); got != "two" {
+		t.Fatalf("restored %q", got)
+	}
+	// What this ingest saw is the cache of the next.
+	if s := run(t, r, opt).Snapshot.Summary; s.FilesUnchanged != 1 {
+		t.Fatalf("summary %+v: the next ingest must find f unchanged", s)
+	}
+}
+
+// The hazard of trusting the cache with a chosen parent: after a disk is
+// replaced and an older snapshot restored onto it (new inodes, the old
+// mtimes), the cache of the last ingest would vouch for a file by its size
+// and mtime with --ignore-inode, and take the later content it recorded.
+// Compared with the chosen parent, the file takes the parent's content,
+// which is what the disk holds.
+func TestParentAfterRestoreOfOlderSnapshot(t *testing.T) {
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	f := filepath.Join(src, "f")
+	mt := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
+	write(t, f, "one")
+	os.Chtimes(f, mt, mt)
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
+	s1 := run(t, r, opt).Snapshot
+	time.Sleep(10 * time.Millisecond)
+	write(t, f, "two") // same size, mtime put back: only the ctime tells
+	os.Chtimes(f, mt, mt)
+	if s := run(t, r, opt).Snapshot.Summary; s.FilesChanged != 1 {
+		t.Fatalf("summary %+v", s)
+	}
+	replace(t, f, "one", mt) // s1 restored
+
+	popt := opt
+	popt.Parent, popt.IgnoreInode = s1.ID.String(), true
+	res := run(t, r, popt)
+	if s := res.Snapshot.Summary; s.FilesUnchanged != 1 {
+		t.Fatalf("summary %+v: f matches the parent's size and mtime", s)
+	}
+	if got := contentOf(t, r, res.Snapshot, f); got != "one" {
+		t.Fatalf("snapshot holds %q, the disk holds \"one\"", got)
+	}
+}
+
+// A chosen parent spares reading files that no file-change cache knows: a
+// new cache folder, another host name.
+func TestParentWithoutCache(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), "some data")
+	r1 := repo.TestRepository(t)
+	s1 := run(t, r1, ingest.Options{Paths: []string{src}, Host: "old", Source: "s"}).Snapshot
+	r2, err := repo.Open(ctx, r1.Backend(), repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	res := run(t, r2, ingest.Options{Paths: []string{src}, Host: "new", Source: "s", Parent: s1.ID.String()})
+	if s := res.Snapshot.Summary; s.FilesUnchanged != 1 || s.FilesNew != 0 || s.DataBlobs != 0 {
+		t.Fatalf("summary %+v: the file is unchanged from the parent", s)
+	}
+	if res.Snapshot.Host != "new" || *res.Snapshot.Parent != s1.ID {
+		t.Fatalf("host %s parent %s", res.Snapshot.Host, res.Snapshot.Parent)
+	}
+}
+
+// A parent that is not there stops the ingest before it writes anything.
+func TestParentNotFound(t *testing.T) {
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), "x")
+	for _, sel := range []string{"deadbeef", "latest"} {
+		_, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s", Parent: sel})
+		if !errors.Is(err, repo.ErrNotFound) {
+			t.Fatalf("--parent %s: %v, want not found", sel, err)
+		}
+	}
+	if n := snapshotCount(t, r); n != 0 {
+		t.Fatalf("%d snapshots written", n)
+	}
+}
+
+// --ignore-inode takes a file copied anew (new inode and ctime, same size
+// and mtime) as unchanged; without it, or with --ignore-ctime alone, it is
+// read again. --ignore-ctime takes a file whose ctime alone moved as
+// unchanged, but reads its extended attributes again. Either way the
+// cache then records what the files are now.
+func TestIgnoreInodeAndCtime(t *testing.T) {
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	files := []string{filepath.Join(src, "a"), filepath.Join(src, "sub", "b")}
+	mt := time.Date(2021, 5, 6, 7, 8, 9, 10, time.UTC)
+	for _, f := range files {
+		write(t, f, "content of "+f)
+		os.Chtimes(f, mt, mt)
+	}
+	copyAll := func() {
+		time.Sleep(10 * time.Millisecond)
+		for _, f := range files {
+			replace(t, f, "content of "+f, mt)
+		}
+	}
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
+	run(t, r, opt)
+	check := func(what string, o ingest.Options, unchanged int64) {
+		t.Helper()
+		s := run(t, r, o).Snapshot.Summary
+		if s.FilesUnchanged != unchanged || s.FilesChanged != 2-unchanged {
+			t.Fatalf("%s: summary %+v, want %d of 2 unchanged", what, s, unchanged)
+		}
+	}
+	ignoreInode, ignoreCtime := opt, opt
+	ignoreInode.IgnoreInode, ignoreCtime.IgnoreCtime = true, true
+
+	copyAll()
+	check("--ignore-inode after a copy", ignoreInode, 2)
+	check("plain after --ignore-inode", opt, 2)
+	copyAll()
+	check("--ignore-ctime after a copy", ignoreCtime, 0)
+	copyAll()
+	check("plain after a copy", opt, 0)
+
+	time.Sleep(10 * time.Millisecond)
+	f := files[0]
+	if err := syscall.Setxattr(f, "user.color", []byte("blue"), 0); err != nil {
+		t.Skipf("no user xattrs here: %v", err)
+	}
+	res := run(t, r, ignoreCtime)
+	if s := res.Snapshot.Summary; s.FilesUnchanged != 2 {
+		t.Fatalf("--ignore-ctime after setxattr: summary %+v", s)
+	}
+	n, _, err := restore.Find(context.Background(), r, res.Snapshot, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Xattrs) != 1 || string(n.Xattrs[0].Value) != "blue" {
+		t.Fatalf("xattrs %q: a moved ctime no longer vouches for them", n.Xattrs)
+	}
+	check("plain after --ignore-ctime", opt, 2)
+}
+
+// --skip-if-unchanged writes no snapshot when the tree and paths are the
+// parent's, and one as soon as anything differs.
+func TestSkipIfUnchanged(t *testing.T) {
+	// The folders above src are in the tree too, with their times: the
+	// pack files this repository (in memory) writes go to TMPDIR, kept
+	// off src's way, or each ingest would change /tmp for the next.
+	t.Setenv("TMPDIR", t.TempDir())
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), "a")
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s", SkipIfUnchanged: true}
+	first := run(t, r, opt)
+	if first.Skipped || first.Snapshot.ID.IsZero() {
+		t.Fatal("without a parent the snapshot must be written")
+	}
+	// Other processes may change a folder above src meanwhile (make a
+	// file in /tmp), which is a change; within a few tries none does.
+	parent := first.Snapshot
+	var res *ingest.Result
+	for range 5 {
+		if res = run(t, r, opt); res.Skipped {
+			break
+		}
+		parent = res.Snapshot
+	}
+	if !res.Skipped {
+		t.Fatal("nothing changed, and a snapshot was written each time")
+	}
+	n := snapshotCount(t, r)
+	if !res.Snapshot.ID.IsZero() || *res.Snapshot.Parent != parent.ID || res.Snapshot.Tree != parent.Tree {
+		t.Fatalf("skipped: snapshot %s parent %s tree %s, want parent %s tree %s", res.Snapshot.ID, res.Snapshot.Parent, res.Snapshot.Tree, parent.ID, parent.Tree)
+	}
+	dry := opt
+	dry.DryRun = true
+	if res := run(t, r, dry); !res.Skipped {
+		t.Error("a dry run does not say the snapshot would be skipped")
+	}
+
+	write(t, filepath.Join(src, "b"), "b")
+	if res := run(t, r, opt); res.Skipped || res.Snapshot.ID.IsZero() {
+		t.Fatal("a new file, and no snapshot")
+	}
+	other := t.TempDir()
+	more := opt
+	more.Paths = append(more.Paths, other)
+	if res := run(t, r, more); res.Skipped {
+		t.Fatal("other paths, and no snapshot")
+	}
+	if got := snapshotCount(t, r); got != n+2 {
+		t.Fatalf("%d snapshots, want %d", got, n+2)
+	}
+}
