@@ -33,6 +33,10 @@ type ingestFlags struct {
 	filesFromVerb    []string
 	filesFromRaw     []string
 	force            bool
+	parent           string
+	ignoreInode      bool
+	ignoreCtime      bool
+	skipIfUnchanged  bool
 	dryRun           bool
 	oneFileSystem    bool
 	stdin            bool
@@ -54,6 +58,22 @@ Unchanged files (same size, mtime, ctime and inode as in the last ingest of
 the same host and source) are not read again. Paths given on the command line
 are never excluded. Exit code 3 means the snapshot was saved but some files
 could not be read; each one is reported.
+
+The parent snapshot is the newest of the same host and source. --parent
+chooses another (an ID prefix of any host and source, or latest): files are
+then compared with what that snapshot recorded, not with the last ingest,
+so that after restoring an older snapshot, or under a new host name or
+cache folder, only what differs from it is read. A parent that cannot be
+found exits 1 before anything is read. --ignore-inode takes a file whose
+size and mtime match as unchanged whatever its inode number and ctime (as
+restic's: for FUSE and network filesystems, or a tree copied anew with
+rsync or cp -a); --ignore-ctime ignores the ctime alone. Either trusts
+size and mtime more: after restoring an older snapshot, give it as
+--parent. --skip-if-unchanged writes no snapshot when the new one would
+hold the parent's tree and paths (any metadata counts, the folders on the
+way to the paths included), says so, and exits 0 (3 if some files could
+not be read); the --json summary then has no snapshot_id but
+"skipped": true and the parent_snapshot_id that holds the same.
 
 When a daemon (cairn daemon) serves the repository, the ingest runs in it:
 the output, --json lines and exit codes are the same; --stdin streams
@@ -85,6 +105,10 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 	fl.StringArrayVar(&f.filesFromVerb, "files-from-verbatim", nil, "also ingest the paths listed in `file`, one a line, taken as they are")
 	fl.StringArrayVar(&f.filesFromRaw, "files-from-raw", nil, "also ingest the paths listed in `file`, separated by NUL bytes (find -print0)")
 	fl.BoolVarP(&f.force, "force", "f", false, "read every file again, even those the file-change cache says are unchanged")
+	fl.StringVar(&f.parent, "parent", "", "compare files with this `snapshot` (ID prefix, or latest) instead of the last ingest of the same host and source")
+	fl.BoolVar(&f.ignoreInode, "ignore-inode", false, "take a file as unchanged whatever its inode number and ctime, when size and mtime match")
+	fl.BoolVar(&f.ignoreCtime, "ignore-ctime", false, "take a file as unchanged whatever its ctime, when size, mtime and inode match")
+	fl.BoolVar(&f.skipIfUnchanged, "skip-if-unchanged", false, "write no snapshot when nothing changed since the parent snapshot")
 	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "do everything but store: report what would be added, write nothing to the repository")
 	fl.BoolVarP(&f.oneFileSystem, "one-file-system", "x", false, "do not cross filesystem boundaries")
 	fl.BoolVar(&f.stdin, "stdin", false, "ingest standard input as one file")
@@ -98,7 +122,8 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (err error) {
 	ctx := cmd.Context()
 	opt := ingest.Options{Host: f.host, Source: f.source, Tags: f.tags, ExcludeCaches: f.excludeCaches, ExcludeIfPresent: f.excludeIfPresent,
-		OneFileSystem: f.oneFileSystem, Force: f.force, DryRun: f.dryRun, Version: version}
+		OneFileSystem: f.oneFileSystem, Force: f.force, DryRun: f.dryRun, Version: version,
+		Parent: f.parent, IgnoreInode: f.ignoreInode, IgnoreCtime: f.ignoreCtime, SkipIfUnchanged: f.skipIfUnchanged}
 	if opt.Excludes, err = readPatterns("--exclude-file", f.excludes, f.excludeFiles); err != nil {
 		return err
 	}
@@ -234,6 +259,9 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 		}
 		return err
 	}
+	if res.Skipped {
+		return out.skippedSummary(*res.Snapshot.Parent, res.Snapshot.Summary)
+	}
 	return out.summary(res.Snapshot.ID, res.Snapshot.Summary)
 }
 
@@ -244,6 +272,7 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, command []string, out *ingestOutput) error {
 	req := daemon.IngestRequest{Excludes: opt.Excludes, IExcludes: opt.IExcludes, ExcludeCaches: opt.ExcludeCaches,
 		ExcludeIfPresent: opt.ExcludeIfPresent, ExcludeLargerThan: opt.ExcludeLargerThan, Force: opt.Force, OneFileSystem: opt.OneFileSystem,
+		Parent: opt.Parent, IgnoreInode: opt.IgnoreInode, IgnoreCtime: opt.IgnoreCtime, SkipIfUnchanged: opt.SkipIfUnchanged,
 		Host: opt.Host, Source: opt.Source, Tags: opt.Tags, Time: opt.Time, StdinName: opt.StdinName, Progress: out.wantProgress()}
 	for _, p := range opt.Paths {
 		abs, err := filepath.Abs(p)
@@ -295,6 +324,13 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 			out.g.verbosef("%s", gone.Detail())
 		}
 		return daemonError(err)
+	}
+	if ev.Skipped {
+		pid, err := id.Parse(ev.Parent)
+		if err != nil || ev.Summary == nil {
+			return fmt.Errorf("daemon at %s: bad summary", c.Path())
+		}
+		return out.skippedSummary(pid, ev.Summary)
 	}
 	sid, err := id.Parse(ev.SnapshotID)
 	if err != nil || ev.Summary == nil {

@@ -26,6 +26,10 @@ type ingestOutput struct {
 	dryRun     bool          // --dry-run: nothing was saved
 	snapshot   id.ID         // set by summary
 	sum        *repo.Summary // set by summary
+	// skipped (--skip-if-unchanged): no snapshot was (or, with
+	// --dry-run, would be) written, as parent holds the same.
+	skipped bool
+	parent  id.ID
 }
 
 func newIngestOutput(g *globals) *ingestOutput { return &ingestOutput{g: g} }
@@ -81,6 +85,13 @@ func (o *ingestOutput) warn(path, msg string) {
 // done clears the live line.
 func (o *ingestOutput) done() { o.line.done() }
 
+// skippedSummary prints the summary of an ingest that wrote no snapshot
+// since nothing changed from parent.
+func (o *ingestOutput) skippedSummary(parent id.ID, s *repo.Summary) error {
+	o.skipped, o.parent = true, parent
+	return o.summary(id.Zero, s)
+}
+
 // summary prints the snapshot written; with unreadable paths the result
 // is exit code 3.
 func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
@@ -99,10 +110,15 @@ func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
 			"total_files_processed": s.TotalFiles, "total_bytes_processed": s.TotalBytes,
 			"total_duration": s.End.Sub(s.Start).Seconds(), "files_unreadable": s.FilesUnreadable,
 		}
-		if o.dryRun {
+		if o.dryRun || o.skipped {
 			delete(m, "snapshot_id")
 			delete(m, "short_id")
+		}
+		if o.dryRun {
 			m["dry_run"] = true
+		}
+		if o.skipped {
+			m["skipped"], m["parent_snapshot_id"] = true, o.parent.String()
 		}
 		printJSON(m)
 	} else if !o.g.quiet {
@@ -114,15 +130,24 @@ func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
 		fmt.Printf("Dirs:        %d new, %d changed, %d unchanged\n", s.DirsNew, s.DirsChanged, s.DirsUnchanged)
 		fmt.Printf("%s %s (%s stored)\n", added, formatBytes(s.DataAdded), formatBytes(s.DataAddedStored))
 		fmt.Printf("Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), formatDuration(s.End.Sub(s.Start)))
-		if o.dryRun {
+		switch {
+		case o.dryRun && o.skipped:
 			fmt.Println("dry run: nothing was stored")
-		} else {
+			fmt.Printf("nothing changed since snapshot %s: no snapshot would be written\n", o.parent.Short())
+		case o.dryRun:
+			fmt.Println("dry run: nothing was stored")
+		case o.skipped:
+			fmt.Printf("nothing changed since snapshot %s: no snapshot written\n", o.parent.Short())
+		default:
 			fmt.Printf("snapshot %s saved\n", sid.Short())
 		}
 	}
 	if o.unreadable > 0 {
 		if o.dryRun {
 			return &exitError{exitPartial, fmt.Errorf("dry run: %s could not be read", plural(o.unreadable, "path"))}
+		}
+		if o.skipped {
+			return &exitError{exitPartial, fmt.Errorf("no snapshot written (nothing changed since %s), but %s could not be read", o.parent.Short(), plural(o.unreadable, "path"))}
 		}
 		return &exitError{exitPartial, fmt.Errorf("snapshot %s saved, but %s could not be read", sid.Short(), plural(o.unreadable, "path"))}
 	}
@@ -150,6 +175,9 @@ func writeIngestMetrics(path string, opt ingest.Options, start time.Time, out *i
 		res.SnapshotTime = opt.Time
 		if res.SnapshotTime.IsZero() {
 			res.SnapshotTime = s.Start // ingest dates a snapshot by its start
+		}
+		if out.skipped {
+			res.SnapshotTime = time.Time{} // none was written
 		}
 	}
 	set.Backup(host, source, res)

@@ -64,6 +64,9 @@ the exit code, which is the run's; the next run tries it again.`,
 				}
 				fmt.Printf("source %s: %s in %s, %s added, snapshot %s saved%s\n", res.Source, res.Outcome,
 					formatDuration(time.Duration(res.Duration*float64(time.Second))), formatBytes(res.AddedBytes), res.SnapshotID[:8], retention)
+			} else if !g.quiet && res.Skipped {
+				fmt.Printf("source %s: %s in %s, nothing changed: no snapshot written\n", res.Source, res.Outcome,
+					formatDuration(time.Duration(res.Duration*float64(time.Second))))
 			}
 			for _, c := range res.Copies {
 				switch {

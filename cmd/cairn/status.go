@@ -55,6 +55,8 @@ func printStatus(st *daemon.Status) {
 			outcome, dur = r.Outcome, formatDuration(time.Duration(r.Duration*float64(time.Second)))
 			if r.SnapshotID != "" {
 				added, snap = formatBytes(r.AddedBytes), r.SnapshotID[:8]
+			} else if r.Skipped {
+				snap = "unchanged"
 			}
 		}
 		switch {

@@ -149,6 +149,9 @@ type RunResult struct {
 	ExitCode   int       `json:"exit_code"`
 	Error      string    `json:"error,omitempty"`
 	SnapshotID string    `json:"snapshot_id,omitempty"`
+	// Skipped: the ingest wrote no snapshot, as nothing changed since
+	// the source's last (skip_if_unchanged).
+	Skipped bool `json:"skipped,omitempty"`
 	// SnapshotTime is the time recorded in the snapshot.
 	SnapshotTime time.Time `json:"snapshot_time,omitzero"`
 	AddedBytes   int64     `json:"added_bytes"`
@@ -186,6 +189,13 @@ type RunEvent struct {
 // ingest flags say, with paths made absolute and exclude files read by the
 // client. With Stdin the rest of the body is the stream, framed (see
 // writeFrame).
+//
+// Every field is omitted when unset, and a daemon refuses a
+// request with a field it does not know (400, exit code 1) rather than
+// ingest without the option: a client asking for an option only a newer
+// daemon has fails and says so, and one that asks for none works with
+// older daemons. (Daemons built before that refusal, with
+// --exclude-larger-than and --force, ignored unknown fields.)
 type IngestRequest struct {
 	Paths             []string  `json:"paths,omitempty"`
 	Excludes          []string  `json:"excludes,omitempty"`
@@ -195,6 +205,10 @@ type IngestRequest struct {
 	ExcludeLargerThan int64     `json:"exclude_larger_than,omitempty"`
 	Force             bool      `json:"force,omitempty"`
 	OneFileSystem     bool      `json:"one_file_system,omitempty"`
+	Parent            string    `json:"parent,omitempty"` // a snapshot selector, resolved by the daemon
+	IgnoreInode       bool      `json:"ignore_inode,omitempty"`
+	IgnoreCtime       bool      `json:"ignore_ctime,omitempty"`
+	SkipIfUnchanged   bool      `json:"skip_if_unchanged,omitempty"`
 	Host              string    `json:"host,omitempty"`
 	Source            string    `json:"source,omitempty"`
 	Tags              []string  `json:"tags,omitempty"`
@@ -212,8 +226,12 @@ type IngestEvent struct {
 	// warn: the path that could not be read, and why.
 	Path    string `json:"path,omitempty"`
 	Message string `json:"message,omitempty"`
-	// summary: the snapshot written.
+	// summary: the snapshot written, or with Skipped none (nothing
+	// changed since the parent, and the request said skip_if_unchanged);
+	// Parent is the parent snapshot's ID, if any.
 	SnapshotID string        `json:"snapshot_id,omitempty"`
+	Skipped    bool          `json:"skipped,omitempty"`
+	Parent     string        `json:"parent,omitempty"`
 	Summary    *repo.Summary `json:"summary,omitempty"`
 	// error: the exit code for Message.
 	Code int `json:"code,omitempty"`

@@ -66,6 +66,11 @@ type Source struct {
 	ExcludeIfPresent  []string `yaml:"exclude_if_present"`
 	ExcludeLargerThan string   `yaml:"exclude_larger_than"`
 	OneFileSystem     bool     `yaml:"one_file_system"`
+	// IgnoreInode, IgnoreCtime and SkipIfUnchanged are ingest's
+	// --ignore-inode, --ignore-ctime and --skip-if-unchanged.
+	IgnoreInode     bool `yaml:"ignore_inode"`
+	IgnoreCtime     bool `yaml:"ignore_ctime"`
+	SkipIfUnchanged bool `yaml:"skip_if_unchanged"`
 
 	// Command's standard output is ingested as one file named StdinName
 	// (default: the source name). A command that fails writes no snapshot.

@@ -146,7 +146,8 @@ func (l *loader) source(p string, s *Source) {
 		l.report(p+".exclude_larger_than", "%q is not a size like 2G or 500MiB", s.ExcludeLargerThan)
 	}
 	if len(s.Command) > 0 {
-		for _, k := range []string{"exclude", "exclude_file", "iexclude", "iexclude_file", "exclude_caches", "exclude_if_present", "exclude_larger_than", "one_file_system"} {
+		for _, k := range []string{"exclude", "exclude_file", "iexclude", "iexclude_file", "exclude_caches", "exclude_if_present", "exclude_larger_than", "one_file_system",
+			"ignore_inode", "ignore_ctime", "skip_if_unchanged"} {
 			if l.has(p + "." + k) {
 				l.report(p+"."+k, "only applies to a source with paths, not to a command")
 			}

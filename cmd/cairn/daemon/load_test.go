@@ -37,6 +37,7 @@ metrics:
 var validConfigs = map[string]string{
 	"issue":             issueExample,
 	"minimal":           "repository: s3:minio.local/bucket/prefix\n",
+	"change detection":  "repository: /r\nsources:\n- {name: a, paths: [/a], ignore_inode: true, ignore_ctime: true, skip_if_unchanged: true}\n",
 	"months with years": "repository: /r\nsources:\n- {name: a, paths: [/a], retention: {keep_within: 0y6m, keep_within_daily: 1y, keep_within_hourly: 2d12h, keep_within_monthly: 6m1y}}\n",
 	"hooks": `repository: /srv/backup
 password_command: pass show cairn
@@ -319,6 +320,10 @@ sources:
 		`c.yaml:3:84: sources[0] (a).exclude_if_present[0]: "a/b" is not a file name`,
 		`c.yaml:3:113: sources[0] (a).exclude_larger_than: "2X" is not a size`,
 		"c.yaml:4:46: sources[1] (b).exclude_larger_than: only applies to a source with paths",
+	}},
+	{"change detection", "repository: /r\nsources:\n- {name: a, paths: [/a], ignore_inode: true, ignore_ctime: true, skip_if_unchanged: true}\n- {name: b, command: x, ignore_inode: true, skip_if_unchanged: true}\n", []string{
+		"c.yaml:4:39: sources[1] (b).ignore_inode: only applies to a source with paths",
+		"c.yaml:4:64: sources[1] (b).skip_if_unchanged: only applies to a source with paths",
 	}},
 	{"hooks", "repository: /r\nsources: [{name: a, paths: [/a], before: [{timeout: 1m}, {command: ''}, {command: []}, {command: [1]}]}]\n", []string{
 		"c.yaml:2:43: sources[0] (a).before[0]: a hook needs a command",

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/ingest"
 )
 
@@ -203,7 +202,7 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 	}
 	ctx, cancel := d.workContext(req.Context())
 	defer cancel()
-	sn, err := d.clientIngest(ctx, ir, body, send)
+	res, err := d.clientIngest(ctx, ir, body, send)
 	if err != nil {
 		code := d.deps.ExitCode(err)
 		if d.work.Err() != nil {
@@ -214,7 +213,15 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 		}
 		send(IngestEvent{Type: EventError, Message: err.Error(), Code: code})
 	} else {
-		send(IngestEvent{Type: EventSummary, SnapshotID: sn.ID.String(), Summary: sn.Summary})
+		sn := res.Snapshot
+		ev := IngestEvent{Type: EventSummary, Skipped: res.Skipped, Summary: sn.Summary}
+		if !res.Skipped {
+			ev.SnapshotID = sn.ID.String()
+		}
+		if sn.Parent != nil {
+			ev.Parent = sn.Parent.String()
+		}
+		send(ev)
 	}
 	// Read what is left of a stream the ingest stopped reading (for a
 	// while), so that the connection is not reset under the answer
@@ -264,9 +271,10 @@ func (d *Daemon) runningIngests() []IngestStatus {
 }
 
 // clientIngest is one ingest asked for over the socket.
-func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio.Reader, send func(IngestEvent)) (*repo.Snapshot, error) {
+func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio.Reader, send func(IngestEvent)) (*ingest.Result, error) {
 	opt := ingest.Options{Paths: ir.Paths, Excludes: ir.Excludes, IExcludes: ir.IExcludes, ExcludeCaches: ir.ExcludeCaches,
 		ExcludeIfPresent: ir.ExcludeIfPresent, ExcludeLargerThan: ir.ExcludeLargerThan, Force: ir.Force, OneFileSystem: ir.OneFileSystem,
+		Parent: ir.Parent, IgnoreInode: ir.IgnoreInode, IgnoreCtime: ir.IgnoreCtime, SkipIfUnchanged: ir.SkipIfUnchanged,
 		Host: ir.Host, Source: ir.Source, Tags: ir.Tags, Time: ir.Time, Version: d.deps.Version}
 	if opt.Host == "" {
 		// Without --host, the host the daemon's sources record (the
@@ -312,10 +320,16 @@ func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio
 		return nil, err
 	}
 	sn := res.Snapshot
-	d.logf("client ingest: snapshot %s saved in %.1fs", sn.ID.Short(), time.Since(start).Seconds())
-	d.committed()
 	host := sn.Host
-	rr := RunResult{Source: sn.Source, Start: start.Round(0), End: time.Now().Round(0), SnapshotID: sn.ID.String(), SnapshotTime: sn.Time, Outcome: OutcomeSuccess}
+	rr := RunResult{Source: sn.Source, Start: start.Round(0), End: time.Now().Round(0), Outcome: OutcomeSuccess}
+	if res.Skipped {
+		d.logf("client ingest: nothing changed since snapshot %s, none written (%.1fs)", sn.Parent.Short(), time.Since(start).Seconds())
+		rr.Skipped = true
+	} else {
+		d.logf("client ingest: snapshot %s saved in %.1fs", sn.ID.Short(), time.Since(start).Seconds())
+		d.committed()
+		rr.SnapshotID, rr.SnapshotTime = sn.ID.String(), sn.Time
+	}
 	if res.Unreadable > 0 {
 		rr.Outcome, rr.ExitCode, rr.Unreadable = OutcomePartial, exitPartial, res.Unreadable
 	}
@@ -324,5 +338,5 @@ func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio
 	}
 	rr.Duration = rr.End.Sub(rr.Start).Seconds()
 	d.metrics.backup(host, rr)
-	return sn, nil
+	return res, nil
 }

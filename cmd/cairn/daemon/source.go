@@ -23,7 +23,8 @@ import (
 // (only when a snapshot was written), after hooks with the outcome in
 // their environment, ping success or failure, metrics, and (when a
 // snapshot was written) the copies into copy_to. warn (when not nil)
-// hears of each path the ingest cannot read.
+// hears of each path the ingest cannot read. A run that wrote no snapshot
+// as nothing changed (skip_if_unchanged) is a success.
 func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg string)) RunResult {
 	cfg := d.config()
 	res := RunResult{Source: src.Name, Start: time.Now().Round(0)}
@@ -41,10 +42,18 @@ func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg 
 			break
 		}
 	}
-	var sn *repo.Snapshot
+	var sn, skipped *repo.Snapshot // skipped: the snapshot not written
 	var unreadable int64
 	if err == nil {
-		sn, unreadable, err = d.ingestSource(ctx, cfg, src, warn)
+		var ir *ingest.Result
+		if ir, err = d.ingestSource(ctx, cfg, src, warn); err == nil {
+			unreadable = ir.Unreadable
+			if ir.Skipped {
+				skipped, res.Skipped, res.Unreadable = ir.Snapshot, true, unreadable
+			} else {
+				sn = ir.Snapshot
+			}
+		}
 	}
 	if sn != nil {
 		res.SnapshotID, res.SnapshotTime = sn.ID.String(), sn.Time
@@ -77,7 +86,11 @@ func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg 
 		if unreadable == 1 {
 			paths = "path"
 		}
-		res.Error = fmt.Sprintf("snapshot %s saved, but %d %s could not be read", sn.ID.Short(), unreadable, paths)
+		if skipped != nil {
+			res.Error = fmt.Sprintf("no snapshot written (nothing changed since %s), but %d %s could not be read", skipped.Parent.Short(), unreadable, paths)
+		} else {
+			res.Error = fmt.Sprintf("snapshot %s saved, but %d %s could not be read", sn.ID.Short(), unreadable, paths)
+		}
 	default:
 		res.Outcome, res.ExitCode = OutcomeSuccess, exitOK
 	}
@@ -99,10 +112,14 @@ func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg 
 			d.logf("source %s: after hook %d failed: %v", src.Name, i+1, herr)
 		}
 	}
-	if res.Outcome == OutcomeFailure {
+	switch {
+	case res.Outcome == OutcomeFailure:
 		d.ping(pingURL, "/fail")
 		d.logf("source %s: failure after %.1fs: %s", src.Name, res.Duration, res.Error)
-	} else {
+	case skipped != nil:
+		d.ping(pingURL, "")
+		d.logf("source %s: %s after %.1fs: nothing changed since snapshot %s, none written", src.Name, res.Outcome, res.Duration, skipped.Parent.Short())
+	default:
 		d.ping(pingURL, "")
 		d.logf("source %s: %s after %.1fs: snapshot %s, %s added", src.Name, res.Outcome, res.Duration, sn.ID.Short(), plural(res.AddedBytes, "byte"))
 	}
@@ -118,15 +135,16 @@ func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg 
 
 // ingestSource ingests a source's paths, or its command's output, under a
 // shared lock. A command that fails writes no snapshot.
-func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn func(path, msg string)) (*repo.Snapshot, int64, error) {
+func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn func(path, msg string)) (*ingest.Result, error) {
 	opt := ingest.Options{Host: cfg.Host, Source: src.Name, Tags: src.Tags, ExcludeCaches: src.ExcludeCaches,
-		ExcludeIfPresent: src.ExcludeIfPresent, OneFileSystem: src.OneFileSystem, Version: d.deps.Version}
+		ExcludeIfPresent: src.ExcludeIfPresent, OneFileSystem: src.OneFileSystem, Version: d.deps.Version,
+		IgnoreInode: src.IgnoreInode, IgnoreCtime: src.IgnoreCtime, SkipIfUnchanged: src.SkipIfUnchanged}
 	opt.ExcludeLargerThan, _ = ParseBytes(src.ExcludeLargerThan) // checked when the config was loaded
 	opt.Excludes = append(opt.Excludes, src.Exclude...)
 	for _, ef := range src.ExcludeFile {
 		ps, err := filter.ReadFile(ef)
 		if err != nil {
-			return nil, 0, fmt.Errorf("exclude_file: %w", err)
+			return nil, fmt.Errorf("exclude_file: %w", err)
 		}
 		opt.Excludes = append(opt.Excludes, ps...)
 	}
@@ -134,7 +152,7 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn
 	for _, ef := range src.IExcludeFile {
 		ps, err := filter.ReadFile(ef)
 		if err != nil {
-			return nil, 0, fmt.Errorf("iexclude_file: %w", err)
+			return nil, fmt.Errorf("iexclude_file: %w", err)
 		}
 		opt.IExcludes = append(opt.IExcludes, ps...)
 	}
@@ -149,7 +167,7 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn
 
 	lock, err := d.r.Lock(ctx, false, "ingest "+src.Name)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer lock.Unlock()
 
@@ -159,10 +177,10 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn
 		child.Stderr = &lineLogger{logf: d.logf, prefix: "source " + src.Name + ": command: "}
 		out, err := child.StdoutPipe()
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if err := child.Start(); err != nil {
-			return nil, 0, fmt.Errorf("start %s: %w", src.Command[0], err)
+			return nil, fmt.Errorf("start %s: %w", src.Command[0], err)
 		}
 		opt.Stdin, opt.StdinName = out, src.StdinName
 		opt.BeforeCommit = func() error {
@@ -181,11 +199,11 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn
 	}
 	if err != nil {
 		if errors.Is(err, ingest.ErrInterrupted) && d.work.Err() != nil {
-			return nil, 0, errors.New("aborted: the daemon is stopping")
+			return nil, errors.New("aborted: the daemon is stopping")
 		}
-		return nil, 0, err
+		return nil, err
 	}
-	return res.Snapshot, res.Unreadable, nil
+	return res, nil
 }
 
 // applyRetention forgets the snapshots of this host and source that the
