@@ -403,7 +403,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		rn.Name = "root" // a node needs a valid name; the root's is not used
 		sn.Root = tree.EncodeNode(&rn)
 	}
-	skipped := opt.SkipIfUnchanged && sameAsParent(sn, parent)
+	skipped := opt.SkipIfUnchanged && sameAsParent(ctx, r, sn, parent)
 	if opt.DryRun || skipped {
 		return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load(), Skipped: skipped}, nil
 	}

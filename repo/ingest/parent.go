@@ -32,14 +32,58 @@ func findParent(ctx context.Context, r *repo.Repository, opt Options) (*repo.Sna
 	return sn, nil
 }
 
-// sameAsParent reports whether sn holds what parent holds: the same tree
-// of the same paths (and, when the root itself was ingested, the same
-// root metadata). Host, source, tags and times are not compared.
-func sameAsParent(sn, parent *repo.Snapshot) bool {
-	if parent == nil || sn.Tree != parent.Tree || !slices.Equal(sn.Paths, parent.Paths) {
+// sameAsParent reports whether sn holds what parent holds: the same
+// paths, and trees (and, when the root itself was ingested, root
+// metadata) that differ in access times at most. Host, source, tags and
+// times are not compared. Access times are left out because a mere read
+// of a file, or a listing of a folder, moves them (once a day under
+// relatime), which would leave a daily ingest nothing to skip. A tree
+// that cannot be read counts as changed.
+func sameAsParent(ctx context.Context, r *repo.Repository, sn, parent *repo.Snapshot) bool {
+	if parent == nil || !slices.Equal(sn.Paths, parent.Paths) {
 		return false
 	}
-	return !slices.Contains(sn.Paths, "/") || bytes.Equal(sn.Root, parent.Root)
+	if slices.Contains(sn.Paths, "/") && !bytes.Equal(sn.Root, parent.Root) {
+		a, errA := tree.DecodeNode(sn.Root)
+		b, errB := tree.DecodeNode(parent.Root)
+		if errA != nil || errB != nil || !sameButATime(a, b) {
+			return false
+		}
+	}
+	return sameTree(ctx, r, sn.Tree, parent.Tree)
+}
+
+// sameTree reports whether the trees a and b hold the same nodes but for
+// access times, reading only the subtrees whose IDs differ.
+func sameTree(ctx context.Context, r *repo.Repository, a, b id.ID) bool {
+	if a == b {
+		return true
+	}
+	na, err := r.LoadTree(ctx, a)
+	if err != nil {
+		return false
+	}
+	nb, err := r.LoadTree(ctx, b)
+	if err != nil || len(na) != len(nb) {
+		return false
+	}
+	for i := range na { // both sorted by name
+		if !sameButATime(na[i], nb[i]) || (na[i].Kind == tree.KindDir && !sameTree(ctx, r, na[i].Subtree, nb[i].Subtree)) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameButATime reports whether a and b encode the same but for their
+// access times and, for folders, their subtrees.
+func sameButATime(a, b *tree.Node) bool {
+	x, y := *a, *b
+	x.ATime, y.ATime = 0, 0
+	if x.Kind == tree.KindDir && y.Kind == tree.KindDir {
+		x.Subtree, y.Subtree = id.Zero, id.Zero
+	}
+	return bytes.Equal(tree.EncodeNode(&x), tree.EncodeNode(&y))
 }
 
 // parentTrees is a chosen parent snapshot's folders, read from its trees
