@@ -62,21 +62,33 @@ func snapshotCount(t *testing.T, r *repo.Repository) int {
 	return len(all)
 }
 
-// A chosen parent, not the file-change cache (which describes the last
-// ingest), says whether a file changed: a file the cache vouches for but
-// that differs from what the parent recorded is read again.
-func TestParentChosenOverCache(t *testing.T) {
+// fixedMtime is the mtime twoVersions gives both versions of its file.
+var fixedMtime = time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
+
+// twoVersions ingests a folder holding a file f with "one", then writes
+// "two" into f, the same size with the mtime put back, so that only the
+// ctime tells; it returns the repository, f, the ingest's options and the
+// first snapshot.
+func twoVersions(t *testing.T) (*repo.Repository, string, ingest.Options, *repo.Snapshot) {
+	t.Helper()
 	r := repo.TestRepository(t)
 	src := t.TempDir()
 	f := filepath.Join(src, "f")
-	mt := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
 	write(t, f, "one")
-	os.Chtimes(f, mt, mt)
+	os.Chtimes(f, fixedMtime, fixedMtime)
 	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
 	s1 := run(t, r, opt).Snapshot
 	time.Sleep(10 * time.Millisecond) // ctime granularity
 	write(t, f, "two")
-	os.Chtimes(f, mt, mt)
+	os.Chtimes(f, fixedMtime, fixedMtime)
+	return r, f, opt, s1
+}
+
+// A chosen parent, not the file-change cache (which describes the last
+// ingest), says whether a file changed: a file the cache vouches for but
+// that differs from what the parent recorded is read again.
+func TestParentChosenOverCache(t *testing.T) {
+	r, f, opt, s1 := twoVersions(t)
 	run(t, r, opt) // the cache now records f as it is
 
 	popt := opt
@@ -104,21 +116,11 @@ func TestParentChosenOverCache(t *testing.T) {
 // Compared with the chosen parent, the file takes the parent's content,
 // which is what the disk holds.
 func TestParentAfterRestoreOfOlderSnapshot(t *testing.T) {
-	r := repo.TestRepository(t)
-	src := t.TempDir()
-	f := filepath.Join(src, "f")
-	mt := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
-	write(t, f, "one")
-	os.Chtimes(f, mt, mt)
-	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
-	s1 := run(t, r, opt).Snapshot
-	time.Sleep(10 * time.Millisecond)
-	write(t, f, "two") // same size, mtime put back: only the ctime tells
-	os.Chtimes(f, mt, mt)
+	r, f, opt, s1 := twoVersions(t)
 	if s := run(t, r, opt).Snapshot.Summary; s.FilesChanged != 1 {
 		t.Fatalf("summary %+v", s)
 	}
-	replace(t, f, "one", mt) // s1 restored
+	replace(t, f, "one", fixedMtime) // s1 restored
 
 	popt := opt
 	popt.Parent, popt.IgnoreInode = s1.ID.String(), true
