@@ -76,7 +76,8 @@ type Options struct {
 	IgnoreInode bool
 	IgnoreCtime bool
 	// SkipIfUnchanged writes no snapshot when the new one would hold
-	// what the parent holds (the same tree of the same paths):
+	// what the parent holds (the same tree of the same paths, but for
+	// access times and the metadata of the folders above the paths):
 	// Result.Skipped then says so, and Result.Snapshot is the snapshot
 	// that was not written, without an ID.
 	SkipIfUnchanged bool

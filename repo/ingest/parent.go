@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cairn-backup/cairn/repo"
@@ -37,8 +38,12 @@ func findParent(ctx context.Context, r *repo.Repository, opt Options) (*repo.Sna
 // metadata) that differ in access times at most. Host, source, tags and
 // times are not compared. Access times are left out because a mere read
 // of a file, or a listing of a folder, moves them (once a day under
-// relatime), which would leave a daily ingest nothing to skip. A tree
-// that cannot be read counts as changed.
+// relatime), which would leave a daily ingest nothing to skip. So are
+// the times, owners and modes of the folders above the ingested paths
+// (/home and /home/ann for /home/ann/data): they are kept so that a
+// restore can rebuild them, but they were not asked for, and they move
+// whenever anything else in them does. A tree that cannot be read
+// counts as changed.
 func sameAsParent(ctx context.Context, r *repo.Repository, sn, parent *repo.Snapshot) bool {
 	if parent == nil || !slices.Equal(sn.Paths, parent.Paths) {
 		return false
@@ -50,12 +55,14 @@ func sameAsParent(ctx context.Context, r *repo.Repository, sn, parent *repo.Snap
 			return false
 		}
 	}
-	return sameTree(ctx, r, sn.Tree, parent.Tree)
+	return sameTree(ctx, r, sn.Paths, "/", sn.Tree, parent.Tree)
 }
 
-// sameTree reports whether the trees a and b hold the same nodes but for
-// access times, reading only the subtrees whose IDs differ.
-func sameTree(ctx context.Context, r *repo.Repository, a, b id.ID) bool {
+// sameTree reports whether the trees a and b of the folder dir hold the
+// same nodes but for access times, and but for the metadata of the
+// folders above the ingested paths, reading only the subtrees whose IDs
+// differ.
+func sameTree(ctx context.Context, r *repo.Repository, paths []string, dir string, a, b id.ID) bool {
 	if a == b {
 		return true
 	}
@@ -68,11 +75,29 @@ func sameTree(ctx context.Context, r *repo.Repository, a, b id.ID) bool {
 		return false
 	}
 	for i := range na { // both sorted by name
-		if !sameButATime(na[i], nb[i]) || (na[i].Kind == tree.KindDir && !sameTree(ctx, r, na[i].Subtree, nb[i].Subtree)) {
+		x, y := na[i], nb[i]
+		p := filepath.Join(dir, x.Name)
+		if x.Kind == tree.KindDir && y.Kind == tree.KindDir && x.Name == y.Name && !ingested(paths, p) {
+			// a folder on the way to an ingested path: only its contents count
+		} else if !sameButATime(x, y) {
+			return false
+		}
+		if x.Kind == tree.KindDir && !sameTree(ctx, r, paths, p, x.Subtree, y.Subtree) {
 			return false
 		}
 	}
 	return true
+}
+
+// ingested reports whether p is one of the ingested paths or lies
+// below one.
+func ingested(paths []string, p string) bool {
+	for _, q := range paths {
+		if p == q || strings.HasPrefix(p, q) && (q == "/" || p[len(q)] == '/') {
+			return true
+		}
+	}
+	return false
 }
 
 // sameButATime reports whether a and b encode the same but for their
