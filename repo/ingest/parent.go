@@ -77,9 +77,9 @@ func sameTree(ctx context.Context, r *repo.Repository, paths []string, dir strin
 	for i := range na { // both sorted by name
 		x, y := na[i], nb[i]
 		p := filepath.Join(dir, x.Name)
-		if x.Kind == tree.KindDir && y.Kind == tree.KindDir && x.Name == y.Name && !ingested(paths, p) {
-			// a folder on the way to an ingested path: only its contents count
-		} else if !sameButATime(x, y) {
+		// a folder on the way to an ingested path: only its contents count
+		onTheWay := x.Kind == tree.KindDir && y.Kind == tree.KindDir && x.Name == y.Name && !ingested(paths, p)
+		if !onTheWay && !sameButATime(x, y) {
 			return false
 		}
 		if x.Kind == tree.KindDir && !sameTree(ctx, r, paths, p, x.Subtree, y.Subtree) {
