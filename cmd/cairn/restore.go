@@ -33,6 +33,8 @@ hardlinks, device nodes and sparse files.
 --overwrite decides what happens to files already in the target:
   if-changed (default)  replace a file that differs in size or mtime, but never
                         one newer than the snapshot's copy (that is reported)
+  if-newer              replace a file only when the snapshot's copy has the
+                        later mtime (as restic's if-newer)
   always                replace everything
   never                 keep every existing file
 
@@ -225,7 +227,7 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 	f.register(cmd)
 	cmd.Flags().StringVarP(&target, "target", "t", "", "restore into `dir`")
 	sel.register(cmd)
-	cmd.Flags().StringVar(&overwrite, "overwrite", "if-changed", "existing files: always, if-changed or never")
+	cmd.Flags().StringVar(&overwrite, "overwrite", "if-changed", "existing files: if-changed, if-newer, always or never")
 	cmd.Flags().BoolVar(&verify, "verify", false, "read every restored file back from the disk and check it against the snapshot")
 	cmd.Flags().BoolVar(&del, "delete", false, "then delete what the target holds and the snapshot does not (not what --exclude leaves out); check first with --dry-run -v")
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "change nothing: say what would be restored, kept and deleted (-v: each path)")

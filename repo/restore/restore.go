@@ -52,6 +52,10 @@ const (
 	Always
 	// Never keeps every existing file.
 	Never
+	// IfNewer (restic's if-newer) replaces an existing file only when the
+	// snapshot's copy has the later mtime; one as new or newer is kept,
+	// and that is no news.
+	IfNewer
 )
 
 // ParseOverwrite reads the --overwrite flag.
@@ -63,8 +67,10 @@ func ParseOverwrite(s string) (Overwrite, error) {
 		return Always, nil
 	case "never":
 		return Never, nil
+	case "if-newer":
+		return IfNewer, nil
 	}
-	return 0, fmt.Errorf("--overwrite %q: want always, if-changed or never", s)
+	return 0, fmt.Errorf("--overwrite %q: want always, if-changed, if-newer or never", s)
 }
 
 // Options describe one restore.
@@ -704,7 +710,7 @@ const NewerKept = "existing file is newer than the snapshot's copy; kept"
 // it: keep means leave it as it is; else it may be replaced (a folder in
 // the way only with Always, or Delete: see dirInWay). same says dst was
 // kept because it is a regular file of the snapshot's size and mtime
-// (if-changed), so taken for the snapshot's copy. link: dst is to become
+// (if-changed, if-newer), so taken for the snapshot's copy. link: dst is to become
 // a hardlink, which an unchanged file does not prevent.
 func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool, err error) {
 	fi, err := rs.lstat(dst)
@@ -717,13 +723,18 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	if fi.IsDir() {
 		return false, false, rs.dirInWay(dst)
 	}
+	mt := fi.ModTime().UnixNano()
 	switch rs.opt.Overwrite {
 	case Never:
 		rs.kept(dst, n)
 		return true, false, nil
+	case IfNewer:
+		if mt >= n.MTime {
+			rs.kept(dst, n)
+			return true, !link && sameFile(fi, n, mt), nil
+		}
 	case IfChanged:
-		mt := fi.ModTime().UnixNano()
-		if !link && n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && mt == n.MTime {
+		if !link && sameFile(fi, n, mt) {
 			rs.kept(dst, n)
 			return true, true, nil
 		}
@@ -736,6 +747,12 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		}
 	}
 	return false, false, nil
+}
+
+// sameFile says whether fi, of mtime mt, is a regular file of the
+// snapshot's size and mtime: taken for the snapshot's copy.
+func sameFile(fi os.FileInfo, n *tree.Node, mt int64) bool {
+	return n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && mt == n.MTime
 }
 
 // lstat is fsmeta.Lstat, but for a path in a folder a dry run would make
