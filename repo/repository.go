@@ -104,12 +104,25 @@ func DefaultCacheDir() string {
 	return filepath.Join(d, "cairn")
 }
 
-// Init creates a repository on be with one key for opt.Password.
+// Init creates a repository on be with one key for opt.Password. It
+// refuses a location that holds a repository's contents without its
+// config (see storedContent): a new config and master key there would
+// leave every stored snapshot unreadable.
 func Init(ctx context.Context, be backends.Backend, opt Options) error {
 	if _, err := be.Stat(ctx, "config"); err == nil {
 		return fmt.Errorf("%s: %w", be.Location(), ErrExists)
 	} else if !errors.Is(err, backends.ErrNotFound) {
 		return fmt.Errorf("%s: %w", be.Location(), err)
+	}
+	folder, err := storedContent(ctx, be)
+	if err != nil {
+		return fmt.Errorf("%s: %w", be.Location(), err)
+	}
+	if folder != "" {
+		return fmt.Errorf("%s holds a repository's %s but no config: the config was lost; "+
+			"a new repository there would make what is stored unreadable, so none is created "+
+			"(put back the config from a copy of the repository, or init an empty location): %w",
+			be.Location(), folder, ErrExists)
 	}
 	k, err := crypto.NewMasterKey()
 	if err != nil {
@@ -170,10 +183,38 @@ func addKey(ctx context.Context, be backends.Backend, k *crypto.Key, opt Options
 	return name, nil
 }
 
+// errFound stops a listing at its first object.
+var errFound = errors.New("found")
+
+// storedContent names the first folder of be that holds what only a
+// repository's writers store (snapshots, index segments, packs), or ""
+// when none does. Key files alone do not count: an init that failed
+// before writing the config leaves one, and may be run again.
+func storedContent(ctx context.Context, be backends.Backend) (string, error) {
+	for _, folder := range []string{"snapshots/", "index/", id.DataBlob.String() + "/", id.TreeBlob.String() + "/"} {
+		err := be.List(ctx, folder, func(backends.Info) error { return errFound })
+		switch {
+		case errors.Is(err, errFound):
+			return strings.TrimSuffix(folder, "/") + "/", nil
+		case err != nil && !errors.Is(err, backends.ErrNotFound):
+			return "", fmt.Errorf("list %s: %w", folder, err)
+		}
+	}
+	return "", nil
+}
+
 // ReadConfig reads and checks the plaintext config, without a password.
 func ReadConfig(ctx context.Context, be backends.Backend) (*Config, error) {
 	b, err := be.Load(ctx, "config", 0, -1)
 	if errors.Is(err, backends.ErrNotFound) {
+		// Snapshots or packs without a config are a repository that
+		// lost it, not an empty location: exit 10 would invite a
+		// script to init over it.
+		if folder, lerr := storedContent(ctx, be); lerr == nil && folder != "" {
+			return nil, fmt.Errorf("%s: the config is missing, yet %s is there: the repository is damaged, not absent; "+
+				"put back the config from a copy of the repository (cairn init refuses to replace it): %w",
+				be.Location(), folder, ErrDamaged)
+		}
 		return nil, fmt.Errorf("%s: %w", be.Location(), ErrNoRepository)
 	}
 	if err != nil {
