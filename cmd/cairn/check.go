@@ -116,22 +116,22 @@ func printCheck(res *check.Result, quiet bool) {
 		if res.PacksRead > 0 {
 			read = fmt.Sprintf(" (%d read whole, %s)", res.PacksRead, formatBytes(res.BytesRead))
 		}
-		fmt.Printf("checked %s, %s, %s%s, %s\n", countNoun(res.Snapshots, "snapshot"), countNoun(res.Segments, "index segment"),
+		fmt.Fprintf(stdout, "checked %s, %s, %s%s, %s\n", countNoun(res.Snapshots, "snapshot"), countNoun(res.Segments, "index segment"),
 			countNoun(res.Packs, "pack"), read, countNoun(res.Blobs, "blob"))
 	}
 	switch n := len(res.Problems); {
 	case n > 0:
-		fmt.Printf("%s found: %s\n", countNoun(n, "error"), res.Hint())
+		fmt.Fprintf(stdout, "%s found: %s\n", countNoun(n, "error"), res.Hint())
 	case !quiet:
-		fmt.Println("no errors found")
+		fmt.Fprintln(stdout, "no errors found")
 	}
 }
 
 func printProblem(level string, p *check.Problem) {
 	if p.Object != "" {
-		fmt.Printf("%s: %s: %s\n", level, describeObject(p.Object), p.Message)
+		fmt.Fprintf(stdout, "%s: %s: %s\n", level, describeObject(p.Object), p.Message)
 	} else {
-		fmt.Printf("%s: %s\n", level, p.Message)
+		fmt.Fprintf(stdout, "%s: %s\n", level, p.Message)
 	}
 	for _, a := range p.Affected {
 		sn := a.Snapshot
@@ -139,9 +139,9 @@ func printProblem(level string, p *check.Problem) {
 		if !a.RepairedAs.IsZero() {
 			repaired = fmt.Sprintf(" (repaired as snapshot %s)", a.RepairedAs.Short())
 		}
-		fmt.Printf("  snapshot %s of %s (%s, %s) loses %s%s:\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source, countNoun(len(a.Paths), "path"), repaired)
+		fmt.Fprintf(stdout, "  snapshot %s of %s (%s, %s) loses %s%s:\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source, countNoun(len(a.Paths), "path"), repaired)
 		for _, path := range a.Paths {
-			fmt.Printf("    %s\n", printablePath(path))
+			fmt.Fprintf(stdout, "    %s\n", printablePath(path))
 		}
 	}
 }

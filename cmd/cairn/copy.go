@@ -133,7 +133,7 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 			if g.json {
 				printJSON(copyReport{MessageType: "skipped_snapshot", Source: sn.ID.String(), ID: d.ID.String()})
 			} else if !g.quiet {
-				fmt.Printf("snapshot %s of %s at %s: copied before, as %s\n", sn.ID.Short(), pathsText(sn), sn.Time.Local().Format("2006-01-02 15:04:05"), d.ID.Short())
+				fmt.Fprintf(stdout, "snapshot %s of %s at %s: copied before, as %s\n", sn.ID.Short(), pathsText(sn), sn.Time.Local().Format("2006-01-02 15:04:05"), d.ID.Short())
 			}
 			continue
 		}
@@ -171,10 +171,10 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 			printJSON(rep)
 		case g.quiet:
 		case dryRun:
-			fmt.Printf("snapshot %s of %s at %s: would read %s, add %s (%s stored)\n", sn.ID.Short(), pathsText(sn), sn.Time.Local().Format("2006-01-02 15:04:05"),
+			fmt.Fprintf(stdout, "snapshot %s of %s at %s: would read %s, add %s (%s stored)\n", sn.ID.Short(), pathsText(sn), sn.Time.Local().Format("2006-01-02 15:04:05"),
 				formatBytes(rep.BytesRead), formatBytes(rep.DataAdded), formatBytes(rep.StoredAdded))
 		default:
-			fmt.Printf("snapshot %s of %s at %s: copied as %s, read %s, added %s (%s stored)\n", sn.ID.Short(), pathsText(sn), sn.Time.Local().Format("2006-01-02 15:04:05"),
+			fmt.Fprintf(stdout, "snapshot %s of %s at %s: copied as %s, read %s, added %s (%s stored)\n", sn.ID.Short(), pathsText(sn), sn.Time.Local().Format("2006-01-02 15:04:05"),
 				nsn.ID.Short(), formatBytes(rep.BytesRead), formatBytes(rep.DataAdded), formatBytes(rep.StoredAdded))
 		}
 	}
@@ -187,7 +187,7 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 		if dryRun {
 			verb = "would be copied"
 		}
-		fmt.Printf("%s %s, %d copied before, %s added (%s stored)\n", plural(copied, "snapshot"), verb, skipped, formatBytes(total.DataAdded), formatBytes(total.StoredAdded))
+		fmt.Fprintf(stdout, "%s %s, %d copied before, %s added (%s stored)\n", plural(copied, "snapshot"), verb, skipped, formatBytes(total.DataAdded), formatBytes(total.StoredAdded))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%s not copied: %w", plural(len(failed), "snapshot"), errors.Join(failed...))

@@ -88,7 +88,7 @@ is taken from the current folder, as ingest takes it.`,
 			if err != nil {
 				return err
 			}
-			w := bufio.NewWriter(os.Stdout)
+			w := bufio.NewWriter(stdout)
 			defer w.Flush()
 			opt := diff.Options{Metadata: metadata}
 			emit := func(c diff.Change) error {

@@ -71,7 +71,7 @@ and the exit code is 1.`,
 				return fmt.Errorf("%s in snapshot %s is a %s: dump writes a file, or a folder as an archive", p, sn.ID.Short(), n.LsMode()[:1])
 			}
 
-			var w io.Writer = os.Stdout
+			var w io.Writer = stdout
 			if target != "" {
 				out, err := newAtomicFile(target)
 				if err != nil {

@@ -46,7 +46,7 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 			if err != nil {
 				return err
 			}
-			w := bufio.NewWriter(os.Stdout)
+			w := bufio.NewWriter(stdout)
 			defer w.Flush()
 			if under != "" {
 				if under, err = pathInSnapshots(under, snaps); err != nil {

@@ -200,7 +200,7 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 
 	if o.policy.Empty() {
 		if text {
-			fmt.Println("no policy given (--keep-*): no snapshots will be removed")
+			fmt.Fprintln(stdout, "no policy given (--keep-*): no snapshots will be removed")
 		}
 		return nil
 	}
@@ -231,12 +231,12 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 	}
 
 	if text {
-		fmt.Printf("applying policy: %s\n", o.policy)
+		fmt.Fprintf(stdout, "applying policy: %s\n", o.policy)
 		if len(plans) == 0 {
-			fmt.Println("no snapshots to consider")
+			fmt.Fprintln(stdout, "no snapshots to consider")
 		}
 		for _, pl := range plans {
-			printForgetPlan(os.Stdout, pl, "snapshots of "+pl.key.String())
+			printForgetPlan(stdout, pl, "snapshots of "+pl.key.String())
 		}
 	}
 	if g.json {
@@ -251,7 +251,7 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 	}
 	if len(remove) == 0 {
 		if text {
-			fmt.Println("no snapshots to remove")
+			fmt.Fprintln(stdout, "no snapshots to remove")
 		}
 		return nil
 	}
@@ -263,7 +263,7 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 func removeSnapshots(ctx context.Context, r *repo.Repository, remove []*repo.Snapshot, dryRun, text bool) error {
 	if dryRun {
 		if text {
-			fmt.Printf("would remove %s (dry run: nothing removed)\n", plural(len(remove), "snapshot"))
+			fmt.Fprintf(stdout, "would remove %s (dry run: nothing removed)\n", plural(len(remove), "snapshot"))
 		}
 		return nil
 	}
@@ -273,7 +273,7 @@ func removeSnapshots(ctx context.Context, r *repo.Repository, remove []*repo.Sna
 		}
 	}
 	if text {
-		fmt.Printf("removed %s; the data only they used stays until prune\n", plural(len(remove), "snapshot"))
+		fmt.Fprintf(stdout, "removed %s; the data only they used stays until prune\n", plural(len(remove), "snapshot"))
 	}
 	return nil
 }
@@ -303,7 +303,7 @@ func forgetByID(ctx context.Context, g *globals, o *forgetOptions, sels []string
 	sort.SliceStable(remove, func(i, j int) bool { return remove[i].Time.After(remove[j].Time) })
 	text := !g.json && !g.quiet
 	if text {
-		printForgetPlan(os.Stdout, forgetPlan{key: forget.Key{}, result: forget.Result{Remove: remove}}, "snapshots named")
+		printForgetPlan(stdout, forgetPlan{key: forget.Key{}, result: forget.Result{Remove: remove}}, "snapshots named")
 	}
 	if g.json {
 		printJSON(forgetJSON(forgetPlan{result: forget.Result{Remove: remove}}))

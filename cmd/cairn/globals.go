@@ -321,7 +321,7 @@ func printJSON(v any) {
 	if err != nil {
 		panic(err)
 	}
-	w := bufio.NewWriter(os.Stdout)
+	w := bufio.NewWriter(stdout)
 	w.Write(b)
 	w.WriteByte('\n')
 	w.Flush()

@@ -361,7 +361,7 @@ func waitStdinCommand(child *exec.Cmd, command []string) error {
 }
 
 func printJSONTo(w io.Writer, v any) {
-	if w == os.Stdout {
+	if w == io.Writer(stdout) {
 		printJSON(v)
 		return
 	}

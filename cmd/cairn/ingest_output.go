@@ -126,20 +126,20 @@ func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
 		if o.dryRun {
 			added = "Would add:  "
 		}
-		fmt.Printf("Files:       %d new, %d changed, %d unchanged\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged)
-		fmt.Printf("Dirs:        %d new, %d changed, %d unchanged\n", s.DirsNew, s.DirsChanged, s.DirsUnchanged)
-		fmt.Printf("%s %s (%s stored)\n", added, formatBytes(s.DataAdded), formatBytes(s.DataAddedStored))
-		fmt.Printf("Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), formatDuration(s.End.Sub(s.Start)))
+		fmt.Fprintf(stdout, "Files:       %d new, %d changed, %d unchanged\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged)
+		fmt.Fprintf(stdout, "Dirs:        %d new, %d changed, %d unchanged\n", s.DirsNew, s.DirsChanged, s.DirsUnchanged)
+		fmt.Fprintf(stdout, "%s %s (%s stored)\n", added, formatBytes(s.DataAdded), formatBytes(s.DataAddedStored))
+		fmt.Fprintf(stdout, "Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), formatDuration(s.End.Sub(s.Start)))
 		switch {
 		case o.dryRun && o.skipped:
-			fmt.Println("dry run: nothing was stored")
-			fmt.Printf("nothing changed since snapshot %s: no snapshot would be written\n", o.parent.Short())
+			fmt.Fprintln(stdout, "dry run: nothing was stored")
+			fmt.Fprintf(stdout, "nothing changed since snapshot %s: no snapshot would be written\n", o.parent.Short())
 		case o.dryRun:
-			fmt.Println("dry run: nothing was stored")
+			fmt.Fprintln(stdout, "dry run: nothing was stored")
 		case o.skipped:
-			fmt.Printf("nothing changed since snapshot %s: no snapshot written\n", o.parent.Short())
+			fmt.Fprintf(stdout, "nothing changed since snapshot %s: no snapshot written\n", o.parent.Short())
 		default:
-			fmt.Printf("snapshot %s saved\n", sid.Short())
+			fmt.Fprintf(stdout, "snapshot %s saved\n", sid.Short())
 		}
 	}
 	if o.unreadable > 0 {

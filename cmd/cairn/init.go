@@ -49,8 +49,8 @@ func newInitCommand(g *globals) *cobra.Command {
 			if g.json {
 				printJSON(map[string]any{"message_type": "initialized", "id": cfg.ID, "repository": be.Location()})
 			} else if !g.quiet {
-				fmt.Printf("created cairn repository %s at %s\n", cfg.ID[:10], be.Location())
-				fmt.Println("Keep the password safe: without it the data cannot be read.")
+				fmt.Fprintf(stdout, "created cairn repository %s at %s\n", cfg.ID[:10], be.Location())
+				fmt.Fprintln(stdout, "Keep the password safe: without it the data cannot be read.")
 			}
 			return nil
 		},

@@ -66,17 +66,17 @@ passwords open one repository, and changing one rewrites only its key file.
 				printJSON(keys)
 				return nil
 			}
-			fmt.Printf(" %-10s  %-20s  %-16s  %s\n", "ID", "created", "user", "host")
+			fmt.Fprintf(stdout, " %-10s  %-20s  %-16s  %s\n", "ID", "created", "user", "host")
 			for _, k := range keys {
 				mark := " "
 				if k.Current {
 					mark = "*"
 				}
 				if k.Err != "" {
-					fmt.Printf("%s%-10s  unreadable: %s\n", mark, k.ID[:min(10, len(k.ID))], k.Err)
+					fmt.Fprintf(stdout, "%s%-10s  unreadable: %s\n", mark, k.ID[:min(10, len(k.ID))], k.Err)
 					continue
 				}
-				fmt.Printf("%s%-10s  %-20s  %-16s  %s\n", mark, k.ID[:min(10, len(k.ID))], k.Created.Local().Format(time.DateTime), k.Username, k.Host)
+				fmt.Fprintf(stdout, "%s%-10s  %-20s  %-16s  %s\n", mark, k.ID[:min(10, len(k.ID))], k.Created.Local().Format(time.DateTime), k.Username, k.Host)
 			}
 			return nil
 		},
@@ -146,6 +146,6 @@ func (g *globals) report(j map[string]any, format string, args ...any) {
 	if g.json {
 		printJSON(j)
 	} else if !g.quiet {
-		fmt.Printf(format+"\n", args...)
+		fmt.Fprintf(stdout, format+"\n", args...)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"time"
 	"unicode/utf8"
@@ -44,7 +43,7 @@ the current folder, as ingest takes it.`,
 			if err != nil {
 				return err
 			}
-			w := bufio.NewWriter(os.Stdout)
+			w := bufio.NewWriter(stdout)
 			defer w.Flush()
 			if g.json {
 				j := toJSON(sn)

@@ -75,6 +75,9 @@ func main() {
 	if pipe.Broken(err) {
 		os.Exit(exitBrokenPipe) // as a SIGPIPE death, silently
 	}
+	if werr := stdout.Err(); werr != nil && err == nil {
+		err = fmt.Errorf("standard output: %w (what was printed is incomplete)", werr)
+	}
 	code := exitCode(err)
 	if ctx.Err() != nil && code == exitFailure {
 		code = exitInterrupted

@@ -126,27 +126,27 @@ func printPruneStats(g *globals, st prune.Stats, opt prune.Options) {
 	if g.quiet {
 		return
 	}
-	fmt.Printf("repository:  %s, %s (%s), %s\n", nOf(st.Snapshots, "snapshot"), nOf(st.Packs, "pack"), formatBytes(st.PackBytes), nOf(st.IndexSegments, "index segment"))
-	fmt.Printf("used:        %s (%s); unused in indexed packs: %s\n", nOf(st.UsedBlobs, "blob"), formatBytes(st.UsedBytes), formatBytes(st.UnusedBytes))
+	fmt.Fprintf(stdout, "repository:  %s, %s (%s), %s\n", nOf(st.Snapshots, "snapshot"), nOf(st.Packs, "pack"), formatBytes(st.PackBytes), nOf(st.IndexSegments, "index segment"))
+	fmt.Fprintf(stdout, "used:        %s (%s); unused in indexed packs: %s\n", nOf(st.UsedBlobs, "blob"), formatBytes(st.UsedBytes), formatBytes(st.UnusedBytes))
 	del, rep, cp, mark, freed := "deleted:", "repacked:", "copied", "marked:", "freed:"
 	if st.DryRun {
 		del, rep, cp, mark, freed = "to delete:", "to repack:", "to copy", "to mark:", "would free:"
 	}
-	fmt.Printf("%-12s %s (%s), %s (%s)\n", del, nOf(st.UnreferencedPacks, "unreferenced pack"), formatBytes(st.UnreferencedBytes),
+	fmt.Fprintf(stdout, "%-12s %s (%s), %s (%s)\n", del, nOf(st.UnreferencedPacks, "unreferenced pack"), formatBytes(st.UnreferencedBytes),
 		nOf(st.UnusedPacks, "unused pack"), formatBytes(st.UnusedPackBytes))
-	fmt.Printf("%-12s %s (%s), %s (%s) %s\n", rep, nOf(st.RepackPacks, "pack"), formatBytes(st.RepackPackBytes), nOf(st.RepackBlobs, "used blob"), formatBytes(st.RepackBlobBytes), cp)
+	fmt.Fprintf(stdout, "%-12s %s (%s), %s (%s) %s\n", rep, nOf(st.RepackPacks, "pack"), formatBytes(st.RepackPackBytes), nOf(st.RepackBlobs, "used blob"), formatBytes(st.RepackBlobBytes), cp)
 	if st.MarkedPacks > 0 {
-		fmt.Printf("%-12s %s (%s) for deletion by a prune from %s on\n", mark, nOf(st.MarkedPacks, "pack"), formatBytes(st.MarkedBytes),
+		fmt.Fprintf(stdout, "%-12s %s (%s) for deletion by a prune from %s on\n", mark, nOf(st.MarkedPacks, "pack"), formatBytes(st.MarkedBytes),
 			time.Now().Add(opt.GracePeriod).Format("2006-01-02 15:04"))
 	}
 	if st.PendingPacks > 0 {
-		fmt.Printf("waiting:     %s (%s) marked for deletion less than the grace period (%s) ago, for a later prune\n", nOf(st.PendingPacks, "pack"), formatBytes(st.PendingBytes), opt.GracePeriod)
+		fmt.Fprintf(stdout, "waiting:     %s (%s) marked for deletion less than the grace period (%s) ago, for a later prune\n", nOf(st.PendingPacks, "pack"), formatBytes(st.PendingBytes), opt.GracePeriod)
 	}
 	if st.GracePacks > 0 {
-		fmt.Printf("kept:        %s (%s) younger than the grace period (%s), for a later prune\n", nOf(st.GracePacks, "pack"), formatBytes(st.GraceBytes), opt.GracePeriod)
+		fmt.Fprintf(stdout, "kept:        %s (%s) younger than the grace period (%s), for a later prune\n", nOf(st.GracePacks, "pack"), formatBytes(st.GraceBytes), opt.GracePeriod)
 	}
-	fmt.Printf("%-12s %s: %s deleted, %s written\n", freed, signedBytes(st.BytesFreed), nOf(st.PacksDeleted, "pack"), formatBytes(st.BytesWritten))
-	fmt.Printf("unused left: %s\n", formatBytes(st.UnusedAfter))
+	fmt.Fprintf(stdout, "%-12s %s: %s deleted, %s written\n", freed, signedBytes(st.BytesFreed), nOf(st.PacksDeleted, "pack"), formatBytes(st.BytesWritten))
+	fmt.Fprintf(stdout, "unused left: %s\n", formatBytes(st.UnusedAfter))
 }
 
 // signedBytes is formatBytes for a figure that may be negative.

@@ -114,32 +114,32 @@ func printRepairIndex(g *globals, res *repair.IndexResult) {
 		return
 	}
 	for _, p := range res.Missing {
-		fmt.Printf("pack %s: missing; dropped from the index (%s)\n", p.Name, countNoun(p.Blobs, "blob"))
+		fmt.Fprintf(stdout, "pack %s: missing; dropped from the index (%s)\n", p.Name, countNoun(p.Blobs, "blob"))
 	}
 	for _, p := range res.Damaged {
 		what := "damaged"
 		if p.Unindexed {
 			what = "named by no index segment, and damaged"
 		}
-		fmt.Printf("pack %s: %s (%v); left out, for prune to remove; %d of %s copied into new packs\n", p.Name, what, p.Err, p.Salvaged, countNoun(p.Blobs, "blob"))
+		fmt.Fprintf(stdout, "pack %s: %s (%v); left out, for prune to remove; %d of %s copied into new packs\n", p.Name, what, p.Err, p.Salvaged, countNoun(p.Blobs, "blob"))
 	}
 	if g.quiet {
 		return
 	}
 	for _, name := range res.Unreadable {
-		fmt.Printf("index segment %s: unreadable; replaced\n", name)
+		fmt.Fprintf(stdout, "index segment %s: unreadable; replaced\n", name)
 	}
 	for _, name := range res.Adopted {
-		fmt.Printf("pack %s: named by no index segment; now indexed\n", name)
+		fmt.Fprintf(stdout, "pack %s: named by no index segment; now indexed\n", name)
 	}
 	for _, name := range res.Salvage {
-		fmt.Printf("pack %s: new, holding blobs copied out of damaged packs\n", name)
+		fmt.Fprintf(stdout, "pack %s: new, holding blobs copied out of damaged packs\n", name)
 	}
-	fmt.Printf("wrote %s (%s, %s) and removed %d old\n", countNoun(len(res.Written), "index segment"), countNoun(res.Packs, "pack"), countNoun(res.Blobs, "blob"), len(res.Removed))
+	fmt.Fprintf(stdout, "wrote %s (%s, %s) and removed %d old\n", countNoun(len(res.Written), "index segment"), countNoun(res.Packs, "pack"), countNoun(res.Blobs, "blob"), len(res.Removed))
 	if n := len(res.Lost); n > 0 {
-		fmt.Printf("%s lost: `cairn ingest` of the same paths stores again those still on disk; then run `cairn check` and `cairn repair snapshots`\n", countNoun(n, "blob"))
+		fmt.Fprintf(stdout, "%s lost: `cairn ingest` of the same paths stores again those still on disk; then run `cairn check` and `cairn repair snapshots`\n", countNoun(n, "blob"))
 	} else {
-		fmt.Println("no blob was lost")
+		fmt.Fprintln(stdout, "no blob was lost")
 	}
 }
 
@@ -236,11 +236,11 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 		}
 		switch {
 		case rep.Err != nil:
-			fmt.Printf("%s: cannot be read (%v); nothing to repair\n", head, rep.Err)
+			fmt.Fprintf(stdout, "%s: cannot be read (%v); nothing to repair\n", head, rep.Err)
 		case rep.Whole && rep.StaleForgotten:
-			fmt.Printf("%s: whole again; kept\n", head)
+			fmt.Fprintf(stdout, "%s: whole again; kept\n", head)
 			for _, sid := range rep.Stale {
-				fmt.Printf("  snapshot %s (its repaired copy) forgotten\n", sid.Short())
+				fmt.Fprintf(stdout, "  snapshot %s (its repaired copy) forgotten\n", sid.Short())
 			}
 		case rep.Whole:
 			var ids []string
@@ -251,26 +251,26 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 			if len(ids) > 1 {
 				what = "its repaired copies " + strings.Join(ids, ", ") + " are"
 			}
-			fmt.Printf("%s: whole again; %s no longer needed\n", head, what)
+			fmt.Fprintf(stdout, "%s: whole again; %s no longer needed\n", head, what)
 		case !rep.RepairedBefore.IsZero():
-			fmt.Printf("%s: already repaired as snapshot %s\n", head, rep.RepairedBefore.Short())
+			fmt.Fprintf(stdout, "%s: already repaired as snapshot %s\n", head, rep.RepairedBefore.Short())
 		default:
-			fmt.Printf("%s loses %s:\n", head, countNoun(len(rep.Lost), "path"))
+			fmt.Fprintf(stdout, "%s loses %s:\n", head, countNoun(len(rep.Lost), "path"))
 			for _, l := range rep.Lost {
 				kind := "file"
 				if l.Kind == tree.KindDir {
 					kind = "folder"
 				}
-				fmt.Printf("  %s (%s: %s)\n", printablePath(l.Path), kind, l.Reason)
+				fmt.Fprintf(stdout, "  %s (%s: %s)\n", printablePath(l.Path), kind, l.Reason)
 			}
 			if rep.Repaired != nil {
-				fmt.Printf("  saved as snapshot %s, tagged %s\n", rep.Repaired.ID.Short(), repair.RepairedTag)
+				fmt.Fprintf(stdout, "  saved as snapshot %s, tagged %s\n", rep.Repaired.ID.Short(), repair.RepairedTag)
 			} else {
-				fmt.Println("  nothing of it can be read; no repaired snapshot")
+				fmt.Fprintln(stdout, "  nothing of it can be read; no repaired snapshot")
 			}
 		}
 		if rep.Forgotten {
-			fmt.Printf("  snapshot %s forgotten\n", rep.ID.Short())
+			fmt.Fprintf(stdout, "  snapshot %s forgotten\n", rep.ID.Short())
 		}
 	}
 	if g.json {
@@ -280,20 +280,20 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 	}
 	switch {
 	case len(res.Reports) == 0:
-		fmt.Printf("all %s intact\n", countNoun(res.Checked, "snapshot")+map[bool]string{true: " is", false: " are"}[res.Checked == 1])
+		fmt.Fprintf(stdout, "all %s intact\n", countNoun(res.Checked, "snapshot")+map[bool]string{true: " is", false: " are"}[res.Checked == 1])
 	case forget:
-		fmt.Printf("repaired %s of %d; forgot %d\n", countNoun(repaired, "snapshot"), res.Checked, forgotten)
+		fmt.Fprintf(stdout, "repaired %s of %d; forgot %d\n", countNoun(repaired, "snapshot"), res.Checked, forgotten)
 	case pending > 0 && stale > 0:
-		fmt.Printf("repaired %s of %d; the originals are kept until forgotten, and so are %s no longer needed: `cairn repair snapshots --forget` removes them, and the snapshots nothing can be read from\n",
+		fmt.Fprintf(stdout, "repaired %s of %d; the originals are kept until forgotten, and so are %s no longer needed: `cairn repair snapshots --forget` removes them, and the snapshots nothing can be read from\n",
 			countNoun(repaired, "snapshot"), res.Checked, repairedCopies(stale))
 	case pending > 0:
-		fmt.Printf("repaired %s of %d; the originals are kept until forgotten: `cairn repair snapshots --forget` removes them, and the snapshots nothing can be read from\n",
+		fmt.Fprintf(stdout, "repaired %s of %d; the originals are kept until forgotten: `cairn repair snapshots --forget` removes them, and the snapshots nothing can be read from\n",
 			countNoun(repaired, "snapshot"), res.Checked)
 	case stale > 0:
-		fmt.Printf("repaired %s of %d; %s no longer needed: `cairn repair snapshots --forget` removes them and keeps the snapshots that are whole again\n",
+		fmt.Fprintf(stdout, "repaired %s of %d; %s no longer needed: `cairn repair snapshots --forget` removes them and keeps the snapshots that are whole again\n",
 			countNoun(repaired, "snapshot"), res.Checked, repairedCopies(stale))
 	default:
-		fmt.Printf("repaired %s of %d\n", countNoun(repaired, "snapshot"), res.Checked)
+		fmt.Fprintf(stdout, "repaired %s of %d\n", countNoun(repaired, "snapshot"), res.Checked)
 	}
 }
 

@@ -134,9 +134,9 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 					if g.json {
 						printJSON(map[string]any{"message_type": "verbose_status", "action": a.String(), "item": p, "size": size})
 					} else if size > 0 {
-						fmt.Printf("%-9s %s with size %s\n", a, p, formatBytes(int64(size)))
+						fmt.Fprintf(stdout, "%-9s %s with size %s\n", a, p, formatBytes(int64(size)))
 					} else {
-						fmt.Printf("%-9s %s\n", a, p)
+						fmt.Fprintf(stdout, "%-9s %s\n", a, p)
 					}
 				}
 			}
@@ -196,7 +196,7 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 					case st.Stopped > 1:
 						left = fmt.Sprintf("%d files not finished were removed: %s", st.Stopped, left)
 					}
-					fmt.Printf("restore of snapshot %s to %s stopped: %s, %s, %s, %s, %s %s; %s, %s; %s\n",
+					fmt.Fprintf(stdout, "restore of snapshot %s to %s stopped: %s, %s, %s, %s, %s %s; %s, %s; %s\n",
 						sn.ID.Short(), target, plural(int(st.Files), "file"), plural(int(st.Dirs), "dir"), plural(int(st.Links), "link"),
 						plural(int(st.Others), "other"), formatBytes(st.Bytes), verb, kept, plural(int(st.Errors), "error"), left)
 				} else if !g.quiet {
@@ -204,14 +204,14 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 					if dryRun {
 						done = "would restore"
 					}
-					fmt.Printf("%s snapshot %s to %s: %s, %s, %s, %s, %s; %s, %s\n", done,
+					fmt.Fprintf(stdout, "%s snapshot %s to %s: %s, %s, %s, %s, %s; %s, %s\n", done,
 						sn.ID.Short(), target, plural(int(st.Files), "file"), plural(int(st.Dirs), "dir"), plural(int(st.Links), "link"),
 						plural(int(st.Others), "other"), formatBytes(st.Bytes), kept, plural(int(st.Errors), "error"))
 					if dryRun {
-						fmt.Println("dry run: nothing was changed")
+						fmt.Fprintln(stdout, "dry run: nothing was changed")
 					}
 					if verify {
-						fmt.Printf("verified %s read back from the disk\n", plural(int(st.Verified), "file"))
+						fmt.Fprintf(stdout, "verified %s read back from the disk\n", plural(int(st.Verified), "file"))
 					}
 				}
 			}

@@ -74,7 +74,7 @@ a prune frees it (cairn forget ID --prune).`,
 				if res.New == nil {
 					unchanged++
 					if text {
-						fmt.Printf("snapshot %s of %s at %s: nothing to exclude, unchanged\n", old.ID.Short(), pathList(old.Paths), old.Time.Local().Format("2006-01-02 15:04:05"))
+						fmt.Fprintf(stdout, "snapshot %s of %s at %s: nothing to exclude, unchanged\n", old.ID.Short(), pathList(old.Paths), old.Time.Local().Format("2006-01-02 15:04:05"))
 					}
 					return
 				}
@@ -96,13 +96,13 @@ a prune frees it (cairn forget ID --prune).`,
 				if !text {
 					return
 				}
-				fmt.Printf("snapshot %s of %s at %s\n", old.ID.Short(), pathList(old.Paths), old.Time.Local().Format("2006-01-02 15:04:05"))
+				fmt.Fprintf(stdout, "snapshot %s of %s at %s\n", old.ID.Short(), pathList(old.Paths), old.Time.Local().Format("2006-01-02 15:04:05"))
 				for _, rm := range res.Removed {
 					suffix := ""
 					if rm.Kind == tree.KindDir {
 						suffix = "/"
 					}
-					fmt.Printf("  excluding %s%s\n", rm.Path, suffix)
+					fmt.Fprintf(stdout, "  excluding %s%s\n", rm.Path, suffix)
 				}
 				what := fmt.Sprintf("%d entries (%s, %s)", entries, plural(files, "file"), formatBytes(bytes))
 				if entries == 1 {
@@ -110,13 +110,13 @@ a prune frees it (cairn forget ID --prune).`,
 				}
 				switch {
 				case dryRun && forgetOld:
-					fmt.Printf("  would remove %s, save a new snapshot and forget %s\n", what, old.ID.Short())
+					fmt.Fprintf(stdout, "  would remove %s, save a new snapshot and forget %s\n", what, old.ID.Short())
 				case dryRun:
-					fmt.Printf("  would remove %s and save a new snapshot\n", what)
+					fmt.Fprintf(stdout, "  would remove %s and save a new snapshot\n", what)
 				default:
-					fmt.Printf("  %s -> %s: removed %s\n", old.ID.Short(), res.New.ID.Short(), what)
+					fmt.Fprintf(stdout, "  %s -> %s: removed %s\n", old.ID.Short(), res.New.ID.Short(), what)
 					if res.Forgotten {
-						fmt.Printf("  forgot snapshot %s\n", old.ID.Short())
+						fmt.Fprintf(stdout, "  forgot snapshot %s\n", old.ID.Short())
 					}
 				}
 			}
@@ -133,11 +133,11 @@ a prune frees it (cairn forget ID --prune).`,
 			} else if !g.quiet {
 				switch {
 				case dryRun:
-					fmt.Printf("would rewrite %s, %d unchanged\n", plural(changed, "snapshot"), unchanged)
+					fmt.Fprintf(stdout, "would rewrite %s, %d unchanged\n", plural(changed, "snapshot"), unchanged)
 				case forgetOld:
-					fmt.Printf("rewrote %s, %d unchanged; forgot %d\n", plural(changed, "snapshot"), unchanged, forgotten)
+					fmt.Fprintf(stdout, "rewrote %s, %d unchanged; forgot %d\n", plural(changed, "snapshot"), unchanged, forgotten)
 				default:
-					fmt.Printf("rewrote %s, %d unchanged; the originals are kept until forgotten\n", plural(changed, "snapshot"), unchanged)
+					fmt.Fprintf(stdout, "rewrote %s, %d unchanged; the originals are kept until forgotten\n", plural(changed, "snapshot"), unchanged)
 				}
 			}
 			return nil

@@ -51,7 +51,7 @@ the exit code, which is the run's; the next run tries it again.`,
 				if g.json {
 					printJSON(map[string]any{"source": args[0], "queued": true})
 				} else if !g.quiet {
-					fmt.Printf("source %s queued\n", args[0])
+					fmt.Fprintf(stdout, "source %s queued\n", args[0])
 				}
 				return nil
 			}
@@ -62,10 +62,10 @@ the exit code, which is the run's; the next run tries it again.`,
 				if res.Removed > 0 {
 					retention = ", retention removed " + plural(res.Removed, "snapshot")
 				}
-				fmt.Printf("source %s: %s in %s, %s added, snapshot %s saved%s\n", res.Source, res.Outcome,
+				fmt.Fprintf(stdout, "source %s: %s in %s, %s added, snapshot %s saved%s\n", res.Source, res.Outcome,
 					formatDuration(time.Duration(res.Duration*float64(time.Second))), formatBytes(res.AddedBytes), res.SnapshotID[:8], retention)
 			} else if !g.quiet && res.Skipped {
-				fmt.Printf("source %s: %s in %s, nothing changed: no snapshot written\n", res.Source, res.Outcome,
+				fmt.Fprintf(stdout, "source %s: %s in %s, nothing changed: no snapshot written\n", res.Source, res.Outcome,
 					formatDuration(time.Duration(res.Duration*float64(time.Second))))
 			}
 			for _, c := range res.Copies {
@@ -73,7 +73,7 @@ the exit code, which is the run's; the next run tries it again.`,
 				case c.Outcome != daemon.OutcomeSuccess:
 					g.warnf("source %s: copy to %s failed (%s copied; the next run tries again): %s", res.Source, c.Destination, plural(c.Copied, "snapshot"), c.Error)
 				case !g.json && !g.quiet:
-					fmt.Printf("source %s: copy to %s: %s copied in %s, %s added\n", res.Source, c.Destination, plural(c.Copied, "snapshot"),
+					fmt.Fprintf(stdout, "source %s: copy to %s: %s copied in %s, %s added\n", res.Source, c.Destination, plural(c.Copied, "snapshot"),
 						formatDuration(time.Duration(c.Duration*float64(time.Second))), formatBytes(c.AddedBytes))
 				}
 			}

@@ -133,10 +133,10 @@ latest), narrowed by the filter flags.`,
 				if err != nil {
 					return err
 				}
-				fmt.Println(string(b))
+				fmt.Fprintln(stdout, string(b))
 				return nil
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTime\tHost\tSource\tTags\tSize\tPaths")
 			for _, sn := range list {
 				size := ""
@@ -148,7 +148,7 @@ latest), narrowed by the filter flags.`,
 			}
 			tw.Flush()
 			if !g.quiet {
-				fmt.Println(plural(len(list), "snapshot"))
+				fmt.Fprintln(stdout, plural(len(list), "snapshot"))
 			}
 			return nil
 		},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -64,7 +63,7 @@ snapshot uses (what prune frees), and every object's total.`,
 			for _, sn := range want {
 				byID[sn.ID.String()] = sn
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "ID\tTime\tFiles\tOriginal\tStored\tUnique\tRatio\t")
 			for _, s := range per {
 				sn := byID[s.ID.String()]
@@ -72,10 +71,10 @@ snapshot uses (what prune frees), and every object's total.`,
 					s.Files, formatBytes(s.OriginalBytes), formatBytes(s.StoredBytes), formatBytes(s.UniqueBytes), ratio(s.OriginalBytes, s.StoredBytes))
 			}
 			tw.Flush()
-			fmt.Printf("\nrepository: %s of %s in all; %s stored in %s (original/stored %s: compression and deduplication)\n",
+			fmt.Fprintf(stdout, "\nrepository: %s of %s in all; %s stored in %s (original/stored %s: compression and deduplication)\n",
 				plural(total.Snapshots, "snapshot"), formatBytes(total.OriginalBytes), formatBytes(total.StoredBytes), plural(total.Blobs, "blob"),
 				ratio(total.OriginalBytes, total.StoredBytes))
-			fmt.Printf("compression alone: %s; unused by any snapshot: %s; %s, %s on storage\n",
+			fmt.Fprintf(stdout, "compression alone: %s; unused by any snapshot: %s; %s, %s on storage\n",
 				ratio(total.RawBytes, total.StoredBytes), formatBytes(total.UnusedBytes), plural(total.Packs, "pack"), formatBytes(total.TotalBytes))
 			return nil
 		},

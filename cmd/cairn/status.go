@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -45,8 +44,8 @@ checked all the same.
 }
 
 func printStatus(st *daemon.Status) {
-	fmt.Printf("daemon %s (pid %d), host %s, repository %s\n", st.Version, st.PID, st.Host, st.Repository)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(stdout, "daemon %s (pid %d), host %s, repository %s\n", st.Version, st.PID, st.Host, st.Repository)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "Source\tLast run\tOutcome\tDuration\tAdded\tSnapshot\tNext run")
 	for _, s := range append(st.Sources, st.Jobs...) {
 		last, outcome, dur, added, snap := "never", "-", "-", "-", "-"
@@ -78,15 +77,15 @@ func printStatus(st *daemon.Status) {
 		if in.Source != "" {
 			what += " (source " + in.Source + ")"
 		}
-		fmt.Printf("%s over the socket: running since %s (uid %d)\n", what, in.Start.Local().Format("2006-01-02 15:04:05"), in.UID)
+		fmt.Fprintf(stdout, "%s over the socket: running since %s (uid %d)\n", what, in.Start.Local().Format("2006-01-02 15:04:05"), in.UID)
 	}
 	for _, s := range append(st.Sources, st.Jobs...) {
 		if r := s.LastRun; r != nil && r.Error != "" {
-			fmt.Printf("%s: %s\n", s.Name, r.Error)
+			fmt.Fprintf(stdout, "%s: %s\n", s.Name, r.Error)
 		}
 		for _, c := range s.Copies {
 			if c.Error != "" {
-				fmt.Printf("%s: copy to %s: %s\n", s.Name, c.Destination, c.Error)
+				fmt.Fprintf(stdout, "%s: copy to %s: %s\n", s.Name, c.Destination, c.Error)
 			}
 		}
 	}
@@ -95,7 +94,7 @@ func printStatus(st *daemon.Status) {
 // printCopies shows the last copy of each source into each of its copy
 // destinations, when there is one.
 func printCopies(sources []daemon.SourceStatus) {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	head := false
 	for _, s := range sources {
 		for _, c := range s.Copies {

@@ -64,13 +64,13 @@ Snapshots whose tags would not change are left alone.`,
 				if g.json {
 					printJSON(map[string]any{"message_type": "changed_snapshot", "old_snapshot_id": old.String(), "new_snapshot_id": nsn.ID.String()})
 				} else if !g.quiet {
-					fmt.Printf("%s -> %s  tags %s\n", old.Short(), nsn.ID.Short(), tagsText(tags))
+					fmt.Fprintf(stdout, "%s -> %s  tags %s\n", old.Short(), nsn.ID.Short(), tagsText(tags))
 				}
 			}
 			if g.json {
 				printJSON(map[string]any{"message_type": "summary", "changed_snapshots": changed})
 			} else if !g.quiet {
-				fmt.Printf("%s changed\n", plural(changed, "snapshot"))
+				fmt.Fprintf(stdout, "%s changed\n", plural(changed, "snapshot"))
 			}
 			return nil
 		},

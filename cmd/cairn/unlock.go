@@ -76,16 +76,16 @@ again).`, repo.LockRefresh, repo.StaleAfter, repo.StaleAfter),
 				if why == "" {
 					why = "live, --remove-all"
 				}
-				fmt.Printf("removed %s: %s (%s)\n", e.Name, e.Info, why)
+				fmt.Fprintf(stdout, "removed %s: %s (%s)\n", e.Name, e.Info, why)
 			}
 			switch {
 			case len(removed) == 0 && len(kept) == 0:
-				fmt.Println("no locks")
+				fmt.Fprintln(stdout, "no locks")
 			case len(removed) == 0:
-				fmt.Println("no stale locks")
+				fmt.Fprintln(stdout, "no stale locks")
 			}
 			for _, e := range kept {
-				fmt.Printf("kept live %s: %s, stale after %s unless refreshed\n", e.Name, e.Info, e.Info.StaleAt().UTC().Format("2006-01-02 15:04 UTC"))
+				fmt.Fprintf(stdout, "kept live %s: %s, stale after %s unless refreshed\n", e.Name, e.Info, e.Info.StaleAt().UTC().Format("2006-01-02 15:04 UTC"))
 			}
 			return err
 		},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -62,7 +61,7 @@ Exits 1 when no snapshot holds PATH.`,
 				}
 				return nil
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "Time\tID\tHost\tSource\tSize\tChange\tSnapshots")
 			for _, v := range vs {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", v.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), v.Snapshot.ID.Short(),
