@@ -51,7 +51,7 @@ code is 1 when an error was found, and the last line says what to run.`,
 				}
 				opt.Subset = &s
 			}
-			r, lock, release, err := g.openLocked(ctx, "check")
+			r, lctx, release, err := g.openReading(ctx, "check")
 			if err != nil {
 				return err
 			}
@@ -63,7 +63,7 @@ code is 1 when an error was found, and the last line says what to run.`,
 					line.show(fmt.Sprintf("[%s] read %d of %d packs", formatDuration(time.Since(start)), done, total))
 				}
 			}
-			res, err := check.Run(lock.Context(), r, opt)
+			res, err := check.Run(lctx, r, opt)
 			line.done()
 			if err != nil {
 				if cmd.Context().Err() != nil {

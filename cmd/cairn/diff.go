@@ -73,7 +73,7 @@ is taken from the current folder, as ingest takes it.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, _, release, err := g.openLocked(ctx, "diff")
+			r, _, release, err := g.openReading(ctx, "diff")
 			if err != nil {
 				return err
 			}

@@ -54,7 +54,7 @@ and the exit code is 1.`,
 			if len(args) == 2 {
 				arg += ":" + args[1]
 			}
-			r, _, release, err := g.openLocked(ctx, "dump")
+			r, _, release, err := g.openReading(ctx, "dump")
 			if err != nil {
 				return err
 			}

@@ -37,7 +37,7 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, _, release, err := g.openLocked(ctx, "find")
+			r, _, release, err := g.openReading(ctx, "find")
 			if err != nil {
 				return err
 			}

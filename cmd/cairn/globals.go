@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,6 +50,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.cacheDir, "cache-dir", os.Getenv("CAIRN_CACHE_DIR"), "local index `dir` (env CAIRN_CACHE_DIR)")
 	f.BoolVar(&g.json, "json", false, "print JSON lines instead of text")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
+	f.BoolVar(&g.noLock, "no-lock", false, "take no lock, for a repository on storage this user cannot write (only commands that read: snapshots, ls, find, diff, dump, restore, check, stats, versions)")
 	f.DurationVar(&g.retryLock, "retry-lock", 0, "wait up to `duration` (1m, 30s) for a conflicting lock to go instead of failing (exit 11) at once")
 	g.storage.register(root)
 	g.daemon.register(root)
@@ -270,6 +273,31 @@ func (g *globals) openLocked(ctx context.Context, operation string) (*repo.Repos
 	return r, lock, func() { lock.Unlock(); r.Close() }, nil
 }
 
+// openReading opens the repository for a command that only reads it, and
+// returns the context to run it in. It takes a shared lock, whose context
+// is cancelled if its lease is lost; with --no-lock it takes none, as
+// restic's --no-lock, so that a repository on read-only storage (a
+// read-only mount, a bucket this key may only read) can still be listed,
+// checked and restored from. A prune elsewhere then does not know of the
+// reader, but deletes only what its marks made unused a grace period ago.
+func (g *globals) openReading(ctx context.Context, operation string) (*repo.Repository, context.Context, func(), error) {
+	if g.noLock {
+		r, err := g.open(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return r, ctx, func() { r.Close() }, nil
+	}
+	r, lock, release, err := g.openLocked(ctx, operation)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			err = fmt.Errorf("%w\n%s only reads the repository, but its lock must be written there: --no-lock reads without one", err, operation)
+		}
+		return nil, nil, nil, err
+	}
+	return r, lock.Context(), release, nil
+}
+
 // Waiting for a lock (--retry-lock): the first pause, and the longest.
 var (
 	retryLockFirst = 500 * time.Millisecond
@@ -280,6 +308,9 @@ var (
 // --retry-lock for conflicting locks to go, with growing pauses. When it
 // still cannot, the error says what to do about it.
 func (g *globals) lock(ctx context.Context, r *repo.Repository, exclusive bool, operation string) (*repo.Lock, error) {
+	if g.noLock {
+		return nil, fmt.Errorf("--no-lock is only for commands that read the repository; %s writes to it, under a lock", operation)
+	}
 	deadline := time.Now().Add(g.retryLock)
 	pause := retryLockFirst
 	for waited := false; ; waited = true {

@@ -30,7 +30,7 @@ the current folder, as ingest takes it.`,
 		Args: oneSelector(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, _, release, err := g.openLocked(ctx, "ls")
+			r, _, release, err := g.openReading(ctx, "ls")
 			if err != nil {
 				return err
 			}

@@ -82,7 +82,7 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 			if err != nil {
 				return err
 			}
-			r, lock, release, err := g.openLocked(ctx, "restore")
+			r, lctx, release, err := g.openReading(ctx, "restore")
 			if err != nil {
 				return err
 			}
@@ -164,11 +164,11 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 					line.show(s)
 				}
 			}
-			st, err := restore.Run(lock.Context(), r, sn, sub, opt)
+			st, err := restore.Run(lctx, r, sn, sub, opt)
 			line.done()
 			// Stopped (Ctrl-C, SIGTERM, a lost lock): the files not complete
 			// were removed, so what is there is whole.
-			stopped := err != nil && lock.Context().Err() != nil
+			stopped := err != nil && lctx.Err() != nil
 			if st != nil {
 				// Kept, and with --delete deleted: "; 2 kept, 1 deleted".
 				kept := fmt.Sprintf("%d kept", st.Skipped)

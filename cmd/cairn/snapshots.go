@@ -193,7 +193,7 @@ func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
 		}
 		return all, nil
 	}
-	r, _, release, err := g.openLocked(ctx, "snapshots")
+	r, _, release, err := g.openReading(ctx, "snapshots")
 	if err != nil {
 		return nil, g.explainFallback(err)
 	}

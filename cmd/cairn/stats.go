@@ -27,7 +27,7 @@ and for the repository the stored size of all used data, the data no
 snapshot uses (what prune frees), and every object's total.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, _, release, err := g.openLocked(ctx, "stats")
+			r, _, release, err := g.openReading(ctx, "stats")
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ Exits 1 when no snapshot holds PATH.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, _, release, err := g.openLocked(ctx, "versions")
+			r, _, release, err := g.openReading(ctx, "versions")
 			if err != nil {
 				return err
 			}

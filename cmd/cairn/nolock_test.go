@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// stderrOf runs cairn and returns its stderr and exit code.
+func (c *cli) stderrOf(args ...string) (string, int) {
+	c.t.Helper()
+	var errb bytes.Buffer
+	cmd := c.cmd(args...)
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return errb.String(), ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("cairn %v: %v", args, err)
+	}
+	return errb.String(), 0
+}
+
+// A repository on storage this user cannot write (here a read-only bind
+// mount) cannot be locked: the commands that only read it say so and point
+// to --no-lock, with which they list, check and restore it. A command that
+// writes refuses --no-lock.
+func TestNoLockReadOnlyRepository(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test needs root, to bind-mount a repository read-only")
+		}
+		t.Skip("needs root")
+	}
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 5, 100<<10, 7)
+	c.ok("ingest", "-q", src)
+
+	ro := filepath.Join(t.TempDir(), "ro")
+	os.Mkdir(ro, 0o755)
+	if out, err := exec.Command("mount", "--bind", c.repoDir(), ro).CombinedOutput(); err != nil {
+		t.Fatalf("mount --bind: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", ro).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", ro).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v: %s", err, out)
+	}
+	r := newCLIAt(t, ro)
+
+	for _, args := range [][]string{{"snapshots"}, {"ls", "latest"}, {"restore", "latest", "--target", t.TempDir()}} {
+		stderr, code := r.stderrOf(args...)
+		if code != 1 || !strings.Contains(stderr, "read-only file system") || !strings.Contains(stderr, "--no-lock reads without one") {
+			t.Fatalf("cairn %v on a read-only repository: exit %d, stderr %q: want 1 and a pointer to --no-lock", args, code, stderr)
+		}
+	}
+
+	if out := r.ok("--no-lock", "snapshots"); !strings.Contains(out, "1 snapshot") {
+		t.Fatalf("snapshots --no-lock: %q", out)
+	}
+	if out := r.ok("--no-lock", "ls", "latest:"+src); strings.Count(out, "\n") != 6 {
+		t.Fatalf("ls --no-lock: %q", out)
+	}
+	r.ok("--no-lock", "check", "--read-data")
+	dst := t.TempDir()
+	r.ok("--no-lock", "restore", "latest:"+src, "--target", dst)
+	sameFiles(t, src, dst)
+
+	stderr, code := c.stderrOf("--no-lock", "ingest", src)
+	if code != 1 || !strings.Contains(stderr, "--no-lock is only for commands that read the repository; ingest writes to it") {
+		t.Fatalf("ingest --no-lock: exit %d, stderr %q", code, stderr)
+	}
+}
