@@ -55,3 +55,30 @@ func TestPaneHexDumpFitsWidth(t *testing.T) {
 		t.Errorf("a wide pane should keep 16 bytes a row:\n%s", out)
 	}
 }
+
+// Text shown in the side pane and the preview has the characters that
+// move the cursor or reorder the screen escaped: a carriage return inside
+// a line (a progress log) sent the cursor to the left edge, where the
+// pane's text overwrote the file list; a form feed moved it down a line.
+func TestContentEscapesControls(t *testing.T) {
+	data := []byte(" 10%\r 50%\r100% done\r\npage one\n\fpage two\nc1 \u009b31mred\u009b0m \u202eevil\u202c end\n")
+	if !isText(data) {
+		t.Fatal("test data is not text")
+	}
+	for _, full := range []bool{false, true} {
+		got := renderContent(data, 60, full)
+		for _, bad := range []string{"\r", "\f", "\u009b", "\u202e", "\u202c"} {
+			if strings.Contains(got, bad) {
+				t.Errorf("full=%v: %q drawn raw in %q", full, bad, got)
+			}
+		}
+		for _, want := range []string{` 10%\r 50%\r100% done` + "\n", `\fpage two`, `c1 \u009b31mred\u009b0m \u202eevil\u202c end`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("full=%v: %q lacks %q", full, got, want)
+			}
+		}
+	}
+	if got := renderContent([]byte("a\tb\n"), 60, false); got != "a    b\n" {
+		t.Errorf("tabs: %q", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -141,6 +142,29 @@ func isText(b []byte) bool {
 	return true
 }
 
+// escapeControls shows the characters of a text line that would move the
+// terminal's cursor or reorder the screen (a carriage return or form feed
+// inside a line, C1 controls, bidirectional overrides, a cut character at
+// the end) escaped, as names are: drawn raw, a progress log's "\r" wrote
+// the side pane over the file list.
+func escapeControls(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[0])
+		case unsafeRune(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
+}
+
 // renderContent shows data as text lines, or as a hex dump when it is not
 // text. full is the preview page (more hex); the side pane shows less.
 func renderContent(data []byte, width int, full bool) string {
@@ -148,7 +172,7 @@ func renderContent(data []byte, width int, full bool) string {
 		var b strings.Builder
 		for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
 			l = strings.TrimSuffix(l, "\r")
-			b.WriteString(strings.ReplaceAll(l, "\t", "    ") + "\n")
+			b.WriteString(escapeControls(strings.ReplaceAll(l, "\t", "    ")) + "\n")
 		}
 		return b.String()
 	}
