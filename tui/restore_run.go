@@ -111,14 +111,28 @@ func jobSizes(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs []
 	split := map[group]bool{}
 	for i, j := range jobs {
 		var t dirTotal
+		node := j.node
+		if node != nil && node.Kind == tree.KindDir && node.Subtree.IsZero() {
+			// Empty, or a folder a diff shows only on the way to its
+			// changes, marked with a node of its kind alone: the
+			// snapshot's node says which (else its total is taken
+			// for 0, and the bar and a stopped restore's count of
+			// files not restored are wrong).
+			n, _, err := restore.Find(ctx, r, j.sn, j.path)
+			if err != nil {
+				ok = false
+			} else {
+				node = n
+			}
+		}
 		switch {
-		case j.node == nil:
+		case node == nil:
 			ok = false
-		case j.node.Kind == tree.KindFile:
-			t = fileTotal(j.node)
-		case j.node.Kind == tree.KindDir && !j.node.Subtree.IsZero():
+		case node.Kind == tree.KindFile:
+			t = fileTotal(node)
+		case node.Kind == tree.KindDir && !node.Subtree.IsZero():
 			var err error
-			t, err = sizes.total(ctx, r, j.node.Subtree)
+			t, err = sizes.total(ctx, r, node.Subtree)
 			ok = ok && err == nil
 		}
 		out[i] = workSize{bytes: t.bytes, files: t.files}

@@ -422,3 +422,36 @@ func TestRestoreReportsHardlinksSplitAcrossMarks(t *testing.T) {
 		}
 	}
 }
+
+// A folder of a diff that holds changes but did not change itself is
+// marked with a node of its kind alone (no tree): the restore still
+// counts what it holds, for the bar and for a stopped restore's count of
+// files not restored (it said "0/0 files 0 B of 0 B" while writing the
+// whole folder, and "2 files not restored" of thousands when stopped).
+func TestDiffFolderMarkIsSized(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	h := newHarness(t, f, 120, 30)
+	h.run(h.a.openDiff(f.snaps[0], f.snaps[1]))
+	p := h.a.top().(*diffPage)
+	if len(p.rows) == 0 || p.rows[0].name != "home" || p.rows[0].change != nil {
+		t.Fatalf("first row: %+v", p.rows[0])
+	}
+	h.keys("space")
+	ms := h.a.marks.list()
+	if len(ms) != 1 || ms[0].path != "/home" {
+		t.Fatalf("marks: %d", len(ms))
+	}
+	n, _, err := restore.Find(ctx, f.r, ms[0].sn, "/home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := newSizeCache().total(ctx, f.r, n.Subtree)
+	if err != nil || want.files == 0 {
+		t.Fatalf("%+v, %v", want, err)
+	}
+	work, ok, _ := jobSizes(ctx, f.r, h.a.sizes, []restoreJob{{sn: ms[0].sn, path: ms[0].path, node: ms[0].node}})
+	if !ok || work[0].files != want.files || work[0].bytes != want.bytes {
+		t.Errorf("marked diff folder sized %+v (known %v), want %d files, %d bytes", work[0], ok, want.files, want.bytes)
+	}
+}
