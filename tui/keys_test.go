@@ -346,3 +346,30 @@ func TestDiffHelpNamesShiftTab(t *testing.T) {
 		t.Errorf("diff help keys: %q", keys)
 	}
 }
+
+// ctrl+r reloads the list as new copies of the snapshots: the two picked
+// for a diff stay picked (and labelled), and the cursor stays on its
+// snapshot. The labels vanished and the cursor went to the top, while d
+// still compared the picks nobody could see any more.
+func TestReloadKeepsPicksAndCursor(t *testing.T) {
+	h := newHarness(t, newFixture(t), 100, 20)
+	p := h.a.top().(*snapshotsPage)
+	h.keys("space", "down", "down", "space", "up") // pick the newest and the oldest laptop snapshots
+	want := p.selected().ID
+	h.keys("ctrl+r")
+	if got := p.selected(); got == nil || got.ID != want {
+		t.Fatalf("cursor after reload on %v, want %v", got, want)
+	}
+	labels := ""
+	for _, sn := range p.items {
+		labels += p.pickLabel(sn)
+	}
+	if labels != "A B " {
+		t.Errorf("pick labels after reload %q, want %q", labels, "A B ")
+	}
+	h.keys("d")
+	d, ok := h.a.top().(*diffPage)
+	if !ok || d.old.ID != h.f.snaps[0].ID || d.new.ID != h.f.snaps[3].ID {
+		t.Fatalf("diff after reload: %T", h.a.top())
+	}
+}

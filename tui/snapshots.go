@@ -84,6 +84,19 @@ func (p *snapshotsPage) update(a *App, msg tea.Msg) tea.Cmd {
 			a.note("%s left out (run cairn check)", plural(msg.warnings, "damaged snapshot", "damaged snapshots"))
 		}
 		p.all, p.loaded = msg.snaps, true
+		// A reload (ctrl+r) brings new copies of the snapshots: the
+		// picks follow theirs, by ID, as the cursor does in rebuild
+		// (a pick forgotten meanwhile is dropped).
+		var picked []*repo.Snapshot
+		for _, x := range p.picked {
+			for _, sn := range p.all {
+				if sn.ID == x.ID {
+					picked = append(picked, sn)
+					break
+				}
+			}
+		}
+		p.picked = picked
 		p.rebuild()
 		if a.opt.Snapshot != "" {
 			sel := a.opt.Snapshot
@@ -240,7 +253,7 @@ func (p *snapshotsPage) rebuild() {
 	}
 	p.cur.pos = 0
 	for i, sn := range p.items {
-		if sn == keep {
+		if keep != nil && sn.ID == keep.ID {
 			p.cur.pos = i
 		}
 	}
