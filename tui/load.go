@@ -26,6 +26,8 @@ type (
 		node  *tree.Node // the folder itself
 		nodes []*tree.Node
 		err   error
+		// notDir says the path is there but is no folder (a file).
+		notDir bool
 	}
 	headLoaded struct {
 		node *tree.Node
@@ -54,7 +56,7 @@ func loadDir(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, dir str
 		return res
 	}
 	if n.Kind != tree.KindDir {
-		res.err = fmt.Errorf("%s is not a folder", dir)
+		res.err, res.notDir = fmt.Errorf("%s is not a folder", dir), true
 		return res
 	}
 	res.node = n

@@ -378,7 +378,14 @@ func (a *App) openSelector(sel string) tea.Cmd {
 		a.note("no snapshot %q", snapSel)
 		return nil
 	}
-	return a.openTree(found, sub, "")
+	// A file opens as its folder, cursor on it (as a snapshot of one
+	// file does), not as an error page saying it is not a folder.
+	sub = path.Clean("/" + sub)
+	if sub == "/" {
+		return a.openTree(found, sub, "")
+	}
+	p := &treePage{sn: found, heads: map[*tree.Node]headLoaded{}, fallback: &treeSpot{dir: path.Dir(sub), name: path.Base(sub)}}
+	return a.push(p, p.enter(a, sub, ""))
 }
 
 // openSnapshot pushes sn's tree where startAt says: in its one path when

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cairn-backup/cairn/repo"
@@ -43,6 +44,34 @@ func TestSnapshotOpensInItsPath(t *testing.T) {
 				name = p.selected().Name
 			}
 			t.Errorf("%v: opens in %q (%v) on %q, want %q on %q", c.paths, p.dir, p.err, name, c.dir, c.name)
+		}
+	}
+}
+
+// `cairn tui SNAP:PATH` naming a file opens its folder with the cursor on
+// it, as a snapshot of one file opens; it showed "... is not a folder"
+// in an empty tree. A missing path opens the folder above it and says so.
+func TestSelectorOpensFileInItsFolder(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		sel, dir, name, status string
+	}{
+		{":/home/alice/docs/notes.txt", "/home/alice/docs", "notes.txt", ""},
+		{":/home/alice/docs", "/home/alice/docs", "notes.txt", ""},
+		{":/home/alice/gone", "/home/alice", ".profile", "not found"},
+	} {
+		h := newHarness(t, f, 100, 20)
+		h.run(h.a.openSelector(f.snaps[3].ID.Short() + c.sel))
+		p, ok := h.a.top().(*treePage)
+		if !ok {
+			t.Fatalf("%s: top page %T", c.sel, h.a.top())
+		}
+		if p.dir != c.dir || p.err != nil || p.selected() == nil || p.selected().Name != c.name {
+			t.Errorf("%s: opens in %q (%v), want %q on %q", c.sel, p.dir, p.err, c.dir, c.name)
+			continue
+		}
+		if c.status != "" && !strings.Contains(h.a.status, c.status) || c.status == "" && h.a.status != "" {
+			t.Errorf("%s: status %q, want %q", c.sel, h.a.status, c.status)
 		}
 	}
 }

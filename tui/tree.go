@@ -116,6 +116,9 @@ func (p *treePage) update(a *App, msg tea.Msg) tea.Cmd {
 		if fb := p.fallback; fb != nil {
 			p.fallback = nil
 			if msg.err != nil {
+				if !msg.notDir {
+					a.fail(msg.err) // missing: say so, and show where it would be
+				}
 				return p.enter(a, fb.dir, fb.name)
 			}
 		}
