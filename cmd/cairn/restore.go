@@ -32,7 +32,9 @@ hardlinks, device nodes and sparse files.
 
 --overwrite decides what happens to files already in the target:
   if-changed (default)  replace a file that differs in size or mtime, but never
-                        one newer than the snapshot's copy (that is reported)
+                        one newer than the snapshot's copy (that is reported);
+                        one of the same size and mtime keeps its content and
+                        gets the snapshot's owner, mode and xattrs
   if-newer              replace a file only when the snapshot's copy has the
                         later mtime (as restic's if-newer)
   always                replace everything

@@ -47,6 +47,8 @@ const (
 	// IfChanged (the default) replaces an existing file only when it
 	// differs in size or mtime from the snapshot's, and never replaces one
 	// that is newer than the snapshot's copy: that is reported instead.
+	// A file it keeps for its size and mtime gets the snapshot's owner,
+	// mode, xattrs and times.
 	IfChanged Overwrite = iota
 	// Always replaces whatever is there.
 	Always

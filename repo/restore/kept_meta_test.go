@@ -1,0 +1,73 @@
+package restore_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/restore"
+)
+
+// A file that --overwrite if-changed keeps because its size and mtime are
+// the snapshot's still gets the snapshot's mode, owner and extended
+// attributes, as restic's if-changed does: a restore over an older one
+// (or a retry after a failed one) must not leave a setuid bit, a
+// capability or an owner the snapshot does not give the file.
+func TestIfChangedKeptFileGetsSnapshotMetadata(t *testing.T) {
+	f := newSmallTree(t)
+	dst := t.TempDir()
+	if res := f.restore(t, "", restore.Options{Target: dst}); res.err != nil || len(res.warned) > 0 {
+		t.Fatal(res.err, res.warned)
+	}
+	a, h2 := filepath.Join(dst, "a.txt"), filepath.Join(dst, "d", "h2")
+	must(t, unix.Chmod(a, 0o4755))
+	must(t, unix.Chmod(h2, 0o600)) // the second name of the h1 group
+	xattrs := true
+	if err := unix.Lsetxattr(a, "user.stale", []byte("x"), 0); err != nil {
+		// Under CI, make test runs on a filesystem with user xattrs.
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("user xattrs: %v", err)
+		}
+		xattrs = false
+	}
+	owner := os.Geteuid() == 0
+	if owner {
+		must(t, os.Lchown(a, 4242, 4343))
+		must(t, unix.Chmod(a, 0o4755)) // chown cleared the setuid bit
+	}
+
+	res := f.restore(t, "", restore.Options{Target: dst, Overwrite: restore.IfChanged})
+	if res.err != nil || len(res.warned) > 0 {
+		t.Fatal(res.err, res.warned)
+	}
+	if res.st.Skipped == 0 {
+		t.Fatalf("stats %+v: nothing kept, the test does not test the policy", *res.st)
+	}
+	for _, c := range []struct {
+		path string
+		mode os.FileMode
+	}{{a, 0o644}, {h2, 0o644}, {filepath.Join(dst, "h1"), 0o644}} {
+		fi, err := os.Lstat(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky); got != c.mode {
+			t.Errorf("%s: mode %v, want the snapshot's %v", c.path, got, c.mode)
+		}
+		if owner {
+			st := fi.Sys().(*syscall.Stat_t)
+			if st.Uid != 0 || st.Gid != 0 {
+				t.Errorf("%s: owner %d:%d, want the snapshot's 0:0", c.path, st.Uid, st.Gid)
+			}
+		}
+	}
+	if xattrs {
+		if _, err := unix.Lgetxattr(a, "user.stale", nil); !errors.Is(err, unix.ENODATA) {
+			t.Errorf("%s keeps user.stale, which the snapshot does not give it (%v)", a, err)
+		}
+	}
+}
