@@ -71,3 +71,49 @@ func TestIfChangedKeptFileGetsSnapshotMetadata(t *testing.T) {
 		}
 	}
 }
+
+// A file of the snapshot's size and mtime that shares its inode with more
+// names than the snapshot gives it is not taken for the snapshot's copy:
+// keeping it would keep the other names' content, and setting its
+// metadata would set theirs. It is replaced, which breaks the link.
+func TestIfChangedReplacesFileLinkedElsewhere(t *testing.T) {
+	f := newSmallTree(t)
+	dst := t.TempDir()
+	if res := f.restore(t, "", restore.Options{Target: dst}); res.err != nil || len(res.warned) > 0 {
+		t.Fatal(res.err, res.warned)
+	}
+	// a.txt and b.txt are 5 bytes with the same mtime: a link of a.txt
+	// at b.txt has b.txt's size and mtime, and a.txt's content.
+	a, b := filepath.Join(dst, "a.txt"), filepath.Join(dst, "b.txt")
+	must(t, os.Remove(b))
+	must(t, os.Link(a, b))
+
+	res := f.restore(t, "", restore.Options{Target: dst, Overwrite: restore.IfChanged})
+	if res.err != nil || len(res.warned) > 0 {
+		t.Fatal(res.err, res.warned)
+	}
+	for path, want := range map[string]string{a: "alpha", b: "bravo"} {
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("%s holds %q, want the snapshot's %q", path, got, want)
+		}
+	}
+	fa, errA := os.Lstat(a)
+	fb, errB := os.Lstat(b)
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if os.SameFile(fa, fb) {
+		t.Errorf("%s and %s are still one inode; the snapshot holds two files", a, b)
+	}
+	// The snapshot's own group (h1, d/h2) is kept as it is.
+	h1, h2 := filepath.Join(dst, "h1"), filepath.Join(dst, "d", "h2")
+	f1, err1 := os.Lstat(h1)
+	f2, err2 := os.Lstat(h2)
+	if err1 != nil || err2 != nil || !os.SameFile(f1, f2) {
+		t.Errorf("%s and %s are not one inode any more (%v %v)", h1, h2, err1, err2)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -752,8 +753,14 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 }
 
 // sameFile says whether fi, of mtime mt, is a regular file of the
-// snapshot's size and mtime: taken for the snapshot's copy.
+// snapshot's size and mtime, with no more names than n has links: taken
+// for the snapshot's copy. One that shares its inode with a path the
+// snapshot does not link to n is not (its content may be that path's,
+// and setting n's metadata on it would set that path's too).
 func sameFile(fi os.FileInfo, n *tree.Node, mt int64) bool {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Nlink) > uint64(max(n.Links, 1)) {
+		return false
+	}
 	return n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && mt == n.MTime
 }
 
