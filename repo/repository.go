@@ -309,6 +309,7 @@ func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.
 		return nil, "", fmt.Errorf("%s has no key files: %w", be.Location(), ErrWrongPassword)
 	}
 	var firstErr error
+	tried := 0 // key files the password was tried on
 	for _, n := range names {
 		b, err := be.Load(ctx, n, 0, -1)
 		if err != nil {
@@ -320,6 +321,7 @@ func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.
 			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
 			continue
 		}
+		tried++
 		k, err := kf.Unlock(password)
 		if err == nil {
 			return k, n, nil
@@ -327,6 +329,12 @@ func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.
 		if !errors.Is(err, crypto.ErrWrongPassword) {
 			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
 		}
+	}
+	if tried == 0 {
+		// No key file could even be read: the password was never
+		// wrong (exit 12 would send a script after the wrong fault).
+		return nil, "", fmt.Errorf("no key file of %s can be read, so no password can open it (put back a key file from a copy of the repository): %v: %w",
+			be.Location(), firstErr, ErrDamaged)
 	}
 	if firstErr != nil {
 		return nil, "", fmt.Errorf("%w (also: %v)", ErrWrongPassword, firstErr)
