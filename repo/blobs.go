@@ -48,7 +48,7 @@ func (r *Repository) loadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s blob %s is in no index segment: %w", t, bid, ErrNotFound)
+		return nil, fmt.Errorf("%s blob %s is in no index segment (cairn check tells what is lost; cairn repair index rebuilds the index from the packs): %w", t, bid, ErrNotFound)
 	}
 	if loc.Type != t {
 		return nil, fmt.Errorf("blob %s is a %s blob, not %s: %w", bid, loc.Type, t, ErrDamaged)

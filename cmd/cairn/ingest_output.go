@@ -129,7 +129,7 @@ func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
 		fmt.Fprintf(stdout, "Files:       %d new, %d changed, %d unchanged\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged)
 		fmt.Fprintf(stdout, "Dirs:        %d new, %d changed, %d unchanged\n", s.DirsNew, s.DirsChanged, s.DirsUnchanged)
 		fmt.Fprintf(stdout, "%s %s (%s stored)\n", added, formatBytes(s.DataAdded), formatBytes(s.DataAddedStored))
-		fmt.Fprintf(stdout, "Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), formatDuration(s.End.Sub(s.Start)))
+		fmt.Fprintf(stdout, "Processed:   %s, %s in %s\n", plural(s.TotalFiles, "file"), formatBytes(s.TotalBytes), formatDuration(s.End.Sub(s.Start)))
 		switch {
 		case o.dryRun && o.skipped:
 			fmt.Fprintln(stdout, "dry run: nothing was stored")

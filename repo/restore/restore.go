@@ -379,7 +379,11 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		return st, ctx.Err()
 	}
 	if st.Errors > 0 {
-		return st, fmt.Errorf("%d errors: %w", st.Errors, ErrIncomplete)
+		noun := "errors"
+		if st.Errors == 1 {
+			noun = "error"
+		}
+		return st, fmt.Errorf("%d %s: %w", st.Errors, noun, ErrIncomplete)
 	}
 	return st, nil
 }
