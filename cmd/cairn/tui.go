@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/tui"
 )
 
@@ -26,7 +27,10 @@ snapshot's tree at once.`,
 				return errors.New("cairn tui needs a terminal")
 			}
 			ctx := cmd.Context()
-			r, err := g.open(ctx)
+			// A copy of the local index, as a mount has: a browser left
+			// open for hours must not hold the shared one, without which
+			// a nightly ingest reads and hashes every file again.
+			r, err := g.open(ctx, func(o *repo.Options) { o.PrivateIndex = true })
 			if err != nil {
 				return err
 			}

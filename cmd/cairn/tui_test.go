@@ -186,3 +186,37 @@ func TestTUIEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// An open TUI works on its own copy of the local index, as a mount does:
+// an ingest meanwhile uses the shared one, so it knows which files did not
+// change and reads none of them. Before, the TUI held the shared index, and
+// a nightly ingest while someone browsed read and hashed everything again.
+func TestTUILeavesLocalIndexToIngest(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 4, 10<<10, 3)
+	c.ok("ingest", "-q", src)
+	var env []string
+	for _, e := range c.env {
+		if strings.HasPrefix(e, "CAIRN_") {
+			env = append(env, "'"+e+"'")
+		}
+	}
+	s := startTmux(t, 120, 35, "env TERM=xterm-256color "+strings.Join(env, " ")+" "+c.bin+" tui; sleep 60")
+	s.wait("1 snapshot ")
+
+	var out, errb bytes.Buffer
+	cmd := c.cmd("ingest", src)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ingest beside the TUI: %v: %s", err, errb.String())
+	}
+	if strings.Contains(errb.String(), "busy") {
+		t.Fatalf("ingest found the local index busy: %s", errb.String())
+	}
+	if !strings.Contains(out.String(), "0 new, 0 changed, 4 unchanged") {
+		t.Fatalf("ingest beside the TUI did not know its files unchanged:\n%s", out.String())
+	}
+	s.keys("C-r")
+	s.wait("2 snapshots")
+}
