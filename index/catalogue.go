@@ -50,3 +50,16 @@ func (d *DB) SyncSnapshots(keep map[id.ID]bool, add map[id.ID][]byte) error {
 		return nil
 	})
 }
+
+// Snapshot returns one catalogued snapshot's stored plaintext, or nil when
+// the catalogue does not hold it.
+func (d *DB) Snapshot(sid id.ID) ([]byte, error) {
+	var out []byte
+	err := d.view(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bSnapshots).Get(sid[:]); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}

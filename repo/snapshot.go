@@ -163,6 +163,18 @@ func (r *Repository) LoadSnapshot(ctx context.Context, sid id.ID) (*Snapshot, er
 	return decodeSnapshot(sid, b)
 }
 
+// CachedSnapshot returns the copy of snapshot sid that this host's local
+// index keeps (what the object held when it was last read whole), or nil
+// when it keeps none. It is what restores and listings use; when the
+// stored object is damaged, `repair snapshots` stores it again from here.
+func (r *Repository) CachedSnapshot(sid id.ID) (*Snapshot, error) {
+	b, err := r.idx.Snapshot(sid)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	return decodeSnapshot(sid, b)
+}
+
 func decodeSnapshot(sid id.ID, b []byte) (*Snapshot, error) {
 	var sn Snapshot
 	if err := json.Unmarshal(b, &sn); err != nil {

@@ -154,6 +154,9 @@ cannot be read; each is listed. The new snapshot keeps the original's time,
 host, source and paths, and carries the tag "repaired" and the original's
 ID. The originals are kept until they are forgotten; --forget removes them
 at once, together with snapshot objects nothing can be read from. A snapshot
+whose stored object cannot be read, but of which this host's local index
+keeps a copy (what listings and restores read), is stored again from that
+copy, as a repaired snapshot. A snapshot
 repaired before is checked again: when an ingest has since stored again
 what it lost, it is whole, and --forget keeps it and removes its repaired
 copies instead.
@@ -205,6 +208,9 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 			if rep.Err != nil {
 				m["error"] = rep.Err.Error()
 			}
+			if rep.FromCache {
+				m["from_local_index"] = true
+			}
 			var lost []map[string]any
 			for _, l := range rep.Lost {
 				lost = append(lost, map[string]any{"path": l.Path, "kind": l.Kind.String(), "reason": l.Reason})
@@ -235,7 +241,7 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 			head += fmt.Sprintf(" of %s (%s, %s)", sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source)
 		}
 		switch {
-		case rep.Err != nil:
+		case rep.Err != nil && !rep.FromCache:
 			fmt.Fprintf(stdout, "%s: cannot be read (%v); nothing to repair\n", head, rep.Err)
 		case rep.Whole && rep.StaleForgotten:
 			fmt.Fprintf(stdout, "%s: whole again; kept\n", head)
@@ -255,7 +261,12 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 		case !rep.RepairedBefore.IsZero():
 			fmt.Fprintf(stdout, "%s: already repaired as snapshot %s\n", head, rep.RepairedBefore.Short())
 		default:
-			fmt.Fprintf(stdout, "%s loses %s:\n", head, countNoun(len(rep.Lost), "path"))
+			if rep.FromCache {
+				fmt.Fprintf(stdout, "%s: its stored object cannot be read (%v); this host's local index keeps a copy\n", head, rep.Err)
+			}
+			if len(rep.Lost) > 0 || !rep.FromCache {
+				fmt.Fprintf(stdout, "%s loses %s:\n", head, countNoun(len(rep.Lost), "path"))
+			}
 			for _, l := range rep.Lost {
 				kind := "file"
 				if l.Kind == tree.KindDir {

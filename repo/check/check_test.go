@@ -228,12 +228,28 @@ func TestMissingSegment(t *testing.T) {
 func TestDamagedSnapshot(t *testing.T) {
 	f := repotest.New(t)
 	d := f.DamageSnapshot(f.Snapshots[0].ID)
-	res := run(t, f, check.Options{})
+	// A host whose local index never read the snapshot has nothing of it
+	// left: only forgetting it is left to do.
+	fresh := f.Open()
+	defer fresh.Close()
+	res, err := check.Run(context.Background(), fresh, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := one(t, res, check.SnapshotDamaged, d)
-	if !strings.Contains(p.Message, "content does not match its name") {
+	if !strings.Contains(p.Message, "content does not match its name") || strings.Contains(p.Message, "keeps a copy") {
 		t.Fatalf("message %q", p.Message)
 	}
 	hint(t, res, "run `cairn repair snapshots --forget`")
+
+	// The host that wrote it keeps a copy, which restores read: it is
+	// not lost, and repair stores it again.
+	res = run(t, f, check.Options{})
+	p = one(t, res, check.SnapshotDamaged, d)
+	if !strings.Contains(p.Message, "content does not match its name") || !strings.Contains(p.Message, "local index keeps a copy of it") {
+		t.Fatalf("message %q", p.Message)
+	}
+	hint(t, res, "run `cairn repair snapshots`")
 }
 
 func TestDanglingBlob(t *testing.T) {

@@ -132,6 +132,7 @@ type Problem struct {
 	msgs     []string
 	lost     map[id.ID]bool
 	affected map[id.ID]*Affected
+	cached   id.ID // a damaged snapshot whose copy the local index keeps
 }
 
 // Affected is what one snapshot loses to a problem.

@@ -45,6 +45,17 @@ func (c *checker) loadSnapshots(ctx context.Context) error {
 				c.unreadable(name, "it", err)
 				return
 			}
+			if cached, cerr := c.r.CachedSnapshot(sids[i]); cerr == nil && cached != nil {
+				// Listings and restores read this copy, so the snapshot
+				// is not lost: repair stores it again, and its trees
+				// are checked as any other's.
+				p := c.problem(name, SnapshotDamaged, name, "cannot be read: "+trimErr(err, name))
+				c.mu.Lock()
+				p.cached = sids[i]
+				c.snapshots = append(c.snapshots, cached)
+				c.mu.Unlock()
+				return
+			}
 			c.problem(name, SnapshotDamaged, name, "cannot be read: "+trimErr(err, name))
 			return
 		}
@@ -393,6 +404,11 @@ func (c *checker) finish() {
 			}
 		}
 	}
+	for _, p := range c.problems {
+		if !p.cached.IsZero() {
+			losesData[p.cached] = true // its object, if not its data
+		}
+	}
 	for _, sn := range c.snapshots {
 		if o := sn.Original; o != nil && sn.HasTag(repair.RepairedTag) && loaded[*o] && !losesData[*o] {
 			c.notice(SnapshotRepairStale, "snapshots/"+sn.ID.String(),
@@ -425,7 +441,18 @@ func (c *checker) finish() {
 				}
 			}
 		case SnapshotDamaged:
-			p.Fix |= FixForget
+			switch copy, ok := repairedAs[p.cached]; {
+			case p.cached.IsZero():
+				p.Fix |= FixForget
+			case ok:
+				// Stored again before: only the damaged object is
+				// left to remove.
+				p.addMessage(fmt.Sprintf("it was stored again, from this host's local index, as snapshot %s", copy.Short()))
+				p.Fix |= FixForget
+			default:
+				p.addMessage("this host's local index keeps a copy of it, which `cairn repair snapshots` stores again")
+				p.Fix |= FixSnapshots
+			}
 		}
 		if losing[p.Kind] && len(p.affected) > 0 {
 			p.Fix |= snapshotsFix(p, repairedAs)

@@ -43,7 +43,11 @@ type SnapshotReport struct {
 	ID       id.ID          // the original's
 	Original *repo.Snapshot // nil when it cannot be read
 	Err      error          // why it cannot be read
-	Lost     []Lost         // what the repaired snapshot leaves out
+	// FromCache: the stored object cannot be read (Err), but this host's
+	// local index keeps a copy of it (Original), which listings and
+	// restores use. Repaired is that copy stored again.
+	FromCache bool
+	Lost      []Lost // what the repaired snapshot leaves out
 	// Repaired is the new snapshot, or nil: nothing of the original
 	// could be read, or it had been repaired before (RepairedBefore).
 	Repaired       *repo.Snapshot
@@ -115,14 +119,20 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 	res := &SnapshotsResult{Checked: len(sids)}
 	var snaps []*repo.Snapshot
 	repairedAs := map[id.ID][]id.ID{} // original -> its repaired copies
+	damaged := map[id.ID]error{}      // stored objects read from the local index's copy
 	for _, sid := range sids {
 		sn, err := r.LoadSnapshot(ctx, sid)
 		if err != nil {
 			if !errors.Is(err, repo.ErrDamaged) {
 				return nil, err
 			}
-			res.Reports = append(res.Reports, &SnapshotReport{ID: sid, Err: err})
-			continue
+			cached, cerr := r.CachedSnapshot(sid)
+			if cerr != nil || cached == nil {
+				res.Reports = append(res.Reports, &SnapshotReport{ID: sid, Err: err})
+				continue
+			}
+			damaged[sid] = err
+			sn = cached
 		}
 		snaps = append(snaps, sn)
 		// Only the copies a repair wrote: tag and rewrite name their
@@ -146,6 +156,12 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 	whole := map[id.ID]bool{}
 	for _, sn := range snaps {
 		if _, ok := repairedAs[sn.ID]; ok {
+			if damaged[sn.ID] != nil {
+				// Its trees may be whole, but its object is not: the
+				// copies stay what there is.
+				whole[sn.ID] = false
+				continue
+			}
 			ok, err := w.wholeTree(sn.Tree)
 			if err != nil {
 				return nil, err
@@ -194,16 +210,18 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 		}
 		rw, err := w.tree(sn.Tree)
 		var tl *treeLost
+		bad := damaged[sn.ID]
 		switch {
 		case errors.As(err, &tl):
-			res.Reports = append(res.Reports, &SnapshotReport{ID: sn.ID, Original: sn, Lost: []Lost{{Path: "/", Kind: tree.KindDir, Reason: tl.reason}}})
+			res.Reports = append(res.Reports, &SnapshotReport{ID: sn.ID, Original: sn, Err: bad, FromCache: bad != nil,
+				Lost: []Lost{{Path: "/", Kind: tree.KindDir, Reason: tl.reason}}})
 			continue
 		case err != nil:
 			return nil, err
-		case len(rw.lost) == 0:
+		case len(rw.lost) == 0 && bad == nil:
 			continue
 		}
-		rep := &SnapshotReport{ID: sn.ID, Original: sn, Repaired: repairedSnapshot(sn, rw)}
+		rep := &SnapshotReport{ID: sn.ID, Original: sn, Err: bad, FromCache: bad != nil, Repaired: repairedSnapshot(sn, rw)}
 		for _, l := range rw.lost {
 			l.Path = path.Join("/", l.Path)
 			rep.Lost = append(rep.Lost, l)
