@@ -31,6 +31,8 @@ var denied = map[string]bool{
 	"ExpiredToken":          true,
 	"TokenRefreshRequired":  true,
 	"InvalidSecurity":       true,
+	// versitygw's answer to an unknown access key (with status 404).
+	"XAdminUserNotFound": true,
 }
 
 // transient4xx are client-error codes that another try may cure: a body
@@ -64,7 +66,7 @@ func classify(err error) error {
 		return err
 	}
 	switch {
-	case resp.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket":
+	case resp.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket" && !denied[resp.Code]:
 		return backends.ErrNotFound
 	case resp.Code == "InvalidRange":
 		return backends.ErrRange

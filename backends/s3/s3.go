@@ -159,7 +159,7 @@ func Open(ctx context.Context, location string, opts Options) (*S3, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, err := s.client.BucketExists(ctx, s.bucket)
+	ok, err := s.bucketExists(ctx)
 	if err == nil && !ok {
 		err = fmt.Errorf("open %s: bucket %q: %w (init creates it)", s.location, s.bucket, backends.ErrNotFound)
 	} else if err != nil {
@@ -172,6 +172,26 @@ func Open(ctx context.Context, location string, opts Options) (*S3, error) {
 	return s, nil
 }
 
+// bucketExists asks whether the bucket exists. The answer to a HEAD has no
+// body, so a 404 is all minio-go sees of it, and some servers answer 404
+// for other reasons than a missing bucket (versitygw to an unknown access
+// key): a 404 is asked again with a listing of at most one key, whose
+// answer says why.
+func (s *S3) bucketExists(ctx context.Context) (bool, error) {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil || ok {
+		return ok, err
+	}
+	_, err = s.core.ListObjectsV2(s.bucket, s.prefix, "", "", "/", 1)
+	switch {
+	case err == nil:
+		return true, nil // listed: the HEAD's 404 was wrong
+	case errorCode(err) == "NoSuchBucket":
+		return false, nil
+	}
+	return false, err
+}
+
 // Create connects like Open, first creating the bucket (in the region) when
 // it is missing.
 func Create(ctx context.Context, location string, opts Options) (*S3, error) {
@@ -179,7 +199,7 @@ func Create(ctx context.Context, location string, opts Options) (*S3, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, err := s.client.BucketExists(ctx, s.bucket)
+	ok, err := s.bucketExists(ctx)
 	if err != nil {
 		err = mapErr("create "+s.location, "", err)
 	} else if !ok {

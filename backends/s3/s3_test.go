@@ -142,6 +142,22 @@ func TestAccessDenied(t *testing.T) {
 	}
 }
 
+// An access key the server does not know is refused credentials, not a
+// missing bucket or repository, also on servers whose answer to a HEAD of
+// the bucket is then a bare 404 (versitygw).
+func TestUnknownAccessKey(t *testing.T) {
+	srv := s3test.New(t)
+	opts := s3.Options{AccessKey: "nobody", SecretKey: srv.SecretKey, Region: srv.Region}
+	_, err := s3.Open(t.Context(), srv.Location("x"), opts)
+	if !errors.Is(err, backends.ErrAccessDenied) || errors.Is(err, backends.ErrNotFound) || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+		t.Errorf("open with an unknown access key: %v, want access denied naming the variables", err)
+	}
+	_, err = s3.Create(t.Context(), srv.Endpoint+"/other-bucket/repo", opts)
+	if !errors.Is(err, backends.ErrAccessDenied) || errors.Is(err, backends.ErrNotFound) {
+		t.Errorf("create with an unknown access key: %v, want access denied", err)
+	}
+}
+
 func TestBucketCreation(t *testing.T) {
 	srv := s3test.New(t)
 	opts := s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region}
