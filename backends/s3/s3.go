@@ -51,6 +51,7 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -173,23 +174,27 @@ func Open(ctx context.Context, location string, opts Options) (*S3, error) {
 }
 
 // bucketExists asks whether the bucket exists. The answer to a HEAD has no
-// body, so a 404 is all minio-go sees of it, and some servers answer 404
+// body, so its status is all minio-go sees of it: some servers answer 404
 // for other reasons than a missing bucket (versitygw to an unknown access
-// key): a 404 is asked again with a listing of at most one key, whose
-// answer says why.
+// key), and a bare "400 Bad Request" does not say that the region is
+// wrong. A 404 or another client error is asked again with a listing of
+// at most one key, whose answer says why.
 func (s *S3) bucketExists(ctx context.Context) (bool, error) {
 	ok, err := s.client.BucketExists(ctx, s.bucket)
-	if err != nil || ok {
+	var resp minio.ErrorResponse
+	if ok || err != nil && (!errors.As(err, &resp) || resp.StatusCode < 400 || resp.StatusCode >= 500) {
 		return ok, err
 	}
-	_, err = s.core.ListObjectsV2(s.bucket, s.prefix, "", "", "/", 1)
+	_, lerr := s.core.ListObjectsV2(s.bucket, s.prefix, "", "", "/", 1)
 	switch {
-	case err == nil:
-		return true, nil // listed: the HEAD's 404 was wrong
-	case errorCode(err) == "NoSuchBucket":
+	case lerr == nil:
+		return err == nil, err // listed: the HEAD's 404 was wrong
+	case errorCode(lerr) == "NoSuchBucket":
 		return false, nil
+	case errorCode(lerr) == "":
+		return false, err
 	}
-	return false, err
+	return false, lerr
 }
 
 // Create connects like Open, first creating the bucket (in the region) when

@@ -158,6 +158,17 @@ func TestUnknownAccessKey(t *testing.T) {
 	}
 }
 
+// A region the server does not serve is named as the reason, not a bare
+// "400 Bad Request" (the answer to a HEAD has no body to say why).
+func TestWrongRegion(t *testing.T) {
+	srv := s3test.New(t)
+	opts := s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: "eu-west-1"}
+	_, err := s3.Open(t.Context(), srv.Location("x"), opts)
+	if err == nil || !strings.Contains(err.Error(), "region") || errors.Is(err, backends.ErrNotFound) {
+		t.Errorf("open in the wrong region: %v, want an error naming the region", err)
+	}
+}
+
 func TestBucketCreation(t *testing.T) {
 	srv := s3test.New(t)
 	opts := s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region}
