@@ -63,6 +63,14 @@ func mapErr(op, name string, err error) error {
 func classify(err error) error {
 	var resp minio.ErrorResponse
 	if !errors.As(err, &resp) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// net/http's "timeout awaiting response headers" says it
+			// is a context.DeadlineExceeded, which would read as the
+			// caller's own deadline and end its retries. Callers
+			// look at their context before they classify: this is
+			// a server slow to answer, which another try may cure.
+			return fmt.Errorf("%v", err)
+		}
 		return err
 	}
 	switch {

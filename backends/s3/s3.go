@@ -46,7 +46,10 @@
 // ErrAccessDenied, other client errors that repeating cannot fix (a missing
 // bucket, a malformed request) ErrPermanent. Everything else — network
 // failures, 5xx answers, throttling, a damaged upload — is left for a retry
-// filter; minio-go also retries such requests a few times itself.
+// filter; minio-go also retries such requests itself (Options.MaxRetries).
+// A connection on which no byte moves for Options.IOTimeout fails, so a
+// server that stops answering in the middle of a body fails the request
+// rather than hanging it.
 package s3
 
 import (
@@ -58,6 +61,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -78,6 +82,10 @@ const (
 	DefaultPartSize           = 16 << 20
 	DefaultMultipartThreshold = 64 << 20
 	DefaultRegion             = "us-east-1"
+
+	// openTries is how many times Open and Create ask for the bucket when
+	// minio-go does not retry (Options.MaxRetries 1).
+	openTries = 3
 
 	// idleConnsPerConnection is how many idle connections our transport
 	// keeps per upload connection (Options.Connections).
@@ -105,8 +113,16 @@ type Options struct {
 	// without saying so (those that say so are noticed by themselves).
 	ContentMD5 bool
 	// Transport carries the requests; nil means minio-go's default, with
-	// enough idle connections kept for the reads and uploads in flight.
+	// enough idle connections kept for the reads and uploads in flight,
+	// whose connections fail once no byte has moved on them for IOTimeout
+	// (DefaultIOTimeout when zero).
 	Transport http.RoundTripper
+	IOTimeout time.Duration
+	// MaxRetries is how many times minio-go tries a request that failed
+	// for a passing reason, in all, before it reports the failure (zero:
+	// minio-go's default, 10). A caller that retries on its own, and says
+	// so, sets 1.
+	MaxRetries int
 }
 
 // withDefaults fills the zero fields of o.
@@ -130,6 +146,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MultipartThreshold <= 0 {
 		o.MultipartThreshold = DefaultMultipartThreshold
+	}
+	if o.IOTimeout <= 0 {
+		o.IOTimeout = DefaultIOTimeout
 	}
 	return o
 }
@@ -181,6 +200,12 @@ func Open(ctx context.Context, location string, opts Options) (*S3, error) {
 // at most one key, whose answer says why.
 func (s *S3) bucketExists(ctx context.Context) (bool, error) {
 	ok, err := s.client.BucketExists(ctx, s.bucket)
+	// Open and Create come before any retry filter: when minio-go was
+	// told not to retry, try the first request of all again a few times.
+	for try := 1; err != nil && s.opts.MaxRetries == 1 && try < openTries && !backends.Permanent(classify(err)) && ctx.Err() == nil; try++ {
+		time.Sleep(time.Duration(try) * 500 * time.Millisecond)
+		ok, err = s.client.BucketExists(ctx, s.bucket)
+	}
 	var resp minio.ErrorResponse
 	if ok || err != nil && (!errors.As(err, &resp) || resp.StatusCode < 400 || resp.StatusCode >= 500) {
 		return ok, err
@@ -248,6 +273,7 @@ func connect(location string, opts Options) (*S3, error) {
 		// costs a new connection.
 		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, idleConnsPerConnection*opts.Connections)
 		t.MaxIdleConns = max(t.MaxIdleConns, t.MaxIdleConnsPerHost)
+		t.DialContext = idleDialer(t.DialContext, opts.IOTimeout)
 		opts.Transport, closeIdle = t, t.CloseIdleConnections
 	}
 	lookup := minio.BucketLookupPath
@@ -260,6 +286,7 @@ func connect(location string, opts Options) (*S3, error) {
 		Transport:    opts.Transport,
 		Region:       opts.Region,
 		BucketLookup: lookup,
+		MaxRetries:   opts.MaxRetries,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 %s: %w", location, err)

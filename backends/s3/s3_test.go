@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -166,6 +167,75 @@ func TestWrongRegion(t *testing.T) {
 	_, err := s3.Open(t.Context(), srv.Location("x"), opts)
 	if err == nil || !strings.Contains(err.Error(), "region") || errors.Is(err, backends.ErrNotFound) {
 		t.Errorf("open in the wrong region: %v, want an error naming the region", err)
+	}
+}
+
+// An upload to a server that stops answering in the middle of the body
+// fails once no byte has moved for the I/O timeout, for a retry to take
+// over, rather than blocking for as long as the server's kernel keeps the
+// connection open (forever).
+func TestServerHangsMidUpload(t *testing.T) {
+	srv := s3test.New(t)
+	b := open(t, srv, s3.Options{IOTimeout: time.Second, MaxRetries: 1})
+	data := make([]byte, 48<<20) // more than the sockets' buffers hold
+	if err := srv.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Thaw()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- b.Save(t.Context(), "data/ab/hung", data) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("save to a frozen server succeeded")
+		}
+		if backends.Permanent(err) {
+			t.Errorf("save to a frozen server: %v, which a retry filter would not retry", err)
+		}
+		t.Logf("failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(45 * time.Second):
+		t.Fatal("save to a frozen server still blocked after 45s")
+	}
+	if err := srv.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(t.Context(), "data/ab/hung", data[:1000]); err != nil {
+		t.Fatalf("save after the server came back: %v", err)
+	}
+}
+
+// A server that does not answer in time is a passing failure, for a retry
+// to take over, not the caller's deadline (net/http's timeout awaiting the
+// answer's headers says it is a context.DeadlineExceeded); Open, which
+// comes before any retry filter, asks three times when minio-go does not
+// retry.
+func TestAnswerTimeoutIsTransient(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var conns atomic.Int64
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			defer c.Close() // read nothing, answer nothing
+		}
+	}()
+	tr := &http.Transport{ResponseHeaderTimeout: 100 * time.Millisecond}
+	defer tr.CloseIdleConnections()
+	_, err = s3.Open(t.Context(), "s3:http://"+l.Addr().String()+"/bkt/x",
+		s3.Options{AccessKey: "a", SecretKey: "b", Transport: tr, MaxRetries: 1})
+	if err == nil || backends.Permanent(err) {
+		t.Errorf("open of a server that does not answer: %v, want a failure a retry may cure", err)
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("open asked %d times, want 3", n)
 	}
 }
 

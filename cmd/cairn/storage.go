@@ -57,6 +57,10 @@ func (g *globals) storageOptions(location string) (registry.Options, error) {
 	o.S3.VirtualHost = s.virtualHost
 	remote := strings.HasPrefix(location, "s3:")
 	if remote && s.retries > 1 {
+		// The filter retries, and says so: minio-go's own ten tries
+		// of each would keep a server that stops answering silent for
+		// ten timeouts before the first notice.
+		o.S3.MaxRetries = 1
 		o.Filters.Retry = &retry.Options{Attempts: s.retries,
 			OnRetry: func(op, name string, attempt int, err error, wait time.Duration) {
 				g.notice("cairn: %s %s failed (%v); try %d in %v", op, name, err, attempt+1, wait.Round(time.Millisecond))

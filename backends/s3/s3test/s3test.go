@@ -108,6 +108,14 @@ func (s *Server) Stop() {
 	<-s.exited
 }
 
+// Freeze stops the server's process (SIGSTOP) until Thaw: its kernel keeps
+// the connections open and accepts new ones, but nothing is read or
+// answered, as from a server that hangs.
+func (s *Server) Freeze() error { return s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw lets a frozen server go on.
+func (s *Server) Thaw() error { return s.cmd.Process.Signal(syscall.SIGCONT) }
+
 // run starts bin on a free port and waits until it answers HTTP.
 func run(bin, dir string) (*Server, error) {
 	port, err := freePort()
