@@ -78,6 +78,11 @@ func classify(err error) error {
 		return backends.ErrNotFound
 	case resp.Code == "InvalidRange":
 		return backends.ErrRange
+	case resp.Code == "RequestTimeTooSkewed":
+		// A 403 like refused credentials, but the credentials are not
+		// what is wrong.
+		return fmt.Errorf("%w: %s: %s (this host's clock and the server's differ by more than S3 allows, 15 minutes: set this host's clock right)",
+			backends.ErrPermanent, resp.Code, resp.Error())
 	case denied[resp.Code] || resp.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("%w: %s: %s (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket's policy)",
 			backends.ErrAccessDenied, resp.Code, resp.Error())

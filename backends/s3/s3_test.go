@@ -239,6 +239,25 @@ func TestAnswerTimeoutIsTransient(t *testing.T) {
 	}
 }
 
+// skewedClock signs requests as a host whose clock is an hour behind.
+type skewedClock struct{ base http.RoundTripper }
+
+func (c skewedClock) RoundTrip(r *http.Request) (*http.Response, error) {
+	r.Header.Set("X-Amz-Date", time.Now().UTC().Add(-time.Hour).Format("20060102T150405Z"))
+	return c.base.RoundTrip(r)
+}
+
+// A clock too far from the server's is named as what to fix, not taken for
+// wrong credentials (S3 answers both with 403).
+func TestClockSkew(t *testing.T) {
+	srv := s3test.New(t)
+	_, err := s3.Open(t.Context(), srv.Location("x"), s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
+		Region: srv.Region, Transport: skewedClock{http.DefaultTransport}})
+	if err == nil || !strings.Contains(err.Error(), "clock") || strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") || !backends.Permanent(err) {
+		t.Errorf("open with a skewed clock: %v, want a permanent error naming the clock, not the credentials", err)
+	}
+}
+
 func TestBucketCreation(t *testing.T) {
 	srv := s3test.New(t)
 	opts := s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region}
