@@ -59,7 +59,9 @@ an earlier repair left out as damaged is one of them. The old segments
 are removed once the new ones supersede them, so an interruption at any
 point leaves a valid index.
 
-Packs that the index named but that are not stored are dropped. A damaged
+Packs that the index named but that are not stored are dropped, unless this
+host's metadata cache keeps a copy that verifies (tree packs of an S3
+repository, which restores read from there): those are stored again. A damaged
 pack is left out and left in place for prune to remove; its blobs that still
 verify are copied into new packs first. The blobs that are lost are counted:
 an ingest stores again those still on disk, and cairn repair snapshots
@@ -97,6 +99,9 @@ drops the rest from the snapshots.`,
 
 func printRepairIndex(g *globals, res *repair.IndexResult) {
 	if g.json {
+		for _, name := range res.Restored {
+			printJSON(map[string]any{"message_type": "pack", "action": "stored again from this host's copy", "pack": name, "reason": "missing"})
+		}
 		for _, p := range res.Missing {
 			printJSON(map[string]any{"message_type": "pack", "action": "dropped", "pack": p.Name, "reason": "missing", "blobs": p.Blobs})
 		}
@@ -112,6 +117,9 @@ func printRepairIndex(g *globals, res *repair.IndexResult) {
 		printJSON(map[string]any{"message_type": "summary", "packs": res.Packs, "blobs": res.Blobs, "segments_written": len(res.Written),
 			"segments_removed": len(res.Removed), "segments_unreadable": res.Unreadable, "lost_blobs": len(res.Lost)})
 		return
+	}
+	for _, name := range res.Restored {
+		fmt.Fprintf(stdout, "pack %s: missing; stored again from this host's metadata cache, whose copy verified\n", name)
 	}
 	for _, p := range res.Missing {
 		fmt.Fprintf(stdout, "pack %s: missing; dropped from the index (%s)\n", p.Name, countNoun(p.Blobs, "blob"))

@@ -154,3 +154,57 @@ func TestS3CheckAndRepairReadStorage(t *testing.T) {
 		}
 	}
 }
+
+// remove deletes the object name from the bucket.
+func (b *bucketObjects) remove(name string) {
+	if err := b.client.RemoveObject(context.Background(), b.bucket, b.prefix+"/"+name, minio.RemoveObjectOptions{}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// TestS3LostTreePacksStoredAgainFromCopies: tree packs the bucket lost are
+// still whole in the metadata cache of the host that wrote them, which
+// restores from them. check says so, and `repair index` stores them again
+// (before, it dropped them from the index and `repair snapshots` then cut
+// every snapshot down to nothing), so that any other host restores again.
+func TestS3LostTreePacksStoredAgainFromCopies(t *testing.T) {
+	srv := s3test.New(t)
+	c := newCLIAt(t, srv.Location("lost"), s3Env(srv)...)
+	c.ok("init", "--insecure-kdf")
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, filepath.Join(src, "data"), 3, 200<<10, 13)
+	writeRandomFiles(t, filepath.Join(src, "more"), 3, 2000, 14)
+	c.ok("ingest", src)
+
+	bucket := newBucketObjects(t, srv, "lost")
+	lost := bucket.names("tree/")
+	for _, name := range lost {
+		bucket.remove(name)
+	}
+	c.ok("restore", "latest:"+src, "--target", filepath.Join(t.TempDir(), "from-copies"))
+
+	out := wantExit(t, c, 1, "check")
+	for _, name := range lost {
+		if !strings.Contains(out, name+": missing") {
+			t.Errorf("check does not name the lost %s:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(out, "this host's metadata cache keeps a copy of it, which `cairn repair index` stores again") {
+		t.Fatalf("check does not say the lost tree packs have copies:\n%s", out)
+	}
+	out = c.ok("repair", "index")
+	if strings.Count(out, "stored again from this host's metadata cache") != len(lost) || strings.Contains(out, "dropped") {
+		t.Fatalf("repair index:\n%s", out)
+	}
+	if got := bucket.names("tree/"); len(got) != len(lost) {
+		t.Fatalf("tree packs in the bucket after the repair: %v, want %v", got, lost)
+	}
+
+	other := newCLIAt(t, srv.Location("lost"), s3Env(srv)...)
+	if out, code := other.run("check", "--read-data"); code != 0 || lastLine(out) != "no errors found" {
+		t.Fatalf("check --read-data from another host after the repair: exit %d\n%s", code, out)
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	other.ok("restore", "latest:"+src, "--target", dst)
+	sameFiles(t, src, dst)
+}

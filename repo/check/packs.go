@@ -6,9 +6,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/b3"
 	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/pack"
 )
@@ -83,7 +86,11 @@ func (c *checker) checkPack(ctx context.Context, ps *packState) {
 		c.mu.Lock()
 		ps.allBad = true
 		c.mu.Unlock()
-		c.packProblem(ps, PackMissing, fmt.Sprintf("missing (%s, listed in index/%s)", count(len(p.Blobs), "blob"), ps.segment))
+		msg := fmt.Sprintf("missing (%s, listed in index/%s)", count(len(p.Blobs), "blob"), ps.segment)
+		if c.keepsCopy(p.Type, p.ID) {
+			msg += "; this host's metadata cache keeps a copy of it, which `cairn repair index` stores again"
+		}
+		c.packProblem(ps, PackMissing, msg)
 		return
 	}
 	if want := expectedSize(p.Blobs); sp.Size != want {
@@ -161,4 +168,16 @@ func (c *checker) compareHeader(ps *packState, entries []pack.Entry) {
 	if len(msgs) > 0 {
 		c.packProblem(ps, PackMismatch, "index and header disagree: "+strings.Join(msgs, "; "))
 	}
+}
+
+// keepsCopy reports whether this host's metadata cache holds a copy of a
+// pack storage lost whose bytes hash to its name (tree packs are kept):
+// restores read it, and repair index stores it again.
+func (c *checker) keepsCopy(t id.BlobType, pid id.ID) bool {
+	name := repo.PackName(t, pid)
+	if !backends.MayServeCopy(c.r.Backend(), name) {
+		return false
+	}
+	b, err := c.r.Backend().Load(c.cached, name, 0, -1)
+	return err == nil && id.ID(b3.Sum256(b)) == pid
 }

@@ -53,8 +53,11 @@ type IndexResult struct {
 	Packs, Blobs int          // in the new index
 	Adopted      []string     // packs no old segment named, now indexed
 	Missing      []PackReport // packs old segments named that are not stored
-	Damaged      []PackReport // stored packs left out, for prune to remove
-	Salvage      []string     // new packs holding blobs copied from damaged ones
+	// Restored are packs old segments named that storage had lost, stored
+	// again from this host's metadata cache, whose copies verified.
+	Restored []string
+	Damaged  []PackReport // stored packs left out, for prune to remove
+	Salvage  []string     // new packs holding blobs copied from damaged ones
 	// Lost are the blobs the old index or a damaged pack held that the
 	// new index lacks.
 	Lost    []id.ID
@@ -87,6 +90,7 @@ func Index(ctx context.Context, r *repo.Repository, opt IndexOptions) (*IndexRes
 	// Judge the stored objects, never a local copy of them (the metadata
 	// cache): a damaged copy must not get an intact segment removed or an
 	// intact pack left out, nor an intact copy hide a damaged pack.
+	withCopies := ctx
 	ctx = backends.Uncached(ctx)
 	if opt.Workers <= 0 {
 		opt.Workers = 4
@@ -100,6 +104,9 @@ func Index(ctx context.Context, r *repo.Repository, opt IndexOptions) (*IndexRes
 	}
 	stored, err := r.ListPacks(ctx, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := restoreCopies(withCopies, ctx, r, oldPacks, stored, res); err != nil {
 		return nil, err
 	}
 
@@ -203,6 +210,31 @@ func Index(ctx context.Context, r *repo.Repository, opt IndexOptions) (*IndexRes
 
 // loadSegments lists the stored segments and merges the readable ones
 // into one view of the old index.
+// restoreCopies stores again the packs old segments name that storage
+// lost, when this host's metadata cache keeps a copy (tree packs) whose
+// bytes hash to the pack's name: restores read those copies, and without
+// them the new index would leave their trees out for good. Each one is
+// added to stored.
+func restoreCopies(withCopies, ctx context.Context, r *repo.Repository, oldPacks map[id.ID]index.Pack, stored map[id.ID]repo.StoredPack, res *IndexResult) error {
+	for pid, p := range oldPacks {
+		name := repo.PackName(p.Type, pid)
+		if _, ok := stored[pid]; ok || !backends.MayServeCopy(r.Backend(), name) {
+			continue
+		}
+		b, err := r.Backend().Load(withCopies, name, 0, -1)
+		if err != nil || id.ID(b3.Sum256(b)) != pid {
+			continue // no copy, or a damaged one
+		}
+		if err := r.Backend().Save(ctx, name, b); err != nil {
+			return fmt.Errorf("store %s again from this host's copy: %w", name, err)
+		}
+		stored[pid] = repo.StoredPack{ID: pid, Type: p.Type, Size: int64(len(b))}
+		res.Restored = append(res.Restored, name)
+	}
+	sort.Strings(res.Restored)
+	return nil
+}
+
 func loadSegments(ctx context.Context, r *repo.Repository, res *IndexResult) ([]id.ID, map[id.ID]index.Pack, error) {
 	var sids []id.ID
 	err := r.Backend().List(ctx, "index/", func(fi backends.Info) error {
