@@ -73,6 +73,18 @@ func (s *tmuxSession) wait(want string) string {
 	}
 }
 
+// tuiCommand is the shell command that runs c's cairn tui in tmux, with
+// c's repository settings.
+func tuiCommand(c *cli) string {
+	var env []string
+	for _, e := range c.env {
+		if strings.HasPrefix(e, "CAIRN_") {
+			env = append(env, "'"+e+"'")
+		}
+	}
+	return "env TERM=xterm-256color TZ=UTC " + strings.Join(env, " ") + " " + c.bin + " tui"
+}
+
 // TestTUIEndToEnd drives the real binary in tmux: it opens a repository,
 // finds a file, marks two files and a folder, restores them into a folder
 // and checks the restored bytes, modes and mtimes, also of the folder made
@@ -108,14 +120,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	c.ok("ingest", "-q", src)
 	dst := filepath.Join(t.TempDir(), "restored")
 
-	var env []string
-	for _, e := range c.env {
-		if strings.HasPrefix(e, "CAIRN_") {
-			env = append(env, "'"+e+"'")
-		}
-	}
-	cmd := "env TERM=xterm-256color TZ=UTC " + strings.Join(env, " ") + " " + c.bin + " tui; echo cairn-exited-$?; sleep 60"
-	s := startTmux(t, 120, 35, cmd)
+	s := startTmux(t, 120, 35, tuiCommand(c)+"; echo cairn-exited-$?; sleep 60")
 	s.wait("1 snapshot ")
 
 	s.keys("f")
@@ -196,13 +201,7 @@ func TestTUILeavesLocalIndexToIngest(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	writeRandomFiles(t, src, 4, 10<<10, 3)
 	c.ok("ingest", "-q", src)
-	var env []string
-	for _, e := range c.env {
-		if strings.HasPrefix(e, "CAIRN_") {
-			env = append(env, "'"+e+"'")
-		}
-	}
-	s := startTmux(t, 120, 35, "env TERM=xterm-256color "+strings.Join(env, " ")+" "+c.bin+" tui; sleep 60")
+	s := startTmux(t, 120, 35, tuiCommand(c)+"; sleep 60")
 	s.wait("1 snapshot ")
 
 	var out, errb bytes.Buffer

@@ -738,10 +738,10 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	case IfNewer:
 		if mt >= n.MTime {
 			rs.kept(dst, n)
-			return true, !link && sameFile(fi, n, mt), nil
+			return true, !link && sameFile(fi, n), nil
 		}
 	case IfChanged:
-		if !link && sameFile(fi, n, mt) {
+		if !link && sameFile(fi, n) {
 			rs.kept(dst, n)
 			return true, true, nil
 		}
@@ -756,16 +756,16 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	return false, false, nil
 }
 
-// sameFile says whether fi, of mtime mt, is a regular file of the
+// sameFile says whether fi is a regular file of the
 // snapshot's size and mtime, with no more names than n has links: taken
 // for the snapshot's copy. One that shares its inode with a path the
 // snapshot does not link to n is not (its content may be that path's,
 // and setting n's metadata on it would set that path's too).
-func sameFile(fi os.FileInfo, n *tree.Node, mt int64) bool {
+func sameFile(fi os.FileInfo, n *tree.Node) bool {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Nlink) > uint64(max(n.Links, 1)) {
 		return false
 	}
-	return n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && mt == n.MTime
+	return n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.MTime
 }
 
 // lstat is fsmeta.Lstat, but for a path in a folder a dry run would make
