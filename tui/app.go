@@ -24,6 +24,9 @@ type Options struct {
 	Snapshot string
 	// Location is the time zone times are shown in (default time.Local).
 	Location *time.Location
+	// NoLock restores without taking the repository's shared lock, for a
+	// repository on storage this user cannot write (cairn --no-lock).
+	NoLock bool
 }
 
 // Run shows the browser on the terminal until the user quits or ctx ends.

@@ -419,7 +419,7 @@ func (p *restorePage) start(a *App) tea.Cmd {
 	ctx, cancel := context.WithCancel(a.ctx)
 	p.cancel, a.restoreCancel = cancel, cancel
 	events := make(chan any, 64)
-	go runRestore(ctx, a.r, a.sizes, jobs, p.overwrite, events)
+	go runRestore(ctx, a.r, a.sizes, jobs, p.overwrite, a.opt.NoLock, events)
 	return p.wait(events)
 }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -30,9 +32,9 @@ type chained struct {
 }
 
 // runRestore sums the jobs' sizes, then runs them one after the other
-// under one shared lock, and reports through events, which it closes at
-// the end.
-func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs []restoreJob, ow restore.Overwrite, events chan<- any) {
+// under one shared lock (none with noLock), and reports through events,
+// which it closes at the end.
+func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs []restoreJob, ow restore.Overwrite, noLock bool, events chan<- any) {
 	defer close(events)
 	var mu sync.Mutex
 	var failures, notices []string
@@ -53,17 +55,24 @@ func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs 
 		notices = append(notices, fmt.Sprintf("%s in separate marks: restored as separate copies, not linked (mark a folder holding all the names to keep them linked)",
 			plural(split, "file has hardlinks", "files have hardlinks")))
 	}
-	lock, err := r.Lock(ctx, false, "tui restore")
-	if err != nil {
-		finish(err)
-		return
+	if !noLock {
+		lock, err := r.Lock(ctx, false, "tui restore")
+		if err != nil {
+			if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+				err = fmt.Errorf("%w (the lock must be written there; cairn --no-lock tui restores without one)", err)
+			}
+			finish(err)
+			return
+		}
+		defer lock.Unlock()
+		// Cancelled if the lock's lease is lost.
+		ctx = lock.Context()
 	}
-	defer lock.Unlock()
 	skipOwner := os.Geteuid() != 0
-	made := makeParents(lock.Context(), r, jobs, warn)
+	made := makeParents(ctx, r, jobs, warn)
 	parents = len(made)
 	for i, j := range jobs {
-		if err := lock.Context().Err(); err != nil {
+		if err := ctx.Err(); err != nil {
 			events <- restoreJobDone{job: i, err: err}
 			continue
 		}
@@ -81,7 +90,7 @@ func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs 
 				default: // the screen is behind: skip a frame
 				}
 			}}
-		st, err := restore.Run(lock.Context(), r, j.sn, j.path, opt)
+		st, err := restore.Run(ctx, r, j.sn, j.path, opt)
 		events <- restoreJobDone{job: i, stats: st, err: err}
 	}
 	// The folders above the marks get their metadata last, deepest

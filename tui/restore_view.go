@@ -207,7 +207,10 @@ func (p *restorePage) reportLines(a *App) []string {
 		out = append(out, styleError.Render("Restore finished with failures."))
 	}
 	if p.startErr != nil {
-		out = append(out, styleError.Render(p.startErr.Error()))
+		// Wrapped, not cut: a lock error's advice comes at its end.
+		for _, l := range wrapReport(printable(p.startErr.Error()), width, "  ") {
+			out = append(out, styleError.Render(l))
+		}
 	}
 	out = append(out, "")
 	out = append(out, wrapReport(fmt.Sprintf("%s, %s, %s, %s, %s written; %d existing kept",

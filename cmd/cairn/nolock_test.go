@@ -74,3 +74,61 @@ func TestNoLockReadOnlyRepository(t *testing.T) {
 		t.Fatalf("ingest --no-lock: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// The TUI's restore takes the shared lock too: on a repository this user
+// cannot write it says why it cannot and points to --no-lock, with which
+// it restores.
+func TestNoLockTUIRestoreFromReadOnlyRepository(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test needs root, to bind-mount a repository read-only")
+		}
+		t.Skip("needs root")
+	}
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	if err := os.WriteFile(filepath.Join(src, "only.txt"), []byte("the only file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("ingest", "-q", src)
+	ro := filepath.Join(t.TempDir(), "ro")
+	os.Mkdir(ro, 0o755)
+	if out, err := exec.Command("mount", "--bind", c.repoDir(), ro).CombinedOutput(); err != nil {
+		t.Fatalf("mount --bind: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", ro).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", ro).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v: %s", err, out)
+	}
+	r := newCLIAt(t, ro)
+
+	restore := func(global, dst string) string {
+		cmd := strings.TrimSuffix(tuiCommand(r), " tui") + global + " tui latest:" + src
+		s := startTmux(t, 120, 35, cmd+"; echo cairn-exited-$?; sleep 60")
+		s.wait("only.txt")
+		s.keys("Space", "R")
+		s.wait("Restore 1 marked")
+		s.keys("t", "C-u")
+		s.text(dst)
+		s.keys("Enter")
+		scr := s.wait("esc closes")
+		s.keys("Escape")
+		s.wait("only.txt")
+		s.keys("q", "q", "q")
+		s.wait("cairn-exited-0")
+		return scr
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	scr := restore("", dst)
+	if !strings.Contains(scr, "read-only file system") || !strings.Contains(scr, "--no-lock") {
+		t.Fatalf("restore from a read-only repository without --no-lock:\n%s", scr)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "only.txt")); err == nil {
+		t.Fatal("restored without the lock it said it could not take")
+	}
+	scr = restore(" --no-lock", dst)
+	if got, err := os.ReadFile(filepath.Join(dst, "only.txt")); err != nil || string(got) != "the only file\n" {
+		t.Fatalf("restore with --no-lock: %q, %v\n%s", got, err, scr)
+	}
+}

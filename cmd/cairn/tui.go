@@ -35,7 +35,7 @@ snapshot's tree at once.`,
 				return err
 			}
 			defer r.Close()
-			opt := tui.Options{}
+			opt := tui.Options{NoLock: g.noLock}
 			if len(args) == 1 {
 				// Resolved here as every command resolves it (latest with
 				// a path is the latest holding it).
