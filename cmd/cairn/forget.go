@@ -17,6 +17,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/forget"
+	"github.com/cairn-backup/cairn/repo/id"
 )
 
 // countFlag is a --keep-* count: a number, or -1 or "unlimited" for every
@@ -79,6 +80,9 @@ type forgetOptions struct {
 	allowRemoveAll bool
 	prune          bool
 	pruneFlags     pruneFlags
+	// removed is what forget removed, or with dryRun would remove: the
+	// dry run of --prune counts without it.
+	removed []*repo.Snapshot
 }
 
 func newForgetCommand(g *globals) *cobra.Command {
@@ -255,6 +259,7 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 		}
 		return nil
 	}
+	o.removed = remove
 	return removeSnapshots(ctx, r, remove, o.dryRun, text)
 }
 
@@ -308,6 +313,7 @@ func forgetByID(ctx context.Context, g *globals, o *forgetOptions, sels []string
 	if g.json {
 		printJSON(forgetJSON(forgetPlan{result: forget.Result{Remove: remove}}))
 	}
+	o.removed = remove
 	return removeSnapshots(ctx, r, remove, o.dryRun, text)
 }
 
@@ -318,6 +324,12 @@ func pruneAfterForget(ctx context.Context, g *globals, o *forgetOptions) error {
 		return err
 	}
 	opt.DryRun = o.dryRun
+	if o.dryRun && len(o.removed) > 0 {
+		opt.Forgotten = map[id.ID]bool{}
+		for _, sn := range o.removed {
+			opt.Forgotten[sn.ID] = true
+		}
+	}
 	return openAndPrune(ctx, g, opt)
 }
 

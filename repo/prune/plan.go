@@ -87,6 +87,15 @@ func makePlan(ctx context.Context, r *repo.Repository, opt *Options) (*plan, err
 	if err != nil {
 		return nil, refuse("read snapshots: %v; prune must read every snapshot to know what is used: %s", err, whatToRun(err, "`cairn check`, then `cairn repair snapshots`"))
 	}
+	if len(opt.Forgotten) > 0 {
+		kept := snaps[:0:0]
+		for _, sn := range snaps {
+			if !opt.Forgotten[sn.ID] {
+				kept = append(kept, sn)
+			}
+		}
+		snaps = kept
+	}
 	if err := r.SyncIndex(ctx); err != nil {
 		return nil, refuse("update the local index: %v; %s", err, whatToRun(err, "`cairn check`, then `cairn repair index`"))
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
 )
 
 // Defaults for Options.
@@ -43,6 +44,10 @@ type Options struct {
 	AllowNoSnapshots bool
 	// Log receives one-line notices of progress.
 	Log func(format string, args ...any)
+	// Forgotten names snapshots a dry run counts as removed already, so
+	// that forget --dry-run --prune shows what prune would do after the
+	// forget. Only a dry run takes it.
+	Forgotten map[id.ID]bool
 }
 
 // DefaultOptions are the documented defaults.
@@ -57,6 +62,9 @@ func (o *Options) logf(format string, args ...any) {
 }
 
 func (o *Options) check() error {
+	if len(o.Forgotten) > 0 && !o.DryRun {
+		return errors.New("prune: forgotten snapshots are for a dry run only")
+	}
 	if o.GracePeriod == 0 {
 		o.GracePeriod = DefaultGracePeriod
 	}
