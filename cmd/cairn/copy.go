@@ -79,7 +79,7 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 	}
 	sg := *g
 	sg.repo, sg.passwordFile, sg.passwordCommand = from.repo, from.passwordFile, from.passwordCommand
-	sg.passwordEnv, sg.label = "CAIRN_FROM_PASSWORD", "source repository"
+	sg.passwordEnv, sg.label, sg.flagPrefix = "CAIRN_FROM_PASSWORD", "source repository", "from-"
 
 	dst, err := g.open(ctx)
 	if err != nil {

@@ -37,9 +37,11 @@ type globals struct {
 	daemon          daemonFlags
 
 	// For a second repository (copy's source): the variable holding its
-	// password (default CAIRN_PASSWORD) and what the prompt calls it.
+	// password (default CAIRN_PASSWORD), what the prompt calls it, and
+	// what its password flags start with ("from-" for --from-password-file).
 	passwordEnv string
 	label       string
+	flagPrefix  string
 }
 
 func (g *globals) register(root *cobra.Command) {
@@ -88,14 +90,14 @@ func emptyPasswordError(source string) error {
 func (g *globals) readPassword(confirm bool) ([]byte, string, error) {
 	switch {
 	case g.passwordFile != "":
-		source := "--password-file " + g.passwordFile
+		source := "--" + g.flagPrefix + "password-file " + g.passwordFile
 		b, err := os.ReadFile(g.passwordFile)
 		if err != nil {
 			return nil, source, fmt.Errorf("read password file: %w", err)
 		}
 		return firstLine(b), source, nil
 	case g.passwordCommand != "":
-		source := fmt.Sprintf("--password-command %q", g.passwordCommand)
+		source := fmt.Sprintf("--%spassword-command %q", g.flagPrefix, g.passwordCommand)
 		args, err := splitCommand(g.passwordCommand)
 		if err != nil {
 			return nil, source, fmt.Errorf("password command: %w", err)
