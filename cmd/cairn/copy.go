@@ -38,7 +38,8 @@ has it already. A snapshot copied after an earlier one of the same host and
 source reads only what changed since: the rest is taken from the earlier
 copy. Each copied snapshot is committed when its data is stored, so an
 interrupted copy keeps the snapshots it finished, and the data of the one it
-was on is reused by the next run.
+was on up to its last checkpoint (every 256 MiB or 3 minutes, as for ingest)
+is reused by the next run; cairn prune removes the rest.
 
 The source's password comes from --from-password-file, --from-password-command,
 CAIRN_FROM_PASSWORD_FILE, CAIRN_FROM_PASSWORD_COMMAND, CAIRN_FROM_PASSWORD, or
