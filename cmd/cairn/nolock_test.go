@@ -24,32 +24,38 @@ func (c *cli) stderrOf(args ...string) (string, int) {
 	return errb.String(), 0
 }
 
-// A repository on storage this user cannot write (here a read-only bind
-// mount) cannot be locked: the commands that only read it say so and point
-// to --no-lock, with which they list, check and restore it. A command that
-// writes refuses --no-lock.
-func TestNoLockReadOnlyRepository(t *testing.T) {
+// readOnlyBind bind-mounts dir read-only at a new path, which it returns:
+// storage this user cannot write, even as root.
+func readOnlyBind(t *testing.T, dir string) string {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("this test needs root, to bind-mount a repository read-only")
 		}
 		t.Skip("needs root")
 	}
-	c := newCLI(t)
-	src := filepath.Join(t.TempDir(), "src")
-	writeRandomFiles(t, src, 5, 100<<10, 7)
-	c.ok("ingest", "-q", src)
-
 	ro := filepath.Join(t.TempDir(), "ro")
 	os.Mkdir(ro, 0o755)
-	if out, err := exec.Command("mount", "--bind", c.repoDir(), ro).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "--bind", dir, ro).CombinedOutput(); err != nil {
 		t.Fatalf("mount --bind: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", ro).Run() })
 	if out, err := exec.Command("mount", "-o", "remount,bind,ro", ro).CombinedOutput(); err != nil {
 		t.Fatalf("remount read-only: %v: %s", err, out)
 	}
-	r := newCLIAt(t, ro)
+	return ro
+}
+
+// A repository on storage this user cannot write (here a read-only bind
+// mount) cannot be locked: the commands that only read it say so and point
+// to --no-lock, with which they list, check and restore it. A command that
+// writes refuses --no-lock.
+func TestNoLockReadOnlyRepository(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 5, 100<<10, 7)
+	c.ok("ingest", "-q", src)
+	r := newCLIAt(t, readOnlyBind(t, c.repoDir()))
 
 	for _, args := range [][]string{{"snapshots"}, {"ls", "latest"}, {"restore", "latest", "--target", t.TempDir()}} {
 		stderr, code := r.stderrOf(args...)
@@ -79,12 +85,6 @@ func TestNoLockReadOnlyRepository(t *testing.T) {
 // cannot write it says why it cannot and points to --no-lock, with which
 // it restores.
 func TestNoLockTUIRestoreFromReadOnlyRepository(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root, to bind-mount a repository read-only")
-		}
-		t.Skip("needs root")
-	}
 	c := newCLI(t)
 	src := filepath.Join(t.TempDir(), "src")
 	os.MkdirAll(src, 0o755)
@@ -92,16 +92,7 @@ func TestNoLockTUIRestoreFromReadOnlyRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.ok("ingest", "-q", src)
-	ro := filepath.Join(t.TempDir(), "ro")
-	os.Mkdir(ro, 0o755)
-	if out, err := exec.Command("mount", "--bind", c.repoDir(), ro).CombinedOutput(); err != nil {
-		t.Fatalf("mount --bind: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", ro).Run() })
-	if out, err := exec.Command("mount", "-o", "remount,bind,ro", ro).CombinedOutput(); err != nil {
-		t.Fatalf("remount read-only: %v: %s", err, out)
-	}
-	r := newCLIAt(t, ro)
+	r := newCLIAt(t, readOnlyBind(t, c.repoDir()))
 
 	restore := func(global, dst string) string {
 		cmd := strings.TrimSuffix(tuiCommand(r), " tui") + global + " tui latest:" + src
