@@ -157,6 +157,13 @@ type Lock struct {
 	lost      bool
 }
 
+// LockUnwritable tells whether err, from Lock, says the storage refuses this
+// user's writes (a read-only mount, a bucket the key may only read): a
+// command that only reads can then go on without a lock (cairn --no-lock).
+func LockUnwritable(err error) bool {
+	return errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS)
+}
+
 // Lock takes a shared (writers, readers) or exclusive (prune) lock. It fails
 // with ErrLocked, naming the holder, when a live conflicting lock exists.
 //

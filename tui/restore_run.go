@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -58,7 +56,7 @@ func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs 
 	if !noLock {
 		lock, err := r.Lock(ctx, false, "tui restore")
 		if err != nil {
-			if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			if repo.LockUnwritable(err) {
 				err = fmt.Errorf("%w (the lock must be written there; cairn --no-lock tui restores without one)", err)
 			}
 			finish(err)

@@ -7,14 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -292,7 +290,7 @@ func (g *globals) openReading(ctx context.Context, operation string) (*repo.Repo
 	}
 	r, lock, release, err := g.openLocked(ctx, operation)
 	if err != nil {
-		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		if repo.LockUnwritable(err) {
 			err = fmt.Errorf("%w\n%s only reads the repository, but its lock must be written there: --no-lock reads without one", err, operation)
 		}
 		return nil, nil, nil, err
