@@ -50,6 +50,20 @@ func (d *DB) DirFiles(source, dir string, fn func(name string, v []byte, locate 
 	})
 }
 
+// HasFiles reports whether the file-change cache holds any entry for
+// source.
+func (d *DB) HasFiles(source string) (bool, error) {
+	var has bool
+	err := d.view(func(tx *bolt.Tx) error {
+		if sb := tx.Bucket(bFiles).Bucket([]byte(source)); sb != nil {
+			k, _ := sb.Cursor().First()
+			has = k != nil
+		}
+		return nil
+	})
+	return has, err
+}
+
 // putSorted writes entries in key order, which bbolt inserts fastest.
 func putSorted(b *bolt.Bucket, entries map[string][]byte) error {
 	keys := make([]string, 0, len(entries))

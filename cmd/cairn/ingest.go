@@ -62,9 +62,11 @@ could not be read; each one is reported.
 The parent snapshot is the newest of the same host and source. --parent
 chooses another (an ID prefix of any host and source, or latest): files are
 then compared with what that snapshot recorded, not with the last ingest,
-so that after restoring an older snapshot, or under a new host name or
-cache folder, only what differs from it is read. A parent that cannot be
-found exits 1 before anything is read. --ignore-inode takes a file whose
+so that after restoring an older snapshot, or under a new host name, only
+what differs from it is read. A new or emptied cache folder needs no
+--parent: where nothing records the last ingest of the host and source,
+files are compared with the parent snapshot in the same way. A parent that
+cannot be found exits 1 before anything is read. --ignore-inode takes a file whose
 size and mtime match as unchanged whatever its inode number and ctime (as
 restic's: for FUSE and network filesystems, or a tree copied anew with
 rsync or cp -a); --ignore-ctime ignores the ctime alone. Either trusts

@@ -68,6 +68,16 @@ func newFileCache(r *repo.Repository, host, source string, disabled bool, knownI
 	return &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, knownIn: knownIn, out: map[string][]byte{}, seen: map[string]struct{}{}}
 }
 
+// empty reports whether the cache is in use and holds nothing for its host
+// and source; one that cannot be read counts as empty.
+func (c *fileCache) empty() bool {
+	if c.disabled || c.reread {
+		return false
+	}
+	has, err := c.db.HasFiles(c.key)
+	return err != nil || !has
+}
+
 // An entry is an encoded node. Entries written since the cache keeps
 // extended attributes start with withXattrs, a field tag no node uses, and
 // hold the node's attributes; older ones hold none, which says nothing.

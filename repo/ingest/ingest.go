@@ -316,7 +316,12 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	}
 	g.cache = newFileCache(r, opt.Host, opt.Source, opt.Stdin != nil, g.saver.KnownIn)
 	g.cache.reread = opt.Force
-	if opt.Parent != "" {
+	if opt.Parent != "" || parent != nil && g.cache.empty() {
+		// A chosen parent, or the newest snapshot of the host and source
+		// when nothing here recorded their last ingest (a new or emptied
+		// cache folder, or a private index while another process holds
+		// the shared one): files are compared with what it recorded, as
+		// restic does, instead of all being read again.
 		g.cache.trees = newParentTrees(ctx, r, parent)
 	}
 	g.prog.current.Store("")

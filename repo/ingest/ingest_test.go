@@ -79,30 +79,45 @@ func TestChangedFileSameSizeAndMtime(t *testing.T) {
 	}
 }
 
-// Without its file-change cache (a new machine, a lost cache folder) an
-// ingest reads everything again, and the data deduplicates.
-func TestFreshCacheReadsAgain(t *testing.T) {
+// Without its file-change cache (a lost or new cache folder) an ingest
+// compares files with the newest snapshot of its host and source, as
+// restic does: an unchanged file is not read again, a changed one is. With
+// no such snapshot (another host) everything is read, and the data
+// deduplicates.
+func TestFreshCacheComparesWithParent(t *testing.T) {
 	ctx := context.Background()
 	src := t.TempDir()
 	write(t, filepath.Join(src, "a"), strings.Repeat("data ", 1000))
-	cache := t.TempDir()
+	write(t, filepath.Join(src, "b"), strings.Repeat("more ", 1000))
 	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
 	r1 := repo.TestRepository(t)
 	if _, err := ingest.Run(ctx, r1, opt); err != nil {
 		t.Fatal(err)
 	}
-	be := r1.Backend()
-	r2, err := repo.Open(ctx, be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
+	freshRun := func(opt ingest.Options) repo.Summary {
+		t.Helper()
+		r, err := repo.Open(ctx, r1.Backend(), repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		res, err := ingest.Run(ctx, r, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *res.Snapshot.Summary
 	}
-	defer r2.Close()
-	res, err := ingest.Run(ctx, r2, opt)
-	if err != nil {
-		t.Fatal(err)
+	if s := freshRun(opt); s.FilesUnchanged != 2 || s.FilesNew+s.FilesChanged != 0 || s.DataAdded > 1000 {
+		t.Fatalf("summary %+v: with a fresh cache both files should be unchanged against the parent snapshot", s)
 	}
-	if s := res.Snapshot.Summary; s.FilesNew != 1 || s.DataBlobs != 0 {
-		t.Fatalf("summary %+v: with a fresh cache the file is read again (new) but its data deduplicates", s)
+	write(t, filepath.Join(src, "b"), strings.Repeat("changed ", 1000))
+	if s := freshRun(opt); s.FilesUnchanged != 1 || s.FilesChanged != 1 || s.DataBlobs != 1 {
+		t.Fatalf("summary %+v: with a fresh cache the changed file should be read again, the other not", s)
+	}
+	other := opt
+	other.Host = "elsewhere"
+	if s := freshRun(other); s.FilesNew != 2 || s.DataBlobs != 0 {
+		t.Fatalf("summary %+v: with no parent both files should be read again (new) and their data deduplicate", s)
 	}
 }
 
