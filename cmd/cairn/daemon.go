@@ -143,6 +143,7 @@ func (g *globals) forCopy(cfg *daemon.Config, c *daemon.Copy) *globals {
 	d := *g
 	d.repo, d.passwordFile, d.passwordCommand = c.Repository, c.PasswordFile, c.PasswordCommand
 	d.label = "copy " + c.Name
+	d.configOf = "copy " + c.Name + " in the daemon config"
 	if cfg.CacheDir != "" {
 		d.cacheDir = cfg.CacheDir
 	}

@@ -40,6 +40,11 @@ type globals struct {
 	passwordEnv string
 	label       string
 	flagPrefix  string
+	// configOf, for a repository whose password a daemon config names
+	// (a copy's password_file or password_command), says whose keys
+	// they are ("copy offsite"): an error then names the config key,
+	// not a flag the config's user never set.
+	configOf string
 }
 
 func (g *globals) register(root *cobra.Command) {
@@ -89,6 +94,9 @@ func (g *globals) readPassword(confirm bool) ([]byte, string, error) {
 	switch {
 	case g.passwordFile != "":
 		source := "--" + g.flagPrefix + "password-file " + g.passwordFile
+		if g.configOf != "" {
+			source = "password_file " + g.passwordFile + " of " + g.configOf
+		}
 		b, err := os.ReadFile(g.passwordFile)
 		if err != nil {
 			return nil, source, fmt.Errorf("read password file: %w", err)
@@ -96,6 +104,9 @@ func (g *globals) readPassword(confirm bool) ([]byte, string, error) {
 		return firstLine(b), source, nil
 	case g.passwordCommand != "":
 		source := fmt.Sprintf("--%spassword-command %q", g.flagPrefix, g.passwordCommand)
+		if g.configOf != "" {
+			source = fmt.Sprintf("password_command %q of %s", g.passwordCommand, g.configOf)
+		}
 		args, err := splitCommand(g.passwordCommand)
 		if err != nil {
 			return nil, source, fmt.Errorf("password command: %w", err)

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
+)
+
+// An empty password from a daemon copy's password_file or
+// password_command is reported by the config key that named it, not by a
+// --password-file flag the config's user never set.
+func TestDaemonCopyEmptyPasswordNamesConfigKey(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := &globals{}
+	for _, c := range []*daemon.Copy{
+		{Name: "offsite", Repository: "/nowhere", PasswordFile: empty},
+		{Name: "offsite", Repository: "/nowhere", PasswordCommand: "true"},
+	} {
+		_, err := g.forCopy(&daemon.Config{}, c).password(false)
+		if err == nil {
+			t.Fatal("an empty password was taken")
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "--") || !strings.Contains(msg, "of copy offsite") ||
+			!strings.Contains(msg, "password_file "+empty) && !strings.Contains(msg, `password_command "true"`) {
+			t.Fatalf("error %q should name the copy's config key", msg)
+		}
+	}
+}
