@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/mem"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/ingest"
 	"github.com/cairn-backup/cairn/repo/restore"
@@ -315,5 +317,45 @@ func TestSkipIfUnchanged(t *testing.T) {
 	}
 	if got := snapshotCount(t, r); got != n+2 {
 		t.Fatalf("%d snapshots, want %d", got, n+2)
+	}
+}
+
+// With a fresh cache folder and the parent snapshot's tree packs lost, the
+// ingest still succeeds, reading every file again; what it saw is then
+// the cache of the next ingest, which reads nothing.
+func TestFreshCacheParentTreesLost(t *testing.T) {
+	ctx := context.Background()
+	store := mem.New()
+	r1 := repo.TestRepositoryOn(t, store)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), "some data")
+	write(t, filepath.Join(src, "d", "b"), "more data")
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
+	run(t, r1, opt)
+	var trees []string
+	store.List(ctx, "tree/", func(fi backends.Info) error { trees = append(trees, fi.Name); return nil })
+	if len(trees) == 0 {
+		t.Fatal("no tree packs")
+	}
+	for _, n := range trees {
+		if err := store.Remove(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache := t.TempDir()
+	for i, want := range []string{"new", "unchanged"} {
+		r, err := repo.Open(ctx, store, repo.Options{Password: []byte(repo.TestPassword), CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := run(t, r, opt)
+		s := res.Snapshot.Summary
+		if want == "new" && s.FilesNew != 2 || want == "unchanged" && s.FilesUnchanged != 2 {
+			t.Fatalf("ingest %d: summary %+v: files should be %s", i, s, want)
+		}
+		if got := contentOf(t, r, res.Snapshot, filepath.Join(src, "d", "b")); got != "more data" {
+			t.Fatalf("ingest %d restores %q", i, got)
+		}
+		r.Close()
 	}
 }
