@@ -127,6 +127,7 @@ func (g *globals) forDaemon(cfg *daemon.Config) *globals {
 	d.repo = cfg.Repository
 	if cfg.PasswordFile != "" || cfg.PasswordCommand != "" {
 		d.passwordFile, d.passwordCommand = cfg.PasswordFile, cfg.PasswordCommand
+		d.configOf = "the daemon config"
 	}
 	if cfg.CacheDir != "" {
 		d.cacheDir = cfg.CacheDir
