@@ -94,7 +94,17 @@ type App struct {
 // question waits for y or n before doing something that cannot be undone.
 type question struct {
 	prompt string
-	yes    func(a *App)
+	// key answers yes ("y" when empty); any other key answers no.
+	key string
+	yes func(a *App) tea.Cmd
+}
+
+// answers reports whether k says yes.
+func (q *question) answers(k string) bool {
+	if q.key != "" {
+		return k == q.key
+	}
+	return k == "y" || k == "Y"
 }
 
 // New builds the root model; its Init loads the snapshot list.
@@ -162,9 +172,10 @@ func (a *App) note(format string, args ...any) {
 
 // clearMarks clears the marks, asking first when there are several.
 func (a *App) clearMarks() {
-	clear := func(a *App) {
+	clear := func(a *App) tea.Cmd {
 		a.marks.clear()
 		a.note("marks cleared")
+		return nil
 	}
 	switch n := a.marks.count(); {
 	case n == 0:
@@ -174,6 +185,22 @@ func (a *App) clearMarks() {
 	default:
 		a.asking = &question{prompt: "clear " + plural(n, "mark", "marks") + "? y/n", yes: clear}
 	}
+}
+
+// quit ends the program, asking first when entries are marked: marks
+// live only in this session, and a stray q would lose them unseen.
+// ctrl+c does not ask.
+func (a *App) quit() tea.Cmd {
+	n := a.marks.count()
+	if n == 0 {
+		return tea.Quit
+	}
+	a.asking = &question{
+		prompt: plural(n, "marked entry", "marked entries") + " will be lost: q again to quit, any other key to stay",
+		key:    "q",
+		yes:    func(*App) tea.Cmd { return tea.Quit },
+	}
+	return nil
 }
 
 // runningRestore is the restore page whose restore is running, if any.
@@ -260,10 +287,10 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 	}
 	if q := a.asking; q != nil {
 		a.asking, a.status = nil, ""
-		if k == "y" || k == "Y" {
-			q.yes(a)
+		if q.answers(k) {
+			return q.yes(a)
 		}
-		return nil
+		return nil // any other key only dismisses the question
 	}
 	if a.showHelp {
 		if k == "?" || k == "esc" || k == "q" {
@@ -284,7 +311,7 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 			}
 			if len(a.stack) == 1 {
 				if k == "q" {
-					return tea.Quit
+					return a.quit()
 				}
 				return nil
 			}
@@ -346,18 +373,36 @@ func (a *App) statusLine(w int) string {
 func (a *App) helpView(w, h int) string {
 	var b strings.Builder
 	// The box's border and padding take 4 cells, the keys column 27: the
-	// help wraps in what is left, so a narrow screen shows all of it.
-	helpW := max(16, w-4-27)
-	section := func(name string, bs []binding) {
-		b.WriteString(styleHeader.Render(ansi.Truncate(name, helpW+27, "…")) + "\n")
-		for _, x := range bs {
-			for i, l := range wrapWords(x.help, helpW) {
-				keys := ""
-				if i == 0 {
-					keys = x.keys
-				}
-				fmt.Fprintf(&b, "  %-24s %s\n", keys, l)
+	// help wraps in what is left. Below 16 cells of help per line (under
+	// 47 columns) the keys get a line of their own and the help wraps
+	// under them, so a narrow screen still shows all of it.
+	inner := max(12, w-4)
+	helpW := inner - 27
+	show := func(x binding) {
+		for i, l := range wrapWords(x.help, helpW) {
+			keys := ""
+			if i == 0 {
+				keys = x.keys
 			}
+			fmt.Fprintf(&b, "  %-24s %s\n", keys, l)
+		}
+	}
+	if helpW < 16 {
+		show = func(x binding) {
+			for _, l := range wrapWords(x.keys, inner-2) {
+				fmt.Fprintf(&b, "  %s\n", l)
+			}
+			for _, l := range wrapWords(x.help, inner-4) {
+				fmt.Fprintf(&b, "    %s\n", l)
+			}
+		}
+	}
+	section := func(name string, bs []binding) {
+		for _, l := range strings.Split(wrapCells(name, inner), "\n") { // a long path too
+			b.WriteString(styleHeader.Render(l) + "\n")
+		}
+		for _, x := range bs {
+			show(x)
 		}
 	}
 	section(a.top().title()+" keys", a.top().help())

@@ -27,4 +27,6 @@
 // marks become two copies, and the report says so. Esc, q or ctrl+c stop
 // a running restore and wait for it, so that the report says what was
 // not restored (nothing partial is left); a second ctrl+c quits at once.
+// Marks live only in the session: q on the first page asks before it
+// drops them (a second q quits); ctrl+c never asks.
 package tui

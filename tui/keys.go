@@ -8,7 +8,7 @@ type binding struct{ keys, help string }
 // globalKeys work on every page (except while typing into a field).
 var globalKeys = []binding{
 	{"?", "show or hide this help"},
-	{"q / esc", "back (q on the first page quits)"},
+	{"q / esc", "back (q on the first page quits, asking first if entries are marked)"},
 	{"ctrl+c", "quit (a running restore is stopped first)"},
 	{"R", "restore the marked files"},
 	{"M", "clear all marks (asks first if several)"},

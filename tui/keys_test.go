@@ -373,3 +373,66 @@ func TestReloadKeepsPicksAndCursor(t *testing.T) {
 		t.Fatalf("diff after reload: %T", h.a.top())
 	}
 }
+
+// q with marks asks before quitting: a second q quits, any other key
+// stays (and does nothing else); ctrl+c quits at once.
+func TestQuitWithMarksAsks(t *testing.T) {
+	h := newHarness(t, newFixture(t), 120, 30)
+	h.keys("enter", "space", "space", "esc", "q")
+	if h.quit {
+		t.Fatal("q with marks quit without asking")
+	}
+	h.contains("2 marked entries will be lost: q again to quit, any other key to stay")
+	h.keys("enter")
+	if h.quit || h.a.marks.count() != 2 || len(h.a.stack) != 1 {
+		t.Fatalf("enter after the question: quit %v, marks %d, stack %d", h.quit, h.a.marks.count(), len(h.a.stack))
+	}
+	if strings.Contains(h.screen(), "will be lost") {
+		t.Fatal("the question stayed after another key")
+	}
+	h.keys("q", "q")
+	if !h.quit {
+		t.Fatal("q twice with marks did not quit")
+	}
+
+	h = newHarness(t, newFixture(t), 120, 30)
+	h.keys("enter", "space", "esc", "ctrl+c")
+	if !h.quit {
+		t.Fatal("ctrl+c with marks did not quit at once")
+	}
+}
+
+// noCut fails if a line of the screen below the title was cut ("…").
+func noCut(t *testing.T, screen string) {
+	t.Helper()
+	for _, l := range strings.Split(screen, "\n")[1:] {
+		if strings.Contains(l, "…") {
+			t.Fatalf("a line was cut: %q\n%s", l, screen)
+		}
+	}
+}
+
+// On a 30-column terminal the help wraps instead of losing text.
+func TestHelpNarrow(t *testing.T) {
+	h := newHarness(t, newFixture(t), 30, 70)
+	h.keys("enter", "?")
+	s := h.screen()
+	noCut(t, s)
+	for _, b := range append(h.a.top().help(), globalKeys...) {
+		for _, word := range strings.Fields(b.keys + " " + b.help) {
+			if !strings.Contains(s, word) {
+				t.Fatalf("the help lacks %q:\n%s", word, s)
+			}
+		}
+	}
+}
+
+// On a 30-column terminal the restore dialog wraps: every field, entry
+// and the key hint stay whole.
+func TestRestoreDialogNarrow(t *testing.T) {
+	h := newHarness(t, newFixture(t), 30, 30)
+	h.keys("enter", "space", "space", "R", "t")
+	noCut(t, h.screen())
+	h.contains("/home/alice/.profile", "original", "location", "folder", "if-changed", "always", "never",
+		"[ Start restore ]", "esc cancels", "Folder:")
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/restore"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -25,38 +27,62 @@ func (p *restorePage) view(a *App, w, h int) string {
 		p.cur.clamp(len(lines), h)
 		return strings.Join(lines[p.cur.top:min(len(lines), p.cur.top+h)], "\n")
 	}
-	var b strings.Builder
 	snaps := map[*repo.Snapshot]bool{}
 	for _, m := range p.items {
 		snaps[m.sn] = true
 	}
-	fmt.Fprintf(&b, "%s\n\n", styleHeader.Render(fmt.Sprintf("Restore %s from %s", plural(len(p.items), "marked entry", "marked entries"), plural(len(snaps), "snapshot", "snapshots"))))
-	shown := max(1, h-10)
+	// Styled after wrapping, so that each line carries its style.
+	head := wrapDialog(fmt.Sprintf("Restore %s from %s", plural(len(p.items), "marked entry", "marked entries"), plural(len(snaps), "snapshot", "snapshots")), w)
+	for i, l := range head {
+		head[i] = styleHeader.Render(l)
+	}
+	form := append(wrapDialog(p.formText(), w), "")
+	for _, l := range wrapDialog("enter starts · tab moves · ←/→ changes · esc cancels", w) {
+		form = append(form, styleDim.Render(l))
+	}
+	// The form is never cut: the entries get the lines it leaves.
+	room := max(1, h-len(head)-len(form)-2)
+	lines := append(append(head, ""), p.itemLines(a, w, room)...)
+	return strings.Join(append(append(lines, ""), form...), "\n")
+}
+
+// itemLines lists the marked entries in at most room lines, wrapped at
+// w cells; those that do not fit are counted.
+func (p *restorePage) itemLines(a *App, w, room int) []string {
+	var items []string
 	for i, m := range p.items {
-		if i == shown && len(p.items) > shown+1 {
-			fmt.Fprintf(&b, "  … and %d more\n", len(p.items)-shown)
-			break
-		}
 		kind := ""
 		if m.node != nil && m.node.Kind.String() == "dir" {
 			kind = "/"
 		}
-		fmt.Fprintf(&b, "  %s %s  %s%s\n", m.sn.ID.Short(), a.fmtTime(m.sn.Time), printable(m.path), kind)
+		l := wrapDialog(fmt.Sprintf("  %s %s  %s%s", m.sn.ID.Short(), a.fmtTime(m.sn.Time), printable(m.path), kind), w)
+		if len(items)+len(l) > room || (i < len(p.items)-1 && len(items)+len(l) == room) {
+			items = append(items, fmt.Sprintf("  … and %d more", len(p.items)-i))
+			break
+		}
+		items = append(items, l...)
 	}
-	b.WriteString("\n")
+	return items
+}
+
+// formText is the dialog's fields. Radio buttons are
+// joined to their names by non-breaking spaces, so that wrapping on a
+// narrow screen never splits "( ) never".
+func (p *restorePage) formText() string {
+	var b strings.Builder
 	sel := func(f int) string {
 		if p.field == f {
 			return "> "
 		}
 		return "  "
 	}
-	radio := func(on bool) string {
+	radio := func(on bool, name string) string {
 		if on {
-			return "(•)"
+			return "(•)\u00a0" + name
 		}
-		return "( )"
+		return "(\u00a0)\u00a0" + name
 	}
-	fmt.Fprintf(&b, "%sWhere:     %s original location   %s folder\n", sel(fieldWhere), radio(p.original), radio(!p.original))
+	fmt.Fprintf(&b, "%sWhere:     %s   %s\n", sel(fieldWhere), radio(p.original, "original location"), radio(!p.original, "folder"))
 	if !p.original {
 		cursor := ""
 		if p.typing() {
@@ -66,12 +92,43 @@ func (p *restorePage) view(a *App, w, h int) string {
 	}
 	var ow []string
 	for i, n := range overwriteNames {
-		ow = append(ow, radio(int(p.overwrite) == i)+" "+n)
+		ow = append(ow, radio(int(p.overwrite) == i, n))
 	}
 	fmt.Fprintf(&b, "%sExisting:  %s\n", sel(fieldOverwrite), strings.Join(ow, "   "))
-	fmt.Fprintf(&b, "%s[ Start restore ]\n\n", sel(fieldStart))
-	b.WriteString(styleDim.Render("enter starts · tab moves · ←/→ changes · esc cancels"))
+	fmt.Fprintf(&b, "%s[ Start restore ]", sel(fieldStart))
 	return b.String()
+}
+
+// wrapDialog wraps each line of s at w cells (a long path is broken
+// where the line ends), indenting the lines it adds under the text, so
+// that nothing is cut on a narrow screen. Non-breaking spaces become
+// plain ones.
+func wrapDialog(s string, w int) []string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if ansi.StringWidth(line) <= w {
+			out = append(out, strings.ReplaceAll(line, "\u00a0", " "))
+			continue
+		}
+		body := strings.TrimLeft(line, " >")
+		indent := strings.Repeat(" ", min(len(line)-len(body)+2, w/3))
+		first, rest, _ := strings.Cut(wrapCells(line, w), "\n")
+		out = append(out, first)
+		rest = strings.Join(strings.Fields(strings.ReplaceAll(rest, "\n", " ")), " ")
+		for _, l := range strings.Split(wrapCells(rest, w-len(indent)), "\n") {
+			out = append(out, indent+l)
+		}
+	}
+	for i, l := range out {
+		out[i] = strings.ReplaceAll(l, "\u00a0", " ")
+	}
+	return out
+}
+
+// wrapCells breaks s at spaces into lines of at most w cells, and a word
+// wider than that (a path) where the line ends.
+func wrapCells(s string, w int) string {
+	return ansi.Hardwrap(ansi.Wordwrap(s, w, ""), w, true)
 }
 
 // perFileCost is what a file weighs beyond its bytes in the bar and the
