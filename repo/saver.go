@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-backup/cairn/backends"
@@ -55,14 +56,22 @@ type Saver struct {
 	// not marked for deletion: a blob the index places only in other
 	// packs counts as missing and is stored again (self-healing after a
 	// pack was lost; no reliance on a pack a prune is about to delete).
-	stored    map[id.ID]bool
-	healed    map[id.ID]bool // blobs stored again because their packs were lost or marked
-	relied    map[id.ID]bool // packs stored, or that Known or KnownIn counted a blob in
-	uploaded  []index.Pack   // stored, not yet in a written segment
-	sinceCkpt int64
-	lastCkpt  time.Time
-	stats     SaverStats
-	err       error
+	stored map[id.ID]bool
+	healed map[id.ID]bool // blobs stored again because their packs were lost or marked
+	// damaged holds blobs this run found damaged where the index locates
+	// them (Damaged): stored again, not relied on, until this saver takes
+	// them.
+	damaged map[id.ID]bool
+	// checkTrees is set once a tree was found damaged: the trees below it
+	// could not be named, so every tree a Save would take as known is
+	// read first, and stored again when it is damaged too.
+	checkTrees atomic.Bool
+	relied     map[id.ID]bool // packs stored, or that Known or KnownIn counted a blob in
+	uploaded   []index.Pack   // stored, not yet in a written segment
+	sinceCkpt  int64
+	lastCkpt   time.Time
+	stats      SaverStats
+	err        error
 
 	sem chan struct{} // bounds packs being verified and uploaded
 	wg  sync.WaitGroup
@@ -104,10 +113,16 @@ func (r *Repository) NewDryRunSaver(ctx context.Context) *Saver {
 // Known reports whether bid is already stored or taken by this saver.
 func (s *Saver) Known(bid id.ID) (bool, error) {
 	s.mu.Lock()
-	p := s.pending[bid]
+	p, bad := s.pending[bid], s.damaged[bid]
 	s.mu.Unlock()
 	if p || s.copyAll {
 		return p, nil
+	}
+	if bad {
+		s.mu.Lock()
+		s.heal(bid)
+		s.mu.Unlock()
+		return false, nil
 	}
 	loc, ok, err := s.r.idx.Lookup(bid)
 	if err != nil || !ok {
@@ -129,11 +144,48 @@ func (s *Saver) Known(bid id.ID) (bool, error) {
 			return true, nil
 		}
 	}
+	s.heal(bid)
+	return false, nil
+}
+
+// heal notes that bid is stored again in place of a copy that cannot be
+// used: once indexed, the new copy is the one read. Under mu.
+func (s *Saver) heal(bid id.ID) {
 	if s.healed == nil {
 		s.healed = map[id.ID]bool{}
 	}
 	s.healed[bid] = true
-	return false, nil
+}
+
+// Damaged tells the saver that bid could not be read where the index
+// locates it (its pack is corrupt): a Save of it stores it again, and the
+// new copy becomes the one read, rather than a new snapshot relying on
+// the damaged one.
+func (s *Saver) Damaged(bid id.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending[bid] {
+		return // already taken by this saver
+	}
+	if s.damaged == nil {
+		s.damaged = map[id.ID]bool{}
+	}
+	s.damaged[bid] = true
+	s.checkTrees.Store(true)
+}
+
+// checkTree reads the stored tree bid, unless this saver takes it anyway,
+// and marks it Damaged when it cannot be read.
+func (s *Saver) checkTree(bid id.ID) {
+	s.mu.Lock()
+	skip := s.pending[bid] || s.damaged[bid]
+	s.mu.Unlock()
+	if skip {
+		return
+	}
+	if _, err := s.r.LoadBlob(s.ctx, id.TreeBlob, bid, nil); errors.Is(err, ErrDamaged) {
+		s.Damaged(bid)
+	}
 }
 
 // KnownIn reports whether a blob the index locates in pack counts as
@@ -189,6 +241,9 @@ func (s *Saver) CheckPacks(stored map[id.ID]bool) {
 // the codec) unless the repository already has it. It reports whether the
 // blob was new.
 func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
+	if t == id.TreeBlob && s.checkTrees.Load() {
+		s.checkTree(bid)
+	}
 	known, err := s.Known(bid)
 	if err != nil || known {
 		return false, err
@@ -204,6 +259,7 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 		return false, nil
 	}
 	s.pending[bid] = true
+	delete(s.damaged, bid)
 	s.mu.Unlock()
 
 	// Compress and seal outside the lock: this is where the CPU goes.

@@ -322,7 +322,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		// cache folder, or a private index while another process holds
 		// the shared one): files are compared with what it recorded, as
 		// restic does, instead of all being read again.
-		g.cache.trees = newParentTrees(ctx, r, parent)
+		g.cache.trees = newParentTrees(ctx, r, parent, g.saver.Damaged)
 	}
 	g.prog.current.Store("")
 

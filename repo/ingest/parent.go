@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -118,6 +119,9 @@ type parentTrees struct {
 	r    *repo.Repository
 	root id.ID
 	dirs sync.Map // folder path -> *parentDir
+	// damaged is told of a tree found damaged, so that the ingest stores
+	// it again instead of relying on it.
+	damaged func(id.ID)
 }
 
 // parentDir is one folder of the parent. The first to ask reads it;
@@ -127,8 +131,8 @@ type parentDir struct {
 	m     map[string]*tree.Node
 }
 
-func newParentTrees(ctx context.Context, r *repo.Repository, sn *repo.Snapshot) *parentTrees {
-	return &parentTrees{ctx: ctx, r: r, root: sn.Tree}
+func newParentTrees(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, damaged func(id.ID)) *parentTrees {
+	return &parentTrees{ctx: ctx, r: r, root: sn.Tree, damaged: damaged}
 }
 
 // entries returns the parent's nodes in the folder dir (an absolute,
@@ -149,7 +153,8 @@ func (p *parentTrees) entries(dir string) map[string]*tree.Node {
 }
 
 // read loads the tree of dir, found through the folders above it. A tree
-// that cannot be read counts as empty: that only costs re-reads.
+// that cannot be read counts as empty: that only costs re-reads. One that
+// is damaged is also stored again if the new snapshot holds it.
 func (p *parentTrees) read(dir string) map[string]*tree.Node {
 	tid := p.root
 	if dir != "/" {
@@ -162,6 +167,9 @@ func (p *parentTrees) read(dir string) map[string]*tree.Node {
 	}
 	nodes, err := p.r.LoadTree(p.ctx, tid)
 	if err != nil {
+		if errors.Is(err, repo.ErrDamaged) && p.damaged != nil {
+			p.damaged(tid)
+		}
 		return nil
 	}
 	m := make(map[string]*tree.Node, len(nodes))

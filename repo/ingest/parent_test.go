@@ -359,3 +359,55 @@ func TestFreshCacheParentTreesLost(t *testing.T) {
 		r.Close()
 	}
 }
+
+// With a fresh cache folder and the parent snapshot's tree packs corrupt,
+// the ingest reads every file again and stores the damaged trees anew
+// instead of letting the new snapshot rely on them: it reads back whole,
+// even through an index rebuilt from the repository.
+func TestFreshCacheParentTreesDamaged(t *testing.T) {
+	ctx := context.Background()
+	store := mem.New()
+	r1 := repo.TestRepositoryOn(t, store)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), "some data")
+	write(t, filepath.Join(src, "d", "b"), "more data")
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
+	run(t, r1, opt)
+	var trees []string
+	store.List(ctx, "tree/", func(fi backends.Info) error { trees = append(trees, fi.Name); return nil })
+	if len(trees) == 0 {
+		t.Fatal("no tree packs")
+	}
+	for _, n := range trees {
+		b, err := store.Load(ctx, n, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range b {
+			b[i] ^= 0x55 // every blob, header and trailer
+		}
+		if err := store.Remove(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Save(ctx, n, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := repo.Open(ctx, store, repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, r, opt)
+	r.Close()
+	if s := res.Snapshot.Summary; s.FilesNew != 2 || s.TreeBlobs == 0 {
+		t.Fatalf("summary %+v: files should be read again and the damaged trees stored again", s)
+	}
+	r2, err := repo.Open(ctx, store, repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if got := contentOf(t, r2, res.Snapshot, filepath.Join(src, "d", "b")); got != "more data" {
+		t.Fatalf("the new snapshot restores %q", got)
+	}
+}
