@@ -320,23 +320,32 @@ func TestSkipIfUnchanged(t *testing.T) {
 	}
 }
 
+// ingestTwoFiles ingests a folder holding a and d/b into a repository in
+// memory, and returns the store, the folder, the options and the names of
+// the tree packs.
+func ingestTwoFiles(t *testing.T) (*mem.Mem, string, ingest.Options, []string) {
+	t.Helper()
+	store := mem.New()
+	r := repo.TestRepositoryOn(t, store)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), "some data")
+	write(t, filepath.Join(src, "d", "b"), "more data")
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
+	run(t, r, opt)
+	var trees []string
+	store.List(context.Background(), "tree/", func(fi backends.Info) error { trees = append(trees, fi.Name); return nil })
+	if len(trees) == 0 {
+		t.Fatal("no tree packs")
+	}
+	return store, src, opt, trees
+}
+
 // With a fresh cache folder and the parent snapshot's tree packs lost, the
 // ingest still succeeds, reading every file again; what it saw is then
 // the cache of the next ingest, which reads nothing.
 func TestFreshCacheParentTreesLost(t *testing.T) {
 	ctx := context.Background()
-	store := mem.New()
-	r1 := repo.TestRepositoryOn(t, store)
-	src := t.TempDir()
-	write(t, filepath.Join(src, "a"), "some data")
-	write(t, filepath.Join(src, "d", "b"), "more data")
-	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
-	run(t, r1, opt)
-	var trees []string
-	store.List(ctx, "tree/", func(fi backends.Info) error { trees = append(trees, fi.Name); return nil })
-	if len(trees) == 0 {
-		t.Fatal("no tree packs")
-	}
+	store, src, opt, trees := ingestTwoFiles(t)
 	for _, n := range trees {
 		if err := store.Remove(ctx, n); err != nil {
 			t.Fatal(err)
@@ -366,18 +375,7 @@ func TestFreshCacheParentTreesLost(t *testing.T) {
 // even through an index rebuilt from the repository.
 func TestFreshCacheParentTreesDamaged(t *testing.T) {
 	ctx := context.Background()
-	store := mem.New()
-	r1 := repo.TestRepositoryOn(t, store)
-	src := t.TempDir()
-	write(t, filepath.Join(src, "a"), "some data")
-	write(t, filepath.Join(src, "d", "b"), "more data")
-	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}
-	run(t, r1, opt)
-	var trees []string
-	store.List(ctx, "tree/", func(fi backends.Info) error { trees = append(trees, fi.Name); return nil })
-	if len(trees) == 0 {
-		t.Fatal("no tree packs")
-	}
+	store, src, opt, trees := ingestTwoFiles(t)
 	for _, n := range trees {
 		b, err := store.Load(ctx, n, 0, -1)
 		if err != nil {
