@@ -113,16 +113,13 @@ func (r *Repository) NewDryRunSaver(ctx context.Context) *Saver {
 // Known reports whether bid is already stored or taken by this saver.
 func (s *Saver) Known(bid id.ID) (bool, error) {
 	s.mu.Lock()
-	p, bad := s.pending[bid], s.damaged[bid]
-	s.mu.Unlock()
-	if p || s.copyAll {
-		return p, nil
-	}
-	if bad {
-		s.mu.Lock()
+	p, bad := s.pending[bid], s.damaged[bid] && !s.copyAll
+	if bad && !p {
 		s.heal(bid)
-		s.mu.Unlock()
-		return false, nil
+	}
+	s.mu.Unlock()
+	if p || s.copyAll || bad {
+		return p, nil
 	}
 	loc, ok, err := s.r.idx.Lookup(bid)
 	if err != nil || !ok {
@@ -162,6 +159,7 @@ func (s *Saver) heal(bid id.ID) {
 // new copy becomes the one read, rather than a new snapshot relying on
 // the damaged one.
 func (s *Saver) Damaged(bid id.ID) {
+	s.checkTrees.Store(true) // the trees below it may be damaged too
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pending[bid] {
@@ -171,7 +169,6 @@ func (s *Saver) Damaged(bid id.ID) {
 		s.damaged = map[id.ID]bool{}
 	}
 	s.damaged[bid] = true
-	s.checkTrees.Store(true)
 }
 
 // checkTree reads the stored tree bid, unless this saver takes it anyway,

@@ -107,14 +107,16 @@ func wrapDialog(s string, w int) []string {
 	var out []string
 	for _, line := range strings.Split(s, "\n") {
 		if ansi.StringWidth(line) <= w {
-			out = append(out, strings.ReplaceAll(line, "\u00a0", " "))
+			out = append(out, line)
 			continue
 		}
 		body := strings.TrimLeft(line, " >")
 		indent := strings.Repeat(" ", min(len(line)-len(body)+2, w/3))
 		first, rest, _ := strings.Cut(wrapCells(line, w), "\n")
 		out = append(out, first)
-		rest = strings.Join(strings.Fields(strings.ReplaceAll(rest, "\n", " ")), " ")
+		// Plain spaces and line ends only: a non-breaking space keeps
+		// its words together.
+		rest = strings.Join(strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == '\n' }), " ")
 		for _, l := range strings.Split(wrapCells(rest, w-len(indent)), "\n") {
 			out = append(out, indent+l)
 		}

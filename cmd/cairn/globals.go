@@ -41,9 +41,10 @@ type globals struct {
 	label       string
 	flagPrefix  string
 	// configOf, for a repository whose password a daemon config names
-	// (a copy's password_file or password_command), says whose keys
-	// they are ("copy offsite"): an error then names the config key,
-	// not a flag the config's user never set.
+	// (its own or a copy's password_file or password_command), says
+	// whose keys they are ("copy offsite in the daemon config"): an
+	// error then names the config key, not a flag the config's user
+	// never set.
 	configOf string
 }
 
