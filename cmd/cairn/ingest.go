@@ -59,7 +59,8 @@ the same host and source) are not read again. Paths given on the command line
 are never excluded. Exit code 3 means the snapshot was saved but some files
 could not be read; each one is reported.
 
-The parent snapshot is the newest of the same host and source. --parent
+The parent snapshot is the newest of the same host and source; the
+summary names it (Parent:, and parent_snapshot_id in --json). --parent
 chooses another (an ID prefix of any host and source, or latest): files are
 then compared with what that snapshot recorded, not with the last ingest,
 so that after restoring an older snapshot, or under a new host name, only
@@ -265,7 +266,11 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 	if res.Skipped {
 		return out.skippedSummary(*res.Snapshot.Parent, res.Snapshot.Summary)
 	}
-	return out.summary(res.Snapshot.ID, res.Snapshot.Summary)
+	var parent id.ID
+	if res.Snapshot.Parent != nil {
+		parent = *res.Snapshot.Parent
+	}
+	return out.summary(res.Snapshot.ID, parent, res.Snapshot.Summary)
 }
 
 // ingestViaDaemon has the daemon ingest, with the same output. A
@@ -339,7 +344,13 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 	if err != nil || ev.Summary == nil {
 		return fmt.Errorf("daemon at %s: bad summary", c.Path())
 	}
-	return out.summary(sid, ev.Summary)
+	var parent id.ID
+	if ev.Parent != "" {
+		if parent, err = id.Parse(ev.Parent); err != nil {
+			return fmt.Errorf("daemon at %s: bad summary", c.Path())
+		}
+	}
+	return out.summary(sid, parent, ev.Summary)
 }
 
 // commandForStdin makes the --stdin-from-command command. It runs in its

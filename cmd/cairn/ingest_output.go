@@ -29,7 +29,9 @@ type ingestOutput struct {
 	// skipped (--skip-if-unchanged): no snapshot was (or, with
 	// --dry-run, would be) written, as parent holds the same.
 	skipped bool
-	parent  id.ID
+	// parent is the snapshot this one follows (its host and source's
+	// newest, or --parent); zero when it is the first.
+	parent id.ID
 }
 
 func newIngestOutput(g *globals) *ingestOutput { return &ingestOutput{g: g} }
@@ -88,14 +90,14 @@ func (o *ingestOutput) done() { o.line.done() }
 // skippedSummary prints the summary of an ingest that wrote no snapshot
 // since nothing changed from parent.
 func (o *ingestOutput) skippedSummary(parent id.ID, s *repo.Summary) error {
-	o.skipped, o.parent = true, parent
-	return o.summary(id.Zero, s)
+	o.skipped = true
+	return o.summary(id.Zero, parent, s)
 }
 
-// summary prints the snapshot written; with unreadable paths the result
-// is exit code 3.
-func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
-	o.snapshot, o.sum = sid, s
+// summary prints the snapshot written and the parent it follows (zero:
+// none); with unreadable paths the result is exit code 3.
+func (o *ingestOutput) summary(sid, parent id.ID, s *repo.Summary) error {
+	o.snapshot, o.parent, o.sum = sid, parent, s
 	if s == nil {
 		s = &repo.Summary{}
 	}
@@ -117,14 +119,22 @@ func (o *ingestOutput) summary(sid id.ID, s *repo.Summary) error {
 		if o.dryRun {
 			m["dry_run"] = true
 		}
+		if !o.parent.IsZero() {
+			m["parent_snapshot_id"] = o.parent.String()
+		}
 		if o.skipped {
-			m["skipped"], m["parent_snapshot_id"] = true, o.parent.String()
+			m["skipped"] = true
 		}
 		printJSON(m)
 	} else if !o.g.quiet {
 		added := "Added:      "
 		if o.dryRun {
 			added = "Would add:  "
+		}
+		if o.parent.IsZero() {
+			fmt.Fprintln(stdout, "Parent:      none (the first snapshot of this host and source)")
+		} else {
+			fmt.Fprintf(stdout, "Parent:      snapshot %s\n", o.parent.Short())
 		}
 		fmt.Fprintf(stdout, "Files:       %d new, %d changed, %d unchanged\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged)
 		fmt.Fprintf(stdout, "Dirs:        %d new, %d changed, %d unchanged\n", s.DirsNew, s.DirsChanged, s.DirsUnchanged)
