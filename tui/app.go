@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +77,7 @@ type App struct {
 	stack []page
 
 	showHelp bool
+	helpTop  int // the first help line shown when it does not fit
 	spin     spinner.Model
 	busy     int
 	status   string
@@ -293,16 +295,30 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 		return nil // any other key only dismisses the question
 	}
 	if a.showHelp {
-		if k == "?" || k == "esc" || k == "q" {
+		switch {
+		case k == "?" || k == "esc" || k == "q":
 			a.showHelp = false
+		case isDown(k):
+			a.helpTop++
+		case isUp(k):
+			a.helpTop--
+		case isPgDown(k):
+			a.helpTop += a.helpRoom()
+		case isPgUp(k):
+			a.helpTop -= a.helpRoom()
+		case isHome(k):
+			a.helpTop = 0
+		case isEnd(k):
+			a.helpTop = len(a.helpLines())
 		}
+		a.helpTop = max(0, min(a.helpTop, len(a.helpLines())-a.helpRoom()))
 		return nil
 	}
 	top := a.top()
 	if !top.typing() {
 		switch k {
 		case "?":
-			a.showHelp = true
+			a.showHelp, a.helpTop = true, 0
 			return nil
 		case "q", "esc":
 			a.status = ""
@@ -332,7 +348,7 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 // View draws the title line, the top page (or the help) and the status
 // line, in exactly a.h lines.
 func (a *App) View() string {
-	w, h := max(a.w, 20), max(a.h, 5)
+	w, h := a.size()
 	var crumbs []string
 	for _, p := range a.stack {
 		if t := p.title(); t != "" {
@@ -347,7 +363,7 @@ func (a *App) View() string {
 	bodyH := h - 2
 	var body string
 	if a.showHelp {
-		body = lipgloss.Place(w, bodyH, lipgloss.Center, lipgloss.Center, a.helpView(w, bodyH))
+		body = lipgloss.Place(w, bodyH, lipgloss.Center, lipgloss.Center, a.helpView())
 	} else {
 		body = a.top().view(a, w, bodyH)
 	}
@@ -370,7 +386,39 @@ func (a *App) statusLine(w int) string {
 	return fit(left, w-len(hint)) + styleDim.Render(hint)
 }
 
-func (a *App) helpView(w, h int) string {
+// size is the screen's size as View draws it.
+func (a *App) size() (w, h int) { return max(a.w, 20), max(a.h, 5) }
+
+// helpRoom is how many help lines the overlay shows at once: the body
+// less the box's border, and less one more for the scroll hint when the
+// help does not fit.
+func (a *App) helpRoom() int {
+	_, h := a.size()
+	room := max(1, h-2-2)
+	if len(a.helpLines()) > room {
+		room = max(1, room-1)
+	}
+	return room
+}
+
+// helpView is the help overlay: all of it, or on a short screen the
+// lines from helpTop on and a hint saying how to see the rest.
+func (a *App) helpView() string {
+	lines, room := a.helpLines(), a.helpRoom()
+	if len(lines) <= room {
+		return styleBox.Render(strings.Join(lines, "\n"))
+	}
+	top := max(0, min(a.helpTop, len(lines)-room))
+	w, _ := a.size()
+	hint := fmt.Sprintf("%d-%d of %d, j/k scroll", top+1, top+room, len(lines))
+	shown := append(slices.Clip(lines[top:top+room]), styleDim.Render(fit(hint, max(12, w-4))))
+	return styleBox.Render(strings.Join(shown, "\n"))
+}
+
+// helpLines is the help overlay's text, wrapped to the screen's width:
+// the top page's keys, then those that work everywhere.
+func (a *App) helpLines() []string {
+	w, _ := a.size()
 	var b strings.Builder
 	// The box's border and padding take 4 cells, the keys column 27: the
 	// help wraps in what is left. Below 16 cells of help per line (under
@@ -407,7 +455,7 @@ func (a *App) helpView(w, h int) string {
 	}
 	section(a.top().title()+" keys", a.top().help())
 	section("everywhere", globalKeys)
-	return styleBox.Render(strings.TrimSuffix(b.String(), "\n"))
+	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 }
 
 // block cuts or pads s to exactly h lines of w cells.

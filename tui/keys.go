@@ -7,7 +7,7 @@ type binding struct{ keys, help string }
 
 // globalKeys work on every page (except while typing into a field).
 var globalKeys = []binding{
-	{"?", "show or hide this help"},
+	{"?", "show or hide this help (on a short screen ↑/↓ scroll it)"},
 	{"q / esc", "back (q on the first page quits, asking first if entries are marked)"},
 	{"ctrl+c", "quit (a running restore is stopped first)"},
 	{"R", "restore the marked files"},

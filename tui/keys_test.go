@@ -436,3 +436,43 @@ func TestRestoreDialogNarrow(t *testing.T) {
 	h.contains("/home/alice/.profile", "original", "location", "folder", "if-changed", "always", "never",
 		"[ Start restore ]", "esc cancels", "Folder:")
 }
+
+// On a screen both narrow and short the help scrolls: it says so, j/k
+// and G/g move it, and every word of it can be brought into view.
+func TestHelpShortScrolls(t *testing.T) {
+	h := newHarness(t, newFixture(t), 30, 16)
+	h.keys("enter", "?")
+	first := h.screen()
+	if !strings.Contains(first, "j/k scroll") {
+		t.Fatalf("a help that does not fit says nothing of scrolling:\n%s", first)
+	}
+	seen := first
+	for range 100 {
+		h.keys("j")
+		s := h.screen()
+		noCut(t, s)
+		seen += s
+	}
+	for _, b := range append(h.a.top().help(), globalKeys...) {
+		for _, word := range strings.Fields(b.keys + " " + b.help) {
+			if !strings.Contains(seen, word) {
+				t.Fatalf("scrolling never shows %q of the help", word)
+			}
+		}
+	}
+	if !strings.Contains(h.screen(), "clear all marks") {
+		t.Fatalf("j held down does not stop at the help's end:\n%s", h.screen())
+	}
+	h.keys("g")
+	if h.screen() != first {
+		t.Fatalf("g does not return to the help's start:\n%s", h.screen())
+	}
+	h.keys("G", "?")
+	if strings.Contains(h.screen(), "j/k scroll") {
+		t.Fatalf("? does not close the scrolled help:\n%s", h.screen())
+	}
+	h.keys("?")
+	if h.screen() != first {
+		t.Fatalf("the help opens scrolled where it was left:\n%s", h.screen())
+	}
+}
