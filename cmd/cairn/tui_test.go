@@ -157,7 +157,20 @@ func TestTUIEndToEnd(t *testing.T) {
 	// An escape followed at once by q reads as alt+q: wait in between.
 	s.keys("Escape")
 	s.wait("MTIME")
+	// A mark left behind: q on the first page asks before quitting, a
+	// key other than q stays, and q again quits.
+	s.keys("Space")
+	s.wait("1 marked")
 	s.keys("q", "q", "q")
+	s.wait("1 marked entry will be lost: q again to quit")
+	s.keys("j")
+	s.wait("1 snapshot ")
+	if scr := s.screen(); strings.Contains(scr, "will be lost") || strings.Contains(scr, "cairn-exited") {
+		t.Fatalf("a key other than q does not stay:\n%s", scr)
+	}
+	s.keys("q")
+	s.wait("will be lost")
+	s.keys("q")
 	s.wait("cairn-exited-0")
 
 	if fi, err := os.Stat(filepath.Join(dst, "docs")); err != nil {
