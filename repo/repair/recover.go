@@ -1,0 +1,238 @@
+package repair
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// LostTag marks the snapshots Recover saves, and LostSource is their source,
+// so that no retention policy of a real source ever counts them.
+const (
+	LostTag    = "recovered"
+	LostSource = "recover"
+	// LostPath is the path a recovered snapshot records: each lost tree
+	// is a folder in it, named by the tree's short ID.
+	LostPath = "/recover"
+)
+
+// RecoverOptions tunes Lost.
+type RecoverOptions struct {
+	// DryRun finds and describes the lost trees but saves nothing.
+	DryRun bool
+	// Host is the host the snapshot records (default: this machine's).
+	Host string
+	// Version is the program version the snapshot records.
+	Version string
+	// Warn hears of what is skipped: a snapshot or a tree that cannot
+	// be read.
+	Warn func(error)
+}
+
+// LostTree is a tree that no snapshot refers to and that no other such
+// tree holds: the top of what a forgotten snapshot, or an ingest that
+// never finished, left behind.
+type LostTree struct {
+	ID      id.ID
+	Name    string // its folder in the recovered snapshot
+	Entries int    // entries directly in it
+	Files   int    // files anywhere below it
+	Bytes   uint64 // their apparent size
+	// Incomplete counts the files below it whose data the index lacks
+	// (a prune removed it) and the folders below it whose tree cannot
+	// be read: what a restore of it will lack.
+	Incomplete int
+}
+
+// RecoverResult is what Recover found and saved.
+type RecoverResult struct {
+	Snapshots    int // snapshots read
+	Trees        int // tree blobs the index names
+	Unreferenced int // of them, those no snapshot refers to
+	Roots        []LostTree
+	// Snapshot is the snapshot saved, nil with DryRun or when nothing
+	// was lost.
+	Snapshot *repo.Snapshot
+}
+
+// Recover finds the trees no snapshot refers to (after a snapshot was
+// forgotten by mistake and before a prune deleted its data, or after an
+// ingest was killed before it saved its snapshot) and saves one snapshot
+// that holds the topmost of them, each as a folder named by its short ID
+// (as restic's recover does). The caller holds the exclusive lock: an
+// ingest running meanwhile would have its unfinished trees taken.
+func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*RecoverResult, error) {
+	warn := opt.Warn
+	if warn == nil {
+		warn = func(error) {}
+	}
+	snaps, err := r.Snapshots(ctx, warn)
+	if err != nil {
+		return nil, err
+	}
+	res := &RecoverResult{Snapshots: len(snaps)}
+	referenced := map[id.ID]bool{}
+	for _, sn := range snaps {
+		if sn.Tree.IsZero() || referenced[sn.Tree] {
+			continue
+		}
+		referenced[sn.Tree] = true
+		err := r.Walk(ctx, sn, func(_ string, n *tree.Node) (bool, error) {
+			if n.Kind != tree.KindDir || n.Subtree.IsZero() || referenced[n.Subtree] {
+				return false, nil
+			}
+			referenced[n.Subtree] = true
+			return true, nil
+		}, func(p string, tid id.ID, err error) error {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// What lies below stays unknown, so it may come out as
+			// lost: recovering it too is harmless.
+			warn(fmt.Errorf("snapshot %s: tree %s of /%s cannot be read: %w", sn.ID.Short(), tid.Short(), p, err))
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	blobs, err := r.Index().BlobsWithPrefix("", 0)
+	if err != nil {
+		return nil, err
+	}
+	var unref []id.ID
+	for _, b := range blobs {
+		if b.Type != id.TreeBlob {
+			continue
+		}
+		res.Trees++
+		if !referenced[b.ID] {
+			unref = append(unref, b.ID)
+		}
+	}
+	res.Unreferenced = len(unref)
+	blobs = nil
+
+	// The lost trees that another lost tree holds are not roots.
+	below := map[id.ID]bool{}
+	entries := map[id.ID]int{}
+	for _, tid := range unref {
+		nodes, err := r.LoadTree(ctx, tid)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			warn(fmt.Errorf("lost tree %s cannot be read, so it cannot be recovered: %w", tid.Short(), err))
+			below[tid] = true
+			continue
+		}
+		entries[tid] = len(nodes)
+		for _, n := range nodes {
+			if n.Kind == tree.KindDir && !n.Subtree.IsZero() {
+				below[n.Subtree] = true
+			}
+		}
+	}
+	slices.SortFunc(unref, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
+	names := map[string]bool{}
+	for _, tid := range unref {
+		// An empty folder's tree says nothing worth a folder.
+		if below[tid] || entries[tid] == 0 {
+			continue
+		}
+		lt := LostTree{ID: tid, Name: tid.Short(), Entries: entries[tid]}
+		if names[lt.Name] {
+			lt.Name = tid.String()
+		}
+		names[lt.Name] = true
+		if err := describe(ctx, r, &lt); err != nil {
+			return nil, err
+		}
+		res.Roots = append(res.Roots, lt)
+	}
+	if opt.DryRun || len(res.Roots) == 0 {
+		return res, nil
+	}
+
+	now := r.Now()
+	nodes := make([]*tree.Node, len(res.Roots))
+	for i, lt := range res.Roots {
+		nodes[i] = &tree.Node{Name: lt.Name, Kind: tree.KindDir, Mode: 0o755,
+			MTime: now.UnixNano(), ATime: now.UnixNano(), CTime: now.UnixNano(), Subtree: lt.ID}
+	}
+	tree.Sort(nodes)
+	// As an ingest of LostPath would record it: the root holds the
+	// folder, the folder the lost trees.
+	s := r.NewSaver(ctx, 1)
+	tid, err := s.SaveTree(nodes)
+	if err == nil {
+		folder := &tree.Node{Name: path.Base(LostPath), Kind: tree.KindDir, Mode: 0o755,
+			MTime: now.UnixNano(), ATime: now.UnixNano(), CTime: now.UnixNano(), Subtree: tid}
+		tid, err = s.SaveTree([]*tree.Node{folder})
+	}
+	if err == nil {
+		err = s.Flush()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("save the recovered tree: %w", err)
+	}
+	sum := &repo.Summary{Start: now, End: r.Now()}
+	for _, lt := range res.Roots {
+		sum.TotalFiles += int64(lt.Files)
+		sum.TotalBytes += int64(lt.Bytes)
+	}
+	host := opt.Host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	root := &tree.Node{Name: "root", Kind: tree.KindDir, Mode: 0o755, MTime: now.UnixNano(), ATime: now.UnixNano(), CTime: now.UnixNano()}
+	sn := &repo.Snapshot{Time: now, Tree: tid, Root: tree.EncodeNode(root), Paths: []string{LostPath},
+		Host: host, Source: LostSource, Tags: []string{LostTag},
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), ProgramVersion: opt.Version, Summary: sum}
+	if err := r.SaveSnapshot(ctx, sn); err != nil {
+		return nil, fmt.Errorf("save the recovered snapshot: %w", err)
+	}
+	res.Snapshot = sn
+	return res, nil
+}
+
+// describe counts the files below a lost tree and what a restore of it
+// would lack.
+func describe(ctx context.Context, r *repo.Repository, lt *LostTree) error {
+	return r.Walk(ctx, &repo.Snapshot{Tree: lt.ID}, func(_ string, n *tree.Node) (bool, error) {
+		if n.Kind != tree.KindFile {
+			return true, nil
+		}
+		lt.Files++
+		lt.Bytes += n.Size
+		for _, c := range n.Content {
+			if c.Hole {
+				continue
+			}
+			_, ok, err := r.LookupBlob(c.ID)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				lt.Incomplete++
+				break
+			}
+		}
+		return true, nil
+	}, func(_ string, _ id.ID, err error) error {
+		if ctx.Err() != nil || !errors.Is(err, repo.ErrNotFound) && !errors.Is(err, repo.ErrDamaged) {
+			return err
+		}
+		lt.Incomplete++
+		return nil
+	})
+}
