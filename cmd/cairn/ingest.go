@@ -53,6 +53,9 @@ func newIngestCommand(g *globals) *cobra.Command {
 		Aliases: []string{"backup"}, // restic's name for it
 		Short:   "Back up paths or a stream into a new snapshot",
 		Long: `Ingest paths (or standard input, or a command's output) into a new snapshot.
+An empty --stdin stream is saved as an empty file with a warning: in
+"pg_dump app | cairn ingest --stdin" the shell hides pg_dump's failure, which
+--stdin-from-command -- pg_dump app catches (no snapshot then).
 
 Unchanged files (same size, mtime, ctime and inode as in the last ingest of
 the same host and source) are not read again. Paths given on the command line
@@ -190,7 +193,7 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 	}
 
 	out := newIngestOutput(g)
-	out.dryRun = f.dryRun
+	out.dryRun, out.stdin = f.dryRun, f.stdin
 	if f.dryRun {
 		// Nothing is stored: the repository is read here, without the
 		// daemon, and no metrics are written.

@@ -29,6 +29,9 @@ type ingestOutput struct {
 	// skipped (--skip-if-unchanged): no snapshot was (or, with
 	// --dry-run, would be) written, as parent holds the same.
 	skipped bool
+	// stdin: the ingest reads --stdin, where an empty stream more likely
+	// means a failed command before the pipe than an empty file.
+	stdin bool
 	// parent is the snapshot this one follows (its host and source's
 	// newest, or --parent); zero when it is the first.
 	parent id.ID
@@ -100,6 +103,9 @@ func (o *ingestOutput) summary(sid, parent id.ID, s *repo.Summary) error {
 	o.snapshot, o.parent, o.sum = sid, parent, s
 	if s == nil {
 		s = &repo.Summary{}
+	}
+	if o.stdin && s.TotalBytes == 0 {
+		o.g.warnf("standard input was empty, so the snapshot holds an empty file: if a command piped into cairn failed, its exit code was lost (--stdin-from-command checks it and then saves no snapshot)")
 	}
 	if o.g.json {
 		m := map[string]any{
