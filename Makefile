@@ -13,13 +13,15 @@ GO        ?= go
 BIN       := bin/cairn
 DEMO      := $(CURDIR)/.demo
 GOTESTFLAGS ?= -count=1 -timeout 30m
+# the commit `cairn version` names (empty outside a git checkout)
+COMMIT    := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
 
 .PHONY: all build demo test deps vet unit fuzz bench bench-mount bench-browse clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/cairn
+	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o $(BIN) ./cmd/cairn
 
 # Debian packages the tests drive for real: rsync, ACL and xattr tools,
 # FUSE; and the S3 server. Installed once; later runs only check.

@@ -116,12 +116,12 @@ func printCheck(res *check.Result, quiet bool) {
 		if res.PacksRead > 0 {
 			read = fmt.Sprintf(" (%d read whole, %s)", res.PacksRead, formatBytes(res.BytesRead))
 		}
-		fmt.Fprintf(stdout, "checked %s, %s, %s%s, %s\n", countNoun(res.Snapshots, "snapshot"), countNoun(res.Segments, "index segment"),
-			countNoun(res.Packs, "pack"), read, countNoun(res.Blobs, "blob"))
+		fmt.Fprintf(stdout, "checked %s, %s, %s%s, %s\n", plural(res.Snapshots, "snapshot"), plural(res.Segments, "index segment"),
+			plural(res.Packs, "pack"), read, plural(res.Blobs, "blob"))
 	}
 	switch n := len(res.Problems); {
 	case n > 0:
-		fmt.Fprintf(stdout, "%s found: %s\n", countNoun(n, "error"), res.Hint())
+		fmt.Fprintf(stdout, "%s found: %s\n", plural(n, "error"), res.Hint())
 	case !quiet:
 		fmt.Fprintln(stdout, "no errors found")
 	}
@@ -139,18 +139,11 @@ func printProblem(level string, p *check.Problem) {
 		if !a.RepairedAs.IsZero() {
 			repaired = fmt.Sprintf(" (repaired as snapshot %s)", a.RepairedAs.Short())
 		}
-		fmt.Fprintf(stdout, "  snapshot %s of %s (%s, %s) loses %s%s:\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source, countNoun(len(a.Paths), "path"), repaired)
+		fmt.Fprintf(stdout, "  snapshot %s of %s (%s, %s) loses %s%s:\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source, plural(len(a.Paths), "path"), repaired)
 		for _, path := range a.Paths {
 			fmt.Fprintf(stdout, "    %s\n", printablePath(path))
 		}
 	}
-}
-
-func countNoun(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func printCheckJSON(res *check.Result) {

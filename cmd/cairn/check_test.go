@@ -85,8 +85,8 @@ func TestMissingPackCLI(t *testing.T) {
 	}
 
 	out = c.ok("repair", "index")
-	hasLines(t, out, "pack "+d.Object+": missing; dropped from the index ("+countNoun(len(d.Lost), "blob")+")")
-	if !strings.HasPrefix(lastLine(out), countNoun(len(d.Lost), "blob")+" lost: ") {
+	hasLines(t, out, "pack "+d.Object+": missing; dropped from the index ("+plural(len(d.Lost), "blob")+")")
+	if !strings.HasPrefix(lastLine(out), plural(len(d.Lost), "blob")+" lost: ") {
 		t.Fatalf("repair index:\n%s", out)
 	}
 	out = wantExit(t, c, 1, "check")
@@ -232,7 +232,7 @@ func TestIndexProblemsCLI(t *testing.T) {
 	}
 	d := f.RemoveSegmentOf(f.PackOf("media/clip.bin"))
 	out = wantExit(t, c, 1, "check")
-	if lastLine(out) != countNoun(len(strings.Split(strings.TrimSpace(grepLines(out, "error: ")), "\n")), "error")+" found: run `cairn repair index`" {
+	if lastLine(out) != plural(len(strings.Split(strings.TrimSpace(grepLines(out, "error: ")), "\n")), "error")+" found: run `cairn repair index`" {
 		t.Fatalf("check with a missing segment:\n%s", out)
 	}
 	for _, p := range d.Paths() {

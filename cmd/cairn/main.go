@@ -156,6 +156,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newRewriteCommand(g),
 		newKeyCommand(g),
 		newStatsCommand(g),
+		newVersionCommand(g),
 	)
 	return root
 }

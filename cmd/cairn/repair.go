@@ -122,14 +122,14 @@ func printRepairIndex(g *globals, res *repair.IndexResult) {
 		fmt.Fprintf(stdout, "pack %s: missing; stored again from this host's metadata cache, whose copy verified\n", name)
 	}
 	for _, p := range res.Missing {
-		fmt.Fprintf(stdout, "pack %s: missing; dropped from the index (%s)\n", p.Name, countNoun(p.Blobs, "blob"))
+		fmt.Fprintf(stdout, "pack %s: missing; dropped from the index (%s)\n", p.Name, plural(p.Blobs, "blob"))
 	}
 	for _, p := range res.Damaged {
 		what := "damaged"
 		if p.Unindexed {
 			what = "named by no index segment, and damaged"
 		}
-		fmt.Fprintf(stdout, "pack %s: %s (%v); left out, for prune to remove; %d of %s copied into new packs\n", p.Name, what, p.Err, p.Salvaged, countNoun(p.Blobs, "blob"))
+		fmt.Fprintf(stdout, "pack %s: %s (%v); left out, for prune to remove; %d of %s copied into new packs\n", p.Name, what, p.Err, p.Salvaged, plural(p.Blobs, "blob"))
 	}
 	if g.quiet {
 		return
@@ -143,9 +143,9 @@ func printRepairIndex(g *globals, res *repair.IndexResult) {
 	for _, name := range res.Salvage {
 		fmt.Fprintf(stdout, "pack %s: new, holding blobs copied out of damaged packs\n", name)
 	}
-	fmt.Fprintf(stdout, "wrote %s (%s, %s) and removed %d old\n", countNoun(len(res.Written), "index segment"), countNoun(res.Packs, "pack"), countNoun(res.Blobs, "blob"), len(res.Removed))
+	fmt.Fprintf(stdout, "wrote %s (%s, %s) and removed %d old\n", plural(len(res.Written), "index segment"), plural(res.Packs, "pack"), plural(res.Blobs, "blob"), len(res.Removed))
 	if n := len(res.Lost); n > 0 {
-		fmt.Fprintf(stdout, "%s lost: `cairn ingest` of the same paths stores again those still on disk; then run `cairn check` and `cairn repair snapshots`\n", countNoun(n, "blob"))
+		fmt.Fprintf(stdout, "%s lost: `cairn ingest` of the same paths stores again those still on disk; then run `cairn check` and `cairn repair snapshots`\n", plural(n, "blob"))
 	} else {
 		fmt.Fprintln(stdout, "no blob was lost")
 	}
@@ -273,7 +273,7 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 				fmt.Fprintf(stdout, "%s: its stored object cannot be read (%v); this host's local index keeps a copy\n", head, rep.Err)
 			}
 			if len(rep.Lost) > 0 || !rep.FromCache {
-				fmt.Fprintf(stdout, "%s loses %s:\n", head, countNoun(len(rep.Lost), "path"))
+				fmt.Fprintf(stdout, "%s loses %s:\n", head, plural(len(rep.Lost), "path"))
 			}
 			for _, l := range rep.Lost {
 				kind := "file"
@@ -299,20 +299,20 @@ func printRepairSnapshots(g *globals, res *repair.SnapshotsResult, forget bool) 
 	}
 	switch {
 	case len(res.Reports) == 0:
-		fmt.Fprintf(stdout, "all %s intact\n", countNoun(res.Checked, "snapshot")+map[bool]string{true: " is", false: " are"}[res.Checked == 1])
+		fmt.Fprintf(stdout, "all %s intact\n", plural(res.Checked, "snapshot")+map[bool]string{true: " is", false: " are"}[res.Checked == 1])
 	case forget:
-		fmt.Fprintf(stdout, "repaired %s of %d; forgot %d\n", countNoun(repaired, "snapshot"), res.Checked, forgotten)
+		fmt.Fprintf(stdout, "repaired %s of %d; forgot %d\n", plural(repaired, "snapshot"), res.Checked, forgotten)
 	case pending > 0 && stale > 0:
 		fmt.Fprintf(stdout, "repaired %s of %d; the originals are kept until forgotten, and so are %s no longer needed: `cairn repair snapshots --forget` removes them, and the snapshots nothing can be read from\n",
-			countNoun(repaired, "snapshot"), res.Checked, repairedCopies(stale))
+			plural(repaired, "snapshot"), res.Checked, repairedCopies(stale))
 	case pending > 0:
 		fmt.Fprintf(stdout, "repaired %s of %d; the originals are kept until forgotten: `cairn repair snapshots --forget` removes them, and the snapshots nothing can be read from\n",
-			countNoun(repaired, "snapshot"), res.Checked)
+			plural(repaired, "snapshot"), res.Checked)
 	case stale > 0:
 		fmt.Fprintf(stdout, "repaired %s of %d; %s no longer needed: `cairn repair snapshots --forget` removes them and keeps the snapshots that are whole again\n",
-			countNoun(repaired, "snapshot"), res.Checked, repairedCopies(stale))
+			plural(repaired, "snapshot"), res.Checked, repairedCopies(stale))
 	default:
-		fmt.Fprintf(stdout, "repaired %s of %d\n", countNoun(repaired, "snapshot"), res.Checked)
+		fmt.Fprintf(stdout, "repaired %s of %d\n", plural(repaired, "snapshot"), res.Checked)
 	}
 }
 
