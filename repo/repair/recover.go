@@ -48,7 +48,7 @@ type LostTree struct {
 	Bytes   uint64 // their apparent size
 	// Incomplete counts the files below it whose data the index lacks
 	// (a prune removed it) and the folders below it whose tree cannot
-	// be read: what a restore of it will lack.
+	// be read: what the recovered snapshot leaves out.
 	Incomplete int
 }
 
@@ -164,15 +164,32 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 	}
 
 	now := r.Now()
+	s := r.NewSaver(ctx, 1)
+	// The snapshot must not refer to what is gone: check would report
+	// it and prune refuse to run while it does. A lost tree holding a
+	// file whose data is gone, or a folder whose tree cannot be read, is
+	// stored again without them, as repair snapshots would.
+	stored, err := r.ListPacks(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	w := &rewriter{ctx: ctx, r: r, saver: s, stored: stored, data: map[id.ID]string{},
+		trees: map[id.ID]*rewritten{}, whole: map[id.ID]bool{}}
+	var leftOut, leftOutBytes int64
 	nodes := make([]*tree.Node, len(res.Roots))
 	for i, lt := range res.Roots {
+		rw, err := w.tree(lt.ID)
+		if err != nil {
+			return nil, fmt.Errorf("lost tree %s: %w", lt.ID.Short(), err)
+		}
+		leftOut += rw.files
+		leftOutBytes += rw.bytes
 		nodes[i] = &tree.Node{Name: lt.Name, Kind: tree.KindDir, Mode: 0o755,
-			MTime: now.UnixNano(), ATime: now.UnixNano(), CTime: now.UnixNano(), Subtree: lt.ID}
+			MTime: now.UnixNano(), ATime: now.UnixNano(), CTime: now.UnixNano(), Subtree: rw.tid}
 	}
 	tree.Sort(nodes)
 	// As an ingest of LostPath would record it: the root holds the
 	// folder, the folder the lost trees.
-	s := r.NewSaver(ctx, 1)
 	tid, err := s.SaveTree(nodes)
 	if err == nil {
 		folder := &tree.Node{Name: path.Base(LostPath), Kind: tree.KindDir, Mode: 0o755,
@@ -190,6 +207,8 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 		sum.TotalFiles += int64(lt.Files)
 		sum.TotalBytes += int64(lt.Bytes)
 	}
+	sum.TotalFiles = max(0, sum.TotalFiles-leftOut)
+	sum.TotalBytes = max(0, sum.TotalBytes-leftOutBytes)
 	host := opt.Host
 	if host == "" {
 		host, _ = os.Hostname()
