@@ -25,9 +25,10 @@ The snapshot has the source "` + repair.LostSource + `" and the tag "` + repair.
 retention policy of a real source counts it. For each folder the output says
 how many files it holds and how many of them lack data (a prune removed it):
 those, and folders whose tree cannot be read, are left out of the snapshot
-(as repair snapshots would), so that check passes and prune runs. --dry-run only says what it found. Running it again
-finds nothing new: the recovered snapshot refers to all of it. It takes the
-exclusive lock, so that no running ingest has its unfinished folders taken.`,
+(as repair snapshots would), so that check passes and prune runs. --dry-run
+only says what it found. Running it again finds nothing new when nothing was
+left out: the recovered snapshot refers to all of it. It takes the exclusive
+lock, so that no running ingest has its unfinished folders taken.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
