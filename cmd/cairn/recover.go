@@ -72,8 +72,13 @@ func printRecover(g *globals, res *repair.RecoverResult, dryRun bool) {
 		return
 	}
 	if len(res.Roots) == 0 {
-		if !g.quiet {
+		switch {
+		case g.quiet:
+		case res.Unreferenced == 0:
 			fmt.Fprintf(stdout, "nothing lost: every folder in the index belongs to one of the %s\n", plural(res.Snapshots, "snapshot"))
+		default:
+			fmt.Fprintf(stdout, "nothing new to recover: the %s no snapshot refers to are empty, unreadable, inside one another, or recovered already\n",
+				plural(res.Unreferenced, "folder"))
 		}
 		return
 	}

@@ -143,10 +143,16 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 		}
 	}
 	slices.SortFunc(unref, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
+	done, err := recovered(ctx, r, snaps)
+	if err != nil {
+		return nil, err
+	}
 	names := map[string]bool{}
 	for _, tid := range unref {
-		// An empty folder's tree says nothing worth a folder.
-		if below[tid] || entries[tid] == 0 {
+		// An empty folder's tree says nothing worth a folder; one that a
+		// recovered snapshot holds without what was gone from it stays
+		// unreferenced, but is not lost.
+		if below[tid] || entries[tid] == 0 || done[tid.Short()] || done[tid.String()] {
 			continue
 		}
 		lt := LostTree{ID: tid, Name: tid.Short(), Entries: entries[tid]}
@@ -254,4 +260,32 @@ func describe(ctx context.Context, r *repo.Repository, lt *LostTree) error {
 		lt.Incomplete++
 		return nil
 	})
+}
+
+// recovered returns the names of the folders that recovered snapshots
+// hold under LostPath: the IDs of the lost trees they were made from.
+func recovered(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot) (map[string]bool, error) {
+	done := map[string]bool{}
+	for _, sn := range snaps {
+		if sn.Source != LostSource || !sn.HasTag(LostTag) || sn.Tree.IsZero() {
+			continue
+		}
+		top, err := r.LoadTree(ctx, sn.Tree)
+		if err != nil {
+			continue // its folders come out as lost again: harmless
+		}
+		for _, n := range top {
+			if n.Name != path.Base(LostPath) || n.Kind != tree.KindDir || n.Subtree.IsZero() {
+				continue
+			}
+			nodes, err := r.LoadTree(ctx, n.Subtree)
+			if err != nil {
+				continue
+			}
+			for _, c := range nodes {
+				done[c.Name] = true
+			}
+		}
+	}
+	return done, ctx.Err()
 }
