@@ -27,8 +27,10 @@ func newDumpCommand(g *globals) *cobra.Command {
 		Long: `Write what a snapshot holds at PATH to standard output (or --target): a
 file's content, or a folder (or the whole snapshot) as a tar archive whose
 entries are named below the folder's name, with owners, modes, nanosecond
-times, extended attributes and ACLs, hardlinks and device nodes. Holes are
-written as zeros, and sockets are left out.
+times, extended attributes and ACLs, hardlinks and device nodes. A file's
+dump writes its holes as zeros; in an archive a file with holes is a GNU PAX
+sparse entry (format 1.0) holding only its data, which GNU tar and bsdtar
+extract as a sparse file. Sockets are left out.
 
   cairn dump --source db latest:app.sql | psql app
   cairn dump latest /etc > etc.tar

@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cairn-backup/cairn/repo/fsmeta/testtree"
 	"github.com/cairn-backup/cairn/repo/repotest"
+	"golang.org/x/sys/unix"
 )
 
 // cairn dump gives back a file's bytes, and a folder as a tar archive that
@@ -105,5 +107,102 @@ func TestDumpLostPack(t *testing.T) {
 	out, err := list.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "media/big.bin") {
 		t.Errorf("tar cannot read the archive (%v):\n%s", err, out)
+	}
+}
+
+// A sparse file goes into the archive as a GNU PAX sparse 1.0 entry: the
+// archive holds only its data, and GNU tar extracts it with its bytes and
+// its holes. Files without holes, and extended attributes, round-trip as
+// before, in the same archive.
+func TestDumpSparse(t *testing.T) {
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Fatal("the dump test checks archives with GNU tar, which is missing")
+	}
+	const mib = 1 << 20
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(filepath.Join(src, "deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sparseFile := func(rel string, size int64, at ...int64) {
+		f, err := os.Create(filepath.Join(src, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range at {
+			if _, err := f.WriteAt([]byte("data at "+strconv.FormatInt(off, 10)), off); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// data at the start, in the middle and at the end
+	sparseFile("vm.img", 64*mib, 0, 20*mib, 64*mib-100)
+	// a hole at the start, data, and a trailing hole
+	sparseFile("deep/tail-hole.img", 48*mib, 10*mib)
+	// nothing but a hole
+	sparseFile("deep/empty.img", 16*mib)
+	// a long name: the stand-in ustar name is cut, the real one is kept
+	long := strings.Repeat("n", 120) + ".img"
+	sparseFile(filepath.Join("deep", long), 8*mib, 4*mib)
+	plain := bytes.Repeat([]byte("not sparse at all\n"), 100000)
+	if err := os.WriteFile(filepath.Join(src, "plain.bin"), plain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	xf := filepath.Join(src, "attributed")
+	if err := os.WriteFile(xf, []byte("attributed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Setxattr(xf, "user.comment", []byte("hello, xattrs"), 0); err != nil {
+		t.Skipf("no user xattrs here: %v", err)
+	}
+	c.ok("ingest", src)
+
+	work := t.TempDir()
+	archive := filepath.Join(work, "src.tar")
+	c.ok("dump", "--target", archive, "latest:"+src)
+	fi, err := os.Stat(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 4*mib {
+		t.Errorf("the archive is %d bytes for files of 136 MiB apparent size, mostly holes", fi.Size())
+	}
+	out := filepath.Join(work, "out")
+	os.Mkdir(out, 0o755)
+	tarOut, err := exec.Command("tar", "-x", "-p", "--xattrs", "--xattrs-include=*", "-f", archive, "-C", out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar -x: %v\n%s", err, tarOut)
+	}
+	listing, err := exec.Command("tar", "-t", "-f", archive).CombinedOutput()
+	if err != nil || strings.Contains(string(listing), "GNUSparseFile") {
+		t.Errorf("tar -t does not give the real names (%v):\n%s", err, listing)
+	}
+	for _, rel := range []string{"vm.img", "deep/tail-hole.img", "deep/empty.img", filepath.Join("deep", long), "plain.bin", "attributed"} {
+		a, b := filepath.Join(src, rel), filepath.Join(out, "src", rel)
+		if cmpOut, err := exec.Command("cmp", a, b).CombinedOutput(); err != nil {
+			t.Errorf("%s: extracted bytes differ: %v\n%s", rel, err, cmpOut)
+			continue
+		}
+		var sa, sb unix.Stat_t
+		if err := unix.Stat(a, &sa); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Stat(b, &sb); err != nil {
+			t.Fatal(err)
+		}
+		if sb.Mtim != sa.Mtim {
+			t.Errorf("%s: mtime %v, want %v", rel, sb.Mtim, sa.Mtim)
+		}
+		if strings.HasSuffix(rel, ".img") && sb.Blocks*512 > sa.Size/8 {
+			t.Errorf("%s: extracted with %d bytes allocated of %d: not sparse", rel, sb.Blocks*512, sa.Size)
+		}
+	}
+	v := make([]byte, 64)
+	if n, err := unix.Getxattr(filepath.Join(out, "src", "attributed"), "user.comment", v); err != nil || string(v[:n]) != "hello, xattrs" {
+		t.Errorf("the extracted file's xattr: %q, %v", v[:max(n, 0)], err)
 	}
 }

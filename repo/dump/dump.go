@@ -28,13 +28,14 @@ func File(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer) er
 	if n.Kind != tree.KindFile {
 		return fmt.Errorf("%s is not a file", n.Name)
 	}
-	return content(ctx, r, n, w, func(err error) error { return err })
+	return content(ctx, r, n, w, true, func(err error) error { return err })
 }
 
-// content writes n's content to w. A chunk that cannot be read is passed
+// content writes n's content to w, its holes as zeros when holes is true
+// and not at all when it is false. A chunk that cannot be read is passed
 // to lost: when it returns nil, the chunk is written as zeros and the rest
 // follows; else the write ends with its error.
-func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer, lost func(error) error) error {
+func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer, holes bool, lost func(error) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type loaded struct {
@@ -70,6 +71,9 @@ func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer,
 			return ctx.Err()
 		}
 		res := <-ch
+		if c.Hole && !holes {
+			continue
+		}
 		if res.err != nil {
 			if err := lost(fmt.Errorf("chunk %d (blob %s): %w", i, c.ID.Short(), res.err)); err != nil {
 				return err
@@ -105,14 +109,16 @@ var ErrNotInTar = errors.New("tar cannot hold it: left out")
 // nanosecond times, extended attributes, POSIX ACLs (as GNU tar writes
 // them with --acls), hardlinks, symlinks, devices and fifos. Entries are
 // named below name, n's own name in the archive ("" puts a folder's
-// entries at the top, as `tar -C dir -c .` does). Holes are written as
-// zeros; a socket, which tar cannot hold, is left out.
+// entries at the top, as `tar -C dir -c .` does). A file with holes is
+// written in the GNU PAX sparse format 1.0, which GNU tar and bsdtar
+// extract as a sparse file: only its data is in the archive. A socket,
+// which tar cannot hold, is left out.
 //
 // What cannot be read is passed to warn (so is a socket, with
 // ErrNotInTar) and the archive goes on: a chunk
 // is written as zeros, a folder whose entries are lost is left empty.
 func Tar(ctx context.Context, r *repo.Repository, n *tree.Node, name string, w io.Writer, warn func(p string, err error)) error {
-	t := &tarWriter{ctx: ctx, r: r, tw: tar.NewWriter(w), warn: warn, links: map[[2]uint64]string{}}
+	t := &tarWriter{ctx: ctx, r: r, w: w, tw: tar.NewWriter(w), warn: warn, links: map[[2]uint64]string{}}
 	if err := t.node(n, name); err != nil {
 		return err
 	}
@@ -122,6 +128,7 @@ func Tar(ctx context.Context, r *repo.Repository, n *tree.Node, name string, w i
 type tarWriter struct {
 	ctx   context.Context
 	r     *repo.Repository
+	w     io.Writer // under tw, for the entries tw cannot write
 	tw    *tar.Writer
 	warn  func(p string, err error)
 	links map[[2]uint64]string // (dev, inode) of a hardlink group -> its first name
@@ -181,11 +188,14 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 		}
 		return nil
 	case tree.KindFile:
+		if hasHole(n) {
+			return t.sparse(n, h)
+		}
 		h.Typeflag, h.Size = tar.TypeReg, int64(n.Size)
 		if err := t.tw.WriteHeader(h); err != nil {
 			return err
 		}
-		return content(t.ctx, t.r, n, t.tw, func(err error) error {
+		return content(t.ctx, t.r, n, t.tw, true, func(err error) error {
 			t.warn(name, fmt.Errorf("%w: written as zeros", err))
 			return nil
 		})
