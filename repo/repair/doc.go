@@ -34,4 +34,12 @@
 // again every blob the index lacks, so running ingest on the same paths
 // before repairing snapshots brings back every file still on disk, in
 // the old snapshots too.
+//
+// # Lost trees
+//
+// Recover saves one snapshot holding the trees no snapshot refers to (a
+// snapshot forgotten by mistake, an ingest killed before its snapshot),
+// the topmost of them only, each stored again without what is gone from
+// it, as Snapshots would; a tree a recovered snapshot already holds is
+// not recovered twice.
 package repair
