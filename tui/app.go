@@ -295,6 +295,8 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 		return nil // any other key only dismisses the question
 	}
 	if a.showHelp {
+		n := len(a.helpLines())
+		room := a.helpRoom(n)
 		switch {
 		case k == "?" || k == "esc" || k == "q":
 			a.showHelp = false
@@ -303,15 +305,15 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 		case isUp(k):
 			a.helpTop--
 		case isPgDown(k):
-			a.helpTop += a.helpRoom()
+			a.helpTop += room
 		case isPgUp(k):
-			a.helpTop -= a.helpRoom()
+			a.helpTop -= room
 		case isHome(k):
 			a.helpTop = 0
 		case isEnd(k):
-			a.helpTop = len(a.helpLines())
+			a.helpTop = n
 		}
-		a.helpTop = max(0, min(a.helpTop, len(a.helpLines())-a.helpRoom()))
+		a.helpTop = max(0, min(a.helpTop, n-room))
 		return nil
 	}
 	top := a.top()
@@ -389,13 +391,13 @@ func (a *App) statusLine(w int) string {
 // size is the screen's size as View draws it.
 func (a *App) size() (w, h int) { return max(a.w, 20), max(a.h, 5) }
 
-// helpRoom is how many help lines the overlay shows at once: the body
-// less the box's border, and less one more for the scroll hint when the
-// help does not fit.
-func (a *App) helpRoom() int {
+// helpRoom is how many of the help's n lines the overlay shows at once:
+// the body less the box's border, and less one more for the scroll hint
+// when the help does not fit.
+func (a *App) helpRoom(n int) int {
 	_, h := a.size()
 	room := max(1, h-2-2)
-	if len(a.helpLines()) > room {
+	if n > room {
 		room = max(1, room-1)
 	}
 	return room
@@ -404,7 +406,8 @@ func (a *App) helpRoom() int {
 // helpView is the help overlay: all of it, or on a short screen the
 // lines from helpTop on and a hint saying how to see the rest.
 func (a *App) helpView() string {
-	lines, room := a.helpLines(), a.helpRoom()
+	lines := a.helpLines()
+	room := a.helpRoom(len(lines))
 	if len(lines) <= room {
 		return styleBox.Render(strings.Join(lines, "\n"))
 	}

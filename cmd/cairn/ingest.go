@@ -336,22 +336,22 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 		}
 		return daemonError(err)
 	}
-	if ev.Skipped {
-		pid, err := id.Parse(ev.Parent)
-		if err != nil || ev.Summary == nil {
-			return fmt.Errorf("daemon at %s: bad summary", c.Path())
-		}
-		return out.skippedSummary(pid, ev.Summary)
-	}
-	sid, err := id.Parse(ev.SnapshotID)
-	if err != nil || ev.Summary == nil {
-		return fmt.Errorf("daemon at %s: bad summary", c.Path())
-	}
+	bad := fmt.Errorf("daemon at %s: bad summary", c.Path())
 	var parent id.ID
 	if ev.Parent != "" {
 		if parent, err = id.Parse(ev.Parent); err != nil {
-			return fmt.Errorf("daemon at %s: bad summary", c.Path())
+			return bad
 		}
+	}
+	if ev.Summary == nil || ev.Skipped && parent.IsZero() {
+		return bad
+	}
+	if ev.Skipped {
+		return out.skippedSummary(parent, ev.Summary)
+	}
+	sid, err := id.Parse(ev.SnapshotID)
+	if err != nil {
+		return bad
 	}
 	return out.summary(sid, parent, ev.Summary)
 }

@@ -3,7 +3,6 @@ package repair
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -46,9 +45,10 @@ type LostTree struct {
 	Entries int    // entries directly in it
 	Files   int    // files anywhere below it
 	Bytes   uint64 // their apparent size
-	// Incomplete counts the files below it whose data the index lacks
-	// (a prune removed it) and the folders below it whose tree cannot
-	// be read: what the recovered snapshot leaves out.
+	// Incomplete counts the files below it whose data is gone (in no
+	// index segment, or its pack missing or cut short) and the folders
+	// below it whose tree cannot be read: what the recovered snapshot
+	// leaves out.
 	Incomplete int
 }
 
@@ -147,6 +147,7 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 	if err != nil {
 		return nil, err
 	}
+	var lost []LostTree
 	names := map[string]bool{}
 	for _, tid := range unref {
 		// An empty folder's tree says nothing worth a folder; one that a
@@ -163,35 +164,45 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 		if err := describe(ctx, r, &lt); err != nil {
 			return nil, err
 		}
-		res.Roots = append(res.Roots, lt)
+		lost = append(lost, lt)
 	}
-	if opt.DryRun || len(res.Roots) == 0 {
+	if len(lost) == 0 {
 		return res, nil
 	}
 
-	now := r.Now()
-	s := r.NewSaver(ctx, 1)
 	// The snapshot must not refer to what is gone: check would report
 	// it and prune refuse to run while it does. A lost tree holding a
 	// file whose data is gone, or a folder whose tree cannot be read, is
-	// stored again without them, as repair snapshots would.
+	// stored again without them, as repair snapshots would; what it
+	// leaves out is what the tree counts as incomplete.
+	s := r.NewSaver(ctx, 1)
+	if opt.DryRun {
+		s = r.NewDryRunSaver(ctx)
+	}
 	stored, err := r.ListPacks(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	w := &rewriter{ctx: ctx, r: r, saver: s, stored: stored, data: map[id.ID]string{},
 		trees: map[id.ID]*rewritten{}, whole: map[id.ID]bool{}}
-	var leftOut, leftOutBytes int64
-	nodes := make([]*tree.Node, len(res.Roots))
-	for i, lt := range res.Roots {
+	now := r.Now()
+	sum := &repo.Summary{Start: now}
+	nodes := make([]*tree.Node, len(lost))
+	for i := range lost {
+		lt := &lost[i]
 		rw, err := w.tree(lt.ID)
 		if err != nil {
 			return nil, fmt.Errorf("lost tree %s: %w", lt.ID.Short(), err)
 		}
-		leftOut += rw.files
-		leftOutBytes += rw.bytes
+		lt.Incomplete = len(rw.lost)
+		sum.TotalFiles += max(0, int64(lt.Files)-rw.files)
+		sum.TotalBytes += max(0, int64(lt.Bytes)-rw.bytes)
 		nodes[i] = &tree.Node{Name: lt.Name, Kind: tree.KindDir, Mode: 0o755,
 			MTime: now.UnixNano(), ATime: now.UnixNano(), CTime: now.UnixNano(), Subtree: rw.tid}
+	}
+	res.Roots = lost
+	if opt.DryRun {
+		return res, nil
 	}
 	tree.Sort(nodes)
 	// As an ingest of LostPath would record it: the root holds the
@@ -208,13 +219,7 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 	if err != nil {
 		return nil, fmt.Errorf("save the recovered tree: %w", err)
 	}
-	sum := &repo.Summary{Start: now, End: r.Now()}
-	for _, lt := range res.Roots {
-		sum.TotalFiles += int64(lt.Files)
-		sum.TotalBytes += int64(lt.Bytes)
-	}
-	sum.TotalFiles = max(0, sum.TotalFiles-leftOut)
-	sum.TotalBytes = max(0, sum.TotalBytes-leftOutBytes)
+	sum.End = r.Now()
 	host := opt.Host
 	if host == "" {
 		host, _ = os.Hostname()
@@ -230,34 +235,19 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 	return res, nil
 }
 
-// describe counts the files below a lost tree and what a restore of it
-// would lack.
+// describe counts the files below a lost tree, and their size; folders
+// whose tree cannot be read count as empty.
 func describe(ctx context.Context, r *repo.Repository, lt *LostTree) error {
 	return r.Walk(ctx, &repo.Snapshot{Tree: lt.ID}, func(_ string, n *tree.Node) (bool, error) {
-		if n.Kind != tree.KindFile {
-			return true, nil
-		}
-		lt.Files++
-		lt.Bytes += n.Size
-		for _, c := range n.Content {
-			if c.Hole {
-				continue
-			}
-			_, ok, err := r.LookupBlob(c.ID)
-			if err != nil {
-				return false, err
-			}
-			if !ok {
-				lt.Incomplete++
-				break
-			}
+		if n.Kind == tree.KindFile {
+			lt.Files++
+			lt.Bytes += n.Size
 		}
 		return true, nil
 	}, func(_ string, _ id.ID, err error) error {
-		if ctx.Err() != nil || !errors.Is(err, repo.ErrNotFound) && !errors.Is(err, repo.ErrDamaged) {
+		if ctx.Err() != nil || !isLoss(err) {
 			return err
 		}
-		lt.Incomplete++
 		return nil
 	})
 }
