@@ -200,6 +200,11 @@ type restorer struct {
 	plain  *bufpool.List  // the run workers' buffers for plaintext
 	wg     sync.WaitGroup
 	links  map[[2]uint64]*firstName // hardlink groups, by device and inode
+	// shared are the existing inodes with several names that decide has
+	// seen at a path: a second path to one is not the snapshot's copy,
+	// even once a worker has replaced the first and its link count
+	// dropped. Walker only.
+	shared map[[2]uint64]bool
 	dirs   []dirMeta
 	// written are the files in place with all their chunks, for Verify.
 	writtenMu sync.Mutex
@@ -296,7 +301,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if err != nil {
 		return nil, err
 	}
-	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}}
+	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}, shared: map[[2]uint64]bool{}}
 	root, rel, err := Find(ctx, r, sn, subpath)
 	if err != nil {
 		return nil, err
@@ -738,10 +743,10 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	case IfNewer:
 		if mt >= n.MTime {
 			rs.kept(dst, n)
-			return true, !link && sameFile(fi, n), nil
+			return true, !link && rs.sameFile(fi, n), nil
 		}
 	case IfChanged:
-		if !link && sameFile(fi, n) {
+		if !link && rs.sameFile(fi, n) {
 			rs.kept(dst, n)
 			return true, true, nil
 		}
@@ -756,14 +761,21 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	return false, false, nil
 }
 
-// sameFile says whether fi is a regular file of the
-// snapshot's size and mtime, with no more names than n has links: taken
-// for the snapshot's copy. One that shares its inode with a path the
-// snapshot does not link to n is not (its content may be that path's,
-// and setting n's metadata on it would set that path's too).
-func sameFile(fi os.FileInfo, n *tree.Node) bool {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Nlink) > uint64(max(n.Links, 1)) {
-		return false
+// sameFile says whether fi is a regular file of the snapshot's size and
+// mtime, with no more names than n has links: taken for the snapshot's
+// copy. One that shares its inode with a path the snapshot does not link
+// to n is not (its content may be that path's, and setting n's metadata
+// on it would set that path's too). The link count alone cannot tell once
+// a worker has replaced another of its names, so an inode with several
+// names is remembered, and its second path here is not taken either.
+func (rs *restorer) sameFile(fi os.FileInfo, n *tree.Node) bool {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		key := [2]uint64{uint64(st.Dev), st.Ino}
+		again := rs.shared[key]
+		rs.shared[key] = true
+		if again || uint64(st.Nlink) > uint64(max(n.Links, 1)) {
+			return false
+		}
 	}
 	return n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.MTime
 }
