@@ -71,9 +71,12 @@ func printRecover(g *globals, res *repair.RecoverResult, dryRun bool) {
 		printJSON(m)
 		return
 	}
+	if g.quiet {
+		// Print only errors: the warnings went to stderr already.
+		return
+	}
 	if len(res.Roots) == 0 {
 		switch {
-		case g.quiet:
 		case res.Unreferenced == 0:
 			fmt.Fprintf(stdout, "nothing lost: every folder in the index belongs to one of the %s\n", plural(res.Snapshots, "snapshot"))
 		default:
@@ -82,16 +85,14 @@ func printRecover(g *globals, res *repair.RecoverResult, dryRun bool) {
 		}
 		return
 	}
-	if !g.quiet {
-		fmt.Fprintf(stdout, "%s no snapshot refers to (of %s in the index); at the top of them:\n",
-			plural(res.Unreferenced, "folder"), plural(res.Trees, "folder"))
-		for _, lt := range res.Roots {
-			line := fmt.Sprintf("  %s/%s  %s, %s, %s", repair.LostPath, lt.Name, entries(lt.Entries), plural(lt.Files, "file"), formatBytes(int64(lt.Bytes)))
-			if lt.Incomplete > 0 {
-				line += fmt.Sprintf("; %d incomplete (their data is gone)", lt.Incomplete)
-			}
-			fmt.Fprintln(stdout, line)
+	fmt.Fprintf(stdout, "%s no snapshot refers to (of %s in the index); at the top of them:\n",
+		plural(res.Unreferenced, "folder"), plural(res.Trees, "folder"))
+	for _, lt := range res.Roots {
+		line := fmt.Sprintf("  %s/%s  %s, %s, %s", repair.LostPath, lt.Name, entries(lt.Entries), plural(lt.Files, "file"), formatBytes(int64(lt.Bytes)))
+		if lt.Incomplete > 0 {
+			line += fmt.Sprintf("; %d incomplete (their data is gone)", lt.Incomplete)
 		}
+		fmt.Fprintln(stdout, line)
 	}
 	switch {
 	case dryRun:
