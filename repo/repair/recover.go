@@ -43,7 +43,7 @@ type LostTree struct {
 	ID      id.ID
 	Name    string // its folder in the recovered snapshot
 	Entries int    // entries directly in it
-	Files   int    // files anywhere below it
+	Files   int    // files anywhere below it (in the folders that can be read)
 	Bytes   uint64 // their apparent size
 	// Incomplete counts the files below it whose data is gone (in no
 	// index segment, or its pack missing or cut short) and the folders
@@ -161,9 +161,6 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 			lt.Name = tid.String()
 		}
 		names[lt.Name] = true
-		if err := describe(ctx, r, &lt); err != nil {
-			return nil, err
-		}
 		lost = append(lost, lt)
 	}
 	if len(lost) == 0 {
@@ -174,7 +171,8 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 	// it and prune refuse to run while it does. A lost tree holding a
 	// file whose data is gone, or a folder whose tree cannot be read, is
 	// stored again without them, as repair snapshots would; what it
-	// leaves out is what the tree counts as incomplete.
+	// leaves out is what the tree counts as incomplete. The same walk
+	// counts the files below it, so each tree is read once here.
 	s := r.NewSaver(ctx, 1)
 	if opt.DryRun {
 		s = r.NewDryRunSaver(ctx)
@@ -194,9 +192,10 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 		if err != nil {
 			return nil, fmt.Errorf("lost tree %s: %w", lt.ID.Short(), err)
 		}
+		lt.Files, lt.Bytes = int(rw.all), rw.allBytes
 		lt.Incomplete = len(rw.lost)
-		sum.TotalFiles += max(0, int64(lt.Files)-rw.files)
-		sum.TotalBytes += max(0, int64(lt.Bytes)-rw.bytes)
+		sum.TotalFiles += max(0, rw.all-rw.files)
+		sum.TotalBytes += max(0, int64(rw.allBytes)-rw.bytes)
 		nodes[i] = &tree.Node{Name: lt.Name, Kind: tree.KindDir, Mode: 0o755,
 			MTime: now.UnixNano(), ATime: now.UnixNano(), CTime: now.UnixNano(), Subtree: rw.tid}
 	}
@@ -233,23 +232,6 @@ func Recover(ctx context.Context, r *repo.Repository, opt RecoverOptions) (*Reco
 	}
 	res.Snapshot = sn
 	return res, nil
-}
-
-// describe counts the files below a lost tree, and their size; folders
-// whose tree cannot be read count as empty.
-func describe(ctx context.Context, r *repo.Repository, lt *LostTree) error {
-	return r.Walk(ctx, &repo.Snapshot{Tree: lt.ID}, func(_ string, n *tree.Node) (bool, error) {
-		if n.Kind == tree.KindFile {
-			lt.Files++
-			lt.Bytes += n.Size
-		}
-		return true, nil
-	}, func(_ string, _ id.ID, err error) error {
-		if ctx.Err() != nil || !isLoss(err) {
-			return err
-		}
-		return nil
-	})
 }
 
 // recovered returns the names of the folders that recovered snapshots

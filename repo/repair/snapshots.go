@@ -75,6 +75,11 @@ type rewritten struct {
 	files int64  // files, bytes and entries left out
 	bytes int64
 	nodes int64
+	// all and allBytes count the files below the tree as read, kept or
+	// left out, and their apparent size (what Recover describes);
+	// folders whose tree cannot be read count as empty.
+	all      int64
+	allBytes uint64
 }
 
 // treeLost is a tree that cannot be read.
@@ -325,6 +330,8 @@ func (w *rewriter) tree(tid id.ID) (*rewritten, error) {
 	for _, n := range nodes {
 		switch n.Kind {
 		case tree.KindFile:
+			rw.all++
+			rw.allBytes += n.Size
 			reason, err := w.fileLost(n)
 			if err != nil {
 				return nil, err
@@ -350,6 +357,8 @@ func (w *rewriter) tree(tid id.ID) (*rewritten, error) {
 			if err != nil {
 				return nil, err
 			}
+			rw.all += sub.all
+			rw.allBytes += sub.allBytes
 			if sub.tid != n.Subtree {
 				c := *n
 				c.Subtree = sub.tid
