@@ -60,7 +60,9 @@ An empty --stdin stream is saved as an empty file with a warning: in
 Unchanged files (same size, mtime, ctime and inode as in the last ingest of
 the same host and source) are not read again. Paths given on the command line
 are never excluded. Exit code 3 means the snapshot was saved but some files
-could not be read; each one is reported.
+could not be read; each one is reported. A file time beyond what a snapshot
+holds (before 1677-09-21 or after 2262-04-11) is saved as the nearest one it
+holds, with a warning naming the path and the time; the exit code stays 0.
 
 The parent snapshot is the newest of the same host and source; the
 summary names it (Parent:, and parent_snapshot_id in --json). --parent
@@ -248,6 +250,7 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 		opt.BeforeCommit = func() error { return waitStdinCommand(child, command) }
 	}
 	opt.Warn = func(path string, err error) { out.warn(path, err.Error()) }
+	opt.Notice = out.notice
 	if out.wantProgress() {
 		opt.Progress = out.progress
 	}
@@ -323,6 +326,8 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 			out.progress(*ev.Progress)
 		case ev.Type == daemon.EventWarn:
 			out.warn(ev.Path, ev.Message)
+		case ev.Type == daemon.EventNotice:
+			out.notice(ev.Path, ev.Message)
 		}
 	})
 	out.done()

@@ -87,6 +87,19 @@ func (o *ingestOutput) warn(path, msg string) {
 	}
 }
 
+// notice reports a path saved, but not exactly as it is (a time beyond
+// what a snapshot holds): a warning, not counted as unreadable, so the
+// exit code stays 0.
+func (o *ingestOutput) notice(path, msg string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.g.json {
+		printJSONTo(os.Stderr, map[string]any{"message_type": "warning", "message": msg, "during": "archival", "item": path})
+	} else {
+		fmt.Fprintf(os.Stderr, "cairn: warning: %s: %s\n", path, msg)
+	}
+}
+
 // done clears the live line.
 func (o *ingestOutput) done() { o.line.done() }
 

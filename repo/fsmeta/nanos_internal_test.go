@@ -39,3 +39,22 @@ func TestNanosSaturates(t *testing.T) {
 		}
 	}
 }
+
+// clamps names exactly the times nanos changes, before 1970 as after.
+func TestClamps(t *testing.T) {
+	st := unix.Stat_t{
+		Mtim: unix.Timespec{Sec: 16725225600},              // 2500-01-01
+		Atim: unix.Timespec{Sec: -1, Nsec: 500_000_000},    // 1969, kept
+		Ctim: unix.Timespec{Sec: -20_000_000_000, Nsec: 1}, // 1336, clamped
+	}
+	got := clamps(&st)
+	if len(got) != 2 || got[0].Which != "mtime" || got[0].Stored != math.MaxInt64 || got[0].Real != st.Mtim ||
+		got[1].Which != "ctime" || got[1].Stored != math.MinInt64 {
+		t.Errorf("clamps = %+v", got)
+	}
+	st.Mtim = unix.Timespec{Sec: math.MaxInt64 / 1_000_000_000, Nsec: math.MaxInt64 % 1_000_000_000} // exactly the limit
+	st.Ctim = st.Atim
+	if got := clamps(&st); len(got) != 0 {
+		t.Errorf("clamps at the limit = %+v", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -146,4 +147,53 @@ func readlink(path, sys string, sizeHint int64) (string, error) {
 		}
 		size *= 2
 	}
+}
+
+// A Clamp is a time of a file beyond what a snapshot holds (see nanos):
+// Which of its times ("mtime", "atime" or "ctime"), the file's time Real,
+// and Stored, the nanoseconds since the epoch recorded instead.
+type Clamp struct {
+	Which  string
+	Real   unix.Timespec
+	Stored int64
+}
+
+// MayBeClamped reports whether a time of n is at the limit of what a
+// snapshot holds, so that Clamps should be asked which one was clamped.
+func MayBeClamped(n *tree.Node) bool {
+	for _, t := range [...]int64{n.MTime, n.ATime, n.CTime} {
+		if t == math.MaxInt64 || t == math.MinInt64 {
+			return true
+		}
+	}
+	return false
+}
+
+// Clamps lstats path and returns the times of it that Stat records
+// clamped, in the order mtime, atime, ctime.
+func Clamps(path string) ([]Clamp, error) {
+	p, err := shorten(path)
+	if err != nil {
+		return nil, fmt.Errorf("lstat %s: %w", path, err)
+	}
+	defer p.close()
+	var st unix.Stat_t
+	if err := unix.Lstat(p.name, &st); err != nil {
+		return nil, fmt.Errorf("lstat %s: %w", path, err)
+	}
+	return clamps(&st), nil
+}
+
+func clamps(st *unix.Stat_t) []Clamp {
+	var out []Clamp
+	for _, t := range [...]struct {
+		which string
+		ts    unix.Timespec
+	}{{"mtime", st.Mtim}, {"atime", st.Atim}, {"ctime", st.Ctim}} {
+		n := nanos(t.ts)
+		if !time.Unix(t.ts.Sec, t.ts.Nsec).Equal(time.Unix(0, n)) {
+			out = append(out, Clamp{t.which, t.ts, n})
+		}
+	}
+	return out
 }

@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ import (
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -99,6 +101,11 @@ type Options struct {
 	// Warn is called for each path that could not be read. The snapshot
 	// leaves it out; Result.Unreadable counts them.
 	Warn func(path string, err error)
+	// Notice, when set, is called for each path saved, but not exactly
+	// as it is: a time beyond what a snapshot holds (before 1677-09-21
+	// or after 2262-04-11) is recorded as the nearest one it does hold.
+	// The snapshot holds the path; it is not counted as unreadable.
+	Notice func(path, msg string)
 	// Progress, when set, is called about every Interval with the counters.
 	Progress func(Progress)
 	Interval time.Duration
@@ -203,6 +210,35 @@ func (g *ingester) warn(path string, err error) {
 	if g.opt.Warn != nil {
 		g.opt.Warn(path, warnError(path, err))
 	}
+}
+
+// noticeClamps tells Notice which times of path, whose node n has a
+// time at the limit of what a snapshot holds, were clamped.
+func (g *ingester) noticeClamps(path string, n *tree.Node) {
+	if g.opt.Notice == nil || !fsmeta.MayBeClamped(n) {
+		return
+	}
+	cs, err := fsmeta.Clamps(path)
+	if err != nil {
+		return // gone since: the node was stored as read
+	}
+	for _, c := range cs {
+		g.opt.Notice(path, clampMessage(c))
+	}
+}
+
+// clampMessage says what a Clamp changed: "mtime 2500-01-01T00:00:00Z
+// (16725225600 s since the epoch) is beyond what a snapshot holds
+// (1677-09-21 to 2262-04-11): stored as 2262-04-11T23:47:16.854775807Z".
+func clampMessage(c fsmeta.Clamp) string {
+	const layout = "2006-01-02T15:04:05.999999999Z07:00"
+	was := time.Unix(c.Real.Sec, c.Real.Nsec).UTC()
+	secs := strconv.FormatInt(c.Real.Sec, 10)
+	if c.Real.Nsec != 0 {
+		secs += fmt.Sprintf(".%09d", c.Real.Nsec)
+	}
+	return fmt.Sprintf("%s %s (%s s since the epoch) is beyond what a snapshot holds (1677-09-21 to 2262-04-11): stored as %s",
+		c.Which, was.Format(layout), secs, time.Unix(0, c.Stored).UTC().Format(layout))
 }
 
 // warnError is err for Warn, which is given the path as well: the path

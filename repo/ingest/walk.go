@@ -284,6 +284,7 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		return
 	}
 	g.counts.entries.Add(1)
+	g.noticeClamps(path, n)
 	if n.Kind != tree.KindDir && n.Links > 1 {
 		key := [2]uint64{n.Dev, n.Inode}
 		g.linkMu.Lock()

@@ -221,9 +221,10 @@ type IngestRequest struct {
 // IngestEvent is one line of an ingest call's answer. The last line is a
 // summary or an error.
 type IngestEvent struct {
-	Type     string           `json:"type"` // progress, warn, summary, error
+	Type     string           `json:"type"` // progress, warn, notice, summary, error
 	Progress *ingest.Progress `json:"progress,omitempty"`
-	// warn: the path that could not be read, and why.
+	// warn: the path that could not be read, and why; notice: a path
+	// saved with a time clamped (ingest.Options.Notice), and which.
 	Path    string `json:"path,omitempty"`
 	Message string `json:"message,omitempty"`
 	// summary: the snapshot written, or with Skipped none (nothing
@@ -241,6 +242,7 @@ type IngestEvent struct {
 const (
 	EventProgress = "progress"
 	EventWarn     = "warn"
+	EventNotice   = "notice" // a path saved with a time clamped; not an error
 	EventSummary  = "summary"
 	EventError    = "error"
 	EventResult   = "result" // the end of a streamed run

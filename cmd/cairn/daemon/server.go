@@ -284,6 +284,9 @@ func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio
 	opt.Warn = func(path string, err error) {
 		send(IngestEvent{Type: EventWarn, Path: path, Message: err.Error()})
 	}
+	opt.Notice = func(path, msg string) {
+		send(IngestEvent{Type: EventNotice, Path: path, Message: msg})
+	}
 	if ir.Progress {
 		opt.Progress = func(p ingest.Progress) { send(IngestEvent{Type: EventProgress, Progress: &p}) }
 	}

@@ -156,6 +156,7 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn
 		}
 		opt.IExcludes = append(opt.IExcludes, ps...)
 	}
+	opt.Notice = func(path, msg string) { d.logf("source %s: %s: %s", src.Name, path, msg) }
 	var unreadable atomic.Int64
 	opt.Warn = func(path string, err error) {
 		unreadable.Add(1)
