@@ -27,7 +27,7 @@ build:
 # FUSE; and the S3 server. Installed once; later runs only check.
 # gcc builds the libzstd that cairn compresses with (cgo); without it Go
 # builds the pure-Go compressor, which is slower.
-TEST_PACKAGES := rsync acl attr fuse3 util-linux tmux gcc
+TEST_PACKAGES := rsync acl attr fuse3 util-linux tmux gcc libarchive-tools
 deps:
 	@missing=""; for p in $(TEST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
