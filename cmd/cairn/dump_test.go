@@ -206,3 +206,136 @@ func TestDumpSparse(t *testing.T) {
 		t.Errorf("the extracted file's xattr: %q, %v", v[:max(n, 0)], err)
 	}
 }
+
+// bsdtar (libarchive, as on macOS and the BSDs) extracts what cairn dump
+// writes to the same tree: sparse files (PAX sparse 1.0) with their bytes
+// and holes, plain files, modes, mtimes, symlinks, long names and
+// non-ASCII names, among them a sparse file whose stand-in ustar name
+// reaches 100 bytes inside a multi-byte character.
+func TestDumpSparseBsdtar(t *testing.T) {
+	if _, err := exec.LookPath("bsdtar"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the dump test checks archives with bsdtar, which is missing (make deps installs libarchive-tools)")
+		}
+		t.Skip("no bsdtar here (libarchive-tools)")
+	}
+	const mib = 1 << 20
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(filepath.Join(src, "deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sparseFile := func(rel string, size int64, at ...int64) {
+		f, err := os.Create(filepath.Join(src, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range at {
+			if _, err := f.WriteAt([]byte("data at "+strconv.FormatInt(off, 10)), off); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	long := strings.Repeat("n", 120) + ".img"
+	// "src/deep/GNUSparseFile.0/" is 25 bytes: byte 100 falls inside a "é"
+	utf := strings.Repeat("é", 60) + ".img"
+	sparseFiles := []string{"vm.img", "deep/tail-hole.img", "deep/empty.img", filepath.Join("deep", long),
+		filepath.Join("deep", utf), "grüße-稀疏.img"}
+	sparseFile("vm.img", 64*mib, 0, 20*mib, 64*mib-100)
+	sparseFile("deep/tail-hole.img", 48*mib, 10*mib)
+	sparseFile("deep/empty.img", 16*mib)
+	sparseFile(filepath.Join("deep", long), 8*mib, 4*mib)
+	sparseFile(filepath.Join("deep", utf), 8*mib, 1*mib)
+	sparseFile("grüße-稀疏.img", 8*mib, 2*mib)
+	plain := bytes.Repeat([]byte("not sparse at all\n"), 100000)
+	plainFiles := map[string]os.FileMode{
+		"plain.bin":                        0o644,
+		"script.sh":                        0o750,
+		"deep/" + strings.Repeat("p", 130): 0o600,
+		"ünïcödé-名前.txt":                   0o640,
+	}
+	for rel, mode := range plainFiles {
+		p := filepath.Join(src, rel)
+		if err := os.WriteFile(p, append([]byte(rel+"\n"), plain...), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(src, "vm.img"), 0o604); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		"link":                             "plain.bin",
+		"deep/" + strings.Repeat("l", 110): "../" + strings.Repeat("t", 150),
+		"lien-ñ":                           "ünïcödé-名前.txt",
+	}
+	for rel, target := range links {
+		if err := os.Symlink(target, filepath.Join(src, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.ok("ingest", src)
+
+	work := t.TempDir()
+	archive := filepath.Join(work, "src.tar")
+	c.ok("dump", "--target", archive, "latest:"+src)
+	out := filepath.Join(work, "out")
+	os.Mkdir(out, 0o755)
+	// -p: modes as archived, whatever the umask
+	bsdOut, err := exec.Command("bsdtar", "-x", "-p", "-f", archive, "-C", out).CombinedOutput()
+	if err != nil || len(bsdOut) > 0 {
+		t.Fatalf("bsdtar -x: %v\n%s", err, bsdOut)
+	}
+	listing, err := exec.Command("bsdtar", "-tv", "-f", archive).CombinedOutput()
+	if err != nil || strings.Contains(string(listing), "GNUSparseFile") || strings.Contains(string(listing), "PaxHeaders") {
+		t.Errorf("bsdtar -tv does not give the real names (%v):\n%s", err, listing)
+	}
+	for _, rel := range sparseFiles {
+		if !strings.Contains(string(listing), rel) {
+			t.Errorf("bsdtar -tv does not list %s:\n%s", rel, listing)
+		}
+	}
+	var files []string
+	files = append(files, sparseFiles...)
+	for rel := range plainFiles {
+		files = append(files, rel)
+	}
+	for _, rel := range files {
+		a, b := filepath.Join(src, rel), filepath.Join(out, "src", rel)
+		if cmpOut, err := exec.Command("cmp", a, b).CombinedOutput(); err != nil {
+			t.Errorf("%s: extracted bytes differ: %v\n%s", rel, err, cmpOut)
+			continue
+		}
+		var sa, sb unix.Stat_t
+		if err := unix.Lstat(a, &sa); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Lstat(b, &sb); err != nil {
+			t.Fatal(err)
+		}
+		if sb.Mode != sa.Mode {
+			t.Errorf("%s: mode %o, want %o", rel, sb.Mode, sa.Mode)
+		}
+		if sb.Mtim != sa.Mtim {
+			t.Errorf("%s: mtime %v, want %v", rel, sb.Mtim, sa.Mtim)
+		}
+		if sb.Size != sa.Size {
+			t.Errorf("%s: size %d, want %d", rel, sb.Size, sa.Size)
+		}
+		if strings.HasSuffix(rel, ".img") && sb.Blocks*512 > sa.Size/8 {
+			t.Errorf("%s: extracted with %d bytes allocated of %d: not sparse", rel, sb.Blocks*512, sa.Size)
+		}
+	}
+	for rel, want := range links {
+		got, err := os.Readlink(filepath.Join(out, "src", rel))
+		if err != nil || got != want {
+			t.Errorf("symlink %s: %q, %v; want %q", rel, got, err, want)
+		}
+	}
+}
