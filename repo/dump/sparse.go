@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -222,11 +223,7 @@ type ustar struct {
 // block is u as a 512-byte header block, its name cut to fit.
 func (u ustar) block() []byte {
 	b := make([]byte, block)
-	name := u.name
-	if len(name) > 100 {
-		name = name[:100]
-	}
-	copy(b[0:100], name)
+	copy(b[0:100], cutName(u.name, 100))
 	octal(b[100:108], u.mode)
 	octal(b[108:116], u.uid)
 	octal(b[116:124], u.gid)
@@ -245,6 +242,23 @@ func (u ustar) block() []byte {
 	copy(b[148:155], fmt.Sprintf("%06o\x00", sum))
 	b[155] = ' '
 	return b
+}
+
+// cutName is name cut to at most n bytes on a UTF-8 character boundary,
+// so that the header's name holds no half character for a reader that
+// shows or converts it. Bytes that are not UTF-8 are cut where they fall:
+// no more than a character's worth is dropped to find a start.
+func cutName(name string, n int) string {
+	if len(name) <= n {
+		return name
+	}
+	// name[i] starting a character, name[:i] ends one
+	for i := n; i > 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(name[i]) {
+			return name[:i]
+		}
+	}
+	return name[:n]
 }
 
 // octal writes v into the field f as zero-padded octal digits and a NUL.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -42,5 +43,38 @@ func TestPaxRecord(t *testing.T) {
 		if strconv.Itoa(len(r)) != l {
 			t.Fatalf("value of %d bytes: record %q says %s, is %d", n, r[:min(len(r), 20)], l, len(r))
 		}
+	}
+}
+
+// The stand-in ustar name of a sparse entry is cut to 100 bytes on a
+// character boundary: a long multi-byte name is not left with half a
+// character.
+func TestCutName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    int
+		want string
+	}{
+		{"short", 100, "short"},
+		{strings.Repeat("a", 101), 100, strings.Repeat("a", 100)},
+		{"a" + strings.Repeat("é", 60), 100, "a" + strings.Repeat("é", 49)},   // 2-byte
+		{strings.Repeat("稀", 40), 100, strings.Repeat("稀", 33)},               // 3-byte
+		{"ab" + strings.Repeat("😀", 30), 100, "ab" + strings.Repeat("😀", 24)}, // 4-byte
+		{strings.Repeat("\x80", 120), 100, strings.Repeat("\x80", 100)},       // not UTF-8
+	} {
+		got := cutName(tc.name, tc.n)
+		if got != tc.want {
+			t.Errorf("cutName(%q, %d) = %q, want %q", tc.name, tc.n, got, tc.want)
+		}
+		if len(got) > tc.n || utf8.ValidString(tc.name) && !utf8.ValidString(got) {
+			t.Errorf("cutName(%q, %d) = %q: too long or not UTF-8", tc.name, tc.n, got)
+		}
+	}
+
+	// the header block of a sparse stand-in with a long multi-byte name
+	u := ustar{name: "src/deep/GNUSparseFile.0/" + strings.Repeat("é", 60) + ".img", typ: '0'}
+	name, _, _ := strings.Cut(string(u.block()[:100]), "\x00")
+	if !utf8.ValidString(name) || !strings.HasPrefix(u.name, name) || len(name) != 99 {
+		t.Errorf("the header block's name is %q (%d bytes)", name, len(name))
 	}
 }
