@@ -13,7 +13,8 @@ import (
 )
 
 // A time a snapshot cannot hold is a warning through the daemon as it is
-// directly, in text and in --json, and the exit code stays 0.
+// directly, in text and in --json, and the exit code stays 0: for cairn
+// ingest, and for cairn run of a configured source.
 func TestDaemonClampedTime(t *testing.T) {
 	c := newCLI(t)
 	work := t.TempDir()
@@ -32,14 +33,19 @@ func TestDaemonClampedTime(t *testing.T) {
 	}
 	sock := filepath.Join(socketDir(t), "cairn.sock")
 	cfgPath := filepath.Join(work, "cairn.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nsocket: %s\nhost: h\n",
-		c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock)), 0o600)
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nsocket: %s\nhost: h\n"+
+		"sources:\n  - {name: future, paths: [%s]}\n",
+		c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, src)), 0o600)
 	startDaemon(t, c, cfgPath, sock)
 	c.env = append(c.env, "CAIRN_SOCKET="+sock)
 
 	want := "cairn: warning: " + f + ": mtime 2400-01-01T00:00:00Z (13569465600 s since the epoch) is beyond what a snapshot holds (1677-09-21 to 2262-04-11): stored as 2262-04-11T23:47:16.854775807Z\n"
-	for _, via := range []string{"-v", "--no-daemon"} {
-		_, stderr, code := c.runErr(via, "ingest", src)
+	for _, via := range []string{"-v", "--no-daemon", "run"} {
+		args := []string{via, "ingest", src}
+		if via == "run" {
+			args = []string{"run", "future"}
+		}
+		_, stderr, code := c.runErr(args...)
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", via, code, stderr)
 		}
@@ -49,7 +55,7 @@ func TestDaemonClampedTime(t *testing.T) {
 		if !strings.Contains(stderr, want) || strings.Contains(stderr, "cannot read") {
 			t.Errorf("%s: stderr:\n%s\nwant the line:\n%s", via, stderr, want)
 		}
-		_, stderr, code = c.runErr(via, "--json", "ingest", src)
+		_, stderr, code = c.runErr(append([]string{"--json"}, args...)...)
 		if code != 0 {
 			t.Fatalf("%s --json: exit %d: %s", via, code, stderr)
 		}

@@ -19,7 +19,10 @@ func newRunCommand(g *globals) *cobra.Command {
 hooks and retention, and wait for it. The exit code is the run's, as ingest's:
 0 success, 3 snapshot saved but some files unreadable, 1 failure. Each file
 the run cannot read is reported on stderr as it goes ("cannot read PATH: why";
-with --json, an error object per file), as cairn ingest reports them.
+with --json, an error object per file), as cairn ingest reports them. So is
+each file saved with a time a snapshot cannot hold, clamped to 1677-2262
+("warning: PATH: ..."; with --json, a warning object), which leaves the exit
+code 0.
 
 A run asked for while the source is running is queued once and starts when
 the running one ends. --no-wait only queues the run.
@@ -40,10 +43,11 @@ the exit code, which is the run's; the next run tries it again.`,
 			if err != nil {
 				return err
 			}
-			// Each path the run cannot read, as it goes: the same
-			// lines (or --json objects) on stderr as cairn ingest's.
+			// Each path the run cannot read, and each it saved with a
+			// time clamped, as it goes: the same lines (or --json
+			// objects) on stderr as cairn ingest's.
 			out := newIngestOutput(g)
-			res, err := c.Run(ctx, args[0], !noWait, out.warn)
+			res, err := c.Run(ctx, args[0], !noWait, out.warn, out.notice)
 			if err != nil {
 				return daemonError(err)
 			}

@@ -174,12 +174,17 @@ type RunRequest struct {
 	// Stream (with Wait) answers with RunEvent lines: a warn line for
 	// each path the run cannot read, as it goes, then the result line.
 	Stream bool `json:"stream,omitempty"`
+	// Notices (with Stream) adds a notice line for each path saved with
+	// a time clamped. Only clients that ask get them: older ones read
+	// any line of a type they do not know as the result. (Older daemons
+	// ignore the field, and send none.)
+	Notices bool `json:"notices,omitempty"`
 }
 
-// RunEvent is one line of a streamed run's answer: warn lines, then one
-// result line.
+// RunEvent is one line of a streamed run's answer: warn (and, when asked
+// for, notice) lines, then one result line.
 type RunEvent struct {
-	Type    string     `json:"type"` // warn, result
+	Type    string     `json:"type"` // warn, notice, result
 	Path    string     `json:"path,omitempty"`
 	Message string     `json:"message,omitempty"`
 	Result  *RunResult `json:"result,omitempty"`

@@ -55,7 +55,7 @@ func TestPasswordRequired(t *testing.T) {
 	wrong := []byte("not the password")
 	calls := map[string]func(c *Client) error{
 		"snapshots": func(c *Client) error { _, _, err := c.Snapshots(ctx); return err },
-		"run":       func(c *Client) error { _, err := c.Run(ctx, "db", true, nil); return err },
+		"run":       func(c *Client) error { _, err := c.Run(ctx, "db", true, nil, nil); return err },
 		"auth":      func(c *Client) error { return c.Auth(ctx) },
 		"ingest": func(c *Client) error {
 			_, err := c.Ingest(ctx, IngestRequest{Stdin: true, StdinName: "x", Source: "s"}, strings.NewReader("data"), nil, func(IngestEvent) {})

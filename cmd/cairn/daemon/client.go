@@ -151,10 +151,12 @@ func (c *Client) Auth(ctx context.Context) error {
 }
 
 // Run runs a configured source now. Without wait it returns once queued,
-// with a nil result. With wait and warn, warn hears of each path the run
-// cannot read, as the run goes.
-func (c *Client) Run(ctx context.Context, source string, wait bool, warn func(path, msg string)) (*RunResult, error) {
-	rq := RunRequest{Source: source, Wait: wait, Stream: wait && warn != nil}
+// with a nil result. With wait, warn (when not nil) hears of each path the
+// run cannot read, and notice (when not nil) of each it saved with a time
+// clamped, as the run goes.
+func (c *Client) Run(ctx context.Context, source string, wait bool, warn, notice func(path, msg string)) (*RunResult, error) {
+	stream := wait && (warn != nil || notice != nil)
+	rq := RunRequest{Source: source, Wait: wait, Stream: stream, Notices: stream && notice != nil}
 	b, _ := json.Marshal(rq)
 	resp, err := c.do(ctx, http.MethodPost, pathRun, bytes.NewReader(b))
 	if err != nil {
@@ -183,11 +185,19 @@ func (c *Client) Run(ctx context.Context, source string, wait bool, warn func(pa
 				warn(ev.Path, ev.Message)
 			}
 			continue
+		case EventNotice:
+			if notice != nil {
+				notice(ev.Path, ev.Message)
+			}
+			continue
 		case EventResult:
 			if ev.Result == nil {
 				return nil, fmt.Errorf("daemon at %s: a result without a result", c.path)
 			}
 			return ev.Result, nil
+		case "":
+		default:
+			continue // an event type a newer daemon sends: ignored
 		}
 		// Not streamed (or a daemon that does not stream): the result.
 		var r RunResult

@@ -173,7 +173,7 @@ func TestRunnerCoalesces(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	runs, running, most := 0, 0, 0
-	r.runFn = func(kind jobKind, name string, src Source, _ func(string, string)) RunResult {
+	r.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
 		mu.Lock()
 		runs++
 		running++

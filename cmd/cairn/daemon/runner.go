@@ -51,11 +51,30 @@ type job struct {
 	copies map[string]*CopyStatus
 }
 
-// waiter is a caller waiting for a run's end, and hearing of the paths it
-// cannot read meanwhile (warn may be nil).
+// waiter is a caller waiting for a run's end, and hearing meanwhile of
+// the paths it cannot read or saves with a time clamped (w may be nil).
 type waiter struct {
-	ch   chan RunResult
-	warn func(path, msg string)
+	ch chan RunResult
+	w  *watch
+}
+
+// watch hears, as a run goes, of each path it cannot read (warn) and each
+// it saved with a time clamped (notice, ingest.Options.Notice). A nil
+// watch, or a nil func in one, hears nothing.
+type watch struct {
+	warn, notice func(path, msg string)
+}
+
+func (w *watch) onWarn(path, msg string) {
+	if w != nil && w.warn != nil {
+		w.warn(path, msg)
+	}
+}
+
+func (w *watch) onNotice(path, msg string) {
+	if w != nil && w.notice != nil {
+		w.notice(path, msg)
+	}
 }
 
 type runner struct {
@@ -71,9 +90,9 @@ type runner struct {
 	quit    chan struct{}
 	wg      sync.WaitGroup
 
-	// runFn runs one job (runOne; tests replace it). warn hears of each
-	// path the run cannot read.
-	runFn func(kind jobKind, name string, src Source, warn func(path, msg string)) RunResult
+	// runFn runs one job (runOne; tests replace it). w hears of each
+	// path the run cannot read or saves with a time clamped.
+	runFn func(kind jobKind, name string, src Source, w *watch) RunResult
 
 	// excl lets prune (exclusive) and the others (shared) take turns:
 	// prune's repository lock would fail while an ingest holds a shared
@@ -256,9 +275,9 @@ func (r *runner) request(name string) (<-chan RunResult, error) {
 	return r.requestWatch(name, nil)
 }
 
-// requestWatch is request, with warn (when not nil) hearing of each path
-// the run that answers cannot read, as the run goes.
-func (r *runner) requestWatch(name string, warn func(path, msg string)) (<-chan RunResult, error) {
+// requestWatch is request, with w (when not nil) hearing of each path the
+// run that answers cannot read or saves with a time clamped, as it goes.
+func (r *runner) requestWatch(name string, w *watch) (<-chan RunResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	j := r.jobs[jobKey(kindSource, name)]
@@ -269,7 +288,7 @@ func (r *runner) requestWatch(name string, warn func(path, msg string)) (<-chan 
 		return nil, errStopping
 	}
 	ch := make(chan RunResult, 1)
-	r.requestLocked(j, &waiter{ch: ch, warn: warn})
+	r.requestLocked(j, &waiter{ch: ch, w: w})
 	return ch, nil
 }
 
@@ -316,17 +335,24 @@ func (r *runner) exec(j *job) {
 
 		// The waiters of a running run do not change: later requests
 		// wait for the next run.
-		warn := func(path, msg string) {
+		waiters := func() []waiter {
 			r.mu.Lock()
-			ws := slices.Clone(j.waiters)
-			r.mu.Unlock()
-			for _, w := range ws {
-				if w.warn != nil {
-					w.warn(path, msg)
-				}
-			}
+			defer r.mu.Unlock()
+			return slices.Clone(j.waiters)
 		}
-		res := r.runFn(kind, j.name, src, warn)
+		wt := &watch{
+			warn: func(path, msg string) {
+				for _, w := range waiters() {
+					w.w.onWarn(path, msg)
+				}
+			},
+			notice: func(path, msg string) {
+				for _, w := range waiters() {
+					w.w.onNotice(path, msg)
+				}
+			},
+		}
+		res := r.runFn(kind, j.name, src, wt)
 
 		r.mu.Lock()
 		r.busy--
@@ -389,7 +415,7 @@ func (r *runner) answer(ws []waiter, res RunResult) {
 	}
 }
 
-func (r *runner) runOne(kind jobKind, name string, src Source, warn func(path, msg string)) RunResult {
+func (r *runner) runOne(kind jobKind, name string, src Source, w *watch) RunResult {
 	if err := r.d.begin(); err != nil {
 		return RunResult{Source: name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: err.Error()}
 	}
@@ -408,7 +434,7 @@ func (r *runner) runOne(kind jobKind, name string, src Source, warn func(path, m
 	}
 	r.excl.RLock()
 	defer r.excl.RUnlock()
-	return r.d.runSource(ctx, src, warn)
+	return r.d.runSource(ctx, src, w)
 }
 
 // stop takes no more work: queued runs are answered as failed, running

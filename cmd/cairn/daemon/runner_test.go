@@ -16,7 +16,7 @@ func TestRunnerConcurrencyLimit(t *testing.T) {
 	var mu sync.Mutex
 	running, most := 0, 0
 	release := make(chan struct{})
-	r.runFn = func(kind jobKind, name string, src Source, _ func(string, string)) RunResult {
+	r.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
 		mu.Lock()
 		running++
 		most = max(most, running)

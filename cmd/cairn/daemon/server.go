@@ -90,11 +90,14 @@ func (d *Daemon) handleRun(w http.ResponseWriter, req *http.Request) {
 		finished = true
 		mu.Unlock()
 	}()
-	var warn func(path, msg string)
+	var wt *watch
 	if stream {
-		warn = func(path, msg string) { send(RunEvent{Type: EventWarn, Path: path, Message: msg}) }
+		wt = &watch{warn: func(path, msg string) { send(RunEvent{Type: EventWarn, Path: path, Message: msg}) }}
+		if rr.Notices {
+			wt.notice = func(path, msg string) { send(RunEvent{Type: EventNotice, Path: path, Message: msg}) }
+		}
 	}
-	ch, err := d.runner.requestWatch(rr.Source, warn)
+	ch, err := d.runner.requestWatch(rr.Source, wt)
 	switch {
 	case errors.Is(err, errUnknownSource):
 		writeError(w, http.StatusNotFound, exitFailure, err.Error())

@@ -22,10 +22,10 @@ import (
 // that fails skips the ingest), the ingest under a shared lock, retention
 // (only when a snapshot was written), after hooks with the outcome in
 // their environment, ping success or failure, metrics, and (when a
-// snapshot was written) the copies into copy_to. warn (when not nil)
-// hears of each path the ingest cannot read. A run that wrote no snapshot
+// snapshot was written) the copies into copy_to. w (when not nil) hears
+// of each path the ingest cannot read or saves with a time clamped. A run that wrote no snapshot
 // as nothing changed (skip_if_unchanged) is a success.
-func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg string)) RunResult {
+func (d *Daemon) runSource(ctx context.Context, src Source, w *watch) RunResult {
 	cfg := d.config()
 	res := RunResult{Source: src.Name, Start: time.Now().Round(0)}
 	pingURL := src.PingURL
@@ -46,7 +46,7 @@ func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg 
 	var unreadable int64
 	if err == nil {
 		var ir *ingest.Result
-		if ir, err = d.ingestSource(ctx, cfg, src, warn); err == nil {
+		if ir, err = d.ingestSource(ctx, cfg, src, w); err == nil {
 			unreadable = ir.Unreadable
 			if ir.Skipped {
 				skipped, res.Skipped, res.Unreadable = ir.Snapshot, true, unreadable
@@ -135,7 +135,7 @@ func (d *Daemon) runSource(ctx context.Context, src Source, warn func(path, msg 
 
 // ingestSource ingests a source's paths, or its command's output, under a
 // shared lock. A command that fails writes no snapshot.
-func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn func(path, msg string)) (*ingest.Result, error) {
+func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, w *watch) (*ingest.Result, error) {
 	opt := ingest.Options{Host: cfg.Host, Source: src.Name, Tags: src.Tags, ExcludeCaches: src.ExcludeCaches,
 		ExcludeIfPresent: src.ExcludeIfPresent, OneFileSystem: src.OneFileSystem, Version: d.deps.Version,
 		IgnoreInode: src.IgnoreInode, IgnoreCtime: src.IgnoreCtime, SkipIfUnchanged: src.SkipIfUnchanged}
@@ -156,14 +156,15 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, warn
 		}
 		opt.IExcludes = append(opt.IExcludes, ps...)
 	}
-	opt.Notice = func(path, msg string) { d.logf("source %s: %s: %s", src.Name, path, msg) }
+	opt.Notice = func(path, msg string) {
+		d.logf("source %s: %s: %s", src.Name, path, msg)
+		w.onNotice(path, msg)
+	}
 	var unreadable atomic.Int64
 	opt.Warn = func(path string, err error) {
 		unreadable.Add(1)
 		d.logf("source %s: cannot read %s: %v", src.Name, path, err)
-		if warn != nil {
-			warn(path, err.Error())
-		}
+		w.onWarn(path, err.Error())
 	}
 
 	lock, err := d.r.Lock(ctx, false, "ingest "+src.Name)
