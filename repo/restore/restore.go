@@ -769,11 +769,18 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 // a worker has replaced another of its names, so an inode with several
 // names is remembered, and its second path here is not taken either.
 func (rs *restorer) sameFile(fi os.FileInfo, n *tree.Node) bool {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		// The remembered inode is looked up whatever the link count now
+		// is: once a worker has replaced the first name, the second is
+		// down to one link, and that is just when the memory matters.
 		key := [2]uint64{uint64(st.Dev), st.Ino}
-		again := rs.shared[key]
-		rs.shared[key] = true
-		if again || uint64(st.Nlink) > uint64(max(n.Links, 1)) {
+		if rs.shared[key] {
+			return false
+		}
+		if st.Nlink > 1 {
+			rs.shared[key] = true
+		}
+		if uint64(st.Nlink) > uint64(max(n.Links, 1)) {
 			return false
 		}
 	}
