@@ -117,3 +117,41 @@ func TestIfChangedReplacesFileLinkedElsewhere(t *testing.T) {
 		t.Errorf("%s and %s are not one inode any more (%v %v)", h1, h2, err1, err2)
 	}
 }
+
+// An existing inode with several names is remembered whichever of its
+// names the walk meets first: here h1, which is to become a link of the
+// snapshot's group (d/h2) and so is replaced at once by the walk. Its
+// other name, keep.log, of the snapshot's size and mtime but another
+// content, is then down to one link; it is still not taken for the
+// snapshot's copy.
+func TestIfChangedRemembersInodeOfReplacedLinkName(t *testing.T) {
+	f := newSmallTree(t)
+	dst := t.TempDir()
+	if res := f.restore(t, "", restore.Options{Target: dst}); res.err != nil || len(res.warned) > 0 {
+		t.Fatal(res.err, res.warned)
+	}
+	keep, h1 := filepath.Join(dst, "keep.log"), filepath.Join(dst, "h1")
+	fi, err := os.Lstat(keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "not the log of the snaps" // as long as keep.log's content
+	if len(other) != int(fi.Size()) {
+		t.Fatalf("%d bytes, want %d", len(other), fi.Size())
+	}
+	must(t, os.WriteFile(keep, []byte(other), 0o644))
+	must(t, os.Chtimes(keep, fi.ModTime(), fi.ModTime()))
+	must(t, os.Remove(h1))
+	must(t, os.Link(keep, h1))
+
+	res := f.restore(t, "", restore.Options{Target: dst, Overwrite: restore.IfChanged})
+	if res.err != nil || len(res.warned) > 0 {
+		t.Fatal(res.err, res.warned)
+	}
+	if got, _ := os.ReadFile(keep); string(got) != "a log the snapshot holds" {
+		t.Errorf("%s holds %q, want the snapshot's content", keep, got)
+	}
+	if got, _ := os.ReadFile(h1); string(got) != "one inode, two names" {
+		t.Errorf("%s holds %q, want the snapshot's content", h1, got)
+	}
+}

@@ -735,6 +735,10 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	if fi.IsDir() {
 		return false, false, rs.dirInWay(dst)
 	}
+	// Whatever the policy and whether dst is to become a link: a name
+	// replaced later (by this walk or a worker) lowers the link count
+	// the inode's other names are judged by.
+	seen := rs.remember(fi)
 	mt := fi.ModTime().UnixNano()
 	switch rs.opt.Overwrite {
 	case Never:
@@ -743,10 +747,10 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	case IfNewer:
 		if mt >= n.MTime {
 			rs.kept(dst, n)
-			return true, !link && rs.sameFile(fi, n), nil
+			return true, !link && rs.sameFile(fi, n, seen), nil
 		}
 	case IfChanged:
-		if !link && rs.sameFile(fi, n) {
+		if !link && rs.sameFile(fi, n, seen) {
 			rs.kept(dst, n)
 			return true, true, nil
 		}
@@ -766,25 +770,36 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 // copy. One that shares its inode with a path the snapshot does not link
 // to n is not (its content may be that path's, and setting n's metadata
 // on it would set that path's too). The link count alone cannot tell once
-// a worker has replaced another of its names, so an inode with several
-// names is remembered, and its second path here is not taken either.
-func (rs *restorer) sameFile(fi os.FileInfo, n *tree.Node) bool {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		// The remembered inode is looked up whatever the link count now
-		// is: once a worker has replaced the first name, the second is
-		// down to one link, and that is just when the memory matters.
-		key := [2]uint64{uint64(st.Dev), st.Ino}
-		if rs.shared[key] {
-			return false
-		}
-		if st.Nlink > 1 {
-			rs.shared[key] = true
-		}
-		if uint64(st.Nlink) > uint64(max(n.Links, 1)) {
-			return false
-		}
+// another of its names was replaced, so seen (from remember) says that
+// decide met the inode at another path before: that is not taken either.
+func (rs *restorer) sameFile(fi os.FileInfo, n *tree.Node, seen bool) bool {
+	if seen {
+		return false
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Nlink) > uint64(max(n.Links, 1)) {
+		return false
 	}
 	return n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.MTime
+}
+
+// remember notes an existing inode with several names that decide meets,
+// and says whether it met it before, at another path. The memory is
+// looked up whatever the link count now is: once another name has been
+// replaced, this one may be down to one link, and that is just when the
+// memory matters. Walker only.
+func (rs *restorer) remember(fi os.FileInfo) (seen bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || fi.IsDir() {
+		return false
+	}
+	key := [2]uint64{uint64(st.Dev), st.Ino}
+	if rs.shared[key] {
+		return true
+	}
+	if st.Nlink > 1 {
+		rs.shared[key] = true
+	}
+	return false
 }
 
 // lstat is fsmeta.Lstat, but for a path in a folder a dry run would make
