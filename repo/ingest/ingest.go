@@ -233,8 +233,13 @@ func (g *ingester) noticeClamps(path string, n *tree.Node) {
 func clampMessage(c fsmeta.Clamp) string {
 	const layout = "2006-01-02T15:04:05.999999999Z07:00"
 	was := time.Unix(c.Real.Sec, c.Real.Nsec).UTC()
+	// Sec is rounded down, Nsec added to it: before 1970 with a fraction,
+	// the time is -(|Sec|-1).(1e9-Nsec) s.
 	secs := strconv.FormatInt(c.Real.Sec, 10)
-	if c.Real.Nsec != 0 {
+	switch {
+	case c.Real.Nsec != 0 && c.Real.Sec < 0:
+		secs = fmt.Sprintf("-%d.%09d", -(c.Real.Sec + 1), 1_000_000_000-c.Real.Nsec)
+	case c.Real.Nsec != 0:
 		secs += fmt.Sprintf(".%09d", c.Real.Nsec)
 	}
 	return fmt.Sprintf("%s %s (%s s since the epoch) is beyond what a snapshot holds (1677-09-21 to 2262-04-11): stored as %s",
