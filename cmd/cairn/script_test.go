@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/backends/registry"
 	"github.com/cairn-backup/cairn/repo"
@@ -68,6 +69,8 @@ func TestScripts(t *testing.T) {
 			switch cond {
 			case "unreadable":
 				return canMakeUnreadable(), nil
+			case "fartimes":
+				return canStoreFarTimes(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -456,4 +459,25 @@ func holdlockMain() {
 	if err := lock.Unlock(); err != nil {
 		fail(err)
 	}
+}
+
+// canStoreFarTimes says whether the filesystem of the scripts' work
+// folders keeps a file time in the year 2400 (ext4 with large inodes and
+// tmpfs do; XFS without bigtime and ext4 with 128-byte inodes stop at
+// 2038).
+func canStoreFarTimes() bool {
+	f, err := os.CreateTemp("", "fartime")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(f.Name())
+	f.Close()
+	// Set and read through the syscalls: a time.Time past 2262 has no
+	// UnixNano, which os.Chtimes and FileInfo.ModTime go through.
+	far := unix.Timespec{Sec: time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC).Unix()}
+	if unix.UtimesNanoAt(unix.AT_FDCWD, f.Name(), []unix.Timespec{far, far}, 0) != nil {
+		return false
+	}
+	var st unix.Stat_t
+	return unix.Stat(f.Name(), &st) == nil && st.Mtim == far
 }
