@@ -149,7 +149,7 @@ metrics:
 				t.Errorf("cairn run files: stderr does not match %s:\n%s", want, stderr.String())
 			}
 		}
-		d.waitLog(`source files: copy to locked: failure after \S+ \(0 snapshots copied, 0 bytes added; the next run tries again\): .*wrong password`, time.Second)
+		d.waitLog(`source files: copy to locked: failure after \S+ \(0 snapshots copied, 0 bytes added; the next run tries again\): .*wrong password`, 30*time.Second)
 
 		list := snapshotsOf(t, offsite, "files")
 		main := snapshotsOf(t, c, "files")
@@ -298,7 +298,7 @@ sources:
 	if !strings.Contains(out, "source files: copy to offsite: 1 snapshot copied") {
 		t.Fatalf("second run printed:\n%s", out)
 	}
-	d.waitLog(`source files: copy to offsite: retention removed 1 snapshot, kept 1`, time.Second)
+	d.waitLog(`source files: copy to offsite: retention removed 1 snapshot, kept 1`, 30*time.Second)
 	main, list := snapshotsOf(t, c, "files"), snapshotsOf(t, offsite, "files")
 	if len(main) != 1 || len(list) != 1 || list[0].CopiedFrom != main[0].ID {
 		t.Fatalf("offsite has %+v, want a copy of %+v only", list, main)

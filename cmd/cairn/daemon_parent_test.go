@@ -114,7 +114,7 @@ func TestDaemonIngestParentOptions(t *testing.T) {
 	if !skipped.Skipped || skipped.SnapshotID != "" || skipped.Parent == "" {
 		t.Fatalf("--skip-if-unchanged through the daemon: %+v", skipped)
 	}
-	d.waitLog(`client ingest: nothing changed since snapshot `+skipped.Parent[:8]+`, none written`, 5*time.Second)
+	d.waitLog(`client ingest: nothing changed since snapshot `+skipped.Parent[:8]+`, none written`, 30*time.Second)
 
 	// The source's keys: its second run finds nothing changed.
 	c.ok("run", "auto")

@@ -392,7 +392,7 @@ metrics:
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("ingest --stdin: %v\n%s", err, stderr.String())
 		}
-		d.waitLog(`client ingest of a stream as big\.bin \(source "big"\) over the socket`, time.Second)
+		d.waitLog(`client ingest of a stream as big\.bin \(source "big"\) over the socket`, 30*time.Second)
 		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 		var sum map[string]any
 		json.Unmarshal([]byte(lines[len(lines)-1]), &sum)
@@ -525,7 +525,7 @@ metrics:
 	t.Run("SIGHUP", func(t *testing.T) {
 		os.WriteFile(cfgPath, []byte(config+"sources: [\n"), 0o600)
 		d.cmd.Process.Signal(syscall.SIGHUP)
-		d.waitLog(`reload refused, keeping the running config: `+regexp.QuoteMeta(cfgPath)+`:\d+`, 5*time.Second)
+		d.waitLog(`reload refused, keeping the running config: `+regexp.QuoteMeta(cfgPath)+`:\d+`, 30*time.Second)
 		c.ok("run", "db") // the old config still works
 		waitFor(t, "RELOADING=1 then READY=1", 5*time.Second, func() bool {
 			return strings.Contains(notes.String(), "RELOADING=1")
@@ -535,7 +535,7 @@ metrics:
 		extra := strings.Replace(config, "  - name: db\n", "  - name: extra\n    paths: ["+src+"]\n  - name: db\n", 1)
 		os.WriteFile(cfgPath, []byte(extra), 0o600)
 		d.cmd.Process.Signal(syscall.SIGHUP)
-		d.waitLog(`reloaded .*: 4 sources`, 5*time.Second)
+		d.waitLog(`reloaded .*: 4 sources`, 30*time.Second)
 		c.ok("run", "extra")
 	})
 
@@ -737,7 +737,7 @@ sources:
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		d := startDaemon(t, c, cfgPath, sock)
 		c.ok("run", "--no-wait", "slow")
-		d.waitLog(`source slow: starting`, 5*time.Second)
+		d.waitLog(`source slow: starting`, 30*time.Second)
 		time.Sleep(1500 * time.Millisecond) // into the stream
 		code := d.stop(sig, 20*time.Second)
 		if sig == syscall.SIGTERM {
@@ -946,7 +946,7 @@ sources:
 			t.Fatal(err)
 		}
 		in.Write(bytes.Repeat([]byte("x"), 1<<20)) // stdin stays open
-		d.waitLog(`client ingest of a stream as stdin \(source "cut"\)`, 5*time.Second)
+		d.waitLog(`client ingest of a stream as stdin \(source "cut"\)`, 30*time.Second)
 		cmd.Process.Signal(syscall.SIGINT)
 		err := cmd.Wait()
 		in.Close()
@@ -954,7 +954,7 @@ sources:
 			t.Fatalf("ingest --stdin after SIGINT: %v, want exit 130 (%s)", err, stderr.String())
 		}
 		// The daemon drops the cut stream: no snapshot, and it goes on.
-		d.waitLog(`client ingest failed after .*stream ended early`, 5*time.Second)
+		d.waitLog(`client ingest failed after .*stream ended early`, 30*time.Second)
 		if n := len(snapshotsOf(t, c, "cut")); n != 0 {
 			t.Fatalf("%d snapshots of an interrupted stream", n)
 		}
@@ -1038,7 +1038,7 @@ func TestDaemonStopDuringStream(t *testing.T) {
 		d := startDaemon(t, c, config("20s"), sock)
 		wait, want := slowIngest(t, c, "late", 30)
 		// Seen by the daemon and by status from its first line.
-		d.waitLog(`client ingest of a stream as late \(source "manual"\) over the socket`, 2*time.Second)
+		d.waitLog(`client ingest of a stream as late \(source "manual"\) over the socket`, 30*time.Second)
 		var st daemon.Status
 		json.Unmarshal([]byte(c.ok("status", "--json")), &st)
 		if len(st.Ingests) != 1 || st.Ingests[0].What != "a stream as late" || st.Ingests[0].Source != "manual" {
@@ -1071,7 +1071,7 @@ func TestDaemonStopDuringStream(t *testing.T) {
 	t.Run("aborted after stop_timeout", func(t *testing.T) {
 		d := startDaemon(t, c, config("1s"), sock)
 		wait, _ := slowIngest(t, c, "aborted", 60)
-		d.waitLog(`client ingest of a stream as aborted`, 2*time.Second)
+		d.waitLog(`client ingest of a stream as aborted`, 30*time.Second)
 		d.cmd.Process.Signal(syscall.SIGTERM)
 		code, stdout, stderr := wait()
 		if code != exitFailure || stderr != "cairn: aborted: the daemon is stopping; no snapshot written\n" {
@@ -1085,7 +1085,7 @@ func TestDaemonStopDuringStream(t *testing.T) {
 	t.Run("daemon killed", func(t *testing.T) {
 		d := startDaemon(t, c, config("1s"), sock)
 		wait, _ := slowIngest(t, c, "killed", 60)
-		d.waitLog(`client ingest of a stream as killed`, 2*time.Second)
+		d.waitLog(`client ingest of a stream as killed`, 30*time.Second)
 		time.Sleep(300 * time.Millisecond)
 		d.stop(syscall.SIGKILL, 10*time.Second)
 		code, stdout, stderr := wait()
