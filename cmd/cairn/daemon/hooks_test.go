@@ -12,9 +12,12 @@ import (
 // stops reading that output instead of counting the hook as failed.
 func TestHookLeavesBackgroundChild(t *testing.T) {
 	defer func(d time.Duration) { hookWaitDelay = d }(hookWaitDelay)
-	hookWaitDelay = 200 * time.Millisecond
+	// Long enough for the output already written ("hi") to be read on a
+	// loaded machine (the pipe is closed once the delay is over), shorter
+	// than the background child holding it open.
+	hookWaitDelay = 2 * time.Second
 	log := &testLog{}
-	err := runHook(context.Background(), Hook{Command: Command{"/bin/sh", "-c", "echo hi; sleep 3 &"}, Timeout: Duration(10 * time.Second)}, nil, log.logf, "hook")
+	err := runHook(context.Background(), Hook{Command: Command{"/bin/sh", "-c", "echo hi; sleep 10 &"}, Timeout: Duration(10 * time.Second)}, nil, log.logf, "hook")
 	if err != nil {
 		t.Fatalf("hook: %v", err)
 	}
