@@ -147,12 +147,14 @@ func TestHookTimeout(t *testing.T) {
 		defer mu.Unlock()
 		lines = append(lines, strings.TrimSpace(strings.ReplaceAll(format, "%s", "")+" "+args[0].(string)+" "+string(args[1].([]byte))))
 	}
+	// Long enough for the shell to start and print on a loaded machine.
+	const timeout = 2 * time.Second
 	start := time.Now()
-	err := runHook(context.Background(), Hook{Command: Command{"/bin/sh", "-c", "echo started; sleep 30 & wait"}, Timeout: Duration(300 * time.Millisecond)}, nil, logf, "hook")
+	err := runHook(context.Background(), Hook{Command: Command{"/bin/sh", "-c", "echo started; sleep 30 & wait"}, Timeout: Duration(timeout)}, nil, logf, "hook")
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("err = %v", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > timeout+5*time.Second {
 		t.Fatalf("took %v: the group was not killed", d)
 	}
 	mu.Lock()
