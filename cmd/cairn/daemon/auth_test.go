@@ -79,7 +79,7 @@ func TestPasswordRequired(t *testing.T) {
 	} {
 		c := serveAs(t, d, tc.uid)
 		c.SetPassword(tc.password)
-		if _, err := c.Info(ctx, time.Second); err != nil {
+		if _, err := c.Info(ctx, 30*time.Second); err != nil {
 			t.Fatalf("uid %d: info: %v", tc.uid, err)
 		}
 		for name, call := range calls {
