@@ -983,9 +983,11 @@ sources:
 }
 
 // slowIngest starts cairn ingest --stdin through the daemon with a
-// producer writing a line every 100 ms, n lines in all; wait returns its
-// exit code, stdout and stderr once it ends.
-func slowIngest(t *testing.T, c *cli, name string, n int) (wait func() (int, string, string), want string) {
+// producer writing the first line, then, once hold is closed, a line every
+// 100 ms, n lines in all; wait returns its exit code, stdout and stderr
+// once it ends. Holding the stream open until the test has done what it
+// must do during it keeps a slow machine from ending the stream first.
+func slowIngest(t *testing.T, c *cli, name string, n int, hold <-chan struct{}) (wait func() (int, string, string), want string) {
 	t.Helper()
 	cmd := c.cmd("ingest", "--stdin", "--stdin-name", name, "--source", "manual")
 	in, err := cmd.StdinPipe()
@@ -1006,6 +1008,9 @@ func slowIngest(t *testing.T, c *cli, name string, n int) (wait func() (int, str
 		for i := 1; i <= n; i++ {
 			if _, err := fmt.Fprintf(in, "line %d\n", i); err != nil {
 				return
+			}
+			if i == 1 {
+				<-hold
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -1036,7 +1041,11 @@ func TestDaemonStopDuringStream(t *testing.T) {
 
 	t.Run("finishes within stop_timeout", func(t *testing.T) {
 		d := startDaemon(t, c, config("20s"), sock)
-		wait, want := slowIngest(t, c, "late", 30)
+		hold := make(chan struct{})
+		var once sync.Once
+		release := func() { once.Do(func() { close(hold) }) }
+		defer release() // on a failure before the SIGTERM
+		wait, want := slowIngest(t, c, "late", 30, hold)
 		// Seen by the daemon and by status from its first line.
 		d.waitLog(`client ingest of a stream as late \(source "manual"\) over the socket`, 30*time.Second)
 		var st daemon.Status
@@ -1048,6 +1057,7 @@ func TestDaemonStopDuringStream(t *testing.T) {
 			t.Fatalf("cairn status does not show the ingest:\n%s", out)
 		}
 		d.cmd.Process.Signal(syscall.SIGTERM)
+		release() // the rest of the stream comes after the SIGTERM
 		code, stdout, stderr := wait()
 		if code != 0 || !strings.Contains(stdout, "snapshot ") {
 			t.Fatalf("ingest across SIGTERM: exit %d\n%s%s", code, stdout, stderr)
@@ -1070,7 +1080,10 @@ func TestDaemonStopDuringStream(t *testing.T) {
 
 	t.Run("aborted after stop_timeout", func(t *testing.T) {
 		d := startDaemon(t, c, config("1s"), sock)
-		wait, _ := slowIngest(t, c, "aborted", 60)
+		// The stream is held past stop_timeout until the client has ended.
+		hold := make(chan struct{})
+		defer close(hold)
+		wait, _ := slowIngest(t, c, "aborted", 60, hold)
 		d.waitLog(`client ingest of a stream as aborted`, 30*time.Second)
 		d.cmd.Process.Signal(syscall.SIGTERM)
 		code, stdout, stderr := wait()
@@ -1084,7 +1097,9 @@ func TestDaemonStopDuringStream(t *testing.T) {
 
 	t.Run("daemon killed", func(t *testing.T) {
 		d := startDaemon(t, c, config("1s"), sock)
-		wait, _ := slowIngest(t, c, "killed", 60)
+		hold := make(chan struct{})
+		defer close(hold)
+		wait, _ := slowIngest(t, c, "killed", 60, hold)
 		d.waitLog(`client ingest of a stream as killed`, 30*time.Second)
 		time.Sleep(300 * time.Millisecond)
 		d.stop(syscall.SIGKILL, 10*time.Second)
