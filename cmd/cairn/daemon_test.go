@@ -289,7 +289,7 @@ metrics:
 	})
 
 	// sd_notify: ready once the socket and the mount are up.
-	waitFor(t, "READY=1 on NOTIFY_SOCKET", 5*time.Second, func() bool { return strings.Contains(notes.String(), "READY=1") })
+	waitFor(t, "READY=1 on NOTIFY_SOCKET", 30*time.Second, func() bool { return strings.Contains(notes.String(), "READY=1") })
 	if !mounted(mnt) {
 		t.Fatal("READY=1 before the mount was up")
 	}
@@ -299,7 +299,7 @@ metrics:
 
 	t.Run("scheduled runs, hooks in order, retention", func(t *testing.T) {
 		re := regexp.MustCompile(`(?m)^after files success 0 ([0-9a-f]{64}) (\d+) ([0-9.]+)$`)
-		waitFor(t, "three scheduled runs of files", 20*time.Second, func() bool {
+		waitFor(t, "three scheduled runs of files", 60*time.Second, func() bool {
 			b, _ := os.ReadFile(hooks)
 			return len(re.FindAllString(string(b), -1)) >= 3
 		})
@@ -315,7 +315,7 @@ metrics:
 		}
 		// Retention keeps 2 of files' snapshots (a run may be between
 		// its ingest and its retention: wait for that to end).
-		waitFor(t, "retention to keep 2 snapshots of files", 10*time.Second, func() bool {
+		waitFor(t, "retention to keep 2 snapshots of files", 30*time.Second, func() bool {
 			return len(snapshotsOf(t, c, "files")) == 2
 		})
 	})
@@ -527,7 +527,7 @@ metrics:
 		d.cmd.Process.Signal(syscall.SIGHUP)
 		d.waitLog(`reload refused, keeping the running config: `+regexp.QuoteMeta(cfgPath)+`:\d+`, 30*time.Second)
 		c.ok("run", "db") // the old config still works
-		waitFor(t, "RELOADING=1 then READY=1", 5*time.Second, func() bool {
+		waitFor(t, "RELOADING=1 then READY=1", 30*time.Second, func() bool {
 			return strings.Contains(notes.String(), "RELOADING=1")
 		})
 
@@ -881,7 +881,7 @@ sources:
 			t.Fatalf("run --no-wait printed %q", out)
 		}
 		var st daemon.Status
-		waitFor(t, "b running", 5*time.Second, func() bool {
+		waitFor(t, "b running", 30*time.Second, func() bool {
 			json.Unmarshal([]byte(c.ok("status", "--json")), &st)
 			return len(st.Sources) == 2 && st.Sources[1].Running
 		})
@@ -909,7 +909,7 @@ sources:
 			t.Errorf("last_run keys: %s", got)
 		}
 		release()
-		waitFor(t, "the queued run of b to end", 10*time.Second, func() bool {
+		waitFor(t, "the queued run of b to end", 30*time.Second, func() bool {
 			json.Unmarshal([]byte(c.ok("status", "--json")), &st)
 			s := st.Sources[1]
 			return !s.Running && !s.Queued && s.LastRun != nil && s.LastRun.Outcome == "success"
@@ -934,7 +934,7 @@ sources:
 		}
 		release()
 		// The run it asked for goes on in the daemon.
-		waitFor(t, "the run to end in the daemon", 10*time.Second, func() bool { return len(snapshotsOf(t, c, "a")) == n+1 })
+		waitFor(t, "the run to end in the daemon", 30*time.Second, func() bool { return len(snapshotsOf(t, c, "a")) == n+1 })
 	})
 
 	t.Run("SIGINT on ingest --stdin", func(t *testing.T) {
