@@ -165,18 +165,26 @@ func (p *plan) readIndex(ctx context.Context, r *repo.Repository) error {
 	}
 	segs := map[id.ID]*repo.Segment{}
 	supersedes := map[id.ID][]id.ID{}
+	// In name order, not the map's: the segment a refusal names, and
+	// which segment's entry of a blob listed twice is recorded, must not
+	// change from one run to the next.
 	for sid := range stored {
+		p.segments = append(p.segments, sid)
+	}
+	sort.Slice(p.segments, func(i, j int) bool { return p.segments[i].String() < p.segments[j].String() })
+	for _, sid := range p.segments {
 		s, err := r.LoadSegment(ctx, sid)
 		if err != nil {
 			return refuse("read index segment %s: %v; %s", sid.Short(), err, whatToRun(err, "`cairn check`, then `cairn repair index`"))
 		}
 		segs[sid], supersedes[sid] = s, s.Supersedes
-		p.segments = append(p.segments, sid)
 	}
-	sort.Slice(p.segments, func(i, j int) bool { return p.segments[i].String() < p.segments[j].String() })
 	active := repo.ActiveSegments(stored, supersedes)
 	p.inactive = len(stored) - len(active)
-	for sid := range active {
+	for _, sid := range p.segments {
+		if !active[sid] {
+			continue
+		}
 		for _, ip := range segs[sid].Packs {
 			name := repo.PackName(ip.Type, ip.ID)
 			pk := p.pack(name, ip.ID, ip.Type)
