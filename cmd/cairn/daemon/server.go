@@ -12,7 +12,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cairn-backup/cairn/repo/ingest"
@@ -65,36 +64,23 @@ func (d *Daemon) handleRun(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	stream := rr.Wait && rr.Stream
-	// A streamed answer: its header goes out with the first line, once
-	// the run was accepted; nothing is written after the handler returns.
+	// A streamed answer: its header goes out once the run was accepted;
+	// nothing is written after the handler returns (it waits for q.run).
+	// The run's callbacks only queue lines: a client that stops reading
+	// loses lines, never holds up the run (see lineQueue).
 	rc := http.NewResponseController(w)
-	var mu sync.Mutex
-	started, finished := false, false
-	send := func(ev RunEvent) {
-		mu.Lock()
-		defer mu.Unlock()
-		if finished {
-			return
-		}
-		if !started {
-			started = true
-			w.Header().Set("Content-Type", "application/x-ndjson")
-			w.WriteHeader(http.StatusOK)
-		}
+	line := func(ev RunEvent) []byte {
 		b, _ := json.Marshal(ev)
-		w.Write(append(b, '\n'))
-		rc.Flush()
+		return append(b, '\n')
 	}
-	defer func() {
-		mu.Lock()
-		finished = true
-		mu.Unlock()
-	}()
+	q := newLineQueue(streamQueueLen, func(n int) []byte {
+		return line(RunEvent{Type: EventWarn, Message: fmt.Sprintf("%d more warnings and notices not shown (this client read too slowly); see the daemon log", n)})
+	})
 	var wt *watch
 	if stream {
-		wt = &watch{warn: func(path, msg string) { send(RunEvent{Type: EventWarn, Path: path, Message: msg}) }}
+		wt = &watch{warn: func(path, msg string) { q.put(line(RunEvent{Type: EventWarn, Path: path, Message: msg}), true) }}
 		if rr.Notices {
-			wt.notice = func(path, msg string) { send(RunEvent{Type: EventNotice, Path: path, Message: msg}) }
+			wt.notice = func(path, msg string) { q.put(line(RunEvent{Type: EventNotice, Path: path, Message: msg}), true) }
 		}
 	}
 	ch, err := d.runner.requestWatch(rr.Source, wt)
@@ -113,15 +99,43 @@ func (d *Daemon) handleRun(w http.ResponseWriter, req *http.Request) {
 		}{true})
 		return
 	}
+	if !stream {
+		select {
+		case res := <-ch:
+			writeJSON(w, http.StatusOK, res)
+		case <-req.Context().Done():
+			// The client left; the run goes on.
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc.Flush()
+	go q.run(func(b []byte) error {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
 	select {
 	case res := <-ch:
-		if stream {
-			send(RunEvent{Type: EventResult, Result: &res})
-		} else {
-			writeJSON(w, http.StatusOK, res)
+		q.finish(line(RunEvent{Type: EventResult, Result: &res}))
+		// The result goes out once the client read what came before,
+		// but a client that reads nothing more cannot hold this
+		// handler forever.
+		rc.SetWriteDeadline(time.Now().Add(streamResultTimeout))
+		select {
+		case <-q.done:
+		case <-req.Context().Done():
+			q.abort()
+			rc.SetWriteDeadline(time.Now())
+			<-q.done
 		}
 	case <-req.Context().Done():
 		// The client left; the run goes on.
+		q.abort()
+		rc.SetWriteDeadline(time.Now())
+		<-q.done
 	}
 }
 
@@ -195,13 +209,32 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	rc.Flush()
 
-	var mu sync.Mutex
-	send := func(ev IngestEvent) {
-		mu.Lock()
-		defer mu.Unlock()
+	// The ingest's callbacks only queue lines: a client that stops
+	// reading loses lines (its warnings go to the daemon log instead),
+	// never holds up the ingest and the repository lock it holds.
+	evLine := func(ev IngestEvent) []byte {
 		b, _ := json.Marshal(ev)
-		w.Write(append(b, '\n'))
-		rc.Flush()
+		return append(b, '\n')
+	}
+	q := newLineQueue(streamQueueLen, func(n int) []byte {
+		return evLine(IngestEvent{Type: EventWarn, Message: fmt.Sprintf("%d more warnings and notices not shown (this client read too slowly); see the daemon log", n)})
+	})
+	go q.run(func(b []byte) error {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
+	send := func(ev IngestEvent) {
+		if q.put(evLine(ev), ev.Type != EventProgress) || ev.Type == EventProgress {
+			return
+		}
+		d.logf("ingest %s: not shown to the client: %s: %s: %s", ingestWhat(ir), ev.Type, ev.Path, ev.Message)
+	}
+	last := func(ev IngestEvent) {
+		q.finish(evLine(ev))
+		rc.SetWriteDeadline(time.Now().Add(streamResultTimeout))
+		<-q.done
 	}
 	ctx, cancel := d.workContext(req.Context())
 	defer cancel()
@@ -214,7 +247,7 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 			err = errors.New("aborted: the daemon is stopping; no snapshot written")
 			code = exitFailure
 		}
-		send(IngestEvent{Type: EventError, Message: err.Error(), Code: code})
+		last(IngestEvent{Type: EventError, Message: err.Error(), Code: code})
 	} else {
 		sn := res.Snapshot
 		ev := IngestEvent{Type: EventSummary, Skipped: res.Skipped, Summary: sn.Summary}
@@ -224,7 +257,7 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 		if sn.Parent != nil {
 			ev.Parent = sn.Parent.String()
 		}
-		send(ev)
+		last(ev)
 	}
 	// Read what is left of a stream the ingest stopped reading (for a
 	// while), so that the connection is not reset under the answer
