@@ -48,6 +48,9 @@ type Saver struct {
 	uploaders int
 	copyAll   bool // store blobs the index already has (NewRepackSaver)
 	dryRun    bool // count what would be stored, store nothing (NewDryRunSaver)
+	// dryTrees, when set (KeepDryTrees), holds the plaintext of the new
+	// trees a dry run would have stored, so they can still be read.
+	dryTrees map[id.ID][]byte
 
 	mu      sync.Mutex
 	open    map[id.BlobType]*pack.FileWriter
@@ -108,6 +111,27 @@ func (r *Repository) NewDryRunSaver(ctx context.Context) *Saver {
 	s := r.NewSaver(ctx, 1)
 	s.dryRun = true
 	return s
+}
+
+// KeepDryTrees makes a dry-run saver keep the new trees it would have
+// stored, for DryTree: what a dry run compares with its parent. They are
+// kept in memory, so only a dry run that compares asks for them (its new
+// trees are then those that differ from the parent's).
+func (s *Saver) KeepDryTrees() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dryRun && s.dryTrees == nil {
+		s.dryTrees = map[id.ID][]byte{}
+	}
+}
+
+// DryTree returns the plaintext of a tree this dry-run saver would have
+// stored, when KeepDryTrees kept it.
+func (s *Saver) DryTree(tid id.ID) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.dryTrees[tid]
+	return b, ok
 }
 
 // Known reports whether bid is already stored or taken by this saver.
@@ -266,6 +290,9 @@ func (s *Saver) Save(t id.BlobType, bid id.ID, plain []byte) (bool, error) {
 	s.mu.Lock()
 	if s.dryRun {
 		s.count(t, len(plain), len(sealed))
+		if t == id.TreeBlob && s.dryTrees != nil {
+			s.dryTrees[bid] = bytes.Clone(plain)
+		}
 		s.mu.Unlock()
 		return true, nil
 	}

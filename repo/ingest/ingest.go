@@ -345,6 +345,11 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	}
 	if opt.DryRun {
 		g.saver = r.NewDryRunSaver(ctx)
+		if opt.SkipIfUnchanged && parent != nil {
+			// The trees that differ from the parent's are compared
+			// with it at the end, though not stored.
+			g.saver.KeepDryTrees()
+		}
 	} else {
 		g.saver = r.NewSaver(context.WithoutCancel(ctx), uploaders)
 	}
@@ -450,7 +455,12 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		rn.Name = "root" // a node needs a valid name; the root's is not used
 		sn.Root = tree.EncodeNode(&rn)
 	}
-	skipped := opt.SkipIfUnchanged && sameAsParent(ctx, r, sn, parent)
+	skipped := opt.SkipIfUnchanged && sameAsParent(sn, parent, func(tid id.ID) ([]*tree.Node, error) {
+		if b, ok := g.saver.DryTree(tid); ok {
+			return tree.Decode(b)
+		}
+		return r.LoadTree(ctx, tid)
+	})
 	if opt.DryRun || skipped {
 		return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load(), Skipped: skipped}, nil
 	}

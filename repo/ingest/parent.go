@@ -44,8 +44,9 @@ func findParent(ctx context.Context, r *repo.Repository, opt Options) (*repo.Sna
 // (/home and /home/ann for /home/ann/data): they are kept so that a
 // restore can rebuild them, but they were not asked for, and they move
 // whenever anything else in them does. A tree that cannot be read
-// counts as changed.
-func sameAsParent(ctx context.Context, r *repo.Repository, sn, parent *repo.Snapshot) bool {
+// counts as changed. load reads a tree (from the repository, or what a
+// dry run would have stored).
+func sameAsParent(sn, parent *repo.Snapshot, load func(id.ID) ([]*tree.Node, error)) bool {
 	if parent == nil || !slices.Equal(sn.Paths, parent.Paths) {
 		return false
 	}
@@ -56,22 +57,22 @@ func sameAsParent(ctx context.Context, r *repo.Repository, sn, parent *repo.Snap
 			return false
 		}
 	}
-	return sameTree(ctx, r, sn.Paths, "/", sn.Tree, parent.Tree)
+	return sameTree(load, sn.Paths, "/", sn.Tree, parent.Tree)
 }
 
 // sameTree reports whether the trees a and b of the folder dir hold the
 // same nodes but for access times, and but for the metadata of the
 // folders above the ingested paths, reading only the subtrees whose IDs
 // differ.
-func sameTree(ctx context.Context, r *repo.Repository, paths []string, dir string, a, b id.ID) bool {
+func sameTree(load func(id.ID) ([]*tree.Node, error), paths []string, dir string, a, b id.ID) bool {
 	if a == b {
 		return true
 	}
-	na, err := r.LoadTree(ctx, a)
+	na, err := load(a)
 	if err != nil {
 		return false
 	}
-	nb, err := r.LoadTree(ctx, b)
+	nb, err := load(b)
 	if err != nil || len(na) != len(nb) {
 		return false
 	}
@@ -83,7 +84,7 @@ func sameTree(ctx context.Context, r *repo.Repository, paths []string, dir strin
 		if !onTheWay && !sameButATime(x, y) {
 			return false
 		}
-		if x.Kind == tree.KindDir && !sameTree(ctx, r, paths, p, x.Subtree, y.Subtree) {
+		if x.Kind == tree.KindDir && !sameTree(load, paths, p, x.Subtree, y.Subtree) {
 			return false
 		}
 	}
