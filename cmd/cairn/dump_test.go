@@ -124,21 +124,7 @@ func TestDumpSparse(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(src, "deep"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sparseFile := func(rel string, size int64, at ...int64) {
-		f, err := os.Create(filepath.Join(src, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := f.Truncate(size); err != nil {
-			t.Fatal(err)
-		}
-		for _, off := range at {
-			if _, err := f.WriteAt([]byte("data at "+strconv.FormatInt(off, 10)), off); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	sparseFile := func(rel string, size int64, at ...int64) { writeSparse(t, filepath.Join(src, rel), size, at...) }
 	// data at the start, in the middle and at the end
 	sparseFile("vm.img", 64*mib, 0, 20*mib, 64*mib-100)
 	// a hole at the start, data, and a trailing hole
@@ -182,24 +168,7 @@ func TestDumpSparse(t *testing.T) {
 		t.Errorf("tar -t does not give the real names (%v):\n%s", err, listing)
 	}
 	for _, rel := range []string{"vm.img", "deep/tail-hole.img", "deep/empty.img", filepath.Join("deep", long), "plain.bin", "attributed"} {
-		a, b := filepath.Join(src, rel), filepath.Join(out, "src", rel)
-		if cmpOut, err := exec.Command("cmp", a, b).CombinedOutput(); err != nil {
-			t.Errorf("%s: extracted bytes differ: %v\n%s", rel, err, cmpOut)
-			continue
-		}
-		var sa, sb unix.Stat_t
-		if err := unix.Stat(a, &sa); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Stat(b, &sb); err != nil {
-			t.Fatal(err)
-		}
-		if sb.Mtim != sa.Mtim {
-			t.Errorf("%s: mtime %v, want %v", rel, sb.Mtim, sa.Mtim)
-		}
-		if strings.HasSuffix(rel, ".img") && sb.Blocks*512 > sa.Size/8 {
-			t.Errorf("%s: extracted with %d bytes allocated of %d: not sparse", rel, sb.Blocks*512, sa.Size)
-		}
+		compareExtracted(t, src, filepath.Join(out, "src"), rel)
 	}
 	v := make([]byte, 64)
 	if n, err := unix.Getxattr(filepath.Join(out, "src", "attributed"), "user.comment", v); err != nil || string(v[:n]) != "hello, xattrs" {
@@ -225,21 +194,7 @@ func TestDumpSparseBsdtar(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(src, "deep"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sparseFile := func(rel string, size int64, at ...int64) {
-		f, err := os.Create(filepath.Join(src, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := f.Truncate(size); err != nil {
-			t.Fatal(err)
-		}
-		for _, off := range at {
-			if _, err := f.WriteAt([]byte("data at "+strconv.FormatInt(off, 10)), off); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	sparseFile := func(rel string, size int64, at ...int64) { writeSparse(t, filepath.Join(src, rel), size, at...) }
 	long := strings.Repeat("n", 120) + ".img"
 	// "src/deep/GNUSparseFile.0/" is 25 bytes: byte 100 falls inside a "é"
 	utf := strings.Repeat("é", 60) + ".img"
@@ -307,35 +262,62 @@ func TestDumpSparseBsdtar(t *testing.T) {
 		files = append(files, rel)
 	}
 	for _, rel := range files {
-		a, b := filepath.Join(src, rel), filepath.Join(out, "src", rel)
-		if cmpOut, err := exec.Command("cmp", a, b).CombinedOutput(); err != nil {
-			t.Errorf("%s: extracted bytes differ: %v\n%s", rel, err, cmpOut)
-			continue
-		}
-		var sa, sb unix.Stat_t
-		if err := unix.Lstat(a, &sa); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Lstat(b, &sb); err != nil {
-			t.Fatal(err)
-		}
-		if sb.Mode != sa.Mode {
-			t.Errorf("%s: mode %o, want %o", rel, sb.Mode, sa.Mode)
-		}
-		if sb.Mtim != sa.Mtim {
-			t.Errorf("%s: mtime %v, want %v", rel, sb.Mtim, sa.Mtim)
-		}
-		if sb.Size != sa.Size {
-			t.Errorf("%s: size %d, want %d", rel, sb.Size, sa.Size)
-		}
-		if strings.HasSuffix(rel, ".img") && sb.Blocks*512 > sa.Size/8 {
-			t.Errorf("%s: extracted with %d bytes allocated of %d: not sparse", rel, sb.Blocks*512, sa.Size)
-		}
+		compareExtracted(t, src, filepath.Join(out, "src"), rel)
 	}
 	for rel, want := range links {
 		got, err := os.Readlink(filepath.Join(out, "src", rel))
 		if err != nil || got != want {
 			t.Errorf("symlink %s: %q, %v; want %q", rel, got, err, want)
 		}
+	}
+}
+
+// writeSparse makes a file of size bytes that is a hole but for a few
+// bytes ("data at OFFSET") at each offset of at.
+func writeSparse(t *testing.T, path string, size int64, at ...int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range at {
+		if _, err := f.WriteAt([]byte("data at "+strconv.FormatInt(off, 10)), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// compareExtracted checks that the file rel, extracted from a dump of src
+// into out, has src's bytes, mode, size and mtime, and (a .img file)
+// its holes: no more than an eighth of it allocated.
+func compareExtracted(t *testing.T, src, out, rel string) {
+	t.Helper()
+	a, b := filepath.Join(src, rel), filepath.Join(out, rel)
+	if cmpOut, err := exec.Command("cmp", a, b).CombinedOutput(); err != nil {
+		t.Errorf("%s: extracted bytes differ: %v\n%s", rel, err, cmpOut)
+		return
+	}
+	var sa, sb unix.Stat_t
+	if err := unix.Lstat(a, &sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Lstat(b, &sb); err != nil {
+		t.Fatal(err)
+	}
+	if sb.Mode != sa.Mode {
+		t.Errorf("%s: mode %o, want %o", rel, sb.Mode, sa.Mode)
+	}
+	if sb.Mtim != sa.Mtim {
+		t.Errorf("%s: mtime %v, want %v", rel, sb.Mtim, sa.Mtim)
+	}
+	if sb.Size != sa.Size {
+		t.Errorf("%s: size %d, want %d", rel, sb.Size, sa.Size)
+	}
+	if strings.HasSuffix(rel, ".img") && sb.Blocks*512 > sa.Size/8 {
+		t.Errorf("%s: extracted with %d bytes allocated of %d: not sparse", rel, sb.Blocks*512, sa.Size)
 	}
 }

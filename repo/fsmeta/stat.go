@@ -28,16 +28,27 @@ func Stat(path string) (*tree.Node, error) { return lstat(path, true) }
 func StatNoXattrs(path string) (*tree.Node, error) { return lstat(path, false) }
 
 func lstat(path string, xattrs bool) (*tree.Node, error) {
+	var n *tree.Node
+	err := rawLstat(path, func(name string, st *unix.Stat_t) (err error) {
+		n, err = fromStat(path, name, st, xattrs)
+		return err
+	})
+	return n, err
+}
+
+// rawLstat lstats path (however long) and calls fn with the name it can
+// be reached by meanwhile and what lstat said.
+func rawLstat(path string, fn func(name string, st *unix.Stat_t) error) error {
 	p, err := shorten(path)
 	if err != nil {
-		return nil, fmt.Errorf("lstat %s: %w", path, err)
+		return fmt.Errorf("lstat %s: %w", path, err)
 	}
 	defer p.close()
 	var st unix.Stat_t
 	if err := unix.Lstat(p.name, &st); err != nil {
-		return nil, fmt.Errorf("lstat %s: %w", path, err)
+		return fmt.Errorf("lstat %s: %w", path, err)
 	}
-	return fromStat(path, p.name, &st, xattrs)
+	return fn(p.name, &st)
 }
 
 // FromStat is Stat for a caller that already holds the lstat of path (for
@@ -172,16 +183,12 @@ func MayBeClamped(n *tree.Node) bool {
 // Clamps lstats path and returns the times of it that Stat records
 // clamped, in the order mtime, atime, ctime.
 func Clamps(path string) ([]Clamp, error) {
-	p, err := shorten(path)
-	if err != nil {
-		return nil, fmt.Errorf("lstat %s: %w", path, err)
-	}
-	defer p.close()
-	var st unix.Stat_t
-	if err := unix.Lstat(p.name, &st); err != nil {
-		return nil, fmt.Errorf("lstat %s: %w", path, err)
-	}
-	return clamps(&st), nil
+	var cs []Clamp
+	err := rawLstat(path, func(_ string, st *unix.Stat_t) error {
+		cs = clamps(st)
+		return nil
+	})
+	return cs, err
 }
 
 func clamps(st *unix.Stat_t) []Clamp {
