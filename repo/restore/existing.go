@@ -1,0 +1,184 @@
+package restore
+
+// What a restore does with what is already in the target: the overwrite
+// policy, and when an existing file is taken for the snapshot's copy.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/fsmeta"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// prepareDir makes sure a directory is at dst; existed says it was there.
+// An existing one loses its default ACL at once: the files and folders
+// restored into it would inherit it, and the snapshot's own attributes
+// are set when its contents are complete. When it cannot lose it (not
+// ours, when not root), its contents are restored all the same, and the
+// warning says why they may carry more ACL entries than the snapshot's.
+func (rs *restorer) prepareDir(dst string, fresh bool) (existed bool, err error) {
+	if rs.opt.DryRun && fresh {
+		return false, nil
+	}
+	fi, err := fsmeta.Lstat(dst)
+	if err == nil {
+		if fi.IsDir() {
+			if rs.opt.DryRun {
+				return true, nil
+			}
+			if err := fsmeta.DropDefaultACL(dst); err != nil {
+				rs.warn(dst, err)
+			}
+			return true, nil
+		}
+		if rs.opt.Overwrite == Never {
+			return false, fmt.Errorf("exists and is not a directory (kept: --overwrite never)")
+		}
+		if rs.opt.DryRun {
+			return false, nil
+		}
+		if err := fsmeta.Remove(dst); err != nil {
+			return false, err
+		}
+	} else if rs.opt.DryRun {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return false, fsmeta.Mkdir(dst, 0o700)
+}
+
+// clearWay applies the overwrite policy to an existing dst and removes
+// it unless it is kept (with DryRun, only decides). keep means leave it
+// as it is; existed, that something was there.
+func (rs *restorer) clearWay(dst string, n *tree.Node) (keep, existed bool, err error) {
+	if keep, _, err := rs.decide(dst, n, false); keep || err != nil {
+		return keep, keep, err
+	}
+	fi, err := rs.lstat(dst)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, false, nil
+	case err != nil:
+		return false, false, err
+	case rs.opt.DryRun:
+		return false, true, nil
+	case fi.IsDir():
+		return false, true, fsmeta.RemoveAll(dst)
+	}
+	return false, true, fsmeta.Remove(dst)
+}
+
+// NewerKept is the notice for an existing file newer than the snapshot's
+// copy, kept by the default policy (followed by a hint in parentheses).
+const NewerKept = "existing file is newer than the snapshot's copy; kept"
+
+// decide applies the overwrite policy to an existing dst without touching
+// it: keep means leave it as it is; else it may be replaced (a folder in
+// the way only with Always, or Delete: see dirInWay). same says dst was
+// kept because it is a regular file of the snapshot's size and mtime
+// (if-changed, if-newer), so taken for the snapshot's copy. link: dst is to become
+// a hardlink, which an unchanged file does not prevent.
+func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool, err error) {
+	fi, err := rs.lstat(dst)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	if fi.IsDir() {
+		return false, false, rs.dirInWay(dst)
+	}
+	// Whatever the policy and whether dst is to become a link: a name
+	// replaced later (by this walk or a worker) lowers the link count
+	// the inode's other names are judged by.
+	seen := rs.remember(fi)
+	mt := fi.ModTime().UnixNano()
+	switch rs.opt.Overwrite {
+	case Never:
+		rs.kept(dst, n)
+		return true, false, nil
+	case IfNewer:
+		if mt >= n.MTime {
+			rs.kept(dst, n)
+			return true, !link && rs.sameFile(fi, n, seen), nil
+		}
+	case IfChanged:
+		if !link && rs.sameFile(fi, n, seen) {
+			rs.kept(dst, n)
+			return true, true, nil
+		}
+		if mt > n.MTime {
+			rs.kept(dst, n)
+			if rs.opt.Notice != nil {
+				rs.opt.Notice(dst, NewerKept+" (use --overwrite always to replace it)")
+			}
+			return true, false, nil
+		}
+	}
+	return false, false, nil
+}
+
+// sameFile says whether fi is a regular file of the snapshot's size and
+// mtime, with no more names than n has links: taken for the snapshot's
+// copy. One that shares its inode with a path the snapshot does not link
+// to n is not (its content may be that path's, and setting n's metadata
+// on it would set that path's too). The link count alone cannot tell once
+// another of its names was replaced, so seen (from remember) says that
+// decide met the inode at another path before: that is not taken either.
+func (rs *restorer) sameFile(fi os.FileInfo, n *tree.Node, seen bool) bool {
+	if seen {
+		return false
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Nlink) > uint64(max(n.Links, 1)) {
+		return false
+	}
+	return n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.MTime
+}
+
+// remember notes an existing inode with several names that decide meets,
+// and says whether it met it before, at another path. The memory is
+// looked up whatever the link count now is: once another name has been
+// replaced, this one may be down to one link, and that is just when the
+// memory matters. Walker only.
+func (rs *restorer) remember(fi os.FileInfo) (seen bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || fi.IsDir() {
+		return false
+	}
+	key := [2]uint64{uint64(st.Dev), st.Ino}
+	if rs.shared[key] {
+		return true
+	}
+	if st.Nlink > 1 {
+		rs.shared[key] = true
+	}
+	return false
+}
+
+// lstat is fsmeta.Lstat, but for a path in a folder a dry run would make
+// new: nothing is there.
+func (rs *restorer) lstat(p string) (os.FileInfo, error) {
+	if rs.fresh {
+		return nil, &os.PathError{Op: "lstat", Path: p, Err: unix.ENOENT}
+	}
+	return fsmeta.Lstat(p)
+}
+
+// kept counts and reports dst, of the snapshot's n, left as it is.
+func (rs *restorer) kept(dst string, n *tree.Node) {
+	rs.stats.skipped.Add(1)
+	size := uint64(0)
+	if n.Kind == tree.KindFile {
+		size = n.Size
+		rs.stats.skippedBytes.Add(int64(size))
+	}
+	rs.item(dst, Unchanged, size)
+}
