@@ -69,18 +69,14 @@ func (d *Daemon) handleRun(w http.ResponseWriter, req *http.Request) {
 	// The run's callbacks only queue lines: a client that stops reading
 	// loses lines, never holds up the run (see lineQueue).
 	rc := http.NewResponseController(w)
-	line := func(ev RunEvent) []byte {
-		b, _ := json.Marshal(ev)
-		return append(b, '\n')
-	}
 	q := newLineQueue(streamQueueLen, func(n int) []byte {
-		return line(RunEvent{Type: EventWarn, Message: fmt.Sprintf("%d more warnings and notices not shown (this client read too slowly); see the daemon log", n)})
+		return ndjson(RunEvent{Type: EventWarn, Message: droppedMessage(n)})
 	})
 	var wt *watch
 	if stream {
-		wt = &watch{warn: func(path, msg string) { q.put(line(RunEvent{Type: EventWarn, Path: path, Message: msg}), true) }}
+		wt = &watch{warn: func(path, msg string) { q.put(ndjson(RunEvent{Type: EventWarn, Path: path, Message: msg}), true) }}
 		if rr.Notices {
-			wt.notice = func(path, msg string) { q.put(line(RunEvent{Type: EventNotice, Path: path, Message: msg}), true) }
+			wt.notice = func(path, msg string) { q.put(ndjson(RunEvent{Type: EventNotice, Path: path, Message: msg}), true) }
 		}
 	}
 	ch, err := d.runner.requestWatch(rr.Source, wt)
@@ -111,31 +107,18 @@ func (d *Daemon) handleRun(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	rc.Flush()
-	go q.run(func(b []byte) error {
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		return rc.Flush()
-	})
+	q.start(w, rc)
 	select {
 	case res := <-ch:
-		q.finish(line(RunEvent{Type: EventResult, Result: &res}))
-		// The result goes out once the client read what came before,
-		// but a client that reads nothing more cannot hold this
-		// handler forever.
-		rc.SetWriteDeadline(time.Now().Add(streamResultTimeout))
+		q.end(ndjson(RunEvent{Type: EventResult, Result: &res}), rc)
 		select {
 		case <-q.done:
 		case <-req.Context().Done():
-			q.abort()
-			rc.SetWriteDeadline(time.Now())
-			<-q.done
+			q.stop(rc)
 		}
 	case <-req.Context().Done():
 		// The client left; the run goes on.
-		q.abort()
-		rc.SetWriteDeadline(time.Now())
-		<-q.done
+		q.stop(rc)
 	}
 }
 
@@ -212,28 +195,18 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 	// The ingest's callbacks only queue lines: a client that stops
 	// reading loses lines (its warnings go to the daemon log instead),
 	// never holds up the ingest and the repository lock it holds.
-	evLine := func(ev IngestEvent) []byte {
-		b, _ := json.Marshal(ev)
-		return append(b, '\n')
-	}
 	q := newLineQueue(streamQueueLen, func(n int) []byte {
-		return evLine(IngestEvent{Type: EventWarn, Message: fmt.Sprintf("%d more warnings and notices not shown (this client read too slowly); see the daemon log", n)})
+		return ndjson(IngestEvent{Type: EventWarn, Message: droppedMessage(n)})
 	})
-	go q.run(func(b []byte) error {
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		return rc.Flush()
-	})
+	q.start(w, rc)
 	send := func(ev IngestEvent) {
-		if q.put(evLine(ev), ev.Type != EventProgress) || ev.Type == EventProgress {
+		if q.put(ndjson(ev), ev.Type != EventProgress) || ev.Type == EventProgress {
 			return
 		}
 		d.logf("ingest %s: not shown to the client: %s: %s: %s", ingestWhat(ir), ev.Type, ev.Path, ev.Message)
 	}
 	last := func(ev IngestEvent) {
-		q.finish(evLine(ev))
-		rc.SetWriteDeadline(time.Now().Add(streamResultTimeout))
+		q.end(ndjson(ev), rc)
 		<-q.done
 	}
 	ctx, cancel := d.workContext(req.Context())

@@ -1,6 +1,9 @@
 package daemon
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -115,3 +118,42 @@ func (q *lineQueue) run(write func([]byte) error) {
 // streamResultTimeout is how long a streaming client has, once its run
 // ended, to read the lines still queued for it and the result.
 var streamResultTimeout = time.Minute
+
+// ndjson is v as one line of JSON.
+func ndjson(v any) []byte {
+	b, _ := json.Marshal(v)
+	return append(b, '\n')
+}
+
+// droppedMessage is the warning that tells a client n lines were not
+// shown to it.
+func droppedMessage(n int) string {
+	return fmt.Sprintf("%d more warnings and notices not shown (this client read too slowly); see the daemon log", n)
+}
+
+// start writes the queued lines to the response w, each flushed at once,
+// from a goroutine of the queue's own.
+func (q *lineQueue) start(w http.ResponseWriter, rc *http.ResponseController) {
+	go q.run(func(b []byte) error {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
+}
+
+// end queues the last line. It goes out once the client has read what
+// came before, but a client that reads nothing more has only
+// streamResultTimeout: done is closed by then.
+func (q *lineQueue) end(b []byte, rc *http.ResponseController) {
+	q.finish(b)
+	rc.SetWriteDeadline(time.Now().Add(streamResultTimeout))
+}
+
+// stop drops what is queued, cuts short a write under way and waits for
+// the writer: the client left.
+func (q *lineQueue) stop(rc *http.ResponseController) {
+	q.abort()
+	rc.SetWriteDeadline(time.Now())
+	<-q.done
+}
