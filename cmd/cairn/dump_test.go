@@ -15,8 +15,9 @@ import (
 )
 
 // cairn dump gives back a file's bytes, and a folder as a tar archive that
-// GNU tar extracts to a tree equal to the source: every kind of entry and
-// attribute the source holds, but the socket (tar has none).
+// GNU tar and bsdtar extract to a tree equal to the source: every kind of
+// entry and attribute the source holds (names that are not UTF-8, owners,
+// hardlinks, devices, xattrs, ACLs), but the socket (tar has none).
 func TestDumpRoundTrip(t *testing.T) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Fatal("the dump test checks archives with GNU tar, which is missing")
@@ -44,24 +45,45 @@ func TestDumpRoundTrip(t *testing.T) {
 	work := t.TempDir()
 	archive := filepath.Join(work, "src.tar")
 	c.ok("dump", "--target", archive, "latest:"+src)
-	out := filepath.Join(work, "out")
-	os.Mkdir(out, 0o755)
-	tarOut, err := exec.Command("tar", "-x", "-p", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls",
-		"-f", archive, "-C", out).CombinedOutput()
-	if err != nil {
-		t.Fatalf("tar -x: %v\n%s", err, tarOut)
+	extractors := []struct {
+		tool string
+		args []string
+	}{
+		{"tar", []string{"-x", "-p", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls"}},
+		{"bsdtar", []string{"-x", "-p", "--numeric-owner", "--xattrs", "--acls"}},
 	}
-	if _, err := os.Stat(filepath.Join(out, "src")); err != nil {
-		t.Fatalf("the archive's entries are not named below the folder's name: %v", err)
+	// libarchive 3.6 reads a PAX time before 1970 with a fraction
+	// ("-94607999.876543211") with the fraction's sign lost: the archive
+	// holds the right time, which GNU tar extracts, and libarchive is off.
+	libarchiveTime := func(d string) bool {
+		return strings.Contains(d, "before-1970") && strings.Contains(d, "mtime")
 	}
-	var diffs []string
-	for _, d := range testtree.Compare(t, src, filepath.Join(out, "src"), testtree.CompareOptions{}) {
-		if !strings.Contains(d, "sock") {
-			diffs = append(diffs, d)
+	for _, x := range extractors {
+		if _, err := exec.LookPath(x.tool); err != nil {
+			if x.tool == "tar" || os.Getenv("CI") == "true" {
+				t.Fatalf("the dump test checks archives with %s, which is missing (make deps installs it)", x.tool)
+			}
+			t.Logf("no %s here: its extraction is not checked", x.tool)
+			continue
 		}
-	}
-	if len(diffs) > 0 {
-		t.Errorf("the extracted archive differs from the source:\n%s", strings.Join(diffs, "\n"))
+		out := filepath.Join(work, x.tool)
+		os.Mkdir(out, 0o755)
+		tarOut, err := exec.Command(x.tool, append(x.args, "-f", archive, "-C", out)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s -x: %v\n%s", x.tool, err, tarOut)
+		}
+		if _, err := os.Stat(filepath.Join(out, "src")); err != nil {
+			t.Fatalf("%s: the archive's entries are not named below the folder's name: %v", x.tool, err)
+		}
+		var diffs []string
+		for _, d := range testtree.Compare(t, src, filepath.Join(out, "src"), testtree.CompareOptions{}) {
+			if !strings.Contains(d, "sock") && !(x.tool == "bsdtar" && libarchiveTime(d)) {
+				diffs = append(diffs, d)
+			}
+		}
+		if len(diffs) > 0 {
+			t.Errorf("the archive extracted by %s differs from the source:\n%s", x.tool, strings.Join(diffs, "\n"))
+		}
 	}
 
 	// A stream's snapshot gives back the stream, by the name it was given.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"path"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -134,6 +135,29 @@ type tarWriter struct {
 	links map[[2]uint64]string // (dev, inode) of a hardlink group -> its first name
 }
 
+// writeHeader writes h, marking it when its names are not UTF-8.
+func (t *tarWriter) writeHeader(h *tar.Header) error {
+	return t.tw.WriteHeader(binaryNames(h))
+}
+
+// binaryNames adds the PAX record hdrcharset=BINARY to h when a name it
+// carries is not valid UTF-8, as POSIX asks: without it, libarchive
+// (bsdtar, and the tar of the BSDs and macOS) tries to convert the raw
+// name from UTF-8 and refuses the entry. GNU tar takes the bytes either
+// way.
+func binaryNames(h *tar.Header) *tar.Header {
+	for _, s := range []string{h.Name, h.Linkname, h.Uname, h.Gname} {
+		if !utf8.ValidString(s) {
+			if h.PAXRecords == nil {
+				h.PAXRecords = map[string]string{}
+			}
+			h.PAXRecords["hdrcharset"] = "BINARY"
+			break
+		}
+	}
+	return h
+}
+
 func (t *tarWriter) node(n *tree.Node, name string) error {
 	if err := t.ctx.Err(); err != nil {
 		return err
@@ -164,7 +188,7 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 		if first, ok := t.links[key]; ok {
 			h.Typeflag, h.Linkname = tar.TypeLink, first
 			h.PAXRecords = nil // the first name carries them
-			return t.tw.WriteHeader(h)
+			return t.writeHeader(h)
 		}
 		t.links[key] = name
 	}
@@ -172,7 +196,7 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 	case tree.KindDir:
 		if name != "" {
 			h.Typeflag, h.Name = tar.TypeDir, name+"/"
-			if err := t.tw.WriteHeader(h); err != nil {
+			if err := t.writeHeader(h); err != nil {
 				return err
 			}
 		}
@@ -189,10 +213,10 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 		return nil
 	case tree.KindFile:
 		if hasHole(n) {
-			return t.sparse(n, h)
+			return t.sparse(n, binaryNames(h))
 		}
 		h.Typeflag, h.Size = tar.TypeReg, int64(n.Size)
-		if err := t.tw.WriteHeader(h); err != nil {
+		if err := t.writeHeader(h); err != nil {
 			return err
 		}
 		return content(t.ctx, t.r, n, t.tw, true, func(err error) error {
@@ -213,7 +237,7 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 		t.warn(name, fmt.Errorf("a %s: %w", kindName(n.Kind), ErrNotInTar))
 		return nil
 	}
-	return t.tw.WriteHeader(h)
+	return t.writeHeader(h)
 }
 
 func kindName(k tree.Kind) string {

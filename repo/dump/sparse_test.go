@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"archive/tar"
 	"reflect"
 	"strconv"
 	"strings"
@@ -76,5 +77,27 @@ func TestCutName(t *testing.T) {
 	name, _, _ := strings.Cut(string(u.block()[:100]), "\x00")
 	if !utf8.ValidString(name) || !strings.HasPrefix(u.name, name) || len(name) != 99 {
 		t.Errorf("the header block's name is %q (%d bytes)", name, len(name))
+	}
+}
+
+// An entry whose name, link target or owner names are not UTF-8 is marked
+// hdrcharset=BINARY, which libarchive needs to take the bytes as they are;
+// a UTF-8 entry is left unmarked.
+func TestBinaryNames(t *testing.T) {
+	for _, tc := range []struct {
+		h    tar.Header
+		want bool
+	}{
+		{tar.Header{Name: "plain/ünïcödé"}, false},
+		{tar.Header{Name: "latin1-\xe9t\xe9"}, true},
+		{tar.Header{Name: "link", Linkname: "to-\xff"}, true},
+		{tar.Header{Name: "owned", Uname: "\xfe", Gname: "g"}, true},
+		{tar.Header{Name: "owned", Gname: "\xfe"}, true},
+	} {
+		h := tc.h
+		got := binaryNames(&h).PAXRecords["hdrcharset"] == "BINARY"
+		if got != tc.want {
+			t.Errorf("%q -> %q (%q, %q): marked %v, want %v", h.Name, h.Linkname, h.Uname, h.Gname, got, tc.want)
+		}
 	}
 }
