@@ -29,8 +29,10 @@ until Ctrl-C, SIGTERM or umount:
   latest -> snapshots/<time>         (also in every host, source and tag folder)
 
 A snapshot's folder shows the deepest folder holding all its paths. Every
-attribute is kept, so "rsync -aHAX --numeric-ids MOUNTPOINT/latest/ /target/"
-rebuilds the source exactly. New snapshots appear within a few seconds.
+attribute is kept, so "rsync -aHAXS --numeric-ids MOUNTPOINT/latest/ /target/"
+rebuilds the source exactly (-S, --sparse: without it rsync writes the holes
+of sparse files out as zeros, and a 1 TiB sparse file takes 1 TiB on the
+target). New snapshots appear within a few seconds.
 
 Without --allow-other only the mounting user sees the tree. With it, every
 user does, and the kernel enforces the stored owners, modes and ACLs.`,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -216,4 +217,65 @@ func TestStaleMount(t *testing.T) {
 			t.Fatal("still mounted after SIGTERM")
 		}
 	})
+}
+
+// TestMountHelpRsyncKeepsHoles runs the rsync command cairn mount --help
+// gives for copying a machine back, as a user would copy it from there:
+// a sparse file must come out sparse, not with its holes written out as
+// zeros (which fills the new disk with a large sparse file's length).
+func TestMountHelpRsyncKeepsHoles(t *testing.T) {
+	requireFUSE(t)
+	if _, err := exec.LookPath("rsync"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("rsync is not installed (make deps installs it)")
+		}
+		t.Skip("needs rsync")
+	}
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.Mkdir(src, 0o755)
+	const size = 64 << 20
+	f, err := os.Create(filepath.Join(src, "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("head"), 0)
+	f.WriteAt([]byte("tail"), size-4)
+	f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(src, "sparse"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Blocks*512 >= 1<<20 {
+		t.Skipf("the file system of %s keeps no holes", src)
+	}
+	c.ok("ingest", src, "--host", "h", "--source", "s")
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.Mkdir(mnt, 0o755)
+	c.startMount(mnt)
+
+	help := c.ok("mount", "--help")
+	m := regexp.MustCompile(`"(rsync [^"]*MOUNTPOINT/latest/ /target/)"`).FindStringSubmatch(help)
+	if m == nil {
+		t.Fatalf("cairn mount --help names no rsync command from MOUNTPOINT/latest/ to /target/:\n%s", help)
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	args := strings.Fields(strings.NewReplacer("MOUNTPOINT", mnt, "/target/", dst+"/").Replace(m[1]))
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dst, "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != size || string(b[:4]) != "head" || string(b[size-4:]) != "tail" {
+		t.Fatalf("%s: the copy has %d bytes, not the source's content", m[1], len(b))
+	}
+	if err := syscall.Stat(filepath.Join(dst, "sparse"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Blocks*512 >= 1<<20 {
+		t.Fatalf("%s: the copy of a %d MiB file with 8 bytes of data takes %d KiB: its holes were written out",
+			m[1], size>>20, st.Blocks/2)
+	}
 }
