@@ -21,6 +21,8 @@ import (
 // are set when its contents are complete. When it cannot lose it (not
 // ours, when not root), its contents are restored all the same, and the
 // warning says why they may carry more ACL entries than the snapshot's.
+// One whose mode keeps its owner out (0555, 000) is opened up for the
+// owner (not root) until then.
 func (rs *restorer) prepareDir(dst string, fresh bool) (existed bool, err error) {
 	if rs.opt.DryRun && fresh {
 		return false, nil
@@ -32,6 +34,9 @@ func (rs *restorer) prepareDir(dst string, fresh bool) (existed bool, err error)
 				return true, nil
 			}
 			if err := fsmeta.DropDefaultACL(dst); err != nil {
+				rs.warn(dst, err)
+			}
+			if err := fsmeta.OpenUp(dst); err != nil {
 				rs.warn(dst, err)
 			}
 			return true, nil

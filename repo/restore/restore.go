@@ -324,6 +324,11 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		if err := fsmeta.DropDefaultACL(opt.Target); err != nil {
 			rs.warn(opt.Target, err)
 		}
+		// Nor may its mode keep the owner out (a restore before gave
+		// it the root's 0555): the root's own is set last.
+		if err := fsmeta.OpenUp(opt.Target); err != nil {
+			rs.warn(opt.Target, err)
+		}
 	}
 	coalesce := opt.ReadPacks
 	if p, ok := backends.As[backends.Parallel](r.Backend()); ok && p.Connections() > 0 {

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestRestoreAgainAsUser: a user (not root) restores a snapshot whose
+// folders have modes that keep their owner out (0555, 000), and restores
+// it again into the same target, as after an interrupted restore or a
+// lost file: the second restore must get into those folders too, and
+// leave them with the snapshot's modes.
+func TestRestoreAgainAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test needs root (to run cairn as another user)")
+		}
+		t.Skip("needs root")
+	}
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	for _, d := range []string{"ro", "none"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(src, d, "f"), []byte("content of "+d), 0o644)
+	}
+	os.WriteFile(filepath.Join(src, "f"), []byte("content of ."), 0o644)
+	modes := map[string]os.FileMode{"ro": 0o555, "none": 0, ".": 0o555}
+	for d, m := range modes {
+		if err := os.Chmod(filepath.Join(src, d), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.ok("ingest", src)
+
+	// Let nobody run the binary and read the repository and password.
+	for _, p := range []string{c.bin, c.repoDir(), c.passwordFile()} {
+		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
+			if st, err := os.Stat(d); err == nil {
+				os.Chmod(d, st.Mode().Perm()|0o011)
+			}
+		}
+	}
+	os.Chmod(c.passwordFile(), 0o644)
+	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
+		if st, err := os.Stat(p); err == nil {
+			os.Chmod(p, st.Mode().Perm()|0o055)
+		}
+		return nil
+	})
+	home := t.TempDir()
+	if err := os.Chown(home, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(home, "restored")
+	restore := func(args ...string) {
+		t.Helper()
+		cmd := c.cmd(append([]string{"--no-lock", "restore", "latest:" + src, "--target", target}, args...)...)
+		cmd.Env = append(cmd.Env, "CAIRN_CACHE_DIR="+filepath.Join(home, "cache"))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("cairn restore %v as nobody: %v\n%s", args, err, out)
+		}
+		for d, m := range modes {
+			b, err := os.ReadFile(filepath.Join(target, d, "f"))
+			if err != nil || string(b) != "content of "+d {
+				t.Errorf("restore %v: %s/f: %q, %v", args, d, b, err)
+			}
+			st, err := os.Stat(filepath.Join(target, d))
+			if err != nil {
+				t.Errorf("restore %v: %v", args, err)
+			} else if st.Mode().Perm() != m {
+				t.Errorf("restore %v: %s: mode %v, want %v", args, d, st.Mode().Perm(), m)
+			}
+		}
+	}
+	restore()
+	// Files lost, and everything restored again.
+	os.Remove(filepath.Join(target, "none", "f"))
+	os.Remove(filepath.Join(target, "f"))
+	restore()
+	restore("--overwrite", "always")
+}
