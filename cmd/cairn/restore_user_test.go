@@ -12,7 +12,8 @@ import (
 // folders have modes that keep their owner out (0555, 000), and restores
 // it again into the same target, as after an interrupted restore or a
 // lost file: the second restore must get into those folders too, and
-// leave them with the snapshot's modes.
+// leave them with the snapshot's modes; --verify must read back a file
+// whose mode does not let its owner read it.
 func TestRestoreAgainAsUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
@@ -29,6 +30,7 @@ func TestRestoreAgainAsUser(t *testing.T) {
 		os.WriteFile(filepath.Join(src, d, "f"), []byte("content of "+d), 0o644)
 	}
 	os.WriteFile(filepath.Join(src, "f"), []byte("content of ."), 0o644)
+	os.WriteFile(filepath.Join(src, "unreadable"), []byte("only root reads this"), 0o200)
 	modes := map[string]os.FileMode{"ro": 0o555, "none": 0, ".": 0o555}
 	for d, m := range modes {
 		if err := os.Chmod(filepath.Join(src, d), m); err != nil {
@@ -84,4 +86,11 @@ func TestRestoreAgainAsUser(t *testing.T) {
 	os.Remove(filepath.Join(target, "f"))
 	restore()
 	restore("--overwrite", "always")
+
+	// --verify reads a file of mode 0200 back, and leaves its mode.
+	os.Remove(filepath.Join(target, "unreadable"))
+	restore("--verify")
+	if st, err := os.Stat(filepath.Join(target, "unreadable")); err != nil || st.Mode().Perm() != 0o200 {
+		t.Errorf("after restore --verify: unreadable: %v, %v; want mode 0200", st, err)
+	}
 }

@@ -55,6 +55,9 @@ func (rs *restorer) verify() int64 {
 // it back leaves the atime Apply set to the snapshot's.
 func (rs *restorer) verifyFile(path string, n *tree.Node, buf []byte) ([]byte, error) {
 	f, err := fsmeta.OpenRead(path)
+	if errors.Is(err, unix.EACCES) {
+		f, err = openOwnUnreadable(path)
+	}
 	if err != nil {
 		return buf, err
 	}
@@ -131,4 +134,27 @@ func zerosAt(f *os.File, off, n int64, buf []byte) ([]byte, error) {
 		}
 	}
 	return buf, nil
+}
+
+// openOwnUnreadable opens for reading a file the caller (not root) owns
+// whose restored mode does not let its owner read it (000, 0200): it
+// adds the owner's read bit for the open and sets the snapshot's mode
+// again, since an open file stays readable.
+func openOwnUnreadable(path string) (*os.File, error) {
+	var st unix.Stat_t
+	if os.Geteuid() == 0 || unix.Lstat(path, &st) != nil || int(st.Uid) != os.Geteuid() ||
+		st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o400 != 0 {
+		return fsmeta.OpenRead(path)
+	}
+	if err := unix.Chmod(path, st.Mode&0o7777|0o400); err != nil {
+		return nil, &os.PathError{Op: "chmod u+r (to read it back)", Path: path, Err: err}
+	}
+	f, err := fsmeta.OpenRead(path)
+	if cerr := unix.Chmod(path, st.Mode&0o7777); cerr != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, &os.PathError{Op: "chmod back", Path: path, Err: cerr}
+	}
+	return f, err
 }
