@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -166,5 +167,76 @@ func TestIngestFullDisk(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dst, "a")); string(b) != "fits" {
 		t.Fatalf("restored %q", b)
+	}
+}
+
+// A file that lacks several chunks is reported once, with every byte left
+// as zeros counted and the first such range named: not just the chunk
+// whose read happened to fail first.
+func TestRestoreReportsEveryZeroedChunk(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	be, err := local.Create(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := repo.TestRepositoryOn(t, be)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	b := make([]byte, 8<<20)
+	rng := rand.NewChaCha8([32]byte{7})
+	rng.Read(b)
+	os.WriteFile(filepath.Join(src, "big.bin"), b, 0o644)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := restore.Find(ctx, r, res.Snapshot, filepath.Join(src, "big.bin"))
+	if err != nil || len(n.Content) < 3 {
+		t.Fatalf("find big.bin: %v, want 3 chunks or more: %+v", err, n)
+	}
+	// Damage the second and the last chunk.
+	var off, lost, first uint64
+	for i, c := range n.Content {
+		if i == 1 || i == len(n.Content)-1 {
+			if first == 0 {
+				first = off
+			}
+			lost += c.Size
+			loc, ok, err := r.LookupBlob(c.ID)
+			if err != nil || !ok {
+				t.Fatalf("lookup: %v %v", ok, err)
+			}
+			packFile := filepath.Join(dir, "repo", filepath.FromSlash(repo.PackName(id.DataBlob, loc.Pack)))
+			pb, err := os.ReadFile(packFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb[loc.Offset+40] ^= 0x55
+			if err := os.WriteFile(packFile, pb, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		off += c.Size
+	}
+	for _, readPacks := range []bool{false, true} {
+		var warned []string
+		dst := t.TempDir()
+		_, err = restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0, ReadPacks: readPacks,
+			Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }})
+		if !errors.Is(err, restore.ErrIncomplete) {
+			t.Fatalf("restore over damaged chunks: %v, want ErrIncomplete", err)
+		}
+		if len(warned) != 1 {
+			t.Fatalf("readPacks %v: want one warning for big.bin, got:\n%s", readPacks, strings.Join(warned, "\n"))
+		}
+		want := fmt.Sprintf("big.bin: %d bytes in 2 chunks left as zeros, the first at offset %d ", lost, first)
+		if !strings.Contains(warned[0], want) {
+			t.Fatalf("readPacks %v: warning %q\ndoes not say %q", readPacks, warned[0], want)
+		}
+		got, err := os.ReadFile(filepath.Join(dst, "big.bin"))
+		if err != nil || len(got) != len(b) {
+			t.Fatalf("big.bin not restored around its damage: %d bytes, %v", len(got), err)
+		}
 	}
 }

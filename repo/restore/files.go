@@ -219,6 +219,9 @@ func (rs *restorer) chunkDone(of *openFile) {
 		return
 	}
 	var err error
+	if of.damaged.Load() {
+		rs.warn(of.path, of.zeros.report())
+	}
 	if of.damaged.Load() && !of.failed.Load() && endsInData(of.node) {
 		// The chunk that would have set the size may be one of those
 		// left as zeros.
@@ -408,14 +411,14 @@ func (rs *restorer) write(j chunkJob, plain []byte, err error) {
 		err = fmt.Errorf("chunk %s is %d bytes, the tree says %d: %w", j.id.Short(), len(plain), j.size, repo.ErrDamaged)
 	}
 	if err != nil && (errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrNotFound)) {
-		// The repository lacks this chunk: say where (for the file's
-		// first such chunk), leave zeros, and restore the rest of the
-		// file. Any other read error (storage unreachable, a network
-		// error after the retries) is no verdict on the repository: the
-		// file fails below, removed, and an existing one stays.
-		if j.file.damaged.CompareAndSwap(false, true) {
-			rs.warn(j.file.path, fmt.Errorf("at offset %d, %d bytes left as zeros: %w", j.off, j.size, err))
-		}
+		// The repository lacks this chunk: leave zeros, restore the
+		// rest of the file, and say once it is finished where and how
+		// much is missing. Any other read error (storage unreachable, a
+		// network error after the retries) is no verdict on the
+		// repository: the file fails below, removed, and an existing one
+		// stays.
+		j.file.zeros.add(j.off, j.size, err)
+		j.file.damaged.Store(true)
 		rs.chunkDone(j.file)
 		return
 	}

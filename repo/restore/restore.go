@@ -247,6 +247,10 @@ type openFile struct {
 	// place with zeros where those chunks belong, without the snapshot's
 	// metadata, so that what can be restored is.
 	damaged atomic.Bool
+	// zeros tallies the chunks left as zeros, reported once the file is
+	// finished: the first to fail is not always the first in the file,
+	// nor the only one.
+	zeros   zeroTally
 	written atomic.Int64 // bytes written into tmp
 	// wmu lets one worker at a time write into the file. The filesystem
 	// takes the file's lock for each buffered write anyway (ext4, xfs),
@@ -263,6 +267,36 @@ type openFile struct {
 	finished bool     // in place (ok) or removed
 	ok       bool     // in place
 	links    []string // other names of its hardlink group, linked when it is in place
+}
+
+// zeroTally counts the chunks of a file the repository lacks.
+type zeroTally struct {
+	mu     sync.Mutex
+	chunks int
+	bytes  uint64
+	off    int64  // of the first in the file
+	size   uint64 // of the first in the file
+	err    error  // why the first in the file could not be read
+}
+
+func (z *zeroTally) add(off int64, size uint64, err error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.chunks == 0 || off < z.off {
+		z.off, z.size, z.err = off, size, err
+	}
+	z.chunks++
+	z.bytes += size
+}
+
+// report says where the file has zeros and why.
+func (z *zeroTally) report() error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.chunks == 1 {
+		return fmt.Errorf("at offset %d, %d bytes left as zeros: %w", z.off, z.size, z.err)
+	}
+	return fmt.Errorf("%d bytes in %d chunks left as zeros, the first at offset %d (%d bytes): %w", z.bytes, z.chunks, z.off, z.size, z.err)
 }
 
 // firstName is the first name restored of a hardlink group: the others
