@@ -300,14 +300,21 @@ func (g *globals) openReading(ctx context.Context, operation string) (*repo.Repo
 		}
 		return r, ctx, func() { r.Close() }, nil
 	}
-	r, lock, release, err := g.openLocked(ctx, operation)
+	r, err := g.open(ctx)
 	if err != nil {
+		// Not the lock: reading the repository failed, which --no-lock
+		// would not help.
+		return nil, nil, nil, err
+	}
+	lock, err := g.lock(ctx, r, false, operation)
+	if err != nil {
+		r.Close()
 		if repo.LockUnwritable(err) {
 			err = fmt.Errorf("%w\n%s only reads the repository, but its lock must be written there: --no-lock reads without one", err, operation)
 		}
 		return nil, nil, nil, err
 	}
-	return r, lock.Context(), release, nil
+	return r, lock.Context(), func() { lock.Unlock(); r.Close() }, nil
 }
 
 // Waiting for a lock (--retry-lock): the first pause, and the longest.

@@ -123,3 +123,21 @@ func TestNoLockTUIRestoreFromReadOnlyRepository(t *testing.T) {
 		t.Fatalf("restore with --no-lock: %q, %v\n%s", got, err, scr)
 	}
 }
+
+// Only a lock that cannot be written is pointed to --no-lock: a reading
+// command that fails before it locks (here its cache folder is on a
+// read-only mount) says what failed, not that --no-lock would help.
+func TestNoLockHintOnlyForTheLock(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 2, 10<<10, 3)
+	c.ok("ingest", "-q", src)
+	ro := readOnlyBind(t, t.TempDir())
+	r := newCLIAt(t, c.repoDir(), "CAIRN_CACHE_DIR="+filepath.Join(ro, "cache"))
+	for _, args := range [][]string{{"snapshots"}, {"ls", "latest"}} {
+		stderr, code := r.stderrOf(args...)
+		if code != 1 || !strings.Contains(stderr, "read-only file system") || strings.Contains(stderr, "--no-lock") {
+			t.Fatalf("cairn %v with a read-only cache folder: exit %d, stderr %q: want 1, the cache's error and no pointer to --no-lock", args, code, stderr)
+		}
+	}
+}
