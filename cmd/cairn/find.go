@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -54,7 +55,20 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 				}
 			}
 			opt := search.FindOptions{IgnoreCase: ignoreCase, Path: under}
-			matches := 0
+			matches, lost := 0, 0
+			opt.Lost = func(path string, in []*repo.Snapshot, err error) {
+				lost++
+				ids := make([]string, len(in))
+				for i, sn := range in {
+					ids[i] = sn.ID.Short()
+				}
+				msg := fmt.Sprintf("folder contents lost in snapshot %s, not searched: %v", strings.Join(ids, ", "), err)
+				if g.json {
+					printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": msg}, "during": "find", "item": path})
+					return
+				}
+				fmt.Fprintf(os.Stderr, "cairn: %s: %s\n", path, msg)
+			}
 			err = search.Find(ctx, r, snaps, args[0], opt, func(res search.Result) error {
 				if err := ctx.Err(); err != nil {
 					return err // interrupted, or stdout closed
@@ -83,6 +97,9 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 					where = " below " + under
 				}
 				g.notice("cairn: no match for %s%s in %s", args[0], where, plural(len(snaps), "snapshot"))
+			}
+			if err == nil && lost > 0 {
+				err = fmt.Errorf("%s could not be searched (named above; cairn check tells what is lost)", plural(lost, "folder"))
 			}
 			return err
 		},

@@ -23,6 +23,11 @@ type FindOptions struct {
 	Workers int
 	// TreesLoaded, when set, is increased by every tree blob loaded.
 	TreesLoaded *atomic.Int64
+	// Lost, when set, is told of each folder whose contents cannot be
+	// read (its tree is damaged or missing) with the snapshots that hold
+	// it there, and the search goes on around it. Without it such a
+	// folder stops the search with its error.
+	Lost func(path string, snaps []*repo.Snapshot, err error)
 }
 
 // Hit is one snapshot holding a matching path, with its entry there.
@@ -53,7 +58,7 @@ func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, patte
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	f := &finder{ctx: ctx, r: r, m: m, memo: map[memoKey]*entry{}, sem: make(chan struct{}, workers), loads: opt.TreesLoaded}
+	f := &finder{ctx: ctx, r: r, m: m, memo: map[memoKey]*entry{}, sem: make(chan struct{}, workers), loads: opt.TreesLoaded, lost: opt.Lost != nil}
 
 	// Where the search starts in each snapshot, and the states there.
 	comps := components(opt.Path)
@@ -75,6 +80,10 @@ func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, patte
 		tc := newTreeCache(r)
 		for i, sn := range snaps {
 			n, err := tc.resolve(ctx, sn, comps)
+			if err != nil && opt.Lost != nil && ctx.Err() == nil {
+				opt.Lost(prefix, []*repo.Snapshot{sn}, err)
+				continue
+			}
 			if err != nil {
 				return inSnapshot(ctx, sn, err)
 			}
@@ -92,6 +101,14 @@ func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, patte
 	})
 	groups := make([]group, 0, len(snaps))
 	for i := range snaps {
+		if errs[i] != nil && opt.Lost != nil && ctx.Err() == nil {
+			root := prefix
+			if root == "" {
+				root = "/"
+			}
+			opt.Lost(root, []*repo.Snapshot{snaps[i]}, errs[i])
+			continue
+		}
 		if errs[i] != nil {
 			return inSnapshot(ctx, snaps[i], errs[i])
 		}
@@ -99,7 +116,7 @@ func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, patte
 			groups = append(groups, group{set: sets[i], snaps: []int{i}})
 		}
 	}
-	return emitGroups(prefix, groups, snaps, emit)
+	return emitGroups(prefix, groups, snaps, emit, opt.Lost)
 }
 
 // inSnapshot says which snapshot a tree could not be loaded from (a
@@ -117,6 +134,12 @@ func inSnapshot(ctx context.Context, sn *repo.Snapshot, err error) error {
 type set struct {
 	here []*tree.Node
 	kids []kid
+	lost []lostDir // folders whose tree cannot be read (FindOptions.Lost)
+}
+
+type lostDir struct {
+	name string
+	err  error
 }
 
 type kid struct {
@@ -143,6 +166,7 @@ type finder struct {
 	memo  map[memoKey]*entry
 	sem   chan struct{} // slots for extra goroutines loading trees
 	loads *atomic.Int64
+	lost  bool // go on around trees that cannot be read
 }
 
 // each runs fn(0..n-1), in extra goroutines while slots are free and
@@ -219,6 +243,10 @@ func (f *finder) compute(tid id.ID, s states) (*set, error) {
 		sets[i], errs[i] = f.get(subs[i].tid, subs[i].s)
 	})
 	for i, sb := range subs {
+		if errs[i] != nil && f.lost && f.ctx.Err() == nil {
+			out.lost = append(out.lost, lostDir{sb.name, errs[i]})
+			continue
+		}
 		if errs[i] != nil {
 			return nil, errs[i]
 		}
@@ -226,7 +254,7 @@ func (f *finder) compute(tid id.ID, s states) (*set, error) {
 			out.kids = append(out.kids, kid{sb.name, sets[i]})
 		}
 	}
-	if len(out.here) == 0 && len(out.kids) == 0 {
+	if len(out.here) == 0 && len(out.kids) == 0 && len(out.lost) == 0 {
 		return nil, nil
 	}
 	return out, nil
@@ -240,11 +268,13 @@ type group struct {
 
 // emitGroups merges the sets of the folder at prefix across snapshots and
 // emits its matches in name order, recursing into folders below.
-func emitGroups(prefix string, groups []group, snaps []*repo.Snapshot, emit func(Result) error) error {
+func emitGroups(prefix string, groups []group, snaps []*repo.Snapshot, emit func(Result) error, lost func(string, []*repo.Snapshot, error)) error {
 	groups = mergeGroups(groups)
 	type slot struct {
 		hits []hitAt
 		kids []group
+		lost []int // snapshots in which the folder cannot be read
+		err  error
 	}
 	byName := map[string]*slot{}
 	var names []string
@@ -268,6 +298,13 @@ func emitGroups(prefix string, groups []group, snaps []*repo.Snapshot, emit func
 			sl := get(k.name)
 			sl.kids = append(sl.kids, group{k.set, g.snaps})
 		}
+		for _, l := range g.set.lost {
+			sl := get(l.name)
+			sl.lost = append(sl.lost, g.snaps...)
+			if sl.err == nil {
+				sl.err = l.err
+			}
+		}
 	}
 	sort.Strings(names)
 	for _, name := range names {
@@ -283,8 +320,16 @@ func emitGroups(prefix string, groups []group, snaps []*repo.Snapshot, emit func
 				return err
 			}
 		}
+		if len(sl.lost) > 0 {
+			sort.Ints(sl.lost)
+			in := make([]*repo.Snapshot, len(sl.lost))
+			for j, i := range sl.lost {
+				in[j] = snaps[i]
+			}
+			lost(p, in, sl.err)
+		}
 		if len(sl.kids) > 0 {
-			if err := emitGroups(p, sl.kids, snaps, emit); err != nil {
+			if err := emitGroups(p, sl.kids, snaps, emit, lost); err != nil {
 				return err
 			}
 		}
