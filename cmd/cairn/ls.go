@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"time"
 	"unicode/utf8"
@@ -58,7 +59,12 @@ the current folder, as ingest takes it.`,
 				l.print(n, base)
 			}
 			if n.Kind == tree.KindDir {
-				return l.walk(ctx, n.Subtree, base)
+				if err := l.walk(ctx, n.Subtree, base); err != nil {
+					return err
+				}
+			}
+			if l.lost > 0 {
+				return fmt.Errorf("the contents of %s could not be read (named above; cairn check tells what is lost)", plural(l.lost, "folder"))
 			}
 			return nil
 		},
@@ -75,12 +81,27 @@ type lister struct {
 	json    bool
 	long    bool
 	recurse bool
+	lost    int // folders whose tree could not be read
 }
 
 func (l *lister) walk(ctx context.Context, tid [32]byte, dir string) error {
 	nodes, err := l.r.LoadTree(ctx, tid)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		// Damaged or missing: name the folder and list the rest.
+		l.lost++
+		if dir == "" {
+			dir = "/"
+		}
+		l.w.Flush()
+		if l.json {
+			printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": "folder contents lost: " + err.Error()}, "during": "ls", "item": dir})
+		} else {
+			fmt.Fprintf(os.Stderr, "cairn: %s: folder contents lost: %v\n", dir, err)
+		}
+		return nil
 	}
 	for _, n := range nodes {
 		// A cancelled command (interrupted, or its stdout closed by a
