@@ -111,6 +111,7 @@ is taken from the current folder, as ingest takes it.`,
 			stats := statsJSON{MessageType: "statistics", SourceSnapshot: a.ID.String(), SourcePath: pathA}
 			var sum diff.Summary
 			unreadable := 0
+			lost := 0 // snapshot folders whose tree cannot be read
 			if live != "" {
 				if !g.json && !g.quiet {
 					fmt.Fprintf(w, "comparing snapshot %s:%s to the live %s:\n\n", a.ID.Short(), pathA, dir)
@@ -137,6 +138,15 @@ is taken from the current folder, as ingest takes it.`,
 					fmt.Fprintf(w, "comparing snapshot %s:%s to %s:%s:\n\n", a.ID.Short(), pathA, b.ID.Short(), pathB)
 				}
 				stats.TargetSnapshot, stats.TargetPath = b.ID.String(), pathB
+				opt.Lost = func(p string, err error) {
+					lost++
+					w.Flush()
+					if g.json {
+						printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": err.Error()}, "during": "diff", "item": p})
+					} else {
+						fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
+					}
+				}
 				if sum, err = diff.Snapshots(ctx, r, a, b, pathA, pathB, opt, emit); err != nil {
 					return err
 				}
@@ -146,6 +156,9 @@ is taken from the current folder, as ingest takes it.`,
 				printJSONTo(w, stats)
 			} else if !g.quiet {
 				printDiffSummary(w, sum, metadata)
+			}
+			if lost > 0 {
+				return fmt.Errorf("the contents of %s could not be read (named above): the comparison is incomplete", plural(lost, "folder"))
 			}
 			if unreadable > 0 {
 				return fmt.Errorf("%s could not be read: the comparison is incomplete", plural(unreadable, "live path"))

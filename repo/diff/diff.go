@@ -117,6 +117,11 @@ type Options struct {
 	// and the comparison goes on without it; when nil such an error
 	// stops Live. Snapshot trees that cannot be loaded always stop it.
 	Warn func(path string, err error)
+	// Lost, when set, is called for a folder of either snapshot whose
+	// tree cannot be loaded (damaged or missing) when two snapshots or
+	// trees are compared, and the comparison goes on without what is
+	// inside it; when nil such a folder stops the comparison.
+	Lost func(path string, err error)
 }
 
 // Emit receives changes in tree order. A non-nil error stops the
@@ -195,6 +200,17 @@ func (d *differ) load(p string, tid id.ID) ([]*tree.Node, error) {
 	return nodes, nil
 }
 
+// lost reports a folder whose tree could not be loaded to opt.Lost and
+// returns nil, so that the comparison goes on around it; without
+// opt.Lost, or when the comparison was cancelled, it returns err.
+func (d *differ) lost(p string, err error) error {
+	if d.opt.Lost == nil || d.ctx.Err() != nil {
+		return err
+	}
+	d.opt.Lost(p, err)
+	return nil
+}
+
 // trees compares the folder at p whose entries are the trees o and n.
 func (d *differ) trees(p string, o, n id.ID) error {
 	if o == n {
@@ -205,11 +221,11 @@ func (d *differ) trees(p string, o, n id.ID) error {
 	}
 	olds, err := d.load(p, o)
 	if err != nil {
-		return err
+		return d.lost(p, err)
 	}
 	news, err := d.load(p, n)
 	if err != nil {
-		return err
+		return d.lost(p, err)
 	}
 	return mergeNames(olds, news, func(a, b *tree.Node) error {
 		switch {
@@ -273,7 +289,7 @@ func (d *differ) removed(p string, o *tree.Node) error {
 func (d *differ) below(p string, tid id.ID, fn func(string, *tree.Node) error) error {
 	nodes, err := d.load(p, tid)
 	if err != nil {
-		return err
+		return d.lost(p, err)
 	}
 	for _, n := range nodes {
 		if err := fn(path.Join(p, n.Name), n); err != nil {
