@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -29,7 +30,9 @@ source) are folded into it: Snapshots counts them. A change of metadata
 alone makes no new version. The histories of several hosts or sources come
 interleaved in time order; narrow them with --host and --source.
 
-Exits 1 when no snapshot holds PATH.`,
+Exits 1 when no snapshot holds PATH, and when PATH cannot be looked up in
+some snapshot (a damaged tree on the way), after listing the versions found
+in the others.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -46,11 +49,30 @@ Exits 1 when no snapshot holds PATH.`,
 			if err != nil {
 				return err
 			}
-			vs, err := search.Versions(ctx, r, snaps, p)
+			lost := 0
+			vs, err := search.VersionsAround(ctx, r, snaps, p, func(sn *repo.Snapshot, err error) {
+				lost++
+				if g.json {
+					printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": err.Error()}, "during": "versions", "item": p})
+				} else {
+					fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
+				}
+			})
 			if err != nil {
 				return err
 			}
+			// Versions found are listed; the snapshots in which the path
+			// could not be looked up still make the command fail.
+			incomplete := func(err error) error {
+				if err == nil && lost > 0 {
+					err = fmt.Errorf("%s could not be looked up in %s (named above): versions may be missing", p, plural(lost, "snapshot"))
+				}
+				return err
+			}
 			if len(vs) == 0 {
+				if lost > 0 {
+					return incomplete(nil)
+				}
 				return fmt.Errorf("%s is in none of %s: %w", p, plural(len(snaps), "snapshot"), repo.ErrNotFound)
 			}
 			if g.json {
@@ -59,7 +81,7 @@ Exits 1 when no snapshot holds PATH.`,
 						Host: v.Snapshot.Host, Source: v.Snapshot.Source, Type: v.Node.Kind.String(), Size: v.Node.Size, MTime: time.Unix(0, v.Node.MTime), Change: v.Change,
 						Snapshots: v.Count, LastID: v.Last.ID.String()})
 				}
-				return nil
+				return incomplete(nil)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "Time\tID\tHost\tSource\tSize\tChange\tSnapshots")
@@ -67,7 +89,7 @@ Exits 1 when no snapshot holds PATH.`,
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", v.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), v.Snapshot.ID.Short(),
 					v.Snapshot.Host, v.Snapshot.Source, entrySize(v.Node), v.Change, v.Count)
 			}
-			return tw.Flush()
+			return incomplete(tw.Flush())
 		},
 	}
 	f.register(cmd)

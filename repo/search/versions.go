@@ -45,6 +45,15 @@ type Version struct {
 // Metadata alone (mode, owner, mtime) makes no new version. Content is a
 // file's chunks, a folder's tree, a symlink's target, a device's numbers.
 func Versions(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, p string) ([]Version, error) {
+	return VersionsAround(ctx, r, snaps, p, nil)
+}
+
+// VersionsAround is Versions that goes on around a snapshot in which the
+// path cannot be looked up (a tree on the way is damaged or missing): it
+// tells lost of it, with the error naming the snapshot, and takes it for
+// one that lacks the path. With a nil lost it is Versions, which stops
+// there.
+func VersionsAround(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, p string, lost func(sn *repo.Snapshot, err error)) ([]Version, error) {
 	comps := components(p)
 	tc := newTreeCache(r)
 	nodes := make([]*tree.Node, len(snaps))
@@ -76,6 +85,10 @@ func Versions(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, p
 	var out []Version
 	prev := []int{} // index in out of each version's previous one, or -1
 	for i, n := range nodes {
+		if errs[i] != nil && lost != nil {
+			lost(snaps[i], inSnapshot(ctx, snaps[i], errs[i]))
+			continue
+		}
 		if errs[i] != nil {
 			return nil, inSnapshot(ctx, snaps[i], errs[i])
 		}
