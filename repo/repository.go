@@ -256,11 +256,31 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		r.now = func() time.Time { return time.Now().Round(0) }
 	}
 	if err := r.openCache(opt); err != nil {
-		return nil, err
+		if !cacheUnwritable(err) {
+			return nil, err
+		}
+		if perr := r.privateCache(opt, err); perr != nil {
+			return nil, err
+		}
 	}
 	if err := r.SyncIndex(ctx); err != nil {
-		r.Close()
-		return nil, err
+		if !cacheUnwritable(err) || r.tmpCache != "" {
+			r.Close()
+			return nil, err
+		}
+		// The local index is only a cache: one that cannot be written
+		// (a full disk, a quota, a read-only home) must not stop the
+		// commands, restores first of all.
+		r.idx.Close()
+		r.idx = nil
+		if perr := r.privateCache(opt, err); perr != nil {
+			r.Close()
+			return nil, err
+		}
+		if err := r.SyncIndex(ctx); err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	if err := r.PublishIndex(); err != nil {
 		opt.logf("%v", err)
@@ -272,6 +292,47 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		}
 	}
 	return r, nil
+}
+
+// localIndexError is a failure to write the local index (not the
+// repository).
+type localIndexError struct{ err error }
+
+func (e *localIndexError) Error() string { return "local index: " + e.err.Error() }
+func (e *localIndexError) Unwrap() error { return e.err }
+
+// cacheUnwritable says err is the local cache folder refusing writes: full,
+// over quota, read-only or not ours.
+func cacheUnwritable(err error) bool {
+	var le *localIndexError
+	var ce *cacheDirError
+	if !errors.As(err, &le) && !errors.As(err, &ce) {
+		return false
+	}
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission)
+}
+
+// cacheDirError is a failure to create or open the local cache folder.
+type cacheDirError struct{ err error }
+
+func (e *cacheDirError) Error() string { return e.err.Error() }
+func (e *cacheDirError) Unwrap() error { return e.err }
+
+// privateCache starts an empty local index in a temporary folder, for this
+// run only, because the shared one cannot be used (cause).
+func (r *Repository) privateCache(opt Options, cause error) error {
+	tmp, err := os.MkdirTemp("", "cairn-cache-")
+	if err != nil {
+		return err
+	}
+	db, err := index.Open(filepath.Join(tmp, "index.db"), r.cfg.ID, time.Second)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	opt.logf("%v; using a private local index for this run (slower: it is read from the repository)", cause)
+	r.idx, r.tmpCache, r.logf = db, tmp, opt.logf
+	return nil
 }
 
 // privateIndex swaps the shared local index for a copy of it in a
@@ -351,7 +412,7 @@ func (r *Repository) openCache(opt Options) error {
 	}
 	dir = filepath.Join(dir, r.cfg.ID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create cache dir: %w", err)
+		return &cacheDirError{fmt.Errorf("create cache dir: %w", err)}
 	}
 	wait, holder := 2*time.Second, residentHolder(dir)
 	if holder != 0 {
@@ -385,6 +446,9 @@ func (r *Repository) openCache(opt Options) error {
 		opt.logf("local index %s is unusable (%v); rebuilding it", dir, err)
 		os.Remove(filepath.Join(dir, "index.db"))
 		db, err = index.Open(filepath.Join(dir, "index.db"), r.cfg.ID, 2*time.Second)
+	}
+	if err != nil && r.tmpCache == "" {
+		return &cacheDirError{err}
 	}
 	if err != nil {
 		return err
@@ -577,7 +641,7 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 	}
 	known, err := r.idx.SegmentInfos()
 	if err != nil {
-		return fmt.Errorf("local index: %w", err)
+		return &localIndexError{err}
 	}
 	// Every stored segment's Supersedes counts, even one itself
 	// superseded: what it replaced stays replaced.
@@ -614,7 +678,7 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 			rebuild = true
 		case !info.Loaded && !stored[sid]:
 			if err := r.idx.ForgetSegment(sid); err != nil {
-				return fmt.Errorf("local index: %w", err)
+				return &localIndexError{err}
 			}
 		}
 	}
@@ -641,7 +705,7 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 		}
 		info = index.SegmentInfo{Loaded: live(sid), Supersedes: s.Supersedes}
 		if err := r.idx.AddSegmentInfo(sid, info, s.Packs); err != nil {
-			return fmt.Errorf("local index: %w", err)
+			return &localIndexError{err}
 		}
 	}
 	return nil

@@ -125,15 +125,16 @@ func TestNoLockTUIRestoreFromReadOnlyRepository(t *testing.T) {
 }
 
 // Only a lock that cannot be written is pointed to --no-lock: a reading
-// command that fails before it locks (here its cache folder is on a
-// read-only mount) says what failed, not that --no-lock would help.
+// command that fails before it locks (here its cache folder, and the
+// temporary folder for a private one, are on a read-only mount) says what failed, not that --no-lock would help.
 func TestNoLockHintOnlyForTheLock(t *testing.T) {
 	c := newCLI(t)
 	src := filepath.Join(t.TempDir(), "src")
 	writeRandomFiles(t, src, 2, 10<<10, 3)
 	c.ok("ingest", "-q", src)
 	ro := readOnlyBind(t, t.TempDir())
-	r := newCLIAt(t, c.repoDir(), "CAIRN_CACHE_DIR="+filepath.Join(ro, "cache"))
+	// and no other place for a private one either
+	r := newCLIAt(t, c.repoDir(), "CAIRN_CACHE_DIR="+filepath.Join(ro, "cache"), "TMPDIR="+ro)
 	for _, args := range [][]string{{"snapshots"}, {"ls", "latest"}} {
 		stderr, code := r.stderrOf(args...)
 		if code != 1 || !strings.Contains(stderr, "read-only file system") || strings.Contains(stderr, "--no-lock") {

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// The local index is only a cache: when its folder cannot be written (here
+// a full filesystem), commands say so and work on a private index in a
+// temporary folder instead of failing, restores first of all.
+func TestCacheDirFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root; this test mounts a tmpfs")
+		}
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 50<<10, 5)
+	c.ok("ingest", "-q", src)
+
+	mnt := filepath.Join(t.TempDir(), "full")
+	os.Mkdir(mnt, 0o755)
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	os.MkdirAll(filepath.Join(mnt, "cache"), 0o700)
+	// Fill it: the write that fails is the one that finds it full.
+	fill, _ := os.Create(filepath.Join(mnt, "fill"))
+	fill.Write(make([]byte, 1<<20))
+	fill.Close()
+
+	r := newCLIAt(t, c.repoDir(), "CAIRN_CACHE_DIR="+filepath.Join(mnt, "cache"))
+	dst := t.TempDir()
+	cmd := r.cmd("restore", "latest:"+src, "--target", dst)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("restore with a full cache folder: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "no space left on device; using a private local index for this run") {
+		t.Fatalf("restore with a full cache folder does not say why it is slower:\n%s", out)
+	}
+	sameFiles(t, src, dst)
+	for _, args := range [][]string{{"snapshots"}, {"check"}, {"ingest", "-q", src}} {
+		if out, err := r.cmd(args...).CombinedOutput(); err != nil {
+			t.Fatalf("cairn %v with a full cache folder: %v\n%s", args, err, out)
+		}
+	}
+}
