@@ -50,11 +50,11 @@ func Open(dir string) (*Local, error) {
 	}
 	real, err := filepath.EvalSymlinks(root)
 	if err != nil {
-		return nil, fmt.Errorf("open local repository: %w", err)
+		return nil, fmt.Errorf("open local repository %s: %w", root, err)
 	}
 	fi, err := os.Stat(real)
 	if err != nil {
-		return nil, fmt.Errorf("open local repository: %w", err)
+		return nil, fmt.Errorf("open local repository %s: %w", root, err)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("open local repository %s: not a directory", root)
