@@ -46,6 +46,9 @@ type checker struct {
 	unrefBlobs map[id.ID][]*unrefPack
 	missing    map[id.ID]id.BlobType // needed blobs stored nowhere
 	snapshots  []*repo.Snapshot
+	// segmentsDamaged counts index segments that cannot be read: the
+	// packs they name look unindexed.
+	segmentsDamaged int
 }
 
 // packState is one indexed pack and what is wrong with it.
@@ -169,6 +172,7 @@ func (c *checker) loadIndex(ctx context.Context) error {
 				return fmt.Errorf("%w; the storage failed, nothing is known to be damaged: make sure it is reachable and run check again", err)
 			}
 			c.problem("index/"+sid.String(), SegmentDamaged, "index/"+sid.String(), trimErr(err, "index/"+sid.String()))
+			c.segmentsDamaged++
 			continue
 		}
 		segs[sid] = s

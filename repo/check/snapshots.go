@@ -370,6 +370,11 @@ func (c *checker) finish() {
 			continue
 		}
 		msg := "in no index segment: left by an interrupted ingest, or one still running; prune removes it"
+		if c.segmentsDamaged > 0 {
+			// It may be one the damaged segments name, which snapshots
+			// need: prune would not remove it, it refuses to run.
+			msg = "in no index segment that can be read: perhaps named by a damaged one; `cairn repair index` indexes it again from the pack"
+		}
 		if u.err != nil {
 			msg += "; its header cannot be read: " + trimErr(u.err, "pack "+name)
 		} else {
