@@ -155,6 +155,7 @@ type Lock struct {
 	info      LockInfo
 	lastOK    time.Time // Refreshed of the last successful write
 	lost      bool
+	unlocked  bool // under refreshMu: no rewrite may follow the removal
 }
 
 // LockUnwritable tells whether err, from Lock, says the storage refuses this
@@ -239,6 +240,9 @@ func (l *Lock) refresh() {
 func (l *Lock) Refresh(ctx context.Context) error {
 	l.refreshMu.Lock()
 	defer l.refreshMu.Unlock()
+	if l.unlocked {
+		return fmt.Errorf("refresh %s: %w", l.name, errUnlocked)
+	}
 	if err := l.Check(); err != nil {
 		return err
 	}
@@ -312,6 +316,9 @@ func (r *Repository) checkLeases() error {
 	return nil
 }
 
+// errUnlocked: the lock was removed by Unlock.
+var errUnlocked = errors.New("lock already unlocked")
+
 // Unlock removes the lock.
 func (l *Lock) Unlock() error {
 	var err error
@@ -321,6 +328,13 @@ func (l *Lock) Unlock() error {
 		l.r.locksMu.Lock()
 		delete(l.r.locks, l)
 		l.r.locksMu.Unlock()
+		// A rewrite in flight (cancelled above, but a storage may finish
+		// it anyway) must land before the removal, not after: it would
+		// leave behind a lock nobody holds, which stops every prune
+		// until it is stale.
+		l.refreshMu.Lock()
+		l.unlocked = true
+		l.refreshMu.Unlock()
 		err = l.r.be.Remove(context.Background(), l.name)
 		if errors.Is(err, backends.ErrNotFound) {
 			err = nil
