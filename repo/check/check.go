@@ -39,13 +39,14 @@ type checker struct {
 	mu       sync.Mutex
 	problems map[string]*Problem // by object name, or by blob ID for a blob stored nowhere
 
-	packs      map[id.ID]*packState   // indexed packs
-	blobs      map[id.ID][]*packState // indexed blob -> packs holding it
-	stored     map[id.ID]repo.StoredPack
-	unref      map[id.ID]*unrefPack // stored packs no segment names
-	unrefBlobs map[id.ID][]*unrefPack
-	missing    map[id.ID]id.BlobType // needed blobs stored nowhere
-	snapshots  []*repo.Snapshot
+	packs       map[id.ID]*packState   // indexed packs
+	blobs       map[id.ID][]*packState // indexed blob -> packs holding it
+	stored      map[id.ID]repo.StoredPack
+	unref       map[id.ID]*unrefPack // stored packs no segment names
+	unrefBlobs  map[id.ID][]*unrefPack
+	missing     map[id.ID]id.BlobType // needed blobs stored nowhere
+	snapshotIDs []id.ID               // listed before anything else
+	snapshots   []*repo.Snapshot
 	// segmentsDamaged counts index segments that cannot be read: the
 	// packs they name look unindexed.
 	segmentsDamaged int
@@ -99,7 +100,13 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	c := &checker{r: r, opt: opt, res: &Result{}, cached: cached, problems: map[string]*Problem{},
 		packs: map[id.ID]*packState{}, blobs: map[id.ID][]*packState{},
 		unref: map[id.ID]*unrefPack{}, unrefBlobs: map[id.ID][]*unrefPack{}, missing: map[id.ID]id.BlobType{}}
-	steps := []func(context.Context) error{c.loadIndex, c.checkPacks, c.readData, c.loadSnapshots, c.checkTrees}
+	// The snapshots are listed first, in the order writers store things
+	// backwards (packs, index segments, then the snapshot): an ingest
+	// running beside check (both hold shared locks) may commit a snapshot
+	// at any moment, and one listed before the index was has every
+	// segment and pack it needs in the listings that follow. Listed after,
+	// it would be reported as damaged, its segment unknown to check.
+	steps := []func(context.Context) error{c.listSnapshots, c.loadIndex, c.checkPacks, c.readData, c.loadSnapshots, c.checkTrees}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, err

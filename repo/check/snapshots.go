@@ -17,22 +17,30 @@ import (
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
-// loadSnapshots reads every snapshot object from storage (not the local
-// catalogue, which would hide a damaged one).
-func (c *checker) loadSnapshots(ctx context.Context) error {
-	var sids []id.ID
+// listSnapshots lists the snapshot objects in storage (not the local
+// catalogue, which would hide a damaged one), for loadSnapshots.
+func (c *checker) listSnapshots(ctx context.Context) error {
 	err := c.r.Backend().List(ctx, "snapshots/", func(fi backends.Info) error {
 		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "snapshots/"))
 		if err != nil || "snapshots/"+sid.String() != fi.Name {
 			c.notice(StrayObject, fi.Name, "not a snapshot name; cairn ignores it")
 			return nil
 		}
-		sids = append(sids, sid)
+		c.snapshotIDs = append(c.snapshotIDs, sid)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("list snapshots: %w", err)
 	}
+	return nil
+}
+
+// loadSnapshots reads every snapshot object listSnapshots listed. One
+// that is gone by now was removed meanwhile (forget runs beside check),
+// and is not counted.
+func (c *checker) loadSnapshots(ctx context.Context) error {
+	sids := c.snapshotIDs
+	gone := make([]bool, len(sids))
 	c.res.Snapshots = len(sids)
 	par.Each(ctx, c.opt.Workers, len(sids), func(i int) {
 		name := "snapshots/" + sids[i].String()
@@ -40,6 +48,12 @@ func (c *checker) loadSnapshots(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, backends.ErrNotFound) || errors.Is(err, repo.ErrNotFound) {
+				if _, serr := c.r.Backend().Stat(ctx, name); errors.Is(serr, backends.ErrNotFound) {
+					gone[i] = true
+					return
+				}
 			}
 			if readFailure(err) {
 				c.unreadable(name, "it", err)
@@ -63,6 +77,11 @@ func (c *checker) loadSnapshots(ctx context.Context) error {
 		c.snapshots = append(c.snapshots, sn)
 		c.mu.Unlock()
 	})
+	for _, g := range gone {
+		if g {
+			c.res.Snapshots--
+		}
+	}
 	sort.Slice(c.snapshots, func(i, j int) bool {
 		a, b := c.snapshots[i], c.snapshots[j]
 		if !a.Time.Equal(b.Time) {
