@@ -239,6 +239,15 @@ func (r *Repository) Snapshots(ctx context.Context, warn func(error)) ([]*Snapsh
 		}
 		out = append(out, sn)
 	}
+	if len(add) > 0 {
+		// A snapshot new to the catalogue may have been committed after
+		// the local index was last brought up to date (when the
+		// repository was opened or locked): its index segments, written
+		// before it, are there now, and reading it needs them.
+		if err := r.SyncIndex(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if len(add) > 0 || len(cat) != len(stored) {
 		if err := r.idx.SyncSnapshots(stored, add); err != nil {
 			return nil, err
