@@ -2,7 +2,9 @@ package index
 
 import (
 	"bytes"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -51,17 +53,55 @@ func (d *DB) DirFiles(source, dir string, fn func(name string, v []byte, locate 
 }
 
 // HasFiles reports whether the file-change cache holds any entry for
-// source.
-func (d *DB) HasFiles(source string) (bool, error) {
+// source below one of paths (absolute and clean: a file's own path, or a
+// folder's, "/" for all).
+func (d *DB) HasFiles(source string, paths []string) (bool, error) {
 	var has bool
 	err := d.view(func(tx *bolt.Tx) error {
-		if sb := tx.Bucket(bFiles).Bucket([]byte(source)); sb != nil {
-			k, _ := sb.Cursor().First()
-			has = k != nil
+		sb := tx.Bucket(bFiles).Bucket([]byte(source))
+		if sb == nil {
+			return nil
+		}
+		c := sb.Cursor()
+		for _, p := range paths {
+			dir, name := filepath.Split(p)
+			ranges := [][]byte{
+				append([]byte(p), 0),               // in the folder p
+				[]byte(p + "/"),                    // below it
+				FileKey(filepath.Clean(dir), name), // p itself, a file
+			}
+			if p == "/" {
+				ranges = [][]byte{[]byte("/")}
+			}
+			for _, prefix := range ranges {
+				if k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+					has = true
+					return nil
+				}
+			}
 		}
 		return nil
 	})
 	return has, err
+}
+
+// Below reports whether the cache key k names a path below one of paths
+// (absolute and clean), or one of them.
+func Below(k []byte, paths []string) bool {
+	dir, name, ok := bytes.Cut(k, []byte{0})
+	if !ok {
+		return false
+	}
+	full := string(dir) + "/" + string(name)
+	if string(dir) == "/" {
+		full = "/" + string(name)
+	}
+	for _, p := range paths {
+		if p == "/" || full == p || strings.HasPrefix(full, p) && full[len(p)] == '/' {
+			return true
+		}
+	}
+	return false
 }
 
 // putSorted writes entries in key order, which bbolt inserts fastest.
@@ -79,9 +119,12 @@ func putSorted(b *bolt.Bucket, entries map[string][]byte) error {
 	return nil
 }
 
-// UpdateFiles brings the cache of source up to date: entries in changed are
-// written, and entries not in seen (files that vanished) are dropped.
-func (d *DB) UpdateFiles(source string, changed map[string][]byte, seen map[string]struct{}) error {
+// UpdateFiles brings the cache of source up to date after an ingest of
+// paths (absolute and clean): entries in changed are written, and entries
+// below paths not in seen (files that vanished, or are now excluded) are
+// dropped. Entries of other paths stay: another ingest of the same host
+// and source, of other folders, recorded them.
+func (d *DB) UpdateFiles(source string, paths []string, changed map[string][]byte, seen map[string]struct{}) error {
 	return d.update(func(tx *bolt.Tx) error {
 		sb, err := tx.Bucket(bFiles).CreateBucketIfNotExists([]byte(source))
 		if err != nil {
@@ -90,7 +133,7 @@ func (d *DB) UpdateFiles(source string, changed map[string][]byte, seen map[stri
 		var gone [][]byte
 		c := sb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if _, ok := seen[string(k)]; !ok {
+			if _, ok := seen[string(k)]; !ok && Below(k, paths) {
 				gone = append(gone, append([]byte(nil), k...))
 			}
 		}

@@ -101,7 +101,7 @@ func TestFileCache(t *testing.T) {
 		return out
 	}
 	seen := map[string]struct{}{k("/a", "x"): {}, k("/a", "y"): {}, k("/a/b", "z"): {}}
-	if err := d.UpdateFiles("h\x00s", map[string][]byte{k("/a", "x"): []byte("1"), k("/a", "y"): []byte("2"), k("/a/b", "z"): []byte("3")}, seen); err != nil {
+	if err := d.UpdateFiles("h\x00s", []string{"/a"}, map[string][]byte{k("/a", "x"): []byte("1"), k("/a", "y"): []byte("2"), k("/a/b", "z"): []byte("3")}, seen); err != nil {
 		t.Fatal(err)
 	}
 	got := dirFiles("h\x00s", "/a")
@@ -110,7 +110,7 @@ func TestFileCache(t *testing.T) {
 	}
 	// y vanished, x changed; z untouched stays.
 	delete(seen, k("/a", "y"))
-	if err := d.UpdateFiles("h\x00s", map[string][]byte{k("/a", "x"): []byte("1b")}, seen); err != nil {
+	if err := d.UpdateFiles("h\x00s", []string{"/a"}, map[string][]byte{k("/a", "x"): []byte("1b")}, seen); err != nil {
 		t.Fatal(err)
 	}
 	got = dirFiles("h\x00s", "/a")
@@ -122,6 +122,32 @@ func TestFileCache(t *testing.T) {
 	}
 	if got := dirFiles("other", "/a"); len(got) != 0 {
 		t.Fatalf("another source sees %q", got)
+	}
+	// An ingest of other paths by the same host and source drops only
+	// what vanished below its own paths.
+	if err := d.UpdateFiles("h\x00s", []string{"/c", "/a-b/f"}, map[string][]byte{k("/c", "w"): []byte("4"), k("/a-b", "f"): []byte("5"), k("/a-b", "g"): []byte("6")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.UpdateFiles("h\x00s", []string{"/c", "/a-b/f"}, nil, map[string]struct{}{k("/c", "w"): {}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dirFiles("h\x00s", "/a"); got["x"] != "1b" {
+		t.Fatalf("an ingest of /c dropped /a's entries: %q", got)
+	}
+	if got := dirFiles("h\x00s", "/a-b"); len(got) != 1 || got["g"] != "6" {
+		t.Fatalf("/a-b after an ingest of /a-b/f that did not see it: %q, want only g", got)
+	}
+	for _, tc := range []struct {
+		paths []string
+		want  bool
+	}{
+		{[]string{"/a"}, true}, {[]string{"/a/b"}, true}, {[]string{"/a/b/z"}, true}, {[]string{"/a/x"}, true},
+		{[]string{"/"}, true}, {[]string{"/c"}, true}, {[]string{"/a-b"}, true}, {[]string{"/a-b/f"}, false},
+		{[]string{"/a/y"}, false}, {[]string{"/b", "/d"}, false}, {[]string{"/d", "/c"}, true}, {[]string{"/a/b/y"}, false},
+	} {
+		if got, err := d.HasFiles("h\x00s", tc.paths); err != nil || got != tc.want {
+			t.Errorf("HasFiles %q: %v, %v; want %v", tc.paths, got, err, tc.want)
+		}
 	}
 	// locate answers from the index within the folder's transaction.
 	if err := d.AddSegment(blobID(7), []Pack{{ID: blobID(9), Type: id.DataBlob, Blobs: []Blob{{ID: blobID(1), Type: id.DataBlob, Offset: 5, Length: 10, RawLength: 20}}}}); err != nil {

@@ -24,6 +24,7 @@ import (
 type fileCache struct {
 	db       *index.DB
 	key      string
+	paths    []string // the ingest's, absolute: the cache's part it replaces
 	disabled bool
 	// reread (--force) ignores what the last ingest recorded, but records
 	// what this one sees.
@@ -64,17 +65,18 @@ type entry struct {
 	blobsKnown bool
 }
 
-func newFileCache(r *repo.Repository, host, source string, disabled bool, knownIn func(pack id.ID) bool) *fileCache {
-	return &fileCache{db: r.Index(), key: host + "\x00" + source, disabled: disabled, knownIn: knownIn, out: map[string][]byte{}, seen: map[string]struct{}{}}
+func newFileCache(r *repo.Repository, host, source string, paths []string, disabled bool, knownIn func(pack id.ID) bool) *fileCache {
+	return &fileCache{db: r.Index(), key: host + "\x00" + source, paths: paths, disabled: disabled, knownIn: knownIn, out: map[string][]byte{}, seen: map[string]struct{}{}}
 }
 
 // empty reports whether the cache is in use and holds nothing for its host
-// and source; one that cannot be read counts as empty.
+// and source below the ingest's paths; one that cannot be read counts as
+// empty.
 func (c *fileCache) empty() bool {
 	if c.disabled || c.reread {
 		return false
 	}
-	has, err := c.db.HasFiles(c.key)
+	has, err := c.db.HasFiles(c.key, c.paths)
 	return err != nil || !has
 }
 
@@ -246,11 +248,11 @@ func (c *fileCache) keep(path string) {
 	c.mu.Unlock()
 }
 
-// save replaces the stored cache with this ingest's view. Called only after
-// the blobs it names are indexed.
+// save replaces the stored cache's part below the ingest's paths with this
+// ingest's view. Called only after the blobs it names are indexed.
 func (c *fileCache) save() error {
 	if c.disabled {
 		return nil
 	}
-	return c.db.UpdateFiles(c.key, c.out, c.seen)
+	return c.db.UpdateFiles(c.key, c.paths, c.out, c.seen)
 }

@@ -320,7 +320,16 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if a := r.Config().Chunker.ChunkerAlgorithm(); a != repo.ChunkerGear && a != repo.ChunkerRabin {
 		return nil, fmt.Errorf("the repository cuts data with chunker %q, which this cairn does not know; upgrade cairn to write to it: %w", a, repo.ErrUnsupported)
 	}
-	parent, err := findParent(ctx, r, opt)
+	var paths []string
+	if opt.Stdin != nil {
+		if opt.StdinName == "" {
+			opt.StdinName = "stdin"
+		}
+		paths = []string{opt.StdinName}
+	} else if paths, err = absPaths(opt.Paths); err != nil {
+		return nil, err
+	}
+	parent, err := findParent(ctx, r, opt, paths)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +369,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if err := g.saver.AvoidLostAndMarked(ctx); err != nil {
 		return nil, err
 	}
-	g.cache = newFileCache(r, opt.Host, opt.Source, opt.Stdin != nil, g.saver.KnownIn)
+	g.cache = newFileCache(r, opt.Host, opt.Source, paths, opt.Stdin != nil, g.saver.KnownIn)
 	g.cache.reread = opt.Force
 	if opt.Parent != "" || parent != nil && g.cache.empty() {
 		// A chosen parent, or the newest snapshot of the host and source
@@ -388,24 +397,15 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 
 	var root *tree.Node
 	var rootc <-chan *tree.Node
-	var paths []string
 	if opt.Stdin != nil {
-		if opt.StdinName == "" {
-			opt.StdinName = "stdin"
-			g.opt.StdinName = "stdin"
-		}
 		root, err = g.ingestStdin()
-		paths = []string{opt.StdinName}
 	} else {
-		paths, err = absPaths(opt.Paths)
-		if err == nil {
-			if opt.Progress != nil {
-				go g.scan(paths)
-			}
-			stopPrefetch := g.startPrefetch()
-			rootc, err = g.ingestPaths(paths)
-			stopPrefetch()
+		if opt.Progress != nil {
+			go g.scan(paths)
 		}
+		stopPrefetch := g.startPrefetch()
+		rootc, err = g.ingestPaths(paths)
+		stopPrefetch()
 	}
 	close(g.files)
 	g.fileWG.Wait()

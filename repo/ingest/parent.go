@@ -17,15 +17,30 @@ import (
 
 // findParent returns the parent snapshot: the one opt.Parent selects
 // ("latest" of the ingest's host and source, or an ID prefix of any
-// snapshot), or else the newest of the host and source, if any.
-func findParent(ctx context.Context, r *repo.Repository, opt Options) (*repo.Snapshot, error) {
+// snapshot), or else the newest of the host and source with the same
+// paths, or else the newest of the host and source, if any. The same
+// paths come first so that separate ingests of /etc and /home under one
+// source each compare with their own last run.
+func findParent(ctx context.Context, r *repo.Repository, opt Options, paths []string) (*repo.Snapshot, error) {
 	f := repo.Filter{Hosts: []string{opt.Host}, Sources: []string{opt.Source}}
 	if opt.Parent == "" {
-		sn, err := r.FindSnapshot(ctx, "latest", f)
+		all, err := r.Snapshots(ctx, func(error) {})
 		if err != nil {
-			return nil, nil // none yet (or none readable): no parent
+			return nil, nil // none readable: no parent
 		}
-		return sn, nil
+		var newest *repo.Snapshot
+		for i := len(all) - 1; i >= 0; i-- {
+			if !f.Match(all[i]) {
+				continue
+			}
+			if slices.Equal(all[i].Paths, paths) {
+				return all[i], nil
+			}
+			if newest == nil {
+				newest = all[i]
+			}
+		}
+		return newest, nil
 	}
 	sn, err := r.FindSnapshot(ctx, opt.Parent, f)
 	if err != nil {

@@ -24,7 +24,7 @@ func TestPrefetchOnlyNewFiles(t *testing.T) {
 	if _, err := Run(ctx, r, Options{Paths: []string{src}, Host: "h", Source: "s"}); err != nil {
 		t.Fatal(err)
 	}
-	g := &ingester{cache: newFileCache(r, "h", "s", false, nil)}
+	g := &ingester{cache: newFileCache(r, "h", "s", []string{src}, false, nil)}
 	g.prefetch = make(chan prefetchJob, 4)
 	fresh := filepath.Join(src, "new")
 	for _, p := range []string{old, fresh} {
@@ -39,7 +39,7 @@ func TestPrefetchOnlyNewFiles(t *testing.T) {
 		t.Fatalf("read ahead %q, want only the new file %q", got, fresh)
 	}
 	// Another source has recorded nothing: everything is new to it.
-	if newFileCache(r, "h", "other", false, nil).known(old) {
+	if newFileCache(r, "h", "other", []string{src}, false, nil).known(old) {
 		t.Fatal("a file no ingest of this source recorded counts as known")
 	}
 }
@@ -49,7 +49,7 @@ func TestPrefetchOnlyNewFiles(t *testing.T) {
 func TestPrefetchBudget(t *testing.T) {
 	ctx := context.Background()
 	r := repo.TestRepository(t)
-	g := &ingester{cache: newFileCache(r, "h", "s", false, nil)}
+	g := &ingester{cache: newFileCache(r, "h", "s", []string{"/nowhere"}, false, nil)}
 	g.prefetch = make(chan prefetchJob, 1000)
 	var jobs []*fileJob
 	for i := range 200 {
@@ -95,5 +95,40 @@ func TestPrefetchBudget(t *testing.T) {
 	work(cctx, drained)
 	if n := g.prefetched.Load(); n != 0 {
 		t.Fatalf("%d bytes still counted as read ahead after the drained files", n)
+	}
+}
+
+// Separate ingests of two folders under one host and source (/etc, then
+// /home, each night) each keep what the other recorded in the
+// file-change cache, and each takes its own last run as its parent: the
+// next ingest of either reads none of its unchanged files again.
+func TestSeparatePathsKeepTheirCache(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	a, b := t.TempDir(), t.TempDir()
+	for _, dir := range []string{a, b} {
+		if err := os.WriteFile(filepath.Join(dir, "f"), []byte("in "+dir), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(dir string) *repo.Snapshot {
+		t.Helper()
+		res, err := Run(ctx, r, Options{Paths: []string{dir}, Host: "h", Source: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Snapshot
+	}
+	first := run(a)
+	run(b)
+	if !newFileCache(r, "h", "s", []string{a}, false, nil).known(filepath.Join(a, "f")) {
+		t.Error("the ingest of another folder dropped what the first recorded: its files would all be read again")
+	}
+	again := run(a)
+	if again.Parent == nil || *again.Parent != first.ID {
+		t.Errorf("parent %v, want %s, the last snapshot of the same paths", again.Parent, first.ID.Short())
+	}
+	if s := again.Summary; s.FilesUnchanged != 1 || s.FilesNew != 0 {
+		t.Errorf("summary %+v: the file should be unchanged against its own folder's last snapshot", s)
 	}
 }
