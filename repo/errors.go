@@ -7,6 +7,8 @@ package repo
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/cairn-backup/cairn/repo/crypto"
 )
@@ -31,3 +33,13 @@ var (
 	// may have treated it as stale; the operation must stop (Lock).
 	ErrLeaseLost = errors.New("lock lease lost")
 )
+
+// OnObject says which stored object an operation failed on: "op name: err",
+// unless err already names it (the local and S3 backends do), where a
+// second "save index/…: save index/…:" would only repeat it.
+func OnObject(op, name string, err error) error {
+	if strings.Contains(err.Error(), name) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", op, name, err)
+}

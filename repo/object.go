@@ -65,7 +65,7 @@ func (r *Repository) saveObject(ctx context.Context, kind string, plain []byte) 
 	oid := id.ID(b3.Sum256(b))
 	name := kindFolder[kind] + oid.String()
 	if err := r.be.Save(ctx, name, b); err != nil {
-		return oid, fmt.Errorf("save %s: %w", name, err)
+		return oid, OnObject("save", name, err)
 	}
 	return oid, nil
 }
@@ -91,7 +91,7 @@ func (r *Repository) loadObjectOnce(ctx context.Context, kind string, oid id.ID)
 		if errors.Is(err, backends.ErrNotFound) {
 			return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
 		}
-		return nil, fmt.Errorf("load %s: %w", name, err)
+		return nil, OnObject("load", name, err)
 	}
 	if id.ID(b3.Sum256(b)) != oid {
 		return nil, fmt.Errorf("%s: content does not match its name: %w", name, ErrDamaged)

@@ -178,7 +178,7 @@ func addKey(ctx context.Context, be backends.Backend, k *crypto.Key, opt Options
 	}
 	name := "keys/" + randomID().String()
 	if err := be.Save(ctx, name, b); err != nil {
-		return "", fmt.Errorf("save %s: %w", name, err)
+		return "", OnObject("save", name, err)
 	}
 	return name, nil
 }

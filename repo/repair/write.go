@@ -29,7 +29,7 @@ func writeSalvage(ctx context.Context, r *repo.Repository, found []*examined, ha
 		}
 		name := repo.PackName(t, pid)
 		if err := r.Backend().Save(ctx, name, b); err != nil {
-			return fmt.Errorf("save %s: %w", name, err)
+			return repo.OnObject("save", name, err)
 		}
 		p := index.Pack{ID: pid, Type: t}
 		for _, e := range entries {
