@@ -48,8 +48,10 @@ type RepoStats struct {
 }
 
 // Stats computes the figures of each snapshot in want and of the whole
-// repository, which needs every snapshot in all.
-func (r *Repository) Stats(ctx context.Context, want, all []*Snapshot) ([]SnapshotStats, RepoStats, error) {
+// repository, which needs every snapshot in all. lost, when set, is told
+// of each folder whose tree cannot be read, and the figures leave out
+// what is inside it; without it such a folder stops Stats.
+func (r *Repository) Stats(ctx context.Context, want, all []*Snapshot, lost func(sn *Snapshot, p string, err error)) ([]SnapshotStats, RepoStats, error) {
 	var rs RepoStats
 	rs.Snapshots = len(all)
 	refs := map[id.ID]int32{} // blob -> number of snapshots using it
@@ -61,7 +63,7 @@ func (r *Repository) Stats(ctx context.Context, want, all []*Snapshot) ([]Snapsh
 	sets := map[id.ID]map[id.ID]bool{} // blobs of each wanted snapshot
 	for _, sn := range all {
 		st := &SnapshotStats{ID: sn.ID}
-		set, err := r.snapshotBlobs(ctx, sn, st)
+		set, err := r.snapshotBlobs(ctx, sn, st, lost)
 		if err != nil {
 			return nil, rs, err
 		}
@@ -129,7 +131,17 @@ func (r *Repository) Stats(ctx context.Context, want, all []*Snapshot) ([]Snapsh
 
 // snapshotBlobs returns the set of blobs sn uses and counts its entries
 // into st.
-func (r *Repository) snapshotBlobs(ctx context.Context, sn *Snapshot, st *SnapshotStats) (map[id.ID]bool, error) {
+func (r *Repository) snapshotBlobs(ctx context.Context, sn *Snapshot, st *SnapshotStats, lost func(*Snapshot, string, error)) (map[id.ID]bool, error) {
+	var onErr TreeError
+	if lost != nil {
+		onErr = func(p string, _ id.ID, err error) error {
+			if ctx.Err() != nil {
+				return err
+			}
+			lost(sn, p, err)
+			return nil
+		}
+	}
 	set := map[id.ID]bool{}
 	if !sn.Tree.IsZero() {
 		set[sn.Tree] = true
@@ -162,7 +174,7 @@ func (r *Repository) snapshotBlobs(ctx context.Context, sn *Snapshot, st *Snapsh
 			st.Other++
 		}
 		return false, nil
-	}, nil)
+	}, onErr)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
 	}

@@ -35,7 +35,7 @@ func TestStats(t *testing.T) {
 	s2 := ingestOne()
 
 	all := []*repo.Snapshot{s1, s2}
-	per, total, err := r.Stats(ctx, all, all)
+	per, total, err := r.Stats(ctx, all, all, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
