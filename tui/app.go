@@ -16,6 +16,8 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/tree"
+	// Before bubbletea's init: no terminal query at start (see its doc).
+	_ "github.com/cairn-backup/cairn/tui/noquery"
 )
 
 // Options say how the browser starts.
