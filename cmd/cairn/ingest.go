@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -236,7 +237,7 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 		if err != nil {
 			return err
 		}
-		opt.Stdin = pipe
+		opt.Stdin = cancelableStdin(ctx, pipe)
 	}
 
 	r, lock, release, err := g.openLocked(ctx, "ingest")
@@ -319,7 +320,7 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 				child.Wait()
 			}
 		}()
-		stdin, verdict = pipe, func() error { return waitStdinCommand(child, command) }
+		stdin, verdict = cancelableStdin(ctx, pipe), func() error { return waitStdinCommand(child, command) }
 	}
 	req.Stdin = stdin != nil
 	ev, err := c.Ingest(ctx, req, stdin, verdict, func(ev daemon.IngestEvent) {
@@ -366,12 +367,36 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 // commandForStdin makes the --stdin-from-command command. It runs in its
 // own process group so an interrupt ends it and whatever it started (which
 // may hold the pipe open).
+//
+// Not when cairn runs in the foreground of a terminal: a process group of
+// its own is a background one there, and a command that asks something on
+// the terminal (sudo's or ssh's password prompt, pg_dump -W) would be
+// stopped by SIGTTIN as it reads, leaving cairn waiting for its output
+// forever. It stays in cairn's group then, which Ctrl-C reaches as a
+// whole, and the caller reads its output through cancelableStdin, so that
+// an interrupt does not wait for what it started to close the pipe.
 func commandForStdin(ctx context.Context, command []string) *exec.Cmd {
 	child := exec.CommandContext(ctx, command[0], command[1:]...)
+	child.Stderr = os.Stderr
+	if foregroundOnTerminal() {
+		child.Cancel = func() error { return child.Process.Kill() }
+		return child
+	}
 	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	child.Cancel = func() error { return syscall.Kill(-child.Process.Pid, syscall.SIGKILL) }
-	child.Stderr = os.Stderr
 	return child
+}
+
+// foregroundOnTerminal reports whether cairn has a controlling terminal
+// and its process group is that terminal's foreground one.
+func foregroundOnTerminal() bool {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return false
+	}
+	defer tty.Close()
+	pgrp, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
 }
 
 // waitStdinCommand waits for the command once its output has been read;

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -90,5 +93,137 @@ func TestNoTerminalQuery(t *testing.T) {
 	}
 	if !bytes.Contains(out.Bytes(), []byte("cairn "+version)) {
 		t.Errorf("cairn version printed %q", got)
+	}
+}
+
+// onPty is a cairn command running with a pseudo-terminal as its
+// controlling terminal, in its foreground, as from an interactive shell.
+type onPty struct {
+	cmd    *exec.Cmd
+	master *os.File
+	mu     sync.Mutex
+	out    bytes.Buffer
+	done   chan error
+}
+
+func startOnPty(t *testing.T, env []string, args ...string) *onPty {
+	t.Helper()
+	master, slave := openPty(t)
+	p := &onPty{cmd: exec.Command(cairnBinary(t), args...), master: master, done: make(chan error, 1)}
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
+	p.cmd.Env = append(os.Environ(), append([]string{"TERM=xterm-256color"}, env...)...)
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	go func() { p.done <- p.cmd.Wait() }()
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { p.cmd.Process.Kill() })
+	return p
+}
+
+func (p *onPty) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// wait returns the command's exit code, failing the test if it has not
+// ended within d.
+func (p *onPty) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(d):
+		p.cmd.Process.Kill()
+		t.Fatalf("cairn %s did not end within %v; terminal: %q", strings.Join(p.cmd.Args[1:], " "), d, p.output())
+		return -1
+	}
+}
+
+func waitForFile(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s did not appear within %v", path, d)
+}
+
+// TestStdinCommandOnTerminal runs ingest --stdin-from-command from an
+// interactive terminal. A command that asks something on the terminal
+// (sudo's or ssh's password prompt, pg_dump -W) gets its answer: in a
+// process group of its own, a background one, it was stopped by SIGTTIN
+// as it read and cairn waited for it forever. Ctrl-C still stops the
+// ingest at once, even while something the command started holds the
+// pipe open and ignores the interrupt.
+func TestStdinCommandOnTerminal(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(dir, "repo"), "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache"),
+		"CAIRN_PASSWORD_FILE=" + pw, "HOME=" + dir}
+	bin := cairnBinary(t)
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		t.Setenv(k, v)
+	}
+	if out, err := exec.Command(bin, "init", "--insecure-kdf").CombinedOutput(); err != nil {
+		t.Fatalf("init: %v %s", err, out)
+	}
+
+	asked := filepath.Join(dir, "asked")
+	p := startOnPty(t, nil, "ingest", "-q", "--stdin-name", "answer.txt", "--stdin-from-command", "--",
+		"sh", "-c", `touch "$1"; read x </dev/tty; echo "got $x"`, "sh", asked)
+	waitForFile(t, asked, 30*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if _, err := p.master.Write([]byte("secret\n")); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("ingest exited %d; terminal: %q", code, p.output())
+	}
+	out, err := exec.Command(bin, "dump", "latest:answer.txt").Output()
+	if err != nil || string(out) != "got secret\n" {
+		t.Fatalf("dump: %v %q", err, out)
+	}
+
+	// Ctrl-C: exit 130 at once, no snapshot, though a process the command
+	// started ignores SIGINT and keeps the pipe open.
+	started := filepath.Join(dir, "started")
+	p = startOnPty(t, nil, "ingest", "-q", "--stdin-name", "int.txt", "--stdin-from-command", "--",
+		"sh", "-c", `(trap "" INT; exec sleep 60) & echo data; touch "$1"; wait`, "sh", started)
+	waitForFile(t, started, 30*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if _, err := p.master.Write([]byte{3}); err != nil { // ^C
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 30*time.Second); code != exitInterrupted {
+		t.Fatalf("interrupted ingest exited %d; terminal: %q", code, p.output())
+	}
+	out, err = exec.Command(bin, "snapshots", "--json").Output()
+	if err != nil || strings.Count(string(out), `"id"`) != 1 {
+		t.Fatalf("snapshots after the interrupt: %v %s", err, out)
 	}
 }
