@@ -95,13 +95,52 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-// DefaultCacheDir is $XDG_CACHE_HOME/cairn (or ~/.cache/cairn).
+// DefaultCacheDir is $XDG_CACHE_HOME/cairn (or ~/.cache/cairn). Without
+// either variable (cron's environment, env -i, a service without User=)
+// it is cairn-UID in the temporary folder: each user's own, since a
+// folder shared by all would be made by the first user to run cairn and
+// refuse every other, and could be made ahead by anyone to hand a later
+// root ingest a cache of theirs (see privateCacheDir).
 func DefaultCacheDir() string {
 	d, err := os.UserCacheDir()
 	if err != nil {
-		d = os.TempDir()
+		return tempCacheDir()
 	}
 	return filepath.Join(d, "cairn")
+}
+
+// UsableDefaultCacheDir is DefaultCacheDir, made and checked with
+// privateCacheDir when it is the temporary folder's.
+func UsableDefaultCacheDir() (string, error) {
+	dir := DefaultCacheDir()
+	if dir == tempCacheDir() {
+		if err := privateCacheDir(dir); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func tempCacheDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("cairn-%d", os.Geteuid()))
+}
+
+// privateCacheDir makes the temporary folder's cache folder dir, or checks
+// the one there: a folder (not a link), the user's own, that nobody else
+// may write or read.
+func privateCacheDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s is not a private folder of this user (uid %d), so it is not used for the local index: remove it, or set CAIRN_CACHE_DIR (HOME and XDG_CACHE_HOME are not set)", dir, os.Geteuid())
+	}
+	return nil
 }
 
 // Init creates a repository on be with one key for opt.Password. It
@@ -408,11 +447,14 @@ func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.
 func (r *Repository) openCache(opt Options) error {
 	dir := opt.CacheDir
 	if dir == "" {
-		dir = DefaultCacheDir()
+		var err error
+		if dir, err = UsableDefaultCacheDir(); err != nil {
+			return fmt.Errorf("local index: %v", err)
+		}
 	}
 	dir = filepath.Join(dir, r.cfg.ID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return &cacheDirError{fmt.Errorf("create cache dir: %w", err)}
+		return &cacheDirError{fmt.Errorf("create cache dir: %w (set CAIRN_CACHE_DIR to a folder this user may write)", err)}
 	}
 	wait, holder := 2*time.Second, residentHolder(dir)
 	if holder != 0 {

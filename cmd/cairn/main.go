@@ -118,7 +118,8 @@ Environment:
   CAIRN_PASSWORD_FILE     file holding the password
   CAIRN_PASSWORD_COMMAND  command printing the password (run without a shell)
   CAIRN_PASSWORD          the password itself
-  CAIRN_CACHE_DIR         where the local index lives (default: XDG cache dir)
+  CAIRN_CACHE_DIR         where the local index lives (default: XDG cache dir,
+                          or $TMPDIR/cairn-UID without HOME)
 
 Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 10 no repository (the storage says none is there, or no location was given),

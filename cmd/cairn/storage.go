@@ -77,7 +77,10 @@ func (g *globals) storageOptions(location string) (registry.Options, error) {
 	if remote && s.metaCache {
 		dir := g.cacheDir
 		if dir == "" {
-			dir = repo.DefaultCacheDir()
+			var err error
+			if dir, err = repo.UsableDefaultCacheDir(); err != nil {
+				return o, fmt.Errorf("metadata cache: %v", err)
+			}
 		}
 		sum := sha256.Sum256([]byte(location))
 		o.Filters.CacheDir = filepath.Join(dir, "objects", hex.EncodeToString(sum[:8]))
