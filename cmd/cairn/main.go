@@ -64,11 +64,11 @@ func main() {
 	// GOGC and a soft memory limit that follow what the command needs
 	// (memlimit.go). Set GOGC or GOMEMLIMIT to choose them.
 	tuneMemory()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, pipe := watchBrokenPipe(ctx)
 	g := &globals{}
 	root := newRootCommand(g)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals(root, os.Args[1:])...)
+	defer stop()
+	ctx, pipe := watchBrokenPipe(ctx)
 	stopProfile := startProfile()
 	err := root.ExecuteContext(ctx)
 	stopProfile()
@@ -96,6 +96,23 @@ func main() {
 		}
 	}
 	os.Exit(code)
+}
+
+// stopSignals are the signals that stop the command args names, as Ctrl-C
+// does: the lock released, what was stored indexed, a mount unmounted.
+// SIGHUP too (an ssh session or terminal that went away), which would
+// otherwise kill it there, leaving a mount point that answers "transport
+// endpoint is not connected"; but not for the daemon, which reloads its
+// configuration on SIGHUP, nor when SIGHUP is ignored (nohup).
+func stopSignals(root *cobra.Command, args []string) []os.Signal {
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if c, _, err := root.Find(args); err == nil && c.Name() == "daemon" {
+		return sigs
+	}
+	if signal.Ignored(syscall.SIGHUP) {
+		return sigs
+	}
+	return append(sigs, syscall.SIGHUP)
 }
 
 // errSilent marks an exitError whose story was already told.

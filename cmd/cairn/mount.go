@@ -19,7 +19,7 @@ func newMountCommand(g *globals) *cobra.Command {
 		Use:   "mount MOUNTPOINT",
 		Short: "Show every snapshot as a read-only folder tree (FUSE)",
 		Long: `Mount the repository's snapshots at MOUNTPOINT and stay in the foreground
-until Ctrl-C, SIGTERM or umount:
+until Ctrl-C, SIGTERM, SIGHUP (its terminal closed) or umount:
 
   snapshots/<time>/...               every snapshot, by local time ("-2", "-3"
                                      after a time shared by several)

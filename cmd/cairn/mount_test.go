@@ -279,3 +279,57 @@ func TestMountHelpRsyncKeepsHoles(t *testing.T) {
 			m[1], size>>20, st.Blocks/2)
 	}
 }
+
+// A terminal or ssh session that goes away sends cairn mount SIGHUP: it
+// unmounts and exits 0 as on SIGTERM, instead of dying and leaving a
+// mount point that answers "transport endpoint is not connected". Under
+// nohup (SIGHUP ignored) it keeps serving.
+func TestMountHangup(t *testing.T) {
+	requireFUSE(t)
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 2, 10_000, 1)
+	c.ok("ingest", src)
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.Mkdir(mnt, 0o755)
+
+	cmd, stderr := c.startMount(mnt)
+	cmd.Process.Signal(syscall.SIGHUP)
+	if code := exitCodeOf(t, cmd, 10*time.Second); code != 0 {
+		t.Fatalf("cairn mount after SIGHUP: exit %d: %s", code, stderr.String())
+	}
+	if mounted(mnt) {
+		t.Fatal("still mounted after SIGHUP: the mount point is left dead")
+	}
+
+	// As nohup starts it.
+	nohup := exec.Command("sh", "-c", `trap "" HUP; exec "$@"`, "sh", c.bin, "mount", mnt)
+	nohup.Env = c.env
+	var nerr bytes.Buffer
+	nohup.Stderr = &nerr
+	if err := nohup.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if mounted(mnt) {
+			syscall.Unmount(mnt, syscall.MNT_DETACH)
+		}
+		nohup.Process.Kill()
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !mounted(mnt) {
+		if time.Now().After(deadline) {
+			t.Fatalf("cairn mount under nohup did not mount within 20 s: %s", nerr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	nohup.Process.Signal(syscall.SIGHUP)
+	time.Sleep(time.Second)
+	if _, err := os.ReadDir(filepath.Join(mnt, "latest")); err != nil || !mounted(mnt) {
+		t.Fatalf("cairn mount under nohup stopped serving after SIGHUP: %v\n%s", err, nerr.String())
+	}
+	nohup.Process.Signal(syscall.SIGTERM)
+	if code := exitCodeOf(t, nohup, 10*time.Second); code != 0 {
+		t.Fatalf("cairn mount under nohup after SIGTERM: exit %d: %s", code, nerr.String())
+	}
+}
