@@ -114,8 +114,9 @@ func printRepairIndex(g *globals, res *repair.IndexResult) {
 		for _, name := range res.Salvage {
 			printJSON(map[string]any{"message_type": "pack", "action": "written", "pack": name})
 		}
+		unreadable := append([]string{}, res.Unreadable...) // [] rather than null
 		printJSON(map[string]any{"message_type": "summary", "packs": res.Packs, "blobs": res.Blobs, "segments_written": len(res.Written),
-			"segments_removed": len(res.Removed), "segments_unreadable": res.Unreadable, "lost_blobs": len(res.Lost)})
+			"segments_removed": len(res.Removed), "segments_unreadable": unreadable, "lost_blobs": len(res.Lost)})
 		return
 	}
 	for _, name := range res.Restored {
