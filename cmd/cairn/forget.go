@@ -126,7 +126,7 @@ group refuses to run unless --unsafe-allow-remove-all is given.`,
 				var mixed []string
 				cmd.Flags().Visit(func(fl *pflag.Flag) {
 					if strings.HasPrefix(fl.Name, "keep-") || fl.Name == "group-by" || fl.Name == "unsafe-allow-remove-all" ||
-						fl.Name == "host" || fl.Name == "source" || fl.Name == "tag" {
+						fl.Name == "host" || fl.Name == "source" || fl.Name == "tag" || fl.Name == "path" {
 						mixed = append(mixed, "--"+fl.Name)
 					}
 				})
