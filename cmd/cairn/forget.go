@@ -122,6 +122,14 @@ referenced stays in the repository until prune frees it. Without any
 group refuses to run unless --unsafe-allow-remove-all is given.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.prune {
+				// Before anything is removed: a bad prune flag found only
+				// once forget is done would leave the snapshots gone and
+				// their data unpruned.
+				if _, err := o.pruneFlags.options(); err != nil {
+					return err
+				}
+			}
 			if len(args) > 0 {
 				var mixed []string
 				cmd.Flags().Visit(func(fl *pflag.Flag) {
