@@ -391,6 +391,7 @@ func (p *plan) classify(maxUnused float64) {
 	sort.Strings(names)
 	var partly []*packState
 	var used, unused int64 // in packs that stay, young and marked ones aside
+	var youngUnused int64  // in young indexed packs, which stay as they are
 	st := &p.stats
 	for _, n := range names {
 		pk := p.packs[n]
@@ -403,6 +404,9 @@ func (p *plan) classify(maxUnused float64) {
 			if !pk.indexed || pk.unused > 0 {
 				st.GracePacks++
 				st.GraceBytes += pk.size
+			}
+			if pk.indexed && !pk.marked {
+				youngUnused += pk.unused
 			}
 		case !pk.indexed && !pk.marked:
 			// Likely left by a crash; or uploaded by a writer that
@@ -472,7 +476,9 @@ func (p *plan) classify(maxUnused float64) {
 			p.dropMarks = append(p.dropMarks, m.ID)
 		}
 	}
-	st.UnusedAfter = unused
+	// What is left unused: in the packs judged above, and in the young
+	// ones, which this run leaves alone.
+	st.UnusedAfter = unused + youngUnused
 	st.PacksDeleted = st.UnreferencedPacks + st.UnusedPacks
 	st.BytesDeleted = st.UnreferencedBytes + st.UnusedPackBytes
 	st.BytesWritten = st.RepackBlobBytes

@@ -679,3 +679,27 @@ func TestPruneStalledTakesIndexBack(t *testing.T) {
 	}
 	w.verify("after the stalled prune")
 }
+
+// Unused data in packs younger than the grace period stays: prune must not
+// report it gone ("unused left: 0 B") when it left every byte of it.
+func TestPruneUnusedAfterCountsYoungPacks(t *testing.T) {
+	w := newWorld(t, 1)
+	cache := w.cacheDir()
+	a := random(1, 3000)
+	first := w.ingestFiles(cache, "src", map[string][]byte{"a": a, "b": random(2, 60000)})
+	w.advance(time.Hour)
+	w.ingestFiles(cache, "src", map[string][]byte{"a": a, "c": random(3, 2000)})
+	w.forget(first)
+	w.advance(time.Hour)
+	for _, dry := range []bool{true, false} {
+		opt := prune.DefaultOptions()
+		opt.DryRun = dry
+		st := w.mustPrune(opt)
+		if st.GracePacks == 0 || st.PacksDeleted != 0 || st.MarkedPacks != 0 || st.RepackPacks != 0 {
+			t.Fatalf("dry run %v: young packs touched: %+v", dry, st)
+		}
+		if st.UnusedBytes < 60000 || st.UnusedAfter != st.UnusedBytes {
+			t.Fatalf("dry run %v: %d bytes unused before, %d reported left after a run that changed nothing", dry, st.UnusedBytes, st.UnusedAfter)
+		}
+	}
+}
