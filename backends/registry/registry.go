@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/filter/retry"
 	"github.com/cairn-backup/cairn/backends/local"
 	"github.com/cairn-backup/cairn/backends/s3"
 )
@@ -51,10 +52,10 @@ var schemes = []scheme{
 		// s3:host[:port]/bucket[/prefix] for https; Create makes the bucket.
 		name: "s3",
 		open: func(ctx context.Context, url string, opts Options) (backends.Backend, error) {
-			return s3.Open(ctx, url, opts.S3)
+			return s3.Open(ctx, url, s3Options(url, opts))
 		},
 		create: func(ctx context.Context, url string, opts Options) (backends.Backend, error) {
-			return s3.Create(ctx, url, opts.S3)
+			return s3.Create(ctx, url, s3Options(url, opts))
 		},
 	},
 }
@@ -145,4 +146,19 @@ func isScheme(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool {
 		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '+' || r == '-' || r == '.')
 	})
+}
+
+// s3Options are opts.S3 with, when the retry filter is asked for and the
+// caller set no OpenRetry, the filter's tries and backoff for the first
+// request of opening: it comes before the filter wraps the backend, yet a
+// server that throttles it is as passing a failure as for any later call.
+func s3Options(url string, opts Options) s3.Options {
+	o := opts.S3
+	if r := opts.Filters.Retry; r != nil && o.OpenRetry == nil {
+		ro := *r
+		o.OpenRetry = func(ctx context.Context, fn func() error) error {
+			return retry.Do(ctx, ro, "open", "s3:"+url, func(int) error { return fn() })
+		}
+	}
+	return o
 }

@@ -3,10 +3,16 @@ package registry_test
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/backends/filter/cache"
@@ -123,5 +129,60 @@ func TestFilters(t *testing.T) {
 	want := fmt.Sprintf("%T %T %T %T *local.Local", &cache.Backend{}, &retry.Backend{}, &ratelimit.Backend{}, &verify.Backend{})
 	if got := strings.Join(layers, " "); got != want {
 		t.Errorf("layers %s, want %s", got, want)
+	}
+}
+
+// TestS3OpenRetriesThrottling: the first request of opening an S3
+// repository, which comes before the retry filter wraps the backend, is
+// repeated with the filter's tries and backoff, so a server that throttles
+// it (503 SlowDown) for longer than a second or two does not fail the
+// opening when the same answers to any later call would be waited out.
+func TestS3OpenRetriesThrottling(t *testing.T) {
+	srv := s3test.New(t)
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var throttled, retried atomic.Int64
+	const refusals = 4
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && throttled.Load() < refusals {
+			throttled.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable) // a HEAD's answer has no body
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+
+	opts := registry.Options{S3: s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region, MaxRetries: 1}}
+	opts.Filters.Retry = &retry.Options{Attempts: refusals + 2, MinDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond,
+		OnRetry: func(op, name string, attempt int, err error, wait time.Duration) { retried.Add(1) }}
+	loc := "s3:" + front.URL + "/" + srv.Bucket + "/throttled"
+	b, err := registry.OpenWith(t.Context(), loc, opts)
+	if err != nil {
+		t.Fatalf("open through %d throttled answers with %d tries: %v", refusals, refusals+2, err)
+	}
+	b.Close()
+	if n := throttled.Load(); n != refusals {
+		t.Errorf("%d throttled answers, want %d", n, refusals)
+	}
+	if n := retried.Load(); n != refusals {
+		t.Errorf("OnRetry heard of %d retries, want %d", n, refusals)
+	}
+
+	// Beyond the tries, the opening fails, saying why.
+	throttled.Store(-100)
+	opts.Filters.Retry.Attempts = 3
+	if _, err := registry.OpenWith(t.Context(), loc, opts); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("open of a server that keeps throttling: %v, want its 503", err)
+	}
+	// What repeating cannot cure is not repeated.
+	throttled.Store(refusals)
+	retried.Store(0)
+	opts.S3.SecretKey = "wrong"
+	if _, err := registry.OpenWith(t.Context(), loc, opts); !errors.Is(err, backends.ErrAccessDenied) || retried.Load() != 0 {
+		t.Errorf("open with a wrong secret: %v after %d retries, want ErrAccessDenied at once", err, retried.Load())
 	}
 }

@@ -123,6 +123,13 @@ type Options struct {
 	// minio-go's default, 10). A caller that retries on its own, and says
 	// so, sets 1.
 	MaxRetries int
+	// OpenRetry, when set, is how Open and Create repeat their first
+	// request, asking for the bucket, when it fails for a passing reason
+	// (a throttled or briefly failing server): fn is called until it
+	// returns nil or a backends.Permanent error, as the caller's retry
+	// filter repeats every later call (see retry.Do). Unset, that request
+	// is tried three times within about two seconds when MaxRetries is 1.
+	OpenRetry func(ctx context.Context, fn func() error) error
 }
 
 // withDefaults fills the zero fields of o.
@@ -199,12 +206,32 @@ func Open(ctx context.Context, location string, opts Options) (*S3, error) {
 // wrong. A 404 or another client error is asked again with a listing of
 // at most one key, whose answer says why.
 func (s *S3) bucketExists(ctx context.Context) (bool, error) {
-	ok, err := s.client.BucketExists(ctx, s.bucket)
-	// Open and Create come before any retry filter: when minio-go was
-	// told not to retry, try the first request of all again a few times.
-	for try := 1; err != nil && s.opts.MaxRetries == 1 && try < openTries && !backends.Permanent(classify(err)) && ctx.Err() == nil; try++ {
-		time.Sleep(time.Duration(try) * 500 * time.Millisecond)
+	var ok bool
+	var err error
+	head := func() error {
 		ok, err = s.client.BucketExists(ctx, s.bucket)
+		if err != nil {
+			return classify(err)
+		}
+		return nil
+	}
+	if s.opts.OpenRetry != nil {
+		// The caller's retry, with its backoff and notices: a server
+		// throttling (503 SlowDown) or failing for a few seconds
+		// does not stop the opening where it would stop no later
+		// call. err keeps the last try's error, unclassified.
+		if rerr := s.opts.OpenRetry(ctx, head); rerr != nil && ctx.Err() != nil {
+			return false, rerr
+		}
+	} else {
+		_ = head()
+		// Open and Create come before any retry filter: when minio-go
+		// was told not to retry, try the first request of all again a
+		// few times.
+		for try := 1; err != nil && s.opts.MaxRetries == 1 && try < openTries && !backends.Permanent(classify(err)) && ctx.Err() == nil; try++ {
+			time.Sleep(time.Duration(try) * 500 * time.Millisecond)
+			_ = head()
+		}
 	}
 	var resp minio.ErrorResponse
 	if ok || err != nil && (!errors.As(err, &resp) || resp.StatusCode < 400 || resp.StatusCode >= 500) {

@@ -79,6 +79,15 @@ var ErrGaveUp = errors.New("gave up")
 // errStop from a try's function ends the tries; the caller knows why.
 var errStop = errors.New("stop retrying")
 
+// Do calls fn as a Backend with opts calls a backend's method: until it
+// succeeds, fails permanently, or the tries or ctx run out. op and name
+// name the call in OnRetry's notices and in the error of the last try.
+// It is for calls that come before there is a backend to wrap, such as
+// the first request of opening one.
+func Do(ctx context.Context, opts Options, op, name string, fn func(attempt int) error) error {
+	return New(nil, opts).do(ctx, op, name, fn)
+}
+
 // do calls fn until it succeeds, fails permanently, or the tries or ctx run
 // out. fn is told the try's number, from 1.
 func (r *Backend) do(ctx context.Context, op, name string, fn func(attempt int) error) error {
