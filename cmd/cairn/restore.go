@@ -45,7 +45,9 @@ complete is removed, and a file that replaces an existing one is written under
 a temporary name in its folder (.NAME.cairn-partial-…) and renamed into place
 when complete, so the existing one stays as it was until then. A chunk the
 repository lacks (damaged or missing) is left as zeros, named in a warning,
-and the rest of the file is restored, without the snapshot's metadata.
+and the rest of the file is restored, without the snapshot's metadata and
+with its mtime set to 1970, so that restoring again (once the repository is
+repaired or the storage answers) replaces it.
 
 --delete then removes from the target what the snapshot lacks: in each folder
 the restore went into, every entry the snapshot does not hold that the

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/backends/local"
 	"github.com/cairn-backup/cairn/repo"
@@ -237,6 +238,78 @@ func TestRestoreReportsEveryZeroedChunk(t *testing.T) {
 		got, err := os.ReadFile(filepath.Join(dst, "big.bin"))
 		if err != nil || len(got) != len(b) {
 			t.Fatalf("big.bin not restored around its damage: %d bytes, %v", len(got), err)
+		}
+	}
+}
+
+// A file restored around a damaged chunk is not taken, by a later restore
+// into the same target, for a newer copy to keep: once the repository is
+// mended (or the storage answers again), restoring again replaces the
+// zeros with the data and reports no error.
+func TestRestoreAgainReplacesDamagedFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	be, err := local.Create(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := repo.TestRepositoryOn(t, be)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	b := make([]byte, 600<<10)
+	rand.NewChaCha8([32]byte{9}).Read(b)
+	os.WriteFile(filepath.Join(src, "victim.bin"), b, 0o644)
+	// An mtime well in the past, as a restored file's mostly is.
+	past := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(filepath.Join(src, "victim.bin"), past, past)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := restore.Find(ctx, r, res.Snapshot, filepath.Join(src, "victim.bin"))
+	if err != nil || len(n.Content) == 0 {
+		t.Fatalf("find victim: %v %+v", err, n)
+	}
+	loc, ok, err := r.LookupBlob(n.Content[0].ID)
+	if err != nil || !ok {
+		t.Fatalf("lookup: %v %v", ok, err)
+	}
+	packFile := filepath.Join(dir, "repo", filepath.FromSlash(repo.PackName(id.DataBlob, loc.Pack)))
+	whole, err := os.ReadFile(packFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := bytes.Clone(whole)
+	damaged[loc.Offset+40] ^= 0x55
+
+	for _, policy := range []restore.Overwrite{restore.IfChanged, restore.IfNewer} {
+		for _, readPacks := range []bool{false, true} {
+			dst := t.TempDir()
+			run := func() ([]string, error) {
+				var warned []string
+				_, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0,
+					ReadPacks: readPacks, Overwrite: policy,
+					Warn:   func(p string, err error) { warned = append(warned, p+": "+err.Error()) },
+					Notice: func(p string, msg string) { warned = append(warned, p+": "+msg) }})
+				return warned, err
+			}
+			if err := os.WriteFile(packFile, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := run(); !errors.Is(err, restore.ErrIncomplete) {
+				t.Fatalf("restore over a damaged pack: %v, want ErrIncomplete", err)
+			}
+			if err := os.WriteFile(packFile, whole, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			warned, err := run()
+			if err != nil || len(warned) > 0 {
+				t.Fatalf("policy %v, readPacks %v: restore again once mended: %v\n%s", policy, readPacks, err, strings.Join(warned, "\n"))
+			}
+			got, err := os.ReadFile(filepath.Join(dst, "victim.bin"))
+			if err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("policy %v, readPacks %v: victim.bin still not the snapshot's copy after restoring again (%v)", policy, readPacks, err)
+			}
 		}
 	}
 }

@@ -263,6 +263,15 @@ func (rs *restorer) chunkDone(of *openFile) {
 		// In place with its damage reported, but without the
 		// snapshot's times and mode, so that nothing (a later restore
 		// comparing size and mtime, a glance at ls) takes it for whole.
+		// Its mtime goes back to 1970, before the snapshot's: left at
+		// the time of writing, it would be newer than the snapshot's
+		// copy, which a later restore (if-changed, if-newer) keeps,
+		// so that running it again once the repository or the network
+		// is mended would keep the zeros and report no error.
+		stale := time.Unix(0, min(0, of.node.MTime-1))
+		if err := os.Chtimes(of.path, stale, stale); err != nil {
+			rs.warn(of.path, err)
+		}
 		if rs.opt.Item != nil {
 			rs.opt.Item(of.path, changed(of.tmp != of.path), of.node.Size)
 		}
