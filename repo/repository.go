@@ -406,7 +406,10 @@ func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.
 		return nil, "", fmt.Errorf("list keys: %w", err)
 	}
 	if len(names) == 0 {
-		return nil, "", fmt.Errorf("%s has no key files: %w", be.Location(), ErrWrongPassword)
+		// Not a wrong password: none can open it (exit 12 would send a
+		// script after the wrong fault).
+		return nil, "", fmt.Errorf("%s has no key files (keys/ is empty), so no password can open it (put back a key file from a copy of the repository): %w",
+			be.Location(), ErrDamaged)
 	}
 	var firstErr error
 	tried := 0 // key files the password was tried on
