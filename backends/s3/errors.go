@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/minio/minio-go/v7"
 
@@ -90,7 +91,16 @@ func classify(err error) error {
 		resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
 		return fmt.Errorf("%w: %s: %s", backends.ErrPermanent, resp.Code, resp.Error())
 	}
-	return fmt.Errorf("%s: %w", resp.Code, err)
+	busy := ""
+	if resp.Code == "SlowDown" || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests {
+		busy = " (the server is overloaded or throttling requests)"
+	}
+	if resp.Code == "" || strings.Contains(err.Error(), resp.Code) {
+		// A reply without a body (to a HEAD) has its status as both
+		// code and message: "503 Service Unavailable" once is enough.
+		return fmt.Errorf("%w%s", err, busy)
+	}
+	return fmt.Errorf("%s: %w%s", resp.Code, err, busy)
 }
 
 // ctxErr returns ctx's error wrapped for op when ctx is done, so a request
