@@ -189,7 +189,7 @@ group refuses to run unless --unsafe-allow-remove-all is given.`,
 	fl.StringVarP(&o.groupBy, "group-by", "g", forget.DefaultGroupBy.String(), "judge snapshots in groups by `fields` (host,source,tags,paths; '' for one group)")
 	fl.BoolVarP(&o.dryRun, "dry-run", "n", false, "only print what would be removed")
 	fl.BoolVar(&o.allowRemoveAll, "unsafe-allow-remove-all", false, "allow a policy to remove every snapshot of a group")
-	fl.BoolVar(&o.prune, "prune", false, "then prune, under the exclusive lock (with --dry-run: show what prune would free)")
+	fl.BoolVar(&o.prune, "prune", false, "then prune, under the exclusive lock, when a snapshot was removed (with --dry-run: show what prune would free)")
 	o.pruneFlags.register(fl)
 	o.filter.register(cmd)
 	return cmd
@@ -325,11 +325,20 @@ func forgetByID(ctx context.Context, g *globals, o *forgetOptions, sels []string
 	return removeSnapshots(ctx, r, remove, o.dryRun, text)
 }
 
-// pruneAfterForget runs prune once forget has let go of its shared lock.
+// pruneAfterForget runs prune once forget has let go of its shared lock,
+// when it removed something (as restic does): a forget --prune run often
+// from a timer would otherwise take the exclusive lock, and hold off every
+// other host's ingest, each time for nothing.
 func pruneAfterForget(ctx context.Context, g *globals, o *forgetOptions) error {
 	opt, err := o.pruneFlags.options()
 	if err != nil {
 		return err
+	}
+	if len(o.removed) == 0 {
+		if !g.json && !g.quiet {
+			fmt.Fprintln(stdout, "nothing removed, so no prune (cairn prune prunes anyway)")
+		}
+		return nil
 	}
 	opt.DryRun = o.dryRun
 	if o.dryRun && len(o.removed) > 0 {
