@@ -175,9 +175,13 @@ func (r *runner) plan(cfg *Config, newest map[string]time.Time) {
 	r.cond.Broadcast()
 }
 
-// firstRun is when a newly planned job first runs: a cron schedule at its
-// next time; an interval one an interval after the source's newest
-// snapshot of this host, or now when that is overdue (or there is none).
+// firstRun is when a newly planned job first runs: an interval one an
+// interval after the source's newest snapshot of this host, or now when
+// that is overdue (or there is none); a cron one at its next time, or now
+// when one of its times passed since the source's newest snapshot (the
+// daemon was stopped or the machine off at that time), as a systemd timer
+// with Persistent=true catches up once. A cron source with no snapshot
+// yet waits for its next time.
 func firstRun(s Schedule, now, newest time.Time, delay Duration) time.Time {
 	next := s.Next(now)
 	if iv, ok := s.Interval(); ok && !newest.IsZero() {
@@ -187,12 +191,16 @@ func firstRun(s Schedule, now, newest time.Time, delay Duration) time.Time {
 		}
 	} else if ok {
 		next = now
+	} else if !newest.IsZero() && !s.Next(newest.In(now.Location())).After(now) {
+		// In now's zone: a snapshot's time may carry the fixed offset it
+		// was written with, and a cron schedule reads the zone it is given.
+		next = now
 	}
 	return next.Add(Jitter(delay, nil)).Round(0)
 }
 
 // newestSnapshots returns the time of the newest snapshot of each source
-// of this host, for sources on an interval.
+// of this host, for firstRun.
 func (r *runner) newestSnapshots(cfg *Config) map[string]time.Time {
 	out := map[string]time.Time{}
 	if r.d.r == nil {

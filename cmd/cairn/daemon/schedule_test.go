@@ -101,3 +101,39 @@ func TestJitter(t *testing.T) {
 		t.Errorf("jitter spans only %d of 60 seconds", len(seen))
 	}
 }
+
+// A cron source whose scheduled time passed while the daemon was stopped
+// (or the machine off) runs once at start, as a systemd timer with
+// Persistent=true does; one that did not miss a time, or has no snapshot
+// yet, waits for its next time. An interval source runs when overdue.
+func TestFirstRunCatchesUpMissedTime(t *testing.T) {
+	daily, err := ParseSchedule("CRON_TZ=UTC 0 3 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	every, err := ParseSchedule("6h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	tomorrow := time.Date(2026, 3, 11, 3, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name   string
+		s      Schedule
+		newest time.Time
+		want   time.Time
+	}{
+		{"cron missed", daily, time.Date(2026, 3, 9, 3, 5, 0, 0, time.UTC), now},
+		{"cron missed days ago", daily, time.Date(2026, 2, 1, 3, 5, 0, 0, time.UTC), now},
+		{"cron missed, offset zone", daily, time.Date(2026, 3, 9, 4, 5, 0, 0, time.FixedZone("", 3600)), now},
+		{"cron done today", daily, time.Date(2026, 3, 10, 3, 5, 0, 0, time.UTC), tomorrow},
+		{"cron no snapshot", daily, time.Time{}, tomorrow},
+		{"interval overdue", every, time.Date(2026, 3, 10, 5, 0, 0, 0, time.UTC), now},
+		{"interval not due", every, time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC), time.Date(2026, 3, 10, 16, 0, 0, 0, time.UTC)},
+		{"interval no snapshot", every, time.Time{}, now},
+	} {
+		if got := firstRun(c.s, now, c.newest, 0); !got.Equal(c.want) {
+			t.Errorf("%s: first run at %s, want %s", c.name, got, c.want)
+		}
+	}
+}
