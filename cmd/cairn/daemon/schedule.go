@@ -66,15 +66,85 @@ func ParseSchedule(s string) (Schedule, error) {
 	if cs.Next(time.Now()).IsZero() {
 		return nil, fmt.Errorf("schedule %q never fires", s)
 	}
-	return cronSchedule{c: cs, s: s}, nil
+	sched := cronSchedule{c: cs, s: s}
+	if spec, ok := cs.(*cron.SpecSchedule); ok {
+		wall := *spec
+		wall.Location = time.UTC
+		sched.spec, sched.wall = spec, &wall
+	}
+	return sched, nil
 }
 
 type cronSchedule struct {
 	c cron.Schedule
 	s string
+	// spec is c; wall is the same fields read in UTC, where the wall
+	// clock has no gaps or repeats (nil if c is not a SpecSchedule).
+	spec, wall *cron.SpecSchedule
 }
 
-func (c cronSchedule) Next(after time.Time) time.Time  { return c.c.Next(after) }
+// allHours is the Hour field of a schedule that fires in every hour.
+const allHours = 1<<24 - 1
+
+// Next is robfig's next time, but across daylight saving changes a
+// schedule at fixed hours fires as cron does: once at a wall time that
+// the clocks repeat (not once in each pass), and at the change for a
+// wall time that the clocks skip (not a day later). A schedule firing
+// every hour keeps firing every real hour.
+func (c cronSchedule) Next(after time.Time) time.Time {
+	n := c.c.Next(after)
+	if c.spec == nil || n.IsZero() || c.spec.Hour&allHours == allHours {
+		return n
+	}
+	loc := c.spec.Location
+	if loc == time.Local {
+		loc = after.Location()
+	}
+	// Clocks set back: n's wall time came once before, an hour or so
+	// earlier, and that earlier time matched too; it is not after
+	// after (robfig would have returned it), so it ran, or was due.
+	for i := 0; i < 4 && !n.IsZero() && secondPass(n.In(loc)); i++ {
+		n = c.c.Next(n)
+	}
+	// Clocks set forward: a wall time in the gap never comes; fire at
+	// the change instead when that is before n.
+	a := after.In(loc)
+	w := c.wall.Next(time.Date(a.Year(), a.Month(), a.Day(), a.Hour(), a.Minute(), a.Second(), a.Nanosecond(), time.UTC))
+	if w.IsZero() {
+		return n
+	}
+	t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc)
+	if wallUTC(t).Equal(w) {
+		return n // w exists: robfig found it
+	}
+	start, end := t.ZoneBounds()
+	change := start
+	if wallUTC(t).Before(w) {
+		change = end
+	}
+	if !change.IsZero() && change.After(after) && (n.IsZero() || change.Before(n)) {
+		return change.In(after.Location())
+	}
+	return n
+}
+
+// wallUTC is t's wall clock read as UTC.
+func wallUTC(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// secondPass reports whether t's wall time is the second of two instants
+// with that wall time, the clocks having been set back before it.
+func secondPass(t time.Time) bool {
+	start, _ := t.ZoneBounds()
+	if start.IsZero() {
+		return false
+	}
+	_, before := start.Add(-time.Nanosecond).Zone()
+	_, now := t.Zone()
+	return before > now && t.Sub(start) < time.Duration(before-now)*time.Second
+}
+
 func (c cronSchedule) Interval() (time.Duration, bool) { return 0, false }
 func (c cronSchedule) String() string                  { return c.s }
 

@@ -137,3 +137,60 @@ func TestFirstRunCatchesUpMissedTime(t *testing.T) {
 		}
 	}
 }
+
+// Across daylight saving changes a cron schedule at fixed hours fires
+// once a day as cron does: not twice when the clocks are set back and
+// repeat its time, and at the change rather than a day later when they
+// are set forward over it. An hourly schedule keeps firing every hour.
+func TestCronScheduleDaylightSaving(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip(err)
+	}
+	at := func(s string) time.Time {
+		t.Helper()
+		x, err := time.ParseInLocation("2006-01-02 15:04 MST", s, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	for _, c := range []struct {
+		sched, from string
+		want        []string
+	}{
+		// 2026-03-29: 02:00 CET becomes 03:00 CEST.
+		{"30 2 * * *", "2026-03-28 12:00 CET", []string{"2026-03-29 03:00 CEST", "2026-03-30 02:30 CEST"}},
+		{"0 2 * * 0", "2026-03-28 12:00 CET", []string{"2026-03-29 03:00 CEST", "2026-04-05 02:00 CEST"}},
+		{"30 1 * * *", "2026-03-28 12:00 CET", []string{"2026-03-29 01:30 CET", "2026-03-30 01:30 CEST"}},
+		{"0 * * * *", "2026-03-29 00:30 CET", []string{"2026-03-29 01:00 CET", "2026-03-29 03:00 CEST", "2026-03-29 04:00 CEST"}},
+		// 2026-10-25: 03:00 CEST becomes 02:00 CET.
+		{"30 2 * * *", "2026-10-25 01:50 CEST", []string{"2026-10-25 02:30 CEST", "2026-10-26 02:30 CET"}},
+		{"@daily", "2026-10-24 12:00 CEST", []string{"2026-10-25 00:00 CEST", "2026-10-26 00:00 CET"}},
+		{"0 * * * *", "2026-10-25 01:30 CEST", []string{"2026-10-25 02:00 CEST", "2026-10-25 02:00 CET", "2026-10-25 03:00 CET"}},
+	} {
+		s, err := ParseSchedule(c.sched)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := at(c.from)
+		for _, w := range c.want {
+			x = s.Next(x)
+			if !x.Equal(at(w)) {
+				t.Errorf("%q from %s: got %s, want %s", c.sched, c.from, x.Format("2006-01-02 15:04 MST"), w)
+				break
+			}
+		}
+	}
+	// The same with the zone named in the schedule, asked in UTC.
+	s, err := ParseSchedule("CRON_TZ=Europe/Berlin 30 2 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Next(at("2026-03-28 12:00 CET").UTC()); !got.Equal(at("2026-03-29 03:00 CEST")) {
+		t.Errorf("CRON_TZ schedule: got %s, want 2026-03-29 01:00 UTC", got)
+	}
+	if got := s.Next(at("2026-10-25 02:30 CEST").UTC()); !got.Equal(at("2026-10-26 02:30 CET")) {
+		t.Errorf("CRON_TZ schedule: got %s, want 2026-10-26 01:30 UTC", got)
+	}
+}
