@@ -82,6 +82,10 @@ type Source struct {
 	// interval ("6h", "1d"). Empty: only run when asked.
 	Schedule    string   `yaml:"schedule"`
 	RandomDelay Duration `yaml:"random_delay"`
+	// Timeout aborts a run whose before hooks and ingest are still going
+	// after this long (a command that never ends): no snapshot is
+	// written, the after hooks run, the run fails. 0: no limit.
+	Timeout Duration `yaml:"timeout"`
 
 	Tags   []string `yaml:"tags"`
 	Before []Hook   `yaml:"before"`

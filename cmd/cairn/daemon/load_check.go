@@ -160,6 +160,7 @@ func (l *loader) source(p string, s *Source) {
 		l.report(p+".stdin_name", "%q is not a file name", n)
 	}
 	l.schedule(p+".schedule", s.Schedule)
+	l.positive(p+".timeout", s.Timeout)
 	for i, t := range s.Tags {
 		if t == "" || strings.Contains(t, ",") {
 			l.report(fmt.Sprintf("%s.tags[%d]", p, i), "%q is not a tag (not empty, no commas)", t)

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,4 +96,41 @@ func TestScheduledCheckAndPrune(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A source whose command never ends is aborted after its timeout: the run
+// fails saying so, no snapshot is written, the after hooks hear of it, and
+// the repository's lock is released, so that prune could run.
+func TestSourceTimeout(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "after")
+	src := Source{Name: "hang", Command: Command{"/bin/sh", "-c", "echo partial; sleep 1000"},
+		Timeout: Duration(500 * time.Millisecond),
+		After:   []Hook{{Command: Command{"/bin/sh", "-c", "echo $CAIRN_OUTCOME > " + marker}}}}
+	cfg := &Config{Host: "h", Sources: []Source{src}, Prune: &Prune{}}
+	d, _ := newTestDaemon(t, cfg)
+	t.Cleanup(d.cancelWork) // before the runner's cleanup waits for the run
+	d.runner.start()
+	ch, err := d.runner.request("hang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-ch:
+		if res.Outcome != OutcomeFailure || !strings.Contains(res.Error, "timed out after 500ms") || res.SnapshotID != "" {
+			t.Fatalf("run: %+v", res)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not end: no timeout")
+	}
+	if b, _ := os.ReadFile(marker); strings.TrimSpace(string(b)) != OutcomeFailure {
+		t.Errorf("after hook saw outcome %q", b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lock, err := d.r.Lock(ctx, true, "test")
+	if err != nil {
+		t.Fatalf("exclusive lock after the timeout: %v", err)
+	}
+	lock.Unlock()
 }

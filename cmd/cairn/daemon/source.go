@@ -35,10 +35,22 @@ func (d *Daemon) runSource(ctx context.Context, src Source, w *watch) RunResult 
 	d.ping(pingURL, "/start")
 	d.logf("source %s: starting", src.Name)
 
+	// The timeout bounds the before hooks and the ingest; retention,
+	// after hooks and copies do not count.
+	runCtx, cancelRun := ctx, context.CancelFunc(func() {})
+	if src.Timeout > 0 {
+		runCtx, cancelRun = context.WithTimeout(ctx, time.Duration(src.Timeout))
+	}
+	timedOut := func(err error) error {
+		if errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("timed out after %s, no snapshot written: %w", src.Timeout, err)
+		}
+		return err
+	}
 	var err error
 	for i, h := range src.Before {
-		if err = runHook(ctx, h, []string{"CAIRN_SOURCE=" + src.Name}, d.logf, fmt.Sprintf("source %s: before hook %d", src.Name, i+1)); err != nil {
-			err = fmt.Errorf("before hook %d failed, ingest skipped: %w", i+1, err)
+		if err = runHook(runCtx, h, []string{"CAIRN_SOURCE=" + src.Name}, d.logf, fmt.Sprintf("source %s: before hook %d", src.Name, i+1)); err != nil {
+			err = timedOut(fmt.Errorf("before hook %d failed, ingest skipped: %w", i+1, err))
 			break
 		}
 	}
@@ -46,7 +58,9 @@ func (d *Daemon) runSource(ctx context.Context, src Source, w *watch) RunResult 
 	var unreadable int64
 	if err == nil {
 		var ir *ingest.Result
-		if ir, err = d.ingestSource(ctx, cfg, src, w); err == nil {
+		if ir, err = d.ingestSource(runCtx, cfg, src, w); err != nil {
+			err = timedOut(err)
+		} else {
 			unreadable = ir.Unreadable
 			if ir.Skipped {
 				skipped, res.Skipped, res.Unreadable = ir.Snapshot, true, unreadable
@@ -55,6 +69,7 @@ func (d *Daemon) runSource(ctx context.Context, src Source, w *watch) RunResult 
 			}
 		}
 	}
+	cancelRun()
 	if sn != nil {
 		res.SnapshotID, res.SnapshotTime = sn.ID.String(), sn.Time
 		if s := sn.Summary; s != nil {
