@@ -100,7 +100,12 @@ are up, and pings the watchdog when WatchdogSec is set.`,
 				flags = 0 // journald stamps each line
 			}
 			logger := log.New(os.Stderr, "", flags)
+			stateDir := g.forDaemon(cfg).cacheDir
+			if stateDir == "" {
+				stateDir = repo.DefaultCacheDir()
+			}
 			return daemon.Run(cmd.Context(), cfg, daemon.Deps{
+				StateDir:   stateDir,
 				ConfigPath: configPath,
 				Socket:     g.daemon.socket,
 				Open: func(ctx context.Context, cfg *daemon.Config) (*repo.Repository, error) {

@@ -36,6 +36,9 @@ type Deps struct {
 	Version string
 	// Logf writes one line of the daemon's log.
 	Logf func(format string, args ...any)
+	// StateDir, when set, is where the daemon keeps when the scheduled
+	// check and prune last ran (the local index's folder).
+	StateDir string
 }
 
 // Daemon is one running daemon.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -94,6 +95,10 @@ type runner struct {
 	// path the run cannot read or saves with a time clamped.
 	runFn func(kind jobKind, name string, src Source, w *watch) RunResult
 
+	// jobTimes is when the check and prune last started a run that
+	// succeeded, by name, as the state file keeps it (under mu).
+	jobTimes map[string]time.Time
+
 	// excl lets prune (exclusive) and the others (shared) take turns:
 	// prune's repository lock would fail while an ingest holds a shared
 	// one.
@@ -116,6 +121,7 @@ func newRunner(d *Daemon, cfg *Config) *runner {
 	r := &runner{d: d, jobs: map[string]*job{}, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	r.cond = sync.NewCond(&r.mu)
 	r.runFn = r.runOne
+	r.jobTimes = d.loadJobTimes()
 	r.plan(cfg, r.newestSnapshots(cfg))
 	return r
 }
@@ -149,9 +155,12 @@ func (r *runner) plan(cfg *Config, newest map[string]time.Time) {
 			return
 		}
 		j.sched = s
-		if kind == kindSource {
+		switch last := r.jobTimes[name]; {
+		case kind == kindSource:
 			j.next = firstRun(s, now, newest[name], src.RandomDelay)
-		} else {
+		case !last.IsZero():
+			j.next = firstRun(s, now, last, 0)
+		default: // never ran here: not at once on a first start
 			j.next = s.Next(now).Round(0)
 		}
 	}
@@ -363,6 +372,13 @@ func (r *runner) exec(j *job) {
 		res := r.runFn(kind, j.name, src, wt)
 
 		r.mu.Lock()
+		if kind != kindSource && res.Outcome == OutcomeSuccess {
+			if r.jobTimes == nil {
+				r.jobTimes = map[string]time.Time{}
+			}
+			r.jobTimes[j.name] = res.Start
+			r.d.saveJobTimes(maps.Clone(r.jobTimes))
+		}
 		r.busy--
 		r.cond.Broadcast()
 		j.last = &res

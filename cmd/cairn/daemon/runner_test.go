@@ -134,3 +134,46 @@ func TestSourceTimeout(t *testing.T) {
 	}
 	lock.Unlock()
 }
+
+// The scheduled check and prune remember when they last ran across a
+// restart: one overdue (its interval passed, or a cron time was missed
+// while the daemon was down) runs soon after start, rather than being put
+// off again by every restart.
+func TestCheckAndPruneCatchUpAfterRestart(t *testing.T) {
+	cfg := &Config{Host: "h", Check: &Check{Schedule: "@weekly"}, Prune: &Prune{Schedule: "1d"}}
+	d, _ := newTestDaemon(t, cfg)
+	d.deps.StateDir = t.TempDir()
+	// A fresh daemon with no record waits for the schedules.
+	d.runner = newRunner(d, cfg)
+	_, jobs := d.runner.status(cfg)
+	for _, j := range jobs {
+		if j.NextRun == nil || time.Until(*j.NextRun) < time.Hour {
+			t.Fatalf("first start: %s next at %v, want a schedule away", j.Name, j.NextRun)
+		}
+	}
+	// Both ran (and succeeded) 8 days ago.
+	long := time.Now().Add(-8 * 24 * time.Hour).Round(0)
+	d.runner.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
+		return RunResult{Source: name, Outcome: OutcomeSuccess, Start: long}
+	}
+	for _, k := range []jobKind{kindCheck, kindPrune} {
+		ch := make(chan RunResult, 1)
+		d.runner.mu.Lock()
+		d.runner.requestLocked(d.runner.jobs[jobKey(k, "")], &waiter{ch: ch})
+		d.runner.mu.Unlock()
+		<-ch
+	}
+	d.runner.stop()
+	d.runner.wait()
+	// The daemon restarts: both are overdue.
+	d.runner = newRunner(d, cfg)
+	_, jobs = d.runner.status(cfg)
+	if len(jobs) != 2 {
+		t.Fatalf("jobs: %+v", jobs)
+	}
+	for _, j := range jobs {
+		if j.NextRun == nil || time.Until(*j.NextRun) > time.Minute {
+			t.Errorf("after a restart: %s next at %v, want now (it last ran 8 days ago)", j.Name, j.NextRun)
+		}
+	}
+}
