@@ -386,7 +386,8 @@ func (r *runner) exec(j *job) {
 			j.failures++
 		}
 		j.noteCopies(res.Copies)
-		again := j.pending && !r.stopped
+		// A job a reload removed while it ran does not run again.
+		again := j.pending && !r.stopped && !j.dropped
 		r.answer(j.waiters, res)
 		j.waiters, j.pending = nil, false
 		if again {
@@ -395,7 +396,11 @@ func (r *runner) exec(j *job) {
 			r.mu.Unlock()
 			continue
 		}
-		r.finishLocked(j, RunResult{Source: j.name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: errStopping.Error()})
+		why := errStopping.Error()
+		if j.dropped && !r.stopped {
+			why = fmt.Sprintf("%s %q in the daemon's config any more (removed by a reload)", errUnknownSource, j.name)
+		}
+		r.finishLocked(j, RunResult{Source: j.name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: why})
 		r.mu.Unlock()
 		return
 	}

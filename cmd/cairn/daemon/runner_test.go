@@ -177,3 +177,46 @@ func TestCheckAndPruneCatchUpAfterRestart(t *testing.T) {
 		}
 	}
 }
+
+// A source a reload removes while it runs does not run again for a run
+// requested meanwhile; whoever waits for that run hears why.
+func TestRemovedSourceDoesNotRunAgain(t *testing.T) {
+	cfg := &Config{Sources: []Source{{Name: "a"}, {Name: "b"}}}
+	d, _ := newTestDaemon(t, cfg)
+	var mu sync.Mutex
+	runs := 0
+	release := make(chan struct{})
+	d.runner.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
+		mu.Lock()
+		runs++
+		mu.Unlock()
+		<-release
+		return RunResult{Source: name, Outcome: OutcomeSuccess}
+	}
+	first, err := d.runner.request("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return runs == 1 })
+	second, err := d.runner.request("a") // queued after the running one
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.runner.mu.Lock()
+	d.runner.plan(&Config{Sources: []Source{{Name: "b"}}}, nil)
+	d.runner.mu.Unlock()
+	close(release)
+	if res := <-first; res.Outcome != OutcomeSuccess {
+		t.Fatalf("first run: %+v", res)
+	}
+	res := <-second
+	if res.Outcome != OutcomeFailure || !strings.Contains(res.Error, "removed by a reload") {
+		t.Errorf("second request answered %+v", res)
+	}
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if runs != 1 {
+		t.Fatalf("the removed source ran %d times, want 1", runs)
+	}
+}
