@@ -77,10 +77,15 @@ func fit(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	if w := ansi.StringWidth(s); w > width {
-		return ansi.Truncate(s, width, "…")
-	} else if w < width {
-		return s + strings.Repeat(" ", width-w)
+	w := ansi.StringWidth(s)
+	if w > width {
+		// A wide character that would straddle the edge is dropped
+		// whole, so the cut can come out a cell short: pad it too.
+		s = ansi.Truncate(s, width, "…")
+		w = ansi.StringWidth(s)
+	}
+	if w < width {
+		s += strings.Repeat(" ", width-w)
 	}
 	return s
 }
@@ -88,7 +93,13 @@ func fit(s string, width int) string {
 // fitLeft keeps the end of s (a path, say) when it is too wide.
 func fitLeft(s string, width int) string {
 	if w := ansi.StringWidth(s); w > width && width > 1 {
-		return "…" + ansi.TruncateLeft(s, w-width+1, "")
+		// Cutting into a double-width character keeps it whole: cut
+		// one cell more then, and let fit pad what is left.
+		tail := ansi.TruncateLeft(s, w-width+1, "")
+		for cut := w - width + 2; ansi.StringWidth(tail) > width-1; cut++ {
+			tail = ansi.TruncateLeft(s, cut, "")
+		}
+		return fit("…"+tail, width)
 	}
 	return fit(s, width)
 }

@@ -82,3 +82,26 @@ func TestContentEscapesControls(t *testing.T) {
 		t.Errorf("tabs: %q", got)
 	}
 }
+
+// A cut that lands inside a double-width character: fit dropped it whole
+// and came out one cell short, so the columns after a long Japanese name
+// (size, mode, the side pane's bar) were out of line with the others;
+// fitLeft kept it whole and came out one cell too wide, so a header with
+// a long path lost its last cell to the terminal's edge.
+func TestFitWideCharactersKeepsWidth(t *testing.T) {
+	name := strings.Repeat("日本語の長いファイル名", 5) + ".txt"
+	for _, w := range []int{1, 2, 5, 23, 24, 40} {
+		if got := ansi.StringWidth(fit(name, w)); got != w {
+			t.Errorf("fit(wide name, %d) is %d cells: %q", w, got, fit(name, w))
+		}
+	}
+	path := "/x/" + name
+	for w := 2; w < 60; w++ {
+		if got := ansi.StringWidth(fitLeft(path, w)); got != w {
+			t.Errorf("fitLeft(wide path, %d) is %d cells: %q", w, got, fitLeft(path, w))
+		}
+	}
+	if got := fit("abc", 5); got != "abc  " {
+		t.Errorf("fit pads: %q", got)
+	}
+}
