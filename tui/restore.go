@@ -125,6 +125,21 @@ func (a *App) openRestore(items []*mark) tea.Cmd {
 		a.note("nothing marked: mark files and folders with space first")
 		return nil
 	}
+	// A reload (ctrl+r) brings new copies of the snapshots, so marks made
+	// before and after it can hold two copies of one snapshot: give them
+	// one, or the plan would take them for two snapshots (a subfolder
+	// each, a mark inside a marked folder restored twice).
+	one := map[string]*repo.Snapshot{}
+	for i, m := range items {
+		k := m.sn.ID.String()
+		if sn, ok := one[k]; !ok {
+			one[k] = m.sn
+		} else if sn != m.sn {
+			c := *m
+			c.sn = sn
+			items[i] = &c
+		}
+	}
 	p := &restorePage{items: items, original: true}
 	if wd, err := os.Getwd(); err == nil {
 		p.folder.value = filepath.Join(wd, "restored")

@@ -455,3 +455,47 @@ func TestDiffFolderMarkIsSized(t *testing.T) {
 		t.Errorf("marked diff folder sized %+v (known %v), want %d files, %d bytes", work[0], ok, want.files, want.bytes)
 	}
 }
+
+// ctrl+r brings new copies of the snapshots: a mark made before it and
+// one made after it in the same snapshot are still one snapshot to the
+// restore. The dialog said "from 2 snapshots", and into a folder each
+// mark went to a subfolder named after the (same) snapshot, below its
+// own parent: out/<id>/docs and out/<id>/b.jpg instead of out/docs and
+// out/photos/b.jpg.
+func TestRestoreMarksAcrossReloadAreOneSnapshot(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	h := newHarness(t, f, 120, 30)
+	list := h.a.stack[0].(*snapshotsPage)
+	mark := func(p string) {
+		sn := list.all[len(list.all)-1]
+		n, _, err := restore.Find(ctx, f.r, sn, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.a.marks.toggle(sn, p, n)
+	}
+	mark("/home/alice/docs")
+	old := list.all[len(list.all)-1]
+	h.keys("ctrl+r")
+	if now := list.all[len(list.all)-1]; now == old || now.ID != old.ID {
+		t.Fatal("the reload kept the same copy of the snapshot")
+	}
+	mark("/home/alice/photos/b.jpg")
+	mark("/home/alice/docs/notes.txt") // inside the marked folder
+	h.keys("R")
+	h.contains("Restore 3 marked entries from 1 snapshot")
+	dst := filepath.Join(t.TempDir(), "out")
+	h.keys("t", "ctrl+u")
+	h.typeText(dst)
+	h.keys("enter")
+	h.contains("Restore finished in")
+	for _, p := range []string{"docs/notes.txt", "photos/b.jpg"} {
+		if _, err := os.Stat(filepath.Join(dst, p)); err != nil {
+			t.Error(err)
+		}
+	}
+	if n := strings.Count(h.screen(), "  restored "); n != 2 {
+		t.Errorf("%d entries restored, want 2 (the file inside the marked folder comes with it):\n%s", n, h.screen())
+	}
+}
