@@ -241,7 +241,12 @@ func (p *searchPage) view(a *App, w, h int) string {
 				span += " … " + a.fmtTime(last.Time)
 			}
 			right := fmt.Sprintf("  %s  %s", plural(len(res.Hits), "snapshot", "snapshots"), span)
-			line = gutter + sign + " " + fit(printable(res.Path), max(10, w-4-len([]rune(right)))) + right
+			if w-4-len([]rune(right)) < 20 {
+				// Narrow: the span goes first, the path needs the room.
+				right = "  " + plural(len(res.Hits), "snapshot", "snapshots")
+			}
+			// A path too long keeps its end: the name that matched.
+			line = gutter + sign + " " + fitLeft(printable(res.Path), max(10, w-4-len([]rune(right)))) + right
 		} else {
 			hit := res.Hits[row.hit]
 			m := " "

@@ -50,3 +50,16 @@ func TestNarrowSnapshotListKeepsPaths(t *testing.T) {
 		}
 	}
 }
+
+// On a narrow screen a search result drops its time span before its path,
+// and a path that still does not fit keeps its end, the name that matched:
+// cut at the right, every result of a deep tree read "/home/ali…" alike.
+func TestSearchNarrowKeepsMatchedName(t *testing.T) {
+	h := newHarness(t, newFixture(t), 64, 20)
+	h.keys("f")
+	h.typeText("*.jpg")
+	h.keys("enter")
+	h.contains("+ /home/alice/photos/a.jpg   ", "+ /home/alice/photos/c.jpg   ", "2 snapshots\n")
+	h.send(teaSize(40, 20))
+	h.contains("+ …ome/alice/photos/a.jpg  3 snapshots", "+ …ome/alice/photos/c.jpg  2 snapshots")
+}
