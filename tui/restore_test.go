@@ -12,6 +12,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
 	"github.com/cairn-backup/cairn/backends"
@@ -497,5 +498,30 @@ func TestRestoreMarksAcrossReloadAreOneSnapshot(t *testing.T) {
 	}
 	if n := strings.Count(h.screen(), "  restored "); n != 2 {
 		t.Errorf("%d entries restored, want 2 (the file inside the marked folder comes with it):\n%s", n, h.screen())
+	}
+}
+
+// The report wraps a path by cells: a double-width character takes two.
+// Counted in runes, a line of Japanese names came out twice as wide as
+// the screen, and the screen's edge cut off the middle of the path.
+func TestRestoreReportWrapsWideNames(t *testing.T) {
+	name := "/data/" + strings.Repeat("日本語の長いファイル名", 4) + ".txt"
+	err := "open " + name + ": permission denied"
+	for _, width := range []int{30, 50} {
+		for _, lines := range [][]string{
+			cutLines("  restored     "+name, width, strings.Repeat(" ", 15)),
+			wrapReport(err, width, "  "),
+		} {
+			joined := ""
+			for _, l := range lines {
+				if w := ansi.StringWidth(l); w > width {
+					t.Errorf("width %d: %q is %d cells", width, l, w)
+				}
+				joined += strings.TrimLeft(l, " ")
+			}
+			if !strings.Contains(joined, name) {
+				t.Errorf("width %d: the path is not all there: %q", width, lines)
+			}
+		}
 	}
 }

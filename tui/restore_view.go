@@ -328,46 +328,48 @@ var dialogWording = strings.NewReplacer(
 func wrapReport(s string, width int, indent string) []string {
 	var out []string
 	pre := indent
-	line := []rune{}
+	line := ""
 	room := func() int { return max(10, width-len(pre)) }
 	flush := func() {
-		out = append(out, pre+string(line))
-		pre, line = indent+"  ", line[:0]
+		out = append(out, pre+line)
+		pre, line = indent+"  ", ""
 	}
-	for _, w := range strings.Fields(s) {
-		word := []rune(w)
-		if len(line) > 0 && len(line)+1+len(word) > room() {
-			if len(word) <= room() {
+	cells := ansi.StringWidth
+	for _, word := range strings.Fields(s) {
+		if line != "" && cells(line)+1+cells(word) > room() {
+			if cells(word) <= room() {
 				flush()
 			}
 		}
-		if len(line) > 0 {
-			line = append(line, ' ')
+		if line != "" {
+			line += " "
 		}
-		for len(line)+len(word) > room() {
-			n := room() - len(line)
-			line = append(line, word[:n]...)
-			word = word[n:]
+		for cells(line)+cells(word) > room() {
+			// Cells, not runes: a double-width character takes two.
+			head := ansi.Truncate(word, room()-cells(line), "")
+			line += head
+			word = word[len(head):]
 			flush()
 		}
-		line = append(line, word...)
+		line += word
 	}
-	if len(line) > 0 || len(out) == 0 {
+	if line != "" || len(out) == 0 {
 		flush()
 	}
 	return out
 }
 
-// cutLines breaks s, spaces and all, into lines of at most width runes,
+// cutLines breaks s, spaces and all, into lines of at most width cells,
 // the ones after the first indented by indent.
 func cutLines(s string, width int, indent string) []string {
-	r := []rune(s)
 	room := max(10, width)
 	var out []string
-	for len(r) > room {
-		out = append(out, string(r[:room]))
-		r = append([]rune(indent), r[room:]...)
+	for ansi.StringWidth(s) > room {
+		// Cells, not runes: a double-width character takes two.
+		head := ansi.Truncate(s, room, "")
+		out = append(out, head)
+		s = indent + s[len(head):]
 		room = max(len(indent)+10, width)
 	}
-	return append(out, string(r))
+	return append(out, s)
 }
