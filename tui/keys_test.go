@@ -476,3 +476,31 @@ func TestHelpShortScrolls(t *testing.T) {
 		t.Fatalf("the help opens scrolled where it was left:\n%s", h.screen())
 	}
 }
+
+// The preview of a binary file larger than its hex dump says how much
+// it shows, as a long text file's does: the dump of a 100 MiB file
+// ended at 0000fff0 with nothing to tell it was not the end.
+func TestPreviewHexSaysItIsCut(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	b := &builder{tb: t, r: r, s: r.NewSaver(ctx, 1)}
+	data := make([]byte, 100<<10)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	root := b.root(b.file("big.bin", data, 0o644, at(1, 1)), b.file("small.bin", data[:300], 0o644, at(1, 1)))
+	if err := b.s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sn := &repo.Snapshot{Time: at(1, 2), Tree: root, Paths: []string{"/"}, Host: "h", Source: "s"}
+	if err := r.SaveSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, &fixture{r: r, snaps: []*repo.Snapshot{sn}}, 120, 30)
+	h.keys("enter", "enter", "G")
+	h.contains("0000fff0: ", "… first 64.0 KiB of 100 KiB shown")
+	h.keys("esc", "down", "enter", "G")
+	if s := h.screen(); strings.Contains(s, "shown") || !strings.Contains(s, "00000120: ") {
+		t.Errorf("a whole small file is not cut:\n%s", s)
+	}
+}

@@ -77,8 +77,12 @@ func (p *previewPage) setContent(a *App) {
 		b.WriteString(styleDim.Render("loading…") + "\n")
 	case p.node.Kind == tree.KindFile && p.node.Size > 0:
 		b.WriteString(renderContent(p.data, p.vp.Width, true))
-		if int64(len(p.data)) < int64(p.node.Size) && isText(p.data) {
-			b.WriteString(styleDim.Render(fmt.Sprintf("… first %s of %s shown", formatBytes(int64(len(p.data))), formatBytes(int64(p.node.Size)))) + "\n")
+		shown := len(p.data)
+		if !isText(p.data) {
+			shown = min(shown, hexLimit) // the hex dump's part of what was read
+		}
+		if int64(shown) < int64(p.node.Size) {
+			b.WriteString(styleDim.Render(fmt.Sprintf("… first %s of %s shown", formatBytes(int64(shown)), formatBytes(int64(p.node.Size)))) + "\n")
 		}
 	}
 	p.vp.SetContent(strings.TrimSuffix(b.String(), "\n"))
