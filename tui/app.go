@@ -166,12 +166,14 @@ func (a *App) load(p page, fn func(ctx context.Context) any) tea.Cmd {
 
 // fail shows err on the status line.
 func (a *App) fail(err error) {
-	a.status, a.statusOK = err.Error(), false
+	a.status, a.statusOK = printable(err.Error()), false
 }
 
-// note shows a notice on the status line.
+// note shows a notice on the status line. Both escape what they show, as
+// names are escaped everywhere: a name or an error naming a file may
+// hold a line feed or a terminal escape.
 func (a *App) note(format string, args ...any) {
-	a.status, a.statusOK = fmt.Sprintf(format, args...), true
+	a.status, a.statusOK = printable(fmt.Sprintf(format, args...)), true
 }
 
 // clearMarks clears the marks, asking first when there are several.

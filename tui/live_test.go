@@ -71,3 +71,42 @@ func TestLiveDiffRestoreOriginal(t *testing.T) {
 		t.Fatalf("a.txt was not restored in place: %q", got)
 	}
 }
+
+// A live-only entry cannot be marked, and the notice that says so names
+// it escaped: drawn raw, a line feed in the name split the status line
+// (the whole screen moved up a line) and an escape sequence in it
+// restyled the terminal.
+func TestLiveOnlyNoticeEscapesName(t *testing.T) {
+	f := repotest.New(t)
+	lipgloss.SetColorProfile(termenv.Ascii)
+	if err := os.WriteFile(filepath.Join(f.Source, "evil\x1b[7mINV\nline2"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := New(context.Background(), f.Repo, Options{Location: time.UTC})
+	a.static = true
+	h := &harness{t: t, a: a}
+	h.keys()
+	h.run(a.Init())
+	h.keys("L")
+	p, ok := a.top().(*diffPage)
+	if !ok {
+		t.Fatalf("L opened %T (status %q)", a.top(), a.status)
+	}
+	p.cur.pos = -1
+	for i, n := range p.rows {
+		if strings.HasPrefix(n.name, "evil") {
+			p.cur.pos = i
+		}
+	}
+	if p.cur.pos < 0 {
+		t.Fatalf("the new live file is not in the diff:\n%s", a.View())
+	}
+	h.keys("space")
+	v := a.View()
+	if strings.Contains(v, "\x1b") || strings.Count(v, "\n") != 23 {
+		t.Errorf("the notice drew the name raw (%d lines):\n%q", strings.Count(v, "\n")+1, v)
+	}
+	if !strings.Contains(v, `evil\x1b[7mINV\nline2 exists only on the live filesystem`) {
+		t.Errorf("the notice lacks the escaped name:\n%s", v)
+	}
+}
