@@ -254,7 +254,7 @@ func (p *searchPage) view(a *App, w, h int) string {
 				m = styleMark.Render("*")
 			}
 			line = fmt.Sprintf("%s    %s %s %s  %9s  %s  %s", gutter, m, hit.Snapshot.ID.Short(), a.fmtTime(hit.Snapshot.Time),
-				nodeSize(hit.Node), hit.Node.LsMode(), hit.Snapshot.Host+" · "+hit.Snapshot.Source)
+				nodeSize(hit.Node), hit.Node.LsMode(), groupOf(hit.Snapshot))
 		}
 		if i == p.cur.pos {
 			line = styleSelected.Render(fit(line, w))

@@ -281,7 +281,18 @@ func (p *snapshotsPage) scroll(h int) {
 	p.cur.top = max(0, min(p.cur.top, len(p.rows)-h))
 }
 
-func groupOf(sn *repo.Snapshot) string { return sn.Host + " · " + sn.Source }
+func groupOf(sn *repo.Snapshot) string { return printable(sn.Host) + " · " + printable(sn.Source) }
+
+// shownTags and shownPaths are a snapshot's tags and paths as the list
+// draws them, escaped as names are (a path may hold a line feed).
+func shownTags(sn *repo.Snapshot) string { return printable(strings.Join(sn.Tags, ",")) }
+func shownPaths(sn *repo.Snapshot) string {
+	var ps []string
+	for _, p := range sn.Paths {
+		ps = append(ps, printable(p))
+	}
+	return strings.Join(ps, " ")
+}
 
 // searchText is what the filter matches a snapshot against: its time as
 // the list shows it, in the zone loc.
@@ -323,7 +334,7 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 	// narrow terminal, where PATHS needs the room more.
 	tagsW := len("TAGS")
 	for _, sn := range p.all {
-		tagsW = max(tagsW, ansi.StringWidth(strings.Join(sn.Tags, ",")))
+		tagsW = max(tagsW, ansi.StringWidth(shownTags(sn)))
 	}
 	tagsW = min(tagsW, 15)
 	if w < 100 {
@@ -347,7 +358,7 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 			gutter = "> "
 		}
 		line := fmt.Sprintf("%s%s %-8s %-19s %s %9s %9s  %s", gutter, p.pickLabel(sn), sn.ID.Short(), a.fmtTime(sn.Time),
-			fit(strings.Join(sn.Tags, ","), tagsW), size, added, fitLeft(strings.Join(sn.Paths, " "), pathW))
+			fit(shownTags(sn), tagsW), size, added, fitLeft(shownPaths(sn), pathW))
 		if row.item == p.cur.pos {
 			line = styleSelected.Render(fit(line, w))
 		}

@@ -1,8 +1,11 @@
 package tui
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/cairn-backup/cairn/repo"
 )
 
 // Counts read as English: "1 snapshot", "3 snapshots", never "(s)".
@@ -62,4 +65,27 @@ func TestSearchNarrowKeepsMatchedName(t *testing.T) {
 	h.contains("+ /home/alice/photos/a.jpg   ", "+ /home/alice/photos/c.jpg   ", "2 snapshots\n")
 	h.send(teaSize(40, 20))
 	h.contains("+ …ome/alice/photos/a.jpg  3 snapshots", "+ …ome/alice/photos/c.jpg  2 snapshots")
+}
+
+// A snapshot's paths, tags, host and source are escaped like names: a
+// folder ingested with a line feed in its name split its row in two and
+// moved every row under it, and an escape sequence restyled the screen.
+func TestSnapshotListEscapesPaths(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	b := &builder{tb: t, r: r, s: r.NewSaver(ctx, 1)}
+	root := b.root(b.file("f", []byte("x"), 0o644, at(1, 1)))
+	if err := b.s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sn := &repo.Snapshot{Time: at(1, 2), Tree: root, Paths: []string{"/srv/odd\x1b[7mINV\nx"}, Host: "h\x1b[1m", Source: "s", Tags: []string{"t\nu"}}
+	if err := r.SaveSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, &fixture{r: r, snaps: []*repo.Snapshot{sn}}, 120, 30)
+	v := h.a.View()
+	if strings.Contains(v, "\x1b") || strings.Count(v, "\n") != 29 {
+		t.Errorf("drawn raw (%d lines):\n%q", strings.Count(v, "\n")+1, v)
+	}
+	h.contains(`/srv/odd\x1b[7mINV\nx`, `t\nu`, `h\x1b[1m · s`)
 }
