@@ -504,3 +504,18 @@ func TestPreviewHexSaysItIsCut(t *testing.T) {
 		t.Errorf("a whole small file is not cut:\n%s", s)
 	}
 }
+
+// space on a collapsed search result marks the path in its newest
+// snapshot, whose row is hidden: the path's row shows the mark, as the
+// tree and the diff do (nothing on screen said anything was marked).
+func TestSearchMarkShowsOnCollapsedPath(t *testing.T) {
+	h := newHarness(t, newFixture(t), 120, 30)
+	h.keys("f")
+	h.typeText("*.jpg")
+	h.keys("enter", "space")
+	h.contains("  +*/home/alice/photos/a.jpg", "> + /home/alice/photos/b.jpg")
+	h.keys("up", "space")
+	if s := h.screen(); strings.Contains(s, "+*") {
+		t.Errorf("unmarked, the path still shows a mark:\n%s", s)
+	}
+}

@@ -246,7 +246,16 @@ func (p *searchPage) view(a *App, w, h int) string {
 				right = "  " + plural(len(res.Hits), "snapshot", "snapshots")
 			}
 			// A path too long keeps its end: the name that matched.
-			line = gutter + sign + " " + fitLeft(printable(res.Path), max(10, w-4-len([]rune(right)))) + right
+			// A mark shows on the path too: space marks a collapsed
+			// path's newest snapshot, whose row is hidden.
+			m := " "
+			for _, hit := range res.Hits {
+				if a.marks.has(hit.Snapshot, res.Path) {
+					m = styleMark.Render("*")
+					break
+				}
+			}
+			line = gutter + sign + m + fitLeft(printable(res.Path), max(10, w-4-len([]rune(right)))) + right
 		} else {
 			hit := res.Hits[row.hit]
 			m := " "
