@@ -340,8 +340,22 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 	if w < 100 {
 		tagsW = min(tagsW, 8)
 	}
-	pathW := max(8, w-55-tagsW) // what the columns before it leave
-	b.WriteString(styleDim.Render(fmt.Sprintf("    %-8s %-19s %s %9s %9s  %s", "ID", "TIME", fit("TAGS", tagsW), "SIZE", "ADDED", "PATHS")) + "\n")
+	// On a narrow screen ADDED, then SIZE, make room for PATHS, which
+	// tells the snapshots of different folders apart.
+	nums := []string{"SIZE", "ADDED"}
+	pathW := w - 55 - tagsW // what the columns before it leave
+	for len(nums) > 0 && pathW < 12 {
+		nums, pathW = nums[:len(nums)-1], pathW+10
+	}
+	pathW = max(8, pathW)
+	numCols := func(vals ...string) string {
+		s := ""
+		for i := range nums {
+			s += fmt.Sprintf(" %9s", vals[i])
+		}
+		return s
+	}
+	b.WriteString(styleDim.Render(fmt.Sprintf("    %-8s %-19s %s%s  %s", "ID", "TIME", fit("TAGS", tagsW), numCols("SIZE", "ADDED"), "PATHS")) + "\n")
 	for i := p.cur.top; i < len(p.rows) && i < p.cur.top+listH; i++ {
 		row := p.rows[i]
 		if row.sn == nil {
@@ -357,8 +371,8 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 		if row.item == p.cur.pos {
 			gutter = "> "
 		}
-		line := fmt.Sprintf("%s%s %-8s %-19s %s %9s %9s  %s", gutter, p.pickLabel(sn), sn.ID.Short(), a.fmtTime(sn.Time),
-			fit(shownTags(sn), tagsW), size, added, fitLeft(shownPaths(sn), pathW))
+		line := fmt.Sprintf("%s%s %-8s %-19s %s%s  %s", gutter, p.pickLabel(sn), sn.ID.Short(), a.fmtTime(sn.Time),
+			fit(shownTags(sn), tagsW), numCols(size, added), fitLeft(shownPaths(sn), pathW))
 		if row.item == p.cur.pos {
 			line = styleSelected.Render(fit(line, w))
 		}

@@ -89,3 +89,18 @@ func TestSnapshotListEscapesPaths(t *testing.T) {
 	}
 	h.contains(`/srv/odd\x1b[7mINV\nx`, `t\nu`, `h\x1b[1m · s`)
 }
+
+// Narrower still, ADDED and then SIZE give their room to PATHS: at 60
+// columns the columns before it left none, and every snapshot read the
+// same whatever folder it was of.
+func TestNarrowerSnapshotListDropsNumbersForPaths(t *testing.T) {
+	h := newHarness(t, newFixture(t), 70, 24)
+	h.contains("TAGS          SIZE  PATHS", "9.8 KiB  /home/alice", "40 B  /etc")
+	h.send(teaSize(60, 24))
+	h.contains("TAGS      PATHS", "  /home/alice\n", "  /etc\n")
+	for _, l := range strings.Split(h.screen(), "\n") {
+		if len([]rune(l)) > 60 {
+			t.Errorf("line wider than 60: %q", l)
+		}
+	}
+}
