@@ -399,3 +399,53 @@ func cachedBytes(t *testing.T, p string) int64 {
 	}
 	return int64(cs.Cache) * int64(os.Getpagesize())
 }
+
+// A tag file that is a fifo or a dangling symlink marks its folder as
+// restic's lstat finds it, and a fifo named like a tag file never hangs
+// the ingest (it used to block in open, even against SIGTERM).
+func TestTagFileFifoAndSymlink(t *testing.T) {
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "fifo", "data"), "x")
+	write(t, filepath.Join(src, "link", "data"), "x")
+	write(t, filepath.Join(src, "cache", "data"), "x")
+	if err := unix.Mkfifo(filepath.Join(src, "fifo", ".nobackup"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nonexistent", filepath.Join(src, "link", ".nobackup")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(src, "cache", "CACHEDIR.TAG"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type res struct {
+		sn  *repo.Snapshot
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		out, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s",
+			ExcludeIfPresent: []string{".nobackup"}, ExcludeCaches: true})
+		if err != nil {
+			done <- res{nil, err}
+			return
+		}
+		done <- res{out.Snapshot, nil}
+	}()
+	var got res
+	select {
+	case got = <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("ingest hangs on a fifo named like a tag file")
+	}
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	for dir, want := range map[string]string{"fifo": ".nobackup", "link": ".nobackup", "cache": "CACHEDIR.TAG data"} {
+		if g := strings.Join(names(t, r, got.sn, filepath.Join(src, dir)), " "); g != want {
+			t.Errorf("%s holds %q, want %q", dir, g, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
@@ -239,15 +240,23 @@ func ParseTagFiles(specs []string) ([]TagFile, error) {
 	return out, nil
 }
 
-// in reports whether dir holds the tag file, with its header.
+// in reports whether dir, whose listing holds the tag file's name, holds
+// the tag file with its header. Without a header the name alone counts,
+// whatever the entry is (as restic takes any entry that lstat finds: a
+// dangling symlink, or a file the user cannot read). With a header, only a
+// regular file counts, opened without blocking: a fifo of that name must
+// not hang the ingest.
 func (t TagFile) in(dir string) bool {
-	f, err := fsmeta.OpenFile(filepath.Join(dir, t.Name), os.O_RDONLY, 0)
+	if t.Header == "" {
+		return true
+	}
+	f, err := fsmeta.OpenFile(filepath.Join(dir, t.Name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	if t.Header == "" {
-		return true
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return false
 	}
 	buf := make([]byte, len(t.Header))
 	n, _ := io.ReadFull(f, buf)
