@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 // OpenRead opens the regular file at path for reading. It does not follow a
@@ -159,4 +161,23 @@ func dataExtents(fd int, size int64) (out []Extent, err error) {
 		off = hole
 	}
 	return out, nil
+}
+
+// FstatNode returns the node of the open file f (named path) as fstat
+// sees it, without its extended attributes: what a file opened after it
+// was listed really is, when it was replaced or changed in between.
+func FstatNode(f *os.File, path string) (*tree.Node, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("fstat %s: %w", path, serr)
+	}
+	return fromStat(path, "", &st, false)
 }

@@ -247,6 +247,18 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 		return nil, 0, err
 	}
 	defer f.Close()
+	if now, err := fsmeta.FstatNode(f, fj.path); err != nil {
+		return nil, 0, err
+	} else if n := fj.node; now.Inode != n.Inode || now.Dev != n.Dev || now.Size != n.Size || now.MTime != n.MTime || now.CTime != n.CTime {
+		// The file was replaced (renamed over) or changed since the walk
+		// listed it: the snapshot records the file that is read, with
+		// its own owner, mode, times and size, as restic records the
+		// fstat of the file it opened, not the earlier lstat with
+		// another file's content cut to the old size.
+		w.g.counts.bytes.Add(int64(now.Size) - int64(n.Size))
+		now.Xattrs = n.Xattrs
+		*n = *now
+	}
 	size := int64(fj.node.Size)
 	extents, err := fsmeta.DataExtents(f, size)
 	if err != nil {
