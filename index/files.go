@@ -64,14 +64,23 @@ func (d *DB) HasFiles(source string, paths []string) (bool, error) {
 		}
 		c := sb.Cursor()
 		for _, p := range paths {
-			dir, name := filepath.Split(p)
-			ranges := [][]byte{
-				append([]byte(p), 0),               // in the folder p
-				[]byte(p + "/"),                    // below it
-				FileKey(filepath.Clean(dir), name), // p itself, a file
-			}
 			if p == "/" {
-				ranges = [][]byte{[]byte("/")}
+				if k, _ := c.First(); k != nil {
+					has = true
+					return nil
+				}
+				continue
+			}
+			// p itself, a file: its own key, not every name that
+			// begins with its name (/etc/hosts.allow for /etc/hosts).
+			dir, name := filepath.Split(p)
+			if sb.Get(FileKey(filepath.Clean(dir), name)) != nil {
+				has = true
+				return nil
+			}
+			ranges := [][]byte{
+				append([]byte(p), 0), // in the folder p
+				[]byte(p + "/"),      // below it
 			}
 			for _, prefix := range ranges {
 				if k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {

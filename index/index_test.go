@@ -239,3 +239,25 @@ func TestDamagedPagesAreAnError(t *testing.T) {
 		t.Fatalf("the damage mark stays: %v", err)
 	}
 }
+
+// A file's entry says the cache holds that file, not every file whose name
+// begins with its name (/etc/hosts.allow is not /etc/hosts).
+func TestHasFilesFileNamePrefix(t *testing.T) {
+	d, err := Open(filepath.Join(t.TempDir(), "index.db"), "r", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	entries := map[string][]byte{string(FileKey("/etc", "hosts.allow")): []byte("1"), string(FileKey("/", "data")): []byte("2")}
+	if err := d.UpdateFiles("h\x00s", []string{"/etc/hosts.allow", "/data"}, entries, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want bool
+	}{{"/etc/hosts", false}, {"/etc/hosts.allow", true}, {"/dat", false}, {"/data", true}, {"/etc", true}} {
+		if got, err := d.HasFiles("h\x00s", []string{tc.path}); err != nil || got != tc.want {
+			t.Errorf("HasFiles %s: %v, %v; want %v", tc.path, got, err, tc.want)
+		}
+	}
+}
