@@ -103,8 +103,14 @@ func (c cronSchedule) Next(after time.Time) time.Time {
 	// Clocks set back: n's wall time came once before, an hour or so
 	// earlier, and that earlier time matched too; it is not after
 	// after (robfig would have returned it), so it ran, or was due.
-	for i := 0; i < 4 && !n.IsZero() && secondPass(n.In(loc)); i++ {
-		n = c.c.Next(n)
+	// Every wall time up to the end of the repeat came in the first pass:
+	// go past it at once, however many times the schedule has in it.
+	for i := 0; i < 4 && !n.IsZero(); i++ {
+		end, ok := secondPass(n.In(loc))
+		if !ok {
+			break
+		}
+		n = c.c.Next(end.Add(-time.Second))
 	}
 	// Clocks set forward: a wall time in the gap never comes; fire at
 	// the change instead when that is before n.
@@ -134,15 +140,20 @@ func wallUTC(t time.Time) time.Time {
 }
 
 // secondPass reports whether t's wall time is the second of two instants
-// with that wall time, the clocks having been set back before it.
-func secondPass(t time.Time) bool {
+// with that wall time, the clocks having been set back before it, and
+// when the repeated wall times end (the first instant after them).
+func secondPass(t time.Time) (end time.Time, ok bool) {
 	start, _ := t.ZoneBounds()
 	if start.IsZero() {
-		return false
+		return time.Time{}, false
 	}
 	_, before := start.Add(-time.Nanosecond).Zone()
 	_, now := t.Zone()
-	return before > now && t.Sub(start) < time.Duration(before-now)*time.Second
+	back := time.Duration(before-now) * time.Second
+	if before <= now || t.Sub(start) >= back {
+		return time.Time{}, false
+	}
+	return start.Add(back), true
 }
 
 func (c cronSchedule) Interval() (time.Duration, bool) { return 0, false }

@@ -168,6 +168,10 @@ func TestCronScheduleDaylightSaving(t *testing.T) {
 		{"30 2 * * *", "2026-10-25 01:50 CEST", []string{"2026-10-25 02:30 CEST", "2026-10-26 02:30 CET"}},
 		{"@daily", "2026-10-24 12:00 CEST", []string{"2026-10-25 00:00 CEST", "2026-10-26 00:00 CET"}},
 		{"0 * * * *", "2026-10-25 01:30 CEST", []string{"2026-10-25 02:00 CEST", "2026-10-25 02:00 CET", "2026-10-25 03:00 CET"}},
+		// More times in the repeated hour than a few: none fires twice.
+		{"*/10 2 * * *", "2026-10-25 02:45 CEST", []string{"2026-10-25 02:50 CEST", "2026-10-26 02:00 CET"}},
+		{"* 2 * * *", "2026-10-25 02:58 CEST", []string{"2026-10-25 02:59 CEST", "2026-10-26 02:00 CET"}},
+		{"*/15 1-2 * * *", "2026-10-25 02:40 CEST", []string{"2026-10-25 02:45 CEST", "2026-10-26 01:00 CET"}},
 	} {
 		s, err := ParseSchedule(c.sched)
 		if err != nil {
