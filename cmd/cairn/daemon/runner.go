@@ -345,6 +345,12 @@ func (r *runner) exec(j *job) {
 			r.mu.Unlock()
 			return
 		}
+		// A reload removed it while it waited for a free slot.
+		if j.dropped {
+			r.finishLocked(j, RunResult{Source: j.name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: removedByReload(j.name)})
+			r.mu.Unlock()
+			return
+		}
 		r.busy++
 		j.state = running
 		kind, src := j.kind, j.src
@@ -398,12 +404,18 @@ func (r *runner) exec(j *job) {
 		}
 		why := errStopping.Error()
 		if j.dropped && !r.stopped {
-			why = fmt.Sprintf("%s %q in the daemon's config any more (removed by a reload)", errUnknownSource, j.name)
+			why = removedByReload(j.name)
 		}
 		r.finishLocked(j, RunResult{Source: j.name, Outcome: OutcomeFailure, ExitCode: exitFailure, Error: why})
 		r.mu.Unlock()
 		return
 	}
+}
+
+// removedByReload is what the callers waiting for a run of a job a reload
+// removed hear.
+func removedByReload(name string) string {
+	return fmt.Sprintf("%s %q in the daemon's config any more (removed by a reload)", errUnknownSource, name)
 }
 
 // noteCopies keeps the outcome of each copy of a run (under mu).

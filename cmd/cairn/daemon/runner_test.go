@@ -220,3 +220,49 @@ func TestRemovedSourceDoesNotRunAgain(t *testing.T) {
 		t.Fatalf("the removed source ran %d times, want 1", runs)
 	}
 }
+
+// A source a reload removes while its run waits for a free slot (another
+// source running, concurrency 1) does not run once the slot frees; whoever
+// waits for that run hears why.
+func TestRemovedQueuedSourceDoesNotRun(t *testing.T) {
+	cfg := &Config{Sources: []Source{{Name: "a"}, {Name: "b"}}}
+	d, _ := newTestDaemon(t, cfg)
+	var mu sync.Mutex
+	ran := map[string]int{}
+	release := make(chan struct{})
+	d.runner.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
+		mu.Lock()
+		ran[name]++
+		mu.Unlock()
+		if name == "b" {
+			<-release
+		}
+		return RunResult{Source: name, Outcome: OutcomeSuccess}
+	}
+	first, err := d.runner.request("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return ran["b"] == 1 })
+	queued, err := d.runner.request("a") // waits for b's slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.runner.mu.Lock()
+	d.runner.plan(&Config{Sources: []Source{{Name: "b"}}}, nil)
+	d.runner.mu.Unlock()
+	close(release)
+	if res := <-first; res.Outcome != OutcomeSuccess {
+		t.Fatalf("b's run: %+v", res)
+	}
+	res := <-queued
+	if res.Outcome != OutcomeFailure || !strings.Contains(res.Error, "removed by a reload") {
+		t.Errorf("a's queued request answered %+v", res)
+	}
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if ran["a"] != 0 {
+		t.Fatalf("the removed source ran %d times, want 0", ran["a"])
+	}
+}
