@@ -14,7 +14,7 @@
 // Go initializes packages in import path order among those whose imports
 // are ready: this one imports only lipgloss, which bubbletea imports too,
 // and github.com/cairn-backup sorts before github.com/charmbracelet, so its
-// init runs first. The tui package and cmd/cairn import it.
+// init runs first. The tui package imports it, and so every cairn command.
 package noquery
 
 import "github.com/charmbracelet/lipgloss"
