@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/backends/local"
+	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/ingest"
@@ -25,53 +26,28 @@ import (
 // of them and the pack, restores every other file, and fails overall.
 func TestRestoreAroundDamagedPack(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	be, err := local.Create(filepath.Join(dir, "repo"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := repo.TestRepositoryOn(t, be)
-	src := filepath.Join(dir, "src")
-	os.MkdirAll(src, 0o755)
 	// Two files far apart in content, so they land in separate packs when
 	// packs are small; use distinct big random files and find the pack of
 	// the first.
+	files := map[string][]byte{"small.txt": []byte("small")}
 	for i, name := range []string{"victim.bin", "survivor.bin"} {
 		b := bytes.Repeat([]byte{byte(i + 1)}, 1) // marker
 		b = append(b, make([]byte, 600<<10)...)
 		for j := range b {
 			b[j] ^= byte(j*7 + i*13)
 		}
-		os.WriteFile(filepath.Join(src, name), b, 0o644)
+		files[name] = b
 	}
-	os.WriteFile(filepath.Join(src, "small.txt"), []byte("small"), 0o644)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _, err := restore.Find(ctx, r, res.Snapshot, filepath.Join(src, "victim.bin"))
-	if err != nil || n.Kind != tree.KindFile || len(n.Content) == 0 {
-		t.Fatalf("find victim: %v %+v", err, n)
-	}
-	loc, ok, err := r.LookupBlob(n.Content[0].ID)
-	if err != nil || !ok {
-		t.Fatalf("lookup: %v %v", ok, err)
-	}
-	packFile := filepath.Join(dir, "repo", filepath.FromSlash(repo.PackName(id.DataBlob, loc.Pack)))
-	b, err := os.ReadFile(packFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[loc.Offset+40] ^= 0x55 // inside the victim's first blob
-	if err := os.WriteFile(packFile, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f := newDamageFixture(t, files)
+	r, src, res := f.r, f.src, f.res
+	n := f.node(t, "victim.bin")
+	loc := f.damage(t, n.Content[0].ID) // inside the victim's first blob
 
 	// Read blob by blob (local storage) and pack by pack (remote).
 	for _, readPacks := range []bool{false, true} {
 		var warned []string
 		dst := t.TempDir()
-		_, err = restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0, ReadPacks: readPacks,
+		_, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0, ReadPacks: readPacks,
 			Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }})
 		if !errors.Is(err, restore.ErrIncomplete) {
 			t.Fatalf("restore over a damaged pack: %v, want ErrIncomplete", err)
@@ -176,25 +152,13 @@ func TestIngestFullDisk(t *testing.T) {
 // whose read happened to fail first.
 func TestRestoreReportsEveryZeroedChunk(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	be, err := local.Create(filepath.Join(dir, "repo"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := repo.TestRepositoryOn(t, be)
-	src := filepath.Join(dir, "src")
-	os.MkdirAll(src, 0o755)
 	b := make([]byte, 8<<20)
-	rng := rand.NewChaCha8([32]byte{7})
-	rng.Read(b)
-	os.WriteFile(filepath.Join(src, "big.bin"), b, 0o644)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _, err := restore.Find(ctx, r, res.Snapshot, filepath.Join(src, "big.bin"))
-	if err != nil || len(n.Content) < 3 {
-		t.Fatalf("find big.bin: %v, want 3 chunks or more: %+v", err, n)
+	rand.NewChaCha8([32]byte{7}).Read(b)
+	f := newDamageFixture(t, map[string][]byte{"big.bin": b})
+	r, src, res := f.r, f.src, f.res
+	n := f.node(t, "big.bin")
+	if len(n.Content) < 3 {
+		t.Fatalf("big.bin has %d chunks, want 3 or more", len(n.Content))
 	}
 	// Damage the second and the last chunk.
 	var off, lost, first uint64
@@ -204,26 +168,14 @@ func TestRestoreReportsEveryZeroedChunk(t *testing.T) {
 				first = off
 			}
 			lost += c.Size
-			loc, ok, err := r.LookupBlob(c.ID)
-			if err != nil || !ok {
-				t.Fatalf("lookup: %v %v", ok, err)
-			}
-			packFile := filepath.Join(dir, "repo", filepath.FromSlash(repo.PackName(id.DataBlob, loc.Pack)))
-			pb, err := os.ReadFile(packFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pb[loc.Offset+40] ^= 0x55
-			if err := os.WriteFile(packFile, pb, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			f.damage(t, c.ID)
 		}
 		off += c.Size
 	}
 	for _, readPacks := range []bool{false, true} {
 		var warned []string
 		dst := t.TempDir()
-		_, err = restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0, ReadPacks: readPacks,
+		_, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0, ReadPacks: readPacks,
 			Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }})
 		if !errors.Is(err, restore.ErrIncomplete) {
 			t.Fatalf("restore over damaged chunks: %v, want ErrIncomplete", err)
@@ -248,39 +200,21 @@ func TestRestoreReportsEveryZeroedChunk(t *testing.T) {
 // zeros with the data and reports no error.
 func TestRestoreAgainReplacesDamagedFile(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	be, err := local.Create(filepath.Join(dir, "repo"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := repo.TestRepositoryOn(t, be)
-	src := filepath.Join(dir, "src")
-	os.MkdirAll(src, 0o755)
 	b := make([]byte, 600<<10)
 	rand.NewChaCha8([32]byte{9}).Read(b)
-	os.WriteFile(filepath.Join(src, "victim.bin"), b, 0o644)
 	// An mtime well in the past, as a restored file's mostly is.
-	past := time.Now().Add(-48 * time.Hour)
-	os.Chtimes(filepath.Join(src, "victim.bin"), past, past)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _, err := restore.Find(ctx, r, res.Snapshot, filepath.Join(src, "victim.bin"))
-	if err != nil || len(n.Content) == 0 {
-		t.Fatalf("find victim: %v %+v", err, n)
-	}
-	loc, ok, err := r.LookupBlob(n.Content[0].ID)
-	if err != nil || !ok {
-		t.Fatalf("lookup: %v %v", ok, err)
-	}
-	packFile := filepath.Join(dir, "repo", filepath.FromSlash(repo.PackName(id.DataBlob, loc.Pack)))
+	f := newDamageFixture(t, map[string][]byte{"victim.bin": b}, time.Now().Add(-48*time.Hour))
+	r, src, res := f.r, f.src, f.res
+	packFile, _ := f.packOf(t, f.node(t, "victim.bin").Content[0].ID)
 	whole, err := os.ReadFile(packFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	damaged := bytes.Clone(whole)
-	damaged[loc.Offset+40] ^= 0x55
+	f.damage(t, f.node(t, "victim.bin").Content[0].ID)
+	damaged, err := os.ReadFile(packFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for _, policy := range []restore.Overwrite{restore.IfChanged, restore.IfNewer} {
 		for _, readPacks := range []bool{false, true} {
@@ -312,4 +246,73 @@ func TestRestoreAgainReplacesDamagedFile(t *testing.T) {
 			}
 		}
 	}
+}
+
+// damageFixture is a local repository holding one snapshot of src, whose
+// pack files a test damages in place.
+type damageFixture struct {
+	r        *repo.Repository
+	dir, src string
+	res      *ingest.Result
+}
+
+// newDamageFixture writes files into src (with mtime, when given) and
+// ingests it.
+func newDamageFixture(t *testing.T, files map[string][]byte, mtime ...time.Time) *damageFixture {
+	t.Helper()
+	dir := t.TempDir()
+	be, err := local.Create(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &damageFixture{r: repo.TestRepositoryOn(t, be), dir: dir, src: filepath.Join(dir, "src")}
+	os.MkdirAll(f.src, 0o755)
+	for name, b := range files {
+		p := filepath.Join(f.src, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mtime {
+			os.Chtimes(p, m, m)
+		}
+	}
+	if f.res, err = ingest.Run(context.Background(), f.r, ingest.Options{Paths: []string{f.src}}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// node is the snapshot's node of the file name in src.
+func (f *damageFixture) node(t *testing.T, name string) *tree.Node {
+	t.Helper()
+	n, _, err := restore.Find(context.Background(), f.r, f.res.Snapshot, filepath.Join(f.src, name))
+	if err != nil || n.Kind != tree.KindFile || len(n.Content) == 0 {
+		t.Fatalf("find %s: %v %+v", name, err, n)
+	}
+	return n
+}
+
+// packOf is the pack file holding the data blob bid, and where it is.
+func (f *damageFixture) packOf(t *testing.T, bid id.ID) (string, index.Blob) {
+	t.Helper()
+	loc, ok, err := f.r.LookupBlob(bid)
+	if err != nil || !ok {
+		t.Fatalf("lookup %s: %v %v", bid.Short(), ok, err)
+	}
+	return filepath.Join(f.dir, "repo", filepath.FromSlash(repo.PackName(id.DataBlob, loc.Pack))), loc
+}
+
+// damage flips a byte inside the stored blob bid, in its pack file.
+func (f *damageFixture) damage(t *testing.T, bid id.ID) index.Blob {
+	t.Helper()
+	packFile, loc := f.packOf(t, bid)
+	b, err := os.ReadFile(packFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[loc.Offset+40] ^= 0x55
+	if err := os.WriteFile(packFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
