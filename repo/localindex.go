@@ -1,0 +1,292 @@
+package repo
+
+// The local index: where it lives (the cache folder), how a process opens
+// it (shared, or a private copy when another holds it or its folder cannot
+// be written), and how the resident process publishes it to the others.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cairn-backup/cairn/index"
+)
+
+// DefaultCacheDir is $XDG_CACHE_HOME/cairn (or ~/.cache/cairn). Without
+// either variable (cron's environment, env -i, a service without User=)
+// it is cairn-UID in the temporary folder: each user's own, since a
+// folder shared by all would be made by the first user to run cairn and
+// refuse every other, and could be made ahead by anyone to hand a later
+// root ingest a cache of theirs (see privateCacheDir).
+func DefaultCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return tempCacheDir()
+	}
+	return filepath.Join(d, "cairn")
+}
+
+// UsableDefaultCacheDir is DefaultCacheDir, made and checked with
+// privateCacheDir when it is the temporary folder's.
+func UsableDefaultCacheDir() (string, error) {
+	dir := DefaultCacheDir()
+	if dir == tempCacheDir() {
+		if err := privateCacheDir(dir); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func tempCacheDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("cairn-%d", os.Geteuid()))
+}
+
+// privateCacheDir makes the temporary folder's cache folder dir, or checks
+// the one there: a folder (not a link), the user's own, that nobody else
+// may write or read.
+func privateCacheDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s is not a private folder of this user (uid %d), so it is not used for the local index: remove it, or set CAIRN_CACHE_DIR (HOME and XDG_CACHE_HOME are not set)", dir, os.Geteuid())
+	}
+	return nil
+}
+
+// localIndexError is a failure to write the local index (not the
+// repository).
+type localIndexError struct{ err error }
+
+func (e *localIndexError) Error() string { return "local index: " + e.err.Error() }
+func (e *localIndexError) Unwrap() error { return e.err }
+
+// cacheUnwritable says err is the local cache folder refusing writes: full,
+// over quota, read-only or not ours.
+func cacheUnwritable(err error) bool {
+	var le *localIndexError
+	var ce *cacheDirError
+	if !errors.As(err, &le) && !errors.As(err, &ce) {
+		return false
+	}
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission)
+}
+
+// cacheDirError is a failure to create or open the local cache folder.
+type cacheDirError struct{ err error }
+
+func (e *cacheDirError) Error() string { return e.err.Error() }
+func (e *cacheDirError) Unwrap() error { return e.err }
+
+// privateCache starts an empty local index in a temporary folder, for this
+// run only, because the shared one cannot be used (cause).
+func (r *Repository) privateCache(opt Options, cause error) error {
+	tmp, err := os.MkdirTemp("", "cairn-cache-")
+	if err != nil {
+		return err
+	}
+	db, err := index.Open(filepath.Join(tmp, "index.db"), r.cfg.ID, time.Second)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	opt.logf("%v; using a private local index for this run (slower: it is read from the repository)", cause)
+	r.idx, r.tmpCache, r.logf = db, tmp, opt.logf
+	return nil
+}
+
+// privateIndex swaps the shared local index for a copy of it in a
+// temporary folder.
+func (r *Repository) privateIndex() error {
+	tmp, err := os.MkdirTemp("", "cairn-cache-")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(tmp, "index.db")
+	if err := r.idx.CopyTo(path); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("copy local index: %w", err)
+	}
+	db, err := index.Open(path, r.cfg.ID, time.Second)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	r.idx.Close()
+	r.idx, r.tmpCache = db, tmp
+	return nil
+}
+
+// openCache opens the local index. When another process holds it, a private
+// cache is built in a temporary folder instead: slower, never wrong.
+func (r *Repository) openCache(opt Options) error {
+	dir := opt.CacheDir
+	if dir == "" {
+		var err error
+		if dir, err = UsableDefaultCacheDir(); err != nil {
+			return fmt.Errorf("local index: %v", err)
+		}
+	}
+	dir = filepath.Join(dir, r.cfg.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return &cacheDirError{fmt.Errorf("create cache dir: %w (set CAIRN_CACHE_DIR to a folder this user may write)", err)}
+	}
+	wait, holder := 2*time.Second, residentHolder(dir)
+	if holder != 0 {
+		wait = time.Millisecond // held for long: waiting is no use
+	}
+	db, err := index.Open(filepath.Join(dir, "index.db"), r.cfg.ID, wait)
+	if errors.Is(err, index.ErrBusy) {
+		if holder != 0 {
+			opt.logf("local index %s is held by the cairn daemon (pid %d); using a private one for this run", dir, holder)
+		} else {
+			opt.logf("local index %s is busy; using a private one for this run", dir)
+		}
+		tmp, terr := os.MkdirTemp("", "cairn-cache-")
+		if terr != nil {
+			return terr
+		}
+		r.tmpCache = tmp
+		// Start from the copy the holder published, when there is one:
+		// the sync that follows then reads only what is newer.
+		if cerr := copyFile(filepath.Join(dir, publishedIndex), filepath.Join(tmp, "index.db")); cerr != nil && !errors.Is(cerr, os.ErrNotExist) {
+			opt.logf("local index %s: published copy unusable (%v); starting empty", dir, cerr)
+		}
+		db, err = index.Open(filepath.Join(tmp, "index.db"), r.cfg.ID, time.Second)
+		if err != nil && !errors.Is(err, index.ErrBusy) {
+			// A damaged copy is only a cache: start empty.
+			os.Remove(filepath.Join(tmp, "index.db"))
+			db, err = index.Open(filepath.Join(tmp, "index.db"), r.cfg.ID, time.Second)
+		}
+	} else if err != nil && !errors.Is(err, index.ErrBusy) {
+		// A damaged cache is only a cache: start it again.
+		opt.logf("local index %s is unusable (%v); rebuilding it", dir, err)
+		os.Remove(filepath.Join(dir, "index.db"))
+		db, err = index.Open(filepath.Join(dir, "index.db"), r.cfg.ID, 2*time.Second)
+	}
+	if err != nil && r.tmpCache == "" {
+		return &cacheDirError{err}
+	}
+	if err != nil {
+		return err
+	}
+	r.idx = db
+	r.logf = opt.logf
+	if opt.Resident && r.tmpCache == "" {
+		r.cacheDir = dir
+		r.resident = filepath.Join(dir, residentNote)
+		if err := os.WriteFile(r.resident, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+			opt.logf("local index %s: %v", dir, err)
+			r.resident = ""
+		}
+	}
+	return nil
+}
+
+// publishedIndex, beside a local index, is a consistent copy of it that
+// the resident process refreshes, for others to start their private index
+// from instead of reading every index segment of the repository again.
+const publishedIndex = "index.db.published"
+
+// PublishIndex refreshes the published copy of the local index, when this
+// process is the resident one (Options.Resident); otherwise it does
+// nothing. Calls that overlap a running one are folded into one more copy
+// after it, so the copy is never older than the last call.
+func (r *Repository) PublishIndex() error {
+	if r.resident == "" {
+		return nil
+	}
+	r.pubMu.Lock()
+	if r.pubRunning {
+		r.pubAgain = true
+		r.pubMu.Unlock()
+		return nil
+	}
+	r.pubRunning = true
+	r.pubMu.Unlock()
+	var err error
+	for {
+		err = r.publishOnce()
+		r.pubMu.Lock()
+		if !r.pubAgain {
+			r.pubRunning = false
+			r.pubMu.Unlock()
+			return err
+		}
+		r.pubAgain = false
+		r.pubMu.Unlock()
+	}
+}
+
+func (r *Repository) publishOnce() error {
+	// A lock that changed nothing (a listing) copies nothing.
+	gen := r.idx.Generation()
+	if r.pubDone && gen == r.pubGen {
+		return nil
+	}
+	tmp := filepath.Join(r.cacheDir, publishedIndex+".tmp")
+	os.Remove(tmp)
+	if err := r.idx.CopyTo(tmp); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("publish local index: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(r.cacheDir, publishedIndex)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("publish local index: %w", err)
+	}
+	r.pubGen, r.pubDone = gen, true
+	return nil
+}
+
+// copyFile copies src to dst (which must not exist) and syncs it.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	return out.Close()
+}
+
+// residentNote, beside a local index, holds the pid of the resident
+// process that keeps it open.
+const residentNote = "index.db.resident"
+
+// residentHolder returns the pid the resident note in dir names, when that
+// process lives; 0 otherwise. A note left by a process that died is
+// harmless: its index is free again.
+func residentHolder(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, residentNote))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return 0
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return 0
+	}
+	return pid
+}
