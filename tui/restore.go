@@ -69,6 +69,7 @@ type restoreJob struct {
 	target string     // restore.Options.Target: where path's contents go, or its parent for a file
 	dst    string     // where the entry itself lands
 	root   string     // the folder dst is placed in ("/" in the original location)
+	folder string     // the folder chosen to restore into ("" in the original location)
 	stats  *restore.Stats
 	err    error
 	done   bool
@@ -412,7 +413,7 @@ func (p *restorePage) plan() ([]restoreJob, error) {
 		}
 		j.root = string(filepath.Separator)
 		if !p.original {
-			j.root = root
+			j.root, j.folder = root, dir
 		}
 		j.target = filepath.Dir(j.dst)
 		if m.node != nil && m.node.Kind == tree.KindDir {

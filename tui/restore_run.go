@@ -67,10 +67,27 @@ func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs 
 		ctx = lock.Context()
 	}
 	skipOwner := os.Geteuid() != 0
-	made := makeParents(ctx, r, jobs, warn)
+	// A mark whose way into the chosen folder holds something that is no
+	// folder (a symlink to elsewhere) is not restored: nothing is made or
+	// written through it.
+	refused := map[int]error{}
+	var clear []restoreJob
+	for i, j := range jobs {
+		if err := checkWay(j.folder, j.target); err != nil {
+			refused[i] = err
+			warn(j.dst, err)
+			continue
+		}
+		clear = append(clear, j)
+	}
+	made := makeParents(ctx, r, clear, warn)
 	parents = len(made)
 	for i, j := range jobs {
 		if err := ctx.Err(); err != nil {
+			events <- restoreJobDone{job: i, err: err}
+			continue
+		}
+		if err := refused[i]; err != nil {
 			events <- restoreJobDone{job: i, err: err}
 			continue
 		}
@@ -159,6 +176,44 @@ func jobSizes(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs []
 type madeDir struct {
 	path string
 	node *tree.Node // nil when it could not be read
+}
+
+// checkWay says why target, where a restore into folder is to write, must
+// not be used: something from below folder down to target itself is
+// there and is not a folder (a symlink, which would lead the restore out
+// of folder). Restoring in the original location (folder "") follows the
+// system's own symlinks as any path does.
+func checkWay(folder, target string) error {
+	if folder == "" {
+		return nil
+	}
+	root := folder
+	rel, err := filepath.Rel(root, target)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%s is not inside %s", target, root)
+	}
+	if rel == "." {
+		return nil
+	}
+	p := root
+	for _, c := range strings.Split(rel, string(filepath.Separator)) {
+		p = filepath.Join(p, c)
+		fi, err := fsmeta.Lstat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // made below, with all under it
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			what := "a file"
+			if fi.Mode()&os.ModeSymlink != 0 {
+				what = "a symlink"
+			}
+			return fmt.Errorf("%s is %s, where the snapshot has a folder: nothing is restored through it", p, what)
+		}
+	}
+	return nil
 }
 
 // makeParents makes the missing folders between each job's root and its

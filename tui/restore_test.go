@@ -525,3 +525,44 @@ func TestRestoreReportWrapsWideNames(t *testing.T) {
 		}
 	}
 }
+
+// Restoring into a folder whose existing entries are symlinks where the
+// snapshot has the folders above a mark (or the marked folder itself)
+// writes nothing through them: those marks fail, naming the symlink, and
+// the others are restored.
+func TestRestoreIntoFolderDoesNotFollowSymlinks(t *testing.T) {
+	f, h := liveHarness(t)
+	base := t.TempDir()
+	dst := filepath.Join(base, "out")
+	outside := filepath.Join(base, "outside")
+	outside2 := filepath.Join(base, "outside2")
+	for _, d := range []string{dst, filepath.Join(dst, "docs"), outside, outside2} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dst, "docs", "notes")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside2, filepath.Join(dst, "media")); err != nil {
+		t.Fatal(err)
+	}
+	markLive(t, f, h, "docs/notes")    // the marked folder is a symlink
+	markLive(t, f, h, "media/big.bin") // a folder above it is
+	markLive(t, f, h, "docs/a.txt")    // restored
+	h.keys("R", "t", "ctrl+u")
+	h.typeText(dst)
+	h.keys("enter")
+	h.contains("Restore finished")
+	for _, d := range []string{outside, outside2} {
+		if ents, err := os.ReadDir(d); err != nil || len(ents) != 0 {
+			t.Errorf("%s, outside the target, holds %d entries (%v)", d, len(ents), err)
+		}
+	}
+	a, _ := os.ReadFile(filepath.Join(dst, "docs", "a.txt"))
+	src, _ := os.ReadFile(filepath.Join(f.Source, "docs", "a.txt"))
+	if len(src) == 0 || string(a) != string(src) {
+		t.Error("docs/a.txt not restored")
+	}
+	h.contains("2 failures", filepath.Join(dst, "docs", "notes")+" is a symlink", filepath.Join(dst, "media")+" is a symlink")
+}
