@@ -55,9 +55,10 @@ func timeName(t time.Time) string {
 	return t.Local().Format("2006-01-02T15:04:05")
 }
 
-// dirName makes a host, source or tag usable as one path element.
+// dirName makes a host, source or tag usable as one path element: a
+// slash, and a NUL (where the kernel would end the name), become "_".
 func dirName(s string) string {
-	s = strings.ReplaceAll(s, "/", "_")
+	s = strings.NewReplacer("/", "_", "\x00", "_").Replace(s)
 	if s == "" || s == "." || s == ".." {
 		return "_" + s
 	}
