@@ -249,6 +249,7 @@ type fsys struct {
 	mu    sync.Mutex
 	cat   *catalogue
 	vino  map[string]uint64    // inode numbers of the virtual entries, by key
+	voff  map[uint64]string    // listing offsets of the virtual entries -> their names
 	snaps map[id.ID]*snapState // per snapshot: its root and hardlink groups
 	seen  map[[2]uint64]bool   // (inode, chunk) pairs already logged as unreadable
 	warns map[string]bool      // refresh problems already logged
@@ -271,6 +272,7 @@ func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) 
 		chunks: newChunkCache(r, opt.CacheBytes, opt.ReadTimeout),
 		uid:    uint32(os.Getuid()), gid: uint32(os.Getgid()),
 		vino:  map[string]uint64{},
+		voff:  map[uint64]string{},
 		snaps: map[id.ID]*snapState{},
 		seen:  map[[2]uint64]bool{},
 		warns: map[string]bool{},
@@ -313,6 +315,30 @@ func (f *fsys) virtualIno(key string) uint64 {
 		f.vino[key] = ino
 	}
 	return ino
+}
+
+// entryOff returns the listing offset of the virtual entry at path p
+// (named name in its folder): the same for that name in that folder for
+// as long as the mount lasts, and never one of "." (1) or ".." (2).
+func (f *fsys) entryOff(p, name string) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := "o:" + p
+	num, ok := f.vino[key]
+	if !ok {
+		num = f.newIno(1)
+		f.vino[key] = num
+		f.voff[num+2] = name
+	}
+	return num + 2
+}
+
+// offName returns the name of the virtual entry with listing offset off.
+func (f *fsys) offName(off uint64) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name, ok := f.voff[off]
+	return name, ok
 }
 
 func (f *fsys) catalogue() *catalogue {

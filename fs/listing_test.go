@@ -1,6 +1,7 @@
 package fs_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,10 +12,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	cfs "github.com/cairn-backup/cairn/fs"
+	"github.com/cairn-backup/cairn/repo"
 )
 
 // dirent is one entry getdents64 gave: its name, inode number and the
@@ -159,6 +162,75 @@ func TestNameTooLong(t *testing.T) {
 	for _, dir := range []string{mnt, filepath.Join(mnt, "snapshots")} {
 		if _, err := os.Stat(filepath.Join(dir, long)); !errors.Is(err, syscall.ENAMETOOLONG) {
 			t.Errorf("stat %s/<256 bytes>: %v, want ENAMETOOLONG", dir, err)
+		}
+	}
+}
+
+// TestListingAcrossRefresh: a process that lists ids/ in several
+// getdents calls while a refresh removes a snapshot before the place it
+// has reached gets every other snapshot exactly once, as from any file
+// system: none skipped because the positions behind it moved.
+func TestListingAcrossRefresh(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	r, _ := localRepo(t)
+	var snaps []*repo.Snapshot
+	for i := range 8 {
+		os.WriteFile(filepath.Join(src, "f"), []byte(fmt.Sprint(i)), 0o644)
+		snaps = append(snaps, ingestPath(t, r, src))
+	}
+	mnt, _, m := mountM(t, r, cfs.Options{Refresh: time.Hour})
+	want, err := os.ReadDir(filepath.Join(mnt, "ids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(filepath.Join(mnt, "ids"), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	seen := map[string]int{}
+	// A buffer of a few entries: the listing takes several calls.
+	buf := make([]byte, 64)
+	calls := 0
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		var names []string
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+		for _, name := range names {
+			seen[name]++
+		}
+		if calls++; calls == 2 {
+			// The first snapshot listed goes.
+			var first *repo.Snapshot
+			for _, sn := range snaps {
+				if sn.ID.Short() == want[0].Name() {
+					first = sn
+				}
+			}
+			if err := r.RemoveSnapshot(context.Background(), first.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if calls < 4 {
+		t.Fatalf("the listing took %d calls; the test needs several", calls)
+	}
+	for i, e := range want {
+		if i == 0 {
+			continue // the removed one: either way
+		}
+		if seen[e.Name()] != 1 {
+			t.Errorf("%s listed %d times across the refresh (all: %v)", e.Name(), seen[e.Name()], seen)
 		}
 	}
 }

@@ -36,9 +36,9 @@ func (w *rawFS) kernelCan(c uint64) bool {
 
 // lister is a folder that can list itself.
 type lister interface {
-	// list hands add the folder's entries from position from on ("." is
-	// 0, ".." is 1), each with its Off (its position plus one), until
-	// add returns false. A request of the kernel costs the entries it
+	// list hands add the folder's entries after the one whose Off is
+	// from (0: from the start; "." has Off 1, ".." 2), each with its Off,
+	// until add returns false. A request of the kernel costs the entries it
 	// gets, not the whole folder: a folder of a million entries takes
 	// tens of thousands of requests to list.
 	list(ctx context.Context, from uint64, add func(fuse.DirEntry) bool) syscall.Errno
@@ -76,9 +76,11 @@ func (w *rawFS) ReleaseDir(in *fuse.ReleaseIn) {
 	}
 }
 
-// list lists the folder of the request from its offset on: the offset
-// of an entry is its position plus one, and listings never change, so a
-// seek back finds the same entries.
+// list lists the folder of the request from its offset on: in a
+// snapshot the offset of an entry is its position plus one (its listing
+// never changes, so a seek back finds the same entries); in a virtual
+// folder it names the entry, so that the listing goes on after it though
+// snapshots came or went meanwhile.
 func (w *rawFS) list(cancel <-chan struct{}, in *fuse.ReadIn, add func(d lister, e fuse.DirEntry) bool) fuse.Status {
 	d := w.f.dir(in.NodeId)
 	if d == nil {

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"sort"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -90,26 +91,41 @@ func (n *vdirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 	return listAll(ctx, n)
 }
 
+// list lists the folder from the current catalogue. Its entries change
+// when snapshots come and go, so an entry's offset is not its position
+// (a snapshot removed before the place a reader has reached would make it
+// skip one that stays) but a number naming it in this folder: the listing
+// goes on after that name, wherever it now is.
 func (n *vdirNode) list(ctx context.Context, from uint64, add func(fuse.DirEntry) bool) syscall.Errno {
 	d := n.entries()
 	dots := dotEntries(n.StableAttr().Ino, n.parent)
-	for i := from; i < uint64(len(dots)+len(d.entries)); i++ {
-		var de fuse.DirEntry
-		if i < uint64(len(dots)) {
-			de = dots[i]
-		} else {
-			e := d.entries[i-uint64(len(dots))]
-			p := n.childPath(e.name)
-			switch e.kind {
-			case vDir:
-				de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("d:" + p)}
-			case vLink:
-				de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFLNK, Ino: n.f.virtualIno("l:" + p + "\x00" + e.target)}
-			default:
-				de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())}
-			}
-		}
+	for i := from; i < uint64(len(dots)); i++ {
+		de := dots[i]
 		de.Off = i + 1
+		if !add(de) {
+			return 0
+		}
+	}
+	start := 0
+	if from > uint64(len(dots)) {
+		name, ok := n.f.offName(from)
+		if !ok {
+			return 0 // not an offset this folder gave: nothing after it
+		}
+		start = sort.Search(len(d.entries), func(i int) bool { return d.entries[i].name > name })
+	}
+	for _, e := range d.entries[start:] {
+		var de fuse.DirEntry
+		p := n.childPath(e.name)
+		switch e.kind {
+		case vDir:
+			de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("d:" + p)}
+		case vLink:
+			de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFLNK, Ino: n.f.virtualIno("l:" + p + "\x00" + e.target)}
+		default:
+			de = fuse.DirEntry{Name: e.name, Mode: syscall.S_IFDIR, Ino: n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())}
+		}
+		de.Off = n.f.entryOff(p, e.name)
 		if !add(de) {
 			break
 		}
