@@ -234,3 +234,47 @@ func TestListingAcrossRefresh(t *testing.T) {
 		}
 	}
 }
+
+// TestForgottenFoldersLetGo: a virtual folder or snapshot folder looked
+// up again (every second, as its entry times out) and then forgotten by
+// the kernel is no longer kept registered for listings, with what it
+// loaded: a mount left up for days while snapshots come and go does not
+// grow by every snapshot folder anyone looked at twice.
+func TestForgottenFoldersLetGo(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	r, _ := localRepo(t)
+	a := ingestPath(t, r, src)
+	ingestPath(t, r, src)
+	mnt, _, m := mountM(t, r, cfs.Options{Refresh: time.Hour})
+	paths := []string{filepath.Join(mnt, "ids", a.ID.Short()), filepath.Join(mnt, "hosts", "h", "s")}
+	for range 2 {
+		for _, p := range paths {
+			if _, err := os.ReadDir(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(virtualEntryTimeout + 200*time.Millisecond) // looked up again
+	}
+	if err := r.RemoveSnapshot(context.Background(), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Make the kernel forget every inode nothing uses.
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for cfs.Folders(m) > 1 { // the root stays
+		if time.Now().After(deadline) {
+			t.Fatalf("%d folders still registered after the kernel forgot them (want 1: the root)", cfs.Folders(m))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// virtualEntryTimeout is how long the kernel keeps a virtual entry.
+const virtualEntryTimeout = time.Second

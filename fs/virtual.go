@@ -56,6 +56,9 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		n.f.virtualAttr(&out.Attr, ino, syscall.S_IFDIR|0o555)
 		out.SetEntryTimeout(virtualTimeout)
 		out.SetAttrTimeout(virtualTimeout)
+		if ch := n.known(name, ino); ch != nil {
+			return ch, 0
+		}
 		ch := &vdirNode{f: n.f, path: p, parent: n.StableAttr().Ino}
 		n.f.rememberDir(ino, ch)
 		return n.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
@@ -78,6 +81,12 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 			return nil, readErrno(ctx, err)
 		}
 		ino := n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())
+		if ch := n.known(name, ino); ch != nil {
+			ch.Operations().(*dirNode).fill(&out.Attr, ino)
+			out.SetEntryTimeout(virtualTimeout)
+			out.SetAttrTimeout(stableTimeout)
+			return ch, 0
+		}
 		ch := &dirNode{f: n.f, snap: s, node: root, parent: n.StableAttr().Ino}
 		n.f.rememberDir(ino, ch)
 		ch.fill(&out.Attr, ino)
@@ -85,6 +94,21 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		out.SetAttrTimeout(stableTimeout)
 		return n.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
 	}
+}
+
+// known returns the node the kernel holds for the entry name when it is
+// the folder with inode number ino. A lookup that made a new node object
+// for it would register that object for listings (rememberDir) though
+// go-fuse keeps the one it has: the kernel's forget of the kept one would
+// then leave the folder registered, with what it loaded, for as long as
+// the mount lasts, once for every snapshot folder ever looked up again.
+func (n *vdirNode) known(name string, ino uint64) *gofs.Inode {
+	ch := n.GetChild(name)
+	if ch == nil || ch.StableAttr().Ino != ino {
+		return nil
+	}
+	n.f.rememberDir(ino, ch.Operations().(lister)) // as a new node would be
+	return ch
 }
 
 func (n *vdirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
