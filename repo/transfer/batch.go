@@ -68,9 +68,26 @@ func NewBatch(ctx context.Context, src, dst *repo.Repository, saver *repo.Saver,
 	for _, sn := range source {
 		b.byID[sn.ID] = sn
 	}
+	own := make(map[id.ID]*repo.Snapshot, len(dest))
 	for _, d := range dest {
+		own[d.ID] = d
 		if d.CopiedFrom != nil {
 			b.copies[*d.CopiedFrom] = d
+		}
+	}
+	// A source snapshot that is itself a copy is in the destination too
+	// when its original is (a copy copied back), or when the destination
+	// has another copy of that original (A to B to C beside A to C): as
+	// in restic, where a copy keeps its original's ID. Their trees are
+	// translations of each other, as a copy's and its original's are.
+	for _, sn := range source {
+		if _, ok := b.copies[sn.ID]; ok || sn.CopiedFrom == nil {
+			continue
+		}
+		if d, ok := own[*sn.CopiedFrom]; ok {
+			b.copies[sn.ID] = d
+		} else if d, ok := b.copies[*sn.CopiedFrom]; ok {
+			b.copies[sn.ID] = d
 		}
 	}
 	return b, nil
