@@ -50,6 +50,7 @@ The copies keep their chunk boundaries, which come from the source's chunker:
 files ingested into the destination itself later do not share chunks with
 them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			from.passwordFile, from.passwordCommand = givenOverEnv(cmd, "from-password-file", from.passwordFile, "from-password-command", from.passwordCommand)
 			return runCopy(cmd.Context(), g, from, f, dryRun, args)
 		},
 	}

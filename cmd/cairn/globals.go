@@ -131,6 +131,23 @@ func (g *globals) readPassword(confirm bool) ([]byte, string, error) {
 	return pw, "the terminal", err
 }
 
+// givenOverEnv returns a password file and command (the values of flags
+// fileFlag and commandFlag) with the one that only came from its
+// environment variable dropped when the other was given as a flag: an
+// explicit --password-command is used even though CAIRN_PASSWORD_FILE is
+// set, as an explicit --password-file is even though
+// CAIRN_PASSWORD_COMMAND is.
+func givenOverEnv(cmd *cobra.Command, fileFlag, file, commandFlag, command string) (string, string) {
+	fl := cmd.Flags()
+	switch {
+	case fl.Changed(commandFlag) && !fl.Changed(fileFlag):
+		file = ""
+	case fl.Changed(fileFlag) && !fl.Changed(commandFlag):
+		command = ""
+	}
+	return file, command
+}
+
 // passwordVar is the environment variable that may hold the password.
 func (g *globals) passwordVar() string {
 	if g.passwordEnv != "" {

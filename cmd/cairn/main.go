@@ -145,6 +145,9 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			g.passwordFile, g.passwordCommand = givenOverEnv(cmd, "password-file", g.passwordFile, "password-command", g.passwordCommand)
+		},
 	}
 	g.register(root)
 	root.AddCommand(
