@@ -37,9 +37,10 @@ hashed under the destination's key and stored there unless the destination
 has it already. A snapshot copied after an earlier one of the same host and
 source reads only what changed since: the rest is taken from the earlier
 copy. Each copied snapshot is committed when its data is stored, so an
-interrupted copy keeps the snapshots it finished, and the data of the one it
-was on up to its last checkpoint (every 256 MiB or 3 minutes, as for ingest)
-is reused by the next run; cairn prune removes the rest.
+interrupted copy keeps the snapshots it finished, and the data it stored of
+the one it was on is reused by the next run (all of it after Ctrl-C or
+SIGTERM; after a kill, up to its last checkpoint, every 256 MiB or 3
+minutes, as for ingest); cairn prune removes the rest.
 
 The source's password comes from --from-password-file, --from-password-command,
 CAIRN_FROM_PASSWORD_FILE, CAIRN_FROM_PASSWORD_COMMAND, CAIRN_FROM_PASSWORD, or
@@ -116,7 +117,8 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 	if err != nil {
 		return fmt.Errorf("source repository: %w", err)
 	}
-	saver := dst.NewSaver(ctx, 2)
+	// The saver outlives an interrupt, to index what it stored (b.Fatal).
+	saver := dst.NewSaver(context.WithoutCancel(ctx), 2)
 	if dryRun {
 		saver = dst.NewDryRunSaver(ctx)
 	}

@@ -45,8 +45,9 @@ type Copied struct {
 
 // NewBatch lists the snapshots of src and dst for copies from src into
 // dst through saver, a saver of dst (a dry-run saver stores nothing, and
-// Copy then saves no snapshot). A destination snapshot that cannot be
-// read is reported through warn and left out.
+// Copy then saves no snapshot), whose context outlives ctx (see Fatal).
+// A destination snapshot that cannot be read is reported through warn
+// and left out.
 func NewBatch(ctx context.Context, src, dst *repo.Repository, saver *repo.Saver, dryRun bool, warn func(error)) (*Batch, error) {
 	source, err := src.Snapshots(ctx, nil)
 	if err != nil {
@@ -144,8 +145,17 @@ func (b *Batch) Copy(ctx context.Context, sn *repo.Snapshot) (*Copied, error) {
 // was cancelled, a lock's lease was lost, a prune ran meanwhile, or storing into the destination
 // failed, so that the snapshots after it would fail too. Otherwise (a
 // damaged source blob, say) only that snapshot failed.
+//
+// Either way the packs stored so far are indexed, so that the next run
+// reuses them instead of storing them again beside them, as an
+// interrupted ingest's are: for that the saver's context must not be the
+// one that interrupts the copy (give NewSaver context.WithoutCancel).
 func (b *Batch) Fatal(ctx context.Context, err error) bool {
-	return ctx.Err() != nil || errors.Is(err, repo.ErrLeaseLost) || errors.Is(err, repo.ErrPrunedMeanwhile) || b.saver.Flush() != nil
+	if ctx.Err() != nil || errors.Is(err, repo.ErrLeaseLost) || errors.Is(err, repo.ErrPrunedMeanwhile) {
+		b.saver.Flush()
+		return true
+	}
+	return b.saver.Flush() != nil
 }
 
 // earlierPair picks the copied snapshot to take unchanged trees and

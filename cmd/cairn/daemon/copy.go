@@ -97,7 +97,8 @@ func (d *Daemon) copyInto(ctx context.Context, cfg *Config, src Source, dest *Co
 	stop := context.AfterFunc(slock.Context(), cancel)
 	defer stop()
 
-	saver := dst.NewSaver(ctx, 2)
+	// The saver outlives an interrupt, to index what it stored (b.Fatal).
+	saver := dst.NewSaver(context.WithoutCancel(ctx), 2)
 	b, err := transfer.NewBatch(ctx, d.r, dst, saver, false, func(err error) {
 		d.logf("%s: skipping a snapshot of the destination that cannot be read: %v", what, err)
 	})
