@@ -77,24 +77,25 @@ func (r *Repository) AddKey(ctx context.Context, password []byte, kdf *crypto.KD
 	return strings.TrimPrefix(name, "keys/"), nil
 }
 
-// RemoveKey removes the key file whose ID starts with prefix. It refuses
-// the last key and the key this repository was opened with.
-func (r *Repository) RemoveKey(ctx context.Context, prefix string) error {
+// RemoveKey removes the key file whose ID starts with prefix and returns
+// its whole ID. It refuses the last key and the key this repository was
+// opened with.
+func (r *Repository) RemoveKey(ctx context.Context, prefix string) (string, error) {
 	keys, err := r.Keys(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	ki, err := findKey(keys, prefix)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if len(keys) == 1 {
-		return fmt.Errorf("cannot remove key %s: %w", ki.ID, ErrLastKey)
+		return "", fmt.Errorf("cannot remove key %s: %w", ki.ID, ErrLastKey)
 	}
 	if ki.Current {
-		return fmt.Errorf("cannot remove key %s: %w; open the repository with another password to remove it", ki.ID, ErrCurrentKey)
+		return "", fmt.Errorf("cannot remove key %s: %w; open the repository with another password to remove it", ki.ID, ErrCurrentKey)
 	}
-	return r.be.Remove(ctx, "keys/"+ki.ID)
+	return ki.ID, r.be.Remove(ctx, "keys/"+ki.ID)
 }
 
 // ChangePassword replaces the current key file with one for password: the

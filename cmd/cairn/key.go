@@ -126,10 +126,11 @@ be empty. The repository is opened with the current password as usual
 				return err
 			}
 			defer release()
-			if err := r.RemoveKey(lock.Context(), args[0]); err != nil {
+			id, err := r.RemoveKey(lock.Context(), args[0])
+			if err != nil {
 				return err
 			}
-			g.report(map[string]any{"message_type": "key_removed", "id": args[0]}, "removed key %s", args[0])
+			g.report(map[string]any{"message_type": "key_removed", "id": id}, "removed key %s", id[:10])
 			return nil
 		},
 	})
