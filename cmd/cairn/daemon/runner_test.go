@@ -178,91 +178,59 @@ func TestCheckAndPruneCatchUpAfterRestart(t *testing.T) {
 	}
 }
 
-// A source a reload removes while it runs does not run again for a run
-// requested meanwhile; whoever waits for that run hears why.
+// A source a reload removes does not run for a request made before the
+// reload: not again when the request was queued behind its own run, nor at
+// all when it waited for the slot another source held (concurrency 1).
+// Whoever waits for that run hears why.
 func TestRemovedSourceDoesNotRunAgain(t *testing.T) {
-	cfg := &Config{Sources: []Source{{Name: "a"}, {Name: "b"}}}
-	d, _ := newTestDaemon(t, cfg)
-	var mu sync.Mutex
-	runs := 0
-	release := make(chan struct{})
-	d.runner.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
-		mu.Lock()
-		runs++
-		mu.Unlock()
-		<-release
-		return RunResult{Source: name, Outcome: OutcomeSuccess}
-	}
-	first, err := d.runner.request("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return runs == 1 })
-	second, err := d.runner.request("a") // queued after the running one
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.runner.mu.Lock()
-	d.runner.plan(&Config{Sources: []Source{{Name: "b"}}}, nil)
-	d.runner.mu.Unlock()
-	close(release)
-	if res := <-first; res.Outcome != OutcomeSuccess {
-		t.Fatalf("first run: %+v", res)
-	}
-	res := <-second
-	if res.Outcome != OutcomeFailure || !strings.Contains(res.Error, "removed by a reload") {
-		t.Errorf("second request answered %+v", res)
-	}
-	time.Sleep(50 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	if runs != 1 {
-		t.Fatalf("the removed source ran %d times, want 1", runs)
-	}
-}
-
-// A source a reload removes while its run waits for a free slot (another
-// source running, concurrency 1) does not run once the slot frees; whoever
-// waits for that run hears why.
-func TestRemovedQueuedSourceDoesNotRun(t *testing.T) {
-	cfg := &Config{Sources: []Source{{Name: "a"}, {Name: "b"}}}
-	d, _ := newTestDaemon(t, cfg)
-	var mu sync.Mutex
-	ran := map[string]int{}
-	release := make(chan struct{})
-	d.runner.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
-		mu.Lock()
-		ran[name]++
-		mu.Unlock()
-		if name == "b" {
-			<-release
-		}
-		return RunResult{Source: name, Outcome: OutcomeSuccess}
-	}
-	first, err := d.runner.request("b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return ran["b"] == 1 })
-	queued, err := d.runner.request("a") // waits for b's slot
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.runner.mu.Lock()
-	d.runner.plan(&Config{Sources: []Source{{Name: "b"}}}, nil)
-	d.runner.mu.Unlock()
-	close(release)
-	if res := <-first; res.Outcome != OutcomeSuccess {
-		t.Fatalf("b's run: %+v", res)
-	}
-	res := <-queued
-	if res.Outcome != OutcomeFailure || !strings.Contains(res.Error, "removed by a reload") {
-		t.Errorf("a's queued request answered %+v", res)
-	}
-	time.Sleep(50 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	if ran["a"] != 0 {
-		t.Fatalf("the removed source ran %d times, want 0", ran["a"])
+	for _, tc := range []struct {
+		name    string
+		running string // the source running when the reload removes "a"
+		want    int    // runs of "a"
+	}{
+		{"queued behind its own run", "a", 1},
+		{"waiting for another's slot", "b", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _ := newTestDaemon(t, &Config{Sources: []Source{{Name: "a"}, {Name: "b"}}})
+			var mu sync.Mutex
+			ran := map[string]int{}
+			release := make(chan struct{})
+			d.runner.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
+				mu.Lock()
+				ran[name]++
+				mu.Unlock()
+				if name == tc.running {
+					<-release
+				}
+				return RunResult{Source: name, Outcome: OutcomeSuccess}
+			}
+			first, err := d.runner.request(tc.running)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return ran[tc.running] == 1 })
+			queued, err := d.runner.request("a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.runner.mu.Lock()
+			d.runner.plan(&Config{Sources: []Source{{Name: "b"}}}, nil)
+			d.runner.mu.Unlock()
+			close(release)
+			if res := <-first; res.Outcome != OutcomeSuccess {
+				t.Fatalf("%s's run: %+v", tc.running, res)
+			}
+			res := <-queued
+			if res.Outcome != OutcomeFailure || !strings.Contains(res.Error, "removed by a reload") {
+				t.Errorf("the request for a answered %+v", res)
+			}
+			time.Sleep(50 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			if ran["a"] != tc.want {
+				t.Fatalf("the removed source ran %d times, want %d", ran["a"], tc.want)
+			}
+		})
 	}
 }
