@@ -354,7 +354,7 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 // View draws the title line, the top page (or the help) and the status
 // line, in exactly a.h lines.
 func (a *App) View() string {
-	w, h := a.size()
+	w, _ := a.size()
 	var crumbs []string
 	for _, p := range a.stack {
 		if t := p.title(); t != "" {
@@ -366,7 +366,7 @@ func (a *App) View() string {
 		right = fmt.Sprintf(" %d marked ", n)
 	}
 	title := styleTitle.Render(fitLeft("cairn › "+strings.Join(crumbs, " › "), w-len(right))) + styleMark.Render(right)
-	bodyH := h - 2
+	bodyH := a.bodyHeight()
 	var body string
 	if a.showHelp {
 		body = lipgloss.Place(w, bodyH, lipgloss.Center, lipgloss.Center, a.helpView())
@@ -394,6 +394,21 @@ func (a *App) statusLine(w int) string {
 
 // size is the screen's size as View draws it.
 func (a *App) size() (w, h int) { return max(a.w, 20), max(a.h, 5) }
+
+// listHeight is how many rows a list page draws: the body (the screen
+// less the title and status lines) less the page's two header lines. Key
+// handlers move the cursor by it, so that the cursor reaches the last row
+// drawn before the list scrolls.
+func (a *App) listHeight() int {
+	_, h := a.size()
+	return max(1, h-2-2)
+}
+
+// bodyHeight is the height a page's view is given.
+func (a *App) bodyHeight() int {
+	_, h := a.size()
+	return h - 2
+}
 
 // helpRoom is how many of the help's n lines the overlay shows at once:
 // the body less the box's border, and less one more for the scroll hint

@@ -225,7 +225,7 @@ func (p *diffPage) setOpen(n *diffNode, open bool) {
 
 func (p *diffPage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	k := msg.String()
-	listH := a.h - 5
+	listH := a.listHeight()
 	if p.cur.move(k, len(p.rows), listH) {
 		return nil
 	}

@@ -56,6 +56,32 @@ func (c *cursor) move(k string, n, height int) bool {
 	return true
 }
 
+// scroll handles the list keys for a text with no cursor, n lines shown
+// height at a time: they move the window itself. It reports whether k
+// was one.
+func (c *cursor) scroll(k string, n, height int) bool {
+	height = max(1, height)
+	switch {
+	case isUp(k):
+		c.top--
+	case isDown(k):
+		c.top++
+	case isPgUp(k):
+		c.top -= max(1, height-1)
+	case isPgDown(k):
+		c.top += max(1, height-1)
+	case isHome(k):
+		c.top = 0
+	case isEnd(k):
+		c.top = n - height
+	default:
+		return false
+	}
+	c.top = max(0, min(c.top, n-height))
+	c.pos = c.top
+	return true
+}
+
 // clamp keeps pos inside the list and the window around it.
 func (c *cursor) clamp(n, height int) {
 	c.pos = max(0, min(c.pos, n-1))

@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -518,4 +519,79 @@ func TestSearchMarkShowsOnCollapsedPath(t *testing.T) {
 	if s := h.screen(); strings.Contains(s, "+*") {
 		t.Errorf("unmarked, the path still shows a mark:\n%s", s)
 	}
+}
+
+// Each list lets the cursor reach the last row it draws before it
+// scrolls, and one more step scrolls by one row (it used to scroll a row
+// early, or a whole screen late in the restore report).
+func TestCursorReachesLastRowDrawn(t *testing.T) {
+	check := func(t *testing.T, h *harness, cur *cursor, rows int) {
+		t.Helper()
+		listH := h.a.listHeight()
+		if rows <= listH {
+			t.Fatalf("only %d rows for a list %d rows high", rows, listH)
+		}
+		for i := 0; i < listH-1; i++ {
+			h.keys("down")
+		}
+		if cur.pos != listH-1 || cur.top != 0 {
+			t.Fatalf("after %d downs: cursor %d, top %d; want %d, 0", listH-1, cur.pos, cur.top, listH-1)
+		}
+		scr := h.screen()
+		lines := strings.Split(strings.TrimRight(scr, "\n"), "\n")
+		// The cursor is on the body's last list row: above the status line.
+		if body := lines[:len(lines)-1]; len(body) != h.a.bodyHeight()+1 || !strings.HasPrefix(body[len(body)-1], "> ") {
+			t.Fatalf("the cursor is not on the last row drawn:\n%s", scr)
+		}
+		h.keys("down")
+		if cur.top != 1 {
+			t.Fatalf("one more down: top %d, want 1", cur.top)
+		}
+	}
+	t.Run("search", func(t *testing.T) {
+		h := newHarness(t, newFixture(t), 100, 8)
+		h.keys("f")
+		h.typeText("*")
+		h.keys("enter")
+		p := h.a.top().(*searchPage)
+		check(t, h, &p.cur, len(p.rows))
+	})
+	t.Run("tree", func(t *testing.T) {
+		h := newHarness(t, newFixture(t), 100, 7)
+		h.keys("enter")
+		p := h.a.top().(*treePage)
+		check(t, h, &p.cur, len(p.vis))
+	})
+	t.Run("diff", func(t *testing.T) {
+		h := newHarness(t, newFixture(t), 100, 7)
+		h.keys("down", "down", "space", "home", "d")
+		p := h.a.top().(*diffPage)
+		check(t, h, &p.cur, len(p.rows))
+	})
+	t.Run("versions", func(t *testing.T) {
+		h := newHarness(t, newFixture(t), 100, 6)
+		h.keys("enter", "down", "enter", "v")
+		p := h.a.top().(*versionsPage)
+		// The fixture has two versions: repeat them to fill the list.
+		p.versions = append(p.versions, append(p.versions, p.versions...)...)
+		p.cur = cursor{}
+		check(t, h, &p.cur, len(p.versions))
+	})
+	t.Run("restore report", func(t *testing.T) {
+		h := newHarness(t, newFixture(t), 100, 10)
+		p := &restorePage{stage: stageDone}
+		for i := range 40 {
+			p.report.failures = append(p.report.failures, fmt.Sprintf("/tmp/x/f%02d: damaged", i))
+		}
+		h.a.push(p, nil)
+		first := h.screen()
+		h.keys("down")
+		if p.cur.top != 1 || h.screen() == first {
+			t.Fatalf("down does not scroll the report (top %d)", p.cur.top)
+		}
+		h.keys("end")
+		if !strings.Contains(h.screen(), "/tmp/x/f39") {
+			t.Fatalf("end does not show the report's last line:\n%s", h.screen())
+		}
+	})
 }

@@ -304,7 +304,8 @@ func (p *restorePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	case stageRunning:
 		return nil
 	case stageDone:
-		p.cur.move(k, len(p.reportLines(a)), a.h-4)
+		// The report has no cursor: the keys scroll it.
+		p.cur.scroll(k, len(p.reportLines(a)), a.bodyHeight())
 		return nil
 	}
 	switch k {

@@ -154,7 +154,7 @@ func (p *searchPage) update(a *App, msg tea.Msg) tea.Cmd {
 
 func (p *searchPage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	k := msg.String()
-	if p.cur.move(k, len(p.rows), a.h-5) {
+	if p.cur.move(k, len(p.rows), a.listHeight()) {
 		return nil
 	}
 	if k == "/" {
@@ -189,7 +189,7 @@ func (p *searchPage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 		return a.openVersions(hit.Snapshot, res.Path)
 	case " ":
 		a.marks.toggle(hit.Snapshot, res.Path, hit.Node)
-		p.cur.move("down", len(p.rows), a.h-5)
+		p.cur.move("down", len(p.rows), a.listHeight())
 	}
 	return nil
 }

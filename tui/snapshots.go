@@ -110,7 +110,7 @@ func (p *snapshotsPage) update(a *App, msg tea.Msg) tea.Cmd {
 }
 
 func (p *snapshotsPage) key(a *App, msg tea.KeyMsg) tea.Cmd {
-	h := a.h - 4
+	h := a.listHeight()
 	if p.filter.active {
 		if changed, _ := p.filter.key(msg); changed {
 			p.rebuild()

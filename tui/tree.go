@@ -105,8 +105,6 @@ func (p *treePage) refilter() {
 	}
 }
 
-func (p *treePage) listHeight(a *App) int { return a.h - 4 }
-
 func (p *treePage) update(a *App, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case dirLoaded:
@@ -134,8 +132,8 @@ func (p *treePage) update(a *App, msg tea.Msg) tea.Cmd {
 				}
 			}
 		}
-		p.cur.top = p.cur.pos - p.listHeight(a)/2
-		p.cur.clamp(len(p.vis), p.listHeight(a))
+		p.cur.top = p.cur.pos - a.listHeight()/2
+		p.cur.clamp(len(p.vis), a.listHeight())
 		return tea.Batch(a.startSize(p, p.node), p.follow(a))
 	case sizeLoaded:
 		if msg.err != nil {
@@ -176,12 +174,12 @@ func (p *treePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	if p.filter.active {
 		if changed, _ := p.filter.key(msg); changed {
 			p.refilter()
-			p.cur.clamp(len(p.vis), p.listHeight(a))
+			p.cur.clamp(len(p.vis), a.listHeight())
 		}
 		return p.follow(a)
 	}
 	k := msg.String()
-	if p.cur.move(k, len(p.vis), p.listHeight(a)) {
+	if p.cur.move(k, len(p.vis), a.listHeight()) {
 		return p.follow(a)
 	}
 	n := p.selected()
@@ -206,7 +204,7 @@ func (p *treePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	case " ":
 		if n != nil {
 			a.marks.toggle(p.sn, joinPath(p.dir, n.Name), n)
-			p.cur.move("down", len(p.vis), p.listHeight(a))
+			p.cur.move("down", len(p.vis), a.listHeight())
 			return p.follow(a)
 		}
 	case "v":

@@ -91,11 +91,11 @@ func (p *versionsPage) update(a *App, msg tea.Msg) tea.Cmd {
 	case versionsLoaded:
 		p.loading, p.versions, p.err = false, msg.versions, msg.err
 		p.cur.pos = p.start()
-		p.cur.top = p.cur.pos - (a.h-5)/2
-		p.cur.clamp(len(p.versions), a.h-5)
+		p.cur.top = p.cur.pos - a.listHeight()/2
+		p.cur.clamp(len(p.versions), a.listHeight())
 	case tea.KeyMsg:
 		k := msg.String()
-		if p.cur.move(k, len(p.versions), a.h-5) {
+		if p.cur.move(k, len(p.versions), a.listHeight()) {
 			return nil
 		}
 		v := p.selected()
