@@ -186,3 +186,51 @@ func TestS3OpenRetriesThrottling(t *testing.T) {
 		t.Errorf("open with a wrong secret: %v after %d retries, want ErrAccessDenied at once", err, retried.Load())
 	}
 }
+
+// TestS3CreateRetriesThrottling: creating the bucket of a new repository
+// is repeated like the opening's first request, so `cairn init` on a
+// server that throttles it for a moment makes the bucket; a repeat whose
+// first try made the bucket but lost its answer finds it made and goes on.
+func TestS3CreateRetriesThrottling(t *testing.T) {
+	srv := s3test.New(t)
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	bucket := fmt.Sprintf("made-%d", time.Now().UnixNano())
+	var puts atomic.Int64
+	const refusals = 3
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Trim(r.URL.Path, "/") == bucket {
+			switch puts.Add(1) {
+			case 1, 2:
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><BucketName>%s</BucketName></Error>`, bucket)
+				return
+			case 3:
+				// Made, but the answer is lost on its way.
+				rec := httptest.NewRecorder()
+				proxy.ServeHTTP(rec, r)
+				w.WriteHeader(http.StatusBadGateway)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+
+	opts := registry.Options{S3: s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region, MaxRetries: 1}}
+	opts.Filters.Retry = &retry.Options{Attempts: refusals + 2, MinDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}
+	b, err := registry.CreateWith(t.Context(), "s3:"+front.URL+"/"+bucket+"/repo", opts)
+	if err != nil {
+		t.Fatalf("create through %d failed answers to making the bucket: %v", refusals, err)
+	}
+	defer b.Close()
+	if n := puts.Load(); n != refusals+1 {
+		t.Errorf("%d tries to make the bucket, want %d", n, refusals+1)
+	}
+	if err := b.Save(t.Context(), "config", []byte("x")); err != nil {
+		t.Errorf("save into the bucket made: %v", err)
+	}
+}

@@ -215,23 +215,8 @@ func (s *S3) bucketExists(ctx context.Context) (bool, error) {
 		}
 		return nil
 	}
-	if s.opts.OpenRetry != nil {
-		// The caller's retry, with its backoff and notices: a server
-		// throttling (503 SlowDown) or failing for a few seconds
-		// does not stop the opening where it would stop no later
-		// call. err keeps the last try's error, unclassified.
-		if rerr := s.opts.OpenRetry(ctx, head); rerr != nil && ctx.Err() != nil {
-			return false, rerr
-		}
-	} else {
-		_ = head()
-		// Open and Create come before any retry filter: when minio-go
-		// was told not to retry, try the first request of all again a
-		// few times.
-		for try := 1; err != nil && s.opts.MaxRetries == 1 && try < openTries && !backends.Permanent(classify(err)) && ctx.Err() == nil; try++ {
-			time.Sleep(time.Duration(try) * 500 * time.Millisecond)
-			_ = head()
-		}
+	if rerr := s.retryFirst(ctx, head, func() error { return err }); rerr != nil {
+		return false, rerr
 	}
 	var resp minio.ErrorResponse
 	if ok || err != nil && (!errors.As(err, &resp) || resp.StatusCode < 400 || resp.StatusCode >= 500) {
@@ -249,6 +234,29 @@ func (s *S3) bucketExists(ctx context.Context) (bool, error) {
 	return false, lerr
 }
 
+// retryFirst runs fn, one of the requests that open or create the
+// repository, which come before any retry filter wraps the backend. It
+// repeats fn with the caller's OpenRetry, with its backoff and notices, so
+// that a server throttling (503 SlowDown) or failing for a few seconds
+// does not stop the opening where it would stop no later call. Without
+// OpenRetry, when minio-go was told not to retry, it tries a few times.
+// fn keeps its own last error; last returns it, unclassified. The error
+// returned is OpenRetry's when ctx ended it.
+func (s *S3) retryFirst(ctx context.Context, fn func() error, last func() error) error {
+	if s.opts.OpenRetry != nil {
+		if err := s.opts.OpenRetry(ctx, fn); err != nil && ctx.Err() != nil {
+			return err
+		}
+		return nil
+	}
+	_ = fn()
+	for try := 1; last() != nil && s.opts.MaxRetries == 1 && try < openTries && !backends.Permanent(classify(last())) && ctx.Err() == nil; try++ {
+		time.Sleep(time.Duration(try) * 500 * time.Millisecond)
+		_ = fn()
+	}
+	return nil
+}
+
 // Create connects like Open, first creating the bucket (in the region) when
 // it is missing.
 func Create(ctx context.Context, location string, opts Options) (*S3, error) {
@@ -260,9 +268,20 @@ func Create(ctx context.Context, location string, opts Options) (*S3, error) {
 	if err != nil {
 		err = mapErr("create "+s.location, "", err)
 	} else if !ok {
-		err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.opts.Region})
-		if errorCode(err) == "BucketAlreadyOwnedByYou" {
-			err = nil // made by someone else meanwhile
+		mkBucket := func() error {
+			err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.opts.Region})
+			if errorCode(err) == "BucketAlreadyOwnedByYou" {
+				// Made by someone else meanwhile, or by our own
+				// try whose answer was lost.
+				err = nil
+			}
+			if err != nil {
+				return classify(err)
+			}
+			return nil
+		}
+		if rerr := s.retryFirst(ctx, mkBucket, func() error { return err }); rerr != nil {
+			err = rerr
 		} else if err != nil {
 			err = mapErr("create bucket "+s.bucket+" at "+s.location, "", err)
 		}
