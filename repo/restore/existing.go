@@ -98,6 +98,9 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	if err != nil {
 		return false, false, err
 	}
+	if rs.takenHere(rs.cur, dst) {
+		return false, false, errNameTaken
+	}
 	if fi.IsDir() {
 		return false, false, rs.dirInWay(dst)
 	}

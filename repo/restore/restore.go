@@ -219,6 +219,8 @@ type restorer struct {
 	// so nothing in it is there (a symlink in its place may lead to
 	// things that are): see lstat.
 	fresh bool
+	// cur is the folder the walk restores entries into. Walker only.
+	cur   *lazyDir
 	stats struct {
 		files, dirs, others, links, bytes, skipped, skippedBytes, deleted, errors, stopped, filesDone, totalBytes atomic.Int64
 		walkDone                                                                                                  atomic.Bool
@@ -456,6 +458,63 @@ type lazyDir struct {
 	failed  bool
 	existed bool // it was there before the restore
 	fresh   bool // with DryRun: it would be made, empty
+	// mine: this restore made it (mkdir), so nothing was in it before
+	// and an entry found there is one it restored. Else folded holds
+	// the names it restored there so far, in lower case.
+	mine   bool
+	folded map[string]bool
+}
+
+// errNameTaken is the error for a snapshot entry whose name the target
+// filesystem gives to another entry restored into the same folder: one
+// that ignores case (vfat, exFAT, SMB shares) takes "a" for "A". It is
+// not restored, rather than replacing that entry or being kept as if it
+// were an older copy of itself.
+var errNameTaken = errors.New("the target filesystem gives this name to another entry restored into this folder (it ignores case or changes names); not restored")
+
+// takenHere says whether the entry found at dst, in parent, is another
+// one this restore put there. In a folder it made, anything is; in one
+// that was there, an entry under another name (the folder's listing
+// lacks dst's own) after a name that differs from dst's only in case.
+// Walker only.
+func (rs *restorer) takenHere(parent *lazyDir, dst string) bool {
+	if parent == nil || rs.opt.DryRun {
+		return false
+	}
+	if parent.mine {
+		return true
+	}
+	name := filepath.Base(dst)
+	if !parent.folded[strings.ToLower(name)] {
+		return false
+	}
+	f, err := os.Open(filepath.Dir(dst))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return false
+	}
+	for _, x := range names {
+		if x == name {
+			return false
+		}
+	}
+	return true
+}
+
+// restoredHere notes the name of an entry the walk is done with in
+// parent, for takenHere.
+func (rs *restorer) restoredHere(parent *lazyDir, name string) {
+	if parent == nil || parent.mine || rs.opt.DryRun {
+		return
+	}
+	if parent.folded == nil {
+		parent.folded = make(map[string]bool)
+	}
+	parent.folded[strings.ToLower(name)] = true
 }
 
 // ensure creates d and its parents if they are not there yet.
@@ -466,6 +525,11 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 	if d.failed || !rs.ensure(d.parent) {
 		return false
 	}
+	if _, err := fsmeta.Lstat(d.path); err == nil && rs.takenHere(d.parent, d.path) {
+		d.failed = true
+		rs.warn(d.path, errNameTaken)
+		return false
+	}
 	existed, err := rs.prepareDir(d.path, d.parent.fresh)
 	if err != nil {
 		d.failed = true
@@ -473,6 +537,7 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 		return false
 	}
 	d.made, d.existed, d.fresh = true, existed, rs.opt.DryRun && !existed
+	d.mine = !existed && !rs.opt.DryRun
 	rs.stats.dirs.Add(1)
 	return true
 }
@@ -502,6 +567,7 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, here *lazyDir) {
 // restoreNode restores n at dst inside parent. take says n itself is
 // included (not merely on the way to something included).
 func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent *lazyDir) {
+	defer rs.restoredHere(parent, n.Name)
 	if n.Kind == tree.KindDir {
 		d := &lazyDir{parent: parent, path: dst}
 		if take && !rs.ensure(d) {
@@ -521,6 +587,7 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 	if rs.opt.DryRun { // else never set: link reads it from the workers
 		rs.fresh = parent.fresh
 	}
+	rs.cur = parent
 	switch n.Kind {
 	case tree.KindFile:
 		rs.restoreFile(n, dst)
