@@ -24,10 +24,11 @@ build:
 	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o $(BIN) ./cmd/cairn
 
 # Debian packages the tests drive for real: rsync, ACL and xattr tools,
-# FUSE; and the S3 server. Installed once; later runs only check.
+# FUSE, exFAT (a case-insensitive restore target, as on a USB stick); and
+# the S3 server. Installed once; later runs only check.
 # gcc builds the libzstd that cairn compresses with (cgo); without it Go
 # builds the pure-Go compressor, which is slower.
-TEST_PACKAGES := rsync acl attr fuse3 util-linux tmux gcc libarchive-tools
+TEST_PACKAGES := rsync acl attr fuse3 util-linux tmux gcc libarchive-tools exfatprogs exfat-fuse
 deps:
 	@missing=""; for p in $(TEST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \

@@ -562,6 +562,9 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, here *lazyDir) {
 		}
 		rs.restoreNode(n, filepath.Join(dst, n.Name), crel, take, here)
 	}
+	if here != nil {
+		here.folded = nil // done with its entries: its names are not needed
+	}
 }
 
 // restoreNode restores n at dst inside parent. take says n itself is
