@@ -220,7 +220,9 @@ type restorer struct {
 	// things that are): see lstat.
 	fresh bool
 	// cur is the folder the walk restores entries into. Walker only.
-	cur   *lazyDir
+	cur *lazyDir
+	// same counts metadata failures, reported a few times each.
+	same  repeated
 	stats struct {
 		files, dirs, others, links, bytes, skipped, skippedBytes, deleted, errors, stopped, filesDone, totalBytes atomic.Int64
 		walkDone                                                                                                  atomic.Bool
@@ -387,6 +389,11 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		}
 		rs.item(d.path, Restored, 0)
 	}
+	if opt.Warn != nil {
+		for _, err := range rs.same.summary() {
+			opt.Warn(opt.Target, err)
+		}
+	}
 	st := &Stats{Files: rs.stats.files.Load(), Dirs: rs.stats.dirs.Load(), Others: rs.stats.others.Load(), Links: rs.stats.links.Load(),
 		Bytes: rs.stats.bytes.Load(), Skipped: rs.stats.skipped.Load(), SkippedBytes: rs.stats.skippedBytes.Load(), Deleted: rs.stats.deleted.Load(),
 		Errors: rs.stats.errors.Load(), Stopped: rs.stats.stopped.Load(), Verified: verified}
@@ -444,7 +451,9 @@ func (rs *restorer) warn(p string, err error) {
 		rs.failedMu.Unlock()
 	}
 	if rs.opt.Warn != nil {
-		rs.opt.Warn(p, err)
+		if err = rs.same.filter(err); err != nil {
+			rs.opt.Warn(p, err)
+		}
 	}
 }
 
