@@ -338,6 +338,49 @@ func TestMissingSegment(t *testing.T) {
 	restoreEquals(t, f, f.Latest(), nil)
 }
 
+// repair snapshots run before repair index, when an index segment is
+// lost but every pack is intact, refuses: it used to rewrite every
+// snapshot without what the lost segment located and, with --forget,
+// remove the originals, throwing away data that was all still stored.
+func TestSnapshotsBeforeIndexRefuses(t *testing.T) {
+	f := repotest.New(t)
+	f.RemoveSegmentOf(f.PackOf("media/clip.bin"))
+	stored := func() []string {
+		var names []string
+		f.Backend.List(ctx, "snapshots/", func(fi backends.Info) error { names = append(names, fi.Name); return nil })
+		sort.Strings(names)
+		return names
+	}
+	before := stored()
+	_, err := repair.Snapshots(ctx, f.Repo, repair.SnapshotsOptions{Forget: true})
+	if err == nil || !strings.Contains(err.Error(), "run `cairn repair index` first") {
+		t.Fatalf("repair snapshots with a segment lost: %v, want a refusal naming repair index", err)
+	}
+	if after := stored(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("repair snapshots changed the snapshots: %v, then %v", before, after)
+	}
+	repairIndex(t, f, false)
+	clean(t, f, true)
+	restoreEquals(t, f, f.Latest(), nil)
+}
+
+// Likewise when the pack the index names is missing but a pack no
+// segment names (here a copy whose segment is lost too) holds its blobs.
+func TestSnapshotsBeforeIndexRefusesUnindexedCopy(t *testing.T) {
+	f := repotest.New(t)
+	pid := f.PackOf("media/clip.bin")
+	dup := f.DuplicatePack(pid)
+	f.RemoveSegmentOf(dup.Pack)
+	f.RemovePack(pid)
+	_, err := repair.Snapshots(ctx, f.Repo, repair.SnapshotsOptions{Forget: true})
+	if err == nil || !strings.Contains(err.Error(), "run `cairn repair index` first") {
+		t.Fatalf("repair snapshots with the blobs in an unindexed copy: %v, want a refusal naming repair index", err)
+	}
+	repairIndex(t, f, false)
+	clean(t, f, true)
+	restoreEquals(t, f, f.Latest(), nil)
+}
+
 // A snapshot that cannot be read cannot be repaired; --forget removes it.
 func TestDamagedSnapshot(t *testing.T) {
 	f := repotest.New(t)

@@ -11,6 +11,7 @@ import (
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/pack"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
@@ -96,6 +97,16 @@ type rewriter struct {
 	data   map[id.ID]string // data blob -> why it is lost ("" when readable)
 	trees  map[id.ID]*rewritten
 	whole  map[id.ID]bool // tree -> whether it and all below it can be read
+	// unindexed holds the blobs listed by the headers of stored packs no
+	// index segment names, read the first time a needed blob is in no
+	// index segment.
+	unindexed map[id.ID][]unindexedBlob
+}
+
+// unindexedBlob is a blob in a stored pack no index segment names.
+type unindexedBlob struct {
+	sp repo.StoredPack
+	e  pack.Entry
 }
 
 // Snapshots repairs every snapshot that lost data. Its error is for a
@@ -323,6 +334,9 @@ func (w *rewriter) tree(tid id.ID) (*rewritten, error) {
 		if !isLoss(err) || w.ctx.Err() != nil {
 			return nil, err
 		}
+		if err := w.needsIndex(tid, id.TreeBlob); err != nil {
+			return nil, err
+		}
 		return nil, &treeLost{reason: err.Error()}
 	}
 	rw := &rewritten{tid: tid}
@@ -397,6 +411,9 @@ func (w *rewriter) wholeTree(tid id.ID) (bool, error) {
 		if !isLoss(err) || w.ctx.Err() != nil {
 			return false, err
 		}
+		if err := w.needsIndex(tid, id.TreeBlob); err != nil {
+			return false, err
+		}
 		w.whole[tid] = false
 		return false, nil
 	}
@@ -451,15 +468,22 @@ func (w *rewriter) blobLost(bid id.ID) (string, error) {
 		return "", err
 	}
 	if !ok || loc.Type != id.DataBlob {
+		if err := w.needsIndex(bid, id.DataBlob); err != nil {
+			return "", err
+		}
 		return fmt.Sprintf("data blob %s is in no index segment", bid.Short()), nil
 	}
 	name := repo.PackName(loc.Type, loc.Pack)
 	sp, ok := w.stored[loc.Pack]
+	reason := ""
 	switch {
 	case !ok || sp.Type != loc.Type:
-		return fmt.Sprintf("data blob %s: pack %s is missing", bid.Short(), name), nil
+		reason = fmt.Sprintf("data blob %s: pack %s is missing", bid.Short(), name)
 	case int64(loc.Offset)+int64(loc.Length) > sp.Size:
-		return fmt.Sprintf("data blob %s: pack %s is truncated", bid.Short(), name), nil
+		reason = fmt.Sprintf("data blob %s: pack %s is truncated", bid.Short(), name)
+	}
+	if reason != "" {
+		return reason, w.needsIndex(bid, id.DataBlob)
 	}
 	if w.opt.ReadData {
 		if _, err := w.r.LoadBlob(w.ctx, id.DataBlob, bid, nil); err != nil {
@@ -470,6 +494,66 @@ func (w *rewriter) blobLost(bid id.ID) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// needsIndex returns an error when bid, a blob of type t the snapshots
+// need, is in no index segment or only in packs that are missing or too
+// short, yet a stored pack no segment names holds it intact (an index
+// segment was lost, or an ingest interrupted): the index is what is
+// incomplete, repair index adopts that pack, and a repair that left the
+// blob out would throw away data that is still there.
+func (w *rewriter) needsIndex(bid id.ID, t id.BlobType) error {
+	where := "is in no index segment"
+	if loc, ok, err := w.r.LookupBlob(bid); err != nil {
+		return err
+	} else if ok {
+		sp, stored := w.stored[loc.Pack]
+		if stored && sp.Type == loc.Type && int64(loc.Offset)+int64(loc.Length) <= sp.Size {
+			return nil // its pack is there: the damage is inside it
+		}
+		where = fmt.Sprintf("is indexed in pack %s, which is missing or too short", repo.PackName(loc.Type, loc.Pack))
+	}
+	if w.unindexed == nil {
+		w.unindexed = map[id.ID][]unindexedBlob{}
+		var pids []id.ID
+		for pid := range w.stored {
+			pids = append(pids, pid)
+		}
+		un, err := w.r.Index().Unindexed(pids)
+		if err != nil {
+			return err
+		}
+		sortIDs(un)
+		for _, pid := range un {
+			sp := w.stored[pid]
+			entries, err := w.r.ReadPackHeader(w.ctx, sp)
+			if err != nil {
+				if !isLoss(err) || w.ctx.Err() != nil {
+					return err
+				}
+				continue // what it holds is unknown to repair index too
+			}
+			for _, e := range entries {
+				w.unindexed[e.ID] = append(w.unindexed[e.ID], unindexedBlob{sp: sp, e: e})
+			}
+		}
+	}
+	for _, u := range w.unindexed[bid] {
+		if u.e.Type != t || u.sp.Type != t {
+			continue
+		}
+		b, err := w.r.Backend().Load(w.ctx, u.sp.Name(), int64(u.e.Offset), int64(u.e.Length))
+		if err != nil {
+			if errors.Is(err, backends.ErrRange) || errors.Is(err, backends.ErrNotFound) {
+				continue
+			}
+			return fmt.Errorf("read %s: %w", u.sp.Name(), err)
+		}
+		if _, err := w.r.Codec().Open(nil, t, bid, b, int(u.e.RawLength)); err == nil {
+			return fmt.Errorf("%s blob %s %s, yet pack %s, which no index segment names, holds it intact: run `cairn repair index` first; no snapshot was changed", t, bid.Short(), where, u.sp.Name())
+		}
+	}
+	return nil
 }
 
 // isLoss tells damage and absence, which repair works around, from
