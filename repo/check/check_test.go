@@ -386,3 +386,25 @@ func TestReadDataWindows(t *testing.T) {
 		})
 	}
 }
+
+// A repository whose snapshots are all gone while its packs remain (the
+// snapshots folder deleted by accident, or by a sync tool) is not called
+// clean without a word: the notice says that recover can make a snapshot
+// of what the packs hold.
+func TestNoSnapshotsNotice(t *testing.T) {
+	f := repotest.New(t)
+	for _, sn := range f.Snapshots {
+		if err := f.Backend.Remove(context.Background(), "snapshots/"+sn.ID.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := f.Open()
+	defer fresh.Close()
+	res, err := check.Run(context.Background(), fresh, check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() || len(res.Notices) != 1 || res.Notices[0].Kind != check.NoSnapshots || !strings.Contains(res.Notices[0].Message, "`cairn recover`") {
+		t.Fatalf("no snapshot left:\n%s", report(res))
+	}
+}

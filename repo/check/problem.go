@@ -61,6 +61,10 @@ const (
 	// SnapshotRepairStale: a snapshot `cairn repair snapshots` wrote
 	// whose original is whole again (an ingest stored what it lost).
 	SnapshotRepairStale Kind = "snapshot-repair-stale"
+	// NoSnapshots: the repository holds packs but no snapshot, as when
+	// the snapshots folder was deleted by accident: `cairn recover` makes
+	// snapshots of what the packs hold, and prune refuses meanwhile.
+	NoSnapshots Kind = "no-snapshots"
 )
 
 // rank orders problems in reports: the index first, then packs, then
@@ -68,7 +72,7 @@ const (
 var rank = map[Kind]int{
 	SegmentDamaged: 1, PackMissing: 2, PackDamaged: 3, PackMismatch: 4, PackData: 5, PackNotIndexed: 6, PackNotIndexedDamaged: 6,
 	BlobMissing: 7, TreeDamaged: 8, SnapshotDamaged: 9, Unreadable: 10,
-	StrayObject: 20, SegmentSuperseded: 21, PackUnreferenced: 22, BlobDuplicate: 23, SnapshotRepairStale: 24,
+	StrayObject: 20, SegmentSuperseded: 21, PackUnreferenced: 22, BlobDuplicate: 23, SnapshotRepairStale: 24, NoSnapshots: 25,
 }
 
 // IsError reports whether the kind is an error, not a notice.
