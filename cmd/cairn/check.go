@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -44,6 +45,9 @@ code is 1 when an error was found, and the last line says what to run.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			opt := check.Options{ReadData: readData}
+			if readData && subset != "" {
+				return errors.New("--read-data reads every pack and --read-data-subset a part of them: give one of them")
+			}
 			if subset != "" {
 				s, err := check.ParseSubset(subset)
 				if err != nil {
