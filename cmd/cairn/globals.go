@@ -92,6 +92,18 @@ func emptyPasswordError(source string) error {
 // readPassword is password without the check, also returning where the
 // password came from.
 func (g *globals) readPassword(confirm bool) ([]byte, string, error) {
+	if g.passwordFile != "" && g.passwordCommand != "" {
+		// Both given the same way (two flags, two variables, or both keys
+		// of a daemon config): which one was meant is a guess, so refuse,
+		// as restic does. A flag still beats the other kind's variable
+		// (givenOverEnv).
+		if g.configOf != "" {
+			return nil, "", fmt.Errorf("password_file and password_command of %s are both set: keep only one", g.configOf)
+		}
+		v := g.passwordVar()
+		return nil, "", fmt.Errorf("--%spassword-file and --%spassword-command (or %s_FILE and %s_COMMAND) are both given: give only one",
+			g.flagPrefix, g.flagPrefix, v, v)
+	}
 	switch {
 	case g.passwordFile != "":
 		source := "--" + g.flagPrefix + "password-file " + g.passwordFile
