@@ -190,6 +190,7 @@ func (r *Repository) Lock(ctx context.Context, exclusive bool, operation string)
 	}
 	r.locks[l] = true
 	r.locksMu.Unlock()
+	heldLocks.Store(l, struct{}{})
 	go l.refresh()
 	// Whatever a prune that finished before our lock changed, the local
 	// index must know before this holder trusts it (to deduplicate
@@ -328,6 +329,7 @@ func (l *Lock) Unlock() error {
 		l.r.locksMu.Lock()
 		delete(l.r.locks, l)
 		l.r.locksMu.Unlock()
+		heldLocks.Delete(l)
 		// A rewrite in flight (cancelled above, but a storage may finish
 		// it anyway) must land before the removal, not after: it would
 		// leave behind a lock nobody holds, which stops every prune
@@ -346,6 +348,39 @@ func (l *Lock) Unlock() error {
 		}
 	})
 	return err
+}
+
+// heldLocks are the locks of every Repository of this process that are
+// not yet unlocked, for ReleaseHeldLocks.
+var heldLocks sync.Map // *Lock -> struct{}
+
+// ReleaseHeldLocks removes the objects of every lock this process still
+// holds, without waiting for the operations under them to stop: it is for a
+// process about to exit at once (a second Ctrl-C), so that its lock does
+// not block others until it is stale. A refresh in flight may still land
+// after the removal, leaving a lock that goes stale as a dead process's
+// does. It returns when all are removed or ctx ends.
+func ReleaseHeldLocks(ctx context.Context) {
+	var wg sync.WaitGroup
+	heldLocks.Range(func(k, _ any) bool {
+		l := k.(*Lock)
+		if l.refreshMu.TryLock() {
+			l.unlocked = true // no rewrite after the removal
+			l.refreshMu.Unlock()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.r.be.Remove(ctx, l.name)
+		}()
+		return true
+	})
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // Locks lists the lock objects with their plaintext. One that cannot be

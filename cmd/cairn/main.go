@@ -66,7 +66,7 @@ func main() {
 	tuneMemory()
 	g := &globals{}
 	root := newRootCommand(g)
-	ctx, stop := signal.NotifyContext(context.Background(), stopSignals(root, os.Args[1:])...)
+	ctx, stop := stopOnSignal(stopSignals(root, os.Args[1:]), g)
 	defer stop()
 	ctx, pipe := watchBrokenPipe(ctx)
 	stopProfile := startProfile()
@@ -96,6 +96,48 @@ func main() {
 		}
 	}
 	os.Exit(code)
+}
+
+// stopOnSignal returns a context cancelled by the first of sigs, so that
+// the command stops cleanly (exit 130). A second one, while it is still
+// stopping (a storage that does not answer, a long pack upload), stops the
+// process at once as restic does: the lock objects it holds are removed if
+// the storage answers within forceStopUnlock, and it exits 130. What it
+// leaves is what a crash leaves: at most an unfinished pack, which the
+// repository does not refer to and prune removes.
+func stopOnSignal(sigs []os.Signal, g *globals) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, sigs...)
+	go func() {
+		if _, ok := <-ch; !ok {
+			return
+		}
+		cancel()
+		if _, ok := <-ch; !ok {
+			return
+		}
+		forceStop(g)
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+// forceStopUnlock bounds the wait for the lock's removal on a second
+// interrupt.
+var forceStopUnlock = 3 * time.Second
+
+// forceStop ends the process at once after a second interrupt.
+func forceStop(g *globals) {
+	err := errors.New("interrupted again: stopped at once without finishing (an unfinished pack may be left for prune)")
+	if g.json {
+		printJSONError(err, exitInterrupted)
+	} else {
+		fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), forceStopUnlock)
+	repo.ReleaseHeldLocks(ctx)
+	cancel()
+	os.Exit(exitInterrupted)
 }
 
 // stopSignals are the signals that stop the command args names, as Ctrl-C
