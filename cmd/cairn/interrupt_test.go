@@ -77,3 +77,51 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	}
 	c.ok("check")
 }
+
+// TestIngestOutputClosed: an ingest whose reader went away before it
+// printed anything (`cairn ingest --json DIR | head -1`, a logger that
+// died) still saves its snapshot and then exits 141, so that 141 from
+// ingest always means "saved, output cut". Before, it stopped at its
+// first write and saved nothing, or saved the snapshot when the write came
+// late enough, with the same 141 either way.
+func TestIngestOutputClosed(t *testing.T) {
+	c := newCLI(t)
+	src := t.TempDir()
+	writeRandomFiles(t, src, 20, 1<<20, 9)
+	for _, args := range [][]string{{"ingest", "--json", src}, {"ingest", src}} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close() // the reader is gone before the first write
+		var stderr bytes.Buffer
+		cmd := c.cmd(args...)
+		cmd.Stdout, cmd.Stderr = w, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("cairn %v still running after 60 s", args)
+		}
+		if code := cmd.ProcessState.ExitCode(); code != exitBrokenPipe {
+			t.Fatalf("cairn %v: exit %d, want %d; stderr: %s", args, code, exitBrokenPipe, stderr.String())
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("cairn %v: stderr %q, want nothing", args, stderr.String())
+		}
+		os.WriteFile(filepath.Join(src, "changed"), []byte(strings.Join(args, " ")), 0o644)
+	}
+	out := c.ok("snapshots", "--json")
+	if n := strings.Count(out, `"id"`); n != 2 {
+		t.Fatalf("%d snapshots saved by the two ingests whose output was closed, want 2: %s", n, out)
+	}
+	if l, _ := filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")); len(l) != 0 {
+		t.Errorf("lock left behind: %v", l)
+	}
+}

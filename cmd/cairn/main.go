@@ -68,11 +68,15 @@ func main() {
 	root := newRootCommand(g)
 	ctx, stop := stopOnSignal(stopSignals(root, os.Args[1:]), g)
 	defer stop()
-	ctx, pipe := watchBrokenPipe(ctx)
+	finish := finishOnBrokenPipe(root, os.Args[1:])
+	ctx, pipe := watchBrokenPipe(ctx, finish)
 	stopProfile := startProfile()
 	err := root.ExecuteContext(ctx)
 	stopProfile()
-	if pipe.Broken(err) {
+	if pipe.Broken(err) && (!finish || exitCode(err) == exitOK) {
+		// An ingest that went on to its end with its output cut exits
+		// 141 only when it succeeded: 141 then always means the
+		// snapshot was saved, and its own failures (1, 3, 130) win.
 		os.Exit(exitBrokenPipe) // as a SIGPIPE death, silently
 	}
 	if werr := stdout.Err(); werr != nil && err == nil {
@@ -140,6 +144,13 @@ func forceStop(g *globals) {
 	os.Exit(exitInterrupted)
 }
 
+// finishOnBrokenPipe tells whether the command args names goes on to its
+// end when its output is closed by its reader (ingest) rather than stops.
+func finishOnBrokenPipe(root *cobra.Command, args []string) bool {
+	c, _, err := root.Find(args)
+	return err == nil && c.Name() == "ingest"
+}
+
 // stopSignals are the signals that stop the command args names, as Ctrl-C
 // does: the lock released, what was stored indexed, a mount unmounted.
 // SIGHUP too (an ssh session or terminal that went away), which would
@@ -183,7 +194,8 @@ Environment:
 Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 10 no repository (the storage says none is there, or no location was given),
 11 lock failed, 12 wrong password (an empty one included), 130 interrupted,
-141 stdout or stderr closed by its reader (cairn ls | head), as for SIGPIPE.`,
+141 stdout or stderr closed by its reader (cairn ls | head), as for SIGPIPE
+(ingest still saves its snapshot first: its 141 means saved, output cut).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,

@@ -33,8 +33,11 @@ type pipeWatch struct {
 }
 
 // watchBrokenPipe returns ctx, cancelled once stdout or stderr is found
-// broken, and the watch to ask at exit.
-func watchBrokenPipe(ctx context.Context) (context.Context, *pipeWatch) {
+// broken unless finish is set, and the watch to ask at exit. finish is for
+// ingest: a reader that went away (`cairn ingest --json DIR | head -1`, a
+// logger that died) does not abandon the backup, which would leave the
+// script unable to tell from the exit code whether a snapshot was saved.
+func watchBrokenPipe(ctx context.Context, finish bool) (context.Context, *pipeWatch) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	w := &pipeWatch{sig: make(chan os.Signal, 1), seen: make(chan struct{})}
 	signal.Notify(w.sig, syscall.SIGPIPE)
@@ -44,7 +47,9 @@ func watchBrokenPipe(ctx context.Context) (context.Context, *pipeWatch) {
 			// (storage): only our own outputs matter here.
 			if outputBroken() && !w.broken.Swap(true) {
 				close(w.seen)
-				cancel(errBrokenPipe)
+				if !finish {
+					cancel(errBrokenPipe)
+				}
 			}
 		}
 	}()
