@@ -222,7 +222,7 @@ func (g *globals) daemonClient(ctx context.Context, readsPaths bool) (*daemon.Cl
 			"stream it with --stdin, or ask the administrator to add a source")
 		return nil, nil
 	}
-	pw, err := g.daemonPassword()
+	pw, err := g.daemonPassword(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -241,11 +241,11 @@ func (g *globals) daemonClient(ctx context.Context, readsPaths bool) (*daemon.Cl
 // file, command or CAIRN_PASSWORD; nil when none is set. It never asks on
 // the terminal: the socket's owner needs none, and another caller without
 // one works directly.
-func (g *globals) daemonPassword() ([]byte, error) {
+func (g *globals) daemonPassword(ctx context.Context) ([]byte, error) {
 	if g.passwordFile == "" && g.passwordCommand == "" && os.Getenv("CAIRN_PASSWORD") == "" {
 		return nil, nil
 	}
-	pw, _, err := g.readPassword(false)
+	pw, _, err := g.readPassword(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +298,7 @@ func (g *globals) requireDaemon(ctx context.Context) (*daemon.Client, *daemon.In
 	if g.repo != "" && !daemon.SameRepository(g.repo, info.Repository) {
 		return nil, nil, fmt.Errorf("the daemon at %s serves %s, not %s", path, info.Repository, g.repo)
 	}
-	pw, err := g.daemonPassword()
+	pw, err := g.daemonPassword(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ func TestDaemonCopyEmptyPasswordNamesConfigKey(t *testing.T) {
 		{Name: "offsite", Repository: "/nowhere", PasswordFile: empty},
 		{Name: "offsite", Repository: "/nowhere", PasswordCommand: "true"},
 	} {
-		_, err := g.forCopy(&daemon.Config{}, c).password(false)
+		_, err := g.forCopy(&daemon.Config{}, c).password(context.Background(), false)
 		if err == nil {
 			t.Fatal("an empty password was taken")
 		}
@@ -33,13 +34,13 @@ func TestDaemonCopyEmptyPasswordNamesConfigKey(t *testing.T) {
 		}
 	}
 	// So is the main repository's, when the config names it.
-	_, err := g.forDaemon(&daemon.Config{PasswordFile: empty}).password(false)
+	_, err := g.forDaemon(&daemon.Config{PasswordFile: empty}).password(context.Background(), false)
 	if err == nil || strings.Contains(err.Error(), "--") || !strings.Contains(err.Error(), "password_file "+empty+" of the daemon config") {
 		t.Fatalf("error %v should name the daemon config's password_file", err)
 	}
 	// Left out of the config, the flag's (or variable's) file is named as such.
 	g.passwordFile = empty
-	_, err = g.forDaemon(&daemon.Config{}).password(false)
+	_, err = g.forDaemon(&daemon.Config{}).password(context.Background(), false)
 	if err == nil || !strings.Contains(err.Error(), "--password-file "+empty) {
 		t.Fatalf("error %v should name --password-file", err)
 	}

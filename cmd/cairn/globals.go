@@ -67,8 +67,8 @@ func (g *globals) register(root *cobra.Command) {
 // is about to be set (init): there an empty one is refused, whatever its
 // source. To open a repository an empty password is tried like any other,
 // and fails as a wrong one does, since no repository can have one.
-func (g *globals) password(confirm bool) ([]byte, error) {
-	pw, source, err := g.readPassword(confirm)
+func (g *globals) password(ctx context.Context, confirm bool) ([]byte, error) {
+	pw, source, err := g.readPassword(ctx, confirm)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func emptyPasswordError(source string) error {
 
 // readPassword is password without the check, also returning where the
 // password came from.
-func (g *globals) readPassword(confirm bool) ([]byte, string, error) {
+func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, string, error) {
 	if g.passwordFile != "" && g.passwordCommand != "" {
 		// Both given the same way (two flags, two variables, or both keys
 		// of a daemon config): which one was meant is a guess, so refuse,
@@ -124,9 +124,16 @@ func (g *globals) readPassword(confirm bool) ([]byte, string, error) {
 		if err != nil {
 			return nil, source, fmt.Errorf("password command: %w", err)
 		}
-		cmd := exec.Command(args[0], args[1:]...)
+		// An interrupt stops a command that does not answer (a secret
+		// store waiting on a network) instead of being ignored until it
+		// ends.
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.WaitDelay = 2 * time.Second // a child it left holding the pipe
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
+		if ctx.Err() != nil {
+			return nil, source, context.Cause(ctx)
+		}
 		if err != nil {
 			return nil, source, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
 		}
@@ -271,7 +278,7 @@ func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.
 		be.Close()
 		return nil, err
 	}
-	pw, err := g.password(false)
+	pw, err := g.password(ctx, false)
 	if err != nil {
 		be.Close()
 		return nil, err

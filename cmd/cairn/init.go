@@ -22,7 +22,7 @@ func newInitCommand(g *globals) *cobra.Command {
 				return err
 			}
 			// The password first: a refused one creates nothing.
-			pw, err := g.password(true)
+			pw, err := g.password(cmd.Context(), true)
 			if err != nil {
 				return err
 			}

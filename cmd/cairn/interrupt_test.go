@@ -125,3 +125,31 @@ func TestIngestOutputClosed(t *testing.T) {
 		t.Errorf("lock left behind: %v", l)
 	}
 }
+
+// TestInterruptWhilePasswordCommandRuns: SIGTERM while the password
+// command has not answered (a secret store waiting on the network) stops
+// cairn with exit 130. Before, it waited for the command to end and then
+// reported a wrong password (exit 12).
+func TestInterruptWhilePasswordCommandRuns(t *testing.T) {
+	c := newCLI(t)
+	var stderr bytes.Buffer
+	cmd := c.cmd("--password-command", "sleep 30", "snapshots")
+	cmd.Env = append(cmd.Env, "CAIRN_PASSWORD_FILE=")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cmd.Process.Kill(); <-done }()
+	time.Sleep(time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("cairn still waiting for the password command 10 s after SIGTERM")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, stderr.String())
+	}
+}
