@@ -145,7 +145,7 @@ func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, strin
 	if g.label != "" {
 		label = g.label
 	}
-	pw, err := promptPassword("enter password for "+label+": ", confirm,
+	pw, err := promptPassword(ctx, "enter password for "+label+": ", confirm,
 		fmt.Sprintf("no password for the %s: set %s_FILE, %s_COMMAND or %s, or run on a terminal", label, v, v, v))
 	return pw, "the terminal", err
 }
@@ -177,21 +177,21 @@ func (g *globals) passwordVar() string {
 
 // promptPassword asks on the terminal (twice when confirm is set); without
 // one it fails with noTTY.
-func promptPassword(prompt string, confirm bool, noTTY string) ([]byte, error) {
+func promptPassword(ctx context.Context, prompt string, confirm bool, noTTY string) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil || !term.IsTerminal(int(tty.Fd())) {
 		return nil, errors.New(noTTY)
 	}
 	defer tty.Close()
 	fmt.Fprint(tty, prompt)
-	p, err := term.ReadPassword(int(tty.Fd()))
+	p, err := readTerminalPassword(ctx, tty)
 	fmt.Fprintln(tty)
 	if err != nil {
 		return nil, err
 	}
 	if confirm {
 		fmt.Fprint(tty, "enter password again: ")
-		p2, err := term.ReadPassword(int(tty.Fd()))
+		p2, err := readTerminalPassword(ctx, tty)
 		fmt.Fprintln(tty)
 		if err != nil {
 			return nil, err
@@ -204,6 +204,33 @@ func promptPassword(prompt string, confirm bool, noTTY string) ([]byte, error) {
 		return nil, errors.New("empty password")
 	}
 	return p, nil
+}
+
+// readTerminalPassword reads a password typed on tty without echo. Ctrl-C
+// (ctx cancelled) ends it at once with the terminal's echo back on, where
+// term.ReadPassword alone would wait for Enter.
+func readTerminalPassword(ctx context.Context, tty *os.File) ([]byte, error) {
+	fd := int(tty.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		p   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		p, err := term.ReadPassword(fd)
+		ch <- result{p, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.p, r.err
+	case <-ctx.Done():
+		term.Restore(fd, state)
+		return nil, context.Cause(ctx)
+	}
 }
 
 func firstLine(b []byte) []byte {

@@ -5,9 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSecondInterruptStopsAtOnce: a command stuck while stopping after a
@@ -151,5 +154,67 @@ func TestInterruptWhilePasswordCommandRuns(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
 		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, stderr.String())
+	}
+}
+
+// TestCtrlCAtPasswordPrompt: Ctrl-C at the password prompt stops cairn at
+// once with exit 130 and the terminal's echo back on. Before, it did
+// nothing until Enter was pressed.
+func TestCtrlCAtPasswordPrompt(t *testing.T) {
+	c := newCLI(t)
+	master, slave := openPty(t)
+	cmd := c.cmd("snapshots")
+	cmd.Env = append(cmd.Env, "CAIRN_PASSWORD_FILE=")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cmd.Process.Kill(); <-done }()
+	prompted := make(chan struct{})
+	var mu sync.Mutex
+	var out bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		once := sync.Once{}
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			if strings.Contains(out.String(), "enter password") {
+				once.Do(func() { close(prompted) })
+			}
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-prompted:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no password prompt within 20 s")
+	}
+	time.Sleep(200 * time.Millisecond) // echo turned off
+	master.Write([]byte{3})            // Ctrl-C
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("cairn still at the password prompt 5 s after Ctrl-C")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("exit %d, want %d; output: %q", code, exitInterrupted, out.String())
+	}
+	tio, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Lflag&unix.ECHO == 0 {
+		t.Error("the terminal's echo is still off after cairn stopped")
 	}
 }

@@ -22,7 +22,7 @@ func newKeyCommand(g *globals) *cobra.Command {
 		}
 		return &k
 	}
-	newPassword := func() ([]byte, error) {
+	newPassword := func(ctx context.Context) ([]byte, error) {
 		if newPasswordFile != "" {
 			b, err := os.ReadFile(newPasswordFile)
 			if err != nil {
@@ -33,7 +33,7 @@ func newKeyCommand(g *globals) *cobra.Command {
 			}
 			return nil, emptyPasswordError("--new-password-file " + newPasswordFile)
 		}
-		return promptPassword("enter new password: ", true, "no new password: use --new-password-file, or run on a terminal")
+		return promptPassword(ctx, "enter new password: ", true, "no new password: use --new-password-file, or run on a terminal")
 	}
 	cmd := &cobra.Command{
 		Use:   "key",
@@ -98,7 +98,7 @@ be empty. The repository is opened with the current password as usual
 					return err
 				}
 				defer release()
-				pw, err := newPassword()
+				pw, err := newPassword(cmd.Context())
 				if err != nil {
 					return err
 				}
