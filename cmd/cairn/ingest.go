@@ -181,7 +181,7 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 		// Ctrl-C ends a read waiting for input that has not come.
 		opt.Stdin, opt.StdinName = cancelableStdin(ctx, os.Stdin), f.stdinName
 	default:
-		listed, err := f.listedPaths()
+		listed, err := f.listedPaths(ctx)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -35,10 +36,10 @@ func readPatterns(flag string, given, files []string) ([]string, error) {
 // --files-from-verbatim takes each non-empty line as it is;
 // --files-from-raw takes each name between NUL bytes. "-" is standard
 // input.
-func (f *ingestFlags) listedPaths() ([]string, error) {
+func (f *ingestFlags) listedPaths(ctx context.Context) ([]string, error) {
 	var out []string
 	for _, name := range f.filesFrom {
-		b, err := readList(name)
+		b, err := readList(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("--files-from: %w", err)
 		}
@@ -63,7 +64,7 @@ func (f *ingestFlags) listedPaths() ([]string, error) {
 		}
 	}
 	for _, name := range f.filesFromVerb {
-		b, err := readList(name)
+		b, err := readList(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("--files-from-verbatim: %w", err)
 		}
@@ -74,7 +75,7 @@ func (f *ingestFlags) listedPaths() ([]string, error) {
 		}
 	}
 	for _, name := range f.filesFromRaw {
-		b, err := readList(name)
+		b, err := readList(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("--files-from-raw: %w", err)
 		}
@@ -87,9 +88,9 @@ func (f *ingestFlags) listedPaths() ([]string, error) {
 	return out, nil
 }
 
-func readList(name string) ([]byte, error) {
+func readList(ctx context.Context, name string) ([]byte, error) {
 	if name == "-" {
-		return io.ReadAll(os.Stdin)
+		return io.ReadAll(cancelableStdin(ctx, os.Stdin)) // Ctrl-C ends a wait for input that has not come
 	}
 	return os.ReadFile(name)
 }

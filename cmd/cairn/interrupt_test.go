@@ -218,3 +218,40 @@ func TestCtrlCAtPasswordPrompt(t *testing.T) {
 		t.Error("the terminal's echo is still off after cairn stopped")
 	}
 }
+
+// TestInterruptWhileFilesFromStdinWaits: Ctrl-C while ingest --files-from -
+// waits for a list that has not come (a find still running, a terminal)
+// stops it with exit 130. Before, the first one was ignored until standard
+// input ended.
+func TestInterruptWhileFilesFromStdinWaits(t *testing.T) {
+	c := newCLI(t)
+	for _, flag := range []string{"--files-from", "--files-from-raw", "--files-from-verbatim"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd := c.cmd("ingest", flag, "-")
+		cmd.Stdin, cmd.Stderr = r, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		time.Sleep(time.Second)
+		cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			w.Close()
+			t.Fatalf("ingest %s - still waiting for standard input 5 s after Ctrl-C", flag)
+		}
+		w.Close()
+		if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+			t.Fatalf("ingest %s -: exit %d, want %d; stderr: %s", flag, code, exitInterrupted, stderr.String())
+		}
+	}
+}
