@@ -75,9 +75,12 @@ and the exit code is 1.`,
 
 			var w io.Writer = stdout
 			if target != "" {
-				out, err := newAtomicFile(target)
-				if err != nil {
-					return err
+				// Not err: the deferred finish must see the command's
+				// result, not this nil, or a failed dump is renamed
+				// into place.
+				out, ferr := newAtomicFile(target)
+				if ferr != nil {
+					return ferr
 				}
 				defer func() { err = out.finish(err) }()
 				w = out

@@ -343,3 +343,27 @@ func compareExtracted(t *testing.T, src, out, rel string) {
 		t.Errorf("%s: extracted with %d bytes allocated of %d: not sparse", rel, sb.Blocks*512, sa.Size)
 	}
 }
+
+// A dump --target that fails (here a file whose pack is lost; an
+// interrupt does the same) leaves the old file as it was and no partial
+// one, as --help promises ("replaced only once complete"). Before, the
+// partial output was renamed over the target all the same.
+func TestDumpTargetFailureKeepsOldFile(t *testing.T) {
+	f := repotest.New(t)
+	f.RemovePack(f.PackOf("media/big.bin"))
+	c := fixtureCLI(t, f)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "big.bin")
+	if err := os.WriteFile(target, []byte("the old file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, code := c.run("dump", "--target", target, "latest:"+filepath.Join(f.Source, "media/big.bin")); code != 1 {
+		t.Fatalf("dump --target of a file whose pack is lost exited %d, want 1", code)
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "the old file\n" {
+		t.Errorf("the target was replaced by a failed dump: %d bytes, %v", len(b), err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
+		t.Errorf("partial files left: %v", left)
+	}
+}
