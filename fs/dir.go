@@ -49,11 +49,16 @@ func (d *dirNode) load(ctx context.Context) ([]*tree.Node, error) {
 	if !d.node.Subtree.IsZero() {
 		ctx, cancel := context.WithTimeout(ctx, d.f.opt.ReadTimeout)
 		defer cancel()
-		kids, err := d.f.r.LoadTree(ctx, d.node.Subtree)
+		kids, skipped, err := d.f.r.LoadTreePartial(ctx, d.node.Subtree)
 		if err != nil {
 			d.f.warnOnce("tree "+d.node.Subtree.String(), "%s (snapshot %s): %v",
 				d.Path(nil), d.snap.sn.ID.Short(), err)
 			return nil, err // not kept: the next look may succeed
+		}
+		if skipped != nil {
+			// The folder shows the entries that decode.
+			d.f.warnOnce("tree "+d.node.Subtree.String(), "%s (snapshot %s): %v",
+				d.Path(nil), d.snap.sn.ID.Short(), skipped)
 		}
 		d.kids = kids
 	}

@@ -40,7 +40,7 @@ func (s *snapState) rootNode(ctx context.Context, r *repo.Repository) (*tree.Nod
 	}
 	n := s.sn.RootNode()
 	for _, name := range s.sn.CommonDir() {
-		nodes, err := r.LoadTree(ctx, n.Subtree)
+		nodes, _, err := r.LoadTreePartial(ctx, n.Subtree)
 		if err != nil {
 			return nil, err
 		}

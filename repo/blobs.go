@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/index"
@@ -136,6 +137,31 @@ func (r *Repository) LoadTree(ctx context.Context, tid id.ID) ([]*tree.Node, err
 		return nil, fmt.Errorf("tree %s: %v: %w", tid.Short(), err, ErrDamaged)
 	}
 	return nodes, nil
+}
+
+// LoadTreePartial is LoadTree that leaves out the entries that do not
+// decode (a name like "..", "a/b" or "", an unknown kind) and keeps the
+// rest of the folder: skipped is nil, or an error wrapping ErrDamaged that
+// names the tree and every entry left out. err is as LoadTree's, for a tree
+// that could not be read at all. Restore, dump, mount, ls and find use it to
+// show what can be shown; check keeps to LoadTree.
+func (r *Repository) LoadTreePartial(ctx context.Context, tid id.ID) (nodes []*tree.Node, skipped, err error) {
+	b, err := r.LoadBlob(ctx, id.TreeBlob, tid, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	nodes, bad, err := tree.DecodePartial(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tree %s: %v: %w", tid.Short(), err, ErrDamaged)
+	}
+	if len(bad) > 0 {
+		msgs := make([]string, len(bad))
+		for i, e := range bad {
+			msgs[i] = e.Error()
+		}
+		skipped = fmt.Errorf("tree %s: %s: %w", tid.Short(), strings.Join(msgs, "; "), ErrDamaged)
+	}
+	return nodes, skipped, nil
 }
 
 // LoadBlobs reads the blobs bs, all of one pack and sorted by offset, with

@@ -85,7 +85,21 @@ type lister struct {
 }
 
 func (l *lister) walk(ctx context.Context, tid [32]byte, dir string) error {
-	nodes, err := l.r.LoadTree(ctx, tid)
+	nodes, skipped, err := l.r.LoadTreePartial(ctx, tid)
+	if err == nil && skipped != nil {
+		// Entries that do not decode: name them, list the others.
+		l.lost++
+		name := dir
+		if name == "" {
+			name = "/"
+		}
+		l.w.Flush()
+		if l.json {
+			printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": "entries left out: " + skipped.Error()}, "during": "ls", "item": name})
+		} else {
+			fmt.Fprintf(os.Stderr, "cairn: %s: entries left out: %v\n", name, skipped)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return err

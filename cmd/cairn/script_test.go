@@ -86,6 +86,7 @@ func TestScripts(t *testing.T) {
 			"mtime":        cmdMtime,
 			"waitfile":     cmdWaitfile,
 			"flipbyte":     cmdFlipByte,
+			"badentry":     cmdBadEntry,
 		},
 	})
 }

@@ -200,10 +200,13 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 				return err
 			}
 		}
-		nodes, err := t.r.LoadTree(t.ctx, n.Subtree)
+		nodes, skipped, err := t.r.LoadTreePartial(t.ctx, n.Subtree)
 		if err != nil {
 			t.warn(name, fmt.Errorf("folder contents lost: %w", err))
 			return nil
+		}
+		if skipped != nil {
+			t.warn(name, fmt.Errorf("entries left out: %w", skipped))
 		}
 		for _, c := range nodes {
 			if err := t.node(c, path.Join(name, c.Name)); err != nil {

@@ -423,7 +423,7 @@ func Find(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath st
 		if n.Kind != tree.KindDir {
 			return nil, "", fmt.Errorf("%s: %s is not a directory: %w", clean, rel, repo.ErrNotFound)
 		}
-		nodes, err := r.LoadTree(ctx, n.Subtree)
+		nodes, _, err := r.LoadTreePartial(ctx, n.Subtree)
 		if err != nil {
 			return nil, "", err
 		}
@@ -555,10 +555,15 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, here *lazyDir) {
 	if rs.ctx.Err() != nil {
 		return
 	}
-	nodes, err := rs.r.LoadTree(rs.ctx, tid)
+	nodes, skipped, err := rs.r.LoadTreePartial(rs.ctx, tid)
 	if err != nil {
 		rs.warn(dst, fmt.Errorf("directory contents lost: %w", err))
 		return
+	}
+	if skipped != nil {
+		// The rest of the folder is restored; the folder counts as one
+		// where something could not be, so --delete keeps what it has.
+		rs.warn(dst, fmt.Errorf("entries not restored: %w", skipped))
 	}
 	for _, n := range nodes {
 		if rs.ctx.Err() != nil {

@@ -159,40 +159,57 @@ func encodeNode(b []byte, n *Node) []byte {
 	return b
 }
 
-// Decode parses a tree blob.
+// Decode parses a tree blob. A node that does not decode (an invalid
+// name, an unknown kind...) fails the whole tree: check uses this.
 func Decode(b []byte) ([]*Node, error) {
+	nodes, bad, err := DecodePartial(b)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		return nil, bad[0]
+	}
+	return nodes, nil
+}
+
+// DecodePartial parses a tree blob, leaving out each node that does not
+// decode on its own while the blob's framing holds, and returning an error
+// (wrapping ErrCorrupt) for each node left out: restore, dump and mount show
+// the rest of the folder. err is for a blob that does not parse at all.
+func DecodePartial(b []byte) (nodes []*Node, bad []error, err error) {
 	if len(b) < len(treeMagic)+2 || string(b[:4]) != treeMagic {
-		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
+		return nil, nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
 	if b[4] != treeFormat {
-		return nil, fmt.Errorf("%w: tree format %d is newer than this cairn understands", ErrCorrupt, b[4])
+		return nil, nil, fmt.Errorf("%w: tree format %d is newer than this cairn understands", ErrCorrupt, b[4])
 	}
 	b = b[5:]
 	count, k := binary.Uvarint(b)
 	if k <= 0 || count > uint64(len(b)) {
-		return nil, fmt.Errorf("%w: bad node count", ErrCorrupt)
+		return nil, nil, fmt.Errorf("%w: bad node count", ErrCorrupt)
 	}
 	b = b[k:]
-	nodes := make([]*Node, 0, count)
+	nodes = make([]*Node, 0, count)
 	for i := uint64(0); i < count; i++ {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {
-			return nil, fmt.Errorf("%w: node %d truncated", ErrCorrupt, i)
+			return nil, nil, fmt.Errorf("%w: node %d truncated", ErrCorrupt, i)
 		}
 		n, err := decodeNode(b[k : k+int(l)])
+		b = b[k+int(l):]
 		if err != nil {
-			return nil, fmt.Errorf("%w: node %d: %v", ErrCorrupt, i, err)
+			bad = append(bad, fmt.Errorf("%w: node %d: %v", ErrCorrupt, i, err))
+			continue
 		}
 		if len(nodes) > 0 && nodes[len(nodes)-1].Name >= n.Name {
-			return nil, fmt.Errorf("%w: names not sorted and unique at %q", ErrCorrupt, n.Name)
+			return nil, nil, fmt.Errorf("%w: names not sorted and unique at %q", ErrCorrupt, n.Name)
 		}
 		nodes = append(nodes, n)
-		b = b[k+int(l):]
 	}
 	if len(b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b))
+		return nil, nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b))
 	}
-	return nodes, nil
+	return nodes, bad, nil
 }
 
 func decodeNode(b []byte) (*Node, error) {

@@ -415,3 +415,22 @@ func TestEncodeRejects(t *testing.T) {
 	}
 	_ = fmt.Sprint(tree.KindFile, tree.Kind(0))
 }
+
+// DecodePartial leaves out a node with an invalid name and keeps the rest;
+// Decode still refuses the tree.
+func TestDecodePartialSkipsInvalidName(t *testing.T) {
+	nodes := []*tree.Node{{Name: "a", Kind: tree.KindFile}, {Name: "..", Kind: tree.KindFile}, {Name: "z", Kind: tree.KindFile}}
+	b := []byte("CRNT\x01\x03")
+	for _, n := range nodes {
+		nb := tree.EncodeNode(n)
+		b = append(b, byte(len(nb)))
+		b = append(b, nb...)
+	}
+	got, bad, err := tree.DecodePartial(b)
+	if err != nil || len(got) != 2 || got[0].Name != "a" || got[1].Name != "z" || len(bad) != 1 || !errors.Is(bad[0], tree.ErrCorrupt) {
+		t.Fatalf("DecodePartial: %v %v %v", got, bad, err)
+	}
+	if _, err := tree.Decode(b); !errors.Is(err, tree.ErrCorrupt) {
+		t.Fatalf("Decode: %v, want tree.ErrCorrupt", err)
+	}
+}
