@@ -34,7 +34,9 @@ hardlinks, device nodes and sparse files.
   if-changed (default)  replace a file that differs in size or mtime, but never
                         one newer than the snapshot's copy (that is reported);
                         one of the same size and mtime keeps its content and
-                        gets the snapshot's owner, mode and xattrs
+                        gets the snapshot's owner, mode and xattrs, unless
+                        it has other hardlinks: then it is replaced, so that
+                        nothing outside the target changes
   if-newer              replace a file only when the snapshot's copy has the
                         later mtime (as restic's if-newer)
   always                replace everything

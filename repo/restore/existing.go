@@ -135,17 +135,21 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 }
 
 // sameFile says whether fi is a regular file of the snapshot's size and
-// mtime, with no more names than n has links: taken for the snapshot's
-// copy. One that shares its inode with a path the snapshot does not link
-// to n is not (its content may be that path's, and setting n's metadata
-// on it would set that path's too). The link count alone cannot tell once
-// another of its names was replaced, so seen (from remember) says that
-// decide met the inode at another path before: that is not taken either.
+// mtime with no other name: taken for the snapshot's copy. One that shares
+// its inode with another path is not, even when n's group has as many
+// links: the other names may be outside the target (a link planted there
+// to /etc/shadow), and keeping it would link the group's other names to
+// that file and setting n's metadata on it would set the outside file's.
+// It is replaced, as restic replaces an existing file with several links
+// (the group's names in the target are then linked to the new copy). The
+// link count alone cannot tell once another of its names was replaced, so
+// seen (from remember) says that decide met the inode at another path
+// before: that is not taken either.
 func (rs *restorer) sameFile(fi os.FileInfo, n *tree.Node, seen bool) bool {
 	if seen {
 		return false
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Nlink) > uint64(max(n.Links, 1)) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Nlink > 1 {
 		return false
 	}
 	return n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.MTime

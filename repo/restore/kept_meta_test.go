@@ -155,3 +155,58 @@ func TestIfChangedRemembersInodeOfReplacedLinkName(t *testing.T) {
 		t.Errorf("%s holds %q, want the snapshot's content", h1, got)
 	}
 }
+
+// A file planted in the target as a hardlink of a file outside it (an
+// /etc/shadow of the restoring root) is never taken for the snapshot's
+// copy, even when its size and mtime are the snapshot's and its link count
+// fits the snapshot's group: setting the snapshot's mode, owner and times
+// on it would set them on the outside file. It is replaced, as restic
+// replaces an existing file with several links; the outside file is left
+// as it was.
+func TestIfChangedLeavesFileOutsideTargetAlone(t *testing.T) {
+	f := newSmallTree(t)
+	dst := filepath.Join(t.TempDir(), "target")
+	if res := f.restore(t, "", restore.Options{Target: dst}); res.err != nil || len(res.warned) > 0 {
+		t.Fatal(res.err, res.warned)
+	}
+	// The group h1, d/h2 (two links in the snapshot): d/h2 is its name the
+	// walk meets first. Plant there a link to an outside file of the same
+	// size and mtime, and take the group's other name away.
+	outside := filepath.Join(t.TempDir(), "shadow")
+	must(t, os.WriteFile(outside, []byte("secret: 20 bytes...."), 0o600))
+	ts := []syscall.Timespec{syscall.NsecToTimespec(treeTime.UnixNano()), syscall.NsecToTimespec(treeTime.UnixNano())}
+	must(t, lutimes(outside, ts))
+	owner := os.Geteuid() == 0
+	if owner {
+		must(t, os.Lchown(outside, 4242, 4343))
+	}
+	h1, h2 := filepath.Join(dst, "h1"), filepath.Join(dst, "d", "h2")
+	must(t, os.Remove(h1))
+	must(t, os.Remove(h2))
+	must(t, os.Link(outside, h2))
+
+	for _, ow := range []restore.Overwrite{restore.IfChanged, restore.IfNewer} {
+		res := f.restore(t, "", restore.Options{Target: dst, Overwrite: ow})
+		if res.err != nil || len(res.warned) > 0 {
+			t.Fatal(res.err, res.warned)
+		}
+		fi, err := os.Lstat(outside)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("overwrite %v: the outside file's mode became %v", ow, got)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); owner && (st.Uid != 4242 || st.Gid != 4343) {
+			t.Errorf("overwrite %v: the outside file's owner became %d:%d", ow, st.Uid, st.Gid)
+		}
+		if b, _ := os.ReadFile(outside); string(b) != "secret: 20 bytes...." {
+			t.Errorf("overwrite %v: the outside file holds %q", ow, b)
+		}
+	}
+	for _, p := range []string{h1, h2} {
+		if b, err := os.ReadFile(p); err != nil || string(b) != "one inode, two names" {
+			t.Errorf("%s: %q %v, want the snapshot's content", p, b, err)
+		}
+	}
+}
