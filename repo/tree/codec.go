@@ -173,7 +173,8 @@ func Decode(b []byte) ([]*Node, error) {
 }
 
 // DecodePartial parses a tree blob, leaving out each node that does not
-// decode on its own while the blob's framing holds, and returning an error
+// decode on its own (or repeats or comes before an earlier name) while the
+// blob's framing holds, and returning an error
 // (wrapping ErrCorrupt) for each node left out: restore, dump and mount show
 // the rest of the folder. err is for a blob that does not parse at all.
 func DecodePartial(b []byte) (nodes []*Node, bad []error, err error) {
@@ -202,7 +203,11 @@ func DecodePartial(b []byte) (nodes []*Node, bad []error, err error) {
 			continue
 		}
 		if len(nodes) > 0 && nodes[len(nodes)-1].Name >= n.Name {
-			return nil, nil, fmt.Errorf("%w: names not sorted and unique at %q", ErrCorrupt, n.Name)
+			// A second entry of one name, or one out of order: the
+			// entries before it stay, sorted and unique, as the mount's
+			// lookups need them.
+			bad = append(bad, fmt.Errorf("%w: node %d: names not sorted and unique at %q", ErrCorrupt, i, n.Name))
+			continue
 		}
 		nodes = append(nodes, n)
 	}
