@@ -199,6 +199,9 @@ func DecodePartial(b []byte) (nodes []*Node, bad []error, err error) {
 		n, err := decodeNode(b[k : k+int(l)])
 		b = b[k+int(l):]
 		if err != nil {
+			if n.Name != "" && !strings.Contains(err.Error(), fmt.Sprintf("%q", n.Name)) {
+				err = fmt.Errorf("%q: %v", n.Name, err)
+			}
 			bad = append(bad, fmt.Errorf("%w: node %d: %v", ErrCorrupt, i, err))
 			continue
 		}
@@ -217,18 +220,20 @@ func DecodePartial(b []byte) (nodes []*Node, bad []error, err error) {
 	return nodes, bad, nil
 }
 
+// decodeNode decodes one node; on error the node is as far as it got (its
+// name, to name it in the error).
 func decodeNode(b []byte) (*Node, error) {
 	n := &Node{}
 	haveSubtree := false
 	for len(b) > 0 {
 		tag, k := binary.Uvarint(b)
 		if k <= 0 {
-			return nil, errors.New("bad field tag")
+			return n, errors.New("bad field tag")
 		}
 		b = b[k:]
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {
-			return nil, fmt.Errorf("field %d truncated", tag)
+			return n, fmt.Errorf("field %d truncated", tag)
 		}
 		v := b[k : k+int(l)]
 		b = b[k+int(l):]
@@ -256,7 +261,7 @@ func decodeNode(b []byte) (*Node, error) {
 			n.Content, err = decodeContent(v)
 		case tagSubtree:
 			if len(v) != 32 {
-				return nil, errors.New("subtree ID is not 32 bytes")
+				return n, errors.New("subtree ID is not 32 bytes")
 			}
 			copy(n.Subtree[:], v)
 			haveSubtree = true
@@ -268,31 +273,31 @@ func decodeNode(b []byte) (*Node, error) {
 			// unknown field from a newer writer: skipped by design
 		}
 		if err != nil {
-			return nil, fmt.Errorf("field %d: %v", tag, err)
+			return n, fmt.Errorf("field %d: %v", tag, err)
 		}
 	}
 	if !ValidName(n.Name) {
-		return nil, fmt.Errorf("invalid name %q", n.Name)
+		return n, fmt.Errorf("invalid name %q", n.Name)
 	}
 	if n.Kind < KindFile || n.Kind > KindSocket {
-		return nil, fmt.Errorf("%q: unknown kind %d", n.Name, n.Kind)
+		return n, fmt.Errorf("%q: unknown kind %d", n.Name, n.Kind)
 	}
 	if n.Kind == KindDir && !haveSubtree {
-		return nil, fmt.Errorf("%q: directory without subtree", n.Name)
+		return n, fmt.Errorf("%q: directory without subtree", n.Name)
 	}
 	if n.Kind == KindFile {
 		var sum uint64
 		for _, c := range n.Content {
 			sum += c.Size
 			if sum > 1<<62 {
-				return nil, fmt.Errorf("%q: content too large", n.Name)
+				return n, fmt.Errorf("%q: content too large", n.Name)
 			}
 		}
 		if sum != n.Size {
-			return nil, fmt.Errorf("%q: content adds up to %d bytes, size is %d", n.Name, sum, n.Size)
+			return n, fmt.Errorf("%q: content adds up to %d bytes, size is %d", n.Name, sum, n.Size)
 		}
 	} else if len(n.Content) > 0 {
-		return nil, fmt.Errorf("%q: content on a %s", n.Name, n.Kind)
+		return n, fmt.Errorf("%q: content on a %s", n.Name, n.Kind)
 	}
 	return n, nil
 }
@@ -452,4 +457,10 @@ func EncodedBlobs(b []byte, fn func(id.ID) bool) bool {
 func EncodeNode(n *Node) []byte { return encodeNode(nil, n) }
 
 // DecodeNode decodes what EncodeNode wrote.
-func DecodeNode(b []byte) (*Node, error) { return decodeNode(b) }
+func DecodeNode(b []byte) (*Node, error) {
+	n, err := decodeNode(b)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}

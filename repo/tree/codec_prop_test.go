@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/cairn-backup/cairn/repo/id"
@@ -432,5 +433,21 @@ func TestDecodePartialSkipsInvalidName(t *testing.T) {
 	}
 	if _, err := tree.Decode(b); !errors.Is(err, tree.ErrCorrupt) {
 		t.Fatalf("Decode: %v, want tree.ErrCorrupt", err)
+	}
+}
+
+// An entry left out for a bad field, not its name, is still named.
+func TestDecodePartialNamesEntryWithBadField(t *testing.T) {
+	good := tree.EncodeNode(&tree.Node{Name: "a", Kind: tree.KindFile})
+	bad := tree.EncodeNode(&tree.Node{Name: "b", Kind: tree.KindFile})
+	bad = append(bad, 3, 2, 0x80, 0x80) // mode: a uvarint 1<<14 > 07777
+	b := []byte("CRNT\x01\x02")
+	b = append(b, byte(len(good)))
+	b = append(b, good...)
+	b = append(b, byte(len(bad)))
+	b = append(b, bad...)
+	got, errs, err := tree.DecodePartial(b)
+	if err != nil || len(got) != 1 || len(errs) != 1 || !strings.Contains(errs[0].Error(), `"b"`) {
+		t.Fatalf("DecodePartial: %v %v %v, want a kept and b named", got, errs, err)
 	}
 }
