@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -63,6 +64,9 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 					ids[i] = sn.ID.Short()
 				}
 				msg := fmt.Sprintf("folder contents lost in snapshot %s, not searched: %v", strings.Join(ids, ", "), err)
+				if errors.Is(err, search.ErrEntriesLeftOut) {
+					msg = fmt.Sprintf("in snapshot %s: %v", strings.Join(ids, ", "), err)
+				}
 				if g.json {
 					printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": msg}, "during": "find", "item": path})
 					return

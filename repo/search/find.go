@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -12,6 +13,11 @@ import (
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
+
+// ErrEntriesLeftOut is the error Lost is told of, at the folder itself,
+// when some of a folder's entries do not decode (an invalid name): the
+// others are searched.
+var ErrEntriesLeftOut = errors.New("entries left out")
 
 // FindOptions tune Find.
 type FindOptions struct {
@@ -214,14 +220,22 @@ func (f *finder) compute(tid id.ID, s states) (*set, error) {
 	if err := f.ctx.Err(); err != nil {
 		return nil, err
 	}
-	nodes, err := f.r.LoadTree(f.ctx, tid)
+	nodes, skipped, err := f.r.LoadTreePartial(f.ctx, tid)
 	if err != nil {
 		return nil, err
+	}
+	if skipped != nil && !f.lost {
+		return nil, skipped
 	}
 	if f.loads != nil {
 		f.loads.Add(1)
 	}
 	out := &set{}
+	if skipped != nil {
+		// The folder's other entries are searched; the ones left out
+		// are named at the folder itself.
+		out.lost = append(out.lost, lostDir{"", fmt.Errorf("%w: %w", ErrEntriesLeftOut, skipped)})
+	}
 	type sub struct {
 		name string
 		tid  id.ID
@@ -310,6 +324,12 @@ func emitGroups(prefix string, groups []group, snaps []*repo.Snapshot, emit func
 	for _, name := range names {
 		sl := byName[name]
 		p := prefix + "/" + name
+		if name == "" { // the folder's own entries left out
+			p = prefix
+			if p == "" {
+				p = "/"
+			}
+		}
 		if len(sl.hits) > 0 {
 			sort.Slice(sl.hits, func(a, b int) bool { return sl.hits[a].snap < sl.hits[b].snap })
 			res := Result{Path: p, Hits: make([]Hit, len(sl.hits))}
