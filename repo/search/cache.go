@@ -52,7 +52,9 @@ func (c *treeCache) child(ctx context.Context, tid id.ID, name string) (*tree.No
 	c.m[k] = e
 	c.mu.Unlock()
 	defer close(e.done)
-	nodes, err := c.r.LoadTree(ctx, tid)
+	// An entry of the folder that does not decode (an invalid name) is
+	// not the one looked up: the others are found all the same.
+	nodes, _, err := c.r.LoadTreePartial(ctx, tid)
 	if err != nil {
 		e.err = err
 		return nil, err
