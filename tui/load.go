@@ -26,6 +26,9 @@ type (
 		node  *tree.Node // the folder itself
 		nodes []*tree.Node
 		err   error
+		// skipped names the entries of the folder that do not decode
+		// (a crafted or damaged tree), left out of nodes.
+		skipped error
 		// notDir says the path is there but is no folder (a file).
 		notDir bool
 	}
@@ -61,7 +64,7 @@ func loadDir(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, dir str
 	}
 	res.node = n
 	if !n.Subtree.IsZero() {
-		res.nodes, res.err = r.LoadTree(ctx, n.Subtree)
+		res.nodes, res.skipped, res.err = r.LoadTreePartial(ctx, n.Subtree)
 	}
 	return res
 }
@@ -172,7 +175,9 @@ func (c *sizeCache) total(ctx context.Context, r *repo.Repository, tid id.ID) (d
 	if ok {
 		return t, nil
 	}
-	nodes, err := r.LoadTree(ctx, tid)
+	// Entries that do not decode are left out of the sum: the listing
+	// says they are.
+	nodes, _, err := r.LoadTreePartial(ctx, tid)
 	if err != nil {
 		return dirTotal{}, err
 	}

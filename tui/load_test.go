@@ -52,3 +52,17 @@ func TestFolderTotalCountsHardlinksOnce(t *testing.T) {
 		}
 	}
 }
+
+// A folder holding an entry that does not decode (a crafted or damaged
+// tree) is listed without it, and the status line names what was left out.
+func TestBrowseFolderWithInvalidEntry(t *testing.T) {
+	f := newFixture(t)
+	sn := f.r.TestAddEntries(t, f.snaps[0], &tree.Node{Name: "..", Kind: tree.KindFile, Mode: 0o644})
+	h := newHarness(t, f, 100, 20)
+	h.run(h.a.openTree(sn, "/home/alice", ""))
+	p := h.a.top().(*treePage)
+	if p.err != nil || len(p.nodes) != 4 {
+		t.Fatalf("listing: %v, %d entries; want the folder's 4 good ones", p.err, len(p.nodes))
+	}
+	h.contains("docs", "photos", "invalid name")
+}

@@ -121,6 +121,9 @@ func (p *treePage) update(a *App, msg tea.Msg) tea.Cmd {
 			}
 		}
 		p.loading, p.err, p.node, p.nodes = false, msg.err, msg.node, msg.nodes
+		if msg.skipped != nil {
+			a.fail(msg.skipped) // the rest of the folder is shown
+		}
 		if p.nodes == nil {
 			p.nodes = []*tree.Node{}
 		}
