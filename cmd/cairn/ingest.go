@@ -66,8 +66,9 @@ holds (before 1677-09-21 or after 2262-04-11) is saved as the nearest one it
 holds, with a warning naming the path and the time; the exit code stays 0.
 
 The parent snapshot is the newest of the same host, source and paths
-(else of the same host and source), so that separate ingests of /etc and
-/home under one source each compare with their own last run; the
+(else of the same host and source; for a stream, only one of the same
+--stdin-name), so that separate ingests of /etc and /home under one
+source each compare with their own last run; the
 summary names it (Parent:, and parent_snapshot_id in --json). --parent
 chooses another (an ID prefix of any host and source, or latest): files are
 then compared with what that snapshot recorded, not with the last ingest,

@@ -20,7 +20,9 @@ import (
 // snapshot), or else the newest of the host and source with the same
 // paths, or else the newest of the host and source, if any. The same
 // paths come first so that separate ingests of /etc and /home under one
-// source each compare with their own last run.
+// source each compare with their own last run. A stream (--stdin) takes
+// only a snapshot of a stream of the same name: a dump of another
+// database under the same source holds nothing to compare it with.
 func findParent(ctx context.Context, r *repo.Repository, opt Options, paths []string) (*repo.Snapshot, error) {
 	f := repo.Filter{Hosts: []string{opt.Host}, Sources: []string{opt.Source}}
 	if opt.Parent == "" {
@@ -36,7 +38,7 @@ func findParent(ctx context.Context, r *repo.Repository, opt Options, paths []st
 			if slices.Equal(all[i].Paths, paths) {
 				return all[i], nil
 			}
-			if newest == nil {
+			if newest == nil && opt.Stdin == nil {
 				newest = all[i]
 			}
 		}
