@@ -84,7 +84,8 @@ size and mtime more: after restoring an older snapshot, give it as
 --parent. --skip-if-unchanged writes no snapshot when the new one would
 hold the parent's tree and paths (any metadata but access times counts,
 but not that of the folders on the way to the paths, which move whenever
-anything beside them does), says so, and exits 0 (3 if some files could
+anything beside them does; nor, for a stream, its times, which are those
+of the ingest), says so, and exits 0 (3 if some files could
 not be read); the --json summary then has no snapshot_id but
 "skipped": true and the parent_snapshot_id that holds the same.
 

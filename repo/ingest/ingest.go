@@ -183,6 +183,9 @@ type ingester struct {
 	}
 	errMu sync.Mutex
 	err   error
+	// streamSame is set when the stream (--stdin) holds what the
+	// parent's stream of the same name held, times aside.
+	streamSame bool
 }
 
 func (g *ingester) fail(err error) {
@@ -455,12 +458,12 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		rn.Name = "root" // a node needs a valid name; the root's is not used
 		sn.Root = tree.EncodeNode(&rn)
 	}
-	skipped := opt.SkipIfUnchanged && sameAsParent(sn, parent, func(tid id.ID) ([]*tree.Node, error) {
+	skipped := opt.SkipIfUnchanged && (g.streamSame || opt.Stdin == nil && sameAsParent(sn, parent, func(tid id.ID) ([]*tree.Node, error) {
 		if b, ok := g.saver.DryTree(tid); ok {
 			return tree.Decode(b)
 		}
 		return r.LoadTree(ctx, tid)
-	})
+	}))
 	if opt.DryRun || skipped {
 		return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load(), Skipped: skipped}, nil
 	}
@@ -548,7 +551,19 @@ func (g *ingester) ingestStdin() (*tree.Node, error) {
 		return nil, fmt.Errorf("read stdin: %w", err)
 	}
 	n.Content, n.Size = content, uint64(size)
-	g.counts.filesNew.Add(1)
+	// The stream's times are those of the ingest, so it is compared with
+	// the parent's stream of the same name without them: a dump that has
+	// not changed since the last night is unchanged (and
+	// --skip-if-unchanged then writes no snapshot).
+	switch prev := g.parentStream(name); {
+	case prev == nil:
+		g.counts.filesNew.Add(1)
+	case sameButTimes(n, prev):
+		g.counts.filesUnchanged.Add(1)
+		g.streamSame = true
+	default:
+		g.counts.filesChanged.Add(1)
+	}
 	g.counts.files.Add(1)
 	g.counts.bytes.Add(size)
 	g.counts.entries.Add(1)

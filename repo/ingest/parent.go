@@ -130,6 +130,29 @@ func sameButATime(a, b *tree.Node) bool {
 	return bytes.Equal(tree.EncodeNode(&x), tree.EncodeNode(&y))
 }
 
+// parentStream returns the parent's stream named name, when the parent
+// is a stream snapshot of that name (nil otherwise, or when its tree
+// cannot be read).
+func (g *ingester) parentStream(name string) *tree.Node {
+	p := g.parent
+	if p == nil || len(p.Paths) != 1 || p.Paths[0] != name {
+		return nil
+	}
+	nodes, err := g.r.LoadTree(g.ctx, p.Tree)
+	if err != nil || len(nodes) != 1 || nodes[0].Name != name {
+		return nil
+	}
+	return nodes[0]
+}
+
+// sameButTimes is sameButATime ignoring the modification and change
+// times too: those of a stream are the times of its ingest.
+func sameButTimes(a, b *tree.Node) bool {
+	x, y := *a, *b
+	x.MTime, y.MTime, x.CTime, y.CTime = 0, 0, 0, 0
+	return sameButATime(&x, &y)
+}
+
 // parentTrees is a chosen parent snapshot's folders, read from its trees
 // as the walk reaches them, and dropped once the walk is done with them.
 type parentTrees struct {

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/ingest"
@@ -27,5 +28,37 @@ func TestStreamParentIsSameName(t *testing.T) {
 	again := run(t, r, stream("app.sql", "app dump 2\n", false))
 	if p := again.Snapshot.Parent; p == nil || *p != app.Snapshot.ID {
 		t.Errorf("second app.sql: parent %v, want %s", p, app.Snapshot.ID)
+	}
+}
+
+// An unchanged stream is unchanged, though its times are those of each
+// ingest: --skip-if-unchanged writes no snapshot for it.
+func TestStreamSkipIfUnchanged(t *testing.T) {
+	r := repo.TestRepository(t)
+	first := run(t, r, stream("app.sql", "app dump\n", true))
+	time.Sleep(2 * time.Millisecond)
+	res := run(t, r, stream("app.sql", "app dump\n", true))
+	if !res.Skipped {
+		t.Errorf("an unchanged dump was saved again")
+	}
+	if s := res.Snapshot.Summary; s.FilesUnchanged != 1 {
+		t.Errorf("unchanged dump: %d unchanged, want 1", s.FilesUnchanged)
+	}
+	if n := snapshotCount(t, r); n != 1 {
+		t.Errorf("%d snapshots, want 1", n)
+	}
+	res = run(t, r, stream("app.sql", "app dump, changed\n", true))
+	if res.Skipped {
+		t.Fatalf("a changed dump was skipped")
+	}
+	if p := res.Snapshot.Parent; p == nil || *p != first.Snapshot.ID {
+		t.Errorf("parent %v, want %s", p, first.Snapshot.ID)
+	}
+	if s := res.Snapshot.Summary; s.FilesChanged != 1 || s.FilesNew != 0 {
+		t.Errorf("changed dump: %d new %d changed, want 0 and 1", s.FilesNew, s.FilesChanged)
+	}
+	// A stream of another name is never the same.
+	if res := run(t, r, stream("other.sql", "app dump, changed\n", true)); res.Skipped {
+		t.Errorf("other.sql skipped as the same as app.sql")
 	}
 }
