@@ -96,7 +96,8 @@ or (like restic forget ID...) exactly the snapshots named by ID prefix;
 other.
 
 Snapshots are split into groups (by host and source unless --group-by says
-otherwise) and the policy judges each group on its own. A snapshot is kept
+otherwise; the streams of ingest --stdin are grouped by --stdin-name too,
+so that dumps of two databases under one source are two series) and the policy judges each group on its own. A snapshot is kept
 when any rule keeps it, and one snapshot may count for several rules:
 
   --keep-last N            the N newest snapshots
@@ -406,6 +407,8 @@ func forgetJSON(pl forgetPlan) forgetGroupJSON {
 	}
 	if k.By.Paths {
 		j.Paths = &k.Paths
+	} else if k.Stream != "" {
+		j.Paths = &[]string{k.Stream}
 	}
 	for _, kept := range pl.result.Keep {
 		sj := toJSON(kept.Snapshot)

@@ -62,6 +62,12 @@ type Key struct {
 	Source string
 	Tags   []string
 	Paths  []string
+	// Stream is the stream name (--stdin-name) of a stream snapshot
+	// grouped by source but not by paths: each stream is a series of
+	// its own, so that the nightly dumps of two databases under one
+	// source are not judged as one series (keeping only the newer dump
+	// of each day).
+	Stream string
 	By     GroupBy
 }
 
@@ -84,6 +90,9 @@ func (k Key) String() string {
 	}
 	if k.By.Paths {
 		p = append(p, "paths "+strings.Join(k.Paths, " "))
+	}
+	if k.Stream != "" {
+		p = append(p, "stream "+k.Stream)
 	}
 	if len(p) == 0 {
 		return "all snapshots"
@@ -115,9 +124,11 @@ func GroupSnapshots(list []*repo.Snapshot, by GroupBy) []Group {
 		}
 		if by.Paths {
 			k.Paths = sortedCopy(sn.Paths)
+		} else if by.Source && IsStream(sn) {
+			k.Stream = sn.Paths[0]
 		}
 		// JSON keeps the fields apart whatever bytes they hold.
-		b, _ := json.Marshal([]any{k.Host, k.Source, k.Tags, k.Paths})
+		b, _ := json.Marshal([]any{k.Host, k.Source, k.Tags, k.Paths, k.Stream})
 		i, ok := index[string(b)]
 		if !ok {
 			i = len(groups)
@@ -132,9 +143,17 @@ func GroupSnapshots(list []*repo.Snapshot, by GroupBy) []Group {
 			strings.Compare(a.Key.Source, b.Key.Source),
 			slices.Compare(a.Key.Tags, b.Key.Tags),
 			slices.Compare(a.Key.Paths, b.Key.Paths),
+			strings.Compare(a.Key.Stream, b.Key.Stream),
 		)
 	})
 	return groups
+}
+
+// IsStream reports whether sn holds a stream (ingest --stdin or
+// --stdin-from-command): its one path is the stream's name, not an
+// absolute path.
+func IsStream(sn *repo.Snapshot) bool {
+	return len(sn.Paths) == 1 && !strings.HasPrefix(sn.Paths[0], "/")
 }
 
 func sortedCopy(s []string) []string {

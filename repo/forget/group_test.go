@@ -80,3 +80,33 @@ func TestForgetGroupSnapshots(t *testing.T) {
 		t.Errorf("path groups: %+v", groups)
 	}
 }
+
+// Two streams under one source (the nightly dumps of two databases) are
+// two series: --keep-daily keeps each night's dump of each, not only the
+// newer of the two.
+func TestForgetGroupStreamsByName(t *testing.T) {
+	day := func(d, m int) time.Time { return time.Date(2024, 1, d, 1, m, 0, 0, time.UTC) }
+	var list []*repo.Snapshot
+	for d := 1; d <= 3; d++ {
+		list = append(list,
+			&repo.Snapshot{Time: day(d, 0), Host: "h", Source: "db", Paths: []string{"app.sql"}},
+			&repo.Snapshot{Time: day(d, 5), Host: "h", Source: "db", Paths: []string{"other.sql"}},
+			&repo.Snapshot{Time: day(d, 10), Host: "h", Source: "db", Paths: []string{"/var/lib/x"}})
+	}
+	groups := GroupSnapshots(list, DefaultGroupBy)
+	if len(groups) != 3 {
+		t.Fatalf("%d groups, want 3 (the files, app.sql, other.sql): %v", len(groups), groups)
+	}
+	for _, g := range groups {
+		res := Apply(g.Snapshots, Policy{Daily: 7}, nil, day(3, 30))
+		if len(res.Remove) != 0 {
+			t.Errorf("group %s: --keep-daily 7 removes %d of 3 nightly snapshots", g.Key, len(res.Remove))
+		}
+	}
+	if s := groups[1].Key.String(); s != "host h, source db, stream app.sql" {
+		t.Errorf("key %q", s)
+	}
+	if g := GroupSnapshots(list, GroupBy{Host: true}); len(g) != 1 {
+		t.Errorf("grouped by host alone: %d groups, want 1", len(g))
+	}
+}
