@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 type ingestFlags struct {
@@ -197,6 +198,11 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 	}
 	if (f.stdin || f.stdinFromCommand) && len(f.filesFrom)+len(f.filesFromVerb)+len(f.filesFromRaw) > 0 {
 		return errors.New("--files-from lists paths; --stdin and --stdin-from-command ingest a stream instead")
+	}
+	if (f.stdin || f.stdinFromCommand) && f.stdinName != "" && !tree.ValidName(f.stdinName) {
+		// Refused before the command starts (a database dump of an
+		// hour, killed at its first bytes).
+		return fmt.Errorf("--stdin-name %q is not a valid file name", f.stdinName)
 	}
 
 	out := newIngestOutput(g)
