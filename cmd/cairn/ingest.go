@@ -206,7 +206,7 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 	}
 
 	out := newIngestOutput(g)
-	out.dryRun, out.stdin = f.dryRun, f.stdin
+	out.dryRun, out.stdin, out.stream = f.dryRun, f.stdin, f.stdin || f.stdinFromCommand
 	if f.dryRun {
 		// Nothing is stored: the repository is read here, without the
 		// daemon, and no metrics are written.

@@ -32,6 +32,9 @@ type ingestOutput struct {
 	// stdin: the ingest reads --stdin, where an empty stream more likely
 	// means a failed command before the pipe than an empty file.
 	stdin bool
+	// stream: the ingest reads a stream (--stdin or
+	// --stdin-from-command), whose parent is only one of the same name.
+	stream bool
 	// parent is the snapshot this one follows (its host and source's
 	// newest, or --parent); zero when it is the first.
 	parent id.ID
@@ -150,7 +153,9 @@ func (o *ingestOutput) summary(sid, parent id.ID, s *repo.Summary) error {
 		if o.dryRun {
 			added = "Would add:  "
 		}
-		if o.parent.IsZero() {
+		if o.parent.IsZero() && o.stream {
+			fmt.Fprintln(stdout, "Parent:      none (the first snapshot of this stream name, host and source)")
+		} else if o.parent.IsZero() {
 			fmt.Fprintln(stdout, "Parent:      none (the first snapshot of this host and source)")
 		} else {
 			fmt.Fprintf(stdout, "Parent:      snapshot %s\n", o.parent.Short())
