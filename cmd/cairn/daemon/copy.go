@@ -180,7 +180,8 @@ func keptAfterCopy(todo, dest []*repo.Snapshot, host, source string, policy forg
 	}
 	group = append(group, todo...)
 	kept := map[*repo.Snapshot]bool{}
-	for _, k := range forget.Apply(group, policy, nil, time.Now()).Keep {
+	res, _ := applySeries(group, policy)
+	for _, k := range res.Keep {
 		kept[k.Snapshot] = true
 	}
 	var out []*repo.Snapshot

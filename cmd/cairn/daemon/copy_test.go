@@ -314,3 +314,27 @@ func TestKeptAfterCopy(t *testing.T) {
 		t.Errorf("keep_last 3: copy %v, skip %d; want both", todo, skipped)
 	}
 }
+
+// Retention and copy judge each stream of a source as a series of its
+// own, as forget's default grouping does: keep_last 1 over the dumps of
+// two databases under one source keeps the newest of each, not only the
+// newest dump of the two.
+func TestRetentionSeriesPerStream(t *testing.T) {
+	dump := func(name string, h int) *repo.Snapshot {
+		return &repo.Snapshot{Host: "h", Source: "db", Paths: []string{name}, Time: time.Date(2025, 1, 1, h, 0, 0, 0, time.UTC)}
+	}
+	app1, other1, app2, other2 := dump("app.sql", 1), dump("other.sql", 2), dump("app.sql", 3), dump("other.sql", 4)
+	res, ok := applySeries([]*repo.Snapshot{app1, other1, app2, other2}, forget.Policy{Last: 1})
+	if !ok || len(res.Keep) != 2 || len(res.Remove) != 2 {
+		t.Fatalf("keep_last 1: keep %d, remove %d (ok %v); want the newest of each stream", len(res.Keep), len(res.Remove), ok)
+	}
+	for _, k := range res.Keep {
+		if k.Snapshot != app2 && k.Snapshot != other2 {
+			t.Errorf("kept %s at %v", k.Snapshot.Paths[0], k.Snapshot.Time)
+		}
+	}
+	todo, skipped := keptAfterCopy([]*repo.Snapshot{app2}, []*repo.Snapshot{app1, other2}, "h", "db", forget.Policy{Last: 1})
+	if skipped != 0 || len(todo) != 1 {
+		t.Errorf("copy: the newest app.sql dump is skipped behind a newer other.sql (%d skipped)", skipped)
+	}
+}

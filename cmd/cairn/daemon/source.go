@@ -252,8 +252,8 @@ func (d *Daemon) forget(ctx context.Context, r *repo.Repository, host, source st
 			group = append(group, sn)
 		}
 	}
-	res := forget.Apply(group, policy, nil, time.Now())
-	if len(res.Keep) == 0 {
+	res, ok := applySeries(group, policy)
+	if !ok {
 		return 0, errors.New("the policy keeps none of the snapshots: nothing removed")
 	}
 	for i, sn := range res.Remove {
@@ -265,6 +265,21 @@ func (d *Daemon) forget(ctx context.Context, r *repo.Repository, host, source st
 		d.logf("%s removed %s, kept %d", what, plural(len(res.Remove), "snapshot"), len(res.Keep))
 	}
 	return len(res.Remove), nil
+}
+
+// applySeries applies policy to each series of list, the snapshots of one
+// host and source: the streams of each name apart, as forget's default
+// grouping does, so that the dumps of two databases under one source are
+// not thinned as one series. ok is false when it keeps none of a series.
+func applySeries(list []*repo.Snapshot, policy forget.Policy) (res forget.Result, ok bool) {
+	ok = true
+	for _, g := range forget.GroupSnapshots(list, forget.GroupBy{Host: true, Source: true}) {
+		r := forget.Apply(g.Snapshots, policy, nil, time.Now())
+		ok = ok && len(r.Keep) > 0
+		res.Keep = append(res.Keep, r.Keep...)
+		res.Remove = append(res.Remove, r.Remove...)
+	}
+	return res, ok
 }
 
 // runCheck checks the repository's structure, and reads the configured
