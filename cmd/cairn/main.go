@@ -190,6 +190,9 @@ Environment:
   CAIRN_PASSWORD          the password itself
   CAIRN_CACHE_DIR         where the local index lives (default: XDG cache dir,
                           or $TMPDIR/cairn-UID without HOME)
+  CAIRN_SOCKET            the daemon's control socket (or --socket)
+  CAIRN_FROM_REPOSITORY, CAIRN_FROM_PASSWORD_FILE, CAIRN_FROM_PASSWORD_COMMAND,
+  CAIRN_FROM_PASSWORD     the source repository of cairn copy
 
 Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 10 no repository (the storage says none is there, or no location was given),
