@@ -222,14 +222,31 @@ func (m *Mounted) Wait() {
 
 // Unmount detaches the tree. It fails with EBUSY while a process has a
 // file open or its working directory inside.
+//
+// fusermount's answer for a busy mount is several lines ("...: Device or
+// resource busy\n (code exit status 1)"): it comes back as EBUSY, and
+// any other on one line.
 func (m *Mounted) Unmount() error {
 	err := m.server.Unmount()
 	if err != nil {
-		return fmt.Errorf("unmount %s: %w", m.dir, err)
+		msg := strings.Join(strings.Fields(err.Error()), " ")
+		if errors.Is(err, syscall.EBUSY) || strings.Contains(msg, "resource busy") {
+			return fmt.Errorf("unmount %s: %w (a process has a file open or its working folder inside)", m.dir, syscall.EBUSY)
+		}
+		return fmt.Errorf("unmount %s: %w", m.dir, oneLine{err, msg})
 	}
 	m.Wait()
 	return nil
 }
+
+// oneLine is err, said on one line.
+type oneLine struct {
+	err error
+	msg string
+}
+
+func (e oneLine) Error() string { return e.msg }
+func (e oneLine) Unwrap() error { return e.err }
 
 // rootIno is the mount root's inode number; every other number comes from
 // one counter that only grows, so no number is ever used twice.

@@ -627,3 +627,21 @@ func firstLines(lines []string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Unmounting a tree a process is inside fails with EBUSY, said on one
+// line (fusermount's answer spans several), so that cairn mount's Ctrl-C
+// and the daemon can say why and detach it.
+func TestUnmountBusy(t *testing.T) {
+	r, src := localRepo(t)
+	ingestPath(t, r, src)
+	mnt, _, m := mountM(t, r, cfs.Options{})
+	d, err := os.Open(filepath.Join(mnt, "snapshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Unmount()
+	d.Close()
+	if !errors.Is(err, syscall.EBUSY) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("unmount of a busy tree: %q, want EBUSY on one line", err)
+	}
+}
