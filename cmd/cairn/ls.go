@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -63,8 +64,15 @@ the current folder, as ingest takes it.`,
 					return err
 				}
 			}
+			var lost []string
 			if l.lost > 0 {
-				return fmt.Errorf("the contents of %s could not be read (named above; cairn check tells what is lost)", plural(l.lost, "folder"))
+				lost = append(lost, fmt.Sprintf("the contents of %s could not be read", plural(l.lost, "folder")))
+			}
+			if l.partial > 0 {
+				lost = append(lost, fmt.Sprintf("%s left out entries that do not decode", plural(l.partial, "folder")))
+			}
+			if len(lost) > 0 {
+				return fmt.Errorf("%s (named above; cairn check tells what is lost)", strings.Join(lost, "; "))
 			}
 			return nil
 		},
@@ -82,13 +90,14 @@ type lister struct {
 	long    bool
 	recurse bool
 	lost    int // folders whose tree could not be read
+	partial int // folders listed without entries that do not decode
 }
 
 func (l *lister) walk(ctx context.Context, tid [32]byte, dir string) error {
 	nodes, skipped, err := l.r.LoadTreePartial(ctx, tid)
 	if err == nil && skipped != nil {
 		// Entries that do not decode: name them, list the others.
-		l.lost++
+		l.partial++
 		name := dir
 		if name == "" {
 			name = "/"
