@@ -105,7 +105,7 @@ is taken from the current folder, as ingest takes it.`,
 				if n.Kind == tree.KindDir {
 					p += "/"
 				}
-				_, err := fmt.Fprintf(w, "%-5s%s\n", c.Kind.Marker(), p)
+				_, err := fmt.Fprintf(w, "%-5s%s\n", c.Kind.Marker(), printablePath(p))
 				return err
 			}
 			stats := statsJSON{MessageType: "statistics", SourceSnapshot: a.ID.String(), SourcePath: pathA}

@@ -87,7 +87,7 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 					printJSONTo(w, j)
 					return nil
 				}
-				fmt.Fprintf(w, "%s\n", res.Path)
+				fmt.Fprintf(w, "%s\n", printablePath(res.Path))
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				for _, h := range res.Hits {
 					fmt.Fprintf(tw, "  %s\t%s\t%s · %s\t%s\n", h.Snapshot.ID.Short(), h.Snapshot.Time.Local().Format("2006-01-02 15:04:05"),

@@ -28,7 +28,12 @@ func newLsCommand(g *globals) *cobra.Command {
 		Long: `List the files in a snapshot, recursively, below PATH (default: all).
 SNAPSHOT is an ID prefix or "latest" (narrowed by --host/--source/--tag;
 with a PATH, the latest snapshot holding it). A relative PATH is taken from
-the current folder, as ingest takes it.`,
+the current folder, as ingest takes it.
+
+A path that would garble the line or the terminal (a newline, a control
+character, bytes that are not UTF-8) is printed in double quotes with
+escapes ("/srv/new\nline"), as find, diff and check print it; commands
+taking a PATH accept that quoted form back.`,
 		Args: oneSelector(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -183,7 +188,7 @@ func (l *lister) print(n *tree.Node, p string) {
 		return
 	}
 	if !l.long {
-		fmt.Fprintln(l.w, p)
+		fmt.Fprintln(l.w, printablePath(p))
 		return
 	}
 	owner := fmt.Sprint(n.UID)
@@ -198,9 +203,9 @@ func (l *lister) print(n *tree.Node, p string) {
 	if n.Kind == tree.KindCharDev || n.Kind == tree.KindBlockDev {
 		size = fmt.Sprintf("%d, %d", n.DevMajor, n.DevMinor)
 	}
-	line := fmt.Sprintf("%s %8s %8s %12s %s %s", n.LsMode(), owner, group, size, time.Unix(0, n.MTime).Local().Format("2006-01-02 15:04:05"), p)
+	line := fmt.Sprintf("%s %8s %8s %12s %s %s", n.LsMode(), owner, group, size, time.Unix(0, n.MTime).Local().Format("2006-01-02 15:04:05"), printablePath(p))
 	if n.Kind == tree.KindSymlink {
-		line += " -> " + n.LinkTarget
+		line += " -> " + printablePath(n.LinkTarget)
 	}
 	fmt.Fprintln(l.w, line)
 }

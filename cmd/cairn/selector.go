@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -52,9 +53,18 @@ func holdsPath(sn *repo.Snapshot, p string) bool {
 // folder, as ingest makes its paths absolute. The one exception is a
 // relative path that snapshots of a stream recorded as it is (SNAP:stdin,
 // versions stdin): that stays at the snapshot's root.
+//
+// A path in double quotes ("/a/new\nline"), as ls, find and diff print
+// one that would garble a terminal line, is taken unquoted, so that what
+// they print can be given back.
 func pathInSnapshots(p string, snaps []*repo.Snapshot) (string, error) {
 	if p == "" {
 		return "/", nil
+	}
+	if strings.HasPrefix(p, `"/`) {
+		if u, err := strconv.Unquote(p); err == nil {
+			p = u
+		}
 	}
 	if strings.HasPrefix(p, "/") {
 		return path.Clean(p), nil
