@@ -91,7 +91,7 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				for _, h := range res.Hits {
 					fmt.Fprintf(tw, "  %s\t%s\t%s · %s\t%s\n", h.Snapshot.ID.Short(), h.Snapshot.Time.Local().Format("2006-01-02 15:04:05"),
-						h.Snapshot.Host, h.Snapshot.Source, entrySize(h.Node))
+						printablePath(h.Snapshot.Host), printablePath(h.Snapshot.Source), entrySize(h.Node))
 				}
 				return tw.Flush()
 			})

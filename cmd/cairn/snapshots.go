@@ -143,8 +143,8 @@ latest), narrowed by the filter flags.`,
 				if sn.Summary != nil {
 					size = formatBytes(sn.Summary.TotalBytes)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), sn.Host, sn.Source,
-					strings.Join(sn.Tags, ","), size, strings.Join(sn.Paths, " "))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), printablePath(sn.Host), printablePath(sn.Source),
+					printableList(sn.Tags, ","), size, printableList(sn.Paths, " "))
 			}
 			tw.Flush()
 			if !g.quiet {
@@ -199,4 +199,14 @@ func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
 	}
 	defer release()
 	return r.Snapshots(ctx, func(err error) { skip(err.Error()) })
+}
+
+// printableList joins the items with sep, each quoted when it would garble
+// a terminal line (printablePath).
+func printableList(items []string, sep string) string {
+	q := make([]string, len(items))
+	for i, it := range items {
+		q[i] = printablePath(it)
+	}
+	return strings.Join(q, sep)
 }

@@ -87,7 +87,7 @@ in the others.`,
 			fmt.Fprintln(tw, "Time\tID\tHost\tSource\tSize\tChange\tSnapshots")
 			for _, v := range vs {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", v.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), v.Snapshot.ID.Short(),
-					v.Snapshot.Host, v.Snapshot.Source, entrySize(v.Node), v.Change, v.Count)
+					printablePath(v.Snapshot.Host), printablePath(v.Snapshot.Source), entrySize(v.Node), v.Change, v.Count)
 			}
 			return incomplete(tw.Flush())
 		},
