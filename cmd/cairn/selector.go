@@ -143,16 +143,16 @@ func (g *globals) findSnapshot(ctx context.Context, r *repo.Repository, arg stri
 		}
 		if sn != newest {
 			g.notice("cairn: using snapshot %s (%s, %s), the latest holding %s; the newest, %s (%s), does not hold it",
-				sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), describeSource(sn), p, newest.ID.Short(), describeSource(newest))
+				sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"), describeSource(sn), printablePath(p), newest.ID.Short(), describeSource(newest))
 		}
 		return sn, p, nil
 	}
 	return nil, "", fmt.Errorf("no snapshot%s holds %s (the newest, %s, holds %s): %w",
-		f.filter().Describe(), p, newest.ID.Short(), strings.Join(recordedPaths(newest), ", "), repo.ErrNotFound)
+		f.filter().Describe(), printablePath(p), newest.ID.Short(), printableList(recordedPaths(newest), ", "), repo.ErrNotFound)
 }
 
 func describeSource(sn *repo.Snapshot) string {
-	return fmt.Sprintf("host %s, source %s", sn.Host, sn.Source)
+	return fmt.Sprintf("host %s, source %s", printablePath(sn.Host), printablePath(sn.Source))
 }
 
 // oneSelector checks that a command taking one SNAPSHOT[:PATH] got exactly
