@@ -280,6 +280,9 @@ func treeNodeJSON(n *tree.Node) map[string]any {
 		m["subtree"] = n.Subtree.String()
 	case tree.KindSymlink:
 		m["linktarget"] = n.LinkTarget
+		if !utf8.ValidString(n.LinkTarget) {
+			m["linktarget_bytes"] = base64.StdEncoding.EncodeToString([]byte(n.LinkTarget))
+		}
 	case tree.KindCharDev, tree.KindBlockDev:
 		m["device_major"], m["device_minor"] = n.DevMajor, n.DevMinor
 	}

@@ -169,6 +169,7 @@ type nodeJSON struct {
 	Inode       uint64    `json:"inode"`
 	Links       uint32    `json:"links"`
 	LinkTarget  string    `json:"linktarget,omitempty"`
+	LinkBytes   string    `json:"linktarget_bytes,omitempty"` // base64 when the target is not UTF-8
 	DevMajor    uint32    `json:"device_major,omitempty"`
 	DevMinor    uint32    `json:"device_minor,omitempty"`
 }
@@ -183,6 +184,9 @@ func (l *lister) print(n *tree.Node, p string) {
 		}
 		if !utf8.ValidString(p) {
 			j.PathBytes = base64.StdEncoding.EncodeToString([]byte(p))
+		}
+		if !utf8.ValidString(n.LinkTarget) {
+			j.LinkBytes = base64.StdEncoding.EncodeToString([]byte(n.LinkTarget))
 		}
 		printJSONTo(l.w, j)
 		return
