@@ -121,7 +121,7 @@ is taken from the current folder, as ingest takes it.`,
 					if g.json {
 						printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": err.Error()}, "during": "diff", "item": p})
 					} else {
-						fmt.Fprintf(os.Stderr, "cairn: cannot read %s: %v\n", p, err)
+						fmt.Fprintf(os.Stderr, "cairn: cannot read %s: %v\n", printablePath(p), err)
 					}
 				}
 				stats.TargetPath = dir

@@ -71,7 +71,7 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 					printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": msg}, "during": "find", "item": path})
 					return
 				}
-				fmt.Fprintf(os.Stderr, "cairn: %s: %s\n", path, msg)
+				fmt.Fprintf(os.Stderr, "cairn: %s: %s\n", printablePath(path), msg)
 			}
 			err = search.Find(ctx, r, snaps, args[0], opt, func(res search.Result) error {
 				if err := ctx.Err(); err != nil {

@@ -127,7 +127,7 @@ func (l *lister) walk(ctx context.Context, tid [32]byte, dir string) error {
 		if l.json {
 			printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": "folder contents lost: " + err.Error()}, "during": "ls", "item": dir})
 		} else {
-			fmt.Fprintf(os.Stderr, "cairn: %s: folder contents lost: %v\n", dir, err)
+			fmt.Fprintf(os.Stderr, "cairn: %s: folder contents lost: %v\n", printablePath(dir), err)
 		}
 		return nil
 	}

@@ -121,7 +121,7 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 					if g.json {
 						printJSONTo(os.Stderr, map[string]any{"message_type": "notice", "message": msg, "item": p})
 					} else if !g.quiet {
-						fmt.Fprintf(os.Stderr, "cairn: %s: %s\n", p, msg)
+						fmt.Fprintf(os.Stderr, "cairn: %s: %s\n", printablePath(p), msg)
 					}
 				},
 				Warn: func(p string, err error) {
@@ -130,7 +130,7 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 					if g.json {
 						printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": err.Error()}, "during": "restore", "item": p})
 					} else {
-						fmt.Fprintf(os.Stderr, "cairn: %s: %v\n", p, err)
+						fmt.Fprintf(os.Stderr, "cairn: %s: %v\n", printablePath(p), err)
 					}
 				}}
 			if g.daemon.verbose > 0 && !g.quiet {
@@ -140,9 +140,9 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 					if g.json {
 						printJSON(map[string]any{"message_type": "verbose_status", "action": a.String(), "item": p, "size": size})
 					} else if size > 0 {
-						fmt.Fprintf(stdout, "%-9s %s with size %s\n", a, p, formatBytes(int64(size)))
+						fmt.Fprintf(stdout, "%-9s %s with size %s\n", a, printablePath(p), formatBytes(int64(size)))
 					} else {
-						fmt.Fprintf(stdout, "%-9s %s\n", a, p)
+						fmt.Fprintf(stdout, "%-9s %s\n", a, printablePath(p))
 					}
 				}
 			}
