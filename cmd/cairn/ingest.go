@@ -108,7 +108,7 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.host, "host", "", "host name to record (default: this machine's, or through a daemon its config's host)")
 	fl.StringVar(&f.source, "source", "", "source name, e.g. system or db (default: \"default\")")
-	fl.StringSliceVar(&f.tags, "tag", nil, "add a `tag` (repeatable, or comma-separated)")
+	fl.StringArrayVar(&f.tags, "tag", nil, "add a `tag` (repeatable, or comma-separated)")
 	fl.StringArrayVarP(&f.excludes, "exclude", "e", nil, "exclude paths matching `pattern` (repeatable)")
 	fl.StringArrayVar(&f.excludeFiles, "exclude-file", nil, "read exclude patterns from `file` (repeatable)")
 	fl.StringArrayVar(&f.iexcludes, "iexclude", nil, "like --exclude, regardless of case")
@@ -136,7 +136,7 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 
 func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (err error) {
 	ctx := cmd.Context()
-	opt := ingest.Options{Host: f.host, Source: f.source, Tags: f.tags, ExcludeCaches: f.excludeCaches, ExcludeIfPresent: f.excludeIfPresent,
+	opt := ingest.Options{Host: f.host, Source: f.source, Tags: tagsOf(f.tags), ExcludeCaches: f.excludeCaches, ExcludeIfPresent: f.excludeIfPresent,
 		OneFileSystem: f.oneFileSystem, Force: f.force, DryRun: f.dryRun, Version: version,
 		Parent: f.parent, IgnoreInode: f.ignoreInode, IgnoreCtime: f.ignoreCtime, SkipIfUnchanged: f.skipIfUnchanged}
 	if opt.Excludes, err = readPatterns("--exclude-file", f.excludes, f.excludeFiles); err != nil {
