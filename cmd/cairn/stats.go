@@ -46,12 +46,18 @@ the figures, and makes stats exit 1 after printing them.`,
 					}
 				}
 			}
+			given := map[string]bool{}
 			for _, a := range args {
 				sn, err := r.FindSnapshot(ctx, a, f.filter())
 				if err != nil {
 					return err
 				}
-				want = append(want, sn)
+				// A snapshot named twice (by two prefixes, or as latest
+				// and by ID) is one snapshot: one row, counted once.
+				if !given[sn.ID.String()] {
+					given[sn.ID.String()] = true
+					want = append(want, sn)
+				}
 			}
 			lost := 0
 			per, total, err := r.Stats(ctx, want, all, func(sn *repo.Snapshot, p string, err error) {
