@@ -149,6 +149,11 @@ func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 || len(args) > 3 || (setVar != "" && len(args) != 2) {
 		ts.Fatalf("usage: json [-lines] [-set VAR] source expr [regexp]")
 	}
+	if strings.HasSuffix(args[1], ".") {
+		// testscript ends a line at an unquoted #: "json stdout a.# 2"
+		// reaches here as "a." alone and would only test that a exists.
+		ts.Fatalf("json: expression %q ends in \".\": quote one holding # ('a.#'), or testscript takes the rest for a comment", args[1])
+	}
 	root, err := decodeJSON(ts.ReadFile(args[0]), lines)
 	if err != nil {
 		ts.Fatalf("json: %s: %v", args[0], err)
