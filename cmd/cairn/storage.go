@@ -63,7 +63,16 @@ func (g *globals) storageOptions(location string) (registry.Options, error) {
 		o.S3.MaxRetries = 1
 		o.Filters.Retry = &retry.Options{Attempts: s.retries,
 			OnRetry: func(op, name string, attempt int, err error, wait time.Duration) {
-				g.notice("cairn: %s %s failed (%v); try %d in %v", op, name, err, attempt+1, wait.Round(time.Millisecond))
+				msg := fmt.Sprintf("%s %s failed (%v); try %d in %v", op, name, err, attempt+1, wait.Round(time.Millisecond))
+				switch {
+				case g.quiet:
+				case g.json:
+					// Scripts reading --json see retries too, on
+					// stderr as JSON like every other message.
+					printJSONTo(os.Stderr, map[string]any{"message_type": "notice", "message": msg, "item": name})
+				default:
+					fmt.Fprintf(os.Stderr, "cairn: %s\n", msg)
+				}
 			}}
 	}
 	o.Filters.Verify = remote && s.verifyWrites
