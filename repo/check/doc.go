@@ -47,7 +47,7 @@
 // check with an error.
 //
 // Notices are findings that need no repair: packs no index segment names
-// (left by an interrupted ingest, or one still running), blobs stored
+// (left by an interrupted ingest or prune, or an ingest still running), blobs stored
 // twice, superseded index segments still stored, repaired copies of
 // snapshots that are whole again. An interrupted ingest leaves a
 // repository that checks without errors.

@@ -388,7 +388,7 @@ func (c *checker) finish() {
 			}
 			continue
 		}
-		msg := "in no index segment: left by an interrupted ingest, or one still running; prune removes it"
+		msg := "in no index segment: left by an interrupted ingest or prune, or an ingest still running; prune removes it"
 		if c.segmentsDamaged > 0 {
 			// It may be one the damaged segments name, which snapshots
 			// need: prune would not remove it, it refuses to run.
