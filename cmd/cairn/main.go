@@ -66,7 +66,9 @@ func main() {
 	tuneMemory()
 	g := &globals{}
 	root := newRootCommand(g)
-	ctx, stop := stopOnSignal(stopSignals(root, os.Args[1:]), g)
+	// The daemon stops as its stop_timeout says, however many signals
+	// come (systemd sends SIGKILL after its own timeout).
+	ctx, stop := stopOnSignal(stopSignals(root, os.Args[1:]), g, commandName(root, os.Args[1:]) != "daemon")
 	defer stop()
 	finish := finishOnBrokenPipe(root, os.Args[1:])
 	ctx, pipe := watchBrokenPipe(ctx, finish)
@@ -108,8 +110,9 @@ func main() {
 // process at once as restic does: the lock objects it holds are removed if
 // the storage answers within forceStopUnlock, and it exits 130. What it
 // leaves is what a crash leaves: at most an unfinished pack, which the
-// repository does not refer to and prune removes.
-func stopOnSignal(sigs []os.Signal, g *globals) (context.Context, func()) {
+// repository does not refer to and prune removes. Without force (the
+// daemon) later signals change nothing.
+func stopOnSignal(sigs []os.Signal, g *globals, force bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, sigs...)
@@ -118,6 +121,9 @@ func stopOnSignal(sigs []os.Signal, g *globals) (context.Context, func()) {
 			return
 		}
 		cancel()
+		if !force {
+			return
+		}
 		if _, ok := <-ch; !ok {
 			return
 		}
@@ -147,8 +153,15 @@ func forceStop(g *globals) {
 // finishOnBrokenPipe tells whether the command args names goes on to its
 // end when its output is closed by its reader (ingest) rather than stops.
 func finishOnBrokenPipe(root *cobra.Command, args []string) bool {
-	c, _, err := root.Find(args)
-	return err == nil && c.Name() == "ingest"
+	return commandName(root, args) == "ingest"
+}
+
+// commandName is the name of the command args names ("" if none).
+func commandName(root *cobra.Command, args []string) string {
+	if c, _, err := root.Find(args); err == nil {
+		return c.Name()
+	}
+	return ""
 }
 
 // stopSignals are the signals that stop the command args names, as Ctrl-C
@@ -159,7 +172,7 @@ func finishOnBrokenPipe(root *cobra.Command, args []string) bool {
 // configuration on SIGHUP, nor when SIGHUP is ignored (nohup).
 func stopSignals(root *cobra.Command, args []string) []os.Signal {
 	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
-	if c, _, err := root.Find(args); err == nil && c.Name() == "daemon" {
+	if commandName(root, args) == "daemon" {
 		return sigs
 	}
 	if signal.Ignored(syscall.SIGHUP) {
