@@ -160,41 +160,61 @@ func encodeNode(b []byte, n *Node) []byte {
 }
 
 // Decode parses a tree blob. A node that does not decode (an invalid
-// name, an unknown kind...) fails the whole tree: check uses this.
+// name, an unknown kind...), or names not sorted and unique, fail the
+// whole tree: check uses this.
 func Decode(b []byte) ([]*Node, error) {
-	nodes, bad, err := DecodePartial(b)
+	nodes, bad, order, err := decodeTree(b)
 	if err != nil {
 		return nil, err
 	}
 	if len(bad) > 0 {
 		return nil, bad[0]
 	}
+	if order != nil {
+		return nil, order
+	}
 	return nodes, nil
 }
 
 // DecodePartial parses a tree blob, leaving out each node that does not
-// decode on its own (or repeats or comes before an earlier name) while the
-// blob's framing holds, and returning an error
-// (wrapping ErrCorrupt) for each node left out: restore, dump and mount show
-// the rest of the folder. err is for a blob that does not parse at all.
+// decode on its own (or repeats an earlier node's name) while the blob's
+// framing holds, and returning an error (wrapping ErrCorrupt) for each
+// node left out: restore, dump and mount show the rest of the folder. A
+// node out of name order costs nothing: the nodes come back sorted and
+// unique, as the mount's lookups need them, so that one entry out of
+// place does not lose every entry after it. err is for a blob that does
+// not parse at all.
 func DecodePartial(b []byte) (nodes []*Node, bad []error, err error) {
+	nodes, bad, _, err = decodeTree(b)
+	return nodes, bad, err
+}
+
+// decodeTree parses a tree blob: the nodes that decode, sorted by name
+// with the later of a repeated name left out; bad, an error for each node
+// left out; order, an error when the blob's names are not
+// sorted and unique; err, for a blob that does not parse at all.
+func decodeTree(b []byte) (nodes []*Node, bad []error, order error, err error) {
 	if len(b) < len(treeMagic)+2 || string(b[:4]) != treeMagic {
-		return nil, nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
+		return nil, nil, nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
 	if b[4] != treeFormat {
-		return nil, nil, fmt.Errorf("%w: tree format %d is newer than this cairn understands", ErrCorrupt, b[4])
+		return nil, nil, nil, fmt.Errorf("%w: tree format %d is newer than this cairn understands", ErrCorrupt, b[4])
 	}
 	b = b[5:]
 	count, k := binary.Uvarint(b)
 	if k <= 0 || count > uint64(len(b)) {
-		return nil, nil, fmt.Errorf("%w: bad node count", ErrCorrupt)
+		return nil, nil, nil, fmt.Errorf("%w: bad node count", ErrCorrupt)
 	}
 	b = b[k:]
-	nodes = make([]*Node, 0, count)
+	type decoded struct {
+		n *Node
+		i uint64
+	}
+	all := make([]decoded, 0, count)
 	for i := uint64(0); i < count; i++ {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {
-			return nil, nil, fmt.Errorf("%w: node %d truncated", ErrCorrupt, i)
+			return nil, nil, nil, fmt.Errorf("%w: node %d truncated", ErrCorrupt, i)
 		}
 		n, err := decodeNode(b[k : k+int(l)])
 		b = b[k+int(l):]
@@ -205,19 +225,38 @@ func DecodePartial(b []byte) (nodes []*Node, bad []error, err error) {
 			bad = append(bad, fmt.Errorf("%w: node %d: %v", ErrCorrupt, i, err))
 			continue
 		}
-		if len(nodes) > 0 && nodes[len(nodes)-1].Name >= n.Name {
-			// A second entry of one name, or one out of order: the
-			// entries before it stay, sorted and unique, as the mount's
-			// lookups need them.
-			bad = append(bad, fmt.Errorf("%w: node %d: names not sorted and unique at %q", ErrCorrupt, i, n.Name))
-			continue
+		if order == nil && len(all) > 0 && all[len(all)-1].n.Name >= n.Name {
+			order = fmt.Errorf("%w: names not sorted and unique at %q", ErrCorrupt, n.Name)
 		}
-		nodes = append(nodes, n)
+		all = append(all, decoded{n, i})
 	}
 	if len(b) != 0 {
-		return nil, nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b))
+		return nil, nil, nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b))
 	}
-	return nodes, bad, nil
+	if order != nil {
+		// A second entry of one name, or one out of order: sorted
+		// (stably, so the first of a name is kept) and made unique.
+		sort.SliceStable(all, func(x, y int) bool { return all[x].n.Name < all[y].n.Name })
+		var dups []decoded
+		kept := all[:0]
+		for _, d := range all {
+			if len(kept) > 0 && kept[len(kept)-1].n.Name == d.n.Name {
+				dups = append(dups, d)
+				continue
+			}
+			kept = append(kept, d)
+		}
+		all = kept
+		sort.Slice(dups, func(x, y int) bool { return dups[x].i < dups[y].i })
+		for _, d := range dups {
+			bad = append(bad, fmt.Errorf("%w: node %d: names not sorted and unique at %q (a second entry of that name)", ErrCorrupt, d.i, d.n.Name))
+		}
+	}
+	nodes = make([]*Node, len(all))
+	for i, d := range all {
+		nodes[i] = d.n
+	}
+	return nodes, bad, order, nil
 }
 
 // decodeNode decodes one node; on error the node is as far as it got (its

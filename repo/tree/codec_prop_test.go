@@ -451,3 +451,49 @@ func TestDecodePartialNamesEntryWithBadField(t *testing.T) {
 		t.Fatalf("DecodePartial: %v %v %v, want a kept and b named", got, errs, err)
 	}
 }
+
+// craftTree encodes nodes in the order given, as a buggy or hostile writer
+// could.
+func craftTree(nodes ...*tree.Node) []byte {
+	b := []byte("CRNT\x01")
+	b = append(b, byte(len(nodes)))
+	for _, n := range nodes {
+		nb := tree.EncodeNode(n)
+		b = append(b, byte(len(nb)))
+		b = append(b, nb...)
+	}
+	return b
+}
+
+// One entry out of name order costs nothing: every entry after it is
+// still there, and the nodes come back sorted. It used to cost every
+// entry after it that sorts before it.
+func TestDecodePartialOutOfOrderKeepsTheRest(t *testing.T) {
+	b := craftTree(&tree.Node{Name: "a", Kind: tree.KindFile}, &tree.Node{Name: "z", Kind: tree.KindFile},
+		&tree.Node{Name: "b", Kind: tree.KindFile}, &tree.Node{Name: "c", Kind: tree.KindFile})
+	got, bad, err := tree.DecodePartial(b)
+	var names []string
+	for _, n := range got {
+		names = append(names, n.Name)
+	}
+	if err != nil || strings.Join(names, ",") != "a,b,c,z" || len(bad) != 0 {
+		t.Fatalf("DecodePartial: %q %v %v, want a,b,c,z and nothing left out", names, bad, err)
+	}
+	if _, err := tree.Decode(b); !errors.Is(err, tree.ErrCorrupt) || !strings.Contains(err.Error(), "not sorted") {
+		t.Fatalf("Decode: %v, want names not sorted", err)
+	}
+}
+
+// A repeated name leaves out only the later entry, wherever it is.
+func TestDecodePartialRepeatedNameCostsOnlyItself(t *testing.T) {
+	b := craftTree(&tree.Node{Name: "a", Kind: tree.KindFile, Size: 0, UID: 1}, &tree.Node{Name: "m", Kind: tree.KindFile},
+		&tree.Node{Name: "a", Kind: tree.KindFile, UID: 2}, &tree.Node{Name: "b", Kind: tree.KindFile})
+	got, bad, err := tree.DecodePartial(b)
+	var names []string
+	for _, n := range got {
+		names = append(names, n.Name)
+	}
+	if err != nil || strings.Join(names, ",") != "a,b,m" || got[0].UID != 1 || len(bad) != 1 || !strings.Contains(bad[0].Error(), `node 2: names not sorted and unique at "a"`) {
+		t.Fatalf("DecodePartial: %q %v %v, want a (the first),b,m and node 2 left out", names, bad, err)
+	}
+}
