@@ -38,14 +38,14 @@ type repeated struct {
 // sameFailuresListed times, nil when nothing is left to report; the last
 // one named says that more are counted, not listed.
 func (r *repeated) filter(err error) error {
-	leaves := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		leaves = j.Unwrap()
-	}
+	leaves := flatten(err)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var keep []error
 	changed := false
+	// One entry's failures of one kind (two attributes refused the same
+	// way) count it once.
+	counted := map[failureKind]bool{}
 	for _, e := range leaves {
 		var fe *fsmeta.Error
 		var errno unix.Errno
@@ -54,7 +54,10 @@ func (r *repeated) filter(err error) error {
 			if r.n == nil {
 				r.n = map[failureKind]int64{}
 			}
-			r.n[k]++
+			if !counted[k] {
+				counted[k] = true
+				r.n[k]++
+			}
 			switch {
 			case r.n[k] > sameFailuresListed:
 				changed = true
@@ -75,6 +78,20 @@ func (r *repeated) filter(err error) error {
 		return keep[0]
 	}
 	return errors.Join(keep...)
+}
+
+// flatten is the errors joined in err, however deeply (fsmeta.Apply joins
+// the failures of pruning xattrs into its own), or err itself.
+func flatten(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
 }
 
 // summary is one line per kind of failure with entries not listed.
