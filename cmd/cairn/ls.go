@@ -111,7 +111,7 @@ func (l *lister) walk(ctx context.Context, tid [32]byte, dir string) error {
 		if l.json {
 			printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": "entries left out: " + skipped.Error()}, "during": "ls", "item": name})
 		} else {
-			fmt.Fprintf(os.Stderr, "cairn: %s: entries left out: %v\n", name, skipped)
+			fmt.Fprintf(os.Stderr, "cairn: %s: entries left out: %v\n", printablePath(name), skipped)
 		}
 	}
 	if err != nil {
