@@ -255,3 +255,60 @@ func TestInterruptWhileFilesFromStdinWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondHangupStopsCleanly: a terminal or ssh session that goes away
+// sends SIGHUP twice (the shell to its jobs, then the kernel to the
+// foreground group once the shell exits). Nobody asked twice: the clean
+// stop goes on (a mount unmounted, what was stored indexed), where the
+// second hangup used to end cairn at once. A Ctrl-C after them still does.
+func TestSecondHangupStopsCleanly(t *testing.T) {
+	c := newCLI(t)
+	src := t.TempDir()
+	writeRandomFiles(t, src, 1, 4<<20, 7)
+	c.ok("ingest", src)
+	names, _ := filepath.Glob(filepath.Join(src, "*"))
+	if len(names) != 1 {
+		t.Fatalf("source files: %v", names)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close() // never read: the dump blocks on its full stdout
+	var stderr bytes.Buffer
+	cmd := c.cmd("dump", "latest", names[0])
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cmd.Process.Kill(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for l, _ := filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")); len(l) == 0; l, _ = filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("dump took no lock within 20 s: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // the pipe fills up
+
+	cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(300 * time.Millisecond) // two signals, not one coalesced
+	cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case <-done:
+		t.Fatalf("dump ended on two hangups (exit %d), as on a second Ctrl-C; stderr: %s", cmd.ProcessState.ExitCode(), stderr.String())
+	case <-time.After(time.Second):
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("dump still running 10 s after a Ctrl-C following the hangups")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, stderr.String())
+	}
+}

@@ -110,8 +110,9 @@ func main() {
 // process at once as restic does: the lock objects it holds are removed if
 // the storage answers within forceStopUnlock, and it exits 130. What it
 // leaves is what a crash leaves: at most an unfinished pack, which the
-// repository does not refer to and prune removes. Without force (the
-// daemon) later signals change nothing.
+// repository does not refer to and prune removes. A second SIGHUP is not
+// one: a lost terminal sends it twice. Without force (the daemon) later
+// signals change nothing.
 func stopOnSignal(sigs []os.Signal, g *globals, force bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
@@ -124,10 +125,15 @@ func stopOnSignal(sigs []os.Signal, g *globals, force bool) (context.Context, fu
 		if !force {
 			return
 		}
-		if _, ok := <-ch; !ok {
-			return
+		for sig := range ch {
+			// A hangup comes twice when a terminal or ssh session goes
+			// away (from the shell to its jobs, then from the kernel to
+			// the foreground group when the shell exits): nobody asked
+			// twice, so the clean stop goes on.
+			if sig != syscall.SIGHUP {
+				forceStop(g)
+			}
 		}
-		forceStop(g)
 	}()
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
