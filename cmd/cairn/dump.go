@@ -131,12 +131,28 @@ func newAtomicFile(name string) (*atomicFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	partials.Store(f.Name(), struct{}{})
 	return &atomicFile{File: f, name: name}, nil
+}
+
+// partials are the temporary names of the atomic files being written, for
+// removePartials.
+var partials sync.Map // string -> struct{}
+
+// removePartials removes the temporary files of unfinished atomic files:
+// for a process about to exit at once (a second Ctrl-C), which would
+// otherwise leave a hidden partial file beside the target.
+func removePartials() {
+	partials.Range(func(k, _ any) bool {
+		os.Remove(k.(string))
+		return true
+	})
 }
 
 // finish syncs and renames the file into place when err is nil, else
 // removes it; it returns err, or the error of finishing.
 func (a *atomicFile) finish(err error) error {
+	defer partials.Delete(a.Name())
 	if err == nil {
 		err = a.Sync()
 	}

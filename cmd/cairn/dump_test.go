@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -365,5 +366,30 @@ func TestDumpTargetFailureKeepsOldFile(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
 		t.Errorf("partial files left: %v", left)
+	}
+}
+
+// A process stopped at once (a second Ctrl-C) removes the hidden partial
+// file of a dump --target it was writing; one finished is not touched.
+func TestRemovePartials(t *testing.T) {
+	dir := t.TempDir()
+	done, err := newAtomicFile(filepath.Join(dir, "done.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := done.finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	a, err := newAtomicFile(filepath.Join(dir, "out.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	removePartials()
+	if _, err := os.Lstat(a.Name()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("partial file %s left: %v", a.Name(), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "done.tar")); err != nil {
+		t.Errorf("finished file: %v", err)
 	}
 }

@@ -150,6 +150,7 @@ func forceStop(g *globals) {
 	} else {
 		fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
 	}
+	removePartials()
 	ctx, cancel := context.WithTimeout(context.Background(), forceStopUnlock)
 	repo.ReleaseHeldLocks(ctx)
 	cancel()
