@@ -116,8 +116,8 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		}
 	}
 	if c.res.Snapshots == 0 && c.res.Packs > 0 {
-		c.notice(NoSnapshots, "snapshots/", fmt.Sprintf("no snapshot, yet %s hold data: if the snapshots were removed by accident, "+
-			"`cairn recover` makes a snapshot of every folder the packs hold (prune refuses to remove them until there is one)", count(c.res.Packs, "pack")))
+		c.notice(NoSnapshots, "snapshots/", fmt.Sprintf("no snapshot, yet %s hold data: a first ingest interrupted or still running leaves them so; "+
+			"if the snapshots were removed by accident, `cairn recover` makes a snapshot of every folder the packs hold (prune refuses to remove them until there is one)", count(c.res.Packs, "pack")))
 	}
 	c.finish()
 	return c.res, nil
