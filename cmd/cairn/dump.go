@@ -99,6 +99,10 @@ and the exit code is 1.`,
 			err = dump.Tar(ctx, r, n, name, w, func(p string, err error) {
 				mu.Lock()
 				defer mu.Unlock()
+				if p == "" {
+					p = "." // the archive's top folder
+				}
+				p = printablePath(p)
 				if errors.Is(err, dump.ErrNotInTar) {
 					g.notice("cairn: %s: %v", p, err)
 					return
