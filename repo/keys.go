@@ -33,8 +33,10 @@ var ErrCurrentKey = errors.New("it is the key this command was opened with")
 // Keys lists the key files, oldest first.
 func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 	var names []string
+	sizes := map[string]int64{}
 	err := r.be.List(ctx, "keys/", func(fi backends.Info) error {
 		names = append(names, fi.Name)
+		sizes[fi.Name] = fi.Size
 		return nil
 	})
 	if err != nil {
@@ -43,7 +45,11 @@ func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 	out := make([]KeyInfo, 0, len(names))
 	for _, n := range names {
 		ki := KeyInfo{ID: strings.TrimPrefix(n, "keys/"), Current: n == r.keyName}
-		b, err := r.be.Load(ctx, n, 0, -1)
+		var b []byte
+		err := fmt.Errorf("%d bytes, too large for a key file", sizes[n])
+		if sizes[n] <= maxKeyFile {
+			b, err = r.be.Load(ctx, n, 0, -1)
+		}
 		if err == nil {
 			var kf *crypto.KeyFile
 			if kf, err = crypto.ParseKeyFile(b); err == nil {

@@ -383,14 +383,21 @@ func ReleaseHeldLocks(ctx context.Context) {
 	}
 }
 
+// maxLockObject bounds a lock object's stored size: a lock is a few hundred
+// bytes of JSON (a host name is at most 255), and a larger object is
+// treated as an unreadable lock without being loaded.
+const maxLockObject = 64 << 10
+
 // Locks lists the lock objects with their plaintext. One that cannot be
 // opened is listed as Unreadable, so that exclusive locking fails closed.
 func (r *Repository) Locks(ctx context.Context) (map[string]*LockInfo, error) {
 	var names []string
 	mtimes := map[string]time.Time{}
+	sizes := map[string]int64{}
 	err := r.be.List(ctx, "locks/", func(fi backends.Info) error {
 		names = append(names, fi.Name)
 		mtimes[fi.Name] = fi.ModTime
+		sizes[fi.Name] = fi.Size
 		return nil
 	})
 	if err != nil {
@@ -398,6 +405,15 @@ func (r *Repository) Locks(ctx context.Context) (map[string]*LockInfo, error) {
 	}
 	out := map[string]*LockInfo{}
 	for _, n := range names {
+		var li LockInfo
+		if sizes[n] > maxLockObject {
+			// No lock is that large: one written by someone else, or
+			// damaged, that every command would otherwise load whole
+			// into memory.
+			li = LockInfo{Unreadable: true, Refreshed: mtimes[n], Stored: mtimes[n]}
+			out[n] = &li
+			continue
+		}
 		b, err := r.be.Load(ctx, n, 0, -1)
 		if errors.Is(err, backends.ErrNotFound) {
 			continue
@@ -405,9 +421,8 @@ func (r *Repository) Locks(ctx context.Context) (map[string]*LockInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", n, err)
 		}
-		var li LockInfo
 		p, err := r.openObject(kindLock, n, b)
-		if err != nil || json.Unmarshal(p, &li) != nil {
+		if err != nil || len(b) > maxLockObject || json.Unmarshal(p, &li) != nil {
 			li = LockInfo{Unreadable: true, Refreshed: mtimes[n]}
 		}
 		li.Stored = mtimes[n]

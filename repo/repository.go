@@ -282,10 +282,16 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	return r, nil
 }
 
+// maxKeyFile bounds a key file's size: one is about 500 bytes of JSON. A
+// larger object under keys/ is skipped without being loaded.
+const maxKeyFile = 64 << 10
+
 func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.Key, string, error) {
 	var names []string
+	sizes := map[string]int64{}
 	err := be.List(ctx, "keys/", func(fi backends.Info) error {
 		names = append(names, fi.Name)
+		sizes[fi.Name] = fi.Size
 		return nil
 	})
 	if err != nil {
@@ -300,6 +306,11 @@ func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.
 	var firstErr error
 	tried := 0 // key files the password was tried on
 	for _, n := range names {
+		if sizes[n] > maxKeyFile {
+			// Not a key file: loading it whole could exhaust memory.
+			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %d bytes, too large for a key file", n, sizes[n]))
+			continue
+		}
 		b, err := be.Load(ctx, n, 0, -1)
 		if err != nil {
 			firstErr = errors.Join(firstErr, fmt.Errorf("read %s: %w", n, err))
