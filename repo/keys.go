@@ -142,9 +142,6 @@ func findKey(keys []KeyInfo, prefix string) (KeyInfo, error) {
 // Each key file tried costs a key derivation: callers that check often
 // should remember what passed.
 func (r *Repository) CheckPassword(ctx context.Context, password []byte) error {
-	k, _, err := unlock(ctx, r.be, password)
-	if err != nil {
-		return err
-	}
-	return r.cfg.verify(k)
+	_, _, err := unlock(ctx, r.be, password, r.cfg.verify)
+	return err
 }

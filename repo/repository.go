@@ -217,11 +217,8 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	if err != nil {
 		return nil, err
 	}
-	k, keyName, err := unlock(ctx, be, opt.Password)
+	k, keyName, err := unlock(ctx, be, opt.Password, cfg.verify)
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.verify(k); err != nil {
 		return nil, err
 	}
 	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: newCodec(k, cfg), ckptBytes: opt.CheckpointBytes}
@@ -286,7 +283,11 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 // larger object under keys/ is skipped without being loaded.
 const maxKeyFile = 64 << 10
 
-func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.Key, string, error) {
+// unlock finds a key file that password opens and whose key verify
+// accepts (the config's MAC). A key file that opens but fails verify (one
+// copied from another repository with the same password) does not stop the
+// search; when no key passes, the first such failure is returned.
+func unlock(ctx context.Context, be backends.Backend, password []byte, verify func(*crypto.Key) error) (*crypto.Key, string, error) {
 	var names []string
 	sizes := map[string]int64{}
 	err := be.List(ctx, "keys/", func(fi backends.Info) error {
@@ -303,7 +304,7 @@ func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.
 		return nil, "", fmt.Errorf("%s has no key files (keys/ is empty), so no password can open it (put back a key file from a copy of the repository): %w",
 			be.Location(), ErrDamaged)
 	}
-	var firstErr error
+	var firstErr, mismatch error
 	tried := 0 // key files the password was tried on
 	for _, n := range names {
 		if sizes[n] > maxKeyFile {
@@ -324,11 +325,22 @@ func unlock(ctx context.Context, be backends.Backend, password []byte) (*crypto.
 		tried++
 		k, err := kf.Unlock(password)
 		if err == nil {
-			return k, n, nil
+			verr := verify(k)
+			if verr == nil {
+				return k, n, nil
+			}
+			if mismatch == nil {
+				mismatch = fmt.Errorf("%s: %w", n, verr)
+			}
+			continue
 		}
 		if !errors.Is(err, crypto.ErrWrongPassword) {
 			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
 		}
+	}
+	if mismatch != nil {
+		// The password opened a key, but of another repository.
+		return nil, "", mismatch
 	}
 	if tried == 0 {
 		// No key file could even be read: the password was never
