@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"syscall"
@@ -9,6 +10,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
@@ -132,6 +134,12 @@ func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 			clear(dst)
 		} else {
 			ch, err := f.chunks.get(ctx, c.ID, int(c.Size))
+			if err == nil && uint64(len(ch.data)) != c.Size {
+				// Slicing past its length would serve whatever the
+				// buffer held before (restore refuses this too).
+				err = fmt.Errorf("chunk %s is %d bytes, the tree says %d: %w", c.ID.Short(), len(ch.data), c.Size, repo.ErrDamaged)
+				f.chunks.release(ch)
+			}
 			if err != nil {
 				f.readFailed(n, i, err)
 				return nil, readErrno(ctx, err)
