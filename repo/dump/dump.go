@@ -75,6 +75,11 @@ func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer,
 		if c.Hole && !holes {
 			continue
 		}
+		if res.err == nil && !c.Hole && uint64(len(res.data)) != c.Size {
+			// The output would be shorter or longer than the file (a
+			// tar archive's member would not match its header).
+			res.err = fmt.Errorf("it is %d bytes, the tree says %d: %w", len(res.data), c.Size, repo.ErrDamaged)
+		}
 		if res.err != nil {
 			if err := lost(fmt.Errorf("chunk %d (blob %s): %w", i, c.ID.Short(), res.err)); err != nil {
 				return err
