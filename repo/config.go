@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -143,7 +144,8 @@ func (c *Config) verify(k *crypto.Key) error {
 	in, ok := macInput(c.raw)
 	if ok {
 		m := k.MAC(in)
-		ok = hex.EncodeToString(m[:]) == c.MAC
+		// Constant time: a forger timing the comparison learns nothing.
+		ok = hmac.Equal([]byte(hex.EncodeToString(m[:])), []byte(c.MAC))
 	}
 	if !ok {
 		return fmt.Errorf("config: MAC does not match the key: the config was altered or belongs to another repository: %w", ErrDamaged)
