@@ -79,6 +79,10 @@ func TestDamagedRepositories(t *testing.T) {
 			"cairn repair snapshots"},
 		{"dangling blob", func(f *repotest.Fixture) *repotest.Damage { return f.DanglingBlob(file) },
 			"used by snapshots but in no index segment"},
+		// Stored nowhere: repair index cannot bring it back, repair
+		// snapshots (what check advises) removes what is lost.
+		{"dangling blob advice", func(f *repotest.Fixture) *repotest.Damage { return f.DanglingBlob(file) },
+			"run `cairn check`, then `cairn repair snapshots`"},
 		{"damaged tree", func(f *repotest.Fixture) *repotest.Damage { return f.FlipBit(f.BlobOf("media")) },
 			"cannot be read"},
 		// Damage in data prune has no reason to read: it runs and frees

@@ -347,7 +347,17 @@ func (p *plan) placeUsed(used map[id.ID]bool) error {
 		p.stats.UsedBytes += int64(best.blobs[bid].Length)
 	}
 	if len(missing) > 0 {
-		return refuse("%s used by snapshots but in no index segment (%s); run `cairn check`, then `cairn repair index`", are(len(missing), "blob"), first(missing))
+		// repair index can only find them in a pack no segment names;
+		// with no such pack they are lost, and repair snapshots is the
+		// way out (as check says).
+		what := "run `cairn check`, then `cairn repair snapshots` to remove what is lost"
+		for _, pk := range p.packs {
+			if !pk.indexed {
+				what = "run `cairn check`, then `cairn repair index`"
+				break
+			}
+		}
+		return refuse("%s used by snapshots but in no index segment (%s); %s", are(len(missing), "blob"), first(missing), what)
 	}
 	for _, pk := range p.packs {
 		for bid, b := range pk.blobs {
