@@ -226,8 +226,12 @@ func (s *Saver) CheckPruned(ctx context.Context) error {
 		}
 	}
 	if len(gone) > 0 {
-		return fmt.Errorf("snapshot not saved: %w (%d packs, pack %s the first): a prune ran although this writer held its lock (are the clocks of the hosts far apart, or was the lock removed?); run it again, which stores that data anew",
-			ErrPrunedMeanwhile, len(gone), gone[0].Short())
+		packs := fmt.Sprintf("%d packs, pack %s the first", len(gone), gone[0].Short())
+		if len(gone) == 1 {
+			packs = "pack " + gone[0].Short()
+		}
+		return fmt.Errorf("snapshot not saved: %w (%s): a prune ran although this writer held its lock (are the clocks of the hosts far apart, or was the lock removed?); run it again, which stores that data anew",
+			ErrPrunedMeanwhile, packs)
 	}
 	return nil
 }
