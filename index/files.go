@@ -113,44 +113,76 @@ func Below(k []byte, paths []string) bool {
 	return false
 }
 
-// putSorted writes entries in key order, which bbolt inserts fastest.
-func putSorted(b *bolt.Bucket, entries map[string][]byte) error {
-	keys := make([]string, 0, len(entries))
-	for k := range entries {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := b.Put([]byte(k), entries[k]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // UpdateFiles brings the cache of source up to date after an ingest of
 // paths (absolute and clean): entries in changed are written, and entries
 // below paths not in seen (files that vanished, or are now excluded) are
 // dropped. Entries of other paths stay: another ingest of the same host
 // and source, of other folders, recorded them.
+//
+// The work is split into transactions of at most filesBatch entries: a
+// bbolt transaction holds every page it dirties in memory until it
+// commits, and one transaction for the 750k entries of a first ingest
+// held some 250 MB. Each entry stands on its own (it names only blobs
+// already indexed), so a crash between two transactions leaves a cache
+// that only costs re-reads.
 func (d *DB) UpdateFiles(source string, paths []string, changed map[string][]byte, seen map[string]struct{}) error {
-	return d.update(func(tx *bolt.Tx) error {
+	var gone [][]byte
+	err := d.update(func(tx *bolt.Tx) error {
 		sb, err := tx.Bucket(bFiles).CreateBucketIfNotExists([]byte(source))
 		if err != nil {
 			return err
 		}
-		var gone [][]byte
 		c := sb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			if _, ok := seen[string(k)]; !ok && Below(k, paths) {
 				gone = append(gone, append([]byte(nil), k...))
 			}
 		}
-		for _, k := range gone {
-			if err := sb.Delete(k); err != nil {
-				return err
-			}
-		}
-		return putSorted(sb, changed)
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for len(gone) > 0 {
+		n := min(len(gone), filesBatch)
+		err := d.update(func(tx *bolt.Tx) error {
+			sb := tx.Bucket(bFiles).Bucket([]byte(source))
+			for _, k := range gone[:n] {
+				if err := sb.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		gone = gone[n:]
+	}
+	keys := make([]string, 0, len(changed))
+	for k := range changed {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for len(keys) > 0 {
+		n := min(len(keys), filesBatch)
+		err := d.update(func(tx *bolt.Tx) error {
+			sb := tx.Bucket(bFiles).Bucket([]byte(source))
+			for _, k := range keys[:n] {
+				if err := sb.Put([]byte(k), changed[k]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
 }
+
+// filesBatch is how many file-change cache entries UpdateFiles writes or
+// deletes in one transaction.
+var filesBatch = 20000
