@@ -168,6 +168,10 @@ func (d *DB) UpdateFiles(source string, paths []string, changed map[string][]byt
 		n := min(len(keys), filesBatch)
 		err := d.update(func(tx *bolt.Tx) error {
 			sb := tx.Bucket(bFiles).Bucket([]byte(source))
+			// Keys go in sorted: bbolt's default of half-full pages
+			// left the cache twice its size, and an ingest that reads
+			// it through the mapping twice the resident pages.
+			sb.FillPercent = 0.9
 			for _, k := range keys[:n] {
 				if err := sb.Put([]byte(k), changed[k]); err != nil {
 					return err

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/cairn-backup/cairn/repo/id"
 )
 
@@ -73,5 +75,37 @@ func TestUpdateFilesBoundedMemory(t *testing.T) {
 	}
 	if got != n {
 		t.Fatalf("cache holds %d entries, want %d", got, n)
+	}
+}
+
+// TestUpdateFilesFillsPages checks that a first ingest's cache, written
+// in key order, fills its pages instead of leaving them half empty.
+func TestUpdateFilesFillsPages(t *testing.T) {
+	d, err := Open(filepath.Join(t.TempDir(), "idx"), "repo-a", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const n = 50000
+	changed := make(map[string][]byte, n)
+	v := make([]byte, 60)
+	for i := range n {
+		changed[string(FileKey(fmt.Sprintf("/src/d%03d", i/1000), fmt.Sprintf("f%06d", i)))] = v
+	}
+	if err := d.UpdateFiles("h\x00s", []string{"/src"}, changed, nil); err != nil {
+		t.Fatal(err)
+	}
+	var used int
+	err = d.bolt.View(func(tx *bolt.Tx) error {
+		s := tx.Bucket(bFiles).Bucket([]byte("h\x00s")).Stats()
+		used = s.LeafInuse * 100 / s.LeafAlloc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("leaf pages %d%% used", used)
+	if used < 80 {
+		t.Errorf("leaf pages %d%% used, want at least 80%%", used)
 	}
 }
