@@ -115,7 +115,7 @@ func Below(k []byte, paths []string) bool {
 
 // UpdateFiles brings the cache of source up to date after an ingest of
 // paths (absolute and clean): entries in changed are written, and entries
-// below paths not in seen (files that vanished, or are now excluded) are
+// below paths neither in seen nor in changed (files that vanished, or are now excluded) are
 // dropped. Entries of other paths stay: another ingest of the same host
 // and source, of other folders, recorded them.
 //
@@ -134,7 +134,11 @@ func (d *DB) UpdateFiles(source string, paths []string, changed map[string][]byt
 		}
 		c := sb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if _, ok := seen[string(k)]; !ok && Below(k, paths) {
+			_, ok := seen[string(k)]
+			if !ok {
+				_, ok = changed[string(k)]
+			}
+			if !ok && Below(k, paths) {
 				gone = append(gone, append([]byte(nil), k...))
 			}
 		}

@@ -45,7 +45,7 @@ type fileCache struct {
 
 	mu   sync.Mutex          // guards out and seen
 	out  map[string][]byte   // entries that differ from the stored cache
-	seen map[string]struct{} // every key this ingest recorded
+	seen map[string]struct{} // the other keys this ingest recorded
 }
 
 // dirEntries is what the last ingest recorded in one directory. The first
@@ -227,9 +227,12 @@ func (c *fileCache) record(path string, n *tree.Node) {
 		<-d.ready
 		same = bytes.Equal(d.m[name].raw, v)
 	}
+	// A key in out counts as seen: UpdateFiles looks in both, and a
+	// first ingest holds each key in one map, not two.
 	c.mu.Lock()
-	c.seen[k] = struct{}{}
-	if !same {
+	if same {
+		c.seen[k] = struct{}{}
+	} else {
 		c.out[k] = v
 	}
 	c.mu.Unlock()
