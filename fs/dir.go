@@ -139,16 +139,14 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		return ch, 0
 	}
 	ino := d.kidIno(kids, i)
-	var ch attrFiller
 	if k.Kind == tree.KindDir {
 		dn := &dirNode{f: d.f, snap: d.snap, node: k, parent: d.StableAttr().Ino}
-		d.f.rememberDir(ino, dn)
-		ch = dn
-	} else {
-		ch = &leafNode{f: d.f, snap: d.snap, node: k}
+		dn.fill(&out.Attr, ino)
+		return d.f.dirInode(ctx, d.EmbeddedInode(), dn, ino), 0
 	}
+	ch := &leafNode{f: d.f, snap: d.snap, node: k}
 	ch.fill(&out.Attr, ino)
-	return d.NewInode(ctx, ch.(gofs.InodeEmbedder), gofs.StableAttr{Mode: kindMode(k.Kind), Ino: ino}), 0
+	return d.NewInode(ctx, ch, gofs.StableAttr{Mode: kindMode(k.Kind), Ino: ino}), 0
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {

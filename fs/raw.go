@@ -143,6 +143,19 @@ func (f *fsys) rememberDir(ino uint64, d lister) {
 	f.dirs.Store(ino, d)
 }
 
+// dirInode makes the inode of the folder ch, with inode number ino, below
+// parent, and registers for listings the node object go-fuse keeps. Two
+// lookups of one folder at once (a READDIRPLUS's and the kernel's) may
+// both make a node object; go-fuse keeps the first and returns it to
+// both, and registering the other one would leave the folder registered,
+// with what it loaded, for as long as the mount lasts: the kernel's forget
+// of the kept one would find another registered (see forgetDir).
+func (f *fsys) dirInode(ctx context.Context, parent *gofs.Inode, ch gofs.InodeEmbedder, ino uint64) *gofs.Inode {
+	in := parent.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino})
+	f.rememberDir(ino, in.Operations().(lister))
+	return in
+}
+
 // forgetDir drops a folder once the kernel has forgotten its node, with
 // the inode numbers of its entries: the kernel holds none of them any
 // more (entries pin their folder). When another node object of the same

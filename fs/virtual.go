@@ -60,8 +60,7 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 			return ch, 0
 		}
 		ch := &vdirNode{f: n.f, path: p, parent: n.StableAttr().Ino}
-		n.f.rememberDir(ino, ch)
-		return n.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
+		return n.f.dirInode(ctx, n.EmbeddedInode(), ch, ino), 0
 	case vLink:
 		// A new target is a new inode, so the kernel drops its cached
 		// link within the entry timeout.
@@ -88,11 +87,10 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 			return ch, 0
 		}
 		ch := &dirNode{f: n.f, snap: s, node: root, parent: n.StableAttr().Ino}
-		n.f.rememberDir(ino, ch)
 		ch.fill(&out.Attr, ino)
 		out.SetEntryTimeout(virtualTimeout)
 		out.SetAttrTimeout(stableTimeout)
-		return n.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
+		return n.f.dirInode(ctx, n.EmbeddedInode(), ch, ino), 0
 	}
 }
 
