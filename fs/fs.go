@@ -91,6 +91,7 @@ const (
 type Mounted struct {
 	server *fuse.Server
 	fsys   *fsys
+	raw    *rawFS
 	stop   context.CancelFunc
 	loop   sync.WaitGroup
 	dir    string
@@ -155,7 +156,7 @@ func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*M
 	}
 	raiseReadAhead(dir)
 	lctx, stop := context.WithCancel(context.Background())
-	m := &Mounted{server: server, fsys: f, stop: stop, dir: dir}
+	m := &Mounted{server: server, fsys: f, raw: raw, stop: stop, dir: dir}
 	m.loop.Add(1)
 	go func() {
 		defer m.loop.Done()

@@ -278,3 +278,54 @@ func TestForgottenFoldersLetGo(t *testing.T) {
 
 // virtualEntryTimeout is how long the kernel keeps a virtual entry.
 const virtualEntryTimeout = time.Second
+
+// TestLostLookupRaceLetsGo: two lookups of one folder at once (a
+// READDIRPLUS's beside the kernel's) each make a node object; go-fuse
+// keeps the first one's and answers both with it. The losing lookup must
+// not leave its own object registered for listings: the kernel's forget
+// of the kept one then did not drop the folder, which stayed registered,
+// with what it loaded, for as long as the mount lasted.
+func TestLostLookupRaceLetsGo(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	os.Mkdir(filepath.Join(src, "d"), 0o755)
+	os.WriteFile(filepath.Join(src, "d", "f"), []byte("x"), 0o644)
+	r, _ := localRepo(t)
+	a := ingestPath(t, r, src)
+	mnt, _, m := mountM(t, r, cfs.Options{Refresh: time.Hour})
+	ids := filepath.Join(mnt, "ids")
+	snap := filepath.Join(ids, a.ID.Short())
+	inner := filepath.Join(snap, "d")
+	if _, err := os.ReadDir(inner); err != nil {
+		t.Fatal(err)
+	}
+	inoOf := func(p string) uint64 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	// The snapshot folder (below a virtual folder) and a folder in it.
+	if err := cfs.LoseLookup(m, inoOf(ids), a.ID.Short()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfs.LoseLookup(m, inoOf(snap), "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadDir(inner); err != nil {
+		t.Fatalf("listing after the lost lookups: %v", err)
+	}
+	// Make the kernel forget every inode nothing uses.
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for cfs.Folders(m) > 1 { // the root stays
+		if time.Now().After(deadline) {
+			t.Fatalf("%d folders still registered after the kernel forgot them (want 1: the root)", cfs.Folders(m))
+		}
+		time.Sleep(50 * time.Millisecond)
+		os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0)
+	}
+}

@@ -101,6 +101,16 @@ func (w *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEn
 	return w.list(cancel, in, func(_ lister, e fuse.DirEntry) bool { return out.AddDirEntry(e) })
 }
 
+// Lookup is the bridge's, then registers for listings the folder node
+// go-fuse kept (see dirInode).
+func (w *rawFS) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	st := w.RawFileSystem.Lookup(cancel, header, name, out)
+	if st == fuse.OK {
+		w.f.keptDir(header.NodeId, name, out.NodeId)
+	}
+	return st
+}
+
 // ReadDirPlus lists like ReadDir and looks every entry up through the
 // node bridge, as its own READDIRPLUS would: one request gives the kernel
 // the attributes of a whole folder, instead of a LOOKUP for each entry.
@@ -116,7 +126,7 @@ func (w *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 		if e.Name == "." || e.Name == ".." || !d.plusLookups() {
 			return true // no entry: the kernel looks it up itself when asked
 		}
-		if st := w.RawFileSystem.Lookup(cancel, &in.InHeader, e.Name, entry); st != fuse.OK {
+		if st := w.Lookup(cancel, &in.InHeader, e.Name, entry); st != fuse.OK {
 			*entry = fuse.EntryOut{} // no entry: the kernel looks it up itself
 		}
 		return true
@@ -144,16 +154,36 @@ func (f *fsys) rememberDir(ino uint64, d lister) {
 }
 
 // dirInode makes the inode of the folder ch, with inode number ino, below
-// parent, and registers for listings the node object go-fuse keeps. Two
-// lookups of one folder at once (a READDIRPLUS's and the kernel's) may
-// both make a node object; go-fuse keeps the first and returns it to
-// both, and registering the other one would leave the folder registered,
-// with what it loaded, for as long as the mount lasts: the kernel's forget
-// of the kept one would find another registered (see forgetDir).
+// parent, and registers ch for listings. Two lookups of one folder at once
+// (a READDIRPLUS's and the kernel's) may both get here with a node object
+// of their own: go-fuse keeps the first one registered (in its bridge,
+// after Lookup returns; NewInode returns ch itself) and answers both with
+// it. rawFS.Lookup then registers the node go-fuse kept (keptDir), so
+// that the losing object does not stay registered, with what it loaded,
+// for as long as the mount lasts: the kernel's forget of the kept one
+// would find another registered (see forgetDir).
 func (f *fsys) dirInode(ctx context.Context, parent *gofs.Inode, ch gofs.InodeEmbedder, ino uint64) *gofs.Inode {
 	in := parent.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino})
 	f.rememberDir(ino, in.Operations().(lister))
 	return in
+}
+
+// keptDir registers for listings the node go-fuse answered a lookup of
+// name in the folder parent with, when it is a folder: the node the
+// lookup made may have lost to another's (see dirInode). The lookup's
+// reply holds the kept node, so the kernel cannot have forgotten it.
+func (f *fsys) keptDir(parent uint64, name string, ino uint64) {
+	p, ok := f.dir(parent).(gofs.InodeEmbedder)
+	if !ok {
+		return
+	}
+	ch := p.EmbeddedInode().GetChild(name)
+	if ch == nil || ch.StableAttr().Ino != ino {
+		return
+	}
+	if d, ok := ch.Operations().(lister); ok {
+		f.rememberDir(ino, d)
+	}
 }
 
 // forgetDir drops a folder once the kernel has forgotten its node, with
