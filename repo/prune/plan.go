@@ -347,12 +347,13 @@ func (p *plan) placeUsed(used map[id.ID]bool) error {
 		p.stats.UsedBytes += int64(best.blobs[bid].Length)
 	}
 	if len(missing) > 0 {
-		// repair index can only find them in a pack no segment names;
-		// with no such pack they are lost, and repair snapshots is the
-		// way out (as check says).
+		// repair index can only find them in a stored pack no segment
+		// names (a pack only a deletion mark names is gone from
+		// storage); with no such pack they are lost, and repair
+		// snapshots is the way out (as check says).
 		what := "run `cairn check`, then `cairn repair snapshots` to remove what is lost"
 		for _, pk := range p.packs {
-			if !pk.indexed {
+			if pk.listed && !pk.indexed {
 				what = "run `cairn check`, then `cairn repair index`"
 				break
 			}
