@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,13 +14,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestSecondInterruptStopsAtOnce: a command stuck while stopping after a
-// first Ctrl-C (here a dump whose stdout pipe is full and never read) stops
-// at once on a second one, as restic does, with exit 130, its lock
-// removed and the repository still sound. Before, the second did nothing
-// and only SIGKILL ended it.
-func TestSecondInterruptStopsAtOnce(t *testing.T) {
-	c := newCLI(t)
+// stuckDump starts a dump of a 4 MiB file whose stdout pipe is never
+// read, and returns once it holds its lock and the pipe is full: a command
+// that a first interrupt cannot stop. done closes when it has exited; the
+// test's end kills it.
+func stuckDump(t *testing.T, c *cli) (*exec.Cmd, chan struct{}, *bytes.Buffer) {
+	t.Helper()
 	src := t.TempDir()
 	writeRandomFiles(t, src, 1, 4<<20, 7)
 	c.ok("ingest", src)
@@ -27,35 +27,44 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	if len(names) != 1 {
 		t.Fatalf("source files: %v", names)
 	}
-
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close() // never read: the dump blocks on its full stdout
-	var stderr bytes.Buffer
+	t.Cleanup(func() { r.Close() }) // never read: the dump blocks on its full stdout
+	stderr := &bytes.Buffer{}
 	cmd := c.cmd("dump", "latest", names[0])
-	cmd.Stdout, cmd.Stderr = w, &stderr
+	cmd.Stdout, cmd.Stderr = w, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	defer func() { cmd.Process.Kill(); <-done }()
-
-	locks := func() []string {
-		l, _ := filepath.Glob(filepath.Join(c.repoDir(), "locks", "*"))
-		return l
-	}
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
 	deadline := time.Now().Add(20 * time.Second)
-	for len(locks()) == 0 {
+	for l, _ := filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")); len(l) == 0; l, _ = filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")) {
 		if time.Now().After(deadline) {
 			t.Fatalf("dump took no lock within 20 s: %s", stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(500 * time.Millisecond) // the pipe fills up
+	return cmd, done, stderr
+}
+
+// TestSecondInterruptStopsAtOnce: a command stuck while stopping after a
+// first Ctrl-C (here a dump whose stdout pipe is full and never read) stops
+// at once on a second one, as restic does, with exit 130, its lock
+// removed and the repository still sound. Before, the second did nothing
+// and only SIGKILL ended it.
+func TestSecondInterruptStopsAtOnce(t *testing.T) {
+	c := newCLI(t)
+	cmd, done, stderr := stuckDump(t, c)
+	locks := func() []string {
+		l, _ := filepath.Glob(filepath.Join(c.repoDir(), "locks", "*"))
+		return l
+	}
 
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -263,36 +272,7 @@ func TestInterruptWhileFilesFromStdinWaits(t *testing.T) {
 // second hangup used to end cairn at once. A Ctrl-C after them still does.
 func TestSecondHangupStopsCleanly(t *testing.T) {
 	c := newCLI(t)
-	src := t.TempDir()
-	writeRandomFiles(t, src, 1, 4<<20, 7)
-	c.ok("ingest", src)
-	names, _ := filepath.Glob(filepath.Join(src, "*"))
-	if len(names) != 1 {
-		t.Fatalf("source files: %v", names)
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close() // never read: the dump blocks on its full stdout
-	var stderr bytes.Buffer
-	cmd := c.cmd("dump", "latest", names[0])
-	cmd.Stdout, cmd.Stderr = w, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	defer func() { cmd.Process.Kill(); <-done }()
-	deadline := time.Now().Add(20 * time.Second)
-	for l, _ := filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")); len(l) == 0; l, _ = filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("dump took no lock within 20 s: %s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond) // the pipe fills up
+	cmd, done, stderr := stuckDump(t, c)
 
 	cmd.Process.Signal(syscall.SIGHUP)
 	time.Sleep(300 * time.Millisecond) // two signals, not one coalesced
