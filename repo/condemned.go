@@ -209,7 +209,19 @@ func (s *Saver) AvoidLostAndMarked(ctx context.Context) error {
 // may be older than it looks: the pack may be deleted at any time.
 func (s *Saver) CheckPruned(ctx context.Context) error {
 	if err := s.r.SyncIndex(ctx); err != nil {
-		return fmt.Errorf("snapshot not saved: %w", err)
+		// A cache folder that filled up during the run: the saver is
+		// done with the index, so carry on with a private copy (not in
+		// the daemon, whose live mount reads the index meanwhile).
+		if !cacheUnwritable(err) || s.r.tmpCache != "" || s.r.longLived {
+			return fmt.Errorf("snapshot not saved: %w", err)
+		}
+		if perr := s.r.privateIndex(); perr != nil {
+			return fmt.Errorf("snapshot not saved: %w (and a private local index: %v)", err, perr)
+		}
+		s.r.Logf("%v; using a private local index for the rest of this run", err)
+		if err := s.r.SyncIndex(ctx); err != nil {
+			return fmt.Errorf("snapshot not saved: %w", err)
+		}
 	}
 	marked, err := s.r.MarkedPacks(ctx)
 	if err != nil {

@@ -84,6 +84,19 @@ func cacheUnwritable(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission)
 }
 
+// cacheWriteRefused reports whether err, from writing the local index
+// during a run, is its folder refusing writes (cacheUnwritable), and if so
+// says so: what was being recorded is in the repository already, so the
+// run goes on and the next one reads it from there.
+func (r *Repository) cacheWriteRefused(err error) bool {
+	le := &localIndexError{err}
+	if !cacheUnwritable(le) {
+		return false
+	}
+	r.Logf("%v; what it misses is read from the repository at the next run", le)
+	return true
+}
+
 // cacheDirError is a failure to create or open the local cache folder.
 type cacheDirError struct{ err error }
 

@@ -34,10 +34,11 @@ type Repository struct {
 	pol     chunker.Pol // with ChunkerRabin
 	gear    *gear.Table // with ChunkerGear
 
-	tmpCache string // a private cache folder to remove on Close, if any
-	resident string // the resident note to remove on Close, if any
-	cacheDir string // the shared local index's folder, when resident
-	logf     func(format string, args ...any)
+	tmpCache  string // a private cache folder to remove on Close, if any
+	resident  string // the resident note to remove on Close, if any
+	longLived bool   // Options.Resident: others (a live mount) share r.idx
+	cacheDir  string // the shared local index's folder, when resident
+	logf      func(format string, args ...any)
 
 	pubMu                sync.Mutex
 	pubRunning, pubAgain bool
@@ -234,6 +235,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		r.ckptBytes = CheckpointBytes
 	}
 	r.now = opt.Now
+	r.longLived = opt.Resident
 	if r.now == nil {
 		// Wall-clock readings only: other hosts judge our locks by
 		// wall time, and a monotonic reading stops while a machine
@@ -368,6 +370,14 @@ func (r *Repository) Close() error {
 		os.RemoveAll(r.tmpCache)
 	}
 	return errors.Join(err, r.be.Close())
+}
+
+// Logf reports something the user should know that does not stop the
+// command (Options.Log); it does nothing without one.
+func (r *Repository) Logf(format string, args ...any) {
+	if r.logf != nil {
+		r.logf(format, args...)
+	}
 }
 
 // Config returns the repository's config.

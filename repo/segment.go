@@ -143,6 +143,11 @@ func (r *Repository) SaveSegment(ctx context.Context, s *Segment) (id.ID, error)
 		return sid, err
 	}
 	if err := r.idx.AddSegmentInfo(sid, index.SegmentInfo{Loaded: true, Supersedes: s.Supersedes}, s.Packs); err != nil {
+		if r.cacheWriteRefused(err) {
+			// Stored: the next run's SyncIndex reads it. Until then
+			// its blobs are unknown here, and stored again if met.
+			return sid, nil
+		}
 		return sid, fmt.Errorf("local index: %w", err)
 	}
 	return sid, nil

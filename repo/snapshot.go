@@ -151,7 +151,10 @@ func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) error {
 		return err
 	}
 	sn.ID = sid
-	return r.idx.SyncSnapshots(nil, map[id.ID][]byte{sid: b})
+	if err := r.idx.SyncSnapshots(nil, map[id.ID][]byte{sid: b}); err != nil && !r.cacheWriteRefused(err) {
+		return err
+	}
+	return nil
 }
 
 // LoadSnapshot reads one snapshot object.

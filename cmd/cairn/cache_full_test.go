@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,4 +52,50 @@ func TestCacheDirFull(t *testing.T) {
 			t.Fatalf("cairn %v with a full cache folder: %v\n%s", args, err, out)
 		}
 	}
+}
+
+// A cache folder that fills up during an ingest, after the local index was
+// opened and brought up to date, must not cost the snapshot: the
+// file-change cache is only a cache. It used to exit 1 with "save
+// file-change cache: ... no space left on device" and no snapshot, after
+// uploading everything.
+func TestCacheDirFillsDuringIngest(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root; this test mounts a tmpfs")
+		}
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 50<<10, 5)
+	c.ok("ingest", "-q", src)
+
+	mnt := filepath.Join(t.TempDir(), "full")
+	os.Mkdir(mnt, 0o755)
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=8m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	r := newCLIAt(t, c.repoDir(), "CAIRN_CACHE_DIR="+filepath.Join(mnt, "cache"))
+	r.ok("snapshots") // the local index, up to date, with room for nothing more
+	fill, _ := os.Create(filepath.Join(mnt, "fill"))
+	fill.Write(make([]byte, 16<<20))
+	fill.Close()
+
+	many := filepath.Join(src, "many")
+	os.Mkdir(many, 0o755)
+	for i := 0; i < 3000; i++ {
+		os.WriteFile(filepath.Join(many, fmt.Sprintf("f%d", i)), []byte(fmt.Sprintf("file %d\n", i)), 0o644)
+	}
+	out, err := r.cmd("ingest", src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ingest with a cache folder that fills up: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "no space left on device") {
+		t.Fatalf("ingest does not say the cache folder is full:\n%s", out)
+	}
+	dst := t.TempDir()
+	c.ok("restore", "latest:"+src, "--target", dst)
+	sameFiles(t, src, dst)
 }

@@ -437,7 +437,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	}
 	flushErr := g.saver.Flush()
 	if cerr := <-cacheErr; cerr != nil && err == nil {
-		err = fmt.Errorf("save file-change cache: %w", cerr)
+		// Only a cache: a full or read-only cache folder costs the
+		// next ingest a read of the files, not this snapshot.
+		r.Logf("save file-change cache: %v; the next ingest reads the files again", cerr)
 	}
 	if err == nil {
 		err = flushErr
