@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"time"
@@ -124,11 +125,15 @@ func Open(path string, repoID string, wait time.Duration) (*DB, error) {
 		}
 		os.Remove(path + damagedSuffix)
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait, InitialMmapSize: initialMmap})
+	b, err := openBolt(path, wait)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("%s: %w", path, ErrBusy)
 		}
+		return nil, fmt.Errorf("open local index %s: %w", path, err)
+	}
+	if err := checkSize(b); err != nil {
+		b.Close()
 		return nil, fmt.Errorf("open local index %s: %w", path, err)
 	}
 	go readAhead(path) // not for a busy one: that run uses a private copy
@@ -159,6 +164,47 @@ func Open(path string, repoID string, wait time.Duration) (*DB, error) {
 		return nil, fmt.Errorf("initialise local index %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// openBolt is bolt.Open, with a panic over a damaged file (a garbled
+// freelist page) reported as ErrDamaged rather than crashing the command.
+func openBolt(path string, wait time.Duration) (b *bolt.DB, err error) {
+	// A page past the end of a file cut short faults: a panic here too.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("%v: %w", p, ErrDamaged)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: wait, InitialMmapSize: initialMmap})
+}
+
+// checkSize refuses (ErrDamaged) a file shorter than its pages say, as one
+// cut short is: bbolt reads its pages through a mapping larger than the
+// file, and a read past the end kills the process with SIGBUS, which no
+// recover catches.
+func checkSize(b *bolt.DB) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v: %w", p, ErrDamaged)
+		}
+	}()
+	fi, err := os.Stat(b.Path())
+	if err != nil {
+		return err
+	}
+	var want int64
+	if err := b.View(func(tx *bolt.Tx) error {
+		want = tx.Size()
+		return nil
+	}); err != nil {
+		return err
+	}
+	if fi.Size() < want {
+		return fmt.Errorf("%d bytes long, its pages need %d: %w", fi.Size(), want, ErrDamaged)
+	}
+	return nil
 }
 
 // readAheadMax bounds readAhead: a bigger cache is left to be read as it
