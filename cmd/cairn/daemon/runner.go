@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/cairn-backup/cairn/repo"
 )
 
 // The runner runs sources (and the scheduled check and prune) when their
@@ -222,8 +224,18 @@ func (r *runner) newestSnapshots(cfg *Config) map[string]time.Time {
 		r.d.logf("listing snapshots to plan the schedules: %v", err)
 		return out
 	}
+	return newestOf(snaps, cfg.Host, time.Now())
+}
+
+// newestOf returns the time of the newest snapshot of each source of host
+// that is not dated after now. A snapshot in the future (its time given
+// with ingest --time, or written while the clock was ahead) says nothing
+// about when the source last ran: counting it would put an interval
+// source's first run an interval after that date, months or years away.
+func newestOf(snaps []*repo.Snapshot, host string, now time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
 	for _, sn := range snaps {
-		if sn.Host == cfg.Host && sn.Time.After(out[sn.Source]) {
+		if sn.Host == host && sn.Time.After(out[sn.Source]) && !sn.Time.After(now) {
 			out[sn.Source] = sn.Time
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/repo"
 )
 
 func TestParseScheduleCron(t *testing.T) {
@@ -135,6 +137,29 @@ func TestFirstRunCatchesUpMissedTime(t *testing.T) {
 		if got := firstRun(c.s, now, c.newest, 0); !got.Equal(c.want) {
 			t.Errorf("%s: first run at %s, want %s", c.name, got, c.want)
 		}
+	}
+}
+
+// A snapshot dated in the future (ingest --time, or a clock that was
+// ahead) does not put off an interval source's first run until an
+// interval after that date: the newest snapshot not in the future counts.
+func TestFirstRunIgnoresSnapshotInFuture(t *testing.T) {
+	every, err := ParseSchedule("6h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	snaps := []*repo.Snapshot{
+		{Host: "h", Source: "s", Time: time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)},
+		{Host: "h", Source: "s", Time: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Host: "h", Source: "t", Time: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	newest := newestOf(snaps, "h", now)
+	if got, want := firstRun(every, now, newest["s"], 0), time.Date(2026, 3, 10, 16, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("source with a past and a future snapshot: first run at %s, want %s", got, want)
+	}
+	if got := firstRun(every, now, newest["t"], 0); !got.Equal(now) {
+		t.Errorf("source with only a future snapshot: first run at %s, want now (%s)", got, now)
 	}
 }
 
