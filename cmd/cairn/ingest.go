@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,6 +160,13 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 		t, err := time.Parse(time.RFC3339, f.timeFlag)
 		if err != nil {
 			return fmt.Errorf("--time: %w", err)
+		}
+		// The snapshot's folder times and a stream's file times are
+		// nanoseconds since 1970: a time they cannot hold would be
+		// stored wrapped around (2300 as 1715), and the zero time would
+		// be taken as "now".
+		if t.Before(time.Unix(0, math.MinInt64)) || t.After(time.Unix(0, math.MaxInt64)) {
+			return fmt.Errorf("--time %s: beyond what a snapshot holds (1677-09-21 to 2262-04-11)", f.timeFlag)
 		}
 		opt.Time = t
 	}
