@@ -42,6 +42,9 @@ type job struct {
 	src   Source // kindSource: as configured now
 	sched Schedule
 	next  time.Time // zero: not scheduled
+	// from is the clock's time when next was planned: a clock now
+	// before it was set back since, and next is planned anew.
+	from time.Time
 
 	state    runState
 	pending  bool     // one more run after the running one
@@ -156,7 +159,7 @@ func (r *runner) plan(cfg *Config, newest map[string]time.Time) {
 			j.sched, j.next = nil, time.Time{}
 			return
 		}
-		j.sched = s
+		j.sched, j.from = s, now
 		switch last := r.jobTimes[name]; {
 		case kind == kindSource:
 			j.next = firstRun(s, now, newest[name], src.RandomDelay)
@@ -258,6 +261,35 @@ func (r *runner) replan(cfg *Config) {
 	r.poke()
 }
 
+// tick starts the jobs due at now and plans their next runs, and returns
+// how long to wait before looking again.
+func (r *runner) tick(now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	wait := time.Minute // look again at least this often: wall clock jumps
+	for _, j := range r.jobs {
+		if j.sched == nil || j.next.IsZero() {
+			continue
+		}
+		delay := Duration(0)
+		if j.kind == kindSource {
+			delay = j.src.RandomDelay
+		}
+		if now.Before(j.from) {
+			// The clock was set back (a daemon started before NTP
+			// corrected a clock that was ahead): the next run planned
+			// from the wrong time could be months away.
+			j.next, j.from = j.sched.Next(now).Add(Jitter(delay, nil)).Round(0), now
+		}
+		if !j.next.After(now) {
+			r.requestLocked(j, nil)
+			j.next, j.from = j.sched.Next(now).Add(Jitter(delay, nil)).Round(0), now
+		}
+		wait = min(wait, j.next.Sub(now))
+	}
+	return wait
+}
+
 func (r *runner) poke() {
 	select {
 	case r.wake <- struct{}{}:
@@ -269,24 +301,7 @@ func (r *runner) poke() {
 func (r *runner) loop() {
 	defer r.wg.Done()
 	for {
-		r.mu.Lock()
-		now := time.Now().Round(0)
-		wait := time.Minute // look again at least this often: wall clock jumps
-		for _, j := range r.jobs {
-			if j.sched == nil || j.next.IsZero() {
-				continue
-			}
-			if !j.next.After(now) {
-				r.requestLocked(j, nil)
-				delay := Duration(0)
-				if j.kind == kindSource {
-					delay = j.src.RandomDelay
-				}
-				j.next = j.sched.Next(now).Add(Jitter(delay, nil)).Round(0)
-			}
-			wait = min(wait, j.next.Sub(now))
-		}
-		r.mu.Unlock()
+		wait := r.tick(time.Now().Round(0))
 		t := time.NewTimer(max(wait, 10*time.Millisecond))
 		select {
 		case <-r.quit:

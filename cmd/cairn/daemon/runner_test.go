@@ -234,3 +234,33 @@ func TestRemovedSourceDoesNotRunAgain(t *testing.T) {
 		})
 	}
 }
+
+// A daemon that planned its runs while the clock was ahead (started
+// before NTP set a wrong clock back) plans them anew once the clock is
+// back: a 6h source runs within 6h, not a 6h after the wrong date.
+func TestRunsPlannedAnewWhenClockSetBack(t *testing.T) {
+	cfg := &Config{Host: "h", Sources: []Source{{Name: "a", Schedule: "6h"}, {Name: "b", Schedule: "0 3 * * *"}}}
+	d, _ := newTestDaemon(t, cfg)
+	r := d.runner
+	r.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
+		t.Errorf("%s ran", name)
+		return RunResult{Source: name, Outcome: OutcomeSuccess}
+	}
+	now := time.Now().Round(0)
+	ahead := now.AddDate(1, 0, 0)
+	r.mu.Lock()
+	for _, j := range r.jobs {
+		j.next, j.from = j.sched.Next(ahead), ahead
+	}
+	r.mu.Unlock()
+	if wait := r.tick(now); wait > time.Minute {
+		t.Errorf("wait %s", wait)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, j := range r.jobs {
+		if j.next.After(now.Add(25 * time.Hour)) {
+			t.Errorf("%s: next run at %s, planned when the clock said %s; want within a day of %s", j.name, j.next, ahead, now)
+		}
+	}
+}
