@@ -69,7 +69,8 @@ holds, with a warning naming the path and the time; the exit code stays 0.
 
 The parent snapshot is the newest of the same host, source and paths
 (else of the same host and source; for a stream, only one of the same
---stdin-name), so that separate ingests of /etc and /home under one
+--stdin-name) not dated after the new one (as restic: with --time, or
+after a clock skew), so that separate ingests of /etc and /home under one
 source each compare with their own last run; the
 summary names it (Parent:, and parent_snapshot_id in --json). --parent
 chooses another (an ID prefix of any host and source, or latest): files are

@@ -23,6 +23,11 @@ import (
 // source each compare with their own last run. A stream (--stdin) takes
 // only a snapshot of a stream of the same name: a dump of another
 // database under the same source holds nothing to compare it with.
+// Snapshots dated after this one (opt.Time) are passed over, as restic
+// does: an older backup imported with --time, or an ingest after a
+// clock skew wrote a snapshot in the future, does not take a later
+// snapshot for what it changes from (and, with SkipIfUnchanged, is not
+// skipped for holding what that later one holds).
 func findParent(ctx context.Context, r *repo.Repository, opt Options, paths []string) (*repo.Snapshot, error) {
 	f := repo.Filter{Hosts: []string{opt.Host}, Sources: []string{opt.Source}}
 	if opt.Parent == "" {
@@ -32,7 +37,7 @@ func findParent(ctx context.Context, r *repo.Repository, opt Options, paths []st
 		}
 		var newest *repo.Snapshot
 		for i := len(all) - 1; i >= 0; i-- {
-			if !f.Match(all[i]) {
+			if !f.Match(all[i]) || all[i].Time.After(opt.Time) {
 				continue
 			}
 			if slices.Equal(all[i].Paths, paths) {

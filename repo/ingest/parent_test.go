@@ -409,3 +409,32 @@ func TestFreshCacheParentTreesDamaged(t *testing.T) {
 		t.Fatalf("the new snapshot restores %q", got)
 	}
 }
+
+// As in restic, the parent is the newest snapshot not dated after the
+// new one: an old backup imported with a time in the past is not skipped
+// as unchanged from a later snapshot, nor compared with one dated in the
+// future by a skewed clock.
+func TestParentNotAfterSnapshotTime(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), "a")
+	opt := ingest.Options{Paths: []string{src}, Host: "h", Source: "s", SkipIfUnchanged: true}
+	now := run(t, r, opt).Snapshot
+	future := opt
+	future.Time = time.Now().AddDate(3, 0, 0)
+	future.SkipIfUnchanged = false
+	fut := run(t, r, future).Snapshot
+
+	old := opt
+	old.Time = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	res := run(t, r, old)
+	if res.Skipped || res.Snapshot.Parent != nil {
+		t.Fatalf("a snapshot dated 2020: skipped %v, parent %v; want saved, with no parent", res.Skipped, res.Snapshot.Parent)
+	}
+	opt.SkipIfUnchanged = false
+	res = run(t, r, opt)
+	if p := res.Snapshot.Parent; p == nil || *p != now.ID {
+		t.Fatalf("parent %v, want %s (not %s, dated in the future)", p, now.ID, fut.ID)
+	}
+}
