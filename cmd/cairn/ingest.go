@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -131,7 +132,7 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 	fl.BoolVar(&f.stdin, "stdin", false, "ingest standard input as one file")
 	fl.StringVar(&f.stdinName, "stdin-name", "stdin", "file `name` for --stdin and --stdin-from-command")
 	fl.BoolVar(&f.stdinFromCommand, "stdin-from-command", false, "ingest the standard output of the command after --; no snapshot if it fails")
-	fl.StringVar(&f.timeFlag, "time", "", "snapshot `time` (RFC 3339) instead of now")
+	fl.StringVar(&f.timeFlag, "time", "", "snapshot `time` instead of now: RFC 3339, or restic's \"2006-01-02 15:04:05\" in the local time zone")
 	fl.StringVar(&f.metricsFile, "metrics-file", "", "write Prometheus metrics of this run to `file` (for node_exporter's textfile collector), on success and on failure")
 	return cmd
 }
@@ -158,7 +159,7 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 		opt.ExcludeLargerThan = n
 	}
 	if f.timeFlag != "" {
-		t, err := time.Parse(time.RFC3339, f.timeFlag)
+		t, err := parseTimeFlag(f.timeFlag, time.Local)
 		if err != nil {
 			return fmt.Errorf("--time: %w", err)
 		}
@@ -432,4 +433,41 @@ func printJSONTo(w io.Writer, v any) {
 	}
 	b := mustJSON(v)
 	w.Write(append(b, '\n'))
+}
+
+// parseTimeFlag reads ingest --time: RFC 3339 (2024-03-31T02:30:00+02:00),
+// or restic's "2006-01-02 15:04:05" as a wall time in loc. A wall time
+// the clocks skip or repeat at a daylight saving change names no single
+// instant: it is refused, with the offsets to choose from.
+func parseTimeFlag(s string, loc *time.Location) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err == nil {
+		return t, nil
+	}
+	const layout = "2006-01-02 15:04:05"
+	if _, err := time.ParseInLocation(layout, s, loc); err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 (2006-01-02T15:04:05+01:00) nor %q", s, layout)
+	}
+	wall, _ := time.Parse(layout, s) // the same fields, in UTC
+	var at []time.Time
+	seen := map[int]bool{}
+	for _, probe := range []time.Time{wall.Add(-26 * time.Hour), wall, wall.Add(26 * time.Hour)} {
+		_, off := probe.In(loc).Zone()
+		if seen[off] {
+			continue
+		}
+		seen[off] = true
+		if c := wall.Add(-time.Duration(off) * time.Second); c.In(loc).Format(layout) == s {
+			at = append(at, c.In(loc))
+		}
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	switch len(at) {
+	case 0:
+		return time.Time{}, fmt.Errorf("%s does not exist in time zone %s (the clocks skip it); give it in RFC 3339 with an offset", s, loc)
+	case 1:
+		return at[0], nil
+	}
+	return time.Time{}, fmt.Errorf("%s comes twice in time zone %s (the clocks repeat it): give it in RFC 3339 with its offset, %s or %s",
+		s, loc, at[0].Format(time.RFC3339), at[1].Format(time.RFC3339))
 }
