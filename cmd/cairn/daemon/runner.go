@@ -197,6 +197,11 @@ func (r *runner) plan(cfg *Config, newest map[string]time.Time) {
 // with Persistent=true catches up once. A cron source with no snapshot
 // yet waits for its next time.
 func firstRun(s Schedule, now, newest time.Time, delay Duration) time.Time {
+	if newest.After(now) {
+		// Recorded while the clock was ahead: it ran at the latest now,
+		// not an interval before a date that may be months away.
+		newest = now
+	}
 	next := s.Next(now)
 	if iv, ok := s.Interval(); ok && !newest.IsZero() {
 		next = newest.Add(iv)

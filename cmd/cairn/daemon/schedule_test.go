@@ -133,6 +133,10 @@ func TestFirstRunCatchesUpMissedTime(t *testing.T) {
 		{"interval overdue", every, time.Date(2026, 3, 10, 5, 0, 0, 0, time.UTC), now},
 		{"interval not due", every, time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC), time.Date(2026, 3, 10, 16, 0, 0, 0, time.UTC)},
 		{"interval no snapshot", every, time.Time{}, now},
+		// A last run recorded while the clock was a year ahead (check
+		// and prune keep theirs in the state folder).
+		{"interval last run in the future", every, now.AddDate(1, 0, 0), now.Add(6 * time.Hour)},
+		{"cron last run in the future", daily, now.AddDate(1, 0, 0), tomorrow},
 	} {
 		if got := firstRun(c.s, now, c.newest, 0); !got.Equal(c.want) {
 			t.Errorf("%s: first run at %s, want %s", c.name, got, c.want)
