@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -278,7 +280,16 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		inFull = false
 	}
 	n, err := fsmeta.StatNoXattrs(path)
-	if err == nil && n.Kind != tree.KindFile {
+	if err == nil && n.Kind == tree.KindSymlink && v != nil && !given && len(v.children) > 0 {
+		// A symlink on the way down to a path given on the command line
+		// (src/link/sub): the path is reached through it, so it is
+		// followed and recorded as the folder it leads to, as restic
+		// does, not stored as a link with the given path left out.
+		// Only the way down is taken: the folder's other entries are
+		// not the link's.
+		n, err = statFollow(path)
+		inFull = false
+	} else if err == nil && n.Kind != tree.KindFile {
 		// A file's attributes are read by the file worker, unless the
 		// file-change cache vouches for them.
 		n.Xattrs, err = fsmeta.Xattrs(path)
@@ -346,6 +357,22 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 	default:
 		d.done(slot, n)
 	}
+}
+
+// statFollow is fsmeta.Stat of what path leads to, named as path.
+func statFollow(path string) (*tree.Node, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	n, err := fsmeta.FromStat(path, &st)
+	if err != nil {
+		return nil, err
+	}
+	// With a trailing slash, the attributes are those of the folder the
+	// link leads to, not of the link.
+	n.Xattrs, err = fsmeta.Xattrs(path + "/")
+	return n, err
 }
 
 // depth counts the components of an absolute path ("/" is 0).
