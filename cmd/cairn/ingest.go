@@ -120,7 +120,7 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 	fl.StringArrayVar(&f.excludeIfPresent, "exclude-if-present", nil, "skip the contents of folders holding a file `name[:header]` (starting with header), but that file (repeatable)")
 	fl.StringVar(&f.excludeLarger, "exclude-larger-than", "", "skip files larger than `size` (e.g. 2G, 500MiB)")
 	fl.StringArrayVar(&f.filesFrom, "files-from", nil, "also ingest the paths listed in `file`, one a line (# comments, blank lines skipped, globs expanded; - is standard input)")
-	fl.StringArrayVar(&f.filesFromVerb, "files-from-verbatim", nil, "also ingest the paths listed in `file`, one a line, taken as they are")
+	fl.StringArrayVar(&f.filesFromVerb, "files-from-verbatim", nil, "also ingest the paths listed in `file`, one a line (LF or CRLF), taken as they are")
 	fl.StringArrayVar(&f.filesFromRaw, "files-from-raw", nil, "also ingest the paths listed in `file`, separated by NUL bytes (find -print0)")
 	fl.BoolVarP(&f.force, "force", "f", false, "read every file again, even those the file-change cache says are unchanged")
 	fl.StringVar(&f.parent, "parent", "", "compare files with this `snapshot` (ID prefix, or latest) instead of the last ingest of the same host and source")

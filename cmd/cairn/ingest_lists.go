@@ -33,7 +33,8 @@ func readPatterns(flag string, given, files []string) ([]string, error) {
 // listedPaths reads the --files-from lists, as restic does: --files-from
 // takes a line trimmed of spaces, skips blank lines and # comments, and
 // expands globs (a line that matches nothing is skipped with a warning);
-// --files-from-verbatim takes each non-empty line as it is;
+// --files-from-verbatim takes each non-empty line as it is (but for the
+// CR of a CRLF line end);
 // --files-from-raw takes each name between NUL bytes. "-" is standard
 // input.
 func (f *ingestFlags) listedPaths(ctx context.Context) ([]string, error) {
@@ -69,6 +70,9 @@ func (f *ingestFlags) listedPaths(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("--files-from-verbatim: %w", err)
 		}
 		for _, l := range strings.Split(string(b), "\n") {
+			// A list written on Windows ends its lines in CRLF: the
+			// CR is not part of the name (as restic reads it).
+			l = strings.TrimSuffix(l, "\r")
 			if l != "" {
 				out = append(out, l)
 			}
