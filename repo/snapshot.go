@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -325,11 +326,34 @@ func (f Filter) Match(sn *Snapshot) bool {
 		return false
 	}
 	for _, p := range f.Paths {
-		if !slices.Contains(sn.Paths, p) {
+		if !slices.ContainsFunc(sn.Paths, func(q string) bool { return RecordedPath(q) == RecordedPath(p) }) {
 			return false
 		}
 	}
 	return true
+}
+
+// RecordedPath is p as a stored snapshot records it among its Paths: a
+// byte that is not UTF-8 is read back as U+FFFD, since the snapshot is
+// JSON. Compare a path given by the user, or one of a snapshot not yet
+// stored, with recorded ones in this form.
+func RecordedPath(p string) string {
+	if utf8.ValidString(p) {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		r, n := utf8.DecodeRuneInString(p[i:])
+		b.WriteRune(r) // utf8.RuneError for each bad byte, as encoding/json writes it
+		i += n
+	}
+	return b.String()
+}
+
+// SamePaths reports whether a and b are the same list of paths as
+// snapshots record them (see RecordedPath).
+func SamePaths(a, b []string) bool {
+	return slices.EqualFunc(a, b, func(x, y string) bool { return RecordedPath(x) == RecordedPath(y) })
 }
 
 // FindSnapshot resolves a selector: "latest" (narrowed by f) or a unique

@@ -40,6 +40,7 @@ func holdsPath(sn *repo.Snapshot, p string) bool {
 	if p == "/" || len(sn.Paths) == 0 {
 		return true
 	}
+	p = repo.RecordedPath(p) // a name that is not UTF-8 is recorded so
 	for _, rp := range recordedPaths(sn) {
 		if p == rp || strings.HasPrefix(p, rp+"/") || strings.HasPrefix(rp, p+"/") || rp == "/" {
 			return true

@@ -40,7 +40,7 @@ func findParent(ctx context.Context, r *repo.Repository, opt Options, paths []st
 			if !f.Match(all[i]) || all[i].Time.After(opt.Time) {
 				continue
 			}
-			if slices.Equal(all[i].Paths, paths) {
+			if repo.SamePaths(all[i].Paths, paths) {
 				return all[i], nil
 			}
 			if newest == nil && opt.Stdin == nil {
@@ -69,7 +69,7 @@ func findParent(ctx context.Context, r *repo.Repository, opt Options, paths []st
 // counts as changed. load reads a tree (from the repository, or what a
 // dry run would have stored).
 func sameAsParent(sn, parent *repo.Snapshot, load func(id.ID) ([]*tree.Node, error)) bool {
-	if parent == nil || !slices.Equal(sn.Paths, parent.Paths) {
+	if parent == nil || !repo.SamePaths(sn.Paths, parent.Paths) {
 		return false
 	}
 	if slices.Contains(sn.Paths, "/") && !bytes.Equal(sn.Root, parent.Root) {
