@@ -30,7 +30,8 @@ func readPatterns(flag string, given, files []string) ([]string, error) {
 	return out, nil
 }
 
-// listedPaths reads the --files-from lists, as restic does: --files-from
+// listedPaths reads the --files-from lists, as restic does (a list with a
+// byte order mark is decoded as an exclude file is): --files-from
 // takes a line trimmed of spaces, skips blank lines and # comments, and
 // expands globs (a line that matches nothing is skipped with a warning);
 // --files-from-verbatim takes each non-empty line as it is (but for the
@@ -44,6 +45,7 @@ func (f *ingestFlags) listedPaths(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--files-from: %w", err)
 		}
+		b = filter.DecodeText(b)
 		s := bufio.NewScanner(bytes.NewReader(b))
 		s.Buffer(nil, 1<<20)
 		for n := 1; s.Scan(); n++ {
@@ -69,6 +71,7 @@ func (f *ingestFlags) listedPaths(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--files-from-verbatim: %w", err)
 		}
+		b = filter.DecodeText(b)
 		for _, l := range strings.Split(string(b), "\n") {
 			// A list written on Windows ends its lines in CRLF: the
 			// CR is not part of the name (as restic reads it).

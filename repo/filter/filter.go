@@ -93,6 +93,11 @@ func ReadFile(name string) ([]string, error) {
 	return out, s.Err()
 }
 
+// DecodeText is how a list written by hand is read, as restic reads its
+// text files: a UTF-8 byte order mark is dropped, and UTF-16 text with a
+// byte order mark is turned into UTF-8.
+func DecodeText(b []byte) []byte { return decodeText(b) }
+
 // decodeText drops a UTF-8 byte order mark and turns UTF-16 text with a
 // byte order mark into UTF-8.
 func decodeText(b []byte) []byte {
