@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -194,6 +195,11 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 		// Ctrl-C ends a read waiting for input that has not come.
 		opt.Stdin, opt.StdinName = cancelableStdin(ctx, os.Stdin), f.stdinName
 	default:
+		if slices.Contains(args, "") {
+			// As restic: "cairn ingest $DIR" with DIR unset must not
+			// ingest the current folder (/ under cron) instead.
+			return errors.New("cannot ingest an empty path (an unset variable?); give . for the current folder")
+		}
 		listed, err := f.listedPaths(ctx)
 		if err != nil {
 			return err

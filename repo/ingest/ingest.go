@@ -485,6 +485,9 @@ func absPaths(in []string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for _, p := range in {
+		if p == "" {
+			return nil, errors.New("cannot ingest an empty path; give . for the current folder")
+		}
 		a, err := filepath.Abs(p)
 		if err != nil {
 			return nil, err
