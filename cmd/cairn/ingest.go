@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -316,7 +315,7 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 		Parent: opt.Parent, IgnoreInode: opt.IgnoreInode, IgnoreCtime: opt.IgnoreCtime, SkipIfUnchanged: opt.SkipIfUnchanged,
 		Host: opt.Host, Source: opt.Source, Tags: opt.Tags, Time: opt.Time, StdinName: opt.StdinName, Progress: out.wantProgress()}
 	for _, p := range opt.Paths {
-		abs, err := filepath.Abs(p)
+		abs, err := ingest.AbsPath(p)
 		if err != nil {
 			return err
 		}

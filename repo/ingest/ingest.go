@@ -478,6 +478,25 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load()}, nil
 }
 
+// AbsPath makes a path given to ingest absolute, from the current
+// folder. A path ending in . or .. names the folder itself: when the
+// current folder was reached through a symlink ("cd /srv/data" with
+// /srv/data a link to /data), it is the folder the link leads to, not
+// the link, which would be stored alone (while "/srv/data", like restic,
+// stores the link).
+func AbsPath(p string) (string, error) {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if base := filepath.Base(p); base == "." || base == ".." {
+		if fi, err := os.Lstat(a); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return filepath.EvalSymlinks(a)
+		}
+	}
+	return a, nil
+}
+
 func absPaths(in []string) ([]string, error) {
 	if len(in) == 0 {
 		return nil, errors.New("nothing to ingest: give paths or --stdin")
@@ -488,7 +507,7 @@ func absPaths(in []string) ([]string, error) {
 		if p == "" {
 			return nil, errors.New("cannot ingest an empty path; give . for the current folder")
 		}
-		a, err := filepath.Abs(p)
+		a, err := AbsPath(p)
 		if err != nil {
 			return nil, err
 		}
