@@ -94,13 +94,14 @@ func (lv *liveDiffer) taken(sp string) bool {
 		return len(lv.excludes) == 0 || !filter.ExcludedBelow(lv.excludes, sp, 0)
 	}
 	given, above := -1, false
+	rsp := repo.RecordedPath(sp) // as the snapshot records a name that is not UTF-8
 	for _, p := range lv.paths {
 		switch {
-		case sp == p:
+		case rsp == p:
 			return true // given on the command line: never excluded
-		case inside(sp, p):
+		case inside(rsp, p):
 			given = max(given, depth(p))
-		case inside(p, sp):
+		case inside(p, rsp):
 			above = true
 		}
 	}
