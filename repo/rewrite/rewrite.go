@@ -219,7 +219,7 @@ func recorded(sn *repo.Snapshot) *vpath {
 	for _, p := range sn.Paths {
 		// A stream records its bare name, which sits at the root.
 		v := root
-		for _, c := range strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/") {
+		for _, c := range strings.Split(strings.Trim(path.Clean("/"+repo.RecordedPath(p)), "/"), "/") {
 			if c == "" {
 				continue
 			}
@@ -309,7 +309,9 @@ func (w *walker) dir(p string, tid id.ID, v *vpath, full bool, root int, cut boo
 		cp := path.Join(p, n.Name)
 		var cv *vpath
 		if v != nil {
-			cv = v.children[n.Name]
+			// Recorded paths hold a name that is not UTF-8 as the
+			// snapshot's JSON does (repo.RecordedPath).
+			cv = v.children[repo.RecordedPath(n.Name)]
 		}
 		given := cv != nil && cv.given
 		inFull, croot := full, root
