@@ -94,3 +94,71 @@ func TestRestoreAgainAsUser(t *testing.T) {
 		t.Errorf("after restore --verify: unreadable: %v, %v; want mode 0200", st, err)
 	}
 }
+
+// TestRestoreGroupAsUser: a user who cannot chown still gives restored
+// files the snapshot's group when they are a member of it, as cp -a and
+// rsync -a do; a group they are not in is left silently, without errors.
+func TestRestoreGroupAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test needs root (to run cairn as another user)")
+		}
+		t.Skip("needs root")
+	}
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(filepath.Join(src, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string][2]int{ // path: uid, gid in the snapshot
+		"dir":        {65534, 4242},
+		"dir/mine":   {65534, 4242},
+		"rootowned":  {0, 4242},
+		"othergroup": {65534, 0},
+	}
+	for p, o := range owners {
+		if p != "dir" {
+			os.WriteFile(filepath.Join(src, p), []byte(p), 0o644)
+		}
+		if err := os.Chown(filepath.Join(src, p), o[0], o[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.ok("ingest", src)
+	for _, p := range []string{c.bin, c.repoDir(), c.passwordFile()} {
+		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
+			if st, err := os.Stat(d); err == nil {
+				os.Chmod(d, st.Mode().Perm()|0o011)
+			}
+		}
+	}
+	os.Chmod(c.passwordFile(), 0o644)
+	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
+		if st, err := os.Stat(p); err == nil {
+			os.Chmod(p, st.Mode().Perm()|0o055)
+		}
+		return nil
+	})
+	home := t.TempDir()
+	if err := os.Chown(home, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(home, "restored")
+	cmd := c.cmd("--no-lock", "restore", "latest:"+src, "--target", target)
+	cmd.Env = append(cmd.Env, "CAIRN_CACHE_DIR="+filepath.Join(home, "cache"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{4242}}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cairn restore as nobody (in group 4242): %v\n%s", err, out)
+	}
+	want := map[string]uint32{"dir": 4242, "dir/mine": 4242, "rootowned": 4242, "othergroup": 65534}
+	for p, g := range want {
+		st, err := os.Lstat(filepath.Join(target, p))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if s := st.Sys().(*syscall.Stat_t); s.Uid != 65534 || s.Gid != g {
+			t.Errorf("%s: owner %d:%d, want 65534:%d", p, s.Uid, s.Gid, g)
+		}
+	}
+}

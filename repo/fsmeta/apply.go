@@ -12,7 +12,9 @@ import (
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
 	// SkipOwner leaves the owner alone: for restores by a user who cannot
-	// chown, whose files then belong to that user. Without it a failed
+	// chown, whose files then belong to that user. The group is still
+	// set when the user may give it (one of their groups); when not,
+	// the file keeps the group it was created with, silently. Without it a failed
 	// lchown (EPERM when not root) is reported in Apply's error but the
 	// other attributes are still set.
 	SkipOwner bool
@@ -48,6 +50,11 @@ func Apply(path string, n *tree.Node, opt ApplyOptions) error {
 		if err := unix.Lchown(sys, int(n.UID), int(n.GID)); err != nil {
 			fail("lchown", fmt.Sprintf("owner %d:%d", n.UID, n.GID), err)
 		}
+	} else if err := unix.Lchown(sys, -1, int(n.GID)); err != nil && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EINVAL) {
+		// A user may still give a file any group they are a member of,
+		// as cp -a and rsync -a do; not being one (EPERM) is what a
+		// restore by a user cannot help, and is not reported.
+		fail("lchown", fmt.Sprintf("group %d", n.GID), err)
 	}
 	if opt.PruneXattrs {
 		if err := pruneXattrs(path, sys, n.Xattrs); err != nil {
