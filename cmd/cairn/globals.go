@@ -200,7 +200,10 @@ func promptPassword(ctx context.Context, prompt string, confirm bool, noTTY stri
 			return nil, errors.New("passwords do not match")
 		}
 	}
-	if len(p) == 0 {
+	// An empty new password is refused here; an empty one to open a
+	// repository is tried, and fails as a wrong one (exit 12), as from
+	// a file or a command (globals.password).
+	if len(p) == 0 && confirm {
 		return nil, errors.New("empty password")
 	}
 	return p, nil

@@ -227,3 +227,49 @@ func TestStdinCommandOnTerminal(t *testing.T) {
 		t.Fatalf("snapshots after the interrupt: %v %s", err, out)
 	}
 }
+
+// TestEmptyPasswordOnTerminal: Enter alone at the password prompt exits
+// 12 (wrong password, an empty one included, as cairn help says and as
+// an empty password file or command does), not 1; init still refuses an
+// empty new password.
+func TestEmptyPasswordOnTerminal(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repoDir := filepath.Join(dir, "repo")
+	env := []string{"CAIRN_REPOSITORY=" + repoDir, "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache"), "HOME=" + dir,
+		"CAIRN_PASSWORD_FILE=", "CAIRN_PASSWORD_COMMAND=", "CAIRN_PASSWORD="}
+	init := exec.Command(cairnBinary(t), "init", "--insecure-kdf")
+	init.Env = append(os.Environ(), append(env, "CAIRN_PASSWORD_FILE="+pw)...)
+	if out, err := init.CombinedOutput(); err != nil {
+		t.Fatalf("init: %v %s", err, out)
+	}
+	enter := func(p *onPty) {
+		t.Helper()
+		for end := time.Now().Add(30 * time.Second); !strings.Contains(p.output(), "password"); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("no prompt; terminal: %q", p.output())
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		if _, err := p.master.Write([]byte("\r")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startOnPty(t, env, "snapshots")
+	enter(p)
+	if code := p.wait(t, 30*time.Second); code != exitWrongPass {
+		t.Errorf("snapshots with an empty password typed exited %d, want %d; terminal: %q", code, exitWrongPass, p.output())
+	}
+	p = startOnPty(t, env, "init", "--insecure-kdf", "-r", filepath.Join(dir, "repo2"))
+	enter(p)
+	enter(p)
+	if code := p.wait(t, 30*time.Second); code != 1 {
+		t.Errorf("init with an empty password typed exited %d, want 1; terminal: %q", code, p.output())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "repo2", "config")); err == nil {
+		t.Error("init made a repository with an empty password")
+	}
+}
