@@ -191,6 +191,7 @@ type restorer struct {
 	r      *repo.Repository
 	opt    Options
 	incl   *filter.Includer
+	paths  []string // the snapshot's paths
 	jobs   chan chunkJob
 	runs   chan []located // when reading packs, not blobs
 	hungry chan struct{}  // a run worker found no run waiting
@@ -235,6 +236,10 @@ type dirMeta struct {
 	// existed: the directory was there before the restore, so it may
 	// hold extended attributes (ACLs) the snapshot's does not.
 	existed bool
+	// onTheWay: the directory is not itself asked for, only on the way
+	// to what is (excluded by the selection, or a folder above the
+	// snapshot's paths, as / and /home for /home/ann).
+	onTheWay bool
 }
 
 // openFile is a regular file being written by the workers.
@@ -308,7 +313,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if err != nil {
 		return nil, err
 	}
-	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}, shared: map[[2]uint64]bool{}}
+	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, paths: sn.Paths, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}, shared: map[[2]uint64]bool{}}
 	root, rel, err := Find(ctx, r, sn, subpath)
 	if err != nil {
 		return nil, err
@@ -361,7 +366,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	stop := rs.startProgress(start)
 	if root.Kind == tree.KindDir {
 		rs.restoreDir(root.Subtree, opt.Target, rel, &lazyDir{made: true})
-		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true})
+		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true, !rs.incl.Includes(rel) || rs.above(rel)})
 	} else {
 		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true, &lazyDir{made: true})
 	}
@@ -381,6 +386,12 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	// Directory metadata last, deepest first: entries were appended after
 	// their contents.
 	for _, d := range rs.dirs {
+		if opt.SkipOwner && d.onTheWay && d.existed && !ownDir(d.path) {
+			// A user's restore cannot set the times or mode of another
+			// user's folder (/, /home), and was not asked to: leave it,
+			// without an error, as restic does.
+			continue
+		}
 		if !opt.DryRun {
 			if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed}); err != nil {
 				rs.warn(d.path, err)
@@ -408,6 +419,29 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		return st, fmt.Errorf("%d %s: %w", st.Errors, noun, ErrIncomplete)
 	}
 	return st, nil
+}
+
+// above says rel (relative to the snapshot's root) is a folder above
+// one of the snapshot's paths, not inside any: only on the way to them.
+func (rs *restorer) above(rel string) bool {
+	dir := path.Clean("/" + rel)
+	found := false
+	for _, p := range rs.paths {
+		p = path.Clean(p)
+		if p == dir || strings.HasPrefix(dir, strings.TrimSuffix(p, "/")+"/") {
+			return false // the path itself, or inside it
+		}
+		if strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/") {
+			found = true
+		}
+	}
+	return found
+}
+
+// ownDir says the folder at p belongs to the restoring user.
+func ownDir(p string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(p, &st) == nil && int(st.Uid) == os.Geteuid()
 }
 
 // Find resolves subpath inside sn to its node. The root is a directory node
@@ -542,7 +576,7 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		if d.made {
 			// After its contents: the slice is applied in order, so
 			// children's metadata is set before their parent's.
-			rs.dirs = append(rs.dirs, dirMeta{dst, n, d.existed})
+			rs.dirs = append(rs.dirs, dirMeta{dst, n, d.existed, !take || rs.above(rel)})
 		}
 		return
 	}
