@@ -156,6 +156,7 @@ func (r *Repository) openCache(opt Options) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return &cacheDirError{fmt.Errorf("create cache dir: %w (set CAIRN_CACHE_DIR to a folder this user may write)", err)}
 	}
+	tagCacheDir(dir)
 	wait, holder := 2*time.Second, residentHolder(dir)
 	if holder != 0 {
 		wait = time.Millisecond // held for long: waiting is no use
@@ -302,4 +303,24 @@ func residentHolder(dir string) int {
 		return 0
 	}
 	return pid
+}
+
+// cacheDirTag is the content of the CACHEDIR.TAG (bford.info/cachedir)
+// that marks a repository's cache folder, so that an ingest of a home
+// folder with --exclude-caches (as tar, restic and borg honour it)
+// leaves out the local index, as it leaves out restic's cache.
+const cacheDirTag = "Signature: 8a477f597d28d172789f06886806bc55\n" +
+	"# This file is a cache directory tag created by cairn.\n" +
+	"# For information about cache directory tags, see:\n" +
+	"#\thttps://bford.info/cachedir/\n"
+
+// tagCacheDir writes the CACHEDIR.TAG in dir when it has none. A failure
+// is ignored: the tag only spares backups of the cache.
+func tagCacheDir(dir string) {
+	f, err := os.OpenFile(filepath.Join(dir, "CACHEDIR.TAG"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return
+	}
+	f.WriteString(cacheDirTag)
+	f.Close()
 }
