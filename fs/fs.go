@@ -148,6 +148,11 @@ func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*M
 	raw := &rawFS{RawFileSystem: gofs.NewNodeFS(f.root, gopt), f: f}
 	server, err := fuse.NewServer(raw, dir, &gopt.MountOptions)
 	if err != nil {
+		if !mo.DirectMount && strings.Contains(err.Error(), "fusermount exited with code") {
+			// go-fuse's words give a wait status (256 for exit 1) and
+			// not the cause, which fusermount printed just above.
+			return nil, fmt.Errorf("mount %s: fusermount refused the mount (its reason is above); a user other than root needs write access to the mount point and to /dev/fuse, and user_allow_other in /etc/fuse.conf for --allow-other", dir)
+		}
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
 	go server.Serve()

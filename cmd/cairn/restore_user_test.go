@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -228,5 +230,67 @@ func TestRestoreInPlaceAsUser(t *testing.T) {
 			t.Errorf("restore %v: sub: mtime %v, want %v", args, st.ModTime(), mtime)
 		}
 		os.Chtimes(filepath.Join(home, "sub"), now, now)
+	}
+}
+
+// TestMountRefusedAsUser: a user's mount that fusermount refuses (here: a
+// mount point the user may not write) exits 1 with words saying what a
+// user needs, not go-fuse's "fusermount exited with code 256".
+func TestMountRefusedAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test needs root (to run cairn as another user)")
+		}
+		t.Skip("needs root")
+	}
+	if _, err := exec.LookPath("fusermount3"); err != nil {
+		if _, err := exec.LookPath("fusermount"); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("this test needs fusermount3")
+			}
+			t.Skip("no fusermount3")
+		}
+	}
+	c := newCLI(t)
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{c.bin, c.repoDir(), c.passwordFile(), mnt} {
+		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
+			if st, err := os.Stat(d); err == nil {
+				os.Chmod(d, st.Mode().Perm()|0o011)
+			}
+		}
+	}
+	os.Chmod(c.passwordFile(), 0o644)
+	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
+		if st, err := os.Stat(p); err == nil {
+			os.Chmod(p, st.Mode().Perm()|0o055)
+		}
+		return nil
+	})
+	cache := t.TempDir()
+	os.Chown(cache, 65534, 65534)
+	cmd := c.cmd("--no-lock", "mount", mnt)
+	cmd.Env = append(cmd.Env, "CAIRN_CACHE_DIR="+filepath.Join(cache, "c"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+		}
+	}()
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		syscall.Unmount(mnt, syscall.MNT_DETACH)
+		t.Fatalf("cairn mount as nobody on root's folder: %v, want exit 1\n%s", err, out)
+	}
+	if strings.Contains(string(out), "code 256") || !strings.Contains(string(out), "fusermount refused the mount") {
+		t.Errorf("cairn mount as nobody: unclear error:\n%s", out)
 	}
 }
