@@ -7,8 +7,9 @@
 // complete and durable or absent. A crash can leave a stray temporary file;
 // it is harmless and may be deleted.
 //
-// Create needs hard links (link(2)); the file systems a repository lives on
-// (ext4, xfs, btrfs, zfs, tmpfs, NFS) have them.
+// Create uses hard links (link(2)) where the file system has them (ext4,
+// xfs, btrfs, zfs, tmpfs, NFS); on exFAT and FAT, which have none, it uses
+// rename with RENAME_NOREPLACE, or an O_EXCL create and a rename.
 package local
 
 import (

@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/backends"
 )
@@ -32,7 +35,11 @@ func (l *Local) Create(ctx context.Context, name string, data []byte) error {
 		return err
 	}
 	err := l.write(name, data, func(tmp, target string) error {
-		err := os.Link(tmp, target)
+		err := linkFile(tmp, target)
+		if noHardLinks(err) {
+			// exFAT and FAT (USB sticks and disks) have no hard links.
+			return placeNoReplace(tmp, target)
+		}
 		if errors.Is(err, fs.ErrExist) {
 			return backends.ErrExists
 		}
@@ -91,4 +98,48 @@ func (l *Local) tempFile(dir string) (*os.File, error) {
 		f, err = os.CreateTemp(dir, tempPrefix+"*")
 	}
 	return f, err
+}
+
+// linkFile and renameNoReplace are variables so that tests can play a file
+// system without hard links or without RENAME_NOREPLACE.
+var (
+	linkFile        = os.Link
+	renameNoReplace = func(from, to string) error {
+		return unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	}
+)
+
+// noHardLinks reports whether err from link(2) means the file system has no
+// hard links (EPERM from FAT and exFAT, EOPNOTSUPP or ENOSYS from others).
+func noHardLinks(err error) bool {
+	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EOPNOTSUPP) ||
+		errors.Is(err, syscall.ENOSYS)
+}
+
+// placeNoReplace moves tmp to target unless target exists, for file systems
+// without hard links: renameat2(RENAME_NOREPLACE) where the file system has
+// it, else target is first created empty with O_EXCL (so of several
+// creators exactly one wins) and tmp renamed over it.
+func placeNoReplace(tmp, target string) error {
+	err := renameNoReplace(tmp, target)
+	if errors.Is(err, syscall.EEXIST) {
+		return backends.ErrExists
+	}
+	if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOSYS) &&
+		!errors.Is(err, syscall.EOPNOTSUPP) {
+		return err
+	}
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return backends.ErrExists
+	}
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if err := os.Rename(tmp, target); err != nil {
+		_ = os.Remove(target)
+		return err
+	}
+	return nil
 }
