@@ -159,10 +159,12 @@ type Lock struct {
 }
 
 // LockUnwritable tells whether err, from Lock, says the storage refuses this
-// user's writes (a read-only mount, a bucket the key may only read): a
-// command that only reads can then go on without a lock (cairn --no-lock).
+// user's writes (a read-only mount, a bucket the key may only read, a full
+// disk or an exhausted quota): a command that only reads can then go on
+// without a lock (cairn --no-lock).
 func LockUnwritable(err error) bool {
-	return errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS)
+	return errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS) ||
+		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // Lock takes a shared (writers, readers) or exclusive (prune) lock. It fails
