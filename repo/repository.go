@@ -135,10 +135,15 @@ func Init(ctx context.Context, be backends.Backend, opt Options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := addKey(ctx, be, k, opt); err != nil {
+	keyName, err := addKey(ctx, be, k, opt)
+	if err != nil {
 		return err
 	}
 	if err := be.Create(ctx, "config", b); err != nil {
+		// Without its config the key opens nothing: left behind, it would
+		// sit beside the key of the next init (or of the init that won a
+		// race) as a key whose password opens nothing.
+		_ = be.Remove(context.WithoutCancel(ctx), keyName)
 		if errors.Is(err, backends.ErrExists) {
 			return fmt.Errorf("%s: %w", be.Location(), ErrExists)
 		}
