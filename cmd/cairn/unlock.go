@@ -79,6 +79,9 @@ again).`, repo.LockRefresh, repo.StaleAfter, repo.StaleAfter),
 				fmt.Fprintf(stdout, "removed %s: %s (%s)\n", e.Name, e.Info, why)
 			}
 			switch {
+			case err != nil:
+				// Stopped at a lock it could not remove: that lock and
+				// those after it are neither removed nor known kept.
 			case len(removed) == 0 && len(kept) == 0:
 				fmt.Fprintln(stdout, "no locks")
 			case len(removed) == 0:
