@@ -45,7 +45,8 @@ minutes, as for ingest); cairn prune removes the rest.
 The source's password comes from --from-password-file, --from-password-command,
 CAIRN_FROM_PASSWORD_FILE, CAIRN_FROM_PASSWORD_COMMAND, CAIRN_FROM_PASSWORD, or
 the terminal. Both repositories are locked shared: copying runs beside
-ingests, not beside a prune of either.
+ingests, not beside a prune of either. With --no-lock, as in restic, the
+source is not locked (a repository on read-only media), the destination is.
 
 The copies keep their chunk boundaries, which come from the source's chunker:
 files ingested into the destination itself later do not share chunks with
@@ -97,21 +98,31 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 	if src.Config().ID == dst.Config().ID {
 		return fmt.Errorf("%s and %s are the same repository (ID %s): nothing to copy", from.repo, g.repo, src.Config().ID)
 	}
-	dlock, err := g.lock(ctx, dst, false, "copy")
+	// As in restic, --no-lock leaves only the source unlocked (a
+	// repository on read-only media): the destination is written, under
+	// a lock all the same.
+	dg := *g
+	dg.noLock = false
+	dlock, err := dg.lock(ctx, dst, false, "copy")
 	if err != nil {
 		return err
 	}
 	defer dlock.Unlock()
-	slock, err := sg.lock(ctx, src, false, "copy from")
-	if err != nil {
-		return fmt.Errorf("source repository: %w", err)
-	}
-	defer slock.Unlock()
 	// Either lease lost stops the copy.
 	ctx, cancel := context.WithCancel(dlock.Context())
 	defer cancel()
-	stop := context.AfterFunc(slock.Context(), cancel)
-	defer stop()
+	if !g.noLock {
+		slock, err := sg.lock(ctx, src, false, "copy from")
+		if err != nil {
+			if repo.LockUnwritable(err) {
+				err = fmt.Errorf("%w\ncopy only reads the source repository, but its lock must be written there: --no-lock copies from it without one (the destination is locked all the same)", err)
+			}
+			return fmt.Errorf("source repository: %w", err)
+		}
+		defer slock.Unlock()
+		stop := context.AfterFunc(slock.Context(), cancel)
+		defer stop()
+	}
 
 	snaps, err := selectSnapshots(ctx, src, args, f)
 	if err != nil {
