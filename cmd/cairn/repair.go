@@ -85,7 +85,7 @@ drops the rest from the snapshots.`,
 			res, err := repair.Index(lock.Context(), r, opt)
 			line.done()
 			if res != nil {
-				printRepairIndex(g, res)
+				printRepairIndex(g, res, !res.Committed)
 			}
 			if err != nil && cmd.Context().Err() != nil {
 				return cmd.Context().Err()
@@ -97,7 +97,11 @@ drops the rest from the snapshots.`,
 	return cmd
 }
 
-func printRepairIndex(g *globals, res *repair.IndexResult) {
+// printRepairIndex prints what repair index did. When it failed before the
+// new index was written whole (failed), the old index is still in force:
+// the text then leaves out what the new index would have changed (packs
+// dropped or now indexed, blobs lost).
+func printRepairIndex(g *globals, res *repair.IndexResult, failed bool) {
 	if g.json {
 		for _, name := range res.Restored {
 			printJSON(map[string]any{"message_type": "pack", "action": "stored again from this host's copy", "pack": name, "reason": "missing"})
@@ -121,6 +125,12 @@ func printRepairIndex(g *globals, res *repair.IndexResult) {
 	}
 	for _, name := range res.Restored {
 		fmt.Fprintf(stdout, "pack %s: missing; stored again from this host's metadata cache, whose copy verified\n", name)
+	}
+	if failed {
+		if !g.quiet {
+			fmt.Fprintf(stdout, "wrote %s and removed %d old before failing: the old index is still in force\n", plural(len(res.Written), "index segment"), len(res.Removed))
+		}
+		return
 	}
 	for _, p := range res.Missing {
 		fmt.Fprintf(stdout, "pack %s: missing; dropped from the index (%s)\n", p.Name, plural(p.Blobs, "blob"))

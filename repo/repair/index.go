@@ -50,9 +50,13 @@ type PackReport struct {
 
 // IndexResult says what Index did.
 type IndexResult struct {
-	Packs, Blobs int          // in the new index
-	Adopted      []string     // packs no old segment named, now indexed
-	Missing      []PackReport // packs old segments named that are not stored
+	Packs, Blobs int // in the new index
+	// Committed: the new index segments were all written, so the new index
+	// is in force (else the old one still is, and the rest says what the
+	// new one would have changed).
+	Committed bool
+	Adopted   []string     // packs no old segment named, now indexed
+	Missing   []PackReport // packs old segments named that are not stored
 	// Restored are packs old segments named that storage had lost, stored
 	// again from this host's metadata cache, whose copies verified.
 	Restored []string
@@ -192,6 +196,7 @@ func Index(ctx context.Context, r *repo.Repository, opt IndexOptions) (*IndexRes
 	if err := writeSegments(ctx, r, packs, oldSegs, res); err != nil {
 		return res, err
 	}
+	res.Committed = true
 	var rmErr error
 	for _, sid := range oldSegs {
 		err := r.Backend().Remove(ctx, "index/"+sid.String())
