@@ -52,8 +52,11 @@ with its mtime set to 1970, so that restoring again (once the repository is
 repaired or the storage answers) replaces it.
 
 --delete then removes from the target what the snapshot lacks: in each folder
-the restore went into, every entry the snapshot does not hold that the
-selection (--include, --exclude) covers. An excluded path is never deleted,
+the restore went into, within the paths the snapshot was taken of, every
+entry the snapshot does not hold that the selection (--include, --exclude)
+covers. The folders above those paths are left as they are: restoring a
+snapshot of /home/alice with --target / --delete rolls /home/alice back and
+touches nothing else in / or /home. An excluded path is never deleted,
 nor the folder holding it. With --overwrite always this rolls a folder back
 to the snapshot, as rsync --delete would; with if-changed, a file newer than
 the snapshot's copy stays (reported), and all else goes back. Symlinks are

@@ -70,13 +70,23 @@ func (rs *restorer) pruneTree(fd int, tid id.ID, dst, rel string, spoilt map[str
 		}
 		return
 	}
-	if spoilt[dst] {
+	switch {
+	case rs.above(rel):
+		// Only on the way to the snapshot's paths (/ and /home for a
+		// snapshot of /home/ann): the snapshot holds nothing else of it,
+		// so what else it has here was never backed up, not removed
+		// since. Deleting it would wipe the system beside the restored
+		// folder (restic's --delete does, and refuses --target / for it).
+	case spoilt[dst]:
 		if rs.opt.Notice != nil {
 			rs.opt.Notice(dst, NotDeleted)
 		}
-	} else if names, err := readNames(fd); err != nil {
-		rs.warn(dst, fmt.Errorf("not deleting what the snapshot lacks: %w", err))
-	} else {
+	default:
+		names, err := readNames(fd)
+		if err != nil {
+			rs.warn(dst, fmt.Errorf("not deleting what the snapshot lacks: %w", err))
+			break
+		}
 		in := make(map[string]struct{}, len(nodes))
 		for _, n := range nodes {
 			in[n.Name] = struct{}{}

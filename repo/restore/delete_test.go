@@ -515,3 +515,48 @@ func TestDeleteRollsBackEveryAttribute(t *testing.T) {
 		}
 	}
 }
+
+// Delete removes only within the snapshot's paths. A snapshot of src/d
+// holds src and the folders above it only as the way down to d: restoring
+// it in place with Delete must leave what else they hold (the rest of the
+// system, for a snapshot of /home/ann restored to /), deleting only what
+// d holds and the snapshot does not.
+func TestDeleteKeepsWhatIsBesideTheSnapshotPaths(t *testing.T) {
+	f := newSmallTree(t)
+	res, err := ingest.Run(context.Background(), f.r, ingest.Options{Paths: []string{filepath.Join(f.src, "d")}, Host: "h", Source: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn := res.Snapshot
+	for _, sub := range []string{"/", f.src} {
+		dst := t.TempDir()
+		base := dst
+		if sub == "/" {
+			base = filepath.Join(dst, f.src)
+		}
+		beside := []string{filepath.Join(base, "a.txt"), filepath.Join(base, "g", "h.txt"), filepath.Join(dst, "etc", "passwd")}
+		extra := filepath.Join(base, "d", "x.txt")
+		for _, p := range append(beside, extra) {
+			must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			must(t, os.WriteFile(p, []byte("the target's own"), 0o644))
+		}
+		st, err := restore.Run(context.Background(), f.r, sn, sub, restore.Options{Target: dst, Delete: true, Workers: 2, SkipOwner: os.Geteuid() != 0})
+		if err != nil {
+			t.Fatalf("restore %s: %v", sub, err)
+		}
+		for _, p := range beside {
+			if _, err := os.Lstat(p); err != nil {
+				t.Errorf("restore %s --delete removed %s, beside the snapshot's path: %v", sub, p, err)
+			}
+		}
+		if _, err := os.Lstat(extra); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("restore %s --delete kept %s, inside the snapshot's path: %v", sub, extra, err)
+		}
+		if st.Deleted != 1 {
+			t.Errorf("restore %s: %d deleted, want 1", sub, st.Deleted)
+		}
+		if _, err := os.Stat(filepath.Join(base, "d", "e", "f.txt")); err != nil {
+			t.Errorf("restore %s: d not restored: %v", sub, err)
+		}
+	}
+}

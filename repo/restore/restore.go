@@ -423,11 +423,12 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 
 // above says rel (relative to the snapshot's root) is a folder above
 // one of the snapshot's paths, not inside any: only on the way to them.
+// A snapshot recording no paths holds all it has.
 func (rs *restorer) above(rel string) bool {
-	dir := path.Clean("/" + rel)
+	dir := repo.RecordedPath(path.Clean("/" + rel))
 	found := false
 	for _, p := range rs.paths {
-		p = path.Clean(p)
+		p = path.Clean("/" + p) // a stream's name is recorded relative
 		if p == dir || strings.HasPrefix(dir, strings.TrimSuffix(p, "/")+"/") {
 			return false // the path itself, or inside it
 		}
