@@ -278,6 +278,9 @@ func treeNodeJSON(n *tree.Node) map[string]any {
 		m["content"] = content
 	case tree.KindDir:
 		m["subtree"] = n.Subtree.String()
+		if n.Incomplete {
+			m["incomplete"] = true
+		}
 	case tree.KindSymlink:
 		m["linktarget"] = n.LinkTarget
 		if !utf8.ValidString(n.LinkTarget) {

@@ -172,13 +172,16 @@ type nodeJSON struct {
 	LinkBytes   string    `json:"linktarget_bytes,omitempty"` // base64 when the target is not UTF-8
 	DevMajor    uint32    `json:"device_major,omitempty"`
 	DevMinor    uint32    `json:"device_minor,omitempty"`
+	// Incomplete: a folder the ingest could not read whole.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 func (l *lister) print(n *tree.Node, p string) {
 	if l.json {
 		j := nodeJSON{StructType: "node", Name: n.Name, Type: n.Kind.String(), Path: p, UID: n.UID, GID: n.GID, User: n.User, Group: n.Group,
 			Size: n.Size, Mode: uint32(nodeMode(n)), Permissions: nodeMode(n).String(), MTime: time.Unix(0, n.MTime), ATime: time.Unix(0, n.ATime),
-			CTime: time.Unix(0, n.CTime), Inode: n.Inode, Links: n.Links, LinkTarget: n.LinkTarget, DevMajor: n.DevMajor, DevMinor: n.DevMinor}
+			CTime: time.Unix(0, n.CTime), Inode: n.Inode, Links: n.Links, LinkTarget: n.LinkTarget, DevMajor: n.DevMajor, DevMinor: n.DevMinor,
+			Incomplete: n.Incomplete}
 		if !utf8.ValidString(n.Name) {
 			j.NameBytes = base64.StdEncoding.EncodeToString([]byte(n.Name))
 		}

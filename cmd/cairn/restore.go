@@ -61,7 +61,8 @@ nor the folder holding it. With --overwrite always this rolls a folder back
 to the snapshot, as rsync --delete would; with if-changed, a file newer than
 the snapshot's copy stays (reported), and all else goes back. Symlinks are
 removed, never followed, and nothing outside --target is touched. A folder where something
-could not be restored keeps what it has (and so does every folder above it);
+could not be restored keeps what it has (and so does every folder above it),
+as does one the ingest could not read whole (an unreadable entry in it);
 a restore that is interrupted deletes nothing. A folder where the snapshot
 has a file is replaced, unless --overwrite never keeps it or it holds
 excluded paths. A path that cannot be deleted is an error, as a file that

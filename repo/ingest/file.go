@@ -156,6 +156,7 @@ func (w *fileWorker) process(fj *fileJob) {
 // it out, and its totals do not count it (as restic's do not).
 func (g *ingester) leaveOut(fj *fileJob) {
 	fj.failed = true
+	fj.dir.incomplete.Store(true)
 	g.counts.files.Add(-1)
 	g.counts.bytes.Add(-int64(fj.node.Size))
 	g.counts.entries.Add(-1)

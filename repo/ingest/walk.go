@@ -58,6 +58,9 @@ type dirState struct {
 	slot    int
 	root    int              // depth of the given path this folder is in: excludes match below it
 	onDone  func(*tree.Node) // the root's sink
+	// incomplete: an entry could not be read, or the folder not listed
+	// (tree.Node.Incomplete).
+	incomplete atomic.Bool
 }
 
 // done records entry slot's node (nil: left out); slot -1 ends the listing.
@@ -72,6 +75,7 @@ func (d *dirState) done(slot int, n *tree.Node) {
 
 func (d *dirState) finish() {
 	g := d.g
+	d.node.Incomplete = d.incomplete.Load()
 	nodes := d.nodes[:0]
 	for _, n := range d.nodes {
 		if n != nil {
@@ -129,7 +133,7 @@ func (g *ingester) walkDir(d *dirState, v *vdir, full bool, dev uint64) {
 	var names []string
 	var virtual map[string]bool // names walked only as the way down to a given path
 	if full {
-		names = g.listDir(d.path, d.node, dev, v != nil && v.target)
+		names = g.listDir(d, dev, v != nil && v.target)
 		if v != nil && len(v.children) > 0 {
 			// A path given on the command line below this folder is
 			// taken even when --one-file-system or --exclude-caches
@@ -181,13 +185,15 @@ func (g *ingester) walkDir(d *dirState, v *vdir, full bool, dev uint64) {
 // --exclude-if-present: a tagged folder keeps only its tag files, even one
 // given on the command line, which is itself never left out (as in
 // restic).
-func (g *ingester) listDir(path string, n *tree.Node, parentDev uint64, given bool) []string {
-	if g.opt.OneFileSystem && !given && n.Dev != parentDev {
+func (g *ingester) listDir(d *dirState, parentDev uint64, given bool) []string {
+	path := d.path
+	if g.opt.OneFileSystem && !given && d.node.Dev != parentDev {
 		return nil
 	}
 	names, err := fsmeta.ReadDirNames(path) // sorted, and leaves atime alone
 	if err != nil {
 		g.warn(path, err)
+		d.incomplete.Store(true)
 		return nil
 	}
 	var keep []string
@@ -296,6 +302,7 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 	}
 	if err != nil {
 		g.warn(path, err)
+		d.incomplete.Store(true)
 		d.done(slot, nil)
 		return
 	}

@@ -26,6 +26,11 @@ import (
 // because something in it (or below) could not be restored.
 const NotDeleted = "not deleting what the snapshot lacks here: something in this folder could not be restored"
 
+// NotDeletedIncomplete is the notice for a folder whose extra entries are
+// kept because the ingest could not read it whole (tree.Node.Incomplete):
+// what the snapshot lacks there may never have been backed up.
+const NotDeletedIncomplete = "not deleting what the snapshot lacks here: this folder could not be read whole when the snapshot was taken"
+
 // deletePass removes (with DryRun, counts and reports) what the restored
 // folder root at rel holds in the target and the snapshot does not.
 func (rs *restorer) deletePass(root *tree.Node, rel string) {
@@ -53,13 +58,13 @@ func (rs *restorer) deletePass(root *tree.Node, rel string) {
 		return
 	}
 	defer unix.Close(fd)
-	rs.pruneTree(fd, root.Subtree, rs.base, rel, spoilt)
+	rs.pruneTree(fd, root.Subtree, root.Incomplete, rs.base, rel, spoilt)
 }
 
 // pruneTree deletes the extra entries of the folder open at fd (dst in the
-// target, rel in the snapshot, where it is tree tid), then goes into its
-// subfolders that the restore went into.
-func (rs *restorer) pruneTree(fd int, tid id.ID, dst, rel string, spoilt map[string]bool) {
+// target, rel in the snapshot, where it is tree tid, incomplete if its
+// node says so), then goes into its subfolders that the restore went into.
+func (rs *restorer) pruneTree(fd int, tid id.ID, incomplete bool, dst, rel string, spoilt map[string]bool) {
 	if rs.ctx.Err() != nil {
 		return
 	}
@@ -80,6 +85,10 @@ func (rs *restorer) pruneTree(fd int, tid id.ID, dst, rel string, spoilt map[str
 	case spoilt[dst]:
 		if rs.opt.Notice != nil {
 			rs.opt.Notice(dst, NotDeleted)
+		}
+	case incomplete:
+		if rs.opt.Notice != nil {
+			rs.opt.Notice(dst, NotDeletedIncomplete)
 		}
 	default:
 		names, err := readNames(fd)
@@ -119,7 +128,7 @@ func (rs *restorer) pruneTree(fd int, tid id.ID, dst, rel string, spoilt map[str
 			rs.warn(filepath.Join(dst, n.Name), fmt.Errorf("not deleting what the snapshot lacks: %w", err))
 			continue
 		}
-		rs.pruneTree(cfd, n.Subtree, filepath.Join(dst, n.Name), crel, spoilt)
+		rs.pruneTree(cfd, n.Subtree, n.Incomplete, filepath.Join(dst, n.Name), crel, spoilt)
 		unix.Close(cfd)
 	}
 }

@@ -44,6 +44,7 @@ const (
 	tagXattr      = 18 // repeated: uvarint name length, name, value
 	tagContent    = 19 // chunks: uvarint size, byte kind (0 data, 1 hole), 32-byte ID for data
 	tagSubtree    = 20
+	tagIncomplete = 21 // directories: uvarint 1, present only when set
 )
 
 // ErrCorrupt is returned for tree bytes that do not decode.
@@ -155,6 +156,9 @@ func encodeNode(b []byte, n *Node) []byte {
 	}
 	if n.Kind == KindDir {
 		b = putBytes(b, tagSubtree, string(n.Subtree[:]))
+	}
+	if n.Incomplete {
+		b = putUint(b, tagIncomplete, 1)
 	}
 	return b
 }
@@ -304,7 +308,7 @@ func decodeNode(b []byte) (*Node, error) {
 			}
 			copy(n.Subtree[:], v)
 			haveSubtree = true
-		case tagKind, tagMode, tagUID, tagGID, tagSize, tagDev, tagInode, tagLinks, tagDevMajor, tagDevMinor:
+		case tagKind, tagMode, tagUID, tagGID, tagSize, tagDev, tagInode, tagLinks, tagDevMajor, tagDevMinor, tagIncomplete:
 			var u uint64
 			u, err = fieldUint(v)
 			err = n.setUint(tag, u, err)
@@ -382,6 +386,11 @@ func (n *Node) setUint(tag, u uint64, err error) error {
 		return fits32(&n.DevMajor)
 	case tagDevMinor:
 		return fits32(&n.DevMinor)
+	case tagIncomplete:
+		if u != 1 {
+			return errors.New("incomplete mark is not 1")
+		}
+		n.Incomplete = true
 	}
 	return nil
 }

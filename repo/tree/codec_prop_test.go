@@ -99,6 +99,7 @@ func randNode(rng *rand.Rand, name string) *tree.Node {
 			n.Subtree = id.ID(randBytes(rng, 32))
 		}
 		n.Size = randUint(rng) >> 2 // never written by ingest, kept by the codec
+		n.Incomplete = rng.IntN(4) == 0
 	case tree.KindSymlink:
 		n.LinkTarget = string(randBytes(rng, rng.IntN(3)*rng.IntN(200)))
 	}
@@ -283,7 +284,7 @@ func TestDecodeRejectsNames(t *testing.T) {
 func TestDecodeSkipsUnknownFields(t *testing.T) {
 	rng := rand.New(rand.NewPCG(33, 34))
 	unknown := [][]byte{
-		field(21, nil),
+		field(23, nil),
 		field(22, []byte("x")),
 		field(99, randBytes(rng, 300)),
 		field(1<<20, uvarint(7)),

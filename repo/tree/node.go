@@ -87,6 +87,11 @@ type Node struct {
 	Xattrs     []Xattr
 	Content    []Chunk // files only
 	Subtree    id.ID   // directories only: the tree blob of its entries
+	// Incomplete marks a directory whose entries the ingest could not all
+	// read: it could not be listed, or an entry in it was left out. What
+	// the snapshot lacks there may still exist, so restore --delete keeps
+	// it.
+	Incomplete bool
 }
 
 // LsMode renders the node's type and permissions as ls -l does
