@@ -24,7 +24,9 @@ func (l *Local) ensureDir(dir string) error {
 	if err := l.ensureDir(parent); err != nil {
 		return err
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, 0o700); err == nil {
+		l.own(dir, nil)
+	} else if !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	if err := syncDir(parent); err != nil {

@@ -7,6 +7,10 @@
 // complete and durable or absent. A crash can leave a stray temporary file;
 // it is harmless and may be deleted.
 //
+// Run as root in a folder another user owns (sudo cairn ingest into
+// ~alice/backup), files and folders are given the folder's owner and group,
+// so that its owner can still use the repository afterwards.
+//
 // Create uses hard links (link(2)) where the file system has them (ext4,
 // xfs, btrfs, zfs, tmpfs, NFS); on exFAT and FAT, which have none, it uses
 // rename with RENAME_NOREPLACE, or an O_EXCL create and a rename.
@@ -41,6 +45,11 @@ type Local struct {
 	// fsynced in the parent, so Save creates and syncs each one once.
 	dirs sync.Map
 	open openFiles // see KeepOpen
+
+	// owner is the repository folder's owner and group, given to what
+	// is created in it when running as root and they are not root's;
+	// nil otherwise.
+	owner *[2]int
 }
 
 // Open opens the existing repository folder dir.
@@ -62,7 +71,24 @@ func Open(dir string) (*Local, error) {
 	}
 	l := &Local{root: real, location: "local:" + root}
 	l.dirs.Store(real, struct{}{})
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 && (st.Uid != 0 || st.Gid != 0) {
+		l.owner = &[2]int{int(st.Uid), int(st.Gid)}
+	}
 	return l, nil
+}
+
+// own gives what was just created at path (f's file, when f is not nil)
+// the repository folder's owner (Local.owner). A file system that keeps no
+// owners, or refuses, leaves it root's: the object is written all the same.
+func (l *Local) own(path string, f *os.File) {
+	if l.owner == nil {
+		return
+	}
+	if f != nil {
+		_ = f.Chown(l.owner[0], l.owner[1])
+		return
+	}
+	_ = os.Lchown(path, l.owner[0], l.owner[1])
 }
 
 // Create opens the repository folder dir, first creating it (mode 0700) and

@@ -97,6 +97,9 @@ func (l *Local) tempFile(dir string) (*os.File, error) {
 		}
 		f, err = os.CreateTemp(dir, tempPrefix+"*")
 	}
+	if err == nil {
+		l.own("", f)
+	}
 	return f, err
 }
 
