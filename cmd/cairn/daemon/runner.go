@@ -283,8 +283,19 @@ func (r *runner) tick(now time.Time) time.Duration {
 		if now.Before(j.from) {
 			// The clock was set back (a daemon started before NTP
 			// corrected a clock that was ahead): the next run planned
-			// from the wrong time could be months away.
-			j.next, j.from = j.sched.Next(now).Add(Jitter(delay, nil)).Round(0), now
+			// from the wrong time could be months away. An interval
+			// job keeps the wait it was planned with, moved back with
+			// the clock: planned anew a whole interval from now, a
+			// step back of a few seconds soon after the start would
+			// put off a run due in an hour (an interval after the
+			// newest snapshot) by a day. A cron job takes its next
+			// time by the clock.
+			if _, ok := j.sched.Interval(); ok {
+				j.next = j.next.Add(now.Sub(j.from)).Round(0)
+			} else {
+				j.next = j.sched.Next(now).Add(Jitter(delay, nil)).Round(0)
+			}
+			j.from = now
 		}
 		if !j.next.After(now) {
 			r.requestLocked(j, nil)

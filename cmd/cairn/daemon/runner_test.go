@@ -264,3 +264,29 @@ func TestRunsPlannedAnewWhenClockSetBack(t *testing.T) {
 		}
 	}
 }
+
+// A clock set back a little (NTP stepping it soon after the daemon
+// started) does not put off a run planned an hour away by a whole
+// interval: the interval job keeps its planned wait.
+func TestSmallClockStepBackKeepsPlannedRun(t *testing.T) {
+	cfg := &Config{Host: "h", Sources: []Source{{Name: "a", Schedule: "24h"}}}
+	d, _ := newTestDaemon(t, cfg)
+	r := d.runner
+	r.runFn = func(kind jobKind, name string, src Source, _ *watch) RunResult {
+		t.Errorf("%s ran", name)
+		return RunResult{Source: name, Outcome: OutcomeSuccess}
+	}
+	planned := time.Now().Round(0)
+	r.mu.Lock()
+	j := r.jobs["a"]
+	// the newest snapshot is 23h old: the next run is due in an hour
+	j.next, j.from = planned.Add(time.Hour), planned
+	r.mu.Unlock()
+	now := planned.Add(-5 * time.Second) // stepped back 5s
+	r.tick(now)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if j.next.After(planned.Add(time.Hour)) || j.next.Before(now) {
+		t.Errorf("next run at %s after the clock went back 5s; want by %s", j.next, planned.Add(time.Hour))
+	}
+}
