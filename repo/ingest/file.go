@@ -240,6 +240,10 @@ func (e fatalError) Error() string   { return e.err.Error() }
 func (e fatalError) Unwrap() []error { return []error{e.err, errFatal} }
 func fatal(err error) error          { return fatalError{err} }
 
+// afterExtents, when set (by tests), runs once readFile has found the
+// data regions of the file at path and before it reads them.
+var afterExtents func(path string)
+
 // readFile reads a file's data regions (holes found with SEEK_DATA and
 // SEEK_HOLE stay holes) and returns its chunk list and length.
 func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
@@ -273,9 +277,13 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			defer once.Close() // before f is closed
 		}
 	}
+	if afterExtents != nil {
+		afterExtents(fj.path)
+	}
 	var content []tree.Chunk
 	var pos int64
 	for _, e := range extents {
+		start := pos
 		if e.Off > pos {
 			content = append(content, tree.Chunk{Hole: true, Size: uint64(e.Off - pos)})
 			pos = e.Off
@@ -291,7 +299,22 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			return nil, 0, err
 		}
 		if n < e.Len {
-			break // the file shrank while we read it: keep what we read
+			// The file shrank while we read it: keep what we read.
+			// When nothing was left of this region, the file ended
+			// before it: the hole leading to it stops at the file's
+			// end now, not at a size the file never had.
+			if n == 0 && e.Off > start {
+				end := start
+				if st, err := f.Stat(); err == nil {
+					end = max(start, min(e.Off, st.Size()))
+				}
+				content = content[:len(content)-1]
+				if end > start {
+					content = append(content, tree.Chunk{Hole: true, Size: uint64(end - start)})
+				}
+				pos = end
+			}
+			break
 		}
 	}
 	if len(extents) == 0 || pos < size {
