@@ -43,9 +43,12 @@ hardlinks, device nodes and sparse files.
   never                 keep every existing file
 
 A restore that is interrupted leaves no partial file: a new file not yet
-complete is removed, and a file that replaces an existing one is written under
-a temporary name in its folder (.NAME.cairn-partial-…) and renamed into place
-when complete, so the existing one stays as it was until then. A chunk the
+complete is removed, and a file that replaces an existing one, or a new one of
+16 MiB or more, is written under a temporary name in its folder
+(.NAME.cairn-partial-…) and renamed into place when complete, so the existing
+one stays as it was until then, and a restore killed outright (SIGKILL, power
+loss) leaves no large file cut short at its name for the next restore to keep
+as newer (only the temporary, which --delete removes). A chunk the
 repository lacks (damaged or missing) is left as zeros, named in a warning,
 and the rest of the file is restored, without the snapshot's metadata and
 with its mtime set to 1970, so that restoring again (once the repository is

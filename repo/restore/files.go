@@ -23,14 +23,19 @@ import (
 )
 
 // PartialSuffix marks the temporary name a file that replaces an
-// existing one is written under until its last chunk lands: ".NAME" +
-// PartialSuffix + random, in the file's folder, so the existing file stays
-// whole until then. A new file is written at its final name (a rename per
-// file would cost a restore of many small files a tenth of its time) and
+// existing one (or a new one of bigFile or more) is written under until its
+// last chunk lands: ".NAME" + PartialSuffix + random, in the file's folder,
+// so the existing file stays whole until then. A smaller new file is written
+// at its final name (a rename per file would cost a restore of many small
+// files a tenth of its time) and
 // removed if the restore stops before it is complete. Only a process
 // killed outright leaves a temporary, or a new file without its data and
 // metadata, behind.
 const PartialSuffix = ".cairn-partial-"
+
+// bigFile is the size from which a new file, too, is written under a
+// temporary name until complete (see restoreFile).
+const bigFile = 16 << 20
 
 // restoreFile creates dst (or, when something is there, a temporary for
 // it) at its final size and queues its chunks; the last one to land puts
@@ -46,7 +51,21 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	// Nothing there, the common case, needs no decision: the file is
 	// created at once.
 	tmp := dst
-	f, err := openWrite(dst, unix.O_CREAT|unix.O_EXCL, 0o600)
+	var f *os.File
+	var err error
+	if n.Size >= bigFile {
+		// A large file takes long to write: a restore killed meanwhile
+		// would leave it at its name, cut short and newer than the
+		// snapshot's copy, which running the restore again (if-changed)
+		// keeps. It is written under a temporary name, like a file
+		// that replaces another; one rename is nothing to its writing.
+		err = os.ErrExist
+		if _, lerr := fsmeta.Lstat(dst); errors.Is(lerr, os.ErrNotExist) {
+			f, tmp, err = createTemp(dst)
+		}
+	} else {
+		f, err = openWrite(dst, unix.O_CREAT|unix.O_EXCL, 0o600)
+	}
 	exists := errors.Is(err, os.ErrExist)
 	if err != nil && !exists {
 		// Some filesystems (NFS, FUSE) report EACCES or EROFS before
@@ -85,7 +104,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		f = nil
 	}
 	rs.stats.totalBytes.Add(int64(n.Size))
-	of := &openFile{path: dst, tmp: tmp, f: f, node: n}
+	of := &openFile{path: dst, tmp: tmp, existed: exists, f: f, node: n}
 	if n.Links > 1 {
 		rs.links[[2]uint64{n.Dev, n.Inode}].file = of // its first name
 	}
@@ -273,7 +292,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 			rs.warn(of.path, err)
 		}
 		if rs.opt.Item != nil {
-			rs.opt.Item(of.path, changed(of.tmp != of.path), of.node.Size)
+			rs.opt.Item(of.path, changed(of.existed), of.node.Size)
 		}
 		rs.finish(of, true)
 		return
@@ -287,7 +306,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 		rs.warn(of.path, err)
 	}
 	if rs.opt.Item != nil {
-		rs.opt.Item(of.path, changed(of.tmp != of.path), of.node.Size)
+		rs.opt.Item(of.path, changed(of.existed), of.node.Size)
 	}
 	rs.finish(of, true)
 }

@@ -1,7 +1,7 @@
 // Package restore rebuilds files from a snapshot onto a local filesystem.
 //
 // The walk creates directories, links and special files, and each regular
-// file: at its name when nothing is there, else under a temporary name in
+// file: at its name when nothing is there and it is small, else under a temporary name in
 // its folder (".NAME" + PartialSuffix + random). A file that ends in a hole
 // gets its final size at once, so holes stay holes; workers then fetch,
 // verify and write each chunk at its offset. When the last chunk lands the
@@ -246,6 +246,7 @@ type dirMeta struct {
 type openFile struct {
 	path      string   // its final name
 	tmp       string   // the name it is written under until complete
+	existed   bool     // something was at path when the restore came to it
 	f         *os.File // tmp; nil when opened for each write
 	node      *tree.Node
 	remaining atomic.Int64
