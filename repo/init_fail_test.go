@@ -39,3 +39,31 @@ func TestInitFailedConfigLeavesNoKey(t *testing.T) {
 		t.Fatalf("failed init left keys %v", keys)
 	}
 }
+
+// storedThenFails is storage whose Create stores the config and then fails
+// (an interrupt or a timeout after the upload, a failed folder sync).
+type storedThenFails struct{ *mem.Mem }
+
+func (s storedThenFails) Create(ctx context.Context, name string, data []byte) error {
+	if err := s.Mem.Create(ctx, name, data); err != nil {
+		return err
+	}
+	return errors.New("create config: context deadline exceeded")
+}
+
+// An init whose config was stored although Create failed keeps its key:
+// removing it would leave a config that no key opens, and a folder that
+// init refuses (it exists) and open cannot use.
+func TestInitFailedAfterConfigStoredKeepsKey(t *testing.T) {
+	ctx := context.Background()
+	be := storedThenFails{mem.New()}
+	opt := Options{Password: []byte(TestPassword), CacheDir: t.TempDir(), KDF: &TestKDF}
+	if err := Init(ctx, be, opt); err == nil {
+		t.Fatal("init reported no error")
+	}
+	r, err := Open(ctx, be, opt)
+	if err != nil {
+		t.Fatalf("the stored config cannot be opened: %v", err)
+	}
+	r.Close()
+}

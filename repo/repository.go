@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -143,13 +144,34 @@ func Init(ctx context.Context, be backends.Backend, opt Options) error {
 		// Without its config the key opens nothing: left behind, it would
 		// sit beside the key of the next init (or of the init that won a
 		// race) as a key whose password opens nothing.
-		_ = be.Remove(context.WithoutCancel(ctx), keyName)
+		// But a Create can fail after storing the config (a timeout or an
+		// interrupt after the upload, a failed verification or folder
+		// sync): then the key is the only one that opens it, and is kept.
+		if !configStored(context.WithoutCancel(ctx), be, b, err) {
+			_ = be.Remove(context.WithoutCancel(ctx), keyName)
+		}
 		if errors.Is(err, backends.ErrExists) {
 			return fmt.Errorf("%s: %w", be.Location(), ErrExists)
 		}
 		return fmt.Errorf("save config: %w", err)
 	}
 	return nil
+}
+
+// configStored reports whether the config b may be stored although
+// Create failed with err: it is, or it could not be told (a Load that
+// failed otherwise than not found). On ErrExists it is ours only if the
+// stored bytes are b (each init seals its own config).
+func configStored(ctx context.Context, be backends.Backend, b []byte, err error) bool {
+	if errors.Is(err, backends.ErrExists) {
+		got, lerr := be.Load(ctx, "config", 0, -1)
+		return lerr == nil && bytes.Equal(got, b)
+	}
+	got, lerr := be.Load(ctx, "config", 0, -1)
+	if errors.Is(lerr, backends.ErrNotFound) {
+		return false
+	}
+	return lerr != nil || bytes.Equal(got, b)
 }
 
 func addKey(ctx context.Context, be backends.Backend, k *crypto.Key, opt Options) (string, error) {
