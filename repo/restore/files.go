@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -36,6 +37,21 @@ const PartialSuffix = ".cairn-partial-"
 // bigFile is the size from which a new file, too, is written under a
 // temporary name until complete (see restoreFile).
 const bigFile = 16 << 20
+
+// writingMode is the mode a smaller new file has at its name while it is
+// written: owner write only, which no file a restore completes keeps (it
+// gets the snapshot's mode, or 0600 when damaged). A restore killed
+// outright (SIGKILL, power loss) leaves such a file cut short and newer
+// than the snapshot's copy; this mode tells the next restore it is not a
+// newer copy to keep (leftByRestore), for the price of no extra call.
+const writingMode = 0o200
+
+// leftByRestore says the existing regular file fi is one a restore was
+// writing when it was killed: writingMode, and one name.
+func leftByRestore(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && fi.Mode().IsRegular() && fi.Mode().Perm() == writingMode && fi.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) == 0 && st.Nlink == 1
+}
 
 // restoreFile creates dst (or, when something is there, a temporary for
 // it) at its final size and queues its chunks; the last one to land puts
@@ -64,7 +80,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 			f, tmp, err = createTemp(dst)
 		}
 	} else {
-		f, err = openWrite(dst, unix.O_CREAT|unix.O_EXCL, 0o600)
+		f, err = openWrite(dst, unix.O_CREAT|unix.O_EXCL, writingMode)
 	}
 	exists := errors.Is(err, os.ErrExist)
 	if err != nil && !exists {
@@ -288,6 +304,9 @@ func (rs *restorer) chunkDone(of *openFile) {
 		// so that running it again once the repository or the network
 		// is mended would keep the zeros and report no error.
 		stale := time.Unix(0, min(0, of.node.MTime-1))
+		if err := os.Chmod(of.path, 0o600); err != nil { // not writingMode
+			rs.warn(of.path, err)
+		}
 		if err := os.Chtimes(of.path, stale, stale); err != nil {
 			rs.warn(of.path, err)
 		}

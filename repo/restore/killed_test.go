@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/backends/mem"
@@ -81,5 +82,69 @@ func TestLargeNewFileNotAtItsNameUntilComplete(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dst, "."+"big"+restore.PartialSuffix+"*"))
 	if len(left) > 0 {
 		t.Errorf("temporaries left: %v", left)
+	}
+}
+
+// A smaller new file is written at its name; a restore killed outright
+// meanwhile leaves it there cut short and newer than the snapshot's copy.
+// Running the restore again (if-changed, if-newer) must replace it, not
+// keep it as a newer copy with no error, while a file the user changed
+// since (newer, any ordinary mode) is still kept.
+func TestFileLeftByKilledRestoreIsReplaced(t *testing.T) {
+	bctx := context.Background()
+	be := &atDataRead{Backend: mem.New()}
+	r := repo.TestRepositoryOn(t, be)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	data := make([]byte, 3<<20)
+	rand.New(rand.NewSource(2)).Read(data)
+	for _, name := range []string{"small", "edited"} {
+		if err := os.WriteFile(filepath.Join(src, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-time.Hour)
+		os.Chtimes(filepath.Join(src, name), old, old)
+	}
+	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a kill in the middle leaves: the file at its name, with the
+	// mode it has while it is written.
+	dst := t.TempDir()
+	var mode atomic.Uint32
+	check := func() {
+		if fi, err := os.Lstat(filepath.Join(dst, "small")); err == nil && mode.Load() == 0 {
+			mode.Store(uint32(fi.Mode().Perm()) | 1<<31)
+		}
+	}
+	be.check.Store(&check)
+	if _, err := restore.Run(bctx, r, res.Snapshot, src, restore.Options{Target: dst, Workers: 2, SkipOwner: true}); err != nil {
+		t.Fatal(err)
+	}
+	be.check.Store(nil)
+	if mode.Load() == 0 {
+		t.Fatal("the small file was not at its name while its data was read")
+	}
+	writing := os.FileMode(mode.Load() &^ (1 << 31))
+	for _, ow := range []restore.Overwrite{restore.IfChanged, restore.IfNewer} {
+		dst2 := t.TempDir()
+		killed, edited := filepath.Join(dst2, "small"), filepath.Join(dst2, "edited")
+		if err := os.WriteFile(killed, data[:1<<20], writing); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(killed, writing)
+		if err := os.WriteFile(edited, []byte("the user's newer copy"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := restore.Run(bctx, r, res.Snapshot, src, restore.Options{Target: dst2, Workers: 2, SkipOwner: true, Overwrite: ow}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(killed); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%v: the file a killed restore left (mode %v) was kept: %d bytes, %v", ow, writing, len(got), err)
+		}
+		if got, _ := os.ReadFile(edited); string(got) != "the user's newer copy" {
+			t.Errorf("%v: the user's newer file was replaced", ow)
+		}
 	}
 }
