@@ -187,19 +187,22 @@ type Stats struct {
 var ErrIncomplete = errors.New("some paths could not be restored")
 
 type restorer struct {
-	ctx    context.Context
-	r      *repo.Repository
-	opt    Options
-	incl   *filter.Includer
-	paths  []string // the snapshot's paths
-	jobs   chan chunkJob
-	runs   chan []located // when reading packs, not blobs
-	hungry chan struct{}  // a run worker found no run waiting
-	idle   atomic.Int64   // run workers waiting for a run
-	arena  *spanArena     // pack bytes being read, over all run workers
-	plain  *bufpool.List  // the run workers' buffers for plaintext
-	wg     sync.WaitGroup
-	links  map[[2]uint64]*firstName // hardlink groups, by device and inode
+	ctx  context.Context
+	r    *repo.Repository
+	opt  Options
+	incl *filter.Includer
+	// paths are the snapshot's paths as recorded (cleaned, absolute),
+	// ways the folders strictly above them: see above. Sets, so that a
+	// snapshot of many paths (--files-from) costs no more per folder.
+	paths, ways map[string]bool
+	jobs        chan chunkJob
+	runs        chan []located // when reading packs, not blobs
+	hungry      chan struct{}  // a run worker found no run waiting
+	idle        atomic.Int64   // run workers waiting for a run
+	arena       *spanArena     // pack bytes being read, over all run workers
+	plain       *bufpool.List  // the run workers' buffers for plaintext
+	wg          sync.WaitGroup
+	links       map[[2]uint64]*firstName // hardlink groups, by device and inode
 	// shared are the existing inodes with several names that decide has
 	// seen at a path: a second path to one is not the snapshot's copy,
 	// even once a worker has replaced the first and its link count
@@ -314,7 +317,8 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if err != nil {
 		return nil, err
 	}
-	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, paths: sn.Paths, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}, shared: map[[2]uint64]bool{}}
+	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}, shared: map[[2]uint64]bool{}}
+	rs.paths, rs.ways = pathSets(sn.Paths)
 	root, rel, err := Find(ctx, r, sn, subpath)
 	if err != nil {
 		return nil, err
@@ -427,17 +431,34 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 // A snapshot recording no paths holds all it has.
 func (rs *restorer) above(rel string) bool {
 	dir := repo.RecordedPath(path.Clean("/" + rel))
-	found := false
-	for _, p := range rs.paths {
-		p = path.Clean("/" + p) // a stream's name is recorded relative
-		if p == dir || strings.HasPrefix(dir, strings.TrimSuffix(p, "/")+"/") {
+	for d := dir; ; d = path.Dir(d) {
+		if rs.paths[d] {
 			return false // the path itself, or inside it
 		}
-		if strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/") {
-			found = true
+		if d == "/" {
+			break
 		}
 	}
-	return found
+	return rs.ways[dir]
+}
+
+// pathSets returns the snapshot's paths as recorded, cleaned and made
+// absolute (a stream's name is recorded relative), and the folders
+// strictly above them.
+func pathSets(paths []string) (in, ways map[string]bool) {
+	in, ways = map[string]bool{}, map[string]bool{}
+	for _, p := range paths {
+		p = path.Clean("/" + repo.RecordedPath(p))
+		in[p] = true
+		for d := p; d != "/"; {
+			d = path.Dir(d)
+			if ways[d] {
+				break // and all above it
+			}
+			ways[d] = true
+		}
+	}
+	return in, ways
 }
 
 // ownDir says the folder at p belongs to the restoring user.
