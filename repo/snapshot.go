@@ -59,6 +59,7 @@ type Snapshot struct {
 	GID            uint32   `json:"gid"`
 	Parent         *id.ID   `json:"parent,omitempty"`
 	Excludes       []string `json:"excludes,omitempty"`
+	IExcludes      []string `json:"iexcludes,omitempty"` // matched regardless of case
 	ProgramVersion string   `json:"program_version,omitempty"`
 	Summary        *Summary `json:"summary,omitempty"`
 	// Links lists the hardlink groups that have fewer links in the

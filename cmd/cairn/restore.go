@@ -61,13 +61,17 @@ the restore went into, within the paths the snapshot was taken of, every
 entry the snapshot does not hold that the selection (--include, --exclude)
 covers. The folders above those paths are left as they are: restoring a
 snapshot of /home/alice with --target / --delete rolls /home/alice back and
-touches nothing else in / or /home. An excluded path is never deleted,
-nor the folder holding it. With --overwrite always this rolls a folder back
+touches nothing else in / or /home. What was never backed up is never
+deleted: what the restore's --exclude or the ingest's own --exclude and
+--iexclude patterns (recorded in the snapshot) leave out, nor the folder
+holding it. With --overwrite always this rolls a folder back
 to the snapshot, as rsync --delete would; with if-changed, a file newer than
 the snapshot's copy stays (reported), and all else goes back. Symlinks are
 removed, never followed, and nothing outside --target is touched. A folder where something
 could not be restored keeps what it has (and so does every folder above it),
-as does one the ingest could not read whole (an unreadable entry in it);
+as does one the ingest did not take whole (an entry it could not read or
+that --exclude-larger-than left out, a mount point --one-file-system did
+not cross, a cache --exclude-caches left out);
 a restore that is interrupted deletes nothing. A folder where the snapshot
 has a file is replaced, unless --overwrite never keeps it or it holds
 excluded paths. A path that cannot be deleted is an error, as a file that

@@ -188,6 +188,8 @@ func (g *ingester) walkDir(d *dirState, v *vdir, full bool, dev uint64) {
 func (g *ingester) listDir(d *dirState, parentDev uint64, given bool) []string {
 	path := d.path
 	if g.opt.OneFileSystem && !given && d.node.Dev != parentDev {
+		// A mount point: what is mounted there is not in the snapshot.
+		d.incomplete.Store(true)
 		return nil
 	}
 	names, err := fsmeta.ReadDirNames(path) // sorted, and leaves atime alone
@@ -203,7 +205,12 @@ func (g *ingester) listDir(d *dirState, parentDev uint64, given bool) []string {
 		}
 	}
 	if keep != nil {
+		// A tagged folder (a cache): its contents are not in the
+		// snapshot.
 		slices.Sort(keep)
+		if len(keep) < len(names) {
+			d.incomplete.Store(true)
+		}
 		return keep
 	}
 	return names
@@ -307,6 +314,7 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		return
 	}
 	if inFull && !given && n.Kind == tree.KindFile && g.opt.ExcludeLargerThan > 0 && int64(n.Size) > g.opt.ExcludeLargerThan {
+		d.incomplete.Store(true)
 		d.done(slot, nil)
 		return
 	}

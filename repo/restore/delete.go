@@ -27,9 +27,9 @@ import (
 const NotDeleted = "not deleting what the snapshot lacks here: something in this folder could not be restored"
 
 // NotDeletedIncomplete is the notice for a folder whose extra entries are
-// kept because the ingest could not read it whole (tree.Node.Incomplete):
+// kept because the ingest did not take it whole (tree.Node.Incomplete):
 // what the snapshot lacks there may never have been backed up.
-const NotDeletedIncomplete = "not deleting what the snapshot lacks here: this folder could not be read whole when the snapshot was taken"
+const NotDeletedIncomplete = "not deleting what the snapshot lacks here: the ingest did not take this folder whole (an entry unreadable or over the size limit, a mount point not crossed, or a tagged cache)"
 
 // deletePass removes (with DryRun, counts and reports) what the restored
 // folder root at rel holds in the target and the snapshot does not.
@@ -141,6 +141,11 @@ func (rs *restorer) pruneTree(fd int, tid id.ID, incomplete bool, dst, rel strin
 // same. removed says name is gone (with DryRun, would be).
 func (rs *restorer) deleteExtra(fd int, name, dst, rel string) (removed bool) {
 	if rs.ctx.Err() != nil {
+		return false
+	}
+	if rs.leftOutByPattern(rel) {
+		// The ingest's own excludes left it out (*.log, node_modules):
+		// never backed up, so not the snapshot's to delete.
 		return false
 	}
 	var st unix.Stat_t

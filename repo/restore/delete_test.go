@@ -560,3 +560,73 @@ func TestDeleteKeepsWhatIsBesideTheSnapshotPaths(t *testing.T) {
 		}
 	}
 }
+
+// What the ingest itself left out was never backed up, so Delete must not
+// delete it: what its exclude patterns matched (case-insensitive ones
+// too), a tagged cache's contents, a file over the size limit, and what is
+// mounted on a mount point --one-file-system did not cross (with --target
+// / that would be /home, /boot or /dev). Everything else the snapshot
+// lacks still goes.
+func TestDeleteKeepsWhatTheIngestLeftOut(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root: this test mounts a tmpfs")
+		}
+		t.Skip("needs root to mount a tmpfs")
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	files := map[string]string{
+		"keep.txt":               "backed up",
+		"app.log":                "excluded by *.log",
+		"deep/node_modules/m.js": "excluded by node_modules",
+		"deep/Thumbs.DB":         "excluded by --iexclude thumbs.db",
+		"c/CACHEDIR.TAG":         "Signature: 8a477f597d28d172789f06886806bc55",
+		"c/data":                 "a cache's contents",
+		"big/huge":               strings.Repeat("x", 4096),
+		"big/small":              "under the limit",
+	}
+	for name, body := range files {
+		p := filepath.Join(src, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(body), 0o644))
+	}
+	mnt := filepath.Join(src, "mnt")
+	must(t, os.Mkdir(mnt, 0o755))
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	must(t, os.WriteFile(filepath.Join(mnt, "other-fs"), []byte("on another filesystem"), 0o644))
+
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src}, Excludes: []string{"*.log", "node_modules"},
+		IExcludes: []string{"thumbs.db"}, ExcludeCaches: true, ExcludeLargerThan: 1024, OneFileSystem: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Roll src back in place: what the snapshot lacks and no rule left out
+	// goes; the rest stays.
+	for _, name := range []string{"new.txt", "deep/new.txt"} {
+		must(t, os.WriteFile(filepath.Join(src, name), []byte("since"), 0o644))
+	}
+	st, err := restore.Run(context.Background(), r, res.Snapshot, src, restore.Options{Target: src, Delete: true, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		if _, err := os.Lstat(filepath.Join(src, name)); err != nil {
+			t.Errorf("--delete removed %s, which the ingest left out: %v", name, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(mnt, "other-fs")); err != nil {
+		t.Errorf("--delete removed what is mounted on a mount point the ingest did not cross: %v", err)
+	}
+	for _, name := range []string{"new.txt", "deep/new.txt"} {
+		if _, err := os.Lstat(filepath.Join(src, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("--delete kept %s, which the snapshot lacks: %v", name, err)
+		}
+	}
+	if st.Deleted != 2 {
+		t.Errorf("%d deleted, want 2", st.Deleted)
+	}
+}

@@ -195,14 +195,17 @@ type restorer struct {
 	// ways the folders strictly above them: see above. Sets, so that a
 	// snapshot of many paths (--files-from) costs no more per folder.
 	paths, ways map[string]bool
-	jobs        chan chunkJob
-	runs        chan []located // when reading packs, not blobs
-	hungry      chan struct{}  // a run worker found no run waiting
-	idle        atomic.Int64   // run workers waiting for a run
-	arena       *spanArena     // pack bytes being read, over all run workers
-	plain       *bufpool.List  // the run workers' buffers for plaintext
-	wg          sync.WaitGroup
-	links       map[[2]uint64]*firstName // hardlink groups, by device and inode
+	// leftOut, leftOutI: the snapshot's own exclude patterns (Excludes,
+	// IExcludes lowercased), which Delete never deletes what they match.
+	leftOut, leftOutI []filter.Pattern
+	jobs              chan chunkJob
+	runs              chan []located // when reading packs, not blobs
+	hungry            chan struct{}  // a run worker found no run waiting
+	idle              atomic.Int64   // run workers waiting for a run
+	arena             *spanArena     // pack bytes being read, over all run workers
+	plain             *bufpool.List  // the run workers' buffers for plaintext
+	wg                sync.WaitGroup
+	links             map[[2]uint64]*firstName // hardlink groups, by device and inode
 	// shared are the existing inodes with several names that decide has
 	// seen at a path: a second path to one is not the snapshot's copy,
 	// even once a worker has replaced the first and its link count
@@ -319,6 +322,21 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	}
 	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}, shared: map[[2]uint64]bool{}}
 	rs.paths, rs.ways = pathSets(sn.Paths)
+	if opt.Delete {
+		// Patterns an ingest accepted parse; one that does not (from a
+		// newer writer) stops the restore before it starts, rather than
+		// deleting what it may have left out.
+		var perr, ierr error
+		rs.leftOut, perr = filter.Parse(sn.Excludes)
+		lower := make([]string, len(sn.IExcludes))
+		for i, p := range sn.IExcludes {
+			lower[i] = strings.ToLower(p)
+		}
+		rs.leftOutI, ierr = filter.Parse(lower)
+		if err := errors.Join(perr, ierr); err != nil {
+			return nil, fmt.Errorf("--delete: the snapshot's exclude patterns: %w", err)
+		}
+	}
 	root, rel, err := Find(ctx, r, sn, subpath)
 	if err != nil {
 		return nil, err
@@ -440,6 +458,39 @@ func (rs *restorer) above(rel string) bool {
 		}
 	}
 	return rs.ways[dir]
+}
+
+// leftOutByPattern says the ingest's own exclude patterns left rel
+// (relative to the snapshot's root) out: matched, as the ingest matched
+// them, below the snapshot path it is in.
+func (rs *restorer) leftOutByPattern(rel string) bool {
+	if len(rs.leftOut) == 0 && len(rs.leftOutI) == 0 {
+		return false
+	}
+	p := path.Clean("/" + rel)
+	root := -1
+	for d := repo.RecordedPath(p); ; d = path.Dir(d) {
+		if rs.paths[d] {
+			root = depth(d)
+			break
+		}
+		if d == "/" {
+			break
+		}
+	}
+	if root < 0 {
+		return false
+	}
+	return filter.ExcludedBelow(rs.leftOut, p, root) ||
+		len(rs.leftOutI) > 0 && filter.ExcludedBelow(rs.leftOutI, strings.ToLower(p), root)
+}
+
+// depth counts the components of a clean absolute path ("/" is 0).
+func depth(p string) int {
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
 }
 
 // pathSets returns the snapshot's paths as recorded, cleaned and made
