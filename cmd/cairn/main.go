@@ -227,6 +227,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		},
 	}
 	g.register(root)
+	root.SetFlagErrorFunc(resticFlagError)
 	root.AddCommand(
 		newInitCommand(g),
 		newIngestCommand(g),
