@@ -31,7 +31,7 @@ func (d *daemonFlags) register(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.StringVar(&d.socket, "socket", "", "the daemon's control socket `path` (env CAIRN_SOCKET; default "+daemon.DefaultSocket+")")
 	f.BoolVar(&d.off, "no-daemon", false, "work on the repository directly even when a daemon serves it")
-	f.CountVarP(&d.verbose, "verbose", "v", "say whether the daemon is used, and why not; restore: list each path (-vv as restic)")
+	f.CountVarP(&d.verbose, "verbose", "v", "say whether the daemon is used, and why not; restore: list each path (-vv as restic); ingest on the repository itself: list each file read as new or modified (-vv: unchanged too, as restic)")
 }
 
 func newDaemonCommand(g *globals) *cobra.Command {

@@ -279,7 +279,18 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 	}
 	opt.Warn = func(path string, err error) { out.warn(path, err.Error()) }
 	opt.Notice = out.notice
-	if out.wantProgress() {
+	if v := g.daemon.verbose; v > 0 && !g.quiet {
+		// As restic's backup -vv: each file with what was done with it
+		// (-v: what was read, -vv: the unchanged files too).
+		opt.Item = func(path, action string) {
+			if action == "unchanged" && v < 2 {
+				return
+			}
+			out.item(path, action)
+		}
+	}
+	if out.wantProgress() && (opt.Item == nil || g.json) {
+		// No live line amid the listed files (as restore -v).
 		opt.Progress = out.progress
 	}
 

@@ -90,6 +90,17 @@ func (o *ingestOutput) warn(path, msg string) {
 	}
 }
 
+// item reports what was done with a file (-v): new, modified or unchanged.
+func (o *ingestOutput) item(path, action string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.g.json {
+		printJSON(map[string]any{"message_type": "verbose_status", "action": action, "item": path})
+		return
+	}
+	fmt.Fprintf(stdout, "%-9s %s\n", action, printablePath(path))
+}
+
 // notice reports a path saved, but not exactly as it is (a time beyond
 // what a snapshot holds): a warning, not counted as unreadable, so the
 // exit code stays 0.

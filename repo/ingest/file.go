@@ -105,6 +105,7 @@ func (w *fileWorker) process(fj *fileJob) {
 		n.Content, n.Size, n.Xattrs = first.Content, first.Size, first.Xattrs
 		n.MTime, n.CTime = first.MTime, first.CTime
 		fj.linkOf.counter.Add(1)
+		g.item(fj.path, fj.linkOf.counter)
 		// Recorded too: with folders walked in parallel, another link of
 		// the group may come first next time and look itself up.
 		g.cache.record(fj.path, n)
@@ -147,6 +148,7 @@ func (w *fileWorker) process(fj *fileJob) {
 		fj.counter = &g.counts.filesNew
 	}
 	fj.counter.Add(1)
+	g.item(fj.path, fj.counter)
 	g.cache.record(fj.path, n)
 	g.prog.filesDone.Add(1)
 	fj.dir.done(fj.slot, n)
@@ -185,6 +187,7 @@ func (g *ingester) keepUnchanged(path string, n *tree.Node, c cached, d *dirStat
 	old := c.node
 	n.Content = old.Content
 	g.counts.filesUnchanged.Add(1)
+	g.item(path, &g.counts.filesUnchanged)
 	if c.stored && c.xattrs && n.Dev == old.Dev && sameInode(old, n) {
 		// Every field the entry holds is n's: sameFile compared the
 		// rest, and the content and attributes are the entry's own.

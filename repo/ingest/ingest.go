@@ -106,6 +106,10 @@ type Options struct {
 	// or after 2262-04-11) is recorded as the nearest one it does hold.
 	// The snapshot holds the path; it is not counted as unreadable.
 	Notice func(path, msg string)
+	// Item, when set, is called for each file saved with what this
+	// ingest did with it: "new", "modified" or "unchanged" (as restic's
+	// backup -vv lists them). It is called from several goroutines.
+	Item func(path, action string)
 	// Progress, when set, is called about every Interval with the counters.
 	Progress func(Progress)
 	Interval time.Duration
@@ -206,6 +210,21 @@ func (g *ingester) failed() error {
 		return ErrInterrupted
 	}
 	return nil
+}
+
+// item tells Item what was done with the file at path, counted in counter.
+func (g *ingester) item(path string, counter *atomic.Int64) {
+	if g.opt.Item == nil {
+		return
+	}
+	action := "modified"
+	switch counter {
+	case &g.counts.filesNew:
+		action = "new"
+	case &g.counts.filesUnchanged:
+		action = "unchanged"
+	}
+	g.opt.Item(path, action)
 }
 
 func (g *ingester) warn(path string, err error) {
@@ -579,15 +598,16 @@ func (g *ingester) ingestStdin() (*tree.Node, error) {
 	// the parent's stream of the same name without them: a dump that has
 	// not changed since the last night is unchanged (and
 	// --skip-if-unchanged then writes no snapshot).
+	counter := &g.counts.filesChanged
 	switch prev := g.parentStream(name); {
 	case prev == nil:
-		g.counts.filesNew.Add(1)
+		counter = &g.counts.filesNew
 	case sameButTimes(n, prev):
-		g.counts.filesUnchanged.Add(1)
+		counter = &g.counts.filesUnchanged
 		g.streamSame = true
-	default:
-		g.counts.filesChanged.Add(1)
 	}
+	counter.Add(1)
+	g.item("/"+name, counter)
 	g.counts.files.Add(1)
 	g.counts.bytes.Add(size)
 	g.counts.entries.Add(1)
