@@ -201,7 +201,8 @@ func newRootCommand(g *globals) *cobra.Command {
 Repository locations: a folder ("/srv/backup", "local:/srv/backup") or
 "s3:http(s)://host[:port]/bucket[/prefix]", or as restic writes it
 "s3:host[:port]/bucket[/prefix]" for https (credentials from AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; region from AWS_DEFAULT_REGION).
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; region from AWS_DEFAULT_REGION,
+else AWS_REGION).
 
 Environment:
   CAIRN_REPOSITORY        repository location (or -r)
