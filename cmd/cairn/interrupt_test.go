@@ -292,3 +292,52 @@ func TestSecondHangupStopsCleanly(t *testing.T) {
 		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, stderr.String())
 	}
 }
+
+// TestDoubledSignalStopsCleanly: GNU timeout sends its SIGTERM to the
+// command and then to its own process group, so `timeout 2h cairn ingest`
+// gets two at once. That is one request: the ingest stops cleanly (exit
+// 130, lock removed), not as after a second Ctrl-C. Before, it said
+// "interrupted again: stopped at once without finishing".
+func TestDoubledSignalStopsCleanly(t *testing.T) {
+	c := newCLI(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var stderr bytes.Buffer
+	cmd := c.cmd("ingest", "--stdin", "--stdin-name", "slow.txt")
+	cmd.Stdin, cmd.Stderr = r, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	w.Write([]byte("some data\n"))
+	deadline := time.Now().Add(20 * time.Second)
+	for l, _ := filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")); len(l) == 0; l, _ = filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest took no lock within 20 s: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("ingest still running 20 s after SIGTERM")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "again") {
+		t.Errorf("a doubled SIGTERM was taken as a second interrupt: %q", stderr.String())
+	}
+	if l, _ := filepath.Glob(filepath.Join(c.repoDir(), "locks", "*")); len(l) != 0 {
+		t.Errorf("lock left behind: %v", l)
+	}
+}

@@ -121,6 +121,7 @@ func stopOnSignal(sigs []os.Signal, g *globals, force bool) (context.Context, fu
 		if _, ok := <-ch; !ok {
 			return
 		}
+		first := time.Now()
 		cancel()
 		if !force {
 			return
@@ -129,14 +130,22 @@ func stopOnSignal(sigs []os.Signal, g *globals, force bool) (context.Context, fu
 			// A hangup comes twice when a terminal or ssh session goes
 			// away (from the shell to its jobs, then from the kernel to
 			// the foreground group when the shell exits): nobody asked
-			// twice, so the clean stop goes on.
-			if sig != syscall.SIGHUP {
+			// twice, so the clean stop goes on. So does a signal that
+			// follows the first at once: GNU timeout sends its SIGTERM to
+			// the command and then to its whole process group, so
+			// `timeout 2h cairn ingest` gets two within microseconds.
+			if sig != syscall.SIGHUP && time.Since(first) >= sameSignalWindow {
 				forceStop(g)
 			}
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
+
+// sameSignalWindow: a second stop signal this soon after the first is
+// the same request delivered twice (GNU timeout, a process-group kill),
+// not someone asking again.
+const sameSignalWindow = 200 * time.Millisecond
 
 // forceStopUnlock bounds the wait for the lock's removal on a second
 // interrupt.
