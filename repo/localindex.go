@@ -314,13 +314,27 @@ const cacheDirTag = "Signature: 8a477f597d28d172789f06886806bc55\n" +
 	"# For information about cache directory tags, see:\n" +
 	"#\thttps://bford.info/cachedir/\n"
 
-// tagCacheDir writes the CACHEDIR.TAG in dir when it has none. A failure
-// is ignored: the tag only spares backups of the cache.
+// tagCacheDir writes the CACHEDIR.TAG in dir when it has no valid one
+// (none, or one cut short by a full disk, which would otherwise never be
+// mended). It is written whole under another name and renamed into place.
+// A failure is ignored: the tag only spares backups of the cache.
 func tagCacheDir(dir string) {
-	f, err := os.OpenFile(filepath.Join(dir, "CACHEDIR.TAG"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	name := filepath.Join(dir, "CACHEDIR.TAG")
+	if b, err := os.ReadFile(name); err == nil && strings.HasPrefix(string(b), cacheDirTag[:len("Signature: ")+32]) {
+		return
+	}
+	f, err := os.CreateTemp(dir, ".CACHEDIR.TAG-*")
 	if err != nil {
 		return
 	}
-	f.WriteString(cacheDirTag)
-	f.Close()
+	_, err = f.WriteString(cacheDirTag)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
 }
