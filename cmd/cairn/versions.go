@@ -73,7 +73,10 @@ in the others.`,
 				if lost > 0 {
 					return incomplete(nil)
 				}
-				return fmt.Errorf("%s is in none of %s: %w", p, plural(len(snaps), "snapshot"), repo.ErrNotFound)
+				if len(snaps) == 0 {
+					return fmt.Errorf("no snapshot%s: %w", f.filter().Describe(), repo.ErrNotFound)
+				}
+				return fmt.Errorf("%s is in none of %s%s: %w", printablePath(p), plural(len(snaps), "snapshot"), f.filter().Describe(), repo.ErrNotFound)
 			}
 			if g.json {
 				for _, v := range vs {
