@@ -106,6 +106,13 @@ func printRepairIndex(g *globals, res *repair.IndexResult, failed bool) {
 		for _, name := range res.Restored {
 			printJSON(map[string]any{"message_type": "pack", "action": "stored again from this host's copy", "pack": name, "reason": "missing"})
 		}
+		if failed {
+			// The old index is still in force: nothing was dropped,
+			// adopted or lost.
+			printJSON(map[string]any{"message_type": "summary", "committed": false, "segments_written": len(res.Written),
+				"segments_removed": len(res.Removed)})
+			return
+		}
 		for _, p := range res.Missing {
 			printJSON(map[string]any{"message_type": "pack", "action": "dropped", "pack": p.Name, "reason": "missing", "blobs": p.Blobs})
 		}
@@ -119,7 +126,7 @@ func printRepairIndex(g *globals, res *repair.IndexResult, failed bool) {
 			printJSON(map[string]any{"message_type": "pack", "action": "written", "pack": name})
 		}
 		unreadable := append([]string{}, res.Unreadable...) // [] rather than null
-		printJSON(map[string]any{"message_type": "summary", "packs": res.Packs, "blobs": res.Blobs, "segments_written": len(res.Written),
+		printJSON(map[string]any{"message_type": "summary", "committed": true, "packs": res.Packs, "blobs": res.Blobs, "segments_written": len(res.Written),
 			"segments_removed": len(res.Removed), "segments_unreadable": unreadable, "lost_blobs": len(res.Lost)})
 		return
 	}

@@ -52,8 +52,18 @@ func TestRepairIndexFullDisk(t *testing.T) {
 	if strings.Contains(out, "now indexed") || strings.Contains(out, "no blob was lost") || !strings.Contains(out, "the old index is still in force") {
 		t.Fatalf("repair index that failed claims what it did not do:\n%s", out)
 	}
+	// The same in JSON: a summary saying the new index is not in force,
+	// and no pack said to be adopted or dropped.
+	out, _, code = c.runErr("--json", "repair", "index")
+	if code != 1 || !strings.Contains(out, `"committed":false`) || strings.Contains(out, `"adopted"`) || strings.Contains(out, `"lost_blobs"`) {
+		t.Fatalf("repair index --json that failed: exit %d\n%s", code, out)
+	}
 	os.Remove(filepath.Join(mnt, "fill"))
-	if out := c.ok("repair", "index"); !strings.Contains(out, "now indexed") {
+	if out := c.ok("--json", "repair", "index"); !strings.Contains(out, `"committed":true`) {
+		t.Fatalf("repair index --json with room: %s", out)
+	}
+	// Again, now with nothing to adopt: the text run below still works.
+	if out := c.ok("repair", "index"); !strings.Contains(out, "wrote") {
 		t.Fatalf("repair index with room: %s", out)
 	}
 	c.ok("check")
