@@ -78,6 +78,12 @@ func (e *localIndexError) Unwrap() error { return e.err }
 func cacheUnwritable(err error) bool {
 	var le *localIndexError
 	var ce *cacheDirError
+	if errors.As(err, &ce) && ce.mkdir {
+		// The folder cannot be made at all (a CAIRN_CACHE_DIR under
+		// /proc, a file in its way): whatever the reason, a cache is
+		// only a cache.
+		return true
+	}
 	if !errors.As(err, &le) && !errors.As(err, &ce) {
 		return false
 	}
@@ -97,8 +103,12 @@ func (r *Repository) cacheWriteRefused(err error) bool {
 	return true
 }
 
-// cacheDirError is a failure to create or open the local cache folder.
-type cacheDirError struct{ err error }
+// cacheDirError is a failure to create (mkdir) or open the local cache
+// folder.
+type cacheDirError struct {
+	err   error
+	mkdir bool
+}
 
 func (e *cacheDirError) Error() string { return e.err.Error() }
 func (e *cacheDirError) Unwrap() error { return e.err }
@@ -154,7 +164,7 @@ func (r *Repository) openCache(opt Options) error {
 	}
 	dir = filepath.Join(dir, r.cfg.ID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return &cacheDirError{fmt.Errorf("create cache dir: %w (set CAIRN_CACHE_DIR to a folder this user may write)", err)}
+		return &cacheDirError{err: fmt.Errorf("create cache dir: %w (set CAIRN_CACHE_DIR to a folder this user may write)", err), mkdir: true}
 	}
 	tagCacheDir(dir)
 	wait, holder := 2*time.Second, residentHolder(dir)
@@ -191,7 +201,7 @@ func (r *Repository) openCache(opt Options) error {
 		db, err = index.Open(filepath.Join(dir, "index.db"), r.cfg.ID, 2*time.Second)
 	}
 	if err != nil && r.tmpCache == "" {
-		return &cacheDirError{err}
+		return &cacheDirError{err: err}
 	}
 	if err != nil {
 		return err
