@@ -7,31 +7,48 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// resticFlag is the cairn way to the end of a restic flag cairn lacks.
+type resticFlag struct {
+	hint string
+	// applies reports whether restic has the flag, with this meaning,
+	// on the command cairn's cmd stands for (nil: on every command, as
+	// restic's global flags).
+	applies func(cmd *cobra.Command) bool
+}
+
+// onIngest: a flag of restic's backup alone, which cairn's ingest is.
+func onIngest(cmd *cobra.Command) bool { return cmd.Name() == "ingest" }
+
+// withHost: restic's -H is --host on every command that has one (forget's
+// -H is --keep-hourly, as cairn's): the hint holds only where cairn's
+// command has --host too.
+func withHost(cmd *cobra.Command) bool { return cmd.Flags().Lookup("host") != nil }
+
 // resticFlags names, for a flag of restic that cairn lacks, the cairn way
 // to the same end, so that a restic user's script or habit gets a pointer
 // rather than a bare "unknown flag".
-var resticFlags = map[string]string{
-	"--stdin-filename":   "use --stdin-name",
-	"--with-atime":       "cairn always records access times",
-	"--read-concurrency": "cairn chooses how many files it reads at once",
-	"--no-scan":          "cairn's scan runs beside the ingest and only feeds the progress line; there is nothing to turn off",
-	"--group-by":         "ingest's parent is the newest snapshot of the same host, source and paths; choose another with --parent",
-	"--use-fs-snapshot":  "cairn takes no filesystem snapshot: snapshot the volume (LVM, btrfs, ZFS) and ingest that",
-	"--compression":      "cairn always compresses with zstd and stores incompressible chunks as they are",
-	"--pack-size":        "cairn chooses its pack size",
-	"--no-cache":         "the local index is only a cache: point --cache-dir (CAIRN_CACHE_DIR) at a temporary folder",
-	"--repository-file":  "use -r/--repo or CAIRN_REPOSITORY",
-	"--limit-upload":     "use --limit-bytes",
-	"--limit-download":   "use --limit-bytes",
-	"--cacert":           "name the certificate in SSL_CERT_FILE",
-	"-H":                 "use --host",
-	"-p":                 "use --password-file",
-	"-o":                 "cairn has flags for these, e.g. --connections, --s3-virtual-host",
+var resticFlags = map[string]resticFlag{
+	"--stdin-filename":   {"use --stdin-name", onIngest},
+	"--with-atime":       {"cairn always records access times", onIngest},
+	"--read-concurrency": {"cairn chooses how many files it reads at once", onIngest},
+	"--no-scan":          {"cairn's scan runs beside the ingest and only feeds the progress line; there is nothing to turn off", onIngest},
+	"--group-by":         {"ingest's parent is the newest snapshot of the same host, source and paths; choose another with --parent", onIngest},
+	"--use-fs-snapshot":  {"cairn takes no filesystem snapshot: snapshot the volume (LVM, btrfs, ZFS) and ingest that", onIngest},
+	"--compression":      {"cairn always compresses with zstd and stores incompressible chunks as they are", nil},
+	"--pack-size":        {"cairn chooses its pack size", nil},
+	"--no-cache":         {"the local index is only a cache: point --cache-dir (CAIRN_CACHE_DIR) at a temporary folder", nil},
+	"--repository-file":  {"use -r/--repo or CAIRN_REPOSITORY", nil},
+	"--limit-upload":     {"use --limit-bytes", nil},
+	"--limit-download":   {"use --limit-bytes", nil},
+	"--cacert":           {"name the certificate in SSL_CERT_FILE", nil},
+	"-H":                 {"use --host", withHost},
+	"-p":                 {"use --password-file", nil},
+	"-o":                 {"cairn has flags for these, e.g. --connections, --s3-virtual-host", nil},
 }
 
 // resticFlagError adds the cairn way to an unknown-flag error for a flag
-// restic has.
-func resticFlagError(_ *cobra.Command, err error) error {
+// restic has on the same command.
+func resticFlagError(cmd *cobra.Command, err error) error {
 	msg := err.Error()
 	var name string
 	switch {
@@ -40,8 +57,8 @@ func resticFlagError(_ *cobra.Command, err error) error {
 	case strings.HasPrefix(msg, "unknown shorthand flag: '") && len(msg) > len("unknown shorthand flag: 'x"):
 		name = "-" + msg[len("unknown shorthand flag: '"):len("unknown shorthand flag: 'x")]
 	}
-	if hint, ok := resticFlags[name]; ok {
-		return fmt.Errorf("%w (restic's %s: %s)", err, name, hint)
+	if f, ok := resticFlags[name]; ok && (f.applies == nil || f.applies(cmd)) {
+		return fmt.Errorf("%w (restic's %s: %s)", err, name, f.hint)
 	}
 	return err
 }
