@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -431,16 +430,17 @@ func (g *globals) notice(format string, args ...any) {
 	}
 }
 
-// printJSON writes one JSON object as a line on stdout.
+// printJSON writes one JSON object as a line on stdout, in one write:
+// lines printed at once from several goroutines (ingest -v --json's
+// verbose_status beside its status lines) must not interleave, and a
+// buffered writer wrote a line longer than its buffer (a long path) in
+// two, with the other line free to land between.
 func printJSON(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
-	w := bufio.NewWriter(stdout)
-	w.Write(b)
-	w.WriteByte('\n')
-	w.Flush()
+	stdout.Write(append(b, '\n'))
 }
 
 // printJSONError writes a restic-shaped error message to stderr.
