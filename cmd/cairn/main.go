@@ -111,7 +111,9 @@ func main() {
 // the storage answers within forceStopUnlock, and it exits 130. What it
 // leaves is what a crash leaves: at most an unfinished pack, which the
 // repository does not refer to and prune removes. A second SIGHUP is not
-// one: a lost terminal sends it twice. Without force (the daemon) later
+// one: a lost terminal sends it twice; nor is a signal within
+// sameSignalWindow of the first (timeout(1) sends its SIGTERM twice).
+// Without force (the daemon) later
 // signals change nothing.
 func stopOnSignal(sigs []os.Signal, g *globals, force bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
