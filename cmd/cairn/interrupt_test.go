@@ -341,3 +341,33 @@ func TestDoubledSignalStopsCleanly(t *testing.T) {
 		t.Errorf("lock left behind: %v", l)
 	}
 }
+
+// TestDoubledSignalIsOneRequest: two SIGTERMs sent back to back usually
+// reach cairn as one (the kernel and Go's signal queue merge a signal
+// still pending), so TestDoubledSignalStopsCleanly passes whether or not
+// the second is taken as a request of its own. Here the second comes 50
+// ms after the first, once the first was taken, and the command is stuck
+// while stopping (a dump whose stdout is never read): it must not be
+// stopped at once. A SIGINT later still does that.
+func TestDoubledSignalIsOneRequest(t *testing.T) {
+	c := newCLI(t)
+	cmd, done, stderr := stuckDump(t, c)
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(50 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		t.Fatalf("dump ended on a doubled SIGTERM (exit %d), as on a second Ctrl-C; stderr: %s", cmd.ProcessState.ExitCode(), stderr.String())
+	case <-time.After(time.Second):
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("dump still running 10 s after a Ctrl-C following the doubled SIGTERM")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, stderr.String())
+	}
+}
