@@ -1,6 +1,7 @@
 package restore_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -98,5 +99,84 @@ func TestRestoreCaseInsensitiveTarget(t *testing.T) {
 		if err != nil || string(b) != "upper, old\n" {
 			t.Errorf("restore %d: Case holds %q (%v), want its own content", i, b, err)
 		}
+	}
+}
+
+// TestRestoreCaseInsensitiveTargetLargeFile: a new file of 16 MiB or more
+// is written under a temporary name; its name must still be taken when the
+// walk comes to it, so that "case" after a large "Case" is the same error
+// as after a small one, not written beside it and then replaced by (or
+// replacing) it when the large one is renamed into place.
+func TestRestoreCaseInsensitiveTargetLargeFile(t *testing.T) {
+	requireRoot(t)
+	needTools(t, "mkfs.exfat", "mount.exfat-fuse", "losetup", "umount")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 17<<20)
+	for i := range big {
+		big[i] = byte(i * 7 >> 9)
+	}
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, body := range map[string][]byte{"Case": big, "case": []byte("lower, new\n")} {
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if name == "Case" {
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "exfat.img")
+	mnt := filepath.Join(dir, "mnt")
+	run := func(name string, args ...string) string {
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	run("mkfs.exfat", img)
+	loop := run("losetup", "-f", "--show", img)
+	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
+	run("mount.exfat-fuse", loop, mnt)
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+
+	var warned []string
+	opt := restore.Options{Target: mnt, Warn: func(p string, err error) {
+		warned = append(warned, filepath.Base(p)+": "+err.Error())
+	}}
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, opt); err == nil {
+		t.Error("no error")
+	}
+	if len(warned) != 1 || !strings.HasPrefix(warned[0], "case: ") || !strings.Contains(warned[0], "ignores case") {
+		t.Errorf("warnings %q, want one for case, naming the collision", warned)
+	}
+	b, err := os.ReadFile(filepath.Join(mnt, "Case"))
+	if err != nil || !bytes.Equal(b, big) {
+		t.Errorf("Case holds %d bytes (%v), want its own %d", len(b), err, len(big))
+	}
+	left, _ := filepath.Glob(filepath.Join(mnt, ".*"+restore.PartialSuffix+"*"))
+	if len(left) > 0 {
+		t.Errorf("temporaries left: %v", left)
 	}
 }

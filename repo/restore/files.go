@@ -67,20 +67,39 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	// Nothing there, the common case, needs no decision: the file is
 	// created at once.
 	tmp := dst
-	var f *os.File
-	var err error
-	if n.Size >= bigFile {
+	reserved := false
+	f, err := openWrite(dst, unix.O_CREAT|unix.O_EXCL, writingMode)
+	if err == nil && n.Size >= bigFile {
 		// A large file takes long to write: a restore killed meanwhile
 		// would leave it at its name, cut short and newer than the
 		// snapshot's copy, which running the restore again (if-changed)
 		// keeps. It is written under a temporary name, like a file
 		// that replaces another; one rename is nothing to its writing.
-		err = os.ErrExist
-		if _, lerr := fsmeta.Lstat(dst); errors.Is(lerr, os.ErrNotExist) {
+		// The empty file just made at dst keeps its name taken
+		// meanwhile, as a smaller file's does: another entry of this
+		// restore that the target filesystem gives the same name (one
+		// that ignores case) finds it there and is an error, rather
+		// than being written beside it and replaced by the rename. A
+		// kill leaves it empty with writingMode and an mtime
+		// before the snapshot's (as a damaged file's), which the next
+		// restore replaces, also where the filesystem keeps no modes
+		// (exFAT, vfat): left with the mtime of its making, it would
+		// be an empty file newer than the snapshot's copy, kept.
+		reserved = true
+		stale := unix.NsecToTimeval(min(0, n.MTime-1))
+		err = unix.Futimes(int(f.Fd()), []unix.Timeval{stale, stale})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
 			f, tmp, err = createTemp(dst)
 		}
-	} else {
-		f, err = openWrite(dst, unix.O_CREAT|unix.O_EXCL, writingMode)
+		if err != nil {
+			fsmeta.Remove(dst)
+			rs.warn(dst, err)
+			rs.firstFailed(n)
+			return
+		}
 	}
 	exists := errors.Is(err, os.ErrExist)
 	if err != nil && !exists {
@@ -103,6 +122,9 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	if err := truncate(f, n); err != nil {
 		f.Close()
 		fsmeta.Remove(tmp)
+		if reserved {
+			fsmeta.Remove(dst)
+		}
 		rs.warn(dst, err)
 		rs.firstFailed(n)
 		return
@@ -113,6 +135,9 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		// for each write rather than held open meanwhile.
 		if err := f.Close(); err != nil {
 			fsmeta.Remove(tmp)
+			if reserved {
+				fsmeta.Remove(dst)
+			}
 			rs.warn(dst, err)
 			rs.firstFailed(n)
 			return
@@ -120,7 +145,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		f = nil
 	}
 	rs.stats.totalBytes.Add(int64(n.Size))
-	of := &openFile{path: dst, tmp: tmp, existed: exists, f: f, node: n}
+	of := &openFile{path: dst, tmp: tmp, existed: exists, reserved: reserved, f: f, node: n}
 	if n.Links > 1 {
 		rs.links[[2]uint64{n.Dev, n.Inode}].file = of // its first name
 	}
@@ -284,6 +309,9 @@ func (rs *restorer) chunkDone(of *openFile) {
 	}
 	if of.failed.Load() {
 		fsmeta.Remove(of.tmp)
+		if of.reserved {
+			fsmeta.Remove(of.path) // the empty file that kept its name
+		}
 		// Bytes count what was restored: not what was removed.
 		rs.stats.bytes.Add(-of.written.Load())
 		if of.stop.Load() {

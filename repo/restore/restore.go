@@ -253,6 +253,7 @@ type openFile struct {
 	path      string   // its final name
 	tmp       string   // the name it is written under until complete
 	existed   bool     // something was at path when the restore came to it
+	reserved  bool     // new and large: an empty file keeps path taken until tmp replaces it
 	f         *os.File // tmp; nil when opened for each write
 	node      *tree.Node
 	remaining atomic.Int64
