@@ -114,7 +114,7 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		rs.kept(dst, n)
 		return true, false, nil
 	case IfNewer:
-		if mt >= n.MTime && !leftByRestore(fi) {
+		if mt >= n.MTime && !leftByRestore(fi, n) {
 			rs.kept(dst, n)
 			return true, !link && rs.sameFile(fi, n, seen), nil
 		}
@@ -123,7 +123,7 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 			rs.kept(dst, n)
 			return true, true, nil
 		}
-		if mt > n.MTime && !leftByRestore(fi) {
+		if mt > n.MTime && !leftByRestore(fi, n) {
 			rs.kept(dst, n)
 			if rs.opt.Notice != nil {
 				rs.opt.Notice(dst, NewerKept+" (use --overwrite always to replace it)")

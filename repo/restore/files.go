@@ -44,13 +44,30 @@ const bigFile = 16 << 20
 // outright (SIGKILL, power loss) leaves such a file cut short and newer
 // than the snapshot's copy; this mode tells the next restore it is not a
 // newer copy to keep (leftByRestore), for the price of no extra call.
-const writingMode = 0o200
+// A file whose snapshot mode is writingMode itself is written with
+// otherWritingMode instead (see writingModeOf).
+const (
+	writingMode      = 0o200
+	otherWritingMode = 0o300
+)
 
-// leftByRestore says the existing regular file fi is one a restore was
-// writing when it was killed: writingMode, and one name.
-func leftByRestore(fi os.FileInfo) bool {
+// writingModeOf is the mode n's file has at its name while it is written:
+// one its complete copy does not have. A file of the snapshot's mode 0200
+// ends with that mode; taken for a killed restore's, a copy the user has
+// added to since (newer than the snapshot's) would be replaced by the
+// older one.
+func writingModeOf(n *tree.Node) uint32 {
+	if n.Mode&0o7777 == writingMode {
+		return otherWritingMode
+	}
+	return writingMode
+}
+
+// leftByRestore says the existing regular file fi is one a restore of n
+// was writing when it was killed: writingModeOf(n), and one name.
+func leftByRestore(fi os.FileInfo, n *tree.Node) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && fi.Mode().IsRegular() && fi.Mode().Perm() == writingMode && fi.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) == 0 && st.Nlink == 1
+	return ok && fi.Mode().IsRegular() && uint32(fi.Mode().Perm()) == writingModeOf(n) && fi.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) == 0 && st.Nlink == 1
 }
 
 // restoreFile creates dst (or, when something is there, a temporary for
@@ -68,7 +85,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	// created at once.
 	tmp := dst
 	reserved := false
-	f, err := openWrite(dst, unix.O_CREAT|unix.O_EXCL, writingMode)
+	f, err := openWrite(dst, unix.O_CREAT|unix.O_EXCL, writingModeOf(n))
 	if err == nil && n.Size >= bigFile {
 		// A large file takes long to write: a restore killed meanwhile
 		// would leave it at its name, cut short and newer than the
@@ -80,7 +97,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		// restore that the target filesystem gives the same name (one
 		// that ignores case) finds it there and is an error, rather
 		// than being written beside it and replaced by the rename. A
-		// kill leaves it empty with writingMode and an mtime
+		// kill leaves it empty with writingModeOf(n) and an mtime
 		// before the snapshot's (as a damaged file's), which the next
 		// restore replaces, also where the filesystem keeps no modes
 		// (exFAT, vfat): left with the mtime of its making, it would

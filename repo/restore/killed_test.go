@@ -154,3 +154,73 @@ func TestFileLeftByKilledRestoreIsReplaced(t *testing.T) {
 		}
 	}
 }
+
+// A file whose snapshot mode is 0200 (owner write only) is restored with
+// that mode; a user who then adds to it makes it newer than the
+// snapshot's copy, and running the restore again (if-changed, if-newer)
+// must keep it, not take it for one a killed restore left and replace the
+// user's data with the older copy. A killed restore's copy of it is still
+// replaced.
+func TestWriteOnlyFileEditedByUserIsKept(t *testing.T) {
+	bctx := context.Background()
+	be := &atDataRead{Backend: mem.New()}
+	r := repo.TestRepositoryOn(t, be)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	p := filepath.Join(src, "drop")
+	if err := os.WriteFile(p, []byte("snapshot's copy\n"), 0o200); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o200)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(p, old, old)
+	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ow := range []restore.Overwrite{restore.IfChanged, restore.IfNewer} {
+		dst := t.TempDir()
+		drop := filepath.Join(dst, "drop")
+		var mode atomic.Uint32
+		check := func() {
+			if fi, err := os.Lstat(drop); err == nil && mode.Load() == 0 {
+				mode.Store(uint32(fi.Mode().Perm()) | 1<<31)
+			}
+		}
+		be.check.Store(&check)
+		if _, err := restore.Run(bctx, r, res.Snapshot, src, restore.Options{Target: dst, Workers: 2, SkipOwner: true, Overwrite: ow}); err != nil {
+			t.Fatal(err)
+		}
+		be.check.Store(nil)
+		if fi, err := os.Lstat(drop); err != nil || fi.Mode().Perm() != 0o200 {
+			t.Fatalf("restored: %v %v, want mode 0200", fi, err)
+		}
+		f, err := os.OpenFile(drop, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("the user's addition\n")
+		f.Close()
+		if _, err := restore.Run(bctx, r, res.Snapshot, src, restore.Options{Target: dst, Workers: 2, SkipOwner: true, Overwrite: ow}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(drop); string(got) != "snapshot's copy\nthe user's addition\n" {
+			t.Errorf("%v: the user's newer write-only file was replaced: %q", ow, got)
+		}
+		// What a kill in the middle of writing it leaves is replaced.
+		if mode.Load() == 0 {
+			t.Fatal("the file was not at its name while its data was read")
+		}
+		os.Remove(drop)
+		if err := os.WriteFile(drop, []byte("snap"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(drop, os.FileMode(mode.Load()&^(1<<31)))
+		if _, err := restore.Run(bctx, r, res.Snapshot, src, restore.Options{Target: dst, Workers: 2, SkipOwner: true, Overwrite: ow}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(drop); string(got) != "snapshot's copy\n" {
+			t.Errorf("%v: the file a killed restore left was kept: %q", ow, got)
+		}
+	}
+}
