@@ -25,7 +25,7 @@ func (l *Local) ensureDir(dir string) error {
 		return err
 	}
 	if err := os.Mkdir(dir, 0o700); err == nil {
-		l.own(dir, nil)
+		l.own(parent, filepath.Base(dir), nil)
 	} else if !errors.Is(err, fs.ErrExist) {
 		return err
 	}

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cairn-backup/cairn/backends"
 )
 
@@ -77,18 +79,63 @@ func Open(dir string) (*Local, error) {
 	return l, nil
 }
 
-// own gives what was just created at path (f's file, when f is not nil)
-// the repository folder's owner (Local.owner). A file system that keeps no
-// owners, or refuses, leaves it root's: the object is written all the same.
-func (l *Local) own(path string, f *os.File) {
+// own gives name in dir, just created there by this process, the
+// repository folder's owner (Local.owner), but only when dir is a folder
+// of that owner's: they may put symlinks in the repository folder
+// (data/ab pointing at /etc/apt/apt.conf.d), and a file root writes
+// through one must stay root's, or they could write into it whatever root
+// reads from there. In a folder of theirs, they can change what is in it
+// anyway. want, when not nil, is the file's inode (from fstat before it
+// was placed): name must still be it, with no other name. A file system
+// that keeps no owners, or refuses, leaves it root's: the object is
+// written all the same.
+func (l *Local) own(dir, name string, want *unix.Stat_t) {
 	if l.owner == nil {
 		return
 	}
-	if f != nil {
-		_ = f.Chown(l.owner[0], l.owner[1])
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		return
 	}
-	_ = os.Lchown(path, l.owner[0], l.owner[1])
+	defer unix.Close(dfd)
+	var ds unix.Stat_t
+	if unix.Fstat(dfd, &ds) != nil || int(ds.Uid) != l.owner[0] {
+		return
+	}
+	// Opened without following a symlink and checked through the
+	// descriptor, so that what is changed is the inode found in dir.
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+	case unix.S_IFREG:
+		if st.Nlink != 1 || want == nil || st.Dev != want.Dev || st.Ino != want.Ino {
+			return
+		}
+	default:
+		return
+	}
+	_ = unix.Fchown(fd, l.owner[0], l.owner[1])
+}
+
+// inode is f's fstat, for own; nil when there is no owner to give it or
+// fstat fails.
+func (l *Local) inode(f *os.File) *unix.Stat_t {
+	if l.owner == nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return nil
+	}
+	return &st
 }
 
 // Create opens the repository folder dir, first creating it (mode 0700) and

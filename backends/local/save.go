@@ -69,6 +69,7 @@ func (l *Local) write(name string, data []byte, place func(tmp, target string) e
 	if err == nil {
 		err = f.Sync()
 	}
+	ino := l.inode(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -79,6 +80,7 @@ func (l *Local) write(name string, data []byte, place func(tmp, target string) e
 		_ = os.Remove(f.Name())
 		return err
 	}
+	l.own(dir, filepath.Base(target), ino)
 	return syncDir(dir)
 }
 
@@ -96,9 +98,6 @@ func (l *Local) tempFile(dir string) (*os.File, error) {
 			return nil, err
 		}
 		f, err = os.CreateTemp(dir, tempPrefix+"*")
-	}
-	if err == nil {
-		l.own("", f)
 	}
 	return f, err
 }

@@ -40,6 +40,7 @@ func (l *Local) SaveFile(ctx context.Context, name string, f *os.File) error {
 		// writes instead of memory the kernel must find afresh.
 		unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	}
+	ino := l.inode(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -59,6 +60,7 @@ func (l *Local) SaveFile(ctx context.Context, name string, f *os.File) error {
 	if err != nil {
 		return fmt.Errorf("save %s: %w", name, err)
 	}
+	l.own(dir, filepath.Base(target), ino)
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("save %s: %w", name, err)
 	}
