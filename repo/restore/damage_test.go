@@ -233,6 +233,11 @@ func TestRestoreAgainReplacesDamagedFile(t *testing.T) {
 			if _, err := run(); !errors.Is(err, restore.ErrIncomplete) {
 				t.Fatalf("restore over a damaged pack: %v, want ErrIncomplete", err)
 			}
+			// Marked as not whole: mode 0600 (not the mode it is written
+			// with, nor the snapshot's) and an mtime before 1970.
+			if fi, err := os.Lstat(filepath.Join(dst, "victim.bin")); err != nil || fi.Mode().Perm() != 0o600 || fi.ModTime().After(time.Unix(0, 0)) {
+				t.Fatalf("damaged file: %v %v %v", fi.Mode(), fi.ModTime(), err)
+			}
 			if err := os.WriteFile(packFile, whole, 0o600); err != nil {
 				t.Fatal(err)
 			}

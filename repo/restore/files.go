@@ -348,11 +348,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 		// copy, which a later restore (if-changed, if-newer) keeps,
 		// so that running it again once the repository or the network
 		// is mended would keep the zeros and report no error.
-		stale := time.Unix(0, min(0, of.node.MTime-1))
-		if err := os.Chmod(of.path, 0o600); err != nil { // not writingMode
-			rs.warn(of.path, err)
-		}
-		if err := os.Chtimes(of.path, stale, stale); err != nil {
+		if err := markDamaged(of.path, min(0, of.node.MTime-1)); err != nil {
 			rs.warn(of.path, err)
 		}
 		if rs.opt.Item != nil {
@@ -373,6 +369,27 @@ func (rs *restorer) chunkDone(of *openFile) {
 		rs.opt.Item(of.path, changed(of.existed), of.node.Size)
 	}
 	rs.finish(of, true)
+}
+
+// markDamaged gives the damaged file at path mode 0600 (not its writing
+// mode, which a later restore takes for a killed one's) and mtime and
+// atime stale (ns), never following a symlink (the mode through a
+// descriptor): in a folder another user may write, the name may no longer
+// be the file written.
+func markDamaged(path string, stale int64) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchmod(fd, 0o600); err != nil {
+		return &os.PathError{Op: "fchmod", Path: path, Err: err}
+	}
+	ts := unix.NsecToTimespec(stale)
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "utimensat", Path: path, Err: err}
+	}
+	return nil
 }
 
 // keepExisting applies the overwrite policy to the file at dst, in the
