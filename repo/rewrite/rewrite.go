@@ -201,6 +201,11 @@ type memoized struct {
 	tid                   id.ID
 	entries, files, bytes int64
 	removed               []Removed
+	// cut: an entry of the folder itself was removed. Its node is then
+	// marked incomplete (tree.Node.Incomplete), so that restore --delete
+	// keeps what the rewrite took out of the snapshot, as it keeps what
+	// the ingest left out: it was backed up, and may exist nowhere else.
+	cut bool
 }
 
 // vpath is the part of a snapshot's tree at and above its recorded paths.
@@ -336,7 +341,7 @@ func (w *walker) dir(p string, tid id.ID, v *vpath, full bool, root int, cut boo
 			if err := w.remove(cp, n); err != nil {
 				return nil, err
 			}
-			changed = true
+			changed, out.cut = true, true
 			continue
 		}
 		if given && w.matchesItself(cp) {
@@ -360,6 +365,7 @@ func (w *walker) dir(p string, tid id.ID, v *vpath, full bool, root int, cut boo
 			if sub.tid != n.Subtree {
 				c := *n
 				c.Subtree = sub.tid
+				c.Incomplete = c.Incomplete || sub.cut
 				n = &c
 				changed = true
 			}

@@ -548,3 +548,42 @@ func TestRestoreAndCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreDeleteKeepsWhatWasRewrittenOut: what a rewrite removed from a
+// snapshot was backed up, and the source may hold its only copy; restore
+// --delete in place must not delete it there as "lacking" from the
+// snapshot. A folder the rewrite left whole still loses what it lacks.
+func TestRestoreDeleteKeepsWhatWasRewrittenOut(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	writeTree(t, src, map[string]string{
+		"proj/a.txt":      "a",
+		"proj/big.iso":    "the only copy once the rewrite is done",
+		"proj/cache/blob": "cached",
+		"other/b.txt":     "b",
+	}, nil)
+	r := repo.TestRepository(t)
+	old := ingestAt(t, r, []string{src}, time.Now(), nil, nil)
+	results, err := rewrite.Run(ctx, r, []*repo.Snapshot{old}, rewrite.Options{Excludes: []string{"*.iso", "cache"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsn := results[0].New
+	if nsn == nil {
+		t.Fatal("nothing rewritten")
+	}
+	if err := os.WriteFile(filepath.Join(src, "other/new.txt"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restore.Run(ctx, r, nsn, src, restore.Options{Target: src, Delete: true,
+		Warn: func(p string, err error) { t.Errorf("restore %s: %v", p, err) }}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range []string{"proj/big.iso", "proj/cache/blob", "proj/a.txt", "other/b.txt"} {
+		if _, err := os.Lstat(filepath.Join(src, rel)); err != nil {
+			t.Errorf("%s: %v", rel, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(src, "other/new.txt")); !os.IsNotExist(err) {
+		t.Errorf("other/new.txt, which no snapshot held, was not deleted: %v", err)
+	}
+}
