@@ -81,6 +81,11 @@ type rewritten struct {
 	// folders whose tree cannot be read count as empty.
 	all      int64
 	allBytes uint64
+	// cut: an entry of this tree itself was left out. The directory's
+	// node is then marked incomplete (tree.Node.Incomplete): the file
+	// the repository lost may still exist at the source, and restore
+	// --delete must not delete it there as lacking from the snapshot.
+	cut bool
 }
 
 // treeLost is a tree that cannot be read.
@@ -352,6 +357,7 @@ func (w *rewriter) tree(tid id.ID) (*rewritten, error) {
 			}
 			if reason != "" {
 				rw.lost = append(rw.lost, Lost{Path: n.Name, Kind: n.Kind, Reason: reason})
+				rw.cut = true
 				rw.files++
 				rw.bytes += int64(n.Size)
 				rw.nodes++
@@ -365,6 +371,7 @@ func (w *rewriter) tree(tid id.ID) (*rewritten, error) {
 			var tl *treeLost
 			if errors.As(err, &tl) {
 				rw.lost = append(rw.lost, Lost{Path: n.Name, Kind: n.Kind, Reason: tl.reason})
+				rw.cut = true
 				rw.nodes++
 				continue
 			}
@@ -376,6 +383,7 @@ func (w *rewriter) tree(tid id.ID) (*rewritten, error) {
 			if sub.tid != n.Subtree {
 				c := *n
 				c.Subtree = sub.tid
+				c.Incomplete = c.Incomplete || sub.cut
 				n = &c
 				for _, l := range sub.lost {
 					l.Path = n.Name + "/" + l.Path
