@@ -123,6 +123,19 @@ func (s *Snapshot) RootNode() *tree.Node {
 	return &tree.Node{Name: "root", Kind: tree.KindDir, Mode: 0o755, MTime: s.Time.UnixNano(), ATime: s.Time.UnixNano(), Subtree: s.Tree}
 }
 
+// MarkRootIncomplete marks the root folder incomplete (tree.Node.Incomplete
+// in Root): an entry of it was left out, so restore --delete keeps what
+// the snapshot lacks there.
+func (s *Snapshot) MarkRootIncomplete() {
+	n := s.RootNode()
+	if n.Incomplete {
+		return
+	}
+	n.Name = "root" // a node needs a valid name; the root's is not used
+	n.Incomplete = true
+	s.Root = tree.EncodeNode(n)
+}
+
 // HasTag reports whether the snapshot carries tag t.
 func (s *Snapshot) HasTag(t string) bool {
 	for _, x := range s.Tags {

@@ -318,6 +318,9 @@ func repairedSnapshot(sn *repo.Snapshot, rw *rewritten) *repo.Snapshot {
 	// The tree is no longer a translation of the snapshot it was copied
 	// from: a later copy must not take its chunks over by position.
 	ns.CopiedFrom = nil
+	if rw.cut {
+		ns.MarkRootIncomplete()
+	}
 	if sn.Summary != nil {
 		s := *sn.Summary
 		s.TotalFiles = max(0, s.TotalFiles-rw.files)

@@ -274,6 +274,9 @@ func (w *walker) snapshot(sn *repo.Snapshot, opt Options, when time.Time) (*Resu
 	// from: a later copy must not take its chunks over by position.
 	ns.CopiedFrom = nil
 	ns.Links = w.links(sn.Links)
+	if top.cut {
+		ns.MarkRootIncomplete()
+	}
 	if sn.Summary != nil {
 		s := *sn.Summary
 		s.TotalEntries, s.TotalFiles, s.TotalBytes = top.entries, top.files, top.bytes

@@ -587,3 +587,42 @@ func TestRestoreDeleteKeepsWhatWasRewrittenOut(t *testing.T) {
 		t.Errorf("other/new.txt, which no snapshot held, was not deleted: %v", err)
 	}
 }
+
+// TestRestoreDeleteKeepsWhatWasRewrittenOutOfTheRoot: an entry removed
+// from the snapshot's root folder (a snapshot of /) marks the root
+// incomplete, which has no node in a tree but the snapshot's root field.
+func TestRestoreDeleteKeepsWhatWasRewrittenOutOfTheRoot(t *testing.T) {
+	r := repo.TestRepository(t)
+	s := r.NewSaver(ctx, 1)
+	root, err := s.SaveTree([]*tree.Node{
+		{Name: "keep", Kind: tree.KindFile, Mode: 0o644},
+		{Name: "swap.img", Kind: tree.KindFile, Mode: 0o600},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sn := &repo.Snapshot{Time: time.Now(), Tree: root, Paths: []string{"/"}, Host: "h", Source: "s"}
+	if err := r.SaveSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	results, err := rewrite.Run(ctx, r, []*repo.Snapshot{sn}, rewrite.Options{Excludes: []string{"*.img"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsn := results[0].New
+	if nsn == nil || !nsn.RootNode().Incomplete {
+		t.Fatalf("the root the rewrite removed an entry from is not marked incomplete")
+	}
+	dst := t.TempDir()
+	writeTree(t, dst, map[string]string{"swap.img": "only copy", "keep": ""}, nil)
+	if _, err := restore.Run(ctx, r, nsn, "/", restore.Options{Target: dst, Delete: true, SkipOwner: os.Geteuid() != 0,
+		Warn: func(p string, err error) { t.Errorf("restore %s: %v", p, err) }}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "swap.img")); err != nil {
+		t.Errorf("what the rewrite removed from the root was deleted: %v", err)
+	}
+}
