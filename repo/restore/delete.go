@@ -253,7 +253,7 @@ func (rs *restorer) dirInWay(dst string) error {
 		return nil
 	case rs.replacesDirs():
 		if !rs.coversAll(dst, rs.relOf(dst)) {
-			return errors.New("a directory is in the way, holding paths the selection excludes (kept; --overwrite always replaces it)")
+			return errors.New("a directory is in the way, holding paths the selection or the snapshot's own excludes leave out (kept; --overwrite always replaces it)")
 		}
 		return nil
 	}
@@ -261,13 +261,17 @@ func (rs *restorer) dirInWay(dst string) error {
 }
 
 // coversAll says whether the selection covers p (rel in the snapshot) and
-// all it holds. What cannot be read is taken as covered: removing it
+// all it holds, and the snapshot's own exclude patterns (Delete) match
+// none of it. What cannot be read is taken as covered: removing it
 // fails and says why.
 func (rs *restorer) coversAll(p, rel string) bool {
-	if len(rs.opt.Include)+len(rs.opt.IInclude)+len(rs.opt.Exclude)+len(rs.opt.IExclude) == 0 {
+	if len(rs.opt.Include)+len(rs.opt.IInclude)+len(rs.opt.Exclude)+len(rs.opt.IExclude) == 0 &&
+		len(rs.leftOut) == 0 && len(rs.leftOutI) == 0 {
 		return true
 	}
-	if !rs.incl.Includes(rel) {
+	if !rs.incl.Includes(rel) || rs.leftOutByPattern(rel) {
+		// Excluded, by the restore or by the ingest's own patterns
+		// (never backed up): Delete does not delete it.
 		return false
 	}
 	fi, err := fsmeta.Lstat(p)

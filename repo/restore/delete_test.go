@@ -630,3 +630,29 @@ func TestDeleteKeepsWhatTheIngestLeftOut(t *testing.T) {
 		t.Errorf("%d deleted, want 2", st.Deleted)
 	}
 }
+
+// TestDeleteKeepsLeftOutInAFolderInTheWay: a folder where the snapshot has
+// a file is replaced with --delete, but not when it holds what the
+// ingest's own patterns left out (never backed up), as an extra folder
+// holding such a path is kept.
+func TestDeleteKeepsLeftOutInAFolderInTheWay(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "data"), []byte("a file"), 0o644))
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src}, Excludes: []string{"*.log"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Remove(filepath.Join(src, "data")))
+	must(t, os.MkdirAll(filepath.Join(src, "data"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "data/x.log"), []byte("never backed up"), 0o644))
+	_, err = restore.Run(context.Background(), r, res.Snapshot, src, restore.Options{Target: src, Delete: true, Workers: 2,
+		SkipOwner: os.Geteuid() != 0})
+	if !errors.Is(err, restore.ErrIncomplete) {
+		t.Errorf("restore: %v, want the folder in the way reported", err)
+	}
+	if _, err := os.Lstat(filepath.Join(src, "data/x.log")); err != nil {
+		t.Errorf("--delete replaced a folder holding what the ingest left out: %v", err)
+	}
+}
