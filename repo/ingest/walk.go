@@ -293,6 +293,7 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		inFull = false
 	}
 	n, err := fsmeta.StatNoXattrs(path)
+	followed := false
 	if err == nil && n.Kind == tree.KindSymlink && v != nil && !given && len(v.children) > 0 {
 		// A symlink on the way down to a path given on the command line
 		// (src/link/sub): the path is reached through it, so it is
@@ -301,7 +302,7 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		// Only the way down is taken: the folder's other entries are
 		// not the link's.
 		n, err = statFollow(path)
-		inFull = false
+		inFull, followed = false, true
 	} else if err == nil && n.Kind != tree.KindFile {
 		// A file's attributes are read by the file worker, unless the
 		// file-change cache vouches for them.
@@ -330,6 +331,12 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 	switch n.Kind {
 	case tree.KindDir:
 		child := &dirState{g: g, path: path, node: n, parent: d, slot: slot, root: d.root}
+		if followed {
+			// Only the way down through the link is taken, not the
+			// folder it leads to: what else that holds is not in the
+			// snapshot, though the folder may sit inside a given path.
+			child.incomplete.Store(true)
+		}
 		full, dev := inFull, d.node.Dev
 		if given {
 			child.root = depth(path)

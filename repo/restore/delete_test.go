@@ -656,3 +656,37 @@ func TestDeleteKeepsLeftOutInAFolderInTheWay(t *testing.T) {
 		t.Errorf("--delete replaced a folder holding what the ingest left out: %v", err)
 	}
 }
+
+// TestDeleteKeepsBesideAFollowedLink: a symlink on the way down to a given
+// path inside another given path (src and src/link/sub) is followed and
+// recorded as a folder holding only the way down; what else the folder it
+// leads to holds was never looked at, and --delete keeps it.
+func TestDeleteKeepsBesideAFollowedLink(t *testing.T) {
+	dir := t.TempDir()
+	src, data := filepath.Join(dir, "src"), filepath.Join(dir, "data")
+	must(t, os.MkdirAll(filepath.Join(data, "sub"), 0o755))
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(data, "sub/f"), []byte("f"), 0o644))
+	must(t, os.WriteFile(filepath.Join(data, "other"), []byte("not in the snapshot"), 0o644))
+	must(t, os.Symlink(data, filepath.Join(src, "link")))
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src, filepath.Join(src, "link/sub")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A target holding the folder whole (an earlier restore, a copy).
+	dst := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dst, "link/sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dst, "link/other"), []byte("not in the snapshot"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dst, "new"), []byte("since"), 0o644))
+	if _, err := restore.Run(context.Background(), r, res.Snapshot, src, restore.Options{Target: dst, Delete: true, Workers: 2,
+		SkipOwner: os.Geteuid() != 0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "link/other")); err != nil {
+		t.Errorf("--delete removed what the folder behind the link holds beside the way down: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("--delete kept new, which the snapshot lacks: %v", err)
+	}
+}
