@@ -72,7 +72,8 @@ removed, never followed, and nothing outside --target is touched. A folder where
 could not be restored keeps what it has (and so does every folder above it),
 as does one the ingest did not take whole (an entry it could not read or
 that --exclude-larger-than left out, a mount point --one-file-system did
-not cross, a cache --exclude-caches left out);
+not cross, a cache --exclude-caches left out), or one a rewrite or repair
+snapshots took an entry out of;
 a restore that is interrupted deletes nothing. A folder where the snapshot
 has a file is replaced, unless --overwrite never keeps it or it holds
 excluded paths. A path that cannot be deleted is an error, as a file that
