@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -13,23 +12,12 @@ import (
 // a full filesystem), commands say so and work on a private index in a
 // temporary folder instead of failing, restores first of all.
 func TestCacheDirFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root; this test mounts a tmpfs")
-		}
-		t.Skip("needs root to mount a small tmpfs")
-	}
 	c := newCLI(t)
 	src := filepath.Join(t.TempDir(), "src")
 	writeRandomFiles(t, src, 3, 50<<10, 5)
 	c.ok("ingest", "-q", src)
 
-	mnt := filepath.Join(t.TempDir(), "full")
-	os.Mkdir(mnt, 0o755)
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	mnt := smallTmpfs(t, "256k")
 	os.MkdirAll(filepath.Join(mnt, "cache"), 0o700)
 	// Fill it: the write that fails is the one that finds it full.
 	fill, _ := os.Create(filepath.Join(mnt, "fill"))
@@ -60,23 +48,12 @@ func TestCacheDirFull(t *testing.T) {
 // file-change cache: ... no space left on device" and no snapshot, after
 // uploading everything.
 func TestCacheDirFillsDuringIngest(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root; this test mounts a tmpfs")
-		}
-		t.Skip("needs root to mount a small tmpfs")
-	}
 	c := newCLI(t)
 	src := filepath.Join(t.TempDir(), "src")
 	writeRandomFiles(t, src, 3, 50<<10, 5)
 	c.ok("ingest", "-q", src)
 
-	mnt := filepath.Join(t.TempDir(), "full")
-	os.Mkdir(mnt, 0o755)
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=8m"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	mnt := smallTmpfs(t, "8m")
 	r := newCLIAt(t, c.repoDir(), "CAIRN_CACHE_DIR="+filepath.Join(mnt, "cache"))
 	r.ok("snapshots") // the local index, up to date, with room for nothing more
 	fill, _ := os.Create(filepath.Join(mnt, "fill"))

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -12,18 +11,7 @@ import (
 // even a shared lock: the commands that only read it say so and point to
 // --no-lock, as on read-only storage, and with it list and restore.
 func TestNoLockHintFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root; this test mounts a tmpfs")
-		}
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	mnt := filepath.Join(t.TempDir(), "disk")
-	os.Mkdir(mnt, 0o755)
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=4m"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	mnt := smallTmpfs(t, "4m")
 	c := newCLIAt(t, filepath.Join(mnt, "repo"))
 	c.ok("init", "--insecure-kdf")
 	src := filepath.Join(t.TempDir(), "src")

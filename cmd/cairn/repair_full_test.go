@@ -13,18 +13,7 @@ import (
 // blob was lost": the old index is still in force. Once there is room, it
 // works.
 func TestRepairIndexFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root; this test mounts a tmpfs")
-		}
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	mnt := filepath.Join(t.TempDir(), "disk")
-	os.Mkdir(mnt, 0o755)
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=8m"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	mnt := smallTmpfs(t, "8m")
 	c := newCLIAt(t, filepath.Join(mnt, "repo"))
 	c.ok("init", "--insecure-kdf")
 	src := filepath.Join(t.TempDir(), "src")
