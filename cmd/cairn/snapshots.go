@@ -59,14 +59,21 @@ type snapshotJSON struct {
 	Parent   string    `json:"parent,omitempty"`
 	Original string    `json:"original,omitempty"` // the snapshot this one was rewritten from (tag, repair)
 	// CopiedFrom is the snapshot of another repository this one is a copy of.
-	CopiedFrom string        `json:"copied_from,omitempty"`
-	Username   string        `json:"username,omitempty"`
-	Summary    *repo.Summary `json:"summary,omitempty"`
+	CopiedFrom string `json:"copied_from,omitempty"`
+	Username   string `json:"username,omitempty"`
+	UID        uint32 `json:"uid"`
+	GID        uint32 `json:"gid"`
+	// Excludes and IExcludes are the ingest's patterns: what they match
+	// was never backed up, and restore --delete keeps it.
+	Excludes  []string      `json:"excludes,omitempty"`
+	IExcludes []string      `json:"iexcludes,omitempty"`
+	Summary   *repo.Summary `json:"summary,omitempty"`
 }
 
 func toJSON(sn *repo.Snapshot) snapshotJSON {
 	j := snapshotJSON{ID: sn.ID.String(), ShortID: sn.ID.Short(), Time: sn.Time, Host: sn.Host, Hostname: sn.Host, Source: sn.Source,
-		Paths: sn.Paths, Tags: sn.Tags, Tree: sn.Tree.String(), Username: sn.Username, Summary: sn.Summary}
+		Paths: sn.Paths, Tags: sn.Tags, Tree: sn.Tree.String(), Username: sn.Username, UID: sn.UID, GID: sn.GID,
+		Excludes: sn.Excludes, IExcludes: sn.IExcludes, Summary: sn.Summary}
 	if sn.Parent != nil {
 		j.Parent = sn.Parent.String()
 	}
