@@ -246,6 +246,9 @@ type dirMeta struct {
 	// to what is (excluded by the selection, or a folder above the
 	// snapshot's paths, as / and /home for /home/ann).
 	onTheWay bool
+	// above: the directory is above the snapshot's paths (/ and /home
+	// for /home/ann), which the snapshot holds only to reach them.
+	above bool
 }
 
 // openFile is a regular file being written by the workers.
@@ -390,7 +393,8 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	stop := rs.startProgress(start)
 	if root.Kind == tree.KindDir {
 		rs.restoreDir(root.Subtree, opt.Target, rel, &lazyDir{made: true})
-		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true, !rs.incl.Includes(rel) || rs.above(rel)})
+		above := rs.above(rel)
+		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true, !rs.incl.Includes(rel) || above, above})
 	} else {
 		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true, &lazyDir{made: true})
 	}
@@ -414,6 +418,14 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 			// A user's restore cannot set the times or mode of another
 			// user's folder (/, /home), and was not asked to: leave it,
 			// without an error, as restic does.
+			continue
+		}
+		if d.above && d.existed {
+			// Restoring a snapshot of /home/ann leaves the folders
+			// above it that are already there (the target, /home) as
+			// they are: the snapshot holds them only to reach
+			// /home/ann, and their mode, owner and times are not what
+			// was asked for (a private --target made 0755 like /).
 			continue
 		}
 		if !opt.DryRun {
@@ -583,7 +595,8 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		if d.made {
 			// After its contents: the slice is applied in order, so
 			// children's metadata is set before their parent's.
-			rs.dirs = append(rs.dirs, dirMeta{dst, n, d.existed, !take || rs.above(rel)})
+			above := rs.above(rel)
+			rs.dirs = append(rs.dirs, dirMeta{dst, n, d.existed, !take || above, above})
 		}
 		return
 	}
