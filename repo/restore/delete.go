@@ -50,7 +50,7 @@ func (rs *restorer) deletePass(root *tree.Node, rel string) {
 			d = up
 		}
 	}
-	fd, err := fsmeta.Open(rs.base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := fsmeta.Open(rs.base, rs.openFlags(rel)|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if !(rs.opt.DryRun && errors.Is(err, unix.ENOENT)) {
 			rs.warn(rs.base, fmt.Errorf("delete what the snapshot lacks: %w", err))
@@ -117,7 +117,7 @@ func (rs *restorer) pruneTree(fd int, tid id.ID, incomplete bool, dst, rel strin
 		if !rs.incl.Includes(crel) && !rs.incl.MayContain(crel) {
 			continue
 		}
-		cfd, err := openat(fd, n.Name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+		cfd, err := openat(fd, n.Name, rs.openFlags(crel)|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
 		switch {
 		case err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP:
 			// Not made (nothing in it was selected, or with DryRun it
@@ -131,6 +131,17 @@ func (rs *restorer) pruneTree(fd int, tid id.ID, incomplete bool, dst, rel strin
 		rs.pruneTree(cfd, n.Subtree, n.Incomplete, filepath.Join(dst, n.Name), crel, spoilt)
 		unix.Close(cfd)
 	}
+}
+
+// openFlags is how pruneTree opens the folder at rel: one above the
+// snapshot's paths is only gone through, never read, so with O_PATH,
+// which needs no read permission there: a user restoring /home/ann in
+// place where /home is 0711 deleted nothing and got an error.
+func (rs *restorer) openFlags(rel string) int {
+	if rs.above(rel) {
+		return unix.O_PATH
+	}
+	return unix.O_RDONLY
 }
 
 // deleteExtra deletes name, in the folder open at fd (dst in the target,
