@@ -80,9 +80,7 @@ excluded paths. A path that cannot be deleted is an error, as a file that
 cannot be restored is: the rest goes on, and cairn exits with 1.
 
 --dry-run (-n) changes nothing and reads no file data: it counts what would
-be restored, kept and deleted (a folder of yours whose mode keeps you out,
-which the restore opens up to restore into, is opened for the look and
-given its mode back). With -v (or restic's -vv) every path is
+be restored, kept and deleted. With -v (or restic's -vv) every path is
 listed as it is, or would be, restored, updated, unchanged or deleted.`,
 		Args: oneSelector(false),
 		RunE: func(cmd *cobra.Command, args []string) error {

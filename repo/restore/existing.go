@@ -31,7 +31,6 @@ func (rs *restorer) prepareDir(dst string, fresh bool) (existed bool, err error)
 	if err == nil {
 		if fi.IsDir() {
 			if rs.opt.DryRun {
-				rs.peekInto(dst)
 				return true, nil
 			}
 			if err := fsmeta.DropDefaultACL(dst); err != nil {
@@ -194,42 +193,4 @@ func (rs *restorer) kept(dst string, n *tree.Node) {
 		rs.stats.skippedBytes.Add(int64(size))
 	}
 	rs.item(dst, Unchanged, size)
-}
-
-// peekedDir is a folder a dry run opened up, and the mode it had.
-type peekedDir struct {
-	path string
-	mode uint32
-}
-
-// peekInto lets a dry run look into an existing folder of the caller's
-// that keeps the owner out (chmod 000): the restore opens it up
-// (fsmeta.OpenUp) and then restores into it and deletes in it, so a dry
-// run that could not read it would foretell errors, and no deletions in
-// it or the folders above it, where the restore has none. The folder
-// gets its mode back when the dry run ends (closePeeked).
-func (rs *restorer) peekInto(dst string) {
-	if os.Geteuid() == 0 {
-		return
-	}
-	var st unix.Stat_t
-	if err := unix.Lstat(dst, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o700 == 0o700 {
-		return
-	}
-	if err := fsmeta.OpenUp(dst); err != nil {
-		return // the look fails, as the restore would
-	}
-	rs.peeked = append(rs.peeked, peekedDir{dst, st.Mode & 0o7777})
-}
-
-// closePeeked gives the folders peekInto opened their modes back,
-// deepest first.
-func (rs *restorer) closePeeked() {
-	for i := len(rs.peeked) - 1; i >= 0; i-- {
-		d := rs.peeked[i]
-		if err := unix.Chmod(d.path, d.mode); err != nil {
-			rs.warn(d.path, fmt.Errorf("giving back its mode after the dry run: %w", err))
-		}
-	}
-	rs.peeked = nil
 }

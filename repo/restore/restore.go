@@ -187,13 +187,10 @@ type Stats struct {
 var ErrIncomplete = errors.New("some paths could not be restored")
 
 type restorer struct {
-	ctx context.Context
-	// peeked are the folders a dry run opened up to look into, with
-	// the modes to give them back: see peekInto.
-	peeked []peekedDir
-	r      *repo.Repository
-	opt    Options
-	incl   *filter.Includer
+	ctx  context.Context
+	r    *repo.Repository
+	opt  Options
+	incl *filter.Includer
 	// paths are the snapshot's paths as recorded (cleaned, absolute),
 	// ways the folders strictly above them: see above. Sets, so that a
 	// snapshot of many paths (--files-from) costs no more per folder.
@@ -359,12 +356,6 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		}
 	} else if err := fsmeta.MkdirAll(opt.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("create target: %w", err)
-	}
-	if opt.DryRun {
-		defer rs.closePeeked()
-		if root.Kind == tree.KindDir {
-			rs.peekInto(opt.Target)
-		}
 	}
 	if root.Kind == tree.KindDir && !opt.DryRun {
 		// The target gets the root's metadata, and what is created in it
