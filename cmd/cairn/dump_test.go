@@ -393,3 +393,46 @@ func TestRemovePartials(t *testing.T) {
 		t.Errorf("finished file: %v", err)
 	}
 }
+
+// A symlink whose target holds no ASCII character comes out of bsdtar as
+// a symlink: archive/tar leaves its ustar linkname empty (it keeps ASCII
+// only), and libarchive took such an entry for an empty plain file.
+func TestDumpNonASCIILinkBsdtar(t *testing.T) {
+	if _, err := exec.LookPath("bsdtar"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the dump test checks archives with bsdtar, which is missing (make deps installs libarchive-tools)")
+		}
+		t.Skip("no bsdtar here (libarchive-tools)")
+	}
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		"cjk":    "日本語",
+		"long":   strings.Repeat("語", 60),
+		"binary": "\xfe\xfe\xfe",
+	}
+	for rel, target := range links {
+		if err := os.Symlink(target, filepath.Join(src, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.ok("ingest", src)
+
+	work := t.TempDir()
+	archive := filepath.Join(work, "src.tar")
+	c.ok("dump", "--target", archive, "latest:"+src)
+	out := filepath.Join(work, "out")
+	os.Mkdir(out, 0o755)
+	if b, err := exec.Command("bsdtar", "-x", "-f", archive, "-C", out).CombinedOutput(); err != nil {
+		t.Logf("bsdtar -x: %v\n%s", err, b) // it may warn that a name is not in the C locale
+	}
+	for rel, want := range links {
+		got, err := os.Readlink(filepath.Join(out, "src", rel))
+		if err != nil || got != want {
+			t.Errorf("bsdtar extracted %s as %q, %v; want a symlink to %q", rel, got, err, want)
+		}
+	}
+}

@@ -124,7 +124,8 @@ var ErrNotInTar = errors.New("tar cannot hold it: left out")
 // ErrNotInTar) and the archive goes on: a chunk
 // is written as zeros, a folder whose entries are lost is left empty.
 func Tar(ctx context.Context, r *repo.Repository, n *tree.Node, name string, w io.Writer, warn func(p string, err error)) error {
-	t := &tarWriter{ctx: ctx, r: r, w: w, tw: tar.NewWriter(w), warn: warn, links: map[[2]uint64]string{}}
+	hw := &holdWriter{w: w}
+	t := &tarWriter{ctx: ctx, r: r, w: w, hw: hw, tw: tar.NewWriter(hw), warn: warn, links: map[[2]uint64]string{}}
 	if err := t.node(n, name); err != nil {
 		return err
 	}
@@ -134,15 +135,76 @@ func Tar(ctx context.Context, r *repo.Repository, n *tree.Node, name string, w i
 type tarWriter struct {
 	ctx   context.Context
 	r     *repo.Repository
-	w     io.Writer // under tw, for the entries tw cannot write
+	w     io.Writer   // under tw, for the entries tw cannot write
+	hw    *holdWriter // between tw and w
 	tw    *tar.Writer
 	warn  func(p string, err error)
 	links map[[2]uint64]string // (dev, inode) of a hardlink group -> its first name
 }
 
 // writeHeader writes h, marking it when its names are not UTF-8.
+//
+// archive/tar keeps only the ASCII characters of a name in the ustar
+// fields (the whole name goes in a PAX record), so a link target without
+// any, such as a symlink to "日本語", leaves the ustar linkname empty.
+// libarchive (bsdtar, the tar of the BSDs and macOS) then takes the entry
+// for a plain file and extracts an empty file in place of the link. Such
+// a header block is amended to hold the target's first bytes, as GNU tar
+// writes it: the PAX record still gives the whole target.
 func (t *tarWriter) writeHeader(h *tar.Header) error {
-	return t.tw.WriteHeader(binaryNames(h))
+	h = binaryNames(h)
+	if h.Linkname == "" || hasASCII(h.Linkname) {
+		return t.tw.WriteHeader(h)
+	}
+	t.hw.hold = true
+	err := t.tw.WriteHeader(h)
+	buf := t.hw.buf
+	t.hw.hold, t.hw.buf = false, nil
+	if err != nil {
+		return err
+	}
+	if len(buf) >= block {
+		b := buf[len(buf)-block:]
+		if (b[156] == tar.TypeSymlink || b[156] == tar.TypeLink) && b[157] == 0 {
+			copy(b[157:257], cutName(h.Linkname, 100))
+			copy(b[148:156], "        ")
+			var sum int64
+			for _, c := range b {
+				sum += int64(c)
+			}
+			copy(b[148:155], fmt.Sprintf("%06o\x00", sum))
+			b[155] = ' '
+		}
+	}
+	_, err = t.w.Write(buf)
+	return err
+}
+
+// hasASCII reports whether archive/tar keeps any of s in a ustar field:
+// whether s holds an ASCII character other than NUL.
+func hasASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != 0 && s[i] < 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// holdWriter passes what tw writes on to w, except while hold is set: then
+// it keeps it in buf, for writeHeader to amend a header block.
+type holdWriter struct {
+	w    io.Writer
+	hold bool
+	buf  []byte
+}
+
+func (h *holdWriter) Write(p []byte) (int, error) {
+	if h.hold {
+		h.buf = append(h.buf, p...)
+		return len(p), nil
+	}
+	return h.w.Write(p)
 }
 
 // binaryNames adds the PAX record hdrcharset=BINARY to h when a name it
