@@ -566,3 +566,29 @@ func TestRestoreIntoFolderDoesNotFollowSymlinks(t *testing.T) {
 	}
 	h.contains("2 failures", filepath.Join(dst, "docs", "notes")+" is a symlink", filepath.Join(dst, "media")+" is a symlink")
 }
+
+// A marked entry whose path wraps to more lines than the dialog has room
+// for (a deep folder) is still shown, on one line with its end kept, not
+// replaced by "… and 1 more".
+func TestRestoreDialogShowsDeepPath(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 100, 20)
+	sn := f.snaps[3]
+	deep := strings.Repeat("/level_xxxxxxxxxxxx", 200) + "/file.txt"
+	p := &restorePage{items: []*mark{{sn: sn, path: deep, node: &tree.Node{Kind: tree.KindFile}}}}
+	lines := p.itemLines(h.a, 100, 5)
+	s := strings.Join(lines, "\n")
+	if len(lines) != 1 || !strings.Contains(s, sn.ID.Short()) || !strings.Contains(s, "level_xxxxxxxxxxxx/file.txt") || strings.Contains(s, "more") {
+		t.Errorf("the one marked deep file is listed as:\n%s", s)
+	}
+	p.items = append(p.items, &mark{sn: sn, path: "/home/alice/notes", node: &tree.Node{Kind: tree.KindFile}})
+	lines = p.itemLines(h.a, 100, 5)
+	if s := strings.Join(lines, "\n"); len(lines) != 2 || !strings.Contains(lines[0], "/file.txt") || !strings.Contains(s, "/home/alice/notes") {
+		t.Errorf("two marked entries, the first deep, are listed as:\n%s", s)
+	}
+	for _, l := range lines {
+		if w := ansi.StringWidth(l); w > 100 {
+			t.Errorf("line %q is %d cells wide, more than 100", l, w)
+		}
+	}
+}

@@ -55,7 +55,13 @@ func (p *restorePage) itemLines(a *App, w, room int) []string {
 		if m.node != nil && m.node.Kind.String() == "dir" {
 			kind = "/"
 		}
-		l := wrapDialog(fmt.Sprintf("  %s %s  %s%s", m.sn.ID.Short(), a.fmtTime(m.sn.Time), printable(m.path), kind), w)
+		head := fmt.Sprintf("  %s %s  ", m.sn.ID.Short(), a.fmtTime(m.sn.Time))
+		l := wrapDialog(head+printable(m.path)+kind, w)
+		if len(items) == 0 && (len(l) > room || (i < len(p.items)-1 && len(l) == room)) {
+			// A path too long for the room (a deep one) is shown on one
+			// line with its end kept, rather than not at all.
+			l = []string{head + fitLeft(printable(m.path)+kind, max(2, w-ansi.StringWidth(head)))}
+		}
 		if len(items)+len(l) > room || (i < len(p.items)-1 && len(items)+len(l) == room) {
 			items = append(items, fmt.Sprintf("  … and %d more", len(p.items)-i))
 			break
