@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 )
 
 // readPatterns returns the patterns given as flags, then those read from
@@ -57,6 +58,13 @@ func (f *ingestFlags) listedPaths(ctx context.Context) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("--files-from %s:%d: %q: %w", name, n, l, err)
 			}
+			if len(m) == 0 && !hasGlobMeta(l) {
+				// Glob finds no path of PATH_MAX bytes or more (the
+				// kernel refuses it whole), but the ingest reads one.
+				if _, err := fsmeta.Lstat(l); err == nil {
+					m = []string{l}
+				}
+			}
 			if len(m) == 0 {
 				fmt.Fprintf(os.Stderr, "cairn: --files-from %s:%d: nothing matches %q, skipped\n", name, n, l)
 			}
@@ -100,4 +108,10 @@ func readList(ctx context.Context, name string) ([]byte, error) {
 		return io.ReadAll(cancelableStdin(ctx, os.Stdin)) // Ctrl-C ends a wait for input that has not come
 	}
 	return os.ReadFile(name)
+}
+
+// hasGlobMeta reports whether filepath.Glob takes l for a pattern rather
+// than a name.
+func hasGlobMeta(l string) bool {
+	return strings.ContainsAny(l, `*?[\`)
 }
