@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo/dump"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/restore"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -131,9 +134,19 @@ type atomicFile struct {
 }
 
 func newAtomicFile(name string) (*atomicFile, error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".cairn-partial-*")
-	if err != nil {
-		return nil, err
+	// As os.CreateTemp, through fsmeta so that a target deeper than
+	// PATH_MAX is written as restore writes one.
+	var f *os.File
+	for try := 0; ; try++ {
+		tmp := filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".cairn-partial-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		var err error
+		f, err = fsmeta.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || try == 100 {
+			return nil, err
+		}
 	}
 	partials.Store(f.Name(), struct{}{})
 	return &atomicFile{File: f, name: name}, nil
@@ -148,7 +161,7 @@ var partials sync.Map // string -> struct{}
 // otherwise leave a hidden partial file beside the target.
 func removePartials() {
 	partials.Range(func(k, _ any) bool {
-		os.Remove(k.(string))
+		fsmeta.Remove(k.(string))
 		return true
 	})
 }
@@ -160,16 +173,16 @@ func (a *atomicFile) finish(err error) error {
 	if err == nil {
 		err = a.Sync()
 	}
+	if err == nil {
+		err = a.Chmod(0o666 &^ umask())
+	}
 	if cerr := a.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(a.Name(), 0o666&^umask())
+		return fsmeta.Rename(a.Name(), a.name)
 	}
-	if err == nil {
-		return os.Rename(a.Name(), a.name)
-	}
-	os.Remove(a.Name())
+	fsmeta.Remove(a.Name())
 	return err
 }
 

@@ -436,3 +436,53 @@ func TestDumpNonASCIILinkBsdtar(t *testing.T) {
 		}
 	}
 }
+
+// dump --target writes a file whose path is longer than PATH_MAX, as
+// restore --target restores under one: it failed with "file name too
+// long" creating its temporary file.
+func TestDumpTargetLongerThanPathMax(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("ingest", src)
+
+	root := t.TempDir()
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []string{root}
+	for len(strings.Join(parts, "/")) < 5000 {
+		name := strings.Repeat("d", 200)
+		if err := unix.Mkdirat(fd, name, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(fd)
+		fd, parts = next, append(parts, name)
+	}
+	defer unix.Close(fd)
+	c.ok("dump", "--target", strings.Join(append(parts, "a.txt"), "/"), "latest:"+filepath.Join(src, "a.txt"))
+	f, err := unix.Openat(fd, "a.txt", unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatalf("the dumped file: %v", err)
+	}
+	b := make([]byte, 100)
+	n, _ := unix.Read(f, b)
+	unix.Close(f)
+	if string(b[:n]) != "hello\n" {
+		t.Errorf("the dumped file holds %q", b[:n])
+	}
+	names := make([]byte, 4096)
+	if k, err := unix.ReadDirent(fd, names); err != nil || strings.Contains(string(names[:k]), "cairn-partial") {
+		t.Errorf("a partial file is left beside the target (%v)", err)
+	}
+}
