@@ -51,6 +51,20 @@ func (d *DB) SyncSnapshots(keep map[id.ID]bool, add map[id.ID][]byte) error {
 	})
 }
 
+// DropSnapshot removes one snapshot from the catalogue, and reports
+// whether it held it; it touches no other entry, so removing many
+// snapshots one by one stays linear in their number.
+func (d *DB) DropSnapshot(sid id.ID) (bool, error) {
+	var held bool
+	if err := d.view(func(tx *bolt.Tx) error {
+		held = tx.Bucket(bSnapshots).Get(sid[:]) != nil
+		return nil
+	}); err != nil || !held {
+		return false, err
+	}
+	return true, d.update(func(tx *bolt.Tx) error { return tx.Bucket(bSnapshots).Delete(sid[:]) })
+}
+
 // Snapshot returns one catalogued snapshot's stored plaintext, or nil when
 // the catalogue does not hold it.
 func (d *DB) Snapshot(sid id.ID) ([]byte, error) {

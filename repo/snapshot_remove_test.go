@@ -46,3 +46,47 @@ func TestForgetRemoveSnapshot(t *testing.T) {
 		t.Errorf("second removal: %v", err)
 	}
 }
+
+// Forgetting thousands of snapshots (a year of hourly ones) removes them
+// one by one: each removal must touch its own catalogue entry only, not
+// read and rewrite the whole catalogue, which made forget quadratic.
+func TestRemoveSnapshotCostIndependentOfCatalogue(t *testing.T) {
+	ctx := context.Background()
+	r := TestRepository(t)
+	var saved []*Snapshot
+	for i := range 2000 {
+		sn := &Snapshot{Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour), Host: "h", Source: "s",
+			Paths: []string{"/srv/some/long/enough/path/to/weigh/like/a/real/snapshot"}}
+		if err := r.SaveSnapshot(ctx, sn); err != nil {
+			t.Fatal(err)
+		}
+		saved = append(saved, sn)
+	}
+	if _, err := r.Snapshots(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	next := 0
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := r.RemoveSnapshot(ctx, saved[next].ID); err != nil {
+			t.Fatal(err)
+		}
+		next++
+	})
+	// A handful of allocations for the backend and one bolt transaction;
+	// reading the catalogue of ~2000 entries costs thousands.
+	if allocs > 500 {
+		t.Errorf("removing one snapshot of %d took %.0f allocations: it reads the whole catalogue", len(saved), allocs)
+	}
+	cat, err := r.Index().Snapshots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat) != len(saved)-next {
+		t.Errorf("catalogue holds %d snapshots after removing %d of %d", len(cat), next, len(saved))
+	}
+	for _, sn := range saved[:next] {
+		if _, ok := cat[sn.ID]; ok {
+			t.Errorf("catalogue still holds removed snapshot %s", sn.ID.Short())
+		}
+	}
+}
