@@ -86,6 +86,36 @@ func (d *DB) AddSegmentInfo(seg id.ID, info SegmentInfo, packs []Pack) error {
 	})
 }
 
+// SegmentAdd is one segment for AddSegmentInfos.
+type SegmentAdd struct {
+	ID    id.ID
+	Info  SegmentInfo
+	Packs []Pack
+}
+
+// AddSegmentInfos records several segments, as AddSegmentInfo does, in one
+// transaction: a cold local index loads thousands of segments, and a
+// commit (an fdatasync) for each made opening the repository take minutes.
+func (d *DB) AddSegmentInfos(segs []SegmentAdd) error {
+	if len(segs) == 0 {
+		return nil
+	}
+	return d.update(func(tx *bolt.Tx) error {
+		for _, s := range segs {
+			if err := tx.Bucket(bSegments).Put(s.ID[:], s.Info.encode()); err != nil {
+				return err
+			}
+			if !s.Info.Loaded {
+				continue
+			}
+			if err := putPacks(tx, s.Packs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // ForgetSegment drops the record of an ignored segment that is no longer
 // stored. (A loaded one cannot be dropped alone: its blobs would stay;
 // rebuild with ResetBlobs instead.)

@@ -517,6 +517,15 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 		}
 		known = map[id.ID]index.SegmentInfo{}
 	}
+	var batch []index.SegmentAdd
+	flush := func() error {
+		err := r.idx.AddSegmentInfos(batch)
+		batch = batch[:0]
+		if err != nil {
+			return &localIndexError{err}
+		}
+		return nil
+	}
 	for sid := range stored {
 		info, ok := known[sid]
 		if ok && info.Loaded == live(sid) {
@@ -532,13 +541,20 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 				continue
 			}
 		}
-		info = index.SegmentInfo{Loaded: live(sid), Supersedes: s.Supersedes}
-		if err := r.idx.AddSegmentInfo(sid, info, s.Packs); err != nil {
-			return &localIndexError{err}
+		batch = append(batch, index.SegmentAdd{ID: sid, Info: index.SegmentInfo{Loaded: live(sid), Supersedes: s.Supersedes}, Packs: s.Packs})
+		if len(batch) >= segmentBatch {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	return flush()
 }
+
+// segmentBatch is how many segments SyncIndex records in one local index
+// transaction: one commit each made a cold open of a repository with
+// thousands of snapshots (and so of segments) spend minutes in fdatasync.
+const segmentBatch = 256
 
 // skipDamagedSegment says that SyncIndex left out a segment it could not
 // read: the blobs only it names are unknown until it is repaired. The

@@ -151,3 +151,32 @@ func TestSyncIndexSkipsDamagedSegment(t *testing.T) {
 		t.Fatalf("notices: %q", notes)
 	}
 }
+
+// A host with a cold local index (a new machine, an emptied cache) loads
+// every segment of a repository holding thousands of snapshots: they are
+// recorded in a few local index transactions, not one commit (and one
+// fdatasync) each, which made opening such a repository take minutes.
+func TestSyncIndexBatchesSegments(t *testing.T) {
+	ctx := context.Background()
+	_, r, other := openTwo(t)
+	const n = 600
+	for i := range n {
+		pid, bid := id.ID{1, byte(i), byte(i >> 8)}, id.ID{2, byte(i), byte(i >> 8)}
+		if _, err := r.SaveSegment(ctx, &Segment{Packs: []index.Pack{onePack(pid, bid, 0)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := other.Index().Generation()
+	if err := other.SyncIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if commits := other.Index().Generation() - before; commits > n/100 {
+		t.Errorf("loading %d segments took %d local index commits", n, commits)
+	}
+	for i := range n {
+		bid := id.ID{2, byte(i), byte(i >> 8)}
+		if _, ok, err := other.LookupBlob(bid); err != nil || !ok {
+			t.Fatalf("blob %d of %d not found after sync (%v)", i, n, err)
+		}
+	}
+}
