@@ -65,6 +65,23 @@ func (d *DB) DropSnapshot(sid id.ID) (bool, error) {
 	return true, d.update(func(tx *bolt.Tx) error { return tx.Bucket(bSnapshots).Delete(sid[:]) })
 }
 
+// DropSnapshots removes the given snapshots from the catalogue in one
+// transaction; those it does not hold are ignored.
+func (d *DB) DropSnapshots(sids []id.ID) error {
+	if len(sids) == 0 {
+		return nil
+	}
+	return d.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSnapshots)
+		for _, sid := range sids {
+			if err := b.Delete(sid[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Snapshot returns one catalogued snapshot's stored plaintext, or nil when
 // the catalogue does not hold it.
 func (d *DB) Snapshot(sid id.ID) ([]byte, error) {

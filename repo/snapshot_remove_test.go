@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/repo/id"
 )
 
 func TestForgetRemoveSnapshot(t *testing.T) {
@@ -88,5 +90,42 @@ func TestRemoveSnapshotCostIndependentOfCatalogue(t *testing.T) {
 		if _, ok := cat[sn.ID]; ok {
 			t.Errorf("catalogue still holds removed snapshot %s", sn.ID.Short())
 		}
+	}
+}
+
+// forget and the daemon's retention remove many snapshots at once: their
+// catalogue entries go in one local index commit, not an fdatasync each.
+func TestRemoveSnapshotsOneCommit(t *testing.T) {
+	ctx := context.Background()
+	r := TestRepository(t)
+	var sids []id.ID
+	for i := range 300 {
+		sn := &Snapshot{Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour), Host: "h", Source: "s"}
+		if err := r.SaveSnapshot(ctx, sn); err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, sn.ID)
+	}
+	if _, err := r.Snapshots(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := r.Index().Generation()
+	n, err := r.RemoveSnapshots(ctx, sids[:250])
+	if err != nil || n != 250 {
+		t.Fatalf("removed %d: %v", n, err)
+	}
+	if commits := r.Index().Generation() - before; commits > 2 {
+		t.Errorf("removing 250 snapshots took %d local index commits", commits)
+	}
+	list, err := r.Snapshots(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := r.Index().Snapshots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 50 || len(cat) != 50 || list[0].ID != sids[250] {
+		t.Errorf("after removing 250 of 300: %d listed, %d catalogued", len(list), len(cat))
 	}
 }

@@ -281,10 +281,12 @@ func removeSnapshots(ctx context.Context, r *repo.Repository, remove []*repo.Sna
 		}
 		return nil
 	}
+	sids := make([]id.ID, len(remove))
 	for i, sn := range remove {
-		if err := r.RemoveSnapshot(ctx, sn.ID); err != nil {
-			return fmt.Errorf("removed %d of %s, then: %w", i, plural(len(remove), "snapshot"), err)
-		}
+		sids[i] = sn.ID
+	}
+	if n, err := r.RemoveSnapshots(ctx, sids); err != nil {
+		return fmt.Errorf("removed %d of %s, then: %w", n, plural(len(remove), "snapshot"), err)
 	}
 	if text {
 		fmt.Fprintf(stdout, "removed %s; the data only they used stays until prune\n", plural(len(remove), "snapshot"))

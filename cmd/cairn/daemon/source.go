@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/check"
 	"github.com/cairn-backup/cairn/repo/filter"
 	"github.com/cairn-backup/cairn/repo/forget"
+	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/ingest"
 	"github.com/cairn-backup/cairn/repo/prune"
 )
@@ -256,10 +257,15 @@ func (d *Daemon) forget(ctx context.Context, r *repo.Repository, host, source st
 	if !ok {
 		return 0, errors.New("the policy keeps none of the snapshots: nothing removed")
 	}
+	sids := make([]id.ID, len(res.Remove))
 	for i, sn := range res.Remove {
-		if err := r.RemoveSnapshot(ctx, sn.ID); err != nil {
-			return i, fmt.Errorf("removing snapshot %s: %w", sn.ID.Short(), err)
+		sids[i] = sn.ID
+	}
+	if n, err := r.RemoveSnapshots(ctx, sids); err != nil {
+		if n < len(sids) {
+			err = fmt.Errorf("removing snapshot %s: %w", sids[n].Short(), err)
 		}
+		return n, err
 	}
 	if len(res.Remove) > 0 {
 		d.logf("%s removed %s, kept %d", what, plural(len(res.Remove), "snapshot"), len(res.Keep))
