@@ -101,18 +101,21 @@ func (d *DB) AddSegmentInfos(segs []SegmentAdd) error {
 		return nil
 	}
 	return d.update(func(tx *bolt.Tx) error {
+		// The packs of all the segments go in together, in one sorted
+		// insert: segment by segment, each one's blobs would land at
+		// random among the earlier ones' in nodes bbolt splits only at
+		// commit (see putPacks). In segment order, so that the first copy
+		// of a blob stays its location, as one by one.
+		var packs []Pack
 		for _, s := range segs {
 			if err := tx.Bucket(bSegments).Put(s.ID[:], s.Info.encode()); err != nil {
 				return err
 			}
-			if !s.Info.Loaded {
-				continue
-			}
-			if err := putPacks(tx, s.Packs); err != nil {
-				return err
+			if s.Info.Loaded {
+				packs = append(packs, s.Packs...)
 			}
 		}
-		return nil
+		return putPacks(tx, packs)
 	})
 }
 

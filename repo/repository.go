@@ -518,9 +518,10 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 		known = map[id.ID]index.SegmentInfo{}
 	}
 	var batch []index.SegmentAdd
+	blobs := 0
 	flush := func() error {
 		err := r.idx.AddSegmentInfos(batch)
-		batch = batch[:0]
+		batch, blobs = batch[:0], 0
 		if err != nil {
 			return &localIndexError{err}
 		}
@@ -542,7 +543,10 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 			}
 		}
 		batch = append(batch, index.SegmentAdd{ID: sid, Info: index.SegmentInfo{Loaded: live(sid), Supersedes: s.Supersedes}, Packs: s.Packs})
-		if len(batch) >= segmentBatch {
+		for _, p := range s.Packs {
+			blobs += len(p.Blobs)
+		}
+		if len(batch) >= segmentBatch || blobs >= segmentBatchBlobs {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -555,6 +559,11 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 // transaction: one commit each made a cold open of a repository with
 // thousands of snapshots (and so of segments) spend minutes in fdatasync.
 const segmentBatch = 256
+
+// segmentBatchBlobs bounds a batch by the blobs its segments name too: a
+// transaction holds every page it dirties until it commits, and a cold
+// open of a large repository must not hold its whole index in memory.
+const segmentBatchBlobs = 100_000
 
 // skipDamagedSegment says that SyncIndex left out a segment it could not
 // read: the blobs only it names are unknown until it is repaired. The
