@@ -2,6 +2,7 @@ package fsmeta
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -311,6 +312,72 @@ func OpenUp(path string) error {
 	}
 	if err := unix.Chmod(p.name, st.Mode&0o7777|0o700); err != nil {
 		return &os.PathError{Op: "chmod u+rwx (to restore into it)", Path: path, Err: err}
+	}
+	return nil
+}
+
+// DirState is what a restore changes on an existing folder it restores
+// into (its default ACL, dropped; its owner's rwx, opened up), kept to
+// be given back to a folder the restore otherwise leaves as it is.
+type DirState struct {
+	mode uint32
+	acl  []byte // the default ACL, nil if none
+}
+
+// SaveDirState returns the state of the folder at path for PutBack, or
+// nil when there is none there.
+func SaveDirState(path string) (*DirState, error) {
+	p, err := shorten(path)
+	if err != nil {
+		return nil, &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	defer p.close()
+	var st unix.Stat_t
+	if err := unix.Lstat(p.name, &st); err != nil {
+		if err == unix.ENOENT {
+			return nil, nil
+		}
+		return nil, &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, nil
+	}
+	s := &DirState{mode: st.Mode & 0o7777}
+	acl, err := getXattr(p.name, "system.posix_acl_default")
+	switch {
+	case err == nil:
+		s.acl = acl
+	case errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP):
+	default:
+		return nil, fmt.Errorf("read default ACL: %w", err)
+	}
+	return s, nil
+}
+
+// PutBack gives the folder at path the default ACL and mode s holds
+// again, if they changed.
+func (s *DirState) PutBack(path string) error {
+	p, err := shorten(path)
+	if err != nil {
+		return &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	defer p.close()
+	var st unix.Stat_t
+	if err := unix.Lstat(p.name, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil
+	}
+	if s.acl != nil {
+		if err := unix.Lsetxattr(p.name, "system.posix_acl_default", s.acl, 0); err != nil {
+			return fmt.Errorf("put back default ACL: %w", err)
+		}
+	}
+	if st.Mode&0o7777 != s.mode {
+		if err := unix.Chmod(p.name, s.mode); err != nil {
+			return &os.PathError{Op: "chmod (put back its mode)", Path: path, Err: err}
+		}
 	}
 	return nil
 }

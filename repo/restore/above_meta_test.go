@@ -1,11 +1,16 @@
 package restore_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/repo/ingest"
 	"github.com/cairn-backup/cairn/repo/restore"
@@ -72,4 +77,63 @@ func TestAboveFoldersKeepTheirMetadata(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAboveFoldersKeepTheirDefaultACL: the restore drops the default ACL
+// of a folder it restores into (what it restores must not inherit it),
+// and gave a folder above the snapshot's paths the snapshot's metadata
+// after. Now that such a folder is left as it is, its default ACL is put
+// back once the restore is done, and what was restored still inherits
+// none of it.
+func TestAboveFoldersKeepTheirDefaultACL(t *testing.T) {
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf
+	}
+	if _, err := exec.LookPath("setfacl"); err != nil {
+		skip("setfacl is not installed")
+	}
+	f := newSmallTree(t)
+	res, err := ingest.Run(context.Background(), f.r, ingest.Options{Paths: []string{filepath.Join(f.src, "d")}, Host: "h", Source: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "target")
+	base := filepath.Join(dst, f.src)
+	must(t, os.MkdirAll(base, 0o755))
+	want := map[string][]byte{}
+	for _, p := range []string{dst, base} {
+		if out, err := exec.Command("setfacl", "-d", "-m", "u:999:rwx", p).CombinedOutput(); err != nil {
+			skip("setfacl: %v %s", err, out)
+		}
+		acl, err := getxattr(p, "system.posix_acl_default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[p] = acl
+	}
+	if _, err := restore.Run(context.Background(), f.r, res.Snapshot, "/", restore.Options{Target: dst, Workers: 2,
+		Warn: func(p string, err error) { t.Errorf("warning %s: %v", p, err) }}); err != nil {
+		t.Fatal(err)
+	}
+	for p, acl := range want {
+		got, err := getxattr(p, "system.posix_acl_default")
+		if err != nil || !bytes.Equal(got, acl) {
+			t.Errorf("%s, above the snapshot's path, has default ACL %x (%v), want its own %x back", p, got, err, acl)
+		}
+	}
+	for _, p := range []string{filepath.Join(base, "d"), filepath.Join(base, "d", "c.txt")} {
+		if _, err := unix.Lgetxattr(p, "system.posix_acl_access", nil); !errors.Is(err, unix.ENODATA) {
+			t.Errorf("%s inherited an ACL from the folder above (%v)", p, err)
+		}
+	}
+}
+
+func getxattr(p, name string) ([]byte, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Lgetxattr(p, name, buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
 }

@@ -249,6 +249,9 @@ type dirMeta struct {
 	// above: the directory is above the snapshot's paths (/ and /home
 	// for /home/ann), which the snapshot holds only to reach them.
 	above bool
+	// kept: an existing folder above the paths as it was before the
+	// restore dropped its default ACL or opened it up, to give back.
+	kept *fsmeta.DirState
 }
 
 // openFile is a regular file being written by the workers.
@@ -357,6 +360,14 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	} else if err := fsmeta.MkdirAll(opt.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("create target: %w", err)
 	}
+	var targetKept *fsmeta.DirState
+	if root.Kind == tree.KindDir && !opt.DryRun && rs.above(rel) {
+		// Left as it is (see the directory metadata below): what is
+		// changed to restore into it is given back at the end.
+		if targetKept, err = fsmeta.SaveDirState(opt.Target); err != nil {
+			rs.warn(opt.Target, err)
+		}
+	}
 	if root.Kind == tree.KindDir && !opt.DryRun {
 		// The target gets the root's metadata, and what is created in it
 		// must inherit nothing from an ACL it has (of its own, or from
@@ -394,7 +405,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if root.Kind == tree.KindDir {
 		rs.restoreDir(root.Subtree, opt.Target, rel, &lazyDir{made: true})
 		above := rs.above(rel)
-		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true, !rs.incl.Includes(rel) || above, above})
+		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true, !rs.incl.Includes(rel) || above, above, targetKept})
 	} else {
 		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true, &lazyDir{made: true})
 	}
@@ -426,6 +437,13 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 			// they are: the snapshot holds them only to reach
 			// /home/ann, and their mode, owner and times are not what
 			// was asked for (a private --target made 0755 like /).
+			// What the restore changed to restore into it (its default
+			// ACL, its owner's rwx) is given back.
+			if d.kept != nil && !opt.DryRun {
+				if err := d.kept.PutBack(d.path); err != nil {
+					rs.warn(d.path, err)
+				}
+			}
 			continue
 		}
 		if !opt.DryRun {
@@ -525,6 +543,10 @@ type lazyDir struct {
 	// the names it restored there so far, in lower case.
 	mine   bool
 	folded map[string]bool
+	// above: it is above the snapshot's paths; kept, for one that
+	// existed, what it was before the restore changed it.
+	above bool
+	kept  *fsmeta.DirState
 }
 
 // ensure creates d and its parents if they are not there yet.
@@ -539,6 +561,15 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 		d.failed = true
 		rs.warn(d.path, errNameTaken)
 		return false
+	}
+	if d.above && !rs.opt.DryRun {
+		// Left as it is if it exists (see Run): what is changed to
+		// restore into it is given back at the end.
+		kept, err := fsmeta.SaveDirState(d.path)
+		if err != nil {
+			rs.warn(d.path, err)
+		}
+		d.kept = kept
 	}
 	existed, err := rs.prepareDir(d.path, d.parent.fresh)
 	if err != nil {
@@ -587,7 +618,7 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, here *lazyDir) {
 func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent *lazyDir) {
 	defer rs.restoredHere(parent, n.Name)
 	if n.Kind == tree.KindDir {
-		d := &lazyDir{parent: parent, path: dst}
+		d := &lazyDir{parent: parent, path: dst, above: rs.above(rel)}
 		if take && !rs.ensure(d) {
 			return
 		}
@@ -595,8 +626,7 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		if d.made {
 			// After its contents: the slice is applied in order, so
 			// children's metadata is set before their parent's.
-			above := rs.above(rel)
-			rs.dirs = append(rs.dirs, dirMeta{dst, n, d.existed, !take || above, above})
+			rs.dirs = append(rs.dirs, dirMeta{dst, n, d.existed, !take || d.above, d.above, d.kept})
 		}
 		return
 	}
