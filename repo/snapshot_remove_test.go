@@ -117,6 +117,11 @@ func TestRemoveSnapshotsOneCommit(t *testing.T) {
 	if commits := r.Index().Generation() - before; commits > 2 {
 		t.Errorf("removing 250 snapshots took %d local index commits", commits)
 	}
+	// The entries are gone from the catalogue itself, not only from the
+	// listing below (which mends a stale catalogue on its own).
+	if cat, err := r.Index().Snapshots(); err != nil || len(cat) != 50 {
+		t.Errorf("catalogue right after removing 250 of 300: %d entries (%v)", len(cat), err)
+	}
 	list, err := r.Snapshots(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
