@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -30,20 +29,7 @@ func TestReadOnlyTargetKeepsItsModeAsUser(t *testing.T) {
 	target := filepath.Join(t.TempDir(), "target")
 	os.Mkdir(target, 0o755)
 	os.Chown(target, 65534, 65534)
-	for _, p := range []string{c.bin, c.repoDir(), c.passwordFile(), target} {
-		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
-			if st, err := os.Stat(d); err == nil {
-				os.Chmod(d, st.Mode().Perm()|0o011)
-			}
-		}
-	}
-	os.Chmod(c.passwordFile(), 0o644)
-	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
-		if st, err := os.Stat(p); err == nil {
-			os.Chmod(p, st.Mode().Perm()|0o055)
-		}
-		return nil
-	})
+	shareWithNobody(c, target)
 	os.Chmod(target, 0o555)
 	cache := t.TempDir()
 	os.Chown(cache, 65534, 65534)

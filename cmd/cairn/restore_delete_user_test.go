@@ -34,21 +34,8 @@ func TestDeleteThroughSearchOnlyFolderAsUser(t *testing.T) {
 		os.Lchown(p, 65534, 65534)
 		return nil
 	})
-	for _, p := range []string{c.bin, c.repoDir(), c.passwordFile(), home} {
-		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
-			if st, err := os.Stat(d); err == nil {
-				os.Chmod(d, st.Mode().Perm()|0o011)
-			}
-		}
-	}
+	shareWithNobody(c, home)
 	os.Chmod(top, 0o711)
-	os.Chmod(c.passwordFile(), 0o644)
-	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
-		if st, err := os.Stat(p); err == nil {
-			os.Chmod(p, st.Mode().Perm()|0o055)
-		}
-		return nil
-	})
 	cache := t.TempDir()
 	os.Chown(cache, 65534, 65534)
 	for _, args := range [][]string{{"--dry-run"}, nil} {

@@ -44,20 +44,7 @@ func TestRestoreAgainAsUser(t *testing.T) {
 	c.ok("ingest", src)
 
 	// Let nobody run the binary and read the repository and password.
-	for _, p := range []string{c.bin, c.repoDir(), c.passwordFile()} {
-		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
-			if st, err := os.Stat(d); err == nil {
-				os.Chmod(d, st.Mode().Perm()|0o011)
-			}
-		}
-	}
-	os.Chmod(c.passwordFile(), 0o644)
-	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
-		if st, err := os.Stat(p); err == nil {
-			os.Chmod(p, st.Mode().Perm()|0o055)
-		}
-		return nil
-	})
+	shareWithNobody(c)
 	home := t.TempDir()
 	if err := os.Chown(home, 65534, 65534); err != nil {
 		t.Fatal(err)
@@ -129,20 +116,7 @@ func TestRestoreGroupAsUser(t *testing.T) {
 		}
 	}
 	c.ok("ingest", src)
-	for _, p := range []string{c.bin, c.repoDir(), c.passwordFile()} {
-		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
-			if st, err := os.Stat(d); err == nil {
-				os.Chmod(d, st.Mode().Perm()|0o011)
-			}
-		}
-	}
-	os.Chmod(c.passwordFile(), 0o644)
-	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
-		if st, err := os.Stat(p); err == nil {
-			os.Chmod(p, st.Mode().Perm()|0o055)
-		}
-		return nil
-	})
+	shareWithNobody(c)
 	home := t.TempDir()
 	if err := os.Chown(home, 65534, 65534); err != nil {
 		t.Fatal(err)
@@ -194,20 +168,7 @@ func TestRestoreInPlaceAsUser(t *testing.T) {
 	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 	os.Chtimes(filepath.Join(home, "sub"), mtime, mtime)
 	c.ok("ingest", home)
-	for _, p := range []string{c.bin, c.repoDir(), c.passwordFile(), home} {
-		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
-			if st, err := os.Stat(d); err == nil {
-				os.Chmod(d, st.Mode().Perm()|0o011)
-			}
-		}
-	}
-	os.Chmod(c.passwordFile(), 0o644)
-	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
-		if st, err := os.Stat(p); err == nil {
-			os.Chmod(p, st.Mode().Perm()|0o055)
-		}
-		return nil
-	})
+	shareWithNobody(c, home)
 	cache := t.TempDir()
 	os.Chown(cache, 65534, 65534)
 	now := time.Now()
@@ -256,20 +217,7 @@ func TestMountRefusedAsUser(t *testing.T) {
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{c.bin, c.repoDir(), c.passwordFile(), mnt} {
-		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
-			if st, err := os.Stat(d); err == nil {
-				os.Chmod(d, st.Mode().Perm()|0o011)
-			}
-		}
-	}
-	os.Chmod(c.passwordFile(), 0o644)
-	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
-		if st, err := os.Stat(p); err == nil {
-			os.Chmod(p, st.Mode().Perm()|0o055)
-		}
-		return nil
-	})
+	shareWithNobody(c, mnt)
 	cache := t.TempDir()
 	os.Chown(cache, 65534, 65534)
 	cmd := c.cmd("--no-lock", "mount", mnt)
@@ -293,4 +241,24 @@ func TestMountRefusedAsUser(t *testing.T) {
 	if strings.Contains(string(out), "code 256") || !strings.Contains(string(out), "fusermount refused the mount") {
 		t.Errorf("cairn mount as nobody: unclear error:\n%s", out)
 	}
+}
+
+// shareWithNobody lets uid 65534 (nobody) run c's binary and read its
+// repository and password file: search permission on every folder above
+// them and above extra, read permission on the repository and password.
+func shareWithNobody(c *cli, extra ...string) {
+	for _, p := range append([]string{c.bin, c.repoDir(), c.passwordFile()}, extra...) {
+		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
+			if st, err := os.Stat(d); err == nil {
+				os.Chmod(d, st.Mode().Perm()|0o011)
+			}
+		}
+	}
+	os.Chmod(c.passwordFile(), 0o644)
+	filepath.WalkDir(c.repoDir(), func(p string, e fs.DirEntry, err error) error {
+		if st, err := os.Stat(p); err == nil {
+			os.Chmod(p, st.Mode().Perm()|0o055)
+		}
+		return nil
+	})
 }
