@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,14 +74,7 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	case <-time.After(time.Second):
 	}
 	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("dump still running 10 s after a second interrupt")
-	}
-	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Fatalf("exit %d after a second interrupt, want %d; stderr: %s", code, exitInterrupted, stderr.String())
-	}
+	endsInterrupted(t, cmd, done, stderr, "dump still running", "a second interrupt")
 	if !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("stderr does not say it was interrupted: %q", stderr.String())
 	}
@@ -156,14 +150,7 @@ func TestInterruptWhilePasswordCommandRuns(t *testing.T) {
 	defer func() { cmd.Process.Kill(); <-done }()
 	time.Sleep(time.Second)
 	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("cairn still waiting for the password command 10 s after SIGTERM")
-	}
-	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, stderr.String())
-	}
+	endsInterrupted(t, cmd, done, &stderr, "cairn still waiting for the password command", "SIGTERM")
 }
 
 // TestCtrlCAtPasswordPrompt: Ctrl-C at the password prompt stops cairn at
@@ -283,14 +270,7 @@ func TestSecondHangupStopsCleanly(t *testing.T) {
 	case <-time.After(time.Second):
 	}
 	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("dump still running 10 s after a Ctrl-C following the hangups")
-	}
-	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, stderr.String())
-	}
+	endsInterrupted(t, cmd, done, stderr, "dump still running", "a Ctrl-C following the hangups")
 }
 
 // TestDoubledSignalStopsCleanly: GNU timeout sends its SIGTERM to the
@@ -362,12 +342,20 @@ func TestDoubledSignalIsOneRequest(t *testing.T) {
 	case <-time.After(time.Second):
 	}
 	cmd.Process.Signal(syscall.SIGINT)
+	endsInterrupted(t, cmd, done, stderr, "dump still running", "a Ctrl-C following the doubled SIGTERM")
+}
+
+// endsInterrupted waits up to 10 s for cmd (done closes when it has
+// exited) and requires exit 130: what is still going on (what) 10 s after
+// the signal (after) is the failure.
+func endsInterrupted(t *testing.T, cmd *exec.Cmd, done <-chan struct{}, stderr fmt.Stringer, what, after string) {
+	t.Helper()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("dump still running 10 s after a Ctrl-C following the doubled SIGTERM")
+		t.Fatalf("%s 10 s after %s", what, after)
 	}
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Fatalf("exit %d, want %d; stderr: %s", code, exitInterrupted, stderr.String())
+		t.Fatalf("exit %d after %s, want %d; stderr: %s", code, after, exitInterrupted, stderr.String())
 	}
 }
