@@ -59,29 +59,7 @@ func TestRestoreCaseInsensitiveTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	img := filepath.Join(dir, "exfat.img")
-	mnt := filepath.Join(dir, "mnt")
-	run := func(name string, args ...string) string {
-		out, err := exec.Command(name, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 16<<20); err != nil {
-		t.Fatal(err)
-	}
-	run("mkfs.exfat", img)
-	loop := run("losetup", "-f", "--show", img)
-	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
-	run("mount.exfat-fuse", loop, mnt)
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	mnt := exfatMount(t, dir, 16<<20)
 
 	// Fresh, then again over what the first left.
 	for i := 1; i <= 2; i++ {
@@ -137,29 +115,7 @@ func TestRestoreCaseInsensitiveTargetLargeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := filepath.Join(dir, "exfat.img")
-	mnt := filepath.Join(dir, "mnt")
-	run := func(name string, args ...string) string {
-		out, err := exec.Command(name, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	run("mkfs.exfat", img)
-	loop := run("losetup", "-f", "--show", img)
-	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
-	run("mount.exfat-fuse", loop, mnt)
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	mnt := exfatMount(t, dir, 64<<20)
 
 	var warned []string
 	opt := restore.Options{Target: mnt, Warn: func(p string, err error) {
@@ -179,4 +135,35 @@ func TestRestoreCaseInsensitiveTargetLargeFile(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("temporaries left: %v", left)
 	}
+}
+
+// exfatMount makes an exFAT image of size bytes in dir and mounts it (with
+// the FUSE driver: this kernel has none) at dir/mnt, for the test's
+// lifetime.
+func exfatMount(t *testing.T, dir string, size int64) string {
+	t.Helper()
+	img := filepath.Join(dir, "exfat.img")
+	mnt := filepath.Join(dir, "mnt")
+	run := func(name string, args ...string) string {
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	run("mkfs.exfat", img)
+	loop := run("losetup", "-f", "--show", img)
+	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
+	run("mount.exfat-fuse", loop, mnt)
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	return mnt
 }
