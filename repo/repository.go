@@ -476,10 +476,24 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 	// superseded: what it replaced stays replaced.
 	superseded := map[id.ID]bool{}
 	loaded := map[id.ID]*Segment{}
+	var unknown []id.ID
+	for sid := range stored {
+		if _, ok := known[sid]; !ok {
+			unknown = append(unknown, sid)
+		}
+	}
+	got, errs, err := r.LoadSegments(ctx, unknown)
+	if err != nil {
+		return err
+	}
+	fetched := map[id.ID]int{}
+	for i, sid := range unknown {
+		fetched[sid] = i
+	}
 	for sid := range stored {
 		info, ok := known[sid]
 		if !ok {
-			s, err := r.LoadSegment(ctx, sid)
+			s, err := got[fetched[sid]], errs[fetched[sid]]
 			if err != nil {
 				if !errors.Is(err, ErrDamaged) {
 					return err
@@ -527,28 +541,52 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 		}
 		return nil
 	}
+	var todo []id.ID
 	for sid := range stored {
-		info, ok := known[sid]
-		if ok && info.Loaded == live(sid) {
+		if info, ok := known[sid]; ok && info.Loaded == live(sid) {
 			continue
 		}
-		s := loaded[sid]
-		if s == nil {
-			if s, err = r.LoadSegment(ctx, sid); err != nil {
-				if !errors.Is(err, ErrDamaged) {
-					return err
-				}
-				r.skipDamagedSegment(sid, err)
-				continue
+		todo = append(todo, sid)
+	}
+	for len(todo) > 0 {
+		// Segments read again after a rebuild are fetched a batch at a
+		// time, so that only one batch of them is held in memory.
+		chunk := todo[:min(len(todo), segmentBatch)]
+		todo = todo[len(chunk):]
+		var need []id.ID
+		for _, sid := range chunk {
+			if loaded[sid] == nil {
+				need = append(need, sid)
 			}
 		}
-		batch = append(batch, index.SegmentAdd{ID: sid, Info: index.SegmentInfo{Loaded: live(sid), Supersedes: s.Supersedes}, Packs: s.Packs})
-		for _, p := range s.Packs {
-			blobs += len(p.Blobs)
+		got, errs, err := r.LoadSegments(ctx, need)
+		if err != nil {
+			return err
 		}
-		if len(batch) >= segmentBatch || blobs >= segmentBatchBlobs {
-			if err := flush(); err != nil {
-				return err
+		for i, sid := range need {
+			if errs[i] != nil {
+				if !errors.Is(errs[i], ErrDamaged) {
+					return errs[i]
+				}
+				r.skipDamagedSegment(sid, errs[i])
+				continue
+			}
+			loaded[sid] = got[i]
+		}
+		for _, sid := range chunk {
+			s := loaded[sid]
+			delete(loaded, sid)
+			if s == nil {
+				continue // damaged, and said so above
+			}
+			batch = append(batch, index.SegmentAdd{ID: sid, Info: index.SegmentInfo{Loaded: live(sid), Supersedes: s.Supersedes}, Packs: s.Packs})
+			for _, p := range s.Packs {
+				blobs += len(p.Blobs)
+			}
+			if len(batch) >= segmentBatch || blobs >= segmentBatchBlobs {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
 	}

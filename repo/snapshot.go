@@ -232,20 +232,35 @@ func (r *Repository) Snapshots(ctx context.Context, warn func(error)) ([]*Snapsh
 	if err != nil {
 		return nil, err
 	}
+	var missing []id.ID
+	for sid := range stored {
+		if _, ok := cat[sid]; !ok {
+			missing = append(missing, sid)
+		}
+	}
+	got, errs, err := fetchAll(ctx, r, missing, func(ctx context.Context, sid id.ID) ([]byte, error) {
+		return r.loadObject(ctx, kindSnapshot, sid)
+	})
+	if err != nil {
+		return nil, err
+	}
 	add := map[id.ID][]byte{}
+	for i, sid := range missing {
+		if errs[i] == nil {
+			add[sid] = got[i]
+		} else if warn == nil || !(errors.Is(errs[i], ErrDamaged) || errors.Is(errs[i], ErrNotFound)) {
+			return nil, errs[i]
+		} else {
+			warn(&SnapshotError{ID: sid, Err: errs[i]})
+		}
+	}
 	var out []*Snapshot
 	for sid := range stored {
 		b, ok := cat[sid]
 		if !ok {
-			b, err = r.loadObject(ctx, kindSnapshot, sid)
-			if err != nil {
-				if warn != nil && (errors.Is(err, ErrDamaged) || errors.Is(err, ErrNotFound)) {
-					warn(&SnapshotError{ID: sid, Err: err})
-					continue
-				}
-				return nil, err
+			if b, ok = add[sid]; !ok {
+				continue // warned above
 			}
-			add[sid] = b
 		}
 		sn, err := decodeSnapshot(sid, b)
 		if err != nil {

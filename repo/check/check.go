@@ -172,16 +172,17 @@ func (c *checker) loadIndex(ctx context.Context) error {
 	c.res.Segments = len(sids)
 	segs := map[id.ID]*repo.Segment{}
 	supersededBy := map[id.ID]id.ID{}
-	for _, sid := range sids {
-		s, err := c.r.LoadSegment(ctx, sid)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if readFailure(err) {
-				// Without the whole index nothing can be judged.
-				return fmt.Errorf("%w; the storage failed, nothing is known to be damaged: make sure it is reachable and run check again", err)
-			}
+	loaded, errs, err := c.r.LoadSegments(ctx, sids)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Without the whole index nothing can be judged.
+		return fmt.Errorf("%w; the storage failed, nothing is known to be damaged: make sure it is reachable and run check again", err)
+	}
+	for i, sid := range sids {
+		s, err := loaded[i], errs[i]
+		if err != nil { // damaged, gone or of a newer format
 			c.problem("index/"+sid.String(), SegmentDamaged, "index/"+sid.String(), trimErr(err, "index/"+sid.String()))
 			c.segmentsDamaged++
 			continue

@@ -172,12 +172,15 @@ func (p *plan) readIndex(ctx context.Context, r *repo.Repository) error {
 		p.segments = append(p.segments, sid)
 	}
 	sort.Slice(p.segments, func(i, j int) bool { return p.segments[i].String() < p.segments[j].String() })
-	for _, sid := range p.segments {
-		s, err := r.LoadSegment(ctx, sid)
-		if err != nil {
-			return refuse("read index segment %s: %v; %s", sid.Short(), err, whatToRun(err, "`cairn check`, then `cairn repair index`"))
+	loaded, errs, err := r.LoadSegments(ctx, p.segments)
+	if err != nil {
+		return refuse("read index segments: %v; %s", err, whatToRun(err, "`cairn check`, then `cairn repair index`"))
+	}
+	for i, sid := range p.segments {
+		if errs[i] != nil {
+			return refuse("read index segment %s: %v; %s", sid.Short(), errs[i], whatToRun(errs[i], "`cairn check`, then `cairn repair index`"))
 		}
-		segs[sid], supersedes[sid] = s, s.Supersedes
+		segs[sid], supersedes[sid] = loaded[i], loaded[i].Supersedes
 	}
 	active := repo.ActiveSegments(stored, supersedes)
 	p.inactive = len(stored) - len(active)
