@@ -254,8 +254,12 @@ func loadSegments(ctx context.Context, r *repo.Repository, res *IndexResult) ([]
 	}
 	sortIDs(sids)
 	packs := map[id.ID]index.Pack{}
-	for _, sid := range sids {
-		s, err := r.LoadSegment(ctx, sid)
+	segs, errs, err := r.LoadSegments(ctx, sids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nothing was changed: %w", err)
+	}
+	for i, sid := range sids {
+		s, err := segs[i], errs[i]
 		if err != nil {
 			// A newer format is not damage: a newer cairn must repair.
 			if !errors.Is(err, repo.ErrDamaged) {
