@@ -39,6 +39,7 @@ type ingestFlags struct {
 	force            bool
 	parent           string
 	ignoreInode      bool
+	setPath          string
 	ignoreCtime      bool
 	skipIfUnchanged  bool
 	dryRun           bool
@@ -98,6 +99,20 @@ of the ingest), says so, and exits 0 (3 if some files could
 not be read); the --json summary then has no snapshot_id but
 "skipped": true and the parent_snapshot_id that holds the same.
 
+--set-path PATH records the one path given as PATH, for a filesystem
+snapshot mounted where the date or a number changes its path every night
+(an LVM or btrfs snapshot at /snap/2026-11-28/home, ZFS's
+/home/.zfs/snapshot/NAME): "cairn ingest --set-path /home
+/snap/2026-11-28/home" reads the files there and saves them as /home.
+The snapshot's paths, the parent chosen, the comparison with the last
+ingest, --exclude patterns, ls, mount and restore all see /home, so the
+next night's ingest of another mount point reads only what changed, and a
+restore puts the files back at /home. The folders above PATH are taken from
+this machine and must exist; warnings name the files where they were read.
+Files on a snapshot mounted anew keep their inode numbers and ctimes; where
+they do not (a copy, some FUSE filesystems), add --ignore-inode. (restic has
+no such option; its users cd into the snapshot and give --parent.)
+
 When a daemon (cairn daemon) serves the repository, the ingest runs in it:
 the output, --json lines and exit codes are the same; --stdin streams
 standard input to it, and --stdin-from-command runs the command here and
@@ -130,6 +145,7 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 	fl.BoolVarP(&f.force, "force", "f", false, "read every file again, even those the file-change cache says are unchanged")
 	fl.StringVar(&f.parent, "parent", "", "compare files with this `snapshot` (ID prefix, or latest) instead of the last ingest of the same host and source")
 	fl.BoolVar(&f.ignoreInode, "ignore-inode", false, "take a file as unchanged whatever its inode number and ctime, when size and mtime match")
+	fl.StringVar(&f.setPath, "set-path", "", "record the one PATH given as this absolute `path` (a filesystem snapshot mounted at a changing path)")
 	fl.BoolVar(&f.ignoreCtime, "ignore-ctime", false, "take a file as unchanged whatever its ctime, when size, mtime and inode match")
 	fl.BoolVar(&f.skipIfUnchanged, "skip-if-unchanged", false, "write no snapshot when nothing changed since the parent snapshot")
 	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "do everything but store: report what would be added, write nothing to the repository")
@@ -146,7 +162,7 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 	ctx := cmd.Context()
 	opt := ingest.Options{Host: f.host, Source: f.source, Tags: tagsOf(f.tags), ExcludeCaches: f.excludeCaches, ExcludeIfPresent: f.excludeIfPresent,
 		OneFileSystem: f.oneFileSystem, Force: f.force, DryRun: f.dryRun, Version: version,
-		Parent: f.parent, IgnoreInode: f.ignoreInode, IgnoreCtime: f.ignoreCtime, SkipIfUnchanged: f.skipIfUnchanged}
+		Parent: f.parent, IgnoreInode: f.ignoreInode, IgnoreCtime: f.ignoreCtime, SkipIfUnchanged: f.skipIfUnchanged, SetPath: f.setPath}
 	if opt.Excludes, err = readPatterns("--exclude-file", f.excludes, f.excludeFiles); err != nil {
 		return err
 	}
@@ -218,6 +234,9 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 	}
 	if (f.stdin || f.stdinFromCommand) && len(f.filesFrom)+len(f.filesFromVerb)+len(f.filesFromRaw) > 0 {
 		return errors.New("--files-from lists paths; --stdin and --stdin-from-command ingest a stream instead")
+	}
+	if (f.stdin || f.stdinFromCommand) && f.setPath != "" {
+		return errors.New("--set-path records a path given as another; a stream is named by --stdin-name")
 	}
 	if (f.stdin || f.stdinFromCommand) && f.stdinName != "" && !tree.ValidName(f.stdinName) {
 		// Refused before the command starts (a database dump of an
@@ -328,7 +347,7 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, command []string, out *ingestOutput) error {
 	req := daemon.IngestRequest{Excludes: opt.Excludes, IExcludes: opt.IExcludes, ExcludeCaches: opt.ExcludeCaches,
 		ExcludeIfPresent: opt.ExcludeIfPresent, ExcludeLargerThan: opt.ExcludeLargerThan, Force: opt.Force, OneFileSystem: opt.OneFileSystem,
-		Parent: opt.Parent, IgnoreInode: opt.IgnoreInode, IgnoreCtime: opt.IgnoreCtime, SkipIfUnchanged: opt.SkipIfUnchanged,
+		Parent: opt.Parent, IgnoreInode: opt.IgnoreInode, IgnoreCtime: opt.IgnoreCtime, SkipIfUnchanged: opt.SkipIfUnchanged, SetPath: opt.SetPath,
 		Host: opt.Host, Source: opt.Source, Tags: opt.Tags, Time: opt.Time, StdinName: opt.StdinName, Progress: out.wantProgress()}
 	for _, p := range opt.Paths {
 		abs, err := ingest.AbsPath(p)

@@ -119,7 +119,7 @@ func (w *fileWorker) process(fj *fileJob) {
 	if unchanged && c.xattrs && sameInode(old, n) {
 		n.Xattrs = old.Xattrs
 	} else {
-		xs, err := fsmeta.Xattrs(fj.path)
+		xs, err := fsmeta.Xattrs(g.fsPath(fj.path))
 		if err != nil {
 			g.warn(fj.path, err)
 			g.leaveOut(fj)
@@ -250,7 +250,7 @@ var afterExtents func(path string)
 // readFile reads a file's data regions (holes found with SEEK_DATA and
 // SEEK_HOLE stay holes) and returns its chunk list and length.
 func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
-	f, err := fsmeta.OpenRead(fj.path)
+	f, err := fsmeta.OpenRead(w.g.fsPath(fj.path))
 	if err != nil {
 		return nil, 0, err
 	}

@@ -90,6 +90,15 @@ type Options struct {
 	// says whether SkipIfUnchanged would have written none).
 	DryRun bool
 
+	// SetPath, when set, records the one path in Paths as this absolute
+	// path: the snapshot's paths and trees, the parent it is compared
+	// with, the file-change cache and the exclude patterns all see SetPath,
+	// while the files are read from the path given. For a filesystem
+	// snapshot mounted at a path that changes every night
+	// (/snap/2026-11-28/home recorded as /home). The folders above SetPath
+	// are taken from this machine's and must exist.
+	SetPath string
+
 	// Stdin, when set, is ingested as one file named StdinName instead of
 	// Paths.
 	Stdin     io.Reader
@@ -157,6 +166,9 @@ type ingester struct {
 	tagFiles  []TagFile // --exclude-if-present, and CACHEDIR.TAG
 	cache     *fileCache
 	parent    *repo.Snapshot // nil: none
+	// setPath and realPath: Options.SetPath, and the path given whose
+	// files it names (both empty without SetPath).
+	setPath, realPath string
 
 	chunks chan *chunkJob
 	files  chan *fileJob
@@ -228,6 +240,7 @@ func (g *ingester) item(path string, counter *atomic.Int64) {
 }
 
 func (g *ingester) warn(path string, err error) {
+	path = g.fsPath(path) // the path the user can look at
 	g.counts.unreadable.Add(1)
 	if g.opt.Warn != nil {
 		g.opt.Warn(path, warnError(path, err))
@@ -240,7 +253,7 @@ func (g *ingester) noticeClamps(path string, n *tree.Node) {
 	if g.opt.Notice == nil || !fsmeta.MayBeClamped(n) {
 		return
 	}
-	cs, err := fsmeta.Clamps(path)
+	cs, err := fsmeta.Clamps(g.fsPath(path))
 	if err != nil {
 		return // gone since: the node was stored as read
 	}
@@ -351,6 +364,13 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	} else if paths, err = absPaths(opt.Paths); err != nil {
 		return nil, err
 	}
+	var setPath, realPath string
+	if opt.SetPath != "" && opt.Stdin == nil {
+		if setPath, realPath, err = checkSetPath(opt.SetPath, paths); err != nil {
+			return nil, err
+		}
+		paths = []string{setPath}
+	}
 	parent, err := findParent(ctx, r, opt, paths)
 	if err != nil {
 		return nil, err
@@ -360,7 +380,8 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if tc, ok := backends.As[backends.TempCleaner](r.Backend()); ok {
 		tc.RemoveStaleTemp(24 * time.Hour)
 	}
-	g := &ingester{ctx: ctx, r: r, opt: opt, parent: parent, excludes: ex, iexcludes: iex, tagFiles: tags, links: map[[2]uint64]*fileJob{}, linkSeen: map[[2]uint64][2]uint32{}, walkers: make(chan struct{}, 3)}
+	g := &ingester{ctx: ctx, r: r, opt: opt, parent: parent, excludes: ex, iexcludes: iex, tagFiles: tags, links: map[[2]uint64]*fileJob{}, linkSeen: map[[2]uint64][2]uint32{}, walkers: make(chan struct{}, 3),
+		setPath: setPath, realPath: realPath}
 	// Uploads outlive a cancel: Flush then indexes what was stored, so the
 	// next ingest reuses it.
 	// Two uploaders for a local disk: an upload verifies its pack (about
@@ -495,6 +516,58 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		return nil, fmt.Errorf("save snapshot: %w", err)
 	}
 	return &Result{Snapshot: sn, Unreadable: g.counts.unreadable.Load()}, nil
+}
+
+// checkSetPath checks --set-path against the paths given: one path, and
+// an absolute SetPath whose parent folder exists here (the snapshot holds
+// the folders above it as they are here). It returns SetPath cleaned and
+// the path given.
+func checkSetPath(set string, paths []string) (string, string, error) {
+	if len(paths) != 1 {
+		return "", "", fmt.Errorf("--set-path records one path as another: give exactly one path, not %d", len(paths))
+	}
+	if !filepath.IsAbs(set) {
+		return "", "", fmt.Errorf("--set-path %s: give an absolute path", set)
+	}
+	set = filepath.Clean(set)
+	if _, err := fsmeta.Lstat(paths[0]); err != nil {
+		return "", "", fmt.Errorf("cannot ingest %s: %w", paths[0], err)
+	}
+	if up := filepath.Dir(set); up != set {
+		if fi, err := os.Stat(up); err != nil || !fi.IsDir() {
+			return "", "", fmt.Errorf("--set-path %s: the folder above it, %s, must exist on this machine (the snapshot holds it as it is here)", set, up)
+		}
+	}
+	return set, paths[0], nil
+}
+
+// fsPath is where the file recorded as path is read: path itself, or
+// with --set-path, a path at or below SetPath moved to the path given.
+func (g *ingester) fsPath(path string) string {
+	switch {
+	case g.setPath == "":
+		return path
+	case path == g.setPath:
+		return g.realPath
+	case g.setPath == "/":
+		return strings.TrimSuffix(g.realPath, "/") + path
+	case strings.HasPrefix(path, g.setPath+"/"):
+		return g.realPath + path[len(g.setPath):]
+	}
+	return path
+}
+
+// recPath is the inverse of fsPath for paths at or below the path given.
+func (g *ingester) recPath(path string) string {
+	switch {
+	case g.setPath == "":
+		return path
+	case path == g.realPath:
+		return g.setPath
+	case strings.HasPrefix(path, g.realPath+"/"):
+		return filepath.Join(g.setPath, path[len(g.realPath):])
+	}
+	return path
 }
 
 // AbsPath makes a path given to ingest absolute, from the current

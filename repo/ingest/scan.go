@@ -9,6 +9,7 @@ import (
 // so progress can show a percentage and an ETA once it is done.
 func (g *ingester) scan(paths []string) {
 	for _, p := range paths {
+		p = g.fsPath(p)
 		filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if g.ctx.Err() != nil {
 				return filepath.SkipAll
@@ -16,7 +17,7 @@ func (g *ingester) scan(paths []string) {
 			if err != nil {
 				return nil
 			}
-			if path != p && g.excluded(path, depth(p)) {
+			if path != p && g.excluded(g.recPath(path), depth(g.recPath(p))) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}

@@ -111,15 +111,16 @@ func (d *dirState) finish() {
 // the workers drain.
 func (g *ingester) ingestPaths(paths []string) (<-chan *tree.Node, error) {
 	for _, p := range paths {
-		if _, err := fsmeta.Lstat(p); err != nil {
+		if _, err := fsmeta.Lstat(g.fsPath(p)); err != nil {
 			return nil, fmt.Errorf("cannot ingest %s: %w", p, err)
 		}
 	}
 	v := buildVirtual(paths)
-	rootNode, err := fsmeta.Stat("/")
+	rootNode, err := fsmeta.Stat(g.fsPath("/"))
 	if err != nil {
 		return nil, err
 	}
+	rootNode.Name = "/"
 	result := make(chan *tree.Node, 1)
 	root := &dirState{g: g, path: "/", node: rootNode, onDone: func(n *tree.Node) { result <- n }}
 	g.walkDir(root, v, v.target, rootNode.Dev)
@@ -192,7 +193,7 @@ func (g *ingester) listDir(d *dirState, parentDev uint64, given bool) []string {
 		d.incomplete.Store(true)
 		return nil
 	}
-	names, err := fsmeta.ReadDirNames(path) // sorted, and leaves atime alone
+	names, err := fsmeta.ReadDirNames(g.fsPath(path)) // sorted, and leaves atime alone
 	if err != nil {
 		g.warn(path, err)
 		d.incomplete.Store(true)
@@ -200,7 +201,7 @@ func (g *ingester) listDir(d *dirState, parentDev uint64, given bool) []string {
 	}
 	var keep []string
 	for _, t := range g.tagFiles {
-		if !slices.Contains(keep, t.Name) && slices.Contains(names, t.Name) && t.in(path) {
+		if !slices.Contains(keep, t.Name) && slices.Contains(names, t.Name) && t.in(g.fsPath(path)) {
 			keep = append(keep, t.Name)
 		}
 	}
@@ -292,7 +293,11 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		// keep only the way down to that path.
 		inFull = false
 	}
-	n, err := fsmeta.StatNoXattrs(path)
+	fp := g.fsPath(path)
+	n, err := fsmeta.StatNoXattrs(fp)
+	if err == nil && fp != path {
+		n.Name = filepath.Base(path) // as recorded (--set-path)
+	}
 	followed := false
 	if err == nil && n.Kind == tree.KindSymlink && v != nil && !given && len(v.children) > 0 {
 		// A symlink on the way down to a path given on the command line
@@ -301,12 +306,15 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		// does, not stored as a link with the given path left out.
 		// Only the way down is taken: the folder's other entries are
 		// not the link's.
-		n, err = statFollow(path)
+		n, err = statFollow(fp)
+		if err == nil {
+			n.Name = filepath.Base(path)
+		}
 		inFull, followed = false, true
 	} else if err == nil && n.Kind != tree.KindFile {
 		// A file's attributes are read by the file worker, unless the
 		// file-change cache vouches for them.
-		n.Xattrs, err = fsmeta.Xattrs(path)
+		n.Xattrs, err = fsmeta.Xattrs(fp)
 	}
 	if err != nil {
 		g.warn(path, err)
@@ -432,7 +440,7 @@ func (g *ingester) startPrefetch() (stop func()) {
 		go func() {
 			defer wg.Done()
 			for j := range g.prefetch {
-				fsmeta.Prefetch(j.path, j.size)
+				fsmeta.Prefetch(g.fsPath(j.path), j.size)
 			}
 		}()
 	}

@@ -214,6 +214,7 @@ type IngestRequest struct {
 	IgnoreInode       bool      `json:"ignore_inode,omitempty"`
 	IgnoreCtime       bool      `json:"ignore_ctime,omitempty"`
 	SkipIfUnchanged   bool      `json:"skip_if_unchanged,omitempty"`
+	SetPath           string    `json:"set_path,omitempty"` // ingest's --set-path
 	Host              string    `json:"host,omitempty"`
 	Source            string    `json:"source,omitempty"`
 	Tags              []string  `json:"tags,omitempty"`

@@ -283,7 +283,7 @@ func (d *Daemon) runningIngests() []IngestStatus {
 func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio.Reader, send func(IngestEvent)) (*ingest.Result, error) {
 	opt := ingest.Options{Paths: ir.Paths, Excludes: ir.Excludes, IExcludes: ir.IExcludes, ExcludeCaches: ir.ExcludeCaches,
 		ExcludeIfPresent: ir.ExcludeIfPresent, ExcludeLargerThan: ir.ExcludeLargerThan, Force: ir.Force, OneFileSystem: ir.OneFileSystem,
-		Parent: ir.Parent, IgnoreInode: ir.IgnoreInode, IgnoreCtime: ir.IgnoreCtime, SkipIfUnchanged: ir.SkipIfUnchanged,
+		Parent: ir.Parent, IgnoreInode: ir.IgnoreInode, IgnoreCtime: ir.IgnoreCtime, SkipIfUnchanged: ir.SkipIfUnchanged, SetPath: ir.SetPath,
 		Host: ir.Host, Source: ir.Source, Tags: ir.Tags, Time: ir.Time, Version: d.deps.Version}
 	if opt.Host == "" {
 		// Without --host, the host the daemon's sources record (the

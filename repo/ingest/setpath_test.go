@@ -1,0 +1,103 @@
+package ingest_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/restore"
+)
+
+// A filesystem snapshot mounted at a path that changes every night
+// (/snap/2026-11-27/home, then /snap/2026-11-28/home) and recorded with
+// SetPath as one path: the snapshot holds the files under SetPath, the
+// second night compares with the first and reads nothing again, and
+// excludes match the recorded path.
+func TestSetPathChangingMountPoint(t *testing.T) {
+	r := repo.TestRepository(t)
+	top := t.TempDir()
+	night1 := filepath.Join(top, "snap", "2026-11-27", "home")
+	night2 := filepath.Join(top, "snap", "2026-11-28", "home")
+	rec := filepath.Join(top, "rec", "home")
+	if err := os.MkdirAll(filepath.Dir(rec), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(night1, "ann", "thesis.tex"), "chapter one")
+	write(t, filepath.Join(night1, "ann", "notes"), "notes")
+	write(t, filepath.Join(night1, "ann", "skip.tmp"), "scratch")
+	opt := ingest.Options{Paths: []string{night1}, SetPath: rec, Host: "h", Source: "home",
+		Excludes: []string{rec + "/ann/*.tmp"}}
+	s1 := run(t, r, opt).Snapshot
+	if !slices.Equal(s1.Paths, []string{rec}) {
+		t.Fatalf("paths %v, want [%s]", s1.Paths, rec)
+	}
+	if got := contentOf(t, r, s1, rec+"/ann/thesis.tex"); got != "chapter one" {
+		t.Fatalf("snapshot holds %q", got)
+	}
+	if got := names(t, r, s1, rec+"/ann"); !slices.Equal(got, []string{"notes", "thesis.tex"}) {
+		t.Fatalf("%s/ann holds %v", rec, got)
+	}
+	if _, _, err := restore.Find(context.Background(), r, s1, filepath.Join(top, "snap")); err == nil {
+		t.Fatal("the snapshot holds the folders of the mount point")
+	}
+
+	// The next night: the same files, mounted elsewhere.
+	if err := os.MkdirAll(filepath.Dir(night2), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(night1, night2); err != nil {
+		t.Fatal(err)
+	}
+	opt.Paths = []string{night2}
+	res := run(t, r, opt)
+	if s := res.Snapshot.Summary; s.FilesUnchanged != 2 || s.FilesNew+s.FilesChanged != 0 {
+		t.Fatalf("summary %+v: both files are unchanged since the last night", s)
+	}
+	if p := res.Snapshot.Parent; p == nil || *p != s1.ID {
+		t.Fatalf("parent %v, want %s", p, s1.ID)
+	}
+	if got := contentOf(t, r, res.Snapshot, rec+"/ann/notes"); got != "notes" {
+		t.Fatalf("snapshot holds %q", got)
+	}
+}
+
+// SetPath "/" records the folder given as the root of the snapshot (a
+// whole system mounted elsewhere to be backed up).
+func TestSetPathRoot(t *testing.T) {
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "etc", "hostname"), "web1")
+	sn := run(t, r, ingest.Options{Paths: []string{src}, SetPath: "/", Host: "h", Source: "s"}).Snapshot
+	if !slices.Equal(sn.Paths, []string{"/"}) {
+		t.Fatalf("paths %v", sn.Paths)
+	}
+	if got := contentOf(t, r, sn, "/etc/hostname"); got != "web1" {
+		t.Fatalf("/etc/hostname holds %q", got)
+	}
+}
+
+func TestSetPathRefused(t *testing.T) {
+	r := repo.TestRepository(t)
+	a, b := t.TempDir(), t.TempDir()
+	for _, c := range []struct {
+		opt  ingest.Options
+		want string
+	}{
+		{ingest.Options{Paths: []string{a, b}, SetPath: "/home"}, "exactly one path"},
+		{ingest.Options{Paths: []string{a}, SetPath: "home"}, "absolute"},
+		{ingest.Options{Paths: []string{a}, SetPath: "/no/such/folder/home"}, "/no/such/folder"},
+	} {
+		_, err := ingest.Run(context.Background(), r, c.opt)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want one saying %q", c.opt, err, c.want)
+		}
+	}
+	if n := snapshotCount(t, r); n != 0 {
+		t.Fatalf("%d snapshots written", n)
+	}
+}
