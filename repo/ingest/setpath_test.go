@@ -11,6 +11,7 @@ import (
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/ingest"
 	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 // A filesystem snapshot mounted at a path that changes every night
@@ -99,5 +100,29 @@ func TestSetPathRefused(t *testing.T) {
 	}
 	if n := snapshotCount(t, r); n != 0 {
 		t.Fatalf("%d snapshots written", n)
+	}
+}
+
+// The trees record a device number only where it keys a hardlink group:
+// a filesystem snapshot mounted anew on another device (an LVM snapshot,
+// a loop image on another loop device) must not change every folder's
+// tree, which made --skip-if-unchanged write a snapshot each night.
+func TestDeviceOnlyForHardlinks(t *testing.T) {
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "sub", "one"), "one")
+	write(t, filepath.Join(src, "two"), "two")
+	if err := os.Link(filepath.Join(src, "two"), filepath.Join(src, "sub", "link")); err != nil {
+		t.Fatal(err)
+	}
+	sn := run(t, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}).Snapshot
+	err := r.Walk(context.Background(), sn, func(p string, n *tree.Node) (bool, error) {
+		if hard := n.Kind != tree.KindDir && n.Links > 1; hard != (n.Dev != 0) {
+			t.Errorf("%s (kind %d, %d links) records device %d", p, n.Kind, n.Links, n.Dev)
+		}
+		return true, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 }

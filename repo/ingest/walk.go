@@ -79,6 +79,13 @@ func (d *dirState) finish() {
 	nodes := d.nodes[:0]
 	for _, n := range d.nodes {
 		if n != nil {
+			if n.Kind == tree.KindDir || n.Links <= 1 {
+				// The device number only keys hardlink groups (as
+				// restic's): a filesystem snapshot mounted anew, an LVM
+				// snapshot or a loop image on another loop device, has
+				// another one, which must not change every tree.
+				n.Dev = 0
+			}
 			nodes = append(nodes, n)
 		}
 	}
