@@ -645,3 +645,29 @@ func TestUnmountBusy(t *testing.T) {
 		t.Fatalf("unmount of a busy tree: %q, want EBUSY on one line", err)
 	}
 }
+
+// TestFsyncSucceeds: fsync of a file or folder opened for reading succeeds,
+// as on any read-only filesystem (`sync FILE`, editors and databases that
+// sync what they opened), instead of failing with EOPNOTSUPP.
+func TestFsyncSucceeds(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644)
+	os.Mkdir(filepath.Join(src, "d"), 0o755)
+	r, _ := localRepo(t)
+	ingestPath(t, r, src)
+	mnt, _ := mount(t, r, cfs.Options{})
+	for _, p := range []string{"latest/f", "latest/f", "latest/d", "latest", "snapshots", "."} {
+		f, err := os.Open(filepath.Join(mnt, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			t.Errorf("fsync %s: %v", p, err)
+		}
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			t.Errorf("fdatasync %s: %v", p, err)
+		}
+		f.Close()
+	}
+}

@@ -76,6 +76,19 @@ func (w *rawFS) ReleaseDir(in *fuse.ReleaseIn) {
 	}
 }
 
+// Fsync and FsyncDir answer ENOSYS: nothing here is ever written, so
+// there is nothing to sync. The kernel takes ENOSYS as success and stops
+// asking, so fsync of a file or folder opened for reading succeeds, as on
+// any read-only filesystem (go-fuse's own answer, ENOTSUP, would reach the
+// program: `sync FILE` failed with "Operation not supported").
+func (w *rawFS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	return fuse.ENOSYS
+}
+
+func (w *rawFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	return fuse.ENOSYS
+}
+
 // list lists the folder of the request from its offset on: in a
 // snapshot the offset of an entry is its position plus one (its listing
 // never changes, so a seek back finds the same entries); in a virtual
