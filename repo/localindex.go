@@ -159,7 +159,12 @@ func (r *Repository) openCache(opt Options) error {
 	if dir == "" {
 		var err error
 		if dir, err = UsableDefaultCacheDir(); err != nil {
-			return fmt.Errorf("local index: %v", err)
+			// Anyone may make a cairn-UID folder in the temporary
+			// folder ahead of this user: it must not stop the
+			// backup (a cron job's every night), only its use as
+			// the cache. The run says so and goes on with a
+			// private index.
+			return &cacheDirError{err: fmt.Errorf("local index: %v", err), mkdir: true}
 		}
 	}
 	dir = filepath.Join(dir, r.cfg.ID)

@@ -88,7 +88,10 @@ func (g *globals) storageOptions(location string) (registry.Options, error) {
 		if dir == "" {
 			var err error
 			if dir, err = repo.UsableDefaultCacheDir(); err != nil {
-				return o, fmt.Errorf("metadata cache: %v", err)
+				// Only a cache: a folder another user made in its
+				// place must not stop the run.
+				g.notice("metadata cache: %v; running without it", err)
+				return o, nil
 			}
 		}
 		sum := sha256.Sum256([]byte(location))

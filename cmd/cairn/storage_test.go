@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // With its retry filter around S3, cairn keeps minio-go from retrying on
 // its own: minio-go's ten silent tries of each request would come before
@@ -21,5 +26,32 @@ func TestStorageOptionsRetryOnce(t *testing.T) {
 			t.Errorf("--retries %d: minio-go's MaxRetries %d, retry filter %v; want %d, %v",
 				c.retries, o.S3.MaxRetries, o.Filters.Retry != nil, c.minioTries, c.retries > 1)
 		}
+	}
+}
+
+// A cairn-UID folder in the temporary folder that others may write (made
+// ahead by another user) is not used for the S3 metadata cache, but it
+// does not stop the run either: any user could otherwise stop a cron
+// job's nightly backup by making it.
+func TestStorageOptionsUntrustedTempCache(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	planted := filepath.Join(tmp, fmt.Sprintf("cairn-%d", os.Geteuid()))
+	if err := os.Mkdir(planted, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(planted, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	g := &globals{quiet: true}
+	g.storage = storageFlags{connections: 5, retries: 6, metaCache: true}
+	o, err := g.storageOptions("s3:http://127.0.0.1:1/bucket/prefix")
+	if err != nil {
+		t.Fatalf("a planted cache folder stopped the run: %v", err)
+	}
+	if o.Filters.CacheDir != "" {
+		t.Errorf("metadata cache in %s, inside the untrusted %s", o.Filters.CacheDir, planted)
 	}
 }
