@@ -203,6 +203,7 @@ func (g *globals) daemonClient(ctx context.Context, readsPaths bool) (*daemon.Cl
 	}
 	path := daemon.SocketPath(g.daemon.socket)
 	if _, err := os.Stat(path); err != nil {
+		g.verbosef("no daemon at %s; working on the repository directly", path)
 		return nil, nil
 	}
 	c := daemon.NewClient(path)
