@@ -334,11 +334,19 @@ func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio
 	sn := res.Snapshot
 	host := sn.Host
 	rr := RunResult{Source: sn.Source, Start: start.Round(0), End: time.Now().Round(0), Outcome: OutcomeSuccess}
+	// As a source's run says it: the journal is where a partial client
+	// ingest is seen, not only the client's own output.
+	unreadable := ""
+	if res.Unreadable == 1 {
+		unreadable = ", but 1 path could not be read"
+	} else if res.Unreadable > 1 {
+		unreadable = fmt.Sprintf(", but %d paths could not be read", res.Unreadable)
+	}
 	if res.Skipped {
-		d.logf("client ingest: nothing changed since snapshot %s, none written (%.1fs)", sn.Parent.Short(), time.Since(start).Seconds())
+		d.logf("client ingest: nothing changed since snapshot %s, none written (%.1fs)%s", sn.Parent.Short(), time.Since(start).Seconds(), unreadable)
 		rr.Skipped = true
 	} else {
-		d.logf("client ingest: snapshot %s saved in %.1fs", sn.ID.Short(), time.Since(start).Seconds())
+		d.logf("client ingest: snapshot %s saved in %.1fs%s", sn.ID.Short(), time.Since(start).Seconds(), unreadable)
 		d.committed()
 		rr.SnapshotID, rr.SnapshotTime = sn.ID.String(), sn.Time
 	}
