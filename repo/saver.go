@@ -347,12 +347,18 @@ func (s *Saver) fail(err error) {
 
 // tempFile makes the file a new pack is written to: in the repository
 // itself when the backend can move files into place, else in the system's
-// temporary folder.
+// temporary folder. There it is unlinked at once (store reads it back
+// through the descriptor only), so that a run killed with SIGKILL leaves
+// no pack file behind in /tmp.
 func (s *Saver) tempFile() (*os.File, error) {
 	if fs, ok := s.r.be.(backends.FileSaver); ok {
 		return fs.TempFile()
 	}
-	return os.CreateTemp("", "cairn-pack-*")
+	f, err := os.CreateTemp("", "cairn-pack-*")
+	if err == nil {
+		os.Remove(f.Name())
+	}
+	return f, err
 }
 
 // discard closes and removes a pack file that will not be stored.
