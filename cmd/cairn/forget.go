@@ -95,10 +95,15 @@ or (like restic forget ID...) exactly the snapshots named by ID prefix;
 --dry-run and --prune apply to both, but IDs and a policy exclude each
 other.
 
-Snapshots are split into groups (by host and source unless --group-by says
-otherwise; the streams of ingest --stdin are grouped by --stdin-name too,
-so that dumps of two databases under one source are two series) and the policy judges each group on its own. A snapshot is kept
-when any rule keeps it, and one snapshot may count for several rules:
+Snapshots are split into groups, by host, source and paths unless
+--group-by says otherwise (as restic groups by host and paths): snapshots
+of /etc and of /home ingested without --source are two series, and so are
+the dumps of two databases (--stdin-name) under one source. When the paths
+of a source change, its snapshots of the old paths stay a group of their
+own, which the policy keeps as it was; forget them by ID, or judge them
+with the new ones by --group-by host,source. The policy judges each group
+on its own. A snapshot is kept when any rule keeps it, and one snapshot
+may count for several rules:
 
   --keep-last N            the N newest snapshots
   --keep-hourly N          the newest snapshot of each of the N newest hours

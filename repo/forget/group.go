@@ -17,8 +17,13 @@ type GroupBy struct {
 	Host, Source, Tags, Paths bool
 }
 
-// DefaultGroupBy groups by host and source: one series per backup job.
-var DefaultGroupBy = GroupBy{Host: true, Source: true}
+// DefaultGroupBy groups by host, source and paths: one series per backup
+// job. Paths count too (as in restic's default, host and paths): a user
+// who runs `cairn ingest /etc` and `cairn ingest /home` from two timers
+// without --source has one source for both, and judged as one series,
+// --keep-daily 7 kept only the later of each day's two snapshots and so
+// removed every snapshot of the other folder.
+var DefaultGroupBy = GroupBy{Host: true, Source: true, Paths: true}
 
 // ParseGroupBy reads a comma-separated list of host, source, tags and
 // paths; "" groups nothing.

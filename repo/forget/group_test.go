@@ -10,7 +10,8 @@ import (
 func TestForgetParseGroupBy(t *testing.T) {
 	for in, want := range map[string]GroupBy{
 		"":                       {},
-		"host,source":            DefaultGroupBy,
+		"host,source":            {Host: true, Source: true},
+		"host,source,paths":      DefaultGroupBy,
 		"tags":                   {Tags: true},
 		" paths , host":          {Host: true, Paths: true},
 		"host,source,tags,paths": {Host: true, Source: true, Tags: true, Paths: true},
@@ -39,7 +40,7 @@ func TestForgetGroupSnapshots(t *testing.T) {
 		{Time: at(4), Host: "alpha", Source: "etc", Tags: []string{"a"}, Paths: []string{"/etc"}},
 	}
 
-	groups := GroupSnapshots(list, DefaultGroupBy)
+	groups := GroupSnapshots(list, GroupBy{Host: true, Source: true})
 	var names []string
 	for _, g := range groups {
 		names = append(names, g.Key.String())
@@ -93,7 +94,7 @@ func TestForgetGroupStreamsByName(t *testing.T) {
 			&repo.Snapshot{Time: day(d, 5), Host: "h", Source: "db", Paths: []string{"other.sql"}},
 			&repo.Snapshot{Time: day(d, 10), Host: "h", Source: "db", Paths: []string{"/var/lib/x"}})
 	}
-	groups := GroupSnapshots(list, DefaultGroupBy)
+	groups := GroupSnapshots(list, GroupBy{Host: true, Source: true})
 	if len(groups) != 3 {
 		t.Fatalf("%d groups, want 3 (the files, app.sql, other.sql): %v", len(groups), groups)
 	}
@@ -108,5 +109,29 @@ func TestForgetGroupStreamsByName(t *testing.T) {
 	}
 	if g := GroupSnapshots(list, GroupBy{Host: true}); len(g) != 1 {
 		t.Errorf("grouped by host alone: %d groups, want 1", len(g))
+	}
+}
+
+// Two timers that run `cairn ingest /etc` and `cairn ingest /home` without
+// --source give both one source. Judged as one series, --keep-daily kept
+// only the later of each night's two snapshots, so every snapshot of the
+// other folder was removed. By default the paths make the groups too, as
+// in restic.
+func TestForgetDefaultGroupsKeepEachFolder(t *testing.T) {
+	night := func(d, h int) time.Time { return time.Date(2024, 1, d, h, 0, 0, 0, time.UTC) }
+	var list []*repo.Snapshot
+	for d := 1; d <= 5; d++ {
+		list = append(list,
+			&repo.Snapshot{Time: night(d, 1), Host: "h", Source: "default", Paths: []string{"/etc"}},
+			&repo.Snapshot{Time: night(d, 2), Host: "h", Source: "default", Paths: []string{"/home"}})
+	}
+	groups := GroupSnapshots(list, DefaultGroupBy)
+	if len(groups) != 2 {
+		t.Fatalf("%d groups, want one for /etc and one for /home", len(groups))
+	}
+	for _, g := range groups {
+		if res := Apply(g.Snapshots, Policy{Daily: 7}, nil, night(5, 3)); len(res.Remove) != 0 {
+			t.Errorf("group %s: --keep-daily 7 removes %d of 5 nightly snapshots", g.Key, len(res.Remove))
+		}
 	}
 }
