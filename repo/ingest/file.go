@@ -49,6 +49,12 @@ func (g *ingester) blobWorker() {
 	defer g.blobWG.Done()
 	for j := range g.chunks {
 		j.res.id, j.res.err = g.storeChunk(j.data)
+		if j.res.err != nil {
+			// The repository failed: the ingest cannot succeed, so
+			// the file (or stream) being cut stops here rather than
+			// read to its end first.
+			g.fail(fatal(j.res.err))
+		}
 		j.res.wg.Done()
 	}
 }
@@ -391,7 +397,7 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 		total += int64(len(data))
 		g.prog.bytesDone.Add(int64(len(data)))
 	}
-	var readErr error
+	var readErr, stopped error
 	if sizeHint >= 0 && sizeHint < int64(cp.MinSize) {
 		// A small region is one chunk: no chunker needed.
 		buf := bufpool.Get(int(sizeHint))[:sizeHint]
@@ -433,6 +439,11 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 				readErr = fatal(ErrInterrupted)
 				break
 			}
+			if stopped = g.failed(); stopped != nil {
+				// A chunk could not be stored (here or in another
+				// file): stop reading, a stream of hours included.
+				break
+			}
 		}
 	}
 	wg.Wait()
@@ -449,6 +460,9 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 			return nil, total, fatal(res.err)
 		}
 		content[i] = tree.Chunk{ID: res.id, Size: sizes[i]}
+	}
+	if stopped != nil {
+		return nil, total, fatal(stopped)
 	}
 	return content, total, nil
 }
