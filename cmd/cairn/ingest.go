@@ -320,7 +320,9 @@ func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []
 	out.done()
 	if child != nil && err != nil && child.ProcessState == nil {
 		if child.Process != nil {
-			child.Process.Kill()
+			// The whole group, as on an interrupt: a pipeline's
+			// members left behind would run on (a dump of hours).
+			child.Cancel()
 		}
 		child.Wait()
 	}
@@ -374,7 +376,7 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 		}
 		defer func() {
 			if child.ProcessState == nil {
-				child.Process.Kill()
+				child.Cancel() // the whole group, as on an interrupt
 				child.Wait()
 			}
 		}()
