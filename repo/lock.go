@@ -82,12 +82,29 @@ func (l *LockInfo) StaleReason(now time.Time) string {
 	if l.Unreadable {
 		return ""
 	}
-	if h, _ := os.Hostname(); h == l.Host && l.PID > 0 && l.Boot != "" && l.Boot == bootID() && l.PIDNS == pidNamespace() {
+	if l.ofThisHost() {
 		if err := syscall.Kill(l.PID, 0); errors.Is(err, syscall.ESRCH) {
 			return fmt.Sprintf("its process %d on this host is gone", l.PID)
 		}
 	}
 	return ""
+}
+
+// ofThisHost reports whether the holder's PID can be judged here: it was
+// taken on this host, in this boot and this PID namespace.
+func (l *LockInfo) ofThisHost() bool {
+	h, _ := os.Hostname()
+	return !l.Unreadable && h == l.Host && l.PID > 0 && l.Boot != "" && l.Boot == bootID() && l.PIDNS == pidNamespace()
+}
+
+// HeldHere reports whether the lock's holder is a process running on this
+// host now: a lock that must not be removed, only waited for.
+func (l *LockInfo) HeldHere() bool {
+	if !l.ofThisHost() {
+		return false
+	}
+	err := syscall.Kill(l.PID, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // StaleAt is when the lock becomes stale unless its holder refreshes it

@@ -388,6 +388,29 @@ var (
 	retryLockMax   = 30 * time.Second
 )
 
+// lockAdvice says what to do about the locks of err. Removing a lock whose
+// holder runs lets a prune delete what that holder is writing, so when
+// every holder is a process running on this host, only waiting is
+// offered.
+func lockAdvice(err error) string {
+	var le *repo.LockedError
+	if errors.As(err, &le) && len(le.Locks) > 0 {
+		var pids []string
+		for _, l := range le.Locks {
+			if !l.HeldHere() {
+				pids = nil
+				break
+			}
+			pids = append(pids, strconv.Itoa(l.PID))
+		}
+		if pids != nil {
+			return fmt.Sprintf("the lock is held by cairn running on this host (pid %s): wait for it to end, or give --retry-lock DURATION to wait; do not remove a live lock",
+				strings.Join(pids, ", "))
+		}
+	}
+	return "`cairn unlock` removes stale locks; `cairn unlock --remove-all` removes every lock, if you know their holders are dead; --retry-lock DURATION waits for them"
+}
+
 // lock takes a lock on r for operation, shared or exclusive, waiting up to
 // --retry-lock for conflicting locks to go, with growing pauses. When it
 // still cannot, the error says what to do about it.
@@ -407,7 +430,7 @@ func (g *globals) lock(ctx context.Context, r *repo.Repository, exclusive bool, 
 			if waited {
 				err = fmt.Errorf("%w (still locked after waiting %s)", err, g.retryLock)
 			}
-			return nil, fmt.Errorf("%w\n`cairn unlock` removes stale locks; `cairn unlock --remove-all` removes every lock, if you know their holders are dead; --retry-lock DURATION waits for them", err)
+			return nil, fmt.Errorf("%w\n%s", err, lockAdvice(err))
 		}
 		if !waited {
 			g.notice("cairn: repository is locked, waiting up to %s: %v", g.retryLock, err)
