@@ -106,6 +106,9 @@ func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, strin
 	switch {
 	case g.passwordFile != "":
 		source := "--" + g.flagPrefix + "password-file " + g.passwordFile
+		if v := g.passwordVar() + "_FILE"; os.Getenv(v) == g.passwordFile {
+			source = v + "=" + g.passwordFile // what a timer's unit file says
+		}
 		if g.configOf != "" {
 			source = "password_file " + g.passwordFile + " of " + g.configOf
 		}
@@ -116,6 +119,9 @@ func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, strin
 		return firstLine(b), source, nil
 	case g.passwordCommand != "":
 		source := fmt.Sprintf("--%spassword-command %q", g.flagPrefix, g.passwordCommand)
+		if v := g.passwordVar() + "_COMMAND"; os.Getenv(v) == g.passwordCommand {
+			source = fmt.Sprintf("%s=%q", v, g.passwordCommand)
+		}
 		if g.configOf != "" {
 			source = fmt.Sprintf("password_command %q of %s", g.passwordCommand, g.configOf)
 		}
