@@ -41,7 +41,7 @@ names, left by an interrupted ingest, are notices, not errors; one that
 snapshots need is read whole, to tell an interrupted ingest's pack from
 one cairn repair index --read-data left out as damaged. The exit
 code is 1 when an error was found, and the last line says what to run.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			opt := check.Options{ReadData: readData}

@@ -83,7 +83,7 @@ detached (lazily) before mounting again.
 
 Under systemd (Type=notify) it reports READY=1 once the socket and the mount
 are up, and pings the watchdog when WatchdogSec is set.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath == "" {
 				return errors.New("--config is required")

@@ -36,7 +36,7 @@ snapshots that hold it, oldest first: ID, time, host · source, and the
 entry's size there (--json adds its type and mtime).
 The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 "cairn diff SNAP:PATH".`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			r, _, release, err := g.openReading(ctx, "find")

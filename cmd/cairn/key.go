@@ -51,7 +51,7 @@ passwords open one repository, and changing one rewrites only its key file.
 	cmd.PersistentFlags().MarkHidden("insecure-kdf")
 
 	cmd.AddCommand(&cobra.Command{
-		Use: "list", Short: "List the key files", Args: cobra.NoArgs,
+		Use: "list", Short: "List the key files", Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := g.open(cmd.Context())
 			if err != nil {
@@ -91,7 +91,7 @@ The new password is read from --new-password-file (or the file that
 CAIRN_NEW_PASSWORD_FILE names), or asked twice on the terminal; it cannot
 be empty. The repository is opened with the current password as usual
 (--password-file, --password-command, CAIRN_PASSWORD or a prompt).`,
-			Args: cobra.NoArgs,
+			Args: noArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				r, lock, release, err := g.openLocked(cmd.Context(), op)
 				if err != nil {
@@ -119,7 +119,7 @@ be empty. The repository is opened with the current password as usual
 			return r.AddKey(ctx, pw, kdf())
 		}))
 	cmd.AddCommand(&cobra.Command{
-		Use: "remove ID", Short: "Remove a password's key file", Args: cobra.ExactArgs(1),
+		Use: "remove ID", Short: "Remove a password's key file", Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, lock, release, err := g.openLocked(cmd.Context(), "key remove")
 			if err != nil {

@@ -269,6 +269,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newStatsCommand(g),
 		newVersionCommand(g),
 	)
+	refuseUnknownSubcommands(root)
 	return root
 }
 

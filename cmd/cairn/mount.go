@@ -36,7 +36,7 @@ target). New snapshots appear within a few seconds.
 
 Without --allow-other only the mounting user sees the tree. With it, every
 user does, and the kernel enforces the stored owners, modes and ACLs.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			dir := args[0]

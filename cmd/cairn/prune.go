@@ -69,7 +69,7 @@ incomplete: a listing or read fails, a snapshot or tree cannot be read, data
 a snapshot uses is missing from the index, or there are packs but no index
 or no snapshot. The message says what to run (usually cairn check, then
 cairn repair index).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opt, err := f.options()
 			if err != nil {

@@ -29,7 +29,7 @@ those, and folders whose tree cannot be read, are left out of the snapshot
 only says what it found. Running it again finds nothing new when nothing was
 left out: the recovered snapshot refers to all of it. It takes the exclusive
 lock, so that no running ingest has its unfinished folders taken.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			r, lock, release, err := g.openForRepair(ctx, "recover")

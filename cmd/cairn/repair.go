@@ -26,7 +26,6 @@ func newRepairCommand(g *globals) *cobra.Command {
 Between the two, an ingest of the same paths stores again every lost file
 that is still on disk, and the old snapshots that need it become whole.
 Both take the exclusive lock.`,
-		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newRepairIndexCommand(g), newRepairSnapshotsCommand(g))
 	return cmd
@@ -66,7 +65,7 @@ pack is left out and left in place for prune to remove; its blobs that still
 verify are copied into new packs first. The blobs that are lost are counted:
 an ingest stores again those still on disk, and cairn repair snapshots
 drops the rest from the snapshots.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			r, lock, release, err := g.openForRepair(ctx, "repair index")
@@ -190,7 +189,7 @@ copies instead.
 Without --read-data a file is lost when the index lacks one of its blobs or
 the pack holding it is missing or too short; --read-data also reads every
 blob the snapshots need. Run cairn repair index first.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			r, lock, release, err := g.openForRepair(ctx, "repair snapshots")

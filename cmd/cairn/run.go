@@ -36,7 +36,7 @@ A source with copy_to is copied into those repositories after its run saved a
 snapshot, and cairn run waits for that too: a line per copy destination says
 what it copied, or, on stderr, why it failed. A failed copy does not change
 the exit code, which is the run's; the next run tries it again.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, _, err := g.requireDaemon(ctx)

@@ -22,7 +22,7 @@ exits 1. It needs no password; one that is set (CAIRN_PASSWORD_FILE...) is
 checked all the same.
 
 --json prints the daemon's whole status as one JSON object.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			c, _, err := g.requireDaemon(ctx)

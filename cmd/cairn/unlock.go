@@ -36,7 +36,7 @@ With --remove-all every lock is removed, stale or not: only for an operator
 who knows that no cairn process uses the repository, since removing a live
 lock lets prune run under a writer (whose next refresh writes its lock
 again).`, repo.LockRefresh, repo.StaleAfter, repo.StaleAfter),
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			r, err := g.open(ctx)

@@ -33,7 +33,7 @@ interleaved in time order; narrow them with --host and --source.
 Exits 1 when no snapshot holds PATH, and when PATH cannot be looked up in
 some snapshot (a damaged tree on the way), after listing the versions found
 in the others.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			r, _, release, err := g.openReading(ctx, "versions")
