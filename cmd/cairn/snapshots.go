@@ -95,6 +95,7 @@ func toJSON(sn *repo.Snapshot) snapshotJSON {
 func newSnapshotsCommand(g *globals) *cobra.Command {
 	var f filterFlags
 	var latest int
+	var last bool
 	cmd := &cobra.Command{
 		Use:   "snapshots [SNAPSHOT...]",
 		Short: "List snapshots, oldest first",
@@ -103,6 +104,9 @@ latest), narrowed by the filter flags.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if latest < 0 {
 				return fmt.Errorf("--latest %d: give a number of snapshots", latest)
+			}
+			if last && latest == 0 {
+				latest = 1
 			}
 			all, err := listSnapshots(cmd.Context(), g)
 			if err != nil {
@@ -162,6 +166,9 @@ latest), narrowed by the filter flags.`,
 	}
 	f.register(cmd)
 	cmd.Flags().IntVar(&latest, "latest", 0, "only the newest `n` snapshots of each host and source")
+	// restic's --last, deprecated there for --latest 1 but still taken.
+	cmd.Flags().BoolVar(&last, "last", false, "the same as --latest 1 (restic's older flag)")
+	cmd.Flags().MarkHidden("last")
 	return cmd
 }
 
