@@ -84,7 +84,7 @@ An ID may be any unique prefix of the object's hex ID.`,
 				if err != nil {
 					return err
 				}
-				return writeIndented(cfg)
+				return writeIndented(g.json, cfg)
 			}
 			r, err := g.open(ctx)
 			if err != nil {
@@ -97,7 +97,7 @@ An ID may be any unique prefix of the object's hex ID.`,
 				if err != nil {
 					return err
 				}
-				return writeIndented(toJSON(sn))
+				return writeIndented(g.json, toJSON(sn))
 			case "tree":
 				tid, err := findTree(r, args[1])
 				if err != nil {
@@ -111,7 +111,7 @@ An ID may be any unique prefix of the object's hex ID.`,
 				for _, n := range nodes {
 					out = append(out, treeNodeJSON(n))
 				}
-				return writeIndented(out)
+				return writeIndented(g.json, out)
 			case "index":
 				sid, err := findSegment(r, args[1])
 				if err != nil {
@@ -121,7 +121,7 @@ An ID may be any unique prefix of the object's hex ID.`,
 				if err != nil {
 					return err
 				}
-				return writeIndented(segmentJSON(seg))
+				return writeIndented(g.json, segmentJSON(seg))
 			case "pack":
 				packs, err := r.ListPacks(ctx, nil)
 				if err != nil {
@@ -144,7 +144,7 @@ An ID may be any unique prefix of the object's hex ID.`,
 				for _, e := range entries {
 					blobs = append(blobs, blobJSON{ID: e.ID.String(), Type: e.Type.String(), Offset: e.Offset, Length: e.Length, RawLength: e.RawLength})
 				}
-				return writeIndented(packJSON{ID: pid.String(), Type: p.Type.String(), Size: p.Size, Blobs: blobs})
+				return writeIndented(g.json, packJSON{ID: pid.String(), Type: p.Type.String(), Size: p.Size, Blobs: blobs})
 			}
 			return fmt.Errorf("unknown object type %s: one of %s", args[0], catTypeNames())
 		},
@@ -299,8 +299,13 @@ func treeNodeJSON(n *tree.Node) map[string]any {
 	return m
 }
 
-func writeIndented(v any) error {
+// writeIndented prints v as indented JSON for a reader, or with --json
+// (compact) as one object on one line, as every other command's --json.
+func writeIndented(compact bool, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
+	if compact {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return err
 	}
