@@ -46,6 +46,23 @@ var resticFlags = map[string]resticFlag{
 	"-o":                 {"cairn has flags for these, e.g. --connections, --s3-virtual-host", nil},
 }
 
+// resticCommandFlags names, for a flag of one restic command (keyed
+// "COMMAND --flag", by cairn's command name) that cairn's command lacks,
+// the cairn way to the same end. It is looked up before resticFlags.
+var resticCommandFlags = map[string]string{
+	"snapshots --compact":            "cairn's table is already one line per snapshot; --json for scripts",
+	"snapshots -c":                   "cairn's table is already one line per snapshot; --json for scripts",
+	"snapshots --group-by":           "the table shows each snapshot's host and source; narrow it with --host, --source, --tag or --path",
+	"forget --compact":               "cairn's table is already one line per snapshot",
+	"ls --recursive":                 "cairn ls lists recursively unless --no-recurse",
+	"ls --human-readable":            "cairn ls -l prints sizes in bytes; cairn find and stats print them readable",
+	"stats --mode":                   "cairn stats prints the original, stored and deduplicated sizes at once; --json gives every field",
+	"restore --sparse":               "cairn restores the holes a snapshot recorded as holes, without a flag",
+	"check --with-cache":             "cairn check reads the storage itself, never a cache",
+	"mount --no-default-permissions": "without --allow-other only you see the tree; with it the kernel enforces the stored permissions",
+	"mount --owner-root":             "the tree shows the stored owners",
+}
+
 // resticFlagError adds the cairn way to an unknown-flag error for a flag
 // restic has on the same command.
 func resticFlagError(cmd *cobra.Command, err error) error {
@@ -56,6 +73,9 @@ func resticFlagError(cmd *cobra.Command, err error) error {
 		name = strings.TrimPrefix(msg, "unknown flag: ")
 	case strings.HasPrefix(msg, "unknown shorthand flag: '") && len(msg) > len("unknown shorthand flag: 'x"):
 		name = "-" + msg[len("unknown shorthand flag: '"):len("unknown shorthand flag: 'x")]
+	}
+	if hint, ok := resticCommandFlags[cmd.Name()+" "+name]; ok && name != "" {
+		return fmt.Errorf("%w (restic's %s %s: %s)", err, cmd.Name(), name, hint)
 	}
 	if f, ok := resticFlags[name]; ok && (f.applies == nil || f.applies(cmd)) {
 		return fmt.Errorf("%w (restic's %s: %s)", err, name, f.hint)
