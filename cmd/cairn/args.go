@@ -78,3 +78,31 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		}
 	}
 }
+
+// newListCommand stands for restic's list (the IDs of one kind of
+// object), which cairn does not have: typed by habit, it points to the
+// cairn command for that kind rather than to ls, which cobra suggests.
+func newListCommand() *cobra.Command {
+	ways := map[string]string{
+		"snapshots": "cairn snapshots (--json gives each snapshot's full id)",
+		"keys":      "cairn key list",
+		"locks":     "cairn unlock removes the stale ones; cairn check reports the rest",
+		"index":     "cairn cat index ID shows a segment; cairn check verifies them all",
+		"packs":     "cairn cat pack ID shows a pack; cairn check verifies them all",
+		"blobs":     "cairn stats counts them; cairn cat pack ID lists those of a pack",
+	}
+	return &cobra.Command{
+		Use:    "list TYPE",
+		Short:  "restic's list: points to the cairn command for TYPE",
+		Hidden: true,
+		Args:   cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if way, ok := ways[args[0]]; ok {
+					return fmt.Errorf("cairn has no list command (restic's list %s): use %s", args[0], way)
+				}
+			}
+			return errors.New("cairn has no list command (restic's list): use cairn snapshots, cairn key list, or cairn cat TYPE ID")
+		},
+	}
+}

@@ -268,6 +268,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newKeyCommand(g),
 		newStatsCommand(g),
 		newVersionCommand(g),
+		newListCommand(),
 	)
 	refuseUnknownSubcommands(root)
 	return root
