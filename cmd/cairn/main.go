@@ -94,7 +94,7 @@ func main() {
 			if code == exitInterrupted {
 				err = errors.New("interrupted")
 			}
-			if g.json {
+			if g.json || jsonAsked(os.Args[1:]) {
 				printJSONError(err, code)
 			} else {
 				fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
@@ -197,6 +197,26 @@ func stopSignals(root *cobra.Command, args []string) []os.Signal {
 		return sigs
 	}
 	return append(sigs, syscall.SIGHUP)
+}
+
+// jsonAsked tells whether args ask for --json, for an error met before
+// the flags were all parsed (an unknown flag or command stops cobra before
+// it reaches a --json that follows): a script that asked for JSON gets
+// its error as JSON whatever came first. Arguments after "--" are a
+// command's, not cairn's.
+func jsonAsked(args []string) bool {
+	asked := false
+	for _, a := range args {
+		switch a {
+		case "--":
+			return asked
+		case "--json", "--json=true", "--json=1":
+			asked = true
+		case "--json=false", "--json=0":
+			asked = false
+		}
+	}
+	return asked
 }
 
 // errSilent marks an exitError whose story was already told.
