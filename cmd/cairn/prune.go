@@ -23,7 +23,7 @@ type pruneFlags struct {
 
 func (f *pruneFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.maxUnused, "max-unused", fmt.Sprintf("%g%%", prune.DefaultMaxUnused),
-		"repack the least used packs until at most `percent` of the stored blob bytes are unused (0%: every partly used pack, 100%: none)")
+		"repack the least used packs until at most `percent` of the stored blob bytes are unused (0%: every partly used pack, 100% or unlimited: none)")
 	fs.DurationVar(&f.grace, "grace-period", prune.DefaultGracePeriod,
 		"leave data younger than `duration`, and data marked for deletion less than that ago, for a later prune: an ingest still running may need it (more than 30m)")
 	fs.BoolVar(&f.allowNoSnapshots, "unsafe-allow-no-snapshots", false,
@@ -32,9 +32,14 @@ func (f *pruneFlags) register(fs *pflag.FlagSet) {
 
 func (f *pruneFlags) options() (prune.Options, error) {
 	opt := prune.DefaultOptions()
-	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(f.maxUnused), "%"), 64)
+	s := strings.TrimSpace(f.maxUnused)
+	if s == "unlimited" {
+		// restic's word for repacking no partly used pack: 100% here.
+		s = "100%"
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
 	if err != nil || v < 0 || v > 100 {
-		return opt, fmt.Errorf("--max-unused %q: want a percentage from 0%% to 100%%", f.maxUnused)
+		return opt, fmt.Errorf("--max-unused %q: want a percentage from 0%% to 100%%, or unlimited (the same as 100%%; cairn takes no size in bytes)", f.maxUnused)
 	}
 	opt.MaxUnused = v
 	if f.grace <= repo.StaleAfter {
