@@ -122,6 +122,7 @@ and the exit code is 1.`,
 	f.register(cmd)
 	cmd.Flags().StringVarP(&target, "target", "t", "", "write to `file` instead of standard output (replaced only once complete)")
 	cmd.Flags().StringVarP(&archive, "archive", "a", "tar", "archive `format` for a folder (tar)")
+	cmd.RegisterFlagCompletionFunc("archive", cobra.FixedCompletions([]string{"tar"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
