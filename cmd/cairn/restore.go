@@ -267,12 +267,12 @@ func (s *selectionFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&s.include, "include", "i", nil, "restore only paths matching `pattern` (repeatable)")
 	fl.StringArrayVar(&s.includeFile, "include-file", nil, "read --include patterns from `file` (repeatable)")
-	fl.StringArrayVar(&s.iinclude, "iinclude", nil, "like --include, regardless of case")
-	fl.StringArrayVar(&s.iincludeFile, "iinclude-file", nil, "like --include-file, regardless of case")
+	fl.StringArrayVar(&s.iinclude, "iinclude", nil, "like --include, for `pattern` regardless of case (repeatable)")
+	fl.StringArrayVar(&s.iincludeFile, "iinclude-file", nil, "like --include-file, for the patterns in `file` regardless of case (repeatable)")
 	fl.StringArrayVarP(&s.exclude, "exclude", "e", nil, "do not restore paths matching `pattern` (repeatable)")
 	fl.StringArrayVar(&s.excludeFile, "exclude-file", nil, "read --exclude patterns from `file` (repeatable)")
-	fl.StringArrayVar(&s.iexclude, "iexclude", nil, "like --exclude, regardless of case")
-	fl.StringArrayVar(&s.iexcludeFile, "iexclude-file", nil, "like --exclude-file, regardless of case")
+	fl.StringArrayVar(&s.iexclude, "iexclude", nil, "like --exclude, for `pattern` regardless of case (repeatable)")
+	fl.StringArrayVar(&s.iexcludeFile, "iexclude-file", nil, "like --exclude-file, for the patterns in `file` regardless of case (repeatable)")
 }
 
 // selection is the patterns of selectionFlags, files read.

@@ -147,8 +147,8 @@ a prune frees it (cairn forget ID --prune).`,
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&excludes, "exclude", "e", nil, "remove paths matching `pattern` (repeatable)")
 	fl.StringArrayVar(&excludeFiles, "exclude-file", nil, "read exclude patterns from `file` (repeatable)")
-	fl.StringArrayVar(&iexcludes, "iexclude", nil, "like --exclude, regardless of case")
-	fl.StringArrayVar(&iexcludeFiles, "iexclude-file", nil, "like --exclude-file, regardless of case")
+	fl.StringArrayVar(&iexcludes, "iexclude", nil, "like --exclude, for `pattern` regardless of case (repeatable)")
+	fl.StringArrayVar(&iexcludeFiles, "iexclude-file", nil, "like --exclude-file, for the patterns in `file` regardless of case (repeatable)")
 	fl.BoolVar(&forgetOld, "forget", false, "remove each original snapshot once its rewrite is saved")
 	fl.BoolVarP(&dryRun, "dry-run", "n", false, "only print what would be removed")
 	return cmd
