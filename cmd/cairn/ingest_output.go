@@ -42,9 +42,10 @@ type ingestOutput struct {
 
 func newIngestOutput(g *globals) *ingestOutput { return &ingestOutput{g: g} }
 
-// wantProgress reports whether progress is shown at all.
+// wantProgress reports whether progress is shown at all: never with
+// --quiet, so that -q --json prints the summary alone, as restic does.
 func (o *ingestOutput) wantProgress() bool {
-	return o.g.json || (!o.g.quiet && isTerminal(os.Stderr))
+	return !o.g.quiet && (o.g.json || isTerminal(os.Stderr))
 }
 
 func (o *ingestOutput) progress(p ingest.Progress) {

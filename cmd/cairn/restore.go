@@ -163,7 +163,7 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 			}
 			var line liveLine
 			switch {
-			case g.json:
+			case g.json && !g.quiet: // -q --json: the summary alone, as restic
 				opt.Progress = func(p restore.Progress) {
 					m := map[string]any{"message_type": "status", "seconds_elapsed": int(p.Elapsed.Seconds()), "files_restored": p.FilesDone, "bytes_restored": p.BytesDone, "total_bytes": p.TotalBytes}
 					if p.TotalBytes > 0 {
