@@ -290,6 +290,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newVersionCommand(g),
 		newListCommand(),
 	)
+	root.InitDefaultCompletionCmd() // now, so that it refuses unknown shells too
 	refuseUnknownSubcommands(root)
 	return root
 }
