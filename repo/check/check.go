@@ -222,7 +222,7 @@ func (c *checker) loadIndex(ctx context.Context) error {
 	}
 	c.res.Packs = len(c.packs)
 	c.res.Blobs = len(c.blobs)
-	c.duplicates()
+	c.duplicates(ctx)
 	return nil
 }
 
@@ -252,17 +252,44 @@ func mergeBlobs(a, b []index.Blob) []index.Blob {
 }
 
 // duplicates notes blobs held by several indexed packs, once per set of
-// packs.
-func (c *checker) duplicates() {
+// packs. Copies left in packs that a prune has marked for deletion (it
+// repacked their used blobs, and deletes them once the grace period is
+// over) are expected after every prune: they make one notice in all, not
+// one per set, so that a check after each weekly prune does not list them
+// all over again.
+func (c *checker) duplicates(ctx context.Context) {
+	marked := map[id.ID]bool{}
+	if marks, err := c.r.Marks(ctx); err == nil {
+		for _, m := range marks {
+			for _, p := range m.Packs {
+				marked[p.ID] = true
+			}
+		}
+	}
 	groups := map[string][]id.ID{}
 	names := map[string][]string{}
+	var inMarked int
+	markedPacks := map[id.ID]bool{}
 	for bid, ps := range c.blobs {
 		if len(ps) < 2 {
 			continue
 		}
 		var ns []string
+		unmarked := 0
 		for _, p := range ps {
 			ns = append(ns, p.name())
+			if !marked[p.pack.ID] {
+				unmarked++
+			}
+		}
+		if unmarked == 1 {
+			inMarked++
+			for _, p := range ps {
+				if marked[p.pack.ID] {
+					markedPacks[p.pack.ID] = true
+				}
+			}
+			continue
 		}
 		sort.Strings(ns)
 		k := strings.Join(ns, " ")
@@ -272,6 +299,10 @@ func (c *checker) duplicates() {
 	for k, bids := range groups {
 		ns := names[k]
 		c.notice(BlobDuplicate, ns[0], fmt.Sprintf("%s also stored in %s; prune removes the extra copies", count(len(bids), "blob"), strings.Join(ns[1:], ", ")))
+	}
+	if inMarked > 0 {
+		c.notice(BlobDuplicate, "condemned/", fmt.Sprintf("%s also stored in %s marked for deletion by a prune, which a later prune deletes once the grace period is over",
+			count(inMarked, "blob"), count(len(markedPacks), "pack")))
 	}
 }
 
