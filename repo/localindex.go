@@ -116,7 +116,7 @@ func (e *cacheDirError) Unwrap() error { return e.err }
 // privateCache starts an empty local index in a temporary folder, for this
 // run only, because the shared one cannot be used (cause).
 func (r *Repository) privateCache(opt Options, cause error) error {
-	tmp, err := os.MkdirTemp("", "cairn-cache-")
+	tmp, err := privateCacheFolder()
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (r *Repository) privateCache(opt Options, cause error) error {
 // privateIndex swaps the shared local index for a copy of it in a
 // temporary folder.
 func (r *Repository) privateIndex() error {
-	tmp, err := os.MkdirTemp("", "cairn-cache-")
+	tmp, err := privateCacheFolder()
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (r *Repository) openCache(opt Options) error {
 		} else {
 			opt.logf("local index %s is busy; using a private one for this run", dir)
 		}
-		tmp, terr := os.MkdirTemp("", "cairn-cache-")
+		tmp, terr := privateCacheFolder()
 		if terr != nil {
 			return terr
 		}
@@ -351,5 +351,61 @@ func tagCacheDir(dir string) {
 	}
 	if err != nil {
 		os.Remove(f.Name())
+	}
+}
+
+// privateCacheFolder makes a temporary folder for a private local index
+// (a full copy of it: tens of MiB for a large repository). Its name
+// carries this process's PID and PID namespace, so that a later run can
+// remove it when a kill left it behind; the leftovers of such runs are
+// removed first.
+func privateCacheFolder() (string, error) {
+	sweepPrivateCaches(os.TempDir())
+	return os.MkdirTemp("", fmt.Sprintf("cairn-cache-%d-%s-", os.Getpid(), pidNamespaceNumber()))
+}
+
+// pidNamespaceNumber is the number of this process's PID namespace
+// ("4026531836"), or "0" where it cannot be read.
+func pidNamespaceNumber() string {
+	ns := strings.TrimSuffix(strings.TrimPrefix(pidNamespace(), "pid:["), "]")
+	if _, err := strconv.ParseUint(ns, 10, 64); err != nil {
+		return "0"
+	}
+	return ns
+}
+
+// sweepPrivateCaches removes, from the temporary folder tmp, this user's
+// private index folders whose process is gone: a run killed (by a timer's
+// stop timeout, the OOM killer) could not remove its own. Only folders of
+// this PID namespace are judged, since a PID means nothing in another;
+// folders of other users, links, and names of another form are left.
+func sweepPrivateCaches(tmp string) {
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	ns := pidNamespaceNumber()
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), "cairn-cache-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		parts := strings.SplitN(rest, "-", 3)
+		if len(parts) != 3 || parts[1] != ns || ns == "0" {
+			continue
+		}
+		pid, err := strconv.Atoi(parts[0])
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			continue // running (or not ours to signal): in use
+		}
+		path := filepath.Join(tmp, e.Name())
+		var st syscall.Stat_t
+		if syscall.Lstat(path, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR || int(st.Uid) != os.Geteuid() {
+			continue
+		}
+		os.RemoveAll(path)
 	}
 }
