@@ -66,11 +66,12 @@ Unchanged files (same size, mtime, ctime and inode as in the last ingest of
 the same host and source) are not read again. Paths given on the command line
 are never excluded. A path given that does not exist (a typo, a folder on a
 disk not mounted), on the command line or in --files-from-verbatim or
---files-from-raw, stops the ingest before anything is read, with exit 1 and
-no snapshot, rather than saving a snapshot that silently lacks it; a line of
---files-from, a glob, that matches nothing is skipped with a warning. Exit
-code 3 means the snapshot was saved but some files could not be read; each
-one is reported. A file time beyond what a snapshot
+--files-from-raw, is left out of the snapshot with an error naming it, as
+restic skips it, and the ingest exits 3: the paths that are there are
+saved. When none of the paths given exists, nothing is saved and the
+ingest exits 1. A line of --files-from, a glob, that matches nothing is
+skipped with a warning. Exit code 3 means the snapshot was saved but some
+files could not be read; each one is reported. A file time beyond what a snapshot
 holds (before 1677-09-21 or after 2262-04-11) is saved as the nearest one it
 holds, with a warning naming the path and the time; the exit code stays 0.
 

@@ -364,6 +364,10 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	} else if paths, err = absPaths(opt.Paths); err != nil {
 		return nil, err
 	}
+	var missing []missingPath
+	if opt.Stdin == nil && opt.SetPath == "" {
+		paths, missing = presentPaths(paths)
+	}
 	var setPath, realPath string
 	if opt.SetPath != "" && opt.Stdin == nil {
 		if setPath, realPath, err = checkSetPath(opt.SetPath, paths); err != nil {
@@ -382,6 +386,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	}
 	g := &ingester{ctx: ctx, r: r, opt: opt, parent: parent, excludes: ex, iexcludes: iex, tagFiles: tags, links: map[[2]uint64]*fileJob{}, linkSeen: map[[2]uint64][2]uint32{}, walkers: make(chan struct{}, 3),
 		setPath: setPath, realPath: realPath}
+	for _, m := range missing {
+		g.warn(m.path, m.err)
+	}
 	// Uploads outlive a cancel: Flush then indexes what was stored, so the
 	// next ingest reuses it.
 	// Two uploaders for a local disk: an upload verifies its pack (about
@@ -587,6 +594,37 @@ func AbsPath(p string) (string, error) {
 		}
 	}
 	return a, nil
+}
+
+// missingPath is a path given to ingest that could not be looked up.
+type missingPath struct {
+	path string
+	err  error
+}
+
+// presentPaths leaves out of paths those that cannot be looked up (gone,
+// an unmounted disk's folder, a typo), as restic skips them: the others
+// are ingested, and each one left out is reported as an unreadable file
+// is, so the ingest exits 3. A timer backing up /etc, /home and /srv
+// saved nothing at all while /srv was missing. When every path is
+// missing they are all kept, and the ingest fails on the first.
+func presentPaths(paths []string) ([]string, []missingPath) {
+	var present []string
+	var missing []missingPath
+	for _, p := range paths {
+		if _, err := fsmeta.Lstat(p); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				err = errors.New("no such file or folder")
+			}
+			missing = append(missing, missingPath{p, fmt.Errorf("%w; left out of the snapshot", err)})
+			continue
+		}
+		present = append(present, p)
+	}
+	if len(present) == 0 {
+		return paths, nil
+	}
+	return present, missing
 }
 
 func absPaths(in []string) ([]string, error) {
