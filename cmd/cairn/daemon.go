@@ -100,12 +100,8 @@ are up, and pings the watchdog when WatchdogSec is set.`,
 				flags = 0 // journald stamps each line
 			}
 			logger := log.New(os.Stderr, "", flags)
-			stateDir := g.forDaemon(cfg).cacheDir
-			if stateDir == "" {
-				stateDir = repo.DefaultCacheDir()
-			}
 			return daemon.Run(cmd.Context(), cfg, daemon.Deps{
-				StateDir:   stateDir,
+				StateDir:   daemonStateDir(g.forDaemon(cfg).cacheDir, logger.Printf),
 				ConfigPath: configPath,
 				Socket:     g.daemon.socket,
 				Open: func(ctx context.Context, cfg *daemon.Config) (*repo.Repository, error) {
@@ -314,4 +310,24 @@ func daemonError(err error) error {
 		return &exitError{ae.Code, errors.New(ae.Message)}
 	}
 	return err
+}
+
+// daemonStateDir is where the daemon keeps when its check and prune last
+// ran: the cache folder, or "" (keep nothing) when the default one is the
+// temporary folder's cairn-UID and that is not this user's private folder.
+// Another user may have made it (mkdir -m 777 /tmp/cairn-0): the local
+// index then goes to a private folder for the run, and the daemon must not
+// write its state there either (a link planted as the state file's .tmp
+// would have root overwrite any file) nor read times planted there that
+// put off its check and prune.
+func daemonStateDir(cacheDir string, logf func(string, ...any)) string {
+	if cacheDir != "" {
+		return cacheDir
+	}
+	dir, err := repo.UsableDefaultCacheDir()
+	if err != nil {
+		logf("%v; not keeping when check and prune last ran", err)
+		return ""
+	}
+	return dir
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +54,38 @@ func TestStorageOptionsUntrustedTempCache(t *testing.T) {
 	}
 	if o.Filters.CacheDir != "" {
 		t.Errorf("metadata cache in %s, inside the untrusted %s", o.Filters.CacheDir, planted)
+	}
+}
+
+// The daemon keeps when check and prune last ran beside the local index.
+// Under a service manager without HOME that is the temporary folder's
+// cairn-UID, which another user may have made: since that no longer stops
+// the daemon, its state must not be written there (a link planted as the
+// state file's .tmp would have root overwrite any file) or read from there.
+func TestDaemonStateDirUntrustedTempCache(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	planted := filepath.Join(tmp, fmt.Sprintf("cairn-%d", os.Geteuid()))
+	if err := os.Mkdir(planted, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	logf := func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }
+	if got := daemonStateDir("", logf); got != planted {
+		t.Fatalf("own private folder: state in %q, want %q", got, planted)
+	}
+	if err := os.Chmod(planted, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if got := daemonStateDir("", logf); got != "" {
+		t.Fatalf("daemon state kept in %q, a folder others may write", got)
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], "not a private folder") {
+		t.Errorf("logged %q, want why the state is not kept", logged)
+	}
+	if got := daemonStateDir("/chosen", logf); got != "/chosen" {
+		t.Errorf("with a cache folder given: %q", got)
 	}
 }
