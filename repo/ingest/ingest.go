@@ -505,6 +505,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if root.Name != "" {
 		rn := *root
 		rn.Name = "root" // a node needs a valid name; the root's is not used
+		// A folder: no device number, as in the trees (with SetPath "/"
+		// it is that of a filesystem snapshot mounted anew each night).
+		rn.Dev = 0
 		sn.Root = tree.EncodeNode(&rn)
 	}
 	skipped := opt.SkipIfUnchanged && (g.streamSame || opt.Stdin == nil && sameAsParent(sn, parent, func(tid id.ID) ([]*tree.Node, error) {

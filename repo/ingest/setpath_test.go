@@ -126,3 +126,24 @@ func TestDeviceOnlyForHardlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The snapshot's root folder is a folder like any other: its device
+// number is not recorded either. With SetPath "/" it is the device of a
+// filesystem snapshot mounted anew each night, and a root that recorded
+// it differed from the parent's every night, so SkipIfUnchanged never
+// skipped an unchanged system.
+func TestRootRecordsNoDevice(t *testing.T) {
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	write(t, filepath.Join(src, "etc", "hostname"), "web1")
+	for _, set := range []string{"", "/"} {
+		sn := run(t, r, ingest.Options{Paths: []string{src}, SetPath: set, Host: "h", Source: "s" + set}).Snapshot
+		root, err := tree.DecodeNode(sn.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if root.Dev != 0 {
+			t.Errorf("SetPath %q: the snapshot's root records device %d", set, root.Dev)
+		}
+	}
+}
