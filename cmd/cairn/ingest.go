@@ -110,6 +110,7 @@ ingest, --exclude patterns, ls, mount and restore all see /home, so the
 next night's ingest of another mount point reads only what changed, and a
 restore puts the files back at /home. The folders above PATH are taken from
 this machine and must exist; warnings name the files where they were read.
+A symlink given (/snap/latest) is followed: its files are recorded.
 Files on a snapshot mounted anew keep their inode numbers and ctimes; where
 they do not (a copy, some FUSE filesystems), add --ignore-inode. (restic has
 no such option; its users cd into the snapshot and give --parent.)

@@ -531,7 +531,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 // checkSetPath checks --set-path against the paths given: one path, and
 // an absolute SetPath whose parent folder exists here (the snapshot holds
 // the folders above it as they are here). It returns SetPath cleaned and
-// the path given.
+// the path given (what it leads to, when it is a symlink).
 func checkSetPath(set string, paths []string) (string, string, error) {
 	if len(paths) != 1 {
 		return "", "", fmt.Errorf("--set-path records one path as another: give exactly one path, not %d", len(paths))
@@ -540,15 +540,26 @@ func checkSetPath(set string, paths []string) (string, string, error) {
 		return "", "", fmt.Errorf("--set-path %s: give an absolute path", set)
 	}
 	set = filepath.Clean(set)
-	if _, err := fsmeta.Lstat(paths[0]); err != nil {
-		return "", "", fmt.Errorf("cannot ingest %s: %w", paths[0], err)
+	real := paths[0]
+	fi, err := fsmeta.Lstat(real)
+	if err != nil {
+		return "", "", fmt.Errorf("cannot ingest %s: %w", real, err)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		// A link to the snapshot's folder (/snap/latest): its files
+		// are to be read, not the link recorded as SetPath, which
+		// would save a snapshot with no file in it (and restore SetPath
+		// as a link that leads nowhere there).
+		if real, err = filepath.EvalSymlinks(real); err != nil {
+			return "", "", fmt.Errorf("cannot ingest %s: %w", paths[0], err)
+		}
 	}
 	if up := filepath.Dir(set); up != set {
 		if fi, err := os.Stat(up); err != nil || !fi.IsDir() {
 			return "", "", fmt.Errorf("--set-path %s: the folder above it, %s, must exist on this machine (the snapshot holds it as it is here)", set, up)
 		}
 	}
-	return set, paths[0], nil
+	return set, real, nil
 }
 
 // fsPath is where the file recorded as path is read: path itself, or

@@ -147,3 +147,27 @@ func TestRootRecordsNoDevice(t *testing.T) {
 		}
 	}
 }
+
+// A symlink given as the path to read (/snap/latest leading to the
+// newest snapshot) is followed: its files are recorded under SetPath.
+// It was recorded as SetPath itself, a snapshot holding no file.
+func TestSetPathThroughSymlink(t *testing.T) {
+	r := repo.TestRepository(t)
+	top := t.TempDir()
+	write(t, filepath.Join(top, "snap", "2026-11-28", "home", "ann", "notes"), "notes")
+	latest := filepath.Join(top, "snap", "latest")
+	if err := os.Symlink("2026-11-28/home", latest); err != nil {
+		t.Fatal(err)
+	}
+	rec := filepath.Join(top, "rec", "home")
+	if err := os.MkdirAll(filepath.Dir(rec), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sn := run(t, r, ingest.Options{Paths: []string{latest}, SetPath: rec, Host: "h", Source: "s"}).Snapshot
+	if s := sn.Summary; s.FilesNew != 1 {
+		t.Fatalf("summary %+v, want the one file", s)
+	}
+	if got := contentOf(t, r, sn, rec+"/ann/notes"); got != "notes" {
+		t.Fatalf("snapshot holds %q", got)
+	}
+}
