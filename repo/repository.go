@@ -549,12 +549,13 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 		todo = append(todo, sid)
 	}
 	for len(todo) > 0 {
-		// Segments read again after a rebuild are fetched as many at a
-		// time as are read at once, so that besides the batch not yet
-		// recorded (segmentBatchBlobs) only those few are held in
-		// memory: a chunk of segmentBatch of them, up to 500,000 blobs
-		// each after a prune, would hold the whole index.
-		chunk := todo[:min(len(todo), r.fetchConcurrency())]
+		// Segments read again after a rebuild are fetched a few at a
+		// time, so that besides the batch not yet recorded
+		// (segmentBatchBlobs) only those few are held in memory: a
+		// chunk of segmentBatch of them, or of a high --connections,
+		// up to 500,000 blobs each after a prune, would hold the whole
+		// index.
+		chunk := todo[:min(len(todo), r.fetchConcurrency(), fetchReaders)]
 		todo = todo[len(chunk):]
 		var need []id.ID
 		for _, sid := range chunk {
