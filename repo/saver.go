@@ -361,10 +361,18 @@ func (s *Saver) tempFile() (*os.File, error) {
 	return f, err
 }
 
-// discard closes and removes a pack file that will not be stored.
+// discard closes and removes a pack file that will not be stored. One
+// in the temporary folder was unlinked when it was made: its name may be
+// another file's by now, which is left alone.
 func discard(f *os.File) {
-	f.Close()
-	os.Remove(f.Name())
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return
+	}
+	if named, err := os.Lstat(f.Name()); err == nil && os.SameFile(fi, named) {
+		os.Remove(f.Name())
+	}
 }
 
 // SaveTree encodes and saves a directory's nodes, returning the tree's ID.
