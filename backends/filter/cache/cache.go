@@ -12,9 +12,13 @@
 // so do reads under a context made by backends.Uncached (a check, a repair),
 // which leave the copy as it is.
 //
-// A copy outlives the object only when another process removes it (prune,
-// on another host); by then nothing refers to the object, so nothing reads
-// it.
+// A copy outlives the object when another process removes it (prune, on
+// another host). For index segments and snapshots, the next whole listing
+// of their folder (List of "index/", "snapshots/" or ""), which opening the
+// repository does, removes such copies: a forgotten snapshot must not stay
+// on every host that once read it. Copies of tree packs stay (nothing
+// refers to them, so nothing reads them), as a copy of one that the
+// storage lost is what check and repair index restore it from.
 //
 // Copies are written to a temporary file, synced and renamed into place, so
 // a copy is whole or absent. The cache never fails a call: when the folder
@@ -25,10 +29,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cairn-backup/cairn/backends"
 )
@@ -157,6 +163,69 @@ func (c *Backend) Remove(ctx context.Context, name string) error {
 		c.drop(name)
 	}
 	return c.Backend.Remove(ctx, name)
+}
+
+// List lists as the backend does. A listing that covers whole folders of
+// cached objects, and ends without error, then removes the copies there of
+// objects it did not report: objects removed by another process. A copy
+// made since the listing began is kept, as its object may be newer than
+// the listing.
+func (c *Backend) List(ctx context.Context, prefix string, fn func(backends.Info) error) error {
+	var folders []string
+	// Not tree/: a tree pack the storage lost while the index still
+	// names it is restored from its copy (check, repair index).
+	for _, f := range []string{"index/", "snapshots/"} {
+		if (prefix == "" || prefix == f) && c.cached(f+"x") {
+			folders = append(folders, f)
+		}
+	}
+	if len(folders) == 0 {
+		return c.Backend.List(ctx, prefix, fn)
+	}
+	// A second of margin for file times coarser than the clock: a copy
+	// removed by mistake is only downloaded again.
+	start := time.Now().Add(-time.Second)
+	listed := map[string]bool{}
+	err := c.Backend.List(ctx, prefix, func(fi backends.Info) error {
+		listed[fi.Name] = true
+		return fn(fi)
+	})
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	for _, f := range folders {
+		c.sweep(f, listed, start)
+	}
+	return nil
+}
+
+// sweep removes the copies in folder of objects not in listed, made before
+// start.
+func (c *Backend) sweep(folder string, listed map[string]bool, start time.Time) {
+	root := c.path(folder)
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(c.dir, p)
+		if err != nil {
+			return nil
+		}
+		name := filepath.ToSlash(rel)
+		if listed[name] || backends.CheckName(name) != nil || !c.cached(name) {
+			return nil
+		}
+		if fi, err := d.Info(); err != nil || !fi.ModTime().Before(start) {
+			return nil
+		}
+		c.mu.Lock()
+		if _, filling := c.fills[name]; !filling {
+			c.gen[name]++
+			_ = os.Remove(p)
+		}
+		c.mu.Unlock()
+		return nil
+	})
 }
 
 func (c *Backend) Load(ctx context.Context, name string, offset, length int64) ([]byte, error) {

@@ -218,3 +218,69 @@ func TestUncached(t *testing.T) {
 		t.Fatalf("after an uncached Remove the copy is still served: %v", err)
 	}
 }
+
+// A copy of an index segment or snapshot whose object another process
+// removed (forget and prune on another host, after a rewrite purged a
+// file) goes at the next whole listing of its folder; copies of listed
+// objects, and a partial listing, keep theirs. Tree pack copies stay: one
+// the storage lost is restored from its copy.
+func TestListDropsCopiesOfRemovedObjects(t *testing.T) {
+	ctx := t.Context()
+	m := mem.New()
+	names := []string{"index/aa11", "index/bb22", "snapshots/cc33", "snapshots/dd44", "tree/ee/ee55", "tree/ff/ff66"}
+	for _, name := range names {
+		m.Save(ctx, name, []byte(name))
+	}
+	dir := t.TempDir()
+	c, err := cache.New(m, cache.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if _, err := c.Load(ctx, name, 0, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Made a while ago, as copies kept across runs are.
+	old := time.Now().Add(-time.Hour)
+	for _, name := range names {
+		os.Chtimes(filepath.Join(dir, name), old, old)
+	}
+	// Another host's prune removes one object of each folder.
+	gone := map[string]bool{"index/bb22": true, "snapshots/dd44": true}
+	m.Remove(ctx, "tree/ff/ff66")
+	for name := range gone {
+		m.Remove(ctx, name)
+	}
+	copied := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	// A listing that stops early proves nothing.
+	stop := errors.New("stop")
+	if err := c.List(ctx, "snapshots/", func(backends.Info) error { return stop }); err != stop {
+		t.Fatalf("stopped listing: %v", err)
+	}
+	if !copied("snapshots/dd44") {
+		t.Errorf("a partial listing removed a copy")
+	}
+	for _, folder := range []string{"index/", "snapshots/", "tree/"} {
+		n := 0
+		if err := c.List(ctx, folder, func(backends.Info) error { n++; return nil }); err != nil || n != 1 {
+			t.Fatalf("list %s: %d, %v", folder, n, err)
+		}
+	}
+	for _, name := range names {
+		if copied(name) == gone[name] {
+			t.Errorf("%s: copy kept %v, object removed %v", name, copied(name), gone[name])
+		}
+	}
+	// A copy made after the listing began may be of a newer object: kept.
+	m.Save(ctx, "snapshots/ab99", []byte("new"))
+	c.Load(ctx, "snapshots/ab99", 0, -1)
+	m.Remove(ctx, "snapshots/ab99")
+	c.List(ctx, "snapshots/", func(backends.Info) error { return nil })
+	if !copied("snapshots/ab99") {
+		t.Errorf("a fresh copy was removed")
+	}
+}
