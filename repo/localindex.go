@@ -356,12 +356,12 @@ func tagCacheDir(dir string) {
 
 // privateCacheFolder makes a temporary folder for a private local index
 // (a full copy of it: tens of MiB for a large repository). Its name
-// carries this process's PID and PID namespace, so that a later run can
-// remove it when a kill left it behind; the leftovers of such runs are
-// removed first.
+// carries this process's PID, PID namespace and boot (see
+// privateCacheMark), so that a later run can remove it when a kill left it
+// behind; the leftovers of such runs are removed first.
 func privateCacheFolder() (string, error) {
 	sweepPrivateCaches(os.TempDir())
-	return os.MkdirTemp("", fmt.Sprintf("cairn-cache-%d-%s-", os.Getpid(), pidNamespaceNumber()))
+	return os.MkdirTemp("", fmt.Sprintf("cairn-cache-%d-%s-", os.Getpid(), privateCacheMark()))
 }
 
 // pidNamespaceNumber is the number of this process's PID namespace
@@ -374,24 +374,44 @@ func pidNamespaceNumber() string {
 	return ns
 }
 
+// privateCacheMark says where a PID in a private index folder's name can
+// be judged: "NS-BOOT", this PID namespace's number and this boot's
+// boot_id without its dashes, or "0-0" where either cannot be read. The
+// number of the initial PID namespace is the same on every Linux machine,
+// so the namespace alone would let a run judge, by its own process table,
+// the folders another machine made in a shared temporary folder (a TMPDIR
+// on NFS): the boot, like a lock's, names this machine and this boot.
+func privateCacheMark() string {
+	ns := pidNamespaceNumber()
+	boot := strings.ReplaceAll(bootID(), "-", "")
+	if ns == "0" || boot == "" || strings.Trim(boot, "0123456789abcdef") != "" {
+		return "0-0"
+	}
+	return ns + "-" + boot
+}
+
 // sweepPrivateCaches removes, from the temporary folder tmp, this user's
 // private index folders whose process is gone: a run killed (by a timer's
 // stop timeout, the OOM killer) could not remove its own. Only folders of
-// this PID namespace are judged, since a PID means nothing in another;
-// folders of other users, links, and names of another form are left.
+// this PID namespace and boot are judged, since a PID means nothing in
+// another (or on another machine sharing the folder); folders of other
+// users, links, and names of another form are left.
 func sweepPrivateCaches(tmp string) {
+	mark := privateCacheMark()
+	if mark == "0-0" {
+		return
+	}
 	ents, err := os.ReadDir(tmp)
 	if err != nil {
 		return
 	}
-	ns := pidNamespaceNumber()
 	for _, e := range ents {
 		rest, ok := strings.CutPrefix(e.Name(), "cairn-cache-")
 		if !ok || !e.IsDir() {
 			continue
 		}
-		parts := strings.SplitN(rest, "-", 3)
-		if len(parts) != 3 || parts[1] != ns || ns == "0" {
+		parts := strings.SplitN(rest, "-", 4)
+		if len(parts) != 4 || parts[1]+"-"+parts[2] != mark {
 			continue
 		}
 		pid, err := strconv.Atoi(parts[0])

@@ -15,13 +15,14 @@ import (
 // and only those.
 func TestSweepPrivateCaches(t *testing.T) {
 	tmp := t.TempDir()
-	ns := pidNamespaceNumber()
-	if ns == "0" {
+	ns := privateCacheMark()
+	if ns == "0-0" {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("cannot read this process's PID namespace")
+			t.Fatal("cannot read this process's PID namespace or boot")
 		}
-		t.Skip("cannot read this process's PID namespace")
+		t.Skip("cannot read this process's PID namespace or boot")
 	}
+	pidns := pidNamespaceNumber()
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
@@ -45,10 +46,14 @@ func TestSweepPrivateCaches(t *testing.T) {
 	}
 	leftover := mk(fmt.Sprintf("cairn-cache-%d-%s-123", dead, ns))
 	keep := []string{
-		mk(fmt.Sprintf("cairn-cache-%d-%s-456", alive, ns)),       // in use
-		mk(fmt.Sprintf("cairn-cache-%d-%s-789", os.Getpid(), ns)), // this process's
-		mk(fmt.Sprintf("cairn-cache-%d-1-123", dead)),             // another PID namespace
-		mk("cairn-cache-123456"),                                  // older name: whose is unknown
+		mk(fmt.Sprintf("cairn-cache-%d-%s-456", alive, ns)),                 // in use
+		mk(fmt.Sprintf("cairn-cache-%d-%s-789", os.Getpid(), ns)),           // this process's
+		mk(fmt.Sprintf("cairn-cache-%d-1-%s-123", dead, ns[len(pidns)+1:])), // another PID namespace
+		// Another machine sharing the temporary folder (a TMPDIR on NFS):
+		// the same initial PID namespace number, another boot.
+		mk(fmt.Sprintf("cairn-cache-%d-%s-0123456789abcdef0123456789abcdef-123", dead, pidns)),
+		mk(fmt.Sprintf("cairn-cache-%d-%s-123", dead, pidns)), // no boot: unknown
+		mk("cairn-cache-123456"), // older name: whose is unknown
 		mk(fmt.Sprintf("other-%d-%s-1", dead, ns)),
 	}
 	target := mk("target")
