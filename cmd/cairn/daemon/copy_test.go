@@ -338,3 +338,31 @@ func TestRetentionSeriesPerStream(t *testing.T) {
 		t.Errorf("copy: the newest app.sql dump is skipped behind a newer other.sql (%d skipped)", skipped)
 	}
 }
+
+// An ingest saves the paths of a source that are there and leaves out one
+// that is missing (a disk not mounted). Retention judges the snapshots
+// without it as a series of their own: keep_last 2, over a week of runs
+// while the disk was gone, must not forget the last snapshots that hold
+// it, which were then the only backup of that disk.
+func TestRetentionKeepsSnapshotsOfAPathMissingSince(t *testing.T) {
+	at := func(h int, paths ...string) *repo.Snapshot {
+		return &repo.Snapshot{Host: "h", Source: "s", Paths: paths, Time: time.Date(2025, 1, 1, h, 0, 0, 0, time.UTC)}
+	}
+	full1, full2 := at(1, "/etc", "/srv/data"), at(2, "/etc", "/srv/data")
+	list := []*repo.Snapshot{full1, full2}
+	for h := 3; h < 10; h++ {
+		list = append(list, at(h, "/etc"))
+	}
+	res, ok := applySeries(list, forget.Policy{Last: 2})
+	if !ok {
+		t.Fatal("the policy keeps none of a series")
+	}
+	for _, r := range res.Remove {
+		if r == full1 || r == full2 {
+			t.Errorf("keep_last 2 forgot a snapshot holding /srv/data (%v) behind the runs that lacked it", r.Time)
+		}
+	}
+	if len(res.Keep) != 4 {
+		t.Errorf("kept %d snapshots; want the last two of each series", len(res.Keep))
+	}
+}

@@ -274,12 +274,15 @@ func (d *Daemon) forget(ctx context.Context, r *repo.Repository, host, source st
 }
 
 // applySeries applies policy to each series of list, the snapshots of one
-// host and source: the streams of each name apart, as forget's default
-// grouping does, so that the dumps of two databases under one source are
-// not thinned as one series. ok is false when it keeps none of a series.
+// host and source: those of each set of paths apart (the streams of each
+// name among them), as forget's default grouping does, so that the dumps
+// of two databases under one source are not thinned as one series, and
+// the snapshots an ingest saved without a path that was missing (a disk
+// not mounted: it saves the others) do not crowd out, run after run, the
+// last ones that hold it. ok is false when it keeps none of a series.
 func applySeries(list []*repo.Snapshot, policy forget.Policy) (res forget.Result, ok bool) {
 	ok = true
-	for _, g := range forget.GroupSnapshots(list, forget.GroupBy{Host: true, Source: true}) {
+	for _, g := range forget.GroupSnapshots(list, forget.DefaultGroupBy) {
 		r := forget.Apply(g.Snapshots, policy, nil, time.Now())
 		ok = ok && len(r.Keep) > 0
 		res.Keep = append(res.Keep, r.Keep...)
