@@ -187,7 +187,13 @@ func (c *Backend) List(ctx context.Context, prefix string, fn func(backends.Info
 	start := time.Now().Add(-time.Second)
 	listed := map[string]bool{}
 	err := c.Backend.List(ctx, prefix, func(fi backends.Info) error {
-		listed[fi.Name] = true
+		// Only the swept folders' names: a listing of everything
+		// (stats) names every data pack too.
+		for _, f := range folders {
+			if strings.HasPrefix(fi.Name, f) {
+				listed[fi.Name] = true
+			}
+		}
 		return fn(fi)
 	})
 	if err != nil || ctx.Err() != nil {
