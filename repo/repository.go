@@ -343,6 +343,11 @@ func unlock(ctx context.Context, be backends.Backend, password []byte, verify fu
 		}
 		b, err := be.Load(ctx, n, 0, -1)
 		if err != nil {
+			if ctx.Err() != nil {
+				// Interrupted (Ctrl-C, SIGTERM): neither a wrong
+				// password (exit 12) nor a damaged repository.
+				return nil, "", fmt.Errorf("read %s: %w", n, ctx.Err())
+			}
 			firstErr = errors.Join(firstErr, fmt.Errorf("read %s: %w", n, err))
 			continue
 		}
