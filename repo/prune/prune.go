@@ -153,6 +153,17 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (Stats, error) {
 	}
 	st := p.stats
 	st.DryRun = opt.DryRun
+	if !opt.DryRun {
+		// Unfinished pack files of killed writers (a copy's, a
+		// prune's repack, an ingest's): only ingest removed them, so
+		// a repository that only copy writes kept them forever.
+		// Nobody has touched one for the grace period.
+		if tc, ok := backends.As[backends.TempCleaner](r.Backend()); ok {
+			if n, _ := tc.RemoveStaleTemp(opt.GracePeriod); n > 0 {
+				opt.logf("removed %d unfinished pack files left by killed processes", n)
+			}
+		}
+	}
 	if opt.DryRun || p.idle() {
 		return st, nil
 	}
