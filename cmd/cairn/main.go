@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,7 +75,7 @@ func main() {
 	finish := finishOnBrokenPipe(root, os.Args[1:])
 	ctx, pipe := watchBrokenPipe(ctx, finish)
 	stopProfile := startProfile()
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	stopProfile()
 	if pipe.Broken(err) && (!finish || exitCode(err) == exitOK) {
 		// An ingest that went on to its end with its output cut exits
@@ -94,7 +96,7 @@ func main() {
 			if code == exitInterrupted {
 				err = errors.New("interrupted")
 			}
-			if g.json || jsonAsked(os.Args[1:]) {
+			if g.json || (flagsUnparsed(cmd, err) && jsonAsked(os.Args[1:])) {
 				printJSONError(err, code)
 			} else {
 				fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
@@ -207,16 +209,37 @@ func stopSignals(root *cobra.Command, args []string) []os.Signal {
 func jsonAsked(args []string) bool {
 	asked := false
 	for _, a := range args {
-		switch a {
-		case "--":
+		switch {
+		case a == "--":
 			return asked
-		case "--json", "--json=true", "--json=1":
+		case a == "--json":
 			asked = true
-		case "--json=false", "--json=0":
-			asked = false
+		case strings.HasPrefix(a, "--json="):
+			// the spellings pflag takes: 1, t, T, TRUE, true, True, ...
+			if v, err := strconv.ParseBool(strings.TrimPrefix(a, "--json=")); err == nil {
+				asked = v
+			}
 		}
 	}
 	return asked
+}
+
+// flagParseError marks an error of cobra's flag parsing: the flags after
+// the one it stopped at were not parsed.
+type flagParseError struct{ err error }
+
+func (e *flagParseError) Error() string { return e.err.Error() }
+func (e *flagParseError) Unwrap() error { return e.err }
+
+// flagsUnparsed tells whether err, from running cmd, came before cmd's
+// flags were all parsed (an unknown command, an unknown or malformed
+// flag): only then may --json be looked for in the raw arguments. Once
+// they were, --json was parsed or is not there, and an argument spelt
+// --json is something else: the value of another flag (-r --json) or a
+// command's argument.
+func flagsUnparsed(cmd *cobra.Command, err error) bool {
+	var fe *flagParseError
+	return cmd == nil || !cmd.Flags().Parsed() || errors.As(err, &fe)
 }
 
 // errSilent marks an exitError whose story was already told.
@@ -259,7 +282,9 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		},
 	}
 	g.register(root)
-	root.SetFlagErrorFunc(resticFlagError)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &flagParseError{resticFlagError(c, err)}
+	})
 	root.AddCommand(
 		newInitCommand(g),
 		newIngestCommand(g),
