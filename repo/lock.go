@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,12 +100,72 @@ func (l *LockInfo) ofThisHost() bool {
 
 // HeldHere reports whether the lock's holder is a process running on this
 // host now: a lock that must not be removed, only waited for.
+//
+// A PID is reused once its process is gone: a process that started after
+// the lock was taken is not its holder, whose lock is then judged as any
+// other's. (Only this advice trusts the start time; StaleReason does not.)
 func (l *LockInfo) HeldHere() bool {
 	if !l.ofThisHost() {
 		return false
 	}
 	err := syscall.Kill(l.PID, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	if age, ok := processAge(l.PID); ok && age+pidAgeSlack < time.Since(l.Time) {
+		return false
+	}
+	return true
+}
+
+// pidAgeSlack allows for the rounding of a process's start time and
+// of the clocks it is compared with.
+const pidAgeSlack = 2 * time.Second
+
+// userHZ is the unit of the start times in /proc/PID/stat: USER_HZ, 100
+// on every architecture Linux runs cairn on.
+const userHZ = 100
+
+// processAge is how long ago process pid started, from its start time in
+// /proc/PID/stat (clock ticks since boot) and /proc/uptime, both on the
+// boot clock; false where they cannot be read.
+func processAge(pid int) (time.Duration, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces and ")": the
+	// fields that count follow its last ")". The start time is the 22nd
+	// field, the 20th after the name.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 20 {
+		return 0, false
+	}
+	ticks, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	up, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0, false
+	}
+	uf := strings.Fields(string(up))
+	if len(uf) == 0 {
+		return 0, false
+	}
+	uptime, err := strconv.ParseFloat(uf[0], 64)
+	if err != nil {
+		return 0, false
+	}
+	age := time.Duration(uptime*float64(time.Second)) - time.Duration(ticks)*time.Second/userHZ
+	if age < 0 {
+		age = 0
+	}
+	return age, true
 }
 
 // StaleAt is when the lock becomes stale unless its holder refreshes it
