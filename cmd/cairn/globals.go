@@ -395,21 +395,20 @@ var (
 )
 
 // lockAdvice says what to do about the locks of err. Removing a lock whose
-// holder runs lets a prune delete what that holder is writing, so when
-// every holder is a process running on this host, only waiting is
-// offered.
+// holder runs lets a prune delete what that holder is writing, so when a
+// holder is a process running on this host, only waiting is offered.
 func lockAdvice(err error) string {
 	var le *repo.LockedError
-	if errors.As(err, &le) && len(le.Locks) > 0 {
+	if errors.As(err, &le) {
 		var pids []string
 		for _, l := range le.Locks {
-			if !l.HeldHere() {
-				pids = nil
-				break
+			if l.HeldHere() {
+				pids = append(pids, strconv.Itoa(l.PID))
 			}
-			pids = append(pids, strconv.Itoa(l.PID))
 		}
-		if pids != nil {
+		// --remove-all would remove the live one too, whatever the
+		// others are.
+		if len(pids) > 0 {
 			return fmt.Sprintf("the lock is held by cairn running on this host (pid %s): wait for it to end, or give --retry-lock DURATION to wait; do not remove a live lock",
 				strings.Join(pids, ", "))
 		}
