@@ -23,7 +23,8 @@ import (
 // Options say how the browser starts.
 type Options struct {
 	// Snapshot, when set, opens that snapshot's tree at once: "latest" or
-	// an ID prefix, optionally followed by ":/path".
+	// an ID prefix, optionally followed by ":/path" (without one, the tree
+	// opens in the folder the snapshot holds, as enter on the list).
 	Snapshot string
 	// Location is the time zone times are shown in (default time.Local).
 	Location *time.Location

@@ -132,6 +132,22 @@ func TestOpenSnapshotOption(t *testing.T) {
 	}
 }
 
+// TestOpenSnapshotOptionNoPath: "cairn tui ID" opens the tree where
+// enter on the list opens it, in the folder the snapshot holds, not at /.
+func TestOpenSnapshotOptionNoPath(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 100, 20)
+	h.a.opt.Snapshot = f.snaps[0].ID.String()
+	h.run(h.a.stack[0].(*snapshotsPage).update(h.a, snapshotsLoaded{snaps: f.snaps}))
+	p, ok := h.a.top().(*treePage)
+	if !ok {
+		t.Fatalf("top page %T", h.a.top())
+	}
+	if p.sn.ID != f.snaps[0].ID || p.dir != "/home/alice" {
+		t.Fatalf("opened %s in %q, want /home/alice", p.sn.ID.Short(), p.dir)
+	}
+}
+
 func TestSearchOpensTree(t *testing.T) {
 	h := newHarness(t, newFixture(t), 100, 20)
 	h.keys("f")

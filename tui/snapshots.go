@@ -384,9 +384,9 @@ func (p *snapshotsPage) view(a *App, w, h int) string {
 // openSelector opens "SNAP[:PATH]" given on the command line, resolved
 // in the loaded list: "latest" or a unique ID prefix.
 func (a *App) openSelector(sel string) tea.Cmd {
-	snapSel, sub := sel, "/"
+	snapSel, sub, hasPath := sel, "/", false
 	if i := strings.IndexByte(sel, ':'); i >= 0 {
-		snapSel, sub = sel[:i], sel[i+1:]
+		snapSel, sub, hasPath = sel[:i], sel[i+1:], true
 	}
 	all := a.stack[0].(*snapshotsPage).all
 	var found *repo.Snapshot
@@ -402,6 +402,11 @@ func (a *App) openSelector(sel string) tea.Cmd {
 	if found == nil || snapSel == "" {
 		a.note("no snapshot %q", snapSel)
 		return nil
+	}
+	// A snapshot with no path opens as enter opens it on the list: in
+	// the folder it holds, not at the root.
+	if !hasPath {
+		return a.openSnapshot(found)
 	}
 	// A file opens as its folder, cursor on it (as a snapshot of one
 	// file does), not as an error page saying it is not a folder.

@@ -43,7 +43,12 @@ snapshot's tree at once.`,
 				if err != nil {
 					return err
 				}
-				opt.Snapshot = sn.ID.String() + ":" + p
+				opt.Snapshot = sn.ID.String()
+				if _, raw := splitSelector(args[0]); raw != "" {
+					// No path: the tree opens in the folder the
+					// snapshot holds, as enter on the list opens it.
+					opt.Snapshot += ":" + p
+				}
 			}
 			return tui.Run(ctx, r, opt)
 		},
