@@ -611,3 +611,33 @@ func TestCursorReachesLastRowDrawn(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchSeesNewSnapshots: a snapshot an ingest commits while the
+// browser is open is found by a search of all snapshots, and the versions
+// of a file count it, without ctrl+r first.
+func TestSearchSeesNewSnapshots(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 100, 20)
+	sn := &repo.Snapshot{Time: at(4, 9), Tree: f.snaps[2].Tree, Paths: []string{"/etc"}, Host: "server2", Source: "etc"}
+	if err := f.r.SaveSnapshot(context.Background(), sn); err != nil {
+		t.Fatal(err)
+	}
+	h.keys("f")
+	h.typeText("hosts")
+	h.keys("enter")
+	p := h.a.top().(*searchPage)
+	if len(p.results) != 1 || len(p.results[0].Hits) != 2 {
+		t.Fatalf("search of all snapshots missed the new one:\n%s", h.a.View())
+	}
+	if n := len(h.a.allSnapshots()); n != 5 {
+		t.Fatalf("the list holds %d snapshots after the search, want 5", n)
+	}
+	if err := f.r.SaveSnapshot(context.Background(), &repo.Snapshot{Time: at(5, 9), Tree: f.snaps[2].Tree, Paths: []string{"/etc"}, Host: "server3", Source: "etc"}); err != nil {
+		t.Fatal(err)
+	}
+	h.keys("v")
+	v := h.a.top().(*versionsPage)
+	if len(v.versions) != 3 {
+		t.Fatalf("%d versions, want 3 (one per host):\n%s", len(v.versions), h.a.View())
+	}
+}

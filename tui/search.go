@@ -45,6 +45,7 @@ type searchDone struct {
 	results []search.Result
 	capped  bool
 	err     error
+	snaps   *snapshotsLoaded // the list read anew for a search of all
 }
 
 // openSearch pushes a search of scope (nil: every snapshot), asking for
@@ -92,7 +93,19 @@ func (p *searchPage) run(a *App) tea.Cmd {
 	if p.scope != nil {
 		snaps = []*repo.Snapshot{p.scope}
 	}
+	all := p.scope == nil
 	return a.load(p, func(ctx context.Context) any {
+		var fresh *snapshotsLoaded
+		if all {
+			// A browser stays open for hours while ingests commit
+			// snapshots and forget drops them: search what the
+			// repository holds now, not the list read at the start.
+			l := loadSnapshots(ctx, r)
+			if l.err != nil {
+				return searchDone{seq: seq, err: l.err}
+			}
+			fresh, snaps = &l, l.snaps
+		}
 		var out []search.Result
 		capped := false
 		err := search.Find(ctx, r, snaps, pat, search.FindOptions{IgnoreCase: true}, func(res search.Result) error {
@@ -106,7 +119,7 @@ func (p *searchPage) run(a *App) tea.Cmd {
 		if errors.Is(err, errEnough) {
 			err = nil
 		}
-		return searchDone{seq: seq, results: out, capped: capped, err: err}
+		return searchDone{seq: seq, results: out, capped: capped, err: err, snaps: fresh}
 	})
 }
 
@@ -125,14 +138,20 @@ func (p *searchPage) rebuild() {
 func (p *searchPage) update(a *App, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case searchDone:
+		var cmd tea.Cmd
+		if msg.snaps != nil {
+			// The list shows what was searched.
+			cmd = a.stack[0].update(a, *msg.snaps)
+		}
 		if msg.seq != p.seq {
-			return nil
+			return cmd
 		}
 		p.running, p.results, p.capped, p.err = false, msg.results, msg.capped, msg.err
 		if len(p.results) == 1 {
 			p.expanded[p.results[0].Path] = true
 		}
 		p.rebuild()
+		return cmd
 	case tea.KeyMsg:
 		if p.input.active {
 			if _, done := p.input.key(msg); done {

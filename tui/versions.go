@@ -27,6 +27,7 @@ type versionsPage struct {
 type versionsLoaded struct {
 	versions []search.Version
 	err      error
+	snaps    *snapshotsLoaded // the list read anew
 }
 
 // allSnapshots is the loaded snapshot list, oldest first.
@@ -35,10 +36,16 @@ func (a *App) allSnapshots() []*repo.Snapshot { return a.stack[0].(*snapshotsPag
 // openVersions pushes the versions of path p (sn is where the user was).
 func (a *App) openVersions(sn *repo.Snapshot, p string) tea.Cmd {
 	pg := &versionsPage{path: p, from: sn, loading: true}
-	r, snaps := a.r, a.allSnapshots()
+	r := a.r
 	return a.push(pg, a.load(pg, func(ctx context.Context) any {
-		vs, err := search.Versions(ctx, r, snaps, p)
-		return versionsLoaded{vs, err}
+		// The snapshots the repository holds now: ingests commit new
+		// ones while the browser stays open.
+		l := loadSnapshots(ctx, r)
+		if l.err != nil {
+			return versionsLoaded{err: l.err}
+		}
+		vs, err := search.Versions(ctx, r, l.snaps, p)
+		return versionsLoaded{versions: vs, err: err, snaps: &l}
 	}))
 }
 
@@ -89,10 +96,16 @@ func (p *versionsPage) selected() *search.Version {
 func (p *versionsPage) update(a *App, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case versionsLoaded:
+		var cmd tea.Cmd
+		if msg.snaps != nil {
+			// The list shows what the versions were taken from.
+			cmd = a.stack[0].update(a, *msg.snaps)
+		}
 		p.loading, p.versions, p.err = false, msg.versions, msg.err
 		p.cur.pos = p.start()
 		p.cur.top = p.cur.pos - a.listHeight()/2
 		p.cur.clamp(len(p.versions), a.listHeight())
+		return cmd
 	case tea.KeyMsg:
 		k := msg.String()
 		if p.cur.move(k, len(p.versions), a.listHeight()) {
