@@ -37,7 +37,12 @@ type Options struct {
 func Run(ctx context.Context, r *repo.Repository, opt Options) error {
 	a := New(ctx, r, opt)
 	defer a.cancelRestore()
-	p := tea.NewProgram(a, tea.WithAltScreen(), tea.WithContext(ctx))
+	// No signal handler of bubbletea's: the caller's ctx ends on SIGINT
+	// and SIGTERM (cairn's main cancels it), and ends the program. With
+	// both, a SIGTERM could end the event loop through ctx while
+	// bubbletea's handler waited forever to send it a QuitMsg: the
+	// process hung in its shutdown, terminal still in raw mode.
+	p := tea.NewProgram(a, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithoutSignalHandler())
 	_, err := p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return ctx.Err()

@@ -273,3 +273,44 @@ func TestEmptyPasswordOnTerminal(t *testing.T) {
 		t.Error("init made a repository with an empty password")
 	}
 }
+
+// TestTUIStopsOnSignal: kill (SIGTERM) or SIGINT from outside ends cairn
+// tui with exit 130 and the terminal given back. Both bubbletea's own
+// signal handler and cairn's caught the signal: cairn's ended the event
+// loop through the context while bubbletea's waited forever to send it a
+// QuitMsg, so the process hung in raw mode until a second signal killed
+// it without restoring the terminal.
+func TestTUIStopsOnSignal(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(dir, "repo"), "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache"),
+		"CAIRN_PASSWORD_FILE=" + pw, "HOME=" + dir}
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		t.Setenv(k, v)
+	}
+	if out, err := exec.Command(cairnBinary(t), "init", "--insecure-kdf").CombinedOutput(); err != nil {
+		t.Fatalf("init: %v %s", err, out)
+	}
+	// The hang was a race: try a few times.
+	for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM, syscall.SIGTERM} {
+		p := startOnPty(t, nil, "tui")
+		for end := time.Now().Add(30 * time.Second); !strings.Contains(p.output(), "no snapshots"); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("no first screen; terminal: %q", p.output())
+			}
+		}
+		if err := p.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.wait(t, 15*time.Second); code != exitInterrupted {
+			t.Fatalf("try %d: cairn tui got %v and exited %d, want %d; terminal: %q", i, sig, code, exitInterrupted, p.output())
+		}
+		if !strings.Contains(p.output(), "\x1b[?1049l") {
+			t.Fatalf("try %d: the alternate screen was not left; terminal: %q", i, p.output())
+		}
+	}
+}
