@@ -27,7 +27,7 @@ func TestGoldenScreens(t *testing.T) {
 		{"diff-added", []string{"down", "down", "space", "home", "d", "tab"}},
 		{"diff-collapsed", []string{"down", "down", "space", "home", "d", "down", "down", "left"}},
 		{"restore-dialog", []string{"enter", "space", "space", "R"}},
-		{"restore-folder", []string{"enter", "space", "R", "t"}},
+		{"restore-folder", []string{"enter", "space", "R", "right", "tab"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, f, 120, 30)

@@ -201,7 +201,7 @@ func TestMarkAndRestore(t *testing.T) {
 	if h.a.marks.count() != 3 {
 		t.Fatalf("%d marks", h.a.marks.count())
 	}
-	h.keys("R", "t", "ctrl+u")
+	h.keys("R", "right", "tab", "ctrl+u")
 	h.typeText(dst)
 	h.keys("enter")
 	h.contains("Restore finished in", "restored     /home/alice/docs/notes.txt", "5 files, 2 folders", "esc closes") // photos/ and docs/ above notes.txt
@@ -448,7 +448,7 @@ func TestHelpNarrow(t *testing.T) {
 // and the key hint stay whole.
 func TestRestoreDialogNarrow(t *testing.T) {
 	h := newHarness(t, newFixture(t), 30, 30)
-	h.keys("enter", "space", "space", "R", "t")
+	h.keys("enter", "space", "space", "R", "right", "tab")
 	noCut(t, h.screen())
 	h.contains("/home/alice/.profile", "original", "location", "folder", "if-changed", "always", "never",
 		"[ Start restore ]", "esc cancels", "Folder:")

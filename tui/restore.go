@@ -331,10 +331,14 @@ func (p *restorePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 		p.folder.key(msg)
 		return nil
 	}
+	// Letters do nothing outside the folder field: a path typed while
+	// another field had the cursor turned o, t, h and l into hidden
+	// shortcuts, switching to the original location or changing the
+	// overwrite choice unseen.
 	switch k {
-	case "left", "right", " ", "h", "l":
+	case "left", "right", " ":
 		step := 1
-		if k == "left" || k == "h" {
+		if k == "left" {
 			step = -1
 		}
 		switch p.field {
@@ -347,11 +351,6 @@ func (p *restorePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 				return p.start(a)
 			}
 		}
-	case "o":
-		p.original = true
-	case "t":
-		p.original = false
-		p.field = fieldFolder
 	}
 	return nil
 }

@@ -123,7 +123,7 @@ func TestRestoreIntoExistingFolderKeepsIt(t *testing.T) {
 	want := setStamp(t, dst, os.ModeDir|0o750, time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
 	markLive(t, f, h, "docs/a.txt")
 	markLive(t, f, h, "media")
-	h.keys("R", "t", "ctrl+u")
+	h.keys("R", "right", "tab", "ctrl+u")
 	h.typeText(dst)
 	h.keys("enter")
 	h.contains("Restore finished in")
@@ -232,7 +232,7 @@ func TestRestoreRemembersChoices(t *testing.T) {
 	f, h := liveHarness(t)
 	dst := filepath.Join(t.TempDir(), "chosen")
 	markLive(t, f, h, "docs/a.txt")
-	h.keys("R", "t", "ctrl+u")
+	h.keys("R", "right", "tab", "ctrl+u")
 	h.typeText(dst)
 	h.keys("tab", "right") // overwrite: always
 	h.keys("enter")
@@ -286,7 +286,7 @@ func TestCtrlCStopsRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.a.marks.toggle(sn, "/home/alice/photos", n)
-	h.keys("R", "t", "ctrl+u")
+	h.keys("R", "right", "tab", "ctrl+u")
 	out := filepath.Join(t.TempDir(), "out")
 	h.typeText(out)
 	g.closed.Store(true)
@@ -365,7 +365,7 @@ func TestRestoreIntoFolderGivesParentsTheirMetadata(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "out")
 	markLive(t, f, h, "docs/notes/todo.txt")
 	markLive(t, f, h, "media/big.bin")
-	h.keys("R", "t", "ctrl+u")
+	h.keys("R", "right", "tab", "ctrl+u")
 	h.typeText(dst)
 	h.keys("enter")
 	h.contains("Restore finished in")
@@ -413,7 +413,7 @@ func TestRestoreReportsHardlinksSplitAcrossMarks(t *testing.T) {
 		h.a.marks.toggle(sn, p, n)
 	}
 	dst := filepath.Join(t.TempDir(), "out")
-	h.keys("R", "t", "ctrl+u")
+	h.keys("R", "right", "tab", "ctrl+u")
 	h.typeText(dst)
 	h.keys("enter")
 	h.contains("Restore finished in", "1 file has hardlinks in separate marks")
@@ -487,7 +487,7 @@ func TestRestoreMarksAcrossReloadAreOneSnapshot(t *testing.T) {
 	h.keys("R")
 	h.contains("Restore 3 marked entries from 1 snapshot")
 	dst := filepath.Join(t.TempDir(), "out")
-	h.keys("t", "ctrl+u")
+	h.keys("right", "tab", "ctrl+u")
 	h.typeText(dst)
 	h.keys("enter")
 	h.contains("Restore finished in")
@@ -550,7 +550,7 @@ func TestRestoreIntoFolderDoesNotFollowSymlinks(t *testing.T) {
 	markLive(t, f, h, "docs/notes")    // the marked folder is a symlink
 	markLive(t, f, h, "media/big.bin") // a folder above it is
 	markLive(t, f, h, "docs/a.txt")    // restored
-	h.keys("R", "t", "ctrl+u")
+	h.keys("R", "right", "tab", "ctrl+u")
 	h.typeText(dst)
 	h.keys("enter")
 	h.contains("Restore finished")
@@ -590,5 +590,28 @@ func TestRestoreDialogShowsDeepPath(t *testing.T) {
 		if w := ansi.StringWidth(l); w > 100 {
 			t.Errorf("line %q is %d cells wide, more than 100", l, w)
 		}
+	}
+}
+
+// Letters typed while the cursor is not on the folder field change
+// nothing: o, t, h and l were hidden shortcuts, so a path typed on the
+// wrong field ("/srv/photos") switched the restore to the original
+// location, or changed the overwrite choice, without the user seeing why.
+func TestRestoreDialogLettersOutsideFolderField(t *testing.T) {
+	h := newHarness(t, newFixture(t), 120, 30)
+	h.keys("enter", "space", "R", "right") // into a folder; cursor on Where
+	p, ok := h.a.top().(*restorePage)
+	if !ok {
+		t.Fatalf("the restore dialog is not open")
+	}
+	overwrite := p.overwrite
+	h.typeText("/srv/photos/hello/out")
+	if p.original {
+		t.Fatal("typing a path on the Where field chose the original location")
+	}
+	h.keys("tab", "tab") // Overwrite
+	h.typeText("/home/lola")
+	if p.original || p.overwrite != overwrite {
+		t.Fatalf("typing on the Overwrite field changed the choices: original %v, overwrite %v (was %v)", p.original, p.overwrite, overwrite)
 	}
 }
