@@ -223,6 +223,7 @@ func (d *Daemon) reload() {
 	d.cfgMu.Unlock()
 	d.access.Store(newAccess(cfg))
 	d.runner.replan(cfg)
+	d.metrics.dropRemoved(old, cfg)
 	d.logf("reloaded %s: %s", d.deps.ConfigPath, plural(len(cfg.Sources), "source"))
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/cairn-backup/cairn/cmd/cairn/daemon/metrics"
@@ -51,6 +52,23 @@ func (m *metricsState) backup(host string, res RunResult) {
 		SnapshotTime: res.SnapshotTime, AddedBytes: res.AddedBytes, Files: res.Files, Unreadable: res.Unreadable,
 	})
 	m.repository()
+}
+
+// dropRemoved removes the series of each source of old that cur no
+// longer has: a source a reload removed must not keep a last success
+// that grows old (and fires a staleness alert) until the next restart.
+// Its snapshots still count in cairn_snapshots while they exist.
+func (m *metricsState) dropRemoved(old, cur *Config) {
+	dropped := false
+	for _, s := range old.Sources {
+		if !slices.ContainsFunc(cur.Sources, func(c Source) bool { return c.Name == s.Name }) {
+			m.set.Drop(old.Host, s.Name)
+			dropped = true
+		}
+	}
+	if dropped {
+		m.repository()
+	}
 }
 
 // copied records a copy of a source's snapshots into a copy destination.

@@ -7,8 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon/metrics"
 )
 
 // Healthchecks-style pings: URL/start when a source starts, URL on
@@ -48,5 +52,45 @@ func TestPingURL(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Fatalf("pings %q, want %q", got, want)
+	}
+}
+
+// A source a reload removes loses its series: its last success must not
+// stay behind, growing old, until the daemon restarts.
+func TestReloadDropsRemovedSourceMetrics(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cairn.yaml")
+	write := func(sources ...string) {
+		y := "repository: /r\nhost: alpha\nsources:\n"
+		for _, s := range sources {
+			y += "  - name: " + s + "\n    paths: [" + dir + "]\n"
+		}
+		if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one", "two")
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, log := newTestDaemon(t, cfg)
+	now := time.Now()
+	for _, name := range []string{"one", "two"} {
+		d.metrics.backup("alpha", RunResult{Source: name, Outcome: OutcomeSuccess, Start: now, End: now})
+	}
+	write("one")
+	d.deps.ConfigPath = path
+	d.reload()
+	if !strings.Contains(log.String(), "reloaded") {
+		t.Fatalf("reload failed:\n%s", log)
+	}
+	if _, ok := d.metrics.set.Value(metrics.LastSuccess, "alpha", "one"); !ok {
+		t.Errorf("the kept source lost its last success")
+	}
+	for _, f := range []string{metrics.LastSuccess, metrics.LastOK, metrics.Failures, metrics.Duration} {
+		if v, ok := d.metrics.set.Value(f, "alpha", "two"); ok {
+			t.Errorf("%s of the removed source still exported: %v", f, v)
+		}
 	}
 }

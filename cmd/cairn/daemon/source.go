@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -139,7 +140,11 @@ func (d *Daemon) runSource(ctx context.Context, src Source, w *watch) RunResult 
 		d.ping(pingURL, "")
 		d.logf("source %s: %s after %.1fs: snapshot %s, %s added", src.Name, res.Outcome, res.Duration, sn.ID.Short(), plural(res.AddedBytes, "byte"))
 	}
-	d.metrics.backup(cfg.Host, res)
+	// A run a reload removed its source during records nothing: its
+	// series are gone with it.
+	if slices.ContainsFunc(d.config().Sources, func(c Source) bool { return c.Name == src.Name }) {
+		d.metrics.backup(cfg.Host, res)
+	}
 	// Copies last: after hooks (which may restart what before hooks
 	// stopped) and pings must not wait for a slow offsite copy, and
 	// whatever happens to them the run's outcome is the ingest's.
