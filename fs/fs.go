@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -155,6 +156,7 @@ func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*M
 		}
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
+	closeFUSEOnExec()
 	go server.Serve()
 	if err := server.WaitMount(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
@@ -168,6 +170,28 @@ func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*M
 		f.refreshLoop(lctx)
 	}()
 	return m, nil
+}
+
+// closeFUSEOnExec marks this process's /dev/fuse descriptors close-on-exec.
+// go-fuse's direct mount (as root) opens /dev/fuse without O_CLOEXEC, so
+// every command started afterwards (the daemon's hooks and source
+// commands) inherited the connection: after the server died, the mount
+// then hung instead of failing with ENOTCONN for as long as such a child
+// lived, and so did a restarted daemon clearing the stale mount.
+func closeFUSEOnExec() {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range fds {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && target == "/dev/fuse" {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 // ClearStale detaches the mount a process that died while serving it left

@@ -671,3 +671,19 @@ func TestFsyncSucceeds(t *testing.T) {
 		f.Close()
 	}
 }
+
+// Commands started while a tree is mounted (the daemon's hooks and source
+// commands) must not inherit the FUSE connection: one that outlives a
+// crashed daemon would keep its mount hanging instead of failing with
+// ENOTCONN, and a restarted daemon waiting on it.
+func TestMountConnectionNotInherited(t *testing.T) {
+	r, _ := localRepo(t)
+	mount(t, r, cfs.Options{})
+	out, err := exec.Command("sh", "-c", `for f in /proc/$$/fd/*; do readlink "$f"; done; true`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if strings.Contains(string(out), "/dev/fuse") {
+		t.Fatalf("a child process holds /dev/fuse:\n%s", out)
+	}
+}
