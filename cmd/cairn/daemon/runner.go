@@ -141,6 +141,9 @@ func (r *runner) plan(cfg *Config, newest map[string]time.Time) {
 		key := jobKey(kind, name)
 		want[key] = true
 		j := r.jobs[key]
+		// A job the daemon already had gets a new schedule from a
+		// reload: no time of it was missed while the daemon was down.
+		known := j != nil && !j.dropped
 		if j == nil {
 			j = &job{name: name, kind: kind}
 			r.jobs[key] = j
@@ -160,7 +163,13 @@ func (r *runner) plan(cfg *Config, newest map[string]time.Time) {
 			return
 		}
 		j.sched, j.from = s, now
+		_, interval := s.Interval()
 		switch last := r.jobTimes[name]; {
+		case known && !interval:
+			// A cron schedule changed by a reload starts at its next
+			// time: moving 0 3 * * * to 0 4 * * * at noon must not run
+			// a source at once, as if 04:00 had been missed.
+			j.next = s.Next(now).Add(Jitter(src.RandomDelay, nil)).Round(0)
 		case kind == kindSource:
 			j.next = firstRun(s, now, newest[name], src.RandomDelay)
 		case !last.IsZero():

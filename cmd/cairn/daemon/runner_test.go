@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,5 +289,28 @@ func TestSmallClockStepBackKeepsPlannedRun(t *testing.T) {
 	defer r.mu.Unlock()
 	if j.next.After(planned.Add(time.Hour)) || j.next.Before(now) {
 		t.Errorf("next run at %s after the clock went back 5s; want by %s", j.next, planned.Add(time.Hour))
+	}
+}
+
+// A reload that moves a cron schedule to a time that already passed
+// today waits for that time's next turn: no run at once, as if it had
+// been missed while the daemon was down.
+func TestReloadedCronScheduleDoesNotCatchUp(t *testing.T) {
+	now := time.Now().Round(0)
+	at := func(t time.Time) string { return fmt.Sprintf("%d %d * * *", t.Minute(), t.Hour()) }
+	newest := now.Add(-2 * time.Hour)
+	cfg := &Config{Host: "h", Sources: []Source{{Name: "a", Schedule: at(newest)}}}
+	d, _ := newTestDaemon(t, cfg)
+	r := d.runner
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.plan(cfg, map[string]time.Time{"a": newest})
+	if next := r.jobs["a"].next; next.Before(now) {
+		t.Fatalf("planned at %s before the reload", next)
+	}
+	moved := &Config{Host: "h", Sources: []Source{{Name: "a", Schedule: at(now.Add(-time.Hour))}}}
+	r.plan(moved, map[string]time.Time{"a": newest})
+	if next := r.jobs["a"].next; next.Before(now.Add(22 * time.Hour)) {
+		t.Errorf("after moving the schedule to %q the next run is at %s; want tomorrow", moved.Sources[0].Schedule, next)
 	}
 }
