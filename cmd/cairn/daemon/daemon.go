@@ -162,13 +162,33 @@ func Run(ctx context.Context, cfg *Config, deps Deps) error {
 		defer t.Stop()
 		watchdog = t.C
 	}
+	// Reloads run beside this loop: one lists the snapshots, which on
+	// storage that hangs takes up to a minute and more, and meanwhile the
+	// watchdog must still be pinged (systemd would kill the daemon and
+	// its running backups) and SIGTERM heard. A SIGHUP during a reload
+	// makes one more after it.
+	reloads := make(chan struct{}, 1)
+	reloaded := make(chan struct{})
+	go func() {
+		defer close(reloaded)
+		for range reloads {
+			if !d.stopping.Load() {
+				d.reload()
+			}
+		}
+	}()
+	endReloads := sync.OnceFunc(func() { close(reloads); <-reloaded })
+	defer endReloads()
 	for {
 		select {
 		case <-ctx.Done():
-			d.shutdown(srv)
+			d.shutdown(srv, endReloads)
 			return nil
 		case <-hup:
-			d.reload()
+			select {
+			case reloads <- struct{}{}:
+			default: // one is queued already
+			}
 		case <-watchdog:
 			d.notify.send("WATCHDOG=1")
 		}
@@ -197,7 +217,12 @@ func (d *Daemon) statusLine() string {
 // mount, the metrics address).
 func (d *Daemon) reload() {
 	d.notify.send("RELOADING=1", fmt.Sprintf("MONOTONIC_USEC=%d", monotonicUsec()))
-	defer d.notify.send("READY=1", "STATUS="+d.statusLine())
+	defer func() {
+		// A stop that came during the reload has said STOPPING=1.
+		if !d.stopping.Load() {
+			d.notify.send("READY=1", "STATUS="+d.statusLine())
+		}
+	}()
 	// Passwords are checked again: one removed (cairn key remove) or
 	// changed (cairn passwd) since stops working through the socket.
 	d.passwords.forget()
@@ -224,6 +249,9 @@ func (d *Daemon) reload() {
 	d.access.Store(newAccess(cfg))
 	d.runner.replan(cfg)
 	d.metrics.dropRemoved(old, cfg)
+	if d.stopping.Load() {
+		return // not "reloaded" after "stopped" in the log
+	}
 	d.logf("reloaded %s: %s", d.deps.ConfigPath, plural(len(cfg.Sources), "source"))
 }
 
@@ -266,7 +294,7 @@ func metricsListen(c *Config) string {
 
 // shutdown stops taking work, waits for what runs for up to stop_timeout,
 // then cancels it and waits for it to unwind.
-func (d *Daemon) shutdown(srv *http.Server) {
+func (d *Daemon) shutdown(srv *http.Server, endReloads func()) {
 	d.stopMu.Lock()
 	d.stopping.Store(true)
 	d.stopMu.Unlock()
@@ -292,6 +320,7 @@ func (d *Daemon) shutdown(srv *http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx)
+	endReloads() // a reload in progress ends first
 	d.logf("stopped")
 }
 
