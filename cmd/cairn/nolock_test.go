@@ -100,7 +100,7 @@ func TestNoLockTUIRestoreFromReadOnlyRepository(t *testing.T) {
 		s.wait("only.txt")
 		s.keys("Space", "R")
 		s.wait("Restore 1 marked")
-		s.keys("t", "C-u")
+		s.keys("Right", "Tab", "C-u")
 		s.text(dst)
 		s.keys("Enter")
 		scr := s.wait("esc closes")

@@ -142,7 +142,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	}
 	s.keys("R")
 	s.wait("Restore 3 marked entries")
-	s.keys("t", "C-u")
+	s.keys("Right", "Tab", "C-u")
 	s.text(dst)
 	s.keys("Enter")
 	scr = s.wait("esc closes")
