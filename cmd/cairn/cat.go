@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -288,6 +289,9 @@ func treeNodeJSON(n *tree.Node) map[string]any {
 		}
 	case tree.KindCharDev, tree.KindBlockDev:
 		m["device_major"], m["device_minor"] = n.DevMajor, n.DevMinor
+	}
+	if n.Flags != 0 {
+		m["flags"] = fsmeta.FlagString(n.Flags) // chattr letters, as lsattr shows them
 	}
 	if len(n.Xattrs) > 0 {
 		xs := map[string]string{}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/restore"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -174,6 +175,8 @@ type nodeJSON struct {
 	DevMinor    uint32    `json:"device_minor,omitempty"`
 	// Incomplete: a folder the ingest could not read whole.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// Flags: the inode flags (chattr) as lsattr's letters, e.g. "ia".
+	Flags string `json:"flags,omitempty"`
 }
 
 func (l *lister) print(n *tree.Node, p string) {
@@ -181,7 +184,7 @@ func (l *lister) print(n *tree.Node, p string) {
 		j := nodeJSON{StructType: "node", Name: n.Name, Type: n.Kind.String(), Path: p, UID: n.UID, GID: n.GID, User: n.User, Group: n.Group,
 			Size: n.Size, Mode: uint32(nodeMode(n)), Permissions: nodeMode(n).String(), MTime: time.Unix(0, n.MTime), ATime: time.Unix(0, n.ATime),
 			CTime: time.Unix(0, n.CTime), Inode: n.Inode, Links: n.Links, LinkTarget: n.LinkTarget, DevMajor: n.DevMajor, DevMinor: n.DevMinor,
-			Incomplete: n.Incomplete}
+			Incomplete: n.Incomplete, Flags: fsmeta.FlagString(n.Flags)}
 		if !utf8.ValidString(n.Name) {
 			j.NameBytes = base64.StdEncoding.EncodeToString([]byte(n.Name))
 		}

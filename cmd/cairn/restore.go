@@ -28,7 +28,11 @@ func newRestoreCommand(g *globals) *cobra.Command {
 		Short: "Restore a snapshot, or part of it, into a folder",
 		Long: `Restore a snapshot (or the subtree at PATH) into --target, with every
 attribute: owners (as root), modes, times, extended attributes and ACLs,
-hardlinks, device nodes and sparse files.
+hardlinks, device nodes and sparse files. As root, the
+inode flags of files and folders (chattr: immutable, append-only,
+nodump, noatime, sync, no-copy-on-write...) are set last; an immutable or
+append-only file or folder in the way has those flags cleared first. A
+target filesystem that refuses them is said once, not as an error.
 
 --overwrite decides what happens to files already in the target:
   if-changed (default)  replace a file that differs in size or mtime, but never

@@ -22,11 +22,18 @@ type ApplyOptions struct {
 	// does not. Set it when restoring over a path that existed before;
 	// a freshly created target has none worth the extra llistxattr.
 	PruneXattrs bool
+	// Flags sets the inode flags of n (files and directories only),
+	// last, since immutable and append-only forbid the other changes.
+	// Flags the target has and n does not (inherited from its folder,
+	// or there before) are cleared. Only root may set immutable and
+	// append-only.
+	Flags bool
 }
 
 // Apply sets n's metadata on the existing path, never following a symlink
 // at path: owner, then extended attributes, then mode (not for symlinks),
-// then atime and mtime to the nanosecond. The package doc explains that
+// then atime and mtime to the nanosecond, then (with opt.Flags) the inode
+// flags. The package doc explains that
 // order. Call it after the content is written and, for a directory, after
 // all of its entries exist.
 //
@@ -46,6 +53,14 @@ func Apply(path string, n *tree.Node, opt ApplyOptions) error {
 	}
 	defer p.close()
 	sys := p.name
+	if opt.Flags && opt.PruneXattrs {
+		// A target that was there may be immutable or append-only,
+		// which forbid every change below: cleared here, n's flags
+		// are set at the end.
+		if err := ClearBlockingFlags(path); err != nil {
+			fail("setflags", "clear immutable/append-only", err)
+		}
+	}
 	if !opt.SkipOwner {
 		if err := unix.Lchown(sys, int(n.UID), int(n.GID)); err != nil {
 			fail("lchown", fmt.Sprintf("owner %d:%d", n.UID, n.GID), err)
@@ -74,6 +89,14 @@ func Apply(path string, n *tree.Node, opt ApplyOptions) error {
 	ts := []unix.Timespec{unix.NsecToTimespec(n.ATime), unix.NsecToTimespec(n.MTime)}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, sys, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		fail("utimensat", "times", err)
+	}
+	if opt.Flags && (n.Kind == tree.KindFile || n.Kind == tree.KindDir) {
+		// Also when n has none: a file made in a folder with nodump,
+		// noatime or sync (ext4) inherits them. Setting flags changes
+		// the ctime only, not the times above.
+		if err := SetFlags(path, n.Flags); err != nil {
+			fail("setflags", fmt.Sprintf("inode flags %s", FlagString(n.Flags)), err)
+		}
 	}
 	return errors.Join(errs...)
 }

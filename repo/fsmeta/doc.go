@@ -28,8 +28,11 @@
 //     the group mode bits;
 //  3. mode with setuid, setgid and sticky (not on symlinks: Linux has no
 //     symlink modes);
-//  4. atime and mtime in nanoseconds, last, because every step above changes
-//     ctime and writing a file's content changes mtime.
+//  4. atime and mtime in nanoseconds, because every step above changes
+//     ctime and writing a file's content changes mtime;
+//  5. with ApplyOptions.Flags, the inode flags of files and folders
+//     (flags.go), last, because immutable and append-only forbid every
+//     step above; setting them changes only the ctime.
 //
 // Apply must come after a file's content is written and, for a directory,
 // after all of its entries are created, renamed or linked in it: each of

@@ -81,9 +81,16 @@ func (c *fileCache) empty() bool {
 }
 
 // An entry is an encoded node. Entries written since the cache keeps
-// extended attributes start with withXattrs, a field tag no node uses, and
-// hold the node's attributes; older ones hold none, which says nothing.
-const withXattrs = 0x00
+// extended attributes and inode flags start with withXattrs, a byte no
+// encoded node starts with (they start with the name's tag, 1), and hold
+// the node's attributes and flags; older ones hold none, which says
+// nothing. Entries from before inode flags were kept start with
+// withXattrsNoFlags: their flags are unknown, so they do not vouch for
+// the attributes either.
+const (
+	withXattrs        = 0x02
+	withXattrsNoFlags = 0x00
+)
 
 // cached is what the last ingest (or the chosen parent) recorded for a
 // path: its node, whether the node holds the path's extended attributes,
@@ -122,7 +129,7 @@ func decodeEntry(b []byte) (*tree.Node, bool) {
 		return nil, false
 	}
 	xattrs := b[0] == withXattrs
-	if xattrs {
+	if xattrs || b[0] == withXattrsNoFlags {
 		b = b[1:]
 	}
 	n, err := tree.DecodeNode(b)
@@ -179,7 +186,7 @@ func (c *fileCache) blobsKnown(v []byte, locate func(id.ID) (index.Blob, bool)) 
 	if c.knownIn == nil || len(v) == 0 {
 		return false
 	}
-	if v[0] == withXattrs {
+	if v[0] == withXattrs || v[0] == withXattrsNoFlags {
 		v = v[1:]
 	}
 	n := 0
@@ -213,7 +220,7 @@ func (c *fileCache) record(path string, n *tree.Node) {
 	dir, name := filepath.Split(path)
 	dir = filepath.Clean(dir)
 	k := string(index.FileKey(dir, name))
-	v := append([]byte{withXattrs}, tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree, Xattrs: n.Xattrs})...)
+	v := append([]byte{withXattrs}, tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree, Xattrs: n.Xattrs, Flags: n.Flags})...)
 	// Only what changed is written back: an unchanged tree costs no writes.
 	// A directory whose old entries were never read (or already
 	// forgotten) has its entry written.

@@ -49,3 +49,18 @@ func TestCacheBlobsKnown(t *testing.T) {
 		t.Error("vouched for without a saver to ask")
 	}
 }
+
+// An entry written before the cache kept inode flags says nothing of
+// them, so it must not vouch for the attributes: the file's flags (an
+// immutable bit set long ago) would be recorded as none.
+func TestCacheEntryWithoutFlagsDoesNotVouch(t *testing.T) {
+	n := &tree.Node{Name: "f", Kind: tree.KindFile, Flags: 0x10}
+	b := tree.EncodeNode(n)
+	if got, xattrs := decodeEntry(append([]byte{withXattrsNoFlags}, b...)); got == nil || xattrs {
+		t.Errorf("old entry: node %v, vouches for attributes %v; want a node that does not", got, xattrs)
+	}
+	got, xattrs := decodeEntry(append([]byte{withXattrs}, b...))
+	if got == nil || !xattrs || got.Flags != 0x10 {
+		t.Errorf("new entry: node %+v, vouches %v; want flags 0x10, vouched", got, xattrs)
+	}
+}

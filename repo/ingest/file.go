@@ -108,7 +108,7 @@ func (w *fileWorker) process(fj *fileJob) {
 		// (a change between the two lstats must not pair this link's
 		// newer ctime with the older attributes in the cache).
 		first := fj.linkOf.node
-		n.Content, n.Size, n.Xattrs = first.Content, first.Size, first.Xattrs
+		n.Content, n.Size, n.Xattrs, n.Flags = first.Content, first.Size, first.Xattrs, first.Flags
 		n.MTime, n.CTime = first.MTime, first.CTime
 		fj.linkOf.counter.Add(1)
 		g.item(fj.path, fj.linkOf.counter)
@@ -123,9 +123,13 @@ func (w *fileWorker) process(fj *fileJob) {
 	old := c.node
 	unchanged := g.sameFile(old, n)
 	if unchanged && c.xattrs && sameInode(old, n) {
-		n.Xattrs = old.Xattrs
+		// Setting an xattr or an inode flag changes the ctime.
+		n.Xattrs, n.Flags = old.Xattrs, old.Flags
 	} else {
 		xs, err := fsmeta.Xattrs(g.fsPath(fj.path))
+		if err == nil {
+			n.Flags, err = fsmeta.Flags(g.fsPath(fj.path), tree.KindFile)
+		}
 		if err != nil {
 			g.warn(fj.path, err)
 			g.leaveOut(fj)
@@ -217,7 +221,7 @@ func (g *ingester) unchangedAtWalk(path string, n *tree.Node, d *dirState, slot 
 	if !c.xattrs || !g.sameFile(c.node, n) || !sameInode(c.node, n) || !(c.blobsKnown || g.blobsKnown(c.node.Content)) {
 		return false
 	}
-	n.Xattrs = c.node.Xattrs
+	n.Xattrs, n.Flags = c.node.Xattrs, c.node.Flags
 	g.keepUnchanged(path, n, c, d, slot)
 	return true
 }
@@ -270,7 +274,7 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 		// fstat of the file it opened, not the earlier lstat with
 		// another file's content cut to the old size.
 		w.g.counts.bytes.Add(int64(now.Size) - int64(n.Size))
-		now.Xattrs = n.Xattrs
+		now.Xattrs, now.Flags = n.Xattrs, n.Flags
 		*n = *now
 	}
 	size := int64(fj.node.Size)

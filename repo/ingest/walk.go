@@ -322,6 +322,9 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		// A file's attributes are read by the file worker, unless the
 		// file-change cache vouches for them.
 		n.Xattrs, err = fsmeta.Xattrs(fp)
+		if err == nil && n.Kind == tree.KindDir {
+			n.Flags, err = fsmeta.Flags(fp, tree.KindDir)
+		}
 	}
 	if err != nil {
 		g.warn(path, err)

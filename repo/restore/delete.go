@@ -182,6 +182,12 @@ func (rs *restorer) deleteExtra(fd int, name, dst, rel string) (removed bool) {
 		rs.warn(dst, fmt.Errorf("delete: %w", &os.PathError{Op: "open", Path: dst, Err: err}))
 		return false
 	}
+	if take && rs.flags && !rs.opt.DryRun {
+		// An immutable or append-only folder keeps what is in it.
+		if err := fsmeta.ClearBlockingFlagsFd(cfd); err != nil {
+			rs.warn(dst, fmt.Errorf("delete: clear immutable/append-only flags: %w", err))
+		}
+	}
 	names, err := readNames(cfd)
 	if err != nil {
 		unix.Close(cfd)
@@ -210,6 +216,10 @@ func (rs *restorer) unlink(fd int, name, dst string, flags int) bool {
 			if err = unix.Unlinkat(fd, name, flags); err != unix.EINTR {
 				break
 			}
+		}
+		if err == unix.EPERM && rs.flags && clearFlagsAt(fd, name) {
+			// It was immutable or append-only.
+			err = unix.Unlinkat(fd, name, flags)
 		}
 		if err != nil && err != unix.ENOENT {
 			rs.warn(dst, fmt.Errorf("delete: %w", &os.PathError{Op: "unlink", Path: dst, Err: err}))
@@ -317,4 +327,24 @@ func openat(dirfd int, name string, flags int) (int, error) {
 			return fd, err
 		}
 	}
+}
+
+// clearFlagsAt clears the immutable and append-only flags of the regular
+// file or folder name in the folder open at fd, and says whether it did.
+func clearFlagsAt(fd int, name string) bool {
+	var st unix.Stat_t
+	// Never open a device: its driver, not the filesystem, would get
+	// the ioctl (and opening some has effects).
+	if fstatat(fd, name, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return false
+	}
+	cfd, err := openat(fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(cfd)
+	if unix.Fstat(cfd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return false
+	}
+	return fsmeta.ClearBlockingFlagsFd(cfd) == nil
 }

@@ -359,7 +359,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 		rs.written = append(rs.written, of)
 		rs.writtenMu.Unlock()
 	}
-	if err := fsmeta.Apply(of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner}); err != nil {
+	if err := fsmeta.Apply(of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.flags}); err != nil {
 		rs.warn(of.path, err)
 	}
 	if rs.opt.Item != nil {
@@ -410,7 +410,7 @@ func (rs *restorer) keepExisting(dst string, n *tree.Node) bool {
 		// loses xattrs the snapshot does not give it), as restic's
 		// if-changed does; else a setuid bit, a capability or an owner
 		// of an older restore stays.
-		if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, PruneXattrs: true}); err != nil {
+		if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, PruneXattrs: true, Flags: rs.flags}); err != nil {
 			rs.warn(dst, err)
 		}
 	}
@@ -446,6 +446,16 @@ func (rs *restorer) replace(tmp, dst string) error {
 	err := fsmeta.Rename(tmp, dst)
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, unix.EPERM) && rs.flags {
+		// An immutable or append-only file is in the way: the
+		// snapshot's copy replaces it, with the snapshot's flags.
+		if cerr := fsmeta.ClearBlockingFlags(dst); cerr != nil {
+			return fmt.Errorf("%w (and clearing its immutable/append-only flags: %v)", err, cerr)
+		}
+		if err = fsmeta.Rename(tmp, dst); err == nil {
+			return nil
+		}
 	}
 	if fi, lerr := fsmeta.Lstat(dst); lerr == nil && fi.IsDir() && rs.replacesDirs() {
 		if err := fsmeta.RemoveAll(dst); err != nil {

@@ -87,6 +87,18 @@ func (rs *restorer) link(first, dst string) {
 			err = os.ErrExist
 		}
 	} else {
+		if rs.flags {
+			// The snapshot's immutable or append-only flag, set on
+			// first already, forbids new links to it (and renaming
+			// one over dst): cleared meanwhile, then set again.
+			if fl, ferr := fsmeta.Flags(first, tree.KindFile); ferr == nil && fl&fsmeta.FlagsBlocking != 0 && fsmeta.ClearBlockingFlags(first) == nil {
+				defer func() {
+					if err := fsmeta.SetFlags(first, fl); err != nil {
+						rs.warn(first, fmt.Errorf("set inode flags %s again: %w", fsmeta.FlagString(fl), err))
+					}
+				}()
+			}
+		}
 		err = fsmeta.Link(first, dst)
 	}
 	existed := errors.Is(err, os.ErrExist)

@@ -229,8 +229,12 @@ type restorer struct {
 	// cur is the folder the walk restores entries into. Walker only.
 	cur *lazyDir
 	// same counts metadata failures, reported a few times each.
-	same  repeated
-	stats struct {
+	same repeated
+	// flags: the restore sets inode flags (as root, owners kept).
+	// noFlags says once that the target does not keep them.
+	flags   bool
+	noFlags sync.Once
+	stats   struct {
 		files, dirs, others, links, bytes, skipped, skippedBytes, deleted, errors, stopped, filesDone, totalBytes atomic.Int64
 		walkDone                                                                                                  atomic.Bool
 	}
@@ -329,6 +333,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	}
 	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}, shared: map[[2]uint64]bool{}}
 	rs.paths, rs.ways = pathSets(sn.Paths)
+	rs.flags = !opt.SkipOwner && os.Geteuid() == 0
 	if opt.Delete {
 		// Patterns an ingest accepted parse; one that does not (from a
 		// newer writer) stops the restore before it starts, rather than
@@ -447,7 +452,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 			continue
 		}
 		if !opt.DryRun {
-			if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed}); err != nil {
+			if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed, Flags: rs.flags}); err != nil {
 				rs.warn(d.path, err)
 				continue
 			}
@@ -515,6 +520,9 @@ func Find(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath st
 }
 
 func (rs *restorer) warn(p string, err error) {
+	if err = rs.dropNoFlags(p, err); err == nil {
+		return
+	}
 	rs.stats.errors.Add(1)
 	if rs.opt.Delete {
 		rs.failedMu.Lock()
@@ -576,6 +584,14 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 		d.failed = true
 		rs.warn(d.path, err)
 		return false
+	}
+	if existed && !d.above && rs.flags && !rs.opt.DryRun {
+		// An immutable or append-only folder would refuse what the
+		// restore puts in it or removes: its flags are cleared, and
+		// set to the snapshot's when it is done.
+		if err := fsmeta.ClearBlockingFlags(d.path); err != nil {
+			rs.warn(d.path, fmt.Errorf("clear immutable/append-only flags: %w", err))
+		}
 	}
 	d.made, d.existed, d.fresh = true, existed, rs.opt.DryRun && !existed
 	d.mine = !existed && !rs.opt.DryRun
@@ -664,7 +680,7 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		}
 		rs.stats.others.Add(1)
 		if !rs.opt.DryRun {
-			if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner}); err != nil {
+			if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.flags}); err != nil {
 				rs.warn(dst, err)
 			}
 		}
@@ -686,4 +702,35 @@ func changed(existed bool) Action {
 		return Updated
 	}
 	return Restored
+}
+
+// dropNoFlags returns err without the failures to set inode flags on a
+// target filesystem that has none (tmpfs, vfat): that is said once per
+// restore, as a notice, not as an error for every file with flags.
+func (rs *restorer) dropNoFlags(p string, err error) error {
+	var keep []error
+	dropped := false
+	for _, e := range flatten(err) {
+		if fsmeta.NoFlagsSupport(e) {
+			if !dropped {
+				dropped = true
+				rs.noFlags.Do(func() {
+					if rs.opt.Notice != nil {
+						rs.opt.Notice(p, fmt.Sprintf("inode flags (chattr) not restored: the target filesystem refuses them (%v); said once for this restore, for all entries", errors.Unwrap(e)))
+					}
+				})
+			}
+			continue
+		}
+		keep = append(keep, e)
+	}
+	switch {
+	case !dropped:
+		return err
+	case len(keep) == 0:
+		return nil
+	case len(keep) == 1:
+		return keep[0]
+	}
+	return errors.Join(keep...)
 }

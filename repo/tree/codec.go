@@ -45,6 +45,7 @@ const (
 	tagContent    = 19 // chunks: uvarint size, byte kind (0 data, 1 hole), 32-byte ID for data
 	tagSubtree    = 20
 	tagIncomplete = 21 // directories: uvarint 1, present only when set
+	tagFlags      = 22 // inode flags (chattr), present only when non-zero
 )
 
 // ErrCorrupt is returned for tree bytes that do not decode.
@@ -160,6 +161,7 @@ func encodeNode(b []byte, n *Node) []byte {
 	if n.Incomplete {
 		b = putUint(b, tagIncomplete, 1)
 	}
+	b = putUint(b, tagFlags, uint64(n.Flags))
 	return b
 }
 
@@ -308,7 +310,7 @@ func decodeNode(b []byte) (*Node, error) {
 			}
 			copy(n.Subtree[:], v)
 			haveSubtree = true
-		case tagKind, tagMode, tagUID, tagGID, tagSize, tagDev, tagInode, tagLinks, tagDevMajor, tagDevMinor, tagIncomplete:
+		case tagKind, tagMode, tagUID, tagGID, tagSize, tagDev, tagInode, tagLinks, tagDevMajor, tagDevMinor, tagIncomplete, tagFlags:
 			var u uint64
 			u, err = fieldUint(v)
 			err = n.setUint(tag, u, err)
@@ -386,6 +388,8 @@ func (n *Node) setUint(tag, u uint64, err error) error {
 		return fits32(&n.DevMajor)
 	case tagDevMinor:
 		return fits32(&n.DevMinor)
+	case tagFlags:
+		return fits32(&n.Flags)
 	case tagIncomplete:
 		if u != 1 {
 			return errors.New("incomplete mark is not 1")

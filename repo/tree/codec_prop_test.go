@@ -103,6 +103,9 @@ func randNode(rng *rand.Rand, name string) *tree.Node {
 	case tree.KindSymlink:
 		n.LinkTarget = string(randBytes(rng, rng.IntN(3)*rng.IntN(200)))
 	}
+	if rng.IntN(3) == 0 {
+		n.Flags = uint32(randUint(rng))
+	}
 	return n
 }
 
@@ -284,8 +287,8 @@ func TestDecodeRejectsNames(t *testing.T) {
 func TestDecodeSkipsUnknownFields(t *testing.T) {
 	rng := rand.New(rand.NewPCG(33, 34))
 	unknown := [][]byte{
-		field(23, nil),
-		field(22, []byte("x")),
+		field(24, nil),
+		field(23, []byte("x")),
 		field(99, randBytes(rng, 300)),
 		field(1<<20, uvarint(7)),
 		field(math.MaxUint64, randBytes(rng, 40)),
@@ -496,5 +499,28 @@ func TestDecodePartialRepeatedNameCostsOnlyItself(t *testing.T) {
 	}
 	if err != nil || strings.Join(names, ",") != "a,b,m" || got[0].UID != 1 || len(bad) != 1 || !strings.Contains(bad[0].Error(), `node 2: names not sorted and unique at "a"`) {
 		t.Fatalf("DecodePartial: %q %v %v, want a (the first),b,m and node 2 left out", names, bad, err)
+	}
+}
+
+// TestFlagsField: the inode flags are tag 22, written only when set, so
+// a node without flags encodes as it did before the field existed (and
+// unchanged trees keep their IDs).
+func TestFlagsField(t *testing.T) {
+	n := &tree.Node{Name: "a", Kind: tree.KindFile, Mode: 0o644}
+	plain := tree.EncodeNode(n)
+	if want := []byte{1, 1, 'a', 2, 1, 1, 3, 2, 0xa4, 0x03}; !bytes.Equal(plain, want) {
+		t.Fatalf("node without flags encodes as % x, want % x", plain, want)
+	}
+	n.Flags = 0x30 // immutable, append-only
+	b := tree.EncodeNode(n)
+	if want := append(bytes.Clone(plain), 22, 1, 0x30); !bytes.Equal(b, want) {
+		t.Fatalf("node with flags encodes as % x, want % x", b, want)
+	}
+	got, err := tree.DecodeNode(b)
+	if err != nil || got.Flags != 0x30 {
+		t.Fatalf("decoded flags %#x (%v), want 0x30", got.Flags, err)
+	}
+	if _, err := tree.DecodeNode(append(bytes.Clone(plain), 22, 5, 0x80, 0x80, 0x80, 0x80, 0x10)); err == nil {
+		t.Error("flags beyond 32 bits accepted")
 	}
 }

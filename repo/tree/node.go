@@ -92,6 +92,10 @@ type Node struct {
 	// the snapshot lacks there may still exist, so restore --delete keeps
 	// it.
 	Incomplete bool
+	// Flags are the inode flags chattr sets (FS_IOC_GETFLAGS bits, see
+	// fsmeta.FlagsKept): immutable, append-only, nodump, noatime, sync,
+	// dirsync, topdir, no-copy-on-write. Zero when none, or not read.
+	Flags uint32
 }
 
 // LsMode renders the node's type and permissions as ls -l does

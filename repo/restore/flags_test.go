@@ -1,0 +1,244 @@
+package restore_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// ext4Mount makes an ext4 filesystem of 32 MiB in an image under dir and
+// mounts it (noatime, so that reading leaves the trees as they are) at
+// dir/name; it is unmounted when the test ends, its flags cleared first.
+func ext4Mount(t *testing.T, dir, name string) string {
+	t.Helper()
+	img := filepath.Join(dir, name+".img")
+	mnt := filepath.Join(dir, name)
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "mkfs.ext4", "-q", "-F", img)
+	run(t, "mount", "-o", "loop,noatime", img, mnt)
+	t.Cleanup(func() {
+		exec.Command("chattr", "-R", "-i", "-a", mnt).Run()
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", mnt, err, out)
+		}
+	})
+	return mnt
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// lsattrTree is lsattr of every entry under root but lost+found, as
+// "relative/path flags" lines, sorted.
+func lsattrTree(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "lost+found" {
+			return filepath.SkipDir
+		}
+		if rel == "." || !fi.Mode().IsRegular() && !fi.IsDir() {
+			return nil
+		}
+		f := strings.Fields(run(t, "lsattr", "-d", p))[0]
+		out = append(out, rel+" "+f)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestInodeFlagsRoundTrip: chattr flags (immutable, append-only, nodump,
+// noatime, sync, dirsync) on files, hardlinked files and folders on ext4
+// come back on another ext4 as lsattr shows them, also when restoring
+// again over the first restore (its immutable files and folders in the
+// way) with --delete removing an immutable extra file. An unchanged
+// re-ingest keeps the tree IDs.
+func TestInodeFlagsRoundTrip(t *testing.T) {
+	requireRoot(t)
+	needTools(t, "mkfs.ext4", "mount", "umount", "chattr", "lsattr")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := ext4Mount(t, dir, "src")
+	dst := ext4Mount(t, dir, "dst")
+
+	for _, d := range []string{"d", "d/sub", "plain", "sync"} {
+		if err := os.Mkdir(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"d/imm", "d/app", "d/nodump", "d/noatime", "d/sub/f", "plain/f", "sync/f"} {
+		if err := os.WriteFile(filepath.Join(src, f), []byte(f+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(filepath.Join(src, "d/imm"), filepath.Join(src, "d/immlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("mkfifo", filepath.Join(src, "d/fifo")).Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][2]string{
+		{"+i", "d/imm"}, {"+a", "d/app"}, {"+d", "d/nodump"}, {"+A", "d/noatime"},
+		{"+S", "sync/f"}, {"+D", "sync"}, {"+a", "d/sub"}, {"+dA", "plain"}, {"+i", "d"},
+	} {
+		run(t, "chattr", c[0], filepath.Join(src, c[1]))
+	}
+	want := lsattrTree(t, src)
+
+	r := repo.TestRepository(t)
+	in := ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"}
+	res, err := ingest.Run(ctx, r, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ingest.Run(ctx, r, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Snapshot.Tree != res.Snapshot.Tree {
+		t.Errorf("unchanged re-ingest: tree %s, first %s", again.Snapshot.Tree.Short(), res.Snapshot.Tree.Short())
+	}
+
+	// chattr changes the ctime, not the content: the next ingest
+	// records the new flags even though the file-change cache vouches
+	// for the content.
+	run(t, "chattr", "+d", filepath.Join(src, "d/noatime"))
+	changed, err := ingest.Run(ctx, r, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl := nodeAt(t, r, changed.Snapshot.Tree, "data", "d", "noatime").Flags; fl != 0xc0 {
+		t.Errorf("flags after chattr +d: %#x, want 0xc0 (dA)", fl)
+	}
+	run(t, "chattr", "-d", filepath.Join(src, "d/noatime"))
+
+	for i, o := range []restore.Options{{}, {Overwrite: restore.Always, Delete: true}, {}} {
+		var warned []string
+		o.Target = dst
+		o.Warn = func(p string, err error) { warned = append(warned, p+": "+err.Error()) }
+		if _, err := restore.Run(ctx, r, res.Snapshot, "/data", o); err != nil {
+			t.Errorf("restore %d: %v", i, err)
+		}
+		if len(warned) > 0 {
+			t.Errorf("restore %d warned: %q", i, warned)
+		}
+		if got := lsattrTree(t, dst); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("restore %d: lsattr\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if i == 0 {
+			// Something the snapshot lacks, immutable, for --delete.
+			run(t, "chattr", "-i", filepath.Join(dst, "d"))
+			if err := os.WriteFile(filepath.Join(dst, "d/extra"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run(t, "chattr", "+i", filepath.Join(dst, "d/extra"), filepath.Join(dst, "d"))
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "d/extra")); !os.IsNotExist(err) {
+		t.Errorf("immutable extra file not deleted: %v", err)
+	}
+	a, _ := os.Stat(filepath.Join(dst, "d/imm"))
+	b, _ := os.Stat(filepath.Join(dst, "d/immlink"))
+	if a == nil || b == nil || !os.SameFile(a, b) {
+		t.Error("immutable hardlinks not restored as one file")
+	}
+}
+
+// nodeAt is the node at the path of names from the tree tid.
+func nodeAt(t *testing.T, r *repo.Repository, tid id.ID, names ...string) *tree.Node {
+	t.Helper()
+	var n *tree.Node
+	for _, name := range names {
+		nodes, err := r.LoadTree(context.Background(), tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n = nil
+		for _, c := range nodes {
+			if c.Name == name {
+				n = c
+			}
+		}
+		if n == nil {
+			t.Fatalf("%s: not in the snapshot", name)
+		}
+		tid = n.Subtree
+	}
+	return n
+}
+
+// TestInodeFlagsUnsupportedTarget: restoring flags a tmpfs refuses (sync)
+// onto it is one notice for the whole restore, not an error per file.
+func TestInodeFlagsUnsupportedTarget(t *testing.T) {
+	requireRoot(t)
+	needTools(t, "mkfs.ext4", "mount", "umount", "chattr", "lsattr")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := ext4Mount(t, dir, "src")
+	for i := range 5 {
+		p := filepath.Join(src, "f"+string(rune('0'+i)))
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, "chattr", "+S", p)
+	}
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "tmpfs")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "mount", "-t", "tmpfs", "-o", "size=8m", "none", tmp)
+	t.Cleanup(func() { exec.Command("umount", tmp).Run() })
+	var warned, notices []string
+	o := restore.Options{Target: tmp,
+		Warn:   func(p string, err error) { warned = append(warned, p+": "+err.Error()) },
+		Notice: func(p, msg string) { notices = append(notices, p+": "+msg) }}
+	if _, err := restore.Run(ctx, r, res.Snapshot, "/data", o); err != nil {
+		t.Errorf("restore: %v", err)
+	}
+	if len(warned) > 0 {
+		t.Errorf("warned: %q", warned)
+	}
+	if len(notices) != 1 || !strings.Contains(notices[0], "inode flags") {
+		t.Errorf("notices %q, want one about inode flags", notices)
+	}
+	if b, err := os.ReadFile(filepath.Join(tmp, "f3")); err != nil || string(b) != "x" {
+		t.Errorf("f3: %q, %v", b, err)
+	}
+}
