@@ -359,7 +359,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 		rs.written = append(rs.written, of)
 		rs.writtenMu.Unlock()
 	}
-	if err := fsmeta.Apply(of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.flags}); err != nil {
+	if err := fsmeta.Apply(of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.setFlags(of.path, of.node, of.existed)}); err != nil {
 		rs.warn(of.path, err)
 	}
 	if rs.opt.Item != nil {

@@ -234,6 +234,9 @@ type restorer struct {
 	// noFlags says once that the target does not keep them.
 	flags   bool
 	noFlags sync.Once
+	// passFlags caches, by folder, whether a new entry there inherits
+	// inode flags (see setFlags).
+	passFlags sync.Map
 	stats   struct {
 		files, dirs, others, links, bytes, skipped, skippedBytes, deleted, errors, stopped, filesDone, totalBytes atomic.Int64
 		walkDone                                                                                                  atomic.Bool
@@ -452,7 +455,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 			continue
 		}
 		if !opt.DryRun {
-			if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed, Flags: rs.flags}); err != nil {
+			if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed, Flags: rs.setFlags(d.path, d.node, d.existed)}); err != nil {
 				rs.warn(d.path, err)
 				continue
 			}
@@ -733,4 +736,29 @@ func (rs *restorer) dropNoFlags(p string, err error) error {
 		return keep[0]
 	}
 	return errors.Join(keep...)
+}
+
+// setFlags reports whether restoring n at path sets its inode flags: when
+// n has some, when something was at path before (its flags may be in the
+// way), or when path's folder has flags a new entry inherits (ext4's
+// nodump, noatime and sync, btrfs's nocow), which n must not keep. Each
+// folder is asked once, so that a restore of many files without flags
+// costs no open and ioctl per file. A restored folder gets its own flags
+// only after its entries, so what it has meanwhile is what its entries
+// inherit.
+func (rs *restorer) setFlags(path string, n *tree.Node, existed bool) bool {
+	if !rs.flags {
+		return false
+	}
+	if n.Flags != 0 || existed {
+		return true
+	}
+	dir := filepath.Dir(path)
+	if v, ok := rs.passFlags.Load(dir); ok {
+		return v.(bool)
+	}
+	fl, _ := fsmeta.Flags(dir, tree.KindDir)
+	pass := fl&^fsmeta.FlagsBlocking != 0
+	rs.passFlags.Store(dir, pass)
+	return pass
 }
