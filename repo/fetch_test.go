@@ -45,21 +45,28 @@ func (b *inFlight) Load(ctx context.Context, name string, off, n int64) ([]byte,
 
 func (b *inFlight) Unwrap() backends.Backend { return b.Backend }
 
+// coldOpen makes a fixture with n more snapshots and opens it through an
+// inFlight backend with a new, empty cache, as a new machine would.
+func coldOpen(t *testing.T, n int) (*repotest.Fixture, *inFlight, *repo.Repository) {
+	f := repotest.New(t)
+	for range n {
+		f.Ingest()
+	}
+	be := &inFlight{Backend: f.Backend, now: map[string]int{}, max: map[string]int{}}
+	r, err := repo.Open(context.Background(), be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir(), KDF: &repo.TestKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return f, be, r
+}
+
 // A cold open (a new machine, a lost cache) reads every snapshot and index
 // segment. Read one at a time, each waits its own round trip to remote
 // storage; they are read several at once.
 func TestColdOpenReadsSnapshotsAndSegmentsAtOnce(t *testing.T) {
 	ctx := context.Background()
-	f := repotest.New(t)
-	for range 10 {
-		f.Ingest()
-	}
-	be := &inFlight{Backend: f.Backend, now: map[string]int{}, max: map[string]int{}}
-	r, err := repo.Open(ctx, be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir(), KDF: &repo.TestKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	f, be, r := coldOpen(t, 10)
 	snaps, err := r.Snapshots(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -84,19 +91,10 @@ func TestColdOpenReadsSnapshotsAndSegmentsAtOnce(t *testing.T) {
 // out or reporting the reads it cancelled.
 func TestColdOpenFailsWithTheStorageError(t *testing.T) {
 	ctx := context.Background()
-	f := repotest.New(t)
-	for range 6 {
-		f.Ingest()
-	}
-	be := &inFlight{Backend: f.Backend, now: map[string]int{}, max: map[string]int{}}
-	r, err := repo.Open(ctx, be, repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir(), KDF: &repo.TestKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	f, be, r := coldOpen(t, 6)
 	be.fail = "snapshots/" + f.Snapshots[3].ID.String()
 	var warned []error
-	_, err = r.Snapshots(ctx, func(err error) { warned = append(warned, err) })
+	_, err := r.Snapshots(ctx, func(err error) { warned = append(warned, err) })
 	if err == nil || !strings.Contains(err.Error(), "connection reset by peer") {
 		t.Fatalf("listing with a broken connection: %v, want the storage's error", err)
 	}

@@ -35,14 +35,7 @@ func TestStorageOptionsRetryOnce(t *testing.T) {
 // does not stop the run either: any user could otherwise stop a cron
 // job's nightly backup by making it.
 func TestStorageOptionsUntrustedTempCache(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	t.Setenv("HOME", "")
-	t.Setenv("XDG_CACHE_HOME", "")
-	planted := filepath.Join(tmp, fmt.Sprintf("cairn-%d", os.Geteuid()))
-	if err := os.Mkdir(planted, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	planted := plantTempCache(t)
 	if err := os.Chmod(planted, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -63,14 +56,7 @@ func TestStorageOptionsUntrustedTempCache(t *testing.T) {
 // the daemon, its state must not be written there (a link planted as the
 // state file's .tmp would have root overwrite any file) or read from there.
 func TestDaemonStateDirUntrustedTempCache(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	t.Setenv("HOME", "")
-	t.Setenv("XDG_CACHE_HOME", "")
-	planted := filepath.Join(tmp, fmt.Sprintf("cairn-%d", os.Geteuid()))
-	if err := os.Mkdir(planted, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	planted := plantTempCache(t)
 	var logged []string
 	logf := func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }
 	if got := daemonStateDir("", logf); got != planted {
@@ -88,4 +74,20 @@ func TestDaemonStateDirUntrustedTempCache(t *testing.T) {
 	if got := daemonStateDir("/chosen", logf); got != "/chosen" {
 		t.Errorf("with a cache folder given: %q", got)
 	}
+}
+
+// plantTempCache runs the test as cron would (no HOME, no XDG cache
+// folder), with a temporary folder of its own, in which it makes the
+// cairn-UID folder the default cache would be, as another user could
+// ahead of time. It returns that folder.
+func plantTempCache(t *testing.T) string {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	planted := filepath.Join(tmp, fmt.Sprintf("cairn-%d", os.Geteuid()))
+	if err := os.Mkdir(planted, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return planted
 }

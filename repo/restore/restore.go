@@ -237,7 +237,7 @@ type restorer struct {
 	// passFlags caches, by folder, whether a new entry there inherits
 	// inode flags (see setFlags).
 	passFlags sync.Map
-	stats   struct {
+	stats     struct {
 		files, dirs, others, links, bytes, skipped, skippedBytes, deleted, errors, stopped, filesDone, totalBytes atomic.Int64
 		walkDone                                                                                                  atomic.Bool
 	}
