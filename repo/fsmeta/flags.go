@@ -150,14 +150,17 @@ func changeFlagsFd(fd int, mask, want uint32) error {
 	return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(int32(next)))
 }
 
-// NoFlagsSupport reports whether err, from SetFlags or Apply, says the
-// target filesystem does not support inode flags (tmpfs, vfat, FUSE).
+// NoFlagsSupport reports whether err, a failure of Apply's "setflags"
+// step, says the target filesystem does not support inode flags (tmpfs,
+// vfat, FUSE). Any other error is not about flags, whatever its errno: a
+// symlink the exFAT FUSE driver cannot make (ENOSYS) or a name vfat
+// refuses (EINVAL) must stay a failure.
 func NoFlagsSupport(err error) bool {
 	var fe *Error
-	if errors.As(err, &fe) && fe.Op != "setflags" {
+	if !errors.As(err, &fe) || fe.Op != "setflags" {
 		return false
 	}
-	return noFlags(err)
+	return noFlags(fe.Err)
 }
 
 // flagLetters are FlagsKept in lsattr's order and letters.
