@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cairn-backup/cairn/repo"
@@ -283,6 +285,58 @@ func TestNoFlagsNoticeKeepsOtherFailures(t *testing.T) {
 		}
 		if b, err := os.ReadFile(filepath.Join(o.Target, "ok")); err != nil || string(b) != "ok" {
 			t.Errorf("ok: %q, %v", b, err)
+		}
+	}
+}
+
+// TestImmutableHardlinksConcurrent: the names of an immutable file are
+// linked both by the worker that finishes it (the names met while it was
+// written) and by the walk (the names met after): the flag each clears
+// for its link and sets again must not be set again under the other's
+// link, which then fails with EPERM.
+func TestImmutableHardlinksConcurrent(t *testing.T) {
+	requireRoot(t)
+	needTools(t, "mkfs.ext4", "mount", "umount", "chattr", "lsattr")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := ext4Mount(t, dir, "src")
+	dst := ext4Mount(t, dir, "dst")
+	big := make([]byte, 256<<10)
+	for i := range big {
+		big[i] = byte(i * 7 / 3)
+	}
+	if err := os.WriteFile(filepath.Join(src, "a"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		if err := os.Link(filepath.Join(src, "a"), filepath.Join(src, "l"+strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, "chattr", "+i", filepath.Join(src, "a"))
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		target := filepath.Join(dst, strconv.Itoa(i))
+		var warned []string
+		var mu sync.Mutex
+		o := restore.Options{Target: target, Workers: 4, Warn: func(p string, err error) {
+			mu.Lock()
+			warned = append(warned, p+": "+err.Error())
+			mu.Unlock()
+		}}
+		st, err := restore.Run(ctx, r, res.Snapshot, "/data", o)
+		if err != nil || len(warned) > 0 {
+			t.Fatalf("restore %d: %v, warned %d: %q", i, err, len(warned), warned[:min(3, len(warned))])
+		}
+		if st.Links != 3000 {
+			t.Errorf("restore %d: %d links, want 3000", i, st.Links)
+		}
+		if f := strings.Fields(run(t, "lsattr", filepath.Join(target, "a")))[0]; !strings.Contains(f, "i") {
+			t.Errorf("restore %d: a has flags %s, want i", i, f)
 		}
 	}
 }

@@ -91,6 +91,12 @@ func (rs *restorer) link(first, dst string) {
 			// The snapshot's immutable or append-only flag, set on
 			// first already, forbids new links to it (and renaming
 			// one over dst): cleared meanwhile, then set again.
+			// One link at a time: the worker that finished first
+			// links the names met meanwhile while the walk links
+			// later ones, and one's setting the flag again must not
+			// come between the other's clearing and linking.
+			rs.linkFlagsMu.Lock()
+			defer rs.linkFlagsMu.Unlock() // after the flags are set again
 			if fl, ferr := fsmeta.Flags(first, tree.KindFile); ferr == nil && fl&fsmeta.FlagsBlocking != 0 && fsmeta.ClearBlockingFlags(first) == nil {
 				defer func() {
 					if err := fsmeta.SetFlags(first, fl); err != nil {

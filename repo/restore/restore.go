@@ -237,7 +237,10 @@ type restorer struct {
 	// passFlags caches, by folder, whether a new entry there inherits
 	// inode flags (see setFlags).
 	passFlags sync.Map
-	stats     struct {
+	// linkFlagsMu serializes link's clearing and setting again of a
+	// first name's immutable or append-only flag.
+	linkFlagsMu sync.Mutex
+	stats       struct {
 		files, dirs, others, links, bytes, skipped, skippedBytes, deleted, errors, stopped, filesDone, totalBytes atomic.Int64
 		walkDone                                                                                                  atomic.Bool
 	}
