@@ -126,7 +126,22 @@ func ClearBlockingFlagsFd(fd int) error {
 }
 
 // changeFlags sets the bits mask of path's flags to want.
+// Only a regular file or directory is opened: never a device in the
+// way, which opening alone can affect (a tape rewinds).
 func changeFlags(path string, mask, want uint32) error {
+	var st unix.Stat_t
+	p, err := shorten(path)
+	if err != nil {
+		return err
+	}
+	err = unix.Lstat(p.name, &st)
+	p.close()
+	if err != nil {
+		return err
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFDIR {
+		return nil
+	}
 	fd, err := openForFlags(path)
 	if err != nil || fd < 0 {
 		return err

@@ -340,3 +340,60 @@ func TestImmutableHardlinksConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestImmutableFolderWithDefaultACLRestoredOver: restoring again over a
+// folder restored immutable with a default ACL (or into an immutable
+// folder that has one) clears the flag before the default ACL is dropped
+// for the entries restored in it, not after: no EPERM, and the new
+// entries do not inherit it.
+func TestImmutableFolderWithDefaultACLRestoredOver(t *testing.T) {
+	requireRoot(t)
+	needTools(t, "mkfs.ext4", "mount", "umount", "chattr", "lsattr", "setfacl", "getfacl")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := ext4Mount(t, dir, "src")
+	dst := ext4Mount(t, dir, "dst")
+	if err := os.Mkdir(filepath.Join(src, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "d", "f"), []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "setfacl", "-d", "-m", "u:1234:rwx", filepath.Join(src, "d"))
+	run(t, "chattr", "+i", filepath.Join(src, "d"))
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		var warned []string
+		o := restore.Options{Target: dst, Overwrite: restore.Always, Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }}
+		if _, err := restore.Run(ctx, r, res.Snapshot, "/data", o); err != nil || len(warned) > 0 {
+			t.Errorf("restore %d: %v, warned %q", i, err, warned)
+		}
+		if acl := run(t, "getfacl", "-c", filepath.Join(dst, "d", "f")); strings.Contains(acl, "1234") {
+			t.Errorf("restore %d: d/f inherited the folder's default ACL:\n%s", i, acl)
+		}
+		if f := strings.Fields(run(t, "lsattr", "-d", filepath.Join(dst, "d")))[0]; !strings.Contains(f, "i") {
+			t.Errorf("restore %d: d has flags %s, want i", i, f)
+		}
+	}
+	// An immutable file where the snapshot has the folder is replaced.
+	run(t, "chattr", "-R", "-i", filepath.Join(dst, "d"))
+	if err := os.RemoveAll(filepath.Join(dst, "d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "d"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "chattr", "+i", filepath.Join(dst, "d"))
+	var warned []string
+	o := restore.Options{Target: dst, Overwrite: restore.Always, Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }}
+	if _, err := restore.Run(ctx, r, res.Snapshot, "/data", o); err != nil || len(warned) > 0 {
+		t.Errorf("restore over an immutable file: %v, warned %q", err, warned)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "d", "f")); err != nil || string(b) != "f" {
+		t.Errorf("d/f: %q, %v", b, err)
+	}
+}

@@ -585,19 +585,21 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 		}
 		d.kept = kept
 	}
+	if !d.above && rs.flags && !rs.opt.DryRun {
+		// An immutable or append-only folder would refuse what the
+		// restore puts in it or removes, and prepareDir's dropping its
+		// default ACL: its flags are cleared first, and set to the
+		// snapshot's when it is done. A file in the way is cleared so
+		// that prepareDir can remove it.
+		if err := fsmeta.ClearBlockingFlags(d.path); err != nil {
+			rs.warn(d.path, fmt.Errorf("clear immutable/append-only flags: %w", err))
+		}
+	}
 	existed, err := rs.prepareDir(d.path, d.parent.fresh)
 	if err != nil {
 		d.failed = true
 		rs.warn(d.path, err)
 		return false
-	}
-	if existed && !d.above && rs.flags && !rs.opt.DryRun {
-		// An immutable or append-only folder would refuse what the
-		// restore puts in it or removes: its flags are cleared, and
-		// set to the snapshot's when it is done.
-		if err := fsmeta.ClearBlockingFlags(d.path); err != nil {
-			rs.warn(d.path, fmt.Errorf("clear immutable/append-only flags: %w", err))
-		}
 	}
 	d.made, d.existed, d.fresh = true, existed, rs.opt.DryRun && !existed
 	d.mine = !existed && !rs.opt.DryRun
