@@ -98,8 +98,12 @@ const (
 // (when not, ask blobsKnown), and whether it is the stored cache's own
 // entry (which keep may then leave as it is).
 type cached struct {
-	node       *tree.Node
-	xattrs     bool
+	node   *tree.Node
+	xattrs bool
+	// flags: the node holds the path's inode flags. A parent tree's
+	// node without flags says nothing of them: its writer may be older
+	// than the flags field.
+	flags      bool
 	blobsKnown bool
 	stored     bool
 }
@@ -115,11 +119,14 @@ func (c *fileCache) lookup(path string) cached {
 	dir = filepath.Clean(dir)
 	if c.trees != nil {
 		n := c.trees.entries(dir)[name]
-		return cached{node: n, xattrs: n != nil} // a tree node holds every attribute
+		// A tree node holds every attribute, but inode flags only
+		// when it has some: a snapshot written before they were kept
+		// has none, whatever the files have.
+		return cached{node: n, xattrs: n != nil, flags: n != nil && n.Flags != 0}
 	}
 	e := c.entries(dir)[name]
 	n, xattrs := decodeEntry(e.raw)
-	return cached{node: n, xattrs: xattrs, blobsKnown: n != nil && e.blobsKnown, stored: n != nil}
+	return cached{node: n, xattrs: xattrs, flags: xattrs, blobsKnown: n != nil && e.blobsKnown, stored: n != nil}
 }
 
 // decodeEntry decodes a stored entry (nil when there is none or it is

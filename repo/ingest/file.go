@@ -125,6 +125,14 @@ func (w *fileWorker) process(fj *fileJob) {
 	if unchanged && c.xattrs && sameInode(old, n) {
 		// Setting an xattr or an inode flag changes the ctime.
 		n.Xattrs, n.Flags = old.Xattrs, old.Flags
+		if !c.flags {
+			var err error
+			if n.Flags, err = fsmeta.Flags(g.fsPath(fj.path), tree.KindFile); err != nil {
+				g.warn(fj.path, err)
+				g.leaveOut(fj)
+				return
+			}
+		}
 	} else {
 		xs, err := fsmeta.Xattrs(g.fsPath(fj.path))
 		if err == nil {
@@ -218,7 +226,7 @@ func (g *ingester) unchangedAtWalk(path string, n *tree.Node, d *dirState, slot 
 		return false // the first link's worker speaks for the others
 	}
 	c := g.cache.lookup(path)
-	if !c.xattrs || !g.sameFile(c.node, n) || !sameInode(c.node, n) || !(c.blobsKnown || g.blobsKnown(c.node.Content)) {
+	if !c.xattrs || !c.flags || !g.sameFile(c.node, n) || !sameInode(c.node, n) || !(c.blobsKnown || g.blobsKnown(c.node.Content)) {
 		return false
 	}
 	n.Xattrs, n.Flags = c.node.Xattrs, c.node.Flags

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -395,5 +396,61 @@ func TestImmutableFolderWithDefaultACLRestoredOver(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dst, "d", "f")); err != nil || string(b) != "f" {
 		t.Errorf("d/f: %q, %v", b, err)
+	}
+}
+
+// TestOldParentDoesNotVouchForFlags: a parent snapshot written before
+// inode flags were kept records none for any file. Taken as the
+// file-change cache (--parent, or an empty cache folder), it must not
+// make an immutable file that did not change be recorded without its
+// flag (nor the local cache remember that, for every ingest after).
+func TestOldParentDoesNotVouchForFlags(t *testing.T) {
+	requireRoot(t)
+	needTools(t, "mkfs.ext4", "mount", "umount", "chattr")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := ext4Mount(t, dir, "src")
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "chattr", "+i", filepath.Join(src, "f"))
+	r := repo.TestRepository(t)
+	in := ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"}
+	res, err := ingest.Run(ctx, r, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same snapshot as an older cairn wrote it: no flags.
+	var strip func(tid id.ID) id.ID
+	strip = func(tid id.ID) id.ID {
+		nodes, err := r.LoadTree(ctx, tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			n.Flags = 0
+			if n.Kind == tree.KindDir {
+				n.Subtree = strip(n.Subtree)
+			}
+		}
+		return r.TestCraftTree(t, nodes)
+	}
+	old := *res.Snapshot
+	old.Tree = strip(res.Snapshot.Tree)
+	old.Time = old.Time.Add(time.Second)
+	old.Summary = nil
+	if err := r.SaveSnapshot(ctx, &old); err != nil {
+		t.Fatal(err)
+	}
+	in.Parent = old.ID.String()
+	for i := range 2 {
+		got, err := ingest.Run(ctx, r, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fl := nodeAt(t, r, got.Snapshot.Tree, "data", "f").Flags; fl != 0x10 {
+			t.Errorf("ingest %d with the old parent: flags %#x, want 0x10 (i)", i, fl)
+		}
+		in.Parent = ""
 	}
 }
