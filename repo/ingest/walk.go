@@ -322,7 +322,11 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		// A file's attributes are read by the file worker, unless the
 		// file-change cache vouches for them.
 		n.Xattrs, err = fsmeta.Xattrs(fp)
-		if err == nil && n.Kind == tree.KindDir {
+		if err == nil && n.Kind == tree.KindDir && !(g.opt.OneFileSystem && !given && n.Dev != d.node.Dev) {
+			// Not for a mount point --one-file-system does not cross:
+			// as before flags were kept, it is never opened (which
+			// would mount an automount point, or wait on a server
+			// that is down). Its flags are the mounted root's anyway.
 			n.Flags, err = fsmeta.Flags(fp, tree.KindDir)
 		}
 	}
