@@ -74,7 +74,15 @@ func (rs *restorer) clearWay(dst string, n *tree.Node) (keep, existed bool, err 
 		return false, false, err
 	case rs.opt.DryRun:
 		return false, true, nil
-	case fi.IsDir():
+	}
+	if rs.flags && (fi.IsDir() || fi.Mode().IsRegular()) {
+		// An immutable or append-only file or folder in the way
+		// (of a symlink, a device, a folder) cannot be removed.
+		if err := fsmeta.ClearBlockingFlags(dst); err != nil {
+			return false, true, fmt.Errorf("clear immutable/append-only flags: %w", err)
+		}
+	}
+	if fi.IsDir() {
 		return false, true, fsmeta.RemoveAll(dst)
 	}
 	return false, true, fsmeta.Remove(dst)

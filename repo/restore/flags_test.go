@@ -454,3 +454,38 @@ func TestOldParentDoesNotVouchForFlags(t *testing.T) {
 		in.Parent = ""
 	}
 }
+
+// TestImmutableFileInTheWayOfSymlink: an immutable file where the
+// snapshot has a symlink is replaced by it, as an immutable file in the
+// way of a file is.
+func TestImmutableFileInTheWayOfSymlink(t *testing.T) {
+	requireRoot(t)
+	needTools(t, "mkfs.ext4", "mount", "umount", "chattr")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("elsewhere", filepath.Join(src, "s")); err != nil {
+		t.Fatal(err)
+	}
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := ext4Mount(t, dir, "dst")
+	if err := os.WriteFile(filepath.Join(dst, "s"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "chattr", "+i", filepath.Join(dst, "s"))
+	var warned []string
+	o := restore.Options{Target: dst, Overwrite: restore.Always, Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }}
+	if _, err := restore.Run(ctx, r, res.Snapshot, "/data", o); err != nil || len(warned) > 0 {
+		t.Errorf("restore: %v, warned %q", err, warned)
+	}
+	if l, err := os.Readlink(filepath.Join(dst, "s")); err != nil || l != "elsewhere" {
+		t.Errorf("s: %q, %v; want the symlink", l, err)
+	}
+}
