@@ -68,28 +68,27 @@ func openForFlags(path string) (int, error) {
 }
 
 // Flags returns the inode flags of the regular file or directory at path
-// that a snapshot keeps (FlagsKept); 0 for other kinds, on filesystems
-// without inode flags, and for what the caller may not open (EACCES: its
-// listing or reading reports that). kind is what lstat said path is: no
-// other kind is opened.
+// that a snapshot keeps (FlagsKept); 0 for other kinds. kind is what
+// lstat said path is: no other kind is opened. The only error is a path
+// gone since (ENOENT, ENOTDIR): flags are kept where they can be read,
+// and a file or folder is never left out of a snapshot for them, so what
+// cannot be opened (EACCES: its own reading reports that; EMFILE; a
+// filesystem's odd answer) or has no flags (tmpfs, FUSE) records none.
 func Flags(path string, kind tree.Kind) (uint32, error) {
 	if kind != tree.KindFile && kind != tree.KindDir {
 		return 0, nil
 	}
 	fd, err := openForFlags(path)
-	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
-		return 0, nil
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return 0, err
 	}
 	if err != nil || fd < 0 {
-		return 0, err
+		return 0, nil
 	}
 	defer unix.Close(fd)
 	fl, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
 	if err != nil {
-		if noFlags(err) {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("get inode flags %s: %w", path, err)
+		return 0, nil
 	}
 	return fl & FlagsKept, nil
 }
@@ -167,7 +166,7 @@ func changeFlagsFd(fd int, mask, want uint32) error {
 
 // NoFlagsSupport reports whether err, a failure of Apply's "setflags"
 // step, says the target filesystem does not support inode flags (tmpfs,
-// vfat, FUSE). Any other error is not about flags, whatever its errno: a
+// vfat, FUSE), or that this process may not set them (EPERM). Any other error is not about flags, whatever its errno: a
 // symlink the exFAT FUSE driver cannot make (ENOSYS) or a name vfat
 // refuses (EINVAL) must stay a failure.
 func NoFlagsSupport(err error) bool {
@@ -175,7 +174,9 @@ func NoFlagsSupport(err error) bool {
 	if !errors.As(err, &fe) || fe.Op != "setflags" {
 		return false
 	}
-	return noFlags(fe.Err)
+	// EPERM: root without CAP_LINUX_IMMUTABLE (a container's default)
+	// may not set immutable or append-only.
+	return noFlags(fe.Err) || errors.Is(fe.Err, unix.EPERM)
 }
 
 // flagLetters are FlagsKept in lsattr's order and letters.

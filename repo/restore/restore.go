@@ -724,7 +724,11 @@ func (rs *restorer) dropNoFlags(p string, err error) error {
 				dropped = true
 				rs.noFlags.Do(func() {
 					if rs.opt.Notice != nil {
-						rs.opt.Notice(p, fmt.Sprintf("inode flags (chattr) not restored: the target filesystem refuses them (%v); said once for this restore, for all entries", errors.Unwrap(e)))
+						why := "the target filesystem refuses them"
+						if errors.Is(e, unix.EPERM) {
+							why = "setting immutable or append-only needs CAP_LINUX_IMMUTABLE, which this process lacks"
+						}
+						rs.opt.Notice(p, fmt.Sprintf("inode flags (chattr) not restored: %s (%v); said once for this restore, for all entries", why, errors.Unwrap(e)))
 					}
 				})
 			}
