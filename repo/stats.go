@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/cairn-backup/cairn/backends"
@@ -54,25 +55,36 @@ type RepoStats struct {
 func (r *Repository) Stats(ctx context.Context, want, all []*Snapshot, lost func(sn *Snapshot, p string, err error)) ([]SnapshotStats, RepoStats, error) {
 	var rs RepoStats
 	rs.Snapshots = len(all)
-	refs := map[id.ID]int32{} // blob -> number of snapshots using it
 	wanted := map[id.ID]bool{}
 	for _, sn := range want {
 		wanted[sn.ID] = true
 	}
 	per := map[id.ID]*SnapshotStats{}
-	sets := map[id.ID]map[id.ID]bool{} // blobs of each wanted snapshot
-	for _, sn := range all {
+	// Snapshots share most of their trees: each distinct tree is read and
+	// decoded once for all of them (statsTrees), and a blob is counted
+	// once per snapshot by remembering the last snapshot that counted it
+	// (last), and once per wanted snapshot in the second pass (lastWant),
+	// without a set of blobs per snapshot.
+	type ref struct {
+		snaps, last, lastWant int32
+		raw, stored           int64 // the blob's sizes, looked up once
+	}
+	refs := map[id.ID]ref{} // blob -> number of snapshots using it
+	trees := &statsTrees{r: r, memo: map[id.ID]*statsTree{}}
+	for i, sn := range all {
 		st := &SnapshotStats{ID: sn.ID}
-		set, err := r.snapshotBlobs(ctx, sn, st, lost)
-		if err != nil {
-			return nil, rs, err
+		mark := func(b id.ID) {
+			if e := refs[b]; e.snaps == 0 || e.last != int32(i) {
+				e.snaps, e.last = e.snaps+1, int32(i)
+				refs[b] = e
+			}
 		}
-		for b := range set {
-			refs[b]++
+		if err := trees.snapshot(ctx, sn, st, mark, lost); err != nil {
+			return nil, rs, err
 		}
 		rs.OriginalBytes += st.OriginalBytes
 		if wanted[sn.ID] {
-			per[sn.ID], sets[sn.ID] = st, set
+			per[sn.ID] = st
 		}
 	}
 	size := func(b id.ID) (raw, stored int64, err error) {
@@ -82,32 +94,41 @@ func (r *Repository) Stats(ctx context.Context, want, all []*Snapshot, lost func
 		}
 		return int64(loc.RawLength), int64(loc.Length), nil
 	}
-	for b := range refs {
+	for b, e := range refs {
 		raw, stored, err := size(b)
 		if err != nil {
 			return nil, rs, err
 		}
+		e.raw, e.stored = raw, stored
+		refs[b] = e
 		rs.Blobs++
 		rs.RawBytes += raw
 		rs.StoredBytes += stored
 	}
 	out := make([]SnapshotStats, 0, len(want))
-	for _, sn := range want {
+	for j, sn := range want {
 		st := per[sn.ID]
 		if st == nil {
 			continue
 		}
-		for b := range sets[sn.ID] {
-			raw, stored, err := size(b)
-			if err != nil {
-				return nil, rs, err
+		mark := func(b id.ID) {
+			e := refs[b]
+			if e.lastWant == int32(j+1) {
+				return
 			}
+			e.lastWant = int32(j + 1)
+			refs[b] = e
 			st.Blobs++
-			st.RawBytes += raw
-			st.StoredBytes += stored
-			if refs[b] == 1 {
-				st.UniqueBytes += stored
+			st.RawBytes += e.raw
+			st.StoredBytes += e.stored
+			if e.snaps == 1 {
+				st.UniqueBytes += e.stored
 			}
+		}
+		// The trees are all in memory now: no storage read, and an
+		// unreadable one was reported in the first pass.
+		if err := trees.snapshot(ctx, sn, nil, mark, nil); err != nil {
+			return nil, rs, err
 		}
 		out = append(out, *st)
 	}
@@ -129,54 +150,154 @@ func (r *Repository) Stats(ctx context.Context, want, all []*Snapshot, lost func
 	return out, rs, nil
 }
 
-// snapshotBlobs returns the set of blobs sn uses and counts its entries
-// into st.
-func (r *Repository) snapshotBlobs(ctx context.Context, sn *Snapshot, st *SnapshotStats, lost func(*Snapshot, string, error)) (map[id.ID]bool, error) {
-	var onErr TreeError
-	if lost != nil {
-		onErr = func(p string, _ id.ID, err error) error {
-			if ctx.Err() != nil {
-				return err
-			}
-			lost(sn, p, err)
-			return nil
+// statsTree is what Stats keeps of one tree: the entries directly in it
+// and the figures of everything below it.
+type statsTree struct {
+	err error // the tree could not be read
+	// blobs directly used: the content of its files (hardlinked ones left
+	// out) and the trees of its folders.
+	blobs []id.ID
+	// items are its folders with a tree and its hardlinked files, in the
+	// tree's order, which Walk would visit.
+	items []*tree.Node
+	// dirs, files, other and orig count the whole subtree as Walk would,
+	// hardlinked files left out: they count once per snapshot.
+	dirs, files, other, orig int64
+}
+
+// statsTrees reads each tree once for all the snapshots Stats looks at.
+type statsTrees struct {
+	r    *Repository
+	memo map[id.ID]*statsTree
+}
+
+// get returns the figures of tree tid and of everything below it. A tree
+// that cannot be read has its error and no entries.
+func (c *statsTrees) get(ctx context.Context, tid id.ID) (*statsTree, error) {
+	if e, ok := c.memo[tid]; ok {
+		return e, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e := &statsTree{}
+	nodes, err := c.r.LoadTree(ctx, tid)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
 		}
+		e.err = err
+		c.memo[tid] = e
+		return e, nil
 	}
-	set := map[id.ID]bool{}
-	if !sn.Tree.IsZero() {
-		set[sn.Tree] = true
-	}
-	links := map[[2]uint64]bool{}
-	err := r.Walk(ctx, sn, func(p string, n *tree.Node) (bool, error) {
+	for _, n := range nodes {
 		switch n.Kind {
 		case tree.KindDir:
-			st.Dirs++
-			if !n.Subtree.IsZero() {
-				set[n.Subtree] = true
+			e.dirs++
+			if n.Subtree.IsZero() {
+				continue
 			}
-			return true, nil
+			e.blobs = append(e.blobs, n.Subtree)
+			e.items = append(e.items, n)
+			sub, err := c.get(ctx, n.Subtree)
+			if err != nil {
+				return nil, err
+			}
+			e.dirs += sub.dirs
+			e.files += sub.files
+			e.other += sub.other
+			e.orig += sub.orig
 		case tree.KindFile:
 			if n.Links > 1 {
-				key := [2]uint64{n.Dev, n.Inode}
-				if links[key] {
-					return false, nil
-				}
-				links[key] = true
+				e.items = append(e.items, n)
+				continue
 			}
-			st.Files++
-			st.OriginalBytes += int64(n.Size)
-			for _, c := range n.Content {
-				if !c.Hole {
-					set[c.ID] = true
+			e.files++
+			e.orig += int64(n.Size)
+			for _, ch := range n.Content {
+				if !ch.Hole {
+					e.blobs = append(e.blobs, ch.ID)
 				}
 			}
 		default:
-			st.Other++
+			e.other++
 		}
-		return false, nil
-	}, onErr)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
 	}
-	return set, nil
+	c.memo[tid] = e
+	return e, nil
+}
+
+// snapshot counts sn's entries into st and calls mark for every blob sn
+// uses (some more than once), visiting each distinct tree of sn once.
+// With st nil it only marks, and passes over unreadable trees.
+func (c *statsTrees) snapshot(ctx context.Context, sn *Snapshot, st *SnapshotStats, mark func(id.ID), lost func(*Snapshot, string, error)) error {
+	if sn.Tree.IsZero() {
+		return nil
+	}
+	mark(sn.Tree)
+	failed := func(p string, err error) error {
+		if st == nil {
+			return nil
+		}
+		if lost == nil || ctx.Err() != nil {
+			return fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
+		}
+		lost(sn, p, err)
+		return nil
+	}
+	links := map[[2]uint64]bool{}
+	seen := map[id.ID]bool{}
+	var visit func(p string, tid id.ID) error
+	visit = func(p string, tid id.ID) error {
+		e, err := c.get(ctx, tid)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
+		}
+		if e.err != nil {
+			return failed(p, e.err)
+		}
+		// A tree seen already in this snapshot adds no blob and no
+		// hardlink that its first visit did not.
+		if seen[tid] {
+			return nil
+		}
+		seen[tid] = true
+		for _, b := range e.blobs {
+			mark(b)
+		}
+		for _, n := range e.items {
+			if n.Kind == tree.KindDir {
+				if err := visit(path.Join(p, n.Name), n.Subtree); err != nil {
+					return err
+				}
+				continue
+			}
+			key := [2]uint64{n.Dev, n.Inode}
+			if links[key] {
+				continue
+			}
+			links[key] = true
+			if st != nil {
+				st.Files++
+				st.OriginalBytes += int64(n.Size)
+			}
+			for _, ch := range n.Content {
+				if !ch.Hole {
+					mark(ch.ID)
+				}
+			}
+		}
+		return nil
+	}
+	root, err := c.get(ctx, sn.Tree)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
+	}
+	if st != nil {
+		st.Dirs += root.dirs
+		st.Files += root.files
+		st.Other += root.other
+		st.OriginalBytes += root.orig
+	}
+	return visit("", sn.Tree)
 }

@@ -3,12 +3,17 @@ package repo_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/cairn-backup/cairn/backends/backendtest"
+	"github.com/cairn-backup/cairn/backends/mem"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/tree"
 )
 
 // TestStats: original, stored and unique sizes add up as a borg user
@@ -68,5 +73,56 @@ func TestStats(t *testing.T) {
 	}
 	if total.RawBytes <= total.StoredBytes {
 		t.Errorf("compression: raw %d, stored %d", total.RawBytes, total.StoredBytes)
+	}
+}
+
+// TestStatsReadsSharedTreesOnce: stats of one snapshot needs every
+// snapshot (for unique bytes), and snapshots share nearly all their
+// trees. Each distinct tree is read once, not once per snapshot: with
+// twenty snapshots "cairn stats latest" took twenty full walks.
+func TestStatsReadsSharedTreesOnce(t *testing.T) {
+	ctx := context.Background()
+	be := backendtest.Count(mem.New())
+	r := repo.TestRepositoryOn(t, be)
+	src := t.TempDir()
+	for i := range 20 {
+		d := filepath.Join(src, fmt.Sprintf("d%02d", i))
+		os.Mkdir(d, 0o755)
+		os.WriteFile(filepath.Join(d, "f"), []byte(fmt.Sprint("file ", i)), 0o644)
+	}
+	var all []*repo.Snapshot
+	for i := range 10 {
+		os.WriteFile(filepath.Join(src, "d00", "f"), []byte(fmt.Sprint("changed ", i)), 0o644)
+		res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, res.Snapshot)
+	}
+	// Distinct trees: the 19 unchanged folders, and per snapshot the
+	// changed folder and the folders above it.
+	distinct := map[id.ID]bool{}
+	for _, sn := range all {
+		if err := r.Walk(ctx, sn, func(_ string, n *tree.Node) (bool, error) {
+			if n.Kind == tree.KindDir && !n.Subtree.IsZero() {
+				distinct[n.Subtree] = true
+			}
+			return true, nil
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+		distinct[sn.Tree] = true
+	}
+	before := be.Calls("load")
+	per, total, err := r.Stats(ctx, all[len(all)-1:], all, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loads := be.Calls("load") - before
+	if loads > len(distinct) {
+		t.Errorf("stats of 10 snapshots read storage %d times for %d distinct trees", loads, len(distinct))
+	}
+	if per[0].Files != 20 || per[0].Dirs < 20 || total.Snapshots != 10 {
+		t.Errorf("stats: %+v, %+v", per[0], total)
 	}
 }
