@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"path/filepath"
 	"sync"
 
@@ -81,16 +82,54 @@ func (c *fileCache) empty() bool {
 }
 
 // An entry is an encoded node. Entries written since the cache keeps
-// extended attributes and inode flags start with withXattrs, a byte no
-// encoded node starts with (they start with the name's tag, 1), and hold
-// the node's attributes and flags; older ones hold none, which says
-// nothing. Entries from before inode flags were kept start with
-// withXattrsNoFlags: their flags are unknown, so they do not vouch for
-// the attributes either.
+// extended attributes start with withXattrs, a byte no encoded node
+// starts with (they start with the name's tag, 1), and hold the node's
+// attributes; older ones hold none, which says nothing. Entries that also
+// hold the node's inode flags end with flagsKnown, a field of a tag no
+// node uses, which binaries from before inode flags skip as they skip the
+// flags field itself: they read such entries as their own and re-read no
+// file. An entry with withXattrs but without flagsKnown was written by
+// such a binary: its flags are unknown, so it does not vouch for the
+// attributes either.
+//
+// Entries starting with withXattrsFlags were written for a while instead;
+// older binaries cannot decode them and re-read every such file, so they
+// are read but written anew.
 const (
-	withXattrs        = 0x02
-	withXattrsNoFlags = 0x00
+	withXattrs      = 0x00
+	withXattrsFlags = 0x02
 )
+
+// flagsKnown is the field (tag 127, length 1, value 1) that ends an entry
+// holding the node's inode flags.
+var flagsKnown = []byte{0x7f, 0x01, 0x01}
+
+// encodeEntry encodes what the file-change cache keeps of n.
+func encodeEntry(n *tree.Node) []byte {
+	v := append([]byte{withXattrs}, tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree, Xattrs: n.Xattrs, Flags: n.Flags})...)
+	return append(v, flagsKnown...)
+}
+
+// hasFlagsKnown reports whether the encoded node b holds the flagsKnown
+// field.
+func hasFlagsKnown(b []byte) bool {
+	for len(b) > 0 {
+		tag, k := binary.Uvarint(b)
+		if k <= 0 {
+			return false
+		}
+		b = b[k:]
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return false
+		}
+		if tag == uint64(flagsKnown[0]) && l == 1 && b[k] == flagsKnown[2] {
+			return true
+		}
+		b = b[k+int(l):]
+	}
+	return false
+}
 
 // cached is what the last ingest (or the chosen parent) recorded for a
 // path: its node, whether the node holds the path's extended attributes,
@@ -106,6 +145,9 @@ type cached struct {
 	flags      bool
 	blobsKnown bool
 	stored     bool
+	// rewrite: the stored entry is in a form to be written anew even
+	// when it stays true.
+	rewrite bool
 }
 
 // lookup returns what the last ingest, or the chosen parent, recorded for
@@ -126,7 +168,8 @@ func (c *fileCache) lookup(path string) cached {
 	}
 	e := c.entries(dir)[name]
 	n, xattrs := decodeEntry(e.raw)
-	return cached{node: n, xattrs: xattrs, flags: xattrs, blobsKnown: n != nil && e.blobsKnown, stored: n != nil}
+	rewrite := len(e.raw) > 0 && e.raw[0] == withXattrsFlags
+	return cached{node: n, xattrs: xattrs, flags: xattrs, blobsKnown: n != nil && e.blobsKnown, stored: n != nil, rewrite: rewrite}
 }
 
 // decodeEntry decodes a stored entry (nil when there is none or it is
@@ -135,9 +178,14 @@ func decodeEntry(b []byte) (*tree.Node, bool) {
 	if len(b) == 0 {
 		return nil, false
 	}
-	xattrs := b[0] == withXattrs
-	if xattrs || b[0] == withXattrsNoFlags {
+	xattrs := false
+	switch b[0] {
+	case withXattrsFlags:
+		xattrs = true
 		b = b[1:]
+	case withXattrs:
+		b = b[1:]
+		xattrs = hasFlagsKnown(b)
 	}
 	n, err := tree.DecodeNode(b)
 	if err != nil {
@@ -193,7 +241,7 @@ func (c *fileCache) blobsKnown(v []byte, locate func(id.ID) (index.Blob, bool)) 
 	if c.knownIn == nil || len(v) == 0 {
 		return false
 	}
-	if v[0] == withXattrs || v[0] == withXattrsNoFlags {
+	if v[0] == withXattrs || v[0] == withXattrsFlags {
 		v = v[1:]
 	}
 	n := 0
@@ -227,7 +275,7 @@ func (c *fileCache) record(path string, n *tree.Node) {
 	dir, name := filepath.Split(path)
 	dir = filepath.Clean(dir)
 	k := string(index.FileKey(dir, name))
-	v := append([]byte{withXattrs}, tree.EncodeNode(&tree.Node{Name: n.Name, Kind: n.Kind, Size: n.Size, MTime: n.MTime, CTime: n.CTime, Inode: n.Inode, Dev: n.Dev, Content: n.Content, Subtree: n.Subtree, Xattrs: n.Xattrs, Flags: n.Flags})...)
+	v := encodeEntry(n)
 	// Only what changed is written back: an unchanged tree costs no writes.
 	// A directory whose old entries were never read (or already
 	// forgotten) has its entry written.

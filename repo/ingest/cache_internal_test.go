@@ -56,11 +56,46 @@ func TestCacheBlobsKnown(t *testing.T) {
 func TestCacheEntryWithoutFlagsDoesNotVouch(t *testing.T) {
 	n := &tree.Node{Name: "f", Kind: tree.KindFile, Flags: 0x10}
 	b := tree.EncodeNode(n)
-	if got, xattrs := decodeEntry(append([]byte{withXattrsNoFlags}, b...)); got == nil || xattrs {
+	if got, xattrs := decodeEntry(append([]byte{withXattrs}, b...)); got == nil || xattrs {
 		t.Errorf("old entry: node %v, vouches for attributes %v; want a node that does not", got, xattrs)
 	}
-	got, xattrs := decodeEntry(append([]byte{withXattrs}, b...))
+	got, xattrs := decodeEntry(encodeEntry(n))
 	if got == nil || !xattrs || got.Flags != 0x10 {
 		t.Errorf("new entry: node %+v, vouches %v; want flags 0x10, vouched", got, xattrs)
+	}
+	got, xattrs = decodeEntry(append([]byte{withXattrsFlags}, b...))
+	if got == nil || !xattrs || got.Flags != 0x10 {
+		t.Errorf("entry of the short-lived form: node %+v, vouches %v; want flags 0x10, vouched", got, xattrs)
+	}
+}
+
+// Binaries from before inode flags read an entry by dropping a leading
+// 0x00 and decoding the rest as a node, skipping fields they do not know.
+// An entry they cannot decode counts as no entry, and they read the whole
+// file again: alternating an old and a new binary on one cache folder
+// re-read every file's content on each old run.
+func TestCacheEntryReadableByOlderBinaries(t *testing.T) {
+	n := &tree.Node{Name: "f", Kind: tree.KindFile, Size: 6, MTime: 5, CTime: 7, Inode: 9, Flags: 0x10,
+		Content: []tree.Chunk{{ID: id.ID{1}, Size: 6}}, Xattrs: []tree.Xattr{{Name: "user.a", Value: []byte("b")}}}
+	c := &fileCache{out: map[string][]byte{}, seen: map[string]struct{}{}}
+	c.record("/src/f", n)
+	if len(c.out) != 1 {
+		t.Fatalf("%d entries recorded, want 1", len(c.out))
+	}
+	for _, v := range c.out {
+		if v[0] != 0x00 {
+			t.Fatalf("entry starts with %#x; older binaries read only entries starting with 0x00 (or a node) as holding the attributes", v[0])
+		}
+		old, err := tree.DecodeNode(v[1:]) // what an older binary does
+		if err != nil {
+			t.Fatalf("an older binary cannot decode the entry: %v", err)
+		}
+		if old.Name != n.Name || old.Size != n.Size || old.MTime != n.MTime || old.CTime != n.CTime || old.Inode != n.Inode || len(old.Content) != 1 || len(old.Xattrs) != 1 {
+			t.Errorf("an older binary reads %+v, want %+v", old, n)
+		}
+		got, xattrs := decodeEntry(v)
+		if got == nil || !xattrs || got.Flags != 0x10 {
+			t.Errorf("entry read back: node %+v, vouches %v; want flags 0x10, vouched", got, xattrs)
+		}
 	}
 }

@@ -206,7 +206,7 @@ func (g *ingester) keepUnchanged(path string, n *tree.Node, c cached, d *dirStat
 	n.Content = old.Content
 	g.counts.filesUnchanged.Add(1)
 	g.item(path, &g.counts.filesUnchanged)
-	if c.stored && c.xattrs && n.Dev == old.Dev && sameInode(old, n) {
+	if c.stored && c.xattrs && !c.rewrite && n.Dev == old.Dev && sameInode(old, n) {
 		// Every field the entry holds is n's: sameFile compared the
 		// rest, and the content and attributes are the entry's own.
 		g.cache.keep(path)
