@@ -27,7 +27,7 @@ path as restic prints it, then a summary:
 
   +    added            -    removed
   M    content changed  T    type changed (a file became a folder, ...)
-  U    metadata only: mode, owner, mtime, xattrs (with --metadata)
+  U    metadata only: mode, owner, mtime, xattrs, inode flags (with --metadata)
 
 Folders end in "/". Folders that are identical in both snapshots are skipped
 without being read.

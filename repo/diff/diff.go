@@ -429,6 +429,9 @@ func metaChanged(o, n *tree.Node) []string {
 	if !sameXattrs(o.Xattrs, n.Xattrs) {
 		out = append(out, "xattrs")
 	}
+	if o.Flags != n.Flags {
+		out = append(out, "flags")
+	}
 	return out
 }
 

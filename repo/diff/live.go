@@ -73,6 +73,8 @@ func (lv *liveDiffer) stat(p string) (*tree.Node, error) {
 	}
 	if !lv.opt.Metadata {
 		n.Xattrs = nil
+	} else if n.Flags, err = fsmeta.Flags(p, n.Kind); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
@@ -181,7 +183,7 @@ func (lv *liveDiffer) dirs(rel, lp string, tid id.ID) error {
 	}
 	if !lv.opt.Metadata {
 		for _, o := range olds {
-			o.Xattrs = nil
+			o.Xattrs, o.Flags = nil, 0
 		}
 	}
 	return mergeNames(olds, ls.nodes, func(a, b *tree.Node) error {
