@@ -61,7 +61,12 @@ type Snapshot struct {
 	Excludes       []string `json:"excludes,omitempty"`
 	IExcludes      []string `json:"iexcludes,omitempty"` // matched regardless of case
 	ProgramVersion string   `json:"program_version,omitempty"`
-	Summary        *Summary `json:"summary,omitempty"`
+	// InodeFlags says that the writer recorded inode flags (tree field
+	// flags): a file or folder without them had none. A snapshot without
+	// it says nothing of them, and a restore leaves the target's flags
+	// as they are rather than clearing them.
+	InodeFlags bool     `json:"inode_flags,omitempty"`
+	Summary    *Summary `json:"summary,omitempty"`
 	// Links lists the hardlink groups that have fewer links in the
 	// snapshot than their nodes' Links say (the others were outside the
 	// ingested paths or excluded), with the count inside it: what a mount

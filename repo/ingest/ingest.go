@@ -669,7 +669,7 @@ func (g *ingester) snapshot(tid id.ID, paths []string, start time.Time) *repo.Sn
 	sn := &repo.Snapshot{
 		Time: g.opt.Time, Tree: tid, Paths: paths, Host: g.opt.Host, Source: g.opt.Source,
 		Tags: append([]string{}, g.opt.Tags...), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Excludes: g.opt.Excludes, IExcludes: g.opt.IExcludes, ProgramVersion: g.opt.Version,
+		Excludes: g.opt.Excludes, IExcludes: g.opt.IExcludes, ProgramVersion: g.opt.Version, InodeFlags: true,
 	}
 	if u, err := user.Current(); err == nil {
 		sn.Username = u.Username

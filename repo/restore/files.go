@@ -410,7 +410,7 @@ func (rs *restorer) keepExisting(dst string, n *tree.Node) bool {
 		// loses xattrs the snapshot does not give it), as restic's
 		// if-changed does; else a setuid bit, a capability or an owner
 		// of an older restore stays.
-		if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, PruneXattrs: true, Flags: rs.flags}); err != nil {
+		if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, PruneXattrs: true, Flags: rs.keepFlags}); err != nil {
 			rs.warn(dst, err)
 		}
 	}

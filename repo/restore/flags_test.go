@@ -489,3 +489,51 @@ func TestImmutableFileInTheWayOfSymlink(t *testing.T) {
 		t.Errorf("s: %q, %v; want the symlink", l, err)
 	}
 }
+
+// A snapshot written before inode flags were kept says nothing of them
+// (no Snapshot.InodeFlags): restoring it over a tree leaves the target's
+// flags alone, where one written since (which recorded "none") clears
+// them. Rolling / back to an old snapshot removed every chattr +d, +A and
+// +i of the files it kept.
+func TestSnapshotWithoutFlagsLeavesTargetFlags(t *testing.T) {
+	requireRoot(t)
+	needTools(t, "mkfs.ext4", "mount", "umount", "chattr", "lsattr")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := ext4Mount(t, dir, "src")
+	dst := ext4Mount(t, dir, "dst")
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("kept\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn := res.Snapshot
+	if !sn.InodeFlags {
+		t.Fatal("a new snapshot does not say it recorded inode flags")
+	}
+	target := filepath.Join(dst, "t")
+	if _, err := restore.Run(ctx, r, sn, "/data", restore.Options{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(target, "f")
+	run(t, "chattr", "+d", f)
+	flags := func() string { return strings.Fields(run(t, "lsattr", f))[0] }
+
+	old := *sn
+	old.InodeFlags = false // as written before flags were kept
+	if _, err := restore.Run(ctx, r, &old, "/data", restore.Options{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(flags(), "d") {
+		t.Fatalf("restoring a snapshot that says nothing of flags cleared the target's: %s", flags())
+	}
+	if _, err := restore.Run(ctx, r, sn, "/data", restore.Options{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(flags(), "d") {
+		t.Fatalf("restoring a snapshot that recorded no flags for f left the target's: %s", flags())
+	}
+}

@@ -234,6 +234,11 @@ type restorer struct {
 	// noFlags says once that the target does not keep them.
 	flags   bool
 	noFlags sync.Once
+	// keepFlags: the restore gives entries the snapshot's inode flags,
+	// which it recorded (Snapshot.InodeFlags). A snapshot from before
+	// flags were kept says nothing of them: the target's are left alone,
+	// but for clearing immutable or append-only where they are in the way.
+	keepFlags bool
 	// passFlags caches, by folder, whether a new entry there inherits
 	// inode flags (see setFlags).
 	passFlags sync.Map
@@ -340,6 +345,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	rs := &restorer{ctx: ctx, r: r, opt: opt, incl: incl, jobs: make(chan chunkJob, 4*opt.Workers), links: map[[2]uint64]*firstName{}, shared: map[[2]uint64]bool{}}
 	rs.paths, rs.ways = pathSets(sn.Paths)
 	rs.flags = !opt.SkipOwner && os.Geteuid() == 0
+	rs.keepFlags = rs.flags && sn.InodeFlags
 	if opt.Delete {
 		// Patterns an ingest accepted parse; one that does not (from a
 		// newer writer) stops the restore before it starts, rather than
@@ -688,7 +694,7 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		}
 		rs.stats.others.Add(1)
 		if !rs.opt.DryRun {
-			if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.flags}); err != nil {
+			if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.keepFlags}); err != nil {
 				rs.warn(dst, err)
 			}
 		}
@@ -756,7 +762,7 @@ func (rs *restorer) dropNoFlags(p string, err error) error {
 // only after its entries, so what it has meanwhile is what its entries
 // inherit.
 func (rs *restorer) setFlags(path string, n *tree.Node, existed bool) bool {
-	if !rs.flags {
+	if !rs.keepFlags {
 		return false
 	}
 	if n.Flags != 0 || existed {
