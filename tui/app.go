@@ -35,15 +35,28 @@ type Options struct {
 
 // Run shows the browser on the terminal until the user quits or ctx ends.
 func Run(ctx context.Context, r *repo.Repository, opt Options) error {
-	a := New(ctx, r, opt)
+	return run(ctx, New(ctx, r, opt), tea.WithAltScreen())
+}
+
+// run runs a, made with ctx, as a program with opts until the user quits
+// or ctx ends, and returns once no restore it started is running.
+func run(ctx context.Context, a *App, opts ...tea.ProgramOption) error {
 	defer a.cancelRestore()
 	// No signal handler of bubbletea's: the caller's ctx ends on SIGINT
 	// and SIGTERM (cairn's main cancels it), and ends the program. With
 	// both, a SIGTERM could end the event loop through ctx while
 	// bubbletea's handler waited forever to send it a QuitMsg: the
 	// process hung in its shutdown, terminal still in raw mode.
-	p := tea.NewProgram(a, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithoutSignalHandler())
+	p := tea.NewProgram(a, append(opts, tea.WithContext(ctx), tea.WithoutSignalHandler())...)
 	_, err := p.Run()
+	// A restore still running (a signal, a second ctrl+c) is stopped and
+	// waited for: ending the process under it would leave a file it had
+	// begun under its name, and its lock in the repository.
+	a.cancelRestore()
+	for _, events := range a.restoreEvents {
+		for range events {
+		}
+	}
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -96,6 +109,10 @@ type App struct {
 	static bool // tests: no spinner ticks
 	// restoreCancel stops a running restore (quit, ctrl+c).
 	restoreCancel context.CancelFunc
+	// restoreEvents are the event channels of the restores started, each
+	// closed when its restore has ended (its lock released, its
+	// unfinished files removed): Run waits for them before it returns.
+	restoreEvents []chan any
 	// asking is a yes/no question on the status line: the next key
 	// answers it (y runs it), whatever the page.
 	asking *question

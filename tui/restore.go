@@ -435,6 +435,7 @@ func (p *restorePage) start(a *App) tea.Cmd {
 	ctx, cancel := context.WithCancel(a.ctx)
 	p.cancel, a.restoreCancel = cancel, cancel
 	events := make(chan any, 64)
+	a.restoreEvents = append(a.restoreEvents, events)
 	go runRestore(ctx, a.r, a.sizes, jobs, p.overwrite, a.opt.NoLock, events)
 	return p.wait(events)
 }

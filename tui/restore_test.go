@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -251,6 +252,7 @@ type gate struct {
 	backends.Backend
 	closed atomic.Bool
 	hit    chan struct{} // told when a read waits
+	linger time.Duration // how long a held read takes to end once stopped
 }
 
 func (g *gate) Load(ctx context.Context, name string, off, length int64) ([]byte, error) {
@@ -260,6 +262,7 @@ func (g *gate) Load(ctx context.Context, name string, off, length int64) ([]byte
 		default:
 		}
 		<-ctx.Done()
+		time.Sleep(g.linger)
 		return nil, ctx.Err()
 	}
 	return g.Backend.Load(ctx, name, off, length)
@@ -614,4 +617,65 @@ func TestRestoreDialogLettersOutsideFolderField(t *testing.T) {
 	if p.original || p.overwrite != overwrite {
 		t.Fatalf("typing on the Overwrite field changed the choices: original %v, overwrite %v (was %v)", p.original, p.overwrite, overwrite)
 	}
+}
+
+// A signal (the context of cairn tui ending) during a restore ends the
+// program only once the restore has stopped: the process used to exit
+// under it, leaving the file it had begun (an empty placeholder under the
+// file's own name) and its lock in the repository.
+func TestRunWaitsForStoppedRestore(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := &gate{Backend: mem.New(), hit: make(chan struct{}, 1), linger: 300 * time.Millisecond}
+	f := newFixtureOn(t, g)
+	r, err := repo.Open(ctx, g, repo.Options{Password: []byte(repo.TestPassword), CacheDir: t.TempDir(), KDF: &repo.TestKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	f.r = r
+	lipgloss.SetColorProfile(termenv.Ascii)
+	a := New(ctx, r, Options{Location: time.UTC})
+	a.static = true
+	h := &harness{t: t, f: f, a: a}
+	h.send(teaSize(120, 30))
+	h.run(a.Init())
+	sn := f.snaps[3]
+	n, _, err := restore.Find(ctx, r, sn, "/home/alice/photos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.marks.toggle(sn, "/home/alice/photos", n)
+	h.keys("R", "right", "tab", "ctrl+u")
+	out := filepath.Join(t.TempDir(), "out")
+	h.typeText(out)
+	g.closed.Store(true)
+	in, keys := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, a, tea.WithInput(in), tea.WithOutput(io.Discard)) }()
+	keys.Write([]byte("\r")) // enter: the restore starts
+	select {
+	case <-g.hit:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the restore never read data")
+	}
+	cancel() // SIGTERM
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Errorf("run returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not end")
+	}
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("%s is left behind by a restore stopped before any data was read", p)
+		}
+		return nil
+	})
+	g.Backend.List(context.Background(), "locks/", func(fi backends.Info) error {
+		t.Errorf("lock %s left in the repository", fi.Name)
+		return nil
+	})
 }
