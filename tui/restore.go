@@ -183,7 +183,7 @@ func (p *restorePage) stop() {
 func (p *restorePage) help() []binding {
 	return []binding{
 		{"tab/↓ shift+tab/↑", "next / previous field"},
-		{"←/→/space", "change the choice"},
+		{"←/→", "change the choice (space too, but for where)"},
 		{"(type)", "edit the folder when it is selected"},
 		{"enter", "start the restore"},
 		{"esc", "cancel the dialog"},
@@ -343,7 +343,12 @@ func (p *restorePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 		}
 		switch p.field {
 		case fieldWhere:
-			p.original = !p.original
+			// Not with space: a path with a space typed on this
+			// field chose the original location, an in-place
+			// restore, unseen.
+			if k != " " {
+				p.original = !p.original
+			}
 		case fieldOverwrite:
 			p.overwrite = restore.Overwrite((int(p.overwrite) + len(overwriteNames) + step) % len(overwriteNames))
 		case fieldStart:

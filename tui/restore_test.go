@@ -612,6 +612,10 @@ func TestRestoreDialogLettersOutsideFolderField(t *testing.T) {
 	if p.original {
 		t.Fatal("typing a path on the Where field chose the original location")
 	}
+	h.keys(" ")
+	if p.original {
+		t.Fatal("a space typed on the Where field chose the original location")
+	}
 	h.keys("tab", "tab") // Overwrite
 	h.typeText("/home/lola")
 	if p.original || p.overwrite != overwrite {
