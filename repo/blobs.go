@@ -44,6 +44,26 @@ func grow(b []byte, n int) []byte {
 }
 
 func (r *Repository) loadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf []byte, bufs *BlobBuffers) ([]byte, error) {
+	plain, err := r.loadBlobOnce(ctx, t, bid, buf, bufs)
+	if err == nil || ctx.Err() != nil || !(errors.Is(err, ErrDamaged) || errors.Is(err, ErrNotFound)) {
+		return plain, err
+	}
+	before, _, _ := r.idx.Lookup(bid)
+	// A reader that holds no lock (a mount, the TUI) may have a local
+	// index older than a prune another host ran since: the blob was
+	// repacked and its old pack deleted. Bring the index in step and, if
+	// it now says the blob is elsewhere, read it there.
+	if serr := r.SyncIndex(ctx); serr != nil {
+		return nil, err
+	}
+	if now, ok, lerr := r.idx.Lookup(bid); lerr != nil || !ok || now == before {
+		return nil, err
+	}
+	return r.loadBlobOnce(ctx, t, bid, buf, bufs)
+}
+
+// loadBlobOnce is loadBlob with the local index as it is.
+func (r *Repository) loadBlobOnce(ctx context.Context, t id.BlobType, bid id.ID, buf []byte, bufs *BlobBuffers) ([]byte, error) {
 	loc, ok, err := r.idx.Lookup(bid)
 	if err != nil {
 		return nil, err
