@@ -107,7 +107,7 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 	if err != nil {
 		return err
 	}
-	defer dlock.Unlock()
+	defer g.unlock(dlock)
 	// Either lease lost stops the copy.
 	ctx, cancel := context.WithCancel(dlock.Context())
 	defer cancel()
@@ -119,7 +119,7 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 			}
 			return fmt.Errorf("source repository: %w", err)
 		}
-		defer slock.Unlock()
+		defer g.unlock(slock)
 		stop := context.AfterFunc(slock.Context(), cancel)
 		defer stop()
 	}

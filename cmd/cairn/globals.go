@@ -353,7 +353,7 @@ func (g *globals) openLocked(ctx context.Context, operation string) (*repo.Repos
 		r.Close()
 		return nil, nil, nil, err
 	}
-	return r, lock, func() { lock.Unlock(); r.Close() }, nil
+	return r, lock, func() { g.unlock(lock); r.Close() }, nil
 }
 
 // openReading opens the repository for a command that only reads it, and
@@ -385,7 +385,17 @@ func (g *globals) openReading(ctx context.Context, operation string) (*repo.Repo
 		}
 		return nil, nil, nil, err
 	}
-	return r, lock.Context(), func() { lock.Unlock(); r.Close() }, nil
+	return r, lock.Context(), func() { g.unlock(lock); r.Close() }, nil
+}
+
+// unlock removes lock and says so when it cannot (the storage stopped
+// answering): the lock then stays until it goes stale, and meanwhile a
+// prune on another host (any command, for an exclusive lock) waits or
+// fails with exit 11.
+func (g *globals) unlock(l *repo.Lock) {
+	if err := l.Unlock(); err != nil {
+		g.warnf("could not remove this command's lock: %v; until it goes stale (30 min), it stops a prune elsewhere: `cairn unlock` removes it", err)
+	}
 }
 
 // Waiting for a lock (--retry-lock): the first pause, and the longest.

@@ -101,7 +101,7 @@ func openAndPrune(ctx context.Context, g *globals, opt prune.Options) error {
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
+	defer g.unlock(lock)
 	_, err = runPrune(lock.Context(), g, r, lock, opt)
 	return err
 }

@@ -42,7 +42,7 @@ func (g *globals) openForRepair(ctx context.Context, operation string) (*repo.Re
 		r.Close()
 		return nil, nil, nil, err
 	}
-	return r, lock, func() { lock.Unlock(); r.Close() }, nil
+	return r, lock, func() { g.unlock(lock); r.Close() }, nil
 }
 
 func newRepairIndexCommand(g *globals) *cobra.Command {
