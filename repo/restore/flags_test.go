@@ -217,11 +217,7 @@ func TestInodeFlagsUnsupportedTarget(t *testing.T) {
 		}
 		run(t, "chattr", "+S", p)
 	}
-	r := repo.TestRepository(t)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, res := ingestAsData(t, src)
 	tmp := filepath.Join(dir, "tmpfs")
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		t.Fatal(err)
@@ -266,11 +262,7 @@ func TestNoFlagsNoticeKeepsOtherFailures(t *testing.T) {
 	if err := os.Symlink("ok", filepath.Join(src, "ln")); err != nil {
 		t.Fatal(err)
 	}
-	r := repo.TestRepository(t)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, res := ingestAsData(t, src)
 	mnt := exfatMount(t, dir, 8<<20)
 	for _, skipOwner := range []bool{false, true} {
 		var warned []string
@@ -315,11 +307,7 @@ func TestImmutableHardlinksConcurrent(t *testing.T) {
 		}
 	}
 	run(t, "chattr", "+i", filepath.Join(src, "a"))
-	r := repo.TestRepository(t)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, res := ingestAsData(t, src)
 	for i := range 6 {
 		target := filepath.Join(dst, strconv.Itoa(i))
 		var warned []string
@@ -362,11 +350,7 @@ func TestImmutableFolderWithDefaultACLRestoredOver(t *testing.T) {
 	}
 	run(t, "setfacl", "-d", "-m", "u:1234:rwx", filepath.Join(src, "d"))
 	run(t, "chattr", "+i", filepath.Join(src, "d"))
-	r := repo.TestRepository(t)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, res := ingestAsData(t, src)
 	for i := range 2 {
 		var warned []string
 		o := restore.Options{Target: dst, Overwrite: restore.Always, Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }}
@@ -470,11 +454,7 @@ func TestImmutableFileInTheWayOfSymlink(t *testing.T) {
 	if err := os.Symlink("elsewhere", filepath.Join(src, "s")); err != nil {
 		t.Fatal(err)
 	}
-	r := repo.TestRepository(t)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, res := ingestAsData(t, src)
 	dst := ext4Mount(t, dir, "dst")
 	if err := os.WriteFile(filepath.Join(dst, "s"), []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
@@ -505,11 +485,7 @@ func TestSnapshotWithoutFlagsLeavesTargetFlags(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "f"), []byte("kept\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := repo.TestRepository(t)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, res := ingestAsData(t, src)
 	sn := res.Snapshot
 	if !sn.InodeFlags {
 		t.Fatal("a new snapshot does not say it recorded inode flags")
@@ -536,4 +512,15 @@ func TestSnapshotWithoutFlagsLeavesTargetFlags(t *testing.T) {
 	if strings.Contains(flags(), "d") {
 		t.Fatalf("restoring a snapshot that recorded no flags for f left the target's: %s", flags())
 	}
+}
+
+// ingestAsData ingests src into a new test repository, recorded as /data.
+func ingestAsData(t *testing.T, src string) (*repo.Repository, *ingest.Result) {
+	t.Helper()
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src}, SetPath: "/data", Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, res
 }
