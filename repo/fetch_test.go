@@ -19,6 +19,7 @@ type inFlight struct {
 	backends.Backend
 	mu       sync.Mutex
 	now, max map[string]int // by folder: "snapshots", "index"
+	total    map[string]int // loads so far, by folder
 	fail     string         // an object name whose loads fail
 }
 
@@ -30,6 +31,9 @@ func (b *inFlight) Load(ctx context.Context, name string, off, n int64) ([]byte,
 	b.mu.Lock()
 	b.now[folder]++
 	b.max[folder] = max(b.max[folder], b.now[folder])
+	if b.total != nil {
+		b.total[folder]++
+	}
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
@@ -105,5 +109,58 @@ func TestColdOpenFailsWithTheStorageError(t *testing.T) {
 	snaps, err := r.Snapshots(ctx, nil)
 	if err != nil || len(snaps) != len(f.Snapshots) {
 		t.Fatalf("after the storage came back: %d snapshots, %v; want %d", len(snaps), err, len(f.Snapshots))
+	}
+}
+
+// Listing snapshots on a new machine (the first command after a disaster)
+// needs their catalogue only: it neither downloads the index segments nor
+// waits for them, even under a lock. The next command that reads trees
+// brings the same cache's index up to date.
+func TestCatalogueOnlyListsWithoutIndexSegments(t *testing.T) {
+	ctx := context.Background()
+	f := repotest.New(t)
+	for range 4 {
+		f.Ingest()
+	}
+	be := &inFlight{Backend: f.Backend, now: map[string]int{}, max: map[string]int{}, total: map[string]int{}}
+	cache := t.TempDir()
+	opt := repo.Options{Password: []byte(repo.TestPassword), CacheDir: cache, KDF: &repo.TestKDF, CatalogueOnly: true}
+	r, err := repo.Open(ctx, be, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := r.Lock(ctx, false, "snapshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := r.Snapshots(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != len(f.Snapshots) {
+		t.Fatalf("listed %d snapshots, want %d", len(snaps), len(f.Snapshots))
+	}
+	if err := lock.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if be.total["index"] != 0 {
+		t.Fatalf("listing snapshots loaded %d index segments", be.total["index"])
+	}
+	if be.total["snapshots"] != len(f.Snapshots) {
+		t.Fatalf("listing loaded %d snapshots, want %d", be.total["snapshots"], len(f.Snapshots))
+	}
+
+	opt.CatalogueOnly = false
+	r, err = repo.Open(ctx, be, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if be.total["index"] == 0 {
+		t.Fatal("a normal open after a catalogue-only one loaded no index segment")
+	}
+	if _, err := r.LoadTree(ctx, f.Snapshots[len(f.Snapshots)-1].Tree); err != nil {
+		t.Fatalf("the latest snapshot's tree after a catalogue-only listing: %v", err)
 	}
 }

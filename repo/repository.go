@@ -38,6 +38,7 @@ type Repository struct {
 	tmpCache  string // a private cache folder to remove on Close, if any
 	resident  string // the resident note to remove on Close, if any
 	longLived bool   // Options.Resident: others (a live mount) share r.idx
+	catalogue bool   // Options.CatalogueOnly: SyncIndex does nothing
 	cacheDir  string // the shared local index's folder, when resident
 	logf      func(format string, args ...any)
 
@@ -86,6 +87,13 @@ type Options struct {
 	// waiting for it, and publishes a copy of the index (refreshed as
 	// each lock is released) for them to start from.
 	Resident bool
+	// CatalogueOnly says the caller only lists snapshots (Snapshots):
+	// the local index's blob locations are neither brought up to date
+	// at Open nor when a lock is taken, so that listing snapshots with a
+	// cold cache does not download every index segment first. Reading
+	// trees or blobs through such a Repository is a mistake; they are not
+	// found.
+	CatalogueOnly bool
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -263,6 +271,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	}
 	r.now = opt.Now
 	r.longLived = opt.Resident
+	r.catalogue = opt.CatalogueOnly
 	if r.now == nil {
 		// Wall-clock readings only: other hosts judge our locks by
 		// wall time, and a monotonic reading stops while a machine
@@ -295,6 +304,9 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 			r.Close()
 			return nil, err
 		}
+	}
+	if r.catalogue {
+		return r, nil
 	}
 	if err := r.PublishIndex(); err != nil {
 		opt.logf("%v", err)
@@ -459,6 +471,9 @@ func (r *Repository) deriveChunker() error {
 // New segments are loaded; when a loaded segment has disappeared or become
 // superseded, the blob locations are rebuilt from scratch.
 func (r *Repository) SyncIndex(ctx context.Context) error {
+	if r.catalogue {
+		return nil
+	}
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
 	stored := map[id.ID]bool{}

@@ -363,15 +363,15 @@ func (g *globals) openLocked(ctx context.Context, operation string) (*repo.Repos
 // read-only mount, a bucket this key may only read) can still be listed,
 // checked and restored from. A prune elsewhere then does not know of the
 // reader, but deletes only what its marks made unused a grace period ago.
-func (g *globals) openReading(ctx context.Context, operation string) (*repo.Repository, context.Context, func(), error) {
+func (g *globals) openReading(ctx context.Context, operation string, mods ...func(*repo.Options)) (*repo.Repository, context.Context, func(), error) {
 	if g.noLock {
-		r, err := g.open(ctx)
+		r, err := g.open(ctx, mods...)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		return r, ctx, func() { r.Close() }, nil
 	}
-	r, err := g.open(ctx)
+	r, err := g.open(ctx, mods...)
 	if err != nil {
 		// Not the lock: reading the repository failed, which --no-lock
 		// would not help.

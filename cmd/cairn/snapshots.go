@@ -207,7 +207,10 @@ func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
 		}
 		return all, nil
 	}
-	r, _, release, err := g.openReading(ctx, "snapshots")
+	// Listing snapshots needs their catalogue only: a cold cache (a new
+	// machine after a disaster, a CI job) does not fetch every index
+	// segment first.
+	r, _, release, err := g.openReading(ctx, "snapshots", func(o *repo.Options) { o.CatalogueOnly = true })
 	if err != nil {
 		return nil, g.explainFallback(err)
 	}
