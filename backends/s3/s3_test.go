@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -525,8 +526,16 @@ func TestRemoveStaleUploads(t *testing.T) {
 	}
 	// An upload begun and abandoned, as by a process killed mid-way.
 	prefix := strings.TrimPrefix(b.Location(), srv.Location("")+"/")
-	if _, err := (minio.Core{Client: client}).NewMultipartUpload(t.Context(), srv.Bucket, prefix+"/data/ab/big", minio.PutObjectOptions{}); err != nil {
+	pack := "/data/ab/ab" + strings.Repeat("0", 62)
+	if _, err := (minio.Core{Client: client}).NewMultipartUpload(t.Context(), srv.Bucket, prefix+pack, minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// Another tool's uploads beside the repository, under its prefix,
+	// are not the repository's to abort.
+	for _, other := range []string{prefix + "/vm-images/disk.qcow2", prefix + "/data/ab/disk.img"} {
+		if _, err := (minio.Core{Client: client}).NewMultipartUpload(t.Context(), srv.Bucket, other, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n, err := b.RemoveStaleTemp(time.Hour); err != nil || n != 0 {
 		t.Errorf("remove uploads older than an hour: %d, %v; want none", n, err)
@@ -536,5 +545,49 @@ func TestRemoveStaleUploads(t *testing.T) {
 	}
 	if n, err := b.RemoveStaleTemp(-time.Minute); err != nil || n != 0 {
 		t.Errorf("remove again: %d, %v; want none left", n, err)
+	}
+	left := 0
+	for up := range client.ListIncompleteUploads(t.Context(), srv.Bucket, prefix+"/", true) {
+		if up.Err != nil {
+			t.Fatal(up.Err)
+		}
+		left++
+	}
+	if left != 2 {
+		t.Errorf("%d uploads left under the prefix, want the other tool's 2", left)
+	}
+}
+
+// A repository at the root of a bucket shares it with whatever else is
+// there: its prune aborts its own stale uploads, not another tool's.
+func TestRemoveStaleUploadsAtBucketRoot(t *testing.T) {
+	srv := s3test.New(t)
+	b, err := s3.Open(t.Context(), srv.Location(""), s3.Options{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := minio.New(strings.TrimPrefix(srv.Endpoint, "http://"), &minio.Options{
+		Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""), Region: srv.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := "index/" + strings.Repeat("c", 64)
+	for _, key := range []string{ours, "backups/db.tar.zst", "photos/2026/big.raw"} {
+		if _, err := (minio.Core{Client: client}).NewMultipartUpload(t.Context(), srv.Bucket, key, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := b.RemoveStaleTemp(-time.Minute); err != nil || n != 1 {
+		t.Errorf("remove stale uploads at the bucket root: %d, %v; want 1 (the repository's own)", n, err)
+	}
+	var left []string
+	for up := range client.ListIncompleteUploads(t.Context(), srv.Bucket, "", true) {
+		if up.Err != nil {
+			t.Fatal(up.Err)
+		}
+		left = append(left, up.Key)
+	}
+	if len(left) != 2 || slices.Contains(left, ours) {
+		t.Errorf("uploads left in the bucket: %q, want the other tools' two", left)
 	}
 }
