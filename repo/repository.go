@@ -470,12 +470,27 @@ func (r *Repository) deriveChunker() error {
 // have crashed between storing the replacement and removing the old ones.
 // New segments are loaded; when a loaded segment has disappeared or become
 // superseded, the blob locations are rebuilt from scratch.
+//
+// A reader without a lock (a mount, --no-lock) may list a segment that a
+// prune or repair index removes before it is read: the segment's
+// replacement was stored before it went, so the listing is read again, a
+// few times at most, before such a disappearance counts as an error.
 func (r *Repository) SyncIndex(ctx context.Context) error {
 	if r.catalogue {
 		return nil
 	}
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
+	var err error
+	for range 3 {
+		if err = r.syncIndex(ctx); !errors.Is(err, ErrNotFound) {
+			break
+		}
+	}
+	return err
+}
+
+func (r *Repository) syncIndex(ctx context.Context) error {
 	stored := map[id.ID]bool{}
 	err := r.be.List(ctx, "index/", func(fi backends.Info) error {
 		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "index/"))
