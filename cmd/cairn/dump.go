@@ -73,7 +73,7 @@ and the exit code is 1.`,
 				return err
 			}
 			if n.Kind != tree.KindFile && n.Kind != tree.KindDir {
-				return fmt.Errorf("%s in snapshot %s is a %s: dump writes a file, or a folder as an archive", p, sn.ID.Short(), n.LsMode()[:1])
+				return fmt.Errorf("%s in snapshot %s is a %s: dump writes a file, or a folder as an archive", p, sn.ID.Short(), n.Kind)
 			}
 
 			var w io.Writer = stdout
