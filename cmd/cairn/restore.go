@@ -321,7 +321,7 @@ func unmatchedIncludes(ctx context.Context, r *repo.Repository, sn *repo.Snapsho
 		if err != nil {
 			return nil, err
 		}
-		found := true // restore takes a single file whatever the patterns
+		found := in.Includes(rel) // a single file: whether it is taken
 		if root.Kind == tree.KindDir {
 			found, err = anyIncluded(ctx, r, in, root.Subtree, rel)
 		}

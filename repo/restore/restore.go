@@ -358,7 +358,9 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		rs.restoreDir(root.Subtree, opt.Target, rel, &lazyDir{made: true})
 		above := rs.above(rel)
 		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true, !rs.incl.Includes(rel) || above, above, targetKept})
-	} else {
+	} else if rs.incl.Includes(rel) {
+		// A single file is restored only when the patterns take it, as
+		// it would be in a restore of its folder.
 		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true, &lazyDir{made: true})
 	}
 	rs.stats.walkDone.Store(true)
