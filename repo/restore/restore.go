@@ -312,15 +312,19 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	} else if err := fsmeta.MkdirAll(opt.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("create target: %w", err)
 	}
+	// A folder the patterns exclude (restoring SNAP:/home/ann with
+	// --exclude ann) holds nothing to restore: the target is left as it
+	// is, not given the folder's owner, mode and times.
+	dir := root.Kind == tree.KindDir && rs.incl.MayContain(rel)
 	var targetKept *fsmeta.DirState
-	if root.Kind == tree.KindDir && !opt.DryRun && rs.above(rel) {
+	if dir && !opt.DryRun && rs.above(rel) {
 		// Left as it is (see the directory metadata below): what is
 		// changed to restore into it is given back at the end.
 		if targetKept, err = fsmeta.SaveDirState(opt.Target); err != nil {
 			rs.warn(opt.Target, err)
 		}
 	}
-	if root.Kind == tree.KindDir && !opt.DryRun {
+	if dir && !opt.DryRun {
 		// The target gets the root's metadata, and what is created in it
 		// must inherit nothing from an ACL it has (of its own, or from
 		// its parent when MkdirAll made it).
@@ -354,11 +358,11 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	}
 	start := time.Now()
 	stop := rs.startProgress(start)
-	if root.Kind == tree.KindDir {
+	if dir {
 		rs.restoreDir(root.Subtree, opt.Target, rel, &lazyDir{made: true})
 		above := rs.above(rel)
 		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true, !rs.incl.Includes(rel) || above, above, targetKept})
-	} else if rs.incl.Includes(rel) {
+	} else if root.Kind != tree.KindDir && rs.incl.Includes(rel) {
 		// A single file is restored only when the patterns take it, as
 		// it would be in a restore of its folder.
 		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true, &lazyDir{made: true})
@@ -373,7 +377,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	}
 	// Before the directories get their metadata: deleting changes their
 	// mtimes. Only after a complete restore, and only for a folder.
-	if opt.Delete && ctx.Err() == nil && root.Kind == tree.KindDir {
+	if opt.Delete && ctx.Err() == nil && dir {
 		rs.deletePass(root, rel)
 	}
 	// Directory metadata last, deepest first: entries were appended after
