@@ -48,7 +48,7 @@ func (r *Repository) loadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 	if err == nil || ctx.Err() != nil || !(errors.Is(err, ErrDamaged) || errors.Is(err, ErrNotFound)) {
 		return plain, err
 	}
-	before, _, _ := r.idx.Lookup(bid)
+	before, knew, _ := r.idx.Lookup(bid)
 	// A reader that holds no lock (a mount, the TUI) may have a local
 	// index older than a prune another host ran since: the blob was
 	// repacked and its old pack deleted. Bring the index in step and, if
@@ -56,7 +56,14 @@ func (r *Repository) loadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 	if serr := r.SyncIndex(ctx); serr != nil {
 		return nil, err
 	}
-	if now, ok, lerr := r.idx.Lookup(bid); lerr != nil || !ok || now == before {
+	now, ok, lerr := r.idx.Lookup(bid)
+	if lerr == nil && !ok && knew {
+		// The index knew the blob when this reader read it, and the
+		// stored segments no longer do: a prune removed it as unused,
+		// its snapshots forgotten meanwhile. That is not damage.
+		return nil, fmt.Errorf("%s blob %s was removed by a prune after this reader read the index (its snapshots were forgotten meanwhile): %w", t, bid, ErrNotFound)
+	}
+	if lerr != nil || !ok || now == before {
 		return nil, err
 	}
 	return r.loadBlobOnce(ctx, t, bid, buf, bufs)
