@@ -559,6 +559,9 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, here *lazyDir) {
 		return
 	}
 	nodes, skipped, err := rs.r.LoadTreePartial(rs.ctx, tid)
+	if err != nil && rs.cancelled(err) {
+		return // stopped, not lost: the restore says it was interrupted
+	}
 	if err != nil {
 		rs.warn(dst, fmt.Errorf("directory contents lost: %w", err))
 		return
