@@ -44,7 +44,8 @@ target filesystem that refuses them is said once, not as an error.
   if-newer              replace a file only when the snapshot's copy has the
                         later mtime (as restic's if-newer)
   always                replace everything
-  never                 keep every existing file
+  never                 keep every existing file (but one a killed restore left
+                        half-written: see below)
 
 A restore that is interrupted leaves no partial file: a new file not yet
 complete is removed, and a file that replaces an existing one, or a new one of

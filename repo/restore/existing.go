@@ -119,8 +119,12 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	mt := fi.ModTime().UnixNano()
 	switch rs.opt.Overwrite {
 	case Never:
-		rs.kept(dst, n)
-		return true, false, nil
+		// Every file but one a killed restore left cut short: kept,
+		// it would look restored to anyone finishing the job this way.
+		if !leftByRestore(fi, n) {
+			rs.kept(dst, n)
+			return true, false, nil
+		}
 	case IfNewer:
 		if mt >= n.MTime && !leftByRestore(fi, n) {
 			rs.kept(dst, n)

@@ -95,7 +95,9 @@ func TestLargeNewFileNotAtItsNameUntilComplete(t *testing.T) {
 // meanwhile leaves it there cut short and newer than the snapshot's copy.
 // Running the restore again (if-changed, if-newer) must replace it, not
 // keep it as a newer copy with no error, while a file the user changed
-// since (newer, any ordinary mode) is still kept.
+// since (newer, any ordinary mode) is still kept. So must --overwrite
+// never, the way to finish a killed restore without touching what is
+// there: it kept the cut-short file and said nothing.
 func TestFileLeftByKilledRestoreIsReplaced(t *testing.T) {
 	bctx := context.Background()
 	be := &atDataRead{Backend: mem.New()}
@@ -133,7 +135,7 @@ func TestFileLeftByKilledRestoreIsReplaced(t *testing.T) {
 		t.Fatal("the small file was not at its name while its data was read")
 	}
 	writing := os.FileMode(mode.Load() &^ (1 << 31))
-	for _, ow := range []restore.Overwrite{restore.IfChanged, restore.IfNewer} {
+	for _, ow := range []restore.Overwrite{restore.IfChanged, restore.IfNewer, restore.Never} {
 		dst2 := t.TempDir()
 		killed, edited := filepath.Join(dst2, "small"), filepath.Join(dst2, "edited")
 		if err := os.WriteFile(killed, data[:1<<20], writing); err != nil {
