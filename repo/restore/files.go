@@ -106,7 +106,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 			err = cerr
 		}
 		if err == nil {
-			f, tmp, err = createTemp(dst)
+			f, tmp, err = createTemp(dst, writingModeOf(n))
 		}
 		if err != nil {
 			fsmeta.Remove(dst)
@@ -126,7 +126,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		if rs.keepExisting(dst, n) {
 			return
 		}
-		f, tmp, err = createTemp(dst)
+		f, tmp, err = createTemp(dst, writingModeOf(n))
 	}
 	if err != nil {
 		rs.warn(dst, err)
@@ -236,11 +236,15 @@ func endsInData(n *tree.Node) bool {
 }
 
 // createTemp creates a new file for dst under a temporary name in dst's
-// folder, so that nothing but a complete file ever has dst's name.
-func createTemp(dst string) (*os.File, string, error) {
+// folder, so that nothing but a complete file ever has dst's name. It has
+// mode, the file's writing mode, until its metadata is set after its
+// rename into place: a restore killed in between leaves it as one the
+// next restore replaces (leftByRestore), not with mode 0600 and the mtime
+// of its writing, newer than the snapshot's copy and so kept.
+func createTemp(dst string, mode uint32) (*os.File, string, error) {
 	var f *os.File
 	tmp, err := withTempName(dst, func(tmp string) (err error) {
-		f, err = openWrite(tmp, unix.O_CREAT|unix.O_EXCL, 0o600)
+		f, err = openWrite(tmp, unix.O_CREAT|unix.O_EXCL, mode)
 		return err
 	})
 	return f, tmp, err

@@ -226,3 +226,66 @@ func TestWriteOnlyFileEditedByUserIsKept(t *testing.T) {
 		}
 	}
 }
+
+// A file written under a temporary name is renamed into place complete
+// and then gets the snapshot's mode and times: a restore killed between
+// the two left it with the temporary's mode 0600 and the time of its
+// writing, newer than the snapshot's copy, so that running the restore
+// again (if-newer silently, if-changed "newer ... kept") kept the wrong
+// mode, owner and times. The temporary has the writing mode, which the
+// next restore takes for a killed one's.
+func TestRenamedBeforeMetadataIsReplaced(t *testing.T) {
+	bctx := context.Background()
+	be := &atDataRead{Backend: mem.New()}
+	r := repo.TestRepositoryOn(t, be)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	data := make([]byte, 24<<20)
+	rand.New(rand.NewSource(3)).Read(data)
+	p := filepath.Join(src, "big")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	os.Chtimes(p, old, old)
+	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The temporary's mode while it is written, which is the mode it has
+	// at its name between the rename and the metadata.
+	dst := t.TempDir()
+	var mode atomic.Uint32
+	check := func() {
+		m, _ := filepath.Glob(filepath.Join(dst, ".big"+restore.PartialSuffix+"*"))
+		if len(m) == 1 && mode.Load() == 0 {
+			if fi, err := os.Lstat(m[0]); err == nil {
+				mode.Store(uint32(fi.Mode().Perm()) | 1<<31)
+			}
+		}
+	}
+	be.check.Store(&check)
+	if _, err := restore.Run(bctx, r, res.Snapshot, src, restore.Options{Target: dst, Workers: 2, SkipOwner: true}); err != nil {
+		t.Fatal(err)
+	}
+	be.check.Store(nil)
+	if mode.Load() == 0 {
+		t.Fatal("no temporary seen while the data was read")
+	}
+	tmpMode := os.FileMode(mode.Load() &^ (1 << 31))
+	for _, ow := range []restore.Overwrite{restore.IfChanged, restore.IfNewer, restore.Never} {
+		dst2 := t.TempDir()
+		q := filepath.Join(dst2, "big")
+		if err := os.WriteFile(q, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(q, tmpMode)
+		if _, err := restore.Run(bctx, r, res.Snapshot, src, restore.Options{Target: dst2, Workers: 2, SkipOwner: true, Overwrite: ow}); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Lstat(q)
+		if err != nil || fi.Mode().Perm() != 0o644 || !fi.ModTime().Equal(old) {
+			t.Errorf("%v: a file renamed into place by a killed restore (mode %v) was kept: %v %v", ow, tmpMode, fi.Mode(), fi.ModTime())
+		}
+	}
+}
