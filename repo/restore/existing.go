@@ -127,8 +127,15 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		}
 	case IfNewer:
 		if mt >= n.MTime && !leftByRestore(fi, n) {
+			same := rs.sameFile(fi, n, seen)
+			if link && same {
+				// The snapshot's copy, to become a link of its
+				// group's first name: the link writes no data and
+				// keeps the group whole, as with if-changed.
+				break
+			}
 			rs.kept(dst, n)
-			return true, !link && rs.sameFile(fi, n, seen), nil
+			return true, !link && same, nil
 		}
 	case IfChanged:
 		if !link && rs.sameFile(fi, n, seen) {
