@@ -438,7 +438,15 @@ func (rs *restorer) planFile(n *tree.Node, dst string) {
 		rs.links[[2]uint64{n.Dev, n.Inode}].planned = true // its first name
 	}
 	rs.stats.totalBytes.Add(int64(n.Size))
-	rs.stats.bytes.Add(int64(n.Size))
+	// What the restore would write: a sparse file's holes are not
+	// written, so not counted, as in a real restore.
+	var data int64
+	for _, c := range n.Content {
+		if !c.Hole {
+			data += int64(c.Size)
+		}
+	}
+	rs.stats.bytes.Add(data)
 	rs.stats.files.Add(1)
 	rs.stats.filesDone.Add(1)
 	rs.item(dst, changed(existed), n.Size)
