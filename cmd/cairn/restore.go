@@ -218,9 +218,9 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 					}
 					switch {
 					case st.Stopped == 1:
-						left = "1 file not finished was removed: " + left
+						left = "1 file not finished was left out: " + left
 					case st.Stopped > 1:
-						left = fmt.Sprintf("%d files not finished were removed: %s", st.Stopped, left)
+						left = fmt.Sprintf("%d files not finished were left out: %s", st.Stopped, left)
 					}
 					fmt.Fprintf(stdout, "restore of snapshot %s to %s stopped: %s, %s, %s, %s, %s %s; %s, %s; %s\n",
 						sn.ID.Short(), target, plural(int(st.Files), "file"), plural(int(st.Dirs), "dir"), plural(int(st.Links), "link"),
