@@ -84,6 +84,13 @@ has a file is replaced, unless --overwrite never keeps it or it holds
 excluded paths. A path that cannot be deleted is an error, as a file that
 cannot be restored is: the rest goes on, and cairn exits with 1.
 
+--include and --exclude patterns are restic's, matched against the paths
+cairn ls shows (from the snapshot's root): "*.iso" anywhere, "/home/alice/tmp"
+from the root, "**" across folders, "!" to take back. Restoring
+SNAP:FOLDER, a pattern starting with "/" may also be written relative to
+FOLDER, as restic's SNAP:subfolder takes it: restore latest:/home/alice
+--exclude /Downloads leaves out /home/alice/Downloads.
+
 --dry-run (-n) changes nothing and reads no file data: it counts what would
 be restored, kept and deleted. With -v (or restic's -vv) every path is
 listed as it is, or would be, restored, updated, unchanged or deleted.`,
@@ -322,6 +329,7 @@ func unmatchedIncludes(ctx context.Context, r *repo.Repository, sn *repo.Snapsho
 		if err != nil {
 			return nil, err
 		}
+		in = in.Beneath(restore.PatternRoot(root, rel))
 		found := in.Includes(rel) // a single file: whether it is taken
 		if root.Kind == tree.KindDir {
 			found, err = anyIncluded(ctx, r, in, root.Subtree, rel)

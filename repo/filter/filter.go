@@ -127,8 +127,13 @@ func decodeText(b []byte) []byte {
 // that matches only it or its parents ("tmp" while ingesting /tmp/x)
 // excludes nothing.
 func ExcludedBelow(patterns []Pattern, p string, root int) bool {
-	return lastMatch(patterns, split(p), root)
+	return lastMatch(patterns, path2{comps: split(p)}, root)
 }
+
+// path2 is a path's components, and when the patterns are also taken
+// relative to a folder inside the snapshot (Includer.Beneath), those
+// below that folder (rel, nil when the path is not below it).
+type path2 struct{ comps, rel []string }
 
 func split(p string) []string {
 	p = strings.Trim(p, "/")
@@ -139,10 +144,12 @@ func split(p string) []string {
 }
 
 // matchesBelow: the pattern matches comps[i:j] for a start i (0 when
-// anchored) and an end j > minEnd; trailing components may follow.
-func (pt Pattern) matchesBelow(comps []string, minEnd int) bool {
+// anchored) and an end j > minEnd; trailing components may follow. An
+// anchored pattern may also match from the start of p.rel.
+func (pt Pattern) matchesBelow(p path2, minEnd int) bool {
+	comps := p.comps
 	if pt.anchored {
-		return matchAt(pt.parts, comps, 0, minEnd)
+		return matchAt(pt.parts, comps, 0, minEnd) || p.rel != nil && matchAt(pt.parts, p.rel, 0, 0)
 	}
 	for i := 0; i <= len(comps); i++ {
 		if matchAt(pt.parts, comps, i, minEnd) {
@@ -183,6 +190,7 @@ func matchAt(parts, comps []string, pos, minEnd int) bool {
 // include pattern could match below it and no exclude pattern matches it.
 type Includer struct {
 	incl, iincl, excl, iexcl []Pattern
+	root                     []string // Beneath's folder, split
 }
 
 // NewIncluder parses include patterns; none means everything is included.
@@ -215,6 +223,22 @@ func NewSelection(include, iinclude, exclude, iexclude []string) (*Includer, err
 	return &in, nil
 }
 
+// Beneath returns a copy of in for a restore of the folder root (a path
+// relative to the snapshot root, "home/alice"): an anchored pattern
+// ("/Documents") also matches relative to that folder, as restic's
+// SNAP:subfolder takes it, besides relative to the snapshot root
+// ("/home/alice/Documents"), as the paths ls shows. A restic user's
+// --exclude /Downloads with --delete must keep /home/alice/Downloads
+// out of the restore, not roll it back.
+func (in *Includer) Beneath(root string) *Includer {
+	if in == nil || split(root) == nil {
+		return in
+	}
+	c := *in
+	c.root = split(root)
+	return &c
+}
+
 // Includes reports whether path p (relative to the snapshot root) is taken
 // whole.
 func (in *Includer) Includes(p string) bool {
@@ -233,21 +257,38 @@ func (in *Includer) Includes(p string) bool {
 
 // split returns p's components, and those of p lower-cased when a pattern
 // needs them.
-func (in *Includer) split(p string) (comps, lower []string) {
-	comps = split(p)
+func (in *Includer) split(p string) (comps, lower path2) {
+	comps = in.below(split(p))
 	if len(in.iincl) > 0 || len(in.iexcl) > 0 {
-		lower = split(strings.ToLower(p))
+		lower = in.below(split(strings.ToLower(p)))
 	}
 	return comps, lower
 }
 
-func (in *Includer) excluded(comps, lower []string) bool {
+// below adds to comps the components below in.root, when it is inside it.
+// (The root's name is matched as it is, lower-cased or not: a restore's
+// folder is one path, whatever the case of the patterns.)
+func (in *Includer) below(comps []string) path2 {
+	p := path2{comps: comps}
+	if in.root == nil || len(comps) < len(in.root) {
+		return p
+	}
+	for i, c := range in.root {
+		if !strings.EqualFold(c, comps[i]) {
+			return p
+		}
+	}
+	p.rel = comps[len(in.root):]
+	return p
+}
+
+func (in *Includer) excluded(comps, lower path2) bool {
 	return lastMatch(in.excl, comps, 0) || lastMatch(in.iexcl, lower, 0)
 }
 
 // lastMatch reports whether the last pattern that matches comps (or a
 // leading part of them, ending after index minEnd) is not a "!" one.
-func lastMatch(patterns []Pattern, comps []string, minEnd int) bool {
+func lastMatch(patterns []Pattern, comps path2, minEnd int) bool {
 	m := false
 	for _, pt := range patterns {
 		if pt.matchesBelow(comps, minEnd) {
@@ -273,7 +314,7 @@ func (in *Includer) MayContain(p string) bool {
 }
 
 // mayExtend reports whether a pattern could match a path below comps.
-func mayExtend(patterns []Pattern, comps []string) bool {
+func mayExtend(patterns []Pattern, comps path2) bool {
 	for _, pt := range patterns {
 		if pt.negate {
 			continue
@@ -281,7 +322,7 @@ func mayExtend(patterns []Pattern, comps []string) bool {
 		if !pt.anchored {
 			return true
 		}
-		if couldExtend(pt.parts, comps) {
+		if couldExtend(pt.parts, comps.comps) || comps.rel != nil && couldExtend(pt.parts, comps.rel) {
 			return true
 		}
 	}

@@ -156,3 +156,32 @@ func TestSelection(t *testing.T) {
 		t.Error("without includes, everything but the excluded is taken")
 	}
 }
+
+// Beneath a restore's folder, an anchored pattern matches from that
+// folder as well as from the snapshot root; unanchored ones as before.
+func TestBeneath(t *testing.T) {
+	in, err := NewSelection([]string{"/Documents", "/home/alice/Music"}, nil, []string{"/Documents/tmp"}, []string{"/DOCUMENTS/CACHE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := in.Beneath("home/alice")
+	for p, want := range map[string]bool{
+		"home/alice/Documents/cv.txt":   true,
+		"home/alice/Music/a.flac":       true,
+		"home/alice/Documents/tmp/x":    false,
+		"home/alice/Documents/Cache/x":  false,
+		"home/alice/Downloads/x":        false,
+		"home/bob/Documents/cv.txt":     false,
+		"home/alice/x/Documents/cv.txt": false,
+	} {
+		if got := b.Includes(p); got != want {
+			t.Errorf("beneath home/alice: Includes(%q) = %v, want %v", p, got, want)
+		}
+	}
+	if !b.MayContain("home/alice") || !b.MayContain("home/alice/Documents") || b.MayContain("home/alice/Downloads") {
+		t.Error("beneath home/alice: MayContain wrong")
+	}
+	if in.Includes("home/alice/Documents/cv.txt") {
+		t.Error("without Beneath, /Documents matched below home/alice")
+	}
+}

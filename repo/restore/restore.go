@@ -304,6 +304,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if root.Kind != tree.KindDir {
 		rs.base = filepath.Join(opt.Target, root.Name)
 	}
+	rs.incl = rs.incl.Beneath(PatternRoot(root, rel))
 	if opt.DryRun {
 		// What MkdirAll would refuse, refused.
 		if fi, err := os.Stat(opt.Target); err == nil && !fi.IsDir() {
@@ -437,6 +438,19 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 func ownDir(p string) bool {
 	var st unix.Stat_t
 	return unix.Lstat(p, &st) == nil && int(st.Uid) == os.Geteuid()
+}
+
+// PatternRoot is the folder that anchored --include and --exclude
+// patterns may also be taken relative to, for a restore of root (found at
+// rel): the folder itself, whose entries land at the top of the target,
+// or a single file's folder.
+func PatternRoot(root *tree.Node, rel string) string {
+	if root.Kind != tree.KindDir {
+		if rel = path.Dir(rel); rel == "." {
+			return ""
+		}
+	}
+	return rel
 }
 
 // Find resolves subpath inside sn to its node. The root is a directory node
