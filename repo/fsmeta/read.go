@@ -181,3 +181,27 @@ func FstatNode(f *os.File, path string) (*tree.Node, error) {
 	}
 	return fromStat(path, "", &st, false)
 }
+
+// SetNonblock makes reads of f fail with EAGAIN instead of waiting when it
+// has nothing to give now (a regular file ignores it; /proc/kmsg and
+// tracing pipes, which stat as empty regular files, would wait forever).
+func SetNonblock(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		var fl int
+		if fl, serr = unix.FcntlInt(fd, unix.F_GETFL, 0); serr == nil {
+			_, serr = unix.FcntlInt(fd, unix.F_SETFL, fl|unix.O_NONBLOCK)
+		}
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("fcntl %s: %w", f.Name(), err)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -286,6 +287,30 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 		*n = *now
 	}
 	size := int64(fj.node.Size)
+	if size == 0 {
+		// A file whose stat says 0 bytes may still have content: those
+		// of /proc and /sys, and of some FUSE filesystems, are read to
+		// their end, as restic does, instead of being saved empty.
+		// Without waiting: /proc/kmsg would hold the ingest for good
+		// (a blocked read cannot be interrupted); such a file fails
+		// with EAGAIN and is reported as unreadable.
+		if err := fsmeta.SetNonblock(f); err != nil {
+			return nil, 0, err
+		}
+		// The common empty file costs one read, not a chunker.
+		var first [1]byte
+		n, err := f.Read(first[:])
+		if n == 0 {
+			if err == io.EOF {
+				return nil, 0, nil
+			}
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return nil, 0, err
+		}
+		return w.g.chunkStream(w, fj.path, io.MultiReader(bytes.NewReader(first[:n]), f), -1)
+	}
 	extents, err := fsmeta.DataExtents(f, size)
 	if err != nil {
 		return nil, 0, err

@@ -1,0 +1,42 @@
+package ingest_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/restore"
+)
+
+// A file of /proc says it holds 0 bytes yet has content: an ingest reads
+// it to its end, as restic does, and a restore gives that content back
+// instead of an empty file.
+func TestZeroSizeFileWithContent(t *testing.T) {
+	const p = "/proc/sys/kernel/random/boot_id"
+	want, err := os.ReadFile(p)
+	if err != nil || len(want) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("read %s: %v (%d bytes)", p, err, len(want))
+		}
+		t.Skipf("no %s: %v", p, err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Size() != 0 {
+		t.Fatalf("stat %s: %v, size %d: the test needs a file that stats as empty", p, err, fi.Size())
+	}
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{p}, Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := restore.Run(ctx, r, res.Snapshot, "/", restore.Options{Target: dst}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, p)); string(got) != string(want) {
+		t.Fatalf("restored %q, want %q", got, want)
+	}
+}
