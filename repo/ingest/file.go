@@ -328,6 +328,7 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 	}
 	var content []tree.Chunk
 	var pos int64
+	short := false // the file ended before its stat size
 	for _, e := range extents {
 		start := pos
 		if e.Off > pos {
@@ -345,6 +346,7 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			return nil, 0, err
 		}
 		if n < e.Len {
+			short = true
 			// The file shrank while we read it: keep what we read.
 			// When nothing was left of this region, the file ended
 			// before it: the hole leading to it stops at the file's
@@ -363,7 +365,10 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			break
 		}
 	}
-	if len(extents) == 0 || pos < size {
+	// A trailing hole only when no read ended early: a file of /sys
+	// stats as 4096 bytes and ends after a few, which are all it has,
+	// not the start of 4096 bytes padded with zeros.
+	if !short && (len(extents) == 0 || pos < size) {
 		if st, err := f.Stat(); err == nil && st.Size() >= size && pos < size {
 			content = append(content, tree.Chunk{Hole: true, Size: uint64(size - pos)})
 			pos = size

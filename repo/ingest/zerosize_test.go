@@ -40,3 +40,32 @@ func TestZeroSizeFileWithContent(t *testing.T) {
 		t.Fatalf("restored %q, want %q", got, want)
 	}
 }
+
+// A file of /sys stats as 4096 bytes and holds a few: an ingest saves
+// those few, as restic does, not the file padded to 4096 bytes with zeros.
+func TestSysfsFileNotPadded(t *testing.T) {
+	const p = "/sys/devices/system/cpu/online"
+	want, err := os.ReadFile(p)
+	if err != nil || len(want) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("read %s: %v (%d bytes)", p, err, len(want))
+		}
+		t.Skipf("no %s: %v", p, err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Size() <= int64(len(want)) {
+		t.Skipf("stat %s: %v: the test needs a file that stats larger than it is", p, err)
+	}
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{p}, Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := restore.Run(ctx, r, res.Snapshot, "/", restore.Options{Target: dst}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, p)); string(got) != string(want) {
+		t.Fatalf("restored %d bytes %.40q, want %q", len(got), got, want)
+	}
+}
