@@ -309,7 +309,7 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			}
 			return nil, 0, err
 		}
-		return w.g.chunkStream(w, fj.path, io.MultiReader(bytes.NewReader(first[:n]), f), -1)
+		return w.g.chunkStream(w, fj.path, io.MultiReader(bytes.NewReader(first[:n]), &endless{r: f, left: zeroSizeMax - int64(n)}), -1)
 	}
 	extents, err := fsmeta.DataExtents(f, size)
 	if err != nil {
@@ -507,4 +507,29 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 		return nil, total, fatal(stopped)
 	}
 	return content, total, nil
+}
+
+// zeroSizeMax bounds what is read of a file whose stat says 0 bytes: a
+// pseudo-file of /proc may not end where a reader expects (pagemap maps the
+// whole address space, 8 bytes a page: hundreds of GiB), and the largest
+// real ones (kallsyms) hold a few MiB.
+const zeroSizeMax = 64 << 20
+
+// endless reads r until zeroSizeMax bytes in all, then fails: the file is
+// reported as unreadable rather than read for hours.
+type endless struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, fmt.Errorf("its size on stat is 0, and it holds more than %d MiB: a pseudo-file that does not end; left out", zeroSizeMax>>20)
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	return n, err
 }

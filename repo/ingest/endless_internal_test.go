@@ -1,0 +1,28 @@
+package ingest
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// A file whose stat says 0 bytes is read to its end, but a pseudo-file
+// that never ends fails after zeroSizeMax bytes instead of being read for
+// hours.
+func TestEndlessStopsAtTheBound(t *testing.T) {
+	n, err := io.Copy(io.Discard, &endless{r: zeros{}, left: zeroSizeMax})
+	if err == nil || !strings.Contains(err.Error(), "does not end") {
+		t.Fatalf("reading an endless file: %v", err)
+	}
+	if n != zeroSizeMax {
+		t.Fatalf("read %d bytes before stopping, want %d", n, zeroSizeMax)
+	}
+	n, err = io.Copy(io.Discard, &endless{r: strings.NewReader("boot id\n"), left: zeroSizeMax})
+	if err != nil || n != 8 {
+		t.Fatalf("a short pseudo-file: %d bytes, %v", n, err)
+	}
+}
