@@ -53,8 +53,11 @@ complete is removed, and a file that replaces an existing one, or a new one of
 (.NAME.cairn-partial-…) and renamed into place when complete, so the existing
 one stays as it was until then, and a restore killed outright (SIGKILL, power
 loss) leaves no large file cut short at its name for the next restore to keep
-as newer (only the temporary, which --delete removes, and an empty file that
-keeps its name taken). A smaller new file is written at its name with mode
+as newer (only the temporary and an empty file that keeps its name taken).
+Restoring again removes such temporaries: in each folder that was already
+there, a regular file named .NAME.cairn-partial- and 16 hex digits, with one
+link and the writing mode below, where NAME is a file the restore puts in that
+folder; nothing else that looks like one. A smaller new file is written at its name with mode
 0200 (0300 when its own mode is 0200) until complete; an existing file of that
 mode, which only such a killed restore leaves, is replaced whatever its mtime. A chunk the
 repository lacks (damaged or missing) is left as zeros, named in a warning,

@@ -28,7 +28,8 @@ import (
 // files a tenth of its time) and
 // removed if the restore stops before it is complete. Only a process
 // killed outright leaves a temporary, or a new file without its data and
-// metadata, behind.
+// metadata, behind; the next restore into the folder removes such
+// temporaries of the files it restores there (dropPartials).
 const PartialSuffix = ".cairn-partial-"
 
 // bigFile is the size from which a new file, too, is written under a

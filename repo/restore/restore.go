@@ -366,6 +366,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	} else if root.Kind != tree.KindDir && rs.incl.Includes(rel) {
 		// A single file is restored only when the patterns take it, as
 		// it would be in a restore of its folder.
+		rs.dropPartials(opt.Target, []*tree.Node{root})
 		rs.restoreNode(root, filepath.Join(opt.Target, root.Name), rel, true, &lazyDir{made: true})
 	}
 	rs.stats.walkDone.Store(true)
@@ -522,6 +523,9 @@ type lazyDir struct {
 	// existed, what it was before the restore changed it.
 	above bool
 	kept  *fsmeta.DirState
+	// files: the regular files of the snapshot to restore in it, while
+	// it is yet to be made, for dropPartials once it is found existing.
+	files []*tree.Node
 }
 
 // ensure creates d and its parents if they are not there yet.
@@ -564,6 +568,10 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 	}
 	d.made, d.existed, d.fresh = true, existed, rs.opt.DryRun && !existed
 	d.mine = !existed && !rs.opt.DryRun
+	if existed {
+		rs.dropPartials(d.path, d.files)
+	}
+	d.files = nil
 	rs.stats.dirs.Add(1)
 	return true
 }
@@ -585,6 +593,21 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, here *lazyDir) {
 		// where something could not be, so --delete keeps what it has.
 		rs.warn(dst, fmt.Errorf("entries not restored: %w", skipped))
 	}
+	if here != nil && !here.mine && !rs.opt.DryRun {
+		// Temporaries a killed restore left here for the files to
+		// restore go first; a folder this restore made has none.
+		var files []*tree.Node
+		for _, n := range nodes {
+			if n.Kind == tree.KindFile && rs.incl.Includes(path.Join(rel, n.Name)) {
+				files = append(files, n)
+			}
+		}
+		if here.made {
+			rs.dropPartials(dst, files)
+		} else {
+			here.files = files
+		}
+	}
 	for _, n := range nodes {
 		if rs.ctx.Err() != nil {
 			return
@@ -598,6 +621,7 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, here *lazyDir) {
 	}
 	if here != nil {
 		here.folded = nil // done with its entries: its names are not needed
+		here.files = nil
 	}
 }
 

@@ -1,0 +1,93 @@
+package restore
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/fsmeta"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// A restore killed outright (SIGKILL, power loss) leaves the temporaries
+// of the files it was writing (".NAME" + PartialSuffix + 16 hex digits,
+// see createTemp) in their folders, tens of MiB each. The next restore
+// into the folder removes those of the files it restores there, before it
+// writes any of its own: only once per folder that was there before it
+// (one read of the folder), never in one it made, so a restore into a new
+// or empty target costs nothing more per file.
+
+// partialStem is what every temporary name of a file called name starts
+// with: the leading dot, the name as withTempName cuts it, and the suffix.
+func partialStem(name string) string {
+	if limit := 255 - 1 - len(PartialSuffix) - 16; len(name) > limit {
+		name = name[:limit]
+	}
+	return "." + name + PartialSuffix
+}
+
+// isHex16 says s is 16 lowercase hex digits, as withTempName writes them.
+func isHex16(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// dropPartials removes from the existing folder dir the temporaries an
+// earlier restore left for files, the regular files of the snapshot this
+// restore puts in dir: a name that is a temporary name of one of them,
+// for a regular file with one link and that file's writing mode
+// (writingModeOf), which no complete file has. Nothing else is touched.
+func (rs *restorer) dropPartials(dir string, files []*tree.Node) {
+	if rs.opt.DryRun || len(files) == 0 {
+		return
+	}
+	stems := make(map[string][]*tree.Node, len(files))
+	for _, n := range files {
+		if n.Kind == tree.KindFile {
+			s := partialStem(n.Name)
+			stems[s] = append(stems[s], n)
+		}
+	}
+	if len(stems) == 0 {
+		return
+	}
+	fd, err := fsmeta.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return // the restore itself says what is wrong with dir
+	}
+	defer unix.Close(fd)
+	names, err := readNames(fd)
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		if len(name) <= 16 || !isHex16(name[len(name)-16:]) {
+			continue
+		}
+		ns := stems[name[:len(name)-16]]
+		if ns == nil {
+			continue
+		}
+		var st unix.Stat_t
+		if err := fstatat(fd, name, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 {
+			continue
+		}
+		for _, n := range ns {
+			if st.Mode&0o7777 != writingModeOf(n) {
+				continue
+			}
+			if err := unix.Unlinkat(fd, name, 0); err != nil && err != unix.ENOENT && rs.opt.Notice != nil {
+				rs.opt.Notice(filepath.Join(dir, name), fmt.Sprintf("could not remove this temporary an interrupted restore left: %v", err))
+			}
+			break
+		}
+	}
+}
