@@ -65,6 +65,15 @@ and the rest of the file is restored, without the snapshot's metadata and
 with its mtime set to 1970, so that restoring again (once the repository is
 repaired or the storage answers) replaces it.
 
+The folders above the snapshot's paths (/ and /home for a snapshot of
+/home/alice) that are already in the target are left as they are. A symlink
+in the target in place of one (/home -> /data/home, restoring with --target /)
+is followed, as restic and rsync -K do, when it leads, resolved as the kernel
+would, to a folder inside the target; any other symlink there (leading outside
+the target, or nowhere) is replaced by a folder, and a notice says so (with
+--overwrite never it is kept, an error): a restore never writes outside
+--target.
+
 --delete then removes from the target what the snapshot lacks: in each folder
 the restore went into, within the paths the snapshot was taken of, every
 entry the snapshot does not hold that the selection (--include, --exclude)
@@ -76,7 +85,8 @@ deleted: what the restore's --exclude or the ingest's own --exclude and
 holding it. With --overwrite always this rolls a folder back
 to the snapshot, as rsync --delete would; with if-changed, a file newer than
 the snapshot's copy stays (reported), and all else goes back. Symlinks are
-removed, never followed, and nothing outside --target is touched. A folder where something
+removed, never followed (but for one above the paths, followed as said above),
+and nothing outside --target is touched. A folder where something
 could not be restored keeps what it has (and so does every folder above it),
 as does one the ingest did not take whole (an entry it could not read or
 that --exclude-larger-than left out, a mount point --one-file-system did

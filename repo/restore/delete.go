@@ -118,6 +118,12 @@ func (rs *restorer) pruneTree(fd int, tid id.ID, incomplete bool, dst, rel strin
 			continue
 		}
 		cfd, err := openat(fd, n.Name, rs.openFlags(crel)|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+		if real, ok := rs.followed[filepath.Join(dst, n.Name)]; ok && err != nil && rs.above(crel) {
+			// A symlink above the paths the restore followed to a
+			// folder inside the target (followAbove): gone through
+			// the same way.
+			cfd, err = fsmeta.Open(real, rs.openFlags(crel)|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		}
 		switch {
 		case err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP:
 			// Not made (nothing in it was selected, or with DryRun it

@@ -161,6 +161,12 @@ type restorer struct {
 	// so nothing in it is there (a symlink in its place may lead to
 	// things that are): see lstat.
 	fresh bool
+	// realTarget is the target with its symlinks resolved; followed,
+	// by their path in the target, the symlinks above the snapshot's
+	// paths the restore went through, to the folder each leads to in
+	// the target (see followAbove). Walker only until the walk is done.
+	realTarget string
+	followed   map[string]string
 	// cur is the folder the walk restores entries into. Walker only.
 	cur *lazyDir
 	// same counts metadata failures, reported a few times each.
@@ -312,6 +318,9 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		}
 	} else if err := fsmeta.MkdirAll(opt.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("create target: %w", err)
+	}
+	if real, err := filepath.EvalSymlinks(opt.Target); err == nil {
+		rs.realTarget = real
 	}
 	// A folder the patterns exclude (restoring SNAP:/home/ann with
 	// --exclude ann) holds nothing to restore: the target is left as it
@@ -541,6 +550,9 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 		rs.warn(d.path, errNameTaken)
 		return false
 	}
+	if d.above && !d.parent.fresh {
+		d.path = rs.followAbove(d.path)
+	}
 	if d.above && !rs.opt.DryRun {
 		// Left as it is if it exists (see Run): what is changed to
 		// restore into it is given back at the end.
@@ -638,7 +650,7 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		if d.made {
 			// After its contents: the slice is applied in order, so
 			// children's metadata is set before their parent's.
-			rs.dirs = append(rs.dirs, dirMeta{dst, n, d.existed, !take || d.above, d.above, d.kept})
+			rs.dirs = append(rs.dirs, dirMeta{d.path, n, d.existed, !take || d.above, d.above, d.kept})
 		}
 		return
 	}

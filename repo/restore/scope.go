@@ -5,11 +5,15 @@ package restore
 // exclude patterns left out.
 
 import (
+	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/filter"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 )
 
 // above says rel (relative to the snapshot's root) is a folder above
@@ -78,4 +82,47 @@ func pathSets(paths []string) (in, ways map[string]bool) {
 		}
 	}
 	return in, ways
+}
+
+// AboveLinkReplaced is the notice for a symlink in the target where the
+// snapshot has a folder above its paths, that does not lead to a folder
+// inside the target: it is replaced by a folder.
+const AboveLinkReplaced = "replaced by a folder: a symlink where the snapshot has a folder above its paths, that leads to no folder inside the target"
+
+// followAbove returns where the restore goes through the folder above
+// the snapshot's paths at p (/home for a snapshot of /home/ann): p itself,
+// unless a symlink is there (/home -> /data/home, as on the system the
+// snapshot is restored to). A symlink that resolves, component by
+// component as the kernel would, to a folder inside the target is
+// followed, as restic and rsync -K do: the real folder is returned, and
+// left as it is as p would have been. Any other (leading outside the
+// target, nowhere, or to no folder) is replaced by a folder, as a restore
+// never writes outside its target: said in a notice.
+func (rs *restorer) followAbove(p string) string {
+	fi, err := fsmeta.Lstat(p)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return p
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil && rs.realTarget != "" && within(real, rs.realTarget) {
+		if st, err := os.Stat(real); err == nil && st.IsDir() {
+			if rs.followed == nil {
+				rs.followed = map[string]string{}
+			}
+			rs.followed[p] = real
+			return real
+		}
+	}
+	if rs.opt.Notice != nil && rs.opt.Overwrite != Never { // else kept, and an error says so
+		msg := AboveLinkReplaced
+		if to, err := os.Readlink(p); err == nil {
+			msg = fmt.Sprintf("%s (it leads to %s)", msg, to)
+		}
+		rs.opt.Notice(p, msg)
+	}
+	return p
+}
+
+// within says the clean absolute path p is root or inside it.
+func within(p, root string) bool {
+	return p == root || root == "/" || strings.HasPrefix(p, root+"/")
 }

@@ -1,0 +1,166 @@
+package restore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/ingest"
+	"github.com/cairn-backup/cairn/repo/restore"
+)
+
+// A symlink in the target where the snapshot has a folder above its paths
+// (/home -> /data/home with --target /, restoring a snapshot of
+// /home/alice) was silently replaced by a real folder holding only what
+// was restored. One that leads to a folder inside the target is followed,
+// as restic and rsync -K do (also by --delete); any other is replaced,
+// and a notice says so. Nothing is written outside the target.
+func TestSymlinkAboveThePaths(t *testing.T) {
+	bctx := context.Background()
+	r := repo.TestRepository(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, rest, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+
+	// Leading inside the target: followed.
+	dst := t.TempDir()
+	os.MkdirAll(filepath.Join(dst, "data"), 0o755)
+	if err := os.Symlink("data", filepath.Join(dst, top)); err != nil {
+		t.Fatal(err)
+	}
+	var notices []string
+	var mu sync.Mutex
+	notice := func(p, msg string) { mu.Lock(); notices = append(notices, p+": "+msg); mu.Unlock() }
+	opt := restore.Options{Target: dst, Workers: 2, SkipOwner: true, Notice: notice}
+	if _, err := restore.Run(bctx, r, res.Snapshot, "/", opt); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dst, top)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s: the symlink leading inside the target was replaced: %v %v", top, fi.Mode(), err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "data", rest, "f")); err != nil || string(b) != "data" {
+		t.Errorf("not restored through the symlink: %q %v", b, err)
+	}
+	if len(notices) != 0 {
+		t.Errorf("notices: %q", notices)
+	}
+	// --delete goes through it too.
+	extra := filepath.Join(dst, "data", rest, "extra")
+	os.WriteFile(extra, nil, 0o644)
+	opt.Delete = true
+	if _, err := restore.Run(bctx, r, res.Snapshot, "/", opt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(extra); err == nil {
+		t.Errorf("--delete kept %s, beyond the followed symlink", extra)
+	}
+
+	// Leading outside the target, or nowhere: replaced, and said.
+	outside := t.TempDir()
+	for _, to := range []string{outside, "../" + filepath.Base(outside), "nowhere"} {
+		dst := filepath.Join(t.TempDir(), "t")
+		os.MkdirAll(dst, 0o755)
+		if err := os.Symlink(to, filepath.Join(dst, top)); err != nil {
+			t.Fatal(err)
+		}
+		notices = nil
+		opt := restore.Options{Target: dst, Workers: 2, SkipOwner: true, Notice: notice}
+		if _, err := restore.Run(bctx, r, res.Snapshot, "/", opt); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(filepath.Join(dst, top)); err != nil || !fi.IsDir() {
+			t.Errorf("symlink to %s: not replaced by a folder: %v", to, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(dst, top, rest, "f")); err != nil || string(b) != "data" {
+			t.Errorf("symlink to %s: not restored: %q %v", to, b, err)
+		}
+		if len(notices) != 1 || !strings.Contains(notices[0], restore.AboveLinkReplaced) {
+			t.Errorf("symlink to %s: notices %q", to, notices)
+		}
+		if names, _ := os.ReadDir(outside); len(names) != 0 {
+			t.Fatalf("symlink to %s: written outside the target: %v", to, names)
+		}
+	}
+
+	// --overwrite never keeps it: an error, not a notice that it was
+	// replaced.
+	dst = filepath.Join(t.TempDir(), "t")
+	os.MkdirAll(dst, 0o755)
+	if err := os.Symlink(outside, filepath.Join(dst, top)); err != nil {
+		t.Fatal(err)
+	}
+	notices = nil
+	opt = restore.Options{Target: dst, Workers: 2, SkipOwner: true, Notice: notice, Overwrite: restore.Never}
+	if _, err := restore.Run(bctx, r, res.Snapshot, "/", opt); !errors.Is(err, restore.ErrIncomplete) {
+		t.Errorf("--overwrite never, a symlink leading outside in the way: %v", err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dst, top)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("--overwrite never replaced the symlink")
+	}
+	if len(notices) != 0 {
+		t.Errorf("--overwrite never: notices %q", notices)
+	}
+	if names, _ := os.ReadDir(outside); len(names) != 0 {
+		t.Fatalf("--overwrite never: written outside the target: %v", names)
+	}
+}
+
+// The folder a symlink above the paths leads to is left as it is, as the
+// folder would be: the default ACL the restore drops while it restores
+// into it is put back (it was put back to the symlink, which has none,
+// and the folder kept none).
+func TestFollowedSymlinkAboveKeepsDefaultACL(t *testing.T) {
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf
+	}
+	if _, err := exec.LookPath("setfacl"); err != nil {
+		skip("setfacl is not installed")
+	}
+	bctx := context.Background()
+	r := repo.TestRepository(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, _, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	dst := t.TempDir()
+	data := filepath.Join(dst, "data")
+	os.MkdirAll(data, 0o755)
+	if err := os.Symlink("data", filepath.Join(dst, top)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("setfacl", "-d", "-m", "u:999:rwx", data).CombinedOutput(); err != nil {
+		skip("setfacl: %v %s", err, out)
+	}
+	want, err := getxattr(data, "system.posix_acl_default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restore.Run(bctx, r, res.Snapshot, "/", restore.Options{Target: dst, Workers: 2,
+		Warn: func(p string, err error) { t.Errorf("warning %s: %v", p, err) }}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := getxattr(data, "system.posix_acl_default"); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("%s, reached through a symlink above the paths, has default ACL %x (%v), want its own %x back", data, got, err, want)
+	}
+}
