@@ -44,7 +44,8 @@ func isHex16(s string) bool {
 // earlier restore left for files, the regular files of the snapshot this
 // restore puts in dir: a name that is a temporary name of one of them,
 // for a regular file with one link and that file's writing mode
-// (writingModeOf), which no complete file has. Nothing else is touched.
+// (writingModeOf), which no complete file has, not written to since this
+// restore began. Nothing else is touched.
 func (rs *restorer) dropPartials(dir string, files []*tree.Node) {
 	if rs.opt.DryRun || len(files) == 0 {
 		return
@@ -78,6 +79,11 @@ func (rs *restorer) dropPartials(dir string, files []*tree.Node) {
 		}
 		var st unix.Stat_t
 		if err := fstatat(fd, name, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 {
+			continue
+		}
+		if st.Mtim.Nano() >= rs.began {
+			// Written to since this restore began: a temporary of
+			// another restore into the same target, still running.
 			continue
 		}
 		for _, n := range ns {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/ingest"
@@ -71,6 +72,14 @@ func TestRestoreRemovesKilledRestoresTemporaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	kept = append(kept, filepath.Join(dst, ".f"+restore.PartialSuffix+"eeeeeeeeeeeeeeee")) // another name of a file
+
+	// Another restore into the same target, still writing this one.
+	busy := put(".f"+restore.PartialSuffix+"1111111111111111", 0o200)
+	soon := time.Now().Add(time.Hour)
+	if err := os.Chtimes(busy, soon, soon); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, busy)
 
 	opt := restore.Options{Target: dst, Workers: 2, SkipOwner: true, Exclude: []string{"skipped"}}
 	opt.DryRun = true

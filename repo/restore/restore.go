@@ -126,6 +126,9 @@ type restorer struct {
 	r    *repo.Repository
 	opt  Options
 	incl *filter.Includer
+	// began: when this restore started (Unix ns). A temporary written
+	// to since is another restore's, running into the same target.
+	began int64
 	// paths are the snapshot's paths as recorded (cleaned, absolute),
 	// ways the folders strictly above them: see above. Sets, so that a
 	// snapshot of many paths (--files-from) costs no more per folder.
@@ -367,6 +370,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		}
 	}
 	start := time.Now()
+	rs.began = start.UnixNano()
 	stop := rs.startProgress(start)
 	if dir {
 		rs.restoreDir(root.Subtree, opt.Target, rel, &lazyDir{made: true})
