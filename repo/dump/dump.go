@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -240,7 +241,7 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 		}
 		rec, ok := aclRecords[x.Name]
 		if !ok {
-			h.PAXRecords["SCHILY.xattr."+x.Name] = string(x.Value)
+			h.PAXRecords["SCHILY.xattr."+xattrKeyword(x.Name)] = string(x.Value)
 			continue
 		}
 		text, err := aclText(x.Value)
@@ -308,6 +309,14 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 		return nil
 	}
 	return t.writeHeader(h)
+}
+
+// xattrKeyword is an extended attribute's name as GNU tar writes it in a
+// SCHILY.xattr record, and reads it back: '%' as "%25" and '=' as "%3D".
+// A raw '=' would end the record's keyword, so archive/tar refuses it
+// (Linux allows both characters in a name).
+func xattrKeyword(name string) string {
+	return strings.NewReplacer("%", "%25", "=", "%3D").Replace(name)
 }
 
 func kindName(k tree.Kind) string {
