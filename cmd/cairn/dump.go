@@ -31,9 +31,10 @@ func newDumpCommand(g *globals) *cobra.Command {
 file's content, or a folder (or the whole snapshot) as a tar archive whose
 entries are named below the folder's name, with owners, modes, nanosecond
 times, extended attributes and ACLs, hardlinks and device nodes. A file's
-dump writes its holes as zeros; in an archive a file with holes is a GNU PAX
-sparse entry (format 1.0) holding only its data, which GNU tar and bsdtar
-extract as a sparse file. Sockets are left out.
+dump writes its holes as zeros to standard output, and keeps them as holes
+in a --target file; in an archive a file with holes is a GNU PAX sparse
+entry (format 1.0) holding only its data, which GNU tar and bsdtar extract
+as a sparse file. Sockets are left out.
 
   cairn dump --source db latest:app.sql | psql app
   cairn dump latest /etc > etc.tar
@@ -77,11 +78,13 @@ and the exit code is 1.`,
 			}
 
 			var w io.Writer = stdout
+			var out *atomicFile
 			if target != "" {
 				// Not err: the deferred finish must see the command's
 				// result, not this nil, or a failed dump is renamed
 				// into place.
-				out, ferr := newAtomicFile(target)
+				var ferr error
+				out, ferr = newAtomicFile(target)
 				if ferr != nil {
 					return ferr
 				}
@@ -89,6 +92,9 @@ and the exit code is 1.`,
 				w = out
 			} else if n.Kind == tree.KindDir && isTerminal(os.Stdout) {
 				return errors.New("standard output is a terminal: redirect the archive to a file or a pipe, or give --target")
+			}
+			if n.Kind == tree.KindFile && out != nil {
+				return dump.SparseFile(ctx, r, n, out.File)
 			}
 			if n.Kind == tree.KindFile {
 				return dump.File(ctx, r, n, w)

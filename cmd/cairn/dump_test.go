@@ -486,3 +486,37 @@ func TestDumpTargetLongerThanPathMax(t *testing.T) {
 		t.Errorf("a partial file is left beside the target (%v)", err)
 	}
 }
+
+// dump --target of a sparse file writes a sparse file: its holes are
+// skipped, not written as zeros that take the apparent size on disk (a
+// 100 GiB VM image filled the disk where restore would not). Standard
+// output, which may be a pipe or a file opened for appending, still gets
+// the zeros.
+func TestDumpTargetKeepsHoles(t *testing.T) {
+	const mib = 1 << 20
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeSparse(t, filepath.Join(src, "vm.img"), 64*mib, 0, 20*mib)
+	writeSparse(t, filepath.Join(src, "hole.img"), 32*mib)
+	c.ok("ingest", src)
+	for _, name := range []string{"vm.img", "hole.img"} {
+		target := filepath.Join(t.TempDir(), name)
+		c.ok("dump", "--target", target, "latest:"+filepath.Join(src, name))
+		if out, err := exec.Command("cmp", filepath.Join(src, name), target).CombinedOutput(); err != nil {
+			t.Errorf("%s: dumped bytes differ: %v\n%s", name, err, out)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(target, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Size != 64*mib && name == "vm.img" || st.Size != 32*mib && name == "hole.img" {
+			t.Errorf("%s: dumped %d bytes", name, st.Size)
+		}
+		if st.Blocks*512 > 4*mib {
+			t.Errorf("%s: dumped with %d bytes allocated of %d: its holes were written", name, st.Blocks*512, st.Size)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -32,6 +33,25 @@ func File(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer) er
 	}
 	return content(ctx, r, n, w, true, func(err error) error { return err })
 }
+
+// SparseFile writes the content of the file node n into f, which must be
+// an empty regular file opened for writing and not for appending: as
+// File, but a hole is skipped over rather than written as zeros, so that
+// f is as sparse as the file was and a large sparse image neither takes
+// its apparent size on disk nor the time to write it.
+func SparseFile(ctx context.Context, r *repo.Repository, n *tree.Node, f *os.File) error {
+	if n.Kind != tree.KindFile {
+		return fmt.Errorf("%s is not a file", n.Name)
+	}
+	if err := content(ctx, r, n, holeSeeker{f}, true, func(err error) error { return err }); err != nil {
+		return err
+	}
+	return f.Truncate(int64(n.Size)) // a hole at the end
+}
+
+// holeSeeker is a file that content writes holes into by seeking past
+// them.
+type holeSeeker struct{ *os.File }
 
 // content writes n's content to w, its holes as zeros when holes is true
 // and not at all when it is false. A chunk that cannot be read is passed
@@ -88,6 +108,12 @@ func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer,
 			c.Hole = true // zeros in its place
 		}
 		if c.Hole {
+			if f, ok := w.(holeSeeker); ok {
+				if _, err := f.Seek(int64(c.Size), io.SeekCurrent); err != nil {
+					return err
+				}
+				continue
+			}
 			if zeros == nil {
 				zeros = make([]byte, 1<<20)
 			}
