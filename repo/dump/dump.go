@@ -277,6 +277,15 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 		}
 		h.PAXRecords[rec] = text
 	}
+	switch n.Kind {
+	case tree.KindDir, tree.KindFile, tree.KindSymlink, tree.KindCharDev, tree.KindBlockDev, tree.KindFIFO:
+	default:
+		// Before the hardlink groups: a name left out must not become
+		// the target of another's hardlink entry, which tar could not
+		// extract ("Cannot hard link to ...": exit 2).
+		t.warn(name, fmt.Errorf("a %s: %w", kindName(n.Kind), ErrNotInTar))
+		return nil
+	}
 	if n.Kind != tree.KindDir && n.Links > 1 {
 		key := [2]uint64{n.Dev, n.Inode}
 		if first, ok := t.links[key]; ok {
@@ -330,9 +339,6 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 		h.Devmajor, h.Devminor = int64(n.DevMajor), int64(n.DevMinor)
 	case tree.KindFIFO:
 		h.Typeflag = tar.TypeFifo
-	default:
-		t.warn(name, fmt.Errorf("a %s: %w", kindName(n.Kind), ErrNotInTar))
-		return nil
 	}
 	return t.writeHeader(h)
 }
