@@ -41,7 +41,7 @@ as a sparse file. Sockets are left out.
 
 A chunk that cannot be read ends a file's dump with an error (exit 1). In an
 archive it is written as zeros and named in a warning, the archive goes on,
-and the exit code is 1.`,
+and the exit code is 1 (a --target archive is kept).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return fmt.Errorf("%s takes SNAPSHOT[:PATH], or SNAPSHOT PATH", cmd.CommandPath())
@@ -79,6 +79,7 @@ and the exit code is 1.`,
 
 			var w io.Writer = stdout
 			var out *atomicFile
+			partial := false // an archive written whole, with what could not be read left out
 			if target != "" {
 				// Not err: the deferred finish must see the command's
 				// result, not this nil, or a failed dump is renamed
@@ -88,7 +89,18 @@ and the exit code is 1.`,
 				if ferr != nil {
 					return ferr
 				}
-				defer func() { err = out.finish(err) }()
+				defer func() {
+					if partial {
+						// A whole archive that lacks what could not
+						// be read is kept, as on standard output:
+						// the error stays for the exit code.
+						if ferr := out.finish(nil); ferr != nil {
+							err = ferr
+						}
+						return
+					}
+					err = out.finish(err)
+				}()
 				w = out
 			} else if n.Kind == tree.KindDir && isTerminal(os.Stdout) {
 				return errors.New("standard output is a terminal: redirect the archive to a file or a pipe, or give --target")
@@ -120,6 +132,7 @@ and the exit code is 1.`,
 				g.warnf("%s: %v", p, err)
 			})
 			if err == nil && lost > 0 {
+				partial = true
 				err = fmt.Errorf("the archive of %s:%s lacks what %s could not be read (named above)", sn.ID.Short(), p, plural(lost, "path"))
 			}
 			return err

@@ -520,3 +520,22 @@ func TestDumpTargetKeepsHoles(t *testing.T) {
 		}
 	}
 }
+
+// An archive --target of a folder with a lost pack is written whole, the
+// lost chunks as zeros, as on standard output, and kept: exit 1 with the
+// archive in place. Before, the error that names the lost paths also
+// removed the archive, so nothing of the folder was saved while the
+// message spoke of an archive that "lacks" them.
+func TestDumpTargetArchiveKeptWithLostPack(t *testing.T) {
+	f := repotest.New(t)
+	f.RemovePack(f.PackOf("media/big.bin"))
+	c := fixtureCLI(t, f)
+	target := filepath.Join(t.TempDir(), "src.tar")
+	if _, code := c.run("dump", "--target", target, "latest:"+f.Source); code != 1 {
+		t.Fatalf("dump --target of a folder with a lost pack exited %d, want 1", code)
+	}
+	out, err := exec.Command("tar", "-t", "-f", target).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "media/big.bin") {
+		t.Errorf("the archive is not there, or not whole (%v):\n%s", err, out)
+	}
+}
