@@ -43,7 +43,7 @@ type sysPath struct {
 // shorten returns the name to give a system call for path. Close the
 // result when the call is done.
 func shorten(path string) (sysPath, error) {
-	if len(path) < unix.PathMax {
+	if direct(path) {
 		return sysPath{name: path}, nil
 	}
 	return shortenLong(path)
@@ -63,6 +63,9 @@ var procFD = sync.OnceValue(func() bool {
 })
 
 func shortenLong(path string) (sysPath, error) {
+	if p, ok, err := shortenConfined(path); ok {
+		return p, err
+	}
 	i := strings.LastIndexByte(path, '/')
 	if i <= 0 || !procFD() {
 		// One name of 4096 bytes or more, or no /proc: the kernel
@@ -144,7 +147,7 @@ func (p sysPath) fix(err error, orig string) error {
 
 // Lstat is os.Lstat.
 func Lstat(path string) (os.FileInfo, error) {
-	if len(path) < unix.PathMax {
+	if direct(path) {
 		return os.Lstat(path)
 	}
 	p, err := shortenLong(path)
@@ -158,7 +161,7 @@ func Lstat(path string) (os.FileInfo, error) {
 
 // Open is unix.Open: it returns a raw descriptor and an unwrapped errno.
 func Open(path string, flags int, perm uint32) (int, error) {
-	if len(path) < unix.PathMax {
+	if direct(path) {
 		return unix.Open(path, flags, perm)
 	}
 	p, err := shortenLong(path)
@@ -171,7 +174,7 @@ func Open(path string, flags int, perm uint32) (int, error) {
 
 // OpenFile is os.OpenFile; the file's Name is path.
 func OpenFile(path string, flag int, perm os.FileMode) (*os.File, error) {
-	if len(path) < unix.PathMax {
+	if direct(path) {
 		return os.OpenFile(path, flag, perm)
 	}
 	fd, err := Open(path, flag|unix.O_CLOEXEC, uint32(perm.Perm()))
@@ -193,7 +196,7 @@ func onePath(op, path string, fn func(string) error) error {
 
 // Mkdir is os.Mkdir.
 func Mkdir(path string, perm os.FileMode) error {
-	if len(path) < unix.PathMax {
+	if direct(path) {
 		return os.Mkdir(path, perm)
 	}
 	return onePath("mkdir", path, func(p string) error { return os.Mkdir(p, perm) })
@@ -201,7 +204,7 @@ func Mkdir(path string, perm os.FileMode) error {
 
 // MkdirAll is os.MkdirAll.
 func MkdirAll(path string, perm os.FileMode) error {
-	if len(path) < unix.PathMax {
+	if direct(path) {
 		return os.MkdirAll(path, perm)
 	}
 	var fi os.FileInfo
@@ -229,7 +232,7 @@ func MkdirAll(path string, perm os.FileMode) error {
 
 // Remove is os.Remove.
 func Remove(path string) error {
-	if len(path) < unix.PathMax {
+	if direct(path) {
 		return os.Remove(path)
 	}
 	return onePath("remove", path, os.Remove)
@@ -239,7 +242,7 @@ func Remove(path string) error {
 // directory it starts from with openat and unlinkat: a tree deeper than
 // PATH_MAX under a short path is no trouble to it.)
 func RemoveAll(path string) error {
-	if len(path) < unix.PathMax {
+	if direct(path) {
 		return os.RemoveAll(path)
 	}
 	return onePath("unlinkat", path, os.RemoveAll)
@@ -247,7 +250,7 @@ func RemoveAll(path string) error {
 
 // Truncate is os.Truncate.
 func Truncate(path string, size int64) error {
-	if len(path) < unix.PathMax {
+	if direct(path) {
 		return os.Truncate(path, size)
 	}
 	return onePath("truncate", path, func(p string) error { return os.Truncate(p, size) })
@@ -255,7 +258,7 @@ func Truncate(path string, size int64) error {
 
 // Rename is os.Rename.
 func Rename(from, to string) error {
-	if len(from) < unix.PathMax && len(to) < unix.PathMax {
+	if direct(from) && direct(to) {
 		return os.Rename(from, to)
 	}
 	return twoPaths("rename", from, to, os.Rename)
@@ -263,7 +266,7 @@ func Rename(from, to string) error {
 
 // Link is os.Link.
 func Link(from, to string) error {
-	if len(from) < unix.PathMax && len(to) < unix.PathMax {
+	if direct(from) && direct(to) {
 		return os.Link(from, to)
 	}
 	return twoPaths("link", from, to, os.Link)

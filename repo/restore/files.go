@@ -379,7 +379,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 // descriptor): in a folder another user may write, the name may no longer
 // be the file written.
 func markDamaged(path string, stale int64) error {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err := fsmeta.Open(path, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -387,9 +387,9 @@ func markDamaged(path string, stale int64) error {
 	if err := unix.Fchmod(fd, 0o600); err != nil {
 		return &os.PathError{Op: "fchmod", Path: path, Err: err}
 	}
-	ts := unix.NsecToTimespec(stale)
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "utimensat", Path: path, Err: err}
+	tv := unix.NsecToTimeval(stale)
+	if err := unix.Futimes(fd, []unix.Timeval{tv, tv}); err != nil {
+		return &os.PathError{Op: "futimes", Path: path, Err: err}
 	}
 	return nil
 }

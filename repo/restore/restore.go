@@ -321,6 +321,16 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		}
 	} else if err := fsmeta.MkdirAll(opt.Target, 0o700); err != nil {
 		return nil, fmt.Errorf("create target: %w", err)
+	} else {
+		// Everything below the target is reached from it through no
+		// symlink: a folder swapped for one while the restore runs (by
+		// another user of a shared folder) is an error, and nothing
+		// outside the target is written, chowned or removed.
+		release, err := fsmeta.Confine(opt.Target)
+		if err != nil {
+			return nil, fmt.Errorf("open target: %w", err)
+		}
+		defer release()
 	}
 	if real, err := filepath.EvalSymlinks(opt.Target); err == nil {
 		rs.realTarget = real

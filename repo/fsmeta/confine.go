@@ -1,0 +1,217 @@
+package fsmeta
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Confinement to a restore target.
+//
+// A restore writes into a folder other users or processes may change
+// while it runs (a shared /srv, a home folder). A path walk follows every
+// symlink on the way, so a folder the restore is filling, swapped for a
+// symlink to /etc between two system calls, would send its writes, chowns,
+// chmods and xattrs outside the target. Confine registers a root: every
+// path strictly below it given to this package is resolved below it, from
+// a descriptor opened once, with openat2's RESOLVE_BENEATH and
+// RESOLVE_NO_SYMLINKS for the folders on the way; the system call gets
+// "/proc/self/fd/N/NAME" for the parent found, as for a long path (see
+// long.go), and its own rule for NAME (lstat, lchown, O_NOFOLLOW...). A
+// symlink on the way is an error (ELOOP), never followed.
+
+type root struct {
+	path string // clean
+	fd   int    // O_PATH
+	refs int
+}
+
+var (
+	confinedN  atomic.Int32
+	confinedMu sync.RWMutex
+	confined   []*root
+)
+
+// Confine makes every path strictly below dir resolved below it, never
+// through a symlink, until release is called. dir itself is opened now
+// (it must exist) and that folder is the one kept, whatever its name
+// leads to later.
+func Confine(dir string) (release func(), err error) {
+	clean := filepath.Clean(dir)
+	abs, err := filepath.Abs(clean)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := Open(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &pathErr{op: "open", path: dir, err: err}
+	}
+	roots := []*root{{path: clean, fd: fd}}
+	if abs != clean {
+		// Both spellings: callers give paths as the target was given.
+		nfd, err := unix.Dup(fd)
+		if err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		unix.CloseOnExec(nfd)
+		roots = append(roots, &root{path: abs, fd: nfd})
+	}
+	confinedMu.Lock()
+	confined = append(confined, roots...)
+	confinedN.Store(int32(len(confined)))
+	confinedMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			confinedMu.Lock()
+			for _, r := range roots {
+				for i, c := range confined {
+					if c == r {
+						confined = append(confined[:i], confined[i+1:]...)
+						break
+					}
+				}
+				unix.Close(r.fd)
+			}
+			confinedN.Store(int32(len(confined)))
+			confinedMu.Unlock()
+		})
+	}, nil
+}
+
+type pathErr struct {
+	op, path string
+	err      error
+}
+
+func (e *pathErr) Error() string { return e.op + " " + e.path + ": " + e.err.Error() }
+func (e *pathErr) Unwrap() error { return e.err }
+
+// direct says path can be given to a system call as it is: short, and
+// below no confined root.
+func direct(path string) bool {
+	return len(path) < unix.PathMax && (confinedN.Load() == 0 || !isConfined(path))
+}
+
+func isConfined(path string) bool {
+	confinedMu.RLock()
+	defer confinedMu.RUnlock()
+	for _, r := range confined {
+		if under(path, r.path) {
+			return true
+		}
+	}
+	return false
+}
+
+func under(path, dir string) bool {
+	if dir == "/" {
+		return len(path) > 1 && path[0] == '/'
+	}
+	return len(path) > len(dir)+1 && strings.HasPrefix(path, dir) && path[len(dir)] == '/'
+}
+
+// shortenConfined returns the stand-in name for path when it is below a
+// confined root; ok false when it is not.
+func shortenConfined(path string) (p sysPath, ok bool, err error) {
+	if confinedN.Load() == 0 {
+		return sysPath{}, false, nil
+	}
+	confinedMu.RLock()
+	var r *root
+	for _, c := range confined {
+		if under(path, c.path) && (r == nil || len(c.path) > len(r.path)) {
+			r = c
+		}
+	}
+	if r == nil {
+		confinedMu.RUnlock()
+		return sysPath{}, false, nil
+	}
+	// Hold a descriptor of our own: the root may be released meanwhile.
+	rfd, err := unix.Dup(r.fd)
+	confinedMu.RUnlock()
+	if err != nil {
+		return sysPath{}, true, err
+	}
+	unix.CloseOnExec(rfd)
+	rel := strings.TrimLeft(path[len(r.path):], "/")
+	if r.path == "/" {
+		rel = strings.TrimLeft(path, "/")
+	}
+	rel = strings.TrimRight(rel, "/")
+	dir, base := "", rel
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		dir, base = rel[:i], rel[i+1:]
+	}
+	fd := rfd
+	if dir != "" {
+		fd, err = openBeneath(rfd, dir)
+		unix.Close(rfd)
+		if err != nil {
+			return sysPath{}, true, err
+		}
+	}
+	return sysPath{name: "/proc/self/fd/" + strconv.Itoa(fd) + "/" + base, dir: fd + 1}, true, nil
+}
+
+// openBeneath opens the folder rel below dirfd (O_PATH), through no
+// symlink and never above dirfd.
+func openBeneath(dirfd int, rel string) (int, error) {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	if len(rel) < unix.PathMax {
+		for {
+			fd, err := unix.Openat2(dirfd, rel, &how)
+			if err == unix.EINTR || err == unix.EAGAIN {
+				continue
+			}
+			if err != unix.ENOSYS {
+				return fd, err
+			}
+			break
+		}
+	}
+	// No openat2, or a path too long for one call: one name at a time.
+	fd := -1
+	for _, name := range strings.Split(rel, "/") {
+		if name == "" || name == "." {
+			continue
+		}
+		if name == ".." {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return -1, unix.EXDEV
+		}
+		from := dirfd
+		if fd >= 0 {
+			from = fd
+		}
+		nfd, err := openat(from, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		if err != nil {
+			if err == unix.ENOTDIR {
+				// O_NOFOLLOW|O_PATH opens a symlink itself; O_DIRECTORY
+				// then refuses it: say what openat2 would.
+				var st unix.Stat_t
+				if unix.Fstatat(from, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					err = unix.ELOOP
+				}
+			}
+			return -1, err
+		}
+		fd = nfd
+	}
+	if fd < 0 {
+		return unix.Dup(dirfd)
+	}
+	return fd, nil
+}
