@@ -144,6 +144,21 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		rs.firstFailed(n)
 		return
 	}
+	// The file it is, whatever its name may lead to later: in a folder
+	// another user can write, that name may be given to another file
+	// (a hardlink to one outside the target) before this one is done.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		fsmeta.Remove(tmp)
+		if reserved {
+			fsmeta.Remove(dst)
+		}
+		rs.warn(dst, err)
+		rs.firstFailed(n)
+		return
+	}
+	ino := [2]uint64{st.Dev, st.Ino}
 	if rs.runs != nil {
 		// Reading packs: chunks may wait until the end of the walk
 		// for the rest of their pack, so the file is opened again
@@ -160,7 +175,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		f = nil
 	}
 	rs.stats.totalBytes.Add(int64(n.Size))
-	of := &openFile{path: dst, tmp: tmp, existed: exists, reserved: reserved, f: f, node: n}
+	of := &openFile{path: dst, tmp: tmp, existed: exists, reserved: reserved, f: f, node: n, ino: ino}
 	if n.Links > 1 {
 		rs.links[[2]uint64{n.Dev, n.Inode}].file = of // its first name
 	}
@@ -283,12 +298,51 @@ func (of *openFile) writeAt(b []byte, off int64) error {
 		_, err := of.f.WriteAt(b, off)
 		return err
 	}
-	f, err := openWrite(of.tmp, 0, 0)
+	f, err := of.reopen()
 	if err != nil {
 		return err
 	}
 	_, err = f.WriteAt(b, off)
 	return errors.Join(err, f.Close())
+}
+
+// errSwapped: the name the restore was writing a file under leads to
+// another file (or a symlink) now.
+var errSwapped = errors.New("replaced by another file while it was restored; not restored")
+
+// reopen opens the temporary again for writing: never through a symlink,
+// and only if it is still the file this restore made.
+func (of *openFile) reopen() (*os.File, error) {
+	f, err := openWrite(of.tmp, unix.O_NOFOLLOW, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, &os.PathError{Op: "open", Path: of.tmp, Err: errSwapped}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if [2]uint64{st.Dev, st.Ino} != of.ino {
+		f.Close()
+		return nil, &os.PathError{Op: "open", Path: of.tmp, Err: errSwapped}
+	}
+	return f, nil
+}
+
+// same says the entry at p is the file of is writing.
+func (of *openFile) same(p string) error {
+	fi, err := fsmeta.Lstat(p)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || [2]uint64{uint64(st.Dev), st.Ino} != of.ino {
+		return &os.PathError{Op: "lstat", Path: p, Err: errSwapped}
+	}
+	return nil
 }
 
 // chunkDone counts one chunk of of as written, failed or dropped; after
@@ -306,8 +360,10 @@ func (rs *restorer) chunkDone(of *openFile) {
 		// left as zeros.
 		if of.f != nil {
 			err = of.f.Truncate(int64(of.node.Size))
+		} else if f, rerr := of.reopen(); rerr != nil {
+			err = rerr
 		} else {
-			err = fsmeta.Truncate(of.tmp, int64(of.node.Size))
+			err = errors.Join(f.Truncate(int64(of.node.Size)), f.Close())
 		}
 		if err != nil && of.failed.CompareAndSwap(false, true) {
 			rs.warn(of.path, err)
@@ -318,6 +374,12 @@ func (rs *restorer) chunkDone(of *openFile) {
 	}
 	if err != nil && of.failed.CompareAndSwap(false, true) {
 		rs.warn(of.path, err)
+	}
+	if !of.failed.Load() {
+		err = of.same(of.tmp)
+		if err != nil && of.failed.CompareAndSwap(false, true) {
+			rs.warn(of.path, err)
+		}
 	}
 	if !of.failed.Load() && of.tmp != of.path {
 		err = rs.replace(of.tmp, of.path)
@@ -363,6 +425,14 @@ func (rs *restorer) chunkDone(of *openFile) {
 		rs.writtenMu.Lock()
 		rs.written = append(rs.written, of)
 		rs.writtenMu.Unlock()
+	}
+	if err := of.same(of.path); err != nil {
+		// Not this restore's file: its metadata is not given to it.
+		rs.warn(of.path, err)
+		rs.stats.files.Add(-1)
+		rs.stats.bytes.Add(-of.written.Load())
+		rs.finish(of, false)
+		return
 	}
 	if err := fsmeta.Apply(of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.setFlags(of.path, of.node, of.existed)}); err != nil {
 		rs.warn(of.path, err)

@@ -2,16 +2,22 @@ package restore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/mem"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/ingest"
 	"github.com/cairn-backup/cairn/repo/restore"
 )
@@ -76,5 +82,73 @@ func TestRestoreFolderSwappedForSymlink(t *testing.T) {
 	}
 	if fi, err := os.Lstat(outside); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("folder outside the target was changed: %v %v", fi.Mode(), err)
+	}
+}
+
+// onFirstData calls hook before the first read of a data pack.
+type onFirstData struct {
+	backends.Backend
+	once sync.Once
+	hook func()
+}
+
+func (o *onFirstData) Load(ctx context.Context, name string, off, length int64) ([]byte, error) {
+	if strings.HasPrefix(name, id.DataBlob.String()+"/") {
+		o.once.Do(o.hook)
+	}
+	return o.Backend.Load(ctx, name, off, length)
+}
+
+// A file being written under its temporary name, which another user
+// replaces with a hardlink to a file outside the target, must not give
+// that file the snapshot's mode, times or content, nor be reported
+// restored.
+func TestRestoreTempSwappedForHardlink(t *testing.T) {
+	for _, readPacks := range []bool{false, true} {
+		t.Run(fmt.Sprint("readPacks=", readPacks), func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "src")
+			must(t, os.Mkdir(src, 0o755))
+			big := make([]byte, 17<<20)
+			rand.New(rand.NewSource(1)).Read(big)
+			must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
+			be := &onFirstData{Backend: mem.New()}
+			r := repo.TestRepositoryOn(t, be)
+			res, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret := filepath.Join(dir, "secret")
+			must(t, os.WriteFile(secret, []byte("precious\n"), 0o600))
+			old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+			must(t, os.Chtimes(secret, old, old))
+			dst := filepath.Join(dir, "dst")
+			must(t, os.Mkdir(dst, 0o755))
+			var swapErr error
+			be.hook = func() {
+				swapErr = errors.New("no temporary found")
+				ents, _ := os.ReadDir(dst)
+				for _, e := range ents {
+					if strings.Contains(e.Name(), restore.PartialSuffix) {
+						swp := filepath.Join(dst, ".swp")
+						if swapErr = os.Link(secret, swp); swapErr == nil {
+							swapErr = os.Rename(swp, filepath.Join(dst, e.Name()))
+						}
+					}
+				}
+			}
+			_, err = restore.Run(context.Background(), r, res.Snapshot, src, restore.Options{Target: dst, Workers: 2, ReadPacks: readPacks, SkipOwner: os.Geteuid() != 0})
+			if swapErr != nil {
+				t.Fatalf("swap: %v", swapErr)
+			}
+			if err == nil {
+				t.Error("restore of a file swapped for another reported success")
+			}
+			b, rerr := os.ReadFile(secret)
+			fi, serr := os.Lstat(secret)
+			if rerr != nil || serr != nil || string(b) != "precious\n" || fi.Mode().Perm() != 0o600 || !fi.ModTime().Equal(old) {
+				t.Errorf("file outside the target changed: %d bytes, %v, %v (%v %v)", len(b), fi.Mode(), fi.ModTime(), rerr, serr)
+			}
+		})
 	}
 }

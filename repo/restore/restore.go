@@ -249,6 +249,9 @@ type openFile struct {
 	finished bool     // in place (ok) or removed
 	ok       bool     // in place
 	links    []string // other names of its hardlink group, linked when it is in place
+	// ino: the device and inode of the file written, to know it again
+	// by its name (which another user may give to another file).
+	ino [2]uint64
 }
 
 // firstName is the first name restored of a hardlink group: the others
