@@ -84,6 +84,16 @@ func Confine(dir string) (release func(), err error) {
 	}, nil
 }
 
+// symlinkOnWay is the error for a path below a confined root with a
+// symlink (or a folder swapped for one) on the way: errors.Is finds
+// unix.ELOOP in it, but it is no failure of the filesystem.
+type symlinkOnWay struct{}
+
+func (symlinkOnWay) Error() string {
+	return "a folder on the way is a symlink (replaced while restoring?): not followed"
+}
+func (symlinkOnWay) Is(target error) bool { return target == unix.ELOOP }
+
 type pathErr struct {
 	op, path string
 	err      error
@@ -153,6 +163,9 @@ func shortenConfined(path string) (p sysPath, ok bool, err error) {
 	if dir != "" {
 		fd, err = openBeneath(rfd, dir)
 		unix.Close(rfd)
+		if err == unix.ELOOP {
+			err = symlinkOnWay{}
+		}
 		if err != nil {
 			return sysPath{}, true, err
 		}
