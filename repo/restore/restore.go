@@ -567,9 +567,6 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 		rs.warn(d.path, errNameTaken)
 		return false
 	}
-	if d.above && !d.parent.fresh {
-		d.path = rs.followAbove(d.path)
-	}
 	if d.above && !rs.opt.DryRun {
 		// Left as it is if it exists (see Run): what is changed to
 		// restore into it is given back at the end.
@@ -660,6 +657,14 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 	defer rs.restoredHere(parent, n.Name)
 	if n.Kind == tree.KindDir {
 		d := &lazyDir{parent: parent, path: dst, above: rs.above(rel)}
+		if d.above && !parent.fresh {
+			// A symlink there to a folder in the target is gone
+			// through: its entries are restored at the real folder's
+			// path, since nothing below the target is reached
+			// through a symlink.
+			dst = rs.followAbove(dst)
+			d.path = dst
+		}
 		if take && !rs.ensure(d) {
 			return
 		}

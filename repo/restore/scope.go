@@ -105,11 +105,19 @@ func (rs *restorer) followAbove(p string) string {
 	}
 	if real, err := filepath.EvalSymlinks(p); err == nil && rs.realTarget != "" && within(real, rs.realTarget) {
 		if st, err := os.Stat(real); err == nil && st.IsDir() {
+			// The same folder, spelt from the target as it was given
+			// and through no symlink: the restore reaches everything
+			// below the target that way (fsmeta.Confine).
+			in, err := filepath.Rel(rs.realTarget, real)
+			if err != nil {
+				return p
+			}
+			to := filepath.Join(filepath.Clean(rs.opt.Target), in)
 			if rs.followed == nil {
 				rs.followed = map[string]string{}
 			}
-			rs.followed[p] = real
-			return real
+			rs.followed[p] = to
+			return to
 		}
 	}
 	if rs.opt.Notice != nil && rs.opt.Overwrite != Never { // else kept, and an error says so
