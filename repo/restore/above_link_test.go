@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/ingest"
@@ -162,5 +163,68 @@ func TestFollowedSymlinkAboveKeepsDefaultACL(t *testing.T) {
 	}
 	if got, err := getxattr(data, "system.posix_acl_default"); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("%s, reached through a symlink above the paths, has default ACL %x (%v), want its own %x back", data, got, err, want)
+	}
+}
+
+// --delete went through a followed symlink above the paths by opening the
+// folder it led to by its absolute path, following any symlink on the
+// way: a folder on that way replaced by a symlink to elsewhere once the
+// files were restored (here from the last progress report, after the
+// walk and before the delete pass) had --delete remove files outside the
+// target. It must reach the folder from the target, as every other step
+// of --delete does, through no symlink.
+func TestDeleteThroughFollowedSymlinkStaysInTarget(t *testing.T) {
+	bctx := context.Background()
+	r := repo.TestRepository(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, rest, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	dst := t.TempDir()
+	// <top> -> a/b: the followed folder is dst/a/b, reached through a.
+	if err := os.MkdirAll(filepath.Join(dst, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a/b", filepath.Join(dst, top)); err != nil {
+		t.Fatal(err)
+	}
+	// Outside the target, a folder shaped like the one restored, with a
+	// file the snapshot lacks.
+	outside := t.TempDir()
+	victim := filepath.Join(outside, "b", rest, "precious")
+	if err := os.MkdirAll(filepath.Dir(victim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(victim, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var swapped sync.Once
+	opt := restore.Options{Target: dst, Workers: 2, SkipOwner: true, Delete: true, Interval: time.Hour,
+		Progress: func(pr restore.Progress) {
+			if !pr.WalkDone {
+				return
+			}
+			swapped.Do(func() {
+				a := filepath.Join(dst, "a")
+				if err := os.Rename(a, a+".old"); err != nil {
+					t.Error(err)
+				}
+				if err := os.Symlink(outside, a); err != nil {
+					t.Error(err)
+				}
+			})
+		}}
+	restore.Run(bctx, r, res.Snapshot, "/", opt)
+	if b, err := os.ReadFile(filepath.Join(dst, "a.old", "b", rest, "f")); err != nil || string(b) != "data" {
+		t.Errorf("not restored through the symlink: %q %v", b, err)
+	}
+	if _, err := os.Lstat(victim); err != nil {
+		t.Errorf("--delete removed %s, outside the target: %v", victim, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -58,7 +59,44 @@ func (rs *restorer) deletePass(root *tree.Node, rel string) {
 		return
 	}
 	defer unix.Close(fd)
+	rs.targetFd, rs.inDelete = fd, true
+	defer func() { rs.inDelete = false }()
 	rs.pruneTree(fd, root.Subtree, root.Incomplete, rs.base, rel, spoilt)
+}
+
+// openInTarget opens real, a folder inside the target (rs.realTarget) that
+// a followed symlink led to, from the target's descriptor one component at
+// a time with O_NOFOLLOW: nothing outside the target is reached, whatever
+// changed on the way since the symlink was followed.
+func (rs *restorer) openInTarget(real string, flags int) (int, error) {
+	if !rs.inDelete || rs.realTarget == "" || !within(real, rs.realTarget) {
+		return -1, unix.ENOENT
+	}
+	var comps []string
+	for _, c := range strings.Split(strings.TrimPrefix(real, rs.realTarget), "/") {
+		if c != "" {
+			comps = append(comps, c)
+		}
+	}
+	if len(comps) == 0 {
+		return openat(rs.targetFd, ".", flags)
+	}
+	fd := rs.targetFd
+	for i, c := range comps {
+		f := unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		if i == len(comps)-1 {
+			f = flags
+		}
+		next, err := openat(fd, c, f)
+		if fd != rs.targetFd {
+			unix.Close(fd)
+		}
+		if err != nil {
+			return -1, err
+		}
+		fd = next
+	}
+	return fd, nil
 }
 
 // pruneTree deletes the extra entries of the folder open at fd (dst in the
@@ -121,8 +159,10 @@ func (rs *restorer) pruneTree(fd int, tid id.ID, incomplete bool, dst, rel strin
 		if real, ok := rs.followed[filepath.Join(dst, n.Name)]; ok && err != nil && rs.above(crel) {
 			// A symlink above the paths the restore followed to a
 			// folder inside the target (followAbove): gone through
-			// the same way.
-			cfd, err = fsmeta.Open(real, rs.openFlags(crel)|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			// the same way, to the same folder, reached from the
+			// target through no symlink (not by its path, which a
+			// symlink put on the way since would lead elsewhere).
+			cfd, err = rs.openInTarget(real, rs.openFlags(crel)|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
 		}
 		switch {
 		case err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP:

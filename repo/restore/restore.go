@@ -170,6 +170,10 @@ type restorer struct {
 	// the target (see followAbove). Walker only until the walk is done.
 	realTarget string
 	followed   map[string]string
+	// targetFd is the target's descriptor while inDelete (deletePass),
+	// from which openInTarget reaches a followed folder.
+	targetFd int
+	inDelete bool
 	// cur is the folder the walk restores entries into. Walker only.
 	cur *lazyDir
 	// same counts metadata failures, reported a few times each.
