@@ -70,7 +70,7 @@ The folders above the snapshot's paths (/ and /home for a snapshot of
 in the target in place of one (/home -> /data/home, restoring with --target /)
 is followed, as restic and rsync -K do, when it leads, resolved as the kernel
 would, to a folder inside the target; any other symlink there (leading outside
-the target, or nowhere) is replaced by a folder, and a notice says so (with
+the target, into another of the snapshot's paths, or nowhere) is replaced by a folder, and a notice says so (with
 --overwrite never it is kept, an error): a restore never writes outside
 --target.
 

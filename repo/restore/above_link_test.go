@@ -228,3 +228,54 @@ func TestDeleteThroughFollowedSymlinkStaysInTarget(t *testing.T) {
 		t.Errorf("--delete removed %s, outside the target: %v", victim, err)
 	}
 }
+
+// A symlink above the paths that led into another of the snapshot's
+// paths (/home -> /srv, for a snapshot of /home/ann and /srv) was
+// followed: /home/ann was restored into /srv/ann, which --delete then
+// removed as a name the snapshot's /srv lacks: /home/ann was nowhere,
+// said only by a failure to set the folder's metadata. Such a symlink is replaced, with
+// the notice, as one leading outside the target is.
+func TestSymlinkAboveIntoAnotherPathNotFollowed(t *testing.T) {
+	bctx := context.Background()
+	r := repo.TestRepository(t)
+	base := t.TempDir()
+	ann := filepath.Join(base, "home", "ann")
+	srv := filepath.Join(base, "srv")
+	os.MkdirAll(ann, 0o755)
+	os.MkdirAll(srv, 0o755)
+	if err := os.WriteFile(filepath.Join(ann, "f"), []byte("ann's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(srv, "g"), []byte("srv's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{ann, srv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	in := filepath.Join(dst, base)
+	os.MkdirAll(filepath.Join(in, "srv"), 0o755)
+	if err := os.Symlink("srv", filepath.Join(in, "home")); err != nil {
+		t.Fatal(err)
+	}
+	var notices []string
+	var mu sync.Mutex
+	opt := restore.Options{Target: dst, Workers: 2, SkipOwner: true, Delete: true, Warn: func(p string, err error) { t.Logf("warning %s: %v", p, err) },
+		Notice: func(p, msg string) { mu.Lock(); notices = append(notices, p+": "+msg); mu.Unlock() }}
+	if _, err := restore.Run(bctx, r, res.Snapshot, "/", opt); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(in, "home", "ann", "f")); err != nil || string(b) != "ann's" {
+		t.Errorf("home/ann/f: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(in, "srv", "g")); err != nil || string(b) != "srv's" {
+		t.Errorf("srv/g: %q %v", b, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(in, "home")); err != nil || !fi.IsDir() {
+		t.Errorf("home: the symlink into srv was kept: %v", err)
+	}
+	if len(notices) != 1 || !strings.Contains(notices[0], restore.AboveLinkReplaced) {
+		t.Errorf("notices %q", notices)
+	}
+}

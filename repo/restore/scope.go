@@ -86,7 +86,8 @@ func pathSets(paths []string) (in, ways map[string]bool) {
 
 // AboveLinkReplaced is the notice for a symlink in the target where the
 // snapshot has a folder above its paths, that does not lead to a folder
-// inside the target: it is replaced by a folder.
+// inside the target (or leads into another of the snapshot's paths:
+// crossesPaths): it is replaced by a folder.
 const AboveLinkReplaced = "replaced by a folder: a symlink where the snapshot has a folder above its paths, that leads to no folder inside the target"
 
 // followAbove returns where the restore goes through the folder above
@@ -103,7 +104,7 @@ func (rs *restorer) followAbove(p string) string {
 	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		return p
 	}
-	if real, err := filepath.EvalSymlinks(p); err == nil && rs.realTarget != "" && within(real, rs.realTarget) {
+	if real, err := filepath.EvalSymlinks(p); err == nil && rs.realTarget != "" && within(real, rs.realTarget) && !rs.crossesPaths(p, real) {
 		if st, err := os.Stat(real); err == nil && st.IsDir() {
 			// The same folder, spelt from the target as it was given
 			// and through no symlink: the restore reaches everything
@@ -133,4 +134,41 @@ func (rs *restorer) followAbove(p string) string {
 // within says the clean absolute path p is root or inside it.
 func within(p, root string) bool {
 	return p == root || root == "/" || strings.HasPrefix(p, root+"/")
+}
+
+// crossesPaths says that following the symlink at p (in the target) to
+// real (in the target, resolved) would put one of the snapshot's paths
+// below p at, inside or above another of its paths (/home -> /srv, for a
+// snapshot of /home/ann and /srv): the two would be restored into one
+// folder, and --delete of the one would remove what the other restored.
+func (rs *restorer) crossesPaths(p, real string) bool {
+	from, err1 := filepath.Rel(rs.base, p)
+	to, err2 := filepath.Rel(rs.realTarget, real)
+	if err1 != nil || err2 != nil || strings.HasPrefix(from, "..") || strings.HasPrefix(to, "..") {
+		return true
+	}
+	from = repo.RecordedPath(path.Clean("/" + path.Join(rs.baseRel, filepath.ToSlash(from))))
+	to = repo.RecordedPath(path.Clean("/" + path.Join(rs.baseRel, filepath.ToSlash(to))))
+	for sp := range rs.paths {
+		suffix, ok := strings.CutPrefix(sp, from+"/")
+		if from == "/" {
+			suffix, ok = strings.TrimPrefix(sp, "/"), true
+		}
+		if !ok {
+			continue
+		}
+		m := path.Join(to, suffix)
+		if rs.ways[m] {
+			return true // above another path
+		}
+		for d := m; ; d = path.Dir(d) {
+			if rs.paths[d] {
+				return true // at or inside one
+			}
+			if d == "/" {
+				break
+			}
+		}
+	}
+	return false
 }
