@@ -38,6 +38,9 @@ import (
 type sysPath struct {
 	name string
 	dir  int // the parent directory's descriptor plus one; 0: none
+	// held: the parent, kept open below a confined root (confine.go)
+	held *heldDir
+	root *root
 }
 
 // shorten returns the name to give a system call for path. Close the
@@ -52,6 +55,9 @@ func shorten(path string) (sysPath, error) {
 func (p sysPath) close() {
 	if p.dir > 0 {
 		unix.Close(p.dir - 1)
+	}
+	if p.held != nil {
+		p.root.release(p.held)
 	}
 }
 
@@ -131,7 +137,7 @@ func openat(dirfd int, path string, flags int) (int, error) {
 
 // fix makes err, from a call on p.name, name orig instead.
 func (p sysPath) fix(err error, orig string) error {
-	if p.dir == 0 || err == nil {
+	if p.dir == 0 && p.held == nil || err == nil {
 		return err
 	}
 	var pe *os.PathError
@@ -235,6 +241,7 @@ func Remove(path string) error {
 	if direct(path) {
 		return os.Remove(path)
 	}
+	defer forgetConfined(path)
 	return onePath("remove", path, os.Remove)
 }
 
@@ -245,6 +252,7 @@ func RemoveAll(path string) error {
 	if direct(path) {
 		return os.RemoveAll(path)
 	}
+	defer forgetConfined(path)
 	return onePath("unlinkat", path, os.RemoveAll)
 }
 
@@ -261,6 +269,8 @@ func Rename(from, to string) error {
 	if direct(from) && direct(to) {
 		return os.Rename(from, to)
 	}
+	defer forgetConfined(from)
+	defer forgetConfined(to)
 	return twoPaths("rename", from, to, os.Rename)
 }
 
