@@ -287,7 +287,13 @@ func (r *Repository) Snapshots(ctx context.Context, warn func(error)) ([]*Snapsh
 		}
 	}
 	if len(add) > 0 || len(cat) != len(stored) {
-		if err := r.idx.SyncSnapshots(stored, add); err != nil {
+		// The list is complete without the catalogue: a local index
+		// that cannot be written (a full disk, a read-only home) only
+		// means the next run downloads these snapshots again. With
+		// CatalogueOnly this is the run's first write to the local
+		// index, so nothing before it found the folder unwritable and
+		// fell back to a private index.
+		if err := r.idx.SyncSnapshots(stored, add); err != nil && !r.cacheWriteRefused(err) {
 			return nil, err
 		}
 	}

@@ -76,3 +76,37 @@ func TestCacheDirFillsDuringIngest(t *testing.T) {
 	c.ok("restore", "latest:"+src, "--target", dst)
 	sameFiles(t, src, dst)
 }
+
+// cairn snapshots reads only the catalogue (CatalogueOnly), so the first
+// write to the local index is the catalogue's: a full cache folder there
+// must not fail the listing, as it did not when the index was synced
+// first and the run fell back to a private index. It exited 1 with
+// "no space left on device" and listed nothing.
+func TestSnapshotsCacheDirFull(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 50<<10, 5)
+	c.ok("ingest", "-q", src)
+
+	mnt := smallTmpfs(t, "8m")
+	r := newCLIAt(t, c.repoDir(), "CAIRN_CACHE_DIR="+filepath.Join(mnt, "cache"))
+	r.ok("snapshots") // the catalogue holds the first snapshot
+	fill, _ := os.Create(filepath.Join(mnt, "fill"))
+	fill.Write(make([]byte, 16<<20))
+	fill.Close()
+
+	// With the other cache: new snapshots, more than the pages the
+	// local index freed before could hold.
+	tag := strings.Repeat("t", 4000)
+	for i := range 10 {
+		os.WriteFile(filepath.Join(src, "new"), []byte(fmt.Sprint(i)), 0o644)
+		c.ok("ingest", "-q", "--tag", tag, src)
+	}
+	out, err := r.cmd("snapshots", "--json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("snapshots with a full cache folder: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), `"short_id"`); n != 11 {
+		t.Fatalf("snapshots with a full cache folder listed %d snapshots, want 11:\n%s", n, out)
+	}
+}
