@@ -39,14 +39,16 @@ func (s *S3) RemoveStaleTemp(age time.Duration) (int, error) {
 }
 
 // ownUpload reports whether name, relative to the repository's prefix, is
-// one a repository uploads in parts: a pack, an index segment or a
-// snapshot, stored in its folder under its ID (64 hex digits) as the last
-// element ("data/ab/<id>", "index/<id>"). Config, keys and locks are too
-// small to be uploaded in parts.
+// one a repository uploads in parts: a pack, an index segment, a snapshot
+// or a prune's deletion mark (33 bytes a pack: past the multipart
+// threshold in a repository of millions of packs), stored in its folder
+// under its ID (64 hex digits) as the last element ("data/ab/<id>",
+// "index/<id>"). Config, keys and locks are too small to be uploaded in
+// parts.
 func ownUpload(name string) bool {
 	folder, _, _ := strings.Cut(name, "/")
 	switch folder {
-	case "data", "tree", "index", "snapshots":
+	case "data", "tree", "index", "snapshots", "condemned":
 	default:
 		return false
 	}
