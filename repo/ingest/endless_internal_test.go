@@ -26,3 +26,12 @@ func TestEndlessStopsAtTheBound(t *testing.T) {
 		t.Fatalf("a short pseudo-file: %d bytes, %v", n, err)
 	}
 }
+
+// A file of exactly zeroSizeMax bytes is read whole: it ends at the bound,
+// it does not go past it.
+func TestEndlessAtTheBoundEnds(t *testing.T) {
+	n, err := io.Copy(io.Discard, &endless{r: io.LimitReader(zeros{}, zeroSizeMax), left: zeroSizeMax})
+	if err != nil || n != zeroSizeMax {
+		t.Fatalf("a file of exactly the bound: %d bytes, %v", n, err)
+	}
+}

@@ -524,6 +524,12 @@ type endless struct {
 
 func (e *endless) Read(p []byte) (int, error) {
 	if e.left <= 0 {
+		// A file of exactly zeroSizeMax bytes ends here: only a byte
+		// past the bound makes it one that does not end.
+		var probe [1]byte
+		if n, err := e.r.Read(probe[:]); n == 0 && err != nil {
+			return 0, err
+		}
 		return 0, fmt.Errorf("its size on stat is 0, and it holds more than %d MiB: a pseudo-file that does not end; left out", zeroSizeMax>>20)
 	}
 	if int64(len(p)) > e.left {
