@@ -60,8 +60,12 @@ func (r *Repository) loadBlob(ctx context.Context, t id.BlobType, bid id.ID, buf
 	if lerr == nil && !ok && knew {
 		// The index knew the blob when this reader read it, and the
 		// stored segments no longer do: a prune removed it as unused,
-		// its snapshots forgotten meanwhile. That is not damage.
-		return nil, fmt.Errorf("%s blob %s was removed by a prune after this reader read the index (its snapshots were forgotten meanwhile): %w", t, bid, ErrNotFound)
+		// its snapshots forgotten meanwhile, which is not damage; or
+		// its pack was lost and a repair index elsewhere dropped it,
+		// which is, and its snapshot is still there. Nothing here
+		// tells the two apart: say both.
+		return nil, fmt.Errorf("%s blob %s is no longer in the index: removed by a prune after this reader read the index (its snapshots forgotten meanwhile), "+
+			"or lost with its pack and dropped by a repair index (cairn check tells whether a snapshot still needs it): %w", t, bid, ErrNotFound)
 	}
 	if lerr != nil || !ok || now == before {
 		return nil, err
