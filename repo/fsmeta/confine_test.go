@@ -1,0 +1,102 @@
+package fsmeta_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairn-backup/cairn/repo/fsmeta"
+)
+
+func create(t *testing.T, p string) error {
+	t.Helper()
+	fd, err := fsmeta.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		unix.Close(fd)
+	}
+	return err
+}
+
+// A confined restore keeps the folders it found open. A folder it removes
+// and makes again at the same name is the new one: files go into it, not
+// into the removed one (where creating fails).
+func TestConfinedFolderRemadeIsFoundAgain(t *testing.T) {
+	target := t.TempDir()
+	release, err := fsmeta.Confine(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	a := filepath.Join(target, "a")
+	if err := fsmeta.Mkdir(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, filepath.Join(a, "x")); err != nil { // a is now held
+		t.Fatal(err)
+	}
+	if err := fsmeta.RemoveAll(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsmeta.Mkdir(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, filepath.Join(a, "y")); err != nil {
+		t.Fatalf("a file in the folder made again: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(a, "y")); err != nil {
+		t.Fatal(err)
+	}
+	// Renamed away and made again: the same.
+	if err := fsmeta.Rename(a, filepath.Join(target, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsmeta.Mkdir(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, filepath.Join(a, "z")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(a, "z")); err != nil {
+		t.Fatalf("the file went elsewhere: %v", err)
+	}
+}
+
+// A held folder swapped for a symlink by someone else is still the folder
+// found below the target: nothing goes through the symlink.
+func TestConfinedHeldFolderSwappedForSymlink(t *testing.T) {
+	target, outside := t.TempDir(), t.TempDir()
+	release, err := fsmeta.Confine(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	a := filepath.Join(target, "a")
+	if err := os.Mkdir(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, filepath.Join(a, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(a, filepath.Join(target, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, a); err != nil {
+		t.Fatal(err)
+	}
+	create(t, filepath.Join(a, "y"))
+	if _, err := os.Lstat(filepath.Join(outside, "y")); err == nil {
+		t.Fatal("a file was made outside the target through the symlink")
+	}
+	// Not held (a fresh name): refused outright.
+	if err := os.Symlink(outside, filepath.Join(target, "c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, filepath.Join(target, "c", "y")); err == nil {
+		t.Fatal("a path through a symlink below the target was followed")
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Fatalf("outside the target: %v", entries)
+	}
+}
