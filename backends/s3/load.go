@@ -78,16 +78,27 @@ func (s *S3) load(ctx context.Context, name string, offset, length int64, alloc 
 		return mapErr("load", name, err)
 	}
 	defer body.Close()
+	// An answer without a Content-Length (chunked, or ended by closing
+	// the connection, as some proxies send it) has info.Size -1: the
+	// object's head then tells a whole object's size, so that a body cut
+	// short is an error, not fewer bytes.
 	size, ok := totalSize(header)
 	if !ok {
 		size = info.Size // a whole object
+		if size < 0 {
+			fi, err := s.stat(ctx, name)
+			if err != nil {
+				return fmt.Errorf("load %s: %w", name, err)
+			}
+			size = fi.Size
+		}
 	}
 	if length < 0 {
 		length = size - offset
 	} else if offset+length > size {
 		return rangeErr(size)
 	}
-	if info.Size != length {
+	if info.Size >= 0 && info.Size != length {
 		return fmt.Errorf("load %s: server sent %d bytes for a range of %d", name, info.Size, length)
 	}
 	if _, err := io.ReadFull(body, alloc(length)); err != nil {

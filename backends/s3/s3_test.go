@@ -591,3 +591,62 @@ func TestRemoveStaleUploadsAtBucketRoot(t *testing.T) {
 		t.Errorf("uploads left in the bucket: %q, want the other tools' two", left)
 	}
 }
+
+// lengthless passes on the server's answers to GETs of objects named
+// "whole*" without their Content-Length, as a chunked or close-delimited
+// answer comes (from a proxy in between, say), and cut short if cut.
+type lengthless struct {
+	base http.RoundTripper
+	cut  bool
+}
+
+func (l lengthless) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(r)
+	if err != nil || r.Method != http.MethodGet || resp.StatusCode >= 300 || !strings.Contains(r.URL.Path, "/whole") {
+		return resp, err
+	}
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = -1
+	if l.cut {
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body[:len(body)/2]))
+	}
+	return resp, nil
+}
+
+// An answer without a Content-Length is read whole, and one cut short is
+// an error, not fewer bytes: a whole object's size is asked for when the
+// answer does not say it.
+func TestLoadWithoutContentLength(t *testing.T) {
+	srv := s3test.New(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	for _, cut := range []bool{false, true} {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		defer tr.CloseIdleConnections()
+		b := open(t, srv, s3.Options{Transport: lengthless{base: tr, cut: cut}, MaxRetries: 1})
+		if err := b.Save(t.Context(), "snapshots/whole", data); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []struct{ off, n int64 }{{0, -1}, {100, -1}, {100, 1000}} {
+			got, err := b.Load(t.Context(), "snapshots/whole", r.off, r.n)
+			want := data[r.off:]
+			if r.n >= 0 {
+				want = want[:r.n]
+			}
+			switch {
+			case cut && err == nil:
+				t.Errorf("load %d+%d of an answer cut short: %d bytes and no error", r.off, r.n, len(got))
+			case cut && backends.Permanent(err):
+				t.Errorf("load %d+%d of an answer cut short: %v, which a retry filter would not retry", r.off, r.n, err)
+			case !cut && err != nil:
+				t.Errorf("load %d+%d without Content-Length: %v", r.off, r.n, err)
+			case !cut && !bytes.Equal(got, want):
+				t.Errorf("load %d+%d without Content-Length: %d bytes, not the %d stored", r.off, r.n, len(got), len(want))
+			}
+		}
+	}
+}
