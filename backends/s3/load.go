@@ -14,8 +14,7 @@ import (
 	"github.com/cairn-backup/cairn/backends"
 )
 
-// Load reads the range with one GET (a Range request unless it is the whole
-// object).
+// Load reads the range with one Range GET (bytes=0- for the whole object).
 func (s *S3) Load(ctx context.Context, name string, offset, length int64) ([]byte, error) {
 	var out []byte
 	err := s.load(ctx, name, offset, length, func(n int64) []byte {
@@ -60,12 +59,17 @@ func (s *S3) load(ctx context.Context, name string, offset, length int64, alloc 
 	if length == 0 {
 		return atEnd()
 	}
+	// A whole object is asked for as the range "bytes=0-" too: the
+	// answer's Content-Range then tells the object's size, so that a
+	// body cut short together with its Content-Length (by a broken proxy)
+	// is an error to retry, not a shorter object. (An empty object has
+	// no such range: InvalidRange, then its head, tell it is empty.)
 	var opts minio.GetObjectOptions
 	switch {
 	case length > 0:
 		opts.SetRange(offset, offset+length-1)
-	case offset > 0:
-		opts.SetRange(offset, 0)
+	default:
+		opts.Set("Range", fmt.Sprintf("bytes=%d-", offset))
 	}
 	body, info, header, err := s.core.GetObject(ctx, s.bucket, s.key(name), opts)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -646,6 +647,72 @@ func TestLoadWithoutContentLength(t *testing.T) {
 				t.Errorf("load %d+%d without Content-Length: %v", r.off, r.n, err)
 			case !cut && !bytes.Equal(got, want):
 				t.Errorf("load %d+%d without Content-Length: %d bytes, not the %d stored", r.off, r.n, len(got), len(want))
+			}
+		}
+	}
+}
+
+// shortened cuts the first cuts answers to GETs of objects named "whole*"
+// to half, with a Content-Length that says so, as a broken proxy might.
+type shortened struct {
+	base http.RoundTripper
+	cuts *atomic.Int64
+}
+
+func (s shortened) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(r)
+	if err != nil || r.Method != http.MethodGet || resp.StatusCode >= 300 || !strings.Contains(r.URL.Path, "/whole") {
+		return resp, err
+	}
+	if s.cuts.Add(-1) < 0 {
+		return resp, nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	body = body[:len(body)/2]
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return resp, nil
+}
+
+// A whole object whose answer comes cut short with a Content-Length that
+// agrees is an error that a retry cures, not a shorter object: check would
+// call an intact index segment or snapshot damaged.
+func TestLoadWholeCutWithContentLength(t *testing.T) {
+	srv := s3test.New(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	defer tr.CloseIdleConnections()
+	cuts := new(atomic.Int64)
+	b := open(t, srv, s3.Options{Transport: shortened{base: tr, cuts: cuts}, MaxRetries: 1})
+	for _, name := range []string{"index/whole", "index/whole-empty"} {
+		want := data
+		if strings.HasSuffix(name, "empty") {
+			want = nil
+		}
+		if err := b.Save(t.Context(), name, want); err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range []int64{0, 100} {
+			if off > int64(len(want)) {
+				continue
+			}
+			cuts.Store(1)
+			got, err := b.Load(t.Context(), name, off, -1)
+			switch {
+			case len(want) > 0 && err == nil:
+				t.Errorf("load %s from %d, cut short: %d bytes and no error", name, off, len(got))
+			case backends.Permanent(err):
+				t.Errorf("load %s from %d, cut short: %v, which a retry filter would not retry", name, off, err)
+			}
+			cuts.Store(1)
+			got, err = retry.New(b, retry.Options{MinDelay: time.Millisecond}).Load(t.Context(), name, off, -1)
+			if err != nil || !bytes.Equal(got, want[off:]) {
+				t.Errorf("load %s from %d through retry, first answer cut short: %d bytes, %v; want %d bytes", name, off, len(got), err, len(want)-int(off))
 			}
 		}
 	}
