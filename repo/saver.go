@@ -537,8 +537,9 @@ func (s *Saver) Flush() error {
 		// The packs that were stored before the failure (a full disk, a
 		// refused upload) are indexed all the same, so that the next
 		// ingest reuses them instead of storing them again beside them.
+		// One line, as the CLI prints an error after "cairn: ".
 		if cerr := s.checkpoint(); cerr != nil {
-			return errors.Join(err, cerr)
+			return fmt.Errorf("%w; the packs stored before it are not indexed either: %w", err, cerr)
 		}
 		return err
 	}
