@@ -187,9 +187,13 @@ func Open(ctx context.Context, location string, opts Options) (*S3, error) {
 		return nil, err
 	}
 	ok, err := s.bucketExists(ctx)
-	if err == nil && !ok {
+	var oerr openRetryErr
+	switch {
+	case err == nil && !ok:
 		err = fmt.Errorf("open %s: bucket %q: %w (init creates it)", s.location, s.bucket, backends.ErrNotFound)
-	} else if err != nil {
+	case errors.As(err, &oerr):
+		err = oerr.error
+	case err != nil:
 		err = mapErr("open "+s.location, "", err)
 	}
 	if err != nil {
@@ -241,11 +245,13 @@ func (s *S3) bucketExists(ctx context.Context) (bool, error) {
 // does not stop the opening where it would stop no later call. Without
 // OpenRetry, when minio-go was told not to retry, it tries a few times.
 // fn keeps its own last error; last returns it, unclassified. The error
-// returned is OpenRetry's when ctx ended it.
+// returned, an openRetryErr, is OpenRetry's when ctx ended it or the tries
+// ran out (it then says how many were made); a permanent failure is left
+// to last, for the caller to look into.
 func (s *S3) retryFirst(ctx context.Context, fn func() error, last func() error) error {
 	if s.opts.OpenRetry != nil {
-		if err := s.opts.OpenRetry(ctx, fn); err != nil && ctx.Err() != nil {
-			return err
+		if err := s.opts.OpenRetry(ctx, fn); err != nil && (ctx.Err() != nil || !backends.Permanent(err)) {
+			return openRetryErr{err}
 		}
 		return nil
 	}
@@ -257,6 +263,12 @@ func (s *S3) retryFirst(ctx context.Context, fn func() error, last func() error)
 	return nil
 }
 
+// openRetryErr is an error of Options.OpenRetry, which names the request
+// and the location already: it is returned as it is.
+type openRetryErr struct{ error }
+
+func (e openRetryErr) Unwrap() error { return e.error }
+
 // Create connects like Open, first creating the bucket (in the region) when
 // it is missing.
 func Create(ctx context.Context, location string, opts Options) (*S3, error) {
@@ -265,7 +277,10 @@ func Create(ctx context.Context, location string, opts Options) (*S3, error) {
 		return nil, err
 	}
 	ok, err := s.bucketExists(ctx)
-	if err != nil {
+	var oerr openRetryErr
+	if errors.As(err, &oerr) {
+		err = oerr.error
+	} else if err != nil {
 		err = mapErr("create "+s.location, "", err)
 	} else if !ok {
 		mkBucket := func() error {
@@ -281,7 +296,7 @@ func Create(ctx context.Context, location string, opts Options) (*S3, error) {
 			return nil
 		}
 		if rerr := s.retryFirst(ctx, mkBucket, func() error { return err }); rerr != nil {
-			err = rerr
+			err = rerr.(openRetryErr).error
 		} else if err != nil {
 			err = mapErr("create bucket "+s.bucket+" at "+s.location, "", err)
 		}
