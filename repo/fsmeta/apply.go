@@ -3,6 +3,7 @@ package fsmeta
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -131,19 +132,28 @@ func hasXattr(xs []tree.Xattr, name string) bool {
 }
 
 // chmodNoFollow changes the mode of path (a name from shorten) itself.
-// fchmodat2 (Linux 6.6) refuses to follow a symlink; on older kernels it
-// is emulated by checking that path is not a symlink before a plain chmod.
+// fchmodat2 (Linux 6.6) refuses to follow a symlink, but says so with
+// EOPNOTSUPP, as it does on older kernels for the flag itself; either
+// way the entry is then opened (O_PATH|O_NOFOLLOW) and, unless it is a
+// symlink, its mode changed through that descriptor, as glibc does: a
+// check of path followed by a chmod by name would follow a symlink put
+// there in between.
 func chmodNoFollow(path string, mode uint32) error {
 	err := unix.Fchmodat(unix.AT_FDCWD, path, mode, unix.AT_SYMLINK_NOFOLLOW)
 	if !errors.Is(err, unix.EOPNOTSUPP) {
 		return err
 	}
+	fd, err := openat(unix.AT_FDCWD, path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
+	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		return unix.EOPNOTSUPP
 	}
-	return unix.Chmod(path, mode)
+	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode)
 }

@@ -323,7 +323,7 @@ func OpenUp(path string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o700 == 0o700 {
 		return nil
 	}
-	if err := unix.Chmod(p.name, st.Mode&0o7777|0o700); err != nil {
+	if err := chmodNoFollow(p.name, st.Mode&0o7777|0o700); err != nil {
 		return &os.PathError{Op: "chmod u+rwx (to restore into it)", Path: path, Err: err}
 	}
 	return nil
@@ -388,7 +388,7 @@ func (s *DirState) PutBack(path string) error {
 		}
 	}
 	if st.Mode&0o7777 != s.mode {
-		if err := unix.Chmod(p.name, s.mode); err != nil {
+		if err := chmodNoFollow(p.name, s.mode); err != nil {
 			return &os.PathError{Op: "chmod (put back its mode)", Path: path, Err: err}
 		}
 	}
