@@ -274,6 +274,21 @@ func Rename(from, to string) error {
 	return twoPaths("rename", from, to, os.Rename)
 }
 
+// Chmod is chmod(2) of the entry at path itself, with mode's raw bits
+// (0o4755, not os.FileMode's): a symlink there is not followed
+// (EOPNOTSUPP), whatever it leads to.
+func Chmod(path string, mode uint32) error {
+	p, err := shorten(path)
+	if err != nil {
+		return &os.PathError{Op: "chmod", Path: path, Err: err}
+	}
+	defer p.close()
+	if err := chmodNoFollow(p.name, mode); err != nil {
+		return &os.PathError{Op: "chmod", Path: path, Err: err}
+	}
+	return nil
+}
+
 // Link is os.Link.
 func Link(from, to string) error {
 	if direct(from) && direct(to) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -141,20 +142,30 @@ func zerosAt(f *os.File, off, n int64, buf []byte) ([]byte, error) {
 // adds the owner's read bit for the open and sets the snapshot's mode
 // again, since an open file stays readable.
 func openOwnUnreadable(path string) (*os.File, error) {
-	var st unix.Stat_t
-	if os.Geteuid() == 0 || unix.Lstat(path, &st) != nil || int(st.Uid) != os.Geteuid() ||
-		st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o400 != 0 {
+	// By path below the target (fsmeta: confined, and never through a
+	// symlink, at the end or on the way): the file may be swapped for a
+	// symlink to another of the user's files between the calls.
+	if os.Geteuid() == 0 {
 		return fsmeta.OpenRead(path)
 	}
-	if err := unix.Chmod(path, st.Mode&0o7777|0o400); err != nil {
-		return nil, &os.PathError{Op: "chmod u+r (to read it back)", Path: path, Err: err}
+	fi, err := fsmeta.Lstat(path)
+	if err != nil {
+		return fsmeta.OpenRead(path)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || int(st.Uid) != os.Geteuid() || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o400 != 0 {
+		return fsmeta.OpenRead(path)
+	}
+	mode := st.Mode & 0o7777
+	if err := fsmeta.Chmod(path, mode|0o400); err != nil {
+		return nil, &os.PathError{Op: "chmod u+r (to read it back)", Path: path, Err: errors.Unwrap(err)}
 	}
 	f, err := fsmeta.OpenRead(path)
-	if cerr := unix.Chmod(path, st.Mode&0o7777); cerr != nil {
+	if cerr := fsmeta.Chmod(path, mode); cerr != nil {
 		if f != nil {
 			f.Close()
 		}
-		return nil, &os.PathError{Op: "chmod back", Path: path, Err: cerr}
+		return nil, &os.PathError{Op: "chmod back", Path: path, Err: errors.Unwrap(cerr)}
 	}
 	return f, err
 }
