@@ -40,6 +40,14 @@ type root struct {
 	mu   sync.Mutex
 	dirs map[string]*heldDir // by path relative to the root ("" itself)
 	gone bool                // released: nothing more is kept
+	// opening: the folders being looked up now, unlocked; one that
+	// forgetConfined forgets meanwhile is marked stale, and not kept.
+	opening []*opening
+}
+
+type opening struct {
+	dir   string
+	stale bool
 }
 
 // heldDir is a folder below a confined root, open (O_PATH) for the calls
@@ -202,6 +210,8 @@ func (r *root) hold(dir string) (*heldDir, error) {
 		r.mu.Unlock()
 		return d, nil
 	}
+	op := &opening{dir: dir}
+	r.opening = append(r.opening, op)
 	r.mu.Unlock()
 	var fd int
 	var err error
@@ -212,19 +222,28 @@ func (r *root) hold(dir string) (*heldDir, error) {
 	} else {
 		fd, err = openBeneath(r.fd, dir)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, o := range r.opening {
+		if o == op {
+			r.opening = append(r.opening[:i], r.opening[i+1:]...)
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if d := r.dirs[dir]; d != nil { // found by another call meanwhile
 		unix.Close(fd)
 		d.refs++
 		return d, nil
 	}
 	d := &heldDir{fd: fd, refs: 1}
-	if r.gone {
-		d.dead = true // closed by release
+	if r.gone || op.stale {
+		// Released, or dir (or a folder on the way) renamed or
+		// removed while it was looked up: fd may be the folder
+		// forgotten. Used by this call only, closed by its release.
+		d.dead = true
 		return d, nil
 	}
 	if len(r.dirs) >= heldDirsMax {
@@ -277,6 +296,11 @@ func forgetConfined(path string) {
 			rel = strings.Trim(path, "/")
 		}
 		r.mu.Lock()
+		for _, o := range r.opening {
+			if o.dir == rel || strings.HasPrefix(o.dir, rel+"/") {
+				o.stale = true
+			}
+		}
 		for k, d := range r.dirs {
 			if k == rel || strings.HasPrefix(k, rel+"/") {
 				r.drop(k, d)
