@@ -157,10 +157,23 @@ func isConfined(path string) bool {
 }
 
 func under(path, dir string) bool {
-	if dir == "/" {
+	switch dir {
+	case "/":
 		return len(path) > 1 && path[0] == '/'
+	case ".":
+		// The target given as ".": every relative path but those
+		// going up from it.
+		return path != "" && path[0] != '/' && path != "." && path != ".." && !strings.HasPrefix(path, "../")
 	}
 	return len(path) > len(dir)+1 && strings.HasPrefix(path, dir) && path[len(dir)] == '/'
+}
+
+// relTo is path (under dir) relative to dir, with no slash at either end.
+func relTo(path, dir string) string {
+	if dir != "/" && dir != "." {
+		path = path[len(dir):]
+	}
+	return strings.Trim(path, "/")
 }
 
 // shortenConfined returns the stand-in name for path when it is below a
@@ -180,11 +193,7 @@ func shortenConfined(path string) (p sysPath, ok bool, err error) {
 		confinedMu.RUnlock()
 		return sysPath{}, false, nil
 	}
-	rel := strings.TrimLeft(path[len(r.path):], "/")
-	if r.path == "/" {
-		rel = strings.TrimLeft(path, "/")
-	}
-	rel = strings.TrimRight(rel, "/")
+	rel := relTo(path, r.path)
 	dir, base := "", rel
 	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
 		dir, base = rel[:i], rel[i+1:]
@@ -291,10 +300,7 @@ func forgetConfined(path string) {
 		if !under(path, r.path) {
 			continue
 		}
-		rel := strings.Trim(path[len(r.path):], "/")
-		if r.path == "/" {
-			rel = strings.Trim(path, "/")
-		}
+		rel := relTo(path, r.path)
 		r.mu.Lock()
 		for _, o := range r.opening {
 			if o.dir == rel || strings.HasPrefix(o.dir, rel+"/") {

@@ -161,3 +161,50 @@ func TestRestoreTempSwappedForHardlink(t *testing.T) {
 		})
 	}
 }
+
+// The same with the target given as ".", as restic users do from inside
+// it: paths below it ("d/f000") are confined too.
+func TestRestoreIntoDotFolderSwappedForSymlink(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	must(t, os.MkdirAll(filepath.Join(src, "d"), 0o755))
+	const n = 50
+	for i := 0; i < n; i++ {
+		must(t, os.WriteFile(filepath.Join(src, "d", fmt.Sprintf("f%03d", i)), []byte(fmt.Sprintf("snapshot %d\n", i)), 0o644))
+	}
+	r := repo.TestRepository(t)
+	res, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(dir, "outside")
+	must(t, os.Mkdir(outside, 0o700))
+	dst := filepath.Join(dir, "dst")
+	must(t, os.Mkdir(dst, 0o755))
+	must(t, os.Symlink(outside, filepath.Join(dst, "x")))
+	t.Chdir(dst)
+	var once sync.Once
+	var swapErr error
+	_, err = restore.Run(context.Background(), r, res.Snapshot, src, restore.Options{Target: ".", Workers: 1, SkipOwner: os.Geteuid() != 0,
+		Warn: func(p string, err error) {},
+		Item: func(p string, a restore.Action, size uint64) {
+			if strings.HasPrefix(p, "d/") {
+				once.Do(func() {
+					swapErr = unix.Renameat2(unix.AT_FDCWD, "d", unix.AT_FDCWD, "x", unix.RENAME_EXCHANGE)
+				})
+			}
+		}})
+	if swapErr != nil {
+		t.Fatalf("renameat2: %v", swapErr)
+	}
+	if err == nil {
+		t.Error("restore through a folder swapped for a symlink succeeded")
+	}
+	ents, err := os.ReadDir(outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		t.Errorf("%s written outside the target", filepath.Join(outside, e.Name()))
+	}
+}
