@@ -198,6 +198,13 @@ func shortenConfined(path string) (p sysPath, ok bool, err error) {
 	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
 		dir, base = rel[:i], rel[i+1:]
 	}
+	if base == ".." {
+		// The folder above the one found, which may be the target's
+		// parent, or anywhere a folder below it was moved to: refused,
+		// as RESOLVE_BENEATH refuses a ".." that leaves the target.
+		confinedMu.RUnlock()
+		return sysPath{}, true, unix.EXDEV
+	}
 	// Under the read lock the root stays open (release takes the lock).
 	d, err := r.hold(dir)
 	confinedMu.RUnlock()

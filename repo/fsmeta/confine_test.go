@@ -100,3 +100,45 @@ func TestConfinedHeldFolderSwappedForSymlink(t *testing.T) {
 		t.Fatalf("outside the target: %v", entries)
 	}
 }
+
+// A path below the target whose last name is ".." ("target/..",
+// "target/a/.." with a moved away) never reaches above the target: it is
+// refused as openat2's RESOLVE_BENEATH refuses ".." on the way.
+func TestConfinedDotDotNotFollowed(t *testing.T) {
+	parent := t.TempDir()
+	target := filepath.Join(parent, "target")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(parent, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	release, err := fsmeta.Confine(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if err := os.Mkdir(filepath.Join(target, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{target + "/..", target + "/a/../..", target + "/a/.."} {
+		if fi, err := fsmeta.Lstat(p); err == nil && os.SameFile(fi, mustLstat(t, parent)) {
+			t.Errorf("Lstat %s: the folder above the target", p)
+		}
+		if err := fsmeta.Chmod(p, 0o777); err == nil {
+			t.Errorf("Chmod %s: no error", p)
+		}
+	}
+	if fi := mustLstat(t, parent); fi.Mode().Perm() != 0o700 {
+		t.Errorf("the folder above the target has mode %v", fi.Mode().Perm())
+	}
+}
+
+func mustLstat(t *testing.T, p string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
