@@ -43,6 +43,9 @@ type root struct {
 	// opening: the folders being looked up now, unlocked; one that
 	// forgetConfined forgets meanwhile is marked stale, and not kept.
 	opening []*opening
+	// twin: the same folder spelt the other way (absolute or as given),
+	// whose folders are forgotten with this one's.
+	twin *root
 }
 
 type opening struct {
@@ -90,7 +93,8 @@ func Confine(dir string) (release func(), err error) {
 			return nil, err
 		}
 		unix.CloseOnExec(nfd)
-		roots = append(roots, &root{path: abs, fd: nfd, dirs: map[string]*heldDir{}})
+		roots = append(roots, &root{path: abs, fd: nfd, dirs: map[string]*heldDir{}, twin: roots[0]})
+		roots[0].twin = roots[1]
 	}
 	confinedMu.Lock()
 	confined = append(confined, roots...)
@@ -308,18 +312,26 @@ func forgetConfined(path string) {
 			continue
 		}
 		rel := relTo(path, r.path)
-		r.mu.Lock()
-		for _, o := range r.opening {
-			if o.dir == rel || strings.HasPrefix(o.dir, rel+"/") {
-				o.stale = true
-			}
+		r.forget(rel)
+		if r.twin != nil {
+			r.twin.forget(rel)
 		}
-		for k, d := range r.dirs {
-			if k == rel || strings.HasPrefix(k, rel+"/") {
-				r.drop(k, d)
-			}
+	}
+}
+
+// forget forgets the folders kept open at rel and below it.
+func (r *root) forget(rel string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range r.opening {
+		if o.dir == rel || strings.HasPrefix(o.dir, rel+"/") {
+			o.stale = true
 		}
-		r.mu.Unlock()
+	}
+	for k, d := range r.dirs {
+		if k == rel || strings.HasPrefix(k, rel+"/") {
+			r.drop(k, d)
+		}
 	}
 }
 

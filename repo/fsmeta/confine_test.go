@@ -142,3 +142,39 @@ func mustLstat(t *testing.T, p string) os.FileInfo {
 	}
 	return fi
 }
+
+// A target given as a relative path is confined under both spellings. A
+// folder renamed away under one spelling is forgotten under the other
+// too: a file made at its name by the other spelling goes into the new
+// folder, not the one renamed away.
+func TestConfinedRelativeTargetForgetsBothSpellings(t *testing.T) {
+	parent := t.TempDir()
+	t.Chdir(parent)
+	if err := os.Mkdir("target", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	release, err := fsmeta.Confine("target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	abs := filepath.Join(parent, "target")
+	if err := fsmeta.Mkdir("target/a", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, abs+"/a/x"); err != nil { // a held, spelt absolute
+		t.Fatal(err)
+	}
+	if err := fsmeta.Rename("target/a", "target/b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsmeta.Mkdir("target/a", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, abs+"/a/y"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(abs, "a", "y")); err != nil {
+		t.Fatalf("the file went into the folder renamed away: %v", err)
+	}
+}
