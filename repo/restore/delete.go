@@ -64,16 +64,19 @@ func (rs *restorer) deletePass(root *tree.Node, rel string) {
 	rs.pruneTree(fd, root.Subtree, root.Incomplete, rs.base, rel, spoilt)
 }
 
-// openInTarget opens real, a folder inside the target (rs.realTarget) that
+// openInTarget opens real, a folder inside the target that
 // a followed symlink led to, from the target's descriptor one component at
 // a time with O_NOFOLLOW: nothing outside the target is reached, whatever
 // changed on the way since the symlink was followed.
 func (rs *restorer) openInTarget(real string, flags int) (int, error) {
-	if !rs.inDelete || rs.realTarget == "" || !within(real, rs.realTarget) {
+	// real is spelt from the target as it was given (followAbove), not
+	// from rs.realTarget: the target may be reached through a symlink.
+	in, err := filepath.Rel(filepath.Clean(rs.opt.Target), real)
+	if !rs.inDelete || err != nil || in == ".." || strings.HasPrefix(in, "../") || filepath.IsAbs(in) {
 		return -1, unix.ENOENT
 	}
 	var comps []string
-	for _, c := range strings.Split(strings.TrimPrefix(real, rs.realTarget), "/") {
+	for _, c := range strings.Split(in, "/") {
 		if c != "" {
 			comps = append(comps, c)
 		}

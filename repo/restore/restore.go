@@ -339,7 +339,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		}
 		defer release()
 	}
-	if real, err := filepath.EvalSymlinks(opt.Target); err == nil {
+	if real, err := evalAbs(opt.Target); err == nil {
 		rs.realTarget = real
 	}
 	// A folder the patterns exclude (restoring SNAP:/home/ann with

@@ -104,7 +104,7 @@ func (rs *restorer) followAbove(p string) string {
 	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		return p
 	}
-	if real, err := filepath.EvalSymlinks(p); err == nil && rs.realTarget != "" && within(real, rs.realTarget) && !rs.crossesPaths(p, real) {
+	if real, err := evalAbs(p); err == nil && rs.realTarget != "" && within(real, rs.realTarget) && !rs.crossesPaths(p, real) {
 		if st, err := os.Stat(real); err == nil && st.IsDir() {
 			// The same folder, spelt from the target as it was given
 			// and through no symlink: the restore reaches everything
@@ -129,6 +129,18 @@ func (rs *restorer) followAbove(p string) string {
 		rs.opt.Notice(p, msg)
 	}
 	return p
+}
+
+// evalAbs resolves the symlinks of p, made absolute first: a target
+// given as a relative path (or ".") is compared with where an absolute
+// symlink in it leads, and a relative symlink read from "." resolves to
+// a relative path that is not below ".".
+func evalAbs(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
 }
 
 // within says the clean absolute path p is root or inside it.
