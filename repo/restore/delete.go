@@ -226,6 +226,12 @@ func (rs *restorer) deleteExtra(fd int, name, dst, rel string) (removed bool) {
 	if !take && !rs.incl.MayContain(rel) {
 		return false
 	}
+	if fsmeta.MountRootAt(fd, name) {
+		// Another filesystem (a USB disk on /mnt/usb, with --target /):
+		// the snapshot never held what is on it.
+		rs.warn(dst, fmt.Errorf("delete: %w", ErrMountPoint))
+		return false
+	}
 	cfd, err := openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
 	if err != nil {
 		rs.warn(dst, fmt.Errorf("delete: %w", &os.PathError{Op: "open", Path: dst, Err: err}))
@@ -255,6 +261,13 @@ func (rs *restorer) deleteExtra(fd int, name, dst, rel string) (removed bool) {
 	}
 	return rs.unlink(fd, name, dst, unix.AT_REMOVEDIR)
 }
+
+// ErrMountPoint is the error for a folder the restore would delete or
+// replace where another filesystem is mounted: what is on it is left.
+var ErrMountPoint = errors.New("another filesystem is mounted here: not deleted, nor anything on it")
+
+// errMountBelow: a folder in the way holds a mount point deeper down.
+var errMountBelow = fmt.Errorf("another filesystem mounted below it: not replaced, nor anything on it (%w)", ErrMountPoint)
 
 // unlink removes name from the folder open at fd (with DryRun, does not),
 // and counts and reports it.
@@ -319,6 +332,10 @@ func (rs *restorer) replacesDirs() bool {
 // since Delete deletes nothing excluded.
 func (rs *restorer) dirInWay(dst string) error {
 	switch {
+	case fsmeta.MountRoot(dst):
+		return ErrMountPoint
+	case fsmeta.MountBelow(dst):
+		return fmt.Errorf("a directory is in the way, with %w", errMountBelow)
 	case rs.opt.Overwrite == Always:
 		return nil
 	case rs.replacesDirs():

@@ -541,6 +541,9 @@ func (rs *restorer) replace(tmp, dst string) error {
 		}
 	}
 	if fi, lerr := fsmeta.Lstat(dst); lerr == nil && fi.IsDir() && rs.replacesDirs() {
+		if fsmeta.MountRoot(dst) {
+			return ErrMountPoint
+		}
 		if err := fsmeta.RemoveAll(dst); err != nil {
 			return err
 		}
