@@ -178,3 +178,48 @@ func TestConfinedRelativeTargetForgetsBothSpellings(t *testing.T) {
 		t.Fatalf("the file went into the folder renamed away: %v", err)
 	}
 }
+
+// A target given as "." (or "./", or a relative path) is confined as any
+// other: a restore names what is below it "a/y" (filepath.Join(".",
+// "a/y")), and with "." nothing was confined, so a folder below it
+// swapped for a symlink was followed out of the target.
+func TestConfinedDotTarget(t *testing.T) {
+	for _, given := range []string{".", "./", "t"} {
+		t.Run(given, func(t *testing.T) {
+			base, outside := t.TempDir(), t.TempDir()
+			target := filepath.Join(base, "t")
+			if err := os.Mkdir(target, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if given == "t" {
+				t.Chdir(base)
+			} else {
+				t.Chdir(target)
+			}
+			release, err := fsmeta.Confine(given)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			if err := os.Symlink(outside, filepath.Join(target, "a")); err != nil {
+				t.Fatal(err)
+			}
+			if err := create(t, filepath.Join(given, "a", "y")); err == nil {
+				t.Error("a path through a symlink below the target was followed")
+			}
+			if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+				t.Fatalf("outside the target: %v", entries)
+			}
+			// What is below it is still reached.
+			if err := fsmeta.Mkdir(filepath.Join(given, "b"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := create(t, filepath.Join(given, "b", "z")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Lstat(filepath.Join(target, "b", "z")); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
