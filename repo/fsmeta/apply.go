@@ -1,9 +1,11 @@
 package fsmeta
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -156,4 +158,98 @@ func chmodNoFollow(path string, mode uint32) error {
 		return unix.EOPNOTSUPP
 	}
 	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode)
+}
+
+// ApplyFd is Apply for the regular file open at fd (any access mode but
+// O_PATH), which path names in the errors: the same steps in the same
+// order, with the same errors (Op named as Apply names them), each made
+// through the descriptor, so that it reaches the file that is open
+// whatever its name leads to meanwhile, and costs no path resolution.
+func ApplyFd(fd int, path string, n *tree.Node, opt ApplyOptions) error {
+	var errs []error
+	fail := func(op, attr string, err error) {
+		errs = append(errs, &Error{Op: op, Path: path, Attr: attr, Err: err})
+	}
+	if opt.Flags && opt.PruneXattrs {
+		if err := ClearBlockingFlagsFd(fd); err != nil {
+			fail("setflags", "clear immutable/append-only", err)
+		}
+	}
+	if !opt.SkipOwner {
+		if err := unix.Fchown(fd, int(n.UID), int(n.GID)); err != nil {
+			fail("lchown", fmt.Sprintf("owner %d:%d", n.UID, n.GID), err)
+		}
+	} else if err := unix.Fchown(fd, -1, int(n.GID)); err != nil && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EINVAL) {
+		fail("lchown", fmt.Sprintf("group %d", n.GID), err)
+	}
+	if opt.PruneXattrs {
+		if err := pruneXattrsFd(fd, path, n.Xattrs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, x := range n.Xattrs {
+		if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
+			fail("lsetxattr", x.Name, err)
+		}
+	}
+	if err := unix.Fchmod(fd, n.Mode&0o7777); err != nil {
+		fail("chmod", fmt.Sprintf("mode %#o", n.Mode&0o7777), err)
+	}
+	if err := futimens(fd, n.ATime, n.MTime); err != nil {
+		fail("utimensat", "times", err)
+	}
+	if opt.Flags {
+		if err := changeFlagsFd(fd, FlagsKept, n.Flags&FlagsKept); err != nil {
+			fail("setflags", fmt.Sprintf("inode flags %s", FlagString(n.Flags)), err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// futimens sets the atime and mtime (ns) of the file open at fd, to the
+// nanosecond: utimensat with no path, which unix.UtimesNanoAt cannot
+// give (an empty path fails without AT_EMPTY_PATH on older kernels).
+func futimens(fd int, atime, mtime int64) error {
+	ts := [2]unix.Timespec{unix.NsecToTimespec(atime), unix.NsecToTimespec(mtime)}
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// pruneXattrsFd is pruneXattrs for the file open at fd.
+func pruneXattrsFd(fd int, path string, keep []tree.Xattr) error {
+	size, err := unix.Flistxattr(fd, nil)
+	var buf []byte
+	for err == nil && size > 0 {
+		buf = make([]byte, size)
+		var n int
+		n, err = unix.Flistxattr(fd, buf)
+		if errors.Is(err, unix.ERANGE) {
+			size, err = unix.Flistxattr(fd, nil)
+			continue
+		}
+		buf = buf[:n]
+		break
+	}
+	if errors.Is(err, unix.ENOTSUP) {
+		return nil
+	}
+	if err != nil {
+		return &Error{Op: "llistxattr", Path: path, Attr: "xattrs", Err: err}
+	}
+	var errs []error
+	for b := buf; len(b) > 0; {
+		var name []byte
+		name, b, _ = bytes.Cut(b, []byte{0})
+		if len(name) == 0 || hasXattr(keep, string(name)) {
+			continue
+		}
+		err := unix.Fremovexattr(fd, string(name))
+		if err != nil && !errors.Is(err, unix.ENODATA) {
+			errs = append(errs, &Error{Op: "lremovexattr", Path: path, Attr: string(name), Err: err})
+		}
+	}
+	return errors.Join(errs...)
 }

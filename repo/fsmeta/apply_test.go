@@ -137,3 +137,40 @@ func TestApplyErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyFd gives a file, through a descriptor opened for writing only,
+// what Apply gives it by name, in the same order: setuid and a capability
+// survive the chown, an access ACL its mode, and stale xattrs go with
+// PruneXattrs.
+func TestApplyFd(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		n     *tree.Node
+		stale bool
+	}{
+		{"suid", &tree.Node{Kind: tree.KindFile, Mode: 0o6755, UID: 12345, GID: 54321, ATime: nsA, MTime: nsM,
+			Xattrs: []tree.Xattr{{Name: "security.capability", Value: capNetBind}}}, false},
+		{"acl", &tree.Node{Kind: tree.KindFile, Mode: 0o660, ATime: nsA, MTime: nsM,
+			Xattrs: []tree.Xattr{{Name: "system.posix_acl_access", Value: accessACL660}}}, false},
+		{"prune", &tree.Node{Kind: tree.KindFile, Mode: 0o640, ATime: nsA, MTime: nsM,
+			Xattrs: []tree.Xattr{{Name: "user.keep", Value: []byte("new")}}}, true},
+	} {
+		p := filepath.Join(dir, tc.name)
+		must(t, os.WriteFile(p, []byte("x"), 0o600))
+		if tc.stale {
+			must(t, unix.Lsetxattr(p, "user.stale", []byte("old"), 0))
+			must(t, unix.Lsetxattr(p, "system.posix_acl_access", accessACL660, 0))
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		must(t, err)
+		must(t, fsmeta.ApplyFd(int(f.Fd()), p, tc.n, fsmeta.ApplyOptions{PruneXattrs: tc.stale}))
+		must(t, f.Close())
+		got, err := fsmeta.Stat(p)
+		must(t, err)
+		if got.Mode != tc.n.Mode || got.UID != tc.n.UID || got.GID != tc.n.GID || got.ATime != nsA || got.MTime != nsM || !reflect.DeepEqual(got.Xattrs, tc.n.Xattrs) {
+			t.Errorf("%s: mode %#o owner %d:%d times %d %d xattrs %q", tc.name, got.Mode, got.UID, got.GID, got.ATime, got.MTime, got.Xattrs)
+		}
+	}
+}

@@ -313,9 +313,16 @@ var errSwapped = errors.New("replaced by another file while it was restored; not
 // reopen opens the temporary again for writing: never through a symlink,
 // and only if it is still the file this restore made.
 func (of *openFile) reopen() (*os.File, error) {
-	f, err := openWrite(of.tmp, unix.O_NOFOLLOW, 0)
+	return of.reopenAt(of.tmp, 0)
+}
+
+// reopenAt opens p (the temporary, or the final name) for writing, with
+// flags: never through a symlink, and only if it is still the file this
+// restore made.
+func (of *openFile) reopenAt(p string, flags int) (*os.File, error) {
+	f, err := openWrite(p, unix.O_NOFOLLOW|flags, 0)
 	if errors.Is(err, unix.ELOOP) {
-		return nil, &os.PathError{Op: "open", Path: of.tmp, Err: errSwapped}
+		return nil, &os.PathError{Op: "open", Path: p, Err: errSwapped}
 	}
 	if err != nil {
 		return nil, err
@@ -327,7 +334,7 @@ func (of *openFile) reopen() (*os.File, error) {
 	}
 	if [2]uint64{st.Dev, st.Ino} != of.ino {
 		f.Close()
-		return nil, &os.PathError{Op: "open", Path: of.tmp, Err: errSwapped}
+		return nil, &os.PathError{Op: "open", Path: p, Err: errSwapped}
 	}
 	return f, nil
 }
@@ -369,13 +376,24 @@ func (rs *restorer) chunkDone(of *openFile) {
 			rs.warn(of.path, err)
 		}
 	}
+	// Its metadata is set through a descriptor of the file itself,
+	// never by its name, which another user may give another file
+	// meanwhile: before it is closed where it was written at its name,
+	// else (a temporary, which keeps its writing mode until in place)
+	// once renamed into place, through the name opened again and
+	// checked to be still the file written.
+	meta := !of.failed.Load() && of.f != nil && of.tmp == of.path
+	if meta {
+		rs.setMeta(of, int(of.f.Fd()))
+	}
 	if of.f != nil {
 		err = of.f.Close()
 	}
 	if err != nil && of.failed.CompareAndSwap(false, true) {
 		rs.warn(of.path, err)
 	}
-	if !of.failed.Load() {
+	if !of.failed.Load() && of.tmp != of.path {
+		// The name renamed into place must still be the file written.
 		err = of.same(of.tmp)
 		if err != nil && of.failed.CompareAndSwap(false, true) {
 			rs.warn(of.path, err)
@@ -387,6 +405,19 @@ func (rs *restorer) chunkDone(of *openFile) {
 			rs.warn(of.path, err)
 			of.failed.Store(true)
 		}
+	}
+	if !of.failed.Load() && !meta {
+		f, err := of.reopenAt(of.path, unix.O_NONBLOCK)
+		if err != nil {
+			// Not this restore's file (or gone): its metadata is
+			// not given to it, and it is not counted restored.
+			rs.warn(of.path, err)
+			rs.stats.bytes.Add(-of.written.Load())
+			rs.finish(of, false)
+			return
+		}
+		rs.setMeta(of, int(f.Fd()))
+		f.Close()
 	}
 	if of.failed.Load() {
 		fsmeta.Remove(of.tmp)
@@ -403,6 +434,21 @@ func (rs *restorer) chunkDone(of *openFile) {
 	}
 	rs.stats.files.Add(1)
 	rs.stats.filesDone.Add(1)
+	if rs.opt.Verify && !of.damaged.Load() {
+		rs.writtenMu.Lock()
+		rs.written = append(rs.written, of)
+		rs.writtenMu.Unlock()
+	}
+	if rs.opt.Item != nil {
+		rs.opt.Item(of.path, changed(of.existed), of.node.Size)
+	}
+	rs.finish(of, true)
+}
+
+// setMeta gives the file of wrote, open at fd, its metadata: the
+// snapshot's (fsmeta.ApplyFd), or a damaged file's (markDamaged).
+func (rs *restorer) setMeta(of *openFile, fd int) {
+	var err error
 	if of.damaged.Load() {
 		// In place with its damage reported, but without the
 		// snapshot's times and mode, so that nothing (a later restore
@@ -412,48 +458,19 @@ func (rs *restorer) chunkDone(of *openFile) {
 		// copy, which a later restore (if-changed, if-newer) keeps,
 		// so that running it again once the repository or the network
 		// is mended would keep the zeros and report no error.
-		if err := markDamaged(of.path, min(0, of.node.MTime-1)); err != nil {
-			rs.warn(of.path, err)
-		}
-		if rs.opt.Item != nil {
-			rs.opt.Item(of.path, changed(of.existed), of.node.Size)
-		}
-		rs.finish(of, true)
-		return
+		err = markDamaged(fd, of.path, min(0, of.node.MTime-1))
+	} else {
+		err = fsmeta.ApplyFd(fd, of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.setFlags(of.path, of.node, of.existed)})
 	}
-	if rs.opt.Verify {
-		rs.writtenMu.Lock()
-		rs.written = append(rs.written, of)
-		rs.writtenMu.Unlock()
-	}
-	if err := of.same(of.path); err != nil {
-		// Not this restore's file: its metadata is not given to it.
-		rs.warn(of.path, err)
-		rs.stats.files.Add(-1)
-		rs.stats.bytes.Add(-of.written.Load())
-		rs.finish(of, false)
-		return
-	}
-	if err := fsmeta.Apply(of.path, of.node, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.setFlags(of.path, of.node, of.existed)}); err != nil {
+	if err != nil {
 		rs.warn(of.path, err)
 	}
-	if rs.opt.Item != nil {
-		rs.opt.Item(of.path, changed(of.existed), of.node.Size)
-	}
-	rs.finish(of, true)
 }
 
-// markDamaged gives the damaged file at path mode 0600 (not its writing
-// mode, which a later restore takes for a killed one's) and mtime and
-// atime stale (ns), never following a symlink (the mode through a
-// descriptor): in a folder another user may write, the name may no longer
-// be the file written.
-func markDamaged(path string, stale int64) error {
-	fd, err := fsmeta.Open(path, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
+// markDamaged gives the damaged file open at fd (path names it) mode 0600
+// (not its writing mode, which a later restore takes for a killed one's)
+// and mtime and atime stale (ns).
+func markDamaged(fd int, path string, stale int64) error {
 	if err := unix.Fchmod(fd, 0o600); err != nil {
 		return &os.PathError{Op: "fchmod", Path: path, Err: err}
 	}

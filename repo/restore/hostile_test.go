@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -206,5 +207,103 @@ func TestRestoreIntoDotFolderSwappedForSymlink(t *testing.T) {
 	}
 	for _, e := range ents {
 		t.Errorf("%s written outside the target", filepath.Join(outside, e.Name()))
+	}
+}
+
+// A restored file's name, given by another user to a hardlink of a file
+// outside the target once the file is written (the attacker watches for
+// its closing with inotify) and before its metadata is set, must not give
+// that file the snapshot's mode and times: the metadata goes to the file
+// written, through its descriptor. Many xattrs make the setting of the
+// metadata long enough for the swap to land in it, had it been by name.
+func TestRestoreMetadataNotToSwappedName(t *testing.T) {
+	for _, readPacks := range []bool{false, true} {
+		t.Run(fmt.Sprint("readPacks=", readPacks), func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "src")
+			must(t, os.Mkdir(src, 0o755))
+			const files = 20
+			snapTime := time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := range files {
+				p := filepath.Join(src, fmt.Sprint("f", i))
+				must(t, os.WriteFile(p, []byte{byte(i)}, 0o600))
+				for x := range 300 {
+					err := unix.Setxattr(p, fmt.Sprintf("user.x%03d", x), []byte("v"), 0)
+					if errors.Is(err, unix.ENOSPC) && x > 0 {
+						break // as many as the filesystem holds
+					}
+					if err != nil {
+						if os.Getenv("CI") == "true" {
+							t.Fatalf("user xattrs: %v", err)
+						}
+						t.Skipf("user xattrs: %v", err)
+					}
+				}
+				must(t, os.Chmod(p, 0o751))
+				must(t, os.Chtimes(p, snapTime, snapTime))
+			}
+			r := repo.TestRepositoryOn(t, mem.New())
+			res, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret := filepath.Join(dir, "secret")
+			must(t, os.WriteFile(secret, []byte("precious\n"), 0o600))
+			old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+			must(t, os.Chtimes(secret, old, old))
+			dst := filepath.Join(dir, "dst")
+			out := dst
+			must(t, os.Mkdir(out, 0o755))
+			in, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := unix.InotifyAddWatch(in, out, unix.IN_CLOSE_WRITE); err != nil {
+				t.Fatal(err)
+			}
+			swapped := make(chan int)
+			go func() {
+				// The attacker: each file closed after writing is
+				// swapped at once, until the restore is over.
+				n := 0
+				defer func() { swapped <- n }()
+				buf := make([]byte, 64<<10)
+				for {
+					k, err := unix.Read(in, buf)
+					if err != nil || k <= 0 {
+						return
+					}
+					for b := buf[:k]; len(b) >= unix.SizeofInotifyEvent; {
+						ev := (*unix.InotifyEvent)(unsafe.Pointer(&b[0]))
+						name := strings.TrimRight(string(b[unix.SizeofInotifyEvent:unix.SizeofInotifyEvent+ev.Len]), "\x00")
+						b = b[unix.SizeofInotifyEvent+ev.Len:]
+						if name == "end" {
+							return
+						}
+						if ev.Mask&unix.IN_CLOSE_WRITE == 0 || !strings.HasPrefix(name, "f") {
+							continue
+						}
+						swp := filepath.Join(out, ".swp")
+						if os.Link(secret, swp) == nil && os.Rename(swp, filepath.Join(out, name)) == nil {
+							n++
+						}
+					}
+				}
+			}()
+			restore.Run(context.Background(), r, res.Snapshot, src, restore.Options{Target: dst, Workers: 4, ReadPacks: readPacks, SkipOwner: os.Geteuid() != 0})
+			must(t, os.WriteFile(filepath.Join(out, "end"), nil, 0o600)) // stops the attacker
+			n := <-swapped
+			unix.Close(in)
+			if n == 0 {
+				t.Fatal("no file swapped")
+			}
+			fi, err := os.Lstat(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 || !fi.ModTime().Equal(old) {
+				t.Errorf("file outside the target given a restored file's metadata: %v, %v", fi.Mode(), fi.ModTime())
+			}
+		})
 	}
 }
