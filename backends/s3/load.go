@@ -87,6 +87,11 @@ func (s *S3) load(ctx context.Context, name string, offset, length int64, alloc 
 	// object's head then tells a whole object's size, so that a body cut
 	// short is an error, not fewer bytes.
 	size, ok := totalSize(header)
+	if !ok && offset > 0 {
+		// No Content-Range: the server ignored the Range and sent the
+		// whole object from its first byte, not the range asked for.
+		return fmt.Errorf("load %s: server sent the whole object for a range from %d", name, offset)
+	}
 	if !ok {
 		size = info.Size // a whole object
 		if size < 0 {

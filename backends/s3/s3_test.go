@@ -717,3 +717,54 @@ func TestLoadWholeCutWithContentLength(t *testing.T) {
 		}
 	}
 }
+
+// rangeIgnored answers GETs of objects named "whole*" as a server that
+// ignores Range does (200, the whole object from its first byte), through
+// a proxy that drops the Content-Length: all holds the stored object.
+type rangeIgnored struct {
+	base http.RoundTripper
+	all  []byte
+}
+
+func (r rangeIgnored) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || resp.StatusCode >= 300 || !strings.Contains(req.URL.Path, "/whole") {
+		return resp, err
+	}
+	resp.Body.Close()
+	resp.StatusCode, resp.Status = http.StatusOK, "200 OK"
+	resp.Header.Del("Content-Range")
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = -1
+	resp.Body = io.NopCloser(bytes.NewReader(r.all))
+	return resp, nil
+}
+
+// A range answered with the whole object and no Content-Length is never
+// taken for the range: its bytes come from the object's start.
+func TestLoadRangeIgnoredWithoutContentLength(t *testing.T) {
+	srv := s3test.New(t)
+	data := make([]byte, 64<<10)
+	for i := range data {
+		data[i] = byte(i * 7 / 5)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	defer tr.CloseIdleConnections()
+	b := open(t, srv, s3.Options{Transport: rangeIgnored{base: tr, all: data}, MaxRetries: 1})
+	if err := b.Save(t.Context(), "data/whole", data); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ off, n int64 }{{0, -1}, {0, 1000}, {100, -1}, {100, 1000}} {
+		got, err := b.Load(t.Context(), "data/whole", r.off, r.n)
+		want := data[r.off:]
+		if r.n >= 0 {
+			want = want[:r.n]
+		}
+		if err == nil && !bytes.Equal(got, want) {
+			t.Errorf("load %d+%d answered with the whole object: %d wrong bytes and no error", r.off, r.n, len(got))
+		}
+		if err != nil && r.off == 0 {
+			t.Errorf("load %d+%d answered with the whole object: %v", r.off, r.n, err)
+		}
+	}
+}
