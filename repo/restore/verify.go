@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -142,30 +142,48 @@ func zerosAt(f *os.File, off, n int64, buf []byte) ([]byte, error) {
 // adds the owner's read bit for the open and sets the snapshot's mode
 // again, since an open file stays readable.
 func openOwnUnreadable(path string) (*os.File, error) {
-	// By path below the target (fsmeta: confined, and never through a
-	// symlink, at the end or on the way): the file may be swapped for a
-	// symlink to another of the user's files between the calls.
+	// Every step on one inode, held by an O_PATH descriptor of the
+	// entry below the target (fsmeta: confined, and never through a
+	// symlink, at the end or on the way): another user of the target
+	// may swap the name for a symlink to, or a hardlink of, another of
+	// the restoring user's files between the calls, and by name the
+	// chmods would change that file.
 	if os.Geteuid() == 0 {
 		return fsmeta.OpenRead(path)
 	}
-	fi, err := fsmeta.Lstat(path)
+	fd, err := fsmeta.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fsmeta.OpenRead(path)
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || int(st.Uid) != os.Geteuid() || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o400 != 0 {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || int(st.Uid) != os.Geteuid() || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o400 != 0 {
 		return fsmeta.OpenRead(path)
 	}
+	// An O_PATH descriptor takes no fchmod: its /proc/self/fd link
+	// names the inode itself, as glibc's fchmodat does.
+	self := "/proc/self/fd/" + strconv.Itoa(fd)
 	mode := st.Mode & 0o7777
-	if err := fsmeta.Chmod(path, mode|0o400); err != nil {
-		return nil, &os.PathError{Op: "chmod u+r (to read it back)", Path: path, Err: errors.Unwrap(err)}
+	if err := unix.Chmod(self, mode|0o400); err != nil {
+		return nil, &os.PathError{Op: "chmod u+r (to read it back)", Path: path, Err: err}
 	}
-	f, err := fsmeta.OpenRead(path)
-	if cerr := fsmeta.Chmod(path, mode); cerr != nil {
-		if f != nil {
-			f.Close()
+	var rfd int
+	for {
+		// The owner may ask for O_NOATIME: reading back leaves the
+		// atime Apply set.
+		rfd, err = unix.Open(self, unix.O_RDONLY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			break
 		}
-		return nil, &os.PathError{Op: "chmod back", Path: path, Err: errors.Unwrap(cerr)}
 	}
-	return f, err
+	if cerr := unix.Chmod(self, mode); cerr != nil {
+		if err == nil {
+			unix.Close(rfd)
+		}
+		return nil, &os.PathError{Op: "chmod back", Path: path, Err: cerr}
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(rfd), path), nil
 }
