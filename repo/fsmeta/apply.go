@@ -157,6 +157,11 @@ func chmodNoFollow(path string, mode uint32) error {
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		return unix.EOPNOTSUPP
 	}
+	if !procFD() {
+		// No /proc (a rescue chroot on a kernel before 6.6): by name,
+		// as before there was a better way.
+		return unix.Chmod(path, mode)
+	}
 	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode)
 }
 

@@ -1,6 +1,7 @@
 package fsmeta
 
 import (
+	"errors"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -74,7 +75,14 @@ var (
 // through a symlink, until release is called. dir itself is opened now
 // (it must exist) and that folder is the one kept, whatever its name
 // leads to later.
+//
+// Without /proc (a rescue system's chroot that did not mount it) nothing
+// can be confined: Confine then returns ErrNoProc and a release that does
+// nothing, and the caller decides whether to go on unconfined.
 func Confine(dir string) (release func(), err error) {
+	if !procFD() {
+		return func() {}, ErrNoProc
+	}
 	clean := filepath.Clean(dir)
 	abs, err := filepath.Abs(clean)
 	if err != nil {
@@ -124,6 +132,9 @@ func Confine(dir string) (release func(), err error) {
 		})
 	}, nil
 }
+
+// ErrNoProc: /proc is not mounted, so paths cannot be confined (Confine).
+var ErrNoProc = errors.New("/proc is not mounted")
 
 // symlinkOnWay is the error for a path below a confined root with a
 // symlink (or a folder swapped for one) on the way: errors.Is finds

@@ -257,3 +257,20 @@ func symlinkAt(t *testing.T, target, path string) {
 		t.Fatal(err)
 	}
 }
+
+// Without /proc (a rescue chroot) nothing can be confined: Confine says
+// so instead of confining to paths every call would then fail on.
+func TestConfineWithoutProc(t *testing.T) {
+	saved := procFD
+	procFD = func() bool { return false }
+	defer func() { procFD = saved }()
+	dir := t.TempDir()
+	release, err := Confine(dir)
+	if !errors.Is(err, ErrNoProc) {
+		t.Fatalf("Confine without /proc: %v, want ErrNoProc", err)
+	}
+	release()
+	if err := Mkdir(dir+"/a", 0o755); err != nil {
+		t.Fatalf("a path below the unconfined target: %v", err)
+	}
+}

@@ -334,7 +334,14 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		// another user of a shared folder) is an error, and nothing
 		// outside the target is written, chowned or removed.
 		release, err := fsmeta.Confine(opt.Target)
-		if err != nil {
+		switch {
+		case errors.Is(err, fsmeta.ErrNoProc):
+			// A rescue chroot without /proc: the restore matters
+			// more than the guard against other users of the target.
+			if opt.Notice != nil {
+				opt.Notice(opt.Target, "/proc is not mounted: the restore cannot refuse a folder another user swaps for a symlink while it runs (mount /proc to have it do so)")
+			}
+		case err != nil:
 			return nil, fmt.Errorf("open target: %w", err)
 		}
 		defer release()
