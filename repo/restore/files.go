@@ -147,18 +147,24 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	// The file it is, whatever its name may lead to later: in a folder
 	// another user can write, that name may be given to another file
 	// (a hardlink to one outside the target) before this one is done.
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		f.Close()
-		fsmeta.Remove(tmp)
-		if reserved {
-			fsmeta.Remove(dst)
+	// Needed only where the file is opened again by name (a temporary
+	// renamed into place, or a file written by reopening): one written
+	// at its name and held open gets everything through its descriptor.
+	var ino [2]uint64
+	if tmp != dst || rs.runs != nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			f.Close()
+			fsmeta.Remove(tmp)
+			if reserved {
+				fsmeta.Remove(dst)
+			}
+			rs.warn(dst, err)
+			rs.firstFailed(n)
+			return
 		}
-		rs.warn(dst, err)
-		rs.firstFailed(n)
-		return
+		ino = [2]uint64{st.Dev, st.Ino}
 	}
-	ino := [2]uint64{st.Dev, st.Ino}
 	if rs.runs != nil {
 		// Reading packs: chunks may wait until the end of the walk
 		// for the rest of their pack, so the file is opened again
