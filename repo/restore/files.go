@@ -134,14 +134,20 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		rs.firstFailed(n)
 		return
 	}
-	if err := truncate(f, n); err != nil {
-		f.Close()
+	// abandon gives up the file made (closed already, or not) for err.
+	abandon := func(err error) {
+		if f != nil {
+			f.Close()
+		}
 		fsmeta.Remove(tmp)
 		if reserved {
 			fsmeta.Remove(dst)
 		}
 		rs.warn(dst, err)
 		rs.firstFailed(n)
+	}
+	if err := truncate(f, n); err != nil {
+		abandon(err)
 		return
 	}
 	// The file it is, whatever its name may lead to later: in a folder
@@ -154,13 +160,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	if tmp != dst || rs.runs != nil {
 		var st unix.Stat_t
 		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-			f.Close()
-			fsmeta.Remove(tmp)
-			if reserved {
-				fsmeta.Remove(dst)
-			}
-			rs.warn(dst, err)
-			rs.firstFailed(n)
+			abandon(err)
 			return
 		}
 		ino = [2]uint64{st.Dev, st.Ino}
@@ -169,16 +169,12 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		// Reading packs: chunks may wait until the end of the walk
 		// for the rest of their pack, so the file is opened again
 		// for each write rather than held open meanwhile.
-		if err := f.Close(); err != nil {
-			fsmeta.Remove(tmp)
-			if reserved {
-				fsmeta.Remove(dst)
-			}
-			rs.warn(dst, err)
-			rs.firstFailed(n)
+		err := f.Close()
+		f = nil
+		if err != nil {
+			abandon(err)
 			return
 		}
-		f = nil
 	}
 	rs.stats.totalBytes.Add(int64(n.Size))
 	of := &openFile{path: dst, tmp: tmp, existed: exists, reserved: reserved, f: f, node: n, ino: ino}
