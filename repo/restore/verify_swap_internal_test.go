@@ -58,29 +58,7 @@ func TestOpenOwnUnreadableSwappedForSymlink(t *testing.T) {
 			panic(err)
 		}
 	}()
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !stop.Load() {
-			unix.Renameat2(unix.AT_FDCWD, f, unix.AT_FDCWD, l, unix.RENAME_EXCHANGE)
-		}
-	}()
-	for i := 0; i < 20000; i++ {
-		if file, err := openOwnUnreadable(f); err == nil {
-			file.Close()
-		}
-		var st unix.Stat_t
-		must(unix.Stat(victim, &st))
-		if st.Mode&0o7777 != 0o600 {
-			stop.Store(true)
-			wg.Wait()
-			t.Fatalf("after %d verifies, the restoring user's own file outside the target (swapped in by a symlink) has mode %#o, want 0600", i+1, st.Mode&0o7777)
-		}
-	}
-	stop.Store(true)
-	wg.Wait()
+	raceVerify(t, f, l, victim, "symlink")
 }
 
 // The same swap with a hardlink to the restoring user's own file instead
@@ -137,27 +115,38 @@ func TestOpenOwnUnreadableSwappedForHardlink(t *testing.T) {
 	if string(b) != "restored\n" || fst.Mode&0o7777 != 0o266 {
 		t.Fatalf("read back %q, mode after %#o; want %q, 0266", b, fst.Mode&0o7777, "restored\n")
 	}
+	raceVerify(t, f, h, victim, "hardlink")
+}
+
+// raceVerify verifies f (as openOwnUnreadable does for a user) again and
+// again while another goroutine swaps f with other, and fails once the
+// restoring user's own file victim, outside the target, loses its mode
+// 0600: what swapped it in is how.
+func raceVerify(t *testing.T, f, other, victim, how string) {
+	t.Helper()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for !stop.Load() {
-			unix.Renameat2(unix.AT_FDCWD, f, unix.AT_FDCWD, h, unix.RENAME_EXCHANGE)
+			unix.Renameat2(unix.AT_FDCWD, f, unix.AT_FDCWD, other, unix.RENAME_EXCHANGE)
 		}
+	}()
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
 	}()
 	for i := 0; i < 20000; i++ {
 		if file, err := openOwnUnreadable(f); err == nil {
 			file.Close()
 		}
 		var st unix.Stat_t
-		must(unix.Stat(victim, &st))
+		if err := unix.Stat(victim, &st); err != nil {
+			t.Fatal(err)
+		}
 		if st.Mode&0o7777 != 0o600 {
-			stop.Store(true)
-			wg.Wait()
-			t.Fatalf("after %d verifies, the restoring user's own file outside the target (swapped in by a hardlink) has mode %#o, want 0600", i+1, st.Mode&0o7777)
+			t.Fatalf("after %d verifies, the restoring user's own file outside the target (swapped in by a %s) has mode %#o, want 0600", i+1, how, st.Mode&0o7777)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
 }
