@@ -31,6 +31,9 @@ type Options struct {
 	// NoLock restores without taking the repository's shared lock, for a
 	// repository on storage this user cannot write (cairn --no-lock).
 	NoLock bool
+	// Log, when set, is the repo.Options.Log of the repository: the
+	// notices it takes while the TUI runs are shown in the TUI.
+	Log *Logger
 }
 
 // Run shows the browser on the terminal until the user quits or ctx ends.
@@ -48,7 +51,9 @@ func run(ctx context.Context, a *App, opts ...tea.ProgramOption) error {
 	// bubbletea's handler waited forever to send it a QuitMsg: the
 	// process hung in its shutdown, terminal still in raw mode.
 	p := tea.NewProgram(a, append(opts, tea.WithContext(ctx), tea.WithoutSignalHandler())...)
+	a.opt.Log.attach(p)
 	_, err := p.Run()
+	a.opt.Log.attach(nil)
 	// A restore still running (a signal, a second ctrl+c) is stopped and
 	// waited for: ending the process under it would leave a file it had
 	// begun under its name, and its lock in the repository.
@@ -279,6 +284,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, msg.to.update(a, msg.body)
 	case tea.KeyMsg:
 		return a, a.key(msg)
+	case repoLog:
+		a.showLog(string(msg))
+		return a, nil
 	}
 	return a, nil
 }

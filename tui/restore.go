@@ -57,6 +57,7 @@ type restorePage struct {
 
 	report restoreReport
 	cur    cursor
+	logs   []string // the repository's notices while it ran
 }
 
 // restoreJob is one call of restore.Run: one marked entry restored on
@@ -207,7 +208,8 @@ func (p *restorePage) update(a *App, msg tea.Msg) tea.Cmd {
 			p.job = msg.job + 1
 		}
 	case restoreFinished:
-		p.report.failures, p.report.notices = msg.failures, msg.notices
+		p.report.failures = msg.failures
+		p.report.notices = append(p.logs, msg.notices...)
 		p.report.parents = msg.parents
 		p.report.elapsed = time.Since(p.started)
 		p.startErr = msg.err

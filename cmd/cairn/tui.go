@@ -30,12 +30,18 @@ snapshot's tree at once.`,
 			// A copy of the local index, as a mount has: a browser left
 			// open for hours must not hold the shared one, without which
 			// a nightly ingest reads and hashes every file again.
-			r, err := g.open(ctx, func(o *repo.Options) { o.PrivateIndex = true })
+			// The repository's notices while the TUI runs are shown in
+			// it, not written over its screen.
+			log := &tui.Logger{Else: func(msg string) { g.notice("%s", msg) }}
+			r, err := g.open(ctx, func(o *repo.Options) {
+				o.PrivateIndex = true
+				o.Log = log.Logf
+			})
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			opt := tui.Options{NoLock: g.noLock}
+			opt := tui.Options{NoLock: g.noLock, Log: log}
 			if len(args) == 1 {
 				// Resolved here as every command resolves it (latest with
 				// a path is the latest holding it).

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/repo"
 )
 
 // tmuxSession runs a command in a detached tmux session of its own, on a
@@ -231,4 +233,42 @@ func TestTUILeavesLocalIndexToIngest(t *testing.T) {
 	}
 	s.keys("C-r")
 	s.wait("2 snapshots")
+}
+
+// A notice of the repository's while the TUI runs (here: the stale lock
+// of a TUI killed while it restored, removed when the next restore takes
+// its lock) is shown in the restore's report. Before, it was written to
+// the terminal under the TUI: it landed at the bottom of the screen,
+// scrolled it, and left lines of the dialog standing in the report.
+func TestTUIRestoreShowsRepositoryNotices(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 2, 1<<10, 5)
+	c.ok("ingest", "-q", src)
+	r := openRepoOf(t, c, nil)
+	old := time.Now().UTC().Add(-repo.StaleAfter - time.Minute)
+	stale := writeAbandonedLock(t, c, r, repo.LockInfo{Time: old, Refreshed: old, Host: "otherhost", PID: 10639, User: "root", Operation: "tui restore"})
+	dst := filepath.Join(t.TempDir(), "restored")
+
+	s := startTmux(t, 120, 35, tuiCommand(c)+"; sleep 60")
+	s.wait("1 snapshot ")
+	s.keys("Enter")
+	s.wait("MTIME")
+	s.keys("Space", "R")
+	s.wait("Restore 1 marked entry")
+	s.keys("Right", "Tab", "C-u")
+	s.text(dst)
+	s.keys("Enter")
+	scr := s.wait("esc closes")
+	time.Sleep(300 * time.Millisecond)
+	scr = s.screen()
+	if !strings.Contains(scr, "  removed stale lock "+stale) {
+		t.Errorf("the report does not show the stale lock removed:\n%s", scr)
+	}
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.HasPrefix(l, "removed stale lock") || strings.Contains(l, "Where:") {
+			t.Errorf("the screen is garbled by a notice written under the TUI:\n%s", scr)
+			break
+		}
+	}
 }
