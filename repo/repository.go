@@ -213,10 +213,18 @@ var errFound = errors.New("found")
 // storedContent names the first folder of be that holds what only a
 // repository's writers store (snapshots, index segments, packs), or ""
 // when none does. Key files alone do not count: an init that failed
-// before writing the config leaves one, and may be run again.
+// before writing the config leaves one, and may be run again. Only
+// objects named as a repository names them count: another tool's files
+// in a bucket shared with the repository ("data/report.csv",
+// "snapshots/2026.json") are not a repository's content.
 func storedContent(ctx context.Context, be backends.Backend) (string, error) {
 	for _, folder := range []string{"snapshots/", "index/", id.DataBlob.String() + "/", id.TreeBlob.String() + "/"} {
-		err := be.List(ctx, folder, func(backends.Info) error { return errFound })
+		err := be.List(ctx, folder, func(fi backends.Info) error {
+			if repositoryObject(folder, fi.Name) {
+				return errFound
+			}
+			return nil
+		})
 		switch {
 		case errors.Is(err, errFound):
 			return strings.TrimSuffix(folder, "/") + "/", nil
@@ -225,6 +233,19 @@ func storedContent(ctx context.Context, be backends.Backend) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// repositoryObject reports whether name, listed under folder, is named as
+// a repository names its snapshots, index segments or packs.
+func repositoryObject(folder, name string) bool {
+	switch folder {
+	case "snapshots/", "index/":
+		base := strings.TrimPrefix(name, folder)
+		i, err := id.Parse(base)
+		return err == nil && i.String() == base
+	}
+	_, _, ok := ParsePackName(name)
+	return ok
 }
 
 // ReadConfig reads and checks the plaintext config, without a password.

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"github.com/cairn-backup/cairn/backends/s3/s3test"
 )
 
@@ -208,4 +211,39 @@ func rsyncSame(t *testing.T, src, dst string) {
 	if len(out) > 0 {
 		t.Fatalf("rsync lists differences:\n%s", out)
 	}
+}
+
+// putForeign stores small objects under keys in srv's bucket, as another
+// tool sharing the bucket would.
+func putForeign(t *testing.T, srv *s3test.Server, keys ...string) *minio.Client {
+	t.Helper()
+	client, err := minio.New(strings.TrimPrefix(srv.Endpoint, "http://"), &minio.Options{
+		Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""), Region: srv.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if _, err := client.PutObject(t.Context(), srv.Bucket, k, strings.NewReader("not cairn's\n"), -1, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return client
+}
+
+// TestS3InitBucketRootSharedWithOtherTool: another tool's files under
+// folder names a repository also uses ("data/", "snapshots/", "index/",
+// "tree/") at the root of a bucket are not a repository that lost its
+// config. Init used to refuse the bucket (exit 1, "holds a repository's
+// snapshots/ but no config: the config was lost").
+func TestS3InitBucketRootSharedWithOtherTool(t *testing.T) {
+	srv := s3test.New(t)
+	putForeign(t, srv, "data/report.csv", "snapshots/2026-11-01.json", "index/catalog.db", "tree/ab/leaf.txt")
+	c := newCLIAt(t, srv.Location(""), s3Env(srv)...)
+	c.ok("init", "--insecure-kdf")
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 5000, 3)
+	c.ok("ingest", src, "--host", "h", "--source", "s")
+	dst := filepath.Join(t.TempDir(), "dst")
+	c.ok("restore", "latest:"+src, "--target", dst)
+	sameFiles(t, src, dst)
 }
