@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/repo/id"
 )
 
 // Lock timing. A lock whose holder has not refreshed it for StaleAfter is
@@ -475,6 +476,14 @@ func (r *Repository) Locks(ctx context.Context) (map[string]*LockInfo, error) {
 	mtimes := map[string]time.Time{}
 	sizes := map[string]int64{}
 	err := r.be.List(ctx, "locks/", func(fi backends.Info) error {
+		// A lock is named by a random ID. Another object there is
+		// another tool's, in a bucket (or folder) it shares with the
+		// repository: neither a lock in the way of prune nor one for
+		// unlock to delete.
+		base := strings.TrimPrefix(fi.Name, "locks/")
+		if lid, err := id.Parse(base); err != nil || lid.String() != base {
+			return nil
+		}
 		names = append(names, fi.Name)
 		mtimes[fi.Name] = fi.ModTime
 		sizes[fi.Name] = fi.Size

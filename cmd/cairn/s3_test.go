@@ -247,3 +247,23 @@ func TestS3InitBucketRootSharedWithOtherTool(t *testing.T) {
 	c.ok("restore", "latest:"+src, "--target", dst)
 	sameFiles(t, src, dst)
 }
+
+// TestS3LocksFolderSharedWithOtherTool: an object under "locks/" that is
+// not named as a lock (another tool's, at the root of a shared bucket) is
+// no lock of the repository's. Prune used to refuse with exit 11 (an
+// "unreadable lock object") and unlock --remove-all deleted the other
+// tool's object.
+func TestS3LocksFolderSharedWithOtherTool(t *testing.T) {
+	srv := s3test.New(t)
+	c := newCLIAt(t, srv.Location(""), s3Env(srv)...)
+	c.ok("init", "--insecure-kdf")
+	client := putForeign(t, srv, "locks/deploy.lock")
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 5000, 4)
+	c.ok("ingest", src, "--host", "h", "--source", "s")
+	c.ok("prune")
+	c.ok("unlock", "--remove-all")
+	if _, err := client.StatObject(t.Context(), srv.Bucket, "locks/deploy.lock", minio.StatObjectOptions{}); err != nil {
+		t.Fatalf("another tool's locks/deploy.lock after cairn unlock --remove-all: %v", err)
+	}
+}
