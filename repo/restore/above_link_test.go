@@ -89,7 +89,7 @@ func TestSymlinkAboveThePaths(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(dst, top, rest, "f")); err != nil || string(b) != "data" {
 			t.Errorf("symlink to %s: not restored: %q %v", to, b, err)
 		}
-		if len(notices) != 1 || !strings.Contains(notices[0], restore.AboveLinkReplaced) {
+		if len(notices) != 1 || !strings.Contains(notices[0], restore.AboveLinkReplaced+", that leads to no folder inside the target") {
 			t.Errorf("symlink to %s: notices %q", to, notices)
 		}
 		if names, _ := os.ReadDir(outside); len(names) != 0 {
@@ -277,5 +277,10 @@ func TestSymlinkAboveIntoAnotherPathNotFollowed(t *testing.T) {
 	}
 	if len(notices) != 1 || !strings.Contains(notices[0], restore.AboveLinkReplaced) {
 		t.Errorf("notices %q", notices)
+	}
+	// The notice says why: srv is a folder inside the target, so "leads
+	// to no folder inside the target", as it said, was not true.
+	if len(notices) == 1 && (!strings.Contains(notices[0], "leads into another of the snapshot's paths") || strings.Contains(notices[0], "no folder inside the target")) {
+		t.Errorf("the notice does not say the symlink leads into another path: %q", notices[0])
 	}
 }

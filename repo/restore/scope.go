@@ -84,11 +84,17 @@ func pathSets(paths []string) (in, ways map[string]bool) {
 	return in, ways
 }
 
-// AboveLinkReplaced is the notice for a symlink in the target where the
-// snapshot has a folder above its paths, that does not lead to a folder
-// inside the target (or leads into another of the snapshot's paths:
-// crossesPaths): it is replaced by a folder.
-const AboveLinkReplaced = "replaced by a folder: a symlink where the snapshot has a folder above its paths, that leads to no folder inside the target"
+// AboveLinkReplaced begins the notice for a symlink in the target where
+// the snapshot has a folder above its paths, that does not lead to a
+// folder inside the target (aboveLinkOutside) or leads into another of
+// the snapshot's paths (aboveLinkCrosses, see crossesPaths): it is
+// replaced by a folder.
+const AboveLinkReplaced = "replaced by a folder: a symlink where the snapshot has a folder above its paths"
+
+const (
+	aboveLinkOutside = ", that leads to no folder inside the target"
+	aboveLinkCrosses = ", that leads into another of the snapshot's paths (following it would restore the two into one folder)"
+)
 
 // followAbove returns where the restore goes through the folder above
 // the snapshot's paths at p (/home for a snapshot of /home/ann): p itself,
@@ -104,8 +110,13 @@ func (rs *restorer) followAbove(p string) string {
 	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		return p
 	}
-	if real, err := evalAbs(p); err == nil && rs.realTarget != "" && within(real, rs.realTarget) && !rs.crossesPaths(p, real) {
-		if st, err := os.Stat(real); err == nil && st.IsDir() {
+	why := aboveLinkOutside
+	if real, err := evalAbs(p); err == nil && rs.realTarget != "" && within(real, rs.realTarget) {
+		if st, err := os.Stat(real); err != nil || !st.IsDir() {
+			// replaced: no folder inside the target
+		} else if rs.crossesPaths(p, real) {
+			why = aboveLinkCrosses
+		} else {
 			// The same folder, spelt from the target as it was given
 			// and through no symlink: the restore reaches everything
 			// below the target that way (fsmeta.Confine).
@@ -122,7 +133,7 @@ func (rs *restorer) followAbove(p string) string {
 		}
 	}
 	if rs.opt.Notice != nil && rs.opt.Overwrite != Never { // else kept, and an error says so
-		msg := AboveLinkReplaced
+		msg := AboveLinkReplaced + why
 		if to, err := os.Readlink(p); err == nil {
 			msg = fmt.Sprintf("%s (it leads to %s)", msg, to)
 		}
