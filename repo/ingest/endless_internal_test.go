@@ -3,6 +3,7 @@ package ingest
 import (
 	"io"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -33,5 +34,20 @@ func TestEndlessAtTheBoundEnds(t *testing.T) {
 	n, err := io.Copy(io.Discard, &endless{r: io.LimitReader(zeros{}, zeroSizeMax), left: zeroSizeMax})
 	if err != nil || n != zeroSizeMax {
 		t.Fatalf("a file of exactly the bound: %d bytes, %v", n, err)
+	}
+}
+
+type eagain struct{}
+
+func (eagain) Read([]byte) (int, error) { return 0, syscall.EAGAIN }
+
+// A file whose stat says 0 bytes and that has nothing to give without
+// waiting (/proc/kmsg, read with O_NONBLOCK) is left out with an error
+// that says so: it was the bare "read: resource temporarily unavailable",
+// which reads as a passing failure that trying again would mend.
+func TestEndlessWaitingSaysWhy(t *testing.T) {
+	_, err := io.Copy(io.Discard, &endless{r: eagain{}, left: zeroSizeMax})
+	if err == nil || !strings.Contains(err.Error(), "waits for data") {
+		t.Fatalf("reading a pseudo-file that waits: %v", err)
 	}
 }

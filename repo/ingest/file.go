@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/restic/chunker"
 
@@ -299,7 +300,8 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 		}
 		// The common empty file costs one read, not a chunker.
 		var first [1]byte
-		n, err := f.Read(first[:])
+		rest := &endless{r: f, left: zeroSizeMax}
+		n, err := rest.Read(first[:])
 		if n == 0 {
 			if err == io.EOF {
 				return nil, 0, nil
@@ -309,7 +311,7 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			}
 			return nil, 0, err
 		}
-		return w.g.chunkStream(w, fj.path, io.MultiReader(bytes.NewReader(first[:n]), &endless{r: f, left: zeroSizeMax - int64(n)}), -1)
+		return w.g.chunkStream(w, fj.path, io.MultiReader(bytes.NewReader(first[:n]), rest), -1)
 	}
 	extents, err := fsmeta.DataExtents(f, size)
 	if err != nil {
@@ -537,5 +539,16 @@ func (e *endless) Read(p []byte) (int, error) {
 	}
 	n, err := e.r.Read(p)
 	e.left -= int64(n)
-	return n, err
+	return n, waiting(err)
+}
+
+// waiting says what EAGAIN means when a file whose stat says 0 bytes is
+// read without waiting: not a passing failure that trying again mends
+// ("resource temporarily unavailable"), but a pseudo-file that would hold
+// the ingest until new data came (/proc/kmsg), left out for that.
+func waiting(err error) error {
+	if errors.Is(err, syscall.EAGAIN) {
+		return errors.New("its size on stat is 0, and it waits for data to give (as /proc/kmsg does): a pseudo-file that would hold the ingest; left out")
+	}
+	return err
 }
