@@ -264,10 +264,23 @@ func (rs *restorer) deleteExtra(fd int, name, dst, rel string) (removed bool) {
 
 // ErrMountPoint is the error for a folder the restore would delete or
 // replace where another filesystem is mounted: what is on it is left.
-var ErrMountPoint = errors.New("another filesystem is mounted here: not deleted, nor anything on it")
+// errors.Is tells it whatever the words (errMountReplaced, errMountBelow).
+var ErrMountPoint error = mountPointError("another filesystem is mounted here: not deleted, nor anything on it")
+
+// errMountReplaced: a folder in the way of a node of the snapshot that
+// is no folder is a mount point. Not "deleted": no --delete may be given.
+var errMountReplaced error = mountPointError("a directory is in the way, with another filesystem mounted on it: not replaced, nor anything on it")
 
 // errMountBelow: a folder in the way holds a mount point deeper down.
-var errMountBelow = fmt.Errorf("another filesystem mounted below it: not replaced, nor anything on it (%w)", ErrMountPoint)
+var errMountBelow error = mountPointError("a directory is in the way, with another filesystem mounted below it: not replaced, nor anything on it")
+
+// mountPointError is one of the errors above, each told in its own
+// words: errMountBelow used to end in ErrMountPoint's, saying both
+// "mounted below it" and "mounted here: not deleted" of one folder.
+type mountPointError string
+
+func (e mountPointError) Error() string        { return string(e) }
+func (e mountPointError) Is(target error) bool { return target == ErrMountPoint }
 
 // unlink removes name from the folder open at fd (with DryRun, does not),
 // and counts and reports it.
@@ -333,9 +346,9 @@ func (rs *restorer) replacesDirs() bool {
 func (rs *restorer) dirInWay(dst string) error {
 	switch {
 	case fsmeta.MountRoot(dst):
-		return ErrMountPoint
+		return errMountReplaced
 	case fsmeta.MountBelow(dst):
-		return fmt.Errorf("a directory is in the way, with %w", errMountBelow)
+		return errMountBelow
 	case rs.opt.Overwrite == Always:
 		return nil
 	case rs.replacesDirs():

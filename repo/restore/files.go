@@ -479,7 +479,7 @@ func (rs *restorer) replace(tmp, dst string) error {
 	}
 	if fi, lerr := fsmeta.Lstat(dst); lerr == nil && fi.IsDir() && rs.replacesDirs() {
 		if fsmeta.MountRoot(dst) {
-			return ErrMountPoint
+			return errMountReplaced
 		}
 		if err := fsmeta.RemoveAll(dst); err != nil {
 			return err

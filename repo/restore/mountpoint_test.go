@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -56,12 +57,15 @@ func TestMountPointInTheTargetIsNotEmptied(t *testing.T) {
 			}
 			var mu sync.Mutex
 			var warned []string
+			said := map[string]string{}
 			opt := restore.Options{Target: dst, Delete: true, Overwrite: ow, DryRun: dry, Workers: 2,
 				Warn: func(p string, err error) {
 					mu.Lock()
 					defer mu.Unlock()
 					if errors.Is(err, restore.ErrMountPoint) {
 						warned = append(warned, p)
+						rel, _ := filepath.Rel(dst, p)
+						said[rel] = err.Error()
 					}
 				}}
 			restore.Run(context.Background(), r, res.Snapshot, src, opt)
@@ -72,6 +76,17 @@ func TestMountPointInTheTargetIsNotEmptied(t *testing.T) {
 			}
 			if len(warned) != 3 {
 				t.Errorf("overwrite %v, dry run %v: mount points reported: %q, want all 3", ow, dry, warned)
+			}
+			// Each in its own words: e/usb is not deleted, d/f (where
+			// the snapshot has a file) and d/h (a mount below it) are
+			// not replaced. d/h said both "mounted below it" and
+			// "mounted here: not deleted"; d/f, "not deleted" without
+			// --delete being the cause.
+			for rel, want := range map[string]string{"e/usb": "mounted here: not deleted", "d/f": "mounted on it: not replaced", "d/h": "mounted below it: not replaced"} {
+				msg := said[rel]
+				if !strings.Contains(msg, want) || strings.Count(msg, "mounted") != 1 {
+					t.Errorf("overwrite %v, dry run %v: %s: %q, want it to say %q, once", ow, dry, rel, msg, want)
+				}
 			}
 		}
 	}
