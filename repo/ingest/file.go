@@ -110,6 +110,7 @@ func (w *fileWorker) process(fj *fileJob) {
 		// (a change between the two lstats must not pair this link's
 		// newer ctime with the older attributes in the cache).
 		first := fj.linkOf.node
+		g.counts.bytes.Add(int64(first.Size) - int64(n.Size))
 		n.Content, n.Size, n.Xattrs, n.Flags = first.Content, first.Size, first.Xattrs, first.Flags
 		n.MTime, n.CTime = first.MTime, first.CTime
 		fj.linkOf.counter.Add(1)
@@ -162,6 +163,10 @@ func (w *fileWorker) process(fj *fileJob) {
 		g.leaveOut(fj)
 		return
 	}
+	// The totals count what was read, as the snapshot records: a file of
+	// /proc stats as 0 bytes and holds some, one of /sys stats as 4096
+	// and holds a few, one may shrink while it is read.
+	g.counts.bytes.Add(size - int64(n.Size))
 	n.Content, n.Size = content, uint64(size)
 	fj.counter = &g.counts.filesChanged
 	if old == nil {

@@ -39,6 +39,11 @@ func TestZeroSizeFileWithContent(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dst, p)); string(got) != string(want) {
 		t.Fatalf("restored %q, want %q", got, want)
 	}
+	// The totals count the bytes read, as restic's do: they said 0 B
+	// processed (and cairn snapshots a size of 0 B) for content saved.
+	if s := res.Snapshot.Summary; s == nil || s.TotalBytes != int64(len(want)) {
+		t.Fatalf("summary %+v: total bytes, want %d", s, len(want))
+	}
 }
 
 // A file of /sys stats as 4096 bytes and holds a few: an ingest saves
@@ -67,5 +72,8 @@ func TestSysfsFileNotPadded(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dst, p)); string(got) != string(want) {
 		t.Fatalf("restored %d bytes %.40q, want %q", len(got), got, want)
+	}
+	if s := res.Snapshot.Summary; s == nil || s.TotalBytes != int64(len(want)) {
+		t.Fatalf("summary %+v: total bytes, want %d, not the stat size", s, len(want))
 	}
 }
