@@ -105,9 +105,17 @@ func TestSymlinkAboveThePaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	notices = nil
-	opt = restore.Options{Target: dst, Workers: 2, SkipOwner: true, Notice: notice, Overwrite: restore.Never}
+	var warned []string
+	var wmu sync.Mutex
+	opt = restore.Options{Target: dst, Workers: 2, SkipOwner: true, Notice: notice, Overwrite: restore.Never,
+		Warn: func(p string, err error) { wmu.Lock(); warned = append(warned, err.Error()); wmu.Unlock() }}
 	if _, err := restore.Run(bctx, r, res.Snapshot, "/", opt); !errors.Is(err, restore.ErrIncomplete) {
 		t.Errorf("--overwrite never, a symlink leading outside in the way: %v", err)
+	}
+	// The error says what is there, as ls shows it, and what it costs:
+	// it said "exists and is not a directory" of a symlink to a folder.
+	if len(warned) != 1 || !strings.Contains(warned[0], "is a symlink where the snapshot has a directory") || !strings.Contains(warned[0], "nothing restored into it") {
+		t.Errorf("--overwrite never: errors %q", warned)
 	}
 	if fi, err := os.Lstat(filepath.Join(dst, top)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("--overwrite never replaced the symlink")

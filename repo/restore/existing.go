@@ -42,7 +42,13 @@ func (rs *restorer) prepareDir(dst string, fresh bool) (existed bool, err error)
 			return true, nil
 		}
 		if rs.opt.Overwrite == Never {
-			return false, fmt.Errorf("exists and is not a directory (kept: --overwrite never)")
+			// Said as what the user sees: a symlink to a folder (above
+			// the paths, leading out of the target) lists as one.
+			what := "exists and is not a directory"
+			if fi.Mode()&os.ModeSymlink != 0 {
+				what = "is a symlink where the snapshot has a directory, not followed"
+			}
+			return false, fmt.Errorf("%s (kept: --overwrite never): nothing restored into it", what)
 		}
 		if rs.opt.DryRun {
 			return false, nil
