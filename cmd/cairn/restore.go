@@ -57,22 +57,23 @@ as newer (only the temporary and an empty file that keeps its name taken).
 Restoring again removes such temporaries: in each folder that was already
 there, a regular file named .NAME.cairn-partial- and 16 hex digits, with one
 link and the writing mode below, where NAME is a file the restore puts in that
-folder; nothing else that looks like one. A smaller new file is written at its name with mode
-0200 (0300 when its own mode is 0200) until complete; an existing file of that
-mode, which only such a killed restore leaves, is replaced whatever its mtime. A chunk the
-repository lacks (damaged or missing) is left as zeros, named in a warning,
-and the rest of the file is restored, without the snapshot's metadata and
-with its mtime set to 1970, so that restoring again (once the repository is
-repaired or the storage answers) replaces it.
+folder; nothing else that looks like one. A smaller new file is written at its
+name with mode 0200 (0300 when its own mode is 0200) until complete; an
+existing file of that mode, which only such a killed restore leaves, is
+replaced whatever its mtime. A chunk the repository lacks (damaged or missing)
+is left as zeros, named in a warning, and the rest of the file is restored,
+without the snapshot's metadata and with its mtime set to 1970, so that
+restoring again (once the repository is repaired or the storage answers)
+replaces it.
 
 The folders above the snapshot's paths (/ and /home for a snapshot of
-/home/alice) that are already in the target are left as they are. A symlink
-in the target in place of one (/home -> /data/home, restoring with --target /)
-is followed, as restic and rsync -K do, when it leads, resolved as the kernel
+/home/alice) that are already in the target are left as they are. A symlink in
+the target in place of one (/home -> /data/home, restoring with --target /) is
+followed, as restic and rsync -K do, when it leads, resolved as the kernel
 would, to a folder inside the target; any other symlink there (leading outside
-the target, into another of the snapshot's paths, or nowhere) is replaced by a folder, and a notice says so (with
---overwrite never it is kept, an error): a restore never writes outside
---target.
+the target, into another of the snapshot's paths, or nowhere) is replaced by a
+folder, and a notice says so (with --overwrite never it is kept, an error): a
+restore never writes outside --target.
 
 --delete then removes from the target what the snapshot lacks: in each folder
 the restore went into, within the paths the snapshot was taken of, every
