@@ -125,6 +125,10 @@ and the exit code is 1 (a --target archive is kept).`,
 				}
 				p = printablePath(p)
 				if errors.Is(err, dump.ErrNotInTar) {
+					if g.json { // as restore's notices: not dropped
+						printJSONTo(os.Stderr, map[string]any{"message_type": "notice", "message": err.Error(), "item": p})
+						return
+					}
 					g.notice("cairn: %s: %v", p, err)
 					return
 				}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -537,5 +539,38 @@ func TestDumpTargetArchiveKeptWithLostPack(t *testing.T) {
 	out, err := exec.Command("tar", "-t", "-f", target).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "media/big.bin") {
 		t.Errorf("the archive is not there, or not whole (%v):\n%s", err, out)
+	}
+}
+
+// dump --json of a folder holding a socket says on stderr, as a JSON
+// notice, that the socket is left out of the archive, as restore's
+// notices are: the notice was dropped with --json, so a script saw an
+// archive one entry short and nothing said why.
+func TestDumpJSONSocketNotice(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", filepath.Join(src, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c.ok("ingest", "-q", src)
+	_, stderr, code := c.runErr("dump", "--json", "--target", filepath.Join(t.TempDir(), "a.tar"), "latest:"+src)
+	if code != 0 {
+		t.Fatalf("dump --json exited %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stderr: %q, want one JSON notice", stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil || m["message_type"] != "notice" || m["item"] != "src/sock" {
+		t.Fatalf("stderr: %q (%v), want a notice for src/sock", stderr, err)
 	}
 }
