@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -204,4 +205,28 @@ func SetNonblock(f *os.File) error {
 		return fmt.Errorf("fcntl %s: %w", f.Name(), err)
 	}
 	return nil
+}
+
+// ConsumedByReading says f, a file that stats as empty, is one whose data
+// a read takes away from its other readers: /proc/kmsg (the kernel log,
+// which the system's log daemon reads) and the tracing pipes of tracefs
+// and debugfs. Reading such a file would change the machine backed up.
+func ConsumedByReading(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var st unix.Statfs_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fstatfs(int(fd), &st) }); err != nil || serr != nil {
+		return false
+	}
+	base := filepath.Base(f.Name())
+	switch st.Type {
+	case unix.PROC_SUPER_MAGIC:
+		return base == "kmsg"
+	case unix.TRACEFS_MAGIC, unix.DEBUGFS_MAGIC:
+		return base == "trace_pipe" || base == "trace_pipe_raw"
+	}
+	return false
 }

@@ -300,6 +300,9 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 		// Without waiting: /proc/kmsg would hold the ingest for good
 		// (a blocked read cannot be interrupted); such a file fails
 		// with EAGAIN and is reported as unreadable.
+		if fsmeta.ConsumedByReading(f) {
+			return nil, 0, errConsumedByReading
+		}
 		if err := fsmeta.SetNonblock(f); err != nil {
 			return nil, 0, err
 		}
@@ -515,6 +518,10 @@ func (g *ingester) chunkStream(w *fileWorker, path string, r io.Reader, sizeHint
 	}
 	return content, total, nil
 }
+
+// errConsumedByReading: the file's data would be taken from its other
+// readers by reading it (fsmeta.ConsumedByReading).
+var errConsumedByReading = errors.New("reading it would take its data from its other readers (the kernel log the system's log daemon reads, a tracing pipe): left out")
 
 // zeroSizeMax bounds what is read of a file whose stat says 0 bytes: a
 // pseudo-file of /proc may not end where a reader expects (pagemap maps the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cairn-backup/cairn/repo"
@@ -75,5 +76,30 @@ func TestSysfsFileNotPadded(t *testing.T) {
 	}
 	if s := res.Snapshot.Summary; s == nil || s.TotalBytes != int64(len(want)) {
 		t.Fatalf("summary %+v: total bytes, want %d, not the stat size", s, len(want))
+	}
+}
+
+// /proc/kmsg hands each kernel message to one reader: the system's log
+// daemon. An ingest over /proc leaves it out without reading it, rather
+// than taking messages from the log of the machine it backs up.
+func TestKmsgLeftOutUnread(t *testing.T) {
+	const p = "/proc/kmsg"
+	f, err := os.Open(p) // opening takes nothing; reading would
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("open %s: %v", p, err)
+		}
+		t.Skipf("cannot open %s: %v", p, err)
+	}
+	f.Close()
+	r := repo.TestRepository(t)
+	var warned []string
+	_, err = ingest.Run(context.Background(), r, ingest.Options{Paths: []string{p}, Host: "h", Source: "s",
+		Warn: func(path string, err error) { warned = append(warned, path+": "+err.Error()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "take its data from its other readers") {
+		t.Fatalf("warned %q, want /proc/kmsg left out unread", warned)
 	}
 }
