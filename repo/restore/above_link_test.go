@@ -25,17 +25,7 @@ import (
 // and a notice says so. Nothing is written outside the target.
 func TestSymlinkAboveThePaths(t *testing.T) {
 	bctx := context.Background()
-	r := repo.TestRepository(t)
-	src := filepath.Join(t.TempDir(), "src")
-	os.MkdirAll(src, 0o755)
-	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, rest, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	r, res, top, rest := oneFileSnapshot(t)
 
 	// Leading inside the target: followed.
 	dst := t.TempDir()
@@ -141,17 +131,7 @@ func TestFollowedSymlinkAboveKeepsDefaultACL(t *testing.T) {
 		skip("setfacl is not installed")
 	}
 	bctx := context.Background()
-	r := repo.TestRepository(t)
-	src := filepath.Join(t.TempDir(), "src")
-	os.MkdirAll(src, 0o755)
-	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, _, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	r, res, top, _ := oneFileSnapshot(t)
 	dst := t.TempDir()
 	data := filepath.Join(dst, "data")
 	os.MkdirAll(data, 0o755)
@@ -183,17 +163,7 @@ func TestFollowedSymlinkAboveKeepsDefaultACL(t *testing.T) {
 // of --delete does, through no symlink.
 func TestDeleteThroughFollowedSymlinkStaysInTarget(t *testing.T) {
 	bctx := context.Background()
-	r := repo.TestRepository(t)
-	src := filepath.Join(t.TempDir(), "src")
-	os.MkdirAll(src, 0o755)
-	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, rest, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	r, res, top, rest := oneFileSnapshot(t)
 	dst := t.TempDir()
 	// <top> -> a/b: the followed folder is dst/a/b, reached through a.
 	if err := os.MkdirAll(filepath.Join(dst, "a", "b"), 0o755); err != nil {

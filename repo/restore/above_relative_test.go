@@ -19,17 +19,7 @@ import (
 // symlink: it deleted nothing and said nothing.
 func TestSymlinkAboveTheTargetSpelling(t *testing.T) {
 	bctx := context.Background()
-	r := repo.TestRepository(t)
-	src := filepath.Join(t.TempDir(), "src")
-	os.MkdirAll(src, 0o755)
-	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, rest, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	r, res, top, rest := oneFileSnapshot(t)
 
 	for _, tc := range []struct {
 		name   string
@@ -95,4 +85,23 @@ func TestSymlinkAboveTheTargetSpelling(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oneFileSnapshot ingests a folder holding one file f into a new test
+// repository: the repository, the ingest's result, and the folder's path
+// split into its first element (top) and the rest of it below.
+func oneFileSnapshot(t *testing.T) (r *repo.Repository, res *ingest.Result, top, rest string) {
+	t.Helper()
+	r = repo.TestRepository(t)
+	src := filepath.Join(t.TempDir(), "src")
+	os.MkdirAll(src, 0o755)
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ingest.Run(context.Background(), r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, rest, _ = strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	return r, res, top, rest
 }
