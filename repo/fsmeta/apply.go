@@ -1,7 +1,6 @@
 package fsmeta
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -111,12 +110,18 @@ func pruneXattrs(path, sys string, keep []tree.Xattr) error {
 	if err != nil {
 		return &Error{Op: "llistxattr", Path: path, Attr: "xattrs", Err: errors.Unwrap(err)}
 	}
+	return removeXattrs(path, names, keep, func(name string) error { return unix.Lremovexattr(sys, name) })
+}
+
+// removeXattrs removes with remove the attributes of names that keep
+// lacks; path names the file in the errors.
+func removeXattrs(path string, names []string, keep []tree.Xattr, remove func(name string) error) error {
 	var errs []error
 	for _, name := range names {
 		if hasXattr(keep, name) {
 			continue
 		}
-		err := unix.Lremovexattr(sys, name)
+		err := remove(name)
 		if err != nil && !errors.Is(err, unix.ENODATA) {
 			errs = append(errs, &Error{Op: "lremovexattr", Path: path, Attr: name, Err: err})
 		}
@@ -225,36 +230,9 @@ func futimens(fd int, atime, mtime int64) error {
 
 // pruneXattrsFd is pruneXattrs for the file open at fd.
 func pruneXattrsFd(fd int, path string, keep []tree.Xattr) error {
-	size, err := unix.Flistxattr(fd, nil)
-	var buf []byte
-	for err == nil && size > 0 {
-		buf = make([]byte, size)
-		var n int
-		n, err = unix.Flistxattr(fd, buf)
-		if errors.Is(err, unix.ERANGE) {
-			size, err = unix.Flistxattr(fd, nil)
-			continue
-		}
-		buf = buf[:n]
-		break
-	}
-	if errors.Is(err, unix.ENOTSUP) {
-		return nil
-	}
+	names, err := listXattrsWith(path, func(buf []byte) (int, error) { return unix.Flistxattr(fd, buf) })
 	if err != nil {
-		return &Error{Op: "llistxattr", Path: path, Attr: "xattrs", Err: err}
+		return &Error{Op: "llistxattr", Path: path, Attr: "xattrs", Err: errors.Unwrap(err)}
 	}
-	var errs []error
-	for b := buf; len(b) > 0; {
-		var name []byte
-		name, b, _ = bytes.Cut(b, []byte{0})
-		if len(name) == 0 || hasXattr(keep, string(name)) {
-			continue
-		}
-		err := unix.Fremovexattr(fd, string(name))
-		if err != nil && !errors.Is(err, unix.ENODATA) {
-			errs = append(errs, &Error{Op: "lremovexattr", Path: path, Attr: string(name), Err: err})
-		}
-	}
-	return errors.Join(errs...)
+	return removeXattrs(path, names, keep, func(name string) error { return unix.Fremovexattr(fd, name) })
 }

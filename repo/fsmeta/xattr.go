@@ -50,18 +50,24 @@ func readXattrs(path, sys string) ([]tree.Xattr, error) {
 // listXattrs returns the attribute names of path (sys for the system
 // call), unsorted.
 func listXattrs(path, sys string) ([]string, error) {
+	return listXattrsWith(path, func(buf []byte) (int, error) { return unix.Llistxattr(sys, buf) })
+}
+
+// listXattrsWith is listXattrs for the file list lists the attribute
+// names of (llistxattr on a name, flistxattr on a descriptor).
+func listXattrsWith(path string, list func(buf []byte) (int, error)) ([]string, error) {
 	// Most files have no attributes or a few short names: a buffer on
 	// the stack costs the walk of a big tree no garbage.
 	var small [512]byte
 	buf := small[:]
 	for {
-		n, err := unix.Llistxattr(sys, buf)
+		n, err := list(buf)
 		switch {
 		case errors.Is(err, unix.ENOTSUP):
 			return nil, nil
 		case errors.Is(err, unix.ERANGE):
 			// The list grew since the last call: ask for its size.
-			size, err := unix.Llistxattr(sys, nil)
+			size, err := list(nil)
 			if err != nil {
 				return nil, fmt.Errorf("llistxattr %s: %w", path, err)
 			}
