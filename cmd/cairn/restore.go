@@ -40,7 +40,9 @@ target filesystem that refuses them is said once, not as an error.
                         one of the same size and mtime keeps its content and
                         gets the snapshot's owner, mode and xattrs, unless
                         it has other hardlinks: then it is replaced, so that
-                        nothing outside the target changes
+                        nothing outside the target changes; a symlink to the
+                        same target, a fifo, a socket or a device of the same
+                        number is kept the same way
   if-newer              replace a file only when the snapshot's copy has the
                         later mtime (as restic's if-newer)
   always                replace everything

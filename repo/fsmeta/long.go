@@ -165,6 +165,20 @@ func Lstat(path string) (os.FileInfo, error) {
 	return fi, p.fix(err, path)
 }
 
+// Readlink is os.Readlink.
+func Readlink(path string) (string, error) {
+	if direct(path) {
+		return os.Readlink(path)
+	}
+	p, err := shortenLong(path)
+	if err != nil {
+		return "", &os.PathError{Op: "readlink", Path: path, Err: err}
+	}
+	defer p.close()
+	s, err := os.Readlink(p.name)
+	return s, p.fix(err, path)
+}
+
 // Open is unix.Open: it returns a raw descriptor and an unwrapped errno.
 func Open(path string, flags int, perm uint32) (int, error) {
 	if direct(path) {

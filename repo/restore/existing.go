@@ -67,31 +67,47 @@ func (rs *restorer) prepareDir(dst string, fresh bool) (existed bool, err error)
 
 // clearWay applies the overwrite policy to an existing dst and removes
 // it unless it is kept (with DryRun, only decides). keep means leave it
-// as it is; existed, that something was there.
-func (rs *restorer) clearWay(dst string, n *tree.Node) (keep, existed bool, err error) {
-	if keep, _, err := rs.decide(dst, n, false); keep || err != nil {
-		return keep, keep, err
+// as it is, and same that it is kept as the snapshot's (see sameFile);
+// existed, that something was there.
+func (rs *restorer) clearWay(dst string, n *tree.Node) (keep, same, existed bool, err error) {
+	if keep, same, err := rs.decide(dst, n, false); keep || err != nil {
+		return keep, same, keep, err
 	}
 	fi, err := rs.lstat(dst)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return false, false, nil
+		return false, false, false, nil
 	case err != nil:
-		return false, false, err
+		return false, false, false, err
 	case rs.opt.DryRun:
-		return false, true, nil
+		return false, false, true, nil
 	}
 	if rs.flags && (fi.IsDir() || fi.Mode().IsRegular()) {
 		// An immutable or append-only file or folder in the way
 		// (of a symlink, a device, a folder) cannot be removed.
 		if err := fsmeta.ClearBlockingFlags(dst); err != nil {
-			return false, true, fmt.Errorf("clear immutable/append-only flags: %w", err)
+			return false, false, true, fmt.Errorf("clear immutable/append-only flags: %w", err)
 		}
 	}
 	if fi.IsDir() {
-		return false, true, fsmeta.RemoveAll(dst)
+		return false, false, true, fsmeta.RemoveAll(dst)
 	}
-	return false, true, fsmeta.Remove(dst)
+	return false, false, true, fsmeta.Remove(dst)
+}
+
+// takeAsSnapshots gives dst, an existing path kept as the snapshot's n
+// (decide's same), the snapshot's metadata. Only its content (or a
+// symlink's target, a device's number) is trusted, so it gets the
+// snapshot's owner, xattrs, mode and times, and loses xattrs the snapshot
+// does not give it, as restic's if-changed does; else a setuid bit, a
+// capability or an owner of an older restore stays.
+func (rs *restorer) takeAsSnapshots(dst string, n *tree.Node) {
+	if rs.opt.DryRun {
+		return
+	}
+	if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, PruneXattrs: true, Flags: rs.keepFlags}); err != nil {
+		rs.warn(dst, err)
+	}
 }
 
 // NewerKept is the notice for an existing file newer than the snapshot's
@@ -133,7 +149,7 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		}
 	case IfNewer:
 		if mt >= n.MTime && !leftByRestore(fi, n) {
-			same := rs.sameFile(fi, n, seen)
+			same := rs.sameFile(dst, fi, n, seen)
 			if link && same {
 				// The snapshot's copy, to become a link of its
 				// group's first name: the link writes no data and
@@ -144,7 +160,7 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 			return true, !link && same, nil
 		}
 	case IfChanged:
-		if !link && rs.sameFile(fi, n, seen) {
+		if !link && rs.sameFile(dst, fi, n, seen) {
 			rs.kept(dst, n)
 			return true, true, nil
 		}
@@ -160,7 +176,11 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 }
 
 // sameFile says whether fi is a regular file of the snapshot's size and
-// mtime with no other name: taken for the snapshot's copy. One that shares
+// mtime with no other name: taken for the snapshot's copy. So is a
+// symlink to the snapshot's target, a fifo, a socket, or a device of the
+// snapshot's kind and number: one with nothing to write, whose metadata
+// takeAsSnapshots sets, so that a restore run again over its own result
+// leaves them and reports them unchanged. One that shares
 // its inode with another path is not, even when n's group has as many
 // links: the other names may be outside the target (a link planted there
 // to /etc/shadow), and keeping it would link the group's other names to
@@ -170,14 +190,33 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 // link count alone cannot tell once another of its names was replaced, so
 // seen (from remember) says that decide met the inode at another path
 // before: that is not taken either.
-func (rs *restorer) sameFile(fi os.FileInfo, n *tree.Node, seen bool) bool {
+func (rs *restorer) sameFile(dst string, fi os.FileInfo, n *tree.Node, seen bool) bool {
 	if seen {
 		return false
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Nlink > 1 {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Nlink > 1 {
 		return false
 	}
-	return n.Kind == tree.KindFile && fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.MTime
+	switch t := st.Mode & unix.S_IFMT; n.Kind {
+	case tree.KindFile:
+		return t == unix.S_IFREG && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.MTime
+	case tree.KindSymlink:
+		if t != unix.S_IFLNK || fi.Size() != int64(len(n.LinkTarget)) {
+			return false
+		}
+		target, err := fsmeta.Readlink(dst)
+		return err == nil && target == n.LinkTarget
+	case tree.KindFIFO:
+		return t == unix.S_IFIFO
+	case tree.KindSocket:
+		return t == unix.S_IFSOCK
+	case tree.KindCharDev:
+		return t == unix.S_IFCHR && st.Rdev == unix.Mkdev(n.DevMajor, n.DevMinor)
+	case tree.KindBlockDev:
+		return t == unix.S_IFBLK && st.Rdev == unix.Mkdev(n.DevMajor, n.DevMinor)
+	}
+	return false
 }
 
 // remember notes an existing inode with several names that decide meets,

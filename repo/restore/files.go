@@ -416,15 +416,8 @@ func (rs *restorer) keepExisting(dst string, n *tree.Node) bool {
 		// other names must not be linked to it.
 		rs.firstFailed(n)
 	}
-	if same && !rs.opt.DryRun {
-		// Taken for the snapshot's copy: only its content is trusted,
-		// so it gets the snapshot's owner, xattrs, mode and times (and
-		// loses xattrs the snapshot does not give it), as restic's
-		// if-changed does; else a setuid bit, a capability or an owner
-		// of an older restore stays.
-		if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, PruneXattrs: true, Flags: rs.keepFlags}); err != nil {
-			rs.warn(dst, err)
-		}
+	if same {
+		rs.takeAsSnapshots(dst, n)
 	}
 	return keep
 }

@@ -655,16 +655,20 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		if rs.hardlink(n, dst) {
 			return
 		}
-		keep, existed, err := rs.clearWay(dst, n)
+		keep, same, existed, err := rs.clearWay(dst, n)
 		if err != nil {
 			rs.warn(dst, err)
 			rs.firstFailed(n)
 			return
 		}
 		if keep {
-			// What is kept is not the snapshot's: the group's other
-			// names must not be linked to it.
-			rs.firstFailed(n)
+			if same {
+				rs.takeAsSnapshots(dst, n)
+			} else {
+				// What is kept is not the snapshot's: the
+				// group's other names must not be linked to it.
+				rs.firstFailed(n)
+			}
 			return
 		}
 		if !rs.opt.DryRun {
