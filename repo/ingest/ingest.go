@@ -193,7 +193,9 @@ type ingester struct {
 	prog struct {
 		filesDone, bytesDone, totalFiles, totalBytes atomic.Int64
 		scanDone                                     atomic.Bool
-		current                                      atomic.Value
+		// walked: every file was read, so what was done is the total.
+		walked  atomic.Bool
+		current atomic.Value
 	}
 	errMu sync.Mutex
 	err   error
@@ -459,6 +461,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	g.fileWG.Wait()
 	close(g.chunks)
 	g.blobWG.Wait()
+	if err == nil && opt.Stdin == nil && g.failed() == nil {
+		g.prog.walked.Store(true)
+	}
 	stopProgress()
 	if err == nil {
 		err = g.failed()
@@ -633,10 +638,22 @@ func (g *ingester) startProgress(start time.Time) func() {
 	return func() { close(done); wg.Wait() }
 }
 
+// progress is the ingest's progress so far. The totals are the scan's
+// sizes, which a file that yields more than its size said (one growing as
+// it is read, a pseudo-file of size 0) outruns: they are never reported
+// below what is done, so the fraction done stays at most one; and once
+// every file was read, what was done is the total, whether or not the
+// scan has finished by then.
 func (g *ingester) progress(start time.Time) Progress {
-	return Progress{
+	p := Progress{
 		Elapsed: time.Since(start), FilesDone: g.prog.filesDone.Load(), BytesDone: g.prog.bytesDone.Load(),
 		TotalFiles: g.prog.totalFiles.Load(), TotalBytes: g.prog.totalBytes.Load(), ScanDone: g.prog.scanDone.Load(),
 		Errors: g.counts.unreadable.Load(), Current: g.prog.current.Load().(string),
 	}
+	if g.prog.walked.Load() {
+		p.ScanDone, p.TotalFiles, p.TotalBytes = true, p.FilesDone, p.BytesDone
+	}
+	p.TotalFiles = max(p.TotalFiles, p.FilesDone)
+	p.TotalBytes = max(p.TotalBytes, p.BytesDone)
+	return p
 }

@@ -29,7 +29,8 @@ func TestZeroSizeFileWithContent(t *testing.T) {
 	}
 	ctx := context.Background()
 	r := repo.TestRepository(t)
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{p}, Host: "h", Source: "s"})
+	var last ingest.Progress
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{p}, Host: "h", Source: "s", Progress: func(p ingest.Progress) { last = p }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +40,12 @@ func TestZeroSizeFileWithContent(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dst, p)); string(got) != string(want) {
 		t.Fatalf("restored %q, want %q", got, want)
+	}
+	// The progress's totals grow with what was read: they said 0 B of
+	// 0 B to do while the bytes done went past them (a JSON status's
+	// bytes_done above its total_bytes).
+	if !last.ScanDone || last.BytesDone != int64(len(want)) || last.TotalBytes != last.BytesDone || last.TotalFiles != 1 {
+		t.Errorf("last progress %+v: want %d bytes done of as many, 1 file of 1", last, len(want))
 	}
 	// The totals count the bytes read, as restic's do: they said 0 B
 	// processed (and cairn snapshots a size of 0 B) for content saved.
