@@ -84,6 +84,26 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	c.ok("check")
 }
 
+// TestSlowStopIsSaid: a command that does not stop within a second of an
+// interrupt (held up by a source that does not answer, a full pipe) says
+// that it is stopping and how to stop it at once. Before, nothing showed
+// that the interrupt was heard.
+func TestSlowStopIsSaid(t *testing.T) {
+	c := newCLI(t)
+	cmd, done, stderr := stuckDump(t, c)
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+		t.Fatalf("dump stopped on the first interrupt (exit %d): nothing to test; stderr: %s", cmd.ProcessState.ExitCode(), stderr.String())
+	case <-time.After(stoppingNoticeAfter + 1500*time.Millisecond):
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	endsInterrupted(t, cmd, done, stderr, "dump still running", "a second interrupt")
+	if !strings.Contains(stderr.String(), "cairn: stopping: waiting for what is under way to end (interrupt a second time to stop at once)\n") {
+		t.Errorf("stderr does not say it is stopping: %q", stderr.String())
+	}
+}
+
 // TestIngestOutputClosed: an ingest whose reader went away before it
 // printed anything (`cairn ingest --json DIR | head -1`, a logger that
 // died) still saves its snapshot and then exits 141, so that 141 from

@@ -12,6 +12,7 @@ import (
 	"runtime/trace"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,12 +71,13 @@ func main() {
 	root := newRootCommand(g)
 	// The daemon stops as its stop_timeout says, however many signals
 	// come (systemd sends SIGKILL after its own timeout).
-	ctx, stop := stopOnSignal(stopSignals(root, os.Args[1:]), g, commandName(root, os.Args[1:]) != "daemon")
+	ctx, stop, ended := stopOnSignal(stopSignals(root, os.Args[1:]), g, commandName(root, os.Args[1:]) != "daemon")
 	defer stop()
 	finish := finishOnBrokenPipe(root, os.Args[1:])
 	ctx, pipe := watchBrokenPipe(ctx, finish)
 	stopProfile := startProfile()
 	cmd, err := root.ExecuteContextC(ctx)
+	ended() // no notice that it is stopping once it has stopped
 	stopProfile()
 	if pipe.Broken(err) && (!finish || exitCode(err) == exitOK) {
 		// An ingest that went on to its end with its output cut exits
@@ -116,10 +118,12 @@ func main() {
 // one: a lost terminal sends it twice; nor is a signal within
 // sameSignalWindow of the first (timeout(1) sends its SIGTERM twice).
 // Without force (the daemon) later
-// signals change nothing.
-func stopOnSignal(sigs []os.Signal, g *globals, force bool) (context.Context, func()) {
+// signals change nothing; with it, a stop that takes more than
+// stoppingNoticeAfter is said (tellStopping) unless ended was called.
+func stopOnSignal(sigs []os.Signal, g *globals, force bool) (ctx context.Context, stop, ended func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
+	over := make(chan struct{})
 	signal.Notify(ch, sigs...)
 	go func() {
 		if _, ok := <-ch; !ok {
@@ -130,6 +134,7 @@ func stopOnSignal(sigs []os.Signal, g *globals, force bool) (context.Context, fu
 		if !force {
 			return
 		}
+		go tellStopping(g, over)
 		for sig := range ch {
 			// A hangup comes twice when a terminal or ssh session goes
 			// away (from the shell to its jobs, then from the kernel to
@@ -143,7 +148,41 @@ func stopOnSignal(sigs []os.Signal, g *globals, force bool) (context.Context, fu
 			}
 		}
 	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
+	var once sync.Once
+	end := func() { once.Do(func() { close(over) }) }
+	return ctx, func() { signal.Stop(ch); end(); cancel() }, end
+}
+
+// stoppingNoticeAfter is how long a command may take to stop cleanly
+// after an interrupt before it says that it is stopping.
+var stoppingNoticeAfter = time.Second
+
+// tellStopping says, when the command has not ended (ended closed)
+// within stoppingNoticeAfter of an interrupt, that it is stopping and how
+// to stop it at once: a stop held up by a source that does not answer (a
+// hung network or FUSE mount) or a long upload looked like an interrupt
+// that was not heard.
+func tellStopping(g *globals, ended <-chan struct{}) {
+	t := time.NewTimer(stoppingNoticeAfter)
+	defer t.Stop()
+	select {
+	case <-ended:
+		return
+	case <-t.C:
+	}
+	if g.quiet || g.json {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "%scairn: stopping: waiting for what is under way to end (interrupt a second time to stop at once)\n", belowLiveLine())
+}
+
+// belowLiveLine starts a message said while a progress line may be shown
+// on a terminal on a line of its own.
+func belowLiveLine() string {
+	if isTerminal(os.Stderr) {
+		return "\n"
+	}
+	return ""
 }
 
 // sameSignalWindow: a second stop signal this soon after the first is
@@ -161,7 +200,7 @@ func forceStop(g *globals) {
 	if g.json {
 		printJSONError(err, exitInterrupted)
 	} else {
-		fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%scairn: %v\n", belowLiveLine(), err)
 	}
 	removePartials()
 	ctx, cancel := context.WithTimeout(context.Background(), forceStopUnlock)
