@@ -130,6 +130,14 @@ func (r *Repository) privateCache(opt Options, cause error) error {
 	return nil
 }
 
+// privateCacheFailed is the error of a run whose local index cannot be
+// written (cause) and whose private one, in the temporary folder, cannot
+// be made either (perr): both are named, since the fix may be either
+// folder's (a full TMPDIR as much as a full cache folder).
+func privateCacheFailed(cause, perr error) error {
+	return fmt.Errorf("%w; nor can a private local index be made in the temporary folder %s (TMPDIR): %v", cause, os.TempDir(), perr)
+}
+
 // privateIndex swaps the shared local index for a copy of it in a
 // temporary folder.
 func (r *Repository) privateIndex() error {

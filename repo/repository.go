@@ -304,7 +304,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 			return nil, err
 		}
 		if perr := r.privateCache(opt, err); perr != nil {
-			return nil, err
+			return nil, privateCacheFailed(err, perr)
 		}
 	}
 	if err := r.SyncIndex(ctx); err != nil {
@@ -319,7 +319,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		r.idx = nil
 		if perr := r.privateCache(opt, err); perr != nil {
 			r.Close()
-			return nil, err
+			return nil, privateCacheFailed(err, perr)
 		}
 		if err := r.SyncIndex(ctx); err != nil {
 			r.Close()

@@ -110,3 +110,30 @@ func TestSnapshotsCacheDirFull(t *testing.T) {
 		t.Fatalf("snapshots with a full cache folder listed %d snapshots, want 11:\n%s", n, out)
 	}
 }
+
+// A full cache folder and a full temporary folder: the run cannot fall
+// back to a private local index either, and must say so. It used to name
+// only the cache folder, so a user who freed room there or pointed
+// CAIRN_CACHE_DIR elsewhere had no hint that TMPDIR was full too.
+func TestCacheDirAndTmpdirFull(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 50<<10, 5)
+	c.ok("ingest", "-q", src)
+
+	cacheMnt := smallTmpfs(t, "64k")
+	tmpMnt := smallTmpfs(t, "64k")
+	for _, mnt := range []string{cacheMnt, tmpMnt} {
+		fill, _ := os.Create(filepath.Join(mnt, "fill"))
+		fill.Write(make([]byte, 1<<20))
+		fill.Close()
+	}
+	r := newCLIAt(t, c.repoDir(), "CAIRN_CACHE_DIR="+filepath.Join(cacheMnt, "cache"), "TMPDIR="+tmpMnt)
+	out, err := r.cmd("snapshots").CombinedOutput()
+	if err == nil {
+		t.Fatalf("snapshots with the cache folder and TMPDIR full succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), "private local index") || !strings.Contains(string(out), tmpMnt) {
+		t.Fatalf("snapshots with the cache folder and TMPDIR full does not name the temporary folder %s:\n%s", tmpMnt, out)
+	}
+}
