@@ -40,6 +40,7 @@ type root struct {
 
 	mu   sync.Mutex
 	dirs map[string]*heldDir // by path relative to the root ("" itself)
+	max  int                 // how many folders it keeps open when not in use (heldDirsFor)
 	gone bool                // released: nothing more is kept
 	// opening: the folders being looked up now, unlocked; one that
 	// forgetConfined forgets meanwhile is marked stale, and not kept.
@@ -62,8 +63,28 @@ type heldDir struct {
 	dead     bool
 }
 
-// heldDirsMax is how many folders a root keeps open when not in use.
+// heldDirsMax is how many folders a root keeps open when not in use, at
+// most: fewer under a low limit of open files (heldDirsFor).
 const heldDirsMax = 64
+
+// heldDirsFor is how many folders a root keeps open under a limit of
+// nofile open files: a 32nd of it (a target given as a relative path has
+// two roots), from 2 to heldDirsMax. The folders are only a cache, and a
+// restore also needs descriptors for the files it writes: under `ulimit
+// -n 64` the 64 kept (twice, for a relative target) took every descriptor
+// and thousands of files failed with "too many open files".
+func heldDirsFor(nofile uint64) int {
+	return int(min(max(nofile/32, 2), heldDirsMax))
+}
+
+// heldDirsNow is heldDirsFor the process's current limit.
+func heldDirsNow() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return heldDirsMax
+	}
+	return heldDirsFor(rl.Cur)
+}
 
 var (
 	confinedN  atomic.Int32
@@ -92,7 +113,8 @@ func Confine(dir string) (release func(), err error) {
 	if err != nil {
 		return nil, &pathErr{op: "open", path: dir, err: err}
 	}
-	roots := []*root{{path: clean, fd: fd, dirs: map[string]*heldDir{}}}
+	keep := heldDirsNow()
+	roots := []*root{{path: clean, fd: fd, dirs: map[string]*heldDir{}, max: keep}}
 	if abs != clean {
 		// Both spellings: callers give paths as the target was given.
 		nfd, err := unix.Dup(fd)
@@ -101,7 +123,7 @@ func Confine(dir string) (release func(), err error) {
 			return nil, err
 		}
 		unix.CloseOnExec(nfd)
-		roots = append(roots, &root{path: abs, fd: nfd, dirs: map[string]*heldDir{}, twin: roots[0]})
+		roots = append(roots, &root{path: abs, fd: nfd, dirs: map[string]*heldDir{}, max: keep, twin: roots[0]})
 		roots[0].twin = roots[1]
 	}
 	confinedMu.Lock()
@@ -277,7 +299,7 @@ func (r *root) hold(dir string) (*heldDir, error) {
 		d.dead = true
 		return d, nil
 	}
-	if len(r.dirs) >= heldDirsMax {
+	if len(r.dirs) >= r.max {
 		for k, x := range r.dirs {
 			if x.refs == 0 {
 				r.drop(k, x)
