@@ -589,6 +589,9 @@ func TestPermissions(t *testing.T) {
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "public"), []byte("anyone"), 0o644)
 	os.WriteFile(filepath.Join(src, "secret"), []byte("root only"), 0o600)
+	// The folder t.TempDir makes src in is 0700: open it, or the shared
+	// mount rightly shows it, closed, above src.
+	os.Chmod(filepath.Dir(src), 0o755)
 	r, _ := localRepo(t)
 	ingestPath(t, r, src)
 	asNobody := func(args ...string) error {
@@ -618,6 +621,63 @@ func TestPermissions(t *testing.T) {
 	}
 	if err := asNobody("cat", filepath.Join(shared, "latest", "secret")); err == nil {
 		t.Error("another user read a 0600 root file with --allow-other")
+	}
+}
+
+// TestAllowOtherKeepsClosedParents: a snapshot of /home/alice/docs (0755)
+// inside a 0700 home used to show docs as the snapshot's folder, so with
+// --allow-other any user read through the mount the files no one but alice
+// could reach in the source. The shared mount now shows the closed home
+// too, and the kernel applies its mode.
+func TestAllowOtherKeepsClosedParents(t *testing.T) {
+	requireFUSE(t)
+	base := t.TempDir()
+	os.Chmod(base, 0o755)
+	docs := filepath.Join(base, "home", "alice", "docs")
+	if err := os.MkdirAll(docs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(base, "home"), 0o755)
+	os.Chmod(filepath.Join(base, "home", "alice"), 0o700)
+	os.Chmod(docs, 0o755)
+	if err := os.WriteFile(filepath.Join(docs, "readme"), []byte("alice's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Let nobody walk down to base and the mount points.
+	for p := filepath.Dir(base); p != "/"; p = filepath.Dir(p) {
+		if st, err := os.Stat(p); err == nil {
+			os.Chmod(p, st.Mode().Perm()|0o011)
+		}
+	}
+	asNobody := func(args ...string) ([]byte, error) {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		return cmd.CombinedOutput()
+	}
+	if out, err := asNobody("cat", filepath.Join(docs, "readme")); err == nil {
+		t.Fatalf("nobody reads the source file (%s): the test cannot tell", out)
+	}
+	r, _ := localRepo(t)
+	ingestPath(t, r, docs)
+
+	shared, _ := mount(t, r, cfs.Options{AllowOther: true})
+	for p := filepath.Dir(shared); p != "/"; p = filepath.Dir(p) {
+		if st, err := os.Stat(p); err == nil {
+			os.Chmod(p, st.Mode().Perm()|0o011)
+		}
+	}
+	latest := filepath.Join(shared, "latest")
+	if out, err := asNobody("sh", "-c", `cat "$1"/readme "$1"/alice/docs/readme "$1"/home/alice/docs/readme`, "sh", latest); err == nil || strings.Contains(string(out), "alice's") {
+		t.Errorf("another user read through --allow-other a file the source's 0700 folder kept from them:\n%s", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(latest, "alice", "docs", "readme")); err != nil || string(b) != "alice's" {
+		t.Errorf("the shared mount does not show alice/docs/readme: %q, %v", b, err)
+	}
+
+	// Alone, the mounting user gets the shortest folder, as before.
+	private, _ := mount(t, r, cfs.Options{})
+	if b, err := os.ReadFile(filepath.Join(private, "latest", "readme")); err != nil || string(b) != "alice's" {
+		t.Errorf("the private mount does not show docs as the snapshot's folder: %q, %v", b, err)
 	}
 }
 

@@ -31,8 +31,12 @@ func newSnapState(sn *repo.Snapshot) *snapState {
 }
 
 // rootNode is the folder the snapshot's tree shows: the deepest folder
-// holding all its paths, loaded once.
-func (s *snapState) rootNode(ctx context.Context, r *repo.Repository) (*tree.Node, error) {
+// holding all its paths, loaded once. With shared set (--allow-other),
+// it stops above the first folder on the way down that not every user may
+// pass through (a 0700 home, an ACL), so that the kernel still checks that
+// folder's stored owner, mode and ACL: other users must not reach through
+// the mount what the source's folders kept from them.
+func (s *snapState) rootNode(ctx context.Context, r *repo.Repository, shared bool) (*tree.Node, error) {
 	s.rootMu.Lock()
 	defer s.rootMu.Unlock()
 	if s.root != nil {
@@ -48,10 +52,27 @@ func (s *snapState) rootNode(ctx context.Context, r *repo.Repository) (*tree.Nod
 		if i < 0 || nodes[i].Kind != tree.KindDir {
 			break // a file: show the folder it is in
 		}
+		if shared && !passable(nodes[i]) {
+			break
+		}
 		n = nodes[i]
 	}
 	s.root = n
 	return n, nil
+}
+
+// passable reports whether every user may search the folder n: x for
+// its owner, group and others, and no access ACL that could deny someone.
+func passable(n *tree.Node) bool {
+	if n.Mode&0o111 != 0o111 {
+		return false
+	}
+	for _, x := range n.Xattrs {
+		if x.Name == "system.posix_acl_access" {
+			return false
+		}
+	}
+	return true
 }
 
 func findNode(nodes []*tree.Node, name string) int {

@@ -74,7 +74,7 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		s := n.f.snapState(e.snap)
 		tctx, cancel := context.WithTimeout(ctx, n.f.opt.ReadTimeout)
 		defer cancel()
-		root, err := s.rootNode(tctx, n.f.r)
+		root, err := s.rootNode(tctx, n.f.r, n.f.opt.AllowOther)
 		if err != nil {
 			n.f.warnOnce("root "+e.snap.ID.String(), "snapshot %s (%s): %v", e.snap.ID.Short(), p, err)
 			return nil, readErrno(ctx, err)

@@ -38,6 +38,9 @@ func TestTrustedXattrNames(t *testing.T) {
 	if err := unix.Lsetxattr(filepath.Join(src, "d"), "trusted.d", []byte("dir"), 0); err != nil {
 		t.Fatal(err)
 	}
+	// The folder t.TempDir makes base in is 0700: open it, or the shared
+	// mount rightly shows it, closed, above src.
+	os.Chmod(filepath.Dir(base), 0o755)
 	r, _ := localRepo(t)
 	ingestPath(t, r, src)
 	mnt, _ := mount(t, r, cfs.Options{AllowOther: true})

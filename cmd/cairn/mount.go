@@ -35,7 +35,10 @@ of sparse files out as zeros, and a 1 TiB sparse file takes 1 TiB on the
 target). New snapshots appear within a few seconds.
 
 Without --allow-other only the mounting user sees the tree. With it, every
-user does, and the kernel enforces the stored owners, modes and ACLs.`,
+user does, and the kernel enforces the stored owners, modes and ACLs; a
+snapshot's folder then starts above the first folder on its path that not
+everyone may enter (a snapshot of /home/alice/docs, in a 0700 home, shows
+alice/docs), so that what alice's home kept from others stays kept.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
