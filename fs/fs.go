@@ -121,6 +121,11 @@ func Mount(ctx context.Context, r *repo.Repository, dir string, opt Options) (*M
 		// Not inside the test binary's sandbox of fusermount: mount
 		// directly when root, through fusermount otherwise.
 		DirectMount: os.Geteuid() == 0,
+		// As fusermount mounts it: read-only for the VFS too (the "ro"
+		// option alone made only the superblock read-only, and
+		// mountinfo, findmnt and mount said rw), and neither setuid
+		// bits nor device nodes of a snapshot take effect.
+		DirectMountFlags: unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV,
 		// Extended attributes are part of what a snapshot holds.
 		DisableXAttrs: false,
 		// Replies come from memory; splicing them through a pipe only

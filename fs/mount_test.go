@@ -681,6 +681,42 @@ func TestAllowOtherKeepsClosedParents(t *testing.T) {
 	}
 }
 
+// TestMountFlags: the kernel holds the mount read-only, nosuid and nodev,
+// as fusermount would for another user. A root mount used to be rw in
+// /proc/self/mountinfo (only its superblock was read-only), so findmnt and
+// mount called a backup tree that answers EROFS writable.
+func TestMountFlags(t *testing.T) {
+	r, src := localRepo(t)
+	ingestPath(t, r, src)
+	for _, shared := range []bool{false, true} {
+		mnt, _ := mount(t, r, cfs.Options{AllowOther: shared})
+		b, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 6 || f[4] != mnt {
+				continue
+			}
+			found = true
+			opts := map[string]bool{}
+			for _, o := range strings.Split(f[5], ",") {
+				opts[o] = true
+			}
+			for _, want := range []string{"ro", "nosuid", "nodev"} {
+				if !opts[want] {
+					t.Errorf("allow-other %v: mount options %s lack %s", shared, f[5], want)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("%s not in /proc/self/mountinfo", mnt)
+		}
+	}
+}
+
 func firstLines(lines []string) string {
 	if len(lines) > 20 {
 		lines = append(lines[:20:20], fmt.Sprintf("... and %d more", len(lines)-20))
