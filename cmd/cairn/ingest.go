@@ -60,7 +60,10 @@ func newIngestCommand(g *globals) *cobra.Command {
 		Long: `Ingest paths (or standard input, or a command's output) into a new snapshot.
 An empty --stdin stream is saved as an empty file with a warning: in
 "pg_dump app | cairn ingest --stdin" the shell hides pg_dump's failure, which
---stdin-from-command -- pg_dump app catches (no snapshot then).
+--stdin-from-command -- pg_dump app catches (no snapshot then). The stream is
+saved as a file of the user who ran the ingest with mode 0600 (restic: 0644):
+a database dump stays unreadable to other users of a mount made with
+--allow-other.
 
 Unchanged files (same size, mtime, ctime and inode as in the last ingest of
 the same host and source) are not read again. Paths given on the command line

@@ -573,7 +573,10 @@ func (g *ingester) ingestStdin() (*tree.Node, error) {
 		return nil, fmt.Errorf("--stdin-name %q is not a valid file name", name)
 	}
 	now := g.opt.Time.UnixNano()
-	n := &tree.Node{Name: name, Kind: tree.KindFile, Mode: 0o644, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), MTime: now, ATime: now, CTime: now, Links: 1}
+	// Owner only: a stream is a database dump more often than not, and a
+	// mount shared with other users (--allow-other) must not hand it to
+	// them.
+	n := &tree.Node{Name: name, Kind: tree.KindFile, Mode: 0o600, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), MTime: now, ATime: now, CTime: now, Links: 1}
 	if u, err := user.Current(); err == nil {
 		n.User = u.Username
 		if g, err := user.LookupGroupId(u.Gid); err == nil {
