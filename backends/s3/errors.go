@@ -2,6 +2,8 @@ package s3
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -72,6 +74,14 @@ func classify(err error) error {
 			// a server slow to answer, which another try may cure.
 			return fmt.Errorf("%v", err)
 		}
+		if badCertificate(err) {
+			// Another try meets the same certificate.
+			return fmt.Errorf("%w: %v (the server's TLS certificate is not trusted here: check the host name, or name the certificate of its authority in SSL_CERT_FILE)",
+				backends.ErrPermanent, err)
+		}
+		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+			return fmt.Errorf("%w: %v (the server speaks plain HTTP: write the location as s3:http://...)", backends.ErrPermanent, err)
+		}
 		return err
 	}
 	switch {
@@ -110,4 +120,14 @@ func ctxErr(ctx context.Context, op, name string) error {
 		return fmt.Errorf("%s %s: %w", op, name, err)
 	}
 	return nil
+}
+
+// badCertificate reports whether err is the refusal of the server's TLS
+// certificate: an unknown authority, another host's name, an expired one.
+func badCertificate(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verr) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid)
 }

@@ -44,7 +44,8 @@
 //
 // Missing keys are ErrNotFound, refused credentials or permissions
 // ErrAccessDenied, other client errors that repeating cannot fix (a missing
-// bucket, a malformed request) ErrPermanent. Everything else — network
+// bucket, a malformed request, a TLS certificate not trusted here, https
+// to a server that speaks plain HTTP) ErrPermanent. Everything else — network
 // failures, 5xx answers, throttling, a damaged upload — is left for a retry
 // filter; minio-go also retries such requests itself (Options.MaxRetries).
 // A connection on which no byte moves for Options.IOTimeout fails, so a

@@ -17,6 +17,8 @@ package s3test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -41,6 +43,9 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 	Region    string
+	// CAFile, for a server started by NewTLS, is the PEM certificate of
+	// the authority that signed the server's.
+	CAFile string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -52,7 +57,20 @@ type Server struct {
 // cannot be had and CI=true, and skips t otherwise.
 func New(t testing.TB) *Server {
 	t.Helper()
-	srv, err := Start(context.Background(), t.TempDir())
+	return newServer(t, false)
+}
+
+// NewTLS is New with a server answering HTTPS, with a certificate for
+// 127.0.0.1, [::1] and localhost signed by a fresh authority whose
+// certificate is in srv.CAFile (and in no trust store).
+func NewTLS(t testing.TB) *Server {
+	t.Helper()
+	return newServer(t, true)
+}
+
+func newServer(t testing.TB, withTLS bool) *Server {
+	t.Helper()
+	srv, err := start(context.Background(), t.TempDir(), withTLS)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("S3 test server: %v", err)
@@ -71,13 +89,28 @@ func New(t testing.TB) *Server {
 // Start installs the server if needed, runs it over the folder dir and
 // makes the bucket "cairn-test". Stop it with Stop.
 func Start(ctx context.Context, dir string) (*Server, error) {
+	return start(ctx, dir, false)
+}
+
+func start(ctx context.Context, dir string, withTLS bool) (*Server, error) {
 	bin, err := Install()
 	if err != nil {
 		return nil, err
 	}
+	var tlsFiles *certFiles
+	if withTLS {
+		certDir := filepath.Join(dir, "tls")
+		if tlsFiles, err = makeCerts(certDir); err != nil {
+			return nil, err
+		}
+		dir = filepath.Join(dir, "data")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	var srv *Server
 	for range 3 { // a free port may be taken again before the server binds it
-		srv, err = run(bin, dir)
+		srv, err = run(bin, dir, tlsFiles)
 		if err == nil {
 			break
 		}
@@ -117,13 +150,17 @@ func (s *Server) Freeze() error { return s.cmd.Process.Signal(syscall.SIGSTOP) }
 func (s *Server) Thaw() error { return s.cmd.Process.Signal(syscall.SIGCONT) }
 
 // run starts bin on a free port and waits until it answers HTTP.
-func run(bin, dir string) (*Server, error) {
+func run(bin, dir string, tlsFiles *certFiles) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
+	scheme := "http"
+	if tlsFiles != nil {
+		scheme = "https"
+	}
 	s := &Server{
-		Endpoint:  fmt.Sprintf("http://127.0.0.1:%d", port),
+		Endpoint:  fmt.Sprintf("%s://127.0.0.1:%d", scheme, port),
 		Bucket:    "cairn-test",
 		AccessKey: "cairntest",
 		SecretKey: "cairntest-secret-key",
@@ -131,10 +168,16 @@ func run(bin, dir string) (*Server, error) {
 		exited:    make(chan struct{}),
 		log:       &syncBuffer{},
 	}
-	s.cmd = exec.Command(bin,
-		"--port", fmt.Sprintf("127.0.0.1:%d", port),
+	args := []string{"--port", fmt.Sprintf("127.0.0.1:%d", port),
 		"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region,
-		"--quiet", "--keep-alive", "posix", dir)
+		"--quiet", "--keep-alive"}
+	client := &http.Client{Timeout: time.Second}
+	if tlsFiles != nil {
+		args = append(args, "--cert", tlsFiles.cert, "--key", tlsFiles.key)
+		s.CAFile = tlsFiles.ca
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tlsFiles.pool}}
+	}
+	s.cmd = exec.Command(bin, append(args, "posix", dir)...)
 	s.cmd.Env = cleanEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	// The server dies with the test binary, even one killed by a timeout.
@@ -145,7 +188,6 @@ func run(bin, dir string) (*Server, error) {
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 
 	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
 		case <-s.exited:
@@ -165,9 +207,23 @@ func run(bin, dir string) (*Server, error) {
 }
 
 func (s *Server) makeBucket(ctx context.Context) error {
-	client, err := minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{
-		Creds:  credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
-		Region: s.Region,
+	host, secure := strings.TrimPrefix(s.Endpoint, "http://"), false
+	var transport http.RoundTripper
+	if strings.HasPrefix(s.Endpoint, "https://") {
+		host, secure = strings.TrimPrefix(s.Endpoint, "https://"), true
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
+	client, err := minio.New(host, &minio.Options{
+		Creds:     credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+		Region:    s.Region,
+		Secure:    secure,
+		Transport: transport,
 	})
 	if err != nil {
 		return err
