@@ -7,7 +7,10 @@
 //
 // Object "data/ab/abcd" is the key "prefix/data/ab/abcd" in the bucket.
 // Credentials come from Options or else from AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; the region from Options,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or else, as for restic and
+// the AWS CLI, from the profile AWS_PROFILE (or "default") in
+// ~/.aws/credentials or ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE,
+// AWS_CONFIG_FILE); the region from Options,
 // AWS_DEFAULT_REGION or AWS_REGION, else us-east-1. Buckets are addressed
 // path-style (host/bucket/key) unless Options.VirtualHost asks for
 // bucket.host/key.
@@ -97,7 +100,9 @@ const (
 // from the environment and the defaults above.
 type Options struct {
 	// AccessKey, SecretKey and SessionToken default to AWS_ACCESS_KEY_ID,
-	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN when AccessKey is empty.
+	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN when AccessKey is empty,
+	// and without those to the profile AWS_PROFILE (or "default") of the
+	// shared AWS credentials and config files.
 	AccessKey, SecretKey, SessionToken string
 	// Region defaults to AWS_DEFAULT_REGION, AWS_REGION, then us-east-1.
 	Region string
@@ -159,6 +164,32 @@ func (o Options) withDefaults() Options {
 		o.IOTimeout = DefaultIOTimeout
 	}
 	return o
+}
+
+// credentials returns o's keys or, when there are none, the profile
+// AWS_PROFILE (or "default") of the shared AWS files, as the AWS CLI and
+// restic read them: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials,
+// and AWS_CONFIG_FILE or ~/.aws/config (with credential_process and SSO
+// profiles, whose keys are fetched again when they expire).
+func (o Options) credentials() (*credentials.Credentials, error) {
+	if o.AccessKey != "" || o.SecretKey != "" {
+		if o.AccessKey == "" || o.SecretKey == "" {
+			return nil, errors.New("incomplete credentials: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+		}
+		return credentials.NewStaticV4(o.AccessKey, o.SecretKey, o.SessionToken), nil
+	}
+	creds := credentials.NewFileAWSCredentials("", "")
+	v, err := creds.Get()
+	if err == nil && v.AccessKeyID != "" && v.SecretAccessKey != "" {
+		return creds, nil
+	}
+	if profile := os.Getenv("AWS_PROFILE"); profile != "" {
+		if err == nil {
+			err = errors.New("it has no aws_access_key_id and aws_secret_access_key")
+		}
+		return nil, fmt.Errorf("no credentials from AWS_PROFILE %q: %v", profile, err)
+	}
+	return nil, errors.New("no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give them in ~/.aws/credentials (AWS_PROFILE names another profile than default)")
 }
 
 // S3 is a repository under a prefix of a bucket. It is safe for concurrent
@@ -316,8 +347,9 @@ func connect(location string, opts Options) (*S3, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	if opts.AccessKey == "" || opts.SecretKey == "" {
-		return nil, fmt.Errorf("s3 %s: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", location)
+	creds, err := opts.credentials()
+	if err != nil {
+		return nil, fmt.Errorf("s3 %s: %w", location, err)
 	}
 	if opts.PartSize < 5<<20 {
 		return nil, fmt.Errorf("s3 %s: part size %d is below S3's minimum of 5 MiB", location, opts.PartSize)
@@ -343,7 +375,7 @@ func connect(location string, opts Options) (*S3, error) {
 		lookup = minio.BucketLookupDNS
 	}
 	client, err := minio.New(endpoint.Host, &minio.Options{
-		Creds:        credentials.NewStaticV4(opts.AccessKey, opts.SecretKey, opts.SessionToken),
+		Creds:        creds,
 		Secure:       endpoint.Scheme == "https",
 		Transport:    opts.Transport,
 		Region:       opts.Region,

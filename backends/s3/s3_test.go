@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,9 +112,50 @@ func TestParseLocation(t *testing.T) {
 func TestNoCredentials(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	_, err := s3.Open(t.Context(), "s3:http://127.0.0.1:1/bkt", s3.Options{})
 	if err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
 		t.Errorf("open without credentials: %v", err)
+	}
+}
+
+// TestCredentialsFromProfile: without AWS_ACCESS_KEY_ID, the keys come
+// from the shared AWS files as for restic and the AWS CLI: the default
+// profile, or AWS_PROFILE's, of the credentials file or the config file.
+// A named profile that is missing says so.
+func TestCredentialsFromProfile(t *testing.T) {
+	srv := s3test.New(t)
+	dir := t.TempDir()
+	credsFile, configFile := filepath.Join(dir, "credentials"), filepath.Join(dir, "config")
+	os.WriteFile(credsFile, []byte("[default]\naws_access_key_id = "+srv.AccessKey+"\naws_secret_access_key = "+srv.SecretKey+
+		"\n[wrong]\naws_access_key_id = "+srv.AccessKey+"\naws_secret_access_key = not-the-secret\n"), 0o600)
+	os.WriteFile(configFile, []byte("[profile backup]\naws_access_key_id = "+srv.AccessKey+"\naws_secret_access_key = "+srv.SecretKey+"\n"), 0o600)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", credsFile)
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	t.Setenv("AWS_DEFAULT_REGION", srv.Region)
+	for _, profile := range []string{"", "default", "backup"} {
+		t.Setenv("AWS_PROFILE", profile)
+		b, err := s3.Open(t.Context(), srv.Location("profile"), s3.Options{})
+		if err != nil {
+			t.Fatalf("AWS_PROFILE=%q: %v", profile, err)
+		}
+		if err := b.Save(t.Context(), "config-"+profile, []byte("x")); err != nil {
+			t.Fatalf("AWS_PROFILE=%q: %v", profile, err)
+		}
+		b.Close()
+	}
+	t.Setenv("AWS_PROFILE", "wrong")
+	if _, err := s3.Open(t.Context(), srv.Location("profile"), s3.Options{}); !errors.Is(err, backends.ErrAccessDenied) {
+		t.Errorf("AWS_PROFILE with a wrong secret: %v, want access denied", err)
+	}
+	t.Setenv("AWS_PROFILE", "missing")
+	if _, err := s3.Open(t.Context(), srv.Location("profile"), s3.Options{}); err == nil || !strings.Contains(err.Error(), `AWS_PROFILE "missing"`) {
+		t.Errorf("AWS_PROFILE naming no profile: %v", err)
 	}
 }
 
