@@ -242,8 +242,8 @@ type Lock struct {
 // disk or an exhausted quota): a command that only reads can then go on
 // without a lock (cairn --no-lock).
 func LockUnwritable(err error) bool {
-	return errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS) ||
-		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+	return errors.Is(err, os.ErrPermission) || errors.Is(err, backends.ErrAccessDenied) ||
+		errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // Lock takes a shared (writers, readers) or exclusive (prune) lock. It fails

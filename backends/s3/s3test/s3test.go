@@ -47,9 +47,11 @@ type Server struct {
 	// the authority that signed the server's.
 	CAFile string
 
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *syncBuffer
+	bin       string
+	adminPort int // with NewIAM: the admin API's port, else 0
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	log       *syncBuffer
 }
 
 // New installs (once) and starts a server with a bucket "cairn-test" for
@@ -57,7 +59,7 @@ type Server struct {
 // cannot be had and CI=true, and skips t otherwise.
 func New(t testing.TB) *Server {
 	t.Helper()
-	return newServer(t, false)
+	return newServer(t, false, false)
 }
 
 // NewTLS is New with a server answering HTTPS, with a certificate for
@@ -65,12 +67,19 @@ func New(t testing.TB) *Server {
 // certificate is in srv.CAFile (and in no trust store).
 func NewTLS(t testing.TB) *Server {
 	t.Helper()
-	return newServer(t, true)
+	return newServer(t, true, false)
 }
 
-func newServer(t testing.TB, withTLS bool) *Server {
+// NewIAM is New with versitygw's internal IAM, so that AddReadOnlyUser can
+// add users besides the root one.
+func NewIAM(t testing.TB) *Server {
 	t.Helper()
-	srv, err := start(context.Background(), t.TempDir(), withTLS)
+	return newServer(t, false, true)
+}
+
+func newServer(t testing.TB, withTLS, withIAM bool) *Server {
+	t.Helper()
+	srv, err := start(context.Background(), t.TempDir(), withTLS, withIAM)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("S3 test server: %v", err)
@@ -89,28 +98,37 @@ func newServer(t testing.TB, withTLS bool) *Server {
 // Start installs the server if needed, runs it over the folder dir and
 // makes the bucket "cairn-test". Stop it with Stop.
 func Start(ctx context.Context, dir string) (*Server, error) {
-	return start(ctx, dir, false)
+	return start(ctx, dir, false, false)
 }
 
-func start(ctx context.Context, dir string, withTLS bool) (*Server, error) {
+func start(ctx context.Context, dir string, withTLS, withIAM bool) (*Server, error) {
 	bin, err := Install()
 	if err != nil {
 		return nil, err
 	}
 	var tlsFiles *certFiles
-	if withTLS {
-		certDir := filepath.Join(dir, "tls")
-		if tlsFiles, err = makeCerts(certDir); err != nil {
-			return nil, err
-		}
-		dir = filepath.Join(dir, "data")
+	iamDir := ""
+	if withTLS || withIAM {
+		top := dir
+		dir = filepath.Join(top, "data")
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, err
+		}
+		if withTLS {
+			if tlsFiles, err = makeCerts(filepath.Join(top, "tls")); err != nil {
+				return nil, err
+			}
+		}
+		if withIAM {
+			iamDir = filepath.Join(top, "iam")
+			if err := os.Mkdir(iamDir, 0o755); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var srv *Server
 	for range 3 { // a free port may be taken again before the server binds it
-		srv, err = run(bin, dir, tlsFiles)
+		srv, err = run(bin, dir, tlsFiles, iamDir)
 		if err == nil {
 			break
 		}
@@ -150,7 +168,7 @@ func (s *Server) Freeze() error { return s.cmd.Process.Signal(syscall.SIGSTOP) }
 func (s *Server) Thaw() error { return s.cmd.Process.Signal(syscall.SIGCONT) }
 
 // run starts bin on a free port and waits until it answers HTTP.
-func run(bin, dir string, tlsFiles *certFiles) (*Server, error) {
+func run(bin, dir string, tlsFiles *certFiles, iamDir string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -165,6 +183,7 @@ func run(bin, dir string, tlsFiles *certFiles) (*Server, error) {
 		AccessKey: "cairntest",
 		SecretKey: "cairntest-secret-key",
 		Region:    "us-east-1",
+		bin:       bin,
 		exited:    make(chan struct{}),
 		log:       &syncBuffer{},
 	}
@@ -176,6 +195,12 @@ func run(bin, dir string, tlsFiles *certFiles) (*Server, error) {
 		args = append(args, "--cert", tlsFiles.cert, "--key", tlsFiles.key)
 		s.CAFile = tlsFiles.ca
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tlsFiles.pool}}
+	}
+	if iamDir != "" {
+		if s.adminPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--iam-dir", iamDir, "--admin-port", fmt.Sprintf("127.0.0.1:%d", s.adminPort))
 	}
 	s.cmd = exec.Command(bin, append(args, "posix", dir)...)
 	s.cmd.Env = cleanEnv()
@@ -234,6 +259,34 @@ func (s *Server) makeBucket(ctx context.Context) error {
 		return fmt.Errorf("make bucket %s: %w", s.Bucket, err)
 	}
 	return nil
+}
+
+// AddReadOnlyUser adds, on a server started by NewIAM, a user whose key
+// may list and read the bucket but not write to it.
+func (s *Server) AddReadOnlyUser(ctx context.Context, accessKey, secretKey string) error {
+	if s.adminPort == 0 {
+		return errors.New("AddReadOnlyUser needs a server started by NewIAM")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, "admin", "--access", s.AccessKey, "--secret", s.SecretKey,
+		"--endpoint-url", fmt.Sprintf("http://127.0.0.1:%d", s.adminPort),
+		"create-user", "--access", accessKey, "--secret", secretKey, "--role", "user")
+	cmd.Env = cleanEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("versitygw admin create-user: %w: %s", err, bytes.TrimSpace(out))
+	}
+	client, err := minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{
+		Creds:  credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+		Region: s.Region,
+	})
+	if err != nil {
+		return err
+	}
+	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":[%q]},`+
+		`"Action":["s3:GetObject","s3:ListBucket","s3:GetBucketLocation"],"Resource":["arn:aws:s3:::%s","arn:aws:s3:::%s/*"]}]}`,
+		accessKey, s.Bucket, s.Bucket)
+	return client.SetBucketPolicy(ctx, s.Bucket, policy)
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
