@@ -60,6 +60,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -372,6 +373,11 @@ func connect(location string, opts Options) (*S3, error) {
 	}
 	lookup := minio.BucketLookupPath
 	if opts.VirtualHost {
+		if net.ParseIP(endpoint.Hostname()) != nil {
+			// minio-go would ask DNS for "bucket.127.0.0.1", again
+			// and again.
+			return nil, fmt.Errorf("s3 %s: virtual-host addressing (bucket.host) needs a host name, not the IP address %s: address the bucket in the path instead", location, endpoint.Hostname())
+		}
 		lookup = minio.BucketLookupDNS
 	}
 	client, err := minio.New(endpoint.Host, &minio.Options{

@@ -109,6 +109,18 @@ func TestParseLocation(t *testing.T) {
 	}
 }
 
+// TestVirtualHostOnIPAddress: a bucket cannot be addressed as a host name
+// under an IP address; cairn says so rather than asking DNS for
+// "bucket.127.0.0.1" until its retries run out.
+func TestVirtualHostOnIPAddress(t *testing.T) {
+	for _, loc := range []string{"s3:http://127.0.0.1:9000/bkt/p", "s3:https://[::1]:9000/bkt"} {
+		_, err := s3.Open(t.Context(), loc, s3.Options{AccessKey: "a", SecretKey: "b", VirtualHost: true, MaxRetries: 1})
+		if err == nil || !strings.Contains(err.Error(), "needs a host name") {
+			t.Errorf("%s with virtual-host addressing: %v", loc, err)
+		}
+	}
+}
+
 func TestNoCredentials(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
