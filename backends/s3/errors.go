@@ -94,6 +94,15 @@ func classify(err error) error {
 		// what is wrong.
 		return fmt.Errorf("%w: %s: %s (this host's clock and the server's differ by more than S3 allows, 15 minutes: set this host's clock right)",
 			backends.ErrPermanent, resp.Code, resp.Error())
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		// AWS's answer to a request for a bucket of another region
+		// (301 PermanentRedirect), which minio-go follows only when
+		// it chose the region itself.
+		where := "the server sends the request elsewhere: check the endpoint and the region (AWS_DEFAULT_REGION)"
+		if resp.Region != "" {
+			where = fmt.Sprintf("the bucket is in region %s: set AWS_DEFAULT_REGION=%s", resp.Region, resp.Region)
+		}
+		return fmt.Errorf("%w: %s (%s)", backends.ErrPermanent, resp.Error(), where)
 	case denied[resp.Code] || resp.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("%w: %s: %s (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket's policy)",
 			backends.ErrAccessDenied, resp.Code, resp.Error())

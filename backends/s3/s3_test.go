@@ -296,6 +296,45 @@ func TestAnswerTimeoutIsTransient(t *testing.T) {
 	}
 }
 
+// otherRegion answers requests as AWS answers those for a bucket of
+// another region: 301, the bucket's region in x-amz-bucket-region, and the
+// body (but for a HEAD) of a PermanentRedirect.
+type otherRegion struct{ region string }
+
+func (o otherRegion) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp := refuse(req, http.StatusMovedPermanently, "PermanentRedirect")
+	resp.Header.Set("x-amz-bucket-region", o.region)
+	if req.Method == http.MethodHead {
+		resp.Body, resp.ContentLength = http.NoBody, 0
+	}
+	return resp, nil
+}
+
+// TestBucketOfAnotherRegion: a bucket in another region than the one
+// cairn signs for is named as such at once, not retried as a passing
+// failure.
+func TestBucketOfAnotherRegion(t *testing.T) {
+	var asked atomic.Int32
+	tr := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		asked.Add(1)
+		return otherRegion{"eu-central-1"}.RoundTrip(req)
+	})
+	_, err := s3.Open(t.Context(), "s3:http://127.0.0.1:1/bkt/x",
+		s3.Options{AccessKey: "a", SecretKey: "b", Region: "us-east-1", Transport: tr, MaxRetries: 1})
+	if !errors.Is(err, backends.ErrPermanent) || !strings.Contains(err.Error(), "AWS_DEFAULT_REGION=eu-central-1") {
+		t.Errorf("open of a bucket in another region: %v, want a permanent error naming the region", err)
+	} else {
+		t.Log(err)
+	}
+	if n := asked.Load(); n > 2 {
+		t.Errorf("open asked %d times, want no retry", n)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
 // skewedClock signs requests as a host whose clock is an hour behind.
 type skewedClock struct{ base http.RoundTripper }
 
