@@ -411,7 +411,8 @@ func connect(location string, opts Options) (*S3, error) {
 
 // ParseLocation splits "[s3:]http(s)://host[:port]/bucket[/prefix]" into
 // the endpoint, the bucket and the key prefix ("" or ending in "/"). As in
-// restic, "s3:host[:port]/bucket[/prefix]" (no "http(s)://") means https;
+// restic, "s3:host[:port]/bucket[/prefix]" (no "http(s)://"), or
+// "s3://host[:port]/bucket[/prefix]", means https;
 // its host must then look like one (hold a "." or a port, or be
 // "localhost"), so that "s3:bucket/prefix" is not read as host "bucket".
 func ParseLocation(location string) (endpoint *url.URL, bucket, prefix string, err error) {
@@ -419,6 +420,10 @@ func ParseLocation(location string) (endpoint *url.URL, bucket, prefix string, e
 		return nil, "", "", fmt.Errorf("s3 location %q: %s (want s3:http(s)://host[:port]/bucket[/prefix], or s3:host[:port]/bucket[/prefix] for https)", location, why)
 	}
 	rest := strings.TrimPrefix(location, "s3:")
+	if strings.HasPrefix(rest, "//") {
+		// restic reads "s3://host/bucket" as "s3:host/bucket".
+		rest = rest[2:]
+	}
 	if !strings.Contains(rest, "://") {
 		lower := strings.ToLower(rest)
 		if strings.HasPrefix(lower, "http:") || strings.HasPrefix(lower, "https:") {

@@ -30,6 +30,12 @@ func TestS3TLS(t *testing.T) {
 		t.Fatalf("snapshots over TLS:\n%s", out)
 	}
 
+	// restic's "s3://host/bucket" means https too.
+	slashes := newCLIAt(t, "s3://"+host+"/"+srv.Bucket+"/tls", append(s3Env(srv), "SSL_CERT_FILE="+srv.CAFile)...)
+	if out := slashes.ok("snapshots"); !strings.Contains(out, "1 snapshot") {
+		t.Fatalf("snapshots through s3://host/bucket:\n%s", out)
+	}
+
 	plain := newCLIAt(t, "s3:http://"+host+"/"+srv.Bucket+"/tls", s3Env(srv)...)
 	if _, code := plain.stderrOf("snapshots"); code == 0 {
 		t.Fatal("plain HTTP to a TLS server succeeded")
