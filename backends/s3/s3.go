@@ -241,7 +241,10 @@ func Open(ctx context.Context, location string, opts Options) (*S3, error) {
 // for other reasons than a missing bucket (versitygw to an unknown access
 // key), and a bare "400 Bad Request" does not say that the region is
 // wrong. A 404 or another client error is asked again with a listing of
-// at most one key, whose answer says why.
+// at most one key under the prefix, whose answer says why; a listing that
+// succeeds means that the bucket exists and that this key may use the
+// prefix, though not ask about the whole bucket (a policy for one prefix
+// of a shared bucket).
 func (s *S3) bucketExists(ctx context.Context) (bool, error) {
 	var ok bool
 	var err error
@@ -262,7 +265,10 @@ func (s *S3) bucketExists(ctx context.Context) (bool, error) {
 	_, lerr := s.core.ListObjectsV2(s.bucket, s.prefix, "", "", "/", 1)
 	switch {
 	case lerr == nil:
-		return err == nil, err // listed: the HEAD's 404 was wrong
+		// Listed: the bucket exists, whatever the HEAD said (a 404
+		// for an unknown key, or a 403 to a key that may list only
+		// the repository's prefix, as restic needs no more to open).
+		return true, nil
 	case errorCode(lerr) == "NoSuchBucket":
 		return false, nil
 	case errorCode(lerr) == "":

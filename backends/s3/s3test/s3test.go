@@ -264,8 +264,29 @@ func (s *Server) makeBucket(ctx context.Context) error {
 // AddReadOnlyUser adds, on a server started by NewIAM, a user whose key
 // may list and read the bucket but not write to it.
 func (s *Server) AddReadOnlyUser(ctx context.Context, accessKey, secretKey string) error {
+	return s.addUser(ctx, accessKey, secretKey, fmt.Sprintf(`{"Effect":"Allow","Principal":{"AWS":[%q]},`+
+		`"Action":["s3:GetObject","s3:ListBucket","s3:GetBucketLocation"],"Resource":["arn:aws:s3:::%s","arn:aws:s3:::%s/*"]}`,
+		accessKey, s.Bucket, s.Bucket))
+}
+
+// AddPrefixUser adds, on a server started by NewIAM, a user whose key may
+// list, read, write and delete only the keys under prefix ("dir/"), as a
+// bucket shared by several hosts is often set up: it may not ask whether
+// the bucket exists (HEAD), which needs leave to list all of it.
+func (s *Server) AddPrefixUser(ctx context.Context, accessKey, secretKey, prefix string) error {
+	return s.addUser(ctx, accessKey, secretKey, fmt.Sprintf(`{"Effect":"Allow","Principal":{"AWS":[%q]},`+
+		`"Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::%s"],"Condition":{"StringLike":{"s3:prefix":[%q]}}},`+
+		`{"Effect":"Allow","Principal":{"AWS":[%q]},`+
+		`"Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":["arn:aws:s3:::%s/%s*"]}`,
+		accessKey, s.Bucket, prefix+"*", accessKey, s.Bucket, prefix))
+}
+
+// addUser creates a user and sets the bucket's policy to statements (a
+// comma-separated list of JSON objects), replacing the policy that let
+// in any user added before.
+func (s *Server) addUser(ctx context.Context, accessKey, secretKey, statements string) error {
 	if s.adminPort == 0 {
-		return errors.New("AddReadOnlyUser needs a server started by NewIAM")
+		return errors.New("adding a user needs a server started by NewIAM")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -283,10 +304,7 @@ func (s *Server) AddReadOnlyUser(ctx context.Context, accessKey, secretKey strin
 	if err != nil {
 		return err
 	}
-	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":[%q]},`+
-		`"Action":["s3:GetObject","s3:ListBucket","s3:GetBucketLocation"],"Resource":["arn:aws:s3:::%s","arn:aws:s3:::%s/*"]}]}`,
-		accessKey, s.Bucket, s.Bucket)
-	return client.SetBucketPolicy(ctx, s.Bucket, policy)
+	return client.SetBucketPolicy(ctx, s.Bucket, `{"Version":"2012-10-17","Statement":[`+statements+`]}`)
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
