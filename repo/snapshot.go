@@ -67,10 +67,11 @@ type Snapshot struct {
 	// as they are rather than clearing them.
 	InodeFlags bool     `json:"inode_flags,omitempty"`
 	Summary    *Summary `json:"summary,omitempty"`
-	// Links lists the hardlink groups that have fewer links in the
-	// snapshot than their nodes' Links say (the others were outside the
-	// ingested paths or excluded), with the count inside it: what a mount
-	// reports as nlink. Groups wholly inside are not listed.
+	// Links lists the hardlink groups that have another number of links
+	// in the snapshot than their nodes' Links say (fewer: the others were
+	// outside the ingested paths or excluded; more: the inode was seen
+	// through a bind mount too), with the count inside it: what a mount
+	// reports as nlink. Groups with exactly Links names are not listed.
 	Links []LinkCount `json:"links,omitempty"`
 	// Original names the snapshot this one was rewritten from (by
 	// repair snapshots), which is kept until it is forgotten.

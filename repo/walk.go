@@ -58,8 +58,9 @@ func (r *Repository) Walk(ctx context.Context, sn *Snapshot, visit Visit, onErr 
 }
 
 // LinkCounts is what Snapshot.Links says of a snapshot whose root tree is
-// tid: every hardlink group with fewer names in the tree than its nodes'
-// Links, with the number it has, sorted by Dev, then Inode. A writer that
+// tid: every hardlink group with another number of names in the tree than
+// its nodes' Links (fewer: some were left out; more: one inode seen through
+// a bind mount or two overlapping paths), with the number it has, sorted by Dev, then Inode. A writer that
 // drops names from a tree (repair, rewrite) recounts with it.
 func (r *Repository) LinkCounts(ctx context.Context, tid id.ID) ([]LinkCount, error) {
 	type group struct{ links, names uint32 }
@@ -83,7 +84,7 @@ func (r *Repository) LinkCounts(ctx context.Context, tid id.ID) ([]LinkCount, er
 	}
 	var out []LinkCount
 	for k, g := range groups {
-		if g.names < g.links {
+		if g.names != g.links {
 			out = append(out, LinkCount{Dev: k[0], Inode: k[1], Count: g.names})
 		}
 	}

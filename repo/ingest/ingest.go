@@ -542,7 +542,7 @@ func (g *ingester) snapshot(tid id.ID, paths []string, start time.Time) *repo.Sn
 		sn.Username = u.Username
 	}
 	for k, c := range g.linkSeen {
-		if c[1] < c[0] {
+		if c[1] != c[0] {
 			sn.Links = append(sn.Links, repo.LinkCount{Dev: k[0], Inode: k[1], Count: c[1]})
 		}
 	}

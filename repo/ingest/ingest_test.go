@@ -449,3 +449,49 @@ func TestTagFileFifoAndSymlink(t *testing.T) {
 		}
 	}
 }
+
+// A hardlink group seen through a bind mount too has more names in the
+// snapshot than its link count: the snapshot lists the count inside it
+// (what a mount reports as nlink), as LinkCounts does after a rewrite.
+func TestHardlinksThroughBindMountCounted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root; this test makes a bind mount")
+		}
+		t.Skip("needs root to make a bind mount")
+	}
+	ctx := context.Background()
+	src := t.TempDir()
+	data, bind := filepath.Join(src, "data"), filepath.Join(src, "bind")
+	write(t, filepath.Join(data, "a"), "shared")
+	if err := os.Link(filepath.Join(data, "a"), filepath.Join(data, "b")); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(bind, 0o755)
+	if err := syscall.Mount(data, bind, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	defer syscall.Unmount(bind, syscall.MNT_DETACH)
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(data, "a"), &st); err != nil {
+		t.Fatal(err)
+	}
+	r := repo.TestRepository(t)
+	for _, ofs := range []bool{false, true} {
+		res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, OneFileSystem: ofs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []repo.LinkCount{{Dev: uint64(st.Dev), Inode: st.Ino, Count: 4}}
+		if got := res.Snapshot.Links; len(got) != 1 || got[0] != want[0] {
+			t.Fatalf("one-file-system %v: snapshot links %+v, want %+v (2 links seen through 2 paths each)", ofs, got, want)
+		}
+		lc, err := r.LinkCounts(ctx, res.Snapshot.Tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lc) != 1 || lc[0] != want[0] {
+			t.Fatalf("LinkCounts %+v, want %+v", lc, want)
+		}
+	}
+}

@@ -347,7 +347,7 @@ func (g *ingester) walkEntry(path string, v *vdir, d *dirState, slot int, inFull
 		key := [2]uint64{n.Dev, n.Inode}
 		g.linkMu.Lock()
 		c := g.linkSeen[key]
-		g.linkSeen[key] = [2]uint32{n.Links, c[1] + 1}
+		g.linkSeen[key] = [2]uint32{max(c[0], n.Links), c[1] + 1}
 		g.linkMu.Unlock()
 	}
 	switch n.Kind {

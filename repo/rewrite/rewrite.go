@@ -486,7 +486,7 @@ func (w *walker) count(p string, tid id.ID) (*memoized, error) {
 
 // links is the snapshot's Links after the rewrite: the groups that lost no
 // name keep their entry; the others are counted again and listed when
-// fewer names than their link count remain, as ingest lists them.
+// other than their link count remain, as ingest lists them.
 func (w *walker) links(old []repo.LinkCount) []repo.LinkCount {
 	var out []repo.LinkCount
 	for _, l := range old {
@@ -495,7 +495,7 @@ func (w *walker) links(old []repo.LinkCount) []repo.LinkCount {
 		}
 	}
 	for k := range w.cut {
-		if g := w.kept[k]; g != nil && g.names < g.links {
+		if g := w.kept[k]; g != nil && g.names != g.links {
 			out = append(out, repo.LinkCount{Dev: k[0], Inode: k[1], Count: g.names})
 		}
 	}
