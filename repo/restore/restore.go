@@ -674,6 +674,9 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		if !rs.opt.DryRun {
 			if err := fsmeta.Create(dst, n); err != nil {
 				rs.warn(dst, err)
+				// Not there: the group's next name is made in its
+				// place rather than linked to nothing.
+				rs.firstFailed(n)
 				return
 			}
 		}
