@@ -100,9 +100,10 @@ func (rs *restorer) clearWay(dst string, n *tree.Node) (keep, same, existed bool
 // symlink's target, a device's number) is trusted, so it gets the
 // snapshot's owner, xattrs, mode and times, and loses xattrs the snapshot
 // does not give it, as restic's if-changed does; else a setuid bit, a
-// capability or an owner of an older restore stays.
+// capability or an owner of an older restore stays. With --overwrite
+// never it is left as it is.
 func (rs *restorer) takeAsSnapshots(dst string, n *tree.Node) {
-	if rs.opt.DryRun {
+	if rs.opt.DryRun || rs.opt.Overwrite == Never {
 		return
 	}
 	if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, PruneXattrs: true, Flags: rs.keepFlags}); err != nil {
@@ -118,7 +119,7 @@ const NewerKept = "existing file is newer than the snapshot's copy; kept"
 // it: keep means leave it as it is; else it may be replaced (a folder in
 // the way only with Always, or Delete: see dirInWay). same says dst was
 // kept because it is a regular file of the snapshot's size and mtime
-// (if-changed, if-newer), so taken for the snapshot's copy. link: dst is to become
+// (if-changed, if-newer, never), so taken for the snapshot's copy. link: dst is to become
 // a hardlink, which an unchanged file does not prevent.
 func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool, err error) {
 	fi, err := rs.lstat(dst)
@@ -145,7 +146,11 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		// it would look restored to anyone finishing the job this way.
 		if !leftByRestore(fi, n) {
 			rs.kept(dst, n)
-			return true, false, nil
+			// The snapshot's copy (its size and mtime, one name), as
+			// an earlier restore that stopped before the rest of its
+			// hardlink group left it: the group's other names are
+			// linked to it rather than made a second copy.
+			return true, !link && rs.sameFile(dst, fi, n, seen), nil
 		}
 	case IfNewer:
 		if mt >= n.MTime && !leftByRestore(fi, n) {
