@@ -384,6 +384,14 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 			pos = size
 		}
 	}
+	// The holes were not read but are done: the progress counts the
+	// file's size, as the scan's total and the summary's bytes do, or a
+	// sparse disk image kept the fraction done far from 1 until the end.
+	for _, c := range content {
+		if c.Hole {
+			w.g.prog.bytesDone.Add(int64(c.Size))
+		}
+	}
 	return content, pos, nil
 }
 
