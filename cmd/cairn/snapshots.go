@@ -100,7 +100,13 @@ func newSnapshotsCommand(g *globals) *cobra.Command {
 		Use:   "snapshots [SNAPSHOT...]",
 		Short: "List snapshots, oldest first",
 		Long: `List snapshots, oldest first: all of them, or those given (ID prefixes, or
-latest), narrowed by the filter flags.`,
+latest), narrowed by the filter flags.
+
+Size is what the ingest processed (total_bytes of the JSON summary), as in
+restic's snapshots: the size of every file name, so a file with three
+hardlinks counts three times, and the holes of sparse files count. The
+size a restore takes, each hardlinked file counted once, is the original
+size of cairn stats.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if latest < 0 {
 				return fmt.Errorf("--latest %d: give a number of snapshots", latest)

@@ -17,7 +17,10 @@ func newStatsCommand(g *globals) *cobra.Command {
 		Long: `For each snapshot (all of them, or those given, narrowed by --host,
 --source and --tag) and for the whole repository:
 
-  original      the size of the files backed up (hardlinks counted once)
+  original      the size of the files backed up (hardlinks counted once,
+                holes of sparse files included): what a restore takes,
+                restic's stats --mode restore-size; the Size of cairn
+                snapshots counts each hardlink's name
   stored        what the snapshot's distinct blobs take compressed and
                 encrypted in the repository
   unique        what only this snapshot uses: forgetting it alone, then
