@@ -23,11 +23,13 @@ func newStatsCommand(g *globals) *cobra.Command {
                 snapshots counts each hardlink's name
   stored        what the snapshot's distinct blobs take compressed and
                 encrypted in the repository
-  unique        what only this snapshot uses: forgetting it alone, then
-                pruning, frees that much
+  unique        what only this snapshot uses: forgetting it alone leaves
+                that much unused, for prune to free
 
 and for the repository the stored size of all used data, the data no
-snapshot uses (what prune frees), and every object's total. A folder whose
+snapshot uses, and every object's total. Prune frees unused data once it
+is older than the grace period, and leaves some in packs it does not
+rewrite (up to --max-unused, 5% by default; --max-unused 0% frees all). A folder whose
 contents cannot be read (a damaged or missing tree) is named, left out of
 the figures, and makes stats exit 1 after printing them.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
