@@ -39,7 +39,8 @@ target filesystem that refuses them is said once, not as an error.
                         one newer than the snapshot's copy (that is reported);
                         one of the same size and mtime keeps its content and
                         gets the snapshot's owner, mode and xattrs, unless
-                        it has other hardlinks: then it is replaced, so that
+                        it has hardlinks other than the snapshot's names of
+                        it in the target: then it is replaced, so that
                         nothing outside the target changes; a symlink to the
                         same target, a fifo, a socket or a device of the same
                         number is kept the same way

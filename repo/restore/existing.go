@@ -185,23 +185,30 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 // symlink to the snapshot's target, a fifo, a socket, or a device of the
 // snapshot's kind and number: one with nothing to write, whose metadata
 // takeAsSnapshots sets, so that a restore run again over its own result
-// leaves them and reports them unchanged. One that shares
-// its inode with another path is not, even when n's group has as many
-// links: the other names may be outside the target (a link planted there
-// to /etc/shadow), and keeping it would link the group's other names to
-// that file and setting n's metadata on it would set the outside file's.
-// It is replaced, as restic replaces an existing file with several links
-// (the group's names in the target are then linked to the new copy). The
-// link count alone cannot tell once another of its names was replaced, so
-// seen (from remember) says that decide met the inode at another path
-// before: that is not taken either.
+// leaves them and reports them unchanged. One that shares its inode with
+// another path is not, even when n's group has as many links, unless
+// every one of its names is one of the group's in the target
+// (groupInPlace): another name may be outside the target (a link planted
+// there to /etc/shadow), and keeping it would link the group's other
+// names to that file and setting n's metadata on it would set the outside
+// file's. It is replaced, as restic replaces an existing file with
+// several links (the group's names in the target are then linked to the
+// new copy). The link count alone cannot tell once another of its names
+// was replaced, so seen (from remember) says that decide met the inode at
+// another path before: that is not taken either.
 func (rs *restorer) sameFile(dst string, fi os.FileInfo, n *tree.Node, seen bool) bool {
 	if seen {
 		return false
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || st.Nlink > 1 {
+	if !ok {
 		return false
+	}
+	if st.Nlink > 1 {
+		// Unless it is n's group as a restore left it, all its
+		// names in the target (groupInPlace).
+		return n.Kind == tree.KindFile && st.Mode&unix.S_IFMT == unix.S_IFREG && uint64(fi.Size()) == n.Size &&
+			fi.ModTime().UnixNano() == n.MTime && rs.groupInPlace(dst, fi, st, n)
 	}
 	switch t := st.Mode & unix.S_IFMT; n.Kind {
 	case tree.KindFile:

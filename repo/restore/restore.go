@@ -158,8 +158,11 @@ type restorer struct {
 	failedMu sync.Mutex
 	failed   []string
 	// base is where the restored node lands in the target, rel its path
-	// in the snapshot: for relOf.
+	// in the snapshot: for relOf. root is that node.
 	base, baseRel string
+	root          *tree.Node
+	// groups: where the hardlink groups' names land (groupInPlace).
+	groups groupNames
 	// fresh: with DryRun, the folder the walk is in would be made new,
 	// so nothing in it is there (a symlink in its place may lead to
 	// things that are): see lstat.
@@ -316,7 +319,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if err != nil {
 		return nil, err
 	}
-	rs.base, rs.baseRel = filepath.Clean(opt.Target), rel
+	rs.base, rs.baseRel, rs.root = filepath.Clean(opt.Target), rel, root
 	if root.Kind != tree.KindDir {
 		rs.base = filepath.Join(opt.Target, root.Name)
 	}
