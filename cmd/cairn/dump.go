@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -198,7 +199,7 @@ func (a *atomicFile) finish(err error) error {
 		err = a.Sync()
 	}
 	if err == nil {
-		err = a.Chmod(0o666 &^ umask())
+		err = a.setMode()
 	}
 	if cerr := a.Close(); err == nil {
 		err = cerr
@@ -208,6 +209,22 @@ func (a *atomicFile) finish(err error) error {
 	}
 	fsmeta.Remove(a.Name())
 	return err
+}
+
+// setMode gives the file the mode (and, for root, the owner) of the file
+// it replaces, as writing over it with > or restic's dump --target would
+// keep them: a 0600 key dumped over its old copy must not become 0644 (nor
+// root's). A new file gets 0666 less the umask.
+func (a *atomicFile) setMode() error {
+	if fi, err := fsmeta.Lstat(a.name); err == nil && fi.Mode().IsRegular() {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+			if err := a.Chown(int(st.Uid), int(st.Gid)); err != nil {
+				return err
+			}
+		}
+		return a.Chmod(fi.Mode().Perm())
+	}
+	return a.Chmod(0o666 &^ umask())
 }
 
 // umask is the process's file mode creation mask, as the kernel reports

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cairn-backup/cairn/repo/fsmeta/testtree"
@@ -572,5 +573,37 @@ func TestDumpJSONSocketNotice(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil || m["message_type"] != "notice" || m["item"] != "src/sock" {
 		t.Fatalf("stderr: %q (%v), want a notice for src/sock", stderr, err)
+	}
+}
+
+// dump --target over an existing file keeps its mode (and, for root, its
+// owner), as > or restic's dump --target do. It became 0666 less the umask
+// and root's: a 0600 key dumped over its old copy turned world-readable.
+func TestDumpTargetKeepsModeOfReplacedFile(t *testing.T) {
+	f := repotest.New(t)
+	c := fixtureCLI(t, f)
+	target := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(target, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(target, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := os.Geteuid() == 0
+	if root {
+		if err := os.Chown(target, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.ok("dump", "--target", target, "latest:"+filepath.Join(f.Source, "media/big.bin"))
+	fi, err := os.Stat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("replaced target has mode %o, want the old file's 600", fi.Mode().Perm())
+	}
+	if st := fi.Sys().(*syscall.Stat_t); root && (st.Uid != 65534 || st.Gid != 65534) {
+		t.Errorf("replaced target is owned by %d:%d, want the old file's 65534:65534", st.Uid, st.Gid)
 	}
 }
