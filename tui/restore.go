@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -394,10 +395,15 @@ func (p *restorePage) plan() ([]restoreJob, error) {
 		if dir == "" {
 			return nil, errors.New("choose a folder to restore into")
 		}
-		if strings.HasPrefix(dir, "~/") {
-			if home, err := os.UserHomeDir(); err == nil {
-				dir = filepath.Join(home, dir[2:])
+		if dir == "~" || strings.HasPrefix(dir, "~/") {
+			// Without HOME (env -i, a service) "~" must not become
+			// a folder of that name here, which a later rm -rf ~
+			// would take for the home.
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return nil, fmt.Errorf("cannot restore into %s: %v; give the folder's full path", dir, err)
 			}
+			dir = filepath.Join(home, strings.TrimPrefix(dir[1:], "/"))
 		}
 		abs, err := filepath.Abs(dir)
 		if err != nil {

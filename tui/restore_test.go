@@ -683,3 +683,27 @@ func TestRunWaitsForStoppedRestore(t *testing.T) {
 		return nil
 	})
 }
+
+// A folder typed as ~/... with HOME unset (env -i, a service) is refused:
+// it was taken as a folder named "~" in the working directory, which a
+// later rm -rf ~ would take for the home.
+func TestRestoreFolderTildeWithoutHome(t *testing.T) {
+	f := newFixture(t)
+	sn := f.snaps[3]
+	t.Setenv("HOME", "")
+	p := &restorePage{items: []*mark{{sn: sn, path: "/home/alice/notes", node: &tree.Node{Kind: tree.KindFile}}}}
+	for _, typed := range []string{"~/restored", "~"} {
+		p.folder.value = typed
+		jobs, err := p.plan()
+		if err == nil {
+			t.Errorf("folder %q without HOME planned %d jobs, first into %q; want an error", typed, len(jobs), jobs[0].root)
+		} else if !strings.Contains(err.Error(), "full path") {
+			t.Errorf("folder %q without HOME: %v", typed, err)
+		}
+	}
+	t.Setenv("HOME", "/home/ann")
+	p.folder.value = "~/restored"
+	if jobs, err := p.plan(); err != nil || len(jobs) == 0 || !strings.HasPrefix(jobs[0].root, "/home/ann/restored") {
+		t.Errorf("folder ~/restored with HOME=/home/ann: %v", err)
+	}
+}
