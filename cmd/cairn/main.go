@@ -64,6 +64,7 @@ func exitCode(err error) int {
 }
 
 func main() {
+	posixLocalZone()
 	// GOGC and a soft memory limit that follow what the command needs
 	// (memlimit.go). Set GOGC or GOMEMLIMIT to choose them.
 	tuneMemory()
