@@ -66,7 +66,9 @@ with the caller's rights. An ingest through the socket without --host
 records the config's host, as the daemon's own sources do.
 
 A socket file left by a daemon that died is replaced; a second daemon on a
-live daemon's socket refuses to start. While the daemon holds the local
+live daemon's socket refuses to start, and so does a daemon whose socket's
+folder (or one above it) belongs to another user, or whose socket's folder
+others may write to (they could swap the socket for their own). While the daemon holds the local
 index, direct commands (ls, restore, mount...) use a private index at once.
 
 Signals: SIGHUP reads the config again (a config with a mistake is refused,

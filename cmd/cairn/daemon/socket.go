@@ -30,6 +30,12 @@ func listenSocket(path string, cfg *Config) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	// Another user who may change the socket's folder could swap the
+	// socket for one of their own, which cairn commands would then send
+	// passwords and --stdin data to.
+	if err := safeSocketDir(filepath.Dir(path), os.Getuid()); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w; give a socket in a folder only root or uid %d may change, such as %s", path, err, os.Getuid(), filepath.Dir(DefaultSocket))
+	}
 	if err := socketFree(path); err != nil {
 		return nil, err
 	}
@@ -89,6 +95,37 @@ func socketFree(path string) error {
 		return fmt.Errorf("control socket %s: another daemon is listening on it", path)
 	}
 	return nil
+}
+
+// safeSocketDir checks that no user but root and uid may replace what is
+// in dir: dir and every folder above it belong to root or uid, and dir is
+// writable by its owner only. (Folders above it may be writable by all,
+// as /tmp is.)
+func safeSocketDir(dir string, uid int) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	real, err = filepath.Abs(real)
+	if err != nil {
+		return err
+	}
+	for d, first := real, true; ; d, first = filepath.Dir(d), false {
+		var st unix.Stat_t
+		if err := unix.Lstat(d, &st); err != nil {
+			return &os.PathError{Op: "lstat", Path: d, Err: err}
+		}
+		owner := int(st.Uid)
+		if owner != 0 && owner != uid {
+			return fmt.Errorf("the folder %s belongs to uid %d, who could put another socket in its place", d, owner)
+		}
+		if first && st.Mode&0o022 != 0 {
+			return fmt.Errorf("the folder %s is writable by other users (mode %04o), who could put another socket in its place", d, st.Mode&0o7777)
+		}
+		if d == "/" || d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 func lookupGroup(name string) (int, error) {

@@ -178,3 +178,50 @@ func TestSocketAllowUIDs(t *testing.T) {
 		}
 	}
 }
+
+// A socket in a folder another user may change is refused: that user
+// could replace it with their own and collect the passwords and --stdin
+// data cairn commands send it. A folder of the daemon's own is fine.
+func TestListenSocketRefusesFolderOthersControl(t *testing.T) {
+	base := t.TempDir()
+	own := filepath.Join(base, "own")
+	if err := os.Mkdir(own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := listenSocket(filepath.Join(own, "cairn.sock"), &Config{})
+	if err != nil {
+		t.Fatalf("a socket in a folder of the daemon's own: %v", err)
+	}
+	l.Close()
+
+	open := filepath.Join(base, "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o1777) // as /tmp: sticky, but the socket's own folder
+	if l, err := listenSocket(filepath.Join(open, "cairn.sock"), &Config{}); err == nil {
+		l.Close()
+		t.Fatal("listened in a folder every user may write to")
+	} else if !strings.Contains(err.Error(), "writable by other users") {
+		t.Fatalf("error %q does not say why", err)
+	}
+	if os.Getuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root to give a folder to another user")
+		}
+		t.Skip("needs root to give a folder to another user")
+	}
+	theirs := filepath.Join(base, "theirs")
+	if err := os.Mkdir(theirs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(theirs, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := listenSocket(filepath.Join(theirs, "cairn.sock"), &Config{}); err == nil {
+		l.Close()
+		t.Fatal("listened in a folder another user owns")
+	} else if !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Fatalf("error %q does not say why", err)
+	}
+}
