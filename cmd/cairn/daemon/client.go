@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cairn-backup/cairn/repo"
@@ -55,21 +56,60 @@ func normalLocation(s string) string {
 type Client struct {
 	path     string
 	hc       *http.Client
-	password []byte // nil: none given
+	password []byte       // nil: none given
+	peerUID  atomic.Int64 // the uid answering on the socket, from SO_PEERCRED
 }
 
 // NewClient makes a client for the socket at path; nothing is dialled
 // until a call.
 func NewClient(path string) *Client {
+	c := &Client{path: path}
+	c.peerUID.Store(-1)
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
+			conn, err := d.DialContext(ctx, "unix", path)
+			if err != nil {
+				return nil, err
+			}
+			uid, err := trustedServer(conn, path)
+			if err != nil {
+				conn.Close()
+				return nil, err
+			}
+			c.peerUID.Store(int64(uid))
+			return conn, nil
 		},
 		DisableCompression: true,
 		MaxIdleConns:       1,
 	}
-	return &Client{path: path, hc: &http.Client{Transport: tr}}
+	c.hc = &http.Client{Transport: tr}
+	return c
+}
+
+// trustedServer returns the uid of the process answering on conn, the
+// socket at path, when this user may trust it with passwords and data:
+// root, this user, or another user (a daemon's own) whose socket no user
+// but root and that one could have put there (see safeSocketDir).
+func trustedServer(conn net.Conn, path string) (int, error) {
+	p := peerContext(context.Background(), conn).Value(peerKey{}).(peer)
+	if p.err != nil {
+		return -1, fmt.Errorf("who answers on %s: %w", path, p.err)
+	}
+	if p.uid == 0 || p.uid == os.Getuid() {
+		return p.uid, nil
+	}
+	err := safeSocketDir(filepath.Dir(path), p.uid)
+	if err == nil {
+		var st syscall.Stat_t
+		if err = syscall.Lstat(path, &st); err == nil && int(st.Uid) != p.uid {
+			err = fmt.Errorf("the socket belongs to uid %d", st.Uid)
+		}
+	}
+	if err != nil {
+		return -1, fmt.Errorf("not trusting the process of uid %d (pid %d) answering on %s: %v", p.uid, p.pid, path, err)
+	}
+	return p.uid, nil
 }
 
 // SetPassword has every call but Info give the repository password
@@ -126,6 +166,9 @@ func (c *Client) Info(ctx context.Context, timeout time.Duration) (*Info, error)
 	var i Info
 	if err := c.get(ctx, pathInfo, &i); err != nil {
 		return nil, err
+	}
+	if uid := c.peerUID.Load(); uid >= 0 && int64(i.UID) != uid {
+		return nil, fmt.Errorf("the process answering on %s says it runs as uid %d, but runs as uid %d: not a cairn daemon to trust", c.path, i.UID, uid)
 	}
 	return &i, nil
 }
