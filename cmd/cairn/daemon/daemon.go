@@ -142,14 +142,10 @@ func Run(ctx context.Context, cfg *Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:     d.guard(d.routes()),
-		ConnContext: peerContext,
-		ErrorLog:    nil,
-	}
 	// The handlers use the runner: make it before the first request.
 	d.runner = newRunner(d, cfg)
-	go srv.Serve(ln)
+	srv, sl := d.server(ln)
+	go srv.Serve(sl)
 	defer srv.Close() // closes ln, which removes the socket file
 	d.runner.start()
 

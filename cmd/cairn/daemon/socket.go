@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -150,16 +152,21 @@ type peerKey struct{}
 // peerContext records a connection's peer credentials in its context
 // (http.Server.ConnContext).
 func peerContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, peerKey{}, peerOf(c))
+}
+
+// peerOf is who is on the other end of c.
+func peerOf(c net.Conn) peer {
 	p := peer{uid: -1, gid: -1}
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		p.err = errors.New("not a unix socket connection")
-		return context.WithValue(ctx, peerKey{}, p)
+		return p
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
 		p.err = err
-		return context.WithValue(ctx, peerKey{}, p)
+		return p
 	}
 	cerr := raw.Control(func(fd uintptr) {
 		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
@@ -172,7 +179,68 @@ func peerContext(ctx context.Context, c net.Conn) context.Context {
 	if cerr != nil {
 		p.err = cerr
 	}
-	return context.WithValue(ctx, peerKey{}, p)
+	return p
+}
+
+// Connections of callers the access rules refuse: they get their 403 (see
+// guard), but at most maxStrangers of them are open at once and each for
+// strangerTimeout at most, so that a user who may not use the daemon
+// cannot hold its connections (and file descriptors) open on a socket
+// every user may reach (allow_uids).
+var (
+	maxStrangers    int32 = 16
+	strangerTimeout       = 5 * time.Second
+)
+
+// strangerListener wraps the control socket's listener: see maxStrangers.
+// Its connState must be the server's ConnState.
+type strangerListener struct {
+	net.Listener
+	allowed func(peer) bool
+	n       atomic.Int32
+	conns   sync.Map // net.Conn → true, for the strangers' connections
+}
+
+func (l *strangerListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.allowed(peerOf(c)) {
+			return c, nil
+		}
+		if l.n.Add(1) > maxStrangers {
+			l.n.Add(-1)
+			c.Close()
+			continue
+		}
+		// Not a deadline: the server sets its own on each read.
+		time.AfterFunc(strangerTimeout, func() { c.Close() })
+		l.conns.Store(c, true)
+		return c, nil
+	}
+}
+
+// server is the control socket's server, to serve on the listener
+// returned (ln, wrapped: see strangerListener).
+func (d *Daemon) server(ln net.Listener) (*http.Server, net.Listener) {
+	sl := &strangerListener{Listener: ln, allowed: func(p peer) bool { return d.access.Load().allowed(p) }}
+	return &http.Server{
+		Handler:           d.guard(d.routes()),
+		ConnContext:       peerContext,
+		ConnState:         sl.connState,
+		ReadHeaderTimeout: time.Minute,
+	}, sl
+}
+
+func (l *strangerListener) connState(c net.Conn, st http.ConnState) {
+	if st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	if _, ok := l.conns.LoadAndDelete(c); ok {
+		l.n.Add(-1)
+	}
 }
 
 // access decides who may call the socket: root, the daemon's own uid, the

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A socket file left by a daemon that died is replaced; a live daemon's
@@ -224,4 +226,65 @@ func TestListenSocketRefusesFolderOthersControl(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "belongs to uid 65534") {
 		t.Fatalf("error %q does not say why", err)
 	}
+}
+
+// With allow_uids the socket is open to every user, and the access check
+// comes only with a request: a user it refuses still hears why (403), but
+// cannot hold the daemon's connections, and with them its file
+// descriptors, open by connecting again and again and sending nothing.
+func TestSocketStrangersCannotHoldConnections(t *testing.T) {
+	d, _ := newTestDaemon(t, &Config{})
+	d.access.Store(&access{gid: -1}) // nobody is allowed, this test's uid included
+	oldMax, oldTimeout := maxStrangers, strangerTimeout
+	maxStrangers, strangerTimeout = 4, 500*time.Millisecond
+	t.Cleanup(func() { maxStrangers, strangerTimeout = oldMax, oldTimeout })
+
+	path := filepath.Join(t.TempDir(), "cairn.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, sl := d.server(ln)
+	go srv.Serve(sl)
+	t.Cleanup(func() { srv.Close() })
+
+	refused := func() {
+		t.Helper()
+		_, err := NewClient(path).Status(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "may not use the cairn daemon") {
+			t.Fatalf("a refused caller is not told why: %v", err)
+		}
+	}
+	refused()
+
+	var conns []net.Conn
+	for range 10 {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	// Closed by the daemon: a read ends (EOF) rather than waiting.
+	closed := func(c net.Conn, within time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(within))
+		_, err := c.Read(make([]byte, 1))
+		return !errors.Is(err, os.ErrDeadlineExceeded)
+	}
+	open := 0
+	for _, c := range conns {
+		if !closed(c, 100*time.Millisecond) {
+			open++
+		}
+	}
+	if open > 4 {
+		t.Fatalf("%d idle connections of a refused caller held open, want at most 4", open)
+	}
+	for i, c := range conns {
+		if !closed(c, 2*time.Second) {
+			t.Fatalf("connection %d of a refused caller still open after %s", i, strangerTimeout)
+		}
+	}
+	refused() // the places are free again
 }
