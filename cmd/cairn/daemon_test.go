@@ -1120,3 +1120,48 @@ func TestDaemonStopDuringStream(t *testing.T) {
 		t.Fatalf("%d snapshots of manual; want only the finished one", n)
 	}
 }
+
+// A daemon run as a user who may not write the default socket's folder
+// (/run/cairn) says how to give another path, instead of only "permission
+// denied".
+func TestDaemonSocketPermissionHint(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test needs root (to run the daemon as another user)")
+		}
+		t.Skip("needs root")
+	}
+	c := newCLI(t)
+	shareWithNobody(c)
+	work := t.TempDir()
+	os.Chmod(work, 0o755)
+	cache := filepath.Join(work, "cache")
+	os.Mkdir(cache, 0o700)
+	os.Chown(cache, 65534, 65534)
+	cfgPath := filepath.Join(work, "cairn.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nhost: h\n",
+		c.repoDir(), c.passwordFile(), cache)), 0o644)
+	var env []string
+	for _, e := range c.env {
+		if !strings.HasPrefix(e, "CAIRN_SOCKET=") {
+			env = append(env, e)
+		}
+	}
+	cmd := exec.Command(c.bin, "daemon", "--config", cfgPath)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("the daemon as nobody with the default socket still runs after 20 s:\n%s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "set socket: in the configuration, or --socket, to a path in a folder this user may write") {
+		t.Fatalf("daemon as nobody: %v, want a hint to choose a socket path:\n%s", err, out)
+	}
+}

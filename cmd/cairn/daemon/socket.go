@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,16 @@ import (
 // --socket nor CAIRN_SOCKET says otherwise.
 const DefaultSocket = "/run/cairn/cairn.sock"
 
+// socketHint says how to choose another socket path when err is a
+// permission error: a daemon run as a user who may not write /run/cairn
+// (the default) needs one.
+func socketHint(err error) string {
+	if errors.Is(err, fs.ErrPermission) {
+		return " (set socket: in the configuration, or --socket, to a path in a folder this user may write)"
+	}
+	return ""
+}
+
 // listenSocket creates the control socket at path: owner-only (0600),
 // 0660 with cfg's socket_group, or 0666 with allow_uids (the uids are not
 // in one group; SO_PEERCRED decides, see access). A socket file left by a
@@ -30,7 +41,7 @@ const DefaultSocket = "/run/cairn/cairn.sock"
 func listenSocket(path string, cfg *Config) (net.Listener, error) {
 	group := cfg.SocketGroup
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, fmt.Errorf("control socket: %w%s", err, socketHint(err))
 	}
 	// Another user who may change the socket's folder could swap the
 	// socket for one of their own, which cairn commands would then send
@@ -48,7 +59,7 @@ func listenSocket(path string, cfg *Config) (net.Listener, error) {
 	l, err := net.Listen("unix", path)
 	syscall.Umask(old)
 	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, fmt.Errorf("control socket: %w%s", err, socketHint(err))
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(true)
 	if group != "" {
