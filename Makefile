@@ -27,8 +27,10 @@ build:
 # FUSE, exFAT (a case-insensitive restore target, as on a USB stick); and
 # the S3 server. Installed once; later runs only check.
 # gcc builds the libzstd that cairn compresses with (cgo); without it Go
-# builds the pure-Go compressor, which is slower.
-TEST_PACKAGES := rsync acl attr fuse3 util-linux tmux gcc libarchive-tools exfatprogs exfat-fuse
+# builds the pure-Go compressor, which is slower. curl calls the daemon's
+# socket as other users; tzdata gives the daylight-saving schedule tests
+# their zones.
+TEST_PACKAGES := rsync acl attr fuse3 util-linux tmux gcc libarchive-tools exfatprogs exfat-fuse curl tzdata
 deps:
 	@missing=""; for p in $(TEST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
