@@ -249,7 +249,9 @@ func firstLine(b []byte) []byte {
 }
 
 // splitCommand splits a command line on blanks, honouring single and double
-// quotes and backslashes, without any shell.
+// quotes and backslashes as a POSIX shell does, without any shell: inside
+// double quotes a backslash only escapes $, `, ", \ and a newline, and is
+// kept before anything else, so 'printf "pw\n"' prints pw and a newline.
 func splitCommand(s string) ([]string, error) {
 	var out []string
 	var cur strings.Builder
@@ -257,8 +259,14 @@ func splitCommand(s string) ([]string, error) {
 	for _, r := range s {
 		switch {
 		case esc:
-			cur.WriteRune(r)
 			esc = false
+			if r == '\n' {
+				continue // a line continuation, as in a shell
+			}
+			if quote == '"' && !strings.ContainsRune("$`\"\\", r) {
+				cur.WriteRune('\\')
+			}
+			cur.WriteRune(r)
 		case r == '\\' && quote != '\'':
 			esc, inWord = true, true
 		case quote != 0:
