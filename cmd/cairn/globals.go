@@ -38,7 +38,11 @@ type globals struct {
 	// what its password flags start with ("from-" for --from-password-file).
 	passwordEnv string
 	label       string
-	flagPrefix  string
+	// withBOM is the password as read before a leading UTF-8 byte order
+	// mark was dropped (nil when there was none): a repository made
+	// before BOMs were dropped has it in its password (open).
+	withBOM    []byte
+	flagPrefix string
 	// configOf, for a repository whose password a daemon config names
 	// (its own or a copy's password_file or password_command), says
 	// whose keys they are ("copy offsite in the daemon config"): an
@@ -116,7 +120,7 @@ func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, strin
 		if err != nil {
 			return nil, source, fmt.Errorf("read password file: %w", err)
 		}
-		return firstLine(b), source, nil
+		return g.dropBOM(firstLine(b)), source, nil
 	case g.passwordCommand != "":
 		source := fmt.Sprintf("--%spassword-command %q", g.flagPrefix, g.passwordCommand)
 		if v := g.passwordVar() + "_COMMAND"; os.Getenv(v) == g.passwordCommand {
@@ -142,7 +146,7 @@ func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, strin
 		if err != nil {
 			return nil, source, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
 		}
-		return firstLine(out), source, nil
+		return g.dropBOM(firstLine(out)), source, nil
 	case os.Getenv(g.passwordVar()) != "":
 		return []byte(os.Getenv(g.passwordVar())), g.passwordVar(), nil
 	}
@@ -241,6 +245,23 @@ func readTerminalPassword(ctx context.Context, tty *os.File) ([]byte, error) {
 	}
 }
 
+// utf8BOM is the byte order mark some editors (Notepad, PowerShell's
+// Out-File) put at the start of a text file.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// dropBOM returns pw without a leading UTF-8 byte order mark, as restic
+// does: invisible, it cannot be typed at a prompt, so a password made
+// with it could only ever be given from that file. The password with it
+// is kept in g.withBOM for open.
+func (g *globals) dropBOM(pw []byte) []byte {
+	g.withBOM = nil
+	if bytes.HasPrefix(pw, utf8BOM) {
+		g.withBOM = pw
+		return pw[len(utf8BOM):]
+	}
+	return pw
+}
+
 func firstLine(b []byte) []byte {
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		b = b[:i]
@@ -336,6 +357,12 @@ func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.
 		m(&opt)
 	}
 	r, err := repo.Open(ctx, be, opt)
+	if errors.Is(err, repo.ErrWrongPassword) && g.withBOM != nil {
+		// Made before a leading BOM was dropped: the key was wrapped
+		// with the password that starts with it.
+		opt.Password = g.withBOM
+		r, err = repo.Open(ctx, be, opt)
+	}
 	if err != nil {
 		be.Close()
 		return nil, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -28,7 +29,7 @@ func newKeyCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return nil, fmt.Errorf("read new password file: %w", err)
 			}
-			if p := firstLine(b); len(p) > 0 {
+			if p := bytes.TrimPrefix(firstLine(b), utf8BOM); len(p) > 0 {
 				return p, nil
 			}
 			return nil, emptyPasswordError("--new-password-file " + newPasswordFile)
