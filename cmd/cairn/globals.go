@@ -143,6 +143,12 @@ func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, strin
 		if ctx.Err() != nil {
 			return nil, source, context.Cause(ctx)
 		}
+		if errors.Is(err, exec.ErrWaitDelay) {
+			// It exited with success but left a child holding its
+			// output (an agent it started in the background): what it
+			// printed is the answer.
+			err = nil
+		}
 		if err != nil {
 			return nil, source, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
 		}
