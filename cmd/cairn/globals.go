@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/cairn-backup/cairn/repo"
@@ -239,7 +240,7 @@ func readTerminalPassword(ctx context.Context, tty *os.File) ([]byte, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		p, err := term.ReadPassword(fd)
+		p, err := readPasswordLine(fd)
 		ch <- result{p, err}
 	}()
 	select {
@@ -266,6 +267,61 @@ func (g *globals) dropBOM(pw []byte) []byte {
 		return pw[len(utf8BOM):]
 	}
 	return pw
+}
+
+// errNoPasswordTyped is Ctrl-D (end of input) at an empty password prompt.
+var errNoPasswordTyped = errors.New("no password typed (end of input)")
+
+// readPasswordLine reads a line from the terminal fd with echo off, as
+// term.ReadPassword, except that Ctrl-D at an empty prompt ends it with
+// errNoPasswordTyped: term.ReadPassword takes the terminal's end of input
+// for nothing and goes on waiting, so Ctrl-D did nothing at all. End of
+// input after some characters (Ctrl-D twice: the first hands the line
+// over) ends the password there, as term.ReadPassword does.
+func readPasswordLine(fd int) ([]byte, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	defer term.Restore(fd, state)
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	t.Lflag &^= unix.ECHO
+	t.Lflag |= unix.ICANON | unix.ISIG
+	t.Iflag |= unix.ICRNL
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		return nil, err
+	}
+	var p []byte
+	var buf [1]byte
+	for {
+		n, err := unix.Read(fd, buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 { // Ctrl-D
+			if len(p) == 0 {
+				return nil, errNoPasswordTyped
+			}
+			return p, nil
+		}
+		switch buf[0] {
+		case '\n':
+			return p, nil
+		case '\r': // ignored, as term.ReadPassword does
+		case '\b':
+			if len(p) > 0 {
+				p = p[:len(p)-1]
+			}
+		default:
+			p = append(p, buf[0])
+		}
+	}
 }
 
 func firstLine(b []byte) []byte {

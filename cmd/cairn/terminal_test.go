@@ -318,3 +318,63 @@ func TestTUIStopsOnSignal(t *testing.T) {
 		}
 	}
 }
+
+// TestCtrlDAtPasswordPrompt: Ctrl-D at an empty password prompt ends
+// cairn with exit 1 and says no password was typed, instead of being
+// ignored while cairn went on waiting; Ctrl-D after some characters ends
+// the password there (the second Ctrl-D, as for cat).
+func TestCtrlDAtPasswordPrompt(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repoDir := filepath.Join(dir, "repo")
+	env := []string{"CAIRN_REPOSITORY=" + repoDir, "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache"), "HOME=" + dir,
+		"CAIRN_PASSWORD_FILE=", "CAIRN_PASSWORD_COMMAND=", "CAIRN_PASSWORD="}
+	init := exec.Command(cairnBinary(t), "init", "--insecure-kdf")
+	init.Env = append(os.Environ(), append(env, "CAIRN_PASSWORD_FILE="+pw)...)
+	if out, err := init.CombinedOutput(); err != nil {
+		t.Fatalf("init: %v %s", err, out)
+	}
+	typeAt := func(p *onPty, prompts int, s string) {
+		t.Helper()
+		for end := time.Now().Add(30 * time.Second); strings.Count(p.output(), "password") < prompts; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("no prompt; terminal: %q", p.output())
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		if _, err := p.master.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	said := func(p *onPty, s string) bool {
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if strings.Contains(p.output(), s) {
+				return true
+			}
+		}
+		return false
+	}
+	p := startOnPty(t, env, "snapshots", "--json")
+	typeAt(p, 1, "\x04")
+	if code := p.wait(t, 30*time.Second); code != 1 || !said(p, "no password typed") {
+		t.Errorf("Ctrl-D at the prompt: exit %d, want 1 saying no password was typed; terminal: %q", code, p.output())
+	}
+	p = startOnPty(t, env, "snapshots", "--json")
+	// The first Ctrl-D hands the terminal's line over, the second is the
+	// end of input, as for cat.
+	typeAt(p, 1, "pw\x04")
+	time.Sleep(100 * time.Millisecond)
+	typeAt(p, 1, "\x04")
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("pw then Ctrl-D twice at the prompt: exit %d, want 0; terminal: %q", code, p.output())
+	}
+	p = startOnPty(t, env, "key", "add", "--insecure-kdf")
+	typeAt(p, 1, "pw\r")
+	typeAt(p, 2, "\x04")
+	if code := p.wait(t, 30*time.Second); code != 1 || !said(p, "no password typed") {
+		t.Errorf("Ctrl-D at the new password prompt: exit %d, want 1 saying no password was typed; terminal: %q", code, p.output())
+	}
+}
