@@ -30,6 +30,22 @@ var ErrLastKey = errors.New("it is the repository's last key")
 // ErrCurrentKey refuses to remove the key that opened the repository.
 var ErrCurrentKey = errors.New("it is the key this command was opened with")
 
+// KeyFiles lists the names of the key files, sorted, without reading
+// them: cheap enough for a daemon to notice, before it trusts a password
+// it remembers, that a key was removed or changed since.
+func (r *Repository) KeyFiles(ctx context.Context) ([]string, error) {
+	var names []string
+	err := r.be.List(ctx, "keys/", func(fi backends.Info) error {
+		names = append(names, fi.Name)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 // Keys lists the key files, oldest first.
 func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 	var names []string

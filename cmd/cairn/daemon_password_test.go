@@ -186,6 +186,31 @@ sources:
 		}
 	})
 
+	t.Run("a removed password stops working at once", func(t *testing.T) {
+		// The daemon remembers passwords that passed; cairn key remove
+		// (or key passwd) must still shut one out without a reload.
+		extra := filepath.Join(shared, "extra")
+		os.WriteFile(extra, []byte("extra secret\n"), 0o644)
+		out, stderr, code := asRoot("", nil, "key", "add", "--insecure-kdf", "--new-password-file", extra, "--json")
+		var added struct{ ID string }
+		if code != 0 || json.Unmarshal([]byte(out), &added) != nil || added.ID == "" {
+			t.Fatalf("key add: exit %d %q %s", code, out, stderr)
+		}
+		withExtra := []string{"CAIRN_PASSWORD_FILE=" + extra}
+		if _, stderr, code := nobody("", withExtra, "snapshots", "--json"); code != 0 {
+			t.Fatalf("snapshots as uid 65534 with the added password: exit %d %s", code, stderr)
+		}
+		if _, stderr, code := asRoot("", nil, "key", "remove", added.ID); code != 0 {
+			t.Fatalf("key remove: exit %d %s", code, stderr)
+		}
+		if out, stderr, code := nobody("", withExtra, "snapshots", "--json"); code != exitWrongPass {
+			t.Fatalf("snapshots as uid 65534 with a removed password: exit %d %q %s", code, out, stderr)
+		}
+		if _, stderr, code := nobody("", right, "snapshots", "--json"); code != 0 {
+			t.Fatalf("snapshots as uid 65534 with the password after a key was removed: exit %d %s", code, stderr)
+		}
+	})
+
 	if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM", code)
 	}

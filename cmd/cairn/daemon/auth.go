@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,7 @@ type passwords struct {
 
 	mu    sync.Mutex
 	good  map[[sha256.Size]byte]bool
+	keys  string            // the key files when good was filled (keysSeen)
 	fails map[int]*failures // by uid
 	now   func() time.Time  // for tests
 }
@@ -148,6 +150,23 @@ func (p *passwords) forget() {
 	p.good = nil
 }
 
+// keysSeen forgets the passwords that passed when the repository's key
+// files are not those they passed with: a password removed with cairn key
+// remove, or changed with cairn key passwd, stops working at once, not
+// only after a reload. When the key files cannot be listed it forgets too.
+func (p *passwords) keysSeen(ctx context.Context, list func(context.Context) ([]string, error)) {
+	names, err := list(ctx)
+	now := strings.Join(names, "\n")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil || now != p.keys {
+		p.good = nil
+	}
+	if err == nil {
+		p.keys = now
+	}
+}
+
 // authorize checks the password a call gives (see PasswordHeader). open
 // lets the socket's other callers in without one. It answers a refused
 // call itself and returns false.
@@ -168,6 +187,7 @@ func (d *Daemon) authorize(w http.ResponseWriter, req *http.Request, open bool) 
 		writeError(w, http.StatusBadRequest, exitFailure, "bad "+PasswordHeader+" header")
 		return false
 	}
+	d.passwords.keysSeen(req.Context(), d.r.KeyFiles)
 	err = d.passwords.check(req.Context(), p.uid, owner, pw, d.r.CheckPassword)
 	clear(pw)
 	var tooMany *errTooManyFailures
