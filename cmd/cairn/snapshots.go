@@ -153,6 +153,14 @@ size of cairn stats.`,
 				fmt.Fprintln(stdout, string(b))
 				return nil
 			}
+			if len(list) == 0 {
+				// No table of nothing: with -q nothing at all, as
+				// restic prints.
+				if !g.quiet {
+					fmt.Fprintln(stdout, "no snapshots")
+				}
+				return nil
+			}
 			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTime\tHost\tSource\tTags\tSize\tPaths")
 			for _, sn := range list {
