@@ -524,3 +524,61 @@ func ingestAsData(t *testing.T, src string) (*repo.Repository, *ingest.Result) {
 	}
 	return r, res
 }
+
+// TestImmutableSnapshotFolderAsTarget: restoring SNAP:FOLDER of an
+// immutable (or append-only) folder gives the target that folder's flags,
+// as it must; restoring it there again must clear them first, as for any
+// folder below, instead of failing on every file to replace or delete.
+func TestImmutableSnapshotFolderAsTarget(t *testing.T) {
+	requireRoot(t)
+	needTools(t, "mkfs.ext4", "mount", "umount", "chattr", "lsattr")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := ext4Mount(t, dir, "src")
+	dst := ext4Mount(t, dir, "dst")
+	for _, d := range []string{"imm", "app"} {
+		if err := os.Mkdir(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, d, "f"), []byte("snapshot\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, "chattr", "+i", filepath.Join(src, "imm"))
+	run(t, "chattr", "+a", filepath.Join(src, "app"))
+	r, res := ingestAsData(t, src)
+	old := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, d := range []string{"imm", "app"} {
+		target := filepath.Join(dst, d)
+		for i := range 2 {
+			var warned []string
+			o := restore.Options{Target: target, Delete: true, Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }}
+			if _, err := restore.Run(ctx, r, res.Snapshot, "/data/"+d, o); err != nil || len(warned) > 0 {
+				t.Errorf("%s: restore %d: %v, warned %q", d, i, err, warned)
+			}
+			if b, err := os.ReadFile(filepath.Join(target, "f")); err != nil || string(b) != "snapshot\n" {
+				t.Errorf("%s: restore %d: f: %q, %v", d, i, b, err)
+			}
+			if _, err := os.Lstat(filepath.Join(target, "extra")); err == nil {
+				t.Errorf("%s: restore %d: extra not deleted", d, i)
+			}
+			want := map[string]string{"imm": "i", "app": "a"}[d]
+			if f := strings.Fields(run(t, "lsattr", "-d", target))[0]; !strings.Contains(f, want) {
+				t.Errorf("%s: restore %d: target has flags %s, want %s", d, i, f, want)
+			}
+			// Changed in the target, with something the snapshot
+			// lacks: the next restore puts it back.
+			run(t, "chattr", "-i", "-a", target)
+			if err := os.WriteFile(filepath.Join(target, "f"), []byte("changed\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(filepath.Join(target, "f"), old, old); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(target, "extra"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run(t, "chattr", "+"+want, target)
+		}
+	}
+}

@@ -364,6 +364,16 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 			rs.warn(opt.Target, err)
 		}
 	}
+	if dir && !opt.DryRun && rs.flags && !rs.above(rel) {
+		// The target stands for the snapshot's folder, as a folder
+		// below it does in ensure: immutable or append-only (as a
+		// restore of an immutable SNAP:FOLDER before left it), it would
+		// refuse what the restore puts in it or removes. Its flags are
+		// cleared first and set to the snapshot's when it is done.
+		if err := fsmeta.ClearBlockingFlags(opt.Target); err != nil {
+			rs.warn(opt.Target, fmt.Errorf("clear immutable/append-only flags: %w", err))
+		}
+	}
 	if dir && !opt.DryRun {
 		// The target gets the root's metadata, and what is created in it
 		// must inherit nothing from an ACL it has (of its own, or from
