@@ -352,6 +352,14 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if real, err := evalAbs(opt.Target); err == nil {
 		rs.realTarget = real
 	}
+	// metaTarget is the folder that gets the root's metadata: a target
+	// given as a symlink to a folder (/mnt/new -> /media/disk) is
+	// followed, as it is for what is restored in it; the symlink itself,
+	// which is not in the target, is left as it is.
+	metaTarget := opt.Target
+	if fi, err := os.Lstat(opt.Target); err == nil && fi.Mode()&os.ModeSymlink != 0 && rs.realTarget != "" {
+		metaTarget = rs.realTarget
+	}
 	// A folder the patterns exclude (restoring SNAP:/home/ann with
 	// --exclude ann) holds nothing to restore: the target is left as it
 	// is, not given the folder's owner, mode and times.
@@ -360,7 +368,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if dir && !opt.DryRun && rs.above(rel) {
 		// Left as it is (see the directory metadata below): what is
 		// changed to restore into it is given back at the end.
-		if targetKept, err = fsmeta.SaveDirState(opt.Target); err != nil {
+		if targetKept, err = fsmeta.SaveDirState(metaTarget); err != nil {
 			rs.warn(opt.Target, err)
 		}
 	}
@@ -370,7 +378,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		// restore of an immutable SNAP:FOLDER before left it), it would
 		// refuse what the restore puts in it or removes. Its flags are
 		// cleared first and set to the snapshot's when it is done.
-		if err := fsmeta.ClearBlockingFlags(opt.Target); err != nil {
+		if err := fsmeta.ClearBlockingFlags(metaTarget); err != nil {
 			rs.warn(opt.Target, fmt.Errorf("clear immutable/append-only flags: %w", err))
 		}
 	}
@@ -378,12 +386,12 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 		// The target gets the root's metadata, and what is created in it
 		// must inherit nothing from an ACL it has (of its own, or from
 		// its parent when MkdirAll made it).
-		if err := fsmeta.DropDefaultACL(opt.Target); err != nil {
+		if err := fsmeta.DropDefaultACL(metaTarget); err != nil {
 			rs.warn(opt.Target, err)
 		}
 		// Nor may its mode keep the owner out (a restore before gave
 		// it the root's 0555): the root's own is set last.
-		if err := fsmeta.OpenUp(opt.Target); err != nil {
+		if err := fsmeta.OpenUp(metaTarget); err != nil {
 			rs.warn(opt.Target, err)
 		}
 	}
@@ -412,7 +420,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 	if dir {
 		rs.restoreDir(root.Subtree, opt.Target, rel, &lazyDir{made: true})
 		above := rs.above(rel)
-		rs.dirs = append(rs.dirs, dirMeta{opt.Target, root, true, !rs.incl.Includes(rel) || above, above, targetKept})
+		rs.dirs = append(rs.dirs, dirMeta{metaTarget, root, true, !rs.incl.Includes(rel) || above, above, targetKept})
 	} else if root.Kind != tree.KindDir && rs.incl.Includes(rel) {
 		// A single file is restored only when the patterns take it, as
 		// it would be in a restore of its folder.
