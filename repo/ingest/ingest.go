@@ -101,6 +101,11 @@ type Options struct {
 	// Paths.
 	Stdin     io.Reader
 	StdinName string
+	// StdinOwner, when set, owns the stream's file instead of this
+	// process's user: a daemon ingesting a stream another user sent
+	// records that user, who must be able to read it (mode 0600) on a
+	// shared mount.
+	StdinOwner *Owner
 
 	Time    time.Time // snapshot time; default now
 	Workers int       // blob workers; default one per core (par.Cores)
@@ -563,6 +568,9 @@ func (g *ingester) snapshot(tid id.ID, paths []string, start time.Time) *repo.Sn
 	return sn
 }
 
+// Owner is a user and group ID.
+type Owner struct{ UID, GID uint32 }
+
 // ingestStdin stores the stream as one file in a root directory.
 func (g *ingester) ingestStdin() (*tree.Node, error) {
 	name := g.opt.StdinName
@@ -577,7 +585,15 @@ func (g *ingester) ingestStdin() (*tree.Node, error) {
 	// mount shared with other users (--allow-other) must not hand it to
 	// them.
 	n := &tree.Node{Name: name, Kind: tree.KindFile, Mode: 0o600, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), MTime: now, ATime: now, CTime: now, Links: 1}
-	if u, err := user.Current(); err == nil {
+	if o := g.opt.StdinOwner; o != nil {
+		n.UID, n.GID = o.UID, o.GID
+		if u, err := user.LookupId(strconv.FormatUint(uint64(o.UID), 10)); err == nil {
+			n.User = u.Username
+		}
+		if g, err := user.LookupGroupId(strconv.FormatUint(uint64(o.GID), 10)); err == nil {
+			n.Group = g.Name
+		}
+	} else if u, err := user.Current(); err == nil {
 		n.User = u.Username
 		if g, err := user.LookupGroupId(u.Gid); err == nil {
 			n.Group = g.Name

@@ -255,3 +255,35 @@ func TestRetentionLogPlural(t *testing.T) {
 		t.Errorf("a plural for one:\n%s", log)
 	}
 }
+
+// A stream another user sends is saved as that user's file: ingest
+// --stdin saves it with mode 0600, and through the daemon it was the
+// daemon's (root's), so on the daemon's shared mount the user who sent
+// the dump could not read it back.
+func TestSocketIngestStdinOwner(t *testing.T) {
+	d, _ := newTestDaemon(t, &Config{Host: "h"})
+	ctx := context.Background()
+	for _, uid := range []int{4321, os.Getuid()} {
+		c := serveAs(t, d, uid)
+		c.SetPassword([]byte(repo.TestPassword))
+		ev, err := c.Ingest(ctx, IngestRequest{Stdin: true, StdinName: "dump.sql", Source: "s"}, strings.NewReader("data"), nil, func(IngestEvent) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps, _, err := c.Snapshots(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sn := snaps[len(snaps)-1]
+		if sn.ID.String() != ev.SnapshotID {
+			t.Fatalf("uid %d: latest snapshot %s, want %s", uid, sn.ID, ev.SnapshotID)
+		}
+		nodes, err := d.r.LoadTree(ctx, sn.Tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes) != 1 || nodes[0].UID != uint32(uid) || nodes[0].GID != uint32(uid) || nodes[0].Mode != 0o600 {
+			t.Errorf("uid %d sent a stream: saved as uid %d gid %d mode %o, want uid and gid %d, mode 600", uid, nodes[0].UID, nodes[0].GID, nodes[0].Mode, uid)
+		}
+	}
+}

@@ -303,6 +303,12 @@ func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio
 	if ir.Stdin {
 		stream = &frameReader{r: body}
 		opt.Stdin, opt.StdinName = stream, ir.StdinName
+		// The stream is the file of the user who sent it (mode 0600),
+		// not the daemon's: on the daemon's shared mount, that user
+		// reads it, and no other.
+		if p, ok := ctx.Value(peerKey{}).(peer); ok && p.err == nil && p.uid >= 0 && p.gid >= 0 {
+			opt.StdinOwner = &ingest.Owner{UID: uint32(p.uid), GID: uint32(p.gid)}
+		}
 		opt.BeforeCommit = func() error {
 			if stream.end == nil {
 				return errCutOff
