@@ -171,7 +171,8 @@ func (o Options) withDefaults() Options {
 // AWS_PROFILE (or "default") of the shared AWS files, as the AWS CLI and
 // restic read them: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials,
 // and AWS_CONFIG_FILE or ~/.aws/config (with credential_process and SSO
-// profiles, whose keys are fetched again when they expire).
+// profiles, whose keys are fetched again when they expire; keys without an
+// expiry are read again after sharedFilesRecheck).
 func (o Options) credentials() (*credentials.Credentials, error) {
 	if o.AccessKey != "" || o.SecretKey != "" {
 		if o.AccessKey == "" || o.SecretKey == "" {
@@ -179,7 +180,7 @@ func (o Options) credentials() (*credentials.Credentials, error) {
 		}
 		return credentials.NewStaticV4(o.AccessKey, o.SecretKey, o.SessionToken), nil
 	}
-	creds := credentials.NewFileAWSCredentials("", "")
+	creds := credentials.New(&sharedFiles{file: &credentials.FileAWSCredentials{}})
 	v, err := creds.Get()
 	if err == nil && v.AccessKeyID != "" && v.SecretAccessKey != "" {
 		return creds, nil
@@ -191,6 +192,42 @@ func (o Options) credentials() (*credentials.Credentials, error) {
 		return nil, fmt.Errorf("no credentials from AWS_PROFILE %q: %v", profile, err)
 	}
 	return nil, errors.New("no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give them in ~/.aws/credentials (AWS_PROFILE names another profile than default)")
+}
+
+// sharedFilesRecheck is how long keys without an expiry, read from the
+// shared AWS files, are used before the files are read again.
+const sharedFilesRecheck = time.Minute
+
+// sharedFiles is minio-go's provider of the shared AWS files, but for keys
+// without an expiry (the profile's own, or a credential_process's answer
+// without an Expiration), which it takes as expired at once: it would read
+// the files again, and run the credential_process, for every request. Such
+// keys are kept for sharedFilesRecheck, so that keys a tool rewrites in
+// ~/.aws/credentials still reach a long-running daemon. A Credentials
+// serializes its calls.
+type sharedFiles struct {
+	file  *credentials.FileAWSCredentials
+	until time.Time // zero: the keys expire as file says
+}
+
+func (p *sharedFiles) Retrieve() (credentials.Value, error) {
+	return p.RetrieveWithCredContext(nil)
+}
+
+func (p *sharedFiles) RetrieveWithCredContext(cc *credentials.CredContext) (credentials.Value, error) {
+	p.until = time.Time{}
+	v, err := p.file.RetrieveWithCredContext(cc)
+	if err == nil && v.Expiration.IsZero() {
+		p.until = time.Now().Add(sharedFilesRecheck)
+	}
+	return v, err
+}
+
+func (p *sharedFiles) IsExpired() bool {
+	if !p.until.IsZero() {
+		return !time.Now().Before(p.until)
+	}
+	return p.file.IsExpired()
 }
 
 // S3 is a repository under a prefix of a bucket. It is safe for concurrent

@@ -175,6 +175,41 @@ func TestCredentialsFromProfile(t *testing.T) {
 	}
 }
 
+// TestCredentialProcessRunsOnce: a credential_process whose keys carry no
+// Expiration gives keys that do not expire (as for the AWS SDK): it runs
+// once, not once per request (a helper that asks for a passphrase or a
+// touch of a hardware key would ask at every upload).
+func TestCredentialProcessRunsOnce(t *testing.T) {
+	srv := s3test.New(t)
+	dir := t.TempDir()
+	count, script := filepath.Join(dir, "count"), filepath.Join(dir, "creds.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\necho x >> "+count+"\n"+
+		`echo '{"Version":1,"AccessKeyId":"`+srv.AccessKey+`","SecretAccessKey":"`+srv.SecretKey+`"}'`+"\n"), 0o700)
+	configFile := filepath.Join(dir, "config")
+	os.WriteFile(configFile, []byte("[default]\ncredential_process = /bin/sh "+script+"\n"), 0o600)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	t.Setenv("AWS_DEFAULT_REGION", srv.Region)
+	b, err := s3.Open(t.Context(), srv.Location("process"), s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := range 5 {
+		if err := b.Save(t.Context(), "data/"+strconv.Itoa(i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, _ := os.ReadFile(count)
+	if n := strings.Count(string(runs), "\n"); n != 1 {
+		t.Errorf("credential_process ran %d times for an open and 5 saves, want once", n)
+	}
+}
+
 func TestCredentialsFromEnvironment(t *testing.T) {
 	srv := s3test.New(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
