@@ -463,7 +463,8 @@ func ParseLocation(location string) (endpoint *url.URL, bucket, prefix string, e
 		return nil, "", "", fmt.Errorf("s3 location %q: %s (want s3:http(s)://host[:port]/bucket[/prefix], or s3:host[:port]/bucket[/prefix] for https)", location, why)
 	}
 	rest := strings.TrimPrefix(location, "s3:")
-	if strings.HasPrefix(rest, "//") {
+	slashes := strings.HasPrefix(rest, "//")
+	if slashes {
 		// restic reads "s3://host/bucket" as "s3:host/bucket".
 		rest = rest[2:]
 	}
@@ -477,6 +478,12 @@ func ParseLocation(location string) (endpoint *url.URL, bucket, prefix string, e
 			return bad("no host")
 		}
 		if !strings.ContainsAny(host, ".:[") && !strings.EqualFold(host, "localhost") {
+			if slashes {
+				// The AWS CLI's "s3://bucket/prefix": its bucket
+				// is no host, and pointing to s3:https://bucket
+				// would misread it again.
+				return bad(fmt.Sprintf("%q is not a host name: s3:// names the server first, then the bucket; for the bucket %q on AWS write s3:s3.amazonaws.com/%s", host, host, rest))
+			}
 			return bad(fmt.Sprintf("%q is not a host name: write s3:https://%s for a host without a dot", host, rest))
 		}
 		rest = "https://" + rest

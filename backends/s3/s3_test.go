@@ -113,6 +113,17 @@ func TestParseLocation(t *testing.T) {
 	}
 }
 
+// TestParseLocationAWSCLIForm: the AWS CLI's "s3://bucket/prefix" is
+// refused with the location that names the bucket on AWS, not with a
+// pointer to "s3:https://bucket/prefix", which takes the bucket for the
+// host again.
+func TestParseLocationAWSCLIForm(t *testing.T) {
+	_, _, _, err := s3.ParseLocation("s3://my-backups/host1")
+	if err == nil || !strings.Contains(err.Error(), "s3:s3.amazonaws.com/my-backups/host1") || strings.Contains(err.Error(), "s3:https://my-backups") {
+		t.Errorf("ParseLocation of the AWS CLI's s3://bucket/prefix: %v, want a pointer to s3:s3.amazonaws.com/my-backups/host1", err)
+	}
+}
+
 // TestVirtualHostOnIPAddress: a bucket cannot be addressed as a host name
 // under an IP address; cairn says so rather than asking DNS for
 // "bucket.127.0.0.1" until its retries run out.
