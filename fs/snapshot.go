@@ -32,10 +32,12 @@ func newSnapState(sn *repo.Snapshot) *snapState {
 
 // rootNode is the folder the snapshot's tree shows: the deepest folder
 // holding all its paths, loaded once. With shared set (--allow-other),
-// it stops above the first folder on the way down that not every user may
-// pass through (a 0700 home, an ACL), so that the kernel still checks that
-// folder's stored owner, mode and ACL: other users must not reach through
-// the mount what the source's folders kept from them.
+// it goes no deeper than the first folder on the way down that not every
+// user may pass through (a 0700 home, an ACL): shown as the snapshot's
+// folder, that one keeps its stored owner, mode and ACL, which the kernel
+// checks, so other users do not reach through the mount what the
+// source's folders kept from them. A snapshot of a 0700 home itself shows
+// as in a private mount.
 func (s *snapState) rootNode(ctx context.Context, r *repo.Repository, shared bool) (*tree.Node, error) {
 	s.rootMu.Lock()
 	defer s.rootMu.Unlock()
@@ -52,10 +54,10 @@ func (s *snapState) rootNode(ctx context.Context, r *repo.Repository, shared boo
 		if i < 0 || nodes[i].Kind != tree.KindDir {
 			break // a file: show the folder it is in
 		}
-		if shared && !passable(nodes[i]) {
+		n = nodes[i]
+		if shared && !passable(n) {
 			break
 		}
-		n = nodes[i]
 	}
 	s.root = n
 	return n, nil

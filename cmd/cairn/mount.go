@@ -36,9 +36,10 @@ target). New snapshots appear within a few seconds.
 
 Without --allow-other only the mounting user sees the tree. With it, every
 user does, and the kernel enforces the stored owners, modes and ACLs; a
-snapshot's folder then starts above the first folder on its path that not
-everyone may enter (a snapshot of /home/alice/docs, in a 0700 home, shows
-alice/docs), so that what alice's home kept from others stays kept.`,
+snapshot's folder then goes no deeper than the first folder on its path that
+not everyone may enter, shown with its mode (a snapshot of /home/alice/docs,
+in a 0700 home, shows alice's home holding docs), so that what alice's home
+kept from others stays kept.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
