@@ -101,6 +101,9 @@ func trustedServer(conn net.Conn, path string) (int, error) {
 	}
 	err := safeSocketDir(filepath.Dir(path), p.uid)
 	if err == nil {
+		err = placedByRoot(filepath.Dir(path))
+	}
+	if err == nil {
 		var st syscall.Stat_t
 		if err = syscall.Lstat(path, &st); err == nil && int(st.Uid) != p.uid {
 			err = fmt.Errorf("the socket belongs to uid %d", st.Uid)
@@ -110,6 +113,42 @@ func trustedServer(conn net.Conn, path string) (int, error) {
 		return -1, fmt.Errorf("not trusting the process of uid %d (pid %d) answering on %s: %v", p.uid, p.pid, path, err)
 	}
 	return p.uid, nil
+}
+
+// placedByRoot checks that no user but root could have made any folder
+// on the way to dir (which safeSocketDir accepted for the answering uid):
+// each sits in a folder no other user may write to, or is root's in a
+// sticky one (a private folder in /tmp: only root may remove or rename
+// it). Any user may make a folder of their own in /tmp and a socket in
+// it, so owning the socket's folder alone says nothing about being the
+// daemon's user.
+func placedByRoot(dir string) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	real, err = filepath.Abs(real)
+	if err != nil {
+		return err
+	}
+	for d := real; d != filepath.Dir(d); d = filepath.Dir(d) {
+		var st, pst syscall.Stat_t
+		if err := syscall.Lstat(d, &st); err != nil {
+			return &os.PathError{Op: "lstat", Path: d, Err: err}
+		}
+		parent := filepath.Dir(d)
+		if err := syscall.Lstat(parent, &pst); err != nil {
+			return &os.PathError{Op: "lstat", Path: parent, Err: err}
+		}
+		if pst.Mode&0o022 == 0 {
+			continue
+		}
+		if int(st.Uid) == 0 && pst.Mode&syscall.S_ISVTX != 0 {
+			continue
+		}
+		return fmt.Errorf("the folder %s of uid %d is in %s, where other users may write (mode %04o): any of them could have made it", d, st.Uid, parent, pst.Mode&0o7777)
+	}
+	return nil
 }
 
 // SetPassword has every call but Info give the repository password

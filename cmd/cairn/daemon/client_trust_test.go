@@ -53,7 +53,21 @@ func TestClientTrust(t *testing.T) {
 		}
 		t.Skip("needs root to run a fake daemon as another uid")
 	}
-	base, err := os.MkdirTemp("", "cairn-trust-")
+	// The temporary folder may be writable by all without the sticky bit
+	// (then anyone could rename a folder of root's in it): a daemon of
+	// another user is trusted only below a folder no one else may change.
+	tmp := ""
+	for _, d := range []string{os.TempDir(), "/var/tmp", "/run"} {
+		fi, err := os.Stat(d)
+		if err == nil && (fi.Mode()&0o022 == 0 || fi.Mode()&os.ModeSticky != 0) && placedByRoot(d) == nil {
+			tmp = d
+			break
+		}
+	}
+	if tmp == "" {
+		t.Skip("no folder only root may change to work in")
+	}
+	base, err := os.MkdirTemp(tmp, "cairn-trust-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +119,20 @@ func TestClientTrust(t *testing.T) {
 	sock := fake(open)
 	if _, err := info(sock); err == nil || !strings.Contains(err.Error(), "not trusting the process of uid 65534") {
 		t.Fatalf("a socket another user planted in a folder all may write to: %v", err)
+	}
+	if _, err := os.Stat(sock + ".loot"); err == nil {
+		t.Fatal("the password was sent to it")
+	}
+
+	// Nor one in a folder of its own that it made itself in a folder all
+	// may write to (mkdir /tmp/cairn before the daemon first started): any
+	// user could have, so owning the folder says nothing about who it is.
+	planted := filepath.Join(open, "cairn")
+	os.Mkdir(planted, 0o755)
+	os.Chown(planted, nobody, nobody)
+	sock = fake(planted)
+	if _, err := info(sock); err == nil || !strings.Contains(err.Error(), "not trusting the process of uid 65534") {
+		t.Fatalf("a socket another user planted in a folder of theirs in a folder all may write to: %v", err)
 	}
 	if _, err := os.Stat(sock + ".loot"); err == nil {
 		t.Fatal("the password was sent to it")
