@@ -217,18 +217,24 @@ func (a *atomicFile) finish(err error) error {
 // root's). A new file gets 0666 less the umask.
 func (a *atomicFile) setMode() error {
 	if fi, err := fsmeta.Lstat(a.name); err == nil && fi.Mode().IsRegular() {
+		perm := fi.Mode().Perm()
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
 			if err := a.Chown(int(st.Uid), int(st.Gid)); err != nil {
-				return err
+				// Root may not give files away everywhere (NFS
+				// with root_squash): the dump is still written,
+				// but readable by its new owner only, since the
+				// old one's group or others are not its own.
+				perm &= 0o700
 			}
 		}
-		return a.Chmod(fi.Mode().Perm())
+		return a.Chmod(perm)
 	}
 	return a.Chmod(0o666 &^ umask())
 }
 
 // umask is the process's file mode creation mask, as the kernel reports
-// it (022 when it cannot be read).
+// it (077 when it cannot be read, as in a chroot without /proc: then only
+// the owner may read a new file).
 func umask() os.FileMode {
 	b, err := os.ReadFile("/proc/self/status")
 	if err == nil {
@@ -240,5 +246,5 @@ func umask() os.FileMode {
 			}
 		}
 	}
-	return 0o022
+	return 0o077
 }
