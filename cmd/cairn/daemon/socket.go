@@ -204,10 +204,14 @@ var (
 )
 
 // strangerListener wraps the control socket's listener: see maxStrangers.
-// Its connState must be the server's ConnState.
+// Its connState must be the server's ConnState. It tells strangers by
+// refusedAtOnce, which looks nothing up: a lookup of the caller's groups
+// (through NSS: LDAP, sssd) that hangs would hold up every caller behind
+// it, root included. A caller only such a lookup can refuse is handled as
+// an allowed one, and refused by guard.
 type strangerListener struct {
 	net.Listener
-	allowed func(peer) bool
+	refused func(peer) bool
 	n       atomic.Int32
 	conns   sync.Map // net.Conn → true, for the strangers' connections
 }
@@ -218,7 +222,7 @@ func (l *strangerListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.allowed(peerOf(c)) {
+		if !l.refused(peerOf(c)) {
 			return c, nil
 		}
 		if l.n.Add(1) > maxStrangers {
@@ -236,7 +240,7 @@ func (l *strangerListener) Accept() (net.Conn, error) {
 // server is the control socket's server, to serve on the listener
 // returned (ln, wrapped: see strangerListener).
 func (d *Daemon) server(ln net.Listener) (*http.Server, net.Listener) {
-	sl := &strangerListener{Listener: ln, allowed: func(p peer) bool { return d.access.Load().allowed(p) }}
+	sl := &strangerListener{Listener: ln, refused: func(p peer) bool { return d.access.Load().refusedAtOnce(p) }}
 	return &http.Server{
 		Handler:           d.guard(d.routes()),
 		ConnContext:       peerContext,
@@ -270,6 +274,16 @@ func newAccess(cfg *Config) *access {
 		}
 	}
 	return a
+}
+
+// refusedAtOnce says whether allowed refuses p without looking up p's
+// groups: no credentials, or a uid not listed and no socket group (or a
+// socket group that is not known).
+func (a *access) refusedAtOnce(p peer) bool {
+	if p.err != nil || p.uid < 0 {
+		return true
+	}
+	return !slices.Contains(a.uids, p.uid) && a.gid < 0
 }
 
 func (a *access) allowed(p peer) bool {

@@ -298,3 +298,28 @@ func unavailable(t *testing.T, why string) {
 	}
 	t.Skip(why)
 }
+
+// Accepting a connection looks nothing up: a caller whom only a lookup of
+// their groups could refuse (a socket group is set) is left to guard, so
+// that an NSS lookup that hangs (LDAP down) holds up that caller alone, not
+// every caller behind it in the accept loop.
+func TestAcceptLooksNothingUp(t *testing.T) {
+	withGroup := &access{uids: []int{0, 1000}, gid: 4242}
+	noGroup := &access{uids: []int{0, 1000}, gid: -1}
+	for _, c := range []struct {
+		a    *access
+		p    peer
+		want bool
+	}{
+		{withGroup, peer{uid: 0, gid: 0}, false},
+		{withGroup, peer{uid: 5555, gid: 5555}, false}, // a member? guard looks it up
+		{withGroup, peer{uid: -1}, true},
+		{noGroup, peer{uid: 1000, gid: 1000}, false},
+		{noGroup, peer{uid: 5555, gid: 5555}, true},
+		{noGroup, peer{err: errors.New("no credentials"), uid: -1}, true},
+	} {
+		if got := c.a.refusedAtOnce(c.p); got != c.want {
+			t.Errorf("access %+v, caller %+v: refused at once %v, want %v", c.a, c.p, got, c.want)
+		}
+	}
+}
