@@ -308,9 +308,11 @@ func (s *S3) bucketExists(ctx context.Context) (bool, error) {
 		return true, nil
 	case errorCode(lerr) == "NoSuchBucket":
 		return false, nil
-	case errorCode(lerr) == "":
-		return false, err
 	}
+	// No answer to the listing (the network, after minio-go's tries),
+	// or a refusal: said as it is. The HEAD's 403 would make a passing
+	// failure a permanent "access denied" for a key that may list only
+	// the prefix, and its "no such bucket" would have init create one.
 	return false, lerr
 }
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -910,5 +911,25 @@ func TestLoadRangeIgnoredWithoutContentLength(t *testing.T) {
 		if err != nil && r.off == 0 {
 			t.Errorf("load %d+%d answered with the whole object: %v", r.off, r.n, err)
 		}
+	}
+}
+
+// A listing that gets no answer after a HEAD of the bucket was refused
+// (403, as for a key that may list only the repository's prefix) is a
+// passing network failure, said as such: it was reported as the HEAD's
+// permanent "access denied", so a scheduled backup was not tried again.
+func TestListFailureAfterRefusedHead(t *testing.T) {
+	tr := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Method == http.MethodHead {
+			body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`
+			return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Header: http.Header{"Content-Type": {"application/xml"}},
+				Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req}, nil
+		}
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	})
+	_, err := s3.Open(t.Context(), "s3:http://127.0.0.1:1/bkt/x",
+		s3.Options{AccessKey: "a", SecretKey: "b", Region: "us-east-1", Transport: tr, MaxRetries: 1})
+	if err == nil || errors.Is(err, backends.ErrAccessDenied) || backends.Permanent(err) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("open whose listing gets no answer: %v, want the network failure, not permanent", err)
 	}
 }
