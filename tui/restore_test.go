@@ -696,7 +696,7 @@ func TestRestoreFolderTildeWithoutHome(t *testing.T) {
 		p.folder.value = typed
 		jobs, err := p.plan()
 		if err == nil {
-			t.Errorf("folder %q without HOME planned %d jobs, first into %q; want an error", typed, len(jobs), jobs[0].root)
+			t.Errorf("folder %q without HOME planned %d jobs (%+v); want an error", typed, len(jobs), jobs)
 		} else if !strings.Contains(err.Error(), "full path") {
 			t.Errorf("folder %q without HOME: %v", typed, err)
 		}
