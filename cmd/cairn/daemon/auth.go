@@ -49,9 +49,13 @@ type passwords struct {
 
 	derive sync.Mutex // one key derivation at a time
 
-	mu    sync.Mutex
-	good  map[[sha256.Size]byte]bool
-	keys  string            // the key files when good was filled (keysSeen)
+	mu   sync.Mutex
+	good map[[sha256.Size]byte]bool
+	keys string // the key files when good was filled (keysSeen)
+	// gen counts the times good was forgotten: a check that began
+	// before (a key removed or a reload while it derived) must not
+	// put back what it found into the emptied good.
+	gen   uint64
 	fails map[int]*failures // by uid
 	now   func() time.Time  // for tests
 }
@@ -107,6 +111,7 @@ func (p *passwords) check(ctx context.Context, uid int, owner bool, pw []byte, c
 	p.mu.Lock()
 	ok = p.good[h]
 	f := p.fails[uid]
+	gen := p.gen
 	p.mu.Unlock()
 	if ok {
 		return nil
@@ -120,6 +125,11 @@ func (p *passwords) check(ctx context.Context, uid int, owner bool, pw []byte, c
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
+	case err == nil && gen != p.gen:
+		// Forgotten while it was checked: it passed against key
+		// files that may be gone. This call goes through, the next
+		// is checked anew.
+		delete(p.fails, uid)
 	case err == nil:
 		if p.good == nil {
 			p.good = map[[sha256.Size]byte]bool{}
@@ -148,6 +158,7 @@ func (p *passwords) forget() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.good = nil
+	p.gen++
 }
 
 // keysSeen forgets the passwords that passed when the repository's key
@@ -161,6 +172,7 @@ func (p *passwords) keysSeen(ctx context.Context, list func(context.Context) ([]
 	defer p.mu.Unlock()
 	if err != nil || now != p.keys {
 		p.good = nil
+		p.gen++
 	}
 	if err == nil {
 		p.keys = now

@@ -287,3 +287,49 @@ func TestSocketIngestStdinOwner(t *testing.T) {
 		}
 	}
 }
+
+// A password whose key is removed while it is being checked (its key
+// derivation read the key file before "cairn key remove") is not
+// remembered: the next call checks it anew, against the key files left.
+func TestPasswordForgottenDuringCheck(t *testing.T) {
+	p := &passwords{}
+	ctx := context.Background()
+	keys := []string{"k1", "k2"}
+	list := func(context.Context) ([]string, error) { return keys, nil }
+	removed := false
+	derived := 0
+	check := func(_ context.Context, pw []byte) error {
+		derived++
+		if removed {
+			return repo.ErrWrongPassword
+		}
+		// The key is removed now, and another call notices it
+		// before this one's derivation ends.
+		removed, keys = true, []string{"k2"}
+		p.keysSeen(ctx, list)
+		return nil
+	}
+	p.keysSeen(ctx, list)
+	if err := p.check(ctx, 1000, false, []byte("old"), check); err != nil {
+		t.Fatalf("the call that raced the removal: %v", err)
+	}
+	p.keysSeen(ctx, list)
+	if err := p.check(ctx, 1000, false, []byte("old"), check); !errors.Is(err, repo.ErrWrongPassword) {
+		t.Fatalf("a removed password still passes (%d derivations): %v", derived, err)
+	}
+	// The same with a reload while it is checked.
+	p, removed, derived = &passwords{}, false, 0
+	check2 := func(_ context.Context, pw []byte) error {
+		derived++
+		if removed {
+			return repo.ErrWrongPassword
+		}
+		removed = true
+		p.forget()
+		return nil
+	}
+	p.check(ctx, 1000, false, []byte("old"), check2)
+	if err := p.check(ctx, 1000, false, []byte("old"), check2); !errors.Is(err, repo.ErrWrongPassword) {
+		t.Fatalf("a password changed during a reload still passes: %v", err)
+	}
+}
