@@ -80,6 +80,12 @@ func (g *globals) password(ctx context.Context, confirm bool) ([]byte, error) {
 		if confirm {
 			return nil, emptyPasswordError(source)
 		}
+		if g.withBOM != nil {
+			// Only a byte order mark: empty now, but a repository
+			// made before BOMs were dropped has the mark alone for
+			// its password (init took it as not empty).
+			return g.withBOM, nil
+		}
 		// No repository has an empty password: say where the empty one
 		// came from (an unmounted secret, a command that printed
 		// nothing), with the wrong password's exit code.
@@ -419,7 +425,7 @@ func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.
 		m(&opt)
 	}
 	r, err := repo.Open(ctx, be, opt)
-	if errors.Is(err, repo.ErrWrongPassword) && g.withBOM != nil {
+	if errors.Is(err, repo.ErrWrongPassword) && g.withBOM != nil && !bytes.Equal(opt.Password, g.withBOM) {
 		// Made before a leading BOM was dropped: the key was wrapped
 		// with the password that starts with it.
 		opt.Password = g.withBOM
