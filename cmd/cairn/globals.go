@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,12 @@ type globals struct {
 	// withBOM is the password as read before a leading UTF-8 byte order
 	// mark was dropped (nil when there was none): a repository made
 	// before BOMs were dropped has it in its password (open).
-	withBOM    []byte
+	withBOM []byte
+	// oldSplit is the password command as split before backslashes
+	// inside double quotes were kept (nil when it splits the same): a
+	// repository made with 'printf "pw\n"' then has the password
+	// "pwn", which open tries when the command's answer is wrong.
+	oldSplit   []string
 	flagPrefix string
 	// configOf, for a repository whose password a daemon config names
 	// (its own or a copy's password_file or password_command), says
@@ -140,24 +146,13 @@ func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, strin
 		if err != nil {
 			return nil, source, fmt.Errorf("password command: %w", err)
 		}
-		// An interrupt stops a command that does not answer (a secret
-		// store waiting on a network) instead of being ignored until it
-		// ends.
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.WaitDelay = 2 * time.Second // a child it left holding the pipe
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if ctx.Err() != nil {
-			return nil, source, context.Cause(ctx)
+		g.oldSplit = nil
+		if old, err := splitCommandAs(g.passwordCommand, false); err == nil && !slices.Equal(old, args) {
+			g.oldSplit = old
 		}
-		if errors.Is(err, exec.ErrWaitDelay) {
-			// It exited with success but left a child holding its
-			// output (an agent it started in the background): what it
-			// printed is the answer.
-			err = nil
-		}
+		out, err := g.runPasswordCommand(ctx, args)
 		if err != nil {
-			return nil, source, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
+			return nil, source, err
 		}
 		return g.dropBOM(firstLine(out)), source, nil
 	case os.Getenv(g.passwordVar()) != "":
@@ -170,6 +165,31 @@ func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, strin
 	pw, err := promptPassword(ctx, "enter password for "+label+": ", confirm,
 		fmt.Sprintf("no password for the %s: set %s_FILE, %s_COMMAND or %s, or run on a terminal", label, v, v, v))
 	return pw, "the terminal", err
+}
+
+// runPasswordCommand runs the password command split as args and returns
+// what it printed.
+func (g *globals) runPasswordCommand(ctx context.Context, args []string) ([]byte, error) {
+	// An interrupt stops a command that does not answer (a secret
+	// store waiting on a network) instead of being ignored until it
+	// ends.
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.WaitDelay = 2 * time.Second // a child it left holding the pipe
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// It exited with success but left a child holding its
+		// output (an agent it started in the background): what it
+		// printed is the answer.
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
+	}
+	return out, nil
 }
 
 // givenOverEnv returns a password file and command (the values of flags
@@ -342,11 +362,21 @@ func firstLine(b []byte) []byte {
 // double quotes a backslash only escapes $, `, ", \ and a newline, and is
 // kept before anything else, so 'printf "pw\n"' prints pw and a newline.
 func splitCommand(s string) ([]string, error) {
+	return splitCommandAs(s, true)
+}
+
+// splitCommandAs is splitCommand, or with posix false as cairn split
+// before 7019113: a backslash escaped any character, inside double
+// quotes too, and a backslash-newline was a newline.
+func splitCommandAs(s string, posix bool) ([]string, error) {
 	var out []string
 	var cur strings.Builder
 	inWord, quote, esc := false, rune(0), false
 	for _, r := range s {
 		switch {
+		case esc && !posix:
+			esc = false
+			cur.WriteRune(r)
 		case esc:
 			esc = false
 			if r == '\n' {
@@ -430,6 +460,21 @@ func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.
 		// with the password that starts with it.
 		opt.Password = g.withBOM
 		r, err = repo.Open(ctx, be, opt)
+	}
+	if errors.Is(err, repo.ErrWrongPassword) && g.oldSplit != nil {
+		// Made with a password command whose backslashes inside
+		// double quotes cairn dropped before 7019113: its password is
+		// what the command printed as split then.
+		if out, cerr := g.runPasswordCommand(ctx, g.oldSplit); cerr == nil {
+			if pw := firstLine(out); len(pw) > 0 && !bytes.Equal(pw, opt.Password) {
+				opt.Password = pw
+				if r, err = repo.Open(ctx, be, opt); err == nil {
+					g.notice("cairn: the repository's password is what the password command printed with the backslashes inside its double quotes dropped, as cairn read it before: set the password it prints now with cairn key passwd")
+				}
+			}
+		} else if ctx.Err() != nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		be.Close()
