@@ -164,20 +164,29 @@ func (p *passwords) forget() {
 // keysSeen forgets the passwords that passed when the repository's key
 // files are not those they passed with: a password removed with cairn key
 // remove, or changed with cairn key passwd, stops working at once, not
-// only after a reload. When the key files cannot be listed it forgets too.
+// only after a reload. When the key files cannot be listed within
+// keysListTimeout (storage down), what passed stays: cairn status, with
+// the password a timer's environment gives, must answer during an outage
+// at once, not after the listing's retries, and not fail.
 func (p *passwords) keysSeen(ctx context.Context, list func(context.Context) ([]string, error)) {
+	ctx, cancel := context.WithTimeout(ctx, keysListTimeout)
 	names, err := list(ctx)
+	cancel()
+	if err != nil {
+		return
+	}
 	now := strings.Join(names, "\n")
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err != nil || now != p.keys {
+	if now != p.keys {
 		p.good = nil
 		p.gen++
 	}
-	if err == nil {
-		p.keys = now
-	}
+	p.keys = now
 }
+
+// keysListTimeout bounds keysSeen's listing of the key files.
+var keysListTimeout = 3 * time.Second
 
 // authorize checks the password a call gives (see PasswordHeader). open
 // lets the socket's other callers in without one. It answers a refused

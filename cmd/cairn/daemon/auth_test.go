@@ -333,3 +333,37 @@ func TestPasswordForgottenDuringCheck(t *testing.T) {
 		t.Fatalf("a password changed during a reload still passes: %v", err)
 	}
 }
+
+// When the key files cannot be listed (the storage is down), a password
+// that passed before still passes at once: cairn status, run by a timer
+// whose environment gives the password, must answer during an outage.
+// Before, the failed listing made the daemon forget every password, and
+// the call then failed on the storage as well.
+func TestPasswordKeptWhenKeysCannotBeListed(t *testing.T) {
+	p := &passwords{}
+	ctx := context.Background()
+	up := true
+	list := func(context.Context) ([]string, error) {
+		if !up {
+			return nil, errors.New("storage unreachable")
+		}
+		return []string{"k1"}, nil
+	}
+	checks := 0
+	check := func(context.Context, []byte) error {
+		checks++
+		if !up {
+			return errors.New("storage unreachable")
+		}
+		return nil
+	}
+	p.keysSeen(ctx, list)
+	if err := p.check(ctx, 1000, false, []byte("pw"), check); err != nil {
+		t.Fatal(err)
+	}
+	up = false
+	p.keysSeen(ctx, list)
+	if err := p.check(ctx, 1000, false, []byte("pw"), check); err != nil || checks != 1 {
+		t.Fatalf("during an outage: %v after %d checks; want the remembered password to pass without a check", err, checks)
+	}
+}
