@@ -264,7 +264,15 @@ type access struct {
 	uids  []int
 	group string
 	gid   int // -1 without a group
+	// refused holds the uids allowed found outside the group, with when
+	// that was looked up (time.Time): refusedAtOnce knows them for
+	// refusedFor without looking them up again.
+	refused sync.Map
 }
+
+// refusedFor is how long refusedAtOnce takes a uid that a lookup found
+// outside the socket group for refused.
+const refusedFor = time.Minute
 
 func newAccess(cfg *Config) *access {
 	a := &access{uids: append([]int{0, os.Getuid()}, cfg.AllowUIDs...), group: cfg.SocketGroup, gid: -1}
@@ -277,13 +285,25 @@ func newAccess(cfg *Config) *access {
 }
 
 // refusedAtOnce says whether allowed refuses p without looking up p's
-// groups: no credentials, or a uid not listed and no socket group (or a
-// socket group that is not known).
+// groups: no credentials, a uid not listed and no socket group (or a
+// socket group that is not known), or a uid a lookup found outside the
+// group within refusedFor. A caller whose groups were not looked up yet
+// is not: its first connection gets its lookup and 403 from guard.
 func (a *access) refusedAtOnce(p peer) bool {
 	if p.err != nil || p.uid < 0 {
 		return true
 	}
-	return !slices.Contains(a.uids, p.uid) && a.gid < 0
+	if slices.Contains(a.uids, p.uid) {
+		return false
+	}
+	if a.gid < 0 {
+		return true
+	}
+	if p.gid == a.gid {
+		return false
+	}
+	at, ok := a.refused.Load(p.uid)
+	return ok && time.Since(at.(time.Time)) < refusedFor
 }
 
 func (a *access) allowed(p peer) bool {
@@ -304,7 +324,14 @@ func (a *access) allowed(p peer) bool {
 		return false
 	}
 	gids, err := u.GroupIds()
-	return err == nil && slices.Contains(gids, strconv.Itoa(a.gid))
+	if err == nil && slices.Contains(gids, strconv.Itoa(a.gid)) {
+		a.refused.Delete(p.uid)
+		return true
+	}
+	if err == nil {
+		a.refused.Store(p.uid, time.Now())
+	}
+	return false
 }
 
 // guard refuses the callers the access rules in force do not allow, with

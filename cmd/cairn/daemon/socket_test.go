@@ -322,4 +322,13 @@ func TestAcceptLooksNothingUp(t *testing.T) {
 			t.Errorf("access %+v, caller %+v: refused at once %v, want %v", c.a, c.p, got, c.want)
 		}
 	}
+	// Once a lookup found a uid outside the group (nobody is in no
+	// group 4242), its connections are strangers' from then on, so that
+	// the cap on them holds with a socket group too.
+	if withGroup.allowed(peer{uid: 65534, gid: 65534}) {
+		t.Fatal("nobody allowed as a member of group 4242")
+	}
+	if !withGroup.refusedAtOnce(peer{uid: 65534, gid: 65534}) {
+		t.Error("a uid a lookup refused is not refused at once after")
+	}
 }
