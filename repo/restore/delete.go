@@ -203,6 +203,11 @@ func (rs *restorer) deleteExtra(fd int, name, dst, rel string) (removed bool) {
 	if rs.ctx.Err() != nil {
 		return false
 	}
+	if rs.opt.DryRun && rs.partialDropped(dst) {
+		// A temporary the real run removes before it deletes
+		// anything (dropPartials): not one it reports as deleted.
+		return true
+	}
 	if rs.leftOutByPattern(rel) {
 		// The ingest's own excludes left it out (*.log, node_modules):
 		// never backed up, so not the snapshot's to delete.
@@ -426,4 +431,12 @@ func clearFlagsAt(fd int, name string) bool {
 		return false
 	}
 	return fsmeta.ClearBlockingFlagsFd(cfd) == nil
+}
+
+// partialDropped says dropPartials, in a dry run, noted dst as a
+// temporary the real run would remove first.
+func (rs *restorer) partialDropped(dst string) bool {
+	rs.partialsMu.Lock()
+	defer rs.partialsMu.Unlock()
+	return rs.partials[dst]
 }

@@ -45,9 +45,10 @@ func isHex16(s string) bool {
 // restore puts in dir: a name that is a temporary name of one of them,
 // for a regular file with one link and that file's writing mode
 // (writingModeOf), which no complete file has, not written to since this
-// restore began. Nothing else is touched.
+// restore began. Nothing else is touched. With DryRun it removes nothing
+// and notes them in rs.partials.
 func (rs *restorer) dropPartials(dir string, files []*tree.Node) {
-	if rs.opt.DryRun || len(files) == 0 {
+	if len(files) == 0 {
 		return
 	}
 	stems := make(map[string][]*tree.Node, len(files))
@@ -60,7 +61,13 @@ func (rs *restorer) dropPartials(dir string, files []*tree.Node) {
 	if len(stems) == 0 {
 		return
 	}
-	fd, err := fsmeta.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if rs.opt.DryRun && dir != rs.opt.Target {
+		// A symlink a dry run leaves where the snapshot has a folder
+		// (the real run replaces it first) is not looked through.
+		flags |= unix.O_NOFOLLOW
+	}
+	fd, err := fsmeta.Open(dir, flags, 0)
 	if err != nil {
 		return // the restore itself says what is wrong with dir
 	}
@@ -89,6 +96,15 @@ func (rs *restorer) dropPartials(dir string, files []*tree.Node) {
 		for _, n := range ns {
 			if st.Mode&0o7777 != writingModeOf(n) {
 				continue
+			}
+			if rs.opt.DryRun {
+				rs.partialsMu.Lock()
+				if rs.partials == nil {
+					rs.partials = map[string]bool{}
+				}
+				rs.partials[filepath.Join(dir, name)] = true
+				rs.partialsMu.Unlock()
+				break
 			}
 			if err := unix.Unlinkat(fd, name, 0); err != nil && err != unix.ENOENT && rs.opt.Notice != nil {
 				rs.opt.Notice(filepath.Join(dir, name), fmt.Sprintf("could not remove this temporary an interrupted restore left: %v", err))

@@ -149,7 +149,13 @@ type restorer struct {
 	// even once a worker has replaced the first and its link count
 	// dropped. Walker only.
 	shared map[[2]uint64]bool
-	dirs   []dirMeta
+	// partials: with DryRun, the temporaries of a killed restore that
+	// dropPartials would remove (by path in the target), which the
+	// delete pass then neither reports nor counts, as the real run,
+	// having removed them first, does not.
+	partialsMu sync.Mutex
+	partials   map[string]bool
+	dirs       []dirMeta
 	// written are the files in place with all their chunks, for Verify.
 	writtenMu sync.Mutex
 	written   []*openFile
@@ -605,9 +611,10 @@ func (rs *restorer) restoreDir(tid id.ID, dst, rel string, here *lazyDir) {
 		// where something could not be, so --delete keeps what it has.
 		rs.warn(dst, fmt.Errorf("entries not restored: %w", skipped))
 	}
-	if here != nil && !here.mine && !rs.opt.DryRun {
+	if here != nil && !here.mine {
 		// Temporaries a killed restore left here for the files to
-		// restore go first; a folder this restore made has none.
+		// restore go first (with DryRun, are noted as going); a
+		// folder this restore made has none.
 		var files []*tree.Node
 		for _, n := range nodes {
 			if n.Kind == tree.KindFile && rs.incl.Includes(path.Join(rel, n.Name)) {
