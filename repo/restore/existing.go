@@ -145,7 +145,7 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		// Every file but one a killed restore left cut short: kept,
 		// it would look restored to anyone finishing the job this way.
 		if !leftByRestore(fi, n) {
-			rs.kept(dst, n)
+			rs.keptName(dst, n, link)
 			// The snapshot's copy (its size and mtime, one name), as
 			// an earlier restore that stopped before the rest of its
 			// hardlink group left it: the group's other names are
@@ -161,16 +161,16 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 				// keeps the group whole, as with if-changed.
 				break
 			}
-			rs.kept(dst, n)
+			rs.keptName(dst, n, link)
 			return true, !link && same, nil
 		}
 	case IfChanged:
 		if !link && rs.sameFile(dst, fi, n, seen) {
-			rs.kept(dst, n)
+			rs.keptName(dst, n, link)
 			return true, true, nil
 		}
 		if mt > n.MTime && !leftByRestore(fi, n) {
-			rs.kept(dst, n)
+			rs.keptName(dst, n, link)
 			if rs.opt.Notice != nil {
 				rs.opt.Notice(dst, NewerKept+" (use --overwrite always to replace it)")
 			}
@@ -261,10 +261,16 @@ func (rs *restorer) lstat(p string) (os.FileInfo, error) {
 }
 
 // kept counts and reports dst, of the snapshot's n, left as it is.
-func (rs *restorer) kept(dst string, n *tree.Node) {
+func (rs *restorer) kept(dst string, n *tree.Node) { rs.keptName(dst, n, false) }
+
+// keptName is kept, for dst that is to be a hardlink of its group's first
+// name when link is set: its bytes are not counted (the first name's are,
+// and a link restored writes none), so that the summary's total is the
+// same whether the names are kept or linked.
+func (rs *restorer) keptName(dst string, n *tree.Node, link bool) {
 	rs.stats.skipped.Add(1)
 	size := uint64(0)
-	if n.Kind == tree.KindFile {
+	if n.Kind == tree.KindFile && !link {
 		size = n.Size
 		rs.stats.skippedBytes.Add(int64(size))
 	}

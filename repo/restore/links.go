@@ -51,7 +51,7 @@ func (rs *restorer) hardlink(n *tree.Node, dst string) bool {
 		rs.item(dst, changed(err == nil), 0)
 		return true
 	}
-	rs.link(first.path, dst)
+	rs.link(first.path, dst, n)
 	return true
 }
 
@@ -71,16 +71,17 @@ func (rs *restorer) firstFailed(n *tree.Node) {
 func (rs *restorer) linkTo(of *openFile, dst string) {
 	switch {
 	case of.ok:
-		rs.link(of.path, dst)
+		rs.link(of.path, dst, of.node)
 	case !of.stop.Load():
 		rs.warn(dst, fmt.Errorf("hardlink to %s: that file could not be restored", of.path))
 	}
 }
 
-// link makes dst a hardlink of first. Something already at dst (the
-// overwrite policy let it go) is replaced by renaming a new link over it,
-// so it stays until the link is there.
-func (rs *restorer) link(first, dst string) {
+// link makes dst, of the snapshot's n, a hardlink of first. Something
+// already at dst (the overwrite policy let it go) is replaced by renaming
+// a new link over it, so it stays until the link is there; a link of
+// first already is kept, and counted as kept, as it is reported.
+func (rs *restorer) link(first, dst string, n *tree.Node) {
 	var err error
 	if rs.opt.DryRun {
 		if _, lerr := rs.lstat(dst); lerr == nil {
@@ -111,8 +112,7 @@ func (rs *restorer) link(first, dst string) {
 	if existed {
 		if a, aerr := fsmeta.Lstat(first); aerr == nil {
 			if b, berr := rs.lstat(dst); berr == nil && os.SameFile(a, b) {
-				rs.stats.links.Add(1) // linked already
-				rs.item(dst, Unchanged, 0)
+				rs.keptName(dst, n, true) // linked already
 				return
 			}
 		}
