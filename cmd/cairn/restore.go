@@ -43,7 +43,9 @@ target filesystem that refuses them is said once, not as an error.
                         it in the target: then it is replaced, so that
                         nothing outside the target changes; a symlink to the
                         same target, a fifo, a socket or a device of the same
-                        number is kept the same way
+                        number is kept the same way; a symlink, fifo, socket
+                        or device where the snapshot has another kind is
+                        replaced, however new (it holds no data to lose)
   if-newer              replace a file only when the snapshot's copy has the
                         later mtime (as restic's if-newer)
   always                replace everything

@@ -153,7 +153,7 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 			return true, !link && rs.sameFile(dst, fi, n, seen), nil
 		}
 	case IfNewer:
-		if mt >= n.MTime && !leftByRestore(fi, n) {
+		if mt >= n.MTime && !leftByRestore(fi, n) && mayBeNewer(fi, n) {
 			same := rs.sameFile(dst, fi, n, seen)
 			if link && same {
 				// The snapshot's copy, to become a link of its
@@ -169,7 +169,7 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 			rs.keptName(dst, n, link)
 			return true, true, nil
 		}
-		if mt > n.MTime && !leftByRestore(fi, n) {
+		if mt > n.MTime && !leftByRestore(fi, n) && mayBeNewer(fi, n) {
 			rs.keptName(dst, n, link)
 			if rs.opt.Notice != nil {
 				rs.opt.Notice(dst, NewerKept+" (use --overwrite always to replace it)")
@@ -178,6 +178,33 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		}
 	}
 	return false, false, nil
+}
+
+// mayBeNewer says whether the existing fi may be kept as newer than the
+// snapshot's n (if-changed, if-newer): a regular file, whose data would be
+// lost, or an entry of n's own kind (a symlink pointed elsewhere since).
+// A symlink, fifo, socket or device where the snapshot has another kind
+// holds no data: it is not a newer copy of the snapshot's entry, and
+// replacing it loses nothing. A symlink left where the snapshot has
+// /etc/passwd was kept (reported as a newer file), and the restored system
+// read the file it pointed to.
+func mayBeNewer(fi os.FileInfo, n *tree.Node) bool {
+	m := fi.Mode()
+	switch {
+	case m.IsRegular():
+		return true
+	case m&os.ModeSymlink != 0:
+		return n.Kind == tree.KindSymlink
+	case m&os.ModeNamedPipe != 0:
+		return n.Kind == tree.KindFIFO
+	case m&os.ModeSocket != 0:
+		return n.Kind == tree.KindSocket
+	case m&os.ModeCharDevice != 0:
+		return n.Kind == tree.KindCharDev
+	case m&os.ModeDevice != 0:
+		return n.Kind == tree.KindBlockDev
+	}
+	return true
 }
 
 // sameFile says whether fi is a regular file of the snapshot's size and

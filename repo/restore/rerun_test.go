@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/ingest"
 	"github.com/cairn-backup/cairn/repo/restore"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -136,5 +137,68 @@ func TestRerunKeepsSameSpecialFiles(t *testing.T) {
 	must(unix.Lstat(filepath.Join(dir, "kind"), &st))
 	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		t.Errorf("kind: mode %o, want a fifo", st.Mode)
+	}
+}
+
+// An entry that holds no data (a symlink, a fifo) where the snapshot has
+// another kind is not a newer copy of the snapshot's entry: if-changed and
+// if-newer replace it whatever its mtime. A symlink planted where the
+// snapshot has a file (etc/passwd pointing out of the target) was kept as
+// "newer", and the restored system read what it pointed to. A newer
+// regular file where the snapshot has a symlink still stays: its data
+// would be lost.
+func TestNewerOtherKindReplaced(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(src, 0o755))
+	must(os.WriteFile(filepath.Join(src, "passwd"), []byte("root:x:0:0\n"), 0o644))
+	must(os.WriteFile(filepath.Join(src, "conf"), []byte("conf\n"), 0o644))
+	must(os.Symlink("passwd", filepath.Join(src, "link")))
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
+	must(err)
+	outside := filepath.Join(base, "outside")
+	must(os.WriteFile(outside, []byte("not the snapshot's\n"), 0o600))
+	for _, policy := range []restore.Overwrite{restore.IfChanged, restore.IfNewer} {
+		dst := t.TempDir()
+		at := func(name string) string { return filepath.Join(dst, src, name) }
+		_, err := restore.Run(ctx, r, res.Snapshot, "", restore.Options{Target: dst})
+		must(err)
+		must(os.Remove(at("passwd")))
+		must(os.Symlink(outside, at("passwd")))
+		must(os.Remove(at("conf")))
+		must(unix.Mkfifo(at("conf"), 0o644))
+		must(os.Remove(at("link")))
+		must(os.WriteFile(at("link"), []byte("the user's own data\n"), 0o644))
+		later := unix.NsecToTimespec(time.Now().Add(time.Hour).UnixNano())
+		for _, name := range []string{"passwd", "conf", "link"} {
+			must(unix.UtimesNanoAt(unix.AT_FDCWD, at(name), []unix.Timespec{later, later}, unix.AT_SYMLINK_NOFOLLOW))
+		}
+		_, err = restore.Run(ctx, r, res.Snapshot, "", restore.Options{Target: dst, Overwrite: policy})
+		must(err)
+		if b, err := os.ReadFile(at("passwd")); err != nil || string(b) != "root:x:0:0\n" {
+			t.Errorf("%v: a newer symlink where the snapshot has a file: %q, %v; want the snapshot's file", policy, b, err)
+		}
+		if fi, err := os.Lstat(at("passwd")); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%v: passwd is not a regular file: %v", policy, err)
+		}
+		if fi, err := os.Lstat(at("conf")); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%v: a newer fifo where the snapshot has a file: %v (%v); want the snapshot's file", policy, fi.Mode(), err)
+		} else if b, _ := os.ReadFile(at("conf")); string(b) != "conf\n" {
+			t.Errorf("%v: conf holds %q, want the snapshot's", policy, b)
+		}
+		if b, _ := os.ReadFile(at("link")); string(b) != "the user's own data\n" {
+			t.Errorf("%v: a newer regular file where the snapshot has a symlink was replaced: %q", policy, b)
+		}
+		if b, _ := os.ReadFile(outside); string(b) != "not the snapshot's\n" {
+			t.Fatalf("%v: the file outside the target changed: %q", policy, b)
+		}
 	}
 }
