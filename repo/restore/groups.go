@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -26,8 +27,9 @@ import (
 type groupNames struct {
 	listed, ok bool
 	paths      map[[2]uint64][]string
-	// names caches the folders' listings groupInPlace read, by path.
-	names map[string]map[string]bool
+	// names caches the folders' listings groupInPlace read, by the
+	// folder's device and inode.
+	names map[[2]uint64]map[string]bool
 }
 
 // groupInPlace says whether the existing regular file fi at dst, with
@@ -50,11 +52,14 @@ func (rs *restorer) groupInPlace(dst string, fi os.FileInfo, st *syscall.Stat_t,
 	g := &rs.groups
 	if !g.listed {
 		g.listed = true
-		g.paths, g.names = map[[2]uint64][]string{}, map[string]map[string]bool{}
+		g.paths = map[[2]uint64][]string{}
 		g.ok = rs.listGroups()
 	}
 	if !g.ok {
 		return false
+	}
+	if g.names == nil {
+		g.names = map[[2]uint64]map[string]bool{}
 	}
 	paths := g.paths[[2]uint64{n.Dev, n.Inode}]
 	if uint64(len(paths)) < st.Nlink {
@@ -64,21 +69,37 @@ func (rs *restorer) groupInPlace(dst string, fi os.FileInfo, st *syscall.Stat_t,
 		dev, ino uint64
 		name     string
 	}
+	top, err := fsmeta.Open(rs.opt.Target, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(top)
 	found := map[entry]bool{}
 	mine := false
 	for _, p := range paths {
-		pi, err := fsmeta.Lstat(p)
-		if err != nil || !os.SameFile(fi, pi) {
-			continue
-		}
 		dir, name := filepath.Dir(p), filepath.Base(p)
-		di, err := fsmeta.Lstat(dir)
-		if err != nil || !rs.listed(dir)[name] {
+		// The file, its folder and the folder's listing are all
+		// looked at through one descriptor of the folder, reached
+		// from the target through no symlink: a folder of the target
+		// that is a symlink to one outside it (planted before the
+		// walk gets there to replace it, or anywhere when /proc is
+		// missing and paths are not confined), or a folder swapped
+		// between two calls, must not make a name outside the target
+		// count as one of the group's in it.
+		fd, err := rs.openBelowTarget(top, dir)
+		if err != nil {
 			continue
 		}
-		ds, ok := di.Sys().(*syscall.Stat_t)
+		var ds, fs unix.Stat_t
+		ok := unix.Fstat(fd, &ds) == nil &&
+			unix.Fstatat(fd, name, &fs, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+			uint64(fs.Dev) == uint64(st.Dev) && fs.Ino == st.Ino
+		if ok {
+			ok = rs.listed(fd, [2]uint64{uint64(ds.Dev), ds.Ino})[name]
+		}
+		unix.Close(fd)
 		if !ok {
-			return false
+			continue
 		}
 		found[entry{uint64(ds.Dev), ds.Ino, name}] = true
 		mine = mine || p == dst
@@ -86,22 +107,59 @@ func (rs *restorer) groupInPlace(dst string, fi os.FileInfo, st *syscall.Stat_t,
 	return mine && uint64(len(found)) == st.Nlink
 }
 
-// listed is the set of names in the folder dir, read once.
-func (rs *restorer) listed(dir string) map[string]bool {
-	if s, ok := rs.groups.names[dir]; ok {
+// openBelowTarget opens the folder dir, at or below the target (open at
+// top), for reading, never through a symlink below the target (whether
+// or not paths are confined: see fsmeta.Confine).
+func (rs *restorer) openBelowTarget(top int, dir string) (int, error) {
+	rel, err := filepath.Rel(rs.opt.Target, dir)
+	if err != nil || !filepath.IsLocal(rel) {
+		return -1, unix.EXDEV
+	}
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if len(rel) < unix.PathMax {
+		how := unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+		for {
+			fd, err := unix.Openat2(top, rel, &how)
+			if err == unix.EINTR || err == unix.EAGAIN {
+				continue
+			}
+			if err != unix.ENOSYS {
+				return fd, err
+			}
+			break
+		}
+	}
+	// No openat2, or a path too long for one call: one name at a time.
+	fd, err := unix.Openat(top, ".", flags, 0)
+	for _, name := range strings.Split(rel, string(filepath.Separator)) {
+		if err != nil || name == "." {
+			continue
+		}
+		var nfd int
+		nfd, err = unix.Openat(fd, name, flags|unix.O_NOFOLLOW, 0)
+		unix.Close(fd)
+		fd = nfd
+	}
+	if err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+// listed is the set of names in the folder open at fd, whose device and
+// inode are key, read once.
+func (rs *restorer) listed(fd int, key [2]uint64) map[string]bool {
+	if s, ok := rs.groups.names[key]; ok {
 		return s
 	}
 	var s map[string]bool
-	if fd, err := fsmeta.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-		if names, err := readNames(fd); err == nil {
-			s = make(map[string]bool, len(names))
-			for _, x := range names {
-				s[x] = true
-			}
+	if names, err := readNames(fd); err == nil {
+		s = make(map[string]bool, len(names))
+		for _, x := range names {
+			s[x] = true
 		}
-		unix.Close(fd)
 	}
-	rs.groups.names[dir] = s
+	rs.groups.names[key] = s
 	return s
 }
 
