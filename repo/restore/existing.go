@@ -149,8 +149,13 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 			// The snapshot's copy (its size and mtime, one name), as
 			// an earlier restore that stopped before the rest of its
 			// hardlink group left it: the group's other names are
-			// linked to it rather than made a second copy.
-			return true, !link && rs.sameFile(dst, fi, n, seen), nil
+			// linked to it rather than made a second copy. Only with
+			// the owner and mode that restore gave it: never sets no
+			// metadata on what it keeps, and a file another user
+			// planted with the snapshot's size and mtime (theirs,
+			// 0666) must not become what the group's names, in
+			// folders only root may enter, are links of.
+			return true, !link && rs.sameFile(dst, fi, n, seen) && rs.asRestored(fi, n), nil
 		}
 	case IfNewer:
 		if mt >= n.MTime && !leftByRestore(fi, n) && mayBeNewer(fi, n) {
@@ -178,6 +183,19 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 		}
 	}
 	return false, false, nil
+}
+
+// asRestored says whether fi has the owner and mode a restore gives n:
+// the snapshot's owner (this user's, with SkipOwner) and n's mode.
+func (rs *restorer) asRestored(fi os.FileInfo, n *tree.Node) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Mode&0o7777 != n.Mode&0o7777 {
+		return false
+	}
+	if rs.opt.SkipOwner {
+		return st.Uid == uint32(os.Geteuid())
+	}
+	return st.Uid == n.UID && st.Gid == n.GID
 }
 
 // mayBeNewer says whether the existing fi may be kept as newer than the

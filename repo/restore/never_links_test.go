@@ -59,3 +59,66 @@ func TestNeverResumeKeepsHardlinkGroup(t *testing.T) {
 		t.Fatalf("after the resumed restore: inodes %d and %d, nlink %d: the hardlink group was split", sa.Ino, sb.Ino, sa.Nlink)
 	}
 }
+
+// With --overwrite never, a file of the snapshot's size and mtime that
+// another user put where a hardlink group's first name goes (theirs, mode
+// 0666) is kept, as never keeps everything, but the group's other names
+// are not made links of it: they would be files that user can write.
+func TestNeverDoesNotLinkToPlantedFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root to give a file to another user")
+		}
+		t.Skip("needs root")
+	}
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "b"), 0o700)
+	if err := os.WriteFile(filepath.Join(src, "a"), []byte("root's data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(src, "a"), filepath.Join(src, "b", "a2")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	opt := restore.Options{Target: dst}
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, opt); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dst, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dst, "a"))
+	os.Remove(filepath.Join(dst, "b", "a2"))
+	// Planted: another user's file with the snapshot's size and mtime.
+	planted := filepath.Join(dst, "a")
+	if err := os.WriteFile(planted, []byte("root's data"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(planted, 0o666)
+	os.Chown(planted, 65534, 65534)
+	os.Chtimes(planted, fi.ModTime(), fi.ModTime())
+	opt.Overwrite = restore.Never
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, opt); err != nil {
+		t.Fatal(err)
+	}
+	var sa, sb syscall.Stat_t
+	if err := syscall.Stat(planted, &sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Stat(filepath.Join(dst, "b", "a2"), &sb); err != nil {
+		t.Fatal(err)
+	}
+	if sa.Ino == sb.Ino {
+		t.Fatalf("b/a2 was made a link of the file uid %d planted (mode %o)", sa.Uid, sa.Mode&0o7777)
+	}
+	if sb.Uid != 0 || sb.Mode&0o777 != 0o600 {
+		t.Errorf("b/a2: uid %d mode %o, want the snapshot's 0 and 600", sb.Uid, sb.Mode&0o777)
+	}
+}
