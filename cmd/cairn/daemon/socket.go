@@ -204,16 +204,40 @@ var (
 )
 
 // strangerListener wraps the control socket's listener: see maxStrangers.
-// Its connState must be the server's ConnState. It tells strangers by
-// refusedAtOnce, which looks nothing up: a lookup of the caller's groups
+// Its connState must be the server's ConnState, and the handler guard
+// lets through must be wrapped with admitted. It tells callers apart by
+// atAccept, which looks nothing up: a lookup of the caller's groups
 // (through NSS: LDAP, sssd) that hangs would hold up every caller behind
-// it, root included. A caller only such a lookup can refuse is handled as
-// an allowed one, and refused by guard.
+// it, root included. A caller only such a lookup can tell (a socket group
+// is set) is pending: guard looks it up with its first request. Until
+// guard lets it in, its connections are held as strangers' are, for
+// strangerTimeout, at most maxStrangers of them for each uid (a cap of
+// its own, so that another user's pending or refused connections cannot
+// keep a member of the group out); else a user the group refuses could
+// hold any number of connections open by sending nothing.
 type strangerListener struct {
 	net.Listener
-	refused func(peer) bool
-	n       atomic.Int32
-	conns   sync.Map // net.Conn → true, for the strangers' connections
+	atAccept func(peer) verdict
+	n        atomic.Int32 // refused callers' connections
+	conns    sync.Map     // net.Conn → *stranger
+	mu       sync.Mutex
+	pending  map[int]int32 // uid → connections pending
+}
+
+// verdict is what atAccept knows of a caller without a lookup.
+type verdict int
+
+const (
+	verdictAllowed verdict = iota
+	verdictRefused
+	verdictPending // only a lookup of its groups can tell
+)
+
+// stranger is a connection not (yet) let in.
+type stranger struct {
+	uid     int
+	pending bool
+	timer   *time.Timer
 }
 
 func (l *strangerListener) Accept() (net.Conn, error) {
@@ -222,28 +246,79 @@ func (l *strangerListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !l.refused(peerOf(c)) {
+		p := peerOf(c)
+		s := &stranger{uid: p.uid}
+		switch l.atAccept(p) {
+		case verdictAllowed:
 			return c, nil
-		}
-		if l.n.Add(1) > maxStrangers {
-			l.n.Add(-1)
-			c.Close()
-			continue
+		case verdictRefused:
+			if l.n.Add(1) > maxStrangers {
+				l.n.Add(-1)
+				c.Close()
+				continue
+			}
+		case verdictPending:
+			l.mu.Lock()
+			if l.pending[p.uid] >= maxStrangers {
+				l.mu.Unlock()
+				c.Close()
+				continue
+			}
+			if l.pending == nil {
+				l.pending = map[int]int32{}
+			}
+			l.pending[p.uid]++
+			l.mu.Unlock()
+			s.pending = true
 		}
 		// Not a deadline: the server sets its own on each read.
-		time.AfterFunc(strangerTimeout, func() { c.Close() })
-		l.conns.Store(c, true)
+		s.timer = time.AfterFunc(strangerTimeout, func() { c.Close() })
+		l.conns.Store(c, s)
 		return c, nil
 	}
+}
+
+// release forgets c as a stranger's connection (closed, or let in).
+func (l *strangerListener) release(c net.Conn) {
+	v, ok := l.conns.LoadAndDelete(c)
+	if !ok {
+		return
+	}
+	s := v.(*stranger)
+	s.timer.Stop()
+	if !s.pending {
+		l.n.Add(-1)
+		return
+	}
+	l.mu.Lock()
+	if l.pending[s.uid]--; l.pending[s.uid] <= 0 {
+		delete(l.pending, s.uid)
+	}
+	l.mu.Unlock()
+}
+
+type connKey struct{}
+
+// admitted wraps the handler that guard lets callers through to: a
+// connection guard let in is no stranger's any more.
+func (l *strangerListener) admitted(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if c, ok := req.Context().Value(connKey{}).(net.Conn); ok {
+			l.release(c)
+		}
+		next.ServeHTTP(w, req)
+	})
 }
 
 // server is the control socket's server, to serve on the listener
 // returned (ln, wrapped: see strangerListener).
 func (d *Daemon) server(ln net.Listener) (*http.Server, net.Listener) {
-	sl := &strangerListener{Listener: ln, refused: func(p peer) bool { return d.access.Load().refusedAtOnce(p) }}
+	sl := &strangerListener{Listener: ln, atAccept: func(p peer) verdict { return d.access.Load().atAccept(p) }}
 	return &http.Server{
-		Handler:           d.guard(d.routes()),
-		ConnContext:       peerContext,
+		Handler: d.guard(sl.admitted(d.routes())),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(peerContext(ctx, c), connKey{}, c)
+		},
 		ConnState:         sl.connState,
 		ReadHeaderTimeout: time.Minute,
 	}, sl
@@ -253,9 +328,7 @@ func (l *strangerListener) connState(c net.Conn, st http.ConnState) {
 	if st != http.StateClosed && st != http.StateHijacked {
 		return
 	}
-	if _, ok := l.conns.LoadAndDelete(c); ok {
-		l.n.Add(-1)
-	}
+	l.release(c)
 }
 
 // access decides who may call the socket: root, the daemon's own uid, the
@@ -304,6 +377,19 @@ func (a *access) refusedAtOnce(p peer) bool {
 	}
 	at, ok := a.refused.Load(p.uid)
 	return ok && time.Since(at.(time.Time)) < refusedFor
+}
+
+// atAccept is what the accept loop knows of p without a lookup: allowed
+// (a listed uid, or the socket group as primary group), refused
+// (refusedAtOnce), or pending: guard looks its groups up.
+func (a *access) atAccept(p peer) verdict {
+	switch {
+	case a.refusedAtOnce(p):
+		return verdictRefused
+	case slices.Contains(a.uids, p.uid) || a.gid >= 0 && p.gid == a.gid:
+		return verdictAllowed
+	}
+	return verdictPending
 }
 
 func (a *access) allowed(p peer) bool {

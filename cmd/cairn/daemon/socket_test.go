@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -331,4 +333,87 @@ func TestAcceptLooksNothingUp(t *testing.T) {
 	if !withGroup.refusedAtOnce(peer{uid: 65534, gid: 65534}) {
 		t.Error("a uid a lookup refused is not refused at once after")
 	}
+}
+
+// With a socket group set, a caller only a group lookup can refuse is not
+// refused at accept (nothing is looked up there), but such a caller that
+// connects again and again and sends nothing (so that guard never looks
+// it up) must not hold the daemon's connections open either: before
+// anything is looked up, its connections count against a cap of their
+// own and are closed after strangerTimeout unless guard lets them in.
+func TestSocketGroupStrangersCannotHoldConnections(t *testing.T) {
+	d, _ := newTestDaemon(t, &Config{})
+	// No uid listed, and a group this test's uid is not in: only a
+	// lookup of its groups could tell.
+	d.access.Store(&access{gid: 4242, group: "cairn-test-nobody"})
+	oldMax, oldTimeout := maxStrangers, strangerTimeout
+	maxStrangers, strangerTimeout = 4, 500*time.Millisecond
+	t.Cleanup(func() { maxStrangers, strangerTimeout = oldMax, oldTimeout })
+
+	path := filepath.Join(t.TempDir(), "cairn.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, sl := d.server(ln)
+	go srv.Serve(sl)
+	t.Cleanup(func() { srv.Close() })
+
+	var conns []net.Conn
+	for range 10 {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	closed := func(c net.Conn, within time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(within))
+		_, err := c.Read(make([]byte, 1))
+		return !errors.Is(err, os.ErrDeadlineExceeded)
+	}
+	open := 0
+	for _, c := range conns {
+		if !closed(c, 100*time.Millisecond) {
+			open++
+		}
+	}
+	if open > 4 {
+		t.Fatalf("%d idle connections of a caller not yet looked up held open, want at most 4", open)
+	}
+	for i, c := range conns {
+		if !closed(c, 2*time.Second) {
+			t.Fatalf("connection %d of a caller not yet looked up still open after %s", i, strangerTimeout)
+		}
+	}
+	// A caller guard lets in (here: allowed by the time its request
+	// comes) keeps its connection past strangerTimeout.
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(100 * time.Millisecond) // accepted as not looked up yet
+	d.access.Store(&access{uids: []int{os.Getuid()}, gid: 4242})
+	br := bufio.NewReader(c)
+	get := func() {
+		t.Helper()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: cairn\r\n\r\n", pathInfo); err != nil {
+			t.Fatalf("request: %v", err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("an allowed caller's connection: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	get()
+	time.Sleep(strangerTimeout + 300*time.Millisecond)
+	get() // not closed as a stranger's
 }
