@@ -61,13 +61,22 @@ func (rs *restorer) dropPartials(dir string, files []*tree.Node) {
 	if len(stems) == 0 {
 		return
 	}
-	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
-	if rs.opt.DryRun && dir != rs.opt.Target {
+	var fd int
+	var err error
+	if rs.opt.DryRun {
 		// A symlink a dry run leaves where the snapshot has a folder
-		// (the real run replaces it first) is not looked through.
-		flags |= unix.O_NOFOLLOW
+		// (the real run replaces it first), dir's own name or any
+		// folder above it, is not looked through: the folder is
+		// reached from the target through no symlink.
+		top, terr := fsmeta.Open(rs.opt.Target, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if terr != nil {
+			return
+		}
+		fd, err = rs.openBelowTarget(top, dir)
+		unix.Close(top)
+	} else {
+		fd, err = fsmeta.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	}
-	fd, err := fsmeta.Open(dir, flags, 0)
 	if err != nil {
 		return // the restore itself says what is wrong with dir
 	}
