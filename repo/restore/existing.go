@@ -249,6 +249,14 @@ func (rs *restorer) sameFile(dst string, fi os.FileInfo, n *tree.Node, seen bool
 	if !ok {
 		return false
 	}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Uid != n.UID && st.Uid != uint32(os.Geteuid()) {
+		// Another user's file (one who may write into the folder):
+		// they may hold it open for writing, and would go on writing
+		// what becomes the snapshot's file, and its other names' (a
+		// file planted with the snapshot's size and mtime). A new copy
+		// is written, which no one else has open.
+		return false
+	}
 	if st.Nlink > 1 {
 		// Unless it is n's group as a restore left it, all its
 		// names in the target (groupInPlace).

@@ -123,7 +123,10 @@ func (rs *restorer) openBelowTarget(top int, dir string) (int, error) {
 			if err == unix.EINTR || err == unix.EAGAIN {
 				continue
 			}
-			if err != unix.ENOSYS {
+			// ENOSYS: no openat2 (before Linux 5.6); EPERM: a
+			// seccomp filter that refuses it (container runtimes
+			// before 2020).
+			if err != unix.ENOSYS && err != unix.EPERM {
 				return fd, err
 			}
 			break

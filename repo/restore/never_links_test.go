@@ -122,3 +122,61 @@ func TestNeverDoesNotLinkToPlantedFile(t *testing.T) {
 		t.Errorf("b/a2: uid %d mode %o, want the snapshot's 0 and 600", sb.Uid, sb.Mode&0o777)
 	}
 }
+
+// With if-changed, a file another user planted with the snapshot's size
+// and mtime, and holds open for writing, is not taken for the snapshot's
+// copy: it was given root's owner and mode, and the group's other names
+// were linked to it, while that user went on writing through the handle.
+func TestIfChangedDoesNotTakePlantedFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root to give a file to another user")
+		}
+		t.Skip("needs root")
+	}
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "b"), 0o700)
+	if err := os.WriteFile(filepath.Join(src, "a"), []byte("root's data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(src, "a"), filepath.Join(src, "b", "a2")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dst, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dst, "a"))
+	os.Remove(filepath.Join(dst, "b", "a2"))
+	planted := filepath.Join(dst, "a")
+	if err := os.WriteFile(planted, []byte("root's data"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(planted, 0o666)
+	os.Chown(planted, 65534, 65534)
+	os.Chtimes(planted, fi.ModTime(), fi.ModTime())
+	held, err := os.OpenFile(planted, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst}); err != nil {
+		t.Fatal(err)
+	}
+	held.WriteAt([]byte("THEIRS"), 0)
+	for _, p := range []string{"a", "b/a2"} {
+		if b, err := os.ReadFile(filepath.Join(dst, p)); err != nil || string(b) != "root's data" {
+			t.Errorf("%s: %q, %v: written through the planted file's handle", p, b, err)
+		}
+	}
+}
