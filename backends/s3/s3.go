@@ -217,6 +217,16 @@ func (p *sharedFiles) Retrieve() (credentials.Value, error) {
 func (p *sharedFiles) RetrieveWithCredContext(cc *credentials.CredContext) (credentials.Value, error) {
 	p.until = time.Time{}
 	v, err := p.file.RetrieveWithCredContext(cc)
+	if err != nil && err.Error() == errBareCredentialProcess {
+		// minio-go runs no credential_process without arguments:
+		// run it here, and keep its keys until their Expiration.
+		if v, err = bareCredentialProcess(); err == nil && !v.Expiration.IsZero() {
+			// As minio-go: fetched again at 80% of their lifetime.
+			now := time.Now()
+			p.until = now.Add(v.Expiration.Sub(now) * 4 / 5)
+			return v, nil
+		}
+	}
 	if err == nil && v.Expiration.IsZero() {
 		p.until = time.Now().Add(sharedFilesRecheck)
 	}

@@ -933,3 +933,46 @@ func TestListFailureAfterRefusedHead(t *testing.T) {
 		t.Errorf("open whose listing gets no answer: %v, want the network failure, not permanent", err)
 	}
 }
+
+// TestCredentialProcessWithoutArguments: a profile whose credential_process
+// is a bare command ("credential_process = /usr/local/bin/get-keys", as
+// the AWS CLI runs it) gives its keys. minio-go refuses such a command
+// ("invalid credential process args"), so cairn could not open the
+// repository that the AWS CLI reached with the same profile.
+func TestCredentialProcessWithoutArguments(t *testing.T) {
+	srv := s3test.New(t)
+	dir := t.TempDir()
+	count, script := filepath.Join(dir, "count"), filepath.Join(dir, "creds.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\necho x >> "+count+"\n"+
+		`echo '{"Version":1,"AccessKeyId":"`+srv.AccessKey+`","SecretAccessKey":"`+srv.SecretKey+`"}'`+"\n"), 0o700)
+	configFile := filepath.Join(dir, "config")
+	os.WriteFile(configFile, []byte("[profile backup]\ncredential_process = "+script+"\n"), 0o600)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "backup")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	t.Setenv("AWS_DEFAULT_REGION", srv.Region)
+	b, err := s3.Open(t.Context(), srv.Location("bare"), s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := range 3 {
+		if err := b.Save(t.Context(), "data/"+strconv.Itoa(i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, _ := os.ReadFile(count)
+	if n := strings.Count(string(runs), "\n"); n != 1 {
+		t.Errorf("credential_process ran %d times for an open and 3 saves, want once", n)
+	}
+
+	// A command that fails says what it printed.
+	os.WriteFile(script, []byte("#!/bin/sh\necho 'token expired, run login' >&2\nexit 3\n"), 0o700)
+	t.Setenv("AWS_CONFIG_FILE", configFile) // a fresh Open reads the files again
+	if _, err := s3.Open(t.Context(), srv.Location("bare"), s3.Options{}); err == nil || !strings.Contains(err.Error(), "token expired, run login") {
+		t.Fatalf("open with a failing credential_process: %v, want its message", err)
+	}
+}
