@@ -554,7 +554,7 @@ type LockEntry struct {
 // removed it first) is no error.
 func (r *Repository) removeLock(ctx context.Context, name string) error {
 	if err := r.be.Remove(ctx, name); err != nil && !errors.Is(err, backends.ErrNotFound) {
-		return fmt.Errorf("remove %s: %w", name, err)
+		return err // names the object already
 	}
 	return nil
 }
