@@ -193,19 +193,7 @@ func TestCredentialsFromProfile(t *testing.T) {
 // touch of a hardware key would ask at every upload).
 func TestCredentialProcessRunsOnce(t *testing.T) {
 	srv := s3test.New(t)
-	dir := t.TempDir()
-	count, script := filepath.Join(dir, "count"), filepath.Join(dir, "creds.sh")
-	os.WriteFile(script, []byte("#!/bin/sh\necho x >> "+count+"\n"+
-		`echo '{"Version":1,"AccessKeyId":"`+srv.AccessKey+`","SecretAccessKey":"`+srv.SecretKey+`"}'`+"\n"), 0o700)
-	configFile := filepath.Join(dir, "config")
-	os.WriteFile(configFile, []byte("[default]\ncredential_process = /bin/sh "+script+"\n"), 0o600)
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
-	t.Setenv("AWS_CONFIG_FILE", configFile)
-	t.Setenv("AWS_DEFAULT_REGION", srv.Region)
+	count, _, _ := credentialProcessProfile(t, srv, "", "/bin/sh ")
 	b, err := s3.Open(t.Context(), srv.Location("process"), s3.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -941,19 +929,7 @@ func TestListFailureAfterRefusedHead(t *testing.T) {
 // repository that the AWS CLI reached with the same profile.
 func TestCredentialProcessWithoutArguments(t *testing.T) {
 	srv := s3test.New(t)
-	dir := t.TempDir()
-	count, script := filepath.Join(dir, "count"), filepath.Join(dir, "creds.sh")
-	os.WriteFile(script, []byte("#!/bin/sh\necho x >> "+count+"\n"+
-		`echo '{"Version":1,"AccessKeyId":"`+srv.AccessKey+`","SecretAccessKey":"`+srv.SecretKey+`"}'`+"\n"), 0o700)
-	configFile := filepath.Join(dir, "config")
-	os.WriteFile(configFile, []byte("[profile backup]\ncredential_process = "+script+"\n"), 0o600)
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "backup")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
-	t.Setenv("AWS_CONFIG_FILE", configFile)
-	t.Setenv("AWS_DEFAULT_REGION", srv.Region)
+	count, script, configFile := credentialProcessProfile(t, srv, "backup", "")
 	b, err := s3.Open(t.Context(), srv.Location("bare"), s3.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -975,4 +951,31 @@ func TestCredentialProcessWithoutArguments(t *testing.T) {
 	if _, err := s3.Open(t.Context(), srv.Location("bare"), s3.Options{}); err == nil || !strings.Contains(err.Error(), "token expired, run login") {
 		t.Fatalf("open with a failing credential_process: %v, want its message", err)
 	}
+}
+
+// credentialProcessProfile makes AWS_PROFILE=profile ("": the default
+// profile) of a config file the only source of keys: its credential_process
+// is run (the command, then the script) and prints srv's keys, adding a
+// line to count at each run. It returns count, the script and the config
+// file.
+func credentialProcessProfile(t *testing.T, srv *s3test.Server, profile, run string) (count, script, configFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	count, script = filepath.Join(dir, "count"), filepath.Join(dir, "creds.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\necho x >> "+count+"\n"+
+		`echo '{"Version":1,"AccessKeyId":"`+srv.AccessKey+`","SecretAccessKey":"`+srv.SecretKey+`"}'`+"\n"), 0o700)
+	section := "[default]"
+	if profile != "" {
+		section = "[profile " + profile + "]"
+	}
+	configFile = filepath.Join(dir, "config")
+	os.WriteFile(configFile, []byte(section+"\ncredential_process = "+run+script+"\n"), 0o600)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", profile)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	t.Setenv("AWS_DEFAULT_REGION", srv.Region)
+	return count, script, configFile
 }

@@ -65,47 +65,9 @@ func TestNeverResumeKeepsHardlinkGroup(t *testing.T) {
 // 0666) is kept, as never keeps everything, but the group's other names
 // are not made links of it: they would be files that user can write.
 func TestNeverDoesNotLinkToPlantedFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to give a file to another user")
-		}
-		t.Skip("needs root")
-	}
 	ctx := context.Background()
-	r := repo.TestRepository(t)
-	src := t.TempDir()
-	os.MkdirAll(filepath.Join(src, "b"), 0o700)
-	if err := os.WriteFile(filepath.Join(src, "a"), []byte("root's data"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Link(filepath.Join(src, "a"), filepath.Join(src, "b", "a2")); err != nil {
-		t.Fatal(err)
-	}
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := t.TempDir()
-	opt := restore.Options{Target: dst}
-	if _, err := restore.Run(ctx, r, res.Snapshot, src, opt); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(filepath.Join(dst, "a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(filepath.Join(dst, "a"))
-	os.Remove(filepath.Join(dst, "b", "a2"))
-	// Planted: another user's file with the snapshot's size and mtime.
-	planted := filepath.Join(dst, "a")
-	if err := os.WriteFile(planted, []byte("root's data"), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(planted, 0o666)
-	os.Chown(planted, 65534, 65534)
-	os.Chtimes(planted, fi.ModTime(), fi.ModTime())
-	opt.Overwrite = restore.Never
-	if _, err := restore.Run(ctx, r, res.Snapshot, src, opt); err != nil {
+	r, res, src, dst, planted := plantedFirstName(t)
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst, Overwrite: restore.Never}); err != nil {
 		t.Fatal(err)
 	}
 	var sa, sb syscall.Stat_t
@@ -128,43 +90,8 @@ func TestNeverDoesNotLinkToPlantedFile(t *testing.T) {
 // copy: it was given root's owner and mode, and the group's other names
 // were linked to it, while that user went on writing through the handle.
 func TestIfChangedDoesNotTakePlantedFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to give a file to another user")
-		}
-		t.Skip("needs root")
-	}
 	ctx := context.Background()
-	r := repo.TestRepository(t)
-	src := t.TempDir()
-	os.MkdirAll(filepath.Join(src, "b"), 0o700)
-	if err := os.WriteFile(filepath.Join(src, "a"), []byte("root's data"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Link(filepath.Join(src, "a"), filepath.Join(src, "b", "a2")); err != nil {
-		t.Fatal(err)
-	}
-	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := t.TempDir()
-	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst}); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(filepath.Join(dst, "a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(filepath.Join(dst, "a"))
-	os.Remove(filepath.Join(dst, "b", "a2"))
-	planted := filepath.Join(dst, "a")
-	if err := os.WriteFile(planted, []byte("root's data"), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(planted, 0o666)
-	os.Chown(planted, 65534, 65534)
-	os.Chtimes(planted, fi.ModTime(), fi.ModTime())
+	r, res, src, dst, planted := plantedFirstName(t)
 	held, err := os.OpenFile(planted, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -179,4 +106,50 @@ func TestIfChangedDoesNotTakePlantedFile(t *testing.T) {
 			t.Errorf("%s: %q, %v: written through the planted file's handle", p, b, err)
 		}
 	}
+}
+
+// plantedFirstName restores a snapshot of src, holding root's 0600 file a
+// and its hardlink b/a2, into dst, then removes both names and puts in a's
+// place what another user (nobody) could: their own 0666 file with a's
+// size, content and mtime, at planted.
+func plantedFirstName(t *testing.T) (r *repo.Repository, res *ingest.Result, src, dst, planted string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root to give a file to another user")
+		}
+		t.Skip("needs root")
+	}
+	ctx := context.Background()
+	r = repo.TestRepository(t)
+	src = t.TempDir()
+	os.MkdirAll(filepath.Join(src, "b"), 0o700)
+	if err := os.WriteFile(filepath.Join(src, "a"), []byte("root's data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(src, "a"), filepath.Join(src, "b", "a2")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst = t.TempDir()
+	if _, err := restore.Run(ctx, r, res.Snapshot, src, restore.Options{Target: dst}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dst, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dst, "a"))
+	os.Remove(filepath.Join(dst, "b", "a2"))
+	planted = filepath.Join(dst, "a")
+	if err := os.WriteFile(planted, []byte("root's data"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(planted, 0o666)
+	os.Chown(planted, 65534, 65534)
+	os.Chtimes(planted, fi.ModTime(), fi.ModTime())
+	return r, res, src, dst, planted
 }
