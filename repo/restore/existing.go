@@ -259,10 +259,16 @@ func (rs *restorer) sameFile(dst string, fi os.FileInfo, n *tree.Node, seen bool
 	}
 	if st.Nlink > 1 {
 		// Unless it is n's group as a restore left it, all its
-		// names in the target (groupInPlace).
-		return n.Kind == tree.KindFile && st.Mode&unix.S_IFMT == unix.S_IFREG && uint64(fi.Size()) == n.Size &&
-			fi.ModTime().UnixNano() == n.MTime && rs.groupInPlace(dst, fi, st, n)
+		// names in the target (groupInPlace): a group of fifos or
+		// symlinks as well as of regular files.
+		return sameEntry(dst, fi, st, n) && rs.groupInPlace(dst, fi, st, n)
 	}
+	return sameEntry(dst, fi, st, n)
+}
+
+// sameEntry says whether fi at dst is of n's kind with n's size and mtime
+// (a regular file), target (a symlink) or number (a device).
+func sameEntry(dst string, fi os.FileInfo, st *syscall.Stat_t, n *tree.Node) bool {
 	switch t := st.Mode & unix.S_IFMT; n.Kind {
 	case tree.KindFile:
 		return t == unix.S_IFREG && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.MTime

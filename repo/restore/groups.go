@@ -19,11 +19,12 @@ import (
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
-// groupNames lists where the names of each hardlink group of regular files
-// the restore takes land in the target, by device and inode: the walk of
-// the restore made again over the snapshot's trees, without writing, the
-// first time groupInPlace needs it. ok false: a tree could not be read,
-// and no group is taken as it is. Walker only.
+// groupNames lists where the names of each hardlink group (of regular
+// files, fifos, symlinks, devices or sockets) the restore takes land in
+// the target, by device and inode: the walk of the restore made again over
+// the snapshot's trees, without writing, the first time groupInPlace
+// needs it. ok false: a tree could not be read, and no group is taken as
+// it is. Walker only.
 type groupNames struct {
 	listed, ok bool
 	paths      map[[2]uint64][]string
@@ -32,11 +33,11 @@ type groupNames struct {
 	names map[[2]uint64]map[string]bool
 }
 
-// groupInPlace says whether the existing regular file fi at dst, with
-// several names and n's size and mtime, is n's hardlink group as an
-// earlier restore left it: each of its names one of the group's names
-// that this restore takes, in the target. Then it is the snapshot's copy
-// as a file with one name is: setting n's metadata on it changes nothing
+// groupInPlace says whether the existing entry fi at dst, with several
+// names and n's kind (and size and mtime, target or number), is n's
+// hardlink group as an earlier restore left it: each of its names one of
+// the group's names that this restore takes, in the target. Then it is
+// the snapshot's copy as a file with one name is: setting n's metadata on it changes nothing
 // outside the target, and the group's other names find it linked
 // already. A file with a name elsewhere (a link planted in the target to
 // a file outside it, a name the snapshot does not give it) is not.
@@ -46,7 +47,7 @@ type groupNames struct {
 // the snapshot for one entry) cannot make fewer names look like all of
 // the file's. Walker only.
 func (rs *restorer) groupInPlace(dst string, fi os.FileInfo, st *syscall.Stat_t, n *tree.Node) bool {
-	if n.Kind != tree.KindFile || n.Links < 2 {
+	if n.Kind == tree.KindDir || n.Links < 2 {
 		return false
 	}
 	g := &rs.groups
@@ -191,7 +192,7 @@ func (rs *restorer) listGroups() bool {
 				if !walk(n.Subtree, filepath.Join(dst, n.Name), crel) {
 					return false
 				}
-			case n.Kind == tree.KindFile && n.Links > 1 && take:
+			case n.Kind != tree.KindDir && n.Links > 1 && take:
 				k := [2]uint64{n.Dev, n.Inode}
 				rs.groups.paths[k] = append(rs.groups.paths[k], filepath.Join(dst, n.Name))
 			}
