@@ -641,3 +641,23 @@ func TestSearchSeesNewSnapshots(t *testing.T) {
 		t.Fatalf("%d versions, want 3 (one per host):\n%s", len(v.versions), h.a.View())
 	}
 }
+
+// On a 40x10 terminal the restore dialog with its folder field was cut at
+// the bottom: "never" and "[ Start restore ]" were not on the screen, so
+// that ←/→ could pick a choice no one saw. The fields stay whole; the
+// title, the entries and the hint give way.
+func TestRestoreDialogShortKeepsFields(t *testing.T) {
+	for _, size := range [][2]int{{40, 10}, {40, 8}, {30, 9}} {
+		h := newHarness(t, newFixture(t), size[0], size[1])
+		h.keys("enter", "space", "space", "R", "right")
+		h.contains("Where:", "folder", "Folder:", "Existing:", "if-changed", "always", "never", "[ Start restore ]")
+	}
+	// Shorter than the fields: the one being changed is on the screen.
+	h := newHarness(t, newFixture(t), 40, 6)
+	h.keys("enter", "space", "space", "R", "right")
+	h.contains("Where:")
+	h.keys("tab", "tab")
+	h.contains("Existing:", "never")
+	h.keys("tab")
+	h.contains("[ Start restore ]")
+}

@@ -36,9 +36,26 @@ func (p *restorePage) view(a *App, w, h int) string {
 	for i, l := range head {
 		head[i] = styleHeader.Render(l)
 	}
-	form := append(wrapDialog(p.formText(), w), "")
+	fields := wrapDialog(p.formText(), w)
+	form := append(append([]string{}, fields...), "")
 	for _, l := range wrapDialog("enter starts · tab moves · ←/→ changes · esc cancels", w) {
 		form = append(form, styleDim.Render(l))
+	}
+	if len(head)+len(form)+3 > h {
+		// Too short for it all (40x10): the fields stay whole, as
+		// much of the title as fits above them, and the entries and
+		// the hint give way, so that no choice is made off the screen.
+		// Shorter than the fields: those from the one being changed.
+		if len(fields) > h {
+			sel := 0
+			for i, l := range fields {
+				if strings.HasPrefix(l, "> ") {
+					sel = i
+				}
+			}
+			return strings.Join(fields[min(sel, len(fields)-h):], "\n")
+		}
+		return strings.Join(append(head[:min(len(head), h-len(fields))], fields...), "\n")
 	}
 	// The form is never cut: the entries get the lines it leaves.
 	room := max(1, h-len(head)-len(form)-2)
