@@ -259,7 +259,10 @@ func (p *restorePage) state(j restoreJob) string {
 	switch {
 	case !j.done || st == nil || j.err != nil && !errors.Is(j.err, restore.ErrIncomplete) && !stopped:
 		return "not restored"
-	case st.Files+st.Dirs+st.Links+st.Others == 0 && st.Skipped > 0 && st.Stopped == 0:
+	case st.Files+st.NewDirs+st.Links+st.Others == 0 && st.Skipped > 0 && st.Stopped == 0:
+		// Folders that were there already and only given their
+		// metadata again (a marked folder's subfolders, run again)
+		// do not make it restored.
 		return "kept"
 	case !stopped:
 		return "restored"

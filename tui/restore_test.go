@@ -707,3 +707,39 @@ func TestRestoreFolderTildeWithoutHome(t *testing.T) {
 		t.Errorf("folder ~/restored with HOME=/home/ann: %v", err)
 	}
 }
+
+// A restore run again into the folder of its first run keeps everything;
+// the report said "kept" for a marked folder without subfolders (media)
+// but "restored" for one with a subfolder (docs, holding notes), whose
+// existing subfolder counted as restored, and unmarked it: the two were
+// told apart by nothing that happened on disk. A folder made is still
+// reported restored.
+func TestRestoreRerunReportsFoldersKept(t *testing.T) {
+	f, h := liveHarness(t)
+	dst := filepath.Join(t.TempDir(), "out")
+	restoreBoth := func() {
+		if h.a.marks.count() == 0 {
+			markLive(t, f, h, "docs")
+			markLive(t, f, h, "media")
+		}
+		h.keys("R", "right", "tab", "ctrl+u")
+		h.typeText(dst)
+		h.keys("enter")
+		h.contains("Restore finished in")
+	}
+	restoreBoth()
+	h.contains("restored     "+filepath.Join(f.Source, "docs"), "restored     "+filepath.Join(f.Source, "media"))
+	h.keys("esc")
+	restoreBoth()
+	h.contains("kept         "+filepath.Join(f.Source, "docs"), "kept         "+filepath.Join(f.Source, "media"))
+	if h.a.marks.count() != 2 {
+		t.Errorf("%d marks left, want the 2 kept", h.a.marks.count())
+	}
+	h.keys("esc")
+	// An empty subfolder made anew: docs is restored.
+	if err := os.RemoveAll(filepath.Join(dst, "docs", "notes")); err != nil {
+		t.Fatal(err)
+	}
+	restoreBoth()
+	h.contains("restored     "+filepath.Join(f.Source, "docs"), "kept         "+filepath.Join(f.Source, "media"))
+}

@@ -114,6 +114,10 @@ type Stats struct {
 	// Verified counts the files read back and found equal to the
 	// snapshot (Options.Verify).
 	Verified int64
+	// NewDirs counts the folders among Dirs that were not there before
+	// (with DryRun, that would be made): the others were there already
+	// and only given the snapshot's metadata.
+	NewDirs int64
 }
 
 // ErrIncomplete: some paths could not be restored; each was reported
@@ -202,8 +206,8 @@ type restorer struct {
 	// first name's immutable or append-only flag.
 	linkFlagsMu sync.Mutex
 	stats       struct {
-		files, dirs, others, links, bytes, skipped, skippedBytes, deleted, errors, stopped, filesDone, totalBytes atomic.Int64
-		walkDone                                                                                                  atomic.Bool
+		files, dirs, newDirs, others, links, bytes, skipped, skippedBytes, deleted, errors, stopped, filesDone, totalBytes atomic.Int64
+		walkDone                                                                                                           atomic.Bool
 	}
 }
 
@@ -482,7 +486,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 			opt.Warn(opt.Target, err)
 		}
 	}
-	st := &Stats{Files: rs.stats.files.Load(), Dirs: rs.stats.dirs.Load(), Others: rs.stats.others.Load(), Links: rs.stats.links.Load(),
+	st := &Stats{Files: rs.stats.files.Load(), Dirs: rs.stats.dirs.Load(), NewDirs: rs.stats.newDirs.Load(), Others: rs.stats.others.Load(), Links: rs.stats.links.Load(),
 		Bytes: rs.stats.bytes.Load(), Skipped: rs.stats.skipped.Load(), SkippedBytes: rs.stats.skippedBytes.Load(), Deleted: rs.stats.deleted.Load(),
 		Errors: rs.stats.errors.Load(), Stopped: rs.stats.stopped.Load(), Verified: verified}
 	if ctx.Err() != nil {

@@ -82,6 +82,9 @@ func (rs *restorer) ensure(d *lazyDir) bool {
 	}
 	d.files = nil
 	rs.stats.dirs.Add(1)
+	if !existed {
+		rs.stats.newDirs.Add(1)
+	}
 	return true
 }
 
