@@ -73,7 +73,11 @@ func runRestore(ctx context.Context, r *repo.Repository, sizes *sizeCache, jobs 
 	refused := map[int]error{}
 	var clear []restoreJob
 	for i, j := range jobs {
-		if err := checkWay(j.folder, j.target); err != nil {
+		err := checkWay(j.folder, j.target)
+		if err == nil && j.folder == "" && j.target == j.dst {
+			err = checkMarkedDir(j.dst)
+		}
+		if err != nil {
 			refused[i] = err
 			warn(j.dst, err)
 			continue
@@ -214,6 +218,29 @@ func checkWay(folder, target string) error {
 		}
 	}
 	return nil
+}
+
+// checkMarkedDir says why a marked folder restored in the original
+// location must not be restored at dst, its own path, which is its
+// restore's target: something is there that is no folder. A symlink
+// would be followed, the snapshot's files written into the folder it
+// points to and that folder given the marked one's metadata.
+func checkMarkedDir(dst string) error {
+	fi, err := fsmeta.Lstat(dst)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return nil
+	}
+	what := "a file"
+	if fi.Mode()&os.ModeSymlink != 0 {
+		what = "a symlink"
+	}
+	return fmt.Errorf("%s is %s, where the snapshot has a folder: nothing is restored through it", dst, what)
 }
 
 // makeParents makes the missing folders between each job's root and its

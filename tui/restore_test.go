@@ -743,3 +743,41 @@ func TestRestoreRerunReportsFoldersKept(t *testing.T) {
 	restoreBoth()
 	h.contains("restored     "+filepath.Join(f.Source, "docs"), "kept         "+filepath.Join(f.Source, "media"))
 }
+
+// Restored in the original location, a marked folder that is now a
+// symlink (docs/notes -> a folder elsewhere) was restored through it:
+// the snapshot's files went into the folder it points to, which got the
+// snapshot folder's mode and times, and the report said the folder was
+// restored; cairn restore replaces such a symlink instead. Now it is
+// refused, as it is when restoring into a folder, and the rest is
+// restored.
+func TestRestoreInPlaceDoesNotFollowMarkedSymlink(t *testing.T) {
+	f, h := liveHarness(t)
+	outside := filepath.Join(t.TempDir(), "outside")
+	if err := os.Mkdir(outside, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	notes := filepath.Join(f.Source, "docs", "notes")
+	if err := os.RemoveAll(notes); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, notes); err != nil {
+		t.Fatal(err)
+	}
+	a := filepath.Join(f.Source, "docs", "a.txt")
+	want, _ := os.ReadFile(a)
+	os.WriteFile(a, []byte("changed\n"), 0o644)
+	markLive(t, f, h, "docs/notes")
+	markLive(t, f, h, "docs/a.txt")
+	h.keys("R", "down", "right", "enter") // original location, always
+	h.contains("Restore finished with failures", "failed       "+notes, notes+" is a symlink")
+	if ents, err := os.ReadDir(outside); err != nil || len(ents) != 0 {
+		t.Errorf("%s, outside the snapshot's folder, holds %d entries (%v)", outside, len(ents), err)
+	}
+	if fi, err := os.Stat(outside); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the folder the symlink points to was changed: %v %v", fi.Mode(), err)
+	}
+	if got, _ := os.ReadFile(a); string(got) != string(want) {
+		t.Errorf("docs/a.txt not restored: %q", got)
+	}
+}
