@@ -259,35 +259,7 @@ func TestSocketStrangersCannotHoldConnections(t *testing.T) {
 	}
 	refused()
 
-	var conns []net.Conn
-	for range 10 {
-		c, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns = append(conns, c)
-	}
-	// Closed by the daemon: a read ends (EOF) rather than waiting.
-	closed := func(c net.Conn, within time.Duration) bool {
-		c.SetReadDeadline(time.Now().Add(within))
-		_, err := c.Read(make([]byte, 1))
-		return !errors.Is(err, os.ErrDeadlineExceeded)
-	}
-	open := 0
-	for _, c := range conns {
-		if !closed(c, 100*time.Millisecond) {
-			open++
-		}
-	}
-	if open > 4 {
-		t.Fatalf("%d idle connections of a refused caller held open, want at most 4", open)
-	}
-	for i, c := range conns {
-		if !closed(c, 2*time.Second) {
-			t.Fatalf("connection %d of a refused caller still open after %s", i, strangerTimeout)
-		}
-	}
+	idleConnectionsCapped(t, path, "a refused caller")
 	refused() // the places are free again
 }
 
@@ -359,34 +331,7 @@ func TestSocketGroupStrangersCannotHoldConnections(t *testing.T) {
 	go srv.Serve(sl)
 	t.Cleanup(func() { srv.Close() })
 
-	var conns []net.Conn
-	for range 10 {
-		c, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns = append(conns, c)
-	}
-	closed := func(c net.Conn, within time.Duration) bool {
-		c.SetReadDeadline(time.Now().Add(within))
-		_, err := c.Read(make([]byte, 1))
-		return !errors.Is(err, os.ErrDeadlineExceeded)
-	}
-	open := 0
-	for _, c := range conns {
-		if !closed(c, 100*time.Millisecond) {
-			open++
-		}
-	}
-	if open > 4 {
-		t.Fatalf("%d idle connections of a caller not yet looked up held open, want at most 4", open)
-	}
-	for i, c := range conns {
-		if !closed(c, 2*time.Second) {
-			t.Fatalf("connection %d of a caller not yet looked up still open after %s", i, strangerTimeout)
-		}
-	}
+	idleConnectionsCapped(t, path, "a caller not yet looked up")
 	// A caller guard lets in (here: allowed by the time its request
 	// comes) keeps its connection past strangerTimeout.
 	c, err := net.Dial("unix", path)
@@ -416,4 +361,41 @@ func TestSocketGroupStrangersCannotHoldConnections(t *testing.T) {
 	get()
 	time.Sleep(strangerTimeout + 300*time.Millisecond)
 	get() // not closed as a stranger's
+}
+
+// idleConnectionsCapped opens 10 connections to the socket at path and
+// sends nothing: the daemon must hold at most 4 of them open (the test
+// sets maxStrangers), and close every one within strangerTimeout. who
+// names the caller in the failures.
+func idleConnectionsCapped(t *testing.T, path, who string) {
+	t.Helper()
+	var conns []net.Conn
+	for range 10 {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	// Closed by the daemon: a read ends (EOF) rather than waiting.
+	closed := func(c net.Conn, within time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(within))
+		_, err := c.Read(make([]byte, 1))
+		return !errors.Is(err, os.ErrDeadlineExceeded)
+	}
+	open := 0
+	for _, c := range conns {
+		if !closed(c, 100*time.Millisecond) {
+			open++
+		}
+	}
+	if open > 4 {
+		t.Fatalf("%d idle connections of %s held open, want at most 4", open, who)
+	}
+	for i, c := range conns {
+		if !closed(c, 2*time.Second) {
+			t.Fatalf("connection %d of %s still open after %s", i, who, strangerTimeout)
+		}
+	}
 }
