@@ -83,6 +83,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	// created at once.
 	tmp := dst
 	reserved := false
+	var reservedIno [2]uint64
 	f, err := openWrite(dst, unix.O_CREAT|unix.O_EXCL, writingModeOf(n))
 	if err == nil && n.Size >= bigFile {
 		// A large file takes long to write: a restore killed meanwhile
@@ -101,8 +102,13 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		// (exFAT, vfat): left with the mtime of its making, it would
 		// be an empty file newer than the snapshot's copy, kept.
 		reserved = true
-		stale := unix.NsecToTimeval(min(0, n.MTime-1))
-		err = unix.Futimes(int(f.Fd()), []unix.Timeval{stale, stale})
+		var st unix.Stat_t
+		err = unix.Fstat(int(f.Fd()), &st)
+		reservedIno = [2]uint64{st.Dev, st.Ino}
+		if err == nil {
+			stale := unix.NsecToTimeval(min(0, n.MTime-1))
+			err = unix.Futimes(int(f.Fd()), []unix.Timeval{stale, stale})
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -110,7 +116,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 			f, tmp, err = createTemp(dst, writingModeOf(n))
 		}
 		if err != nil {
-			fsmeta.Remove(dst)
+			removeReserved(dst, reservedIno)
 			rs.warn(dst, err)
 			rs.firstFailed(n)
 			return
@@ -141,7 +147,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		}
 		fsmeta.Remove(tmp)
 		if reserved {
-			fsmeta.Remove(dst)
+			removeReserved(dst, reservedIno)
 		}
 		rs.warn(dst, err)
 		rs.firstFailed(n)
@@ -177,7 +183,7 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		}
 	}
 	rs.stats.totalBytes.Add(int64(n.Size))
-	of := &openFile{path: dst, tmp: tmp, existed: exists, reserved: reserved, f: f, node: n, ino: ino}
+	of := &openFile{path: dst, tmp: tmp, existed: exists, reserved: reserved, reservedIno: reservedIno, f: f, node: n, ino: ino}
 	if n.Links > 1 {
 		rs.links[[2]uint64{n.Dev, n.Inode}].file = of // its first name
 	}
@@ -207,6 +213,23 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		off += int64(c.Size)
 	}
 	rs.chunkDone(of)
+}
+
+// removeReserved removes the empty file a large new file's restore made
+// at path to keep its name taken (inode ino), once that restore failed:
+// only while it is still that empty file. Another restore into the same
+// target, or a user, may have put a complete file there meanwhile, which
+// stays.
+func removeReserved(path string, ino [2]uint64) {
+	fi, err := fsmeta.Lstat(path)
+	if err != nil {
+		return
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.Mode().IsRegular() || fi.Size() != 0 || [2]uint64{uint64(st.Dev), st.Ino} != ino {
+		return
+	}
+	fsmeta.Remove(path)
 }
 
 // openWrite opens path for writing with flags (O_WRONLY and O_CLOEXEC
@@ -378,7 +401,7 @@ func (rs *restorer) chunkDone(of *openFile) {
 	if of.failed.Load() {
 		fsmeta.Remove(of.tmp)
 		if of.reserved {
-			fsmeta.Remove(of.path) // the empty file that kept its name
+			removeReserved(of.path, of.reservedIno)
 		}
 		// Bytes count what was restored: not what was removed.
 		rs.stats.bytes.Add(-of.written.Load())

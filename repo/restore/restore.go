@@ -231,15 +231,18 @@ type dirMeta struct {
 
 // openFile is a regular file being written by the workers.
 type openFile struct {
-	path      string   // its final name
-	tmp       string   // the name it is written under until complete
-	existed   bool     // something was at path when the restore came to it
-	reserved  bool     // new and large: an empty file keeps path taken until tmp replaces it
-	f         *os.File // tmp; nil when opened for each write
-	node      *tree.Node
-	remaining atomic.Int64
-	failed    atomic.Bool
-	stop      atomic.Bool // failed because the restore was stopped
+	path     string // its final name
+	tmp      string // the name it is written under until complete
+	existed  bool   // something was at path when the restore came to it
+	reserved bool   // new and large: an empty file keeps path taken until tmp replaces it
+	// reservedIno: that empty file's device and inode, so that only it
+	// is removed if the file fails, not another put at path meanwhile
+	reservedIno [2]uint64
+	f           *os.File // tmp; nil when opened for each write
+	node        *tree.Node
+	remaining   atomic.Int64
+	failed      atomic.Bool
+	stop        atomic.Bool // failed because the restore was stopped
 	// damaged: some chunks could not be read (damaged or missing in
 	// the repository). The rest is still written, and the file is put in
 	// place with zeros where those chunks belong, without the snapshot's
