@@ -20,19 +20,19 @@ import (
 var errNameTaken = errors.New("the target filesystem gives this name to another entry restored into this folder (it ignores case or changes names); not restored")
 
 // takenHere says whether the entry found at dst, in parent, is another
-// one this restore put there. In a folder it made, anything is; in one
-// that was there, an entry under another name (the folder's listing
-// lacks dst's own) after a name that differs from dst's only in case.
-// Walker only.
+// one this restore put there: an entry under another name (the folder's
+// listing lacks dst's own), in a folder this restore made, or in one
+// that was there after a name that differs from dst's only in case. An
+// entry under dst's own name in a folder this restore made was put there
+// by someone else meanwhile (another restore into the same target, a
+// user's cp): it is judged as any existing one, not blamed on the
+// filesystem. Walker only.
 func (rs *restorer) takenHere(parent *lazyDir, dst string) bool {
 	if parent == nil || rs.opt.DryRun {
 		return false
 	}
-	if parent.mine {
-		return true
-	}
 	name := filepath.Base(dst)
-	if !parent.folded[strings.ToLower(name)] {
+	if !parent.mine && !parent.folded[strings.ToLower(name)] {
 		return false
 	}
 	f, err := os.Open(filepath.Dir(dst))
