@@ -92,9 +92,11 @@ holding it. With --overwrite always this rolls a folder back
 to the snapshot, as rsync --delete would; with if-changed, a file newer than
 the snapshot's copy stays (reported), and all else goes back. Symlinks are
 removed, never followed (but for one above the paths, followed as said above),
-and nothing outside --target is touched; nor is another filesystem mounted
-in it (a folder it would delete or replace that is a mount point is an
-error, and what is on it is left). A folder where something
+and nothing outside --target is touched. A folder it would delete or replace
+that is a mount point is an error, and what is on it is left; a filesystem
+mounted on one of the snapshot's folders (a new /home partition) is restored
+into, and deleted from, as that folder, as rsync --delete without -x does. A
+folder where something
 could not be restored keeps what it has (and so does every folder above it),
 as does one the ingest did not take whole (an entry it could not read or
 that --exclude-larger-than left out, a mount point --one-file-system did
