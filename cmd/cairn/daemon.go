@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -230,7 +231,7 @@ func (g *globals) daemonClient(ctx context.Context, readsPaths bool) (*daemon.Cl
 			"set CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD")
 		return nil, nil
 	}
-	c.SetPassword(pw)
+	c.SetPassword(g.legacyDaemonPassword(ctx, c, pw))
 	g.daemon.host = info.Host
 	g.verbosef("using the daemon at %s (pid %d)", path, info.PID)
 	return c, nil
@@ -252,6 +253,40 @@ func (g *globals) daemonPassword(ctx context.Context) ([]byte, error) {
 		pw = []byte{} // given, and empty: as wrong as any other
 	}
 	return pw, nil
+}
+
+// legacyDaemonPassword returns the password to give the daemon: pw, or,
+// when the daemon refuses pw as wrong, the password as cairn read it
+// before a leading byte order mark was dropped (ccbaf1d) or before
+// backslashes inside double quotes were kept in a password command
+// (7019113), if the daemon takes that one. A repository made before
+// opens with it directly (open tries the same), and must through the
+// daemon too. Only a password file with a mark or a command that those
+// changes split otherwise costs the extra check.
+func (g *globals) legacyDaemonPassword(ctx context.Context, c *daemon.Client, pw []byte) []byte {
+	if pw == nil || g.withBOM == nil && g.oldSplit == nil {
+		return pw
+	}
+	wrong := func(p []byte) bool {
+		c.SetPassword(p)
+		var ae *daemon.APIError
+		return errors.As(c.Auth(ctx), &ae) && ae.Code == exitWrongPass
+	}
+	if !wrong(pw) {
+		return pw
+	}
+	if g.withBOM != nil && !bytes.Equal(g.withBOM, pw) && !wrong(g.withBOM) {
+		return g.withBOM
+	}
+	if g.oldSplit != nil {
+		if out, err := g.runPasswordCommand(ctx, g.oldSplit); err == nil {
+			if old := firstLine(out); len(old) > 0 && !bytes.Equal(old, pw) && !wrong(old) {
+				g.notice("cairn: the repository's password is what the password command printed with the backslashes inside its double quotes dropped, as cairn read it before: set the password it prints now with cairn key passwd")
+				return old
+			}
+		}
+	}
+	return pw
 }
 
 // declinedBy records that the daemon at path serving the repository did
@@ -301,7 +336,7 @@ func (g *globals) requireDaemon(ctx context.Context) (*daemon.Client, *daemon.In
 	if err != nil {
 		return nil, nil, err
 	}
-	c.SetPassword(pw)
+	c.SetPassword(g.legacyDaemonPassword(ctx, c, pw))
 	return c, info, nil
 }
 

@@ -215,3 +215,51 @@ sources:
 		t.Fatalf("exit %d after SIGTERM", code)
 	}
 }
+
+// TestDaemonLegacyPassword: a repository made before a password file's
+// byte order mark was dropped (ccbaf1d), or before backslashes inside a
+// password command's double quotes were kept (7019113), opens with the
+// same file or command directly, and must through the daemon too: the
+// client sent only the password as read now, and the daemon refused it
+// (exit 12) where --no-daemon worked. cairn status too.
+func TestDaemonLegacyPassword(t *testing.T) {
+	c := newCLIAt(t, filepath.Join(t.TempDir(), "repo"), "CAIRN_PASSWORD_FILE=", "CAIRN_PASSWORD=\ufeffold")
+	c.ok("init", "--insecure-kdf")
+	work := t.TempDir()
+	bom := filepath.Join(work, "bom")
+	os.WriteFile(bom, []byte("\ufeffold\n"), 0o600)
+	plain := filepath.Join(work, "plain")
+	os.WriteFile(plain, []byte("s3cretn\n"), 0o600)
+	c.ok("key", "add", "--insecure-kdf", "--new-password-file", plain)
+
+	sock := filepath.Join(socketDir(t), "cairn.sock")
+	cfgPath := filepath.Join(work, "cairn.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nsocket: %s\n",
+		c.repoDir(), plain, filepath.Join(work, "dcache"), sock)), 0o600)
+	startDaemon(t, c, cfgPath, sock)
+
+	for _, env := range [][]string{
+		{"CAIRN_PASSWORD_FILE=" + bom},
+		{"CAIRN_PASSWORD_COMMAND=printf \"s3cret\\n\""},
+	} {
+		for _, via := range []string{"--no-daemon", "--socket=" + sock} {
+			cmd := c.cmd("ingest", "--stdin", "--source", "legacy", "-q", via)
+			cmd.Env = append(append([]string{}, c.env...), append([]string{"CAIRN_PASSWORD="}, env...)...)
+			cmd.Stdin = strings.NewReader("dump")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				t.Errorf("%v ingest --stdin %s: %v: %s", env, via, err, stderr.String())
+			}
+		}
+		// status finds the daemon itself (requireDaemon)
+		cmd := c.cmd("status", "--socket="+sock)
+		cmd.Env = append(append([]string{}, c.env...), append([]string{"CAIRN_PASSWORD="}, env...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%v status: %v: %s", env, err, out)
+		}
+	}
+	if out := c.ok("snapshots", "--no-daemon", "--json"); strings.Count(out, `"source":"legacy"`) != 4 {
+		t.Fatalf("want 4 snapshots of source legacy, got %s", out)
+	}
+}
