@@ -616,6 +616,17 @@ func (g *ingester) ingestStdin() (*tree.Node, error) {
 	case sameButTimes(n, prev):
 		counter = &g.counts.filesUnchanged
 		g.streamSame = true
+	case g.opt.Notice != nil && sameButOwnerAndMode(n, prev):
+		// Saved before ce366bf (0644) or, through a daemon, before
+		// f39656b (the daemon's): the same stream is counted changed
+		// this once, and --skip-if-unchanged writes a snapshot; say
+		// why, or it looks like a dump that changed.
+		now, was := fmt.Sprintf("mode %04o", n.Mode), fmt.Sprintf("mode %04o", prev.Mode)
+		if n.UID != prev.UID || n.GID != prev.GID {
+			now += fmt.Sprintf(", owner %d:%d", n.UID, n.GID)
+			was += fmt.Sprintf(", owner %d:%d", prev.UID, prev.GID)
+		}
+		g.opt.Notice("/"+name, fmt.Sprintf("the same stream as in the parent snapshot, but saved with %s where the parent has %s (as cairn saved streams before): counted changed this once", now, was))
 	}
 	counter.Add(1)
 	g.item("/"+name, counter)

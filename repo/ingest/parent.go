@@ -158,6 +158,14 @@ func sameButTimes(a, b *tree.Node) bool {
 	return sameButATime(&x, &y)
 }
 
+// sameButOwnerAndMode reports whether a and b differ only in their times,
+// owner and mode.
+func sameButOwnerAndMode(a, b *tree.Node) bool {
+	y := *b
+	y.Mode, y.UID, y.GID, y.User, y.Group = a.Mode, a.UID, a.GID, a.User, a.Group
+	return sameButTimes(a, &y)
+}
+
 // parentTrees is a chosen parent snapshot's folders, read from its trees
 // as the walk reaches them, and dropped once the walk is done with them.
 type parentTrees struct {

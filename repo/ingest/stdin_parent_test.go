@@ -62,3 +62,38 @@ func TestStreamSkipIfUnchanged(t *testing.T) {
 		t.Errorf("other.sql skipped as the same as app.sql")
 	}
 }
+
+// The same stream saved before as another user's (through a daemon,
+// before f39656b) or with mode 0644 (before ce366bf) is counted changed
+// once, and with --skip-if-unchanged saved again: the ingest says why,
+// where it looked like a dump that changed. A dump that changed, or one
+// saved as before, says nothing.
+func TestStreamSavedOtherwiseBeforeSaid(t *testing.T) {
+	r := repo.TestRepository(t)
+	var notices []string
+	opt := func(data string) ingest.Options {
+		o := stream("app.sql", data, true)
+		o.Notice = func(path, msg string) { notices = append(notices, path+": "+msg) }
+		return o
+	}
+	before := opt("app dump\n")
+	before.StdinOwner = &ingest.Owner{UID: 4321, GID: 4321}
+	run(t, r, before)
+	if len(notices) != 0 {
+		t.Fatalf("first stream: notices %q", notices)
+	}
+	res := run(t, r, opt("app dump\n"))
+	if res.Skipped || res.Snapshot.Summary.FilesChanged != 1 {
+		t.Fatalf("a stream saved as another user's: skipped %v, %d changed; want saved, 1 changed", res.Skipped, res.Snapshot.Summary.FilesChanged)
+	}
+	if len(notices) != 1 || !strings.Contains(notices[0], "/app.sql: the same stream as in the parent snapshot") || !strings.Contains(notices[0], "owner 4321:4321") {
+		t.Fatalf("notices %q, want one saying the stream is the same but its owner was 4321:4321", notices)
+	}
+	notices = nil
+	if res := run(t, r, opt("app dump\n")); !res.Skipped || len(notices) != 0 {
+		t.Fatalf("the same stream again: skipped %v, notices %q", res.Skipped, notices)
+	}
+	if res := run(t, r, opt("app dump, changed\n")); res.Skipped || len(notices) != 0 {
+		t.Fatalf("a changed stream: skipped %v, notices %q", res.Skipped, notices)
+	}
+}
