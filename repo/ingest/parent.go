@@ -72,6 +72,12 @@ func sameAsParent(sn, parent *repo.Snapshot, load func(id.ID) ([]*tree.Node, err
 	if parent == nil || !repo.SamePaths(sn.Paths, parent.Paths) {
 		return false
 	}
+	// The hardlink counts a mount reports: a parent written before
+	// 625ca2c lists no group seen through a bind mount, and kept in its
+	// place it would go on showing such a group's nlink as the source's.
+	if !slices.Equal(sn.Links, parent.Links) {
+		return false
+	}
 	if slices.Contains(sn.Paths, "/") && !bytes.Equal(sn.Root, parent.Root) {
 		a, errA := tree.DecodeNode(sn.Root)
 		b, errB := tree.DecodeNode(parent.Root)

@@ -438,3 +438,38 @@ func TestParentNotAfterSnapshotTime(t *testing.T) {
 		t.Fatalf("parent %v, want %s (not %s, dated in the future)", p, now.ID, fut.ID)
 	}
 }
+
+// --skip-if-unchanged writes a snapshot when only the hardlink counts it
+// lists differ from the parent's: a parent written before 625ca2c lacks
+// the count of a group seen through a bind mount, and skipping kept it as
+// the latest snapshot, whose mount showed nlink 2 for a group of 4 names.
+func TestSkipIfUnchangedLinkCountsDiffer(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	a := filepath.Join(src, "a")
+	os.WriteFile(a, []byte("shared"), 0o644)
+	if err := os.Link(a, filepath.Join(src, "b")); err != nil {
+		t.Fatal(err)
+	}
+	r := repo.TestRepository(t)
+	// Only a: a group of one name in the snapshot, listed in Links.
+	opt := ingest.Options{Paths: []string{a}, Host: "h", SkipIfUnchanged: true}
+	first := run(t, r, opt)
+	if len(first.Snapshot.Links) != 1 {
+		t.Fatalf("snapshot links %+v, want one group", first.Snapshot.Links)
+	}
+	opt.Parent = first.Snapshot.ID.String()
+	if res := run(t, r, opt); !res.Skipped {
+		t.Fatalf("an unchanged ingest with the same link counts was saved")
+	}
+	older := *first.Snapshot
+	older.Links = nil
+	if err := r.SaveSnapshot(ctx, &older); err != nil {
+		t.Fatal(err)
+	}
+	opt.Parent = older.ID.String()
+	res := run(t, r, opt)
+	if res.Skipped {
+		t.Fatalf("skipped though the parent lists no link count and the new snapshot lists %+v", res.Snapshot.Links)
+	}
+}
