@@ -231,7 +231,10 @@ func (g *globals) daemonClient(ctx context.Context, readsPaths bool) (*daemon.Cl
 			"set CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD")
 		return nil, nil
 	}
-	c.SetPassword(g.legacyDaemonPassword(ctx, c, pw))
+	if pw, err = g.legacyDaemonPassword(ctx, c, pw); err != nil {
+		return nil, err
+	}
+	c.SetPassword(pw)
 	g.daemon.host = info.Host
 	g.verbosef("using the daemon at %s (pid %d)", path, info.PID)
 	return c, nil
@@ -263,30 +266,41 @@ func (g *globals) daemonPassword(ctx context.Context) ([]byte, error) {
 // opens with it directly (open tries the same), and must through the
 // daemon too. Only a password file with a mark or a command that those
 // changes split otherwise costs the extra check.
-func (g *globals) legacyDaemonPassword(ctx context.Context, c *daemon.Client, pw []byte) []byte {
+//
+// Every wrong password counts against the caller's uid in the daemon
+// (a pause after a few): when pw and the older reading are both
+// refused, the refusal of pw is the error (exit 12, as directly), and pw
+// is not given a third time by the command itself. An older reading is
+// taken only when the daemon accepts it, not when it answers otherwise
+// (a pause, an error): the command then gives pw, and hears why.
+func (g *globals) legacyDaemonPassword(ctx context.Context, c *daemon.Client, pw []byte) ([]byte, error) {
 	if pw == nil || g.withBOM == nil && g.oldSplit == nil {
-		return pw
+		return pw, nil
 	}
-	wrong := func(p []byte) bool {
+	auth := func(p []byte) error {
 		c.SetPassword(p)
+		return c.Auth(ctx)
+	}
+	wrong := func(err error) bool {
 		var ae *daemon.APIError
-		return errors.As(c.Auth(ctx), &ae) && ae.Code == exitWrongPass
+		return errors.As(err, &ae) && ae.Code == exitWrongPass
 	}
-	if !wrong(pw) {
-		return pw
+	refused := auth(pw)
+	if !wrong(refused) {
+		return pw, nil
 	}
-	if g.withBOM != nil && !bytes.Equal(g.withBOM, pw) && !wrong(g.withBOM) {
-		return g.withBOM
+	if g.withBOM != nil && !bytes.Equal(g.withBOM, pw) && auth(g.withBOM) == nil {
+		return g.withBOM, nil
 	}
 	if g.oldSplit != nil {
 		if out, err := g.runPasswordCommand(ctx, g.oldSplit); err == nil {
-			if old := firstLine(out); len(old) > 0 && !bytes.Equal(old, pw) && !wrong(old) {
+			if old := firstLine(out); len(old) > 0 && !bytes.Equal(old, pw) && auth(old) == nil {
 				g.notice("cairn: the repository's password is what the password command printed with the backslashes inside its double quotes dropped, as cairn read it before: set the password it prints now with cairn key passwd")
-				return old
+				return old, nil
 			}
 		}
 	}
-	return pw
+	return nil, daemonError(refused)
 }
 
 // declinedBy records that the daemon at path serving the repository did
@@ -336,7 +350,10 @@ func (g *globals) requireDaemon(ctx context.Context) (*daemon.Client, *daemon.In
 	if err != nil {
 		return nil, nil, err
 	}
-	c.SetPassword(g.legacyDaemonPassword(ctx, c, pw))
+	if pw, err = g.legacyDaemonPassword(ctx, c, pw); err != nil {
+		return nil, nil, err
+	}
+	c.SetPassword(pw)
 	return c, info, nil
 }
 

@@ -263,3 +263,43 @@ func TestDaemonLegacyPassword(t *testing.T) {
 		t.Fatalf("want 4 snapshots of source legacy, got %s", out)
 	}
 }
+
+// TestDaemonWrongPasswordWithBOM: a wrong password from a file with a
+// byte order mark is checked by the daemon as read now and as read before
+// the mark was dropped; each refusal counts against the uid, and a few
+// bring a pause ("too many wrong passwords", exit 1). The client gave the
+// refused password a third time with the command itself, so the first
+// such command already brought the pause, and the next one, a moment
+// later, exited 1 instead of 12 (wrong password) as it does directly.
+func TestDaemonWrongPasswordWithBOM(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to call as another uid")
+	}
+	c := newCLI(t)
+	work := t.TempDir()
+	shared := socketDir(t)
+	sock := filepath.Join(shared, "cairn.sock")
+	bom := filepath.Join(shared, "bom")
+	os.WriteFile(bom, []byte("\ufeffwrong\n"), 0o644)
+	cfgPath := filepath.Join(work, "cairn.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("repository: %s\npassword_file: %s\ncache_dir: %s\nsocket: %s\nallow_uids: [65534]\n",
+		c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), filepath.Join(work, "dcache"), sock)), 0o600)
+	startDaemon(t, c, cfgPath, sock)
+	os.Chmod(filepath.Dir(c.bin), 0o755)
+	for i := range 2 {
+		cmd := exec.Command(c.bin, "snapshots", "--json")
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/", "CAIRN_REPOSITORY=" + c.repoDir(), "CAIRN_SOCKET=" + sock, "CAIRN_PASSWORD_FILE=" + bom}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		cmd.Dir = "/"
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != exitWrongPass || !strings.Contains(stderr.String(), "wrong password or no key found") {
+			t.Fatalf("command %d as uid 65534 with a wrong password in a file with a BOM: exit %d %s", i+1, code, stderr.String())
+		}
+	}
+}
