@@ -23,9 +23,10 @@ type lazyDir struct {
 	failed  bool
 	existed bool // it was there before the restore
 	fresh   bool // with DryRun: it would be made, empty
-	// mine: this restore made it (mkdir), so nothing was in it before
-	// and an entry found there is one it restored. Else folded holds
-	// the names it restored there so far, in lower case.
+	// mine: this restore made it (mkdir), so nothing was in it before:
+	// an entry found there is one it restored under another name (see
+	// takenHere), or one another process put there meanwhile. Else
+	// folded holds the names it restored there so far, in lower case.
 	mine   bool
 	folded map[string]bool
 	// above: it is above the snapshot's paths; kept, for one that
