@@ -233,19 +233,7 @@ func TestStdinCommandOnTerminal(t *testing.T) {
 // an empty password file or command does), not 1; init still refuses an
 // empty new password.
 func TestEmptyPasswordOnTerminal(t *testing.T) {
-	dir := t.TempDir()
-	pw := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	repoDir := filepath.Join(dir, "repo")
-	env := []string{"CAIRN_REPOSITORY=" + repoDir, "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache"), "HOME=" + dir,
-		"CAIRN_PASSWORD_FILE=", "CAIRN_PASSWORD_COMMAND=", "CAIRN_PASSWORD="}
-	init := exec.Command(cairnBinary(t), "init", "--insecure-kdf")
-	init.Env = append(os.Environ(), append(env, "CAIRN_PASSWORD_FILE="+pw)...)
-	if out, err := init.CombinedOutput(); err != nil {
-		t.Fatalf("init: %v %s", err, out)
-	}
+	dir, env := promptedRepo(t)
 	enter := func(p *onPty) {
 		t.Helper()
 		for end := time.Now().Add(30 * time.Second); !strings.Contains(p.output(), "password"); time.Sleep(20 * time.Millisecond) {
@@ -324,19 +312,7 @@ func TestTUIStopsOnSignal(t *testing.T) {
 // ignored while cairn went on waiting; Ctrl-D after some characters ends
 // the password there (the second Ctrl-D, as for cat).
 func TestCtrlDAtPasswordPrompt(t *testing.T) {
-	dir := t.TempDir()
-	pw := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	repoDir := filepath.Join(dir, "repo")
-	env := []string{"CAIRN_REPOSITORY=" + repoDir, "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache"), "HOME=" + dir,
-		"CAIRN_PASSWORD_FILE=", "CAIRN_PASSWORD_COMMAND=", "CAIRN_PASSWORD="}
-	init := exec.Command(cairnBinary(t), "init", "--insecure-kdf")
-	init.Env = append(os.Environ(), append(env, "CAIRN_PASSWORD_FILE="+pw)...)
-	if out, err := init.CombinedOutput(); err != nil {
-		t.Fatalf("init: %v %s", err, out)
-	}
+	_, env := promptedRepo(t)
 	typeAt := func(p *onPty, prompts int, s string) {
 		t.Helper()
 		for end := time.Now().Add(30 * time.Second); strings.Count(p.output(), "password") < prompts; time.Sleep(20 * time.Millisecond) {
@@ -377,4 +353,24 @@ func TestCtrlDAtPasswordPrompt(t *testing.T) {
 	if code := p.wait(t, 30*time.Second); code != 1 || !said(p, "no password typed") {
 		t.Errorf("Ctrl-D at the new password prompt: exit %d, want 1 saying no password was typed; terminal: %q", code, p.output())
 	}
+}
+
+// promptedRepo makes a repository with the password "pw" in a new folder
+// dir, and returns dir and the environment of a command that must ask
+// for the password at the terminal (no password source set).
+func promptedRepo(t *testing.T) (dir string, env []string) {
+	t.Helper()
+	dir = t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{"CAIRN_REPOSITORY=" + filepath.Join(dir, "repo"), "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache"), "HOME=" + dir,
+		"CAIRN_PASSWORD_FILE=", "CAIRN_PASSWORD_COMMAND=", "CAIRN_PASSWORD="}
+	init := exec.Command(cairnBinary(t), "init", "--insecure-kdf")
+	init.Env = append(os.Environ(), append(env, "CAIRN_PASSWORD_FILE="+pw)...)
+	if out, err := init.CombinedOutput(); err != nil {
+		t.Fatalf("init: %v %s", err, out)
+	}
+	return dir, env
 }
