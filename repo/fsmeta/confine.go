@@ -368,58 +368,84 @@ func (r *root) forget(rel string) {
 	}
 }
 
+// noOpenat2 makes OpenBeneath walk one name at a time, as without
+// openat2 (for tests).
+var noOpenat2 bool
+
 // openBeneath opens the folder rel below dirfd (O_PATH), through no
 // symlink and never above dirfd.
 func openBeneath(dirfd int, rel string) (int, error) {
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+	return OpenBeneath(dirfd, rel, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+}
+
+// OpenBeneath opens the folder rel ("" or "." for dirfd's own) below
+// dirfd with flags (O_PATH or O_RDONLY, with O_DIRECTORY), through no
+// symlink and never above dirfd: with openat2 where the kernel has it
+// (and no seccomp filter refuses it), else one name at a time.
+func OpenBeneath(dirfd int, rel string, flags int) (int, error) {
+	if rel == "" {
+		rel = "."
+	}
+	how := unix.OpenHow{Flags: uint64(flags),
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
-	if len(rel) < unix.PathMax {
+	if len(rel) < unix.PathMax && !noOpenat2 {
 		for {
 			fd, err := unix.Openat2(dirfd, rel, &how)
 			if err == unix.EINTR || err == unix.EAGAIN {
 				continue
 			}
-			if err != unix.ENOSYS {
+			// ENOSYS: no openat2 (before Linux 5.6); EPERM: a
+			// seccomp filter that refuses it (container runtimes
+			// before 2020).
+			if err != unix.ENOSYS && err != unix.EPERM {
 				return fd, err
 			}
 			break
 		}
 	}
-	// No openat2, or a path too long for one call: one name at a time.
-	fd := -1
+	// No openat2, or a path too long for one call: one name at a time,
+	// the folders on the way with O_PATH, the last one with flags.
+	var names []string
 	for _, name := range strings.Split(rel, "/") {
-		if name == "" || name == "." {
-			continue
-		}
 		if name == ".." {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
 			return -1, unix.EXDEV
 		}
+		if name != "" && name != "." {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		if flags&unix.O_PATH != 0 {
+			return unix.Dup(dirfd)
+		}
+		return openat(dirfd, ".", flags)
+	}
+	fd := -1
+	for i, name := range names {
 		from := dirfd
 		if fd >= 0 {
 			from = fd
 		}
-		nfd, err := openat(from, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+		fl := unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC
+		if i == len(names)-1 {
+			fl = flags
+		}
+		nfd, err := openat(from, name, fl|unix.O_NOFOLLOW)
+		if err != nil && (err == unix.ENOTDIR || err == unix.ELOOP) {
+			// O_NOFOLLOW|O_PATH opens a symlink itself; O_DIRECTORY
+			// then refuses it: say what openat2 would.
+			var st unix.Stat_t
+			if unix.Fstatat(from, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				err = unix.ELOOP
+			}
+		}
 		if fd >= 0 {
 			unix.Close(fd)
 		}
 		if err != nil {
-			if err == unix.ENOTDIR {
-				// O_NOFOLLOW|O_PATH opens a symlink itself; O_DIRECTORY
-				// then refuses it: say what openat2 would.
-				var st unix.Stat_t
-				if unix.Fstatat(from, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-					err = unix.ELOOP
-				}
-			}
 			return -1, err
 		}
 		fd = nfd
-	}
-	if fd < 0 {
-		return unix.Dup(dirfd)
 	}
 	return fd, nil
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -116,38 +115,7 @@ func (rs *restorer) openBelowTarget(top int, dir string) (int, error) {
 	if err != nil || !filepath.IsLocal(rel) {
 		return -1, unix.EXDEV
 	}
-	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
-	if len(rel) < unix.PathMax {
-		how := unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
-		for {
-			fd, err := unix.Openat2(top, rel, &how)
-			if err == unix.EINTR || err == unix.EAGAIN {
-				continue
-			}
-			// ENOSYS: no openat2 (before Linux 5.6); EPERM: a
-			// seccomp filter that refuses it (container runtimes
-			// before 2020).
-			if err != unix.ENOSYS && err != unix.EPERM {
-				return fd, err
-			}
-			break
-		}
-	}
-	// No openat2, or a path too long for one call: one name at a time.
-	fd, err := unix.Openat(top, ".", flags, 0)
-	for _, name := range strings.Split(rel, string(filepath.Separator)) {
-		if err != nil || name == "." {
-			continue
-		}
-		var nfd int
-		nfd, err = unix.Openat(fd, name, flags|unix.O_NOFOLLOW, 0)
-		unix.Close(fd)
-		fd = nfd
-	}
-	if err != nil {
-		return -1, err
-	}
-	return fd, nil
+	return fsmeta.OpenBeneath(top, rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
 }
 
 // listed is the set of names in the folder open at fd, whose device and
