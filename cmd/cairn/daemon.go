@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -289,18 +288,20 @@ func (g *globals) legacyDaemonPassword(ctx context.Context, c *daemon.Client, pw
 	if !wrong(refused) {
 		return pw, nil
 	}
-	if g.withBOM != nil && !bytes.Equal(g.withBOM, pw) && auth(g.withBOM) == nil {
-		return g.withBOM, nil
-	}
-	if g.oldSplit != nil {
-		if out, err := g.runPasswordCommand(ctx, g.oldSplit); err == nil {
-			if old := firstLine(out); len(old) > 0 && !bytes.Equal(old, pw) && auth(old) == nil {
-				g.notice("cairn: the repository's password is what the password command printed with the backslashes inside its double quotes dropped, as cairn read it before: set the password it prints now with cairn key passwd")
-				return old, nil
-			}
+	var taken []byte
+	split, _ := g.tryOlderPasswords(ctx, pw, func(old []byte) bool {
+		if auth(old) == nil {
+			taken = old
 		}
+		return taken != nil
+	})
+	if taken == nil {
+		return nil, daemonError(refused)
 	}
-	return nil, daemonError(refused)
+	if split {
+		g.notice(oldSplitNotice)
+	}
+	return taken, nil
 }
 
 // declinedBy records that the daemon at path serving the repository did

@@ -455,25 +455,17 @@ func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.
 		m(&opt)
 	}
 	r, err := repo.Open(ctx, be, opt)
-	if errors.Is(err, repo.ErrWrongPassword) && g.withBOM != nil && !bytes.Equal(opt.Password, g.withBOM) {
-		// Made before a leading BOM was dropped: the key was wrapped
-		// with the password that starts with it.
-		opt.Password = g.withBOM
-		r, err = repo.Open(ctx, be, opt)
-	}
-	if errors.Is(err, repo.ErrWrongPassword) && g.oldSplit != nil {
-		// Made with a password command whose backslashes inside
-		// double quotes cairn dropped before 7019113: its password is
-		// what the command printed as split then.
-		if out, cerr := g.runPasswordCommand(ctx, g.oldSplit); cerr == nil {
-			if pw := firstLine(out); len(pw) > 0 && !bytes.Equal(pw, opt.Password) {
-				opt.Password = pw
-				if r, err = repo.Open(ctx, be, opt); err == nil {
-					g.notice("cairn: the repository's password is what the password command printed with the backslashes inside its double quotes dropped, as cairn read it before: set the password it prints now with cairn key passwd")
-				}
-			}
-		} else if ctx.Err() != nil {
+	if errors.Is(err, repo.ErrWrongPassword) {
+		split, cerr := g.tryOlderPasswords(ctx, opt.Password, func(pw []byte) bool {
+			opt.Password = pw
+			r, err = repo.Open(ctx, be, opt)
+			return !errors.Is(err, repo.ErrWrongPassword)
+		})
+		switch {
+		case cerr != nil:
 			err = cerr
+		case split && err == nil:
+			g.notice(oldSplitNotice)
 		}
 	}
 	if err != nil {
@@ -636,3 +628,32 @@ func printJSONError(err error, code int) {
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// oldSplitNotice is said when the password that opened the repository is
+// what the password command printed as split before 7019113.
+const oldSplitNotice = "cairn: the repository's password is what the password command printed with the backslashes inside its double quotes dropped, as cairn read it before: set the password it prints now with cairn key passwd"
+
+// tryOlderPasswords gives try, until it says stop, the readings of the
+// password that cairn made before and that differ from pw: the password
+// file's bytes with their leading byte order mark (a repository made
+// before the mark was dropped), then what the password command prints
+// when split as before 7019113, when that split differs (backslashes
+// inside double quotes were dropped). split says try stopped at the
+// latter. The error is the command's, when it was stopped (ctx ended).
+func (g *globals) tryOlderPasswords(ctx context.Context, pw []byte, try func(old []byte) (stop bool)) (split bool, err error) {
+	if g.withBOM != nil && !bytes.Equal(g.withBOM, pw) && try(g.withBOM) {
+		return false, nil
+	}
+	if g.oldSplit == nil {
+		return false, nil
+	}
+	out, err := g.runPasswordCommand(ctx, g.oldSplit)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	old := firstLine(out)
+	return len(old) > 0 && !bytes.Equal(old, pw) && try(old), nil
+}
