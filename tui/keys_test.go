@@ -645,8 +645,16 @@ func TestSearchSeesNewSnapshots(t *testing.T) {
 // On a 40x10 terminal the restore dialog with its folder field was cut at
 // the bottom: "never" and "[ Start restore ]" were not on the screen, so
 // that ←/→ could pick a choice no one saw. The fields stay whole; the
-// title, the entries and the hint give way.
+// title, the entries and the hint give way. Run from a deep working
+// directory, the default folder wrapped onto a second line and pushed
+// "[ Start restore ]" off: a folder not being changed keeps its end on
+// one line.
 func TestRestoreDialogShortKeepsFields(t *testing.T) {
+	deep := filepath.Join(t.TempDir(), "a-working-directory-deep-enough", "to-wrap-on-a-narrow-screen")
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(deep)
 	for _, size := range [][2]int{{40, 10}, {40, 8}, {30, 9}} {
 		h := newHarness(t, newFixture(t), size[0], size[1])
 		h.keys("enter", "space", "space", "R", "right")
@@ -656,7 +664,9 @@ func TestRestoreDialogShortKeepsFields(t *testing.T) {
 	h := newHarness(t, newFixture(t), 40, 6)
 	h.keys("enter", "space", "space", "R", "right")
 	h.contains("Where:")
-	h.keys("tab", "tab")
+	h.keys("tab")
+	h.contains("restored▏")
+	h.keys("tab")
 	h.contains("Existing:", "never")
 	h.keys("tab")
 	h.contains("[ Start restore ]")

@@ -36,7 +36,7 @@ func (p *restorePage) view(a *App, w, h int) string {
 	for i, l := range head {
 		head[i] = styleHeader.Render(l)
 	}
-	fields := wrapDialog(p.formText(), w)
+	fields := wrapDialog(p.formText(w), w)
 	form := append(append([]string{}, fields...), "")
 	for _, l := range wrapDialog("enter starts · tab moves · ←/→ changes · esc cancels", w) {
 		form = append(form, styleDim.Render(l))
@@ -47,13 +47,24 @@ func (p *restorePage) view(a *App, w, h int) string {
 		// the hint give way, so that no choice is made off the screen.
 		// Shorter than the fields: those from the one being changed.
 		if len(fields) > h {
+			// The field's own lines run to the next field's name; a
+			// folder longer than the screen shows its end, where
+			// the typing goes.
 			sel := 0
 			for i, l := range fields {
 				if strings.HasPrefix(l, "> ") {
 					sel = i
 				}
 			}
-			return strings.Join(fields[min(sel, len(fields)-h):], "\n")
+			end := sel + 1
+			for end < len(fields) && strings.HasPrefix(fields[end], "   ") {
+				end++
+			}
+			start := min(sel, len(fields)-h)
+			if end-start > h {
+				start = end - h
+			}
+			return strings.Join(fields[start:start+h], "\n")
 		}
 		return strings.Join(append(head[:min(len(head), h-len(fields))], fields...), "\n")
 	}
@@ -88,10 +99,13 @@ func (p *restorePage) itemLines(a *App, w, room int) []string {
 	return items
 }
 
-// formText is the dialog's fields. Radio buttons are
-// joined to their names by non-breaking spaces, so that wrapping on a
-// narrow screen never splits "( ) never".
-func (p *restorePage) formText() string {
+// formText is the dialog's fields for a screen w cells wide. Radio
+// buttons are joined to their names by non-breaking spaces, so that
+// wrapping on a narrow screen never splits "( ) never". A folder too
+// long for its line is shown whole only while it is the field being
+// changed; otherwise its end is kept on one line, so that a deep
+// working directory does not push the other fields off a short screen.
+func (p *restorePage) formText(w int) string {
 	var b strings.Builder
 	sel := func(f int) string {
 		if p.field == f {
@@ -111,7 +125,11 @@ func (p *restorePage) formText() string {
 		if p.typing() {
 			cursor = "▏"
 		}
-		fmt.Fprintf(&b, "%sFolder:    %s%s\n", sel(fieldFolder), p.folder.value, cursor)
+		folder := p.folder.value
+		if room := max(2, w-len("  Folder:    ")); p.field != fieldFolder && ansi.StringWidth(folder) > room {
+			folder = fitLeft(folder, room)
+		}
+		fmt.Fprintf(&b, "%sFolder:    %s%s\n", sel(fieldFolder), folder, cursor)
 	}
 	var ow []string
 	for i, n := range overwriteNames {
@@ -137,9 +155,13 @@ func wrapDialog(s string, w int) []string {
 		indent := strings.Repeat(" ", min(len(line)-len(body)+2, w/3))
 		first, rest, _ := strings.Cut(wrapCells(line, w), "\n")
 		out = append(out, first)
-		// Plain spaces and line ends only: a non-breaking space keeps
-		// its words together.
-		rest = strings.Join(strings.FieldsFunc(rest, func(r rune) bool { return r == ' ' || r == '\n' }), " ")
+		// The rest is the line after the first one's text: a path
+		// broken after a hyphen is not given a space there.
+		if r, ok := strings.CutPrefix(line, first); ok {
+			rest = strings.TrimLeft(r, " ")
+		} else {
+			rest = strings.Join(strings.Fields(strings.ReplaceAll(rest, "\n", " ")), " ")
+		}
 		for _, l := range strings.Split(wrapCells(rest, w-len(indent)), "\n") {
 			out = append(out, indent+l)
 		}
