@@ -55,9 +55,15 @@ func bareCredentialProcess() (credentials.Value, error) {
 }
 
 // profileCredentialProcess is the credential_process of the profile
-// AWS_PROFILE (or "default"), from the shared credentials file, which
-// overrides the config file, as minio-go and the AWS SDK merge them.
+// AWS_PROFILE (or "default").
 func profileCredentialProcess() string {
+	return profileSetting("credential_process")
+}
+
+// profileSetting is the setting key of the profile AWS_PROFILE (or
+// "default") in the shared credentials file, which overrides the config
+// file, as minio-go and the AWS SDK merge them; "" when neither has it.
+func profileSetting(key string) string {
 	profile := os.Getenv("AWS_PROFILE")
 	if profile == "" {
 		profile = "default"
@@ -83,8 +89,8 @@ func profileCredentialProcess() string {
 			sections = []string{"profile " + profile, profile}
 		}
 		for _, s := range sections {
-			if sec, err := f.GetSection(s); err == nil && sec.HasKey("credential_process") {
-				return strings.TrimSpace(sec.Key("credential_process").String())
+			if sec, err := f.GetSection(s); err == nil && sec.HasKey(key) {
+				return strings.TrimSpace(sec.Key(key).String())
 			}
 		}
 	}

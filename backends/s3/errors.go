@@ -98,9 +98,9 @@ func classify(err error) error {
 		// AWS's answer to a request for a bucket of another region
 		// (301 PermanentRedirect), which minio-go follows only when
 		// it chose the region itself.
-		where := "the server sends the request elsewhere: check the endpoint and the region (AWS_DEFAULT_REGION)"
+		where := "the server sends the request elsewhere: check the endpoint and the region (AWS_REGION)"
 		if resp.Region != "" {
-			where = fmt.Sprintf("the bucket is in region %s: set AWS_DEFAULT_REGION=%s", resp.Region, resp.Region)
+			where = fmt.Sprintf("the bucket is in region %s: set AWS_REGION=%s", resp.Region, resp.Region)
 		}
 		return fmt.Errorf("%w: %s (%s)", backends.ErrPermanent, resp.Error(), where)
 	case denied[resp.Code] || resp.StatusCode == http.StatusForbidden:

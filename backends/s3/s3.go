@@ -10,8 +10,9 @@
 // AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or else, as for restic and
 // the AWS CLI, from the profile AWS_PROFILE (or "default") in
 // ~/.aws/credentials or ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE,
-// AWS_CONFIG_FILE); the region from Options,
-// AWS_DEFAULT_REGION or AWS_REGION, else us-east-1. Buckets are addressed
+// AWS_CONFIG_FILE); the region from Options, AWS_REGION,
+// AWS_DEFAULT_REGION or that profile's region, else us-east-1, in the AWS
+// CLI's order. Buckets are addressed
 // path-style (host/bucket/key) unless Options.VirtualHost asks for
 // bucket.host/key.
 //
@@ -105,7 +106,9 @@ type Options struct {
 	// and without those to the profile AWS_PROFILE (or "default") of the
 	// shared AWS credentials and config files.
 	AccessKey, SecretKey, SessionToken string
-	// Region defaults to AWS_DEFAULT_REGION, AWS_REGION, then us-east-1.
+	// Region defaults to AWS_REGION, AWS_DEFAULT_REGION, the region of
+	// the profile AWS_PROFILE (or "default") in the shared AWS files,
+	// then us-east-1.
 	Region string
 	// VirtualHost addresses the bucket as a host name (bucket.host/key)
 	// instead of in the path (host/bucket/key).
@@ -146,8 +149,14 @@ func (o Options) withDefaults() Options {
 		o.SecretKey = os.Getenv("AWS_SECRET_ACCESS_KEY")
 		o.SessionToken = os.Getenv("AWS_SESSION_TOKEN")
 	}
-	for _, r := range []string{o.Region, os.Getenv("AWS_DEFAULT_REGION"), os.Getenv("AWS_REGION"), DefaultRegion} {
-		if r != "" {
+	for _, region := range []func() string{
+		func() string { return o.Region },
+		func() string { return os.Getenv("AWS_REGION") },
+		func() string { return os.Getenv("AWS_DEFAULT_REGION") },
+		func() string { return profileSetting("region") },
+		func() string { return DefaultRegion },
+	} {
+		if r := region(); r != "" {
 			o.Region = r
 			break
 		}

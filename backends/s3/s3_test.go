@@ -360,7 +360,7 @@ func TestBucketOfAnotherRegion(t *testing.T) {
 	})
 	_, err := s3.Open(t.Context(), "s3:http://127.0.0.1:1/bkt/x",
 		s3.Options{AccessKey: "a", SecretKey: "b", Region: "us-east-1", Transport: tr, MaxRetries: 1})
-	if !errors.Is(err, backends.ErrPermanent) || !strings.Contains(err.Error(), "AWS_DEFAULT_REGION=eu-central-1") {
+	if !errors.Is(err, backends.ErrPermanent) || !strings.Contains(err.Error(), "AWS_REGION=eu-central-1") {
 		t.Errorf("open of a bucket in another region: %v, want a permanent error naming the region", err)
 	} else {
 		t.Log(err)

@@ -297,7 +297,7 @@ Repository locations: a folder ("/srv/backup", "local:/srv/backup") or
 "s3:host[:port]/bucket[/prefix]" for https (credentials from AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, else from the profile AWS_PROFILE
 or "default" in ~/.aws/credentials or ~/.aws/config; region from
-AWS_DEFAULT_REGION, else AWS_REGION).
+AWS_REGION, else AWS_DEFAULT_REGION, else that profile's region).
 
 Environment:
   CAIRN_REPOSITORY        repository location (or -r)
