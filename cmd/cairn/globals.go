@@ -129,7 +129,7 @@ func (g *globals) readPassword(ctx context.Context, confirm bool) ([]byte, strin
 		if g.configOf != "" {
 			source = "password_file " + g.passwordFile + " of " + g.configOf
 		}
-		b, err := os.ReadFile(g.passwordFile)
+		b, err := readPasswordFile(g.passwordFile)
 		if err != nil {
 			return nil, source, fmt.Errorf("read password file: %w", err)
 		}
@@ -176,9 +176,14 @@ func (g *globals) runPasswordCommand(ctx context.Context, args []string) ([]byte
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.WaitDelay = 2 * time.Second // a child it left holding the pipe
 	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	out := &cappedOutput{stop: func() { cmd.Process.Kill() }}
+	cmd.Stdout = out
+	err := cmd.Run()
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)
+	}
+	if out.over {
+		return nil, fmt.Errorf("password command %q printed more than 64 KiB: it should print the password on its first line", g.passwordCommand)
 	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// It exited with success but left a child holding its
@@ -189,7 +194,7 @@ func (g *globals) runPasswordCommand(ctx context.Context, args []string) ([]byte
 	if err != nil {
 		return nil, fmt.Errorf("password command %q: %w", g.passwordCommand, err)
 	}
-	return out, nil
+	return out.buf.Bytes(), nil
 }
 
 // givenOverEnv returns a password file and command (the values of flags
