@@ -61,7 +61,11 @@ func privateCacheDir(dir string) error {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%s is not a private folder of this user (uid %d), so it is not used for the local index: remove it, or set CAIRN_CACHE_DIR (HOME and XDG_CACHE_HOME are not set)", dir, os.Geteuid())
+		why := "HOME and XDG_CACHE_HOME are not set"
+		if _, err := os.UserCacheDir(); err != nil {
+			why = err.Error() // also a relative XDG_CACHE_HOME
+		}
+		return fmt.Errorf("%s is not a private folder of this user (uid %d), so it is not used for the local index: remove it, or set CAIRN_CACHE_DIR (%s)", dir, os.Geteuid(), why)
 	}
 	return nil
 }
