@@ -217,6 +217,10 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 		if len(args) > 0 {
 			return errors.New("--stdin takes no paths")
 		}
+		if isTerminal(os.Stdin) {
+			// Nothing was piped in: without a word, the run looks hung.
+			g.notice("cairn: reading the data to ingest from the terminal: type it and end with Ctrl-D, or pipe it in (cat FILE | cairn ingest --stdin)")
+		}
 		// Ctrl-C ends a read waiting for input that has not come.
 		opt.Stdin, opt.StdinName = cancelableStdin(ctx, os.Stdin), f.stdinName
 	default:

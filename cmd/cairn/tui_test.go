@@ -272,3 +272,19 @@ func TestTUIRestoreShowsRepositoryNotices(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestStdinFromTerminal: `cairn ingest --stdin` run with nothing
+// piped in says it reads the terminal and how to end (restic waits
+// without a word, which looks hung); what is typed then is the snapshot.
+func TestIngestStdinFromTerminal(t *testing.T) {
+	c := newCLI(t)
+	cmd := strings.Replace(tuiCommand(c), c.bin+" tui", c.bin+" ingest --stdin --stdin-name typed.txt", 1)
+	s := startTmux(t, 160, 10, cmd+"; echo ingest-exit=$?; sleep 60")
+	s.wait("end with Ctrl-D")
+	s.text("typed line")
+	s.keys("Enter", "C-d")
+	s.wait("ingest-exit=0")
+	if got := c.ok("dump", "latest:/typed.txt"); got != "typed line\n" {
+		t.Fatalf("the snapshot holds %q, want what was typed", got)
+	}
+}
