@@ -47,6 +47,8 @@ type Mark struct {
 	Packs []MarkedPack
 	// Err is set, and Packs empty, when the mark is damaged (ErrDamaged).
 	Err error
+
+	size int64 // as listed
 }
 
 // EncodeMark writes a deletion mark's plaintext.
@@ -122,7 +124,7 @@ func (r *Repository) Marks(ctx context.Context) ([]Mark, error) {
 	err := r.be.List(ctx, folder, func(fi backends.Info) error {
 		hex := strings.TrimPrefix(fi.Name, folder)
 		if mid, err := id.Parse(hex); err == nil && mid.String() == hex {
-			marks = append(marks, Mark{ID: mid, Time: fi.ModTime})
+			marks = append(marks, Mark{ID: mid, Time: fi.ModTime, size: fi.Size})
 		}
 		return nil
 	})
@@ -132,7 +134,7 @@ func (r *Repository) Marks(ctx context.Context) ([]Mark, error) {
 	sort.Slice(marks, func(i, j int) bool { return marks[i].ID.String() < marks[j].ID.String() })
 	out := marks[:0]
 	for _, m := range marks {
-		b, err := r.loadObject(ctx, kindMark, m.ID)
+		b, err := r.loadListedObject(ctx, kindMark, m.ID, m.size)
 		if err == nil {
 			m.Packs, err = DecodeMark(b)
 		}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 
 	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/internal/b3"
+	"github.com/cairn-backup/cairn/repo/pack"
 )
 
 // Stored objects other than packs (snapshots, index segments, deletion
@@ -26,6 +28,14 @@ const (
 )
 
 var kindFolder = map[string]string{kindSnapshot: "snapshots/", kindIndex: "index/", kindLock: "locks/", kindMark: "condemned/"}
+
+// maxEnvelope bounds a stored envelope. A compressed one opens to at most
+// MaxBlobSize bytes, so it is smaller than that; writers keep the others
+// (index segments of at most 500,000 blobs, about 24 MiB) far below it. A
+// larger object is refused by its size, before any of it is read: anyone
+// who can write to the storage could otherwise make every command that
+// lists snapshots or index segments load a file of many GiB into memory.
+const maxEnvelope = 2 + pack.MaxBlobSize + crypto.Overhead
 
 func objectAD(kind string, flags byte) []byte {
 	return append([]byte("cairn object v1 "+kind), flags)
@@ -74,19 +84,25 @@ func (r *Repository) saveObject(ctx context.Context, kind string, plain []byte) 
 // An object that does not verify is read again from the storage itself: a
 // local copy of it (the metadata cache) may be what is damaged.
 func (r *Repository) loadObject(ctx context.Context, kind string, oid id.ID) ([]byte, error) {
-	b, err := r.loadObjectOnce(ctx, kind, oid)
+	return r.loadListedObject(ctx, kind, oid, -1)
+}
+
+// loadListedObject is loadObject for an object whose size a listing gave
+// (-1: not known, asked of the storage first).
+func (r *Repository) loadListedObject(ctx context.Context, kind string, oid id.ID, size int64) ([]byte, error) {
+	b, err := r.loadObjectOnce(ctx, kind, oid, size)
 	if err != nil && errors.Is(err, ErrDamaged) && !backends.IsUncached(ctx) && ctx.Err() == nil &&
 		backends.MayServeCopy(r.be, kindFolder[kind]+oid.String()) {
-		if b2, err2 := r.loadObjectOnce(backends.Uncached(ctx), kind, oid); err2 == nil {
+		if b2, err2 := r.loadObjectOnce(backends.Uncached(ctx), kind, oid, -1); err2 == nil {
 			return b2, nil
 		}
 	}
 	return b, err
 }
 
-func (r *Repository) loadObjectOnce(ctx context.Context, kind string, oid id.ID) ([]byte, error) {
+func (r *Repository) loadObjectOnce(ctx context.Context, kind string, oid id.ID, size int64) ([]byte, error) {
 	name := kindFolder[kind] + oid.String()
-	b, err := r.be.Load(ctx, name, 0, -1)
+	b, err := loadBounded(ctx, r.be, name, size, maxEnvelope, kind+" object")
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
@@ -97,4 +113,29 @@ func (r *Repository) loadObjectOnce(ctx context.Context, kind string, oid id.ID)
 		return nil, fmt.Errorf("%s: content does not match its name: %w", name, ErrDamaged)
 	}
 	return r.openObject(kind, name, b)
+}
+
+// loadBounded loads the whole object name, refusing (ErrDamaged) without
+// reading it one larger than max bytes, since nothing that large can be a
+// valid what. size is the object's size as a listing gave it, or -1 to ask
+// the storage. The object is read to that size only: one that grew since is
+// not read past it (it then fails to verify).
+func loadBounded(ctx context.Context, be backends.Backend, name string, size, max int64, what string) ([]byte, error) {
+	if size < 0 {
+		fi, err := be.Stat(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		size = fi.Size
+	}
+	if size > max {
+		return nil, fmt.Errorf("%s: %d bytes, larger than any %s can be (%d): not read: %w", name, size, what, max, ErrDamaged)
+	}
+	b, err := be.Load(ctx, name, 0, size)
+	if errors.Is(err, backends.ErrRange) {
+		// Shorter than listed: replaced since, which an immutable
+		// object never is.
+		return nil, fmt.Errorf("%s: changed size while read (%v): %w", name, err, ErrDamaged)
+	}
+	return b, err
 }

@@ -250,7 +250,7 @@ func repositoryObject(folder, name string) bool {
 
 // ReadConfig reads and checks the plaintext config, without a password.
 func ReadConfig(ctx context.Context, be backends.Backend) (*Config, error) {
-	b, err := be.Load(ctx, "config", 0, -1)
+	b, err := loadBounded(ctx, be, "config", -1, maxConfig, "config")
 	if errors.Is(err, backends.ErrNotFound) {
 		// Snapshots or packs without a config are a repository that
 		// lost it, not an empty location: exit 10 would invite a
@@ -340,6 +340,10 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	}
 	return r, nil
 }
+
+// maxConfig bounds the config's size: one is about 300 bytes of JSON, and
+// it is read before any password is asked.
+const maxConfig = 64 << 10
 
 // maxKeyFile bounds a key file's size: one is about 500 bytes of JSON. A
 // larger object under keys/ is skipped without being loaded.

@@ -224,10 +224,11 @@ func (e *SnapshotError) Unwrap() error { return e.Err }
 // out, so the rest stay usable.
 func (r *Repository) Snapshots(ctx context.Context, warn func(error)) ([]*Snapshot, error) {
 	stored := map[id.ID]bool{}
+	sizes := map[id.ID]int64{} // as listed
 	err := r.be.List(ctx, "snapshots/", func(fi backends.Info) error {
 		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "snapshots/"))
 		if err == nil {
-			stored[sid] = true
+			stored[sid], sizes[sid] = true, fi.Size
 		}
 		return nil
 	})
@@ -245,7 +246,7 @@ func (r *Repository) Snapshots(ctx context.Context, warn func(error)) ([]*Snapsh
 		}
 	}
 	got, errs, err := fetchAll(ctx, r, missing, func(ctx context.Context, sid id.ID) ([]byte, error) {
-		return r.loadObject(ctx, kindSnapshot, sid)
+		return r.loadListedObject(ctx, kindSnapshot, sid, sizes[sid])
 	})
 	if err != nil {
 		return nil, err
