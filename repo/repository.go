@@ -2,12 +2,14 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -370,8 +372,13 @@ func unlock(ctx context.Context, be backends.Backend, password []byte, verify fu
 		return nil, "", fmt.Errorf("%s has no key files (keys/ is empty), so no password can open it (put back a key file from a copy of the repository): %w",
 			be.Location(), ErrDamaged)
 	}
+	type keyFile struct {
+		name string
+		kf   *crypto.KeyFile
+	}
+	var kfs []keyFile
 	var firstErr, mismatch error
-	tried := 0 // key files the password was tried on
+	slices.Sort(names)
 	for _, n := range names {
 		if sizes[n] > maxKeyFile {
 			// Not a key file: loading it whole could exhaust memory.
@@ -393,6 +400,15 @@ func unlock(ctx context.Context, be backends.Backend, password []byte, verify fu
 			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
 			continue
 		}
+		kfs = append(kfs, keyFile{n, kf})
+	}
+	// Cheapest key derivation first: a key file planted with the largest
+	// argon2id cost the bounds allow (minutes and 1 GiB each) then delays
+	// no command whose password opens a key file of ordinary cost.
+	slices.SortStableFunc(kfs, func(a, b keyFile) int { return cmp.Compare(a.kf.KDF.Cost(), b.kf.KDF.Cost()) })
+	tried := 0 // key files the password was tried on
+	for _, c := range kfs {
+		n, kf := c.name, c.kf
 		tried++
 		k, err := kf.Unlock(password)
 		if err == nil {

@@ -23,6 +23,10 @@ type KDFParams struct {
 	Salt      []byte `json:"salt"`
 }
 
+// Cost is the work of deriving a key with p, in KiB-passes (memory times
+// passes: lanes share the memory, they do not add to it).
+func (p KDFParams) Cost() uint64 { return uint64(p.Time) * uint64(p.MemoryKiB) }
+
 // DefaultKDF is argon2id with 19 MiB, two passes and one lane, one of the
 // settings OWASP recommends as equally strong (46 MiB with one pass is
 // another). Every command that opens the repository pays it, so the
