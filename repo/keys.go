@@ -64,7 +64,7 @@ func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 		var b []byte
 		err := fmt.Errorf("%d bytes, too large for a key file", sizes[n])
 		if sizes[n] <= maxKeyFile {
-			b, err = r.be.Load(ctx, n, 0, -1)
+			b, err = r.be.Load(ctx, n, 0, sizes[n])
 		}
 		if err == nil {
 			var kf *crypto.KeyFile

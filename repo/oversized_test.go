@@ -84,3 +84,55 @@ func TestOversizedLockAndKeyFilesNotLoaded(t *testing.T) {
 		t.Fatal("oversized key file not listed")
 	}
 }
+
+// lyingSizes lists the objects in small as 500 bytes long, whatever they
+// hold, as a storage that lies (or an object replaced after the listing)
+// would, and fails a Load of one of them to its end: that would read and
+// allocate whatever the storage then sends.
+type lyingSizes struct {
+	backends.Backend
+	small map[string]bool
+}
+
+func (b *lyingSizes) List(ctx context.Context, prefix string, fn func(backends.Info) error) error {
+	return b.Backend.List(ctx, prefix, func(fi backends.Info) error {
+		if b.small[fi.Name] {
+			fi.Size = 500
+		}
+		return fn(fi)
+	})
+}
+
+func (b *lyingSizes) Load(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	if b.small[name] && n < 0 {
+		return nil, errors.New("loaded " + name + " to its end, past its listed size")
+	}
+	return b.Backend.Load(ctx, name, off, n)
+}
+
+// Key files were judged by their listed size but then loaded to their
+// end: a storage listing a key file as small and sending gigabytes for it
+// had them read into memory. They are now read only up to the listed size.
+func TestKeyFileReadNoFurtherThanListed(t *testing.T) {
+	ctx := context.Background()
+	be := &lyingSizes{Backend: mem.New(), small: map[string]bool{}}
+	r := TestRepositoryOn(t, be)
+	name := "keys/" + strings.Repeat("00", 32)
+	if err := be.Save(ctx, name, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	be.small[name] = true
+	_, _, err := unlock(ctx, be, []byte("not the password"), r.cfg.verify)
+	if err == nil || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "past its listed size") {
+		t.Fatalf("unlock: %v, want the key file %s skipped as damaged", err, name)
+	}
+	keys, err := r.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if "keys/"+k.ID == name && (k.Err == "" || strings.Contains(k.Err, "past its listed size")) {
+			t.Fatalf("key file listed with error %q", k.Err)
+		}
+	}
+}

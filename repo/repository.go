@@ -385,7 +385,7 @@ func unlock(ctx context.Context, be backends.Backend, password []byte, verify fu
 			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %d bytes, too large for a key file", n, sizes[n]))
 			continue
 		}
-		b, err := be.Load(ctx, n, 0, -1)
+		b, err := be.Load(ctx, n, 0, sizes[n]) // no more than listed: a storage that lies cannot make it more
 		if err != nil {
 			if ctx.Err() != nil {
 				// Interrupted (Ctrl-C, SIGTERM): neither a wrong
