@@ -29,13 +29,30 @@ const (
 
 var kindFolder = map[string]string{kindSnapshot: "snapshots/", kindIndex: "index/", kindLock: "locks/", kindMark: "condemned/"}
 
-// maxEnvelope bounds a stored envelope. A compressed one opens to at most
-// MaxBlobSize bytes, so it is smaller than that; writers keep the others
-// (index segments of at most 500,000 blobs, about 24 MiB) far below it. A
-// larger object is refused by its size, before any of it is read: anyone
-// who can write to the storage could otherwise make every command that
-// lists snapshots or index segments load a file of many GiB into memory.
+// maxEnvelope bounds a stored snapshot or deletion mark. A compressed
+// envelope opens to at most MaxBlobSize bytes, so it is smaller than that,
+// snapshots (JSON) are always compressed, and a mark takes 33 bytes per
+// pack it condemns, so it reaches that only past 8 million packs. A
+// larger object is refused by its size, before any of it is read: anyone who can write to the storage
+// could otherwise make every command that lists snapshots load a file of
+// many GiB into memory.
 const maxEnvelope = 2 + pack.MaxBlobSize + crypto.Overhead
+
+// maxObject is the size above which an object of kind is refused unread,
+// or -1 for none. Index segments have none: their random blob IDs do not
+// compress, so they are stored as they are, and cairn until November 2026
+// wrote an ingest's checkpoint as one segment naming every pack uploaded
+// since the previous one, however many blobs that was (about 38 bytes
+// each; 256 MiB of packs by default, any amount with CAIRN_CHECKPOINT_MIB,
+// and one pack of up to 1 GiB can hold 25 million blobs of a few bytes).
+// Segments of several GiB are therefore valid, and a reader must not
+// refuse one. Writers now split at MaxSegmentBlobs (about 19 MiB).
+func maxObject(kind string) int64 {
+	if kind == kindIndex {
+		return -1
+	}
+	return maxEnvelope
+}
 
 func objectAD(kind string, flags byte) []byte {
 	return append([]byte("cairn object v1 "+kind), flags)
@@ -102,7 +119,7 @@ func (r *Repository) loadListedObject(ctx context.Context, kind string, oid id.I
 
 func (r *Repository) loadObjectOnce(ctx context.Context, kind string, oid id.ID, size int64) ([]byte, error) {
 	name := kindFolder[kind] + oid.String()
-	b, err := loadBounded(ctx, r.be, name, size, maxEnvelope, kind+" object")
+	b, err := loadBounded(ctx, r.be, name, size, maxObject(kind), kind+" object")
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
@@ -116,19 +133,20 @@ func (r *Repository) loadObjectOnce(ctx context.Context, kind string, oid id.ID,
 }
 
 // loadBounded loads the whole object name, refusing (ErrDamaged) without
-// reading it one larger than max bytes, since nothing that large can be a
-// valid what. size is the object's size as a listing gave it, or -1 to ask
-// the storage. The object is read to that size only: one that grew since is
-// not read past it (it then fails to verify).
+// reading it one larger than max bytes (-1: no limit), since nothing that
+// large can be a valid what. size is the object's size as a listing gave
+// it, or -1 to ask the storage (only when there is a limit to check). The
+// object is read to that size only: one that grew since is not read past
+// it (it then fails to verify).
 func loadBounded(ctx context.Context, be backends.Backend, name string, size, max int64, what string) ([]byte, error) {
-	if size < 0 {
+	if size < 0 && max >= 0 {
 		fi, err := be.Stat(ctx, name)
 		if err != nil {
 			return nil, err
 		}
 		size = fi.Size
 	}
-	if size > max {
+	if max >= 0 && size > max {
 		return nil, fmt.Errorf("%s: %d bytes, larger than any %s can be (%d): not read: %w", name, size, what, max, ErrDamaged)
 	}
 	b, err := be.Load(ctx, name, 0, size)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/backends/mem"
-	"github.com/cairn-backup/cairn/repo/id"
 )
 
 // hugeObjects is a backend on which the objects named in big claim, in
@@ -53,7 +52,7 @@ func (b *hugeObjects) List(ctx context.Context, prefix string, fn func(backends.
 	})
 }
 
-// A file of many GiB put under snapshots/, index/ or condemned/ (or as the
+// A file of many GiB put under snapshots/ or condemned/ (or as the
 // config) by anyone who can write to the storage used to be loaded whole by
 // every command that lists them (a 1 GiB file: 1 GiB of memory and 20 s
 // for `cairn snapshots`; a larger one, out of memory). Nothing that large
@@ -63,7 +62,7 @@ func TestOversizedEnvelopesNotLoaded(t *testing.T) {
 	be := &hugeObjects{Backend: mem.New(), big: map[string]bool{}}
 	r := TestRepositoryOn(t, be)
 	hex := strings.Repeat("ab", 32)
-	names := []string{"snapshots/" + hex, "index/" + hex, "condemned/" + hex}
+	names := []string{"snapshots/" + hex, "condemned/" + hex}
 	for _, n := range names {
 		if err := be.Save(ctx, n, []byte("not an envelope")); err != nil {
 			t.Fatal(err)
@@ -78,16 +77,6 @@ func TestOversizedEnvelopesNotLoaded(t *testing.T) {
 	if len(warned) != 1 || !errors.Is(warned[0], ErrDamaged) || !strings.Contains(warned[0].Error(), names[0]) ||
 		!strings.Contains(warned[0].Error(), "larger than any snapshot object") {
 		t.Fatalf("Snapshots warned %v, want the oversized snapshot named as damaged", warned)
-	}
-	sid, err := id.Parse(hex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.SyncIndex(ctx); err != nil {
-		t.Fatalf("SyncIndex beside an oversized segment: %v", err)
-	}
-	if _, err := r.LoadSegment(ctx, sid); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "larger than any index object") {
-		t.Fatalf("LoadSegment of an oversized segment: %v", err)
 	}
 	marks, err := r.Marks(ctx)
 	if err != nil {
