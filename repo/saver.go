@@ -470,11 +470,21 @@ func (s *Saver) checkpoint() error {
 	if len(packs) == 0 {
 		return nil
 	}
-	if _, err := s.r.SaveSegment(s.ctx, &Segment{Packs: packs}); err != nil {
+	// In segments of bounded size: millions of small files between two
+	// checkpoints would otherwise make one segment of hundreds of MiB.
+	saved := 0
+	var serr error
+	for _, run := range SplitSegments(packs, segmentBlobs) {
+		if _, serr = s.r.SaveSegment(s.ctx, &Segment{Packs: run}); serr != nil {
+			break
+		}
+		saved += len(run)
+	}
+	if serr != nil {
 		s.mu.Lock()
-		s.uploaded = append(packs, s.uploaded...)
+		s.uploaded = append(packs[saved:len(packs):len(packs)], s.uploaded...)
 		s.mu.Unlock()
-		return fmt.Errorf("write index segment: %w", err)
+		packs = packs[:saved]
 	}
 	// Blobs stored again in place of a lost pack's: their new copies are
 	// the ones to read from now on.
@@ -505,6 +515,9 @@ func (s *Saver) checkpoint() error {
 		}
 	}
 	s.mu.Unlock()
+	if serr != nil {
+		return fmt.Errorf("write index segment: %w", serr)
+	}
 	return nil
 }
 

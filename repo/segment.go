@@ -131,6 +131,32 @@ func DecodeSegment(b []byte) (*Segment, error) {
 	return s, nil
 }
 
+// MaxSegmentBlobs is the most blobs a writer puts in one index segment
+// (about 19 MiB), unless one pack holds more: a pack is never split across
+// segments. Readers accept segments of any size (see maxObject).
+const MaxSegmentBlobs = 500_000
+
+// segmentBlobs is the split size ingest uses: MaxSegmentBlobs, lowered by
+// tests.
+var segmentBlobs = MaxSegmentBlobs
+
+// SplitSegments groups packs, in their order, into runs of at most max
+// blobs each, a pack with more alone in its run. It returns at least one
+// run (empty when packs is).
+func SplitSegments(packs []index.Pack, max int) [][]index.Pack {
+	var runs [][]index.Pack
+	var cur []index.Pack
+	n := 0
+	for _, p := range packs {
+		if n > 0 && n+len(p.Blobs) > max {
+			runs, cur, n = append(runs, cur), nil, 0
+		}
+		cur = append(cur, p)
+		n += len(p.Blobs)
+	}
+	return append(runs, cur)
+}
+
 // SaveSegment stores a segment and records it in the local index. Like
 // SaveSnapshot it refuses (ErrLeaseLost) while a lock taken through r has
 // lost its lease: a prune may have deleted the packs the segment names.

@@ -10,9 +10,6 @@ import (
 	"github.com/cairn-backup/cairn/repo/id"
 )
 
-// maxSegmentBlobs bounds one compacted index segment (about 24 MiB).
-const maxSegmentBlobs = 500_000
-
 // copyUsed copies the used blobs out of the packs to repack into new
 // packs, and returns once those packs and the index segments naming them
 // are durable. Every blob is authenticated and re-hashed on the way.
@@ -79,26 +76,18 @@ func (p *plan) copyPack(ctx context.Context, r *repo.Repository, s *repo.Saver, 
 }
 
 // writeIndex writes the compacted index: every kept pack that was indexed,
-// in segments of at most maxSegmentBlobs blobs. Only the last segment
+// in segments of at most repo.MaxSegmentBlobs blobs. Only the last segment
 // written supersedes the old ones, so that until it exists they stay in
 // force. With nothing left to index, one empty segment still records what
 // it supersedes.
 func (p *plan) writeIndex(ctx context.Context, r *repo.Repository) ([]id.ID, error) {
-	var chunks [][]index.Pack
-	var cur []index.Pack
-	n := 0
+	var packs []index.Pack
 	for _, pk := range p.keep {
-		if !pk.indexed {
-			continue
+		if pk.indexed {
+			packs = append(packs, pk.indexPack())
 		}
-		ip := pk.indexPack()
-		if n > 0 && n+len(ip.Blobs) > maxSegmentBlobs {
-			chunks, cur, n = append(chunks, cur), nil, 0
-		}
-		cur = append(cur, ip)
-		n += len(ip.Blobs)
 	}
-	chunks = append(chunks, cur)
+	chunks := repo.SplitSegments(packs, repo.MaxSegmentBlobs)
 	var written []id.ID
 	for i, c := range chunks {
 		seg := &repo.Segment{Packs: c}
