@@ -180,7 +180,13 @@ func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) error {
 
 // LoadSnapshot reads one snapshot object.
 func (r *Repository) LoadSnapshot(ctx context.Context, sid id.ID) (*Snapshot, error) {
-	b, err := r.loadObject(ctx, kindSnapshot, sid)
+	return r.LoadListedSnapshot(ctx, sid, -1)
+}
+
+// LoadListedSnapshot is LoadSnapshot for a snapshot whose size a listing
+// gave: the storage is not asked it again (a request per snapshot on S3).
+func (r *Repository) LoadListedSnapshot(ctx context.Context, sid id.ID, size int64) (*Snapshot, error) {
+	b, err := r.loadListedObject(ctx, kindSnapshot, sid, size)
 	if err != nil {
 		return nil, err
 	}

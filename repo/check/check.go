@@ -46,6 +46,7 @@ type checker struct {
 	unrefBlobs  map[id.ID][]*unrefPack
 	missing     map[id.ID]id.BlobType // needed blobs stored nowhere
 	snapshotIDs []id.ID               // listed before anything else
+	snapSizes   []int64               // their listed sizes
 	snapshots   []*repo.Snapshot
 	// segmentsDamaged counts index segments that cannot be read: the
 	// packs they name look unindexed.

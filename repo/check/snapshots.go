@@ -27,6 +27,7 @@ func (c *checker) listSnapshots(ctx context.Context) error {
 			return nil
 		}
 		c.snapshotIDs = append(c.snapshotIDs, sid)
+		c.snapSizes = append(c.snapSizes, fi.Size)
 		return nil
 	})
 	if err != nil {
@@ -44,7 +45,7 @@ func (c *checker) loadSnapshots(ctx context.Context) error {
 	c.res.Snapshots = len(sids)
 	par.Each(ctx, c.opt.Workers, len(sids), func(i int) {
 		name := "snapshots/" + sids[i].String()
-		sn, err := c.r.LoadSnapshot(ctx, sids[i])
+		sn, err := c.r.LoadListedSnapshot(ctx, sids[i], c.snapSizes[i])
 		if err != nil {
 			if ctx.Err() != nil {
 				return

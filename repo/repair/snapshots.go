@@ -127,10 +127,12 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 		return nil, err
 	}
 	var sids []id.ID
+	sizes := map[id.ID]int64{} // as listed
 	err = r.Backend().List(ctx, "snapshots/", func(fi backends.Info) error {
 		sid, err := id.Parse(strings.TrimPrefix(fi.Name, "snapshots/"))
 		if err == nil && "snapshots/"+sid.String() == fi.Name {
 			sids = append(sids, sid)
+			sizes[sid] = fi.Size
 		}
 		return nil
 	})
@@ -142,7 +144,7 @@ func Snapshots(ctx context.Context, r *repo.Repository, opt SnapshotsOptions) (*
 	repairedAs := map[id.ID][]id.ID{} // original -> its repaired copies
 	damaged := map[id.ID]error{}      // stored objects read from the local index's copy
 	for _, sid := range sids {
-		sn, err := r.LoadSnapshot(ctx, sid)
+		sn, err := r.LoadListedSnapshot(ctx, sid, sizes[sid])
 		if err != nil {
 			if !errors.Is(err, repo.ErrDamaged) {
 				return nil, err
