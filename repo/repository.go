@@ -21,6 +21,7 @@ import (
 	gear "github.com/cairn-backup/cairn/repo/chunker"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/id"
+	"github.com/cairn-backup/cairn/repo/internal/par"
 	"github.com/cairn-backup/cairn/repo/pack"
 )
 
@@ -376,26 +377,36 @@ func unlock(ctx context.Context, be backends.Backend, password []byte, verify fu
 		name string
 		kf   *crypto.KeyFile
 	}
-	var kfs []keyFile
 	var firstErr, mismatch error
 	slices.Sort(names)
-	for _, n := range names {
+	// Every key file is read before any is tried (below), several at once:
+	// one after the other, a repository with many keys on S3 would pay a
+	// round trip each before any command starts.
+	loaded := make([][]byte, len(names))
+	loadErrs := make([]error, len(names))
+	par.Each(ctx, 8, len(names), func(i int) {
+		if sizes[names[i]] <= maxKeyFile {
+			// No more than listed: a storage that lies cannot make it more.
+			loaded[i], loadErrs[i] = be.Load(ctx, names[i], 0, sizes[names[i]])
+		}
+	})
+	if ctx.Err() != nil {
+		// Interrupted (Ctrl-C, SIGTERM): neither a wrong password
+		// (exit 12) nor a damaged repository.
+		return nil, "", fmt.Errorf("read key files: %w", ctx.Err())
+	}
+	var kfs []keyFile
+	for i, n := range names {
 		if sizes[n] > maxKeyFile {
 			// Not a key file: loading it whole could exhaust memory.
 			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %d bytes, too large for a key file", n, sizes[n]))
 			continue
 		}
-		b, err := be.Load(ctx, n, 0, sizes[n]) // no more than listed: a storage that lies cannot make it more
-		if err != nil {
-			if ctx.Err() != nil {
-				// Interrupted (Ctrl-C, SIGTERM): neither a wrong
-				// password (exit 12) nor a damaged repository.
-				return nil, "", fmt.Errorf("read %s: %w", n, ctx.Err())
-			}
+		if err := loadErrs[i]; err != nil {
 			firstErr = errors.Join(firstErr, fmt.Errorf("read %s: %w", n, err))
 			continue
 		}
-		kf, err := crypto.ParseKeyFile(b)
+		kf, err := crypto.ParseKeyFile(loaded[i])
 		if err != nil {
 			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
 			continue
