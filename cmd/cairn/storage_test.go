@@ -40,7 +40,7 @@ func TestStorageOptionsUntrustedTempCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &globals{quiet: true}
-	g.storage = storageFlags{connections: 5, retries: 6, metaCache: true}
+	g.storage = storageFlags{connections: 5, retries: 12, metaCache: true}
 	o, err := g.storageOptions("s3:http://127.0.0.1:1/bucket/prefix")
 	if err != nil {
 		t.Fatalf("a planted cache folder stopped the run: %v", err)

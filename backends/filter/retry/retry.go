@@ -31,13 +31,16 @@ var (
 
 // Defaults for Options' zero fields.
 const (
-	DefaultAttempts = 6
+	DefaultAttempts = 12
 	DefaultMinDelay = 250 * time.Millisecond
 	DefaultMaxDelay = 30 * time.Second
 )
 
-// Options tune the backoff. The zero value takes the defaults above: six
-// tries over about eight seconds.
+// Options tune the backoff. The zero value takes the defaults above: twelve
+// tries over one and a quarter to two and a half minutes (the waits are
+// 0.25 s, 0.5 s, 1 s... then 30 s four times, each up to half shorter), so
+// that a server restarting or a network failing over for a minute does not
+// fail a backup. Six tries gave up after about eight seconds.
 type Options struct {
 	// Attempts is how many times a call is tried in all (1: no retry).
 	Attempts int

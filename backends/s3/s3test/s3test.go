@@ -48,7 +48,10 @@ type Server struct {
 	CAFile string
 
 	bin       string
-	adminPort int // with NewIAM: the admin API's port, else 0
+	adminPort int      // with NewIAM: the admin API's port, else 0
+	args      []string // how to start it again (Restart)
+	dir       string
+	pool      *x509.CertPool // with NewTLS: trusts its certificate
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	log       *syncBuffer
@@ -159,6 +162,15 @@ func (s *Server) Stop() {
 	<-s.exited
 }
 
+// Restart kills the server and, after down, starts it again over the same
+// folder on the same port, as a server that crashed and came back; down is
+// when nothing answers on that port.
+func (s *Server) Restart(down time.Duration) error {
+	s.Stop()
+	time.Sleep(down)
+	return s.launch(30 * time.Second)
+}
+
 // Freeze stops the server's process (SIGSTOP) until Thaw: its kernel keeps
 // the connections open and accepts new ones, but nothing is read or
 // answered, as from a server that hangs.
@@ -184,17 +196,14 @@ func run(bin, dir string, tlsFiles *certFiles, iamDir string) (*Server, error) {
 		SecretKey: "cairntest-secret-key",
 		Region:    "us-east-1",
 		bin:       bin,
-		exited:    make(chan struct{}),
 		log:       &syncBuffer{},
 	}
 	args := []string{"--port", fmt.Sprintf("127.0.0.1:%d", port),
 		"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region,
 		"--quiet", "--keep-alive"}
-	client := &http.Client{Timeout: time.Second}
 	if tlsFiles != nil {
 		args = append(args, "--cert", tlsFiles.cert, "--key", tlsFiles.key)
-		s.CAFile = tlsFiles.ca
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tlsFiles.pool}}
+		s.CAFile, s.pool = tlsFiles.ca, tlsFiles.pool
 	}
 	if iamDir != "" {
 		if s.adminPort, err = freePort(); err != nil {
@@ -202,30 +211,46 @@ func run(bin, dir string, tlsFiles *certFiles, iamDir string) (*Server, error) {
 		}
 		args = append(args, "--iam-dir", iamDir, "--admin-port", fmt.Sprintf("127.0.0.1:%d", s.adminPort))
 	}
-	s.cmd = exec.Command(bin, append(args, "posix", dir)...)
+	s.args, s.dir = args, dir
+	if err := s.launch(30 * time.Second); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch starts the server's process with s.args and waits up to wait for
+// it to answer HTTP.
+func (s *Server) launch(wait time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	if s.pool != nil {
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pool}}
+	}
+	s.exited = make(chan struct{})
+	s.cmd = exec.Command(s.bin, append(s.args, "posix", s.dir)...)
 	s.cmd.Env = cleanEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	// The server dies with the test binary, even one killed by a timeout.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start versitygw: %w", err)
+		return fmt.Errorf("start versitygw: %w", err)
 	}
-	go func() { _ = s.cmd.Wait(); close(s.exited) }()
+	exited := s.exited
+	go func() { _ = s.cmd.Wait(); close(exited) }()
 
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("versitygw exited at start: %s", strings.TrimSpace(s.log.String()))
+			return fmt.Errorf("versitygw exited at start: %s", strings.TrimSpace(s.log.String()))
 		default:
 		}
 		if resp, err := client.Get(s.Endpoint); err == nil {
 			resp.Body.Close()
-			return s, nil // any answer, even 403, means it serves
+			return nil // any answer, even 403, means it serves
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, fmt.Errorf("versitygw did not answer on %s within 30s: %s", s.Endpoint, s.log.String())
+			return fmt.Errorf("versitygw did not answer on %s within %s: %s", s.Endpoint, wait, s.log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
