@@ -148,14 +148,26 @@ func isScheme(s string) bool {
 	})
 }
 
+// OpenUnreachableAttempts is how many times, at most, the first request of
+// opening an S3 repository is tried while the connection is refused or the
+// host's name does not exist: six, over about eight seconds, so that a
+// mistyped or dead endpoint is reported soon, though the calls made once
+// the repository is open ride out a longer outage (retry.DefaultAttempts).
+const OpenUnreachableAttempts = 6
+
 // s3Options are opts.S3 with, when the retry filter is asked for and the
 // caller set no OpenRetry, the filter's tries and backoff for the first
 // request of opening: it comes before the filter wraps the backend, yet a
 // server that throttles it is as passing a failure as for any later call.
+// Nothing answering at all stops it after OpenUnreachableAttempts.
 func s3Options(url string, opts Options) s3.Options {
 	o := opts.S3
 	if r := opts.Filters.Retry; r != nil && o.OpenRetry == nil {
 		ro := *r
+		lastTry := ro.LastTry
+		ro.LastTry = func(attempt int, err error) bool {
+			return attempt >= OpenUnreachableAttempts && s3.Unreachable(err) || lastTry != nil && lastTry(attempt, err)
+		}
 		o.OpenRetry = func(ctx context.Context, fn func() error) error {
 			return retry.Do(ctx, ro, "open", "s3:"+url, func(int) error { return fn() })
 		}

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -136,7 +137,8 @@ func TestFilters(t *testing.T) {
 // repository, which comes before the retry filter wraps the backend, is
 // repeated with the filter's tries and backoff, so a server that throttles
 // it (503 SlowDown) for longer than a second or two does not fail the
-// opening when the same answers to any later call would be waited out.
+// opening when the same answers to any later call would be waited out,
+// all the tries asked for, more than when nothing answers at all.
 func TestS3OpenRetriesThrottling(t *testing.T) {
 	srv := s3test.New(t)
 	target, err := url.Parse(srv.Endpoint)
@@ -145,7 +147,7 @@ func TestS3OpenRetriesThrottling(t *testing.T) {
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	var throttled, retried atomic.Int64
-	const refusals = 4
+	const refusals = registry.OpenUnreachableAttempts + 2
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead && throttled.Load() < refusals {
 			throttled.Add(1)
@@ -184,6 +186,42 @@ func TestS3OpenRetriesThrottling(t *testing.T) {
 	opts.S3.SecretKey = "wrong"
 	if _, err := registry.OpenWith(t.Context(), loc, opts); !errors.Is(err, backends.ErrAccessDenied) || retried.Load() != 0 {
 		t.Errorf("open with a wrong secret: %v after %d retries, want ErrAccessDenied at once", err, retried.Load())
+	}
+}
+
+// TestS3OpenGivesUpSoonerWhenNothingAnswers: a refused connection at the
+// first request of opening or creating an S3 repository (a mistyped port,
+// a server not running) is tried OpenUnreachableAttempts times, as before
+// the retry filter's default grew to ride out a restarting server, so that
+// the user hears of it in seconds rather than minutes; the error says how
+// many tries were made. Fewer tries asked for are not exceeded.
+func TestS3OpenGivesUpSoonerWhenNothingAnswers(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := "s3:http://" + l.Addr().String() + "/bucket/repo"
+	l.Close() // nothing listens there now
+	for _, tc := range []struct{ attempts, want int }{{retry.DefaultAttempts, registry.OpenUnreachableAttempts}, {3, 3}} {
+		for name, open := range map[string]func(string, registry.Options) (backends.Backend, error){
+			"open": func(loc string, o registry.Options) (backends.Backend, error) {
+				return registry.OpenWith(t.Context(), loc, o)
+			},
+			"create": func(loc string, o registry.Options) (backends.Backend, error) {
+				return registry.CreateWith(t.Context(), loc, o)
+			},
+		} {
+			var retried int
+			opts := registry.Options{S3: s3.Options{AccessKey: "k", SecretKey: "s", MaxRetries: 1}}
+			opts.Filters.Retry = &retry.Options{Attempts: tc.attempts, MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond,
+				OnRetry: func(string, string, int, error, time.Duration) { retried++ }}
+			_, err := open(loc, opts)
+			if want := fmt.Sprintf("gave up after %d attempts", tc.want); err == nil || !strings.Contains(err.Error(), want) ||
+				!strings.Contains(err.Error(), "connection refused") || retried != tc.want-1 {
+				t.Errorf("%s with %d tries where nothing listens: %v after %d retries; want %q, connection refused, after %d retries",
+					name, tc.attempts, err, retried, want, tc.want-1)
+			}
+		}
 	}
 }
 

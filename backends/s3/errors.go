@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/minio/minio-go/v7"
 
@@ -50,6 +52,16 @@ var transient4xx = map[string]bool{
 	"OperationAborted":           true,
 	"SlowDown":                   true,
 	"TooManyRequests":            true,
+}
+
+// Unreachable reports whether err says that nothing is at the endpoint:
+// the connection was refused, or the host's name does not exist. At the
+// first request of opening a repository that is most often a mistyped or
+// dead endpoint, not a server restarting; a failure of the name server
+// itself (a timeout, SERVFAIL) is not one.
+func Unreachable(err error) bool {
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound
 }
 
 // mapErr wraps err from an operation op on object name (may be "") in the

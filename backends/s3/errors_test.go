@@ -1,6 +1,11 @@
 package s3
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -28,6 +33,39 @@ func TestClassifyBusy(t *testing.T) {
 		}
 		if strings.Count(got, tc.resp.Code) != 1 {
 			t.Errorf("%q repeats %q", got, tc.resp.Code)
+		}
+	}
+}
+
+// Unreachable tells a refused connection and a host name that does not
+// exist, as minio-go hands them on, from failures another try may cure.
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, refused := net.Dial("tcp", addr)
+	if refused == nil {
+		t.Skipf("something listens on %s again", addr)
+	}
+	head := func(err error) error { return &url.Error{Op: "Head", URL: "http://" + addr + "/bucket/", Err: err} }
+	noHost := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "s3.exmaple.com", IsNotFound: true}}
+	dnsDown := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "server misbehaving", Name: "s3.example.com", IsTemporary: true}}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{head(refused), true},
+		{fmt.Errorf("open: %w", head(noHost)), true},
+		{head(dnsDown), false},
+		{head(errors.New("connection reset by peer")), false},
+		{head(context.DeadlineExceeded), false},
+		{minio.ErrorResponse{StatusCode: 503, Code: "SlowDown"}, false},
+	} {
+		if got := Unreachable(tc.err); got != tc.want {
+			t.Errorf("Unreachable(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

@@ -39,7 +39,8 @@ func (s *storageFlags) register(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.IntVar(&s.connections, "connections", 5, "uploads to S3 running at once")
 	f.BoolVar(&s.virtualHost, "s3-virtual-host", false, "address the S3 bucket as a host name (bucket.host) instead of in the path")
-	f.IntVar(&s.retries, "retries", retry.DefaultAttempts, "tries in all for a storage call that fails for a passing reason, with backoff over up to 2.5 minutes (S3; 1: no retry)")
+	f.IntVar(&s.retries, "retries", retry.DefaultAttempts, fmt.Sprintf("tries in all for a storage call that fails for a passing reason, with backoff from 0.25 s doubling to 30 s: %d wait out 1.25-2.5 minutes (S3; 1: no retry; opening the repository gives up after %d when the connection is refused or the host name does not exist)",
+		retry.DefaultAttempts, registry.OpenUnreachableAttempts))
 	f.BoolVar(&s.verifyWrites, "verify-writes", true, "after each upload to S3, check the stored size and checksum, and upload again on a mismatch")
 	f.Float64Var(&s.limitRPS, "limit-requests", 0, "at most this many storage requests per second (0: no limit)")
 	f.StringVar(&s.limitBytes, "limit-bytes", "", "at most this many bytes per second to and from storage, e.g. 20MiB (empty: no limit)")

@@ -50,6 +50,10 @@ type Options struct {
 	// OnRetry, if set, hears of every failure that is retried, before the
 	// wait: a place to log.
 	OnRetry func(op, name string, attempt int, err error, wait time.Duration)
+	// LastTry, if set, may end the tries before Attempts: it is asked
+	// after each failed try, and true makes that try the last, reported
+	// as when the tries run out (ErrGaveUp, with how many were made).
+	LastTry func(attempt int, err error) bool
 }
 
 // Backend retries the calls of the backend it wraps.
@@ -99,7 +103,7 @@ func (r *Backend) do(ctx context.Context, op, name string, fn func(attempt int) 
 		if err == nil || backends.Permanent(err) || errors.Is(err, errStop) {
 			return err
 		}
-		if attempt >= r.opts.Attempts {
+		if attempt >= r.opts.Attempts || r.opts.LastTry != nil && r.opts.LastTry(attempt, err) {
 			return fmt.Errorf("%s %s: %w after %d attempts: %w", op, name, ErrGaveUp, attempt, err)
 		}
 		wait := r.delay(attempt)

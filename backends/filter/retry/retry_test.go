@@ -48,6 +48,27 @@ func TestGivesUp(t *testing.T) {
 	}
 }
 
+// TestLastTryEndsTheTriesEarly: LastTry cuts the tries short for the
+// failures it picks, with the same error as tries run out; other failures
+// get all of Attempts.
+func TestLastTryEndsTheTriesEarly(t *testing.T) {
+	refused := errors.New("connection refused")
+	for _, tc := range []struct {
+		err   error
+		tries int
+	}{{refused, 4}, {errors.New("503 Service Unavailable"), 9}} {
+		var tries int
+		opts := fast
+		opts.Attempts = 9
+		opts.LastTry = func(attempt int, err error) bool { return attempt >= 4 && errors.Is(err, refused) }
+		err := retry.Do(t.Context(), opts, "open", "s3:x", func(int) error { tries++; return tc.err })
+		want := fmt.Sprintf("open s3:x: gave up after %d attempts: %v", tc.tries, tc.err)
+		if tries != tc.tries || !errors.Is(err, retry.ErrGaveUp) || err.Error() != want {
+			t.Errorf("%v: %d tries, error %v; want %d tries and %q", tc.err, tries, err, tc.tries, want)
+		}
+	}
+}
+
 // failing answers every call with err.
 type failing struct {
 	backends.Backend
