@@ -162,12 +162,10 @@ func (s *Server) Stop() {
 	<-s.exited
 }
 
-// Restart kills the server and, after down, starts it again over the same
-// folder on the same port, as a server that crashed and came back; down is
-// when nothing answers on that port.
-func (s *Server) Restart(down time.Duration) error {
-	s.Stop()
-	time.Sleep(down)
+// Relaunch starts a server stopped by Stop again, over the same folder on
+// the same port, as a server that crashed and came back, and waits until it
+// answers.
+func (s *Server) Relaunch() error {
 	return s.launch(30 * time.Second)
 }
 
