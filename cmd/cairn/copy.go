@@ -124,7 +124,7 @@ func runCopy(ctx context.Context, g *globals, from fromFlags, f filterFlags, dry
 		defer stop()
 	}
 
-	snaps, err := selectSnapshots(ctx, src, args, f)
+	snaps, err := selectSnapshots(ctx, g, src, args, f)
 	if err != nil {
 		return fmt.Errorf("source repository: %w", err)
 	}

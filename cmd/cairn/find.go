@@ -44,7 +44,7 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 				return err
 			}
 			defer release()
-			snaps, err := selectSnapshots(ctx, r, sels, f)
+			snaps, err := selectSnapshots(ctx, g, r, sels, f)
 			if err != nil {
 				return err
 			}
@@ -145,10 +145,10 @@ func entrySize(n *tree.Node) string {
 
 // selectSnapshots picks the snapshots the --snapshot selectors name (all
 // when none), narrowed by the filter, oldest first.
-func selectSnapshots(ctx context.Context, r *repo.Repository, sels []string, f filterFlags) ([]*repo.Snapshot, error) {
+func selectSnapshots(ctx context.Context, g *globals, r *repo.Repository, sels []string, f filterFlags) ([]*repo.Snapshot, error) {
 	flt := f.filter()
 	if len(sels) == 0 {
-		all, err := r.Snapshots(ctx, func(err error) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %v\n", err) })
+		all, err := r.Snapshots(ctx, g.skipUnreadable)
 		if err != nil {
 			return nil, err
 		}

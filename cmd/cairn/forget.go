@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -223,7 +222,7 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 		return nil
 	}
 
-	all, err := r.Snapshots(ctx, func(err error) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %v\n", err) })
+	all, err := r.Snapshots(ctx, g.skipUnreadable)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ a prune frees it (cairn forget ID --prune).`,
 			}
 			defer release()
 			ctx = lock.Context()
-			snaps, err := selectSnapshots(ctx, r, args, f)
+			snaps, err := selectSnapshots(ctx, g, r, args, f)
 			if err != nil {
 				return err
 			}

@@ -113,7 +113,7 @@ func (g *globals) findSnapshot(ctx context.Context, r *repo.Repository, arg stri
 	}
 	// A snapshot that cannot be read might have been the latest.
 	all, err := r.Snapshots(ctx, func(err error) {
-		fmt.Fprintf(os.Stderr, "cairn: skipping a snapshot that cannot be read, so latest is chosen among the others: %v\n", err)
+		g.warnf("skipping a snapshot that cannot be read, so latest is chosen among the others: %v", err)
 	})
 	if err != nil {
 		return nil, "", err
@@ -171,6 +171,12 @@ func oneSelector(optional bool) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// skipUnreadable says that a snapshot that cannot be read was left out of
+// a listing: a warning, so that it follows --json and is not hidden by -q.
+func (g *globals) skipUnreadable(err error) {
+	g.warnf("skipping snapshot: %v", err)
 }
 
 // warnf prints a warning on stderr (as JSON with --json), even with --quiet.

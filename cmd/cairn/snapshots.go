@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -206,7 +206,6 @@ func newestOfEach(list []*repo.Snapshot, n int) []*repo.Snapshot {
 // when one serves the repository, else from the repository itself;
 // either way a snapshot that cannot be read is skipped with a message.
 func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
-	skip := func(msg string) { fmt.Fprintf(os.Stderr, "cairn: skipping snapshot: %s\n", msg) }
 	c, err := g.daemonClient(ctx, false)
 	if err != nil {
 		return nil, err
@@ -217,7 +216,7 @@ func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
 			return nil, daemonError(err)
 		}
 		for _, w := range warnings {
-			skip(w)
+			g.skipUnreadable(errors.New(w))
 		}
 		return all, nil
 	}
@@ -229,7 +228,7 @@ func listSnapshots(ctx context.Context, g *globals) ([]*repo.Snapshot, error) {
 		return nil, g.explainFallback(err)
 	}
 	defer release()
-	return r.Snapshots(ctx, func(err error) { skip(err.Error()) })
+	return r.Snapshots(ctx, g.skipUnreadable)
 }
 
 // printableList joins the items with sep, each quoted when it would garble

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -30,8 +31,9 @@ and for the repository the stored size of all used data, the data no
 snapshot uses, and every object's total. Prune frees unused data once it
 is older than the grace period, and leaves some in packs it does not
 rewrite (up to --max-unused, 5% by default; --max-unused 0% frees all). A folder whose
-contents cannot be read (a damaged or missing tree) is named, left out of
-the figures, and makes stats exit 1 after printing them.`,
+contents cannot be read (a damaged or missing tree), or a snapshot that
+cannot be read, is named, left out of the figures, and makes stats exit 1
+after printing them.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx := cmd.Context()
 			r, _, release, err := g.openReading(ctx, "stats")
@@ -39,7 +41,13 @@ the figures, and makes stats exit 1 after printing them.`,
 				return err
 			}
 			defer release()
-			all, err := r.Snapshots(ctx, func(err error) { g.notice("cairn: %v", err) })
+			// A snapshot left out makes the figures wrong (the data only it
+			// uses counts as unused): named even with -q, and exit 1.
+			unreadable := 0
+			all, err := r.Snapshots(ctx, func(err error) {
+				unreadable++
+				g.skipUnreadable(err)
+			})
 			if err != nil {
 				return err
 			}
@@ -75,10 +83,17 @@ the figures, and makes stats exit 1 after printing them.`,
 			if err != nil {
 				return err
 			}
-			if lost > 0 {
+			if lost > 0 || unreadable > 0 {
+				var left []string
+				if unreadable > 0 {
+					left = append(left, plural(unreadable, "snapshot"))
+				}
+				if lost > 0 {
+					left = append(left, "the contents of "+plural(lost, "folder"))
+				}
 				defer func() {
 					if err == nil {
-						err = fmt.Errorf("the figures leave out the contents of %s that could not be read (named above; cairn check tells what is lost)", plural(lost, "folder"))
+						err = fmt.Errorf("the figures leave out %s that could not be read (named above; cairn check tells what is lost)", strings.Join(left, " and "))
 					}
 				}()
 			}

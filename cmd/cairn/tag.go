@@ -38,7 +38,7 @@ Snapshots whose tags would not change are left alone.`,
 			}
 			defer release()
 			ctx = lock.Context()
-			snaps, err := selectSnapshots(ctx, r, args, f)
+			snaps, err := selectSnapshots(ctx, g, r, args, f)
 			if err != nil {
 				return err
 			}

@@ -41,7 +41,7 @@ in the others.`,
 				return err
 			}
 			defer release()
-			snaps, err := selectSnapshots(ctx, r, nil, f)
+			snaps, err := selectSnapshots(ctx, g, r, nil, f)
 			if err != nil {
 				return err
 			}
