@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -11,7 +12,23 @@ import (
 // state.json` on a full disk, or with stdout closed, would otherwise exit
 // 0 with nothing written; main turns the first failed write into exit 1
 // (a broken pipe stays the silent 141 of sigpipe.go).
-var stdout = &checkedWriter{w: os.Stdout}
+var stdout = newStdout()
+
+func newStdout() *checkedWriter {
+	if stdoutClosedAtStart() {
+		return &checkedWriter{w: closedStdout{}}
+	}
+	return &checkedWriter{w: os.Stdout}
+}
+
+// closedStdout stands for a standard output that was closed when cairn
+// started (`cairn snapshots >&-`): every write fails, so that what was to
+// be printed is not lost silently with exit 0.
+type closedStdout struct{}
+
+func (closedStdout) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: errors.New("it was closed when cairn started")}
+}
 
 // checkedWriter remembers the first error of the writes through it.
 type checkedWriter struct {
