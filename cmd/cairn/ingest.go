@@ -447,6 +447,18 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 func commandForStdin(ctx context.Context, command []string) *exec.Cmd {
 	child := exec.CommandContext(ctx, command[0], command[1:]...)
 	child.Stderr = os.Stderr
+	if stderrMayBreak() {
+		// Not cairn's stderr itself: a reader of it that goes away (a
+		// logger that died, `2>&1 | head`) would kill the command with
+		// SIGPIPE at its next message, and the backup with it, where
+		// cairn itself goes on (watchBrokenPipe). cairn relays what it
+		// writes instead, dropping it once stderr is broken. Wait waits
+		// for the relay, so the command's last words come before
+		// cairn's; a process it left behind holding the pipe delays
+		// Wait by relayGrace at most.
+		child.Stderr = &stderrRelay{}
+		child.WaitDelay = relayGrace
+	}
 	if foregroundOnTerminal() {
 		child.Cancel = func() error { return child.Process.Kill() }
 		return child
@@ -471,7 +483,9 @@ func foregroundOnTerminal() bool {
 // waitStdinCommand waits for the command once its output has been read;
 // its failure means no snapshot.
 func waitStdinCommand(child *exec.Cmd, command []string) error {
-	if err := child.Wait(); err != nil {
+	// ErrWaitDelay: the command succeeded, and something it started kept
+	// its stderr open (see commandForStdin).
+	if err := child.Wait(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 		return &exitError{exitFailure, fmt.Errorf("command %s failed (%v): no snapshot written", strings.Join(command, " "), err)}
 	}
 	return nil
