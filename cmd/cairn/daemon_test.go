@@ -441,7 +441,7 @@ metrics:
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
 				t.Fatalf("%v: failing command: %v", extra, err)
 			}
-			if !strings.Contains(stderr.String(), "cairn: command sh -c echo data; exit 4 failed (exit status 4): no snapshot written") {
+			if !strings.Contains(stderr.String(), "cairn: command sh -c 'echo data; exit 4' failed (exit status 4): no snapshot written") {
 				t.Fatalf("%v: stderr %q", extra, stderr.String())
 			}
 		}

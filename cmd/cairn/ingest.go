@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"slices"
 	"sort"
-	"strings"
 	"syscall"
 	"time"
 
@@ -486,7 +485,7 @@ func waitStdinCommand(child *exec.Cmd, command []string) error {
 	// ErrWaitDelay: the command succeeded, and something it started kept
 	// its stderr open (see commandForStdin).
 	if err := child.Wait(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
-		return &exitError{exitFailure, fmt.Errorf("command %s failed (%v): no snapshot written", strings.Join(command, " "), err)}
+		return &exitError{exitFailure, fmt.Errorf("command %s failed (%v): no snapshot written", shellWords(command), err)}
 	}
 	return nil
 }
