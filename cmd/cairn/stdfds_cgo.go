@@ -19,6 +19,10 @@ static int cairn_stdout_was_closed(void) { return cairn_stdout_closed; }
 */
 import "C"
 
+// stdoutClosedDetectable says whether this build can tell a standard
+// output closed at start from /dev/null (see stdoutClosedAtStart).
+const stdoutClosedDetectable = true
+
 // stdoutClosedAtStart reports whether cairn was started with its standard
 // output closed.
 func stdoutClosedAtStart() bool { return C.cairn_stdout_was_closed() != 0 }

@@ -2,6 +2,10 @@
 
 package main
 
+// stdoutClosedDetectable says whether this build can tell a standard
+// output closed at start from /dev/null (see stdoutClosedAtStart).
+const stdoutClosedDetectable = false
+
 // stdoutClosedAtStart cannot tell without cgo: the Go runtime has put
 // /dev/null on a closed standard output before main runs (see
 // stdfds_cgo.go), so what is printed then is lost without an error.
