@@ -216,6 +216,11 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 		if len(args) > 0 {
 			return errors.New("--stdin takes no paths")
 		}
+		if stdinClosedAtStart() {
+			// The runtime has put /dev/null there: an empty file would
+			// be saved for what a script meant to pipe in.
+			return errors.New("--stdin: standard input was closed when cairn started (<&-), so there is nothing to read: no snapshot written")
+		}
 		if isTerminal(os.Stdin) {
 			// Nothing was piped in: without a word, the run looks hung.
 			g.notice("cairn: reading the data to ingest from the terminal: type it and end with Ctrl-D, or pipe it in (cat FILE | cairn ingest --stdin)")

@@ -7,22 +7,33 @@ package main
 
 // The Go runtime opens /dev/null on a standard descriptor that is closed
 // when the process starts (cairn snapshots >&-), before any Go code runs,
-// so that what cairn prints would vanish without an error. This
-// constructor runs earlier, from the C start-up code, and notes it.
-static int cairn_stdout_closed;
+// so that what cairn prints would vanish without an error, and what it
+// reads would be empty. This constructor runs earlier, from the C
+// start-up code, and notes which were closed. fcntl is a plain system
+// call: nothing here allocates or depends on libc being set up further.
+static int cairn_closed_fds;
 
-__attribute__((constructor)) static void cairn_note_stdout(void) {
-	cairn_stdout_closed = fcntl(1, F_GETFD) == -1;
+__attribute__((constructor)) static void cairn_note_std_fds(void) {
+	int fd;
+	for (fd = 0; fd < 2; fd++) {
+		if (fcntl(fd, F_GETFD) == -1) {
+			cairn_closed_fds |= 1 << fd;
+		}
+	}
 }
 
-static int cairn_stdout_was_closed(void) { return cairn_stdout_closed; }
+static int cairn_fd_was_closed(int fd) { return (cairn_closed_fds >> fd) & 1; }
 */
 import "C"
 
 // stdoutClosedDetectable says whether this build can tell a standard
-// output closed at start from /dev/null (see stdoutClosedAtStart).
+// descriptor closed at start from /dev/null (see stdoutClosedAtStart).
 const stdoutClosedDetectable = true
 
 // stdoutClosedAtStart reports whether cairn was started with its standard
 // output closed.
-func stdoutClosedAtStart() bool { return C.cairn_stdout_was_closed() != 0 }
+func stdoutClosedAtStart() bool { return C.cairn_fd_was_closed(1) != 0 }
+
+// stdinClosedAtStart reports whether cairn was started with its standard
+// input closed.
+func stdinClosedAtStart() bool { return C.cairn_fd_was_closed(0) != 0 }
