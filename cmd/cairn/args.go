@@ -45,28 +45,6 @@ func quoteArgs(args []string) string {
 	return strings.Join(q, " ")
 }
 
-// shellWords writes a command as a shell would read it back: each
-// argument that holds anything but letters, digits and _@%+=:,./- in
-// single quotes, so that `sh -c 'a; b'` is not shown as sh -c a; b.
-func shellWords(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		plain := a != ""
-		for _, c := range a {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_@%+=:,./-", c)) {
-				plain = false
-				break
-			}
-		}
-		if plain {
-			q[i] = a
-		} else {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-	}
-	return strings.Join(q, " ")
-}
-
 // refuseUnknownSubcommands makes every command that only groups others
 // (repair, key) fail on a subcommand it does not have, as the root does,
 // instead of printing its help and exiting 0: "cairn repair indx" in a

@@ -490,7 +490,7 @@ func waitStdinCommand(child *exec.Cmd, command []string) error {
 	// ErrWaitDelay: the command succeeded, and something it started kept
 	// its stderr open (see commandForStdin).
 	if err := child.Wait(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
-		return &exitError{exitFailure, fmt.Errorf("command %s failed (%v): no snapshot written", shellWords(command), err)}
+		return &exitError{exitFailure, fmt.Errorf("command %s failed (%v): no snapshot written", daemon.ShellWords(command), err)}
 	}
 	return nil
 }

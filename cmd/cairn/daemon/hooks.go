@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,9 +42,9 @@ func runHook(ctx context.Context, h Hook, env []string, logf func(string, ...any
 		logf("%sexited, leaving a process that holds its output; no longer logging it", what+": ")
 		return nil
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("%s timed out after %s", strings.Join(h.Command, " "), timeout)
+		return fmt.Errorf("%s timed out after %s", ShellWords(h.Command), timeout)
 	}
-	return fmt.Errorf("%s: %w", strings.Join(h.Command, " "), err)
+	return fmt.Errorf("%s: %w", ShellWords(h.Command), err)
 }
 
 // groupCommand makes a command that runs in its own process group, which

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -208,7 +207,7 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, w *w
 		opt.Stdin, opt.StdinName = out, src.StdinName
 		opt.BeforeCommit = func() error {
 			if err := child.Wait(); err != nil {
-				return fmt.Errorf("command %s failed (%v): no snapshot written", strings.Join(src.Command, " "), err)
+				return fmt.Errorf("command %s failed (%v): no snapshot written", ShellWords(src.Command), err)
 			}
 			return nil
 		}
