@@ -133,8 +133,8 @@ are under one host; --host still wins. See --no-daemon, --socket and -v.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.host, "host", "", "host name to record (default: this machine's, or through a daemon its config's host)")
-	fl.StringVar(&f.source, "source", "", "source name, e.g. system or db (default: \"default\")")
+	fl.StringVar(&f.host, "host", "", "`host` name to record (default: this machine's, or through a daemon its config's host)")
+	fl.StringVar(&f.source, "source", "", "`source` name, e.g. system or db (default: \"default\")")
 	fl.StringArrayVar(&f.tags, "tag", nil, "add a `tag` (repeatable, or comma-separated)")
 	fl.StringArrayVarP(&f.excludes, "exclude", "e", nil, "exclude paths matching `pattern` (repeatable)")
 	fl.StringArrayVar(&f.excludeFiles, "exclude-file", nil, "read exclude patterns from `file` (repeatable)")

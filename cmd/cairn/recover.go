@@ -50,7 +50,7 @@ lock, so that no running ingest has its unfinished folders taken.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "say what is lost; save nothing")
-	cmd.Flags().StringVar(&host, "host", "", "host the snapshot records (default: this machine's name)")
+	cmd.Flags().StringVar(&host, "host", "", "`host` the snapshot records (default: this machine's name)")
 	return cmd
 }
 

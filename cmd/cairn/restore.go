@@ -283,7 +283,7 @@ listed as it is, or would be, restored, updated, unchanged or deleted.`,
 	f.register(cmd)
 	cmd.Flags().StringVarP(&target, "target", "t", "", "restore into `dir`")
 	sel.register(cmd)
-	cmd.Flags().StringVar(&overwrite, "overwrite", "if-changed", "existing files: if-changed, if-newer, always or never")
+	cmd.Flags().StringVar(&overwrite, "overwrite", "if-changed", "what happens to files already in the target: `mode` is if-changed, if-newer, always or never")
 	cmd.RegisterFlagCompletionFunc("overwrite", cobra.FixedCompletions([]string{"if-changed", "if-newer", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().BoolVar(&verify, "verify", false, "read every restored file back from the disk and check it against the snapshot")
 	cmd.Flags().BoolVar(&del, "delete", false, "then delete what the target holds and the snapshot does not (not what --exclude leaves out); check first with --dry-run -v")

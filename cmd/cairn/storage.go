@@ -43,7 +43,7 @@ func (s *storageFlags) register(root *cobra.Command) {
 		retry.DefaultAttempts, registry.OpenUnreachableAttempts))
 	f.BoolVar(&s.verifyWrites, "verify-writes", true, "after each upload to S3, check the stored size and checksum, and upload again on a mismatch")
 	f.Float64Var(&s.limitRPS, "limit-requests", 0, "at most this many storage requests per second (0: no limit)")
-	f.StringVar(&s.limitBytes, "limit-bytes", "", "at most this many bytes per second to and from storage, e.g. 20MiB (empty: no limit)")
+	f.StringVar(&s.limitBytes, "limit-bytes", "", "at most `size` bytes per second to and from storage, e.g. 20MiB (empty: no limit)")
 	f.BoolVar(&s.metaCache, "metadata-cache", true, "keep local copies of index segments, snapshots and tree packs of S3 repositories")
 }
 
