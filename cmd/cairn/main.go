@@ -307,6 +307,8 @@ Environment:
   CAIRN_CACHE_DIR         where the local index lives (default: XDG cache dir,
                           or $TMPDIR/cairn-UID without HOME)
   CAIRN_SOCKET            the daemon's control socket (or --socket)
+  CAIRN_NEW_PASSWORD_FILE
+                          file holding the new password (key add, key passwd)
   CAIRN_FROM_REPOSITORY, CAIRN_FROM_PASSWORD_FILE, CAIRN_FROM_PASSWORD_COMMAND,
   CAIRN_FROM_PASSWORD     the source repository of cairn copy
 

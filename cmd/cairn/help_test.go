@@ -1,6 +1,10 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -34,4 +38,35 @@ func TestFlagPlaceholders(t *testing.T) {
 		}
 	}
 	visit(root)
+}
+
+// TestHelpNamesEnvironment: every CAIRN_ variable cairn reads is in the
+// Environment list of "cairn help" (CAIRN_NEW_PASSWORD_FILE, which key
+// add and key passwd read, was missing), but for the profiling and
+// testing ones below.
+func TestHelpNamesEnvironment(t *testing.T) {
+	notForUsers := map[string]bool{"CAIRN_CPUPROFILE": true, "CAIRN_MEMPROFILE": true, "CAIRN_MUTEXPROFILE": true,
+		"CAIRN_TRACE": true, "CAIRN_CHECKPOINT_MIB": true}
+	long := newRootCommand(&globals{}).Long
+	files, _ := filepath.Glob("*.go")
+	daemon, _ := filepath.Glob("daemon/*.go")
+	seen := 0
+	for _, name := range append(files, daemon...) {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`"(CAIRN_[A-Z_]+)"`).FindAllStringSubmatch(string(b), -1) {
+			seen++
+			if !notForUsers[m[1]] && !regexp.MustCompile(`\b`+m[1]+`\b`).MatchString(long) {
+				t.Errorf("%s reads %s, which cairn help does not name under Environment", name, m[1])
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("found only %d CAIRN_ variables in the sources", seen)
+	}
 }
