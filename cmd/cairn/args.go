@@ -84,8 +84,8 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 // cairn command for that kind rather than to ls, which cobra suggests.
 func newListCommand() *cobra.Command {
 	ways := map[string]string{
-		"snapshots": "cairn snapshots (--json gives each snapshot's full id)",
-		"keys":      "cairn key list",
+		"snapshots": "use cairn snapshots (--json gives each snapshot's full id)",
+		"keys":      "use cairn key list",
 		"locks":     "cairn unlock removes the stale ones; cairn check reports the rest",
 		"index":     "cairn cat index ID shows a segment; cairn check verifies them all",
 		"packs":     "cairn cat pack ID shows a pack; cairn check verifies them all",
@@ -99,7 +99,7 @@ func newListCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				if way, ok := ways[args[0]]; ok {
-					return fmt.Errorf("cairn has no list command (restic's list %s): use %s", args[0], way)
+					return fmt.Errorf("cairn has no list command (restic's list %s): %s", args[0], way)
 				}
 			}
 			return errors.New("cairn has no list command (restic's list): use cairn snapshots, cairn key list, or cairn cat TYPE ID")
