@@ -44,6 +44,18 @@ kept from others stays kept.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			dir := args[0]
+			// Zero is no "off" here: the mount needs a cache, a refresh
+			// and a timeout, and silently taking the default for 0 gave
+			// the user something else than asked.
+			if cacheMiB < 1 {
+				return fmt.Errorf("--cache-mib %d: give at least 1 (MiB of decrypted chunks kept in memory; default 64)", cacheMiB)
+			}
+			if opt.Refresh <= 0 {
+				return fmt.Errorf("--refresh %v: give a duration above 0, such as 3s (how often to look for new snapshots)", opt.Refresh)
+			}
+			if opt.ReadTimeout <= 0 {
+				return fmt.Errorf("--read-timeout %v: give a duration above 0, such as 2m: a read that waited for ever would hang whatever reads the mount", opt.ReadTimeout)
+			}
 			// The mount's heap is its chunk cache and the nodes the kernel
 			// holds; the memory tuner's limit follows them. A fixed
 			// limit of the cache + 96 MiB (what this once set) read as
