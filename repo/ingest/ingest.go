@@ -371,7 +371,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	}
 	var missing []missingPath
 	if opt.Stdin == nil && opt.SetPath == "" {
-		paths, missing = presentPaths(paths)
+		if paths, missing, err = presentPaths(paths); err != nil {
+			return nil, err
+		}
 	}
 	var setPath, realPath string
 	if opt.SetPath != "" && opt.Stdin == nil {

@@ -101,6 +101,7 @@ func AbsPath(p string) (string, error) {
 type missingPath struct {
 	path string
 	err  error
+	why  error // the lookup's own error, for when no path is there
 }
 
 // presentPaths leaves out of paths those that cannot be looked up (gone,
@@ -108,24 +109,35 @@ type missingPath struct {
 // are ingested, and each one left out is reported as an unreadable file
 // is, so the ingest exits 3. A timer backing up /etc, /home and /srv
 // saved nothing at all while /srv was missing. When every path is
-// missing they are all kept, and the ingest fails on the first.
-func presentPaths(paths []string) ([]string, []missingPath) {
+// missing, the error names each of them and nothing is ingested.
+func presentPaths(paths []string) ([]string, []missingPath, error) {
 	var present []string
 	var missing []missingPath
 	for _, p := range paths {
 		if _, err := fsmeta.Lstat(p); err != nil {
+			why := err
 			if errors.Is(err, os.ErrNotExist) {
 				err = errors.New("no such file or folder")
 			}
-			missing = append(missing, missingPath{p, fmt.Errorf("%w; left out of the snapshot", err)})
+			missing = append(missing, missingPath{p, fmt.Errorf("%w; left out of the snapshot", err), why})
 			continue
 		}
 		present = append(present, p)
 	}
-	if len(present) == 0 {
-		return paths, nil
+	if len(present) == 0 && len(missing) > 0 {
+		if len(missing) == 1 {
+			return nil, nil, fmt.Errorf("cannot ingest %s: %w", missing[0].path, missing[0].why)
+		}
+		// Name them all: with a typo in two paths, the user should not
+		// find the second only after fixing the first.
+		names := make([]string, len(missing))
+		for i, m := range missing {
+			names[i] = fmt.Sprintf("%s (%v)", m.path, errors.Unwrap(m.err))
+		}
+		return nil, nil, fmt.Errorf("cannot ingest %s: none of the paths given is there, nothing was saved",
+			strings.Join(names, ", "))
 	}
-	return present, missing
+	return present, missing, nil
 }
 
 func absPaths(in []string) ([]string, error) {
