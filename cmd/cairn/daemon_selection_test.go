@@ -50,6 +50,10 @@ func TestDaemonIngestSelection(t *testing.T) {
 	if got := c.ok("ls", "--source", "cli", "latest:"+src); got != want {
 		t.Errorf("an ingest through the daemon took:\n%swant:\n%s", got, want)
 	}
+	// Without --source the journal names the source the snapshot gets,
+	// not an empty one (it said: source "").
+	c.ok("ingest", src)
+	d.waitLog(`client ingest of 1 path \(source "default"\) over the socket`, 0)
 
 	// A request with an option this daemon does not know.
 	hc := http.Client{Transport: &http.Transport{Dial: func(string, string) (net.Conn, error) { return net.Dial("unix", sock) }}}

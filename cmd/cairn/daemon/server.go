@@ -182,6 +182,10 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 			"ingest them with --no-daemon, or send a stream with --stdin", p.uid, os.Getuid()))
 		return
 	}
+	if ir.Source == "" {
+		// What ingest records: the log and the status name it too.
+		ir.Source = "default"
+	}
 	defer d.trackIngest(IngestStatus{What: ingestWhat(ir), Source: ir.Source, Start: time.Now().Round(0), UID: p.uid})()
 	// Events go out while the stream still comes in.
 	rc.EnableFullDuplex()
