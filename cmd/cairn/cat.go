@@ -66,6 +66,9 @@ An ID may be any unique prefix of the object's hex ID.`,
 				}
 				return nil
 			}
+			if way, ok := resticCatTypes[args[0]]; ok {
+				return fmt.Errorf("unknown object type %s: one of %s (restic's cat %s: %s)", args[0], catTypeNames(), args[0], way)
+			}
 			return fmt.Errorf("unknown object type %s: one of %s", args[0], catTypeNames())
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -323,4 +326,13 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// resticCatTypes points restic's cat types that cairn's cat lacks, typed
+// by habit, to the cairn way to the same end.
+var resticCatTypes = map[string]string{
+	"key":       "cairn key list --json shows the key files",
+	"masterkey": "cairn never prints the master key",
+	"lock":      "cairn unlock lists and removes stale locks",
+	"blob":      "cairn cat pack ID lists a pack's blobs; cairn dump SNAPSHOT:PATH writes a file's data",
 }
