@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,7 +43,42 @@ func readSpec(t *testing.T) spec {
 	for i, m := range nums {
 		s[m[1]] = parts[i+1]
 	}
+	s["all"] = string(b)
 	return s
+}
+
+// checkWording fails where FORMAT.md no longer says, word for word, what
+// this reader takes from it: the key contexts, additional data, magics
+// and the numbers of the tree tags it decodes. Without it, the document
+// could change (a context renamed, two tags swapped) while the code and
+// this reader still agree with each other.
+func (s spec) checkWording(t *testing.T) {
+	t.Helper()
+	for _, sec := range []string{"3", "4", "5", "6", "8", "9", "10", "11", "12", "13"} {
+		if strings.TrimSpace(s[sec]) == "" {
+			t.Fatalf("FORMAT.md has no section \"## %s. ...\", which this reader follows", sec)
+		}
+	}
+	for sec, words := range map[string][]string{
+		"3":  {`DK("cairn 2026-11 encryption key", M)`, `DK("cairn 2026-11 blob id key", M)`, `DK("cairn 2026-11 tree blob id key", M)`, `DK("cairn 2026-11 config mac key", M)`},
+		"5":  {"`typed-blob-ids`"},
+		"6":  {`AD ` + "`" + `"cairn key file v1"` + "`", `"memory_kib": `, "= 72 bytes"},
+		"8":  {`"CRN1"`, `AD ` + "`" + `"cairn pack header v1"` + "`"},
+		"9":  {`"CRNT" (43 52 4e 54) ‖ format 0x01`},
+		"10": {`AD = "cairn object v1 " ‖ kind ‖ flags(1)`, `"snapshot" "index" "condemned" "lock"`},
+		"11": {"`\"CRNI\"`"},
+	} {
+		for _, w := range words {
+			if !strings.Contains(s[sec], w) {
+				t.Errorf("FORMAT.md §%s no longer says %s, which the code writes and this reader takes from it", sec, w)
+			}
+		}
+	}
+	for tag, name := range map[int]string{1: "name", 2: "kind", 3: "mode", 11: "size", 12: "dev", 14: "links", 19: "content", 20: "subtree"} {
+		if !regexp.MustCompile(fmt.Sprintf(`(?m)^\| %d \| %s \|`, tag, name)).MatchString(s["9"]) {
+			t.Errorf("FORMAT.md §9's table no longer gives tag %d as %s, as the code writes it and this reader decodes it", tag, name)
+		}
+	}
 }
 
 // firstCells returns the backquoted names in the first cell of each table
@@ -141,16 +177,19 @@ func (r *specReader) envelope(kind, name string) []byte {
 	return p
 }
 
+// cursor reads the plaintext of one object; what names it (and the
+// FORMAT.md section) in failures.
 type cursor struct {
-	t *testing.T
-	b []byte
+	t    *testing.T
+	what string
+	b    []byte
 }
 
 func (c *cursor) uv() uint64 {
 	c.t.Helper()
 	v, n := binary.Uvarint(c.b)
 	if n <= 0 {
-		c.t.Fatal("bad uvarint")
+		c.t.Fatalf("%s: bad uvarint %d bytes before the end", c.what, len(c.b))
 	}
 	c.b = c.b[n:]
 	return v
@@ -159,7 +198,7 @@ func (c *cursor) uv() uint64 {
 func (c *cursor) take(n uint64) []byte {
 	c.t.Helper()
 	if n > uint64(len(c.b)) {
-		c.t.Fatal("field overruns its container")
+		c.t.Fatalf("%s: a field of %d bytes overruns its container (%d bytes left)", c.what, n, len(c.b))
 	}
 	x := c.b[:n]
 	c.b = c.b[n:]
@@ -168,14 +207,22 @@ func (c *cursor) take(n uint64) []byte {
 
 func TestFormatSpecReader(t *testing.T) {
 	sp := readSpec(t)
+	sp.checkWording(t)
 	f := repotest.New(t)
 	// what the fixture lacks: a hardlink pair and a file with a hole
 	if err := os.Link(filepath.Join(f.Source, "docs/a.txt"), filepath.Join(f.Source, "a-link")); err != nil {
 		t.Fatal(err)
 	}
-	sparse, _ := os.Create(filepath.Join(f.Source, "sparse"))
-	sparse.WriteAt([]byte("end"), 8<<20)
-	sparse.Close()
+	sparse, err := os.Create(filepath.Join(f.Source, "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sparse.WriteAt([]byte("end"), 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := sparse.Close(); err != nil {
+		t.Fatal(err)
+	}
 	f.Ingest()
 	lockName := f.Repo.TestWriteLock(t, repo.LockInfo{Host: "elsewhere", PID: 1, User: "u", Operation: "ingest"})
 
@@ -219,6 +266,22 @@ func TestFormatSpecReader(t *testing.T) {
 	if err := json.Unmarshal(r.read(keys[0]), &kf); err != nil || kf.Version != 1 || kf.Kind != "password" || kf.KDF.Name != "argon2id" || len(kf.Sealed) != 72 {
 		t.Fatalf("key file: %v %+v", err, kf)
 	}
+	var kfFields struct {
+		Top map[string]json.RawMessage
+		KDF map[string]json.RawMessage
+	}
+	json.Unmarshal(r.read(keys[0]), &kfFields.Top)
+	json.Unmarshal(kfFields.Top["kdf"], &kfFields.KDF)
+	for k := range kfFields.Top {
+		if k != "kdf" && !slices.Contains(sp.firstCells("6"), k) {
+			t.Errorf("key file field %q is not in FORMAT.md §6", k)
+		}
+	}
+	for k := range kfFields.KDF {
+		if !slices.Contains(sp.firstCells("6"), "kdf."+k) {
+			t.Errorf("key file field \"kdf\".%q is not in FORMAT.md §6", k)
+		}
+	}
 	wk := argon2.IDKey([]byte(repo.TestPassword), kf.KDF.Salt, kf.KDF.Time, kf.KDF.MemoryKiB, kf.KDF.Threads, 32)
 	m := r.open(wk, kf.Sealed, []byte("cairn key file v1"), keys[0])
 	r.ek = dk("cairn 2026-11 encryption key", m)
@@ -249,7 +312,7 @@ func TestFormatSpecReader(t *testing.T) {
 			if pass == 1 && superseded[filepath.Base(s.name)] {
 				continue
 			}
-			c := &cursor{t, s.plain}
+			c := &cursor{t, s.name + " (FORMAT.md §11)", s.plain}
 			if string(c.take(4)) != "CRNI" || c.take(1)[0] != 1 {
 				t.Fatalf("%s: magic or format", s.name)
 			}
@@ -283,7 +346,7 @@ func TestFormatSpecReader(t *testing.T) {
 		}
 		l := uint64(binary.LittleEndian.Uint32(pb[len(pb)-8:]))
 		d := uint64(len(pb)) - 8 - l
-		c := &cursor{t, r.open(r.ek, pb[d:d+l], []byte("cairn pack header v1"), pid)}
+		c := &cursor{t, "pack " + pid + " header (FORMAT.md §8)", r.open(r.ek, pb[d:d+l], []byte("cairn pack header v1"), pid)}
 		if c.take(1)[0] != 1 || c.uv() != uint64(len(es)) {
 			t.Fatalf("pack %s: header format or count differs from the index", pid)
 		}
@@ -402,12 +465,12 @@ func (r *specReader) readBlob(bid string, typ byte) []byte {
 // file's content by path.
 func (r *specReader) walk(tid, dir string, tags map[uint64]bool, files map[string][]byte) {
 	t := r.t
-	c := &cursor{t, r.readBlob(tid, 2)}
+	c := &cursor{t, "tree " + tid + " (FORMAT.md §9)", r.readBlob(tid, 2)}
 	if string(c.take(4)) != "CRNT" || c.take(1)[0] != 1 {
 		t.Fatalf("tree %s: magic or format", tid)
 	}
 	for n := c.uv(); n > 0; n-- {
-		nc := &cursor{t, c.take(c.uv())}
+		nc := &cursor{t, c.what, c.take(c.uv())}
 		f := map[uint64][]byte{}
 		for len(nc.b) > 0 {
 			tag := nc.uv()
@@ -434,7 +497,7 @@ func (r *specReader) walk(tid, dir string, tags map[uint64]bool, files map[strin
 		case 2:
 			r.walk(hex.EncodeToString(f[20]), p, tags, files)
 		case 1:
-			cc := &cursor{t, f[19]}
+			cc := &cursor{t, p + " content (FORMAT.md §9)", f[19]}
 			var content []byte
 			for len(cc.b) > 0 {
 				size := cc.uv()
