@@ -38,13 +38,14 @@ func (f *pruneFlags) options() (prune.Options, error) {
 		s = "100%"
 	}
 	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err == nil && !strings.HasSuffix(s, "%") && v != 0 {
+	// !(v >= 0): NaN too, which no comparison with 100 refuses.
+	if err != nil || !(v >= 0) || v > 100 {
+		return opt, fmt.Errorf("--max-unused %q: want a percentage from 0%% to 100%%, or unlimited (the same as 100%%; cairn takes no size in bytes)", f.maxUnused)
+	}
+	if !strings.HasSuffix(s, "%") && v != 0 {
 		// restic reads a bare number as bytes: its --max-unused 100
 		// repacks nearly everything, where 100% repacks nothing.
 		return opt, fmt.Errorf("--max-unused %q: write the percentage with its %% sign (%s%%): restic reads a bare number as bytes, which cairn does not take", f.maxUnused, s)
-	}
-	if err != nil || v < 0 || v > 100 {
-		return opt, fmt.Errorf("--max-unused %q: want a percentage from 0%% to 100%%, or unlimited (the same as 100%%; cairn takes no size in bytes)", f.maxUnused)
 	}
 	opt.MaxUnused = v
 	if f.grace <= repo.StaleAfter {

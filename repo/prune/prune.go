@@ -71,7 +71,7 @@ func (o *Options) check() error {
 	if o.GracePeriod <= repo.StaleAfter {
 		return fmt.Errorf("grace period %s is too short: it must be longer than a stale lock's %s", o.GracePeriod, repo.StaleAfter)
 	}
-	if o.MaxUnused < 0 || o.MaxUnused > 100 {
+	if !(o.MaxUnused >= 0) || o.MaxUnused > 100 { // NaN too
 		return fmt.Errorf("max unused %g%% is not a percentage", o.MaxUnused)
 	}
 	if !o.DryRun && (o.Lock == nil || !o.Lock.Exclusive()) {
