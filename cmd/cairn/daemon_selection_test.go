@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The selection options reach the daemon: a source's config keys and an
@@ -53,7 +54,7 @@ func TestDaemonIngestSelection(t *testing.T) {
 	// Without --source the journal names the source the snapshot gets,
 	// not an empty one (it said: source "").
 	c.ok("ingest", src)
-	d.waitLog(`client ingest of 1 path \(source "default"\) over the socket`, 0)
+	d.waitLog(`client ingest of 1 path \(source "default"\) over the socket`, 10*time.Second)
 
 	// A request with an option this daemon does not know.
 	hc := http.Client{Transport: &http.Transport{Dial: func(string, string) (net.Conn, error) { return net.Dial("unix", sock) }}}
