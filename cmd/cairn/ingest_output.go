@@ -213,7 +213,7 @@ func writeIngestMetrics(path string, opt ingest.Options, start time.Time, out *i
 	}
 	source := opt.Source
 	if source == "" {
-		source = "default"
+		source = ingest.DefaultSource
 	}
 	res := metrics.BackupResult{Start: start, End: time.Now(), Success: err == nil || exitCode(err) == exitPartial}
 	if s := out.sum; s != nil {

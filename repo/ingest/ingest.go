@@ -41,11 +41,14 @@ import (
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
+// DefaultSource is the source a snapshot records when none is named.
+const DefaultSource = "default"
+
 // Options describe one ingest.
 type Options struct {
 	Paths         []string // absolute or relative; made absolute
 	Host          string   // default: the hostname
-	Source        string   // default: "default"
+	Source        string   // default: DefaultSource
 	Tags          []string
 	Excludes      []string // restic-style patterns
 	IExcludes     []string // the same, matched regardless of case
@@ -333,7 +336,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		opt.Host, _ = os.Hostname()
 	}
 	if opt.Source == "" {
-		opt.Source = "default"
+		opt.Source = DefaultSource
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = par.Cores

@@ -184,7 +184,7 @@ func (d *Daemon) handleIngest(w http.ResponseWriter, req *http.Request) {
 	}
 	if ir.Source == "" {
 		// What ingest records: the log and the status name it too.
-		ir.Source = "default"
+		ir.Source = ingest.DefaultSource
 	}
 	defer d.trackIngest(IngestStatus{What: ingestWhat(ir), Source: ir.Source, Start: time.Now().Round(0), UID: p.uid})()
 	// Events go out while the stream still comes in.
