@@ -104,6 +104,9 @@ type missingPath struct {
 	why  error // the lookup's own error, for when no path is there
 }
 
+// missingNamed is how many paths the error names when none is there.
+const missingNamed = 10
+
 // presentPaths leaves out of paths those that cannot be looked up (gone,
 // an unmounted disk's folder, a typo), as restic skips them: the others
 // are ingested, and each one left out is reported as an unreadable file
@@ -129,10 +132,14 @@ func presentPaths(paths []string) ([]string, []missingPath, error) {
 			return nil, nil, fmt.Errorf("cannot ingest %s: %w", missing[0].path, missing[0].why)
 		}
 		// Name them all: with a typo in two paths, the user should not
-		// find the second only after fixing the first.
-		names := make([]string, len(missing))
-		for i, m := range missing {
-			names[i] = fmt.Sprintf("%s (%v)", m.path, errors.Unwrap(m.err))
+		// find the second only after fixing the first. But not a whole
+		// --files-from list of an unmounted disk in one line.
+		var names []string
+		for _, m := range missing[:min(len(missing), missingNamed)] {
+			names = append(names, fmt.Sprintf("%s (%v)", m.path, errors.Unwrap(m.err)))
+		}
+		if n := len(missing) - len(names); n > 0 {
+			names = append(names, fmt.Sprintf("and %d more", n))
 		}
 		return nil, nil, fmt.Errorf("cannot ingest %s: none of the paths given is there, nothing was saved",
 			strings.Join(names, ", "))
