@@ -86,7 +86,7 @@ func newListCommand() *cobra.Command {
 	ways := map[string]string{
 		"snapshots": "use cairn snapshots (--json gives each snapshot's full id)",
 		"keys":      "use cairn key list",
-		"locks":     "cairn unlock removes the stale ones; cairn check reports the rest",
+		"locks":     "cairn unlock removes the stale ones and lists the live ones it keeps",
 		"index":     "cairn cat index ID shows a segment; cairn check verifies them all",
 		"packs":     "cairn cat pack ID shows a pack; cairn check verifies them all",
 		"blobs":     "cairn stats counts them; cairn cat pack ID lists those of a pack",

@@ -333,6 +333,6 @@ func mustJSON(v any) []byte {
 var resticCatTypes = map[string]string{
 	"key":       "cairn key list --json shows the key files",
 	"masterkey": "cairn never prints the master key",
-	"lock":      "cairn unlock lists and removes stale locks",
+	"lock":      "cairn unlock removes the stale ones and lists the live ones it keeps",
 	"blob":      "cairn cat pack ID lists a pack's blobs; cairn dump SNAPSHOT:PATH writes a file's data",
 }
