@@ -76,13 +76,14 @@ func (n *leafNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno 
 }
 
 // reading is a file's read state, made on its first read: where each
-// chunk starts, and whether its reader goes forward, to fetch the next
-// chunks early. Several readers of one file share it.
+// chunk starts, and how far its reader has read in a row, to fetch the
+// next chunks early. Several readers of one file share it.
 type reading struct {
 	offs []int64 // offs[i] is where chunk i starts; the last is the size
 
 	mu    sync.Mutex
-	next  int64 // where the last read ended
+	next  int64 // where the furthest read of the current run ended
+	run   int64 // bytes read in a row up to next
 	ahead int64 // chunks before this are fetched or on their way
 }
 
@@ -152,21 +153,28 @@ func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 	return fuse.ReadResultData(dest[:end-off]), 0
 }
 
-// readAhead notes a read of [off, end) and, when the reader goes forward,
-// starts fetching the chunks of the next opt.ReadAhead bytes.
+// readAhead notes a read of [off, end) and starts fetching the chunks
+// after the run of reads it continues, as far ahead as the run is long,
+// up to opt.ReadAhead: as the kernel's read-ahead, it grows while the
+// reader goes on. A program that takes a few pieces out of a large file
+// (an archive's members, a database's pages) reads two pieces one after
+// the other often; a fixed read-ahead made it fetch opt.ReadAhead for
+// each piece, most of a large archive for a few members.
 func (h *reading) readAhead(f *fsys, content []tree.Chunk, off, end int64) {
 	const slack = 4 << 20 // the kernel reads ahead too, a little out of order
 	h.mu.Lock()
-	forward := off >= h.next-slack && off <= h.next+slack
-	h.next = max(h.next, end)
-	if !forward {
-		h.next = end
-		h.ahead = end
+	if off < h.next-slack || off > h.next+slack {
+		// Somewhere else: a new run starts here.
+		h.next, h.run, h.ahead = end, end-off, end
 		h.mu.Unlock()
 		return
 	}
-	from := max(h.ahead, end)
-	to := min(end+f.opt.ReadAhead, h.size())
+	if end > h.next {
+		h.run += end - max(off, h.next)
+		h.next = end
+	}
+	from := max(h.ahead, h.next)
+	to := min(h.next+min(h.run, f.opt.ReadAhead), h.size())
 	if from >= to {
 		h.mu.Unlock()
 		return

@@ -50,8 +50,9 @@ type Options struct {
 	Refresh time.Duration
 	// CacheBytes bounds the decrypted chunks kept in memory (default 64 MiB).
 	CacheBytes int64
-	// ReadAhead is how far ahead of a sequential reader chunks are fetched
-	// (default 16 MiB).
+	// ReadAhead is how far ahead of a sequential reader chunks are
+	// fetched at most (default 16 MiB): as far as the reader has read in
+	// a row, up to this.
 	ReadAhead int64
 	// ReadTimeout is how long one read waits for the backend before it
 	// fails with EIO (default 2 minutes).

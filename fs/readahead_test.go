@@ -1,0 +1,177 @@
+package fs_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/local"
+	cfs "github.com/cairn-backup/cairn/fs"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// loadLog records which stored blobs were read, by pack and offset.
+type loadLog struct {
+	backends.Backend
+	mu     sync.Mutex
+	loaded map[string]bool // "pack@offset"
+}
+
+func (l *loadLog) Load(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	if strings.HasPrefix(name, "data/") {
+		l.mu.Lock()
+		l.loaded[name+"@"+strconv.FormatInt(off, 10)] = true
+		l.mu.Unlock()
+	}
+	return l.Backend.Load(ctx, name, off, n)
+}
+
+// settled returns which of chunks were read from storage, once nothing
+// more has been read for a while (read-ahead runs in the background).
+func (l *loadLog) settled(t *testing.T, r *repo.Repository, chunks []tree.Chunk) []bool {
+	t.Helper()
+	last, still := -1, 0
+	for deadline := time.Now().Add(20 * time.Second); still < 3 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		l.mu.Lock()
+		n := len(l.loaded)
+		l.mu.Unlock()
+		if n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+	}
+	got := make([]bool, len(chunks))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, c := range chunks {
+		loc, ok, err := r.LookupBlob(c.ID)
+		if err != nil || !ok {
+			t.Fatalf("chunk %d not in the index: %v", i, err)
+		}
+		got[i] = l.loaded[repo.PackName(loc.Type, loc.Pack)+"@"+strconv.FormatInt(int64(loc.Offset), 10)]
+	}
+	return got
+}
+
+func count(b []bool) (n int) {
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReadAheadFollowsSequentialReaders: a program that reads a few
+// small pieces of a large file here and there (unzip -p or Python's
+// zipfile taking members out of an archive, sqlite3 walking pages) made
+// the mount fetch and decrypt the next 16 MiB after each piece, since a
+// second read just after the first counted as a sequential reader: with
+// ten members read, nearly all of a 48 MiB archive came from storage (on
+// S3, paid for and waited on). Read-ahead now grows with what the reader
+// has read in a row, as the kernel's own does, so such a reader costs
+// about what it reads, and one that reads on still gets the full
+// read-ahead.
+func TestReadAheadFollowsSequentialReaders(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	data := make([]byte, 48<<20)
+	rand.NewChaCha8([32]byte{7}).Read(data)
+	for _, name := range []string{"archive.zip", "video.mkv"} {
+		if err := os.WriteFile(filepath.Join(src, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data[0]++ // two files, not one stored once
+	}
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ll := &loadLog{Backend: be, loaded: map[string]bool{}}
+	r := repo.TestRepositoryOn(t, ll)
+	sn := ingestPath(t, r, src)
+	content := func(name string) []tree.Chunk {
+		n, _, err := restore.Find(context.Background(), r, sn, filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Content
+	}
+	mnt, _ := mount(t, r, cfs.Options{})
+
+	// Ten members of the archive, 4.75 MiB apart: a local header, then
+	// the member's data just after it.
+	zipChunks := content("archive.zip")
+	f, err := os.Open(filepath.Join(mnt, "latest", "archive.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	var offs []int64
+	for i := range 10 {
+		off := int64(i)*(19<<18) + 100<<10
+		offs = append(offs, off)
+		if _, err := f.ReadAt(buf[:30], off); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.ReadAt(buf, off+30); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := ll.settled(t, r, zipChunks)
+	// What the reads and the kernel's read-ahead for them touch lies
+	// within 2 MiB of each member's start.
+	pos, far := int64(0), 0
+	for i, c := range zipChunks {
+		near := false
+		for _, off := range offs {
+			near = near || pos < off+2<<20 && pos+int64(c.Size) > off
+		}
+		if got[i] && !near {
+			far++
+		}
+		pos += int64(c.Size)
+	}
+	if far > 0 {
+		t.Errorf("ten small reads of an archive of %d chunks read %d of them from storage, %d of them far from any read", len(zipChunks), count(got), far)
+	}
+
+	// A program reading a video from its start gets read-ahead far
+	// beyond what it and the kernel have asked for.
+	vidChunks := content("video.mkv")
+	v, err := os.Open(filepath.Join(mnt, "latest", "video.mkv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	const read = 12 << 20
+	for off := int64(0); off < read; off += int64(len(buf)) {
+		if _, err := v.ReadAt(buf, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = ll.settled(t, r, vidChunks)
+	pos, ahead := int64(0), false
+	for i, c := range vidChunks {
+		if pos >= read+8<<20 && got[i] {
+			ahead = true
+		}
+		pos += int64(c.Size)
+	}
+	if !ahead {
+		t.Errorf("a reader of the first 12 MiB of a video got no chunk read ahead beyond 20 MiB (%d of %d chunks read)", count(got), len(vidChunks))
+	}
+}
