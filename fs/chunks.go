@@ -54,11 +54,14 @@ func newChunkCache(r *repo.Repository, max int64, timeout time.Duration) *chunkC
 // close stops the background loaders.
 func (c *chunkCache) close() { close(c.queue) }
 
-// get returns the chunk with its data; the caller must release it.
+// get returns the chunk with its data; the caller must release it. It
+// returns when ctx ends, whoever loads the chunk: a reader the kernel
+// interrupts (Ctrl-C, kill) gets its answer at once, not when storage
+// answers, and the load goes on for the next reader.
 func (c *chunkCache) get(ctx context.Context, bid id.ID, size int) (*chunk, error) {
 	ch, loader := c.acquire(bid)
 	if loader {
-		c.load(ch, size)
+		go c.load(ch, size)
 	}
 	select {
 	case <-ch.ready:
@@ -129,7 +132,8 @@ func (c *chunkCache) acquire(bid id.ID) (*chunk, bool) {
 }
 
 // load fetches ch. It runs with its own deadline, not a reader's, so a
-// reader that gives up does not fail the others waiting for the chunk.
+// reader that gives up does not fail the others waiting for the chunk
+// (nor the next one to ask for it).
 func (c *chunkCache) load(ch *chunk, size int) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()

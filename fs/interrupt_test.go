@@ -1,0 +1,140 @@
+package fs_test
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/backends"
+	"github.com/cairn-backup/cairn/backends/local"
+	cfs "github.com/cairn-backup/cairn/fs"
+	"github.com/cairn-backup/cairn/repo"
+)
+
+// gated is a backend whose loads wait while it is held.
+type gated struct {
+	backends.Backend
+	mu      sync.Mutex
+	gate    chan struct{}
+	waiting int // loads held now
+}
+
+func (g *gated) hold() {
+	g.mu.Lock()
+	g.gate = make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (g *gated) release() {
+	g.mu.Lock()
+	close(g.gate)
+	g.gate = nil
+	g.mu.Unlock()
+}
+
+// held waits until a load is held.
+func (g *gated) held(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		g.mu.Lock()
+		n := g.waiting
+		g.mu.Unlock()
+		if n > 0 {
+			return
+		}
+	}
+	t.Fatal("the read never reached storage")
+}
+
+func (g *gated) Load(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
+	if gate != nil {
+		g.mu.Lock()
+		g.waiting++
+		g.mu.Unlock()
+		defer func() {
+			g.mu.Lock()
+			g.waiting--
+			g.mu.Unlock()
+		}()
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.Backend.Load(ctx, name, off, n)
+}
+
+// TestInterruptedReadReturns: a program reading a chunk that storage is
+// slow to give (S3 stalling, a --limit-bytes mount) could not be
+// interrupted: the read that fetched the chunk waited for it however
+// the program was told to stop, up to the read timeout (2 minutes), and
+// Ctrl-C or kill left it hanging in the kernel. The read now gives up
+// when the kernel interrupts it; the chunk goes on loading for the next
+// reader.
+func TestInterruptedReadReturns(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	data := make([]byte, 24<<20)
+	rand.NewChaCha8([32]byte{3}).Read(data)
+	if err := os.WriteFile(filepath.Join(src, "disk.img"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := &gated{Backend: be}
+	r := repo.TestRepositoryOn(t, fb)
+	ingestPath(t, r, src)
+	mnt, _ := mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
+	p := filepath.Join(mnt, "latest", "disk.img")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		fb.hold()
+		// O_DIRECT: the read goes to the mount as it is, in the
+		// reader's own request, which the kernel interrupts.
+		cmd := exec.Command("dd", "if="+p, "of=/dev/null", "bs=4096", "count=1", "skip=4000", "iflag=direct", "status=none")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		fb.held(t)
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		cmd.Process.Signal(sig)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			fb.release()
+			<-done
+			t.Fatalf("a read waiting for storage did not return for %v: %v after the signal", sig, time.Since(start))
+		}
+		fb.release()
+	}
+	// What was being loaded is read correctly once storage answers.
+	got := make([]byte, 4096)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.ReadAt(got, 4000*4096); err != nil || !bytes.Equal(got, data[4000*4096:4001*4096]) {
+		t.Fatalf("reading again after the interrupted read: %v", err)
+	}
+}
