@@ -76,20 +76,35 @@ func (n *leafNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno 
 }
 
 // reading is a file's read state, made on its first read: where each
-// chunk starts, and how far its reader has read in a row, to fetch the
+// chunk starts, and the runs of reads its readers make, to fetch the
 // next chunks early. Several readers of one file share it.
 type reading struct {
 	offs []int64 // offs[i] is where chunk i starts; the last is the size
 
-	mu    sync.Mutex
-	next  int64 // where the furthest read of the current run ended
-	run   int64 // bytes read in a row up to next
-	ahead int64 // chunks before this are fetched or on their way
+	mu   sync.Mutex
+	runs [readRuns]run
+	tick uint64 // counts reads, to find the run read least recently
+}
+
+// readRuns is how many readers of one file at once keep a read-ahead of
+// their own. The mount sees reads, not who makes them: a read continues
+// the run it follows, or replaces the run read least recently.
+const readRuns = 4
+
+// run is a series of reads, each near where the last ended.
+type run struct {
+	next  int64  // where its furthest read ended
+	n     int64  // bytes read in a row up to next
+	ahead int64  // chunks before this are fetched or on their way
+	used  uint64 // the reading's tick at its last read
 }
 
 func (n *leafNode) reading() *reading {
 	n.once.Do(func() {
 		h := &reading{offs: make([]int64, len(n.node.Content)+1)}
+		for i := 1; i < readRuns; i++ {
+			h.runs[i].next = -1 << 62 // nowhere: only the first starts at 0
+		}
 		for i, c := range n.node.Content {
 			h.offs[i+1] = h.offs[i] + int64(c.Size)
 		}
@@ -154,7 +169,8 @@ func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 }
 
 // readAhead notes a read of [off, end) and starts fetching the chunks
-// after the run of reads it continues, as far ahead as the run is long,
+// after the run of reads it continues (each reader of a file has its
+// own), as far ahead as the run is long,
 // up to opt.ReadAhead: as the kernel's read-ahead, it grows while the
 // reader goes on. A program that takes a few pieces out of a large file
 // (an archive's members, a database's pages) reads two pieces one after
@@ -163,29 +179,51 @@ func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 func (h *reading) readAhead(f *fsys, content []tree.Chunk, off, end int64) {
 	const slack = 4 << 20 // the kernel reads ahead too, a little out of order
 	h.mu.Lock()
-	if off < h.next-slack || off > h.next+slack {
+	h.tick++
+	var r *run
+	for i := range h.runs {
+		c := &h.runs[i]
+		if off >= c.next-slack && off <= c.next+slack && (r == nil || abs(off-c.next) < abs(off-r.next)) {
+			r = c
+		}
+	}
+	if r == nil {
 		// Somewhere else: a new run starts here.
-		h.next, h.run, h.ahead = end, end-off, end
+		r = &h.runs[0]
+		for i := range h.runs {
+			if h.runs[i].used < r.used {
+				r = &h.runs[i]
+			}
+		}
+		*r = run{next: end, n: end - off, ahead: end, used: h.tick}
 		h.mu.Unlock()
 		return
 	}
-	if end > h.next {
-		h.run += end - max(off, h.next)
-		h.next = end
+	r.used = h.tick
+	if end > r.next {
+		r.n += end - max(off, r.next)
+		r.next = end
 	}
-	from := max(h.ahead, h.next)
-	to := min(h.next+min(h.run, f.opt.ReadAhead), h.size())
+	from := max(r.ahead, r.next)
+	to := min(r.next+min(r.n, f.opt.ReadAhead), h.size())
 	if from >= to {
 		h.mu.Unlock()
 		return
 	}
-	h.ahead = to
+	r.ahead = to
 	h.mu.Unlock()
 	for i := h.chunkAt(from); i < len(content) && h.offs[i] < to; i++ {
 		if !content[i].Hole {
 			f.chunks.prefetch(content[i].ID, int(content[i].Size))
 		}
 	}
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // Lseek finds data and holes (SEEK_DATA, SEEK_HOLE); the kernel handles

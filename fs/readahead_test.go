@@ -8,8 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/backends/local"
@@ -174,4 +176,78 @@ func TestReadAheadFollowsSequentialReaders(t *testing.T) {
 	if !ahead {
 		t.Errorf("a reader of the first 12 MiB of a video got no chunk read ahead beyond 20 MiB (%d of %d chunks read)", count(got), len(vidChunks))
 	}
+}
+
+// TestReadAheadForEachReader: the mount sees reads, not who makes them,
+// and kept one read position per file: two programs reading one file at
+// once in different places (cp of a VM image while the VM reads it, two
+// md5sum of a video started apart) each broke the other's run at every
+// read, and neither got any read-ahead. Each run of reads now keeps its
+// own, for a few readers at once.
+func TestReadAheadForEachReader(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	data := make([]byte, 48<<20)
+	rand.NewChaCha8([32]byte{9}).Read(data)
+	if err := os.WriteFile(filepath.Join(src, "disk.img"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ll := &loadLog{Backend: be, loaded: map[string]bool{}}
+	r := repo.TestRepositoryOn(t, ll)
+	sn := ingestPath(t, r, src)
+	n, _, err := restore.Find(context.Background(), r, sn, filepath.Join(src, "disk.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt, _ := mount(t, r, cfs.Options{})
+	p := filepath.Join(mnt, "latest", "disk.img")
+	// O_DIRECT: the mount sees these reads as they are made, without the
+	// kernel's read-ahead.
+	var fds [2]int
+	for i := range fds {
+		fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_DIRECT, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(fd)
+		fds[i] = fd
+	}
+	buf := alignedBuf(512 << 10)
+	starts := [2]int64{0, 24 << 20}
+	const each = 8 << 20
+	for off := int64(0); off < each; off += int64(len(buf)) {
+		for i, fd := range fds {
+			if _, err := syscall.Pread(fd, buf, starts[i]+off); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got := ll.settled(t, r, n.Content)
+	var ahead [2]bool
+	pos := int64(0)
+	for i, c := range n.Content {
+		for j, s := range starts {
+			if got[i] && pos >= s+each+2<<20 && pos < s+2*each {
+				ahead[j] = true
+			}
+		}
+		pos += int64(c.Size)
+	}
+	for j, s := range starts {
+		if !ahead[j] {
+			t.Errorf("the reader of [%d MiB, %d MiB) got nothing read ahead (%d of %d chunks read)", s>>20, (s+each)>>20, count(got), len(n.Content))
+		}
+	}
+}
+
+// alignedBuf is a buffer O_DIRECT accepts.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+4096)
+	skip := (4096 - int(uintptr(unsafe.Pointer(&b[0]))%4096)) % 4096
+	return b[skip : skip+n]
 }
