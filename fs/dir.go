@@ -26,10 +26,11 @@ type dirNode struct {
 	node   *tree.Node
 	parent uint64 // inode number of the folder it is in
 
-	mu     sync.Mutex
-	loaded bool
-	kids   []*tree.Node
-	pfNext int // kids before this have had their content queued
+	mu      sync.Mutex
+	loaded  bool
+	loading chan struct{} // while a caller loads the tree: closed when it is done
+	kids    []*tree.Node
+	pfNext  int // kids before this have had their content queued
 }
 
 var (
@@ -40,30 +41,61 @@ var (
 	_ gofs.NodeListxattrer = (*dirNode)(nil)
 )
 
+// load returns the folder's entries, loading its tree the first time.
+// One caller loads it; the others wait for that load, or for their own
+// ctx to end (the kernel interrupting them), and load it themselves when
+// that one failed.
 func (d *dirNode) load(ctx context.Context) ([]*tree.Node, error) {
+	for {
+		d.mu.Lock()
+		if d.loaded {
+			d.mu.Unlock()
+			return d.kids, nil
+		}
+		wait := d.loading
+		if wait == nil {
+			break // d.mu held: this caller loads
+		}
+		d.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	done := make(chan struct{})
+	d.loading = done
+	d.mu.Unlock()
+	kids, err := d.fetch(ctx)
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.loaded {
-		return d.kids, nil
+	if err == nil {
+		d.kids, d.loaded = kids, true
 	}
-	if !d.node.Subtree.IsZero() {
-		ctx, cancel := context.WithTimeout(ctx, d.f.opt.ReadTimeout)
-		defer cancel()
-		kids, skipped, err := d.f.r.LoadTreePartial(ctx, d.node.Subtree)
-		if err != nil {
-			d.f.warnOnce("tree "+d.node.Subtree.String(), "%s (snapshot %s): %v",
-				d.Path(nil), d.snap.sn.ID.Short(), err)
-			return nil, err // not kept: the next look may succeed
-		}
-		if skipped != nil {
-			// The folder shows the entries that decode.
-			d.f.warnOnce("tree "+d.node.Subtree.String(), "%s (snapshot %s): %v",
-				d.Path(nil), d.snap.sn.ID.Short(), skipped)
-		}
-		d.kids = kids
+	d.loading = nil
+	d.mu.Unlock()
+	close(done)
+	return kids, err
+}
+
+// fetch reads the folder's tree.
+func (d *dirNode) fetch(ctx context.Context) ([]*tree.Node, error) {
+	if d.node.Subtree.IsZero() {
+		return nil, nil
 	}
-	d.loaded = true
-	return d.kids, nil
+	ctx, cancel := context.WithTimeout(ctx, d.f.opt.ReadTimeout)
+	defer cancel()
+	kids, skipped, err := d.f.r.LoadTreePartial(ctx, d.node.Subtree)
+	if err != nil {
+		d.f.warnOnce("tree "+d.node.Subtree.String(), "%s (snapshot %s): %v",
+			d.Path(nil), d.snap.sn.ID.Short(), err)
+		return nil, err // not kept: the next look may succeed
+	}
+	if skipped != nil {
+		// The folder shows the entries that decode.
+		d.f.warnOnce("tree "+d.node.Subtree.String(), "%s (snapshot %s): %v",
+			d.Path(nil), d.snap.sn.ID.Short(), skipped)
+	}
+	return kids, nil
 }
 
 // How far prefetchAfter looks ahead of an opened file.

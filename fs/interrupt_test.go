@@ -138,3 +138,62 @@ func TestInterruptedReadReturns(t *testing.T) {
 		t.Fatalf("reading again after the interrupted read: %v", err)
 	}
 }
+
+// TestInterruptedListingReturns: a folder's tree is loaded once, by the
+// first to enter it; a second program listing it meanwhile waited for
+// that load without a way out, so with storage stalled Ctrl-C or kill of
+// that program hung until the first load ended (up to the read timeout).
+func TestInterruptedListingReturns(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(src, "dir", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "dir", "sub", "f"), []byte("f"), 0o644)
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := &gated{Backend: be}
+	r := repo.TestRepositoryOn(t, fb)
+	ingestPath(t, r, src)
+	mnt, _ := mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
+	sub := filepath.Join(mnt, "latest", "dir", "sub")
+	if _, err := os.Stat(sub); err != nil {
+		t.Fatal(err)
+	}
+
+	fb.hold()
+	first := exec.Command("ls", sub)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fb.held(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		second := exec.Command("ls", sub)
+		if err := second.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond) // waiting for the first one's load
+		start := time.Now()
+		second.Process.Signal(sig)
+		done := make(chan error, 1)
+		go func() { done <- second.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			fb.release()
+			<-done
+			first.Wait()
+			t.Fatalf("a listing waiting for another's load did not return for %v: %v after the signal", sig, time.Since(start))
+		}
+	}
+	fb.release()
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the first listing: %v", err)
+	}
+	if ents, err := os.ReadDir(sub); err != nil || len(ents) != 1 {
+		t.Fatalf("listing again: %v %v", ents, err)
+	}
+}
