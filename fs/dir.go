@@ -85,6 +85,9 @@ func (d *dirNode) fetch(ctx context.Context) ([]*tree.Node, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.f.opt.ReadTimeout)
 	defer cancel()
 	kids, skipped, err := d.f.r.LoadTreePartial(ctx, d.node.Subtree)
+	if interrupted(ctx, err) {
+		return nil, err
+	}
 	if err != nil {
 		d.f.warnOnce("tree "+d.node.Subtree.String(), "%s (snapshot %s): %v",
 			d.Path(nil), d.snap.sn.ID.Short(), err)

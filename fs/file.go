@@ -157,7 +157,9 @@ func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 				f.chunks.release(ch)
 			}
 			if err != nil {
-				f.readFailed(n, i, err)
+				if !interrupted(ctx, err) {
+					f.readFailed(n, i, err)
+				}
 				return nil, readErrno(ctx, err)
 			}
 			copy(dst, ch.data[lo:hi])

@@ -508,10 +508,17 @@ func (f *fsys) warnOnce(key, format string, args ...any) {
 // readErrno turns a repository error into what a reader sees: EIO for
 // damage and outages alike, EINTR when the reader gave up.
 func readErrno(ctx context.Context, err error) syscall.Errno {
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	if interrupted(ctx, err) {
 		return syscall.EINTR
 	}
 	return syscall.EIO
+}
+
+// interrupted says err only means that the request's reader gave up
+// (Ctrl-C, kill, the kernel unmounting): nothing to log, and nothing that
+// should keep a later real failure of the same data from being logged.
+func interrupted(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && ctx.Err() != nil
 }
 
 // raiseReadAhead lets the kernel read ahead 4 MiB on the mount instead of

@@ -98,7 +98,7 @@ func TestInterruptedReadReturns(t *testing.T) {
 	fb := &gated{Backend: be}
 	r := repo.TestRepositoryOn(t, fb)
 	ingestPath(t, r, src)
-	mnt, _ := mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
+	mnt, logs := mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
 	p := filepath.Join(mnt, "latest", "disk.img")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatal(err)
@@ -127,6 +127,12 @@ func TestInterruptedReadReturns(t *testing.T) {
 		}
 		fb.release()
 	}
+	// A reader stopped by its user is no failure of the mount: nothing
+	// on the mount's stderr ("context canceled"), and a real failure of
+	// that chunk later is still told.
+	if s := logs.String(); s != "" {
+		t.Errorf("interrupting readers logged:\n%s", s)
+	}
 	// What was being loaded is read correctly once storage answers.
 	got := make([]byte, 4096)
 	f, err := os.Open(p)
@@ -150,6 +156,9 @@ func TestInterruptedListingReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(src, "dir", "sub", "f"), []byte("f"), 0o644)
+	if err := os.MkdirAll(filepath.Join(src, "dir", "other", "o"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(t.TempDir(), "repo")
 	be, err := local.Create(dir)
 	if err != nil {
@@ -158,7 +167,7 @@ func TestInterruptedListingReturns(t *testing.T) {
 	fb := &gated{Backend: be}
 	r := repo.TestRepositoryOn(t, fb)
 	ingestPath(t, r, src)
-	mnt, _ := mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
+	mnt, logs := mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
 	sub := filepath.Join(mnt, "latest", "dir", "sub")
 	if _, err := os.Stat(sub); err != nil {
 		t.Fatal(err)
@@ -195,5 +204,26 @@ func TestInterruptedListingReturns(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(sub); err != nil || len(ents) != 1 {
 		t.Fatalf("listing again: %v %v", ents, err)
+	}
+
+	// The program loading a folder itself is stopped: nothing logged.
+	other := filepath.Join(mnt, "latest", "dir", "other")
+	if _, err := os.Stat(other); err != nil {
+		t.Fatal(err)
+	}
+	fb.hold()
+	ls := exec.Command("ls", other)
+	if err := ls.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fb.held(t)
+	ls.Process.Signal(syscall.SIGKILL)
+	ls.Wait()
+	fb.release()
+	if ents, err := os.ReadDir(other); err != nil || len(ents) != 1 {
+		t.Fatalf("listing after the loading program was killed: %v %v", ents, err)
+	}
+	if s := logs.String(); s != "" {
+		t.Errorf("interrupting listings logged:\n%s", s)
 	}
 }

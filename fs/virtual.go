@@ -76,7 +76,9 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		defer cancel()
 		root, err := s.rootNode(tctx, n.f.r, n.f.opt.AllowOther)
 		if err != nil {
-			n.f.warnOnce("root "+e.snap.ID.String(), "snapshot %s (%s): %v", e.snap.ID.Short(), p, err)
+			if !interrupted(ctx, err) {
+				n.f.warnOnce("root "+e.snap.ID.String(), "snapshot %s (%s): %v", e.snap.ID.Short(), p, err)
+			}
 			return nil, readErrno(ctx, err)
 		}
 		ino := n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())
