@@ -20,6 +20,9 @@ type chunkCache struct {
 	max     int64
 	timeout time.Duration
 	queue   chan prefetchReq // chunks wanted soon
+	ctx     context.Context  // ends the loads when the mount ends
+	stop    context.CancelFunc
+	loads   budget // the chunks readers' loads hold while in flight
 
 	mu    sync.Mutex
 	m     map[id.ID]*chunk
@@ -41,7 +44,9 @@ func newChunkCache(r *repo.Repository, max int64, timeout time.Duration) *chunkC
 		r: r, max: max, timeout: timeout,
 		queue: make(chan prefetchReq, 1024),
 		m:     map[id.ID]*chunk{},
+		loads: budget{max: max, freed: make(chan struct{})},
 	}
+	c.ctx, c.stop = context.WithCancel(context.Background())
 	// One loader per core and one more, so that one waiting on storage
 	// does not leave a core idle; at most 4, since each holds up to three
 	// chunk-sized buffers beyond the cache.
@@ -51,17 +56,32 @@ func newChunkCache(r *repo.Repository, max int64, timeout time.Duration) *chunkC
 	return c
 }
 
-// close stops the background loaders.
-func (c *chunkCache) close() { close(c.queue) }
+// close stops the background loaders and ends the loads in flight,
+// those readers gave up on too: none outlives the mount by its timeout.
+func (c *chunkCache) close() {
+	c.stop()
+	close(c.queue)
+}
 
 // get returns the chunk with its data; the caller must release it. It
 // returns when ctx ends, whoever loads the chunk: a reader the kernel
 // interrupts (Ctrl-C, kill) gets its answer at once, not when storage
-// answers, and the load goes on for the next reader.
+// answers, and the load goes on for the next reader. The loads in flight
+// hold at most the cache's bound between them (and one chunk at least),
+// so readers interrupted one after the other while storage stalls do not
+// pile up a chunk's buffers each.
 func (c *chunkCache) get(ctx context.Context, bid id.ID, size int) (*chunk, error) {
 	ch, loader := c.acquire(bid)
 	if loader {
-		go c.load(ch, size)
+		go func() {
+			n, err := c.loads.take(c.ctx, int64(size))
+			if err != nil {
+				c.loaded(ch, nil, nil, err)
+				return
+			}
+			defer c.loads.give(n)
+			c.load(ch, size)
+		}()
 	}
 	select {
 	case <-ch.ready:
@@ -135,14 +155,21 @@ func (c *chunkCache) acquire(bid id.ID) (*chunk, bool) {
 // reader that gives up does not fail the others waiting for the chunk
 // (nor the next one to ask for it).
 func (c *chunkCache) load(ch *chunk, size int) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
 	defer cancel()
 	buf := bufpool.Get(size)
 	data, err := c.r.LoadBlob(ctx, id.DataBlob, ch.id, buf)
+	c.loaded(ch, data, buf, err)
+}
+
+// loaded sets ch's data (read into buf) or error.
+func (c *chunkCache) loaded(ch *chunk, data, buf []byte, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
-		bufpool.Put(buf)
+		if buf != nil {
+			bufpool.Put(buf)
+		}
 		ch.err = err
 		ch.refs-- // the cache lets go of a failed chunk: the next read tries again
 		delete(c.m, ch.id)
@@ -181,4 +208,41 @@ func (c *chunkCache) unref(ch *chunk) {
 
 func sameArray(a, b []byte) bool {
 	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
+}
+
+// budget bounds the bytes of what is in flight; one taker at a time may
+// take more than max.
+type budget struct {
+	mu    sync.Mutex
+	used  int64
+	max   int64
+	freed chan struct{} // closed (and replaced) when bytes are given back
+}
+
+// take waits until n bytes fit and takes them, or until ctx ends. It
+// returns what it took, for give.
+func (b *budget) take(ctx context.Context, n int64) (int64, error) {
+	for {
+		b.mu.Lock()
+		if b.used == 0 || b.used+n <= b.max {
+			b.used += n
+			b.mu.Unlock()
+			return n, nil
+		}
+		freed := b.freed
+		b.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+func (b *budget) give(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	close(b.freed)
+	b.freed = make(chan struct{})
+	b.mu.Unlock()
 }
