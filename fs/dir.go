@@ -46,6 +46,8 @@ var (
 // ctx to end (the kernel interrupting them), and load it themselves when
 // that one failed.
 func (d *dirNode) load(ctx context.Context) ([]*tree.Node, error) {
+	ctx, cancel := untilKilled(ctx, d.f.opt.ReadTimeout)
+	defer cancel()
 	for {
 		d.mu.Lock()
 		if d.loaded {

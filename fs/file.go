@@ -139,7 +139,7 @@ func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 	end := min(off+int64(len(dest)), size)
 	content := n.node.Content
 	f := n.f
-	ctx, cancel := context.WithTimeout(ctx, f.opt.ReadTimeout)
+	ctx, cancel := untilKilled(ctx, f.opt.ReadTimeout)
 	defer cancel()
 	h.readAhead(f, content, off, end)
 	for i, pos := h.chunkAt(off), off; pos < end; i++ {

@@ -6,11 +6,16 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/backends/local"
@@ -104,11 +109,13 @@ func TestInterruptedReadReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+	// Each signal's read is of another chunk: the one the first read
+	// left loading is cached once storage answers.
+	for skip, sig := range map[int]syscall.Signal{2000: syscall.SIGINT, 4000: syscall.SIGKILL} {
 		fb.hold()
 		// O_DIRECT: the read goes to the mount as it is, in the
 		// reader's own request, which the kernel interrupts.
-		cmd := exec.Command("dd", "if="+p, "of=/dev/null", "bs=4096", "count=1", "skip=4000", "iflag=direct", "status=none")
+		cmd := exec.Command("dd", "if="+p, "of=/dev/null", "bs=4096", "count=1", "skip="+strconv.Itoa(skip), "iflag=direct", "status=none")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -226,4 +233,103 @@ func TestInterruptedListingReturns(t *testing.T) {
 	if s := logs.String(); s != "" {
 		t.Errorf("interrupting listings logged:\n%s", s)
 	}
+}
+
+// TestCaughtSignalDoesNotFailRead: the kernel interrupts a FUSE request
+// on any signal its caller takes, one it catches and goes on from
+// (SIGCHLD, SIGWINCH, SIGALRM) included. Answered with EINTR, which a
+// read of a local file never returns, such a read failed for programs
+// that had not been told to stop: cp and tar reported the file unread,
+// rsync filled the block with zeros and sent the file again. Only a
+// signal that asks the program to stop (a kill, Ctrl-C's SIGINT, SIGTERM,
+// SIGHUP, SIGQUIT) ends a read early; another's read gets its bytes once
+// storage answers.
+func TestCaughtSignalDoesNotFailRead(t *testing.T) {
+	requireFUSE(t)
+	src := t.TempDir()
+	data := make([]byte, 24<<20)
+	rand.NewChaCha8([32]byte{4}).Read(data)
+	if err := os.WriteFile(filepath.Join(src, "disk.img"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := &gated{Backend: be}
+	r := repo.TestRepositoryOn(t, fb)
+	ingestPath(t, r, src)
+	mnt, logs := mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
+	defer func() {
+		if s := logs.String(); s != "" {
+			t.Errorf("the mount logged:\n%s", s)
+		}
+	}()
+	p := filepath.Join(mnt, "latest", "disk.img")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	caught := make(chan os.Signal, 16)
+	signal.Notify(caught, syscall.SIGUSR1)
+	defer signal.Stop(caught)
+
+	fb.hold()
+	type result struct {
+		n   int
+		err error
+		buf []byte
+	}
+	tid := make(chan int, 1)
+	res := make(chan result, 1)
+	go func() {
+		// One thread, so that the signal goes to the one reading.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		buf, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+		if err != nil {
+			tid <- 0
+			res <- result{err: err}
+			return
+		}
+		// O_DIRECT: the read is this thread's own request.
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECT, 0)
+		if err != nil {
+			tid <- 0
+			res <- result{err: err}
+			return
+		}
+		defer unix.Close(fd)
+		tid <- unix.Gettid()
+		n, err := unix.Pread(fd, buf, 5000*4096)
+		res <- result{n, err, buf}
+	}()
+	id := <-tid
+	if id == 0 {
+		r := <-res
+		t.Fatal(r.err)
+	}
+	fb.held(t)
+	if err := unix.Tgkill(os.Getpid(), id, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	// The handler runs once the read returns: the signal stays pending
+	// meanwhile, as the interrupt reaches the mount.
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case r := <-res:
+		fb.release()
+		t.Fatalf("the read returned while storage was held, after a caught signal: %d bytes, %v", r.n, r.err)
+	default:
+	}
+	fb.release()
+	select {
+	case r := <-res:
+		if r.err != nil || r.n != 4096 || !bytes.Equal(r.buf, data[5000*4096:5001*4096]) {
+			t.Fatalf("read after a caught signal: %d bytes, %v; want the file's 4096", r.n, r.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the read never returned once storage answered")
+	}
+	<-caught
 }

@@ -72,14 +72,14 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		return n.NewInode(ctx, ch, gofs.StableAttr{Mode: syscall.S_IFLNK, Ino: ino}), 0
 	default:
 		s := n.f.snapState(e.snap)
-		tctx, cancel := context.WithTimeout(ctx, n.f.opt.ReadTimeout)
+		tctx, cancel := untilKilled(ctx, n.f.opt.ReadTimeout)
 		defer cancel()
 		root, err := s.rootNode(tctx, n.f.r, n.f.opt.AllowOther)
 		if err != nil {
-			if !interrupted(ctx, err) {
+			if !interrupted(tctx, err) {
 				n.f.warnOnce("root "+e.snap.ID.String(), "snapshot %s (%s): %v", e.snap.ID.Short(), p, err)
 			}
-			return nil, readErrno(ctx, err)
+			return nil, readErrno(tctx, err)
 		}
 		ino := n.f.virtualIno("s:" + p + "\x00" + e.snap.ID.String())
 		if ch := n.known(name, ino); ch != nil {
