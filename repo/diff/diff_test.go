@@ -20,7 +20,11 @@ func write(t *testing.T, p, s string) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// 0644 whatever the umask, so that the chmod to 0600 in after is a change.
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

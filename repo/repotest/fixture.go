@@ -103,10 +103,22 @@ func (f *Fixture) check(err error) {
 // writeSource writes the first version of the source (step 1) or changes
 // it for the second snapshot (step 2).
 func writeSource(f *Fixture, rng *rand.Rand, step int) {
+	// Modes are set, not left to the umask (077 on some machines), so
+	// that the snapshots hold 0755 folders and 0644 files everywhere.
+	mkdir := func(rel string) {
+		f.check(os.MkdirAll(filepath.Join(f.Source, rel), 0o755))
+		for d := rel; ; d = filepath.Dir(d) {
+			f.check(os.Chmod(filepath.Join(f.Source, d), 0o755))
+			if d == "." {
+				return
+			}
+		}
+	}
 	put := func(rel string, b []byte) {
 		p := filepath.Join(f.Source, rel)
-		f.check(os.MkdirAll(filepath.Dir(p), 0o755))
+		mkdir(filepath.Dir(rel))
 		f.check(os.WriteFile(p, b, 0o644))
+		f.check(os.Chmod(p, 0o644))
 	}
 	random := func(n int) []byte {
 		b := make([]byte, n)
@@ -133,7 +145,7 @@ func writeSource(f *Fixture, rng *rand.Rand, step int) {
 			put(fmt.Sprintf("small/s%d", i), random(1<<10+i*7<<10))
 		}
 		f.check(os.Symlink("docs/a.txt", filepath.Join(f.Source, "link")))
-		f.check(os.MkdirAll(filepath.Join(f.Source, "empty"), 0o755))
+		mkdir("empty")
 	case 2:
 		put("docs/b.txt", text("b, second version", 90))
 		put("media/new.bin", random(3<<19))

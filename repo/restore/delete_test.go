@@ -55,7 +55,8 @@ func newSmallTree(t *testing.T) *smallTree {
 	must(t, os.Mkdir(filepath.Join(src, "empty"), 0o755))
 	must(t, os.Link(filepath.Join(src, "h1"), filepath.Join(src, "d", "h2")))
 	must(t, os.Symlink("../a.txt", filepath.Join(src, "d", "ln")))
-	// Times last, folders after their contents.
+	// Modes set, not left to the umask; times last, folders after
+	// their contents.
 	var paths []string
 	filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		paths = append(paths, p)
@@ -63,6 +64,11 @@ func newSmallTree(t *testing.T) *smallTree {
 	})
 	slices.Reverse(paths)
 	for _, p := range paths {
+		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+			must(t, os.Chmod(p, 0o755))
+		} else if err == nil && fi.Mode().IsRegular() {
+			must(t, os.Chmod(p, 0o644))
+		}
 		ts := []syscall.Timespec{syscall.NsecToTimespec(treeTime.UnixNano()), syscall.NsecToTimespec(treeTime.UnixNano())}
 		must(t, lutimes(p, ts))
 	}

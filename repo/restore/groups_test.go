@@ -34,6 +34,7 @@ func TestRerunKeepsHardlinkGroup(t *testing.T) {
 		}
 	}
 	must(os.WriteFile(filepath.Join(src, "x", "f"), []byte("group of three"), 0o640))
+	must(os.Chmod(filepath.Join(src, "x", "f"), 0o640)) // not less the umask
 	must(os.Link(filepath.Join(src, "x", "f"), filepath.Join(src, "y", "f")))
 	must(os.Link(filepath.Join(src, "x", "f"), filepath.Join(src, "z", "f")))
 	must(os.WriteFile(filepath.Join(src, "x", "g"), []byte("group of two"), 0o644))
@@ -111,6 +112,7 @@ func TestRerunGroupWithOutsideNameReplaced(t *testing.T) {
 		}
 	}
 	must(os.WriteFile(filepath.Join(src, "x", "f"), []byte("linked"), 0o644))
+	must(os.Chmod(filepath.Join(src, "x", "f"), 0o644)) // not less the umask
 	must(os.Link(filepath.Join(src, "x", "f"), filepath.Join(src, "f")))
 	res, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}})
 	must(err)

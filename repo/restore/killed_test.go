@@ -246,6 +246,7 @@ func TestRenamedBeforeMetadataIsReplaced(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	os.Chmod(p, 0o644) // not less the umask: the snapshot's mode below
 	old := time.Now().Add(-time.Hour).Truncate(time.Second)
 	os.Chtimes(p, old, old)
 	res, err := ingest.Run(bctx, r, ingest.Options{Paths: []string{src}})
