@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -274,4 +275,36 @@ func (h *harness) contains(wants ...string) {
 			h.t.Fatalf("screen lacks %q:\n%s", w, s)
 		}
 	}
+}
+
+// containsWrapped is contains for text that holds a path: the view may
+// break a long one over lines (where the line ends, or at one of its
+// spaces, continuing on an indented line), and the paths of a test live
+// under TMPDIR, as long as the machine makes it.
+func (h *harness) containsWrapped(wants ...string) {
+	h.t.Helper()
+	s := h.screen()
+	for _, w := range wants {
+		if !wrappedPattern(w).MatchString(s) {
+			h.t.Fatalf("screen lacks %q (even broken over lines):\n%s", w, s)
+		}
+	}
+}
+
+// wrappedPattern matches s on a screen that may break it over lines: a
+// line break and the next line's indentation between any two of its
+// characters, or in place of one of its spaces.
+func wrappedPattern(s string) *regexp.Regexp {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 {
+			b.WriteString(`(?:\n *)?`)
+		}
+		if r == ' ' {
+			b.WriteString(`(?: |\n *)`)
+		} else {
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	return regexp.MustCompile(b.String())
 }
