@@ -21,7 +21,7 @@ import (
 func serveAs(t *testing.T, d *Daemon, uid int) *Client {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cairn.sock")
-	ln, err := net.Listen("unix", path)
+	ln, err := listenUnix(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,8 +67,7 @@ func NewClient(path string) *Client {
 	c.peerUID.Store(-1)
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, "unix", path)
+			conn, err := dialUnix(ctx, "unix", path)
 			if err != nil {
 				return nil, err
 			}

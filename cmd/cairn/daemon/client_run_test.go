@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -14,7 +13,7 @@ import (
 // it does not know (a newer daemon's) instead of taking it for the result.
 func TestClientRunStreamsNotices(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "s")
-	ln, err := net.Listen("unix", sock)
+	ln, err := listenUnix(sock)
 	if err != nil {
 		t.Fatal(err)
 	}

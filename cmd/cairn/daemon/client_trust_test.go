@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,7 +22,7 @@ func TestFakeDaemonHelper(t *testing.T) {
 	if path == "" {
 		return
 	}
-	l, err := net.Listen("unix", path)
+	l, err := listenUnix(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +80,7 @@ func TestClientTrust(t *testing.T) {
 	if err := os.WriteFile(helper, self, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	os.Chmod(helper, 0o755) // run by nobody, whatever the umask
 	const nobody = 65534
 	fake := func(dir string, env ...string) string {
 		t.Helper()

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,7 +85,7 @@ func TestSocketPath(t *testing.T) {
 // sd_notify reaches a socket named by path and an abstract one.
 func TestNotify(t *testing.T) {
 	for _, name := range []string{filepath.Join(t.TempDir(), "notify"), "@cairn-test-notify-" + filepath.Base(t.TempDir())} {
-		conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+		conn, err := listenUnixgram(name)
 		if err != nil {
 			t.Fatal(err)
 		}

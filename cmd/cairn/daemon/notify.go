@@ -1,7 +1,7 @@
 package daemon
 
 import (
-	"net"
+	"context"
 	"os"
 	"strconv"
 	"strings"
@@ -28,7 +28,7 @@ func (n *notifier) send(lines ...string) {
 	}
 	// Go's address conversion turns a leading '@' into the abstract
 	// namespace's NUL.
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: n.addr, Net: "unixgram"})
+	c, err := dialUnix(context.Background(), "unixgram", n.addr)
 	if err != nil {
 		return
 	}

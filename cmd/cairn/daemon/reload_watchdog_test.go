@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +40,7 @@ func (b *hangingBackend) List(ctx context.Context, prefix string, fn func(backen
 func TestReloadKeepsPingingWatchdog(t *testing.T) {
 	dir := t.TempDir()
 	notifyPath := filepath.Join(dir, "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
+	conn, err := listenUnixgram(notifyPath)
 	if err != nil {
 		t.Fatal(err)
 	}

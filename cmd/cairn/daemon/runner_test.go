@@ -107,7 +107,7 @@ func TestSourceTimeout(t *testing.T) {
 	marker := filepath.Join(dir, "after")
 	src := Source{Name: "hang", Command: Command{"/bin/sh", "-c", "echo partial; sleep 1000"},
 		Timeout: Duration(500 * time.Millisecond),
-		After:   []Hook{{Command: Command{"/bin/sh", "-c", "echo $CAIRN_OUTCOME > " + marker}}}}
+		After:   []Hook{{Command: Command{"/bin/sh", "-c", `echo "$CAIRN_OUTCOME" > "$0"`, marker}}}}
 	cfg := &Config{Host: "h", Sources: []Source{src}, Prune: &Prune{}}
 	d, _ := newTestDaemon(t, cfg)
 	t.Cleanup(d.cancelWork) // before the runner's cleanup waits for the run

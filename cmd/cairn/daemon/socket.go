@@ -56,12 +56,11 @@ func listenSocket(path string, cfg *Config) (net.Listener, error) {
 	// Created owner-only from the start: no moment where others may
 	// connect before the chmod.
 	old := syscall.Umask(0o177)
-	l, err := net.Listen("unix", path)
+	l, err := listenUnix(path)
 	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w%s", err, socketHint(err))
 	}
-	l.(*net.UnixListener).SetUnlinkOnClose(true)
 	if group != "" {
 		gid, err := lookupGroup(group)
 		if err == nil {
@@ -103,7 +102,9 @@ func socketFree(path string) error {
 	if fi.Mode()&os.ModeSocket == 0 {
 		return fmt.Errorf("control socket %s: the path exists and is not a socket; not removing it", path)
 	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if c, err := dialUnix(ctx, "unix", path); err == nil {
 		c.Close()
 		return fmt.Errorf("control socket %s: another daemon is listening on it", path)
 	}

@@ -24,7 +24,12 @@ import (
 // is not taken over.
 func TestListenSocketStaleAndLive(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cairn.sock")
-	l, err := net.Listen("unix", path)
+	addr, done, err := unixAddr(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", addr)
+	done()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +108,7 @@ func TestSocketGroup(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	call := func(uid, gid int, groups ...uint32) string {
-		cmd := exec.Command(curl, "-sS", "--unix-socket", path, "http://cairn/v1/info")
+		cmd := curlSocket(t, curl, path, "http://cairn/v1/info")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}}
 		out, _ := cmd.CombinedOutput()
 		return string(out)
@@ -175,7 +180,7 @@ func TestSocketAllowUIDs(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	for uid, want := range map[int]string{65534: "welcome", 65533: "uid 65533 may not use the cairn daemon"} {
-		cmd := exec.Command(curl, "-sS", "--unix-socket", path, "http://cairn/v1/info")
+		cmd := curlSocket(t, curl, path, "http://cairn/v1/info")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
 		if out, _ := cmd.CombinedOutput(); !strings.Contains(string(out), want) {
 			t.Errorf("uid %d: %q, want %q", uid, out, want)
@@ -242,7 +247,7 @@ func TestSocketStrangersCannotHoldConnections(t *testing.T) {
 	t.Cleanup(func() { maxStrangers, strangerTimeout = oldMax, oldTimeout })
 
 	path := filepath.Join(t.TempDir(), "cairn.sock")
-	ln, err := net.Listen("unix", path)
+	ln, err := listenUnix(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +328,7 @@ func TestSocketGroupStrangersCannotHoldConnections(t *testing.T) {
 	t.Cleanup(func() { maxStrangers, strangerTimeout = oldMax, oldTimeout })
 
 	path := filepath.Join(t.TempDir(), "cairn.sock")
-	ln, err := net.Listen("unix", path)
+	ln, err := listenUnix(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +339,7 @@ func TestSocketGroupStrangersCannotHoldConnections(t *testing.T) {
 	idleConnectionsCapped(t, path, "a caller not yet looked up")
 	// A caller guard lets in (here: allowed by the time its request
 	// comes) keeps its connection past strangerTimeout.
-	c, err := net.Dial("unix", path)
+	c, err := dialUnix(context.Background(), "unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +376,7 @@ func idleConnectionsCapped(t *testing.T, path, who string) {
 	t.Helper()
 	var conns []net.Conn
 	for range 10 {
-		c, err := net.Dial("unix", path)
+		c, err := dialUnix(context.Background(), "unix", path)
 		if err != nil {
 			t.Fatal(err)
 		}

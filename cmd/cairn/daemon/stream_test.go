@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -50,7 +49,7 @@ func TestStalledStreamDoesNotBlockRun(t *testing.T) {
 		return 0
 	}
 	// The stalled client: sends its request, never reads.
-	conn, err := net.Dial("unix", c.path)
+	conn, err := dialUnix(context.Background(), "unix", c.path)
 	if err != nil {
 		t.Fatal(err)
 	}
