@@ -39,8 +39,13 @@ func TestTrustedXattrNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The folder t.TempDir makes base in is 0700: open it, or the shared
-	// mount rightly shows it, closed, above src.
+	// mount rightly shows it, closed, above src. The source is open
+	// whatever the umask.
 	os.Chmod(filepath.Dir(base), 0o755)
+	for _, p := range []string{base, src, filepath.Join(src, "d")} {
+		os.Chmod(p, 0o755)
+	}
+	os.Chmod(f, 0o644)
 	r, _ := localRepo(t)
 	ingestPath(t, r, src)
 	mnt, _ := mount(t, r, cfs.Options{AllowOther: true})
