@@ -38,7 +38,7 @@ func (b *hangingBackend) List(ctx context.Context, prefix string, fn func(backen
 // pinging systemd's watchdog: missing it, systemd would kill the daemon
 // and the backups it runs.
 func TestReloadKeepsPingingWatchdog(t *testing.T) {
-	dir := t.TempDir()
+	dir := ownDir(t)
 	notifyPath := filepath.Join(dir, "notify")
 	conn, err := listenUnixgram(notifyPath)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 // A socket file left by a daemon that died is replaced; a live daemon's
 // is not taken over.
 func TestListenSocketStaleAndLive(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cairn.sock")
+	path := filepath.Join(ownDir(t), "cairn.sock")
 	addr, done, err := unixAddr(path)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestListenSocketStaleAndLive(t *testing.T) {
 // A path that is not a socket (a mistyped socket: setting) is never
 // removed.
 func TestListenSocketKeepsOtherFiles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "important")
+	path := filepath.Join(ownDir(t), "important")
 	os.WriteFile(path, []byte("keep me"), 0o644)
 	if l, err := listenSocket(path, &Config{}); err == nil {
 		l.Close()

@@ -111,3 +111,15 @@ func curlSocket(t *testing.T, curl, path, url string) *exec.Cmd {
 	}
 	return cmd
 }
+
+// ownDir is a temporary folder only its owner may change, as the daemon
+// wants a socket's folder, whatever the umask (002 makes t.TempDir's
+// group-writable).
+func ownDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

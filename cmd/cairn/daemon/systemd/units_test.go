@@ -104,7 +104,9 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b = bytes.ReplaceAll(b, []byte("/usr/local/bin/cairn"), []byte(self))
+		// Quoted, and % doubled: the test binary's path (under TMPDIR)
+		// may hold spaces, which would split it.
+		b = bytes.ReplaceAll(b, []byte("/usr/local/bin/cairn"), []byte(`"`+strings.ReplaceAll(self, "%", "%%")+`"`))
 		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
