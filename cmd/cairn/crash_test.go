@@ -39,6 +39,9 @@ func cairnBinary(t *testing.T) string {
 		if err != nil {
 			buildErr = errors.New(string(out))
 		}
+		// Tests run it as nobody too: executable by all, whatever the
+		// umask (the folders above are opened to them by those tests).
+		os.Chmod(builtBin, 0o755)
 	})
 	if buildErr != nil {
 		t.Fatalf("build cairn: %v", buildErr)

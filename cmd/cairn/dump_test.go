@@ -269,11 +269,17 @@ func TestDumpSparseBsdtar(t *testing.T) {
 	out := filepath.Join(work, "out")
 	os.Mkdir(out, 0o755)
 	// -p: modes as archived, whatever the umask
-	bsdOut, err := exec.Command("bsdtar", "-x", "-p", "-f", archive, "-C", out).CombinedOutput()
+	// A UTF-8 locale: the archive's names are UTF-8 (pax), and under
+	// LANG=C bsdtar refuses a TMPDIR with non-ASCII letters.
+	bsdtar := exec.Command("bsdtar", "-x", "-p", "-f", archive, "-C", out)
+	bsdtar.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+	bsdOut, err := bsdtar.CombinedOutput()
 	if err != nil || len(bsdOut) > 0 {
 		t.Fatalf("bsdtar -x: %v\n%s", err, bsdOut)
 	}
-	listing, err := exec.Command("bsdtar", "-tv", "-f", archive).CombinedOutput()
+	list := exec.Command("bsdtar", "-tv", "-f", archive)
+	list.Env = bsdtar.Env
+	listing, err := list.CombinedOutput()
 	if err != nil || strings.Contains(string(listing), "GNUSparseFile") || strings.Contains(string(listing), "PaxHeaders") {
 		t.Errorf("bsdtar -tv does not give the real names (%v):\n%s", err, listing)
 	}

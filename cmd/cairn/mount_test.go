@@ -31,7 +31,9 @@ func requireFUSE(t *testing.T) {
 func mounted(dir string) bool {
 	b, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+		// Escaped as mountinfo does: a space, tab, newline or
+		// backslash as its octal code (TMPDIR may hold spaces).
+		if f := strings.Fields(line); len(f) > 4 && f[4] == strings.NewReplacer(`\`, `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`).Replace(dir) {
 			return true
 		}
 	}

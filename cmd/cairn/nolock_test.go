@@ -95,7 +95,7 @@ func TestNoLockTUIRestoreFromReadOnlyRepository(t *testing.T) {
 	r := newCLIAt(t, readOnlyBind(t, c.repoDir()))
 
 	restore := func(global, dst string) string {
-		cmd := strings.TrimSuffix(tuiCommand(r), " tui") + global + " tui latest:" + src
+		cmd := strings.TrimSuffix(tuiCommand(r), " tui") + global + " tui " + shellQuote("latest:"+src)
 		s := startTmux(t, 120, 35, cmd+"; echo cairn-exited-$?; sleep 60")
 		s.wait("only.txt")
 		s.keys("Space", "R")

@@ -17,7 +17,8 @@ import (
 // fixed-size terminal, and reads the screen back.
 type tmuxSession struct {
 	t    *testing.T
-	sock string
+	dir  string // the socket's folder
+	sock string // relative to dir
 }
 
 func startTmux(t *testing.T, w, h int, command string) *tmuxSession {
@@ -28,9 +29,20 @@ func startTmux(t *testing.T, w, h int, command string) *tmuxSession {
 		}
 		t.Skip("needs tmux")
 	}
-	s := &tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
-	s.tmux("new-session", "-d", "-x", itoa(w), "-y", itoa(h), command)
-	t.Cleanup(func() { exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
+	// The socket is named from its folder: its full path, under a long
+	// TMPDIR, would not fit a socket address. The session still starts
+	// in the test's working folder.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &tmuxSession{t: t, dir: t.TempDir(), sock: "tmux.sock"}
+	s.tmux("new-session", "-d", "-c", wd, "-x", itoa(w), "-y", itoa(h), command)
+	t.Cleanup(func() {
+		kill := exec.Command("tmux", "-S", s.sock, "kill-server")
+		kill.Dir = s.dir
+		kill.Run()
+	})
 	return s
 }
 
@@ -38,7 +50,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func (s *tmuxSession) tmux(args ...string) string {
 	s.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-S", s.sock}, args...)...).CombinedOutput()
+	cmd := exec.Command("tmux", append([]string{"-S", s.sock}, args...)...)
+	cmd.Dir = s.dir
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("tmux %v: %v: %s", args, err, out)
 	}
@@ -81,10 +95,16 @@ func tuiCommand(c *cli) string {
 	var env []string
 	for _, e := range c.env {
 		if strings.HasPrefix(e, "CAIRN_") {
-			env = append(env, "'"+e+"'")
+			env = append(env, shellQuote(e))
 		}
 	}
-	return "env TERM=xterm-256color TZ=UTC " + strings.Join(env, " ") + " " + c.bin + " tui"
+	return "env TERM=xterm-256color TZ=UTC " + strings.Join(env, " ") + " " + shellQuote(c.bin) + " tui"
+}
+
+// shellQuote quotes s for sh: the binary and the test's folders live
+// under TMPDIR, whose path may hold spaces or quotes.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // TestTUIEndToEnd drives the real binary in tmux: it opens a repository,
