@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
 	"github.com/cairn-backup/cairn/backends"
@@ -278,33 +278,92 @@ func (h *harness) contains(wants ...string) {
 }
 
 // containsWrapped is contains for text that holds a path: the view may
-// break a long one over lines (where the line ends, or at one of its
-// spaces, continuing on an indented line), and the paths of a test live
-// under TMPDIR, as long as the machine makes it.
+// break a long one over lines, and the paths of a test live under TMPDIR,
+// as long as the machine makes it. A break is accepted only where the
+// view's wrapping (wrapDialog, wrapReport, cutLines) could put one: on a
+// line that the text after the break would have overflowed, in place of
+// spaces or inside a word, with the text going on at the start of the
+// next line, indented at least as deep as where it began. Text that merely
+// runs on at the start of another line, or in another field, is not it.
 func (h *harness) containsWrapped(wants ...string) {
 	h.t.Helper()
 	s := h.screen()
 	for _, w := range wants {
-		if !wrappedPattern(w).MatchString(s) {
-			h.t.Fatalf("screen lacks %q (even broken over lines):\n%s", w, s)
+		if !h.shownWrapped(s, w) {
+			h.t.Fatalf("screen lacks %q (even broken over lines as the view breaks them):\n%s", w, s)
 		}
 	}
 }
 
-// wrappedPattern matches s on a screen that may break it over lines: a
-// line break and the next line's indentation between any two of its
-// characters, or in place of one of its spaces.
-func wrappedPattern(s string) *regexp.Regexp {
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 {
-			b.WriteString(`(?:\n *)?`)
-		}
-		if r == ' ' {
-			b.WriteString(`(?: |\n *)`)
-		} else {
-			b.WriteString(regexp.QuoteMeta(string(r)))
+// shownWrapped reports whether screen shows want, perhaps broken over
+// lines as the view breaks them (see containsWrapped).
+func (h *harness) shownWrapped(screen, want string) bool {
+	sw, _ := h.a.size()
+	return wrappedIn(strings.Split(screen, "\n"), want, sw-2)
+}
+
+// wrappedIn reports whether lines show want, broken where a view wrapping
+// at no less than min cells could break it: after a line that the next
+// word would have made wider than min.
+func wrappedIn(lines []string, want string, min int) bool {
+	for i, l := range lines {
+		for off := range l {
+			if wrappedAt(lines, i, off, want, min) {
+				return true
+			}
 		}
 	}
-	return regexp.MustCompile(b.String())
+	return false
 }
+
+// wrappedAt reports whether want begins at lines[i][off] and goes on
+// over the lines below as the view breaks them.
+func wrappedAt(lines []string, i, off int, want string, min int) bool {
+	// Deeper than the line it began on, or as deep if that line is
+	// itself a continuation.
+	start := indentOf(lines[i])
+	if i > 0 && indentOf(lines[i-1]) < start && broken(lines[i-1], lines[i], 1, min) {
+		start--
+	}
+	l := lines[i][off:]
+	cont := -1 // the continuation lines' indentation, all alike
+	for {
+		n := 0
+		for n < len(l) && n < len(want) && l[n] == want[n] {
+			n++
+		}
+		want = want[n:]
+		if want == "" {
+			return true
+		}
+		if n < len(l) || i+1 >= len(lines) {
+			return false
+		}
+		// The line ends before want does: the view must have broken it.
+		sep := 0
+		if want[0] == ' ' {
+			want, sep = strings.TrimLeft(want, " "), 1 // a break in place of spaces
+		}
+		next := lines[i+1]
+		ind := indentOf(next)
+		switch {
+		case ind <= start || (cont >= 0 && ind != cont):
+			return false // not a continuation's indentation
+		case !broken(lines[i], next, sep, min):
+			return false // the next word fitted: not a line the view broke
+		}
+		i, l, cont = i+1, next[ind:], ind
+	}
+}
+
+// broken reports whether the view could have broken line before next:
+// the first word of next, after sep spaces, would not have fitted in min
+// cells.
+func broken(line, next string, sep, min int) bool {
+	word, _, _ := strings.Cut(strings.TrimLeft(next, " "), " ")
+	return ansi.StringWidth(line)+sep+ansi.StringWidth(word) > min
+}
+
+// indentOf is how deep l is indented, a field's "> " mark counted as
+// wrapDialog counts it.
+func indentOf(l string) int { return len(l) - len(strings.TrimLeft(l, " >")) }

@@ -153,7 +153,7 @@ func TestRestoreReportsKept(t *testing.T) {
 	markLive(t, f, h, "docs/a.txt")
 	h.keys("R", "enter") // original location, if-changed
 	h.containsWrapped("kept         "+p, "existing file is newer")
-	if wrappedPattern("restored     " + p).MatchString(h.screen()) {
+	if h.shownWrapped(h.screen(), "restored     "+p) {
 		t.Errorf("a kept file is reported restored:\n%s", h.screen())
 	}
 	if got, _ := os.ReadFile(p); string(got) != "newer\n" {
