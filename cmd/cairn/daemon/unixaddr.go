@@ -22,6 +22,10 @@ import (
 // maxSunPath is the longest path a sockaddr_un holds, NUL excluded.
 const maxSunPath = len(unix.RawSockaddrUnix{}.Path) - 1
 
+// procFD names this process's open descriptors (a variable for tests of
+// a machine without /proc).
+var procFD = "/proc/self/fd/"
+
 // unixAddr returns the address to bind or connect to for the socket at
 // path, and a function to call once that is done. A path that fits is
 // returned as it is; an abstract name ("@...") too.
@@ -30,14 +34,24 @@ func unixAddr(path string) (string, func(), error) {
 		return path, func() {}, nil
 	}
 	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "." // a name alone, in the working directory
+	}
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", nil, &os.PathError{Op: "open", Path: dir, Err: err}
 	}
-	addr := "/proc/self/fd/" + strconv.Itoa(fd) + "/" + base
+	fdName := procFD + strconv.Itoa(fd)
+	addr := fdName + "/" + base
 	if len(addr) > maxSunPath {
 		unix.Close(fd)
-		return "", nil, fmt.Errorf("socket %s: its name %q is too long for a Unix socket (at most %d bytes with its folder's)", path, base, maxSunPath)
+		return "", nil, fmt.Errorf("%s: the socket's name %q is too long for a Unix socket (at most %d bytes with its folder's)", path, base, maxSunPath)
+	}
+	if _, err := os.Stat(fdName); err != nil {
+		// Without /proc, binding there would fail with a "no such
+		// file" that names a folder that exists.
+		unix.Close(fd)
+		return "", nil, fmt.Errorf("%s: the path is longer than the %d bytes a Unix socket address holds, and %s, through which cairn reaches a deeper socket, is not available (%v); give a shorter path", path, maxSunPath, procFD, err)
 	}
 	return addr, func() { unix.Close(fd) }, nil
 }

@@ -123,3 +123,29 @@ func ownDir(t *testing.T) string {
 	}
 	return dir
 }
+
+// Without /proc a socket deeper than an address holds cannot be reached:
+// the error says so and names the path, rather than a "no such file or
+// directory" about a folder that exists.
+func TestLongSocketPathWithoutProc(t *testing.T) {
+	dir := filepath.Join(ownDir(t), strings.Repeat("deep-folder-", 10))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "cairn.sock")
+	old := procFD
+	procFD = "/nonexistent-proc/self/fd/"
+	_, err := listenSocket(path, &Config{})
+	procFD = old
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "is not available") {
+		t.Errorf("listening at a long path without /proc: %v, want an error naming %s and saying why", err, path)
+	}
+
+	// A name too long by itself, in the working directory (no folder
+	// to open): said so, not "open : no such file or directory".
+	t.Chdir(dir)
+	name := strings.Repeat("n", maxSunPath+1)
+	if _, err := listenUnix(name); err == nil || !strings.Contains(err.Error(), "is too long for a Unix socket") {
+		t.Errorf("a %d-byte name: %v, want it called too long", len(name), err)
+	}
+}
