@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 )
 
 // The selection options reach the daemon: a source's config keys and an
@@ -57,7 +60,7 @@ func TestDaemonIngestSelection(t *testing.T) {
 	d.waitLog(`client ingest of 1 path \(source "default"\) over the socket`, 10*time.Second)
 
 	// A request with an option this daemon does not know.
-	hc := http.Client{Transport: &http.Transport{Dial: func(string, string) (net.Conn, error) { return net.Dial("unix", sock) }}}
+	hc := http.Client{Transport: &http.Transport{Dial: func(string, string) (net.Conn, error) { return daemon.DialUnix(context.Background(), "unix", sock) }}}
 	resp, err := hc.Post("http://cairn/v1/ingest", "application/x-ndjson",
 		bytes.NewReader([]byte(`{"paths":["`+src+`"],"exclude_newer_than":"1d"}`+"\n")))
 	if err != nil {

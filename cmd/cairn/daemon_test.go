@@ -195,7 +195,7 @@ func snapshotsOf(t *testing.T, c *cli, source string) []snapshotJSON {
 // notifyListener is a NOTIFY_SOCKET as systemd offers it.
 func notifyListener(t *testing.T) (string, *syncBuffer) {
 	path := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	conn, err := daemon.ListenUnixgram(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +467,7 @@ metrics:
 		}
 		// Root may.
 		cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+			return daemon.DialUnix(ctx, "unix", sock)
 		}}}
 		resp, err := cl.Get("http://cairn/v1/info")
 		if err != nil || resp.StatusCode != http.StatusOK {

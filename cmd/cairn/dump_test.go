@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 	"github.com/cairn-backup/cairn/repo/fsmeta/testtree"
 	"github.com/cairn-backup/cairn/repo/repotest"
 	"golang.org/x/sys/unix"
@@ -562,7 +562,7 @@ func TestDumpJSONSocketNotice(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "f"), []byte("file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("unix", filepath.Join(src, "sock"))
+	l, err := daemon.ListenUnix(filepath.Join(src, "sock"))
 	if err != nil {
 		t.Fatal(err)
 	}

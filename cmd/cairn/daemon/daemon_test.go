@@ -85,7 +85,7 @@ func TestSocketPath(t *testing.T) {
 // sd_notify reaches a socket named by path and an abstract one.
 func TestNotify(t *testing.T) {
 	for _, name := range []string{filepath.Join(t.TempDir(), "notify"), "@cairn-test-notify-" + filepath.Base(t.TempDir())} {
-		conn, err := listenUnixgram(name)
+		conn, err := ListenUnixgram(name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,7 +40,7 @@ func (b *hangingBackend) List(ctx context.Context, prefix string, fn func(backen
 func TestReloadKeepsPingingWatchdog(t *testing.T) {
 	dir := ownDir(t)
 	notifyPath := filepath.Join(dir, "notify")
-	conn, err := listenUnixgram(notifyPath)
+	conn, err := ListenUnixgram(notifyPath)
 	if err != nil {
 		t.Fatal(err)
 	}

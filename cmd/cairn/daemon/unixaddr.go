@@ -119,3 +119,28 @@ func realAddr(err error, addr, path, network string) error {
 	}
 	return err
 }
+
+// DialUnix connects to the Unix socket at path ("unix" or "unixgram"
+// network), of any length, as cairn's clients do.
+func DialUnix(ctx context.Context, network, path string) (net.Conn, error) {
+	return dialUnix(ctx, network, path)
+}
+
+// ListenUnix listens on the stream socket at path, of any length, with
+// none of the control socket's checks. Closing it removes the file.
+func ListenUnix(path string) (net.Listener, error) { return listenUnix(path) }
+
+// ListenUnixgram listens for datagrams (sd_notify's) at path, of any
+// length.
+func ListenUnixgram(path string) (*net.UnixConn, error) {
+	addr, done, err := unixAddr(path)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
+	if err != nil {
+		return nil, realAddr(err, addr, path, "unixgram")
+	}
+	return c, nil
+}

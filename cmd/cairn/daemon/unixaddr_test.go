@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -52,12 +51,7 @@ func TestLongSocketPath(t *testing.T) {
 
 	// sd_notify to a long NOTIFY_SOCKET.
 	notify := filepath.Join(dir, "notify")
-	addr, done, err := unixAddr(notify)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
-	done()
+	conn, err := ListenUnixgram(notify)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,16 +76,6 @@ func TestLongSocketPathErrorNamesIt(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "/proc/self/fd") {
 		t.Errorf("dialling a missing socket: %v, want an error naming %s", err, path)
 	}
-}
-
-// listenUnixgram listens for datagrams at path, of any length.
-func listenUnixgram(path string) (*net.UnixConn, error) {
-	addr, done, err := unixAddr(path)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
 }
 
 // curlSocket is curl -sS calling url on the socket at path. curl takes no
