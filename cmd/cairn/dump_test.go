@@ -18,6 +18,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// tarCommand runs tool (tar or bsdtar) with args. bsdtar runs in a UTF-8
+// locale: the archive's names are UTF-8 (pax), and in the C locale
+// bsdtar refuses a path (a TMPDIR's) with letters that are not ASCII.
+func tarCommand(tool string, args ...string) *exec.Cmd {
+	cmd := exec.Command(tool, args...)
+	if tool == "bsdtar" {
+		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+	}
+	return cmd
+}
+
 // cairn dump gives back a file's bytes, and a folder as a tar archive that
 // GNU tar and bsdtar extract to a tree equal to the source: every kind of
 // entry and attribute the source holds (names that are not UTF-8, owners,
@@ -72,7 +83,7 @@ func TestDumpRoundTrip(t *testing.T) {
 		}
 		out := filepath.Join(work, x.tool)
 		os.Mkdir(out, 0o755)
-		tarOut, err := exec.Command(x.tool, append(x.args, "-f", archive, "-C", out)...).CombinedOutput()
+		tarOut, err := tarCommand(x.tool, append(x.args, "-f", archive, "-C", out)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s -x: %v\n%s", x.tool, err, tarOut)
 		}
@@ -269,17 +280,11 @@ func TestDumpSparseBsdtar(t *testing.T) {
 	out := filepath.Join(work, "out")
 	os.Mkdir(out, 0o755)
 	// -p: modes as archived, whatever the umask
-	// A UTF-8 locale: the archive's names are UTF-8 (pax), and under
-	// LANG=C bsdtar refuses a TMPDIR with non-ASCII letters.
-	bsdtar := exec.Command("bsdtar", "-x", "-p", "-f", archive, "-C", out)
-	bsdtar.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
-	bsdOut, err := bsdtar.CombinedOutput()
+	bsdOut, err := tarCommand("bsdtar", "-x", "-p", "-f", archive, "-C", out).CombinedOutput()
 	if err != nil || len(bsdOut) > 0 {
 		t.Fatalf("bsdtar -x: %v\n%s", err, bsdOut)
 	}
-	list := exec.Command("bsdtar", "-tv", "-f", archive)
-	list.Env = bsdtar.Env
-	listing, err := list.CombinedOutput()
+	listing, err := tarCommand("bsdtar", "-tv", "-f", archive).CombinedOutput()
 	if err != nil || strings.Contains(string(listing), "GNUSparseFile") || strings.Contains(string(listing), "PaxHeaders") {
 		t.Errorf("bsdtar -tv does not give the real names (%v):\n%s", err, listing)
 	}
