@@ -210,7 +210,7 @@ func TestStaleMount(t *testing.T) {
 		d.stop(syscall.SIGKILL, 10*time.Second)
 		stale("the daemon")
 		d = startDaemon(t, c, cfgPath, sock)
-		d.waitLog(`mount: mount point \S+: detached the stale mount a dead process left there`, 0)
+		d.waitLog(`mount: mount point `+regexp.QuoteMeta(mnt)+`: detached the stale mount a dead process left there`, 0)
 		sameFiles(t, src, filepath.Join(mnt, "latest"))
 		if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
 			t.Fatalf("exit %d after SIGTERM", code)
