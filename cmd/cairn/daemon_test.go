@@ -235,7 +235,7 @@ func TestDaemon(t *testing.T) {
 	writeRandomFiles(t, src, 3, 50_000, 7)
 	mnt := filepath.Join(work, "mnt")
 	os.Mkdir(mnt, 0o755)
-	hooks := filepath.Join(work, "hooks.log")
+	hooks := filepath.Join(work, "hooks.log") // quoted in the hooks: TMPDIR may hold spaces
 	sock := filepath.Join(socketDir(t), "cairn.sock")
 	port := freePort(t)
 	cfgPath := filepath.Join(work, "cairn.yaml")
@@ -254,7 +254,7 @@ sources:
       - command: "echo before1 $CAIRN_SOURCE >> %[6]s"
       - command: [/bin/sh, -c, "echo before2 $CAIRN_SOURCE >> %[6]s"]
     after:
-      - command: 'echo "after $CAIRN_SOURCE $CAIRN_OUTCOME $CAIRN_EXIT_CODE $CAIRN_SNAPSHOT_ID $CAIRN_ADDED_BYTES $CAIRN_DURATION_SECONDS" >> %[6]s'
+      - command: "echo \"after $CAIRN_SOURCE $CAIRN_OUTCOME $CAIRN_EXIT_CODE $CAIRN_SNAPSHOT_ID $CAIRN_ADDED_BYTES $CAIRN_DURATION_SECONDS\" >> %[6]s"
     retention:
       keep_last: 2
   - name: broken
@@ -263,7 +263,7 @@ sources:
       - command: "echo broken-before >> %[6]s; exit 7"
       - command: "echo never >> %[6]s"
     after:
-      - command: 'echo "after $CAIRN_SOURCE $CAIRN_OUTCOME $CAIRN_EXIT_CODE [$CAIRN_ERROR] [$CAIRN_SNAPSHOT_ID]" >> %[6]s'
+      - command: "echo \"after $CAIRN_SOURCE $CAIRN_OUTCOME $CAIRN_EXIT_CODE [$CAIRN_ERROR] [$CAIRN_SNAPSHOT_ID]\" >> %[6]s"
   - name: db
     command: "printf 'dump of the database'"
     stdin_name: db.sql
@@ -276,7 +276,7 @@ mount:
   path: %[7]s
 metrics:
   listen: 127.0.0.1:%[8]d
-`, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, src, hooks, mnt, port)
+`, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, src, shellQuote(hooks), mnt, port)
 	os.WriteFile(cfgPath, []byte(config), 0o600)
 
 	notify, notes := notifyListener(t)
@@ -797,7 +797,7 @@ sources:
     command: "echo +a >> %[5]s; while [ -e %[6]s ]; do sleep 0.05; done; sleep 1; echo -a >> %[5]s; echo data a"
   - name: b
     command: "echo +b >> %[5]s; while [ -e %[6]s ]; do sleep 0.05; done; sleep 1; echo -b >> %[5]s; echo data b"
-`, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, runs, hold)), 0o600)
+`, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, shellQuote(runs), shellQuote(hold))), 0o600)
 	c.env = append(c.env, "CAIRN_SOCKET="+sock)
 	d := startDaemon(t, c, cfgPath, sock)
 	holdRuns := func(t *testing.T) (release func()) {
