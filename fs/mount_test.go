@@ -21,6 +21,7 @@ import (
 	"github.com/cairn-backup/cairn/backends/local"
 	cfs "github.com/cairn-backup/cairn/fs"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/fsmeta/testtree"
 	"github.com/cairn-backup/cairn/repo/ingest"
 	"github.com/cairn-backup/cairn/repo/restore"
@@ -703,7 +704,7 @@ func TestMountFlags(t *testing.T) {
 		found := false
 		for _, line := range strings.Split(string(b), "\n") {
 			f := strings.Fields(line)
-			if len(f) < 6 || f[4] != mountinfoEscape.Replace(mnt) {
+			if len(f) < 6 || fsmeta.UnescapeMountinfo(f[4]) != mnt {
 				continue
 			}
 			found = true
@@ -789,7 +790,3 @@ func TestMountConnectionNotInherited(t *testing.T) {
 		t.Fatalf("a child process holds /dev/fuse:\n%s", out)
 	}
 }
-
-// mountinfoEscape writes a path as /proc/self/mountinfo does: a space,
-// tab, newline or backslash as its octal escape (TMPDIR may hold spaces).
-var mountinfoEscape = strings.NewReplacer(`\`, `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`)

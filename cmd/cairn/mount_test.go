@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/repo/fsmeta"
 )
 
 func requireFUSE(t *testing.T) {
@@ -31,9 +33,8 @@ func requireFUSE(t *testing.T) {
 func mounted(dir string) bool {
 	b, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(b), "\n") {
-		// Escaped as mountinfo does: a space, tab, newline or
-		// backslash as its octal code (TMPDIR may hold spaces).
-		if f := strings.Fields(line); len(f) > 4 && f[4] == strings.NewReplacer(`\`, `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`).Replace(dir) {
+		// mountinfo escapes a space (TMPDIR may hold some) as \040.
+		if f := strings.Fields(line); len(f) > 4 && fsmeta.UnescapeMountinfo(f[4]) == dir {
 			return true
 		}
 	}

@@ -70,15 +70,16 @@ func MountBelow(path string) bool {
 		if len(f) < 5 {
 			continue
 		}
-		if mp := unescapeMount(f[4]); strings.HasPrefix(mp, prefix) {
+		if mp := UnescapeMountinfo(f[4]); strings.HasPrefix(mp, prefix) {
 			return true
 		}
 	}
 	return false
 }
 
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
+// UnescapeMountinfo undoes the octal escapes of a path in
+// /proc/self/mountinfo (\040 for a space).
+func UnescapeMountinfo(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
