@@ -24,6 +24,16 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden screens in testdata")
 
+// testdata is the package's testdata folder, found before a test changes
+// its working folder.
+var testdata = func() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Join(wd, "testdata")
+}()
+
 // fixture is an in-memory repository with fixed snapshots: three of
 // laptop · home and one of server · etc, at fixed times.
 type fixture struct {
@@ -250,7 +260,7 @@ func (h *harness) screen() string {
 func (h *harness) golden(name string) {
 	h.t.Helper()
 	got := h.screen()
-	file := filepath.Join("testdata", name+".golden")
+	file := filepath.Join(testdata, name+".golden")
 	if *update {
 		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
 			h.t.Fatal(err)

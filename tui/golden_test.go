@@ -1,10 +1,24 @@
 package tui
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 // One golden screen per page, at 120×30 in UTC with plain-text styles.
 func TestGoldenScreens(t *testing.T) {
 	f := newFixture(t)
+	// The restore dialog's folder starts as $PWD/restored: a clone at a
+	// long path (as CI makes) would wrap it, shown whole while it is
+	// changed, and break it out of screen's $PWD. The screens are drawn
+	// in a short working folder instead.
+	wd, err := os.MkdirTemp("/tmp", "cairn-golden-")
+	if err != nil {
+		wd = t.TempDir()
+	} else {
+		t.Cleanup(func() { os.RemoveAll(wd) })
+	}
+	t.Chdir(wd)
 	for _, c := range []struct {
 		name string
 		keys []string
