@@ -63,6 +63,9 @@ func (o *ingestOutput) progress(p ingest.Progress) {
 		if p.Current != "" {
 			m["current_files"] = []string{p.Current}
 		}
+		if p.Finishing {
+			m["finishing"] = true
+		}
 		printJSON(m)
 		return
 	}
@@ -75,6 +78,9 @@ func (o *ingestOutput) progress(p ingest.Progress) {
 	}
 	if p.Current != "" {
 		s += "  " + p.Current
+	}
+	if p.Finishing {
+		s += "  storing the last packs and the index"
 	}
 	o.line.show(s)
 }

@@ -146,6 +146,10 @@ type Progress struct {
 	ScanDone   bool
 	Errors     int64
 	Current    string
+	// Finishing: every file was read; the last packs, the index and the
+	// file-change cache are being written (minutes, after a million new
+	// files), so the counts stay while the time goes on.
+	Finishing bool
 }
 
 // Result is what an ingest produced.
@@ -202,8 +206,10 @@ type ingester struct {
 		filesDone, bytesDone, totalFiles, totalBytes atomic.Int64
 		scanDone                                     atomic.Bool
 		// walked: every file was read, so what was done is the total.
-		walked  atomic.Bool
-		current atomic.Value
+		walked atomic.Bool
+		// finishing: the walk is over, the saver is flushing.
+		finishing atomic.Bool
+		current   atomic.Value
 	}
 	errMu sync.Mutex
 	err   error
@@ -474,7 +480,10 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	if err == nil && opt.Stdin == nil && g.failed() == nil {
 		g.prog.walked.Store(true)
 	}
-	stopProgress()
+	// Progress goes on while the last packs, the index and the cache are
+	// written: after a first ingest of a million small files that took
+	// two minutes, in which the user saw nothing move.
+	g.prog.finishing.Store(true)
 	if err == nil {
 		err = g.failed()
 	}
@@ -496,7 +505,9 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 		cacheErr <- nil
 	}
 	flushErr := g.saver.Flush()
-	if cerr := <-cacheErr; cerr != nil && err == nil {
+	cerr := <-cacheErr
+	stopProgress()
+	if cerr != nil && err == nil {
 		// Only a cache: a full or read-only cache folder costs the
 		// next ingest a read of the files, not this snapshot.
 		r.Logf("save file-change cache: %v; the next ingest reads the files again", cerr)
@@ -684,6 +695,10 @@ func (g *ingester) progress(start time.Time) Progress {
 		Elapsed: time.Since(start), FilesDone: g.prog.filesDone.Load(), BytesDone: g.prog.bytesDone.Load(),
 		TotalFiles: g.prog.totalFiles.Load(), TotalBytes: g.prog.totalBytes.Load(), ScanDone: g.prog.scanDone.Load(),
 		Errors: g.counts.unreadable.Load(), Current: g.prog.current.Load().(string),
+		Finishing: g.prog.finishing.Load(),
+	}
+	if p.Finishing {
+		p.Current = ""
 	}
 	if g.prog.walked.Load() {
 		p.ScanDone, p.TotalFiles, p.TotalBytes = true, p.FilesDone, p.BytesDone
