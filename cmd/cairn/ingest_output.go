@@ -56,7 +56,7 @@ func (o *ingestOutput) progress(p ingest.Progress) {
 			if p.TotalBytes > 0 {
 				m["percent_done"] = float64(p.BytesDone) / float64(p.TotalBytes)
 			}
-			if e := eta(p.BytesDone, p.TotalBytes, p.Elapsed); e >= 0 {
+			if e := ingestETA(p); e >= 0 {
 				m["seconds_remaining"] = int(e.Seconds())
 			}
 		}
@@ -72,7 +72,7 @@ func (o *ingestOutput) progress(p ingest.Progress) {
 	s := fmt.Sprintf("[%s] %d files %s, %s/s", formatDuration(p.Elapsed), p.FilesDone, formatBytes(p.BytesDone), formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
 	if p.ScanDone {
 		s = fmt.Sprintf("[%s] %d/%d files %s/%s, %s/s", formatDuration(p.Elapsed), p.FilesDone, p.TotalFiles, formatBytes(p.BytesDone), formatBytes(p.TotalBytes), formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
-		if e := eta(p.BytesDone, p.TotalBytes, p.Elapsed); e >= 0 {
+		if e := ingestETA(p); e >= 0 {
 			s += " ETA " + formatDuration(e)
 		}
 	}
@@ -237,4 +237,10 @@ func writeIngestMetrics(path string, opt ingest.Options, start time.Time, out *i
 		return fmt.Errorf("--metrics-file: %w", errors.Join(werr, lerr))
 	}
 	return nil
+}
+
+// ingestETA estimates the time an ingest has left (-1: unknown) from the
+// bytes it still has to read: holes of sparse files cost nothing.
+func ingestETA(p ingest.Progress) time.Duration {
+	return eta(p.BytesDone-p.HolesDone, p.TotalBytes-p.TotalHoles, p.Elapsed)
 }

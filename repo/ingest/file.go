@@ -118,7 +118,7 @@ func (w *fileWorker) process(fj *fileJob) {
 		// Recorded too: with folders walked in parallel, another link of
 		// the group may come first next time and look itself up.
 		g.cache.record(fj.path, n)
-		g.progressFile(int64(n.Size))
+		g.progressFile(n)
 		fj.dir.done(fj.slot, n)
 		return
 	}
@@ -220,7 +220,7 @@ func (g *ingester) keepUnchanged(path string, n *tree.Node, c cached, d *dirStat
 	} else {
 		g.cache.record(path, n)
 	}
-	g.progressFile(int64(n.Size))
+	g.progressFile(n)
 	d.done(slot, n)
 }
 
@@ -241,9 +241,18 @@ func (g *ingester) unchangedAtWalk(path string, n *tree.Node, d *dirState, slot 
 	return true
 }
 
-func (g *ingester) progressFile(size int64) {
+// progressFile counts n, a file not read (unchanged, or a hardlink of
+// one read), as done, with its holes.
+func (g *ingester) progressFile(n *tree.Node) {
 	g.prog.filesDone.Add(1)
-	g.prog.bytesDone.Add(size)
+	g.prog.bytesDone.Add(int64(n.Size))
+	var holes int64
+	for _, c := range n.Content {
+		if c.Hole {
+			holes += int64(c.Size)
+		}
+	}
+	g.prog.holesDone.Add(holes)
 }
 
 func (g *ingester) blobsKnown(cs []tree.Chunk) bool {
@@ -390,6 +399,7 @@ func (w *fileWorker) readFile(fj *fileJob) ([]tree.Chunk, int64, error) {
 	for _, c := range content {
 		if c.Hole {
 			w.g.prog.bytesDone.Add(int64(c.Size))
+			w.g.prog.holesDone.Add(int64(c.Size))
 		}
 	}
 	return content, pos, nil

@@ -3,6 +3,7 @@ package ingest
 import (
 	"io/fs"
 	"path/filepath"
+	"syscall"
 )
 
 // scan counts the files and bytes to ingest, concurrently with the ingest,
@@ -27,6 +28,11 @@ func (g *ingester) scan(paths []string) {
 				if fi, err := d.Info(); err == nil && (g.opt.ExcludeLargerThan <= 0 || fi.Size() <= g.opt.ExcludeLargerThan || path == p) {
 					g.prog.totalFiles.Add(1)
 					g.prog.totalBytes.Add(fi.Size())
+					// What no block holds is a hole, found without reading
+					// (a small file may hold its data in its inode).
+					if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Size() >= 64<<10 && st.Blocks*512 < fi.Size() {
+						g.prog.totalHoles.Add(fi.Size() - st.Blocks*512)
+					}
 				}
 			}
 			return nil
