@@ -67,4 +67,16 @@ func TestProgressCountsHoles(t *testing.T) {
 	if last.HolesDone < size-64<<10 || last.HolesDone >= size || last.TotalHoles != last.HolesDone {
 		t.Errorf("last progress: %d of %d hole bytes done, want nearly %d of as many", last.HolesDone, last.TotalHoles, size)
 	}
+	// An unchanged image is not read again: its holes are counted from
+	// what the last ingest recorded.
+	if _, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{dir}, Host: "h", Source: "s", Progress: func(p ingest.Progress) {
+		mu.Lock()
+		last = p
+		mu.Unlock()
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if last.BytesDone != want || last.HolesDone < size-64<<10 || last.HolesDone >= size {
+		t.Errorf("last progress of the second ingest: %d bytes, %d of them holes, done; want %d, nearly %d holes", last.BytesDone, last.HolesDone, want, size)
+	}
 }
