@@ -21,4 +21,9 @@ func TestIngestETALeavesOutHoles(t *testing.T) {
 	if e := ingestETA(p); e != 780*time.Second {
 		t.Fatalf("ETA %v half way through files without holes, want 13:00", e)
 	}
+	// Interrupted half way: the last packs are stored, nothing more read.
+	p.Finishing = true
+	if e := ingestETA(p); e >= 0 {
+		t.Fatalf("ETA %v while the last packs are stored after an interrupt half way, want none", e)
+	}
 }

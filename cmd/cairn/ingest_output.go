@@ -240,7 +240,13 @@ func writeIngestMetrics(path string, opt ingest.Options, start time.Time, out *i
 }
 
 // ingestETA estimates the time an ingest has left (-1: unknown) from the
-// bytes it still has to read: holes of sparse files cost nothing.
+// bytes it still has to read: holes of sparse files cost nothing. Once
+// the reading is over (Finishing), it is unknown: after an interrupt or a
+// failed walk the scan's totals were never reached, and the time left to
+// store the last packs is not that of reading the rest.
 func ingestETA(p ingest.Progress) time.Duration {
+	if p.Finishing {
+		return -1
+	}
 	return eta(p.BytesDone-p.HolesDone, p.TotalBytes-p.TotalHoles, p.Elapsed)
 }
