@@ -80,6 +80,28 @@ func (g *gated) Load(ctx context.Context, name string, off, n int64) ([]byte, er
 	return g.Backend.Load(ctx, name, off, n)
 }
 
+// gatedImage mounts a snapshot of a 24 MiB file disk.img (random bytes
+// from seed) stored on a gated backend, with a 40 s read timeout.
+func gatedImage(t *testing.T, seed byte) (data []byte, fb *gated, mnt string, logs *logBuf) {
+	t.Helper()
+	requireFUSE(t)
+	src := t.TempDir()
+	data = make([]byte, 24<<20)
+	rand.NewChaCha8([32]byte{seed}).Read(data)
+	if err := os.WriteFile(filepath.Join(src, "disk.img"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	be, err := local.Create(filepath.Join(t.TempDir(), "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb = &gated{Backend: be}
+	r := repo.TestRepositoryOn(t, fb)
+	ingestPath(t, r, src)
+	mnt, logs = mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
+	return data, fb, mnt, logs
+}
+
 // TestInterruptedReadReturns: a program reading a chunk that storage is
 // slow to give (S3 stalling, a --limit-bytes mount) could not be
 // interrupted: the read that fetched the chunk waited for it however
@@ -88,22 +110,7 @@ func (g *gated) Load(ctx context.Context, name string, off, n int64) ([]byte, er
 // when the kernel interrupts it; the chunk goes on loading for the next
 // reader.
 func TestInterruptedReadReturns(t *testing.T) {
-	requireFUSE(t)
-	src := t.TempDir()
-	data := make([]byte, 24<<20)
-	rand.NewChaCha8([32]byte{3}).Read(data)
-	if err := os.WriteFile(filepath.Join(src, "disk.img"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "repo")
-	be, err := local.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb := &gated{Backend: be}
-	r := repo.TestRepositoryOn(t, fb)
-	ingestPath(t, r, src)
-	mnt, logs := mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
+	data, fb, mnt, logs := gatedImage(t, 3)
 	p := filepath.Join(mnt, "latest", "disk.img")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatal(err)
@@ -245,22 +252,7 @@ func TestInterruptedListingReturns(t *testing.T) {
 // SIGHUP, SIGQUIT) ends a read early; another's read gets its bytes once
 // storage answers.
 func TestCaughtSignalDoesNotFailRead(t *testing.T) {
-	requireFUSE(t)
-	src := t.TempDir()
-	data := make([]byte, 24<<20)
-	rand.NewChaCha8([32]byte{4}).Read(data)
-	if err := os.WriteFile(filepath.Join(src, "disk.img"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "repo")
-	be, err := local.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb := &gated{Backend: be}
-	r := repo.TestRepositoryOn(t, fb)
-	ingestPath(t, r, src)
-	mnt, logs := mount(t, r, cfs.Options{ReadTimeout: 40 * time.Second})
+	data, fb, mnt, logs := gatedImage(t, 4)
 	defer func() {
 		if s := logs.String(); s != "" {
 			t.Errorf("the mount logged:\n%s", s)
