@@ -1,15 +1,18 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo/crypto"
+	"github.com/cairn-backup/cairn/repo/internal/par"
 )
 
 // KeyInfo describes one key file: one password that opens the repository.
@@ -160,4 +163,108 @@ func findKey(keys []KeyInfo, prefix string) (KeyInfo, error) {
 func (r *Repository) CheckPassword(ctx context.Context, password []byte) error {
 	_, _, err := unlock(ctx, r.be, password, r.cfg.verify)
 	return err
+}
+
+// maxKeyFile bounds a key file's size: one is about 500 bytes of JSON. A
+// larger object under keys/ is skipped without being loaded.
+const maxKeyFile = 64 << 10
+
+// unlock finds a key file that password opens and whose key verify
+// accepts (the config's MAC). A key file that opens but fails verify (one
+// copied from another repository with the same password) does not stop the
+// search; when no key passes, the first such failure is returned.
+func unlock(ctx context.Context, be backends.Backend, password []byte, verify func(*crypto.Key) error) (*crypto.Key, string, error) {
+	var names []string
+	sizes := map[string]int64{}
+	err := be.List(ctx, "keys/", func(fi backends.Info) error {
+		names = append(names, fi.Name)
+		sizes[fi.Name] = fi.Size
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list keys: %w", err)
+	}
+	if len(names) == 0 {
+		// Not a wrong password: none can open it (exit 12 would send a
+		// script after the wrong fault).
+		return nil, "", fmt.Errorf("%s has no key files (keys/ is empty), so no password can open it (put back a key file from a copy of the repository): %w",
+			be.Location(), ErrDamaged)
+	}
+	type keyFile struct {
+		name string
+		kf   *crypto.KeyFile
+	}
+	var firstErr, mismatch error
+	slices.Sort(names)
+	// Every key file is read before any is tried (below), several at once:
+	// one after the other, a repository with many keys on S3 would pay a
+	// round trip each before any command starts.
+	loaded := make([][]byte, len(names))
+	loadErrs := make([]error, len(names))
+	par.Each(ctx, 8, len(names), func(i int) {
+		if sizes[names[i]] <= maxKeyFile {
+			// No more than listed: a storage that lies cannot make it more.
+			loaded[i], loadErrs[i] = be.Load(ctx, names[i], 0, sizes[names[i]])
+		}
+	})
+	if ctx.Err() != nil {
+		// Interrupted (Ctrl-C, SIGTERM): neither a wrong password
+		// (exit 12) nor a damaged repository.
+		return nil, "", fmt.Errorf("read key files: %w", ctx.Err())
+	}
+	var kfs []keyFile
+	for i, n := range names {
+		if sizes[n] > maxKeyFile {
+			// Not a key file: loading it whole could exhaust memory.
+			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %d bytes, too large for a key file", n, sizes[n]))
+			continue
+		}
+		if err := loadErrs[i]; err != nil {
+			firstErr = errors.Join(firstErr, fmt.Errorf("read %s: %w", n, err))
+			continue
+		}
+		kf, err := crypto.ParseKeyFile(loaded[i])
+		if err != nil {
+			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
+			continue
+		}
+		kfs = append(kfs, keyFile{n, kf})
+	}
+	// Cheapest key derivation first: a key file planted with the largest
+	// argon2id cost the bounds allow (minutes and 1 GiB each) then delays
+	// no command whose password opens a key file of ordinary cost.
+	slices.SortStableFunc(kfs, func(a, b keyFile) int { return cmp.Compare(a.kf.KDF.Cost(), b.kf.KDF.Cost()) })
+	tried := 0 // key files the password was tried on
+	for _, c := range kfs {
+		n, kf := c.name, c.kf
+		tried++
+		k, err := kf.Unlock(password)
+		if err == nil {
+			verr := verify(k)
+			if verr == nil {
+				return k, n, nil
+			}
+			if mismatch == nil {
+				mismatch = fmt.Errorf("%s: %w", n, verr)
+			}
+			continue
+		}
+		if !errors.Is(err, crypto.ErrWrongPassword) {
+			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", n, err))
+		}
+	}
+	if mismatch != nil {
+		// The password opened a key, but of another repository.
+		return nil, "", mismatch
+	}
+	if tried == 0 {
+		// No key file could even be read: the password was never
+		// wrong (exit 12 would send a script after the wrong fault).
+		return nil, "", fmt.Errorf("no key file of %s can be read, so no password can open it (put back a key file from a copy of the repository): %v: %w",
+			be.Location(), firstErr, ErrDamaged)
+	}
+	if firstErr != nil {
+		return nil, "", fmt.Errorf("%w (also: %v)", ErrWrongPassword, firstErr)
+	}
+	return nil, "", ErrWrongPassword
 }
