@@ -91,14 +91,18 @@ func (s *tmuxSession) wait(want string) string {
 
 // tuiCommand is the shell command that runs c's cairn tui in tmux, with
 // c's repository settings.
-func tuiCommand(c *cli) string {
+func tuiCommand(c *cli) string { return cairnCommand(c, "tui") }
+
+// cairnCommand is the shell command that runs c's cairn with args (taken
+// as they are) on a terminal, with c's repository settings.
+func cairnCommand(c *cli, args string) string {
 	var env []string
 	for _, e := range c.env {
 		if strings.HasPrefix(e, "CAIRN_") {
 			env = append(env, shellQuote(e))
 		}
 	}
-	return "env TERM=xterm-256color TZ=UTC " + strings.Join(env, " ") + " " + shellQuote(c.bin) + " tui"
+	return "env TERM=xterm-256color TZ=UTC " + strings.Join(env, " ") + " " + shellQuote(c.bin) + " " + args
 }
 
 // shellQuote quotes s for sh: the binary and the test's folders live
@@ -298,8 +302,7 @@ func TestTUIRestoreShowsRepositoryNotices(t *testing.T) {
 // without a word, which looks hung); what is typed then is the snapshot.
 func TestIngestStdinFromTerminal(t *testing.T) {
 	c := newCLI(t)
-	cmd := strings.Replace(tuiCommand(c), c.bin+" tui", c.bin+" ingest --stdin --stdin-name typed.txt", 1)
-	s := startTmux(t, 160, 10, cmd+"; echo ingest-exit=$?; sleep 60")
+	s := startTmux(t, 160, 10, cairnCommand(c, "ingest --stdin --stdin-name typed.txt")+"; echo ingest-exit=$?; sleep 60")
 	s.wait("end with Ctrl-D")
 	s.text("typed line")
 	s.keys("Enter", "C-d")
