@@ -242,18 +242,7 @@ func TestListenSocketRefusesFolderOthersControl(t *testing.T) {
 func TestSocketStrangersCannotHoldConnections(t *testing.T) {
 	d, _ := newTestDaemon(t, &Config{})
 	d.access.Store(&access{gid: -1}) // nobody is allowed, this test's uid included
-	oldMax, oldTimeout := maxStrangers, strangerTimeout
-	maxStrangers, strangerTimeout = 4, 500*time.Millisecond
-	t.Cleanup(func() { maxStrangers, strangerTimeout = oldMax, oldTimeout })
-
-	path := filepath.Join(t.TempDir(), "cairn.sock")
-	ln, err := listenUnix(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, sl := d.server(ln)
-	go srv.Serve(sl)
-	t.Cleanup(func() { srv.Close() })
+	path := strangerServer(t, d)
 
 	refused := func() {
 		t.Helper()
@@ -323,18 +312,7 @@ func TestSocketGroupStrangersCannotHoldConnections(t *testing.T) {
 	// No uid listed, and a group this test's uid is not in: only a
 	// lookup of its groups could tell.
 	d.access.Store(&access{gid: 4242, group: "cairn-test-nobody"})
-	oldMax, oldTimeout := maxStrangers, strangerTimeout
-	maxStrangers, strangerTimeout = 4, 500*time.Millisecond
-	t.Cleanup(func() { maxStrangers, strangerTimeout = oldMax, oldTimeout })
-
-	path := filepath.Join(t.TempDir(), "cairn.sock")
-	ln, err := listenUnix(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, sl := d.server(ln)
-	go srv.Serve(sl)
-	t.Cleanup(func() { srv.Close() })
+	path := strangerServer(t, d)
 
 	idleConnectionsCapped(t, path, "a caller not yet looked up")
 	// A caller guard lets in (here: allowed by the time its request
@@ -403,4 +381,23 @@ func idleConnectionsCapped(t *testing.T, path, who string) {
 			t.Fatalf("connection %d of %s still open after %s", i, who, strangerTimeout)
 		}
 	}
+}
+
+// strangerServer serves d's socket at a new path, with at most 4 stranger
+// connections closed after 500 ms, for the length of the test.
+func strangerServer(t *testing.T, d *Daemon) string {
+	t.Helper()
+	oldMax, oldTimeout := maxStrangers, strangerTimeout
+	maxStrangers, strangerTimeout = 4, 500*time.Millisecond
+	t.Cleanup(func() { maxStrangers, strangerTimeout = oldMax, oldTimeout })
+
+	path := filepath.Join(t.TempDir(), "cairn.sock")
+	ln, err := listenUnix(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, sl := d.server(ln)
+	go srv.Serve(sl)
+	t.Cleanup(func() { srv.Close() })
+	return path
 }
