@@ -46,6 +46,13 @@ var (
 // ctx to end (the kernel interrupting them), and load it themselves when
 // that one failed.
 func (d *dirNode) load(ctx context.Context) ([]*tree.Node, error) {
+	d.mu.Lock()
+	if d.loaded {
+		// Every lookup and listing comes here: no timer for them.
+		defer d.mu.Unlock()
+		return d.kids, nil
+	}
+	d.mu.Unlock()
 	ctx, cancel := untilKilled(ctx, d.f.opt.ReadTimeout)
 	defer cancel()
 	for {
