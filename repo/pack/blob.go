@@ -91,27 +91,30 @@ func (c *Codec) Seal(dst []byte, t id.BlobType, bid id.ID, plain []byte) []byte 
 
 // SealPooled returns the stored form of a blob in a buffer from bufpool,
 // which the caller hands back with bufpool.Put. Compression writes straight
-// into that buffer and encryption happens in place, so a blob costs one
-// buffer and no copies beyond compression.
+// into that buffer and encryption happens in place; a blob stored
+// uncompressed is encrypted from plain straight into it. So a blob costs
+// one buffer and no copies beyond compression.
 func (c *Codec) SealPooled(t id.BlobType, bid id.ID, plain []byte) []byte {
 	const head = 1 + crypto.NonceSize
 	buf := bufpool.Get(head + compressRoom(len(plain)) + crypto.TagSize)[:head]
-	flags := byte(0)
+	var sealed []byte
 	if z := c.compressInto(buf[head:head], plain); z == nil {
-		buf = append(buf, plain...)
+		// Not copied into buf first and encrypted there: that was a
+		// copy of every incompressible byte an ingest stores.
+		buf[0] = 0
+		sealed = c.Key.Seal(buf[1:1], plain, blobAD(t, 0, bid))
 	} else {
-		flags = FlagZstd
+		buf[0] = FlagZstd
 		if &z[0] != &buf[:head+1][head] {
 			buf = append(buf, z...) // compression outgrew the buffer
 		} else {
 			buf = buf[:head+len(z)]
 		}
+		sealed = c.Key.SealInPlace(buf[1:], blobAD(t, FlagZstd, bid))
 	}
-	buf[0] = flags
-	sealed := c.Key.SealInPlace(buf[1:], blobAD(t, flags, bid))
-	if len(sealed) > 0 && &sealed[0] != &buf[1] {
+	if &sealed[0] != &buf[1] {
 		// The tag did not fit (never, with the room reserved above).
-		out := append(bufpool.Get(1+len(sealed)), flags)
+		out := append(bufpool.Get(1+len(sealed)), buf[0])
 		bufpool.Put(buf)
 		return append(out, sealed...)
 	}
