@@ -180,3 +180,24 @@ func As[T any](b Backend) (T, bool) {
 	var zero T
 	return zero, false
 }
+
+// lazyRemoval is the context key of LazyRemoval.
+type lazyRemoval struct{}
+
+// LazyRemoval marks ctx for a Remove whose removal need not survive a
+// crash: the backend may return before it is durable. A local folder's
+// Remove otherwise syncs the folder, which right after a restore's
+// gigabytes of writes waits for the filesystem's journal to commit them
+// (a quarter of a second at the end of a 2 GiB restore). It is for a
+// process's own lock, whose removal undone by a crash leaves what the
+// crash itself would have: the lock of a holder that is gone, which goes
+// stale. The mark passes through every filter to the storage beneath.
+func LazyRemoval(ctx context.Context) context.Context {
+	return context.WithValue(ctx, lazyRemoval{}, true)
+}
+
+// IsLazyRemoval reports whether ctx carries LazyRemoval.
+func IsLazyRemoval(ctx context.Context) bool {
+	lazy, _ := ctx.Value(lazyRemoval{}).(bool)
+	return lazy
+}

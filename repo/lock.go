@@ -418,7 +418,10 @@ func (l *Lock) Unlock() error {
 		l.refreshMu.Lock()
 		l.unlocked = true
 		l.refreshMu.Unlock()
-		err = l.r.be.Remove(context.Background(), l.name)
+		// Its removal need not be durable: a crash that undoes it
+		// leaves the lock of a holder that is gone, as a crash before
+		// it would have.
+		err = l.r.be.Remove(backends.LazyRemoval(context.Background()), l.name)
 		if errors.Is(err, backends.ErrNotFound) {
 			err = nil
 		}
@@ -452,7 +455,7 @@ func ReleaseHeldLocks(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l.r.be.Remove(ctx, l.name)
+			l.r.be.Remove(backends.LazyRemoval(ctx), l.name)
 		}()
 		return true
 	})

@@ -95,3 +95,54 @@ func TestUnlockDuringRefreshLeavesNoLock(t *testing.T) {
 		t.Errorf("a refresh after Unlock wrote the lock object again (%d locks)", len(locks))
 	}
 }
+
+// lazyRemoves records, for each object removed, whether the removal was
+// asked to be lazy (backends.LazyRemoval).
+type lazyRemoves struct {
+	backends.Backend
+	mu   sync.Mutex
+	lazy map[string]bool
+}
+
+func (b *lazyRemoves) Remove(ctx context.Context, name string) error {
+	b.mu.Lock()
+	b.lazy[name] = backends.IsLazyRemoval(ctx)
+	b.mu.Unlock()
+	return b.Backend.Remove(ctx, name)
+}
+
+// A process removes its own lock without waiting for the removal to be
+// durable (a crash that undoes it leaves a lock of a holder that is gone);
+// a local folder would otherwise be synced at the end of every command.
+func TestUnlockRemovesLazily(t *testing.T) {
+	ctx := context.Background()
+	b := &lazyRemoves{Backend: mem.New(), lazy: map[string]bool{}}
+	opt := Options{Password: []byte(TestPassword), CacheDir: t.TempDir(), KDF: &TestKDF}
+	if err := Init(ctx, b, opt); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, b, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, exclusive := range []bool{false, true} {
+		l, err := r.Lock(ctx, exclusive, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.lazy) != 2 {
+		t.Fatalf("removed %v, want the two locks", b.lazy)
+	}
+	for name, lazy := range b.lazy {
+		if !strings.HasPrefix(name, "locks/") || !lazy {
+			t.Errorf("%s removed lazily: %v; want only locks, each lazily", name, lazy)
+		}
+	}
+}

@@ -220,6 +220,9 @@ func (l *Local) Remove(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
+	if backends.IsLazyRemoval(ctx) {
+		return nil
+	}
 	if err := syncDir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
