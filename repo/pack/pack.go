@@ -3,6 +3,7 @@ package pack
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/cairn-backup/cairn/repo/crypto"
@@ -196,4 +197,13 @@ func Verify(c *Codec, data []byte) ([]Entry, error) {
 		scratch = p[:0]
 	}
 	return entries, nil
+}
+
+// VerifyHeader authenticates a sealed header of hl bytes read from r
+// without holding it whole, for a header too large to load on trust.
+func VerifyHeader(k *crypto.Key, r io.Reader, hl int64) error {
+	if err := k.Verify(r, hl, headerAD); err != nil {
+		return fmt.Errorf("pack header: %w", err)
+	}
+	return nil
 }
