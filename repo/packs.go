@@ -72,34 +72,18 @@ func (r *Repository) ListPacks(ctx context.Context, stray func(name string)) (ma
 // header of a full data pack fits many times over.
 const headerTail = 64 << 10
 
-// trustedHeader is the longest pack header ReadPackHeader loads before it
-// is authenticated. A full 16 MiB pack of tiny blobs has a header of some
-// 15 MiB; a trailer planted or damaged can claim up to 4 GiB, which loading
-// and opening would hold twice.
-var trustedHeader int64 = 32 << 20 // tests lower it
-
-// rangeReader reads name from off on, in the pieces its caller asks for.
-// err keeps a failed read, to tell it from damage.
-type rangeReader struct {
-	ctx  context.Context
-	be   backends.Backend
-	name string
-	off  int64
-	err  error
-}
-
-func (rr *rangeReader) Read(p []byte) (int, error) {
-	if err := backends.LoadInto(rr.ctx, rr.be, rr.name, rr.off, p); err != nil {
-		rr.err = err
-		return 0, err
-	}
-	rr.off += int64(len(p))
-	return len(p), nil
+// maxPackHeader is the longest sealed header a pack of this repository
+// can have: data packs close at the configured pack size, tree packs at
+// treePackSize; the larger of the two bounds both.
+func (r *Repository) maxPackHeader() int64 {
+	return pack.MaxSealedHeader(max(int64(r.cfg.PackSize), treePackSize))
 }
 
 // ReadPackHeader reads and opens the header of a stored pack, checking
 // that every entry has the pack's type. Damage is ErrDamaged, a missing
-// pack ErrNotFound; errors name the pack.
+// pack ErrNotFound; errors name the pack. A header longer than any this
+// repository's writers make (maxPackHeader) is damage found without
+// reading it.
 func (r *Repository) ReadPackHeader(ctx context.Context, p StoredPack) ([]pack.Entry, error) {
 	name := p.Name()
 	if p.Size < pack.TrailerSize+crypto.Overhead+2 {
@@ -109,18 +93,10 @@ func (r *Repository) ReadPackHeader(ctx context.Context, p StoredPack) ([]pack.E
 	tail, err := r.be.Load(ctx, name, p.Size-n, n)
 	if err == nil {
 		hl, terr := pack.ParseTrailer(tail[len(tail)-pack.TrailerSize:], p.Size)
+		if terr == nil && hl > r.maxPackHeader() {
+			return nil, fmt.Errorf("pack %s: its trailer gives the header %d bytes, more than any pack header of this repository can be (%d): not read: %w", name, hl, r.maxPackHeader(), ErrDamaged)
+		}
 		if terr == nil && hl+pack.TrailerSize > n {
-			if hl > trustedHeader {
-				// Loaded and opened, it would cost twice its length:
-				// authenticate it in pieces first.
-				hr := &rangeReader{ctx: ctx, be: r.be, name: name, off: p.Size - pack.TrailerSize - hl}
-				if verr := pack.VerifyHeader(r.key, hr, hl); verr != nil {
-					if hr.err != nil {
-						return nil, fmt.Errorf("read pack %s: %w", name, hr.err)
-					}
-					return nil, fmt.Errorf("pack %s: %v (its trailer gives the header %d bytes): %w", name, verr, hl, ErrDamaged)
-				}
-			}
 			n = hl + pack.TrailerSize
 			tail, err = r.be.Load(ctx, name, p.Size-n, n)
 		}

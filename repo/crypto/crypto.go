@@ -61,7 +61,6 @@ const (
 // Key is an opened repository key: the master secret and what derives from it.
 type Key struct {
 	master      [32]byte
-	enc         [32]byte // the AEAD key, for Verify
 	aead        aeadCipher
 	idKey       [32]byte
 	treeIDKey   [32]byte
@@ -94,7 +93,7 @@ func KeyFromMaster(master []byte) (*Key, error) {
 	}
 	k := &Key{}
 	copy(k.master[:], master)
-	enc := &k.enc
+	var enc [32]byte
 	blake3.DeriveKey(ctxEncryption, master, enc[:])
 	blake3.DeriveKey(ctxBlobID, master, k.idKey[:])
 	blake3.DeriveKey(ctxTreeID, master, k.treeIDKey[:])

@@ -3,7 +3,6 @@ package pack
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 
 	"github.com/cairn-backup/cairn/repo/crypto"
@@ -199,11 +198,14 @@ func Verify(c *Codec, data []byte) ([]Entry, error) {
 	return entries, nil
 }
 
-// VerifyHeader authenticates a sealed header of hl bytes read from r
-// without holding it whole, for a header too large to load on trust.
-func VerifyHeader(k *crypto.Key, r io.Reader, hl int64) error {
-	if err := k.Verify(r, hl, headerAD); err != nil {
-		return fmt.Errorf("pack header: %w", err)
-	}
-	return nil
+// MaxSealedHeader bounds the sealed header of any pack a writer closes
+// once its blobs reach target bytes (the writers add a blob, then close
+// the pack when it holds target bytes or more). Before its last blob such
+// a pack holds less than target bytes, and every stored blob is at least
+// BlobOverhead bytes, so it lists at most target/BlobOverhead+1 blobs, each
+// in at most entryMaxSize bytes. Readers refuse a trailer claiming a
+// longer header without reading it: a pack planted or grown under data/
+// could otherwise make them load and open GiBs.
+func MaxSealedHeader(target int64) int64 {
+	return crypto.Overhead + 1 + binary.MaxVarintLen64 + (target/BlobOverhead+1)*entryMaxSize
 }
