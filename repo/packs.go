@@ -79,6 +79,15 @@ func (r *Repository) maxPackHeader() int64 {
 	return pack.MaxSealedHeader(max(int64(r.cfg.PackSize), treePackSize))
 }
 
+// MaxPackSize is the size of the largest pack this repository's writers
+// can close: blobs short of the pack size (4 MiB for tree packs) by a
+// byte, one more of the largest size, the longest header and the trailer.
+// A stored pack larger than that is damage, which no reader need load
+// whole.
+func (r *Repository) MaxPackSize() int64 {
+	return max(int64(r.cfg.PackSize), treePackSize) - 1 + pack.MaxBlobSize + pack.BlobOverhead + r.maxPackHeader() + pack.TrailerSize
+}
+
 // ReadPackHeader reads and opens the header of a stored pack, checking
 // that every entry has the pack's type. Damage is ErrDamaged, a missing
 // pack ErrNotFound; errors name the pack. A header longer than any this

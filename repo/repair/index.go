@@ -287,13 +287,22 @@ func examine(ctx context.Context, r *repo.Repository, sp repo.StoredPack, old in
 		return nil, herr
 	}
 	var whole []byte
-	if readData {
+	switch max := r.MaxPackSize(); {
+	case readData && sp.Size > max:
+		// Planted or grown: not loaded whole, its blobs are read one
+		// by one.
+		ex.err = fmt.Errorf("%d bytes, larger than any pack of this repository can be (%d): not read whole", sp.Size, max)
+	case readData:
+		// Read to its listed size only: a pack grown since is damage
+		// all the same (it no longer hashes to its name).
 		var err error
-		whole, err = r.Backend().Load(ctx, sp.Name(), 0, -1)
-		if err != nil {
+		whole, err = r.Backend().Load(ctx, sp.Name(), 0, sp.Size)
+		switch {
+		case errors.Is(err, backends.ErrRange):
+			whole, ex.err = nil, errors.New("shorter than listed")
+		case err != nil:
 			return nil, fmt.Errorf("read %s: %w", sp.Name(), err)
-		}
-		if id.ID(b3.Sum256(whole)) != sp.ID {
+		case id.ID(b3.Sum256(whole)) != sp.ID:
 			ex.err = fmt.Errorf("content does not match its name")
 		}
 	}
