@@ -682,9 +682,15 @@ func TestDaemonUnreadable(t *testing.T) {
 	if got := strings.Join(lines, "\n"); !want.MatchString(got) {
 		t.Errorf("run eio said:\n%s", got)
 	}
-	_, stderr, code = run("--json", "run", "eio")
+	out, stderr, code := run("--json", "run", "eio")
 	if code != exitPartial {
 		t.Fatalf("run --json eio: exit %d, want 3: %s", code, stderr)
+	}
+	// Its result is a summary line, as ingest's: a script dispatches on
+	// message_type.
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum["message_type"] != "summary" || sum["files_unreadable"] != 2.0 {
+		t.Errorf("run --json printed %q (%v)", out, err)
 	}
 	items := map[string]bool{}
 	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {

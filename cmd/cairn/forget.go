@@ -54,14 +54,17 @@ func (c countFlag) Type() string { return "n" }
 // forgetGroupJSON is one line of `forget --json`, shaped like restic's:
 // the group's key (only the fields grouped by), the kept and removed
 // snapshots, and why each kept one is kept. Lists are newest first.
+// MessageType is "group", so a script reading every command's JSON lines
+// can dispatch on it.
 type forgetGroupJSON struct {
-	Host    *string            `json:"host,omitempty"`
-	Source  *string            `json:"source,omitempty"`
-	Tags    *[]string          `json:"tags,omitempty"`
-	Paths   *[]string          `json:"paths,omitempty"`
-	Keep    []snapshotJSON     `json:"keep"`
-	Remove  []snapshotJSON     `json:"remove"`
-	Reasons []forgetReasonJSON `json:"reasons"`
+	MessageType string             `json:"message_type"`
+	Host        *string            `json:"host,omitempty"`
+	Source      *string            `json:"source,omitempty"`
+	Tags        *[]string          `json:"tags,omitempty"`
+	Paths       *[]string          `json:"paths,omitempty"`
+	Keep        []snapshotJSON     `json:"keep"`
+	Remove      []snapshotJSON     `json:"remove"`
+	Reasons     []forgetReasonJSON `json:"reasons"`
 }
 
 type forgetReasonJSON struct {
@@ -401,7 +404,7 @@ func printForgetPlan(w io.Writer, pl forgetPlan, title string) {
 
 func forgetJSON(pl forgetPlan) forgetGroupJSON {
 	k := pl.key
-	j := forgetGroupJSON{Keep: []snapshotJSON{}, Remove: []snapshotJSON{}, Reasons: []forgetReasonJSON{}}
+	j := forgetGroupJSON{MessageType: "group", Keep: []snapshotJSON{}, Remove: []snapshotJSON{}, Reasons: []forgetReasonJSON{}}
 	if k.By.Host {
 		j.Host = &k.Host
 	}

@@ -57,8 +57,9 @@ taking a PATH accept that quoted form back.`,
 				j := toJSON(sn)
 				printJSONTo(w, struct {
 					snapshotJSON
-					StructType string `json:"struct_type"`
-				}{j, "snapshot"})
+					StructType  string `json:"struct_type"`
+					MessageType string `json:"message_type"`
+				}{j, "snapshot", "snapshot"})
 			}
 			l := &lister{r: r, w: w, json: g.json, long: long, recurse: !noRecurse}
 			base := "/" + rel
@@ -152,6 +153,7 @@ func (l *lister) walk(ctx context.Context, tid [32]byte, dir string) error {
 // nodeJSON is one line of `ls --json`.
 type nodeJSON struct {
 	StructType  string    `json:"struct_type"`
+	MessageType string    `json:"message_type"` // as struct_type, as restic's since 0.17
 	Name        string    `json:"name"`
 	NameBytes   string    `json:"name_bytes,omitempty"` // base64 when the name is not UTF-8
 	Type        string    `json:"type"`
@@ -181,7 +183,7 @@ type nodeJSON struct {
 
 func (l *lister) print(n *tree.Node, p string) {
 	if l.json {
-		j := nodeJSON{StructType: "node", Name: n.Name, Type: n.Kind.String(), Path: p, UID: n.UID, GID: n.GID, User: n.User, Group: n.Group,
+		j := nodeJSON{StructType: "node", MessageType: "node", Name: n.Name, Type: n.Kind.String(), Path: p, UID: n.UID, GID: n.GID, User: n.User, Group: n.Group,
 			Size: n.Size, Mode: uint32(nodeMode(n)), Permissions: nodeMode(n).String(), MTime: time.Unix(0, n.MTime), ATime: time.Unix(0, n.ATime),
 			CTime: time.Unix(0, n.CTime), Inode: n.Inode, Links: n.Links, LinkTarget: n.LinkTarget, DevMajor: n.DevMajor, DevMinor: n.DevMinor,
 			Incomplete: n.Incomplete, Flags: fsmeta.FlagString(n.Flags)}

@@ -53,14 +53,18 @@ the exit code, which is the run's; the next run tries it again.`,
 			}
 			if res == nil {
 				if g.json {
-					printJSON(map[string]any{"source": args[0], "queued": true})
+					printJSON(map[string]any{"message_type": "queued", "source": args[0], "queued": true})
 				} else if !g.quiet {
 					fmt.Fprintf(stdout, "source %s queued\n", args[0])
 				}
 				return nil
 			}
 			if g.json {
-				printJSON(res)
+				// The run's result is its summary, as ingest's.
+				printJSON(struct {
+					MessageType string `json:"message_type"`
+					*daemon.RunResult
+				}{"summary", res})
 			} else if !g.quiet && res.SnapshotID != "" {
 				retention := ""
 				if res.Removed > 0 {
