@@ -451,7 +451,7 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 func commandForStdin(ctx context.Context, command []string) *exec.Cmd {
 	child := exec.CommandContext(ctx, command[0], command[1:]...)
 	child.Stderr = os.Stderr
-	if stderrMayBreak() {
+	if stderrMayBreak() && !stderrIsJournal() {
 		// Not cairn's stderr itself: a reader of it that goes away (a
 		// logger that died, `2>&1 | head`) would kill the command with
 		// SIGPIPE at its next message, and the backup with it, where
@@ -459,7 +459,9 @@ func commandForStdin(ctx context.Context, command []string) *exec.Cmd {
 		// writes instead, dropping it once stderr is broken. Wait waits
 		// for the relay, so the command's last words come before
 		// cairn's; a process it left behind holding the pipe delays
-		// Wait by relayGrace at most.
+		// Wait by relayGrace at most. The journal's stream is handed
+		// over as it is: journald does not go away as a reader, and a
+		// command that sees its JOURNAL_STREAM writes its levels.
 		child.Stderr = &stderrRelay{}
 		child.WaitDelay = relayGrace
 	}

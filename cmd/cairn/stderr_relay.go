@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,23 @@ func stderrMayBreak() bool {
 		return false
 	}
 	return st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFSOCK
+}
+
+// stderrIsJournal reports whether cairn's stderr is the systemd journal's
+// stream, as JOURNAL_STREAM ("DEVICE:INODE") says when it matches fd 2.
+// A program handed that stream itself may write "<N>" priority prefixes,
+// which journald turns into levels; behind a relay (a pipe) it sees no
+// journal and writes none.
+func stderrIsJournal() bool {
+	js := os.Getenv("JOURNAL_STREAM")
+	if js == "" {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(2, &st) != nil {
+		return false
+	}
+	return js == fmt.Sprintf("%d:%d", st.Dev, st.Ino)
 }
 
 // stderrRelay writes to cairn's stderr until a write fails, and then
