@@ -284,7 +284,7 @@ func fillAttr(a *fuse.Attr, n *tree.Node, ino uint64, nlink uint32) {
 		}
 		a.Blocks = (data + 4095) / 4096 * 8
 	case tree.KindSymlink:
-		a.Size = uint64(len(n.LinkTarget))
+		a.Size = n.StatSize()
 	case tree.KindDir:
 		a.Size = 4096
 		a.Blocks = 8

@@ -82,7 +82,7 @@ The path can be given to "cairn versions", "cairn restore SNAP:PATH" and
 					j := matchJSON{MessageType: "match", Path: res.Path, PathBytes: pathBytes(res.Path), Snapshots: make([]hitJSON, len(res.Hits))}
 					for i, h := range res.Hits {
 						j.Snapshots[i] = hitJSON{ID: h.Snapshot.ID.String(), ShortID: h.Snapshot.ID.Short(), Time: h.Snapshot.Time,
-							Host: h.Snapshot.Host, Source: h.Snapshot.Source, Type: h.Node.Kind.String(), Size: h.Node.Size, MTime: time.Unix(0, h.Node.MTime)}
+							Host: h.Snapshot.Host, Source: h.Snapshot.Source, Type: h.Node.Kind.String(), Size: h.Node.StatSize(), MTime: time.Unix(0, h.Node.MTime)}
 					}
 					printJSONTo(w, j)
 					return nil

@@ -184,7 +184,7 @@ type nodeJSON struct {
 func (l *lister) print(n *tree.Node, p string) {
 	if l.json {
 		j := nodeJSON{StructType: "node", MessageType: "node", Name: n.Name, Type: n.Kind.String(), Path: p, UID: n.UID, GID: n.GID, User: n.User, Group: n.Group,
-			Size: n.Size, Mode: uint32(nodeMode(n)), Permissions: nodeMode(n).String(), MTime: time.Unix(0, n.MTime), ATime: time.Unix(0, n.ATime),
+			Size: n.StatSize(), Mode: uint32(nodeMode(n)), Permissions: nodeMode(n).String(), MTime: time.Unix(0, n.MTime), ATime: time.Unix(0, n.ATime),
 			CTime: time.Unix(0, n.CTime), Inode: n.Inode, Links: n.Links, LinkTarget: n.LinkTarget, DevMajor: n.DevMajor, DevMinor: n.DevMinor,
 			Incomplete: n.Incomplete, Flags: fsmeta.FlagString(n.Flags)}
 		if !utf8.ValidString(n.Name) {
@@ -211,7 +211,7 @@ func (l *lister) print(n *tree.Node, p string) {
 	if n.Group != "" {
 		group = n.Group
 	}
-	size := fmt.Sprint(n.Size)
+	size := fmt.Sprint(n.StatSize())
 	if n.Kind == tree.KindCharDev || n.Kind == tree.KindBlockDev {
 		size = fmt.Sprintf("%d, %d", n.DevMajor, n.DevMinor)
 	}

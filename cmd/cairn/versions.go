@@ -81,7 +81,7 @@ in the others.`,
 			if g.json {
 				for _, v := range vs {
 					printJSON(versionJSON{MessageType: "version", Path: p, PathBytes: pathBytes(p), ID: v.Snapshot.ID.String(), ShortID: v.Snapshot.ID.Short(), Time: v.Snapshot.Time,
-						Host: v.Snapshot.Host, Source: v.Snapshot.Source, Type: v.Node.Kind.String(), Size: v.Node.Size, MTime: time.Unix(0, v.Node.MTime), Change: v.Change,
+						Host: v.Snapshot.Host, Source: v.Snapshot.Source, Type: v.Node.Kind.String(), Size: v.Node.StatSize(), MTime: time.Unix(0, v.Node.MTime), Change: v.Change,
 						Snapshots: v.Count, LastID: v.Last.ID.String()})
 				}
 				return incomplete(nil)

@@ -98,6 +98,15 @@ type Node struct {
 	Flags uint32
 }
 
+// StatSize is the size stat and ls -l give the node: a file's length, a
+// symlink's target's length (Size is 0 for a symlink), 0 for the rest.
+func (n *Node) StatSize() uint64 {
+	if n.Kind == KindSymlink {
+		return uint64(len(n.LinkTarget))
+	}
+	return n.Size
+}
+
 // LsMode renders the node's type and permissions as ls -l does
 // (drwxr-sr-t, crw-r-----, lrwxrwxrwx).
 func (n *Node) LsMode() string {
