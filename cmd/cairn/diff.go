@@ -41,7 +41,8 @@ path is the new side's name.
 
 With --live DIR the snapshot (at PATH, by default at DIR's absolute path) is
 compared with the files in DIR. Their content is not read: a file counts as
-changed when its size or mtime differs.
+changed when its size or mtime differs. A DIR that does not exist is an
+error (exit 1), said before the repository is opened.
 
 The byte counts mean the same in both modes and are file sizes, not stored
 data:
@@ -73,17 +74,27 @@ is taken from the current folder, as ingest takes it.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			var dir string
+			if live != "" {
+				// Checked first: a DIR that is not there would otherwise
+				// be compared as an empty folder, or named only by the
+				// snapshot search or an lstat error, after a header.
+				var err error
+				if dir, err = filepath.Abs(live); err != nil {
+					return err
+				}
+				if _, err := os.Lstat(dir); err != nil {
+					if errors.Is(err, os.ErrNotExist) {
+						return fmt.Errorf("--live %s: no such folder: nothing to compare the snapshot with", printablePath(dir))
+					}
+					return fmt.Errorf("--live %s: %w", printablePath(dir), err)
+				}
+			}
 			r, _, release, err := g.openReading(ctx, "diff")
 			if err != nil {
 				return err
 			}
 			defer release()
-			var dir string
-			if live != "" {
-				if dir, err = filepath.Abs(live); err != nil {
-					return err
-				}
-			}
 			a, pathA, err := g.findSnapshot(ctx, r, args[0], f, dir)
 			if err != nil {
 				return err
