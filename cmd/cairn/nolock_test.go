@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,4 +142,48 @@ func TestNoLockHintOnlyForTheLock(t *testing.T) {
 			t.Fatalf("cairn %v with a read-only cache folder: exit %d, stderr %q: want 1, the cache's error and no pointer to --no-lock", args, code, stderr)
 		}
 	}
+}
+
+// prune --dry-run only reads, so --no-lock lets it run without a lock, as
+// restic's prune --dry-run --no-lock: on storage this user cannot write it
+// says what a prune would free (it was refused as a command that writes),
+// and it changes nothing in the cache but the index. A prune that is not
+// a dry run still refuses --no-lock.
+func TestNoLockPruneDryRun(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 200<<10, 9)
+	c.ok("ingest", "-q", src)
+	os.WriteFile(filepath.Join(src, "new"), []byte("new"), 0o644)
+	c.ok("ingest", "-q", src)
+	c.ok("forget", "-q", "latest")
+	r := newCLIAt(t, readOnlyBind(t, c.repoDir()))
+	r.ok("--no-lock", "snapshots") // fills the cache as any reader does
+	cache := r.getenv("CAIRN_CACHE_DIR")
+	before := cacheListing(t, cache)
+	out := r.ok("--no-lock", "prune", "--dry-run")
+	if !strings.Contains(out, "would free:") {
+		t.Fatalf("prune --dry-run --no-lock said %q", out)
+	}
+	if after := cacheListing(t, cache); after != before {
+		t.Errorf("prune --dry-run --no-lock changed the cache beyond its index:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	stderr, code := r.stderrOf("--no-lock", "prune")
+	if code != 1 || !strings.Contains(stderr, "--no-lock is only for commands that read the repository; prune writes to it") {
+		t.Fatalf("prune --no-lock: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// cacheListing lists the files under dir with their sizes and mtimes,
+// leaving out the index cache (index.db), which any reader refreshes.
+func cacheListing(t *testing.T, dir string) string {
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() || strings.HasPrefix(fi.Name(), "index.db") {
+			return nil
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+		return nil
+	})
+	return b.String()
 }

@@ -103,6 +103,13 @@ func openAndPrune(ctx context.Context, g *globals, opt prune.Options) error {
 		return err
 	}
 	defer r.Close()
+	if opt.DryRun && g.noLock {
+		// A dry run only reads, so --no-lock may skip its lock, as
+		// restic's prune --dry-run --no-lock does: on storage this
+		// user cannot write it still says what a prune would free.
+		_, err = runPrune(ctx, g, r, nil, opt)
+		return err
+	}
 	lock, err := g.lock(ctx, r, !opt.DryRun, "prune")
 	if err != nil {
 		return err
