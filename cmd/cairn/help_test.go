@@ -46,7 +46,7 @@ func TestFlagPlaceholders(t *testing.T) {
 // testing ones below.
 func TestHelpNamesEnvironment(t *testing.T) {
 	notForUsers := map[string]bool{"CAIRN_CPUPROFILE": true, "CAIRN_MEMPROFILE": true, "CAIRN_MUTEXPROFILE": true,
-		"CAIRN_TRACE": true, "CAIRN_CHECKPOINT_MIB": true}
+		"CAIRN_TRACE": true}
 	long := newRootCommand(&globals{}).Long
 	files, _ := filepath.Glob("*.go")
 	daemon, _ := filepath.Glob("daemon/*.go")

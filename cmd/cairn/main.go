@@ -311,6 +311,10 @@ Environment:
                           file holding the new password (key add, key passwd)
   CAIRN_FROM_REPOSITORY, CAIRN_FROM_PASSWORD_FILE, CAIRN_FROM_PASSWORD_COMMAND,
   CAIRN_FROM_PASSWORD     the source repository of cairn copy
+  CAIRN_CHECKPOINT_MIB    MiB of new packs an ingest uploads between index
+                          checkpoints (default 256): the next ingest after an
+                          interrupted one reuses what it uploaded up to its
+                          last checkpoint; smaller suits a slow link
 
 Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 10 no repository (the storage says none is there, or no location was given),
