@@ -363,6 +363,7 @@ Exit codes: 0 success, 1 failure, 3 snapshot saved but some files unreadable,
 		newListCommand(),
 	)
 	root.InitDefaultCompletionCmd() // now, so that it refuses unknown shells too
+	root.SetHelpCommand(newHelpCommand(root))
 	refuseUnknownSubcommands(root)
 	return root
 }
@@ -429,4 +430,25 @@ func startProfile() func() {
 		return stopMem
 	}
 	return func() { pprof.StopCPUProfile(); f.Close(); stopMem() }
+}
+
+// newHelpCommand is cobra's help command, but an unknown topic is an
+// error (exit 1, as an unknown command is): cobra's printed the usage and
+// exited 0, so a script asking for help on a command this version lacks
+// saw success.
+func newHelpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help prints the help of any command: cairn help COMMAND [SUBCOMMAND].",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, _, err := root.Find(args)
+			if cmd == nil || err != nil {
+				return fmt.Errorf("no help topic %q: cairn help lists the commands", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+	}
 }
