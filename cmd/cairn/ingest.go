@@ -290,7 +290,7 @@ func runIngest(cmd *cobra.Command, g *globals, f *ingestFlags, args []string) (e
 // ingestDirect ingests on the repository itself.
 func ingestDirect(cmd *cobra.Command, g *globals, opt ingest.Options, command []string, out *ingestOutput) error {
 	ctx := cmd.Context()
-	var child *exec.Cmd
+	var child *stdinCommand
 	if command != nil {
 		child = commandForStdin(ctx, command)
 		pipe, err := child.StdoutPipe()
@@ -448,22 +448,24 @@ func ingestViaDaemon(ctx context.Context, c *daemon.Client, opt ingest.Options, 
 // forever. It stays in cairn's group then, which Ctrl-C reaches as a
 // whole, and the caller reads its output through cancelableStdin, so that
 // an interrupt does not wait for what it started to close the pipe.
-func commandForStdin(ctx context.Context, command []string) *exec.Cmd {
-	child := exec.CommandContext(ctx, command[0], command[1:]...)
+func commandForStdin(ctx context.Context, command []string) *stdinCommand {
+	child := &stdinCommand{Cmd: exec.CommandContext(ctx, command[0], command[1:]...)}
 	child.Stderr = os.Stderr
-	if stderrMayBreak() && !stderrIsJournal() {
+	if stderrMayBreak() {
 		// Not cairn's stderr itself: a reader of it that goes away (a
-		// logger that died, `2>&1 | head`) would kill the command with
-		// SIGPIPE at its next message, and the backup with it, where
-		// cairn itself goes on (watchBrokenPipe). cairn relays what it
-		// writes instead, dropping it once stderr is broken. Wait waits
-		// for the relay, so the command's last words come before
-		// cairn's; a process it left behind holding the pipe delays
-		// Wait by relayGrace at most. The journal's stream is handed
-		// over as it is: journald does not go away as a reader, and a
-		// command that sees its JOURNAL_STREAM writes its levels.
-		child.Stderr = &stderrRelay{}
-		child.WaitDelay = relayGrace
+		// logger that died, `2>&1 | head`, a journald stopped or
+		// crashed) would kill the command with SIGPIPE at its next
+		// message, and the backup with it, where cairn itself goes on
+		// (watchBrokenPipe). cairn relays what it writes instead,
+		// dropping it once stderr is broken. Wait waits for the relay,
+		// so the command's last words come before cairn's; a process
+		// it left behind holding the pipe delays Wait by relayGrace at
+		// most. When stderr is the journal's stream, the command is
+		// told that the relay's pipe is (see journalRelay).
+		if !child.journalRelay() {
+			child.Stderr = &stderrRelay{}
+			child.WaitDelay = relayGrace
+		}
 	}
 	if foregroundOnTerminal() {
 		child.Cancel = func() error { return child.Process.Kill() }
@@ -488,7 +490,7 @@ func foregroundOnTerminal() bool {
 
 // waitStdinCommand waits for the command once its output has been read;
 // its failure means no snapshot.
-func waitStdinCommand(child *exec.Cmd, command []string) error {
+func waitStdinCommand(child *stdinCommand, command []string) error {
 	// ErrWaitDelay: the command succeeded, and something it started kept
 	// its stderr open (see commandForStdin).
 	if err := child.Wait(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {

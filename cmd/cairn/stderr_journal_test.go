@@ -11,28 +11,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// When cairn's stderr is the journal's stream (JOURNAL_STREAM names its
-// device and inode), the --stdin-from-command command gets that stream
-// itself, not a relay's pipe: a program that checks JOURNAL_STREAM
-// against its stderr, as systemd-aware ones do before writing "<N>"
-// priority prefixes, finds the journal. Behind the relay it found a pipe
-// and its messages lost their levels. A socket pair stands for the
-// journal's stream.
-func TestStdinCommandStderrIsJournal(t *testing.T) {
+// journalPair makes a socket pair standing for the journal's stream:
+// stream is cairn's stderr, journal journald's end; c's commands get the
+// JOURNAL_STREAM that names stream.
+func journalPair(t *testing.T, c *cli) (journal, stream *os.File) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	journal := os.NewFile(uintptr(fds[0]), "journal")
-	stream := os.NewFile(uintptr(fds[1]), "stream")
-	defer journal.Close()
+	journal = os.NewFile(uintptr(fds[0]), "journal")
+	stream = os.NewFile(uintptr(fds[1]), "stream")
 	var st unix.Stat_t
 	if err := unix.Fstat(fds[1], &st); err != nil {
 		t.Fatal(err)
 	}
-	id := fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+	c.env = append(c.env, fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino))
+	return journal, stream
+}
+
+// When cairn's stderr is the journal's stream (JOURNAL_STREAM names its
+// device and inode), the --stdin-from-command command is told that its
+// stderr is the journal: a program that checks JOURNAL_STREAM against its
+// stderr, as systemd-aware ones do before writing "<N>" priority
+// prefixes, finds the journal, and its prefixes reach it. Behind the
+// relay it found a pipe and its messages lost their levels.
+func TestStdinCommandStderrIsJournal(t *testing.T) {
 	c := newCLI(t)
-	c.env = append(c.env, "JOURNAL_STREAM="+id)
+	journal, stream := journalPair(t, c)
+	defer journal.Close()
 	// The command says what its stderr is, as a level-aware program
 	// decides, then writes a message with a priority prefix.
 	script := `if [ "$(stat -L -c %d:%i /proc/self/fd/2)" = "$JOURNAL_STREAM" ]; then echo '<4>journal: a warning' >&2; else echo 'not the journal' >&2; fi; echo data`
@@ -63,5 +69,29 @@ func TestStdinCommandStderrIsJournal(t *testing.T) {
 	}
 	if s := <-got; !strings.HasPrefix(s, "<4>journal: a warning\n") {
 		t.Errorf("the journal's stream received %q; want the command's line with its priority prefix", s)
+	}
+}
+
+// A journald stopped or crashed while the command runs (its end of the
+// stream closed) does not kill the command with SIGPIPE at its next
+// message: its stderr goes through cairn's relay, which drops what the
+// journal no longer takes, and the snapshot is saved.
+func TestStdinCommandJournalGone(t *testing.T) {
+	c := newCLI(t)
+	journal, stream := journalPair(t, c)
+	journal.Close()
+	script := `echo '<4>journal: a warning' >&2; echo data`
+	cmd := c.cmd("ingest", "-q", "--stdin-from-command", "--stdin-name", "x", "--", "sh", "-c", script)
+	cmd.Stderr = stream
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	err := cmd.Run()
+	stream.Close()
+	// 141: saved, but cairn's own output was cut.
+	if code := cmd.ProcessState.ExitCode(); code != 0 && code != exitBrokenPipe {
+		t.Fatalf("ingest with the journal gone: %v (exit %d): %s", err, code, out.String())
+	}
+	if got := c.ok("dump", "latest", "x"); got != "data\n" {
+		t.Errorf("the snapshot holds %q, want the command's output", got)
 	}
 }
