@@ -65,6 +65,8 @@ type forgetGroupJSON struct {
 	Keep        []snapshotJSON     `json:"keep"`
 	Remove      []snapshotJSON     `json:"remove"`
 	Reasons     []forgetReasonJSON `json:"reasons"`
+	// DryRun: remove lists what would have been removed, as with prune's.
+	DryRun bool `json:"dry_run"`
 }
 
 type forgetReasonJSON struct {
@@ -124,7 +126,8 @@ may count for several rules:
 When a counted rule has periods left at the oldest snapshot of a group, the
 oldest is kept as well ("oldest daily snapshot").
 
-forget only removes snapshot objects, under a shared lock: the data they
+forget only removes snapshot objects, under a shared lock (a dry run with
+--no-lock takes none): the data they
 referenced stays in the repository until prune frees it. Without any
 --keep-* option it removes nothing. A policy that keeps no snapshot of a
 group refuses to run unless --unsafe-allow-remove-all is given.`,
@@ -203,6 +206,21 @@ group refuses to run unless --unsafe-allow-remove-all is given.`,
 	return cmd
 }
 
+// openForget opens the repository for forget, under a shared lock, or for
+// a dry run, which only reads, as any reader: --no-lock then lets it say
+// what it would remove from storage this user cannot write, as restic's
+// forget --dry-run --no-lock.
+func openForget(ctx context.Context, g *globals, dryRun bool) (*repo.Repository, context.Context, func(), error) {
+	if dryRun {
+		return g.openReading(ctx, "forget --dry-run")
+	}
+	r, lock, release, err := g.openLocked(ctx, "forget")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return r, lock.Context(), release, nil
+}
+
 // forgetPlan is the policy's verdict on one group.
 type forgetPlan struct {
 	key    forget.Key
@@ -210,12 +228,11 @@ type forgetPlan struct {
 }
 
 func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.GroupBy) error {
-	r, lock, release, err := g.openLocked(ctx, "forget")
+	r, ctx, release, err := openForget(ctx, g, o.dryRun)
 	if err != nil {
 		return err
 	}
 	defer release()
-	ctx = lock.Context()
 	text := !g.json && !g.quiet
 
 	if o.policy.Empty() {
@@ -261,7 +278,7 @@ func runForget(ctx context.Context, g *globals, o *forgetOptions, by forget.Grou
 	}
 	if g.json {
 		for _, pl := range plans {
-			printJSON(forgetJSON(pl))
+			printJSON(forgetJSON(pl, o.dryRun))
 		}
 	}
 
@@ -304,12 +321,11 @@ func removeSnapshots(ctx context.Context, r *repo.Repository, remove []*repo.Sna
 // forgetByID removes exactly the snapshots sels name (ID prefixes, or
 // latest), all or none: every selector is resolved before anything goes.
 func forgetByID(ctx context.Context, g *globals, o *forgetOptions, sels []string) error {
-	r, lock, release, err := g.openLocked(ctx, "forget")
+	r, ctx, release, err := openForget(ctx, g, o.dryRun)
 	if err != nil {
 		return err
 	}
 	defer release()
-	ctx = lock.Context()
 	seen := map[*repo.Snapshot]bool{}
 	var remove []*repo.Snapshot
 	for _, sel := range sels {
@@ -329,7 +345,7 @@ func forgetByID(ctx context.Context, g *globals, o *forgetOptions, sels []string
 		printForgetPlan(stdout, forgetPlan{key: forget.Key{}, result: forget.Result{Remove: remove}}, "snapshots named")
 	}
 	if g.json {
-		printJSON(forgetJSON(forgetPlan{result: forget.Result{Remove: remove}}))
+		printJSON(forgetJSON(forgetPlan{result: forget.Result{Remove: remove}}, o.dryRun))
 	}
 	o.removed = remove
 	return removeSnapshots(ctx, r, remove, o.dryRun, text)
@@ -402,9 +418,9 @@ func printForgetPlan(w io.Writer, pl forgetPlan, title string) {
 	}
 }
 
-func forgetJSON(pl forgetPlan) forgetGroupJSON {
+func forgetJSON(pl forgetPlan, dryRun bool) forgetGroupJSON {
 	k := pl.key
-	j := forgetGroupJSON{MessageType: "group", Keep: []snapshotJSON{}, Remove: []snapshotJSON{}, Reasons: []forgetReasonJSON{}}
+	j := forgetGroupJSON{MessageType: "group", Keep: []snapshotJSON{}, Remove: []snapshotJSON{}, Reasons: []forgetReasonJSON{}, DryRun: dryRun}
 	if k.By.Host {
 		j.Host = &k.Host
 	}

@@ -66,7 +66,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.cacheDir, "cache-dir", os.Getenv("CAIRN_CACHE_DIR"), "local index `dir` (env CAIRN_CACHE_DIR)")
 	f.BoolVar(&g.json, "json", false, "print JSON lines instead of text")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
-	f.BoolVar(&g.noLock, "no-lock", false, "take no lock, for a repository on storage this user cannot write (only commands that read: snapshots, ls, find, diff, dump, restore, check, stats, versions, tui, prune --dry-run; for copy, the source)")
+	f.BoolVar(&g.noLock, "no-lock", false, "take no lock, for a repository on storage this user cannot write (only commands that read: snapshots, ls, find, diff, dump, restore, check, stats, versions, tui, forget --dry-run, prune --dry-run; for copy, the source)")
 	f.DurationVar(&g.retryLock, "retry-lock", 0, "wait up to `duration` (1m, 30s) for a conflicting lock to go instead of failing (exit 11) at once")
 	g.storage.register(root)
 	g.daemon.register(root)

@@ -187,3 +187,32 @@ func cacheListing(t *testing.T, dir string) string {
 	})
 	return b.String()
 }
+
+// forget --dry-run only reads, so --no-lock lets it say what a policy
+// would remove from storage this user cannot write, as restic's forget
+// --dry-run --no-lock (it was refused as a command that writes); its JSON
+// lines say it was a dry run. A forget that is not a dry run still
+// refuses --no-lock.
+func TestNoLockForgetDryRun(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 2, 10<<10, 3)
+	c.ok("ingest", "-q", src)
+	os.WriteFile(filepath.Join(src, "new"), []byte("new"), 0o644)
+	c.ok("ingest", "-q", src)
+	r := newCLIAt(t, readOnlyBind(t, c.repoDir()))
+	if out := r.ok("--no-lock", "forget", "--dry-run", "--keep-last", "1"); !strings.Contains(out, "would remove 1 snapshot (dry run: nothing removed)") {
+		t.Fatalf("forget --dry-run --no-lock said %q", out)
+	}
+	out := r.ok("--no-lock", "--json", "forget", "--dry-run", "--keep-last", "1")
+	if !strings.Contains(out, `"message_type":"group"`) || !strings.Contains(out, `"dry_run":true`) {
+		t.Errorf("forget --json --dry-run printed %q", out)
+	}
+	stderr, code := r.stderrOf("--no-lock", "forget", "--keep-last", "1")
+	if code != 1 || !strings.Contains(stderr, "--no-lock is only for commands that read the repository; forget writes to it") {
+		t.Fatalf("forget --no-lock: exit %d, stderr %q", code, stderr)
+	}
+	if got := strings.Count(c.ok("snapshots", "--json"), `"id"`); got != 2 {
+		t.Errorf("after the dry runs the repository holds %d snapshots, want 2", got)
+	}
+}

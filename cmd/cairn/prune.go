@@ -65,7 +65,8 @@ func newPruneCommand(g *globals) *cobra.Command {
 		Long: `Delete the data that no snapshot uses any more, and rewrite the packs
 that are mostly unused.
 
-Prune takes the exclusive lock (a dry run only a shared one). It deletes
+Prune takes the exclusive lock (a dry run only a shared one, and none
+with --no-lock). It deletes
 in two phases: data no snapshot uses is first marked for deletion (and
 what is still used in mostly unused packs copied out), and deleted by a
 prune at least the grace period (default 24h) later, if no snapshot
@@ -98,19 +99,25 @@ cairn repair index).`,
 // openAndPrune opens the repository, takes the exclusive lock (a shared
 // one for a dry run) and prunes.
 func openAndPrune(ctx context.Context, g *globals, opt prune.Options) error {
+	if opt.DryRun {
+		// A dry run only reads, so it is opened as any reader: under a
+		// shared lock, or with --no-lock none, as restic's prune
+		// --dry-run --no-lock: on storage this user cannot write it
+		// still says what a prune would free.
+		r, ctx, release, err := g.openReading(ctx, "prune --dry-run")
+		if err != nil {
+			return err
+		}
+		defer release()
+		_, err = runPrune(ctx, g, r, nil, opt)
+		return err
+	}
 	r, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if opt.DryRun && g.noLock {
-		// A dry run only reads, so --no-lock may skip its lock, as
-		// restic's prune --dry-run --no-lock does: on storage this
-		// user cannot write it still says what a prune would free.
-		_, err = runPrune(ctx, g, r, nil, opt)
-		return err
-	}
-	lock, err := g.lock(ctx, r, !opt.DryRun, "prune")
+	lock, err := g.lock(ctx, r, true, "prune")
 	if err != nil {
 		return err
 	}
