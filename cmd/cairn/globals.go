@@ -453,14 +453,15 @@ func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.
 	opt := repo.Options{Password: pw, CacheDir: g.cacheDir, Log: g.notice}
 	// CAIRN_CHECKPOINT_MIB: write an index checkpoint after this many MiB
 	// of new packs (default 256). A value that is not a number of MiB is
-	// refused rather than ignored.
+	// said, not silently ignored; but only said: it tunes ingest alone,
+	// and must not stop a restore, a mount or a check.
 	if s := os.Getenv("CAIRN_CHECKPOINT_MIB"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v <= 0 || v > 1<<20 {
-			be.Close()
-			return nil, fmt.Errorf("CAIRN_CHECKPOINT_MIB=%q: want a whole number of MiB from 1 to 1048576 (default 256)", s)
+			g.warnf("CAIRN_CHECKPOINT_MIB=%q is not a whole number of MiB from 1 to 1048576: ignored, an ingest checkpoints every %d MiB", s, repo.CheckpointBytes>>20)
+		} else {
+			opt.CheckpointBytes = int64(v) << 20
 		}
-		opt.CheckpointBytes = int64(v) << 20
 	}
 	for _, m := range mods {
 		m(&opt)
