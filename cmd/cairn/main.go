@@ -441,9 +441,25 @@ func newHelpCommand(root *cobra.Command) *cobra.Command {
 		Use:   "help [command]",
 		Short: "Help about any command",
 		Long:  "Help prints the help of any command: cairn help COMMAND [SUBCOMMAND].",
+		// As cobra's: the shell completes the commands' names.
+		ValidArgsFunction: func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []string
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					names = append(names, sub.Name()+"\t"+sub.Short)
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(c *cobra.Command, args []string) error {
-			cmd, _, err := root.Find(args)
-			if cmd == nil || err != nil {
+			// rest: words after the deepest command found (help key
+			// nosuch), which name no topic either.
+			cmd, rest, err := root.Find(args)
+			if cmd == nil || err != nil || len(rest) > 0 {
 				return fmt.Errorf("no help topic %q: cairn help lists the commands", strings.Join(args, " "))
 			}
 			cmd.InitDefaultHelpFlag()
