@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"unicode/utf8"
@@ -86,6 +87,10 @@ is taken from the current folder, as ingest takes it.`,
 				if _, err := os.Lstat(dir); err != nil {
 					if errors.Is(err, os.ErrNotExist) {
 						return fmt.Errorf("--live %s: no such folder: nothing to compare the snapshot with", printablePath(dir))
+					}
+					var pe *fs.PathError
+					if errors.As(err, &pe) {
+						err = pe.Err // the path is said once
 					}
 					return fmt.Errorf("--live %s: %w", printablePath(dir), err)
 				}
