@@ -24,10 +24,13 @@
 // # Speed
 //
 // Snapshots of one source share most of their trees: a folder nothing
-// changed in has the same tree blob ID in every snapshot. Find loads and
-// matches each distinct tree once, remembering per tree ID what matched
-// inside it, so searching a thousand snapshots costs roughly what the
-// changed folders cost, not a thousand walks. Results are then merged
-// path by path, one Result for each path with the snapshots that hold it.
+// changed in has the same tree blob ID in every snapshot. Find walks all
+// the snapshots at once, path by path, and loads each distinct tree at a
+// path once, however many snapshots hold it there, so searching a thousand
+// snapshots costs roughly what the changed folders cost, not a thousand
+// walks. The trees of the next folders are loaded ahead in parallel, and
+// each path is emitted, with the snapshots that hold it, as soon as the
+// walk reaches it: memory grows with the folders open on the way down,
+// not with the number of matches.
 // Versions loads only the path's ancestors, each distinct tree once.
 package search

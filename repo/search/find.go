@@ -53,8 +53,10 @@ type Result struct {
 
 // Find calls emit with one Result per path in snaps whose entry matches
 // pattern (see the package doc), in tree order: a folder's entries by
-// name, each followed by what matched inside it. A non-nil error from
-// emit stops Find and is returned.
+// name, each followed by what matched inside it. Results are emitted as
+// the walk reaches them, so memory stays bounded by the folders being
+// walked, not by the number of matches. A non-nil error from emit stops
+// Find and is returned.
 func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, pattern string, opt FindOptions, emit func(Result) error) error {
 	m, err := newMatcher(pattern, opt.IgnoreCase)
 	if err != nil {
@@ -64,7 +66,10 @@ func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, patte
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	f := &finder{ctx: ctx, r: r, m: m, memo: map[memoKey]*entry{}, sem: make(chan struct{}, workers), loads: opt.TreesLoaded, lost: opt.Lost != nil}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the loads started ahead when emit stops Find
+	f := &finder{ctx: ctx, r: r, m: m, snaps: snaps, emit: emit, lostFn: opt.Lost,
+		sem: make(chan struct{}, workers), ahead: 2 * workers, loads: opt.TreesLoaded}
 
 	// Where the search starts in each snapshot, and the states there.
 	comps := components(opt.Path)
@@ -99,30 +104,27 @@ func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, patte
 		}
 	}
 
-	// Match every distinct tree once, snapshots in parallel.
-	sets := make([]*set, len(snaps))
-	errs := make([]error, len(snaps))
-	f.each(len(snaps), func(i int) {
-		sets[i], errs[i] = f.get(roots[i], start)
-	})
-	groups := make([]group, 0, len(snaps))
+	// Walk every snapshot at once, path by path: at each path, the
+	// snapshots that share a tree share one load of it.
+	at := map[treeKey]*kidGroup{}
+	var groups []*kidGroup
 	for i := range snaps {
-		if errs[i] != nil && opt.Lost != nil && ctx.Err() == nil {
-			root := prefix
-			if root == "" {
-				root = "/"
-			}
-			opt.Lost(root, []*repo.Snapshot{snaps[i]}, errs[i])
+		if roots[i].IsZero() {
 			continue
 		}
-		if errs[i] != nil {
-			return inSnapshot(ctx, snaps[i], errs[i])
+		k := treeKey{roots[i], m.inside(start)}
+		g := at[k]
+		if g == nil {
+			g = &kidGroup{key: k}
+			at[k] = g
+			groups = append(groups, g)
 		}
-		if sets[i] != nil {
-			groups = append(groups, group{set: sets[i], snaps: []int{i}})
-		}
+		g.snaps = append(g.snaps, i)
 	}
-	return emitGroups(prefix, groups, snaps, emit, opt.Lost)
+	for _, g := range groups {
+		f.start(g)
+	}
+	return f.walk(prefix, groups, true)
 }
 
 // inSnapshot says which snapshot a tree could not be loaded from (a
@@ -134,251 +136,231 @@ func inSnapshot(ctx context.Context, sn *repo.Snapshot, err error) error {
 	return fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
 }
 
-// set is what matched inside one tree: its own matching entries and the
-// folders below with matches, each by name. nil means nothing matched.
-// Sets are shared by every tree (and snapshot) they were computed for.
-type set struct {
-	here []*tree.Node
-	kids []kid
-	lost []lostDir // folders whose tree cannot be read (FindOptions.Lost)
-}
-
-type lostDir struct {
-	name string
-	err  error
-}
-
-type kid struct {
-	name string
-	set  *set
-}
-
-type memoKey struct {
+// treeKey is a tree entered with some states: what matches inside it
+// depends on nothing else.
+type treeKey struct {
 	tid id.ID
 	s   states
 }
 
-type entry struct {
-	done chan struct{}
-	set  *set
-	err  error
+// kidGroup is the snapshots (indices, ascending) that have one tree,
+// entered with the same states, at one path, and the load of that tree.
+type kidGroup struct {
+	key   treeKey
+	snaps []int
+	once  sync.Once
+	done  chan struct{}
+	lv    *level
+	err   error
+}
+
+// level is what one tree holds for the search: the entries that match or
+// that lead to folders where something may match, in name order.
+// partial, when set, says which entries did not decode and were left out.
+type level struct {
+	entries []levelEntry
+	partial error
+}
+
+type levelEntry struct {
+	node *tree.Node
+	hit  bool
+	sub  states // states inside node's tree, when descend
+	down bool   // a folder whose tree is searched
 }
 
 type finder struct {
-	ctx   context.Context
-	r     *repo.Repository
-	m     *matcher
-	mu    sync.Mutex
-	memo  map[memoKey]*entry
-	sem   chan struct{} // slots for extra goroutines loading trees
-	loads *atomic.Int64
-	lost  bool // go on around trees that cannot be read
+	ctx    context.Context
+	r      *repo.Repository
+	m      *matcher
+	snaps  []*repo.Snapshot
+	emit   func(Result) error
+	lostFn func(path string, snaps []*repo.Snapshot, err error)
+	sem    chan struct{} // slots for tree loads running at once
+	ahead  int           // kid groups of a folder loaded ahead of the walk
+	loads  *atomic.Int64
 }
 
-// each runs fn(0..n-1), in extra goroutines while slots are free and
-// inline otherwise, so that waiting never needs a slot.
-func (f *finder) each(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		select {
-		case f.sem <- struct{}{}:
-			wg.Add(1)
-			go func(i int) {
-				defer func() { <-f.sem; wg.Done() }()
-				fn(i)
-			}(i)
-		default:
-			fn(i)
-		}
-	}
-	wg.Wait()
+// start begins loading g's tree in the background, once.
+func (f *finder) start(g *kidGroup) {
+	g.once.Do(func() {
+		g.done = make(chan struct{})
+		go func() {
+			defer close(g.done)
+			select {
+			case f.sem <- struct{}{}:
+			case <-f.ctx.Done():
+				g.err = f.ctx.Err()
+				return
+			}
+			defer func() { <-f.sem }()
+			g.lv, g.err = f.load(g.key)
+		}()
+	})
 }
 
-// get returns the set for tree tid entered with states s, computing it
-// once. Trees are content-addressed, so no tree is its own descendant and
-// waiting for another goroutine's computation cannot deadlock.
-func (f *finder) get(tid id.ID, s states) (*set, error) {
-	if tid.IsZero() {
-		return nil, nil
-	}
-	k := memoKey{tid, f.m.inside(s)}
-	f.mu.Lock()
-	if e, ok := f.memo[k]; ok {
-		f.mu.Unlock()
-		<-e.done
-		return e.set, e.err
-	}
-	e := &entry{done: make(chan struct{})}
-	f.memo[k] = e
-	f.mu.Unlock()
-	e.set, e.err = f.compute(tid, k.s)
-	close(e.done)
-	return e.set, e.err
-}
-
-func (f *finder) compute(tid id.ID, s states) (*set, error) {
+// load reads tree k.tid and keeps what the search needs of it.
+func (f *finder) load(k treeKey) (*level, error) {
 	if err := f.ctx.Err(); err != nil {
 		return nil, err
 	}
-	nodes, skipped, err := f.r.LoadTreePartial(f.ctx, tid)
+	nodes, skipped, err := f.r.LoadTreePartial(f.ctx, k.tid)
 	if err != nil {
 		return nil, err
 	}
-	if skipped != nil && !f.lost {
+	if skipped != nil && f.lostFn == nil {
 		return nil, skipped
 	}
 	if f.loads != nil {
 		f.loads.Add(1)
 	}
-	out := &set{}
+	lv := &level{}
 	if skipped != nil {
 		// The folder's other entries are searched; the ones left out
 		// are named at the folder itself.
-		out.lost = append(out.lost, lostDir{"", fmt.Errorf("%w: %w", ErrEntriesLeftOut, skipped)})
+		lv.partial = fmt.Errorf("%w: %w", ErrEntriesLeftOut, skipped)
 	}
-	type sub struct {
-		name string
-		tid  id.ID
-		s    states
-	}
-	var subs []sub
 	for _, n := range nodes {
-		ns := f.m.step(s, n.Name)
-		if f.m.accepts(ns) {
-			out.here = append(out.here, n)
-		}
+		ns := f.m.step(k.s, n.Name)
+		e := levelEntry{node: n, hit: f.m.accepts(ns)}
 		if n.Kind == tree.KindDir && !n.Subtree.IsZero() && f.m.alive(ns) {
-			subs = append(subs, sub{n.Name, n.Subtree, ns})
+			e.down, e.sub = true, f.m.inside(ns)
+		}
+		if e.hit || e.down {
+			lv.entries = append(lv.entries, e)
 		}
 	}
-	sets := make([]*set, len(subs))
-	errs := make([]error, len(subs))
-	f.each(len(subs), func(i int) {
-		sets[i], errs[i] = f.get(subs[i].tid, subs[i].s)
-	})
-	for i, sb := range subs {
-		if errs[i] != nil && f.lost && f.ctx.Err() == nil {
-			out.lost = append(out.lost, lostDir{sb.name, errs[i]})
-			continue
-		}
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
-		if sets[i] != nil {
-			out.kids = append(out.kids, kid{sb.name, sets[i]})
-		}
-	}
-	if len(out.here) == 0 && len(out.kids) == 0 && len(out.lost) == 0 {
-		return nil, nil
-	}
-	return out, nil
+	return lv, nil
 }
 
-// group is the snapshots (indices, ascending) that have one set at a path.
-type group struct {
-	set   *set
-	snaps []int
-}
+// walk waits for the trees of groups, all at the folder at prefix, says
+// which could not be read, and emits the matches inside in name order,
+// recursing into folders below. root says prefix is where Find started.
+func (f *finder) walk(prefix string, groups []*kidGroup, root bool) error {
+	here := prefix
+	if here == "" {
+		here = "/"
+	}
+	var ok []*kidGroup
+	var failed, partial []int
+	var failErr, partialErr error
+	for _, g := range groups {
+		<-g.done
+		switch {
+		case g.err != nil && (f.lostFn == nil || f.ctx.Err() != nil):
+			return inSnapshot(f.ctx, f.snaps[g.snaps[0]], g.err)
+		case g.err != nil && root:
+			for _, i := range g.snaps { // each snapshot's root on its own
+				f.lostFn(here, []*repo.Snapshot{f.snaps[i]}, g.err)
+			}
+		case g.err != nil:
+			failed = append(failed, g.snaps...)
+			if failErr == nil {
+				failErr = g.err
+			}
+		default:
+			ok = append(ok, g)
+			if g.lv.partial != nil {
+				partial = append(partial, g.snaps...)
+				if partialErr == nil {
+					partialErr = g.lv.partial
+				}
+			}
+		}
+	}
+	f.report(here, failed, failErr)
+	f.report(here, partial, partialErr)
 
-// emitGroups merges the sets of the folder at prefix across snapshots and
-// emits its matches in name order, recursing into folders below.
-func emitGroups(prefix string, groups []group, snaps []*repo.Snapshot, emit func(Result) error, lost func(string, []*repo.Snapshot, error)) error {
-	groups = mergeGroups(groups)
 	type slot struct {
 		hits []hitAt
-		kids []group
-		lost []int // snapshots in which the folder cannot be read
-		err  error
+		kids []*kidGroup
 	}
 	byName := map[string]*slot{}
 	var names []string
-	get := func(name string) *slot {
-		sl := byName[name]
-		if sl == nil {
-			sl = &slot{}
-			byName[name] = sl
-			names = append(names, name)
-		}
-		return sl
+	type kidKey struct {
+		name string
+		key  treeKey
 	}
-	for _, g := range groups {
-		for _, n := range g.set.here {
-			sl := get(n.Name)
-			for _, i := range g.snaps {
-				sl.hits = append(sl.hits, hitAt{i, n})
+	kidAt := map[kidKey]*kidGroup{}
+	for _, g := range ok {
+		for _, e := range g.lv.entries {
+			sl := byName[e.node.Name]
+			if sl == nil {
+				sl = &slot{}
+				byName[e.node.Name] = sl
+				names = append(names, e.node.Name)
 			}
-		}
-		for _, k := range g.set.kids {
-			sl := get(k.name)
-			sl.kids = append(sl.kids, group{k.set, g.snaps})
-		}
-		for _, l := range g.set.lost {
-			sl := get(l.name)
-			sl.lost = append(sl.lost, g.snaps...)
-			if sl.err == nil {
-				sl.err = l.err
+			if e.hit {
+				for _, i := range g.snaps {
+					sl.hits = append(sl.hits, hitAt{i, e.node})
+				}
+			}
+			if e.down {
+				kk := kidKey{e.node.Name, treeKey{e.node.Subtree, e.sub}}
+				if kg := kidAt[kk]; kg != nil {
+					kg.snaps = append(kg.snaps, g.snaps...)
+				} else {
+					kg = &kidGroup{key: kk.key, snaps: append([]int(nil), g.snaps...)}
+					kidAt[kk] = kg
+					sl.kids = append(sl.kids, kg)
+				}
 			}
 		}
 	}
 	sort.Strings(names)
+	// The kid groups in walk order, loaded a few ahead of the walk.
+	var order []*kidGroup
+	for _, name := range names {
+		for _, g := range byName[name].kids {
+			sort.Ints(g.snaps)
+			order = append(order, g)
+		}
+	}
+	kidAt = nil
+	next, pos := 0, 0
 	for _, name := range names {
 		sl := byName[name]
+		delete(byName, name)
 		p := prefix + "/" + name
-		if name == "" { // the folder's own entries left out
-			p = prefix
-			if p == "" {
-				p = "/"
-			}
-		}
 		if len(sl.hits) > 0 {
 			sort.Slice(sl.hits, func(a, b int) bool { return sl.hits[a].snap < sl.hits[b].snap })
 			res := Result{Path: p, Hits: make([]Hit, len(sl.hits))}
 			for j, h := range sl.hits {
-				res.Hits[j] = Hit{Snapshot: snaps[h.snap], Node: h.node}
+				res.Hits[j] = Hit{Snapshot: f.snaps[h.snap], Node: h.node}
 			}
-			if err := emit(res); err != nil {
+			if err := f.emit(res); err != nil {
 				return err
 			}
 		}
-		if len(sl.lost) > 0 {
-			sort.Ints(sl.lost)
-			in := make([]*repo.Snapshot, len(sl.lost))
-			for j, i := range sl.lost {
-				in[j] = snaps[i]
-			}
-			lost(p, in, sl.err)
+		if len(sl.kids) == 0 {
+			continue
 		}
-		if len(sl.kids) > 0 {
-			if err := emitGroups(p, sl.kids, snaps, emit, lost); err != nil {
-				return err
-			}
+		pos += len(sl.kids)
+		for ; next < len(order) && next < pos+f.ahead; next++ {
+			f.start(order[next])
+		}
+		if err := f.walk(p, sl.kids, false); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// report tells Lost of the snapshots (indices) in which the folder at p
+// could not be read, if any.
+func (f *finder) report(p string, in []int, err error) {
+	if len(in) == 0 {
+		return
+	}
+	sort.Ints(in)
+	snaps := make([]*repo.Snapshot, len(in))
+	for j, i := range in {
+		snaps[j] = f.snaps[i]
+	}
+	f.lostFn(p, snaps, err)
+}
+
 type hitAt struct {
 	snap int
 	node *tree.Node
-}
-
-// mergeGroups joins the groups that share a set.
-func mergeGroups(groups []group) []group {
-	if len(groups) < 2 {
-		return groups
-	}
-	at := map[*set]int{}
-	var out []group
-	for _, g := range groups {
-		if i, ok := at[g.set]; ok {
-			out[i].snaps = append(out[i].snaps, g.snaps...)
-			continue
-		}
-		at[g.set] = len(out)
-		out = append(out, group{g.set, append([]int(nil), g.snaps...)})
-	}
-	for _, g := range out {
-		sort.Ints(g.snaps)
-	}
-	return out
 }

@@ -3,6 +3,7 @@ package search_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -124,7 +125,9 @@ func TestFind(t *testing.T) {
 	}
 }
 
-// Each distinct tree is loaded once, however many snapshots share it.
+// Each distinct tree is loaded once, however many snapshots share it
+// (here no tree is found at two paths: one found at several is loaded at
+// each).
 func TestFindLoadsEachTreeOnce(t *testing.T) {
 	r, _, snaps := history(t)
 	ctx := context.Background()
@@ -283,5 +286,43 @@ func TestVersionsPerHostAndSource(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("versions\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// Find emits as it walks: the first match comes before most trees are
+// loaded, so memory does not grow with the number of matches.
+func TestFindStreams(t *testing.T) {
+	ctx := context.Background()
+	r := repo.TestRepository(t)
+	src := t.TempDir()
+	const dirs = 60
+	for i := 0; i < dirs; i++ {
+		write(t, filepath.Join(src, fmt.Sprintf("d%02d", i), "f.txt"), fmt.Sprint(i))
+	}
+	if _, err := ingest.Run(ctx, r, ingest.Options{Paths: []string{src}, Host: "h", Source: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := r.Snapshots(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loads atomic.Int64
+	var atFirst int64 = -1
+	n := 0
+	err = search.Find(ctx, r, snaps, "f.txt", search.FindOptions{Workers: 1, TreesLoaded: &loads}, func(res search.Result) error {
+		if atFirst < 0 {
+			atFirst = loads.Load()
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != dirs {
+		t.Fatalf("%d matches, want %d", n, dirs)
+	}
+	if atFirst > dirs/2 {
+		t.Errorf("first match emitted after %d of %d trees were loaded: Find holds its results instead of streaming them", atFirst, loads.Load())
 	}
 }
