@@ -27,3 +27,29 @@ func TestIngestETALeavesOutHoles(t *testing.T) {
 		t.Fatalf("ETA %v while the last packs are stored after an interrupt half way, want none", e)
 	}
 }
+
+// A --json status line agrees with itself: percent_done is bytes_done /
+// total_bytes, and both leave out holes, as seconds_remaining does. A
+// 300 GiB disk image with 600 MiB of data, 580 MiB of it read, said 0.26%
+// done and 0 s left.
+func TestStatusLeavesOutHoles(t *testing.T) {
+	const mib = 1 << 20
+	p := ingest.Progress{Elapsed: 13 * time.Second, ScanDone: true, FilesDone: 1, TotalFiles: 2,
+		BytesDone: 780 * mib, TotalBytes: 300<<30 + 200*mib, TotalHoles: 300<<30 - 600*mib}
+	m := statusJSON(p)
+	done, total, pct := m["bytes_done"].(int64), m["total_bytes"].(int64), m["percent_done"].(float64)
+	if done != 780*mib || total != 800*mib {
+		t.Errorf("status says %d of %d bytes done, want the data: %d of %d", done, total, 780*mib, 800*mib)
+	}
+	if pct != float64(done)/float64(total) || pct < 0.97 {
+		t.Errorf("percent_done %v for %d of %d bytes of data done", pct, done, total)
+	}
+	if s := m["seconds_remaining"].(int); s > 1 {
+		t.Errorf("seconds_remaining %d with 20 MiB of data left at 60 MiB/s", s)
+	}
+	// Once over, the status is whole and agrees with the summary's files.
+	p.BytesDone, p.HolesDone, p.FilesDone = p.TotalBytes, p.TotalHoles, 2
+	if m := statusJSON(p); m["percent_done"] != 1.0 || m["bytes_done"] != m["total_bytes"] {
+		t.Errorf("last status %v", m)
+	}
+}

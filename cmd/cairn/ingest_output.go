@@ -50,16 +50,7 @@ func (o *ingestOutput) wantProgress() bool {
 
 func (o *ingestOutput) progress(p ingest.Progress) {
 	if o.g.json {
-		m := map[string]any{"message_type": "status", "seconds_elapsed": int(p.Elapsed.Seconds()), "files_done": p.FilesDone, "bytes_done": p.BytesDone, "error_count": p.Errors}
-		if p.ScanDone {
-			m["total_files"], m["total_bytes"] = p.TotalFiles, p.TotalBytes
-			if p.TotalBytes > 0 {
-				m["percent_done"] = float64(p.BytesDone) / float64(p.TotalBytes)
-			}
-			if e := ingestETA(p); e >= 0 {
-				m["seconds_remaining"] = int(e.Seconds())
-			}
-		}
+		m := statusJSON(p)
 		if p.Current != "" {
 			m["current_files"] = []string{p.Current}
 		}
@@ -69,9 +60,10 @@ func (o *ingestOutput) progress(p ingest.Progress) {
 		printJSON(m)
 		return
 	}
-	s := fmt.Sprintf("[%s] %d files %s, %s/s", formatDuration(p.Elapsed), p.FilesDone, formatBytes(p.BytesDone), formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
+	done, total := dataBytes(p)
+	s := fmt.Sprintf("[%s] %d files %s, %s/s", formatDuration(p.Elapsed), p.FilesDone, formatBytes(done), formatBytes(int64(rate(done, p.Elapsed))))
 	if p.ScanDone {
-		s = fmt.Sprintf("[%s] %d/%d files %s/%s, %s/s", formatDuration(p.Elapsed), p.FilesDone, p.TotalFiles, formatBytes(p.BytesDone), formatBytes(p.TotalBytes), formatBytes(int64(rate(p.BytesDone, p.Elapsed))))
+		s = fmt.Sprintf("[%s] %d/%d files %s/%s, %s/s", formatDuration(p.Elapsed), p.FilesDone, p.TotalFiles, formatBytes(done), formatBytes(total), formatBytes(int64(rate(done, p.Elapsed))))
 		if e := ingestETA(p); e >= 0 {
 			s += " ETA " + formatDuration(e)
 		}
@@ -239,6 +231,36 @@ func writeIngestMetrics(path string, opt ingest.Options, start time.Time, out *i
 	return nil
 }
 
+// statusJSON is a --json status line without its current file: restic's
+// shape, percent_done being bytes_done / total_bytes and
+// seconds_remaining estimated from the same bytes.
+func statusJSON(p ingest.Progress) map[string]any {
+	done, total := dataBytes(p)
+	m := map[string]any{"message_type": "status", "seconds_elapsed": int(p.Elapsed.Seconds()), "files_done": p.FilesDone, "bytes_done": done, "error_count": p.Errors}
+	if p.ScanDone {
+		m["total_files"], m["total_bytes"] = p.TotalFiles, total
+		if total > 0 {
+			m["percent_done"] = float64(done) / float64(total)
+		}
+		if e := ingestETA(p); e >= 0 {
+			m["seconds_remaining"] = int(e.Seconds())
+		}
+	}
+	return m
+}
+
+// dataBytes is the progress in bytes of file data, done and in all: what
+// the progress shows. The holes of sparse files are left out, as they
+// cost no reading: with them, a 300 GiB disk image holding 600 MiB of
+// data stayed at 0.26% done while the time left came to 0:00, then
+// jumped to 100% once its data was read. The summary's
+// total_bytes_processed still counts the files' whole sizes.
+func dataBytes(p ingest.Progress) (done, total int64) {
+	done = max(p.BytesDone-p.HolesDone, 0)
+	total = max(p.TotalBytes-p.TotalHoles, done)
+	return done, total
+}
+
 // ingestETA estimates the time an ingest has left (-1: unknown) from the
 // bytes it still has to read: holes of sparse files cost nothing. Once
 // the reading is over (Finishing), it is unknown: after an interrupt or a
@@ -248,5 +270,6 @@ func ingestETA(p ingest.Progress) time.Duration {
 	if p.Finishing {
 		return -1
 	}
-	return eta(p.BytesDone-p.HolesDone, p.TotalBytes-p.TotalHoles, p.Elapsed)
+	done, total := dataBytes(p)
+	return eta(done, total, p.Elapsed)
 }

@@ -92,6 +92,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":     cmdWaitfile,
 			"flipbyte":     cmdFlipByte,
 			"badentry":     cmdBadEntry,
+			"sparse":       cmdSparse,
 		},
 	})
 }
@@ -343,6 +344,29 @@ func cmdSharedPrefix(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("sharedprefix: no two of %d snapshot IDs share a prefix", len(list))
 	}
 	ts.Setenv(args[0], best)
+}
+
+// sparse FILE SIZE DATA makes FILE a sparse file of SIZE bytes (a Go
+// integer literal) holding only DATA, in its middle; it fails the script
+// when the filesystem keeps no holes.
+func cmdSparse(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: sparse FILE SIZE DATA")
+	}
+	size, err := strconv.ParseInt(args[1], 0, 64)
+	ts.Check(err)
+	p := ts.MkAbs(args[0])
+	f, err := os.Create(p)
+	ts.Check(err)
+	_, err = f.WriteAt([]byte(args[2]), size/2)
+	ts.Check(err)
+	ts.Check(f.Truncate(size))
+	ts.Check(f.Close())
+	var st syscall.Stat_t
+	ts.Check(syscall.Stat(p, &st))
+	if st.Blocks*512 >= size {
+		ts.Fatalf("%s is not sparse: the filesystem keeps no holes", p)
+	}
 }
 
 // mtime TIME FILE... sets the modification (and access) time of the files
