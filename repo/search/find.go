@@ -306,6 +306,10 @@ func (f *finder) walk(prefix string, groups []*kidGroup, root bool) error {
 				}
 			}
 		}
+		// What is kept of the level is in byName now, and goes from
+		// there as each name is walked: the group, held by its parent
+		// folder's walk until that ends, must not keep it all.
+		g.lv = nil
 	}
 	sort.Strings(names)
 	// The kid groups in walk order, loaded a few ahead of the walk.
