@@ -67,9 +67,13 @@ func Find(ctx context.Context, r *repo.Repository, snaps []*repo.Snapshot, patte
 		workers = runtime.GOMAXPROCS(0)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops the loads started ahead when emit stops Find
 	f := &finder{ctx: ctx, r: r, m: m, snaps: snaps, emit: emit, lostFn: opt.Lost,
 		sem: make(chan struct{}, workers), ahead: 2 * workers, loads: opt.TreesLoaded}
+	// When emit or an error stops Find, the loads started ahead stop
+	// too, and end before Find returns: none reads the repository after,
+	// when the caller may have closed it.
+	defer f.loading.Wait()
+	defer cancel()
 
 	// Where the search starts in each snapshot, and the states there.
 	comps := components(opt.Path)
@@ -179,13 +183,17 @@ type finder struct {
 	sem    chan struct{} // slots for tree loads running at once
 	ahead  int           // kid groups of a folder loaded ahead of the walk
 	loads  *atomic.Int64
+	// loading counts the loads started and not yet over.
+	loading sync.WaitGroup
 }
 
 // start begins loading g's tree in the background, once.
 func (f *finder) start(g *kidGroup) {
 	g.once.Do(func() {
 		g.done = make(chan struct{})
+		f.loading.Add(1)
 		go func() {
+			defer f.loading.Done()
 			defer close(g.done)
 			select {
 			case f.sem <- struct{}{}:
