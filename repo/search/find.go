@@ -252,14 +252,19 @@ func (f *finder) walk(prefix string, groups []*kidGroup, root bool) error {
 	var ok []*kidGroup
 	var failed, partial []int
 	var failErr, partialErr error
+	type lostRoot struct {
+		snap int
+		err  error
+	}
+	var rootLost []lostRoot
 	for _, g := range groups {
 		<-g.done
 		switch {
 		case g.err != nil && (f.lostFn == nil || f.ctx.Err() != nil):
 			return inSnapshot(f.ctx, f.snaps[g.snaps[0]], g.err)
 		case g.err != nil && root:
-			for _, i := range g.snaps { // each snapshot's root on its own
-				f.lostFn(here, []*repo.Snapshot{f.snaps[i]}, g.err)
+			for _, i := range g.snaps {
+				rootLost = append(rootLost, lostRoot{i, g.err})
 			}
 		case g.err != nil:
 			failed = append(failed, g.snaps...)
@@ -275,6 +280,12 @@ func (f *finder) walk(prefix string, groups []*kidGroup, root bool) error {
 				}
 			}
 		}
+	}
+	// Each snapshot's lost root on its own, in the order of the
+	// snapshots, whichever share a tree.
+	sort.Slice(rootLost, func(a, b int) bool { return rootLost[a].snap < rootLost[b].snap })
+	for _, l := range rootLost {
+		f.lostFn(here, []*repo.Snapshot{f.snaps[l.snap]}, l.err)
 	}
 	f.report(here, failed, failErr)
 	f.report(here, partial, partialErr)

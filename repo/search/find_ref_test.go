@@ -317,3 +317,25 @@ func TestFindAsReference(t *testing.T) {
 		}
 	}
 }
+
+// Snapshots whose root tree is lost are each named on their own, in the
+// order of the snapshots, also when some share the lost tree.
+func TestFindLostRootsInOrder(t *testing.T) {
+	r := repo.TestRepository(t)
+	var x, y id.ID
+	x[0], y[0] = 1, 2
+	var snaps []*repo.Snapshot
+	for i, tid := range []id.ID{x, y, x} {
+		sn := &repo.Snapshot{Tree: tid, Time: time.Unix(int64(i), 0)}
+		sn.ID[0] = byte(i + 1)
+		snaps = append(snaps, sn)
+	}
+	got, err := findEvents(t, r, snaps, "*", FindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []refEvent{{path: "/", kind: 1, snaps: []int{0}}, {path: "/", kind: 1, snaps: []int{1}}, {path: "/", kind: 1, snaps: []int{2}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("lost roots reported as %v, want %v", got, want)
+	}
+}
