@@ -53,3 +53,19 @@ func TestStatusLeavesOutHoles(t *testing.T) {
 		t.Errorf("last status %v", m)
 	}
 }
+
+// An ingest with no data to read, only a disk image that is all hole,
+// still says how far it is: the status lines had total_bytes 0 and no
+// percent_done, even the last one (before holes were left out, it went
+// from 0 to 1).
+func TestStatusAllHoles(t *testing.T) {
+	const gib = 1 << 30
+	p := ingest.Progress{Elapsed: time.Second, ScanDone: true, TotalFiles: 1, TotalBytes: 100 * gib, TotalHoles: 100 * gib}
+	if m := statusJSON(p); m["percent_done"] != 0.0 || m["total_bytes"] != int64(0) {
+		t.Errorf("status before the image %v, want percent_done 0 of total_bytes 0", m)
+	}
+	p.FilesDone, p.BytesDone, p.HolesDone = 1, 100*gib, 100*gib
+	if m := statusJSON(p); m["percent_done"] != 1.0 {
+		t.Errorf("last status %v, want percent_done 1", m)
+	}
+}

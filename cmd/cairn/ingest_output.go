@@ -239,8 +239,13 @@ func statusJSON(p ingest.Progress) map[string]any {
 	m := map[string]any{"message_type": "status", "seconds_elapsed": int(p.Elapsed.Seconds()), "files_done": p.FilesDone, "bytes_done": done, "error_count": p.Errors}
 	if p.ScanDone {
 		m["total_files"], m["total_bytes"] = p.TotalFiles, total
-		if total > 0 {
+		switch {
+		case total > 0:
 			m["percent_done"] = float64(done) / float64(total)
+		case p.TotalFiles > 0:
+			// No data to read (empty files, or sparse images that are
+			// all hole): the files done tell how far it is.
+			m["percent_done"] = float64(p.FilesDone) / float64(p.TotalFiles)
 		}
 		if e := ingestETA(p); e >= 0 {
 			m["seconds_remaining"] = int(e.Seconds())
