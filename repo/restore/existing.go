@@ -101,12 +101,15 @@ func (rs *restorer) clearWay(dst string, n *tree.Node) (keep, same, existed bool
 // snapshot's owner, xattrs, mode and times, and loses xattrs the snapshot
 // does not give it, as restic's if-changed does; else a setuid bit, a
 // capability or an owner of an older restore stays. With --overwrite
-// never it is left as it is.
-func (rs *restorer) takeAsSnapshots(dst string, n *tree.Node) {
+// never it is left as it is. One that has them all already (a restore
+// run again over its own result, the common case) gets no call that
+// changes it: see fsmeta.ApplyChanged for what is compared and why that
+// is enough. fi is decide's lstat of dst.
+func (rs *restorer) takeAsSnapshots(dst string, n *tree.Node, fi os.FileInfo) {
 	if rs.opt.DryRun || rs.opt.Overwrite == Never {
 		return
 	}
-	if err := fsmeta.Apply(dst, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, PruneXattrs: true, Flags: rs.keepFlags}); err != nil {
+	if _, err := fsmeta.ApplyChanged(dst, fi, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.keepFlags}); err != nil {
 		rs.warn(dst, err)
 	}
 }
@@ -122,6 +125,7 @@ const NewerKept = "existing file is newer than the snapshot's copy; kept"
 // (if-changed, if-newer, never), so taken for the snapshot's copy. link: dst is to become
 // a hardlink, which an unchanged file does not prevent.
 func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool, err error) {
+	rs.judged = nil
 	fi, err := rs.lstat(dst)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, false, nil
@@ -139,6 +143,7 @@ func (rs *restorer) decide(dst string, n *tree.Node, link bool) (keep, same bool
 	// replaced later (by this walk or a worker) lowers the link count
 	// the inode's other names are judged by.
 	seen := rs.remember(fi)
+	rs.judged = fi
 	mt := fi.ModTime().UnixNano()
 	switch rs.opt.Overwrite {
 	case Never:

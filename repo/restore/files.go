@@ -440,7 +440,7 @@ func (rs *restorer) keepExisting(dst string, n *tree.Node) bool {
 		rs.firstFailed(n)
 	}
 	if same {
-		rs.takeAsSnapshots(dst, n)
+		rs.takeAsSnapshots(dst, n, rs.judged)
 	}
 	return keep
 }

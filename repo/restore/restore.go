@@ -188,6 +188,9 @@ type restorer struct {
 	inDelete bool
 	// cur is the folder the walk restores entries into. Walker only.
 	cur *lazyDir
+	// judged is the lstat of the path decide last judged (nil when
+	// none was there): what takeAsSnapshots compares. Walker only.
+	judged os.FileInfo
 	// same counts metadata failures, reported a few times each.
 	same repeated
 	// flags: the restore sets inode flags (as root, owners kept).

@@ -186,7 +186,7 @@ func (rs *restorer) restoreNode(n *tree.Node, dst, rel string, take bool, parent
 		}
 		if keep {
 			if same {
-				rs.takeAsSnapshots(dst, n)
+				rs.takeAsSnapshots(dst, n, rs.judged)
 			} else {
 				// What is kept is not the snapshot's: the
 				// group's other names must not be linked to it.
