@@ -6,6 +6,7 @@ package restore
 // inside the target.
 
 import (
+	"errors"
 	"os"
 	"path"
 	"path/filepath"
@@ -115,7 +116,12 @@ func (rs *restorer) openBelowTarget(top int, dir string) (int, error) {
 	if err != nil || !filepath.IsLocal(rel) {
 		return -1, unix.EXDEV
 	}
-	return fsmeta.OpenBeneath(top, rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	// Without moving its atime where permitted, as dropPartials.
+	fd, err := fsmeta.OpenBeneath(top, rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME|unix.O_CLOEXEC)
+	if errors.Is(err, unix.EPERM) {
+		fd, err = fsmeta.OpenBeneath(top, rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	}
+	return fd, err
 }
 
 // listed is the set of names in the folder open at fd, whose device and

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -75,7 +76,14 @@ func (rs *restorer) dropPartials(dir string, files []*tree.Node) {
 		fd, err = rs.openBelowTarget(top, dir)
 		unix.Close(top)
 	} else {
-		fd, err = fsmeta.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		// Without moving its atime where permitted (the owner, root):
+		// the folder's metadata is compared with the snapshot's once
+		// its contents are done, and a re-run that read it would set
+		// the metadata of every folder again.
+		fd, err = fsmeta.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.EPERM) {
+			fd, err = fsmeta.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		}
 	}
 	if err != nil {
 		return // the restore itself says what is wrong with dir

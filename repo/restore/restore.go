@@ -480,7 +480,17 @@ func Run(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, subpath str
 			continue
 		}
 		if !opt.DryRun {
-			if err := fsmeta.Apply(d.path, d.node, fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed, Flags: rs.setFlags(d.path, d.node, d.existed)}); err != nil {
+			ao := fsmeta.ApplyOptions{SkipOwner: opt.SkipOwner, PruneXattrs: d.existed, Flags: rs.setFlags(d.path, d.node, d.existed)}
+			var err error
+			if d.existed {
+				// Lstat now, its contents done: a folder a re-run
+				// left as the snapshot has it is not changed again.
+				fi, _ := fsmeta.Lstat(d.path)
+				_, err = fsmeta.ApplyChanged(d.path, fi, d.node, ao)
+			} else {
+				err = fsmeta.Apply(d.path, d.node, ao)
+			}
+			if err != nil {
 				rs.warn(d.path, err)
 				continue
 			}
