@@ -84,7 +84,21 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 	tmp := dst
 	reserved := false
 	var reservedIno [2]uint64
-	f, err := openWrite(dst, unix.O_CREAT|unix.O_EXCL, writingModeOf(n))
+	var f *os.File
+	var err error
+	if rs.cur != nil && !rs.cur.mine {
+		// In a folder that was there (a restore run again, the
+		// common case of a folder that was), most files are too: an
+		// lstat, which decide needs anyway, costs less than an
+		// O_CREAT open that fails.
+		if fi, lerr := fsmeta.Lstat(dst); lerr == nil {
+			rs.stated, rs.statedPath = fi, dst
+			err = &os.PathError{Op: "open", Path: dst, Err: unix.EEXIST}
+		}
+	}
+	if err == nil {
+		f, err = openWrite(dst, unix.O_CREAT|unix.O_EXCL, writingModeOf(n))
+	}
 	if err == nil && n.Size >= bigFile {
 		// A large file takes long to write: a restore killed meanwhile
 		// would leave it at its name, cut short and newer than the
@@ -130,7 +144,9 @@ func (rs *restorer) restoreFile(n *tree.Node, dst string) {
 		exists = lerr == nil
 	}
 	if exists {
-		if rs.keepExisting(dst, n) {
+		keep := rs.keepExisting(dst, n)
+		rs.stated, rs.statedPath = nil, ""
+		if keep {
 			return
 		}
 		f, tmp, err = createTemp(dst, writingModeOf(n))

@@ -191,6 +191,10 @@ type restorer struct {
 	// judged is the lstat of the path decide last judged (nil when
 	// none was there): what takeAsSnapshots compares. Walker only.
 	judged os.FileInfo
+	// stated is the lstat of statedPath restoreFile made in a folder
+	// that was there, for decide's. Walker only.
+	stated     os.FileInfo
+	statedPath string
 	// same counts metadata failures, reported a few times each.
 	same repeated
 	// flags: the restore sets inode flags (as root, owners kept).
