@@ -109,6 +109,14 @@ func (rs *restorer) takeAsSnapshots(dst string, n *tree.Node, fi os.FileInfo) {
 	if rs.opt.DryRun || rs.opt.Overwrite == Never {
 		return
 	}
+	if n.Kind == tree.KindSymlink {
+		// sameEntry read its target, and readlink moves a symlink's
+		// atime (relatime does once its ctime is past the atime, as
+		// after any restore): judged by decide's lstat, taken before,
+		// it would be left with the time of this re-run. One taken
+		// now sees that, and the snapshot's atime is set again.
+		fi, _ = fsmeta.Lstat(dst)
+	}
 	if _, err := fsmeta.ApplyChanged(dst, fi, n, fsmeta.ApplyOptions{SkipOwner: rs.opt.SkipOwner, Flags: rs.keepFlags}); err != nil {
 		rs.warn(dst, err)
 	}
