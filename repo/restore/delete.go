@@ -51,7 +51,11 @@ func (rs *restorer) deletePass(root *tree.Node, rel string) {
 			d = up
 		}
 	}
-	fd, err := fsmeta.Open(rs.base, rs.openFlags(rel)|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	flags := rs.openFlags(rel) | unix.O_DIRECTORY | unix.O_CLOEXEC
+	fd, err := fsmeta.Open(rs.base, flags, 0)
+	if errors.Is(err, unix.EPERM) && flags&unix.O_NOATIME != 0 {
+		fd, err = fsmeta.Open(rs.base, flags&^unix.O_NOATIME, 0)
+	}
 	if err != nil {
 		if !(rs.opt.DryRun && errors.Is(err, unix.ENOENT)) {
 			rs.warn(rs.base, fmt.Errorf("delete what the snapshot lacks: %w", err))
@@ -186,11 +190,16 @@ func (rs *restorer) pruneTree(fd int, tid id.ID, incomplete bool, dst, rel strin
 // snapshot's paths is only gone through, never read, so with O_PATH,
 // which needs no read permission there: a user restoring /home/ann in
 // place where /home is 0711 deleted nothing and got an error.
+//
+// A folder read is opened with O_NOATIME (see openat): the restore gave it
+// the snapshot's atime, and one its reading moved would have all its
+// metadata set again afterwards, its ctime moved, on every re-run with
+// --delete.
 func (rs *restorer) openFlags(rel string) int {
 	if rs.above(rel) {
 		return unix.O_PATH
 	}
-	return unix.O_RDONLY
+	return unix.O_RDONLY | unix.O_NOATIME
 }
 
 // deleteExtra deletes name, in the folder open at fd (dst in the target,
@@ -404,9 +413,16 @@ func (rs *restorer) relOf(dst string) string {
 	return path.Join(rs.baseRel, filepath.ToSlash(r))
 }
 
+// openat is openat(2), tried again when interrupted, and without
+// O_NOATIME when the kernel refuses it (EPERM: neither the file's owner
+// nor root).
 func openat(dirfd int, name string, flags int) (int, error) {
 	for {
 		fd, err := unix.Openat(dirfd, name, flags, 0)
+		if err == unix.EPERM && flags&unix.O_NOATIME != 0 {
+			flags &^= unix.O_NOATIME
+			continue
+		}
 		if err != unix.EINTR {
 			return fd, err
 		}
