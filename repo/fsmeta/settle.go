@@ -3,7 +3,10 @@ package fsmeta
 import (
 	"bytes"
 	"os"
+	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -17,7 +20,10 @@ import (
 //
 // What fi shows is compared with no further call: the owner (only the
 // group with SkipOwner), the mode (not of a symlink), the atime and the
-// mtime to the nanosecond. What it cannot show is read: extended
+// mtime to the nanosecond. With SkipOwner, the group only where this
+// process may give the file n's (see mayGiveGroup): another one, which
+// Apply cannot change either, would have every entry set again on every
+// re-run of a user's restore of root's files. What it cannot show is read: extended
 // attributes (ACLs and capabilities are ones) and inode flags change only
 // the ctime, which a restore cannot set and so has nothing to compare
 // with; one llistxattr (and an lgetxattr per attribute the file has), and
@@ -38,7 +44,10 @@ func hasMeta(path string, fi os.FileInfo, n *tree.Node, opt ApplyOptions) bool {
 	if !ok {
 		return false
 	}
-	if st.Gid != n.GID || !opt.SkipOwner && st.Uid != n.UID {
+	if !opt.SkipOwner && (st.Uid != n.UID || st.Gid != n.GID) {
+		return false
+	}
+	if opt.SkipOwner && st.Gid != n.GID && mayGiveGroup(st.Uid, n.GID) {
 		return false
 	}
 	if n.Kind != tree.KindSymlink && st.Mode&0o7777 != n.Mode&0o7777 {
@@ -71,4 +80,30 @@ func hasMeta(path string, fi os.FileInfo, n *tree.Node, opt ApplyOptions) bool {
 		}
 	}
 	return true
+}
+
+// creds are this process's effective user and the groups it is in (its
+// effective group and supplementary groups), read once.
+type creds struct {
+	euid   uint32
+	groups map[uint32]bool
+}
+
+// procCreds reads creds once; tests replace it.
+var procCreds = sync.OnceValue(func() creds {
+	c := creds{euid: uint32(os.Geteuid()), groups: map[uint32]bool{uint32(os.Getegid()): true}}
+	gs, _ := unix.Getgroups()
+	for _, g := range gs {
+		c.groups[uint32(g)] = true
+	}
+	return c
+})
+
+// mayGiveGroup says whether this process may give a file owned by uid the
+// group gid, as Apply tries to with SkipOwner (lchown, the owner left):
+// root may; another user only a file of their own, and a group they are
+// in. Apply does not report the refusal (EPERM) of any other.
+func mayGiveGroup(uid, gid uint32) bool {
+	c := procCreds()
+	return c.euid == 0 || uid == c.euid && c.groups[gid]
 }
