@@ -333,7 +333,7 @@ func (p *restorePage) reportLines(a *App) []string {
 		}
 		out = append(out, cutLines(line, width, strings.Repeat(" ", 15))...)
 		if j.err != nil && !errors.Is(j.err, restore.ErrIncomplete) && !errors.Is(j.err, context.Canceled) {
-			for _, l := range wrapReport(j.err.Error(), width, "    ") {
+			for _, l := range wrapReport(printable(j.err.Error()), width, "    ") {
 				out = append(out, styleError.Render(l))
 			}
 		}
@@ -367,9 +367,12 @@ var dialogWording = strings.NewReplacer(
 	"kept: --overwrite never", "kept: 'never' chosen",
 ).Replace
 
-// wrapReport breaks s into lines of at most width cells at spaces, the
-// first indented by indent and the others by two more spaces; a word
-// longer than a line (a path) is cut where the line ends.
+// wrapReport breaks s into lines of at most width cells at single
+// spaces, the first indented by indent and the others by two more spaces;
+// a word longer than a line (a path) is cut where the line ends. Runs of
+// spaces are kept as they are, inside the word they join: a file name
+// with two spaces in it, or aligned text, is shown as it is, not with one
+// space where it has two.
 func wrapReport(s string, width int, indent string) []string {
 	var out []string
 	pre := indent
@@ -380,7 +383,7 @@ func wrapReport(s string, width int, indent string) []string {
 		pre, line = indent+"  ", ""
 	}
 	cells := ansi.StringWidth
-	for _, word := range strings.Fields(s) {
+	for _, word := range reportWords(s) {
 		if line != "" && cells(line)+1+cells(word) > room() {
 			if cells(word) <= room() {
 				flush()
@@ -402,6 +405,21 @@ func wrapReport(s string, width int, indent string) []string {
 		flush()
 	}
 	return out
+}
+
+// reportWords splits s at its lone spaces: a space with another beside
+// it belongs to the text around it, which stays whole.
+func reportWords(s string) []string {
+	s = strings.TrimRight(s, " ")
+	var words []string
+	start := 0
+	for i := 1; i+1 < len(s); i++ {
+		if s[i] == ' ' && s[i-1] != ' ' && s[i+1] != ' ' {
+			words = append(words, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(words, s[start:])
 }
 
 // cutLines breaks s, spaces and all, into lines of at most width cells,

@@ -1,0 +1,42 @@
+package tui
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cairn-backup/cairn/repo/restore"
+	"github.com/cairn-backup/cairn/repo/tree"
+)
+
+// The restore report shows the names in its failures, notices and errors
+// exactly: two spaces stay two (before, every run of spaces became one,
+// so the name shown was not the file's), and control characters are
+// escaped as everywhere else in the TUI (an error's name was written raw,
+// a terminal escape and all).
+func TestRestoreReportShowsNamesExactly(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 120, 30)
+	sn := f.snaps[3]
+	file := &tree.Node{Kind: tree.KindFile}
+	p := &restorePage{stage: stageDone, jobs: []restoreJob{
+		{sn: sn, path: "/home/alice/bad", node: file, dst: "/tmp/x/bad", done: true,
+			err: errors.New("open /tmp/x/esc\x1b[2Jname: permission denied"), stats: &restore.Stats{Errors: 1}},
+	}}
+	p.report.failures = []string{"/tmp/x/two  spaces.txt: at offset 0: pack data/00/00: damaged"}
+	p.report.notices = []string{"kept /tmp/x/three   spaces  : existing file is newer"}
+	s := strings.Join(p.reportLines(h.a), "\n")
+	for _, want := range []string{"/tmp/x/two  spaces.txt: at offset 0", "kept /tmp/x/three   spaces  : existing", `esc\x1b[2Jname`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "\x1b") {
+		t.Errorf("report holds a raw escape: %q", s)
+	}
+	// Broken over lines, the name is still whole, spaces and all.
+	lines := wrapReport("failed to write /srv/a  b/c  d.txt: input/output error", 30, "  ")
+	if joined := strings.Join(lines, "\n"); !strings.Contains(joined, "/srv/a  b/c  d.txt:") {
+		t.Errorf("wrapped at 30 cells, the name is changed:\n%s", joined)
+	}
+}
