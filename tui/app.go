@@ -295,6 +295,15 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (a *App) typingNow() bool { return !a.showHelp && a.top().typing() }
 
 func (a *App) key(msg tea.KeyMsg) tea.Cmd {
+	// An escape and the key after it read together (typed quickly, or
+	// while the screen was busy drawing a big folder) arrive as one
+	// alt+key: no key of the TUI is an alt one, so they are the two keys
+	// they were. Taken as alt+j, the escape that cancels a filter was
+	// lost, with the j after it, and the filter stayed open.
+	if msg.Alt && !msg.Paste {
+		msg.Alt = false
+		return tea.Sequence(a.key(tea.KeyMsg{Type: tea.KeyEsc}), a.key(msg))
+	}
 	// bubbletea reports runes read together as one message ("jjj" when
 	// j is held down over a slow link, or keys typed ahead while the
 	// screen is busy): unless a field takes them as text, they are keys,

@@ -31,6 +31,10 @@ type snapshotsPage struct {
 	rowOf   []int // items index -> rows index
 	cur     cursor
 	picked  []*repo.Snapshot // for diff, at most two
+	// unfiltered is the snapshot under the cursor and the first row
+	// shown when / was pressed: esc while typing puts them back.
+	unfiltered    *repo.Snapshot
+	unfilteredTop int
 }
 
 // snapRow is a group header (sn nil) or one snapshot.
@@ -112,7 +116,19 @@ func (p *snapshotsPage) update(a *App, msg tea.Msg) tea.Cmd {
 func (p *snapshotsPage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	h := a.listHeight()
 	if p.filter.active {
-		if changed, _ := p.filter.key(msg); changed {
+		changed, _ := p.filter.key(msg)
+		switch {
+		case msg.String() == "esc":
+			// Cancelled: every snapshot again, the cursor where it was
+			// before the filter moved it.
+			p.rebuild()
+			for i, sn := range p.items {
+				if p.unfiltered != nil && sn.ID == p.unfiltered.ID {
+					p.cur.pos, p.cur.top = i, p.unfilteredTop
+				}
+			}
+			p.scroll(h)
+		case changed:
 			p.rebuild()
 		}
 		return nil
@@ -126,6 +142,7 @@ func (p *snapshotsPage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	switch k {
 	case "/":
 		p.filter.active = true
+		p.unfiltered, p.unfilteredTop = sel, p.cur.top
 	case "o":
 		p.sortKey = (p.sortKey + 1) % len(sortKeys)
 		p.rebuild()

@@ -28,8 +28,11 @@ type treePage struct {
 	filter  lineEdit
 	vis     []int // indexes into nodes that pass the filter
 	cur     cursor
-	noPane  bool
-	heads   map[*tree.Node]headLoaded
+	// unfiltered is where the cursor was when / was pressed: esc
+	// while typing puts it back there.
+	unfiltered treeSpotCursor
+	noPane     bool
+	heads      map[*tree.Node]headLoaded
 	// fallback is where to go when the first folder loaded turns out
 	// not to be one (a file, or missing): its parent, cursor on it.
 	fallback *treeSpot
@@ -37,6 +40,12 @@ type treePage struct {
 
 // treeSpot is a folder and a name in it.
 type treeSpot struct{ dir, name string }
+
+// treeSpotCursor is an entry under the cursor and the first row shown.
+type treeSpotCursor struct {
+	node *tree.Node
+	top  int
+}
 
 // openTree pushes the tree of sn at folder dir, with the cursor on name.
 func (a *App) openTree(sn *repo.Snapshot, dir, name string) tea.Cmd {
@@ -175,7 +184,19 @@ func (p *treePage) follow(a *App) tea.Cmd {
 
 func (p *treePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	if p.filter.active {
-		if changed, _ := p.filter.key(msg); changed {
+		changed, _ := p.filter.key(msg)
+		switch {
+		case msg.String() == "esc":
+			// Cancelled: the whole folder again, the cursor where it
+			// was before the filter moved it.
+			p.refilter()
+			for i, x := range p.vis {
+				if p.nodes[x] == p.unfiltered.node {
+					p.cur.pos, p.cur.top = i, p.unfiltered.top
+				}
+			}
+			p.cur.clamp(len(p.vis), a.listHeight())
+		case changed:
 			p.refilter()
 			p.cur.clamp(len(p.vis), a.listHeight())
 		}
@@ -189,6 +210,7 @@ func (p *treePage) key(a *App, msg tea.KeyMsg) tea.Cmd {
 	switch k {
 	case "/":
 		p.filter.active = true
+		p.unfiltered = treeSpotCursor{node: n, top: p.cur.top}
 	case "tab":
 		p.noPane = !p.noPane
 		return p.follow(a)
