@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/restic/chunker"
@@ -41,6 +42,7 @@ type Repository struct {
 	catalogue bool   // Options.CatalogueOnly: SyncIndex does nothing
 	cacheDir  string // the shared local index's folder, when resident
 	logf      func(format string, args ...any)
+	progress  func(step string, done, total int) // Options.Progress
 
 	pubMu                sync.Mutex
 	pubRunning, pubAgain bool
@@ -65,6 +67,10 @@ type Options struct {
 	KDF *crypto.KDFParams
 	// Log receives one-line notices (cache rebuilt, waiting for a lock).
 	Log func(format string, args ...any)
+	// Progress, when set, is told what Open is doing: each step's name
+	// and, when it counts, how far it got (done of total; total 0 when
+	// it does not count). It may be called from several goroutines.
+	Progress func(step string, done, total int)
 	// CheckpointBytes overrides how many uploaded bytes trigger an index
 	// checkpoint during ingest (default CheckpointBytes).
 	CheckpointBytes int64
@@ -94,6 +100,19 @@ type Options struct {
 	// trees or blobs through such a Repository is a mistake; they are not
 	// found.
 	CatalogueOnly bool
+}
+
+func (o *Options) step(name string, done, total int) {
+	if o.Progress != nil {
+		o.Progress(name, done, total)
+	}
+}
+
+// step tells Options.Progress, during Open, how far a step got.
+func (r *Repository) step(name string, done, total int) {
+	if r.progress != nil {
+		r.progress(name, done, total)
+	}
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -274,11 +293,13 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 	if err != nil {
 		return nil, err
 	}
+	opt.step("opening the key", 0, 0)
 	k, keyName, err := unlock(ctx, be, opt.Password, cfg.verify)
 	if err != nil {
 		return nil, err
 	}
-	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: newCodec(k, cfg), ckptBytes: opt.CheckpointBytes}
+	r := &Repository{be: be, cfg: cfg, key: k, keyName: keyName, codec: newCodec(k, cfg), ckptBytes: opt.CheckpointBytes, progress: opt.Progress}
+	defer func() { r.progress = nil }() // Open's steps only
 	// Packs are named by their contents and never rewritten: a local
 	// folder may keep them open between reads.
 	if ko, ok := backends.As[interface{ KeepOpen(...string) }](be); ok {
@@ -299,6 +320,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		// sleeps.
 		r.now = func() time.Time { return time.Now().Round(0) }
 	}
+	opt.step("opening the local index", 0, 0)
 	if err := r.openCache(opt); err != nil {
 		if !cacheUnwritable(err) {
 			return nil, err
@@ -333,6 +355,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		opt.logf("%v", err)
 	}
 	if opt.PrivateIndex && r.tmpCache == "" {
+		opt.step("copying the local index for this run", 0, 0)
 		if err := r.privateIndex(); err != nil {
 			r.Close()
 			return nil, err
@@ -462,7 +485,13 @@ func (r *Repository) syncIndex(ctx context.Context) error {
 			unknown = append(unknown, sid)
 		}
 	}
-	got, errs, err := r.LoadSegments(ctx, unknown)
+	var read atomic.Int64
+	r.step("reading index segments", 0, len(unknown))
+	got, errs, err := fetchAll(ctx, r, unknown, func(ctx context.Context, sid id.ID) (*Segment, error) {
+		s, err := r.LoadSegment(ctx, sid)
+		r.step("reading index segments", int(read.Add(1)), len(unknown))
+		return s, err
+	})
 	if err != nil {
 		return err
 	}
@@ -514,6 +543,9 @@ func (r *Repository) syncIndex(ctx context.Context) error {
 	var batch []index.SegmentAdd
 	blobs := 0
 	flush := func() error {
+		if len(batch) > 0 {
+			r.step("writing the local index", 0, 0)
+		}
 		err := r.idx.AddSegmentInfos(batch)
 		batch, blobs = batch[:0], 0
 		if err != nil {
@@ -528,7 +560,10 @@ func (r *Repository) syncIndex(ctx context.Context) error {
 		}
 		todo = append(todo, sid)
 	}
+	recorded, toRecord := 0, len(todo)
 	for len(todo) > 0 {
+		r.step("adding index segments to the local index", recorded, toRecord)
+		recorded += min(len(todo), r.fetchConcurrency(), fetchReaders)
 		// Segments read again after a rebuild are fetched a few at a
 		// time, so that besides the batch not yet recorded
 		// (segmentBatchBlobs) only those few are held in memory: a

@@ -121,6 +121,8 @@ type App struct {
 	// asking is a yes/no question on the status line: the next key
 	// answers it (y runs it), whatever the page.
 	asking *question
+	// opening opens the repository (RunOpening); r is nil until it has.
+	opening *opening
 }
 
 // question waits for y or n before doing something that cannot be undone.
@@ -151,8 +153,15 @@ func New(ctx context.Context, r *repo.Repository, opt Options) *App {
 	return a
 }
 
-// Init starts the first load.
+// Init starts the first load, or the opening of the repository.
 func (a *App) Init() tea.Cmd {
+	if a.r == nil && a.opening != nil {
+		a.busy++
+		if a.static {
+			return a.opening.start(a.ctx)
+		}
+		return tea.Batch(a.opening.start(a.ctx), a.spin.Tick)
+	}
 	return a.stack[0].(*snapshotsPage).reload(a)
 }
 
@@ -282,6 +291,17 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, tea.Batch(msg.to.update(a, c.msg), c.next)
 		}
 		return a, msg.to.update(a, msg.body)
+	case opened:
+		a.busy--
+		o := a.opening
+		o.mu.Lock()
+		r, sel, err := o.r, o.snapshot, o.err
+		o.mu.Unlock()
+		if err != nil {
+			return a, tea.Quit // RunOpening returns err
+		}
+		a.r, a.opt.Snapshot, a.status = r, sel, ""
+		return a, a.Init()
 	case tea.KeyMsg:
 		return a, a.key(msg)
 	case repoLog:
@@ -320,6 +340,13 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 		return tea.Batch(cmds...)
 	}
 	k := msg.String()
+	if a.r == nil {
+		// Opening: nothing to browse yet, only quitting.
+		if k == "ctrl+c" || k == "q" {
+			return tea.Quit
+		}
+		return nil
+	}
 	if k == "ctrl+c" {
 		// A running restore is stopped first, so that its report names
 		// what it left half written; a second ctrl+c quits at once.
@@ -408,7 +435,9 @@ func (a *App) View() string {
 	title := styleTitle.Render(fitLeft("cairn › "+strings.Join(crumbs, " › "), w-len(right))) + styleMark.Render(right)
 	bodyH := a.bodyHeight()
 	var body string
-	if a.showHelp {
+	if a.r == nil && a.opening != nil {
+		body = a.openingView(w)
+	} else if a.showHelp {
 		body = lipgloss.Place(w, bodyH, lipgloss.Center, lipgloss.Center, a.helpView())
 	} else {
 		body = a.top().view(a, w, bodyH)

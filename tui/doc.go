@@ -7,13 +7,17 @@
 // opens a snapshot's tree on top of it, and the tree opens previews and
 // version lists; search, diff and the restore dialog are pushed the same
 // way. q or esc pops the top page; ? shows every key of the page on top.
+// Esc while typing a filter cancels it: the whole list again, the cursor
+// where it was before /.
 //
 // # Loading
 //
 // Every read of the repository runs in a tea.Cmd that returns a typed
 // message naming the page that asked for it, so a slow load never freezes
 // the screen and a page that was closed meanwhile simply drops its answer.
-// A spinner turns while anything is loading. Listings come from the
+// A spinner turns while anything is loading. RunOpening opens the
+// repository the same way, with the screen up saying which step it is at
+// (reading index segments 120/3000), and q or ctrl+c quit meanwhile. Listings come from the
 // repository library (the local index and tree blobs), never from a
 // process per folder.
 //

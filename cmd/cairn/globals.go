@@ -433,6 +433,20 @@ func (g *globals) location() (string, error) {
 
 // open opens the repository for a command; mods adjust the options.
 func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.Repository, error) {
+	open, err := g.opener(ctx, mods...)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, nil)
+}
+
+// opener does what opening the repository needs of the user first (the
+// location, its config, the password, which may be asked on the
+// terminal) and returns what does the rest: the key, the local index,
+// which may take long (a first run, an index to read from the storage),
+// telling progress (repo.Options.Progress, may be nil) what it does. The
+// TUI calls it with its screen up, showing the steps.
+func (g *globals) opener(ctx context.Context, mods ...func(*repo.Options)) (func(context.Context, func(string, int, int)) (*repo.Repository, error), error) {
 	loc, err := g.location()
 	if err != nil {
 		return nil, err
@@ -450,46 +464,50 @@ func (g *globals) open(ctx context.Context, mods ...func(*repo.Options)) (*repo.
 		be.Close()
 		return nil, err
 	}
-	opt := repo.Options{Password: pw, CacheDir: g.cacheDir, Log: g.notice}
 	// CAIRN_CHECKPOINT_MIB: write an index checkpoint after this many MiB
 	// of new packs (default 256). A value that is not a number of MiB is
 	// said, not silently ignored; but only said: it tunes ingest alone,
-	// and must not stop a restore, a mount or a check.
+	// and must not stop a restore, a mount or a check. Said here, before
+	// the TUI's screen comes up.
+	var checkpoint int64
 	if s := os.Getenv("CAIRN_CHECKPOINT_MIB"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v <= 0 || v > 1<<20 {
 			g.warnf("CAIRN_CHECKPOINT_MIB=%q is not a whole number of MiB from 1 to 1048576: ignored, an ingest checkpoints every %d MiB", s, repo.CheckpointBytes>>20)
 		} else {
-			opt.CheckpointBytes = int64(v) << 20
+			checkpoint = int64(v) << 20
 		}
 	}
-	for _, m := range mods {
-		m(&opt)
-	}
-	r, err := repo.Open(ctx, be, opt)
-	if errors.Is(err, repo.ErrWrongPassword) {
-		split, cerr := g.tryOlderPasswords(ctx, opt.Password, func(pw []byte) bool {
-			opt.Password = pw
-			r, err = repo.Open(ctx, be, opt)
-			return !errors.Is(err, repo.ErrWrongPassword)
-		})
-		switch {
-		case cerr != nil:
-			err = cerr
-		case split && err == nil:
-			g.notice(oldSplitNotice)
+	return func(ctx context.Context, progress func(string, int, int)) (*repo.Repository, error) {
+		opt := repo.Options{Password: pw, CacheDir: g.cacheDir, Log: g.notice, Progress: progress, CheckpointBytes: checkpoint}
+		for _, m := range mods {
+			m(&opt)
 		}
-	}
-	if err != nil {
-		be.Close()
-		return nil, err
-	}
-	// Deriving the key took 19 MiB (argon2id), garbage now. The heap of a
-	// small command never grows into it again, so hand it back at once
-	// instead of carrying it to the end: an unchanged ingest of the
-	// benchmark corpus peaked at 43 MiB instead of 56.
-	debug.FreeOSMemory()
-	return r, nil
+		r, err := repo.Open(ctx, be, opt)
+		if errors.Is(err, repo.ErrWrongPassword) {
+			split, cerr := g.tryOlderPasswords(ctx, opt.Password, func(pw []byte) bool {
+				opt.Password = pw
+				r, err = repo.Open(ctx, be, opt)
+				return !errors.Is(err, repo.ErrWrongPassword)
+			})
+			switch {
+			case cerr != nil:
+				err = cerr
+			case split && err == nil && opt.Log != nil:
+				opt.Log("%s", oldSplitNotice) // in the TUI, shown in it
+			}
+		}
+		if err != nil {
+			be.Close()
+			return nil, err
+		}
+		// Deriving the key took 19 MiB (argon2id), garbage now. The heap of a
+		// small command never grows into it again, so hand it back at once
+		// instead of carrying it to the end: an unchanged ingest of the
+		// benchmark corpus peaked at 43 MiB instead of 56.
+		debug.FreeOSMemory()
+		return r, nil
+	}, nil
 }
 
 // openLocked opens the repository and takes a shared lock for operation.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 
@@ -33,30 +34,39 @@ snapshot's tree at once.`,
 			// The repository's notices while the TUI runs are shown in
 			// it, not written over its screen.
 			log := &tui.Logger{Else: func(msg string) { g.notice("%s", msg) }}
-			r, err := g.open(ctx, func(o *repo.Options) {
+			open, err := g.opener(ctx, func(o *repo.Options) {
 				o.PrivateIndex = true
 				o.Log = log.Logf
 			})
 			if err != nil {
 				return err
 			}
-			defer r.Close()
+			// The rest of the opening (the key, the local index, its
+			// copy: minutes on a first run against a big repository, or
+			// when another process holds the shared index) runs with
+			// the TUI up, saying what it does; q and ctrl+c quit.
 			opt := tui.Options{NoLock: g.noLock, Log: log}
-			if len(args) == 1 {
+			return tui.RunOpening(ctx, func(ctx context.Context, step func(string, int, int)) (*repo.Repository, string, error) {
+				r, err := open(ctx, step)
+				if err != nil || len(args) == 0 {
+					return r, "", err
+				}
 				// Resolved here as every command resolves it (latest with
 				// a path is the latest holding it).
+				step("finding snapshot "+args[0], 0, 0)
 				sn, p, err := g.findSnapshot(ctx, r, args[0], filterFlags{}, "")
 				if err != nil {
-					return err
+					r.Close()
+					return nil, "", err
 				}
-				opt.Snapshot = sn.ID.String()
+				sel := sn.ID.String()
 				if _, raw := splitSelector(args[0]); raw != "" {
 					// No path: the tree opens in the folder the
 					// snapshot holds, as enter on the list opens it.
-					opt.Snapshot += ":" + p
+					sel += ":" + p
 				}
-			}
-			return tui.Run(ctx, r, opt)
+				return r, sel, nil
+			}, opt)
 		},
 	}
 }
