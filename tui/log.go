@@ -19,14 +19,20 @@ type Logger struct {
 
 	mu   sync.Mutex
 	send func(tea.Msg)
+	// quiet drops notices instead of giving them to Else: those of an
+	// opening the user quit, told after the TUI has gone.
+	quiet bool
 }
 
 // Logf is a repo.Options.Log.
 func (l *Logger) Logf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	l.mu.Lock()
-	send := l.send
+	send, quiet := l.send, l.quiet
 	l.mu.Unlock()
+	if quiet {
+		return
+	}
 	if send != nil {
 		send(repoLog(msg))
 		return
@@ -49,6 +55,21 @@ func (l *Logger) attach(p *tea.Program) {
 	// Not from the caller's goroutine: a notice logged in an Update
 	// would wait for the event loop it holds.
 	l.send = func(m tea.Msg) { go p.Send(m) }
+}
+
+// hush drops the notices logged until the returned function is called.
+func (l *Logger) hush() (unhush func()) {
+	if l == nil {
+		return func() {}
+	}
+	l.mu.Lock()
+	l.quiet = true
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		l.quiet = false
+		l.mu.Unlock()
+	}
 }
 
 // repoLog is a notice of the repository's.

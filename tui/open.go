@@ -28,6 +28,15 @@ func RunOpening(ctx context.Context, open Opener, opt Options) error {
 	o := &opening{open: open, done: make(chan struct{})}
 	a.opening = o
 	err := run(ctx, a, tea.WithAltScreen())
+	select {
+	case <-o.done:
+	default:
+		// Quit while it opened: what the opening still says as it
+		// stops (a busy local index, once its wait ends) is of a run
+		// the user left, and would be written under the shell's
+		// prompt after the screen is gone.
+		defer opt.Log.hush()()
+	}
 	r, oerr := o.stop()
 	if r != nil {
 		r.Close()

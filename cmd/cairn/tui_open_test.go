@@ -66,3 +66,24 @@ func TestTUIShowsOpening(t *testing.T) {
 		t.Errorf("the TUI's screen is left after it quit:\n%s", scr)
 	}
 }
+
+// q quits while the repository opens, at 40x12 as well, and leaves the
+// terminal as it was: the TUI's screen gone, and nothing the opening said
+// as it stopped written after it. Before, the notice of the busy local
+// index, found once its wait ended, was written under the shell's prompt
+// after the TUI was gone.
+func TestTUIQuitWhileOpening(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 1<<10, 7)
+	c.ok("ingest", "-q", src)
+	holdLocalIndex(t, c) // the opening waits for it, then goes on without it
+
+	s := startTmux(t, 40, 12, tuiCommand(c)+"; echo cairn-exited-$?; sleep 60")
+	s.wait("q or ctrl+c quits")
+	s.keys("q")
+	scr := s.wait("cairn-exited-0")
+	if strings.Contains(scr, "is busy") || strings.Contains(scr, "quits") {
+		t.Errorf("the terminal after quitting while the repository opened:\n%s", scr)
+	}
+}
