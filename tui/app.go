@@ -123,6 +123,9 @@ type App struct {
 	asking *question
 	// opening opens the repository (RunOpening); r is nil until it has.
 	opening *opening
+	// stops cancels, for a page on the stack, the work started with
+	// loadStoppable: leaving the page stops it.
+	stops map[page]context.CancelFunc
 }
 
 // question waits for y or n before doing something that cannot be undone.
@@ -176,7 +179,12 @@ func (a *App) push(p page, start tea.Cmd) tea.Cmd {
 
 func (a *App) pop() {
 	if len(a.stack) > 1 {
+		p := a.stack[len(a.stack)-1]
 		a.stack = a.stack[:len(a.stack)-1]
+		if stop := a.stops[p]; stop != nil {
+			stop()
+			delete(a.stops, p)
+		}
 	}
 }
 
@@ -199,6 +207,26 @@ func (a *App) load(p page, fn func(ctx context.Context) any) tea.Cmd {
 		return tea.Batch(cmd, a.spin.Tick)
 	}
 	return cmd
+}
+
+// loadStoppable is load for work of no use once p is left (a search
+// over many snapshots, a diff): leaving p cancels it, and so does the
+// next loadStoppable of p (a new search replaces the one running). Run
+// with the app's context, it read the repository on, unseen, until it
+// ended.
+func (a *App) loadStoppable(p page, fn func(ctx context.Context) any) tea.Cmd {
+	if stop := a.stops[p]; stop != nil {
+		stop()
+	}
+	if a.stops == nil {
+		a.stops = map[page]context.CancelFunc{}
+	}
+	ctx, cancel := context.WithCancel(a.ctx)
+	a.stops[p] = cancel
+	return a.load(p, func(context.Context) any {
+		defer cancel()
+		return fn(ctx)
+	})
 }
 
 // fail shows err on the status line.

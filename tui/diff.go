@@ -58,7 +58,7 @@ type diffLoaded struct {
 func (a *App) openDiff(x, y *repo.Snapshot) tea.Cmd {
 	p := &diffPage{old: x, new: y, snapPath: "/", loading: true}
 	r := a.r
-	return a.push(p, a.load(p, func(ctx context.Context) any {
+	return a.push(p, a.loadStoppable(p, func(ctx context.Context) any {
 		var res diffLoaded
 		res.sum, res.err = diff.Snapshots(ctx, r, x, y, "/", "/", diff.Options{Metadata: true}, func(c diff.Change) error {
 			res.changes = append(res.changes, c)
@@ -83,7 +83,7 @@ func (a *App) openLiveDiff(sn *repo.Snapshot, dir string) tea.Cmd {
 	}
 	p := &diffPage{old: sn, snapPath: dir, livePath: dir, loading: true}
 	r := a.r
-	return a.push(p, a.load(p, func(ctx context.Context) any {
+	return a.push(p, a.loadStoppable(p, func(ctx context.Context) any {
 		var res diffLoaded
 		opt := diff.Options{Metadata: true, Warn: func(string, error) { res.warns++ }}
 		res.sum, res.err = diff.Live(ctx, r, sn, dir, dir, opt, func(c diff.Change) error {

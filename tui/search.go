@@ -94,7 +94,7 @@ func (p *searchPage) run(a *App) tea.Cmd {
 		snaps = []*repo.Snapshot{p.scope}
 	}
 	all := p.scope == nil
-	return a.load(p, func(ctx context.Context) any {
+	return a.loadStoppable(p, func(ctx context.Context) any {
 		var fresh *snapshotsLoaded
 		if all {
 			// A browser stays open for hours while ingests commit
