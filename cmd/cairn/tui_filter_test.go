@@ -38,9 +38,7 @@ func TestTUIFilterEscapeCancels(t *testing.T) {
 	s.keys("Enter")
 	s.wait("a00")
 	s.keys("j", "j", "j")
-	if l := cursorLine(s.wait("> ")); !strings.Contains(l, "a03") {
-		t.Fatalf("cursor not on a03: %q", l)
-	}
+	s.waitFor("the cursor on a03", cursorOn("a03", false))
 
 	// A plain escape: the cursor goes back to a03.
 	s.keys("/")
@@ -50,10 +48,7 @@ func TestTUIFilterEscapeCancels(t *testing.T) {
 		t.Fatalf("the filter's cursor is not on a30: %q", l)
 	}
 	s.keys("Escape")
-	scr := s.wait("40 entries")
-	if strings.Contains(scr, "filter:") || !strings.Contains(cursorLine(scr), "a03") {
-		t.Fatalf("escape did not cancel the filter back to a03:\n%s", scr)
-	}
+	s.waitFor("the filter cancelled, the cursor back on a03", cursorOn("a03", true))
 
 	// Escape and j in one read: the filter is cancelled, then j moves.
 	s.keys("/")
@@ -61,14 +56,16 @@ func TestTUIFilterEscapeCancels(t *testing.T) {
 	s.wait("filter: a3")
 	s.tmux("send-keys", "Escape", "j")
 	s.keys("j")
-	scr = s.wait("40 entries")
-	for range 40 {
-		if !strings.Contains(scr, "filter:") {
-			break
+	s.waitFor("the filter cancelled by the escape read with j, the cursor on a05", cursorOn("a05", true))
+}
+
+// cursorOn is a waitFor condition: the list cursor on name, and, when
+// unfiltered is set, the whole listing shown, no filter open.
+func cursorOn(name string, unfiltered bool) func(string) bool {
+	return func(scr string) bool {
+		if unfiltered && (strings.Contains(scr, "filter:") || !strings.Contains(scr, "40 entries")) {
+			return false
 		}
-		scr = s.screen()
-	}
-	if strings.Contains(scr, "filter:") || !strings.Contains(cursorLine(scr), "a05") {
-		t.Fatalf("escape read with the next key did not cancel the filter (cursor should be on a05):\n%s", scr)
+		return strings.Contains(cursorLine(scr), name)
 	}
 }

@@ -76,14 +76,21 @@ func (s *tmuxSession) text(str string) { s.tmux("send-keys", "-l", str) }
 // wait polls the screen until it holds want.
 func (s *tmuxSession) wait(want string) string {
 	s.t.Helper()
+	return s.waitFor(strconv.Quote(want), func(scr string) bool { return strings.Contains(scr, want) })
+}
+
+// waitFor polls the screen until ok says it shows what is awaited
+// (described by what, for the failure).
+func (s *tmuxSession) waitFor(what string, ok func(scr string) bool) string {
+	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		scr := s.screen()
-		if strings.Contains(scr, want) {
+		if ok(scr) {
 			return scr
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("screen never showed %q:\n%s", want, scr)
+			s.t.Fatalf("screen never showed %s:\n%s", what, scr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
