@@ -7,6 +7,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/restore"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
@@ -64,5 +65,35 @@ func TestFilterEscapeReadWithNextKey(t *testing.T) {
 	}
 	if p.cur.pos != 1 || p.selected() == first {
 		t.Errorf("the j after the escape did not move the cursor from the first entry: at %d\n%s", p.cur.pos, h.screen())
+	}
+}
+
+// Esc while typing the snapshot list's filter shows every snapshot again
+// with the cursor on the one it was on before /, not on the filter's
+// match.
+func TestSnapshotFilterEscapeRestoresCursor(t *testing.T) {
+	f := newFixture(t)
+	h := newHarness(t, f, 120, 30)
+	p := h.a.stack[0].(*snapshotsPage)
+	h.keys("j", "j")
+	before := p.selected()
+	var other *repo.Snapshot
+	for _, sn := range f.snaps {
+		if sn != before && sn.ID != before.ID {
+			other = sn
+			break
+		}
+	}
+	h.keys("/")
+	h.typeText(other.ID.Short())
+	if sel := p.selected(); sel == nil || sel.ID != other.ID || len(p.items) != 1 {
+		t.Fatalf("the filter did not select %s alone:\n%s", other.ID.Short(), h.screen())
+	}
+	h.keys("esc")
+	if p.filter.active || len(p.items) != len(f.snaps) {
+		t.Fatalf("esc left the filter open or the list short:\n%s", h.screen())
+	}
+	if sel := p.selected(); sel == nil || sel.ID != before.ID {
+		t.Errorf("after esc the cursor is not back on %s:\n%s", before.ID.Short(), h.screen())
 	}
 }
