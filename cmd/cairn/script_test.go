@@ -39,11 +39,32 @@ func TestMain(m *testing.M) {
 type cleanupAfter struct{ m *testing.M }
 
 func (c cleanupAfter) Run() int {
+	defaultSignalsForChildren()
 	code := c.m.Run()
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin))
 	}
 	return code
+}
+
+// defaultSignalsForChildren gives the cairn processes the tests start the
+// default SIGHUP and SIGINT when the tests themselves were started with
+// them ignored (under nohup, or as a background job of a script): an
+// ignored signal stays ignored across exec, and cairn then rightly keeps
+// running on a hangup, as under nohup, which the tests of its signals do
+// not expect. A caught one is reset to the default by exec; this process
+// still takes no action on them, as before.
+func defaultSignalsForChildren() {
+	for _, sig := range []os.Signal{syscall.SIGHUP, os.Interrupt} {
+		if signal.Ignored(sig) {
+			drain := make(chan os.Signal, 1)
+			signal.Notify(drain, sig)
+			go func() {
+				for range drain {
+				}
+			}()
+		}
+	}
 }
 
 // TestScripts runs the CLI behaviour scripts in testdata/script. Each starts
