@@ -53,6 +53,12 @@ func (l *loadLog) settled(t *testing.T, r *repo.Repository, chunks []tree.Chunk)
 			last, still = n, 0
 		}
 	}
+	return l.chunksLoaded(t, r, chunks)
+}
+
+// chunksLoaded says, for each of chunks, whether it was loaded so far.
+func (l *loadLog) chunksLoaded(t *testing.T, r *repo.Repository, chunks []tree.Chunk) []bool {
+	t.Helper()
 	got := make([]bool, len(chunks))
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -227,16 +233,21 @@ func TestReadAheadForEachReader(t *testing.T) {
 			}
 		}
 	}
-	got := ll.settled(t, r, n.Content)
+	// Read-ahead happens in the background: wait for it (on a loaded
+	// machine a chunk can take long), not for the loads to pause.
 	var ahead [2]bool
-	pos := int64(0)
-	for i, c := range n.Content {
-		for j, s := range starts {
-			if got[i] && pos >= s+each+2<<20 && pos < s+2*each {
-				ahead[j] = true
+	var got []bool
+	for deadline := time.Now().Add(20 * time.Second); !(ahead[0] && ahead[1]) && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		got = ll.chunksLoaded(t, r, n.Content)
+		pos := int64(0)
+		for i, c := range n.Content {
+			for j, s := range starts {
+				if got[i] && pos >= s+each+2<<20 && pos < s+2*each {
+					ahead[j] = true
+				}
 			}
+			pos += int64(c.Size)
 		}
-		pos += int64(c.Size)
 	}
 	for j, s := range starts {
 		if !ahead[j] {
