@@ -99,7 +99,7 @@ func (d *dirNode) fetch(ctx context.Context) ([]*tree.Node, error) {
 	}
 	if err != nil {
 		d.f.warnOnce("tree "+d.node.Subtree.String(), "%s (snapshot %s): %v",
-			d.Path(nil), d.snap.sn.ID.Short(), err)
+			d.Path(nil), d.snap.sn.ID.Short(), d.f.noAnswer(err))
 		return nil, err // not kept: the next look may succeed
 	}
 	if skipped != nil {

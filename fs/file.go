@@ -2,8 +2,10 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
 
@@ -158,7 +161,7 @@ func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 			}
 			if err != nil {
 				if !interrupted(ctx, err) {
-					f.readFailed(n, i, err)
+					f.readFailed(n, i, f.chunkTimedOut(c.ID, err))
 				}
 				return nil, readErrno(ctx, err)
 			}
@@ -264,6 +267,21 @@ const (
 	unixSeekData = 3
 	unixSeekHole = 4
 )
+
+// chunkTimedOut adds to a read of chunk bid that ran out of time the pack
+// it waited for and the storage that did not answer; a failed load names
+// its pack itself.
+func (f *fsys) chunkTimedOut(bid id.ID, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if loc, ok, lerr := f.r.LookupBlob(bid); lerr == nil && ok {
+		if pack := repo.PackName(loc.Type, loc.Pack); !strings.Contains(err.Error(), pack) {
+			err = fmt.Errorf("read pack %s (holding data blob %s): %w", pack, bid.Short(), err)
+		}
+	}
+	return f.noAnswer(err)
+}
 
 // readFailed logs an unreadable chunk once per file and chunk, naming the
 // file, the snapshot and (in err) the pack.

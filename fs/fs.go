@@ -422,7 +422,7 @@ func (f *fsys) refreshLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		if err := f.refresh(ctx); err != nil && ctx.Err() == nil {
-			f.warnOnce("refresh", "looking for new snapshots: %v", err)
+			f.warnOnce("refresh", "looking for new snapshots: %v", f.noAnswer(err))
 		} else {
 			f.mu.Lock()
 			delete(f.warns, "refresh")
@@ -503,6 +503,18 @@ func (f *fsys) warnOnce(key, format string, args ...any) {
 	if !done {
 		f.opt.Log(format, args...)
 	}
+}
+
+// noAnswer names what a wait that ran out of time waited for: the
+// storage, and for how long, rather than a bare "context deadline
+// exceeded" (a storage that hangs, or one whose failures the retries
+// were still waiting out). Other errors are returned as they are.
+func (f *fsys) noAnswer(err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("waited %v (the mount's read timeout) for %s: %w",
+		f.opt.ReadTimeout, f.r.Backend().Location(), err)
 }
 
 // readErrno turns a repository error into what a reader sees: EIO for

@@ -558,6 +558,10 @@ func TestBackendOutage(t *testing.T) {
 	r := repo.TestRepositoryOn(t, fb)
 	ingestPath(t, r, src)
 	mnt, logs := mount(t, r, cfs.Options{ReadTimeout: time.Second})
+	// The folder is read first: the outage is the files' data's.
+	if _, err := os.ReadDir(filepath.Join(mnt, "latest")); err != nil {
+		t.Fatal(err)
+	}
 
 	fb.set("fail")
 	if _, err := os.ReadFile(filepath.Join(mnt, "latest", "a")); !errors.Is(err, syscall.EIO) {
@@ -580,6 +584,17 @@ func TestBackendOutage(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "connection refused") {
 		t.Errorf("the outage was not logged:\n%s", logs)
+	}
+	// The read that waited in vain says what for: the storage, how
+	// long, and the pack; not a bare "context deadline exceeded".
+	var hung string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "/b ") {
+			hung = l
+		}
+	}
+	if !strings.Contains(hung, "waited 1s (the mount's read timeout) for "+be.Location()) || !strings.Contains(hung, "pack data/") {
+		t.Errorf("the read of a hanging backend should name the storage, the timeout and the pack:\n%s", logs)
 	}
 }
 

@@ -77,7 +77,7 @@ func (n *vdirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		root, err := s.rootNode(tctx, n.f.r, n.f.opt.AllowOther)
 		if err != nil {
 			if !interrupted(tctx, err) {
-				n.f.warnOnce("root "+e.snap.ID.String(), "snapshot %s (%s): %v", e.snap.ID.Short(), p, err)
+				n.f.warnOnce("root "+e.snap.ID.String(), "snapshot %s (%s): %v", e.snap.ID.Short(), p, n.f.noAnswer(err))
 			}
 			return nil, readErrno(tctx, err)
 		}
