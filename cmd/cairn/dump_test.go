@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,11 +123,21 @@ func TestDumpRoundTrip(t *testing.T) {
 // in a warning, still a valid archive, and exits 1.
 func TestDumpLostPack(t *testing.T) {
 	f := repotest.New(t)
-	f.RemovePack(f.PackOf("media/big.bin"))
+	// Every pack of big.bin goes, so that it loses several chunks.
+	lost := map[string]bool{}
+	for _, pid := range f.PacksOf("media/big.bin") {
+		for _, p := range f.RemovePack(pid).Affected[f.Latest().ID] {
+			lost[p] = true
+		}
+	}
 	c := fixtureCLI(t, f)
 	big := filepath.Join(f.Source, "media/big.bin")
-	if _, code := c.run("dump", "latest:"+big); code != 1 {
+	_, errOut, code := c.runErr("dump", "latest:"+big)
+	if code != 1 {
 		t.Errorf("dump of a file whose pack is lost exited %d, want 1", code)
+	}
+	if !strings.Contains(errOut, "big.bin: cut short at byte ") {
+		t.Errorf("the dump of the file does not say which file stops where:\n%s", errOut)
 	}
 	var stderr bytes.Buffer
 	cmd := c.cmd("dump", "latest:"+f.Source)
@@ -136,8 +147,13 @@ func TestDumpLostPack(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("dump of a folder with a lost pack: %v, want exit 1\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "media/big.bin: chunk ") || !strings.Contains(stderr.String(), "written as zeros") {
-		t.Errorf("the warning does not name the file and what became of it:\n%s", stderr.String())
+	// One warning per file, however many of its chunks are lost, and
+	// the summary counts files, not chunks.
+	if n := strings.Count(stderr.String(), "media/big.bin: written with "); n != 1 {
+		t.Errorf("the file should be named once, saying what became of it, not %d times:\n%s", n, stderr.String())
+	}
+	if want := fmt.Sprintf("lacks what %s could not be read", plural(len(lost), "path")); !strings.Contains(stderr.String(), want) {
+		t.Errorf("the summary should say %q:\n%s", want, stderr.String())
 	}
 	list := exec.Command("tar", "-t", "-v", "-f", "-")
 	list.Stdin = &archive

@@ -31,7 +31,7 @@ func File(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer) er
 	if n.Kind != tree.KindFile {
 		return fmt.Errorf("%s is not a file", n.Name)
 	}
-	return content(ctx, r, n, w, true, func(err error) error { return err })
+	return content(ctx, r, n, w, true, cutShort(n))
 }
 
 // SparseFile writes the content of the file node n into f, which must be
@@ -43,7 +43,7 @@ func SparseFile(ctx context.Context, r *repo.Repository, n *tree.Node, f *os.Fil
 	if n.Kind != tree.KindFile {
 		return fmt.Errorf("%s is not a file", n.Name)
 	}
-	if err := content(ctx, r, n, holeSeeker{f}, true, func(err error) error { return err }); err != nil {
+	if err := content(ctx, r, n, holeSeeker{f}, true, cutShort(n)); err != nil {
 		return err
 	}
 	return f.Truncate(int64(n.Size)) // a hole at the end
@@ -53,11 +53,20 @@ func SparseFile(ctx context.Context, r *repo.Repository, n *tree.Node, f *os.Fil
 // them.
 type holeSeeker struct{ *os.File }
 
+// cutShort is the lost of a file's dump: the first chunk that cannot be
+// read ends it, with an error that says where the output stops.
+func cutShort(n *tree.Node) func(off int64, size uint64, err error) error {
+	return func(off int64, size uint64, err error) error {
+		return fmt.Errorf("%s: cut short at byte %d of %d: %w", n.Name, off, n.Size, err)
+	}
+}
+
 // content writes n's content to w, its holes as zeros when holes is true
 // and not at all when it is false. A chunk that cannot be read is passed
-// to lost: when it returns nil, the chunk is written as zeros and the rest
-// follows; else the write ends with its error.
-func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer, holes bool, lost func(error) error) error {
+// to lost with its offset and size: when lost returns nil, the chunk is
+// written as zeros and the rest follows; else the write ends with its
+// error.
+func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer, holes bool, lost func(off int64, size uint64, err error) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type loaded struct {
@@ -87,7 +96,10 @@ func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer,
 		}
 	}()
 	var zeros []byte
+	off := int64(0)
 	for i, c := range n.Content {
+		at := off
+		off += int64(c.Size)
 		ch, ok := <-order
 		if !ok {
 			return ctx.Err()
@@ -102,7 +114,7 @@ func content(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer,
 			res.err = fmt.Errorf("it is %d bytes, the tree says %d: %w", len(res.data), c.Size, repo.ErrDamaged)
 		}
 		if res.err != nil {
-			if err := lost(fmt.Errorf("chunk %d (blob %s): %w", i, c.ID.Short(), res.err)); err != nil {
+			if err := lost(at, c.Size, fmt.Errorf("chunk %d (blob %s): %w", i, c.ID.Short(), res.err)); err != nil {
 				return err
 			}
 			c.Hole = true // zeros in its place
@@ -325,10 +337,12 @@ func (t *tarWriter) node(n *tree.Node, name string) error {
 		if err := t.writeHeader(h); err != nil {
 			return err
 		}
-		return content(t.ctx, t.r, n, t.tw, true, func(err error) error {
-			t.warn(name, fmt.Errorf("%w: written as zeros", err))
-			return nil
-		})
+		z := &zeroed{}
+		if err := content(t.ctx, t.r, n, t.tw, true, z.add); err != nil {
+			return err
+		}
+		z.report(name, t.warn)
+		return nil
 	case tree.KindSymlink:
 		h.Typeflag, h.Linkname = tar.TypeSymlink, n.LinkTarget
 	case tree.KindCharDev, tree.KindBlockDev:
@@ -356,4 +370,33 @@ func kindName(k tree.Kind) string {
 		return "socket"
 	}
 	return fmt.Sprintf("node of kind %d", k)
+}
+
+// zeroed gathers the chunks of one file that could not be read and went
+// into an archive as zeros, to name the file once, not once per chunk.
+type zeroed struct {
+	chunks int
+	bytes  uint64
+	off    int64 // the first one's
+	first  error
+}
+
+func (z *zeroed) add(off int64, size uint64, err error) error {
+	if z.chunks == 0 {
+		z.off, z.first = off, err
+	}
+	z.chunks++
+	z.bytes += size
+	return nil
+}
+
+// report passes what was written as zeros to warn, once for the file.
+func (z *zeroed) report(name string, warn func(p string, err error)) {
+	switch z.chunks {
+	case 0:
+	case 1:
+		warn(name, fmt.Errorf("written with %d bytes of zeros at byte %d: %w", z.bytes, z.off, z.first))
+	default:
+		warn(name, fmt.Errorf("written with %d bytes of zeros in %d chunks, the first at byte %d: %w", z.bytes, z.chunks, z.off, z.first))
+	}
 }

@@ -130,13 +130,11 @@ func (t *tarWriter) sparse(n *tree.Node, h *tar.Header) error {
 		return err
 	}
 	cw := &countWriter{w: t.w}
-	err := content(t.ctx, t.r, n, cw, false, func(err error) error {
-		t.warn(h.Name, fmt.Errorf("%w: written as zeros", err))
-		return nil
-	})
-	if err != nil {
+	z := &zeroed{}
+	if err := content(t.ctx, t.r, n, cw, false, z.add); err != nil {
 		return err
 	}
+	z.report(h.Name, t.warn)
 	if cw.n != data {
 		return fmt.Errorf("%s: wrote %d bytes of data, its chunks hold %d: the archive is broken", h.Name, cw.n, data)
 	}

@@ -258,6 +258,33 @@ func (f *Fixture) PackOf(rel string) id.ID {
 	return ps[0]
 }
 
+// PacksOf returns every pack holding a data blob of the file at rel in
+// the latest snapshot, once each, in the order of the file's chunks.
+func (f *Fixture) PacksOf(rel string) []id.ID {
+	f.tb.Helper()
+	want := f.Path(rel)
+	v := f.view()
+	var out []id.ID
+	seen := map[id.ID]bool{}
+	for _, e := range f.entries[f.Latest().ID] {
+		if e.path != want {
+			continue
+		}
+		for _, bid := range e.blobs {
+			for _, pid := range v.locs[bid][:1] {
+				if !seen[pid] {
+					seen[pid] = true
+					out = append(out, pid)
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		f.tb.Fatalf("repotest: %s has no data in any indexed pack", rel)
+	}
+	return out
+}
+
 // BlobsInPack returns how many blobs the index lists in pack pid. Which
 // blobs share a pack depends on the order the ingest's workers finished
 // them, so a test that needs company for a blob asks.
