@@ -355,7 +355,12 @@ func (rs *restorer) chunkDone(of *openFile) {
 	}
 	var err error
 	if of.damaged.Load() {
-		rs.warn(of.path, of.zeros.report())
+		if rs.keepOverDamaged(of) {
+			rs.warn(of.path, fmt.Errorf("kept the file that was there, not replaced by the snapshot's copy: %w", of.zeros.unreadable()))
+			of.failed.Store(true) // the copy is removed, the file left alone
+		} else {
+			rs.warn(of.path, of.zeros.report())
+		}
 	}
 	if of.damaged.Load() && !of.failed.Load() && endsInData(of.node) {
 		// The chunk that would have set the size may be one of those
@@ -438,6 +443,21 @@ func (rs *restorer) chunkDone(of *openFile) {
 		rs.opt.Item(of.path, changed(of.existed), of.node.Size)
 	}
 	rs.finish(of, true)
+}
+
+// keepOverDamaged says the damaged copy of, written under a temporary
+// name, is not to replace the regular file at its name: a copy with zeros
+// where chunks are lost must not destroy a whole file (an older version,
+// or the very same content) that the overwrite policy let it replace.
+// A file a restore left (unfinished, with its writing mode, or damaged,
+// with an mtime at or before 1970) is replaced: the new copy is worth
+// no less.
+func (rs *restorer) keepOverDamaged(of *openFile) bool {
+	if !of.existed || of.tmp == of.path {
+		return false
+	}
+	fi, err := fsmeta.Lstat(of.path)
+	return err == nil && fi.Mode().IsRegular() && !leftByRestore(fi, of.node) && fi.ModTime().UnixNano() > 0
 }
 
 // keepExisting applies the overwrite policy to the file at dst, in the
