@@ -161,7 +161,7 @@ func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 			}
 			if err != nil {
 				if !interrupted(ctx, err) {
-					f.readFailed(n, i, f.chunkTimedOut(c.ID, err))
+					f.readFailed(n, i, c.ID, f.chunkTimedOut(c.ID, err))
 				}
 				return nil, readErrno(ctx, err)
 			}
@@ -283,10 +283,24 @@ func (f *fsys) chunkTimedOut(bid id.ID, err error) error {
 	return f.noAnswer(err)
 }
 
-// readFailed logs an unreadable chunk once per file and chunk, naming the
-// file, the snapshot and (in err) the pack.
-func (f *fsys) readFailed(n *leafNode, chunk int, err error) {
-	key := [2]uint64{n.StableAttr().Ino, uint64(chunk)}
+// readFailure is what a failed read is logged once for: a file and the
+// pack its chunk is in, or the chunk when no index names a pack for it.
+type readFailure struct {
+	ino     uint64
+	pack    id.ID
+	chunk   int
+	damaged bool // damage, not an outage: each is logged
+}
+
+// readFailed logs an unreadable chunk once per file and pack (a lost pack
+// holds many chunks of a large file, each of which a reader such as rsync
+// tries), naming the file, the snapshot, the first chunk and (in err) the
+// pack.
+func (f *fsys) readFailed(n *leafNode, chunk int, bid id.ID, err error) {
+	key := readFailure{ino: n.StableAttr().Ino, chunk: chunk, damaged: errors.Is(err, repo.ErrDamaged)}
+	if loc, ok, lerr := f.r.LookupBlob(bid); lerr == nil && ok {
+		key.pack, key.chunk = loc.Pack, -1
+	}
 	f.mu.Lock()
 	logged := f.seen[key]
 	f.seen[key] = true

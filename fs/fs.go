@@ -304,7 +304,7 @@ type fsys struct {
 	vino  map[string]uint64    // inode numbers of the virtual entries, by key
 	voff  map[uint64]string    // listing offsets of the virtual entries -> their names
 	snaps map[id.ID]*snapState // per snapshot: its root and hardlink groups
-	seen  map[[2]uint64]bool   // (inode, chunk) pairs already logged as unreadable
+	seen  map[readFailure]bool // reads already logged as failed
 	warns map[string]bool      // refresh problems already logged
 
 	refreshMu sync.Mutex // one refresh at a time, so an older listing never replaces a newer one
@@ -327,7 +327,7 @@ func newFS(ctx context.Context, r *repo.Repository, opt Options) (*fsys, error) 
 		vino:  map[string]uint64{},
 		voff:  map[uint64]string{},
 		snaps: map[id.ID]*snapState{},
-		seen:  map[[2]uint64]bool{},
+		seen:  map[readFailure]bool{},
 		warns: map[string]bool{},
 	}
 	f.nextIno.Store(rootIno)
