@@ -51,6 +51,10 @@ type checker struct {
 	// segmentsDamaged counts index segments that cannot be read: the
 	// packs they name look unindexed.
 	segmentsDamaged int
+	// treesUnread counts the snapshots' trees that could not be read:
+	// what is below them is unknown, so a pack no segment names may hold
+	// it.
+	treesUnread int
 }
 
 // packState is one indexed pack and what is wrong with it.

@@ -118,6 +118,9 @@ func (c *checker) checkTrees(ctx context.Context) error {
 		}
 		nodes, lost := c.loadTree(ctx, tid)
 		if nodes == nil {
+			if lost != nil {
+				c.treesUnread++
+			}
 			st.lost = lost
 			st.dirty = lost != nil
 			return st
@@ -390,10 +393,16 @@ func (c *checker) finish() {
 			continue
 		}
 		msg := "in no index segment: left by an interrupted ingest or prune, or an ingest still running; prune removes it"
-		if c.segmentsDamaged > 0 {
+		switch {
+		case c.segmentsDamaged > 0:
 			// It may be one the damaged segments name, which snapshots
 			// need: prune would not remove it, it refuses to run.
 			msg = "in no index segment that can be read: perhaps named by a damaged one; `cairn repair index` indexes it again from the pack"
+		case c.treesUnread > 0:
+			// A lost segment named it with the trees it cannot find:
+			// what they hold is not known, so it may be needed (prune
+			// refuses to run without those trees).
+			msg = "in no index segment: perhaps holding data of the folders whose trees cannot be read (above), which check cannot look into; `cairn repair index` indexes it again from the pack"
 		}
 		if u.err != nil {
 			msg += "; its header cannot be read: " + trimErr(u.err, "pack "+name)
