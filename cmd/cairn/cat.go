@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/backends"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/fsmeta"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -117,7 +119,7 @@ An ID may be any unique prefix of the object's hex ID.`,
 				}
 				return writeIndented(g.json, out)
 			case "index":
-				sid, err := findSegment(r, args[1])
+				sid, err := findSegment(ctx, r, args[1])
 				if err != nil {
 					return err
 				}
@@ -213,15 +215,19 @@ func findTree(r *repo.Repository, prefix string) (id.ID, error) {
 }
 
 // findSegment resolves a unique prefix of an index segment's ID among
-// those the local index has read.
-func findSegment(r *repo.Repository, prefix string) (id.ID, error) {
-	infos, err := r.Index().SegmentInfos()
+// those stored in the repository: not only those the local index has
+// read, which leaves out a damaged one, the one cat is most asked about
+// (it was "not found" where loading it says what is wrong with it).
+func findSegment(ctx context.Context, r *repo.Repository, prefix string) (id.ID, error) {
+	var ids []id.ID
+	err := r.Backend().List(ctx, "index/", func(fi backends.Info) error {
+		if sid, err := id.Parse(strings.TrimPrefix(fi.Name, "index/")); err == nil {
+			ids = append(ids, sid)
+		}
+		return nil
+	})
 	if err != nil {
 		return id.ID{}, err
-	}
-	var ids []id.ID
-	for sid := range infos {
-		ids = append(ids, sid)
 	}
 	return uniquePrefix("index segment", prefix, ids)
 }
