@@ -70,8 +70,9 @@ is left as zeros, named in a warning, and the rest of the file is restored,
 without the snapshot's metadata and with its mtime set to 1970, so that
 restoring again (once the repository is repaired or the storage answers)
 replaces it. Such a copy never replaces a file that was in the target
-(but one a restore left damaged or unfinished): that file is kept as it
-was, and the error says so; restore into an empty folder to get the copy.
+(but one a restore left damaged or unfinished), nor a folder in its way
+(which --overwrite always and --delete replace otherwise): that is kept as
+it was, and the error says so; restore into an empty folder to get the copy.
 
 The folders above the snapshot's paths (/ and /home for a snapshot of
 /home/alice) that are already in the target are left as they are. A symlink in

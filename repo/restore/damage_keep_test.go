@@ -78,3 +78,42 @@ func TestDamagedCopyKeepsExistingFile(t *testing.T) {
 		}
 	}
 }
+
+// A folder in the way of a file whose copy is damaged stays, with all it
+// holds: --overwrite always (and --delete) replace such a folder, which
+// the copy with zeros did, so the folder's files were gone for a file the
+// snapshot does not have whole.
+func TestDamagedCopyKeepsFolderInTheWay(t *testing.T) {
+	ctx := context.Background()
+	f := newDamageFixture(t, map[string][]byte{"doc.bin": bytes.Repeat([]byte("doc "), 100<<10), "other.txt": []byte("other")})
+	n := f.node(t, "doc.bin")
+	loc := f.damage(t, n.Content[0].ID)
+	for _, opt := range []restore.Options{{Overwrite: restore.Always}, {Overwrite: restore.IfChanged, Delete: true}} {
+		dst := t.TempDir()
+		mine := filepath.Join(dst, "doc.bin", "mine.txt")
+		if err := os.Mkdir(filepath.Dir(mine), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(mine, []byte("the user's own"), 0o644)
+		var warned []string
+		opt.Target, opt.SkipOwner = dst, os.Geteuid() != 0
+		opt.Warn = func(p string, err error) { warned = append(warned, p+": "+err.Error()) }
+		_, err := restore.Run(ctx, f.r, f.res.Snapshot, f.src, opt)
+		all := strings.Join(warned, "\n")
+		if !errors.Is(err, restore.ErrIncomplete) {
+			t.Fatalf("always %v, delete %v: restore over a damaged pack: %v, want ErrIncomplete\n%s", opt.Overwrite == restore.Always, opt.Delete, err, all)
+		}
+		if got, err := os.ReadFile(mine); string(got) != "the user's own" {
+			t.Fatalf("always %v, delete %v: the folder in the way was replaced by the damaged copy: %v\n%s", opt.Overwrite == restore.Always, opt.Delete, err, all)
+		}
+		if len(warned) != 1 || !strings.Contains(all, "doc.bin: kept the folder that was there") || !strings.Contains(all, loc.Pack.String()) {
+			t.Fatalf("always %v, delete %v: want one warning naming doc.bin, saying the folder was kept, and the pack %s:\n%s", opt.Overwrite == restore.Always, opt.Delete, loc.Pack, all)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dst, "other.txt")); string(got) != "other" {
+			t.Fatalf("always %v, delete %v: other.txt not restored", opt.Overwrite == restore.Always, opt.Delete)
+		}
+		if left, _ := filepath.Glob(filepath.Join(dst, ".*"+restore.PartialSuffix+"*")); len(left) > 0 {
+			t.Fatalf("always %v, delete %v: temporaries left: %v", opt.Overwrite == restore.Always, opt.Delete, left)
+		}
+	}
+}

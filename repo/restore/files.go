@@ -355,9 +355,9 @@ func (rs *restorer) chunkDone(of *openFile) {
 	}
 	var err error
 	if of.damaged.Load() {
-		if rs.keepOverDamaged(of) {
-			rs.warn(of.path, fmt.Errorf("kept the file that was there, not replaced by the snapshot's copy: %w", of.zeros.unreadable()))
-			of.failed.Store(true) // the copy is removed, the file left alone
+		if what := rs.keepOverDamaged(of); what != "" {
+			rs.warn(of.path, fmt.Errorf("kept the %s that was there, not replaced by the snapshot's copy: %w", what, of.zeros.unreadable()))
+			of.failed.Store(true) // the copy is removed, what was there left alone
 		} else {
 			rs.warn(of.path, of.zeros.report())
 		}
@@ -445,19 +445,30 @@ func (rs *restorer) chunkDone(of *openFile) {
 	rs.finish(of, true)
 }
 
-// keepOverDamaged says the damaged copy of, written under a temporary
-// name, is not to replace the regular file at its name: a copy with zeros
-// where chunks are lost must not destroy a whole file (an older version,
-// or the very same content) that the overwrite policy let it replace.
-// A file a restore left (unfinished, with its writing mode, or damaged,
-// with an mtime at or before 1970) is replaced: the new copy is worth
-// no less.
-func (rs *restorer) keepOverDamaged(of *openFile) bool {
+// keepOverDamaged says what at of's name the damaged copy of, written
+// under a temporary name, is not to replace ("file" or "folder"), or ""
+// when it replaces what is there: a copy with zeros where chunks are lost
+// must not destroy a whole file (an older version, or the very same
+// content), nor a folder and all it holds (--overwrite always and
+// --delete replace one in the way of a file), that the overwrite policy
+// let it replace. A file a restore left (unfinished, with its writing
+// mode, or damaged, with an mtime at or before 1970) is replaced: the new
+// copy is worth no less; so is a symlink, fifo, socket or device, which
+// holds no data to lose.
+func (rs *restorer) keepOverDamaged(of *openFile) string {
 	if !of.existed || of.tmp == of.path {
-		return false
+		return ""
 	}
 	fi, err := fsmeta.Lstat(of.path)
-	return err == nil && fi.Mode().IsRegular() && !leftByRestore(fi, of.node) && fi.ModTime().UnixNano() > 0
+	switch {
+	case err != nil:
+		return ""
+	case fi.IsDir():
+		return "folder"
+	case fi.Mode().IsRegular() && !leftByRestore(fi, of.node) && fi.ModTime().UnixNano() > 0:
+		return "file"
+	}
+	return ""
 }
 
 // keepExisting applies the overwrite policy to the file at dst, in the
