@@ -271,11 +271,13 @@ func (f *Fixture) PacksOf(rel string) []id.ID {
 			continue
 		}
 		for _, bid := range e.blobs {
-			for _, pid := range v.locs[bid][:1] {
-				if !seen[pid] {
-					seen[pid] = true
-					out = append(out, pid)
-				}
+			ps := v.locs[bid]
+			if len(ps) == 0 {
+				f.tb.Fatalf("repotest: blob %s of %s is in no index segment", bid.Short(), rel)
+			}
+			if !seen[ps[0]] {
+				seen[ps[0]] = true
+				out = append(out, ps[0])
 			}
 		}
 	}
