@@ -40,7 +40,8 @@ as a sparse file. Sockets are left out.
   cairn dump --source db latest:app.sql | psql app
   cairn dump latest /etc > etc.tar
 
-A chunk that cannot be read ends a file's dump with an error (exit 1). In an
+A chunk that cannot be read ends a file's dump with an error (exit 1) that
+says at which byte (a --target file is then not written at all). In an
 archive it is written as zeros and named in a warning, the archive goes on,
 and the exit code is 1 (a --target archive is kept).`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -107,7 +108,11 @@ and the exit code is 1 (a --target archive is kept).`,
 				return errors.New("standard output is a terminal: redirect the archive to a file or a pipe, or give --target")
 			}
 			if n.Kind == tree.KindFile && out != nil {
-				return dump.SparseFile(ctx, r, n, out.File)
+				if err := dump.SparseFile(ctx, r, n, out.File); err != nil {
+					// The target is replaced only once complete.
+					return fmt.Errorf("%s not written: %w", printablePath(target), err)
+				}
+				return nil
 			}
 			if n.Kind == tree.KindFile {
 				return dump.File(ctx, r, n, w)

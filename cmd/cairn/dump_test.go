@@ -388,8 +388,13 @@ func TestDumpTargetFailureKeepsOldFile(t *testing.T) {
 	if err := os.WriteFile(target, []byte("the old file\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, code := c.run("dump", "--target", target, "latest:"+filepath.Join(f.Source, "media/big.bin")); code != 1 {
+	_, errOut, code := c.runErr("dump", "--target", target, "latest:"+filepath.Join(f.Source, "media/big.bin"))
+	if code != 1 {
 		t.Fatalf("dump --target of a file whose pack is lost exited %d, want 1", code)
+	}
+	// Nothing of it was written: not "cut short", as on standard output.
+	if !strings.Contains(errOut, target+" not written: big.bin: cannot be read from byte ") || strings.Contains(errOut, "cut short") {
+		t.Errorf("the error should say the target was not written and where the file cannot be read:\n%s", errOut)
 	}
 	if b, err := os.ReadFile(target); err != nil || string(b) != "the old file\n" {
 		t.Errorf("the target was replaced by a failed dump: %d bytes, %v", len(b), err)

@@ -31,7 +31,9 @@ func File(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer) er
 	if n.Kind != tree.KindFile {
 		return fmt.Errorf("%s is not a file", n.Name)
 	}
-	return content(ctx, r, n, w, true, cutShort(n))
+	return content(ctx, r, n, w, true, func(off int64, size uint64, err error) error {
+		return fmt.Errorf("%s: cut short at byte %d of %d: %w", n.Name, off, n.Size, err)
+	})
 }
 
 // SparseFile writes the content of the file node n into f, which must be
@@ -43,7 +45,10 @@ func SparseFile(ctx context.Context, r *repo.Repository, n *tree.Node, f *os.Fil
 	if n.Kind != tree.KindFile {
 		return fmt.Errorf("%s is not a file", n.Name)
 	}
-	if err := content(ctx, r, n, holeSeeker{f}, true, cutShort(n)); err != nil {
+	lost := func(off int64, size uint64, err error) error {
+		return fmt.Errorf("%s: cannot be read from byte %d of %d: %w", n.Name, off, n.Size, err)
+	}
+	if err := content(ctx, r, n, holeSeeker{f}, true, lost); err != nil {
 		return err
 	}
 	return f.Truncate(int64(n.Size)) // a hole at the end
@@ -52,14 +57,6 @@ func SparseFile(ctx context.Context, r *repo.Repository, n *tree.Node, f *os.Fil
 // holeSeeker is a file that content writes holes into by seeking past
 // them.
 type holeSeeker struct{ *os.File }
-
-// cutShort is the lost of a file's dump: the first chunk that cannot be
-// read ends it, with an error that says where the output stops.
-func cutShort(n *tree.Node) func(off int64, size uint64, err error) error {
-	return func(off int64, size uint64, err error) error {
-		return fmt.Errorf("%s: cut short at byte %d of %d: %w", n.Name, off, n.Size, err)
-	}
-}
 
 // content writes n's content to w, its holes as zeros when holes is true
 // and not at all when it is false. A chunk that cannot be read is passed
