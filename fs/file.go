@@ -292,6 +292,27 @@ type readFailure struct {
 	damaged bool // damage, not an outage: each is logged
 }
 
+// maxFailures bounds the failed reads remembered as logged (fsys.seen):
+// a mount that lives for months, over a large damaged tree read whole
+// (rsync of a snapshot with lost packs), would keep one for every file
+// and pack. Past it they are forgotten: a file may be named again, none
+// goes unnamed.
+const maxFailures = 1 << 16
+
+// firstFailure says key was not logged yet, and remembers it.
+func (f *fsys) firstFailure(key readFailure) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seen[key] {
+		return false
+	}
+	if len(f.seen) >= maxFailures {
+		clear(f.seen)
+	}
+	f.seen[key] = true
+	return true
+}
+
 // readFailed logs an unreadable chunk once per file and pack (a lost pack
 // holds many chunks of a large file, each of which a reader such as rsync
 // tries), naming the file, the snapshot, the first chunk and (in err) the
@@ -301,11 +322,7 @@ func (f *fsys) readFailed(n *leafNode, chunk int, bid id.ID, err error) {
 	if loc, ok, lerr := f.r.LookupBlob(bid); lerr == nil && ok {
 		key.pack, key.chunk = loc.Pack, -1
 	}
-	f.mu.Lock()
-	logged := f.seen[key]
-	f.seen[key] = true
-	f.mu.Unlock()
-	if !logged {
+	if f.firstFailure(key) {
 		f.opt.Log("read %s (snapshot %s), chunk %d: %v", n.Path(nil), n.snap.sn.ID.Short(), chunk, err)
 	}
 }

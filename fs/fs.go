@@ -304,7 +304,7 @@ type fsys struct {
 	vino  map[string]uint64    // inode numbers of the virtual entries, by key
 	voff  map[uint64]string    // listing offsets of the virtual entries -> their names
 	snaps map[id.ID]*snapState // per snapshot: its root and hardlink groups
-	seen  map[readFailure]bool // reads already logged as failed
+	seen  map[readFailure]bool // reads already logged as failed (at most maxFailures)
 	warns map[string]bool      // refresh problems already logged
 
 	refreshMu sync.Mutex // one refresh at a time, so an older listing never replaces a newer one
