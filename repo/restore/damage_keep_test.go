@@ -117,3 +117,30 @@ func TestDamagedCopyKeepsFolderInTheWay(t *testing.T) {
 		}
 	}
 }
+
+// A file a killed restore left at its name (cut short, with its writing
+// mode, newer than the snapshot's copy) is no file of the user's to keep:
+// a damaged copy replaces it, as an intact one does.
+func TestDamagedCopyReplacesKilledRestoresFile(t *testing.T) {
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("doc "), 100<<10)
+	f := newDamageFixture(t, map[string][]byte{"doc.bin": data})
+	n := f.node(t, "doc.bin")
+	f.damage(t, n.Content[0].ID)
+	dst := t.TempDir()
+	p := filepath.Join(dst, "doc.bin")
+	if err := os.WriteFile(p, data[:1000], 0o200); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o200) // whatever the umask
+	var warned []string
+	_, err := restore.Run(ctx, f.r, f.res.Snapshot, f.src, restore.Options{Target: dst, SkipOwner: os.Geteuid() != 0,
+		Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }})
+	all := strings.Join(warned, "\n")
+	if !errors.Is(err, restore.ErrIncomplete) || !strings.Contains(all, "left as zeros") || strings.Contains(all, "kept the") {
+		t.Fatalf("restore over a killed restore's file, with a damaged copy: %v\n%s", err, all)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Size() != int64(len(data)) || fi.Mode().Perm() == 0o200 {
+		t.Fatalf("the killed restore's file was not replaced by the damaged copy: %v %v", fi, err)
+	}
+}
