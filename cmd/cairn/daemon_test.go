@@ -65,7 +65,9 @@ func startDaemon(t *testing.T, c *cli, cfgPath, sock string, env ...string) *dae
 func launchDaemon(t *testing.T, cmd *exec.Cmd, sock string) *daemonProc {
 	t.Helper()
 	d := &daemonProc{t: t, cmd: cmd, log: &syncBuffer{}, sock: sock, done: make(chan struct{})}
-	d.cmd.Stderr, d.cmd.Stdout = d.log, d.log
+	if d.cmd.Stderr == nil { // else the test reads it
+		d.cmd.Stderr, d.cmd.Stdout = d.log, d.log
+	}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

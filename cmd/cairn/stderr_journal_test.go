@@ -15,7 +15,7 @@ import (
 // stream is cairn's stderr, journal journald's end; c's commands get the
 // JOURNAL_STREAM that names stream.
 func journalPair(t *testing.T, c *cli) (journal, stream *os.File) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

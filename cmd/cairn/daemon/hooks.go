@@ -30,8 +30,7 @@ func runHook(ctx context.Context, h Hook, env []string, logf func(string, ...any
 	cmd.Env = append(os.Environ(), env...)
 	out := &lineLogger{logf: logf, prefix: what + ": "}
 	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
-	out.flush()
+	err := runLogged(cmd, out)
 	switch {
 	case err == nil:
 		return nil
@@ -59,6 +58,41 @@ func groupCommand(ctx context.Context, argv []string) *exec.Cmd {
 	return cmd
 }
 
+// startLogged starts cmd, whose stderr (and stdout, when the same) is
+// out, through a JournalRelay when the daemon's stderr is the journal, so
+// that the "<N>" levels of a systemd-aware command reach it. The returned
+// wait waits for cmd and for its output to be logged; a command that
+// succeeded but left a process holding its output gets exec.ErrWaitDelay
+// after hookWaitDelay.
+func startLogged(cmd *exec.Cmd, out *lineLogger) (wait func() error, err error) {
+	relay := NewJournalRelay(cmd, out)
+	out.levels = relay != nil
+	err = cmd.Start()
+	if relay != nil {
+		relay.Started(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		err := cmd.Wait()
+		if relay != nil && !relay.Wait(hookWaitDelay) && err == nil {
+			err = exec.ErrWaitDelay
+		}
+		out.flush()
+		return err
+	}, nil
+}
+
+// runLogged runs cmd as startLogged does.
+func runLogged(cmd *exec.Cmd, out *lineLogger) error {
+	wait, err := startLogged(cmd, out)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
 // hookWaitDelay is how long a command's output is still read after it
 // exited (tests shorten it).
 var hookWaitDelay = 5 * time.Second
@@ -75,6 +109,10 @@ type lineLogger struct {
 	buf     []byte
 	logged  int   // bytes sent to the log
 	dropped int64 // bytes past maxLogged, not logged
+	// levels: the log is the journal and the child was told so; a
+	// line's "<N>" priority prefix is moved before prefix, where
+	// journald reads it.
+	levels bool
 }
 
 var _ io.Writer = (*lineLogger)(nil)
@@ -107,7 +145,11 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 }
 
 func (l *lineLogger) emit(line []byte) {
-	l.logf("%s%s", l.prefix, line)
+	if l.levels && len(line) >= 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>' {
+		l.logf("%s%s%s", line[:3], l.prefix, line[3:])
+	} else {
+		l.logf("%s%s", l.prefix, line)
+	}
 	l.logged += len(line) + 1
 }
 

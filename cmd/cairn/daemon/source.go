@@ -194,19 +194,29 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, w *w
 	defer lock.Unlock()
 
 	var child *exec.Cmd
+	var waitChild func() error
 	if len(src.Command) > 0 {
 		child = groupCommand(lock.Context(), src.Command)
-		child.Stderr = &lineLogger{logf: d.logf, prefix: "source " + src.Name + ": command: "}
+		logger := &lineLogger{logf: d.logf, prefix: "source " + src.Name + ": command: "}
+		child.Stderr = logger
 		out, err := child.StdoutPipe()
 		if err != nil {
 			return nil, err
 		}
-		if err := child.Start(); err != nil {
+		if waitChild, err = startLogged(child, logger); err != nil {
 			return nil, fmt.Errorf("start %s: %w", src.Command[0], err)
 		}
 		opt.Stdin, opt.StdinName = out, src.StdinName
 		opt.BeforeCommit = func() error {
-			if err := child.Wait(); err != nil {
+			err := waitChild()
+			if errors.Is(err, exec.ErrWaitDelay) {
+				// It succeeded, and its output was all read; what
+				// it left behind holding its stderr is no reason to
+				// lose the dump (as with ingest --stdin-from-command).
+				d.logf("source %s: command: exited, leaving a process that holds its stderr; no longer logging it", src.Name)
+				err = nil
+			}
+			if err != nil {
 				return fmt.Errorf("command %s failed (%v): no snapshot written", ShellWords(src.Command), err)
 			}
 			return nil
@@ -217,7 +227,7 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, w *w
 	res, err := ingest.Run(lock.Context(), d.r, opt)
 	if child != nil && child.ProcessState == nil {
 		syscallKillGroup(child)
-		child.Wait()
+		waitChild()
 	}
 	if err != nil {
 		if errors.Is(err, ingest.ErrInterrupted) && d.work.Err() != nil {
