@@ -8,13 +8,71 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/diff"
 	"github.com/cairn-backup/cairn/repo/tree"
 )
+
+// liveRoot returns the absolute path diff --live compares, checked before
+// the repository is opened: a PATH that is not there would otherwise be
+// compared as an empty folder, or named only by the snapshot search or an
+// lstat error, after a header. PATH is taken as lstat takes it (a symlink
+// is compared as a symlink, even a broken one), except that a trailing /
+// asks for a folder, through a symlink, as the shell, ls and rsync read
+// it: "home/" where home links to /srv/home compares /srv/home.
+func liveRoot(live string) (string, error) {
+	dir, err := filepath.Abs(live)
+	if err != nil {
+		return "", err
+	}
+	follow := strings.HasSuffix(live, "/")
+	stat := os.Lstat
+	if follow {
+		stat = os.Stat
+	}
+	fi, err := stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if lfi, lerr := os.Lstat(dir); lerr == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+			to, _ := os.Readlink(dir)
+			return "", fmt.Errorf("--live %s: a symlink to %s, which is not there: nothing to compare the snapshot with", printablePath(live), printablePath(to))
+		}
+		return "", fmt.Errorf("--live %s: no such folder: nothing to compare the snapshot with", printablePath(dir))
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once
+		}
+		return "", fmt.Errorf("--live %s: %w", printablePath(dir), err)
+	case follow && !fi.IsDir():
+		return "", fmt.Errorf("--live %s: not a folder (%s): leave out the trailing / to compare it", printablePath(live), fileKind(fi.Mode()))
+	case follow:
+		return filepath.EvalSymlinks(dir)
+	}
+	return dir, nil
+}
+
+// fileKind names a file's type for a message.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a file"
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	case m&fs.ModeNamedPipe != 0:
+		return "a fifo"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
 
 func newDiffCommand(g *globals) *cobra.Command {
 	var f filterFlags
@@ -43,7 +101,9 @@ path is the new side's name.
 With --live DIR the snapshot (at PATH, by default at DIR's absolute path) is
 compared with the files in DIR. Their content is not read: a file counts as
 changed when its size or mtime differs. A DIR that does not exist is an
-error (exit 1), said before the repository is opened.
+error (exit 1), said before the repository is opened. DIR may be a single
+file; a symlink is compared as a symlink, unless DIR ends with "/", which
+means the folder it points to (as for ls and rsync).
 
 The byte counts mean the same in both modes and are file sizes, not stored
 data:
@@ -81,18 +141,8 @@ is taken from the current folder, as ingest takes it.`,
 				// be compared as an empty folder, or named only by the
 				// snapshot search or an lstat error, after a header.
 				var err error
-				if dir, err = filepath.Abs(live); err != nil {
+				if dir, err = liveRoot(live); err != nil {
 					return err
-				}
-				if _, err := os.Lstat(dir); err != nil {
-					if errors.Is(err, os.ErrNotExist) {
-						return fmt.Errorf("--live %s: no such folder: nothing to compare the snapshot with", printablePath(dir))
-					}
-					var pe *fs.PathError
-					if errors.As(err, &pe) {
-						err = pe.Err // the path is said once
-					}
-					return fmt.Errorf("--live %s: %w", printablePath(dir), err)
 				}
 			}
 			r, _, release, err := g.openReading(ctx, "diff")
@@ -102,6 +152,10 @@ is taken from the current folder, as ingest takes it.`,
 			defer release()
 			a, pathA, err := g.findSnapshot(ctx, r, args[0], f, dir)
 			if err != nil {
+				if to, lerr := os.Readlink(dir); lerr == nil && live != "" && errors.Is(err, repo.ErrNotFound) {
+					// The user likely meant the folder it points to.
+					return fmt.Errorf("%w\n(--live %s is a symlink, to %s, compared as one: end it with / to compare what it points to)", err, printablePath(live), printablePath(to))
+				}
 				return err
 			}
 			w := bufio.NewWriter(stdout)
