@@ -110,7 +110,7 @@ func (rs *restorer) takeAsSnapshots(dst string, n *tree.Node, fi os.FileInfo) {
 		return
 	}
 	if n.Kind == tree.KindSymlink {
-		// sameEntry read its target, and readlink moves a symlink's
+		// sameEntry may have read its target, and readlink moves a symlink's
 		// atime (relatime does once its ctime is past the atime, as
 		// after any restore): judged by decide's lstat, taken before,
 		// it would be left with the time of this re-run. One taken
@@ -281,6 +281,13 @@ func (rs *restorer) sameFile(dst string, fi os.FileInfo, n *tree.Node, seen bool
 
 // sameEntry says whether fi at dst is of n's kind with n's size and mtime
 // (a regular file), target (a symlink) or number (a device).
+//
+// A symlink with n's target's length and n's mtime and atime, to the
+// nanosecond, is taken as n's without reading its target, as a regular
+// file is by its size and mtime: changing a symlink's target makes a new
+// one, with new times. Reading it would move its atime (relatime does,
+// its ctime being later than the snapshot's atime), and takeAsSnapshots
+// would set that back, moving its ctime at every re-run of a restore.
 func sameEntry(dst string, fi os.FileInfo, st *syscall.Stat_t, n *tree.Node) bool {
 	switch t := st.Mode & unix.S_IFMT; n.Kind {
 	case tree.KindFile:
@@ -288,6 +295,9 @@ func sameEntry(dst string, fi os.FileInfo, st *syscall.Stat_t, n *tree.Node) boo
 	case tree.KindSymlink:
 		if t != unix.S_IFLNK || fi.Size() != int64(len(n.LinkTarget)) {
 			return false
+		}
+		if st.Mtim.Nano() == n.MTime && st.Atim.Nano() == n.ATime {
+			return true
 		}
 		target, err := fsmeta.Readlink(dst)
 		return err == nil && target == n.LinkTarget
