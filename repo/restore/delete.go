@@ -52,10 +52,7 @@ func (rs *restorer) deletePass(root *tree.Node, rel string) {
 		}
 	}
 	flags := rs.openFlags(rel) | unix.O_DIRECTORY | unix.O_CLOEXEC
-	fd, err := fsmeta.Open(rs.base, flags, 0)
-	if errors.Is(err, unix.EPERM) && flags&unix.O_NOATIME != 0 {
-		fd, err = fsmeta.Open(rs.base, flags&^unix.O_NOATIME, 0)
-	}
+	fd, err := noatime(flags, func(flags int) (int, error) { return fsmeta.Open(rs.base, flags, 0) })
 	if err != nil {
 		if !(rs.opt.DryRun && errors.Is(err, unix.ENOENT)) {
 			rs.warn(rs.base, fmt.Errorf("delete what the snapshot lacks: %w", err))
@@ -414,19 +411,29 @@ func (rs *restorer) relOf(dst string) string {
 }
 
 // openat is openat(2), tried again when interrupted, and without
-// O_NOATIME when the kernel refuses it (EPERM: neither the file's owner
-// nor root).
+// O_NOATIME when the kernel refuses it (see noatime).
 func openat(dirfd int, name string, flags int) (int, error) {
-	for {
-		fd, err := unix.Openat(dirfd, name, flags, 0)
-		if err == unix.EPERM && flags&unix.O_NOATIME != 0 {
-			flags &^= unix.O_NOATIME
-			continue
+	return noatime(flags, func(flags int) (int, error) {
+		for {
+			fd, err := unix.Openat(dirfd, name, flags, 0)
+			if err != unix.EINTR {
+				return fd, err
+			}
 		}
-		if err != unix.EINTR {
-			return fd, err
-		}
+	})
+}
+
+// noatime calls open with flags and, when they hold O_NOATIME and the
+// kernel refuses it (EPERM: neither the file's owner nor root), again
+// without it. A folder the restore gave the snapshot's atime is read
+// without moving it where permitted: one whose reading moved it would
+// have its metadata set again, its ctime moved, on every re-run.
+func noatime(flags int, open func(flags int) (int, error)) (int, error) {
+	fd, err := open(flags)
+	if errors.Is(err, unix.EPERM) && flags&unix.O_NOATIME != 0 {
+		fd, err = open(flags &^ unix.O_NOATIME)
 	}
+	return fd, err
 }
 
 // clearFlagsAt clears the immutable and append-only flags of the regular

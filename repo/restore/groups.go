@@ -6,7 +6,6 @@ package restore
 // inside the target.
 
 import (
-	"errors"
 	"os"
 	"path"
 	"path/filepath"
@@ -117,11 +116,9 @@ func (rs *restorer) openBelowTarget(top int, dir string) (int, error) {
 		return -1, unix.EXDEV
 	}
 	// Without moving its atime where permitted, as dropPartials.
-	fd, err := fsmeta.OpenBeneath(top, rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME|unix.O_CLOEXEC)
-	if errors.Is(err, unix.EPERM) {
-		fd, err = fsmeta.OpenBeneath(top, rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
-	}
-	return fd, err
+	return noatime(unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME|unix.O_CLOEXEC, func(flags int) (int, error) {
+		return fsmeta.OpenBeneath(top, rel, flags)
+	})
 }
 
 // listed is the set of names in the folder open at fd, whose device and

@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -80,10 +79,9 @@ func (rs *restorer) dropPartials(dir string, files []*tree.Node) {
 		// the folder's metadata is compared with the snapshot's once
 		// its contents are done, and a re-run that read it would set
 		// the metadata of every folder again.
-		fd, err = fsmeta.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
-		if errors.Is(err, unix.EPERM) {
-			fd, err = fsmeta.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		}
+		fd, err = noatime(unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME|unix.O_CLOEXEC, func(flags int) (int, error) {
+			return fsmeta.Open(dir, flags, 0)
+		})
 	}
 	if err != nil {
 		return // the restore itself says what is wrong with dir
