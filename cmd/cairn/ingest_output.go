@@ -143,6 +143,7 @@ func (o *ingestOutput) summary(sid, parent id.ID, s *repo.Summary) error {
 			"data_blobs": s.DataBlobs, "tree_blobs": s.TreeBlobs, "data_added": s.DataAdded, "data_added_packed": s.DataAddedStored,
 			"total_files_processed": s.TotalFiles, "total_bytes_processed": s.TotalBytes,
 			"total_duration": s.End.Sub(s.Start).Seconds(), "files_unreadable": s.FilesUnreadable,
+			"backup_start": s.Start, "backup_end": s.End,
 		}
 		if o.dryRun || o.skipped {
 			delete(m, "snapshot_id")

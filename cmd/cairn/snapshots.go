@@ -65,15 +65,36 @@ type snapshotJSON struct {
 	GID        uint32 `json:"gid"`
 	// Excludes and IExcludes are the ingest's patterns: what they match
 	// was never backed up, and restore --delete keeps it.
-	Excludes  []string      `json:"excludes,omitempty"`
-	IExcludes []string      `json:"iexcludes,omitempty"`
-	Summary   *repo.Summary `json:"summary,omitempty"`
+	Excludes  []string     `json:"excludes,omitempty"`
+	IExcludes []string     `json:"iexcludes,omitempty"`
+	Summary   *summaryJSON `json:"summary,omitempty"`
+}
+
+// summaryJSON is a snapshot's summary as --json prints it: the stored
+// fields, and under restic's names (since 0.17) those it names otherwise,
+// which scripts written for restic read.
+type summaryJSON struct {
+	*repo.Summary
+	BackupStart         time.Time `json:"backup_start"`
+	BackupEnd           time.Time `json:"backup_end"`
+	FilesUnmodified     int64     `json:"files_unmodified"`
+	DirsUnmodified      int64     `json:"dirs_unmodified"`
+	TotalFilesProcessed int64     `json:"total_files_processed"`
+	TotalBytesProcessed int64     `json:"total_bytes_processed"`
+}
+
+func toSummaryJSON(s *repo.Summary) *summaryJSON {
+	if s == nil {
+		return nil
+	}
+	return &summaryJSON{Summary: s, BackupStart: s.Start, BackupEnd: s.End, FilesUnmodified: s.FilesUnchanged,
+		DirsUnmodified: s.DirsUnchanged, TotalFilesProcessed: s.TotalFiles, TotalBytesProcessed: s.TotalBytes}
 }
 
 func toJSON(sn *repo.Snapshot) snapshotJSON {
 	j := snapshotJSON{ID: sn.ID.String(), ShortID: sn.ID.Short(), Time: sn.Time, Host: sn.Host, Hostname: sn.Host, Source: sn.Source,
 		Paths: sn.Paths, Tags: sn.Tags, Tree: sn.Tree.String(), Username: sn.Username, UID: sn.UID, GID: sn.GID,
-		Excludes: sn.Excludes, IExcludes: sn.IExcludes, Summary: sn.Summary}
+		Excludes: sn.Excludes, IExcludes: sn.IExcludes, Summary: toSummaryJSON(sn.Summary)}
 	if sn.Parent != nil {
 		j.Parent = sn.Parent.String()
 	}
