@@ -42,6 +42,8 @@ sources:
       - command: "%s"
   - name: left
     command: "sleep 30 >/dev/null & echo data"
+  - name: bad
+    command: "echo data; exit 2"
 `, c.repoDir(), envValue(c.env, "CAIRN_PASSWORD_FILE"), envValue(c.env, "CAIRN_CACHE_DIR"), sock, says("dump"), says("hook"))), 0o600)
 	c.env = append(c.env, "CAIRN_SOCKET="+sock)
 
@@ -59,6 +61,11 @@ sources:
 	if out, code := c.run("run", "left"); code != 0 {
 		t.Errorf("cairn run left: exit %d: %s", code, out)
 	}
+	// A failure is logged at the journal's err level, so that
+	// journalctl -p err finds it.
+	if _, code := c.run("run", "bad"); code != 1 {
+		t.Errorf("cairn run bad: exit %d, want 1", code)
+	}
 	if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM", code)
 	}
@@ -72,6 +79,7 @@ sources:
 		"\n<4>source db: before hook 1: hook: a warning\n",
 		"\n<4>source db: command: dump: a warning\n",
 		"\nsource db: command: no newline\n",
+		"\n<3>source bad: failure after ",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the journal's stream did not receive %q:\n%s", want[1:], got)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 	"github.com/cairn-backup/cairn/cmd/cairn/daemon/metrics"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/id"
@@ -85,7 +86,7 @@ func (o *ingestOutput) warn(path, msg string) {
 	if o.g.json {
 		printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": msg}, "during": "archival", "item": path})
 	} else {
-		fmt.Fprintf(os.Stderr, "cairn: cannot read %s: %s\n", path, msg)
+		fmt.Fprintf(os.Stderr, "%scairn: cannot read %s: %s\n", daemon.Level(daemon.LevelWarning), path, msg)
 	}
 }
 
@@ -109,7 +110,7 @@ func (o *ingestOutput) notice(path, msg string) {
 	if o.g.json {
 		printJSONTo(os.Stderr, map[string]any{"message_type": "warning", "message": msg, "during": "archival", "item": path})
 	} else {
-		fmt.Fprintf(os.Stderr, "cairn: warning: %s: %s\n", path, msg)
+		fmt.Fprintf(os.Stderr, "%scairn: warning: %s: %s\n", daemon.Level(daemon.LevelWarning), path, msg)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 	"github.com/cairn-backup/cairn/repo"
 )
 
@@ -102,7 +103,13 @@ func main() {
 			if g.json || (flagsUnparsed(cmd, err) && jsonAsked(os.Args[1:])) {
 				printJSONError(err, code)
 			} else {
-				fmt.Fprintf(os.Stderr, "cairn: %v\n", err)
+				// "journalctl -p warning" finds a failed backup, and
+				// exit 3's unreadable files.
+				level := daemon.LevelErr
+				if code == exitPartial {
+					level = daemon.LevelWarning
+				}
+				fmt.Fprintf(os.Stderr, "%scairn: %v\n", daemon.Level(level), err)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/cmd/cairn/daemon"
 	"github.com/cairn-backup/cairn/repo"
 )
 
@@ -186,5 +187,5 @@ func (g *globals) warnf(format string, args ...any) {
 		printJSONTo(os.Stderr, map[string]any{"message_type": "warning", "message": msg})
 		return
 	}
-	fmt.Fprintln(os.Stderr, "cairn: "+msg)
+	fmt.Fprintln(os.Stderr, daemon.Level(daemon.LevelWarning)+"cairn: "+msg)
 }

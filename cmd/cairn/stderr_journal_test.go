@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +94,43 @@ func TestStdinCommandJournalGone(t *testing.T) {
 	}
 	if got := c.ok("dump", "latest", "x"); got != "data\n" {
 		t.Errorf("the snapshot holds %q, want the command's output", got)
+	}
+}
+
+// When cairn's stderr is the journal's stream, what asks for attention
+// carries a "<N>" priority prefix, so that `journalctl -p warning` (or a
+// unit's OnFailure= mail that shows it) finds it: a file it cannot read
+// and exit 3 at warning, a failure at err. Everything else keeps the
+// unit's default level; on any other stderr no prefix is written.
+func TestJournalLevels(t *testing.T) {
+	c := newCLI(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	gone := filepath.Join(src, "gone")
+	journal, stream := journalPair(t, c)
+	defer journal.Close()
+	for _, args := range [][]string{
+		{"ingest", "-q", src, gone},
+		{"ingest", "-q", "--stdin-from-command", "--stdin-name", "x", "--", "false"},
+	} {
+		cmd := c.cmd(args...)
+		cmd.Stderr = stream
+		cmd.Run()
+	}
+	stream.Close()
+	var b bytes.Buffer
+	b.ReadFrom(journal)
+	for _, want := range []string{
+		"<4>cairn: cannot read " + gone,
+		"<4>cairn: snapshot ", // saved, but 1 path could not be read: exit 3
+		"<3>cairn: command false failed",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the journal's stream received %q, want a line starting %q", b.String(), want)
+		}
+	}
+	c.env = c.env[:len(c.env)-1] // JOURNAL_STREAM
+	if out, _ := c.run("ingest", "-q", gone); strings.Contains(out, "<") {
+		t.Errorf("not under the journal: %q", out)
 	}
 }

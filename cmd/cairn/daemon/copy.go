@@ -36,8 +36,8 @@ func (d *Daemon) copySource(ctx context.Context, cfg *Config, src Source) []Copy
 		res.Duration = res.End.Sub(res.Start).Seconds()
 		if err != nil {
 			res.Outcome, res.Error = OutcomeFailure, err.Error()
-			d.logf("%s: failure after %.1fs (%s copied, %s added; the next run tries again): %v",
-				what, res.Duration, plural(res.Copied, "snapshot"), plural(res.AddedBytes, "byte"), err)
+			d.logf("%s%s: failure after %.1fs (%s copied, %s added; the next run tries again): %v",
+				Level(LevelErr), what, res.Duration, plural(res.Copied, "snapshot"), plural(res.AddedBytes, "byte"), err)
 		} else {
 			res.Outcome = OutcomeSuccess
 			d.logf("%s: success after %.1fs: %s copied, %s added", what, res.Duration, plural(res.Copied, "snapshot"), plural(res.AddedBytes, "byte"))

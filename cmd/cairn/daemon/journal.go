@@ -25,6 +25,24 @@ func StderrIsJournal() bool {
 	return js == fmt.Sprintf("%d:%d", st.Dev, st.Ino)
 }
 
+// Priority levels of the journal's "<N>" line prefixes.
+const (
+	LevelErr     = 3
+	LevelWarning = 4
+)
+
+// Level returns the "<N>" prefix that gives a line written to stderr
+// the journal priority n when stderr is the journal's stream (journald
+// reads it, as SyslogLevelPrefix= is by default), and "" otherwise. Only
+// what asks for attention is marked: everything else keeps the unit's
+// default level.
+func Level(n int) string {
+	if !StderrIsJournal() {
+		return ""
+	}
+	return fmt.Sprintf("<%d>", n)
+}
+
 // JournalRelay carries a child's stderr to a writer through a pipe of our
 // own, and sets the child's JOURNAL_STREAM to that pipe: a program that
 // checks JOURNAL_STREAM against its stderr, as systemd-aware ones do,

@@ -338,7 +338,7 @@ func (d *Daemon) clientIngest(ctx context.Context, ir IngestRequest, body *bufio
 		if errors.Is(err, ingest.ErrInterrupted) && ctx.Err() == nil && lock.Context().Err() != nil {
 			return nil, fmt.Errorf("lock lost: %w", lock.Check())
 		}
-		d.logf("client ingest failed after %.1fs: %v", time.Since(start).Seconds(), err)
+		d.logf("%sclient ingest failed after %.1fs: %v", Level(LevelErr), time.Since(start).Seconds(), err)
 		return nil, err
 	}
 	sn := res.Snapshot

@@ -125,19 +125,23 @@ func (d *Daemon) runSource(ctx context.Context, src Source, w *watch) RunResult 
 	hookCtx := context.WithoutCancel(ctx)
 	for i, h := range src.After {
 		if herr := runHook(hookCtx, h, env, d.logf, fmt.Sprintf("source %s: after hook %d", src.Name, i+1)); herr != nil {
-			d.logf("source %s: after hook %d failed: %v", src.Name, i+1, herr)
+			d.logf("%ssource %s: after hook %d failed: %v", Level(LevelErr), src.Name, i+1, herr)
 		}
 	}
 	switch {
 	case res.Outcome == OutcomeFailure:
 		d.ping(pingURL, "/fail")
-		d.logf("source %s: failure after %.1fs: %s", src.Name, res.Duration, res.Error)
+		d.logf("%ssource %s: failure after %.1fs: %s", Level(LevelErr), src.Name, res.Duration, res.Error)
 	case skipped != nil:
 		d.ping(pingURL, "")
 		d.logf("source %s: %s after %.1fs: nothing changed since snapshot %s, none written", src.Name, res.Outcome, res.Duration, skipped.Parent.Short())
 	default:
 		d.ping(pingURL, "")
-		d.logf("source %s: %s after %.1fs: snapshot %s, %s added", src.Name, res.Outcome, res.Duration, sn.ID.Short(), plural(res.AddedBytes, "byte"))
+		level := ""
+		if res.Outcome == OutcomePartial {
+			level = Level(LevelWarning)
+		}
+		d.logf("%ssource %s: %s after %.1fs: snapshot %s, %s added", level, src.Name, res.Outcome, res.Duration, sn.ID.Short(), plural(res.AddedBytes, "byte"))
 	}
 	// A run a reload removed its source during records nothing: its
 	// series are gone with it.
@@ -183,7 +187,7 @@ func (d *Daemon) ingestSource(ctx context.Context, cfg *Config, src Source, w *w
 	var unreadable atomic.Int64
 	opt.Warn = func(path string, err error) {
 		unreadable.Add(1)
-		d.logf("source %s: cannot read %s: %v", src.Name, path, err)
+		d.logf("%ssource %s: cannot read %s: %v", Level(LevelWarning), src.Name, path, err)
 		w.onWarn(path, err.Error())
 	}
 
