@@ -288,6 +288,12 @@ func (rs *restorer) sameFile(dst string, fi os.FileInfo, n *tree.Node, seen bool
 // one, with new times. Reading it would move its atime (relatime does,
 // its ctime being later than the snapshot's atime), and takeAsSnapshots
 // would set that back, moving its ctime at every re-run of a restore.
+// Only one of the snapshot's owner or ours, as a restore leaves it: times
+// are anyone's to set on their own symlink, and one another user planted
+// with the snapshot's times and another target of the same length (in a
+// folder they may write to) would be kept, and given the snapshot's
+// owner, where the snapshot's target belongs (as sameFile does not keep
+// another user's regular file).
 func sameEntry(dst string, fi os.FileInfo, st *syscall.Stat_t, n *tree.Node) bool {
 	switch t := st.Mode & unix.S_IFMT; n.Kind {
 	case tree.KindFile:
@@ -296,7 +302,7 @@ func sameEntry(dst string, fi os.FileInfo, st *syscall.Stat_t, n *tree.Node) boo
 		if t != unix.S_IFLNK || fi.Size() != int64(len(n.LinkTarget)) {
 			return false
 		}
-		if st.Mtim.Nano() == n.MTime && st.Atim.Nano() == n.ATime {
+		if st.Mtim.Nano() == n.MTime && st.Atim.Nano() == n.ATime && (st.Uid == n.UID || st.Uid == uint32(os.Geteuid())) {
 			return true
 		}
 		target, err := fsmeta.Readlink(dst)

@@ -40,11 +40,13 @@ func TestRerunKeepsSameSpecialFiles(t *testing.T) {
 	link.LinkTarget = "some/where"
 	moved := node("moved", tree.KindSymlink)
 	moved.LinkTarget = "there"
+	planted := node("planted", tree.KindSymlink)
+	planted.LinkTarget = "some/where"
 	dev := node("dev", tree.KindCharDev)
 	dev.DevMajor, dev.DevMinor = 1, 3
 	otherDev := node("otherdev", tree.KindCharDev)
 	otherDev.DevMajor, otherDev.DevMinor = 1, 5
-	nodes := []*tree.Node{link, moved, node("fifo", tree.KindFIFO), node("sock", tree.KindSocket), dev, otherDev, node("kind", tree.KindFIFO)}
+	nodes := []*tree.Node{link, moved, planted, node("fifo", tree.KindFIFO), node("sock", tree.KindSocket), dev, otherDev, node("kind", tree.KindFIFO)}
 	tree.Sort(nodes)
 	tid, err := s.SaveTree(nodes)
 	if err != nil {
@@ -101,6 +103,14 @@ func TestRerunKeepsSameSpecialFiles(t *testing.T) {
 	// Older than the snapshot: if-changed replaces what differs (a
 	// newer one it would keep, as with files).
 	past := unix.NsecToTimespec(mt - int64(time.Hour))
+	// Another user's symlink, to a target of the same length, with the
+	// snapshot's times (anyone may set their own symlink's): not taken
+	// for the snapshot's by its times, but read and replaced.
+	must(os.Remove(filepath.Join(dir, "planted")))
+	must(os.Symlink("some/thing", filepath.Join(dir, "planted")))
+	must(os.Lchown(filepath.Join(dir, "planted"), 1234, 1234))
+	snapTime := unix.NsecToTimespec(mt)
+	must(unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(dir, "planted"), []unix.Timespec{snapTime, snapTime}, unix.AT_SYMLINK_NOFOLLOW))
 	for _, name := range []string{"moved", "otherdev", "kind"} {
 		must(unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(dir, name), []unix.Timespec{past, past}, unix.AT_SYMLINK_NOFOLLOW))
 	}
@@ -108,7 +118,7 @@ func TestRerunKeepsSameSpecialFiles(t *testing.T) {
 	got := run()
 	for name, want := range map[string]restore.Action{
 		"link": restore.Unchanged, "fifo": restore.Unchanged, "sock": restore.Unchanged, "dev": restore.Unchanged,
-		"moved": restore.Updated, "otherdev": restore.Updated, "kind": restore.Updated,
+		"moved": restore.Updated, "planted": restore.Updated, "otherdev": restore.Updated, "kind": restore.Updated,
 	} {
 		if got[name] != want {
 			t.Errorf("%s: %s, want %s", name, got[name], want)
@@ -128,6 +138,9 @@ func TestRerunKeepsSameSpecialFiles(t *testing.T) {
 	}
 	if target, _ := os.Readlink(filepath.Join(dir, "moved")); target != "there" {
 		t.Errorf("moved: points to %q, want the snapshot's %q", target, "there")
+	}
+	if target, _ := os.Readlink(filepath.Join(dir, "planted")); target != "some/where" {
+		t.Errorf("planted: points to %q, want the snapshot's %q", target, "some/where")
 	}
 	var st unix.Stat_t
 	must(unix.Lstat(filepath.Join(dir, "otherdev"), &st))
