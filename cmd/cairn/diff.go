@@ -52,7 +52,13 @@ func liveRoot(live string) (string, error) {
 	case follow && !fi.IsDir():
 		return "", fmt.Errorf("--live %s: not a folder (%s): leave out the trailing / to compare it", printablePath(live), fileKind(fi.Mode()))
 	case follow:
-		return filepath.EvalSymlinks(dir)
+		// Only a symlink is followed, as ingest's AbsPath follows
+		// one: a folder's own path, as typed (and tab-completed, with
+		// its /), is where a snapshot of it holds it, though a folder
+		// above it may be a symlink.
+		if lfi, err := os.Lstat(dir); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+			return filepath.EvalSymlinks(dir)
+		}
 	}
 	return dir, nil
 }
