@@ -109,7 +109,7 @@ func main() {
 				if code == exitPartial {
 					level = daemon.LevelWarning
 				}
-				fmt.Fprintf(os.Stderr, "%scairn: %v\n", daemon.Level(level), err)
+				fmt.Fprintln(os.Stderr, daemon.Leveled(level, "cairn: "+err.Error()))
 			}
 		}
 	}

@@ -187,5 +187,5 @@ func (g *globals) warnf(format string, args ...any) {
 		printJSONTo(os.Stderr, map[string]any{"message_type": "warning", "message": msg})
 		return
 	}
-	fmt.Fprintln(os.Stderr, daemon.Level(daemon.LevelWarning)+"cairn: "+msg)
+	fmt.Fprintln(os.Stderr, daemon.Leveled(daemon.LevelWarning, "cairn: "+msg))
 }

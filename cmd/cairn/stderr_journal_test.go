@@ -107,11 +107,15 @@ func TestJournalLevels(t *testing.T) {
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
 	gone := filepath.Join(src, "gone")
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(src, link)
 	journal, stream := journalPair(t, c)
 	defer journal.Close()
 	for _, args := range [][]string{
 		{"ingest", "-q", src, gone},
 		{"ingest", "-q", "--stdin-from-command", "--stdin-name", "x", "--", "false"},
+		// An error of two lines, the second its advice.
+		{"diff", "latest", "--live", link},
 	} {
 		cmd := c.cmd(args...)
 		cmd.Stderr = stream
@@ -124,6 +128,7 @@ func TestJournalLevels(t *testing.T) {
 		"<4>cairn: cannot read " + gone,
 		"<4>cairn: snapshot ", // saved, but 1 path could not be read: exit 3
 		"<3>cairn: command false failed",
+		"\n<3>(--live " + link + " is a symlink", // the advice too
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the journal's stream received %q, want a line starting %q", b.String(), want)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -41,6 +42,19 @@ func Level(n int) string {
 		return ""
 	}
 	return fmt.Sprintf("<%d>", n)
+}
+
+// Leveled is msg (without its final newline) with Level(n) before each
+// of its lines: journald takes every line as an entry of its own, and the
+// lines after a message's first (an error's advice on what to do) would
+// otherwise land at the unit's default level, apart from the line they
+// explain. It is msg itself when stderr is not the journal.
+func Leveled(n int, msg string) string {
+	p := Level(n)
+	if p == "" {
+		return msg
+	}
+	return p + strings.ReplaceAll(msg, "\n", "\n"+p)
 }
 
 // JournalRelay carries a child's stderr to a writer through a pipe of our
