@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,4 +200,31 @@ func paramOf(name string, stack []ast.Node) (string, int) {
 		}
 	}
 	return "", 0
+}
+
+// TestReadmeListsSummaryNames: the names a snapshot's --json summary adds
+// for scripts written for restic (summaryJSON's own fields) are named in
+// the README's --json paragraph, beside the stored names they repeat.
+func TestReadmeListsSummaryNames(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	para := ""
+	for _, p := range strings.Split(string(b), "\n- ") {
+		if strings.HasPrefix(p, "`--json` prints one JSON object per line") {
+			para = p
+		}
+	}
+	ty := reflect.TypeOf(summaryJSON{})
+	for i := 0; i < ty.NumField(); i++ {
+		f := ty.Field(i)
+		if f.Anonymous {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !strings.Contains(para, "`"+name+"`") {
+			t.Errorf("the README's --json paragraph does not name the snapshot summary's %s", name)
+		}
+	}
 }
