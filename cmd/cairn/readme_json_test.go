@@ -136,22 +136,35 @@ func messageTypes(t *testing.T) []string {
 			return true
 		})
 	}
-	// The literals passed for those parameters.
+	// The literals passed for those parameters, by a function's or a
+	// method's callers.
+	called := map[string]bool{}
 	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
 			if !ok {
 				return true
 			}
-			id, ok := call.Fun.(*ast.Ident)
-			if !ok {
+			var name string
+			switch fn := call.Fun.(type) {
+			case *ast.Ident:
+				name = fn.Name
+			case *ast.SelectorExpr:
+				name = fn.Sel.Name
+			default:
 				return true
 			}
-			if i, ok := params[id.Name]; ok && i < len(call.Args) {
+			if i, ok := params[name]; ok && i < len(call.Args) {
+				called[name] = true
 				value(call.Args[i], nil)
 			}
 			return true
 		})
+	}
+	for name := range params {
+		if !called[name] {
+			t.Errorf("%s takes a message_type, but no call of it was found to read the values from", name)
+		}
 	}
 	for _, e := range unresolved {
 		t.Errorf("%s: cannot tell which message_type this gives: make it a literal, or a parameter of a function called with literals", fset.Position(e.Pos()))
