@@ -86,7 +86,7 @@ func (o *ingestOutput) warn(path, msg string) {
 	if o.g.json {
 		printJSONTo(os.Stderr, map[string]any{"message_type": "error", "error": map[string]string{"message": msg}, "during": "archival", "item": path})
 	} else {
-		fmt.Fprintf(os.Stderr, "%scairn: cannot read %s: %s\n", daemon.Level(daemon.LevelWarning), path, msg)
+		fmt.Fprintf(os.Stderr, "%scairn: cannot read %s: %s\n", daemon.Level(daemon.LevelWarning), printablePath(path), msg)
 	}
 }
 
