@@ -27,6 +27,17 @@ const (
 	treePackSize       = 4 << 20
 )
 
+// checkpointBlobs is how many new blobs also make a checkpoint due. Small
+// files make 256 MiB of packs of hundreds of thousands of blobs, and a
+// checkpoint holds each of them a few times over until it ends: in the
+// blobs taken since the last one (pending), the packs' lists, and the
+// local index's transaction recording them, which bbolt keeps in memory
+// until it commits (some 90 MB for 300,000 tiny files). Not much fewer:
+// each checkpoint rewrites the local index's nodes its blobs land in,
+// nearly all of them in a large index, so more checkpoints write more. A
+// variable for tests.
+var checkpointBlobs = 100000
+
 // SaverStats counts what a Saver added to the repository.
 type SaverStats struct {
 	BlobsAdded  int   // new blobs stored
@@ -72,6 +83,7 @@ type Saver struct {
 	relied     map[id.ID]bool // packs stored, or that Known or KnownIn counted a blob in
 	uploaded   []index.Pack   // stored, not yet in a written segment
 	sinceCkpt  int64
+	blobsCkpt  int // blobs in uploaded
 	lastCkpt   time.Time
 	stats      SaverStats
 	err        error
@@ -449,7 +461,8 @@ func (s *Saver) store(w *pack.FileWriter) error {
 	s.uploaded = append(s.uploaded, p)
 	s.stats.Packs++
 	s.sinceCkpt += size
-	due := s.sinceCkpt >= s.r.ckptBytes || time.Since(s.lastCkpt) >= CheckpointInterval
+	s.blobsCkpt += len(entries)
+	due := s.sinceCkpt >= s.r.ckptBytes || s.blobsCkpt >= checkpointBlobs || time.Since(s.lastCkpt) >= CheckpointInterval
 	s.mu.Unlock()
 	if due {
 		return s.checkpoint()
@@ -464,7 +477,7 @@ func (s *Saver) checkpoint() error {
 	s.mu.Lock()
 	packs := s.uploaded
 	s.uploaded = nil
-	s.sinceCkpt = 0
+	s.sinceCkpt, s.blobsCkpt = 0, 0
 	s.lastCkpt = time.Now()
 	s.mu.Unlock()
 	if len(packs) == 0 {
@@ -483,6 +496,9 @@ func (s *Saver) checkpoint() error {
 	if serr != nil {
 		s.mu.Lock()
 		s.uploaded = append(packs[saved:len(packs):len(packs)], s.uploaded...)
+		for _, p := range packs[saved:] {
+			s.blobsCkpt += len(p.Blobs)
+		}
 		s.mu.Unlock()
 		packs = packs[:saved]
 	}
