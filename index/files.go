@@ -3,7 +3,7 @@ package index
 import (
 	"bytes"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -126,19 +126,79 @@ func Below(k []byte, paths []string) bool {
 // already indexed), so a crash between two transactions leaves a cache
 // that only costs re-reads.
 func (d *DB) UpdateFiles(source string, paths []string, changed map[string][]byte, seen map[string]struct{}) error {
-	var gone [][]byte
-	err := d.update(func(tx *bolt.Tx) error {
-		sb, err := tx.Bucket(bFiles).CreateBucketIfNotExists([]byte(source))
+	err := d.DropFiles(source, paths, func(k []byte) bool {
+		_, ok := seen[string(k)]
+		if !ok {
+			_, ok = changed[string(k)]
+		}
+		return ok
+	})
+	if err != nil {
+		return err
+	}
+	entries := make([]FileEntry, 0, len(changed))
+	for k, v := range changed {
+		entries = append(entries, FileEntry{Key: k, Value: v})
+	}
+	return d.PutFiles(source, entries)
+}
+
+// FileEntry is one file-change cache entry: its key (FileKey) and value.
+type FileEntry struct {
+	Key   string
+	Value []byte
+}
+
+// PutFiles writes entries into the cache of source, in transactions of at
+// most filesBatch entries (see UpdateFiles), and sorts entries by key. An
+// ingest writes its entries as it goes, a batch at a time, so that it
+// holds no more of them than a batch: each entry stands on its own, and an
+// ingest that fails or is interrupted leaves entries that spare the next
+// one reading those files again (their blobs indexed by then), or only
+// cost it a read (they are not).
+func (d *DB) PutFiles(source string, entries []FileEntry) error {
+	slices.SortFunc(entries, func(a, b FileEntry) int { return strings.Compare(a.Key, b.Key) })
+	for len(entries) > 0 {
+		n := min(len(entries), filesBatch)
+		err := d.update(func(tx *bolt.Tx) error {
+			sb, err := tx.Bucket(bFiles).CreateBucketIfNotExists([]byte(source))
+			if err != nil {
+				return err
+			}
+			// Keys go in sorted: bbolt's default of half-full pages
+			// left the cache twice its size, and an ingest that reads
+			// it through the mapping twice the resident pages.
+			sb.FillPercent = 0.9
+			for _, e := range entries[:n] {
+				if err := sb.Put([]byte(e.Key), e.Value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
+// DropFiles removes the entries of the cache of source below paths
+// (absolute and clean) that keep refuses: after an ingest of paths, those
+// of files that vanished or are now excluded. Entries of other paths stay:
+// another ingest of the same host and source, of other folders, recorded
+// them. Deletions go in transactions of at most filesBatch entries.
+func (d *DB) DropFiles(source string, paths []string, keep func(k []byte) bool) error {
+	var gone [][]byte
+	err := d.view(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bFiles).Bucket([]byte(source))
+		if sb == nil {
+			return nil
+		}
 		c := sb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			_, ok := seen[string(k)]
-			if !ok {
-				_, ok = changed[string(k)]
-			}
-			if !ok && Below(k, paths) {
+			if Below(k, paths) && !keep(k) {
 				gone = append(gone, append([]byte(nil), k...))
 			}
 		}
@@ -151,6 +211,9 @@ func (d *DB) UpdateFiles(source string, paths []string, changed map[string][]byt
 		n := min(len(gone), filesBatch)
 		err := d.update(func(tx *bolt.Tx) error {
 			sb := tx.Bucket(bFiles).Bucket([]byte(source))
+			if sb == nil {
+				return nil
+			}
 			for _, k := range gone[:n] {
 				if err := sb.Delete(k); err != nil {
 					return err
@@ -162,31 +225,6 @@ func (d *DB) UpdateFiles(source string, paths []string, changed map[string][]byt
 			return err
 		}
 		gone = gone[n:]
-	}
-	keys := make([]string, 0, len(changed))
-	for k := range changed {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for len(keys) > 0 {
-		n := min(len(keys), filesBatch)
-		err := d.update(func(tx *bolt.Tx) error {
-			sb := tx.Bucket(bFiles).Bucket([]byte(source))
-			// Keys go in sorted: bbolt's default of half-full pages
-			// left the cache twice its size, and an ingest that reads
-			// it through the mapping twice the resident pages.
-			sb.FillPercent = 0.9
-			for _, k := range keys[:n] {
-				if err := sb.Put([]byte(k), changed[k]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		keys = keys[n:]
 	}
 	return nil
 }

@@ -2,8 +2,11 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
+	"hash/maphash"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/cairn-backup/cairn/index"
@@ -44,10 +47,31 @@ type fileCache struct {
 	// waited for a free processor while the others waited for it.
 	dirs sync.Map
 
-	mu   sync.Mutex          // guards out and seen
-	out  map[string][]byte   // entries that differ from the stored cache
-	seen map[string]struct{} // the other keys this ingest recorded
+	// noSave (a dry run) records nothing: nothing is written back.
+	noSave bool
+
+	mu sync.Mutex // guards batch, seen and the writer's state
+	// batch holds entries that differ from the stored cache, written
+	// (by writeBatches) once it holds cacheBatch of them: an ingest of
+	// millions of files held every entry until its end, some 200 bytes
+	// a file.
+	batch []index.FileEntry
+	// seen holds a hash of every key this ingest recorded, written or
+	// not, for save to drop the others: 16 bytes a file instead of the
+	// key itself.
+	seen    []keyHash
+	writes  chan []index.FileEntry // to writeBatches, while it runs
+	written chan error             // writeBatches' result, when it ends
 }
+
+// keyHash identifies a key in seen. Two keys of one hash would leave the
+// entry of a vanished file in the cache: it then only describes a file
+// that is not there, as an entry of another ingest's paths does.
+type keyHash [2]uint64
+
+// cacheBatch is how many changed entries the ingest gathers before it
+// writes them.
+var cacheBatch = 20000
 
 // dirEntries is what the last ingest recorded in one directory. The first
 // to ask reads it from the index; whoever asks meanwhile waits for ready.
@@ -67,7 +91,14 @@ type entry struct {
 }
 
 func newFileCache(r *repo.Repository, host, source string, paths []string, disabled bool, knownIn func(pack id.ID) bool) *fileCache {
-	return &fileCache{db: r.Index(), key: host + "\x00" + source, paths: paths, disabled: disabled, knownIn: knownIn, out: map[string][]byte{}, seen: map[string]struct{}{}}
+	return &fileCache{db: r.Index(), key: host + "\x00" + source, paths: paths, disabled: disabled, knownIn: knownIn}
+}
+
+// keySeeds seed keyHash: random, as the hashes never leave the process.
+var keySeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+func (c *fileCache) hash(k []byte) keyHash {
+	return keyHash{maphash.Bytes(keySeeds[0], k), maphash.Bytes(keySeeds[1], k)}
 }
 
 // empty reports whether the cache is in use and holds nothing for its host
@@ -269,7 +300,7 @@ func (c *fileCache) forgetDir(dir string) {
 
 // record notes what this ingest saw at path.
 func (c *fileCache) record(path string, n *tree.Node) {
-	if c.disabled {
+	if c.disabled || c.noSave {
 		return
 	}
 	dir, name := filepath.Split(path)
@@ -289,35 +320,98 @@ func (c *fileCache) record(path string, n *tree.Node) {
 		<-d.ready
 		same = bytes.Equal(d.m[name].raw, v)
 	}
-	// A key in out counts as seen: UpdateFiles looks in both, and a
-	// first ingest holds each key in one map, not two.
+	h := c.hash([]byte(k))
 	c.mu.Lock()
-	if same {
-		c.seen[k] = struct{}{}
-	} else {
-		c.out[k] = v
+	c.seen = append(c.seen, h)
+	var full []index.FileEntry
+	if !same {
+		c.batch = append(c.batch, index.FileEntry{Key: k, Value: v})
+		if len(c.batch) >= cacheBatch {
+			full, c.batch = c.batch, nil
+		}
 	}
 	c.mu.Unlock()
+	if full != nil {
+		c.write(full)
+	}
+}
+
+// write hands a full batch to writeBatches, started by the first. It
+// waits while the one before is being written: the file workers then
+// wait for the index, and the entries held stay at two batches.
+func (c *fileCache) write(b []index.FileEntry) {
+	c.mu.Lock()
+	if c.writes == nil {
+		c.writes, c.written = make(chan []index.FileEntry), make(chan error, 1)
+		go c.writeBatches(c.writes, c.written)
+	}
+	w := c.writes
+	c.mu.Unlock()
+	w <- b
+}
+
+// writeBatches writes the batches it receives until writes is closed, and
+// sends its first error (after which it drops what it receives: only a
+// cache) to written.
+func (c *fileCache) writeBatches(writes <-chan []index.FileEntry, written chan<- error) {
+	var err error
+	for b := range writes {
+		if err == nil {
+			err = c.db.PutFiles(c.key, b)
+		}
+	}
+	written <- err
 }
 
 // keep notes that the entry of path stays as the last ingest recorded it:
 // the file is unchanged, and its node is the one the entry holds.
 func (c *fileCache) keep(path string) {
-	if c.disabled {
+	if c.disabled || c.noSave {
 		return
 	}
 	dir, name := filepath.Split(path)
-	k := string(index.FileKey(filepath.Clean(dir), name))
+	h := c.hash(index.FileKey(filepath.Clean(dir), name))
 	c.mu.Lock()
-	c.seen[k] = struct{}{}
+	c.seen = append(c.seen, h)
 	c.mu.Unlock()
 }
 
-// save replaces the stored cache's part below the ingest's paths with this
-// ingest's view. Called only after the blobs it names are indexed.
-func (c *fileCache) save() error {
-	if c.disabled {
+// finish writes the entries still gathered and waits for the writes. With
+// complete (the walk ended without error), it then drops the stored
+// entries below the ingest's paths that this ingest did not record: the
+// stored cache's part below them is then this ingest's view. Without, what
+// was written stays, and the rest of the stored cache as it was. Called
+// only after the walk, once: no record or keep after it.
+func (c *fileCache) finish(complete bool) error {
+	if c.disabled || c.noSave {
 		return nil
 	}
-	return c.db.UpdateFiles(c.key, c.paths, c.out, c.seen)
+	c.mu.Lock()
+	last := c.batch
+	c.batch = nil
+	c.mu.Unlock()
+	if len(last) > 0 {
+		c.write(last)
+	}
+	var err error
+	if c.writes != nil {
+		close(c.writes)
+		err = <-c.written
+	}
+	if err != nil || !complete {
+		return err
+	}
+	seen := c.seen
+	slices.SortFunc(seen, compareKeyHash)
+	return c.db.DropFiles(c.key, c.paths, func(k []byte) bool {
+		_, ok := slices.BinarySearchFunc(seen, c.hash(k), compareKeyHash)
+		return ok
+	})
+}
+
+func compareKeyHash(a, b keyHash) int {
+	if c := cmp.Compare(a[0], b[0]); c != 0 {
+		return c
+	}
+	return cmp.Compare(a[1], b[1])
 }

@@ -77,12 +77,13 @@ func TestCacheEntryWithoutFlagsDoesNotVouch(t *testing.T) {
 func TestCacheEntryReadableByOlderBinaries(t *testing.T) {
 	n := &tree.Node{Name: "f", Kind: tree.KindFile, Size: 6, MTime: 5, CTime: 7, Inode: 9, Flags: 0x10,
 		Content: []tree.Chunk{{ID: id.ID{1}, Size: 6}}, Xattrs: []tree.Xattr{{Name: "user.a", Value: []byte("b")}}}
-	c := &fileCache{out: map[string][]byte{}, seen: map[string]struct{}{}}
+	c := &fileCache{}
 	c.record("/src/f", n)
-	if len(c.out) != 1 {
-		t.Fatalf("%d entries recorded, want 1", len(c.out))
+	if len(c.batch) != 1 {
+		t.Fatalf("%d entries recorded, want 1", len(c.batch))
 	}
-	for _, v := range c.out {
+	for _, e := range c.batch {
+		v := e.Value
 		if v[0] != 0x00 {
 			t.Fatalf("entry starts with %#x; older binaries read only entries starting with 0x00 (or a node) as holding the attributes", v[0])
 		}

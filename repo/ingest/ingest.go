@@ -422,6 +422,7 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 	}
 	g.cache = newFileCache(r, opt.Host, opt.Source, paths, opt.Stdin != nil, g.saver.KnownIn)
 	g.cache.reread = opt.Force
+	g.cache.noSave = opt.DryRun
 	if opt.Parent != "" || parent != nil && g.cache.empty() {
 		// A chosen parent, or the newest snapshot of the host and source
 		// when nothing here recorded their last ingest (a new or emptied
@@ -479,16 +480,14 @@ func Run(ctx context.Context, r *repo.Repository, opt Options) (*Result, error) 
 			err = errors.New("internal error: the walk ended with directories unfinished")
 		}
 	}
-	// The file-change cache is written while the last packs are verified
-	// and stored, not after: an entry naming a blob that then fails to be
-	// stored costs the next ingest a read, never a wrong snapshot, as an
-	// entry is used only when the index has every blob it names.
+	// The file-change cache's last entries (the walk wrote the others as
+	// it went) are written while the last packs are verified and stored,
+	// not after: an entry naming a blob that then fails to be stored
+	// costs the next ingest a read, never a wrong snapshot, as an entry
+	// is used only when the index has every blob it names. A failed or
+	// interrupted ingest keeps what it wrote, and drops nothing.
 	cacheErr := make(chan error, 1)
-	if err == nil && !opt.DryRun {
-		go func() { cacheErr <- g.cache.save() }()
-	} else {
-		cacheErr <- nil
-	}
+	go func(complete bool) { cacheErr <- g.cache.finish(complete) }(err == nil)
 	flushErr := g.saver.Flush()
 	cerr := <-cacheErr
 	stopProgress()
