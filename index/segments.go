@@ -72,17 +72,17 @@ func (d *DB) SegmentInfos() (map[id.ID]SegmentInfo, error) {
 	return out, err
 }
 
-// AddSegmentInfo records one segment in one transaction: with its packs
-// when info.Loaded, else only as known and ignored (packs is then unused).
+// AddSegmentInfo records one segment: with its packs when info.Loaded,
+// else only as known and ignored (packs is then unused). The segment's
+// record is written last, with its packs' (see addPacks).
 func (d *DB) AddSegmentInfo(seg id.ID, info SegmentInfo, packs []Pack) error {
-	return d.update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bSegments).Put(seg[:], info.encode()); err != nil {
-			return err
-		}
-		if !info.Loaded {
-			return nil
-		}
-		return putPacks(tx, packs)
+	if !info.Loaded {
+		return d.update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bSegments).Put(seg[:], info.encode())
+		})
+	}
+	return d.addPacks(packs, func(tx *bolt.Tx) error {
+		return tx.Bucket(bSegments).Put(seg[:], info.encode())
 	})
 }
 
@@ -93,29 +93,30 @@ type SegmentAdd struct {
 	Packs []Pack
 }
 
-// AddSegmentInfos records several segments, as AddSegmentInfo does, in one
-// transaction: a cold local index loads thousands of segments, and a
-// commit (an fdatasync) for each made opening the repository take minutes.
+// AddSegmentInfos records several segments, as AddSegmentInfo does,
+// together: a cold local index loads thousands of segments, and a commit
+// (an fdatasync) for each made opening the repository take minutes.
 func (d *DB) AddSegmentInfos(segs []SegmentAdd) error {
 	if len(segs) == 0 {
 		return nil
 	}
-	return d.update(func(tx *bolt.Tx) error {
-		// The packs of all the segments go in together, in one sorted
-		// insert: segment by segment, each one's blobs would land at
-		// random among the earlier ones' in nodes bbolt splits only at
-		// commit (see putPacks). In segment order, so that the first copy
-		// of a blob stays its location, as one by one.
-		var packs []Pack
+	// The packs of all the segments go in together, in one sorted
+	// insert: segment by segment, each one's blobs would land at random
+	// among the earlier ones' (see sortedPuts). In segment order, so that
+	// the first copy of a blob stays its location, as one by one.
+	var packs []Pack
+	for _, s := range segs {
+		if s.Info.Loaded {
+			packs = append(packs, s.Packs...)
+		}
+	}
+	return d.addPacks(packs, func(tx *bolt.Tx) error {
 		for _, s := range segs {
 			if err := tx.Bucket(bSegments).Put(s.ID[:], s.Info.encode()); err != nil {
 				return err
 			}
-			if s.Info.Loaded {
-				packs = append(packs, s.Packs...)
-			}
 		}
-		return putPacks(tx, packs)
+		return nil
 	})
 }
 
