@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/id"
 )
 
 // An interrupted first ingest wrote no file-change cache, so the next one
@@ -52,5 +54,45 @@ func TestInterruptedIngestKeepsCache(t *testing.T) {
 	t.Logf("after the interrupted ingest: %d files new, %d unchanged", s.FilesNew, s.FilesUnchanged)
 	if s.FilesUnchanged < files/8 {
 		t.Errorf("%d files unchanged after an ingest interrupted at %d of %d: want those it stored not read again", s.FilesUnchanged, files/4, files)
+	}
+}
+
+// The ingest now keeps hashes of the keys it saw, not the keys: the
+// entries of files that vanished are still dropped at its end, the others
+// kept, those of other paths of the same source untouched.
+func TestVanishedFilesLeaveCache(t *testing.T) {
+	r := repo.TestRepository(t)
+	src, other := t.TempDir(), t.TempDir()
+	for _, p := range []string{"keep", "gone", "d/keep", "d/gone"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(src, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(src, p), []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(other, "f"), []byte("other"), 0o644)
+	ctx := context.Background()
+	for _, paths := range [][]string{{src}, {other}} {
+		if _, err := Run(ctx, r, Options{Paths: paths, Host: "h", Source: "s"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Remove(filepath.Join(src, "gone"))
+	os.Remove(filepath.Join(src, "d", "gone"))
+	res, err := Run(ctx, r, Options{Paths: []string{src}, Host: "h", Source: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Snapshot.Summary; s.FilesUnchanged != 2 {
+		t.Fatalf("summary %+v, want the 2 files left unchanged", s)
+	}
+	names := func(dir string) []string {
+		var out []string
+		if err := r.Index().DirFiles("h\x00s", dir, func(name string, _ []byte, _ func(id.ID) (index.Blob, bool)) { out = append(out, name) }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := fmt.Sprint(names(src), names(filepath.Join(src, "d")), names(other)); got != "[d keep] [keep] [f]" {
+		t.Fatalf("cache entries %s, want [d keep] [keep] [f]", got)
 	}
 }
