@@ -2,6 +2,7 @@ package index
 
 import (
 	"crypto/rand"
+	"errors"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -95,5 +96,61 @@ func TestAddSegmentBoundedMemory(t *testing.T) {
 				t.Fatalf("blob %s: %+v %v %v", b.ID.Short(), got, ok, err)
 			}
 		}
+	}
+}
+
+// A segment's blobs go in over several transactions: a run stopped before
+// the last left blobs located in packs of no recorded segment, which
+// stayed for good once that segment was no longer stored (lost, or
+// removed by a prune), though the stored segments are the truth. The
+// segment is now marked partial from the first transaction on, its packs
+// recorded, until the last one records it.
+func TestAddSegmentInterruptedIsPartial(t *testing.T) {
+	defer func(n int) { putTxBlobs = n }(putTxBlobs)
+	putTxBlobs = 100
+	d, err := Open(filepath.Join(t.TempDir(), "idx"), "repo-a", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	packs := randomPacks(3, 100)
+	sup := []id.ID{{9}}
+	addPacksFail = errors.New("stopped")
+	err = d.AddSegmentInfo(id.ID{2}, SegmentInfo{Loaded: true, Supersedes: sup}, packs)
+	addPacksFail = nil
+	if err == nil {
+		t.Fatal("the last transaction did not fail")
+	}
+	located := 0
+	for _, p := range packs {
+		for _, b := range p.Blobs {
+			if _, ok, _ := d.Lookup(b.ID); ok {
+				located++
+			}
+		}
+	}
+	if located == 0 {
+		t.Fatal("no blob located before the last transaction: the test no longer stops a load in the middle")
+	}
+	infos, err := d.SegmentInfos()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, ok := infos[id.ID{2}]
+	if !ok || !info.Partial || info.Loaded || len(info.Supersedes) != 1 || info.Supersedes[0] != sup[0] {
+		t.Fatalf("segment stopped with %d blobs located: recorded %v as %+v, want partial, not loaded, superseding %v", located, ok, info, sup)
+	}
+	if gone, err := d.Unindexed([]id.ID{packs[0].ID}); err != nil || len(gone) != 0 {
+		t.Fatalf("a pack with located blobs is not recorded (%v)", err)
+	}
+	if err := d.AddSegmentInfo(id.ID{2}, SegmentInfo{Loaded: true, Supersedes: sup}, packs); err != nil {
+		t.Fatal(err)
+	}
+	infos, err = d.SegmentInfos()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := infos[id.ID{2}]; info.Partial || !info.Loaded {
+		t.Fatalf("segment added again recorded as %+v", info)
 	}
 }

@@ -340,16 +340,36 @@ func putBlobs(tx *bolt.Tx, puts []blobPut) error {
 // its own range of keys, so the nodes written in all are the same.
 var putTxBlobs = 4096
 
-// addPacks records packs of one or more segments: the blob locations
-// first, in transactions of putTxBlobs, then, in the last one, the packs'
-// records and what record writes (the segments' records). A crash between
-// them leaves blobs located in packs of segments not recorded: the next
-// sync reads those segments again and finds the locations already there,
-// as when a segment names a blob another one located first.
-func (d *DB) addPacks(packs []Pack, record func(tx *bolt.Tx) error) error {
+// addPacks records the packs of the loaded segments among segs, then, in
+// the last transaction, the records of all of segs. The blob locations go
+// in transactions of putTxBlobs. When that takes more than one, the first
+// also records the packs and marks the loaded segments partial: a crash
+// before the last leaves blobs located in packs of segments not fully
+// recorded, and SyncIndex, seeing the marks, reads such a segment again
+// while it is stored, and rebuilds the blob locations once it is not (lost,
+// or removed by a prune): locations no stored segment names would
+// otherwise stay, unnoticed, for good.
+func (d *DB) addPacks(packs []Pack, segs []SegmentAdd) error {
 	puts := sortedPuts(packs)
-	for len(puts) > putTxBlobs {
-		if err := d.update(func(tx *bolt.Tx) error { return putBlobs(tx, puts[:putTxBlobs]) }); err != nil {
+	for first := true; len(puts) > putTxBlobs; first = false {
+		err := d.update(func(tx *bolt.Tx) error {
+			if first {
+				for _, s := range segs {
+					if !s.Info.Loaded {
+						continue
+					}
+					p := SegmentInfo{Partial: true, Supersedes: s.Info.Supersedes}
+					if err := tx.Bucket(bSegments).Put(s.ID[:], p.encode()); err != nil {
+						return err
+					}
+				}
+				if err := putPackRecords(tx, packs); err != nil {
+					return err
+				}
+			}
+			return putBlobs(tx, puts[:putTxBlobs])
+		})
+		if err != nil {
 			return err
 		}
 		puts = puts[putTxBlobs:]
@@ -361,9 +381,21 @@ func (d *DB) addPacks(packs []Pack, record func(tx *bolt.Tx) error) error {
 		if err := putPackRecords(tx, packs); err != nil {
 			return err
 		}
-		return record(tx)
+		if addPacksFail != nil {
+			return addPacksFail
+		}
+		for _, s := range segs {
+			if err := tx.Bucket(bSegments).Put(s.ID[:], s.Info.encode()); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
+
+// addPacksFail, set by tests, fails addPacks' last transaction, as a crash
+// before it commits would.
+var addPacksFail error
 
 // ResetBlobs forgets every segment, pack and blob location, before a
 // rebuild from the repository's segments.

@@ -12,24 +12,36 @@ import (
 // segment: empty for a loaded segment that supersedes nothing (as every
 // entry was before segments could supersede others), otherwise a flags
 // byte (bit 0: ignored, its packs are not loaded) followed by the 32-byte
-// IDs of the segments it supersedes.
-const segIgnored = 1
+// IDs of the segments it supersedes. Bit 1 (with bit 0: not loaded)
+// marks a segment whose blobs were being added, some of them perhaps
+// located already (see addPacks).
+const (
+	segIgnored = 1
+	segPartial = 2
+)
 
 // SegmentInfo is what the cache remembers of one stored index segment.
 type SegmentInfo struct {
 	// Loaded: the segment's packs are in the blob index. A segment that
 	// another stored segment supersedes is remembered but not loaded.
 	Loaded bool
+	// Partial: the segment's blobs were being added when the process
+	// stopped (Loaded is then false): some of them may be located. Read
+	// it again while it is stored, rebuild the locations once it is not.
+	Partial bool
 	// Supersedes lists the segments this one replaces.
 	Supersedes []id.ID
 }
 
 func (s SegmentInfo) encode() []byte {
-	if s.Loaded && len(s.Supersedes) == 0 {
+	if s.Loaded && !s.Partial && len(s.Supersedes) == 0 {
 		return nil
 	}
 	v := make([]byte, 1, 1+32*len(s.Supersedes))
-	if !s.Loaded {
+	switch {
+	case s.Partial:
+		v[0] = segIgnored | segPartial
+	case !s.Loaded:
 		v[0] = segIgnored
 	}
 	for _, x := range s.Supersedes {
@@ -45,7 +57,10 @@ func decodeSegmentInfo(v []byte) (SegmentInfo, error) {
 	if (len(v)-1)%32 != 0 {
 		return SegmentInfo{}, fmt.Errorf("local index: segment entry of %d bytes", len(v))
 	}
-	s := SegmentInfo{Loaded: v[0]&segIgnored == 0}
+	s := SegmentInfo{Loaded: v[0]&segIgnored == 0, Partial: v[0]&segPartial != 0}
+	if s.Partial {
+		s.Loaded = false
+	}
 	for b := v[1:]; len(b) > 0; b = b[32:] {
 		var x id.ID
 		copy(x[:], b)
@@ -74,16 +89,14 @@ func (d *DB) SegmentInfos() (map[id.ID]SegmentInfo, error) {
 
 // AddSegmentInfo records one segment: with its packs when info.Loaded,
 // else only as known and ignored (packs is then unused). The segment's
-// record is written last, with its packs' (see addPacks).
+// record is written last (see addPacks).
 func (d *DB) AddSegmentInfo(seg id.ID, info SegmentInfo, packs []Pack) error {
 	if !info.Loaded {
 		return d.update(func(tx *bolt.Tx) error {
 			return tx.Bucket(bSegments).Put(seg[:], info.encode())
 		})
 	}
-	return d.addPacks(packs, func(tx *bolt.Tx) error {
-		return tx.Bucket(bSegments).Put(seg[:], info.encode())
-	})
+	return d.addPacks(packs, []SegmentAdd{{ID: seg, Info: info}})
 }
 
 // SegmentAdd is one segment for AddSegmentInfos.
@@ -110,14 +123,7 @@ func (d *DB) AddSegmentInfos(segs []SegmentAdd) error {
 			packs = append(packs, s.Packs...)
 		}
 	}
-	return d.addPacks(packs, func(tx *bolt.Tx) error {
-		for _, s := range segs {
-			if err := tx.Bucket(bSegments).Put(s.ID[:], s.Info.encode()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return d.addPacks(packs, segs)
 }
 
 // ForgetSegment drops the record of an ignored segment that is no longer

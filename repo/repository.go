@@ -436,7 +436,8 @@ func (r *Repository) deriveChunker() error {
 // segments. A segment that any stored segment lists in its Supersedes is
 // ignored: its replacement holds what is still needed, and a writer may
 // have crashed between storing the replacement and removing the old ones.
-// New segments are loaded; when a loaded segment has disappeared or become
+// New segments are loaded, and so again are those a run stopped loading;
+// when a loaded (or partly loaded) segment has disappeared or become
 // superseded, the blob locations are rebuilt from scratch.
 //
 // A reader without a lock (a mount, --no-lock) may list a segment that a
@@ -526,6 +527,11 @@ func (r *Repository) syncIndex(ctx context.Context) error {
 	rebuild := false
 	for sid, info := range known {
 		switch {
+		case info.Partial && !live(sid):
+			// Its blobs were being added when a run stopped: some
+			// are located, in packs no stored segment may name now.
+			// (One still live is read again below.)
+			rebuild = true
 		case info.Loaded && !live(sid):
 			rebuild = true
 		case !info.Loaded && !stored[sid]:
