@@ -97,3 +97,28 @@ func BenchmarkDirectoryEnter(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkFilterTyping: in the folder of 100,000 entries, type a filter
+// of 8 characters key by key (each key redrawn), then clear it.
+func BenchmarkFilterTyping(b *testing.B) {
+	r := benchRepo(b)
+	h := benchApp(b, r)
+	h.run(h.a.Init())
+	h.keys("enter")
+	p := h.a.top().(*treePage)
+	if len(p.nodes) != 100_000 {
+		b.Fatalf("%d entries", len(p.nodes))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h.keys("/")
+		for _, k := range "e-099999" {
+			h.keys(string(k))
+			_ = h.a.View()
+		}
+		if len(p.vis) != 1 {
+			b.Fatalf("%d entries match", len(p.vis))
+		}
+		h.keys("esc")
+	}
+}

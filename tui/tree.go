@@ -26,7 +26,9 @@ type treePage struct {
 	err     error
 	want    string // put the cursor on this name when loaded
 	filter  lineEdit
-	vis     []int // indexes into nodes that pass the filter
+	vis     []int    // indexes into nodes that pass the filter
+	visQ    string   // the filter (lower case) vis was made for
+	lower   []string // the names of nodes in lower case, once filtered
 	cur     cursor
 	// unfiltered is where the cursor was when / was pressed: esc
 	// while typing puts it back there.
@@ -84,7 +86,7 @@ func (p *treePage) help() []binding {
 func (p *treePage) enter(a *App, dir, want string) tea.Cmd {
 	p.dir, p.want, p.nodes, p.node, p.err, p.loading = dir, want, nil, nil, nil, true
 	p.filter = lineEdit{}
-	p.vis = nil
+	p.vis, p.visQ, p.lower = nil, "", nil
 	p.cur = cursor{}
 	r, sn := a.r, p.sn
 	return a.load(p, func(ctx context.Context) any { return loadDir(ctx, r, sn, dir) })
@@ -97,21 +99,56 @@ func (p *treePage) selected() *tree.Node {
 	return p.nodes[p.vis[p.cur.pos]]
 }
 
+// refilter shows the entries whose name holds the filter, ignoring case,
+// and keeps the cursor on the entry it was on when that one still shows.
+// A filter that only grew (a key typed) is looked for in the entries
+// shown already, not in the whole folder again: in a folder of 100,000
+// names every key typed re-ran over all of them, lower-casing each, and
+// typing lagged. The result is the same, as a name that holds the longer
+// filter holds the shorter one.
 func (p *treePage) refilter() {
 	keep := p.selected()
 	q := strings.ToLower(p.filter.value)
-	p.vis = p.vis[:0]
-	for i, n := range p.nodes {
-		if q == "" || strings.Contains(strings.ToLower(n.Name), q) {
+	switch {
+	case q == "":
+		p.vis = p.vis[:0]
+		for i := range p.nodes {
 			p.vis = append(p.vis, i)
 		}
+	case p.visQ != "" && strings.Contains(q, p.visQ):
+		kept := p.vis[:0]
+		for _, i := range p.vis {
+			if strings.Contains(p.lowerName(i), q) {
+				kept = append(kept, i)
+			}
+		}
+		p.vis = kept
+	default:
+		p.vis = p.vis[:0]
+		for i := range p.nodes {
+			if strings.Contains(p.lowerName(i), q) {
+				p.vis = append(p.vis, i)
+			}
+		}
 	}
+	p.visQ = q
 	p.cur.pos = 0
 	for i, x := range p.vis {
 		if p.nodes[x] == keep {
 			p.cur.pos = i
 		}
 	}
+}
+
+// lowerName is entry i's name in lower case, made once per folder.
+func (p *treePage) lowerName(i int) string {
+	if len(p.lower) != len(p.nodes) {
+		p.lower = make([]string, len(p.nodes))
+		for j, n := range p.nodes {
+			p.lower[j] = strings.ToLower(n.Name)
+		}
+	}
+	return p.lower[i]
 }
 
 func (p *treePage) update(a *App, msg tea.Msg) tea.Cmd {
@@ -130,6 +167,7 @@ func (p *treePage) update(a *App, msg tea.Msg) tea.Cmd {
 			}
 		}
 		p.loading, p.err, p.node, p.nodes = false, msg.err, msg.node, msg.nodes
+		p.visQ, p.lower = "", nil
 		if msg.skipped != nil {
 			a.fail(msg.skipped) // the rest of the folder is shown
 		}
