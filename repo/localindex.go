@@ -5,6 +5,7 @@ package repo
 // be written), and how the resident process publishes it to the others.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -166,7 +167,7 @@ func (r *Repository) privateIndex() error {
 
 // openCache opens the local index. When another process holds it, a private
 // cache is built in a temporary folder instead: slower, never wrong.
-func (r *Repository) openCache(opt Options) error {
+func (r *Repository) openCache(ctx context.Context, opt Options) error {
 	dir := opt.CacheDir
 	if dir == "" {
 		var err error
@@ -188,7 +189,10 @@ func (r *Repository) openCache(opt Options) error {
 	if holder != 0 {
 		wait = time.Millisecond // held for long: waiting is no use
 	}
-	db, err := index.Open(filepath.Join(dir, "index.db"), r.cfg.ID, wait)
+	db, err := openWaiting(ctx, filepath.Join(dir, "index.db"), r.cfg.ID, wait)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if errors.Is(err, index.ErrBusy) {
 		if holder != 0 {
 			opt.logf("local index %s is held by the cairn daemon (pid %d); using a private one for this run", dir, holder)
@@ -234,6 +238,26 @@ func (r *Repository) openCache(opt Options) error {
 		}
 	}
 	return nil
+}
+
+// openWaiting is index.Open waiting up to wait for a busy index, but
+// giving up as soon as ctx ends: bbolt's own wait cannot be stopped, and
+// q pressed in the TUI while it waited took the whole 2 s to quit.
+func openWaiting(ctx context.Context, path, repoID string, wait time.Duration) (*index.DB, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		db, err := index.Open(path, repoID, time.Millisecond)
+		if !errors.Is(err, index.ErrBusy) || !time.Now().Before(deadline) {
+			return db, err
+		}
+		t := time.NewTimer(min(50*time.Millisecond, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+	}
 }
 
 // publishedIndex, beside a local index, is a consistent copy of it that

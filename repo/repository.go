@@ -321,7 +321,7 @@ func Open(ctx context.Context, be backends.Backend, opt Options) (*Repository, e
 		r.now = func() time.Time { return time.Now().Round(0) }
 	}
 	opt.step("opening the local index", 0, 0)
-	if err := r.openCache(opt); err != nil {
+	if err := r.openCache(ctx, opt); err != nil {
 		if !cacheUnwritable(err) {
 			return nil, err
 		}
