@@ -65,8 +65,16 @@ func run(ctx context.Context, a *App, opts ...tea.ProgramOption) error {
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if err == nil && a.interrupted {
+		return ErrInterrupted
+	}
 	return err
 }
+
+// ErrInterrupted is what Run and RunOpening return when the user quit
+// with ctrl+c: in raw mode it is a key, not the SIGINT it is in a shell,
+// but it means the same (cairn exits 130 on it, as fzf does; q exits 0).
+var ErrInterrupted = errors.New("interrupted (ctrl+c)")
 
 // page is one screen of the stack. Pages are pointers; an answer to a load
 // is delivered to the page that asked, if it is still on the stack.
@@ -126,6 +134,8 @@ type App struct {
 	// stops cancels, for a page on the stack, the work started with
 	// loadStoppable: leaving the page stops it.
 	stops map[page]context.CancelFunc
+	// interrupted says the program ended on ctrl+c (ErrInterrupted).
+	interrupted bool
 }
 
 // question waits for y or n before doing something that cannot be undone.
@@ -371,6 +381,7 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 	if a.r == nil {
 		// Opening: nothing to browse yet, only quitting.
 		if k == "ctrl+c" || k == "q" {
+			a.interrupted = k == "ctrl+c"
 			return tea.Quit
 		}
 		return nil
@@ -384,6 +395,7 @@ func (a *App) key(msg tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		a.cancelRestore()
+		a.interrupted = true
 		return tea.Quit
 	}
 	if q := a.asking; q != nil {

@@ -46,7 +46,7 @@ snapshot's tree at once.`,
 			// when another process holds the shared index) runs with
 			// the TUI up, saying what it does; q and ctrl+c quit.
 			opt := tui.Options{NoLock: g.noLock, Log: log}
-			return tui.RunOpening(ctx, func(ctx context.Context, step func(string, int, int)) (*repo.Repository, string, error) {
+			err = tui.RunOpening(ctx, func(ctx context.Context, step func(string, int, int)) (*repo.Repository, string, error) {
 				r, err := open(ctx, step)
 				if err != nil || len(args) == 0 {
 					return r, "", err
@@ -67,6 +67,12 @@ snapshot's tree at once.`,
 				}
 				return r, sel, nil
 			}, opt)
+			if errors.Is(err, tui.ErrInterrupted) {
+				// The user pressed ctrl+c and saw the TUI go: 130,
+				// with nothing more to say.
+				return &exitError{code: exitInterrupted, err: errSilent}
+			}
+			return err
 		},
 	}
 }
