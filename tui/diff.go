@@ -165,7 +165,35 @@ func (p *diffPage) build(changes []diff.Change) {
 		}
 	}
 	sortAll(p.root)
+	// Open down to the first change and put the cursor on it: a change
+	// deep down was otherwise a closed folder three levels below the
+	// top, to open level by level. A folder holding other changes (its
+	// mtime changed with them) is not where to land: what it holds is.
+	var first func(n *diffNode) *diffNode
+	first = func(n *diffNode) *diffNode {
+		for _, c := range n.children {
+			if c.change != nil && len(c.children) == 0 {
+				return c
+			}
+			if f := first(c); f != nil {
+				return f
+			}
+		}
+		return nil
+	}
+	f := first(p.root)
+	for x := f; x != nil && x != p.root; x = get2(p.root, x) {
+		if x != f {
+			x.open = true
+		}
+	}
+	p.cur = cursor{}
 	p.flatten()
+	for i, r := range p.rows {
+		if r == f {
+			p.cur.pos = i
+		}
+	}
 }
 
 // get2 finds the parent of x in the tree below root.

@@ -39,7 +39,7 @@ func TestGoldenScreens(t *testing.T) {
 		{"search-expanded", []string{"f", "n", "o", "t", "e", "s", "enter"}},
 		{"diff", []string{"down", "down", "space", "home", "d"}},
 		{"diff-added", []string{"down", "down", "space", "home", "d", "tab"}},
-		{"diff-collapsed", []string{"down", "down", "space", "home", "d", "down", "down", "left"}},
+		{"diff-collapsed", []string{"down", "down", "space", "home", "d", "home", "down", "left"}},
 		{"restore-dialog", []string{"enter", "space", "space", "R"}},
 		{"restore-folder", []string{"enter", "space", "R", "right", "tab"}},
 	} {

@@ -582,6 +582,7 @@ func TestCursorReachesLastRowDrawn(t *testing.T) {
 		h := newHarness(t, newFixture(t), 100, 7)
 		h.keys("down", "down", "space", "home", "d")
 		p := h.a.top().(*diffPage)
+		h.keys("home") // it opens on its first change
 		check(t, h, &p.cur, len(p.rows))
 	})
 	t.Run("versions", func(t *testing.T) {

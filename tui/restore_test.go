@@ -444,7 +444,7 @@ func TestDiffFolderMarkIsSized(t *testing.T) {
 	if len(p.rows) == 0 || p.rows[0].name != "home" || p.rows[0].change != nil {
 		t.Fatalf("first row: %+v", p.rows[0])
 	}
-	h.keys("space")
+	h.keys("home", "space") // the diff opens on its first change: up to /home
 	ms := h.a.marks.list()
 	if len(ms) != 1 || ms[0].path != "/home" {
 		t.Fatalf("marks: %d", len(ms))
