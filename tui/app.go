@@ -38,7 +38,9 @@ type Options struct {
 
 // Run shows the browser on the terminal until the user quits or ctx ends.
 func Run(ctx context.Context, r *repo.Repository, opt Options) error {
-	return run(ctx, New(ctx, r, opt), tea.WithAltScreen())
+	input, stop := terminalInput()
+	defer stop()
+	return run(ctx, New(ctx, r, opt), append(input, tea.WithAltScreen())...)
 }
 
 // run runs a, made with ctx, as a program with opts until the user quits
@@ -353,14 +355,18 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (a *App) typingNow() bool { return !a.showHelp && a.top().typing() }
 
 func (a *App) key(msg tea.KeyMsg) tea.Cmd {
-	// An escape and the key after it read together (typed quickly, or
-	// while the screen was busy drawing a big folder) arrive as one
-	// alt+key: no key of the TUI is an alt one, so they are the two keys
-	// they were. Taken as alt+j, the escape that cancels a filter was
-	// lost, with the j after it, and the filter stayed open.
+	// An alt+key is a real Alt key (see burstInput): a text field may
+	// take it (alt+backspace), nothing else does. Never an escape: the
+	// escape of alt+b closed the restore dialog and lost the folder
+	// typed in it.
+	if msg.Type == tea.KeyCtrlC {
+		msg.Alt = false // escape, ctrl+c: still quits
+	}
 	if msg.Alt && !msg.Paste {
-		msg.Alt = false
-		return tea.Sequence(a.key(tea.KeyMsg{Type: tea.KeyEsc}), a.key(msg))
+		if a.r != nil && a.asking == nil && a.typingNow() {
+			return a.top().update(a, msg)
+		}
+		return nil
 	}
 	// bubbletea reports runes read together as one message ("jjj" when
 	// j is held down over a slow link, or keys typed ahead while the

@@ -8,7 +8,9 @@
 // version lists; search, diff and the restore dialog are pushed the same
 // way. q or esc pops the top page; ? shows every key of the page on top.
 // Esc while typing a filter cancels it: the whole list again, the cursor
-// where it was before /.
+// where it was before /. An Alt key is never taken for esc (burstInput
+// tells them apart by timing): in a text field alt+backspace deletes the
+// last word, other Alt keys do nothing.
 //
 // # Loading
 //

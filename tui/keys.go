@@ -95,7 +95,8 @@ func (c *cursor) clamp(n, height int) {
 	c.top = max(0, min(c.top, n-height))
 }
 
-// lineEdit is a one-line text field: typing, backspace, ctrl+u.
+// lineEdit is a one-line text field: typing, backspace, ctrl+u, and
+// alt+backspace or ctrl+w for the last word. Other alt keys do nothing.
 type lineEdit struct {
 	value  string
 	active bool
@@ -122,6 +123,22 @@ func (e *lineEdit) key(msg tea.KeyMsg) (changed, done bool) {
 		return false, false
 	case "ctrl+u":
 		e.value = ""
+		return true, false
+	case "alt+backspace", "ctrl+w":
+		// The last word, as in readline, with the spaces or the
+		// slash after it: "/srv/www/" becomes "/srv/".
+		if e.value == "" {
+			return false, false
+		}
+		r := []rune(e.value)
+		i := len(r)
+		for i > 0 && (r[i-1] == ' ' || r[i-1] == '/') {
+			i--
+		}
+		for i > 0 && r[i-1] != ' ' && r[i-1] != '/' {
+			i--
+		}
+		e.value = string(r[:i])
 		return true, false
 	case " ":
 		e.value += " "

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	tea "github.com/charmbracelet/bubbletea"
-
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/restore"
 	"github.com/cairn-backup/cairn/repo/tree"
@@ -41,30 +39,6 @@ func TestRestoreReportShowsNamesExactly(t *testing.T) {
 	lines := wrapReport("failed to write /srv/a  b/c  d.txt: input/output error", 30, "  ")
 	if joined := strings.Join(lines, "\n"); !strings.Contains(joined, "/srv/a  b/c  d.txt:") {
 		t.Errorf("wrapped at 30 cells, the name is changed:\n%s", joined)
-	}
-}
-
-// An escape and the key after it read together arrive as alt+key: in a
-// filter, that is the escape that cancels it, then the key. Before, the
-// filter ignored alt+j: it stayed open, and the escape and the j were
-// lost.
-func TestFilterEscapeReadWithNextKey(t *testing.T) {
-	f := newFixture(t)
-	h := newHarness(t, f, 120, 30)
-	h.keys("enter") // the newest snapshot's tree, in /home/alice
-	p, ok := h.a.top().(*treePage)
-	if !ok {
-		t.Fatalf("no tree open:\n%s", h.screen())
-	}
-	first := p.selected()
-	h.keys("/")
-	h.typeText("o")
-	h.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'j'}, Alt: true})
-	if p.filter.active || p.filter.value != "" || len(p.vis) != len(p.nodes) {
-		t.Fatalf("escape read with j left the filter %q (active %v):\n%s", p.filter.value, p.filter.active, h.screen())
-	}
-	if p.cur.pos != 1 || p.selected() == first {
-		t.Errorf("the j after the escape did not move the cursor from the first entry: at %d\n%s", p.cur.pos, h.screen())
 	}
 }
 

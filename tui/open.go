@@ -27,7 +27,9 @@ func RunOpening(ctx context.Context, open Opener, opt Options) error {
 	a := New(ctx, nil, opt)
 	o := &opening{open: open, done: make(chan struct{})}
 	a.opening = o
-	err := run(ctx, a, tea.WithAltScreen())
+	input, stopInput := terminalInput()
+	err := run(ctx, a, append(input, tea.WithAltScreen())...)
+	stopInput()
 	select {
 	case <-o.done:
 	default:

@@ -187,6 +187,7 @@ func (p *restorePage) help() []binding {
 		{"tab/↓ shift+tab/↑", "next / previous field"},
 		{"←/→", "change the choice (space too, but for where)"},
 		{"(type)", "edit the folder when it is selected"},
+		{"ctrl+u alt+backspace", "clear the folder / delete its last part (ctrl+w too)"},
 		{"enter", "start the restore"},
 		{"esc", "cancel the dialog"},
 		{"esc/q/ctrl+c", "stop a running restore (it winds down, then reports); ctrl+c again quits at once"},

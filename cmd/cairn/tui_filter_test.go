@@ -50,13 +50,52 @@ func TestTUIFilterEscapeCancels(t *testing.T) {
 	s.keys("Escape")
 	s.waitFor("the filter cancelled, the cursor back on a03", cursorOn("a03", true))
 
-	// Escape and j in one read: the filter is cancelled, then j moves.
+	// Escape, then j: the filter is cancelled, then j moves. (tmux
+	// sends "Escape j" given in one command as one write, which is
+	// what a terminal sends for alt+j.)
 	s.keys("/")
 	s.text("a3")
 	s.wait("filter: a3")
-	s.tmux("send-keys", "Escape", "j")
-	s.keys("j")
-	s.waitFor("the filter cancelled by the escape read with j, the cursor on a05", cursorOn("a05", true))
+	s.keys("Escape", "j", "j")
+	s.waitFor("the filter cancelled, then the cursor moved on to a05", cursorOn("a05", true))
+
+	// alt+j is no escape: the filter stays as typed.
+	s.keys("/")
+	s.text("a1")
+	s.wait("filter: a1")
+	s.keys("M-j")
+	s.text("5")
+	s.wait("filter: a15")
+}
+
+// alt+b (a word motion to readline users, Option+b on a Mac with "Option
+// as Meta") in the restore dialog's folder field leaves the dialog open
+// with what was typed, and alt+backspace deletes the last word. Before,
+// every alt+key was taken for an escape and the key: alt+b closed the
+// dialog and the folder typed was lost.
+func TestTUIAltKeyInRestoreFolder(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandomFiles(t, src, 3, 1<<10, 7)
+	c.ok("ingest", "-q", src)
+	s := startTmux(t, 100, 30, tuiCommand(c)+"; sleep 60")
+	s.wait("1 snapshot ")
+	s.keys("Enter")
+	s.wait("3 entries")
+	s.keys("Space", "R")
+	s.wait("Restore 1 marked entry")
+	s.keys("Right", "Tab", "C-u")
+	s.text("/srv/restore/alice")
+	s.wait("/srv/restore/alice")
+	s.keys("M-b", "M-f")
+	s.text("x")
+	s.wait("/srv/restore/alicex")
+	s.keys("M-BSpace")
+	s.text("bob")
+	scr := s.wait("/srv/restore/bob")
+	if !strings.Contains(scr, "Restore 1 marked entry") {
+		t.Fatalf("the dialog is gone:\n%s", scr)
+	}
 }
 
 // cursorOn is a waitFor condition: the list cursor on name, and, when
