@@ -38,14 +38,14 @@ type Options struct {
 
 // Run shows the browser on the terminal until the user quits or ctx ends.
 func Run(ctx context.Context, r *repo.Repository, opt Options) error {
-	input, stop := terminalInput()
-	defer stop()
-	return run(ctx, New(ctx, r, opt), append(input, tea.WithAltScreen())...)
+	input, stopInput := terminalInput()
+	return run(ctx, New(ctx, r, opt), stopInput, append(input, tea.WithAltScreen())...)
 }
 
 // run runs a, made with ctx, as a program with opts until the user quits
 // or ctx ends, and returns once no restore it started is running.
-func run(ctx context.Context, a *App, opts ...tea.ProgramOption) error {
+// stopInput is called as soon as the program has ended, before that wait.
+func run(ctx context.Context, a *App, stopInput func(), opts ...tea.ProgramOption) error {
 	defer a.cancelRestore()
 	// No signal handler of bubbletea's: the caller's ctx ends on SIGINT
 	// and SIGTERM (cairn's main cancels it), and ends the program. With
@@ -55,6 +55,10 @@ func run(ctx context.Context, a *App, opts ...tea.ProgramOption) error {
 	p := tea.NewProgram(a, append(opts, tea.WithContext(ctx), tea.WithoutSignalHandler())...)
 	a.opt.Log.attach(p)
 	_, err := p.Run()
+	// The terminal is the shell's again: no more reading it while a
+	// restore winds down below, or the keys typed at the prompt then
+	// would be taken.
+	stopInput()
 	a.opt.Log.attach(nil)
 	// A restore still running (a signal, a second ctrl+c) is stopped and
 	// waited for: ending the process under it would leave a file it had

@@ -8,6 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/muesli/cancelreader"
+	"golang.org/x/term"
 )
 
 // An Alt (Meta) key reaches the TUI as an escape and the key, and so does
@@ -43,6 +44,7 @@ type burstInput struct {
 	mu     sync.Mutex
 	more   *sync.Cond
 	bursts [][]byte
+	reads  int // reads of the terminal that returned bytes (tests)
 	err    error
 }
 
@@ -65,6 +67,7 @@ func (in *burstInput) loop() {
 		in.mu.Lock()
 		if n > 0 {
 			in.bursts = append(in.bursts, buf[:n])
+			in.reads++
 		}
 		if err != nil {
 			if errors.Is(err, cancelreader.ErrCanceled) {
@@ -108,6 +111,13 @@ func (in *burstInput) pending() int {
 	return len(in.bursts)
 }
 
+// readCount is how many reads of the terminal returned bytes (tests).
+func (in *burstInput) readCount() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.reads
+}
+
 // Write, Close and Fd make it a terminal to bubbletea, which puts the
 // terminal in raw mode and back. There is no Name: bubbletea's own
 // cancelable reader would then watch the descriptor itself, and read it
@@ -117,10 +127,14 @@ func (in *burstInput) Close() error                { return nil }
 func (in *burstInput) Fd() uintptr                 { return in.f.Fd() }
 
 // terminalInput is the program option that reads standard input as a
-// burstInput when it is a terminal, and the function that stops it once
-// the program has ended.
+// burstInput when it is a terminal, and the function that stops it, to
+// call as soon as the program has ended: it reads the terminal until
+// then, and a key typed at the shell's prompt meanwhile would be lost.
+// Standard input that is no terminal (cairn tui </dev/null, a pipe) is
+// left to bubbletea, which then reads /dev/tty: read here, its end of
+// file would leave the TUI without keys.
 func terminalInput() ([]tea.ProgramOption, func()) {
-	if fi, err := os.Stdin.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
 		return nil, func() {}
 	}
 	in, err := newBurstInput(os.Stdin)

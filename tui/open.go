@@ -28,8 +28,7 @@ func RunOpening(ctx context.Context, open Opener, opt Options) error {
 	o := &opening{open: open, done: make(chan struct{})}
 	a.opening = o
 	input, stopInput := terminalInput()
-	err := run(ctx, a, append(input, tea.WithAltScreen())...)
-	stopInput()
+	err := run(ctx, a, stopInput, append(input, tea.WithAltScreen())...)
 	select {
 	case <-o.done:
 	default:

@@ -659,7 +659,7 @@ func TestRunWaitsForStoppedRestore(t *testing.T) {
 	g.closed.Store(true)
 	in, keys := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, a, tea.WithInput(in), tea.WithOutput(io.Discard)) }()
+	go func() { done <- run(ctx, a, func() {}, tea.WithInput(in), tea.WithOutput(io.Discard)) }()
 	keys.Write([]byte("\r")) // enter: the restore starts
 	select {
 	case <-g.hit:
