@@ -68,9 +68,10 @@ snapshot's tree at once.`,
 				return r, sel, nil
 			}, opt)
 			if errors.Is(err, tui.ErrInterrupted) {
-				// The user pressed ctrl+c and saw the TUI go: 130,
-				// with nothing more to say.
-				return &exitError{code: exitInterrupted, err: errSilent}
+				// ctrl+c, a key in the TUI's raw mode: 130 and
+				// "cairn: interrupted", as a SIGINT to it or to any
+				// other command.
+				return &exitError{code: exitInterrupted, err: err}
 			}
 			return err
 		},

@@ -26,6 +26,10 @@ func TestTUIExitCodes(t *testing.T) {
 		if !strings.Contains(scr, "cairn-exited-"+want) {
 			t.Fatalf("exit code is not %s:\n%s", want, scr)
 		}
+		// Interrupted, it says so as every command does; q is quiet.
+		if said := strings.Contains(scr, "cairn: interrupted"); said != (want == "130") {
+			t.Fatalf("exit %s, \"cairn: interrupted\" said: %v:\n%s", want, said, scr)
+		}
 	}
 	t.Run("q", func(t *testing.T) {
 		run(t, c, func(s *tmuxSession) { s.wait("1 snapshot "); s.keys("q") }, "0")
