@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -101,9 +102,18 @@ func (o *opening) stop() (*repo.Repository, error) {
 	select {
 	case <-o.done:
 	default:
-		// Quit while it opened: its error is only the cancel's.
+		// Quit while it opened: its error is only the cancel's. A step
+		// that does not heed the cancel (a copy of the published local
+		// index that is a fifo, a storage that does not answer) is not
+		// waited for past openingGrace: the user quit, and the process
+		// ends under it, as on a crash, which leaves at most a private
+		// index in the temporary folder. Before, cairn tui never exited.
 		cancel()
-		<-o.done
+		select {
+		case <-o.done:
+		case <-time.After(openingGrace):
+			return nil, nil
+		}
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		return o.r, nil
@@ -113,6 +123,9 @@ func (o *opening) stop() (*repo.Repository, error) {
 	defer o.mu.Unlock()
 	return o.r, o.err
 }
+
+// openingGrace is how long an opening the user quit is waited for.
+var openingGrace = 2 * time.Second
 
 // step is the Opener's progress.
 func (o *opening) step(name string, done, total int) {
