@@ -37,6 +37,12 @@ import (
 // machine so loaded this goroutine waited) read as alt+key, and that
 // escape does nothing; pressed again it works. Nothing typed is lost
 // either way.
+//
+// It reads the terminal until stopped, whatever bubbletea does: the TUI
+// must not give the terminal to another program while it runs
+// (tea.ExecProcess for a pager or an editor, ReleaseTerminal, Suspend),
+// or this goroutine would take that program's keys. None does today; one
+// that must would stop it first and start a new one after.
 type burstInput struct {
 	f  *os.File
 	cr cancelreader.CancelReader
