@@ -161,7 +161,7 @@ func (n *leafNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 			}
 			if err != nil {
 				if !interrupted(ctx, err) {
-					f.readFailed(n, i, c.ID, f.chunkTimedOut(c.ID, err))
+					f.readFailed(n, i, c.ID, err)
 				}
 				return nil, readErrno(ctx, err)
 			}
@@ -268,21 +268,6 @@ const (
 	unixSeekHole = 4
 )
 
-// chunkTimedOut adds to a read of chunk bid that ran out of time the pack
-// it waited for and the storage that did not answer; a failed load names
-// its pack itself.
-func (f *fsys) chunkTimedOut(bid id.ID, err error) error {
-	if !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	if loc, ok, lerr := f.r.LookupBlob(bid); lerr == nil && ok {
-		if pack := repo.PackName(loc.Type, loc.Pack); !strings.Contains(err.Error(), pack) {
-			err = fmt.Errorf("read pack %s (holding data blob %s): %w", pack, bid.Short(), err)
-		}
-	}
-	return f.noAnswer(err)
-}
-
 // readFailure is what a failed read is logged once for: a file and the
 // pack its chunk is in, or the chunk when no index names a pack for it.
 type readFailure struct {
@@ -313,15 +298,20 @@ func (f *fsys) firstFailure(key readFailure) bool {
 	return true
 }
 
-// readFailed logs an unreadable chunk once per file and pack (a lost pack
-// holds many chunks of a large file, each of which a reader such as rsync
-// tries), naming the file, the snapshot, the first chunk and (in err) the
-// pack.
+// readFailed logs an unreadable chunk bid once per file and pack (a lost
+// pack holds many chunks of a large file, each of which a reader such as
+// rsync tries), naming the file, the snapshot, the first chunk and the
+// pack: a failed load names it itself, and a read that ran out of time
+// gets it added, with the storage that did not answer.
 func (f *fsys) readFailed(n *leafNode, chunk int, bid id.ID, err error) {
 	key := readFailure{ino: n.StableAttr().Ino, chunk: chunk, damaged: errors.Is(err, repo.ErrDamaged)}
 	if loc, ok, lerr := f.r.LookupBlob(bid); lerr == nil && ok {
 		key.pack, key.chunk = loc.Pack, -1
+		if pack := repo.PackName(loc.Type, loc.Pack); errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), pack) {
+			err = fmt.Errorf("read pack %s (holding data blob %s): %w", pack, bid.Short(), err)
+		}
 	}
+	err = f.noAnswer(err)
 	if f.firstFailure(key) {
 		f.opt.Log("read %s (snapshot %s), chunk %d: %v", n.Path(nil), n.snap.sn.ID.Short(), chunk, err)
 	}
