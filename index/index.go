@@ -351,9 +351,10 @@ var putTxBlobs = 4096
 // otherwise stay, unnoticed, for good.
 func (d *DB) addPacks(packs []Pack, segs []SegmentAdd) error {
 	puts := sortedPuts(packs)
-	for first := true; len(puts) > putTxBlobs; first = false {
+	recorded := false // the packs' records are in
+	for ; len(puts) > putTxBlobs; recorded = true {
 		err := d.update(func(tx *bolt.Tx) error {
-			if first {
+			if !recorded {
 				for _, s := range segs {
 					if !s.Info.Loaded {
 						continue
@@ -378,8 +379,10 @@ func (d *DB) addPacks(packs []Pack, segs []SegmentAdd) error {
 		if err := putBlobs(tx, puts); err != nil {
 			return err
 		}
-		if err := putPackRecords(tx, packs); err != nil {
-			return err
+		if !recorded {
+			if err := putPackRecords(tx, packs); err != nil {
+				return err
+			}
 		}
 		if addPacksFail != nil {
 			return addPacksFail
