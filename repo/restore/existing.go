@@ -340,9 +340,8 @@ func (rs *restorer) remember(fi os.FileInfo) (seen bool) {
 }
 
 // lstat is fsmeta.Lstat, but for a path in a folder a dry run would make
-// new: nothing is there.
-// restoreFile's lstat of p, just made, is taken once instead of a
-// second call.
+// new: nothing is there. restoreFile's lstat of p, just made (rs.stated),
+// is taken once instead of a second call.
 func (rs *restorer) lstat(p string) (os.FileInfo, error) {
 	if rs.fresh {
 		return nil, &os.PathError{Op: "lstat", Path: p, Err: unix.ENOENT}
